@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { Config } from './config';
+import type { Database } from './db/connect';
+import type { AdjustableClock, Clock } from './lib/clock';
+import type { Logger } from './lib/logger';
+import { authenticate } from './middleware/auth';
+import type { AppEnv } from './middleware/env';
+import { onError, problemResponse } from './middleware/problem';
+import { router } from './routes/openapi';
+import { operatorRoutes } from './routes/operator';
+import { teamRoutes } from './routes/teams';
+import { userRoutes } from './routes/users';
+import type { ServiceContext } from './services/context';
+import type { KeyRing } from './signing/keyring';
+
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  clock: Clock;
+  /** Present only when FLEXGATE_TEST_CLOCK=1: then POST /v1/test/clock exists. */
+  testClock: AdjustableClock | null;
+  keys: KeyRing;
+  logger: Logger;
+  /** Whether the gateway accepts requests (false while draining on SIGTERM). */
+  ready?: () => boolean;
+}
+
+/** Builds the whole HTTP app from its dependencies, so tests can build it in-process. */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const ctx: ServiceContext = { db: deps.database.db, clock: deps.clock, keys: deps.keys, config: deps.config };
+  const app = router();
+
+  app.use('*', async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const id = incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', id);
+    c.header('x-request-id', id);
+    const started = performance.now();
+    await next();
+    deps.logger.debug('request', {
+      requestId: id,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+    });
+  });
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.config.bodyLimit,
+      onError: (c) => problemResponse(c, 'payload-too-large', `The request body is over ${deps.config.bodyLimit} bytes.`),
+    }),
+  );
+  app.use('/v1/*', authenticate(ctx));
+
+  app.get('/healthz', (c) => {
+    if (deps.ready && !deps.ready()) return problemResponse(c, 'service-unavailable', 'The gateway is shutting down.');
+    return c.json({ ok: true, engine: deps.database.engine });
+  });
+  app.get('/.well-known/jwks.json', (c) => {
+    c.header('cache-control', 'public, max-age=300');
+    return c.json(deps.keys.jwks());
+  });
+
+  app.route('/', operatorRoutes(ctx, deps.testClock));
+  app.route('/', teamRoutes(ctx));
+  app.route('/', userRoutes(ctx));
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'flexgate', version: '0.1.0', description: 'Entitlement gateway for pay-as-you-go Flex licensing' },
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+
+  app.notFound((c) => problemResponse(c, 'not-found', `No route ${c.req.method} ${c.req.path}.`));
+  app.onError(onError(deps.logger));
+  return app;
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+const flag = z
+  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no', ''])
+  .transform((v) => v === '1' || v === 'true' || v === 'on' || v === 'yes');
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .default('sqlite:./data/flexgate.db')
+    .refine((u) => u.startsWith('sqlite:') || u.startsWith('postgres://') || u.startsWith('postgresql://'), {
+      message: 'must be sqlite:PATH, sqlite::memory: or postgres://...',
+    }),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  FLEXGATE_OPERATOR_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  FLEXGATE_TEST_CLOCK: flag.default(false),
+  FLEXGATE_RATE_LIMIT: z.enum(['on', 'off']).default('on'),
+  FLEXGATE_ISSUER: z.string().min(1).default('flexgate'),
+  FLEXGATE_ID_TOKEN_TTL: z.coerce.number().int().min(60).max(7 * 86400).default(12 * 3600),
+  /** `normal` survives a process crash (WAL); `full` also survives power loss, at a cost per write. */
+  FLEXGATE_SQLITE_SYNC: z.enum(['normal', 'full']).default('normal'),
+  /** scrypt cost parameter N; lower only for tests and benchmarks that create thousands of accounts. */
+  FLEXGATE_SCRYPT_N: z.coerce
+    .number()
+    .int()
+    .refine((n) => n >= 1024 && (n & (n - 1)) === 0, { message: 'must be a power of two >= 1024' })
+    .default(16384),
+  FLEXGATE_LOG: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  FLEXGATE_BODY_LIMIT: z.coerce.number().int().min(1024).default(1024 * 1024),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  readonly databasePoolSize: number;
+  readonly operatorKey: string | undefined;
+  readonly testClock: boolean;
+  readonly rateLimit: boolean;
+  readonly issuer: string;
+  readonly idTokenTtlSeconds: number;
+  readonly sqliteSync: 'normal' | 'full';
+  readonly scryptN: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  readonly bodyLimit: number;
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once; nothing else in the gateway reads `process.env`. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    operatorKey: e.FLEXGATE_OPERATOR_KEY,
+    testClock: e.FLEXGATE_TEST_CLOCK,
+    rateLimit: e.FLEXGATE_RATE_LIMIT === 'on',
+    issuer: e.FLEXGATE_ISSUER,
+    idTokenTtlSeconds: e.FLEXGATE_ID_TOKEN_TTL,
+    sqliteSync: e.FLEXGATE_SQLITE_SYNC,
+    scryptN: e.FLEXGATE_SCRYPT_N,
+    logLevel: e.FLEXGATE_LOG,
+    bodyLimit: e.FLEXGATE_BODY_LIMIT,
+  });
+}
+
+/** Defaults for in-process use (tests, the demo), overridable field by field. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return Object.freeze({ ...loadConfig({}), ...overrides });
+}

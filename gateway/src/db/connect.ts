@@ -1,0 +1,75 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Dialect,
+  Kysely,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDriver,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely';
+import pg from 'pg';
+import type { DB } from './schema';
+
+export type Engine = 'sqlite' | 'postgres';
+
+export interface Database {
+  readonly db: Kysely<DB>;
+  readonly engine: Engine;
+  /** The better-sqlite3 handle, for the few hot statements prepared once (PERF-NOTES). */
+  readonly sqlite: SQLite.Database | null;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  url: string;
+  poolSize?: number;
+  sqliteSync?: 'normal' | 'full';
+}
+
+/**
+ * SQLite's plain `BEGIN` takes the write lock only at the first write, so two processes on one
+ * file can both read, then one fails to upgrade (SQLITE_BUSY). `BEGIN IMMEDIATE` takes it up front
+ * and `busy_timeout` makes the other wait instead of failing.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+function sqliteDialect(handle: SQLite.Database): Dialect {
+  return {
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => new ImmediateSqliteDriver({ database: handle }),
+    createIntrospector: (db) => new SqliteIntrospector(db),
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+  };
+}
+
+// int8 (bigint, count(*), sum()) arrives as a string by default; every such value here is far below 2^53.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+pg.types.setTypeParser(1700, (v) => Number(v));
+
+export function connect(options: ConnectOptions): Database {
+  const { url } = options;
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    return { db, engine: 'postgres', sqlite: null, close: () => db.destroy() };
+  }
+  if (!url.startsWith('sqlite:')) throw new Error(`unsupported DATABASE_URL: ${url}`);
+  const path = url.slice('sqlite:'.length);
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const handle = new SQLite(path);
+  handle.pragma('journal_mode = WAL');
+  handle.pragma(`synchronous = ${options.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
+  handle.pragma('busy_timeout = 10000');
+  handle.pragma('foreign_keys = ON');
+  const db = new Kysely<DB>({ dialect: sqliteDialect(handle) });
+  return { db, engine: 'sqlite', sqlite: handle, close: () => db.destroy() };
+}

@@ -1,0 +1,26 @@
+import { type Migration, type MigrationProvider, Migrator } from 'kysely';
+import type { Database } from './connect';
+import * as m001 from './migrations/001_init';
+
+/**
+ * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
+ * lock while it runs them (an advisory lock on PostgreSQL, the write lock on SQLite), so several
+ * instances starting at once apply each migration exactly once; the others wait, then see it done.
+ */
+function provider(database: Database): MigrationProvider {
+  const engine = database.engine;
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      return {
+        '001_init': { up: (db) => m001.up(db, engine) },
+      };
+    },
+  };
+}
+
+export async function migrate(database: Database): Promise<string[]> {
+  const migrator = new Migrator({ db: database.db, provider: provider(database) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

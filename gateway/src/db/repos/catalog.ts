@@ -1,0 +1,40 @@
+import type { Product } from '@flexgate/shared';
+import type { Kysely } from 'kysely';
+import type { DB } from '../schema';
+
+const toProduct = (r: { key: string; name: string; daily_rate: number; added_at: string }): Product => ({
+  key: r.key,
+  name: r.name,
+  dailyRate: Number(r.daily_rate),
+  addedAt: r.added_at,
+});
+
+export async function findProduct(db: Kysely<DB>, key: string): Promise<Product | null> {
+  const row = await db.selectFrom('products').selectAll().where('key', '=', key).executeTakeFirst();
+  return row ? toProduct(row) : null;
+}
+
+export async function listProducts(db: Kysely<DB>): Promise<Product[]> {
+  const rows = await db.selectFrom('products').selectAll().orderBy('name').orderBy('key').execute();
+  return rows.map(toProduct);
+}
+
+export async function listProductKeys(db: Kysely<DB>): Promise<string[]> {
+  const rows = await db.selectFrom('products').select('key').orderBy('key').execute();
+  return rows.map((r) => r.key);
+}
+
+/** Returns false when the key is taken. */
+export async function insertProduct(db: Kysely<DB>, p: Product): Promise<boolean> {
+  const res = await db
+    .insertInto('products')
+    .values({ key: p.key, name: p.name, daily_rate: p.dailyRate, added_at: p.addedAt })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .executeTakeFirst();
+  return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
+}
+
+export async function updateRate(db: Kysely<DB>, key: string, dailyRate: number): Promise<Product | null> {
+  await db.updateTable('products').set({ daily_rate: dailyRate }).where('key', '=', key).execute();
+  return findProduct(db, key);
+}

@@ -1,0 +1,169 @@
+import type { LedgerEntry, LotView } from '@flexgate/shared';
+import { sql, type Kysely } from 'kysely';
+import type { LotState } from '../../domain/lots';
+import type { DB, LedgerTable } from '../schema';
+import type { Tx } from '../tx';
+import { RetryTransaction } from '../errors';
+
+type LedgerInput = Omit<LedgerTable, 'id'>;
+
+export async function insertLot(
+  trx: Tx,
+  lot: { id: string; teamId: string; tokens: number; purchasedAt: string; expiresAt: string; originLotId: string | null; createdAt: string },
+): Promise<void> {
+  await trx
+    .insertInto('lots')
+    .values({
+      id: lot.id,
+      team_id: lot.teamId,
+      tokens: lot.tokens,
+      remaining: lot.tokens,
+      purchased_at: lot.purchasedAt,
+      expires_at: lot.expiresAt,
+      origin_lot_id: lot.originLotId,
+      created_at: lot.createdAt,
+    })
+    .execute();
+}
+
+export async function appendLedger(trx: Tx, entries: readonly LedgerInput[]): Promise<void> {
+  if (entries.length > 0) await trx.insertInto('ledger').values([...entries]).execute();
+}
+
+/** Lots that can still pay, in no particular order (the domain orders them, R2). */
+export async function chargeableLots(db: Kysely<DB>, teamId: string, nowIso: string): Promise<LotState[]> {
+  const rows = await db
+    .selectFrom('lots')
+    .select(['id', 'tokens', 'remaining', 'expires_at'])
+    .where('team_id', '=', teamId)
+    .where('expires_at', '>', nowIso)
+    .where('remaining', '>', 0)
+    .execute();
+  return rows.map((r) => ({ id: r.id, tokens: Number(r.tokens), remaining: Number(r.remaining), expiresAt: r.expires_at }));
+}
+
+/**
+ * Takes tokens from a lot in SQL, guarded so that a lot can never go below zero (R4) even when
+ * another transaction drew from it since we read it: then nothing matches and the whole
+ * transaction starts again with fresh numbers.
+ */
+export async function drawFromLot(trx: Tx, lotId: string, tokens: number): Promise<void> {
+  const res = await trx
+    .updateTable('lots')
+    .set({ remaining: sql`remaining - ${tokens}` })
+    .where('id', '=', lotId)
+    .where('remaining', '>=', tokens)
+    .executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) throw new RetryTransaction(`lot ${lotId} changed under the charge`);
+}
+
+export async function returnToLot(trx: Tx, lotId: string, tokens: number): Promise<void> {
+  await trx
+    .updateTable('lots')
+    .set({ remaining: sql`remaining + ${tokens}` })
+    .where('id', '=', lotId)
+    .execute();
+}
+
+/**
+ * R2/R5: tokens of lots whose year has run out leave the balance through a ledger entry dated at
+ * the expiry instant, so the ledger keeps adding up to what the lots hold.
+ */
+export async function expireLots(trx: Tx, teamId: string | null, nowIso: string): Promise<number> {
+  let q = trx
+    .selectFrom('lots')
+    .select(['id', 'team_id', 'remaining', 'expires_at'])
+    .where('expires_at', '<=', nowIso)
+    .where('remaining', '>', 0);
+  if (teamId !== null) q = q.where('team_id', '=', teamId);
+  const expired = await q.execute();
+  for (const lot of expired) {
+    const tokens = Number(lot.remaining);
+    const res = await trx
+      .updateTable('lots')
+      .set({ remaining: 0 })
+      .where('id', '=', lot.id)
+      .where('remaining', '=', tokens)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) throw new RetryTransaction(`lot ${lot.id} changed while expiring`);
+    await appendLedger(trx, [
+      {
+        team_id: lot.team_id,
+        lot_id: lot.id,
+        kind: 'expiry',
+        delta: -tokens,
+        at: lot.expires_at,
+        actor: 'system',
+        autodesk_id: null,
+        product_key: null,
+        session_id: null,
+        reason: `${tokens} unused tokens expired one year after purchase (R1)`,
+      },
+    ]);
+  }
+  return expired.length;
+}
+
+export async function teamBalance(db: Kysely<DB>, teamId: string, nowIso: string): Promise<number> {
+  const row = await db
+    .selectFrom('lots')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('remaining'), sql<number>`0`).as('balance'))
+    .where('team_id', '=', teamId)
+    .where('expires_at', '>', nowIso)
+    .executeTakeFirst();
+  return Number(row?.balance ?? 0);
+}
+
+export async function teamLots(db: Kysely<DB>, teamId: string, nowIso: string): Promise<LotView[]> {
+  const rows = await db
+    .selectFrom('lots')
+    .selectAll()
+    .where('team_id', '=', teamId)
+    .orderBy('expires_at')
+    .orderBy('tokens')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    tokens: Number(r.tokens),
+    remaining: Number(r.remaining),
+    purchasedAt: r.purchased_at,
+    expiresAt: r.expires_at,
+    expired: r.expires_at <= nowIso,
+  }));
+}
+
+export async function ledgerPage(db: Kysely<DB>, teamId: string, after: number, limit: number): Promise<LedgerEntry[]> {
+  const rows = await db
+    .selectFrom('ledger')
+    .selectAll()
+    .where('team_id', '=', teamId)
+    .where('id', '>', after)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: Number(r.id),
+    at: r.at,
+    kind: r.kind,
+    tokens: Number(r.delta),
+    lotId: r.lot_id,
+    actor: r.actor,
+    autodeskId: r.autodesk_id,
+    product: r.product_key,
+    sessionId: r.session_id,
+    reason: r.reason,
+  }));
+}
+
+/** The charge entries of one session, to give back exactly what was taken from each lot (R7a). */
+export async function sessionCharges(trx: Tx, sessionId: string): Promise<{ lotId: string; tokens: number; teamId: string }[]> {
+  const rows = await trx
+    .selectFrom('ledger')
+    .select(['lot_id', 'delta', 'team_id'])
+    .where('session_id', '=', sessionId)
+    .where('kind', '=', 'charge')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({ lotId: r.lot_id, tokens: -Number(r.delta), teamId: r.team_id }));
+}

@@ -1,0 +1,194 @@
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+/**
+ * The database as Kysely sees it. Instants are ISO-8601 UTC strings (`toISOString()`), which sort
+ * as text and mean the same on SQLite and PostgreSQL; booleans are 0/1 integers for the same reason.
+ */
+export interface DB {
+  products: ProductsTable;
+  teams: TeamsTable;
+  accounts: AccountsTable;
+  admins: AdminsTable;
+  admin_teams: AdminTeamsTable;
+  licenses: LicensesTable;
+  members: MembersTable;
+  member_products: MemberProductsTable;
+  team_defaults: TeamDefaultsTable;
+  invitations: InvitationsTable;
+  lots: LotsTable;
+  ledger: LedgerTable;
+  usage_sessions: UsageSessionsTable;
+  idempotency_keys: IdempotencyTable;
+  signing_keys: SigningKeysTable;
+  outbox: OutboxTable;
+  team_alerts: TeamAlertsTable;
+}
+
+export interface ProductsTable {
+  key: string;
+  name: string;
+  daily_rate: number;
+  added_at: string;
+}
+
+export interface TeamsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface AccountsTable {
+  autodesk_id: string;
+  name: string;
+  password_hash: string;
+  created_at: string;
+}
+
+export interface AdminsTable {
+  id: string;
+  name: string;
+  email: string;
+  key_hash: string;
+  created_at: string;
+}
+
+export interface AdminTeamsTable {
+  admin_id: string;
+  team_id: string;
+}
+
+/** Single-user subscriptions and trials: both grant one Autodesk ID one product for a period (R9). */
+export interface LicensesTable {
+  id: string;
+  kind: 'subscription' | 'trial';
+  autodesk_id: string;
+  product_key: string;
+  starts_at: string;
+  ends_at: string;
+  created_at: string;
+}
+
+export interface MembersTable {
+  team_id: string;
+  autodesk_id: string;
+  name: string;
+  guest: number;
+  all_products: number;
+  /** `active`, or `invited` until the invitation is accepted (expiry is derived from the invitation). */
+  status: 'active' | 'invited';
+  created_at: string;
+}
+
+export interface MemberProductsTable {
+  team_id: string;
+  autodesk_id: string;
+  product_key: string;
+}
+
+export interface TeamDefaultsTable {
+  team_id: string;
+  product_key: string;
+}
+
+export interface InvitationsTable {
+  id: string;
+  team_id: string;
+  autodesk_id: string;
+  token_hash: string;
+  expires_at: string;
+  accepted_at: string | null;
+  /** Set when a resend replaces this invitation: its token is dead from then on. */
+  superseded_at: string | null;
+  created_at: string;
+}
+
+export interface LotsTable {
+  id: string;
+  team_id: string;
+  tokens: number;
+  remaining: number;
+  purchased_at: string;
+  expires_at: string;
+  /** For a lot made by a transfer (R3): the lot its tokens came from. */
+  origin_lot_id: string | null;
+  created_at: string;
+}
+
+export interface LedgerTable {
+  id: Generated<number>;
+  team_id: string;
+  lot_id: string;
+  kind: 'purchase' | 'charge' | 'refund' | 'transfer-out' | 'transfer-in' | 'expiry';
+  /** Signed change of the lot's remaining tokens. */
+  delta: number;
+  at: string;
+  actor: string;
+  autodesk_id: string | null;
+  product_key: string | null;
+  session_id: string | null;
+  reason: string;
+}
+
+export interface UsageSessionsTable {
+  id: string;
+  autodesk_id: string;
+  product_key: string;
+  /** 1, 2, 3... per (autodesk_id, product_key): the unique key that makes R7 exactly-once. */
+  seq: number;
+  team_id: string;
+  starts_at: string;
+  ends_at: string;
+  rate: number;
+  charged: number;
+  refunded: number;
+  ended_at: string | null;
+  last_seen_at: string;
+  machine: string | null;
+  provisional_id: string | null;
+  entitlement: string;
+  entitlement_exp: string;
+}
+
+export interface IdempotencyTable {
+  scope: string;
+  key: string;
+  fingerprint: string;
+  status: number;
+  body: string;
+  created_at: string;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_jwk: string;
+  created_at: string;
+  /** When a newer key took over signing; the key stays in the JWKS until `drop_after`. */
+  retired_at: string | null;
+  drop_after: string | null;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  to_addr: string;
+  subject: string;
+  text: string;
+  kind: string;
+  created_at: string;
+  sent_at: string | null;
+  attempts: number;
+  last_error: string | null;
+}
+
+export interface TeamAlertsTable {
+  team_id: string;
+  kind: string;
+  /** Identifies one crossing (e.g. the lot expiring), so an alert is sent once per crossing (R19). */
+  marker: string;
+  sent_at: string;
+}
+
+export type LotRow = Selectable<LotsTable>;
+export type SessionRow = Selectable<UsageSessionsTable>;
+export type NewLedgerEntry = Insertable<LedgerTable>;

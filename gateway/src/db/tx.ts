@@ -1,0 +1,23 @@
+import type { Kysely, Transaction } from 'kysely';
+import { isTransientConflict, isUniqueViolation, RetryTransaction } from './errors';
+import type { DB } from './schema';
+
+export type Tx = Transaction<DB>;
+
+/**
+ * Runs `fn` in a transaction and runs it again, from the start, when it lost a race to another
+ * transaction (a unique key taken, a guarded decrement that matched no row, a deadlock). Every
+ * service that changes a balance goes through here, so a lost race never half-applies.
+ */
+export async function inTransaction<T>(db: Kysely<DB>, fn: (trx: Tx) => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(fn);
+    } catch (error) {
+      const retryable = error instanceof RetryTransaction || isUniqueViolation(error) || isTransientConflict(error);
+      if (!retryable || attempt >= attempts) throw error;
+      // A little jitter keeps two retrying transactions from colliding again in lockstep.
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+    }
+  }
+}

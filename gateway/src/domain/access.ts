@@ -1,0 +1,23 @@
+/** What a team says about one member's Flex access (R12, R13). */
+export interface MemberAccess {
+  guest: boolean;
+  allProducts: boolean;
+  products: readonly string[];
+}
+
+/**
+ * R12 + R13: own selection ∪ team defaults (defaults never for guests). "All products" covers
+ * every catalog product, including those added later.
+ */
+export function flexProducts(member: MemberAccess, defaults: readonly string[], catalog: readonly string[]): string[] {
+  if (member.allProducts) return [...catalog];
+  const set = new Set(member.products);
+  if (!member.guest) for (const p of defaults) set.add(p);
+  return catalog.filter((p) => set.has(p));
+}
+
+export function hasFlexAccess(member: MemberAccess, defaults: readonly string[], product: string): boolean {
+  if (member.allProducts) return true;
+  if (member.products.includes(product)) return true;
+  return !member.guest && defaults.includes(product);
+}

@@ -1,0 +1,62 @@
+import { addOneYear } from './time';
+
+/** The part of a lot the charge rules need. Instants are ISO strings, comparable as text. */
+export interface LotState {
+  id: string;
+  tokens: number;
+  remaining: number;
+  expiresAt: string;
+}
+
+export interface Allocation {
+  lotId: string;
+  tokens: number;
+}
+
+/** R1: a lot is valid for one calendar year from its purchase instant. */
+export function lotExpiry(purchasedAt: Date): Date {
+  return addOneYear(purchasedAt);
+}
+
+/** R2: a lot whose expiry has come no longer counts (valid "just before" its expiry instant). */
+export function isExpired(lot: Pick<LotState, 'expiresAt'>, now: Date): boolean {
+  return lot.expiresAt <= now.toISOString();
+}
+
+/** R2: unexpired lots in the order they are drawn: expiring first, then the smaller lot, then by id. */
+export function drawOrder<L extends LotState>(lots: readonly L[], now: Date): L[] {
+  return lots
+    .filter((l) => l.remaining > 0 && !isExpired(l, now))
+    .sort(
+      (a, b) =>
+        (a.expiresAt < b.expiresAt ? -1 : a.expiresAt > b.expiresAt ? 1 : 0) ||
+        a.tokens - b.tokens ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+}
+
+export function balanceOf(lots: readonly LotState[], now: Date): number {
+  return lots.reduce((sum, l) => (isExpired(l, now) ? sum : sum + l.remaining), 0);
+}
+
+export type ChargePlan = { ok: true; allocations: Allocation[] } | { ok: false; available: number };
+
+/**
+ * R2 + R4: which lots pay `amount`, oldest-expiring first, possibly across several lots; or,
+ * when the unexpired balance is short, nothing at all (never a partial charge, never negative).
+ */
+export function planDraw(lots: readonly LotState[], amount: number, now: Date): ChargePlan {
+  if (!Number.isSafeInteger(amount) || amount <= 0) throw new RangeError(`amount must be a positive integer: ${amount}`);
+  const ordered = drawOrder(lots, now);
+  const available = ordered.reduce((s, l) => s + l.remaining, 0);
+  if (available < amount) return { ok: false, available };
+  const allocations: Allocation[] = [];
+  let left = amount;
+  for (const lot of ordered) {
+    if (left === 0) break;
+    const take = Math.min(lot.remaining, left);
+    allocations.push({ lotId: lot.id, tokens: take });
+    left -= take;
+  }
+  return { ok: true, allocations };
+}

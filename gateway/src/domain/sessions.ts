@@ -1,0 +1,26 @@
+import { addMs, DAY_MS } from './time';
+
+/** R6: a usage session lasts 24 hours from the launch that opened it. */
+export const SESSION_MS = DAY_MS;
+/** R7a: a session closed within 5 minutes of opening is free. */
+export const FREE_CLOSE_MS = 5 * 60_000;
+
+export interface SessionState {
+  startsAt: string;
+  endsAt: string;
+  endedAt: string | null;
+}
+
+export function sessionWindow(start: Date): { startsAt: Date; endsAt: Date } {
+  return { startsAt: start, endsAt: addMs(start, SESSION_MS) };
+}
+
+/** R7: the session answers further launches until its 24 hours run out or its product closed. */
+export function isOpen(session: SessionState, now: Date): boolean {
+  return session.endedAt === null && now.toISOString() < session.endsAt;
+}
+
+/** R7a: closing within 5 minutes of opening gives the charge back. */
+export function isFreeClose(session: SessionState, closedAt: Date): boolean {
+  return closedAt.getTime() - Date.parse(session.startsAt) <= FREE_CLOSE_MS;
+}

@@ -1,0 +1,18 @@
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;
+
+export const iso = (d: Date): string => d.toISOString();
+export const addMs = (d: Date, ms: number): Date => new Date(d.getTime() + ms);
+
+/** One calendar year later, same UTC time (R1). 29 February rolls to 1 March, as Date does. */
+export function addOneYear(d: Date): Date {
+  const next = new Date(d.getTime());
+  next.setUTCFullYear(next.getUTCFullYear() + 1);
+  return next;
+}
+
+/** A period [startsAt, endsAt) is active at `now` when it has started and not yet ended. */
+export function isActive(period: { startsAt: string; endsAt: string }, now: Date): boolean {
+  const t = now.toISOString();
+  return period.startsAt <= t && t < period.endsAt;
+}

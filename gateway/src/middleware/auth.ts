@@ -1,0 +1,75 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { findAdminByKeyHash } from '../db/repos/teams';
+import { DomainError } from '../domain/errors';
+import { constantTimeEquals, sha256 } from '../lib/secrets';
+import type { Actor, ServiceContext } from '../services/context';
+import type { AppEnv } from './env';
+
+export type Principal =
+  | { kind: 'operator' }
+  | { kind: 'admin'; id: string; name: string; email: string; teams: string[] }
+  | { kind: 'user'; autodeskId: string };
+
+const unauthorized = (why: string) => new DomainError('unauthorized', why);
+
+/** Reads the bearer credential once per request: the operator key, an admin key, or a user's ID token. */
+export function authenticate(ctx: ServiceContext): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    if (!header) {
+      c.set('principal', null);
+      return next();
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match?.[1] || match[1].length > 4096) throw unauthorized('Send credentials as "Authorization: Bearer <token>".');
+    const token = match[1];
+    if (ctx.config.operatorKey && constantTimeEquals(token, ctx.config.operatorKey)) {
+      c.set('principal', { kind: 'operator' });
+    } else if (token.startsWith('fga_')) {
+      const admin = await findAdminByKeyHash(ctx.db, sha256(token));
+      if (!admin) throw unauthorized('Unknown admin key.');
+      c.set('principal', { kind: 'admin', ...admin });
+    } else if (token.split('.').length === 3) {
+      const claims = await ctx.keys.verifyIdToken(token);
+      c.set('principal', { kind: 'user', autodeskId: claims.sub });
+    } else {
+      throw unauthorized('The bearer token is neither an admin key nor an ID token.');
+    }
+    return next();
+  };
+}
+
+function principal(c: Context<AppEnv>): Principal {
+  const p = c.get('principal');
+  if (!p) throw unauthorized('This route needs "Authorization: Bearer <token>".');
+  return p;
+}
+
+export function requireOperator(c: Context<AppEnv>): void {
+  if (principal(c).kind !== 'operator') throw new DomainError('forbidden', 'Only the platform operator may do this.');
+}
+
+export function requireAnyone(c: Context<AppEnv>): Principal {
+  return principal(c);
+}
+
+export function requireUser(c: Context<AppEnv>): string {
+  const p = principal(c);
+  if (p.kind !== 'user') throw new DomainError('forbidden', 'This route is for signed-in users (an ID token from POST /v1/signin).');
+  return p.autodeskId;
+}
+
+/**
+ * The operator may act on any team, an admin only on the teams it manages. The refusal is the
+ * same whether or not the team exists, so an admin learns nothing about other teams.
+ */
+export function requireTeamAdmin(c: Context<AppEnv>, teamId: string): Actor {
+  const p = principal(c);
+  if (p.kind === 'operator') return { kind: 'operator' };
+  if (p.kind === 'admin' && p.teams.includes(teamId)) return { kind: 'admin', id: p.id };
+  throw new DomainError('forbidden', 'You do not manage this team.');
+}
+
+export function actorOf(p: Principal): Actor {
+  return p.kind === 'user' ? { kind: 'user', autodeskId: p.autodeskId } : p.kind === 'admin' ? { kind: 'admin', id: p.id } : { kind: 'operator' };
+}

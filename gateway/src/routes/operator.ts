@@ -1,0 +1,119 @@
+import { createRoute } from '@hono/zod-openapi';
+import {
+  clockBody,
+  createAdminBody,
+  createProductBody,
+  createTeamBody,
+  createUserBody,
+  licenseBody,
+  productKey,
+  updateProductBody,
+} from '@flexgate/shared';
+import { z } from 'zod';
+import type { AdjustableClock } from '../lib/clock';
+import { requireAnyone, requireOperator } from '../middleware/auth';
+import { createAccount } from '../services/accounts';
+import { catalog, createProduct, setDailyRate } from '../services/catalog';
+import type { ServiceContext } from '../services/context';
+import { grantLicense } from '../services/licenses';
+import { createAdmin, createTeam } from '../services/teams';
+import { answers, jsonBody, router } from './openapi';
+
+const tags = ['operator'];
+
+export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock | null) {
+  const app = router();
+
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/products', tags, summary: 'Add a product to the Flex catalog', request: jsonBody(createProductBody), responses: answers({ 201: 'the product' }, [400, 401, 403, 409]) }),
+    async (c) => {
+      requireOperator(c);
+      return c.json(await createProduct(ctx, c.req.valid('json')), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/products/{key}',
+      tags,
+      summary: "Change a product's daily rate (R8: applies to sessions opened afterwards)",
+      request: { params: z.object({ key: productKey }), ...jsonBody(updateProductBody) },
+      responses: answers({ 200: 'the product' }, [400, 401, 403, 404]),
+    }),
+    async (c) => {
+      requireOperator(c);
+      return c.json(await setDailyRate(ctx, c.req.valid('param').key, c.req.valid('json').dailyRate), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/v1/products', tags: ['catalog'], summary: 'The Flex catalog with daily rates', responses: answers({ 200: 'products' }, [401]) }),
+    async (c) => {
+      requireAnyone(c);
+      return c.json(await catalog(ctx), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/teams', tags, summary: 'Create a team', request: jsonBody(createTeamBody), responses: answers({ 201: '{id, name}' }) }),
+    async (c) => {
+      requireOperator(c);
+      const team = await createTeam(ctx, c.req.valid('json').name);
+      return c.json({ id: team.id, name: team.name, createdAt: team.createdAt }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/admins', tags, summary: 'Create a team admin; the key is shown once', request: jsonBody(createAdminBody), responses: answers({ 201: '{id, key}' }, [400, 401, 403, 404]) }),
+    async (c) => {
+      requireOperator(c);
+      return c.json(await createAdmin(ctx, c.req.valid('json')), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/users', tags, summary: 'Create an Autodesk account', request: jsonBody(createUserBody), responses: answers({ 201: 'the account' }, [400, 401, 403, 409]) }),
+    async (c) => {
+      requireOperator(c);
+      return c.json(await createAccount(ctx, c.req.valid('json')), 201);
+    },
+  );
+
+  for (const kind of ['subscription', 'trial'] as const) {
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: kind === 'subscription' ? '/v1/subscriptions' : '/v1/trials',
+        tags,
+        summary: `Record a single-user ${kind} (R9)`,
+        request: jsonBody(licenseBody),
+        responses: answers({ 201: `the ${kind}` }, [400, 401, 403, 404]),
+      }),
+      async (c) => {
+        requireOperator(c);
+        return c.json(await grantLicense(ctx, kind, c.req.valid('json')), 201);
+      },
+    );
+  }
+
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/keys/rotate', tags, summary: 'Start signing with a new key; old keys stay in the JWKS until their tokens expire', responses: answers({ 200: '{kid}' }, [401, 403]) }),
+    async (c) => {
+      requireOperator(c);
+      return c.json({ kid: await ctx.keys.rotate() }, 200);
+    },
+  );
+
+  if (testClock) {
+    app.openapi(
+      createRoute({ method: 'post', path: '/v1/test/clock', tags: ['test'], summary: 'Move the gateway clock (FLEXGATE_TEST_CLOCK=1 only)', request: jsonBody(clockBody), responses: answers({ 200: '{now}' }) }),
+      async (c) => {
+        requireOperator(c);
+        testClock.set(new Date(c.req.valid('json').now));
+        return c.json({ now: testClock.now().toISOString() }, 200);
+      },
+    );
+  }
+  return app;
+}

@@ -1,0 +1,102 @@
+import { createRoute } from '@hono/zod-openapi';
+import { addMemberBody, purchaseBody } from '@flexgate/shared';
+import { z } from 'zod';
+import { invalid } from '../domain/errors';
+import { requireTeamAdmin } from '../middleware/auth';
+import { balance, ledger } from '../services/balance';
+import type { ServiceContext } from '../services/context';
+import { addExistingMember } from '../services/members';
+import { purchase } from '../services/purchase';
+import { requireTeam } from '../services/teams';
+import { answers, idempotencyHeader, jsonBody, router, teamParam } from './openapi';
+
+const tags = ['team admin'];
+
+export function teamRoutes(ctx: ServiceContext) {
+  const app = router();
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/teams/{team}/purchases',
+      tags,
+      summary: 'Add a lot of tokens valid one year (R1); Idempotency-Key makes a retry safe',
+      request: { params: teamParam, headers: idempotencyHeader, ...jsonBody(purchaseBody) },
+      responses: answers({ 201: '{lotId, tokens, purchasedAt, expiresAt}' }, [400, 401, 403, 404, 409]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      const actor = requireTeamAdmin(c, team);
+      const body = c.req.valid('json');
+      const key = c.req.valid('header')['idempotency-key'];
+      const result = await purchase(ctx, {
+        teamId: team,
+        tokens: body.tokens,
+        purchasedAt: body.purchasedAt,
+        actor,
+        idempotency: key ? { scope: `purchase:${team}`, key, request: body } : undefined,
+      });
+      return c.json(result, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/v1/teams/{team}/balance', tags, summary: 'Balance and lots with expiry dates (R2, R15)', request: { params: teamParam }, responses: answers({ 200: '{balance, lots}' }, [401, 403, 404]) }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      await requireTeam(ctx, team);
+      return c.json(await balance(ctx, team), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/teams/{team}/ledger',
+      tags,
+      summary: 'Ledger entries, oldest first (R5); page with ?after=<last id>&limit=',
+      request: {
+        params: teamParam,
+        query: z.object({
+          after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+          limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+        }),
+      },
+      responses: answers({ 200: 'entries' }, [400, 401, 403, 404]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      await requireTeam(ctx, team);
+      const { after, limit } = c.req.valid('query');
+      const entries = await ledger(ctx, team, after, limit);
+      const last = entries.at(-1);
+      if (entries.length === limit && last) {
+        c.header('link', `</v1/teams/${team}/ledger?after=${last.id}&limit=${limit}>; rel="next"`);
+      }
+      return c.json(entries, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/teams/{team}/members',
+      tags,
+      summary: 'Add an existing Autodesk account to the team (R11, R12)',
+      request: { params: teamParam, ...jsonBody(addMemberBody) },
+      responses: answers({ 201: '{member}' }, [400, 401, 403, 404, 409]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      const body = c.req.valid('json');
+      if (!body.autodeskId) throw invalid('Invitations ({invite: "Full Name <email>"}) are not supported yet; add an existing account by autodeskId.');
+      const member = await addExistingMember(ctx, { teamId: team, ...body, autodeskId: body.autodeskId });
+      return c.json({ member }, 201);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,33 @@
+import { findAccount, insertAccount } from '../db/repos/accounts';
+import { conflict, DomainError } from '../domain/errors';
+import { hashPassword, verifyPassword } from '../lib/passwords';
+import type { ServiceContext } from './context';
+
+export async function createAccount(
+  ctx: ServiceContext,
+  input: { autodeskId: string; name: string; password: string },
+): Promise<{ autodeskId: string; name: string; createdAt: string }> {
+  const createdAt = ctx.clock.now().toISOString();
+  const passwordHash = await hashPassword(input.password, ctx.config.scryptN);
+  const created = await insertAccount(ctx.db, { autodeskId: input.autodeskId, name: input.name, passwordHash, createdAt });
+  if (!created) throw conflict(`An account for ${input.autodeskId} already exists.`);
+  return { autodeskId: input.autodeskId, name: input.name, createdAt };
+}
+
+let dummyHash: Promise<string> | null = null;
+
+/**
+ * An unknown Autodesk ID still costs one scrypt, so the answer's timing does not tell which
+ * accounts exist.
+ */
+export async function signIn(
+  ctx: ServiceContext,
+  input: { autodeskId: string; password: string },
+): Promise<{ token: string; expiresAt: string; autodeskId: string }> {
+  const account = await findAccount(ctx.db, input.autodeskId);
+  dummyHash ??= hashPassword('not-a-real-password', ctx.config.scryptN);
+  const ok = await verifyPassword(input.password, account?.passwordHash ?? (await dummyHash));
+  if (!account || !ok) throw new DomainError('unauthorized', 'Wrong Autodesk ID or password.');
+  const { token, expiresAt } = await ctx.keys.signIdToken(account.autodeskId);
+  return { token, expiresAt: expiresAt.toISOString(), autodeskId: account.autodeskId };
+}

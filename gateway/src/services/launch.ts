@@ -1,0 +1,197 @@
+import type { LaunchResponse } from '@flexgate/shared';
+import { findProduct } from '../db/repos/catalog';
+import { appendLedger, chargeableLots, drawFromLot, expireLots, teamBalance } from '../db/repos/lots';
+import { findProvisional, insertSession, lastSeq, openSession } from '../db/repos/sessions';
+import type { SessionRow } from '../db/schema';
+import { inTransaction } from '../db/tx';
+import { DomainError, invalid } from '../domain/errors';
+import { planDraw } from '../domain/lots';
+import type { LicenseFact, MembershipFact } from '../domain/precedence';
+import { sessionWindow } from '../domain/sessions';
+import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
+import { newId } from '../lib/ids';
+import { resolveAccess } from './access';
+import type { ServiceContext } from './context';
+import { type IdempotencyRequest, remember, replay } from './idempotency';
+
+export interface LaunchInput {
+  autodeskId: string;
+  product: string;
+  team?: string | undefined;
+  machine?: string | undefined;
+  /** A launch the client granted on its own during an outage, reported afterwards (issue 3). */
+  provisional?: { id: string; launchedAt: string } | undefined;
+  idempotency?: IdempotencyRequest | undefined;
+}
+
+/** How late a provisional launch may be reported: its 4 hours plus a day of being offline. */
+const PROVISIONAL_REPORT_WINDOW_MS = 4 * HOUR_MS + DAY_MS;
+
+const seconds = (d: Date | string) => Math.floor(new Date(d).getTime() / 1000);
+
+/**
+ * POST /v1/launch: decides access by precedence (R9), and for Flex opens or reuses the usage
+ * session (R6, R7), charging the daily rate exactly once.
+ */
+export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<LaunchResponse> {
+  const earlier = await replay<LaunchResponse>(ctx.db, input.idempotency);
+  if (earlier) return earlier;
+  const now = ctx.clock.now();
+  const at = input.provisional ? provisionalInstant(input.provisional.launchedAt, now) : now;
+
+  const decision = await resolveAccess(ctx, { autodeskId: input.autodeskId, product: input.product, team: input.team, at });
+  if (!decision.granted) throw new DomainError(decision.code, decision.reason, { rule: decision.rule });
+  if (decision.source !== 'flex') return licensedLaunch(ctx, input.autodeskId, decision.source, decision.license, now);
+  return flexLaunch(ctx, input, decision.team, at, now);
+}
+
+function provisionalInstant(launchedAt: string, now: Date): Date {
+  const at = new Date(launchedAt);
+  if (at.getTime() > now.getTime() + 60_000) throw invalid('provisional.launchedAt cannot be in the future.');
+  if (now.getTime() - at.getTime() > PROVISIONAL_REPORT_WINDOW_MS) {
+    throw invalid('provisional.launchedAt is too old: provisional launches must be reported within 28 hours.');
+  }
+  return at;
+}
+
+/** R9: a subscription or trial grants without tokens; the entitlement lasts a day at most (Flex re-checks daily). */
+async function licensedLaunch(
+  ctx: ServiceContext,
+  autodeskId: string,
+  source: 'subscription' | 'trial',
+  license: LicenseFact,
+  now: Date,
+): Promise<LaunchResponse> {
+  const exp = new Date(Math.min(addMs(now, DAY_MS).getTime(), Date.parse(license.endsAt)));
+  const entitlement = await ctx.keys.signEntitlement({
+    sub: autodeskId,
+    product: license.product,
+    source,
+    team: null,
+    sid: null,
+    iat: seconds(now),
+    exp: seconds(exp),
+  });
+  return {
+    granted: true,
+    source,
+    charged: 0,
+    session: null,
+    balance: null,
+    team: null,
+    entitlement,
+    expiresAt: new Date(seconds(exp) * 1000).toISOString(),
+  };
+}
+
+export async function sessionAnswer(
+  ctx: ServiceContext,
+  s: SessionRow,
+  charged: number,
+  balance?: number,
+): Promise<LaunchResponse> {
+  return {
+    granted: true,
+    source: 'flex',
+    charged,
+    session: { id: s.id, startsAt: s.starts_at, endsAt: s.ends_at },
+    balance: balance ?? (await teamBalance(ctx.db, s.team_id, ctx.clock.now().toISOString())),
+    team: s.team_id,
+    entitlement: s.entitlement,
+    expiresAt: s.entitlement_exp,
+  };
+}
+
+async function flexLaunch(
+  ctx: ServiceContext,
+  input: LaunchInput,
+  team: MembershipFact,
+  at: Date,
+  now: Date,
+): Promise<LaunchResponse> {
+  const { autodeskId, product } = input;
+  const atIso = at.toISOString();
+  const nowIso = now.toISOString();
+  // R7, the common case: a session is open, so nothing is written and nothing is signed.
+  if (!input.provisional) {
+    const open = await openSession(ctx.db, autodeskId, product, atIso);
+    if (open) return sessionAnswer(ctx, open, 0);
+  }
+  return inTransaction(ctx.db, async (trx) => {
+    const raced = await replay<LaunchResponse>(trx, input.idempotency);
+    if (raced) return raced;
+    if (input.provisional) {
+      const reported = await findProvisional(trx, autodeskId, input.provisional.id);
+      if (reported) return sessionAnswer(ctx, reported, 0);
+    }
+    // Checked again inside the transaction: a concurrent launch may have opened it meanwhile.
+    const open = await openSession(trx, autodeskId, product, atIso);
+    if (open) return sessionAnswer(ctx, open, 0);
+
+    const current = await findProduct(trx, product);
+    if (!current) throw new DomainError('unknown-product', `No product "${product}" in the catalog.`);
+    const rate = current.dailyRate; // R8: the rate in force when the session opens
+    await expireLots(trx, team.teamId, nowIso);
+    const plan = planDraw(await chargeableLots(trx, team.teamId, nowIso), rate, now);
+    if (!plan.ok) {
+      throw new DomainError(
+        'insufficient-tokens',
+        `Team ${team.teamName} has ${plan.available} tokens left; ${current.name} needs ${rate} for a day of use. A team admin can buy more tokens.`,
+        { rule: 'R4' },
+      );
+    }
+
+    const id = newId('ses');
+    const { startsAt, endsAt } = sessionWindow(at);
+    const entitlement = await ctx.keys.signEntitlement({
+      sub: autodeskId,
+      product,
+      source: 'flex',
+      team: team.teamId,
+      sid: id,
+      iat: seconds(now),
+      exp: seconds(endsAt),
+    });
+    const session: SessionRow = {
+      id,
+      autodesk_id: autodeskId,
+      product_key: product,
+      // A racing launch that read the same last seq collides on the unique key; it retries and reuses this session.
+      seq: (await lastSeq(trx, autodeskId, product)) + 1,
+      team_id: team.teamId,
+      starts_at: startsAt.toISOString(),
+      ends_at: endsAt.toISOString(),
+      rate,
+      charged: rate,
+      refunded: 0,
+      ended_at: null,
+      last_seen_at: nowIso,
+      machine: input.machine ?? null,
+      provisional_id: input.provisional?.id ?? null,
+      entitlement,
+      entitlement_exp: new Date(seconds(endsAt) * 1000).toISOString(),
+    };
+    await insertSession(trx, session);
+    for (const a of plan.allocations) {
+      await drawFromLot(trx, a.lotId, a.tokens);
+    }
+    await appendLedger(
+      trx,
+      plan.allocations.map((a) => ({
+        team_id: team.teamId,
+        lot_id: a.lotId,
+        kind: 'charge' as const,
+        delta: -a.tokens,
+        at: atIso,
+        actor: `user:${autodeskId}`,
+        autodesk_id: autodeskId,
+        product_key: product,
+        session_id: id,
+        reason: `${current.name}: daily rate ${rate}, usage session until ${session.ends_at} (R6)${input.provisional ? ', reported after an outage' : ''}`,
+      })),
+    );
+    const answer = await sessionAnswer(ctx, session, rate, await teamBalance(trx, team.teamId, nowIso));
+    await remember(trx, input.idempotency, answer, nowIso);
+    return answer;
+  });
+}

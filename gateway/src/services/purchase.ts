@@ -1,0 +1,69 @@
+import { appendLedger, expireLots, insertLot } from '../db/repos/lots';
+import { inTransaction } from '../db/tx';
+import { invalid } from '../domain/errors';
+import { lotExpiry } from '../domain/lots';
+import { newId } from '../lib/ids';
+import { type Actor, actorLabel, type ServiceContext } from './context';
+import { type IdempotencyRequest, remember, replay } from './idempotency';
+import { requireTeam } from './teams';
+
+export interface PurchaseResult {
+  lotId: string;
+  team: string;
+  tokens: number;
+  purchasedAt: string;
+  expiresAt: string;
+}
+
+/** R1: a purchase adds one lot, valid one calendar year from its purchase instant. */
+export async function purchase(
+  ctx: ServiceContext,
+  input: { teamId: string; tokens: number; purchasedAt?: string; actor: Actor; idempotency?: IdempotencyRequest },
+): Promise<PurchaseResult> {
+  await requireTeam(ctx, input.teamId);
+  const earlier = await replay<PurchaseResult>(ctx.db, input.idempotency);
+  if (earlier) return earlier;
+  const now = ctx.clock.now();
+  const purchasedAt = input.purchasedAt ? new Date(input.purchasedAt) : now;
+  // Recording a purchase made earlier is fine (backfilling records); one in the future is a mistake.
+  if (purchasedAt.getTime() > now.getTime() + 60_000) throw invalid('purchasedAt cannot be in the future.');
+  const expiresAt = lotExpiry(purchasedAt);
+  const result: PurchaseResult = {
+    lotId: newId('lot', 9),
+    team: input.teamId,
+    tokens: input.tokens,
+    purchasedAt: purchasedAt.toISOString(),
+    expiresAt: expiresAt.toISOString(),
+  };
+  return inTransaction(ctx.db, async (trx) => {
+    const raced = await replay<PurchaseResult>(trx, input.idempotency);
+    if (raced) return raced;
+    await insertLot(trx, {
+      id: result.lotId,
+      teamId: input.teamId,
+      tokens: input.tokens,
+      purchasedAt: result.purchasedAt,
+      expiresAt: result.expiresAt,
+      originLotId: null,
+      createdAt: now.toISOString(),
+    });
+    await appendLedger(trx, [
+      {
+        team_id: input.teamId,
+        lot_id: result.lotId,
+        kind: 'purchase',
+        delta: input.tokens,
+        at: now.toISOString(),
+        actor: actorLabel(input.actor),
+        autodesk_id: null,
+        product_key: null,
+        session_id: null,
+        reason: `purchase of ${input.tokens} tokens, valid until ${result.expiresAt} (R1)`,
+      },
+    ]);
+    // A lot backdated past its year is born expired: its expiry entry keeps the ledger honest.
+    await expireLots(trx, input.teamId, now.toISOString());
+    await remember(trx, input.idempotency, result, now.toISOString());
+    return result;
+  });
+}

@@ -1,0 +1,191 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  ENTITLEMENT_AUDIENCE,
+  ENTITLEMENT_TYP,
+  type EntitlementClaims,
+  ID_TOKEN_AUDIENCE,
+  ID_TOKEN_TYP,
+  type IdTokenClaims,
+  SIGNING_ALG,
+} from '@flexgate/shared';
+import { calculateJwkThumbprint, createLocalJWKSet, type JWK, jwtVerify, SignJWT } from 'jose';
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema';
+import { inTransaction } from '../db/tx';
+import { DomainError } from '../domain/errors';
+import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
+import { newId } from '../lib/ids';
+import type { Clock } from '../lib/clock';
+
+interface LoadedKey {
+  kid: string;
+  createdAt: string;
+  retiredAt: string | null;
+  publicJwk: JWK;
+  privateKey: KeyObject;
+}
+
+export interface KeyRingOptions {
+  issuer: string;
+  idTokenTtlSeconds: number;
+}
+
+/**
+ * All signing in one place (R17). Ed25519 keys live in the database so that every gateway
+ * instance signs with the same key and publishes the same JWKS; a restart keeps them. The newest
+ * unretired key signs; retired keys stay published until every token they signed has expired.
+ */
+export class KeyRing {
+  private keys: LoadedKey[] = [];
+  private jwksCache: { keys: JWK[] } = { keys: [] };
+  private localSet: ReturnType<typeof createLocalJWKSet> | null = null;
+  private lastRefresh = 0;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly clock: Clock,
+    private readonly options: KeyRingOptions,
+  ) {}
+
+  /** How long a retired key must stay published: the longest-lived token it may have signed. */
+  private get retention(): number {
+    return Math.max(DAY_MS, this.options.idTokenTtlSeconds * 1000) + HOUR_MS;
+  }
+
+  async init(): Promise<void> {
+    await inTransaction(this.db, async (trx) => {
+      const existing = await trx.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).executeTakeFirst();
+      if (!existing) await trx.insertInto('signing_keys').values(await this.generate()).execute();
+    });
+    await this.refresh();
+  }
+
+  private async generate() {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const publicJwk = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
+    const kid = await calculateJwkThumbprint(publicJwk);
+    return {
+      kid,
+      alg: SIGNING_ALG,
+      public_jwk: JSON.stringify({ ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' }),
+      private_jwk: JSON.stringify(privateKey.export({ format: 'jwk' })),
+      created_at: this.clock.now().toISOString(),
+      retired_at: null,
+      drop_after: null,
+    };
+  }
+
+  /** Reloads keys from the database: another instance may have rotated. */
+  async refresh(): Promise<void> {
+    const now = this.clock.now().toISOString();
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where((eb) => eb.or([eb('drop_after', 'is', null), eb('drop_after', '>', now)]))
+      .orderBy('created_at', 'desc')
+      .orderBy('kid', 'desc')
+      .execute();
+    this.keys = rows.map((r) => ({
+      kid: r.kid,
+      createdAt: r.created_at,
+      retiredAt: r.retired_at,
+      publicJwk: JSON.parse(r.public_jwk) as JWK,
+      privateKey: createPrivateKey({ key: JSON.parse(r.private_jwk), format: 'jwk' }),
+    }));
+    this.jwksCache = { keys: this.keys.map((k) => k.publicJwk) };
+    this.localSet = createLocalJWKSet(this.jwksCache);
+    this.lastRefresh = Date.now();
+  }
+
+  /** Makes a new signing key; the old one keeps verifying until its tokens have expired. */
+  async rotate(): Promise<string> {
+    const now = this.clock.now();
+    const fresh = await this.generate();
+    await inTransaction(this.db, async (trx) => {
+      await trx
+        .updateTable('signing_keys')
+        .set({ retired_at: now.toISOString(), drop_after: addMs(now, this.retention).toISOString() })
+        .where('retired_at', 'is', null)
+        .execute();
+      await trx.insertInto('signing_keys').values(fresh).execute();
+    });
+    await this.refresh();
+    return fresh.kid;
+  }
+
+  private active(): LoadedKey {
+    const key = this.keys.find((k) => k.retiredAt === null) ?? this.keys[0];
+    if (!key) throw new Error('no signing key loaded: KeyRing.init() was not called');
+    return key;
+  }
+
+  get activeKid(): string {
+    return this.active().kid;
+  }
+
+  jwks(): { keys: JWK[] } {
+    return this.jwksCache;
+  }
+
+  async signEntitlement(claims: Omit<EntitlementClaims, 'iss' | 'aud' | 'jti'>): Promise<string> {
+    const key = this.active();
+    const { sub, iat, exp, ...rest } = claims;
+    return new SignJWT({ ...rest })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: ENTITLEMENT_TYP })
+      .setIssuer(this.options.issuer)
+      .setAudience(ENTITLEMENT_AUDIENCE)
+      .setSubject(sub)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .setJti(newId('ent'))
+      .sign(key.privateKey);
+  }
+
+  async signIdToken(autodeskId: string): Promise<{ token: string; expiresAt: Date }> {
+    const key = this.active();
+    const now = this.clock.now();
+    const expiresAt = addMs(now, this.options.idTokenTtlSeconds * 1000);
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: ID_TOKEN_TYP })
+      .setIssuer(this.options.issuer)
+      .setAudience(ID_TOKEN_AUDIENCE)
+      .setSubject(autodeskId)
+      .setIssuedAt(Math.floor(now.getTime() / 1000))
+      .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+      .setJti(newId('idt'))
+      .sign(key.privateKey);
+    return { token, expiresAt };
+  }
+
+  /** Verifies a user's ID token; only our EdDSA keys, our issuer and the ID-token audience pass. */
+  async verifyIdToken(token: string): Promise<IdTokenClaims> {
+    try {
+      return await this.verify(token);
+    } catch (error) {
+      // A key rotated on another instance: reload once (at most every 5 s), then decide.
+      const code = (error as { code?: string }).code;
+      if (code === 'ERR_JWKS_NO_MATCHING_KEY' && Date.now() - this.lastRefresh > 5000) {
+        await this.refresh();
+        try {
+          return await this.verify(token);
+        } catch {
+          /* fall through to the refusal below */
+        }
+      }
+      throw new DomainError('unauthorized', 'The bearer token is not a valid, unexpired flexgate ID token; sign in again.');
+    }
+  }
+
+  private async verify(token: string): Promise<IdTokenClaims> {
+    if (!this.localSet) throw new Error('KeyRing not initialised');
+    const { payload } = await jwtVerify(token, this.localSet, {
+      algorithms: [SIGNING_ALG],
+      issuer: this.options.issuer,
+      audience: ID_TOKEN_AUDIENCE,
+      typ: ID_TOKEN_TYP,
+      currentDate: this.clock.now(),
+      requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+    });
+    return payload as unknown as IdTokenClaims;
+  }
+}

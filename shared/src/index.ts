@@ -1,0 +1,4 @@
+export * from './claims';
+export * from './problems';
+export * from './schemas';
+export * from './wire';

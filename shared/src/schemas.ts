@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/** Timestamps on the wire are ISO-8601 in UTC; anything Date can read, within years 2000-9999. */
+export const isoInstant = z
+  .string()
+  .max(40)
+  .refine((s) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
+    message: 'must be an ISO-8601 date-time, e.g. 2026-03-15T10:00:00Z',
+  })
+  .refine(
+    (s) => {
+      const y = new Date(s).getUTCFullYear();
+      return y >= 2000 && y <= 9999;
+    },
+    { message: 'must be between the years 2000 and 9999' },
+  );
+
+/** Autodesk IDs are e-mail addresses compared case-insensitively, so they are stored lower-cased. */
+export const autodeskId = z
+  .string()
+  .trim()
+  .min(3)
+  .max(254)
+  .regex(/^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/, 'must be an e-mail address')
+  .transform((s) => s.toLowerCase());
+
+export const productKey = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes');
+
+export const teamId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a team id');
+
+/** Tokens are whole numbers; a billion is far past any real purchase and safe in every column type. */
+export const tokenAmount = z.number().int('must be a whole number of tokens').positive().max(1_000_000_000);
+
+export const displayName = z.string().trim().min(1).max(200);
+export const password = z.string().min(8, 'must be at least 8 characters').max(1024);
+
+export const createProductBody = z.strictObject({
+  key: productKey,
+  name: displayName,
+  dailyRate: tokenAmount,
+});
+export const updateProductBody = z.strictObject({ dailyRate: tokenAmount });
+export const createTeamBody = z.strictObject({ name: displayName });
+export const createAdminBody = z.strictObject({
+  name: displayName,
+  email: autodeskId,
+  teams: z.array(teamId).max(1000),
+});
+export const createUserBody = z.strictObject({ autodeskId, name: displayName, password });
+export const licenseBody = z.strictObject({
+  autodeskId,
+  product: productKey,
+  startsAt: isoInstant.optional(),
+  endsAt: isoInstant,
+});
+export const clockBody = z.strictObject({ now: isoInstant });
+export const purchaseBody = z.strictObject({ tokens: tokenAmount, purchasedAt: isoInstant.optional() });
+export const transferBody = z.strictObject({ toTeam: teamId, tokens: tokenAmount });
+export const addMemberBody = z
+  .strictObject({
+    autodeskId: autodeskId.optional(),
+    invite: z.string().max(400).optional(),
+    guest: z.boolean().optional(),
+    products: z.array(productKey).max(1000).optional(),
+    allProducts: z.boolean().optional(),
+  })
+  .refine((b) => (b.autodeskId === undefined) !== (b.invite === undefined), {
+    message: 'give exactly one of autodeskId or invite',
+  });
+export const signInBody = z.strictObject({ autodeskId, password: z.string().min(1).max(1024) });
+export const launchBody = z.strictObject({
+  product: productKey,
+  team: teamId.optional(),
+  machine: z.string().max(200).optional(),
+});
+
+export type CreateProductBody = z.infer<typeof createProductBody>;
+export type LaunchBody = z.infer<typeof launchBody>;
+export type AddMemberBody = z.infer<typeof addMemberBody>;

@@ -1,0 +1,59 @@
+import type { AccessSource } from './claims';
+
+/** The answer to a granted `POST /v1/launch` (and to a heartbeat). */
+export interface LaunchResponse {
+  granted: true;
+  source: AccessSource;
+  /** Tokens charged by this very call; 0 when a session was already open. */
+  charged: number;
+  session: { id: string; startsAt: string; endsAt: string } | null;
+  balance: number | null;
+  team: string | null;
+  entitlement: string;
+  expiresAt: string;
+}
+
+export interface SessionEndResponse {
+  session: string;
+  charged: number;
+  refunded: number;
+  endedAt: string;
+}
+
+export interface Product {
+  key: string;
+  name: string;
+  dailyRate: number;
+  addedAt: string;
+}
+
+export interface LotView {
+  id: string;
+  tokens: number;
+  remaining: number;
+  purchasedAt: string;
+  expiresAt: string;
+  expired: boolean;
+}
+
+export interface BalanceResponse {
+  team: string;
+  balance: number;
+  lots: LotView[];
+}
+
+export type LedgerKind = 'purchase' | 'charge' | 'refund' | 'transfer-out' | 'transfer-in' | 'expiry';
+
+export interface LedgerEntry {
+  id: number;
+  at: string;
+  kind: LedgerKind;
+  /** Signed change of the team's balance. */
+  tokens: number;
+  lotId: string;
+  actor: string;
+  autodeskId: string | null;
+  product: string | null;
+  sessionId: string | null;
+  reason: string;
+}
