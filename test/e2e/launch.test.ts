@@ -1,0 +1,307 @@
+import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP } from '@flexgate/shared';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  balanceOf,
+  buy,
+  expectLedgerMatchesBalance,
+  ledgerOf,
+  newAccount,
+  newMember,
+  newTeam,
+  seedCatalog,
+  setClock,
+  signIn,
+} from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+let gw: TestGateway;
+const teamsTouched = new Set<string>();
+const T0 = new Date('2026-03-15T10:00:00Z');
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  await setClock(gw, T0);
+  await seedCatalog(gw);
+});
+afterAll(async () => gw?.close());
+// R5 after every test: whatever a test did, each team's balance equals its ledger.
+afterEach(async () => {
+  for (const team of teamsTouched) await expectLedgerMatchesBalance(gw, team);
+  teamsTouched.clear();
+  await setClock(gw, T0);
+});
+
+async function team(tokens?: number, purchasedAt?: string) {
+  const id = await newTeam(gw, tokens, purchasedAt);
+  teamsTouched.add(id);
+  return id;
+}
+
+describe('precedence (R9, R10)', () => {
+  it('R9: subscription beats trial beats Flex, and neither subscription nor trial charges', async () => {
+    const t = await team(100);
+    const u = await newMember(gw, t, ['autocad', 'revit', 'maya']);
+    const until = new Date(T0.getTime() + 30 * 86400_000).toISOString();
+    expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: u.autodeskId, product: 'autocad', endsAt: until }), 201);
+    expectStatus(await gw.op.post('/v1/trials', { autodeskId: u.autodeskId, product: 'autocad', endsAt: until }), 201);
+    expectStatus(await gw.op.post('/v1/trials', { autodeskId: u.autodeskId, product: 'revit', endsAt: until }), 201);
+
+    const sub = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect(sub).toMatchObject({ granted: true, source: 'subscription', charged: 0, session: null, balance: null });
+    const trial = expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200);
+    expect(trial).toMatchObject({ granted: true, source: 'trial', charged: 0, session: null });
+    const flex = expectStatus(await u.api.post('/v1/launch', { product: 'maya' }), 200);
+    expect(flex).toMatchObject({ granted: true, source: 'flex', charged: 9, balance: 91 });
+    expect(await balanceOf(gw, t)).toBe(91);
+  });
+
+  it('R10: a subscription held by another Autodesk ID does not count', async () => {
+    const t = await team(50);
+    const u = await newMember(gw, t, ['autocad']);
+    const other = await newAccount(gw, 'same.person.other.id');
+    const until = new Date(T0.getTime() + 30 * 86400_000).toISOString();
+    expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: other.autodeskId, product: 'autocad', endsAt: until }), 201);
+    const r = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect(r).toMatchObject({ source: 'flex', charged: 7, balance: 43 });
+  });
+
+  it('R9: the first launch after the trial ends consumes tokens', async () => {
+    const t = await team(40);
+    const u = await newMember(gw, t, ['revit']);
+    const trialEnd = new Date(T0.getTime() + 3 * 86400_000);
+    expectStatus(await gw.op.post('/v1/trials', { autodeskId: u.autodeskId, product: 'revit', endsAt: trialEnd.toISOString() }), 201);
+    expect(expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200)).toMatchObject({ source: 'trial', charged: 0 });
+    await setClock(gw, new Date(trialEnd.getTime() + 1000));
+    expect(expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200)).toMatchObject({ source: 'flex', charged: 10, balance: 30 });
+  });
+
+  it('R9: a subscription entitlement never outlives the subscription', async () => {
+    const u = await signIn(gw, await newAccount(gw));
+    const ends = new Date(T0.getTime() + 2 * 3600_000).toISOString();
+    expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: u.autodeskId, product: 'civil-3d', endsAt: ends }), 201);
+    const r = expectStatus(await u.api.post('/v1/launch', { product: 'civil-3d' }), 200);
+    expect(Date.parse(r.expiresAt)).toBeLessThanOrEqual(Date.parse(ends));
+  });
+});
+
+describe('daily charge (R6, R7, R8)', () => {
+  it('R7: 50 concurrent launches of one product by one user charge once and return one session', async () => {
+    const t = await team(100);
+    const u = await newMember(gw, t, ['revit']);
+    const answers = await Promise.all(Array.from({ length: 50 }, () => u.api.post('/v1/launch', { product: 'revit', machine: 'ws-1' })));
+    for (const a of answers) expectStatus(a, 200);
+    const sessions = new Set(answers.map((a) => a.body.session.id));
+    expect(sessions.size).toBe(1);
+    expect(answers.reduce((s, a) => s + a.body.charged, 0)).toBe(10);
+    expect(await balanceOf(gw, t)).toBe(90);
+    const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge');
+    expect(charges).toHaveLength(1);
+  });
+
+  it('R7: relaunching from another machine within the 24 hours charges nothing and returns the same session', async () => {
+    const t = await team(30);
+    const u = await newMember(gw, t, ['autocad']);
+    const first = expectStatus(await u.api.post('/v1/launch', { product: 'autocad', machine: 'laptop' }), 200);
+    await setClock(gw, new Date(T0.getTime() + 23 * 3600_000));
+    const again = expectStatus(await u.api.post('/v1/launch', { product: 'autocad', machine: 'desktop' }), 200);
+    expect(again.session.id).toBe(first.session.id);
+    expect(again.charged).toBe(0);
+    expect(again.entitlement).toBe(first.entitlement);
+  });
+
+  it('R6: after 24 hours the next launch opens a new session and charges again', async () => {
+    const t = await team(30);
+    const u = await newMember(gw, t, ['autocad']);
+    const first = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect(first.charged).toBe(7);
+    await setClock(gw, new Date(Date.parse(first.session.endsAt) + 1000));
+    const next = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect(next.session.id).not.toBe(first.session.id);
+    expect(next).toMatchObject({ charged: 7, balance: 16 });
+  });
+
+  it('R6: two products on one day cost both daily rates (AutoCAD 7 + Revit 10 = 17)', async () => {
+    const t = await team(100);
+    const u = await newMember(gw, t, ['autocad', 'revit']);
+    expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200);
+    expect(await balanceOf(gw, t)).toBe(83);
+  });
+
+  it('R8: a rate change applies to sessions opened after it, not to the open one', async () => {
+    const key = `rate-${Date.now()}`;
+    expectStatus(await gw.op.post('/v1/products', { key, name: 'Rate Test', dailyRate: 5 }), 201);
+    const t = await team(100);
+    const u = await newMember(gw, t, [key]);
+    expect(expectStatus(await u.api.post('/v1/launch', { product: key }), 200).charged).toBe(5);
+    expectStatus(await gw.op.patch(`/v1/products/${key}`, { dailyRate: 12 }), 200);
+    expect(expectStatus(await u.api.post('/v1/launch', { product: key }), 200).charged).toBe(0);
+    await setClock(gw, new Date(T0.getTime() + 25 * 3600_000));
+    expect(expectStatus(await u.api.post('/v1/launch', { product: key }), 200).charged).toBe(12);
+  });
+
+  it('a repeated Idempotency-Key returns the first answer, even after the session changed', async () => {
+    const t = await team(30);
+    const u = await newMember(gw, t, ['autocad']);
+    const headers = { 'idempotency-key': 'launch-abc-1' };
+    const first = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }, headers), 200);
+    const replay = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }, headers), 200);
+    expect(replay).toEqual(first);
+    expect(replay.charged).toBe(7);
+    const other = await u.api.post('/v1/launch', { product: 'revit' }, headers);
+    expect(other.status).toBe(409);
+    expect(other.body.code).toBe('conflict');
+    expect(await balanceOf(gw, t)).toBe(23);
+  });
+});
+
+describe('lots (R1, R2, R4)', () => {
+  it('R1: a lot is valid one calendar year from its purchase instant', async () => {
+    const t = await team();
+    const lot = await buy(gw, t, 10, '2026-03-15T10:00:00Z');
+    expect(lot.expiresAt).toBe('2027-03-15T10:00:00.000Z');
+  });
+
+  it('R2: a charge spanning two lots draws the one expiring first, then the next', async () => {
+    const t = await team();
+    const older = await buy(gw, t, 4, '2025-06-01T00:00:00Z');
+    const newer = await buy(gw, t, 20, '2026-01-01T00:00:00Z');
+    const u = await newMember(gw, t, ['autocad']);
+    expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    const { lots } = expectStatus(await gw.op.get(`/v1/teams/${t}/balance`), 200);
+    expect(lots.find((l: any) => l.id === older.lotId).remaining).toBe(0);
+    expect(lots.find((l: any) => l.id === newer.lotId).remaining).toBe(17);
+    const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge');
+    expect(charges.map((c) => [c.lotId, c.tokens])).toEqual([
+      [older.lotId, -4],
+      [newer.lotId, -3],
+    ]);
+  });
+
+  it('R2: on equal expiry the smaller lot is drawn first', async () => {
+    const t = await team();
+    const big = await buy(gw, t, 50, '2026-01-01T00:00:00Z');
+    const small = await buy(gw, t, 8, '2026-01-01T00:00:00Z');
+    const u = await newMember(gw, t, ['autocad']);
+    expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    const { lots } = expectStatus(await gw.op.get(`/v1/teams/${t}/balance`), 200);
+    expect(lots.find((l: any) => l.id === small.lotId).remaining).toBe(1);
+    expect(lots.find((l: any) => l.id === big.lotId).remaining).toBe(50);
+  });
+
+  it('R2: an expired lot is never consumed and leaves the balance through an expiry entry', async () => {
+    const t = await team();
+    const old = await buy(gw, t, 100, '2025-03-15T09:00:00Z'); // expired an hour before T0
+    const fresh = await buy(gw, t, 10, '2026-03-01T00:00:00Z');
+    expect(await balanceOf(gw, t)).toBe(10);
+    const u = await newMember(gw, t, ['autocad']);
+    expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    const { lots } = expectStatus(await gw.op.get(`/v1/teams/${t}/balance`), 200);
+    expect(lots.find((l: any) => l.id === old.lotId)).toMatchObject({ remaining: 0, expired: true });
+    expect(lots.find((l: any) => l.id === fresh.lotId).remaining).toBe(3);
+    const expiry = (await ledgerOf(gw, t)).find((e) => e.kind === 'expiry');
+    expect(expiry).toMatchObject({ lotId: old.lotId, tokens: -100, at: '2026-03-15T09:00:00.000Z' });
+  });
+
+  it('R4: a launch needing more tokens than the team has is refused with insufficient-tokens and charges nothing', async () => {
+    const t = await team(9);
+    const u = await newMember(gw, t, ['revit']);
+    const before = await ledgerOf(gw, t);
+    const r = await u.api.post('/v1/launch', { product: 'revit' });
+    expect(r.status).toBe(403);
+    expect(r.headers.get('content-type')).toContain('application/problem+json');
+    expect(r.body).toMatchObject({ code: 'insufficient-tokens', status: 403, rule: 'R4' });
+    expect(r.body.detail).toMatch(/9 tokens left.*Revit needs 10/);
+    expect(await balanceOf(gw, t)).toBe(9);
+    expect(await ledgerOf(gw, t)).toEqual(before);
+  });
+
+  it('R4: concurrent charges against one team never overdraw it', async () => {
+    const t = await team(50); // room for 5 Revit days of 10
+    const users = await Promise.all(Array.from({ length: 8 }, () => newMember(gw, t, ['revit'])));
+    const answers = await Promise.all(users.map((u) => u.api.post('/v1/launch', { product: 'revit' })));
+    const granted = answers.filter((a) => a.status === 200);
+    const refused = answers.filter((a) => a.status === 403);
+    expect(granted).toHaveLength(5);
+    expect(refused.every((a) => a.body.code === 'insufficient-tokens')).toBe(true);
+    expect(await balanceOf(gw, t)).toBe(0);
+  });
+});
+
+describe('refusals: every launch refusal code of the contract', () => {
+  it('unknown-product (404) names the product', async () => {
+    const u = await signIn(gw, await newAccount(gw));
+    const r = await u.api.post('/v1/launch', { product: 'no-such-thing' });
+    expect(r.status).toBe(404);
+    expect(r.body).toMatchObject({ code: 'unknown-product' });
+    expect(r.body.detail).toContain('no-such-thing');
+  });
+
+  it('no-access (403): not a member of any team, and no subscription or trial', async () => {
+    const u = await signIn(gw, await newAccount(gw));
+    const r = await u.api.post('/v1/launch', { product: 'autocad' });
+    expect(r.status).toBe(403);
+    expect(r.body.code).toBe('no-access');
+  });
+
+  it('no-access (403, R12): a member without that product', async () => {
+    const t = await team(100);
+    const u = await newMember(gw, t, ['autocad']);
+    const r = await u.api.post('/v1/launch', { product: 'revit' });
+    expect(r.status).toBe(403);
+    expect(r.body).toMatchObject({ code: 'no-access', rule: 'R12' });
+    expect(await balanceOf(gw, t)).toBe(100);
+  });
+
+  it('unauthorized (401): a launch without an ID token', async () => {
+    const r = await gw.anon.post('/v1/launch', { product: 'autocad' });
+    expect(r.status).toBe(401);
+    expect(r.body.code).toBe('unauthorized');
+    expect(r.headers.get('www-authenticate')).toBe('Bearer');
+  });
+
+  it('invalid-request (400): a member of several teams must say which', async () => {
+    const t1 = await team(20);
+    const t2 = await team(20);
+    const u = await newMember(gw, t1, ['autocad']);
+    expectStatus(await gw.op.post(`/v1/teams/${t2}/members`, { autodeskId: u.autodeskId, products: ['autocad'] }), 201);
+    const r = await u.api.post('/v1/launch', { product: 'autocad' });
+    expect(r.status).toBe(400);
+    expect(r.body.detail).toContain(t1);
+    const ok = expectStatus(await u.api.post('/v1/launch', { product: 'autocad', team: t2 }), 200);
+    expect(ok.team).toBe(t2);
+    expect(await balanceOf(gw, t2)).toBe(13);
+  });
+});
+
+describe('entitlements (R17)', () => {
+  it('R17: an entitlement verifies against the JWKS and carries sub, team, product, source, session, iat, exp, jti and kid', async () => {
+    const t = await team(20);
+    const u = await newMember(gw, t, ['autocad']);
+    const r = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    const jwks = expectStatus(await gw.anon.get('/.well-known/jwks.json'), 200);
+    const header = decodeProtectedHeader(r.entitlement);
+    expect(header).toMatchObject({ alg: 'EdDSA', typ: ENTITLEMENT_TYP });
+    expect(jwks.keys.map((k: any) => k.kid)).toContain(header.kid);
+    const { payload } = await jwtVerify(r.entitlement, createLocalJWKSet(jwks), {
+      algorithms: ['EdDSA'],
+      audience: ENTITLEMENT_AUDIENCE,
+      issuer: 'flexgate',
+      currentDate: T0,
+    });
+    expect(payload).toMatchObject({ sub: u.autodeskId, team: t, product: 'autocad', source: 'flex', sid: r.session.id });
+    expect(typeof payload.jti).toBe('string');
+    expect(payload.iat).toBe(Math.floor(T0.getTime() / 1000));
+    expect(new Date((payload.exp as number) * 1000).toISOString()).toBe(r.expiresAt);
+  });
+
+  it('an ID token is not accepted as an entitlement, nor an entitlement as an ID token', async () => {
+    const t = await team(20);
+    const u = await newMember(gw, t, ['autocad']);
+    const r = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    const misuse = await gw.anon.as(r.entitlement).post('/v1/launch', { product: 'autocad' });
+    expect(misuse.status).toBe(401);
+  });
+});

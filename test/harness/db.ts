@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+/** Which engine the suite runs on: `FLEXGATE_TEST_DATABASE=postgres` selects PostgreSQL. */
+export const testEngine: 'sqlite' | 'postgres' = process.env.FLEXGATE_TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
+
+/** The server every PostgreSQL test database is created on (CI: 127.0.0.1:5432, trust auth). */
+export const pgAdminUrl = process.env.FLEXGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database for one gateway (or a group of instances sharing it). */
+export async function freshDatabase(engine = testEngine): Promise<TestDatabase> {
+  if (engine === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'flexgate-test-'));
+    return { url: `sqlite:${join(dir, 'flexgate.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const name = `flexgate_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: pgAdminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(pgAdminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: pgAdminUrl });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
