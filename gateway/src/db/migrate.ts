@@ -1,6 +1,7 @@
 import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { Database } from './connect';
 import * as m001 from './migrations/001_init';
+import * as m002 from './migrations/002_admin';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -13,6 +14,7 @@ function provider(database: Database): MigrationProvider {
     async getMigrations(): Promise<Record<string, Migration>> {
       return {
         '001_init': { up: (db) => m001.up(db, engine) },
+        '002_admin': { up: (db) => m002.up(db, engine) },
       };
     },
   };

@@ -179,6 +179,8 @@ export interface OutboxTable {
   sent_at: string | null;
   attempts: number;
   last_error: string | null;
+  /** 002: when the sender may try next (backoff after a failure, a lease while sending); null = now. */
+  next_attempt_at: string | null;
 }
 
 export interface TeamAlertsTable {

@@ -20,7 +20,7 @@ export function lotExpiry(purchasedAt: Date): Date {
 
 /** R2: a lot whose expiry has come no longer counts (valid "just before" its expiry instant). */
 export function isExpired(lot: Pick<LotState, 'expiresAt'>, now: Date): boolean {
-  return lot.expiresAt <= now.toISOString();
+  return Date.parse(lot.expiresAt) <= now.getTime();
 }
 
 /** R2: unexpired lots in the order they are drawn: expiring first, then the smaller lot, then by id. */
@@ -29,7 +29,7 @@ export function drawOrder<L extends LotState>(lots: readonly L[], now: Date): L[
     .filter((l) => l.remaining > 0 && !isExpired(l, now))
     .sort(
       (a, b) =>
-        (a.expiresAt < b.expiresAt ? -1 : a.expiresAt > b.expiresAt ? 1 : 0) ||
+        Date.parse(a.expiresAt) - Date.parse(b.expiresAt) ||
         a.tokens - b.tokens ||
         (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );

@@ -17,7 +17,7 @@ export function sessionWindow(start: Date): { startsAt: Date; endsAt: Date } {
 
 /** R7: the session answers further launches until its 24 hours run out or its product closed. */
 export function isOpen(session: SessionState, now: Date): boolean {
-  return session.endedAt === null && now.toISOString() < session.endsAt;
+  return session.endedAt === null && now.getTime() < Date.parse(session.endsAt);
 }
 
 /** R7a: closing within 5 minutes of opening gives the charge back. */

@@ -13,6 +13,7 @@ export function addOneYear(d: Date): Date {
 
 /** A period [startsAt, endsAt) is active at `now` when it has started and not yet ended. */
 export function isActive(period: { startsAt: string; endsAt: string }, now: Date): boolean {
-  const t = now.toISOString();
-  return period.startsAt <= t && t < period.endsAt;
+  // Compared as instants, not text: '...00Z' and '...00.000Z' are the same moment.
+  const t = now.getTime();
+  return Date.parse(period.startsAt) <= t && t < Date.parse(period.endsAt);
 }

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import type { AccessSource } from './claims';
+import type { LedgerKind } from './wire';
+import { autodeskId, password, productKey } from './schemas';
+
+/** Request schemas and answer types of the team-administration routes (issue 4). */
+
+export const memberProductsBody = z.strictObject({
+  allProducts: z.boolean().default(false),
+  products: z.array(productKey).max(1000).default([]),
+});
+export const defaultsBody = z.strictObject({ products: z.array(productKey).max(1000) });
+export const acceptInvitationBody = z.strictObject({ token: z.string().min(10).max(200), password });
+
+/** A day (`2026-03-15`, the whole UTC day) or an instant; `to` as a day is inclusive. */
+const dayOrInstant = z
+  .string()
+  .max(40)
+  .refine((s) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
+    message: 'must be a day (2026-03-15) or an ISO-8601 instant',
+  });
+export const usageQuery = z.object({
+  from: dayOrInstant.optional(),
+  to: dayOrInstant.optional(),
+  by: z.enum(['user', 'product', 'day']).default('user'),
+  format: z.enum(['json', 'csv']).optional(),
+});
+export const outboxQuery = z.object({
+  to: autodeskId.optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+export const memberParam = z.object({
+  team: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a team id'),
+  autodeskId,
+});
+
+export type MemberStatus = 'active' | 'invited' | 'expired';
+
+export interface MemberView {
+  team: string;
+  autodeskId: string;
+  name: string;
+  guest: boolean;
+  status: MemberStatus;
+  allProducts: boolean;
+  /** The member's own selection (R12); team defaults come on top for non-guests (R13). */
+  products: string[];
+  /** The current invitation, for a member who has not accepted yet (R11). */
+  invitation?: { id: string; expiresAt: string };
+}
+
+export interface AddMemberResponse {
+  member: MemberView;
+  invitation?: { id: string; expiresAt: string };
+}
+
+export interface InvitationAccepted {
+  autodeskId: string;
+  team: string;
+  status: 'active';
+  /** Whether accepting created the Autodesk account (false: an existing one's password was checked). */
+  accountCreated: boolean;
+}
+
+export interface DefaultsView {
+  team: string;
+  products: string[];
+  /** R13: an empty set means defaults are off. */
+  enabled: boolean;
+}
+
+export interface ImportResult {
+  created: number;
+  updated: number;
+  /** `line` counts the file's lines, the header being line 1. */
+  errors: { line: number; message: string }[];
+}
+
+export interface OutboxMessage {
+  id: number;
+  to: string;
+  subject: string;
+  text: string;
+  kind: string;
+  createdAt: string;
+  sentAt: string | null;
+  attempts: number;
+  lastError: string | null;
+}
+
+export interface TransferResponse {
+  from: string;
+  to: string;
+  tokens: number;
+  at: string;
+  /** One moved part per source lot: the new lot keeps the source lot's expiry (R3). */
+  lots: { fromLot: string; toLot: string; tokens: number; expiresAt: string }[];
+}
+
+export interface UsageRow {
+  key: string;
+  tokens: number;
+  sessions: number;
+}
+
+export interface UsageResponse {
+  team: string;
+  from: string;
+  to: string;
+  by: 'user' | 'product' | 'day';
+  rows: UsageRow[];
+  total: { tokens: number; sessions: number };
+}
+
+export interface UsageSummary {
+  team: string;
+  at: string;
+  /** Over the lots still valid: bought = used + available (R5). */
+  available: number;
+  used: number;
+  bought: number;
+  /** Purchases, transfers and expiries of the last 90 days, newest first. */
+  events: { at: string; kind: LedgerKind; tokens: number; lotId: string; reason: string }[];
+  /** Tokens consumed per day over the last 90 days (days without use left out). */
+  perDay: { day: string; tokens: number; sessions: number }[];
+}
+
+export interface BalanceAlerts {
+  /** R19: balance below 20% of the still-valid tokens the team bought. */
+  lowBalance: boolean;
+  lowBalanceThreshold: number;
+  validBought: number;
+  /** R19: tokens of lots that expire within 90 days. */
+  expiringSoon: boolean;
+  expiringTokens: number;
+  nextExpiry: string | null;
+}
+
+export interface AccessExplanation {
+  product: string;
+  name: string;
+  granted: boolean;
+  source: AccessSource | null;
+  code?: string;
+  rule?: string;
+  reason: string;
+}
