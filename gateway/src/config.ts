@@ -29,6 +29,14 @@ const envSchema = z.object({
     .default(16384),
   FLEXGATE_LOG: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   FLEXGATE_BODY_LIMIT: z.coerce.number().int().min(1024).default(1024 * 1024),
+  /** The member import (R14) takes up to 10,000 CSV rows: a larger limit for that one route. */
+  FLEXGATE_IMPORT_BODY_LIMIT: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
+  /** smtp://host:port (or smtps://user:pass@host) for the background mail sender; unset: mail stays in the outbox. */
+  SMTP_URL: z
+    .string()
+    .refine((u) => /^smtps?:\/\//.test(u), { message: 'must be smtp://... or smtps://...' })
+    .optional(),
+  FLEXGATE_MAIL_FROM: z.string().min(3).default('Autodesk Flex (flexgate) <no-reply@flexgate.local>'),
 });
 
 export interface Config {
@@ -45,6 +53,9 @@ export interface Config {
   readonly scryptN: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   readonly bodyLimit: number;
+  readonly importBodyLimit: number;
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
 }
 
 export class ConfigError extends Error {}
@@ -71,6 +82,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     scryptN: e.FLEXGATE_SCRYPT_N,
     logLevel: e.FLEXGATE_LOG,
     bodyLimit: e.FLEXGATE_BODY_LIMIT,
+    importBodyLimit: e.FLEXGATE_IMPORT_BODY_LIMIT,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.FLEXGATE_MAIL_FROM,
   });
 }
 

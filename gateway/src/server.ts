@@ -7,7 +7,9 @@ import { migrate } from './db/migrate';
 import { forgetAnswersBefore } from './db/repos/idempotency';
 import { AdjustableClock, type Clock, systemClock } from './lib/clock';
 import { jsonLogger, type Logger } from './lib/logger';
+import { sweepAlerts } from './services/alerts';
 import { settleExpiries } from './services/balance';
+import { MailSender } from './services/outbox';
 import { KeyRing } from './signing/keyring';
 
 export interface RunningGateway {
@@ -51,8 +53,13 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       () => forgetAnswersBefore(database.db, new Date(clock.now().getTime() - 86_400_000).toISOString()).catch(() => {}),
       3_600_000,
     ),
+    // R19: lots come within 90 days of expiry by time alone; the sweep e-mails once per lot.
+    setInterval(() => sweepAlerts(database.db, clock.now()).catch((e) => logger.warn('alert sweep failed', { err: String(e) })), 600_000),
   ];
   for (const t of timers) t.unref();
+  // R14: without SMTP_URL messages stay in the outbox (GET /v1/outbox); with it they are delivered.
+  const mailer = config.smtpUrl ? new MailSender({ db: database.db, clock, logger, smtpUrl: config.smtpUrl, from: config.mailFrom }) : null;
+  mailer?.start();
 
   let closing: Promise<void> | null = null;
   return {
@@ -65,6 +72,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       closing ??= (async () => {
         accepting = false;
         for (const t of timers) clearInterval(t);
+        await mailer?.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           // Idle keep-alive sockets would hold close() open; in-flight requests still finish.

@@ -6,6 +6,7 @@ import {
   createTeamBody,
   createUserBody,
   licenseBody,
+  outboxQuery,
   productKey,
   updateProductBody,
 } from '@flexgate/shared';
@@ -16,6 +17,7 @@ import { createAccount } from '../services/accounts';
 import { catalog, createProduct, setDailyRate } from '../services/catalog';
 import type { ServiceContext } from '../services/context';
 import { grantLicense } from '../services/licenses';
+import { outbox } from '../services/outbox';
 import { createAdmin, createTeam } from '../services/teams';
 import { answers, jsonBody, router } from './openapi';
 
@@ -102,6 +104,22 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
     async (c) => {
       requireOperator(c);
       return c.json({ kid: await ctx.keys.rotate() }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/outbox',
+      tags,
+      summary: 'Every e-mail the gateway wrote (R14, R19), oldest first, with sentAt once delivered over SMTP',
+      request: { query: outboxQuery },
+      responses: answers({ 200: '[{to, subject, text, sentAt, kind}]' }, [400, 401, 403]),
+    }),
+    async (c) => {
+      requireOperator(c);
+      const { to, limit } = c.req.valid('query');
+      return c.json(await outbox(ctx, to, limit), 200);
     },
   );
 

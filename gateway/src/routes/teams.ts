@@ -1,13 +1,13 @@
 import { createRoute } from '@hono/zod-openapi';
-import { addMemberBody, purchaseBody } from '@flexgate/shared';
+import { addMemberBody, purchaseBody, transferBody } from '@flexgate/shared';
 import { z } from 'zod';
-import { invalid } from '../domain/errors';
 import { requireTeamAdmin } from '../middleware/auth';
 import { balance, ledger } from '../services/balance';
 import type { ServiceContext } from '../services/context';
-import { addExistingMember } from '../services/members';
+import { addMember } from '../services/members';
 import { purchase } from '../services/purchase';
 import { requireTeam } from '../services/teams';
+import { transfer } from '../services/transfer';
 import { answers, idempotencyHeader, jsonBody, router, teamParam } from './openapi';
 
 const tags = ['team admin'];
@@ -84,17 +84,41 @@ export function teamRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/teams/{team}/members',
       tags,
-      summary: 'Add an existing Autodesk account to the team (R11, R12)',
+      summary: 'Add an existing Autodesk account ({autodeskId}, active at once) or invite a new user ({invite: "Full Name <email>"}, 7 days to accept) (R11, R12, R14)',
       request: { params: teamParam, ...jsonBody(addMemberBody) },
-      responses: answers({ 201: '{member}' }, [400, 401, 403, 404, 409]),
+      responses: answers({ 201: '{member, invitation?: {id, expiresAt}}' }, [400, 401, 403, 404, 409]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
       requireTeamAdmin(c, team);
+      return c.json(await addMember(ctx, { teamId: team, ...c.req.valid('json') }), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/teams/{team}/transfers',
+      tags,
+      summary: 'Move tokens to another team the caller manages, oldest lots first, keeping their expiry (R3)',
+      request: { params: teamParam, headers: idempotencyHeader, ...jsonBody(transferBody) },
+      responses: answers({ 201: '{from, to, tokens, lots: [{fromLot, toLot, tokens, expiresAt}]}' }, [400, 401, 403, 404, 409]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
       const body = c.req.valid('json');
-      if (!body.autodeskId) throw invalid('Invitations ({invite: "Full Name <email>"}) are not supported yet; add an existing account by autodeskId.');
-      const member = await addExistingMember(ctx, { teamId: team, ...body, autodeskId: body.autodeskId });
-      return c.json({ member }, 201);
+      // R3: the admin must manage both teams; the same 403 whether or not the other team exists.
+      const actor = requireTeamAdmin(c, team);
+      requireTeamAdmin(c, body.toTeam);
+      const key = c.req.valid('header')['idempotency-key'];
+      const result = await transfer(ctx, {
+        fromTeam: team,
+        toTeam: body.toTeam,
+        tokens: body.tokens,
+        actor,
+        idempotency: key ? { scope: `transfer:${team}`, key, request: body } : undefined,
+      });
+      return c.json(result, 201);
     },
   );
 

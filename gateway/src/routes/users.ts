@@ -56,8 +56,14 @@ export function userRoutes(ctx: ServiceContext) {
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/sessions/{id}/heartbeat', tags, summary: 'The product is still running; past 24 h this opens and charges the next session (R7)', request: { params: sessionParam }, responses: answers({ 200: 'launch-shaped answer' }, [401, 403, 404, 409]) }),
-    async (c) => c.json(await heartbeat(ctx, requireUser(c), c.req.valid('param').id), 200),
+    createRoute({ method: 'post', path: '/v1/sessions/{id}/heartbeat', tags, summary: 'The product is still running; past 24 h this opens and charges the next session (R7)', request: { params: sessionParam, headers: idempotencyHeader }, responses: answers({ 200: 'launch-shaped answer' }, [401, 403, 404, 409]) }),
+    async (c) => {
+      const autodeskId = requireUser(c);
+      const { id } = c.req.valid('param');
+      const key = c.req.valid('header')['idempotency-key'];
+      const idem = key ? { scope: `launch:${autodeskId}`, key, request: { heartbeat: id } } : undefined;
+      return c.json(await heartbeat(ctx, autodeskId, id, idem), 200);
+    },
   );
 
   app.openapi(

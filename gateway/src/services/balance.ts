@@ -1,6 +1,7 @@
-import type { BalanceResponse, LedgerEntry } from '@flexgate/shared';
+import type { BalanceAlerts, BalanceResponse, LedgerEntry } from '@flexgate/shared';
 import { expireLots, ledgerPage, teamBalance, teamLots } from '../db/repos/lots';
 import { inTransaction } from '../db/tx';
+import { alertFlags } from './alerts';
 import type { ServiceContext } from './context';
 
 /** Writes the expiry entries that are due, so what is read next adds up (R2, R5). */
@@ -9,10 +10,12 @@ export async function settleExpiries(ctx: ServiceContext, teamId: string | null)
   await inTransaction(ctx.db, (trx) => expireLots(trx, teamId, nowIso));
 }
 
-export async function balance(ctx: ServiceContext, teamId: string): Promise<BalanceResponse> {
-  const nowIso = ctx.clock.now().toISOString();
-  const [total, lots] = await Promise.all([teamBalance(ctx.db, teamId, nowIso), teamLots(ctx.db, teamId, nowIso)]);
-  return { team: teamId, balance: total, lots };
+/** R15 + R19: the balance, its lots with their expiry, and the alert flags. */
+export async function balance(ctx: ServiceContext, teamId: string): Promise<BalanceResponse & { alerts: BalanceAlerts }> {
+  const now = ctx.clock.now();
+  const nowIso = now.toISOString();
+  const [total, lots, alerts] = await Promise.all([teamBalance(ctx.db, teamId, nowIso), teamLots(ctx.db, teamId, nowIso), alertFlags(ctx.db, teamId, now)]);
+  return { team: teamId, balance: total, lots, alerts };
 }
 
 export async function ledger(ctx: ServiceContext, teamId: string, after: number, limit: number): Promise<LedgerEntry[]> {

@@ -1,8 +1,9 @@
 import type { LaunchResponse } from '@flexgate/shared';
 import { findProduct } from '../db/repos/catalog';
 import { appendLedger, chargeableLots, drawFromLot, expireLots, teamBalance } from '../db/repos/lots';
-import { findProvisional, insertSession, lastSeq, openSession } from '../db/repos/sessions';
-import type { SessionRow } from '../db/schema';
+import { findProvisional, insertSession, openSession, sessionState } from '../db/repos/sessions';
+import type { Kysely } from 'kysely';
+import type { DB, SessionRow } from '../db/schema';
 import { inTransaction } from '../db/tx';
 import { DomainError, invalid } from '../domain/errors';
 import { planDraw } from '../domain/lots';
@@ -11,6 +12,7 @@ import { sessionWindow } from '../domain/sessions';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import { newId } from '../lib/ids';
 import { resolveAccess } from './access';
+import { checkAlerts } from './alerts';
 import type { ServiceContext } from './context';
 import { type IdempotencyRequest, remember, replay } from './idempotency';
 
@@ -84,18 +86,23 @@ async function licensedLaunch(
   };
 }
 
+/**
+ * The launch answer for a session. `db` is whatever the caller holds: inside a transaction it
+ * must be that transaction, or the read would wait for a second connection (a pool deadlock on
+ * PostgreSQL, the connection mutex on SQLite).
+ */
 export async function sessionAnswer(
-  ctx: ServiceContext,
+  db: Kysely<DB>,
+  nowIso: string,
   s: SessionRow,
   charged: number,
-  balance?: number,
 ): Promise<LaunchResponse> {
   return {
     granted: true,
     source: 'flex',
     charged,
     session: { id: s.id, startsAt: s.starts_at, endsAt: s.ends_at },
-    balance: balance ?? (await teamBalance(ctx.db, s.team_id, ctx.clock.now().toISOString())),
+    balance: await teamBalance(db, s.team_id, nowIso),
     team: s.team_id,
     entitlement: s.entitlement,
     expiresAt: s.entitlement_exp,
@@ -115,18 +122,18 @@ async function flexLaunch(
   // R7, the common case: a session is open, so nothing is written and nothing is signed.
   if (!input.provisional) {
     const open = await openSession(ctx.db, autodeskId, product, atIso);
-    if (open) return sessionAnswer(ctx, open, 0);
+    if (open) return sessionAnswer(ctx.db, nowIso, open, 0);
   }
   return inTransaction(ctx.db, async (trx) => {
     const raced = await replay<LaunchResponse>(trx, input.idempotency);
     if (raced) return raced;
     if (input.provisional) {
       const reported = await findProvisional(trx, autodeskId, input.provisional.id);
-      if (reported) return sessionAnswer(ctx, reported, 0);
+      if (reported) return sessionAnswer(trx, nowIso, reported, 0);
     }
     // Checked again inside the transaction: a concurrent launch may have opened it meanwhile.
-    const open = await openSession(trx, autodeskId, product, atIso);
-    if (open) return sessionAnswer(ctx, open, 0);
+    const state = await sessionState(trx, autodeskId, product, atIso);
+    if (state.open) return sessionAnswer(trx, nowIso, state.open, 0);
 
     const current = await findProduct(trx, product);
     if (!current) throw new DomainError('unknown-product', `No product "${product}" in the catalog.`);
@@ -157,7 +164,7 @@ async function flexLaunch(
       autodesk_id: autodeskId,
       product_key: product,
       // A racing launch that read the same last seq collides on the unique key; it retries and reuses this session.
-      seq: (await lastSeq(trx, autodeskId, product)) + 1,
+      seq: state.lastSeq + 1,
       team_id: team.teamId,
       starts_at: startsAt.toISOString(),
       ends_at: endsAt.toISOString(),
@@ -190,7 +197,9 @@ async function flexLaunch(
         reason: `${current.name}: daily rate ${rate}, usage session until ${session.ends_at} (R6)${input.provisional ? ', reported after an outage' : ''}`,
       })),
     );
-    const answer = await sessionAnswer(ctx, session, rate, await teamBalance(trx, team.teamId, nowIso));
+    // R19: only a launch that charged can cross an alert line; one call, inside this transaction.
+    await checkAlerts(trx, team.teamId, now);
+    const answer = await sessionAnswer(trx, nowIso, session, rate);
     await remember(trx, input.idempotency, answer, nowIso);
     return answer;
   });

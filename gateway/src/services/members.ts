@@ -1,20 +1,26 @@
+import type { AddMemberResponse, MemberView } from '@flexgate/shared';
 import { findAccount } from '../db/repos/accounts';
-import { listProductKeys } from '../db/repos/catalog';
-import { insertMember, replaceMemberProducts } from '../db/repos/members';
-import { inTransaction } from '../db/tx';
+import { listProductKeys, listProducts } from '../db/repos/catalog';
+import { openInvitations, supersedeInvitations } from '../db/repos/invitations';
+import {
+  deleteMember,
+  insertMember,
+  listMembers,
+  type MemberRow,
+  replaceMemberProducts,
+  setAllProducts,
+  teamDefaults,
+} from '../db/repos/members';
+import { enqueueMail } from '../db/repos/outbox';
+import { inTransaction, type Tx } from '../db/tx';
+import { flexProducts } from '../domain/access';
 import { conflict, DomainError, notFound } from '../domain/errors';
+import { accessMail } from '../domain/mails';
 import type { ServiceContext } from './context';
+import { inviteMember } from './invitations';
 import { requireTeam } from './teams';
 
-export interface MemberView {
-  team: string;
-  autodeskId: string;
-  name: string;
-  guest: boolean;
-  status: 'active' | 'invited' | 'expired';
-  allProducts: boolean;
-  products: string[];
-}
+export type { MemberView };
 
 /** Every named product must exist: a typo would otherwise silently grant nothing (R12). */
 export async function requireProducts(ctx: ServiceContext, products: readonly string[]): Promise<void> {
@@ -23,12 +29,38 @@ export async function requireProducts(ctx: ServiceContext, products: readonly st
   if (unknown.length > 0) throw new DomainError('unknown-product', `Not in the catalog: ${unknown.join(', ')}.`);
 }
 
-/** Adds an existing Autodesk account to a team as an active member (R11, R12). */
+/**
+ * R14: an individual assignment or product change e-mails the member the Flex products they may
+ * now use (own selection ∪ defaults, R12/R13), in the transaction of the change.
+ */
+async function notifyAccess(trx: Tx, teamName: string, teamId: string, m: MemberRow, nowIso: string): Promise<void> {
+  const [catalog, defaults] = await Promise.all([listProducts(trx), teamDefaults(trx, teamId)]);
+  const keys = flexProducts(m, defaults, catalog.map((p) => p.key));
+  const names = catalog.filter((p) => keys.includes(p.key)).map((p) => p.name);
+  await enqueueMail(trx, [accessMail({ to: m.autodeskId, name: m.name, teamName, products: names, allProducts: m.allProducts })], nowIso);
+}
+
+type AddInput = {
+  teamId: string;
+  autodeskId?: string | undefined;
+  invite?: string | undefined;
+  guest?: boolean | undefined;
+  products?: string[] | undefined;
+  allProducts?: boolean | undefined;
+};
+
+/** POST /v1/teams/:team/members: an existing account by Autodesk ID, or an invitation (R11). */
+export async function addMember(ctx: ServiceContext, input: AddInput): Promise<AddMemberResponse> {
+  if (input.invite !== undefined) return inviteMember(ctx, { ...input, invite: input.invite });
+  return { member: await addExistingMember(ctx, { ...input, autodeskId: input.autodeskId ?? '' }) };
+}
+
+/** Adds an existing Autodesk account to a team as an active member (R11, R12), with its access e-mail (R14). */
 export async function addExistingMember(
   ctx: ServiceContext,
   input: { teamId: string; autodeskId: string; guest?: boolean | undefined; products?: string[] | undefined; allProducts?: boolean | undefined },
 ): Promise<MemberView> {
-  await requireTeam(ctx, input.teamId);
+  const team = await requireTeam(ctx, input.teamId);
   const account = await findAccount(ctx.db, input.autodeskId);
   if (!account) throw notFound(`No Autodesk account ${input.autodeskId}; invite them with "Full Name <email>" instead.`);
   const products = [...new Set(input.products ?? [])];
@@ -42,6 +74,7 @@ export async function addExistingMember(
     allProducts: input.allProducts ?? false,
     products,
   };
+  const nowIso = ctx.clock.now().toISOString();
   await inTransaction(ctx.db, async (trx) => {
     const added = await insertMember(trx, {
       teamId: input.teamId,
@@ -50,10 +83,65 @@ export async function addExistingMember(
       guest: member.guest,
       allProducts: member.allProducts,
       status: 'active',
-      createdAt: ctx.clock.now().toISOString(),
+      createdAt: nowIso,
     });
     if (!added) throw conflict(`${input.autodeskId} is already a member of this team.`);
     await replaceMemberProducts(trx, input.teamId, input.autodeskId, products);
+    await notifyAccess(trx, team.name, team.id, { ...member, status: 'active', products }, nowIso);
   });
   return member;
+}
+
+/** GET /v1/teams/:team/members: status derived from the current invitation (R11). */
+export async function teamMembers(ctx: ServiceContext, teamId: string): Promise<MemberView[]> {
+  await requireTeam(ctx, teamId);
+  const nowIso = ctx.clock.now().toISOString();
+  const [members, invitations] = await Promise.all([listMembers(ctx.db, teamId), openInvitations(ctx.db, teamId)]);
+  // Ordered by creation, so the last one seen per member is the current invitation.
+  const current = new Map(invitations.map((i) => [i.autodeskId, i]));
+  return members.map((m) => view(teamId, m, current.get(m.autodeskId), nowIso));
+}
+
+function view(teamId: string, m: MemberRow, inv: { id: string; expiresAt: string } | undefined, nowIso: string): MemberView {
+  if (m.status === 'active') return { team: teamId, ...m, status: 'active' };
+  return {
+    team: teamId,
+    ...m,
+    status: inv && inv.expiresAt > nowIso ? 'invited' : 'expired',
+    ...(inv ? { invitation: { id: inv.id, expiresAt: inv.expiresAt } } : {}),
+  };
+}
+
+/**
+ * PUT .../members/:id/products (R12): a product list or "all products", replacing the previous
+ * choice. A real change e-mails the member (R14); saving the same selection again does not.
+ */
+export async function setMemberProducts(
+  ctx: ServiceContext,
+  input: { teamId: string; autodeskId: string; allProducts: boolean; products: string[] },
+): Promise<MemberView> {
+  const team = await requireTeam(ctx, input.teamId);
+  const products = [...new Set(input.products)].sort();
+  await requireProducts(ctx, products);
+  const nowIso = ctx.clock.now().toISOString();
+  return inTransaction(ctx.db, async (trx) => {
+    const [before] = await listMembers(trx, input.teamId, input.autodeskId);
+    if (!before) throw notFound(`${input.autodeskId} is not a member of this team.`);
+    await setAllProducts(trx, input.teamId, input.autodeskId, input.allProducts);
+    await replaceMemberProducts(trx, input.teamId, input.autodeskId, products);
+    const after: MemberRow = { ...before, allProducts: input.allProducts, products };
+    const changed = before.allProducts !== after.allProducts || before.products.join(',') !== products.join(',');
+    if (changed) await notifyAccess(trx, team.name, team.id, after, nowIso);
+    const [inv] = (await openInvitations(trx, input.teamId, input.autodeskId)).slice(-1);
+    return view(input.teamId, after, inv, nowIso);
+  });
+}
+
+/** DELETE .../members/:id: access ends at once; a pending invitation's token dies with it (R11). */
+export async function removeMember(ctx: ServiceContext, teamId: string, autodeskId: string): Promise<void> {
+  await requireTeam(ctx, teamId);
+  await inTransaction(ctx.db, async (trx) => {
+    await supersedeInvitations(trx, teamId, autodeskId, ctx.clock.now().toISOString());
+    if (!(await deleteMember(trx, teamId, autodeskId))) throw notFound(`${autodeskId} is not a member of this team.`);
+  });
 }

@@ -3,6 +3,7 @@ import { inTransaction } from '../db/tx';
 import { invalid } from '../domain/errors';
 import { lotExpiry } from '../domain/lots';
 import { newId } from '../lib/ids';
+import { checkAlerts } from './alerts';
 import { type Actor, actorLabel, type ServiceContext } from './context';
 import { type IdempotencyRequest, remember, replay } from './idempotency';
 import { requireTeam } from './teams';
@@ -63,6 +64,8 @@ export async function purchase(
     ]);
     // A lot backdated past its year is born expired: its expiry entry keeps the ledger honest.
     await expireLots(trx, input.teamId, now.toISOString());
+    // R19: a purchase may end a low-balance crossing, and a backdated lot may already expire within 90 days.
+    await checkAlerts(trx, input.teamId, now, { credited: true });
     await remember(trx, input.idempotency, result, now.toISOString());
     return result;
   });

@@ -7,6 +7,7 @@ import { inTransaction } from '../db/tx';
 import { conflict, notFound } from '../domain/errors';
 import { isFreeClose, isOpen } from '../domain/sessions';
 import type { ServiceContext } from './context';
+import type { IdempotencyRequest } from './idempotency';
 import { launch, sessionAnswer } from './launch';
 
 async function ownSession(ctx: ServiceContext, autodeskId: string, id: string): Promise<SessionRow> {
@@ -18,20 +19,34 @@ async function ownSession(ctx: ServiceContext, autodeskId: string, id: string): 
 
 /**
  * The product is still running. Within the 24 hours it changes nothing; past them, R7 opens the
- * next session (access checked again, the daily rate charged again) as a fresh launch would.
+ * next session (access checked again, the daily rate charged again) as a fresh launch would. A
+ * retried heartbeat carries the same Idempotency-Key and so gets the same next session back.
  */
-export async function heartbeat(ctx: ServiceContext, autodeskId: string, id: string): Promise<LaunchResponse> {
+export async function heartbeat(
+  ctx: ServiceContext,
+  autodeskId: string,
+  id: string,
+  idempotency?: IdempotencyRequest,
+): Promise<LaunchResponse> {
   const s = await ownSession(ctx, autodeskId, id);
-  if (s.ended_at !== null) throw conflict(`Usage session ${id} was closed at ${s.ended_at}; launch the product again.`);
-  const now = ctx.clock.now();
-  if (isOpen({ startsAt: s.starts_at, endsAt: s.ends_at, endedAt: s.ended_at }, now)) {
-    await ctx.db.updateTable('usage_sessions').set({ last_seen_at: now.toISOString() }).where('id', '=', id).execute();
-    return sessionAnswer(ctx, s, 0);
+  if (s.ended_at !== null) {
+    throw conflict(`Usage session ${id} was closed within 5 minutes and refunded at ${s.ended_at}; launch the product again.`);
   }
-  return launch(ctx, { autodeskId, product: s.product_key, team: s.team_id, machine: s.machine ?? undefined });
+  const now = ctx.clock.now();
+  const nowIso = now.toISOString();
+  if (isOpen({ startsAt: s.starts_at, endsAt: s.ends_at, endedAt: s.ended_at }, now)) {
+    await ctx.db.updateTable('usage_sessions').set({ last_seen_at: nowIso }).where('id', '=', id).execute();
+    return sessionAnswer(ctx.db, nowIso, s, 0);
+  }
+  return launch(ctx, { autodeskId, product: s.product_key, team: s.team_id, machine: s.machine ?? undefined, idempotency });
 }
 
-/** The product closed. R7a: within 5 minutes of opening, the charge goes back to the lots it came from. */
+/**
+ * The product closed. R7a: within 5 minutes of opening, the charge goes back to the lots it came
+ * from and the session is void (the next launch opens and charges a new one). Later than that the
+ * day stays paid: as in Flex, closing and reopening within the 24 hours costs nothing more, so the
+ * session stays open for relaunches until it ends.
+ */
 export async function endSession(ctx: ServiceContext, autodeskId: string, id: string): Promise<SessionEndResponse> {
   await ownSession(ctx, autodeskId, id);
   return inTransaction(ctx.db, async (trx) => {
@@ -41,36 +56,38 @@ export async function endSession(ctx: ServiceContext, autodeskId: string, id: st
     }
     const now = ctx.clock.now();
     const nowIso = now.toISOString();
-    const closed = await trx
+    if (s.charged === 0 || !isFreeClose({ startsAt: s.starts_at, endsAt: s.ends_at, endedAt: null }, now)) {
+      await trx.updateTable('usage_sessions').set({ last_seen_at: nowIso }).where('id', '=', id).execute();
+      return { session: id, charged: s.charged, refunded: 0, endedAt: nowIso };
+    }
+    const voided = await trx
       .updateTable('usage_sessions')
       .set({ ended_at: nowIso })
       .where('id', '=', id)
       .where('ended_at', 'is', null)
       .executeTakeFirst();
-    if (Number(closed.numUpdatedRows) !== 1) throw new RetryTransaction('session closed concurrently');
-    let refunded = 0;
-    if (s.charged > 0 && isFreeClose({ startsAt: s.starts_at, endsAt: s.ends_at, endedAt: null }, now)) {
-      const charges = await sessionCharges(trx, id);
-      for (const c of charges) await returnToLot(trx, c.lotId, c.tokens);
-      await appendLedger(
-        trx,
-        charges.map((c) => ({
-          team_id: c.teamId,
-          lot_id: c.lotId,
-          kind: 'refund' as const,
-          delta: c.tokens,
-          at: nowIso,
-          actor: `user:${autodeskId}`,
-          autodesk_id: autodeskId,
-          product_key: s.product_key,
-          session_id: id,
-          reason: 'closed within 5 minutes of opening: the day is free (R7a)',
-        })),
-      );
-      refunded = charges.reduce((sum, c) => sum + c.tokens, 0);
-      await trx.updateTable('usage_sessions').set({ refunded }).where('id', '=', id).execute();
-      await expireLots(trx, s.team_id, nowIso);
-    }
+    if (Number(voided.numUpdatedRows) !== 1) throw new RetryTransaction('session closed concurrently');
+    const charges = await sessionCharges(trx, id);
+    for (const c of charges) await returnToLot(trx, c.lotId, c.tokens);
+    await appendLedger(
+      trx,
+      charges.map((c) => ({
+        team_id: c.teamId,
+        lot_id: c.lotId,
+        kind: 'refund' as const,
+        delta: c.tokens,
+        at: nowIso,
+        actor: `user:${autodeskId}`,
+        autodesk_id: autodeskId,
+        product_key: s.product_key,
+        session_id: id,
+        reason: 'closed within 5 minutes of opening: the day is free (R7a)',
+      })),
+    );
+    const refunded = charges.reduce((sum, c) => sum + c.tokens, 0);
+    await trx.updateTable('usage_sessions').set({ refunded }).where('id', '=', id).execute();
+    // A lot that expired in those 5 minutes takes its refund straight back out, through the ledger.
+    await expireLots(trx, s.team_id, nowIso);
     return { session: id, charged: s.charged - refunded, refunded, endedAt: nowIso };
   });
 }

@@ -115,3 +115,155 @@ export async function replaceMemberProducts(
       .execute();
   }
 }
+
+export interface MemberRow {
+  autodeskId: string;
+  name: string;
+  guest: boolean;
+  allProducts: boolean;
+  status: 'active' | 'invited';
+  products: string[];
+}
+
+/** A team's members with their own product selections, in two queries whatever their number. */
+export async function listMembers(db: Kysely<DB>, teamId: string, autodeskId?: string): Promise<MemberRow[]> {
+  let mq = db.selectFrom('members').selectAll().where('team_id', '=', teamId);
+  let pq = db.selectFrom('member_products').select(['autodesk_id', 'product_key']).where('team_id', '=', teamId);
+  if (autodeskId !== undefined) {
+    mq = mq.where('autodesk_id', '=', autodeskId);
+    pq = pq.where('autodesk_id', '=', autodeskId);
+  }
+  const [members, products] = await Promise.all([mq.orderBy('autodesk_id').execute(), pq.orderBy('product_key').execute()]);
+  const byMember = new Map<string, string[]>();
+  for (const p of products) {
+    const list = byMember.get(p.autodesk_id);
+    if (list) list.push(p.product_key);
+    else byMember.set(p.autodesk_id, [p.product_key]);
+  }
+  return members.map((m) => ({
+    autodeskId: m.autodesk_id,
+    name: m.name,
+    guest: Number(m.guest) === 1,
+    allProducts: Number(m.all_products) === 1,
+    status: m.status,
+    products: byMember.get(m.autodesk_id) ?? [],
+  }));
+}
+
+export async function setAllProducts(db: Kysely<DB>, teamId: string, autodeskId: string, allProducts: boolean): Promise<boolean> {
+  const res = await db
+    .updateTable('members')
+    .set({ all_products: allProducts ? 1 : 0 })
+    .where('team_id', '=', teamId)
+    .where('autodesk_id', '=', autodeskId)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export async function activateMember(db: Kysely<DB>, teamId: string, autodeskId: string): Promise<boolean> {
+  const res = await db
+    .updateTable('members')
+    .set({ status: 'active' })
+    .where('team_id', '=', teamId)
+    .where('autodesk_id', '=', autodeskId)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export async function deleteMember(db: Kysely<DB>, teamId: string, autodeskId: string): Promise<boolean> {
+  await db.deleteFrom('member_products').where('team_id', '=', teamId).where('autodesk_id', '=', autodeskId).execute();
+  const res = await db.deleteFrom('members').where('team_id', '=', teamId).where('autodesk_id', '=', autodeskId).executeTakeFirst();
+  return Number(res.numDeletedRows) === 1;
+}
+
+export async function teamDefaults(db: Kysely<DB>, teamId: string): Promise<string[]> {
+  const rows = await db.selectFrom('team_defaults').select('product_key').where('team_id', '=', teamId).orderBy('product_key').execute();
+  return rows.map((r) => r.product_key);
+}
+
+export async function replaceTeamDefaults(db: Kysely<DB>, teamId: string, products: readonly string[]): Promise<void> {
+  await db.deleteFrom('team_defaults').where('team_id', '=', teamId).execute();
+  const unique = [...new Set(products)];
+  if (unique.length > 0) {
+    await db.insertInto('team_defaults').values(unique.map((p) => ({ team_id: teamId, product_key: p }))).execute();
+  }
+}
+
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Which of `ids` are members of the team already, and with which status (for imports). */
+export async function existingMembers(db: Kysely<DB>, teamId: string, ids: readonly string[]): Promise<Map<string, 'active' | 'invited'>> {
+  const out = new Map<string, 'active' | 'invited'>();
+  for (const part of chunks(ids)) {
+    const rows = await db
+      .selectFrom('members')
+      .select(['autodesk_id', 'status'])
+      .where('team_id', '=', teamId)
+      .where('autodesk_id', 'in', part)
+      .execute();
+    for (const r of rows) out.set(r.autodesk_id, r.status);
+  }
+  return out;
+}
+
+export async function existingAccounts(db: Kysely<DB>, ids: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const part of chunks(ids)) {
+    const rows = await db.selectFrom('accounts').select('autodesk_id').where('autodesk_id', 'in', part).execute();
+    for (const r of rows) out.add(r.autodesk_id);
+  }
+  return out;
+}
+
+/**
+ * Writes many members at once (imports): new ones inserted, existing ones updated in place
+ * (their status kept), and every listed member's product selection replaced. Batched, so that
+ * 10,000 rows are a few dozen statements rather than tens of thousands.
+ */
+export async function upsertMembers(
+  db: Kysely<DB>,
+  teamId: string,
+  rows: readonly { autodeskId: string; name: string; guest: boolean; allProducts: boolean; status: 'active' | 'invited'; products: readonly string[] }[],
+  createdAt: string,
+): Promise<void> {
+  for (const part of chunks(rows)) {
+    await db
+      .insertInto('members')
+      .values(
+        part.map((r) => ({
+          team_id: teamId,
+          autodesk_id: r.autodeskId,
+          name: r.name,
+          guest: r.guest ? 1 : 0,
+          all_products: r.allProducts ? 1 : 0,
+          status: r.status,
+          created_at: createdAt,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.columns(['team_id', 'autodesk_id']).doUpdateSet((eb) => ({
+          name: eb.ref('excluded.name'),
+          guest: eb.ref('excluded.guest'),
+          all_products: eb.ref('excluded.all_products'),
+        })),
+      )
+      .execute();
+    await db
+      .deleteFrom('member_products')
+      .where('team_id', '=', teamId)
+      .where(
+        'autodesk_id',
+        'in',
+        part.map((r) => r.autodeskId),
+      )
+      .execute();
+  }
+  const products = rows.flatMap((r) => [...new Set(r.products)].map((p) => ({ team_id: teamId, autodesk_id: r.autodeskId, product_key: p })));
+  for (const part of chunks(products)) await db.insertInto('member_products').values(part).execute();
+}

@@ -3,9 +3,10 @@ import type { DB, SessionRow } from '../schema';
 import type { Tx } from '../tx';
 
 /**
- * The session that answers a launch of (user, product) at `atIso`: not closed, started by then
- * and not yet over. When windows overlap (a provisional launch reported late), the one that runs
- * longest answers, so no instant is charged twice.
+ * The session that answers a launch of (user, product) at `atIso`: not closed and not yet over.
+ * Its start is deliberately not compared with `atIso`: a racing launch (or another instance with
+ * a slightly different clock) may have opened it a few milliseconds "after" our `now`, and it is
+ * still the session of this day. When several qualify, the one that runs longest answers.
  */
 export async function openSession(
   db: Kysely<DB>,
@@ -20,20 +21,49 @@ export async function openSession(
     .where('product_key', '=', product)
     .where('ended_at', 'is', null)
     .where('ends_at', '>', atIso)
-    .where('starts_at', '<=', atIso)
     .orderBy('ends_at', 'desc')
     .limit(1)
     .executeTakeFirst();
 }
 
-export async function lastSeq(trx: Tx, autodeskId: string, product: string): Promise<number> {
-  const row = await trx
-    .selectFrom('usage_sessions')
-    .select((eb) => eb.fn.max('seq').as('seq'))
-    .where('autodesk_id', '=', autodeskId)
-    .where('product_key', '=', product)
-    .executeTakeFirst();
-  return Number(row?.seq ?? 0);
+/**
+ * The open session (if any) and the last seq of (user, product), read in ONE statement. Two
+ * separate reads could straddle another launch's commit under READ COMMITTED (PostgreSQL's
+ * default): "nothing open" from before it and "last seq" from after it, and then a second
+ * session would be inserted next to the open one. One statement sees one snapshot, so either
+ * the other session is visible as open, or our insert of the same seq collides with it.
+ */
+export async function sessionState(
+  trx: Tx,
+  autodeskId: string,
+  product: string,
+  atIso: string,
+): Promise<{ open: SessionRow | undefined; lastSeq: number }> {
+  const rows = await trx
+    .selectFrom('usage_sessions as s')
+    .selectAll('s')
+    .where('s.autodesk_id', '=', autodeskId)
+    .where('s.product_key', '=', product)
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('s.ended_at', 'is', null), eb('s.ends_at', '>', atIso)]),
+        eb(
+          's.seq',
+          '=',
+          eb
+            .selectFrom('usage_sessions as m')
+            .select((m) => m.fn.max('m.seq').as('max_seq'))
+            .where('m.autodesk_id', '=', autodeskId)
+            .where('m.product_key', '=', product),
+        ),
+      ]),
+    )
+    .execute();
+  const open = rows
+    .filter((r) => r.ended_at === null && r.ends_at > atIso)
+    .sort((a, b) => (a.ends_at < b.ends_at ? 1 : -1))[0];
+  const lastSeq = rows.reduce((m, r) => Math.max(m, Number(r.seq)), 0);
+  return { open, lastSeq };
 }
 
 export async function findSession(db: Kysely<DB>, id: string): Promise<SessionRow | undefined> {

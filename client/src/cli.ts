@@ -1,0 +1,162 @@
+import { type Command, parseCli, USAGE, UsageError } from './args';
+import { createClient, type FlexgateClient } from './client';
+import { GatewayUnreachableError } from './http';
+import { EXIT, exitCodeFor, formatLaunch, formatProducts, formatSummary, formatWhoAmI, localTime, progressBar } from './format';
+import { runProduct } from './running';
+import { simulate } from './simulate';
+import { FlexgateError } from './types';
+
+export interface CliIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  /** Registers what Ctrl-C / SIGTERM does while a product runs. */
+  onInterrupt?: (handler: () => void) => void;
+}
+
+/**
+ * `FLEXGATE_NOW` shifts the client's clock (tests drive a gateway whose clock is set by
+ * `POST /v1/test/clock`). It cannot lengthen an entitlement's life: the client never
+ * believes a time earlier than one it has already seen.
+ */
+export function clockFromEnv(env: Record<string, string | undefined>): (() => Date) | undefined {
+  const raw = env.FLEXGATE_NOW;
+  if (!raw) return undefined;
+  const target = Date.parse(raw);
+  if (Number.isNaN(target)) throw new UsageError(`FLEXGATE_NOW must be an ISO-8601 instant, not "${raw}"`);
+  const offset = target - Date.now();
+  return () => new Date(Date.now() + offset);
+}
+
+export async function runCli(argv: readonly string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+  let command: Command;
+  let clock: (() => Date) | undefined;
+  try {
+    command = parseCli(argv, env);
+    clock = clockFromEnv(env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr.write(`flexgate: ${err.message}\n\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  if (command.name === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+  const json = command.json;
+  const print = (human: string, data: unknown) => io.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
+
+  if (command.name === 'simulate') {
+    const summary = await simulate({
+      gatewayUrl: command.gateway,
+      users: command.users,
+      launches: command.launches,
+      concurrency: command.concurrency,
+      ...(command.products && { products: command.products }),
+      password: command.password,
+      prefix: command.prefix,
+      ...(command.setup && command.operatorKey && { setup: { operatorKey: command.operatorKey, tokens: command.tokens } }),
+      useCache: command.useCache,
+      onProgress: progressBar(io.stderr),
+    }).catch((err: unknown) => err as Error);
+    if (summary instanceof Error) {
+      io.stderr.write(`flexgate: simulate failed: ${summary.message}\n`);
+      const unreachable =
+        summary instanceof GatewayUnreachableError || (summary instanceof FlexgateError && summary.code === 'gateway-unreachable');
+      return unreachable ? EXIT.unreachable : EXIT.error;
+    }
+    print(formatSummary(summary), summary);
+    return EXIT.ok;
+  }
+
+  const client = createClient({ gatewayUrl: command.gateway, cacheDir: command.cacheDir, ...(clock && { clock }) });
+  try {
+    return await dispatch(command, client, io, print);
+  } catch (err) {
+    if (!(err instanceof FlexgateError)) throw err;
+    if (json) io.stdout.write(`${JSON.stringify({ error: err.code, reason: err.message }, null, 2)}\n`);
+    io.stderr.write(`flexgate: ${err.message}\n`);
+    return err.code === 'gateway-unreachable' ? EXIT.unreachable : EXIT.refused;
+  } finally {
+    await client.close();
+  }
+}
+
+async function dispatch(
+  command: Exclude<Command, { name: 'help' } | { name: 'simulate' }>,
+  client: FlexgateClient,
+  io: CliIo,
+  print: (human: string, data: unknown) => void,
+): Promise<number> {
+  switch (command.name) {
+    case 'signin': {
+      const me = await client.signIn(command.user, command.password);
+      print(`Signed in as ${me.autodeskId} (token valid until ${localTime(me.expiresAt)}).`, me);
+      return EXIT.ok;
+    }
+    case 'signout':
+      await client.signOut();
+      print('Signed out.', { signedOut: true });
+      return EXIT.ok;
+    case 'products': {
+      const list = command.all ? await client.catalog() : await client.products();
+      print(formatProducts(list), list);
+      return EXIT.ok;
+    }
+    case 'whoami': {
+      const me = await client.whoami();
+      print(formatWhoAmI(me), me);
+      return EXIT.ok;
+    }
+    case 'launch': {
+      const result = await client.launch(command.product, {
+        ...(command.team !== undefined && { team: command.team }),
+        ...(command.machine !== undefined && { machine: command.machine }),
+        fresh: command.fresh,
+      });
+      if (!result.granted) {
+        if (command.json) print('', result);
+        io.stderr.write(`${formatLaunch(command.product, result)}\n`);
+        return exitCodeFor(result);
+      }
+      print(formatLaunch(command.product, result), result);
+      if (!command.run) return EXIT.ok;
+      return hold(command, client, io, result);
+    }
+  }
+}
+
+/** The CLI as a simulated product: runs, heartbeats, and closes on a signal or after --hold. */
+async function hold(
+  command: Extract<Command, { name: 'launch' }>,
+  client: FlexgateClient,
+  io: CliIo,
+  first: Parameters<typeof runProduct>[2],
+): Promise<number> {
+  const log = (line: string) => io.stderr.write(`${line}\n`);
+  const running = runProduct(client, command.product, first, {
+    heartbeatMs: command.heartbeatSec * 1000,
+    ...(command.team !== undefined && { team: command.team }),
+    onEvent(event) {
+      if (event.type === 'renewed') {
+        log(
+          event.nextSession
+            ? `Next session opened: ${event.grant.charged} tokens charged, ends ${localTime(event.grant.sessionEnd ?? event.grant.expiresAt)}.`
+            : `Heartbeat: entitlement renewed until ${localTime(event.grant.expiresAt)}.`,
+        );
+      } else if (event.type === 'offline') log(`Gateway unreachable; running on until ${localTime(event.runsUntil)}.`);
+      else if (event.type === 'refused') log(`Renewal refused (${event.refusal.code}): ${event.refusal.reason}`);
+    },
+  });
+  io.onInterrupt?.(() => void running.stop());
+  const timer = command.holdSec !== undefined ? setTimeout(() => void running.stop(), command.holdSec * 1000) : undefined;
+  const outcome = await running.done;
+  clearTimeout(timer);
+  if (outcome.reason === 'entitlement-expired') {
+    log(outcome.message);
+    return EXIT.unreachable;
+  }
+  if (outcome.ended) {
+    log(`Closed: session ${outcome.ended.session} charged ${outcome.ended.charged}, refunded ${outcome.ended.refunded}.`);
+  } else log('Closed.');
+  return EXIT.ok;
+}

@@ -1,0 +1,519 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { isProblem, type Product, type SessionEndResponse } from '@flexgate/shared';
+import { z } from 'zod';
+import { type CachedEntitlement, createDiskStore, createEntitlementCache, type VerifiedCacheEntry } from './cache';
+import { createHttp, GatewayUnreachableError, type Http, type HttpOptions, type HttpResponse } from './http';
+import {
+  createProvisionalStore,
+  DEFAULT_PROVISIONAL,
+  decideProvisional,
+  type ProvisionalPolicy,
+  type ProvisionalRecord,
+} from './provisional';
+import {
+  FlexgateError,
+  type LaunchOptions,
+  type LaunchResult,
+  type ProvisionalGrant,
+  type Refusal,
+  type RefusalCode,
+  type VerifiedGrant,
+} from './types';
+import { createKeyStore, createVerifier, EntitlementRejected, idTokenIssuedAt } from './verify';
+
+export interface ClientOptions {
+  gatewayUrl: string;
+  /** Where the sign-in, the JWKS and the entitlements are kept (created 0700). */
+  cacheDir: string;
+  /** The `iss` entitlements must carry; the gateway's default is "flexgate". */
+  issuer?: string;
+  clock?: () => Date;
+  /** Allowance for a client clock behind or ahead of the gateway's, in seconds. */
+  clockSkewSec?: number;
+  /** Sent with launches; defaults to the host name. */
+  machine?: string;
+  http?: HttpOptions;
+  /** A shared connection pool (the simulator runs many clients over one). */
+  httpClient?: Http;
+  provisional?: Partial<ProvisionalPolicy>;
+}
+
+export interface SignInRecord {
+  gatewayUrl: string;
+  autodeskId: string;
+  token: string;
+  expiresAt: string;
+  signedInAt: string;
+}
+
+interface StateRecord {
+  lastSeenAt: string;
+}
+
+export interface SessionRef {
+  product: string;
+  sessionId: string;
+}
+
+export interface ReconcileResult {
+  reported: ProvisionalRecord[];
+  /** Refused by the gateway (it decided; the record is dropped). */
+  rejected: { record: ProvisionalRecord; code: RefusalCode; reason: string }[];
+  pending: number;
+  unreachable: boolean;
+}
+
+export interface WhoAmI {
+  gatewayUrl: string;
+  cacheDir: string;
+  signedIn: boolean;
+  autodeskId: string | null;
+  signedInAt: string | null;
+  tokenExpiresAt: string | null;
+  entitlements: { product: string; source: string; team: string | null; expiresAt: string }[];
+  provisional: ProvisionalRecord[];
+}
+
+export interface FlexgateClient {
+  readonly gatewayUrl: string;
+  signIn(autodeskId: string, password: string): Promise<{ autodeskId: string; expiresAt: string }>;
+  signOut(): Promise<void>;
+  launch(product: string, options?: LaunchOptions): Promise<LaunchResult>;
+  heartbeat(ref: SessionRef): Promise<LaunchResult>;
+  end(ref: SessionRef): Promise<SessionEndResponse>;
+  products(): Promise<Product[]>;
+  catalog(): Promise<Product[]>;
+  whoami(): Promise<WhoAmI>;
+  reconcile(): Promise<ReconcileResult>;
+  /** The instant the client believes it is: never earlier than one it has already seen. */
+  now(): Date;
+  close(): Promise<void>;
+}
+
+const launchResponse = z.object({
+  granted: z.literal(true),
+  source: z.enum(['subscription', 'trial', 'flex']),
+  charged: z.number(),
+  session: z.object({ id: z.string(), startsAt: z.string(), endsAt: z.string() }).nullable(),
+  balance: z.number().nullable(),
+  team: z.string().nullable().optional(),
+  entitlement: z.string(),
+  expiresAt: z.string(),
+});
+
+const signInResponse = z.object({ token: z.string().min(1), expiresAt: z.string() });
+
+/** Persisting the high-water mark on every call would be a write per launch; a minute is enough. */
+const HIGH_WATER_PERSIST_MS = 60_000;
+
+export function createClient(options: ClientOptions): FlexgateClient {
+  const gatewayUrl = options.gatewayUrl.replace(/\/+$/, '');
+  const clock = options.clock ?? (() => new Date());
+  const skew = options.clockSkewSec ?? 30;
+  const issuer = options.issuer ?? 'flexgate';
+  const machine = options.machine ?? hostname();
+  const policy: ProvisionalPolicy = { ...DEFAULT_PROVISIONAL, ...options.provisional };
+  const store = createDiskStore(options.cacheDir);
+  const http = options.httpClient ?? createHttp(gatewayUrl, options.http);
+
+  // A clock wound back must not bring an expired entitlement back to life.
+  let highWater = 0;
+  let persistedHighWater = 0;
+  let stateLoaded: Promise<void> | null = null;
+  const now = () => new Date(Math.max(clock().getTime(), highWater));
+  async function tick(): Promise<Date> {
+    stateLoaded ??= store.read<StateRecord>('state.json').then((s) => {
+      const seen = s ? Date.parse(s.lastSeenAt) : Number.NaN;
+      if (Number.isFinite(seen)) highWater = persistedHighWater = Math.max(highWater, seen);
+    });
+    await stateLoaded;
+    const t = now();
+    highWater = t.getTime();
+    if (highWater - persistedHighWater >= HIGH_WATER_PERSIST_MS) {
+      persistedHighWater = highWater;
+      await store.write('state.json', { lastSeenAt: t.toISOString() } satisfies StateRecord);
+    }
+    return t;
+  }
+
+  const keys = createKeyStore({
+    async fetch() {
+      const res = await http.request({ method: 'GET', path: '/.well-known/jwks.json' });
+      if (res.status !== 200) throw new Error(`JWKS answered ${res.status}`);
+      return res.body;
+    },
+    async load() {
+      const saved = await store.read<{ gatewayUrl: string; jwks: unknown }>('jwks.json');
+      return saved?.gatewayUrl === gatewayUrl ? saved.jwks : null;
+    },
+    save: (jwks) => store.write('jwks.json', { gatewayUrl, fetchedAt: clock().toISOString(), jwks }),
+  });
+  const verifier = createVerifier(keys, { issuer, clockSkewSec: skew, now });
+  const cache = createEntitlementCache(store, verifier, { clockSkewSec: skew, now });
+  const provisional = createProvisionalStore(store);
+
+  async function signedIn(): Promise<SignInRecord | null> {
+    const record = await store.read<SignInRecord>('signin.json');
+    return record && record.gatewayUrl === gatewayUrl && typeof record.token === 'string' ? record : null;
+  }
+
+  async function requireUser(): Promise<SignInRecord> {
+    const user = await signedIn();
+    if (!user) throw new FlexgateError('unauthorized', 'Not signed in: run `flexgate signin` first.', 401);
+    return user;
+  }
+
+  async function grantFrom(res: HttpResponse, user: SignInRecord, product: string): Promise<VerifiedGrant | Refusal> {
+    if (res.status !== 200) return refusalFrom(res);
+    const parsed = launchResponse.safeParse(res.body);
+    if (!parsed.success) {
+      return { granted: false, code: 'internal-error', reason: 'The gateway sent a launch answer this client does not understand.', status: 200 };
+    }
+    const body = parsed.data;
+    let claims: VerifiedGrant['claims'];
+    try {
+      claims = await verifier.verify(body.entitlement, { product, sub: user.autodeskId, allowRefresh: true });
+    } catch (err) {
+      if (!(err instanceof EntitlementRejected)) throw err;
+      return { granted: false, code: 'invalid-entitlement', reason: `The gateway's entitlement was not accepted: ${err.message}` };
+    }
+    const team = body.team ?? claims.team;
+    await cache.put(user.autodeskId, product, {
+      autodeskId: user.autodeskId,
+      product,
+      entitlement: body.entitlement,
+      session: body.session,
+      team,
+      savedAt: now().toISOString(),
+    });
+    return {
+      granted: true,
+      provisional: false,
+      source: body.source,
+      charged: body.charged,
+      balance: body.balance,
+      team,
+      session: body.session,
+      sessionEnd: body.session?.endsAt ?? null,
+      claims,
+      entitlement: body.entitlement,
+      expiresAt: new Date(claims.exp * 1000).toISOString(),
+      fromCache: false,
+    };
+  }
+
+  function fromCache({ claims, record }: VerifiedCacheEntry): VerifiedGrant {
+    // Unsigned extras are shown only when they agree with the signed session id.
+    const session = record.session && record.session.id === claims.sid ? record.session : null;
+    return {
+      granted: true,
+      provisional: false,
+      source: claims.source,
+      charged: 0,
+      balance: null,
+      team: claims.team,
+      session,
+      sessionEnd: session?.endsAt ?? null,
+      claims,
+      entitlement: record.entitlement,
+      expiresAt: new Date(claims.exp * 1000).toISOString(),
+      fromCache: true,
+    };
+  }
+
+  function provisionalGrant(record: ProvisionalRecord, reused: boolean): ProvisionalGrant {
+    return {
+      granted: true,
+      provisional: true,
+      source: null,
+      charged: 0,
+      balance: null,
+      team: record.team ?? null,
+      session: null,
+      sessionEnd: null,
+      claims: null,
+      entitlement: null,
+      expiresAt: record.expiresAt,
+      fromCache: reused,
+      provisionalId: record.id,
+      launchedAt: record.launchedAt,
+    };
+  }
+
+  async function lastSignIn(user: SignInRecord): Promise<Date | null> {
+    const signed = await idTokenIssuedAt(keys, user.token, { issuer, sub: user.autodeskId });
+    if (signed) return signed;
+    // Without a verifiable ID token, the recorded instant is all there is (see NOTES.md).
+    const recorded = Date.parse(user.signedInAt);
+    return Number.isFinite(recorded) ? new Date(recorded) : null;
+  }
+
+  async function offline(
+    user: SignInRecord,
+    product: string,
+    opts: LaunchOptions,
+    err: GatewayUnreachableError,
+  ): Promise<LaunchResult> {
+    const t = await tick();
+    const decision = decideProvisional(
+      {
+        now: t,
+        lastSignInAt: await lastSignIn(user),
+        priorGrant: policy.requirePriorGrant ? await cache.hasRecord(user.autodeskId, product) : true,
+        pending: await provisional.get(user.autodeskId, product),
+        autodeskId: user.autodeskId,
+        product,
+        ...(opts.team !== undefined && { team: opts.team }),
+        machine: opts.machine ?? machine,
+        newId: randomUUID,
+      },
+      policy,
+    );
+    if (decision.kind === 'grant') {
+      await provisional.put(decision.record);
+      return provisionalGrant(decision.record, false);
+    }
+    if (decision.kind === 'reuse') return provisionalGrant(decision.record, true);
+    return { granted: false, code: 'gateway-unreachable', reason: `${err.message} ${decision.reason}` };
+  }
+
+  async function reconcileFor(user: SignInRecord): Promise<ReconcileResult> {
+    const records = await provisional.forUser(user.autodeskId);
+    const result: ReconcileResult = { reported: [], rejected: [], pending: 0, unreachable: false };
+    for (const [i, record] of records.entries()) {
+      let res: HttpResponse;
+      try {
+        res = await http.request({
+          method: 'POST',
+          path: '/v1/launch',
+          token: user.token,
+          // The record's id is the key: a report whose answer was lost charges once.
+          idempotencyKey: `provisional-${record.id}`,
+          body: {
+            product: record.product,
+            ...(record.team !== undefined && { team: record.team }),
+            ...(record.machine !== undefined && { machine: record.machine }),
+            provisional: { launchedAt: record.launchedAt, id: record.id },
+          },
+        });
+      } catch (err) {
+        if (!(err instanceof GatewayUnreachableError)) throw err;
+        result.unreachable = true;
+        result.pending = records.length - i;
+        return result;
+      }
+      if (res.status === 200) {
+        await provisional.remove(record);
+        result.reported.push(record);
+        continue;
+      }
+      const refusal = refusalFrom(res);
+      // The gateway looked at it and said no (access, tokens, product): its decision stands and
+      // it has the record. Anything else (not understood, not signed in, busy) is kept for later.
+      if ([403, 404, 409].includes(res.status)) {
+        await provisional.remove(record);
+        result.rejected.push({ record, code: refusal.code, reason: refusal.reason });
+      } else {
+        result.pending++;
+      }
+    }
+    return result;
+  }
+
+  async function call(req: Parameters<Http['request']>[0]): Promise<HttpResponse> {
+    try {
+      return await http.request(req);
+    } catch (err) {
+      if (err instanceof GatewayUnreachableError) throw new FlexgateError('gateway-unreachable', err.message);
+      throw err;
+    }
+  }
+
+  async function expectOk(res: HttpResponse): Promise<unknown> {
+    if (res.status >= 200 && res.status < 300) return res.body;
+    const refusal = refusalFrom(res);
+    throw new FlexgateError(refusal.code, refusal.reason, res.status);
+  }
+
+  return {
+    gatewayUrl,
+    now,
+
+    async signIn(autodeskId, password) {
+      await tick();
+      const res = await call({ method: 'POST', path: '/v1/signin', body: { autodeskId, password } });
+      const parsed = signInResponse.safeParse(await expectOk(res));
+      if (!parsed.success) throw new FlexgateError('internal-error', 'The gateway sent a sign-in answer this client does not understand.');
+      const record: SignInRecord = {
+        gatewayUrl,
+        autodeskId: autodeskId.trim().toLowerCase(),
+        token: parsed.data.token,
+        expiresAt: parsed.data.expiresAt,
+        signedInAt: now().toISOString(),
+      };
+      await store.write('signin.json', record);
+      // Fetched now, while online, so later launches can be verified offline.
+      await keys.refresh();
+      await reconcileFor(record);
+      return { autodeskId: record.autodeskId, expiresAt: record.expiresAt };
+    },
+
+    async signOut() {
+      await store.remove('signin.json');
+    },
+
+    async launch(product, opts = {}) {
+      await tick();
+      const user = await signedIn();
+      if (!user) return { granted: false, code: 'unauthorized', reason: 'Not signed in: run `flexgate signin` first.' };
+      if (!opts.fresh) {
+        // A relaunch while the entitlement is valid needs no network at all.
+        const hit = await cache.get(user.autodeskId, product, opts.team);
+        if (hit) return fromCache(hit);
+      }
+      // Reported first, so the provisional session (opened at its original launch time) is the
+      // one this launch finds open: R7 then charges nothing more.
+      const reconciled = await reconcileFor(user);
+      let failure: GatewayUnreachableError;
+      if (reconciled.unreachable) {
+        failure = new GatewayUnreachableError(`The gateway at ${gatewayUrl} could not be reached.`, 0, null);
+      } else {
+        try {
+          const res = await http.request({
+            method: 'POST',
+            path: '/v1/launch',
+            token: user.token,
+            idempotencyKey: randomUUID(),
+            body: {
+              product,
+              ...(opts.team !== undefined && { team: opts.team }),
+              machine: opts.machine ?? machine,
+            },
+          });
+          return await grantFrom(res, user, product);
+        } catch (err) {
+          if (!(err instanceof GatewayUnreachableError)) throw err;
+          failure = err;
+        }
+      }
+      const hit = opts.fresh ? await cache.get(user.autodeskId, product, opts.team) : null;
+      if (hit) return fromCache(hit);
+      return offline(user, product, opts, failure);
+    },
+
+    async heartbeat({ product, sessionId }) {
+      await tick();
+      const user = await signedIn();
+      if (!user) return { granted: false, code: 'unauthorized', reason: 'Not signed in: run `flexgate signin` first.' };
+      try {
+        const res = await http.request({
+          method: 'POST',
+          path: `/v1/sessions/${encodeURIComponent(sessionId)}/heartbeat`,
+          token: user.token,
+          // Past 24 hours a heartbeat opens and charges the next session: retries must not twice.
+          idempotencyKey: randomUUID(),
+        });
+        return await grantFrom(res, user, product);
+      } catch (err) {
+        if (!(err instanceof GatewayUnreachableError)) throw err;
+        return { granted: false, code: 'gateway-unreachable', reason: err.message };
+      }
+    },
+
+    async end({ product, sessionId }) {
+      await tick();
+      const user = await requireUser();
+      const res = await call({
+        method: 'POST',
+        path: `/v1/sessions/${encodeURIComponent(sessionId)}/end`,
+        token: user.token,
+        idempotencyKey: randomUUID(),
+      });
+      const body = (await expectOk(res)) as SessionEndResponse;
+      if (typeof body?.refunded === 'number' && body.refunded > 0) {
+        // R7a: a refunded session was never paid for, so its entitlement must not launch again.
+        const entry = await cache.get(user.autodeskId, product);
+        if (entry?.claims.sid === sessionId) {
+          await cache.put(user.autodeskId, product, { ...entry.record, endedAt: now().toISOString() });
+        }
+      }
+      return body;
+    },
+
+    async products() {
+      const user = await requireUser();
+      return asProducts(await expectOk(await call({ method: 'GET', path: '/v1/me/products', token: user.token })));
+    },
+
+    async catalog() {
+      const user = await requireUser();
+      return asProducts(await expectOk(await call({ method: 'GET', path: '/v1/products', token: user.token })));
+    },
+
+    async whoami() {
+      await tick();
+      const user = await signedIn();
+      const entitlements: WhoAmI['entitlements'] = [];
+      const pending: ProvisionalRecord[] = [];
+      if (user) {
+        for (const name of await cache.list()) {
+          const record = await store.read<CachedEntitlement>(join('entitlements', name));
+          if (!record || record.autodeskId !== user.autodeskId) continue;
+          const hit = await cache.get(user.autodeskId, record.product);
+          if (hit) {
+            entitlements.push({
+              product: hit.claims.product,
+              source: hit.claims.source,
+              team: hit.claims.team,
+              expiresAt: new Date(hit.claims.exp * 1000).toISOString(),
+            });
+          }
+        }
+        pending.push(...(await provisional.forUser(user.autodeskId)));
+      }
+      return {
+        gatewayUrl,
+        cacheDir: options.cacheDir,
+        signedIn: user !== null,
+        autodeskId: user?.autodeskId ?? null,
+        signedInAt: user?.signedInAt ?? null,
+        tokenExpiresAt: user?.expiresAt ?? null,
+        entitlements,
+        provisional: pending,
+      };
+    },
+
+    async reconcile() {
+      await tick();
+      return reconcileFor(await requireUser());
+    },
+
+    async close() {
+      if (!options.httpClient) await http.close();
+    },
+  };
+}
+
+function refusalFrom(res: HttpResponse): Refusal {
+  if (isProblem(res.body)) {
+    const refusal: Refusal = { granted: false, code: res.body.code, reason: res.body.detail ?? res.body.title, status: res.status };
+    if (res.body.requestId) refusal.requestId = res.body.requestId;
+    return refusal;
+  }
+  const code: RefusalCode =
+    res.status === 401 ? 'unauthorized'
+    : res.status === 403 ? 'forbidden'
+    : res.status === 404 ? 'not-found'
+    : res.status === 429 ? 'too-many-requests'
+    : res.status >= 500 ? 'internal-error'
+    : 'invalid-request';
+  return { granted: false, code, reason: `The gateway answered HTTP ${res.status}.`, status: res.status };
+}
+
+function asProducts(body: unknown): Product[] {
+  const list = Array.isArray(body) ? body : (body as { products?: unknown } | null)?.products;
+  if (!Array.isArray(list)) throw new FlexgateError('internal-error', 'The gateway sent a product list this client does not understand.');
+  return list as Product[];
+}

@@ -1,0 +1,89 @@
+import type { Product } from '@flexgate/shared';
+import type { WhoAmI } from './client';
+import type { SimulateSummary } from './simulate';
+import type { LaunchResult } from './types';
+
+export const EXIT = { ok: 0, error: 1, usage: 2, refused: 3, unreachable: 4 } as const;
+
+export function exitCodeFor(result: LaunchResult): number {
+  if (result.granted) return EXIT.ok;
+  return result.code === 'gateway-unreachable' ? EXIT.unreachable : EXIT.refused;
+}
+
+/** Local time, as the person reading the terminal sees their clock. */
+export function localTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+export function formatLaunch(product: string, result: LaunchResult): string {
+  if (!result.granted) {
+    const tag = result.code === 'gateway-unreachable' ? 'Gateway unreachable' : `Refused (${result.code})`;
+    return `${tag}: ${result.reason}`;
+  }
+  if (result.provisional) {
+    return [
+      `Provisional launch of ${product}: the gateway could not be reached.`,
+      `  runs until:  ${localTime(result.expiresAt)}`,
+      '  It will be reported, and charged once, on the next contact with the gateway.',
+    ].join('\n');
+  }
+  const lines = [`Granted ${product} by ${result.source}${result.team ? ` (team ${result.team})` : ''}${result.fromCache ? ', from the offline cache' : ''}.`];
+  lines.push(`  tokens charged: ${result.charged}`);
+  if (result.balance !== null) lines.push(`  balance:        ${result.balance} tokens`);
+  if (result.sessionEnd) lines.push(`  session ends:   ${localTime(result.sessionEnd)}`);
+  lines.push(`  valid offline until: ${localTime(result.expiresAt)}`);
+  return lines.join('\n');
+}
+
+export function formatProducts(products: Product[]): string {
+  if (products.length === 0) return 'No products.';
+  const width = Math.max(...products.map((p) => p.key.length));
+  return products
+    .map((p) => `${p.key.padEnd(width)}  ${p.name ?? ''}${typeof p.dailyRate === 'number' ? `  (${p.dailyRate} tokens/day)` : ''}`)
+    .join('\n');
+}
+
+export function formatWhoAmI(me: WhoAmI): string {
+  if (!me.signedIn) return `Not signed in to ${me.gatewayUrl} (cache ${me.cacheDir}).`;
+  const lines = [
+    `${me.autodeskId} on ${me.gatewayUrl}`,
+    `  signed in:     ${localTime(me.signedInAt ?? '')}`,
+    `  token expires: ${localTime(me.tokenExpiresAt ?? '')}`,
+  ];
+  for (const e of me.entitlements) lines.push(`  ${e.product}: ${e.source}, usable offline until ${localTime(e.expiresAt)}`);
+  for (const p of me.provisional) lines.push(`  ${p.product}: provisional since ${localTime(p.launchedAt)}, not yet reported`);
+  return lines.join('\n');
+}
+
+export function formatSummary(s: SimulateSummary): string {
+  const lines = [
+    `${s.launches} launches by ${s.users} users in ${(s.durationMs / 1000).toFixed(1)} s (${s.launchesPerSec}/s)`,
+    `  granted:        ${s.granted}${s.fromCache ? ` (${s.fromCache} from cache)` : ''}`,
+    `  sources:        ${Object.entries(s.sources).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
+    `  tokens charged: ${s.tokensCharged}`,
+    `  refusals:       ${Object.entries(s.refusals).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
+    `  latency ms:     p50 ${s.latencyMs.p50}  p95 ${s.latencyMs.p95}  p99 ${s.latencyMs.p99}  max ${s.latencyMs.max}`,
+  ];
+  return lines.join('\n');
+}
+
+/** A progress bar redrawn in place on a terminal, or a line per tenth when piped. */
+export function progressBar(stream: NodeJS.WriteStream): (done: number, total: number) => void {
+  let lastTenth = -1;
+  return (done, total) => {
+    const ratio = total === 0 ? 1 : done / total;
+    if (stream.isTTY) {
+      const width = 30;
+      const filled = Math.round(ratio * width);
+      stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${Math.floor(ratio * 100)}%`);
+      if (done === total) stream.write('\n');
+      return;
+    }
+    const tenth = Math.floor(ratio * 10);
+    if (tenth !== lastTenth) {
+      lastTenth = tenth;
+      stream.write(`${done}/${total} launches (${tenth * 10}%)\n`);
+    }
+  };
+}

@@ -1,0 +1,18 @@
+export { createClient } from './client';
+export type { ClientOptions, FlexgateClient, ReconcileResult, SessionRef, SignInRecord, WhoAmI } from './client';
+export { createHttp, GatewayUnreachableError, backoffDelay, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS } from './http';
+export type { Http, HttpOptions, HttpResponse, RequestOptions, RetryPolicy } from './http';
+export { createKeyStore, createVerifier, EntitlementRejected, parseJwks } from './verify';
+export type { Jwks, KeyStore, RejectionCode, Verifier } from './verify';
+export { createDiskStore, createEntitlementCache } from './cache';
+export type { CachedEntitlement, EntitlementCache } from './cache';
+export { DEFAULT_PROVISIONAL, decideProvisional } from './provisional';
+export type { ProvisionalPolicy, ProvisionalRecord } from './provisional';
+export { runProduct, DEFAULT_HEARTBEAT_MS } from './running';
+export type { RunEvent, RunOptions, RunOutcome, RunningProduct } from './running';
+export { simulate, percentile } from './simulate';
+export type { SimulateOptions, SimulateSummary } from './simulate';
+export { runCli } from './cli';
+export { EXIT } from './format';
+export { FlexgateError } from './types';
+export type { Grant, LaunchOptions, LaunchResult, ProvisionalGrant, Refusal, RefusalCode, VerifiedGrant } from './types';

@@ -1,0 +1,133 @@
+import type { SessionEndResponse } from '@flexgate/shared';
+import type { FlexgateClient } from './client';
+import type { Grant, Refusal, VerifiedGrant } from './types';
+
+export interface RunOptions {
+  /** How often a running product checks in (default 5 minutes). */
+  heartbeatMs?: number;
+  team?: string;
+  onEvent?: (event: RunEvent) => void;
+}
+
+export type RunEvent =
+  | { type: 'renewed'; grant: VerifiedGrant; nextSession: boolean }
+  | { type: 'offline'; reason: string; runsUntil: string }
+  | { type: 'refused'; refusal: Refusal; runsUntil: string }
+  | { type: 'stopped'; outcome: RunOutcome };
+
+export type RunOutcome =
+  | { reason: 'closed'; ended: SessionEndResponse | null }
+  | { reason: 'entitlement-expired'; message: string };
+
+export interface RunningProduct {
+  /** The entitlement the product runs on now. */
+  readonly grant: Grant;
+  /** Checks in at once instead of waiting for the next heartbeat. */
+  heartbeatNow(): Promise<void>;
+  /** Closes the product: ends the usage session (free within 5 minutes, R7a). */
+  stop(): Promise<RunOutcome>;
+  readonly done: Promise<RunOutcome>;
+}
+
+export const DEFAULT_HEARTBEAT_MS = 5 * 60_000;
+/** setTimeout keeps 32-bit delays; longer waits are made of shorter ones. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Keeps a launched product entitled while it runs: heartbeats renew the entitlement (and past
+ * 24 hours open the next session, R7); without the gateway it runs on until `exp`, then stops.
+ */
+export function runProduct(client: FlexgateClient, product: string, first: Grant, options: RunOptions = {}): RunningProduct {
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  let grant: Grant = first;
+  let lastRefusal: Refusal | null = null;
+  let finished = false;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  let expiryTimer: NodeJS.Timeout | undefined;
+  let settle: (outcome: RunOutcome) => void = () => {};
+  const done = new Promise<RunOutcome>((resolve) => {
+    settle = resolve;
+  });
+  const emit = (event: RunEvent) => options.onEvent?.(event);
+
+  function finish(outcome: RunOutcome): RunOutcome {
+    if (finished) return outcome;
+    finished = true;
+    clearTimeout(heartbeatTimer);
+    clearTimeout(expiryTimer);
+    emit({ type: 'stopped', outcome });
+    settle(outcome);
+    return outcome;
+  }
+
+  function armExpiry() {
+    clearTimeout(expiryTimer);
+    const left = Date.parse(grant.expiresAt) - client.now().getTime();
+    if (left <= 0) {
+      const why = lastRefusal ? ` The gateway refused to renew it: ${lastRefusal.reason}` : ' The gateway could not be reached to renew it.';
+      finish({
+        reason: 'entitlement-expired',
+        message: `The entitlement for ${product} expired at ${new Date(grant.expiresAt).toLocaleString()}.${why} The product stops.`,
+      });
+      return;
+    }
+    expiryTimer = setTimeout(armExpiry, Math.min(left, MAX_TIMER_MS));
+  }
+
+  async function renew(): Promise<void> {
+    if (finished) return;
+    const result =
+      !grant.provisional && grant.session
+        ? await client.heartbeat({ product, sessionId: grant.session.id })
+        : // Subscriptions and trials have no session; a provisional launch must be reported first.
+          await client.launch(product, { fresh: true, ...(options.team !== undefined && { team: options.team }) });
+    if (finished) return;
+    if (result.granted && !result.provisional) {
+      const nextSession = grant.session?.id !== undefined && result.session?.id !== grant.session.id;
+      grant = result;
+      lastRefusal = null;
+      emit({ type: 'renewed', grant: result, nextSession });
+    } else if (!result.granted) {
+      if (result.code === 'gateway-unreachable') emit({ type: 'offline', reason: result.reason, runsUntil: grant.expiresAt });
+      else {
+        lastRefusal = result;
+        emit({ type: 'refused', refusal: result, runsUntil: grant.expiresAt });
+      }
+    }
+    armExpiry();
+  }
+
+  function schedule() {
+    heartbeatTimer = setTimeout(() => {
+      renew()
+        .catch(() => {})
+        .finally(() => {
+          if (!finished) schedule();
+        });
+    }, heartbeatMs);
+  }
+
+  armExpiry();
+  if (!finished) schedule();
+
+  return {
+    get grant() {
+      return grant;
+    },
+    heartbeatNow: renew,
+    async stop() {
+      if (finished) return done;
+      let ended: SessionEndResponse | null = null;
+      clearTimeout(heartbeatTimer);
+      if (!grant.provisional && grant.session) {
+        try {
+          ended = await client.end({ product, sessionId: grant.session.id });
+        } catch {
+          // Closing offline: the session simply runs out on the gateway.
+        }
+      }
+      return finish({ reason: 'closed', ended });
+    },
+    done,
+  };
+}

@@ -1,0 +1,136 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createClient, type FlexgateClient } from './client';
+import { createHttp, type Http } from './http';
+import type { RefusalCode } from './types';
+
+export interface SimulateOptions {
+  gatewayUrl: string;
+  users: number;
+  /** Launches per simulated user. */
+  launches: number;
+  concurrency: number;
+  products?: string[];
+  password: string;
+  prefix: string;
+  /** Create a team with tokens and the users first (operator key required). */
+  setup?: { operatorKey: string; tokens: number };
+  useCache: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SimulateSummary {
+  users: number;
+  launches: number;
+  granted: number;
+  fromCache: number;
+  sources: Record<string, number>;
+  tokensCharged: number;
+  refusals: Partial<Record<RefusalCode, number>>;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  durationMs: number;
+  launchesPerSec: number;
+}
+
+/** Nearest-rank percentile of an ascending list. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? 0;
+}
+
+async function setUp(http: Http, opts: SimulateOptions, ids: string[], operatorKey: string, tokens: number) {
+  const post = async (path: string, body: unknown, okStatuses: number[] = [200, 201]) => {
+    const res = await http.request({ method: 'POST', path, body, token: operatorKey });
+    // 409: left over from an earlier run with the same prefix, which is fine to reuse.
+    if (!okStatuses.includes(res.status) && res.status !== 409) {
+      throw new Error(`setup ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    }
+    return res.body as Record<string, unknown>;
+  };
+  const team = await post('/v1/teams', { name: `${opts.prefix} fleet ${new Date().toISOString()}` });
+  const teamId = String(team.id);
+  await post(`/v1/teams/${teamId}/purchases`, { tokens });
+  for (const [i, autodeskId] of ids.entries()) {
+    await post('/v1/users', { autodeskId, name: `Simulated User ${i + 1}`, password: opts.password });
+    await post(`/v1/teams/${teamId}/members`, { autodeskId, allProducts: true });
+  }
+}
+
+export async function simulate(opts: SimulateOptions): Promise<SimulateSummary> {
+  const http = createHttp(opts.gatewayUrl, { connections: opts.concurrency });
+  const root = await mkdtemp(join(tmpdir(), 'flexgate-sim-'));
+  const ids = Array.from({ length: opts.users }, (_, i) => `${opts.prefix}-${i + 1}@simulated.example`);
+  try {
+    if (opts.setup) await setUp(http, opts, ids, opts.setup.operatorKey, opts.setup.tokens);
+    let products = opts.products;
+    const clients: FlexgateClient[] = [];
+    for (const [i, id] of ids.entries()) {
+      const client = createClient({ gatewayUrl: opts.gatewayUrl, cacheDir: join(root, String(i)), httpClient: http, machine: `sim-${i + 1}` });
+      await client.signIn(id, opts.password);
+      clients.push(client);
+    }
+    if (!products || products.length === 0) {
+      const first = clients[0];
+      products = first ? (await first.catalog()).map((p) => p.key) : [];
+    }
+    if (products.length === 0) throw new Error('no products to launch: the catalog is empty');
+
+    const tasks: { client: FlexgateClient; product: string }[] = [];
+    for (let round = 0; round < opts.launches; round++) {
+      for (const [i, client] of clients.entries()) {
+        tasks.push({ client, product: products[(i + round) % products.length] as string });
+      }
+    }
+    const latencies: number[] = [];
+    const summary: SimulateSummary = {
+      users: opts.users,
+      launches: tasks.length,
+      granted: 0,
+      fromCache: 0,
+      sources: {},
+      tokensCharged: 0,
+      refusals: {},
+      latencyMs: { p50: 0, p95: 0, p99: 0, max: 0 },
+      durationMs: 0,
+      launchesPerSec: 0,
+    };
+    let next = 0;
+    let done = 0;
+    const started = performance.now();
+    const worker = async () => {
+      for (let task = tasks[next++]; task; task = tasks[next++]) {
+        const t0 = performance.now();
+        const result = await task.client.launch(task.product, { fresh: !opts.useCache });
+        latencies.push(performance.now() - t0);
+        if (result.granted) {
+          summary.granted++;
+          if (result.fromCache) summary.fromCache++;
+          const source = result.provisional ? 'provisional' : result.source;
+          summary.sources[source] = (summary.sources[source] ?? 0) + 1;
+          summary.tokensCharged += result.charged;
+        } else {
+          summary.refusals[result.code] = (summary.refusals[result.code] ?? 0) + 1;
+        }
+        opts.onProgress?.(++done, tasks.length);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency, tasks.length) }, worker));
+    summary.durationMs = Math.round(performance.now() - started);
+    latencies.sort((a, b) => a - b);
+    const round2 = (n: number) => Math.round(n * 100) / 100;
+    summary.latencyMs = {
+      p50: round2(percentile(latencies, 50)),
+      p95: round2(percentile(latencies, 95)),
+      p99: round2(percentile(latencies, 99)),
+      max: round2(latencies.at(-1) ?? 0),
+    };
+    summary.launchesPerSec = summary.durationMs > 0 ? Math.round((tasks.length * 1000) / summary.durationMs) : 0;
+    return summary;
+  } finally {
+    await http.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,96 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, type EntitlementClaims } from '@flexgate/shared';
+import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import type { EntitlementJwk } from '../verify';
+
+/** Real Ed25519 keys and real JWS for tests: nothing here is a mock of jose. */
+export interface TestKey {
+  kid: string;
+  privateKey: CryptoKey;
+  jwk: EntitlementJwk;
+}
+
+export async function makeKey(kid: string): Promise<TestKey> {
+  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  const exported = await exportJWK(publicKey);
+  return { kid, privateKey, jwk: { kty: 'OKP', crv: 'Ed25519', x: String(exported.x), kid, alg: 'EdDSA', use: 'sig' } };
+}
+
+export function claimsFor(overrides: Partial<EntitlementClaims> & { now?: Date; ttlSec?: number } = {}): EntitlementClaims {
+  const { now = new Date(), ttlSec = 3600, ...rest } = overrides;
+  const iat = Math.floor(now.getTime() / 1000);
+  return {
+    iss: 'flexgate',
+    aud: ENTITLEMENT_AUDIENCE,
+    sub: 'ada@example.com',
+    product: 'autocad',
+    source: 'flex',
+    team: 'team-1',
+    sid: 'sess-1',
+    iat,
+    exp: iat + ttlSec,
+    jti: `jti-${Math.random().toString(36).slice(2)}`,
+    ...rest,
+  };
+}
+
+export async function sign(
+  key: TestKey,
+  claims: EntitlementClaims | Record<string, unknown>,
+  header: Record<string, unknown> = {},
+): Promise<string> {
+  return new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: ENTITLEMENT_TYP, ...header })
+    .sign(key.privateKey);
+}
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** `alg: none`, made by hand because no honest library makes it. */
+export function unsignedToken(claims: object, kid: string): string {
+  return `${b64({ alg: 'none', kid, typ: ENTITLEMENT_TYP })}.${b64(claims)}.`;
+}
+
+export interface TestServer {
+  url: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on 127.0.0.1, a port the OS picks. */
+export async function startServer(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  port = 0,
+): Promise<TestServer> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    port: actual,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? JSON.parse(text) : undefined;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,78 @@
+import type { AccessSource, EntitlementClaims, LaunchResponse, ProblemCode } from '@flexgate/shared';
+
+/** Codes a refusal may carry: the contract's, plus what only the client can know. */
+export type RefusalCode =
+  | ProblemCode
+  | 'gateway-unreachable'
+  /** The gateway answered with an entitlement that failed verification (R17). */
+  | 'invalid-entitlement'
+  /** A running product lost the gateway and its entitlement ran out. */
+  | 'entitlement-expired';
+
+export interface VerifiedGrant {
+  granted: true;
+  provisional: false;
+  source: AccessSource;
+  /** Tokens charged by this very call (0 from the cache or for an already open session). */
+  charged: number;
+  /** Team balance after the call; null unless Flex, and null when served from the cache. */
+  balance: number | null;
+  team: string | null;
+  session: LaunchResponse['session'];
+  /** When the usage session ends (Flex), else null. */
+  sessionEnd: string | null;
+  claims: EntitlementClaims;
+  entitlement: string;
+  /** When the entitlement stops being usable offline. */
+  expiresAt: string;
+  fromCache: boolean;
+}
+
+export interface ProvisionalGrant {
+  granted: true;
+  provisional: true;
+  /** Unknown until the gateway is reached again. */
+  source: null;
+  charged: 0;
+  balance: null;
+  team: string | null;
+  session: null;
+  sessionEnd: null;
+  claims: null;
+  entitlement: null;
+  expiresAt: string;
+  fromCache: boolean;
+  provisionalId: string;
+  launchedAt: string;
+}
+
+export interface Refusal {
+  granted: false;
+  code: RefusalCode;
+  /** A sentence for the person: the gateway's problem `detail`, or the client's own. */
+  reason: string;
+  status?: number;
+  requestId?: string;
+}
+
+export type Grant = VerifiedGrant | ProvisionalGrant;
+export type LaunchResult = Grant | Refusal;
+
+export interface LaunchOptions {
+  team?: string;
+  machine?: string;
+  /** Skip the offline cache and ask the gateway (still falls back to it when unreachable). */
+  fresh?: boolean;
+}
+
+/** Thrown by the calls other than `launch`, which returns its refusals. */
+export class FlexgateError extends Error {
+  override readonly name = 'FlexgateError';
+  constructor(
+    readonly code: RefusalCode,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}

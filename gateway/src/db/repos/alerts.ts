@@ -1,0 +1,65 @@
+import { type Kysely, sql } from 'kysely';
+import type { AlertFacts } from '../../domain/alerts';
+import type { DB } from '../schema';
+import type { Tx } from '../tx';
+
+/** What R19 needs about a team, in two queries: its valid lots and what was transferred out of them. */
+export async function alertFacts(db: Kysely<DB>, teamId: string, nowIso: string): Promise<AlertFacts> {
+  const [lots, moved] = await Promise.all([
+    db
+      .selectFrom('lots')
+      .select(['id', 'tokens', 'remaining', 'expires_at'])
+      .where('team_id', '=', teamId)
+      .where('expires_at', '>', nowIso)
+      .execute(),
+    db
+      .selectFrom('ledger')
+      .innerJoin('lots', 'lots.id', 'ledger.lot_id')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('ledger.delta'), sql<number>`0`).as('delta'))
+      .where('ledger.team_id', '=', teamId)
+      .where('ledger.kind', '=', 'transfer-out')
+      .where('lots.expires_at', '>', nowIso)
+      .executeTakeFirst(),
+  ]);
+  const bought = lots.reduce((s, l) => s + Number(l.tokens), 0);
+  return {
+    balance: lots.reduce((s, l) => s + Number(l.remaining), 0),
+    // Tokens moved to another team (R3) are that team's now: they leave this team's basis.
+    validBought: bought + Number(moved?.delta ?? 0),
+    lots: lots.map((l) => ({ id: l.id, remaining: Number(l.remaining), expiresAt: l.expires_at })),
+  };
+}
+
+/** Records one crossing; false when it was recorded already (the primary key decides, even under races). */
+export async function recordAlert(trx: Tx, teamId: string, kind: string, marker: string, atIso: string): Promise<boolean> {
+  const res = await trx
+    .insertInto('team_alerts')
+    .values({ team_id: teamId, kind, marker, sent_at: atIso })
+    .onConflict((oc) => oc.columns(['team_id', 'kind', 'marker']).doNothing())
+    .executeTakeFirst();
+  return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
+}
+
+/** Ends a crossing: the row is renamed so that the next crossing can insert its own. */
+export async function closeAlert(trx: Tx, teamId: string, kind: string, marker: string, closedMarker: string): Promise<void> {
+  await trx
+    .updateTable('team_alerts')
+    .set({ marker: closedMarker })
+    .where('team_id', '=', teamId)
+    .where('kind', '=', kind)
+    .where('marker', '=', marker)
+    .execute();
+}
+
+/** Teams with tokens that expire within the warning window: the periodic sweep checks only those. */
+export async function teamsWithLotsExpiringBefore(db: Kysely<DB>, nowIso: string, horizonIso: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('lots')
+    .select('team_id')
+    .distinct()
+    .where('expires_at', '>', nowIso)
+    .where('expires_at', '<=', horizonIso)
+    .where('remaining', '>', 0)
+    .execute();
+  return rows.map((r) => r.team_id);
+}

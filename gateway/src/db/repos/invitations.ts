@@ -1,0 +1,99 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../schema';
+import type { Tx } from '../tx';
+
+export interface InvitationRow {
+  id: string;
+  teamId: string;
+  autodeskId: string;
+  expiresAt: string;
+  acceptedAt: string | null;
+  supersededAt: string | null;
+}
+
+const toRow = (r: {
+  id: string;
+  team_id: string;
+  autodesk_id: string;
+  expires_at: string;
+  accepted_at: string | null;
+  superseded_at: string | null;
+}): InvitationRow => ({
+  id: r.id,
+  teamId: r.team_id,
+  autodeskId: r.autodesk_id,
+  expiresAt: r.expires_at,
+  acceptedAt: r.accepted_at,
+  supersededAt: r.superseded_at,
+});
+
+export async function insertInvitations(
+  trx: Tx,
+  rows: readonly { id: string; teamId: string; autodeskId: string; tokenHash: string; expiresAt: string; createdAt: string }[],
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) {
+    await trx
+      .insertInto('invitations')
+      .values(
+        rows.slice(i, i + 500).map((r) => ({
+          id: r.id,
+          team_id: r.teamId,
+          autodesk_id: r.autodeskId,
+          token_hash: r.tokenHash,
+          expires_at: r.expiresAt,
+          accepted_at: null,
+          superseded_at: null,
+          created_at: r.createdAt,
+        })),
+      )
+      .execute();
+  }
+}
+
+export async function findInvitation(db: Kysely<DB>, id: string): Promise<InvitationRow | null> {
+  const r = await db.selectFrom('invitations').selectAll().where('id', '=', id).executeTakeFirst();
+  return r ? toRow(r) : null;
+}
+
+export async function findInvitationByTokenHash(db: Kysely<DB>, tokenHash: string): Promise<InvitationRow | null> {
+  const r = await db.selectFrom('invitations').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+  return r ? toRow(r) : null;
+}
+
+/** The current invitations (neither accepted nor replaced) of a team, or of one of its members. */
+export async function openInvitations(db: Kysely<DB>, teamId: string, autodeskId?: string): Promise<InvitationRow[]> {
+  let q = db
+    .selectFrom('invitations')
+    .selectAll()
+    .where('team_id', '=', teamId)
+    .where('accepted_at', 'is', null)
+    .where('superseded_at', 'is', null);
+  if (autodeskId !== undefined) q = q.where('autodesk_id', '=', autodeskId);
+  return (await q.orderBy('created_at').execute()).map(toRow);
+}
+
+/** R11: a resend (or a removal) kills the tokens sent before; guarded so that two resends do not both win. */
+export async function supersedeInvitations(trx: Tx, teamId: string, autodeskId: string, atIso: string): Promise<number> {
+  const res = await trx
+    .updateTable('invitations')
+    .set({ superseded_at: atIso })
+    .where('team_id', '=', teamId)
+    .where('autodesk_id', '=', autodeskId)
+    .where('accepted_at', 'is', null)
+    .where('superseded_at', 'is', null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+/** Accepts only a live invitation: not accepted, not replaced, not expired at `atIso`. */
+export async function markAccepted(trx: Tx, id: string, atIso: string): Promise<boolean> {
+  const res = await trx
+    .updateTable('invitations')
+    .set({ accepted_at: atIso })
+    .where('id', '=', id)
+    .where('accepted_at', 'is', null)
+    .where('superseded_at', 'is', null)
+    .where('expires_at', '>', atIso)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}

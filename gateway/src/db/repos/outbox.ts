@@ -1,0 +1,88 @@
+import type { OutboxMessage } from '@flexgate/shared';
+import type { Kysely } from 'kysely';
+import type { Mail } from '../../domain/mails';
+import type { DB } from '../schema';
+import type { Tx } from '../tx';
+
+export type { Mail };
+
+/** R14: written in the transaction of the change that causes it, so a mail exists iff the change does. */
+export async function enqueueMail(trx: Tx, mails: readonly Mail[], createdAt: string): Promise<void> {
+  if (mails.length === 0) return;
+  await trx
+    .insertInto('outbox')
+    .values(
+      mails.map((m) => ({
+        to_addr: m.to.toLowerCase(),
+        subject: m.subject,
+        text: m.text,
+        kind: m.kind,
+        created_at: createdAt,
+        sent_at: null,
+        attempts: 0,
+        last_error: null,
+        next_attempt_at: null,
+      })),
+    )
+    .execute();
+}
+
+export async function listOutbox(db: Kysely<DB>, to: string | undefined, limit: number): Promise<OutboxMessage[]> {
+  let q = db.selectFrom('outbox').selectAll();
+  if (to !== undefined) q = q.where('to_addr', '=', to.toLowerCase());
+  const rows = await q.orderBy('id').limit(limit).execute();
+  return rows.map((r) => ({
+    id: Number(r.id),
+    to: r.to_addr,
+    subject: r.subject,
+    text: r.text,
+    kind: r.kind,
+    createdAt: r.created_at,
+    sentAt: r.sent_at,
+    attempts: Number(r.attempts),
+    lastError: r.last_error,
+  }));
+}
+
+export interface PendingMail extends Mail {
+  id: number;
+  attempts: number;
+}
+
+/** Unsent messages whose next attempt is due, oldest first. */
+export async function dueMail(db: Kysely<DB>, nowIso: string, maxAttempts: number, limit: number): Promise<PendingMail[]> {
+  const rows = await db
+    .selectFrom('outbox')
+    .select(['id', 'to_addr', 'subject', 'text', 'kind', 'attempts'])
+    .where('sent_at', 'is', null)
+    .where('attempts', '<', maxAttempts)
+    .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', nowIso)]))
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ id: Number(r.id), to: r.to_addr, subject: r.subject, text: r.text, kind: r.kind, attempts: Number(r.attempts) }));
+}
+
+/**
+ * Takes a message for one sending attempt: a guarded update, so that of several gateway instances
+ * polling the same outbox only one sends it (until the lease runs out after a crash).
+ */
+export async function claimMail(db: Kysely<DB>, m: PendingMail, nowIso: string, leaseUntilIso: string): Promise<boolean> {
+  const res = await db
+    .updateTable('outbox')
+    .set({ next_attempt_at: leaseUntilIso, attempts: m.attempts + 1 })
+    .where('id', '=', m.id)
+    .where('sent_at', 'is', null)
+    .where('attempts', '=', m.attempts)
+    .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', nowIso)]))
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export async function markSent(db: Kysely<DB>, id: number, sentAtIso: string): Promise<void> {
+  await db.updateTable('outbox').set({ sent_at: sentAtIso, last_error: null }).where('id', '=', id).execute();
+}
+
+export async function markFailed(db: Kysely<DB>, id: number, error: string, retryAtIso: string): Promise<void> {
+  await db.updateTable('outbox').set({ last_error: error.slice(0, 1000), next_attempt_at: retryAtIso }).where('id', '=', id).execute();
+}

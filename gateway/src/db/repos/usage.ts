@@ -1,0 +1,94 @@
+import { type Kysely, sql } from 'kysely';
+import type { DB } from '../schema';
+
+export type UsageGrouping = 'user' | 'product' | 'day';
+
+const dayOf = sql<string>`substr(${sql.ref('at')}, 1, 10)`;
+
+/**
+ * R15: tokens consumed = charges net of refunds, counted by the ledger entries dated in
+ * [from, to), so a report over any range adds up to the ledger to the token. A session refunded
+ * in full (R7a) does not count as a session.
+ */
+export async function usageBy(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string, by: UsageGrouping) {
+  const key = by === 'user' ? sql<string>`${sql.ref('autodesk_id')}` : by === 'product' ? sql<string>`${sql.ref('product_key')}` : dayOf;
+  const rows = await db
+    .selectFrom('ledger')
+    .select([
+      key.as('key'),
+      sql<number>`-sum(${sql.ref('delta')})`.as('tokens'),
+      sql<number>`count(distinct case when ${sql.ref('kind')} = 'charge' then ${sql.ref('session_id')} end) - count(distinct case when ${sql.ref('kind')} = 'refund' then ${sql.ref('session_id')} end)`.as(
+        'sessions',
+      ),
+    ])
+    .where('team_id', '=', teamId)
+    .where('kind', 'in', ['charge', 'refund'])
+    .where('at', '>=', fromIso)
+    .where('at', '<', toIso)
+    .groupBy(key)
+    .orderBy(key)
+    .execute();
+  return rows.map((r) => ({ key: String(r.key), tokens: Number(r.tokens), sessions: Number(r.sessions) }));
+}
+
+/** One row per (day, user, product): the grain of Flex's own usage export. */
+export async function usageDetail(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string) {
+  const rows = await db
+    .selectFrom('ledger')
+    .select([dayOf.as('day'), 'autodesk_id', 'product_key', sql<number>`-sum(${sql.ref('delta')})`.as('tokens')])
+    .where('team_id', '=', teamId)
+    .where('kind', 'in', ['charge', 'refund'])
+    .where('at', '>=', fromIso)
+    .where('at', '<', toIso)
+    .groupBy([dayOf, 'autodesk_id', 'product_key'])
+    .orderBy(dayOf)
+    .orderBy('autodesk_id')
+    .orderBy('product_key')
+    .execute();
+  return rows.map((r) => ({ day: String(r.day), autodeskId: r.autodesk_id ?? '', product: r.product_key ?? '', tokens: Number(r.tokens) }));
+}
+
+/** Display names for a report: the team's member names, falling back to account names. */
+export async function peopleNames(db: Kysely<DB>, teamId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const part = ids.slice(i, i + 500);
+    const [accounts, members] = await Promise.all([
+      db.selectFrom('accounts').select(['autodesk_id', 'name']).where('autodesk_id', 'in', part).execute(),
+      db.selectFrom('members').select(['autodesk_id', 'name']).where('team_id', '=', teamId).where('autodesk_id', 'in', part).execute(),
+    ]);
+    for (const a of accounts) out.set(a.autodesk_id, a.name);
+    for (const m of members) out.set(m.autodesk_id, m.name);
+  }
+  return out;
+}
+
+/** Balance-changing events other than usage (purchases, transfers, expiries) since `fromIso`. */
+export async function tokenEvents(db: Kysely<DB>, teamId: string, fromIso: string, limit: number) {
+  const rows = await db
+    .selectFrom('ledger')
+    .select(['at', 'kind', 'delta', 'lot_id', 'reason'])
+    .where('team_id', '=', teamId)
+    .where('kind', 'in', ['purchase', 'transfer-in', 'transfer-out', 'expiry'])
+    .where('at', '>=', fromIso)
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ at: r.at, kind: r.kind, tokens: Number(r.delta), lotId: r.lot_id, reason: r.reason }));
+}
+
+/** Tokens of the still-valid lots: bought (less transferred out) and used (charges net of refunds). */
+export async function validLotTotals(db: Kysely<DB>, teamId: string, nowIso: string) {
+  const row = await db
+    .selectFrom('ledger')
+    .innerJoin('lots', 'lots.id', 'ledger.lot_id')
+    .select([
+      sql<number>`coalesce(sum(case when ${sql.ref('ledger.kind')} in ('purchase', 'transfer-in', 'transfer-out') then ${sql.ref('ledger.delta')} else 0 end), 0)`.as('bought'),
+      sql<number>`coalesce(-sum(case when ${sql.ref('ledger.kind')} in ('charge', 'refund') then ${sql.ref('ledger.delta')} else 0 end), 0)`.as('used'),
+    ])
+    .where('ledger.team_id', '=', teamId)
+    .where('lots.expires_at', '>', nowIso)
+    .executeTakeFirst();
+  return { bought: Number(row?.bought ?? 0), used: Number(row?.used ?? 0) };
+}

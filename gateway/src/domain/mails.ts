@@ -1,0 +1,88 @@
+export interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+  kind: string;
+}
+
+/**
+ * The e-mails of R11, R14 and R19, as plain text. Lines stay short so that no transfer encoding
+ * folds the invitation token: a person copies it, a test reads it.
+ */
+
+const list = (names: readonly string[]) => (names.length === 0 ? '  (none)' : names.map((n) => `  - ${n}`).join('\n'));
+
+export function accessMail(m: { to: string; name: string; teamName: string; products: readonly string[]; allProducts: boolean }): Mail {
+  return {
+    to: m.to,
+    kind: 'access',
+    subject: `Autodesk Flex: your product access in team ${m.teamName}`,
+    text: [
+      `Hello ${m.name},`,
+      '',
+      `An administrator of team ${m.teamName} changed the products you may use with Autodesk Flex.`,
+      m.allProducts ? 'You may use every Flex product, including products added later:' : 'You may now use:',
+      list(m.products),
+      '',
+      'Each day you use a product costs the team its daily rate in Flex tokens.',
+    ].join('\n'),
+  };
+}
+
+export function invitationMail(m: {
+  to: string;
+  name: string;
+  teamName: string;
+  token: string;
+  expiresAt: string;
+  products: readonly string[];
+  allProducts: boolean;
+}): Mail {
+  return {
+    to: m.to,
+    kind: 'invitation',
+    subject: `Autodesk Flex: you are invited to team ${m.teamName}`,
+    text: [
+      `Hello ${m.name},`,
+      '',
+      `You are invited to use Autodesk Flex products with team ${m.teamName}.`,
+      m.allProducts ? 'You will be able to use every Flex product.' : 'You will be able to use:',
+      ...(m.allProducts ? [] : [list(m.products)]),
+      '',
+      'To accept, create or confirm your Autodesk account with this token',
+      '(POST /v1/invitations/accept with {"token", "password"}):',
+      '',
+      `Token: ${m.token}`,
+      '',
+      `The invitation expires on ${m.expiresAt} (7 days).`,
+      'After that, ask a team administrator to send it again.',
+    ].join('\n'),
+  };
+}
+
+export function lowBalanceMail(m: { to: string; teamName: string; balance: number; validBought: number }): Mail {
+  return {
+    to: m.to,
+    kind: 'alert-low-balance',
+    subject: `Autodesk Flex: team ${m.teamName} has ${m.balance} tokens left`,
+    text: [
+      `Team ${m.teamName} has ${m.balance} Flex tokens left, below 20% of the`,
+      `${m.validBought} still-valid tokens it bought.`,
+      'Buy more tokens before products stop launching.',
+    ].join('\n'),
+  };
+}
+
+export function expiringMail(m: { to: string; teamName: string; lots: readonly { remaining: number; expiresAt: string }[] }): Mail {
+  const total = m.lots.reduce((s, l) => s + l.remaining, 0);
+  return {
+    to: m.to,
+    kind: 'alert-expiring',
+    subject: `Autodesk Flex: ${total} tokens of team ${m.teamName} expire within 90 days`,
+    text: [
+      `${total} Flex tokens of team ${m.teamName} expire within 90 days:`,
+      ...m.lots.map((l) => `  - ${l.remaining} tokens on ${l.expiresAt}`),
+      'Unused tokens are lost when they expire, one year after purchase.',
+    ].join('\n'),
+  };
+}

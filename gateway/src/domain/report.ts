@@ -1,0 +1,42 @@
+import { csvLine, csvText } from './csv';
+import { addMs, DAY_MS } from './time';
+
+/** R15: the columns of Flex's own usage export, in its order. */
+export const USAGE_CSV_COLUMNS = ['Day used', 'Email', 'First name', 'Last name', 'Product', 'Team', 'Tokens used'] as const;
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * A report's range [from, to): a bare day means the whole UTC day, and `to` as a day is
+ * included ("from 2026-03-01 to 2026-03-31" is all of March). Without bounds: the last 30 days.
+ */
+export function reportRange(from: string | undefined, to: string | undefined, now: Date): { from: string; to: string } {
+  const end = to === undefined ? now : DAY.test(to) ? addMs(new Date(`${to}T00:00:00Z`), DAY_MS) : new Date(to);
+  const start = from === undefined ? addMs(end, -30 * DAY_MS) : new Date(DAY.test(from) ? `${from}T00:00:00Z` : from);
+  return { from: start.toISOString(), to: end.toISOString() };
+}
+
+/** "Ada King Lovelace" → first "Ada", last "King Lovelace": Flex's export has the two columns. */
+export function splitName(name: string): { first: string; last: string } {
+  const parts = name.trim().split(/\s+/).filter((p) => p !== '');
+  if (parts.length === 0) return { first: '', last: '' };
+  return { first: parts[0] as string, last: parts.slice(1).join(' ') };
+}
+
+export interface UsageCsvRow {
+  day: string;
+  email: string;
+  name: string;
+  product: string;
+  team: string;
+  tokens: number;
+}
+
+export function usageCsv(rows: readonly UsageCsvRow[]): string {
+  let out = csvLine([...USAGE_CSV_COLUMNS]);
+  for (const r of rows) {
+    const { first, last } = splitName(r.name);
+    out += csvLine([r.day, csvText(r.email), csvText(first), csvText(last), csvText(r.product), csvText(r.team), String(r.tokens)]);
+  }
+  return out;
+}

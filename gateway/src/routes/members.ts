@@ -1,0 +1,176 @@
+import { createRoute } from '@hono/zod-openapi';
+import { acceptInvitationBody, defaultsBody, memberParam, memberProductsBody } from '@flexgate/shared';
+import { z } from 'zod';
+import { DomainError } from '../domain/errors';
+import { requireTeamAdmin } from '../middleware/auth';
+import type { ServiceContext } from '../services/context';
+import { getDefaults, setDefaults } from '../services/defaults';
+import { explainAccess } from '../services/explain';
+import { importMembers } from '../services/import';
+import { acceptInvitation, resendInvitation } from '../services/invitations';
+import { removeMember, setMemberProducts, teamMembers } from '../services/members';
+import { answers, jsonBody, router, teamParam } from './openapi';
+
+const tags = ['team admin'];
+const invitationParam = teamParam.extend({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be an invitation id') });
+
+/** Members, invitations, product access, defaults, import and explain (R11-R14, R18). */
+export function memberRoutes(ctx: ServiceContext) {
+  const app = router();
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/teams/{team}/members',
+      tags,
+      summary: 'Members with status active, invited or expired (R11) and their own product selection (R12)',
+      request: { params: teamParam },
+      responses: answers({ 200: '[{autodeskId, name, guest, status, allProducts, products, invitation?}]' }, [401, 403, 404]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      return c.json(await teamMembers(ctx, team), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/teams/{team}/members/{autodeskId}/products',
+      tags,
+      summary: 'Set a member\'s Flex products, or "all products" (R12); the member gets an e-mail (R14)',
+      request: { params: memberParam, ...jsonBody(memberProductsBody) },
+      responses: answers({ 200: 'the member' }, [400, 401, 403, 404]),
+    }),
+    async (c) => {
+      const { team, autodeskId } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      const body = c.req.valid('json');
+      return c.json(await setMemberProducts(ctx, { teamId: team, autodeskId, allProducts: body.allProducts, products: body.products }), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/teams/{team}/members/{autodeskId}',
+      tags,
+      summary: 'Remove a member; a pending invitation token dies with it',
+      request: { params: memberParam },
+      responses: answers({ 204: 'removed' }, [401, 403, 404]),
+    }),
+    async (c) => {
+      const { team, autodeskId } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      await removeMember(ctx, team, autodeskId);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/teams/{team}/invitations/{id}/resend',
+      tags,
+      summary: 'Send the invitation again: a new token, a new 7 days; earlier tokens stop working (R11)',
+      request: { params: invitationParam },
+      responses: answers({ 200: '{id, expiresAt}' }, [401, 403, 404, 409]),
+    }),
+    async (c) => {
+      const { team, id } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      return c.json(await resendInvitation(ctx, team, id), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/teams/{team}/defaults',
+      tags,
+      summary: 'Default products of every non-guest member (R13)',
+      request: { params: teamParam },
+      responses: answers({ 200: '{products, enabled}' }, [401, 403, 404]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      return c.json(await getDefaults(ctx, team), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/teams/{team}/defaults',
+      tags,
+      summary: 'Set the default products (R13); an empty list turns defaults off; no e-mail (R14)',
+      request: { params: teamParam, ...jsonBody(defaultsBody) },
+      responses: answers({ 200: '{products, enabled}' }, [400, 401, 403, 404]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      return c.json(await setDefaults(ctx, team, c.req.valid('json').products), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/teams/{team}/members/import',
+      tags,
+      summary:
+        'Import members from CSV: header name,email,products,guest; products separated by ";" ("*" = all products); up to 10,000 rows; each row applied whole or reported in errors; no e-mail (R14)',
+      request: {
+        params: teamParam,
+        body: {
+          required: true,
+          description: 'UTF-8 CSV (a BOM, CRLF, quoted fields and blank lines are fine); `line` in errors counts file lines, the header being line 1',
+          content: { 'text/csv': { schema: z.string().openapi({ example: 'name,email,products,guest\nJohn Doe,john.doe@example.com,autocad;revit,false\n' }) } },
+        },
+      },
+      responses: answers({ 200: '{created, updated, errors: [{line, message}]}' }, [400, 401, 403, 404, 413, 415]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+      if (type !== 'text/csv' && type !== 'text/plain' && type !== 'application/csv') {
+        throw new DomainError('unsupported-media-type', 'Send the file as "Content-Type: text/csv".');
+      }
+      return c.json(await importMembers(ctx, team, await c.req.text()), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/teams/{team}/members/{autodeskId}/access',
+      tags,
+      summary: 'Explain, for every catalog product, whether this member may launch it and why (R18)',
+      request: { params: memberParam },
+      responses: answers({ 200: '[{product, granted, source, code?, rule?, reason}]' }, [401, 403, 404]),
+    }),
+    async (c) => {
+      const { team, autodeskId } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      return c.json(await explainAccess(ctx, team, autodeskId), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/invitations/accept',
+      tags: ['user'],
+      summary: 'Accept an invitation with the token from its e-mail: creates the account, or checks the existing one\'s password (R11)',
+      request: jsonBody(acceptInvitationBody),
+      responses: answers({ 200: '{autodeskId, team, status}' }, [400, 401, 404, 409]),
+    }),
+    async (c) => c.json(await acceptInvitation(ctx, c.req.valid('json')), 200),
+  );
+
+  return app;
+}

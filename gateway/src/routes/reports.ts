@@ -1,0 +1,55 @@
+import { createRoute } from '@hono/zod-openapi';
+import { usageQuery } from '@flexgate/shared';
+import { requireTeamAdmin } from '../middleware/auth';
+import type { ServiceContext } from '../services/context';
+import { usage, usageCsvExport, usageSummary } from '../services/usage';
+import { answers, router, teamParam } from './openapi';
+
+const tags = ['team admin'];
+
+/** R15: usage reports, JSON or CSV with Flex's export columns, and the dashboard summary. */
+export function reportRoutes(ctx: ServiceContext) {
+  const app = router();
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/teams/{team}/usage',
+      tags,
+      summary:
+        'Tokens consumed (charges net of refunds) by user, product or day over [from, to] (R15); Accept: text/csv or format=csv gives Flex\'s export (Day used, Email, First name, Last name, Product, Team, Tokens used)',
+      request: { params: teamParam, query: usageQuery },
+      responses: answers({ 200: '{rows: [{key, tokens, sessions}]} or text/csv' }, [400, 401, 403, 404]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      const q = c.req.valid('query');
+      const wantsCsv = q.format === 'csv' || (q.format === undefined && /\btext\/csv\b/i.test(c.req.header('accept') ?? ''));
+      if (!wantsCsv) return c.json(await usage(ctx, team, q), 200);
+      const { filename, csv } = await usageCsvExport(ctx, team, q);
+      return c.body(csv, 200, {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="${filename}"`,
+      });
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/teams/{team}/usage/summary',
+      tags,
+      summary: 'Tokens available, used and bought (valid lots), token events of the last 90 days, and tokens per day (R15)',
+      request: { params: teamParam },
+      responses: answers({ 200: '{available, used, bought, events, perDay}' }, [401, 403, 404]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      return c.json(await usageSummary(ctx, team), 200);
+    },
+  );
+
+  return app;
+}

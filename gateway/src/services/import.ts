@@ -1,0 +1,51 @@
+import type { ImportResult } from '@flexgate/shared';
+import { listProductKeys } from '../db/repos/catalog';
+import { insertInvitations } from '../db/repos/invitations';
+import { existingAccounts, existingMembers, upsertMembers } from '../db/repos/members';
+import { inTransaction } from '../db/tx';
+import { invalid } from '../domain/errors';
+import { planImport } from '../domain/import';
+import { addMs } from '../domain/time';
+import { newId } from '../lib/ids';
+import { newSecret, sha256 } from '../lib/secrets';
+import type { ServiceContext } from './context';
+import { INVITATION_MS } from './invitations';
+import { requireTeam } from './teams';
+
+/**
+ * R14: members from a CSV file, up to 10,000 rows, and no e-mail at all. Each row is applied
+ * whole or not at all: every row is checked first (against the catalog, in memory), then the
+ * valid ones are written together in one transaction in batches, and the bad ones are reported
+ * with their line. A row whose e-mail has an account adds or updates an active member; one
+ * without an account becomes a pending member with an invitation whose e-mail is not sent
+ * (R14: no e-mail by import) until an admin resends it.
+ */
+export async function importMembers(ctx: ServiceContext, teamId: string, csv: string): Promise<ImportResult> {
+  await requireTeam(ctx, teamId);
+  const plan = planImport(csv, new Set(await listProductKeys(ctx.db)));
+  if ('fileError' in plan) throw invalid(plan.fileError);
+  const now = ctx.clock.now();
+  const nowIso = now.toISOString();
+  const expiresAt = addMs(now, INVITATION_MS).toISOString();
+  const { created, updated } = await inTransaction(ctx.db, async (trx) => {
+    const emails = plan.rows.map((r) => r.email);
+    const [members, accounts] = await Promise.all([existingMembers(trx, teamId, emails), existingAccounts(trx, emails)]);
+    const rows = plan.rows.map((r) => ({
+      autodeskId: r.email,
+      name: r.name,
+      guest: r.guest,
+      allProducts: r.allProducts,
+      products: r.products,
+      status: members.get(r.email) ?? (accounts.has(r.email) ? ('active' as const) : ('invited' as const)),
+    }));
+    await upsertMembers(trx, teamId, rows, nowIso);
+    const invited = rows.filter((r) => !members.has(r.autodeskId) && r.status === 'invited');
+    await insertInvitations(
+      trx,
+      invited.map((r) => ({ id: newId('inv', 9), teamId, autodeskId: r.autodeskId, tokenHash: sha256(newSecret('inv')), expiresAt, createdAt: nowIso })),
+    );
+    const fresh = rows.filter((r) => !members.has(r.autodeskId)).length;
+    return { created: fresh, updated: rows.length - fresh };
+  });
+  return { created, updated, errors: plan.errors };
+}

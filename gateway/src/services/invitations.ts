@@ -1,0 +1,163 @@
+import type { AddMemberResponse, InvitationAccepted } from '@flexgate/shared';
+import { findAccount, insertAccount } from '../db/repos/accounts';
+import { listProducts } from '../db/repos/catalog';
+import {
+  findInvitation,
+  findInvitationByTokenHash,
+  insertInvitations,
+  markAccepted,
+  supersedeInvitations,
+} from '../db/repos/invitations';
+import { activateMember, findMember, insertMember, listMembers, replaceMemberProducts } from '../db/repos/members';
+import { enqueueMail } from '../db/repos/outbox';
+import { inTransaction, type Tx } from '../db/tx';
+import { conflict, DomainError, invalid, notFound } from '../domain/errors';
+import { parseInvite } from '../domain/invite';
+import { invitationMail } from '../domain/mails';
+import { addMs, DAY_MS } from '../domain/time';
+import { newId } from '../lib/ids';
+import { hashPassword, verifyPassword } from '../lib/passwords';
+import { newSecret, sha256 } from '../lib/secrets';
+import type { ServiceContext } from './context';
+import { requireProducts } from './members';
+import { requireTeam } from './teams';
+
+/** R11: an invitation must be accepted within 7 days. */
+export const INVITATION_MS = 7 * DAY_MS;
+
+interface NewInvitation {
+  id: string;
+  token: string;
+  expiresAt: string;
+}
+
+/** A fresh invitation row and its invitation e-mail, in the caller's transaction. */
+async function issueInvitation(
+  trx: Tx,
+  m: { teamId: string; teamName: string; autodeskId: string; name: string; allProducts: boolean; products: readonly string[] },
+  now: Date,
+): Promise<NewInvitation> {
+  const inv: NewInvitation = { id: newId('inv', 9), token: newSecret('inv'), expiresAt: addMs(now, INVITATION_MS).toISOString() };
+  await insertInvitations(trx, [
+    { id: inv.id, teamId: m.teamId, autodeskId: m.autodeskId, tokenHash: sha256(inv.token), expiresAt: inv.expiresAt, createdAt: now.toISOString() },
+  ]);
+  const catalog = await listProducts(trx);
+  const names = catalog.filter((p) => m.allProducts || m.products.includes(p.key)).map((p) => p.name);
+  await enqueueMail(
+    trx,
+    [invitationMail({ to: m.autodeskId, name: m.name, teamName: m.teamName, token: inv.token, expiresAt: inv.expiresAt, products: names, allProducts: m.allProducts })],
+    now.toISOString(),
+  );
+  return inv;
+}
+
+/**
+ * R11: `{invite: "Full Name <email>"}` makes a pending member, whether or not an account with that
+ * e-mail exists, and sends the invitation e-mail in the same transaction.
+ */
+export async function inviteMember(
+  ctx: ServiceContext,
+  input: { teamId: string; invite: string; guest?: boolean | undefined; products?: string[] | undefined; allProducts?: boolean | undefined },
+): Promise<AddMemberResponse> {
+  const team = await requireTeam(ctx, input.teamId);
+  const parsed = parseInvite(input.invite);
+  if (!parsed.ok) throw new DomainError('invalid-request', parsed.message, { rule: 'R11', errors: [{ path: 'invite', message: parsed.message }] });
+  const products = [...new Set(input.products ?? [])];
+  await requireProducts(ctx, products);
+  const now = ctx.clock.now();
+  const guest = input.guest ?? false;
+  const allProducts = input.allProducts ?? false;
+  const invitation = await inTransaction(ctx.db, async (trx) => {
+    const added = await insertMember(trx, {
+      teamId: team.id,
+      autodeskId: parsed.email,
+      name: parsed.name,
+      guest,
+      allProducts,
+      status: 'invited',
+      createdAt: now.toISOString(),
+    });
+    if (!added) {
+      const existing = await findMember(trx, team.id, parsed.email);
+      throw conflict(
+        existing?.status === 'invited'
+          ? `${parsed.email} is already invited to this team; resend the invitation instead (POST /v1/teams/${team.id}/invitations/{id}/resend).`
+          : `${parsed.email} is already a member of this team.`,
+      );
+    }
+    await replaceMemberProducts(trx, team.id, parsed.email, products);
+    return issueInvitation(trx, { teamId: team.id, teamName: team.name, autodeskId: parsed.email, name: parsed.name, allProducts, products }, now);
+  });
+  return {
+    member: {
+      team: team.id,
+      autodeskId: parsed.email,
+      name: parsed.name,
+      guest,
+      status: 'invited',
+      allProducts,
+      products,
+      invitation: { id: invitation.id, expiresAt: invitation.expiresAt },
+    },
+    invitation: { id: invitation.id, expiresAt: invitation.expiresAt },
+  };
+}
+
+/**
+ * R11: a resend starts a new 7-day period with a new token; every token sent before is dead. Any
+ * invitation id of the member will do (the admin may hold an old one), as long as it is not accepted.
+ */
+export async function resendInvitation(ctx: ServiceContext, teamId: string, invitationId: string): Promise<{ id: string; expiresAt: string }> {
+  const team = await requireTeam(ctx, teamId);
+  const old = await findInvitation(ctx.db, invitationId);
+  if (!old || old.teamId !== teamId) throw notFound(`No invitation ${invitationId} in this team.`);
+  if (old.acceptedAt) throw conflict(`${old.autodeskId} accepted this invitation on ${old.acceptedAt}; there is nothing to resend.`);
+  const now = ctx.clock.now();
+  const fresh = await inTransaction(ctx.db, async (trx) => {
+    const [member] = await listMembers(trx, teamId, old.autodeskId);
+    if (!member) throw notFound(`${old.autodeskId} is no longer a member of this team; invite them again.`);
+    if (member.status === 'active') throw conflict(`${old.autodeskId} is already an active member.`);
+    await supersedeInvitations(trx, teamId, old.autodeskId, now.toISOString());
+    return issueInvitation(
+      trx,
+      { teamId, teamName: team.name, autodeskId: member.autodeskId, name: member.name, allProducts: member.allProducts, products: member.products },
+      now,
+    );
+  });
+  return { id: fresh.id, expiresAt: fresh.expiresAt };
+}
+
+/**
+ * R11: the token from the e-mail and a password make the member active. Without an account one
+ * is created (named as invited); with one, its password must match, so an invitation to an
+ * existing e-mail cannot be used to take that account over.
+ */
+export async function acceptInvitation(ctx: ServiceContext, input: { token: string; password: string }): Promise<InvitationAccepted> {
+  const dead = 'This invitation token is not valid: it may have been replaced by a newer invitation e-mail.';
+  const inv = await findInvitationByTokenHash(ctx.db, sha256(input.token));
+  if (!inv || inv.supersededAt) throw notFound(dead);
+  if (inv.acceptedAt) throw conflict(`This invitation was already accepted on ${inv.acceptedAt}; sign in instead.`);
+  const now = ctx.clock.now();
+  if (inv.expiresAt <= now.toISOString()) {
+    throw new DomainError('conflict', `This invitation expired on ${inv.expiresAt} (7 days after it was sent); ask a team admin to resend it.`, { rule: 'R11' });
+  }
+  const member = await findMember(ctx.db, inv.teamId, inv.autodeskId);
+  if (!member) throw notFound(dead);
+  const account = await findAccount(ctx.db, inv.autodeskId);
+  if (account && !(await verifyPassword(input.password, account.passwordHash))) {
+    throw new DomainError('unauthorized', `An Autodesk account ${inv.autodeskId} exists already: give its password to accept.`);
+  }
+  const passwordHash = account ? null : await hashPassword(input.password, ctx.config.scryptN);
+  return inTransaction(ctx.db, async (trx) => {
+    const nowIso = ctx.clock.now().toISOString();
+    if (!(await markAccepted(trx, inv.id, nowIso))) throw conflict('This invitation was accepted, replaced or expired meanwhile.');
+    let created = false;
+    if (passwordHash) {
+      created = await insertAccount(trx, { autodeskId: inv.autodeskId, name: member.name, passwordHash, createdAt: nowIso });
+      // An account made meanwhile by someone else: its password was never checked here, so refuse.
+      if (!created) throw invalid(`An Autodesk account ${inv.autodeskId} was created meanwhile; accept again with its password.`);
+    }
+    if (!(await activateMember(trx, inv.teamId, inv.autodeskId))) throw notFound(dead);
+    return { autodeskId: inv.autodeskId, team: inv.teamId, status: 'active' as const, accountCreated: created };
+  });
+}

@@ -1,0 +1,73 @@
+import type { UsageResponse, UsageSummary } from '@flexgate/shared';
+import { listProducts } from '../db/repos/catalog';
+import { teamBalance } from '../db/repos/lots';
+import { peopleNames, tokenEvents, usageBy, usageDetail, validLotTotals } from '../db/repos/usage';
+import { invalid } from '../domain/errors';
+import { reportRange, usageCsv } from '../domain/report';
+import { addMs, DAY_MS } from '../domain/time';
+import { settleExpiries } from './balance';
+import type { ServiceContext } from './context';
+import { requireTeam } from './teams';
+
+type Query = { from?: string | undefined; to?: string | undefined; by: 'user' | 'product' | 'day' };
+
+function range(ctx: ServiceContext, q: Query) {
+  const r = reportRange(q.from, q.to, ctx.clock.now());
+  if (r.to <= r.from) throw invalid(`The range is empty: from ${r.from} is not before to ${r.to}.`);
+  if (Date.parse(r.to) - Date.parse(r.from) > 3 * 366 * DAY_MS) throw invalid('A usage report covers at most 3 years.');
+  return r;
+}
+
+/** R15: tokens consumed (charges net of refunds) and sessions, by user, product or day. */
+export async function usage(ctx: ServiceContext, teamId: string, q: Query): Promise<UsageResponse> {
+  await requireTeam(ctx, teamId);
+  const r = range(ctx, q);
+  // A key whose only session was refunded in full (R7a) consumed nothing: no row.
+  const rows = (await usageBy(ctx.db, teamId, r.from, r.to, q.by)).filter((x) => x.tokens !== 0 || x.sessions !== 0);
+  const total = rows.reduce((t, x) => ({ tokens: t.tokens + x.tokens, sessions: t.sessions + x.sessions }), { tokens: 0, sessions: 0 });
+  return { team: teamId, from: r.from, to: r.to, by: q.by, rows, total };
+}
+
+/** R15: the same figures at Flex's export grain (day, user, product) with Flex's columns. */
+export async function usageCsvExport(ctx: ServiceContext, teamId: string, q: Query): Promise<{ filename: string; csv: string }> {
+  const team = await requireTeam(ctx, teamId);
+  const r = range(ctx, q);
+  const detail = (await usageDetail(ctx.db, teamId, r.from, r.to)).filter((d) => d.tokens !== 0);
+  const [names, catalog] = await Promise.all([peopleNames(ctx.db, teamId, [...new Set(detail.map((d) => d.autodeskId))]), listProducts(ctx.db)]);
+  const productName = new Map(catalog.map((p) => [p.key, p.name]));
+  const csv = usageCsv(
+    detail.map((d) => ({
+      day: d.day,
+      email: d.autodeskId,
+      name: names.get(d.autodeskId) ?? '',
+      product: productName.get(d.product) ?? d.product,
+      team: team.name,
+      tokens: d.tokens,
+    })),
+  );
+  return { filename: `flex-usage-${teamId}-${r.from.slice(0, 10)}-${r.to.slice(0, 10)}.csv`, csv };
+}
+
+/** R15: what an admin's dashboard shows: available, used, bought, recent token events, use per day. */
+export async function usageSummary(ctx: ServiceContext, teamId: string): Promise<UsageSummary> {
+  await requireTeam(ctx, teamId);
+  await settleExpiries(ctx, teamId);
+  const now = ctx.clock.now();
+  const nowIso = now.toISOString();
+  const since = addMs(now, -90 * DAY_MS).toISOString();
+  const [available, totals, events, perDay] = await Promise.all([
+    teamBalance(ctx.db, teamId, nowIso),
+    validLotTotals(ctx.db, teamId, nowIso),
+    tokenEvents(ctx.db, teamId, since, 1000),
+    usageBy(ctx.db, teamId, since, nowIso, 'day'),
+  ]);
+  return {
+    team: teamId,
+    at: nowIso,
+    available,
+    used: totals.used,
+    bought: totals.bought,
+    events,
+    perDay: perDay.map((d) => ({ day: d.key, tokens: d.tokens, sessions: d.sessions })),
+  };
+}

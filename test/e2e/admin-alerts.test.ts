@@ -1,0 +1,95 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mailsTo, newAdmin } from '../harness/admin';
+import { buy, expectLedgerMatchesBalance, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+let gw: TestGateway;
+const T0 = new Date('2026-03-15T10:00:00Z');
+const DAY = 86_400_000;
+const touched = new Set<string>();
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  await setClock(gw, T0);
+  await seedCatalog(gw);
+});
+afterAll(async () => gw?.close());
+afterEach(async () => {
+  for (const t of touched) await expectLedgerMatchesBalance(gw, t);
+  touched.clear();
+  await setClock(gw, T0);
+});
+
+const alertsOf = async (to: string, kind: string) => (await mailsTo(gw, to)).filter((m) => m.kind === kind);
+
+describe('alerts (R19)', () => {
+  it('R19: the low-balance e-mail goes to every admin once per crossing below 20%, not on every launch', async () => {
+    const key = `big-${Math.random().toString(36).slice(2, 8)}`;
+    expectStatus(await gw.op.post('/v1/products', { key, name: 'Big Rate', dailyRate: 30 }), 201);
+    const team = await newTeam(gw, 100);
+    touched.add(team);
+    const [one, two] = [await newAdmin(gw, [team]), await newAdmin(gw, [team])];
+    const users = await Promise.all(Array.from({ length: 9 }, () => newMember(gw, team, 'all')));
+    const launch = (i: number, product = key) => users[i]!.api.post('/v1/launch', { product });
+
+    expectStatus(await launch(0), 200); // 70
+    expectStatus(await launch(1), 200); // 40: 40% left, still above 20%
+    expect(await alertsOf(one.email, 'alert-low-balance')).toEqual([]);
+    let balance = expectStatus(await one.api.get(`/v1/teams/${team}/balance`), 200);
+    expect(balance.alerts).toMatchObject({ lowBalance: false, lowBalanceThreshold: 20, validBought: 100 });
+
+    expectStatus(await launch(2), 200); // 10: crosses below 20
+    expect((await launch(3)).body.code).toBe('insufficient-tokens');
+    expectStatus(await launch(4, 'autocad'), 200); // 3: still below, same crossing
+    for (const admin of [one, two]) {
+      const mails = await alertsOf(admin.email, 'alert-low-balance');
+      expect(mails).toHaveLength(1);
+      expect(mails[0].subject).toMatch(/10 tokens left/);
+    }
+    balance = expectStatus(await one.api.get(`/v1/teams/${team}/balance`), 200);
+    expect(balance).toMatchObject({ balance: 3, alerts: { lowBalance: true } });
+
+    // A purchase lifts it above the line; the next fall below is a new crossing, mailed again.
+    await buy(gw, team, 200); // 203 of 300
+    expect(expectStatus(await one.api.get(`/v1/teams/${team}/balance`), 200).alerts.lowBalance).toBe(false);
+    for (const i of [5, 6, 7, 8]) expectStatus(await launch(i), 200); // 203 - 120 = 83 (28%)
+    expect(await alertsOf(one.email, 'alert-low-balance')).toHaveLength(1);
+    expectStatus(await users[0]!.api.post('/v1/launch', { product: 'revit' }), 200); // 73
+    expectStatus(await users[1]!.api.post('/v1/launch', { product: 'civil-3d' }), 200); // 62
+    expectStatus(await users[2]!.api.post('/v1/launch', { product: 'maya' }), 200); // 53: below 60
+    expectStatus(await users[3]!.api.post('/v1/launch', { product: 'autocad' }), 200); // 46
+    expect(await alertsOf(one.email, 'alert-low-balance')).toHaveLength(2);
+    expect(await alertsOf(two.email, 'alert-low-balance')).toHaveLength(2);
+  });
+
+  it('R19: tokens expiring within 90 days are announced once per lot, including when time alone brings a lot within 90 days', async () => {
+    const team = await newTeam(gw);
+    touched.add(team);
+    const admin = await newAdmin(gw, [team]);
+    const u = await newMember(gw, team, ['autocad']);
+
+    const soon = await buy(gw, team, 50, new Date(T0.getTime() - 300 * DAY).toISOString()); // expires in 65 days
+    let mails = await alertsOf(admin.email, 'alert-expiring');
+    expect(mails).toHaveLength(1);
+    expect(mails[0].text).toContain(soon.expiresAt);
+    const fresh = await buy(gw, team, 100); // a year to go: nothing to say
+    expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect(await alertsOf(admin.email, 'alert-expiring')).toHaveLength(1);
+    expect(expectStatus(await admin.api.get(`/v1/teams/${team}/balance`), 200).alerts).toMatchObject({
+      expiringSoon: true,
+      expiringTokens: 43,
+      nextExpiry: soon.expiresAt,
+    });
+
+    // 280 days on, the first lot is gone and the second is 85 days from expiry: the next charge notices.
+    await setClock(gw, new Date(T0.getTime() + 280 * DAY));
+    const again = await newMember(gw, team, ['revit']);
+    expectStatus(await again.api.post('/v1/launch', { product: 'revit' }), 200);
+    mails = await alertsOf(admin.email, 'alert-expiring');
+    expect(mails).toHaveLength(2);
+    expect(mails[1].text).toContain(fresh.expiresAt);
+    expectStatus(await (await signIn(gw, { autodeskId: u.autodeskId, password: u.password })).api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect(await alertsOf(admin.email, 'alert-expiring')).toHaveLength(2);
+  });
+});

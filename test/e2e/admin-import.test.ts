@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mailsTo, newAdmin, postCsv } from '../harness/admin';
+import { newAccount, newTeam, seedCatalog, setClock } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+let gw: TestGateway;
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  await setClock(gw, '2026-03-15T10:00:00Z');
+  await seedCatalog(gw);
+});
+afterAll(async () => gw?.close());
+
+describe('CSV import (R14)', () => {
+  it('R14: 10,000 rows with some bad lines: the good rows are applied, each bad line reported with its file line, no e-mail', async () => {
+    const team = await newTeam(gw, 100);
+    const admin = (await newAdmin(gw, [team])).api;
+    // Two members exist already: their rows update them.
+    const known = [await newAccount(gw), await newAccount(gw)];
+    for (const k of known) expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: k.autodeskId, products: ['maya'] }), 201);
+    const before = (await mailsTo(gw, known[0]!.autodeskId)).length;
+
+    const tag = Math.random().toString(36).slice(2, 8);
+    // A long name (quoted, with a comma) makes the file larger than the 1 MB JSON limit.
+    const pad = 'x'.repeat(90);
+    const lines: string[] = ['name,email,products,guest'];
+    const bad = new Map<number, RegExp>();
+    let good = 0;
+    for (let i = 0; i < 10_000; i++) {
+      if (i === 5000) lines.push(''); // a blank line: skipped, but it still counts
+      const n = lines.length + 1;
+      if (i % 1000 === 7) {
+        lines.push(`Bad ${i},not-an-email-${i},autocad,false`);
+        bad.set(n, /not an e-mail/);
+      } else if (i % 1000 === 500) {
+        lines.push(`Unknown ${i},u${i}.${tag}@example.com,autocad;photoshop,false`);
+        bad.set(n, /photoshop/);
+      } else if (i === 9999) {
+        lines.push(`Dup,u0.${tag}@example.com,,`);
+        bad.set(n, /already on line 2/);
+      } else if (i === 2) {
+        lines.push(`Known One,${known[0]!.autodeskId},revit,false`);
+        good++;
+      } else if (i === 3) {
+        lines.push(`"Known, Two",${known[1]!.autodeskId},*,true`);
+        good++;
+      } else {
+        lines.push(`"Person ${i}, ${pad}",u${i}.${tag}@example.com,${i % 2 ? 'autocad;revit' : 'maya'},${i % 10 === 0 ? 'true' : ''}`);
+        good++;
+      }
+    }
+    const csv = `\uFEFF${lines.join('\r\n')}\r\n`;
+    expect(Buffer.byteLength(csv)).toBeGreaterThan(1024 * 1024);
+
+    const started = performance.now();
+    const result = expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv), 200);
+    const ms = performance.now() - started;
+    console.log(`R14 import of 10,000 rows (${(Buffer.byteLength(csv) / 1e6).toFixed(2)} MB): ${ms.toFixed(0)} ms`);
+
+    expect(result.created + result.updated).toBe(good);
+    expect(result.updated).toBe(2);
+    expect(result.errors.map((e: any) => e.line)).toEqual([...bad.keys()]);
+    for (const e of result.errors) expect(e.message).toMatch(bad.get(e.line)!);
+
+    const members = expectStatus(await admin.get(`/v1/teams/${team}/members`), 200);
+    expect(members).toHaveLength(good);
+    const by = new Map(members.map((m: any) => [m.autodeskId, m]));
+    expect(by.get(known[0]!.autodeskId)).toMatchObject({ name: 'Known One', status: 'active', products: ['revit'] });
+    expect(by.get(known[1]!.autodeskId)).toMatchObject({ name: 'Known, Two', guest: true, allProducts: true, products: [] });
+    expect(by.get(`u1.${tag}@example.com`)).toMatchObject({ status: 'invited', products: ['autocad', 'revit'], guest: false });
+    expect(by.get(`u10.${tag}@example.com`)).toMatchObject({ guest: true, products: ['maya'], name: `Person 10, ${pad}` });
+    expect(by.has(`u500.${tag}@example.com`)).toBe(false);
+    // R14: nothing was mailed, neither to the updated members nor to the new ones.
+    expect(await mailsTo(gw, known[0]!.autodeskId)).toHaveLength(before);
+    expect(await mailsTo(gw, `u1.${tag}@example.com`)).toEqual([]);
+  });
+
+  it('R14: quoted fields, CRLF, a BOM and blank lines; a file-level problem applies nothing', async () => {
+    const team = await newTeam(gw);
+    const admin = (await newAdmin(gw, [team])).api;
+    const tag = Math.random().toString(36).slice(2, 8);
+    const csv = `\uFEFFname,email,products,guest\r\n\r\n"Doe, ""JD"" John",jd.${tag}@example.com,"autocad; revit",FALSE\r\n\r\n`;
+    expect(expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv), 200)).toEqual({ created: 1, updated: 0, errors: [] });
+    const [m] = expectStatus(await admin.get(`/v1/teams/${team}/members`), 200);
+    expect(m).toMatchObject({ name: 'Doe, "JD" John', products: ['autocad', 'revit'], guest: false });
+
+    const bad = await postCsv(admin, `/v1/teams/${team}/members/import`, 'name,mail,products\nX,x@example.com,\n');
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toMatch(/Line 1: unknown column "mail"/);
+    const tooMany = `name,email\n${Array.from({ length: 10_001 }, (_, i) => `U,t${i}.${tag}@example.com`).join('\n')}`;
+    expect((await postCsv(admin, `/v1/teams/${team}/members/import`, tooMany)).status).toBe(400);
+    expect(expectStatus(await admin.get(`/v1/teams/${team}/members`), 200)).toHaveLength(1);
+
+    const json = await admin.post(`/v1/teams/${team}/members/import`, { csv: 'name,email' });
+    expect(json.status).toBe(415);
+    const huge = await postCsv(admin, `/v1/teams/${team}/members/import`, `name,email\n${'y'.repeat(6 * 1024 * 1024)}`);
+    expect(huge.status).toBe(413);
+    expect(huge.body.code).toBe('payload-too-large');
+  });
+});

@@ -1,0 +1,266 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mailsTo, newAdmin, postCsv, tokenOf, uniqueEmail } from '../harness/admin';
+import { newAccount, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+let gw: TestGateway;
+const T0 = new Date('2026-03-15T10:00:00Z');
+const DAY = 86_400_000;
+const at = (ms: number) => new Date(T0.getTime() + ms);
+/** The test clock runs at real speed after a jump: instants it stamps are a few ms past the jump. */
+const expectNear = (iso: string, expected: Date) => {
+  const ms = Date.parse(iso) - expected.getTime();
+  expect(ms, `${iso} vs ${expected.toISOString()}`).toBeGreaterThanOrEqual(0);
+  expect(ms).toBeLessThan(10_000);
+};
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  await setClock(gw, T0);
+  await seedCatalog(gw);
+});
+afterAll(async () => gw?.close());
+afterEach(async () => setClock(gw, T0));
+
+async function teamWithAdmin(tokens = 200) {
+  const team = await newTeam(gw, tokens);
+  const admin = await newAdmin(gw, [team]);
+  return { team, admin: admin.api };
+}
+
+async function newProduct(rate = 5) {
+  const key = `new-${Math.random().toString(36).slice(2, 8)}`;
+  expectStatus(await gw.op.post('/v1/products', { key, name: `New ${key}`, dailyRate: rate }), 201);
+  return key;
+}
+
+describe('members and invitations (R11)', () => {
+  it('R11: an invitation expires after 7 days; a resend gives a new token and 7 new days, and the old token is dead', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const email = uniqueEmail('ada');
+    const invited = expectStatus(await admin.post(`/v1/teams/${team}/members`, { invite: `Ada Lovelace <${email.toUpperCase()}>`, products: ['autocad'] }), 201);
+    expect(invited.member).toMatchObject({ autodeskId: email, name: 'Ada Lovelace', status: 'invited', products: ['autocad'] });
+    expectNear(invited.invitation.expiresAt, at(7 * DAY));
+    const expiry = Date.parse(invited.invitation.expiresAt);
+    const [mail] = await mailsTo(gw, email);
+    expect(mail).toMatchObject({ kind: 'invitation', sentAt: null });
+    const oldToken = tokenOf(mail.text);
+
+    await setClock(gw, new Date(expiry - 5000));
+    const list1 = expectStatus(await admin.get(`/v1/teams/${team}/members`), 200);
+    expect(list1.find((m: any) => m.autodeskId === email).status).toBe('invited');
+
+    await setClock(gw, new Date(expiry + 1));
+    const list2 = expectStatus(await admin.get(`/v1/teams/${team}/members`), 200);
+    expect(list2.find((m: any) => m.autodeskId === email)).toMatchObject({ status: 'expired', invitation: { id: invited.invitation.id } });
+    const late = await gw.anon.post('/v1/invitations/accept', { token: oldToken, password: 'a-good-password' });
+    expect(late.status).toBe(409);
+    expect(late.body.detail).toMatch(/expired/);
+
+    const resent = expectStatus(await admin.post(`/v1/teams/${team}/invitations/${invited.invitation.id}/resend`), 200);
+    expect(resent.id).not.toBe(invited.invitation.id);
+    expectNear(resent.expiresAt, new Date(expiry + 7 * DAY));
+    const mails = await mailsTo(gw, email);
+    expect(mails.map((m) => m.kind)).toEqual(['invitation', 'invitation']);
+    const newToken = tokenOf(mails[1].text);
+    expect(newToken).not.toBe(oldToken);
+
+    expect((await gw.anon.post('/v1/invitations/accept', { token: oldToken, password: 'a-good-password' })).status).toBe(404);
+    const accepted = expectStatus(await gw.anon.post('/v1/invitations/accept', { token: newToken, password: 'a-good-password' }), 200);
+    expect(accepted).toMatchObject({ autodeskId: email, team, status: 'active', accountCreated: true });
+    expect((await gw.anon.post('/v1/invitations/accept', { token: newToken, password: 'a-good-password' })).status).toBe(409);
+
+    const list3 = expectStatus(await admin.get(`/v1/teams/${team}/members`), 200);
+    expect(list3.find((m: any) => m.autodeskId === email)).toMatchObject({ status: 'active', name: 'Ada Lovelace' });
+    const user = await signIn(gw, { autodeskId: email, password: 'a-good-password' });
+    expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ source: 'flex', charged: 7 });
+  });
+
+  it('R11: a pending invitee cannot launch (invitation-pending), nor an expired one; accepting with the existing account\'s password makes it active', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const account = await newAccount(gw, 'existing');
+    const user = await signIn(gw, account);
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { invite: `Existing Person <${account.autodeskId}>`, allProducts: true }), 201);
+
+    const pending = await user.api.post('/v1/launch', { product: 'revit' });
+    expect(pending.status).toBe(403);
+    expect(pending.body).toMatchObject({ code: 'invitation-pending', rule: 'R11' });
+    expect(pending.body.detail).toMatch(/not yet accepted/);
+
+    await setClock(gw, at(8 * DAY));
+    const again = await signIn(gw, account);
+    const expired = await again.api.post('/v1/launch', { product: 'revit' });
+    expect(expired.status).toBe(403);
+    expect(expired.body).toMatchObject({ code: 'invitation-pending', rule: 'R11' });
+    expect(expired.body.detail).toMatch(/expired/);
+
+    const [mail] = await mailsTo(gw, account.autodeskId);
+    const inv = expectStatus(await admin.get(`/v1/teams/${team}/members`), 200).find((m: any) => m.autodeskId === account.autodeskId).invitation;
+    expectStatus(await admin.post(`/v1/teams/${team}/invitations/${inv.id}/resend`), 200);
+    const token = tokenOf((await mailsTo(gw, account.autodeskId))[1].text);
+    expect(token).not.toBe(tokenOf(mail.text));
+    expect((await gw.anon.post('/v1/invitations/accept', { token, password: 'not-the-password' })).status).toBe(401);
+    const ok = expectStatus(await gw.anon.post('/v1/invitations/accept', { token, password: account.password }), 200);
+    expect(ok.accountCreated).toBe(false);
+    expect(expectStatus(await again.api.post('/v1/launch', { product: 'revit' }), 200)).toMatchObject({ source: 'flex', charged: 10 });
+  });
+
+  it('R11: an invitation not written "Full Name <email>" is refused with a clear message', async () => {
+    const { team, admin } = await teamWithAdmin();
+    for (const invite of ['john@example.com', 'John Doe', 'John Doe <john@>', '<john@example.com>']) {
+      const r = await admin.post(`/v1/teams/${team}/members`, { invite });
+      expect(r.status, invite).toBe(400);
+      expect(r.body.code).toBe('invalid-request');
+      expect(r.body.detail).toMatch(/Full Name <email>|not an e-mail|name is missing/);
+    }
+    expect(expectStatus(await admin.get(`/v1/teams/${team}/members`), 200)).toEqual([]);
+  });
+
+  it('R11: adding an existing account by Autodesk ID makes it active at once; an unknown one is 404, a second add 409', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const account = await newAccount(gw);
+    const r = expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['maya'] }), 201);
+    expect(r.member).toMatchObject({ status: 'active', products: ['maya'] });
+    expect(r.invitation).toBeUndefined();
+    expect((await admin.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId })).status).toBe(409);
+    expect((await admin.post(`/v1/teams/${team}/members`, { autodeskId: uniqueEmail('nobody') })).status).toBe(404);
+  });
+
+  it('R11: removing a member ends access at once and kills a pending invitation token', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const account = await newAccount(gw);
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
+    const user = await signIn(gw, account);
+    expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect((await admin.delete(`/v1/teams/${team}/members/${account.autodeskId}`)).status).toBe(204);
+    const refused = await user.api.post('/v1/launch', { product: 'autocad' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('no-access');
+    expect((await admin.delete(`/v1/teams/${team}/members/${account.autodeskId}`)).status).toBe(404);
+
+    const email = uniqueEmail();
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { invite: `Gone Soon <${email}>` }), 201);
+    const token = tokenOf((await mailsTo(gw, email))[0].text);
+    expect((await admin.delete(`/v1/teams/${team}/members/${email}`)).status).toBe(204);
+    expect((await gw.anon.post('/v1/invitations/accept', { token, password: 'a-good-password' })).status).toBe(404);
+  });
+});
+
+describe('product access (R12)', () => {
+  it('R12: "all products" reaches a product added to the catalog later; a fixed list does not, until it is assigned; clearing removes access', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const all = await signIn(gw, await newAccount(gw));
+    const fixed = await signIn(gw, await newAccount(gw));
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: all.autodeskId, allProducts: true }), 201);
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: fixed.autodeskId, products: ['autocad'] }), 201);
+
+    const added = await newProduct(3);
+    expect(expectStatus(await all.api.post('/v1/launch', { product: added }), 200).charged).toBe(3);
+    const refused = await fixed.api.post('/v1/launch', { product: added });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ code: 'no-access', rule: 'R12' });
+
+    const updated = expectStatus(await admin.put(`/v1/teams/${team}/members/${fixed.autodeskId}/products`, { products: ['autocad', added] }), 200);
+    expect(updated).toMatchObject({ allProducts: false, products: [added, 'autocad'].sort() });
+    expect(expectStatus(await fixed.api.post('/v1/launch', { product: added }), 200).charged).toBe(3);
+
+    expectStatus(await admin.put(`/v1/teams/${team}/members/${fixed.autodeskId}/products`, { products: [added] }), 200);
+    expect((await fixed.api.post('/v1/launch', { product: 'autocad' })).body.code).toBe('no-access');
+    expect((await admin.put(`/v1/teams/${team}/members/${fixed.autodeskId}/products`, { products: ['photoshop'] })).status).toBe(404);
+  });
+});
+
+describe('default assignments (R13)', () => {
+  it('R13: defaults reach every non-guest member, new and existing, never a guest, never grow with the catalog; an empty set turns them off', async () => {
+    const { team, admin } = await teamWithAdmin(500);
+    const existing = await signIn(gw, await newAccount(gw));
+    const guest = await signIn(gw, await newAccount(gw));
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: existing.autodeskId }), 201);
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: guest.autodeskId, guest: true }), 201);
+    expect(expectStatus(await admin.get(`/v1/teams/${team}/defaults`), 200)).toMatchObject({ products: [], enabled: false });
+
+    expect(expectStatus(await admin.put(`/v1/teams/${team}/defaults`, { products: ['revit', 'maya'] }), 200)).toMatchObject({
+      products: ['maya', 'revit'],
+      enabled: true,
+    });
+    const later = await signIn(gw, await newAccount(gw));
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: later.autodeskId }), 201);
+
+    expect(expectStatus(await existing.api.post('/v1/launch', { product: 'revit' }), 200).source).toBe('flex');
+    expect(expectStatus(await later.api.post('/v1/launch', { product: 'maya' }), 200).source).toBe('flex');
+    const guestTry = await guest.api.post('/v1/launch', { product: 'revit' });
+    expect(guestTry.status).toBe(403);
+    expect(guestTry.body).toMatchObject({ code: 'no-access', rule: 'R13' });
+
+    const added = await newProduct();
+    expect((await existing.api.post('/v1/launch', { product: added })).body.code).toBe('no-access');
+    expect(expectStatus(await admin.get(`/v1/teams/${team}/defaults`), 200).products).toEqual(['maya', 'revit']);
+
+    expect(expectStatus(await admin.put(`/v1/teams/${team}/defaults`, { products: [] }), 200)).toMatchObject({ products: [], enabled: false });
+    expect((await later.api.post('/v1/launch', { product: 'revit' })).body.code).toBe('no-access');
+    expect((await admin.put(`/v1/teams/${team}/defaults`, { products: ['nope'] })).status).toBe(404);
+  });
+});
+
+describe('notifications (R14)', () => {
+  it('R14: an individual assignment and a product change e-mail the user; an import and a defaults change send nothing', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const one = await newAccount(gw);
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: one.autodeskId, products: ['autocad'] }), 201);
+    let mails = await mailsTo(gw, one.autodeskId);
+    expect(mails).toHaveLength(1);
+    expect(mails[0]).toMatchObject({ kind: 'access', to: one.autodeskId });
+    expect(mails[0].text).toMatch(/AutoCAD/);
+
+    expectStatus(await admin.put(`/v1/teams/${team}/members/${one.autodeskId}/products`, { products: ['autocad', 'revit'] }), 200);
+    mails = await mailsTo(gw, one.autodeskId);
+    expect(mails).toHaveLength(2);
+    expect(mails[1].text).toMatch(/Revit/);
+    // Saving the same selection again changes nothing, so it tells nobody anything.
+    expectStatus(await admin.put(`/v1/teams/${team}/members/${one.autodeskId}/products`, { products: ['revit', 'autocad'] }), 200);
+    expectStatus(await admin.put(`/v1/teams/${team}/defaults`, { products: ['maya'] }), 200);
+    expect(await mailsTo(gw, one.autodeskId)).toHaveLength(2);
+
+    const imported = await newAccount(gw);
+    const fresh = uniqueEmail('imported');
+    const csv = `name,email,products,guest\nImported One,${imported.autodeskId},autocad,false\nNew Person,${fresh},revit,false\n${'Known Again'},${one.autodeskId},maya,false\n`;
+    expect(expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv), 200)).toEqual({ created: 2, updated: 1, errors: [] });
+    expect(await mailsTo(gw, imported.autodeskId)).toEqual([]);
+    expect(await mailsTo(gw, fresh)).toEqual([]);
+    expect(await mailsTo(gw, one.autodeskId)).toHaveLength(2);
+    const members = expectStatus(await admin.get(`/v1/teams/${team}/members`), 200);
+    expect(members.find((m: any) => m.autodeskId === imported.autodeskId)).toMatchObject({ status: 'active', products: ['autocad'] });
+    const pending = members.find((m: any) => m.autodeskId === fresh);
+    expect(pending).toMatchObject({ status: 'invited', name: 'New Person' });
+    // An imported invitee gets the invitation e-mail only when an admin sends it.
+    expectStatus(await admin.post(`/v1/teams/${team}/invitations/${pending.invitation.id}/resend`), 200);
+    expect((await mailsTo(gw, fresh)).map((m) => m.kind)).toEqual(['invitation']);
+  });
+});
+
+describe('explain (R18)', () => {
+  it('R18: for every catalog product, whether the member may launch it, which source won and which rule refused', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const account = await newAccount(gw);
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
+    expectStatus(await admin.put(`/v1/teams/${team}/defaults`, { products: ['maya'] }), 200);
+    expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: account.autodeskId, product: 'revit', endsAt: at(30 * DAY).toISOString() }), 201);
+    const catalog = expectStatus(await gw.op.get('/v1/products'), 200);
+
+    const answer = expectStatus(await admin.get(`/v1/teams/${team}/members/${account.autodeskId}/access`), 200);
+    expect(answer.map((a: any) => a.product).sort()).toEqual(catalog.map((p: any) => p.key).sort());
+    const by = new Map(answer.map((a: any) => [a.product, a]));
+    expect(by.get('autocad')).toMatchObject({ granted: true, source: 'flex' });
+    expect(by.get('revit')).toMatchObject({ granted: true, source: 'subscription' });
+    expect((by.get('maya') as any).reason).toMatch(/default/);
+    expect(by.get('civil-3d')).toMatchObject({ granted: false, code: 'no-access', rule: 'R12' });
+    for (const a of answer) expect(a.reason.length).toBeGreaterThan(10);
+
+    const email = uniqueEmail();
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { invite: `Pending Person <${email}>`, allProducts: true }), 201);
+    const pending = expectStatus(await admin.get(`/v1/teams/${team}/members/${email}/access`), 200);
+    expect(pending.every((a: any) => !a.granted && a.code === 'invitation-pending' && a.rule === 'R11')).toBe(true);
+    expect((await admin.get(`/v1/teams/${team}/members/${uniqueEmail('stranger')}/access`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,103 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mailsTo, newAdmin, tokenOf, uniqueEmail } from '../harness/admin';
+import { newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+interface Received {
+  to: string[];
+  raw: string;
+}
+
+let smtp: SMTPServer;
+let gw: TestGateway;
+const received: Received[] = [];
+/** Addresses whose first delivery the server refuses with a temporary error (retry test). */
+const refuseOnce = new Set<string>();
+
+beforeAll(async () => {
+  smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const to = session.envelope.rcptTo.map((r) => r.address.toLowerCase());
+        const refused = to.find((t) => refuseOnce.has(t));
+        if (refused) {
+          refuseOnce.delete(refused);
+          return callback(Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 }));
+        }
+        received.push({ to, raw: Buffer.concat(chunks).toString('utf8') });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = smtp.server.address() as AddressInfo;
+  gw = await startTestGateway({ smtpUrl: `smtp://127.0.0.1:${port}` });
+  await setClock(gw, '2026-03-15T10:00:00Z');
+  await seedCatalog(gw);
+});
+afterAll(async () => {
+  await gw?.close();
+  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+});
+
+/** The text body of a raw message, undoing quoted-printable if the sender chose it. */
+function bodyOf(raw: string): string {
+  const [head, ...rest] = raw.split(/\r?\n\r?\n/);
+  const body = rest.join('\n\n');
+  if (!/content-transfer-encoding:\s*quoted-printable/i.test(head ?? '')) return body;
+  return Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(Number.parseInt(h, 16))), 'latin1').toString('utf8');
+}
+
+async function waitFor<T>(what: string, find: () => T | undefined | Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const found = await find();
+    if (found !== undefined) return found;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('e-mail over SMTP (R11, R14)', () => {
+  it('R11: the invitation e-mail reaches a real SMTP server; its token accepts the invitation; the user signs in and launches', async () => {
+    const team = await newTeam(gw, 50);
+    const admin = await newAdmin(gw, [team]);
+    const email = uniqueEmail('smtp');
+    expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { invite: `Sam Smtp <${email}>`, products: ['autocad'] }), 201);
+
+    const message = await waitFor('the invitation e-mail', () => received.find((m) => m.to.includes(email)));
+    expect(message.raw).toMatch(/^Subject: Autodesk Flex: you are invited to team /m);
+    const token = tokenOf(bodyOf(message.raw));
+    const outbox = await waitFor('sentAt', async () => (await mailsTo(gw, email)).find((m) => m.sentAt !== null));
+    expect(outbox).toMatchObject({ kind: 'invitation', attempts: 1 });
+    expect(tokenOf(outbox.text)).toBe(token);
+
+    expectStatus(await gw.anon.post('/v1/invitations/accept', { token, password: 'sam-password-1' }), 200);
+    const user = await signIn(gw, { autodeskId: email, password: 'sam-password-1' });
+    expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ granted: true, source: 'flex', charged: 7, balance: 43 });
+  });
+
+  it('R14: a message the server refuses is retried with backoff, then marked sent', async () => {
+    const team = await newTeam(gw, 50);
+    const admin = await newAdmin(gw, [team]);
+    const email = uniqueEmail('retry');
+    refuseOnce.add(email);
+    expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { invite: `Ray Retry <${email}>` }), 201);
+    const failed = await waitFor('a failed attempt', async () => (await mailsTo(gw, email)).find((m) => m.lastError !== null));
+    expect(failed).toMatchObject({ sentAt: null, attempts: 1 });
+    expect(failed.lastError).toMatch(/busy/);
+    // The next attempt waits for its backoff (5 s); moving the clock past it makes it due now.
+    await setClock(gw, new Date(Date.parse(failed.createdAt) + 60_000));
+    const sent = await waitFor('the retry', async () => (await mailsTo(gw, email)).find((m) => m.sentAt !== null));
+    expect(sent.attempts).toBe(2);
+    expect(received.filter((m) => m.to.includes(email))).toHaveLength(1);
+  });
+});

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mailsTo, newAdmin, parseCsvText, tokenOf, uniqueEmail } from '../harness/admin';
+import { expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+let gw: TestGateway;
+const T0 = new Date('2026-03-15T10:00:00Z');
+const HOUR = 3_600_000;
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  await setClock(gw, T0);
+  await seedCatalog(gw);
+});
+afterAll(async () => gw?.close());
+
+describe('usage reports (R15)', () => {
+  it('R15: usage by user, product and day, and a CSV with Flex\'s columns whose totals equal the ledger to the token', async () => {
+    const team = await newTeam(gw, 500);
+    const admin = await newAdmin(gw, [team]);
+    const u1 = await newMember(gw, team, 'all');
+    // A name that needs quoting and is not ASCII, through the invitation path.
+    const zoe = uniqueEmail('zoe');
+    expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { invite: `Zoë O'Neil, Jr <${zoe}>`, allProducts: true }), 201);
+    const token = tokenOf((await mailsTo(gw, zoe))[0].text);
+    expectStatus(await gw.anon.post('/v1/invitations/accept', { token, password: 'zoe-password' }), 200);
+    const u2 = await signIn(gw, { autodeskId: zoe, password: 'zoe-password' });
+
+    // Day 1: u1 AutoCAD 7 + Revit 10, u2 AutoCAD 7, u2 Maya closed within 5 minutes (refunded, R7a).
+    for (const [u, p] of [[u1, 'autocad'], [u1, 'revit'], [u2, 'autocad']] as const) expectStatus(await u.api.post('/v1/launch', { product: p }), 200);
+    const maya = expectStatus(await u2.api.post('/v1/launch', { product: 'maya' }), 200);
+    expect(expectStatus(await u2.api.post(`/v1/sessions/${maya.session.id}/end`), 200).refunded).toBe(9);
+    // Day 2: u1 AutoCAD again. Day 3: u2 Revit.
+    await setClock(gw, at(25 * HOUR));
+    expectStatus(await u1.api.post('/v1/launch', { product: 'autocad' }), 200);
+    await setClock(gw, at(49 * HOUR));
+    expectStatus(await u2.api.post('/v1/launch', { product: 'revit' }), 200);
+
+    const q = `/v1/teams/${team}/usage?from=2026-03-15&to=2026-03-17`;
+    const byUser = expectStatus(await admin.api.get(`${q}&by=user`), 200);
+    expect(byUser.rows).toEqual([
+      { key: u1.autodeskId, tokens: 24, sessions: 3 },
+      { key: zoe, tokens: 17, sessions: 2 },
+    ].sort((a, b) => (a.key < b.key ? -1 : 1)));
+    expect(byUser.total).toEqual({ tokens: 41, sessions: 5 });
+    expect(expectStatus(await admin.api.get(`${q}&by=product`), 200).rows).toEqual([
+      { key: 'autocad', tokens: 21, sessions: 3 },
+      { key: 'revit', tokens: 20, sessions: 2 },
+    ]);
+    expect(expectStatus(await admin.api.get(`${q}&by=day`), 200).rows).toEqual([
+      { key: '2026-03-15', tokens: 24, sessions: 3 },
+      { key: '2026-03-16', tokens: 7, sessions: 1 },
+      { key: '2026-03-17', tokens: 10, sessions: 1 },
+    ]);
+    expect(expectStatus(await admin.api.get(`/v1/teams/${team}/usage?from=2026-03-16&to=2026-03-16&by=day`), 200).rows).toEqual([
+      { key: '2026-03-16', tokens: 7, sessions: 1 },
+    ]);
+
+    // The ledger says the same, to the token: charges net of refunds.
+    const ledger = await ledgerOf(gw, team);
+    const consumed = -ledger.filter((e) => e.kind === 'charge' || e.kind === 'refund').reduce((s, e) => s + e.tokens, 0);
+    expect(consumed).toBe(41);
+
+    const csvRes = await admin.api.get(q, { accept: 'text/csv' });
+    expect(csvRes.status).toBe(200);
+    expect(csvRes.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(csvRes.headers.get('content-disposition')).toMatch(/attachment; filename=".+\.csv"/);
+    const [header, ...rows] = parseCsvText(csvRes.body as unknown as string);
+    expect(header).toEqual(['Day used', 'Email', 'First name', 'Last name', 'Product', 'Team', 'Tokens used']);
+    expect(rows.reduce((s, r) => s + Number(r[6]), 0)).toBe(consumed);
+    expect(rows).toContainEqual(['2026-03-15', zoe, 'Zoë', "O'Neil, Jr", 'AutoCAD', expect.any(String), '7']);
+    expect(rows.some((r) => r[4] === 'Maya')).toBe(false);
+    expect(csvRes.body).toContain(`"O'Neil, Jr"`);
+    expect(rows.every((r) => r.length === 7 && /^2026-03-1[5-7]$/.test(r[0]!))).toBe(true);
+    const viaFormat = await admin.api.get(`${q}&format=csv`);
+    expect(viaFormat.body).toBe(csvRes.body);
+
+    expect((await admin.api.get(`/v1/teams/${team}/usage?from=2026-03-17&to=2026-03-01`)).status).toBe(400);
+    expect((await admin.api.get(`/v1/teams/${team}/usage?by=week`)).status).toBe(400);
+    await expectLedgerMatchesBalance(gw, team);
+  });
+
+  it('R15: the summary: available, used and bought add up, token events of the last 90 days, tokens per day', async () => {
+    await setClock(gw, T0);
+    const team = await newTeam(gw, 300);
+    const admin = await newAdmin(gw, [team]);
+    const u = await newMember(gw, team, ['revit', 'autocad']);
+    expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200);
+    await setClock(gw, at(30 * HOUR));
+    expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+
+    const s = expectStatus(await admin.api.get(`/v1/teams/${team}/usage/summary`), 200);
+    expect(s).toMatchObject({ available: 283, used: 17, bought: 300 });
+    expect(s.bought - s.used).toBe(s.available);
+    expect(s.events).toEqual([expect.objectContaining({ kind: 'purchase', tokens: 300 })]);
+    expect(s.perDay).toEqual([
+      { day: '2026-03-15', tokens: 10, sessions: 1 },
+      { day: '2026-03-16', tokens: 7, sessions: 1 },
+    ]);
+  });
+});
