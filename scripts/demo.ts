@@ -1,13 +1,20 @@
 /**
  * `pnpm start`: a gateway with a seeded demo and one simulated launch of each kind, then it keeps
- * serving until Ctrl-C. Everything goes through the real HTTP API, as a product and an admin would.
+ * serving until Ctrl-C. Everything goes through the real HTTP API, as a product and an admin would;
+ * the launches go through the real license-check client (`@flexgate/client`), cached under
+ * ./data/demo-cache/<person>.
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createClient, type FlexgateClient } from '@flexgate/client';
 import { loadConfig, startGateway } from '@flexgate/gateway';
 
 const demoDb = './data/demo.db';
+const demoCache = './data/demo-cache';
 for (const suffix of ['', '-wal', '-shm']) rmSync(demoDb + suffix, { force: true });
+// A fresh database has fresh keys: entitlements cached by an earlier run must not be served.
+rmSync(demoCache, { recursive: true, force: true });
 
 const operatorKey = process.env.FLEXGATE_OPERATOR_KEY ?? `demo-operator-${randomBytes(8).toString('hex')}`;
 const config = loadConfig({
@@ -26,7 +33,7 @@ async function call(method: string, path: string, body?: unknown, token = operat
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const json = await res.json();
-  if (!res.ok && res.status !== 403) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
 }
 
@@ -59,28 +66,39 @@ await call('POST', '/v1/subscriptions', { autodeskId: people.subscriber.autodesk
 await call('POST', '/v1/trials', { autodeskId: people.trial.autodeskId, product: 'revit', endsAt: inTwoWeeks });
 
 const local = (iso: string) => new Date(iso).toLocaleString();
-async function launch(who: keyof typeof people, product: string) {
+// Each simulated person runs the real license-check client, with its own cache on disk.
+const clients: FlexgateClient[] = [];
+async function clientFor(who: keyof typeof people): Promise<FlexgateClient> {
   const person = people[who];
-  const { token } = await call('POST', '/v1/signin', { autodeskId: person.autodeskId, password: person.password }, '');
-  const r = await call('POST', '/v1/launch', { product, machine: 'demo-workstation' }, token);
+  const client = createClient({ gatewayUrl: base, cacheDir: join(demoCache, who), machine: 'demo-workstation' });
+  clients.push(client);
+  await client.signIn(person.autodeskId, person.password);
+  return client;
+}
+async function launch(client: FlexgateClient, who: keyof typeof people, product: string) {
+  const person = people[who];
+  const r = await client.launch(product);
   const name = catalog.find((p) => p.key === product)?.name;
   if (!r.granted) {
-    console.log(`  ✗ ${person.name} → ${name}: refused (${r.code}) ${r.detail}`);
+    console.log(`  ✗ ${person.name} → ${name}: refused (${r.code}) ${r.reason}`);
     return;
   }
-  const parts = [`source ${r.source}`, `charged ${r.charged} tokens`];
+  const parts = [`source ${r.provisional ? 'provisional' : r.source}`, `charged ${r.charged} tokens`];
   if (r.balance !== null) parts.push(`balance ${r.balance}`);
-  parts.push(r.session ? `session ends ${local(r.session.endsAt)}` : `entitlement valid until ${local(r.expiresAt)}`);
+  parts.push(r.sessionEnd ? `session ends ${local(r.sessionEnd)}` : `entitlement valid until ${local(r.expiresAt)}`);
+  if (r.fromCache) parts.push('from the offline cache, no network');
   console.log(`  ✓ ${person.name} → ${name}: ${parts.join(', ')}`);
 }
 
 console.log(`\nflexgate demo: team "${team.name}" (${team.id}) bought ${lot.tokens} tokens, valid until ${local(lot.expiresAt)}\n`);
 console.log('Simulated launches:');
-await launch('flex', 'autocad');
-await launch('flex', 'autocad');
-await launch('subscriber', 'revit');
-await launch('trial', 'revit');
-await launch('flex', 'maya');
+const flo = await clientFor('flex');
+await launch(flo, 'flex', 'autocad');
+await launch(flo, 'flex', 'autocad');
+await launch(await clientFor('subscriber'), 'subscriber', 'revit');
+await launch(await clientFor('trial'), 'trial', 'revit');
+await launch(flo, 'flex', 'maya');
+for (const c of clients) await c.close();
 
 console.log(`
 flexgate listening on ${base} (${gateway.database.engine}, ${config.databaseUrl})
@@ -94,6 +112,7 @@ Try:
   curl -s ${base}/v1/teams/${team.id}/balance -H 'authorization: Bearer ${admin.key}'
   curl -s ${base}/v1/teams/${team.id}/ledger -H 'authorization: Bearer ${admin.key}'
   curl -s ${base}/.well-known/jwks.json
+  FLEXGATE_URL=${base} FLEXGATE_CACHE_DIR=${join(demoCache, 'flex')} node client/bin/flexgate.js launch revit
 Ctrl-C stops it.`);
 
 const stop = () => gateway.close().then(() => process.exit(0));

@@ -1,11 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Config } from './config';
+import { consoleRoutes } from './console/routes';
 import type { Database } from './db/connect';
+import type { HotReads } from './db/hot';
 import type { AdjustableClock, Clock } from './lib/clock';
 import type { Logger } from './lib/logger';
+import { requestScope } from './lib/logger';
+import { Metrics } from './lib/metrics';
+import { constantTimeEquals } from './lib/secrets';
 import { authenticate } from './middleware/auth';
+import { strictUtf8Body } from './middleware/strict-body';
+import { peerAddress, rateLimit, signInSubject, TokenBuckets } from './middleware/rate-limit';
 import type { AppEnv } from './middleware/env';
 import { onError, problemResponse } from './middleware/problem';
 import { router } from './routes/openapi';
@@ -25,29 +33,35 @@ export interface AppDeps {
   testClock: AdjustableClock | null;
   keys: KeyRing;
   logger: Logger;
+  /** The SQLite launch fast path; absent on PostgreSQL. */
+  hot?: HotReads | null;
+  /** Prometheus counters; a fresh registry when absent. */
+  metrics?: Metrics;
   /** Whether the gateway accepts requests (false while draining on SIGTERM). */
   ready?: () => boolean;
 }
 
 /** Builds the whole HTTP app from its dependencies, so tests can build it in-process. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
-  const ctx: ServiceContext = { db: deps.database.db, clock: deps.clock, keys: deps.keys, config: deps.config };
+  const ctx: ServiceContext = { db: deps.database.db, clock: deps.clock, keys: deps.keys, config: deps.config, hot: deps.hot ?? null };
   const app = router();
 
+  const metrics = deps.metrics ?? new Metrics();
+  // Request id, access log and request metrics. Every log line written while serving the request
+  // carries its id (requestScope); one info line per request, built only when info is enabled.
   app.use('*', async (c, next) => {
     const incoming = c.req.header('x-request-id');
     const id = incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
     c.set('requestId', id);
     c.header('x-request-id', id);
     const started = performance.now();
-    await next();
-    deps.logger.debug('request', {
-      requestId: id,
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      ms: Math.round((performance.now() - started) * 100) / 100,
-    });
+    await requestScope.run({ requestId: id }, next);
+    const ms = performance.now() - started;
+    const route = routePattern(c);
+    const status = c.res.status;
+    metrics.requests.inc({ method: c.req.method, route, status: String(status) });
+    metrics.latency.observe({ method: c.req.method, route }, ms / 1000);
+    deps.logger.info('request', { requestId: id, method: c.req.method, route, status, ms: Math.round(ms * 100) / 100 });
   });
   const limit = (maxSize: number) =>
     bodyLimit({ maxSize, onError: (c) => problemResponse(c, 'payload-too-large', `The request body is over ${maxSize} bytes.`) });
@@ -56,11 +70,40 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const importLimit = limit(deps.config.importBodyLimit);
   const importPath = /^\/v1\/teams\/[^/]+\/members\/import$/;
   app.use('/v1/*', (c, next) => (importPath.test(c.req.path) ? importLimit(c, next) : defaultLimit(c, next)));
+  app.use('/v1/*', strictUtf8Body());
+  // Abuse (issue 8): per-address limits run before the credential is checked (a flood costs no
+  // signature check), per-user ones after it; FLEXGATE_RATE_LIMIT=off removes both.
+  if (deps.config.rateLimit) {
+    const r = deps.config.rateLimits;
+    app.use('/v1/signin', rateLimit({ name: 'signin-per-ip', buckets: new TokenBuckets(r.signinPerIp), key: peerAddress, metrics }));
+    app.use('/v1/signin', rateLimit({ name: 'signin-per-user', buckets: new TokenBuckets(r.signinPerUser), key: signInSubject, metrics }));
+    app.use('/v1/launch', rateLimit({ name: 'launch-per-ip', buckets: new TokenBuckets(r.launchPerIp), key: peerAddress, metrics, launch: true }));
+  }
   app.use('/v1/*', authenticate(ctx));
+  if (deps.config.rateLimit) {
+    const perUser = new TokenBuckets(deps.config.rateLimits.launchPerUser);
+    const user = (c: Context<AppEnv>) => {
+      const p = c.get('principal');
+      return p?.kind === 'user' ? p.autodeskId : null;
+    };
+    app.use('/v1/launch', rateLimit({ name: 'launch-per-user', buckets: perUser, key: user, metrics, launch: true }));
+  }
 
   app.get('/healthz', (c) => {
     if (deps.ready && !deps.ready()) return problemResponse(c, 'service-unavailable', 'The gateway is shutting down.');
     return c.json({ ok: true, engine: deps.database.engine });
+  });
+  // Operator key, FLEXGATE_METRICS_TOKEN, or a loopback peer (a scraper on the same host).
+  app.get('/metrics', (c) => {
+    const header = c.req.header('authorization') ?? '';
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    const allowed =
+      (bearer !== undefined &&
+        ((deps.config.operatorKey !== undefined && constantTimeEquals(bearer, deps.config.operatorKey)) ||
+          (deps.config.metricsToken !== undefined && constantTimeEquals(bearer, deps.config.metricsToken)))) ||
+      (bearer === undefined && isLoopback(peerAddress(c)));
+    if (!allowed) return problemResponse(c, 'forbidden', 'GET /metrics answers loopback peers, the operator key and FLEXGATE_METRICS_TOKEN.');
+    return c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
   app.get('/.well-known/jwks.json', (c) => {
     c.header('cache-control', 'public, max-age=300');
@@ -71,7 +114,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', teamRoutes(ctx));
   app.route('/', memberRoutes(ctx));
   app.route('/', reportRoutes(ctx));
-  app.route('/', userRoutes(ctx));
+  app.route('/', userRoutes(ctx, metrics));
+  app.route('/console', consoleRoutes(ctx, deps.logger));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -82,4 +126,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.notFound((c) => problemResponse(c, 'not-found', `No route ${c.req.method} ${c.req.path}.`));
   app.onError(onError(deps.logger));
   return app;
+}
+
+/** The route pattern that answered (bounded label set), never the raw path (unbounded). */
+function routePattern(c: Context<AppEnv>): string {
+  const p = c.req.routePath;
+  return !p || p.endsWith('*') ? 'unmatched' : p;
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }

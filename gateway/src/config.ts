@@ -17,6 +17,18 @@ const envSchema = z.object({
   FLEXGATE_OPERATOR_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   FLEXGATE_TEST_CLOCK: flag.default(false),
   FLEXGATE_RATE_LIMIT: z.enum(['on', 'off']).default('on'),
+  /**
+   * Rate limits, in requests per minute (token buckets: a burst of that many, refilled evenly).
+   * The defaults sit far above any real use: a product relaunches a few times a minute, an office
+   * of a few hundred people signs in from one address at 9 am. They stop password guessing and
+   * floods, not people.
+   */
+  FLEXGATE_RATE_SIGNIN_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  FLEXGATE_RATE_SIGNIN_PER_IP: z.coerce.number().int().min(1).max(1_000_000).default(300),
+  FLEXGATE_RATE_LAUNCH_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(120),
+  FLEXGATE_RATE_LAUNCH_PER_IP: z.coerce.number().int().min(1).max(1_000_000).default(3000),
+  /** A scrape-only bearer token for GET /metrics; without it /metrics answers loopback peers and the operator. */
+  FLEXGATE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   FLEXGATE_ISSUER: z.string().min(1).default('flexgate'),
   FLEXGATE_ID_TOKEN_TTL: z.coerce.number().int().min(60).max(7 * 86400).default(12 * 3600),
   /** `normal` survives a process crash (WAL); `full` also survives power loss, at a cost per write. */
@@ -37,6 +49,8 @@ const envSchema = z.object({
     .refine((u) => /^smtps?:\/\//.test(u), { message: 'must be smtp://... or smtps://...' })
     .optional(),
   FLEXGATE_MAIL_FROM: z.string().min(3).default('Autodesk Flex (flexgate) <no-reply@flexgate.local>'),
+  /** N worker processes sharing the port through node:cluster (`--cluster N` sets it too); 0: one plain process. */
+  FLEXGATE_CLUSTER: z.coerce.number().int().min(0).max(64).default(0),
 });
 
 export interface Config {
@@ -47,6 +61,9 @@ export interface Config {
   readonly operatorKey: string | undefined;
   readonly testClock: boolean;
   readonly rateLimit: boolean;
+  /** Requests per minute per key (see FLEXGATE_RATE_*). */
+  readonly rateLimits: RateLimits;
+  readonly metricsToken: string | undefined;
   readonly issuer: string;
   readonly idTokenTtlSeconds: number;
   readonly sqliteSync: 'normal' | 'full';
@@ -56,6 +73,15 @@ export interface Config {
   readonly importBodyLimit: number;
   readonly smtpUrl: string | undefined;
   readonly mailFrom: string;
+  /** Worker processes for `--cluster N`; 0 runs the gateway in this process. */
+  readonly cluster: number;
+}
+
+export interface RateLimits {
+  readonly signinPerUser: number;
+  readonly signinPerIp: number;
+  readonly launchPerUser: number;
+  readonly launchPerIp: number;
 }
 
 export class ConfigError extends Error {}
@@ -76,6 +102,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     operatorKey: e.FLEXGATE_OPERATOR_KEY,
     testClock: e.FLEXGATE_TEST_CLOCK,
     rateLimit: e.FLEXGATE_RATE_LIMIT === 'on',
+    rateLimits: Object.freeze({
+      signinPerUser: e.FLEXGATE_RATE_SIGNIN_PER_USER,
+      signinPerIp: e.FLEXGATE_RATE_SIGNIN_PER_IP,
+      launchPerUser: e.FLEXGATE_RATE_LAUNCH_PER_USER,
+      launchPerIp: e.FLEXGATE_RATE_LAUNCH_PER_IP,
+    }),
+    metricsToken: e.FLEXGATE_METRICS_TOKEN,
     issuer: e.FLEXGATE_ISSUER,
     idTokenTtlSeconds: e.FLEXGATE_ID_TOKEN_TTL,
     sqliteSync: e.FLEXGATE_SQLITE_SYNC,
@@ -85,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     importBodyLimit: e.FLEXGATE_IMPORT_BODY_LIMIT,
     smtpUrl: e.SMTP_URL,
     mailFrom: e.FLEXGATE_MAIL_FROM,
+    cluster: e.FLEXGATE_CLUSTER,
   });
 }
 

@@ -1,12 +1,13 @@
-import { ConfigError, loadConfig } from './config';
+import { argsToEnv, isClusterWorker, listeningMessage, runPrimary } from './cluster';
+import { type Config, ConfigError, loadConfig } from './config';
 import { jsonLogger } from './lib/logger';
 import { startGateway } from './server';
 
-/** The only file that touches `process`: environment in, signals handled, exit codes out. */
+/** The only file that touches `process`: environment and arguments in, signals handled, exit codes out. */
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig({ ...process.env, ...argsToEnv(process.argv.slice(2)) });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`flexgate: ${error.message}\n`);
@@ -15,11 +16,33 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = jsonLogger(config.logLevel);
+
+  // --cluster N: this process only forks and supervises N workers (cluster.ts); each worker runs
+  // this same file and takes the branch below.
+  if (config.cluster > 0 && !isClusterWorker()) {
+    if (config.testClock) logger.warn('FLEXGATE_TEST_CLOCK with --cluster: every worker has its own clock; POST /v1/test/clock moves only one');
+    runPrimary({
+      workers: config.cluster,
+      logger,
+      announce: (line) => process.stderr.write(`${line}\n`),
+      onSignal: (signal, handler) => process.on(signal, handler),
+      exit: (code) => process.exit(code),
+    });
+    return;
+  }
+
   const gateway = await startGateway(config, { logger });
   const engine = gateway.database.engine;
-  logger.info(`listening on ${gateway.url}`, { engine, operatorRoutes: config.operatorKey ? 'enabled' : 'disabled (no FLEXGATE_OPERATOR_KEY)' });
-  // Plain line too, for people and scripts that wait for it (CONTRACT: "listening on http://HOST:PORT").
-  process.stderr.write(`flexgate listening on ${gateway.url} (${engine})\n`);
+  const worker = isClusterWorker() && process.send !== undefined;
+  if (worker) {
+    // The primary prints "listening on" once every worker listens.
+    logger.info('worker listening', { url: gateway.url, engine, pid: process.pid });
+    process.send?.(listeningMessage(gateway.url, engine));
+  } else {
+    logger.info(`listening on ${gateway.url}`, { engine, operatorRoutes: config.operatorKey ? 'enabled' : 'disabled (no FLEXGATE_OPERATOR_KEY)' });
+    // Plain line too, for people and scripts that wait for it (CONTRACT: "listening on http://HOST:PORT").
+    process.stderr.write(`flexgate listening on ${gateway.url} (${engine})\n`);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -36,6 +59,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A worker whose primary is gone (killed with SIGKILL) would serve on, unsupervised: stop too.
+  if (worker) process.on('disconnect', () => stop('primary gone'));
 }
 
 main().catch((error) => {

@@ -1,8 +1,10 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './app';
 import type { Config } from './config';
 import { connect, type Database } from './db/connect';
+import { sqliteHotReads } from './db/hot';
 import { migrate } from './db/migrate';
 import { forgetAnswersBefore } from './db/repos/idempotency';
 import { AdjustableClock, type Clock, systemClock } from './lib/clock';
@@ -35,15 +37,26 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const database = connect({ url: config.databaseUrl, poolSize: config.databasePoolSize, sqliteSync: config.sqliteSync });
   const applied = await migrate(database);
   if (applied.length > 0) logger.info('migrated', { applied });
+  // The launch fast path needs the tables, so it opens after migrating; :memory: has no second connection.
+  const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
+  const hot = sqlitePath && sqlitePath !== ':memory:' ? sqliteHotReads(sqlitePath) : null;
   const keys = new KeyRing(database.db, clock, { issuer: config.issuer, idTokenTtlSeconds: config.idTokenTtlSeconds });
   await keys.init();
 
   let accepting = true;
-  const app = createApp({ config, database, clock, testClock, keys, logger, ready: () => accepting });
+  const app = createApp({ config, database, clock, testClock, keys, logger, hot, ready: () => accepting });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
   });
   const port = (server.address() as AddressInfo).port;
+  // Responses in flight, so that a drain can ask each of their connections to close after it.
+  const inFlight = new Set<ServerResponse>();
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    // While draining, every answer closes its connection: no keep-alive socket outlives it.
+    if (!accepting && !res.headersSent) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
 
   // Background upkeep, each step idempotent so that several instances may run it at once.
   const timers = [
@@ -73,14 +86,41 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         accepting = false;
         for (const t of timers) clearInterval(t);
         await mailer?.stop();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
-          (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-        });
+        await drain(server as unknown as DrainableServer, inFlight);
+        hot?.close();
         await database.close();
       })();
       return closing;
     },
   };
+}
+
+interface DrainableServer {
+  close(callback: () => void): void;
+  closeIdleConnections(): void;
+  closeAllConnections(): void;
+}
+
+/** How long a graceful stop waits for in-flight requests before it cuts the connections. */
+const DRAIN_DEADLINE_MS = 25_000;
+
+/**
+ * Graceful close (issue 8): stop listening, let every in-flight request finish and answer, then
+ * close its connection. `server.close()` alone closes only the connections idle at that moment; a
+ * keep-alive connection whose request finishes later stayed open until its keep-alive timeout (5 s),
+ * and could even carry a new request into a closing database. So: answers in flight get
+ * `Connection: close`, idle sockets are closed as they appear, and a deadline bounds it all.
+ */
+async function drain(server: DrainableServer, inFlight: Set<ServerResponse>): Promise<void> {
+  for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => server.closeAllConnections(), DRAIN_DEADLINE_MS);
+    server.close(() => {
+      clearInterval(poll);
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }

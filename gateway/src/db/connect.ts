@@ -42,9 +42,24 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/**
+ * SQLite does run DDL inside transactions; Kysely's adapter just says it does not, and then its
+ * Migrator runs each migration statement by statement with no lock at all (its SQLite migration
+ * lock is a no-op, fine for one process only). Two processes starting on a fresh file (`--cluster
+ * N`, or several instances) then both create the same tables and one fails. Saying yes makes the
+ * Migrator read the applied migrations and run the pending ones inside one transaction, which our
+ * driver opens with BEGIN IMMEDIATE: the write lock serialises them, busy_timeout makes the others
+ * wait, and they find the migrations done. A failed migration also rolls back whole.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 function sqliteDialect(handle: SQLite.Database): Dialect {
   return {
-    createAdapter: () => new SqliteAdapter(),
+    createAdapter: () => new TransactionalDdlSqliteAdapter(),
     createDriver: () => new ImmediateSqliteDriver({ database: handle }),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),

@@ -2,6 +2,9 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { Database } from './connect';
 import * as m001 from './migrations/001_init';
 import * as m002 from './migrations/002_admin';
+import * as m003 from './migrations/003_console';
+import * as m004 from './migrations/004_perf';
+import * as m005 from './migrations/005_usage_rollup';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -15,6 +18,9 @@ function provider(database: Database): MigrationProvider {
       return {
         '001_init': { up: (db) => m001.up(db, engine) },
         '002_admin': { up: (db) => m002.up(db, engine) },
+        '003_console': { up: (db) => m003.up(db, engine) },
+        '004_perf': { up: (db) => m004.up(db, engine) },
+        '005_usage_rollup': { up: (db) => m005.up(db, engine) },
       };
     },
   };

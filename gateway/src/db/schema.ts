@@ -22,6 +22,9 @@ export interface DB {
   signing_keys: SigningKeysTable;
   outbox: OutboxTable;
   team_alerts: TeamAlertsTable;
+  usage_day_product: UsageDayProductTable;
+  usage_day_user: UsageDayUserTable;
+  console_sessions: ConsoleSessionsTable;
 }
 
 export interface ProductsTable {
@@ -191,6 +194,34 @@ export interface TeamAlertsTable {
   sent_at: string;
 }
 
+/** 003: an admin console browser session (issue 6); the cookie holds the id, the table its hash. */
+export interface ConsoleSessionsTable {
+  id_hash: string;
+  admin_id: string;
+  /** The session's CSRF token, echoed by every form. */
+  csrf: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+}
+
 export type LotRow = Selectable<LotsTable>;
 export type SessionRow = Selectable<UsageSessionsTable>;
 export type NewLedgerEntry = Insertable<LedgerTable>;
+
+/** Daily usage rollups kept with every charge and refund (migration 005). */
+export interface UsageDayProductTable {
+  team_id: string;
+  day: string;
+  product_key: string;
+  tokens: number;
+  sessions: number;
+}
+
+export interface UsageDayUserTable {
+  team_id: string;
+  day: string;
+  autodesk_id: string;
+  tokens: number;
+  sessions: number;
+}

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
 import { isTransientConflict, isUniqueViolation, RetryTransaction } from './errors';
 import type { DB } from './schema';
 
@@ -19,5 +19,19 @@ export async function inTransaction<T>(db: Kysely<DB>, fn: (trx: Tx) => Promise<
       // A little jitter keeps two retrying transactions from colliding again in lockstep.
       await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
     }
+  }
+}
+
+/**
+ * Makes the transactions that pass the same `name` run one after the other, for the few
+ * check-then-insert steps that no unique key can guard (the first signing key: every kid is
+ * different). PostgreSQL: a transaction-scoped advisory lock, released at commit or rollback;
+ * under READ COMMITTED the statements after it see what the previous holder committed. SQLite:
+ * nothing to do, every write transaction already holds the database's write lock (BEGIN
+ * IMMEDIATE, db/connect.ts), across processes too.
+ */
+export async function serialize(trx: Tx, name: string): Promise<void> {
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+    await sql`select pg_advisory_xact_lock(hashtext(${`flexgate:${name}`}))`.execute(trx);
   }
 }

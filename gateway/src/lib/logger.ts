@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
@@ -8,12 +10,38 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
+/**
+ * The request a log line belongs to. The request middleware runs each request inside it, so every
+ * line written while serving it (handlers, services, onError) carries its `requestId` without
+ * threading a logger through every call.
+ */
+export const requestScope = new AsyncLocalStorage<{ requestId: string }>();
+
+/**
+ * Field names whose values are secrets: never written, whatever a caller passes. A second line of
+ * defence: no code logs bodies or headers, and the test suite greps debug logs for known secrets.
+ */
+const SECRET_FIELDS = /^(password|newPassword|authorization|token|key|apiKey|adminKey|operatorKey|secret|cookie|privateKey|private_jwk)$/i;
+
+function redact(fields: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const k of Object.keys(fields)) {
+    if (SECRET_FIELDS.test(k)) {
+      out ??= { ...fields };
+      out[k] = '[redacted]';
+    }
+  }
+  return out ?? fields;
+}
+
 /** One JSON object per line on stdout, so operators can ship logs without parsing prose. */
 export function jsonLogger(level: Level | 'silent', write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   const min = ORDER[level];
   const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < min) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields })}\n`);
+    const scope = requestScope.getStore();
+    const line = { time: new Date().toISOString(), level: lvl, msg, ...(scope ? { requestId: scope.requestId } : {}), ...(fields ? redact(fields) : {}) };
+    write(`${JSON.stringify(line)}\n`);
   };
   return {
     debug: (m, f) => emit('debug', m, f),

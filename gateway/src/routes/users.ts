@@ -1,6 +1,8 @@
 import { createRoute } from '@hono/zod-openapi';
 import { launchBody, signInBody } from '@flexgate/shared';
 import { z } from 'zod';
+import { DomainError } from '../domain/errors';
+import { Metrics } from '../lib/metrics';
 import { requireUser } from '../middleware/auth';
 import { signIn } from '../services/accounts';
 import type { ServiceContext } from '../services/context';
@@ -22,7 +24,22 @@ const launchRequest = launchBody.extend({
     .optional(),
 });
 
-export function userRoutes(ctx: ServiceContext) {
+/** Launch metrics are counted here, where the launch answers, so services stay free of them. */
+function countLaunch(metrics: Metrics, answer: { source: string; charged: number }): void {
+  metrics.launches.inc({ source: answer.source, charged: answer.charged > 0 ? 'yes' : 'no' });
+  if (answer.charged > 0) metrics.tokensCharged.inc({ via: 'launch' }, answer.charged);
+}
+
+async function countRefusal<T>(metrics: Metrics, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof DomainError) metrics.refusals.inc({ code: error.code });
+    throw error;
+  }
+}
+
+export function userRoutes(ctx: ServiceContext, metrics: Metrics = new Metrics()) {
   const app = router();
 
   app.openapi(
@@ -43,14 +60,18 @@ export function userRoutes(ctx: ServiceContext) {
       const autodeskId = requireUser(c);
       const body = c.req.valid('json');
       const key = c.req.valid('header')['idempotency-key'];
-      const answer = await launch(ctx, {
-        autodeskId,
-        product: body.product,
-        team: body.team,
-        machine: body.machine,
-        provisional: body.provisional,
-        idempotency: key ? { scope: `launch:${autodeskId}`, key, request: body } : undefined,
-      });
+      const answer = await countRefusal(
+        metrics,
+        launch(ctx, {
+          autodeskId,
+          product: body.product,
+          team: body.team,
+          machine: body.machine,
+          provisional: body.provisional,
+          idempotency: key ? { scope: `launch:${autodeskId}`, key, request: body } : undefined,
+        }),
+      );
+      countLaunch(metrics, answer);
       return c.json(answer, 200);
     },
   );
@@ -62,7 +83,10 @@ export function userRoutes(ctx: ServiceContext) {
       const { id } = c.req.valid('param');
       const key = c.req.valid('header')['idempotency-key'];
       const idem = key ? { scope: `launch:${autodeskId}`, key, request: { heartbeat: id } } : undefined;
-      return c.json(await heartbeat(ctx, autodeskId, id, idem), 200);
+      const answer = await heartbeat(ctx, autodeskId, id, idem);
+      // R7: a heartbeat past the 24 hours opens and charges the next session: tokens charged too.
+      if (answer.charged > 0) metrics.tokensCharged.inc({ via: 'heartbeat' }, answer.charged);
+      return c.json(answer, 200);
     },
   );
 

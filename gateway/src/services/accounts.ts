@@ -14,7 +14,20 @@ export async function createAccount(
   return { autodeskId: input.autodeskId, name: input.name, createdAt };
 }
 
-let dummyHash: Promise<string> | null = null;
+/**
+ * One dummy hash per scrypt cost. It was one per process, made with the cost of whichever gateway
+ * signed in first: a process serving a second configuration (tests, an embedding app) answered an
+ * unknown user at the wrong cost, 10x faster than a wrong password (issue 8, found by the timing test).
+ */
+const dummyHashes = new Map<number, Promise<string>>();
+function dummyHash(N: number): Promise<string> {
+  let h = dummyHashes.get(N);
+  if (!h) {
+    h = hashPassword('not-a-real-password', N);
+    dummyHashes.set(N, h);
+  }
+  return h;
+}
 
 /**
  * An unknown Autodesk ID still costs one scrypt, so the answer's timing does not tell which
@@ -25,8 +38,7 @@ export async function signIn(
   input: { autodeskId: string; password: string },
 ): Promise<{ token: string; expiresAt: string; autodeskId: string }> {
   const account = await findAccount(ctx.db, input.autodeskId);
-  dummyHash ??= hashPassword('not-a-real-password', ctx.config.scryptN);
-  const ok = await verifyPassword(input.password, account?.passwordHash ?? (await dummyHash));
+  const ok = await verifyPassword(input.password, account?.passwordHash ?? (await dummyHash(ctx.config.scryptN)));
   if (!account || !ok) throw new DomainError('unauthorized', 'Wrong Autodesk ID or password.');
   const { token, expiresAt } = await ctx.keys.signIdToken(account.autodeskId);
   return { token, expiresAt: expiresAt.toISOString(), autodeskId: account.autodeskId };

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config';
+import type { HotReads } from '../db/hot';
 import type { DB } from '../db/schema';
 import type { Clock } from '../lib/clock';
 import type { KeyRing } from '../signing/keyring';
@@ -10,6 +11,8 @@ export interface ServiceContext {
   readonly clock: Clock;
   readonly keys: KeyRing;
   readonly config: Config;
+  /** Prepared, read-only launch reads on SQLite files (issue 7); null on PostgreSQL and :memory:. */
+  readonly hot?: HotReads | null;
 }
 
 /** Who asked, for the ledger's "who" (R5). */

@@ -7,7 +7,8 @@ import type { DB, SessionRow } from '../db/schema';
 import { inTransaction } from '../db/tx';
 import { DomainError, invalid } from '../domain/errors';
 import { planDraw } from '../domain/lots';
-import type { LicenseFact, MembershipFact } from '../domain/precedence';
+import { type AccessDecision, decideAccess, type LicenseFact, type MembershipFact } from '../domain/precedence';
+import type { LaunchFacts } from '../db/hot';
 import { sessionWindow } from '../domain/sessions';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import { newId } from '../lib/ids';
@@ -36,15 +37,40 @@ const seconds = (d: Date | string) => Math.floor(new Date(d).getTime() / 1000);
  * session (R6, R7), charging the daily rate exactly once.
  */
 export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<LaunchResponse> {
-  const earlier = await replay<LaunchResponse>(ctx.db, input.idempotency);
-  if (earlier) return earlier;
   const now = ctx.clock.now();
   const at = input.provisional ? provisionalInstant(input.provisional.launchedAt, now) : now;
-
-  const decision = await resolveAccess(ctx, { autodeskId: input.autodeskId, product: input.product, team: input.team, at });
+  let decision: AccessDecision;
+  let knownClosed = false;
+  // A stored Idempotency-Key answer is replayed by the general path below.
+  if (ctx.hot && !input.provisional && !(input.idempotency && ctx.hot.storedAnswer(input.idempotency.scope, input.idempotency.key))) {
+    const facts = ctx.hot.launchFacts(input.autodeskId, input.product, input.team, now.toISOString());
+    decision = decideFrom(input, facts, now);
+    // R7, the common case: the session is open, so nothing is written and nothing is signed.
+    if (decision.granted && decision.source === 'flex' && facts.open && facts.openBalance !== null) {
+      return flexAnswer(facts.open, 0, facts.openBalance);
+    }
+    knownClosed = true;
+  } else {
+    const earlier = await replay<LaunchResponse>(ctx.db, input.idempotency);
+    if (earlier) return earlier;
+    decision = await resolveAccess(ctx, { autodeskId: input.autodeskId, product: input.product, team: input.team, at });
+  }
   if (!decision.granted) throw new DomainError(decision.code, decision.reason, { rule: decision.rule });
   if (decision.source !== 'flex') return licensedLaunch(ctx, input.autodeskId, decision.source, decision.license, now);
-  return flexLaunch(ctx, input, decision.team, at, now);
+  return flexLaunch(ctx, input, decision.team, at, now, knownClosed);
+}
+
+/** The same precedence rules as `resolveAccess`, over facts read by the SQLite fast path. */
+function decideFrom(input: LaunchInput, facts: LaunchFacts, now: Date): AccessDecision {
+  return decideAccess({
+    autodeskId: input.autodeskId,
+    productKey: input.product,
+    product: facts.product,
+    licenses: facts.licenses,
+    memberships: facts.memberships,
+    requestedTeam: input.team ?? null,
+    now,
+  });
 }
 
 function provisionalInstant(launchedAt: string, now: Date): Date {
@@ -65,7 +91,7 @@ async function licensedLaunch(
   now: Date,
 ): Promise<LaunchResponse> {
   const exp = new Date(Math.min(addMs(now, DAY_MS).getTime(), Date.parse(license.endsAt)));
-  const entitlement = await ctx.keys.signEntitlement({
+  const entitlement = ctx.keys.signEntitlement({
     sub: autodeskId,
     product: license.product,
     source,
@@ -86,27 +112,27 @@ async function licensedLaunch(
   };
 }
 
-/**
- * The launch answer for a session. `db` is whatever the caller holds: inside a transaction it
- * must be that transaction, or the read would wait for a second connection (a pool deadlock on
- * PostgreSQL, the connection mutex on SQLite).
- */
-export async function sessionAnswer(
-  db: Kysely<DB>,
-  nowIso: string,
-  s: SessionRow,
-  charged: number,
-): Promise<LaunchResponse> {
+/** The launch answer for a Flex session: its entitlement was signed once, when it opened. */
+function flexAnswer(s: SessionRow, charged: number, balance: number): LaunchResponse {
   return {
     granted: true,
     source: 'flex',
     charged,
     session: { id: s.id, startsAt: s.starts_at, endsAt: s.ends_at },
-    balance: await teamBalance(db, s.team_id, nowIso),
+    balance,
     team: s.team_id,
     entitlement: s.entitlement,
     expiresAt: s.entitlement_exp,
   };
+}
+
+/**
+ * The same with the team's balance read through `db`, whatever the caller holds: inside a
+ * transaction it must be that transaction, or the read would wait for a second connection (a pool
+ * deadlock on PostgreSQL, the connection mutex on SQLite).
+ */
+export async function sessionAnswer(db: Kysely<DB>, nowIso: string, s: SessionRow, charged: number): Promise<LaunchResponse> {
+  return flexAnswer(s, charged, await teamBalance(db, s.team_id, nowIso));
 }
 
 async function flexLaunch(
@@ -115,15 +141,30 @@ async function flexLaunch(
   team: MembershipFact,
   at: Date,
   now: Date,
+  /** The caller has just read that no session is open: skip the read before the transaction. */
+  knownClosed = false,
 ): Promise<LaunchResponse> {
   const { autodeskId, product } = input;
   const atIso = at.toISOString();
   const nowIso = now.toISOString();
   // R7, the common case: a session is open, so nothing is written and nothing is signed.
-  if (!input.provisional) {
+  if (!input.provisional && !knownClosed) {
     const open = await openSession(ctx.db, autodeskId, product, atIso);
     if (open) return sessionAnswer(ctx.db, nowIso, open, 0);
   }
+  // The session this launch would open, signed before the transaction so the database is never
+  // held while signing; if the transaction finds a session opened meanwhile, this one is dropped.
+  const id = newId('ses');
+  const { startsAt, endsAt } = sessionWindow(at);
+  const entitlement = ctx.keys.signEntitlement({
+    sub: autodeskId,
+    product,
+    source: 'flex',
+    team: team.teamId,
+    sid: id,
+    iat: seconds(now),
+    exp: seconds(endsAt),
+  });
   return inTransaction(ctx.db, async (trx) => {
     const raced = await replay<LaunchResponse>(trx, input.idempotency);
     if (raced) return raced;
@@ -141,6 +182,12 @@ async function flexLaunch(
     await expireLots(trx, team.teamId, nowIso);
     const plan = planDraw(await chargeableLots(trx, team.teamId, nowIso), rate, now);
     if (!plan.ok) {
+      // R7 under READ COMMITTED (PostgreSQL): each statement sees the latest commits, so the lots
+      // may show the charge of a launch of this same (user, product) that committed after
+      // sessionState above saw no session: its tokens gone, its session unseen. Refusing would
+      // turn away a launch that shares that session. A fresh read settles it; found: answer it.
+      const late = await openSession(trx, autodeskId, product, atIso);
+      if (late) return sessionAnswer(trx, nowIso, late, 0);
       throw new DomainError(
         'insufficient-tokens',
         `Team ${team.teamName} has ${plan.available} tokens left; ${current.name} needs ${rate} for a day of use. A team admin can buy more tokens.`,
@@ -148,17 +195,6 @@ async function flexLaunch(
       );
     }
 
-    const id = newId('ses');
-    const { startsAt, endsAt } = sessionWindow(at);
-    const entitlement = await ctx.keys.signEntitlement({
-      sub: autodeskId,
-      product,
-      source: 'flex',
-      team: team.teamId,
-      sid: id,
-      iat: seconds(now),
-      exp: seconds(endsAt),
-    });
     const session: SessionRow = {
       id,
       autodesk_id: autodeskId,

@@ -27,7 +27,50 @@ export async function insertLot(
 }
 
 export async function appendLedger(trx: Tx, entries: readonly LedgerInput[]): Promise<void> {
-  if (entries.length > 0) await trx.insertInto('ledger').values([...entries]).execute();
+  if (entries.length === 0) return;
+  await trx.insertInto('ledger').values([...entries]).execute();
+  await addUsage(trx, entries);
+}
+
+/**
+ * Keeps the daily usage rollups (migration 005) in the transaction that writes the ledger, the one
+ * place every charge and refund goes through, so they can never drift from it. A charge spanning
+ * two lots is two entries but one session.
+ */
+async function addUsage(trx: Tx, entries: readonly LedgerInput[]): Promise<void> {
+  const cells = new Map<string, { team: string; day: string; product: string; user: string; tokens: number; sessions: Set<string>; sign: number }>();
+  for (const e of entries) {
+    if ((e.kind !== 'charge' && e.kind !== 'refund') || !e.product_key || !e.autodesk_id) continue;
+    const day = e.at.slice(0, 10);
+    const k = `${e.team_id}|${day}|${e.product_key}|${e.autodesk_id}|${e.kind}`;
+    const cell = cells.get(k) ?? { team: e.team_id, day, product: e.product_key, user: e.autodesk_id, tokens: 0, sessions: new Set<string>(), sign: e.kind === 'charge' ? 1 : -1 };
+    cell.tokens -= e.delta;
+    if (e.session_id) cell.sessions.add(e.session_id);
+    cells.set(k, cell);
+  }
+  for (const c of cells.values()) {
+    const sessions = c.sign * c.sessions.size;
+    await trx
+      .insertInto('usage_day_product')
+      .values({ team_id: c.team, day: c.day, product_key: c.product, tokens: c.tokens, sessions })
+      .onConflict((oc) =>
+        oc.columns(['team_id', 'day', 'product_key']).doUpdateSet({
+          tokens: sql`usage_day_product.tokens + ${c.tokens}`,
+          sessions: sql`usage_day_product.sessions + ${sessions}`,
+        }),
+      )
+      .execute();
+    await trx
+      .insertInto('usage_day_user')
+      .values({ team_id: c.team, day: c.day, autodesk_id: c.user, tokens: c.tokens, sessions })
+      .onConflict((oc) =>
+        oc.columns(['team_id', 'day', 'autodesk_id']).doUpdateSet({
+          tokens: sql`usage_day_user.tokens + ${c.tokens}`,
+          sessions: sql`usage_day_user.sessions + ${sessions}`,
+        }),
+      )
+      .execute();
+  }
 }
 
 /** Lots that can still pay, in no particular order (the domain orders them, R2). */

@@ -1,0 +1,70 @@
+import type { BalanceAlerts, BalanceResponse, Product, UsageRow } from '@flexgate/shared';
+import { findTeams } from '../db/repos/teams';
+import { peopleNames } from '../db/repos/usage';
+import { addMs, DAY_MS } from '../domain/time';
+import { balance, settleExpiries } from '../services/balance';
+import { catalog } from '../services/catalog';
+import type { ServiceContext } from '../services/context';
+import { usage } from '../services/usage';
+
+/** What the console reads besides the admin services: team names, people's names, the catalog. */
+
+export async function teamNames(ctx: ServiceContext, ids: readonly string[]): Promise<{ id: string; name: string }[]> {
+  const found = await findTeams(ctx.db, ids);
+  return found.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+}
+
+export const productCatalog = (ctx: ServiceContext): Promise<Product[]> => catalog(ctx);
+
+export async function namesOf(ctx: ServiceContext, teamId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  return ids.length === 0 ? new Map() : peopleNames(ctx.db, teamId, ids);
+}
+
+export const CHART_DAYS = 30;
+
+export interface Overview {
+  now: string;
+  balance: BalanceResponse & { alerts: BalanceAlerts };
+  /** One entry per day of the last 30 (today included), zero on days without use. */
+  days: { day: string; tokens: number }[];
+  topUsers: (UsageRow & { name: string })[];
+  topProducts: (UsageRow & { name: string })[];
+  total: { tokens: number; sessions: number };
+}
+
+/** The team overview: balance and lots (R15, R19), and the last 30 days of use. */
+export async function teamOverview(ctx: ServiceContext, teamId: string): Promise<Overview> {
+  await settleExpiries(ctx, teamId);
+  const now = ctx.clock.now();
+  const today = now.toISOString().slice(0, 10);
+  const first = addMs(now, -(CHART_DAYS - 1) * DAY_MS).toISOString().slice(0, 10);
+  const range = { from: first, to: today };
+  const [bal, perDay, byUser, byProduct, products] = await Promise.all([
+    balance(ctx, teamId),
+    usage(ctx, teamId, { ...range, by: 'day' }),
+    usage(ctx, teamId, { ...range, by: 'user' }),
+    usage(ctx, teamId, { ...range, by: 'product' }),
+    catalog(ctx),
+  ]);
+  const tokensOn = new Map(perDay.rows.map((r) => [r.key, r.tokens]));
+  const days = Array.from({ length: CHART_DAYS }, (_, i) => {
+    const day = addMs(new Date(`${first}T00:00:00Z`), i * DAY_MS).toISOString().slice(0, 10);
+    return { day, tokens: tokensOn.get(day) ?? 0 };
+  });
+  const top = (rows: UsageRow[]) => [...rows].sort((a, b) => b.tokens - a.tokens || a.key.localeCompare(b.key)).slice(0, 5);
+  const users = top(byUser.rows);
+  const names = await namesOf(
+    ctx,
+    teamId,
+    users.map((u) => u.key),
+  );
+  const productName = new Map(products.map((p) => [p.key, p.name]));
+  return {
+    now: now.toISOString(),
+    balance: bal,
+    days,
+    topUsers: users.map((u) => ({ ...u, name: names.get(u.key) ?? '' })),
+    topProducts: top(byProduct.rows).map((p) => ({ ...p, name: productName.get(p.key) ?? p.key })),
+    total: perDay.total,
+  };
+}

@@ -1,0 +1,456 @@
+import { randomBytes } from 'node:crypto';
+import { PROBLEM_STATUS } from '@flexgate/shared';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { secureHeaders } from 'hono/secure-headers';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { DomainError } from '../domain/errors';
+import { addMs, DAY_MS } from '../domain/time';
+import type { Logger } from '../lib/logger';
+import type { ServiceContext } from '../services/context';
+import { getDefaults, setDefaults } from '../services/defaults';
+import { explainAccess } from '../services/explain';
+import { importMembers } from '../services/import';
+import { inviteMember, resendInvitation } from '../services/invitations';
+import { removeMember, setMemberProducts, teamMembers } from '../services/members';
+import { usage, usageCsvExport } from '../services/usage';
+import { findAsset } from './assets';
+import { namesOf, productCatalog, teamNames, teamOverview } from './data';
+import { inspectEntitlement } from './inspect';
+import { type ConsoleSession, closeConsoleSession, csrfMatches, openConsoleSession, resolveConsoleSession } from './session';
+import { DefaultsView } from './views/defaults';
+import { ErrorPage } from './views/error';
+import { memberPath, teamPath } from './views/format';
+import { InspectView } from './views/inspect';
+import { type Chrome, Page } from './views/layout';
+import { MemberPage } from './views/member';
+import { type InviteDraft, MembersView } from './views/members';
+import { OverviewView } from './views/overview';
+import { SignInPage } from './views/signin';
+import { type UsageForm, UsageView } from './views/usage';
+
+type Team = { id: string; name: string };
+
+interface ConsoleEnv {
+  Variables: {
+    requestId: string;
+    session: ConsoleSession | null;
+    sessionId: string | null;
+    team: Team;
+    teams: Team[];
+  };
+}
+type C = Context<ConsoleEnv>;
+
+/** The session cookie holds an opaque random id; the signed-in state lives in `console_sessions`. */
+const SESSION_COOKIE = 'fg_console';
+/** Double-submit token of the sign-in form, the one form shown before there is a session. */
+const SIGNIN_COOKIE = 'fg_console_signin';
+const FORM_LIMIT = 64 * 1024;
+const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+const EMAIL_RE = /^[^\s<>@]{1,200}@[^\s<>@]{1,200}$/;
+
+const isHttps = (c: C) => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+const cookieOptions = (c: C) => ({ path: '/console', httpOnly: true, sameSite: 'Strict' as const, secure: isHttps(c) });
+
+/** One fixed sentence per outcome: nothing but an e-mail address is taken from the query string. */
+function noticeOf(c: C): string | null {
+  const who = c.req.query('who');
+  const name = who && EMAIL_RE.test(who) ? who : 'the member';
+  switch (c.req.query('done')) {
+    case 'invited':
+      return `Invitation sent to ${name}. They are listed as invited until they accept it.`;
+    case 'resent':
+      return `Invitation sent again to ${name}; it is valid for 7 days.`;
+    case 'removed':
+      return `${name} was removed from the team.`;
+    case 'products':
+      return `Products of ${name} saved.`;
+    case 'defaults':
+      return 'Default products saved.';
+    default:
+      return null;
+  }
+}
+
+async function form(c: C): Promise<Record<string, string | File | (string | File)[]>> {
+  const type = c.req.header('content-type') ?? '';
+  if (!type.startsWith('application/x-www-form-urlencoded') && !type.startsWith('multipart/form-data')) return {};
+  return c.req.parseBody({ all: true });
+}
+const field = (f: Record<string, unknown>, name: string): string => {
+  const v = f[name];
+  const one = Array.isArray(v) ? v[0] : v;
+  return typeof one === 'string' ? one : '';
+};
+const fields = (f: Record<string, unknown>, name: string): string[] => {
+  const v = f[name];
+  return (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter((x): x is string => typeof x === 'string');
+};
+const checked = (f: Record<string, unknown>, name: string) => field(f, name) !== '';
+
+const statusOf = (e: DomainError): ContentfulStatusCode => PROBLEM_STATUS[e.code] as ContentfulStatusCode;
+
+/**
+ * The admin console (issue 6): server-rendered pages over the same services as the admin API.
+ * Sign-in takes an admin key once and hands the browser an opaque session cookie (HttpOnly,
+ * SameSite=Strict); every form carries the session's CSRF token; an admin sees only its teams.
+ */
+export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
+  const app = new Hono<ConsoleEnv>();
+
+  const chromeOf = (c: C, extra: Partial<Chrome> = {}): Chrome => {
+    const s = c.get('session');
+    return {
+      ...(s ? { admin: { name: s.admin.name, email: s.admin.email }, csrf: s.csrf } : {}),
+      teams: c.get('teams') ?? [],
+      ...(c.get('team') ? { team: c.get('team') } : {}),
+      notice: noticeOf(c),
+      ...extra,
+    };
+  };
+  const render = (c: C, node: Parameters<C['html']>[0], status: ContentfulStatusCode = 200) => c.html(node, status);
+  const errorPage = (c: C, status: ContentfulStatusCode, message: string) => render(c, <ErrorPage status={status} message={message} chrome={chromeOf(c, { notice: null })} />, status);
+
+  // Scripts and styles come from /console/assets only: no inline script, no inline style.
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+      referrerPolicy: 'no-referrer',
+      xFrameOptions: 'DENY',
+    }),
+  );
+
+  app.get('/assets/:name', (c) => {
+    const asset = findAsset(c.req.param('name'));
+    if (!asset) return c.text('Not found', 404);
+    const immutable = c.req.query('v') === asset.hash;
+    return c.body(asset.body, 200, {
+      'content-type': asset.type,
+      'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      etag: `"${asset.hash}"`,
+    });
+  });
+
+  // Forms are small; only the CSV import may be as large as the API's import route allows.
+  const small = bodyLimit({ maxSize: FORM_LIMIT, onError: (c) => errorPage(c as C, 413, 'The form is larger than the console accepts.') });
+  const large = bodyLimit({
+    maxSize: ctx.config.importBodyLimit,
+    onError: (c) => errorPage(c as C, 413, `The file is over ${ctx.config.importBodyLimit} bytes, the largest import accepted.`),
+  });
+  app.use('*', async (c, next) => {
+    if (c.req.method !== 'POST') return next();
+    return (c.req.path.endsWith('/members/import') ? large : small)(c, next);
+  });
+
+  // Who is signed in. Pages are personal: never cached.
+  app.use('*', async (c, next) => {
+    c.header('cache-control', 'no-store');
+    const id = getCookie(c, SESSION_COOKIE);
+    const session = id ? await resolveConsoleSession(ctx, id) : null;
+    c.set('session', session);
+    c.set('sessionId', session && id ? id : null);
+    c.set('teams', []);
+    await next();
+  });
+
+  // ---- sign in / out -------------------------------------------------------------------------
+
+  const signInForm = (c: C, status: ContentfulStatusCode, error: string | null, notice: string | null = null) => {
+    const token = randomBytes(24).toString('base64url');
+    setCookie(c, SIGNIN_COOKIE, token, { ...cookieOptions(c), maxAge: 3600 });
+    return render(c, <SignInPage csrf={token} error={error} notice={notice} />, status);
+  };
+
+  app.get('/signin', (c) => {
+    if (c.get('session')) return c.redirect('/console', 303);
+    return signInForm(c, 200, null, c.req.query('out') ? 'You are signed out.' : c.req.query('expired') ? 'Your session ended; sign in again.' : null);
+  });
+
+  app.post('/signin', async (c) => {
+    const f = await form(c);
+    const expected = getCookie(c, SIGNIN_COOKIE);
+    if (!expected || !csrfMatches(expected, field(f, '_csrf'))) return signInForm(c, 403, 'The sign-in form expired. Please try again.');
+    const opened = await openConsoleSession(ctx, field(f, 'key'));
+    if (!opened) return signInForm(c, 401, 'This admin key is not valid.');
+    deleteCookie(c, SIGNIN_COOKIE, { path: '/console' });
+    setCookie(c, SESSION_COOKIE, opened.id, cookieOptions(c));
+    return c.redirect('/console', 303);
+  });
+
+  // Everything below needs a session; every POST below needs its CSRF token.
+  app.use('*', async (c, next) => {
+    const s = c.get('session');
+    if (!s) return c.req.method === 'GET' || c.req.method === 'HEAD' ? c.redirect('/console/signin', 303) : c.redirect('/console/signin?expired=1', 303);
+    c.set('teams', await teamNames(ctx, s.admin.teams));
+    if (c.req.method === 'POST' && !csrfMatches(s.csrf, field(await form(c), '_csrf'))) {
+      return errorPage(c, 403, 'This form is out of date or did not come from the console (CSRF check). Go back, reload the page and try again.');
+    }
+    await next();
+  });
+
+  app.post('/signout', async (c) => {
+    const id = c.get('sessionId');
+    if (id) await closeConsoleSession(ctx, id);
+    deleteCookie(c, SESSION_COOKIE, { path: '/console' });
+    return c.redirect('/console/signin?out=1', 303);
+  });
+
+  app.get('/', (c) => {
+    const first = c.get('teams')[0];
+    if (first) return c.redirect(teamPath(first.id), 303);
+    return render(
+      c,
+      <Page title="No team" chrome={chromeOf(c)}>
+        <section class="panel">
+          <h1>No team yet</h1>
+          <p>Your admin key manages no team. Ask the platform operator to add you to one; the entitlement inspector works meanwhile.</p>
+        </section>
+      </Page>,
+    );
+  });
+
+  app.get('/switch', (c) => {
+    const id = c.req.query('team') ?? '';
+    if (!c.get('teams').some((t) => t.id === id)) return errorPage(c, 403, 'You do not manage this team.');
+    return c.redirect(teamPath(id), 303);
+  });
+
+  // ---- entitlement inspector (not tied to a team: the JWKS is public) ------------------------
+
+  /** The inspector keeps the team tabs of the team the admin came from. */
+  const withTeamFromQuery = (c: C): string => {
+    const t = c.get('teams').find((x) => x.id === c.req.query('team')) ?? c.get('teams')[0];
+    if (!t) return '/console/inspect';
+    c.set('team', t);
+    return `/console/inspect?team=${encodeURIComponent(t.id)}`;
+  };
+  app.get('/inspect', (c) => {
+    const action = withTeamFromQuery(c);
+    const s = c.get('session') as ConsoleSession;
+    return render(
+      c,
+      <Page title="Entitlement inspector" chrome={chromeOf(c, { tab: 'inspect' })}>
+        <InspectView csrf={s.csrf} action={action} input="" result={null} now={ctx.clock.now().toISOString()} />
+      </Page>,
+    );
+  });
+  app.post('/inspect', async (c) => {
+    const action = withTeamFromQuery(c);
+    const s = c.get('session') as ConsoleSession;
+    const input = field(await form(c), 'jws').slice(0, 16_384);
+    const now = ctx.clock.now();
+    const result = await inspectEntitlement(input, ctx.keys.jwks(), now, ctx.config.issuer);
+    return render(
+      c,
+      <Page title="Entitlement inspector" chrome={chromeOf(c, { tab: 'inspect' })}>
+        <InspectView csrf={s.csrf} action={action} input={input} result={result} now={now.toISOString()} />
+      </Page>,
+    );
+  });
+
+  // ---- team pages: only the teams this admin manages -----------------------------------------
+
+  const teamGuard: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+    const team = c.get('teams').find((t) => t.id === c.req.param('team'));
+    // The same answer whether the team exists or not: an admin learns nothing of other teams.
+    if (!team) return errorPage(c, 403, 'You do not manage this team.');
+    c.set('team', team);
+    await next();
+  };
+  app.use('/teams/:team', teamGuard);
+  app.use('/teams/:team/*', teamGuard);
+  const csrfOf = (c: C) => (c.get('session') as ConsoleSession).csrf;
+
+  app.get('/teams/:team', async (c) => {
+    const team = c.get('team');
+    const o = await teamOverview(ctx, team.id);
+    return render(
+      c,
+      <Page title="Overview" chrome={chromeOf(c, { tab: 'overview' })}>
+        <OverviewView team={team} o={o} />
+      </Page>,
+    );
+  });
+
+  const membersPage = async (
+    c: C,
+    opts: { draft?: InviteDraft; error?: string; imported?: Parameters<typeof MembersView>[0]['imported']; importError?: string } = {},
+    status: ContentfulStatusCode = 200,
+  ) => {
+    const team = c.get('team');
+    const [members, catalog, defaults] = await Promise.all([teamMembers(ctx, team.id), productCatalog(ctx), getDefaults(ctx, team.id)]);
+    return render(
+      c,
+      <Page title="Members" chrome={chromeOf(c, { tab: 'members', ...(opts.error ? { error: opts.error, notice: null } : {}) })}>
+        <MembersView
+          team={team}
+          csrf={csrfOf(c)}
+          members={members}
+          catalog={catalog}
+          defaults={defaults.products}
+          {...(opts.draft ? { draft: opts.draft } : {})}
+          imported={opts.imported ?? null}
+          importError={opts.importError ?? null}
+        />
+      </Page>,
+      status,
+    );
+  };
+
+  app.get('/teams/:team/members', (c) => membersPage(c));
+
+  // R11: invite by "Full Name <email>"; a refusal shows the form again with what was typed.
+  app.post('/teams/:team/members', async (c) => {
+    const team = c.get('team');
+    const f = await form(c);
+    const draft: InviteDraft = { invite: field(f, 'invite').slice(0, 400), guest: checked(f, 'guest'), allProducts: checked(f, 'allProducts'), products: fields(f, 'product') };
+    try {
+      const added = await inviteMember(ctx, { teamId: team.id, invite: draft.invite, guest: draft.guest, allProducts: draft.allProducts, products: draft.products });
+      return c.redirect(`${teamPath(team.id, '/members')}?done=invited&who=${encodeURIComponent(added.member.autodeskId)}`, 303);
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      return membersPage(c, { draft, error: `The invitation was not sent: ${e.message}` }, statusOf(e));
+    }
+  });
+
+  // R14: an import sends no e-mail; its per-line errors are shown with the result.
+  app.post('/teams/:team/members/import', async (c) => {
+    const team = c.get('team');
+    const file = (await form(c)).file;
+    const upload = Array.isArray(file) ? file[0] : file;
+    if (!(upload instanceof File) || upload.size === 0) return membersPage(c, { importError: 'Choose a CSV file to import.' }, 400);
+    try {
+      const imported = await importMembers(ctx, team.id, await upload.text());
+      return membersPage(c, { imported });
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      return membersPage(c, { importError: `Nothing was imported: ${e.message}` }, statusOf(e));
+    }
+  });
+
+  app.get('/teams/:team/members/:member', async (c) => {
+    const team = c.get('team');
+    const id = c.req.param('member');
+    const [members, catalog, defaults] = await Promise.all([teamMembers(ctx, team.id), productCatalog(ctx), getDefaults(ctx, team.id)]);
+    const member = members.find((m) => m.autodeskId === id);
+    if (!member) return errorPage(c, 404, `${id} is not a member of ${team.name}.`);
+    const access = await explainAccess(ctx, team.id, id);
+    return render(
+      c,
+      <Page title={member.name} chrome={chromeOf(c, { tab: 'members' })}>
+        <MemberPage team={team} csrf={csrfOf(c)} member={member} catalog={catalog} defaults={defaults.products} access={access} />
+      </Page>,
+    );
+  });
+
+  // R12: a product list or "all products", replacing the previous choice.
+  app.post('/teams/:team/members/:member/products', async (c) => {
+    const team = c.get('team');
+    const id = c.req.param('member');
+    const f = await form(c);
+    await setMemberProducts(ctx, { teamId: team.id, autodeskId: id, allProducts: checked(f, 'allProducts'), products: fields(f, 'product') });
+    return c.redirect(`${memberPath(team.id, id)}?done=products&who=${encodeURIComponent(id)}`, 303);
+  });
+
+  app.post('/teams/:team/members/:member/resend', async (c) => {
+    const team = c.get('team');
+    const id = c.req.param('member');
+    const invitation = field(await form(c), 'invitation');
+    await resendInvitation(ctx, team.id, invitation);
+    return c.redirect(`${teamPath(team.id, '/members')}?done=resent&who=${encodeURIComponent(id)}`, 303);
+  });
+
+  app.post('/teams/:team/members/:member/remove', async (c) => {
+    const team = c.get('team');
+    const id = c.req.param('member');
+    await removeMember(ctx, team.id, id);
+    return c.redirect(`${teamPath(team.id, '/members')}?done=removed&who=${encodeURIComponent(id)}`, 303);
+  });
+
+  // ---- defaults (R13) ------------------------------------------------------------------------
+
+  const defaultsPage = async (c: C) => {
+    const team = c.get('team');
+    const [catalog, defaults] = await Promise.all([productCatalog(ctx), getDefaults(ctx, team.id)]);
+    return render(
+      c,
+      <Page title="Defaults" chrome={chromeOf(c, { tab: 'defaults' })}>
+        <DefaultsView team={team} csrf={csrfOf(c)} catalog={catalog} defaults={defaults.products} />
+      </Page>,
+    );
+  };
+  app.get('/teams/:team/defaults', defaultsPage);
+  app.post('/teams/:team/defaults', async (c) => {
+    const team = c.get('team');
+    await setDefaults(ctx, team.id, fields(await form(c), 'product'));
+    return c.redirect(`${teamPath(team.id, '/defaults')}?done=defaults`, 303);
+  });
+
+  // ---- usage (R15) ---------------------------------------------------------------------------
+
+  const usageForm = (c: C): UsageForm => {
+    const today = ctx.clock.now().toISOString().slice(0, 10);
+    const from = c.req.query('from') ?? '';
+    const to = c.req.query('to') ?? '';
+    const by = c.req.query('by');
+    return {
+      from: DAY_RE.test(from) ? from : addMs(new Date(`${today}T00:00:00Z`), -29 * DAY_MS).toISOString().slice(0, 10),
+      to: DAY_RE.test(to) ? to : today,
+      by: by === 'product' || by === 'day' ? by : 'user',
+    };
+  };
+
+  app.get('/teams/:team/usage', async (c) => {
+    const team = c.get('team');
+    const q = usageForm(c);
+    let report = null;
+    let error: string | null = null;
+    try {
+      report = await usage(ctx, team.id, q);
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      error = e.message;
+    }
+    const labels =
+      q.by === 'user'
+        ? await namesOf(ctx, team.id, report?.rows.map((r) => r.key) ?? [])
+        : q.by === 'product'
+          ? new Map((await productCatalog(ctx)).map((p) => [p.key, p.name]))
+          : new Map<string, string>();
+    return render(
+      c,
+      <Page title="Usage" chrome={chromeOf(c, { tab: 'usage', error })}>
+        <UsageView team={team} form={q} report={report} labels={labels} />
+      </Page>,
+      error ? 400 : 200,
+    );
+  });
+
+  app.get('/teams/:team/usage.csv', async (c) => {
+    const { filename, csv } = await usageCsvExport(ctx, c.get('team').id, usageForm(c));
+    return c.body(csv, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"` });
+  });
+
+  app.all('*', (c) => errorPage(c, 404, `No console page at ${c.req.path}.`));
+
+  // Service refusals become a readable page; anything else is logged and shown as a 500.
+  app.onError((err, c) => {
+    if (err instanceof DomainError) return errorPage(c, statusOf(err), err.message);
+    logger.error('console error', { requestId: c.get('requestId'), err: err.stack ?? String(err) });
+    return errorPage(c, 500, `Something went wrong on our side (request ${c.get('requestId') ?? 'unknown'}).`);
+  });
+
+  return app;
+}

@@ -1,0 +1,41 @@
+import { DAY_MS } from '../../domain/time';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `2026-03-15...` → `15 Mar 2026` (UTC: every instant the gateway stores is UTC). */
+export function day(iso: string): string {
+  const d = new Date(iso);
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+}
+
+/** `2026-03-15T10:00:00Z` → `15 Mar 2026, 10:00 UTC`. */
+export function instant(iso: string): string {
+  const d = new Date(iso);
+  const hh = String(d.getUTCHours()).padStart(2, '0');
+  const mm = String(d.getUTCMinutes()).padStart(2, '0');
+  return `${day(iso)}, ${hh}:${mm} UTC`;
+}
+
+/** `2026-03-15` → `15 Mar`, for chart axes. */
+export function shortDay(isoDay: string): string {
+  const d = new Date(`${isoDay.slice(0, 10)}T00:00:00Z`);
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]}`;
+}
+
+export const num = (n: number): string => n.toLocaleString('en-US');
+
+/** Days from `now` until `iso`, a started day counting as one ("expires in 25 days" with 24.9 left). */
+export function daysUntil(iso: string, now: string): number {
+  return Math.ceil((Date.parse(iso) - Date.parse(now)) / DAY_MS);
+}
+
+export function relative(iso: string, now: string): string {
+  const ms = Date.parse(iso) - Date.parse(now);
+  const abs = Math.abs(ms);
+  const unit = abs >= DAY_MS ? `${Math.floor(abs / DAY_MS)} d` : abs >= 3_600_000 ? `${Math.floor(abs / 3_600_000)} h` : `${Math.max(1, Math.floor(abs / 60_000))} min`;
+  return ms >= 0 ? `in ${unit}` : `${unit} ago`;
+}
+
+/** Path segment of a member: an Autodesk ID is an e-mail, always encoded. */
+export const memberPath = (team: string, autodeskId: string): string => `/console/teams/${encodeURIComponent(team)}/members/${encodeURIComponent(autodeskId)}`;
+export const teamPath = (team: string, rest = ''): string => `/console/teams/${encodeURIComponent(team)}${rest}`;

@@ -1,0 +1,131 @@
+import type { Child, FC } from 'hono/jsx';
+import { raw } from 'hono/html';
+import { assetUrl } from '../assets';
+import { teamPath } from './format';
+
+export interface Chrome {
+  /** Absent on the sign-in page. */
+  admin?: { name: string; email: string };
+  csrf?: string;
+  teams?: { id: string; name: string }[];
+  team?: { id: string; name: string };
+  tab?: 'overview' | 'members' | 'defaults' | 'usage' | 'inspect';
+  notice?: string | null;
+  error?: string | null;
+}
+
+export const Csrf: FC<{ token: string | undefined }> = ({ token }) => <input type="hidden" name="_csrf" value={token ?? ''} />;
+
+const Tab: FC<{ href: string; active: boolean; children: Child }> = ({ href, active, children }) => (
+  <a href={href} class={active ? 'tab active' : 'tab'} aria-current={active ? 'page' : undefined}>
+    {children}
+  </a>
+);
+
+export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ title, chrome, children }) => {
+  const t = chrome.team;
+  return (
+    <>
+      {raw('<!doctype html>')}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <meta name="referrer" content="no-referrer" />
+          <title>{t ? `${title} · ${t.name} · flexgate` : `${title} · flexgate`}</title>
+          <link rel="stylesheet" href={assetUrl('app.css')} />
+          <script src={assetUrl('app.js')} defer />
+        </head>
+        <body>
+          <header class="topbar">
+            <div class="topbar-inner">
+              <a class="brand" href="/console">
+                flexgate <span>console</span>
+              </a>
+              {chrome.teams && chrome.teams.length > 0 ? (
+                <form class="switcher" method="get" action="/console/switch">
+                  <label for="team-switch" class="visually-hidden">
+                    Team
+                  </label>
+                  <select id="team-switch" name="team" data-autosubmit>
+                    {chrome.teams.map((x) => (
+                      <option value={x.id} selected={x.id === t?.id}>
+                        {x.name}
+                      </option>
+                    ))}
+                  </select>
+                  <button type="submit" class="btn small js-hide">
+                    Go
+                  </button>
+                </form>
+              ) : null}
+              {chrome.admin ? (
+                <div class="who">
+                  <span class="who-name" title={chrome.admin.email}>
+                    {chrome.admin.name}
+                  </span>
+                  <form method="post" action="/console/signout">
+                    <Csrf token={chrome.csrf} />
+                    <button type="submit" class="btn small ghost">
+                      Sign out
+                    </button>
+                  </form>
+                </div>
+              ) : null}
+            </div>
+          </header>
+          {chrome.admin ? (
+            <nav class="tabs" aria-label="Console">
+              <div class="tabs-inner">
+                {t ? (
+                  <>
+                    <Tab href={teamPath(t.id)} active={chrome.tab === 'overview'}>
+                      Overview
+                    </Tab>
+                    <Tab href={teamPath(t.id, '/members')} active={chrome.tab === 'members'}>
+                      Members
+                    </Tab>
+                    <Tab href={teamPath(t.id, '/defaults')} active={chrome.tab === 'defaults'}>
+                      Defaults
+                    </Tab>
+                    <Tab href={teamPath(t.id, '/usage')} active={chrome.tab === 'usage'}>
+                      Usage
+                    </Tab>
+                  </>
+                ) : null}
+                <Tab href={t ? `/console/inspect?team=${encodeURIComponent(t.id)}` : '/console/inspect'} active={chrome.tab === 'inspect'}>
+                  <span class="wide-only">Entitlement inspector</span>
+                  <span class="narrow-only">Inspector</span>
+                </Tab>
+              </div>
+            </nav>
+          ) : null}
+          <main class="main">
+            {chrome.notice ? (
+              <p class="banner ok" role="status">
+                {chrome.notice}
+              </p>
+            ) : null}
+            {chrome.error ? (
+              <p class="banner err" role="alert">
+                {chrome.error}
+              </p>
+            ) : null}
+            {children}
+          </main>
+        </body>
+      </html>
+    </>
+  );
+};
+
+/** A table that scrolls sideways on a narrow screen instead of breaking the page. */
+export const TableWrap: FC<{ children: Child; label?: string }> = ({ children, label }) => (
+  <div class="table-wrap" role="region" aria-label={label} tabindex={0}>
+    {children}
+  </div>
+);
+
+export const Badge: FC<{ kind: 'ok' | 'warn' | 'err' | 'muted' | 'info'; children: Child }> = ({ kind, children }) => (
+  <span class={`badge ${kind}`}>{children}</span>
+);

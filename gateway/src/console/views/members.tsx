@@ -1,0 +1,214 @@
+import type { ImportResult, MemberView, Product } from '@flexgate/shared';
+import type { FC } from 'hono/jsx';
+import { day, memberPath, teamPath } from './format';
+import { Badge, Csrf, TableWrap } from './layout';
+
+export const StatusBadge: FC<{ status: MemberView['status'] }> = ({ status }) =>
+  status === 'active' ? <Badge kind="ok">active</Badge> : status === 'invited' ? <Badge kind="info">invited</Badge> : <Badge kind="err">invitation expired</Badge>;
+
+export function productList(m: { allProducts: boolean; products: string[] }, catalog: Product[]): string {
+  if (m.allProducts) return 'All products';
+  const names = new Map(catalog.map((p) => [p.key, p.name]));
+  return m.products.length === 0 ? '—' : m.products.map((k) => names.get(k) ?? k).join(', ');
+}
+
+/** Product check boxes; with `allProducts` an "All products" box first (R12). */
+export const ProductPicker: FC<{ catalog: Product[]; selected: string[]; allProducts?: boolean | null; legend: string }> = ({
+  catalog,
+  selected,
+  allProducts,
+  legend,
+}) => (
+  <fieldset class="picker">
+    <legend>{legend}</legend>
+    {allProducts !== undefined && allProducts !== null ? (
+      <label class="check all">
+        <input type="checkbox" name="allProducts" value="1" checked={allProducts} data-all-products />
+        <span>
+          All products <span class="sub">(including products added to the catalog later)</span>
+        </span>
+      </label>
+    ) : null}
+    <div class="checks">
+      {catalog.map((p) => (
+        <label class="check">
+          <input type="checkbox" name="product" value={p.key} checked={selected.includes(p.key)} />
+          <span>
+            {p.name} <span class="sub">{p.dailyRate} tokens/day</span>
+          </span>
+        </label>
+      ))}
+    </div>
+  </fieldset>
+);
+
+export interface InviteDraft {
+  invite: string;
+  guest: boolean;
+  allProducts: boolean;
+  products: string[];
+}
+
+export const MembersView: FC<{
+  team: { id: string; name: string };
+  csrf: string;
+  members: MemberView[];
+  catalog: Product[];
+  defaults: string[];
+  draft?: InviteDraft;
+  imported?: ImportResult | null;
+  importError?: string | null;
+}> = ({ team, csrf, members, catalog, defaults, draft, imported, importError }) => {
+  const d = draft ?? { invite: '', guest: false, allProducts: false, products: [] };
+  const counts = { active: 0, invited: 0, expired: 0 };
+  for (const m of members) counts[m.status]++;
+  return (
+    <>
+      <h1>Members</h1>
+      <p class="lead">
+        {members.length} member{members.length === 1 ? '' : 's'}: {counts.active} active, {counts.invited} invited, {counts.expired} with an expired invitation.
+        {defaults.length > 0 ? ` Non-guest members also get the team's default products (${productList({ allProducts: false, products: defaults }, catalog)}).` : ''}
+      </p>
+
+      {imported ? (
+        <section class="panel import-result" id="import-result" aria-live="polite">
+          <h2>Import result</h2>
+          <p>
+            {imported.created} member{imported.created === 1 ? '' : 's'} added, {imported.updated} updated,{' '}
+            {imported.errors.length === 0 ? 'no errors.' : `${imported.errors.length} line${imported.errors.length === 1 ? '' : 's'} refused:`}
+          </p>
+          {imported.errors.length > 0 ? (
+            <TableWrap label="Import errors">
+              <table class="errors">
+                <thead>
+                  <tr>
+                    <th class="num">Line</th>
+                    <th>Problem</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {imported.errors.map((e) => (
+                    <tr>
+                      <td class="num">{e.line}</td>
+                      <td>{e.message}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableWrap>
+          ) : null}
+        </section>
+      ) : null}
+
+      <TableWrap label="Members">
+        <table class="members">
+          <thead>
+            <tr>
+              <th>Member</th>
+              <th>Status</th>
+              <th>Guest</th>
+              <th>Products</th>
+              <th class="actions-col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {members.length === 0 ? (
+              <tr>
+                <td colspan={5} class="empty">
+                  No members yet: invite someone below.
+                </td>
+              </tr>
+            ) : (
+              members.map((m) => (
+                <tr data-member={m.autodeskId}>
+                  <td class="who-cell">
+                    <a href={memberPath(team.id, m.autodeskId)}>{m.name}</a>
+                    <div class="sub mono">{m.autodeskId}</div>
+                  </td>
+                  <td>
+                    <StatusBadge status={m.status} />
+                    {m.invitation && m.status !== 'active' ? <div class="sub">until {day(m.invitation.expiresAt)}</div> : null}
+                  </td>
+                  <td>{m.guest ? <Badge kind="muted">guest</Badge> : ''}</td>
+                  <td class="products">{productList(m, catalog)}</td>
+                  <td class="actions">
+                    <a class="btn small" href={memberPath(team.id, m.autodeskId)}>
+                      Access
+                    </a>
+                    {m.invitation && m.status !== 'active' ? (
+                      <form method="post" action={`${memberPath(team.id, m.autodeskId)}/resend`}>
+                        <Csrf token={csrf} />
+                        <input type="hidden" name="invitation" value={m.invitation.id} />
+                        <button type="submit" class="btn small">
+                          Resend
+                        </button>
+                      </form>
+                    ) : null}
+                    <form method="post" action={`${memberPath(team.id, m.autodeskId)}/remove`} data-confirm={`Remove ${m.autodeskId} from ${team.name}?`}>
+                      <Csrf token={csrf} />
+                      <button type="submit" class="btn small danger">
+                        Remove
+                      </button>
+                    </form>
+                  </td>
+                </tr>
+              ))
+            )}
+          </tbody>
+        </table>
+      </TableWrap>
+
+      <div class="split">
+        <section class="panel">
+          <h2>Invite a member</h2>
+          <form method="post" action={teamPath(team.id, '/members')} class="stack">
+            <Csrf token={csrf} />
+            <label class="field">
+              <span>
+                Name and e-mail, written <code>Full Name &lt;email&gt;</code>
+              </span>
+              <input type="text" name="invite" required maxlength={320} placeholder="Ada Lovelace <ada@example.com>" value={d.invite} autocomplete="off" />
+            </label>
+            <label class="check">
+              <input type="checkbox" name="guest" value="1" checked={d.guest} />
+              <span>
+                Guest <span class="sub">(never gets the team's default products)</span>
+              </span>
+            </label>
+            <ProductPicker catalog={catalog} selected={d.products} allProducts={d.allProducts} legend="Flex products" />
+            <p class="hint">The invitation must be accepted within 7 days; it can be resent after that (R11).</p>
+            <div>
+              <button type="submit" class="btn primary">
+                Send invitation
+              </button>
+            </div>
+          </form>
+        </section>
+        <section class="panel">
+          <h2>Import from CSV</h2>
+          <form method="post" action={teamPath(team.id, '/members/import')} enctype="multipart/form-data" class="stack">
+            <Csrf token={csrf} />
+            <p class="hint">
+              Columns <code>name,email,products,guest</code> (a header line first; products separated by <code>;</code>, or <code>*</code> for all). A line is
+              applied whole or listed as an error. Import sends no e-mail: resend invitations from the list (R14).
+            </p>
+            <label class="field">
+              <span>CSV file</span>
+              <input type="file" name="file" accept=".csv,text/csv" required />
+            </label>
+            {importError ? (
+              <p class="banner err" role="alert">
+                {importError}
+              </p>
+            ) : null}
+            <div>
+              <button type="submit" class="btn">
+                Import
+              </button>
+            </div>
+          </form>
+        </section>
+      </div>
+    </>
+  );
+};

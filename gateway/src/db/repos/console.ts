@@ -1,0 +1,52 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../schema';
+
+/** Admin console sessions (issue 6) and the few read-only lookups the console needs. */
+
+export interface ConsoleSessionRow {
+  adminId: string;
+  csrf: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+}
+
+export async function insertConsoleSession(
+  db: Kysely<DB>,
+  s: { idHash: string; adminId: string; csrf: string; createdAt: string; expiresAt: string },
+): Promise<void> {
+  await db
+    .insertInto('console_sessions')
+    .values({ id_hash: s.idHash, admin_id: s.adminId, csrf: s.csrf, created_at: s.createdAt, last_seen_at: s.createdAt, expires_at: s.expiresAt })
+    .execute();
+}
+
+export async function findConsoleSession(db: Kysely<DB>, idHash: string, nowIso: string): Promise<ConsoleSessionRow | null> {
+  const row = await db
+    .selectFrom('console_sessions')
+    .select(['admin_id', 'csrf', 'created_at', 'last_seen_at', 'expires_at'])
+    .where('id_hash', '=', idHash)
+    .where('expires_at', '>', nowIso)
+    .executeTakeFirst();
+  return row ? { adminId: row.admin_id, csrf: row.csrf, createdAt: row.created_at, lastSeenAt: row.last_seen_at, expiresAt: row.expires_at } : null;
+}
+
+export async function touchConsoleSession(db: Kysely<DB>, idHash: string, nowIso: string, expiresAt: string): Promise<void> {
+  await db.updateTable('console_sessions').set({ last_seen_at: nowIso, expires_at: expiresAt }).where('id_hash', '=', idHash).execute();
+}
+
+export async function deleteConsoleSession(db: Kysely<DB>, idHash: string): Promise<void> {
+  await db.deleteFrom('console_sessions').where('id_hash', '=', idHash).execute();
+}
+
+export async function deleteExpiredConsoleSessions(db: Kysely<DB>, nowIso: string): Promise<void> {
+  await db.deleteFrom('console_sessions').where('expires_at', '<=', nowIso).execute();
+}
+
+/** The admin and the teams it manages right now (a team taken away ends access at once). */
+export async function findAdminById(db: Kysely<DB>, id: string): Promise<{ id: string; name: string; email: string; teams: string[] } | null> {
+  const admin = await db.selectFrom('admins').select(['id', 'name', 'email']).where('id', '=', id).executeTakeFirst();
+  if (!admin) return null;
+  const teams = await db.selectFrom('admin_teams').select('team_id').where('admin_id', '=', id).execute();
+  return { ...admin, teams: teams.map((t) => t.team_id) };
+}

@@ -1,0 +1,110 @@
+/**
+ * A tiny Prometheus registry: counters and one histogram kind, rendered in the text exposition
+ * format (version 0.0.4). No dependency, no timers, no allocation per increment beyond the label
+ * key string; label values come from bounded sets (route patterns, status codes, problem codes),
+ * never from user input, so the series count stays small.
+ */
+
+type Labels = Record<string, string>;
+
+const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+
+function labelText(names: readonly string[], values: readonly string[], extra?: [string, string]): string {
+  const parts = names.map((n, i) => `${n}="${escapeLabel(values[i] ?? '')}"`);
+  if (extra) parts.push(`${extra[0]}="${escapeLabel(extra[1])}"`);
+  return parts.length > 0 ? `{${parts.join(',')}}` : '';
+}
+
+export class Counter {
+  private readonly series = new Map<string, { values: string[]; n: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[] = [],
+  ) {}
+
+  inc(labels: Labels = {}, by = 1): void {
+    const values = this.labelNames.map((n) => labels[n] ?? '');
+    const key = values.join('\u0000');
+    const s = this.series.get(key);
+    if (s) s.n += by;
+    else this.series.set(key, { values, n: by });
+  }
+
+  /** The current value for one label set (tests and the demo read it). */
+  get(labels: Labels = {}): number {
+    return this.series.get(this.labelNames.map((n) => labels[n] ?? '').join('\u0000'))?.n ?? 0;
+  }
+
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const s of this.series.values()) lines.push(`${this.name}${labelText(this.labelNames, s.values)} ${s.n}`);
+    return lines.join('\n');
+  }
+}
+
+export class Histogram {
+  private readonly series = new Map<string, { values: string[]; counts: number[]; sum: number; count: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    /** Upper bounds, ascending; +Inf is implied. */
+    readonly buckets: readonly number[],
+  ) {}
+
+  observe(labels: Labels, value: number): void {
+    const values = this.labelNames.map((n) => labels[n] ?? '');
+    const key = values.join('\u0000');
+    let s = this.series.get(key);
+    if (!s) {
+      s = { values, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    // Counts per bucket (not cumulative) here; render() accumulates, so observe stays O(buckets) at worst.
+    const i = this.buckets.findIndex((b) => value <= b);
+    if (i >= 0) s.counts[i] = (s.counts[i] ?? 0) + 1;
+    s.sum += value;
+    s.count += 1;
+  }
+
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const s of this.series.values()) {
+      let cumulative = 0;
+      this.buckets.forEach((b, i) => {
+        cumulative += s.counts[i] ?? 0;
+        lines.push(`${this.name}_bucket${labelText(this.labelNames, s.values, ['le', String(b)])} ${cumulative}`);
+      });
+      lines.push(`${this.name}_bucket${labelText(this.labelNames, s.values, ['le', '+Inf'])} ${s.count}`);
+      lines.push(`${this.name}_sum${labelText(this.labelNames, s.values)} ${s.sum}`);
+      lines.push(`${this.name}_count${labelText(this.labelNames, s.values)} ${s.count}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+/** The gateway's metrics; one registry per process (each cluster worker exposes its own). */
+export class Metrics {
+  readonly requests = new Counter('flexgate_http_requests_total', 'HTTP requests by method, route pattern and status.', ['method', 'route', 'status']);
+  readonly latency = new Histogram(
+    'flexgate_http_request_duration_seconds',
+    'HTTP request latency by method and route pattern.',
+    ['method', 'route'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+  readonly launches = new Counter('flexgate_launches_total', 'Granted launches by source (subscription, trial, flex) and whether they opened a charged session.', ['source', 'charged']);
+  readonly tokensCharged = new Counter('flexgate_tokens_charged_total', 'Flex tokens charged, by launches and by heartbeats that opened the next session (R7).', ['via']);
+  readonly refusals = new Counter('flexgate_launch_refusals_total', 'Refused launches by problem code (no-access, insufficient-tokens, too-many-requests, ...).', ['code']);
+  readonly rateLimited = new Counter('flexgate_rate_limited_total', 'Requests refused with 429, by limit.', ['limit']);
+  private readonly started = Date.now();
+
+  render(): string {
+    const uptime = [
+      '# HELP flexgate_uptime_seconds Seconds since this process started serving.',
+      '# TYPE flexgate_uptime_seconds gauge',
+      `flexgate_uptime_seconds ${Math.round((Date.now() - this.started) / 1000)}`,
+    ].join('\n');
+    return `${[this.requests, this.latency, this.launches, this.tokensCharged, this.refusals, this.rateLimited].map((m) => m.render()).join('\n')}\n${uptime}\n`;
+  }
+}

@@ -1,0 +1,105 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Metrics } from '../lib/metrics';
+import type { AppEnv } from './env';
+import { problemResponse } from './problem';
+
+/**
+ * In-memory token buckets, one map per limit, keyed by user or peer address. Each gateway process
+ * (or cluster worker) counts on its own: with N instances behind a balancer a client gets up to N
+ * times the limit, which is still far below what guessing passwords needs. Time is the real
+ * monotonic clock, never the test clock (which jumps days).
+ */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly perMs: number;
+  private calls = 0;
+
+  constructor(
+    /** Burst size and refill per minute. */
+    readonly perMinute: number,
+    private readonly now: () => number = () => performance.now(),
+    /** Past this many keys, full buckets are dropped (they carry no information). */
+    private readonly maxKeys = 100_000,
+  ) {
+    this.perMs = perMinute / 60_000;
+  }
+
+  /** Takes one token; returns 0 when allowed, else the seconds until one is available. */
+  take(key: string): number {
+    const now = this.now();
+    if (++this.calls % 1024 === 0 && this.buckets.size > this.maxKeys) this.prune(now);
+    const b = this.buckets.get(key);
+    if (!b) {
+      this.buckets.set(key, { tokens: this.perMinute - 1, at: now });
+      return 0;
+    }
+    b.tokens = Math.min(this.perMinute, b.tokens + (now - b.at) * this.perMs);
+    b.at = now;
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - b.tokens) / this.perMs / 1000));
+  }
+
+  private prune(now: number): void {
+    for (const [k, b] of this.buckets) {
+      if (b.tokens + (now - b.at) * this.perMs >= this.perMinute) this.buckets.delete(k);
+    }
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+}
+
+/** The peer address of the TCP connection (no X-Forwarded-For: a client could forge it). */
+export function peerAddress(c: Context<AppEnv>): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
+export interface LimitOptions {
+  /** The name in metrics and in the refusal. */
+  name: string;
+  buckets: TokenBuckets;
+  /** The bucket key for this request, or null when this limit does not apply to it. */
+  key: (c: Context<AppEnv>) => string | null | Promise<string | null>;
+  metrics: Metrics;
+  /** Counted as a launch refusal too (flexgate_launch_refusals_total). */
+  launch?: boolean;
+}
+
+/** 429 problem+json with Retry-After once the key's bucket is empty. */
+export function rateLimit(o: LimitOptions): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const key = await o.key(c);
+    if (key !== null) {
+      const wait = o.buckets.take(key);
+      if (wait > 0) {
+        o.metrics.rateLimited.inc({ limit: o.name });
+        if (o.launch) o.metrics.refusals.inc({ code: 'too-many-requests' });
+        const res = problemResponse(c, 'too-many-requests', `Too many requests (${o.name}); retry in ${wait} s.`);
+        res.headers.set('retry-after', String(wait));
+        return res;
+      }
+    }
+    return next();
+  };
+}
+
+/**
+ * The Autodesk ID a sign-in is for, read from the body: Hono caches the parsed body, so the route's
+ * validator reads it again for free. A body that does not parse is left to the validator (400).
+ */
+export async function signInSubject(c: Context<AppEnv>): Promise<string | null> {
+  try {
+    const body: unknown = await c.req.json();
+    if (body && typeof body === 'object' && 'autodeskId' in body && typeof body.autodeskId === 'string') {
+      return body.autodeskId.trim().toLowerCase().slice(0, 254);
+    }
+  } catch {
+    /* not JSON: the route answers 400 */
+  }
+  return null;
+}

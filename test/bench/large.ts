@@ -1,0 +1,82 @@
+/**
+ * `pnpm bench:large`: a team with 1,000,000 ledger entries (a year of Flex use by 1,000 people
+ * over 10 products), then the usage report by day over the year, by user, by product, and the
+ * balance, timed over HTTP against a real gateway process. Targets (issue 7): report < 500 ms,
+ * balance < 5 ms. Rows are written straight into SQLite (a benchmark fixture, not an API test).
+ */
+import { execSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, migrate } from '@flexgate/gateway';
+import { spawnGateway } from '../harness/process';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+const dir = mkdtempSync(join(tmpdir(), 'flexgate-large-'));
+const url = `sqlite:${join(dir, 'large.db')}`;
+const database = connect({ url });
+await migrate(database);
+const sqlite = database.sqlite;
+if (!sqlite) throw new Error('SQLite only');
+const team = 'tm_large';
+const start = Date.parse('2026-01-01T00:00:00Z');
+const t0 = performance.now();
+sqlite.transaction(() => {
+  sqlite.prepare("insert into teams (id, name, created_at) values (?, 'Large', ?)").run(team, new Date(start).toISOString());
+  const lots = Array.from({ length: 12 }, (_, i) => `lot_${i}`);
+  const insertLot = sqlite.prepare('insert into lots (id, team_id, tokens, remaining, purchased_at, expires_at, created_at) values (?, ?, ?, ?, ?, ?, ?)');
+  lots.forEach((id, i) => {
+    const bought = new Date(start + i * 30 * 86400_000);
+    const expires = new Date(bought.getTime());
+    expires.setUTCFullYear(expires.getUTCFullYear() + 1);
+    insertLot.run(id, team, 1_000_000, 400_000, bought.toISOString(), expires.toISOString(), bought.toISOString());
+  });
+  const insert = sqlite.prepare(
+    "insert into ledger (team_id, lot_id, kind, delta, at, actor, autodesk_id, product_key, session_id, reason) values (?, ?, 'charge', ?, ?, ?, ?, ?, ?, 'bench')",
+  );
+  for (let i = 0; i < N; i++) {
+    const at = new Date(start + Math.floor((i / N) * 365 * 86400_000)).toISOString();
+    const user = `user-${i % 1000}@large.example.com`;
+    const product = `product-${(i * 7) % 10}`;
+    insert.run(team, lots[Math.floor((i / N) * 12)] as string, -(3 + (i % 10)), at, `user:${user}`, user, product, `ses_${i}`);
+  }
+})();
+sqlite.pragma('wal_checkpoint(TRUNCATE)');
+console.error(`seeded ${N} ledger rows in ${Math.round(performance.now() - t0)} ms`);
+await database.close();
+
+const operatorKey = `large-${randomBytes(8).toString('hex')}`;
+const gw = await spawnGateway({ databaseUrl: url, operatorKey, env: { FLEXGATE_TEST_CLOCK: '1' } });
+const headers = { authorization: `Bearer ${operatorKey}`, 'content-type': 'application/json' };
+await fetch(`${gw.url}/v1/test/clock`, { method: 'POST', headers, body: JSON.stringify({ now: '2026-12-31T12:00:00Z' }) });
+
+async function time(label: string, path: string, reps = 7): Promise<string> {
+  const ms: number[] = [];
+  let size = 0;
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    const res = await fetch(`${gw.url}${path}`, { headers });
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${body.slice(0, 300)}`);
+    ms.push(performance.now() - t);
+    size = body.length;
+  }
+  ms.sort((a, b) => a - b);
+  return `| ${label} | ${(ms[Math.floor(ms.length / 2)] as number).toFixed(1)} | ${(ms[0] as number).toFixed(1)} | ${(ms.at(-1) as number).toFixed(1)} | ${size} |`;
+}
+
+const year = 'from=2026-01-01&to=2026-12-31';
+const rows = [
+  await time('usage by day, one year', `/v1/teams/${team}/usage?by=day&${year}`),
+  await time('usage by user, one year', `/v1/teams/${team}/usage?by=user&${year}`),
+  await time('usage by product, one year', `/v1/teams/${team}/usage?by=product&${year}`),
+  await time('usage by day, one month', `/v1/teams/${team}/usage?by=day&from=2026-06-01&to=2026-06-30`),
+  await time('balance', `/v1/teams/${team}/balance`, 21),
+];
+await gw.stop();
+rmSync(dir, { recursive: true, force: true });
+const commit = execSync('git rev-parse --short HEAD').toString().trim();
+console.log(`\n### Large data: ${N.toLocaleString('en')} ledger rows, SQLite, ${new Date().toISOString().slice(0, 16)}Z, commit ${commit}\n`);
+console.log('| request | median ms | min ms | max ms | bytes |\n|---|---|---|---|---|');
+console.log(rows.join('\n'));

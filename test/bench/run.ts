@@ -1,0 +1,256 @@
+/**
+ * `pnpm bench`: flexgate's check endpoint against a bare Hono baseline, measured side by side in
+ * one run on one machine, alternating baseline and gateway runs, and written to BENCHMARKS.md.
+ *
+ *   pnpm bench [--seconds 5] [--connections 64] [--reps 2] [--engine sqlite|postgres] [--cluster N]
+ *              [--cpu-prof] [--no-write]
+ */
+import { type ChildProcess, execSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freshDatabase } from '../harness/db';
+import { api, type Fleet, prewarm, seedFleet } from './fleet';
+import { type LoadResult, type Request, runLoad } from './load';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const argv = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] && !argv[i + 1]?.startsWith('--') ? (argv[i + 1] as string) : dflt;
+};
+const has = (name: string) => argv.includes(`--${name}`);
+const seconds = Number(opt('seconds', '5'));
+const connections = Number(opt('connections', '64'));
+const reps = Number(opt('reps', '2'));
+const engine = opt('engine', 'sqlite') as 'sqlite' | 'postgres';
+const cluster = Number(opt('cluster', '0'));
+const cpuProf = has('cpu-prof');
+
+interface Proc {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function start(args: string[], env: Record<string, string>): Promise<Proc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`no "listening on" from ${args.join(' ')}:\n${out}`)), 60_000);
+    const on = (d: Buffer) => {
+      out += d;
+      const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(t);
+        res(m[1]);
+      }
+    };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', on);
+    child.once('exit', () => rej(new Error(`exited early:\n${out}`)));
+  });
+  return {
+    url,
+    child,
+    stop: () =>
+      new Promise((res) => {
+        child.once('exit', () => res());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function rssMb(pid: number): number {
+  // The gateway's own RSS plus its workers' when clustered.
+  const pids = [pid, ...execSync(`pgrep -P ${pid} || true`).toString().split('\n').filter(Boolean).map(Number)];
+  let kb = 0;
+  for (const p of pids) {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+    kb += Number(m?.[1] ?? 0);
+  }
+  return Math.round(kb / 1024);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
+
+async function main() {
+  const db = await freshDatabase(engine);
+  const operatorKey = `bench-${randomBytes(8).toString('hex')}`;
+  const profDir = mkdtempSync(join(tmpdir(), 'flexgate-prof-'));
+  const baseline = await start(['test/bench/baseline.ts'], {});
+  const gwArgs = [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), 'gateway/src/main.ts', ...(cluster > 1 ? ['--cluster', String(cluster)] : [])];
+  const gateway = await start(gwArgs, {
+    PORT: '0',
+    DATABASE_URL: db.url,
+    FLEXGATE_OPERATOR_KEY: operatorKey,
+    FLEXGATE_TEST_CLOCK: '1',
+    FLEXGATE_RATE_LIMIT: 'off',
+    FLEXGATE_SCRYPT_N: '1024',
+    FLEXGATE_LOG: 'warn',
+    FLEXGATE_ID_TOKEN_TTL: String(7 * 86400),
+  });
+  console.error(`baseline ${baseline.url}, gateway ${gateway.url} (${engine}${cluster > 1 ? `, ${cluster} workers` : ''}); seeding...`);
+  const t0 = performance.now();
+  const fleet = await seedFleet(gateway.url, operatorKey);
+  console.error(`seeded ${fleet.warm.length + fleet.cold.length + fleet.refused.length} users, 10 products in ${Math.round(performance.now() - t0)} ms`);
+
+  let clock = Date.now();
+  const nextDay = async () => {
+    clock += 25 * 3600_000;
+    await api(gateway.url, operatorKey, 'POST', '/v1/test/clock', { now: new Date(clock).toISOString() });
+  };
+  const launch = (token: string, product: string): Request => ({
+    method: 'POST',
+    path: '/v1/launch',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ product }),
+    expect: [200],
+  });
+  const pick = <T>(xs: T[], i: number) => xs[i % xs.length] as T;
+  const warmReq = (i: number) => {
+    const u = Math.floor(Math.random() * fleet.warm.length);
+    return launch(fleet.warm[u] as string, (fleet.products[u % 10] as { key: string }).key);
+  };
+  let coldCursor = 0;
+  const coldReq = () => {
+    // Each (cold user, product) pair once per simulated day: every launch opens a session and charges.
+    const k = coldCursor++;
+    const user = k % fleet.cold.length;
+    const product = Math.floor(k / fleet.cold.length) % 10;
+    if (k >= fleet.cold.length * 10) throw new Error('cold pairs exhausted: lower --seconds');
+    return launch(fleet.cold[user] as string, (fleet.products[product] as { key: string }).key);
+  };
+  const refusedReq = (i: number) => ({ ...launch(pick(fleet.refused, i), 'product-9'), expect: [403] });
+  const adminReq = (i: number): Request => ({
+    method: 'GET',
+    path: i % 2 ? `/v1/teams/${fleet.team}/balance` : `/v1/teams/${fleet.team}/usage?by=product`,
+    headers: { authorization: `Bearer ${fleet.adminKey}` },
+    expect: [200],
+  });
+  const mixedReq = (i: number) => {
+    const r = i % 20;
+    return r === 0 ? coldReq() : r === 1 ? adminReq(i) : warmReq(i);
+  };
+  const baseReq = (_i: number): Request => ({ ...launch('x', 'product-1'), expect: [200] });
+
+  const workloads: { name: string; prepare: () => Promise<void>; next: (i: number) => Request }[] = [
+    { name: 'healthz', prepare: async () => {}, next: () => ({ method: 'GET', path: '/healthz', headers: {}, expect: [200] }) },
+    { name: 'warm', prepare: async () => { await nextDay(); await prewarm(gateway.url, fleet); }, next: warmReq },
+    { name: 'cold', prepare: async () => { await nextDay(); coldCursor = 0; }, next: coldReq },
+    { name: 'refused', prepare: async () => {}, next: refusedReq },
+    { name: 'mixed', prepare: async () => { await nextDay(); coldCursor = 0; await prewarm(gateway.url, fleet); }, next: mixedReq },
+  ];
+  const only = opt('only', '');
+  const rows: { name: string; gw: LoadResult[]; base: LoadResult[] }[] = [];
+  const coldEpochs: number[] = [];
+  for (const w of workloads.filter((w) => !only || only.split(',').includes(w.name))) {
+    const row = { name: w.name, gw: [] as LoadResult[], base: [] as LoadResult[] };
+    for (let r = 0; r < reps; r++) {
+      row.base.push(await runLoad(baseline.url, baseReq, { connections, seconds, warmupSeconds: 1 }));
+      await w.prepare();
+      if (w.name === 'cold') coldEpochs.push(clock);
+      row.gw.push(await runLoad(gateway.url, w.next, { connections, seconds, warmupSeconds: w.name === 'cold' || w.name === 'mixed' ? 0 : 1 }));
+      const g = row.gw.at(-1) as LoadResult;
+      console.error(`${w.name} #${r + 1}: gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors} | baseline ${Math.round((row.base.at(-1) as LoadResult).rps)} req/s`);
+    }
+    rows.push(row);
+  }
+
+  // Cold correctness, checked after the run: exactly one charge per session, one session per pair and day.
+  const check = await checkCharges(gateway.url, fleet, operatorKey);
+  const rss = rssMb(gateway.child.pid as number);
+  await gateway.stop();
+  await baseline.stop();
+  await db.drop();
+
+  const commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();
+  const dirty = execSync('git status --porcelain -- gateway shared', { cwd: root }).toString().trim() ? '+uncommitted' : '';
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const title = `${engine}${cluster > 1 ? `, ${cluster} cluster workers` : ', 1 process'}`;
+  const table = [
+    `### ${title}: ${new Date().toISOString().slice(0, 16)}Z, commit ${commit}${dirty}`,
+    '',
+    `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians) on the same 2 cores as the server.`,
+    '',
+    '| workload | gateway req/s | baseline req/s | ratio | p50 ms | p99 ms | p99.9 ms | errors |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const g = median(r.gw.map((x) => x.rps));
+      const b = median(r.base.map((x) => x.rps));
+      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${((g / b) * 100).toFixed(0)}% | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} |`;
+    }),
+    '',
+    `After the runs: gateway RSS ${rss} MB; ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
+    '',
+  ].join('\n');
+  console.log(`\n${table}`);
+  if (cpuProf) console.log(summariseProfile(profDir));
+  rmSync(profDir, { recursive: true, force: true });
+  if (!has('no-write')) appendResults(table);
+  if (check.duplicates > 0 || check.mischarged > 0) process.exitCode = 1;
+}
+
+async function checkCharges(origin: string, fleet: Fleet, operatorKey: string) {
+  const rate = new Map(fleet.products.map((p) => [p.key, p.dailyRate]));
+  const perSession = new Map<string, { user: string; product: string; tokens: number }>();
+  for (let after = 0; ; ) {
+    const page = (await api(origin, operatorKey, 'GET', `/v1/teams/${fleet.team}/ledger?after=${after}&limit=10000`)) as any[];
+    for (const e of page) {
+      if (!e.sessionId) continue;
+      const s = perSession.get(e.sessionId) ?? { user: e.autodeskId, product: e.product, tokens: 0 };
+      s.tokens -= e.tokens;
+      perSession.set(e.sessionId, s);
+    }
+    if (page.length < 10000) break;
+    after = page.at(-1).id;
+  }
+  let mischarged = 0;
+  for (const s of perSession.values()) if (s.tokens !== rate.get(s.product)) mischarged++;
+  // Sessions are per (user, product) and 24 h; the bench moves the clock 25 h between epochs, so a
+  // second session of a pair can only be a double charge if it came from the same epoch: compare counts.
+  const sessionsPerPair = new Map<string, number>();
+  for (const s of perSession.values()) sessionsPerPair.set(`${s.user}|${s.product}`, (sessionsPerPair.get(`${s.user}|${s.product}`) ?? 0) + 1);
+  const epochs = Math.max(...sessionsPerPair.values());
+  let duplicates = 0;
+  for (const n of sessionsPerPair.values()) if (n > epochs) duplicates++;
+  return { sessions: perSession.size, duplicates, mischarged };
+}
+
+function summariseProfile(dir: string): string {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return '(no profile written)';
+  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: { id: number; hitCount: number; callFrame: { functionName: string; url: string; lineNumber: number } }[] };
+  const total = prof.nodes.reduce((s, n) => s + n.hitCount, 0);
+  const self = new Map<string, number>();
+  for (const n of prof.nodes) {
+    const url = n.callFrame.url.replace(/^.*node_modules\/\.pnpm\/([^/]+)\/node_modules\//, '$1:').replace(/^file:\/\/.*\/(gateway|shared)\//, '$1/');
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + n.hitCount);
+  }
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15);
+  return ['| self % | frame |', '|---|---|', ...top.map(([k, v]) => `| ${((v / total) * 100).toFixed(1)} | \`${k}\` |`)].join('\n');
+}
+
+function appendResults(table: string) {
+  const file = join(root, 'BENCHMARKS.md');
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    text = '# Benchmarks\n\nProduced by `pnpm bench` (test/bench/run.ts); newest first under "Runs".\n\n## Runs\n\n';
+  }
+  const marker = '## Runs\n\n';
+  const at = text.indexOf(marker);
+  writeFileSync(file, at >= 0 ? text.slice(0, at + marker.length) + table + '\n' + text.slice(at + marker.length) : `${text}\n${marker}${table}\n`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,334 @@
+/**
+ * The admin console (issue 6) in a real headless Chromium against a real in-process gateway.
+ * Every test leaves a screenshot in test/artifacts/ for a person to look at.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mailsTo, newAdmin, tokenOf, uniqueEmail } from '../harness/admin';
+import { buy, newAccount, newMember, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
+const CHROMIUM = process.env.FLEXGATE_CHROMIUM ?? '/usr/bin/chromium';
+const T0 = new Date('2026-03-15T10:00:00Z');
+const DAY = 86_400_000;
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+let gw: TestGateway;
+let browser: Browser;
+let teamA: string;
+let teamC: string;
+let teamB: string;
+let adminKey: string;
+let heavyUser: string;
+/** One signed-in desktop browser profile shared by the tests that do not sign in or out themselves. */
+let desk: { context: BrowserContext; page: Page };
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  [gw, browser] = await Promise.all([
+    startTestGateway(),
+    chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    }),
+  ]);
+  await setClock(gw, T0);
+  await seedCatalog(gw);
+  // Team A: a lot bought 340 days ago (expires within 30 days) and a fresh one.
+  // Named so that the switcher lists A first (the console opens on the first team by name).
+  const team = async (name: string) => expectStatus(await gw.op.post('/v1/teams', { name }), 201).id as string;
+  teamA = await team('Acme Architects');
+  await buy(gw, teamA, 300, new Date(T0.getTime() - 340 * DAY).toISOString());
+  await buy(gw, teamA, 1000);
+  teamC = await team('Zenith Studio');
+  await buy(gw, teamC, 50);
+  teamB = await team('Other Company'); // someone else's team
+  await buy(gw, teamB, 80);
+  const created = expectStatus(await gw.op.post('/v1/admins', { name: 'Ada Admin', email: uniqueEmail('admin'), teams: [teamA, teamC] }), 201);
+  adminKey = created.key;
+
+  // Some use over the last 30 days, on different days, so the chart has bars.
+  const heavy = await newAccount(gw, 'heavy');
+  heavyUser = heavy.autodeskId;
+  const light = await newAccount(gw, 'light');
+  expectStatus(await gw.op.post(`/v1/teams/${teamA}/members`, { autodeskId: heavy.autodeskId, allProducts: true }), 201);
+  expectStatus(await gw.op.post(`/v1/teams/${teamA}/members`, { autodeskId: light.autodeskId, products: ['autocad'] }), 201);
+  for (const [daysAgo, who, products] of [
+    [20, heavy, ['autocad', 'revit']],
+    [12, heavy, ['revit']],
+    [12, light, ['autocad']],
+    [5, heavy, ['maya', 'revit']],
+    [2, light, ['autocad']],
+    [0, heavy, ['civil-3d']],
+  ] as const) {
+    await setClock(gw, new Date(T0.getTime() - daysAgo * DAY));
+    const user = await signIn(gw, who);
+    for (const product of products) expectStatus(await user.api.post('/v1/launch', { product, team: teamA }), 200);
+  }
+  await setClock(gw, T0);
+  desk = await signedIn(DESKTOP);
+});
+
+afterAll(async () => {
+  await desk?.context.close();
+  await browser?.close();
+  await gw?.close();
+});
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${ARTIFACTS}console-${name}.png`, fullPage: true });
+}
+
+/** A fresh browser profile signed in through the sign-in form. */
+async function signedIn(viewport = DESKTOP): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport, baseURL: gw.url });
+  const page = await context.newPage();
+  await page.goto('/console');
+  expect(page.url()).toContain('/console/signin');
+  await page.fill('input[name="key"]', adminKey);
+  await Promise.all([page.waitForURL(/\/console\/teams\//), page.click('button:has-text("Sign in")')]);
+  return { context, page };
+}
+
+/** The page must not be wider than the window: wide tables scroll inside their own box. */
+async function expectNoHorizontalOverflow(page: Page): Promise<void> {
+  // A string, so that this Node-typed file needs no DOM typings.
+  const { scroll, inner } = (await page.evaluate('({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth })')) as { scroll: number; inner: number };
+  expect(scroll, `page ${page.url()} is ${scroll}px wide in a ${inner}px window`).toBeLessThanOrEqual(inner);
+}
+
+describe('admin console (issue 6)', () => {
+  it('signs in with an admin key into an HttpOnly SameSite=Strict session, and sees the balance, the lots and the 30-day chart', async () => {
+    const { context, page } = desk;
+    expect(page.url()).toMatch(new RegExp(`/console/teams/${teamA}$`));
+    const { balance } = expectStatus(await gw.op.get(`/v1/teams/${teamA}/balance`), 200);
+    expect(await page.textContent('[data-testid="balance"]')).toBe(balance.toLocaleString('en-US'));
+
+    // The chart: an inline SVG with bars on the days of use and both axes labelled.
+    const chart = page.locator('svg.chart.wide');
+    await expect(chart.count()).resolves.toBe(1);
+    expect(await chart.locator('rect.bar').count()).toBe(5); // 5 distinct days of use in the last 30
+    expect(await chart.locator('text.axis-title').allTextContents()).toEqual(['Day (UTC)', 'Tokens']);
+    // The lot bought 340 days ago expires within 30 days: it stands out.
+    const soon = page.locator('tr.soon');
+    expect(await soon.count()).toBe(1);
+    expect(await soon.textContent()).toMatch(/expires in 25 days/);
+    // Top users and products.
+    expect(await page.locator('section:has(h2:text("Top users")) tbody tr').first().textContent()).toContain(heavyUser);
+    await shot(page, 'overview-1280');
+
+    // The session: an opaque cookie, HttpOnly and SameSite=Strict; the key is nowhere on the page.
+    const cookies = await context.cookies();
+    const session = cookies.find((c) => c.name === 'fg_console');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/console' });
+    expect(session?.value).not.toContain('fga_');
+    expect(await page.content()).not.toContain(adminKey);
+    // Secure headers with a CSP that allows no inline script.
+    const res = await page.request.get(`/console/teams/${teamA}`);
+    expect(res.headers()['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(res.headers()['content-security-policy']).not.toMatch(/unsafe-inline/);
+    expect(res.headers()['x-frame-options']).toBe('DENY');
+
+    // A form posted without the CSRF token is refused.
+    const forged = await page.request.post(`/console/teams/${teamA}/defaults`, { form: { product: 'autocad' } });
+    expect(forged.status()).toBe(403);
+    expect(expectStatus(await gw.op.get(`/v1/teams/${teamA}/defaults`), 200).products).toEqual([]);
+
+  });
+
+  it('refuses a wrong admin key without echoing it; signing out ends the session for good', async () => {
+    const context = await browser.newContext({ viewport: DESKTOP, baseURL: gw.url });
+    const page = await context.newPage();
+    await page.goto('/console/signin');
+    await page.fill('input[name="key"]', 'fga_not-a-real-key-at-all');
+    await page.click('button:has-text("Sign in")');
+    await page.waitForSelector('.banner.err');
+    expect(await page.textContent('.banner.err')).toContain('not valid');
+    expect(await page.content()).not.toContain('fga_not-a-real-key-at-all');
+    expect(await page.inputValue('input[name="key"]')).toBe('');
+    await shot(page, 'signin-refused');
+
+    await page.fill('input[name="key"]', adminKey);
+    await Promise.all([page.waitForURL(/\/console\/teams\//), page.click('button:has-text("Sign in")')]);
+    const session = (await context.cookies()).find((c) => c.name === 'fg_console');
+    expect(session).toBeDefined();
+    await Promise.all([page.waitForURL(/\/console\/signin/), page.click('button:has-text("Sign out")')]);
+    expect(await page.textContent('.banner')).toContain('signed out');
+    // The old cookie, put back, opens nothing: the session is gone on the server.
+    await context.addCookies([session as NonNullable<typeof session>]);
+    await page.goto(`/console/teams/${teamA}`);
+    expect(page.url()).toContain('/console/signin');
+    await context.close();
+  });
+
+  it('invites a user (listed as invited), who accepts; changing their products changes the access explanation', async () => {
+    const { page } = desk;
+    await page.click('a.tab:has-text("Members")');
+    const email = uniqueEmail('grace');
+    await page.fill('input[name="invite"]', `Grace Hopper <${email}>`);
+    await page.check('form:has(input[name="invite"]) input[name="product"][value="autocad"]');
+    await Promise.all([page.waitForURL(/done=invited/), page.click('button:has-text("Send invitation")')]);
+    expect(await page.textContent('.banner.ok')).toContain(email);
+    const row = page.locator(`tr[data-member="${email}"]`);
+    expect(await row.locator('.badge').first().textContent()).toBe('invited');
+    expect(await row.locator('td.products').textContent()).toBe('AutoCAD');
+    await shot(page, 'members-invited');
+
+    // The invitee accepts from the e-mail: active, AutoCAD only.
+    const [mail] = (await mailsTo(gw, email)).filter((m) => m.kind === 'invitation');
+    expectStatus(await gw.anon.post('/v1/invitations/accept', { token: tokenOf(mail.text), password: 'correct-horse-battery' }), 200);
+    await page.reload();
+    expect(await row.locator('.badge').first().textContent()).toBe('active');
+
+    await page.click(`tr[data-member="${email}"] a:has-text("Access")`);
+    const explain = (product: string) => page.locator(`table.explain tr[data-product="${product}"]`);
+    expect(await explain('autocad').locator('.badge').textContent()).toBe('granted');
+    expect(await explain('revit').locator('.badge').textContent()).toBe('refused');
+    expect(await explain('revit').locator('td.why').textContent()).toMatch(/\S/);
+
+    await page.check('input[name="product"][value="revit"]');
+    await page.uncheck('input[name="product"][value="autocad"]');
+    await Promise.all([page.waitForURL(/done=products/), page.click('button:has-text("Save products")')]);
+    expect(await explain('revit').locator('.badge').textContent()).toBe('granted');
+    expect(await explain('revit').textContent()).toContain('Flex tokens');
+    expect(await explain('autocad').locator('.badge').textContent()).toBe('refused');
+    const api = expectStatus(await gw.op.get(`/v1/teams/${teamA}/members/${encodeURIComponent(email)}/access`), 200) as { product: string; granted: boolean }[];
+    expect(api.filter((a) => a.granted).map((a) => a.product)).toEqual(['revit']);
+    await shot(page, 'member-explain');
+  });
+
+  it('uploads a CSV import and sees the line that was refused', async () => {
+    const { page } = desk;
+    await page.goto(`/console/teams/${teamA}/members`);
+    const good = uniqueEmail('imported');
+    const file = `${ARTIFACTS}console-import.csv`;
+    writeFileSync(file, `name,email,products,guest\nLin Imported,${good},autocad;revit,no\nBad Row,not-an-email,autocad,no\nNo Such,${uniqueEmail('x')},photoshop,no\n`);
+    await page.setInputFiles('input[type="file"]', file);
+    await page.click('button:has-text("Import")');
+    await page.waitForSelector('#import-result');
+    expect(await page.textContent('#import-result')).toContain('1 member added');
+    const errors = page.locator('table.errors tbody tr');
+    expect(await errors.count()).toBe(2);
+    expect(await errors.nth(0).locator('td').first().textContent()).toBe('3');
+    expect(await errors.nth(1).locator('td').first().textContent()).toBe('4');
+    expect(await errors.nth(1).textContent()).toContain('photoshop');
+    expect(await page.locator(`tr[data-member="${good}"]`).count()).toBe(1);
+    await shot(page, 'members-import-errors');
+  });
+
+  it('inspects entitlements: a genuine one verifies, a tampered one is flagged', async () => {
+    const member = await newMember(gw, teamA, ['autocad']);
+    const launch = expectStatus(await member.api.post('/v1/launch', { product: 'autocad', team: teamA }), 200);
+    const [h, p, s] = launch.entitlement.split('.');
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const tampered = [h, Buffer.from(JSON.stringify({ ...claims, product: 'revit' })).toString('base64url'), s].join('.');
+
+    const { page } = desk;
+    await page.click('a.tab:has-text("Entitlement inspector")');
+    await page.fill('textarea[name="jws"]', launch.entitlement);
+    await page.click('button:has-text("Inspect")');
+    await page.waitForSelector('[data-testid="signature"]');
+    expect(await page.textContent('[data-testid="signature"]')).toContain('Signature valid');
+    expect(await page.textContent('.inspection')).toContain(member.autodeskId);
+
+    await page.fill('textarea[name="jws"]', tampered);
+    await page.click('button:has-text("Inspect")');
+    await page.waitForSelector('[data-testid="signature"]');
+    const verdict = page.locator('[data-testid="signature"]');
+    expect(await verdict.textContent()).toContain('Signature INVALID');
+    expect(await verdict.getAttribute('class')).toContain('err');
+    expect(await page.textContent('pre.json >> nth=1')).toContain('"product": "revit"');
+    expect(await page.textContent('.inspection')).toMatch(/Expires/);
+    await shot(page, 'inspect-tampered');
+
+    await page.fill('textarea[name="jws"]', 'not a token');
+    await page.click('button:has-text("Inspect")');
+    expect(await page.textContent('.banner.err')).toContain('not a compact JWS');
+  });
+
+  it("shows only the admin's own teams: a switcher for its two teams, and 403 on another team's pages", async () => {
+    const { page } = desk;
+    const optionLocators = await page.locator('#team-switch option').all();
+    const options = await Promise.all(optionLocators.map((o) => o.getAttribute('value')));
+    expect(options.sort()).toEqual([teamA, teamC].sort());
+    await Promise.all([page.waitForURL(new RegExp(`/console/teams/${teamC}$`)), page.selectOption('#team-switch', teamC)]);
+    expect(await page.textContent('[data-testid="balance"]')).toBe('50');
+
+    for (const path of ['', '/members', '/defaults', '/usage', '/usage.csv', `/members/${encodeURIComponent(heavyUser)}`]) {
+      const res = await page.goto(`/console/teams/${teamB}${path}`);
+      expect(res?.status(), path).toBe(403);
+      expect(await page.textContent('h1')).toBe('Not allowed');
+    }
+    const nope = await page.goto('/console/teams/tm_does-not-exist/members');
+    expect(nope?.status()).toBe(403);
+    await shot(page, 'other-team-403');
+    const csrf = await page.locator('input[name="_csrf"]').first().inputValue();
+    const post = await page.request.post(`/console/teams/${teamB}/defaults`, { form: { _csrf: csrf, product: 'autocad' } });
+    expect(post.status()).toBe(403);
+    expect(expectStatus(await gw.op.get(`/v1/teams/${teamB}/defaults`), 200).products).toEqual([]);
+    const sw = await page.goto(`/console/switch?team=${teamB}`);
+    expect(sw?.status()).toBe(403);
+  });
+
+  it('shows the usage report by product over a range, with a Flex-shaped CSV download; defaults say guests never get them', async () => {
+    const { page } = desk;
+    await page.goto(`/console/teams/${teamA}/usage?from=2026-02-01&to=2026-03-15&by=product`);
+    const rows = page.locator('table.usage tbody tr');
+    expect(await rows.count()).toBeGreaterThanOrEqual(4);
+    expect(await page.textContent('table.usage tbody')).toContain('Revit');
+    const api = expectStatus(await gw.op.get(`/v1/teams/${teamA}/usage?from=2026-02-01&to=2026-03-15&by=product`), 200);
+    expect(await page.textContent('table.usage tfoot')).toContain(api.total.tokens.toLocaleString('en-US'));
+    const href = await page.getAttribute('a:has-text("Download CSV")', 'href');
+    const csv = await page.request.get(href as string);
+    expect(csv.headers()['content-type']).toContain('text/csv');
+    expect(csv.headers()['content-disposition']).toContain('attachment');
+    expect((await csv.text()).split('\r\n')[0]).toBe('Day used,Email,First name,Last name,Product,Team,Tokens used');
+    await shot(page, 'usage-by-product');
+
+    await page.click('a.tab:has-text("Defaults")');
+    expect(await page.textContent('.rules')).toContain('Guests never get the default products');
+    await page.check('input[name="product"][value="maya"]');
+    await Promise.all([page.waitForURL(/done=defaults/), page.click('button:has-text("Save defaults")')]);
+    expect(expectStatus(await gw.op.get(`/v1/teams/${teamA}/defaults`), 200).products).toEqual(['maya']);
+    await shot(page, 'defaults');
+    // Put the defaults back: other tests read the explain page.
+    await page.uncheck('input[name="product"][value="maya"]');
+    await Promise.all([page.waitForURL(/done=defaults/), page.click('button:has-text("Save defaults")')]);
+  });
+
+  for (const [label, viewport, shots] of [
+    ['1280x800', DESKTOP, ['members', 'usage']],
+    ['390x844', PHONE, ['overview', 'members', 'member', 'usage', 'inspect']],
+  ] as const) {
+    it(`lays every page out without horizontal overflow at ${label}`, async () => {
+      const own = viewport === DESKTOP ? null : await signedIn(viewport);
+      const page = own?.page ?? desk.page;
+      const pages = [
+        ['overview', `/console/teams/${teamA}`],
+        ['members', `/console/teams/${teamA}/members`],
+        ['member', `/console/teams/${teamA}/members/${encodeURIComponent(heavyUser)}`],
+        ['defaults', `/console/teams/${teamA}/defaults`],
+        ['usage', `/console/teams/${teamA}/usage?by=day`],
+        ['inspect', '/console/inspect'],
+      ] as const;
+      for (const [name, path] of pages) {
+        const res = await page.goto(path);
+        expect(res?.status(), path).toBe(200);
+        await expectNoHorizontalOverflow(page);
+        if ((shots as readonly string[]).includes(name)) await shot(page, `${name}-${label}`);
+      }
+      // The team switcher and the chart stay visible and inside the window.
+      await page.goto(`/console/teams/${teamA}`);
+      expect(await page.locator('#team-switch').isVisible()).toBe(true);
+      const box = await page.locator('svg.chart:visible').boundingBox();
+      expect(box?.width).toBeGreaterThan(viewport.width * 0.7);
+      expect(box && box.x + box.width).toBeLessThanOrEqual(viewport.width);
+      await own?.context.close();
+    });
+  }
+});

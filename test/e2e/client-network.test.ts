@@ -1,0 +1,252 @@
+/**
+ * The real client and the `flexgate` CLI against a real gateway PROCESS: retries through a proxy
+ * that loses an answer (R7: one charge), a key rotation followed by the client (R17), the CLI's
+ * output and exit codes, and `flexgate simulate`.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { createClient, type FlexgateClient, type LaunchResult } from '@flexgate/client';
+import { decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cacheDirs, ledger, type ProcessGateway, runFlexgate, startProcessGateway } from '../harness/client-e2e';
+import { expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
+import { expectStatus } from '../harness/http';
+
+let gw: ProcessGateway;
+let proxy: Proxy;
+const dirs = cacheDirs();
+const clients: FlexgateClient[] = [];
+
+beforeAll(async () => {
+  gw = await startProcessGateway();
+  await seedCatalog(gw.fixtures());
+  proxy = await startProxy(gw.port);
+});
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => {});
+  await proxy?.close();
+  await gw?.close();
+  dirs.cleanup();
+});
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of the gateway. It reads the request lines going through
+ * (undici sends one request at a time per connection, so the next bytes back are that request's
+ * answer) and, when armed, lets the gateway answer the next `POST /v1/launch` in full (so the
+ * launch is committed) and then cuts the connection instead of passing the answer on.
+ */
+interface Proxy {
+  url: string;
+  /** Request lines seen, with their Idempotency-Key, in order. */
+  requests: { line: string; idempotencyKey: string | null }[];
+  dropNextLaunchAnswer(): void;
+  dropped: number;
+  close(): Promise<void>;
+}
+
+async function startProxy(gatewayPort: number): Promise<Proxy> {
+  let armed = false;
+  const state: Proxy = {
+    url: '',
+    requests: [],
+    dropped: 0,
+    dropNextLaunchAnswer: () => {
+      armed = true;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((downstream) => {
+    const upstream = createConnection(gatewayPort, '127.0.0.1');
+    sockets.add(downstream).add(upstream);
+    let swallow = false;
+    downstream.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('latin1');
+      const line = /^(GET|POST|PUT|PATCH|DELETE) (\S+) HTTP\/1\.1\r$/m.exec(text);
+      if (line) {
+        const key = /^idempotency-key: *(\S+)\r$/im.exec(text)?.[1] ?? null;
+        state.requests.push({ line: `${line[1]} ${line[2]}`, idempotencyKey: key });
+        if (armed && line[1] === 'POST' && line[2] === '/v1/launch') {
+          armed = false;
+          swallow = true;
+        }
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!swallow) {
+        downstream.write(chunk);
+        return;
+      }
+      // The gateway has answered, so the charge is committed; the client never hears of it.
+      state.dropped++;
+      downstream.destroy();
+      upstream.destroy();
+    });
+    const closeBoth = () => {
+      downstream.destroy();
+      upstream.destroy();
+      sockets.delete(downstream);
+      sockets.delete(upstream);
+    };
+    downstream.on('error', closeBoth).on('close', closeBoth);
+    upstream.on('error', closeBoth).on('close', closeBoth);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  state.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const close = state.close;
+  state.close = async () => {
+    for (const s of sockets) s.destroy();
+    await close();
+  };
+  return state;
+}
+
+function newClient(gatewayUrl: string): { client: FlexgateClient; dir: string } {
+  const dir = dirs.make();
+  const client = createClient({
+    gatewayUrl,
+    cacheDir: dir,
+    machine: 'e2e-workstation',
+    http: { timeoutMs: 10_000, retry: { attempts: 4, baseDelayMs: 50, maxDelayMs: 400 } },
+  });
+  clients.push(client);
+  return { client, dir };
+}
+
+async function member(tokens: number, products: string[]) {
+  const team = await newTeam(gw.fixtures(), tokens);
+  const account = await newAccount(gw.fixtures());
+  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products }), 201);
+  return { team, ...account };
+}
+
+function granted(r: LaunchResult) {
+  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
+  return r;
+}
+
+it('R7: the first answer of a launch is lost by a proxy; the client retries with the same Idempotency-Key and the ledger shows ONE charge', async () => {
+  const u = await member(50, ['autocad']);
+  const { client } = newClient(proxy.url);
+  await client.signIn(u.autodeskId, u.password);
+
+  const before = proxy.requests.length;
+  proxy.dropNextLaunchAnswer();
+  const r = granted(await client.launch('autocad'));
+  expect(proxy.dropped).toBe(1);
+  // The retry got the first attempt's answer back: the charge it made, and the same session.
+  expect(r).toMatchObject({ source: 'flex', charged: 7, balance: 43, fromCache: false });
+
+  const launches = proxy.requests.slice(before).filter((q) => q.line === 'POST /v1/launch');
+  expect(launches).toHaveLength(2);
+  expect(launches[0]?.idempotencyKey).toBeTruthy();
+  expect(launches[1]?.idempotencyKey).toBe(launches[0]?.idempotencyKey);
+
+  const charges = (await ledger(gw, u.team)).filter((e) => e.kind === 'charge');
+  expect(charges).toHaveLength(1);
+  expect(charges[0]).toMatchObject({ tokens: -7, sessionId: r.session?.id, autodeskId: u.autodeskId, product: 'autocad' });
+  await expectLedgerMatchesBalance(gw.fixtures(), u.team);
+});
+
+it('R17: after a key rotation the client meets a new kid, refreshes the JWKS once, and verifies', async () => {
+  const u = await member(50, ['autocad', 'revit']);
+  const { client, dir } = newClient(proxy.url);
+  const jwksFetches = () => proxy.requests.filter((q) => q.line === 'GET /.well-known/jwks.json').length;
+  const start = jwksFetches();
+  await client.signIn(u.autodeskId, u.password);
+  expect(jwksFetches() - start).toBe(1);
+  const old = granted(await client.launch('autocad'));
+  const oldKid = decodeProtectedHeader(old.entitlement).kid;
+  expect(jwksFetches() - start).toBe(1);
+
+  const { kid } = expectStatus(await gw.op.post('/v1/keys/rotate'), 200);
+  expect(kid).not.toBe(oldKid);
+
+  // A new session is signed with the new key.
+  const fresh = granted(await client.launch('revit'));
+  expect(decodeProtectedHeader(fresh.entitlement).kid).toBe(kid);
+  expect(fresh.claims).toMatchObject({ product: 'revit', sub: u.autodeskId });
+  expect(jwksFetches() - start).toBe(2);
+  const cached = JSON.parse(readFileSync(join(dir, 'jwks.json'), 'utf8')).jwks.keys.map((k: { kid: string }) => k.kid);
+  expect(cached).toEqual(expect.arrayContaining([oldKid, kid]));
+
+  // Both keys are now known: the old session's entitlement and the new one verify with no more fetches.
+  expect(granted(await client.launch('autocad', { fresh: true })).claims.sid).toBe(old.claims.sid);
+  expect(granted(await client.launch('revit', { fresh: true })).claims.sid).toBe(fresh.claims.sid);
+  expect(jwksFetches() - start).toBe(2);
+});
+
+describe('the flexgate CLI, spawned as a process', () => {
+  // Each spawn starts node + tsx (about a second of CPU): few of them, and a budget for busy machines.
+  it('signin, launch, relaunch from cache, --json, refusal; exit codes 0, 3 and 2 (4: client-offline)', async () => {
+    const u = await member(50, ['autocad']);
+    const dir = dirs.make();
+    const common = ['--gateway', gw.url, '--cache-dir', dir];
+
+    const [signin, usage] = await Promise.all([
+      runFlexgate(['signin', '--user', u.autodeskId, ...common], { FLEXGATE_PASSWORD: u.password }),
+      runFlexgate(['launch', ...common]),
+    ]);
+    expect(signin.code, signin.stderr).toBe(0);
+    expect(signin.stdout).toContain(`Signed in as ${u.autodeskId}`);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('launch needs a product key');
+    expect(usage.stderr).toContain('Exit codes:');
+
+    const launch = await runFlexgate(['launch', 'autocad', ...common]);
+    expect(launch.code, launch.stderr).toBe(0);
+    expect(launch.stdout).toContain(`Granted autocad by flex (team ${u.team}).`);
+    expect(launch.stdout).toMatch(/tokens charged: 7\n/);
+    expect(launch.stdout).toMatch(/balance: +43 tokens\n/);
+    expect(launch.stdout).toMatch(/session ends: +\S/);
+
+    const [again, refused] = await Promise.all([
+      runFlexgate(['launch', 'autocad', '--json', ...common]),
+      runFlexgate(['launch', 'revit', ...common]),
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    const json = JSON.parse(again.stdout);
+    expect(json).toMatchObject({ granted: true, fromCache: true, charged: 0, source: 'flex', team: u.team });
+    // The human output showed the session end in local time.
+    const local = new Date(json.sessionEnd).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    expect(launch.stdout).toContain(`session ends:   ${local}`);
+
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/^Refused \(no-access\): /);
+    expect(refused.stdout).toBe('');
+
+    // One charge for the three launches.
+    expect((await ledger(gw, u.team)).filter((e) => e.kind === 'charge')).toHaveLength(1);
+  }, 90_000);
+
+  it('flexgate simulate --users 3 --launches 4 drives the real gateway and prints a summary', async () => {
+    const prefix = `sim-${randomBytes(3).toString('hex')}`;
+    const run = await runFlexgate(
+      [
+        'simulate',
+        '--users', '3',
+        '--launches', '4',
+        '--products', 'autocad,revit',
+        '--setup',
+        '--tokens', '1000',
+        '--prefix', prefix,
+        '--gateway', gw.url,
+      ],
+      { FLEXGATE_OPERATOR_KEY: gw.operatorKey },
+      80_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    // Each user launches autocad and revit twice: one day of each charged (7 + 10), the rest free (R7).
+    expect(run.stdout).toMatch(/^12 launches by 3 users in [\d.]+ s/m);
+    expect(run.stdout).toMatch(/granted: +12\n/);
+    expect(run.stdout).toMatch(/sources: +flex 12\n/);
+    expect(run.stdout).toMatch(/tokens charged: 51\n/);
+    expect(run.stdout).toMatch(/refusals: +none\n/);
+    expect(run.stdout).toMatch(/latency ms: +p50 [\d.]+ +p95 [\d.]+ +p99 [\d.]+ +max [\d.]+/);
+    // The progress bar (one line per tenth when not on a terminal) goes to stderr.
+    expect(run.stderr).toContain('12/12 launches (100%)');
+  }, 90_000);
+});

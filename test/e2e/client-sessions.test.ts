@@ -1,0 +1,152 @@
+/**
+ * A running product (the real client's `runProduct`) against a real gateway PROCESS with the test
+ * clock: heartbeats past 24 hours (R7) and closing within 5 minutes (R7a). The client's clock and
+ * the gateway's move together (SharedClock + POST /v1/test/clock); both keep running from there.
+ */
+import { createClient, type FlexgateClient, type LaunchResult, runProduct, type RunEvent } from '@flexgate/client';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { balance, cacheDirs, ledger, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
+import { buy, expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
+import { expectStatus } from '../harness/http';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+let gw: ProcessGateway;
+const clock = new SharedClock();
+const dirs = cacheDirs();
+const clients: FlexgateClient[] = [];
+
+beforeAll(async () => {
+  // ID tokens outlive the clock jumps (their own expiry has tests elsewhere).
+  gw = await startProcessGateway({ FLEXGATE_TEST_CLOCK: '1', FLEXGATE_ID_TOKEN_TTL: String(7 * 86400) });
+  await seedCatalog(gw.fixtures());
+});
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => {});
+  await gw?.close();
+  dirs.cleanup();
+});
+
+/** Moves the gateway's clock and the clients' together, to real time + offset. */
+async function at(offsetMs: number): Promise<Date> {
+  const now = clock.shift(offsetMs);
+  await gw.setClock(now);
+  return now;
+}
+
+async function signedInMember(team: string) {
+  const account = await newAccount(gw.fixtures());
+  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
+  const client = createClient({
+    gatewayUrl: gw.url,
+    cacheDir: dirs.make(),
+    clock: clock.now,
+    machine: 'e2e-workstation',
+    http: { timeoutMs: 10_000, retry: { attempts: 3, baseDelayMs: 50, maxDelayMs: 200 } },
+  });
+  clients.push(client);
+  await client.signIn(account.autodeskId, account.password);
+  return { ...account, client };
+}
+
+function granted(r: LaunchResult) {
+  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
+  return r;
+}
+
+it('R7a: a product closed within 5 minutes is refunded to the lots the charge came from (balance and ledger)', async () => {
+  await at(0);
+  // Two lots: the older one expires first and holds only 5, so the 7 tokens span both (R2).
+  const team = await newTeam(gw.fixtures());
+  const older = await buy(gw.fixtures(), team, 5, new Date(Date.now() - 100 * 86400_000).toISOString());
+  const newer = await buy(gw.fixtures(), team, 50);
+  const u = await signedInMember(team);
+
+  const first = granted(await u.client.launch('autocad'));
+  expect(first).toMatchObject({ charged: 7, balance: 48 });
+  const running = runProduct(u.client, 'autocad', first, { heartbeatMs: HOUR });
+
+  await at(2 * MINUTE);
+  const outcome = await running.stop();
+  expect(outcome).toMatchObject({ reason: 'closed', ended: { charged: 0, refunded: 7 } });
+
+  const b = await balance(gw, team);
+  expect(b.balance).toBe(55);
+  expect(Object.fromEntries(b.lots.map((l) => [l.id, l.remaining]))).toEqual({ [older.lotId]: 5, [newer.lotId]: 50 });
+  const session = first.session?.id;
+  const entries = (await ledger(gw, team)).filter((e) => e.sessionId === session);
+  expect(entries.map((e) => [e.kind, e.lotId, e.tokens])).toEqual([
+    ['charge', older.lotId, -5],
+    ['charge', newer.lotId, -2],
+    ['refund', older.lotId, 5],
+    ['refund', newer.lotId, 2],
+  ]);
+  await expectLedgerMatchesBalance(gw.fixtures(), team);
+
+  // The refunded day was never paid: its cached entitlement does not launch again, the gateway
+  // opens (and charges) a new session.
+  const next = granted(await u.client.launch('autocad'));
+  expect(next).toMatchObject({ fromCache: false, charged: 7, balance: 48 });
+  expect(next.session?.id).not.toBe(session);
+});
+
+it('R7a: a product closed after 5 minutes keeps the day paid; relaunching that day is free, from the cache', async () => {
+  await at(3 * MINUTE);
+  const team = await newTeam(gw.fixtures(), 50);
+  const u = await signedInMember(team);
+  const first = granted(await u.client.launch('autocad'));
+  const running = runProduct(u.client, 'autocad', first, { heartbeatMs: HOUR });
+
+  await at(15 * MINUTE);
+  expect(await running.stop()).toMatchObject({ reason: 'closed', ended: { charged: 7, refunded: 0 } });
+  const again = granted(await u.client.launch('autocad'));
+  expect(again).toMatchObject({ fromCache: true, charged: 0 });
+  const fresh = granted(await u.client.launch('autocad', { fresh: true }));
+  expect(fresh).toMatchObject({ fromCache: false, charged: 0, balance: 43 });
+  expect(fresh.session?.id).toBe(first.session?.id);
+  await expectLedgerMatchesBalance(gw.fixtures(), team);
+});
+
+it('R7: a heartbeat within the 24 hours charges nothing; one past them opens and charges the next session', async () => {
+  const t0 = await at(20 * MINUTE);
+  const team = await newTeam(gw.fixtures(), 50);
+  const u = await signedInMember(team);
+  const first = granted(await u.client.launch('autocad'));
+  expect(first).toMatchObject({ charged: 7, balance: 43 });
+  const events: RunEvent[] = [];
+  const running = runProduct(u.client, 'autocad', first, { heartbeatMs: HOUR, onEvent: (e) => events.push(e) });
+
+  await at(20 * MINUTE + 5 * HOUR);
+  await running.heartbeatNow();
+  expect(events.at(-1)).toMatchObject({ type: 'renewed', nextSession: false, grant: { charged: 0, balance: 43 } });
+  expect(running.grant.session?.id).toBe(first.session?.id);
+
+  // Still running when the 24 hours run out.
+  await at(20 * MINUTE + 24 * HOUR + MINUTE);
+  await running.heartbeatNow();
+  const renewed = events.at(-1);
+  if (renewed?.type !== 'renewed') throw new Error(`expected a renewal, got ${JSON.stringify(renewed)}`);
+  expect(renewed.nextSession).toBe(true);
+  expect(renewed.grant).toMatchObject({ charged: 7, balance: 36, source: 'flex' });
+  const second = renewed.grant.session;
+  expect(second?.id).not.toBe(first.session?.id);
+  expect(Date.parse(second?.startsAt ?? '')).toBeGreaterThanOrEqual(t0.getTime() + 24 * HOUR);
+  // The renewed entitlement was verified and names the new session.
+  expect(renewed.grant.claims.sid).toBe(second?.id);
+
+  // Another heartbeat of the old session id (a second machine, a retry) finds the new session open.
+  const replay = granted(await u.client.heartbeat({ product: 'autocad', sessionId: first.session?.id as string }));
+  expect(replay).toMatchObject({ charged: 0, session: { id: second?.id } });
+
+  // Closed after its first 5 minutes: the second day stays paid.
+  await at(20 * MINUTE + 24 * HOUR + 15 * MINUTE);
+  expect(await running.stop()).toMatchObject({ reason: 'closed', ended: { charged: 7, refunded: 0 } });
+
+  const charges = (await ledger(gw, team)).filter((e) => e.kind === 'charge');
+  expect(charges.map((e) => [e.sessionId, e.tokens])).toEqual([
+    [first.session?.id, -7],
+    [second?.id, -7],
+  ]);
+  expect((await balance(gw, team)).balance).toBe(36);
+  await expectLedgerMatchesBalance(gw.fixtures(), team);
+});

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import { type RunningGateway, startGateway, testConfig } from '@flexgate/gateway';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonLogger } from '../../gateway/src/lib/logger';
+import { freshDatabase, type TestDatabase } from '../harness/db';
+import { newMember, newTeam, seedCatalog } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
+import { Api, expectStatus } from '../harness/http';
+
+/**
+ * Issue 8, observability: JSON log lines that carry the request id, one access line per request,
+ * and GET /metrics in Prometheus text format.
+ */
+let database: TestDatabase;
+let running: RunningGateway;
+let gw: TestGateway;
+const lines: Record<string, any>[] = [];
+const operatorKey = `op_${randomBytes(16).toString('hex')}`;
+const metricsToken = `mt_${randomBytes(16).toString('hex')}`;
+
+beforeAll(async () => {
+  database = await freshDatabase();
+  const config = testConfig({ port: 0, host: '127.0.0.1', databaseUrl: database.url, operatorKey, metricsToken, testClock: true, rateLimit: false, logLevel: 'debug', scryptN: 1024 });
+  running = await startGateway(config, { logger: jsonLogger('debug', (l) => lines.push(JSON.parse(l))) });
+  gw = { op: new Api(running.url, operatorKey), anon: new Api(running.url), url: running.url } as unknown as TestGateway;
+  await seedCatalog(gw);
+});
+afterAll(async () => {
+  await running?.close();
+  await database?.drop();
+});
+
+const scrape = async (token?: string) => {
+  const r = await (token ? gw.anon.as(token) : gw.anon).get('/metrics');
+  return { status: r.status, type: r.headers.get('content-type') ?? '', text: String(typeof r.body === 'string' ? r.body : JSON.stringify(r.body)) };
+};
+const value = (text: string, series: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+};
+
+describe('logs (issue 8)', () => {
+  it('one info access line per request with method, route pattern, status, ms and the request id', async () => {
+    const team = await newTeam(gw);
+    const id = `obs-${randomBytes(4).toString('hex')}`;
+    const r = await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 5 }, { 'x-request-id': id });
+    expect(r.status).toBe(201);
+    expect(r.headers.get('x-request-id')).toBe(id);
+    const mine = lines.filter((l) => l.requestId === id);
+    const access = mine.filter((l) => l.msg === 'request');
+    expect(access).toHaveLength(1);
+    expect(access[0]).toMatchObject({ level: 'info', method: 'POST', route: '/v1/teams/:team/purchases', status: 201, requestId: id });
+    expect(typeof access[0].ms).toBe('number');
+    expect(typeof access[0].time).toBe('string');
+    // The raw path (with the team id) is not the label: routes stay a bounded set.
+    expect(access[0].route).not.toContain(team);
+  });
+
+  it('every line written while serving a request carries its id; a refusal is logged with its status', async () => {
+    const before = lines.length;
+    const r = await gw.anon.as('garbage').get('/v1/products', { 'x-request-id': 'obs-refused' });
+    expect(r.status).toBe(401);
+    expect(r.body.requestId).toBe('obs-refused');
+    const written = lines.slice(before);
+    expect(written.length).toBeGreaterThan(0);
+    for (const l of written) expect(l.requestId, JSON.stringify(l)).toBe('obs-refused');
+    expect(written.find((l) => l.msg === 'request')).toMatchObject({ status: 401, route: expect.any(String) });
+    // An unknown path is labelled "unmatched", never by the path the client made up.
+    await gw.anon.get(`/v1/no-such-${randomBytes(3).toString('hex')}`, { 'x-request-id': 'obs-404' });
+    expect(lines.find((l) => l.requestId === 'obs-404' && l.msg === 'request')).toMatchObject({ status: 404, route: 'unmatched' });
+  });
+});
+
+describe('GET /metrics (issue 8)', () => {
+  it('Prometheus text: requests by route and status, a latency histogram, launches by source, tokens charged, refusals by code', async () => {
+    const team = await newTeam(gw, 20);
+    const u = await newMember(gw, team, ['autocad', 'revit']);
+    const before = (await scrape()).text;
+    expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200); // 7 charged
+    expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200); // same session
+    expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200); // 10 charged, 3 left
+    expect((await u.api.post('/v1/launch', { product: 'maya' })).status).toBe(403); // no-access
+    const short = await newMember(gw, team, ['civil-3d']);
+    expect((await short.api.post('/v1/launch', { product: 'civil-3d' })).body.code).toBe('insufficient-tokens');
+    expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: u.autodeskId, product: 'maya', endsAt: '2099-01-01T00:00:00Z' }), 201);
+    expectStatus(await u.api.post('/v1/launch', { product: 'maya' }), 200);
+
+    const m = await scrape();
+    expect(m.status).toBe(200);
+    expect(m.type).toContain('text/plain');
+    const d = (series: string) => value(m.text, series) - value(before, series);
+    expect(d('flexgate_http_requests_total{method="POST",route="/v1/launch",status="200"}')).toBe(4);
+    expect(d('flexgate_http_requests_total{method="POST",route="/v1/launch",status="403"}')).toBe(2);
+    expect(d('flexgate_launches_total{source="flex",charged="yes"}')).toBe(2);
+    expect(d('flexgate_launches_total{source="flex",charged="no"}')).toBe(1);
+    expect(d('flexgate_launches_total{source="subscription",charged="no"}')).toBe(1);
+    expect(d('flexgate_tokens_charged_total{via="launch"}')).toBe(17);
+    expect(d('flexgate_launch_refusals_total{code="no-access"}')).toBe(1);
+    expect(d('flexgate_launch_refusals_total{code="insufficient-tokens"}')).toBe(1);
+    expect(m.text).toContain('# TYPE flexgate_http_request_duration_seconds histogram');
+    expect(value(m.text, 'flexgate_http_request_duration_seconds_bucket{method="POST",route="/v1/launch",le="+Inf"}')).toBe(
+      value(m.text, 'flexgate_http_request_duration_seconds_count{method="POST",route="/v1/launch"}'),
+    );
+    // Every sample line is `name{labels} number`, as a Prometheus scraper reads it.
+    for (const l of m.text.trim().split('\n')) if (!l.startsWith('#')) expect(l).toMatch(/^[a-z_]+(\{[^}]*\})? -?[0-9.e+]+$/);
+  });
+
+  it('answers loopback scrapers, the operator key and FLEXGATE_METRICS_TOKEN; refuses any other credential', async () => {
+    expect((await scrape()).status).toBe(200);
+    expect((await scrape(operatorKey)).status).toBe(200);
+    expect((await scrape(metricsToken)).status).toBe(200);
+    const refused = await scrape('not-the-token');
+    expect(refused.status).toBe(403);
+    expect(refused.type).toContain('application/problem+json');
+  });
+});

@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buy, ledgerOf, newMember, newTeam, seedCatalog, setClock } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startTestGateway();
+  await seedCatalog(gw);
+});
+afterAll(async () => gw?.close());
+
+/** What a report must say, computed by the test from the ledger alone (R5 is the source of truth). */
+function fromLedger(entries: any[], by: 'day' | 'user' | 'product') {
+  const out = new Map<string, { tokens: number; sessions: Set<string>; refunded: Set<string> }>();
+  for (const e of entries) {
+    if (e.kind !== 'charge' && e.kind !== 'refund') continue;
+    const key = by === 'day' ? e.at.slice(0, 10) : by === 'user' ? e.autodeskId : e.product;
+    const row = out.get(key) ?? { tokens: 0, sessions: new Set(), refunded: new Set() };
+    row.tokens -= e.tokens;
+    (e.kind === 'charge' ? row.sessions : row.refunded).add(e.sessionId);
+    out.set(key, row);
+  }
+  return [...out.entries()]
+    .map(([key, r]) => ({ key, tokens: r.tokens, sessions: r.sessions.size - r.refunded.size }))
+    .filter((r) => r.tokens !== 0 || r.sessions !== 0)
+    .sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+it('R15: reports over whole days (served from the daily rollups) equal the ledger, refunds and lot spans included', async () => {
+  await setClock(gw, '2026-05-01T08:00:00Z');
+  const team = await newTeam(gw);
+  await buy(gw, team, 12, '2026-01-01T00:00:00Z'); // small old lot: the first charge spans two lots
+  await buy(gw, team, 500, '2026-04-01T00:00:00Z');
+  const ann = await newMember(gw, team, ['autocad', 'revit']);
+  const bob = await newMember(gw, team, 'all');
+  for (const [day, hour] of [
+    ['2026-05-01', '09'],
+    ['2026-05-02', '23'],
+    ['2026-05-04', '00'],
+  ] as const) {
+    await setClock(gw, `${day}T${hour}:00:00Z`);
+    expectStatus(await ann.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expectStatus(await ann.api.post('/v1/launch', { product: 'revit' }), 200);
+    const maya = expectStatus(await bob.api.post('/v1/launch', { product: 'maya' }), 200);
+    if (day === '2026-05-02') expectStatus(await bob.api.post(`/v1/sessions/${maya.session.id}/end`), 200); // R7a refund
+  }
+  const entries = await ledgerOf(gw, team);
+  expect(entries.some((e) => e.kind === 'refund')).toBe(true);
+  for (const by of ['day', 'user', 'product'] as const) {
+    const report = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=${by}&from=2026-04-30&to=2026-05-05`), 200);
+    expect(report.rows, `by=${by}`).toEqual(fromLedger(entries, by));
+  }
+  // A range that is not whole days is answered from the ledger; a whole-day one from the rollups: same numbers.
+  const exact = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02T00:00:00.001Z&to=2026-05-03T00:00:00Z`), 200);
+  const rolled = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02&to=2026-05-02`), 200);
+  expect(exact.rows).toEqual(rolled.rows);
+});
