@@ -2,7 +2,7 @@
  * The admin console (issue 6) in a real headless Chromium against a real in-process gateway.
  * Every test leaves a screenshot in test/artifacts/ for a person to look at.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ let heavyUser: string;
 let desk: { context: BrowserContext; page: Page };
 
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (as .ci/run does), or set FLEXGATE_CHROMIUM.`);
   mkdirSync(ARTIFACTS, { recursive: true });
   [gw, browser] = await Promise.all([
     startTestGateway(),

@@ -55,7 +55,7 @@ const Chart: FC<{ days: { day: string; tokens: number }[]; compact: boolean }> =
               </rect>
             ) : null}
             {labelled(i) ? (
-              <text class="tick" x={(x + barW / 2).toFixed(1)} y={pad.top + plotH + 18} text-anchor="middle">
+              <text class="tick" x={(i === last ? x + barW : x + barW / 2).toFixed(1)} y={pad.top + plotH + 18} text-anchor={i === last ? 'end' : 'middle'}>
                 {shortDay(d.day)}
               </text>
             ) : null}

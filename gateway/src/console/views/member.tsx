@@ -33,7 +33,7 @@ export const MemberPage: FC<{
           Flex tokens (R9). {granted} of {access.length} product{access.length === 1 ? '' : 's'} granted.
         </p>
         <TableWrap label="Access explained">
-          <table class="explain">
+          <table class="explain stack">
             <thead>
               <tr>
                 <th>Product</th>
@@ -45,9 +45,9 @@ export const MemberPage: FC<{
             <tbody>
               {access.map((a) => (
                 <tr data-product={a.product} class={a.granted ? 'granted' : 'refused'}>
-                  <td>{a.name}</td>
-                  <td>{a.granted ? <Badge kind="ok">granted</Badge> : <Badge kind="err">refused</Badge>}</td>
-                  <td>{a.granted && a.source ? SOURCE[a.source] ?? a.source : <span class="sub">{[a.code, a.rule].filter(Boolean).join(' · ')}</span>}</td>
+                  <td class="inline strong">{a.name}</td>
+                  <td class="inline">{a.granted ? <Badge kind="ok">granted</Badge> : <Badge kind="err">refused</Badge>}</td>
+                  <td class="inline">{a.granted && a.source ? SOURCE[a.source] ?? a.source : <span class="sub">{[a.code, a.rule].filter(Boolean).join(' · ')}</span>}</td>
                   <td class="why">{a.reason}</td>
                 </tr>
               ))}

@@ -101,7 +101,7 @@ export const MembersView: FC<{
       ) : null}
 
       <TableWrap label="Members">
-        <table class="members">
+        <table class="members stack">
           <thead>
             <tr>
               <th>Member</th>
@@ -125,12 +125,14 @@ export const MembersView: FC<{
                     <a href={memberPath(team.id, m.autodeskId)}>{m.name}</a>
                     <div class="sub mono">{m.autodeskId}</div>
                   </td>
-                  <td>
+                  <td class="inline">
                     <StatusBadge status={m.status} />
                     {m.invitation && m.status !== 'active' ? <div class="sub">until {day(m.invitation.expiresAt)}</div> : null}
                   </td>
-                  <td>{m.guest ? <Badge kind="muted">guest</Badge> : ''}</td>
-                  <td class="products">{productList(m, catalog)}</td>
+                  <td class="inline">{m.guest ? <Badge kind="muted">guest</Badge> : ''}</td>
+                  <td class="products" data-label="Products">
+                    {productList(m, catalog)}
+                  </td>
                   <td class="actions">
                     <a class="btn small" href={memberPath(team.id, m.autodeskId)}>
                       Access

@@ -31,6 +31,11 @@ export async function up(db: AnyDB, _engine: Engine): Promise<void> {
     .addColumn('sessions', 'integer', (c) => c.notNull())
     .addPrimaryKeyConstraint('usage_day_user_pk', ['team_id', 'day', 'autodesk_id'])
     .execute();
+  await backfillUsage(db);
+}
+
+/** Rebuilds both rollups from the ledger (the migration's backfill; also used by the large-data benchmark). */
+export async function backfillUsage(db: AnyDB): Promise<void> {
   for (const [table, column] of [
     ['usage_day_product', 'product_key'],
     ['usage_day_user', 'autodesk_id'],
