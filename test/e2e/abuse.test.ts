@@ -71,7 +71,7 @@ describe('rate limits (issue 8)', () => {
     expect(defaults.rateLimit).toBe(true);
     const gw = await gatewayWith({ rateLimit: true, rateLimits: defaults.rateLimits });
     const team = await newTeam(gw, 100_000);
-    const accounts = [];
+    const accounts: { autodeskId: string; password: string }[] = [];
     for (let i = 0; i < 200; i++) {
       const acc = await newAccount(gw);
       expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: acc.autodeskId, allProducts: true }), 201);

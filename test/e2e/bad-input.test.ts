@@ -175,11 +175,11 @@ function attacks(op: Operation): Attack[] {
 /** Row counts and a hash of every row of every table: any write shows. */
 async function snapshot(): Promise<Record<string, string>> {
   const db = gw.running.database.db as unknown as Kysely<any>;
-  const tables = (await db.introspection.getTables()).map((t) => t.name).filter((n) => !n.startsWith('kysely_') && !n.startsWith('sqlite_'));
+  const tables = (await db.introspection.getTables())  .map((t: { name: string }) => t.name).filter((n: string) => !n.startsWith('kysely_') && !n.startsWith('sqlite_'));
   const out: Record<string, string> = {};
   for (const t of tables.sort()) {
     const rows = await db.selectFrom(t).selectAll().execute();
-    const lines = rows.map((r) => JSON.stringify(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)))).sort();
+    const lines = rows.map((r: Record<string, unknown>) => JSON.stringify(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)))).sort();
     out[t] = `${rows.length}:${createHash('sha256').update(lines.join('\n')).digest('hex')}`;
   }
   return out;

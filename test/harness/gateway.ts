@@ -23,9 +23,13 @@ export interface TestGateway {
  * A real gateway on a real database, listening on an ephemeral 127.0.0.1 port, with the test
  * clock enabled. Tests talk to it only over HTTP.
  */
-export async function startTestGateway(overrides: Partial<Config> = {}): Promise<TestGateway> {
-  const database = await freshDatabase();
-  const operatorKey = `op_${randomBytes(16).toString('hex')}`;
+export async function startTestGateway(
+  overrides: Partial<Config> = {},
+  /** Another instance's gateway to share a database (and operator key) with; it keeps ownership of the database. */
+  sharing?: TestGateway,
+): Promise<TestGateway> {
+  const database = sharing?.database ?? (await freshDatabase());
+  const operatorKey = sharing?.operatorKey ?? `op_${randomBytes(16).toString('hex')}`;
   const config = testConfig({
     port: 0,
     host: '127.0.0.1',
@@ -59,6 +63,7 @@ export async function startTestGateway(overrides: Partial<Config> = {}): Promise
     async close() {
       await running.close();
       await pool.agent.close();
+      if (sharing) return;
       await database.drop();
     },
   };

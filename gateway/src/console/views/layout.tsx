@@ -121,9 +121,9 @@ export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ t
 
 /** A table that scrolls sideways on a narrow screen instead of breaking the page. */
 export const TableWrap: FC<{ children: Child; label?: string }> = ({ children, label }) => (
-  <div class="table-wrap" role="region" aria-label={label} tabindex={0}>
+  <section class="table-wrap" aria-label={label} tabindex={0}>
     {children}
-  </div>
+  </section>
 );
 
 export const Badge: FC<{ kind: 'ok' | 'warn' | 'err' | 'muted' | 'info'; children: Child }> = ({ kind, children }) => (
