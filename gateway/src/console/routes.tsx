@@ -184,6 +184,9 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     if (!expected || !csrfMatches(expected, field(f, '_csrf'))) return signInForm(c, 403, 'The sign-in form expired. Please try again.');
     const opened = await openConsoleSession(ctx, field(f, 'key'));
     if (!opened) return signInForm(c, 401, 'This admin key is not valid.');
+    // A new sign-in replaces whatever session this browser held (no fixation, no orphan).
+    const previous = getCookie(c, SESSION_COOKIE);
+    if (previous) await closeConsoleSession(ctx, previous);
     deleteCookie(c, SIGNIN_COOKIE, { path: '/console' });
     setCookie(c, SESSION_COOKIE, opened.id, cookieOptions(c));
     return c.redirect('/console', 303);
