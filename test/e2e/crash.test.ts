@@ -106,7 +106,13 @@ describe('crash safety (issue 8)', () => {
           }
         }
       });
-      await new Promise((r) => setTimeout(r, 30 + Math.random() * 400));
+      // A random moment once this process has answered something (a loaded machine answers
+      // slowly; a kill before any answer would prove little), or after 5 s at most.
+      const answeredBefore = seen.filter((s) => s.answer).length;
+      for (let waited = 0; waited < 5000 && seen.filter((s) => s.answer).length === answeredBefore; waited += 20) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, Math.random() * 300));
       killed = true;
       const exit = await p.stop('SIGKILL');
       expect(exit.signal).toBe('SIGKILL');

@@ -67,7 +67,7 @@ describe(`--cluster 2 on ${testEngine}`, () => {
     const users = await Promise.all(Array.from({ length: 5 }, () => newMember(viaInstance(gw), team, ['autocad', 'revit'])));
     const charged = await expectExactlyOnce(team, users);
     expect(expectStatus(await gw.op.get(`/v1/teams/${team}/balance`), 200).balance).toBe(500 - charged);
-  }, 60_000);
+  }, 120_000);
 
   it('replaces a worker that dies, keeps serving, and stops every worker on SIGTERM', async () => {
     const [victim] = workerPids();
@@ -83,5 +83,5 @@ describe(`--cluster 2 on ${testEngine}`, () => {
     const exit = await gw.proc.stop('SIGTERM');
     expect(exit).toEqual({ code: 0, signal: null });
     await waitFor('the workers to exit', () => pids.every((p) => !alive(p)), 15_000);
-  }, 60_000);
+  }, 120_000);
 });

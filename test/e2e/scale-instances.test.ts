@@ -146,7 +146,7 @@ describe(`three gateway instances on one ${testEngine} database`, () => {
 
     await expectBalanceEverywhere(team, bought - expectedCharge);
     await expectEntitlementsVerifyEverywhere(shots, team);
-  }, 60_000);
+  }, 120_000);
 
   it('R4: a team whose balance covers only some of the 60 charges is never overdrawn, and every refusal is insufficient-tokens', async () => {
     const bought = 200; // 20 users x (7 + 10 + 9) = 520 would be needed
@@ -185,7 +185,7 @@ describe(`three gateway instances on one ${testEngine} database`, () => {
 
     await expectBalanceEverywhere(team, balance);
     await expectEntitlementsVerifyEverywhere(granted, team);
-  }, 60_000);
+  }, 120_000);
 
   it('R7 with R4: launches racing the one that takes a team\'s last tokens share its session instead of being refused', async () => {
     // A sharp edge of READ COMMITTED: a launch that saw no session, then read the lots after the
@@ -204,5 +204,5 @@ describe(`three gateway instances on one ${testEngine} database`, () => {
       expect(answers.filter((a) => a.body.charged > 0).length).toBe(1);
       await expectBalanceEverywhere(team, 0);
     }
-  }, 60_000);
+  }, 120_000);
 });

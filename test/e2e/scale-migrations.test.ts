@@ -64,5 +64,5 @@ describe(`instances starting at once on a fresh ${testEngine} database`, () => {
       for (const j of jwks) await jwtVerify(answer.entitlement, j.keySet, { algorithms: ['EdDSA'] });
     }
     for (const gw of gws) await expectLedgerMatchesBalance(viaInstance(gw), team);
-  }, 60_000);
+  }, 120_000);
 });
