@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Config } from './config';
 import { consoleRoutes } from './console/routes';
@@ -63,8 +63,22 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     metrics.latency.observe({ method: c.req.method, route }, ms / 1000);
     deps.logger.info('request', { requestId: id, method: c.req.method, route, status, ms: Math.round(ms * 100) / 100 });
   });
-  const limit = (maxSize: number) =>
-    bodyLimit({ maxSize, onError: (c) => problemResponse(c, 'payload-too-large', `The request body is over ${maxSize} bytes.`) });
+  const limit = (maxSize: number): MiddlewareHandler<AppEnv> => {
+    const streaming = bodyLimit({ maxSize, onError: (c) => problemResponse(c, 'payload-too-large', `The request body is over ${maxSize} bytes.`) });
+    // A body that declares its length is judged by the header alone (Node's parser never reads
+    // past Content-Length). Hono's bodyLimit touches `req.raw.body`, which makes
+    // @hono/node-server build a web ReadableStream for every request: on the launch path that
+    // cost more than the launch itself. Chunked bodies still go through the streaming check.
+    return (c, next) => {
+      const declared = c.req.header('content-length');
+      if (declared !== undefined && c.req.header('transfer-encoding') === undefined && /^\d+$/.test(declared)) {
+        return Number(declared) > maxSize
+          ? Promise.resolve(problemResponse(c, 'payload-too-large', `The request body is over ${maxSize} bytes.`))
+          : next();
+      }
+      return streaming(c, next);
+    };
+  };
   const defaultLimit = limit(deps.config.bodyLimit);
   // R14: a member import of 10,000 CSV rows is larger than any JSON body; only that route gets more.
   const importLimit = limit(deps.config.importBodyLimit);

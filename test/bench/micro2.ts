@@ -9,7 +9,7 @@ import { jsonLogger } from '../../gateway/src/lib/logger';
 
 const dir = mkdtempSync(join(tmpdir(), 'fg-m2-'));
 const url = `sqlite:${join(dir, 'db.sqlite')}`;
-const config = testConfig({ databaseUrl: url, operatorKey: 'op-key-0123456789abcdef', logLevel: 'silent', scryptN: 1024 });
+const config = testConfig({ databaseUrl: url, operatorKey: 'op-key-0123456789abcdef', logLevel: 'silent', scryptN: 1024, rateLimit: false });
 const database = connect({ url });
 await migrate(database);
 const keys = new KeyRing(database.db, systemClock, { issuer: 'flexgate', idTokenTtlSeconds: 3600 });
@@ -26,6 +26,27 @@ await call('POST', `/v1/teams/${team}/members`, op, { autodeskId: 'a@example.com
 const { token } = await call('POST', '/v1/signin', { 'content-type': 'application/json' }, { autodeskId: 'a@example.com', password: 'password1' });
 const h = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 console.log((await call('POST', '/v1/launch', h, { product: 'autocad' })).charged);
+import { Session } from 'node:inspector/promises';
+const inspector = new Session();
+inspector.connect();
+await inspector.post('Profiler.enable');
+await inspector.post('Profiler.setSamplingInterval', { interval: 100 });
+await inspector.post('Profiler.start');
+{
+  const n = 20000;
+  for (let i = 0; i < n; i++) await (await app.fetch(new Request('http://x/v1/launch', { method: 'POST', headers: h, body: '{"product":"autocad"}' }))).arrayBuffer();
+}
+const { profile } = await inspector.post('Profiler.stop');
+{
+  const nodes = profile.nodes as { id: number; hitCount?: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
+  const total = nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0);
+  const self = new Map<string, number>();
+  for (const n of nodes) {
+    const key = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/.*node_modules\/\.pnpm\//, '').replace(/.*\/main\//, '')}:${n.callFrame.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + (n.hitCount ?? 0));
+  }
+  console.log([...self].sort((a, b) => b[1] - a[1]).slice(0, 30).map(([k, v]) => `${((v / total) * 100).toFixed(1)}% ${k}`).join('\n'));
+}
 for (const [label, path, body] of [['warm launch', '/v1/launch', { product: 'autocad' }], ['refused', '/v1/launch', { product: 'nope' }]] as const) {
   const n = 5000;
   const t0 = performance.now();

@@ -63,6 +63,17 @@ async function start(args: string[], env: Record<string, string>): Promise<Proc>
   };
 }
 
+/** CPU seconds (user + system) the process and its workers have used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const pids = [pid, ...execSync(`pgrep -P ${pid} || true`).toString().split('\n').filter(Boolean).map(Number)];
+  let ticks = 0;
+  for (const p of pids) {
+    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  }
+  return ticks / 100;
+}
+
 function rssMb(pid: number): number {
   // The gateway's own RSS plus its workers' when clustered.
   const pids = [pid, ...execSync(`pgrep -P ${pid} || true`).toString().split('\n').filter(Boolean).map(Number)];
@@ -97,7 +108,7 @@ async function main() {
   });
   console.error(`baseline ${baseline.url}, gateway ${gateway.url} (${engine}${cluster > 1 ? `, ${cluster} workers` : ''}); seeding...`);
   const t0 = performance.now();
-  const fleet = await seedFleet(gateway.url, operatorKey);
+  const fleet = await seedFleet(gateway.url, operatorKey, has('small') ? { warm: 200, cold: 2000, refused: 50 } : undefined);
   console.error(`seeded ${fleet.warm.length + fleet.cold.length + fleet.refused.length} users, 10 products in ${Math.round(performance.now() - t0)} ms`);
 
   let clock = Date.now();
@@ -147,17 +158,20 @@ async function main() {
     { name: 'mixed', prepare: async () => { await nextDay(); coldCursor = 0; await prewarm(gateway.url, fleet); }, next: mixedReq },
   ];
   const only = opt('only', '');
-  const rows: { name: string; gw: LoadResult[]; base: LoadResult[] }[] = [];
+  const rows: { name: string; gw: LoadResult[]; base: LoadResult[]; cpu: number[] }[] = [];
   const coldEpochs: number[] = [];
   for (const w of workloads.filter((w) => !only || only.split(',').includes(w.name))) {
-    const row = { name: w.name, gw: [] as LoadResult[], base: [] as LoadResult[] };
+    const row = { name: w.name, gw: [] as LoadResult[], base: [] as LoadResult[], cpu: [] as number[] };
     for (let r = 0; r < reps; r++) {
-      row.base.push(await runLoad(baseline.url, baseReq, { connections, seconds, warmupSeconds: 1 }));
+      if (!has('no-baseline') || r === 0) row.base.push(await runLoad(baseline.url, baseReq, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }));
       await w.prepare();
       if (w.name === 'cold') coldEpochs.push(clock);
+      const cpu0 = cpuSeconds(gateway.child.pid as number);
       row.gw.push(await runLoad(gateway.url, w.next, { connections, seconds, warmupSeconds: w.name === 'cold' || w.name === 'mixed' ? 0 : 1 }));
       const g = row.gw.at(-1) as LoadResult;
-      console.error(`${w.name} #${r + 1}: gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors} | baseline ${Math.round((row.base.at(-1) as LoadResult).rps)} req/s`);
+      const cpuUs = ((cpuSeconds(gateway.child.pid as number) - cpu0) / g.requests) * 1e6;
+      row.cpu.push(cpuUs);
+      console.error(`${w.name} #${r + 1}: gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}, ~${Math.round(cpuUs)} us gateway CPU per request | baseline ${Math.round((row.base.at(-1) as LoadResult).rps)} req/s`);
     }
     rows.push(row);
   }
@@ -178,12 +192,12 @@ async function main() {
     '',
     `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians) on the same 2 cores as the server.`,
     '',
-    '| workload | gateway req/s | baseline req/s | ratio | p50 ms | p99 ms | p99.9 ms | errors |',
-    '|---|---|---|---|---|---|---|---|',
+    '| workload | gateway req/s | baseline req/s | ratio | p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const g = median(r.gw.map((x) => x.rps));
       const b = median(r.base.map((x) => x.rps));
-      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${((g / b) * 100).toFixed(0)}% | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} |`;
+      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${((g / b) * 100).toFixed(0)}% | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} |`;
     }),
     '',
     `After the runs: gateway RSS ${rss} MB; ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,

@@ -58,10 +58,37 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
+/**
+ * Kysely's SQLite driver calls `prepare()` for every query it runs, which costs as much as running
+ * it (PERF-NOTES). The SQL text of a query shape never changes, so statements are kept, by text,
+ * in a bounded LRU: every repository query gets prepared-once speed without hand-written SQL.
+ * Reusing a statement is safe: the driver runs one query at a time to completion (`all`/`run`).
+ */
+function cachingHandle(handle: SQLite.Database, max = 500): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => handle.close(),
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (stmt) {
+        cache.delete(sql); // re-inserted below: the most recently used is last
+      } else {
+        stmt = handle.prepare(sql);
+        if (cache.size >= max) {
+          const oldest = cache.keys().next();
+          if (!oldest.done) cache.delete(oldest.value);
+        }
+      }
+      cache.set(sql, stmt);
+      return stmt;
+    },
+  } as unknown as SqliteDatabase;
+}
+
 function sqliteDialect(handle: SQLite.Database): Dialect {
   return {
     createAdapter: () => new TransactionalDdlSqliteAdapter(),
-    createDriver: () => new ImmediateSqliteDriver({ database: handle }),
+    createDriver: () => new ImmediateSqliteDriver({ database: cachingHandle(handle) }),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };
