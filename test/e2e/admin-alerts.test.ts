@@ -1,24 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mailsTo, newAdmin } from '../harness/admin';
-import { buy, expectLedgerMatchesBalance, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { buy, newMember, setClock, signIn } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
+import { ledgerCheckedSuite } from '../harness/suite';
 import { expectStatus } from '../harness/http';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
 const DAY = 86_400_000;
-const touched = new Set<string>();
 
-beforeAll(async () => {
-  gw = await startTestGateway();
-  await setClock(gw, T0);
-  await seedCatalog(gw);
-});
-afterAll(async () => gw?.close());
-afterEach(async () => {
-  for (const t of touched) await expectLedgerMatchesBalance(gw, t);
-  touched.clear();
-  await setClock(gw, T0);
+const newCheckedTeam = ledgerCheckedSuite(T0, (g) => {
+  gw = g;
 });
 
 const alertsOf = async (to: string, kind: string) => (await mailsTo(gw, to)).filter((m) => m.kind === kind);
@@ -27,8 +19,7 @@ describe('alerts (R19)', () => {
   it('R19: the low-balance e-mail goes to every admin once per crossing below 20%, not on every launch', async () => {
     const key = `big-${Math.random().toString(36).slice(2, 8)}`;
     expectStatus(await gw.op.post('/v1/products', { key, name: 'Big Rate', dailyRate: 30 }), 201);
-    const team = await newTeam(gw, 100);
-    touched.add(team);
+    const team = await newCheckedTeam(100);
     const [one, two] = [await newAdmin(gw, [team]), await newAdmin(gw, [team])];
     const users = await Promise.all(Array.from({ length: 9 }, () => newMember(gw, team, 'all')));
     const launch = (i: number, product = key) => users[i]!.api.post('/v1/launch', { product });
@@ -64,8 +55,7 @@ describe('alerts (R19)', () => {
   });
 
   it('R19: tokens expiring within 90 days are announced once per lot, including when time alone brings a lot within 90 days', async () => {
-    const team = await newTeam(gw);
-    touched.add(team);
+    const team = await newCheckedTeam();
     const admin = await newAdmin(gw, [team]);
     const u = await newMember(gw, team, ['autocad']);
 

@@ -1,31 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
-import { balanceOf, buy, expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, setClock } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { balanceOf, buy, ledgerOf, newMember, setClock } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
+import { ledgerCheckedSuite } from '../harness/suite';
 import { expectStatus } from '../harness/http';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
 const DAY = 86_400_000;
-const touched = new Set<string>();
 
-beforeAll(async () => {
-  gw = await startTestGateway();
-  await setClock(gw, T0);
-  await seedCatalog(gw);
+const team = ledgerCheckedSuite(T0, (g) => {
+  gw = g;
 });
-afterAll(async () => gw?.close());
-afterEach(async () => {
-  for (const t of touched) await expectLedgerMatchesBalance(gw, t);
-  touched.clear();
-  await setClock(gw, T0);
-});
-
-async function team(tokens?: number, purchasedAt?: string) {
-  const id = await newTeam(gw, tokens, purchasedAt);
-  touched.add(id);
-  return id;
-}
 
 describe('transfers (R3)', () => {
   it('R3: tokens move oldest lots first and keep the expiry of the lot they came from, with ledger entries on both sides', async () => {

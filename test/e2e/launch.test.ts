@@ -1,6 +1,6 @@
 import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP } from '@flexgate/shared';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   balanceOf,
   buy,
@@ -13,31 +13,17 @@ import {
   setClock,
   signIn,
 } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import type { TestGateway } from '../harness/gateway';
+import { ledgerCheckedSuite } from '../harness/suite';
 import { expectStatus } from '../harness/http';
 
 let gw: TestGateway;
-const teamsTouched = new Set<string>();
 const T0 = new Date('2026-03-15T10:00:00Z');
 
-beforeAll(async () => {
-  gw = await startTestGateway();
-  await setClock(gw, T0);
-  await seedCatalog(gw);
-});
-afterAll(async () => gw?.close());
 // R5 after every test: whatever a test did, each team's balance equals its ledger.
-afterEach(async () => {
-  for (const team of teamsTouched) await expectLedgerMatchesBalance(gw, team);
-  teamsTouched.clear();
-  await setClock(gw, T0);
+const team = ledgerCheckedSuite(T0, (g) => {
+  gw = g;
 });
-
-async function team(tokens?: number, purchasedAt?: string) {
-  const id = await newTeam(gw, tokens, purchasedAt);
-  teamsTouched.add(id);
-  return id;
-}
 
 describe('precedence (R9, R10)', () => {
   it('R9: subscription beats trial beats Flex, and neither subscription nor trial charges', async () => {
