@@ -1,36 +1,51 @@
-/** In-process cost of one warm launch (no network): `tsx test/bench/micro.ts [n]`. */
-import { randomBytes } from 'node:crypto';
+/** In-process cost of one warm launch, /healthz and the launch reads alone: `node --import tsx test/bench/micro.ts [nohot]`. */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, testConfig } from '@flexgate/gateway';
+import { createApp, connect, migrate, testConfig } from '@flexgate/gateway';
+import { KeyRing } from '../../gateway/src/signing/keyring';
+import { sqliteHotReads } from '../../gateway/src/db/hot';
+import { systemClock } from '../../gateway/src/lib/clock';
+import { jsonLogger } from '../../gateway/src/lib/logger';
 
-const n = Number(process.argv[2] ?? 20000);
-const dir = mkdtempSync(join(tmpdir(), 'fg-micro-'));
-const operatorKey = `op-${randomBytes(8).toString('hex')}`;
-const gw = await startGateway(testConfig({ port: 0, databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`, operatorKey, logLevel: 'silent', scryptN: 1024 }));
-const call = async (method: string, path: string, token: string | null, body?: unknown) => {
-  const res = await fetch(`${gw.url}${path}`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
-  return res.json() as Promise<any>;
-};
-await call('POST', '/v1/products', operatorKey, { key: 'autocad', name: 'AutoCAD', dailyRate: 7 });
-const team = (await call('POST', '/v1/teams', operatorKey, { name: 'T' })).id;
-await call('POST', `/v1/teams/${team}/purchases`, operatorKey, { tokens: 1000 });
-await call('POST', '/v1/users', operatorKey, { autodeskId: 'a@example.com', name: 'A', password: 'password1' });
-await call('POST', `/v1/teams/${team}/members`, operatorKey, { autodeskId: 'a@example.com', products: ['autocad'] });
-const { token } = await call('POST', '/v1/signin', null, { autodeskId: 'a@example.com', password: 'password1' });
-await call('POST', '/v1/launch', token, { product: 'autocad' });
-
-// In-process through the app's fetch handler, to see the gateway's own cost per request.
-const { createApp } = await import('@flexgate/gateway');
-void createApp;
-const url = `${gw.url}/v1/launch`;
-const body = JSON.stringify({ product: 'autocad' });
-const t0 = performance.now();
-for (let i = 0; i < n; i++) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
-  await res.arrayBuffer();
+const dir = mkdtempSync(join(tmpdir(), 'fg-m2-'));
+const url = `sqlite:${join(dir, 'db.sqlite')}`;
+const config = testConfig({ databaseUrl: url, operatorKey: 'op-key-0123456789abcdef', logLevel: 'silent', scryptN: 1024, rateLimit: false });
+const database = connect({ url });
+await migrate(database);
+const keys = new KeyRing(database.db, systemClock, { issuer: 'flexgate', idTokenTtlSeconds: 3600 });
+await keys.init();
+const useHot = process.argv[2] !== 'nohot';
+const app = createApp({ config, database, clock: systemClock, testClock: null, keys, logger: jsonLogger('silent'), hot: useHot ? sqliteHotReads(join(dir, 'db.sqlite')) : null });
+const op = { authorization: 'Bearer op-key-0123456789abcdef', 'content-type': 'application/json' };
+const call = async (method: string, path: string, headers: Record<string, string>, body?: unknown) => (await app.fetch(new Request(`http://x${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined }))).json() as Promise<any>;
+await call('POST', '/v1/products', op, { key: 'autocad', name: 'AutoCAD', dailyRate: 7 });
+const team = (await call('POST', '/v1/teams', op, { name: 'T' })).id;
+await call('POST', `/v1/teams/${team}/purchases`, op, { tokens: 1000 });
+await call('POST', '/v1/users', op, { autodeskId: 'a@example.com', name: 'A', password: 'password1' });
+await call('POST', `/v1/teams/${team}/members`, op, { autodeskId: 'a@example.com', products: ['autocad'] });
+const { token } = await call('POST', '/v1/signin', { 'content-type': 'application/json' }, { autodeskId: 'a@example.com', password: 'password1' });
+const h = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+console.log((await call('POST', '/v1/launch', h, { product: 'autocad' })).charged);
+for (const [label, path, body] of [['warm launch', '/v1/launch', { product: 'autocad' }], ['refused', '/v1/launch', { product: 'nope' }]] as const) {
+  const n = 5000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await (await app.fetch(new Request(`http://x${path}`, { method: 'POST', headers: h, body: JSON.stringify(body) }))).arrayBuffer();
+  console.log(label, ((performance.now() - t0) / n * 1000).toFixed(0), 'us per request in-process', useHot ? 'hot' : 'kysely');
 }
-const ms = performance.now() - t0;
-console.log(`${n} sequential warm launches over loopback: ${(ms / n * 1000).toFixed(0)} us each (client + server in one process)`);
-await gw.close();
+{
+  const n = 5000;
+  let t0 = performance.now();
+  for (let i = 0; i < n; i++) await (await app.fetch(new Request('http://x/healthz'))).arrayBuffer();
+  console.log('healthz', ((performance.now() - t0) / n * 1000).toFixed(0), 'us');
+  const hot = sqliteHotReads(join(dir, 'db.sqlite'));
+  t0 = performance.now();
+  for (let i = 0; i < n; i++) hot.launchFacts('a@example.com', 'autocad', undefined, new Date().toISOString());
+  console.log('launchFacts', ((performance.now() - t0) / n * 1000).toFixed(1), 'us');
+  t0 = performance.now();
+  for (let i = 0; i < n; i++) await (await app.fetch(new Request('http://x/v1/launch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"product":"autocad"}' }))).arrayBuffer();
+  console.log('launch without token (401)', ((performance.now() - t0) / n * 1000).toFixed(0), 'us');
+  t0 = performance.now();
+  for (let i = 0; i < n; i++) await keys.verifyIdToken(token);
+  console.log('verifyIdToken cached', ((performance.now() - t0) / n * 1000).toFixed(1), 'us');
+}

@@ -1,5 +1,6 @@
 import SQLite from 'better-sqlite3';
 import type { Product } from '@flexgate/shared';
+import { memberStatus } from '../domain/access';
 import type { LicenseFact, MembershipFact } from '../domain/precedence';
 import type { SessionRow } from './schema';
 
@@ -80,7 +81,7 @@ export function sqliteHotReads(path: string): HotReads {
         teamName: r.team_name,
         guest: r.guest === 1,
         allProducts: r.all_products === 1,
-        status: r.status === 'active' ? 'active' : inv && inv.expires_at > nowIso ? 'invited' : 'expired',
+        status: memberStatus(r.status, inv?.expires_at, new Date(nowIso)),
         products: memberProducts.all(r.team_id, autodeskId).map((x) => x.product_key),
         defaults: defaults.all(r.team_id).map((x) => x.product_key),
       };

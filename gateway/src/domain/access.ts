@@ -21,3 +21,12 @@ export function hasFlexAccess(member: MemberAccess, defaults: readonly string[],
   if (member.products.includes(product)) return true;
   return !member.guest && defaults.includes(product);
 }
+
+/**
+ * R11: a member is active once the invitation is accepted; before that, invited while the latest
+ * invitation's 7 days run, expired after (or when none is outstanding).
+ */
+export function memberStatus(stored: 'active' | 'invited', invitationExpiresAt: string | undefined, now: Date): 'active' | 'invited' | 'expired' {
+  if (stored === 'active') return 'active';
+  return invitationExpiresAt !== undefined && Date.parse(invitationExpiresAt) > now.getTime() ? 'invited' : 'expired';
+}

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { memberStatus } from '../../domain/access';
 import type { MembershipFact } from '../../domain/precedence';
 import type { DB } from '../schema';
 
@@ -49,7 +50,7 @@ export async function membershipFacts(
   return rows.map((r) => {
     const invitation = invitations.find((i) => i.team_id === r.team_id);
     const status: MembershipFact['status'] =
-      r.status === 'active' ? 'active' : invitation && invitation.expires_at > nowIso ? 'invited' : 'expired';
+      memberStatus(r.status, invitation?.expires_at, new Date(nowIso));
     return {
       teamId: r.team_id,
       teamName: r.team_name,
