@@ -8,7 +8,6 @@ import type { Database } from './db/connect';
 import type { HotReads } from './db/hot';
 import type { AdjustableClock, Clock } from './lib/clock';
 import type { Logger } from './lib/logger';
-import { requestScope } from './lib/logger';
 import { Metrics } from './lib/metrics';
 import { constantTimeEquals } from './lib/secrets';
 import { authenticate } from './middleware/auth';
@@ -17,12 +16,14 @@ import { peerAddress, rateLimit, signInSubject, TokenBuckets } from './middlewar
 import type { AppEnv } from './middleware/env';
 import { onError, problemResponse } from './middleware/problem';
 import { router } from './routes/openapi';
+import { launchLane } from './routes/launch-lane';
 import { operatorRoutes } from './routes/operator';
 import { memberRoutes } from './routes/members';
 import { reportRoutes } from './routes/reports';
 import { teamRoutes } from './routes/teams';
 import { userRoutes } from './routes/users';
 import type { ServiceContext } from './services/context';
+import { WarmLaunches } from './services/warm-launches';
 import type { KeyRing } from './signing/keyring';
 
 export interface AppDeps {
@@ -43,25 +44,55 @@ export interface AppDeps {
 
 /** Builds the whole HTTP app from its dependencies, so tests can build it in-process. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
-  const ctx: ServiceContext = { db: deps.database.db, clock: deps.clock, keys: deps.keys, config: deps.config, hot: deps.hot ?? null };
+  const ctx: ServiceContext = {
+    db: deps.database.db,
+    clock: deps.clock,
+    keys: deps.keys,
+    config: deps.config,
+    hot: deps.hot ?? null,
+    warm: deps.config.launchCache > 0 ? new WarmLaunches(deps.config.launchCache) : null,
+  };
   const app = router();
 
   const metrics = deps.metrics ?? new Metrics();
-  // Request id, access log and request metrics. Every log line written while serving the request
-  // carries its id (requestScope); one info line per request, built only when info is enabled.
-  app.use('*', async (c, next) => {
+  // Request id, access log and request metrics: one info line per request, built only when info
+  // is enabled. The id travels in the Hono context, and the two lines a request can write (this
+  // one and onError's) pass it explicitly. Not an AsyncLocalStorage: on Node 20 it turns on
+  // promise hooks for every promise in the process, about 6 µs per launch (BENCHMARKS.md).
+  const requestId = (c: Context<AppEnv>) => {
     const incoming = c.req.header('x-request-id');
-    const id = incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    return incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+  };
+  const accessLog = (id: string, method: string, route: string, status: number, ms: number) =>
+    deps.logger.info('request', { requestId: id, method, route, status, ms: Math.round(ms * 100) / 100 });
+  const perIpLaunch = new TokenBuckets(deps.config.rateLimits.launchPerIp);
+  const perUserLaunch = new TokenBuckets(deps.config.rateLimits.launchPerUser);
+  // Registered first, so it runs before the chain below; it hands the uncommon cases to it.
+  app.post(
+    '/v1/launch',
+    launchLane({
+      ctx,
+      metrics,
+      logger: deps.logger,
+      bodyLimit: deps.config.bodyLimit,
+      limits: deps.config.rateLimit ? { perIp: perIpLaunch, perUser: perUserLaunch } : null,
+      requestId,
+      accessLog,
+    }),
+  );
+  app.use('*', async (c, next) => {
+    const id = requestId(c);
     c.set('requestId', id);
-    c.header('x-request-id', id);
     const started = performance.now();
-    await requestScope.run({ requestId: id }, next);
+    await next();
+    // On the final response, whoever built it: a refusal made by onError carries the id too.
+    c.res.headers.set('x-request-id', id);
     const ms = performance.now() - started;
     const route = routePattern(c);
     const status = c.res.status;
     metrics.requests.inc({ method: c.req.method, route, status: String(status) });
     metrics.latency.observe({ method: c.req.method, route }, ms / 1000);
-    deps.logger.info('request', { requestId: id, method: c.req.method, route, status, ms: Math.round(ms * 100) / 100 });
+    accessLog(id, c.req.method, route, status, ms);
   });
   const limit = (maxSize: number): MiddlewareHandler<AppEnv> => {
     const streaming = bodyLimit({ maxSize, onError: (c) => problemResponse(c, 'payload-too-large', `The request body is over ${maxSize} bytes.`) });
@@ -91,16 +122,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     const r = deps.config.rateLimits;
     app.use('/v1/signin', rateLimit({ name: 'signin-per-ip', buckets: new TokenBuckets(r.signinPerIp), key: peerAddress, metrics }));
     app.use('/v1/signin', rateLimit({ name: 'signin-per-user', buckets: new TokenBuckets(r.signinPerUser), key: signInSubject, metrics }));
-    app.use('/v1/launch', rateLimit({ name: 'launch-per-ip', buckets: new TokenBuckets(r.launchPerIp), key: peerAddress, metrics, launch: true }));
+    app.use('/v1/launch', rateLimit({ name: 'launch-per-ip', buckets: perIpLaunch, key: peerAddress, metrics, launch: true }));
   }
   app.use('/v1/*', authenticate(ctx));
   if (deps.config.rateLimit) {
-    const perUser = new TokenBuckets(deps.config.rateLimits.launchPerUser);
     const user = (c: Context<AppEnv>) => {
       const p = c.get('principal');
       return p?.kind === 'user' ? p.autodeskId : null;
     };
-    app.use('/v1/launch', rateLimit({ name: 'launch-per-user', buckets: perUser, key: user, metrics, launch: true }));
+    app.use('/v1/launch', rateLimit({ name: 'launch-per-user', buckets: perUserLaunch, key: user, metrics, launch: true }));
   }
 
   app.get('/healthz', (c) => {

@@ -51,6 +51,8 @@ const envSchema = z.object({
   FLEXGATE_MAIL_FROM: z.string().min(3).default('Autodesk Flex (flexgate) <no-reply@flexgate.local>'),
   /** N worker processes sharing the port through node:cluster (`--cluster N` sets it too); 0: one plain process. */
   FLEXGATE_CLUSTER: z.coerce.number().int().min(0).max(64).default(0),
+  /** Decided warm launches kept in memory per process (services/warm-launches.ts); 0 turns the cache off. */
+  FLEXGATE_LAUNCH_CACHE: z.coerce.number().int().min(0).max(10_000_000).default(50_000),
 });
 
 export interface Config {
@@ -75,6 +77,8 @@ export interface Config {
   readonly mailFrom: string;
   /** Worker processes for `--cluster N`; 0 runs the gateway in this process. */
   readonly cluster: number;
+  /** Entries of the warm-launch cache; 0: every launch decides from the database. */
+  readonly launchCache: number;
 }
 
 export interface RateLimits {
@@ -119,6 +123,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     smtpUrl: e.SMTP_URL,
     mailFrom: e.FLEXGATE_MAIL_FROM,
     cluster: e.FLEXGATE_CLUSTER,
+    launchCache: e.FLEXGATE_LAUNCH_CACHE,
   });
 }
 

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newMember, newTeam, seedCatalog } from '../harness/fixtures';
+import { buy, newMember, newTeam, seedCatalog, setClock } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { Api, expectStatus } from '../harness/http';
 
 /**
- * Issue 7: the launch fast path keeps nothing about access in memory (only verified ID tokens),
- * so an admin change made through one instance takes effect at the next launch on every other
- * instance sharing the database. Two gateways on one database prove it.
+ * Issue 7: each instance keeps decided warm launches in memory (services/warm-launches.ts), and
+ * every launch rechecks one row: the access epoch (bumped by trigger on any access change), the
+ * session still open, and the balance. So an admin change made through one instance takes effect
+ * at the next launch on every other instance sharing the database. Two gateways on one database
+ * prove it; every test first makes A answer from its cache (two launches), then changes through B.
  */
 let a: TestGateway;
 let b: TestGateway;
@@ -64,5 +66,61 @@ describe('admin changes reach the next launch on every instance', () => {
     const viaB = expectStatus(await on(b, token).post('/v1/launch', { product: 'civil-3d' }), 200);
     const viaA = expectStatus(await on(a, token).post('/v1/launch', { product: 'civil-3d' }), 200);
     expect(viaA).toMatchObject({ charged: 0, session: { id: viaB.session.id }, balance: 89 });
+  });
+
+  it('R13: team defaults withdrawn on instance B refuse the next warm launch on A', async () => {
+    const team = await newTeam(a, 100);
+    expectStatus(await b.op.put(`/v1/teams/${team}/defaults`, { products: ['3ds-max'] }), 200);
+    const u = await newMember(a, team, []);
+    const token = u.api.token as string;
+    const first = expectStatus(await on(a, token).post('/v1/launch', { product: '3ds-max' }), 200);
+    expect(expectStatus(await on(a, token).post('/v1/launch', { product: '3ds-max' }), 200).session.id).toBe(first.session.id);
+    expectStatus(await b.op.put(`/v1/teams/${team}/defaults`, { products: [] }), 200);
+    const refused = await on(a, token).post('/v1/launch', { product: '3ds-max' });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ code: 'no-access', rule: 'R12' });
+  });
+
+  it('R7a: a session voided through instance B is not answered from A\'s memory; the next launch charges anew', async () => {
+    const team = await newTeam(a, 100);
+    const u = await newMember(a, team, ['autocad']);
+    const token = u.api.token as string;
+    const first = expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200);
+    expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200);
+    // Closed within 5 minutes: refunded and voided (R7a).
+    expect(expectStatus(await on(b, token).post(`/v1/sessions/${first.session.id}/end`, {}), 200)).toMatchObject({ refunded: first.charged });
+    const again = expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200);
+    expect(again.session.id).not.toBe(first.session.id);
+    expect(again.charged).toBe(first.charged);
+    expect(again.balance).toBe(100 - first.charged);
+  });
+
+  it('R4/R5: the balance a warm launch on A answers includes what B charged a moment ago', async () => {
+    const team = await newTeam(a, 100);
+    const warm = await newMember(a, team, ['autocad']);
+    const other = await newMember(a, team, ['revit']);
+    const w = warm.api.token as string;
+    const first = expectStatus(await on(a, w).post('/v1/launch', { product: 'autocad' }), 200);
+    expect(expectStatus(await on(a, w).post('/v1/launch', { product: 'autocad' }), 200).balance).toBe(first.balance);
+    const charged = expectStatus(await on(b, other.api.token as string).post('/v1/launch', { product: 'revit' }), 200);
+    expect(charged.charged).toBeGreaterThan(0);
+    expect(expectStatus(await on(a, w).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ charged: 0, session: { id: first.session.id }, balance: first.balance - charged.charged });
+  });
+
+  it('R1/R2: a lot running out of time lowers the balance a warm launch answers, with nothing written in between', async () => {
+    const now = Date.now();
+    for (const gw of [a, b]) await setClock(gw, new Date(now));
+    const team = await newTeam(a);
+    // Expires one hour from now (bought a year ago, less an hour), and a second, fresh lot.
+    await buy(a, team, 30, new Date(now - 365 * 86400_000 + 3600_000).toISOString());
+    await buy(a, team, 50);
+    const u = await newMember(a, team, ['autocad']);
+    const token = u.api.token as string;
+    const first = expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200);
+    expect(expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200).balance).toBe(80 - first.charged);
+    // R2 drew the charge from the expiring lot; two hours on, what is left of it no longer counts.
+    await setClock(a, new Date(now + 2 * 3600_000));
+    expect(expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ session: { id: first.session.id }, balance: 50 });
+    for (const gw of [a, b]) await setClock(gw, new Date());
   });
 });

@@ -102,6 +102,9 @@ export function connect(options: ConnectOptions): Database {
   const { url } = options;
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+    // An idle connection dropped by the server (restart, failover, pg_terminate_backend): the pool
+    // discards it and the next query opens another. Unheard, this 'error' event would end the process.
+    pool.on('error', () => {});
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, engine: 'postgres', sqlite: null, close: () => db.destroy() };
   }

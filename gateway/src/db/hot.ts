@@ -12,12 +12,30 @@ export interface LaunchFacts {
   open: SessionRow | undefined;
   /** Balance of the open session's team (what a warm launch answers), when one is open. */
   openBalance: number | null;
+  /** `access_epoch.v` in the same snapshot: the facts above hold while it is unchanged (migration 006). */
+  epoch: number;
+}
+
+/** What a cached warm launch must read again each time: whether it still holds, and the balance. */
+export interface Recheck {
+  epoch: number;
+  /** The session is still open (not ended or voided; its end time is checked by the caller). */
+  open: boolean;
+  balance: number;
+  /** When the next of the team's lots expires (the balance drops then without any write), if any. */
+  nextExpiry: string | null;
 }
 
 export interface HotReads {
   launchFacts(autodeskId: string, product: string, team: string | undefined, nowIso: string): LaunchFacts;
   /** The stored answer of an Idempotency-Key, if any (clients send one with every launch). */
   storedAnswer(scope: string, key: string): { fingerprint: string; body: string } | undefined;
+  recheck(sessionId: string, teamId: string, nowIso: string): Recheck;
+  /**
+   * SQLite's `PRAGMA data_version`: unchanged means no connection, in this process or any other,
+   * has committed anything to the file since the last call returned the same value.
+   */
+  dataVersion(): number;
   close(): void;
 }
 
@@ -67,11 +85,21 @@ export function sqliteHotReads(path: string): HotReads {
     'select sum(remaining) as balance from lots where team_id = ? and expires_at > ?',
   );
 
+  const epoch = db.prepare<[], { v: number }>('select v from access_epoch where id = 1');
+  // One statement, so one implicit read transaction: the cheapest consistent read SQLite has.
+  const recheck = db.prepare<[string, string, string], { epoch: number; open: number; balance: number | null; next_expiry: string | null }>(
+    `select (select v from access_epoch where id = 1) as epoch,
+            exists (select 1 from usage_sessions where id = ? and ended_at is null) as open,
+            b.balance, b.next_expiry
+       from (select sum(remaining) as balance, min(expires_at) as next_expiry from lots where team_id = ? and expires_at > ?) b`,
+  );
+  const dataVersion = db.prepare<[], { data_version: number }>('pragma data_version');
   const stored = db.prepare<[string, string], { fingerprint: string; body: string }>(
     'select fingerprint, body from idempotency_keys where scope = ? and key = ?',
   );
 
   const read = db.transaction((autodeskId: string, productKey: string, team: string | undefined, nowIso: string): LaunchFacts => {
+    const v = epoch.get()?.v ?? 0;
     const p = product.get(productKey);
     const rows = team === undefined ? members.all(autodeskId) : memberOfTeam.all(autodeskId, team);
     const memberships: MembershipFact[] = rows.map((r) => {
@@ -100,11 +128,17 @@ export function sqliteHotReads(path: string): HotReads {
       memberships,
       open,
       openBalance: open ? (balance.get(open.team_id, nowIso)?.balance ?? 0) : null,
+      epoch: v,
     };
   });
   return {
     launchFacts: (autodeskId, productKey, team, nowIso) => read.deferred(autodeskId, productKey, team, nowIso),
     storedAnswer: (scope, key) => stored.get(scope, key),
+    dataVersion: () => dataVersion.get()?.data_version ?? -1,
+    recheck: (sessionId, teamId, nowIso) => {
+      const r = recheck.get(sessionId, teamId, nowIso);
+      return { epoch: r?.epoch ?? -1, open: r?.open === 1, balance: r?.balance ?? 0, nextExpiry: r?.next_expiry ?? null };
+    },
     close: () => db.close(),
   };
 }

@@ -5,6 +5,7 @@ import * as m002 from './migrations/002_admin';
 import * as m003 from './migrations/003_console';
 import * as m004 from './migrations/004_perf';
 import * as m005 from './migrations/005_usage_rollup';
+import * as m006 from './migrations/006_access_epoch';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -21,6 +22,7 @@ function provider(database: Database): MigrationProvider {
         '003_console': { up: (db) => m003.up(db, engine) },
         '004_perf': { up: (db) => m004.up(db, engine) },
         '005_usage_rollup': { up: (db) => m005.up(db, engine) },
+        '006_access_epoch': { up: (db) => m006.up(db, engine) },
       };
     },
   };

@@ -25,6 +25,13 @@ export interface DB {
   usage_day_product: UsageDayProductTable;
   usage_day_user: UsageDayUserTable;
   console_sessions: ConsoleSessionsTable;
+  access_epoch: AccessEpochTable;
+}
+
+/** One row; bumped by trigger on every change to the tables access is decided from (migration 006). */
+export interface AccessEpochTable {
+  id: number;
+  v: number;
 }
 
 export interface ProductsTable {

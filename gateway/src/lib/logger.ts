@@ -1,5 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
@@ -9,13 +7,6 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
 }
-
-/**
- * The request a log line belongs to. The request middleware runs each request inside it, so every
- * line written while serving it (handlers, services, onError) carries its `requestId` without
- * threading a logger through every call.
- */
-export const requestScope = new AsyncLocalStorage<{ requestId: string }>();
 
 /**
  * Field names whose values are secrets: never written, whatever a caller passes. A second line of
@@ -39,8 +30,7 @@ export function jsonLogger(level: Level | 'silent', write: (line: string) => voi
   const min = ORDER[level];
   const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < min) return;
-    const scope = requestScope.getStore();
-    const line = { time: new Date().toISOString(), level: lvl, msg, ...(scope ? { requestId: scope.requestId } : {}), ...(fields ? redact(fields) : {}) };
+    const line = { time: new Date().toISOString(), level: lvl, msg, ...(fields ? redact(fields) : {}) };
     write(`${JSON.stringify(line)}\n`);
   };
   return {

@@ -31,6 +31,24 @@ export class Counter {
     else this.series.set(key, { values, n: by });
   }
 
+  /**
+   * One label set bound once, for the launch path: an increment is then one addition, with no
+   * label lookup or key building (issue 7). The series appears at its first increment.
+   */
+  bind(labels: Labels): (by?: number) => void {
+    const values = this.labelNames.map((n) => labels[n] ?? '');
+    const key = values.join('\u0000');
+    let s: { values: string[]; n: number } | undefined;
+    return (by = 1) => {
+      s ??= this.series.get(key);
+      if (!s) {
+        s = { values, n: 0 };
+        this.series.set(key, s);
+      }
+      s.n += by;
+    };
+  }
+
   /** The current value for one label set (tests and the demo read it). */
   get(labels: Labels = {}): number {
     return this.series.get(this.labelNames.map((n) => labels[n] ?? '').join('\u0000'))?.n ?? 0;
@@ -54,13 +72,27 @@ export class Histogram {
   ) {}
 
   observe(labels: Labels, value: number): void {
+    this.record(this.seriesOf(this.labelNames.map((n) => labels[n] ?? '')), value);
+  }
+
+  /** `observe` for one label set bound once (see Counter.bind). */
+  bind(labels: Labels): (value: number) => void {
     const values = this.labelNames.map((n) => labels[n] ?? '');
+    let s: ReturnType<Histogram['seriesOf']> | undefined;
+    return (value) => this.record((s ??= this.seriesOf(values)), value);
+  }
+
+  private seriesOf(values: string[]) {
     const key = values.join('\u0000');
     let s = this.series.get(key);
     if (!s) {
       s = { values, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.series.set(key, s);
     }
+    return s;
+  }
+
+  private record(s: { counts: number[]; sum: number; count: number }, value: number): void {
     // Counts per bucket (not cumulative) here; render() accumulates, so observe stays O(buckets) at worst.
     const i = this.buckets.findIndex((b) => value <= b);
     if (i >= 0) s.counts[i] = (s.counts[i] ?? 0) + 1;

@@ -10,7 +10,15 @@ export function sha256(text: string): string {
 }
 
 export function constantTimeEquals(a: string, b: string): boolean {
-  const x = createHash('sha256').update(a).digest();
-  const y = createHash('sha256').update(b).digest();
-  return timingSafeEqual(x, y);
+  return secretMatcher(b)(a);
+}
+
+/**
+ * A comparison against one fixed secret, its digest computed once: the request path hashes only
+ * what the client sent. Digests of equal length make the comparison's time independent of where
+ * the strings differ and of the secret's length.
+ */
+export function secretMatcher(secret: string): (candidate: string) => boolean {
+  const expected = createHash('sha256').update(secret).digest();
+  return (candidate) => timingSafeEqual(createHash('sha256').update(candidate).digest(), expected);
 }

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { findAdminByKeyHash } from '../db/repos/teams';
 import { DomainError } from '../domain/errors';
-import { constantTimeEquals, sha256 } from '../lib/secrets';
+import { secretMatcher, sha256 } from '../lib/secrets';
 import type { Actor, ServiceContext } from '../services/context';
 import type { AppEnv } from './env';
 
@@ -14,6 +14,7 @@ const unauthorized = (why: string) => new DomainError('unauthorized', why);
 
 /** Reads the bearer credential once per request: the operator key, an admin key, or a user's ID token. */
 export function authenticate(ctx: ServiceContext): MiddlewareHandler<AppEnv> {
+  const isOperatorKey = ctx.config.operatorKey ? secretMatcher(ctx.config.operatorKey) : () => false;
   return async (c, next) => {
     const header = c.req.header('authorization');
     if (!header) {
@@ -23,7 +24,7 @@ export function authenticate(ctx: ServiceContext): MiddlewareHandler<AppEnv> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1] || match[1].length > 4096) throw unauthorized('Send credentials as "Authorization: Bearer <token>".');
     const token = match[1];
-    if (ctx.config.operatorKey && constantTimeEquals(token, ctx.config.operatorKey)) {
+    if (isOperatorKey(token)) {
       c.set('principal', { kind: 'operator' });
     } else if (token.startsWith('fga_')) {
       const admin = await findAdminByKeyHash(ctx.db, sha256(token));

@@ -76,16 +76,19 @@ export function rateLimit(o: LimitOptions): MiddlewareHandler<AppEnv> {
     const key = await o.key(c);
     if (key !== null) {
       const wait = o.buckets.take(key);
-      if (wait > 0) {
-        o.metrics.rateLimited.inc({ limit: o.name });
-        if (o.launch) o.metrics.refusals.inc({ code: 'too-many-requests' });
-        const res = problemResponse(c, 'too-many-requests', `Too many requests (${o.name}); retry in ${wait} s.`);
-        res.headers.set('retry-after', String(wait));
-        return res;
-      }
+      if (wait > 0) return limitedResponse(c, o, wait);
     }
     return next();
   };
+}
+
+/** The 429 of a limit, counted in metrics; shared with the launch lane. */
+export function limitedResponse(c: Context<AppEnv>, o: Pick<LimitOptions, 'name' | 'metrics' | 'launch'>, wait: number): Response {
+  o.metrics.rateLimited.inc({ limit: o.name });
+  if (o.launch) o.metrics.refusals.inc({ code: 'too-many-requests' });
+  const res = problemResponse(c, 'too-many-requests', `Too many requests (${o.name}); retry in ${wait} s.`);
+  res.headers.set('retry-after', String(wait));
+  return res;
 }
 
 /**

@@ -15,7 +15,7 @@ const tags = ['user'];
 const sessionParam = z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/) });
 
 /** The launch body as the contract has it, plus the provisional report of issue 3. */
-const launchRequest = launchBody.extend({
+export const launchRequest = launchBody.extend({
   provisional: z
     .strictObject({
       id: z.string().min(8).max(100).regex(/^[A-Za-z0-9_-]+$/),
@@ -25,7 +25,7 @@ const launchRequest = launchBody.extend({
 });
 
 /** Launch metrics are counted here, where the launch answers, so services stay free of them. */
-function countLaunch(metrics: Metrics, answer: { source: string; charged: number }): void {
+export function countLaunch(metrics: Metrics, answer: { source: string; charged: number }): void {
   metrics.launches.inc({ source: answer.source, charged: answer.charged > 0 ? 'yes' : 'no' });
   if (answer.charged > 0) metrics.tokensCharged.inc({ via: 'launch' }, answer.charged);
 }

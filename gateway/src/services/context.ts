@@ -4,6 +4,7 @@ import type { HotReads } from '../db/hot';
 import type { DB } from '../db/schema';
 import type { Clock } from '../lib/clock';
 import type { KeyRing } from '../signing/keyring';
+import type { WarmLaunches } from './warm-launches';
 
 /** What every service needs; built once in `createApp` and passed explicitly. */
 export interface ServiceContext {
@@ -13,6 +14,8 @@ export interface ServiceContext {
   readonly config: Config;
   /** Prepared, read-only launch reads on SQLite files (issue 7); null on PostgreSQL and :memory:. */
   readonly hot?: HotReads | null;
+  /** Decided warm launches, rechecked against the database on every use (issue 7); null when off. */
+  readonly warm?: WarmLaunches | null;
 }
 
 /** Who asked, for the ledger's "who" (R5). */

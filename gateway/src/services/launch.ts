@@ -7,15 +7,16 @@ import type { DB, SessionRow } from '../db/schema';
 import { inTransaction } from '../db/tx';
 import { DomainError, invalid } from '../domain/errors';
 import { planDraw } from '../domain/lots';
-import { type AccessDecision, decideAccess, type LicenseFact, type MembershipFact } from '../domain/precedence';
-import type { LaunchFacts } from '../db/hot';
+import { type AccessQuestion, decideAccess, type LicenseFact, type MembershipFact } from '../domain/precedence';
+import { accessEpoch, recheckLaunch } from '../db/repos/epoch';
 import { sessionWindow } from '../domain/sessions';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import { newId } from '../lib/ids';
-import { resolveAccess } from './access';
+import { accessFacts, resolveAccess } from './access';
 import { checkAlerts } from './alerts';
 import type { ServiceContext } from './context';
 import { type IdempotencyRequest, remember, replay } from './idempotency';
+import { WarmLaunches } from './warm-launches';
 
 export interface LaunchInput {
   autodeskId: string;
@@ -38,39 +39,85 @@ const seconds = (d: Date | string) => Math.floor(new Date(d).getTime() / 1000);
  */
 export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<LaunchResponse> {
   const now = ctx.clock.now();
-  const at = input.provisional ? provisionalInstant(input.provisional.launchedAt, now) : now;
-  let decision: AccessDecision;
-  let knownClosed = false;
-  // A stored Idempotency-Key answer is replayed by the general path below.
-  if (ctx.hot && !input.provisional && !(input.idempotency && ctx.hot.storedAnswer(input.idempotency.scope, input.idempotency.key))) {
-    const facts = ctx.hot.launchFacts(input.autodeskId, input.product, input.team, now.toISOString());
-    decision = decideFrom(input, facts, now);
-    // R7, the common case: the session is open, so nothing is written and nothing is signed.
-    if (decision.granted && decision.source === 'flex' && facts.open && facts.openBalance !== null) {
-      return flexAnswer(facts.open, 0, facts.openBalance);
-    }
-    knownClosed = true;
-  } else {
+  if (input.provisional) {
+    // Reported after an outage: decided as of when it ran, never from or into the warm cache.
     const earlier = await replay<LaunchResponse>(ctx.db, input.idempotency);
     if (earlier) return earlier;
-    decision = await resolveAccess(ctx, { autodeskId: input.autodeskId, product: input.product, team: input.team, at });
+    const at = provisionalInstant(input.provisional.launchedAt, now);
+    const decision = await resolveAccess(ctx, { autodeskId: input.autodeskId, product: input.product, team: input.team, at });
+    if (!decision.granted) throw new DomainError(decision.code, decision.reason, { rule: decision.rule });
+    if (decision.source !== 'flex') return licensedLaunch(ctx, input.autodeskId, decision.source, decision.license, now);
+    return flexLaunch(ctx, input, decision.team, at, now, { knownClosed: false, cache: null });
   }
+  // A stored Idempotency-Key answer replays first (the real client sends a key with every launch).
+  if (input.idempotency && (!ctx.hot || ctx.hot.storedAnswer(input.idempotency.scope, input.idempotency.key))) {
+    const earlier = await replay<LaunchResponse>(ctx.db, input.idempotency);
+    if (earlier) return earlier;
+  }
+  const nowIso = now.toISOString();
+  const key = ctx.warm ? WarmLaunches.key(input.autodeskId, input.product, input.team) : null;
+  if (ctx.warm && key) {
+    const hit = await warmAnswer(ctx, ctx.warm, key, now, nowIso);
+    if (hit) return hit;
+  }
+  let facts: AccessQuestion;
+  let epoch: number | null = null;
+  if (ctx.hot) {
+    const read = ctx.hot.launchFacts(input.autodeskId, input.product, input.team, nowIso);
+    facts = { ...questionOf(input, now), product: read.product, licenses: read.licenses, memberships: read.memberships };
+    epoch = read.epoch;
+    const decision = decideAccess(facts);
+    // R7, the common case: the session is open, so nothing is written and nothing is signed.
+    if (decision.granted && decision.source === 'flex' && read.open && read.openBalance !== null) {
+      const answer = flexAnswer(read.open, 0, read.openBalance);
+      if (key && cacheable(facts)) ctx.warm?.remember(key, epoch, answer);
+      return answer;
+    }
+  } else {
+    // Read before the facts: a change committed in between shows as a newer epoch, never the reverse.
+    if (ctx.warm) epoch = await accessEpoch(ctx.db);
+    facts = await accessFacts(ctx, { autodeskId: input.autodeskId, product: input.product, team: input.team, at: now });
+  }
+  const decision = decideAccess(facts);
   if (!decision.granted) throw new DomainError(decision.code, decision.reason, { rule: decision.rule });
   if (decision.source !== 'flex') return licensedLaunch(ctx, input.autodeskId, decision.source, decision.license, now);
-  return flexLaunch(ctx, input, decision.team, at, now, knownClosed);
+  const cache = key && epoch !== null && ctx.warm && cacheable(facts) ? { warm: ctx.warm, key, epoch } : null;
+  return flexLaunch(ctx, input, decision.team, now, now, { knownClosed: ctx.hot !== null && ctx.hot !== undefined, cache });
 }
 
-/** The same precedence rules as `resolveAccess`, over facts read by the SQLite fast path. */
-function decideFrom(input: LaunchInput, facts: LaunchFacts, now: Date): AccessDecision {
-  return decideAccess({
-    autodeskId: input.autodeskId,
-    productKey: input.product,
-    product: facts.product,
-    licenses: facts.licenses,
-    memberships: facts.memberships,
-    requestedTeam: input.team ?? null,
-    now,
-  });
+/**
+ * A decision time alone cannot change, so the warm cache may keep it until the session ends: no
+ * subscription or trial on record for the product (one that starts later would take over, R9).
+ * A Flex grant already implies an active membership, so no invitation can run out under it.
+ */
+function cacheable(facts: AccessQuestion): boolean {
+  return facts.licenses.length === 0;
+}
+
+/** A cached warm launch, if the database still vouches for it (see WarmLaunches). */
+async function warmAnswer(ctx: ServiceContext, warm: WarmLaunches, key: string, now: Date, nowIso: string): Promise<LaunchResponse | undefined> {
+  const entry = warm.get(key, now.getTime());
+  if (!entry) return undefined;
+  const { session, team } = entry.answer;
+  // Read before the recheck: a commit in between makes the next launch recheck again, never skip one.
+  const dataVersion = ctx.hot ? ctx.hot.dataVersion() : null;
+  const confirmed = entry.confirmed;
+  if (dataVersion !== null && confirmed?.dataVersion === dataVersion && now.getTime() < confirmed.validUntilMs) {
+    return { ...entry.answer, balance: confirmed.balance };
+  }
+  const r = ctx.hot ? ctx.hot.recheck(session.id, team, nowIso) : await recheckLaunch(ctx.db, session.id, team, nowIso);
+  if (r.epoch !== entry.epoch || !r.open) {
+    warm.forget(key);
+    return undefined;
+  }
+  if (dataVersion !== null) {
+    entry.confirmed = { dataVersion, balance: r.balance, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY };
+  }
+  return { ...entry.answer, balance: r.balance };
+}
+
+function questionOf(input: LaunchInput, now: Date): Omit<AccessQuestion, 'product' | 'licenses' | 'memberships'> {
+  return { autodeskId: input.autodeskId, productKey: input.product, requestedTeam: input.team ?? null, now };
 }
 
 function provisionalInstant(launchedAt: string, now: Date): Date {
@@ -141,16 +188,24 @@ async function flexLaunch(
   team: MembershipFact,
   at: Date,
   now: Date,
-  /** The caller has just read that no session is open: skip the read before the transaction. */
-  knownClosed = false,
+  opts: {
+    /** The caller has just read that no session is open: skip the read before the transaction. */
+    knownClosed: boolean;
+    /** Where to keep the answer for the next launches, when the decision may be cached. */
+    cache: { warm: WarmLaunches; key: string; epoch: number } | null;
+  },
 ): Promise<LaunchResponse> {
   const { autodeskId, product } = input;
   const atIso = at.toISOString();
   const nowIso = now.toISOString();
   // R7, the common case: a session is open, so nothing is written and nothing is signed.
-  if (!input.provisional && !knownClosed) {
+  const keep = (answer: LaunchResponse) => {
+    opts.cache?.warm.remember(opts.cache.key, opts.cache.epoch, answer);
+    return answer;
+  };
+  if (!input.provisional && !opts.knownClosed) {
     const open = await openSession(ctx.db, autodeskId, product, atIso);
-    if (open) return sessionAnswer(ctx.db, nowIso, open, 0);
+    if (open) return keep(await sessionAnswer(ctx.db, nowIso, open, 0));
   }
   // The session this launch would open, signed before the transaction so the database is never
   // held while signing; if the transaction finds a session opened meanwhile, this one is dropped.
@@ -165,16 +220,18 @@ async function flexLaunch(
     iat: seconds(now),
     exp: seconds(endsAt),
   });
-  return inTransaction(ctx.db, async (trx) => {
+  // `fresh`: the answer comes from this transaction's reads or writes, not a replayed one, so it
+  // may be kept once the transaction has committed (never before: a rollback would leave it behind).
+  const { answer, fresh } = await inTransaction(ctx.db, async (trx): Promise<{ answer: LaunchResponse; fresh: boolean }> => {
     const raced = await replay<LaunchResponse>(trx, input.idempotency);
-    if (raced) return raced;
+    if (raced) return { answer: raced, fresh: false };
     if (input.provisional) {
       const reported = await findProvisional(trx, autodeskId, input.provisional.id);
-      if (reported) return sessionAnswer(trx, nowIso, reported, 0);
+      if (reported) return { answer: await sessionAnswer(trx, nowIso, reported, 0), fresh: false };
     }
     // Checked again inside the transaction: a concurrent launch may have opened it meanwhile.
     const state = await sessionState(trx, autodeskId, product, atIso);
-    if (state.open) return sessionAnswer(trx, nowIso, state.open, 0);
+    if (state.open) return { answer: await sessionAnswer(trx, nowIso, state.open, 0), fresh: true };
 
     const current = await findProduct(trx, product);
     if (!current) throw new DomainError('unknown-product', `No product "${product}" in the catalog.`);
@@ -187,7 +244,7 @@ async function flexLaunch(
       // sessionState above saw no session: its tokens gone, its session unseen. Refusing would
       // turn away a launch that shares that session. A fresh read settles it; found: answer it.
       const late = await openSession(trx, autodeskId, product, atIso);
-      if (late) return sessionAnswer(trx, nowIso, late, 0);
+      if (late) return { answer: await sessionAnswer(trx, nowIso, late, 0), fresh: true };
       throw new DomainError(
         'insufficient-tokens',
         `Team ${team.teamName} has ${plan.available} tokens left; ${current.name} needs ${rate} for a day of use. A team admin can buy more tokens.`,
@@ -235,8 +292,9 @@ async function flexLaunch(
     );
     // R19: only a launch that charged can cross an alert line; one call, inside this transaction.
     await checkAlerts(trx, team.teamId, now);
-    const answer = await sessionAnswer(trx, nowIso, session, rate);
-    await remember(trx, input.idempotency, answer, nowIso);
-    return answer;
+    const charged = await sessionAnswer(trx, nowIso, session, rate);
+    await remember(trx, input.idempotency, charged, nowIso);
+    return { answer: charged, fresh: true };
   });
+  return fresh ? keep(answer) : answer;
 }

@@ -1,0 +1,66 @@
+import type { LaunchResponse } from '@flexgate/shared';
+
+/** A launch answered from an open Flex session, as it stands apart from the balance. */
+export interface WarmLaunch {
+  /** `access_epoch.v` read no later than the facts this answer was decided from. */
+  epoch: number;
+  /** The answer, charged 0; its balance is read again on every use. */
+  answer: LaunchResponse & { session: NonNullable<LaunchResponse['session']>; team: string };
+  /** When the session ends: past it, the next launch opens (and charges) a new one (R6). */
+  endsAtMs: number;
+  /**
+   * SQLite only: the file's data version when this entry was last rechecked, and the balance read
+   * then. While the version is unchanged nothing was committed anywhere, so neither can differ,
+   * until the next of the team's lots expires (`validUntilMs`): that lowers the balance unwritten.
+   */
+  confirmed: { dataVersion: number; balance: number; validUntilMs: number } | null;
+}
+
+/**
+ * Issue 7: decided warm launches, by (user, product, team asked for), so a launch whose session is
+ * open reads one row instead of the eight an access decision needs. An entry is used only after
+ * `recheck` confirms, in one statement, that:
+ * - the access epoch is unchanged: no product, team, license, member, assignment, default or
+ *   invitation changed anywhere since (a trigger bumps it, migration 006), on any instance;
+ * - the session is still open (an end or a void shows at once), and its end time is not past.
+ * On SQLite the recheck itself is skipped while the file's data version says nothing at all was
+ * committed since the last one (a warm-only load commits nothing).
+ * Only decisions that time alone cannot change are kept: Flex grants with no subscription or
+ * trial on record for the product (one starting later would take over, R9). Bounded; the oldest
+ * entry goes first.
+ */
+export class WarmLaunches {
+  private readonly entries = new Map<string, WarmLaunch>();
+  constructor(private readonly max: number) {}
+
+  static key(autodeskId: string, product: string, team: string | undefined): string {
+    return `${autodeskId}\n${product}\n${team ?? ''}`;
+  }
+
+  get(key: string, nowMs: number): WarmLaunch | undefined {
+    const e = this.entries.get(key);
+    if (e && e.endsAtMs <= nowMs) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  remember(key: string, epoch: number, answer: LaunchResponse): void {
+    if (this.max <= 0 || answer.source !== 'flex' || !answer.session || answer.team === null) return;
+    if (this.entries.size >= this.max && !this.entries.has(key)) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    const session = answer.session;
+    this.entries.set(key, { epoch, answer: { ...answer, charged: 0, session, team: answer.team }, endsAtMs: Date.parse(session.endsAt), confirmed: null });
+  }
+
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

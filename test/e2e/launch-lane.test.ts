@@ -1,0 +1,83 @@
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newMember, newTeam, seedCatalog } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+/**
+ * Issue 7: POST /v1/launch is served by a lane ahead of the general middleware chain when the
+ * request is the common case (Content-Length, JSON, an ID token), and by the chain otherwise
+ * (here: a chunked body, which has no Content-Length). Both must be the same endpoint to a
+ * product: same answers, same refusals, same request ids, both counted in /metrics.
+ */
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startTestGateway();
+  await seedCatalog(gw);
+});
+afterAll(async () => gw?.close());
+
+/** The same launch, sent either with Content-Length (the lane) or chunked (the chain). */
+async function launch(token: string, body: unknown, how: 'lane' | 'chain', requestId?: string) {
+  const text = JSON.stringify(body);
+  const res = await request(`${gw.url}/v1/launch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(requestId ? { 'x-request-id': requestId } : {}) },
+    // A stream has no length known in advance: undici sends it chunked.
+    body: how === 'lane' ? text : Readable.from([Buffer.from(text)]),
+  });
+  return { status: res.statusCode, requestId: res.headers['x-request-id'], type: res.headers['content-type'], body: (await res.body.json()) as any };
+}
+
+describe('the launch lane and the general chain answer alike', () => {
+  it('R6/R7: a charged launch through one, the warm one through the other: one session, charged once', async () => {
+    const team = await newTeam(gw, 100);
+    const u = await newMember(gw, team, ['autocad']);
+    const token = u.api.token as string;
+    const viaChain = await launch(token, { product: 'autocad' }, 'chain', 'chain-1');
+    const viaLane = await launch(token, { product: 'autocad' }, 'lane', 'lane-1');
+    expect(viaChain).toMatchObject({ status: 200, requestId: 'chain-1', body: { charged: 7, balance: 93 } });
+    expect(viaLane).toMatchObject({ status: 200, requestId: 'lane-1', body: { charged: 0, balance: 93, session: { id: viaChain.body.session.id } } });
+    expect(viaLane.body.entitlement).toBe(viaChain.body.entitlement);
+    const again = await launch(token, { product: 'autocad' }, 'chain');
+    expect(again.body).toEqual(viaLane.body);
+  });
+
+  it('R12 and bad input: the same problem+json from both, with the request id', async () => {
+    const team = await newTeam(gw, 100);
+    const u = await newMember(gw, team, ['autocad']);
+    const token = u.api.token as string;
+    for (const body of [{ product: 'revit' }, { product: 'autocad', extra: 1 }, { product: 'no such product' }]) {
+      const lane = await launch(token, body, 'lane', 'same-id');
+      const chain = await launch(token, body, 'chain', 'same-id');
+      expect(lane.status, JSON.stringify(body)).toBeGreaterThanOrEqual(400);
+      expect(lane.type).toContain('application/problem+json');
+      expect({ ...lane, body: { ...lane.body } }).toEqual({ ...chain, body: { ...chain.body } });
+      expect(lane.body.requestId).toBe('same-id');
+    }
+  });
+
+  it('the operator key is not a user: 403 from /v1/launch whichever way it comes', async () => {
+    for (const how of ['lane', 'chain'] as const) {
+      const r = await launch(gw.operatorKey, { product: 'autocad' }, how);
+      expect(r.status).toBe(403);
+      expect(r.body.code).toBe('forbidden');
+    }
+  });
+
+  it('both count in /metrics: requests by status and launches by source', async () => {
+    const team = await newTeam(gw, 100);
+    const u = await newMember(gw, team, ['maya']);
+    const token = u.api.token as string;
+    const count = async (pattern: RegExp) => Number(pattern.exec(expectStatus(await gw.anon.get('/metrics'), 200))?.[1] ?? 0);
+    const ok = /flexgate_http_requests_total\{method="POST",route="\/v1\/launch",status="200"\} (\d+)/;
+    const warm = /flexgate_launches_total\{source="flex",charged="no"\} (\d+)/;
+    const [ok0, warm0] = [await count(ok), await count(warm)];
+    await launch(token, { product: 'maya' }, 'lane');
+    await launch(token, { product: 'maya' }, 'lane');
+    await launch(token, { product: 'maya' }, 'chain');
+    expect(await count(ok)).toBe(ok0 + 3);
+    expect(await count(warm)).toBe(warm0 + 2);
+  });
+});
