@@ -28,6 +28,13 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+/** Three dot-separated parts, as an ID token has; admin keys and the operator key have none. */
+function isJwtShaped(token: string): boolean {
+  const first = token.indexOf('.');
+  const second = first < 0 ? -1 : token.indexOf('.', first + 1);
+  return second > 0 && token.indexOf('.', second + 1) < 0;
+}
+
 /**
  * POST /v1/launch, the check every product makes at start-up, without the general middleware
  * chain (issue 7). Products send it far more than anything else, and the chain (seven middleware,
@@ -52,10 +59,14 @@ export function launchLane(d: LaneDeps): Handler<AppEnv> {
     const type = c.req.header('content-type');
     const bearer = BEARER.exec(c.req.header('authorization') ?? '')?.[1];
     // ID tokens only (three dot-separated parts); the operator key and admin keys take the chain.
-    if (type === undefined || !JSON_TYPE.test(type) || bearer === undefined || bearer.length > 4096 || bearer.split('.').length !== 3) return next();
+    if (type === undefined || !JSON_TYPE.test(type) || bearer === undefined || bearer.length > 4096 || !isJwtShaped(bearer)) return next();
     const keyHeader = c.req.header('idempotency-key');
-    const headers = idempotencyHeader.safeParse(keyHeader === undefined ? {} : { 'idempotency-key': keyHeader });
-    if (!headers.success) return next();
+    let key: string | undefined;
+    if (keyHeader !== undefined) {
+      const headers = idempotencyHeader.safeParse({ 'idempotency-key': keyHeader });
+      if (!headers.success) return next();
+      key = headers.data['idempotency-key'];
+    }
 
     let text: string;
     try {
@@ -93,7 +104,6 @@ export function launchLane(d: LaneDeps): Handler<AppEnv> {
       const autodeskId = (await d.ctx.keys.verifyIdToken(bearer)).sub;
       const userWait = d.limits ? d.limits.perUser.take(autodeskId) : 0;
       if (userWait > 0) return done(limitedResponse(c, { name: 'launch-per-user', metrics: d.metrics, launch: true }, userWait));
-      const key = headers.data['idempotency-key'];
       const input = body.data;
       const answer = await launch(d.ctx, {
         autodeskId,

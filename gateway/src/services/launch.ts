@@ -54,12 +54,12 @@ export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<L
     const earlier = await replay<LaunchResponse>(ctx.db, input.idempotency);
     if (earlier) return earlier;
   }
-  const nowIso = now.toISOString();
   const key = ctx.warm ? WarmLaunches.key(input.autodeskId, input.product, input.team) : null;
   if (ctx.warm && key) {
-    const hit = await warmAnswer(ctx, ctx.warm, key, now, nowIso);
+    const hit = await warmAnswer(ctx, ctx.warm, key, now);
     if (hit) return hit;
   }
+  const nowIso = now.toISOString();
   let facts: AccessQuestion;
   let epoch: number | null = null;
   if (ctx.hot) {
@@ -95,7 +95,7 @@ function cacheable(facts: AccessQuestion): boolean {
 }
 
 /** A cached warm launch, if the database still vouches for it (see WarmLaunches). */
-async function warmAnswer(ctx: ServiceContext, warm: WarmLaunches, key: string, now: Date, nowIso: string): Promise<LaunchResponse | undefined> {
+async function warmAnswer(ctx: ServiceContext, warm: WarmLaunches, key: string, now: Date): Promise<LaunchResponse | undefined> {
   const entry = warm.get(key, now.getTime());
   if (!entry) return undefined;
   const { session, team } = entry.answer;
@@ -105,6 +105,7 @@ async function warmAnswer(ctx: ServiceContext, warm: WarmLaunches, key: string, 
   if (dataVersion !== null && confirmed?.dataVersion === dataVersion && now.getTime() < confirmed.validUntilMs) {
     return { ...entry.answer, balance: confirmed.balance };
   }
+  const nowIso = now.toISOString();
   const r = ctx.hot ? ctx.hot.recheck(session.id, team, nowIso) : await recheckLaunch(ctx.db, session.id, team, nowIso);
   if (r.epoch !== entry.epoch || !r.open) {
     warm.forget(key);
