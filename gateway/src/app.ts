@@ -16,7 +16,7 @@ import { peerAddress, rateLimit, signInSubject, TokenBuckets } from './middlewar
 import type { AppEnv } from './middleware/env';
 import { onError, problemResponse } from './middleware/problem';
 import { router } from './routes/openapi';
-import { launchLane } from './routes/launch-lane';
+import { launchLane, type NodeLane } from './routes/launch-lane';
 import { operatorRoutes } from './routes/operator';
 import { memberRoutes } from './routes/members';
 import { reportRoutes } from './routes/reports';
@@ -44,6 +44,15 @@ export interface AppDeps {
 
 /** Builds the whole HTTP app from its dependencies, so tests can build it in-process. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  return createHttp(deps).app;
+}
+
+/**
+ * The app, and the launch lane the server puts in front of it (routes/launch-lane.ts); both share
+ * the metrics, rate-limit buckets, logger and services. In-process callers (`app.fetch`) get the
+ * general path, which answers every launch the same way.
+ */
+export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLane: NodeLane } {
   const ctx: ServiceContext = {
     db: deps.database.db,
     clock: deps.clock,
@@ -59,29 +68,22 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // is enabled. The id travels in the Hono context, and the two lines a request can write (this
   // one and onError's) pass it explicitly. Not an AsyncLocalStorage: on Node 20 it turns on
   // promise hooks for every promise in the process, about 6 µs per launch (BENCHMARKS.md).
-  const requestId = (c: Context<AppEnv>) => {
-    const incoming = c.req.header('x-request-id');
-    return incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
-  };
+  const requestId = (incoming: string | undefined) => (incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID());
   const accessLog = (id: string, method: string, route: string, status: number, ms: number) =>
     deps.logger.info('request', { requestId: id, method, route, status, ms: Math.round(ms * 100) / 100 });
   const perIpLaunch = new TokenBuckets(deps.config.rateLimits.launchPerIp);
   const perUserLaunch = new TokenBuckets(deps.config.rateLimits.launchPerUser);
-  // Registered first, so it runs before the chain below; it hands the uncommon cases to it.
-  app.post(
-    '/v1/launch',
-    launchLane({
-      ctx,
-      metrics,
-      logger: deps.logger,
-      bodyLimit: deps.config.bodyLimit,
-      limits: deps.config.rateLimit ? { perIp: perIpLaunch, perUser: perUserLaunch } : null,
-      requestId,
-      accessLog,
-    }),
-  );
+  const launchLaneHandler = launchLane({
+    ctx,
+    metrics,
+    logger: deps.logger,
+    bodyLimit: deps.config.bodyLimit,
+    limits: deps.config.rateLimit ? { perIp: perIpLaunch, perUser: perUserLaunch } : null,
+    requestId,
+    accessLog,
+  });
   app.use('*', async (c, next) => {
-    const id = requestId(c);
+    const id = requestId(c.req.header('x-request-id'));
     c.set('requestId', id);
     const started = performance.now();
     await next();
@@ -169,7 +171,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.notFound((c) => problemResponse(c, 'not-found', `No route ${c.req.method} ${c.req.path}.`));
   app.onError(onError(deps.logger));
-  return app;
+  return { app, launchLane: launchLaneHandler };
 }
 
 /** The route pattern that answered (bounded label set), never the raw path (unbounded). */

@@ -1,7 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
-import { createApp } from './app';
+import { getRequestListener } from '@hono/node-server';
+import { createHttp } from './app';
 import type { Config } from './config';
 import { connect, type Database } from './db/connect';
 import { sqliteHotReads } from './db/hot';
@@ -44,9 +44,13 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   await keys.init();
 
   let accepting = true;
-  const app = createApp({ config, database, clock, testClock, keys, logger, hot, ready: () => accepting });
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+  const { app, launchLane } = createHttp({ config, database, clock, testClock, keys, logger, hot, ready: () => accepting });
+  const toApp = getRequestListener(app.fetch, { hostname: config.host });
+  // The launch lane first: it answers POST /v1/launch itself and hands everything else to the app.
+  const server = createServer((req, res) => launchLane(req, res, toApp));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   // Responses in flight, so that a drain can ask each of their connections to close after it.
@@ -86,7 +90,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         accepting = false;
         for (const t of timers) clearInterval(t);
         await mailer?.stop();
-        await drain(server as unknown as DrainableServer, inFlight);
+        await drain(server, inFlight);
         hot?.close();
         await database.close();
       })();

@@ -81,3 +81,19 @@ describe('the launch lane and the general chain answer alike', () => {
     expect(await count(warm)).toBe(warm0 + 2);
   });
 });
+
+describe('FLEXGATE_LAUNCH_CACHE=0', () => {
+  it('R7: without the warm-launch cache a relaunch still finds its open session and charges nothing', async () => {
+    const plain = await startTestGateway({ launchCache: 0 });
+    try {
+      await seedCatalog(plain);
+      const team = await newTeam(plain, 100);
+      const u = await newMember(plain, team, ['revit']);
+      const first = expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200);
+      const again = expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200);
+      expect(again).toMatchObject({ charged: 0, balance: 100 - first.charged, session: { id: first.session.id }, entitlement: first.entitlement });
+    } finally {
+      await plain.close();
+    }
+  });
+});

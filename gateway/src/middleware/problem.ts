@@ -5,20 +5,24 @@ import { DomainError } from '../domain/errors';
 import type { Logger } from '../lib/logger';
 import type { AppEnv } from './env';
 
-export function problemResponse(c: Context<AppEnv>, code: ProblemCode, detail: string, extra: Partial<Problem> = {}): Response {
+/** A problem+json answer as plain parts, for Hono (`problemResponse`) and the launch lane alike. */
+export interface ProblemParts {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export function problemParts(requestId: string | undefined, code: ProblemCode, detail: string, extra: Partial<Problem> = {}): ProblemParts {
   const status = PROBLEM_STATUS[code];
-  const body: Problem = {
-    type: problemType(code),
-    title: PROBLEM_TITLES[code],
-    status,
-    code,
-    detail,
-    requestId: c.get('requestId'),
-    ...extra,
-  };
+  const body: Problem = { type: problemType(code), title: PROBLEM_TITLES[code], status, code, detail, requestId, ...extra };
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
   if (code === 'unauthorized') headers['www-authenticate'] = 'Bearer';
-  return new Response(JSON.stringify(body), { status, headers });
+  return { status, headers, body: JSON.stringify(body) };
+}
+
+export function problemResponse(c: Context<AppEnv>, code: ProblemCode, detail: string, extra: Partial<Problem> = {}): Response {
+  const p = problemParts(c.get('requestId'), code, detail, extra);
+  return new Response(p.body, { status: p.status, headers: p.headers });
 }
 
 const BY_STATUS: Record<number, ProblemCode> = {
@@ -35,14 +39,23 @@ const BY_STATUS: Record<number, ProblemCode> = {
 
 /** The single place where anything thrown becomes problem+json; unknown errors are logged 500s. */
 export function onError(logger: Logger) {
+  const parts = errorParts(logger);
   return (err: Error, c: Context<AppEnv>): Response => {
+    const p = parts(err, c.get('requestId'));
+    return new Response(p.body, { status: p.status, headers: p.headers });
+  };
+}
+
+/** `onError` without Hono: what the launch lane answers when its launch throws. */
+export function errorParts(logger: Logger) {
+  return (err: unknown, requestId: string | undefined): ProblemParts => {
     if (err instanceof DomainError) {
-      const res = problemResponse(c, err.code, err.message, {
+      const p = problemParts(requestId, err.code, err.message, {
         ...(err.extra.rule ? { rule: err.extra.rule } : {}),
         ...(err.extra.errors ? { errors: err.extra.errors } : {}),
       });
-      if (err.extra.retryAfterSeconds !== undefined) res.headers.set('retry-after', String(err.extra.retryAfterSeconds));
-      return res;
+      if (err.extra.retryAfterSeconds !== undefined) p.headers['retry-after'] = String(err.extra.retryAfterSeconds);
+      return p;
     }
     if (err instanceof HTTPException) {
       const code = BY_STATUS[err.status] ?? 'invalid-request';
@@ -50,9 +63,9 @@ export function onError(logger: Logger) {
         code === 'payload-too-large'
           ? 'The request body is larger than this route accepts.'
           : err.message || PROBLEM_TITLES[code];
-      return problemResponse(c, code, detail);
+      return problemParts(requestId, code, detail);
     }
-    logger.error('unhandled error', { requestId: c.get('requestId'), err: err.stack ?? String(err) });
-    return problemResponse(c, 'internal-error', 'Something went wrong on our side; the request id identifies it in the logs.');
+    logger.error('unhandled error', { requestId, err: err instanceof Error ? (err.stack ?? String(err)) : String(err) });
+    return problemParts(requestId, 'internal-error', 'Something went wrong on our side; the request id identifies it in the logs.');
   };
 }

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Metrics } from '../lib/metrics';
 import type { AppEnv } from './env';
-import { problemResponse } from './problem';
+import { problemParts, type ProblemParts } from './problem';
 
 /**
  * In-memory token buckets, one map per limit, keyed by user or peer address. Each gateway process
@@ -76,19 +76,22 @@ export function rateLimit(o: LimitOptions): MiddlewareHandler<AppEnv> {
     const key = await o.key(c);
     if (key !== null) {
       const wait = o.buckets.take(key);
-      if (wait > 0) return limitedResponse(c, o, wait);
+      if (wait > 0) {
+        const p = limitedParts(c.get('requestId'), o, wait);
+        return new Response(p.body, { status: p.status, headers: p.headers });
+      }
     }
     return next();
   };
 }
 
 /** The 429 of a limit, counted in metrics; shared with the launch lane. */
-export function limitedResponse(c: Context<AppEnv>, o: Pick<LimitOptions, 'name' | 'metrics' | 'launch'>, wait: number): Response {
+export function limitedParts(requestId: string | undefined, o: Pick<LimitOptions, 'name' | 'metrics' | 'launch'>, wait: number): ProblemParts {
   o.metrics.rateLimited.inc({ limit: o.name });
   if (o.launch) o.metrics.refusals.inc({ code: 'too-many-requests' });
-  const res = problemResponse(c, 'too-many-requests', `Too many requests (${o.name}); retry in ${wait} s.`);
-  res.headers.set('retry-after', String(wait));
-  return res;
+  const p = problemParts(requestId, 'too-many-requests', `Too many requests (${o.name}); retry in ${wait} s.`);
+  p.headers['retry-after'] = String(wait);
+  return p;
 }
 
 /**
