@@ -18,7 +18,8 @@ export interface WarmLaunch {
 
 /**
  * Issue 7: decided warm launches, by (user, product, team asked for), so a launch whose session is
- * open reads one row instead of the eight an access decision needs. An entry is used only after
+ * open reads one row instead of the eight an access decision needs. An entry is made by a launch
+ * that found its session open (a relaunch), not by the launch that charged. An entry is used only after
  * `recheck` confirms, in one statement, that:
  * - the access epoch is unchanged: no product, team, license, member, assignment, default or
  *   invitation changed anywhere since (a trigger bumps it, migration 006), on any instance;
