@@ -1,4 +1,7 @@
-/** In-process cost of one warm launch, /healthz and the launch reads alone: `node --import tsx test/bench/micro.ts [nohot]`. */
+/**
+ * In-process cost of one warm launch, /healthz and the launch reads alone: `node --import tsx test/bench/micro.ts [nohot]`.
+ * In-process means `app.fetch`: the general middleware path, not the launch lane the server puts in front.
+ */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -27,7 +27,13 @@ async function launch(token: string, body: unknown, how: 'lane' | 'chain', reque
     // A stream has no length known in advance: undici sends it chunked.
     body: how === 'lane' ? text : Readable.from([Buffer.from(text)]),
   });
-  return { status: res.statusCode, requestId: res.headers['x-request-id'], type: res.headers['content-type'], body: (await res.body.json()) as any };
+  return {
+    status: res.statusCode,
+    requestId: res.headers['x-request-id'],
+    type: res.headers['content-type'],
+    challenge: res.headers['www-authenticate'],
+    body: (await res.body.json()) as any,
+  };
 }
 
 describe('the launch lane and the general chain answer alike', () => {
@@ -56,6 +62,14 @@ describe('the launch lane and the general chain answer alike', () => {
       expect({ ...lane, body: { ...lane.body } }).toEqual({ ...chain, body: { ...chain.body } });
       expect(lane.body.requestId).toBe('same-id');
     }
+  });
+
+  it('a forged or expired ID token: the same 401 with WWW-Authenticate from both', async () => {
+    const forged = 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJl';
+    const lane = await launch(forged, { product: 'autocad' }, 'lane', 'forged');
+    const chain = await launch(forged, { product: 'autocad' }, 'chain', 'forged');
+    expect(lane).toMatchObject({ status: 401, challenge: 'Bearer', body: { code: 'unauthorized', requestId: 'forged' } });
+    expect(lane).toEqual(chain);
   });
 
   it('the operator key is not a user: 403 from /v1/launch whichever way it comes', async () => {

@@ -89,11 +89,14 @@ export function launchLane(d: LaneDeps): NodeLane {
     // Per address before the credential is checked (a flood costs no signature check), per user after.
     const ipWait = d.limits ? d.limits.perIp.take(req.socket.remoteAddress ?? 'unknown') : 0;
     if (ipWait > 0) return answer(res, id, started, limitedParts(id, { name: 'launch-per-ip', metrics: d.metrics, launch: true }, ipWait));
+    // Refusals of the launch itself are counted as launch refusals; a bad token is not (as in the chain).
+    let launching = false;
     try {
       const autodeskId = (await d.ctx.keys.verifyIdToken(bearer)).sub;
       const userWait = d.limits ? d.limits.perUser.take(autodeskId) : 0;
       if (userWait > 0) return answer(res, id, started, limitedParts(id, { name: 'launch-per-user', metrics: d.metrics, launch: true }, userWait));
       const input = body.data;
+      launching = true;
       const granted = await launch(d.ctx, {
         autodeskId,
         product: input.product,
@@ -112,7 +115,7 @@ export function launchLane(d: LaneDeps): NodeLane {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'x-request-id': id });
       res.end(json);
     } catch (error) {
-      if (error instanceof DomainError) d.metrics.refusals.inc({ code: error.code });
+      if (launching && error instanceof DomainError) d.metrics.refusals.inc({ code: error.code });
       answer(res, id, started, problem(error, id));
     }
   };
