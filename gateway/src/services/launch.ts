@@ -62,17 +62,12 @@ export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<L
   const nowIso = now.toISOString();
   let facts: AccessQuestion;
   let epoch: number | null = null;
+  let open: { session: SessionRow; balance: number } | null = null;
   if (ctx.hot) {
     const read = ctx.hot.launchFacts(input.autodeskId, input.product, input.team, nowIso);
     facts = { ...questionOf(input, now), product: read.product, licenses: read.licenses, memberships: read.memberships };
     epoch = read.epoch;
-    const decision = decideAccess(facts);
-    // R7, the common case: the session is open, so nothing is written and nothing is signed.
-    if (decision.granted && decision.source === 'flex' && read.open && read.openBalance !== null) {
-      const answer = flexAnswer(read.open, 0, read.openBalance);
-      if (key && cacheable(facts)) ctx.warm?.remember(key, epoch, answer);
-      return answer;
-    }
+    if (read.open && read.openBalance !== null) open = { session: read.open, balance: read.openBalance };
   } else {
     // Read before the facts: a change committed in between shows as a newer epoch, never the reverse.
     if (ctx.warm) epoch = await accessEpoch(ctx.db);
@@ -82,7 +77,14 @@ export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<L
   if (!decision.granted) throw new DomainError(decision.code, decision.reason, { rule: decision.rule });
   if (decision.source !== 'flex') return licensedLaunch(ctx, input.autodeskId, decision.source, decision.license, now);
   const cache = key && epoch !== null && ctx.warm && cacheable(facts) ? { warm: ctx.warm, key, epoch } : null;
-  return flexLaunch(ctx, input, decision.team, now, now, { knownClosed: ctx.hot !== null && ctx.hot !== undefined, cache });
+  // R7, the common case: the session is open, so nothing is written and nothing is signed.
+  if (open) {
+    const answer = flexAnswer(open.session, 0, open.balance);
+    cache?.warm.remember(cache.key, cache.epoch, answer);
+    return answer;
+  }
+  // On SQLite the read above already found no open session; PostgreSQL looks in flexLaunch.
+  return flexLaunch(ctx, input, decision.team, now, now, { knownClosed: Boolean(ctx.hot), cache });
 }
 
 /**
