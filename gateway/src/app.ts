@@ -6,6 +6,7 @@ import type { Config } from './config';
 import { consoleRoutes } from './console/routes';
 import type { Database } from './db/connect';
 import type { HotReads } from './db/hot';
+import { SqliteCharges } from './db/sqlite-charges';
 import type { AdjustableClock, Clock } from './lib/clock';
 import type { Logger } from './lib/logger';
 import { Metrics } from './lib/metrics';
@@ -60,6 +61,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     config: deps.config,
     hot: deps.hot ?? null,
     warm: deps.config.launchCache > 0 ? new WarmLaunches(deps.config.launchCache) : null,
+    charges: deps.database.sqlite ? new SqliteCharges(deps.database.db, deps.database.sqlite) : null,
   };
   const app = router();
 

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config';
 import type { HotReads } from '../db/hot';
+import type { SqliteCharges } from '../db/sqlite-charges';
 import type { DB } from '../db/schema';
 import type { Clock } from '../lib/clock';
 import type { KeyRing } from '../signing/keyring';
@@ -16,6 +17,8 @@ export interface ServiceContext {
   readonly hot?: HotReads | null;
   /** Decided warm launches, rechecked against the database on every use (issue 7); null when off. */
   readonly warm?: WarmLaunches | null;
+  /** SQLite files: charges as prepared statements, committed in groups (issue 7); null elsewhere. */
+  readonly charges?: SqliteCharges | null;
 }
 
 /** Who asked, for the ledger's "who" (R5). */

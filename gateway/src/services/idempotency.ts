@@ -15,12 +15,14 @@ export interface IdempotencyRequest {
 
 export const fingerprint = (request: unknown) => sha256(JSON.stringify(request));
 
+export const keyReused = (key: string) => conflict(`Idempotency-Key "${key}" was already used for a different request.`);
+
 export async function replay<T>(db: Kysely<DB>, idem: IdempotencyRequest | undefined): Promise<T | undefined> {
   if (!idem) return undefined;
   const stored = await findAnswer(db, idem.scope, idem.key);
   if (!stored) return undefined;
   if (stored.fingerprint !== fingerprint(idem.request)) {
-    throw conflict(`Idempotency-Key "${idem.key}" was already used for a different request.`);
+    throw keyReused(idem.key);
   }
   return JSON.parse(stored.body) as T;
 }

@@ -15,7 +15,7 @@ import { newId } from '../lib/ids';
 import { accessFacts, resolveAccess } from './access';
 import { checkAlerts } from './alerts';
 import type { ServiceContext } from './context';
-import { type IdempotencyRequest, remember, replay } from './idempotency';
+import { fingerprint, type IdempotencyRequest, keyReused, remember, replay } from './idempotency';
 import { WarmLaunches } from './warm-launches';
 
 export interface LaunchInput {
@@ -162,6 +162,15 @@ async function licensedLaunch(
   };
 }
 
+const unknownProduct = (product: string) => new DomainError('unknown-product', `No product "${product}" in the catalog.`);
+
+const insufficientTokens = (teamName: string, available: number, productName: string, rate: number) =>
+  new DomainError(
+    'insufficient-tokens',
+    `Team ${teamName} has ${available} tokens left; ${productName} needs ${rate} for a day of use. A team admin can buy more tokens.`,
+    { rule: 'R4' },
+  );
+
 /** The launch answer for a Flex session: its entitlement was signed once, when it opened. */
 function flexAnswer(s: SessionRow, charged: number, balance: number): LaunchResponse {
   return {
@@ -223,6 +232,57 @@ async function flexLaunch(
     iat: seconds(now),
     exp: seconds(endsAt),
   });
+  const sessionFields = {
+    id,
+    autodesk_id: autodeskId,
+    product_key: product,
+    team_id: team.teamId,
+    starts_at: startsAt.toISOString(),
+    ends_at: endsAt.toISOString(),
+    refunded: 0,
+    ended_at: null,
+    last_seen_at: nowIso,
+    machine: input.machine ?? null,
+    provisional_id: input.provisional?.id ?? null,
+    entitlement,
+    entitlement_exp: new Date(seconds(endsAt) * 1000).toISOString(),
+  };
+  const reason = (productName: string, rate: number) =>
+    `${productName}: daily rate ${rate}, usage session until ${sessionFields.ends_at} (R6)${input.provisional ? ', reported after an outage' : ''}`;
+  // SQLite: the charge joins this event-loop turn's group commit (db/sqlite-charges.ts).
+  if (ctx.charges && !input.provisional) {
+    const idem = input.idempotency;
+    const outcome = await ctx.charges.charge({
+      autodeskId,
+      product,
+      teamId: team.teamId,
+      now,
+      session: sessionFields,
+      reason,
+      idempotency: idem && {
+        scope: idem.scope,
+        key: idem.key,
+        fingerprint: fingerprint(idem.request),
+        answer: (s, balance) => JSON.stringify(flexAnswer(s, s.rate, balance)),
+      },
+    });
+    switch (outcome.kind) {
+      case 'opened':
+        return flexAnswer(outcome.session, outcome.session.rate, outcome.balance);
+      case 'found':
+        return keep(flexAnswer(outcome.session, 0, outcome.balance));
+      case 'replayed':
+        return JSON.parse(outcome.body) as LaunchResponse;
+      case 'conflict':
+        throw keyReused(idem?.key ?? '');
+      case 'unknown-product':
+        throw unknownProduct(product);
+      case 'insufficient':
+        throw insufficientTokens(team.teamName, outcome.available, outcome.productName, outcome.rate);
+      case 'fallback':
+        break;
+    }
+  }
   // `fresh`: the answer comes from this transaction's reads or writes, not a replayed one, so it
   // may be kept once the transaction has committed (never before: a rollback would leave it behind).
   const { answer, fresh } = await inTransaction(ctx.db, async (trx): Promise<{ answer: LaunchResponse; fresh: boolean }> => {
@@ -237,7 +297,7 @@ async function flexLaunch(
     if (state.open) return { answer: await sessionAnswer(trx, nowIso, state.open, 0), fresh: true };
 
     const current = await findProduct(trx, product);
-    if (!current) throw new DomainError('unknown-product', `No product "${product}" in the catalog.`);
+    if (!current) throw unknownProduct(product);
     const rate = current.dailyRate; // R8: the rate in force when the session opens
     await expireLots(trx, team.teamId, nowIso);
     const plan = planDraw(await chargeableLots(trx, team.teamId, nowIso), rate, now);
@@ -248,32 +308,11 @@ async function flexLaunch(
       // turn away a launch that shares that session. A fresh read settles it; found: answer it.
       const late = await openSession(trx, autodeskId, product, atIso);
       if (late) return { answer: await sessionAnswer(trx, nowIso, late, 0), fresh: true };
-      throw new DomainError(
-        'insufficient-tokens',
-        `Team ${team.teamName} has ${plan.available} tokens left; ${current.name} needs ${rate} for a day of use. A team admin can buy more tokens.`,
-        { rule: 'R4' },
-      );
+      throw insufficientTokens(team.teamName, plan.available, current.name, rate);
     }
 
-    const session: SessionRow = {
-      id,
-      autodesk_id: autodeskId,
-      product_key: product,
-      // A racing launch that read the same last seq collides on the unique key; it retries and reuses this session.
-      seq: state.lastSeq + 1,
-      team_id: team.teamId,
-      starts_at: startsAt.toISOString(),
-      ends_at: endsAt.toISOString(),
-      rate,
-      charged: rate,
-      refunded: 0,
-      ended_at: null,
-      last_seen_at: nowIso,
-      machine: input.machine ?? null,
-      provisional_id: input.provisional?.id ?? null,
-      entitlement,
-      entitlement_exp: new Date(seconds(endsAt) * 1000).toISOString(),
-    };
+    // A racing launch that read the same last seq collides on the unique key; it retries and reuses this session.
+    const session: SessionRow = { ...sessionFields, seq: state.lastSeq + 1, rate, charged: rate };
     await insertSession(trx, session);
     for (const a of plan.allocations) {
       await drawFromLot(trx, a.lotId, a.tokens);
@@ -290,7 +329,7 @@ async function flexLaunch(
         autodesk_id: autodeskId,
         product_key: product,
         session_id: id,
-        reason: `${current.name}: daily rate ${rate}, usage session until ${session.ends_at} (R6)${input.provisional ? ', reported after an outage' : ''}`,
+        reason: reason(current.name, rate),
       })),
     );
     // R19: only a launch that charged can cross an alert line; one call, inside this transaction.
