@@ -134,7 +134,7 @@ async function main() {
     const k = coldCursor++;
     const user = k % fleet.cold.length;
     const product = Math.floor(k / fleet.cold.length) % 10;
-    if (k >= fleet.cold.length * 10) throw new Error('cold pairs exhausted: lower --seconds');
+    if (k >= fleet.cold.length * 10) throw new Error('cold pairs exhausted: lower --seconds or seed more cold users (fleet.ts)');
     return launch(fleet.cold[user] as string, (fleet.products[product] as { key: string }).key);
   };
   const refusedReq = (i: number) => ({ ...launch(pick(fleet.refused, i), 'product-9'), expect: [403] });
