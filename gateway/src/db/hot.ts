@@ -62,6 +62,40 @@ export function sqliteHotReads(path: string): HotReads {
   // Pages read through a memory map instead of one read() syscall each; syscalls are what cost
   // most on these machines (PERF-NOTES), and this connection only ever reads.
   db.pragma('mmap_size = 268435456');
+  const read = launchFactsReader(db);
+  // One statement, so one implicit read transaction: the cheapest consistent read SQLite has.
+  const recheck = db.prepare<[string, string, string], { epoch: number; open: number; balance: number | null; next_expiry: string | null }>(
+    `select (select v from access_epoch where id = 1) as epoch,
+            exists (select 1 from usage_sessions where id = ? and ended_at is null) as open,
+            b.balance, b.next_expiry
+       from (select sum(remaining) as balance, min(expires_at) as next_expiry from lots where team_id = ? and expires_at > ?) b`,
+  );
+  const dataVersion = db.prepare<[], { data_version: number }>('pragma data_version');
+  const commits = commitCounter(path, () => dataVersion.get()?.data_version ?? -1);
+  const stored = db.prepare<[string, string], { fingerprint: string; body: string }>(
+    'select fingerprint, body from idempotency_keys where scope = ? and key = ?',
+  );
+
+  return {
+    launchFacts: (autodeskId, productKey, team, nowIso) => read(autodeskId, productKey, team, nowIso),
+    storedAnswer: (scope, key) => stored.get(scope, key),
+    dataVersion: commits.read,
+    recheck: (sessionId, teamId, nowIso) => {
+      const r = recheck.get(sessionId, teamId, nowIso);
+      return { epoch: r?.epoch ?? -1, open: r?.open === 1, balance: r?.balance ?? 0, nextExpiry: r?.next_expiry ?? null };
+    },
+    close: () => {
+      commits.close();
+      db.close();
+    },
+  };
+}
+
+/**
+ * The launch's reads, prepared once on `db`: the read connection above, or the writer inside a
+ * group of charges (db/sqlite-charges.ts), whose pages stay cached across its own commits.
+ */
+export function launchFactsReader(db: SQLite.Database): (autodeskId: string, productKey: string, team: string | undefined, nowIso: string) => LaunchFacts {
   const product = db.prepare<[string], { key: string; name: string; daily_rate: number; added_at: string }>(
     'select key, name, daily_rate, added_at from products where key = ?',
   );
@@ -87,19 +121,6 @@ export function sqliteHotReads(path: string): HotReads {
   );
 
   const epoch = db.prepare<[], { v: number }>('select v from access_epoch where id = 1');
-  // One statement, so one implicit read transaction: the cheapest consistent read SQLite has.
-  const recheck = db.prepare<[string, string, string], { epoch: number; open: number; balance: number | null; next_expiry: string | null }>(
-    `select (select v from access_epoch where id = 1) as epoch,
-            exists (select 1 from usage_sessions where id = ? and ended_at is null) as open,
-            b.balance, b.next_expiry
-       from (select sum(remaining) as balance, min(expires_at) as next_expiry from lots where team_id = ? and expires_at > ?) b`,
-  );
-  const dataVersion = db.prepare<[], { data_version: number }>('pragma data_version');
-  const commits = commitCounter(path, () => dataVersion.get()?.data_version ?? -1);
-  const stored = db.prepare<[string, string], { fingerprint: string; body: string }>(
-    'select fingerprint, body from idempotency_keys where scope = ? and key = ?',
-  );
-
   const read = db.transaction((autodeskId: string, productKey: string, team: string | undefined, nowIso: string): LaunchFacts => {
     const v = epoch.get()?.v ?? 0;
     const p = product.get(productKey);
@@ -133,19 +154,7 @@ export function sqliteHotReads(path: string): HotReads {
       epoch: v,
     };
   });
-  return {
-    launchFacts: (autodeskId, productKey, team, nowIso) => read.deferred(autodeskId, productKey, team, nowIso),
-    storedAnswer: (scope, key) => stored.get(scope, key),
-    dataVersion: commits.read,
-    recheck: (sessionId, teamId, nowIso) => {
-      const r = recheck.get(sessionId, teamId, nowIso);
-      return { epoch: r?.epoch ?? -1, open: r?.open === 1, balance: r?.balance ?? 0, nextExpiry: r?.next_expiry ?? null };
-    },
-    close: () => {
-      commits.close();
-      db.close();
-    },
-  };
+  return (autodeskId, productKey, team, nowIso) => read.deferred(autodeskId, productKey, team, nowIso);
 }
 
 /**

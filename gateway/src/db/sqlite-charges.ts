@@ -2,6 +2,7 @@ import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { alertState } from '../domain/alerts';
 import { planDraw } from '../domain/lots';
+import { type LaunchFacts, launchFactsReader } from './hot';
 import type { DB, SessionRow } from './schema';
 
 /** A charge the launch has decided on and signed for; the engine opens it or finds it opened. */
@@ -44,10 +45,19 @@ class Fallback extends Error {}
  * the general path. Nothing is resolved before the group has committed. The whole suite runs
  * through it on SQLite, and the Kysely path on PostgreSQL.
  */
+interface Task {
+  run: () => unknown;
+  /** What the task resolves to when its group could not commit: the caller then takes the general path. */
+  instead: unknown;
+  done: (value: unknown) => void;
+  fail: (error: unknown) => void;
+}
+
 export class SqliteCharges {
-  private queue: { job: ChargeJob; done: (o: ChargeOutcome) => void; fail: (e: unknown) => void }[] = [];
-  private readonly group: SQLite.Transaction<(jobs: ChargeJob[]) => (ChargeOutcome | { error: unknown })[]>;
+  private queue: Task[] = [];
+  private readonly group: SQLite.Transaction<(tasks: Task[]) => ({ ok: unknown } | { error: unknown })[]>;
   private readonly one: SQLite.Transaction<(job: ChargeJob) => ChargeOutcome>;
+  private readonly read: ReturnType<typeof launchFactsReader>;
 
   constructor(
     /** Only for its connection lock: a Kysely transaction in progress must never interleave with a group. */
@@ -140,12 +150,15 @@ export class SqliteCharges {
       return { kind: 'opened', session, balance };
     });
 
-    this.group = handle.transaction((jobs: ChargeJob[]) =>
-      jobs.map((job) => {
+    this.read = launchFactsReader(handle);
+    // Each task is itself a transaction function, so inside the group it runs in a savepoint: a
+    // task that throws undoes only its own writes.
+    this.group = handle.transaction((tasks: Task[]) =>
+      tasks.map((t) => {
         try {
-          return this.one(job);
+          return { ok: t.run() };
         } catch (error) {
-          return error instanceof Fallback ? ({ kind: 'fallback' } as const) : { error };
+          return { error };
         }
       }),
     );
@@ -153,29 +166,50 @@ export class SqliteCharges {
 
   /** Opens (or finds) the session of `job`, with the other charges of this event-loop turn. */
   charge(job: ChargeJob): Promise<ChargeOutcome> {
-    return new Promise((done, fail) => {
-      this.queue.push({ job, done, fail });
+    const fallback: ChargeOutcome = { kind: 'fallback' };
+    return this.enqueue(() => {
+      try {
+        return this.one(job);
+      } catch (error) {
+        if (error instanceof Fallback) return fallback;
+        throw error;
+      }
+    }, fallback);
+  }
+
+  /**
+   * A launch's facts (db/hot.ts `launchFacts`), read on the writer inside the next group: a cold
+   * launch reads what the last group just wrote from the writer's page cache, where the read-only
+   * connection would read it back from the WAL. Null when the group could not run.
+   */
+  facts(autodeskId: string, product: string, team: string | undefined, nowIso: string): Promise<LaunchFacts | null> {
+    return this.enqueue(() => this.read(autodeskId, product, team, nowIso), null);
+  }
+
+  private enqueue<T>(run: () => T, instead: T): Promise<T> {
+    return new Promise<T>((done, fail) => {
+      this.queue.push({ run, instead, done: done as (value: unknown) => void, fail });
       if (this.queue.length === 1) setImmediate(() => void this.flush());
     });
   }
 
   private async flush(): Promise<void> {
-    const batch = this.queue;
+    const tasks = this.queue;
     this.queue = [];
-    let outcomes: (ChargeOutcome | { error: unknown })[];
+    let results: ({ ok: unknown } | { error: unknown })[];
     try {
       // The connection lock first (Kysely holds it for a whole transaction), then one write transaction.
-      outcomes = await this.db.connection().execute(async () => this.group.immediate(batch.map((b) => b.job)));
+      results = await this.db.connection().execute(async () => this.group.immediate(tasks));
     } catch {
       // The group could not commit (another process held the file past busy_timeout): each
       // launch takes the general path, which retries on its own.
-      for (const b of batch) b.done({ kind: 'fallback' });
+      for (const t of tasks) t.done(t.instead);
       return;
     }
-    batch.forEach((b, i) => {
-      const o = outcomes[i] as ChargeOutcome | { error: unknown };
-      if ('error' in o) b.fail(o.error);
-      else b.done(o);
+    tasks.forEach((t, i) => {
+      const r = results[i] as { ok: unknown } | { error: unknown };
+      if ('error' in r) t.fail(r.error);
+      else t.done(r.ok);
     });
   }
 }

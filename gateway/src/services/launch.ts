@@ -64,7 +64,10 @@ export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<L
   let epoch: number | null = null;
   let open: { session: SessionRow; balance: number } | null = null;
   if (ctx.hot) {
-    const read = ctx.hot.launchFacts(input.autodeskId, input.product, input.team, nowIso);
+    // On SQLite, through the next group of charges when there is one (see SqliteCharges.facts).
+    const read =
+      (ctx.charges && (await ctx.charges.facts(input.autodeskId, input.product, input.team, nowIso))) ||
+      ctx.hot.launchFacts(input.autodeskId, input.product, input.team, nowIso);
     facts = { ...questionOf(input, now), product: read.product, licenses: read.licenses, memberships: read.memberships };
     epoch = read.epoch;
     if (read.open && read.openBalance !== null) open = { session: read.open, balance: read.openBalance };
