@@ -77,8 +77,39 @@ const rows = [
   await time('usage by user, one year', `/v1/teams/${team}/usage?by=user&${year}`),
   await time('usage by product, one year', `/v1/teams/${team}/usage?by=product&${year}`),
   await time('usage by day, one month', `/v1/teams/${team}/usage?by=day&from=2026-06-01&to=2026-06-30`),
+  // Not whole days: answered from the ledger itself, not the rollups.
+  await time('usage by day, a month from noon to noon (ledger)', `/v1/teams/${team}/usage?by=day&from=2026-06-01T12:00:00Z&to=2026-06-30T12:00:00Z`),
   await time('balance', `/v1/teams/${team}/balance`, 21),
+  await timeRefunds(7),
 ];
+
+/**
+ * R7a on the large ledger: a product closed within 5 minutes gives back exactly what its session
+ * took, found by the session's ledger entries. Each rep is a new member who launches, then ends.
+ */
+async function timeRefunds(reps: number): Promise<string> {
+  const call = async (method: string, path: string, body: unknown, auth = headers.authorization) => {
+    const res = await fetch(`${gw.url}${path}`, { method, headers: { ...headers, authorization: auth }, body: JSON.stringify(body) });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+    return JSON.parse(text);
+  };
+  await call('POST', '/v1/products', { key: 'refund-bench', name: 'Refund bench', dailyRate: 5 });
+  const ms: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const autodeskId = `refund-${i}@large.example.com`;
+    await call('POST', '/v1/users', { autodeskId, name: `Refund ${i}`, password: 'refund-bench-pw' });
+    await call('POST', `/v1/teams/${team}/members`, { autodeskId, products: ['refund-bench'] });
+    const { token } = await call('POST', '/v1/signin', { autodeskId, password: 'refund-bench-pw' });
+    const launched = await call('POST', '/v1/launch', { product: 'refund-bench' }, `Bearer ${token}`);
+    const t = performance.now();
+    const ended = await call('POST', `/v1/sessions/${launched.session.id}/end`, {}, `Bearer ${token}`);
+    ms.push(performance.now() - t);
+    if (ended.refunded !== 5) throw new Error(`expected a refund of 5, got ${JSON.stringify(ended)}`);
+  }
+  ms.sort((a, b) => a - b);
+  return `| session end with refund (R7a) | ${(ms[Math.floor(ms.length / 2)] as number).toFixed(1)} | ${(ms[0] as number).toFixed(1)} | ${(ms.at(-1) as number).toFixed(1)} | - |`;
+}
 await gw.stop();
 rmSync(dir, { recursive: true, force: true });
 const commit = execSync('git rev-parse --short HEAD').toString().trim();

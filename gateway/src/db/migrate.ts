@@ -6,6 +6,7 @@ import * as m003 from './migrations/003_console';
 import * as m004 from './migrations/004_perf';
 import * as m005 from './migrations/005_usage_rollup';
 import * as m006 from './migrations/006_access_epoch';
+import * as m007 from './migrations/007_ledger_by_session';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -23,6 +24,7 @@ function provider(database: Database): MigrationProvider {
         '004_perf': { up: (db) => m004.up(db, engine) },
         '005_usage_rollup': { up: (db) => m005.up(db, engine) },
         '006_access_epoch': { up: (db) => m006.up(db, engine) },
+        '007_ledger_by_session': { up: (db) => m007.up(db, engine) },
       };
     },
   };
