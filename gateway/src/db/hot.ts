@@ -77,7 +77,7 @@ export function sqliteHotReads(path: string): HotReads {
   );
 
   return {
-    launchFacts: (autodeskId, productKey, team, nowIso) => read(autodeskId, productKey, team, nowIso),
+    launchFacts: read,
     storedAnswer: (scope, key) => stored.get(scope, key),
     dataVersion: commits.read,
     recheck: (sessionId, teamId, nowIso) => {

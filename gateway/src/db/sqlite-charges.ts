@@ -3,6 +3,8 @@ import type { Kysely } from 'kysely';
 import { alertState } from '../domain/alerts';
 import { planDraw } from '../domain/lots';
 import { type LaunchFacts, launchFactsReader } from './hot';
+import { alertFactsOf } from './repos/alerts';
+import { sessionStateOf } from './repos/sessions';
 import type { DB, SessionRow } from './schema';
 
 /** A charge the launch has decided on and signed for; the engine opens it or finds it opened. */
@@ -31,6 +33,14 @@ export type ChargeOutcome =
 
 class Fallback extends Error {}
 
+interface Task {
+  run: () => unknown;
+  /** What the task resolves to when its group could not commit: the caller then takes the general path. */
+  instead: unknown;
+  done: (value: unknown) => void;
+  fail: (error: unknown) => void;
+}
+
 /**
  * Issue 7, cold launches on SQLite: the charge of `flexLaunch` as statements prepared once on the
  * writer connection, run synchronously, and committed in groups. Every launch that must charge
@@ -45,14 +55,6 @@ class Fallback extends Error {}
  * the general path. Nothing is resolved before the group has committed. The whole suite runs
  * through it on SQLite, and the Kysely path on PostgreSQL.
  */
-interface Task {
-  run: () => unknown;
-  /** What the task resolves to when its group could not commit: the caller then takes the general path. */
-  instead: unknown;
-  done: (value: unknown) => void;
-  fail: (error: unknown) => void;
-}
-
 export class SqliteCharges {
   private queue: Task[] = [];
   private readonly group: SQLite.Transaction<(tasks: Task[]) => ({ ok: unknown } | { error: unknown })[]>;
@@ -95,7 +97,6 @@ export class SqliteCharges {
         'insert into idempotency_keys (scope, key, fingerprint, status, body, created_at) values (?, ?, ?, 200, ?, ?)',
       ),
     };
-    const balanceOf = (lots: { remaining: number }[]) => lots.reduce((s, l) => s + Number(l.remaining), 0);
 
     this.one = handle.transaction((job: ChargeJob): ChargeOutcome => {
       const nowIso = job.now.toISOString();
@@ -104,10 +105,8 @@ export class SqliteCharges {
         if (stored) return stored.fingerprint === job.idempotency.fingerprint ? { kind: 'replayed', body: stored.body } : { kind: 'conflict' };
       }
       // R7: the session state under the write lock is final: no other writer can open one now.
-      const rows = q.state.all(job.autodeskId, job.product, nowIso, job.autodeskId, job.product);
-      const open = rows.filter((r) => r.ended_at === null && r.ends_at > nowIso).sort((a, b) => (a.ends_at < b.ends_at ? 1 : -1))[0];
-      if (open) return { kind: 'found', session: open, balance: balanceOf(q.lots.all(open.team_id, nowIso)) };
-      const lastSeq = rows.reduce((m, r) => Math.max(m, Number(r.seq)), 0);
+      const { open, lastSeq } = sessionStateOf(q.state.all(job.autodeskId, job.product, nowIso, job.autodeskId, job.product), nowIso);
+      if (open) return { kind: 'found', session: open, balance: q.lots.all(open.team_id, nowIso).reduce((sum, l) => sum + Number(l.remaining), 0) };
       const product = q.product.get(job.product);
       if (!product) return { kind: 'unknown-product' };
       if ((q.expiring.get(job.teamId, nowIso)?.n ?? 0) > 0) throw new Fallback('lots to expire first');
@@ -131,21 +130,13 @@ export class SqliteCharges {
       q.byProduct.run(job.teamId, day, job.product, rate);
       q.byUser.run(job.teamId, day, job.autodeskId, rate);
       // R19 as checkAlerts decides it: anything to record (and e-mail) goes the general way.
-      const after = q.lots.all(job.teamId, nowIso);
-      const bought = after.reduce((s, l) => s + Number(l.tokens), 0);
-      const state = alertState(
-        {
-          balance: balanceOf(after),
-          validBought: bought + Number(q.movedOut.get(job.teamId, nowIso)?.delta ?? 0),
-          lots: after.map((l) => ({ id: l.id, remaining: Number(l.remaining), expiresAt: l.expires_at })),
-        },
-        job.now,
-      );
+      const facts = alertFactsOf(q.lots.all(job.teamId, nowIso), Number(q.movedOut.get(job.teamId, nowIso)?.delta ?? 0));
+      const state = alertState(facts, job.now);
       if (state.lowBalance && (q.alerted.get(job.teamId, 'low-balance', 'open')?.n ?? 0) === 0) throw new Fallback('low-balance crossing');
       for (const lot of state.expiring) {
         if ((q.alerted.get(job.teamId, 'expiring', lot.id)?.n ?? 0) === 0) throw new Fallback('expiry warning');
       }
-      const balance = balanceOf(after);
+      const { balance } = facts;
       if (job.idempotency) q.remember.run(job.idempotency.scope, job.idempotency.key, job.idempotency.fingerprint, job.idempotency.answer(session, balance), nowIso);
       return { kind: 'opened', session, balance };
     });

@@ -20,9 +20,12 @@ export function problemParts(requestId: string | undefined, code: ProblemCode, d
   return { status, headers, body: JSON.stringify(body) };
 }
 
-export function problemResponse(c: Context<AppEnv>, code: ProblemCode, detail: string, extra: Partial<Problem> = {}): Response {
-  const p = problemParts(c.get('requestId'), code, detail, extra);
+export function toResponse(p: ProblemParts): Response {
   return new Response(p.body, { status: p.status, headers: p.headers });
+}
+
+export function problemResponse(c: Context<AppEnv>, code: ProblemCode, detail: string, extra: Partial<Problem> = {}): Response {
+  return toResponse(problemParts(c.get('requestId'), code, detail, extra));
 }
 
 const BY_STATUS: Record<number, ProblemCode> = {
@@ -40,10 +43,7 @@ const BY_STATUS: Record<number, ProblemCode> = {
 /** The single place where anything thrown becomes problem+json; unknown errors are logged 500s. */
 export function onError(logger: Logger) {
   const parts = errorParts(logger);
-  return (err: Error, c: Context<AppEnv>): Response => {
-    const p = parts(err, c.get('requestId'));
-    return new Response(p.body, { status: p.status, headers: p.headers });
-  };
+  return (err: Error, c: Context<AppEnv>): Response => toResponse(parts(err, c.get('requestId')));
 }
 
 /** `onError` without Hono: what the launch lane answers when its launch throws. */

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Metrics } from '../lib/metrics';
 import type { AppEnv } from './env';
-import { problemParts, type ProblemParts } from './problem';
+import { problemParts, type ProblemParts, toResponse } from './problem';
 
 /**
  * In-memory token buckets, one map per limit, keyed by user or peer address. Each gateway process
@@ -76,10 +76,7 @@ export function rateLimit(o: LimitOptions): MiddlewareHandler<AppEnv> {
     const key = await o.key(c);
     if (key !== null) {
       const wait = o.buckets.take(key);
-      if (wait > 0) {
-        const p = limitedParts(c.get('requestId'), o, wait);
-        return new Response(p.body, { status: p.status, headers: p.headers });
-      }
+      if (wait > 0) return toResponse(limitedParts(c.get('requestId'), o, wait));
     }
     return next();
   };

@@ -21,11 +21,16 @@ export async function alertFacts(db: Kysely<DB>, teamId: string, nowIso: string)
       .where('lots.expires_at', '>', nowIso)
       .executeTakeFirst(),
   ]);
+  return alertFactsOf(lots, Number(moved?.delta ?? 0));
+}
+
+/** R19's facts from a team's valid lots and the (negative) sum of its transfer-out entries. */
+export function alertFactsOf(lots: readonly { id: string; tokens: number; remaining: number; expires_at: string }[], movedOut: number): AlertFacts {
   const bought = lots.reduce((s, l) => s + Number(l.tokens), 0);
   return {
     balance: lots.reduce((s, l) => s + Number(l.remaining), 0),
     // Tokens moved to another team (R3) are that team's now: they leave this team's basis.
-    validBought: bought + Number(moved?.delta ?? 0),
+    validBought: bought + movedOut,
     lots: lots.map((l) => ({ id: l.id, remaining: Number(l.remaining), expiresAt: l.expires_at })),
   };
 }

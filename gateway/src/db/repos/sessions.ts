@@ -59,6 +59,11 @@ export async function sessionState(
       ]),
     )
     .execute();
+  return sessionStateOf(rows, atIso);
+}
+
+/** The rows of the session-state statement (open ones and the last seq) read as `sessionState` answers. */
+export function sessionStateOf(rows: readonly SessionRow[], atIso: string): { open: SessionRow | undefined; lastSeq: number } {
   const open = rows
     .filter((r) => r.ended_at === null && r.ends_at > atIso)
     .sort((a, b) => (a.ends_at < b.ends_at ? 1 : -1))[0];
