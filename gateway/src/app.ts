@@ -61,7 +61,9 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     config: deps.config,
     hot: deps.hot ?? null,
     warm: deps.config.launchCache > 0 ? new WarmLaunches(deps.config.launchCache) : null,
-    charges: deps.database.sqlite ? new SqliteCharges(deps.database.db, deps.database.sqlite) : null,
+    charges: deps.database.sqlite
+      ? new SqliteCharges(deps.database.db, deps.database.sqlite, (message) => deps.logger.warn('grouped charge failed', { err: message }))
+      : null,
   };
   const app = router();
 

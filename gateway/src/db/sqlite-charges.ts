@@ -1,206 +1,91 @@
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import { alertState } from '../domain/alerts';
-import { planDraw } from '../domain/lots';
-import { type LaunchFacts, launchFactsReader } from './hot';
-import { alertFactsOf } from './repos/alerts';
-import { sessionStateOf } from './repos/sessions';
-import type { DB, SessionRow } from './schema';
+import { type ChargeJob, type ChargeOutcome, chargeGroup, type GroupResult, type GroupTask } from './charge-group';
+import type { LaunchFacts } from './hot';
+import type { DB } from './schema';
 
-/** A charge the launch has decided on and signed for; the engine opens it or finds it opened. */
-export interface ChargeJob {
-  autodeskId: string;
-  product: string;
-  teamId: string;
-  now: Date;
-  /** The session this launch would open (its entitlement signed before, outside any transaction). */
-  session: Omit<SessionRow, 'seq' | 'rate' | 'charged'>;
-  /** The ledger's reason for the charge, given the product's name and rate. */
-  reason: (productName: string, rate: number) => string;
-  /** With an Idempotency-Key: the answer of an opened session is stored in the same transaction. */
-  idempotency: { scope: string; key: string; fingerprint: string; answer: (session: SessionRow, balance: number) => string } | undefined;
-}
+export type { ChargeJob, ChargeOutcome } from './charge-group';
 
-export type ChargeOutcome =
-  | { kind: 'opened'; session: SessionRow; balance: number }
-  | { kind: 'found'; session: SessionRow; balance: number }
-  | { kind: 'replayed'; body: string }
-  | { kind: 'conflict' }
-  | { kind: 'unknown-product' }
-  | { kind: 'insufficient'; available: number; productName: string; rate: number }
-  /** Not the common case (lots to expire first, an R19 e-mail to send): the Kysely path handles it. */
-  | { kind: 'fallback' };
-
-class Fallback extends Error {}
-
-interface Task {
-  run: () => unknown;
-  /** What the task resolves to when its group could not commit: the caller then takes the general path. */
-  instead: unknown;
-  done: (value: unknown) => void;
-  fail: (error: unknown) => void;
+interface Pending {
+  task: GroupTask;
+  /** What the task resolves to when its group could not run: the caller takes the general path. */
+  instead: LaunchFacts | ChargeOutcome | null;
+  done: (value: LaunchFacts | ChargeOutcome | null) => void;
 }
 
 /**
- * Issue 7, cold launches on SQLite: the charge of `flexLaunch` as statements prepared once on the
- * writer connection, run synchronously, and committed in groups. Every launch that must charge
- * during one event-loop turn joins one write transaction, each in its own savepoint, so a refusal
- * or a fallback undoes only its own writes, and the pages they share (the team's lots, rollups)
- * are written to the WAL once per group instead of once per charge. `charge-floor.ts` measured
- * the SQL alone at about 100 µs per charge committed singly and 27 µs in groups of 50.
- *
- * It writes exactly what the Kysely path writes (session, guarded lot draws, ledger entries, both
- * usage rollups, the idempotency answer) and answers the same; whatever else a charge may need
- * (expiring lots, an R19 crossing to record and e-mail) returns `fallback`, and the caller runs
- * the general path. Nothing is resolved before the group has committed. The whole suite runs
- * through it on SQLite, and the Kysely path on PostgreSQL.
+ * The launch's side of the grouped charges on SQLite (db/charge-group.ts), on the gateway's own
+ * connection: every task submitted during one event-loop turn, or while a group waits for the
+ * connection, joins the next group, so groups grow with the load. Nothing is resolved before its
+ * group has committed.
  */
 export class SqliteCharges {
-  private queue: Task[] = [];
-  private readonly group: SQLite.Transaction<(tasks: Task[]) => ({ ok: unknown } | { error: unknown })[]>;
-  private readonly one: SQLite.Transaction<(job: ChargeJob) => ChargeOutcome>;
-  private readonly read: ReturnType<typeof launchFactsReader>;
+  private queue: Pending[] = [];
+  private running = false;
+  private scheduled = false;
+  private readonly group: (tasks: GroupTask[]) => GroupResult[];
 
   constructor(
-    /** Only for its connection lock: a Kysely transaction in progress must never interleave with a group. */
+    /** Only for its connection lock: a Kysely transaction spans awaits, and a group must never run inside one. */
     private readonly db: Kysely<DB>,
     handle: SQLite.Database,
+    /** Told of a task that failed unexpectedly; its launch then took the general path. */
+    private readonly onFailure: (message: string) => void = () => {},
   ) {
-    const q = {
-      stored: handle.prepare<[string, string], { fingerprint: string; body: string }>('select fingerprint, body from idempotency_keys where scope = ? and key = ?'),
-      state: handle.prepare<[string, string, string, string, string], SessionRow>(
-        'select * from usage_sessions s where s.autodesk_id = ? and s.product_key = ? and ((s.ended_at is null and s.ends_at > ?) or s.seq = (select max(m.seq) from usage_sessions m where m.autodesk_id = ? and m.product_key = ?))',
-      ),
-      product: handle.prepare<[string], { name: string; daily_rate: number }>('select name, daily_rate from products where key = ?'),
-      expiring: handle.prepare<[string, string], { n: number }>('select count(*) as n from lots where team_id = ? and expires_at <= ? and remaining > 0'),
-      lots: handle.prepare<[string, string], { id: string; tokens: number; remaining: number; expires_at: string }>(
-        'select id, tokens, remaining, expires_at from lots where team_id = ? and expires_at > ?',
-      ),
-      insertSession: handle.prepare(
-        'insert into usage_sessions (id, autodesk_id, product_key, seq, team_id, starts_at, ends_at, rate, charged, refunded, ended_at, last_seen_at, machine, provisional_id, entitlement, entitlement_exp) values (@id, @autodesk_id, @product_key, @seq, @team_id, @starts_at, @ends_at, @rate, @charged, @refunded, @ended_at, @last_seen_at, @machine, @provisional_id, @entitlement, @entitlement_exp)',
-      ),
-      draw: handle.prepare<[number, string, number]>('update lots set remaining = remaining - ? where id = ? and remaining >= ?'),
-      ledger: handle.prepare(
-        "insert into ledger (team_id, lot_id, kind, delta, at, actor, autodesk_id, product_key, session_id, reason) values (?, ?, 'charge', ?, ?, ?, ?, ?, ?, ?)",
-      ),
-      byProduct: handle.prepare(
-        'insert into usage_day_product (team_id, day, product_key, tokens, sessions) values (?, ?, ?, ?, 1) on conflict (team_id, day, product_key) do update set tokens = tokens + excluded.tokens, sessions = sessions + 1',
-      ),
-      byUser: handle.prepare(
-        'insert into usage_day_user (team_id, day, autodesk_id, tokens, sessions) values (?, ?, ?, ?, 1) on conflict (team_id, day, autodesk_id) do update set tokens = tokens + excluded.tokens, sessions = sessions + 1',
-      ),
-      movedOut: handle.prepare<[string, string], { delta: number }>(
-        "select coalesce(sum(ledger.delta), 0) as delta from ledger join lots on lots.id = ledger.lot_id where ledger.team_id = ? and ledger.kind = 'transfer-out' and lots.expires_at > ?",
-      ),
-      alerted: handle.prepare<[string, string, string], { n: number }>('select count(*) as n from team_alerts where team_id = ? and kind = ? and marker = ?'),
-      remember: handle.prepare(
-        'insert into idempotency_keys (scope, key, fingerprint, status, body, created_at) values (?, ?, ?, 200, ?, ?)',
-      ),
-    };
-
-    this.one = handle.transaction((job: ChargeJob): ChargeOutcome => {
-      const nowIso = job.now.toISOString();
-      if (job.idempotency) {
-        const stored = q.stored.get(job.idempotency.scope, job.idempotency.key);
-        if (stored) return stored.fingerprint === job.idempotency.fingerprint ? { kind: 'replayed', body: stored.body } : { kind: 'conflict' };
-      }
-      // R7: the session state under the write lock is final: no other writer can open one now.
-      const { open, lastSeq } = sessionStateOf(q.state.all(job.autodeskId, job.product, nowIso, job.autodeskId, job.product), nowIso);
-      if (open) return { kind: 'found', session: open, balance: q.lots.all(open.team_id, nowIso).reduce((sum, l) => sum + Number(l.remaining), 0) };
-      const product = q.product.get(job.product);
-      if (!product) return { kind: 'unknown-product' };
-      if ((q.expiring.get(job.teamId, nowIso)?.n ?? 0) > 0) throw new Fallback('lots to expire first');
-      const rate = product.daily_rate; // R8: the rate in force when the session opens
-      const lots = q.lots.all(job.teamId, nowIso);
-      const plan = planDraw(
-        lots.filter((l) => l.remaining > 0).map((l) => ({ id: l.id, tokens: Number(l.tokens), remaining: Number(l.remaining), expiresAt: l.expires_at })),
-        rate,
-        job.now,
-      );
-      if (!plan.ok) return { kind: 'insufficient', available: plan.available, productName: product.name, rate };
-      const session: SessionRow = { ...job.session, seq: lastSeq + 1, rate, charged: rate };
-      q.insertSession.run(session);
-      const reason = job.reason(product.name, rate);
-      for (const a of plan.allocations) {
-        if (q.draw.run(a.tokens, a.lotId, a.tokens).changes !== 1) throw new Fallback('lot changed under the charge');
-        q.ledger.run(job.teamId, a.lotId, -a.tokens, nowIso, `user:${job.autodeskId}`, job.autodeskId, job.product, session.id, reason);
-      }
-      // The rollups of appendLedger: one cell per (team, day, product) and (team, day, user); one session.
-      const day = nowIso.slice(0, 10);
-      q.byProduct.run(job.teamId, day, job.product, rate);
-      q.byUser.run(job.teamId, day, job.autodeskId, rate);
-      // R19 as checkAlerts decides it: anything to record (and e-mail) goes the general way.
-      const facts = alertFactsOf(q.lots.all(job.teamId, nowIso), Number(q.movedOut.get(job.teamId, nowIso)?.delta ?? 0));
-      const state = alertState(facts, job.now);
-      if (state.lowBalance && (q.alerted.get(job.teamId, 'low-balance', 'open')?.n ?? 0) === 0) throw new Fallback('low-balance crossing');
-      for (const lot of state.expiring) {
-        if ((q.alerted.get(job.teamId, 'expiring', lot.id)?.n ?? 0) === 0) throw new Fallback('expiry warning');
-      }
-      const { balance } = facts;
-      if (job.idempotency) q.remember.run(job.idempotency.scope, job.idempotency.key, job.idempotency.fingerprint, job.idempotency.answer(session, balance), nowIso);
-      return { kind: 'opened', session, balance };
-    });
-
-    this.read = launchFactsReader(handle);
-    // Each task is itself a transaction function, so inside the group it runs in a savepoint: a
-    // task that throws undoes only its own writes.
-    this.group = handle.transaction((tasks: Task[]) =>
-      tasks.map((t) => {
-        try {
-          return { ok: t.run() };
-        } catch (error) {
-          return { error };
-        }
-      }),
-    );
+    this.group = chargeGroup(handle);
   }
 
-  /** Opens (or finds) the session of `job`, with the other charges of this event-loop turn. */
+  /** Opens (or finds) the session of `job`, with the other charges of its group. */
   charge(job: ChargeJob): Promise<ChargeOutcome> {
-    const fallback: ChargeOutcome = { kind: 'fallback' };
-    return this.enqueue(() => {
-      try {
-        return this.one(job);
-      } catch (error) {
-        if (error instanceof Fallback) return fallback;
-        throw error;
-      }
-    }, fallback);
+    return this.enqueue({ kind: 'charge', job }, { kind: 'fallback', why: 'group not committed' }) as Promise<ChargeOutcome>;
   }
 
   /**
-   * A launch's facts (db/hot.ts `launchFacts`), read on the writer inside the next group: a cold
+   * A launch's facts (db/hot.ts `launchFacts`), read by the writer inside the next group: a cold
    * launch reads what the last group just wrote from the writer's page cache, where the read-only
    * connection would read it back from the WAL. Null when the group could not run.
    */
   facts(autodeskId: string, product: string, team: string | undefined, nowIso: string): Promise<LaunchFacts | null> {
-    return this.enqueue(() => this.read(autodeskId, product, team, nowIso), null);
+    return this.enqueue({ kind: 'facts', autodeskId, product, team, nowIso }, null) as Promise<LaunchFacts | null>;
   }
 
-  private enqueue<T>(run: () => T, instead: T): Promise<T> {
-    return new Promise<T>((done, fail) => {
-      this.queue.push({ run, instead, done: done as (value: unknown) => void, fail });
-      if (this.queue.length === 1) setImmediate(() => void this.flush());
+  private enqueue(task: GroupTask, instead: Pending['instead']): Promise<Pending['instead']> {
+    return new Promise((done) => {
+      this.queue.push({ task, instead, done });
+      this.schedule();
+    });
+  }
+
+  /** One group at a time: what arrives meanwhile waits and makes the next group larger. */
+  private schedule(): void {
+    if (this.running || this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    // After this event-loop turn, so that every launch of the turn joins.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
     });
   }
 
   private async flush(): Promise<void> {
-    const tasks = this.queue;
+    if (this.running || this.queue.length === 0) return;
+    const pending = this.queue;
     this.queue = [];
-    let results: ({ ok: unknown } | { error: unknown })[];
-    try {
-      // The connection lock first (Kysely holds it for a whole transaction), then one write transaction.
-      results = await this.db.connection().execute(async () => this.group.immediate(tasks));
-    } catch {
-      // The group could not commit (another process held the file past busy_timeout): each
-      // launch takes the general path, which retries on its own.
-      for (const t of tasks) t.done(t.instead);
-      return;
-    }
-    tasks.forEach((t, i) => {
-      const r = results[i] as { ok: unknown } | { error: unknown };
-      if ('error' in r) t.fail(r.error);
-      else t.done(r.ok);
+    this.running = true;
+    const tasks = pending.map((p) => p.task);
+    // The group could not commit (another process held the file past busy_timeout): nothing of
+    // it was written, and each launch takes the general path, which retries on its own.
+    const results = await this.db
+      .connection()
+      .execute(async () => this.group(tasks))
+      .catch(() => null);
+    this.running = false;
+    pending.forEach((p, i) => {
+      const r = results?.[i];
+      if (r && 'ok' in r) return p.done(r.ok);
+      if (r) this.onFailure(r.failed);
+      p.done(p.instead);
     });
+    this.schedule();
   }
 }

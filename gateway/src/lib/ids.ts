@@ -16,3 +16,16 @@ export function newId(prefix: string, bytes = 12): string {
   offset += bytes;
   return id;
 }
+
+/**
+ * An id that sorts by creation time, then random (72 bits: still unguessable). For rows written
+ * on every cold launch (usage sessions) and indexed by id: a random key lands on a random page of
+ * each index that holds it (the table's key, `ledger_by_session`), which a group of charges then
+ * reads, dirties and writes to the WAL; an ordered key appends to the same last page. Measured
+ * (test/bench/charge-floor.ts): a session and its ledger entry cost 85-98 µs with random ids
+ * against 52 µs ordered, among 50,000 sessions.
+ */
+export function orderedId(prefix: string): string {
+  // Base-36 milliseconds, 9 digits (fixed width, so text order is time order, until year 5188).
+  return `${prefix}_${Date.now().toString(36).padStart(9, '0')}${newId('', 9).slice(1)}`;
+}

@@ -9,9 +9,9 @@ import { DomainError, invalid } from '../domain/errors';
 import { planDraw } from '../domain/lots';
 import { type AccessQuestion, decideAccess, type LicenseFact, type MembershipFact } from '../domain/precedence';
 import { accessEpoch, recheckLaunch } from '../db/repos/epoch';
-import { sessionWindow } from '../domain/sessions';
+import { chargeReason, flexAnswer, sessionWindow } from '../domain/sessions';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
-import { newId } from '../lib/ids';
+import { orderedId } from '../lib/ids';
 import { accessFacts, resolveAccess } from './access';
 import { checkAlerts } from './alerts';
 import type { ServiceContext } from './context';
@@ -144,7 +144,7 @@ async function licensedLaunch(
   now: Date,
 ): Promise<LaunchResponse> {
   const exp = new Date(Math.min(addMs(now, DAY_MS).getTime(), Date.parse(license.endsAt)));
-  const entitlement = ctx.keys.signEntitlement({
+  const entitlement = await ctx.keys.signEntitlement({
     sub: autodeskId,
     product: license.product,
     source,
@@ -173,20 +173,6 @@ const insufficientTokens = (teamName: string, available: number, productName: st
     `Team ${teamName} has ${available} tokens left; ${productName} needs ${rate} for a day of use. A team admin can buy more tokens.`,
     { rule: 'R4' },
   );
-
-/** The launch answer for a Flex session: its entitlement was signed once, when it opened. */
-function flexAnswer(s: SessionRow, charged: number, balance: number): LaunchResponse {
-  return {
-    granted: true,
-    source: 'flex',
-    charged,
-    session: { id: s.id, startsAt: s.starts_at, endsAt: s.ends_at },
-    balance,
-    team: s.team_id,
-    entitlement: s.entitlement,
-    expiresAt: s.entitlement_exp,
-  };
-}
 
 /**
  * The same with the team's balance read through `db`, whatever the caller holds: inside a
@@ -224,9 +210,9 @@ async function flexLaunch(
   }
   // The session this launch would open, signed before the transaction so the database is never
   // held while signing; if the transaction finds a session opened meanwhile, this one is dropped.
-  const id = newId('ses');
+  const id = orderedId('ses');
   const { startsAt, endsAt } = sessionWindow(at);
-  const entitlement = ctx.keys.signEntitlement({
+  const entitlement = await ctx.keys.signEntitlement({
     sub: autodeskId,
     product,
     source: 'flex',
@@ -250,8 +236,6 @@ async function flexLaunch(
     entitlement,
     entitlement_exp: new Date(seconds(endsAt) * 1000).toISOString(),
   };
-  const reason = (productName: string, rate: number) =>
-    `${productName}: daily rate ${rate}, usage session until ${sessionFields.ends_at} (R6)${input.provisional ? ', reported after an outage' : ''}`;
   // SQLite: the charge joins this event-loop turn's group commit (db/sqlite-charges.ts).
   if (ctx.charges && !input.provisional) {
     const idem = input.idempotency;
@@ -259,15 +243,9 @@ async function flexLaunch(
       autodeskId,
       product,
       teamId: team.teamId,
-      now,
+      nowIso,
       session: sessionFields,
-      reason,
-      idempotency: idem && {
-        scope: idem.scope,
-        key: idem.key,
-        fingerprint: fingerprint(idem.request),
-        answer: (s, balance) => JSON.stringify(flexAnswer(s, s.rate, balance)),
-      },
+      idempotency: idem && { scope: idem.scope, key: idem.key, fingerprint: fingerprint(idem.request) },
     });
     switch (outcome.kind) {
       case 'opened':
@@ -332,7 +310,7 @@ async function flexLaunch(
         autodesk_id: autodeskId,
         product_key: product,
         session_id: id,
-        reason: reason(current.name, rate),
+        reason: chargeReason(current.name, rate, sessionFields.ends_at, Boolean(input.provisional)),
       })),
     );
     // R19: only a launch that charged can cross an alert line; one call, inside this transaction.

@@ -143,18 +143,25 @@ export class KeyRing {
   }
 
   /**
-   * Signs an entitlement synchronously with node:crypto (about 30 us against jose's 70 us through
-   * async WebCrypto, PERF-NOTES), so a cold launch signs before its transaction and never holds
-   * the database while waiting on crypto. The output is a plain compact JWS (RFC 7515, EdDSA per
-   * RFC 8037) that jose and any JOSE library verify; the tests verify it with jose.
+   * Signs an entitlement with node:crypto on libuv's thread pool: the Ed25519 signature (about 35
+   * µs here) runs on another core while this thread serves other requests; it was 15% of a cold
+   * launch's main-thread time when signed in line (BENCHMARKS.md, cold launches). jose would go
+   * through WebCrypto at about 70 µs. The output is a plain compact JWS (RFC 7515, EdDSA per RFC
+   * 8037) that jose and any JOSE library verify; the tests verify it with jose. A cold launch signs
+   * before its transaction, so the database is never held while signing.
    */
-  signEntitlement(claims: Omit<EntitlementClaims, 'iss' | 'aud' | 'jti'>): string {
+  signEntitlement(claims: Omit<EntitlementClaims, 'iss' | 'aud' | 'jti'>): Promise<string> {
     const key = this.active();
     const header = { alg: SIGNING_ALG, kid: key.kid, typ: ENTITLEMENT_TYP };
     const { sub, iat, exp, ...rest } = claims;
     const payload = { ...rest, iss: this.options.issuer, aud: ENTITLEMENT_AUDIENCE, sub, iat, exp, jti: newId('ent') };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-    return `${input}.${cryptoSign(null, Buffer.from(input), key.privateKey).toString('base64url')}`;
+    return new Promise((resolve, reject) => {
+      cryptoSign(null, Buffer.from(input), key.privateKey, (error, signature) => {
+        if (error) reject(error);
+        else resolve(`${input}.${signature.toString('base64url')}`);
+      });
+    });
   }
 
   async signIdToken(autodeskId: string): Promise<{ token: string; expiresAt: Date }> {
