@@ -2,7 +2,7 @@ import type SQLite from 'better-sqlite3';
 import { alertState } from '../domain/alerts';
 import { planDraw } from '../domain/lots';
 import { chargeReason, flexAnswer } from '../domain/sessions';
-import { type LaunchFacts, launchFactsReader } from './hot';
+import { type LaunchFacts, launchFactsStatements } from './hot';
 import { alertFactsOf } from './repos/alerts';
 import { sessionStateOf } from './repos/sessions';
 import type { SessionRow } from './schema';
@@ -56,18 +56,18 @@ export type GroupResult = { ok: LaunchFacts | ChargeOutcome } | { failed: string
 class Fallback extends Error {}
 
 /**
- * Issue 7, cold launches on SQLite: the charge of `flexLaunch` as statements prepared once on a
+ * Issue 7, cold launches on SQLite: the charge of `flexLaunch` as statements prepared once on the
  * writer connection, run synchronously, and committed in groups. Every launch that must charge
- * during one event-loop turn joins one write transaction, each in its own savepoint, so a refusal
- * or a fallback undoes only its own writes, and the pages they share (the team's lots, rollups)
- * are written to the WAL once per group instead of once per charge. `charge-floor.ts` measured the
- * SQL alone at about 100 µs per charge committed singly and 27 µs in groups of 50.
+ * while the previous group runs joins one write transaction, so the pages they share (the team's
+ * lots, rollups, the ends of the indexes) are written to the WAL once per group instead of once
+ * per charge. `charge-floor.ts` measured the SQL alone at about 100 µs per charge committed singly
+ * and 27 µs in groups of 50 (on the faster machine of BENCHMARKS.md).
  *
  * It writes exactly what the Kysely path writes (session, guarded lot draws, ledger entries, both
  * usage rollups, the idempotency answer) and answers the same; whatever else a charge may need
- * (expiring lots, an R19 crossing to record and e-mail) returns `fallback`, and the caller runs
- * the general path. The launch's facts are read here too, so a cold launch reads what the last
- * group just wrote from this connection's page cache.
+ * (expiring lots, an R19 crossing to record and e-mail) returns `fallback` before anything is
+ * written, and the caller runs the general path. The launch's facts are read here too, so a cold
+ * launch reads what the last group just wrote from this connection's page cache.
  *
  * Returns the group runner: it throws when the group could not commit (nothing of it was written).
  */
@@ -80,9 +80,12 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
       'select * from usage_sessions s where s.autodesk_id = ? and s.product_key = ? and ((s.ended_at is null and s.ends_at > ?) or s.seq = (select max(m.seq) from usage_sessions m where m.autodesk_id = ? and m.product_key = ?))',
     ),
     product: handle.prepare<[string], { name: string; daily_rate: number }>('select name, daily_rate from products where key = ?'),
-    expiring: handle.prepare<[string, string], { n: number }>('select count(*) as n from lots where team_id = ? and expires_at <= ? and remaining > 0'),
     lots: handle.prepare<[string, string], { id: string; tokens: number; remaining: number; expires_at: string }>(
       'select id, tokens, remaining, expires_at from lots where team_id = ? and expires_at > ?',
+    ),
+    // The valid lots, and the expired ones still holding tokens (to expire first: the general path).
+    teamLots: handle.prepare<[string, string], { id: string; tokens: number; remaining: number; expires_at: string }>(
+      'select id, tokens, remaining, expires_at from lots where team_id = ? and (expires_at > ? or remaining > 0)',
     ),
     insertSession: handle.prepare(
       'insert into usage_sessions (id, autodesk_id, product_key, seq, team_id, starts_at, ends_at, rate, charged, refunded, ended_at, last_seen_at, machine, provisional_id, entitlement, entitlement_exp) values (@id, @autodesk_id, @product_key, @seq, @team_id, @starts_at, @ends_at, @rate, @charged, @refunded, @ended_at, @last_seen_at, @machine, @provisional_id, @entitlement, @entitlement_exp)',
@@ -121,51 +124,37 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
       };
     const product = q.product.get(job.product);
     if (!product) return { kind: 'unknown-product' };
-    if ((q.expiring.get(job.teamId, nowIso)?.n ?? 0) > 0) throw new Fallback('lots to expire first');
+    const teamLots = q.teamLots.all(job.teamId, nowIso);
+    if (teamLots.some((l) => l.expires_at <= nowIso)) throw new Fallback('lots to expire first');
     const rate = product.daily_rate; // R8: the rate in force when the session opens
-    const lots = q.lots.all(job.teamId, nowIso);
     const plan = planDraw(
-      lots
-        .filter((l) => l.remaining > 0)
-        .map((l) => ({
-          id: l.id,
-          tokens: Number(l.tokens),
-          remaining: Number(l.remaining),
-          expiresAt: l.expires_at,
-        })),
+      teamLots.filter((l) => l.remaining > 0).map((l) => ({ id: l.id, tokens: Number(l.tokens), remaining: Number(l.remaining), expiresAt: l.expires_at })),
       rate,
       now,
     );
-    if (!plan.ok)
-      return {
-        kind: 'insufficient',
-        available: plan.available,
-        productName: product.name,
-        rate,
-      };
-    const session: SessionRow = {
-      ...job.session,
-      seq: lastSeq + 1,
-      rate,
-      charged: rate,
-    };
+    if (!plan.ok) return { kind: 'insufficient', available: plan.available, productName: product.name, rate };
+    // R19 as checkAlerts decides it, on the lots as the draws leave them, before anything is
+    // written: a crossing to record (and e-mail) goes the general way.
+    const drawn = new Map(plan.allocations.map((a) => [a.lotId, a.tokens]));
+    const after = teamLots.map((l) => ({ ...l, remaining: Number(l.remaining) - (drawn.get(l.id) ?? 0) }));
+    const facts = alertFactsOf(after, Number(q.movedOut.get(job.teamId, nowIso)?.delta ?? 0));
+    const state = alertState(facts, now);
+    if (state.lowBalance && (q.alerted.get(job.teamId, 'low-balance', 'open')?.n ?? 0) === 0) throw new Fallback('low-balance crossing');
+    for (const lot of state.expiring) {
+      if ((q.alerted.get(job.teamId, 'expiring', lot.id)?.n ?? 0) === 0) throw new Fallback('expiry warning');
+    }
+    // From here on nothing may fail part-way: an error aborts the whole group (see `run`).
+    const session: SessionRow = { ...job.session, seq: lastSeq + 1, rate, charged: rate };
     q.insertSession.run(session);
     const reason = chargeReason(product.name, rate, session.ends_at, false);
     for (const a of plan.allocations) {
-      if (q.draw.run(a.tokens, a.lotId, a.tokens).changes !== 1) throw new Fallback('lot changed under the charge');
+      if (q.draw.run(a.tokens, a.lotId, a.tokens).changes !== 1) throw new Error(`lot ${a.lotId} changed under a grouped charge`);
       q.ledger.run(job.teamId, a.lotId, -a.tokens, nowIso, `user:${job.autodeskId}`, job.autodeskId, job.product, session.id, reason);
     }
     // The rollups of appendLedger: one cell per (team, day, product) and (team, day, user); one session.
     const day = nowIso.slice(0, 10);
     q.byProduct.run(job.teamId, day, job.product, rate);
     q.byUser.run(job.teamId, day, job.autodeskId, rate);
-    // R19 as checkAlerts decides it: anything to record (and e-mail) goes the general way.
-    const facts = alertFactsOf(q.lots.all(job.teamId, nowIso), Number(q.movedOut.get(job.teamId, nowIso)?.delta ?? 0));
-    const state = alertState(facts, now);
-    if (state.lowBalance && (q.alerted.get(job.teamId, 'low-balance', 'open')?.n ?? 0) === 0) throw new Fallback('low-balance crossing');
-    for (const lot of state.expiring) {
-      if ((q.alerted.get(job.teamId, 'expiring', lot.id)?.n ?? 0) === 0) throw new Fallback('expiry warning');
-    }
     const { balance } = facts;
     if (job.idempotency) {
       const body = JSON.stringify(flexAnswer(session, rate, balance));
@@ -174,17 +163,24 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
     return { kind: 'opened', session, balance };
   };
 
-  // A transaction function: inside the group it runs in a savepoint, so a charge that throws
-  // undoes only its own writes.
-  const one = handle.transaction((job: ChargeJob): ChargeOutcome => charge(job));
-  const read = launchFactsReader(handle);
+  // No savepoint per task (two statements each): facts only read, and a charge decides everything
+  // (refusal, fallback) before its first write. Whatever fails after that, or unexpectedly in a
+  // charge, aborts the whole group: nothing of it is written, and every launch of the group takes
+  // the general path, which meets the same condition alone and answers it properly.
+  const read = launchFactsStatements(handle);
   const run = (t: GroupTask): GroupResult => {
+    if (t.kind === 'facts') {
+      try {
+        return { ok: read(t.autodeskId, t.product, t.team, t.nowIso) };
+      } catch (error) {
+        return { failed: error instanceof Error ? error.message : String(error) };
+      }
+    }
     try {
-      if (t.kind === 'facts') return { ok: read(t.autodeskId, t.product, t.team, t.nowIso) };
-      return { ok: one(t.job) };
+      return { ok: charge(t.job) };
     } catch (error) {
       if (error instanceof Fallback) return { ok: { kind: 'fallback', why: error.message } };
-      return { failed: error instanceof Error ? error.message : String(error) };
+      throw error;
     }
   };
   const group = handle.transaction((tasks: GroupTask[]) => tasks.map(run));

@@ -91,11 +91,19 @@ export function sqliteHotReads(path: string): HotReads {
   };
 }
 
+type FactsRead = (autodeskId: string, productKey: string, team: string | undefined, nowIso: string) => LaunchFacts;
+
+/** The launch's reads, prepared once on the read connection, in one read transaction (one snapshot). */
+export function launchFactsReader(db: SQLite.Database): FactsRead {
+  const read = db.transaction(launchFactsStatements(db));
+  return (autodeskId, productKey, team, nowIso) => read.deferred(autodeskId, productKey, team, nowIso);
+}
+
 /**
- * The launch's reads, prepared once on `db`: the read connection above, or the writer inside a
- * group of charges (db/sqlite-charges.ts), whose pages stay cached across its own commits.
+ * The same reads as plain statements, for a caller already inside a transaction: the writer in a
+ * group of charges (db/charge-group.ts), whose pages stay cached across its own commits.
  */
-export function launchFactsReader(db: SQLite.Database): (autodeskId: string, productKey: string, team: string | undefined, nowIso: string) => LaunchFacts {
+export function launchFactsStatements(db: SQLite.Database): FactsRead {
   const product = db.prepare<[string], { key: string; name: string; daily_rate: number; added_at: string }>(
     'select key, name, daily_rate, added_at from products where key = ?',
   );
@@ -121,7 +129,7 @@ export function launchFactsReader(db: SQLite.Database): (autodeskId: string, pro
   );
 
   const epoch = db.prepare<[], { v: number }>('select v from access_epoch where id = 1');
-  const read = db.transaction((autodeskId: string, productKey: string, team: string | undefined, nowIso: string): LaunchFacts => {
+  return (autodeskId, productKey, team, nowIso) => {
     const v = epoch.get()?.v ?? 0;
     const p = product.get(productKey);
     const rows = team === undefined ? members.all(autodeskId) : memberOfTeam.all(autodeskId, team);
@@ -153,8 +161,7 @@ export function launchFactsReader(db: SQLite.Database): (autodeskId: string, pro
       openBalance: open ? (balance.get(open.team_id, nowIso)?.balance ?? 0) : null,
       epoch: v,
     };
-  });
-  return (autodeskId, productKey, team, nowIso) => read.deferred(autodeskId, productKey, team, nowIso);
+  };
 }
 
 /**

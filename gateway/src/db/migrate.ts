@@ -7,6 +7,7 @@ import * as m004 from './migrations/004_perf';
 import * as m005 from './migrations/005_usage_rollup';
 import * as m006 from './migrations/006_access_epoch';
 import * as m007 from './migrations/007_ledger_by_session';
+import * as m008 from './migrations/008_drop_ledger_by_lot';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -25,6 +26,7 @@ function provider(database: Database): MigrationProvider {
         '005_usage_rollup': { up: (db) => m005.up(db, engine) },
         '006_access_epoch': { up: (db) => m006.up(db, engine) },
         '007_ledger_by_session': { up: (db) => m007.up(db, engine) },
+        '008_drop_ledger_by_lot': { up: (db) => m008.up(db, engine) },
       };
     },
   };

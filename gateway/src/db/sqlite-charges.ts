@@ -73,12 +73,15 @@ export class SqliteCharges {
     this.queue = [];
     this.running = true;
     const tasks = pending.map((p) => p.task);
-    // The group could not commit (another process held the file past busy_timeout): nothing of
-    // it was written, and each launch takes the general path, which retries on its own.
+    // The group could not commit (another process held the file past busy_timeout, or a charge
+    // failed part-way): nothing of it was written, and each launch takes the general path.
     const results = await this.db
       .connection()
       .execute(async () => this.group(tasks))
-      .catch(() => null);
+      .catch((error: unknown) => {
+        this.onFailure(error instanceof Error ? error.message : String(error));
+        return null;
+      });
     this.running = false;
     pending.forEach((p, i) => {
       const r = results?.[i];
