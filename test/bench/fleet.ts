@@ -26,7 +26,7 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T, i: number) =
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map((it, j) => fn(it, i + j)));
 }
 
-export async function seedFleet(origin: string, operatorKey: string, sizes = { warm: 1000, cold: 5000, refused: 200 }): Promise<Fleet> {
+export async function seedFleet(origin: string, operatorKey: string, sizes = { warm: 1000, cold: 8000, refused: 200 }): Promise<Fleet> {
   const products = Array.from({ length: 10 }, (_, i) => ({ key: `product-${i}`, name: `Product ${i}`, dailyRate: 3 + i }));
   for (const p of products) await api(origin, operatorKey, 'POST', '/v1/products', p);
   const team = (await api(origin, operatorKey, 'POST', '/v1/teams', { name: 'Bench Fleet' })).id as string;

@@ -167,7 +167,8 @@ async function main() {
       await w.prepare();
       if (w.name === 'cold') coldEpochs.push(clock);
       const cpu0 = cpuSeconds(gateway.child.pid as number);
-      row.gw.push(await runLoad(gateway.url, w.next, { connections, seconds, warmupSeconds: w.name === 'cold' || w.name === 'mixed' ? 0 : 1 }));
+      // Every workload gets its second of warm-up (JIT, caches); cold and mixed spend fresh pairs on it.
+      row.gw.push(await runLoad(gateway.url, w.next, { connections, seconds, warmupSeconds: 1 }));
       const g = row.gw.at(-1) as LoadResult;
       const cpuUs = ((cpuSeconds(gateway.child.pid as number) - cpu0) / g.requests) * 1e6;
       row.cpu.push(cpuUs);
