@@ -4,13 +4,15 @@
  * every index and trigger a charge pays for): the same statements a cold launch runs (session
  * state, product, lots, insert session, guarded draw, ledger entry, both usage rollups, the R19
  * transfer sum, balance), as statements prepared once, one charge per transaction, then 50 per
- * transaction (group commit). It is the floor the cold path could approach (BENCHMARKS.md,
- * "Cold launches"), not a test of the gateway.
+ * transaction (group commit), with session ids random as they were and time-ordered as they are
+ * (lib/ids.ts `orderedId`). It is the floor the cold path could approach (BENCHMARKS.md, "Cold
+ * launches"), not a test of the gateway.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, migrate } from '@flexgate/gateway';
+import { newId, orderedId } from '../../gateway/src/lib/ids';
 
 const path = join(mkdtempSync(join(tmpdir(), 'fg-floor-')), 'db.sqlite');
 const database = connect({ url: `sqlite:${path}` });
@@ -57,16 +59,19 @@ const q = {
 };
 const entitlement = 'e'.repeat(600); // about the size of a signed entitlement
 let n = 0;
+// Session ids as the gateway made them before (random) and makes them now (time-ordered, lib/ids.ts).
+let sessionId: () => string = () => newId('ses');
 function charge(): void {
   const i = n++;
+  const sid = sessionId();
   const user = `floor-${i}@example.com`;
   const at = new Date().toISOString();
   q.state.all(user, 'autocad', at, user, 'autocad');
   q.product.get('autocad');
   q.lots.all('tm_floor', at);
-  q.session.run(`ses_floor_${i}`, user, 'autocad', 'tm_floor', at, yearOn, at, entitlement, yearOn);
+  q.session.run(sid, user, 'autocad', 'tm_floor', at, yearOn, at, entitlement, yearOn);
   q.draw.run(7, 'lot_floor', 7);
-  q.ledger.run('tm_floor', 'lot_floor', -7, at, `user:${user}`, user, 'autocad', `ses_floor_${i}`, 'AutoCAD: daily rate 7, usage session (R6)');
+  q.ledger.run('tm_floor', 'lot_floor', -7, at, `user:${user}`, user, 'autocad', sid, 'AutoCAD: daily rate 7, usage session (R6)');
   q.byProduct.run('tm_floor', at.slice(0, 10), 'autocad', 7);
   q.byUser.run('tm_floor', at.slice(0, 10), user, 7);
   q.transfers.get('tm_floor', at);
@@ -78,12 +83,16 @@ const batch = db.transaction((size: number) => {
 });
 
 const rows: [string, number][] = [];
-for (const [label, size] of [
-  ['1 charge per transaction', 1],
-  ['50 charges per transaction', 50],
-  ['1 charge per transaction (again)', 1],
+const random = () => newId('ses');
+const ordered = () => orderedId('ses');
+for (const [label, size, ids] of [
+  ['1 charge per transaction, random session ids', 1, random],
+  ['50 charges per transaction, random session ids', 50, random],
+  ['50 charges per transaction, time-ordered session ids', 50, ordered],
+  ['1 charge per transaction, time-ordered session ids', 1, ordered],
 ] as const) {
-  const total = 5000;
+  const total = 10_000;
+  sessionId = ids;
   const t0 = performance.now();
   for (let k = 0; k < total / size; k++) {
     if (size === 1) single.immediate();
