@@ -107,6 +107,22 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
     remember: handle.prepare('insert into idempotency_keys (scope, key, fingerprint, status, body, created_at) values (?, ?, ?, 200, ?, ?)'),
   };
 
+  type LotRow = { id: string; tokens: number; remaining: number; expires_at: string };
+  // What the charges of one group share, read once per group: nothing but this group writes while
+  // it holds the write lock, and the draws below are applied to `lots` as they are written. A
+  // team's entry holds until the next of its lots' expiry instants (the valid set changes there).
+  let products = new Map<string, { name: string; daily_rate: number } | undefined>();
+  let teams = new Map<string, { lots: LotRow[]; movedOut: number; until: string }>();
+  const teamOf = (teamId: string, nowIso: string) => {
+    const known = teams.get(teamId);
+    if (known && nowIso < known.until) return known;
+    const lots = q.teamLots.all(teamId, nowIso).map((l) => ({ ...l, tokens: Number(l.tokens), remaining: Number(l.remaining) }));
+    const until = lots.reduce((min, l) => (l.expires_at > nowIso && l.expires_at < min ? l.expires_at : min), '9999');
+    const entry = { lots, movedOut: Number(q.movedOut.get(teamId, nowIso)?.delta ?? 0), until };
+    teams.set(teamId, entry);
+    return entry;
+  };
+
   const charge = (job: ChargeJob): ChargeOutcome => {
     const { nowIso } = job;
     const now = new Date(nowIso);
@@ -122,13 +138,15 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
         session: open,
         balance: q.lots.all(open.team_id, nowIso).reduce((sum, l) => sum + Number(l.remaining), 0),
       };
-    const product = q.product.get(job.product);
+    if (!products.has(job.product)) products.set(job.product, q.product.get(job.product));
+    const product = products.get(job.product);
     if (!product) return { kind: 'unknown-product' };
-    const teamLots = q.teamLots.all(job.teamId, nowIso);
-    if (teamLots.some((l) => l.expires_at <= nowIso)) throw new Fallback('lots to expire first');
+    const team = teamOf(job.teamId, nowIso);
+    if (team.lots.some((l) => l.expires_at <= nowIso && l.remaining > 0)) throw new Fallback('lots to expire first');
+    const valid = team.lots.filter((l) => l.expires_at > nowIso);
     const rate = product.daily_rate; // R8: the rate in force when the session opens
     const plan = planDraw(
-      teamLots.filter((l) => l.remaining > 0).map((l) => ({ id: l.id, tokens: Number(l.tokens), remaining: Number(l.remaining), expiresAt: l.expires_at })),
+      valid.filter((l) => l.remaining > 0).map((l) => ({ id: l.id, tokens: l.tokens, remaining: l.remaining, expiresAt: l.expires_at })),
       rate,
       now,
     );
@@ -136,8 +154,8 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
     // R19 as checkAlerts decides it, on the lots as the draws leave them, before anything is
     // written: a crossing to record (and e-mail) goes the general way.
     const drawn = new Map(plan.allocations.map((a) => [a.lotId, a.tokens]));
-    const after = teamLots.map((l) => ({ ...l, remaining: Number(l.remaining) - (drawn.get(l.id) ?? 0) }));
-    const facts = alertFactsOf(after, Number(q.movedOut.get(job.teamId, nowIso)?.delta ?? 0));
+    const after = valid.map((l) => ({ ...l, remaining: l.remaining - (drawn.get(l.id) ?? 0) }));
+    const facts = alertFactsOf(after, team.movedOut);
     const state = alertState(facts, now);
     if (state.lowBalance && (q.alerted.get(job.teamId, 'low-balance', 'open')?.n ?? 0) === 0) throw new Fallback('low-balance crossing');
     for (const lot of state.expiring) {
@@ -149,6 +167,8 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
     const reason = chargeReason(product.name, rate, session.ends_at, false);
     for (const a of plan.allocations) {
       if (q.draw.run(a.tokens, a.lotId, a.tokens).changes !== 1) throw new Error(`lot ${a.lotId} changed under a grouped charge`);
+      const lot = team.lots.find((l) => l.id === a.lotId);
+      if (lot) lot.remaining -= a.tokens;
       q.ledger.run(job.teamId, a.lotId, -a.tokens, nowIso, `user:${job.autodeskId}`, job.autodeskId, job.product, session.id, reason);
     }
     // The rollups of appendLedger: one cell per (team, day, product) and (team, day, user); one session.
@@ -183,6 +203,10 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
       throw error;
     }
   };
-  const group = handle.transaction((tasks: GroupTask[]) => tasks.map(run));
+  const group = handle.transaction((tasks: GroupTask[]) => {
+    products = new Map();
+    teams = new Map();
+    return tasks.map(run);
+  });
   return (tasks) => group.immediate(tasks);
 }
