@@ -135,14 +135,17 @@ export function launchFactsStatements(db: SQLite.Database): FactsRead {
     const rows = team === undefined ? members.all(autodeskId) : memberOfTeam.all(autodeskId, team);
     const memberships: MembershipFact[] = rows.map((r) => {
       const inv = r.status === 'invited' ? invitation.get(r.team_id, autodeskId) : undefined;
+      // An all-products member's assignments and the team's defaults decide nothing (R12,
+      // `hasFlexAccess`): not read, two statements fewer on every launch of such a member.
+      const all = r.all_products === 1;
       return {
         teamId: r.team_id,
         teamName: r.team_name,
         guest: r.guest === 1,
-        allProducts: r.all_products === 1,
+        allProducts: all,
         status: memberStatus(r.status, inv?.expires_at, new Date(nowIso)),
-        products: memberProducts.all(r.team_id, autodeskId).map((x) => x.product_key),
-        defaults: defaults.all(r.team_id).map((x) => x.product_key),
+        products: all ? [] : memberProducts.all(r.team_id, autodeskId).map((x) => x.product_key),
+        defaults: all ? [] : defaults.all(r.team_id).map((x) => x.product_key),
       };
     });
     const open = openSession.get(autodeskId, productKey, nowIso);
