@@ -203,7 +203,7 @@ async function main() {
       return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${((g / b) * 100).toFixed(0)}% | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} |`;
     }),
     '',
-    `After the runs: gateway RSS ${rss.total} MB (${rss.file} MB of it mapped file pages: the SQLite file through the read connection's mmap, and code); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
+    `After the runs: gateway RSS ${rss.total} MB (${rss.file} MB of it mapped file pages: code, and on SQLite the database through the read connection's mmap); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
     '',
   ].join('\n');
   console.log(`\n${table}`);
