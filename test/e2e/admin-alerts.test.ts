@@ -54,6 +54,22 @@ describe('alerts (R19)', () => {
     expect(await alertsOf(two.email, 'alert-low-balance')).toHaveLength(2);
   });
 
+  it('R19: launches charging together still cross the line once, and the crossing is mailed', async () => {
+    // On SQLite these land in one group of charges, which reads the team's lots once: each charge
+    // must see the draws of those before it in the group, or the crossing would go unnoticed.
+    const team = await newCheckedTeam(100);
+    const admin = await newAdmin(gw, [team]);
+    const users = await Promise.all(Array.from({ length: 12 }, () => newMember(gw, team, ['autocad'])));
+    const answers = await Promise.all(users.map((u) => u.api.post('/v1/launch', { product: 'autocad' })));
+    expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200)); // 12 x 7 = 84: 16 left, below 20
+    expect(new Set(answers.map((a) => a.body.session.id)).size).toBe(12);
+    const mails = await alertsOf(admin.email, 'alert-low-balance');
+    expect(mails).toHaveLength(1);
+    expect(mails[0].subject).toMatch(/1[0-9] tokens left/);
+    const balance = expectStatus(await admin.api.get(`/v1/teams/${team}/balance`), 200);
+    expect(balance).toMatchObject({ balance: 16, alerts: { lowBalance: true } });
+  });
+
   it('R19: tokens expiring within 90 days are announced once per lot, including when time alone brings a lot within 90 days', async () => {
     const team = await newCheckedTeam();
     const admin = await newAdmin(gw, [team]);

@@ -110,15 +110,17 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
   type LotRow = { id: string; tokens: number; remaining: number; expires_at: string };
   // What the charges of one group share, read once per group: nothing but this group writes while
   // it holds the write lock, and the draws below are applied to `lots` as they are written. A
-  // team's entry holds until the next of its lots' expiry instants (the valid set changes there).
+  // team's entry holds from the instant it was read until the next of its lots' expiry instants
+  // (the valid set changes there); a launch timed outside that window (launches may queue out of
+  // order by a few milliseconds) reads again.
   let products = new Map<string, { name: string; daily_rate: number } | undefined>();
-  let teams = new Map<string, { lots: LotRow[]; movedOut: number; until: string }>();
+  let teams = new Map<string, { lots: LotRow[]; movedOut: number; from: string; until: string }>();
   const teamOf = (teamId: string, nowIso: string) => {
     const known = teams.get(teamId);
-    if (known && nowIso < known.until) return known;
+    if (known && known.from <= nowIso && nowIso < known.until) return known;
     const lots = q.teamLots.all(teamId, nowIso).map((l) => ({ ...l, tokens: Number(l.tokens), remaining: Number(l.remaining) }));
     const until = lots.reduce((min, l) => (l.expires_at > nowIso && l.expires_at < min ? l.expires_at : min), '9999');
-    const entry = { lots, movedOut: Number(q.movedOut.get(teamId, nowIso)?.delta ?? 0), until };
+    const entry = { lots, movedOut: Number(q.movedOut.get(teamId, nowIso)?.delta ?? 0), from: nowIso, until };
     teams.set(teamId, entry);
     return entry;
   };
