@@ -2,10 +2,16 @@
  * `tsx test/bench/profile-warm.ts`: the top frames of the gateway serving warm launches only.
  * The gateway runs in this process and is profiled (inspector) only while a separate load process
  * sends warm launches, so seeding and start-up do not blur the picture.
+ *
+ * It also prints the gateway's CPU per request, read from /proc (Linux): its main thread alone,
+ * and the whole process (libuv's thread pool signs and verifies, GC helpers), which `pnpm bench`
+ * cannot separate. `MODE=cold`: every launch opens a session (5,000 users x 10 products, each pair
+ * once). `PROFILE=0`: no profiler (its overhead out of the CPU figures). `PREVERIFY=1`: verify
+ * every user's ID token once before the load, and print what a first verification costs.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,18 +22,49 @@ const operatorKey = `op-${randomBytes(8).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'fg-prof-'));
 const gw = await startGateway(testConfig({ port: 0, databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`, operatorKey, logLevel: 'silent', scryptN: 1024, rateLimit: false }));
 const cold = process.env.MODE === 'cold';
-const fleet = await seedFleet(gw.url, operatorKey, { warm: cold ? 1 : 200, cold: cold ? 1500 : 1, refused: 1 });
+// Cold: enough users that an 8 s run never repeats a (user, product) pair, which would be a relaunch.
+const fleet = await seedFleet(gw.url, operatorKey, { warm: cold ? 1 : 200, cold: cold ? 5000 : 1, refused: 1 });
 await prewarm(gw.url, fleet);
+/** CPU seconds (user + system) of a /proc stat file: the process, or one of its threads. */
+const cpu = (file: string) => {
+  const f = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+const mainThread = `/proc/self/task/${process.pid}/stat`;
+const users = cold ? fleet.cold : fleet.warm;
+if (process.env.PREVERIFY) {
+  const [m0, p0] = [cpu(mainThread), cpu('/proc/self/stat')];
+  await Promise.all(users.map((t) => gw.keys.verifyIdToken(t)));
+  const per = (s: number) => Math.round((s / users.length) * 1e6);
+  console.log(`first verification of ${users.length} ID tokens: ${per(cpu('/proc/self/stat') - p0)} us of CPU each, ${per(cpu(mainThread) - m0)} on the main thread`);
+}
 const tokensFile = join(dir, 'tokens.json');
-writeFileSync(tokensFile, JSON.stringify({ url: gw.url, warm: cold ? fleet.cold : fleet.warm, cold, products: fleet.products.map((p) => p.key) }));
+writeFileSync(tokensFile, JSON.stringify({ url: gw.url, warm: users, cold, products: fleet.products.map((p) => p.key) }));
 void api;
 
+const profiling = process.env.PROFILE !== '0';
 const inspector = new Session();
 inspector.connect();
 await inspector.post('Profiler.enable');
-await inspector.post('Profiler.start');
-const loader = spawn(process.execPath, ['--import', 'tsx', 'test/bench/warm-load.ts', tokensFile], { stdio: 'inherit' });
+if (profiling) await inspector.post('Profiler.start');
+const [m0, p0] = [cpu(mainThread), cpu('/proc/self/stat')];
+const loader = spawn(process.execPath, ['--import', 'tsx', 'test/bench/warm-load.ts', tokensFile], { stdio: ['ignore', 'inherit', 'pipe'] });
+let said = '';
+loader.stderr?.on('data', (d: Buffer) => {
+  said += d;
+  process.stderr.write(d);
+});
 await new Promise((r) => loader.once('exit', r));
+const [m1, p1] = [cpu(mainThread), cpu('/proc/self/stat')];
+// warm-load.ts reports req/s over its measured seconds (after its warm-up, for warm launches).
+const requests = Number(/(\d+) req\/s/.exec(said)?.[1] ?? 0) * Number(process.env.SECONDS ?? 8);
+if (requests > 0) {
+  console.log(`gateway CPU per request (approximate: includes the warm-up second of warm runs): main thread ${Math.round(((m1 - m0) / requests) * 1e6)} us, process ${Math.round(((p1 - p0) / requests) * 1e6)} us`);
+}
+if (!profiling) {
+  await gw.close();
+  process.exit(0);
+}
 const { profile } = await inspector.post('Profiler.stop');
 const nodes = profile.nodes as { hitCount?: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
 const total = nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0);

@@ -7,10 +7,7 @@ import { alertFactsOf } from './repos/alerts';
 import { sessionStateOf } from './repos/sessions';
 import type { SessionRow } from './schema';
 
-/**
- * A charge the launch has decided on and signed for; the group opens it or finds it opened.
- * Plain data only: it may cross to the charge worker thread (db/charge-worker.ts).
- */
+/** A charge the launch has decided on and signed for; the group opens it or finds it opened. */
 export interface ChargeJob {
   autodeskId: string;
   product: string;
@@ -28,23 +25,12 @@ export type ChargeOutcome =
   | { kind: 'replayed'; body: string }
   | { kind: 'conflict' }
   | { kind: 'unknown-product' }
-  | {
-      kind: 'insufficient';
-      available: number;
-      productName: string;
-      rate: number;
-    }
+  | { kind: 'insufficient'; available: number; productName: string; rate: number }
   /** Not the common case (lots to expire first, an R19 e-mail to send): the Kysely path handles it. */
   | { kind: 'fallback'; why: string };
 
 export type GroupTask =
-  | {
-      kind: 'facts';
-      autodeskId: string;
-      product: string;
-      team: string | undefined;
-      nowIso: string;
-    }
+  | { kind: 'facts'; autodeskId: string; product: string; team: string | undefined; nowIso: string }
   | { kind: 'charge'; job: ChargeJob };
 
 /**
@@ -73,9 +59,7 @@ class Fallback extends Error {}
  */
 export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => GroupResult[] {
   const q = {
-    stored: handle.prepare<[string, string], { fingerprint: string; body: string }>(
-      'select fingerprint, body from idempotency_keys where scope = ? and key = ?',
-    ),
+    stored: handle.prepare<[string, string], { fingerprint: string; body: string }>('select fingerprint, body from idempotency_keys where scope = ? and key = ?'),
     state: handle.prepare<[string, string, string, string, string], SessionRow>(
       'select * from usage_sessions s where s.autodesk_id = ? and s.product_key = ? and ((s.ended_at is null and s.ends_at > ?) or s.seq = (select max(m.seq) from usage_sessions m where m.autodesk_id = ? and m.product_key = ?))',
     ),
@@ -134,12 +118,7 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
     }
     // R7: the session state under the write lock is final: no other writer can open one now.
     const { open, lastSeq } = sessionStateOf(q.state.all(job.autodeskId, job.product, nowIso, job.autodeskId, job.product), nowIso);
-    if (open)
-      return {
-        kind: 'found',
-        session: open,
-        balance: q.lots.all(open.team_id, nowIso).reduce((sum, l) => sum + Number(l.remaining), 0),
-      };
+    if (open) return { kind: 'found', session: open, balance: q.lots.all(open.team_id, nowIso).reduce((sum, l) => sum + Number(l.remaining), 0) };
     if (!products.has(job.product)) products.set(job.product, q.product.get(job.product));
     const product = products.get(job.product);
     if (!product) return { kind: 'unknown-product' };

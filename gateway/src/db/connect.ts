@@ -1,4 +1,6 @@
-import type SQLite from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -13,7 +15,6 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema';
-import { openSqlite } from './sqlite-open';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -108,7 +109,13 @@ export function connect(options: ConnectOptions): Database {
     return { db, engine: 'postgres', sqlite: null, close: () => db.destroy() };
   }
   if (!url.startsWith('sqlite:')) throw new Error(`unsupported DATABASE_URL: ${url}`);
-  const handle = openSqlite(url.slice('sqlite:'.length), options.sqliteSync);
+  const path = url.slice('sqlite:'.length);
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const handle = new SQLite(path);
+  handle.pragma('journal_mode = WAL');
+  handle.pragma(`synchronous = ${options.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
+  handle.pragma('busy_timeout = 10000');
+  handle.pragma('foreign_keys = ON');
   const db = new Kysely<DB>({ dialect: sqliteDialect(handle) });
   return { db, engine: 'sqlite', sqlite: handle, close: () => db.destroy() };
 }

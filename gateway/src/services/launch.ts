@@ -236,7 +236,7 @@ async function flexLaunch(
     entitlement,
     entitlement_exp: new Date(seconds(endsAt) * 1000).toISOString(),
   };
-  // SQLite: the charge joins this event-loop turn's group commit (db/sqlite-charges.ts).
+  // SQLite: the charge joins the next group commit (db/sqlite-charges.ts).
   if (ctx.charges && !input.provisional) {
     const idem = input.idempotency;
     const outcome = await ctx.charges.charge({
