@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createHttp } from './app';
 import type { Config } from './config';
+import { startCheckpointer } from './db/checkpointer';
 import { connect, type Database } from './db/connect';
 import { sqliteHotReads } from './db/hot';
 import { migrate } from './db/migrate';
@@ -40,6 +41,10 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   // The launch fast path needs the tables, so it opens after migrating; :memory: has no second connection.
   const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
   const hot = sqlitePath && sqlitePath !== ':memory:' ? sqliteHotReads(sqlitePath) : null;
+  const checkpointer =
+    sqlitePath && sqlitePath !== ':memory:' && database.sqlite
+      ? startCheckpointer(sqlitePath, database.sqlite, { onError: (message) => logger.warn('wal checkpoint failed', { err: message }) })
+      : null;
   const keys = new KeyRing(database.db, clock, { issuer: config.issuer, idTokenTtlSeconds: config.idTokenTtlSeconds });
   await keys.init();
 
@@ -92,6 +97,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         await mailer?.stop();
         await drain(server, inFlight);
         hot?.close();
+        await checkpointer?.stop();
         await database.close();
       })();
       return closing;

@@ -62,6 +62,7 @@ if (requests > 0) {
   console.log(`gateway CPU per request (approximate: includes the warm-up second of warm runs): main thread ${Math.round(((m1 - m0) / requests) * 1e6)} us, process ${Math.round(((p1 - p0) / requests) * 1e6)} us`);
 }
 if (!profiling) {
+  if (process.env.MEM) console.log(JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)]))), readFileSync('/proc/self/status', 'utf8').match(/Rss\w+:\s+\d+ kB/g));
   await gw.close();
   process.exit(0);
 }

@@ -174,7 +174,7 @@ async function main() {
       const g = row.gw.at(-1) as LoadResult;
       const cpuUs = ((cpuSeconds(gateway.child.pid as number) - cpu0) / g.requests) * 1e6;
       row.cpu.push(cpuUs);
-      console.error(`${w.name} #${r + 1}: gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}, ~${Math.round(cpuUs)} us gateway CPU per request | baseline ${Math.round((row.base.at(-1) as LoadResult).rps)} req/s`);
+      console.error(`${w.name} #${r + 1}: gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}, ~${Math.round(cpuUs)} us gateway CPU per request | baseline ${Math.round((row.base.at(-1) as LoadResult).rps)} req/s p99 ${(row.base.at(-1) as LoadResult).p99.toFixed(1)} ms`);
     }
     rows.push(row);
   }
@@ -182,6 +182,10 @@ async function main() {
   // Cold correctness, checked after the run: exactly one charge per session, one session per pair and day.
   const check = await checkCharges(gateway.url, fleet, operatorKey);
   const rss = rssMb(gateway.child.pid as number);
+  // The V8 heap as the gateway reports it (GET /metrics; with --cluster, one worker's).
+  const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+  const gauge = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20);
+  const heap = { total: gauge('nodejs_heap_size_total_bytes'), used: gauge('nodejs_heap_size_used_bytes') };
   await gateway.stop();
   await baseline.stop();
   await db.drop();
@@ -195,15 +199,15 @@ async function main() {
     '',
     `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians) on the same 2 cores as the server.`,
     '',
-    '| workload | gateway req/s | baseline req/s | ratio | p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| workload | gateway req/s | baseline req/s | ratio | p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req | baseline p99 ms |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const g = median(r.gw.map((x) => x.rps));
       const b = median(r.base.map((x) => x.rps));
-      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${((g / b) * 100).toFixed(0)}% | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} |`;
+      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${((g / b) * 100).toFixed(0)}% | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} |`;
     }),
     '',
-    `After the runs: gateway RSS ${rss.total} MB (${rss.file} MB of it mapped file pages: code, and on SQLite the database through the read connection's mmap); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
+    `After the runs: gateway RSS ${rss.total} MB (${rss.file} MB of it mapped file pages: code, and on SQLite the database through the read connection's mmap; V8 heap ${heap.total} MB committed, ${heap.used} MB in use${cluster > 1 ? ', in one worker' : ''}); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
     '',
   ].join('\n');
   console.log(`\n${table}`);

@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP } from '@flexgate/shared';
-import { generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idTokenMacKey } from '../../gateway/src/signing/verify-id-token';
 import { newAdmin } from '../harness/admin';
 import { newMember, newTeam, seedCatalog, setClock, type TestUser } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
@@ -21,6 +22,9 @@ let adminA: Api;
 let userA: TestUser;
 let userB: TestUser;
 let sessionB: string;
+/** The active signing key's ID-token MAC key, and an EdDSA ID token as an earlier version issued them. */
+let macKey: Buffer;
+let legacyToken: string;
 const bad: Record<string, string> = {};
 
 const NOW = '2026-03-15T10:00:00Z';
@@ -50,6 +54,8 @@ beforeAll(async () => {
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const payload = { iss: 'flexgate', aud: ID_TOKEN_AUDIENCE, sub: userA.autodeskId, iat: sec(NOW) - 60, exp: sec(NOW) + 3600, jti: 'idt_x' };
   const other = await generateKeyPair('EdDSA');
+  macKey = idTokenMacKey(Buffer.from(JSON.parse(row.private_jwk).d, 'base64url'), kid);
+  legacyToken = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600).sign(realKey);
 
   bad.garbage = 'garbage';
   bad['three dots'] = 'a.b.c';
@@ -61,6 +67,12 @@ beforeAll(async () => {
   bad['HS256 keyed with the public key'] = await new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', kid, typ: ID_TOKEN_TYP })
     .sign(new Uint8Array(createPublicKey(realKey).export({ format: 'der', type: 'spki' })));
+  bad['HS256 under the MAC key of a key that is not ours'] = await new SignJWT(payload)
+    .setProtectedHeader({ alg: 'HS256', kid, typ: ID_TOKEN_TYP })
+    .sign(idTokenMacKey(randomBytes(32), kid));
+  bad['HS256 keyed with the raw public key'] = await new SignJWT(payload)
+    .setProtectedHeader({ alg: 'HS256', kid, typ: ID_TOKEN_TYP })
+    .sign(Buffer.from(String(createPublicKey(realKey).export({ format: 'jwk' }).x), 'base64url'));
   bad['wrong audience'] = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600).setAudience('flexgate:entitlement').sign(realKey);
   bad['an entitlement used as an ID token'] = launchB.entitlement;
   bad['signature of another token'] = `${bad['expired ID token']?.split('.').slice(0, 2).join('.')}.${(await claims(userA.autodeskId, 1, 2).sign(realKey)).split('.')[2]}`;
@@ -167,6 +179,20 @@ describe('authentication: every route refuses every credential that is not ours 
       }
     }
     console.log(`auth: ${n} calls with ${Object.keys(bad).length} kinds of bad credential over ${rs.length} routes, all 401`);
+  });
+
+  it('sign-in issues an HS256 ID token under the active kid that a JOSE library verifies with its MAC key; an EdDSA one of an earlier version still launches', async () => {
+    const { token } = expectStatus(await gw.anon.post('/v1/signin', { autodeskId: userA.autodeskId, password: userA.password }), 200);
+    const { payload, protectedHeader } = await jwtVerify(token, macKey, {
+      algorithms: ['HS256'],
+      issuer: 'flexgate',
+      audience: ID_TOKEN_AUDIENCE,
+      currentDate: new Date(NOW),
+    });
+    expect(protectedHeader).toMatchObject({ alg: 'HS256', typ: ID_TOKEN_TYP });
+    expect(payload.sub).toBe(userA.autodeskId);
+    expectStatus(await gw.anon.as(token).post('/v1/launch', { product: 'autocad' }), 200);
+    expectStatus(await gw.anon.as(legacyToken).post('/v1/launch', { product: 'autocad' }), 200);
   });
 });
 

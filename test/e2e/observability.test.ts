@@ -101,6 +101,10 @@ describe('GET /metrics (issue 8)', () => {
     expect(value(m.text, 'flexgate_http_request_duration_seconds_bucket{method="POST",route="/v1/launch",le="+Inf"}')).toBe(
       value(m.text, 'flexgate_http_request_duration_seconds_count{method="POST",route="/v1/launch"}'),
     );
+    // Memory as an operator watches it (issue 7 bounds RSS): real figures of a running process.
+    expect(value(m.text, 'process_resident_memory_bytes')).toBeGreaterThan(20 * 2 ** 20);
+    expect(value(m.text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(value(m.text, 'nodejs_heap_size_used_bytes')).toBeLessThanOrEqual(value(m.text, 'nodejs_heap_size_total_bytes'));
     // Every sample line is `name{labels} number`, as a Prometheus scraper reads it.
     for (const l of m.text.trim().split('\n')) if (!l.startsWith('#')) expect(l).toMatch(/^[a-z_]+(\{[^}]*\})? -?[0-9.e+]+$/);
   });

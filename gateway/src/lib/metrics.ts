@@ -136,7 +136,21 @@ export class Metrics {
       '# HELP flexgate_uptime_seconds Seconds since this process started serving.',
       '# TYPE flexgate_uptime_seconds gauge',
       `flexgate_uptime_seconds ${Math.round((Date.now() - this.started) / 1000)}`,
+      // Memory, under the names Prometheus' own Node clients use: RSS is what the host sees (and
+      // what issue 7 bounds); the V8 heap's committed size against what is live shows GC slack.
+      ...memoryGauges(),
     ].join('\n');
     return `${[this.requests, this.latency, this.launches, this.tokensCharged, this.refusals, this.rateLimited].map((m) => m.render()).join('\n')}\n${uptime}\n`;
   }
+}
+
+function memoryGauges(): string[] {
+  const m = process.memoryUsage();
+  const gauge = (name: string, help: string, value: number) => [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`];
+  return [
+    ...gauge('process_resident_memory_bytes', 'Resident memory of this process, in bytes.', m.rss),
+    ...gauge('nodejs_heap_size_total_bytes', 'V8 heap committed, in bytes.', m.heapTotal),
+    ...gauge('nodejs_heap_size_used_bytes', 'V8 heap in use, in bytes.', m.heapUsed),
+    ...gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript (buffers, SQLite statements), in bytes.', m.external),
+  ];
 }

@@ -3,12 +3,13 @@ import {
   ENTITLEMENT_AUDIENCE,
   ENTITLEMENT_TYP,
   type EntitlementClaims,
+  ID_TOKEN_ALG,
   ID_TOKEN_AUDIENCE,
   ID_TOKEN_TYP,
   type IdTokenClaims,
   SIGNING_ALG,
 } from '@flexgate/shared';
-import { calculateJwkThumbprint, type JWK, SignJWT } from 'jose';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema';
 import { inTransaction, serialize } from '../db/tx';
@@ -16,7 +17,7 @@ import { DomainError } from '../domain/errors';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import { newId } from '../lib/ids';
 import type { Clock } from '../lib/clock';
-import { TokenRejected, verifyIdToken } from './verify-id-token';
+import { type IdTokenKey, idTokenMac, idTokenMacKey, TokenRejected, verifyIdToken } from './verify-id-token';
 
 const b64url = (text: string) => Buffer.from(text).toString('base64url');
 
@@ -26,6 +27,8 @@ interface LoadedKey {
   retiredAt: string | null;
   publicJwk: JWK;
   privateKey: KeyObject;
+  /** The HMAC key of the ID tokens this key issues (verify-id-token.ts). */
+  macKey: Buffer;
 }
 
 export interface KeyRingOptions {
@@ -41,12 +44,12 @@ export interface KeyRingOptions {
 export class KeyRing {
   private keys: LoadedKey[] = [];
   private jwksCache: { keys: JWK[] } = { keys: [] };
-  /** Every published key by kid, ready to verify with (retired ones too, until dropped). */
-  private publicKeys = new Map<string, KeyObject>();
+  /** Every published key by kid, ready to verify ID tokens with (retired ones too, until dropped). */
+  private idTokenKeys = new Map<string, IdTokenKey>();
   private lastRefresh = 0;
   /**
-   * Verified ID tokens, until they expire: a signature check costs ~0.1 ms, a Map lookup
-   * nothing. Safe because an ID token is immutable and carries its own expiry; a token's keys
+   * Verified ID tokens, until they expire: a MAC check and two JSON parses cost a few µs (an
+   * Ed25519 one of an earlier version's token ~0.2 ms), a Map lookup less. Safe because an ID token is immutable and carries its own expiry; a token's keys
    * being retired does not revoke it either. Bounded: the oldest entries go first.
    */
   private readonly verified = new Map<string, IdTokenClaims>();
@@ -100,15 +103,21 @@ export class KeyRing {
       .orderBy('created_at', 'desc')
       .orderBy('kid', 'desc')
       .execute();
-    this.keys = rows.map((r) => ({
-      kid: r.kid,
-      createdAt: r.created_at,
-      retiredAt: r.retired_at,
-      publicJwk: JSON.parse(r.public_jwk) as JWK,
-      privateKey: createPrivateKey({ key: JSON.parse(r.private_jwk), format: 'jwk' }),
-    }));
+    this.keys = rows.map((r) => {
+      const privateJwk = JSON.parse(r.private_jwk) as JsonWebKey;
+      return {
+        kid: r.kid,
+        createdAt: r.created_at,
+        retiredAt: r.retired_at,
+        publicJwk: JSON.parse(r.public_jwk) as JWK,
+        privateKey: createPrivateKey({ key: privateJwk, format: 'jwk' }),
+        macKey: idTokenMacKey(Buffer.from(String(privateJwk.d), 'base64url'), r.kid),
+      };
+    });
     this.jwksCache = { keys: this.keys.map((k) => k.publicJwk) };
-    this.publicKeys = new Map(this.keys.map((k) => [k.kid, createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' })]));
+    this.idTokenKeys = new Map(
+      this.keys.map((k) => [k.kid, { publicKey: createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' }), macKey: k.macKey }]),
+    );
     this.lastRefresh = Date.now();
   }
 
@@ -166,23 +175,25 @@ export class KeyRing {
     });
   }
 
+  /** An ID token (HS256 under the active key's MAC key, verify-id-token.ts): a compact JWS any JOSE library reads. */
   async signIdToken(autodeskId: string): Promise<{ token: string; expiresAt: Date }> {
     const key = this.active();
     const now = this.clock.now();
     const expiresAt = addMs(now, this.options.idTokenTtlSeconds * 1000);
-    const token = await new SignJWT({})
-      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: ID_TOKEN_TYP })
-      .setIssuer(this.options.issuer)
-      .setAudience(ID_TOKEN_AUDIENCE)
-      .setSubject(autodeskId)
-      .setIssuedAt(Math.floor(now.getTime() / 1000))
-      .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
-      .setJti(newId('idt'))
-      .sign(key.privateKey);
-    return { token, expiresAt };
+    const header = { alg: ID_TOKEN_ALG, kid: key.kid, typ: ID_TOKEN_TYP };
+    const payload = {
+      iss: this.options.issuer,
+      aud: ID_TOKEN_AUDIENCE,
+      sub: autodeskId,
+      iat: Math.floor(now.getTime() / 1000),
+      exp: Math.floor(expiresAt.getTime() / 1000),
+      jti: newId('idt'),
+    };
+    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+    return { token: `${input}.${idTokenMac(input, key.macKey)}`, expiresAt };
   }
 
-  /** Verifies a user's ID token; only our EdDSA keys, our issuer and the ID-token audience pass. */
+  /** Verifies a user's ID token; only our keys, our issuer and the ID-token audience pass. */
   async verifyIdToken(token: string): Promise<IdTokenClaims> {
     const known = this.verified.get(token);
     if (known) {
@@ -212,7 +223,7 @@ export class KeyRing {
   }
 
   private verify(token: string): Promise<IdTokenClaims> {
-    if (this.publicKeys.size === 0) throw new Error('KeyRing not initialised');
-    return verifyIdToken(token, this.publicKeys, this.options.issuer, Math.floor(this.clock.now().getTime() / 1000));
+    if (this.idTokenKeys.size === 0) throw new Error('KeyRing not initialised');
+    return verifyIdToken(token, this.idTokenKeys, this.options.issuer, Math.floor(this.clock.now().getTime() / 1000));
   }
 }
