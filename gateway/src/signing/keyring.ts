@@ -49,8 +49,9 @@ export class KeyRing {
   private lastRefresh = 0;
   /**
    * Verified ID tokens, until they expire: a MAC check and two JSON parses cost a few µs (an
-   * Ed25519 one of an earlier version's token ~0.2 ms), a Map lookup less. Safe because an ID token is immutable and carries its own expiry; a token's keys
-   * being retired does not revoke it either. Bounded: the oldest entries go first.
+   * Ed25519 check of an earlier version's token ~0.2 ms), a Map lookup less. Safe because an ID
+   * token is immutable and carries its own expiry; a token's keys being retired does not revoke
+   * it either. Bounded: the oldest entries go first.
    */
   private readonly verified = new Map<string, IdTokenClaims>();
   private static readonly VERIFIED_MAX = 50_000;
