@@ -31,6 +31,18 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 const ROUTE = '/v1/launch';
 
+type Chain = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Hands a request whose body the lane already read to the Hono app: node-server reads `rawBody`
+ * instead of the (consumed) stream. A module function, not a closure made per request: under tsx
+ * (how the gateway runs) every named closure costs an `Object.defineProperty` for its name.
+ */
+function handOver(req: IncomingMessage, res: ServerResponse, bytes: Buffer, chain: Chain): void {
+  (req as IncomingMessage & { rawBody?: Buffer }).rawBody = bytes;
+  chain(req, res);
+}
+
 /** Three dot-separated parts, as an ID token has; admin keys and the operator key have none. */
 function isJwtShaped(token: string): boolean {
   const first = token.indexOf('.');
@@ -66,22 +78,22 @@ export function launchLane(d: LaneDeps): NodeLane {
     res.end(p.body);
   };
 
-  const serve = async (req: IncomingMessage, res: ServerResponse, bytes: Buffer, bearer: string, key: string | undefined, chain: () => void) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse, bytes: Buffer, bearer: string, key: string | undefined, chain: Chain) => {
     let text: string;
     try {
       text = utf8.decode(bytes);
     } catch {
-      return chain();
+      return handOver(req, res, bytes, chain);
     }
-    if (!isNulFree(text)) return chain();
+    if (!isNulFree(text)) return handOver(req, res, bytes, chain);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      return chain();
+      return handOver(req, res, bytes, chain);
     }
     const body = launchRequest.safeParse(parsed);
-    if (!body.success) return chain();
+    if (!body.success) return handOver(req, res, bytes, chain);
 
     const started = performance.now();
     const header = req.headers['x-request-id'];
@@ -141,12 +153,7 @@ export function launchLane(d: LaneDeps): NodeLane {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('end', () => {
       const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      // The app reads this instead of the (consumed) stream: @hono/node-server looks for `rawBody`.
-      const handOver = () => {
-        (req as IncomingMessage & { rawBody?: Buffer }).rawBody = bytes;
-        chain(req, res);
-      };
-      serve(req, res, bytes, bearer, key, handOver).catch((error: unknown) => {
+      serve(req, res, bytes, bearer, key, chain).catch((error: unknown) => {
         d.logger.error('launch lane failed', { err: error instanceof Error ? (error.stack ?? String(error)) : String(error) });
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/problem+json' });
         res.end();

@@ -183,6 +183,15 @@ export async function sessionAnswer(db: Kysely<DB>, nowIso: string, s: SessionRo
   return flexAnswer(s, charged, await teamBalance(db, s.team_id, nowIso));
 }
 
+/**
+ * Keeps a warm answer for the next launches, when the decision may be cached. A module function
+ * (bound per launch): under tsx every named closure costs an `Object.defineProperty` for its name.
+ */
+function kept(cache: { warm: WarmLaunches; key: string; epoch: number } | null, answer: LaunchResponse): LaunchResponse {
+  cache?.warm.remember(cache.key, cache.epoch, answer);
+  return answer;
+}
+
 async function flexLaunch(
   ctx: ServiceContext,
   input: LaunchInput,
@@ -200,10 +209,7 @@ async function flexLaunch(
   const atIso = at.toISOString();
   const nowIso = now.toISOString();
   // R7, the common case: a session is open, so nothing is written and nothing is signed.
-  const keep = (answer: LaunchResponse) => {
-    opts.cache?.warm.remember(opts.cache.key, opts.cache.epoch, answer);
-    return answer;
-  };
+  const keep = kept.bind(null, opts.cache);
   if (!input.provisional && !opts.knownClosed) {
     const open = await openSession(ctx.db, autodeskId, product, atIso);
     if (open) return keep(await sessionAnswer(ctx.db, nowIso, open, 0));
