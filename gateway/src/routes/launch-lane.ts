@@ -7,6 +7,7 @@ import { limitedParts, type TokenBuckets } from '../middleware/rate-limit';
 import { isNulFree } from '../middleware/strict-body';
 import type { ServiceContext } from '../services/context';
 import { launch } from '../services/launch';
+import { answerJson } from '../services/warm-launches';
 import { idempotencyHeader } from './openapi';
 import { countLaunch, launchRequest } from './users';
 
@@ -119,7 +120,7 @@ export function launchLane(d: LaneDeps): NodeLane {
       });
       if (granted.source === 'flex' && granted.charged === 0) flexWarm();
       else countLaunch(d.metrics, granted);
-      const json = JSON.stringify(granted);
+      const json = answerJson(granted);
       const ms = performance.now() - started;
       ok();
       okLatency(ms / 1000);

@@ -108,7 +108,8 @@ async function warmAnswer(ctx: ServiceContext, warm: WarmLaunches, key: string, 
   const dataVersion = ctx.hot ? ctx.hot.dataVersion() : null;
   const confirmed = entry.confirmed;
   if (dataVersion !== null && confirmed?.dataVersion === dataVersion && now.getTime() < confirmed.validUntilMs) {
-    return { ...entry.answer, balance: confirmed.balance };
+    // The same object each time: the launch lane serialises it once (answerJson).
+    return confirmed.answer;
   }
   const nowIso = now.toISOString();
   const r = ctx.hot ? ctx.hot.recheck(session.id, team, nowIso) : await recheckLaunch(ctx.db, session.id, team, nowIso);
@@ -116,10 +117,11 @@ async function warmAnswer(ctx: ServiceContext, warm: WarmLaunches, key: string, 
     warm.forget(key);
     return undefined;
   }
+  const answer = { ...entry.answer, balance: r.balance };
   if (dataVersion !== null) {
-    entry.confirmed = { dataVersion, balance: r.balance, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY };
+    entry.confirmed = { dataVersion, balance: r.balance, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY, answer };
   }
-  return { ...entry.answer, balance: r.balance };
+  return answer;
 }
 
 function questionOf(input: LaunchInput, now: Date): Omit<AccessQuestion, 'product' | 'licenses' | 'memberships'> {

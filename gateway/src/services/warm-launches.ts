@@ -13,7 +13,22 @@ export interface WarmLaunch {
    * then. While the version is unchanged nothing was committed anywhere, so neither can differ,
    * until the next of the team's lots expires (`validUntilMs`): that lowers the balance unwritten.
    */
-  confirmed: { dataVersion: number; balance: number; validUntilMs: number } | null;
+  confirmed: { dataVersion: number; balance: number; validUntilMs: number; answer: LaunchResponse } | null;
+}
+
+/**
+ * The JSON of an answer object, made once per object: a confirmed warm entry answers with the same
+ * object until anything is committed, so its relaunches skip JSON.stringify (about 1 KB with the
+ * entitlement). Callers never mutate an answer.
+ */
+const serialized = new WeakMap<LaunchResponse, string>();
+export function answerJson(answer: LaunchResponse): string {
+  let json = serialized.get(answer);
+  if (json === undefined) {
+    json = JSON.stringify(answer);
+    serialized.set(answer, json);
+  }
+  return json;
 }
 
 /**
