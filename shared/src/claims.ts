@@ -6,10 +6,8 @@ export const ID_TOKEN_AUDIENCE = 'flexgate:user';
 /** JOSE `typ` header values keep an ID token from passing as an entitlement and back. */
 export const ENTITLEMENT_TYP = 'flexgate-entitlement+jwt';
 export const ID_TOKEN_TYP = 'flexgate-id+jwt';
-/** The one signature algorithm of entitlements: what the gateway signs and clients accept. */
+/** The one signature algorithm the gateway uses and clients accept. */
 export const SIGNING_ALG = 'EdDSA';
-/** ID tokens are only ever checked by the gateway that issued them: a MAC is enough (SECURITY.md). */
-export const ID_TOKEN_ALG = 'HS256';
 
 export interface EntitlementClaims {
   iss: string;

@@ -1,9 +1,9 @@
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP } from '@flexgate/shared';
-import { generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { createLocalJWKSet, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idTokenMacKey } from '../../gateway/src/signing/verify-id-token';
+import { idTokenClaimsMac, idTokenMacKey } from '../../gateway/src/signing/verify-id-token';
 import { newAdmin } from '../harness/admin';
 import { newMember, newTeam, seedCatalog, setClock, type TestUser } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
@@ -67,12 +67,17 @@ beforeAll(async () => {
   bad['HS256 keyed with the public key'] = await new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', kid, typ: ID_TOKEN_TYP })
     .sign(new Uint8Array(createPublicKey(realKey).export({ format: 'der', type: 'spki' })));
-  bad['HS256 under the MAC key of a key that is not ours'] = await new SignJWT(payload)
+  bad['HS256 under the ID-token MAC key itself'] = await new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', kid, typ: ID_TOKEN_TYP })
-    .sign(idTokenMacKey(randomBytes(32), kid));
-  bad['HS256 keyed with the raw public key'] = await new SignJWT(payload)
-    .setProtectedHeader({ alg: 'HS256', kid, typ: ID_TOKEN_TYP })
-    .sign(Buffer.from(String(createPublicKey(realKey).export({ format: 'jwk' }).x), 'base64url'));
+    .sign(macKey);
+  bad['gmac under the MAC key of a key that is not ours'] = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600)
+    .sign(realKey)
+    .then((t) => {
+      const [h, p, sig] = t.split('.') as [string, string, string];
+      const c = JSON.parse(Buffer.from(p, 'base64url').toString());
+      c.gmac = idTokenClaimsMac(c, idTokenMacKey(randomBytes(32), kid));
+      return `${h}.${b64(c)}.${sig}`;
+    });
   bad['wrong audience'] = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600).setAudience('flexgate:entitlement').sign(realKey);
   bad['an entitlement used as an ID token'] = launchB.entitlement;
   bad['signature of another token'] = `${bad['expired ID token']?.split('.').slice(0, 2).join('.')}.${(await claims(userA.autodeskId, 1, 2).sign(realKey)).split('.')[2]}`;
@@ -181,16 +186,20 @@ describe('authentication: every route refuses every credential that is not ours 
     console.log(`auth: ${n} calls with ${Object.keys(bad).length} kinds of bad credential over ${rs.length} routes, all 401`);
   });
 
-  it('sign-in issues an HS256 ID token under the active kid that a JOSE library verifies with its MAC key; an EdDSA one of an earlier version still launches', async () => {
+  it('sign-in issues an EdDSA ID token the client can verify against the JWKS, with a gmac under the active key; one without gmac (earlier versions) still launches', async () => {
     const { token } = expectStatus(await gw.anon.post('/v1/signin', { autodeskId: userA.autodeskId, password: userA.password }), 200);
-    const { payload, protectedHeader } = await jwtVerify(token, macKey, {
-      algorithms: ['HS256'],
+    // What the client checks offline (client/src/verify.ts idTokenIssuedAt): its iat proves a recent sign-in.
+    const jwks = expectStatus(await gw.anon.get('/.well-known/jwks.json'), 200);
+    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
+      algorithms: ['EdDSA'],
+      typ: ID_TOKEN_TYP,
       issuer: 'flexgate',
       audience: ID_TOKEN_AUDIENCE,
       currentDate: new Date(NOW),
     });
-    expect(protectedHeader).toMatchObject({ alg: 'HS256', typ: ID_TOKEN_TYP });
+    expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: ID_TOKEN_TYP });
     expect(payload.sub).toBe(userA.autodeskId);
+    expect(payload.gmac).toBe(idTokenClaimsMac(payload, macKey));
     expectStatus(await gw.anon.as(token).post('/v1/launch', { product: 'autocad' }), 200);
     expectStatus(await gw.anon.as(legacyToken).post('/v1/launch', { product: 'autocad' }), 200);
   });

@@ -3,7 +3,6 @@ import {
   ENTITLEMENT_AUDIENCE,
   ENTITLEMENT_TYP,
   type EntitlementClaims,
-  ID_TOKEN_ALG,
   ID_TOKEN_AUDIENCE,
   ID_TOKEN_TYP,
   type IdTokenClaims,
@@ -17,7 +16,7 @@ import { DomainError } from '../domain/errors';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import { newId } from '../lib/ids';
 import type { Clock } from '../lib/clock';
-import { type IdTokenKey, idTokenMac, idTokenMacKey, TokenRejected, verifyIdToken } from './verify-id-token';
+import { type IdTokenKey, idTokenClaimsMac, idTokenMacKey, TokenRejected, verifyIdToken } from './verify-id-token';
 
 const b64url = (text: string) => Buffer.from(text).toString('base64url');
 
@@ -48,7 +47,7 @@ export class KeyRing {
   private idTokenKeys = new Map<string, IdTokenKey>();
   private lastRefresh = 0;
   /**
-   * Verified ID tokens, until they expire: a MAC check and two JSON parses cost a few µs (an
+   * Verified ID tokens, until they expire: a MAC check and two JSON parses cost a few µs (the
    * Ed25519 check of an earlier version's token ~0.2 ms), a Map lookup less. Safe because an ID
    * token is immutable and carries its own expiry; a token's keys being retired does not revoke
    * it either. Bounded: the oldest entries go first.
@@ -176,13 +175,17 @@ export class KeyRing {
     });
   }
 
-  /** An ID token (HS256 under the active key's MAC key, verify-id-token.ts): a compact JWS any JOSE library reads. */
-  async signIdToken(autodeskId: string): Promise<{ token: string; expiresAt: Date }> {
+  /**
+   * An ID token: an EdDSA JWT the client verifies offline against the JWKS, carrying `gmac`, the MAC
+   * under the active key's MAC key that the gateway checks instead of the signature
+   * (verify-id-token.ts).
+   */
+  signIdToken(autodeskId: string): Promise<{ token: string; expiresAt: Date }> {
     const key = this.active();
     const now = this.clock.now();
     const expiresAt = addMs(now, this.options.idTokenTtlSeconds * 1000);
-    const header = { alg: ID_TOKEN_ALG, kid: key.kid, typ: ID_TOKEN_TYP };
-    const payload = {
+    const header = { alg: SIGNING_ALG, kid: key.kid, typ: ID_TOKEN_TYP };
+    const claims: Record<string, unknown> = {
       iss: this.options.issuer,
       aud: ID_TOKEN_AUDIENCE,
       sub: autodeskId,
@@ -190,8 +193,14 @@ export class KeyRing {
       exp: Math.floor(expiresAt.getTime() / 1000),
       jti: newId('idt'),
     };
-    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-    return { token: `${input}.${idTokenMac(input, key.macKey)}`, expiresAt };
+    claims.gmac = idTokenClaimsMac(claims, key.macKey);
+    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    return new Promise((resolve, reject) => {
+      cryptoSign(null, Buffer.from(input), key.privateKey, (error, signature) => {
+        if (error) reject(error);
+        else resolve({ token: `${input}.${signature.toString('base64url')}`, expiresAt });
+      });
+    });
   }
 
   /** Verifies a user's ID token; only our keys, our issuer and the ID-token audience pass. */

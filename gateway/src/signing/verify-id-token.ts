@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, type KeyObject, verify as cryptoVerify, timingSafeEqual } from 'node:crypto';
-import { ID_TOKEN_AUDIENCE, ID_TOKEN_ALG, ID_TOKEN_TYP, type IdTokenClaims, SIGNING_ALG } from '@flexgate/shared';
+import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP, type IdTokenClaims, SIGNING_ALG } from '@flexgate/shared';
 
 /** One signing key as the ID-token verifier needs it: its public half, and the MAC key derived from it. */
 export interface IdTokenKey {
@@ -8,18 +8,21 @@ export interface IdTokenKey {
 }
 
 /**
- * The HMAC key of a signing key's ID tokens: HKDF-SHA256 over the Ed25519 private key (the JWK's
- * `d`), bound to its kid. Only the gateway ever verifies an ID token, so nothing public is needed
- * to check one; whoever holds the private key could sign ID tokens anyway, so this adds no one to
- * the trust boundary. Rotating the signing key rotates this one with it (same kid, same retention).
+ * The MAC key of a signing key's ID tokens: HKDF-SHA256 over the Ed25519 private key (the JWK's
+ * `d`), bound to its kid. Never published; rotated and retired with its signing key; whoever holds
+ * the private key could sign ID tokens anyway, so it adds no one to the trust boundary.
  */
 export function idTokenMacKey(privateD: Buffer, kid: string): Buffer {
   return Buffer.from(hkdfSync('sha256', privateD, 'flexgate id-token v1', kid, 32));
 }
 
-/** The MAC of a compact JWS's signing input (`header.payload`), base64url: what HS256 signs. */
-export function idTokenMac(input: string, macKey: Buffer): string {
-  return createHmac('sha256', macKey).update(input).digest('base64url');
+/**
+ * The `gmac` claim: HMAC-SHA256 over every claim the gateway relies on, in a fixed order (JSON of
+ * an array: unambiguous). base64url.
+ */
+export function idTokenClaimsMac(claims: Record<string, unknown>, macKey: Buffer): string {
+  const covered = [claims.iss, claims.aud, claims.sub, claims.iat, claims.exp, claims.nbf ?? null, claims.jti];
+  return createHmac('sha256', macKey).update(JSON.stringify(covered)).digest('base64url');
 }
 
 /** Why a token was refused; `no-key` means its kid is not (yet) one of ours: worth a key reload. */
@@ -43,42 +46,45 @@ function object(part: string): Record<string, unknown> {
 }
 
 /**
- * Verifies one of our own ID tokens (compact JWS, RFC 7515) with the same checks jose's
- * `jwtVerify` made with our options. ID tokens are HS256 (HMAC-SHA256 under `idTokenMacKey`):
- * about 3 µs on the main thread, where an Ed25519 verification cost 170-290 µs of CPU here, paid
- * at the first launch of every new token, which made it the largest single cost of a cold launch
- * (issue 7). EdDSA ID tokens, which earlier versions issued, are still accepted until they expire,
- * verified on libuv's thread pool by the kid's public key. Each alg has its own key material bound
- * to the kid: no HMAC key is ever public, so the classic confusion (an HS256 token "signed" with
- * the public key) is refused like any other forgery.
+ * Verifies one of our own ID tokens (compact JWS, EdDSA over Ed25519, RFC 7515/8037) with the
+ * checks jose's `jwtVerify` made with our options.
  *
- * Accepted only: exactly three base64url parts; a JSON header with alg HS256 or EdDSA, our
- * ID-token typ, a kid we hold and no `crit`; a valid signature (32-byte MAC, 64-byte Ed25519) by
- * that kid's key over the first two parts; a JSON payload with our issuer, our ID-token audience, a
- * non-empty string `sub` and `jti`, numeric `iat` and `exp`, `exp` in the future and `nbf`, if
- * any, not. Everything else is refused.
+ * The gateway's own check is a MAC, not the signature (issue 7): an Ed25519 verification cost
+ * 170-290 µs of CPU at the first launch of every new token, the largest single cost of a cold
+ * launch; HMAC-SHA256 costs about 3 µs. ID tokens stay EdDSA JWTs because the client verifies them
+ * offline against the JWKS (their `iat` proves a recent sign-in for provisional launches), so the
+ * gateway adds a `gmac` claim over the claims it relies on (`idTokenClaimsMac`, under the kid's
+ * `idTokenMacKey`). A token with `gmac` is accepted on that MAC; its Ed25519 signature is for the
+ * client, and a token whose signature was tampered with still carries claims only we could MAC.
+ * A token without `gmac` (issued by earlier versions) is verified by its signature.
+ *
+ * Accepted only: exactly three base64url parts; a JSON header with alg EdDSA, our ID-token typ, a
+ * kid we hold and no `crit`; a 64-byte signature part; a `gmac` by that kid's MAC key, or without
+ * one a valid Ed25519 signature by that kid's key over the first two parts; a JSON payload with
+ * our issuer, our ID-token audience, a non-empty string `sub` and `jti`, numeric `iat` and `exp`,
+ * `exp` in the future and `nbf`, if any, not. Everything else is refused.
  */
 export async function verifyIdToken(token: string, keys: ReadonlyMap<string, IdTokenKey>, issuer: string, nowSeconds: number): Promise<IdTokenClaims> {
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every((p) => PART.test(p))) throw new TokenRejected('malformed');
   const [h, p, s] = parts as [string, string, string];
   const header = object(h);
-  const { alg } = header;
-  if ((alg !== ID_TOKEN_ALG && alg !== SIGNING_ALG) || header.typ !== ID_TOKEN_TYP || typeof header.kid !== 'string' || 'crit' in header) {
-    throw new TokenRejected('header');
-  }
+  if (header.alg !== SIGNING_ALG || header.typ !== ID_TOKEN_TYP || typeof header.kid !== 'string' || 'crit' in header) throw new TokenRejected('header');
   const key = keys.get(header.kid);
   if (!key) throw new TokenRejected('no-key');
   const signature = Buffer.from(s, 'base64url');
-  if (signature.length !== (alg === ID_TOKEN_ALG ? 32 : 64)) throw new TokenRejected('signature');
-  const valid =
-    alg === ID_TOKEN_ALG
-      ? timingSafeEqual(signature, Buffer.from(idTokenMac(`${h}.${p}`, key.macKey), 'base64url'))
-      : await new Promise<boolean>((resolve, reject) => {
-          cryptoVerify(null, Buffer.from(`${h}.${p}`), key.publicKey, signature, (error, ok) => (error ? reject(error) : resolve(ok)));
-        });
-  if (!valid) throw new TokenRejected('signature');
+  if (signature.length !== 64) throw new TokenRejected('signature');
   const claims = object(p);
+  let valid: boolean;
+  if (claims.gmac !== undefined) {
+    const mac = typeof claims.gmac === 'string' ? Buffer.from(claims.gmac, 'base64url') : Buffer.alloc(0);
+    valid = mac.length === 32 && timingSafeEqual(mac, Buffer.from(idTokenClaimsMac(claims, key.macKey), 'base64url'));
+  } else {
+    valid = await new Promise<boolean>((resolve, reject) => {
+      cryptoVerify(null, Buffer.from(`${h}.${p}`), key.publicKey, signature, (error, ok) => (error ? reject(error) : resolve(ok)));
+    });
+  }
+  if (!valid) throw new TokenRejected('signature');
   const { iss, aud, sub, jti, iat, exp, nbf } = claims;
   const audienceOk = aud === ID_TOKEN_AUDIENCE || (Array.isArray(aud) && aud.includes(ID_TOKEN_AUDIENCE));
   if (iss !== issuer || !audienceOk || typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
