@@ -119,7 +119,7 @@ async function warmAnswer(ctx: ServiceContext, warm: WarmLaunches, key: string, 
   }
   const answer = { ...entry.answer, balance: r.balance };
   if (dataVersion !== null) {
-    entry.confirmed = { dataVersion, balance: r.balance, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY, answer };
+    entry.confirmed = { dataVersion, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY, answer };
   }
   return answer;
 }
@@ -186,8 +186,8 @@ export async function sessionAnswer(db: Kysely<DB>, nowIso: string, s: SessionRo
 }
 
 /**
- * Keeps a warm answer for the next launches, when the decision may be cached. A module function
- * (bound per launch): under tsx every named closure costs an `Object.defineProperty` for its name.
+ * Keeps a warm answer for the next launches, when the decision may be cached. A module function,
+ * not a closure per launch: under tsx every named closure costs an `Object.defineProperty`.
  */
 function kept(cache: { warm: WarmLaunches; key: string; epoch: number } | null, answer: LaunchResponse): LaunchResponse {
   cache?.warm.remember(cache.key, cache.epoch, answer);
@@ -211,10 +211,9 @@ async function flexLaunch(
   const atIso = at.toISOString();
   const nowIso = now.toISOString();
   // R7, the common case: a session is open, so nothing is written and nothing is signed.
-  const keep = kept.bind(null, opts.cache);
   if (!input.provisional && !opts.knownClosed) {
     const open = await openSession(ctx.db, autodeskId, product, atIso);
-    if (open) return keep(await sessionAnswer(ctx.db, nowIso, open, 0));
+    if (open) return kept(opts.cache, await sessionAnswer(ctx.db, nowIso, open, 0));
   }
   // The session this launch would open, signed before the transaction so the database is never
   // held while signing; if the transaction finds a session opened meanwhile, this one is dropped.
@@ -259,7 +258,7 @@ async function flexLaunch(
       case 'opened':
         return flexAnswer(outcome.session, outcome.session.rate, outcome.balance);
       case 'found':
-        return keep(flexAnswer(outcome.session, 0, outcome.balance));
+        return kept(opts.cache, flexAnswer(outcome.session, 0, outcome.balance));
       case 'replayed':
         return JSON.parse(outcome.body) as LaunchResponse;
       case 'conflict':
@@ -329,5 +328,5 @@ async function flexLaunch(
   });
   // A launch that just charged is not kept: most products launch once a day, so the entry would
   // only cost memory (17k entries, about 25 MB, in the cold benchmark). Its relaunch, if any, is.
-  return fresh && answer.charged === 0 ? keep(answer) : answer;
+  return fresh && answer.charged === 0 ? kept(opts.cache, answer) : answer;
 }

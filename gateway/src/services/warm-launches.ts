@@ -9,11 +9,11 @@ export interface WarmLaunch {
   /** When the session ends: past it, the next launch opens (and charges) a new one (R6). */
   endsAtMs: number;
   /**
-   * SQLite only: the file's data version when this entry was last rechecked, and the balance read
-   * then. While the version is unchanged nothing was committed anywhere, so neither can differ,
-   * until the next of the team's lots expires (`validUntilMs`): that lowers the balance unwritten.
+   * SQLite only: the file's data version when this entry was last rechecked, and the answer with
+   * the balance read then. While the version is unchanged nothing was committed anywhere, so
+   * neither can differ, until the next of the team's lots expires (`validUntilMs`): that lowers the balance unwritten.
    */
-  confirmed: { dataVersion: number; balance: number; validUntilMs: number; answer: LaunchResponse } | null;
+  confirmed: { dataVersion: number; validUntilMs: number; answer: LaunchResponse } | null;
 }
 
 /**

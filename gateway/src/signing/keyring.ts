@@ -20,6 +20,17 @@ import { type IdTokenKey, idTokenClaimsMac, idTokenMacKey, TokenRejected, verify
 
 const b64url = (text: string) => Buffer.from(text).toString('base64url');
 
+/** A compact JWS (RFC 7515), EdDSA, signed on libuv's thread pool: what jose and any JOSE library verify. */
+function signCompact(privateKey: KeyObject, header: object, payload: object): Promise<string> {
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+  return new Promise((resolve, reject) => {
+    cryptoSign(null, Buffer.from(input), privateKey, (error, signature) => {
+      if (error) reject(error);
+      else resolve(`${input}.${signature.toString('base64url')}`);
+    });
+  });
+}
+
 interface LoadedKey {
   kid: string;
   createdAt: string;
@@ -166,13 +177,7 @@ export class KeyRing {
     const header = { alg: SIGNING_ALG, kid: key.kid, typ: ENTITLEMENT_TYP };
     const { sub, iat, exp, ...rest } = claims;
     const payload = { ...rest, iss: this.options.issuer, aud: ENTITLEMENT_AUDIENCE, sub, iat, exp, jti: newId('ent') };
-    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-    return new Promise((resolve, reject) => {
-      cryptoSign(null, Buffer.from(input), key.privateKey, (error, signature) => {
-        if (error) reject(error);
-        else resolve(`${input}.${signature.toString('base64url')}`);
-      });
-    });
+    return signCompact(key.privateKey, header, payload);
   }
 
   /**
@@ -180,7 +185,7 @@ export class KeyRing {
    * under the active key's MAC key that the gateway checks instead of the signature
    * (verify-id-token.ts).
    */
-  signIdToken(autodeskId: string): Promise<{ token: string; expiresAt: Date }> {
+  async signIdToken(autodeskId: string): Promise<{ token: string; expiresAt: Date }> {
     const key = this.active();
     const now = this.clock.now();
     const expiresAt = addMs(now, this.options.idTokenTtlSeconds * 1000);
@@ -194,13 +199,7 @@ export class KeyRing {
       jti: newId('idt'),
     };
     claims.gmac = idTokenClaimsMac(claims, key.macKey);
-    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-    return new Promise((resolve, reject) => {
-      cryptoSign(null, Buffer.from(input), key.privateKey, (error, signature) => {
-        if (error) reject(error);
-        else resolve({ token: `${input}.${signature.toString('base64url')}`, expiresAt });
-      });
-    });
+    return { token: await signCompact(key.privateKey, header, claims), expiresAt };
   }
 
   /** Verifies a user's ID token; only our keys, our issuer and the ID-token audience pass. */
