@@ -8,6 +8,7 @@
  * cannot separate. `MODE=cold`: every launch opens a session (5,000 users x 10 products, each pair
  * once). `PROFILE=0`: no profiler (its overhead out of the CPU figures). `PREVERIFY=1`: verify
  * every user's ID token once before the load, and print what a first verification costs.
+ * `ALLOC=1` (with `PROFILE=0`): the bytes allocated per request, by allocating frame.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -43,10 +44,17 @@ writeFileSync(tokensFile, JSON.stringify({ url: gw.url, warm: users, cold, produ
 void api;
 
 const profiling = process.env.PROFILE !== '0';
+const sampling = process.env.ALLOC === '1';
 const inspector = new Session();
 inspector.connect();
 await inspector.post('Profiler.enable');
 if (profiling) await inspector.post('Profiler.start');
+// ALLOC=1: where the bytes a launch allocates come from (V8's sampling heap profiler, one sample
+// per 4 KB allocated, counting objects collected since: young garbage is what scavenges cost).
+if (sampling) {
+  await inspector.post('HeapProfiler.enable');
+  await inspector.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
 const [m0, p0] = [cpu(mainThread), cpu('/proc/self/stat')];
 const loader = spawn(process.execPath, ['--import', 'tsx', 'test/bench/warm-load.ts', tokensFile], { stdio: ['ignore', 'inherit', 'pipe'] });
 let said = '';
@@ -60,6 +68,28 @@ const [m1, p1] = [cpu(mainThread), cpu('/proc/self/stat')];
 const requests = Number(/(\d+) req\/s/.exec(said)?.[1] ?? 0) * Number(process.env.SECONDS ?? 8);
 if (requests > 0) {
   console.log(`gateway CPU per request (approximate: includes the warm-up second of warm runs): main thread ${Math.round(((m1 - m0) / requests) * 1e6)} us, process ${Math.round(((p1 - p0) / requests) * 1e6)} us`);
+}
+if (sampling) {
+  type AllocNode = { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: AllocNode[] };
+  const { profile } = (await inspector.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: AllocNode } };
+  const bySite = new Map<string, number>();
+  let allBytes = 0;
+  const walk = (n: AllocNode, stack: string[]) => {
+    const here = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/.*node_modules\/\.pnpm\//, '').replace(/.*\/main\//, '')}:${n.callFrame.lineNumber + 1}`;
+    const path = [...stack, here];
+    if (n.selfSize > 0) {
+      // The allocating frame and its caller: "who allocates" is usually one of node's own frames.
+      const key = path.slice(-2).reverse().join(' < ');
+      bySite.set(key, (bySite.get(key) ?? 0) + n.selfSize);
+      allBytes += n.selfSize;
+    }
+    for (const c of n.children) walk(c, path);
+  };
+  walk(profile.head, []);
+  const served = Number(/(\d+) req\/s/.exec(said)?.[1] ?? 0) * (Number(process.env.SECONDS ?? 8) + 1);
+  console.log(`allocated about ${served > 0 ? Math.round(allBytes / served) : '?'} bytes per request (sampled; includes the warm-up second)`);
+  console.log('| bytes/request | allocating frame < caller |\n|---|---|');
+  console.log([...bySite].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `| ${served > 0 ? Math.round(v / served) : v} | \`${k}\` |`).join('\n'));
 }
 if (!profiling) {
   if (process.env.MEM) console.log(JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)]))), readFileSync('/proc/self/status', 'utf8').match(/Rss\w+:\s+\d+ kB/g));

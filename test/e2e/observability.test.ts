@@ -69,6 +69,26 @@ describe('logs (issue 8)', () => {
     await gw.anon.get(`/v1/no-such-${randomBytes(3).toString('hex')}`, { 'x-request-id': 'obs-404' });
     expect(lines.find((l) => l.requestId === 'obs-404' && l.msg === 'request')).toMatchObject({ status: 404, route: 'unmatched' });
   });
+
+  it('a request without X-Request-Id gets a fresh id of its own, in the header, a refusal body and the log line', async () => {
+    const team = await newTeam(gw, 100);
+    const u = await newMember(gw, team, ['autocad']);
+    const before = lines.length;
+    // Launches (the launch lane), warm ones too, and a request of the general chain.
+    const answers = [
+      await u.api.post('/v1/launch', { product: 'autocad' }),
+      await u.api.post('/v1/launch', { product: 'autocad' }),
+      await u.api.post('/v1/launch', { product: 'autocad' }),
+      await u.api.post('/v1/launch', { product: 'no-such-product' }),
+      await gw.op.get('/v1/products'),
+    ];
+    const ids = answers.map((r) => r.headers.get('x-request-id') ?? '');
+    for (const id of ids) expect(id).toMatch(/^[\w.-]{8,64}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(answers[3]?.body.requestId).toBe(ids[3]);
+    const logged = lines.slice(before).filter((l) => l.msg === 'request').map((l) => l.requestId);
+    for (const id of ids) expect(logged).toContain(id);
+  });
 });
 
 describe('GET /metrics (issue 8)', () => {

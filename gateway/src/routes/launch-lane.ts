@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LaunchResponse } from '@flexgate/shared';
+import type { z } from 'zod';
 import { DomainError } from '../domain/errors';
 import type { Logger } from '../lib/logger';
 import type { Metrics } from '../lib/metrics';
@@ -6,7 +8,7 @@ import { errorParts, type ProblemParts } from '../middleware/problem';
 import { limitedParts, type TokenBuckets } from '../middleware/rate-limit';
 import { isNulFree } from '../middleware/strict-body';
 import type { ServiceContext } from '../services/context';
-import { launch } from '../services/launch';
+import { launch, type LaunchInput, warmLaunchNow } from '../services/launch';
 import { answerJson } from '../services/warm-launches';
 import { idempotencyHeader } from './openapi';
 import { countLaunch, launchRequest } from './users';
@@ -44,6 +46,20 @@ function handOver(req: IncomingMessage, res: ServerResponse, bytes: Buffer, chai
   chain(req, res);
 }
 
+type LaunchRequest = z.infer<typeof launchRequest>;
+
+/** The launch service's input from the request body, for the user the token names. */
+function launchInput(autodeskId: string, input: LaunchRequest, key: string | undefined): LaunchInput {
+  return {
+    autodeskId,
+    product: input.product,
+    team: input.team,
+    machine: input.machine,
+    provisional: input.provisional,
+    idempotency: key ? { scope: `launch:${autodeskId}`, key, request: input } : undefined,
+  };
+}
+
 /** Three dot-separated parts, as an ID token has; admin keys and the operator key have none. */
 function isJwtShaped(token: string): boolean {
   const first = token.indexOf('.');
@@ -79,7 +95,66 @@ export function launchLane(d: LaneDeps): NodeLane {
     res.end(p.body);
   };
 
-  const serve = async (req: IncomingMessage, res: ServerResponse, bytes: Buffer, bearer: string, key: string | undefined, chain: Chain) => {
+  /** What no answer above covered (a bug): logged, and a bare 500 rather than a hung request. */
+  const failed = (res: ServerResponse, error: unknown) => {
+    d.logger.error('launch lane failed', { err: error instanceof Error ? (error.stack ?? String(error)) : String(error) });
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/problem+json' });
+    res.end();
+  };
+
+  const granted = (res: ServerResponse, id: string, started: number, answer: LaunchResponse) => {
+    if (answer.source === 'flex' && answer.charged === 0) flexWarm();
+    else countLaunch(d.metrics, answer);
+    const json = answerJson(answer);
+    const ms = performance.now() - started;
+    ok();
+    okLatency(ms / 1000);
+    d.accessLog(id, 'POST', ROUTE, 200, ms);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'x-request-id': id });
+    res.end(json);
+  };
+
+  const refused = (res: ServerResponse, id: string, started: number, error: unknown, launching: boolean) => {
+    if (launching && error instanceof DomainError) d.metrics.refusals.inc({ code: error.code });
+    answer(res, id, started, problem(error, id));
+  };
+
+  /** A launch that waits on something: a session to open or charge, a decision not cached. */
+  const launchFor = async (res: ServerResponse, id: string, started: number, autodeskId: string, input: LaunchRequest, key: string | undefined) => {
+    try {
+      granted(res, id, started, await launch(d.ctx, launchInput(autodeskId, input, key)));
+    } catch (error) {
+      refused(res, id, started, error, true);
+    }
+  };
+
+  /** A token this instance has not verified yet (or that no longer holds). */
+  const verifyFirst = async (res: ServerResponse, id: string, started: number, bearer: string, input: LaunchRequest, key: string | undefined) => {
+    let autodeskId: string;
+    try {
+      autodeskId = (await d.ctx.keys.verifyIdToken(bearer)).sub;
+    } catch (error) {
+      // A bad token is not a launch refusal (as in the chain).
+      return refused(res, id, started, error, false);
+    }
+    return launchAs(res, id, started, autodeskId, input, key);
+  };
+
+  const launchAs = (res: ServerResponse, id: string, started: number, autodeskId: string, input: LaunchRequest, key: string | undefined) => {
+    const userWait = d.limits ? d.limits.perUser.take(autodeskId) : 0;
+    if (userWait > 0) return answer(res, id, started, limitedParts(id, { name: 'launch-per-user', metrics: d.metrics, launch: true }, userWait));
+    // The common case answers here, without a promise: a session open and cached (warmLaunchNow).
+    let warm: LaunchResponse | undefined;
+    try {
+      warm = warmLaunchNow(d.ctx, launchInput(autodeskId, input, key));
+    } catch (error) {
+      return refused(res, id, started, error, true);
+    }
+    if (warm !== undefined) return granted(res, id, started, warm);
+    return launchFor(res, id, started, autodeskId, input, key);
+  };
+
+  const serve = (req: IncomingMessage, res: ServerResponse, bytes: Buffer, bearer: string, key: string | undefined, chain: Chain) => {
     let text: string;
     try {
       text = utf8.decode(bytes);
@@ -102,35 +177,10 @@ export function launchLane(d: LaneDeps): NodeLane {
     // Per address before the credential is checked (a flood costs no signature check), per user after.
     const ipWait = d.limits ? d.limits.perIp.take(req.socket.remoteAddress ?? 'unknown') : 0;
     if (ipWait > 0) return answer(res, id, started, limitedParts(id, { name: 'launch-per-ip', metrics: d.metrics, launch: true }, ipWait));
-    // Refusals of the launch itself are counted as launch refusals; a bad token is not (as in the chain).
-    let launching = false;
-    try {
-      const autodeskId = (await d.ctx.keys.verifyIdToken(bearer)).sub;
-      const userWait = d.limits ? d.limits.perUser.take(autodeskId) : 0;
-      if (userWait > 0) return answer(res, id, started, limitedParts(id, { name: 'launch-per-user', metrics: d.metrics, launch: true }, userWait));
-      const input = body.data;
-      launching = true;
-      const granted = await launch(d.ctx, {
-        autodeskId,
-        product: input.product,
-        team: input.team,
-        machine: input.machine,
-        provisional: input.provisional,
-        idempotency: key ? { scope: `launch:${autodeskId}`, key, request: input } : undefined,
-      });
-      if (granted.source === 'flex' && granted.charged === 0) flexWarm();
-      else countLaunch(d.metrics, granted);
-      const json = answerJson(granted);
-      const ms = performance.now() - started;
-      ok();
-      okLatency(ms / 1000);
-      d.accessLog(id, 'POST', ROUTE, 200, ms);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'x-request-id': id });
-      res.end(json);
-    } catch (error) {
-      if (launching && error instanceof DomainError) d.metrics.refusals.inc({ code: error.code });
-      answer(res, id, started, problem(error, id));
-    }
+    // A token verified before is known at once: the common case answers in the turn that read it.
+    const claims = d.ctx.keys.knownIdToken(bearer);
+    if (claims !== undefined) return launchAs(res, id, started, claims.sub, body.data, key);
+    return verifyFirst(res, id, started, bearer, body.data, key);
   };
 
   return (req, res, chain) => {
@@ -154,11 +204,11 @@ export function launchLane(d: LaneDeps): NodeLane {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('end', () => {
       const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      serve(req, res, bytes, bearer, key, chain).catch((error: unknown) => {
-        d.logger.error('launch lane failed', { err: error instanceof Error ? (error.stack ?? String(error)) : String(error) });
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/problem+json' });
-        res.end();
-      });
+      try {
+        serve(req, res, bytes, bearer, key, chain)?.catch((error: unknown) => failed(res, error));
+      } catch (error) {
+        failed(res, error);
+      }
     });
   };
 }

@@ -3,6 +3,7 @@ import { findProduct } from '../db/repos/catalog';
 import { appendLedger, chargeableLots, drawFromLot, expireLots, teamBalance } from '../db/repos/lots';
 import { findProvisional, insertSession, openSession, sessionState } from '../db/repos/sessions';
 import type { Kysely } from 'kysely';
+import type { HotReads, Recheck } from '../db/hot';
 import type { DB, SessionRow } from '../db/schema';
 import { inTransaction } from '../db/tx';
 import { DomainError, invalid } from '../domain/errors';
@@ -16,7 +17,7 @@ import { accessFacts, resolveAccess } from './access';
 import { checkAlerts } from './alerts';
 import type { ServiceContext } from './context';
 import { fingerprint, type IdempotencyRequest, keyReused, remember, replay } from './idempotency';
-import { WarmLaunches } from './warm-launches';
+import { type WarmLaunch, WarmLaunches } from './warm-launches';
 
 export interface LaunchInput {
   autodeskId: string;
@@ -56,7 +57,7 @@ export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<L
   }
   const key = ctx.warm ? WarmLaunches.key(input.autodeskId, input.product, input.team) : null;
   if (ctx.warm && key) {
-    const hit = await warmAnswer(ctx, ctx.warm, key, now);
+    const hit = ctx.hot ? warmFromFile(ctx.hot, ctx.warm, key, now) : await warmFromDatabase(ctx.db, ctx.warm, key, now);
     if (hit) return hit;
   }
   const nowIso = now.toISOString();
@@ -99,29 +100,48 @@ function cacheable(facts: AccessQuestion): boolean {
   return facts.licenses.length === 0;
 }
 
-/** A cached warm launch, if the database still vouches for it (see WarmLaunches). */
-async function warmAnswer(ctx: ServiceContext, warm: WarmLaunches, key: string, now: Date): Promise<LaunchResponse | undefined> {
+/**
+ * A warm launch answered at once, or undefined: then `launch` decides it. On SQLite a launch whose
+ * session is open and cached (WarmLaunches) needs only prepared statements on the read connection,
+ * so it needs no promise: the launch lane answers it in the same turn as it read the request. The
+ * same rules as `launch`: a provisional report or a stored Idempotency-Key answer goes there.
+ */
+export function warmLaunchNow(ctx: ServiceContext, input: LaunchInput): LaunchResponse | undefined {
+  if (!ctx.hot || !ctx.warm || input.provisional) return undefined;
+  if (input.idempotency && ctx.hot.storedAnswer(input.idempotency.scope, input.idempotency.key)) return undefined;
+  return warmFromFile(ctx.hot, ctx.warm, WarmLaunches.key(input.autodeskId, input.product, input.team), ctx.clock.now());
+}
+
+/** A cached warm launch, if the SQLite file still vouches for it (see WarmLaunches). */
+function warmFromFile(hot: HotReads, warm: WarmLaunches, key: string, now: Date): LaunchResponse | undefined {
   const entry = warm.get(key, now.getTime());
   if (!entry) return undefined;
-  const { session, team } = entry.answer;
   // Read before the recheck: a commit in between makes the next launch recheck again, never skip one.
-  const dataVersion = ctx.hot ? ctx.hot.dataVersion() : null;
+  const dataVersion = hot.dataVersion();
   const confirmed = entry.confirmed;
-  if (dataVersion !== null && confirmed?.dataVersion === dataVersion && now.getTime() < confirmed.validUntilMs) {
+  if (confirmed?.dataVersion === dataVersion && now.getTime() < confirmed.validUntilMs) {
     // The same object each time: the launch lane serialises it once (answerJson).
     return confirmed.answer;
   }
-  const nowIso = now.toISOString();
-  const r = ctx.hot ? ctx.hot.recheck(session.id, team, nowIso) : await recheckLaunch(ctx.db, session.id, team, nowIso);
+  const answer = rechecked(warm, key, entry, hot.recheck(entry.answer.session.id, entry.answer.team, now.toISOString()));
+  if (answer) entry.confirmed = { dataVersion, validUntilMs: answer.validUntilMs, answer: answer.answer };
+  return answer?.answer;
+}
+
+/** The same on PostgreSQL: one statement (no data version to skip it with). */
+async function warmFromDatabase(db: Kysely<DB>, warm: WarmLaunches, key: string, now: Date): Promise<LaunchResponse | undefined> {
+  const entry = warm.get(key, now.getTime());
+  if (!entry) return undefined;
+  return rechecked(warm, key, entry, await recheckLaunch(db, entry.answer.session.id, entry.answer.team, now.toISOString()))?.answer;
+}
+
+/** The entry's answer with the balance just read, while nothing it was decided from changed. */
+function rechecked(warm: WarmLaunches, key: string, entry: WarmLaunch, r: Recheck): { answer: LaunchResponse; validUntilMs: number } | undefined {
   if (r.epoch !== entry.epoch || !r.open) {
     warm.forget(key);
     return undefined;
   }
-  const answer = { ...entry.answer, balance: r.balance };
-  if (dataVersion !== null) {
-    entry.confirmed = { dataVersion, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY, answer };
-  }
-  return answer;
+  return { answer: { ...entry.answer, balance: r.balance }, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY };
 }
 
 function questionOf(input: LaunchInput, now: Date): Omit<AccessQuestion, 'product' | 'licenses' | 'memberships'> {
