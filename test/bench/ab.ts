@@ -1,6 +1,7 @@
 /**
  * `node --import tsx test/bench/ab.ts <dirA> <dirB> [seconds]`: two checkouts' gateways side by side
- * on warm launches. Both run at once (each its own process and SQLite file, seeded alike); the load
+ * on warm launches. `floor` as dirA: a bare node:http server (floor-server.ts) answering B's own
+ * warm answer to the same requests, i.e. what Node and the kernel cost before the gateway does anything. Both run at once (each its own process and SQLite file, seeded alike); the load
  * generator (undici, 64 connections, closed loop) switches between them every 250 ms, so both see
  * the same phases of a machine whose speed changes by up to 2x from one minute to the next, which
  * separate runs minutes apart cannot tell from a change in the code. Prints req/s, p50/p99 and the
@@ -18,7 +19,7 @@ const [dirA, dirB] = [process.argv[2], process.argv[3]].map((d) => resolve(d ?? 
 const seconds = Number(process.argv[4] ?? 30);
 const SLICE_MS = 250;
 
-async function gateway(dir: string): Promise<{ url: string; child: ChildProcess }> {
+async function gateway(dir: string) {
   const key = `ab-${randomBytes(8).toString('hex')}`;
   const db = join(mkdtempSync(join(tmpdir(), 'fg-ab-')), 'db.sqlite');
   const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
@@ -39,8 +40,7 @@ async function gateway(dir: string): Promise<{ url: string; child: ChildProcess 
   });
   const fleet = await seedFleet(url, key, { warm: 1000, cold: 1, refused: 1 });
   await prewarm(url, fleet);
-  (child as ChildProcess & { fleet?: unknown }).fleet = fleet;
-  return Object.assign({ url, child }, { fleet });
+  return { url, child, fleet };
 }
 
 /** CPU seconds of a process's main thread (its task whose id is the pid). */
@@ -49,11 +49,31 @@ const mainCpu = (pid: number) => {
   return (Number(f[11]) + Number(f[12])) / 100;
 };
 
-const targets = await Promise.all([dirA, dirB].map(async (dir, i) => ({ name: i === 0 ? 'A' : 'B', dir, ...(await gateway(dir as string)) })));
+type Fleet = Awaited<ReturnType<typeof seedFleet>>;
+
+/** The floor server, answering what the gateway answers to a warm launch of `fleet`. */
+async function floor(of: { url: string; fleet: Fleet }): Promise<{ url: string; child: ChildProcess; fleet: Fleet }> {
+  const res = await fetch(`${of.url}/v1/launch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${of.fleet.warm[0]}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ product: of.fleet.products[0]?.key }),
+  });
+  const body = await res.text();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/floor-server.ts'], { env: { ...process.env, FLOOR_BODY: body }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((ok) => child.stdout?.on('data', (d: Buffer) => { const m = /listening on (\S+)/.exec(String(d)); if (m?.[1]) ok(m[1]); }));
+  return { url, child, fleet: of.fleet };
+}
+
+const b = await gateway(dirB as string);
+const a = process.argv[2] === 'floor' ? await floor(b) : await gateway(dirA as string);
+const targets = [
+  { name: 'A', dir: process.argv[2] === 'floor' ? 'floor (node:http, fixed answer)' : dirA, ...a },
+  { name: 'B', dir: dirB, ...b },
+];
 const stats = targets.map(() => ({ lat: [] as number[], ms: 0, cpu: 0 }));
 const pools = targets.map((t) => new Pool(t.url, { connections: 64, pipelining: 1 }));
 const slice = async (i: number, record: boolean) => {
-  const t = targets[i] as (typeof targets)[number] & { fleet: { warm: string[]; products: { key: string }[] } };
+  const t = targets[i] as (typeof targets)[number];
   const pool = pools[i] as Pool;
   const cpu0 = mainCpu(t.child.pid as number);
   const start = performance.now();
