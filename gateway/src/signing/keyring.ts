@@ -202,7 +202,6 @@ export class KeyRing {
     return { token: await signCompact(key.privateKey, header, claims), expiresAt };
   }
 
-  /** Verifies a user's ID token; only our keys, our issuer and the ID-token audience pass. */
   /**
    * The claims of an ID token this instance already verified and that has not expired, without
    * waiting on anything (the launch lane answers a warm launch in one go with it); undefined:
@@ -216,6 +215,7 @@ export class KeyRing {
     return undefined;
   }
 
+  /** Verifies a user's ID token; only our keys, our issuer and the ID-token audience pass. */
   async verifyIdToken(token: string): Promise<IdTokenClaims> {
     const known = this.knownIdToken(token);
     if (known) return known;
