@@ -40,10 +40,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   if (applied.length > 0) logger.info('migrated', { applied });
   // The launch fast path needs the tables, so it opens after migrating; :memory: has no second connection.
   const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
-  const hot = sqlitePath && sqlitePath !== ':memory:' ? sqliteHotReads(sqlitePath) : null;
+  const sqliteFile = sqlitePath && sqlitePath !== ':memory:' ? sqlitePath : null;
+  const hot = sqliteFile ? sqliteHotReads(sqliteFile) : null;
   const checkpointer =
-    sqlitePath && sqlitePath !== ':memory:' && database.sqlite
-      ? startCheckpointer(sqlitePath, database.sqlite, { onError: (message) => logger.warn('wal checkpoint failed', { err: message }) })
+    sqliteFile && database.sqlite
+      ? startCheckpointer(sqliteFile, database.sqlite, { onError: (message) => logger.warn('wal checkpoint failed', { err: message }) })
       : null;
   const keys = new KeyRing(database.db, clock, { issuer: config.issuer, idTokenTtlSeconds: config.idTokenTtlSeconds });
   await keys.init();

@@ -119,10 +119,14 @@ export function launchLane(d: LaneDeps): NodeLane {
     answer(res, id, started, problem(error, id));
   };
 
-  /** A launch that waits on something: a session to open or charge, a decision not cached. */
-  const launchFor = async (res: ServerResponse, id: string, started: number, autodeskId: string, input: LaunchRequest, key: string | undefined) => {
+  /**
+   * A launch that waits on something: a session to open or charge, a decision not cached. `launch`
+   * looks for a warm entry again (one Map lookup; with an Idempotency-Key, the stored-answer read):
+   * only misses pay it, and `launch` stays whole for every other caller.
+   */
+  const launchFor = async (res: ServerResponse, id: string, started: number, input: LaunchInput) => {
     try {
-      granted(res, id, started, await launch(d.ctx, launchInput(autodeskId, input, key)));
+      granted(res, id, started, await launch(d.ctx, input));
     } catch (error) {
       refused(res, id, started, error, true);
     }
@@ -144,14 +148,15 @@ export function launchLane(d: LaneDeps): NodeLane {
     const userWait = d.limits ? d.limits.perUser.take(autodeskId) : 0;
     if (userWait > 0) return answer(res, id, started, limitedParts(id, { name: 'launch-per-user', metrics: d.metrics, launch: true }, userWait));
     // The common case answers here, without a promise: a session open and cached (warmLaunchNow).
+    const launching = launchInput(autodeskId, input, key);
     let warm: LaunchResponse | undefined;
     try {
-      warm = warmLaunchNow(d.ctx, launchInput(autodeskId, input, key));
+      warm = warmLaunchNow(d.ctx, launching);
     } catch (error) {
       return refused(res, id, started, error, true);
     }
     if (warm !== undefined) return granted(res, id, started, warm);
-    return launchFor(res, id, started, autodeskId, input, key);
+    return launchFor(res, id, started, launching);
   };
 
   const serve = (req: IncomingMessage, res: ServerResponse, bytes: Buffer, bearer: string, key: string | undefined, chain: Chain) => {

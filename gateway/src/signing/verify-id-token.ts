@@ -21,8 +21,12 @@ export function idTokenMacKey(privateD: Buffer, kid: string): Buffer {
  * an array: unambiguous). base64url.
  */
 export function idTokenClaimsMac(claims: Record<string, unknown>, macKey: Buffer): string {
+  return claimsMac(claims, macKey).toString('base64url');
+}
+
+function claimsMac(claims: Record<string, unknown>, macKey: Buffer): Buffer {
   const covered = [claims.iss, claims.aud, claims.sub, claims.iat, claims.exp, claims.nbf ?? null, claims.jti];
-  return createHmac('sha256', macKey).update(JSON.stringify(covered)).digest('base64url');
+  return createHmac('sha256', macKey).update(JSON.stringify(covered)).digest();
 }
 
 /** Why a token was refused; `no-key` means its kid is not (yet) one of ours: worth a key reload. */
@@ -78,7 +82,7 @@ export async function verifyIdToken(token: string, keys: ReadonlyMap<string, IdT
   let valid: boolean;
   if (claims.gmac !== undefined) {
     const mac = typeof claims.gmac === 'string' ? Buffer.from(claims.gmac, 'base64url') : Buffer.alloc(0);
-    valid = mac.length === 32 && timingSafeEqual(mac, Buffer.from(idTokenClaimsMac(claims, key.macKey), 'base64url'));
+    valid = mac.length === 32 && timingSafeEqual(mac, claimsMac(claims, key.macKey));
   } else {
     valid = await new Promise<boolean>((resolve, reject) => {
       cryptoVerify(null, Buffer.from(`${h}.${p}`), key.publicKey, signature, (error, ok) => (error ? reject(error) : resolve(ok)));
