@@ -87,6 +87,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     limits: deps.config.rateLimit ? { perIp: perIpLaunch, perUser: perUserLaunch } : null,
     requestId,
     accessLog,
+    draining: () => deps.ready !== undefined && !deps.ready(),
   });
   app.use('*', async (c, next) => {
     const id = requestId(c.req.header('x-request-id'));

@@ -52,21 +52,26 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   let accepting = true;
   const { app, launchLane } = createHttp({ config, database, clock, testClock, keys, logger, hot, ready: () => accepting });
   const toApp = getRequestListener(app.fetch, { hostname: config.host });
+  // The app's responses in flight, so that a drain can ask each of their connections to close
+  // after it. The launch lane needs no such list: it writes its answers in one call and adds
+  // `Connection: close` itself while draining (its `draining` dependency), which spares every
+  // launch a 'close' listener and two Set operations.
+  const inFlight = new Set<ServerResponse>();
+  const untrack = (res: ServerResponse) => inFlight.delete(res);
+  const appListener = (req: IncomingMessage, res: ServerResponse) => {
+    // While draining, every answer closes its connection: no keep-alive socket outlives it.
+    if (!accepting) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => untrack(res));
+    return toApp(req, res);
+  };
   // The launch lane first: it answers POST /v1/launch itself and hands everything else to the app.
-  const server = createServer((req, res) => launchLane(req, res, toApp));
+  const server = createServer((req, res) => launchLane(req, res, appListener));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  // Responses in flight, so that a drain can ask each of their connections to close after it.
-  const inFlight = new Set<ServerResponse>();
-  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-    // While draining, every answer closes its connection: no keep-alive socket outlives it.
-    if (!accepting && !res.headersSent) res.setHeader('connection', 'close');
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
-  });
 
   // Background upkeep, each step idempotent so that several instances may run it at once.
   const timers = [

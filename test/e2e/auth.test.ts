@@ -203,6 +203,21 @@ describe('authentication: every route refuses every credential that is not ours 
     expectStatus(await gw.anon.as(token).post('/v1/launch', { product: 'autocad' }), 200);
     expectStatus(await gw.anon.as(legacyToken).post('/v1/launch', { product: 'autocad' }), 200);
   });
+
+  it("a verified token's signature under another payload is refused: the verified-token cache finds tokens by signature and compares them whole", async () => {
+    const { token } = expectStatus(await gw.anon.post('/v1/signin', { autodeskId: userB.autodeskId, password: userB.password }), 200);
+    // Verified once, so the gateway now knows this signature.
+    expectStatus(await gw.anon.as(token).post('/v1/launch', { product: 'autocad' }), 200);
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    const asA = Buffer.from(JSON.stringify({ ...claims, sub: userA.autodeskId })).toString('base64url');
+    const forged = `${header}.${asA}.${signature}`;
+    // Both ways in: the launch lane (a JSON launch) and the general chain.
+    expectRefusal(await gw.anon.as(forged).post('/v1/launch', { product: 'autocad' }), 401, 'launch with a reused signature');
+    expectRefusal(await gw.anon.as(forged).get('/v1/me/products'), 401, 'GET /v1/me/products with a reused signature');
+    // The real token still works, as user B.
+    expect(expectStatus(await gw.anon.as(token).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ charged: 0, session: { id: sessionB } });
+  });
 });
 
 describe('authorisation: real credentials on routes they have no right to (403)', () => {

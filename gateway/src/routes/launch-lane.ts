@@ -24,7 +24,11 @@ export interface LaneDeps {
   requestId: (incoming: string | undefined) => string;
   /** The access log line, as the general chain writes it. */
   accessLog: (id: string, method: string, route: string, status: number, ms: number) => void;
+  /** True once a graceful stop began: every answer then closes its connection (server.ts drains). */
+  draining: () => boolean;
 }
+
+type Head = Record<string, string | number>;
 
 /** A node:http request handler that serves what it can and hands the rest to `chain`. */
 export type NodeLane = (req: IncomingMessage, res: ServerResponse, chain: (req: IncomingMessage, res: ServerResponse) => void) => void;
@@ -33,6 +37,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 const ROUTE = '/v1/launch';
+const ignore = () => {};
 
 type Chain = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -85,20 +90,25 @@ export function launchLane(d: LaneDeps): NodeLane {
   const ok = d.metrics.requests.bind({ method: 'POST', route: ROUTE, status: '200' });
   const okLatency = d.metrics.latency.bind({ method: 'POST', route: ROUTE });
   const flexWarm = d.metrics.launches.bind({ source: 'flex', charged: 'no' });
+  /** An answer's head, with `Connection: close` while draining (no keep-alive socket outlives it). */
+  const closing = (head: Head): Head => {
+    if (d.draining()) head.connection = 'close';
+    return head;
+  };
 
   const answer = (res: ServerResponse, id: string, started: number, p: ProblemParts) => {
     const ms = performance.now() - started;
     d.metrics.requests.inc({ method: 'POST', route: ROUTE, status: String(p.status) });
     d.metrics.latency.observe({ method: 'POST', route: ROUTE }, ms / 1000);
     d.accessLog(id, 'POST', ROUTE, p.status, ms);
-    res.writeHead(p.status, { ...p.headers, 'content-length': Buffer.byteLength(p.body), 'x-request-id': id });
+    res.writeHead(p.status, closing({ ...p.headers, 'content-length': Buffer.byteLength(p.body), 'x-request-id': id }));
     res.end(p.body);
   };
 
   /** What no answer above covered (a bug): logged, and a bare 500 rather than a hung request. */
   const failed = (res: ServerResponse, error: unknown) => {
     d.logger.error('launch lane failed', { err: error instanceof Error ? (error.stack ?? String(error)) : String(error) });
-    if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/problem+json' });
+    if (!res.headersSent) res.writeHead(500, closing({ 'content-type': 'application/problem+json' }));
     res.end();
   };
 
@@ -110,7 +120,7 @@ export function launchLane(d: LaneDeps): NodeLane {
     ok();
     okLatency(ms / 1000);
     d.accessLog(id, 'POST', ROUTE, 200, ms);
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'x-request-id': id });
+    res.writeHead(200, closing({ 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'x-request-id': id }));
     res.end(json);
   };
 
@@ -205,7 +215,7 @@ export function launchLane(d: LaneDeps): NodeLane {
     }
     const chunks: Buffer[] = [];
     // A client gone mid-body: nothing to answer, and no 'end' will come.
-    req.on('error', () => {});
+    req.on('error', ignore);
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('end', () => {
       const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
