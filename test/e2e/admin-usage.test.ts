@@ -57,6 +57,10 @@ describe('usage reports (R15)', () => {
     expect(expectStatus(await admin.api.get(`/v1/teams/${team}/usage?from=2026-03-16&to=2026-03-16&by=day`), 200).rows).toEqual([
       { key: '2026-03-16', tokens: 7, sessions: 1 },
     ]);
+    // Without bounds: the last 30 whole UTC days, today (2026-03-17) included, as the console shows them.
+    const recent = expectStatus(await admin.api.get(`/v1/teams/${team}/usage?by=day`), 200);
+    expect(recent).toMatchObject({ from: '2026-02-16T00:00:00.000Z', to: '2026-03-18T00:00:00.000Z', total: { tokens: 41, sessions: 5 } });
+    expect(recent.rows).toEqual(expectStatus(await admin.api.get(`${q}&by=day`), 200).rows);
 
     // The ledger says the same, to the token: charges net of refunds.
     const ledger = await ledgerOf(gw, team);
