@@ -2,7 +2,7 @@
  * `pnpm bench`: flexgate's check endpoint against a bare Hono baseline, measured side by side in
  * one run on one machine, alternating baseline and gateway runs, and written to BENCHMARKS.md.
  *
- *   pnpm bench [--seconds 5] [--connections 64] [--reps 2] [--engine sqlite|postgres] [--cluster N]
+ *   pnpm bench [--seconds 5] [--connections 64] [--reps 3] [--engine sqlite|postgres] [--cluster N]
  *              [--cpu-prof] [--no-write]
  */
 import { type ChildProcess, execSync, spawn } from 'node:child_process';
@@ -13,7 +13,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshDatabase } from '../harness/db';
 import { api, type Fleet, prewarm, seedFleet } from './fleet';
-import { type LoadResult, type Request, runLoad } from './load';
+import { type LoadResult, type Request, runLoadApart } from './load';
+import { launchRequest, type Workload } from './workloads';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const argv = process.argv.slice(2);
@@ -24,7 +25,10 @@ const opt = (name: string, dflt: string) => {
 const has = (name: string) => argv.includes(`--${name}`);
 const seconds = Number(opt('seconds', '5'));
 const connections = Number(opt('connections', '64'));
-const reps = Number(opt('reps', '2'));
+const reps = Number(opt('reps', '3'));
+// Each cold rep needs a simulated day of its own, warm and mixed one each, 25 h apart: all within
+// the fleet's ID tokens' 7 days (the gateway's longest FLEXGATE_ID_TOKEN_TTL).
+if (!(reps >= 1 && (reps + 2) * 25 <= 7 * 24)) throw new Error('--reps: 1 to 4');
 const engine = opt('engine', 'sqlite') as 'sqlite' | 'postgres';
 const cluster = Number(opt('cluster', '0'));
 const cpuProf = has('cpu-prof');
@@ -118,63 +122,57 @@ async function main() {
     clock += 25 * 3600_000;
     await api(gateway.url, operatorKey, 'POST', '/v1/test/clock', { now: new Date(clock).toISOString() });
   };
-  const launch = (token: string, product: string): Request => ({
-    method: 'POST',
-    path: '/v1/launch',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ product }),
-    expect: [200],
-  });
-  const pick = <T>(xs: T[], i: number) => xs[i % xs.length] as T;
-  const warmReq = (i: number) => {
-    const u = Math.floor(Math.random() * fleet.warm.length);
-    return launch(fleet.warm[u] as string, (fleet.products[u % 10] as { key: string }).key);
-  };
-  let coldCursor = 0;
-  const coldReq = () => {
-    // Each (cold user, product) pair once per simulated day: every launch opens a session and charges.
-    const k = coldCursor++;
-    const user = k % fleet.cold.length;
-    const product = Math.floor(k / fleet.cold.length) % 10;
-    if (k >= fleet.cold.length * 10) throw new Error('cold pairs exhausted: lower --seconds or seed more cold users (fleet.ts)');
-    return launch(fleet.cold[user] as string, (fleet.products[product] as { key: string }).key);
-  };
-  const refusedReq = (i: number) => ({ ...launch(pick(fleet.refused, i), 'product-9'), expect: [403] });
-  const adminReq = (i: number): Request => ({
+  const products = fleet.products.map((p) => p.key);
+  const admin: Request[] = [`/v1/teams/${fleet.team}/balance`, `/v1/teams/${fleet.team}/usage?by=product`].map((path) => ({
     method: 'GET',
-    path: i % 2 ? `/v1/teams/${fleet.team}/balance` : `/v1/teams/${fleet.team}/usage?by=product`,
+    path,
     headers: { authorization: `Bearer ${fleet.adminKey}` },
     expect: [200],
-  });
-  const mixedReq = (i: number) => {
-    const r = i % 20;
-    return r === 0 ? coldReq() : r === 1 ? adminReq(i) : warmReq(i);
-  };
-  const baseReq = (_i: number): Request => ({ ...launch('x', 'product-1'), expect: [200] });
+  }));
+  // The baseline answers any body; it gets the same shape of request as a launch.
+  const baseWorkload: Workload = { kind: 'fixed', request: launchRequest('x', 'product-1') };
 
-  const workloads: { name: string; prepare: () => Promise<void>; next: (i: number) => Request }[] = [
-    { name: 'healthz', prepare: async () => {}, next: () => ({ method: 'GET', path: '/healthz', headers: {}, expect: [200] }) },
-    { name: 'warm', prepare: async () => { await nextDay(); await prewarm(gateway.url, fleet); }, next: warmReq },
-    { name: 'cold', prepare: async () => { await nextDay(); coldCursor = 0; }, next: coldReq },
-    { name: 'refused', prepare: async () => {}, next: refusedReq },
-    { name: 'mixed', prepare: async () => { await nextDay(); coldCursor = 0; await prewarm(gateway.url, fleet); }, next: mixedReq },
+  // Cold launches take each (cold user, product) pair once per simulated day: every one opens a
+  // session and charges. The day moves on before each cold run (a run starts from the first pair);
+  // each mixed run takes its own share of the cold users, so the mixed runs share one day. Days are
+  // few because the fleet's ID tokens live 7 days at most (FLEXGATE_ID_TOKEN_TTL).
+  const share = (r: number) => fleet.cold.filter((_, i) => i % reps === r);
+  const workloads: { name: string; prepare: (rep: number) => Promise<void>; workload: (rep: number) => Workload }[] = [
+    { name: 'healthz', prepare: async () => {}, workload: () => ({ kind: 'fixed', request: { method: 'GET', path: '/healthz', headers: {}, expect: [200] } }) },
+    {
+      name: 'warm',
+      // Sessions opened once stay open (24 h) for the warm runs that follow.
+      prepare: async (r) => { if (r === 0) { await nextDay(); await prewarm(gateway.url, fleet); } },
+      workload: () => ({ kind: 'warm', launches: { tokens: fleet.warm, products } }),
+    },
+    { name: 'cold', prepare: nextDay, workload: () => ({ kind: 'cold', launches: { tokens: fleet.cold, products } }) },
+    { name: 'refused', prepare: async () => {}, workload: () => ({ kind: 'cycle', requests: fleet.refused.map((t) => ({ ...launchRequest(t, 'product-9'), expect: [403] })) }) },
+    {
+      name: 'mixed',
+      prepare: async (r) => { if (r === 0) { await nextDay(); await prewarm(gateway.url, fleet); } },
+      workload: (r) => ({ kind: 'mixed', warm: { tokens: fleet.warm, products }, cold: { tokens: share(r), products }, admin }),
+    },
   ];
   const only = opt('only', '');
-  const rows: { name: string; gw: LoadResult[]; base: LoadResult[]; cpu: number[] }[] = [];
+  type Measured = LoadResult & { loaderCpuUs: number };
+  const rows: { name: string; gw: Measured[]; base: Measured[]; cpu: number[] }[] = [];
   const coldEpochs: number[] = [];
   for (const w of workloads.filter((w) => !only || only.split(',').includes(w.name))) {
-    const row = { name: w.name, gw: [] as LoadResult[], base: [] as LoadResult[], cpu: [] as number[] };
+    const row = { name: w.name, gw: [] as Measured[], base: [] as Measured[], cpu: [] as number[] };
     for (let r = 0; r < reps; r++) {
-      if (!has('no-baseline') || r === 0) row.base.push(await runLoad(baseline.url, baseReq, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }));
-      await w.prepare();
+      if (!has('no-baseline') || r === 0) row.base.push(await runLoadApart(baseline.url, baseWorkload, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }));
+      await w.prepare(r);
       if (w.name === 'cold') coldEpochs.push(clock);
       const cpu0 = cpuSeconds(gateway.child.pid as number);
       // Every workload gets its second of warm-up (JIT, caches); cold and mixed spend fresh pairs on it.
-      row.gw.push(await runLoad(gateway.url, w.next, { connections, seconds, warmupSeconds: 1 }));
-      const g = row.gw.at(-1) as LoadResult;
+      row.gw.push(await runLoadApart(gateway.url, w.workload(r), { connections, seconds, warmupSeconds: 1 }));
+      const g = row.gw.at(-1) as Measured;
+      const base = row.base.at(-1) as Measured;
       const cpuUs = ((cpuSeconds(gateway.child.pid as number) - cpu0) / g.requests) * 1e6;
       row.cpu.push(cpuUs);
-      console.error(`${w.name} #${r + 1}: gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}, ~${Math.round(cpuUs)} us gateway CPU per request | baseline ${Math.round((row.base.at(-1) as LoadResult).rps)} req/s p99 ${(row.base.at(-1) as LoadResult).p99.toFixed(1)} ms`);
+      console.error(
+        `${w.name} #${r + 1}: gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}, ~${Math.round(cpuUs)} us gateway CPU per request, load generator ${Math.round(g.loaderCpuUs)} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}`,
+      );
     }
     rows.push(row);
   }
@@ -197,14 +195,14 @@ async function main() {
   const table = [
     `### ${title}: ${new Date().toISOString().slice(0, 16)}Z, commit ${commit}${dirty}`,
     '',
-    `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians) on the same 2 cores as the server.`,
+    `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.`,
     '',
-    '| workload | gateway req/s | baseline req/s | ratio | p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req | baseline p99 ms |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| workload | gateway req/s | baseline req/s | ratio | p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req | baseline p99 ms | load generator CPU µs/req (gateway; baseline) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const g = median(r.gw.map((x) => x.rps));
       const b = median(r.base.map((x) => x.rps));
-      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${((g / b) * 100).toFixed(0)}% | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} |`;
+      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${((g / b) * 100).toFixed(0)}% | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} | ${Math.round(median(r.gw.map((x) => x.loaderCpuUs)))}; ${Math.round(median(r.base.map((x) => x.loaderCpuUs)))} |`;
     }),
     '',
     `After the runs: gateway RSS ${rss.total} MB (${rss.file} MB of it mapped file pages: code, and on SQLite the database through the read connection's mmap; V8 heap ${heap.total} MB committed, ${heap.used} MB in use${cluster > 1 ? ', in one worker' : ''}); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
