@@ -155,6 +155,12 @@ async function main() {
   ];
   const only = opt('only', '');
   type Measured = LoadResult & { loaderCpuUs: number };
+  /**
+   * Each rep's gateway req/s against the baseline run just before it, the closest in time: the
+   * machine's speed changes by up to 2x between minutes, so the ratio of the two medians could
+   * pair runs minutes apart. The table shows the median of these.
+   */
+  const ratios = (r: { gw: Measured[]; base: Measured[] }) => r.gw.map((g, i) => g.rps / (r.base[i] ?? (r.base[0] as Measured)).rps);
   const rows: { name: string; gw: Measured[]; base: Measured[]; cpu: number[] }[] = [];
   const coldEpochs: number[] = [];
   for (const w of workloads.filter((w) => !only || only.split(',').includes(w.name))) {
@@ -171,7 +177,7 @@ async function main() {
       const cpuUs = ((cpuSeconds(gateway.child.pid as number) - cpu0) / g.requests) * 1e6;
       row.cpu.push(cpuUs);
       console.error(
-        `${w.name} #${r + 1}: gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}, ~${Math.round(cpuUs)} us gateway CPU per request, load generator ${Math.round(g.loaderCpuUs)} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}`,
+        `${w.name} #${r + 1}: ${((g.rps / base.rps) * 100).toFixed(0)}%, gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}, ~${Math.round(cpuUs)} us gateway CPU per request, load generator ${Math.round(g.loaderCpuUs)} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}`,
       );
     }
     rows.push(row);
@@ -195,14 +201,14 @@ async function main() {
   const table = [
     `### ${title}: ${new Date().toISOString().slice(0, 16)}Z, commit ${commit}${dirty}`,
     '',
-    `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.`,
+    `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; the ratio is the median of each rep's gateway run against the baseline run just before it; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.`,
     '',
-    '| workload | gateway req/s | baseline req/s | ratio | p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req | baseline p99 ms | load generator CPU µs/req (gateway; baseline) |',
+    '| workload | gateway req/s | baseline req/s | ratio (each rep) | p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req | baseline p99 ms | load generator CPU µs/req (gateway; baseline) |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const g = median(r.gw.map((x) => x.rps));
       const b = median(r.base.map((x) => x.rps));
-      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${((g / b) * 100).toFixed(0)}% | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} | ${Math.round(median(r.gw.map((x) => x.loaderCpuUs)))}; ${Math.round(median(r.base.map((x) => x.loaderCpuUs)))} |`;
+      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${(median(ratios(r)) * 100).toFixed(0)}% (${ratios(r).map((x) => (x * 100).toFixed(0)).join(', ')}) | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} | ${Math.round(median(r.gw.map((x) => x.loaderCpuUs)))}; ${Math.round(median(r.base.map((x) => x.loaderCpuUs)))} |`;
     }),
     '',
     `After the runs: gateway RSS ${rss.total} MB (${rss.file} MB of it mapped file pages: code, and on SQLite the database through the read connection's mmap; V8 heap ${heap.total} MB committed, ${heap.used} MB in use${cluster > 1 ? ', in one worker' : ''}); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
