@@ -57,12 +57,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   // `Connection: close` itself while draining (its `draining` dependency), which spares every
   // launch a 'close' listener and two Set operations.
   const inFlight = new Set<ServerResponse>();
-  const untrack = (res: ServerResponse) => inFlight.delete(res);
   const appListener = (req: IncomingMessage, res: ServerResponse) => {
     // While draining, every answer closes its connection: no keep-alive socket outlives it.
     if (!accepting) res.setHeader('connection', 'close');
     inFlight.add(res);
-    res.once('close', () => untrack(res));
+    res.once('close', () => inFlight.delete(res));
     return toApp(req, res);
   };
   // The launch lane first: it answers POST /v1/launch itself and hands everything else to the app.

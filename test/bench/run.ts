@@ -162,13 +162,11 @@ async function main() {
    */
   const ratios = (r: { gw: Measured[]; base: Measured[] }) => r.gw.map((g, i) => g.rps / (r.base[i] ?? (r.base[0] as Measured)).rps);
   const rows: { name: string; gw: Measured[]; base: Measured[]; cpu: number[] }[] = [];
-  const coldEpochs: number[] = [];
   for (const w of workloads.filter((w) => !only || only.split(',').includes(w.name))) {
     const row = { name: w.name, gw: [] as Measured[], base: [] as Measured[], cpu: [] as number[] };
     for (let r = 0; r < reps; r++) {
       if (!has('no-baseline') || r === 0) row.base.push(await runLoadApart(baseline.url, baseWorkload, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }));
       await w.prepare(r);
-      if (w.name === 'cold') coldEpochs.push(clock);
       const cpu0 = cpuSeconds(gateway.child.pid as number);
       // Every workload gets its second of warm-up (JIT, caches); cold and mixed spend fresh pairs on it.
       row.gw.push(await runLoadApart(gateway.url, w.workload(r), { connections, seconds, warmupSeconds: 1 }));
@@ -208,7 +206,8 @@ async function main() {
     ...rows.map((r) => {
       const g = median(r.gw.map((x) => x.rps));
       const b = median(r.base.map((x) => x.rps));
-      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${(median(ratios(r)) * 100).toFixed(0)}% (${ratios(r).map((x) => (x * 100).toFixed(0)).join(', ')}) | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} | ${Math.round(median(r.gw.map((x) => x.loaderCpuUs)))}; ${Math.round(median(r.base.map((x) => x.loaderCpuUs)))} |`;
+      const each = ratios(r);
+      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${(median(each) * 100).toFixed(0)}% (${each.map((x) => (x * 100).toFixed(0)).join(', ')}) | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} | ${Math.round(median(r.gw.map((x) => x.loaderCpuUs)))}; ${Math.round(median(r.base.map((x) => x.loaderCpuUs)))} |`;
     }),
     '',
     `After the runs: gateway RSS ${rss.total} MB (${rss.file} MB of it mapped file pages: code, and on SQLite the database through the read connection's mmap; V8 heap ${heap.total} MB committed, ${heap.used} MB in use${cluster > 1 ? ', in one worker' : ''}); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
