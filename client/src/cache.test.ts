@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDiskStore, createEntitlementCache, type DiskStore, entitlementFile, type EntitlementCache, fileKey } from './cache';
+import { createDiskStore, createEntitlementCache, type DiskStore, type EntitlementCache, entitlementFile, fileKey } from './cache';
 import { claimsFor, makeKey, sign, type TestKey } from './testing/keys';
 import { createKeyStore, createVerifier } from './verify';
 

@@ -78,7 +78,10 @@ export function createDiskStore(dir: string): DiskStore {
 
 /** A file name part from any string: readable, never a path separator, `..` or `__` (the separator). */
 export function fileKey(value: string): string {
-  return value.toLowerCase().replace(/[^a-z0-9.@-]/g, (c) => `~${c.charCodeAt(0).toString(16)}`).replace(/^\./, '~2e');
+  return value
+    .toLowerCase()
+    .replace(/[^a-z0-9.@-]/g, (c) => `~${c.charCodeAt(0).toString(16)}`)
+    .replace(/^\./, '~2e');
 }
 
 export interface CachedEntitlement {
@@ -118,11 +121,7 @@ export function entitlementFile(autodeskId: string, product: string): string {
   return join('entitlements', `${fileKey(autodeskId)}__${fileKey(product)}.json`);
 }
 
-export function createEntitlementCache(
-  store: DiskStore,
-  verifier: Verifier,
-  options: EntitlementCacheOptions,
-): EntitlementCache {
+export function createEntitlementCache(store: DiskStore, verifier: Verifier, options: EntitlementCacheOptions): EntitlementCache {
   return {
     async get(autodeskId, product, team) {
       const record = await store.read<CachedEntitlement>(entitlementFile(autodeskId, product));

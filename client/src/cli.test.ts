@@ -139,7 +139,13 @@ describe('the flexgate binary', () => {
     await mkdir(offlineDir, { recursive: true });
     await writeFile(
       join(offlineDir, 'signin.json'),
-      JSON.stringify({ gatewayUrl: deadUrl, autodeskId: 'ada@example.com', token: 'x.y.z', expiresAt: new Date().toISOString(), signedInAt: new Date().toISOString() }),
+      JSON.stringify({
+        gatewayUrl: deadUrl,
+        autodeskId: 'ada@example.com',
+        token: 'x.y.z',
+        expiresAt: new Date().toISOString(),
+        signedInAt: new Date().toISOString(),
+      }),
     );
     const dead = await run(['launch', 'autocad'], { FLEXGATE_URL: deadUrl, FLEXGATE_CACHE_DIR: offlineDir });
     expect(dead.code).toBe(4);

@@ -1,7 +1,7 @@
 import { type Command, parseCli, USAGE, UsageError } from './args';
 import { createClient, type FlexgateClient } from './client';
-import { GatewayUnreachableError } from './http';
 import { EXIT, exitCodeFor, formatLaunch, formatProducts, formatSummary, formatWhoAmI, localTime, progressBar } from './format';
+import { GatewayUnreachableError } from './http';
 import { runProduct } from './running';
 import { simulate } from './simulate';
 import { FlexgateError } from './types';

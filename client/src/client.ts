@@ -169,7 +169,12 @@ export function createClient(options: ClientOptions): FlexgateClient {
     if (res.status !== 200) return refusalFrom(res);
     const parsed = launchResponse.safeParse(res.body);
     if (!parsed.success) {
-      return { granted: false, code: 'internal-error', reason: 'The gateway sent a launch answer this client does not understand.', status: 200 };
+      return {
+        granted: false,
+        code: 'internal-error',
+        reason: 'The gateway sent a launch answer this client does not understand.',
+        status: 200,
+      };
     }
     const body = parsed.data;
     let claims: VerifiedGrant['claims'];
@@ -250,12 +255,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
     return Number.isFinite(recorded) ? new Date(recorded) : null;
   }
 
-  async function offline(
-    user: SignInRecord,
-    product: string,
-    opts: LaunchOptions,
-    err: GatewayUnreachableError,
-  ): Promise<LaunchResult> {
+  async function offline(user: SignInRecord, product: string, opts: LaunchOptions, err: GatewayUnreachableError): Promise<LaunchResult> {
     const t = await tick();
     const decision = decideProvisional(
       {
@@ -503,12 +503,17 @@ function refusalFrom(res: HttpResponse): Refusal {
     return refusal;
   }
   const code: RefusalCode =
-    res.status === 401 ? 'unauthorized'
-    : res.status === 403 ? 'forbidden'
-    : res.status === 404 ? 'not-found'
-    : res.status === 429 ? 'too-many-requests'
-    : res.status >= 500 ? 'internal-error'
-    : 'invalid-request';
+    res.status === 401
+      ? 'unauthorized'
+      : res.status === 403
+        ? 'forbidden'
+        : res.status === 404
+          ? 'not-found'
+          : res.status === 429
+            ? 'too-many-requests'
+            : res.status >= 500
+              ? 'internal-error'
+              : 'invalid-request';
   return { granted: false, code, reason: `The gateway answered HTTP ${res.status}.`, status: res.status };
 }
 

@@ -28,7 +28,9 @@ export function formatLaunch(product: string, result: LaunchResult): string {
       '  It will be reported, and charged once, on the next contact with the gateway.',
     ].join('\n');
   }
-  const lines = [`Granted ${product} by ${result.source}${result.team ? ` (team ${result.team})` : ''}${result.fromCache ? ', from the offline cache' : ''}.`];
+  const lines = [
+    `Granted ${product} by ${result.source}${result.team ? ` (team ${result.team})` : ''}${result.fromCache ? ', from the offline cache' : ''}.`,
+  ];
   lines.push(`  tokens charged: ${result.charged}`);
   if (result.balance !== null) lines.push(`  balance:        ${result.balance} tokens`);
   if (result.sessionEnd) lines.push(`  session ends:   ${localTime(result.sessionEnd)}`);
@@ -60,9 +62,17 @@ export function formatSummary(s: SimulateSummary): string {
   const lines = [
     `${s.launches} launches by ${s.users} users in ${(s.durationMs / 1000).toFixed(1)} s (${s.launchesPerSec}/s)`,
     `  granted:        ${s.granted}${s.fromCache ? ` (${s.fromCache} from cache)` : ''}`,
-    `  sources:        ${Object.entries(s.sources).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
+    `  sources:        ${
+      Object.entries(s.sources)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none'
+    }`,
     `  tokens charged: ${s.tokensCharged}`,
-    `  refusals:       ${Object.entries(s.refusals).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
+    `  refusals:       ${
+      Object.entries(s.refusals)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none'
+    }`,
     `  latency ms:     p50 ${s.latencyMs.p50}  p95 ${s.latencyMs.p95}  p99 ${s.latencyMs.p99}  max ${s.latencyMs.max}`,
   ];
   return lines.join('\n');

@@ -27,7 +27,13 @@ describe('decideProvisional', () => {
   });
 
   it('reuses the pending one while it lasts, and refuses once it is over', () => {
-    const pending = { id: 'p-0', autodeskId: 'ada@example.com', product: 'autocad', launchedAt: now.toISOString(), expiresAt: new Date(now.getTime() + HOUR).toISOString() };
+    const pending = {
+      id: 'p-0',
+      autodeskId: 'ada@example.com',
+      product: 'autocad',
+      launchedAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + HOUR).toISOString(),
+    };
     expect(decideProvisional({ ...base, pending }, DEFAULT_PROVISIONAL)).toMatchObject({ kind: 'reuse', record: { id: 'p-0' } });
     expect(decideProvisional({ ...base, pending, now: new Date(now.getTime() + HOUR) }, DEFAULT_PROVISIONAL).kind).toBe('refuse');
   });

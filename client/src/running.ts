@@ -15,9 +15,7 @@ export type RunEvent =
   | { type: 'refused'; refusal: Refusal; runsUntil: string }
   | { type: 'stopped'; outcome: RunOutcome };
 
-export type RunOutcome =
-  | { reason: 'closed'; ended: SessionEndResponse | null }
-  | { reason: 'entitlement-expired'; message: string };
+export type RunOutcome = { reason: 'closed'; ended: SessionEndResponse | null } | { reason: 'entitlement-expired'; message: string };
 
 export interface RunningProduct {
   /** The entitlement the product runs on now. */
@@ -64,7 +62,9 @@ export function runProduct(client: FlexgateClient, product: string, first: Grant
     clearTimeout(expiryTimer);
     const left = Date.parse(grant.expiresAt) - client.now().getTime();
     if (left <= 0) {
-      const why = lastRefusal ? ` The gateway refused to renew it: ${lastRefusal.reason}` : ' The gateway could not be reached to renew it.';
+      const why = lastRefusal
+        ? ` The gateway refused to renew it: ${lastRefusal.reason}`
+        : ' The gateway could not be reached to renew it.';
       finish({
         reason: 'entitlement-expired',
         message: `The entitlement for ${product} expired at ${new Date(grant.expiresAt).toLocaleString()}.${why} The product stops.`,

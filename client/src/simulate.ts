@@ -68,7 +68,12 @@ export async function simulate(opts: SimulateOptions): Promise<SimulateSummary> 
     let products = opts.products;
     const clients: FlexgateClient[] = [];
     for (const [i, id] of ids.entries()) {
-      const client = createClient({ gatewayUrl: opts.gatewayUrl, cacheDir: join(root, String(i)), httpClient: http, machine: `sim-${i + 1}` });
+      const client = createClient({
+        gatewayUrl: opts.gatewayUrl,
+        cacheDir: join(root, String(i)),
+        httpClient: http,
+        machine: `sim-${i + 1}`,
+      });
       await client.signIn(id, opts.password);
       clients.push(client);
     }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHttp, type Http } from './http';
-import { claimsFor, makeKey, sign, startServer, sendJson, type TestKey, type TestServer, unsignedToken } from './testing/keys';
+import { claimsFor, makeKey, sendJson, sign, startServer, type TestKey, type TestServer, unsignedToken } from './testing/keys';
 import { createKeyStore, createVerifier, EntitlementRejected, type Jwks, parseJwks, type Verifier } from './verify';
 
 let server: TestServer;
@@ -143,7 +143,10 @@ describe('verify', () => {
     // Expired 40 s ago: outside.
     expect(await rejection(await sign(keyA, claimsFor({ now: at(3640), ttlSec: 3600 })))).toBe('expired');
     expect(
-      await rejection(await sign(keyA, claimsFor({ now: at(7200), ttlSec: 60 })), { ...expectation, ignoreExpiry: true } as typeof expectation),
+      await rejection(await sign(keyA, claimsFor({ now: at(7200), ttlSec: 60 })), {
+        ...expectation,
+        ignoreExpiry: true,
+      } as typeof expectation),
     ).toBe('accepted');
   });
 });

@@ -224,11 +224,7 @@ function toRejection(err: unknown): EntitlementRejected {
  * When the gateway issued this ID token, if its signature verifies against the known keys.
  * Proof of a recent sign-in that cannot be made by editing a file (provisional launches).
  */
-export async function idTokenIssuedAt(
-  keys: KeyStore,
-  token: string,
-  expect: { issuer: string; sub: string },
-): Promise<Date | null> {
+export async function idTokenIssuedAt(keys: KeyStore, token: string, expect: { issuer: string; sub: string }): Promise<Date | null> {
   try {
     const jwks = await keys.current(false);
     if (!jwks) return null;

@@ -7,25 +7,25 @@ import type { Database } from './db/connect';
 import type { HotReads } from './db/hot';
 import { SqliteCharges } from './db/sqlite-charges';
 import type { AdjustableClock, Clock } from './lib/clock';
+import { newId } from './lib/ids';
 import type { Logger } from './lib/logger';
 import { Metrics } from './lib/metrics';
 import { constantTimeEquals } from './lib/secrets';
 import { authenticate } from './middleware/auth';
-import { strictUtf8Body } from './middleware/strict-body';
-import { peerAddress, rateLimit, signInSubject, TokenBuckets } from './middleware/rate-limit';
 import type { AppEnv } from './middleware/env';
 import { onError, problemResponse } from './middleware/problem';
-import { router } from './routes/openapi';
+import { peerAddress, rateLimit, signInSubject, TokenBuckets } from './middleware/rate-limit';
+import { strictUtf8Body } from './middleware/strict-body';
 import { launchLane, type NodeLane } from './routes/launch-lane';
-import { operatorRoutes } from './routes/operator';
 import { memberRoutes } from './routes/members';
+import { router } from './routes/openapi';
+import { operatorRoutes } from './routes/operator';
 import { reportRoutes } from './routes/reports';
 import { teamRoutes } from './routes/teams';
 import { userRoutes } from './routes/users';
 import type { ServiceContext } from './services/context';
 import { WarmLaunches } from './services/warm-launches';
 import type { KeyRing } from './signing/keyring';
-import { newId } from './lib/ids';
 
 export interface AppDeps {
   config: Config;
@@ -104,7 +104,10 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     accessLog(id, c.req.method, route, status, ms);
   });
   const limit = (maxSize: number): MiddlewareHandler<AppEnv> => {
-    const streaming = bodyLimit({ maxSize, onError: (c) => problemResponse(c, 'payload-too-large', `The request body is over ${maxSize} bytes.`) });
+    const streaming = bodyLimit({
+      maxSize,
+      onError: (c) => problemResponse(c, 'payload-too-large', `The request body is over ${maxSize} bytes.`),
+    });
     // A body that declares its length is judged by the header alone (Node's parser never reads
     // past Content-Length). Hono's bodyLimit touches `req.raw.body`, which makes
     // @hono/node-server build a web ReadableStream for every request: on the launch path that
@@ -155,7 +158,8 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
         ((deps.config.operatorKey !== undefined && constantTimeEquals(bearer, deps.config.operatorKey)) ||
           (deps.config.metricsToken !== undefined && constantTimeEquals(bearer, deps.config.metricsToken)))) ||
       (bearer === undefined && isLoopback(peerAddress(c)));
-    if (!allowed) return problemResponse(c, 'forbidden', 'GET /metrics answers loopback peers, the operator key and FLEXGATE_METRICS_TOKEN.');
+    if (!allowed)
+      return problemResponse(c, 'forbidden', 'GET /metrics answers loopback peers, the operator key and FLEXGATE_METRICS_TOKEN.');
     return c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
   app.get('/.well-known/jwks.json', (c) => {

@@ -30,7 +30,12 @@ const envSchema = z.object({
   /** A scrape-only bearer token for GET /metrics; without it /metrics answers loopback peers and the operator. */
   FLEXGATE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   FLEXGATE_ISSUER: z.string().min(1).default('flexgate'),
-  FLEXGATE_ID_TOKEN_TTL: z.coerce.number().int().min(60).max(7 * 86400).default(12 * 3600),
+  FLEXGATE_ID_TOKEN_TTL: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86400)
+    .default(12 * 3600),
   /** `normal` survives a process crash (WAL); `full` also survives power loss, at a cost per write. */
   FLEXGATE_SQLITE_SYNC: z.enum(['normal', 'full']).default('normal'),
   /** scrypt cost parameter N; lower only for tests and benchmarks that create thousands of accounts. */
@@ -40,9 +45,17 @@ const envSchema = z.object({
     .refine((n) => n >= 1024 && (n & (n - 1)) === 0, { message: 'must be a power of two >= 1024' })
     .default(16384),
   FLEXGATE_LOG: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-  FLEXGATE_BODY_LIMIT: z.coerce.number().int().min(1024).default(1024 * 1024),
+  FLEXGATE_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   /** The member import (R14) takes up to 10,000 CSV rows: a larger limit for that one route. */
-  FLEXGATE_IMPORT_BODY_LIMIT: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
+  FLEXGATE_IMPORT_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(5 * 1024 * 1024),
   /** smtp://host:port (or smtps://user:pass@host) for the background mail sender; unset: mail stays in the outbox. */
   SMTP_URL: z
     .string()

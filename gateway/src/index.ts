@@ -1,5 +1,5 @@
-export { createApp, type AppDeps } from './app';
-export { loadConfig, testConfig, type Config } from './config';
-export { startGateway, type RunningGateway } from './server';
+export { type AppDeps, createApp } from './app';
+export { type Config, loadConfig, testConfig } from './config';
 export { connect } from './db/connect';
 export { migrate } from './db/migrate';
+export { type RunningGateway, startGateway } from './server';

@@ -27,7 +27,8 @@ async function main(): Promise<void> {
   // --cluster N: this process only forks and supervises N workers (cluster.ts); each worker runs
   // this same file and takes the branch below.
   if (config.cluster > 0 && !isClusterWorker()) {
-    if (config.testClock) logger.warn('FLEXGATE_TEST_CLOCK with --cluster: every worker has its own clock; POST /v1/test/clock moves only one');
+    if (config.testClock)
+      logger.warn('FLEXGATE_TEST_CLOCK with --cluster: every worker has its own clock; POST /v1/test/clock moves only one');
     runPrimary({
       workers: config.cluster,
       logger,
@@ -46,7 +47,10 @@ async function main(): Promise<void> {
     logger.info('worker listening', { url: gateway.url, engine, pid: process.pid });
     process.send?.(listeningMessage(gateway.url, engine));
   } else {
-    logger.info(`listening on ${gateway.url}`, { engine, operatorRoutes: config.operatorKey ? 'enabled' : 'disabled (no FLEXGATE_OPERATOR_KEY)' });
+    logger.info(`listening on ${gateway.url}`, {
+      engine,
+      operatorRoutes: config.operatorKey ? 'enabled' : 'disabled (no FLEXGATE_OPERATOR_KEY)',
+    });
     // Plain line too, for people and scripts that wait for it (CONTRACT: "listening on http://HOST:PORT").
     process.stderr.write(`flexgate listening on ${gateway.url} (${engine})\n`);
   }

@@ -75,7 +75,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   // Background upkeep, each step idempotent so that several instances may run it at once.
   const timers = [
     setInterval(() => keys.refresh().catch((e) => logger.warn('key refresh failed', { err: String(e) })), 30_000),
-    setInterval(() => settleExpiries({ db: database.db, clock, keys, config }, null).catch((e) => logger.warn('expiry sweep failed', { err: String(e) })), 60_000),
+    setInterval(
+      () =>
+        settleExpiries({ db: database.db, clock, keys, config }, null).catch((e) => logger.warn('expiry sweep failed', { err: String(e) })),
+      60_000,
+    ),
     setInterval(
       () => forgetAnswersBefore(database.db, new Date(clock.now().getTime() - 86_400_000).toISOString()).catch(() => {}),
       3_600_000,

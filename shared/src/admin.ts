@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AccessSource } from './claims';
-import type { LedgerKind } from './wire';
 import { autodeskId, password, productKey } from './schemas';
+import type { LedgerKind } from './wire';
 
 /** Request schemas and answer types of the team-administration routes (issue 4). */
 
@@ -30,7 +30,11 @@ export const outboxQuery = z.object({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
 export const memberParam = z.object({
-  team: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a team id'),
+  team: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be a team id'),
   autodeskId,
 });
 

@@ -1,5 +1,5 @@
+export * from './admin';
 export * from './claims';
 export * from './problems';
 export * from './schemas';
 export * from './wire';
-export * from './admin';

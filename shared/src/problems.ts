@@ -19,12 +19,7 @@ export const PROBLEM_STATUS = {
 export type ProblemCode = keyof typeof PROBLEM_STATUS;
 
 /** Codes with which a launch is refused; a client shows their `detail` to the person. */
-export const LAUNCH_REFUSAL_CODES = [
-  'no-access',
-  'insufficient-tokens',
-  'invitation-pending',
-  'unknown-product',
-] as const;
+export const LAUNCH_REFUSAL_CODES = ['no-access', 'insufficient-tokens', 'invitation-pending', 'unknown-product'] as const;
 export type LaunchRefusalCode = (typeof LAUNCH_REFUSAL_CODES)[number];
 
 export const PROBLEM_TITLES: Record<ProblemCode, string> = {

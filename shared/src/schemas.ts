@@ -30,7 +30,11 @@ export const productKey = z
   .max(64)
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes');
 
-export const teamId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a team id');
+export const teamId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a team id');
 
 /** Tokens are whole numbers; a billion is far past any real purchase and safe in every column type. */
 export const tokenAmount = z.number().int('must be a whole number of tokens').positive().max(1_000_000_000);

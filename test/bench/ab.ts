@@ -24,7 +24,16 @@ async function gateway(dir: string) {
   const db = join(mkdtempSync(join(tmpdir(), 'fg-ab-')), 'db.sqlite');
   const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
     cwd: dir,
-    env: { ...process.env, PORT: '0', DATABASE_URL: `sqlite:${db}`, FLEXGATE_OPERATOR_KEY: key, FLEXGATE_RATE_LIMIT: 'off', FLEXGATE_SCRYPT_N: '1024', FLEXGATE_LOG: 'warn', FLEXGATE_ID_TOKEN_TTL: String(86400) },
+    env: {
+      ...process.env,
+      PORT: '0',
+      DATABASE_URL: `sqlite:${db}`,
+      FLEXGATE_OPERATOR_KEY: key,
+      FLEXGATE_RATE_LIMIT: 'off',
+      FLEXGATE_SCRYPT_N: '1024',
+      FLEXGATE_LOG: 'warn',
+      FLEXGATE_ID_TOKEN_TTL: String(86400),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await new Promise<string>((res, rej) => {
@@ -59,8 +68,16 @@ async function floor(of: { url: string; fleet: Fleet }): Promise<{ url: string; 
     body: JSON.stringify({ product: of.fleet.products[0]?.key }),
   });
   const body = await res.text();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/floor-server.ts'], { env: { ...process.env, FLOOR_BODY: body }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((ok) => child.stdout?.on('data', (d: Buffer) => { const m = /listening on (\S+)/.exec(String(d)); if (m?.[1]) ok(m[1]); }));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/floor-server.ts'], {
+    env: { ...process.env, FLOOR_BODY: body },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((ok) =>
+    child.stdout?.on('data', (d: Buffer) => {
+      const m = /listening on (\S+)/.exec(String(d));
+      if (m?.[1]) ok(m[1]);
+    }),
+  );
   return { url, child, fleet: of.fleet };
 }
 
@@ -110,7 +127,9 @@ for (const [i, t] of targets.entries()) {
   const s = stats[i] as (typeof stats)[number];
   const sorted = s.lat.sort((a, b) => a - b);
   const q = (p: number) => (sorted[Math.floor(p * sorted.length)] ?? 0).toFixed(2);
-  console.log(`${t.name} ${t.dir}: ${Math.round(sorted.length / (s.ms / 1000))} req/s, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, main thread ${Math.round((s.cpu / sorted.length) * 1e6)} us/request`);
+  console.log(
+    `${t.name} ${t.dir}: ${Math.round(sorted.length / (s.ms / 1000))} req/s, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, main thread ${Math.round((s.cpu / sorted.length) * 1e6)} us/request`,
+  );
 }
 await Promise.all(pools.map((p) => p.close()));
 for (const t of targets) t.child.kill('SIGTERM');

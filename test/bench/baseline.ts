@@ -3,7 +3,13 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
 const app = new Hono();
-const body = { granted: true, source: 'flex', charged: 0, balance: 493, session: { id: 'ses_x', startsAt: '2026-01-01T00:00:00.000Z', endsAt: '2026-01-02T00:00:00.000Z' } };
+const body = {
+  granted: true,
+  source: 'flex',
+  charged: 0,
+  balance: 493,
+  session: { id: 'ses_x', startsAt: '2026-01-01T00:00:00.000Z', endsAt: '2026-01-02T00:00:00.000Z' },
+};
 app.post('/v1/launch', async (c) => {
   await c.req.json();
   return c.json(body);

@@ -25,15 +25,9 @@ const iso = now.toISOString();
 const yearOn = new Date(now.getTime() + 365 * 86400_000).toISOString();
 db.prepare('insert into products (key, name, daily_rate, added_at) values (?, ?, ?, ?)').run('autocad', 'AutoCAD', 7, iso);
 db.prepare('insert into teams (id, name, created_at) values (?, ?, ?)').run('tm_floor', 'Floor', iso);
-db.prepare('insert into lots (id, team_id, tokens, remaining, purchased_at, expires_at, origin_lot_id, created_at) values (?, ?, ?, ?, ?, ?, null, ?)').run(
-  'lot_floor',
-  'tm_floor',
-  1_000_000_000,
-  1_000_000_000,
-  iso,
-  yearOn,
-  iso,
-);
+db.prepare(
+  'insert into lots (id, team_id, tokens, remaining, purchased_at, expires_at, origin_lot_id, created_at) values (?, ?, ?, ?, ?, ?, null, ?)',
+).run('lot_floor', 'tm_floor', 1_000_000_000, 1_000_000_000, iso, yearOn, iso);
 
 const q = {
   state: db.prepare(

@@ -33,16 +33,22 @@ export async function seedFleet(origin: string, operatorKey: string, sizes = { w
   for (const tokens of [200_000_000, 300_000_000, 400_000_000]) {
     await api(origin, operatorKey, 'POST', `/v1/teams/${team}/purchases`, { tokens });
   }
-  const adminKey = (await api(origin, operatorKey, 'POST', '/v1/admins', { name: 'Bench Admin', email: 'bench-admin@example.com', teams: [team] })).key as string;
+  const adminKey = (
+    await api(origin, operatorKey, 'POST', '/v1/admins', { name: 'Bench Admin', email: 'bench-admin@example.com', teams: [team] })
+  ).key as string;
   const make = async (group: string, n: number, body: (id: string) => object) => {
     const tokens: string[] = new Array(n);
-    await inBatches(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
-      const autodeskId = `${group}-${i}@bench.example.com`;
-      const password = 'bench-password';
-      await api(origin, operatorKey, 'POST', '/v1/users', { autodeskId, name: `${group} ${i}`, password });
-      await api(origin, operatorKey, 'POST', `/v1/teams/${team}/members`, body(autodeskId));
-      tokens[i] = (await api(origin, null, 'POST', '/v1/signin', { autodeskId, password })).token;
-    });
+    await inBatches(
+      Array.from({ length: n }, (_, i) => i),
+      32,
+      async (i) => {
+        const autodeskId = `${group}-${i}@bench.example.com`;
+        const password = 'bench-password';
+        await api(origin, operatorKey, 'POST', '/v1/users', { autodeskId, name: `${group} ${i}`, password });
+        await api(origin, operatorKey, 'POST', `/v1/teams/${team}/members`, body(autodeskId));
+        tokens[i] = (await api(origin, null, 'POST', '/v1/signin', { autodeskId, password })).token;
+      },
+    );
     return tokens;
   };
   const warm = await make('warm', sizes.warm, (autodeskId) => ({ autodeskId, allProducts: true }));

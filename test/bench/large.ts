@@ -26,7 +26,9 @@ const t0 = performance.now();
 sqlite.transaction(() => {
   sqlite.prepare("insert into teams (id, name, created_at) values (?, 'Large', ?)").run(team, new Date(start).toISOString());
   const lots = Array.from({ length: 12 }, (_, i) => `lot_${i}`);
-  const insertLot = sqlite.prepare('insert into lots (id, team_id, tokens, remaining, purchased_at, expires_at, created_at) values (?, ?, ?, ?, ?, ?, ?)');
+  const insertLot = sqlite.prepare(
+    'insert into lots (id, team_id, tokens, remaining, purchased_at, expires_at, created_at) values (?, ?, ?, ?, ?, ?, ?)',
+  );
   lots.forEach((id, i) => {
     const bought = new Date(start + i * 30 * 86400_000);
     const expires = new Date(bought.getTime());
@@ -78,7 +80,10 @@ const rows = [
   await time('usage by product, one year', `/v1/teams/${team}/usage?by=product&${year}`),
   await time('usage by day, one month', `/v1/teams/${team}/usage?by=day&from=2026-06-01&to=2026-06-30`),
   // Not whole days: answered from the ledger itself, not the rollups.
-  await time('usage by day, a month from noon to noon (ledger)', `/v1/teams/${team}/usage?by=day&from=2026-06-01T12:00:00Z&to=2026-06-30T12:00:00Z`),
+  await time(
+    'usage by day, a month from noon to noon (ledger)',
+    `/v1/teams/${team}/usage?by=day&from=2026-06-01T12:00:00Z&to=2026-06-30T12:00:00Z`,
+  ),
   await time('balance', `/v1/teams/${team}/balance`, 21),
   await timeRefunds(7),
 ];
@@ -113,6 +118,8 @@ async function timeRefunds(reps: number): Promise<string> {
 await gw.stop();
 rmSync(dir, { recursive: true, force: true });
 const commit = execSync('git rev-parse --short HEAD').toString().trim();
-console.log(`\n### Large data: ${N.toLocaleString('en')} ledger rows, SQLite, ${new Date().toISOString().slice(0, 16)}Z, commit ${commit}\n`);
+console.log(
+  `\n### Large data: ${N.toLocaleString('en')} ledger rows, SQLite, ${new Date().toISOString().slice(0, 16)}Z, commit ${commit}\n`,
+);
 console.log('| request | median ms | min ms | max ms | bytes |\n|---|---|---|---|---|');
 console.log(rows.join('\n'));

@@ -15,7 +15,9 @@ process.once('message', (job: LoadJob) => {
       const cpu = process.cpuUsage(cpu0);
       // Over every request sent, the warm-up's too: what the load generator takes from the cores.
       const sent = result.requests + result.warmupRequests;
-      process.send?.({ ok: true, result: { ...result, loaderCpuUs: sent > 0 ? (cpu.user + cpu.system) / sent : 0 } }, () => process.exit(0));
+      process.send?.({ ok: true, result: { ...result, loaderCpuUs: sent > 0 ? (cpu.user + cpu.system) / sent : 0 } }, () =>
+        process.exit(0),
+      );
     })
     .catch((error: unknown) => {
       process.send?.({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () => process.exit(1));

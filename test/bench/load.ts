@@ -42,11 +42,7 @@ export interface LoadJob {
  * A closed-loop load: `connections` workers each send the next request as soon as the previous
  * answered, for `seconds`. Bounded in time and aimed at one 127.0.0.1 origin.
  */
-export async function runLoad(
-  origin: string,
-  next: (i: number) => Request,
-  opts: LoadOptions,
-): Promise<LoadResult> {
+export async function runLoad(origin: string, next: (i: number) => Request, opts: LoadOptions): Promise<LoadResult> {
   if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(origin)) throw new Error(`load tests target loopback only: ${origin}`);
   const pool = new Pool(origin, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 30_000 });
   let counter = 0;

@@ -21,7 +21,16 @@ import { api, prewarm, seedFleet } from './fleet';
 
 const operatorKey = `op-${randomBytes(8).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'fg-prof-'));
-const gw = await startGateway(testConfig({ port: 0, databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`, operatorKey, logLevel: 'silent', scryptN: 1024, rateLimit: false }));
+const gw = await startGateway(
+  testConfig({
+    port: 0,
+    databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`,
+    operatorKey,
+    logLevel: 'silent',
+    scryptN: 1024,
+    rateLimit: false,
+  }),
+);
 const cold = process.env.MODE === 'cold';
 // Cold: enough users that an 8 s run never repeats a (user, product) pair, which would be a relaunch.
 const fleet = await seedFleet(gw.url, operatorKey, { warm: cold ? 1 : 200, cold: cold ? 5000 : 1, refused: 1 });
@@ -37,7 +46,9 @@ if (process.env.PREVERIFY) {
   const [m0, p0] = [cpu(mainThread), cpu('/proc/self/stat')];
   await Promise.all(users.map((t) => gw.keys.verifyIdToken(t)));
   const per = (s: number) => Math.round((s / users.length) * 1e6);
-  console.log(`first verification of ${users.length} ID tokens: ${per(cpu('/proc/self/stat') - p0)} us of CPU each, ${per(cpu(mainThread) - m0)} on the main thread`);
+  console.log(
+    `first verification of ${users.length} ID tokens: ${per(cpu('/proc/self/stat') - p0)} us of CPU each, ${per(cpu(mainThread) - m0)} on the main thread`,
+  );
 }
 const tokensFile = join(dir, 'tokens.json');
 writeFileSync(tokensFile, JSON.stringify({ url: gw.url, warm: users, cold, products: fleet.products.map((p) => p.key) }));
@@ -53,10 +64,16 @@ if (profiling) await inspector.post('Profiler.start');
 // per 4 KB allocated, counting objects collected since: young garbage is what scavenges cost).
 if (sampling) {
   await inspector.post('HeapProfiler.enable');
-  await inspector.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await inspector.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
 }
 const [m0, p0] = [cpu(mainThread), cpu('/proc/self/stat')];
-const loader = spawn(process.execPath, ['--import', 'tsx', 'test/bench/warm-load.ts', tokensFile], { stdio: ['ignore', 'inherit', 'pipe'] });
+const loader = spawn(process.execPath, ['--import', 'tsx', 'test/bench/warm-load.ts', tokensFile], {
+  stdio: ['ignore', 'inherit', 'pipe'],
+});
 let said = '';
 loader.stderr?.on('data', (d: Buffer) => {
   said += d;
@@ -67,7 +84,9 @@ const [m1, p1] = [cpu(mainThread), cpu('/proc/self/stat')];
 // warm-load.ts reports req/s over its measured seconds (after its warm-up, for warm launches).
 const requests = Number(/(\d+) req\/s/.exec(said)?.[1] ?? 0) * Number(process.env.SECONDS ?? 8);
 if (requests > 0) {
-  console.log(`gateway CPU per request (approximate: includes the warm-up second of warm runs): main thread ${Math.round(((m1 - m0) / requests) * 1e6)} us, process ${Math.round(((p1 - p0) / requests) * 1e6)} us`);
+  console.log(
+    `gateway CPU per request (approximate: includes the warm-up second of warm runs): main thread ${Math.round(((m1 - m0) / requests) * 1e6)} us, process ${Math.round(((p1 - p0) / requests) * 1e6)} us`,
+  );
 }
 if (sampling) {
   type AllocNode = { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: AllocNode[] };
@@ -87,12 +106,24 @@ if (sampling) {
   };
   walk(profile.head, []);
   const served = Number(/(\d+) req\/s/.exec(said)?.[1] ?? 0) * (Number(process.env.SECONDS ?? 8) + 1);
-  console.log(`allocated about ${served > 0 ? Math.round(allBytes / served) : '?'} bytes per request (sampled; includes the warm-up second)`);
+  console.log(
+    `allocated about ${served > 0 ? Math.round(allBytes / served) : '?'} bytes per request (sampled; includes the warm-up second)`,
+  );
   console.log('| bytes/request | allocating frame < caller |\n|---|---|');
-  console.log([...bySite].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `| ${served > 0 ? Math.round(v / served) : v} | \`${k}\` |`).join('\n'));
+  console.log(
+    [...bySite]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 25)
+      .map(([k, v]) => `| ${served > 0 ? Math.round(v / served) : v} | \`${k}\` |`)
+      .join('\n'),
+  );
 }
 if (!profiling) {
-  if (process.env.MEM) console.log(JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)]))), readFileSync('/proc/self/status', 'utf8').match(/Rss\w+:\s+\d+ kB/g));
+  if (process.env.MEM)
+    console.log(
+      JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)]))),
+      readFileSync('/proc/self/status', 'utf8').match(/Rss\w+:\s+\d+ kB/g),
+    );
   await gw.close();
   process.exit(0);
 }
@@ -105,7 +136,16 @@ for (const n of nodes) {
   self.set(key, (self.get(key) ?? 0) + (n.hitCount ?? 0));
 }
 // Inclusive time: a frame plus everything it called (children by id).
-const byId = new Map((profile.nodes as { id: number; hitCount?: number; children?: number[]; callFrame: { functionName: string; url: string; lineNumber: number } }[]).map((n) => [n.id, n]));
+const byId = new Map(
+  (
+    profile.nodes as {
+      id: number;
+      hitCount?: number;
+      children?: number[];
+      callFrame: { functionName: string; url: string; lineNumber: number };
+    }[]
+  ).map((n) => [n.id, n]),
+);
 const incl = new Map<number, number>();
 const inclusive = (id: number): number => {
   const known = incl.get(id);
@@ -135,12 +175,30 @@ if (process.env.CALLERS) {
     }
     chains.set(chain.join(' < '), (chains.get(chain.join(' < ')) ?? 0) + n.hitCount);
   }
-  console.log([...chains].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${v} ${k}`).join('\n'));
+  console.log(
+    [...chains]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([k, v]) => `${v} ${k}`)
+      .join('\n'),
+  );
 }
 if (process.env.INCLUSIVE) {
   console.log('| inclusive % | frame |\n|---|---|');
-  console.log([...inclByKey].sort((a, b) => b[1] - a[1]).slice(0, 40).map(([k, v]) => `| ${((v / total) * 100).toFixed(1)} | \`${k}\` |`).join('\n'));
+  console.log(
+    [...inclByKey]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 40)
+      .map(([k, v]) => `| ${((v / total) * 100).toFixed(1)} | \`${k}\` |`)
+      .join('\n'),
+  );
 }
 console.log('| self % | frame |\n|---|---|');
-console.log([...self].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, v]) => `| ${((v / total) * 100).toFixed(1)} | \`${k}\` |`).join('\n'));
+console.log(
+  [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 20)
+    .map(([k, v]) => `| ${((v / total) * 100).toFixed(1)} | \`${k}\` |`)
+    .join('\n'),
+);
 await gw.close();

@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, execSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,11 @@ interface Proc {
 }
 
 async function start(args: string[], env: Record<string, string>): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const url = await new Promise<string>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`no "listening on" from ${args.join(' ')}:\n${out}`)), 60_000);
@@ -101,7 +105,11 @@ async function main() {
   const operatorKey = `bench-${randomBytes(8).toString('hex')}`;
   const profDir = mkdtempSync(join(tmpdir(), 'flexgate-prof-'));
   const baseline = await start(['test/bench/baseline.ts'], {});
-  const gwArgs = [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), 'gateway/src/main.ts', ...(cluster > 1 ? ['--cluster', String(cluster)] : [])];
+  const gwArgs = [
+    ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+    'gateway/src/main.ts',
+    ...(cluster > 1 ? ['--cluster', String(cluster)] : []),
+  ];
   const gateway = await start(gwArgs, {
     PORT: '0',
     DATABASE_URL: db.url,
@@ -115,7 +123,9 @@ async function main() {
   console.error(`baseline ${baseline.url}, gateway ${gateway.url} (${engine}${cluster > 1 ? `, ${cluster} workers` : ''}); seeding...`);
   const t0 = performance.now();
   const fleet = await seedFleet(gateway.url, operatorKey, has('small') ? { warm: 200, cold: 2000, refused: 50 } : undefined);
-  console.error(`seeded ${fleet.warm.length + fleet.cold.length + fleet.refused.length} users, 10 products in ${Math.round(performance.now() - t0)} ms`);
+  console.error(
+    `seeded ${fleet.warm.length + fleet.cold.length + fleet.refused.length} users, 10 products in ${Math.round(performance.now() - t0)} ms`,
+  );
 
   let clock = Date.now();
   const nextDay = async () => {
@@ -138,18 +148,36 @@ async function main() {
   // few because the fleet's ID tokens live 7 days at most (FLEXGATE_ID_TOKEN_TTL).
   const share = (r: number) => fleet.cold.filter((_, i) => i % reps === r);
   const workloads: { name: string; prepare: (rep: number) => Promise<void>; workload: (rep: number) => Workload }[] = [
-    { name: 'healthz', prepare: async () => {}, workload: () => ({ kind: 'fixed', request: { method: 'GET', path: '/healthz', headers: {}, expect: [200] } }) },
+    {
+      name: 'healthz',
+      prepare: async () => {},
+      workload: () => ({ kind: 'fixed', request: { method: 'GET', path: '/healthz', headers: {}, expect: [200] } }),
+    },
     {
       name: 'warm',
       // Sessions opened once stay open (24 h) for the warm runs that follow.
-      prepare: async (r) => { if (r === 0) { await nextDay(); await prewarm(gateway.url, fleet); } },
+      prepare: async (r) => {
+        if (r === 0) {
+          await nextDay();
+          await prewarm(gateway.url, fleet);
+        }
+      },
       workload: () => ({ kind: 'warm', launches: { tokens: fleet.warm, products } }),
     },
     { name: 'cold', prepare: nextDay, workload: () => ({ kind: 'cold', launches: { tokens: fleet.cold, products } }) },
-    { name: 'refused', prepare: async () => {}, workload: () => ({ kind: 'cycle', requests: fleet.refused.map((t) => ({ ...launchRequest(t, 'product-9'), expect: [403] })) }) },
+    {
+      name: 'refused',
+      prepare: async () => {},
+      workload: () => ({ kind: 'cycle', requests: fleet.refused.map((t) => ({ ...launchRequest(t, 'product-9'), expect: [403] })) }),
+    },
     {
       name: 'mixed',
-      prepare: async (r) => { if (r === 0) { await nextDay(); await prewarm(gateway.url, fleet); } },
+      prepare: async (r) => {
+        if (r === 0) {
+          await nextDay();
+          await prewarm(gateway.url, fleet);
+        }
+      },
       workload: (r) => ({ kind: 'mixed', warm: { tokens: fleet.warm, products }, cold: { tokens: share(r), products }, admin }),
     },
   ];
@@ -165,7 +193,10 @@ async function main() {
   for (const w of workloads.filter((w) => !only || only.split(',').includes(w.name))) {
     const row = { name: w.name, gw: [] as Measured[], base: [] as Measured[], cpu: [] as number[] };
     for (let r = 0; r < reps; r++) {
-      if (!has('no-baseline') || r === 0) row.base.push(await runLoadApart(baseline.url, baseWorkload, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }));
+      if (!has('no-baseline') || r === 0)
+        row.base.push(
+          await runLoadApart(baseline.url, baseWorkload, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }),
+        );
       await w.prepare(r);
       const cpu0 = cpuSeconds(gateway.child.pid as number);
       // Every workload gets its second of warm-up (JIT, caches); cold and mixed spend fresh pairs on it.
@@ -239,7 +270,8 @@ async function checkCharges(origin: string, fleet: Fleet, operatorKey: string) {
   // Sessions are per (user, product) and 24 h; the bench moves the clock 25 h between epochs, so a
   // second session of a pair can only be a double charge if it came from the same epoch: compare counts.
   const sessionsPerPair = new Map<string, number>();
-  for (const s of perSession.values()) sessionsPerPair.set(`${s.user}|${s.product}`, (sessionsPerPair.get(`${s.user}|${s.product}`) ?? 0) + 1);
+  for (const s of perSession.values())
+    sessionsPerPair.set(`${s.user}|${s.product}`, (sessionsPerPair.get(`${s.user}|${s.product}`) ?? 0) + 1);
   const epochs = Math.max(...sessionsPerPair.values());
   let duplicates = 0;
   for (const n of sessionsPerPair.values()) if (n > epochs) duplicates++;
@@ -249,11 +281,15 @@ async function checkCharges(origin: string, fleet: Fleet, operatorKey: string) {
 function summariseProfile(dir: string): string {
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return '(no profile written)';
-  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: { id: number; hitCount: number; callFrame: { functionName: string; url: string; lineNumber: number } }[] };
+  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+    nodes: { id: number; hitCount: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  };
   const total = prof.nodes.reduce((s, n) => s + n.hitCount, 0);
   const self = new Map<string, number>();
   for (const n of prof.nodes) {
-    const url = n.callFrame.url.replace(/^.*node_modules\/\.pnpm\/([^/]+)\/node_modules\//, '$1:').replace(/^file:\/\/.*\/(gateway|shared)\//, '$1/');
+    const url = n.callFrame.url
+      .replace(/^.*node_modules\/\.pnpm\/([^/]+)\/node_modules\//, '$1:')
+      .replace(/^file:\/\/.*\/(gateway|shared)\//, '$1/');
     const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
     self.set(key, (self.get(key) ?? 0) + n.hitCount);
   }
@@ -271,7 +307,10 @@ function appendResults(table: string) {
   }
   const marker = '## Runs\n\n';
   const at = text.indexOf(marker);
-  writeFileSync(file, at >= 0 ? text.slice(0, at + marker.length) + table + '\n' + text.slice(at + marker.length) : `${text}\n${marker}${table}\n`);
+  writeFileSync(
+    file,
+    at >= 0 ? `${text.slice(0, at + marker.length)}${table}\n${text.slice(at + marker.length)}` : `${text}\n${marker}${table}\n`,
+  );
 }
 
 main().catch((e) => {

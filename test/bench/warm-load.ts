@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import { runLoad } from './load';
 import { requestsOf } from './workloads';
 
-const { url, warm, products, cold } = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as { url: string; warm: string[]; products: string[]; cold?: boolean };
+const { url, warm, products, cold } = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as {
+  url: string;
+  warm: string[];
+  products: string[];
+  cold?: boolean;
+};
 // Cold: each (user, product) pair once, so every launch opens a session and charges.
 const launches = { tokens: warm, products };
 const r = await runLoad(url, requestsOf(cold ? { kind: 'cold', launches } : { kind: 'warm', launches }), {

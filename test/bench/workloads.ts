@@ -42,7 +42,8 @@ export function requestsOf(w: Workload): (i: number) => Request {
     let k = 0;
     return () => {
       const n = k++;
-      if (n >= l.tokens.length * l.products.length) throw new Error('cold pairs exhausted: lower --seconds or seed more cold users (fleet.ts)');
+      if (n >= l.tokens.length * l.products.length)
+        throw new Error('cold pairs exhausted: lower --seconds or seed more cold users (fleet.ts)');
       return launchRequest(l.tokens[n % l.tokens.length] as string, pick(l.products, Math.floor(n / l.tokens.length)));
     };
   };

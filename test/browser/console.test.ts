@@ -29,13 +29,23 @@ let heavyUser: string;
 let desk: { context: BrowserContext; page: Page };
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (as .ci/run does), or set FLEXGATE_CHROMIUM.`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (as .ci/run does), or set FLEXGATE_CHROMIUM.`);
   mkdirSync(ARTIFACTS, { recursive: true });
   [gw, browser] = await Promise.all([
     startTestGateway(),
     chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     }),
   ]);
   await setClock(gw, T0);
@@ -50,7 +60,10 @@ beforeAll(async () => {
   await buy(gw, teamC, 50);
   teamB = await team('Other Company'); // someone else's team
   await buy(gw, teamB, 80);
-  const created = expectStatus(await gw.op.post('/v1/admins', { name: 'Ada Admin', email: uniqueEmail('admin'), teams: [teamA, teamC] }), 201);
+  const created = expectStatus(
+    await gw.op.post('/v1/admins', { name: 'Ada Admin', email: uniqueEmail('admin'), teams: [teamA, teamC] }),
+    201,
+  );
   adminKey = created.key;
 
   // Some use over the last 30 days, on different days, so the chart has bars.
@@ -99,7 +112,10 @@ async function signedIn(viewport = DESKTOP): Promise<{ context: BrowserContext; 
 /** The page must not be wider than the window: wide tables scroll inside their own box. */
 async function expectNoHorizontalOverflow(page: Page): Promise<void> {
   // A string, so that this Node-typed file needs no DOM typings.
-  const { scroll, inner } = (await page.evaluate('({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth })')) as { scroll: number; inner: number };
+  const { scroll, inner } = (await page.evaluate('({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth })')) as {
+    scroll: number;
+    inner: number;
+  };
   expect(scroll, `page ${page.url()} is ${scroll}px wide in a ${inner}px window`).toBeLessThanOrEqual(inner);
 }
 
@@ -139,7 +155,6 @@ describe('admin console (issue 6)', () => {
     const forged = await page.request.post(`/console/teams/${teamA}/defaults`, { form: { product: 'autocad' } });
     expect(forged.status()).toBe(403);
     expect(expectStatus(await gw.op.get(`/v1/teams/${teamA}/defaults`), 200).products).toEqual([]);
-
   });
 
   it('refuses a wrong admin key without echoing it; signing out ends the session for good', async () => {
@@ -198,7 +213,10 @@ describe('admin console (issue 6)', () => {
     expect(await explain('revit').locator('.badge').textContent()).toBe('granted');
     expect(await explain('revit').textContent()).toContain('Flex tokens');
     expect(await explain('autocad').locator('.badge').textContent()).toBe('refused');
-    const api = expectStatus(await gw.op.get(`/v1/teams/${teamA}/members/${encodeURIComponent(email)}/access`), 200) as { product: string; granted: boolean }[];
+    const api = expectStatus(await gw.op.get(`/v1/teams/${teamA}/members/${encodeURIComponent(email)}/access`), 200) as {
+      product: string;
+      granted: boolean;
+    }[];
     expect(api.filter((a) => a.granted).map((a) => a.product)).toEqual(['revit']);
     await shot(page, 'member-explain');
   });
@@ -208,7 +226,10 @@ describe('admin console (issue 6)', () => {
     await page.goto(`/console/teams/${teamA}/members`);
     const good = uniqueEmail('imported');
     const file = `${ARTIFACTS}console-import.csv`;
-    writeFileSync(file, `name,email,products,guest\nLin Imported,${good},autocad;revit,no\nBad Row,not-an-email,autocad,no\nNo Such,${uniqueEmail('x')},photoshop,no\n`);
+    writeFileSync(
+      file,
+      `name,email,products,guest\nLin Imported,${good},autocad;revit,no\nBad Row,not-an-email,autocad,no\nNo Such,${uniqueEmail('x')},photoshop,no\n`,
+    );
     await page.setInputFiles('input[type="file"]', file);
     await page.click('button:has-text("Import")');
     await page.waitForSelector('#import-result');

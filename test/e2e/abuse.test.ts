@@ -23,7 +23,13 @@ async function gatewayWith(overrides: Partial<Config>): Promise<TestGateway> {
   return gw;
 }
 
-const limits = (l: Partial<Config['rateLimits']>): Config['rateLimits'] => ({ signinPerUser: 1000, signinPerIp: 1000, launchPerUser: 1000, launchPerIp: 1000, ...l });
+const limits = (l: Partial<Config['rateLimits']>): Config['rateLimits'] => ({
+  signinPerUser: 1000,
+  signinPerIp: 1000,
+  launchPerUser: 1000,
+  launchPerIp: 1000,
+  ...l,
+});
 
 function expect429(a: Answer, what: string): void {
   expect(a.status, `${what}: ${JSON.stringify(a.body)}`).toBe(429);
@@ -38,16 +44,21 @@ describe('rate limits (issue 8)', () => {
     const gw = await gatewayWith({ rateLimit: true, rateLimits: limits({ signinPerUser: 3 }) });
     const victim = await newAccount(gw);
     const bystander = await newAccount(gw);
-    for (let i = 0; i < 3; i++) expect((await gw.anon.post('/v1/signin', { autodeskId: victim.autodeskId, password: `guess-${i}` })).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await gw.anon.post('/v1/signin', { autodeskId: victim.autodeskId, password: `guess-${i}` })).status).toBe(401);
     expect429(await gw.anon.post('/v1/signin', { autodeskId: victim.autodeskId, password: 'guess-4' }), 'fourth guess');
     // The same account written in capitals is the same Autodesk ID, so the same bucket.
-    expect429(await gw.anon.post('/v1/signin', { autodeskId: victim.autodeskId.toUpperCase(), password: victim.password }), 'right password, still limited');
+    expect429(
+      await gw.anon.post('/v1/signin', { autodeskId: victim.autodeskId.toUpperCase(), password: victim.password }),
+      'right password, still limited',
+    );
     expectStatus(await gw.anon.post('/v1/signin', bystander), 200);
   });
 
   it('sign-in per address: many accounts tried from one address are stopped', async () => {
     const gw = await gatewayWith({ rateLimit: true, rateLimits: limits({ signinPerIp: 5 }) });
-    for (let i = 0; i < 5; i++) expect((await gw.anon.post('/v1/signin', { autodeskId: `nobody${i}@example.com`, password: 'password-1' })).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await gw.anon.post('/v1/signin', { autodeskId: `nobody${i}@example.com`, password: 'password-1' })).status).toBe(401);
     expect429(await gw.anon.post('/v1/signin', { autodeskId: 'nobody9@example.com', password: 'password-1' }), 'sixth account');
   });
 
@@ -89,7 +100,8 @@ describe('rate limits (issue 8)', () => {
           const s = await gw.anon.post('/v1/signin', acc);
           if (s.status !== 200) refused += 1;
           const api = gw.anon.as(s.body.token);
-          for (const product of ['autocad', 'revit', 'autocad']) if ((await api.post('/v1/launch', { product })).status !== 200) refused += 1;
+          for (const product of ['autocad', 'revit', 'autocad'])
+            if ((await api.post('/v1/launch', { product })).status !== 200) refused += 1;
         }
       }),
     );
@@ -103,7 +115,10 @@ describe('rate limits (issue 8)', () => {
     expect(loadConfig({ FLEXGATE_RATE_LIMIT: 'off' }).rateLimit).toBe(false);
     expect(() => loadConfig({ FLEXGATE_RATE_SIGNIN_PER_USER: '0' })).toThrow(/FLEXGATE_RATE_SIGNIN_PER_USER/);
     expect(loadConfig({ FLEXGATE_RATE_LAUNCH_PER_USER: '5' }).rateLimits.launchPerUser).toBe(5);
-    const gw = await gatewayWith({ rateLimit: false, rateLimits: limits({ signinPerUser: 1, signinPerIp: 1, launchPerUser: 1, launchPerIp: 1 }) });
+    const gw = await gatewayWith({
+      rateLimit: false,
+      rateLimits: limits({ signinPerUser: 1, signinPerIp: 1, launchPerUser: 1, launchPerIp: 1 }),
+    });
     const team = await newTeam(gw, 1000);
     const u = await newMember(gw, team, ['autocad']);
     for (let i = 0; i < 20; i++) expectStatus(await gw.anon.post('/v1/signin', { autodeskId: u.autodeskId, password: u.password }), 200);
@@ -130,7 +145,9 @@ describe('sign-in timing and secrets in logs (issue 8)', () => {
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
     const ratio = median(unknown) / median(wrong);
-    console.log(`sign-in timing: unknown ${median(unknown).toFixed(1)} ms, wrong password ${median(wrong).toFixed(1)} ms, ratio ${ratio.toFixed(2)}`);
+    console.log(
+      `sign-in timing: unknown ${median(unknown).toFixed(1)} ms, wrong password ${median(wrong).toFixed(1)} ms, ratio ${ratio.toFixed(2)}`,
+    );
     // Both are dominated by scrypt; without the dummy hash the unknown user would be ~20x faster.
     expect(ratio).toBeGreaterThan(0.5);
     expect(ratio).toBeLessThan(2);
@@ -140,7 +157,16 @@ describe('sign-in timing and secrets in logs (issue 8)', () => {
     const lines: string[] = [];
     const database = await freshDatabase();
     const operatorKey = `op_${randomBytes(16).toString('hex')}`;
-    const config = testConfig({ port: 0, host: '127.0.0.1', databaseUrl: database.url, operatorKey, testClock: true, rateLimit: true, logLevel: 'debug', scryptN: 1024 });
+    const config = testConfig({
+      port: 0,
+      host: '127.0.0.1',
+      databaseUrl: database.url,
+      operatorKey,
+      testClock: true,
+      rateLimit: true,
+      logLevel: 'debug',
+      scryptN: 1024,
+    });
     const { jsonLogger } = await import('../../gateway/src/lib/logger');
     const running = await startGateway(config, { logger: jsonLogger('debug', (l) => lines.push(l)) });
     try {
@@ -149,7 +175,10 @@ describe('sign-in timing and secrets in logs (issue 8)', () => {
       const gw = { op, anon } as unknown as TestGateway;
       await seedCatalog(gw);
       const team = await newTeam(gw, 100);
-      const { key: adminKey } = expectStatus(await op.post('/v1/admins', { name: 'Logged admin', email: 'logged.admin@example.com', teams: [team] }), 201);
+      const { key: adminKey } = expectStatus(
+        await op.post('/v1/admins', { name: 'Logged admin', email: 'logged.admin@example.com', teams: [team] }),
+        201,
+      );
       const admin = { key: adminKey as string, api: anon.as(adminKey) };
       const password = `secret-${randomBytes(8).toString('hex')}`;
       const autodeskId = `logged.${randomBytes(3).toString('hex')}@example.com`;

@@ -1,6 +1,6 @@
+import { connect } from '@flexgate/gateway';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '@flexgate/gateway';
 import { ACCESS_TABLES } from '../../gateway/src/db/migrations/006_access_epoch';
 import { newMember, newTeam, seedCatalog } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
@@ -20,7 +20,14 @@ beforeAll(async () => {
   // At least one row in every access table: product, team, license, member, assignment, default, invitation.
   const team = await newTeam(gw, 100);
   const member = await newMember(gw, team, ['autocad']);
-  expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: member.autodeskId, product: 'maya', endsAt: new Date(Date.now() + 86400_000).toISOString() }), 201);
+  expectStatus(
+    await gw.op.post('/v1/subscriptions', {
+      autodeskId: member.autodeskId,
+      product: 'maya',
+      endsAt: new Date(Date.now() + 86400_000).toISOString(),
+    }),
+    201,
+  );
   expectStatus(await gw.op.put(`/v1/teams/${team}/defaults`, { products: ['revit'] }), 200);
   expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { invite: 'Epoch Person <epoch.person@example.com>' }), 201);
   db = connect({ url: gw.database.url });

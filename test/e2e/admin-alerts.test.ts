@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { mailsTo, newAdmin } from '../harness/admin';
 import { buy, newMember, setClock, signIn } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
-import { ledgerCheckedSuite } from '../harness/suite';
 import { expectStatus } from '../harness/http';
+import { ledgerCheckedSuite } from '../harness/suite';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
@@ -95,7 +95,10 @@ describe('alerts (R19)', () => {
     mails = await alertsOf(admin.email, 'alert-expiring');
     expect(mails).toHaveLength(2);
     expect(mails[1].text).toContain(fresh.expiresAt);
-    expectStatus(await (await signIn(gw, { autodeskId: u.autodeskId, password: u.password })).api.post('/v1/launch', { product: 'autocad' }), 200);
+    expectStatus(
+      await (await signIn(gw, { autodeskId: u.autodeskId, password: u.password })).api.post('/v1/launch', { product: 'autocad' }),
+      200,
+    );
     expect(await alertsOf(admin.email, 'alert-expiring')).toHaveLength(2);
   });
 });

@@ -19,7 +19,8 @@ describe('CSV import (R14)', () => {
     const admin = (await newAdmin(gw, [team])).api;
     // Two members exist already: their rows update them.
     const known = [await newAccount(gw), await newAccount(gw)];
-    for (const k of known) expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: k.autodeskId, products: ['maya'] }), 201);
+    for (const k of known)
+      expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: k.autodeskId, products: ['maya'] }), 201);
     const before = (await mailsTo(gw, known[0]!.autodeskId)).length;
 
     const tag = Math.random().toString(36).slice(2, 8);
@@ -82,7 +83,11 @@ describe('CSV import (R14)', () => {
     const admin = (await newAdmin(gw, [team])).api;
     const tag = Math.random().toString(36).slice(2, 8);
     const csv = `\uFEFFname,email,products,guest\r\n\r\n"Doe, ""JD"" John",jd.${tag}@example.com,"autocad; revit",FALSE\r\n\r\n`;
-    expect(expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv), 200)).toEqual({ created: 1, updated: 0, errors: [] });
+    expect(expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv), 200)).toEqual({
+      created: 1,
+      updated: 0,
+      errors: [],
+    });
     const [m] = expectStatus(await admin.get(`/v1/teams/${team}/members`), 200);
     expect(m).toMatchObject({ name: 'Doe, "JD" John', products: ['autocad', 'revit'], guest: false });
 

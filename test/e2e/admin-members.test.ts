@@ -39,7 +39,10 @@ describe('members and invitations (R11)', () => {
   it('R11: an invitation expires after 7 days; a resend gives a new token and 7 new days, and the old token is dead', async () => {
     const { team, admin } = await teamWithAdmin();
     const email = uniqueEmail('ada');
-    const invited = expectStatus(await admin.post(`/v1/teams/${team}/members`, { invite: `Ada Lovelace <${email.toUpperCase()}>`, products: ['autocad'] }), 201);
+    const invited = expectStatus(
+      await admin.post(`/v1/teams/${team}/members`, { invite: `Ada Lovelace <${email.toUpperCase()}>`, products: ['autocad'] }),
+      201,
+    );
     expect(invited.member).toMatchObject({ autodeskId: email, name: 'Ada Lovelace', status: 'invited', products: ['autocad'] });
     expectNear(invited.invitation.expiresAt, at(7 * DAY));
     const expiry = Date.parse(invited.invitation.expiresAt);
@@ -77,11 +80,14 @@ describe('members and invitations (R11)', () => {
     expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ source: 'flex', charged: 7 });
   });
 
-  it('R11: a pending invitee cannot launch (invitation-pending), nor an expired one; accepting with the existing account\'s password makes it active', async () => {
+  it("R11: a pending invitee cannot launch (invitation-pending), nor an expired one; accepting with the existing account's password makes it active", async () => {
     const { team, admin } = await teamWithAdmin();
     const account = await newAccount(gw, 'existing');
     const user = await signIn(gw, account);
-    expectStatus(await admin.post(`/v1/teams/${team}/members`, { invite: `Existing Person <${account.autodeskId}>`, allProducts: true }), 201);
+    expectStatus(
+      await admin.post(`/v1/teams/${team}/members`, { invite: `Existing Person <${account.autodeskId}>`, allProducts: true }),
+      201,
+    );
 
     const pending = await user.api.post('/v1/launch', { product: 'revit' });
     expect(pending.status).toBe(403);
@@ -96,7 +102,9 @@ describe('members and invitations (R11)', () => {
     expect(expired.body.detail).toMatch(/expired/);
 
     const [mail] = await mailsTo(gw, account.autodeskId);
-    const inv = expectStatus(await admin.get(`/v1/teams/${team}/members`), 200).find((m: any) => m.autodeskId === account.autodeskId).invitation;
+    const inv = expectStatus(await admin.get(`/v1/teams/${team}/members`), 200).find(
+      (m: any) => m.autodeskId === account.autodeskId,
+    ).invitation;
     expectStatus(await admin.post(`/v1/teams/${team}/invitations/${inv.id}/resend`), 200);
     const token = tokenOf((await mailsTo(gw, account.autodeskId))[1].text);
     expect(token).not.toBe(tokenOf(mail.text));
@@ -161,7 +169,10 @@ describe('product access (R12)', () => {
     expect(refused.status).toBe(403);
     expect(refused.body).toMatchObject({ code: 'no-access', rule: 'R12' });
 
-    const updated = expectStatus(await admin.put(`/v1/teams/${team}/members/${fixed.autodeskId}/products`, { products: ['autocad', added] }), 200);
+    const updated = expectStatus(
+      await admin.put(`/v1/teams/${team}/members/${fixed.autodeskId}/products`, { products: ['autocad', added] }),
+      200,
+    );
     expect(updated).toMatchObject({ allProducts: false, products: [added, 'autocad'].sort() });
     expect(expectStatus(await fixed.api.post('/v1/launch', { product: added }), 200).charged).toBe(3);
 
@@ -197,7 +208,10 @@ describe('default assignments (R13)', () => {
     expect((await existing.api.post('/v1/launch', { product: added })).body.code).toBe('no-access');
     expect(expectStatus(await admin.get(`/v1/teams/${team}/defaults`), 200).products).toEqual(['maya', 'revit']);
 
-    expect(expectStatus(await admin.put(`/v1/teams/${team}/defaults`, { products: [] }), 200)).toMatchObject({ products: [], enabled: false });
+    expect(expectStatus(await admin.put(`/v1/teams/${team}/defaults`, { products: [] }), 200)).toMatchObject({
+      products: [],
+      enabled: false,
+    });
     expect((await later.api.post('/v1/launch', { product: 'revit' })).body.code).toBe('no-access');
     expect((await admin.put(`/v1/teams/${team}/defaults`, { products: ['nope'] })).status).toBe(404);
   });
@@ -225,7 +239,11 @@ describe('notifications (R14)', () => {
     const imported = await newAccount(gw);
     const fresh = uniqueEmail('imported');
     const csv = `name,email,products,guest\nImported One,${imported.autodeskId},autocad,false\nNew Person,${fresh},revit,false\n${'Known Again'},${one.autodeskId},maya,false\n`;
-    expect(expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv), 200)).toEqual({ created: 2, updated: 1, errors: [] });
+    expect(expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv), 200)).toEqual({
+      created: 2,
+      updated: 1,
+      errors: [],
+    });
     expect(await mailsTo(gw, imported.autodeskId)).toEqual([]);
     expect(await mailsTo(gw, fresh)).toEqual([]);
     expect(await mailsTo(gw, one.autodeskId)).toHaveLength(2);
@@ -245,7 +263,10 @@ describe('explain (R18)', () => {
     const account = await newAccount(gw);
     expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
     expectStatus(await admin.put(`/v1/teams/${team}/defaults`, { products: ['maya'] }), 200);
-    expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: account.autodeskId, product: 'revit', endsAt: at(30 * DAY).toISOString() }), 201);
+    expectStatus(
+      await gw.op.post('/v1/subscriptions', { autodeskId: account.autodeskId, product: 'revit', endsAt: at(30 * DAY).toISOString() }),
+      201,
+    );
     const catalog = expectStatus(await gw.op.get('/v1/products'), 200);
 
     const answer = expectStatus(await admin.get(`/v1/teams/${team}/members/${account.autodeskId}/access`), 200);

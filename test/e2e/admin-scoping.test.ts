@@ -61,17 +61,20 @@ describe('scoping: an admin acts only on the teams it manages', () => {
     expect(doc.paths['/v1/outbox']).toHaveProperty('get');
   });
 
-  it.each(Object.entries(ROUTES))('%s: an admin of team A gets 403 on team B, and the same 403 on a team that does not exist', async (_name, call) => {
-    const onB = await call(adminA, teamB);
-    expect(onB.status).toBe(403);
-    expect(onB.body).toMatchObject({ code: 'forbidden', detail: 'You do not manage this team.' });
-    const onNothing = await call(adminA, 'tm_no_such_team');
-    expect(onNothing.status).toBe(403);
-    expect(onNothing.body.detail).toBe(onB.body.detail);
-    // A signed-in user is no admin at all; no credentials at all is 401.
-    expect((await call(memberB.api, teamB)).status).toBe(403);
-    expect((await call(gw.anon, teamB)).status).toBe(401);
-  });
+  it.each(Object.entries(ROUTES))(
+    '%s: an admin of team A gets 403 on team B, and the same 403 on a team that does not exist',
+    async (_name, call) => {
+      const onB = await call(adminA, teamB);
+      expect(onB.status).toBe(403);
+      expect(onB.body).toMatchObject({ code: 'forbidden', detail: 'You do not manage this team.' });
+      const onNothing = await call(adminA, 'tm_no_such_team');
+      expect(onNothing.status).toBe(403);
+      expect(onNothing.body.detail).toBe(onB.body.detail);
+      // A signed-in user is no admin at all; no credentials at all is 401.
+      expect((await call(memberB.api, teamB)).status).toBe(403);
+      expect((await call(gw.anon, teamB)).status).toBe(401);
+    },
+  );
 
   it('team B is untouched by all of that', async () => {
     expect(expectStatus(await gw.op.get(`/v1/teams/${teamB}/balance`), 200).balance).toBe(100);
@@ -89,7 +92,7 @@ describe('scoping: an admin acts only on the teams it manages', () => {
     expect([200, 201, 204, 400, 404, 409]).toContain(r.status);
   });
 
-  it('the outbox is the operator\'s: admins and users get 403', async () => {
+  it("the outbox is the operator's: admins and users get 403", async () => {
     expect((await adminA.get('/v1/outbox')).status).toBe(403);
     expect((await memberB.api.get('/v1/outbox')).status).toBe(403);
     const account = await newAccount(gw);

@@ -53,7 +53,10 @@ function bodyOf(raw: string): string {
   const [head, ...rest] = raw.split(/\r?\n\r?\n/);
   const body = rest.join('\n\n');
   if (!/content-transfer-encoding:\s*quoted-printable/i.test(head ?? '')) return body;
-  return Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(Number.parseInt(h, 16))), 'latin1').toString('utf8');
+  return Buffer.from(
+    body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(Number.parseInt(h, 16))),
+    'latin1',
+  ).toString('utf8');
 }
 
 async function waitFor<T>(what: string, find: () => T | undefined | Promise<T | undefined>, ms = 15_000): Promise<T> {
@@ -82,7 +85,12 @@ describe('e-mail over SMTP (R11, R14)', () => {
 
     expectStatus(await gw.anon.post('/v1/invitations/accept', { token, password: 'sam-password-1' }), 200);
     const user = await signIn(gw, { autodeskId: email, password: 'sam-password-1' });
-    expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ granted: true, source: 'flex', charged: 7, balance: 43 });
+    expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({
+      granted: true,
+      source: 'flex',
+      charged: 7,
+      balance: 43,
+    });
   });
 
   it('R14: a message the server refuses is retried with backoff, then marked sent', async () => {

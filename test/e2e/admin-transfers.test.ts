@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
 import { balanceOf, buy, ledgerOf, newMember, setClock } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
-import { ledgerCheckedSuite } from '../harness/suite';
 import { expectStatus } from '../harness/http';
+import { ledgerCheckedSuite } from '../harness/suite';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');

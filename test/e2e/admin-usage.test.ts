@@ -17,7 +17,7 @@ beforeAll(async () => {
 afterAll(async () => gw?.close());
 
 describe('usage reports (R15)', () => {
-  it('R15: usage by user, product and day, and a CSV with Flex\'s columns whose totals equal the ledger to the token', async () => {
+  it("R15: usage by user, product and day, and a CSV with Flex's columns whose totals equal the ledger to the token", async () => {
     const team = await newTeam(gw, 500);
     const admin = await newAdmin(gw, [team]);
     const u1 = await newMember(gw, team, 'all');
@@ -29,7 +29,12 @@ describe('usage reports (R15)', () => {
     const u2 = await signIn(gw, { autodeskId: zoe, password: 'zoe-password' });
 
     // Day 1: u1 AutoCAD 7 + Revit 10, u2 AutoCAD 7, u2 Maya closed within 5 minutes (refunded, R7a).
-    for (const [u, p] of [[u1, 'autocad'], [u1, 'revit'], [u2, 'autocad']] as const) expectStatus(await u.api.post('/v1/launch', { product: p }), 200);
+    for (const [u, p] of [
+      [u1, 'autocad'],
+      [u1, 'revit'],
+      [u2, 'autocad'],
+    ] as const)
+      expectStatus(await u.api.post('/v1/launch', { product: p }), 200);
     const maya = expectStatus(await u2.api.post('/v1/launch', { product: 'maya' }), 200);
     expect(expectStatus(await u2.api.post(`/v1/sessions/${maya.session.id}/end`), 200).refunded).toBe(9);
     // Day 2: u1 AutoCAD again. Day 3: u2 Revit.
@@ -40,10 +45,12 @@ describe('usage reports (R15)', () => {
 
     const q = `/v1/teams/${team}/usage?from=2026-03-15&to=2026-03-17`;
     const byUser = expectStatus(await admin.api.get(`${q}&by=user`), 200);
-    expect(byUser.rows).toEqual([
-      { key: u1.autodeskId, tokens: 24, sessions: 3 },
-      { key: zoe, tokens: 17, sessions: 2 },
-    ].sort((a, b) => (a.key < b.key ? -1 : 1)));
+    expect(byUser.rows).toEqual(
+      [
+        { key: u1.autodeskId, tokens: 24, sessions: 3 },
+        { key: zoe, tokens: 17, sessions: 2 },
+      ].sort((a, b) => (a.key < b.key ? -1 : 1)),
+    );
     expect(byUser.total).toEqual({ tokens: 41, sessions: 5 });
     expect(expectStatus(await admin.api.get(`${q}&by=product`), 200).rows).toEqual([
       { key: 'autocad', tokens: 21, sessions: 3 },

@@ -7,7 +7,7 @@ import { idTokenClaimsMac, idTokenMacKey } from '../../gateway/src/signing/verif
 import { newAdmin } from '../harness/admin';
 import { newMember, newTeam, seedCatalog, setClock, type TestUser } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
-import { type Answer, Api, expectStatus } from '../harness/http';
+import { type Answer, type Api, expectStatus } from '../harness/http';
 
 /**
  * Issue 8, authentication and authorisation: every route of /openapi.json against every kind of
@@ -50,9 +50,23 @@ beforeAll(async () => {
   const realKey = createPrivateKey({ key: JSON.parse(row.private_jwk), format: 'jwk' });
   const kid = row.kid as string;
   const claims = (sub: string, iat: number, exp: number) =>
-    new SignJWT({}).setProtectedHeader({ alg: 'EdDSA', kid, typ: ID_TOKEN_TYP }).setIssuer('flexgate').setAudience(ID_TOKEN_AUDIENCE).setSubject(sub).setIssuedAt(iat).setExpirationTime(exp).setJti(`idt_${randomBytes(6).toString('hex')}`);
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA', kid, typ: ID_TOKEN_TYP })
+      .setIssuer('flexgate')
+      .setAudience(ID_TOKEN_AUDIENCE)
+      .setSubject(sub)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .setJti(`idt_${randomBytes(6).toString('hex')}`);
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const payload = { iss: 'flexgate', aud: ID_TOKEN_AUDIENCE, sub: userA.autodeskId, iat: sec(NOW) - 60, exp: sec(NOW) + 3600, jti: 'idt_x' };
+  const payload = {
+    iss: 'flexgate',
+    aud: ID_TOKEN_AUDIENCE,
+    sub: userA.autodeskId,
+    iat: sec(NOW) - 60,
+    exp: sec(NOW) + 3600,
+    jti: 'idt_x',
+  };
   const other = await generateKeyPair('EdDSA');
   macKey = idTokenMacKey(Buffer.from(JSON.parse(row.private_jwk).d, 'base64url'), kid);
   legacyToken = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600).sign(realKey);
@@ -78,9 +92,12 @@ beforeAll(async () => {
       c.gmac = idTokenClaimsMac(c, idTokenMacKey(randomBytes(32), kid));
       return `${h}.${b64(c)}.${sig}`;
     });
-  bad['wrong audience'] = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600).setAudience('flexgate:entitlement').sign(realKey);
+  bad['wrong audience'] = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600)
+    .setAudience('flexgate:entitlement')
+    .sign(realKey);
   bad['an entitlement used as an ID token'] = launchB.entitlement;
-  bad['signature of another token'] = `${bad['expired ID token']?.split('.').slice(0, 2).join('.')}.${(await claims(userA.autodeskId, 1, 2).sign(realKey)).split('.')[2]}`;
+  bad['signature of another token'] =
+    `${bad['expired ID token']?.split('.').slice(0, 2).join('.')}.${(await claims(userA.autodeskId, 1, 2).sign(realKey)).split('.')[2]}`;
 });
 afterAll(async () => gw?.close());
 
@@ -96,15 +113,16 @@ async function routes(): Promise<Route[]> {
   for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { tags?: string[] }>>)) {
     for (const [method, op] of Object.entries(ops)) {
       const tags = op.tags ?? [];
-      const kind = path === '/v1/signin' || path === '/v1/invitations/accept'
-        ? 'public'
-        : tags.includes('operator') || tags.includes('test')
-          ? 'operator'
-          : path.startsWith('/v1/teams/{team}')
-            ? 'team'
-            : tags.includes('user')
-              ? 'user'
-              : 'anyone';
+      const kind =
+        path === '/v1/signin' || path === '/v1/invitations/accept'
+          ? 'public'
+          : tags.includes('operator') || tags.includes('test')
+            ? 'operator'
+            : path.startsWith('/v1/teams/{team}')
+              ? 'team'
+              : tags.includes('user')
+                ? 'user'
+                : 'anyone';
       out.push({ method: method.toUpperCase(), path, kind });
     }
   }
@@ -138,7 +156,9 @@ function call(api: Api, r: Route): Promise<Answer> {
   };
   const key = `${r.method} ${r.path}`;
   if (r.path.endsWith('/members/import')) {
-    return api.request('POST', path, 'name,email,products,guest\nSneaky,sneaky@example.com,autocad,false\n', { 'content-type': 'text/csv' });
+    return api.request('POST', path, 'name,email,products,guest\nSneaky,sneaky@example.com,autocad,false\n', {
+      'content-type': 'text/csv',
+    });
   }
   const body = bodies[key];
   return api.request(r.method, path, r.method === 'GET' || r.method === 'DELETE' ? undefined : (body ?? {}));
@@ -164,7 +184,12 @@ describe('authentication: every route refuses every credential that is not ours 
   it('the table covers every route of the OpenAPI document', async () => {
     const rs = await routes();
     expect(rs.length).toBeGreaterThan(25);
-    expect(rs.filter((r) => r.kind === 'public').map((r) => r.path).sort()).toEqual(['/v1/invitations/accept', '/v1/signin']);
+    expect(
+      rs
+        .filter((r) => r.kind === 'public')
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(['/v1/invitations/accept', '/v1/signin']);
   });
 
   it('no token: every route but sign-in and invitation accept answers 401', async () => {
@@ -216,7 +241,10 @@ describe('authentication: every route refuses every credential that is not ours 
     expectRefusal(await gw.anon.as(forged).post('/v1/launch', { product: 'autocad' }), 401, 'launch with a reused signature');
     expectRefusal(await gw.anon.as(forged).get('/v1/me/products'), 401, 'GET /v1/me/products with a reused signature');
     // The real token still works, as user B.
-    expect(expectStatus(await gw.anon.as(token).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ charged: 0, session: { id: sessionB } });
+    expect(expectStatus(await gw.anon.as(token).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({
+      charged: 0,
+      session: { id: sessionB },
+    });
   });
 });
 

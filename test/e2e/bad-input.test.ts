@@ -29,7 +29,8 @@ beforeAll(async () => {
   teamB = await newTeam(gw, 100);
   member = await newMember(gw, teamA, ['autocad']);
   other = await newAccount(gw);
-  invitation = expectStatus(await gw.op.post(`/v1/teams/${teamA}/members`, { invite: 'Pending Person <pending@example.com>' }), 201).invitation.id;
+  invitation = expectStatus(await gw.op.post(`/v1/teams/${teamA}/members`, { invite: 'Pending Person <pending@example.com>' }), 201)
+    .invitation.id;
   session = expectStatus(await member.api.post('/v1/launch', { product: 'autocad' }), 200).session.id;
 });
 afterAll(async () => gw?.close());
@@ -127,7 +128,9 @@ function invalidValues(name: string, schema: JsonSchema): unknown[] {
         true,
         [],
         'a\u0000b',
-        ...(isDate(name) ? ['1969-12-31T00:00:00Z', '10000-01-01T00:00:00Z', '2026-13-01T00:00:00Z', '2026-03-15T25:61:00Z', 'yesterday', ''] : []),
+        ...(isDate(name)
+          ? ['1969-12-31T00:00:00Z', '10000-01-01T00:00:00Z', '2026-13-01T00:00:00Z', '2026-03-15T25:61:00Z', 'yesterday', '']
+          : []),
       ];
   }
 }
@@ -155,14 +158,30 @@ function attacks(op: Operation): Attack[] {
     json('unknown field', { ...b, unexpected: 1 }),
     json('unknown field: admin flag', { ...b, isAdmin: true, role: 'operator' }),
     { label: 'prototype pollution', body: `{"__proto__":{"polluted":true},${JSON.stringify(b).slice(1)}` },
-    { label: 'invalid UTF-8', body: Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from('","x":"\xe9"}')]) },
-    { label: 'invalid UTF-8 in a valid body', body: Buffer.concat([Buffer.from(JSON.stringify(b).slice(0, -1)), Buffer.from(',"z":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]) },
+    {
+      label: 'invalid UTF-8',
+      body: Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from('","x":"\xe9"}')]),
+    },
+    {
+      label: 'invalid UTF-8 in a valid body',
+      body: Buffer.concat([
+        Buffer.from(JSON.stringify(b).slice(0, -1)),
+        Buffer.from(',"z":"'),
+        Buffer.from([0xc0, 0xaf]),
+        Buffer.from('"}'),
+      ]),
+    },
     { label: 'JSON sent as text/plain', body: JSON.stringify(b), type: 'text/plain' },
   ];
   const props = op.body?.schema.properties ?? {};
   for (const [name, schema] of Object.entries(props)) {
     for (const v of invalidValues(name, schema)) {
-      out.push(json(`${name} = ${typeof v === 'string' && v.length > 40 ? `${v.length} chars` : JSON.stringify(v)?.slice(0, 60)}`, { ...b, [name]: v }));
+      out.push(
+        json(`${name} = ${typeof v === 'string' && v.length > 40 ? `${v.length} chars` : JSON.stringify(v)?.slice(0, 60)}`, {
+          ...b,
+          [name]: v,
+        }),
+      );
     }
   }
   for (const name of op.body?.schema.required ?? []) {
@@ -175,7 +194,9 @@ function attacks(op: Operation): Attack[] {
 /** Row counts and a hash of every row of every table: any write shows. */
 async function snapshot(): Promise<Record<string, string>> {
   const db = gw.running.database.db as unknown as Kysely<any>;
-  const tables = (await db.introspection.getTables())  .map((t: { name: string }) => t.name).filter((n: string) => !n.startsWith('kysely_') && !n.startsWith('sqlite_'));
+  const tables = (await db.introspection.getTables())
+    .map((t: { name: string }) => t.name)
+    .filter((n: string) => !n.startsWith('kysely_') && !n.startsWith('sqlite_'));
   const out: Record<string, string> = {};
   for (const t of tables.sort()) {
     const rows = await db.selectFrom(t).selectAll().execute();
@@ -212,14 +233,18 @@ describe('bad input on every route (issue 8)', () => {
     for (const op of ops) {
       expect(base(op), `add a valid base body for ${op.method} ${op.path} to this test`).not.toEqual({});
       for (const a of attacks(op)) {
-        jobs.push(async () => expectProblem(await send(callerFor(op), op.method, fill(op.path), a.body, a.type), `${op.method} ${op.path} ${a.label}`));
+        jobs.push(async () =>
+          expectProblem(await send(callerFor(op), op.method, fill(op.path), a.body, a.type), `${op.method} ${op.path} ${a.label}`),
+        );
       }
     }
     const count = jobs.length;
     // Eight at a time: the database must be unchanged by concurrent bad requests too.
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      for (let job = jobs.shift(); job; job = jobs.shift()) await job();
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let job = jobs.shift(); job; job = jobs.shift()) await job();
+      }),
+    );
     expect(await snapshot()).toEqual(before);
     console.log(`bad-input: ${count} malformed bodies over ${ops.length} routes, all 4xx, database unchanged`);
   }, 120_000);
@@ -230,7 +255,10 @@ describe('bad input on every route (issue 8)', () => {
     const bodies: Attack[] = [
       { label: 'no header', body: 'just,some,words\n' },
       { label: 'unclosed quote', body: 'name,email,products,guest\n"Open,a@example.com,,\n' },
-      { label: 'invalid UTF-8', body: Buffer.concat([Buffer.from('name,email,products,guest\nA '), Buffer.from([0xff, 0xfe]), Buffer.from(',a@example.com,,\n')]) },
+      {
+        label: 'invalid UTF-8',
+        body: Buffer.concat([Buffer.from('name,email,products,guest\nA '), Buffer.from([0xff, 0xfe]), Buffer.from(',a@example.com,,\n')]),
+      },
       { label: 'JSON to the CSV route', body: '{"name":"x"}', type: 'application/json' },
     ];
     for (const b of bodies) expectProblem(await send(gw.op, 'POST', path, b.body, b.type ?? 'text/csv'), b.label);
@@ -240,7 +268,15 @@ describe('bad input on every route (issue 8)', () => {
   it('path and query parameters: injection, out-of-range and oversized values get a 4xx problem, and nothing changes', async () => {
     const ops = await operations();
     const before = await snapshot();
-    const evil = ["'; DROP TABLE ledger; --", 'tm\u0000x', '<script>alert(1)</script>', '../../etc/passwd', 'x'.repeat(300), '%00', '1 OR 1=1'];
+    const evil = [
+      "'; DROP TABLE ledger; --",
+      'tm\u0000x',
+      '<script>alert(1)</script>',
+      '../../etc/passwd',
+      'x'.repeat(300),
+      '%00',
+      '1 OR 1=1',
+    ];
     let count = 0;
     for (const op of ops) {
       const names = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
@@ -255,7 +291,17 @@ describe('bad input on every route (issue 8)', () => {
         }
       }
       for (const q of op.query) {
-        for (const v of ['-1', '1e309', 'abc', '10000-01-01', '1969-01-01', "' OR 1=1 --", '<b>x</b>', 'x'.repeat(2000), 'a\u0000@example.com']) {
+        for (const v of [
+          '-1',
+          '1e309',
+          'abc',
+          '10000-01-01',
+          '1969-01-01',
+          "' OR 1=1 --",
+          '<b>x</b>',
+          'x'.repeat(2000),
+          'a\u0000@example.com',
+        ]) {
           const r = await send(api, op.method, `${fill(op.path)}?${q}=${encodeURIComponent(v)}`, body ?? '', op.body?.type);
           if (r.status >= 400) expectProblem(r, `${op.method} ${op.path} ?${q}=${v.slice(0, 30)}`);
           else expect(r.status, `${op.method} ${op.path} ?${q}=${v.slice(0, 30)}`).toBeLessThan(300); // e.g. ?to= a harmless filter
@@ -269,6 +315,7 @@ describe('bad input on every route (issue 8)', () => {
   }, 120_000);
 
   it('injection payloads in text fields are refused or stored verbatim, never run: tables intact, no 500', async () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection payload, sent as text
     const payloads = ["Robert'); DROP TABLE ledger;--", '<img src=x onerror=alert(1)>', '${7*7}{{7*7}}', "' OR '1'='1", 'name\u0000null'];
     for (const p of payloads) {
       const r = await gw.op.post('/v1/teams', { name: p });
@@ -295,7 +342,10 @@ describe('body limit (issue 8)', () => {
   function streamUntilAnswer(total: number, headers: Record<string, string> = {}) {
     return new Promise<{ status: number; type: string; sent: number }>((resolve, reject) => {
       const url = new URL(`/v1/teams/${teamA}/purchases`, gw.url);
-      const req = http.request(url, { method: 'POST', headers: { authorization: `Bearer ${gw.operatorKey}`, 'content-type': 'application/json', ...headers } });
+      const req = http.request(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.operatorKey}`, 'content-type': 'application/json', ...headers },
+      });
       let sent = 0;
       let answered = false;
       req.on('response', (res) => {
@@ -332,7 +382,11 @@ describe('body limit (issue 8)', () => {
     const r = await new Promise<{ status: number; type: string }>((resolve, reject) => {
       const req = http.request(new URL(`/v1/teams/${teamA}/purchases`, gw.url), {
         method: 'POST',
-        headers: { authorization: `Bearer ${gw.operatorKey}`, 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024) },
+        headers: {
+          authorization: `Bearer ${gw.operatorKey}`,
+          'content-type': 'application/json',
+          'content-length': String(50 * 1024 * 1024),
+        },
       });
       req.on('response', (res) => {
         res.resume();

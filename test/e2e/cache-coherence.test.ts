@@ -81,14 +81,16 @@ describe('admin changes reach the next launch on every instance', () => {
     expect(refused.body).toMatchObject({ code: 'no-access', rule: 'R12' });
   });
 
-  it('R7a: a session voided through instance B is not answered from A\'s memory; the next launch charges anew', async () => {
+  it("R7a: a session voided through instance B is not answered from A's memory; the next launch charges anew", async () => {
     const team = await newTeam(a, 100);
     const u = await newMember(a, team, ['autocad']);
     const token = u.api.token as string;
     const first = expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200);
     expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200);
     // Closed within 5 minutes: refunded and voided (R7a).
-    expect(expectStatus(await on(b, token).post(`/v1/sessions/${first.session.id}/end`, {}), 200)).toMatchObject({ refunded: first.charged });
+    expect(expectStatus(await on(b, token).post(`/v1/sessions/${first.session.id}/end`, {}), 200)).toMatchObject({
+      refunded: first.charged,
+    });
     const again = expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200);
     expect(again.session.id).not.toBe(first.session.id);
     expect(again.charged).toBe(first.charged);
@@ -104,7 +106,11 @@ describe('admin changes reach the next launch on every instance', () => {
     expect(expectStatus(await on(a, w).post('/v1/launch', { product: 'autocad' }), 200).balance).toBe(first.balance);
     const charged = expectStatus(await on(b, other.api.token as string).post('/v1/launch', { product: 'revit' }), 200);
     expect(charged.charged).toBeGreaterThan(0);
-    expect(expectStatus(await on(a, w).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ charged: 0, session: { id: first.session.id }, balance: first.balance - charged.charged });
+    expect(expectStatus(await on(a, w).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({
+      charged: 0,
+      session: { id: first.session.id },
+      balance: first.balance - charged.charged,
+    });
   });
 
   it('R1/R2: a lot running out of time lowers the balance a warm launch answers, with nothing written in between', async () => {
@@ -120,7 +126,10 @@ describe('admin changes reach the next launch on every instance', () => {
     expect(expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200).balance).toBe(80 - first.charged);
     // R2 drew the charge from the expiring lot; two hours on, what is left of it no longer counts.
     await setClock(a, new Date(now + 2 * 3600_000));
-    expect(expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ session: { id: first.session.id }, balance: 50 });
+    expect(expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({
+      session: { id: first.session.id },
+      balance: 50,
+    });
     for (const gw of [a, b]) await setClock(gw, new Date());
   });
 });

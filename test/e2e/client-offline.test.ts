@@ -7,7 +7,14 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient, createKeyStore, createVerifier, EntitlementRejected, type FlexgateClient, type LaunchResult } from '@flexgate/client';
+import {
+  createClient,
+  createKeyStore,
+  createVerifier,
+  EntitlementRejected,
+  type FlexgateClient,
+  type LaunchResult,
+} from '@flexgate/client';
 import { ENTITLEMENT_TYP } from '@flexgate/shared';
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

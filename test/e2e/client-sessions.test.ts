@@ -3,7 +3,7 @@
  * clock: heartbeats past 24 hours (R7) and closing within 5 minutes (R7a). The client's clock and
  * the gateway's move together (SharedClock + POST /v1/test/clock); both keep running from there.
  */
-import { createClient, type FlexgateClient, type LaunchResult, runProduct, type RunEvent } from '@flexgate/client';
+import { createClient, type FlexgateClient, type LaunchResult, type RunEvent, runProduct } from '@flexgate/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { balance, cacheDirs, ledger, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
 import { buy, expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog } from '../harness/fixtures';

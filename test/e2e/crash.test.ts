@@ -82,7 +82,16 @@ describe('crash safety (issue 8)', () => {
     // few processes start on the same database while the current one serves and dies.
     const warm: Promise<GatewayProcess>[] = [];
     let started = 0;
-    const prespawn = () => (started += 1) && warm.push(spawnGateway({ databaseUrl: db.url, operatorKey, timeoutMs: 90_000 }).then((g) => (spawned.push(g), g)));
+    const prespawn = () => {
+      started += 1;
+      const next = spawnGateway({ databaseUrl: db.url, operatorKey, timeoutMs: 90_000 });
+      warm.push(
+        next.then((g) => {
+          spawned.push(g);
+          return g;
+        }),
+      );
+    };
     if (proc) await proc.stop('SIGKILL');
     proc = null;
     for (let i = 0; i < Math.min(4, KILLS); i++) prespawn();
@@ -151,12 +160,18 @@ describe('crash safety (issue 8)', () => {
       perSession.set(e.sessionId, cur);
     }
     for (const [id, s] of perSession) expect(s.tokens, `session ${id}`).toBe(rate.get(s.product));
-    const combos = new Set(seen.filter((s) => s.op.kind === 'launch').map((s) => (s.op.kind === 'launch' ? `${users[s.op.user]?.autodeskId}/${s.op.product}` : '')));
+    const combos = new Set(
+      seen
+        .filter((s) => s.op.kind === 'launch')
+        .map((s) => (s.op.kind === 'launch' ? `${users[s.op.user]?.autodeskId}/${s.op.product}` : '')),
+    );
     expect(new Set([...perSession.values()].map((s) => `${s.user}/${s.product}`))).toEqual(combos);
     expect(perSession.size).toBe(combos.size);
     for (const s of seen) if (s.answer && s.op.kind === 'launch') expect(perSession.has(s.answer.session?.id ?? '')).toBe(true);
     await expectLedgerMatchesBalance(gw, team);
-    console.log(`crash: ${KILLS} kills, ${seen.length} requests, ${seen.filter((s) => s.answer).length} answered before a kill, ${perSession.size} sessions`);
+    console.log(
+      `crash: ${KILLS} kills, ${seen.length} requests, ${seen.filter((s) => s.answer).length} answered before a kill, ${perSession.size} sessions`,
+    );
   }, 170_000);
 
   it('SIGTERM drains: requests in flight when it arrives all complete with 2xx and are in the ledger', async () => {
@@ -168,7 +183,12 @@ describe('crash safety (issue 8)', () => {
         const req = http.request(`${p.url}${path}`, {
           method: 'POST',
           agent,
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'idempotency-key': key },
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(text)),
+            'idempotency-key': key,
+          },
         });
         req.on('response', (res) => {
           let data = '';
@@ -184,7 +204,12 @@ describe('crash safety (issue 8)', () => {
     const calls = Array.from({ length: N }, (_, i) =>
       i % 2 === 0
         ? slow(`/v1/teams/${team}/purchases`, operatorKey, { tokens: 100 + i }, `term-${i}-${randomBytes(3).toString('hex')}`)
-        : slow('/v1/launch', users[(i * 7) % users.length]?.token ?? '', { product: 'civil-3d' }, `term-${i}-${randomBytes(3).toString('hex')}`),
+        : slow(
+            '/v1/launch',
+            users[(i * 7) % users.length]?.token ?? '',
+            { product: 'civil-3d' },
+            `term-${i}-${randomBytes(3).toString('hex')}`,
+          ),
     );
     await new Promise((r) => setTimeout(r, 200));
     const stopped = p.stop('SIGTERM');

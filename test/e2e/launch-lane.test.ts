@@ -44,7 +44,11 @@ describe('the launch lane and the general chain answer alike', () => {
     const viaChain = await launch(token, { product: 'autocad' }, 'chain', 'chain-1');
     const viaLane = await launch(token, { product: 'autocad' }, 'lane', 'lane-1');
     expect(viaChain).toMatchObject({ status: 200, requestId: 'chain-1', body: { charged: 7, balance: 93 } });
-    expect(viaLane).toMatchObject({ status: 200, requestId: 'lane-1', body: { charged: 0, balance: 93, session: { id: viaChain.body.session.id } } });
+    expect(viaLane).toMatchObject({
+      status: 200,
+      requestId: 'lane-1',
+      body: { charged: 0, balance: 93, session: { id: viaChain.body.session.id } },
+    });
     expect(viaLane.body.entitlement).toBe(viaChain.body.entitlement);
     const again = await launch(token, { product: 'autocad' }, 'chain');
     expect(again.body).toEqual(viaLane.body);
@@ -105,7 +109,12 @@ describe('FLEXGATE_LAUNCH_CACHE=0', () => {
       const u = await newMember(plain, team, ['revit']);
       const first = expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200);
       const again = expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200);
-      expect(again).toMatchObject({ charged: 0, balance: 100 - first.charged, session: { id: first.session.id }, entitlement: first.entitlement });
+      expect(again).toMatchObject({
+        charged: 0,
+        balance: 100 - first.charged,
+        session: { id: first.session.id },
+        entitlement: first.entitlement,
+      });
     } finally {
       await plain.close();
     }

@@ -1,21 +1,10 @@
 import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP } from '@flexgate/shared';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import {
-  balanceOf,
-  buy,
-  expectLedgerMatchesBalance,
-  ledgerOf,
-  newAccount,
-  newMember,
-  newTeam,
-  seedCatalog,
-  setClock,
-  signIn,
-} from '../harness/fixtures';
+import { balanceOf, buy, ledgerOf, newAccount, newMember, setClock, signIn } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
-import { ledgerCheckedSuite } from '../harness/suite';
 import { expectStatus } from '../harness/http';
+import { ledgerCheckedSuite } from '../harness/suite';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
@@ -60,7 +49,11 @@ describe('precedence (R9, R10)', () => {
     expectStatus(await gw.op.post('/v1/trials', { autodeskId: u.autodeskId, product: 'revit', endsAt: trialEnd.toISOString() }), 201);
     expect(expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200)).toMatchObject({ source: 'trial', charged: 0 });
     await setClock(gw, new Date(trialEnd.getTime() + 1000));
-    expect(expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200)).toMatchObject({ source: 'flex', charged: 10, balance: 30 });
+    expect(expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200)).toMatchObject({
+      source: 'flex',
+      charged: 10,
+      balance: 30,
+    });
   });
 
   it('R9: a subscription entitlement never outlives the subscription', async () => {

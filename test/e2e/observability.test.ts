@@ -20,7 +20,17 @@ const metricsToken = `mt_${randomBytes(16).toString('hex')}`;
 
 beforeAll(async () => {
   database = await freshDatabase();
-  const config = testConfig({ port: 0, host: '127.0.0.1', databaseUrl: database.url, operatorKey, metricsToken, testClock: true, rateLimit: false, logLevel: 'debug', scryptN: 1024 });
+  const config = testConfig({
+    port: 0,
+    host: '127.0.0.1',
+    databaseUrl: database.url,
+    operatorKey,
+    metricsToken,
+    testClock: true,
+    rateLimit: false,
+    logLevel: 'debug',
+    scryptN: 1024,
+  });
   running = await startGateway(config, { logger: jsonLogger('debug', (l) => lines.push(JSON.parse(l))) });
   gw = { op: new Api(running.url, operatorKey), anon: new Api(running.url), url: running.url } as unknown as TestGateway;
   await seedCatalog(gw);
@@ -32,7 +42,11 @@ afterAll(async () => {
 
 const scrape = async (token?: string) => {
   const r = await (token ? gw.anon.as(token) : gw.anon).get('/metrics');
-  return { status: r.status, type: r.headers.get('content-type') ?? '', text: String(typeof r.body === 'string' ? r.body : JSON.stringify(r.body)) };
+  return {
+    status: r.status,
+    type: r.headers.get('content-type') ?? '',
+    text: String(typeof r.body === 'string' ? r.body : JSON.stringify(r.body)),
+  };
 };
 const value = (text: string, series: string) => {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
@@ -86,7 +100,10 @@ describe('logs (issue 8)', () => {
     for (const id of ids) expect(id).toMatch(/^[\w.-]{8,64}$/);
     expect(new Set(ids).size).toBe(ids.length);
     expect(answers[3]?.body.requestId).toBe(ids[3]);
-    const logged = lines.slice(before).filter((l) => l.msg === 'request').map((l) => l.requestId);
+    const logged = lines
+      .slice(before)
+      .filter((l) => l.msg === 'request')
+      .map((l) => l.requestId);
     for (const id of ids) expect(logged).toContain(id);
   });
 });

@@ -29,12 +29,51 @@ type Step =
   | { kind: 'end'; user: number; product: number };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('purchase' as const), team: fc.constantFrom(0 as const, 1 as const), tokens: fc.integer({ min: 1, max: 40 }), daysAgo: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 400 })) }) },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('launch' as const), user: fc.integer({ min: 0, max: 2 }), product: fc.integer({ min: 0, max: 1 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('clock' as const), minutes: fc.oneof(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 60, max: 3 * 1440 }), fc.integer({ min: 30 * 1440, max: 200 * 1440 })) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('rate' as const), product: fc.integer({ min: 0, max: 1 }), rate: fc.integer({ min: 1, max: 25 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('purchase' as const),
+      team: fc.constantFrom(0 as const, 1 as const),
+      tokens: fc.integer({ min: 1, max: 40 }),
+      daysAgo: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 400 })),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('launch' as const),
+      user: fc.integer({ min: 0, max: 2 }),
+      product: fc.integer({ min: 0, max: 1 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('clock' as const),
+      minutes: fc.oneof(
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 60, max: 3 * 1440 }),
+        fc.integer({ min: 30 * 1440, max: 200 * 1440 }),
+      ),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('rate' as const),
+      product: fc.integer({ min: 0, max: 1 }),
+      rate: fc.integer({ min: 1, max: 25 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('transfer' as const), tokens: fc.integer({ min: 1, max: 30 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('end' as const), user: fc.integer({ min: 0, max: 2 }), product: fc.integer({ min: 0, max: 1 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('end' as const),
+      user: fc.integer({ min: 0, max: 2 }),
+      product: fc.integer({ min: 0, max: 1 }),
+    }),
+  },
 );
 
 interface Lot {
@@ -72,9 +111,14 @@ async function runHistory(steps: Step[]): Promise<void> {
   await setClock(gw, new Date(now));
   const products = [`pa-${run}`, `pb-${run}`];
   const rates = [7, 10];
-  for (let i = 0; i < 2; i++) expectStatus(await gw.op.post('/v1/products', { key: products[i], name: `P ${i} ${run}`, dailyRate: rates[i] }), 201);
+  for (let i = 0; i < 2; i++)
+    expectStatus(await gw.op.post('/v1/products', { key: products[i], name: `P ${i} ${run}`, dailyRate: rates[i] }), 201);
   const teams = [await newTeam(gw), await newTeam(gw)];
-  const users: TestUser[] = [await newMember(gw, teams[0] as string, 'all'), await newMember(gw, teams[0] as string, 'all'), await newMember(gw, teams[1] as string, 'all')];
+  const users: TestUser[] = [
+    await newMember(gw, teams[0] as string, 'all'),
+    await newMember(gw, teams[0] as string, 'all'),
+    await newMember(gw, teams[1] as string, 'all'),
+  ];
   const teamOfUser = [0, 0, 1];
   /** Per (user, product): the open session as the model sees it. */
   const open = new Map<string, { id: string; endsAt: number; openedAt: number }>();
@@ -94,7 +138,10 @@ async function runHistory(steps: Step[]): Promise<void> {
         now += step.minutes * 60_000;
         await setClock(gw, new Date(now));
         // ID tokens live 7 days in the harness; sign in again as a product's user would.
-        for (let i = 0; i < users.length; i++) { const u = users[i] as TestUser; users[i] = await signIn(gw, { autodeskId: u.autodeskId, password: u.password }); }
+        for (let i = 0; i < users.length; i++) {
+          const u = users[i] as TestUser;
+          users[i] = await signIn(gw, { autodeskId: u.autodeskId, password: u.password });
+        }
         break;
       case 'rate':
         rates[step.product] = step.rate;

@@ -187,19 +187,27 @@ describe(`three gateway instances on one ${testEngine} database`, () => {
     await expectEntitlementsVerifyEverywhere(granted, team);
   }, 120_000);
 
-  it('R7 with R4: launches racing the one that takes a team\'s last tokens share its session instead of being refused', async () => {
+  it("R7 with R4: launches racing the one that takes a team's last tokens share its session instead of being refused", async () => {
     // A sharp edge of READ COMMITTED: a launch that saw no session, then read the lots after the
     // winner committed, finds the tokens gone. It must notice the winner's session, not refuse.
     for (let round = 0; round < 3; round++) {
       const team = await newTeam(viaInstance(gws[0] as Instance), rate('revit'));
       const account = await newAccount(viaInstance(gws[0] as Instance), 'last');
-      expectStatus(await (gws[0] as Instance).op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['revit'] }), 201);
+      expectStatus(
+        await (gws[0] as Instance).op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['revit'] }),
+        201,
+      );
       const { token } = expectStatus(await (gws[1] as Instance).anon.post('/v1/signin', account), 200);
       const answers = await Promise.all(
-        Array.from({ length: 30 }, (_, k) => (gws[k % gws.length] as Instance).anon.as(token).post('/v1/launch', { product: 'revit', machine: `ws-${k}` })),
+        Array.from({ length: 30 }, (_, k) =>
+          (gws[k % gws.length] as Instance).anon.as(token).post('/v1/launch', { product: 'revit', machine: `ws-${k}` }),
+        ),
       );
       const codes = answers.map((a) => (a.status === 200 ? 'granted' : a.body.code));
-      expect(codes.filter((c) => c !== 'granted'), `round ${round}`).toEqual([]);
+      expect(
+        codes.filter((c) => c !== 'granted'),
+        `round ${round}`,
+      ).toEqual([]);
       expect(new Set(answers.map((a) => a.body.session.id)).size).toBe(1);
       expect(answers.filter((a) => a.body.charged > 0).length).toBe(1);
       await expectBalanceEverywhere(team, 0);

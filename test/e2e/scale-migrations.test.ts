@@ -5,9 +5,10 @@
  * between them (signing/keyring.ts), so any instance's entitlements verify with any JWKS.
  * Runs on both engines: on SQLite the instances share one database file.
  */
-import pg from 'pg';
+
 import { connect } from '@flexgate/gateway';
 import { jwtVerify } from 'jose';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testEngine } from '../harness/db';
 import { expectLedgerMatchesBalance, newMember, newTeam, seedCatalog } from '../harness/fixtures';
@@ -44,7 +45,10 @@ describe(`instances starting at once on a fresh ${testEngine} database`, () => {
     group = await startGroup({ count: 3 });
     const gws = group.instances;
 
-    const migrations = await query<{ name: string; n: number }>(group.database.url, 'select name, count(*) as n from kysely_migration group by name order by name');
+    const migrations = await query<{ name: string; n: number }>(
+      group.database.url,
+      'select name, count(*) as n from kysely_migration group by name order by name',
+    );
     expect(migrations.length).toBeGreaterThanOrEqual(2);
     expect(migrations[0]?.name).toBe('001_init');
     for (const m of migrations) expect(Number(m.n), m.name).toBe(1);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { TestGateway } from './gateway';
-import { Api, expectStatus } from './http';
+import { type Api, expectStatus } from './http';
 
 const unique = () => randomBytes(4).toString('hex');
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { type RunningGateway, startGateway, testConfig } from '@flexgate/gateway';
 import type { Config } from '@flexgate/gateway';
-import { freshDatabase, type TestDatabase } from './db';
+import { type RunningGateway, startGateway, testConfig } from '@flexgate/gateway';
 import { Agent } from 'undici';
+import { freshDatabase, type TestDatabase } from './db';
 import { Api } from './http';
 
 export interface TestGateway {

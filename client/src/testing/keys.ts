@@ -60,10 +60,7 @@ export interface TestServer {
 }
 
 /** A real HTTP server on 127.0.0.1, a port the OS picks. */
-export async function startServer(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-  port = 0,
-): Promise<TestServer> {
+export async function startServer(handler: (req: IncomingMessage, res: ServerResponse) => void, port = 0): Promise<TestServer> {
   const server = createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

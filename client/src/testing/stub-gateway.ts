@@ -86,7 +86,13 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
     };
   }
 
-  const problem = (code: string, status: number, detail: string) => ({ type: `urn:flexgate:problem:${code}`, title: code, status, code, detail });
+  const problem = (code: string, status: number, detail: string) => ({
+    type: `urn:flexgate:problem:${code}`,
+    title: code,
+    status,
+    code,
+    detail,
+  });
 
   function handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
     void (async () => {
@@ -97,7 +103,8 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
       if (path === '/.well-known/jwks.json') return sendJson(res, 200, { keys: [key.jwk] });
       if (path === '/v1/signin') {
         const id = String(body?.autodeskId ?? '').toLowerCase();
-        if (body?.password !== 'correct horse') return sendJson(res, 401, problem('unauthorized', 401, 'Wrong Autodesk ID or password.'), 'application/problem+json');
+        if (body?.password !== 'correct horse')
+          return sendJson(res, 401, problem('unauthorized', 401, 'Wrong Autodesk ID or password.'), 'application/problem+json');
         const token = await new SignJWT({})
           .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: ID_TOKEN_TYP })
           .setIssuer('flexgate')
@@ -113,7 +120,8 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
       if (!user) return sendJson(res, 401, problem('unauthorized', 401, 'Sign in first.'), 'application/problem+json');
       if (path === '/v1/launch') {
         const product = String(body?.product);
-        if (product === 'nope') return sendJson(res, 404, problem('unknown-product', 404, 'There is no product "nope".'), 'application/problem+json');
+        if (product === 'nope')
+          return sendJson(res, 404, problem('unknown-product', 404, 'There is no product "nope".'), 'application/problem+json');
         const cacheKey = idem ? `${user}|${idem}` : null;
         let answer = cacheKey ? answers.get(cacheKey) : undefined;
         if (!answer) {
@@ -142,7 +150,12 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
           if (i >= 0) stub.charges.splice(i, 1);
           sessions.delete(`${user}|${session.product}`);
         }
-        return sendJson(res, 200, { session: session.id, charged: within5 ? 0 : RATE, refunded: within5 ? RATE : 0, endedAt: now().toISOString() });
+        return sendJson(res, 200, {
+          session: session.id,
+          charged: within5 ? 0 : RATE,
+          refunded: within5 ? RATE : 0,
+          endedAt: now().toISOString(),
+        });
       }
       if (path === '/v1/me/products' || path === '/v1/products') {
         return sendJson(res, 200, [{ key: 'autocad', name: 'AutoCAD', dailyRate: 7, addedAt: '2026-01-01T00:00:00Z' }]);

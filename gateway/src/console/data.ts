@@ -37,7 +37,9 @@ export async function teamOverview(ctx: ServiceContext, teamId: string): Promise
   await settleExpiries(ctx, teamId);
   const now = ctx.clock.now();
   const today = now.toISOString().slice(0, 10);
-  const first = addMs(now, -(CHART_DAYS - 1) * DAY_MS).toISOString().slice(0, 10);
+  const first = addMs(now, -(CHART_DAYS - 1) * DAY_MS)
+    .toISOString()
+    .slice(0, 10);
   const range = { from: first, to: today };
   const [bal, perDay, byUser, byProduct, products] = await Promise.all([
     balance(ctx, teamId),
@@ -48,7 +50,9 @@ export async function teamOverview(ctx: ServiceContext, teamId: string): Promise
   ]);
   const tokensOn = new Map(perDay.rows.map((r) => [r.key, r.tokens]));
   const days = Array.from({ length: CHART_DAYS }, (_, i) => {
-    const day = addMs(new Date(`${first}T00:00:00Z`), i * DAY_MS).toISOString().slice(0, 10);
+    const day = addMs(new Date(`${first}T00:00:00Z`), i * DAY_MS)
+      .toISOString()
+      .slice(0, 10);
     return { day, tokens: tokensOn.get(day) ?? 0 };
   });
   const top = (rows: UsageRow[]) => [...rows].sort((a, b) => b.tokens - a.tokens || a.key.localeCompare(b.key)).slice(0, 5);

@@ -72,8 +72,16 @@ export async function inspectEntitlement(input: string, jwks: { keys: JWK[] }, n
       ok: expired === false,
       detail: expiresAt === null ? 'No exp claim.' : expired ? `Expired at ${expiresAt}.` : `Valid until ${expiresAt}.`,
     },
-    { label: 'Type', ok: header.typ === ENTITLEMENT_TYP, detail: `typ is ${JSON.stringify(header.typ ?? null)}; an entitlement has "${ENTITLEMENT_TYP}".` },
-    { label: 'Audience', ok: claims.aud === ENTITLEMENT_AUDIENCE, detail: `aud is ${JSON.stringify(claims.aud ?? null)}; expected "${ENTITLEMENT_AUDIENCE}".` },
+    {
+      label: 'Type',
+      ok: header.typ === ENTITLEMENT_TYP,
+      detail: `typ is ${JSON.stringify(header.typ ?? null)}; an entitlement has "${ENTITLEMENT_TYP}".`,
+    },
+    {
+      label: 'Audience',
+      ok: claims.aud === ENTITLEMENT_AUDIENCE,
+      detail: `aud is ${JSON.stringify(claims.aud ?? null)}; expected "${ENTITLEMENT_AUDIENCE}".`,
+    },
     { label: 'Issuer', ok: claims.iss === issuer, detail: `iss is ${JSON.stringify(claims.iss ?? null)}; this gateway is "${issuer}".` },
   ];
   return { ok: true, header, claims, signature, checks, issuedAt, expiresAt, expired };

@@ -111,7 +111,8 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     };
   };
   const render = (c: C, node: Parameters<C['html']>[0], status: ContentfulStatusCode = 200) => c.html(node, status);
-  const errorPage = (c: C, status: ContentfulStatusCode, message: string) => render(c, <ErrorPage status={status} message={message} chrome={chromeOf(c, { notice: null })} />, status);
+  const errorPage = (c: C, status: ContentfulStatusCode, message: string) =>
+    render(c, <ErrorPage status={status} message={message} chrome={chromeOf(c, { notice: null })} />, status);
 
   // Scripts and styles come from /console/assets only: no inline script, no inline style.
   app.use(
@@ -175,7 +176,12 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
 
   app.get('/signin', (c) => {
     if (c.get('session')) return c.redirect('/console', 303);
-    return signInForm(c, 200, null, c.req.query('out') ? 'You are signed out.' : c.req.query('expired') ? 'Your session ended; sign in again.' : null);
+    return signInForm(
+      c,
+      200,
+      null,
+      c.req.query('out') ? 'You are signed out.' : c.req.query('expired') ? 'Your session ended; sign in again.' : null,
+    );
   });
 
   app.post('/signin', async (c) => {
@@ -195,10 +201,17 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
   // Everything below needs a session; every POST below needs its CSRF token.
   app.use('*', async (c, next) => {
     const s = c.get('session');
-    if (!s) return c.req.method === 'GET' || c.req.method === 'HEAD' ? c.redirect('/console/signin', 303) : c.redirect('/console/signin?expired=1', 303);
+    if (!s)
+      return c.req.method === 'GET' || c.req.method === 'HEAD'
+        ? c.redirect('/console/signin', 303)
+        : c.redirect('/console/signin?expired=1', 303);
     c.set('teams', await teamNames(ctx, s.admin.teams));
     if (c.req.method === 'POST' && !csrfMatches(s.csrf, field(await form(c), '_csrf'))) {
-      return errorPage(c, 403, 'This form is out of date or did not come from the console (CSRF check). Go back, reload the page and try again.');
+      return errorPage(
+        c,
+        403,
+        'This form is out of date or did not come from the console (CSRF check). Go back, reload the page and try again.',
+      );
     }
     await next();
   });
@@ -318,9 +331,20 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
   app.post('/teams/:team/members', async (c) => {
     const team = c.get('team');
     const f = await form(c);
-    const draft: InviteDraft = { invite: field(f, 'invite').slice(0, 400), guest: checked(f, 'guest'), allProducts: checked(f, 'allProducts'), products: fields(f, 'product') };
+    const draft: InviteDraft = {
+      invite: field(f, 'invite').slice(0, 400),
+      guest: checked(f, 'guest'),
+      allProducts: checked(f, 'allProducts'),
+      products: fields(f, 'product'),
+    };
     try {
-      const added = await inviteMember(ctx, { teamId: team.id, invite: draft.invite, guest: draft.guest, allProducts: draft.allProducts, products: draft.products });
+      const added = await inviteMember(ctx, {
+        teamId: team.id,
+        invite: draft.invite,
+        guest: draft.guest,
+        allProducts: draft.allProducts,
+        products: draft.products,
+      });
       return c.redirect(`${teamPath(team.id, '/members')}?done=invited&who=${encodeURIComponent(added.member.autodeskId)}`, 303);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
@@ -363,7 +387,12 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     const team = c.get('team');
     const id = c.req.param('member');
     const f = await form(c);
-    await setMemberProducts(ctx, { teamId: team.id, autodeskId: id, allProducts: checked(f, 'allProducts'), products: fields(f, 'product') });
+    await setMemberProducts(ctx, {
+      teamId: team.id,
+      autodeskId: id,
+      allProducts: checked(f, 'allProducts'),
+      products: fields(f, 'product'),
+    });
     return c.redirect(`${memberPath(team.id, id)}?done=products&who=${encodeURIComponent(id)}`, 303);
   });
 
@@ -409,7 +438,11 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     const to = c.req.query('to') ?? '';
     const by = c.req.query('by');
     return {
-      from: DAY_RE.test(from) ? from : addMs(new Date(`${today}T00:00:00Z`), -29 * DAY_MS).toISOString().slice(0, 10),
+      from: DAY_RE.test(from)
+        ? from
+        : addMs(new Date(`${today}T00:00:00Z`), -29 * DAY_MS)
+            .toISOString()
+            .slice(0, 10),
       to: DAY_RE.test(to) ? to : today,
       by: by === 'product' || by === 'day' ? by : 'user',
     };

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { findAdminByKeyHash } from '../db/repos/teams';
 import {
   deleteConsoleSession,
   deleteExpiredConsoleSessions,
@@ -8,6 +7,7 @@ import {
   insertConsoleSession,
   touchConsoleSession,
 } from '../db/repos/console';
+import { findAdminByKeyHash } from '../db/repos/teams';
 import { addMs, HOUR_MS } from '../domain/time';
 import { constantTimeEquals, sha256 } from '../lib/secrets';
 import type { ServiceContext } from '../services/context';
@@ -46,7 +46,13 @@ export async function openConsoleSession(ctx: ServiceContext, key: string): Prom
   await deleteExpiredConsoleSessions(ctx.db, nowIso);
   const id = opaque();
   const csrf = opaque();
-  await insertConsoleSession(ctx.db, { idHash: sha256(id), adminId: admin.id, csrf, createdAt: nowIso, expiresAt: addMs(now, IDLE_MS).toISOString() });
+  await insertConsoleSession(ctx.db, {
+    idHash: sha256(id),
+    adminId: admin.id,
+    csrf,
+    createdAt: nowIso,
+    expiresAt: addMs(now, IDLE_MS).toISOString(),
+  });
   return { id, session: { admin, csrf } };
 }
 

@@ -59,7 +59,9 @@ class Fallback extends Error {}
  */
 export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => GroupResult[] {
   const q = {
-    stored: handle.prepare<[string, string], { fingerprint: string; body: string }>('select fingerprint, body from idempotency_keys where scope = ? and key = ?'),
+    stored: handle.prepare<[string, string], { fingerprint: string; body: string }>(
+      'select fingerprint, body from idempotency_keys where scope = ? and key = ?',
+    ),
     state: handle.prepare<[string, string, string, string, string], SessionRow>(
       'select * from usage_sessions s where s.autodesk_id = ? and s.product_key = ? and ((s.ended_at is null and s.ends_at > ?) or s.seq = (select max(m.seq) from usage_sessions m where m.autodesk_id = ? and m.product_key = ?))',
     ),
@@ -87,8 +89,12 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
     movedOut: handle.prepare<[string, string], { delta: number }>(
       "select coalesce(sum(ledger.delta), 0) as delta from ledger join lots on lots.id = ledger.lot_id where ledger.team_id = ? and ledger.kind = 'transfer-out' and lots.expires_at > ?",
     ),
-    alerted: handle.prepare<[string, string, string], { n: number }>('select count(*) as n from team_alerts where team_id = ? and kind = ? and marker = ?'),
-    remember: handle.prepare('insert into idempotency_keys (scope, key, fingerprint, status, body, created_at) values (?, ?, ?, 200, ?, ?)'),
+    alerted: handle.prepare<[string, string, string], { n: number }>(
+      'select count(*) as n from team_alerts where team_id = ? and kind = ? and marker = ?',
+    ),
+    remember: handle.prepare(
+      'insert into idempotency_keys (scope, key, fingerprint, status, body, created_at) values (?, ?, ?, 200, ?, ?)',
+    ),
   };
 
   type LotRow = { id: string; tokens: number; remaining: number; expires_at: string };
@@ -114,11 +120,13 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
     const now = new Date(nowIso);
     if (job.idempotency) {
       const stored = q.stored.get(job.idempotency.scope, job.idempotency.key);
-      if (stored) return stored.fingerprint === job.idempotency.fingerprint ? { kind: 'replayed', body: stored.body } : { kind: 'conflict' };
+      if (stored)
+        return stored.fingerprint === job.idempotency.fingerprint ? { kind: 'replayed', body: stored.body } : { kind: 'conflict' };
     }
     // R7: the session state under the write lock is final: no other writer can open one now.
     const { open, lastSeq } = sessionStateOf(q.state.all(job.autodeskId, job.product, nowIso, job.autodeskId, job.product), nowIso);
-    if (open) return { kind: 'found', session: open, balance: q.lots.all(open.team_id, nowIso).reduce((sum, l) => sum + Number(l.remaining), 0) };
+    if (open)
+      return { kind: 'found', session: open, balance: q.lots.all(open.team_id, nowIso).reduce((sum, l) => sum + Number(l.remaining), 0) };
     if (!products.has(job.product)) products.set(job.product, q.product.get(job.product));
     const product = products.get(job.product);
     if (!product) return { kind: 'unknown-product' };

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import SQLite from 'better-sqlite3';
 import type { Product } from '@flexgate/shared';
+import SQLite from 'better-sqlite3';
 import { memberStatus } from '../domain/access';
 import type { LicenseFact, MembershipFact } from '../domain/precedence';
 import type { SessionRow } from './schema';
@@ -107,7 +107,10 @@ export function launchFactsStatements(db: SQLite.Database): FactsRead {
   const product = db.prepare<[string], { key: string; name: string; daily_rate: number; added_at: string }>(
     'select key, name, daily_rate, added_at from products where key = ?',
   );
-  const licenses = db.prepare<[string, string, string], { id: string; kind: 'subscription' | 'trial'; autodesk_id: string; product_key: string; starts_at: string; ends_at: string }>(
+  const licenses = db.prepare<
+    [string, string, string],
+    { id: string; kind: 'subscription' | 'trial'; autodesk_id: string; product_key: string; starts_at: string; ends_at: string }
+  >(
     'select id, kind, autodesk_id, product_key, starts_at, ends_at from licenses where autodesk_id = ? and product_key = ? and ends_at > ? order by ends_at desc',
   );
   const memberSelect =

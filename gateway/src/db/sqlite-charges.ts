@@ -83,12 +83,14 @@ export class SqliteCharges {
         return null;
       });
     this.running = false;
-    pending.forEach((p, i) => {
+    for (const [i, p] of pending.entries()) {
       const r = results?.[i];
-      if (r && 'ok' in r) return p.done(r.ok);
-      if (r) this.onFailure(r.failed);
-      p.done(p.instead);
-    });
+      if (r && 'ok' in r) p.done(r.ok);
+      else {
+        if (r) this.onFailure(r.failed);
+        p.done(p.instead);
+      }
+    }
     this.schedule();
   }
 }

@@ -26,7 +26,11 @@ export function hasFlexAccess(member: MemberAccess, defaults: readonly string[],
  * R11: a member is active once the invitation is accepted; before that, invited while the latest
  * invitation's 7 days run, expired after (or when none is outstanding).
  */
-export function memberStatus(stored: 'active' | 'invited', invitationExpiresAt: string | undefined, now: Date): 'active' | 'invited' | 'expired' {
+export function memberStatus(
+  stored: 'active' | 'invited',
+  invitationExpiresAt: string | undefined,
+  now: Date,
+): 'active' | 'invited' | 'expired' {
   if (stored === 'active') return 'active';
   return invitationExpiresAt !== undefined && Date.parse(invitationExpiresAt) > now.getTime() ? 'invited' : 'expired';
 }

@@ -44,7 +44,8 @@ export function planImport(csv: string, catalog: ReadonlySet<string>): ImportPla
     col.set(name, i);
   }
   for (const required of ['name', 'email'] as const) {
-    if (!col.has(required)) return { fileError: `Line ${header.line}: the header has no "${required}" column; it must be name,email,products,guest.` };
+    if (!col.has(required))
+      return { fileError: `Line ${header.line}: the header has no "${required}" column; it must be name,email,products,guest.` };
   }
   if (records.length > IMPORT_MAX_ROWS) {
     return { fileError: `The file has ${records.length} rows; an import takes at most ${IMPORT_MAX_ROWS}. Split it into several files.` };
@@ -93,7 +94,16 @@ export function planImport(csv: string, catalog: ReadonlySet<string>): ImportPla
     }
     const productsText = cell(r.fields, 'products');
     const all = productsText === '*' || productsText.toLowerCase() === 'all';
-    const products = all ? [] : [...new Set(productsText.split(';').map((p) => p.trim().toLowerCase()).filter((p) => p !== ''))];
+    const products = all
+      ? []
+      : [
+          ...new Set(
+            productsText
+              .split(';')
+              .map((p) => p.trim().toLowerCase())
+              .filter((p) => p !== ''),
+          ),
+        ];
     const unknown = products.filter((p) => !catalog.has(p));
     if (unknown.length > 0) {
       fail(`Not in the Flex catalog: ${unknown.join(', ')}.`);

@@ -24,7 +24,8 @@ export function parseInvite(input: string): InviteParse {
   if (name.length === 0) return { ok: false, message: `The name is missing before <${email}>; ${FORMAT}.` };
   if (name.length > 200) return { ok: false, message: 'The name is longer than 200 characters.' };
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (/[\u0000-\u001f\u007f"@]/.test(name)) return { ok: false, message: `The name "${name}" may not contain quotes, "@" or control characters.` };
+  if (/[\u0000-\u001f\u007f"@]/.test(name))
+    return { ok: false, message: `The name "${name}" may not contain quotes, "@" or control characters.` };
   if (email.length > 254 || !EMAIL.test(email)) return { ok: false, message: `"${email}" is not an e-mail address; ${FORMAT}.` };
   // Autodesk IDs compare case-insensitively (RULES "Words"), so they are kept lower-cased.
   return { ok: true, name, email: email.toLowerCase() };

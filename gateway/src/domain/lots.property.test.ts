@@ -19,7 +19,12 @@ const lotArb = fc.record({
 const lotsArb = fc.array(lotArb, { maxLength: 12 }).map((specs) =>
   specs.map((s, i): LotState => {
     const purchased = new Date(T0 + s.purchasedDay * DAY + s.purchasedMinute * 60_000);
-    return { id: `lot${String(i).padStart(2, '0')}`, tokens: s.tokens, remaining: Math.max(0, s.tokens - s.used), expiresAt: lotExpiry(purchased).toISOString() };
+    return {
+      id: `lot${String(i).padStart(2, '0')}`,
+      tokens: s.tokens,
+      remaining: Math.max(0, s.tokens - s.used),
+      expiresAt: lotExpiry(purchased).toISOString(),
+    };
   }),
 );
 

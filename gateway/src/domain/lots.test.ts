@@ -21,13 +21,25 @@ describe('R1 lot expiry', () => {
 describe('R2 oldest first, R4 no overdraft', () => {
   it('R2: draws the lot expiring first, spanning into the next', () => {
     const plan = planDraw([lot('new', 20, 20, '2027-05-01T00:00:00Z'), lot('old', 5, 5, '2026-09-01T00:00:00Z')], 8, now);
-    expect(plan).toEqual({ ok: true, allocations: [{ lotId: 'old', tokens: 5 }, { lotId: 'new', tokens: 3 }] });
+    expect(plan).toEqual({
+      ok: true,
+      allocations: [
+        { lotId: 'old', tokens: 5 },
+        { lotId: 'new', tokens: 3 },
+      ],
+    });
   });
 
   it('R2: on a tie of expiry, the smaller lot first', () => {
     const same = '2027-01-01T00:00:00Z';
     const plan = planDraw([lot('big', 100, 100, same), lot('small', 10, 4, same)], 6, now);
-    expect(plan).toEqual({ ok: true, allocations: [{ lotId: 'small', tokens: 4 }, { lotId: 'big', tokens: 2 }] });
+    expect(plan).toEqual({
+      ok: true,
+      allocations: [
+        { lotId: 'small', tokens: 4 },
+        { lotId: 'big', tokens: 2 },
+      ],
+    });
   });
 
   it('R2: expired tokens are never drawn and do not count in the balance', () => {

@@ -27,12 +27,7 @@ export function isExpired(lot: Pick<LotState, 'expiresAt'>, now: Date): boolean 
 export function drawOrder<L extends LotState>(lots: readonly L[], now: Date): L[] {
   return lots
     .filter((l) => l.remaining > 0 && !isExpired(l, now))
-    .sort(
-      (a, b) =>
-        Date.parse(a.expiresAt) - Date.parse(b.expiresAt) ||
-        a.tokens - b.tokens ||
-        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-    );
+    .sort((a, b) => Date.parse(a.expiresAt) - Date.parse(b.expiresAt) || a.tokens - b.tokens || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 export function balanceOf(lots: readonly LotState[], now: Date): number {

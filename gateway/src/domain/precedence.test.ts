@@ -24,7 +24,16 @@ const member = (over: Partial<MembershipFact> = {}): MembershipFact => ({
   ...over,
 });
 const ask = (over: Partial<AccessQuestion>) =>
-  decideAccess({ autodeskId: me, productKey: 'autocad', product: autocad, licenses: [], memberships: [], requestedTeam: null, now, ...over });
+  decideAccess({
+    autodeskId: me,
+    productKey: 'autocad',
+    product: autocad,
+    licenses: [],
+    memberships: [],
+    requestedTeam: null,
+    now,
+    ...over,
+  });
 
 describe('R9 precedence', () => {
   it('R9: subscription, then trial, then Flex', () => {

@@ -22,7 +22,10 @@ export function reportRange(from: string | undefined, to: string | undefined, no
 
 /** "Ada King Lovelace" → first "Ada", last "King Lovelace": Flex's export has the two columns. */
 export function splitName(name: string): { first: string; last: string } {
-  const parts = name.trim().split(/\s+/).filter((p) => p !== '');
+  const parts = name
+    .trim()
+    .split(/\s+/)
+    .filter((p) => p !== '');
   if (parts.length === 0) return { first: '', last: '' };
   return { first: parts[0] as string, last: parts.slice(1).join(' ') };
 }

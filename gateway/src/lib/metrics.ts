@@ -79,7 +79,10 @@ export class Histogram {
   bind(labels: Labels): (value: number) => void {
     const values = this.labelNames.map((n) => labels[n] ?? '');
     let s: ReturnType<Histogram['seriesOf']> | undefined;
-    return (value) => this.record((s ??= this.seriesOf(values)), value);
+    return (value) => {
+      s ??= this.seriesOf(values);
+      this.record(s, value);
+    };
   }
 
   private seriesOf(values: string[]) {
@@ -118,16 +121,32 @@ export class Histogram {
 
 /** The gateway's metrics; one registry per process (each cluster worker exposes its own). */
 export class Metrics {
-  readonly requests = new Counter('flexgate_http_requests_total', 'HTTP requests by method, route pattern and status.', ['method', 'route', 'status']);
+  readonly requests = new Counter('flexgate_http_requests_total', 'HTTP requests by method, route pattern and status.', [
+    'method',
+    'route',
+    'status',
+  ]);
   readonly latency = new Histogram(
     'flexgate_http_request_duration_seconds',
     'HTTP request latency by method and route pattern.',
     ['method', 'route'],
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );
-  readonly launches = new Counter('flexgate_launches_total', 'Granted launches by source (subscription, trial, flex) and whether they opened a charged session.', ['source', 'charged']);
-  readonly tokensCharged = new Counter('flexgate_tokens_charged_total', 'Flex tokens charged, by launches and by heartbeats that opened the next session (R7).', ['via']);
-  readonly refusals = new Counter('flexgate_launch_refusals_total', 'Refused launches by problem code (no-access, insufficient-tokens, too-many-requests, ...).', ['code']);
+  readonly launches = new Counter(
+    'flexgate_launches_total',
+    'Granted launches by source (subscription, trial, flex) and whether they opened a charged session.',
+    ['source', 'charged'],
+  );
+  readonly tokensCharged = new Counter(
+    'flexgate_tokens_charged_total',
+    'Flex tokens charged, by launches and by heartbeats that opened the next session (R7).',
+    ['via'],
+  );
+  readonly refusals = new Counter(
+    'flexgate_launch_refusals_total',
+    'Refused launches by problem code (no-access, insufficient-tokens, too-many-requests, ...).',
+    ['code'],
+  );
   readonly rateLimited = new Counter('flexgate_rate_limited_total', 'Requests refused with 429, by limit.', ['limit']);
   private readonly started = Date.now();
 
@@ -151,6 +170,10 @@ function memoryGauges(): string[] {
     ...gauge('process_resident_memory_bytes', 'Resident memory of this process, in bytes.', m.rss),
     ...gauge('nodejs_heap_size_total_bytes', 'V8 heap committed, in bytes.', m.heapTotal),
     ...gauge('nodejs_heap_size_used_bytes', 'V8 heap in use, in bytes.', m.heapUsed),
-    ...gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript (buffers, SQLite statements), in bytes.', m.external),
+    ...gauge(
+      'nodejs_external_memory_bytes',
+      'Memory of C++ objects bound to JavaScript (buffers, SQLite statements), in bytes.',
+      m.external,
+    ),
   ];
 }

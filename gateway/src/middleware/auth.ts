@@ -72,5 +72,9 @@ export function requireTeamAdmin(c: Context<AppEnv>, teamId: string): Actor {
 }
 
 export function actorOf(p: Principal): Actor {
-  return p.kind === 'user' ? { kind: 'user', autodeskId: p.autodeskId } : p.kind === 'admin' ? { kind: 'admin', id: p.id } : { kind: 'operator' };
+  return p.kind === 'user'
+    ? { kind: 'user', autodeskId: p.autodeskId }
+    : p.kind === 'admin'
+      ? { kind: 'admin', id: p.id }
+      : { kind: 'operator' };
 }

@@ -60,9 +60,7 @@ export function errorParts(logger: Logger) {
     if (err instanceof HTTPException) {
       const code = BY_STATUS[err.status] ?? 'invalid-request';
       const detail =
-        code === 'payload-too-large'
-          ? 'The request body is larger than this route accepts.'
-          : err.message || PROBLEM_TITLES[code];
+        code === 'payload-too-large' ? 'The request body is larger than this route accepts.' : err.message || PROBLEM_TITLES[code];
       return problemParts(requestId, code, detail);
     }
     logger.error('unhandled error', { requestId, err: err instanceof Error ? (err.stack ?? String(err)) : String(err) });

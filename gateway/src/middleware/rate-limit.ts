@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Metrics } from '../lib/metrics';
 import type { AppEnv } from './env';
-import { problemParts, type ProblemParts, toResponse } from './problem';
+import { type ProblemParts, problemParts, toResponse } from './problem';
 
 /**
  * In-memory token buckets, one map per limit, keyed by user or peer address. Each gateway process
@@ -83,7 +83,11 @@ export function rateLimit(o: LimitOptions): MiddlewareHandler<AppEnv> {
 }
 
 /** The 429 of a limit, counted in metrics; shared with the launch lane. */
-export function limitedParts(requestId: string | undefined, o: Pick<LimitOptions, 'name' | 'metrics' | 'launch'>, wait: number): ProblemParts {
+export function limitedParts(
+  requestId: string | undefined,
+  o: Pick<LimitOptions, 'name' | 'metrics' | 'launch'>,
+  wait: number,
+): ProblemParts {
   o.metrics.rateLimited.inc({ limit: o.name });
   if (o.launch) o.metrics.refusals.inc({ code: 'too-many-requests' });
   const p = problemParts(requestId, 'too-many-requests', `Too many requests (${o.name}); retry in ${wait} s.`);

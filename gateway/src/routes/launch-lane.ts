@@ -8,7 +8,7 @@ import { errorParts, type ProblemParts } from '../middleware/problem';
 import { limitedParts, type TokenBuckets } from '../middleware/rate-limit';
 import { isNulFree } from '../middleware/strict-body';
 import type { ServiceContext } from '../services/context';
-import { launch, type LaunchInput, warmLaunchNow } from '../services/launch';
+import { type LaunchInput, launch, warmLaunchNow } from '../services/launch';
 import { answerJson } from '../services/warm-launches';
 import { idempotencyHeader } from './openapi';
 import { countLaunch, launchRequest } from './users';
@@ -143,7 +143,14 @@ export function launchLane(d: LaneDeps): NodeLane {
   };
 
   /** A token this instance has not verified yet (or that no longer holds). */
-  const verifyFirst = async (res: ServerResponse, id: string, started: number, bearer: string, input: LaunchRequest, key: string | undefined) => {
+  const verifyFirst = async (
+    res: ServerResponse,
+    id: string,
+    started: number,
+    bearer: string,
+    input: LaunchRequest,
+    key: string | undefined,
+  ) => {
     let autodeskId: string;
     try {
       autodeskId = (await d.ctx.keys.verifyIdToken(bearer)).sub;
@@ -154,9 +161,17 @@ export function launchLane(d: LaneDeps): NodeLane {
     return launchAs(res, id, started, autodeskId, input, key);
   };
 
-  const launchAs = (res: ServerResponse, id: string, started: number, autodeskId: string, input: LaunchRequest, key: string | undefined) => {
+  const launchAs = (
+    res: ServerResponse,
+    id: string,
+    started: number,
+    autodeskId: string,
+    input: LaunchRequest,
+    key: string | undefined,
+  ) => {
     const userWait = d.limits ? d.limits.perUser.take(autodeskId) : 0;
-    if (userWait > 0) return answer(res, id, started, limitedParts(id, { name: 'launch-per-user', metrics: d.metrics, launch: true }, userWait));
+    if (userWait > 0)
+      return answer(res, id, started, limitedParts(id, { name: 'launch-per-user', metrics: d.metrics, launch: true }, userWait));
     // The common case answers here, without a promise: a session open and cached (warmLaunchNow).
     const launching = launchInput(autodeskId, input, key);
     let warm: LaunchResponse | undefined;
@@ -202,10 +217,12 @@ export function launchLane(d: LaneDeps): NodeLane {
     if (req.method !== 'POST' || req.url !== ROUTE) return chain(req, res);
     const h = req.headers;
     const declared = h['content-length'];
-    if (declared === undefined || h['transfer-encoding'] !== undefined || !/^\d{1,7}$/.test(declared) || Number(declared) > d.bodyLimit) return chain(req, res);
+    if (declared === undefined || h['transfer-encoding'] !== undefined || !/^\d{1,7}$/.test(declared) || Number(declared) > d.bodyLimit)
+      return chain(req, res);
     const type = h['content-type'];
     const bearer = BEARER.exec(h.authorization ?? '')?.[1];
-    if (type === undefined || !JSON_TYPE.test(type) || bearer === undefined || bearer.length > 4096 || !isJwtShaped(bearer)) return chain(req, res);
+    if (type === undefined || !JSON_TYPE.test(type) || bearer === undefined || bearer.length > 4096 || !isJwtShaped(bearer))
+      return chain(req, res);
     const keyHeader = h['idempotency-key'];
     let key: string | undefined;
     if (keyHeader !== undefined) {

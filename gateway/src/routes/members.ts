@@ -1,5 +1,5 @@
-import { createRoute } from '@hono/zod-openapi';
 import { acceptInvitationBody, defaultsBody, memberParam, memberProductsBody } from '@flexgate/shared';
+import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
 import { requireTeamAdmin } from '../middleware/auth';
@@ -12,7 +12,13 @@ import { removeMember, setMemberProducts, teamMembers } from '../services/member
 import { answers, jsonBody, router, teamParam } from './openapi';
 
 const tags = ['team admin'];
-const invitationParam = teamParam.extend({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be an invitation id') });
+const invitationParam = teamParam.extend({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be an invitation id'),
+});
 
 /** Members, invitations, product access, defaults, import and explain (R11-R14, R18). */
 export function memberRoutes(ctx: ServiceContext) {
@@ -47,7 +53,10 @@ export function memberRoutes(ctx: ServiceContext) {
       const { team, autodeskId } = c.req.valid('param');
       requireTeamAdmin(c, team);
       const body = c.req.valid('json');
-      return c.json(await setMemberProducts(ctx, { teamId: team, autodeskId, allProducts: body.allProducts, products: body.products }), 200);
+      return c.json(
+        await setMemberProducts(ctx, { teamId: team, autodeskId, allProducts: body.allProducts, products: body.products }),
+        200,
+      );
     },
   );
 
@@ -127,8 +136,13 @@ export function memberRoutes(ctx: ServiceContext) {
         params: teamParam,
         body: {
           required: true,
-          description: 'UTF-8 CSV (a BOM, CRLF, quoted fields and blank lines are fine); `line` in errors counts file lines, the header being line 1',
-          content: { 'text/csv': { schema: z.string().openapi({ example: 'name,email,products,guest\nJohn Doe,john.doe@example.com,autocad;revit,false\n' }) } },
+          description:
+            'UTF-8 CSV (a BOM, CRLF, quoted fields and blank lines are fine); `line` in errors counts file lines, the header being line 1',
+          content: {
+            'text/csv': {
+              schema: z.string().openapi({ example: 'name,email,products,guest\nJohn Doe,john.doe@example.com,autocad;revit,false\n' }),
+            },
+          },
         },
       },
       responses: answers({ 200: '{created, updated, errors: [{line, message}]}' }, [400, 401, 403, 404, 413, 415]),
@@ -165,7 +179,7 @@ export function memberRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/invitations/accept',
       tags: ['user'],
-      summary: 'Accept an invitation with the token from its e-mail: creates the account, or checks the existing one\'s password (R11)',
+      summary: "Accept an invitation with the token from its e-mail: creates the account, or checks the existing one's password (R11)",
       request: jsonBody(acceptInvitationBody),
       responses: answers({ 200: '{autodeskId, team, status}' }, [400, 401, 404, 409]),
     }),

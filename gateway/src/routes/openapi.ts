@@ -24,7 +24,11 @@ export const jsonBody = <S extends ZodType>(schema: S, description?: string) => 
   body: { content: { 'application/json': { schema } }, required: true, ...(description ? { description } : {}) },
 });
 
-const problem = { 'application/problem+json': { schema: z.object({ type: z.string(), title: z.string(), status: z.number(), code: z.string(), detail: z.string() }) } };
+const problem = {
+  'application/problem+json': {
+    schema: z.object({ type: z.string(), title: z.string(), status: z.number(), code: z.string(), detail: z.string() }),
+  },
+};
 
 export const answers = (ok: Record<number, string>, errors: number[] = [400, 401, 403]) => {
   const out: Record<number, { description: string; content?: typeof problem }> = {};
@@ -33,7 +37,13 @@ export const answers = (ok: Record<number, string>, errors: number[] = [400, 401
   return out;
 };
 
-export const teamParam = z.object({ team: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a team id') });
+export const teamParam = z.object({
+  team: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be a team id'),
+});
 
 export const idempotencyHeader = z.object({
   'idempotency-key': z

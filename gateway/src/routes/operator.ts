@@ -1,4 +1,3 @@
-import { createRoute } from '@hono/zod-openapi';
 import {
   clockBody,
   createAdminBody,
@@ -10,6 +9,7 @@ import {
   productKey,
   updateProductBody,
 } from '@flexgate/shared';
+import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import type { AdjustableClock } from '../lib/clock';
 import { requireAnyone, requireOperator } from '../middleware/auth';
@@ -27,7 +27,14 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
   const app = router();
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/products', tags, summary: 'Add a product to the Flex catalog', request: jsonBody(createProductBody), responses: answers({ 201: 'the product' }, [400, 401, 403, 409]) }),
+    createRoute({
+      method: 'post',
+      path: '/v1/products',
+      tags,
+      summary: 'Add a product to the Flex catalog',
+      request: jsonBody(createProductBody),
+      responses: answers({ 201: 'the product' }, [400, 401, 403, 409]),
+    }),
     async (c) => {
       requireOperator(c);
       return c.json(await createProduct(ctx, c.req.valid('json')), 201);
@@ -50,7 +57,13 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/products', tags: ['catalog'], summary: 'The Flex catalog with daily rates', responses: answers({ 200: 'products' }, [401]) }),
+    createRoute({
+      method: 'get',
+      path: '/v1/products',
+      tags: ['catalog'],
+      summary: 'The Flex catalog with daily rates',
+      responses: answers({ 200: 'products' }, [401]),
+    }),
     async (c) => {
       requireAnyone(c);
       return c.json(await catalog(ctx), 200);
@@ -58,7 +71,14 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/teams', tags, summary: 'Create a team', request: jsonBody(createTeamBody), responses: answers({ 201: '{id, name}' }) }),
+    createRoute({
+      method: 'post',
+      path: '/v1/teams',
+      tags,
+      summary: 'Create a team',
+      request: jsonBody(createTeamBody),
+      responses: answers({ 201: '{id, name}' }),
+    }),
     async (c) => {
       requireOperator(c);
       const team = await createTeam(ctx, c.req.valid('json').name);
@@ -67,7 +87,14 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/admins', tags, summary: 'Create a team admin; the key is shown once', request: jsonBody(createAdminBody), responses: answers({ 201: '{id, key}' }, [400, 401, 403, 404]) }),
+    createRoute({
+      method: 'post',
+      path: '/v1/admins',
+      tags,
+      summary: 'Create a team admin; the key is shown once',
+      request: jsonBody(createAdminBody),
+      responses: answers({ 201: '{id, key}' }, [400, 401, 403, 404]),
+    }),
     async (c) => {
       requireOperator(c);
       return c.json(await createAdmin(ctx, c.req.valid('json')), 201);
@@ -75,7 +102,14 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/users', tags, summary: 'Create an Autodesk account', request: jsonBody(createUserBody), responses: answers({ 201: 'the account' }, [400, 401, 403, 409]) }),
+    createRoute({
+      method: 'post',
+      path: '/v1/users',
+      tags,
+      summary: 'Create an Autodesk account',
+      request: jsonBody(createUserBody),
+      responses: answers({ 201: 'the account' }, [400, 401, 403, 409]),
+    }),
     async (c) => {
       requireOperator(c);
       return c.json(await createAccount(ctx, c.req.valid('json')), 201);
@@ -100,7 +134,13 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
   }
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/keys/rotate', tags, summary: 'Start signing with a new key; old keys stay in the JWKS until their tokens expire', responses: answers({ 200: '{kid}' }, [401, 403]) }),
+    createRoute({
+      method: 'post',
+      path: '/v1/keys/rotate',
+      tags,
+      summary: 'Start signing with a new key; old keys stay in the JWKS until their tokens expire',
+      responses: answers({ 200: '{kid}' }, [401, 403]),
+    }),
     async (c) => {
       requireOperator(c);
       return c.json({ kid: await ctx.keys.rotate() }, 200);
@@ -125,7 +165,14 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
 
   if (testClock) {
     app.openapi(
-      createRoute({ method: 'post', path: '/v1/test/clock', tags: ['test'], summary: 'Move the gateway clock (FLEXGATE_TEST_CLOCK=1 only)', request: jsonBody(clockBody), responses: answers({ 200: '{now}' }) }),
+      createRoute({
+        method: 'post',
+        path: '/v1/test/clock',
+        tags: ['test'],
+        summary: 'Move the gateway clock (FLEXGATE_TEST_CLOCK=1 only)',
+        request: jsonBody(clockBody),
+        responses: answers({ 200: '{now}' }),
+      }),
       async (c) => {
         requireOperator(c);
         testClock.set(new Date(c.req.valid('json').now));

@@ -1,5 +1,5 @@
-import { createRoute } from '@hono/zod-openapi';
 import { usageQuery } from '@flexgate/shared';
+import { createRoute } from '@hono/zod-openapi';
 import { requireTeamAdmin } from '../middleware/auth';
 import type { ServiceContext } from '../services/context';
 import { usage, usageCsvExport, usageSummary } from '../services/usage';
@@ -17,7 +17,7 @@ export function reportRoutes(ctx: ServiceContext) {
       path: '/v1/teams/{team}/usage',
       tags,
       summary:
-        'Tokens consumed (charges net of refunds) by user, product or day over [from, to] (R15); Accept: text/csv or format=csv gives Flex\'s export (Day used, Email, First name, Last name, Product, Team, Tokens used)',
+        "Tokens consumed (charges net of refunds) by user, product or day over [from, to] (R15); Accept: text/csv or format=csv gives Flex's export (Day used, Email, First name, Last name, Product, Team, Tokens used)",
       request: { params: teamParam, query: usageQuery },
       responses: answers({ 200: '{rows: [{key, tokens, sessions}]} or text/csv' }, [400, 401, 403, 404]),
     }),

@@ -1,5 +1,5 @@
-import { createRoute } from '@hono/zod-openapi';
 import { addMemberBody, purchaseBody, transferBody } from '@flexgate/shared';
+import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { requireTeamAdmin } from '../middleware/auth';
 import { balance, ledger } from '../services/balance';
@@ -41,7 +41,14 @@ export function teamRoutes(ctx: ServiceContext) {
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/teams/{team}/balance', tags, summary: 'Balance and lots with expiry dates (R2, R15)', request: { params: teamParam }, responses: answers({ 200: '{balance, lots}' }, [401, 403, 404]) }),
+    createRoute({
+      method: 'get',
+      path: '/v1/teams/{team}/balance',
+      tags,
+      summary: 'Balance and lots with expiry dates (R2, R15)',
+      request: { params: teamParam },
+      responses: answers({ 200: '{balance, lots}' }, [401, 403, 404]),
+    }),
     async (c) => {
       const { team } = c.req.valid('param');
       requireTeamAdmin(c, team);
@@ -84,7 +91,8 @@ export function teamRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/teams/{team}/members',
       tags,
-      summary: 'Add an existing Autodesk account ({autodeskId}, active at once) or invite a new user ({invite: "Full Name <email>"}, 7 days to accept) (R11, R12, R14)',
+      summary:
+        'Add an existing Autodesk account ({autodeskId}, active at once) or invite a new user ({invite: "Full Name <email>"}, 7 days to accept) (R11, R12, R14)',
       request: { params: teamParam, ...jsonBody(addMemberBody) },
       responses: answers({ 201: '{member, invitation?: {id, expiresAt}}' }, [400, 401, 403, 404, 409]),
     }),

@@ -1,25 +1,38 @@
-import { createRoute } from '@hono/zod-openapi';
 import { launchBody, signInBody } from '@flexgate/shared';
+import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
 import { Metrics } from '../lib/metrics';
 import { requireUser } from '../middleware/auth';
 import { signIn } from '../services/accounts';
 import type { ServiceContext } from '../services/context';
-import { launch } from '../services/launch';
 import { myProducts } from '../services/downloads';
+import { launch } from '../services/launch';
 import { endSession, heartbeat } from '../services/sessions';
 import { answers, idempotencyHeader, jsonBody, router } from './openapi';
 
 const tags = ['user'];
-const sessionParam = z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/) });
+const sessionParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/),
+});
 
 /** The launch body as the contract has it, plus the provisional report of issue 3. */
 export const launchRequest = launchBody.extend({
   provisional: z
     .strictObject({
-      id: z.string().min(8).max(100).regex(/^[A-Za-z0-9_-]+$/),
-      launchedAt: z.string().max(40).refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 instant'),
+      id: z
+        .string()
+        .min(8)
+        .max(100)
+        .regex(/^[A-Za-z0-9_-]+$/),
+      launchedAt: z
+        .string()
+        .max(40)
+        .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 instant'),
     })
     .optional(),
 });
@@ -43,7 +56,14 @@ export function userRoutes(ctx: ServiceContext, metrics: Metrics = new Metrics()
   const app = router();
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/signin', tags, summary: 'Sign in with an Autodesk ID; returns a short-lived ID token', request: jsonBody(signInBody), responses: answers({ 200: '{token, expiresAt}' }, [400, 401, 429]) }),
+    createRoute({
+      method: 'post',
+      path: '/v1/signin',
+      tags,
+      summary: 'Sign in with an Autodesk ID; returns a short-lived ID token',
+      request: jsonBody(signInBody),
+      responses: answers({ 200: '{token, expiresAt}' }, [400, 401, 429]),
+    }),
     async (c) => c.json(await signIn(ctx, c.req.valid('json')), 200),
   );
 
@@ -77,7 +97,14 @@ export function userRoutes(ctx: ServiceContext, metrics: Metrics = new Metrics()
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/sessions/{id}/heartbeat', tags, summary: 'The product is still running; past 24 h this opens and charges the next session (R7)', request: { params: sessionParam, headers: idempotencyHeader }, responses: answers({ 200: 'launch-shaped answer' }, [401, 403, 404, 409]) }),
+    createRoute({
+      method: 'post',
+      path: '/v1/sessions/{id}/heartbeat',
+      tags,
+      summary: 'The product is still running; past 24 h this opens and charges the next session (R7)',
+      request: { params: sessionParam, headers: idempotencyHeader },
+      responses: answers({ 200: 'launch-shaped answer' }, [401, 403, 404, 409]),
+    }),
     async (c) => {
       const autodeskId = requireUser(c);
       const { id } = c.req.valid('param');
@@ -91,12 +118,25 @@ export function userRoutes(ctx: ServiceContext, metrics: Metrics = new Metrics()
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/sessions/{id}/end', tags, summary: 'The product closed; within 5 minutes of opening the charge is refunded (R7a)', request: { params: sessionParam }, responses: answers({ 200: '{charged, refunded}' }, [401, 403, 404]) }),
+    createRoute({
+      method: 'post',
+      path: '/v1/sessions/{id}/end',
+      tags,
+      summary: 'The product closed; within 5 minutes of opening the charge is refunded (R7a)',
+      request: { params: sessionParam },
+      responses: answers({ 200: '{charged, refunded}' }, [401, 403, 404]),
+    }),
     async (c) => c.json(await endSession(ctx, requireUser(c), c.req.valid('param').id), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/me/products', tags, summary: 'Products the signed-in user may install (R16)', responses: answers({ 200: 'products with how they are reachable' }, [401, 403]) }),
+    createRoute({
+      method: 'get',
+      path: '/v1/me/products',
+      tags,
+      summary: 'Products the signed-in user may install (R16)',
+      responses: answers({ 200: 'products with how they are reachable' }, [401, 403]),
+    }),
     async (c) => c.json(await myProducts(ctx, requireUser(c)), 200),
   );
 

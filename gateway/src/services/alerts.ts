@@ -27,7 +27,8 @@ export async function checkAlerts(trx: Tx, teamId: string, now: Date, opts: { cr
   const lowCrossed = state.lowBalance && (await recordAlert(trx, teamId, 'low-balance', OPEN_CROSSING, nowIso));
   // Back above the line: the next fall below is a new crossing. Only tokens coming in (a purchase,
   // a transfer in) lift a balance back up, so a charge skips this write and keeps launches cheap.
-  if (!state.lowBalance && opts.credited) await closeAlert(trx, teamId, 'low-balance', OPEN_CROSSING, `closed:${nowIso}:${Math.random().toString(36).slice(2, 8)}`);
+  if (!state.lowBalance && opts.credited)
+    await closeAlert(trx, teamId, 'low-balance', OPEN_CROSSING, `closed:${nowIso}:${Math.random().toString(36).slice(2, 8)}`);
   const expiring: AlertLot[] = [];
   for (const lot of state.expiring) {
     if (await recordAlert(trx, teamId, 'expiring', lot.id, nowIso)) expiring.push(lot);

@@ -14,7 +14,11 @@ export async function settleExpiries(ctx: ServiceContext, teamId: string | null)
 export async function balance(ctx: ServiceContext, teamId: string): Promise<BalanceResponse & { alerts: BalanceAlerts }> {
   const now = ctx.clock.now();
   const nowIso = now.toISOString();
-  const [total, lots, alerts] = await Promise.all([teamBalance(ctx.db, teamId, nowIso), teamLots(ctx.db, teamId, nowIso), alertFlags(ctx.db, teamId, now)]);
+  const [total, lots, alerts] = await Promise.all([
+    teamBalance(ctx.db, teamId, nowIso),
+    teamLots(ctx.db, teamId, nowIso),
+    alertFlags(ctx.db, teamId, now),
+  ]);
   return { team: teamId, balance: total, lots, alerts };
 }
 

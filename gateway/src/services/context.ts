@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config';
 import type { HotReads } from '../db/hot';
-import type { SqliteCharges } from '../db/sqlite-charges';
 import type { DB } from '../db/schema';
+import type { SqliteCharges } from '../db/sqlite-charges';
 import type { Clock } from '../lib/clock';
 import type { KeyRing } from '../signing/keyring';
 import type { WarmLaunches } from './warm-launches';

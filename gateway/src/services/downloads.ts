@@ -28,7 +28,9 @@ export async function myProducts(ctx: ServiceContext, autodeskId: string): Promi
     const own = licenses.filter((l) => l.product === p.key && l.startsAt <= nowIso);
     if (own.some((l) => l.kind === 'subscription')) via.push('subscription');
     if (own.some((l) => l.kind === 'trial')) via.push('trial');
-    const teams = memberships.filter((m) => m.status === 'active' && flexProducts(m, m.defaults, keys).includes(p.key)).map((m) => m.teamId);
+    const teams = memberships
+      .filter((m) => m.status === 'active' && flexProducts(m, m.defaults, keys).includes(p.key))
+      .map((m) => m.teamId);
     if (teams.length > 0) via.push('flex');
     if (via.length > 0) out.push({ key: p.key, name: p.name, dailyRate: p.dailyRate, via, teams });
   }

@@ -1,7 +1,7 @@
-import { findAnswer, storeAnswer } from '../db/repos/idempotency';
-import type { Tx } from '../db/tx';
 import type { Kysely } from 'kysely';
+import { findAnswer, storeAnswer } from '../db/repos/idempotency';
 import type { DB } from '../db/schema';
+import type { Tx } from '../db/tx';
 import { conflict } from '../domain/errors';
 import { sha256 } from '../lib/secrets';
 

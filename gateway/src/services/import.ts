@@ -42,7 +42,14 @@ export async function importMembers(ctx: ServiceContext, teamId: string, csv: st
     const invited = rows.filter((r) => !members.has(r.autodeskId) && r.status === 'invited');
     await insertInvitations(
       trx,
-      invited.map((r) => ({ id: newId('inv', 9), teamId, autodeskId: r.autodeskId, tokenHash: sha256(newSecret('inv')), expiresAt, createdAt: nowIso })),
+      invited.map((r) => ({
+        id: newId('inv', 9),
+        teamId,
+        autodeskId: r.autodeskId,
+        tokenHash: sha256(newSecret('inv')),
+        expiresAt,
+        createdAt: nowIso,
+      })),
     );
     const fresh = rows.filter((r) => !members.has(r.autodeskId)).length;
     return { created: fresh, updated: rows.length - fresh };

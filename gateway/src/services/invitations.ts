@@ -1,13 +1,7 @@
 import type { AddMemberResponse, InvitationAccepted } from '@flexgate/shared';
 import { findAccount, insertAccount } from '../db/repos/accounts';
 import { listProducts } from '../db/repos/catalog';
-import {
-  findInvitation,
-  findInvitationByTokenHash,
-  insertInvitations,
-  markAccepted,
-  supersedeInvitations,
-} from '../db/repos/invitations';
+import { findInvitation, findInvitationByTokenHash, insertInvitations, markAccepted, supersedeInvitations } from '../db/repos/invitations';
 import { activateMember, findMember, insertMember, listMembers, replaceMemberProducts } from '../db/repos/members';
 import { enqueueMail } from '../db/repos/outbox';
 import { inTransaction, type Tx } from '../db/tx';
@@ -39,13 +33,30 @@ async function issueInvitation(
 ): Promise<NewInvitation> {
   const inv: NewInvitation = { id: newId('inv', 9), token: newSecret('inv'), expiresAt: addMs(now, INVITATION_MS).toISOString() };
   await insertInvitations(trx, [
-    { id: inv.id, teamId: m.teamId, autodeskId: m.autodeskId, tokenHash: sha256(inv.token), expiresAt: inv.expiresAt, createdAt: now.toISOString() },
+    {
+      id: inv.id,
+      teamId: m.teamId,
+      autodeskId: m.autodeskId,
+      tokenHash: sha256(inv.token),
+      expiresAt: inv.expiresAt,
+      createdAt: now.toISOString(),
+    },
   ]);
   const catalog = await listProducts(trx);
   const names = catalog.filter((p) => m.allProducts || m.products.includes(p.key)).map((p) => p.name);
   await enqueueMail(
     trx,
-    [invitationMail({ to: m.autodeskId, name: m.name, teamName: m.teamName, token: inv.token, expiresAt: inv.expiresAt, products: names, allProducts: m.allProducts })],
+    [
+      invitationMail({
+        to: m.autodeskId,
+        name: m.name,
+        teamName: m.teamName,
+        token: inv.token,
+        expiresAt: inv.expiresAt,
+        products: names,
+        allProducts: m.allProducts,
+      }),
+    ],
     now.toISOString(),
   );
   return inv;
@@ -57,11 +68,18 @@ async function issueInvitation(
  */
 export async function inviteMember(
   ctx: ServiceContext,
-  input: { teamId: string; invite: string; guest?: boolean | undefined; products?: string[] | undefined; allProducts?: boolean | undefined },
+  input: {
+    teamId: string;
+    invite: string;
+    guest?: boolean | undefined;
+    products?: string[] | undefined;
+    allProducts?: boolean | undefined;
+  },
 ): Promise<AddMemberResponse> {
   const team = await requireTeam(ctx, input.teamId);
   const parsed = parseInvite(input.invite);
-  if (!parsed.ok) throw new DomainError('invalid-request', parsed.message, { rule: 'R11', errors: [{ path: 'invite', message: parsed.message }] });
+  if (!parsed.ok)
+    throw new DomainError('invalid-request', parsed.message, { rule: 'R11', errors: [{ path: 'invite', message: parsed.message }] });
   const products = [...new Set(input.products ?? [])];
   await requireProducts(ctx, products);
   const now = ctx.clock.now();
@@ -86,7 +104,11 @@ export async function inviteMember(
       );
     }
     await replaceMemberProducts(trx, team.id, parsed.email, products);
-    return issueInvitation(trx, { teamId: team.id, teamName: team.name, autodeskId: parsed.email, name: parsed.name, allProducts, products }, now);
+    return issueInvitation(
+      trx,
+      { teamId: team.id, teamName: team.name, autodeskId: parsed.email, name: parsed.name, allProducts, products },
+      now,
+    );
   });
   return {
     member: {
@@ -107,7 +129,11 @@ export async function inviteMember(
  * R11: a resend starts a new 7-day period with a new token; every token sent before is dead. Any
  * invitation id of the member will do (the admin may hold an old one), as long as it is not accepted.
  */
-export async function resendInvitation(ctx: ServiceContext, teamId: string, invitationId: string): Promise<{ id: string; expiresAt: string }> {
+export async function resendInvitation(
+  ctx: ServiceContext,
+  teamId: string,
+  invitationId: string,
+): Promise<{ id: string; expiresAt: string }> {
   const team = await requireTeam(ctx, teamId);
   const old = await findInvitation(ctx.db, invitationId);
   if (!old || old.teamId !== teamId) throw notFound(`No invitation ${invitationId} in this team.`);
@@ -120,7 +146,14 @@ export async function resendInvitation(ctx: ServiceContext, teamId: string, invi
     await supersedeInvitations(trx, teamId, old.autodeskId, now.toISOString());
     return issueInvitation(
       trx,
-      { teamId, teamName: team.name, autodeskId: member.autodeskId, name: member.name, allProducts: member.allProducts, products: member.products },
+      {
+        teamId,
+        teamName: team.name,
+        autodeskId: member.autodeskId,
+        name: member.name,
+        allProducts: member.allProducts,
+        products: member.products,
+      },
       now,
     );
   });
@@ -139,7 +172,11 @@ export async function acceptInvitation(ctx: ServiceContext, input: { token: stri
   if (inv.acceptedAt) throw conflict(`This invitation was already accepted on ${inv.acceptedAt}; sign in instead.`);
   const now = ctx.clock.now();
   if (inv.expiresAt <= now.toISOString()) {
-    throw new DomainError('conflict', `This invitation expired on ${inv.expiresAt} (7 days after it was sent); ask a team admin to resend it.`, { rule: 'R11' });
+    throw new DomainError(
+      'conflict',
+      `This invitation expired on ${inv.expiresAt} (7 days after it was sent); ask a team admin to resend it.`,
+      { rule: 'R11' },
+    );
   }
   const member = await findMember(ctx.db, inv.teamId, inv.autodeskId);
   if (!member) throw notFound(dead);

@@ -1,15 +1,15 @@
 import type { LaunchResponse } from '@flexgate/shared';
-import { findProduct } from '../db/repos/catalog';
-import { appendLedger, chargeableLots, drawFromLot, expireLots, teamBalance } from '../db/repos/lots';
-import { findProvisional, insertSession, openSession, sessionState } from '../db/repos/sessions';
 import type { Kysely } from 'kysely';
 import type { HotReads, Recheck } from '../db/hot';
+import { findProduct } from '../db/repos/catalog';
+import { accessEpoch, recheckLaunch } from '../db/repos/epoch';
+import { appendLedger, chargeableLots, drawFromLot, expireLots, teamBalance } from '../db/repos/lots';
+import { findProvisional, insertSession, openSession, sessionState } from '../db/repos/sessions';
 import type { DB, SessionRow } from '../db/schema';
 import { inTransaction } from '../db/tx';
 import { DomainError, invalid } from '../domain/errors';
 import { planDraw } from '../domain/lots';
 import { type AccessQuestion, decideAccess, type LicenseFact, type MembershipFact } from '../domain/precedence';
-import { accessEpoch, recheckLaunch } from '../db/repos/epoch';
 import { chargeReason, flexAnswer, sessionWindow } from '../domain/sessions';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import { orderedId } from '../lib/ids';
@@ -136,12 +136,20 @@ async function warmFromDatabase(db: Kysely<DB>, warm: WarmLaunches, key: string,
 }
 
 /** The entry's answer with the balance just read, while nothing it was decided from changed. */
-function rechecked(warm: WarmLaunches, key: string, entry: WarmLaunch, r: Recheck): { answer: LaunchResponse; validUntilMs: number } | undefined {
+function rechecked(
+  warm: WarmLaunches,
+  key: string,
+  entry: WarmLaunch,
+  r: Recheck,
+): { answer: LaunchResponse; validUntilMs: number } | undefined {
   if (r.epoch !== entry.epoch || !r.open) {
     warm.forget(key);
     return undefined;
   }
-  return { answer: { ...entry.answer, balance: r.balance }, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY };
+  return {
+    answer: { ...entry.answer, balance: r.balance },
+    validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY,
+  };
 }
 
 function questionOf(input: LaunchInput, now: Date): Omit<AccessQuestion, 'product' | 'licenses' | 'memberships'> {

@@ -17,7 +17,14 @@ export async function grantLicense(
   const startsAt = new Date(input.startsAt ?? ctx.clock.now()).toISOString();
   const endsAt = new Date(input.endsAt).toISOString();
   if (endsAt <= startsAt) throw invalid('endsAt must come after startsAt.');
-  const license: LicenseFact = { id: newId(kind === 'trial' ? 'trl' : 'sub', 9), kind, autodeskId: input.autodeskId, product: input.product, startsAt, endsAt };
+  const license: LicenseFact = {
+    id: newId(kind === 'trial' ? 'trl' : 'sub', 9),
+    kind,
+    autodeskId: input.autodeskId,
+    product: input.product,
+    startsAt,
+    endsAt,
+  };
   await insertLicense(ctx.db, { ...license, createdAt: ctx.clock.now().toISOString() });
   return license;
 }

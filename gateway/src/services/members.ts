@@ -35,7 +35,11 @@ export async function requireProducts(ctx: ServiceContext, products: readonly st
  */
 async function notifyAccess(trx: Tx, teamName: string, teamId: string, m: MemberRow, nowIso: string): Promise<void> {
   const [catalog, defaults] = await Promise.all([listProducts(trx), teamDefaults(trx, teamId)]);
-  const keys = flexProducts(m, defaults, catalog.map((p) => p.key));
+  const keys = flexProducts(
+    m,
+    defaults,
+    catalog.map((p) => p.key),
+  );
   const names = catalog.filter((p) => keys.includes(p.key)).map((p) => p.name);
   await enqueueMail(trx, [accessMail({ to: m.autodeskId, name: m.name, teamName, products: names, allProducts: m.allProducts })], nowIso);
 }
@@ -58,7 +62,13 @@ export async function addMember(ctx: ServiceContext, input: AddInput): Promise<A
 /** Adds an existing Autodesk account to a team as an active member (R11, R12), with its access e-mail (R14). */
 export async function addExistingMember(
   ctx: ServiceContext,
-  input: { teamId: string; autodeskId: string; guest?: boolean | undefined; products?: string[] | undefined; allProducts?: boolean | undefined },
+  input: {
+    teamId: string;
+    autodeskId: string;
+    guest?: boolean | undefined;
+    products?: string[] | undefined;
+    allProducts?: boolean | undefined;
+  },
 ): Promise<MemberView> {
   const team = await requireTeam(ctx, input.teamId);
   const account = await findAccount(ctx.db, input.autodeskId);

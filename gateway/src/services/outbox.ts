@@ -9,7 +9,8 @@ import type { Logger } from '../lib/logger';
 import type { ServiceContext } from './context';
 
 /** GET /v1/outbox: every e-mail the gateway wrote, sent or not (operator only). */
-export const outbox = (ctx: ServiceContext, to: string | undefined, limit: number): Promise<OutboxMessage[]> => listOutbox(ctx.db, to, limit);
+export const outbox = (ctx: ServiceContext, to: string | undefined, limit: number): Promise<OutboxMessage[]> =>
+  listOutbox(ctx.db, to, limit);
 
 export interface MailSenderOptions {
   db: Kysely<DB>;

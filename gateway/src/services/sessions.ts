@@ -1,8 +1,8 @@
 import type { LaunchResponse, SessionEndResponse } from '@flexgate/shared';
+import { RetryTransaction } from '../db/errors';
 import { appendLedger, expireLots, returnToLot, sessionCharges } from '../db/repos/lots';
 import { findSession } from '../db/repos/sessions';
 import type { SessionRow } from '../db/schema';
-import { RetryTransaction } from '../db/errors';
 import { inTransaction } from '../db/tx';
 import { conflict, notFound } from '../domain/errors';
 import { isFreeClose, isOpen } from '../domain/sessions';

@@ -50,11 +50,33 @@ export async function transfer(
       if (!source || !purchasedAt) throw new Error(`lot ${a.lotId} vanished inside the transaction`);
       await drawFromLot(trx, a.lotId, a.tokens);
       const toLot = newId('lot', 9);
-      await insertLot(trx, { id: toLot, teamId: to.id, tokens: a.tokens, purchasedAt, expiresAt: source.expiresAt, originLotId: a.lotId, createdAt: nowIso });
+      await insertLot(trx, {
+        id: toLot,
+        teamId: to.id,
+        tokens: a.tokens,
+        purchasedAt,
+        expiresAt: source.expiresAt,
+        originLotId: a.lotId,
+        createdAt: nowIso,
+      });
       const common = { at: nowIso, actor, autodesk_id: null, product_key: null, session_id: null };
       await appendLedger(trx, [
-        { ...common, team_id: from.id, lot_id: a.lotId, kind: 'transfer-out', delta: -a.tokens, reason: `${a.tokens} tokens moved to team ${to.name} (${to.id}), lot ${toLot} (R3)` },
-        { ...common, team_id: to.id, lot_id: toLot, kind: 'transfer-in', delta: a.tokens, reason: `${a.tokens} tokens from team ${from.name} (${from.id}), lot ${a.lotId}, still expiring ${source.expiresAt} (R3)` },
+        {
+          ...common,
+          team_id: from.id,
+          lot_id: a.lotId,
+          kind: 'transfer-out',
+          delta: -a.tokens,
+          reason: `${a.tokens} tokens moved to team ${to.name} (${to.id}), lot ${toLot} (R3)`,
+        },
+        {
+          ...common,
+          team_id: to.id,
+          lot_id: toLot,
+          kind: 'transfer-in',
+          delta: a.tokens,
+          reason: `${a.tokens} tokens from team ${from.name} (${from.id}), lot ${a.lotId}, still expiring ${source.expiresAt} (R3)`,
+        },
       ]);
       answer.lots.push({ fromLot: a.lotId, toLot, tokens: a.tokens, expiresAt: source.expiresAt });
     }

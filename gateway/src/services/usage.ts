@@ -33,7 +33,10 @@ export async function usageCsvExport(ctx: ServiceContext, teamId: string, q: Que
   const team = await requireTeam(ctx, teamId);
   const r = range(ctx, q);
   const detail = (await usageDetail(ctx.db, teamId, r.from, r.to)).filter((d) => d.tokens !== 0);
-  const [names, catalog] = await Promise.all([peopleNames(ctx.db, teamId, [...new Set(detail.map((d) => d.autodeskId))]), listProducts(ctx.db)]);
+  const [names, catalog] = await Promise.all([
+    peopleNames(ctx.db, teamId, [...new Set(detail.map((d) => d.autodeskId))]),
+    listProducts(ctx.db),
+  ]);
   const productName = new Map(catalog.map((p) => [p.key, p.name]));
   const csv = usageCsv(
     detail.map((d) => ({

@@ -69,7 +69,12 @@ export class WarmLaunches {
       if (!oldest.done) this.entries.delete(oldest.value);
     }
     const session = answer.session;
-    this.entries.set(key, { epoch, answer: { ...answer, charged: 0, session, team: answer.team }, endsAtMs: Date.parse(session.endsAt), confirmed: null });
+    this.entries.set(key, {
+      epoch,
+      answer: { ...answer, charged: 0, session, team: answer.team },
+      endsAtMs: Date.parse(session.endsAt),
+      confirmed: null,
+    });
   }
 
   forget(key: string): void {

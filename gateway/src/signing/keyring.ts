@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject, sign as cryptoSign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign as cryptoSign, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import {
   ENTITLEMENT_AUDIENCE,
   ENTITLEMENT_TYP,
@@ -14,8 +14,8 @@ import type { DB } from '../db/schema';
 import { inTransaction, serialize } from '../db/tx';
 import { DomainError } from '../domain/errors';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
-import { newId } from '../lib/ids';
 import type { Clock } from '../lib/clock';
+import { newId } from '../lib/ids';
 import { type IdTokenKey, idTokenClaimsMac, idTokenMacKey, TokenRejected, verifyIdToken } from './verify-id-token';
 
 const b64url = (text: string) => Buffer.from(text).toString('base64url');
@@ -88,7 +88,11 @@ export class KeyRing {
       // the others' keys. One at a time, the later ones find the first one's key.
       await serialize(trx, 'signing-keys');
       const existing = await trx.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).executeTakeFirst();
-      if (!existing) await trx.insertInto('signing_keys').values(await this.generate()).execute();
+      if (!existing)
+        await trx
+          .insertInto('signing_keys')
+          .values(await this.generate())
+          .execute();
     });
     await this.refresh();
   }

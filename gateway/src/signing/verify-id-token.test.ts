@@ -17,10 +17,16 @@ const keys = new Map<string, IdTokenKey>([['k1', { publicKey: ours.publicKey, ma
 const base = { iss: 'flexgate', aud: ID_TOKEN_AUDIENCE, sub: 'ann@example.com', iat: NOW - 60, exp: NOW + 3600, jti: 'idt_1' };
 
 /** As the gateway issues them: EdDSA, with `gmac` over the claims (under `macKey`, ours by default). */
-function issued(claims: JWTPayload = {}, header: Record<string, unknown> = {}, opts: { macKey?: Buffer; key?: KeyObject } = {}): Promise<string> {
+function issued(
+  claims: JWTPayload = {},
+  header: Record<string, unknown> = {},
+  opts: { macKey?: Buffer; key?: KeyObject } = {},
+): Promise<string> {
   const payload: JWTPayload = { ...base, ...claims };
   payload.gmac = idTokenClaimsMac(payload, opts.macKey ?? ourMac);
-  return new SignJWT(payload).setProtectedHeader({ alg: 'EdDSA', kid: 'k1', typ: ID_TOKEN_TYP, ...header }).sign(opts.key ?? ours.privateKey);
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: 'EdDSA', kid: 'k1', typ: ID_TOKEN_TYP, ...header })
+    .sign(opts.key ?? ours.privateKey);
 }
 /** As earlier versions issued them: EdDSA, no `gmac`. */
 function legacy(claims: JWTPayload = {}, key = ours.privateKey): Promise<string> {
@@ -60,9 +66,11 @@ describe('ID token verification (R17, SECURITY.md)', () => {
     const [h, p, s] = (await issued()).split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
     for (const change of [{ sub: 'bob@example.com' }, { exp: NOW + 999_999 }, { iat: NOW + 1 }, { jti: 'idt_2' }, { aud: ['other'] }]) {
-      await expect(verify(`${h}.${b64({ ...claims, ...change })}.${s}`)).rejects.toMatchObject({ reason: expect.stringMatching(/signature/) });
+      await expect(verify(`${h}.${b64({ ...claims, ...change })}.${s}`)).rejects.toMatchObject({
+        reason: expect.stringMatching(/signature/),
+      });
     }
-    const bobs = JSON.parse(Buffer.from(((await issued({ sub: 'bob@example.com' })).split('.')[1] as string), 'base64url').toString());
+    const bobs = JSON.parse(Buffer.from((await issued({ sub: 'bob@example.com' })).split('.')[1] as string, 'base64url').toString());
     await expect(verify(`${h}.${b64({ ...claims, gmac: bobs.gmac })}.${s}`)).rejects.toMatchObject({ reason: 'signature' });
     await expect(verify(`${h}.${b64({ ...claims, gmac: claims.gmac.slice(0, 20) })}.${s}`)).rejects.toMatchObject({ reason: 'signature' });
     await expect(verify(`${h}.${b64({ ...claims, gmac: 1 })}.${s}`)).rejects.toMatchObject({ reason: 'signature' });
@@ -76,7 +84,9 @@ describe('ID token verification (R17, SECURITY.md)', () => {
     await expect(verify(await issued({}, { typ: ENTITLEMENT_TYP }))).rejects.toMatchObject({ reason: 'header' });
     const payload = { ...base, exp: NOW + 60 };
     expect((await verify(raw({ alg: 'EdDSA', kid: 'k1', typ: ID_TOKEN_TYP }, payload))).sub).toBe('ann@example.com');
-    await expect(verify(raw({ alg: 'EdDSA', kid: 'k1', typ: ID_TOKEN_TYP, crit: ['x'], x: 1 }, payload))).rejects.toMatchObject({ reason: 'header' });
+    await expect(verify(raw({ alg: 'EdDSA', kid: 'k1', typ: ID_TOKEN_TYP, crit: ['x'], x: 1 }, payload))).rejects.toMatchObject({
+      reason: 'header',
+    });
     const hs = await new SignJWT({ ...base }).setProtectedHeader({ alg: 'HS256', kid: 'k1', typ: ID_TOKEN_TYP }).sign(ourMac);
     await expect(verify(hs)).rejects.toMatchObject({ reason: 'header' });
   });

@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, type KeyObject, verify as cryptoVerify, timingSafeEqual } from 'node:crypto';
+import { createHmac, verify as cryptoVerify, hkdfSync, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP, type IdTokenClaims, SIGNING_ALG } from '@flexgate/shared';
 
 /** One signing key as the ID-token verifier needs it: its public half, and the MAC key derived from it. */
@@ -68,12 +68,18 @@ function object(part: string): Record<string, unknown> {
  * our issuer, our ID-token audience, a non-empty string `sub` and `jti`, numeric `iat` and `exp`,
  * `exp` in the future and `nbf`, if any, not. Everything else is refused.
  */
-export async function verifyIdToken(token: string, keys: ReadonlyMap<string, IdTokenKey>, issuer: string, nowSeconds: number): Promise<IdTokenClaims> {
+export async function verifyIdToken(
+  token: string,
+  keys: ReadonlyMap<string, IdTokenKey>,
+  issuer: string,
+  nowSeconds: number,
+): Promise<IdTokenClaims> {
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every((p) => PART.test(p))) throw new TokenRejected('malformed');
   const [h, p, s] = parts as [string, string, string];
   const header = object(h);
-  if (header.alg !== SIGNING_ALG || header.typ !== ID_TOKEN_TYP || typeof header.kid !== 'string' || 'crit' in header) throw new TokenRejected('header');
+  if (header.alg !== SIGNING_ALG || header.typ !== ID_TOKEN_TYP || typeof header.kid !== 'string' || 'crit' in header)
+    throw new TokenRejected('header');
   const key = keys.get(header.kid);
   if (!key) throw new TokenRejected('no-key');
   const signature = Buffer.from(s, 'base64url');
@@ -91,7 +97,15 @@ export async function verifyIdToken(token: string, keys: ReadonlyMap<string, IdT
   if (!valid) throw new TokenRejected('signature');
   const { iss, aud, sub, jti, iat, exp, nbf } = claims;
   const audienceOk = aud === ID_TOKEN_AUDIENCE || (Array.isArray(aud) && aud.includes(ID_TOKEN_AUDIENCE));
-  if (iss !== issuer || !audienceOk || typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
+  if (
+    iss !== issuer ||
+    !audienceOk ||
+    typeof sub !== 'string' ||
+    sub === '' ||
+    typeof jti !== 'string' ||
+    typeof iat !== 'number' ||
+    typeof exp !== 'number'
+  ) {
     throw new TokenRejected('claims');
   }
   if (nbf !== undefined && (typeof nbf !== 'number' || nbf > nowSeconds)) throw new TokenRejected('claims');

@@ -34,7 +34,13 @@ const Chart: FC<{ days: { day: string; tokens: number }[]; compact: boolean }> =
   const total = days.reduce((s, d) => s + d.tokens, 0);
   const label = `Tokens consumed per day from ${days[0]?.day ?? ''} to ${days[days.length - 1]?.day ?? ''}: ${num(total)} in all.`;
   return (
-    <svg class={compact ? 'chart compact' : 'chart wide'} viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label} preserveAspectRatio="xMidYMid meet">
+    <svg
+      class={compact ? 'chart compact' : 'chart wide'}
+      viewBox={`0 0 ${W} ${H}`}
+      role="img"
+      aria-label={label}
+      preserveAspectRatio="xMidYMid meet"
+    >
       <title>{label}</title>
       {ticks.map((v) => (
         <g>
@@ -50,12 +56,24 @@ const Chart: FC<{ days: { day: string; tokens: number }[]; compact: boolean }> =
         return (
           <g>
             {d.tokens > 0 ? (
-              <rect class="bar" x={x.toFixed(1)} y={y(d.tokens).toFixed(1)} width={barW.toFixed(1)} height={Math.max(1, h).toFixed(1)} rx="2">
+              <rect
+                class="bar"
+                x={x.toFixed(1)}
+                y={y(d.tokens).toFixed(1)}
+                width={barW.toFixed(1)}
+                height={Math.max(1, h).toFixed(1)}
+                rx="2"
+              >
                 <title>{`${d.day}: ${num(d.tokens)} tokens`}</title>
               </rect>
             ) : null}
             {labelled(i) ? (
-              <text class="tick" x={(i === last ? x + barW : x + barW / 2).toFixed(1)} y={pad.top + plotH + 18} text-anchor={i === last ? 'end' : 'middle'}>
+              <text
+                class="tick"
+                x={(i === last ? x + barW : x + barW / 2).toFixed(1)}
+                y={pad.top + plotH + 18}
+                text-anchor={i === last ? 'end' : 'middle'}
+              >
                 {shortDay(d.day)}
               </text>
             ) : null}

@@ -4,14 +4,19 @@ import { teamPath } from './format';
 import { Csrf } from './layout';
 import { ProductPicker, productList } from './members';
 
-export const DefaultsView: FC<{ team: { id: string; name: string }; csrf: string; catalog: Product[]; defaults: string[] }> = ({ team, csrf, catalog, defaults }) => (
+export const DefaultsView: FC<{ team: { id: string; name: string }; csrf: string; catalog: Product[]; defaults: string[] }> = ({
+  team,
+  csrf,
+  catalog,
+  defaults,
+}) => (
   <>
     <h1>Default products</h1>
     <p class="lead">
       {defaults.length > 0 ? (
         <>
-          Every non-guest member of {team.name} may use <strong>{productList({ allProducts: false, products: defaults }, catalog)}</strong> on top of their own
-          selection.
+          Every non-guest member of {team.name} may use <strong>{productList({ allProducts: false, products: defaults }, catalog)}</strong>{' '}
+          on top of their own selection.
         </>
       ) : (
         <>Defaults are off: members get only the products selected for them.</>

@@ -32,10 +32,16 @@ export function daysUntil(iso: string, now: string): number {
 export function relative(iso: string, now: string): string {
   const ms = Date.parse(iso) - Date.parse(now);
   const abs = Math.abs(ms);
-  const unit = abs >= DAY_MS ? `${Math.floor(abs / DAY_MS)} d` : abs >= 3_600_000 ? `${Math.floor(abs / 3_600_000)} h` : `${Math.max(1, Math.floor(abs / 60_000))} min`;
+  const unit =
+    abs >= DAY_MS
+      ? `${Math.floor(abs / DAY_MS)} d`
+      : abs >= 3_600_000
+        ? `${Math.floor(abs / 3_600_000)} h`
+        : `${Math.max(1, Math.floor(abs / 60_000))} min`;
   return ms >= 0 ? `in ${unit}` : `${unit} ago`;
 }
 
 /** Path segment of a member: an Autodesk ID is an e-mail, always encoded. */
-export const memberPath = (team: string, autodeskId: string): string => `/console/teams/${encodeURIComponent(team)}/members/${encodeURIComponent(autodeskId)}`;
+export const memberPath = (team: string, autodeskId: string): string =>
+  `/console/teams/${encodeURIComponent(team)}/members/${encodeURIComponent(autodeskId)}`;
 export const teamPath = (team: string, rest = ''): string => `/console/teams/${encodeURIComponent(team)}${rest}`;

@@ -5,12 +5,18 @@ import { Badge, Csrf } from './layout';
 
 const Json: FC<{ value: unknown }> = ({ value }) => <pre class="json">{JSON.stringify(value, null, 2)}</pre>;
 
-export const InspectView: FC<{ csrf: string; action: string; input: string; result: Inspection | null; now: string }> = ({ csrf, action, input, result, now }) => (
+export const InspectView: FC<{ csrf: string; action: string; input: string; result: Inspection | null; now: string }> = ({
+  csrf,
+  action,
+  input,
+  result,
+  now,
+}) => (
   <>
     <h1>Entitlement inspector</h1>
     <p class="lead">
-      Paste an entitlement (the <code>entitlement</code> of a launch answer). The console decodes it and checks its signature against this gateway's published
-      keys (<a href="/.well-known/jwks.json">JWKS</a>), as a product does offline (R17).
+      Paste an entitlement (the <code>entitlement</code> of a launch answer). The console decodes it and checks its signature against this
+      gateway's published keys (<a href="/.well-known/jwks.json">JWKS</a>), as a product does offline (R17).
     </p>
     <form method="post" action={action} class="panel stack">
       <Csrf token={csrf} />

@@ -1,5 +1,5 @@
-import type { Child, FC } from 'hono/jsx';
 import { raw } from 'hono/html';
+import type { Child, FC } from 'hono/jsx';
 import { assetUrl } from '../assets';
 import { teamPath } from './format';
 

@@ -23,14 +23,16 @@ export const MemberPage: FC<{
       <h1>{m.name}</h1>
       <p class="lead">
         <span class="mono">{m.autodeskId}</span> · <StatusBadge status={m.status} /> {m.guest ? <Badge kind="muted">guest</Badge> : null}
-        {m.invitation && m.status !== 'active' ? ` · invitation ${m.status === 'expired' ? 'expired' : 'valid until'} ${day(m.invitation.expiresAt)}` : ''}
+        {m.invitation && m.status !== 'active'
+          ? ` · invitation ${m.status === 'expired' ? 'expired' : 'valid until'} ${day(m.invitation.expiresAt)}`
+          : ''}
       </p>
 
       <section>
         <h2>Access explained</h2>
         <p class="hint">
-          What a launch of each catalog product by this member through {team.name} would get right now, and why (R18): a subscription first, then a trial, then
-          Flex tokens (R9). {granted} of {access.length} product{access.length === 1 ? '' : 's'} granted.
+          What a launch of each catalog product by this member through {team.name} would get right now, and why (R18): a subscription first,
+          then a trial, then Flex tokens (R9). {granted} of {access.length} product{access.length === 1 ? '' : 's'} granted.
         </p>
         <TableWrap label="Access explained">
           <table class="explain stack">
@@ -47,7 +49,13 @@ export const MemberPage: FC<{
                 <tr data-product={a.product} class={a.granted ? 'granted' : 'refused'}>
                   <td class="inline strong">{a.name}</td>
                   <td class="inline">{a.granted ? <Badge kind="ok">granted</Badge> : <Badge kind="err">refused</Badge>}</td>
-                  <td class="inline">{a.granted && a.source ? SOURCE[a.source] ?? a.source : <span class="sub">{[a.code, a.rule].filter(Boolean).join(' · ')}</span>}</td>
+                  <td class="inline">
+                    {a.granted && a.source ? (
+                      (SOURCE[a.source] ?? a.source)
+                    ) : (
+                      <span class="sub">{[a.code, a.rule].filter(Boolean).join(' · ')}</span>
+                    )}
+                  </td>
                   <td class="why">{a.reason}</td>
                 </tr>
               ))}
@@ -61,7 +69,12 @@ export const MemberPage: FC<{
           <h2>Flex products</h2>
           <form method="post" action={`${memberPath(team.id, m.autodeskId)}/products`} class="stack">
             <Csrf token={csrf} />
-            <ProductPicker catalog={catalog} selected={m.products} allProducts={m.allProducts} legend={`Products ${m.name} may use through Flex`} />
+            <ProductPicker
+              catalog={catalog}
+              selected={m.products}
+              allProducts={m.allProducts}
+              legend={`Products ${m.name} may use through Flex`}
+            />
             <p class="hint">
               Currently: {productList(m, catalog)}.{' '}
               {m.guest
@@ -91,7 +104,11 @@ export const MemberPage: FC<{
                 </button>
               </form>
             ) : null}
-            <form method="post" action={`${memberPath(team.id, m.autodeskId)}/remove`} data-confirm={`Remove ${m.autodeskId} from ${team.name}?`}>
+            <form
+              method="post"
+              action={`${memberPath(team.id, m.autodeskId)}/remove`}
+              data-confirm={`Remove ${m.autodeskId} from ${team.name}?`}
+            >
               <Csrf token={csrf} />
               <p class="hint">Removing ends access at once; sessions already paid for run to their end.</p>
               <button type="submit" class="btn danger">

@@ -4,7 +4,13 @@ import { day, memberPath, teamPath } from './format';
 import { Badge, Csrf, TableWrap } from './layout';
 
 export const StatusBadge: FC<{ status: MemberView['status'] }> = ({ status }) =>
-  status === 'active' ? <Badge kind="ok">active</Badge> : status === 'invited' ? <Badge kind="info">invited</Badge> : <Badge kind="err">invitation expired</Badge>;
+  status === 'active' ? (
+    <Badge kind="ok">active</Badge>
+  ) : status === 'invited' ? (
+    <Badge kind="info">invited</Badge>
+  ) : (
+    <Badge kind="err">invitation expired</Badge>
+  );
 
 export function productList(m: { allProducts: boolean; products: string[] }, catalog: Product[]): string {
   if (m.allProducts) return 'All products';
@@ -66,8 +72,11 @@ export const MembersView: FC<{
     <>
       <h1>Members</h1>
       <p class="lead">
-        {members.length} member{members.length === 1 ? '' : 's'}: {counts.active} active, {counts.invited} invited, {counts.expired} with an expired invitation.
-        {defaults.length > 0 ? ` Non-guest members also get the team's default products (${productList({ allProducts: false, products: defaults }, catalog)}).` : ''}
+        {members.length} member{members.length === 1 ? '' : 's'}: {counts.active} active, {counts.invited} invited, {counts.expired} with an
+        expired invitation.
+        {defaults.length > 0
+          ? ` Non-guest members also get the team's default products (${productList({ allProducts: false, products: defaults }, catalog)}).`
+          : ''}
       </p>
 
       {imported ? (
@@ -75,7 +84,9 @@ export const MembersView: FC<{
           <h2>Import result</h2>
           <p>
             {imported.created} member{imported.created === 1 ? '' : 's'} added, {imported.updated} updated,{' '}
-            {imported.errors.length === 0 ? 'no errors.' : `${imported.errors.length} line${imported.errors.length === 1 ? '' : 's'} refused:`}
+            {imported.errors.length === 0
+              ? 'no errors.'
+              : `${imported.errors.length} line${imported.errors.length === 1 ? '' : 's'} refused:`}
           </p>
           {imported.errors.length > 0 ? (
             <TableWrap label="Import errors">
@@ -146,7 +157,11 @@ export const MembersView: FC<{
                         </button>
                       </form>
                     ) : null}
-                    <form method="post" action={`${memberPath(team.id, m.autodeskId)}/remove`} data-confirm={`Remove ${m.autodeskId} from ${team.name}?`}>
+                    <form
+                      method="post"
+                      action={`${memberPath(team.id, m.autodeskId)}/remove`}
+                      data-confirm={`Remove ${m.autodeskId} from ${team.name}?`}
+                    >
                       <Csrf token={csrf} />
                       <button type="submit" class="btn small danger">
                         Remove
@@ -169,7 +184,15 @@ export const MembersView: FC<{
               <span>
                 Name and e-mail, written <code>Full Name &lt;email&gt;</code>
               </span>
-              <input type="text" name="invite" required maxlength={320} placeholder="Ada Lovelace <ada@example.com>" value={d.invite} autocomplete="off" />
+              <input
+                type="text"
+                name="invite"
+                required
+                maxlength={320}
+                placeholder="Ada Lovelace <ada@example.com>"
+                value={d.invite}
+                autocomplete="off"
+              />
             </label>
             <label class="check">
               <input type="checkbox" name="guest" value="1" checked={d.guest} />
@@ -191,8 +214,8 @@ export const MembersView: FC<{
           <form method="post" action={teamPath(team.id, '/members/import')} enctype="multipart/form-data" class="stack">
             <Csrf token={csrf} />
             <p class="hint">
-              Columns <code>name,email,products,guest</code> (a header line first; products separated by <code>;</code>, or <code>*</code> for all). A line is
-              applied whole or listed as an error. Import sends no e-mail: resend invitations from the list (R14).
+              Columns <code>name,email,products,guest</code> (a header line first; products separated by <code>;</code>, or <code>*</code>{' '}
+              for all). A line is applied whole or listed as an error. Import sends no e-mail: resend invitations from the list (R14).
             </p>
             <label class="field">
               <span>CSV file</span>

@@ -37,8 +37,8 @@ export const OverviewView: FC<{ team: { id: string; name: string }; o: Overview 
       </section>
       {b.alerts.lowBalance ? (
         <p class="banner warn">
-          The balance is below 20% of the valid tokens bought ({num(b.alerts.lowBalanceThreshold)}): launches will soon be refused. Buy tokens or move some
-          from another team.
+          The balance is below 20% of the valid tokens bought ({num(b.alerts.lowBalanceThreshold)}): launches will soon be refused. Buy
+          tokens or move some from another team.
         </p>
       ) : null}
       {soon.length > 0 ? (

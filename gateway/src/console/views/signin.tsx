@@ -5,7 +5,9 @@ export const SignInPage: FC<{ csrf: string; error?: string | null; notice?: stri
   <Page title="Sign in" chrome={{ error: error ?? null, notice: notice ?? null }}>
     <section class="panel signin">
       <h1>Sign in</h1>
-      <p class="hint">Use the admin key (it starts with <code>fga_</code>) that the platform operator gave you. It is sent once and never shown again.</p>
+      <p class="hint">
+        Use the admin key (it starts with <code>fga_</code>) that the platform operator gave you. It is sent once and never shown again.
+      </p>
       <form method="post" action="/console/signin" class="stack">
         <input type="hidden" name="_csrf" value={csrf} />
         <label class="field">

@@ -21,7 +21,9 @@ export const UsageView: FC<{
   return (
     <>
       <h1>Usage</h1>
-      <p class="lead">Tokens consumed (charges net of short-launch refunds) and charged sessions, over a range of days (UTC, both days included) (R15).</p>
+      <p class="lead">
+        Tokens consumed (charges net of short-launch refunds) and charged sessions, over a range of days (UTC, both days included) (R15).
+      </p>
       <form method="get" action={teamPath(team.id, '/usage')} class="panel filters">
         <label class="field">
           <span>From</span>
@@ -77,7 +79,7 @@ export const UsageView: FC<{
                           {labels.get(r.key) ? <div class="sub">{r.key}</div> : null}
                         </>
                       ) : form.by === 'product' ? (
-                        labels.get(r.key) ?? r.key
+                        (labels.get(r.key) ?? r.key)
                       ) : (
                         day(r.key)
                       )}

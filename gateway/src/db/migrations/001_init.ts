@@ -77,10 +77,9 @@ export async function up(db: AnyDB, engine: Engine): Promise<void> {
     .addColumn('autodesk_id', 'text', (c) => c.notNull())
     .addColumn('product_key', 'text', (c) => c.notNull().references('products.key'))
     .addPrimaryKeyConstraint('member_products_pk', ['team_id', 'autodesk_id', 'product_key'])
-    .addForeignKeyConstraint('member_products_member', ['team_id', 'autodesk_id'], 'members', [
-      'team_id',
-      'autodesk_id',
-    ], (fk) => fk.onDelete('cascade'))
+    .addForeignKeyConstraint('member_products_member', ['team_id', 'autodesk_id'], 'members', ['team_id', 'autodesk_id'], (fk) =>
+      fk.onDelete('cascade'),
+    )
     .execute();
 
   await db.schema

@@ -25,7 +25,10 @@ export async function alertFacts(db: Kysely<DB>, teamId: string, nowIso: string)
 }
 
 /** R19's facts from a team's valid lots and the (negative) sum of its transfer-out entries. */
-export function alertFactsOf(lots: readonly { id: string; tokens: number; remaining: number; expires_at: string }[], movedOut: number): AlertFacts {
+export function alertFactsOf(
+  lots: readonly { id: string; tokens: number; remaining: number; expires_at: string }[],
+  movedOut: number,
+): AlertFacts {
   const bought = lots.reduce((s, l) => s + Number(l.tokens), 0);
   return {
     balance: lots.reduce((s, l) => s + Number(l.remaining), 0),

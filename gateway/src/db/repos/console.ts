@@ -17,7 +17,14 @@ export async function insertConsoleSession(
 ): Promise<void> {
   await db
     .insertInto('console_sessions')
-    .values({ id_hash: s.idHash, admin_id: s.adminId, csrf: s.csrf, created_at: s.createdAt, last_seen_at: s.createdAt, expires_at: s.expiresAt })
+    .values({
+      id_hash: s.idHash,
+      admin_id: s.adminId,
+      csrf: s.csrf,
+      created_at: s.createdAt,
+      last_seen_at: s.createdAt,
+      expires_at: s.expiresAt,
+    })
     .execute();
 }
 
@@ -28,7 +35,9 @@ export async function findConsoleSession(db: Kysely<DB>, idHash: string, nowIso:
     .where('id_hash', '=', idHash)
     .where('expires_at', '>', nowIso)
     .executeTakeFirst();
-  return row ? { adminId: row.admin_id, csrf: row.csrf, createdAt: row.created_at, lastSeenAt: row.last_seen_at, expiresAt: row.expires_at } : null;
+  return row
+    ? { adminId: row.admin_id, csrf: row.csrf, createdAt: row.created_at, lastSeenAt: row.last_seen_at, expiresAt: row.expires_at }
+    : null;
 }
 
 export async function touchConsoleSession(db: Kysely<DB>, idHash: string, nowIso: string, expiresAt: string): Promise<void> {
@@ -44,7 +53,10 @@ export async function deleteExpiredConsoleSessions(db: Kysely<DB>, nowIso: strin
 }
 
 /** The admin and the teams it manages right now (a team taken away ends access at once). */
-export async function findAdminById(db: Kysely<DB>, id: string): Promise<{ id: string; name: string; email: string; teams: string[] } | null> {
+export async function findAdminById(
+  db: Kysely<DB>,
+  id: string,
+): Promise<{ id: string; name: string; email: string; teams: string[] } | null> {
   const admin = await db.selectFrom('admins').select(['id', 'name', 'email']).where('id', '=', id).executeTakeFirst();
   if (!admin) return null;
   const teams = await db.selectFrom('admin_teams').select('team_id').where('admin_id', '=', id).execute();

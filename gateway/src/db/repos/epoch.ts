@@ -18,7 +18,14 @@ export async function recheckLaunch(db: Kysely<DB>, sessionId: string, teamId: s
     select (select v from access_epoch where id = 1) as epoch,
            exists (select 1 from usage_sessions where id = ${sessionId} and ended_at is null) as open,
            b.balance, b.next_expiry
-      from (select sum(remaining) as balance, min(expires_at) as next_expiry from lots where team_id = ${teamId} and expires_at > ${nowIso}) b`.execute(db);
+      from (select sum(remaining) as balance, min(expires_at) as next_expiry from lots where team_id = ${teamId} and expires_at > ${nowIso}) b`.execute(
+    db,
+  );
   const r = rows[0];
-  return { epoch: r?.epoch ?? -1, open: r?.open === true || r?.open === 1, balance: Number(r?.balance ?? 0), nextExpiry: r?.next_expiry ?? null };
+  return {
+    epoch: r?.epoch ?? -1,
+    open: r?.open === true || r?.open === 1,
+    balance: Number(r?.balance ?? 0),
+    nextExpiry: r?.next_expiry ?? null,
+  };
 }

@@ -18,10 +18,7 @@ export async function findAnswer(db: Kysely<DB>, scope: string, key: string): Pr
 }
 
 /** Stored in the same transaction as the change it answers, so a replay and the change agree. */
-export async function storeAnswer(
-  trx: Tx,
-  a: StoredAnswer & { scope: string; key: string; createdAt: string },
-): Promise<void> {
+export async function storeAnswer(trx: Tx, a: StoredAnswer & { scope: string; key: string; createdAt: string }): Promise<void> {
   await trx
     .insertInto('idempotency_keys')
     .values({ scope: a.scope, key: a.key, fingerprint: a.fingerprint, status: a.status, body: a.body, created_at: a.createdAt })

@@ -18,12 +18,7 @@ export async function insertLicense(db: Kysely<DB>, l: LicenseFact & { createdAt
 }
 
 /** Licenses of one Autodesk ID still running at `nowIso` (R10: keyed on the exact ID). */
-export async function currentLicenses(
-  db: Kysely<DB>,
-  autodeskId: string,
-  nowIso: string,
-  product?: string,
-): Promise<LicenseFact[]> {
+export async function currentLicenses(db: Kysely<DB>, autodeskId: string, nowIso: string, product?: string): Promise<LicenseFact[]> {
   let q = db.selectFrom('licenses').selectAll().where('autodesk_id', '=', autodeskId).where('ends_at', '>', nowIso);
   if (product !== undefined) q = q.where('product_key', '=', product);
   const rows = await q.orderBy('ends_at', 'desc').execute();

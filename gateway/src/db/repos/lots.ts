@@ -1,15 +1,23 @@
 import type { LedgerEntry, LotView } from '@flexgate/shared';
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { LotState } from '../../domain/lots';
+import { RetryTransaction } from '../errors';
 import type { DB, LedgerTable } from '../schema';
 import type { Tx } from '../tx';
-import { RetryTransaction } from '../errors';
 
 type LedgerInput = Omit<LedgerTable, 'id'>;
 
 export async function insertLot(
   trx: Tx,
-  lot: { id: string; teamId: string; tokens: number; purchasedAt: string; expiresAt: string; originLotId: string | null; createdAt: string },
+  lot: {
+    id: string;
+    teamId: string;
+    tokens: number;
+    purchasedAt: string;
+    expiresAt: string;
+    originLotId: string | null;
+    createdAt: string;
+  },
 ): Promise<void> {
   await trx
     .insertInto('lots')
@@ -28,7 +36,10 @@ export async function insertLot(
 
 export async function appendLedger(trx: Tx, entries: readonly LedgerInput[]): Promise<void> {
   if (entries.length === 0) return;
-  await trx.insertInto('ledger').values([...entries]).execute();
+  await trx
+    .insertInto('ledger')
+    .values([...entries])
+    .execute();
   await addUsage(trx, entries);
 }
 
@@ -38,12 +49,23 @@ export async function appendLedger(trx: Tx, entries: readonly LedgerInput[]): Pr
  * two lots is two entries but one session.
  */
 async function addUsage(trx: Tx, entries: readonly LedgerInput[]): Promise<void> {
-  const cells = new Map<string, { team: string; day: string; product: string; user: string; tokens: number; sessions: Set<string>; sign: number }>();
+  const cells = new Map<
+    string,
+    { team: string; day: string; product: string; user: string; tokens: number; sessions: Set<string>; sign: number }
+  >();
   for (const e of entries) {
     if ((e.kind !== 'charge' && e.kind !== 'refund') || !e.product_key || !e.autodesk_id) continue;
     const day = e.at.slice(0, 10);
     const k = `${e.team_id}|${day}|${e.product_key}|${e.autodesk_id}|${e.kind}`;
-    const cell = cells.get(k) ?? { team: e.team_id, day, product: e.product_key, user: e.autodesk_id, tokens: 0, sessions: new Set<string>(), sign: e.kind === 'charge' ? 1 : -1 };
+    const cell = cells.get(k) ?? {
+      team: e.team_id,
+      day,
+      product: e.product_key,
+      user: e.autodesk_id,
+      tokens: 0,
+      sessions: new Set<string>(),
+      sign: e.kind === 'charge' ? 1 : -1,
+    };
     cell.tokens -= e.delta;
     if (e.session_id) cell.sessions.add(e.session_id);
     cells.set(k, cell);

@@ -7,22 +7,11 @@ import type { DB } from '../schema';
  * Everything precedence needs about a user's team memberships, in three queries whatever the
  * number of teams: the member rows, their own product selections, and their teams' defaults.
  */
-export async function membershipFacts(
-  db: Kysely<DB>,
-  autodeskId: string,
-  nowIso: string,
-  teamId?: string,
-): Promise<MembershipFact[]> {
+export async function membershipFacts(db: Kysely<DB>, autodeskId: string, nowIso: string, teamId?: string): Promise<MembershipFact[]> {
   let q = db
     .selectFrom('members')
     .innerJoin('teams', 'teams.id', 'members.team_id')
-    .select([
-      'members.team_id',
-      'teams.name as team_name',
-      'members.guest',
-      'members.all_products',
-      'members.status',
-    ])
+    .select(['members.team_id', 'teams.name as team_name', 'members.guest', 'members.all_products', 'members.status'])
     .where('members.autodesk_id', '=', autodeskId);
   if (teamId !== undefined) q = q.where('members.team_id', '=', teamId);
   const rows = await q.orderBy('members.team_id').execute();
@@ -49,8 +38,7 @@ export async function membershipFacts(
   ]);
   return rows.map((r) => {
     const invitation = invitations.find((i) => i.team_id === r.team_id);
-    const status: MembershipFact['status'] =
-      memberStatus(r.status, invitation?.expires_at, new Date(nowIso));
+    const status: MembershipFact['status'] = memberStatus(r.status, invitation?.expires_at, new Date(nowIso));
     return {
       teamId: r.team_id,
       teamName: r.team_name,
@@ -64,12 +52,7 @@ export async function membershipFacts(
 }
 
 export async function findMember(db: Kysely<DB>, teamId: string, autodeskId: string) {
-  return db
-    .selectFrom('members')
-    .selectAll()
-    .where('team_id', '=', teamId)
-    .where('autodesk_id', '=', autodeskId)
-    .executeTakeFirst();
+  return db.selectFrom('members').selectAll().where('team_id', '=', teamId).where('autodesk_id', '=', autodeskId).executeTakeFirst();
 }
 
 /** Returns false when the user is already a member of the team. */
@@ -186,7 +169,10 @@ export async function replaceTeamDefaults(db: Kysely<DB>, teamId: string, produc
   await db.deleteFrom('team_defaults').where('team_id', '=', teamId).execute();
   const unique = [...new Set(products)];
   if (unique.length > 0) {
-    await db.insertInto('team_defaults').values(unique.map((p) => ({ team_id: teamId, product_key: p }))).execute();
+    await db
+      .insertInto('team_defaults')
+      .values(unique.map((p) => ({ team_id: teamId, product_key: p })))
+      .execute();
   }
 }
 
@@ -230,7 +216,14 @@ export async function existingAccounts(db: Kysely<DB>, ids: readonly string[]): 
 export async function upsertMembers(
   db: Kysely<DB>,
   teamId: string,
-  rows: readonly { autodeskId: string; name: string; guest: boolean; allProducts: boolean; status: 'active' | 'invited'; products: readonly string[] }[],
+  rows: readonly {
+    autodeskId: string;
+    name: string;
+    guest: boolean;
+    allProducts: boolean;
+    status: 'active' | 'invited';
+    products: readonly string[];
+  }[],
   createdAt: string,
 ): Promise<void> {
   for (const part of chunks(rows)) {
@@ -265,6 +258,8 @@ export async function upsertMembers(
       )
       .execute();
   }
-  const products = rows.flatMap((r) => [...new Set(r.products)].map((p) => ({ team_id: teamId, autodesk_id: r.autodeskId, product_key: p })));
+  const products = rows.flatMap((r) =>
+    [...new Set(r.products)].map((p) => ({ team_id: teamId, autodesk_id: r.autodeskId, product_key: p })),
+  );
   for (const part of chunks(products)) await db.insertInto('member_products').values(part).execute();
 }

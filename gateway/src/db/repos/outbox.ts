@@ -60,7 +60,14 @@ export async function dueMail(db: Kysely<DB>, nowIso: string, maxAttempts: numbe
     .orderBy('id')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ id: Number(r.id), to: r.to_addr, subject: r.subject, text: r.text, kind: r.kind, attempts: Number(r.attempts) }));
+  return rows.map((r) => ({
+    id: Number(r.id),
+    to: r.to_addr,
+    subject: r.subject,
+    text: r.text,
+    kind: r.kind,
+    attempts: Number(r.attempts),
+  }));
 }
 
 /**
@@ -84,5 +91,9 @@ export async function markSent(db: Kysely<DB>, id: number, sentAtIso: string): P
 }
 
 export async function markFailed(db: Kysely<DB>, id: number, error: string, retryAtIso: string): Promise<void> {
-  await db.updateTable('outbox').set({ last_error: error.slice(0, 1000), next_attempt_at: retryAtIso }).where('id', '=', id).execute();
+  await db
+    .updateTable('outbox')
+    .set({ last_error: error.slice(0, 1000), next_attempt_at: retryAtIso })
+    .where('id', '=', id)
+    .execute();
 }

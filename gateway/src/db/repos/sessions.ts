@@ -8,12 +8,7 @@ import type { Tx } from '../tx';
  * a slightly different clock) may have opened it a few milliseconds "after" our `now`, and it is
  * still the session of this day. When several qualify, the one that runs longest answers.
  */
-export async function openSession(
-  db: Kysely<DB>,
-  autodeskId: string,
-  product: string,
-  atIso: string,
-): Promise<SessionRow | undefined> {
+export async function openSession(db: Kysely<DB>, autodeskId: string, product: string, atIso: string): Promise<SessionRow | undefined> {
   return db
     .selectFrom('usage_sessions')
     .selectAll()
@@ -64,9 +59,7 @@ export async function sessionState(
 
 /** The rows of the session-state statement (open ones and the last seq) read as `sessionState` answers. */
 export function sessionStateOf(rows: readonly SessionRow[], atIso: string): { open: SessionRow | undefined; lastSeq: number } {
-  const open = rows
-    .filter((r) => r.ended_at === null && r.ends_at > atIso)
-    .sort((a, b) => (a.ends_at < b.ends_at ? 1 : -1))[0];
+  const open = rows.filter((r) => r.ended_at === null && r.ends_at > atIso).sort((a, b) => (a.ends_at < b.ends_at ? 1 : -1))[0];
   const lastSeq = rows.reduce((m, r) => Math.max(m, Number(r.seq)), 0);
   return { open, lastSeq };
 }

@@ -89,8 +89,12 @@ export async function validLotTotals(db: Kysely<DB>, teamId: string, nowIso: str
     .selectFrom('ledger')
     .innerJoin('lots', 'lots.id', 'ledger.lot_id')
     .select([
-      sql<number>`coalesce(sum(case when ${sql.ref('ledger.kind')} in ('purchase', 'transfer-in', 'transfer-out') then ${sql.ref('ledger.delta')} else 0 end), 0)`.as('bought'),
-      sql<number>`coalesce(-sum(case when ${sql.ref('ledger.kind')} in ('charge', 'refund') then ${sql.ref('ledger.delta')} else 0 end), 0)`.as('used'),
+      sql<number>`coalesce(sum(case when ${sql.ref('ledger.kind')} in ('purchase', 'transfer-in', 'transfer-out') then ${sql.ref('ledger.delta')} else 0 end), 0)`.as(
+        'bought',
+      ),
+      sql<number>`coalesce(-sum(case when ${sql.ref('ledger.kind')} in ('charge', 'refund') then ${sql.ref('ledger.delta')} else 0 end), 0)`.as(
+        'used',
+      ),
     ])
     .where('ledger.team_id', '=', teamId)
     .where('lots.expires_at', '>', nowIso)
