@@ -20,6 +20,9 @@ export interface EntitlementClaims {
   team: string | null;
   /** Usage session id for Flex access, null otherwise. */
   sid: string | null;
+  /** Display names, so that a product shows "Revit, team Demo Architects" even offline (absent in older entitlements). */
+  productName?: string;
+  teamName?: string | null;
   iat: number;
   exp: number;
   jti: string;

@@ -33,8 +33,8 @@ export interface AccessQuestion {
 }
 
 export type AccessDecision =
-  | { granted: true; source: Exclude<AccessSource, 'flex'>; license: LicenseFact; reason: string }
-  | { granted: true; source: 'flex'; team: MembershipFact; reason: string }
+  | { granted: true; source: Exclude<AccessSource, 'flex'>; license: LicenseFact; productName: string; reason: string }
+  | { granted: true; source: 'flex'; team: MembershipFact; productName: string; reason: string }
   | {
       granted: false;
       code: LaunchRefusalCode | 'invalid-request';
@@ -58,6 +58,7 @@ export function decideAccess(q: AccessQuestion): AccessDecision {
       granted: true,
       source: 'subscription',
       license: subscription,
+      productName: product.name,
       reason: `${q.autodeskId} has an active single-user subscription to ${product.name} until ${subscription.endsAt}; no tokens are used (R9).`,
     };
   }
@@ -67,6 +68,7 @@ export function decideAccess(q: AccessQuestion): AccessDecision {
       granted: true,
       source: 'trial',
       license: trial,
+      productName: product.name,
       reason: `${q.autodeskId} is on a trial of ${product.name} until ${trial.endsAt}; no tokens are used (R9).`,
     };
   }
@@ -121,6 +123,7 @@ function decideFlex(q: AccessQuestion, product: { key: string; name: string }): 
     granted: true,
     source: 'flex',
     team: m,
+    productName: product.name,
     reason: m.allProducts
       ? `${q.autodeskId} may use all products of team ${m.teamName} through Flex; each day of use costs tokens (R6, R12).`
       : m.products.includes(product.key)

@@ -9,7 +9,7 @@ import type { DB, SessionRow } from '../db/schema';
 import { inTransaction } from '../db/tx';
 import { DomainError, invalid } from '../domain/errors';
 import { planDraw } from '../domain/lots';
-import { type AccessQuestion, decideAccess, type LicenseFact, type MembershipFact } from '../domain/precedence';
+import { type AccessDecision, type AccessQuestion, decideAccess } from '../domain/precedence';
 import { chargeReason, flexAnswer, sessionWindow } from '../domain/sessions';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import { orderedId } from '../lib/ids';
@@ -47,8 +47,8 @@ export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<L
     const at = provisionalInstant(input.provisional.launchedAt, now);
     const decision = await resolveAccess(ctx, { autodeskId: input.autodeskId, product: input.product, team: input.team, at });
     if (!decision.granted) throw new DomainError(decision.code, decision.reason, { rule: decision.rule });
-    if (decision.source !== 'flex') return licensedLaunch(ctx, input.autodeskId, decision.source, decision.license, now);
-    return flexLaunch(ctx, input, decision.team, at, now, { knownClosed: false, cache: null });
+    if (decision.source !== 'flex') return licensedLaunch(ctx, input.autodeskId, decision, now);
+    return flexLaunch(ctx, input, decision, at, now, { knownClosed: false, cache: null });
   }
   // A stored Idempotency-Key answer replays first (the real client sends a key with every launch).
   if (input.idempotency && (!ctx.hot || ctx.hot.storedAnswer(input.idempotency.scope, input.idempotency.key))) {
@@ -79,7 +79,7 @@ export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<L
   }
   const decision = decideAccess(facts);
   if (!decision.granted) throw new DomainError(decision.code, decision.reason, { rule: decision.rule });
-  if (decision.source !== 'flex') return licensedLaunch(ctx, input.autodeskId, decision.source, decision.license, now);
+  if (decision.source !== 'flex') return licensedLaunch(ctx, input.autodeskId, decision, now);
   const cache = key && epoch !== null && ctx.warm && cacheable(facts) ? { warm: ctx.warm, key, epoch } : null;
   // R7, the common case: the session is open, so nothing is written and nothing is signed.
   if (open) {
@@ -88,7 +88,7 @@ export async function launch(ctx: ServiceContext, input: LaunchInput): Promise<L
     return answer;
   }
   // On SQLite the read above already found no open session; PostgreSQL looks in flexLaunch.
-  return flexLaunch(ctx, input, decision.team, now, now, { knownClosed: Boolean(ctx.hot), cache });
+  return flexLaunch(ctx, input, decision, now, now, { knownClosed: Boolean(ctx.hot), cache });
 }
 
 /**
@@ -169,16 +169,17 @@ function provisionalInstant(launchedAt: string, now: Date): Date {
 async function licensedLaunch(
   ctx: ServiceContext,
   autodeskId: string,
-  source: 'subscription' | 'trial',
-  license: LicenseFact,
+  { source, license, productName }: Extract<AccessDecision, { source: 'subscription' | 'trial' }>,
   now: Date,
 ): Promise<LaunchResponse> {
   const exp = new Date(Math.min(addMs(now, DAY_MS).getTime(), Date.parse(license.endsAt)));
   const entitlement = await ctx.keys.signEntitlement({
     sub: autodeskId,
     product: license.product,
+    productName,
     source,
     team: null,
+    teamName: null,
     sid: null,
     iat: seconds(now),
     exp: seconds(exp),
@@ -225,7 +226,7 @@ function kept(cache: { warm: WarmLaunches; key: string; epoch: number } | null, 
 async function flexLaunch(
   ctx: ServiceContext,
   input: LaunchInput,
-  team: MembershipFact,
+  { team, productName }: Extract<AccessDecision, { source: 'flex' }>,
   at: Date,
   now: Date,
   opts: {
@@ -250,8 +251,10 @@ async function flexLaunch(
   const entitlement = await ctx.keys.signEntitlement({
     sub: autodeskId,
     product,
+    productName,
     source: 'flex',
     team: team.teamId,
+    teamName: team.teamName,
     sid: id,
     iat: seconds(now),
     exp: seconds(endsAt),
