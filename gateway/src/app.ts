@@ -176,7 +176,12 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'flexgate', version: '0.1.0', description: 'Entitlement gateway for pay-as-you-go Flex licensing' },
+    info: {
+      title: 'flexgate',
+      version: '0.1.0',
+      description:
+        'Entitlement gateway for pay-as-you-go Flex licensing. Rule numbers (R1-R19) in these summaries and the `rule` field of refusals refer to docs/rules.md in the repository; docs/http.md describes every route.',
+    },
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
 

@@ -1,4 +1,4 @@
-/** Every `code` a problem+json answer may carry, with its HTTP status (CONTRACT.md, "Errors"). */
+/** Every `code` a problem+json answer may carry, with its HTTP status (docs/http.md, "Errors"). */
 export const PROBLEM_STATUS = {
   'invalid-request': 400,
   unauthorized: 401,
@@ -47,7 +47,7 @@ export interface Problem {
   detail: string;
   /** Echoes the request id of the log lines that describe this answer. */
   requestId?: string;
-  /** The rule of RULES.md that refused, for launch refusals (R4, R11, R12...). */
+  /** The number of the rule (docs/rules.md) that refused: R4, R9, R11, R12 or R13. For programs; never shown as text. */
   rule?: string;
   /** Field-level messages for `invalid-request`. */
   errors?: { path: string; message: string }[];

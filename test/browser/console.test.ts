@@ -119,6 +119,30 @@ async function expectNoHorizontalOverflow(page: Page): Promise<void> {
   expect(scroll, `page ${page.url()} is ${scroll}px wide in a ${inner}px window`).toBeLessThanOrEqual(inner);
 }
 
+/** A rule number (R11, R7a): it means nothing to a person reading a page, and the console links nowhere to explain it. */
+const RULE_NUMBER = /\bR\d+[a-z]?\b/;
+
+/**
+ * What a person reads on the page: its title, its text, and the attributes shown as text (tooltips,
+ * placeholders, confirmation prompts, labels read aloud). Data is left out (entitlements, JSON, ids
+ * in `.mono`): a random id or signature may well contain "-R12-".
+ */
+async function readableText(page: Page): Promise<string> {
+  // A string, so that this Node-typed file needs no DOM typings.
+  return (await page.evaluate(`(() => {
+    const body = document.body.cloneNode(true);
+    for (const e of body.querySelectorAll('pre, code, textarea, .mono')) e.remove();
+    const shown = ['title', 'placeholder', 'aria-label', 'data-confirm', 'alt'];
+    const attrs = [...document.body.querySelectorAll('*')].flatMap((e) => shown.map((a) => e.getAttribute(a) ?? ''));
+    return [document.title, body.textContent, ...attrs].join('\\n');
+  })()`)) as string;
+}
+
+async function expectNoRuleNumbers(page: Page): Promise<void> {
+  const text = await readableText(page);
+  expect(text, `${page.url()} shows ${RULE_NUMBER.exec(text)?.[0]}`).not.toMatch(RULE_NUMBER);
+}
+
 describe('admin console (issue 6)', () => {
   it('signs in with an admin key into an HttpOnly SameSite=Strict session, and sees the balance, the lots and the 30-day chart', async () => {
     const { context, page } = desk;
@@ -321,6 +345,79 @@ describe('admin console (issue 6)', () => {
     // Put the defaults back: other tests read the explain page.
     await page.uncheck('input[name="product"][value="maya"]');
     await Promise.all([page.waitForURL(/done=defaults/), page.click('button:has-text("Save defaults")')]);
+  });
+
+  it('names no rule by its number on any page; the access explanation says in words which rule refused', async () => {
+    const { page } = desk;
+    // One refusal of each kind the explanation can show: a product not assigned, a default product
+    // for a guest, an invitation not accepted yet.
+    const member = await newMember(gw, teamA, ['autocad']);
+    const guest = await newAccount(gw, 'guest');
+    expectStatus(await gw.op.post(`/v1/teams/${teamA}/members`, { autodeskId: guest.autodeskId, guest: true }), 201);
+    const invitee = uniqueEmail('pending');
+    expectStatus(await gw.op.post(`/v1/teams/${teamA}/members`, { invite: `Pending Person <${invitee}>` }), 201);
+    expectStatus(await gw.op.put(`/v1/teams/${teamA}/defaults`, { products: ['maya'] }), 200);
+    const { entitlement } = expectStatus(await member.api.post('/v1/launch', { product: 'autocad', team: teamA }), 200);
+    const memberPage = (id: string) => `/console/teams/${teamA}/members/${encodeURIComponent(id)}`;
+    const sub = (product: string) => page.textContent(`table.explain tr[data-product="${product}"] .sub`);
+    try {
+      await page.goto(memberPage(member.autodeskId));
+      expect(await sub('revit')).toBe('no-access · per-user access');
+      await expectNoRuleNumbers(page);
+      await page.goto(memberPage(guest.autodeskId));
+      expect(await sub('maya')).toBe('no-access · default products (never for guests)');
+      await expectNoRuleNumbers(page);
+      await page.goto(memberPage(invitee));
+      expect(await sub('autocad')).toBe('invitation-pending · invitation not accepted');
+      expect(await page.locator('button:has-text("Resend invitation")').count()).toBe(1);
+      await expectNoRuleNumbers(page);
+
+      const done = ['invited', 'resent', 'removed', 'products', 'defaults'].map((d) => `?done=${d}&who=${encodeURIComponent(invitee)}`);
+      for (const [path, status] of [
+        [`/console/teams/${teamA}`, 200],
+        ...done.map((q) => [`/console/teams/${teamA}/members${q}`, 200] as const),
+        [memberPage(heavyUser), 200],
+        [`/console/teams/${teamA}/defaults`, 200],
+        [`/console/teams/${teamA}/usage?by=day`, 200],
+        [`/console/teams/${teamA}/usage?from=2026-03-15&to=2026-03-01`, 400],
+        ['/console/inspect', 200],
+        [`/console/teams/${teamB}/members`, 403],
+        ['/console/no-such-page', 404],
+      ] as const) {
+        const res = await page.goto(path);
+        expect(res?.status(), path).toBe(status);
+        await expectNoRuleNumbers(page);
+      }
+
+      // Pages that answer a form: the inspector's verdicts and an import's per-line errors.
+      for (const jws of [entitlement, `${entitlement.slice(0, -4)}AAAA`, 'not a token']) {
+        await page.goto('/console/inspect');
+        await page.fill('textarea[name="jws"]', jws);
+        await Promise.all([page.waitForLoadState(), page.click('button:has-text("Inspect")')]);
+        await page.waitForSelector('.inspection, .banner.err');
+        await expectNoRuleNumbers(page);
+      }
+      await page.goto(`/console/teams/${teamA}/members`);
+      const file = `${ARTIFACTS}console-import-plain.csv`;
+      writeFileSync(file, `name,email,products,guest\nBad Row,not-an-email,autocad,no\nNo Such,${uniqueEmail('x')},photoshop,no\n`);
+      await page.setInputFiles('input[type="file"]', file);
+      await page.click('button:has-text("Import")');
+      await page.waitForSelector('#import-result');
+      await expectNoRuleNumbers(page);
+
+      // Signed out: the sign-in page, and its refusal.
+      const context = await browser.newContext({ viewport: DESKTOP, baseURL: gw.url });
+      const out = await context.newPage();
+      await out.goto('/console/signin');
+      await expectNoRuleNumbers(out);
+      await out.fill('input[name="key"]', 'fga_not-a-real-key-at-all');
+      await out.click('button:has-text("Sign in")');
+      await out.waitForSelector('.banner.err');
+      await expectNoRuleNumbers(out);
+      await context.close();
+    } finally {
+      expectStatus(await gw.op.put(`/v1/teams/${teamA}/defaults`, { products: [] }), 200);
+    }
   });
 
   for (const [label, viewport, shots] of [

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, newAdmin, postCsv, tokenOf, uniqueEmail } from '../harness/admin';
-import { newAccount, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { buy, newAccount, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
@@ -283,5 +283,56 @@ describe('explain (R18)', () => {
     const pending = expectStatus(await admin.get(`/v1/teams/${team}/members/${email}/access`), 200);
     expect(pending.every((a: any) => !a.granted && a.code === 'invitation-pending' && a.rule === 'R11')).toBe(true);
     expect((await admin.get(`/v1/teams/${team}/members/${uniqueEmail('stranger')}/access`)).status).toBe(404);
+  });
+});
+
+/** A rule number (R11, R7a) means nothing to the person who reads an e-mail or a reason: none may show. */
+const RULE_NUMBER = /\bR\d+[a-z]?\b/;
+/** Every kind of e-mail the gateway sends (R11, R14, R19). */
+const MAIL_KINDS = ['access', 'alert-expiring', 'alert-low-balance', 'invitation'];
+
+describe('plain language', () => {
+  it('no e-mail of any kind, and no reason given to a person, names a rule by its number', async () => {
+    const team = await newTeam(gw);
+    const { email: adminEmail, api: admin } = await newAdmin(gw, [team]);
+    const other = await newTeam(gw);
+    // R19: a lot that expires within 90 days, then a charge that leaves less than 20% of it.
+    await buy(gw, team, 100, at(-300 * DAY).toISOString());
+    const big = await newProduct(90);
+    const account = await newAccount(gw);
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: [big] }), 201);
+    expectStatus(await admin.put(`/v1/teams/${team}/members/${account.autodeskId}/products`, { products: [big, 'autocad'] }), 200);
+    const user = await signIn(gw, account);
+    const charged = expectStatus(await user.api.post('/v1/launch', { product: big }), 200);
+    expect(charged.balance).toBe(10);
+    const short = expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expectStatus(await user.api.post(`/v1/sessions/${short.session.id}/end`), 200); // refunded
+    expectStatus(await gw.op.post(`/v1/teams/${team}/transfers`, { toTeam: other, tokens: 1 }), 201);
+    const invited = expectStatus(
+      await admin.post(`/v1/teams/${team}/members`, { invite: `Pending Person <${uniqueEmail()}>`, products: ['revit'] }),
+      201,
+    );
+    expectStatus(await admin.post(`/v1/teams/${team}/invitations/${invited.invitation.id}/resend`), 200);
+
+    const outbox: any[] = expectStatus(await gw.op.get('/v1/outbox?limit=10000'), 200);
+    const ours = outbox.filter((m) => [adminEmail, account.autodeskId, invited.member.autodeskId].includes(m.to));
+    expect([...new Set(ours.map((m) => m.kind))].sort()).toEqual(MAIL_KINDS);
+    expect([...new Set(outbox.map((m) => m.kind))].sort()).toEqual(MAIL_KINDS);
+    for (const m of outbox) {
+      expect(m.subject, `${m.kind} e-mail`).not.toMatch(RULE_NUMBER);
+      expect(m.text, `${m.kind} e-mail`).not.toMatch(RULE_NUMBER);
+    }
+
+    // Reasons: the ledger's, the access explanation's and a refusal's detail (the `rule` field keeps the number).
+    const reasons: string[] = [];
+    for (const t of [team, other]) reasons.push(...expectStatus(await gw.op.get(`/v1/teams/${t}/ledger`), 200).map((e: any) => e.reason));
+    // purchase, charge, charge and its refund, transfer out, transfer in
+    expect(reasons).toHaveLength(6);
+    const explained = expectStatus(await admin.get(`/v1/teams/${team}/members/${account.autodeskId}/access`), 200);
+    reasons.push(...explained.map((a: any) => a.reason));
+    const refused = await user.api.post('/v1/launch', { product: 'revit' });
+    expect(refused.body).toMatchObject({ code: 'no-access', rule: 'R12' });
+    reasons.push(refused.body.detail);
+    for (const r of reasons) expect(r).not.toMatch(RULE_NUMBER);
   });
 });

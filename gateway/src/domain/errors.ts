@@ -2,7 +2,8 @@ import type { ProblemCode } from '@flexgate/shared';
 
 /**
  * The one error vocabulary: domain and service code throws these with a contract code, and the
- * HTTP layer's single `onError` turns them into problem+json. `rule` names the RULES.md rule.
+ * HTTP layer's single `onError` turns them into problem+json. `rule` is the number of the rule
+ * in docs/rules.md that refused (an API field; the message itself names no rule).
  */
 export class DomainError extends Error {
   constructor(

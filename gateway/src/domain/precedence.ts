@@ -59,7 +59,7 @@ export function decideAccess(q: AccessQuestion): AccessDecision {
       source: 'subscription',
       license: subscription,
       productName: product.name,
-      reason: `${q.autodeskId} has an active single-user subscription to ${product.name} until ${subscription.endsAt}; no tokens are used (R9).`,
+      reason: `${q.autodeskId} has an active single-user subscription to ${product.name} until ${subscription.endsAt}; no tokens are used.`,
     };
   }
   const trial = own.find((l) => l.kind === 'trial');
@@ -69,7 +69,7 @@ export function decideAccess(q: AccessQuestion): AccessDecision {
       source: 'trial',
       license: trial,
       productName: product.name,
-      reason: `${q.autodeskId} is on a trial of ${product.name} until ${trial.endsAt}; no tokens are used (R9).`,
+      reason: `${q.autodeskId} is on a trial of ${product.name} until ${trial.endsAt}; no tokens are used.`,
     };
   }
   return decideFlex(q, product);
@@ -125,9 +125,9 @@ function decideFlex(q: AccessQuestion, product: { key: string; name: string }): 
     team: m,
     productName: product.name,
     reason: m.allProducts
-      ? `${q.autodeskId} may use all products of team ${m.teamName} through Flex; each day of use costs tokens (R6, R12).`
+      ? `${q.autodeskId} may use all products of team ${m.teamName} through Flex; each day of use costs tokens.`
       : m.products.includes(product.key)
-        ? `Team ${m.teamName} assigned ${product.name} to ${q.autodeskId}; each day of use costs tokens (R6, R12).`
-        : `${product.name} is one of team ${m.teamName}'s default products; each day of use costs tokens (R6, R13).`,
+        ? `Team ${m.teamName} assigned ${product.name} to ${q.autodeskId}; each day of use costs tokens.`
+        : `${product.name} is one of team ${m.teamName}'s default products; each day of use costs tokens.`,
   };
 }

@@ -52,5 +52,5 @@ export function flexAnswer(s: AnsweredSession, charged: number, balance: number)
 
 /** The ledger's reason for a session's charge (R6, R8: the rate in force when it opened). */
 export function chargeReason(productName: string, rate: number, endsAt: string, provisional: boolean): string {
-  return `${productName}: daily rate ${rate}, usage session until ${endsAt} (R6)${provisional ? ', reported after an outage' : ''}`;
+  return `${productName}: daily rate ${rate}, usage session until ${endsAt}${provisional ? ', reported after an outage' : ''}`;
 }

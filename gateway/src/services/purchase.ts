@@ -59,7 +59,7 @@ export async function purchase(
         autodesk_id: null,
         product_key: null,
         session_id: null,
-        reason: `purchase of ${input.tokens} tokens, valid until ${result.expiresAt} (R1)`,
+        reason: `purchase of ${input.tokens} tokens, valid until ${result.expiresAt}`,
       },
     ]);
     // A lot backdated past its year is born expired: its expiry entry keeps the ledger honest.

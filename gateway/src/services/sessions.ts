@@ -81,7 +81,7 @@ export async function endSession(ctx: ServiceContext, autodeskId: string, id: st
         autodesk_id: autodeskId,
         product_key: s.product_key,
         session_id: id,
-        reason: 'closed within 5 minutes of opening: the day is free (R7a)',
+        reason: 'closed within 5 minutes of opening: the day is free',
       })),
     );
     const refunded = charges.reduce((sum, c) => sum + c.tokens, 0);

@@ -67,7 +67,7 @@ export async function transfer(
           lot_id: a.lotId,
           kind: 'transfer-out',
           delta: -a.tokens,
-          reason: `${a.tokens} tokens moved to team ${to.name} (${to.id}), lot ${toLot} (R3)`,
+          reason: `${a.tokens} tokens moved to team ${to.name} (${to.id}), lot ${toLot}`,
         },
         {
           ...common,
@@ -75,7 +75,7 @@ export async function transfer(
           lot_id: toLot,
           kind: 'transfer-in',
           delta: a.tokens,
-          reason: `${a.tokens} tokens from team ${from.name} (${from.id}), lot ${a.lotId}, still expiring ${source.expiresAt} (R3)`,
+          reason: `${a.tokens} tokens from team ${from.name} (${from.id}), lot ${a.lotId}, still expiring ${source.expiresAt}`,
         },
       ]);
       answer.lots.push({ fromLot: a.lotId, toLot, tokens: a.tokens, expiresAt: source.expiresAt });

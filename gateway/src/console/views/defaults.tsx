@@ -27,9 +27,9 @@ export const DefaultsView: FC<{ team: { id: string; name: string }; csrf: string
         <li>
           <strong>Guests never get the default products.</strong> A guest uses only the products selected for them.
         </li>
-        <li>Defaults apply to every non-guest member, new and existing, at once (R13).</li>
+        <li>Defaults apply to every non-guest member, new and existing, at once.</li>
         <li>A product added to the catalog later is not added to the defaults.</li>
-        <li>Clearing every product turns defaults off. Changing defaults sends no e-mail (R14).</li>
+        <li>Clearing every product turns defaults off. Changing defaults sends no e-mail.</li>
       </ul>
     </section>
     <section class="panel">

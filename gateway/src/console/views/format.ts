@@ -45,3 +45,16 @@ export function relative(iso: string, now: string): string {
 export const memberPath = (team: string, autodeskId: string): string =>
   `/console/teams/${encodeURIComponent(team)}/members/${encodeURIComponent(autodeskId)}`;
 export const teamPath = (team: string, rest = ''): string => `/console/teams/${encodeURIComponent(team)}${rest}`;
+
+/**
+ * The rule that decided a refusal, as a person reads it: the API's `rule` field carries the rule
+ * number (docs/rules.md), which a console reader cannot look up. A rule without a label shows nothing.
+ */
+const RULE_LABELS: Record<string, string> = {
+  R4: 'not enough tokens',
+  R9: 'subscription, then trial, then Flex',
+  R11: 'invitation not accepted',
+  R12: 'per-user access',
+  R13: 'default products (never for guests)',
+};
+export const ruleLabel = (rule: string | undefined): string | undefined => (rule ? RULE_LABELS[rule] : undefined);

@@ -16,7 +16,7 @@ export const InspectView: FC<{ csrf: string; action: string; input: string; resu
     <h1>Entitlement inspector</h1>
     <p class="lead">
       Paste an entitlement (the <code>entitlement</code> of a launch answer). The console decodes it and checks its signature against this
-      gateway's published keys (<a href="/.well-known/jwks.json">JWKS</a>), as a product does offline (R17).
+      gateway's published keys (<a href="/.well-known/jwks.json">JWKS</a>), as a product does offline.
     </p>
     <form method="post" action={action} class="panel stack">
       <Csrf token={csrf} />

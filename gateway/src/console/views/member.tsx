@@ -1,6 +1,6 @@
 import type { AccessExplanation, MemberView, Product } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
-import { day, memberPath, teamPath } from './format';
+import { day, memberPath, ruleLabel, teamPath } from './format';
 import { Badge, Csrf, TableWrap } from './layout';
 import { ProductPicker, productList, StatusBadge } from './members';
 
@@ -31,8 +31,8 @@ export const MemberPage: FC<{
       <section>
         <h2>Access explained</h2>
         <p class="hint">
-          What a launch of each catalog product by this member through {team.name} would get right now, and why (R18): a subscription first,
-          then a trial, then Flex tokens (R9). {granted} of {access.length} product{access.length === 1 ? '' : 's'} granted.
+          What a launch of each catalog product by this member through {team.name} would get right now, and why: a subscription first, then
+          a trial, then Flex tokens. {granted} of {access.length} product{access.length === 1 ? '' : 's'} granted.
         </p>
         <TableWrap label="Access explained">
           <table class="explain stack">
@@ -53,7 +53,7 @@ export const MemberPage: FC<{
                     {a.granted && a.source ? (
                       (SOURCE[a.source] ?? a.source)
                     ) : (
-                      <span class="sub">{[a.code, a.rule].filter(Boolean).join(' · ')}</span>
+                      <span class="sub">{[a.code, ruleLabel(a.rule)].filter(Boolean).join(' · ')}</span>
                     )}
                   </td>
                   <td class="why">{a.reason}</td>
@@ -82,7 +82,7 @@ export const MemberPage: FC<{
                 : defaults.length > 0
                   ? `The team defaults (${productList({ allProducts: false, products: defaults }, catalog)}) come on top.`
                   : 'The team has no default products.'}{' '}
-              Saving a change e-mails the member (R14).
+              Saving a change e-mails the member.
             </p>
             <div>
               <button type="submit" class="btn primary">
@@ -98,7 +98,7 @@ export const MemberPage: FC<{
               <form method="post" action={`${memberPath(team.id, m.autodeskId)}/resend`}>
                 <Csrf token={csrf} />
                 <input type="hidden" name="invitation" value={m.invitation.id} />
-                <p class="hint">A resend starts a new 7-day period; earlier invitation links stop working (R11).</p>
+                <p class="hint">A resend starts a new 7-day period; earlier invitation links stop working.</p>
                 <button type="submit" class="btn">
                   Resend invitation
                 </button>

@@ -201,7 +201,7 @@ export const MembersView: FC<{
               </span>
             </label>
             <ProductPicker catalog={catalog} selected={d.products} allProducts={d.allProducts} legend="Flex products" />
-            <p class="hint">The invitation must be accepted within 7 days; it can be resent after that (R11).</p>
+            <p class="hint">The invitation must be accepted within 7 days; it can be resent after that.</p>
             <div>
               <button type="submit" class="btn primary">
                 Send invitation
@@ -215,7 +215,7 @@ export const MembersView: FC<{
             <Csrf token={csrf} />
             <p class="hint">
               Columns <code>name,email,products,guest</code> (a header line first; products separated by <code>;</code>, or <code>*</code>{' '}
-              for all). A line is applied whole or listed as an error. Import sends no e-mail: resend invitations from the list (R14).
+              for all). A line is applied whole or listed as an error. Import sends no e-mail: resend invitations from the list.
             </p>
             <label class="field">
               <span>CSV file</span>

@@ -127,7 +127,7 @@ export const OverviewView: FC<{ team: { id: string; name: string }; o: Overview 
 
       <section>
         <h2>Token lots</h2>
-        <p class="hint">Each purchase is a lot valid for one year. Tokens are drawn from the lot that expires first (R1, R2).</p>
+        <p class="hint">Each purchase is a lot valid for one year. Tokens are drawn from the lot that expires first.</p>
         <TableWrap label="Token lots">
           <table class="lots">
             <thead>

@@ -22,7 +22,7 @@ export const UsageView: FC<{
     <>
       <h1>Usage</h1>
       <p class="lead">
-        Tokens consumed (charges net of short-launch refunds) and charged sessions, over a range of days (UTC, both days included) (R15).
+        Tokens consumed (charges net of short-launch refunds) and charged sessions, over a range of days (UTC, both days included).
       </p>
       <form method="get" action={teamPath(team.id, '/usage')} class="panel filters">
         <label class="field">

@@ -162,7 +162,7 @@ export async function expireLots(trx: Tx, teamId: string | null, nowIso: string)
         autodesk_id: null,
         product_key: null,
         session_id: null,
-        reason: `${tokens} unused tokens expired one year after purchase (R1)`,
+        reason: `${tokens} unused tokens expired one year after purchase`,
       },
     ]);
   }
