@@ -1,12 +1,33 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * One run, two projects: every suite on SQLite, and the database-backed suites (test/e2e) again on
+ * PostgreSQL. One shared pool of workers: most suites wait on sockets, child processes and the
+ * database, so more workers than cores keep both cores busy (vitest's default is cores - 1 = 1 here).
+ */
+const shared = { testTimeout: 30_000, hookTimeout: 60_000 };
+const ignored = ['**/node_modules/**', 'test/bench/**', '**/dist/**'];
+
 export default defineConfig({
   test: {
-    include: ['**/*.test.ts'],
-    exclude: ['**/node_modules/**', 'test/bench/**'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
     pool: 'forks',
+    maxWorkers: Number(process.env.FLEXGATE_TEST_WORKERS ?? 4),
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { ...shared, name: 'sqlite', include: ['**/*.test.ts'], exclude: ignored, env: { FLEXGATE_TEST_DATABASE: 'sqlite' } },
+      },
+      {
+        extends: true,
+        test: {
+          ...shared,
+          name: 'postgres',
+          include: ['test/e2e/**/*.test.ts'],
+          exclude: ignored,
+          env: { FLEXGATE_TEST_DATABASE: 'postgres' },
+        },
+      },
+    ],
   },
 });

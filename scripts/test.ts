@@ -1,61 +1,72 @@
 /**
- * `pnpm test`: type-check, then the whole suite on SQLite, then every database-backed suite again on
- * PostgreSQL (STYLE.md: "every database suite run once per dialect"). Ends with one plain line,
- * `tests: N passed, N failed, N skipped`, and a non-zero exit when anything failed.
+ * `pnpm test`: checks that what the suite needs is there (installing Chromium as root, starting a
+ * local PostgreSQL that is down), builds, type-checks, then runs every suite on SQLite and the
+ * database-backed suites (test/e2e) again on PostgreSQL, in one vitest run (vitest.config.ts).
+ * Its last line is `tests: N passed, N failed, N skipped`; every test that did not pass counts as
+ * failed, a suite that dies in setup included, and the exit code is 0 exactly when N failed is 0.
+ *
+ *   pnpm test                 everything
+ *   pnpm test:sqlite          without the PostgreSQL pass (no PostgreSQL needed)
+ *   pnpm test <files...>      only those files (both passes, where they are database-backed)
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureChromium, ensurePostgres, type Preflight } from './preflight';
+import { tally, type VitestReport } from './tally';
 
 const args = process.argv.slice(2);
-const only = args.filter((a) => !a.startsWith('--'));
-const skipPg = args.includes('--sqlite-only') || process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1';
-const out = mkdtempSync(join(tmpdir(), 'flexgate-results-'));
+const files = args.filter((a) => !a.startsWith('--'));
+const sqliteOnly = args.includes('--sqlite-only') || process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1';
+const started = Date.now();
 
-function run(cmd: string, cmdArgs: string[], env: Record<string, string> = {}): number {
-  const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env: { ...process.env, ...env } });
-  return r.status ?? 1;
+function run(cmd: string, cmdArgs: string[]): number {
+  return spawnSync(cmd, cmdArgs, { stdio: 'inherit' }).status ?? 1;
 }
 
-interface Totals {
-  passed: number;
-  failed: number;
-  skipped: number;
-}
-const totals: Totals = { passed: 0, failed: 0, skipped: 0 };
-const failedSteps: string[] = [];
-
-function vitest(label: string, files: string[], env: Record<string, string>): void {
-  const file = join(out, `${label}.json`);
-  console.log(`\n=== ${label} ===`);
-  const code = run('pnpm', ['exec', 'vitest', 'run', ...files, '--reporter=default', '--reporter=json', `--outputFile.json=${file}`], env);
-  try {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as {
-      numPassedTests: number;
-      numFailedTests: number;
-      numPendingTests: number;
-      numTodoTests: number;
-    };
-    totals.passed += r.numPassedTests;
-    totals.failed += r.numFailedTests;
-    totals.skipped += r.numPendingTests + r.numTodoTests;
-  } catch {
-    totals.failed += 1; // the run died before writing results
-  }
-  if (code !== 0) failedSteps.push(label);
+function stop(problem: Preflight & { ok: false }): never {
+  console.error(`\npnpm test: ${problem.message}`);
+  console.log('\ntests: 0 passed, 1 failed, 0 skipped (the suite could not start)');
+  process.exit(1);
 }
 
+// Only what the chosen files need: the browser suite needs Chromium, the PostgreSQL pass a server.
+const wantsBrowser = files.length === 0 || files.some((f) => f.includes('browser'));
+if (wantsBrowser) {
+  const chromium = ensureChromium();
+  if (!chromium.ok) stop(chromium);
+}
+if (!sqliteOnly) {
+  const postgres = await ensurePostgres();
+  if (!postgres.ok) stop(postgres);
+}
+
+const checks: string[] = [];
+console.log('=== build (the CLI bundle) ===');
+if (run('pnpm', ['-s', 'build']) !== 0) checks.push('build');
 console.log('=== typecheck (tsc over sources and tests) ===');
-if (run('pnpm', ['exec', 'tsc', '-p', 'tsconfig.json', '--noEmit']) !== 0) failedSteps.push('typecheck');
+if (run('pnpm', ['exec', 'tsc', '-p', 'tsconfig.json', '--noEmit']) !== 0) checks.push('typecheck');
 
-vitest('sqlite', only, { FLEXGATE_TEST_DATABASE: 'sqlite' });
-if (!skipPg) {
-  // Only suites that talk to a database run twice; pure unit tests would just repeat themselves.
-  const pgFiles = only.length > 0 ? only : ['test/e2e'];
-  vitest('postgres', pgFiles, { FLEXGATE_TEST_DATABASE: 'postgres' });
-}
+const out = join(mkdtempSync(join(tmpdir(), 'flexgate-results-')), 'vitest.json');
+const projects = sqliteOnly ? ['--project', 'sqlite'] : [];
+console.log(`\n=== vitest: ${sqliteOnly ? 'SQLite' : 'SQLite, then test/e2e on PostgreSQL'} ===`);
+const code = run('pnpm', [
+  'exec',
+  'vitest',
+  'run',
+  ...projects,
+  ...files,
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${out}`,
+]);
+const report: VitestReport | null = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as VitestReport) : null;
+const totals = tally(report, code);
 
-if (failedSteps.length > 0) console.log(`\nfailed steps: ${failedSteps.join(', ')}`);
-console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
-process.exit(failedSteps.length > 0 || totals.failed > 0 ? 1 : 0);
+for (const line of totals.notes) console.log(line);
+for (const c of checks) console.log(`failed: ${c}`);
+const failed = totals.failed + checks.length;
+console.log(`\ntook ${Math.round((Date.now() - started) / 1000)} s`);
+console.log(`tests: ${totals.passed} passed, ${failed} failed, ${totals.skipped} skipped`);
+process.exit(failed > 0 ? 1 : 0);
