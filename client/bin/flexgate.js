@@ -1,23 +1,11 @@
 #!/usr/bin/env node
-// The client ships as TypeScript run through tsx (no build step); this shim registers tsx's
-// loader and hands the process's argv, environment and streams to the CLI.
-import { register } from 'tsx/esm/api';
+// The committed bin entry, which pnpm links at install before anything is built: it loads the
+// compiled CLI, dist/flexgate.js, that `pnpm build` (run by `pnpm install`) makes from src/.
+import { existsSync } from 'node:fs';
 
-register();
-const { runCli } = await import('../src/cli.ts');
-const stopHandlers = [];
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    for (const stop of stopHandlers) stop();
-  });
-}
-try {
-  process.exitCode = await runCli(process.argv.slice(2), process.env, {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    onInterrupt: (handler) => stopHandlers.push(handler),
-  });
-} catch (err) {
-  process.stderr.write(`flexgate: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+const bundle = new URL('../dist/flexgate.js', import.meta.url);
+if (existsSync(bundle)) await import(bundle.href);
+else {
+  process.stderr.write('flexgate: the CLI is not built (client/dist/flexgate.js is missing); run `pnpm build` in the flexgate checkout.\n');
   process.exitCode = 1;
 }

@@ -4,30 +4,137 @@ import { parseArgs } from 'node:util';
 
 export const DEFAULT_GATEWAY = 'http://127.0.0.1:8787';
 
+const COMMON_HELP = `Common options:
+  --gateway URL     the gateway; default $FLEXGATE_URL or ${DEFAULT_GATEWAY}
+  --cache-dir DIR   sign-in and entitlements; default $FLEXGATE_CACHE_DIR or ~/.flexgate
+  --json            machine-readable output on stdout
+  -h, --help        this text`;
+
+const EXIT_HELP = `Exit codes: 0 granted / done, 1 unexpected error, 2 usage error, 3 refused,
+            4 gateway unreachable (and nothing usable offline).`;
+
 export const USAGE = `Usage: flexgate <command> [options]
 
 Commands:
-  signin --user ID [--password P]     sign in (password also from FLEXGATE_PASSWORD)
+  signin --user ID                    sign in (asks for the password)
   signout                             forget the sign-in on this machine
-  launch <product> [--team T]         ask for access to a product
-         [--machine M] [--fresh]        --fresh: ask the gateway even if the cache has one
-         [--run [--hold S] [--heartbeat S]]  keep running: heartbeat every S seconds
-                                        (default 300), close after --hold S or on Ctrl-C
-  products [--all]                    products you may install (--all: the whole catalog)
-  whoami                              who is signed in, cached entitlements
+  launch <product>                    ask for access to a product, as the product does at start
+  products [--all]                    products you may use (--all: the whole catalog)
+  whoami                              who is signed in, what is cached for offline use
   simulate --users N --launches M     drive N simulated users launching M times each
-           [--concurrency C] [--products a,b] [--password P] [--prefix sim]
-           [--setup [--operator-key K] [--tokens T]]  create team, users, tokens first
-           [--use-cache]                serve relaunches from each user's cache
+  help [command]                      this text, or a command's
+
+Run \`flexgate <command> --help\` (or \`flexgate help <command>\`) for its options and an example.
+
+${COMMON_HELP}
+
+${EXIT_HELP}`;
+
+export type CommandName = 'signin' | 'signout' | 'launch' | 'products' | 'whoami' | 'simulate';
+
+/** Each command's own --help: usage, what it does, its options, an example. */
+const HELP: Record<CommandName, string> = {
+  signin: `Usage: flexgate signin --user AUTODESK_ID [--password P]
+
+Signs in to the gateway and keeps the sign-in in the cache directory: launches need it,
+and offline launches need one less than 24 hours old.
 
 Options:
-  --gateway URL     default $FLEXGATE_URL or ${DEFAULT_GATEWAY}
-  --cache-dir DIR   default $FLEXGATE_CACHE_DIR or ~/.flexgate
-  --json            machine-readable output on stdout
-  -h, --help
+  --user ID         your Autodesk ID (e-mail address)
+  --password P      the password; else $FLEXGATE_PASSWORD; else it is asked for on the
+                    terminal (not echoed), or read from the first line of standard input
 
-Exit codes: 0 granted / done, 1 unexpected error, 2 usage error, 3 refused,
-            4 gateway unreachable (and nothing usable offline).`;
+Examples:
+  flexgate signin --user ada@example.com
+  printf '%s\\n' "$PASSWORD" | flexgate signin --user ada@example.com
+
+${COMMON_HELP}`,
+  signout: `Usage: flexgate signout
+
+Forgets the sign-in on this machine (cached entitlements can no longer be used).
+
+Example:
+  flexgate signout
+
+${COMMON_HELP}`,
+  launch: `Usage: flexgate launch <product> [--team T] [--machine M] [--fresh]
+                       [--run [--hold SECONDS] [--heartbeat SECONDS]]
+
+Asks for access to a product as the product itself does when it starts. A valid cached
+entitlement is used without the network; else the gateway decides, and charges Flex tokens
+for the day. If the gateway cannot be reached, a cached entitlement or a 4-hour provisional
+launch (charged later) may still be granted. Prints the source, the tokens charged, the
+balance, when the session ends and how long the entitlement is valid offline.
+
+Options:
+  <product>             the product key, e.g. revit (\`flexgate products\` lists them)
+  --team T              the team id to charge, when you belong to several
+  --machine M           the machine name reported to the gateway (default: the host name)
+  --fresh               ask the gateway even if the cache holds a valid entitlement
+  --run                 keep running as the product would, heartbeating, until Ctrl-C
+                        or --hold; then end the session (free within 5 minutes)
+  --hold SECONDS        with --run: close after SECONDS
+  --heartbeat SECONDS   with --run: seconds between heartbeats (default 300)
+
+Examples:
+  flexgate launch revit
+  flexgate launch autocad --run --hold 60 --heartbeat 10
+
+${COMMON_HELP}
+
+${EXIT_HELP}`,
+  products: `Usage: flexgate products [--all]
+
+Lists the products you may use (key, name, tokens per day of Flex use).
+
+Options:
+  --all             the gateway's whole catalog instead
+
+Example:
+  flexgate products --all
+
+${COMMON_HELP}`,
+  whoami: `Usage: flexgate whoami
+
+Shows who is signed in on this machine, the cached entitlements still usable offline and
+the provisional launches not yet reported. Reads the cache only: no network.
+
+Example:
+  flexgate whoami --json
+
+${COMMON_HELP}`,
+  simulate: `Usage: flexgate simulate --users N --launches M [--concurrency C] [--products a,b]
+                         [--password P] [--prefix sim] [--use-cache]
+                         [--setup [--operator-key K] [--tokens T]]
+
+Signs in N simulated users (<prefix>-<i>@simulated.example) and launches M times each,
+round-robin over the products; a progress bar on stderr, then a summary: launches,
+sources, tokens charged, refusals by code, latency p50/p95/p99/max.
+
+Options:
+  --users N             simulated users
+  --launches M          launches per user
+  --concurrency C       launches in flight at once (default 16)
+  --products a,b        product keys (default: the catalog)
+  --password P          the users' password (default $FLEXGATE_PASSWORD or simulated-password)
+  --prefix P            user name prefix (default sim)
+  --use-cache           serve relaunches from each user's cache
+  --setup               first create a team, buy tokens, create and add the users
+  --operator-key K      with --setup (default $FLEXGATE_OPERATOR_KEY)
+  --tokens T            with --setup: tokens to buy (default 1000000)
+
+Example:
+  flexgate simulate --users 20 --launches 5 --setup --operator-key "$FLEXGATE_OPERATOR_KEY"
+
+${COMMON_HELP}`,
+};
+
+const isCommand = (name: string): name is CommandName => Object.hasOwn(HELP, name);
+
+/** The global help, or a command's. */
+export function helpFor(topic?: CommandName): string {
+  return topic ? HELP[topic] : USAGE;
+}
 
 interface Common {
   gateway: string;
@@ -36,8 +143,9 @@ interface Common {
 }
 
 export type Command =
-  | { name: 'help' }
-  | ({ name: 'signin'; user: string; password: string } & Common)
+  | { name: 'help'; topic?: CommandName }
+  /** Without a password the CLI asks for it (terminal) or reads it (standard input). */
+  | ({ name: 'signin'; user: string; password?: string } & Common)
   | ({ name: 'signout' } & Common)
   | ({
       name: 'launch';
@@ -67,6 +175,13 @@ export type Command =
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+  /** The command whose usage to show with the message (else the global usage). */
+  constructor(
+    message: string,
+    readonly command?: CommandName,
+  ) {
+    super(message);
+  }
 }
 
 const options = {
@@ -95,7 +210,7 @@ const options = {
 } as const;
 
 /** Which options each command takes; anything else is a usage error rather than silently ignored. */
-const ALLOWED: Record<string, readonly string[]> = {
+const ALLOWED: Record<CommandName, readonly string[]> = {
   signin: ['user', 'password'],
   signout: [],
   launch: ['team', 'machine', 'fresh', 'run', 'hold', 'heartbeat'],
@@ -105,12 +220,12 @@ const ALLOWED: Record<string, readonly string[]> = {
 };
 const COMMON = ['gateway', 'cache-dir', 'json', 'help'];
 
-function positiveInt(name: string, raw: string | undefined, fallback?: number): number {
+function positiveInt(command: CommandName, name: string, raw: string | undefined, fallback?: number): number {
   if (raw === undefined) {
-    if (fallback === undefined) throw new UsageError(`--${name} is required`);
+    if (fallback === undefined) throw new UsageError(`--${name} is required`, command);
     return fallback;
   }
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`--${name} must be a positive whole number, not "${raw}"`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`--${name} must be a positive whole number, not "${raw}"`, command);
   return Number(raw);
 }
 
@@ -120,21 +235,34 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
   try {
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    // Unknown option and the like: show the usage of the command they were given to, if any.
+    const command = argv.find((a) => !a.startsWith('-'));
+    throw new UsageError((err as Error).message, command !== undefined && isCommand(command) ? command : undefined);
   }
   const { values: v, positionals } = parsed;
-  const [name, ...rest] = positionals;
-  if (v.help || name === undefined || name === 'help') return { name: 'help' };
+  const [first, ...rest] = positionals;
+  if (first === undefined) return { name: 'help' };
+  if (first === 'help') {
+    // `flexgate help launch`, as `flexgate launch --help`.
+    const [topic, extra] = rest;
+    if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+    if (topic === undefined) return { name: 'help' };
+    if (!isCommand(topic)) throw new UsageError(`unknown command "${topic}"`);
+    return { name: 'help', topic };
+  }
+  if (!isCommand(first)) throw new UsageError(`unknown command "${first}"`);
+  const name: CommandName = first;
+  if (v.help) return { name: 'help', topic: name };
+  const usage = (message: string) => new UsageError(message, name);
   const allowed = ALLOWED[name];
-  if (!allowed) throw new UsageError(`unknown command "${name}"`);
   for (const key of Object.keys(v)) {
-    if (!allowed.includes(key) && !COMMON.includes(key)) throw new UsageError(`${name} does not take --${key}`);
+    if (!allowed.includes(key) && !COMMON.includes(key)) throw usage(`${name} does not take --${key}`);
   }
   const gateway = v.gateway ?? env.FLEXGATE_URL ?? DEFAULT_GATEWAY;
   try {
     new URL(gateway);
   } catch {
-    throw new UsageError(`--gateway must be a URL, not "${gateway}"`);
+    throw usage(`--gateway must be a URL, not "${gateway}"`);
   }
   const common: Common = {
     gateway,
@@ -142,19 +270,18 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     json: v.json ?? false,
   };
   const expectPositionals = name === 'launch' ? 1 : 0;
-  if (rest.length > expectPositionals) throw new UsageError(`unexpected argument "${rest[expectPositionals]}"`);
+  if (rest.length > expectPositionals) throw usage(`unexpected argument "${rest[expectPositionals]}"`);
 
   switch (name) {
     case 'signin': {
-      if (!v.user) throw new UsageError('signin needs --user AUTODESK_ID');
+      if (!v.user) throw usage('signin needs --user AUTODESK_ID');
       const password = v.password ?? env.FLEXGATE_PASSWORD;
-      if (!password) throw new UsageError('signin needs --password or FLEXGATE_PASSWORD');
-      return { name, user: v.user, password, ...common };
+      return { name, user: v.user, ...(password ? { password } : {}), ...common };
     }
     case 'launch': {
       const product = rest[0];
-      if (!product) throw new UsageError('launch needs a product key, e.g. flexgate launch autocad');
-      if ((v.hold !== undefined || v.heartbeat !== undefined) && !v.run) throw new UsageError('--hold and --heartbeat go with --run');
+      if (!product) throw usage('launch needs a product key, e.g. flexgate launch autocad');
+      if ((v.hold !== undefined || v.heartbeat !== undefined) && !v.run) throw usage('--hold and --heartbeat go with --run');
       return {
         name,
         product,
@@ -162,8 +289,8 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         ...(v.machine !== undefined && { machine: v.machine }),
         fresh: v.fresh ?? false,
         run: v.run ?? false,
-        ...(v.hold !== undefined && { holdSec: positiveInt('hold', v.hold) }),
-        heartbeatSec: positiveInt('heartbeat', v.heartbeat, 300),
+        ...(v.hold !== undefined && { holdSec: positiveInt(name, 'hold', v.hold) }),
+        heartbeatSec: positiveInt(name, 'heartbeat', v.heartbeat, 300),
         ...common,
       };
     }
@@ -171,22 +298,22 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       return { name, all: v.all ?? false, ...common };
     case 'simulate': {
       const operatorKey = v['operator-key'] ?? env.FLEXGATE_OPERATOR_KEY;
-      if (v.setup && !operatorKey) throw new UsageError('--setup needs --operator-key or FLEXGATE_OPERATOR_KEY');
+      if (v.setup && !operatorKey) throw usage('--setup needs --operator-key or FLEXGATE_OPERATOR_KEY');
       const products = v.products
         ?.split(',')
         .map((p) => p.trim())
         .filter(Boolean);
       return {
         name,
-        users: positiveInt('users', v.users),
-        launches: positiveInt('launches', v.launches),
-        concurrency: positiveInt('concurrency', v.concurrency, 16),
+        users: positiveInt(name, 'users', v.users),
+        launches: positiveInt(name, 'launches', v.launches),
+        concurrency: positiveInt(name, 'concurrency', v.concurrency, 16),
         ...(products && products.length > 0 && { products }),
         password: v.password ?? env.FLEXGATE_PASSWORD ?? 'simulated-password',
         prefix: v.prefix ?? 'sim',
         setup: v.setup ?? false,
         ...(operatorKey !== undefined && { operatorKey }),
-        tokens: positiveInt('tokens', v.tokens, 1_000_000),
+        tokens: positiveInt(name, 'tokens', v.tokens, 1_000_000),
         useCache: v['use-cache'] ?? false,
         ...common,
       };
@@ -194,7 +321,5 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     case 'signout':
     case 'whoami':
       return { name, ...common };
-    default:
-      throw new UsageError(`unknown command "${name}"`);
   }
 }

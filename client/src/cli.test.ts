@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_GATEWAY, parseCli, UsageError } from './args';
+import { formatInstant } from './format';
+import { builtFlexgate } from './testing/bundle';
 import { type StubGateway, startStubGateway } from './testing/stub-gateway';
 
 const env = { FLEXGATE_CACHE_DIR: '/tmp/fg' };
@@ -37,7 +38,11 @@ describe('parseCli', () => {
     });
     expect(parseCli(['launch', 'x', '--run', '--hold', '5', '--heartbeat', '1'], env)).toMatchObject({ holdSec: 5, heartbeatSec: 1 });
     expect(parseCli([], env)).toEqual({ name: 'help' });
-    expect(parseCli(['whoami', '--help'], env)).toEqual({ name: 'help' });
+    expect(parseCli(['--help'], env)).toEqual({ name: 'help' });
+    expect(parseCli(['whoami', '--help'], env)).toEqual({ name: 'help', topic: 'whoami' });
+    expect(parseCli(['help', 'launch'], env)).toEqual({ name: 'help', topic: 'launch' });
+    // No password yet: the CLI asks for it, or reads it from standard input.
+    expect(parseCli(['signin', '--user', 'a@b.c'], env)).not.toHaveProperty('password');
   });
 
   it('rejects what it does not understand', () => {
@@ -48,8 +53,9 @@ describe('parseCli', () => {
       ['launch', 'a', '--users', '3'],
       ['launch', 'a', '--hold', '3'],
       ['launch', 'a', '--bogus'],
-      ['signin', '--user', 'a@b.c'],
       ['signin'],
+      ['help', 'frobnicate'],
+      ['help', 'launch', 'now'],
       ['simulate', '--users', '0', '--launches', '1'],
       ['simulate', '--users', 'many', '--launches', '1'],
       ['simulate', '--launches', '1'],
@@ -57,14 +63,32 @@ describe('parseCli', () => {
       ['products', '--gateway', 'not a url'],
     ];
     for (const argv of bad) expect(() => parseCli(argv, env), argv.join(' ')).toThrow(UsageError);
+    // The error names its command, whose usage is then shown rather than the global one.
+    expect(() => parseCli(['launch', 'a', '--bogus'], env)).toThrow(expect.objectContaining({ command: 'launch' }));
+    expect(() => parseCli(['simulate', '--users', '0', '--launches', '1'], env)).toThrow(expect.objectContaining({ command: 'simulate' }));
   });
 });
 
-const bin = fileURLToPath(new URL('../bin/flexgate.js', import.meta.url));
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
-function run(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+// The compiled CLI (client/dist, built by `pnpm build`), spawned as `node client/bin/flexgate.js`;
+// builtFlexgate() fails the tests at once, saying so, when the bundle is missing or stale.
+let bin = '';
+
+/** Nothing of the test runner's own FLEXGATE_* environment (a password, say) reaches the CLI. */
+function cleanEnv(extraEnv: Record<string, string>): Record<string, string | undefined> {
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLEXGATE_'))), ...extraEnv };
+}
+
+/** Standard input is empty unless `input` is given, as under a script with nothing piped in. */
+function run(args: string[], extraEnv: Record<string, string> = {}, input?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...extraEnv } });
+    const child = spawn(process.execPath, [bin, ...args], { env: cleanEnv(extraEnv) });
+    child.stdin.end(input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -77,10 +101,50 @@ function run(args: string[], extraEnv: Record<string, string> = {}): Promise<{ c
   });
 }
 
+/**
+ * The CLI in a real pseudo-terminal (util-linux `script`), as a person at a keyboard runs it:
+ * `keys` are typed once `waitFor` has appeared. Returns all the terminal showed, and the exit code.
+ */
+function runInTerminal(
+  args: string[],
+  extraEnv: Record<string, string>,
+  waitFor: string,
+  keys: string,
+): Promise<{ code: number | null; screen: string }> {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const command = [process.execPath, bin, ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    // -e: script exits with the CLI's code; -q: no banner; the transcript file is not wanted.
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: cleanEnv(extraEnv), stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    let typed = false;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`flexgate ${args.join(' ')} in a terminal did not finish; the screen:\n${screen}`));
+    }, 15_000);
+    child.stdout.on('data', (d) => {
+      screen += d;
+      if (!typed && screen.includes(waitFor)) {
+        typed = true;
+        child.stdin.write(keys);
+      }
+    });
+    child.stderr.on('data', (d) => {
+      screen += d;
+    });
+    child.once('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, screen });
+    });
+  });
+}
+
 describe('the flexgate binary', () => {
   let gateway: StubGateway;
   let cacheDir: string;
   beforeAll(async () => {
+    bin = builtFlexgate();
     gateway = await startStubGateway(() => new Date());
     cacheDir = await mkdtemp(join(tmpdir(), 'flexgate-cli-'));
   });
@@ -94,10 +158,35 @@ describe('the flexgate binary', () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Exit codes/);
+    expect(help.stdout).toMatch(/flexgate <command> --help/);
     const usage = await run(['launch']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/needs a product/);
+    // The usage shown is launch's own, not the list of commands.
+    expect(usage.stderr).toMatch(/^Usage: flexgate launch <product>/m);
+    expect(usage.stderr).not.toMatch(/^Commands:/m);
   }, 20_000);
+
+  it('gives each command its own --help, also as `flexgate help <command>`', async () => {
+    const commands = ['signin', 'signout', 'launch', 'products', 'whoami', 'simulate'];
+    const [helps, topics, unknown] = await Promise.all([
+      Promise.all(commands.map((c) => run([c, '--help']))),
+      Promise.all(commands.map((c) => run(['help', c]))),
+      run(['help', 'frobnicate']),
+    ]);
+    commands.forEach((command, i) => {
+      const help = helps[i]!;
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toMatch(new RegExp(`^Usage: flexgate ${command}\\b`));
+      expect(help.stdout, command).toMatch(new RegExp(`^Examples?:\\n  flexgate ${command}\\b`, 'm'));
+      expect(help.stdout, command).not.toMatch(/^Commands:/m);
+      expect(topics[i]!.stdout, command).toBe(help.stdout);
+    });
+    expect(helps[2]!.stdout).toMatch(/--heartbeat SECONDS +with --run/);
+    expect(helps[0]!.stdout).toMatch(/asked for on the\n? *terminal \(not echoed\)/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
+  }, 30_000);
 
   it('refuses before sign-in (3), grants (0) with readable and JSON output, refuses unknown products (3)', async () => {
     const before = await run(['launch', 'autocad'], withEnv());
@@ -110,13 +199,21 @@ describe('the flexgate binary', () => {
 
     const launch = await run(['launch', 'autocad'], withEnv());
     expect(launch.code).toBe(0);
-    expect(launch.stdout).toMatch(/Granted autocad by flex/);
+    expect(launch.stdout).toMatch(/Granted AutoCAD by flex \(team Demo Architects\)\./);
     expect(launch.stdout).toMatch(/tokens charged: 7/);
     expect(launch.stdout).toMatch(/session ends:/);
 
     const json = await run(['launch', 'autocad', '--json'], withEnv());
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toMatchObject({ granted: true, fromCache: true, charged: 0, claims: { product: 'autocad' } });
+    // Instants are printed with the formatter the package exports (the demo prints with it too).
+    expect(launch.stdout).toContain(`session ends:   ${formatInstant(JSON.parse(json.stdout).sessionEnd)}\n`);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      granted: true,
+      fromCache: true,
+      charged: 0,
+      team: 'team-1',
+      claims: { product: 'autocad', productName: 'AutoCAD', team: 'team-1', teamName: 'Demo Architects' },
+    });
 
     const unknown = await run(['launch', 'nope', '--json'], withEnv());
     expect(unknown.code).toBe(3);
@@ -124,6 +221,58 @@ describe('the flexgate binary', () => {
 
     const who = await run(['whoami', '--json'], withEnv());
     expect(JSON.parse(who.stdout)).toMatchObject({ signedIn: true, autodeskId: 'ada@example.com' });
+  }, 30_000);
+
+  it('names the product and the team, from the entitlement; key and team id for entitlements without names', async () => {
+    const [cached, who, whoJson] = await Promise.all([
+      run(['launch', 'autocad'], withEnv()),
+      run(['whoami'], withEnv()),
+      run(['whoami', '--json'], withEnv()),
+    ]);
+    // Offline too: the names are signed into the cached entitlement.
+    expect(cached.stdout).toMatch(/^Granted AutoCAD by flex \(team Demo Architects\), from the offline cache\.$/m);
+    expect(who.stdout).toMatch(/^ {2}AutoCAD \(autocad\): flex, team Demo Architects, usable offline until \S/m);
+    expect(JSON.parse(whoJson.stdout).entitlements).toEqual([
+      expect.objectContaining({ product: 'autocad', productName: 'AutoCAD', source: 'flex', team: 'team-1', teamName: 'Demo Architects' }),
+    ]);
+
+    gateway.signNames = false; // as a gateway from before the names
+    try {
+      const old = await run(['launch', 'autocad', '--fresh'], withEnv());
+      expect(old.stdout).toMatch(/^Granted autocad by flex \(team team-1\)\.$/m);
+      const oldWho = await run(['whoami'], withEnv());
+      expect(oldWho.stdout).toMatch(/^ {2}autocad: flex, team team-1, usable offline until \S/m);
+    } finally {
+      gateway.signNames = true;
+    }
+  }, 30_000);
+
+  it('signin asks for the password on a terminal, without echoing it', async () => {
+    const typed = await runInTerminal(['signin', '--user', 'ada@example.com'], withEnv(), 'Password: ', 'correct horse\r');
+    expect(typed.code, typed.screen).toBe(0);
+    expect(typed.screen).toMatch(/Signed in as ada@example\.com/);
+    expect(typed.screen).not.toContain('correct');
+    // Ctrl-C at the prompt stops there, with the status a shell gives an interrupted command.
+    const cancelled = await runInTerminal(['signin', '--user', 'ada@example.com'], withEnv(), 'Password: ', '\x03');
+    expect(cancelled.code, cancelled.screen).toBe(130);
+    expect(cancelled.screen).not.toMatch(/Signed in/);
+  }, 30_000);
+
+  it('signin reads the password from the first line of standard input, and is a usage error without one', async () => {
+    const [piped, wrong, none] = await Promise.all([
+      run(['signin', '--user', 'ada@example.com', '--json'], withEnv(), 'correct horse\nnext line\n'),
+      run(['signin', '--user', 'ada@example.com'], withEnv(), 'wrong horse\n'),
+      run(['signin', '--user', 'ada@example.com'], withEnv()),
+    ]);
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(JSON.parse(piped.stdout)).toMatchObject({ autodeskId: 'ada@example.com' });
+    expect(piped.stderr).toBe(''); // no prompt: nobody is at a terminal to read it
+    // The line read is the one sent to the gateway.
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toMatch(/Wrong Autodesk ID or password/);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/signin needs a password/);
+    expect(none.stderr).toMatch(/^Usage: flexgate signin/m);
   }, 30_000);
 
   it('runs as a simulated product: heartbeats, then closes and is refunded within 5 minutes', async () => {

@@ -1,17 +1,23 @@
-import { type Command, parseCli, USAGE, UsageError } from './args';
-import { createClient, type FlexgateClient } from './client';
-import { EXIT, exitCodeFor, formatLaunch, formatProducts, formatSummary, formatWhoAmI, localTime, progressBar } from './format';
-import { GatewayUnreachableError } from './http';
-import { runProduct } from './running';
-import { simulate } from './simulate';
+// Only light modules are imported up front: the client (undici, jose, zod) is loaded once a
+// command needs it, so that `flexgate --help` and usage errors answer at once.
+import { type Command, helpFor, parseCli, UsageError } from './args';
+import type { FlexgateClient } from './client';
+import { EXIT, exitCodeFor, formatInstant, formatLaunch, formatProducts, formatSummary, formatWhoAmI, progressBar } from './format';
+import type { PasswordSource } from './password';
+import type { runProduct } from './running';
 import { FlexgateError } from './types';
 
 export interface CliIo {
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
+  /** Where `signin` without a password asks for it (a terminal) or reads it (its first line). */
+  stdin?: PasswordSource;
   /** Registers what Ctrl-C / SIGTERM does while a product runs. */
   onInterrupt?: (handler: () => void) => void;
 }
+
+/** Exit status of a process stopped by Ctrl-C, as shells report it (128 + SIGINT). */
+const INTERRUPTED = 130;
 
 /**
  * `FLEXGATE_NOW` shifts the client's clock (tests drive a gateway whose clock is set by
@@ -35,17 +41,18 @@ export async function runCli(argv: readonly string[], env: Record<string, string
     clock = clockFromEnv(env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    io.stderr.write(`flexgate: ${err.message}\n\n${USAGE}\n`);
-    return EXIT.usage;
+    return usageError(io, err);
   }
   if (command.name === 'help') {
-    io.stdout.write(`${USAGE}\n`);
+    io.stdout.write(`${helpFor(command.topic)}\n`);
     return EXIT.ok;
   }
+
   const json = command.json;
   const print = (human: string, data: unknown) => io.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
 
   if (command.name === 'simulate') {
+    const [{ simulate }, { GatewayUnreachableError }] = await Promise.all([import('./simulate'), import('./http')]);
     const summary = await simulate({
       gatewayUrl: command.gateway,
       users: command.users,
@@ -68,6 +75,7 @@ export async function runCli(argv: readonly string[], env: Record<string, string
     return EXIT.ok;
   }
 
+  const { createClient } = await import('./client');
   const client = createClient({ gatewayUrl: command.gateway, cacheDir: command.cacheDir, ...(clock && { clock }) });
   try {
     return await dispatch(command, client, io, print);
@@ -89,8 +97,16 @@ async function dispatch(
 ): Promise<number> {
   switch (command.name) {
     case 'signin': {
-      const me = await client.signIn(command.user, command.password);
-      print(`Signed in as ${me.autodeskId} (token valid until ${localTime(me.expiresAt)}).`, me);
+      const password = command.password ?? (await askPassword(io));
+      if (password === INTERRUPTED) return INTERRUPTED;
+      if (password === null) {
+        return usageError(
+          io,
+          new UsageError('signin needs a password: --password, FLEXGATE_PASSWORD, typed at the prompt, or piped in', 'signin'),
+        );
+      }
+      const me = await client.signIn(command.user, password);
+      print(`Signed in as ${me.autodeskId} (token valid until ${formatInstant(me.expiresAt)}).`, me);
       return EXIT.ok;
     }
     case 'signout':
@@ -132,6 +148,7 @@ async function hold(
   io: CliIo,
   first: Parameters<typeof runProduct>[2],
 ): Promise<number> {
+  const { runProduct } = await import('./running');
   const log = (line: string) => io.stderr.write(`${line}\n`);
   const running = runProduct(client, command.product, first, {
     heartbeatMs: command.heartbeatSec * 1000,
@@ -140,10 +157,10 @@ async function hold(
       if (event.type === 'renewed') {
         log(
           event.nextSession
-            ? `Next session opened: ${event.grant.charged} tokens charged, ends ${localTime(event.grant.sessionEnd ?? event.grant.expiresAt)}.`
-            : `Heartbeat: entitlement renewed until ${localTime(event.grant.expiresAt)}.`,
+            ? `Next session opened: ${event.grant.charged} tokens charged, ends ${formatInstant(event.grant.sessionEnd ?? event.grant.expiresAt)}.`
+            : `Heartbeat: entitlement renewed until ${formatInstant(event.grant.expiresAt)}.`,
         );
-      } else if (event.type === 'offline') log(`Gateway unreachable; running on until ${localTime(event.runsUntil)}.`);
+      } else if (event.type === 'offline') log(`Gateway unreachable; running on until ${formatInstant(event.runsUntil)}.`);
       else if (event.type === 'refused') log(`Renewal refused (${event.refusal.code}): ${event.refusal.reason}`);
     },
   });
@@ -159,4 +176,21 @@ async function hold(
     log(`Closed: session ${outcome.ended.session} charged ${outcome.ended.charged}, refunded ${outcome.ended.refunded}.`);
   } else log('Closed.');
   return EXIT.ok;
+}
+
+function usageError(io: CliIo, err: UsageError): number {
+  io.stderr.write(`flexgate: ${err.message}\n\n${helpFor(err.command)}\n`);
+  return EXIT.usage;
+}
+
+/** The password typed at a prompt or piped in; null when there is none, INTERRUPTED on Ctrl-C. */
+async function askPassword(io: CliIo): Promise<string | null | typeof INTERRUPTED> {
+  if (!io.stdin) return null;
+  const { readPassword, PromptCancelled } = await import('./password');
+  try {
+    return await readPassword(io.stdin, io.stderr);
+  } catch (err) {
+    if (err instanceof PromptCancelled) return INTERRUPTED;
+    throw err;
+  }
 }

@@ -72,7 +72,15 @@ export interface WhoAmI {
   autodeskId: string | null;
   signedInAt: string | null;
   tokenExpiresAt: string | null;
-  entitlements: { product: string; source: string; team: string | null; expiresAt: string }[];
+  /** `productName` and `teamName` are null when the entitlement predates them. */
+  entitlements: {
+    product: string;
+    productName: string | null;
+    source: string;
+    team: string | null;
+    teamName: string | null;
+    expiresAt: string;
+  }[];
   provisional: ProvisionalRecord[];
 }
 
@@ -465,8 +473,10 @@ export function createClient(options: ClientOptions): FlexgateClient {
           if (hit) {
             entitlements.push({
               product: hit.claims.product,
+              productName: hit.claims.productName ?? null,
               source: hit.claims.source,
               team: hit.claims.team,
+              teamName: hit.claims.teamName ?? null,
               expiresAt: new Date(hit.claims.exp * 1000).toISOString(),
             });
           }

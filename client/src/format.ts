@@ -10,10 +10,13 @@ export function exitCodeFor(result: LaunchResult): number {
   return result.code === 'gateway-unreachable' ? EXIT.unreachable : EXIT.refused;
 }
 
-/** Local time, as the person reading the terminal sees their clock. */
-export function localTime(iso: string): string {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+/**
+ * An instant in local time, as the person reading the terminal sees their clock
+ * (e.g. "Dec 1, 2026, 1:39 PM"). The CLI and the demo both print instants with it, so they agree.
+ */
+export function formatInstant(instant: string | Date): string {
+  const d = new Date(instant);
+  return Number.isNaN(d.getTime()) ? String(instant) : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
 export function formatLaunch(product: string, result: LaunchResult): string {
@@ -24,17 +27,18 @@ export function formatLaunch(product: string, result: LaunchResult): string {
   if (result.provisional) {
     return [
       `Provisional launch of ${product}: the gateway could not be reached.`,
-      `  runs until:  ${localTime(result.expiresAt)}`,
+      `  runs until:  ${formatInstant(result.expiresAt)}`,
       '  It will be reported, and charged once, on the next contact with the gateway.',
     ].join('\n');
   }
-  const lines = [
-    `Granted ${product} by ${result.source}${result.team ? ` (team ${result.team})` : ''}${result.fromCache ? ', from the offline cache' : ''}.`,
-  ];
+  // Names signed into the entitlement; the key and the id for entitlements that predate them.
+  const productName = result.claims.productName ?? product;
+  const team = result.team ? ` (team ${result.claims.teamName ?? result.team})` : '';
+  const lines = [`Granted ${productName} by ${result.source}${team}${result.fromCache ? ', from the offline cache' : ''}.`];
   lines.push(`  tokens charged: ${result.charged}`);
   if (result.balance !== null) lines.push(`  balance:        ${result.balance} tokens`);
-  if (result.sessionEnd) lines.push(`  session ends:   ${localTime(result.sessionEnd)}`);
-  lines.push(`  valid offline until: ${localTime(result.expiresAt)}`);
+  if (result.sessionEnd) lines.push(`  session ends:   ${formatInstant(result.sessionEnd)}`);
+  lines.push(`  valid offline until: ${formatInstant(result.expiresAt)}`);
   return lines.join('\n');
 }
 
@@ -50,11 +54,15 @@ export function formatWhoAmI(me: WhoAmI): string {
   if (!me.signedIn) return `Not signed in to ${me.gatewayUrl} (cache ${me.cacheDir}).`;
   const lines = [
     `${me.autodeskId} on ${me.gatewayUrl}`,
-    `  signed in:     ${localTime(me.signedInAt ?? '')}`,
-    `  token expires: ${localTime(me.tokenExpiresAt ?? '')}`,
+    `  signed in:     ${formatInstant(me.signedInAt ?? '')}`,
+    `  token expires: ${formatInstant(me.tokenExpiresAt ?? '')}`,
   ];
-  for (const e of me.entitlements) lines.push(`  ${e.product}: ${e.source}, usable offline until ${localTime(e.expiresAt)}`);
-  for (const p of me.provisional) lines.push(`  ${p.product}: provisional since ${localTime(p.launchedAt)}, not yet reported`);
+  for (const e of me.entitlements) {
+    const product = e.productName && e.productName !== e.product ? `${e.productName} (${e.product})` : e.product;
+    const team = e.team ? `, team ${e.teamName ?? e.team}` : '';
+    lines.push(`  ${product}: ${e.source}${team}, usable offline until ${formatInstant(e.expiresAt)}`);
+  }
+  for (const p of me.provisional) lines.push(`  ${p.product}: provisional since ${formatInstant(p.launchedAt)}, not yet reported`);
   return lines.join('\n');
 }
 

@@ -3,7 +3,7 @@ export { createDiskStore, createEntitlementCache } from './cache';
 export { runCli } from './cli';
 export type { ClientOptions, FlexgateClient, ReconcileResult, SessionRef, SignInRecord, WhoAmI } from './client';
 export { createClient } from './client';
-export { EXIT } from './format';
+export { EXIT, formatInstant } from './format';
 export type { Http, HttpOptions, HttpResponse, RequestOptions, RetryPolicy } from './http';
 export { backoffDelay, createHttp, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, GatewayUnreachableError } from './http';
 export type { ProvisionalPolicy, ProvisionalRecord } from './provisional';

@@ -65,6 +65,9 @@ const claimsSchema = z.object({
   source: z.enum(['subscription', 'trial', 'flex']),
   team: z.string().nullable(),
   sid: z.string().nullable(),
+  // Display names (optional: older entitlements lack them); listed so that parsing keeps them.
+  productName: z.string().optional(),
+  teamName: z.string().nullable().optional(),
   iat: z.number(),
   exp: z.number(),
   jti: z.string().min(1),

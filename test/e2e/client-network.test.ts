@@ -180,7 +180,7 @@ it('R17: after a key rotation the client meets a new kid, refreshes the JWKS onc
 });
 
 describe('the flexgate CLI, spawned as a process', () => {
-  // Each spawn starts node + tsx (about a second of CPU): few of them, and a budget for busy machines.
+  // Each spawn starts node on the compiled CLI (client/dist, `pnpm build`); a budget for busy machines.
   it('signin, launch, relaunch from cache, --json, refusal; exit codes 0, 3 and 2 (4: client-offline)', async () => {
     const u = await member(50, ['autocad']);
     const dir = dirs.make();
@@ -198,7 +198,9 @@ describe('the flexgate CLI, spawned as a process', () => {
 
     const launch = await runFlexgate(['launch', 'autocad', ...common]);
     expect(launch.code, launch.stderr).toBe(0);
-    expect(launch.stdout).toContain(`Granted autocad by flex (team ${u.team}).`);
+    // The names signed into the entitlement, not the product key and the team id.
+    expect(launch.stdout).toMatch(/^Granted AutoCAD by flex \(team Team [0-9a-f]{8}\)\.$/m);
+    expect(launch.stdout).not.toContain(u.team);
     expect(launch.stdout).toMatch(/tokens charged: 7\n/);
     expect(launch.stdout).toMatch(/balance: +43 tokens\n/);
     expect(launch.stdout).toMatch(/session ends: +\S/);
@@ -210,6 +212,8 @@ describe('the flexgate CLI, spawned as a process', () => {
     expect(again.code, again.stderr).toBe(0);
     const json = JSON.parse(again.stdout);
     expect(json).toMatchObject({ granted: true, fromCache: true, charged: 0, source: 'flex', team: u.team });
+    expect(json.claims).toMatchObject({ team: u.team, productName: 'AutoCAD', teamName: expect.stringMatching(/^Team /) });
+    expect(launch.stdout).toContain(`(team ${json.claims.teamName}).`);
     // The human output showed the session end in local time.
     const local = new Date(json.sessionEnd).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
     expect(launch.stdout).toContain(`session ends:   ${local}`);

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LedgerEntry } from '@flexgate/shared';
+import { builtFlexgate } from '../../client/src/testing/bundle';
 import { freshDatabase, type TestDatabase } from './db';
 import type { TestGateway } from './gateway';
 import { Api, expectStatus } from './http';
@@ -109,12 +110,16 @@ export interface CliRun {
   stderr: string;
 }
 
-/** `node client/bin/flexgate.js ...` as a person or a script runs it. */
+/**
+ * `node client/bin/flexgate.js ...` as a person or a script runs it: the compiled CLI, which
+ * `pnpm build` makes (builtFlexgate throws, saying so, when it is missing or older than the sources).
+ */
 export function runFlexgate(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliRun> {
+  const bin = builtFlexgate();
   // Nothing of the test runner's own FLEXGATE_* environment leaks into the CLI.
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLEXGATE_')));
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [join(root, 'client/bin/flexgate.js'), ...args], {
+    const child = spawn(process.execPath, [bin, ...args], {
       cwd: root,
       env: { ...base, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,11 +18,15 @@ export interface StubGateway {
   /** Sign the next launch answer with this key instead (a forged entitlement). */
   signWith: TestKey | null;
   entitlementTtlSec: number;
+  /** Sign the display names (productName, teamName) into entitlements; false: as an older gateway. */
+  signNames: boolean;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
 
 const RATE = 7;
+const TEAM_NAME = 'Demo Architects';
+const PRODUCT_NAMES: Record<string, string> = { autocad: 'AutoCAD' };
 
 export async function startStubGateway(now: () => Date): Promise<StubGateway> {
   const key = await makeKey('stub-key-1');
@@ -40,6 +44,7 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
     dropNextLaunchAnswers: 0,
     signWith: null,
     entitlementTtlSec: 3600,
+    signNames: true,
     async stop() {
       await server?.close();
       server = null;
@@ -73,7 +78,11 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
       stub.charges.push({ user, product, at: at.toISOString(), ...(provisionalId && { provisionalId }) });
     }
     const signer = stub.signWith ?? key;
-    const entitlement = await sign(signer, claimsFor({ now: now(), ttlSec: stub.entitlementTtlSec, sub: user, product, sid: session.id }));
+    const names = stub.signNames ? { productName: PRODUCT_NAMES[product] ?? product, teamName: TEAM_NAME } : {};
+    const entitlement = await sign(
+      signer,
+      claimsFor({ now: now(), ttlSec: stub.entitlementTtlSec, sub: user, product, sid: session.id, ...names }),
+    );
     return {
       granted: true,
       source: 'flex',

@@ -1,0 +1,42 @@
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+
+/** Ctrl-C at the password prompt. */
+export class PromptCancelled extends Error {
+  override readonly name = 'PromptCancelled';
+}
+
+export interface PasswordSource extends NodeJS.ReadableStream {
+  isTTY?: boolean;
+}
+
+/**
+ * The password for `flexgate signin`: asked for on a terminal without echo, else the first
+ * line of standard input (so a script can pipe it). Null when none was given: standard input
+ * ended first, or the line was empty.
+ */
+export function readPassword(input: PasswordSource, prompt: NodeJS.WritableStream): Promise<string | null> {
+  const tty = input.isTTY === true;
+  // On a terminal readline echoes what is typed to its output: it gets one that discards, and
+  // the prompt goes to stderr, which stays on screen when stdout is redirected.
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const rl = createInterface({ input, output: tty ? discard : undefined, terminal: tty, historySize: 0 });
+  if (tty) prompt.write('Password: ');
+  return new Promise((resolve, reject) => {
+    let line: string | null = null;
+    let cancelled = false;
+    rl.once('line', (text) => {
+      line = text;
+      rl.close();
+    });
+    rl.once('SIGINT', () => {
+      cancelled = true;
+      rl.close();
+    });
+    rl.once('close', () => {
+      if (tty) prompt.write('\n');
+      if (cancelled) reject(new PromptCancelled('cancelled at the password prompt'));
+      else resolve(line ? line : null);
+    });
+  });
+}
