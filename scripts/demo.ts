@@ -1,38 +1,88 @@
 /**
  * `pnpm start`: a gateway with a seeded demo and one simulated launch of each kind, then it keeps
  * serving until Ctrl-C. Everything goes through the real HTTP API, as a product and an admin would;
- * the launches go through the real license-check client (`@flexgate/client`), cached under
- * ./data/demo-cache/<person>.
+ * the launches go through the real license-check client (`@flexgate/client`).
+ *
+ * Each run has a folder of its own (database and client caches), removed when it stops, so a
+ * second demo never touches the first one's files; when port 8787 is taken it serves on another.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient, type FlexgateClient } from '@flexgate/client';
-import { loadConfig, startGateway } from '@flexgate/gateway';
+import { createClient, type FlexgateClient, formatInstant } from '@flexgate/client';
+import { ConfigError, loadConfig, type RunningGateway, startGateway } from '@flexgate/gateway';
 
-const demoDb = './data/demo.db';
-const demoCache = './data/demo-cache';
-for (const suffix of ['', '-wal', '-shm']) rmSync(demoDb + suffix, { force: true });
-// A fresh database has fresh keys: entitlements cached by an earlier run must not be served.
-rmSync(demoCache, { recursive: true, force: true });
+const DEFAULT_PORT = 8787;
+
+function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
+
+function fail(message: string): never {
+  process.stderr.write(`flexgate demo: ${message}\n`);
+  process.exit(2);
+}
+
+const folder = mkdtempSync(join(tmpdir(), 'flexgate-demo-'));
+let gateway: RunningGateway | null = null;
+let stopping = false;
+/** Ctrl-C (a key in raw mode, or SIGINT) and SIGTERM: close the gateway, remove the run's folder, exit 0. */
+async function stop(code = 0): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    if (process.stdin.isTTY) process.stdin.setRawMode(false);
+    await gateway?.close().catch(() => {});
+    rmSync(folder, { recursive: true, force: true });
+    if (code === 0) process.stdout.write('\nflexgate demo stopped; its database and caches are removed.\n');
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
 
 const operatorKey = process.env.FLEXGATE_OPERATOR_KEY ?? `demo-operator-${randomBytes(8).toString('hex')}`;
-const config = loadConfig({
-  ...process.env,
-  DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${demoDb}`,
-  FLEXGATE_OPERATOR_KEY: operatorKey,
-  FLEXGATE_LOG: process.env.FLEXGATE_LOG ?? 'warn',
-});
-const gateway = await startGateway(config);
+const host = process.env.HOST ?? '127.0.0.1';
+// An explicit PORT is the operator's choice and must be free; the default moves aside for another demo.
+let port = process.env.PORT ?? String(DEFAULT_PORT);
+let movedFrom: string | null = null;
+if (process.env.PORT === undefined && !(await portFree(DEFAULT_PORT, host))) {
+  movedFrom = port;
+  port = '0';
+}
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig({
+    ...process.env,
+    PORT: port,
+    DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${join(folder, 'demo.db')}`,
+    FLEXGATE_OPERATOR_KEY: operatorKey,
+    FLEXGATE_LOG: process.env.FLEXGATE_LOG ?? 'warn',
+  });
+} catch (error) {
+  rmSync(folder, { recursive: true, force: true });
+  if (error instanceof ConfigError) fail(error.message);
+  throw error;
+}
+if (process.env.PORT !== undefined && !(await portFree(config.port, config.host))) {
+  rmSync(folder, { recursive: true, force: true });
+  fail(`port ${config.port} on ${config.host} is already in use (another gateway or demo?); set PORT to another port.`);
+}
+gateway = await startGateway(config);
 const base = gateway.url;
 
-async function call(method: string, path: string, body?: unknown, token = operatorKey): Promise<any> {
+async function call<T>(method: string, path: string, body?: unknown, token = operatorKey): Promise<T> {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const json = await res.json();
+  const json = (await res.json()) as T;
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
 }
@@ -47,9 +97,9 @@ const catalog = [
   { key: 'fusion', name: 'Fusion', dailyRate: 4 },
 ];
 for (const p of catalog) await call('POST', '/v1/products', p);
-const team = await call('POST', '/v1/teams', { name: 'Demo Architects' });
-const lot = await call('POST', `/v1/teams/${team.id}/purchases`, { tokens: 500 });
-const admin = await call('POST', '/v1/admins', { name: 'Dana Admin', email: 'dana@demo.flexgate', teams: [team.id] });
+const team = await call<{ id: string; name: string }>('POST', '/v1/teams', { name: 'Demo Architects' });
+const lot = await call<{ tokens: number; expiresAt: string }>('POST', `/v1/teams/${team.id}/purchases`, { tokens: 500 });
+const admin = await call<{ key: string }>('POST', '/v1/admins', { name: 'Dana Admin', email: 'dana@demo.flexgate', teams: [team.id] });
 
 const people = {
   flex: { autodeskId: 'flo@demo.flexgate', name: 'Flo Flex', password: 'flex-demo-pass' },
@@ -65,12 +115,12 @@ const inTwoWeeks = new Date(Date.now() + 14 * 86400_000).toISOString();
 await call('POST', '/v1/subscriptions', { autodeskId: people.subscriber.autodeskId, product: 'revit', endsAt: inAYear });
 await call('POST', '/v1/trials', { autodeskId: people.trial.autodeskId, product: 'revit', endsAt: inTwoWeeks });
 
-const local = (iso: string) => new Date(iso).toLocaleString();
+const cacheOf = (who: keyof typeof people) => join(folder, 'cache', who);
 // Each simulated person runs the real license-check client, with its own cache on disk.
 const clients: FlexgateClient[] = [];
 async function clientFor(who: keyof typeof people): Promise<FlexgateClient> {
   const person = people[who];
-  const client = createClient({ gatewayUrl: base, cacheDir: join(demoCache, who), machine: 'demo-workstation' });
+  const client = createClient({ gatewayUrl: base, cacheDir: cacheOf(who), machine: 'demo-workstation' });
   clients.push(client);
   await client.signIn(person.autodeskId, person.password);
   return client;
@@ -85,12 +135,12 @@ async function launch(client: FlexgateClient, who: keyof typeof people, product:
   }
   const parts = [`source ${r.provisional ? 'provisional' : r.source}`, `charged ${r.charged} tokens`];
   if (r.balance !== null) parts.push(`balance ${r.balance}`);
-  parts.push(r.sessionEnd ? `session ends ${local(r.sessionEnd)}` : `entitlement valid until ${local(r.expiresAt)}`);
+  parts.push(r.sessionEnd ? `session ends ${formatInstant(r.sessionEnd)}` : `entitlement valid until ${formatInstant(r.expiresAt)}`);
   if (r.fromCache) parts.push('from the offline cache, no network');
   console.log(`  ✓ ${person.name} → ${name}: ${parts.join(', ')}`);
 }
 
-console.log(`\nflexgate demo: team "${team.name}" (${team.id}) bought ${lot.tokens} tokens, valid until ${local(lot.expiresAt)}\n`);
+console.log(`\nflexgate demo: team "${team.name}" bought ${lot.tokens} tokens, valid until ${formatInstant(lot.expiresAt)}\n`);
 console.log('Simulated launches:');
 const flo = await clientFor('flex');
 await launch(flo, 'flex', 'autocad');
@@ -100,21 +150,29 @@ await launch(await clientFor('trial'), 'trial', 'revit');
 await launch(flo, 'flex', 'maya');
 for (const c of clients) await c.close();
 
+const moved = movedFrom ? `\n(port ${movedFrom} is in use, by another demo or gateway: this one serves on ${gateway.port})` : '';
 console.log(`
-flexgate listening on ${base} (${gateway.database.engine}, ${config.databaseUrl})
-  operator key   ${operatorKey}
-  admin key      ${admin.key}   (team ${team.id})
-  Flex user      ${people.flex.autodeskId} / ${people.flex.password}
-  subscriber     ${people.subscriber.autodeskId} / ${people.subscriber.password}   (Revit subscription)
-  trial user     ${people.trial.autodeskId} / ${people.trial.password}   (Revit trial)
+flexgate listening on ${base} (${gateway.database.engine}; this run's files in ${folder})${moved}
 
-Try:
+Admin console  ${base}/console
+  sign in with the admin key  ${admin.key}   (team "${team.name}")
+Operator key   ${operatorKey}
+Flex user      ${people.flex.autodeskId} / ${people.flex.password}
+subscriber     ${people.subscriber.autodeskId} / ${people.subscriber.password}   (Revit subscription)
+trial user     ${people.trial.autodeskId} / ${people.trial.password}   (Revit trial)
+
+Try, in another terminal:
+  FLEXGATE_URL=${base} FLEXGATE_CACHE_DIR=${cacheOf('flex')} pnpm exec flexgate launch revit
   curl -s ${base}/v1/teams/${team.id}/balance -H 'authorization: Bearer ${admin.key}'
-  curl -s ${base}/v1/teams/${team.id}/ledger -H 'authorization: Bearer ${admin.key}'
   curl -s ${base}/.well-known/jwks.json
-  FLEXGATE_URL=${base} FLEXGATE_CACHE_DIR=${join(demoCache, 'flex')} node client/bin/flexgate.js launch revit
 Ctrl-C stops it.`);
 
-const stop = () => gateway.close().then(() => process.exit(0));
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+// In a terminal, Ctrl-C is read as a key (raw mode) rather than sent as SIGINT to the whole process
+// group: pnpm, which runs this script, reports an interrupted script as a failure (ELIFECYCLE).
+if (process.stdin.isTTY) {
+  process.stdin.setRawMode(true);
+  process.stdin.on('data', (key) => {
+    // Ctrl-C, Ctrl-D, q
+    if (key[0] === 0x03 || key[0] === 0x04 || key.toString() === 'q') void stop();
+  });
+}

@@ -162,6 +162,11 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
       return problemResponse(c, 'forbidden', 'GET /metrics answers loopback peers, the operator key and FLEXGATE_METRICS_TOKEN.');
     return c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
+  // Someone who opens the gateway's address in a browser wants the console; a script, where to go.
+  app.get('/', (c) => {
+    if ((c.req.header('accept') ?? '').includes('text/html')) return c.redirect('/console', 302);
+    return c.json({ name: 'flexgate', console: '/console', openapi: '/openapi.json', jwks: '/.well-known/jwks.json', health: '/healthz' });
+  });
   app.get('/.well-known/jwks.json', (c) => {
     c.header('cache-control', 'public, max-age=300');
     return c.json(deps.keys.jwks());
