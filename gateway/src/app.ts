@@ -4,8 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Config } from './config';
 import { consoleRoutes } from './console/routes';
 import type { Database } from './db/connect';
-import type { HotReads } from './db/hot';
-import { SqliteCharges } from './db/sqlite-charges';
+import type { LaunchStore } from './launch/store';
 import type { AdjustableClock, Clock } from './lib/clock';
 import { newId } from './lib/ids';
 import type { Logger } from './lib/logger';
@@ -24,7 +23,7 @@ import { reportRoutes } from './routes/reports';
 import { teamRoutes } from './routes/teams';
 import { userRoutes } from './routes/users';
 import type { ServiceContext } from './services/context';
-import { WarmLaunches } from './services/warm-launches';
+import { launcher } from './services/launch';
 import type { KeyRing } from './signing/keyring';
 
 export interface AppDeps {
@@ -35,8 +34,8 @@ export interface AppDeps {
   testClock: AdjustableClock | null;
   keys: KeyRing;
   logger: Logger;
-  /** The SQLite launch fast path; absent on PostgreSQL. */
-  hot?: HotReads | null;
+  /** What the launch needs from storage (launch/store.ts): its facts, its charges, the warm recheck. */
+  store: LaunchStore;
   /** Prometheus counters; a fresh registry when absent. */
   metrics?: Metrics;
   /** Whether the gateway accepts requests (false while draining on SIGTERM). */
@@ -59,12 +58,8 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     clock: deps.clock,
     keys: deps.keys,
     config: deps.config,
-    hot: deps.hot ?? null,
-    warm: deps.config.launchCache > 0 ? new WarmLaunches(deps.config.launchCache) : null,
-    charges: deps.database.sqlite
-      ? new SqliteCharges(deps.database.db, deps.database.sqlite, (message) => deps.logger.warn('grouped charge failed', { err: message }))
-      : null,
   };
+  const launch = launcher(ctx, deps.store, deps.config.launchCache);
   const app = router();
 
   const metrics = deps.metrics ?? new Metrics();
@@ -80,7 +75,8 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   const perIpLaunch = new TokenBuckets(deps.config.rateLimits.launchPerIp);
   const perUserLaunch = new TokenBuckets(deps.config.rateLimits.launchPerUser);
   const launchLaneHandler = launchLane({
-    ctx,
+    keys: deps.keys,
+    launch,
     metrics,
     logger: deps.logger,
     bodyLimit: deps.config.bodyLimit,
@@ -176,7 +172,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   app.route('/', teamRoutes(ctx));
   app.route('/', memberRoutes(ctx));
   app.route('/', reportRoutes(ctx));
-  app.route('/', userRoutes(ctx, metrics));
+  app.route('/', userRoutes(ctx, launch, metrics));
   app.route('/console', consoleRoutes(ctx, deps.logger));
 
   app.doc31('/openapi.json', {

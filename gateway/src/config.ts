@@ -66,6 +66,8 @@ const envSchema = z.object({
   FLEXGATE_CLUSTER: z.coerce.number().int().min(0).max(64).default(0),
   /** Decided warm launches kept in memory per process (services/warm-launches.ts); 0 turns the cache off. */
   FLEXGATE_LAUNCH_CACHE: z.coerce.number().int().min(0).max(10_000_000).default(50_000),
+  /** Most charges committed in one transaction (launch/charges.ts); 1 commits every charge alone. */
+  FLEXGATE_CHARGE_GROUP: z.coerce.number().int().min(1).max(10_000).default(256),
 });
 
 export interface Config {
@@ -92,6 +94,8 @@ export interface Config {
   readonly cluster: number;
   /** Entries of the warm-launch cache; 0: every launch decides from the database. */
   readonly launchCache: number;
+  /** Most charges in one group transaction; 1: each charge alone. */
+  readonly chargeGroup: number;
 }
 
 export interface RateLimits {
@@ -137,6 +141,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     mailFrom: e.FLEXGATE_MAIL_FROM,
     cluster: e.FLEXGATE_CLUSTER,
     launchCache: e.FLEXGATE_LAUNCH_CACHE,
+    chargeGroup: e.FLEXGATE_CHARGE_GROUP,
   });
 }
 

@@ -5,8 +5,8 @@ import { createHttp } from './app';
 import type { Config } from './config';
 import { startCheckpointer } from './db/checkpointer';
 import { connect, type Database } from './db/connect';
-import { sqliteHotReads } from './db/hot';
 import { migrate } from './db/migrate';
+import { createLaunchStore } from './launch/store';
 import { forgetAnswersBefore } from './db/repos/idempotency';
 import { AdjustableClock, type Clock, systemClock } from './lib/clock';
 import { jsonLogger, type Logger } from './lib/logger';
@@ -38,19 +38,19 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const database = connect({ url: config.databaseUrl, poolSize: config.databasePoolSize, sqliteSync: config.sqliteSync });
   const applied = await migrate(database);
   if (applied.length > 0) logger.info('migrated', { applied });
-  // The launch fast path needs the tables, so it opens after migrating; :memory: has no second connection.
   const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
   const sqliteFile = sqlitePath && sqlitePath !== ':memory:' ? sqlitePath : null;
-  const hot = sqliteFile ? sqliteHotReads(sqliteFile) : null;
   const checkpointer =
     sqliteFile && database.sqlite
       ? startCheckpointer(sqliteFile, database.sqlite, { onError: (message) => logger.warn('wal checkpoint failed', { err: message }) })
       : null;
   const keys = new KeyRing(database.db, clock, { issuer: config.issuer, idTokenTtlSeconds: config.idTokenTtlSeconds });
   await keys.init();
+  // The launch's storage port needs the tables (a second SQLite connection, a PostgreSQL listener).
+  const store = createLaunchStore(database, config.databaseUrl, { groupMax: config.chargeGroup, now: () => clock.now(), logger });
 
   let accepting = true;
-  const { app, launchLane } = createHttp({ config, database, clock, testClock, keys, logger, hot, ready: () => accepting });
+  const { app, launchLane } = createHttp({ config, database, clock, testClock, keys, logger, store, ready: () => accepting });
   const toApp = getRequestListener(app.fetch, { hostname: config.host });
   // The app's responses in flight, so that a drain can ask each of their connections to close
   // after it. The launch lane needs no such list: it writes its answers in one call and adds
@@ -105,7 +105,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         for (const t of timers) clearInterval(t);
         await mailer?.stop();
         await drain(server, inFlight);
-        hot?.close();
+        await store.close();
         await checkpointer?.stop();
         await database.close();
       })();

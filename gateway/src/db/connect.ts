@@ -85,10 +85,10 @@ function cachingHandle(handle: SQLite.Database, max = 500): SqliteDatabase {
   } as unknown as SqliteDatabase;
 }
 
-function sqliteDialect(handle: SQLite.Database): Dialect {
+function sqliteDialect(handle: SQLite.Database, readOnly = false): Dialect {
   return {
     createAdapter: () => new TransactionalDdlSqliteAdapter(),
-    createDriver: () => new ImmediateSqliteDriver({ database: cachingHandle(handle) }),
+    createDriver: () => (readOnly ? new SqliteDriver({ database: cachingHandle(handle) }) : new ImmediateSqliteDriver({ database: cachingHandle(handle) })),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };
@@ -118,4 +118,17 @@ export function connect(options: ConnectOptions): Database {
   handle.pragma('foreign_keys = ON');
   const db = new Kysely<DB>({ dialect: sqliteDialect(handle) });
   return { db, engine: 'sqlite', sqlite: handle, close: () => db.destroy() };
+}
+
+/**
+ * A second, read-only connection to a SQLite file, for reads that must never wait for the writer
+ * nor see its uncommitted rows (WAL lets it read alongside). Pages come through a memory map
+ * instead of one read() syscall each: syscalls are what cost most on these machines.
+ */
+export function openSqliteReader(path: string): { db: Kysely<DB>; handle: SQLite.Database; close(): Promise<void> } {
+  const handle = new SQLite(path, { readonly: true, fileMustExist: true });
+  handle.pragma('busy_timeout = 10000');
+  handle.pragma('mmap_size = 268435456');
+  const db = new Kysely<DB>({ dialect: sqliteDialect(handle, true) });
+  return { db, handle, close: () => db.destroy() };
 }

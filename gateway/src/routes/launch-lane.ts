@@ -7,14 +7,15 @@ import type { Metrics } from '../lib/metrics';
 import { errorParts, type ProblemParts } from '../middleware/problem';
 import { limitedParts, type TokenBuckets } from '../middleware/rate-limit';
 import { isNulFree } from '../middleware/strict-body';
-import type { ServiceContext } from '../services/context';
-import { type LaunchInput, launch, warmLaunchNow } from '../services/launch';
-import { answerJson } from '../services/warm-launches';
+import { answerJson } from '../launch/warm';
+import type { Launch, LaunchInput } from '../services/launch';
+import type { KeyRing } from '../signing/keyring';
 import { idempotencyHeader } from './openapi';
 import { countLaunch, launchRequest } from './users';
 
 export interface LaneDeps {
-  ctx: ServiceContext;
+  keys: KeyRing;
+  launch: Launch;
   metrics: Metrics;
   logger: Logger;
   bodyLimit: number;
@@ -129,14 +130,10 @@ export function launchLane(d: LaneDeps): NodeLane {
     answer(res, id, started, problem(error, id));
   };
 
-  /**
-   * A launch that waits on something: a session to open or charge, a decision not cached. `launch`
-   * looks for a warm entry again (one Map lookup; with an Idempotency-Key, the stored-answer read):
-   * only misses pay it, and `launch` stays whole for every other caller.
-   */
-  const launchFor = async (res: ServerResponse, id: string, started: number, input: LaunchInput) => {
+  /** A launch that waits on something: a session to open or charge, a decision not cached. */
+  const launchFor = async (res: ServerResponse, id: string, started: number, pending: Promise<LaunchResponse>) => {
     try {
-      granted(res, id, started, await launch(d.ctx, input));
+      granted(res, id, started, await pending);
     } catch (error) {
       refused(res, id, started, error, true);
     }
@@ -153,7 +150,7 @@ export function launchLane(d: LaneDeps): NodeLane {
   ) => {
     let autodeskId: string;
     try {
-      autodeskId = (await d.ctx.keys.verifyIdToken(bearer)).sub;
+      autodeskId = (await d.keys.verifyIdToken(bearer)).sub;
     } catch (error) {
       // A bad token is not a launch refusal (as in the chain).
       return refused(res, id, started, error, false);
@@ -172,16 +169,15 @@ export function launchLane(d: LaneDeps): NodeLane {
     const userWait = d.limits ? d.limits.perUser.take(autodeskId) : 0;
     if (userWait > 0)
       return answer(res, id, started, limitedParts(id, { name: 'launch-per-user', metrics: d.metrics, launch: true }, userWait));
-    // The common case answers here, without a promise: a session open and cached (warmLaunchNow).
-    const launching = launchInput(autodeskId, input, key);
-    let warm: LaunchResponse | undefined;
+    // The common case answers here, without a promise: a session open and cached, vouched for.
+    let launched: LaunchResponse | Promise<LaunchResponse>;
     try {
-      warm = warmLaunchNow(d.ctx, launching);
+      launched = d.launch(launchInput(autodeskId, input, key));
     } catch (error) {
       return refused(res, id, started, error, true);
     }
-    if (warm !== undefined) return granted(res, id, started, warm);
-    return launchFor(res, id, started, launching);
+    if (launched instanceof Promise) return launchFor(res, id, started, launched);
+    return granted(res, id, started, launched);
   };
 
   const serve = (req: IncomingMessage, res: ServerResponse, bytes: Buffer, bearer: string, key: string | undefined, chain: Chain) => {
@@ -208,7 +204,7 @@ export function launchLane(d: LaneDeps): NodeLane {
     const ipWait = d.limits ? d.limits.perIp.take(req.socket.remoteAddress ?? 'unknown') : 0;
     if (ipWait > 0) return answer(res, id, started, limitedParts(id, { name: 'launch-per-ip', metrics: d.metrics, launch: true }, ipWait));
     // A token verified before is known at once: the common case answers in the turn that read it.
-    const claims = d.ctx.keys.knownIdToken(bearer);
+    const claims = d.keys.knownIdToken(bearer);
     if (claims !== undefined) return launchAs(res, id, started, claims.sub, body.data, key);
     return verifyFirst(res, id, started, bearer, body.data, key);
   };

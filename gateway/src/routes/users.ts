@@ -7,7 +7,7 @@ import { requireUser } from '../middleware/auth';
 import { signIn } from '../services/accounts';
 import type { ServiceContext } from '../services/context';
 import { myProducts } from '../services/downloads';
-import { launch } from '../services/launch';
+import type { Launch } from '../services/launch';
 import { endSession, heartbeat } from '../services/sessions';
 import { answers, idempotencyHeader, jsonBody, router } from './openapi';
 
@@ -43,16 +43,16 @@ export function countLaunch(metrics: Metrics, answer: { source: string; charged:
   if (answer.charged > 0) metrics.tokensCharged.inc({ via: 'launch' }, answer.charged);
 }
 
-async function countRefusal<T>(metrics: Metrics, work: Promise<T>): Promise<T> {
+async function countRefusal<T>(metrics: Metrics, work: () => T | Promise<T>): Promise<T> {
   try {
-    return await work;
+    return await work();
   } catch (error) {
     if (error instanceof DomainError) metrics.refusals.inc({ code: error.code });
     throw error;
   }
 }
 
-export function userRoutes(ctx: ServiceContext, metrics: Metrics = new Metrics()) {
+export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics = new Metrics()) {
   const app = router();
 
   app.openapi(
@@ -80,9 +80,8 @@ export function userRoutes(ctx: ServiceContext, metrics: Metrics = new Metrics()
       const autodeskId = requireUser(c);
       const body = c.req.valid('json');
       const key = c.req.valid('header')['idempotency-key'];
-      const answer = await countRefusal(
-        metrics,
-        launch(ctx, {
+      const answer = await countRefusal(metrics, () =>
+        launch({
           autodeskId,
           product: body.product,
           team: body.team,
@@ -110,7 +109,7 @@ export function userRoutes(ctx: ServiceContext, metrics: Metrics = new Metrics()
       const { id } = c.req.valid('param');
       const key = c.req.valid('header')['idempotency-key'];
       const idem = key ? { scope: `launch:${autodeskId}`, key, request: { heartbeat: id } } : undefined;
-      const answer = await heartbeat(ctx, autodeskId, id, idem);
+      const answer = await heartbeat(ctx, launch, autodeskId, id, idem);
       // R7: a heartbeat past the 24 hours opens and charges the next session: tokens charged too.
       if (answer.charged > 0) metrics.tokensCharged.inc({ via: 'heartbeat' }, answer.charged);
       return c.json(answer, 200);

@@ -1,6 +1,6 @@
 import type { BalanceAlerts } from '@flexgate/shared';
 import type { Kysely } from 'kysely';
-import { alertFacts, closeAlert, recordAlert, teamsWithLotsExpiringBefore } from '../db/repos/alerts';
+import { alertFacts, closeAlert, OPEN_CROSSING, recordAlert, teamsWithLotsExpiringBefore } from '../db/repos/alerts';
 import { enqueueMail } from '../db/repos/outbox';
 import { adminEmailsOfTeam, findTeam } from '../db/repos/teams';
 import type { DB } from '../db/schema';
@@ -9,8 +9,6 @@ import { type AlertLot, alertState, EXPIRY_WARNING_MS } from '../domain/alerts';
 import { expiringMail, lowBalanceMail } from '../domain/mails';
 import { addMs } from '../domain/time';
 
-/** The marker of the low-balance crossing in progress; a closed crossing gets a unique marker. */
-const OPEN_CROSSING = 'open';
 
 /**
  * R19, called inside the transaction that changed a balance (a charge, a purchase, a transfer;

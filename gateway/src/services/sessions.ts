@@ -1,14 +1,14 @@
 import type { LaunchResponse, SessionEndResponse } from '@flexgate/shared';
 import { RetryTransaction } from '../db/errors';
-import { appendLedger, expireLots, returnToLot, sessionCharges } from '../db/repos/lots';
+import { appendLedger, expireLots, returnToLot, sessionCharges, teamBalance } from '../db/repos/lots';
 import { findSession } from '../db/repos/sessions';
 import type { SessionRow } from '../db/schema';
 import { inTransaction } from '../db/tx';
 import { conflict, notFound } from '../domain/errors';
-import { isFreeClose, isOpen } from '../domain/sessions';
+import { flexAnswer, isFreeClose, isOpen } from '../domain/sessions';
 import type { ServiceContext } from './context';
 import type { IdempotencyRequest } from './idempotency';
-import { launch, sessionAnswer } from './launch';
+import type { Launch } from './launch';
 
 async function ownSession(ctx: ServiceContext, autodeskId: string, id: string): Promise<SessionRow> {
   const s = await findSession(ctx.db, id);
@@ -24,6 +24,7 @@ async function ownSession(ctx: ServiceContext, autodeskId: string, id: string): 
  */
 export async function heartbeat(
   ctx: ServiceContext,
+  launch: Launch,
   autodeskId: string,
   id: string,
   idempotency?: IdempotencyRequest,
@@ -36,9 +37,9 @@ export async function heartbeat(
   const nowIso = now.toISOString();
   if (isOpen({ startsAt: s.starts_at, endsAt: s.ends_at, endedAt: s.ended_at }, now)) {
     await ctx.db.updateTable('usage_sessions').set({ last_seen_at: nowIso }).where('id', '=', id).execute();
-    return sessionAnswer(ctx.db, nowIso, s, 0);
+    return flexAnswer(s, 0, await teamBalance(ctx.db, s.team_id, nowIso));
   }
-  return launch(ctx, { autodeskId, product: s.product_key, team: s.team_id, machine: s.machine ?? undefined, idempotency });
+  return launch({ autodeskId, product: s.product_key, team: s.team_id, machine: s.machine ?? undefined, idempotency });
 }
 
 /**

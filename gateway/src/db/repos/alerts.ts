@@ -1,6 +1,10 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { AlertFacts } from '../../domain/alerts';
 import type { DB } from '../schema';
+
+/** The marker of the low-balance crossing in progress; a closed crossing gets a unique marker (R19). */
+export const OPEN_CROSSING = 'open';
+
 import type { Tx } from '../tx';
 
 /** What R19 needs about a team, in two queries: its valid lots and what was transferred out of them. */
@@ -12,16 +16,9 @@ export async function alertFacts(db: Kysely<DB>, teamId: string, nowIso: string)
       .where('team_id', '=', teamId)
       .where('expires_at', '>', nowIso)
       .execute(),
-    db
-      .selectFrom('ledger')
-      .innerJoin('lots', 'lots.id', 'ledger.lot_id')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('ledger.delta'), sql<number>`0`).as('delta'))
-      .where('ledger.team_id', '=', teamId)
-      .where('ledger.kind', '=', 'transfer-out')
-      .where('lots.expires_at', '>', nowIso)
-      .executeTakeFirst(),
+    movedOutOfTeams(db, [teamId], nowIso),
   ]);
-  return alertFactsOf(lots, Number(moved?.delta ?? 0));
+  return alertFactsOf(lots, moved.get(teamId) ?? 0);
 }
 
 /** R19's facts from a team's valid lots and the (negative) sum of its transfer-out entries. */
@@ -36,6 +33,43 @@ export function alertFactsOf(
     validBought: bought + movedOut,
     lots: lots.map((l) => ({ id: l.id, remaining: Number(l.remaining), expiresAt: l.expires_at })),
   };
+}
+
+/** Tokens moved out of each team's still-valid lots (negative sums; R3 tokens are the other team's now). */
+export async function movedOutOfTeams(db: Kysely<DB>, teamIds: readonly string[], nowIso: string): Promise<Map<string, number>> {
+  if (teamIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('ledger')
+    .innerJoin('lots', 'lots.id', 'ledger.lot_id')
+    .select((eb) => ['ledger.team_id', eb.fn.sum<number>('ledger.delta').as('delta')])
+    .where('ledger.team_id', 'in', [...teamIds])
+    .where('ledger.kind', '=', 'transfer-out')
+    .where('lots.expires_at', '>', nowIso)
+    .groupBy('ledger.team_id')
+    .execute();
+  return new Map(rows.map((r) => [r.team_id, Number(r.delta ?? 0)]));
+}
+
+/** The R19 crossings recorded for several teams: an open low-balance crossing, and the lots already announced. */
+export async function alertMarkersOfTeams(
+  db: Kysely<DB>,
+  teamIds: readonly string[],
+): Promise<Map<string, { lowBalance: boolean; expiringLots: Set<string> }>> {
+  const out = new Map(teamIds.map((t) => [t, { lowBalance: false, expiringLots: new Set<string>() }]));
+  if (teamIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('team_alerts')
+    .select(['team_id', 'kind', 'marker'])
+    .where('team_id', 'in', [...teamIds])
+    .where((eb) => eb.or([eb.and([eb('kind', '=', 'low-balance'), eb('marker', '=', OPEN_CROSSING)]), eb('kind', '=', 'expiring')]))
+    .execute();
+  for (const r of rows) {
+    const t = out.get(r.team_id);
+    if (!t) continue;
+    if (r.kind === 'low-balance') t.lowBalance = true;
+    else t.expiringLots.add(r.marker);
+  }
+  return out;
 }
 
 /** Records one crossing; false when it was recorded already (the primary key decides, even under races). */

@@ -14,6 +14,17 @@ export async function findProduct(db: Kysely<DB>, key: string): Promise<Product 
   return row ? toProduct(row) : null;
 }
 
+/** Several products by key, in one statement (a group of charges, a batch of launches). */
+export async function findProducts(db: Kysely<DB>, keys: readonly string[]): Promise<Map<string, Product>> {
+  if (keys.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('products')
+    .selectAll()
+    .where('key', 'in', [...keys])
+    .execute();
+  return new Map(rows.map((r) => [r.key, toProduct(r)]));
+}
+
 export async function listProducts(db: Kysely<DB>): Promise<Product[]> {
   const rows = await db.selectFrom('products').selectAll().orderBy('name').orderBy('key').execute();
   return rows.map(toProduct);

@@ -1,31 +1,67 @@
 import { type Kysely, sql } from 'kysely';
-import type { Recheck } from '../hot';
+import { type Compiled, compileOnce } from '../compiled';
 import type { DB } from '../schema';
 
-/** The access epoch (migration 006): read BEFORE the facts it will vouch for, never after. */
+/** `access_epoch.v` (migration 006), as a builder both queries below use. */
+const epochOf = (db: Kysely<DB>) => db.selectFrom('access_epoch').select('v').where('id', '=', sql.lit(1));
+
+/** The access epoch: read BEFORE the facts it will vouch for, never after. */
 export async function accessEpoch(db: Kysely<DB>): Promise<number> {
-  const row = await db.selectFrom('access_epoch').select('v').where('id', '=', 1).executeTakeFirst();
-  return row?.v ?? 0;
+  const row = await epochOf(db).executeTakeFirst();
+  return Number(row?.v ?? 0);
 }
 
+/** What a cached warm launch must read again each time: whether it still holds, and the balance. */
+export interface Recheck {
+  epoch: number;
+  /** The session is still open (not ended or voided; its end time is checked by the caller). */
+  open: boolean;
+  balance: number;
+  /** When the next of the team's lots expires (the balance drops then without any write), if any. */
+  nextExpiry: string | null;
+}
+
+type RecheckParams = { sessionId: string; teamId: string; now: string };
+type RecheckRow = { epoch: number | null; open: boolean | number; balance: number | string | null; next_expiry: string | null };
+
 /**
- * A cached warm launch's one round trip (PostgreSQL; SQLite has a prepared twin in db/hot.ts):
- * the epoch, whether the session is still open, and the team's balance, in one statement so
- * they come from one snapshot.
+ * A cached warm launch's one statement (one snapshot): the epoch, whether the session is still
+ * open, and the team's balance with its next expiry. Compiled once; the engine runs it prepared
+ * (SQLite) or as one round trip (PostgreSQL).
  */
-export async function recheckLaunch(db: Kysely<DB>, sessionId: string, teamId: string, nowIso: string): Promise<Recheck> {
-  const { rows } = await sql<{ epoch: number; open: boolean | number; balance: number | string | null; next_expiry: string | null }>`
-    select (select v from access_epoch where id = 1) as epoch,
-           exists (select 1 from usage_sessions where id = ${sessionId} and ended_at is null) as open,
-           b.balance, b.next_expiry
-      from (select sum(remaining) as balance, min(expires_at) as next_expiry from lots where team_id = ${teamId} and expires_at > ${nowIso}) b`.execute(
-    db,
+export function recheckQuery(db: Kysely<DB>): Compiled<RecheckParams, RecheckRow> {
+  return compileOnce<RecheckParams, RecheckRow>(db, (d, p) =>
+    d
+      .selectFrom((eb) =>
+        eb
+          .selectFrom('lots')
+          .select((l) => [l.fn.sum<number>('remaining').as('balance'), l.fn.min('expires_at').as('next_expiry')])
+          .where('team_id', '=', p.teamId)
+          .where('expires_at', '>', p.now)
+          .as('b'),
+      )
+      .select((eb) => [
+        epochOf(d).as('epoch'),
+        eb
+          .exists(
+            eb
+              .selectFrom('usage_sessions')
+              .select(sql.lit(1).as('one'))
+              .where('id', '=', p.sessionId)
+              .where('ended_at', 'is', null),
+          )
+          .as('open'),
+        'b.balance',
+        'b.next_expiry',
+      ]),
   );
-  const r = rows[0];
+}
+
+export function recheckOf(row: RecheckRow | undefined): Recheck {
   return {
-    epoch: r?.epoch ?? -1,
-    open: r?.open === true || r?.open === 1,
-    balance: Number(r?.balance ?? 0),
-    nextExpiry: r?.next_expiry ?? null,
+    epoch: row?.epoch === null || row?.epoch === undefined ? -1 : Number(row.epoch),
+    open: row?.open === true || row?.open === 1,
+    balance: Number(row?.balance ?? 0),
+    nextExpiry: row?.next_expiry ?? null,
   };
 }

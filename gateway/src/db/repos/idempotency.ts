@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../schema';
+import { RetryTransaction } from '../errors';
 import type { Tx } from '../tx';
 
 export interface StoredAnswer {
@@ -9,20 +10,60 @@ export interface StoredAnswer {
 }
 
 export async function findAnswer(db: Kysely<DB>, scope: string, key: string): Promise<StoredAnswer | undefined> {
-  return db
-    .selectFrom('idempotency_keys')
-    .select(['fingerprint', 'status', 'body'])
-    .where('scope', '=', scope)
-    .where('key', '=', key)
-    .executeTakeFirst();
+  return (await answersOf(db, [{ scope, key }])).get(`${scope}\n${key}`);
 }
 
-/** Stored in the same transaction as the change it answers, so a replay and the change agree. */
-export async function storeAnswer(trx: Tx, a: StoredAnswer & { scope: string; key: string; createdAt: string }): Promise<void> {
-  await trx
+/** The stored answers of several keys (one statement): `answersOf` runs it, the launch store compiles it once for one key. */
+export function answersQuery(db: Kysely<DB>, keys: readonly { scope: string; key: string }[]) {
+  return db
+    .selectFrom('idempotency_keys')
+    .select(['scope', 'key', 'fingerprint', 'status', 'body'])
+    .where((eb) =>
+      eb(
+        eb.refTuple('scope', 'key'),
+        'in',
+        keys.map((k) => eb.tuple(k.scope, k.key)),
+      ),
+    );
+}
+
+/** The stored answers of several keys, by `scope\nkey`. */
+export async function answersOf(db: Kysely<DB>, keys: readonly { scope: string; key: string }[]): Promise<Map<string, StoredAnswer>> {
+  if (keys.length === 0) return new Map();
+  const rows = await answersQuery(db, keys).execute();
+  return new Map(rows.map((r) => [`${r.scope}\n${r.key}`, { fingerprint: r.fingerprint, status: r.status, body: r.body }]));
+}
+
+/**
+ * Stores the answers of a group in the transaction that made them, each only if its key is still
+ * free; returns how many were stored. Fewer means another transaction answered one of these keys
+ * first (it committed, or this insert waited for it): the caller starts over and replays it.
+ */
+export async function storeAnswers(
+  trx: Tx,
+  answers: readonly (StoredAnswer & { scope: string; key: string; createdAt: string })[],
+): Promise<number> {
+  if (answers.length === 0) return 0;
+  const res = await trx
     .insertInto('idempotency_keys')
-    .values({ scope: a.scope, key: a.key, fingerprint: a.fingerprint, status: a.status, body: a.body, created_at: a.createdAt })
-    .execute();
+    .values(
+      answers.map((a) => ({
+        scope: a.scope,
+        key: a.key,
+        fingerprint: a.fingerprint,
+        status: a.status,
+        body: a.body,
+        created_at: a.createdAt,
+      })),
+    )
+    .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
+    .executeTakeFirst();
+  return Number(res.numInsertedOrUpdatedRows ?? 0);
+}
+
+/** Stored in the same transaction as the change it answers, so a replay and the change agree; a key taken meanwhile starts it over. */
+export async function storeAnswer(trx: Tx, a: StoredAnswer & { scope: string; key: string; createdAt: string }): Promise<void> {
+  if ((await storeAnswers(trx, [a])) !== 1) throw new RetryTransaction(`Idempotency-Key ${a.key} answered meanwhile`);
 }
 
 export async function forgetAnswersBefore(db: Kysely<DB>, beforeIso: string): Promise<void> {

@@ -17,17 +17,35 @@ export async function insertLicense(db: Kysely<DB>, l: LicenseFact & { createdAt
     .execute();
 }
 
-/** Licenses of one Autodesk ID still running at `nowIso` (R10: keyed on the exact ID). */
+/** Licenses of one Autodesk ID still running at `nowIso` (R10: keyed on the exact ID), optionally of one product. */
 export async function currentLicenses(db: Kysely<DB>, autodeskId: string, nowIso: string, product?: string): Promise<LicenseFact[]> {
-  let q = db.selectFrom('licenses').selectAll().where('autodesk_id', '=', autodeskId).where('ends_at', '>', nowIso);
-  if (product !== undefined) q = q.where('product_key', '=', product);
-  const rows = await q.orderBy('ends_at', 'desc').execute();
-  return rows.map((r) => ({
-    id: r.id,
-    kind: r.kind,
-    autodeskId: r.autodesk_id,
-    product: r.product_key,
-    startsAt: r.starts_at,
-    endsAt: r.ends_at,
-  }));
+  const all = (await licensesOf(db, [autodeskId], nowIso)).get(autodeskId) ?? [];
+  return product === undefined ? all : all.filter((l) => l.product === product);
+}
+
+/** The licenses of several Autodesk IDs still running at `nowIso`, in one query: by ID, the longest-running first. */
+export async function licensesOf(db: Kysely<DB>, autodeskIds: readonly string[], nowIso: string): Promise<Map<string, LicenseFact[]>> {
+  const out = new Map<string, LicenseFact[]>();
+  if (autodeskIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('licenses')
+    .selectAll()
+    .where('autodesk_id', 'in', [...new Set(autodeskIds)])
+    .where('ends_at', '>', nowIso)
+    .orderBy('ends_at', 'desc')
+    .execute();
+  for (const r of rows) {
+    const fact: LicenseFact = {
+      id: r.id,
+      kind: r.kind,
+      autodeskId: r.autodesk_id,
+      product: r.product_key,
+      startsAt: r.starts_at,
+      endsAt: r.ends_at,
+    };
+    const list = out.get(r.autodesk_id);
+    if (list) list.push(fact);
+    else out.set(r.autodesk_id, [fact]);
+  }
+  return out;
 }

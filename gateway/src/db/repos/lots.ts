@@ -46,53 +46,86 @@ export async function appendLedger(trx: Tx, entries: readonly LedgerInput[]): Pr
 /**
  * Keeps the daily usage rollups (migration 005) in the transaction that writes the ledger, the one
  * place every charge and refund goes through, so they can never drift from it. A charge spanning
- * two lots is two entries but one session.
+ * two lots is two entries but one session. One statement per table, whatever the number of entries,
+ * with the cells in key order: two transactions updating the same cells take them in the same order.
  */
 async function addUsage(trx: Tx, entries: readonly LedgerInput[]): Promise<void> {
-  const cells = new Map<
-    string,
-    { team: string; day: string; product: string; user: string; tokens: number; sessions: Set<string>; sign: number }
-  >();
+  type Cell = { team: string; day: string; key: string; tokens: number; charged: Set<string>; refunded: Set<string> };
+  const byProduct = new Map<string, Cell>();
+  const byUser = new Map<string, Cell>();
+  const add = (cells: Map<string, Cell>, e: LedgerInput, day: string, key: string) => {
+    const k = `${e.team_id}\n${day}\n${key}`;
+    let cell = cells.get(k);
+    if (!cell) {
+      cell = { team: e.team_id, day, key, tokens: 0, charged: new Set(), refunded: new Set() };
+      cells.set(k, cell);
+    }
+    cell.tokens -= e.delta;
+    if (e.session_id) (e.kind === 'charge' ? cell.charged : cell.refunded).add(e.session_id);
+  };
   for (const e of entries) {
     if ((e.kind !== 'charge' && e.kind !== 'refund') || !e.product_key || !e.autodesk_id) continue;
     const day = e.at.slice(0, 10);
-    const k = `${e.team_id}|${day}|${e.product_key}|${e.autodesk_id}|${e.kind}`;
-    const cell = cells.get(k) ?? {
-      team: e.team_id,
-      day,
-      product: e.product_key,
-      user: e.autodesk_id,
-      tokens: 0,
-      sessions: new Set<string>(),
-      sign: e.kind === 'charge' ? 1 : -1,
-    };
-    cell.tokens -= e.delta;
-    if (e.session_id) cell.sessions.add(e.session_id);
-    cells.set(k, cell);
+    add(byProduct, e, day, e.product_key);
+    add(byUser, e, day, e.autodesk_id);
   }
-  for (const c of cells.values()) {
-    const sessions = c.sign * c.sessions.size;
+  const sorted = (cells: Map<string, Cell>) => [...cells.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+  const sessions = (c: Cell) => c.charged.size - c.refunded.size;
+  if (byProduct.size > 0) {
     await trx
       .insertInto('usage_day_product')
-      .values({ team_id: c.team, day: c.day, product_key: c.product, tokens: c.tokens, sessions })
+      .values(sorted(byProduct).map((c) => ({ team_id: c.team, day: c.day, product_key: c.key, tokens: c.tokens, sessions: sessions(c) })))
       .onConflict((oc) =>
         oc.columns(['team_id', 'day', 'product_key']).doUpdateSet({
-          tokens: sql`usage_day_product.tokens + ${c.tokens}`,
-          sessions: sql`usage_day_product.sessions + ${sessions}`,
-        }),
-      )
-      .execute();
-    await trx
-      .insertInto('usage_day_user')
-      .values({ team_id: c.team, day: c.day, autodesk_id: c.user, tokens: c.tokens, sessions })
-      .onConflict((oc) =>
-        oc.columns(['team_id', 'day', 'autodesk_id']).doUpdateSet({
-          tokens: sql`usage_day_user.tokens + ${c.tokens}`,
-          sessions: sql`usage_day_user.sessions + ${sessions}`,
+          tokens: sql`usage_day_product.tokens + excluded.tokens`,
+          sessions: sql`usage_day_product.sessions + excluded.sessions`,
         }),
       )
       .execute();
   }
+  if (byUser.size > 0) {
+    await trx
+      .insertInto('usage_day_user')
+      .values(sorted(byUser).map((c) => ({ team_id: c.team, day: c.day, autodesk_id: c.key, tokens: c.tokens, sessions: sessions(c) })))
+      .onConflict((oc) =>
+        oc.columns(['team_id', 'day', 'autodesk_id']).doUpdateSet({
+          tokens: sql`usage_day_user.tokens + excluded.tokens`,
+          sessions: sql`usage_day_user.sessions + excluded.sessions`,
+        }),
+      )
+      .execute();
+  }
+}
+
+/**
+ * The lots of several teams that can pay or must expire first (valid, or expired with tokens left),
+ * in (team, id) order. `lock` (PostgreSQL) takes them FOR UPDATE in that order: every group of
+ * charges on every instance locks lots in one global order, so groups wait for each other but
+ * never deadlock, and what a group reads after it (sessions) includes every charge committed before.
+ */
+export async function lotsOfTeams(
+  trx: Tx,
+  teamIds: readonly string[],
+  nowIso: string,
+  lock: boolean,
+): Promise<(LotState & { teamId: string })[]> {
+  if (teamIds.length === 0) return [];
+  const rows = await trx
+    .selectFrom('lots')
+    .select(['id', 'team_id', 'tokens', 'remaining', 'expires_at'])
+    .where('team_id', 'in', [...teamIds])
+    .where((eb) => eb.or([eb('expires_at', '>', nowIso), eb('remaining', '>', 0)]))
+    .orderBy('team_id')
+    .orderBy('id')
+    .$if(lock, (q) => q.forUpdate())
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    teamId: r.team_id,
+    tokens: Number(r.tokens),
+    remaining: Number(r.remaining),
+    expiresAt: r.expires_at,
+  }));
 }
 
 /** Lots that can still pay, in no particular order (the domain orders them, R2). */
@@ -170,13 +203,22 @@ export async function expireLots(trx: Tx, teamId: string | null, nowIso: string)
 }
 
 export async function teamBalance(db: Kysely<DB>, teamId: string, nowIso: string): Promise<number> {
-  const row = await db
+  return (await balancesOf(db, [teamId], nowIso)).get(teamId) ?? 0;
+}
+
+/** The balances of several teams (their unexpired lots, R2), in one query; a team without lots has 0. */
+export async function balancesOf(db: Kysely<DB>, teamIds: readonly string[], nowIso: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>(teamIds.map((t) => [t, 0]));
+  if (teamIds.length === 0) return out;
+  const rows = await db
     .selectFrom('lots')
-    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('remaining'), sql<number>`0`).as('balance'))
-    .where('team_id', '=', teamId)
+    .select((eb) => ['team_id', eb.fn.sum<number>('remaining').as('balance')])
+    .where('team_id', 'in', [...new Set(teamIds)])
     .where('expires_at', '>', nowIso)
-    .executeTakeFirst();
-  return Number(row?.balance ?? 0);
+    .groupBy('team_id')
+    .execute();
+  for (const r of rows) out.set(r.team_id, Number(r.balance ?? 0));
+  return out;
 }
 
 export async function teamLots(db: Kysely<DB>, teamId: string, nowIso: string): Promise<LotView[]> {

@@ -4,51 +4,88 @@ import type { MembershipFact } from '../../domain/precedence';
 import type { DB } from '../schema';
 
 /**
- * Everything precedence needs about a user's team memberships, in three queries whatever the
- * number of teams: the member rows, their own product selections, and their teams' defaults.
+ * Everything precedence needs about a user's team memberships (R11-R13): `membershipsOf` for one
+ * user, optionally of one team.
  */
 export async function membershipFacts(db: Kysely<DB>, autodeskId: string, nowIso: string, teamId?: string): Promise<MembershipFact[]> {
-  let q = db
+  const all = (await membershipsOf(db, [autodeskId], nowIso)).get(autodeskId) ?? [];
+  return teamId === undefined ? all : all.filter((m) => m.teamId === teamId);
+}
+
+/**
+ * The memberships of several users, in four queries whatever their number and teams': the member
+ * rows, their own product selections, their teams' defaults, and pending invitations. By user,
+ * each user's teams in id order.
+ */
+export async function membershipsOf(
+  db: Kysely<DB>,
+  autodeskIds: readonly string[],
+  nowIso: string,
+): Promise<Map<string, MembershipFact[]>> {
+  const out = new Map<string, MembershipFact[]>();
+  if (autodeskIds.length === 0) return out;
+  const ids = [...new Set(autodeskIds)];
+  const rows = await db
     .selectFrom('members')
     .innerJoin('teams', 'teams.id', 'members.team_id')
-    .select(['members.team_id', 'teams.name as team_name', 'members.guest', 'members.all_products', 'members.status'])
-    .where('members.autodesk_id', '=', autodeskId);
-  if (teamId !== undefined) q = q.where('members.team_id', '=', teamId);
-  const rows = await q.orderBy('members.team_id').execute();
-  if (rows.length === 0) return [];
-  const teamIds = rows.map((r) => r.team_id);
+    .select([
+      'members.autodesk_id',
+      'members.team_id',
+      'teams.name as team_name',
+      'members.guest',
+      'members.all_products',
+      'members.status',
+    ])
+    .where('members.autodesk_id', 'in', ids)
+    .orderBy('members.team_id')
+    .execute();
+  if (rows.length === 0) return out;
+  const teamIds = [...new Set(rows.map((r) => r.team_id))];
+  // An all-products member's selection and the team's defaults decide nothing (R12): not read for them.
+  const selecting = [...new Set(rows.filter((r) => Number(r.all_products) !== 1).map((r) => r.autodesk_id))];
   const [products, defaults, invitations] = await Promise.all([
-    db
-      .selectFrom('member_products')
-      .select(['team_id', 'product_key'])
-      .where('autodesk_id', '=', autodeskId)
-      .where('team_id', 'in', teamIds)
-      .execute(),
-    db.selectFrom('team_defaults').select(['team_id', 'product_key']).where('team_id', 'in', teamIds).execute(),
+    selecting.length > 0
+      ? db
+          .selectFrom('member_products')
+          .select(['autodesk_id', 'team_id', 'product_key'])
+          .where('autodesk_id', 'in', selecting)
+          .where('team_id', 'in', teamIds)
+          .execute()
+      : Promise.resolve([]),
+    selecting.length > 0
+      ? db.selectFrom('team_defaults').select(['team_id', 'product_key']).where('team_id', 'in', teamIds).execute()
+      : Promise.resolve([]),
     rows.some((r) => r.status === 'invited')
       ? db
           .selectFrom('invitations')
-          .select(['team_id', 'expires_at'])
-          .where('autodesk_id', '=', autodeskId)
+          .select(['autodesk_id', 'team_id', 'expires_at'])
+          .where('autodesk_id', 'in', ids)
           .where('team_id', 'in', teamIds)
           .where('accepted_at', 'is', null)
           .where('superseded_at', 'is', null)
           .execute()
       : Promise.resolve([]),
   ]);
-  return rows.map((r) => {
-    const invitation = invitations.find((i) => i.team_id === r.team_id);
-    const status: MembershipFact['status'] = memberStatus(r.status, invitation?.expires_at, new Date(nowIso));
-    return {
+  const now = new Date(nowIso);
+  for (const r of rows) {
+    const all = Number(r.all_products) === 1;
+    const invitation = invitations
+      .filter((i) => i.autodesk_id === r.autodesk_id && i.team_id === r.team_id)
+      .reduce<string | undefined>((latest, i) => (latest === undefined || i.expires_at > latest ? i.expires_at : latest), undefined);
+    const fact: MembershipFact = {
       teamId: r.team_id,
       teamName: r.team_name,
       guest: Number(r.guest) === 1,
-      allProducts: Number(r.all_products) === 1,
-      status,
-      products: products.filter((p) => p.team_id === r.team_id).map((p) => p.product_key),
-      defaults: defaults.filter((d) => d.team_id === r.team_id).map((d) => d.product_key),
+      allProducts: all,
+      status: memberStatus(r.status, invitation, now),
+      products: all ? [] : products.filter((p) => p.team_id === r.team_id && p.autodesk_id === r.autodesk_id).map((p) => p.product_key),
+      defaults: all ? [] : defaults.filter((d) => d.team_id === r.team_id).map((d) => d.product_key),
     };
-  });
+    const list = out.get(r.autodesk_id);
+    if (list) list.push(fact);
+    else out.set(r.autodesk_id, [fact]);
+  }
+  return out;
 }
 
 export async function findMember(db: Kysely<DB>, teamId: string, autodeskId: string) {

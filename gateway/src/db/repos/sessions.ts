@@ -22,6 +22,44 @@ export async function openSession(db: Kysely<DB>, autodeskId: string, product: s
 }
 
 /**
+ * For several (user, product) pairs at once: every session still open at `atIso` and the one with
+ * the last seq, in ONE statement (one snapshot, as `sessionState` below explains). `sessionStateOf`
+ * reads a pair's rows at the instant of each launch.
+ */
+export async function sessionRowsOf(
+  db: Kysely<DB>,
+  pairs: readonly { autodeskId: string; product: string }[],
+  atIso: string,
+): Promise<SessionRow[]> {
+  if (pairs.length === 0) return [];
+  return db
+    .selectFrom('usage_sessions as s')
+    .selectAll('s')
+    .where((eb) =>
+      eb.and([
+        eb(
+          eb.refTuple('s.autodesk_id', 's.product_key'),
+          'in',
+          pairs.map((p) => eb.tuple(p.autodeskId, p.product)),
+        ),
+        eb.or([
+          eb.and([eb('s.ended_at', 'is', null), eb('s.ends_at', '>', atIso)]),
+          eb(
+            's.seq',
+            '=',
+            eb
+              .selectFrom('usage_sessions as m')
+              .select((m) => m.fn.max('m.seq').as('max_seq'))
+              .whereRef('m.autodesk_id', '=', 's.autodesk_id')
+              .whereRef('m.product_key', '=', 's.product_key'),
+          ),
+        ]),
+      ]),
+    )
+    .execute();
+}
+
+/**
  * The open session (if any) and the last seq of (user, product), read in ONE statement. Two
  * separate reads could straddle another launch's commit under READ COMMITTED (PostgreSQL's
  * default): "nothing open" from before it and "last seq" from after it, and then a second
@@ -77,6 +115,11 @@ export async function findProvisional(db: Kysely<DB>, autodeskId: string, provis
     .executeTakeFirst();
 }
 
-export async function insertSession(trx: Tx, row: SessionRow): Promise<void> {
-  await trx.insertInto('usage_sessions').values(row).execute();
+/** The sessions a group of charges opened, in one statement; a racing twin collides on (user, product, seq). */
+export async function insertSessions(trx: Tx, rows: readonly SessionRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await trx
+    .insertInto('usage_sessions')
+    .values([...rows])
+    .execute();
 }

@@ -9,11 +9,12 @@ export interface WarmLaunch {
   /** When the session ends: past it, the next launch opens (and charges) a new one (R6). */
   endsAtMs: number;
   /**
-   * SQLite only: the file's data version when this entry was last rechecked, and the answer with
-   * the balance read then. While the version is unchanged nothing was committed anywhere, so
-   * neither can differ, until the next of the team's lots expires (`validUntilMs`): that lowers the balance unwritten.
+   * The store's version of the team's data when this entry was last rechecked (`LaunchStore.version`),
+   * and the answer with the balance read then. While the version is unchanged nothing this answer
+   * depends on was committed, by any process or instance, until the next of the team's lots
+   * expires (`validUntilMs`): that lowers the balance unwritten.
    */
-  confirmed: { dataVersion: number; validUntilMs: number; answer: LaunchResponse } | null;
+  confirmed: { version: number; validUntilMs: number; answer: LaunchResponse } | null;
 }
 
 /**
@@ -32,15 +33,15 @@ export function answerJson(answer: LaunchResponse): string {
 }
 
 /**
- * Issue 7: decided warm launches, by (user, product, team asked for), so a launch whose session is
- * open reads one row instead of the eight an access decision needs. An entry is made by a launch
- * that found its session open (a relaunch), not by the launch that charged. An entry is used only after
- * `recheck` confirms, in one statement, that:
+ * Decided warm launches, by (user, product, team asked for), so a launch whose session is open
+ * reads one row instead of the nine an access decision needs, or none. An entry is made by a launch
+ * that found its session open (a relaunch), not by the launch that charged. An entry is used only
+ * after `recheck` confirms, in one statement, that:
  * - the access epoch is unchanged: no product, team, license, member, assignment, default or
  *   invitation changed anywhere since (a trigger bumps it, migration 006), on any instance;
  * - the session is still open (an end or a void shows at once), and its end time is not past.
- * On SQLite the recheck itself is skipped while the file's data version says nothing at all was
- * committed since the last one (a warm-only load commits nothing).
+ * The recheck itself is skipped while the store's version of the team says nothing was committed
+ * since the last one (SQLite: the file's commit counter; PostgreSQL: notifications).
  * Only decisions that time alone cannot change are kept: Flex grants with no subscription or
  * trial on record for the product (one starting later would take over, R9). Bounded; the oldest
  * entry goes first.

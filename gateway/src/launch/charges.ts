@@ -1,0 +1,213 @@
+import type { LaunchResponse } from '@flexgate/shared';
+import { RetryTransaction } from '../db/errors';
+import { alertMarkersOfTeams, movedOutOfTeams } from '../db/repos/alerts';
+import { findProducts } from '../db/repos/catalog';
+import { answersOf, storeAnswers } from '../db/repos/idempotency';
+import { appendLedger, drawFromLot, expireLots, lotsOfTeams, teamBalance } from '../db/repos/lots';
+import { findProvisional, insertSessions, sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
+import type { LedgerTable, SessionRow } from '../db/schema';
+import type { Tx } from '../db/tx';
+import { decideCharge } from '../domain/charge';
+import type { LotState } from '../domain/lots';
+import { chargeReason, flexAnswer } from '../domain/sessions';
+import { checkAlerts } from '../services/alerts';
+
+/** A Flex launch decided and signed for: its group opens the session, or finds it open. */
+export interface ChargeJob {
+  autodeskId: string;
+  product: string;
+  teamId: string;
+  /** When the session opens: the launch's instant, or a provisional launch's own (reported later). */
+  at: string;
+  /** When the launch is decided: lots and alerts are read as of now. */
+  now: string;
+  /** The session this launch would open, its entitlement signed before the transaction. */
+  session: Omit<SessionRow, 'seq' | 'rate' | 'charged'>;
+  /** A launch made during an outage and reported now: charged once per (user, provisional id). */
+  provisionalId: string | undefined;
+  idempotency: { scope: string; key: string; fingerprint: string } | undefined;
+}
+
+export type ChargeResult =
+  /** `charged > 0` when this launch opened the session; a found one answers `charged: 0`. */
+  | { kind: 'answer'; answer: LaunchResponse }
+  /** The stored first answer of this Idempotency-Key, byte for byte. */
+  | { kind: 'replayed'; body: string }
+  | { kind: 'key-reused' }
+  | { kind: 'unknown-product' }
+  | { kind: 'insufficient'; available: number; productName: string; rate: number };
+
+/** A group that must be taken apart (a lot expired between two of its launches' instants): each runs alone. */
+export class SplitGroup extends Error {}
+
+type Lot = LotState & { teamId: string };
+type LedgerInput = Omit<LedgerTable, 'id'>;
+
+/**
+ * One group of charges in one transaction (R4-R8, R19), on either engine. It reads what its
+ * charges need once for the whole group (stored answers, sessions, products, the teams' lots and
+ * R19 markers), decides each charge in order with `decideCharge` against what the charges before
+ * it left, then writes everything in a few statements: sessions, one guarded draw per lot,
+ * ledger and rollups, answers. Like TigerBeetle's batches, this is the only way a charge is made:
+ * a launch alone is a group of one.
+ *
+ * Exactly-once stays the database's job: a session is keyed by (user, product, seq), so a twin
+ * opened by another instance makes this transaction fail and start over (`inTransaction`), and
+ * then it finds that session. `lock` (PostgreSQL) locks the teams' lots first, in a fixed order.
+ */
+export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boolean): Promise<ChargeResult[]> {
+  const results: (ChargeResult | undefined)[] = new Array(jobs.length);
+  const minNow = jobs.reduce((m, j) => (j.now < m ? j.now : m), jobs[0]?.now ?? '');
+  const minAt = jobs.reduce((m, j) => (j.at < m ? j.at : m), jobs[0]?.at ?? '');
+  const teamIds = [...new Set(jobs.map((j) => j.teamId))].sort();
+
+  // Lots first: on PostgreSQL their locks order this group after every charge of these teams.
+  const lots = await lotsOfTeams(trx, teamIds, minNow, lock);
+  const keyed = jobs.flatMap((j) => (j.idempotency ? [j.idempotency] : []));
+  const pairs = uniquePairs(jobs);
+  const [stored, sessionRows, products, movedOut, markers] = await Promise.all([
+    answersOf(trx, keyed),
+    sessionRowsOf(trx, pairs, minAt),
+    findProducts(trx, [...new Set(jobs.map((j) => j.product))]),
+    movedOutOfTeams(trx, teamIds, minNow),
+    alertMarkersOfTeams(trx, teamIds),
+  ]);
+  const lotsOf = new Map<string, Lot[]>(teamIds.map((t) => [t, lots.filter((l) => l.teamId === t)]));
+  const rowsOf = new Map<string, SessionRow[]>();
+  for (const r of sessionRows) pushTo(rowsOf, pairKey(r.autodesk_id, r.product_key), r);
+
+  const opened: SessionRow[] = [];
+  const drawn = new Map<string, number>();
+  const ledger: LedgerInput[] = [];
+  const alertTeams = new Map<string, string>();
+  const answered = new Map<string, number>();
+
+  for (const [i, job] of jobs.entries()) {
+    const idem = job.idempotency;
+    const idemKey = idem && `${idem.scope}\n${idem.key}`;
+    const earlier = idemKey ? stored.get(idemKey) : undefined;
+    if (idem && earlier) {
+      results[i] = earlier.fingerprint === idem.fingerprint ? { kind: 'replayed', body: earlier.body } : { kind: 'key-reused' };
+      continue;
+    }
+    // The same key twice in one group: the second replays the first.
+    const twin = idemKey ? answered.get(idemKey) : undefined;
+    if (idem && twin !== undefined) {
+      const first = results[twin];
+      const sameRequest = jobs[twin]?.idempotency?.fingerprint === idem.fingerprint;
+      results[i] = !sameRequest
+        ? { kind: 'key-reused' }
+        : first?.kind === 'answer'
+          ? { kind: 'replayed', body: JSON.stringify(first.answer) }
+          : first;
+      continue;
+    }
+    const teamLots = lotsOf.get(job.teamId) ?? [];
+    const now = new Date(job.now);
+    const balance = () => teamLots.reduce((s, l) => (l.expiresAt > job.now ? s + l.remaining : s), 0);
+    if (job.provisionalId) {
+      // Reported before (the client retried, or another instance took the same report): that session.
+      const reported =
+        opened.find((s) => s.autodesk_id === job.autodeskId && s.provisional_id === job.provisionalId) ??
+        (await findProvisional(trx, job.autodeskId, job.provisionalId));
+      if (reported) {
+        results[i] = { kind: 'answer', answer: flexAnswer(reported, 0, balance()) };
+        if (idemKey) answered.set(idemKey, i);
+        continue;
+      }
+    }
+    const rows = rowsOf.get(pairKey(job.autodeskId, job.product)) ?? [];
+    const { open, lastSeq } = sessionStateOf(rows, job.at);
+    const product = products.get(job.product);
+    const marks = markers.get(job.teamId) ?? { lowBalance: false, expiringLots: new Set<string>() };
+    let decision = decideCharge({ open, product, lots: teamLots, movedOut: movedOut.get(job.teamId) ?? 0, alerted: marks }, now);
+    if (decision.kind === 'expire-first') {
+      // Expired with tokens left: they leave the balance through the ledger first (the one expiry
+      // path). Only lots this group has not drawn from: otherwise the group is taken apart.
+      if (decision.lotIds.some((id) => drawn.has(id))) throw new SplitGroup('a lot expired between two charges of one group');
+      await expireLots(trx, job.teamId, job.now);
+      for (const l of teamLots) if (decision.lotIds.includes(l.id)) l.remaining = 0;
+      decision = decideCharge({ open, product, lots: teamLots, movedOut: movedOut.get(job.teamId) ?? 0, alerted: marks }, now);
+    }
+    switch (decision.kind) {
+      case 'found': {
+        const session = open as SessionRow;
+        // R7: the open session answers, whichever of the user's teams it was opened through.
+        const teamBalanceNow = session.team_id === job.teamId ? balance() : await teamBalance(trx, session.team_id, job.now);
+        results[i] = { kind: 'answer', answer: flexAnswer(session, 0, teamBalanceNow) };
+        break;
+      }
+      case 'unknown-product':
+        results[i] = { kind: 'unknown-product' };
+        break;
+      case 'insufficient':
+        results[i] = { kind: 'insufficient', available: decision.available, productName: decision.productName, rate: decision.rate };
+        break;
+      case 'expire-first':
+        throw new SplitGroup('lots expired again after expiring them');
+      case 'open': {
+        const session: SessionRow = { ...job.session, seq: lastSeq + 1, rate: decision.rate, charged: decision.rate };
+        opened.push(session);
+        pushTo(rowsOf, pairKey(job.autodeskId, job.product), session);
+        const reason = chargeReason(decision.productName, decision.rate, session.ends_at, Boolean(job.provisionalId));
+        for (const a of decision.allocations) {
+          drawn.set(a.lotId, (drawn.get(a.lotId) ?? 0) + a.tokens);
+          const lot = teamLots.find((l) => l.id === a.lotId);
+          if (lot) lot.remaining -= a.tokens;
+          ledger.push({
+            team_id: job.teamId,
+            lot_id: a.lotId,
+            kind: 'charge',
+            delta: -a.tokens,
+            at: job.at,
+            actor: `user:${job.autodeskId}`,
+            autodesk_id: job.autodeskId,
+            product_key: job.product,
+            session_id: session.id,
+            reason,
+          });
+        }
+        if (decision.crossesAlert) alertTeams.set(job.teamId, job.now);
+        results[i] = { kind: 'answer', answer: flexAnswer(session, decision.rate, decision.balanceAfter) };
+        break;
+      }
+    }
+    if (idemKey) answered.set(idemKey, i);
+  }
+
+  await insertSessions(trx, opened);
+  for (const [lotId, tokens] of [...drawn.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    await drawFromLot(trx, lotId, tokens);
+  }
+  await appendLedger(trx, ledger);
+  // R19 once per crossing: the shared check records it (a unique marker) and e-mails the admins.
+  for (const [teamId, nowIso] of [...alertTeams.entries()].sort()) await checkAlerts(trx, teamId, new Date(nowIso));
+  await storeKeyedAnswers(trx, jobs, results);
+  return results.map((r) => r ?? { kind: 'unknown-product' });
+}
+
+/** Every keyed answer of the group is stored; a key answered elsewhere meanwhile makes the group start over, to replay it. */
+async function storeKeyedAnswers(trx: Tx, jobs: readonly ChargeJob[], results: readonly (ChargeResult | undefined)[]): Promise<void> {
+  const answers = jobs.flatMap((j, i) => {
+    const r = results[i];
+    if (!j.idempotency || r?.kind !== 'answer') return [];
+    return [{ ...j.idempotency, status: 200, body: JSON.stringify(r.answer), createdAt: j.now }];
+  });
+  const unique = [...new Map(answers.map((a) => [`${a.scope}\n${a.key}`, a])).values()];
+  const stored = await storeAnswers(trx, unique);
+  if (stored !== unique.length) throw new RetryTransaction('an Idempotency-Key of this group was answered by another transaction');
+}
+
+const pairKey = (autodeskId: string, product: string) => `${autodeskId}\n${product}`;
+
+function uniquePairs(jobs: readonly ChargeJob[]): { autodeskId: string; product: string }[] {
+  const seen = new Map<string, { autodeskId: string; product: string }>();
+  for (const j of jobs) seen.set(pairKey(j.autodeskId, j.product), { autodeskId: j.autodeskId, product: j.product });
+  return [...seen.values()];
+}
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}

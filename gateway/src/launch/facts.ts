@@ -1,0 +1,84 @@
+import type { Kysely } from 'kysely';
+import { accessEpoch } from '../db/repos/epoch';
+import { findProducts } from '../db/repos/catalog';
+import { licensesOf } from '../db/repos/licenses';
+import { balancesOf } from '../db/repos/lots';
+import { membershipsOf } from '../db/repos/members';
+import { sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
+import type { DB, SessionRow } from '../db/schema';
+import type { AccessQuestion } from '../domain/precedence';
+
+/** One launch to decide: who, what, through which team (when named). */
+export interface LaunchAsk {
+  autodeskId: string;
+  product: string;
+  team: string | undefined;
+}
+
+/** What a launch is decided from, and what a warm answer needs. */
+export interface LaunchFacts {
+  /** Precedence's question (R9-R13), answered by `decideAccess`. */
+  question: AccessQuestion;
+  /** The session of (user, product) open now, if any, and its team's balance (R7: a relaunch answers it). */
+  open: { session: SessionRow; balance: number } | undefined;
+  /** The access epoch read before the facts: they hold while it is unchanged (migration 006). */
+  epoch: number;
+}
+
+/**
+ * The facts of several launches at one instant, in a fixed number of queries whatever their
+ * number (nine at most): the epoch first, then products, licenses, memberships (four), open
+ * sessions, and the balances of their teams. The launch engine reads a whole batch of launches at
+ * once; explain and downloads read the same facts for one user.
+ */
+export async function loadFacts(db: Kysely<DB>, asks: readonly LaunchAsk[], now: Date): Promise<LaunchFacts[]> {
+  const nowIso = now.toISOString();
+  // First: a change committed while the facts are read shows as a newer epoch, never the reverse.
+  const epoch = await accessEpoch(db);
+  const ids = [...new Set(asks.map((a) => a.autodeskId))];
+  const [products, licenses, memberships, sessions] = await Promise.all([
+    findProducts(db, [...new Set(asks.map((a) => a.product))]),
+    licensesOf(db, ids, nowIso),
+    membershipsOf(db, ids, nowIso),
+    sessionRowsOf(
+      db,
+      asks.map((a) => ({ autodeskId: a.autodeskId, product: a.product })),
+      nowIso,
+    ),
+  ]);
+  const openRows = sessionRowsOpenAt(sessions, nowIso);
+  const balances = await balancesOf(db, [...new Set([...openRows.values()].map((s) => s.team_id))], nowIso);
+  return asks.map((a) => {
+    const product = products.get(a.product) ?? null;
+    const all = memberships.get(a.autodeskId) ?? [];
+    const session = openRows.get(`${a.autodeskId}\n${a.product}`);
+    return {
+      question: {
+        autodeskId: a.autodeskId,
+        productKey: a.product,
+        product,
+        licenses: (licenses.get(a.autodeskId) ?? []).filter((l) => l.product === a.product),
+        memberships: a.team === undefined ? all : all.filter((m) => m.teamId === a.team),
+        requestedTeam: a.team ?? null,
+        now,
+      },
+      open: session ? { session, balance: balances.get(session.team_id) ?? 0 } : undefined,
+      epoch,
+    };
+  });
+}
+
+/** For each (user, product), the open session that answers a launch now (R7). */
+function sessionRowsOpenAt(rows: readonly SessionRow[], nowIso: string): Map<string, SessionRow> {
+  const byPair = new Map<string, SessionRow[]>();
+  for (const r of rows) {
+    const key = `${r.autodesk_id}\n${r.product_key}`;
+    byPair.set(key, [...(byPair.get(key) ?? []), r]);
+  }
+  const open = new Map<string, SessionRow>();
+  for (const [key, pairRows] of byPair) {
+    const session = sessionStateOf(pairRows, nowIso).open;
+    if (session) open.set(key, session);
+  }
+  return open;
+}

@@ -1,0 +1,121 @@
+import type { Kysely } from 'kysely';
+import { type Compiled, compileOnce, preparedOn, runOn } from '../db/compiled';
+import { type Database, openSqliteReader } from '../db/connect';
+import { type Recheck, recheckOf, recheckQuery } from '../db/repos/epoch';
+import { answersOf, answersQuery, type StoredAnswer } from '../db/repos/idempotency';
+import type { DB } from '../db/schema';
+import { inTransaction } from '../db/tx';
+import type { Logger } from '../lib/logger';
+import { Batcher } from './batcher';
+import { type ChargeJob, type ChargeResult, chargeGroup } from './charges';
+import { alwaysRecheck, type Coherence, postgresNotifications, sqliteCommits } from './coherence';
+import { type LaunchAsk, type LaunchFacts, loadFacts } from './facts';
+
+/**
+ * The one port the launch needs from storage: its facts, its charge, the warm recheck and the
+ * version that says when a recheck is due. Both engines batch facts and group charges the same
+ * way, through the same queries (facts.ts, charges.ts); what differs is only where reads go and
+ * how a change made elsewhere is heard (coherence.ts). A value or a promise: SQLite answers the
+ * warm reads synchronously, and the launch lane then answers without one.
+ */
+export interface LaunchStore {
+  /** The facts of one launch, read with the other launches of its turn; `at` for a launch reported later. */
+  facts(ask: LaunchAsk, at?: Date): Promise<LaunchFacts>;
+  /** Opens (or finds) the session of `job`, in one transaction with the other charges of its group. */
+  charge(job: ChargeJob): Promise<ChargeResult>;
+  recheck(sessionId: string, teamId: string, nowIso: string): Recheck | Promise<Recheck>;
+  /** The stored answer of an Idempotency-Key, if any (clients send one with every launch). */
+  storedAnswer(scope: string, key: string): StoredAnswer | undefined | Promise<StoredAnswer | undefined>;
+  /** Changes when anything a cached answer of the team depends on may have been committed (coherence.ts). */
+  version(teamId: string): number;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** Most charges (or fact reads) in one batch; 1 makes every charge a transaction of its own. */
+  groupMax: number;
+  now: () => Date;
+  logger: Logger;
+}
+
+type Settled = { ok: ChargeResult } | { error: unknown };
+
+export function createLaunchStore(database: Database, url: string, o: StoreOptions): LaunchStore {
+  const lock = database.engine === 'postgres';
+  const charges = new Batcher<ChargeJob, Settled>((jobs) => chargeAll(database.db, jobs, lock, o.logger), o.groupMax);
+  if (database.engine === 'postgres') {
+    const recheck = recheckQuery(database.db);
+    const answers = new Batcher<{ scope: string; key: string }, StoredAnswer | undefined>(async (keys) => {
+      const found = await answersOf(database.db, keys);
+      return keys.map((k) => found.get(`${k.scope}\n${k.key}`));
+    }, o.groupMax);
+    const coherence = postgresNotifications(url, o.logger);
+    return {
+      ...factsOn(database.db, o),
+      charge: (job) => charges.submit(job).then(unwrap),
+      recheck: async (sessionId, teamId, now) => recheckOf(await runOn(database.db, recheck, { sessionId, teamId, now })),
+      storedAnswer: (scope, key) => answers.submit({ scope, key }),
+      version: (teamId) => coherence.version(teamId),
+      close: () => coherence.close(),
+    };
+  }
+  // SQLite: the launch's reads go to a read-only connection of their own, never the writer's, which
+  // may be inside a group (a read there would wait for it, or see its uncommitted rows).
+  const path = url.slice('sqlite:'.length);
+  const reader = path === ':memory:' ? null : openSqliteReader(path);
+  const readDb: Kysely<DB> = reader?.db ?? database.db;
+  const handle = reader?.handle ?? database.sqlite;
+  if (!handle) throw new Error('a SQLite store needs its connection');
+  const recheck = preparedOn(handle, recheckQuery(readDb));
+  const stored = preparedOn(handle, storedAnswerQuery(readDb));
+  const coherence: Coherence = reader ? sqliteCommits(path) : alwaysRecheck();
+  return {
+    ...factsOn(readDb, o),
+    charge: (job) => charges.submit(job).then(unwrap),
+    recheck: (sessionId, teamId, now) => recheckOf(recheck({ sessionId, teamId, now })),
+    storedAnswer: (scope, key) => stored({ scope, key }),
+    version: (teamId) => coherence.version(teamId),
+    close: async () => {
+      await coherence.close();
+      await reader?.close();
+    },
+  };
+}
+
+/** One key's stored answer, compiled once from the same builder as `answersOf`. */
+function storedAnswerQuery(db: Kysely<DB>): Compiled<{ scope: string; key: string }, StoredAnswer> {
+  return compileOnce<{ scope: string; key: string }, StoredAnswer>(db, (d, p) => answersQuery(d, [p]));
+}
+
+function factsOn(db: Kysely<DB>, o: StoreOptions): Pick<LaunchStore, 'facts'> {
+  // A batch decides at one instant (its latest); a launch reported later is read at its own.
+  const batch = new Batcher<LaunchAsk, LaunchFacts>((asks) => loadFacts(db, asks, o.now()), o.groupMax);
+  return { facts: (ask, at) => (at ? loadFacts(db, [ask], at).then((f) => f[0] as LaunchFacts) : batch.submit(ask)) };
+}
+
+function unwrap(s: Settled): ChargeResult {
+  if ('error' in s) throw s.error;
+  return s.ok;
+}
+
+/**
+ * A group in one transaction (started over on a lost race, `inTransaction`). A group that fails
+ * otherwise is taken apart: each charge runs alone, so one launch's failure is its own.
+ */
+async function chargeAll(db: Kysely<DB>, jobs: ChargeJob[], lock: boolean, logger: Logger): Promise<Settled[]> {
+  try {
+    const results = await inTransaction(db, (trx) => chargeGroup(trx, jobs, lock));
+    return results.map((ok) => ({ ok }));
+  } catch (error) {
+    if (jobs.length === 1) return [{ error }];
+    logger.debug('charge group taken apart', { charges: jobs.length, err: error instanceof Error ? error.message : String(error) });
+    return Promise.all(
+      jobs.map((job) =>
+        inTransaction(db, (trx) => chargeGroup(trx, [job], lock)).then(
+          ([ok]) => ({ ok: ok as ChargeResult }),
+          (e: unknown) => ({ error: e }),
+        ),
+      ),
+    );
+  }
+}
