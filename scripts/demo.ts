@@ -24,8 +24,10 @@ function portFree(port: number, host: string): Promise<boolean> {
   });
 }
 
-function fail(message: string): never {
-  process.stderr.write(`flexgate demo: ${message}\n`);
+/** A problem the operator can fix (a variable, the port, the database): one line each, exit 2, as the gateway does. */
+function fail(problems: readonly string[]): never {
+  rmSync(folder, { recursive: true, force: true });
+  for (const p of problems) process.stderr.write(`flexgate demo: ${p}\n`);
   process.exit(2);
 }
 
@@ -65,15 +67,15 @@ try {
     FLEXGATE_LOG: process.env.FLEXGATE_LOG ?? 'warn',
   });
 } catch (error) {
-  rmSync(folder, { recursive: true, force: true });
-  if (error instanceof ConfigError) fail(error.message);
+  if (error instanceof ConfigError) fail(error.problems);
   throw error;
 }
-if (process.env.PORT !== undefined && !(await portFree(config.port, config.host))) {
-  rmSync(folder, { recursive: true, force: true });
-  fail(`port ${config.port} on ${config.host} is already in use (another gateway or demo?); set PORT to another port.`);
+try {
+  gateway = await startGateway(config);
+} catch (error) {
+  if (error instanceof ConfigError) fail(error.problems);
+  throw error;
 }
-gateway = await startGateway(config);
 const base = gateway.url;
 
 async function call<T>(method: string, path: string, body?: unknown, token = operatorKey): Promise<T> {

@@ -22,7 +22,9 @@ const sqliteOnly = args.includes('--sqlite-only') || process.env.FLEXGATE_TEST_S
 const started = Date.now();
 
 function run(cmd: string, cmdArgs: string[]): number {
-  return spawnSync(cmd, cmdArgs, { stdio: 'inherit' }).status ?? 1;
+  // Without the PostgreSQL pass, the few suites that need a PostgreSQL server skip (and say so in the tally).
+  const env = sqliteOnly ? { ...process.env, FLEXGATE_TEST_SKIP_POSTGRES: '1' } : process.env;
+  return spawnSync(cmd, cmdArgs, { stdio: 'inherit', env }).status ?? 1;
 }
 
 function stop(problem: Preflight & { ok: false }): never {

@@ -1,6 +1,4 @@
 import cluster, { type Worker } from 'node:cluster';
-import { parseArgs } from 'node:util';
-import { ConfigError } from './config';
 import type { Logger } from './lib/logger';
 
 /**
@@ -14,17 +12,6 @@ import type { Logger } from './lib/logger';
  *
  * Nothing here touches `process`: main.ts passes what is needed.
  */
-
-/** Command-line flags, turned into the environment variables they stand for so that config.ts's one schema validates them. */
-export function argsToEnv(argv: readonly string[]): Record<string, string> {
-  let values: { cluster?: string | undefined };
-  try {
-    ({ values } = parseArgs({ args: [...argv], options: { cluster: { type: 'string' } }, strict: true, allowPositionals: false }));
-  } catch (error) {
-    throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\nusage: flexgate [--cluster N]`);
-  }
-  return values.cluster === undefined ? {} : { FLEXGATE_CLUSTER: values.cluster };
-}
 
 export const isClusterWorker = (): boolean => cluster.isWorker;
 
@@ -45,11 +32,38 @@ function isListeningMessage(m: unknown): m is ListeningMessage {
   return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === LISTENING;
 }
 
+const FAILED = 'flexgate:failed';
+
+/**
+ * What a worker tells the primary instead of printing, when it cannot start for a configuration
+ * problem (port in use, database out of reach): every worker meets the same problem, and the
+ * primary prints it once.
+ */
+export interface FailedMessage {
+  type: typeof FAILED;
+  problems: string[];
+}
+
+export function failedMessage(problems: readonly string[]): FailedMessage {
+  return { type: FAILED, problems: [...problems] };
+}
+
+function isFailedMessage(m: unknown): m is FailedMessage {
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    (m as { type?: unknown }).type === FAILED &&
+    Array.isArray((m as { problems?: unknown }).problems)
+  );
+}
+
 export interface PrimaryOptions {
   workers: number;
   logger: Logger;
   /** Writes the plain "listening on http://HOST:PORT" line people and scripts wait for. */
   announce(line: string): void;
+  /** Writes a worker's configuration problems, one line each (on stderr). */
+  report(problems: readonly string[]): void;
   onSignal(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void;
   exit(code: number): void;
 }
@@ -61,32 +75,40 @@ const MAX_RESTARTS_PER_MINUTE = 5;
  * The primary: forks `workers` gateways, announces once every one of them listens, replaces a
  * worker that dies unexpectedly, and on SIGTERM/SIGINT passes SIGTERM to every worker (each
  * finishes its in-flight requests and closes its database) and exits once they all have.
- * A worker that dies before the first announcement means the gateway cannot start (bad
- * database URL, port taken, ...): everything stops with exit code 1 instead of looping.
+ * A worker that reports a configuration problem (port in use, database out of reach) before the
+ * first announcement stops everything with exit code 2 and that problem printed once; any other
+ * death before it means the gateway cannot start: exit code 1. Neither loops.
  */
 export function runPrimary(options: PrimaryOptions): void {
   const { workers, logger } = options;
   const listening = new Set<number>();
   const restarts: number[] = [];
+  /** Workers forked and not yet gone (exited and their IPC channel drained). */
+  let running = 0;
   let announced = false;
   let stopping = false;
   let exitCode = 0;
 
-  const alive = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  const alive = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
   const stop = (code: number, why: string) => {
     if (stopping) return;
     stopping = true;
     exitCode = code;
     logger.info('shutting down', { reason: why, workers: alive().length });
-    const running = alive();
-    if (running.length === 0) return options.exit(exitCode);
-    for (const w of running) w.process.kill('SIGTERM');
+    if (running === 0) return options.exit(exitCode);
+    for (const w of alive()) w.process.kill('SIGTERM');
   };
 
   const fork = () => {
     const worker = cluster.fork();
+    running += 1;
+    let problems: string[] | null = null;
     worker.on('message', (m: unknown) => {
+      if (isFailedMessage(m)) {
+        problems = m.problems;
+        return;
+      }
       if (!isListeningMessage(m)) return;
       listening.add(worker.id);
       if (announced) {
@@ -97,24 +119,44 @@ export function runPrimary(options: PrimaryOptions): void {
         options.announce(`flexgate listening on ${m.url} (${m.engine}, ${workers} workers)`);
       }
     });
+    // 'exit' may come before the worker's last messages are read; 'disconnect' comes after them.
+    worker.once('exit', (code, signal) => {
+      const gone = () => died(worker, code, signal, problems);
+      if (worker.isConnected()) worker.once('disconnect', gone);
+      else gone();
+    });
   };
 
-  cluster.on('exit', (worker, code, signal) => {
+  const died = (worker: Worker, code: number | null, signal: string | null, problems: string[] | null) => {
+    running -= 1;
     listening.delete(worker.id);
     if (stopping) {
       // SIGTERM before a worker installed its handler ends it by the signal: nothing was in flight.
       if (code !== 0 && code !== null) exitCode = exitCode || 1;
-      if (alive().length === 0) options.exit(exitCode);
+      if (running === 0) options.exit(exitCode);
       return;
     }
-    logger.error('worker died', { pid: worker.process.pid, code, signal });
+    // Before the announcement every worker meets the same problem at once (they share the port
+    // and the database): it is said once, by the first, and respawning would only meet it again.
+    if (problems && !announced) {
+      options.report(problems);
+      return stop(2, 'a worker cannot start: configuration problem');
+    }
+    // A replacement that cannot start (PostgreSQL restarting, say) is retried within the budget:
+    // the workers still serving must not stop for what may pass.
+    const fields = { pid: worker.process.pid, code, signal, ...(problems ? { problems } : {}) };
+    logger.error(problems ? 'replacement worker cannot start' : 'worker died', fields);
     if (!announced) return stop(1, 'a worker failed to start');
     const now = Date.now();
     restarts.push(now);
     while ((restarts[0] ?? now) < now - 60_000) restarts.shift();
-    if (restarts.length > MAX_RESTARTS_PER_MINUTE * workers) return stop(1, 'workers keep dying');
+    if (restarts.length > MAX_RESTARTS_PER_MINUTE * workers) {
+      if (!problems) return stop(1, 'workers keep dying');
+      options.report(problems);
+      return stop(2, 'replacement workers cannot start: configuration problem');
+    }
     fork();
-  });
+  };
 
   options.onSignal('SIGTERM', () => stop(0, 'SIGTERM'));
   options.onSignal('SIGINT', () => stop(0, 'SIGINT'));

@@ -1,74 +1,173 @@
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
-const flag = z
-  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no', ''])
-  .transform((v) => v === '1' || v === 'true' || v === 'on' || v === 'yes');
+/**
+ * How one kind of value is read from the text of a variable: the zod schema, and what a valid
+ * value looks like (it completes "NAME must be ...", and --help shows it).
+ */
+interface Rule<T> {
+  readonly schema: z.ZodType<T, string>;
+  readonly expects: string;
+  /** Never echoed whole in a message: `text` shows only its length, `url` hides its password. */
+  readonly secret?: 'text' | 'url';
+}
 
-const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: z
+/** One environment variable: its rule, its default as a user would write it, and what it does. */
+interface Variable<S extends z.ZodType> {
+  readonly schema: S;
+  readonly expects: string;
+  readonly secret: 'text' | 'url' | undefined;
+  /** The text used when the variable is unset or empty; undefined: the setting stays off. */
+  readonly default: string | undefined;
+  readonly meaning: string;
+}
+
+function variable<T>(rule: Rule<T>, defaultText: string, meaning: string): Variable<z.ZodType<T, string>> {
+  return { schema: rule.schema, expects: rule.expects, secret: rule.secret, default: defaultText, meaning };
+}
+
+function unlessSet<T>(rule: Rule<T>, meaning: string): Variable<z.ZodOptional<z.ZodType<T, string>>> {
+  return { schema: rule.schema.optional(), expects: rule.expects, secret: rule.secret, default: undefined, meaning };
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER, unit = ''): Rule<number> {
+  return {
+    // Digits only: Number() would take "1e3", "0x10" and " " (as 0), which nobody means.
+    schema: z
+      .string()
+      .regex(/^\s*\d+\s*$/)
+      .transform(Number)
+      .pipe(z.number().int().min(min).max(max)),
+    expects: max === Number.MAX_SAFE_INTEGER ? `a whole number${unit}, at least ${min}` : `a whole number${unit} from ${min} to ${max}`,
+  };
+}
+
+function oneOf<const V extends readonly [string, ...string[]]>(values: V): Rule<V[number]> {
+  const last = values[values.length - 1];
+  const list = values.length === 1 ? last : `${values.slice(0, -1).join(', ')} or ${last}`;
+  return { schema: z.enum(values), expects: values.length > 2 ? `one of ${list}` : `${list}` };
+}
+
+const FLAG_WORDS = { '1': true, on: true, true: true, yes: true, '0': false, off: false, false: false, no: false } as const;
+const flag: Rule<boolean> = {
+  schema: z
     .string()
-    .default('sqlite:./data/flexgate.db')
-    .refine((u) => u.startsWith('sqlite:') || u.startsWith('postgres://') || u.startsWith('postgresql://'), {
-      message: 'must be sqlite:PATH, sqlite::memory: or postgres://...',
-    }),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-  FLEXGATE_OPERATOR_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
-  FLEXGATE_TEST_CLOCK: flag.default(false),
-  FLEXGATE_RATE_LIMIT: z.enum(['on', 'off']).default('on'),
-  /**
-   * Rate limits, in requests per minute (token buckets: a burst of that many, refilled evenly).
-   * The defaults sit far above any real use: a product relaunches a few times a minute, an office
-   * of a few hundred people signs in from one address at 9 am. They stop password guessing and
-   * floods, not people.
-   */
-  FLEXGATE_RATE_SIGNIN_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(10),
-  FLEXGATE_RATE_SIGNIN_PER_IP: z.coerce.number().int().min(1).max(1_000_000).default(300),
-  FLEXGATE_RATE_LAUNCH_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(120),
-  FLEXGATE_RATE_LAUNCH_PER_IP: z.coerce.number().int().min(1).max(1_000_000).default(3000),
-  /** A scrape-only bearer token for GET /metrics; without it /metrics answers loopback peers and the operator. */
-  FLEXGATE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  FLEXGATE_ISSUER: z.string().min(1).default('flexgate'),
-  FLEXGATE_ID_TOKEN_TTL: z.coerce
-    .number()
-    .int()
-    .min(60)
-    .max(7 * 86400)
-    .default(12 * 3600),
-  /** `normal` survives a process crash (WAL); `full` also survives power loss, at a cost per write. */
-  FLEXGATE_SQLITE_SYNC: z.enum(['normal', 'full']).default('normal'),
-  /** scrypt cost parameter N; lower only for tests and benchmarks that create thousands of accounts. */
-  FLEXGATE_SCRYPT_N: z.coerce
-    .number()
-    .int()
-    .refine((n) => n >= 1024 && (n & (n - 1)) === 0, { message: 'must be a power of two >= 1024' })
-    .default(16384),
-  FLEXGATE_LOG: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-  FLEXGATE_BODY_LIMIT: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(1024 * 1024),
-  /** The member import (R14) takes up to 10,000 CSV rows: a larger limit for that one route. */
-  FLEXGATE_IMPORT_BODY_LIMIT: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(5 * 1024 * 1024),
-  /** smtp://host:port (or smtps://user:pass@host) for the background mail sender; unset: mail stays in the outbox. */
-  SMTP_URL: z
-    .string()
-    .refine((u) => /^smtps?:\/\//.test(u), { message: 'must be smtp://... or smtps://...' })
-    .optional(),
-  FLEXGATE_MAIL_FROM: z.string().min(3).default('Autodesk Flex (flexgate) <no-reply@flexgate.local>'),
-  /** N worker processes sharing the port through node:cluster (`--cluster N` sets it too); 0: one plain process. */
-  FLEXGATE_CLUSTER: z.coerce.number().int().min(0).max(64).default(0),
-  /** Decided warm launches kept in memory per process (services/warm-launches.ts); 0 turns the cache off. */
-  FLEXGATE_LAUNCH_CACHE: z.coerce.number().int().min(0).max(10_000_000).default(50_000),
-  /** Most charges committed in one transaction (launch/charges.ts); 1 commits every charge alone. */
-  FLEXGATE_CHARGE_GROUP: z.coerce.number().int().min(1).max(10_000).default(256),
+    .transform((v) => v.trim().toLowerCase())
+    .pipe(z.enum(Object.keys(FLAG_WORDS) as [keyof typeof FLAG_WORDS, ...(keyof typeof FLAG_WORDS)[]]))
+    .transform((v) => FLAG_WORDS[v]),
+  expects: 'on or off (also 1/0, true/false, yes/no)',
+};
+
+const secretText = (min: number): Rule<string> => ({
+  schema: z.string().min(min),
+  expects: `a value of at least ${min} characters`,
+  secret: 'text',
 });
+
+const text: Rule<string> = { schema: z.string(), expects: 'any text' };
+
+const powerOfTwo = (min: number): Rule<number> => ({
+  schema: integer(min).schema.refine((n) => (n & (n - 1)) === 0),
+  expects: `a power of two, at least ${min} (${min}, ${min * 2}, ${min * 4}, ...)`,
+});
+
+const databaseUrl: Rule<string> = {
+  schema: z.string().refine((u) => /^sqlite:./.test(u) || /^postgres(ql)?:\/\/./.test(u)),
+  expects: 'sqlite:PATH, sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DATABASE',
+  secret: 'url',
+};
+
+const smtpUrl: Rule<string> = {
+  schema: z.string().refine((u) => /^smtps?:\/\/[^/\s]/.test(u)),
+  expects: 'smtp://HOST:PORT or smtps://USER:PASSWORD@HOST',
+  secret: 'url',
+};
+
+const host: Rule<string> = {
+  // A URL or HOST:PORT here is the usual slip; IPv6 addresses have colons but never end in :digits after a name.
+  schema: z.string().refine((h) => !/[\s/]/.test(h) && !/^[^:]+:\d+$/.test(h)),
+  expects: 'a host name or IP address such as 127.0.0.1, 0.0.0.0 or :: (no scheme, no port: PORT sets the port)',
+};
+
+/**
+ * Every environment variable the gateway reads: the one place they are defined. The zod schema,
+ * the error messages and `--help` are all generated from this table, so they cannot drift apart.
+ */
+const VARIABLES = {
+  PORT: variable(integer(0, 65535), '8787', 'TCP port to listen on; 0 picks a free one'),
+  HOST: variable(host, '127.0.0.1', 'address to listen on; 0.0.0.0 for every IPv4 interface, :: for every interface'),
+  DATABASE_URL: variable(
+    databaseUrl,
+    'sqlite:./data/flexgate.db',
+    'the database: a SQLite file (created with its directory if absent), SQLite in memory, or PostgreSQL',
+  ),
+  DATABASE_POOL_SIZE: variable(integer(1, 200), '10', 'PostgreSQL connections per process'),
+  FLEXGATE_OPERATOR_KEY: unlessSet(secretText(16), "the operator's bearer key; unset, operator routes answer 401"),
+  FLEXGATE_TEST_CLOCK: variable(flag, 'off', 'on enables POST /v1/test/clock, which moves the clock (tests only)'),
+  FLEXGATE_RATE_LIMIT: variable(flag, 'on', 'off disables rate limiting (load tests from one address)'),
+  // Rate limits in requests per minute (token buckets: a burst of that many, refilled evenly). The
+  // defaults sit far above real use (a product relaunches a few times a minute, an office signs in
+  // from one address at 9 am): they stop password guessing and floods, not people.
+  FLEXGATE_RATE_SIGNIN_PER_USER: variable(integer(1, 1_000_000), '10', 'sign-ins per minute per Autodesk ID (429 and Retry-After beyond)'),
+  FLEXGATE_RATE_SIGNIN_PER_IP: variable(integer(1, 1_000_000), '300', 'sign-ins per minute per peer address'),
+  FLEXGATE_RATE_LAUNCH_PER_USER: variable(integer(1, 1_000_000), '120', 'launches per minute per user'),
+  FLEXGATE_RATE_LAUNCH_PER_IP: variable(integer(1, 1_000_000), '3000', 'launches per minute per peer address'),
+  FLEXGATE_METRICS_TOKEN: unlessSet(
+    secretText(16),
+    'bearer token for GET /metrics (Prometheus); unset, /metrics answers loopback peers and the operator',
+  ),
+  FLEXGATE_ISSUER: variable(text, 'flexgate', '`iss` of entitlements and ID tokens'),
+  FLEXGATE_ID_TOKEN_TTL: variable(integer(60, 7 * 86400, ' of seconds'), '43200', 'ID token lifetime in seconds (43200: 12 hours)'),
+  FLEXGATE_SQLITE_SYNC: variable(
+    oneOf(['normal', 'full']),
+    'normal',
+    'SQLite durability: normal (WAL) survives a process crash, full also a power loss, at a cost per write',
+  ),
+  FLEXGATE_SCRYPT_N: variable(powerOfTwo(1024), '16384', 'scrypt cost of password hashes; lower only for tests and benchmarks'),
+  FLEXGATE_BODY_LIMIT: variable(integer(1024, Number.MAX_SAFE_INTEGER, ' of bytes'), '1048576', 'largest JSON body (413 beyond)'),
+  FLEXGATE_IMPORT_BODY_LIMIT: variable(
+    integer(1024, Number.MAX_SAFE_INTEGER, ' of bytes'),
+    '5242880',
+    'largest CSV member import (10,000 rows fit)',
+  ),
+  SMTP_URL: unlessSet(
+    smtpUrl,
+    'mail server; unset, e-mails wait in the outbox (GET /v1/outbox), set, a background sender delivers them with retries',
+  ),
+  FLEXGATE_MAIL_FROM: variable(text, 'Autodesk Flex (flexgate) <no-reply@flexgate.local>', 'sender of every e-mail'),
+  FLEXGATE_CLUSTER: variable(
+    integer(0, 64, ' of workers'),
+    '0',
+    'worker processes sharing the port (same as --cluster N); 0 serves from this one process',
+  ),
+  FLEXGATE_LAUNCH_CACHE: variable(
+    integer(0, 10_000_000),
+    '50000',
+    'decided warm launches kept per process (about 1 KB each); 0 turns the cache off and every launch decides from the database',
+  ),
+  FLEXGATE_CHARGE_GROUP: variable(
+    integer(1, 10_000),
+    '256',
+    'most charges committed in one transaction (the launches waiting together); 1 commits every charge alone',
+  ),
+  FLEXGATE_LOG: variable(oneOf(['debug', 'info', 'warn', 'error', 'silent']), 'info', 'log level (JSON lines on stdout)'),
+};
+
+export type VariableName = keyof typeof VARIABLES;
+type Shape = { [K in VariableName]: (typeof VARIABLES)[K]['schema'] };
+
+const NAMES = Object.keys(VARIABLES) as VariableName[];
+const envSchema = z.object(Object.fromEntries(NAMES.map((name) => [name, VARIABLES[name].schema])) as Shape);
+
+/** What `--help` lists, in order: each variable, its default as text (undefined: unset), what it means and takes. */
+export const variables: readonly { name: VariableName; default: string | undefined; meaning: string; expects: string }[] = NAMES.map(
+  (name) => ({ name, default: VARIABLES[name].default, meaning: VARIABLES[name].meaning, expects: VARIABLES[name].expects }),
+);
+
+/** Command-line options, each standing for a variable so that the one table above validates it. */
+const OPTIONS = [
+  { name: 'cluster', value: 'N', variable: 'FLEXGATE_CLUSTER', meaning: 'run N worker processes sharing the port' },
+] as const satisfies readonly { name: string; value: string; variable: VariableName; meaning: string }[];
 
 export interface Config {
   readonly port: number;
@@ -94,7 +193,7 @@ export interface Config {
   readonly cluster: number;
   /** Entries of the warm-launch cache; 0: every launch decides from the database. */
   readonly launchCache: number;
-  /** Most charges in one group transaction; 1: each charge alone. */
+  /** Most charges in one group transaction (launch/charges.ts); 1: each charge alone. */
   readonly chargeGroup: number;
 }
 
@@ -105,14 +204,50 @@ export interface RateLimits {
   readonly launchPerIp: number;
 }
 
-export class ConfigError extends Error {}
+/**
+ * A problem the operator fixes in the configuration or on the machine (an invalid variable, a port
+ * in use, a database out of reach), not a bug: main.ts prints each problem as one line, no stack
+ * trace, and exits 2.
+ */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
 
-/** Parses the environment once; nothing else in the gateway reads `process.env`. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = envSchema.safeParse(env);
+/** A URL with its password (userinfo or `?password=`) replaced by `***`, fit for messages and logs. */
+export function maskUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^/?#]*@/i, '$1***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
+}
+
+function shown(v: Variable<z.ZodType>, value: string): string {
+  if (v.secret === 'text') return `a ${value.length}-character value`;
+  const safe = v.secret === 'url' ? maskUrl(value) : value;
+  return JSON.stringify(safe.length > 100 ? `${safe.slice(0, 97)}...` : safe);
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Parses the environment once; nothing else in the gateway reads `process.env`. An empty variable
+ * counts as unset (`PORT=` in a compose file means "the default", not port 0). Every invalid
+ * variable is one problem of the ConfigError, named by `labels` when it came from an option.
+ */
+export function loadConfig(env: Env, labels: Partial<Record<VariableName, string>> = {}): Config {
+  const given = (name: VariableName) => (env[name] === '' ? undefined : env[name]);
+  const input = Object.fromEntries(NAMES.map((name) => [name, given(name) ?? VARIABLES[name].default]));
+  const parsed = envSchema.safeParse(input);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+    const invalid = new Set(parsed.error.issues.map((i) => i.path[0]));
+    throw new ConfigError(
+      NAMES.filter((name) => invalid.has(name)).map((name) => {
+        const v: Variable<z.ZodType> = VARIABLES[name];
+        return `${labels[name] ?? name} must be ${v.expects}, not ${shown(v, String(input[name]))}`;
+      }),
+    );
   }
   const e = parsed.data;
   return Object.freeze({
@@ -122,7 +257,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databasePoolSize: e.DATABASE_POOL_SIZE,
     operatorKey: e.FLEXGATE_OPERATOR_KEY,
     testClock: e.FLEXGATE_TEST_CLOCK,
-    rateLimit: e.FLEXGATE_RATE_LIMIT === 'on',
+    rateLimit: e.FLEXGATE_RATE_LIMIT,
     rateLimits: Object.freeze({
       signinPerUser: e.FLEXGATE_RATE_SIGNIN_PER_USER,
       signinPerIp: e.FLEXGATE_RATE_SIGNIN_PER_IP,
@@ -148,4 +283,89 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 /** Defaults for in-process use (tests, the demo), overridable field by field. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return Object.freeze({ ...loadConfig({}), ...overrides });
+}
+
+/** What the command line asks for: the help, or serving with this configuration. */
+export type Command = { readonly help: true } | { readonly help: false; readonly config: Config };
+
+/** The command line and the environment, read together: an option is validated as the variable it stands for. */
+export function readCommand(argv: readonly string[], env: Env): Command {
+  // `pnpm gateway -- --cluster 2` passes the `--` through.
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  if (args.includes('--help') || args.includes('-h')) return { help: true };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(OPTIONS.map((o) => [o.name, { type: 'string' as const }]));
+    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new ConfigError([argumentProblem(error)]);
+  }
+  const fromArgs: Env = {};
+  const labels: Partial<Record<VariableName, string>> = {};
+  for (const o of OPTIONS) {
+    const value = values[o.name];
+    if (typeof value !== 'string') continue;
+    fromArgs[o.variable] = value;
+    labels[o.variable] = `--${o.name}`;
+  }
+  return { help: false, config: loadConfig({ ...env, ...fromArgs }, labels) };
+}
+
+/** node:util's parseArgs explains itself at length; one line naming the culprit is enough. */
+function argumentProblem(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  const quoted = /'([^']*)'/.exec(message)?.[1] ?? '';
+  const seeHelp = 'pnpm gateway --help lists the options';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${quoted}; ${seeHelp}`;
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument ${JSON.stringify(quoted)}; ${seeHelp}`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const option = OPTIONS.find((o) => quoted.startsWith(`--${o.name}`));
+    return option ? `--${option.name} needs a value: --${option.name} ${option.value}` : `${message}; ${seeHelp}`;
+  }
+  return `${message}; ${seeHelp}`;
+}
+
+/** Wraps `text` at `width` columns, every line indented by `indent`. */
+function wrap(text: string, indent: string, width = 100): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(indent + line);
+  return lines.join('\n');
+}
+
+/** `--help`: the options and every variable of the table, with its default, meaning and accepted values. */
+export function helpText(): string {
+  const options = [
+    ...OPTIONS.map((o) => [`--${o.name} ${o.value}`, `${o.meaning} (same as ${o.variable}=${o.value})`] as const),
+    ['-h, --help', 'print this help and exit'] as const,
+  ];
+  const column = Math.max(...options.map(([left]) => left.length)) + 3;
+  const quote = (v: string) => (/[\s"'<>()]/.test(v) ? JSON.stringify(v) : v);
+  return [
+    'usage: pnpm gateway [--cluster N]   (or: node --import tsx gateway/src/main.ts [--cluster N])',
+    '',
+    'The flexgate entitlement gateway. It creates or migrates its database, prints',
+    '"listening on http://HOST:PORT" once it accepts requests, and serves until SIGTERM or Ctrl-C.',
+    '',
+    'options:',
+    ...options.map(([left, right]) => `  ${left.padEnd(column)}${right}`),
+    '',
+    'environment (an empty variable counts as unset):',
+    ...variables.flatMap((v) => [
+      `  ${v.default === undefined ? `${v.name} (unset)` : `${v.name}=${quote(v.default)}`}`,
+      wrap(`${v.meaning.charAt(0).toUpperCase()}${v.meaning.slice(1)}. Takes ${v.expects}.`, '      '),
+    ]),
+    '',
+    'exit codes: 0 stopped by SIGTERM or Ctrl-C; 1 unexpected error (with its stack trace);',
+    '2 configuration problem (a port in use, a database out of reach, an invalid variable:',
+    'one line each on stderr, before anything is created or migrated).',
+    '',
+  ].join('\n');
 }

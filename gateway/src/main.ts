@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
-import { argsToEnv, isClusterWorker, listeningMessage, runPrimary } from './cluster';
-import { type Config, ConfigError, loadConfig } from './config';
+import { failedMessage, isClusterWorker, listeningMessage, runPrimary } from './cluster';
+import { ConfigError, helpText, readCommand } from './config';
 import { jsonLogger } from './lib/logger';
 import { startGateway } from './server';
 
@@ -12,16 +12,12 @@ async function main(): Promise<void> {
   // to run (BENCHMARKS.md, session 4). 1.5x keeps the heap near what is live, for a few more
   // (concurrent) full collections. Read by V8 at each collection, so setting it here takes effect.
   setFlagsFromString('--heap-growing-percent=50');
-  let config: Config;
-  try {
-    config = loadConfig({ ...process.env, ...argsToEnv(process.argv.slice(2)) });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`flexgate: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
+  const command = readCommand(process.argv.slice(2), process.env);
+  if (command.help) {
+    process.stdout.write(helpText());
+    return;
   }
+  const { config } = command;
   const logger = jsonLogger(config.logLevel);
 
   // --cluster N: this process only forks and supervises N workers (cluster.ts); each worker runs
@@ -33,6 +29,7 @@ async function main(): Promise<void> {
       workers: config.cluster,
       logger,
       announce: (line) => process.stderr.write(`${line}\n`),
+      report: (problems) => process.stderr.write(problems.map((p) => `flexgate: ${p}\n`).join('')),
       onSignal: (signal, handler) => process.on(signal, handler),
       exit: (code) => process.exit(code),
     });
@@ -74,7 +71,19 @@ async function main(): Promise<void> {
   if (worker) process.on('disconnect', () => stop('primary gone'));
 }
 
-main().catch((error) => {
+main().catch((error: unknown) => {
+  // A configuration problem is the operator's to fix: one line each, no stack trace, exit 2. A
+  // cluster worker hands it to the primary, which prints it once for all the workers.
+  if (error instanceof ConfigError) {
+    const send = process.send?.bind(process);
+    if (isClusterWorker() && send) {
+      send(failedMessage(error.problems), undefined, {}, () => process.exit(2));
+      return;
+    }
+    process.stderr.write(error.problems.map((p) => `flexgate: ${p}\n`).join(''));
+    process.exit(2);
+  }
+  // Anything else is a bug: its stack trace is what the report needs.
   process.stderr.write(`flexgate failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

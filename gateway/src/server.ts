@@ -1,13 +1,13 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createHttp } from './app';
-import type { Config } from './config';
-import { startCheckpointer } from './db/checkpointer';
-import { connect, type Database } from './db/connect';
+import { type Config, ConfigError } from './config';
+import { type Checkpointer, startCheckpointer } from './db/checkpointer';
+import { checkPostgres, connect, type Database } from './db/connect';
 import { migrate } from './db/migrate';
-import { createLaunchStore } from './launch/store';
 import { forgetAnswersBefore } from './db/repos/idempotency';
+import { createLaunchStore, type LaunchStore } from './launch/store';
 import { AdjustableClock, type Clock, systemClock } from './lib/clock';
 import { jsonLogger, type Logger } from './lib/logger';
 import { sweepAlerts } from './services/alerts';
@@ -30,27 +30,68 @@ export interface StartOptions {
   logger?: Logger;
 }
 
-/** Connects, migrates, loads keys, serves; everything `main.ts` and the tests share. */
+/**
+ * Binds the port, then connects, migrates, loads keys and serves; everything `main.ts` and the
+ * tests share. The port comes first so that a port in use stops the start before the database is
+ * touched (no file created, nothing migrated); requests that arrive meanwhile wait until ready.
+ * A port in use, a database out of reach and the like throw a ConfigError (one line, no stack).
+ */
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
   const logger = options.logger ?? jsonLogger(config.logLevel);
   const testClock = config.testClock ? new AdjustableClock(options.clock ?? systemClock) : null;
   const clock = testClock ?? options.clock ?? systemClock;
-  const database = connect({ url: config.databaseUrl, poolSize: config.databasePoolSize, sqliteSync: config.sqliteSync });
-  const applied = await migrate(database);
-  if (applied.length > 0) logger.info('migrated', { applied });
-  const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
-  const sqliteFile = sqlitePath && sqlitePath !== ':memory:' ? sqlitePath : null;
-  const checkpointer =
-    sqliteFile && database.sqlite
-      ? startCheckpointer(sqliteFile, database.sqlite, { onError: (message) => logger.warn('wal checkpoint failed', { err: message }) })
-      : null;
-  const keys = new KeyRing(database.db, clock, { issuer: config.issuer, idTokenTtlSeconds: config.idTokenTtlSeconds });
-  await keys.init();
-  // The launch's storage port needs the tables (a second SQLite connection, a PostgreSQL listener).
-  const store = createLaunchStore(database, config.databaseUrl, { groupMax: config.chargeGroup, now: () => clock.now(), logger });
+
+  const held: [IncomingMessage, ServerResponse][] = [];
+  const hold = (req: IncomingMessage, res: ServerResponse) => {
+    held.push([req, res]);
+  };
+  const server = createServer(hold);
+  await listen(server, config);
+  const port = (server.address() as AddressInfo).port;
+
+  let database: Database | null = null;
+  let store: LaunchStore | null = null;
+  let checkpointer: Checkpointer | null = null;
+  let keys: KeyRing;
+  try {
+    if (isPostgres(config.databaseUrl)) await checkPostgres(config.databaseUrl);
+    database = connect({ url: config.databaseUrl, poolSize: config.databasePoolSize, sqliteSync: config.sqliteSync });
+    const applied = await migrate(database);
+    if (applied.length > 0) logger.info('migrated', { applied });
+    const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
+    const sqliteFile = sqlitePath && sqlitePath !== ':memory:' ? sqlitePath : null;
+    const writer = database.sqlite;
+    checkpointer =
+      sqliteFile && writer
+        ? startCheckpointer(sqliteFile, writer, { onError: (message) => logger.warn('wal checkpoint failed', { err: message }) })
+        : null;
+    keys = new KeyRing(database.db, clock, { issuer: config.issuer, idTokenTtlSeconds: config.idTokenTtlSeconds });
+    await keys.init();
+    // The launch's storage port needs the tables (a second SQLite connection, a PostgreSQL listener).
+    store = createLaunchStore(database, config.databaseUrl, { groupMax: config.chargeGroup, now: () => clock.now(), logger });
+  } catch (error) {
+    // Nothing half-started outlives a failed start (tests start gateways in their own process).
+    server.closeAllConnections();
+    server.close();
+    await store?.close().catch(() => {});
+    await checkpointer?.stop().catch(() => {});
+    await database?.close().catch(() => {});
+    throw error;
+  }
+  const db: Database = database;
+  const launchStore: LaunchStore = store;
 
   let accepting = true;
-  const { app, launchLane } = createHttp({ config, database, clock, testClock, keys, logger, store, ready: () => accepting });
+  const { app, launchLane } = createHttp({
+    config,
+    database: db,
+    clock,
+    testClock,
+    keys,
+    logger,
+    store: launchStore,
+    ready: () => accepting,
+  });
   const toApp = getRequestListener(app.fetch, { hostname: config.host });
   // The app's responses in flight, so that a drain can ask each of their connections to close
   // after it. The launch lane needs no such list: it writes its answers in one call and adds
@@ -65,38 +106,33 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     return toApp(req, res);
   };
   // The launch lane first: it answers POST /v1/launch itself and hands everything else to the app.
-  const server = createServer((req, res) => launchLane(req, res, appListener));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  // Swapped in for `hold` rather than wrapped by it, so that serving costs no readiness check.
+  const serve = (req: IncomingMessage, res: ServerResponse) => launchLane(req, res, appListener);
+  server.off('request', hold);
+  server.on('request', serve);
+  for (const [req, res] of held.splice(0)) serve(req, res);
 
   // Background upkeep, each step idempotent so that several instances may run it at once.
   const timers = [
     setInterval(() => keys.refresh().catch((e) => logger.warn('key refresh failed', { err: String(e) })), 30_000),
     setInterval(
-      () =>
-        settleExpiries({ db: database.db, clock, keys, config }, null).catch((e) => logger.warn('expiry sweep failed', { err: String(e) })),
+      () => settleExpiries({ db: db.db, clock, keys, config }, null).catch((e) => logger.warn('expiry sweep failed', { err: String(e) })),
       60_000,
     ),
-    setInterval(
-      () => forgetAnswersBefore(database.db, new Date(clock.now().getTime() - 86_400_000).toISOString()).catch(() => {}),
-      3_600_000,
-    ),
+    setInterval(() => forgetAnswersBefore(db.db, new Date(clock.now().getTime() - 86_400_000).toISOString()).catch(() => {}), 3_600_000),
     // R19: lots come within 90 days of expiry by time alone; the sweep e-mails once per lot.
-    setInterval(() => sweepAlerts(database.db, clock.now()).catch((e) => logger.warn('alert sweep failed', { err: String(e) })), 600_000),
+    setInterval(() => sweepAlerts(db.db, clock.now()).catch((e) => logger.warn('alert sweep failed', { err: String(e) })), 600_000),
   ];
   for (const t of timers) t.unref();
   // R14: without SMTP_URL messages stay in the outbox (GET /v1/outbox); with it they are delivered.
-  const mailer = config.smtpUrl ? new MailSender({ db: database.db, clock, logger, smtpUrl: config.smtpUrl, from: config.mailFrom }) : null;
+  const mailer = config.smtpUrl ? new MailSender({ db: db.db, clock, logger, smtpUrl: config.smtpUrl, from: config.mailFrom }) : null;
   mailer?.start();
 
   let closing: Promise<void> | null = null;
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     port,
-    database,
+    database: db,
     keys,
     clock,
     close() {
@@ -105,13 +141,40 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         for (const t of timers) clearInterval(t);
         await mailer?.stop();
         await drain(server, inFlight);
-        await store.close();
+        await launchStore.close();
         await checkpointer?.stop();
-        await database.close();
+        await db.close();
       })();
       return closing;
     },
   };
+}
+
+const isPostgres = (url: string) => url.startsWith('postgres://') || url.startsWith('postgresql://');
+
+/** Binds the port; the usual reasons it cannot be bound become one ConfigError line each. */
+async function listen(server: Server, config: Config): Promise<void> {
+  const { host, port } = config;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    const problem =
+      code === 'EADDRINUSE'
+        ? `port ${port} on ${host} is already in use (another gateway?); set PORT to another port`
+        : code === 'EACCES'
+          ? `port ${port} on ${host} may not be opened by this user (ports below 1024 need privileges); set PORT to 1024 or above`
+          : code === 'EADDRNOTAVAIL'
+            ? `HOST ${host} is not an address of this machine; set HOST to one of its addresses (127.0.0.1: this machine only, 0.0.0.0: every interface)`
+            : code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME'
+              ? `HOST ${host} is not a known host name; set HOST to an address of this machine (127.0.0.1: this machine only, 0.0.0.0: every interface)`
+              : null;
+    if (problem) throw new ConfigError([problem]);
+    throw error;
+  }
 }
 
 interface DrainableServer {

@@ -35,13 +35,20 @@ export function compileOnce<P extends Record<string, string | number>, R>(
 }
 
 /** Runs a compiled query on a better-sqlite3 connection, prepared once: no promise, no Kysely on the way. */
-export function preparedOn<P extends Record<string, string | number>, R>(handle: SQLite.Database, q: Compiled<P, R>): (params: P) => R | undefined {
+export function preparedOn<P extends Record<string, string | number>, R>(
+  handle: SQLite.Database,
+  q: Compiled<P, R>,
+): (params: P) => R | undefined {
   const statement = handle.prepare<unknown[], R>(q.sql);
   return (params) => statement.get(...q.values(params));
 }
 
 /** The same on any Kysely database (PostgreSQL's pool): one round trip, the first row. */
-export async function runOn<P extends Record<string, string | number>, R>(db: Kysely<DB>, q: Compiled<P, R>, params: P): Promise<R | undefined> {
+export async function runOn<P extends Record<string, string | number>, R>(
+  db: Kysely<DB>,
+  q: Compiled<P, R>,
+  params: P,
+): Promise<R | undefined> {
   const { rows } = await db.executeQuery(q.query(params));
   return rows[0];
 }

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
   CompiledQuery,
@@ -14,6 +14,7 @@ import {
   SqliteQueryCompiler,
 } from 'kysely';
 import pg from 'pg';
+import { ConfigError, maskUrl } from '../config';
 import type { DB } from './schema';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -88,7 +89,9 @@ function cachingHandle(handle: SQLite.Database, max = 500): SqliteDatabase {
 function sqliteDialect(handle: SQLite.Database, readOnly = false): Dialect {
   return {
     createAdapter: () => new TransactionalDdlSqliteAdapter(),
-    createDriver: () => (readOnly ? new SqliteDriver({ database: cachingHandle(handle) }) : new ImmediateSqliteDriver({ database: cachingHandle(handle) })),
+    // A read-only connection begins plain (deferred) transactions: it can never take the write lock.
+    createDriver: () =>
+      readOnly ? new SqliteDriver({ database: cachingHandle(handle) }) : new ImmediateSqliteDriver({ database: cachingHandle(handle) }),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };
@@ -110,14 +113,144 @@ export function connect(options: ConnectOptions): Database {
   }
   if (!url.startsWith('sqlite:')) throw new Error(`unsupported DATABASE_URL: ${url}`);
   const path = url.slice('sqlite:'.length);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const handle = new SQLite(path);
-  handle.pragma('journal_mode = WAL');
-  handle.pragma(`synchronous = ${options.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
-  handle.pragma('busy_timeout = 10000');
-  handle.pragma('foreign_keys = ON');
+  const handle = openSqlite(path, url, options.sqliteSync ?? 'normal');
   const db = new Kysely<DB>({ dialect: sqliteDialect(handle) });
   return { db, engine: 'sqlite', sqlite: handle, close: () => db.destroy() };
+}
+
+/** Opens (creating it and its directory if absent) a SQLite file; a path that cannot hold one is a ConfigError. */
+function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.Database {
+  const fix = `DATABASE_URL must name a SQLite file or a writable place for one, not ${url}`;
+  if (path !== ':memory:') {
+    const dir = dirname(resolve(path));
+    try {
+      makeDirectory(dir);
+    } catch (error) {
+      throw new ConfigError([`cannot create the directory ${dir} for the SQLite database (${reason(error)}): ${fix}`]);
+    }
+  }
+  let handle: SQLite.Database | null = null;
+  try {
+    handle = new SQLite(path);
+    handle.pragma('journal_mode = WAL');
+    handle.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    handle.pragma('busy_timeout = 10000');
+    handle.pragma('foreign_keys = ON');
+    return handle;
+  } catch (error) {
+    handle?.close();
+    const code = String((error as { code?: unknown } | null)?.code ?? '');
+    if (code === 'SQLITE_NOTADB') throw new ConfigError([`${path} is not a SQLite database: ${fix}`]);
+    if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_IOERR')) {
+      const what = isDirectory(path) ? 'it is a directory' : reason(error);
+      throw new ConfigError([`cannot open the SQLite database ${path} (${what}): ${fix}`]);
+    }
+    throw error;
+  }
+}
+
+/**
+ * mkdir -p, one level at a time. Node 20's `mkdirSync(dir, {recursive: true})` never returns for a
+ * directory under one that exists but cannot hold it (`/proc/x`: ENOENT, then EEXIST for `/proc`,
+ * again and again), so `DATABASE_URL=sqlite:/proc/x/y.db` hung the gateway at 100% CPU.
+ */
+function makeDirectory(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeDirectory(parent);
+  try {
+    mkdirSync(dir);
+  } catch (error) {
+    // Another process of a cluster may have made it meanwhile.
+    if ((error as { code?: unknown }).code !== 'EEXIST' || !isDirectory(dir)) throw error;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** "no such file or directory" out of "ENOENT: no such file or directory, mkdir '/proc/x'". */
+function reason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return /^[A-Z]+: ([^,]+),/.exec(message)?.[1] ?? message;
+}
+
+/** How long the first connection to PostgreSQL may take before the gateway gives up on it. */
+const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Checks that PostgreSQL accepts this DATABASE_URL with one connection of its own, before the pool
+ * and the migrations: a server that is down, unreachable or refuses us becomes one ConfigError line
+ * with the masked URL, instead of a stack trace from deep inside the migrator. The pool itself has
+ * no connect timeout: under load its requests wait for a free connection, which must not fail.
+ */
+export async function checkPostgres(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } catch (error) {
+    throw new ConfigError([postgresProblem(error, url)]);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset',
+  ENOENT: 'no such socket',
+};
+
+function postgresProblem(error: unknown, url: string): string {
+  const where = postgresAddress(url);
+  const masked = `DATABASE_URL=${maskUrl(url)}`;
+  const e = error as { code?: unknown; errors?: { code?: unknown }[]; message?: unknown } | null;
+  // A host with several addresses (localhost: ::1 and 127.0.0.1) fails with an AggregateError of each.
+  const code = String(e?.code ?? e?.errors?.[0]?.code ?? '');
+  const message = error instanceof Error ? error.message : String(error);
+  const network = NETWORK_REASONS[code];
+  if (network) {
+    const hint = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'check the host in' : 'is it running?';
+    return `cannot reach PostgreSQL at ${where} (${network}): ${hint} ${masked}`;
+  }
+  if (/timeout/i.test(message)) {
+    return `cannot reach PostgreSQL at ${where} (no answer within ${POSTGRES_CONNECT_TIMEOUT_MS / 1000} s): is it running, and reachable from here? ${masked}`;
+  }
+  // SQLSTATE classes 28 (authorization), 3D (no such database), 53 (too many connections), 57P03 (starting up).
+  if (/^[0-9A-Z]{5}$/.test(code)) {
+    const hint =
+      code === '3D000'
+        ? 'create it (createdb) or fix'
+        : code.startsWith('28')
+          ? 'check the user and password in'
+          : code === '57P03' || code.startsWith('53')
+            ? 'try again shortly, or check'
+            : 'check';
+    return `PostgreSQL at ${where} refused the connection (${message}): ${hint} ${masked}`;
+  }
+  return `cannot connect to PostgreSQL at ${where} (${message}): ${masked}`;
+}
+
+/** host:port of a postgres:// URL for messages (the password never appears). */
+function postgresAddress(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${decodeURIComponent(u.hostname) || 'localhost'}:${u.port || '5432'}`;
+  } catch {
+    return 'the address in DATABASE_URL';
+  }
 }
 
 /**

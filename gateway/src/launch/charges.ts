@@ -57,8 +57,9 @@ type LedgerInput = Omit<LedgerTable, 'id'>;
  */
 export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boolean): Promise<ChargeResult[]> {
   const results: (ChargeResult | undefined)[] = new Array(jobs.length);
-  const minNow = jobs.reduce((m, j) => (j.now < m ? j.now : m), jobs[0]?.now ?? '');
-  const minAt = jobs.reduce((m, j) => (j.at < m ? j.at : m), jobs[0]?.at ?? '');
+  // The earliest instants of the group: what it reads is then what every one of its charges may need.
+  const minNow = jobs.map((j) => j.now).sort()[0] ?? '';
+  const minAt = jobs.map((j) => j.at).sort()[0] ?? '';
   const teamIds = [...new Set(jobs.map((j) => j.teamId))].sort();
 
   // Lots first: on PostgreSQL their locks order this group after every charge of these teams.

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import { accessEpoch } from '../db/repos/epoch';
 import { findProducts } from '../db/repos/catalog';
+import { accessEpoch } from '../db/repos/epoch';
 import { licensesOf } from '../db/repos/licenses';
 import { balancesOf } from '../db/repos/lots';
 import { membershipsOf } from '../db/repos/members';

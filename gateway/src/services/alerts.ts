@@ -9,7 +9,6 @@ import { type AlertLot, alertState, EXPIRY_WARNING_MS } from '../domain/alerts';
 import { expiringMail, lowBalanceMail } from '../domain/mails';
 import { addMs } from '../domain/time';
 
-
 /**
  * R19, called inside the transaction that changed a balance (a charge, a purchase, a transfer;
  * `credited` when tokens came in):

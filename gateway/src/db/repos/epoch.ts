@@ -43,13 +43,7 @@ export function recheckQuery(db: Kysely<DB>): Compiled<RecheckParams, RecheckRow
       .select((eb) => [
         epochOf(d).as('epoch'),
         eb
-          .exists(
-            eb
-              .selectFrom('usage_sessions')
-              .select(sql.lit(1).as('one'))
-              .where('id', '=', p.sessionId)
-              .where('ended_at', 'is', null),
-          )
+          .exists(eb.selectFrom('usage_sessions').select(sql.lit(1).as('one')).where('id', '=', p.sessionId).where('ended_at', 'is', null))
           .as('open'),
         'b.balance',
         'b.next_expiry',

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { DB } from '../schema';
 import { RetryTransaction } from '../errors';
+import type { DB } from '../schema';
 import type { Tx } from '../tx';
 
 export interface StoredAnswer {

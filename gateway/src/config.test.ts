@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, helpText, loadConfig, maskUrl, readCommand, variables } from './config';
+
+/** The problems loadConfig reports for `env`, one per invalid variable (none: it parsed). */
+function problems(env: Record<string, string>, argv?: string[]): readonly string[] {
+  try {
+    if (argv) readCommand(argv, env);
+    else loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
+
+describe('configuration messages', () => {
+  it('names the variable, says what it takes and echoes what it got', () => {
+    expect(problems({ PORT: 'abc' })).toEqual(['PORT must be a whole number from 0 to 65535, not "abc"']);
+    expect(problems({ FLEXGATE_LOG: 'verbose' })).toEqual([
+      'FLEXGATE_LOG must be one of debug, info, warn, error or silent, not "verbose"',
+    ]);
+    expect(problems({ FLEXGATE_SQLITE_SYNC: 'fast' })).toEqual(['FLEXGATE_SQLITE_SYNC must be normal or full, not "fast"']);
+    expect(problems({ FLEXGATE_SCRYPT_N: '3000' })).toEqual([
+      'FLEXGATE_SCRYPT_N must be a power of two, at least 1024 (1024, 2048, 4096, ...), not "3000"',
+    ]);
+    expect(problems({ HOST: 'http://localhost' })[0]).toMatch(/^HOST must be a host name or IP address .*, not "http:\/\/localhost"$/);
+    expect(problems({ HOST: 'localhost:8787' })[0]).toMatch(/no port: PORT sets the port/);
+  });
+
+  it('takes whole numbers only, within their bounds', () => {
+    for (const bad of ['-1', '65536', '1e3', '0x10', '80.5', '8080abc']) expect(problems({ PORT: bad }), bad).toHaveLength(1);
+    expect(loadConfig({ PORT: '0' }).port).toBe(0);
+    expect(loadConfig({ PORT: '65535' }).port).toBe(65535);
+    expect(loadConfig({ PORT: ' 8080 ' }).port).toBe(8080);
+  });
+
+  it('gives one line per invalid variable, in the order of the table', () => {
+    const lines = problems({ FLEXGATE_LOG: 'loud', PORT: 'abc', DATABASE_POOL_SIZE: '0', FLEXGATE_CLUSTER: '65' });
+    expect(lines).toEqual([
+      'PORT must be a whole number from 0 to 65535, not "abc"',
+      'DATABASE_POOL_SIZE must be a whole number from 1 to 200, not "0"',
+      'FLEXGATE_CLUSTER must be a whole number of workers from 0 to 64, not "65"',
+      'FLEXGATE_LOG must be one of debug, info, warn, error or silent, not "loud"',
+    ]);
+    for (const line of lines) expect(line).not.toContain('\n');
+  });
+
+  it('never echoes a secret: keys by their length, URLs with the password masked', () => {
+    const key = 'hunter2-short';
+    expect(problems({ FLEXGATE_OPERATOR_KEY: key })).toEqual([
+      'FLEXGATE_OPERATOR_KEY must be a value of at least 16 characters, not a 13-character value',
+    ]);
+    const [db] = problems({ DATABASE_URL: 'mysql://admin:s3cret@db.example.com/flex' });
+    expect(db).toContain('"mysql://admin:***@db.example.com/flex"');
+    expect(db).not.toContain('s3cret');
+    const [smtp] = problems({ SMTP_URL: 'http://mailer:p4ss@mail.example.com' });
+    expect(smtp).toContain('"http://mailer:***@mail.example.com"');
+  });
+
+  it('counts an empty variable as unset: the default, not port 0 or an empty key', () => {
+    const config = loadConfig({ PORT: '', FLEXGATE_OPERATOR_KEY: '', DATABASE_URL: '', FLEXGATE_RATE_LIMIT: '' });
+    expect(config.port).toBe(8787);
+    expect(config.operatorKey).toBeUndefined();
+    expect(config.databaseUrl).toBe('sqlite:./data/flexgate.db');
+    expect(config.rateLimit).toBe(true);
+  });
+
+  it('reads on/off switches in every usual spelling', () => {
+    for (const off of ['off', '0', 'false', 'no', 'OFF']) expect(loadConfig({ FLEXGATE_RATE_LIMIT: off }).rateLimit, off).toBe(false);
+    for (const on of ['on', '1', 'true', 'yes']) expect(loadConfig({ FLEXGATE_TEST_CLOCK: on }).testClock, on).toBe(true);
+    expect(problems({ FLEXGATE_TEST_CLOCK: 'maybe' })).toEqual([
+      'FLEXGATE_TEST_CLOCK must be on or off (also 1/0, true/false, yes/no), not "maybe"',
+    ]);
+  });
+
+  it('returns a frozen object whose defaults are the ones --help shows', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.rateLimits)).toBe(true);
+    expect(config.port).toBe(8787);
+    expect(config.logLevel).toBe('info');
+    expect(variables.find((v) => v.name === 'PORT')?.default).toBe('8787');
+  });
+
+  it('masks the password of a URL, in the userinfo or the query', () => {
+    expect(maskUrl('postgres://u:pw@h:5432/db')).toBe('postgres://u:***@h:5432/db');
+    expect(maskUrl('postgres://u:p@ss@h/db')).toBe('postgres://u:***@h/db');
+    expect(maskUrl('postgres://u@h/db?password=pw&sslmode=require')).toBe('postgres://u@h/db?password=***&sslmode=require');
+    expect(maskUrl('postgres://u@h/db')).toBe('postgres://u@h/db');
+    expect(maskUrl('sqlite:./data/flexgate.db')).toBe('sqlite:./data/flexgate.db');
+  });
+});
+
+describe('command line', () => {
+  it('--help and -h ask for the help, whatever the environment says', () => {
+    expect(readCommand(['--help'], { PORT: 'abc' })).toEqual({ help: true });
+    expect(readCommand(['-h'], {})).toEqual({ help: true });
+    expect(readCommand(['--', '--help'], {})).toEqual({ help: true });
+  });
+
+  it('--cluster N stands for FLEXGATE_CLUSTER and is named as the option when invalid', () => {
+    const command = readCommand(['--cluster', '3'], { FLEXGATE_CLUSTER: '1' });
+    expect(command.help === false && command.config.cluster).toBe(3);
+    expect(problems({}, ['--cluster=abc'])).toEqual(['--cluster must be a whole number of workers from 0 to 64, not "abc"']);
+    expect(problems({}, ['--', '--cluster', '2'])).toEqual([]);
+  });
+
+  it('refuses unknown options, missing values and stray arguments in one line each', () => {
+    expect(problems({}, ['--frob'])).toEqual(['unknown option --frob; pnpm gateway --help lists the options']);
+    expect(problems({}, ['--cluster'])).toEqual(['--cluster needs a value: --cluster N']);
+    expect(problems({}, ['serve'])).toEqual(['unexpected argument "serve"; pnpm gateway --help lists the options']);
+  });
+
+  it('the help lists --cluster and every variable with its default', () => {
+    const help = helpText();
+    expect(help).toContain('--cluster N');
+    expect(variables.length).toBeGreaterThan(20);
+    for (const v of variables) {
+      const heading = v.default === undefined ? `  ${v.name} (unset)` : `  ${v.name}=`;
+      expect(help, v.name).toContain(heading);
+      if (v.default !== undefined) expect(help, v.name).toContain(v.default);
+    }
+  });
+});

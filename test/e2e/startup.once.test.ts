@@ -1,0 +1,217 @@
+/**
+ * The first hour (issue "The first hour"): what a new operator sees when the gateway cannot start.
+ * Each problem ends with exit code 2 and exactly one line on stderr that names it, no stack trace,
+ * and nothing created on disk; `--help` lists every variable. Real processes, started the way
+ * operators start them (`node --import tsx gateway/src/main.ts`).
+ *
+ * Nothing here depends on the engine under test, so the file runs once (`*.once.test.ts`: the
+ * SQLite pass only, vitest.config.ts); the cases that need a PostgreSQL server to refuse the
+ * connection are left out by `pnpm test:sqlite`, for machines without one.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { variables } from '../../gateway/src/config';
+import { pgAdminUrl } from '../harness/db';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface Ended {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the gateway until it exits (or kills it after `timeoutMs`: a gateway that should have
+ * stopped and did not fails the test). The environment is the caller's minus every variable the
+ * gateway reads, so a PORT or DATABASE_URL of the machine running the tests cannot leak in.
+ */
+function runGateway(env: Record<string, string>, args: string[] = [], timeoutMs = 30_000): Promise<Ended> {
+  const base = { ...process.env };
+  for (const v of variables) delete base[v.name];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts', ...args], {
+    cwd: root,
+    env: { ...base, HOST: '127.0.0.1', FLEXGATE_LOG: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((res) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      res({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Exit code 2 and exactly one line on stderr, matching `line`; no stack trace anywhere. */
+function expectOneLine(ended: Ended, line: RegExp): string {
+  const context = JSON.stringify(ended);
+  expect(ended.signal, context).toBeNull();
+  expect(ended.code, context).toBe(2);
+  const lines = ended.stderr.split('\n').filter((l) => l !== '');
+  expect(lines, context).toHaveLength(1);
+  expect(lines[0], context).toMatch(/^flexgate: /);
+  expect(lines[0], context).toMatch(line);
+  expect(ended.stderr + ended.stdout, context).not.toMatch(/\n\s+at |Error:/);
+  return lines[0] as string;
+}
+
+let dir = '';
+/** A SQLite URL in a directory that does not exist yet: it exists afterwards only if the gateway created it. */
+let sqliteUrl = '';
+let sqliteDir = '';
+let occupied: Server;
+let busyPort = 0;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flexgate-startup-'));
+  sqliteDir = join(dir, 'data');
+  sqliteUrl = `sqlite:${join(sqliteDir, 'flexgate.db')}`;
+  occupied = createServer();
+  await new Promise<void>((res) => occupied.listen(0, '127.0.0.1', res));
+  busyPort = (occupied.address() as { port: number }).port;
+});
+
+afterAll(async () => {
+  await new Promise((res) => occupied?.close(res));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('starting the gateway: help and configuration problems', () => {
+  it('--help and -h list the options and every variable with its default, and exit 0', async () => {
+    const [long, short] = await Promise.all([runGateway({ PORT: 'abc' }, ['--help']), runGateway({}, ['-h'])]);
+    expect(long.code, long.stderr).toBe(0);
+    expect(long.stderr).toBe('');
+    expect(short.stdout).toBe(long.stdout);
+    expect(long.stdout).toContain('--cluster N');
+    for (const v of variables) {
+      expect(long.stdout, v.name).toContain(v.default === undefined ? `  ${v.name} (unset)` : `  ${v.name}=`);
+      if (v.default !== undefined) expect(long.stdout, v.name).toContain(v.default);
+    }
+  });
+
+  it('an invalid variable: one line naming it, exit 2, no database file or directory created', async () => {
+    const ended = await runGateway({ PORT: 'abc', DATABASE_URL: sqliteUrl });
+    expect(expectOneLine(ended, /PORT/)).toBe('flexgate: PORT must be a whole number from 0 to 65535, not "abc"');
+    expect(existsSync(sqliteDir)).toBe(false);
+  });
+
+  it('several invalid variables: one line each, and a secret is never echoed', async () => {
+    const key = `short${randomBytes(2).toString('hex')}`;
+    const ended = await runGateway({ PORT: 'abc', FLEXGATE_LOG: 'loud', FLEXGATE_OPERATOR_KEY: key, DATABASE_URL: sqliteUrl });
+    expect(ended.code).toBe(2);
+    const lines = ended.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^flexgate: PORT must be/);
+    expect(lines[1]).toMatch(/^flexgate: FLEXGATE_OPERATOR_KEY must be a value of at least 16 characters, not a 9-character value$/);
+    expect(lines[2]).toMatch(/^flexgate: FLEXGATE_LOG must be one of debug, info, warn, error or silent, not "loud"$/);
+    expect(ended.stderr).not.toContain(key);
+    expect(existsSync(sqliteDir)).toBe(false);
+  });
+
+  it('an unknown option: one line, exit 2', async () => {
+    expectOneLine(await runGateway({ DATABASE_URL: sqliteUrl }, ['--frob']), /unknown option --frob; pnpm gateway --help/);
+  });
+
+  it('a port in use: one line naming the port, exit 2, and the database is never touched', async () => {
+    const ended = await runGateway({ PORT: String(busyPort), DATABASE_URL: sqliteUrl });
+    expectOneLine(
+      ended,
+      new RegExp(`port ${busyPort} on 127\\.0\\.0\\.1 is already in use \\(another gateway\\?\\); set PORT to another port$`),
+    );
+    expect(existsSync(sqliteDir)).toBe(false);
+  });
+
+  it('a port in use with --cluster 2: the primary prints the one line once and everything exits 2 (no respawn loop)', async () => {
+    const ended = await runGateway({ PORT: String(busyPort), DATABASE_URL: sqliteUrl }, ['--cluster', '2']);
+    expectOneLine(ended, new RegExp(`port ${busyPort} on 127\\.0\\.0\\.1 is already in use`));
+    expect(existsSync(sqliteDir)).toBe(false);
+  });
+
+  it('PostgreSQL not listening: one line with the address and the URL, password masked, exit 2', async () => {
+    const password = `pw${randomBytes(6).toString('hex')}`;
+    const ended = await runGateway({ DATABASE_URL: `postgres://flex:${password}@127.0.0.1:1/flexgate` });
+    const line = expectOneLine(ended, /cannot reach PostgreSQL at 127\.0\.0\.1:1 \(connection refused\): is it running\?/);
+    expect(line).toContain('DATABASE_URL=postgres://flex:***@127.0.0.1:1/flexgate');
+    expect(ended.stderr).not.toContain(password);
+  });
+
+  it('PostgreSQL not listening with --cluster 2: the same one line, once', async () => {
+    const ended = await runGateway({ DATABASE_URL: 'postgres://flex@127.0.0.1:1/flexgate', PORT: '0' }, ['--cluster', '2']);
+    expectOneLine(ended, /cannot reach PostgreSQL at 127\.0\.0\.1:1 \(connection refused\)/);
+  });
+
+  it.skipIf(!existsSync('/proc/self'))('a SQLite path where no file can be created: one line, exit 2 (it used to hang)', async () => {
+    const ended = await runGateway({ DATABASE_URL: 'sqlite:/proc/flexgate-nowhere/flexgate.db', PORT: '0' }, [], 20_000);
+    expectOneLine(ended, /cannot create the directory \/proc\/flexgate-nowhere for the SQLite database/);
+  });
+
+  it('a request that arrives while the database is being prepared waits and is answered, not refused', async () => {
+    // A port that was free a moment ago: the test must know it before the gateway says anything.
+    const probe = createServer();
+    await new Promise<void>((res) => probe.listen(0, '127.0.0.1', res));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((res) => probe.close(res));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATABASE_URL: `sqlite:${join(dir, 'held', 'db.sqlite')}`,
+        FLEXGATE_LOG: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    try {
+      // The first request the port accepts: before the gateway is ready, it is held until it is.
+      let answer: Response | null = null;
+      for (let i = 0; i < 600 && !answer; i++) {
+        answer = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null);
+        if (!answer) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(answer?.status, stderr).toBe(200);
+      expect(await answer?.json()).toEqual({ ok: true, engine: 'sqlite' });
+      expect(stderr).toContain(`listening on http://127.0.0.1:${port}`);
+      expect(readdirSync(join(dir, 'held'))).toContain('db.sqlite');
+    } finally {
+      const exited = new Promise((res) => child.once('close', res));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+});
+
+describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('starting the gateway: PostgreSQL refuses the connection', () => {
+  const url = (user: string | null, database: string) => {
+    const u = new URL(pgAdminUrl);
+    if (user) u.username = user;
+    u.pathname = `/${database}`;
+    return u.toString();
+  };
+
+  it('a database that does not exist: one line naming it, exit 2', async () => {
+    const name = `flexgate_missing_${randomBytes(4).toString('hex')}`;
+    const ended = await runGateway({ DATABASE_URL: url(null, name), PORT: '0' });
+    expectOneLine(ended, new RegExp(`PostgreSQL at .+ refused the connection \\(database "${name}" does not exist\\): create it`));
+  });
+
+  it('a role that does not exist: one line naming it, exit 2', async () => {
+    const role = `nobody_${randomBytes(4).toString('hex')}`;
+    const ended = await runGateway({ DATABASE_URL: url(role, 'postgres'), PORT: '0' });
+    expectOneLine(ended, new RegExp(`refused the connection \\(.*"${role}".*\\): check the user and password in DATABASE_URL=`));
+  });
+});
