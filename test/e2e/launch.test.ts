@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP } from '@flexgate/shared';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +9,14 @@ import { ledgerCheckedSuite } from '../harness/suite';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
+const tag = () => randomBytes(4).toString('hex');
+
+/** A catalog product of its own with `dailyRate`, to bring a team near a line in one launch. */
+async function productRated(dailyRate: number): Promise<string> {
+  const key = `rate${dailyRate}-${tag()}`;
+  expectStatus(await gw.op.post('/v1/products', { key, name: `Rate ${dailyRate} ${key}`, dailyRate }), 201);
+  return key;
+}
 
 // R5 after every test: whatever a test did, each team's balance equals its ledger.
 const team = ledgerCheckedSuite(T0, (g) => {
@@ -168,6 +177,30 @@ describe('lots (R1, R2, R4)', () => {
     const { lots } = expectStatus(await gw.op.get(`/v1/teams/${t}/balance`), 200);
     expect(lots.find((l: any) => l.id === small.lotId).remaining).toBe(1);
     expect(lots.find((l: any) => l.id === big.lotId).remaining).toBe(50);
+  });
+
+  it('R2: on equal expiry and size the lot bought first pays first, then the lower lot id in byte order', async () => {
+    // Bought on 29 February and on 1 March 2028: all three lots expire on 1 March 2029 (R1).
+    await setClock(gw, '2028-06-01T00:00:00Z');
+    const t = await team();
+    const marchA = await buy(gw, t, 20, '2028-03-01T08:00:00Z');
+    const leap = await buy(gw, t, 20, '2028-02-29T08:00:00Z');
+    const marchB = await buy(gw, t, 20, '2028-03-01T08:00:00Z');
+    expect(new Set([marchA.expiresAt, leap.expiresAt, marchB.expiresAt])).toEqual(new Set(['2029-03-01T08:00:00.000Z']));
+    const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const [lowerId, higherId] = [marchA.lotId as string, marchB.lotId as string].sort(byCodeUnits);
+    // The balance lists the lots in the order they are drawn.
+    const { lots } = expectStatus(await gw.op.get(`/v1/teams/${t}/balance`), 200);
+    expect(lots.map((l: any) => l.id)).toEqual([leap.lotId, lowerId, higherId]);
+    const product = await productRated(45);
+    const u = await newMember(gw, t, [product]);
+    const r = expectStatus(await u.api.post('/v1/launch', { product }), 200);
+    const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge' && e.sessionId === r.session.id);
+    expect(charges.map((c) => [c.lotId, c.tokens])).toEqual([
+      [leap.lotId, -20],
+      [lowerId, -20],
+      [higherId, -5],
+    ]);
   });
 
   it('R2: an expired lot is never consumed and leaves the balance through an expiry entry', async () => {

@@ -70,8 +70,8 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
       'select id, tokens, remaining, expires_at from lots where team_id = ? and expires_at > ?',
     ),
     // The valid lots, and the expired ones still holding tokens (to expire first: the general path).
-    teamLots: handle.prepare<[string, string], { id: string; tokens: number; remaining: number; expires_at: string }>(
-      'select id, tokens, remaining, expires_at from lots where team_id = ? and (expires_at > ? or remaining > 0)',
+    teamLots: handle.prepare<[string, string], LotRow>(
+      'select id, tokens, remaining, purchased_at, expires_at from lots where team_id = ? and (expires_at > ? or remaining > 0)',
     ),
     insertSession: handle.prepare(
       'insert into usage_sessions (id, autodesk_id, product_key, seq, team_id, starts_at, ends_at, rate, charged, refunded, ended_at, last_seen_at, machine, provisional_id, entitlement, entitlement_exp) values (@id, @autodesk_id, @product_key, @seq, @team_id, @starts_at, @ends_at, @rate, @charged, @refunded, @ended_at, @last_seen_at, @machine, @provisional_id, @entitlement, @entitlement_exp)',
@@ -97,7 +97,7 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
     ),
   };
 
-  type LotRow = { id: string; tokens: number; remaining: number; expires_at: string };
+  type LotRow = { id: string; tokens: number; remaining: number; purchased_at: string; expires_at: string };
   // What the charges of one group share, read once per group: nothing but this group writes while
   // it holds the write lock, and the draws below are applied to `lots` as they are written. A
   // team's entry holds from the instant it was read until the next of its lots' expiry instants
@@ -135,7 +135,15 @@ export function chargeGroup(handle: SQLite.Database): (tasks: GroupTask[]) => Gr
     const valid = team.lots.filter((l) => l.expires_at > nowIso);
     const rate = product.daily_rate; // R8: the rate in force when the session opens
     const plan = planDraw(
-      valid.filter((l) => l.remaining > 0).map((l) => ({ id: l.id, tokens: l.tokens, remaining: l.remaining, expiresAt: l.expires_at })),
+      valid
+        .filter((l) => l.remaining > 0)
+        .map((l) => ({
+          id: l.id,
+          tokens: l.tokens,
+          remaining: l.remaining,
+          purchasedAt: l.purchased_at,
+          expiresAt: l.expires_at,
+        })),
       rate,
       now,
     );
