@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP } from '@flexgate/shared';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { balanceOf, buy, ledgerOf, newAccount, newMember, setClock, signIn } from '../harness/fixtures';
+import { mailsTo, newAdmin } from '../harness/admin';
+import { balanceOf, buy, ledgerOf, newAccount, newMember, setClock, signIn, type TestUser } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
-import { expectStatus } from '../harness/http';
+import { type Answer, expectStatus, simultaneously } from '../harness/http';
 import { ledgerCheckedSuite } from '../harness/suite';
 
 let gw: TestGateway;
@@ -16,6 +17,25 @@ async function productRated(dailyRate: number): Promise<string> {
   const key = `rate${dailyRate}-${tag()}`;
   expectStatus(await gw.op.post('/v1/products', { key, name: `Rate ${dailyRate} ${key}`, dailyRate }), 201);
   return key;
+}
+
+/** 20 launches of one (user, product) reaching the gateway together. */
+const simultaneousLaunches = (u: TestUser, product: string) =>
+  simultaneously(Array.from({ length: 20 }, () => ({ api: u.api, method: 'POST', path: '/v1/launch', body: { product } })));
+
+/**
+ * R7 "simultaneous requests": concurrent launches of one (user, product) all granted, sharing one
+ * session, charged once in the answers and once in the team's ledger.
+ */
+async function expectOneSessionCharged(t: string, autodeskId: string, answers: Answer[], rate: number, balance: number) {
+  for (const a of answers) expectStatus(a, 200);
+  const sessions = new Set(answers.map((a) => a.body.session.id));
+  expect(sessions.size, `sessions opened: ${[...sessions].join(', ')}`).toBe(1);
+  expect(answers.map((a) => a.body.charged).sort((x, y) => y - x)).toEqual([rate, ...Array(answers.length - 1).fill(0)]);
+  expect(answers.map((a) => a.body.balance)).toEqual(Array(answers.length).fill(balance));
+  const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge' && e.autodeskId === autodeskId);
+  expect(charges.map((c) => [c.sessionId, c.tokens])).toEqual([[[...sessions][0], -rate]]);
+  expect(await balanceOf(gw, t)).toBe(balance);
 }
 
 // R5 after every test: whatever a test did, each team's balance equals its ledger.
@@ -86,6 +106,37 @@ describe('daily charge (R6, R7, R8)', () => {
     expect(await balanceOf(gw, t)).toBe(90);
     const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge');
     expect(charges).toHaveLength(1);
+  });
+
+  it('R7 + R19: 20 concurrent launches whose charge crosses the low-balance line open one session and charge once', async () => {
+    // The charge that takes the team below a fifth of its tokens records the crossing and e-mails
+    // it (R19); on SQLite it leaves the grouped charges for the general path. Whichever path each
+    // of the 20 takes, they share the one session (R7).
+    const big = await productRated(75);
+    const t = await team(100);
+    const admin = await newAdmin(gw, [t]);
+    const other = await newMember(gw, t, [big]);
+    expect(expectStatus(await other.api.post('/v1/launch', { product: big }), 200).balance).toBe(25); // 25%: above the line
+    const u = await newMember(gw, t, ['autocad']);
+    const answers = await simultaneousLaunches(u, 'autocad');
+    await expectOneSessionCharged(t, u.autodeskId, answers, 7, 18); // 18 of 100: below 20
+    expect((await mailsTo(gw, admin.email)).filter((m) => m.kind === 'alert-low-balance')).toHaveLength(1);
+  });
+
+  it('R7 + R2: 20 concurrent launches just after a lot expired with tokens left open one session and charge once', async () => {
+    // The lot's year ends a minute after T0, with 30 tokens unused and nothing written since: the
+    // first charge after it must write its expiry entry first (on SQLite: the general path).
+    const t = await team();
+    const expiring = await buy(gw, t, 30, '2025-03-15T10:01:00Z');
+    expect(expiring.expiresAt).toBe('2026-03-15T10:01:00.000Z');
+    const fresh = await buy(gw, t, 100);
+    const u = await newMember(gw, t, ['autocad']);
+    await setClock(gw, new Date(T0.getTime() + 2 * 60_000));
+    const answers = await simultaneousLaunches(u, 'autocad');
+    await expectOneSessionCharged(t, u.autodeskId, answers, 7, 93);
+    const ledger = await ledgerOf(gw, t);
+    expect(ledger.filter((e) => e.kind === 'expiry').map((e) => [e.lotId, e.tokens])).toEqual([[expiring.lotId, -30]]);
+    expect(ledger.filter((e) => e.kind === 'charge').map((e) => e.lotId)).toEqual([fresh.lotId]);
   });
 
   it('R7: relaunching from another machine within the 24 hours charges nothing and returns the same session', async () => {
