@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP } from '@flexgate/shared';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { mailsTo, newAdmin } from '../harness/admin';
 import { balanceOf, buy, ledgerOf, newAccount, newMember, setClock, signIn, type TestUser } from '../harness/fixtures';
@@ -10,6 +10,7 @@ import { ledgerCheckedSuite } from '../harness/suite';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
+const DAY = 86_400_000;
 const tag = () => randomBytes(4).toString('hex');
 
 /** A catalog product of its own with `dailyRate`, to bring a team near a line in one launch. */
@@ -83,6 +84,41 @@ describe('precedence (R9, R10)', () => {
       charged: 10,
       balance: 30,
     });
+  });
+
+  it('R10: Autodesk IDs compare without regard to case: account, member, subscription, trial and sign-in in any case are one ID', async () => {
+    const t = await team(100);
+    const lower = `case.${tag()}@example.com`;
+    const upper = lower.toUpperCase();
+    const mixed = lower.replace('case.', 'Case.').replace('@example.com', '@Example.Com');
+    const password = `pw-${tag()}-${tag()}`;
+    const endsAt = new Date(T0.getTime() + 30 * DAY).toISOString();
+    // Each entry point gets the ID in another case: the account in mixed case, the member in
+    // capitals, the subscription in capitals, the trial in mixed case, a selection change by path.
+    const account = expectStatus(await gw.op.post('/v1/users', { autodeskId: mixed, name: 'Case Test', password }), 201);
+    expectStatus(await gw.op.post(`/v1/teams/${t}/members`, { autodeskId: upper, products: ['autocad', 'revit'] }), 201);
+    expectStatus(await gw.op.put(`/v1/teams/${t}/members/${mixed}/products`, { products: ['autocad', 'revit', 'maya'] }), 200);
+    const subscription = expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: upper, product: 'autocad', endsAt }), 201);
+    const trialLicense = expectStatus(await gw.op.post('/v1/trials', { autodeskId: mixed, product: 'revit', endsAt }), 201);
+
+    for (const signInAs of [lower, upper, mixed]) {
+      const u = await signIn(gw, { autodeskId: signInAs, password });
+      const sub = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+      expect(sub, `signed in as ${signInAs}`).toMatchObject({ source: 'subscription', charged: 0, session: null, balance: null });
+      expect(decodeJwt(sub.entitlement)).toMatchObject({ sub: lower, source: 'subscription' });
+      const trial = expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200);
+      expect(trial, `signed in as ${signInAs}`).toMatchObject({ source: 'trial', charged: 0, session: null });
+      const flex = expectStatus(await u.api.post('/v1/launch', { product: 'maya' }), 200);
+      expect(flex, `signed in as ${signInAs}`).toMatchObject({ source: 'flex', team: t, balance: 91 });
+      const mine = expectStatus(await u.api.get('/v1/me/products'), 200) as { key: string; via: string[] }[];
+      expect(mine.find((p) => p.key === 'autocad')?.via).toContain('subscription');
+      expect(mine.find((p) => p.key === 'revit')?.via).toContain('trial');
+    }
+    // Nothing but the one Maya day was charged: the licenses were honoured for every spelling.
+    const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge');
+    expect(charges.map((c) => [c.autodeskId, c.product, c.tokens])).toEqual([[lower, 'maya', -9]]);
+    // Stored and answered in lower case (docs/http.md).
+    expect([account.autodeskId, subscription.autodeskId, trialLicense.autodeskId]).toEqual([lower, lower, lower]);
   });
 
   it('R9: a subscription entitlement never outlives the subscription', async () => {
