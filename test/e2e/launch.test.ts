@@ -10,6 +10,7 @@ import { ledgerCheckedSuite } from '../harness/suite';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
+const HOUR = 3600_000;
 const DAY = 86_400_000;
 const tag = () => randomBytes(4).toString('hex');
 
@@ -120,6 +121,42 @@ describe('precedence (R9, R10)', () => {
     // Stored and answered in lower case (docs/http.md).
     expect([account.autodeskId, subscription.autodeskId, trialLicense.autodeskId]).toEqual([lower, lower, lower]);
   });
+
+  it.each(['subscription', 'trial'] as const)(
+    'R9: a %s starting while a Flex session is open wins at the first launch after its start, even after warm relaunches',
+    async (source) => {
+      const t = await team(100);
+      const u = await newMember(gw, t, ['autocad']);
+      const first = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+      expect(first).toMatchObject({ source: 'flex', charged: 7, balance: 93 });
+      const startsAt = new Date(T0.getTime() + 2 * HOUR);
+      const endsAt = new Date(T0.getTime() + 30 * DAY);
+      expectStatus(
+        await gw.op.post(`/v1/${source}s`, {
+          autodeskId: u.autodeskId,
+          product: 'autocad',
+          startsAt: startsAt.toISOString(),
+          endsAt: endsAt.toISOString(),
+        }),
+        201,
+      );
+      // Not started yet: the open Flex session answers, uncharged. Relaunched three times, so that
+      // whatever the gateway keeps of a warm answer is kept, and then used.
+      for (let i = 0; i < 3; i++) {
+        expect(expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({
+          source: 'flex',
+          charged: 0,
+          session: { id: first.session.id },
+        });
+      }
+      // Time alone moves it past the start (nothing is written in between): the license wins (R9).
+      await setClock(gw, new Date(startsAt.getTime() + 1000));
+      const next = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+      expect(next).toMatchObject({ source, charged: 0, session: null, balance: null, team: null });
+      expect(decodeJwt(next.entitlement)).toMatchObject({ source, sid: null });
+      expect(await balanceOf(gw, t)).toBe(93);
+    },
+  );
 
   it('R9: a subscription entitlement never outlives the subscription', async () => {
     const u = await signIn(gw, await newAccount(gw));
