@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { mailsTo, newAdmin } from '../harness/admin';
-import { buy, newMember, setClock, signIn } from '../harness/fixtures';
+import { buy, newMember, setClock, signIn, type TestUser } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
-import { expectStatus } from '../harness/http';
+import { expectStatus, simultaneously } from '../harness/http';
 import { ledgerCheckedSuite } from '../harness/suite';
 
 let gw: TestGateway;
@@ -68,6 +68,68 @@ describe('alerts (R19)', () => {
     expect(mails[0].subject).toMatch(/1[0-9] tokens left/);
     const balance = expectStatus(await admin.api.get(`/v1/teams/${team}/balance`), 200);
     expect(balance).toMatchObject({ balance: 16, alerts: { lowBalance: true } });
+  });
+
+  it('R19: after a crossing, no charge below the line mails again, by any path; only a new crossing after a lift does, once', async () => {
+    const key = `big-${Math.random().toString(36).slice(2, 8)}`;
+    expectStatus(await gw.op.post('/v1/products', { key, name: 'Big Rate', dailyRate: 790 }), 201);
+    const team = await newCheckedTeam(1000); // the line: below 200
+    const admins = [await newAdmin(gw, [team]), await newAdmin(gw, [team])];
+    const u = await Promise.all(Array.from({ length: 8 }, () => newMember(gw, team, 'all')));
+    const launch = async (user: TestUser, product: string) => expectStatus(await user.api.post('/v1/launch', { product }), 200);
+    /** Launches sent together (on SQLite they are charged in one group, the fast path). */
+    const together = async (launches: [TestUser, string][]) => {
+      const answers = await simultaneously(
+        launches.map(([user, product]) => ({ api: user.api, method: 'POST', path: '/v1/launch', body: { product } })),
+      );
+      for (const a of answers) expect(expectStatus(a, 200).charged).toBeGreaterThan(0);
+      return answers;
+    };
+    const balance = async () => expectStatus(await admins[0]!.api.get(`/v1/teams/${team}/balance`), 200);
+    const expectLowBalanceMails = async (n: number, after: string) => {
+      for (const admin of admins) expect(await alertsOf(admin.email, 'alert-low-balance'), `${admin.email} after ${after}`).toHaveLength(n);
+    };
+
+    await launch(u[0]!, key); // 210: 21%, above the line
+    await expectLowBalanceMails(0, 'a charge above the line');
+    await launch(u[1]!, 'civil-3d'); // 199: the crossing
+    await expectLowBalanceMails(1, 'the crossing');
+
+    // Below the line: four users, three products each, at once: 104 tokens, 95 left.
+    await together(u.slice(2, 6).flatMap((user) => ['autocad', 'revit', 'maya'].map((p): [TestUser, string] => [user, p])));
+    await expectLowBalanceMails(1, 'concurrent launches below the line');
+    // One after the other, other users and products: 69 left.
+    await launch(u[6]!, '3ds-max');
+    await launch(u[7]!, 'autocad');
+    await launch(u[0]!, 'revit');
+    await expectLowBalanceMails(1, 'sequential launches below the line');
+    // A launch granted by the client during an outage, reported now and charged (9): 60 left.
+    const provisional = {
+      id: `prov-${Math.random().toString(36).slice(2, 10)}`,
+      launchedAt: new Date(T0.getTime() - 3600_000).toISOString(),
+    };
+    expect(
+      expectStatus(
+        await u[1]!.api.post('/v1/launch', { product: 'maya', provisional }, { 'idempotency-key': `provisional-${provisional.id}` }),
+        200,
+      ),
+    ).toMatchObject({ charged: 9, balance: 60 });
+    await expectLowBalanceMails(1, 'a reported provisional launch below the line');
+    // Tokens come in, but not enough to lift the balance above the line: the crossing goes on.
+    await buy(gw, team, 10); // 70 of 1010: the line is now 202
+    await expectLowBalanceMails(1, 'a purchase that leaves the balance below the line');
+    expect(await balance()).toMatchObject({ balance: 70, alerts: { lowBalance: true } });
+
+    // A purchase lifts it above the line; the next fall below is a new crossing: one more e-mail.
+    await buy(gw, team, 1000); // 1070 of 2010: the line is 402
+    expect((await balance()).alerts.lowBalance).toBe(false);
+    await expectLowBalanceMails(1, 'a purchase that lifts the balance above the line');
+    await launch(u[2]!, key); // 280: the second crossing
+    await expectLowBalanceMails(2, 'the second crossing');
+    await together(u.slice(3, 6).map((user): [TestUser, string] => [user, 'civil-3d'])); // 247
+    await launch(u[6]!, 'revit'); // 237
+    await expectLowBalanceMails(2, 'launches below the line after the second crossing');
+    expect(await balance()).toMatchObject({ balance: 237, alerts: { lowBalance: true } });
   });
 
   it('R19: tokens expiring within 90 days are announced once per lot, including when time alone brings a lot within 90 days', async () => {

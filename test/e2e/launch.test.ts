@@ -1,13 +1,44 @@
+import { randomBytes } from 'node:crypto';
 import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP } from '@flexgate/shared';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { balanceOf, buy, ledgerOf, newAccount, newMember, setClock, signIn } from '../harness/fixtures';
+import { mailsTo, newAdmin } from '../harness/admin';
+import { balanceOf, buy, ledgerOf, newAccount, newMember, setClock, signIn, type TestUser } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
-import { expectStatus } from '../harness/http';
+import { type Answer, expectStatus, simultaneously } from '../harness/http';
 import { ledgerCheckedSuite } from '../harness/suite';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
+const HOUR = 3600_000;
+const DAY = 86_400_000;
+const tag = () => randomBytes(4).toString('hex');
+
+/** A catalog product of its own with `dailyRate`, to bring a team near a line in one launch. */
+async function productRated(dailyRate: number): Promise<string> {
+  const key = `rate${dailyRate}-${tag()}`;
+  expectStatus(await gw.op.post('/v1/products', { key, name: `Rate ${dailyRate} ${key}`, dailyRate }), 201);
+  return key;
+}
+
+/** 20 launches of one (user, product) reaching the gateway together. */
+const simultaneousLaunches = (u: TestUser, product: string) =>
+  simultaneously(Array.from({ length: 20 }, () => ({ api: u.api, method: 'POST', path: '/v1/launch', body: { product } })));
+
+/**
+ * R7 "simultaneous requests": concurrent launches of one (user, product) all granted, sharing one
+ * session, charged once in the answers and once in the team's ledger.
+ */
+async function expectOneSessionCharged(t: string, autodeskId: string, answers: Answer[], rate: number, balance: number) {
+  for (const a of answers) expectStatus(a, 200);
+  const sessions = new Set(answers.map((a) => a.body.session.id));
+  expect(sessions.size, `sessions opened: ${[...sessions].join(', ')}`).toBe(1);
+  expect(answers.map((a) => a.body.charged).sort((x, y) => y - x)).toEqual([rate, ...Array(answers.length - 1).fill(0)]);
+  expect(answers.map((a) => a.body.balance)).toEqual(Array(answers.length).fill(balance));
+  const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge' && e.autodeskId === autodeskId);
+  expect(charges.map((c) => [c.sessionId, c.tokens])).toEqual([[[...sessions][0], -rate]]);
+  expect(await balanceOf(gw, t)).toBe(balance);
+}
 
 // R5 after every test: whatever a test did, each team's balance equals its ledger.
 const team = ledgerCheckedSuite(T0, (g) => {
@@ -56,6 +87,77 @@ describe('precedence (R9, R10)', () => {
     });
   });
 
+  it('R10: Autodesk IDs compare without regard to case: account, member, subscription, trial and sign-in in any case are one ID', async () => {
+    const t = await team(100);
+    const lower = `case.${tag()}@example.com`;
+    const upper = lower.toUpperCase();
+    const mixed = lower.replace('case.', 'Case.').replace('@example.com', '@Example.Com');
+    const password = `pw-${tag()}-${tag()}`;
+    const endsAt = new Date(T0.getTime() + 30 * DAY).toISOString();
+    // Each entry point gets the ID in another case: the account in mixed case, the member in
+    // capitals, the subscription in capitals, the trial in mixed case, a selection change by path.
+    const account = expectStatus(await gw.op.post('/v1/users', { autodeskId: mixed, name: 'Case Test', password }), 201);
+    expectStatus(await gw.op.post(`/v1/teams/${t}/members`, { autodeskId: upper, products: ['autocad', 'revit'] }), 201);
+    expectStatus(await gw.op.put(`/v1/teams/${t}/members/${mixed}/products`, { products: ['autocad', 'revit', 'maya'] }), 200);
+    const subscription = expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: upper, product: 'autocad', endsAt }), 201);
+    const trialLicense = expectStatus(await gw.op.post('/v1/trials', { autodeskId: mixed, product: 'revit', endsAt }), 201);
+
+    for (const signInAs of [lower, upper, mixed]) {
+      const u = await signIn(gw, { autodeskId: signInAs, password });
+      const sub = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+      expect(sub, `signed in as ${signInAs}`).toMatchObject({ source: 'subscription', charged: 0, session: null, balance: null });
+      expect(decodeJwt(sub.entitlement)).toMatchObject({ sub: lower, source: 'subscription' });
+      const trial = expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200);
+      expect(trial, `signed in as ${signInAs}`).toMatchObject({ source: 'trial', charged: 0, session: null });
+      const flex = expectStatus(await u.api.post('/v1/launch', { product: 'maya' }), 200);
+      expect(flex, `signed in as ${signInAs}`).toMatchObject({ source: 'flex', team: t, balance: 91 });
+      const mine = expectStatus(await u.api.get('/v1/me/products'), 200) as { key: string; via: string[] }[];
+      expect(mine.find((p) => p.key === 'autocad')?.via).toContain('subscription');
+      expect(mine.find((p) => p.key === 'revit')?.via).toContain('trial');
+    }
+    // Nothing but the one Maya day was charged: the licenses were honoured for every spelling.
+    const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge');
+    expect(charges.map((c) => [c.autodeskId, c.product, c.tokens])).toEqual([[lower, 'maya', -9]]);
+    // Stored and answered in lower case (docs/http.md).
+    expect([account.autodeskId, subscription.autodeskId, trialLicense.autodeskId]).toEqual([lower, lower, lower]);
+  });
+
+  it.each(['subscription', 'trial'] as const)(
+    'R9: a %s starting while a Flex session is open wins at the first launch after its start, even after warm relaunches',
+    async (source) => {
+      const t = await team(100);
+      const u = await newMember(gw, t, ['autocad']);
+      const first = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+      expect(first).toMatchObject({ source: 'flex', charged: 7, balance: 93 });
+      const startsAt = new Date(T0.getTime() + 2 * HOUR);
+      const endsAt = new Date(T0.getTime() + 30 * DAY);
+      expectStatus(
+        await gw.op.post(`/v1/${source}s`, {
+          autodeskId: u.autodeskId,
+          product: 'autocad',
+          startsAt: startsAt.toISOString(),
+          endsAt: endsAt.toISOString(),
+        }),
+        201,
+      );
+      // Not started yet: the open Flex session answers, uncharged. Relaunched three times, so that
+      // whatever the gateway keeps of a warm answer is kept, and then used.
+      for (let i = 0; i < 3; i++) {
+        expect(expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({
+          source: 'flex',
+          charged: 0,
+          session: { id: first.session.id },
+        });
+      }
+      // Time alone moves it past the start (nothing is written in between): the license wins (R9).
+      await setClock(gw, new Date(startsAt.getTime() + 1000));
+      const next = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+      expect(next).toMatchObject({ source, charged: 0, session: null, balance: null, team: null });
+      expect(decodeJwt(next.entitlement)).toMatchObject({ source, sid: null });
+      expect(await balanceOf(gw, t)).toBe(93);
+    },
+  );
+
   it('R9: a subscription entitlement never outlives the subscription', async () => {
     const u = await signIn(gw, await newAccount(gw));
     const ends = new Date(T0.getTime() + 2 * 3600_000).toISOString();
@@ -77,6 +179,37 @@ describe('daily charge (R6, R7, R8)', () => {
     expect(await balanceOf(gw, t)).toBe(90);
     const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge');
     expect(charges).toHaveLength(1);
+  });
+
+  it('R7 + R19: 20 concurrent launches whose charge crosses the low-balance line open one session and charge once', async () => {
+    // The charge that takes the team below a fifth of its tokens records the crossing and e-mails
+    // it (R19); on SQLite it leaves the grouped charges for the general path. Whichever path each
+    // of the 20 takes, they share the one session (R7).
+    const big = await productRated(75);
+    const t = await team(100);
+    const admin = await newAdmin(gw, [t]);
+    const other = await newMember(gw, t, [big]);
+    expect(expectStatus(await other.api.post('/v1/launch', { product: big }), 200).balance).toBe(25); // 25%: above the line
+    const u = await newMember(gw, t, ['autocad']);
+    const answers = await simultaneousLaunches(u, 'autocad');
+    await expectOneSessionCharged(t, u.autodeskId, answers, 7, 18); // 18 of 100: below 20
+    expect((await mailsTo(gw, admin.email)).filter((m) => m.kind === 'alert-low-balance')).toHaveLength(1);
+  });
+
+  it('R7 + R2: 20 concurrent launches just after a lot expired with tokens left open one session and charge once', async () => {
+    // The lot's year ends a minute after T0, with 30 tokens unused and nothing written since: the
+    // first charge after it must write its expiry entry first (on SQLite: the general path).
+    const t = await team();
+    const expiring = await buy(gw, t, 30, '2025-03-15T10:01:00Z');
+    expect(expiring.expiresAt).toBe('2026-03-15T10:01:00.000Z');
+    const fresh = await buy(gw, t, 100);
+    const u = await newMember(gw, t, ['autocad']);
+    await setClock(gw, new Date(T0.getTime() + 2 * 60_000));
+    const answers = await simultaneousLaunches(u, 'autocad');
+    await expectOneSessionCharged(t, u.autodeskId, answers, 7, 93);
+    const ledger = await ledgerOf(gw, t);
+    expect(ledger.filter((e) => e.kind === 'expiry').map((e) => [e.lotId, e.tokens])).toEqual([[expiring.lotId, -30]]);
+    expect(ledger.filter((e) => e.kind === 'charge').map((e) => e.lotId)).toEqual([fresh.lotId]);
   });
 
   it('R7: relaunching from another machine within the 24 hours charges nothing and returns the same session', async () => {
@@ -168,6 +301,30 @@ describe('lots (R1, R2, R4)', () => {
     const { lots } = expectStatus(await gw.op.get(`/v1/teams/${t}/balance`), 200);
     expect(lots.find((l: any) => l.id === small.lotId).remaining).toBe(1);
     expect(lots.find((l: any) => l.id === big.lotId).remaining).toBe(50);
+  });
+
+  it('R2: on equal expiry and size the lot bought first pays first, then the lower lot id in byte order', async () => {
+    // Bought on 29 February and on 1 March 2028: all three lots expire on 1 March 2029 (R1).
+    await setClock(gw, '2028-06-01T00:00:00Z');
+    const t = await team();
+    const marchA = await buy(gw, t, 20, '2028-03-01T08:00:00Z');
+    const leap = await buy(gw, t, 20, '2028-02-29T08:00:00Z');
+    const marchB = await buy(gw, t, 20, '2028-03-01T08:00:00Z');
+    expect(new Set([marchA.expiresAt, leap.expiresAt, marchB.expiresAt])).toEqual(new Set(['2029-03-01T08:00:00.000Z']));
+    const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const [lowerId, higherId] = [marchA.lotId as string, marchB.lotId as string].sort(byCodeUnits);
+    // The balance lists the lots in the order they are drawn.
+    const { lots } = expectStatus(await gw.op.get(`/v1/teams/${t}/balance`), 200);
+    expect(lots.map((l: any) => l.id)).toEqual([leap.lotId, lowerId, higherId]);
+    const product = await productRated(45);
+    const u = await newMember(gw, t, [product]);
+    const r = expectStatus(await u.api.post('/v1/launch', { product }), 200);
+    const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge' && e.sessionId === r.session.id);
+    expect(charges.map((c) => [c.lotId, c.tokens])).toEqual([
+      [leap.lotId, -20],
+      [lowerId, -20],
+      [higherId, -5],
+    ]);
   });
 
   it('R2: an expired lot is never consumed and leaves the balance through an expiry entry', async () => {

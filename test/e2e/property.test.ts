@@ -22,6 +22,8 @@ const DAY = 86_400_000;
 
 type Step =
   | { kind: 'purchase'; team: 0 | 1; tokens: number; daysAgo: number }
+  /** Two lots of one size bought at one instant: R2 can tell them apart by lot id alone. */
+  | { kind: 'twins'; team: 0 | 1; tokens: number; daysAgo: number }
   | { kind: 'launch'; user: number; product: number }
   | { kind: 'clock'; minutes: number }
   | { kind: 'rate'; product: number; rate: number }
@@ -35,6 +37,15 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
       kind: fc.constant('purchase' as const),
       team: fc.constantFrom(0 as const, 1 as const),
       tokens: fc.integer({ min: 1, max: 40 }),
+      daysAgo: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 400 })),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('twins' as const),
+      team: fc.constantFrom(0 as const, 1 as const),
+      tokens: fc.integer({ min: 1, max: 20 }),
       daysAgo: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 400 })),
     }),
   },
@@ -80,15 +91,28 @@ interface Lot {
   id: string;
   tokens: number;
   remaining: number;
+  purchasedAt: string;
   expiresAt: string;
   expired: boolean;
 }
 
-/** R2 written independently of the gateway: unexpired, non-empty, earliest expiry, smaller lot, id. */
+/**
+ * R2 (docs/rules.md) written independently of the gateway: unexpired, non-empty lots; earliest
+ * expiry first; on a tie the smaller lot; then the one bought first; then the lower lot id in
+ * code-unit order. Never `localeCompare`: lot ids are base64url, and a locale collation orders
+ * `_`, `-` and letter case differently from bytes (it made this test fail once on a tie).
+ */
 function expectedDraw(lots: Lot[], amount: number): Map<string, number> {
+  const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   const order = lots
     .filter((l) => !l.expired && l.remaining > 0)
-    .sort((a, b) => a.expiresAt.localeCompare(b.expiresAt) || a.tokens - b.tokens || a.id.localeCompare(b.id));
+    .sort(
+      (a, b) =>
+        Date.parse(a.expiresAt) - Date.parse(b.expiresAt) ||
+        a.tokens - b.tokens ||
+        Date.parse(a.purchasedAt) - Date.parse(b.purchasedAt) ||
+        byCodeUnits(a.id, b.id),
+    );
   const out = new Map<string, number>();
   let left = amount;
   for (const l of order) {
@@ -132,6 +156,14 @@ async function runHistory(steps: Step[]): Promise<void> {
         const purchasedAt = new Date(now - step.daysAgo * DAY).toISOString();
         const r = await gw.op.post(`/v1/teams/${teams[step.team]}/purchases`, { tokens: step.tokens, purchasedAt });
         expect([201, 400]).toContain(r.status);
+        break;
+      }
+      case 'twins': {
+        const purchasedAt = new Date(now - step.daysAgo * DAY).toISOString();
+        for (let i = 0; i < 2; i++) {
+          const r = await gw.op.post(`/v1/teams/${teams[step.team]}/purchases`, { tokens: step.tokens, purchasedAt });
+          expect([201, 400]).toContain(r.status);
+        }
         break;
       }
       case 'clock':

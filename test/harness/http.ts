@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { Agent, fetch as undiciFetch } from 'undici';
 
 /** A plain HTTP caller for tests: real requests, answers kept whole for assertions. */
@@ -57,4 +58,61 @@ export function expectStatus<T>(answer: Answer<T>, status: number): T {
     throw new Error(`expected HTTP ${status}, got ${answer.status}: ${JSON.stringify(answer.body)}`);
   }
   return answer.body;
+}
+
+/** One request of a `simultaneously` burst, made with `api`'s credentials. */
+export interface BurstRequest {
+  api: Api;
+  method: string;
+  path: string;
+  body?: unknown;
+}
+
+/**
+ * Requests written to the gateway in the same event-loop turn, each on a keep-alive connection of
+ * its own opened beforehand (by concurrent `GET /healthz`), so that they reach the gateway
+ * together: the "simultaneous requests" of R7. Through undici's fetch a burst leaves about one
+ * request per millisecond when the gateway runs in the test's own process, and the first would
+ * often be answered before the last was sent. Answers in the order of `requests`.
+ */
+export async function simultaneously<T = any>(requests: readonly BurstRequest[]): Promise<Answer<T>[]> {
+  const n = requests.length;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: n, maxFreeSockets: n });
+  const send = (base: string, method: string, path: string, headers: Record<string, string>, payload?: string) =>
+    new Promise<Answer<T>>((resolve, reject) => {
+      const req = http.request(new URL(path, base), { method, agent, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const type = String(res.headers['content-type'] ?? '');
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: { get: (name: string) => (res.headers[name.toLowerCase()] as string | undefined) ?? null },
+            body: (type.includes('json') && text ? JSON.parse(text) : text) as T,
+          });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  try {
+    await Promise.all(requests.map((r) => send(r.api.baseUrl, 'GET', '/healthz', {})));
+    const prepared = requests.map((r) => {
+      const headers: Record<string, string> = {};
+      if (r.api.token) headers.authorization = `Bearer ${r.api.token}`;
+      const payload = r.body === undefined ? undefined : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+      if (payload !== undefined) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = String(Buffer.byteLength(payload));
+      }
+      return { r, headers, payload };
+    });
+    // One synchronous loop: every request is on its socket before the gateway reads any of them.
+    const sent = prepared.map(({ r, headers, payload }) => send(r.api.baseUrl, r.method, r.path, headers, payload));
+    return await Promise.all(sent);
+  } finally {
+    agent.destroy();
+  }
 }

@@ -23,6 +23,7 @@ const lotsArb = fc.array(lotArb, { maxLength: 12 }).map((specs) =>
       id: `lot${String(i).padStart(2, '0')}`,
       tokens: s.tokens,
       remaining: Math.max(0, s.tokens - s.used),
+      purchasedAt: purchased.toISOString(),
       expiresAt: lotExpiry(purchased).toISOString(),
     };
   }),

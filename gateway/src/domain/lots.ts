@@ -5,6 +5,8 @@ export interface LotState {
   id: string;
   tokens: number;
   remaining: number;
+  /** When the tokens were bought (a transferred part keeps its source lot's instant, R3). */
+  purchasedAt: string;
   expiresAt: string;
 }
 
@@ -23,11 +25,23 @@ export function isExpired(lot: Pick<LotState, 'expiresAt'>, now: Date): boolean 
   return Date.parse(lot.expiresAt) <= now.getTime();
 }
 
-/** R2: unexpired lots in the order they are drawn: expiring first, then the smaller lot, then by id. */
+/**
+ * R2: unexpired lots in the order they are drawn: expiring first; on a tie the smaller lot (the
+ * tokens it was created with); then the one bought first; then the lower id in code-unit order
+ * (byte order for the ASCII ids the gateway makes), never a locale's collation.
+ */
 export function drawOrder<L extends LotState>(lots: readonly L[], now: Date): L[] {
-  return lots
-    .filter((l) => l.remaining > 0 && !isExpired(l, now))
-    .sort((a, b) => Date.parse(a.expiresAt) - Date.parse(b.expiresAt) || a.tokens - b.tokens || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return lots.filter((l) => l.remaining > 0 && !isExpired(l, now)).sort(drawsBefore);
+}
+
+/** R2's total order on lots, as a comparator: negative when `a` is drawn before `b`. */
+export function drawsBefore(a: LotState, b: LotState): number {
+  return (
+    Date.parse(a.expiresAt) - Date.parse(b.expiresAt) ||
+    a.tokens - b.tokens ||
+    Date.parse(a.purchasedAt) - Date.parse(b.purchasedAt) ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
 }
 
 export function balanceOf(lots: readonly LotState[], now: Date): number {

@@ -1,6 +1,6 @@
 import type { LedgerEntry, LotView } from '@flexgate/shared';
 import { type Kysely, sql } from 'kysely';
-import type { LotState } from '../../domain/lots';
+import { drawsBefore, type LotState } from '../../domain/lots';
 import { RetryTransaction } from '../errors';
 import type { DB, LedgerTable } from '../schema';
 import type { Tx } from '../tx';
@@ -112,7 +112,7 @@ export async function lotsOfTeams(
   if (teamIds.length === 0) return [];
   const rows = await trx
     .selectFrom('lots')
-    .select(['id', 'team_id', 'tokens', 'remaining', 'expires_at'])
+    .select(['id', 'team_id', 'tokens', 'remaining', 'purchased_at', 'expires_at'])
     .where('team_id', 'in', [...teamIds])
     .where((eb) => eb.or([eb('expires_at', '>', nowIso), eb('remaining', '>', 0)]))
     .orderBy('team_id')
@@ -132,12 +132,18 @@ export async function lotsOfTeams(
 export async function chargeableLots(db: Kysely<DB>, teamId: string, nowIso: string): Promise<LotState[]> {
   const rows = await db
     .selectFrom('lots')
-    .select(['id', 'tokens', 'remaining', 'expires_at'])
+    .select(['id', 'tokens', 'remaining', 'purchased_at', 'expires_at'])
     .where('team_id', '=', teamId)
     .where('expires_at', '>', nowIso)
     .where('remaining', '>', 0)
     .execute();
-  return rows.map((r) => ({ id: r.id, tokens: Number(r.tokens), remaining: Number(r.remaining), expiresAt: r.expires_at }));
+  return rows.map((r) => ({
+    id: r.id,
+    tokens: Number(r.tokens),
+    remaining: Number(r.remaining),
+    purchasedAt: r.purchased_at,
+    expiresAt: r.expires_at,
+  }));
 }
 
 /**
@@ -222,22 +228,17 @@ export async function balancesOf(db: Kysely<DB>, teamIds: readonly string[], now
 }
 
 export async function teamLots(db: Kysely<DB>, teamId: string, nowIso: string): Promise<LotView[]> {
-  const rows = await db
-    .selectFrom('lots')
-    .selectAll()
-    .where('team_id', '=', teamId)
-    .orderBy('expires_at')
-    .orderBy('tokens')
-    .orderBy('id')
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    tokens: Number(r.tokens),
-    remaining: Number(r.remaining),
-    purchasedAt: r.purchased_at,
-    expiresAt: r.expires_at,
-    expired: r.expires_at <= nowIso,
-  }));
+  const rows = await db.selectFrom('lots').selectAll().where('team_id', '=', teamId).execute();
+  return rows
+    .map((r) => ({
+      id: r.id,
+      tokens: Number(r.tokens),
+      remaining: Number(r.remaining),
+      purchasedAt: r.purchased_at,
+      expiresAt: r.expires_at,
+      expired: r.expires_at <= nowIso,
+    }))
+    .sort(drawsBefore); // R2's own order: SQL would compare ids by the database's collation
 }
 
 export async function ledgerPage(db: Kysely<DB>, teamId: string, after: number, limit: number): Promise<LedgerEntry[]> {
