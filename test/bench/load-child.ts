@@ -10,7 +10,7 @@ import { requestsOf } from './workloads';
 
 process.once('message', (job: LoadJob) => {
   const cpu0 = process.cpuUsage();
-  runLoad(job.origin, requestsOf(job.workload), job.opts)
+  runLoad(job.origins, requestsOf(job.workload), job.opts)
     .then((result) => {
       const cpu = process.cpuUsage(cpu0);
       // Over every request sent, the warm-up's too: what the load generator takes from the cores.

@@ -22,6 +22,8 @@ export interface LoadResult {
   p999: number;
   max: number;
   statuses: Record<number, number>;
+  /** Measured requests answered by each origin, in the order given (an instance left idle shows). */
+  byOrigin: number[];
   /** Requests sent during the warm-up, not measured. */
   warmupRequests: number;
 }
@@ -33,20 +35,31 @@ export interface LoadOptions {
 }
 
 export interface LoadJob {
-  origin: string;
+  /** One origin, or several gateway instances on one database (`pnpm bench --instances N`). */
+  origins: string[];
   workload: Workload;
   opts: LoadOptions;
 }
 
 /**
  * A closed-loop load: `connections` workers each send the next request as soon as the previous
- * answered, for `seconds`. Bounded in time and aimed at one 127.0.0.1 origin.
+ * answered, for `seconds`. Bounded in time and aimed at 127.0.0.1 origins only. With several
+ * origins, worker k keeps to origin k mod N (round-robin over connections, as a load balancer
+ * with keep-alive spreads clients): each instance gets its share of the loop, and one request
+ * sequence feeds them all, so cold pairs still never repeat across instances.
  */
-export async function runLoad(origin: string, next: (i: number) => Request, opts: LoadOptions): Promise<LoadResult> {
-  if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(origin)) throw new Error(`load tests target loopback only: ${origin}`);
-  const pool = new Pool(origin, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 30_000 });
+export async function runLoad(origins: string | string[], next: (i: number) => Request, opts: LoadOptions): Promise<LoadResult> {
+  const list = typeof origins === 'string' ? [origins] : origins;
+  if (list.length === 0 || list.length > opts.connections) throw new Error(`1 to ${opts.connections} origins, not ${list.length}`);
+  for (const origin of list)
+    if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(origin)) throw new Error(`load tests target loopback only: ${origin}`);
+  // Origin i serves workers i, i + N, ...: ceil((connections - i) / N) of them.
+  const pools = list.map(
+    (origin, i) =>
+      new Pool(origin, { connections: Math.ceil((opts.connections - i) / list.length), pipelining: 1, keepAliveTimeout: 30_000 }),
+  );
   let counter = 0;
-  const one = async () => {
+  const one = async (pool: Pool) => {
     const r = next(counter++);
     const t0 = performance.now();
     const res = await pool.request({ method: r.method, path: r.path, headers: r.headers, body: r.body });
@@ -56,18 +69,22 @@ export async function runLoad(origin: string, next: (i: number) => Request, opts
   const phase = async (seconds: number, record: boolean) => {
     const latencies: number[] = [];
     const statuses: Record<number, number> = {};
+    const byOrigin = pools.map(() => 0);
     let errors = 0;
     let sent = 0;
     const deadline = performance.now() + seconds * 1000;
     const started = performance.now();
     await Promise.all(
-      Array.from({ length: opts.connections }, async () => {
+      Array.from({ length: opts.connections }, async (_, k) => {
+        const o = k % pools.length;
+        const pool = pools[o] as Pool;
         while (performance.now() < deadline) {
           try {
             sent++;
-            const { ms, status, ok } = await one();
+            const { ms, status, ok } = await one(pool);
             if (!record) continue;
             latencies.push(ms);
+            byOrigin[o] = (byOrigin[o] as number) + 1;
             statuses[status] = (statuses[status] ?? 0) + 1;
             if (!ok) errors++;
           } catch {
@@ -76,11 +93,11 @@ export async function runLoad(origin: string, next: (i: number) => Request, opts
         }
       }),
     );
-    return { latencies, statuses, errors, sent, elapsed: (performance.now() - started) / 1000 };
+    return { latencies, statuses, byOrigin, errors, sent, elapsed: (performance.now() - started) / 1000 };
   };
   const warmupRequests = opts.warmupSeconds ? (await phase(opts.warmupSeconds, false)).sent : 0;
-  const { latencies, statuses, errors, elapsed } = await phase(opts.seconds, true);
-  await pool.close();
+  const { latencies, statuses, byOrigin, errors, elapsed } = await phase(opts.seconds, true);
+  await Promise.all(pools.map((p) => p.close()));
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
   return {
@@ -93,6 +110,7 @@ export async function runLoad(origin: string, next: (i: number) => Request, opts
     p999: q(0.999),
     max: latencies.at(-1) ?? 0,
     statuses,
+    byOrigin,
     warmupRequests,
   };
 }
@@ -102,7 +120,11 @@ export async function runLoad(origin: string, next: (i: number) => Request, opts
  * load generator's heap holds only its requests, not the fleet and whatever seeding left, so its
  * own collections stay short. Also answers the load generator's CPU per request sent.
  */
-export function runLoadApart(origin: string, workload: Workload, opts: LoadOptions): Promise<LoadResult & { loaderCpuUs: number }> {
+export function runLoadApart(
+  origins: string | string[],
+  workload: Workload,
+  opts: LoadOptions,
+): Promise<LoadResult & { loaderCpuUs: number }> {
   const child = fork(fileURLToPath(new URL('./load-child.ts', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let answered = false;
@@ -114,6 +136,6 @@ export function runLoadApart(origin: string, workload: Workload, opts: LoadOptio
     child.once('exit', (code) => {
       if (!answered) reject(new Error(`load generator exited with ${code} before answering`));
     });
-    child.send({ origin, workload, opts } satisfies LoadJob);
+    child.send({ origins: typeof origins === 'string' ? [origins] : origins, workload, opts } satisfies LoadJob);
   });
 }

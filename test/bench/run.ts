@@ -1,17 +1,19 @@
 /**
  * `pnpm bench`: flexgate's check endpoint against a bare Hono baseline, measured side by side in
- * one run on one machine, alternating baseline and gateway runs, and written to BENCHMARKS.md.
+ * one run on one machine, alternating baseline and gateway runs, and written to BENCHMARKS.md. On
+ * PostgreSQL, pgbench's TPC-B-like script on the same server is a second baseline for cold launches.
  *
  *   pnpm bench [--seconds 5] [--connections 64] [--reps 3] [--engine sqlite|postgres] [--cluster N]
- *              [--cpu-prof] [--no-write]
+ *              [--instances N (PostgreSQL)] [--cpu-prof] [--no-write]
  */
-import { type ChildProcess, execSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshDatabase } from '../harness/db';
+import { promisify } from 'node:util';
+import { freshDatabase, type TestDatabase } from '../harness/db';
 import { api, type Fleet, prewarm, seedFleet } from './fleet';
 import { type LoadResult, type Request, runLoadApart } from './load';
 import { launchRequest, type Workload } from './workloads';
@@ -30,8 +32,20 @@ const reps = Number(opt('reps', '3'));
 // the fleet's ID tokens' 7 days (the gateway's longest FLEXGATE_ID_TOKEN_TTL).
 if (!(reps >= 1 && (reps + 2) * 25 <= 7 * 24)) throw new Error('--reps: 1 to 4');
 const engine = opt('engine', 'sqlite') as 'sqlite' | 'postgres';
+if (engine !== 'sqlite' && engine !== 'postgres') throw new Error('--engine: sqlite or postgres');
 const cluster = Number(opt('cluster', '0'));
+const instances = Number(opt('instances', '1'));
+if (!(Number.isInteger(instances) && instances >= 1 && instances <= 8)) throw new Error('--instances: 1 to 8');
+// Processes sharing one SQLite file take turns at its write lock: the issue's scale-out is PostgreSQL's.
+if (instances > 1 && engine !== 'postgres') throw new Error('--instances: PostgreSQL only (--engine postgres)');
+// The bench moves every process's test clock for each simulated day; a cluster's workers each keep
+// one of their own, and POST /v1/test/clock reaches only one of them.
+if (instances > 1 && cluster > 1) throw new Error('--instances and --cluster: one or the other');
+// pgbench -T counts whole seconds, and its runs last as long as the gateway's.
+if (engine === 'postgres' && !(Number.isInteger(seconds) && seconds >= 1))
+  throw new Error('--seconds: whole seconds on PostgreSQL (pgbench -T)');
 const cpuProf = has('cpu-prof');
+const execFileAsync = promisify(execFile);
 
 interface Proc {
   url: string;
@@ -65,29 +79,66 @@ async function start(args: string[], env: Record<string, string>): Promise<Proc>
     child,
     stop: () =>
       new Promise((res) => {
+        if (child.exitCode !== null || child.signalCode !== null) return res();
         child.once('exit', () => res());
         child.kill('SIGTERM');
       }),
   };
 }
 
-/** CPU seconds (user + system) the process and its workers have used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const pids = [pid, ...execSync(`pgrep -P ${pid} || true`).toString().split('\n').filter(Boolean).map(Number)];
+/**
+ * What main started, undone in reverse order once, also when a run fails: gateways left running
+ * would hold their databases (and the cores) after the bench is gone.
+ */
+const teardown: (() => Promise<void>)[] = [];
+async function tearDown() {
+  for (let undo = teardown.pop(); undo; undo = teardown.pop()) await undo().catch((e: unknown) => console.error('teardown:', e));
+}
+
+/** pgbench from PATH, else from the newest /usr/lib/postgresql/<version>/bin (Debian keeps it there). */
+function pgbenchBinary(): string {
+  const onPath = execSync('command -v pgbench || true', { shell: '/bin/sh' }).toString().trim();
+  if (onPath) return onPath;
+  const dir = '/usr/lib/postgresql';
+  const versions = existsSync(dir) ? readdirSync(dir).filter((v) => existsSync(join(dir, v, 'bin/pgbench'))) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (newest) return join(dir, newest, 'bin/pgbench');
+  throw new Error('--engine postgres needs pgbench (PostgreSQL client tools): not on PATH nor in /usr/lib/postgresql/*/bin');
+}
+
+/**
+ * pgbench's built-in TPC-B-like script, 16 clients on 2 threads, against a scratch database of
+ * the gateway's PostgreSQL server: what that server does per second in small write transactions,
+ * measured on the same cores in the same minute. A second of it first, unmeasured, as every
+ * gateway run gets (fresh backends, their caches).
+ */
+async function runPgbench(bin: string, url: string, secs: number): Promise<number> {
+  await execFileAsync(bin, ['-c', '16', '-j', '2', '-n', '-T', '1', url]);
+  const { stdout } = await execFileAsync(bin, ['-c', '16', '-j', '2', '-T', String(secs), url]);
+  const tps = /^tps = ([\d.]+) \(without initial connection time\)$/m.exec(stdout)?.[1];
+  if (tps === undefined) throw new Error(`no "tps = ... (without initial connection time)" from pgbench:\n${stdout}`);
+  return Number(tps);
+}
+
+/** The gateway processes with their cluster workers, if any. */
+const withWorkers = (pids: number[]) =>
+  pids.flatMap((pid) => [pid, ...execSync(`pgrep -P ${pid} || true`).toString().split('\n').filter(Boolean).map(Number)]);
+
+/** CPU seconds (user + system) the gateway processes and their workers have used so far, from /proc. */
+function cpuSeconds(gatewayPids: number[]): number {
   let ticks = 0;
-  for (const p of pids) {
+  for (const p of withWorkers(gatewayPids)) {
     const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
     ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
   }
   return ticks / 100;
 }
 
-/** The gateway's RSS (with its workers' when clustered), and the part of it that is mapped file pages. */
-function rssMb(pid: number): { total: number; file: number } {
-  const pids = [pid, ...execSync(`pgrep -P ${pid} || true`).toString().split('\n').filter(Boolean).map(Number)];
+/** The gateways' RSS (summed, with their workers' when clustered), and the part of it that is mapped file pages. */
+function rssMb(gatewayPids: number[]): { total: number; file: number } {
   let kb = 0;
   let fileKb = 0;
-  for (const p of pids) {
+  for (const p of withWorkers(gatewayPids)) {
     const status = readFileSync(`/proc/${p}/status`, 'utf8');
     kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     fileKb += Number(/RssFile:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -101,26 +152,55 @@ const median = (xs: number[]) => {
 };
 
 async function main() {
-  const db = await freshDatabase(engine);
-  const operatorKey = `bench-${randomBytes(8).toString('hex')}`;
   const profDir = mkdtempSync(join(tmpdir(), 'flexgate-prof-'));
+  teardown.push(async () => rmSync(profDir, { recursive: true, force: true }));
+  const db = await freshDatabase(engine);
+  teardown.push(() => db.drop());
+  const operatorKey = `bench-${randomBytes(8).toString('hex')}`;
   const baseline = await start(['test/bench/baseline.ts'], {});
+  teardown.push(() => baseline.stop());
   const gwArgs = [
     ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
     'gateway/src/main.ts',
     ...(cluster > 1 ? ['--cluster', String(cluster)] : []),
   ];
-  const gateway = await start(gwArgs, {
-    PORT: '0',
-    DATABASE_URL: db.url,
-    FLEXGATE_OPERATOR_KEY: operatorKey,
-    FLEXGATE_TEST_CLOCK: '1',
-    FLEXGATE_RATE_LIMIT: 'off',
-    FLEXGATE_SCRYPT_N: '1024',
-    FLEXGATE_LOG: 'warn',
-    FLEXGATE_ID_TOKEN_TTL: String(7 * 86400),
-  });
-  console.error(`baseline ${baseline.url}, gateway ${gateway.url} (${engine}${cluster > 1 ? `, ${cluster} workers` : ''}); seeding...`);
+  // --instances N: N processes started the same way on the one database, each on a port of its
+  // own, all at once (their migrations take turns under the migrator's lock).
+  const started = await Promise.allSettled(
+    Array.from({ length: instances }, () =>
+      start(gwArgs, {
+        PORT: '0',
+        DATABASE_URL: db.url,
+        FLEXGATE_OPERATOR_KEY: operatorKey,
+        FLEXGATE_TEST_CLOCK: '1',
+        FLEXGATE_RATE_LIMIT: 'off',
+        FLEXGATE_SCRYPT_N: '1024',
+        FLEXGATE_LOG: 'warn',
+        FLEXGATE_ID_TOKEN_TTL: String(7 * 86400),
+      }),
+    ),
+  );
+  const gateways = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  for (const g of gateways) teardown.push(() => g.stop());
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  const gateway = gateways[0] as Proc;
+  const urls = gateways.map((g) => g.url);
+  const pids = gateways.map((g) => g.child.pid as number);
+  console.error(
+    `baseline ${baseline.url}, gateway ${urls.join(' ')} (${engine}${cluster > 1 ? `, ${cluster} workers` : ''}${instances > 1 ? `, ${instances} instances` : ''}); seeding...`,
+  );
+
+  // pgbench's scratch database on the gateway's server, initialised once (scale 10: 1M accounts).
+  let pgbench: { bin: string; db: TestDatabase } | null = null;
+  if (engine === 'postgres') {
+    const bin = pgbenchBinary();
+    const scratch = await freshDatabase('postgres');
+    teardown.push(() => scratch.drop());
+    await execFileAsync(bin, ['-i', '-s', '10', '-q', scratch.url]);
+    pgbench = { bin, db: scratch };
+  }
+
   const t0 = performance.now();
   const fleet = await seedFleet(gateway.url, operatorKey, has('small') ? { warm: 200, cold: 2000, refused: 50 } : undefined);
   console.error(
@@ -128,9 +208,18 @@ async function main() {
   );
 
   let clock = Date.now();
+  /** The instants the clock was moved to: each starts a simulated day (checkCharges). */
+  const days: number[] = [];
+  // Every instance keeps its own test clock: each is moved to the same instant.
   const nextDay = async () => {
     clock += 25 * 3600_000;
-    await api(gateway.url, operatorKey, 'POST', '/v1/test/clock', { now: new Date(clock).toISOString() });
+    days.push(clock);
+    for (const url of urls) await api(url, operatorKey, 'POST', '/v1/test/clock', { now: new Date(clock).toISOString() });
+  };
+  // The first instance opens the warm sessions; the others then relaunch them (no charge), so that
+  // each has them in its own warm-launch cache before the warm runs.
+  const prewarmAll = async () => {
+    for (const url of urls) await prewarm(url, fleet);
   };
   const products = fleet.products.map((p) => p.key);
   const admin: Request[] = [`/v1/teams/${fleet.team}/balance`, `/v1/teams/${fleet.team}/usage?by=product`].map((path) => ({
@@ -159,7 +248,7 @@ async function main() {
       prepare: async (r) => {
         if (r === 0) {
           await nextDay();
-          await prewarm(gateway.url, fleet);
+          await prewarmAll();
         }
       },
       workload: () => ({ kind: 'warm', launches: { tokens: fleet.warm, products } }),
@@ -175,7 +264,7 @@ async function main() {
       prepare: async (r) => {
         if (r === 0) {
           await nextDay();
-          await prewarm(gateway.url, fleet);
+          await prewarmAll();
         }
       },
       workload: (r) => ({ kind: 'mixed', warm: { tokens: fleet.warm, products }, cold: { tokens: share(r), products }, admin }),
@@ -189,92 +278,134 @@ async function main() {
    * pair runs minutes apart. The table shows the median of these.
    */
   const ratios = (r: { gw: Measured[]; base: Measured[] }) => r.gw.map((g, i) => g.rps / (r.base[i] ?? (r.base[0] as Measured)).rps);
-  const rows: { name: string; gw: Measured[]; base: Measured[]; cpu: number[] }[] = [];
+  /** Each rep's gateway req/s against the pgbench run just after it (cold only: see below). */
+  const pgRatios = (r: { gw: Measured[]; pg: number[] }) => r.pg.map((tps, i) => (r.gw[i] as Measured).rps / tps);
+  // pgbench follows the cold runs only: the issue's target is cold launches (a write transaction
+  // each, as each TPC-B one is) against it; after every row it would cost a rep (seconds + 1) s of
+  // the two cores for ratios that mean nothing (warm launches do not write).
+  const pgbenchAfter = new Set(['cold']);
+  const rows: { name: string; gw: Measured[]; base: Measured[]; pg: number[]; cpu: number[] }[] = [];
   for (const w of workloads.filter((w) => !only || only.split(',').includes(w.name))) {
-    const row = { name: w.name, gw: [] as Measured[], base: [] as Measured[], cpu: [] as number[] };
+    const row = { name: w.name, gw: [] as Measured[], base: [] as Measured[], pg: [] as number[], cpu: [] as number[] };
+    // Each rep: Hono baseline, gateway, pgbench. The gateway run sits between its two yardsticks,
+    // so both of its ratios pair it with a run seconds away, never minutes (the machine drifts).
     for (let r = 0; r < reps; r++) {
       if (!has('no-baseline') || r === 0)
         row.base.push(
           await runLoadApart(baseline.url, baseWorkload, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }),
         );
       await w.prepare(r);
-      const cpu0 = cpuSeconds(gateway.child.pid as number);
+      const cpu0 = cpuSeconds(pids);
       // Every workload gets its second of warm-up (JIT, caches); cold and mixed spend fresh pairs on it.
-      row.gw.push(await runLoadApart(gateway.url, w.workload(r), { connections, seconds, warmupSeconds: 1 }));
+      row.gw.push(await runLoadApart(urls, w.workload(r), { connections, seconds, warmupSeconds: 1 }));
       const g = row.gw.at(-1) as Measured;
       const base = row.base.at(-1) as Measured;
-      const cpuUs = ((cpuSeconds(gateway.child.pid as number) - cpu0) / g.requests) * 1e6;
+      const cpuUs = ((cpuSeconds(pids) - cpu0) / g.requests) * 1e6;
       row.cpu.push(cpuUs);
+      if (pgbench && pgbenchAfter.has(w.name)) row.pg.push(await runPgbench(pgbench.bin, pgbench.db.url, seconds));
+      const tps = row.pg[r];
       console.error(
-        `${w.name} #${r + 1}: ${((g.rps / base.rps) * 100).toFixed(0)}%, gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}, ~${Math.round(cpuUs)} us gateway CPU per request, load generator ${Math.round(g.loaderCpuUs)} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}`,
+        `${w.name} #${r + 1}: ${((g.rps / base.rps) * 100).toFixed(0)}%, gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}${instances > 1 ? ` (requests per instance ${g.byOrigin.join(', ')})` : ''}, ~${Math.round(cpuUs)} us gateway CPU per request, load generator ${Math.round(g.loaderCpuUs)} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}${tps === undefined ? '' : ` | pgbench ${Math.round(tps)} TPS, gateway ${((g.rps / tps) * 100).toFixed(0)}% of it`}`,
       );
     }
     rows.push(row);
   }
 
-  // Cold correctness, checked after the run: exactly one charge per session, one session per pair and day.
-  const check = await checkCharges(gateway.url, fleet, operatorKey);
-  const rss = rssMb(gateway.child.pid as number);
-  // The V8 heap as the gateway reports it (GET /metrics; with --cluster, one worker's).
-  const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
-  const gauge = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20);
-  const heap = { total: gauge('nodejs_heap_size_total_bytes'), used: gauge('nodejs_heap_size_used_bytes') };
-  await gateway.stop();
-  await baseline.stop();
-  await db.drop();
+  // Cold correctness, checked after the run over the one database whichever instance charged:
+  // exactly one charge per session, one session per pair and day.
+  const check = await checkCharges(gateway.url, fleet, operatorKey, days);
+  const rss = rssMb(pids);
+  // The V8 heap as the gateways report it (GET /metrics), summed over the instances; with
+  // --cluster, one worker's.
+  const heap = { total: 0, used: 0 };
+  for (const url of urls) {
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const gauge = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20);
+    heap.total += gauge('nodejs_heap_size_total_bytes');
+    heap.used += gauge('nodejs_heap_size_used_bytes');
+  }
+  // Stopped before the profile is read: a gateway writes its --cpu-prof file as it exits (with
+  // --instances, one file each; the summary reads one of them).
+  for (const g of gateways) await g.stop();
+  const profile = cpuProf ? summariseProfile(profDir) : '';
+  await tearDown();
 
   const commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();
   const dirty = execSync('git status --porcelain -- gateway shared', { cwd: root }).toString().trim() ? '+uncommitted' : '';
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  const title = `${engine}${cluster > 1 ? `, ${cluster} cluster workers` : ', 1 process'}`;
+  const title = `${engine}${cluster > 1 ? `, ${cluster} cluster workers` : instances > 1 ? `, ${instances} instances` : ', 1 process'}`;
+  const pgCols = pgbench !== null;
   const table = [
     `### ${title}: ${new Date().toISOString().slice(0, 16)}Z, commit ${commit}${dirty}`,
     '',
-    `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; the ratio is the median of each rep's gateway run against the baseline run just before it; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.`,
+    `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; the ratio is the median of each rep's gateway run against the baseline run just before it; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.${
+      instances > 1
+        ? ` ${instances} gateway processes on the one database, each connection of the load generator kept to one of them (round-robin); gateway CPU, RSS and heap are their sums.`
+        : ''
+    }${
+      pgCols
+        ? " pgbench: its built-in TPC-B-like script on a scratch database of the same PostgreSQL server (scale 10, 16 clients, -j 2), after each cold run for as long, after 1 s of its own; the ratio is the median of each rep's cold launches/s over that rep's pgbench TPS."
+        : ''
+    }`,
     '',
-    '| workload | gateway req/s | baseline req/s | ratio (each rep) | p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req | baseline p99 ms | load generator CPU µs/req (gateway; baseline) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    `| workload | gateway req/s | baseline req/s | ratio (each rep) |${pgCols ? ' pgbench TPS | ÷ pgbench TPS (each rep) |' : ''} p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req | baseline p99 ms | load generator CPU µs/req (gateway; baseline) |`,
+    `|---|---|---|---|${pgCols ? '---|---|' : ''}---|---|---|---|---|---|---|`,
     ...rows.map((r) => {
       const g = median(r.gw.map((x) => x.rps));
       const b = median(r.base.map((x) => x.rps));
       const each = ratios(r);
-      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${(median(each) * 100).toFixed(0)}% (${each.map((x) => (x * 100).toFixed(0)).join(', ')}) | ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} | ${Math.round(median(r.gw.map((x) => x.loaderCpuUs)))}; ${Math.round(median(r.base.map((x) => x.loaderCpuUs)))} |`;
+      const eachPg = pgRatios(r);
+      const pgCells = !pgCols
+        ? ''
+        : eachPg.length === 0
+          ? ' - | - |'
+          : ` ${Math.round(median(r.pg))} | ${(median(eachPg) * 100).toFixed(0)}% (${eachPg.map((x) => (x * 100).toFixed(0)).join(', ')}) |`;
+      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${(median(each) * 100).toFixed(0)}% (${each.map((x) => (x * 100).toFixed(0)).join(', ')}) |${pgCells} ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} | ${Math.round(median(r.gw.map((x) => x.loaderCpuUs)))}; ${Math.round(median(r.base.map((x) => x.loaderCpuUs)))} |`;
     }),
     '',
-    `After the runs: gateway RSS ${rss.total} MB (${rss.file} MB of it mapped file pages: code, and on SQLite the database through the read connection's mmap; V8 heap ${heap.total} MB committed, ${heap.used} MB in use${cluster > 1 ? ', in one worker' : ''}); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
+    `After the runs: ${instances > 1 ? `the ${instances} gateways' RSS together` : 'gateway RSS'} ${rss.total} MB (${rss.file} MB of it mapped file pages: code, and on SQLite the database through the read connection's mmap; V8 heap ${heap.total} MB committed, ${heap.used} MB in use${cluster > 1 ? ', in one worker' : instances > 1 ? ', summed' : ''}); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
     '',
   ].join('\n');
   console.log(`\n${table}`);
-  if (cpuProf) console.log(summariseProfile(profDir));
-  rmSync(profDir, { recursive: true, force: true });
+  if (cpuProf) console.log(profile);
   if (!has('no-write')) appendResults(table);
   if (check.duplicates > 0 || check.mischarged > 0) process.exitCode = 1;
 }
 
-async function checkCharges(origin: string, fleet: Fleet, operatorKey: string) {
+/**
+ * Every session's charges from the team's ledger (one shared database, whichever instance wrote
+ * them): a session must be charged once at its product's rate, and a (user, product) at most once
+ * per simulated day. A charge's day is the last instant in `days` at or before its `at` (the
+ * gateway's clock, moved 25 h per day, so a day's runs never reach the next day's instant).
+ */
+async function checkCharges(origin: string, fleet: Fleet, operatorKey: string, days: number[]) {
   const rate = new Map(fleet.products.map((p) => [p.key, p.dailyRate]));
-  const perSession = new Map<string, { user: string; product: string; tokens: number }>();
+  const perSession = new Map<string, { user: string; product: string; tokens: number; day: number }>();
   for (let after = 0; ; ) {
     const page = (await api(origin, operatorKey, 'GET', `/v1/teams/${fleet.team}/ledger?after=${after}&limit=10000`)) as any[];
     for (const e of page) {
       if (!e.sessionId) continue;
-      const s = perSession.get(e.sessionId) ?? { user: e.autodeskId, product: e.product, tokens: 0 };
+      const at = Date.parse(e.at);
+      const day = days.findLastIndex((d) => d <= at);
+      const s = perSession.get(e.sessionId) ?? { user: e.autodeskId, product: e.product, tokens: 0, day };
       s.tokens -= e.tokens;
       perSession.set(e.sessionId, s);
     }
     if (page.length < 10000) break;
     after = page.at(-1).id;
   }
+  // A charge before the first simulated day (none is sent then) or with an unreadable time is wrong too.
   let mischarged = 0;
-  for (const s of perSession.values()) if (s.tokens !== rate.get(s.product)) mischarged++;
-  // Sessions are per (user, product) and 24 h; the bench moves the clock 25 h between epochs, so a
-  // second session of a pair can only be a double charge if it came from the same epoch: compare counts.
-  const sessionsPerPair = new Map<string, number>();
-  for (const s of perSession.values())
-    sessionsPerPair.set(`${s.user}|${s.product}`, (sessionsPerPair.get(`${s.user}|${s.product}`) ?? 0) + 1);
-  const epochs = Math.max(...sessionsPerPair.values());
+  for (const s of perSession.values()) if (s.tokens !== rate.get(s.product) || s.day < 0) mischarged++;
+  // Counted against the day each session was charged in, not against the most sessions any pair
+  // has: one pair charged twice in a one-day run would otherwise set that most to 2 and pass.
+  const sessionsPerDay = new Map<string, number>();
+  for (const s of perSession.values()) {
+    const key = `${s.user}|${s.product}|${s.day}`;
+    sessionsPerDay.set(key, (sessionsPerDay.get(key) ?? 0) + 1);
+  }
   let duplicates = 0;
-  for (const n of sessionsPerPair.values()) if (n > epochs) duplicates++;
+  for (const n of sessionsPerDay.values()) if (n > 1) duplicates++;
   return { sessions: perSession.size, duplicates, mischarged };
 }
 
@@ -313,7 +444,8 @@ function appendResults(table: string) {
   );
 }
 
-main().catch((e) => {
+main().catch(async (e) => {
   console.error(e);
+  await tearDown();
   process.exit(1);
 });
