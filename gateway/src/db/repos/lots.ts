@@ -124,6 +124,7 @@ export async function lotsOfTeams(
     teamId: r.team_id,
     tokens: Number(r.tokens),
     remaining: Number(r.remaining),
+    purchasedAt: r.purchased_at,
     expiresAt: r.expires_at,
   }));
 }
