@@ -66,9 +66,9 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   // Request id, access log and request metrics: one info line per request, built only when info
   // is enabled. The id travels in the Hono context, and the two lines a request can write (this
   // one and onError's) pass it explicitly. Not an AsyncLocalStorage: on Node 20 it turns on
-  // promise hooks for every promise in the process, about 6 µs per launch (BENCHMARKS.md).
-  // A generated id is `req_` and 96 random bits from the id pool: a randomUUID per request was 5%
-  // of the bytes a warm launch allocates (serializeUUID, profile-warm ALLOC=1), and an id need not be a UUID.
+  // promise hooks for every promise in the process, a cost on every launch (BENCHMARKS.md).
+  // A generated id is `req_` and 96 random bits from the id pool: a randomUUID's string building
+  // showed in a warm launch's allocations (BENCHMARKS.md), and an id need not be a UUID.
   const requestId = (incoming: string | undefined) => (incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : newId('req'));
   const accessLog = (id: string, method: string, route: string, status: number, ms: number) =>
     deps.logger.info('request', { requestId: id, method, route, status, ms: Math.round(ms * 100) / 100 });
@@ -124,7 +124,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   const importPath = /^\/v1\/teams\/[^/]+\/members\/import$/;
   app.use('/v1/*', (c, next) => (importPath.test(c.req.path) ? importLimit(c, next) : defaultLimit(c, next)));
   app.use('/v1/*', strictUtf8Body());
-  // Abuse (issue 8): per-address limits run before the credential is checked (a flood costs no
+  // Abuse: per-address limits run before the credential is checked (a flood costs no
   // signature check), per-user ones after it; FLEXGATE_RATE_LIMIT=off removes both.
   if (deps.config.rateLimit) {
     const r = deps.config.rateLimits;

@@ -6,11 +6,10 @@ import { startGateway } from './server';
 
 /** The only file that touches `process`: environment and arguments in, signals handled, exit codes out. */
 async function main(): Promise<void> {
-  // V8 lets the old generation grow to up to 4x its live size before the next full collection
-  // when the machine has memory to spare (24 GiB here): with a live heap of about 45 MB, the
-  // gateway then carried up to 130 MB of garbage and its RSS swung between 200 and 290 MB from run
-  // to run (BENCHMARKS.md, session 4). 1.5x keeps the heap near what is live, for a few more
-  // (concurrent) full collections. Read by V8 at each collection, so setting it here takes effect.
+  // V8 lets the old generation grow to up to 4x its live size before a full collection when the
+  // machine has memory to spare: RSS was then mostly uncollected garbage and swung from run to run
+  // (BENCHMARKS.md). 1.5x keeps the heap near what is live, for a few more (concurrent) full
+  // collections. Read by V8 at each collection, so setting it here takes effect.
   setFlagsFromString('--heap-growing-percent=50');
   const command = readCommand(process.argv.slice(2), process.env);
   if (command.help) {

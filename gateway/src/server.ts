@@ -187,7 +187,7 @@ interface DrainableServer {
 const DRAIN_DEADLINE_MS = 25_000;
 
 /**
- * Graceful close (issue 8): stop listening, let every in-flight request finish and answer, then
+ * Graceful close: stop listening, let every in-flight request finish and answer, then
  * close its connection. `server.close()` alone closes only the connections idle at that moment; a
  * keep-alive connection whose request finishes later stayed open until its keep-alive timeout (5 s),
  * and could even carry a new request into a closing database. So: answers in flight get

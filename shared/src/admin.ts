@@ -3,7 +3,7 @@ import type { AccessSource } from './claims';
 import { autodeskId, password, productKey } from './schemas';
 import type { LedgerKind } from './wire';
 
-/** Request schemas and answer types of the team-administration routes (issue 4). */
+/** Request schemas and answer types of the team-administration routes. */
 
 export const memberProductsBody = z.strictObject({
   allProducts: z.boolean().default(false),

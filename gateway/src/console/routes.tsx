@@ -93,7 +93,7 @@ const checked = (f: Record<string, unknown>, name: string) => field(f, name) !==
 const statusOf = (e: DomainError): ContentfulStatusCode => PROBLEM_STATUS[e.code] as ContentfulStatusCode;
 
 /**
- * The admin console (issue 6): server-rendered pages over the same services as the admin API.
+ * The admin console: server-rendered pages over the same services as the admin API.
  * Sign-in takes an admin key once and hands the browser an opaque session cookie (HttpOnly,
  * SameSite=Strict); every form carries the session's CSRF token; an admin sees only its teams.
  */

@@ -34,11 +34,10 @@ parentPort.on('message', () => {
 `;
 
 /**
- * WAL checkpoints off the event loop (issue 7). SQLite checkpoints in whichever connection commits
- * past `wal_autocheckpoint` (1,000 pages): on the gateway that is the serving thread, and under
- * cold launches one group commit in twenty then took about 15 ms (copying the WAL into the file
- * and two fsyncs) instead of 0.2 ms, which was 70% of all commit time and the event loop's longest
- * stalls. Here a thread of its own runs a PASSIVE checkpoint every `intervalMs` on its own
+ * WAL checkpoints off the event loop. SQLite checkpoints in whichever connection commits past
+ * `wal_autocheckpoint` (1,000 pages): on the gateway that is the serving thread, where those
+ * commits (copying the WAL into the file, two fsyncs) were most of all commit time and the event
+ * loop's longest stalls (BENCHMARKS.md). Here a thread of its own runs a PASSIVE checkpoint every `intervalMs` on its own
  * connection: it never waits for readers or writers, and a frame it cannot copy yet is copied next
  * time. The serving connection keeps checkpointing itself only past `SAFETY_NET_PAGES`, so the WAL
  * stays bounded if this thread falls behind or dies.

@@ -22,7 +22,7 @@ export type Engine = 'sqlite' | 'postgres';
 export interface Database {
   readonly db: Kysely<DB>;
   readonly engine: Engine;
-  /** The better-sqlite3 handle, for the few hot statements prepared once (PERF-NOTES). */
+  /** The better-sqlite3 handle, for the few hot statements prepared once (BENCHMARKS.md). */
   readonly sqlite: SQLite.Database | null;
   close(): Promise<void>;
 }
@@ -61,7 +61,7 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
 
 /**
  * Kysely's SQLite driver calls `prepare()` for every query it runs, which costs as much as running
- * it (PERF-NOTES). The SQL text of a query shape never changes, so statements are kept, by text,
+ * it (BENCHMARKS.md). The SQL text of a query shape never changes, so statements are kept, by text,
  * in a bounded LRU: every repository query gets prepared-once speed without hand-written SQL.
  * Reusing a statement is safe: the driver runs one query at a time to completion (`all`/`run`).
  */
@@ -152,7 +152,7 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
 /**
  * mkdir -p, one level at a time. Node 20's `mkdirSync(dir, {recursive: true})` never returns for a
  * directory under one that exists but cannot hold it (`/proc/x`: ENOENT, then EEXIST for `/proc`,
- * again and again), so `DATABASE_URL=sqlite:/proc/x/y.db` hung the gateway at 100% CPU.
+ * again and again), so `DATABASE_URL=sqlite:/proc/x/y.db` would spin the gateway forever.
  */
 function makeDirectory(dir: string): void {
   if (existsSync(dir)) return;

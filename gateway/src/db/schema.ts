@@ -201,7 +201,7 @@ export interface TeamAlertsTable {
   sent_at: string;
 }
 
-/** 003: an admin console browser session (issue 6); the cookie holds the id, the table its hash. */
+/** 003: an admin console browser session; the cookie holds the id, the table its hash. */
 export interface ConsoleSessionsTable {
   id_hash: string;
   admin_id: string;

@@ -10,8 +10,8 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
  * A report's range [from, to): a bare day means the whole UTC day, and `to` as a day is
  * included ("from 2026-03-01 to 2026-03-31" is all of March). Without bounds: the last 30 whole
  * UTC days, today included, as the console's overview shows them. Whole days are what the daily
- * rollups answer; a range ending at this instant was a scan of every charge since (about 100 ms
- * per report for a team of 100,000 sessions), and nothing is charged after now anyway.
+ * rollups answer; a range ending at this instant is answered from the ledger, a scan of every
+ * charge in it (BENCHMARKS.md), and nothing is charged after now anyway.
  */
 export function reportRange(from: string | undefined, to: string | undefined, now: Date): { from: string; to: string } {
   const today = new Date(`${now.toISOString().slice(0, 10)}T00:00:00Z`);

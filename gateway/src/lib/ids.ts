@@ -1,8 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 
-// Random bytes drawn 4 KiB at a time: one call into the CSPRNG per ~340 ids instead of one per id
-// (randomBytes per id showed at 5% of a cold launch's CPU in the issue 7 profile), as Node does
-// for randomUUID. The bytes are used once each.
+// Random bytes drawn 4 KiB at a time, as Node does for randomUUID: one call into the CSPRNG per
+// ~340 ids, where a call per id showed in cold-launch profiles. The bytes are used once each.
 const pool = Buffer.alloc(4096);
 let offset = pool.length;
 
@@ -19,11 +18,9 @@ export function newId(prefix: string, bytes = 12): string {
 
 /**
  * An id that sorts by creation time, then random (72 bits: still unguessable). For rows written
- * on every cold launch (usage sessions) and indexed by id: a random key lands on a random page of
- * each index that holds it (the table's key, `ledger_by_session`), which a group of charges then
- * reads, dirties and writes to the WAL; an ordered key appends to the same last page. Measured
- * (`node --import tsx test/bench/charge-floor.ts`, groups of 50): a charge's SQL costs 54-55 µs
- * with random session ids against 36-39 µs time-ordered.
+ * on every cold launch (usage sessions) and indexed by id: a random key dirties a random page of
+ * each index that holds it, written to the WAL at every group commit; an ordered key appends to
+ * the same last page, which makes a charge's SQL markedly cheaper (BENCHMARKS.md, charge-floor).
  */
 export function orderedId(prefix: string): string {
   // Base-36 milliseconds, 9 digits (fixed width, so text order is time order, until year 5188).

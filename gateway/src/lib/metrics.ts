@@ -33,7 +33,7 @@ export class Counter {
 
   /**
    * One label set bound once, for the launch path: an increment is then one addition, with no
-   * label lookup or key building (issue 7). The series appears at its first increment.
+   * label lookup or key building. The series appears at its first increment.
    */
   bind(labels: Labels): (by?: number) => void {
     const values = this.labelNames.map((n) => labels[n] ?? '');
@@ -156,7 +156,7 @@ export class Metrics {
       '# TYPE flexgate_uptime_seconds gauge',
       `flexgate_uptime_seconds ${Math.round((Date.now() - this.started) / 1000)}`,
       // Memory, under the names Prometheus' own Node clients use: RSS is what the host sees (and
-      // what issue 7 bounds); the V8 heap's committed size against what is live shows GC slack.
+      // what the RSS target bounds); the V8 heap's committed size against what is live shows GC slack.
       ...memoryGauges(),
     ].join('\n');
     return `${[this.requests, this.latency, this.launches, this.tokensCharged, this.refusals, this.rateLimited].map((m) => m.render()).join('\n')}\n${uptime}\n`;

@@ -7,7 +7,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const JSON_NUL = /(?<!\\)(?:\\\\)*\\u0000/;
 
 /**
- * Input the validators cannot see (issue 8), refused before any route runs:
+ * Input the validators cannot see, refused before any route runs:
  * - bodies that are not valid UTF-8: the JSON and CSV readers would replace bad bytes with U+FFFD
  *   and the request would go through with text the client never sent;
  * - NUL characters, in the body or the URL: PostgreSQL cannot store them in text (a 500 there,

@@ -75,7 +75,7 @@ function isJwtShaped(token: string): boolean {
 
 /**
  * POST /v1/launch, the check every product makes at start-up, served on node:http ahead of the
- * Hono app (issue 7). Products send it far more than anything else, and the general path (seven
+ * Hono app. Products send it far more than anything else, and the general path (seven
  * middleware, the OpenAPI validators, web Request, Headers and Response objects) cost more than
  * the launch itself.
  *

@@ -20,7 +20,7 @@ const sessionParam = z.object({
     .regex(/^[A-Za-z0-9_-]+$/),
 });
 
-/** The launch body as the contract has it, plus the provisional report of issue 3. */
+/** The launch body as the contract has it, plus the report of a provisional launch made offline. */
 export const launchRequest = launchBody.extend({
   provisional: z
     .strictObject({

@@ -15,9 +15,8 @@ export async function createAccount(
 }
 
 /**
- * One dummy hash per scrypt cost. It was one per process, made with the cost of whichever gateway
- * signed in first: a process serving a second configuration (tests, an embedding app) answered an
- * unknown user at the wrong cost, 10x faster than a wrong password (issue 8, found by the timing test).
+ * One dummy hash per scrypt cost, not one per process: a process serving several configurations
+ * (tests, an embedding app) must answer an unknown user as slowly as a wrong password under each.
  */
 const dummyHashes = new Map<number, Promise<string>>();
 function dummyHash(N: number): Promise<string> {

@@ -58,14 +58,11 @@ export class KeyRing {
   private idTokenKeys = new Map<string, IdTokenKey>();
   private lastRefresh = 0;
   /**
-   * Verified ID tokens, until they expire: a MAC check and two JSON parses cost a few µs (the
-   * Ed25519 check of an earlier version's token ~0.2 ms), a Map lookup less. Safe because an ID
-   * token is immutable and carries its own expiry; a token's keys being retired does not revoke
-   * it either. Bounded: the oldest entries go first.
-   *
-   * Keyed by the token's signature part (43 characters), the whole token compared on a hit: a Map
-   * lookup hashes its key on every launch (the bearer is a new string each time), and hashing the
-   * 700-character token was most of the lookup.
+   * Verified ID tokens, until they expire: a Map lookup is cheaper than verifying again. Safe
+   * because an ID token is immutable and carries its own expiry; retiring its key does not revoke
+   * it either. Bounded: the oldest entries go first. Keyed by the signature part, the whole token
+   * compared on a hit: the bearer is a new string every launch, and hashing it whole was most of
+   * the lookup.
    */
   private readonly verified = new Map<string, { token: string; claims: IdTokenClaims }>();
   private static readonly VERIFIED_MAX = 50_000;
@@ -173,12 +170,12 @@ export class KeyRing {
   }
 
   /**
-   * Signs an entitlement with node:crypto on libuv's thread pool: the Ed25519 signature (about 35
-   * µs here) runs on another core while this thread serves other requests; it was 15% of a cold
-   * launch's main-thread time when signed in line (BENCHMARKS.md, cold launches). jose would go
-   * through WebCrypto at about 70 µs. The output is a plain compact JWS (RFC 7515, EdDSA per RFC
-   * 8037) that jose and any JOSE library verify; the tests verify it with jose. A cold launch signs
-   * before its transaction, so the database is never held while signing.
+   * Signs an entitlement with node:crypto on libuv's thread pool: the Ed25519 signature runs on
+   * another core while this thread serves other requests (in line it was a large share of a cold
+   * launch's main thread, and jose's WebCrypto path costs more: BENCHMARKS.md). The output is a
+   * plain compact JWS (RFC 7515, EdDSA per RFC 8037) that jose and any JOSE library verify; the
+   * tests verify it with jose. A cold launch signs before its transaction, so the database is
+   * never held while signing.
    */
   signEntitlement(claims: Omit<EntitlementClaims, 'iss' | 'aud' | 'jti'>): Promise<string> {
     const key = this.active();

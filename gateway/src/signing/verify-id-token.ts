@@ -53,14 +53,11 @@ function object(part: string): Record<string, unknown> {
  * Verifies one of our own ID tokens (compact JWS, EdDSA over Ed25519, RFC 7515/8037) with the
  * checks jose's `jwtVerify` made with our options.
  *
- * The gateway's own check is a MAC, not the signature (issue 7): an Ed25519 verification cost
- * 170-290 µs of CPU at the first launch of every new token, the largest single cost of a cold
- * launch; HMAC-SHA256 costs about 3 µs. ID tokens stay EdDSA JWTs because the client verifies them
- * offline against the JWKS (their `iat` proves a recent sign-in for provisional launches), so the
- * gateway adds a `gmac` claim over the claims it relies on (`idTokenClaimsMac`, under the kid's
- * `idTokenMacKey`). A token with `gmac` is accepted on that MAC; its Ed25519 signature is for the
- * client, and a token whose signature was tampered with still carries claims only we could MAC.
- * A token without `gmac` (issued by earlier versions) is verified by its signature.
+ * The gateway's own check is a MAC, not the signature: an Ed25519 verification was the largest
+ * single cost of a cold launch; a MAC is far cheaper (BENCHMARKS.md). The signature stays for the
+ * client, which verifies ID tokens offline (their `iat` proves a recent sign-in for provisional
+ * launches). A token with `gmac` (`idTokenClaimsMac`) is accepted on that MAC, which only we can
+ * make, whatever its signature; one without (earlier versions) on its signature.
  *
  * Accepted only: exactly three base64url parts; a JSON header with alg EdDSA, our ID-token typ, a
  * kid we hold and no `crit`; a 64-byte signature part; a `gmac` by that kid's MAC key, or without

@@ -4,7 +4,7 @@ import type { Engine } from '../connect';
 // biome-ignore lint/suspicious/noExplicitAny: Kysely's recommended type for migrations
 type AnyDB = Kysely<any>;
 
-/** Team administration (issue 4): the mail sender's retry schedule and the reports' indexes. */
+/** Team administration: the mail sender's retry schedule and the reports' indexes. */
 export async function up(db: AnyDB, _engine: Engine): Promise<void> {
   // When the background sender may try a message next: backoff after a failure, a lease while sending.
   await db.schema.alterTable('outbox').addColumn('next_attempt_at', 'text').execute();

@@ -5,7 +5,7 @@ import type { Engine } from '../connect';
 type AnyDB = Kysely<any>;
 
 /**
- * Admin console (issue 6): browser sessions live in the database, not in one process's memory, so
+ * Admin console: browser sessions live in the database, not in one process's memory, so
  * any gateway instance behind a load balancer recognises the cookie. Only a hash of the session id
  * is stored: a copy of the table does not let anyone sign in.
  */

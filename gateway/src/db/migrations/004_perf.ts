@@ -5,7 +5,7 @@ import type { Engine } from '../connect';
 type AnyDB = Kysely<any>;
 
 /**
- * Issue 7: indexes for what runs on every charge and every report over a large ledger.
+ * Indexes for what runs on every charge and every report over a large ledger.
  * - ledger (team_id, kind, at): the alert check sums a team's transfer-out entries on every
  *   charge, and usage reports read charges and refunds over a date range; without it both scan
  *   every entry of the team (a million of them in the large-data benchmark).

@@ -5,7 +5,7 @@ import type { Engine } from '../connect';
 type AnyDB = Kysely<any>;
 
 /**
- * Issue 7: daily usage rollups, kept by `appendLedger` in the transaction of every charge and
+ * Daily usage rollups, kept by `appendLedger` in the transaction of every charge and
  * refund, so a usage report over a year reads a few thousand rows instead of every ledger entry.
  * Two grains because Flex already charges once per (user, product, day): a (day, user, product)
  * rollup would be as large as the ledger itself. Tokens are charges net of refunds; sessions are

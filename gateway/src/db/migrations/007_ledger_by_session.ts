@@ -5,10 +5,10 @@ import type { Engine } from '../connect';
 type AnyDB = Kysely<any>;
 
 /**
- * Issue 7, the ledger's indexes:
+ * The ledger's indexes:
  * - `ledger_by_session`: a product closed within 5 minutes is refunded from its session's ledger
  *   entries (R7a, `sessionCharges`). Without it that read scanned the whole ledger inside the write
- *   transaction: 69 ms on a million entries (`pnpm bench:large`), every charge waiting; 1.8 ms with.
+ *   transaction, every charge waiting (BENCHMARKS.md, Large data).
  * - `ledger_by_team_at` goes: every query on a team's ledger by time also names the kinds it wants
  *   (usage, movements), which `ledger_by_team_kind_at` serves, and every charge paid for both.
  */

@@ -5,7 +5,7 @@ import type { Engine } from '../connect';
 type AnyDB = Kysely<any>;
 
 /**
- * Issue 7: `ledger_by_lot` goes. No query reads the ledger by lot (lots are joined from the
+ * `ledger_by_lot` goes. No query reads the ledger by lot (lots are joined from the
  * ledger, by their own key), and lots are never deleted nor re-keyed, so foreign-key checks never
  * look a lot's entries up either; yet every charge wrote to it. The ledger keeps its rowid order,
  * `ledger_by_team`, `ledger_by_team_kind_at` and `ledger_by_session`.

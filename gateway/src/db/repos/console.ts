@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../schema';
 
-/** Admin console sessions (issue 6) and the few read-only lookups the console needs. */
+/** Admin console sessions and the few read-only lookups the console needs. */
 
 export interface ConsoleSessionRow {
   adminId: string;
