@@ -43,7 +43,7 @@ async function write(db: SQLite.Database): Promise<number> {
   return largest;
 }
 
-describe('WAL checkpoints on their own thread (issue 7)', () => {
+describe('WAL checkpoints on their own thread', () => {
   it('keeps the WAL small while the serving connection never checkpoints below its safety net', async () => {
     const { path, db } = database();
     const checkpointer = startCheckpointer(path, db, { intervalMs: 20 });
