@@ -2,7 +2,7 @@
  * The first hour (issue "The first hour"): what a new operator sees when the gateway cannot start.
  * Each problem ends with exit code 2 and exactly one line on stderr that names it, no stack trace,
  * and nothing created on disk; `--help` lists every variable. Real processes, started the way
- * operators start them (`node --import tsx gateway/src/main.ts`).
+ * operators start them (the compiled gateway, `node gateway/dist/main.js`).
  *
  * Nothing here depends on the engine under test, so the file runs once (`*.once.test.ts`: the
  * SQLite pass only, vitest.config.ts); the cases that need a PostgreSQL server to refuse the
@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { variables } from '../../gateway/src/config';
+import { builtGateway } from '../harness/built-gateway';
 import { pgAdminUrl } from '../harness/db';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -36,7 +37,7 @@ interface Ended {
 function runGateway(env: Record<string, string>, args: string[] = [], timeoutMs = 30_000): Promise<Ended> {
   const base = { ...process.env };
   for (const v of variables) delete base[v.name];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts', ...args], {
+  const child = spawn(process.execPath, [builtGateway(), ...args], {
     cwd: root,
     env: { ...base, HOST: '127.0.0.1', FLEXGATE_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -163,7 +164,7 @@ describe('starting the gateway: help and configuration problems', () => {
     await new Promise<void>((res) => probe.listen(0, '127.0.0.1', res));
     const port = (probe.address() as { port: number }).port;
     await new Promise((res) => probe.close(res));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
+    const child = spawn(process.execPath, [builtGateway()], {
       cwd: root,
       env: {
         ...process.env,

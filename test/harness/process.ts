@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtGateway } from './built-gateway';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -27,12 +28,13 @@ export interface SpawnOptions {
 }
 
 /**
- * A real gateway process, started the way operators start it (`gateway/src/main.ts` through tsx),
+ * A real gateway process, started the way operators start it (the compiled `gateway/dist/main.js`,
+ * built from gateway/src by `pnpm build`),
  * for tests that kill, restart or run several instances.
  */
 export async function spawnGateway(options: SpawnOptions): Promise<GatewayProcess> {
   const operatorKey = options.operatorKey ?? `op_${randomBytes(16).toString('hex')}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts', ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [builtGateway(), ...(options.args ?? [])], {
     cwd: root,
     env: {
       ...process.env,
