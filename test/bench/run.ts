@@ -328,6 +328,7 @@ async function main() {
   // --instances, one file each; the summary reads one of them).
   for (const g of gateways) await g.stop();
   const profile = cpuProf ? summariseProfile(profDir) : '';
+  if (cpuProf && process.env.FG_KEEP_PROF) execSync(`cp "$(ls -S ${profDir}/*.cpuprofile | head -1)" /tmp/last.cpuprofile`);
   await tearDown();
 
   const commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();

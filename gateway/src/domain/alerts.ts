@@ -43,3 +43,22 @@ export function alertState(f: AlertFacts, now: Date): AlertState {
     nextExpiry: expiring[0]?.expiresAt ?? null,
   };
 }
+
+/**
+ * Whether charges spending up to `spend` tokens from these lots could cross an R19 line at all,
+ * whatever was moved out or announced before: a balance that stays at or above 20% of everything
+ * bought cannot be low (moving tokens out only lowers the line), and no lot expiring within 90
+ * days means nothing to announce. False spares the reads that an exact answer needs.
+ */
+export function mayCrossAlert(
+  lots: readonly { tokens: number; remaining: number; expiresAt: string }[],
+  spend: number,
+  now: Date,
+): boolean {
+  const nowIso = now.toISOString();
+  const horizon = addMs(now, EXPIRY_WARNING_MS).toISOString();
+  const valid = lots.filter((l) => l.expiresAt > nowIso);
+  const bought = valid.reduce((s, l) => s + l.tokens, 0);
+  const balance = valid.reduce((s, l) => s + l.remaining, 0);
+  return balance - spend < bought * LOW_BALANCE_RATIO || valid.some((l) => l.remaining > 0 && l.expiresAt <= horizon);
+}

@@ -7,6 +7,7 @@ import { appendLedger, drawFromLot, expireLots, lotsOfTeams, teamBalance } from 
 import { findProvisional, insertSessions, sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
 import type { LedgerTable, SessionRow } from '../db/schema';
 import type { Tx } from '../db/tx';
+import { mayCrossAlert } from '../domain/alerts';
 import { decideCharge } from '../domain/charge';
 import type { LotState } from '../domain/lots';
 import { chargeReason, flexAnswer } from '../domain/sessions';
@@ -62,18 +63,23 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
   const minAt = jobs.map((j) => j.at).sort()[0] ?? '';
   const teamIds = [...new Set(jobs.map((j) => j.teamId))].sort();
 
-  // Lots first: on PostgreSQL their locks order this group after every charge of these teams.
-  const lots = await lotsOfTeams(trx, teamIds, minNow, lock);
+  // What needs no lock first, so that a group waiting for its teams' lots has read it meanwhile.
+  // Sessions too: one opened elsewhere after this read makes this group's insert of the same
+  // (user, product, seq) fail, and the group starts over and finds it (exactly once stays the
+  // unique key's job); a refusal for want of tokens reads them again, below.
   const keyed = jobs.flatMap((j) => (j.idempotency ? [j.idempotency] : []));
-  const pairs = uniquePairs(jobs);
-  const [stored, sessionRows, products, movedOut, markers] = await Promise.all([
+  const [stored, products, sessionRows] = await Promise.all([
     answersOf(trx, keyed),
-    sessionRowsOf(trx, pairs, minAt),
     findProducts(trx, [...new Set(jobs.map((j) => j.product))]),
-    movedOutOfTeams(trx, teamIds, minNow),
-    alertMarkersOfTeams(trx, teamIds),
+    sessionRowsOf(trx, uniquePairs(jobs), minAt),
   ]);
+  // Then the lots: on PostgreSQL their locks order this group after every charge of these teams.
+  const lots = await lotsOfTeams(trx, teamIds, minNow, lock);
   const lotsOf = new Map<string, Lot[]>(teamIds.map((t) => [t, lots.filter((l) => l.teamId === t)]));
+  // R19's basis only for the teams this group could take across a line (rarely): two reads fewer.
+  const spendOf = (t: string) => jobs.reduce((s, j) => (j.teamId === t ? s + (products.get(j.product)?.dailyRate ?? 0) : s), 0);
+  const alerting = teamIds.filter((t) => mayCrossAlert(lotsOf.get(t) ?? [], spendOf(t), new Date(minNow)));
+  const [movedOut, markers] = await Promise.all([movedOutOfTeams(trx, alerting, minNow), alertMarkersOfTeams(trx, alerting)]);
   const rowsOf = new Map<string, SessionRow[]>();
   for (const r of sessionRows) pushTo(rowsOf, pairKey(r.autodesk_id, r.product_key), r);
 
@@ -117,10 +123,10 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
         continue;
       }
     }
-    const rows = rowsOf.get(pairKey(job.autodeskId, job.product)) ?? [];
-    const { open, lastSeq } = sessionStateOf(rows, job.at);
+    let { open, lastSeq } = sessionStateOf(rowsOf.get(pairKey(job.autodeskId, job.product)) ?? [], job.at);
     const product = products.get(job.product);
-    const marks = markers.get(job.teamId) ?? { lowBalance: false, expiringLots: new Set<string>() };
+    // A team left out of `alerting` cannot cross a line in this group: as if everything was announced.
+    const marks = markers.get(job.teamId) ?? { lowBalance: true, expiringLots: new Set(teamLots.map((l) => l.id)) };
     let decision = decideCharge({ open, product, lots: teamLots, movedOut: movedOut.get(job.teamId) ?? 0, alerted: marks }, now);
     if (decision.kind === 'expire-first') {
       // Expired with tokens left: they leave the balance through the ledger first (the one expiry
@@ -129,6 +135,14 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
       await expireLots(trx, job.teamId, job.now);
       for (const l of teamLots) if (decision.lotIds.includes(l.id)) l.remaining = 0;
       decision = decideCharge({ open, product, lots: teamLots, movedOut: movedOut.get(job.teamId) ?? 0, alerted: marks }, now);
+    }
+    if (decision.kind === 'insufficient') {
+      // R7 before R4: the lots, read under their lock, may show the charge of a launch of this same
+      // (user, product) whose session committed after the sessions were read. Read again: found, it answers.
+      const rows = await sessionRowsOf(trx, [{ autodeskId: job.autodeskId, product: job.product }], job.at);
+      rowsOf.set(pairKey(job.autodeskId, job.product), rows);
+      ({ open, lastSeq } = sessionStateOf(rows, job.at));
+      if (open) decision = decideCharge({ open, product, lots: teamLots, movedOut: movedOut.get(job.teamId) ?? 0, alerted: marks }, now);
     }
     switch (decision.kind) {
       case 'found': {
@@ -176,7 +190,11 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
     if (idemKey) answered.set(idemKey, i);
   }
 
-  await insertSessions(trx, opened);
+  // In (user, product) order: two groups inserting sessions of the same users take them in one order.
+  await insertSessions(
+    trx,
+    [...opened].sort((a, b) => (pairKey(a.autodesk_id, a.product_key) < pairKey(b.autodesk_id, b.product_key) ? -1 : 1)),
+  );
   for (const [lotId, tokens] of [...drawn.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     await drawFromLot(trx, lotId, tokens);
   }

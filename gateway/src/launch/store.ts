@@ -40,9 +40,15 @@ export interface StoreOptions {
 
 type Settled = { ok: ChargeResult } | { error: unknown };
 
+/** Charge groups one PostgreSQL instance runs at once (each holds a pool connection while it runs). */
+const PG_GROUPS_IN_FLIGHT = 1;
+
 export function createLaunchStore(database: Database, url: string, o: StoreOptions): LaunchStore {
   const lock = database.engine === 'postgres';
-  const charges = new Batcher<ChargeJob, Settled>((jobs) => chargeAll(database.db, jobs, lock, o.logger), o.groupMax);
+  // SQLite has one writer: one group at a time. PostgreSQL commits several at once (its WAL flushes
+  // them together); groups of one team wait for each other on its lots, the others run alongside.
+  const concurrency = database.engine === 'postgres' ? PG_GROUPS_IN_FLIGHT : 1;
+  const charges = new Batcher<ChargeJob, Settled>((jobs) => chargeAll(database.db, jobs, lock, o.logger), o.groupMax, concurrency);
   if (database.engine === 'postgres') {
     const recheck = recheckQuery(database.db);
     const answers = new Batcher<{ scope: string; key: string }, StoredAnswer | undefined>(async (keys) => {
