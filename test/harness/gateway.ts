@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '@flexgate/gateway';
 import { type RunningGateway, startGateway, testConfig } from '@flexgate/gateway';
 import { Agent } from 'undici';
-import { freshDatabase, type TestDatabase } from './db';
+import { freshDatabase, type TestDatabase, testEngine } from './db';
 import { Api } from './http';
 
 export interface TestGateway {
@@ -19,6 +19,16 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+export interface TestGatewayOptions {
+  /** The engine of a fresh database (default: the suite's, FLEXGATE_TEST_DATABASE). */
+  engine?: 'sqlite' | 'postgres';
+  /**
+   * What the test clock runs on (default: real time). A clock that stands still makes the gateway
+   * time move only with `POST /v1/test/clock`, so that gateways fed one history answer the same instants.
+   */
+  clock?: { now(): Date };
+}
+
 /**
  * A real gateway on a real database, listening on an ephemeral 127.0.0.1 port, with the test
  * clock enabled. Tests talk to it only over HTTP.
@@ -27,8 +37,10 @@ export async function startTestGateway(
   overrides: Partial<Config> = {},
   /** Another instance's gateway to share a database (and operator key) with; it keeps ownership of the database. */
   sharing?: TestGateway,
+  options: TestGatewayOptions = {},
 ): Promise<TestGateway> {
-  const database = sharing?.database ?? (await freshDatabase());
+  const database = sharing?.database ?? (await freshDatabase(options.engine ?? testEngine));
+  const start = options.clock ? { clock: options.clock } : {};
   const operatorKey = sharing?.operatorKey ?? `op_${randomBytes(16).toString('hex')}`;
   const config = testConfig({
     port: 0,
@@ -43,7 +55,7 @@ export async function startTestGateway(
     idTokenTtlSeconds: 7 * 86400,
     ...overrides,
   });
-  let running = await startGateway(config);
+  let running = await startGateway(config, start);
   const pool = { agent: new Agent({ connections: 256 }) };
   const gw: TestGateway = {
     url: running.url,
@@ -57,7 +69,7 @@ export async function startTestGateway(
       const old = pool.agent;
       pool.agent = new Agent({ connections: 256 });
       await old.close();
-      running = await startGateway({ ...config, port: running.port });
+      running = await startGateway({ ...config, port: running.port }, start);
       gw.running = running;
     },
     async close() {

@@ -6,6 +6,8 @@ export interface Answer<T = any> {
   status: number;
   headers: { get(name: string): string | null };
   body: T;
+  /** The body exactly as it came over the wire. */
+  text: string;
 }
 
 export class Api {
@@ -32,7 +34,7 @@ export class Api {
     const text = await res.text();
     const type = res.headers.get('content-type') ?? '';
     const parsed = type.includes('json') && text ? JSON.parse(text) : text;
-    return { status: res.status, headers: res.headers, body: parsed as T };
+    return { status: res.status, headers: res.headers, body: parsed as T, text };
   }
 
   get<T = any>(path: string, headers?: Record<string, string>) {
@@ -66,6 +68,8 @@ export interface BurstRequest {
   method: string;
   path: string;
   body?: unknown;
+  /** More headers (an Idempotency-Key). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -90,6 +94,7 @@ export async function simultaneously<T = any>(requests: readonly BurstRequest[])
             status: res.statusCode ?? 0,
             headers: { get: (name: string) => (res.headers[name.toLowerCase()] as string | undefined) ?? null },
             body: (type.includes('json') && text ? JSON.parse(text) : text) as T,
+            text,
           });
         });
         res.on('error', reject);
@@ -100,7 +105,7 @@ export async function simultaneously<T = any>(requests: readonly BurstRequest[])
   try {
     await Promise.all(requests.map((r) => send(r.api.baseUrl, 'GET', '/healthz', {})));
     const prepared = requests.map((r) => {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...r.headers };
       if (r.api.token) headers.authorization = `Bearer ${r.api.token}`;
       const payload = r.body === undefined ? undefined : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
       if (payload !== undefined) {

@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testEngine } from '../harness/db';
+import { balanceOf, expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, type TestUser } from '../harness/fixtures';
+import { type Answer, expectStatus, simultaneously } from '../harness/http';
+import { type Instance, type InstanceGroup, startGroup, viaInstance } from '../harness/instances';
+
+/**
+ * docs/http.md, Idempotency-Key: a launch that opened and charged a session stores its answer, and
+ * the same key with the same body gets that answer again, with no second charge; with another body
+ * it is a 409. The stock client sends one key per launch and the same key with each retry, so the
+ * retries of one launch can arrive together, on different instances: they must all get the first
+ * answer, byte for byte (the client keeps the entitlement and session of whichever comes back).
+ */
+let group: InstanceGroup;
+let gws: Instance[];
+beforeAll(async () => {
+  group = await startGroup({ count: 2 });
+  gws = group.instances;
+  await seedCatalog(viaInstance(gws[0] as Instance));
+}, 90_000);
+afterAll(async () => group?.close(), 60_000);
+
+const CONCURRENT = 200;
+const ROUNDS = 4;
+const AUTOCAD = 7;
+
+/** A member of a new team holding `tokens`, whose ID token works on both instances. */
+async function member(tokens: number): Promise<{ team: string; user: TestUser }> {
+  const first = viaInstance(gws[0] as Instance);
+  const team = await newTeam(first, tokens);
+  return { team, user: await newMember(first, team, 'all') };
+}
+
+/** The same launch as `user`, through instance `i`. */
+function launch(user: TestUser, i: number, body: unknown, key?: string): Promise<Answer> {
+  return (gws[i] as Instance).anon.as(user.api.token as string).post('/v1/launch', body, key ? { 'idempotency-key': key } : {});
+}
+
+async function chargesOf(team: string): Promise<any[]> {
+  return (await ledgerOf(viaInstance(gws[1] as Instance), team)).filter((e) => e.kind === 'charge');
+}
+
+describe(`one Idempotency-Key, two instances on one ${testEngine} database`, () => {
+  it(`${CONCURRENT} concurrent launches with one key charge once and all get the first answer, byte for byte, as a later retry does`, async () => {
+    // A few rounds, each with a new user: the race is in how the launches interleave.
+    for (let round = 0; round < ROUNDS; round++) {
+      const { team, user } = await member(100);
+      const key = `launch-retried-${CONCURRENT}-times`;
+      const body = { product: 'autocad', machine: 'ws-1' };
+      // Half to each instance; all written in one turn (each on a connection of its own), or as
+      // fast as the pooled connections take them, so that some arrive after the first committed.
+      const answers =
+        round % 2 === 0
+          ? await simultaneously(
+              Array.from({ length: CONCURRENT }, (_, k) => ({
+                api: (gws[k % 2] as Instance).anon.as(user.api.token as string),
+                method: 'POST',
+                path: '/v1/launch',
+                body,
+                headers: { 'idempotency-key': key },
+              })),
+            )
+          : await Promise.all(Array.from({ length: CONCURRENT }, (_, k) => launch(user, k % 2, body, key)));
+
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+      const counts = new Map<string, number>();
+      for (const a of answers) counts.set(a.text, (counts.get(a.text) ?? 0) + 1);
+      const distinct = [...counts.entries()].map(([text, n]) => `${n} x ${text}`);
+      expect(distinct, `round ${round}: ${distinct.length} different answers to one key:\n${distinct.join('\n')}`).toHaveLength(1);
+      const answer = answers[0]?.body;
+      // The first answer is the one that charged: the client shows what the day cost.
+      expect(answer).toMatchObject({ granted: true, source: 'flex', charged: AUTOCAD, balance: 100 - AUTOCAD, team });
+
+      // Charged once (R7): one session, one charge, on the ledger and in the balance.
+      const charges = await chargesOf(team);
+      expect(charges.map((e) => [e.sessionId, e.tokens])).toEqual([[answer.session.id, -AUTOCAD]]);
+      expect(await balanceOf(viaInstance(gws[0] as Instance), team)).toBe(100 - AUTOCAD);
+
+      // A retry later, through either instance, replays the same bytes.
+      for (const i of [0, 1]) {
+        const retry = await launch(user, i, body, key);
+        expect(retry.status).toBe(200);
+        expect(retry.text).toBe(answers[0]?.text);
+      }
+      expect(await chargesOf(team)).toHaveLength(1);
+      await expectLedgerMatchesBalance(viaInstance(gws[0] as Instance), team);
+    }
+  });
+
+  it('the same key with another body is a 409 conflict, on either instance, and charges nothing', async () => {
+    const { team, user } = await member(100);
+    const key = 'one-key-two-bodies';
+    const first = await launch(user, 0, { product: 'autocad' }, key);
+    expect(expectStatus(first, 200).charged).toBe(AUTOCAD);
+    for (const [i, other] of [
+      [0, { product: 'revit' }],
+      [1, { product: 'revit' }],
+      [1, { product: 'autocad', machine: 'another' }],
+    ] as const) {
+      const answer = await launch(user, i, other, key);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(409);
+      expect(answer.body.code).toBe('conflict');
+    }
+    // Concurrently too: every other body is refused, every same body replays.
+    const mixed = await Promise.all(
+      Array.from({ length: 40 }, (_, k) => launch(user, k % 2, k % 4 < 2 ? { product: 'revit' } : { product: 'autocad' }, key)),
+    );
+    mixed.forEach((a, k) => {
+      if (k % 4 < 2) expect(a.status).toBe(409);
+      else expect(a.text).toBe(first.text);
+    });
+    expect(await chargesOf(team)).toHaveLength(1);
+    expect(await balanceOf(viaInstance(gws[1] as Instance), team)).toBe(100 - AUTOCAD);
+  });
+
+  it('a key whose answer was stored replays it after its session was ended (refunded) and a new one opened', async () => {
+    const { team, user } = await member(100);
+    const key = 'kept-after-the-session-ended';
+    const first = await launch(user, 0, { product: 'autocad' }, key);
+    expect(first.status).toBe(200);
+    const s1 = first.body.session.id as string;
+
+    // R7a: closed within 5 minutes, the day is free and the session void; the next launch opens another.
+    const ended = expectStatus(await (gws[1] as Instance).anon.as(user.api.token as string).post(`/v1/sessions/${s1}/end`), 200);
+    expect(ended).toMatchObject({ session: s1, refunded: AUTOCAD, charged: 0 });
+    const second = expectStatus(await launch(user, 1, { product: 'autocad' }, 'a-new-launch'), 200);
+    expect(second.session.id).not.toBe(s1);
+    expect(second.charged).toBe(AUTOCAD);
+
+    // The first key still answers what it answered, on both instances, and charges nothing more.
+    for (const i of [0, 1]) {
+      const replay = await launch(user, i, { product: 'autocad' }, key);
+      expect(replay.status).toBe(200);
+      expect(replay.text).toBe(first.text);
+    }
+    const charges = await chargesOf(team);
+    expect(charges.map((e) => e.sessionId)).toEqual([s1, second.session.id]);
+    expect(await balanceOf(viaInstance(gws[0] as Instance), team)).toBe(100 - AUTOCAD);
+    await expectLedgerMatchesBalance(viaInstance(gws[1] as Instance), team);
+  });
+});
