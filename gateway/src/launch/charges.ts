@@ -1,6 +1,6 @@
 import type { LaunchResponse } from '@flexgate/shared';
 import { RetryTransaction } from '../db/errors';
-import { alertMarkersOfTeams, movedOutOfTeams } from '../db/repos/alerts';
+import { alertFactsOf, alertMarkersOfTeams, movedOutOfTeams } from '../db/repos/alerts';
 import { findProducts } from '../db/repos/catalog';
 import { answersOf, storeAnswers } from '../db/repos/idempotency';
 import { appendLedger, drawFromLot, expireLots, lotsOfTeams, teamBalance } from '../db/repos/lots';
@@ -11,7 +11,7 @@ import { mayCrossAlert } from '../domain/alerts';
 import { decideCharge } from '../domain/charge';
 import type { LotState } from '../domain/lots';
 import { chargeReason, flexAnswer } from '../domain/sessions';
-import { checkAlerts } from '../services/alerts';
+import { recordCrossings } from '../services/alerts';
 
 /** A Flex launch decided and signed for: its group opens the session, or finds it open. */
 export interface ChargeJob {
@@ -86,7 +86,6 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
   const opened: SessionRow[] = [];
   const drawn = new Map<string, number>();
   const ledger: LedgerInput[] = [];
-  const alertTeams = new Map<string, string>();
   const answered = new Map<string, number>();
 
   for (const [i, job] of jobs.entries()) {
@@ -127,14 +126,15 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
     const product = products.get(job.product);
     // A team left out of `alerting` cannot cross a line in this group: as if everything was announced.
     const marks = markers.get(job.teamId) ?? { lowBalance: true, expiringLots: new Set(teamLots.map((l) => l.id)) };
-    let decision = decideCharge({ open, product, lots: teamLots, movedOut: movedOut.get(job.teamId) ?? 0, alerted: marks }, now);
+    const moved = movedOut.get(job.teamId) ?? 0;
+    let decision = decideCharge({ open, product, lots: teamLots, movedOut: moved, alerted: marks }, now);
     if (decision.kind === 'expire-first') {
       // Expired with tokens left: they leave the balance through the ledger first (the one expiry
       // path). Only lots this group has not drawn from: otherwise the group is taken apart.
       if (decision.lotIds.some((id) => drawn.has(id))) throw new SplitGroup('a lot expired between two charges of one group');
       await expireLots(trx, job.teamId, job.now);
       for (const l of teamLots) if (decision.lotIds.includes(l.id)) l.remaining = 0;
-      decision = decideCharge({ open, product, lots: teamLots, movedOut: movedOut.get(job.teamId) ?? 0, alerted: marks }, now);
+      decision = decideCharge({ open, product, lots: teamLots, movedOut: moved, alerted: marks }, now);
     }
     if (decision.kind === 'insufficient') {
       // R7 before R4: the lots, read under their lock, may show the charge of a launch of this same
@@ -142,7 +142,7 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
       const rows = await sessionRowsOf(trx, [{ autodeskId: job.autodeskId, product: job.product }], job.at);
       rowsOf.set(pairKey(job.autodeskId, job.product), rows);
       ({ open, lastSeq } = sessionStateOf(rows, job.at));
-      if (open) decision = decideCharge({ open, product, lots: teamLots, movedOut: movedOut.get(job.teamId) ?? 0, alerted: marks }, now);
+      if (open) decision = decideCharge({ open, product, lots: teamLots, movedOut: moved, alerted: marks }, now);
     }
     switch (decision.kind) {
       case 'found': {
@@ -182,7 +182,22 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
             reason,
           });
         }
-        if (decision.crossesAlert) alertTeams.set(job.teamId, job.now);
+        if (decision.crossesAlert) {
+          // R19 once per crossing, on the lots as this charge leaves them (as if it committed alone):
+          // the shared check records it (a unique marker) and e-mails the admins.
+          const valid = teamLots.filter((l) => l.expiresAt > job.now);
+          const state = await recordCrossings(
+            trx,
+            job.teamId,
+            alertFactsOf(
+              valid.map((l) => ({ id: l.id, tokens: l.tokens, remaining: l.remaining, expires_at: l.expiresAt })),
+              moved,
+            ),
+            now,
+          );
+          if (state.lowBalance) marks.lowBalance = true;
+          for (const l of state.expiring) marks.expiringLots.add(l.id);
+        }
         results[i] = { kind: 'answer', answer: flexAnswer(session, decision.rate, decision.balanceAfter) };
         break;
       }
@@ -199,8 +214,6 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
     await drawFromLot(trx, lotId, tokens);
   }
   await appendLedger(trx, ledger);
-  // R19 once per crossing: the shared check records it (a unique marker) and e-mails the admins.
-  for (const [teamId, nowIso] of [...alertTeams.entries()].sort()) await checkAlerts(trx, teamId, new Date(nowIso));
   await storeKeyedAnswers(trx, jobs, results);
   return results.map((r) => r ?? { kind: 'unknown-product' });
 }

@@ -1,14 +1,14 @@
 import type { Kysely } from 'kysely';
-import { type Compiled, compileOnce, preparedOn, runOn } from '../db/compiled';
+import { type Compiled, compileOnce, preparedOn } from '../db/compiled';
 import { type Database, openSqliteReader } from '../db/connect';
-import { type Recheck, recheckOf, recheckQuery } from '../db/repos/epoch';
+import { type Recheck, recheckOf, recheckQuery, recheckSessions } from '../db/repos/epoch';
 import { answersOf, answersQuery, type StoredAnswer } from '../db/repos/idempotency';
 import type { DB } from '../db/schema';
 import { inTransaction } from '../db/tx';
 import type { Logger } from '../lib/logger';
 import { Batcher } from './batcher';
 import { type ChargeJob, type ChargeResult, chargeGroup } from './charges';
-import { alwaysRecheck, type Coherence, postgresNotifications, sqliteCommits } from './coherence';
+import { alwaysRecheck, type Coherence, sqliteCommits } from './coherence';
 import { type LaunchAsk, type LaunchFacts, loadFacts } from './facts';
 
 /**
@@ -50,16 +50,24 @@ export function createLaunchStore(database: Database, url: string, o: StoreOptio
   const concurrency = database.engine === 'postgres' ? PG_GROUPS_IN_FLIGHT : 1;
   const charges = new Batcher<ChargeJob, Settled>((jobs) => chargeAll(database.db, jobs, lock, o.logger), o.groupMax, concurrency);
   if (database.engine === 'postgres') {
-    const recheck = recheckQuery(database.db);
+    // Every warm launch rechecks, with the other warm launches of its turn in one statement: a
+    // notification of a change made elsewhere arrives after the commit, and a launch in between
+    // would be answered from what no longer holds (a refunded session, products withdrawn).
+    const rechecks = new Batcher<{ sessionId: string; now: string }, Recheck>(async (items) => {
+      const now = items.map((i) => i.now).sort()[items.length - 1] ?? '';
+      const rows = await recheckSessions(database.db, [...new Set(items.map((i) => i.sessionId))], now).execute();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return items.map((i) => recheckOf(byId.get(i.sessionId)));
+    }, o.groupMax);
     const answers = new Batcher<{ scope: string; key: string }, StoredAnswer | undefined>(async (keys) => {
       const found = await answersOf(database.db, keys);
       return keys.map((k) => found.get(`${k.scope}\n${k.key}`));
     }, o.groupMax);
-    const coherence = postgresNotifications(url, o.logger);
+    const coherence = alwaysRecheck();
     return {
       ...factsOn(database.db, o),
       charge: (job) => charges.submit(job).then(unwrap),
-      recheck: async (sessionId, teamId, now) => recheckOf(await runOn(database.db, recheck, { sessionId, teamId, now })),
+      recheck: (sessionId, _teamId, now) => rechecks.submit({ sessionId, now }),
       storedAnswer: (scope, key) => answers.submit({ scope, key }),
       version: (teamId) => coherence.version(teamId),
       close: () => coherence.close(),
@@ -78,7 +86,7 @@ export function createLaunchStore(database: Database, url: string, o: StoreOptio
   return {
     ...factsOn(readDb, o),
     charge: (job) => charges.submit(job).then(unwrap),
-    recheck: (sessionId, teamId, now) => recheckOf(recheck({ sessionId, teamId, now })),
+    recheck: (sessionId, _teamId, now) => recheckOf(recheck({ sessionId, now })),
     storedAnswer: (scope, key) => stored({ scope, key }),
     version: (teamId) => coherence.version(teamId),
     close: async () => {

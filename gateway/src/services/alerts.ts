@@ -5,7 +5,7 @@ import { enqueueMail } from '../db/repos/outbox';
 import { adminEmailsOfTeam, findTeam } from '../db/repos/teams';
 import type { DB } from '../db/schema';
 import { inTransaction, type Tx } from '../db/tx';
-import { type AlertLot, alertState, EXPIRY_WARNING_MS } from '../domain/alerts';
+import { type AlertFacts, type AlertLot, type AlertState, alertState, EXPIRY_WARNING_MS } from '../domain/alerts';
 import { expiringMail, lowBalanceMail } from '../domain/mails';
 import { addMs } from '../domain/time';
 
@@ -18,8 +18,22 @@ import { addMs } from '../domain/time';
  * racing launches cannot both send; the mail is in the outbox iff the change committed.
  */
 export async function checkAlerts(trx: Tx, teamId: string, now: Date, opts: { credited?: boolean } = {}): Promise<void> {
+  await recordCrossings(trx, teamId, await alertFacts(trx, teamId, now.toISOString()), now, opts);
+}
+
+/**
+ * R19 as `checkAlerts` applies it, on facts the caller already holds: a group of charges passes
+ * the team's lots as each charge leaves them, so that a crossing is recorded and mailed as it would
+ * be had every charge committed alone. Returns the state it recorded against.
+ */
+export async function recordCrossings(
+  trx: Tx,
+  teamId: string,
+  facts: AlertFacts,
+  now: Date,
+  opts: { credited?: boolean } = {},
+): Promise<AlertState> {
   const nowIso = now.toISOString();
-  const facts = await alertFacts(trx, teamId, nowIso);
   const state = alertState(facts, now);
   const lowCrossed = state.lowBalance && (await recordAlert(trx, teamId, 'low-balance', OPEN_CROSSING, nowIso));
   // Back above the line: the next fall below is a new crossing. Only tokens coming in (a purchase,
@@ -30,7 +44,7 @@ export async function checkAlerts(trx: Tx, teamId: string, now: Date, opts: { cr
   for (const lot of state.expiring) {
     if (await recordAlert(trx, teamId, 'expiring', lot.id, nowIso)) expiring.push(lot);
   }
-  if (!lowCrossed && expiring.length === 0) return;
+  if (!lowCrossed && expiring.length === 0) return state;
 
   const [team, admins] = await Promise.all([findTeam(trx, teamId), adminEmailsOfTeam(trx, teamId)]);
   const teamName = team?.name ?? teamId;
@@ -39,6 +53,7 @@ export async function checkAlerts(trx: Tx, teamId: string, now: Date, opts: { cr
     ...(expiring.length > 0 ? [expiringMail({ to, teamName, lots: expiring })] : []),
   ]);
   await enqueueMail(trx, mails, nowIso);
+  return state;
 }
 
 /** The R19 flags shown with a team's balance (computed live, no e-mail). */

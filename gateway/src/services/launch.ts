@@ -91,8 +91,10 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     const decision = granted(decideAccess(facts.question));
     if (decision.source !== 'flex') return licensedLaunch(input.autodeskId, decision, now);
     const cache = key && warm && cacheable(facts.question) ? { key, epoch: facts.epoch } : null;
-    // R7, the common case: the session is open, so nothing is written and nothing is signed.
-    if (facts.open) return kept(cache, flexAnswer(facts.open.session, 0, facts.open.balance));
+    // R7, the common case: the session is open, so nothing is written and nothing is signed. With an
+    // Idempotency-Key the answer goes through the charge's group, which stores it under the key (or
+    // replays the answer a twin of this launch stored meanwhile).
+    if (facts.open && !input.idempotency) return kept(cache, flexAnswer(facts.open.session, 0, facts.open.balance));
     return kept(cache, await charge(input, decision, now, now));
   };
 

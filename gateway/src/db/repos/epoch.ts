@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import { type Compiled, compileOnce } from '../compiled';
 import type { DB } from '../schema';
 
@@ -21,36 +21,45 @@ export interface Recheck {
   nextExpiry: string | null;
 }
 
-type RecheckParams = { sessionId: string; teamId: string; now: string };
-type RecheckRow = { epoch: number | null; open: boolean | number; balance: number | string | null; next_expiry: string | null };
+/** A recheck's row for one session: gone (no row), ended, or open with its team's balance now. */
+export type RecheckRow = {
+  id: string;
+  epoch: number | null;
+  open: boolean | number;
+  balance: number | string | null;
+  next_expiry: string | null;
+};
 
 /**
- * A cached warm launch's one statement (one snapshot): the epoch, whether the session is still
- * open, and the team's balance with its next expiry. Compiled once; the engine runs it prepared
- * (SQLite) or as one round trip (PostgreSQL).
+ * What cached warm launches must read again (one statement, one snapshot, for any number of
+ * sessions): the epoch, whether each session is still open, and its team's balance with the next
+ * expiry. PostgreSQL runs it for the warm launches of a turn together; SQLite compiles it once for
+ * one session (`recheckQuery`) and runs it prepared.
  */
-export function recheckQuery(db: Kysely<DB>): Compiled<RecheckParams, RecheckRow> {
-  return compileOnce<RecheckParams, RecheckRow>(db, (d, p) =>
-    d
-      .selectFrom((eb) =>
-        eb
-          .selectFrom('lots')
-          .select((l) => [l.fn.sum<number>('remaining').as('balance'), l.fn.min('expires_at').as('next_expiry')])
-          .where('team_id', '=', p.teamId)
-          .where('expires_at', '>', p.now)
-          .as('b'),
-      )
-      .select((eb) => [
-        epochOf(d).as('epoch'),
-        eb
-          .exists(eb.selectFrom('usage_sessions').select(sql.lit(1).as('one')).where('id', '=', p.sessionId).where('ended_at', 'is', null))
-          .as('open'),
-        'b.balance',
-        'b.next_expiry',
-      ]),
-  );
+export function recheckSessions(db: Kysely<DB>, sessionIds: readonly string[], now: string) {
+  const valid = (eb: ExpressionBuilder<DB & { s: DB['usage_sessions'] }, 's'>) =>
+    eb.selectFrom('lots as l').whereRef('l.team_id', '=', 's.team_id').where('l.expires_at', '>', now);
+  return db
+    .selectFrom('usage_sessions as s')
+    .select((eb) => [
+      's.id',
+      epochOf(db).as('epoch'),
+      eb('s.ended_at', 'is', null).as('open'),
+      valid(eb)
+        .select((l) => l.fn.sum<number>('l.remaining').as('b'))
+        .as('balance'),
+      valid(eb)
+        .select((l) => l.fn.min('l.expires_at').as('e'))
+        .as('next_expiry'),
+    ])
+    .where('s.id', 'in', [...sessionIds]);
 }
 
+export function recheckQuery(db: Kysely<DB>): Compiled<{ sessionId: string; now: string }, RecheckRow> {
+  return compileOnce<{ sessionId: string; now: string }, RecheckRow>(db, (d, p) => recheckSessions(d, [p.sessionId], p.now));
+}
+
+/** A row of `recheckSessions` (none: the session is gone) as a Recheck. */
 export function recheckOf(row: RecheckRow | undefined): Recheck {
   return {
     epoch: row?.epoch === null || row?.epoch === undefined ? -1 : Number(row.epoch),
