@@ -3,52 +3,104 @@ import { type Compilable, CompiledQuery, type Kysely } from 'kysely';
 import type { DB } from './schema';
 
 /**
- * A query written once as a Kysely builder and compiled once, for the few statements the launch
- * runs on every warm launch: SQLite prepares the SQL once and runs it without a promise, and
- * PostgreSQL runs the same compiled text with each call's values. The builder stays the only place
- * the SQL is written.
- *
- * The builder is given named placeholders; compiling records where each lands among the query's
- * parameters, and `values` puts a call's values there.
+ * Queries written once as Kysely builders and compiled once per shape: the launch's batches run
+ * the same statements for every group, only the number of rows or keys changes. Building and
+ * compiling a Kysely query costs more than SQLite takes to run it, so each shape (the lengths of
+ * the lists and the keys of the rows passed in) is compiled once, with placeholders, and each call
+ * only puts its values where the placeholders landed. The builder stays the only place the SQL is
+ * written; SQLite prepares each text once (db/connect.ts), PostgreSQL parses it.
  */
-export interface Compiled<P extends Record<string, string | number>, R> {
-  readonly sql: string;
-  values(params: P): unknown[];
-  /** The query with a call's values, for Kysely's `executeQuery`. */
-  query(params: P): CompiledQuery<R>;
-}
+export type Arg = string | number | null | readonly Arg[] | { readonly [key: string]: Arg };
 
 const MARK = '\u0000flexgate-param:';
 
-export function compileOnce<P extends Record<string, string | number>, R>(
-  db: Kysely<DB>,
-  build: (db: Kysely<DB>, p: P) => Compilable<R>,
-): Compiled<P, R> {
-  const placeholders = new Proxy({} as P, { get: (_t, name) => `${MARK}${String(name)}` });
-  const compiled = build(db, placeholders).compile();
-  const order = compiled.parameters.map((v) => {
-    if (typeof v !== 'string' || !v.startsWith(MARK)) throw new Error(`compileOnce: a parameter that is not a placeholder (${String(v)})`);
-    return v.slice(MARK.length) as keyof P;
-  });
-  const values = (params: P) => order.map((name) => params[name]);
-  return { sql: compiled.sql, values, query: (params) => CompiledQuery.raw(compiled.sql, values(params)) as CompiledQuery<R> };
+interface Shape {
+  sql: string;
+  /** For each parameter of the SQL: where its value sits in the arguments, or a constant of the builder. */
+  params: ({ path: (string | number)[] } | { constant: unknown })[];
 }
 
-/** Runs a compiled query on a better-sqlite3 connection, prepared once: no promise, no Kysely on the way. */
-export function preparedOn<P extends Record<string, string | number>, R>(
+/**
+ * A key that differs whenever the SQL could: list lengths and row keys, not values. The items of
+ * a list are alike (rows made by one mapper, keys of one kind): the first one stands for all.
+ */
+function shapeKey(a: Arg): string {
+  if (a === null || typeof a !== 'object') return '.';
+  if (Array.isArray(a)) return a.length === 0 ? '[]' : `[${a.length}*${shapeKey(a[0] as Arg)}]`;
+  let key = '{';
+  for (const k in a) key += `${k}:${shapeKey((a as Record<string, Arg>)[k] as Arg)},`;
+  return `${key}}`;
+}
+
+/** The arguments with every value replaced by a placeholder naming its path. */
+function placeholders(a: Arg, path: (string | number)[], paths: (string | number)[][]): Arg {
+  if (a === null || typeof a !== 'object') {
+    paths.push(path);
+    return `${MARK}${paths.length - 1}`;
+  }
+  if (Array.isArray(a)) return a.map((v, i) => placeholders(v, [...path, i], paths));
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, placeholders(v as Arg, [...path, k], paths)]));
+}
+
+function valueAt(a: Arg, path: readonly (string | number)[]): unknown {
+  let v: unknown = a;
+  for (const step of path) v = (v as Record<string | number, unknown>)[step];
+  return v;
+}
+
+/**
+ * A query compiled once per shape of its arguments: `query(db, args)` returns it ready to run
+ * (`db.executeQuery`). `db` decides the dialect.
+ */
+export function shaped<A extends { readonly [key: string]: Arg }, R>(
+  build: (db: Kysely<DB>, args: A) => Compilable<R>,
+): (db: Kysely<DB>, args: A) => CompiledQuery<R> {
+  // By dialect (its adapter's class), not by database: every transaction is a Kysely of its own.
+  const byDialect = new Map<unknown, Map<string, Shape>>();
+  return (db, args) => {
+    const dialect = db.getExecutor().adapter.constructor;
+    let shapes = byDialect.get(dialect);
+    if (!shapes) {
+      shapes = new Map();
+      byDialect.set(dialect, shapes);
+    }
+    const key = shapeKey(args);
+    let shape = shapes.get(key);
+    if (!shape) {
+      const paths: (string | number)[][] = [];
+      const compiled = build(db, placeholders(args, [], paths) as A).compile();
+      shape = {
+        sql: compiled.sql,
+        params: compiled.parameters.map((p) =>
+          typeof p === 'string' && p.startsWith(MARK) ? { path: paths[Number(p.slice(MARK.length))] ?? [] } : { constant: p },
+        ),
+      };
+      shapes.set(key, shape);
+    }
+    const values = shape.params.map((p) => ('constant' in p ? p.constant : valueAt(args, p.path)));
+    return CompiledQuery.raw(shape.sql, values) as CompiledQuery<R>;
+  };
+}
+
+/** Runs a shaped query and returns its rows. */
+export async function rowsOf<A extends { readonly [key: string]: Arg }, R>(
+  db: Kysely<DB>,
+  query: (db: Kysely<DB>, args: A) => CompiledQuery<R>,
+  args: A,
+): Promise<R[]> {
+  return (await db.executeQuery(query(db, args))).rows;
+}
+
+/**
+ * A shaped query for one fixed shape, prepared once on a better-sqlite3 connection: the few
+ * statements of a warm launch run without a promise and without Kysely on the way.
+ */
+export function preparedOn<A extends { readonly [key: string]: Arg }, R>(
   handle: SQLite.Database,
-  q: Compiled<P, R>,
-): (params: P) => R | undefined {
-  const statement = handle.prepare<unknown[], R>(q.sql);
-  return (params) => statement.get(...q.values(params));
-}
-
-/** The same on any Kysely database (PostgreSQL's pool): one round trip, the first row. */
-export async function runOn<P extends Record<string, string | number>, R>(
   db: Kysely<DB>,
-  q: Compiled<P, R>,
-  params: P,
-): Promise<R | undefined> {
-  const { rows } = await db.executeQuery(q.query(params));
-  return rows[0];
+  query: (db: Kysely<DB>, args: A) => CompiledQuery<R>,
+  example: A,
+): (args: A) => R | undefined {
+  const statement = handle.prepare<unknown[], R>(query(db, example).sql);
+  return (args) => statement.get(...query(db, args).parameters);
 }

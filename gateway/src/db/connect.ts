@@ -65,7 +65,7 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
  * in a bounded LRU: every repository query gets prepared-once speed without hand-written SQL.
  * Reusing a statement is safe: the driver runs one query at a time to completion (`all`/`run`).
  */
-function cachingHandle(handle: SQLite.Database, max = 500): SqliteDatabase {
+function cachingHandle(handle: SQLite.Database, max = 4000): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>();
   return {
     close: () => handle.close(),

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import { type Compiled, compileOnce, preparedOn } from '../db/compiled';
+import { preparedOn, rowsOf } from '../db/compiled';
 import { type Database, openSqliteReader } from '../db/connect';
-import { type Recheck, recheckOf, recheckQuery, recheckSessions } from '../db/repos/epoch';
+import { type Recheck, recheckOf, recheckSessions } from '../db/repos/epoch';
 import { answersOf, answersQuery, type StoredAnswer } from '../db/repos/idempotency';
 import type { DB } from '../db/schema';
 import { inTransaction } from '../db/tx';
@@ -55,7 +55,7 @@ export function createLaunchStore(database: Database, url: string, o: StoreOptio
     // would be answered from what no longer holds (a refunded session, products withdrawn).
     const rechecks = new Batcher<{ sessionId: string; now: string }, Recheck>(async (items) => {
       const now = items.map((i) => i.now).sort()[items.length - 1] ?? '';
-      const rows = await recheckSessions(database.db, [...new Set(items.map((i) => i.sessionId))], now).execute();
+      const rows = await rowsOf(database.db, recheckSessions, { sessions: [...new Set(items.map((i) => i.sessionId))], now });
       const byId = new Map(rows.map((r) => [r.id, r]));
       return items.map((i) => recheckOf(byId.get(i.sessionId)));
     }, o.groupMax);
@@ -80,25 +80,20 @@ export function createLaunchStore(database: Database, url: string, o: StoreOptio
   const readDb: Kysely<DB> = reader?.db ?? database.db;
   const handle = reader?.handle ?? database.sqlite;
   if (!handle) throw new Error('a SQLite store needs its connection');
-  const recheck = preparedOn(handle, recheckQuery(readDb));
-  const stored = preparedOn(handle, storedAnswerQuery(readDb));
+  const recheck = preparedOn(handle, readDb, recheckSessions, { sessions: [''], now: '' });
+  const stored = preparedOn(handle, readDb, answersQuery, { keys: [{ scope: '', key: '' }] });
   const coherence: Coherence = reader ? sqliteCommits(path) : alwaysRecheck();
   return {
     ...factsOn(readDb, o),
     charge: (job) => charges.submit(job).then(unwrap),
-    recheck: (sessionId, _teamId, now) => recheckOf(recheck({ sessionId, now })),
-    storedAnswer: (scope, key) => stored({ scope, key }),
+    recheck: (sessionId, _teamId, now) => recheckOf(recheck({ sessions: [sessionId], now })),
+    storedAnswer: (scope, key) => stored({ keys: [{ scope, key }] }),
     version: (teamId) => coherence.version(teamId),
     close: async () => {
       await coherence.close();
       await reader?.close();
     },
   };
-}
-
-/** One key's stored answer, compiled once from the same builder as `answersOf`. */
-function storedAnswerQuery(db: Kysely<DB>): Compiled<{ scope: string; key: string }, StoredAnswer> {
-  return compileOnce<{ scope: string; key: string }, StoredAnswer>(db, (d, p) => answersQuery(d, [p]));
 }
 
 function factsOn(db: Kysely<DB>, o: StoreOptions): Pick<LaunchStore, 'facts'> {

@@ -1,5 +1,6 @@
 import type { Product } from '@flexgate/shared';
 import type { Kysely } from 'kysely';
+import { rowsOf, shaped } from '../compiled';
 import type { DB } from '../schema';
 
 const toProduct = (r: { key: string; name: string; daily_rate: number; added_at: string }): Product => ({
@@ -15,13 +16,11 @@ export async function findProduct(db: Kysely<DB>, key: string): Promise<Product 
 }
 
 /** Several products by key, in one statement (a group of charges, a batch of launches). */
+const productsQuery = shaped((db, a: { keys: string[] }) => db.selectFrom('products').selectAll().where('key', 'in', a.keys));
+
 export async function findProducts(db: Kysely<DB>, keys: readonly string[]): Promise<Map<string, Product>> {
   if (keys.length === 0) return new Map();
-  const rows = await db
-    .selectFrom('products')
-    .selectAll()
-    .where('key', 'in', [...keys])
-    .execute();
+  const rows = await rowsOf(db, productsQuery, { keys: [...keys] });
   return new Map(rows.map((r) => [r.key, toProduct(r)]));
 }
 

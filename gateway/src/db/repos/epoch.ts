@@ -1,13 +1,15 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
-import { type Compiled, compileOnce } from '../compiled';
+import { rowsOf, shaped } from '../compiled';
 import type { DB } from '../schema';
 
 /** `access_epoch.v` (migration 006), as a builder both queries below use. */
 const epochOf = (db: Kysely<DB>) => db.selectFrom('access_epoch').select('v').where('id', '=', sql.lit(1));
 
+const epochQuery = shaped((db, _a: Record<string, never>) => epochOf(db));
+
 /** The access epoch: read BEFORE the facts it will vouch for, never after. */
 export async function accessEpoch(db: Kysely<DB>): Promise<number> {
-  const row = await epochOf(db).executeTakeFirst();
+  const [row] = await rowsOf(db, epochQuery, {});
   return Number(row?.v ?? 0);
 }
 
@@ -33,10 +35,11 @@ export type RecheckRow = {
 /**
  * What cached warm launches must read again (one statement, one snapshot, for any number of
  * sessions): the epoch, whether each session is still open, and its team's balance with the next
- * expiry. PostgreSQL runs it for the warm launches of a turn together; SQLite compiles it once for
- * one session (`recheckQuery`) and runs it prepared.
+ * expiry. PostgreSQL runs it for the warm launches of a turn together; SQLite prepares its
+ * one-session shape once and runs it without a promise (launch/store.ts).
  */
-export function recheckSessions(db: Kysely<DB>, sessionIds: readonly string[], now: string) {
+export const recheckSessions = shaped((db, a: { sessions: string[]; now: string }) => {
+  const now = a.now;
   const valid = (eb: ExpressionBuilder<DB & { s: DB['usage_sessions'] }, 's'>) =>
     eb.selectFrom('lots as l').whereRef('l.team_id', '=', 's.team_id').where('l.expires_at', '>', now);
   return db
@@ -52,12 +55,8 @@ export function recheckSessions(db: Kysely<DB>, sessionIds: readonly string[], n
         .select((l) => l.fn.min('l.expires_at').as('e'))
         .as('next_expiry'),
     ])
-    .where('s.id', 'in', [...sessionIds]);
-}
-
-export function recheckQuery(db: Kysely<DB>): Compiled<{ sessionId: string; now: string }, RecheckRow> {
-  return compileOnce<{ sessionId: string; now: string }, RecheckRow>(db, (d, p) => recheckSessions(d, [p.sessionId], p.now));
-}
+    .where('s.id', 'in', a.sessions);
+});
 
 /** A row of `recheckSessions` (none: the session is gone) as a Recheck. */
 export function recheckOf(row: RecheckRow | undefined): Recheck {

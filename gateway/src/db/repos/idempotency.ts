@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { rowsOf, shaped } from '../compiled';
 import { RetryTransaction } from '../errors';
 import type { DB } from '../schema';
 import type { Tx } from '../tx';
@@ -13,26 +14,35 @@ export async function findAnswer(db: Kysely<DB>, scope: string, key: string): Pr
   return (await answersOf(db, [{ scope, key }])).get(`${scope}\n${key}`);
 }
 
-/** The stored answers of several keys (one statement): `answersOf` runs it, the launch store compiles it once for one key. */
-export function answersQuery(db: Kysely<DB>, keys: readonly { scope: string; key: string }[]) {
-  return db
+/** The stored answers of several keys (one statement): `answersOf` runs it, the launch store prepares it for one key. */
+export const answersQuery = shaped((db, a: { keys: { scope: string; key: string }[] }) =>
+  db
     .selectFrom('idempotency_keys')
     .select(['scope', 'key', 'fingerprint', 'status', 'body'])
     .where((eb) =>
       eb(
         eb.refTuple('scope', 'key'),
         'in',
-        keys.map((k) => eb.tuple(k.scope, k.key)),
+        a.keys.map((k) => eb.tuple(k.scope, k.key)),
       ),
-    );
-}
+    ),
+);
 
 /** The stored answers of several keys, by `scope\nkey`. */
 export async function answersOf(db: Kysely<DB>, keys: readonly { scope: string; key: string }[]): Promise<Map<string, StoredAnswer>> {
   if (keys.length === 0) return new Map();
-  const rows = await answersQuery(db, keys).execute();
+  const rows = await rowsOf(db, answersQuery, { keys: keys.map((k) => ({ scope: k.scope, key: k.key })) });
   return new Map(rows.map((r) => [`${r.scope}\n${r.key}`, { fingerprint: r.fingerprint, status: r.status, body: r.body }]));
 }
+
+type AnswerRow = { scope: string; key: string; fingerprint: string; status: number; body: string; created_at: string };
+
+const insertAnswers = shaped((db, a: { rows: AnswerRow[] }) =>
+  db
+    .insertInto('idempotency_keys')
+    .values(a.rows)
+    .onConflict((oc) => oc.columns(['scope', 'key']).doNothing()),
+);
 
 /**
  * Stores the answers of a group in the transaction that made them, each only if its key is still
@@ -44,21 +54,16 @@ export async function storeAnswers(
   answers: readonly (StoredAnswer & { scope: string; key: string; createdAt: string })[],
 ): Promise<number> {
   if (answers.length === 0) return 0;
-  const res = await trx
-    .insertInto('idempotency_keys')
-    .values(
-      answers.map((a) => ({
-        scope: a.scope,
-        key: a.key,
-        fingerprint: a.fingerprint,
-        status: a.status,
-        body: a.body,
-        created_at: a.createdAt,
-      })),
-    )
-    .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
-    .executeTakeFirst();
-  return Number(res.numInsertedOrUpdatedRows ?? 0);
+  const rows = answers.map((a) => ({
+    scope: a.scope,
+    key: a.key,
+    fingerprint: a.fingerprint,
+    status: a.status,
+    body: a.body,
+    created_at: a.createdAt,
+  }));
+  const res = await trx.executeQuery(insertAnswers(trx, { rows }));
+  return Number(res.numAffectedRows ?? 0);
 }
 
 /** Stored in the same transaction as the change it answers, so a replay and the change agree; a key taken meanwhile starts it over. */

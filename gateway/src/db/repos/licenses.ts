@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { LicenseFact } from '../../domain/precedence';
+import { rowsOf, shaped } from '../compiled';
 import type { DB } from '../schema';
 
 export async function insertLicense(db: Kysely<DB>, l: LicenseFact & { createdAt: string }): Promise<void> {
@@ -23,17 +24,15 @@ export async function currentLicenses(db: Kysely<DB>, autodeskId: string, nowIso
   return product === undefined ? all : all.filter((l) => l.product === product);
 }
 
+const licensesQuery = shaped((db, a: { ids: string[]; now: string }) =>
+  db.selectFrom('licenses').selectAll().where('autodesk_id', 'in', a.ids).where('ends_at', '>', a.now).orderBy('ends_at', 'desc'),
+);
+
 /** The licenses of several Autodesk IDs still running at `nowIso`, in one query: by ID, the longest-running first. */
 export async function licensesOf(db: Kysely<DB>, autodeskIds: readonly string[], nowIso: string): Promise<Map<string, LicenseFact[]>> {
   const out = new Map<string, LicenseFact[]>();
   if (autodeskIds.length === 0) return out;
-  const rows = await db
-    .selectFrom('licenses')
-    .selectAll()
-    .where('autodesk_id', 'in', [...new Set(autodeskIds)])
-    .where('ends_at', '>', nowIso)
-    .orderBy('ends_at', 'desc')
-    .execute();
+  const rows = await rowsOf(db, licensesQuery, { ids: [...new Set(autodeskIds)], now: nowIso });
   for (const r of rows) {
     const fact: LicenseFact = {
       id: r.id,

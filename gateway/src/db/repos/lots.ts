@@ -1,6 +1,7 @@
 import type { LedgerEntry, LotView } from '@flexgate/shared';
 import { type Kysely, sql } from 'kysely';
 import { drawsBefore, type LotState } from '../../domain/lots';
+import { rowsOf, shaped } from '../compiled';
 import { RetryTransaction } from '../errors';
 import type { DB, LedgerTable } from '../schema';
 import type { Tx } from '../tx';
@@ -34,12 +35,11 @@ export async function insertLot(
     .execute();
 }
 
+const insertLedger = shaped((db, a: { rows: LedgerInput[] }) => db.insertInto('ledger').values(a.rows));
+
 export async function appendLedger(trx: Tx, entries: readonly LedgerInput[]): Promise<void> {
   if (entries.length === 0) return;
-  await trx
-    .insertInto('ledger')
-    .values([...entries])
-    .execute();
+  await trx.executeQuery(insertLedger(trx, { rows: [...entries] }));
   await addUsage(trx, entries);
 }
 
@@ -72,30 +72,47 @@ async function addUsage(trx: Tx, entries: readonly LedgerInput[]): Promise<void>
   const sorted = (cells: Map<string, Cell>) => [...cells.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
   const sessions = (c: Cell) => c.charged.size - c.refunded.size;
   if (byProduct.size > 0) {
-    await trx
-      .insertInto('usage_day_product')
-      .values(sorted(byProduct).map((c) => ({ team_id: c.team, day: c.day, product_key: c.key, tokens: c.tokens, sessions: sessions(c) })))
-      .onConflict((oc) =>
-        oc.columns(['team_id', 'day', 'product_key']).doUpdateSet({
-          tokens: sql`usage_day_product.tokens + excluded.tokens`,
-          sessions: sql`usage_day_product.sessions + excluded.sessions`,
-        }),
-      )
-      .execute();
+    const rows = sorted(byProduct).map((c) => ({
+      team_id: c.team,
+      day: c.day,
+      product_key: c.key,
+      tokens: c.tokens,
+      sessions: sessions(c),
+    }));
+    await trx.executeQuery(addByProduct(trx, { rows }));
   }
   if (byUser.size > 0) {
-    await trx
-      .insertInto('usage_day_user')
-      .values(sorted(byUser).map((c) => ({ team_id: c.team, day: c.day, autodesk_id: c.key, tokens: c.tokens, sessions: sessions(c) })))
-      .onConflict((oc) =>
-        oc.columns(['team_id', 'day', 'autodesk_id']).doUpdateSet({
-          tokens: sql`usage_day_user.tokens + excluded.tokens`,
-          sessions: sql`usage_day_user.sessions + excluded.sessions`,
-        }),
-      )
-      .execute();
+    const rows = sorted(byUser).map((c) => ({ team_id: c.team, day: c.day, autodesk_id: c.key, tokens: c.tokens, sessions: sessions(c) }));
+    await trx.executeQuery(addByUser(trx, { rows }));
   }
 }
+
+type ByProduct = { team_id: string; day: string; product_key: string; tokens: number; sessions: number };
+type ByUser = { team_id: string; day: string; autodesk_id: string; tokens: number; sessions: number };
+
+const addByProduct = shaped((db, a: { rows: ByProduct[] }) =>
+  db
+    .insertInto('usage_day_product')
+    .values(a.rows)
+    .onConflict((oc) =>
+      oc.columns(['team_id', 'day', 'product_key']).doUpdateSet({
+        tokens: sql`usage_day_product.tokens + excluded.tokens`,
+        sessions: sql`usage_day_product.sessions + excluded.sessions`,
+      }),
+    ),
+);
+
+const addByUser = shaped((db, a: { rows: ByUser[] }) =>
+  db
+    .insertInto('usage_day_user')
+    .values(a.rows)
+    .onConflict((oc) =>
+      oc.columns(['team_id', 'day', 'autodesk_id']).doUpdateSet({
+        tokens: sql`usage_day_user.tokens + excluded.tokens`,
+        sessions: sql`usage_day_user.sessions + excluded.sessions`,
+      }),
+    ),
+);
 
 /**
  * The lots of several teams that can pay or must expire first (valid, or expired with tokens left),
@@ -103,6 +120,20 @@ async function addUsage(trx: Tx, entries: readonly LedgerInput[]): Promise<void>
  * charges on every instance locks lots in one global order, so groups wait for each other but
  * never deadlock, and what a group reads after it (sessions) includes every charge committed before.
  */
+const lotsQuery = (lock: boolean) =>
+  shaped((db, a: { teams: string[]; now: string }) =>
+    db
+      .selectFrom('lots')
+      .select(['id', 'team_id', 'tokens', 'remaining', 'purchased_at', 'expires_at'])
+      .where('team_id', 'in', a.teams)
+      .where((eb) => eb.or([eb('expires_at', '>', a.now), eb('remaining', '>', 0)]))
+      .orderBy('team_id')
+      .orderBy('id')
+      .$if(lock, (q) => q.forUpdate()),
+  );
+const lotsLocked = lotsQuery(true);
+const lotsUnlocked = lotsQuery(false);
+
 export async function lotsOfTeams(
   trx: Tx,
   teamIds: readonly string[],
@@ -110,15 +141,7 @@ export async function lotsOfTeams(
   lock: boolean,
 ): Promise<(LotState & { teamId: string })[]> {
   if (teamIds.length === 0) return [];
-  const rows = await trx
-    .selectFrom('lots')
-    .select(['id', 'team_id', 'tokens', 'remaining', 'purchased_at', 'expires_at'])
-    .where('team_id', 'in', [...teamIds])
-    .where((eb) => eb.or([eb('expires_at', '>', nowIso), eb('remaining', '>', 0)]))
-    .orderBy('team_id')
-    .orderBy('id')
-    .$if(lock, (q) => q.forUpdate())
-    .execute();
+  const rows = await rowsOf(trx, lock ? lotsLocked : lotsUnlocked, { teams: [...teamIds], now: nowIso });
   return rows.map((r) => ({
     id: r.id,
     teamId: r.team_id,
@@ -152,14 +175,17 @@ export async function chargeableLots(db: Kysely<DB>, teamId: string, nowIso: str
  * another transaction drew from it since we read it: then nothing matches and the whole
  * transaction starts again with fresh numbers.
  */
-export async function drawFromLot(trx: Tx, lotId: string, tokens: number): Promise<void> {
-  const res = await trx
+const drawQuery = shaped((db, a: { lot: string; tokens: number }) =>
+  db
     .updateTable('lots')
-    .set({ remaining: sql`remaining - ${tokens}` })
-    .where('id', '=', lotId)
-    .where('remaining', '>=', tokens)
-    .executeTakeFirst();
-  if (Number(res.numUpdatedRows) !== 1) throw new RetryTransaction(`lot ${lotId} changed under the charge`);
+    .set({ remaining: sql`remaining - ${a.tokens}` })
+    .where('id', '=', a.lot)
+    .where('remaining', '>=', a.tokens),
+);
+
+export async function drawFromLot(trx: Tx, lotId: string, tokens: number): Promise<void> {
+  const res = await trx.executeQuery(drawQuery(trx, { lot: lotId, tokens }));
+  if (Number(res.numAffectedRows ?? 0) !== 1) throw new RetryTransaction(`lot ${lotId} changed under the charge`);
 }
 
 export async function returnToLot(trx: Tx, lotId: string, tokens: number): Promise<void> {
@@ -213,18 +239,21 @@ export async function teamBalance(db: Kysely<DB>, teamId: string, nowIso: string
   return (await balancesOf(db, [teamId], nowIso)).get(teamId) ?? 0;
 }
 
+const balancesQuery = shaped((db, a: { teams: string[]; now: string }) =>
+  db
+    .selectFrom('lots')
+    .select((eb) => ['team_id', eb.fn.sum<number>('remaining').as('balance')])
+    .where('team_id', 'in', a.teams)
+    .where('expires_at', '>', a.now)
+    .groupBy('team_id'),
+);
+
 /** The balances of several teams (their unexpired lots, R2), in one query; a team without lots has 0. */
 export async function balancesOf(db: Kysely<DB>, teamIds: readonly string[], nowIso: string): Promise<Map<string, number>> {
   const out = new Map<string, number>(teamIds.map((t) => [t, 0]));
   if (teamIds.length === 0) return out;
-  const rows = await db
-    .selectFrom('lots')
-    .select((eb) => ['team_id', eb.fn.sum<number>('remaining').as('balance')])
-    .where('team_id', 'in', [...new Set(teamIds)])
-    .where('expires_at', '>', nowIso)
-    .groupBy('team_id')
-    .execute();
-  for (const r of rows) out.set(r.team_id, Number(r.balance ?? 0));
+  for (const r of await rowsOf(db, balancesQuery, { teams: [...new Set(teamIds)], now: nowIso }))
+    out.set(r.team_id, Number(r.balance ?? 0));
   return out;
 }
 

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { memberStatus } from '../../domain/access';
 import type { MembershipFact } from '../../domain/precedence';
+import { rowsOf, shaped } from '../compiled';
 import type { DB } from '../schema';
 
 /**
@@ -11,6 +12,41 @@ export async function membershipFacts(db: Kysely<DB>, autodeskId: string, nowIso
   const all = (await membershipsOf(db, [autodeskId], nowIso)).get(autodeskId) ?? [];
   return teamId === undefined ? all : all.filter((m) => m.teamId === teamId);
 }
+
+const membersQuery = shaped((db, a: { ids: string[] }) =>
+  db
+    .selectFrom('members')
+    .innerJoin('teams', 'teams.id', 'members.team_id')
+    .select([
+      'members.autodesk_id',
+      'members.team_id',
+      'teams.name as team_name',
+      'members.guest',
+      'members.all_products',
+      'members.status',
+    ])
+    .where('members.autodesk_id', 'in', a.ids)
+    .orderBy('members.team_id'),
+);
+const selectionsQuery = shaped((db, a: { ids: string[]; teams: string[] }) =>
+  db
+    .selectFrom('member_products')
+    .select(['autodesk_id', 'team_id', 'product_key'])
+    .where('autodesk_id', 'in', a.ids)
+    .where('team_id', 'in', a.teams),
+);
+const defaultsQuery = shaped((db, a: { teams: string[] }) =>
+  db.selectFrom('team_defaults').select(['team_id', 'product_key']).where('team_id', 'in', a.teams),
+);
+const invitationsQuery = shaped((db, a: { ids: string[]; teams: string[] }) =>
+  db
+    .selectFrom('invitations')
+    .select(['autodesk_id', 'team_id', 'expires_at'])
+    .where('autodesk_id', 'in', a.ids)
+    .where('team_id', 'in', a.teams)
+    .where('accepted_at', 'is', null)
+    .where('superseded_at', 'is', null),
+);
 
 /**
  * The memberships of several users, in four queries whatever their number and teams': the member
@@ -25,46 +61,15 @@ export async function membershipsOf(
   const out = new Map<string, MembershipFact[]>();
   if (autodeskIds.length === 0) return out;
   const ids = [...new Set(autodeskIds)];
-  const rows = await db
-    .selectFrom('members')
-    .innerJoin('teams', 'teams.id', 'members.team_id')
-    .select([
-      'members.autodesk_id',
-      'members.team_id',
-      'teams.name as team_name',
-      'members.guest',
-      'members.all_products',
-      'members.status',
-    ])
-    .where('members.autodesk_id', 'in', ids)
-    .orderBy('members.team_id')
-    .execute();
+  const rows = await rowsOf(db, membersQuery, { ids });
   if (rows.length === 0) return out;
   const teamIds = [...new Set(rows.map((r) => r.team_id))];
   // An all-products member's selection and the team's defaults decide nothing (R12): not read for them.
   const selecting = [...new Set(rows.filter((r) => Number(r.all_products) !== 1).map((r) => r.autodesk_id))];
   const [products, defaults, invitations] = await Promise.all([
-    selecting.length > 0
-      ? db
-          .selectFrom('member_products')
-          .select(['autodesk_id', 'team_id', 'product_key'])
-          .where('autodesk_id', 'in', selecting)
-          .where('team_id', 'in', teamIds)
-          .execute()
-      : Promise.resolve([]),
-    selecting.length > 0
-      ? db.selectFrom('team_defaults').select(['team_id', 'product_key']).where('team_id', 'in', teamIds).execute()
-      : Promise.resolve([]),
-    rows.some((r) => r.status === 'invited')
-      ? db
-          .selectFrom('invitations')
-          .select(['autodesk_id', 'team_id', 'expires_at'])
-          .where('autodesk_id', 'in', ids)
-          .where('team_id', 'in', teamIds)
-          .where('accepted_at', 'is', null)
-          .where('superseded_at', 'is', null)
-          .execute()
-      : Promise.resolve([]),
+    selecting.length > 0 ? rowsOf(db, selectionsQuery, { ids: selecting, teams: teamIds }) : Promise.resolve([]),
+    selecting.length > 0 ? rowsOf(db, defaultsQuery, { teams: teamIds }) : Promise.resolve([]),
+    rows.some((r) => r.status === 'invited') ? rowsOf(db, invitationsQuery, { ids, teams: teamIds }) : Promise.resolve([]),
   ]);
   const now = new Date(nowIso);
   for (const r of rows) {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { rowsOf, shaped } from '../compiled';
 import type { DB, SessionRow } from '../schema';
 import type { Tx } from '../tx';
 
@@ -10,13 +11,8 @@ import type { Tx } from '../tx';
  * the other session shows as open, or an insert of the same seq collides with it. `sessionStateOf`
  * reads a pair's rows at the instant of each launch.
  */
-export async function sessionRowsOf(
-  db: Kysely<DB>,
-  pairs: readonly { autodeskId: string; product: string }[],
-  atIso: string,
-): Promise<SessionRow[]> {
-  if (pairs.length === 0) return [];
-  return db
+const sessionRowsQuery = shaped((db, a: { pairs: [string, string][]; at: string }) =>
+  db
     .selectFrom('usage_sessions as s')
     .selectAll('s')
     .where((eb) =>
@@ -24,10 +20,10 @@ export async function sessionRowsOf(
         eb(
           eb.refTuple('s.autodesk_id', 's.product_key'),
           'in',
-          pairs.map((p) => eb.tuple(p.autodeskId, p.product)),
+          a.pairs.map(([user, product]) => eb.tuple(user, product)),
         ),
         eb.or([
-          eb.and([eb('s.ended_at', 'is', null), eb('s.ends_at', '>', atIso)]),
+          eb.and([eb('s.ended_at', 'is', null), eb('s.ends_at', '>', a.at)]),
           eb(
             's.seq',
             '=',
@@ -39,8 +35,16 @@ export async function sessionRowsOf(
           ),
         ]),
       ]),
-    )
-    .execute();
+    ),
+);
+
+export async function sessionRowsOf(
+  db: Kysely<DB>,
+  pairs: readonly { autodeskId: string; product: string }[],
+  atIso: string,
+): Promise<SessionRow[]> {
+  if (pairs.length === 0) return [];
+  return rowsOf(db, sessionRowsQuery, { pairs: pairs.map((p): [string, string] => [p.autodeskId, p.product]), at: atIso });
 }
 
 /**
@@ -68,10 +72,9 @@ export async function findProvisional(db: Kysely<DB>, autodeskId: string, provis
 }
 
 /** The sessions a group of charges opened, in one statement; a racing twin collides on (user, product, seq). */
+const insertSessionsQuery = shaped((db, a: { rows: SessionRow[] }) => db.insertInto('usage_sessions').values(a.rows));
+
 export async function insertSessions(trx: Tx, rows: readonly SessionRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await trx
-    .insertInto('usage_sessions')
-    .values([...rows])
-    .execute();
+  await trx.executeQuery(insertSessionsQuery(trx, { rows: [...rows] }));
 }
