@@ -14,6 +14,13 @@ export type Arg = string | number | null | readonly Arg[] | { readonly [key: str
 
 const MARK = '\u0000flexgate-param:';
 
+/**
+ * Every SQL text `shaped` has compiled. Their number is bounded (statements x shapes), so a
+ * PostgreSQL connection may keep each one prepared (db/connect.ts): it is parsed and planned once
+ * per connection instead of at every run.
+ */
+export const compiledTexts = new Set<string>();
+
 interface Shape {
   sql: string;
   /** For each parameter of the SQL: where its value sits in the arguments, or a constant of the builder. */
@@ -76,6 +83,7 @@ export function shaped<A extends { readonly [key: string]: Arg }, R>(
         ),
       };
       shapes.set(key, shape);
+      compiledTexts.add(shape.sql);
     }
     const values = shape.params.map((p) => ('constant' in p ? p.constant : valueAt(args, p.path)));
     return CompiledQuery.raw(shape.sql, values) as CompiledQuery<R>;

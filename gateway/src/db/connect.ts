@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -15,6 +16,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { ConfigError, maskUrl } from '../config';
+import { compiledTexts } from './compiled';
 import type { DB } from './schema';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -101,6 +103,26 @@ function sqliteDialect(handle: SQLite.Database, readOnly = false): Dialect {
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 pg.types.setTypeParser(1700, (v) => Number(v));
 
+/**
+ * A PostgreSQL connection runs the launch's statements (`shaped`, db/compiled.ts) as named
+ * prepared statements: each text is parsed and planned once per connection instead of at every run
+ * (a group's multi-row statements carry hundreds of parameters). Only those texts: their number is
+ * bounded, where the admin routes' queries are not.
+ */
+function preparedShapes(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as unknown as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  (client as unknown as { query: unknown }).query = (text: unknown, values?: unknown[], ...rest: unknown[]) => {
+    if (typeof text !== 'string' || rest.length > 0 || !compiledTexts.has(text)) return query(text, values, ...rest);
+    let name = names.get(text);
+    if (!name) {
+      name = `fg_${createHash('sha1').update(text).digest('hex')}`;
+      names.set(text, name);
+    }
+    return query({ name, text, values: values ?? [] });
+  };
+}
+
 export function connect(options: ConnectOptions): Database {
   const { url } = options;
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
@@ -108,6 +130,7 @@ export function connect(options: ConnectOptions): Database {
     // An idle connection dropped by the server (restart, failover, pg_terminate_backend): the pool
     // discards it and the next query opens another. Unheard, this 'error' event would end the process.
     pool.on('error', () => {});
+    pool.on('connect', preparedShapes);
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, engine: 'postgres', sqlite: null, close: () => db.destroy() };
   }

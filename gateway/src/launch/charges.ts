@@ -205,7 +205,9 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
     if (idemKey) answered.set(idemKey, i);
   }
 
-  // In (user, product) order: two groups inserting sessions of the same users take them in one order.
+  // One write after the other, never submitted together: when one fails, Kysely rolls the
+  // transaction back at once, and a write still queued behind it would then run outside it. Sessions
+  // in (user, product) order and lots in id order: two groups writing the same rows take them alike.
   await insertSessions(
     trx,
     [...opened].sort((a, b) => (pairKey(a.autodesk_id, a.product_key) < pairKey(b.autodesk_id, b.product_key) ? -1 : 1)),
