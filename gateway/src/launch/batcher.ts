@@ -1,17 +1,16 @@
 /**
- * Collects the items submitted during one event-loop turn, or while earlier batches run, and runs
- * them as one batch: batches grow with the load and stay one item when it is light. At most
- * `concurrency` batches at a time; `max` bounds a batch (what waits beyond it makes the next one).
+ * Collects the items submitted during one event-loop turn, or while the previous batch runs, and
+ * runs them as one batch: batches grow with the load and stay one item when it is light. One batch
+ * at a time; `max` bounds a batch (what waits beyond it makes the next one).
  */
 export class Batcher<I, O> {
   private queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
-  private running = 0;
+  private running = false;
   private scheduled = false;
 
   constructor(
     private readonly run: (items: I[]) => Promise<O[]>,
     private readonly max: number,
-    private readonly concurrency = 1,
   ) {}
 
   submit(item: I): Promise<O> {
@@ -22,7 +21,7 @@ export class Batcher<I, O> {
   }
 
   private schedule(): void {
-    if (this.running >= this.concurrency || this.scheduled || this.queue.length === 0) return;
+    if (this.running || this.scheduled || this.queue.length === 0) return;
     this.scheduled = true;
     // After this turn, so that every item of the turn joins.
     setImmediate(() => {
@@ -32,16 +31,16 @@ export class Batcher<I, O> {
   }
 
   private async flush(): Promise<void> {
-    if (this.running >= this.concurrency || this.queue.length === 0) return;
+    if (this.running || this.queue.length === 0) return;
     const batch = this.queue.splice(0, Math.max(1, this.max));
-    this.running += 1;
+    this.running = true;
     try {
       const out = await this.run(batch.map((b) => b.item));
       for (const [i, b] of batch.entries()) b.resolve(out[i] as O);
     } catch (error) {
       for (const b of batch) b.reject(error);
     } finally {
-      this.running -= 1;
+      this.running = false;
       this.schedule();
     }
   }

@@ -23,7 +23,8 @@ export interface LaunchStore {
   facts(ask: LaunchAsk, at?: Date): Promise<LaunchFacts>;
   /** Opens (or finds) the session of `job`, in one transaction with the other charges of its group. */
   charge(job: ChargeJob): Promise<ChargeResult>;
-  recheck(sessionId: string, teamId: string, nowIso: string): Recheck | Promise<Recheck>;
+  /** What a cached warm answer must read again (its session still open, its team's balance, the epoch). */
+  recheck(sessionId: string, nowIso: string): Recheck | Promise<Recheck>;
   /** The stored answer of an Idempotency-Key, if any (clients send one with every launch). */
   storedAnswer(scope: string, key: string): StoredAnswer | undefined | Promise<StoredAnswer | undefined>;
   /** Changes when anything a cached answer of the team depends on may have been committed (coherence.ts). */
@@ -40,15 +41,11 @@ export interface StoreOptions {
 
 type Settled = { ok: ChargeResult } | { error: unknown };
 
-/** Charge groups one PostgreSQL instance runs at once (each holds a pool connection while it runs). */
-const PG_GROUPS_IN_FLIGHT = 1;
-
 export function createLaunchStore(database: Database, url: string, o: StoreOptions): LaunchStore {
   const lock = database.engine === 'postgres';
-  // SQLite has one writer: one group at a time. PostgreSQL commits several at once (its WAL flushes
-  // them together); groups of one team wait for each other on its lots, the others run alongside.
-  const concurrency = database.engine === 'postgres' ? PG_GROUPS_IN_FLIGHT : 1;
-  const charges = new Batcher<ChargeJob, Settled>((jobs) => chargeAll(database.db, jobs, lock, o.logger), o.groupMax, concurrency);
+  // One group at a time per instance, on both engines: SQLite has one writer, and on PostgreSQL more
+  // groups in flight split one team's queue into smaller groups that wait on its lots (BENCHMARKS.md).
+  const charges = new Batcher<ChargeJob, Settled>((jobs) => chargeAll(database.db, jobs, lock, o.logger), o.groupMax);
   if (database.engine === 'postgres') {
     // Every warm launch rechecks, with the other warm launches of its turn in one statement: a
     // notification of a change made elsewhere arrives after the commit, and a launch in between
@@ -67,7 +64,7 @@ export function createLaunchStore(database: Database, url: string, o: StoreOptio
     return {
       ...factsOn(database.db, o),
       charge: (job) => charges.submit(job).then(unwrap),
-      recheck: (sessionId, _teamId, now) => rechecks.submit({ sessionId, now }),
+      recheck: (sessionId, now) => rechecks.submit({ sessionId, now }),
       storedAnswer: (scope, key) => answers.submit({ scope, key }),
       version: (teamId) => coherence.version(teamId),
       close: () => coherence.close(),
@@ -86,7 +83,7 @@ export function createLaunchStore(database: Database, url: string, o: StoreOptio
   return {
     ...factsOn(readDb, o),
     charge: (job) => charges.submit(job).then(unwrap),
-    recheck: (sessionId, _teamId, now) => recheckOf(recheck({ sessions: [sessionId], now })),
+    recheck: (sessionId, now) => recheckOf(recheck({ sessions: [sessionId], now })),
     storedAnswer: (scope, key) => stored({ keys: [{ scope, key }] }),
     version: (teamId) => coherence.version(teamId),
     close: async () => {

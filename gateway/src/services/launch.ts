@@ -70,7 +70,7 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     const confirmed = entry.confirmed;
     // The same object each time: the launch lane serialises it once (answerJson).
     if (confirmed?.version === version && now.getTime() < confirmed.validUntilMs) return confirmed.answer;
-    const r = store.recheck(entry.answer.session.id, entry.answer.team, now.toISOString());
+    const r = store.recheck(entry.answer.session.id, now.toISOString());
     return isPromise(r) ? r.then((x) => confirm(key, entry, version, x)) : confirm(key, entry, version, r);
   };
 
