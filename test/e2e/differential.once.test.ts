@@ -375,7 +375,8 @@ interface Model {
   /** Sessions opened in a burst: their charges are compared as that burst's totals. */
   burstOf: Map<string, number>;
   /** Keyed launches whose stored answer (or none) is the same on every gateway, to retry. */
-  keys: { user: number; product: number; body: Record<string, unknown>; key: string }[];
+  /** Keyed requests to retry; `inBurst`: its first answer's balance depends on the burst's order. */
+  keys: { user: number; product: number; body: Record<string, unknown>; key: string; inBurst?: boolean }[];
   /** Purchases so far: each gets an instant of its own. */
   purchases: number;
 }
@@ -407,13 +408,27 @@ function expectAgreement<T>(sides: Side[], step: string, views: T[]): void {
   });
 }
 
-/** Runs `act` on every gateway at once (each gateway its own history) and compares the answers exactly. */
-async function sequential(sides: Side[], step: string, act: (side: Side) => Promise<Answer | Answer[]>): Promise<Answer[][]> {
+/**
+ * Runs `act` on every gateway at once (each gateway its own history) and compares the answers
+ * exactly; `withoutBalance` leaves out a balance that depends on the order of an earlier burst.
+ */
+async function sequential(
+  sides: Side[],
+  step: string,
+  act: (side: Side) => Promise<Answer | Answer[]>,
+  withoutBalance = false,
+): Promise<Answer[][]> {
   const answers = await Promise.all(sides.map(async (s) => [await act(s)].flat()));
+  const view = (side: Side, a: Answer) => {
+    const canon = side.canon.answer(a) as { body?: unknown };
+    if (!withoutBalance || typeof canon.body !== 'object' || canon.body === null) return canon;
+    const { balance: _balance, ...body } = canon.body as Record<string, unknown>;
+    return { ...canon, body };
+  };
   expectAgreement(
     sides,
     step,
-    answers.map((list, i) => list.map((a) => (sides[i] as Side).canon.answer(a))),
+    answers.map((list, i) => list.map((a) => view(sides[i] as Side, a))),
   );
   return answers;
 }
@@ -632,12 +647,17 @@ async function runStep(sides: Side[], model: Model, step: Step, index: number): 
       if (!k) return;
       const product = step.sameBody ? k.product : (k.product + 1) % RATES.length;
       const pair: Pair = { user: k.user, product, team: null };
-      const answers = await sequential(sides, label, (s) => {
-        // The body as first sent (its team is this gateway's own id), or another product: a 409 if the key was used.
-        const body: Record<string, unknown> = { ...k.body, product: productKey(model.run, product) };
-        if (typeof k.body.team === 'string') body.team = s.teams[ref.teams.indexOf(k.body.team)];
-        return (s.users[k.user] as Api).post('/v1/launch', body, { 'idempotency-key': k.key });
-      });
+      const answers = await sequential(
+        sides,
+        label,
+        (s) => {
+          // The body as first sent (its team is this gateway's own id), or another product: a 409 if the key was used.
+          const body: Record<string, unknown> = { ...k.body, product: productKey(model.run, product) };
+          if (typeof k.body.team === 'string') body.team = s.teams[ref.teams.indexOf(k.body.team)];
+          return (s.users[k.user] as Api).post('/v1/launch', body, { 'idempotency-key': k.key });
+        },
+        Boolean(k.inBurst),
+      );
       noteSession(model, ref, pair, answers[0]?.[0] as Answer, true);
       return;
     }
@@ -744,7 +764,13 @@ async function burst(sides: Side[], model: Model, entries: BurstEntry[], index: 
   });
   entries.forEach((e, entry) => {
     if (e.keying === 'shared')
-      model.keys.push({ user: e.pair.user, product: e.pair.product, body: launchBody(ref, model, e.pair), key: keyOf(entry, 0) as string });
+      model.keys.push({
+        user: e.pair.user,
+        product: e.pair.product,
+        body: launchBody(ref, model, e.pair),
+        key: keyOf(entry, 0) as string,
+        inBurst: true,
+      });
   });
 }
 
