@@ -39,7 +39,7 @@ export type ChargeResult =
   | { kind: 'insufficient'; available: number; productName: string; rate: number };
 
 /** A group that must be taken apart (a lot expired between two of its launches' instants): each runs alone. */
-export class SplitGroup extends Error {}
+class SplitGroup extends Error {}
 
 type Lot = LotState & { teamId: string };
 type LedgerInput = Omit<LedgerTable, 'id'>;
