@@ -116,7 +116,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const timers = [
     setInterval(() => keys.refresh().catch((e) => logger.warn('key refresh failed', { err: String(e) })), 30_000),
     setInterval(
-      () => settleExpiries({ db: db.db, clock, keys, config }, null).catch((e) => logger.warn('expiry sweep failed', { err: String(e) })),
+      () => settleExpiries({ db: db.db, clock }, null).catch((e) => logger.warn('expiry sweep failed', { err: String(e) })),
       60_000,
     ),
     setInterval(() => forgetAnswersBefore(db.db, new Date(clock.now().getTime() - 86_400_000).toISOString()).catch(() => {}), 3_600_000),

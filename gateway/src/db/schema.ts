@@ -26,6 +26,15 @@ export interface DB {
   usage_day_user: UsageDayUserTable;
   console_sessions: ConsoleSessionsTable;
   access_epoch: AccessEpochTable;
+  signin_failures: SigninFailuresTable;
+}
+
+/** Failed sign-ins per Autodesk ID (migration 011, domain/signin.ts). */
+export interface SigninFailuresTable {
+  autodesk_id: string;
+  failures: number;
+  last_failure_at: string;
+  retry_at: string | null;
 }
 
 /** One row; bumped by trigger on every change to the tables access is decided from (migration 006). */
