@@ -16,6 +16,7 @@ import type { AppEnv } from './middleware/env';
 import { onError, problemResponse } from './middleware/problem';
 import { accountLookup, peerAddress, rateLimit, signInSubject, TokenBuckets } from './middleware/rate-limit';
 import { strictUtf8Body } from './middleware/strict-body';
+import { credentialRoutes } from './routes/credentials';
 import { launchLane, type NodeLane } from './routes/launch-lane';
 import { memberRoutes } from './routes/members';
 import { router } from './routes/openapi';
@@ -174,6 +175,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   });
 
   app.route('/', operatorRoutes(ctx, deps.testClock));
+  app.route('/', credentialRoutes(ctx));
   app.route('/', teamRoutes(ctx));
   app.route('/', memberRoutes(ctx));
   app.route('/', reportRoutes(ctx));

@@ -122,7 +122,11 @@ const VARIABLES = {
     'bearer token for GET /metrics (Prometheus); unset, /metrics answers loopback peers and the operator',
   ),
   FLEXGATE_ISSUER: variable(text, 'flexgate', '`iss` of entitlements and ID tokens'),
-  FLEXGATE_ID_TOKEN_TTL: variable(integer(60, 7 * 86400, ' of seconds'), '43200', 'ID token lifetime in seconds (43200: 12 hours)'),
+  FLEXGATE_ID_TOKEN_TTL: variable(
+    integer(60, 7 * 86400, ' of seconds'),
+    '600',
+    'access (ID) token lifetime in seconds; clients refresh them with their refresh token (30 days without use)',
+  ),
   FLEXGATE_SQLITE_SYNC: variable(
     oneOf(['normal', 'full']),
     'normal',

@@ -67,6 +67,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         : null;
     keys = new KeyRing(database.db, clock, { issuer: config.issuer, idTokenTtlSeconds: config.idTokenTtlSeconds });
     await keys.init();
+    await keys.revocations.poll(database.db, clock.now());
     // The launch's storage port needs the tables (a second SQLite connection, a PostgreSQL listener).
     store = createLaunchStore(database, config.databaseUrl, { groupMax: config.chargeGroup, now: () => clock.now(), logger });
   } catch (error) {
@@ -115,6 +116,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   // Background upkeep, each step idempotent so that several instances may run it at once.
   const timers = [
     setInterval(() => keys.refresh().catch((e) => logger.warn('key refresh failed', { err: String(e) })), 30_000),
+    // A sign-out or revocation made on another instance is refused here within this period.
+    setInterval(
+      () => keys.revocations.poll(db.db, clock.now()).catch((e) => logger.warn('revocation poll failed', { err: String(e) })),
+      2_000,
+    ),
     setInterval(
       () => settleExpiries({ db: db.db, clock }, null).catch((e) => logger.warn('expiry sweep failed', { err: String(e) })),
       60_000,

@@ -27,6 +27,25 @@ export interface DB {
   console_sessions: ConsoleSessionsTable;
   access_epoch: AccessEpochTable;
   signin_failures: SigninFailuresTable;
+  refresh_tokens: RefreshTokensTable;
+  token_revocations: TokenRevocationsTable;
+}
+
+/** One refresh token, by the hash of its secret (migration 012, domain/refresh.ts). */
+export interface RefreshTokensTable {
+  token_hash: string;
+  family: string;
+  autodesk_id: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export interface TokenRevocationsTable {
+  seq: Generated<number>;
+  kind: 'family' | 'user';
+  subject: string;
+  at: string;
 }
 
 /** Failed sign-ins per Autodesk ID (migration 011, domain/signin.ts). */

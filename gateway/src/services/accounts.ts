@@ -4,6 +4,7 @@ import { conflict, DomainError } from '../domain/errors';
 import { delayAfter, FAILURE_MEMORY_MS, waitSeconds } from '../domain/signin';
 import { addMs } from '../domain/time';
 import type { ServiceContext } from './context';
+import { issueTokens, type Tokens } from './tokens';
 
 export async function createAccount(
   ctx: ServiceContext,
@@ -20,10 +21,7 @@ export async function createAccount(
  * A sign-in. An unknown Autodesk ID still costs one scrypt, so the answer's timing does not tell
  * which accounts exist; repeated failures make the ID wait, on every instance (domain/signin.ts).
  */
-export async function signIn(
-  ctx: ServiceContext,
-  input: { autodeskId: string; password: string },
-): Promise<{ token: string; expiresAt: string; autodeskId: string }> {
+export async function signIn(ctx: ServiceContext, input: { autodeskId: string; password: string }): Promise<Tokens> {
   const subject = input.autodeskId.trim().toLowerCase();
   const now = ctx.clock.now();
   const failed = await signInFailures(ctx.db, subject);
@@ -43,6 +41,5 @@ export async function signIn(
     throw new DomainError('unauthorized', 'Wrong Autodesk ID or password.');
   }
   if (failed) await forgetFailures(ctx.db, subject);
-  const { token, expiresAt } = await ctx.keys.signIdToken(account.autodeskId);
-  return { token, expiresAt: expiresAt.toISOString(), autodeskId: account.autodeskId };
+  return issueTokens(ctx, account.autodeskId);
 }
