@@ -172,6 +172,7 @@ export async function endSession(ctx: ServiceContext, autodeskId: string, id: st
     if (Number(voidedNow.numUpdatedRows) !== 1) throw new RetryTransaction('session closed or settled concurrently');
     const charges = await sessionCharges(trx, id);
     for (const c of charges) await returnToLot(trx, c.lotId, c.tokens);
+    // R5: the refund is dated when it happened; R15 counts it on the day of the charge it reverses.
     await appendLedger(
       trx,
       charges.map((c) => ({
@@ -186,6 +187,7 @@ export async function endSession(ctx: ServiceContext, autodeskId: string, id: st
         session_id: id,
         reason: 'closed within 5 minutes of opening: the day is free',
       })),
+      { usageAt: s.starts_at },
     );
     const refunded = charges.reduce((sum, c) => sum + c.tokens, 0);
     await trx.updateTable('usage_sessions').set({ refunded }).where('id', '=', id).execute();
