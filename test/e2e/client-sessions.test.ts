@@ -5,8 +5,8 @@
  */
 import { createClient, type FlexgateClient, type LaunchResult, type RunEvent, runProduct } from '@flexgate/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { balance, cacheDirs, ledger, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
-import { buy, expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
+import { balance, cacheDirs, ledger, type ProcessGateway, runFlexgate, SharedClock, startProcessGateway } from '../harness/client-e2e';
+import { buy, expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
 
 const MINUTE = 60_000;
@@ -158,3 +158,31 @@ it('R7: a heartbeat within the 24 hours charges nothing; one past them opens and
   expect((await balance(gw, team)).balance).toBe(36);
   await expectLedgerMatchesBalance(gw.fixtures(), team);
 });
+
+it('R7a: a running product whose session was refunded elsewhere stops at its next heartbeat, saying why (CLI exit 3)', async () => {
+  const now = await at(40 * MINUTE);
+  const team = await newTeam(gw.fixtures(), 50);
+  const account = await newAccount(gw.fixtures());
+  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
+  const env = { FLEXGATE_URL: gw.url, FLEXGATE_CACHE_DIR: dirs.make(), FLEXGATE_NOW: now.toISOString() };
+  const signin = await runFlexgate(['signin', '--user', account.autodeskId], { ...env, FLEXGATE_PASSWORD: account.password });
+  expect(signin.code, signin.stderr).toBe(0);
+  const started = Date.now();
+  const run = runFlexgate(['launch', 'autocad', '--machine', 'ws-cli', '--run', '--hold', '30', '--heartbeat', '1'], env);
+
+  // The product runs; its session is then closed (refunded) on the same machine by another program.
+  let session: string | undefined;
+  while (!session) {
+    session = (await ledger(gw, team)).find((e) => e.kind === 'charge')?.sessionId ?? undefined;
+    if (!session) await new Promise((r) => setTimeout(r, 50));
+  }
+  const user = await signIn(gw.fixtures(), account);
+  expect(expectStatus(await user.api.post(`/v1/sessions/${session}/end`, { machine: 'ws-cli' }), 200)).toMatchObject({ refunded: 7 });
+
+  const outcome = await run;
+  expect(outcome.code, outcome.stderr).toBe(3);
+  expect(Date.now() - started).toBeLessThan(20_000);
+  const last = outcome.stderr.trim().split('\n').at(-1) ?? '';
+  expect(last).toMatch(/^The gateway refused the session of autocad: .*refunded.* The product stops\.$/);
+  expect((await balance(gw, team)).balance).toBe(50);
+}, 60_000);
