@@ -72,9 +72,11 @@ Options:
   --machine M           the machine name reported to the gateway (default: the host name)
   --fresh               ask the gateway even if the cache holds a valid entitlement
   --run                 keep running as the product would, heartbeating, until Ctrl-C
-                        or --hold; then end the session (free within 5 minutes)
+                        or --hold; then end the session (free within 5 minutes, once a
+                        day); stops at once (exit 3) if the gateway voids the session
   --hold SECONDS        with --run: close after SECONDS
-  --heartbeat SECONDS   with --run: seconds between heartbeats (default 300)
+  --heartbeat SECONDS   with --run: at most SECONDS between heartbeats (default 300;
+                        sooner while the entitlement is a short lease)
 
 Examples:
   flexgate launch revit

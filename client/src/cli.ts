@@ -153,6 +153,7 @@ async function hold(
   const running = runProduct(client, command.product, first, {
     heartbeatMs: command.heartbeatSec * 1000,
     ...(command.team !== undefined && { team: command.team }),
+    ...(command.machine !== undefined && { machine: command.machine }),
     onEvent(event) {
       if (event.type === 'renewed') {
         log(
@@ -171,6 +172,10 @@ async function hold(
   if (outcome.reason === 'entitlement-expired') {
     log(outcome.message);
     return EXIT.unreachable;
+  }
+  if (outcome.reason === 'session-refused') {
+    log(outcome.message);
+    return EXIT.refused;
   }
   if (outcome.ended) {
     log(`Closed: session ${outcome.ended.session} charged ${outcome.ended.charged}, refunded ${outcome.ended.refunded}.`);

@@ -55,6 +55,8 @@ interface StateRecord {
 export interface SessionRef {
   product: string;
   sessionId: string;
+  /** The machine the product runs on (default: the client's); R7a refunds only once every machine closed. */
+  machine?: string;
 }
 
 export interface ReconcileResult {
@@ -330,6 +332,15 @@ export function createClient(options: ClientOptions): FlexgateClient {
     return result;
   }
 
+  /**
+   * R7a: a refunded session was never paid for, so its entitlement must not launch again. (The
+   * gateway does not rely on this: that entitlement is a lease that runs out minutes later.)
+   */
+  async function forgetSession(user: SignInRecord, product: string, sessionId: string): Promise<void> {
+    const entry = await cache.get(user.autodeskId, product);
+    if (entry?.claims.sid === sessionId) await cache.put(user.autodeskId, product, { ...entry.record, endedAt: now().toISOString() });
+  }
+
   async function call(req: Parameters<Http['request']>[0]): Promise<HttpResponse> {
     try {
       return await http.request(req);
@@ -411,7 +422,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
       return offline(user, product, opts, failure);
     },
 
-    async heartbeat({ product, sessionId }) {
+    async heartbeat({ product, sessionId, machine: on }) {
       await tick();
       const user = await signedIn();
       if (!user) return { granted: false, code: 'unauthorized', reason: 'Not signed in: run `flexgate signin` first.' };
@@ -422,7 +433,10 @@ export function createClient(options: ClientOptions): FlexgateClient {
           token: user.token,
           // Past 24 hours a heartbeat opens and charges the next session: retries must not twice.
           idempotencyKey: randomUUID(),
+          body: { machine: on ?? machine },
         });
+        // R7a: a void session (refunded): its entitlement never launches again, as after `end`.
+        if (res.status === 409) await forgetSession(user, product, sessionId);
         return await grantFrom(res, user, product);
       } catch (err) {
         if (!(err instanceof GatewayUnreachableError)) throw err;
@@ -430,7 +444,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
       }
     },
 
-    async end({ product, sessionId }) {
+    async end({ product, sessionId, machine: on }) {
       await tick();
       const user = await requireUser();
       const res = await call({
@@ -438,15 +452,10 @@ export function createClient(options: ClientOptions): FlexgateClient {
         path: `/v1/sessions/${encodeURIComponent(sessionId)}/end`,
         token: user.token,
         idempotencyKey: randomUUID(),
+        body: { machine: on ?? machine },
       });
       const body = (await expectOk(res)) as SessionEndResponse;
-      if (typeof body?.refunded === 'number' && body.refunded > 0) {
-        // R7a: a refunded session was never paid for, so its entitlement must not launch again.
-        const entry = await cache.get(user.autodeskId, product);
-        if (entry?.claims.sid === sessionId) {
-          await cache.put(user.autodeskId, product, { ...entry.record, endedAt: now().toISOString() });
-        }
-      }
+      if (typeof body?.refunded === 'number' && body.refunded > 0) await forgetSession(user, product, sessionId);
       return body;
     },
 

@@ -3,9 +3,14 @@ import type { FlexgateClient } from './client';
 import type { Grant, Refusal, VerifiedGrant } from './types';
 
 export interface RunOptions {
-  /** How often a running product checks in (default 5 minutes). */
+  /**
+   * The longest wait between two check-ins (default 5 minutes). A shorter lease is renewed sooner:
+   * the next heartbeat comes after half the time the entitlement has left, at most this.
+   */
   heartbeatMs?: number;
   team?: string;
+  /** The machine the product was launched on; its heartbeats and its close name it (default: the client's). */
+  machine?: string;
   onEvent?: (event: RunEvent) => void;
 }
 
@@ -15,7 +20,11 @@ export type RunEvent =
   | { type: 'refused'; refusal: Refusal; runsUntil: string }
   | { type: 'stopped'; outcome: RunOutcome };
 
-export type RunOutcome = { reason: 'closed'; ended: SessionEndResponse | null } | { reason: 'entitlement-expired'; message: string };
+export type RunOutcome =
+  | { reason: 'closed'; ended: SessionEndResponse | null }
+  | { reason: 'entitlement-expired'; message: string }
+  /** The gateway refused the session itself (R7a: refunded and void): the product stops at once. */
+  | { reason: 'session-refused'; refusal: Refusal; message: string };
 
 export interface RunningProduct {
   /** The entitlement the product runs on now. */
@@ -30,13 +39,27 @@ export interface RunningProduct {
 export const DEFAULT_HEARTBEAT_MS = 5 * 60_000;
 /** setTimeout keeps 32-bit delays; longer waits are made of shorter ones. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Not sooner than this (unless `heartbeatMs` asks to), so that a lease about to run out is not asked about in a loop. */
+const MIN_HEARTBEAT_MS = 1000;
 
 /**
- * Keeps a launched product entitled while it runs: heartbeats renew the entitlement (and past
- * 24 hours open the next session, R7); without the gateway it runs on until `exp`, then stops.
+ * When to check in next: half the time the entitlement has left, at most `maxMs`. A new Flex
+ * session's entitlement is a 10-minute lease (R7a), renewed for the whole day by the first
+ * heartbeat after its free window; halving keeps a second try before the lease runs out.
+ */
+export function nextHeartbeatMs(expiresAt: string, now: Date, maxMs: number): number {
+  const half = (Date.parse(expiresAt) - now.getTime()) / 2;
+  return Math.min(maxMs, Math.max(MIN_HEARTBEAT_MS, half));
+}
+
+/**
+ * Keeps a launched product entitled while it runs: heartbeats renew the entitlement (settle the
+ * day after its free window, and past 24 hours open the next session, R7); without the gateway it
+ * runs on until `exp`, then stops. A session the gateway refuses (refunded, R7a) stops at once.
  */
 export function runProduct(client: FlexgateClient, product: string, first: Grant, options: RunOptions = {}): RunningProduct {
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const machine = options.machine !== undefined ? { machine: options.machine } : {};
   let grant: Grant = first;
   let lastRefusal: Refusal | null = null;
   let finished = false;
@@ -78,7 +101,7 @@ export function runProduct(client: FlexgateClient, product: string, first: Grant
     if (finished) return;
     const result =
       !grant.provisional && grant.session
-        ? await client.heartbeat({ product, sessionId: grant.session.id })
+        ? await client.heartbeat({ product, sessionId: grant.session.id, ...machine })
         : // Subscriptions and trials have no session; a provisional launch must be reported first.
           await client.launch(product, { fresh: true, ...(options.team !== undefined && { team: options.team }) });
     if (finished) return;
@@ -89,7 +112,15 @@ export function runProduct(client: FlexgateClient, product: string, first: Grant
       emit({ type: 'renewed', grant: result, nextSession });
     } else if (!result.granted) {
       if (result.code === 'gateway-unreachable') emit({ type: 'offline', reason: result.reason, runsUntil: grant.expiresAt });
-      else {
+      else if (result.code === 'conflict' && grant.session) {
+        // R7a: the session is void (closed within its free window and refunded): nothing pays for this run.
+        finish({
+          reason: 'session-refused',
+          refusal: result,
+          message: `The gateway refused the session of ${product}: ${result.reason} The product stops.`,
+        });
+        return;
+      } else {
         lastRefusal = result;
         emit({ type: 'refused', refusal: result, runsUntil: grant.expiresAt });
       }
@@ -98,13 +129,16 @@ export function runProduct(client: FlexgateClient, product: string, first: Grant
   }
 
   function schedule() {
-    heartbeatTimer = setTimeout(() => {
-      renew()
-        .catch(() => {})
-        .finally(() => {
-          if (!finished) schedule();
-        });
-    }, heartbeatMs);
+    heartbeatTimer = setTimeout(
+      () => {
+        renew()
+          .catch(() => {})
+          .finally(() => {
+            if (!finished) schedule();
+          });
+      },
+      nextHeartbeatMs(grant.expiresAt, client.now(), heartbeatMs),
+    );
   }
 
   armExpiry();
@@ -121,7 +155,7 @@ export function runProduct(client: FlexgateClient, product: string, first: Grant
       clearTimeout(heartbeatTimer);
       if (!grant.provisional && grant.session) {
         try {
-          ended = await client.end({ product, sessionId: grant.session.id });
+          ended = await client.end({ product, sessionId: grant.session.id, ...machine });
         } catch {
           // Closing offline: the session simply runs out on the gateway.
         }

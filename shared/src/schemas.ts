@@ -78,12 +78,17 @@ export const addMemberBody = z
   });
 export const signInBody = z.strictObject({ autodeskId, password: z.string().min(1).max(1024) });
 export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(200) });
+/** The machine a product runs on, as the client names it (at most 200 characters; '' or absent: unnamed). */
+export const machineName = z.string().max(200);
 export const launchBody = z.strictObject({
   product: productKey,
   team: teamId.optional(),
-  machine: z.string().max(200).optional(),
+  machine: machineName.optional(),
 });
+/** `POST /v1/sessions/:id/heartbeat` and `/end`: which machine speaks (R7a); the body may be left out. */
+export const sessionBody = z.strictObject({ machine: machineName.optional() });
 
 export type CreateProductBody = z.infer<typeof createProductBody>;
 export type LaunchBody = z.infer<typeof launchBody>;
+export type SessionBody = z.infer<typeof sessionBody>;
 export type AddMemberBody = z.infer<typeof addMemberBody>;

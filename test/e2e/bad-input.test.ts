@@ -104,6 +104,8 @@ function base(op: Operation): Record<string, unknown> {
     'POST /v1/signin': { autodeskId: member.autodeskId, password: member.password },
     'POST /v1/token/refresh': { refreshToken: 'fgr_not-a-real-refresh-token' },
     'POST /v1/launch': { product: 'revit', team: teamA, machine: 'ws-1' },
+    'POST /v1/sessions/{id}/heartbeat': { machine: 'ws-1' },
+    'POST /v1/sessions/{id}/end': { machine: 'ws-1' },
   };
   return table[`${op.method} ${op.path}`] ?? {};
 }

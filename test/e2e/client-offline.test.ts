@@ -79,7 +79,7 @@ let alice: Person;
 let firstSession: string;
 
 beforeAll(async () => {
-  gw = await startProcessGateway();
+  gw = await startProcessGateway({ FLEXGATE_TEST_CLOCK: '1' });
   await seedCatalog(gw.fixtures());
   alice = await person(50);
 });
@@ -144,9 +144,14 @@ describe('gateway process stopped', () => {
   let patProvisional: { id: string; launchedAt: string };
 
   beforeAll(async () => {
-    // Eve: a valid entitlement in her cache, to let it expire offline.
+    // Eve: a valid entitlement in her cache, to let it expire offline. A new session's entitlement
+    // is a 10-minute lease (R7a): her relaunch after the free 5 minutes settles the day, and her
+    // cache then holds the entitlement to the session's end. The gateway's clock goes back after.
     eve = await person(50);
     granted(await eve.client.launch('autocad'));
+    await gw.setClock(eve.clock.shift(6 * 60_000));
+    expect(Date.parse(granted(await eve.client.launch('autocad', { fresh: true })).expiresAt)).toBeGreaterThan(Date.now() + 23 * HOUR);
+    await gw.setClock(new Date());
     // Pat: granted autocad before, but closed it within 5 minutes (R7a, refunded), so her cache
     // holds proof of an earlier grant and no entitlement usable for a launch.
     pat = await person(30);

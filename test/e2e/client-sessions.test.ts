@@ -5,8 +5,8 @@
  */
 import { createClient, type FlexgateClient, type LaunchResult, type RunEvent, runProduct } from '@flexgate/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { balance, cacheDirs, ledger, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
-import { buy, expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
+import { balance, cacheDirs, ledger, type ProcessGateway, runFlexgate, SharedClock, startProcessGateway } from '../harness/client-e2e';
+import { buy, expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
 
 const MINUTE = 60_000;
@@ -90,7 +90,7 @@ it('R7a: a product closed within 5 minutes is refunded to the lots the charge ca
   expect(next.session?.id).not.toBe(session);
 });
 
-it('R7a: a product closed after 5 minutes keeps the day paid; relaunching that day is free, from the cache', async () => {
+it('R7a: a product closed after 5 minutes keeps the day paid; relaunching that day is free, then from the cache', async () => {
   await at(3 * MINUTE);
   const team = await newTeam(gw.fixtures(), 50);
   const u = await signedInMember(team);
@@ -99,8 +99,13 @@ it('R7a: a product closed after 5 minutes keeps the day paid; relaunching that d
 
   await at(15 * MINUTE);
   expect(await running.stop()).toMatchObject({ reason: 'closed', ended: { charged: 7, refunded: 0 } });
+  // The opening lease ran out 10 minutes after the start; the close settled the day, so the
+  // relaunch asks the gateway once and gets the entitlement to the session's end, then the cache serves.
   const again = granted(await u.client.launch('autocad'));
-  expect(again).toMatchObject({ fromCache: true, charged: 0 });
+  const sessionEnd = Math.floor(Date.parse(first.session?.endsAt ?? '') / 1000) * 1000;
+  expect(again).toMatchObject({ fromCache: false, charged: 0, balance: 43, expiresAt: new Date(sessionEnd).toISOString() });
+  expect(again.session?.id).toBe(first.session?.id);
+  expect(granted(await u.client.launch('autocad'))).toMatchObject({ fromCache: true, charged: 0 });
   const fresh = granted(await u.client.launch('autocad', { fresh: true }));
   expect(fresh).toMatchObject({ fromCache: false, charged: 0, balance: 43 });
   expect(fresh.session?.id).toBe(first.session?.id);
@@ -120,6 +125,9 @@ it('R7: a heartbeat within the 24 hours charges nothing; one past them opens and
   await running.heartbeatNow();
   expect(events.at(-1)).toMatchObject({ type: 'renewed', nextSession: false, grant: { charged: 0, balance: 43 } });
   expect(running.grant.session?.id).toBe(first.session?.id);
+  // R7a: the first heartbeat after the free window settled the day: the 10-minute lease became the day's.
+  expect(Date.parse(first.expiresAt) - Date.parse(first.session?.startsAt ?? '')).toBeLessThanOrEqual(10 * MINUTE);
+  expect(Date.parse(running.grant.expiresAt)).toBe(Math.floor(Date.parse(first.session?.endsAt ?? '') / 1000) * 1000);
 
   // Still running when the 24 hours run out.
   await at(20 * MINUTE + 24 * HOUR + MINUTE);
@@ -150,3 +158,31 @@ it('R7: a heartbeat within the 24 hours charges nothing; one past them opens and
   expect((await balance(gw, team)).balance).toBe(36);
   await expectLedgerMatchesBalance(gw.fixtures(), team);
 });
+
+it('R7a: a running product whose session was refunded elsewhere stops at its next heartbeat, saying why (CLI exit 3)', async () => {
+  const now = await at(40 * MINUTE);
+  const team = await newTeam(gw.fixtures(), 50);
+  const account = await newAccount(gw.fixtures());
+  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
+  const env = { FLEXGATE_URL: gw.url, FLEXGATE_CACHE_DIR: dirs.make(), FLEXGATE_NOW: now.toISOString() };
+  const signin = await runFlexgate(['signin', '--user', account.autodeskId], { ...env, FLEXGATE_PASSWORD: account.password });
+  expect(signin.code, signin.stderr).toBe(0);
+  const started = Date.now();
+  const run = runFlexgate(['launch', 'autocad', '--machine', 'ws-cli', '--run', '--hold', '30', '--heartbeat', '1'], env);
+
+  // The product runs; its session is then closed (refunded) on the same machine by another program.
+  let session: string | undefined;
+  while (!session) {
+    session = (await ledger(gw, team)).find((e) => e.kind === 'charge')?.sessionId ?? undefined;
+    if (!session) await new Promise((r) => setTimeout(r, 50));
+  }
+  const user = await signIn(gw.fixtures(), account);
+  expect(expectStatus(await user.api.post(`/v1/sessions/${session}/end`, { machine: 'ws-cli' }), 200)).toMatchObject({ refunded: 7 });
+
+  const outcome = await run;
+  expect(outcome.code, outcome.stderr).toBe(3);
+  expect(Date.now() - started).toBeLessThan(20_000);
+  const last = outcome.stderr.trim().split('\n').at(-1) ?? '';
+  expect(last).toMatch(/^The gateway refused the session of autocad: .*refunded.* The product stops\.$/);
+  expect((await balance(gw, team)).balance).toBe(50);
+}, 60_000);

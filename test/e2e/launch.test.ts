@@ -220,7 +220,15 @@ describe('daily charge (R6, R7, R8)', () => {
     const again = expectStatus(await u.api.post('/v1/launch', { product: 'autocad', machine: 'desktop' }), 200);
     expect(again.session.id).toBe(first.session.id);
     expect(again.charged).toBe(0);
-    expect(again.entitlement).toBe(first.entitlement);
+    // R7a: the opening launch got a lease of 10 minutes; the relaunch after the free window settled
+    // the day, and its entitlement runs to the session's end.
+    const lease = Math.floor((Date.parse(first.session.startsAt) + 10 * 60_000) / 1000) * 1000;
+    expect(first.expiresAt).toBe(new Date(lease).toISOString());
+    const end = Math.floor(Date.parse(first.session.endsAt) / 1000);
+    expect(again.expiresAt).toBe(new Date(end * 1000).toISOString());
+    expect(decodeJwt(again.entitlement)).toMatchObject({ sid: first.session.id, exp: end });
+    const third = expectStatus(await u.api.post('/v1/launch', { product: 'autocad', machine: 'laptop' }), 200);
+    expect(third.entitlement).toBe(again.entitlement);
   });
 
   it('R6: after 24 hours the next launch opens a new session and charges again', async () => {

@@ -145,10 +145,12 @@ async function runHistory(steps: Step[]): Promise<void> {
   ];
   const teamOfUser = [0, 0, 1];
   /** Per (user, product): the open session as the model sees it. */
-  const open = new Map<string, { id: string; endsAt: number; openedAt: number }>();
+  const open = new Map<string, { id: string; endsAt: number; openedAt: number; settled?: boolean }>();
   /** Every session that was charged, with what it was charged when it opened. */
   const charged = new Map<string, number>();
   const refunded = new Set<string>();
+  /** Per (user, product): when a quick close was last refunded (R7a: at most once in 24 hours). */
+  const lastRefund = new Map<string, number>();
 
   for (const step of steps) {
     switch (step.kind) {
@@ -190,13 +192,20 @@ async function runHistory(steps: Step[]): Promise<void> {
         const r = await users[step.user]?.api.post(`/v1/sessions/${s.id}/end`);
         expect(r?.status).toBe(200);
         // R7a: closed within 5 minutes of opening, the session ends and its charge goes back to
-        // its lots. Closed later, the day is paid: the session stays open for its 24 hours (R7),
-        // and a relaunch meanwhile returns it without charging again.
-        if (now - s.openedAt <= 5 * 60_000) {
-          if ((r?.body.refunded ?? 0) > 0) refunded.add(s.id);
-          open.delete(`${step.user}/${step.product}`);
+        // its lots, unless (user, product) had a quick close refunded within 24 hours. Closed later
+        // (or capped), the day is paid: the session stays open for its 24 hours (R7), and a
+        // relaunch meanwhile returns it without charging again. Closed again: answered the same.
+        const key = `${step.user}/${step.product}`;
+        const quick = now - s.openedAt <= 5 * 60_000 && !s.settled;
+        const capped = now - (lastRefund.get(key) ?? Number.NEGATIVE_INFINITY) < DAY;
+        if (quick && !capped) {
+          expect(r?.body.refunded).toBeGreaterThan(0);
+          refunded.add(s.id);
+          lastRefund.set(key, now);
+          open.delete(key);
         } else {
           expect(r?.body.refunded).toBe(0);
+          s.settled = true;
         }
         break;
       }

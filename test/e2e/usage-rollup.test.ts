@@ -10,12 +10,17 @@ beforeAll(async () => {
 });
 afterAll(async () => gw?.close());
 
-/** What a report must say, computed by the test from the ledger alone (R5 is the source of truth). */
+/**
+ * What a report must say, computed by the test from the ledger alone (R5 is the source of truth):
+ * a refund counts on the day of the charge it reverses (R15, R7a), whenever it happened.
+ */
 function fromLedger(entries: any[], by: 'day' | 'user' | 'product') {
+  const chargedOn = new Map<string, string>(entries.filter((e) => e.kind === 'charge').map((e) => [e.sessionId, e.at.slice(0, 10)]));
   const out = new Map<string, { tokens: number; sessions: Set<string>; refunded: Set<string> }>();
   for (const e of entries) {
     if (e.kind !== 'charge' && e.kind !== 'refund') continue;
-    const key = by === 'day' ? e.at.slice(0, 10) : by === 'user' ? e.autodeskId : e.product;
+    const day = e.kind === 'refund' ? (chargedOn.get(e.sessionId) as string) : e.at.slice(0, 10);
+    const key = by === 'day' ? day : by === 'user' ? e.autodeskId : e.product;
     const row = out.get(key) ?? { tokens: 0, sessions: new Set(), refunded: new Set() };
     row.tokens -= e.tokens;
     (e.kind === 'charge' ? row.sessions : row.refunded).add(e.sessionId);
@@ -45,8 +50,14 @@ it('R15: reports over whole days (served from the daily rollups) equal the ledge
     const maya = expectStatus(await bob.api.post('/v1/launch', { product: 'maya' }), 200);
     if (day === '2026-05-02') expectStatus(await bob.api.post(`/v1/sessions/${maya.session.id}/end`), 200); // R7a refund
   }
+  // Opened at 23:58, refunded at 00:01: the refund is dated on the next day, and counts on the first.
+  await setClock(gw, '2026-05-04T23:58:00Z');
+  const late = expectStatus(await bob.api.post('/v1/launch', { product: 'revit' }), 200);
+  await setClock(gw, '2026-05-05T00:01:00Z');
+  expect(expectStatus(await bob.api.post(`/v1/sessions/${late.session.id}/end`), 200).refunded).toBe(10);
   const entries = await ledgerOf(gw, team);
   expect(entries.some((e) => e.kind === 'refund')).toBe(true);
+  expect(entries.find((e) => e.kind === 'refund' && e.sessionId === late.session.id)?.at).toMatch(/^2026-05-05T00:01/);
   for (const by of ['day', 'user', 'product'] as const) {
     const report = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=${by}&from=2026-04-30&to=2026-05-05`), 200);
     expect(report.rows, `by=${by}`).toEqual(fromLedger(entries, by));
@@ -55,4 +66,12 @@ it('R15: reports over whole days (served from the daily rollups) equal the ledge
   const exact = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02T00:00:00.001Z&to=2026-05-03T00:00:00Z`), 200);
   const rolled = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02&to=2026-05-02`), 200);
   expect(exact.rows).toEqual(rolled.rows);
+  // Across the midnight of the late refund too, and neither day below zero.
+  const exactLate = expectStatus(
+    await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-04T00:00:00.001Z&to=2026-05-06T00:00:00Z`),
+    200,
+  );
+  const rolledLate = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-04&to=2026-05-05`), 200);
+  expect(exactLate.rows).toEqual(rolledLate.rows);
+  for (const r of rolledLate.rows) expect(r.tokens).toBeGreaterThanOrEqual(0);
 });

@@ -10,6 +10,7 @@ import * as m007 from './migrations/007_ledger_by_session';
 import * as m008 from './migrations/008_drop_ledger_by_lot';
 import * as m011 from './migrations/011_signin_failures';
 import * as m012 from './migrations/012_refresh_tokens';
+import * as m013 from './migrations/013_leases';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -31,6 +32,7 @@ function provider(database: Database): MigrationProvider {
         '008_drop_ledger_by_lot': { up: (db) => m008.up(db, engine) },
         '011_signin_failures': { up: (db) => m011.up(db, engine) },
         '012_refresh_tokens': { up: (db) => m012.up(db, engine) },
+        '013_leases': { up: (db) => m013.up(db, engine) },
       };
     },
   };

@@ -18,6 +18,7 @@ export interface DB {
   lots: LotsTable;
   ledger: LedgerTable;
   usage_sessions: UsageSessionsTable;
+  session_machines: SessionMachinesTable;
   idempotency_keys: IdempotencyTable;
   signing_keys: SigningKeysTable;
   outbox: OutboxTable;
@@ -183,8 +184,20 @@ export interface UsageSessionsTable {
   last_seen_at: string;
   machine: string | null;
   provisional_id: string | null;
+  /** The session's entitlement: a lease until the day is settled, then to the session's end (R7a). */
   entitlement: string;
   entitlement_exp: string;
+  /** Migration 013: when the day was settled (no refund from then on); null within the free window. */
+  settled_at: string | null;
+}
+
+/** Migration 013: the machines that used a session within its free window (R7a); the opener has a row once it closed or came back. */
+export interface SessionMachinesTable {
+  session_id: string;
+  /** '' for an unnamed machine. */
+  machine: string;
+  /** When it closed the product within the window; null while it uses the session. */
+  ended_at: string | null;
 }
 
 export interface IdempotencyTable {

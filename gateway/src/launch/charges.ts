@@ -30,8 +30,8 @@ export interface ChargeJob {
 }
 
 export type ChargeResult =
-  /** `charged > 0` when this launch opened the session; a found one answers `charged: 0`. */
-  | { kind: 'answer'; answer: LaunchResponse }
+  /** `charged > 0` when this launch opened the session; a found one answers `charged: 0`. `row`: the session answered. */
+  | { kind: 'answer'; answer: LaunchResponse; row: SessionRow }
   /** The stored first answer of this Idempotency-Key, byte for byte. */
   | { kind: 'replayed'; body: string }
   | { kind: 'key-reused' }
@@ -117,7 +117,7 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
         opened.find((s) => s.autodesk_id === job.autodeskId && s.provisional_id === job.provisionalId) ??
         (await findProvisional(trx, job.autodeskId, job.provisionalId));
       if (reported) {
-        results[i] = { kind: 'answer', answer: flexAnswer(reported, 0, balance()) };
+        results[i] = { kind: 'answer', answer: flexAnswer(reported, 0, balance()), row: reported };
         if (idemKey) answered.set(idemKey, i);
         continue;
       }
@@ -149,7 +149,7 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
         const session = open as SessionRow;
         // R7: the open session answers, whichever of the user's teams it was opened through.
         const teamBalanceNow = session.team_id === job.teamId ? balance() : await teamBalance(trx, session.team_id, job.now);
-        results[i] = { kind: 'answer', answer: flexAnswer(session, 0, teamBalanceNow) };
+        results[i] = { kind: 'answer', answer: flexAnswer(session, 0, teamBalanceNow), row: session };
         break;
       }
       case 'unknown-product':
@@ -198,7 +198,7 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
           if (state.lowBalance) marks.lowBalance = true;
           for (const l of state.expiring) marks.expiringLots.add(l.id);
         }
-        results[i] = { kind: 'answer', answer: flexAnswer(session, decision.rate, decision.balanceAfter) };
+        results[i] = { kind: 'answer', answer: flexAnswer(session, decision.rate, decision.balanceAfter), row: session };
         break;
       }
     }

@@ -4,9 +4,10 @@ import { accessEpoch } from '../db/repos/epoch';
 import { licensesOf } from '../db/repos/licenses';
 import { balancesOf } from '../db/repos/lots';
 import { membershipsOf } from '../db/repos/members';
-import { sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
+import { machinesOfSessions, sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
 import type { DB, SessionRow } from '../db/schema';
 import type { AccessQuestion } from '../domain/precedence';
+import type { MachineState } from '../domain/sessions';
 
 /** One launch to decide: who, what, through which team (when named). */
 export interface LaunchAsk {
@@ -19,16 +20,19 @@ export interface LaunchAsk {
 export interface LaunchFacts {
   /** Precedence's question (R9-R13), answered by `decideAccess`. */
   question: AccessQuestion;
-  /** The session of (user, product) open now, if any, and its team's balance (R7: a relaunch answers it). */
-  open: { session: SessionRow; balance: number } | undefined;
+  /**
+   * The session of (user, product) open now, if any, and its team's balance (R7: a relaunch answers
+   * it); until the session is settled, its machines too (R7a: a relaunch on another one records it).
+   */
+  open: { session: SessionRow; balance: number; machines: MachineState[] } | undefined;
   /** The access epoch read before the facts: they hold while it is unchanged (migration 006). */
   epoch: number;
 }
 
 /**
  * The facts of several launches at one instant, in a fixed number of queries whatever their
- * number (nine at most): the epoch first, then products, licenses, memberships (four), open
- * sessions, and the balances of their teams. The launch engine reads a whole batch of launches at
+ * number (ten at most): the epoch first, then products, licenses, memberships (four), open
+ * sessions, the balances of their teams, and the machines of those not settled yet. The launch engine reads a whole batch of launches at
  * once; explain and downloads read the same facts for one user.
  */
 export async function loadFacts(db: Kysely<DB>, asks: readonly LaunchAsk[], now: Date): Promise<LaunchFacts[]> {
@@ -47,7 +51,11 @@ export async function loadFacts(db: Kysely<DB>, asks: readonly LaunchAsk[], now:
     ),
   ]);
   const openRows = sessionRowsOpenAt(sessions, nowIso);
-  const balances = await balancesOf(db, [...new Set([...openRows.values()].map((s) => s.team_id))], nowIso);
+  const unsettled = [...openRows.values()].filter((s) => s.settled_at === null).map((s) => s.id);
+  const [balances, machines] = await Promise.all([
+    balancesOf(db, [...new Set([...openRows.values()].map((s) => s.team_id))], nowIso),
+    machinesOfSessions(db, unsettled),
+  ]);
   return asks.map((a) => {
     const product = products.get(a.product) ?? null;
     const all = memberships.get(a.autodeskId) ?? [];
@@ -62,7 +70,7 @@ export async function loadFacts(db: Kysely<DB>, asks: readonly LaunchAsk[], now:
         requestedTeam: a.team ?? null,
         now,
       },
-      open: session ? { session, balance: balances.get(session.team_id) ?? 0 } : undefined,
+      open: session ? { session, balance: balances.get(session.team_id) ?? 0, machines: machines.get(session.id) ?? [] } : undefined,
       epoch,
     };
   });

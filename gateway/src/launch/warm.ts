@@ -6,8 +6,17 @@ export interface WarmLaunch {
   epoch: number;
   /** The answer, charged 0; its balance is read again on every use. */
   answer: LaunchResponse & { session: NonNullable<LaunchResponse['session']>; team: string };
-  /** When the session ends: past it, the next launch opens (and charges) a new one (R6). */
+  /**
+   * How long the answer holds: the session's end (past it, the next launch opens and charges a new
+   * one, R6); for a session not settled yet, the end of its free window (R7a: the next launch
+   * settles it, which only the slow path does).
+   */
   endsAtMs: number;
+  /**
+   * Until the day is settled, the machines known to use the session: another machine goes the slow
+   * path, which records it, so that a close elsewhere cannot refund a day in use on it. Null once settled.
+   */
+  machines: ReadonlySet<string> | null;
   /**
    * The store's version of the team's data when this entry was last rechecked (`LaunchStore.version`),
    * and the answer with the balance read then. While the version is unchanged nothing this answer
@@ -39,8 +48,10 @@ export function answerJson(answer: LaunchResponse): string {
  * after `recheck` confirms, in one statement, that:
  * - the access epoch is unchanged: no product, team, license, member, assignment, default or
  *   invitation changed anywhere since (a trigger bumps it, migration 006), on any instance;
- * - the session is still open (an end or a void shows at once), and its end time is not past.
- * The recheck itself is skipped while the store's version of the team says nothing was committed
+ * - the session is still open (an end or a void shows at once), and its end time is not past;
+ * - until the day is settled: no machine of it closed (a relaunch there must be recorded again).
+ * An unsettled session is answered only within its free window, and only to machines known to
+ * use it. The recheck itself is skipped while the store's version of the team says nothing was committed
  * since the last one (SQLite: the file's commit counter; PostgreSQL: notifications).
  * Only decisions that time alone cannot change are kept: Flex grants with no subscription or
  * trial on record for the product (one starting later would take over, R9). Bounded; the oldest
@@ -54,16 +65,17 @@ export class WarmLaunches {
     return `${autodeskId}\n${product}\n${team ?? ''}`;
   }
 
-  get(key: string, nowMs: number): WarmLaunch | undefined {
+  get(key: string, nowMs: number, machine: string): WarmLaunch | undefined {
     const e = this.entries.get(key);
     if (e && e.endsAtMs <= nowMs) {
       this.entries.delete(key);
       return undefined;
     }
-    return e;
+    return e?.machines && !e.machines.has(machine) ? undefined : e;
   }
 
-  remember(key: string, epoch: number, answer: LaunchResponse): void {
+  /** `lease`: until when the answer holds and, for a session not settled yet, the machines known to use it. */
+  remember(key: string, epoch: number, answer: LaunchResponse, lease: { untilMs: number; machines: ReadonlySet<string> | null }): void {
     if (this.max <= 0 || answer.source !== 'flex' || !answer.session || answer.team === null) return;
     if (this.entries.size >= this.max && !this.entries.has(key)) {
       const oldest = this.entries.keys().next();
@@ -73,7 +85,8 @@ export class WarmLaunches {
     this.entries.set(key, {
       epoch,
       answer: { ...answer, charged: 0, session, team: answer.team },
-      endsAtMs: Date.parse(session.endsAt),
+      endsAtMs: Math.min(lease.untilMs, Date.parse(session.endsAt)),
+      machines: lease.machines,
       confirmed: null,
     });
   }

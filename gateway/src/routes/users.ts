@@ -1,4 +1,4 @@
-import { launchBody, signInBody } from '@flexgate/shared';
+import { launchBody, sessionBody, signInBody } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
@@ -19,6 +19,8 @@ const sessionParam = z.object({
     .max(64)
     .regex(/^[A-Za-z0-9_-]+$/),
 });
+/** `{machine?}`, optional as a whole: a request without a body speaks for the unnamed machine. */
+const sessionRequest = { content: { 'application/json': { schema: sessionBody } }, required: false };
 
 /** The launch body as the contract has it, plus the report of a provisional launch made offline. */
 export const launchRequest = launchBody.extend({
@@ -100,16 +102,18 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       method: 'post',
       path: '/v1/sessions/{id}/heartbeat',
       tags,
-      summary: 'The product is still running; past 24 h this opens and charges the next session (R7)',
-      request: { params: sessionParam, headers: idempotencyHeader },
-      responses: answers({ 200: 'launch-shaped answer' }, [401, 403, 404, 409]),
+      summary:
+        'The product is still running on `machine`; after the free window this settles the day (R7a), past 24 h it opens and charges the next session (R7)',
+      request: { params: sessionParam, headers: idempotencyHeader, body: sessionRequest },
+      responses: answers({ 200: 'launch-shaped answer' }, [400, 401, 403, 404, 409]),
     }),
     async (c) => {
       const autodeskId = requireUser(c);
       const { id } = c.req.valid('param');
+      const machine = c.req.valid('json').machine ?? '';
       const key = c.req.valid('header')['idempotency-key'];
-      const idem = key ? { scope: `launch:${autodeskId}`, key, request: { heartbeat: id } } : undefined;
-      const answer = await heartbeat(ctx, launch, autodeskId, id, idem);
+      const idem = key ? { scope: `launch:${autodeskId}`, key, request: { heartbeat: id, machine } } : undefined;
+      const answer = await heartbeat(ctx, launch, autodeskId, id, machine, idem);
       // R7: a heartbeat past the 24 hours opens and charges the next session: tokens charged too.
       if (answer.charged > 0) metrics.tokensCharged.inc({ via: 'heartbeat' }, answer.charged);
       return c.json(answer, 200);
@@ -121,11 +125,11 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       method: 'post',
       path: '/v1/sessions/{id}/end',
       tags,
-      summary: 'The product closed; within 5 minutes of opening the charge is refunded (R7a)',
-      request: { params: sessionParam },
-      responses: answers({ 200: '{charged, refunded}' }, [401, 403, 404]),
+      summary: 'The product closed on `machine`; within 5 minutes of opening, once every machine closed, the charge is refunded (R7a)',
+      request: { params: sessionParam, body: sessionRequest },
+      responses: answers({ 200: '{charged, refunded}' }, [400, 401, 403, 404]),
     }),
-    async (c) => c.json(await endSession(ctx, requireUser(c), c.req.valid('param').id), 200),
+    async (c) => c.json(await endSession(ctx, requireUser(c), c.req.valid('param').id, c.req.valid('json').machine ?? ''), 200),
   );
 
   app.openapi(

@@ -1,9 +1,10 @@
 import type { LaunchResponse } from '@flexgate/shared';
 import type { Recheck } from '../db/repos/epoch';
 import type { StoredAnswer } from '../db/repos/idempotency';
+import type { SessionRow } from '../db/schema';
 import { DomainError, invalid } from '../domain/errors';
 import { type AccessDecision, type AccessQuestion, decideAccess } from '../domain/precedence';
-import { flexAnswer, sessionWindow } from '../domain/sessions';
+import { flexAnswer, openingLease, sessionWindow } from '../domain/sessions';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import type { ChargeResult } from '../launch/charges';
 import type { LaunchStore } from '../launch/store';
@@ -11,6 +12,7 @@ import { type WarmLaunch, WarmLaunches } from '../launch/warm';
 import { orderedId } from '../lib/ids';
 import type { ServiceContext } from './context';
 import { fingerprint, type IdempotencyRequest, keyReused } from './idempotency';
+import { type KeptSession, keepSession, unsettledUntil } from './sessions';
 
 export interface LaunchInput {
   autodeskId: string;
@@ -56,14 +58,14 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
 
   const afterStored = (input: LaunchInput): LaunchResponse | Promise<LaunchResponse> => {
     const key = warm ? WarmLaunches.key(input.autodeskId, input.product, input.team) : null;
-    const hit = key ? warmAnswer(key, ctx.clock.now()) : undefined;
+    const hit = key ? warmAnswer(key, input.machine ?? '', ctx.clock.now()) : undefined;
     if (isPromise(hit)) return hit.then((h) => h ?? decide(input, key));
     return hit ?? decide(input, key);
   };
 
   /** A cached warm launch, if the store vouches for it: without a read while nothing was committed, else one recheck. */
-  const warmAnswer = (key: string, now: Date): LaunchResponse | undefined | Promise<LaunchResponse | undefined> => {
-    const entry = warm?.get(key, now.getTime());
+  const warmAnswer = (key: string, machine: string, now: Date): LaunchResponse | undefined | Promise<LaunchResponse | undefined> => {
+    const entry = warm?.get(key, now.getTime(), machine);
     if (!entry) return undefined;
     // Read before the recheck: a commit in between makes the next launch recheck again, never skip one.
     const version = store.version(entry.answer.team);
@@ -76,7 +78,8 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
 
   /** The entry's answer with the balance just read, while nothing it was decided from changed. */
   const confirm = (key: string, entry: WarmLaunch, version: number, r: Recheck): LaunchResponse | undefined => {
-    if (r.epoch !== entry.epoch || !r.open) {
+    // R7a: a machine of an unsettled session closed: a relaunch must be recorded again (the slow path).
+    if (r.epoch !== entry.epoch || !r.open || (entry.machines !== null && r.machineClosed)) {
       warm?.forget(key);
       return undefined;
     }
@@ -91,11 +94,18 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     const decision = granted(decideAccess(facts.question));
     if (decision.source !== 'flex') return licensedLaunch(input.autodeskId, decision, now);
     const cache = key && warm && cacheable(facts.question) ? { key, epoch: facts.epoch } : null;
+    const machine = input.machine ?? '';
+    // R7a: a session found open is settled first when its free window is over (then this answer
+    // carries the entitlement to its end), or records this machine within it. Undefined: voided meanwhile.
+    const open = facts.open && (await keepSession(ctx, facts.open.session, machine, now, facts.open.machines));
     // R7, the common case: the session is open, so nothing is written and nothing is signed. With an
     // Idempotency-Key the answer goes through the charge's group, which stores it under the key (or
     // replays the answer a twin of this launch stored meanwhile).
-    if (facts.open && !input.idempotency) return kept(cache, flexAnswer(facts.open.session, 0, facts.open.balance));
-    return kept(cache, await charge(input, decision, now, now));
+    if (facts.open && open && !input.idempotency) return kept(cache, flexAnswer(open.row, 0, facts.open.balance), open);
+    const { answer, row } = await charge(input, decision, now, now);
+    if (row?.id === open?.row.id || answer.charged > 0 || !row) return kept(cache, answer, open);
+    // A session opened meanwhile by a launch on another machine: this machine uses it too (R7a).
+    return kept(cache, answer, await keepSession(ctx, row, machine, now));
   };
 
   /** A launch reported after an outage: decided as of when it ran, never from or into the warm cache. */
@@ -108,18 +118,23 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     const facts = await store.facts({ autodeskId: input.autodeskId, product: input.product, team: input.team }, at);
     const decision = granted(decideAccess(facts.question));
     if (decision.source !== 'flex') return licensedLaunch(input.autodeskId, decision, now);
-    return charge(input, decision, at, now);
+    return (await charge(input, decision, at, now)).answer;
   };
 
-  /** A Flex grant: the session it would open is signed first (never inside a transaction), then charged with its group. */
+  /**
+   * A Flex grant: the session it would open is signed first (never inside a transaction), then
+   * charged with its group. The answer, and the session it answered from when it is Flex.
+   */
   const charge = async (
     input: LaunchInput,
     { team, productName }: Extract<AccessDecision, { source: 'flex' }>,
     at: Date,
     now: Date,
-  ): Promise<LaunchResponse> => {
+  ): Promise<{ answer: LaunchResponse; row?: SessionRow }> => {
     const id = orderedId('ses');
     const { startsAt, endsAt } = sessionWindow(at);
+    // R7a: a lease until the day is settled; a launch reported after its free window is settled at once.
+    const lease = openingLease(startsAt, endsAt, now);
     const entitlement = await ctx.keys.signEntitlement({
       sub: input.autodeskId,
       product: input.product,
@@ -129,7 +144,7 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
       teamName: team.teamName,
       sid: id,
       iat: seconds(now),
-      exp: seconds(endsAt),
+      exp: seconds(lease.expiresAt),
     });
     const idem = input.idempotency;
     const result = await store.charge({
@@ -152,17 +167,23 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
         machine: input.machine ?? null,
         provisional_id: input.provisional?.id ?? null,
         entitlement,
-        entitlement_exp: new Date(seconds(endsAt) * 1000).toISOString(),
+        entitlement_exp: new Date(seconds(lease.expiresAt) * 1000).toISOString(),
+        settled_at: lease.settled ? now.toISOString() : null,
       },
       idempotency: idem && { scope: idem.scope, key: idem.key, fingerprint: fingerprint(idem.request) },
     });
-    return answerOf(result, input, team.teamName);
+    return result.kind === 'answer' ? { answer: result.answer, row: result.row } : { answer: answerOf(result, input, team.teamName) };
   };
 
-  const kept = (cache: { key: string; epoch: number } | null, answer: LaunchResponse): LaunchResponse => {
-    // A launch that just charged is not kept: most products launch once a day, so the entry would
-    // only cost memory. Its relaunch, if any, is.
-    if (cache && answer.charged === 0) warm?.remember(cache.key, cache.epoch, answer);
+  /**
+   * Keeps a relaunch's answer warm: a settled session's until it ends, an unsettled one's until its
+   * free window does and for the machines known to use it (R7a). A launch that just charged is not
+   * kept: most products launch once a day, so the entry would only cost memory. Its relaunch, if any, is.
+   */
+  const kept = (cache: { key: string; epoch: number } | null, answer: LaunchResponse, session: KeptSession | undefined): LaunchResponse => {
+    if (!cache || answer.charged !== 0 || !session || answer.session?.id !== session.row.id) return answer;
+    const untilMs = session.running ? unsettledUntil(session.row) : Number.POSITIVE_INFINITY;
+    warm?.remember(cache.key, cache.epoch, answer, { untilMs, machines: session.running });
     return answer;
   };
 
@@ -201,10 +222,8 @@ function replay(stored: StoredAnswer, idem: IdempotencyRequest): LaunchResponse 
   return JSON.parse(stored.body) as LaunchResponse;
 }
 
-function answerOf(result: ChargeResult, input: LaunchInput, teamName: string): LaunchResponse {
+function answerOf(result: Exclude<ChargeResult, { kind: 'answer' }>, input: LaunchInput, teamName: string): LaunchResponse {
   switch (result.kind) {
-    case 'answer':
-      return result.answer;
     case 'replayed':
       return JSON.parse(result.body) as LaunchResponse;
     case 'key-reused':

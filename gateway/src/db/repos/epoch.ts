@@ -21,6 +21,8 @@ export interface Recheck {
   balance: number;
   /** When the next of the team's lots expires (the balance drops then without any write), if any. */
   nextExpiry: string | null;
+  /** Not settled yet, and a machine of it closed (R7a): a relaunch must go where it is recorded again. */
+  machineClosed: boolean;
 }
 
 /** A recheck's row for one session: gone (no row), ended, or open with its team's balance now. */
@@ -30,12 +32,13 @@ export type RecheckRow = {
   open: boolean | number;
   balance: number | string | null;
   next_expiry: string | null;
+  machine_closed: boolean | number | null;
 };
 
 /**
  * What cached warm launches must read again (one statement, one snapshot, for any number of
- * sessions): the epoch, whether each session is still open, and its team's balance with the next
- * expiry. PostgreSQL runs it for the warm launches of a turn together; SQLite prepares its
+ * sessions): the epoch, whether each session is still open, its team's balance with the next
+ * expiry, and, until it is settled, whether one of its machines closed. PostgreSQL runs it for the warm launches of a turn together; SQLite prepares its
  * one-session shape once and runs it without a promise (launch/store.ts).
  */
 export const recheckSessions = shaped((db, a: { sessions: string[]; now: string }) => {
@@ -54,6 +57,22 @@ export const recheckSessions = shaped((db, a: { sessions: string[]; now: string 
       valid(eb)
         .select((l) => l.fn.min('l.expires_at').as('e'))
         .as('next_expiry'),
+      // Only until the day is settled: a settled session's recheck reads nothing more.
+      eb
+        .case()
+        .when('s.settled_at', 'is', null)
+        .then(
+          eb.exists(
+            eb
+              .selectFrom('session_machines as m')
+              .select('m.machine')
+              .whereRef('m.session_id', '=', 's.id')
+              .where('m.ended_at', 'is not', null),
+          ),
+        )
+        .else(sql.lit(false))
+        .end()
+        .as('machine_closed'),
     ])
     .where('s.id', 'in', a.sessions);
 });
@@ -65,5 +84,6 @@ export function recheckOf(row: RecheckRow | undefined): Recheck {
     open: row?.open === true || row?.open === 1,
     balance: Number(row?.balance ?? 0),
     nextExpiry: row?.next_expiry ?? null,
+    machineClosed: row?.machine_closed === true || row?.machine_closed === 1,
   };
 }

@@ -37,10 +37,14 @@ export async function insertLot(
 
 const insertLedger = shaped((db, a: { rows: LedgerInput[] }) => db.insertInto('ledger').values(a.rows));
 
-export async function appendLedger(trx: Tx, entries: readonly LedgerInput[]): Promise<void> {
+/**
+ * Writes ledger entries and keeps the usage rollups with them. `usageAt`: the instant the entries
+ * count at in usage when it is not their own `at` (a refund counts on its charge's day, R15).
+ */
+export async function appendLedger(trx: Tx, entries: readonly LedgerInput[], options: { usageAt?: string } = {}): Promise<void> {
   if (entries.length === 0) return;
   await trx.executeQuery(insertLedger(trx, { rows: [...entries] }));
-  await addUsage(trx, entries);
+  await addUsage(trx, entries, options.usageAt);
 }
 
 /**
@@ -48,8 +52,9 @@ export async function appendLedger(trx: Tx, entries: readonly LedgerInput[]): Pr
  * place every charge and refund goes through, so they can never drift from it. A charge spanning
  * two lots is two entries but one session. One statement per table, whatever the number of entries,
  * with the cells in key order: two transactions updating the same cells take them in the same order.
+ * A refund's cells are its charge's day (`usageAt`), so no day ever goes below zero.
  */
-async function addUsage(trx: Tx, entries: readonly LedgerInput[]): Promise<void> {
+async function addUsage(trx: Tx, entries: readonly LedgerInput[], usageAt: string | undefined): Promise<void> {
   type Cell = { team: string; day: string; key: string; tokens: number; charged: Set<string>; refunded: Set<string> };
   const byProduct = new Map<string, Cell>();
   const byUser = new Map<string, Cell>();
@@ -65,7 +70,7 @@ async function addUsage(trx: Tx, entries: readonly LedgerInput[]): Promise<void>
   };
   for (const e of entries) {
     if ((e.kind !== 'charge' && e.kind !== 'refund') || !e.product_key || !e.autodesk_id) continue;
-    const day = e.at.slice(0, 10);
+    const day = (usageAt ?? e.at).slice(0, 10);
     add(byProduct, e, day, e.product_key);
     add(byUser, e, day, e.autodesk_id);
   }

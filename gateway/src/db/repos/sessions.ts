@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { MachineState } from '../../domain/sessions';
 import { rowsOf, shaped } from '../compiled';
 import type { DB, SessionRow } from '../schema';
 import type { Tx } from '../tx';
@@ -77,4 +78,82 @@ const insertSessionsQuery = shaped((db, a: { rows: SessionRow[] }) => db.insertI
 export async function insertSessions(trx: Tx, rows: readonly SessionRow[]): Promise<void> {
   if (rows.length === 0) return;
   await trx.executeQuery(insertSessionsQuery(trx, { rows: [...rows] }));
+}
+
+const machinesQuery = shaped((db, a: { sessions: string[] }) =>
+  db.selectFrom('session_machines').select(['session_id', 'machine', 'ended_at']).where('session_id', 'in', a.sessions),
+);
+
+/** The rows of `session_machines` of several sessions, in one statement (R7a). */
+export async function machinesOfSessions(db: Kysely<DB>, sessionIds: readonly string[]): Promise<Map<string, MachineState[]>> {
+  const out = new Map<string, MachineState[]>(sessionIds.map((id) => [id, []]));
+  if (sessionIds.length === 0) return out;
+  const rows = await rowsOf(db, machinesQuery, { sessions: [...new Set(sessionIds)] });
+  for (const r of rows) out.get(r.session_id)?.push({ machine: r.machine, endedAt: r.ended_at });
+  return out;
+}
+
+/**
+ * Takes the session's row lock, if the session is not void: every close and every machine
+ * recorded for one session then run one after the other (PostgreSQL; SQLite has one writer).
+ * False when the session was voided.
+ */
+export async function lockLiveSession(trx: Tx, id: string, nowIso: string): Promise<boolean> {
+  const r = await trx
+    .updateTable('usage_sessions')
+    .set({ last_seen_at: nowIso })
+    .where('id', '=', id)
+    .where('ended_at', 'is', null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/** R7a: `machine` uses the session (again: a machine that closed and came back counts as running). */
+export async function markMachineRunning(trx: Tx, id: string, machine: string): Promise<void> {
+  await trx
+    .insertInto('session_machines')
+    .values({ session_id: id, machine, ended_at: null })
+    .onConflict((oc) => oc.columns(['session_id', 'machine']).doUpdateSet({ ended_at: null }))
+    .execute();
+}
+
+/** R7a: `machine` closed the product within the free window. */
+export async function markMachineClosed(trx: Tx, id: string, machine: string, nowIso: string): Promise<void> {
+  await trx
+    .insertInto('session_machines')
+    .values({ session_id: id, machine, ended_at: nowIso })
+    .onConflict((oc) => oc.columns(['session_id', 'machine']).doUpdateSet({ ended_at: nowIso }))
+    .execute();
+}
+
+/**
+ * R7a: settles the day, once: the session is no longer refundable and its entitlement runs to its
+ * end. Guarded, so that of a settle and a refund racing only one applies. False when the session
+ * was settled or voided meanwhile.
+ */
+export async function settleSession(
+  db: Kysely<DB>,
+  s: { id: string; settledAt: string; entitlement: string; entitlementExp: string },
+): Promise<boolean> {
+  const r = await db
+    .updateTable('usage_sessions')
+    .set({ settled_at: s.settledAt, entitlement: s.entitlement, entitlement_exp: s.entitlementExp })
+    .where('id', '=', s.id)
+    .where('settled_at', 'is', null)
+    .where('ended_at', 'is', null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/** R7a's cap: when another session of (user, product) was last voided by a quick close, if ever. */
+export async function lastRefundOf(trx: Tx, autodeskId: string, product: string, exceptId: string): Promise<string | null> {
+  const row = await trx
+    .selectFrom('usage_sessions')
+    .select((eb) => eb.fn.max('ended_at').as('last'))
+    .where('autodesk_id', '=', autodeskId)
+    .where('product_key', '=', product)
+    .where('ended_at', 'is not', null)
+    .where('id', '<>', exceptId)
+    .executeTakeFirst();
+  return row?.last ?? null;
 }

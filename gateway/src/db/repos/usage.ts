@@ -1,14 +1,28 @@
 import { type Kysely, sql } from 'kysely';
+import { FREE_CLOSE_MS } from '../../domain/sessions';
+import { addMs } from '../../domain/time';
 import type { DB } from '../schema';
 
 export type UsageGrouping = 'user' | 'product' | 'day';
 
-const dayOf = sql<string>`substr(${sql.ref('at')}, 1, 10)`;
+/**
+ * R15: the instant a charge or refund counts at in usage. A refund counts at the charge it
+ * reverses (its session's start), not when it happened (`at`, the ledger's true history), so that
+ * no day ever shows negative use.
+ */
+const usageAt = sql<string>`case when ${sql.ref('ledger.kind')} = 'refund' then coalesce((select ${sql.ref('s.starts_at')} from ${sql.table('usage_sessions')} as ${sql.ref('s')} where ${sql.ref('s.id')} = ${sql.ref('ledger.session_id')}), ${sql.ref('ledger.at')}) else ${sql.ref('ledger.at')} end`;
+const dayOf = sql<string>`substr(${usageAt}, 1, 10)`;
 
 /**
- * R15: tokens consumed = charges net of refunds, counted by the ledger entries dated in
- * [from, to), so a report over any range adds up to the ledger to the token. A session refunded
- * in full (R7a) does not count as a session.
+ * The usage entries that count in [from, to) are dated in [from, to + 5 minutes): a refund comes
+ * at most 5 minutes after its charge (R7a). That keeps the read an index range on `at`.
+ */
+const datedUntil = (toIso: string) => addMs(new Date(toIso), FREE_CLOSE_MS).toISOString();
+
+/**
+ * R15: tokens consumed = charges net of refunds, counted by the ledger entries that count in
+ * [from, to) (a refund on its charge's instant), so a report over any range adds up to the ledger
+ * to the token. A session refunded in full (R7a) does not count as a session.
  */
 export async function usageBy(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string, by: UsageGrouping) {
   // Whole UTC days (what reports ask for) are answered from the daily rollups; any other range
@@ -17,6 +31,7 @@ export async function usageBy(db: Kysely<DB>, teamId: string, fromIso: string, t
     return usageFromRollups(db, teamId, fromIso.slice(0, 10), toIso.slice(0, 10), by);
   }
   const key = by === 'user' ? sql<string>`${sql.ref('autodesk_id')}` : by === 'product' ? sql<string>`${sql.ref('product_key')}` : dayOf;
+  const until = datedUntil(toIso);
   const rows = await db
     .selectFrom('ledger')
     .select([
@@ -29,7 +44,9 @@ export async function usageBy(db: Kysely<DB>, teamId: string, fromIso: string, t
     .where('team_id', '=', teamId)
     .where('kind', 'in', ['charge', 'refund'])
     .where('at', '>=', fromIso)
-    .where('at', '<', toIso)
+    .where('at', '<', until)
+    .where(usageAt, '>=', fromIso)
+    .where(usageAt, '<', toIso)
     .groupBy(key)
     .orderBy(key)
     .execute();
@@ -38,13 +55,16 @@ export async function usageBy(db: Kysely<DB>, teamId: string, fromIso: string, t
 
 /** One row per (day, user, product): the grain of Flex's own usage export. */
 export async function usageDetail(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string) {
+  const until = datedUntil(toIso);
   const rows = await db
     .selectFrom('ledger')
     .select([dayOf.as('day'), 'autodesk_id', 'product_key', sql<number>`-sum(${sql.ref('delta')})`.as('tokens')])
     .where('team_id', '=', teamId)
     .where('kind', 'in', ['charge', 'refund'])
     .where('at', '>=', fromIso)
-    .where('at', '<', toIso)
+    .where('at', '<', until)
+    .where(usageAt, '>=', fromIso)
+    .where(usageAt, '<', toIso)
     .groupBy([dayOf, 'autodesk_id', 'product_key'])
     .orderBy(dayOf)
     .orderBy('autodesk_id')
