@@ -17,6 +17,7 @@ import { peerAddress, rateLimit, signInSubject, TokenBuckets } from './middlewar
 import { strictUtf8Body } from './middleware/strict-body';
 import { launchLane, type NodeLane } from './routes/launch-lane';
 import { memberRoutes } from './routes/members';
+import { offlineRoutes } from './routes/offline';
 import { router } from './routes/openapi';
 import { operatorRoutes } from './routes/operator';
 import { reportRoutes } from './routes/reports';
@@ -139,6 +140,8 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
       return p?.kind === 'user' ? p.autodeskId : null;
     };
     app.use('/v1/launch', rateLimit({ name: 'launch-per-user', buckets: perUserLaunch, key: user, metrics, launch: true }));
+    // Each allowance is a row: it counts as a launch, so a loop of requests cannot fill the table.
+    app.use('/v1/offline-allowance', rateLimit({ name: 'offline-allowance-per-user', buckets: perUserLaunch, key: user, metrics }));
   }
 
   app.get('/healthz', (c) => {
@@ -173,6 +176,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   app.route('/', memberRoutes(ctx));
   app.route('/', reportRoutes(ctx));
   app.route('/', userRoutes(ctx, launch, metrics));
+  app.route('/', offlineRoutes(ctx));
   app.route('/console', consoleRoutes(ctx, deps.logger));
 
   app.doc31('/openapi.json', {

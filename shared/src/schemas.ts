@@ -82,6 +82,9 @@ export const launchBody = z.strictObject({
   machine: z.string().max(200).optional(),
 });
 
+/** `POST /v1/offline-allowance`: the machine it is for, kept with the allowance. */
+export const offlineAllowanceBody = z.strictObject({ machine: z.string().max(200).optional() });
+
 export type CreateProductBody = z.infer<typeof createProductBody>;
 export type LaunchBody = z.infer<typeof launchBody>;
 export type AddMemberBody = z.infer<typeof addMemberBody>;

@@ -26,6 +26,18 @@ export interface DB {
   usage_day_user: UsageDayUserTable;
   console_sessions: ConsoleSessionsTable;
   access_epoch: AccessEpochTable;
+  offline_allowances: OfflineAllowancesTable;
+}
+
+/** An offline allowance as issued (migration 009); `products` is its JSON list of {product, team}. */
+export interface OfflineAllowancesTable {
+  id: string;
+  autodesk_id: string;
+  machine: string | null;
+  issued_at: string;
+  expires_at: string;
+  launches: number;
+  products: string;
 }
 
 /** One row; bumped by trigger on every change to the tables access is decided from (migration 006). */
