@@ -49,7 +49,7 @@ describe('POST /v1/offline-allowance', () => {
     const { payload, protectedHeader } = await verified(body.allowance);
     expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: 'flexgate-allowance+jwt' });
     expect(payload).toMatchObject({ sub: user.autodeskId, aid: body.id, launches: 6 });
-    expect(payload.exp - (payload.iat as number)).toBe(24 * 3600);
+    expect((payload.exp as number) - (payload.iat as number)).toBe(24 * 3600);
     const listed = (payload.products as { product: string; team: string | null }[]).map((p) => `${p.product}@${p.team}`).sort();
     expect(listed).toEqual([`autocad@${rich}`, 'maya@null', `revit@${rich}`]);
     // The answer says the same as the signed claims.
