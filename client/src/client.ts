@@ -393,7 +393,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
       // Fetched now, while online, so later launches can be verified offline.
       await keys.refresh();
       await reconcileFor(record);
-      await refreshAllowance(record);
+      await refreshAllowance(record).catch(() => {});
       return { autodeskId: record.autodeskId, expiresAt: record.expiresAt };
     },
 
@@ -430,7 +430,8 @@ export function createClient(options: ClientOptions): FlexgateClient {
             },
           });
           const result = await grantFrom(res, user, product);
-          if (result.granted) await refreshAllowance(user, product);
+          // Best effort: the launch was granted whatever becomes of the allowance.
+          if (result.granted) await refreshAllowance(user, product).catch(() => {});
           return result;
         } catch (err) {
           if (!(err instanceof GatewayUnreachableError)) throw err;
