@@ -103,6 +103,7 @@ function base(op: Operation): Record<string, unknown> {
     'POST /v1/invitations/accept': { token: 'a-token-that-is-long', password: 'password-123' },
     'POST /v1/signin': { autodeskId: member.autodeskId, password: member.password },
     'POST /v1/launch': { product: 'revit', team: teamA, machine: 'ws-1' },
+    'POST /v1/offline-allowance': { machine: 'ws-1' },
   };
   return table[`${op.method} ${op.path}`] ?? {};
 }
