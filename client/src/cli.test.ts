@@ -298,7 +298,7 @@ describe('the flexgate binary', () => {
     );
     const dead = await run(['launch', 'autocad'], { FLEXGATE_URL: deadUrl, FLEXGATE_CACHE_DIR: offlineDir });
     expect(dead.code).toBe(4);
-    expect(dead.stderr).toMatch(/Gateway unreachable: .*ECONNREFUSED.*never granted/);
+    expect(dead.stderr).toMatch(/Gateway unreachable: .*ECONNREFUSED.*No offline allowance/);
     const products = await run(['products'], { FLEXGATE_URL: deadUrl, FLEXGATE_CACHE_DIR: offlineDir });
     expect(products.code).toBe(4);
     const stranger = await run(['products'], { FLEXGATE_URL: deadUrl, FLEXGATE_CACHE_DIR: cacheDir });

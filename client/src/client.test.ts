@@ -97,7 +97,10 @@ describe('launch', () => {
     expect(await client.launch('autocad')).toMatchObject({ granted: false, code: 'invalid-entitlement' });
     gateway.signWith = null;
     await gateway.stop();
-    expect(await client.launch('autocad')).toMatchObject({ granted: false });
+    // Nothing cached: offline, the allowance's provisional launch at most.
+    const offline = await client.launch('autocad');
+    expect(offline.granted && !offline.provisional).toBe(false);
+    expect((await client.whoami()).entitlements).toEqual([]);
   });
 
   it('never uses an expired cached entitlement offline, and a clock wound back does not revive it', async () => {
@@ -115,7 +118,23 @@ describe('launch', () => {
 });
 
 describe('provisional launches during an outage', () => {
-  it('grants one 4-hour launch per outage, then reports it and it is charged exactly once', async () => {
+  const allowanceRequests = () => gateway.requests.filter((r) => r.path === '/v1/offline-allowance');
+  const reports = () => gateway.requests.filter((r) => (r.body as { provisional?: unknown } | undefined)?.provisional);
+
+  it('asks for an allowance at sign-in, and again after a launch only once it is an hour old', async () => {
+    await client.signIn('ada@example.com', 'correct horse');
+    expect(allowanceRequests()).toHaveLength(1);
+    expect(allowanceRequests()[0]?.body).toEqual({ machine: 'test-box' });
+    granted(await client.launch('autocad'));
+    granted(await client.launch('autocad', { fresh: true }));
+    expect(allowanceRequests()).toHaveLength(1);
+    later(HOUR);
+    granted(await client.launch('autocad', { fresh: true }));
+    expect(allowanceRequests()).toHaveLength(2);
+    expect((await client.whoami()).offlineAllowance).toMatchObject({ launches: 3, products: [{ product: 'autocad', team: 'team-1' }] });
+  });
+
+  it('grants in the allowance’s slots, 4 hours each, then reports each and it is charged once', async () => {
     await client.signIn('ada@example.com', 'correct horse');
     granted(await client.launch('autocad'));
     later(25 * HOUR); // yesterday's session is over
@@ -126,6 +145,8 @@ describe('provisional launches during an outage', () => {
     const first = granted(await client.launch('autocad'));
     expect(first).toMatchObject({ provisional: true, charged: 0, fromCache: false });
     if (!first.provisional) throw new Error('expected provisional');
+    const aid = (await client.whoami()).offlineAllowance?.id;
+    expect(first.provisionalId).toBe(`${aid}.0`);
     expect(Date.parse(first.expiresAt) - Date.parse(first.launchedAt)).toBe(4 * HOUR);
 
     later(HOUR);
@@ -133,54 +154,74 @@ describe('provisional launches during an outage', () => {
     expect(second).toMatchObject({ provisional: true, fromCache: true, provisionalId: first.provisionalId });
     expect(await readdir(join(dir, 'provisional'))).toHaveLength(1);
 
-    later(3 * HOUR + 1000); // past the 4 hours, still offline
-    expect(await client.launch('autocad')).toMatchObject({ granted: false, code: 'gateway-unreachable' });
+    later(3 * HOUR + 1000); // past the 4 hours, still offline: the next slot
+    const next = granted(await client.launch('autocad'));
+    expect(next).toMatchObject({ provisional: true, provisionalId: `${aid}.1` });
 
     await gateway.start();
     const back = granted(await client.launch('autocad'));
     expect(back).toMatchObject({ provisional: false, charged: 0 }); // the provisional session is open
-    const reports = gateway.requests.filter((r) => (r.body as { provisional?: unknown } | undefined)?.provisional);
-    expect(reports).toHaveLength(1);
-    expect(reports[0]?.idempotencyKey).toBe(`provisional-${first.provisionalId}`);
-    expect(reports[0]?.body).toMatchObject({ provisional: { id: first.provisionalId, launchedAt: first.launchedAt } });
+    expect(reports().map((r) => r.idempotencyKey)).toEqual([`provisional-${aid}.0`, `provisional-${aid}.1`]);
+    expect(reports()[0]?.body).toMatchObject({ provisional: { id: first.provisionalId, launchedAt: first.launchedAt } });
     expect(gateway.charges.map((c) => c.provisionalId ?? 'online')).toEqual(['online', first.provisionalId]);
     expect(gateway.charges[1]?.at).toBe(first.launchedAt);
     expect(await readdir(join(dir, 'provisional'))).toHaveLength(0);
 
     // Reconnecting again reports nothing more.
     await client.launch('autocad', { fresh: true });
-    expect(gateway.requests.filter((r) => (r.body as { provisional?: unknown } | undefined)?.provisional)).toHaveLength(1);
+    expect(reports()).toHaveLength(2);
     expect(gateway.charges).toHaveLength(2);
   });
 
-  it('is refused without a sign-in in the last 24 hours', async () => {
+  it('is refused once the allowance has ended, 24 hours after the last contact', async () => {
     await client.signIn('ada@example.com', 'correct horse');
     granted(await client.launch('autocad'));
     await gateway.stop();
     later(24 * HOUR + 1000);
-    expect(await client.launch('autocad')).toMatchObject({ granted: false, code: 'gateway-unreachable' });
-    expect((await client.launch('autocad')).granted).toBe(false);
+    const result = await client.launch('autocad');
+    expect(result).toMatchObject({ granted: false, code: 'gateway-unreachable' });
+    if (!result.granted) expect(result.reason).toMatch(/offline allowance ended/);
   });
 
-  it('is refused for a product never granted here', async () => {
+  it('is refused for a product the allowance does not list', async () => {
     await client.signIn('ada@example.com', 'correct horse');
     await gateway.stop();
     const result = await client.launch('revit');
     expect(result).toMatchObject({ granted: false, code: 'gateway-unreachable' });
-    if (!result.granted) expect(result.reason).toMatch(/never granted/);
+    if (!result.granted) expect(result.reason).toMatch(/revit is not in the offline allowance/);
   });
 
-  it('survives a restart of the client: the record on disk still blocks a second grant', async () => {
+  it('slots survive a restart of the client; once all are used, nothing more until the gateway is reached', async () => {
     await client.signIn('ada@example.com', 'correct horse');
-    granted(await client.launch('autocad'));
     await gateway.stop();
-    later(2 * HOUR);
-    const first = granted(await client.launch('autocad'));
-    later(4 * HOUR + 1000);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await client.close();
+      client = newClient();
+      const r = granted(await client.launch('autocad'));
+      if (r.provisional) ids.push(r.provisionalId);
+      later(4 * HOUR);
+    }
+    expect(new Set(ids).size).toBe(3);
     await client.close();
     client = newClient();
-    expect(await client.launch('autocad')).toMatchObject({ granted: false, code: 'gateway-unreachable' });
-    expect(first.provisional).toBe(true);
+    const refused = await client.launch('autocad');
+    expect(refused).toMatchObject({ granted: false, code: 'gateway-unreachable' });
+    if (!refused.granted) expect(refused.reason).toMatch(/All 3 provisional launches/);
+  });
+
+  it('turned off by the gateway: the allowance kept is dropped, and nothing is granted offline', async () => {
+    await client.signIn('ada@example.com', 'correct horse');
+    expect((await client.whoami()).offlineAllowance).not.toBeNull();
+    gateway.offlineHours = 0;
+    later(HOUR);
+    granted(await client.launch('autocad'));
+    expect((await client.whoami()).offlineAllowance).toBeNull();
+    await gateway.stop();
+    later(25 * HOUR);
+    const result = await client.launch('autocad');
+    if (result.granted) throw new Error('expected a refusal');
+    expect(result.reason).toMatch(/No offline allowance/);
   });
 });
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { isProblem, type Product, type SessionEndResponse } from '@flexgate/shared';
+import { type AllowanceClaims, isProblem, type Product, type SessionEndResponse } from '@flexgate/shared';
 import { z } from 'zod';
+import { AllowanceRejected, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
 import { type CachedEntitlement, createDiskStore, createEntitlementCache, type VerifiedCacheEntry } from './cache';
 import { createHttp, GatewayUnreachableError, type Http, type HttpOptions, type HttpResponse } from './http';
 import {
@@ -21,7 +22,7 @@ import {
   type RefusalCode,
   type VerifiedGrant,
 } from './types';
-import { createKeyStore, createVerifier, EntitlementRejected, idTokenIssuedAt } from './verify';
+import { createKeyStore, createVerifier, EntitlementRejected } from './verify';
 
 export interface ClientOptions {
   gatewayUrl: string;
@@ -84,6 +85,8 @@ export interface WhoAmI {
     expiresAt: string;
   }[];
   provisional: ProvisionalRecord[];
+  /** The offline allowance in force (verified), or null: what this machine may launch during an outage. */
+  offlineAllowance: { id: string; issuedAt: string; expiresAt: string; launches: number; products: AllowanceClaims['products'] } | null;
 }
 
 export interface FlexgateClient {
@@ -163,6 +166,9 @@ export function createClient(options: ClientOptions): FlexgateClient {
   const verifier = createVerifier(keys, { issuer, clockSkewSec: skew, now });
   const cache = createEntitlementCache(store, verifier, { clockSkewSec: skew, now });
   const provisional = createProvisionalStore(store);
+  // The verifier's own trusted keys: whichever keys the client trusts for entitlements, it trusts for allowances.
+  const allowanceKeys = (refresh: boolean) => (refresh ? keys.refresh() : keys.current(false));
+  const allowances = createAllowanceStore(store, { gatewayUrl, issuer, keys: allowanceKeys });
 
   async function signedIn(): Promise<SignInRecord | null> {
     const record = await store.read<SignInRecord>('signin.json');
@@ -257,27 +263,18 @@ export function createClient(options: ClientOptions): FlexgateClient {
     };
   }
 
-  async function lastSignIn(user: SignInRecord): Promise<Date | null> {
-    const signed = await idTokenIssuedAt(keys, user.token, { issuer, sub: user.autodeskId });
-    if (signed) return signed;
-    // Without a verifiable ID token, the recorded instant is all there is (see NOTES.md).
-    const recorded = Date.parse(user.signedInAt);
-    return Number.isFinite(recorded) ? new Date(recorded) : null;
-  }
-
   async function offline(user: SignInRecord, product: string, opts: LaunchOptions, err: GatewayUnreachableError): Promise<LaunchResult> {
     const t = await tick();
     const decision = decideProvisional(
       {
         now: t,
-        lastSignInAt: await lastSignIn(user),
-        priorGrant: policy.requirePriorGrant ? await cache.hasRecord(user.autodeskId, product) : true,
-        pending: await provisional.get(user.autodeskId, product),
+        allowance: policy.enabled ? ((await allowances.get(user.autodeskId))?.claims ?? null) : null,
+        records: await provisional.forUser(user.autodeskId),
         autodeskId: user.autodeskId,
         product,
         ...(opts.team !== undefined && { team: opts.team }),
         machine: opts.machine ?? machine,
-        newId: randomUUID,
+        skewMs: skew * 1000,
       },
       policy,
     );
@@ -287,6 +284,37 @@ export function createClient(options: ClientOptions): FlexgateClient {
     }
     if (decision.kind === 'reuse') return provisionalGrant(decision.record, true);
     return { granted: false, code: 'gateway-unreachable', reason: `${err.message} ${decision.reason}` };
+  }
+
+  /**
+   * Asks for a new offline allowance when the one kept is missing, an hour old, or does not list
+   * `product` (just granted). Its own request, after an answered launch or a sign-in, never in the
+   * launch's way: any failure leaves the allowance as it was.
+   */
+  async function refreshAllowance(user: SignInRecord, product?: string): Promise<void> {
+    if (!policy.enabled) return;
+    if (!allowanceStale((await allowances.get(user.autodeskId))?.claims ?? null, now(), product)) return;
+    let res: HttpResponse;
+    try {
+      res = await http.request({ method: 'POST', path: '/v1/offline-allowance', token: user.token, body: { machine } });
+    } catch (err) {
+      if (err instanceof GatewayUnreachableError) return;
+      throw err;
+    }
+    if (res.status === 403 && isProblem(res.body) && res.body.code === 'offline-not-allowed') {
+      // The operator turned provisional launches off: what was allowed before is withdrawn here too.
+      await allowances.remove(user.autodeskId);
+      return;
+    }
+    const jws = (res.body as { allowance?: unknown } | null)?.allowance;
+    if (res.status !== 201 || typeof jws !== 'string') return;
+    try {
+      await verifyAllowance(jws, { issuer, sub: user.autodeskId, keys: allowanceKeys, allowRefresh: true });
+    } catch (e) {
+      if (e instanceof AllowanceRejected) return;
+      throw e;
+    }
+    await allowances.put(user.autodeskId, jws, now());
   }
 
   async function reconcileFor(user: SignInRecord): Promise<ReconcileResult> {
@@ -376,6 +404,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
       // Fetched now, while online, so later launches can be verified offline.
       await keys.refresh();
       await reconcileFor(record);
+      await refreshAllowance(record).catch(() => {});
       return { autodeskId: record.autodeskId, expiresAt: record.expiresAt };
     },
 
@@ -411,7 +440,10 @@ export function createClient(options: ClientOptions): FlexgateClient {
               machine: opts.machine ?? machine,
             },
           });
-          return await grantFrom(res, user, product);
+          const result = await grantFrom(res, user, product);
+          // Best effort: the launch was granted whatever becomes of the allowance.
+          if (result.granted) await refreshAllowance(user, product).catch(() => {});
+          return result;
         } catch (err) {
           if (!(err instanceof GatewayUnreachableError)) throw err;
           failure = err;
@@ -474,6 +506,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
       const user = await signedIn();
       const entitlements: WhoAmI['entitlements'] = [];
       const pending: ProvisionalRecord[] = [];
+      let offlineAllowance: WhoAmI['offlineAllowance'] = null;
       if (user) {
         for (const name of await cache.list()) {
           const record = await store.read<CachedEntitlement>(join('entitlements', name));
@@ -491,6 +524,16 @@ export function createClient(options: ClientOptions): FlexgateClient {
           }
         }
         pending.push(...(await provisional.forUser(user.autodeskId)));
+        const allowance = (await allowances.get(user.autodeskId))?.claims;
+        if (allowance && allowance.exp * 1000 > now().getTime()) {
+          offlineAllowance = {
+            id: allowance.aid,
+            issuedAt: new Date(allowance.iat * 1000).toISOString(),
+            expiresAt: new Date(allowance.exp * 1000).toISOString(),
+            launches: allowance.launches,
+            products: allowance.products,
+          };
+        }
       }
       return {
         gatewayUrl,
@@ -501,6 +544,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
         tokenExpiresAt: user?.expiresAt ?? null,
         entitlements,
         provisional: pending,
+        offlineAllowance,
       };
     },
 

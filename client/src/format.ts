@@ -63,6 +63,11 @@ export function formatWhoAmI(me: WhoAmI): string {
     lines.push(`  ${product}: ${e.source}${team}, usable offline until ${formatInstant(e.expiresAt)}`);
   }
   for (const p of me.provisional) lines.push(`  ${p.product}: provisional since ${formatInstant(p.launchedAt)}, not yet reported`);
+  const offline = me.offlineAllowance;
+  if (offline) {
+    const products = [...new Set(offline.products.map((p) => p.product))].join(', ') || 'no products';
+    lines.push(`  offline: ${products} until ${formatInstant(offline.expiresAt)}, ${offline.launches} provisional launches at most`);
+  }
   return lines.join('\n');
 }
 

@@ -1,51 +1,108 @@
+import type { AllowanceClaims } from '@flexgate/shared';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PROVISIONAL, decideProvisional, type ProvisionalInput } from './provisional';
+import { DEFAULT_PROVISIONAL, decideProvisional, type ProvisionalInput, type ProvisionalRecord, slotOf } from './provisional';
 
 const HOUR = 3600_000;
 const now = new Date('2026-03-15T10:00:00Z');
+const sec = (ms: number) => Math.floor(ms / 1000);
+const allowance: AllowanceClaims = {
+  iss: 'flexgate',
+  aud: 'flexgate:offline-allowance',
+  sub: 'ada@example.com',
+  aid: 'alw_abc',
+  iat: sec(now.getTime() - 2 * HOUR),
+  exp: sec(now.getTime() + 22 * HOUR),
+  products: [
+    { product: 'autocad', team: 'team-1' },
+    { product: 'revit', team: 'team-1' },
+    { product: 'revit', team: 'team-2' },
+    { product: 'maya', team: null },
+  ],
+  launches: 3,
+};
 const base: ProvisionalInput = {
   now,
-  lastSignInAt: new Date(now.getTime() - 2 * HOUR),
-  priorGrant: true,
-  pending: null,
+  allowance,
+  records: [],
   autodeskId: 'ada@example.com',
   product: 'autocad',
-  newId: () => 'p-1',
+  skewMs: 30_000,
 };
+const at = (ms: number) => new Date(now.getTime() + ms);
+const decide = (input: Partial<ProvisionalInput>, policy = DEFAULT_PROVISIONAL) => decideProvisional({ ...base, ...input }, policy);
+const reason = (input: Partial<ProvisionalInput>) => {
+  const d = decide(input);
+  return d.kind === 'refuse' ? d.reason : `not refused: ${d.kind}`;
+};
+function granted(input: Partial<ProvisionalInput>): ProvisionalRecord {
+  const d = decide(input);
+  if (d.kind !== 'grant') throw new Error(`expected a grant, got ${JSON.stringify(d)}`);
+  return d.record;
+}
 
-describe('decideProvisional', () => {
-  it('grants 4 hours after a recent sign-in', () => {
-    const d = decideProvisional(base, DEFAULT_PROVISIONAL);
-    expect(d).toMatchObject({ kind: 'grant', record: { id: 'p-1', launchedAt: now.toISOString() } });
-    if (d.kind === 'grant') expect(Date.parse(d.record.expiresAt) - now.getTime()).toBe(4 * HOUR);
+describe('decideProvisional: only what the allowance grants', () => {
+  it('grants slot 0 of the allowance for a listed product, with the team it lists, for 4 hours', () => {
+    const r = granted({});
+    expect(r).toMatchObject({ id: 'alw_abc.0', product: 'autocad', team: 'team-1', launchedAt: now.toISOString() });
+    expect(Date.parse(r.expiresAt) - now.getTime()).toBe(4 * HOUR);
   });
 
-  it('never runs past 24 hours after the sign-in', () => {
-    const d = decideProvisional({ ...base, lastSignInAt: new Date(now.getTime() - 22 * HOUR) }, DEFAULT_PROVISIONAL);
-    if (d.kind !== 'grant') throw new Error(d.kind);
-    expect(Date.parse(d.record.expiresAt) - now.getTime()).toBe(2 * HOUR);
+  it('never runs past the allowance: 1 hour before its exp a launch lasts 1 hour, and at exp none is granted', () => {
+    const late = at(21 * HOUR);
+    expect(Date.parse(granted({ now: late }).expiresAt)).toBe(allowance.exp * 1000);
+    expect(reason({ now: new Date(allowance.exp * 1000) })).toMatch(/offline allowance ended at/);
+    expect(reason({ now: at(30 * 24 * HOUR) })).toMatch(/offline allowance ended at/);
   });
 
-  it('reuses the pending one while it lasts, and refuses once it is over', () => {
-    const pending = {
-      id: 'p-0',
-      autodeskId: 'ada@example.com',
-      product: 'autocad',
-      launchedAt: now.toISOString(),
-      expiresAt: new Date(now.getTime() + HOUR).toISOString(),
-    };
-    expect(decideProvisional({ ...base, pending }, DEFAULT_PROVISIONAL)).toMatchObject({ kind: 'reuse', record: { id: 'p-0' } });
-    expect(decideProvisional({ ...base, pending, now: new Date(now.getTime() + HOUR) }, DEFAULT_PROVISIONAL).kind).toBe('refuse');
+  it('nothing without an allowance, for a product it does not list, or when turned off', () => {
+    expect(reason({ allowance: null })).toMatch(/No offline allowance/);
+    expect(reason({ product: 'inventor' })).toMatch(/inventor is not in the offline allowance/);
+    expect(decide({}, { ...DEFAULT_PROVISIONAL, enabled: false })).toMatchObject({ kind: 'refuse', reason: /turned off/ });
   });
 
-  it('refuses without a sign-in, an old one, one in the future, no prior grant, or when turned off', () => {
-    const refuse = (input: Partial<ProvisionalInput>, policy = DEFAULT_PROVISIONAL) =>
-      decideProvisional({ ...base, ...input }, policy).kind;
-    expect(refuse({ lastSignInAt: null })).toBe('refuse');
-    expect(refuse({ lastSignInAt: new Date(now.getTime() - 24 * HOUR - 1) })).toBe('refuse');
-    expect(refuse({ lastSignInAt: new Date(now.getTime() + HOUR) })).toBe('refuse');
-    expect(refuse({ priorGrant: false })).toBe('refuse');
-    expect(refuse({ priorGrant: false }, { ...DEFAULT_PROVISIONAL, requirePriorGrant: false })).toBe('grant');
-    expect(refuse({}, { ...DEFAULT_PROVISIONAL, enabled: false })).toBe('refuse');
+  it('a clock earlier than the allowance grants nothing; one a little behind the gateway is dated at its iat', () => {
+    expect(reason({ now: new Date(allowance.iat * 1000 - 60_000) })).toMatch(/clock is earlier/);
+    const r = granted({ now: new Date(allowance.iat * 1000 - 10_000) });
+    expect(r.launchedAt).toBe(new Date(allowance.iat * 1000).toISOString());
+  });
+
+  it('teams: the one listed, a named one that is listed, a subscription for any team; several need a name', () => {
+    expect(reason({ product: 'revit' })).toMatch(/several teams: name the team/);
+    expect(granted({ product: 'revit', team: 'team-2' }).team).toBe('team-2');
+    expect(reason({ product: 'revit', team: 'team-3' })).toMatch(/not allowed offline through team team-3/);
+    expect(granted({ product: 'maya' }).team).toBeUndefined();
+    expect(granted({ product: 'maya', team: 'team-9' }).team).toBe('team-9');
+  });
+
+  it('a relaunch while one runs reuses it; the next takes the next slot; past the last slot nothing', () => {
+    const first = granted({});
+    expect(decide({ records: [first], now: at(HOUR) })).toMatchObject({ kind: 'reuse', record: { id: 'alw_abc.0' } });
+    const second = granted({ records: [first], now: at(4 * HOUR) });
+    expect(second.id).toBe('alw_abc.1');
+    const third = granted({ records: [first, second], product: 'maya', now: at(4 * HOUR) });
+    expect(third.id).toBe('alw_abc.2');
+    expect(reason({ records: [first, second, third], now: at(8 * HOUR) })).toMatch(/All 3 provisional launches/);
+  });
+
+  it('records deleted only give back slot ids already used; an edited record never runs past the allowance', () => {
+    const first = granted({});
+    // The user deleted provisional/*: the same slot id again, which the gateway charges once.
+    expect(granted({ records: [], now: at(5 * HOUR) }).id).toBe(first.id);
+    // Records of another allowance do not take this one's slots.
+    expect(granted({ records: [{ ...first, id: 'alw_old.0', expiresAt: now.toISOString() }] }).id).toBe('alw_abc.0');
+    const edited = { ...first, expiresAt: '2100-01-01T00:00:00.000Z' };
+    const d = decide({ records: [edited], now: at(HOUR) });
+    expect(d).toMatchObject({ kind: 'reuse', record: { expiresAt: new Date(allowance.exp * 1000).toISOString() } });
+    expect(reason({ records: [edited], now: new Date(allowance.exp * 1000) })).toMatch(/ended at/);
+  });
+});
+
+describe('slotOf', () => {
+  it('reads the slot of an id under its allowance only', () => {
+    expect(slotOf('alw_abc.0', 'alw_abc')).toBe(0);
+    expect(slotOf('alw_abc.12', 'alw_abc')).toBe(12);
+    expect(slotOf('alw_abc.01', 'alw_abc')).toBeNull();
+    expect(slotOf('alw_abcd.1', 'alw_abc')).toBeNull();
+    expect(slotOf('3f2a-uuid', 'alw_abc')).toBeNull();
   });
 });

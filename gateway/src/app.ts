@@ -20,6 +20,7 @@ import { strictUtf8Body } from './middleware/strict-body';
 import { credentialRoutes } from './routes/credentials';
 import { launchLane, type NodeLane } from './routes/launch-lane';
 import { memberRoutes } from './routes/members';
+import { offlineRoutes } from './routes/offline';
 import { router } from './routes/openapi';
 import { operatorRoutes } from './routes/operator';
 import { reportRoutes } from './routes/reports';
@@ -146,6 +147,8 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     // Adding an existing account answers whether that Autodesk ID exists: bounded per admin key.
     const lookups = new TokenBuckets(deps.config.rateLimits.lookupPerAdmin);
     app.use('/v1/teams/:team/members', rateLimit({ name: 'lookup-per-admin', buckets: lookups, key: accountLookup, metrics }));
+    // Each allowance is a row: it counts as a launch, so a loop of requests cannot fill the table.
+    app.use('/v1/offline-allowance', rateLimit({ name: 'offline-allowance-per-user', buckets: perUserLaunch, key: user, metrics }));
   }
 
   app.get('/healthz', (c) => {
@@ -187,6 +190,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   app.route('/', memberRoutes(ctx));
   app.route('/', reportRoutes(ctx));
   app.route('/', userRoutes(ctx, launch, metrics));
+  app.route('/', offlineRoutes(ctx));
   app.route('/console', consoleRoutes(ctx, deps.logger));
 
   app.doc31('/openapi.json', {

@@ -34,6 +34,18 @@ describe('configuration messages', () => {
     expect(loadConfig({ PORT: ' 8080 ' }).port).toBe(8080);
   });
 
+  it('offline allowances: 24 hours and 6 launches by default, never more than Flex’s day, 0 hours turns them off', () => {
+    expect(loadConfig({})).toMatchObject({ offlineHours: 24, offlineLaunches: 6 });
+    expect(loadConfig({ FLEXGATE_OFFLINE_HOURS: '0', FLEXGATE_OFFLINE_LAUNCHES: '1' })).toMatchObject({
+      offlineHours: 0,
+      offlineLaunches: 1,
+    });
+    expect(problems({ FLEXGATE_OFFLINE_HOURS: '25' })).toEqual([
+      'FLEXGATE_OFFLINE_HOURS must be a whole number of hours from 0 to 24, not "25"',
+    ]);
+    expect(problems({ FLEXGATE_OFFLINE_LAUNCHES: '0' })).toHaveLength(1);
+  });
+
   it('gives one line per invalid variable, in the order of the table', () => {
     const lines = problems({ FLEXGATE_LOG: 'loud', PORT: 'abc', DATABASE_POOL_SIZE: '0', FLEXGATE_CLUSTER: '65' });
     expect(lines).toEqual([

@@ -122,6 +122,16 @@ const VARIABLES = {
     'bearer token for GET /metrics (Prometheus); unset, /metrics answers loopback peers and the operator',
   ),
   FLEXGATE_ISSUER: variable(text, 'flexgate', '`iss` of entitlements and ID tokens'),
+  FLEXGATE_OFFLINE_HOURS: variable(
+    integer(0, 24, ' of hours'),
+    '24',
+    'how long an offline allowance lets a client launch on its own during an outage, after its last contact; 0 turns provisional launches off',
+  ),
+  FLEXGATE_OFFLINE_LAUNCHES: variable(
+    integer(1, 100),
+    '6',
+    'provisional launches one offline allowance permits (each is charged when reported)',
+  ),
   FLEXGATE_ID_TOKEN_TTL: variable(
     integer(60, 7 * 86400, ' of seconds'),
     '600',
@@ -197,6 +207,10 @@ export interface Config {
   readonly metricsToken: string | undefined;
   readonly issuer: string;
   readonly idTokenTtlSeconds: number;
+  /** Hours an offline allowance lasts (at most 24); 0: no allowances, so no provisional launches. */
+  readonly offlineHours: number;
+  /** Provisional launches (slots) per offline allowance. */
+  readonly offlineLaunches: number;
   readonly sqliteSync: 'normal' | 'full';
   readonly scryptN: number;
   readonly scryptThreads: number;
@@ -286,6 +300,8 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
     metricsToken: e.FLEXGATE_METRICS_TOKEN,
     issuer: e.FLEXGATE_ISSUER,
     idTokenTtlSeconds: e.FLEXGATE_ID_TOKEN_TTL,
+    offlineHours: e.FLEXGATE_OFFLINE_HOURS,
+    offlineLaunches: e.FLEXGATE_OFFLINE_LAUNCHES,
     sqliteSync: e.FLEXGATE_SQLITE_SYNC,
     scryptN: e.FLEXGATE_SCRYPT_N,
     scryptThreads: e.FLEXGATE_SCRYPT_THREADS,

@@ -38,3 +38,29 @@ export interface IdTokenClaims {
   /** The sign-in (refresh-token family) this access token belongs to: signing out revokes it. */
   fam?: string;
 }
+
+/**
+ * An offline allowance: what the gateway lets a client grant on its own while it cannot be
+ * reached. Its own `typ` and audience keep it from passing as an entitlement or an ID token.
+ */
+export const ALLOWANCE_TYP = 'flexgate-allowance+jwt';
+export const ALLOWANCE_AUDIENCE = 'flexgate:offline-allowance';
+
+/** One product an allowance lists: with the team that would pay for it (Flex), else null. */
+export interface AllowanceProduct {
+  product: string;
+  team: string | null;
+}
+
+export interface AllowanceClaims {
+  iss: string;
+  aud: string;
+  sub: string;
+  /** The allowance id; a provisional launch under it is `${aid}.${n}`, n < launches. */
+  aid: string;
+  iat: number;
+  /** At most 24 hours after `iat`: no provisional launch runs past it. */
+  exp: number;
+  products: AllowanceProduct[];
+  launches: number;
+}

@@ -12,6 +12,7 @@ export const PROBLEM_STATUS = {
   'insufficient-tokens': 403,
   'invitation-pending': 403,
   'unknown-product': 404,
+  'offline-not-allowed': 403,
   'internal-error': 500,
   'service-unavailable': 503,
 } as const;
@@ -35,6 +36,7 @@ export const PROBLEM_TITLES: Record<ProblemCode, string> = {
   'insufficient-tokens': 'Not enough Flex tokens',
   'invitation-pending': 'Invitation not accepted',
   'unknown-product': 'Unknown product',
+  'offline-not-allowed': 'Offline use not allowed',
   'internal-error': 'Internal error',
   'service-unavailable': 'Service unavailable',
 };

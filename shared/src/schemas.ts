@@ -88,6 +88,9 @@ export const launchBody = z.strictObject({
 /** `POST /v1/sessions/:id/heartbeat` and `/end`: which machine speaks (R7a); the body may be left out. */
 export const sessionBody = z.strictObject({ machine: machineName.optional() });
 
+/** `POST /v1/offline-allowance`: the machine it is for, kept with the allowance. */
+export const offlineAllowanceBody = z.strictObject({ machine: z.string().max(200).optional() });
+
 export type CreateProductBody = z.infer<typeof createProductBody>;
 export type LaunchBody = z.infer<typeof launchBody>;
 export type SessionBody = z.infer<typeof sessionBody>;

@@ -57,3 +57,13 @@ export interface LedgerEntry {
   sessionId: string | null;
   reason: string;
 }
+
+/** `POST /v1/offline-allowance`: the signed allowance, and what it says (the client believes only the JWS). */
+export interface OfflineAllowanceResponse {
+  allowance: string;
+  id: string;
+  issuedAt: string;
+  expiresAt: string;
+  launches: number;
+  products: { product: string; team: string | null }[];
+}

@@ -103,11 +103,10 @@ describe('alerts (R19)', () => {
     await launch(u[7]!, 'autocad');
     await launch(u[0]!, 'revit');
     await expectLowBalanceMails(1, 'sequential launches below the line');
-    // A launch granted by the client during an outage, reported now and charged (9): 60 left.
-    const provisional = {
-      id: `prov-${Math.random().toString(36).slice(2, 10)}`,
-      launchedAt: new Date(T0.getTime() - 3600_000).toISOString(),
-    };
+    // A launch granted by the client during an outage, under the offline allowance it was issued,
+    // reported now and charged (9): 60 left.
+    const allowance = expectStatus(await u[1]!.api.post('/v1/offline-allowance', {}), 201);
+    const provisional = { id: `${allowance.id}.0`, launchedAt: allowance.issuedAt };
     expect(
       expectStatus(
         await u[1]!.api.post('/v1/launch', { product: 'maya', provisional }, { 'idempotency-key': `provisional-${provisional.id}` }),

@@ -106,6 +106,7 @@ function base(op: Operation): Record<string, unknown> {
     'POST /v1/launch': { product: 'revit', team: teamA, machine: 'ws-1' },
     'POST /v1/sessions/{id}/heartbeat': { machine: 'ws-1' },
     'POST /v1/sessions/{id}/end': { machine: 'ws-1' },
+    'POST /v1/offline-allowance': { machine: 'ws-1' },
   };
   return table[`${op.method} ${op.path}`] ?? {};
 }

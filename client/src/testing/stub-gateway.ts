@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP } from '@flexgate/shared';
+import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, ID_TOKEN_AUDIENCE, ID_TOKEN_TYP } from '@flexgate/shared';
 import { SignJWT } from 'jose';
 import { claimsFor, makeKey, readBody, sendJson, sign, startServer, type TestKey, type TestServer } from './keys';
 
@@ -20,6 +20,9 @@ export interface StubGateway {
   entitlementTtlSec: number;
   /** Sign the display names (productName, teamName) into entitlements; false: as an older gateway. */
   signNames: boolean;
+  /** Hours an offline allowance lasts; 0: the route refuses (`offline-not-allowed`), as the real one. */
+  offlineHours: number;
+  offlineLaunches: number;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -33,6 +36,7 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
   const sessions = new Map<string, { id: string; startsAt: string; endsAt: string; user: string; product: string }>();
   const answers = new Map<string, unknown>();
   const seenProvisional = new Set<string>();
+  const allowances = new Map<string, string>();
   let server: TestServer | null = null;
   let port = 0;
 
@@ -45,6 +49,8 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
     signWith: null,
     entitlementTtlSec: 3600,
     signNames: true,
+    offlineHours: 24,
+    offlineLaunches: 3,
     async stop() {
       await server?.close();
       server = null;
@@ -127,8 +133,27 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
       }
       const user = userOf(req.headers.authorization);
       if (!user) return sendJson(res, 401, problem('unauthorized', 401, 'Sign in first.'), 'application/problem+json');
+      if (path === '/v1/offline-allowance') {
+        if (stub.offlineHours === 0)
+          return sendJson(res, 403, problem('offline-not-allowed', 403, 'No offline use here.'), 'application/problem+json');
+        const id = `alw_${randomUUID().slice(0, 8)}`;
+        allowances.set(id, user);
+        const iat = Math.floor(now().getTime() / 1000);
+        const claims = { sub: user, aid: id, products: [{ product: 'autocad', team: 'team-1' }], launches: stub.offlineLaunches };
+        const allowance = await new SignJWT(claims)
+          .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: ALLOWANCE_TYP })
+          .setIssuer('flexgate')
+          .setAudience(ALLOWANCE_AUDIENCE)
+          .setIssuedAt(iat)
+          .setExpirationTime(iat + stub.offlineHours * 3600)
+          .sign(key.privateKey);
+        return sendJson(res, 201, { allowance, id });
+      }
       if (path === '/v1/launch') {
         const product = String(body?.product);
+        const reported = body?.provisional as { id: string } | undefined;
+        if (reported && allowances.get(reported.id.split('.')[0] ?? '') !== user)
+          return sendJson(res, 403, problem('offline-not-allowed', 403, 'Not under an allowance.'), 'application/problem+json');
         if (product === 'nope')
           return sendJson(res, 404, problem('unknown-product', 404, 'There is no product "nope".'), 'application/problem+json');
         const cacheKey = idem ? `${user}|${idem}` : null;

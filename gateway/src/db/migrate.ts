@@ -11,6 +11,7 @@ import * as m008 from './migrations/008_drop_ledger_by_lot';
 import * as m011 from './migrations/011_signin_failures';
 import * as m012 from './migrations/012_refresh_tokens';
 import * as m013 from './migrations/013_leases';
+import * as m014 from './migrations/014_offline_allowances';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -33,6 +34,7 @@ function provider(database: Database): MigrationProvider {
         '011_signin_failures': { up: (db) => m011.up(db, engine) },
         '012_refresh_tokens': { up: (db) => m012.up(db, engine) },
         '013_leases': { up: (db) => m013.up(db, engine) },
+        '014_offline_allowances': { up: (db) => m014.up(db, engine) },
       };
     },
   };

@@ -30,6 +30,7 @@ export interface DB {
   signin_failures: SigninFailuresTable;
   refresh_tokens: RefreshTokensTable;
   token_revocations: TokenRevocationsTable;
+  offline_allowances: OfflineAllowancesTable;
 }
 
 /** One refresh token, by the hash of its secret (migration 012, domain/refresh.ts). */
@@ -55,6 +56,17 @@ export interface SigninFailuresTable {
   failures: number;
   last_failure_at: string;
   retry_at: string | null;
+}
+
+/** An offline allowance as issued (migration 014); `products` is its JSON list of {product, team}. */
+export interface OfflineAllowancesTable {
+  id: string;
+  autodesk_id: string;
+  machine: string | null;
+  issued_at: string;
+  expires_at: string;
+  launches: number;
+  products: string;
 }
 
 /** One row; bumped by trigger on every change to the tables access is decided from (migration 006). */

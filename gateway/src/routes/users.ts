@@ -26,11 +26,12 @@ const sessionRequest = { content: { 'application/json': { schema: sessionBody } 
 export const launchRequest = launchBody.extend({
   provisional: z
     .strictObject({
+      // `${allowance id}.${slot}` (domain/allowance.ts); anything else is refused as unknown, not as malformed.
       id: z
         .string()
         .min(8)
         .max(100)
-        .regex(/^[A-Za-z0-9_-]+$/),
+        .regex(/^[A-Za-z0-9_.-]+$/),
       launchedAt: z
         .string()
         .max(40)

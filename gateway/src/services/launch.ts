@@ -10,6 +10,7 @@ import type { ChargeResult } from '../launch/charges';
 import type { LaunchStore } from '../launch/store';
 import { type WarmLaunch, WarmLaunches } from '../launch/warm';
 import { orderedId } from '../lib/ids';
+import { acceptReport } from './allowance';
 import type { ServiceContext } from './context';
 import { fingerprint, type IdempotencyRequest, keyReused } from './idempotency';
 import { type KeptSession, keepSession, unsettledUntil } from './sessions';
@@ -115,6 +116,9 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     if (idem && stored) return replay(stored, idem);
     const now = ctx.clock.now();
     const at = provisionalInstant(provisional.launchedAt, now);
+    // Only a launch made under an offline allowance this gateway issued to the user is charged.
+    const { autodeskId, product, team } = input;
+    await acceptReport(ctx, { autodeskId, product, team, provisionalId: provisional.id, launchedAt: at });
     const facts = await store.facts({ autodeskId: input.autodeskId, product: input.product, team: input.team }, at);
     const decision = granted(decideAccess(facts.question));
     if (decision.source !== 'flex') return licensedLaunch(input.autodeskId, decision, now);

@@ -1,5 +1,8 @@
 import { createPrivateKey, createPublicKey, sign as cryptoSign, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import {
+  ALLOWANCE_AUDIENCE,
+  ALLOWANCE_TYP,
+  type AllowanceClaims,
   ENTITLEMENT_AUDIENCE,
   ENTITLEMENT_TYP,
   type EntitlementClaims,
@@ -186,6 +189,14 @@ export class KeyRing {
     const { sub, iat, exp, ...rest } = claims;
     const payload = { ...rest, iss: this.options.issuer, aud: ENTITLEMENT_AUDIENCE, sub, iat, exp, jti: newId('ent') };
     return signCompact(key.privateKey, header, payload);
+  }
+
+  /** An offline allowance: its own `typ` and audience, so it never passes as an entitlement or an ID token. */
+  signAllowance(claims: Omit<AllowanceClaims, 'iss' | 'aud'>): Promise<string> {
+    const key = this.active();
+    const { sub, aid, iat, exp, ...rest } = claims;
+    const payload = { iss: this.options.issuer, aud: ALLOWANCE_AUDIENCE, sub, aid, iat, exp, ...rest };
+    return signCompact(key.privateKey, { alg: SIGNING_ALG, kid: key.kid, typ: ALLOWANCE_TYP }, payload);
   }
 
   /**

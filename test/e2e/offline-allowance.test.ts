@@ -1,0 +1,176 @@
+/**
+ * `POST /v1/offline-allowance` against a real gateway: what it signs (the products a launch would
+ * get now, until when, how many provisional launches), that it passes for nothing else, its input
+ * and roles, and the operator settings that lower it or turn provisional launches off.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient, createKeyStore, createVerifier, EntitlementRejected } from '@flexgate/client';
+import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP } from '@flexgate/shared';
+import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newAccount, newMember, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+const HOUR = 3600_000;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  await seedCatalog(gw);
+});
+afterAll(async () => gw?.close());
+
+async function verified(jws: string) {
+  const jwks = expectStatus(await gw.anon.get('/.well-known/jwks.json'), 200) as JSONWebKeySet;
+  return jwtVerify(jws, createLocalJWKSet(jwks), {
+    algorithms: ['EdDSA'],
+    typ: ALLOWANCE_TYP,
+    audience: ALLOWANCE_AUDIENCE,
+    issuer: 'flexgate',
+  });
+}
+
+describe('POST /v1/offline-allowance', () => {
+  it('R9/R12/R4: signs, for the user, the products a launch would get now, for 24 hours, in 6 slots', async () => {
+    const rich = await newTeam(gw, 100);
+    const poor = await newTeam(gw, 5);
+    const user = await newMember(gw, rich, ['autocad', 'revit']);
+    // Also a member of a team that cannot pay a day of AutoCAD (7 > 5): not listed through it.
+    expectStatus(await gw.op.post(`/v1/teams/${poor}/members`, { autodeskId: user.autodeskId, products: ['autocad'] }), 201);
+    // Maya by subscription: for any team.
+    const endsAt = new Date(Date.now() + 30 * 24 * HOUR).toISOString();
+    expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: user.autodeskId, product: 'maya', endsAt }), 201);
+
+    const res = await user.api.post('/v1/offline-allowance', { machine: 'ws-17' });
+    const body = expectStatus(res, 201);
+    const { payload, protectedHeader } = await verified(body.allowance);
+    expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: 'flexgate-allowance+jwt' });
+    expect(payload).toMatchObject({ sub: user.autodeskId, aid: body.id, launches: 6 });
+    expect((payload.exp as number) - (payload.iat as number)).toBe(24 * 3600);
+    const listed = (payload.products as { product: string; team: string | null }[]).map((p) => `${p.product}@${p.team}`).sort();
+    expect(listed).toEqual([`autocad@${rich}`, 'maya@null', `revit@${rich}`]);
+    // The answer says the same as the signed claims.
+    expect(body).toMatchObject({
+      issuedAt: new Date((payload.iat as number) * 1000).toISOString(),
+      expiresAt: new Date((payload.exp as number) * 1000).toISOString(),
+      launches: 6,
+      products: payload.products,
+    });
+  });
+
+  it('R17: an allowance passes neither as an entitlement with the client nor as an ID token with the gateway', async () => {
+    const user = await newMember(gw, await newTeam(gw, 50));
+    const { allowance } = expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);
+    const keys = createKeyStore({
+      fetch: async () => expectStatus(await gw.anon.get('/.well-known/jwks.json'), 200),
+      load: async () => null,
+      save: async () => {},
+    });
+    const verifier = createVerifier(keys, { issuer: 'flexgate', clockSkewSec: 30, now: () => new Date() });
+    const rejection = await verifier.verify(allowance, { product: 'autocad', sub: user.autodeskId, allowRefresh: true }).catch((e) => e);
+    expect(rejection).toBeInstanceOf(EntitlementRejected);
+    expect(rejection.code).toBe('wrong-type');
+    const asBearer = await gw.anon.as(allowance).post('/v1/launch', { product: 'autocad' });
+    expect(asBearer.status).toBe(401);
+    expect(asBearer.headers.get('content-type')).toMatch(/problem\+json/);
+  });
+
+  it('a user with no access gets an allowance that lists nothing', async () => {
+    const account = await newAccount(gw);
+    const { api } = await signIn(gw, account);
+    const body = expectStatus(await api.post('/v1/offline-allowance', {}), 201);
+    expect(body.products).toEqual([]);
+    expect((await verified(body.allowance)).payload.products).toEqual([]);
+  });
+
+  it('validates its body and its caller, answering problem+json', async () => {
+    const user = await newMember(gw, await newTeam(gw, 10));
+    const unknownField = await user.api.post('/v1/offline-allowance', { machine: 'a', launches: 1000 });
+    expect(unknownField.status).toBe(400);
+    expect(unknownField.body).toMatchObject({ code: 'invalid-request' });
+    expect(unknownField.headers.get('content-type')).toMatch(/problem\+json/);
+    expect((await user.api.post('/v1/offline-allowance', { machine: 'x'.repeat(201) })).status).toBe(400);
+    expect((await user.api.post('/v1/offline-allowance', 'not json', { 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await gw.anon.post('/v1/offline-allowance', {})).body).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect((await gw.op.post('/v1/offline-allowance', {})).body).toMatchObject({ status: 403, code: 'forbidden' });
+  });
+
+  it('the allowance is not charged', async () => {
+    const team = await newTeam(gw, 20);
+    const user = await newMember(gw, team);
+    for (let i = 0; i < 3; i++) expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);
+    expect(expectStatus(await gw.op.get(`/v1/teams/${team}/balance`), 200).balance).toBe(20);
+    expect(expectStatus(await gw.op.get(`/v1/teams/${team}/ledger`), 200).map((e: { kind: string }) => e.kind)).toEqual(['purchase']);
+  });
+});
+
+describe('operator settings (FLEXGATE_OFFLINE_HOURS, FLEXGATE_OFFLINE_LAUNCHES)', () => {
+  it('6 hours and 2 launches: the allowance ends 6 hours after it is issued, and a third slot is refused', async () => {
+    const short = await startTestGateway({ offlineHours: 6, offlineLaunches: 2 }, gw);
+    try {
+      const team = await newTeam(gw, 50);
+      const user = await newMember(gw, team);
+      const api = short.anon.as(user.api.token as string);
+      const body = expectStatus(await api.post('/v1/offline-allowance', {}), 201);
+      expect(Date.parse(body.expiresAt) - Date.parse(body.issuedAt)).toBe(6 * HOUR);
+      expect(body.launches).toBe(2);
+      const report = (slot: number) =>
+        api.post('/v1/launch', { product: 'autocad', provisional: { id: `${body.id}.${slot}`, launchedAt: body.issuedAt } });
+      expect((await report(2)).body).toMatchObject({ status: 403, code: 'offline-not-allowed' });
+      expect(expectStatus(await report(1), 200)).toMatchObject({ charged: 7 });
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('0 hours turns provisional launches off: no allowance, so the client grants nothing offline; what was issued before is still charged', async () => {
+    const team = await newTeam(gw, 50);
+    const account = await newAccount(gw);
+    expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad', 'revit'] }), 201);
+    const user = await signIn(gw, account);
+    // Issued while allowed, on the gateway sharing the database.
+    const before = expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);
+
+    const off = await startTestGateway({ offlineHours: 0 }, gw);
+    const dir = mkdtempSync(join(tmpdir(), 'flexgate-off-'));
+    const client = createClient({
+      gatewayUrl: off.url,
+      cacheDir: dir,
+      http: { timeoutMs: 2000, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } },
+    });
+    try {
+      const refused = await off.anon.as(user.api.token as string).post('/v1/offline-allowance', {});
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('content-type')).toMatch(/problem\+json/);
+      expect(refused.body).toMatchObject({
+        code: 'offline-not-allowed',
+        detail: expect.stringMatching(/does not allow launches while it cannot be reached/),
+      });
+
+      await client.signIn(account.autodeskId, account.password);
+      expect((await client.whoami()).offlineAllowance).toBeNull();
+      const online = await client.launch('autocad');
+      expect(online).toMatchObject({ granted: true, provisional: false, charged: 7 });
+      await off.close();
+      const offline = await client.launch('autocad', { fresh: true });
+      // The cached entitlement at most: never a provisional launch.
+      expect(offline.granted && offline.provisional).toBe(false);
+      const other = await client.launch('maya');
+      expect(other).toMatchObject({ granted: false, code: 'gateway-unreachable', reason: expect.stringMatching(/No offline allowance/) });
+
+      // Turning it off withdraws no allowance already issued: a launch made under one is still charged.
+      const report = await user.api.post('/v1/launch', {
+        product: 'revit',
+        provisional: { id: `${before.id}.0`, launchedAt: before.issuedAt },
+      });
+      expect(expectStatus(report, 200)).toMatchObject({ charged: 10, session: { startsAt: before.issuedAt } });
+    } finally {
+      await client.close();
+      await off.close().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
