@@ -44,8 +44,11 @@ export interface ClientOptions {
 export interface SignInRecord {
   gatewayUrl: string;
   autodeskId: string;
+  /** The access token (minutes) and when it expires. */
   token: string;
   expiresAt: string;
+  /** Single-use: each refresh answers the next one (absent: a gateway without refresh tokens). */
+  refreshToken?: string;
   signedInAt: string;
 }
 
@@ -116,7 +119,7 @@ const launchResponse = z.object({
   expiresAt: z.string(),
 });
 
-const signInResponse = z.object({ token: z.string().min(1), expiresAt: z.string() });
+const signInResponse = z.object({ token: z.string().min(1), expiresAt: z.string(), refreshToken: z.string().min(1).optional() });
 
 /** Persisting the high-water mark on every call would be a write per launch; a minute is enough. */
 const HIGH_WATER_PERSIST_MS = 60_000;
@@ -179,6 +182,67 @@ export function createClient(options: ClientOptions): FlexgateClient {
     const user = await signedIn();
     if (!user) throw new FlexgateError('unauthorized', 'Not signed in: run `flexgate signin` first.', 401);
     return user;
+  }
+
+  /**
+   * The access token renewed with the refresh token: one refresh at a time in this process, and a
+   * record another process already renewed is taken as it is (refresh tokens are single-use). Null
+   * when the sign-in is over (refresh token expired, revoked or reused) or the gateway is away.
+   */
+  let refreshing: Promise<SignInRecord | null> | null = null;
+  function renewed(stale: SignInRecord): Promise<SignInRecord | null> {
+    refreshing ??= (async () => {
+      try {
+        const current = (await signedIn()) ?? stale;
+        if (current.token !== stale.token && !expiresSoon(current)) return current;
+        if (!current.refreshToken) return null;
+        let res: HttpResponse;
+        try {
+          res = await http.request({ method: 'POST', path: '/v1/token/refresh', body: { refreshToken: current.refreshToken } });
+        } catch (err) {
+          if (err instanceof GatewayUnreachableError) return null;
+          throw err;
+        }
+        if (res.status === 409) {
+          // Another process of this user refreshed a moment ago: its record has the new tokens.
+          await new Promise((r) => setTimeout(r, 250));
+          const theirs = await signedIn();
+          return theirs && theirs.token !== current.token ? theirs : null;
+        }
+        const parsed = signInResponse.safeParse(res.body);
+        if (res.status !== 200 || !parsed.success) return null;
+        const record: SignInRecord = {
+          ...current,
+          token: parsed.data.token,
+          expiresAt: parsed.data.expiresAt,
+          ...(parsed.data.refreshToken !== undefined && { refreshToken: parsed.data.refreshToken }),
+        };
+        await store.write('signin.json', record);
+        // The offline allowance renews with the sign-in it belongs to (best effort).
+        await refreshAllowance(record).catch(() => {});
+        return record;
+      } finally {
+        refreshing = null;
+      }
+    })();
+    return refreshing;
+  }
+
+  function expiresSoon(user: SignInRecord): boolean {
+    return Date.parse(user.expiresAt) - now().getTime() < 60_000;
+  }
+
+  /**
+   * A request as the signed-in user: the access token renewed first when it is about to expire,
+   * and once more on a 401 (a refused request did nothing, so sending it again is safe).
+   */
+  async function authed(user: SignInRecord, req: Omit<Parameters<Http['request']>[0], 'token'>): Promise<HttpResponse> {
+    let current = user;
+    if (current.refreshToken && expiresSoon(current)) current = (await renewed(current)) ?? current;
+    const res = await http.request({ ...req, token: current.token });
+    if (res.status !== 401 || !current.refreshToken) return res;
+    const next = await renewed(current);
+    return next ? http.request({ ...req, token: next.token }) : res;
   }
 
   async function grantFrom(res: HttpResponse, user: SignInRecord, product: string): Promise<VerifiedGrant | Refusal> {
@@ -296,7 +360,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
     if (!allowanceStale((await allowances.get(user.autodeskId))?.claims ?? null, now(), product)) return;
     let res: HttpResponse;
     try {
-      res = await http.request({ method: 'POST', path: '/v1/offline-allowance', token: user.token, body: { machine } });
+      res = await authed(user, { method: 'POST', path: '/v1/offline-allowance', body: { machine } });
     } catch (err) {
       if (err instanceof GatewayUnreachableError) return;
       throw err;
@@ -323,10 +387,9 @@ export function createClient(options: ClientOptions): FlexgateClient {
     for (const [i, record] of records.entries()) {
       let res: HttpResponse;
       try {
-        res = await http.request({
+        res = await authed(user, {
           method: 'POST',
           path: '/v1/launch',
-          token: user.token,
           // The record's id is the key: a report whose answer was lost charges once.
           idempotencyKey: `provisional-${record.id}`,
           body: {
@@ -369,9 +432,10 @@ export function createClient(options: ClientOptions): FlexgateClient {
     if (entry?.claims.sid === sessionId) await cache.put(user.autodeskId, product, { ...entry.record, endedAt: now().toISOString() });
   }
 
-  async function call(req: Parameters<Http['request']>[0]): Promise<HttpResponse> {
+  /** A request whose unreachable gateway is an error to report (not an offline launch); as `user` when given. */
+  async function call(user: SignInRecord | null, req: Omit<Parameters<Http['request']>[0], 'token'>): Promise<HttpResponse> {
     try {
-      return await http.request(req);
+      return await (user ? authed(user, req) : http.request(req));
     } catch (err) {
       if (err instanceof GatewayUnreachableError) throw new FlexgateError('gateway-unreachable', err.message);
       throw err;
@@ -390,7 +454,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
 
     async signIn(autodeskId, password) {
       await tick();
-      const res = await call({ method: 'POST', path: '/v1/signin', body: { autodeskId, password } });
+      const res = await call(null, { method: 'POST', path: '/v1/signin', body: { autodeskId, password } });
       const parsed = signInResponse.safeParse(await expectOk(res));
       if (!parsed.success) throw new FlexgateError('internal-error', 'The gateway sent a sign-in answer this client does not understand.');
       const record: SignInRecord = {
@@ -398,6 +462,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
         autodeskId: autodeskId.trim().toLowerCase(),
         token: parsed.data.token,
         expiresAt: parsed.data.expiresAt,
+        ...(parsed.data.refreshToken !== undefined && { refreshToken: parsed.data.refreshToken }),
         signedInAt: now().toISOString(),
       };
       await store.write('signin.json', record);
@@ -409,6 +474,9 @@ export function createClient(options: ClientOptions): FlexgateClient {
     },
 
     async signOut() {
+      // Ended on the gateway too (its refresh token and access tokens), when it can be reached.
+      const user = await signedIn();
+      if (user) await authed(user, { method: 'POST', path: '/v1/signout' }).catch(() => undefined);
       await store.remove('signin.json');
     },
 
@@ -429,10 +497,9 @@ export function createClient(options: ClientOptions): FlexgateClient {
         failure = new GatewayUnreachableError(`The gateway at ${gatewayUrl} could not be reached.`, 0, null);
       } else {
         try {
-          const res = await http.request({
+          const res = await authed(user, {
             method: 'POST',
             path: '/v1/launch',
-            token: user.token,
             idempotencyKey: randomUUID(),
             body: {
               product,
@@ -459,10 +526,9 @@ export function createClient(options: ClientOptions): FlexgateClient {
       const user = await signedIn();
       if (!user) return { granted: false, code: 'unauthorized', reason: 'Not signed in: run `flexgate signin` first.' };
       try {
-        const res = await http.request({
+        const res = await authed(user, {
           method: 'POST',
           path: `/v1/sessions/${encodeURIComponent(sessionId)}/heartbeat`,
-          token: user.token,
           // Past 24 hours a heartbeat opens and charges the next session: retries must not twice.
           idempotencyKey: randomUUID(),
           body: { machine: on ?? machine },
@@ -479,10 +545,9 @@ export function createClient(options: ClientOptions): FlexgateClient {
     async end({ product, sessionId, machine: on }) {
       await tick();
       const user = await requireUser();
-      const res = await call({
+      const res = await call(user, {
         method: 'POST',
         path: `/v1/sessions/${encodeURIComponent(sessionId)}/end`,
-        token: user.token,
         idempotencyKey: randomUUID(),
         body: { machine: on ?? machine },
       });
@@ -493,12 +558,12 @@ export function createClient(options: ClientOptions): FlexgateClient {
 
     async products() {
       const user = await requireUser();
-      return asProducts(await expectOk(await call({ method: 'GET', path: '/v1/me/products', token: user.token })));
+      return asProducts(await expectOk(await call(user, { method: 'GET', path: '/v1/me/products' })));
     },
 
     async catalog() {
       const user = await requireUser();
-      return asProducts(await expectOk(await call({ method: 'GET', path: '/v1/products', token: user.token })));
+      return asProducts(await expectOk(await call(user, { method: 'GET', path: '/v1/products' })));
     },
 
     async whoami() {
