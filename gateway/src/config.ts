@@ -116,7 +116,11 @@ const VARIABLES = {
     secretText(16),
     'bearer token for GET /metrics (Prometheus); unset, /metrics answers loopback peers and the operator',
   ),
-  FLEXGATE_ISSUER: variable(text, 'flexgate', '`iss` of entitlements and ID tokens'),
+  FLEXGATE_ISSUER: variable(text, 'flexgate', '`iss` of entitlements, ID tokens and the key set'),
+  FLEXGATE_ROOT_KEY_FILE: unlessSet(
+    text,
+    'PEM file of the Ed25519 root key that signs the key set (openssl genpkey -algorithm ed25519); unset, a root key is made on first start and kept in the database',
+  ),
   FLEXGATE_ID_TOKEN_TTL: variable(integer(60, 7 * 86400, ' of seconds'), '43200', 'ID token lifetime in seconds (43200: 12 hours)'),
   FLEXGATE_SQLITE_SYNC: variable(
     oneOf(['normal', 'full']),
@@ -181,6 +185,8 @@ export interface Config {
   readonly rateLimits: RateLimits;
   readonly metricsToken: string | undefined;
   readonly issuer: string;
+  /** The operator's root key file; undefined: the root key kept in the database. */
+  readonly rootKeyFile: string | undefined;
   readonly idTokenTtlSeconds: number;
   readonly sqliteSync: 'normal' | 'full';
   readonly scryptN: number;
@@ -266,6 +272,7 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
     }),
     metricsToken: e.FLEXGATE_METRICS_TOKEN,
     issuer: e.FLEXGATE_ISSUER,
+    rootKeyFile: e.FLEXGATE_ROOT_KEY_FILE,
     idTokenTtlSeconds: e.FLEXGATE_ID_TOKEN_TTL,
     sqliteSync: e.FLEXGATE_SQLITE_SYNC,
     scryptN: e.FLEXGATE_SCRYPT_N,

@@ -2,4 +2,5 @@ export * from './admin';
 export * from './claims';
 export * from './problems';
 export * from './schemas';
+export * from './trust';
 export * from './wire';

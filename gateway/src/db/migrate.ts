@@ -8,6 +8,7 @@ import * as m005 from './migrations/005_usage_rollup';
 import * as m006 from './migrations/006_access_epoch';
 import * as m007 from './migrations/007_ledger_by_session';
 import * as m008 from './migrations/008_drop_ledger_by_lot';
+import * as m010 from './migrations/010_trust_root';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -27,6 +28,7 @@ function provider(database: Database): MigrationProvider {
         '006_access_epoch': { up: (db) => m006.up(db, engine) },
         '007_ledger_by_session': { up: (db) => m007.up(db, engine) },
         '008_drop_ledger_by_lot': { up: (db) => m008.up(db, engine) },
+        '010_trust_root': { up: (db) => m010.up(db, engine) },
       };
     },
   };
