@@ -10,12 +10,14 @@ import type { AdjustableClock, Clock } from './lib/clock';
 import { newId } from './lib/ids';
 import type { Logger } from './lib/logger';
 import { Metrics } from './lib/metrics';
+import { passwords } from './lib/passwords';
 import { constantTimeEquals } from './lib/secrets';
 import { authenticate } from './middleware/auth';
 import type { AppEnv } from './middleware/env';
 import { onError, problemResponse } from './middleware/problem';
-import { peerAddress, rateLimit, signInSubject, TokenBuckets } from './middleware/rate-limit';
+import { accountLookup, peerAddress, rateLimit, signInSubject, TokenBuckets } from './middleware/rate-limit';
 import { strictUtf8Body } from './middleware/strict-body';
+import { credentialRoutes } from './routes/credentials';
 import { launchLane, type NodeLane } from './routes/launch-lane';
 import { memberRoutes } from './routes/members';
 import { router } from './routes/openapi';
@@ -59,6 +61,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     clock: deps.clock,
     keys: deps.keys,
     config: deps.config,
+    passwords: passwords(deps.config.scryptN, { threads: deps.config.scryptThreads, queue: deps.config.scryptQueue }),
   };
   const launch = withLiveKeys(launcher(ctx, deps.store, deps.config.launchCache), deps.keys);
   const app = router();
@@ -142,6 +145,9 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
       return p?.kind === 'user' ? p.autodeskId : null;
     };
     app.use('/v1/launch', rateLimit({ name: 'launch-per-user', buckets: perUserLaunch, key: user, metrics, launch: true }));
+    // Adding an existing account answers whether that Autodesk ID exists: bounded per admin key.
+    const lookups = new TokenBuckets(deps.config.rateLimits.lookupPerAdmin);
+    app.use('/v1/teams/:team/members', rateLimit({ name: 'lookup-per-admin', buckets: lookups, key: accountLookup, metrics }));
   }
 
   app.get('/healthz', (c) => {
@@ -186,6 +192,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   });
 
   app.route('/', operatorRoutes(ctx, deps.testClock));
+  app.route('/', credentialRoutes(ctx));
   app.route('/', teamRoutes(ctx));
   app.route('/', memberRoutes(ctx));
   app.route('/', reportRoutes(ctx));

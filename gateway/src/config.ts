@@ -112,6 +112,11 @@ const VARIABLES = {
   FLEXGATE_RATE_SIGNIN_PER_IP: variable(integer(1, 1_000_000), '300', 'sign-ins per minute per peer address'),
   FLEXGATE_RATE_LAUNCH_PER_USER: variable(integer(1, 1_000_000), '120', 'launches per minute per user'),
   FLEXGATE_RATE_LAUNCH_PER_IP: variable(integer(1, 1_000_000), '3000', 'launches per minute per peer address'),
+  FLEXGATE_RATE_LOOKUP_PER_ADMIN: variable(
+    integer(1, 1_000_000),
+    '30',
+    'existing Autodesk accounts an admin key may add per minute (each tells whether an ID exists)',
+  ),
   FLEXGATE_METRICS_TOKEN: unlessSet(
     secretText(16),
     'bearer token for GET /metrics (Prometheus); unset, /metrics answers loopback peers and the operator',
@@ -121,13 +126,23 @@ const VARIABLES = {
     text,
     'PEM file of the Ed25519 root key that signs the key set (openssl genpkey -algorithm ed25519); unset, a root key is made on first start and kept in the database',
   ),
-  FLEXGATE_ID_TOKEN_TTL: variable(integer(60, 7 * 86400, ' of seconds'), '43200', 'ID token lifetime in seconds (43200: 12 hours)'),
+  FLEXGATE_ID_TOKEN_TTL: variable(
+    integer(60, 7 * 86400, ' of seconds'),
+    '600',
+    'access (ID) token lifetime in seconds; clients refresh them with their refresh token (30 days without use)',
+  ),
   FLEXGATE_SQLITE_SYNC: variable(
     oneOf(['normal', 'full']),
     'normal',
     'SQLite durability: normal (WAL) survives a process crash, full also a power loss, at a cost per write',
   ),
   FLEXGATE_SCRYPT_N: variable(powerOfTwo(1024), '16384', 'scrypt cost of password hashes; lower only for tests and benchmarks'),
+  FLEXGATE_SCRYPT_THREADS: variable(
+    integer(1, 64, ' of threads'),
+    '1',
+    'threads hashing passwords, apart from the ones that sign entitlements (more on machines with more cores)',
+  ),
+  FLEXGATE_SCRYPT_QUEUE: variable(integer(1, 100_000), '64', 'sign-ins waiting for a hashing thread; beyond, 503 with Retry-After'),
   FLEXGATE_BODY_LIMIT: variable(integer(1024, Number.MAX_SAFE_INTEGER, ' of bytes'), '1048576', 'largest JSON body (413 beyond)'),
   FLEXGATE_IMPORT_BODY_LIMIT: variable(
     integer(1024, Number.MAX_SAFE_INTEGER, ' of bytes'),
@@ -190,6 +205,8 @@ export interface Config {
   readonly idTokenTtlSeconds: number;
   readonly sqliteSync: 'normal' | 'full';
   readonly scryptN: number;
+  readonly scryptThreads: number;
+  readonly scryptQueue: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   readonly bodyLimit: number;
   readonly importBodyLimit: number;
@@ -208,6 +225,7 @@ export interface RateLimits {
   readonly signinPerIp: number;
   readonly launchPerUser: number;
   readonly launchPerIp: number;
+  readonly lookupPerAdmin: number;
 }
 
 /**
@@ -269,6 +287,7 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
       signinPerIp: e.FLEXGATE_RATE_SIGNIN_PER_IP,
       launchPerUser: e.FLEXGATE_RATE_LAUNCH_PER_USER,
       launchPerIp: e.FLEXGATE_RATE_LAUNCH_PER_IP,
+      lookupPerAdmin: e.FLEXGATE_RATE_LOOKUP_PER_ADMIN,
     }),
     metricsToken: e.FLEXGATE_METRICS_TOKEN,
     issuer: e.FLEXGATE_ISSUER,
@@ -276,6 +295,8 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
     idTokenTtlSeconds: e.FLEXGATE_ID_TOKEN_TTL,
     sqliteSync: e.FLEXGATE_SQLITE_SYNC,
     scryptN: e.FLEXGATE_SCRYPT_N,
+    scryptThreads: e.FLEXGATE_SCRYPT_THREADS,
+    scryptQueue: e.FLEXGATE_SCRYPT_QUEUE,
     logLevel: e.FLEXGATE_LOG,
     bodyLimit: e.FLEXGATE_BODY_LIMIT,
     importBodyLimit: e.FLEXGATE_IMPORT_BODY_LIMIT,

@@ -74,6 +74,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       rootKey,
     });
     await keys.init();
+    await keys.revocations.poll(database.db, clock.now());
     // The launch's storage port needs the tables (a second SQLite connection, a PostgreSQL listener).
     store = createLaunchStore(database, config.databaseUrl, { groupMax: config.chargeGroup, now: () => clock.now(), logger });
   } catch (error) {
@@ -122,10 +123,15 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   // Background upkeep, each step idempotent so that several instances may run it at once.
   const timers = [
     setInterval(() => keys.refresh().catch((e) => logger.warn('key refresh failed', { err: String(e) })), 30_000),
-    // A revocation made through another instance reaches this one's answers within seconds.
+    // A key revoked through another instance leaves this one's key set and answers within seconds.
     setInterval(() => keys.follow().catch((e) => logger.warn('key set check failed', { err: String(e) })), KEY_SET_FOLLOW_MS),
+    // A sign-out or revocation made on another instance is refused here within this period.
     setInterval(
-      () => settleExpiries({ db: db.db, clock, keys, config }, null).catch((e) => logger.warn('expiry sweep failed', { err: String(e) })),
+      () => keys.revocations.poll(db.db, clock.now()).catch((e) => logger.warn('revocation poll failed', { err: String(e) })),
+      2_000,
+    ),
+    setInterval(
+      () => settleExpiries({ db: db.db, clock }, null).catch((e) => logger.warn('expiry sweep failed', { err: String(e) })),
       60_000,
     ),
     setInterval(() => forgetAnswersBefore(db.db, new Date(clock.now().getTime() - 86_400_000).toISOString()).catch(() => {}), 3_600_000),

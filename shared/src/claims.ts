@@ -35,4 +35,6 @@ export interface IdTokenClaims {
   iat: number;
   exp: number;
   jti: string;
+  /** The sign-in (refresh-token family) this access token belongs to: signing out revokes it. */
+  fam?: string;
 }

@@ -76,6 +76,7 @@ export const addMemberBody = z
     message: 'give exactly one of autodeskId or invite',
   });
 export const signInBody = z.strictObject({ autodeskId, password: z.string().min(1).max(1024) });
+export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(200) });
 export const launchBody = z.strictObject({
   product: productKey,
   team: teamId.optional(),

@@ -6,7 +6,7 @@
  *   pnpm bench [--seconds 5] [--connections 64] [--reps 3] [--engine sqlite|postgres] [--cluster N]
  *              [--instances N (PostgreSQL)] [--cpu-prof] [--no-write]
  */
-import { type ChildProcess, execFile, execSync, spawn } from 'node:child_process';
+import { execFile, execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -16,6 +16,8 @@ import { promisify } from 'node:util';
 import { freshDatabase, type TestDatabase } from '../harness/db';
 import { api, type Fleet, prewarm, seedFleet } from './fleet';
 import { type LoadResult, type Request, runLoadApart } from './load';
+import { type Proc, start } from './proc';
+import { signinFlood } from './signin-flood';
 import { launchRequest, type Workload } from './workloads';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -46,45 +48,6 @@ if (engine === 'postgres' && !(Number.isInteger(seconds) && seconds >= 1))
   throw new Error('--seconds: whole seconds on PostgreSQL (pgbench -T)');
 const cpuProf = has('cpu-prof');
 const execFileAsync = promisify(execFile);
-
-interface Proc {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function start(args: string[], env: Record<string, string>): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const url = await new Promise<string>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`no "listening on" from ${args.join(' ')}:\n${out}`)), 60_000);
-    const on = (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(t);
-        res(m[1]);
-      }
-    };
-    child.stdout?.on('data', on);
-    child.stderr?.on('data', on);
-    child.once('exit', () => rej(new Error(`exited early:\n${out}`)));
-  });
-  return {
-    url,
-    child,
-    stop: () =>
-      new Promise((res) => {
-        if (child.exitCode !== null || child.signalCode !== null) return res();
-        child.once('exit', () => res());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 /**
  * What main started, undone in reverse order once, also when a run fails: gateways left running
@@ -152,6 +115,8 @@ const median = (xs: number[]) => {
 };
 
 async function main() {
+  // Its own gateway, configured as in production (scrypt cost, rate limits): see signin-flood.ts.
+  if (opt('only', '') === 'signin-flood') return signinFlood({ seconds, write: !has('no-write'), append: appendResults });
   const profDir = mkdtempSync(join(tmpdir(), 'flexgate-prof-'));
   teardown.push(async () => rmSync(profDir, { recursive: true, force: true }));
   const db = await freshDatabase(engine);

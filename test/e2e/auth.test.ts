@@ -3,7 +3,6 @@ import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP } from '@flexgate/shared';
 import { createLocalJWKSet, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idTokenClaimsMac, idTokenMacKey } from '../../gateway/src/signing/verify-id-token';
 import { newAdmin } from '../harness/admin';
 import { newMember, newTeam, seedCatalog, setClock, type TestUser } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
@@ -22,9 +21,8 @@ let adminA: Api;
 let userA: TestUser;
 let userB: TestUser;
 let sessionB: string;
-/** The active signing key's ID-token MAC key, and an EdDSA ID token as an earlier version issued them. */
-let macKey: Buffer;
-let legacyToken: string;
+/** An access token signed by the gateway's own key, made outside it. */
+let ownToken: string;
 const bad: Record<string, string> = {};
 
 const NOW = '2026-03-15T10:00:00Z';
@@ -68,8 +66,7 @@ beforeAll(async () => {
     jti: 'idt_x',
   };
   const other = await generateKeyPair('EdDSA');
-  macKey = idTokenMacKey(Buffer.from(JSON.parse(row.private_jwk).d, 'base64url'), kid);
-  legacyToken = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600).sign(realKey);
+  ownToken = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600).sign(realKey);
 
   bad.garbage = 'garbage';
   bad['three dots'] = 'a.b.c';
@@ -81,17 +78,9 @@ beforeAll(async () => {
   bad['HS256 keyed with the public key'] = await new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', kid, typ: ID_TOKEN_TYP })
     .sign(new Uint8Array(createPublicKey(realKey).export({ format: 'der', type: 'spki' })));
-  bad['HS256 under the ID-token MAC key itself'] = await new SignJWT(payload)
-    .setProtectedHeader({ alg: 'HS256', kid, typ: ID_TOKEN_TYP })
-    .sign(macKey);
-  bad['gmac under the MAC key of a key that is not ours'] = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600)
+  bad['a real token with a garbage signature'] = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600)
     .sign(realKey)
-    .then((t) => {
-      const [h, p, sig] = t.split('.') as [string, string, string];
-      const c = JSON.parse(Buffer.from(p, 'base64url').toString());
-      c.gmac = idTokenClaimsMac(c, idTokenMacKey(randomBytes(32), kid));
-      return `${h}.${b64(c)}.${sig}`;
-    });
+    .then((t) => `${t.split('.').slice(0, 2).join('.')}.${randomBytes(64).toString('base64url')}`);
   bad['wrong audience'] = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600)
     .setAudience('flexgate:entitlement')
     .sign(realKey);
@@ -114,7 +103,7 @@ async function routes(): Promise<Route[]> {
     for (const [method, op] of Object.entries(ops)) {
       const tags = op.tags ?? [];
       const kind =
-        path === '/v1/signin' || path === '/v1/invitations/accept'
+        path === '/v1/signin' || path === '/v1/invitations/accept' || path === '/v1/token/refresh'
           ? 'public'
           : tags.includes('operator') || tags.includes('test')
             ? 'operator'
@@ -152,6 +141,7 @@ function call(api: Api, r: Route): Promise<Answer> {
     'PUT /v1/teams/{team}/defaults': { products: ['revit'] },
     'POST /v1/invitations/accept': { token: 'not-a-real-token', password: 'password-123' },
     'POST /v1/signin': { autodeskId: userB.autodeskId, password: 'wrong-password' },
+    'POST /v1/token/refresh': { refreshToken: 'fgr_not-a-real-refresh-token' },
     'POST /v1/launch': { product: 'autocad', team: teamB },
   };
   const key = `${r.method} ${r.path}`;
@@ -189,7 +179,7 @@ describe('authentication: every route refuses every credential that is not ours 
         .filter((r) => r.kind === 'public')
         .map((r) => r.path)
         .sort(),
-    ).toEqual(['/v1/invitations/accept', '/v1/signin']);
+    ).toEqual(['/v1/invitations/accept', '/v1/signin', '/v1/token/refresh']);
   });
 
   it('no token: every route but sign-in and invitation accept answers 401', async () => {
@@ -211,8 +201,12 @@ describe('authentication: every route refuses every credential that is not ours 
     console.log(`auth: ${n} calls with ${Object.keys(bad).length} kinds of bad credential over ${rs.length} routes, all 401`);
   });
 
-  it('sign-in issues an EdDSA ID token the client can verify against the JWKS, with a gmac under the active key; one without gmac (earlier versions) still launches', async () => {
-    const { token } = expectStatus(await gw.anon.post('/v1/signin', { autodeskId: userA.autodeskId, password: userA.password }), 200);
+  it('sign-in issues an EdDSA access token the client can verify against the JWKS, with its refresh token; any token our key signed launches', async () => {
+    const { token, refreshToken } = expectStatus(
+      await gw.anon.post('/v1/signin', { autodeskId: userA.autodeskId, password: userA.password }),
+      200,
+    );
+    expect(refreshToken).toMatch(/^fgr_[A-Za-z0-9_-]{43}$/);
     // What the client checks offline (client/src/verify.ts idTokenIssuedAt): its iat proves a recent sign-in.
     const jwks = expectStatus(await gw.anon.get('/.well-known/jwks.json'), 200);
     const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
@@ -224,9 +218,10 @@ describe('authentication: every route refuses every credential that is not ours 
     });
     expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: ID_TOKEN_TYP });
     expect(payload.sub).toBe(userA.autodeskId);
-    expect(payload.gmac).toBe(idTokenClaimsMac(payload, macKey));
+    expect(payload.fam).toMatch(/^fam_/);
+    expect(payload).not.toHaveProperty('gmac');
     expectStatus(await gw.anon.as(token).post('/v1/launch', { product: 'autocad' }), 200);
-    expectStatus(await gw.anon.as(legacyToken).post('/v1/launch', { product: 'autocad' }), 200);
+    expectStatus(await gw.anon.as(ownToken).post('/v1/launch', { product: 'autocad' }), 200);
   });
 
   it("a verified token's signature under another payload is refused: the verified-token cache finds tokens by signature and compares them whole", async () => {

@@ -9,6 +9,8 @@ import * as m006 from './migrations/006_access_epoch';
 import * as m007 from './migrations/007_ledger_by_session';
 import * as m008 from './migrations/008_drop_ledger_by_lot';
 import * as m010 from './migrations/010_trust_root';
+import * as m011 from './migrations/011_signin_failures';
+import * as m012 from './migrations/012_refresh_tokens';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -29,6 +31,8 @@ function provider(database: Database): MigrationProvider {
         '007_ledger_by_session': { up: (db) => m007.up(db, engine) },
         '008_drop_ledger_by_lot': { up: (db) => m008.up(db, engine) },
         '010_trust_root': { up: (db) => m010.up(db, engine) },
+        '011_signin_failures': { up: (db) => m011.up(db, engine) },
+        '012_refresh_tokens': { up: (db) => m012.up(db, engine) },
       };
     },
   };

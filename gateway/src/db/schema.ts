@@ -28,6 +28,34 @@ export interface DB {
   access_epoch: AccessEpochTable;
   root_key: RootKeyTable;
   key_set: KeySetTable;
+  signin_failures: SigninFailuresTable;
+  refresh_tokens: RefreshTokensTable;
+  token_revocations: TokenRevocationsTable;
+}
+
+/** One refresh token, by the hash of its secret (migration 012, domain/refresh.ts). */
+export interface RefreshTokensTable {
+  token_hash: string;
+  family: string;
+  autodesk_id: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export interface TokenRevocationsTable {
+  seq: Generated<number>;
+  kind: 'family' | 'user';
+  subject: string;
+  at: string;
+}
+
+/** Failed sign-ins per Autodesk ID (migration 011, domain/signin.ts). */
+export interface SigninFailuresTable {
+  autodesk_id: string;
+  failures: number;
+  last_failure_at: string;
+  retry_at: string | null;
 }
 
 /** One row; bumped by trigger on every change to the tables access is decided from (migration 006). */

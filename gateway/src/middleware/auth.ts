@@ -8,7 +8,7 @@ import type { AppEnv } from './env';
 export type Principal =
   | { kind: 'operator' }
   | { kind: 'admin'; id: string; name: string; email: string; teams: string[] }
-  | { kind: 'user'; autodeskId: string };
+  | { kind: 'user'; autodeskId: string; family?: string | undefined };
 
 const unauthorized = (why: string) => new DomainError('unauthorized', why);
 
@@ -32,7 +32,7 @@ export function authenticate(ctx: ServiceContext): MiddlewareHandler<AppEnv> {
       c.set('principal', { kind: 'admin', ...admin });
     } else if (token.split('.').length === 3) {
       const claims = await ctx.keys.verifyIdToken(token);
-      c.set('principal', { kind: 'user', autodeskId: claims.sub });
+      c.set('principal', { kind: 'user', autodeskId: claims.sub, family: claims.fam });
     } else {
       throw unauthorized('The bearer token is neither an admin key nor an ID token.');
     }
@@ -77,4 +77,19 @@ export function actorOf(p: Principal): Actor {
     : p.kind === 'admin'
       ? { kind: 'admin', id: p.id }
       : { kind: 'operator' };
+}
+
+/** The signed-in user and the sign-in (refresh-token family) its access token belongs to. */
+export function requireSignedIn(c: Context<AppEnv>): { autodeskId: string; family: string | undefined } {
+  const p = principal(c);
+  if (p.kind !== 'user') throw new DomainError('forbidden', 'This route is for signed-in users (an access token from POST /v1/signin).');
+  return { autodeskId: p.autodeskId, family: p.family };
+}
+
+/** The operator, or the admin `adminId` itself. */
+export function requireOperatorOrAdmin(c: Context<AppEnv>, adminId: string): Actor {
+  const p = principal(c);
+  if (p.kind === 'operator') return { kind: 'operator' };
+  if (p.kind === 'admin' && p.id === adminId) return { kind: 'admin', id: p.id };
+  throw new DomainError('forbidden', 'Only the operator or this admin itself may do this.');
 }

@@ -110,3 +110,16 @@ export async function signInSubject(c: Context<AppEnv>): Promise<string | null> 
   }
   return null;
 }
+
+/** The admin adding an existing account by Autodesk ID (an invitation by e-mail tells nothing), or null. */
+export async function accountLookup(c: Context<AppEnv>): Promise<string | null> {
+  const p = c.get('principal');
+  if (c.req.method !== 'POST' || p?.kind !== 'admin') return null;
+  try {
+    const body: unknown = await c.req.json();
+    if (body && typeof body === 'object' && 'autodeskId' in body && !('invite' in body)) return p.id;
+  } catch {
+    /* not JSON: the route answers 400 */
+  }
+  return null;
+}

@@ -62,7 +62,7 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       tags,
       summary: 'Sign in with an Autodesk ID; returns a short-lived ID token',
       request: jsonBody(signInBody),
-      responses: answers({ 200: '{token, expiresAt}' }, [400, 401, 429]),
+      responses: answers({ 200: '{token, expiresAt}' }, [400, 401, 429, 503]),
     }),
     async (c) => c.json(await signIn(ctx, c.req.valid('json')), 200),
   );

@@ -1,44 +1,45 @@
 import { findAccount, insertAccount } from '../db/repos/accounts';
+import { countFailure, delayUntil, forgetFailures, signInFailures } from '../db/repos/signin';
 import { conflict, DomainError } from '../domain/errors';
-import { hashPassword, verifyPassword } from '../lib/passwords';
+import { delayAfter, FAILURE_MEMORY_MS, waitSeconds } from '../domain/signin';
+import { addMs } from '../domain/time';
 import type { ServiceContext } from './context';
+import { issueTokens, type Tokens } from './tokens';
 
 export async function createAccount(
   ctx: ServiceContext,
   input: { autodeskId: string; name: string; password: string },
 ): Promise<{ autodeskId: string; name: string; createdAt: string }> {
   const createdAt = ctx.clock.now().toISOString();
-  const passwordHash = await hashPassword(input.password, ctx.config.scryptN);
+  const passwordHash = await ctx.passwords.hash(input.password);
   const created = await insertAccount(ctx.db, { autodeskId: input.autodeskId, name: input.name, passwordHash, createdAt });
   if (!created) throw conflict(`An account for ${input.autodeskId} already exists.`);
   return { autodeskId: input.autodeskId, name: input.name, createdAt };
 }
 
 /**
- * One dummy hash per scrypt cost, not one per process: a process serving several configurations
- * (tests, an embedding app) must answer an unknown user as slowly as a wrong password under each.
+ * A sign-in. An unknown Autodesk ID still costs one scrypt, so the answer's timing does not tell
+ * which accounts exist; repeated failures make the ID wait, on every instance (domain/signin.ts).
  */
-const dummyHashes = new Map<number, Promise<string>>();
-function dummyHash(N: number): Promise<string> {
-  let h = dummyHashes.get(N);
-  if (!h) {
-    h = hashPassword('not-a-real-password', N);
-    dummyHashes.set(N, h);
+export async function signIn(ctx: ServiceContext, input: { autodeskId: string; password: string }): Promise<Tokens> {
+  const subject = input.autodeskId.trim().toLowerCase();
+  const now = ctx.clock.now();
+  const failed = await signInFailures(ctx.db, subject);
+  const wait = waitSeconds(failed?.retryAt, now);
+  if (wait > 0) {
+    throw new DomainError('too-many-requests', `Too many failed sign-ins for ${input.autodeskId}; try again in ${wait} s.`, {
+      retryAfterSeconds: wait,
+    });
   }
-  return h;
-}
-
-/**
- * An unknown Autodesk ID still costs one scrypt, so the answer's timing does not tell which
- * accounts exist.
- */
-export async function signIn(
-  ctx: ServiceContext,
-  input: { autodeskId: string; password: string },
-): Promise<{ token: string; expiresAt: string; autodeskId: string }> {
   const account = await findAccount(ctx.db, input.autodeskId);
-  const ok = await verifyPassword(input.password, account?.passwordHash ?? (await dummyHash(ctx.config.scryptN)));
-  if (!account || !ok) throw new DomainError('unauthorized', 'Wrong Autodesk ID or password.');
-  const { token, expiresAt } = await ctx.keys.signIdToken(account.autodeskId);
-  return { token, expiresAt: expiresAt.toISOString(), autodeskId: account.autodeskId };
+  const ok = account ? await ctx.passwords.verify(input.password, account.passwordHash) : await ctx.passwords.verifyNone(input.password);
+  if (!account || !ok) {
+    const at = ctx.clock.now();
+    const failures = await countFailure(ctx.db, subject, at.toISOString(), addMs(at, -FAILURE_MEMORY_MS).toISOString());
+    const delay = delayAfter(failures);
+    if (delay > 0) await delayUntil(ctx.db, subject, addMs(at, delay).toISOString());
+    throw new DomainError('unauthorized', 'Wrong Autodesk ID or password.');
+  }
+  if (failed) await forgetFailures(ctx.db, subject);
+  return issueTokens(ctx, account.autodeskId);
 }

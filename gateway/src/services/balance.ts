@@ -5,7 +5,7 @@ import { alertFlags } from './alerts';
 import type { ServiceContext } from './context';
 
 /** Writes the expiry entries that are due, so what is read next adds up (R2, R5). */
-export async function settleExpiries(ctx: ServiceContext, teamId: string | null): Promise<void> {
+export async function settleExpiries(ctx: Pick<ServiceContext, 'db' | 'clock'>, teamId: string | null): Promise<void> {
   const nowIso = ctx.clock.now().toISOString();
   await inTransaction(ctx.db, (trx) => expireLots(trx, teamId, nowIso));
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config';
 import type { DB } from '../db/schema';
 import type { Clock } from '../lib/clock';
+import type { Passwords } from '../lib/passwords';
 import type { KeyRing } from '../signing/keyring';
 
 /** What every service needs; built once in `createApp` and passed explicitly. */
@@ -10,6 +11,7 @@ export interface ServiceContext {
   readonly clock: Clock;
   readonly keys: KeyRing;
   readonly config: Config;
+  readonly passwords: Passwords;
 }
 
 /** Who asked, for the ledger's "who" (R5). */

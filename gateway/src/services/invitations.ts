@@ -10,7 +10,6 @@ import { parseInvite } from '../domain/invite';
 import { invitationMail } from '../domain/mails';
 import { addMs, DAY_MS } from '../domain/time';
 import { newId } from '../lib/ids';
-import { hashPassword, verifyPassword } from '../lib/passwords';
 import { newSecret, sha256 } from '../lib/secrets';
 import type { ServiceContext } from './context';
 import { requireProducts } from './members';
@@ -181,10 +180,10 @@ export async function acceptInvitation(ctx: ServiceContext, input: { token: stri
   const member = await findMember(ctx.db, inv.teamId, inv.autodeskId);
   if (!member) throw notFound(dead);
   const account = await findAccount(ctx.db, inv.autodeskId);
-  if (account && !(await verifyPassword(input.password, account.passwordHash))) {
+  if (account && !(await ctx.passwords.verify(input.password, account.passwordHash))) {
     throw new DomainError('unauthorized', `An Autodesk account ${inv.autodeskId} exists already: give its password to accept.`);
   }
-  const passwordHash = account ? null : await hashPassword(input.password, ctx.config.scryptN);
+  const passwordHash = account ? null : await ctx.passwords.hash(input.password);
   return inTransaction(ctx.db, async (trx) => {
     const nowIso = ctx.clock.now().toISOString();
     if (!(await markAccepted(trx, inv.id, nowIso))) throw conflict('This invitation was accepted, replaced or expired meanwhile.');

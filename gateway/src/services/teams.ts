@@ -1,4 +1,4 @@
-import { findTeam, findTeams, insertAdmin, insertTeam } from '../db/repos/teams';
+import { deleteAdmin, findTeam, findTeams, insertAdmin, insertTeam, setAdminKeyHash } from '../db/repos/teams';
 import { inTransaction } from '../db/tx';
 import { notFound } from '../domain/errors';
 import { newId } from '../lib/ids';
@@ -32,4 +32,23 @@ export async function createAdmin(
     insertAdmin(trx, { id, name: input.name, email: input.email, keyHash: sha256(key), createdAt: ctx.clock.now().toISOString(), teams }),
   );
   return { id, key, name: input.name, email: input.email, teams };
+}
+
+/** A new key for an admin; the old one, and every console session opened with it, stop at once. */
+export async function rotateAdminKey(ctx: ServiceContext, adminId: string): Promise<{ id: string; key: string }> {
+  const key = newSecret('fga');
+  const found = await inTransaction(ctx.db, (trx) => setAdminKeyHash(trx, adminId, sha256(key)));
+  if (!found) throw notFound(`No admin ${adminId}.`);
+  return { id: adminId, key };
+}
+
+/** Withdraws an admin's key (the admin stays, with its teams, until given a new key or removed). */
+export async function revokeAdminKey(ctx: ServiceContext, adminId: string): Promise<void> {
+  const found = await inTransaction(ctx.db, (trx) => setAdminKeyHash(trx, adminId, `revoked:${newSecret('x')}`));
+  if (!found) throw notFound(`No admin ${adminId}.`);
+}
+
+export async function removeAdmin(ctx: ServiceContext, adminId: string): Promise<void> {
+  const found = await inTransaction(ctx.db, (trx) => deleteAdmin(trx, adminId));
+  if (!found) throw notFound(`No admin ${adminId}.`);
 }

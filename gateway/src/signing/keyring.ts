@@ -19,9 +19,10 @@ import { DomainError } from '../domain/errors';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import type { Clock } from '../lib/clock';
 import { newId } from '../lib/ids';
+import { Revocations } from '../lib/revocations';
 import { b64url, signCompact, signParts } from './jws';
 import { generateRootKey, type RootKey, rootKeyFromJwk } from './root';
-import { type IdTokenKey, idTokenClaimsMac, idTokenMacKey, TokenRejected, verifyIdToken } from './verify-id-token';
+import { type IdTokenKey, TokenRejected, verifyIdToken } from './verify-id-token';
 
 /** The encoded header of the entitlements a key signs: the same bytes every time, so a revoked key's are known. */
 const entitlementHead = (kid: string) => b64url(JSON.stringify({ alg: SIGNING_ALG, kid, typ: ENTITLEMENT_TYP }));
@@ -49,8 +50,6 @@ interface LoadedKey {
   retiredAt: string | null;
   publicJwk: JWK;
   privateKey: KeyObject;
-  /** The HMAC key of the ID tokens this key issues (verify-id-token.ts). */
-  macKey: Buffer;
   entitlementHead: string;
 }
 
@@ -107,11 +106,16 @@ export class KeyRing {
   private readonly verified = new Map<string, { token: string; claims: IdTokenClaims }>();
   private static readonly VERIFIED_MAX = 50_000;
 
+  /** Signed-out sign-ins and users whose sessions were ended: refused even from the cache of verified tokens. */
+  readonly revocations: Revocations;
+
   constructor(
     private readonly db: Kysely<DB>,
     private readonly clock: Clock,
     private readonly options: KeyRingOptions,
-  ) {}
+  ) {
+    this.revocations = new Revocations(options.idTokenTtlSeconds * 1000);
+  }
 
   /** How long a retired key must stay published: the longest-lived token it may have signed. */
   private get retention(): number {
@@ -205,7 +209,6 @@ export class KeyRing {
           retiredAt: r.retired_at,
           publicJwk: JSON.parse(r.public_jwk) as JWK,
           privateKey: createPrivateKey({ key: privateJwk, format: 'jwk' }),
-          macKey: idTokenMacKey(Buffer.from(String(privateJwk.d), 'base64url'), r.kid),
           entitlementHead: entitlementHead(r.kid),
         };
       });
@@ -247,7 +250,7 @@ export class KeyRing {
     this.signedShape = loaded.shape;
     this.jwksCache = { keys: this.keys.map((k) => k.publicJwk) };
     this.idTokenKeys = new Map(
-      this.keys.map((k) => [k.kid, { publicKey: createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' }), macKey: k.macKey }]),
+      this.keys.map((k) => [k.kid, { publicKey: createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' }) }]),
     );
     this.lastRefresh = Date.now();
   }
@@ -395,11 +398,10 @@ export class KeyRing {
   }
 
   /**
-   * An ID token: an EdDSA JWT the client verifies offline against the JWKS, carrying `gmac`, the MAC
-   * under the active key's MAC key that the gateway checks instead of the signature
-   * (verify-id-token.ts).
+   * An access (ID) token: an EdDSA JWT of a few minutes, which the gateway and the client verify by
+   * its signature; `fam` names the sign-in it belongs to, which signing out revokes.
    */
-  async signIdToken(autodeskId: string): Promise<{ token: string; expiresAt: Date }> {
+  async signIdToken(autodeskId: string, family?: string): Promise<{ token: string; expiresAt: Date }> {
     const key = this.active();
     const now = this.clock.now();
     const expiresAt = addMs(now, this.options.idTokenTtlSeconds * 1000);
@@ -411,8 +413,8 @@ export class KeyRing {
       iat: Math.floor(now.getTime() / 1000),
       exp: Math.floor(expiresAt.getTime() / 1000),
       jti: newId('idt'),
+      ...(family !== undefined && { fam: family }),
     };
-    claims.gmac = idTokenClaimsMac(claims, key.macKey);
     return { token: await signCompact(key.privateKey, header, claims), expiresAt };
   }
 
@@ -425,7 +427,7 @@ export class KeyRing {
     const signature = signaturePart(token);
     const known = this.verified.get(signature);
     if (known === undefined || known.token !== token) return undefined;
-    if (known.claims.exp * 1000 > this.clock.now().getTime()) return known.claims;
+    if (known.claims.exp * 1000 > this.clock.now().getTime() && !this.revocations.isRevoked(known.claims)) return known.claims;
     this.verified.delete(signature);
     return undefined;
   }
@@ -436,6 +438,7 @@ export class KeyRing {
     if (known) return known;
     try {
       const claims = await this.verify(token);
+      if (this.revocations.isRevoked(claims)) throw new TokenRejected('revoked');
       if (this.verified.size >= KeyRing.VERIFIED_MAX) {
         const oldest = this.verified.keys().next();
         if (!oldest.done) this.verified.delete(oldest.value);
@@ -447,12 +450,18 @@ export class KeyRing {
       if (error instanceof TokenRejected && error.reason === 'no-key' && Date.now() - this.lastRefresh > 5000) {
         await this.refresh();
         try {
-          return await this.verify(token);
+          const claims = await this.verify(token);
+          if (!this.revocations.isRevoked(claims)) return claims;
         } catch {
           /* fall through to the refusal below */
         }
       }
-      throw new DomainError('unauthorized', 'The bearer token is not a valid, unexpired flexgate ID token; sign in again.');
+      throw new DomainError(
+        'unauthorized',
+        error instanceof TokenRejected && error.reason === 'revoked'
+          ? 'This sign-in was ended (signed out or revoked); sign in again.'
+          : 'The bearer token is not a valid, unexpired flexgate access token; refresh it or sign in again.',
+      );
     }
   }
 

@@ -50,3 +50,17 @@ export async function adminEmailsOfTeam(db: Kysely<DB>, teamId: string): Promise
     .execute();
   return rows.map((r) => r.email);
 }
+
+/** Replaces an admin's key hash (a new key, or none: `revoked:` never equals a key's hash); ends its console sessions. */
+export async function setAdminKeyHash(db: Kysely<DB>, adminId: string, keyHash: string): Promise<boolean> {
+  const r = await db.updateTable('admins').set({ key_hash: keyHash }).where('id', '=', adminId).executeTakeFirst();
+  await db.deleteFrom('console_sessions').where('admin_id', '=', adminId).execute();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function deleteAdmin(db: Kysely<DB>, adminId: string): Promise<boolean> {
+  await db.deleteFrom('console_sessions').where('admin_id', '=', adminId).execute();
+  await db.deleteFrom('admin_teams').where('admin_id', '=', adminId).execute();
+  const r = await db.deleteFrom('admins').where('id', '=', adminId).executeTakeFirst();
+  return Number(r.numDeletedRows) === 1;
+}

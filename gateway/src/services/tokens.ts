@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { findRefreshToken, insertRefreshToken, insertRevocation, useRefreshToken } from '../db/repos/refresh';
+import { inTransaction } from '../db/tx';
+import { conflict, DomainError } from '../domain/errors';
+import { decideRefresh, REFRESH_TTL_MS } from '../domain/refresh';
+import { addMs } from '../domain/time';
+import { newId } from '../lib/ids';
+import { sha256 } from '../lib/secrets';
+import type { ServiceContext } from './context';
+
+/** What a sign-in and a refresh answer: a short-lived access token and the next refresh token. */
+export interface Tokens {
+  token: string;
+  expiresAt: string;
+  refreshToken: string;
+  autodeskId: string;
+}
+
+const unauthorized = (why: string) => new DomainError('unauthorized', why);
+
+function newRefreshSecret(): string {
+  return `fgr_${randomBytes(32).toString('base64url')}`;
+}
+
+/** A new sign-in: a new family. Its refresh token is stored as a hash only (256 random bits: no KDF needed). */
+export async function issueTokens(ctx: ServiceContext, autodeskId: string): Promise<Tokens> {
+  const family = newId('fam');
+  const secret = newRefreshSecret();
+  const now = ctx.clock.now();
+  await insertRefreshToken(ctx.db, {
+    token_hash: sha256(secret),
+    family,
+    autodesk_id: autodeskId,
+    created_at: now.toISOString(),
+    expires_at: addMs(now, REFRESH_TTL_MS).toISOString(),
+    used_at: null,
+  });
+  const { token, expiresAt } = await ctx.keys.signIdToken(autodeskId, family);
+  return { token, expiresAt: expiresAt.toISOString(), refreshToken: secret, autodeskId };
+}
+
+/** POST /v1/token/refresh: rotates the refresh token (domain/refresh.ts); a second use revokes the family. */
+export async function refresh(ctx: ServiceContext, secret: string): Promise<Tokens> {
+  const hash = sha256(secret);
+  const now = ctx.clock.now();
+  const row = await findRefreshToken(ctx.db, hash);
+  const decision = decideRefresh(
+    { token: row && { expiresAt: row.expires_at, usedAt: row.used_at, familyRevoked: row.familyRevoked } },
+    now,
+  );
+  if (!row || decision === 'unknown') throw unauthorized('Unknown refresh token; sign in again.');
+  switch (decision) {
+    case 'expired':
+      throw unauthorized(`This refresh token expired on ${row.expires_at} (30 days without use); sign in again.`);
+    case 'revoked':
+      throw unauthorized('This sign-in was ended (signed out or revoked); sign in again.');
+    case 'raced':
+      throw conflict('This refresh token was used by another request a moment ago; use the refresh token that request received.');
+    case 'reused':
+      await revokeFamily(ctx, row.family);
+      throw unauthorized(
+        'This refresh token was used before: a copy of it exists, so this sign-in is ended on every device; sign in again.',
+      );
+    case 'rotate':
+      break;
+  }
+  const next = newRefreshSecret();
+  const rotated = await inTransaction(ctx.db, async (trx) => {
+    if (!(await useRefreshToken(trx, hash, now.toISOString()))) return false;
+    await insertRefreshToken(trx, {
+      token_hash: sha256(next),
+      family: row.family,
+      autodesk_id: row.autodesk_id,
+      created_at: now.toISOString(),
+      expires_at: addMs(now, REFRESH_TTL_MS).toISOString(),
+      used_at: null,
+    });
+    return true;
+  });
+  if (!rotated) throw conflict('This refresh token was used by another request a moment ago; use the refresh token that request received.');
+  const { token, expiresAt } = await ctx.keys.signIdToken(row.autodesk_id, row.family);
+  return { token, expiresAt: expiresAt.toISOString(), refreshToken: next, autodeskId: row.autodesk_id };
+}
+
+/** Ends one sign-in: its refresh tokens and its access tokens, on every instance within a poll. */
+export async function revokeFamily(ctx: ServiceContext, family: string): Promise<void> {
+  const r = { kind: 'family' as const, subject: family, at: ctx.clock.now().toISOString() };
+  await insertRevocation(ctx.db, r);
+  ctx.keys.revocations.apply(r);
+}
+
+/** An operator ends every sign-in of a user: every token issued until now. */
+export async function revokeUser(ctx: ServiceContext, autodeskId: string): Promise<{ autodeskId: string; revokedAt: string }> {
+  const r = { kind: 'user' as const, subject: autodeskId, at: ctx.clock.now().toISOString() };
+  await insertRevocation(ctx.db, r);
+  ctx.keys.revocations.apply(r);
+  return { autodeskId, revokedAt: r.at };
+}

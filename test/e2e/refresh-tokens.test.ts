@@ -1,0 +1,171 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { newAdmin } from '../harness/admin';
+import { newAccount, newMember, newTeam, seedCatalog, setClock } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+/**
+ * Staying signed in: a sign-in answers a short-lived access token and a single-use, rotating
+ * refresh token; reuse of an old refresh token ends the sign-in everywhere; sign-out, an
+ * operator's revocation, admin key rotation and removal take effect on every instance.
+ */
+const open: TestGateway[] = [];
+afterAll(async () => {
+  for (const g of open.reverse()) await g.close();
+});
+
+// Clocks that stand still: the test moves them, and two instances see the same instants.
+const still = { now: () => new Date('2026-01-01T00:00:00.000Z') };
+const T0 = new Date('2026-12-01T09:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+async function pair(): Promise<[TestGateway, TestGateway]> {
+  const a = await startTestGateway({}, undefined, { clock: still });
+  open.push(a);
+  const b = await startTestGateway({}, a, { clock: still });
+  open.push(b);
+  await seedCatalog(a);
+  for (const gw of [a, b]) await setClock(gw, T0);
+  return [a, b];
+}
+
+async function both(gws: TestGateway[], when: Date) {
+  for (const gw of gws) await setClock(gw, when);
+}
+
+/** Polls until `check` holds, for at most `ms`: revocations reach other instances within a poll period. */
+async function eventually(check: () => Promise<boolean>, ms = 6000): Promise<number> {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return Date.now() - t0;
+}
+
+describe('refresh tokens (RFC 9700 4.14: single-use, rotating, reuse detection)', () => {
+  it('a refresh answers a new access token and a new refresh token; the access token works on every instance', async () => {
+    const [a, b] = await pair();
+    const team = await newTeam(a, 100);
+    const user = await newMember(a, team, ['autocad']);
+    const first = expectStatus(await a.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
+    expect(first.refreshToken).toMatch(/^fgr_/);
+    await both([a, b], at(60_000));
+    const second = expectStatus(await b.anon.post('/v1/token/refresh', { refreshToken: first.refreshToken }), 200);
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expect(second.token).not.toBe(first.token);
+    expect(second.autodeskId).toBe(user.autodeskId);
+    expect(Date.parse(second.expiresAt)).toBeGreaterThan(at(60_000).getTime());
+    expectStatus(await a.anon.as(second.token).post('/v1/launch', { product: 'autocad' }), 200);
+    // The next one rotates again.
+    await both([a, b], at(120_000));
+    expectStatus(await a.anon.post('/v1/token/refresh', { refreshToken: second.refreshToken }), 200);
+  });
+
+  it('reusing a used refresh token ends the whole sign-in: the newest refresh token and its access tokens stop, on both instances', async () => {
+    const [a, b] = await pair();
+    const team = await newTeam(a, 100);
+    const user = await newMember(a, team, ['autocad']);
+    const stolen = expectStatus(await a.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
+    await both([a, b], at(60_000));
+    const legit = expectStatus(await a.anon.post('/v1/token/refresh', { refreshToken: stolen.refreshToken }), 200);
+    // Verified and cached on both instances before the reuse.
+    for (const gw of [a, b]) expectStatus(await gw.anon.as(legit.token).post('/v1/launch', { product: 'autocad' }), 200);
+    await both([a, b], at(120_000));
+    const reuse = await b.anon.post('/v1/token/refresh', { refreshToken: stolen.refreshToken });
+    expect(reuse.status).toBe(401);
+    expect(reuse.body.detail).toMatch(/used before/);
+    expect((await a.anon.post('/v1/token/refresh', { refreshToken: legit.refreshToken })).status).toBe(401);
+    // Refused at once where the reuse was seen, and within a poll on the other instance.
+    expect((await b.anon.as(legit.token).post('/v1/launch', { product: 'autocad' })).status).toBe(401);
+    await eventually(async () => (await a.anon.as(legit.token).post('/v1/launch', { product: 'autocad' })).status === 401);
+    // A new sign-in works.
+    const again = expectStatus(await a.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
+    expectStatus(await a.anon.as(again.token).post('/v1/launch', { product: 'autocad' }), 200);
+  });
+
+  it('two refreshes racing with one token: one rotates, the other gets 409 and the sign-in lives on', async () => {
+    const [a, b] = await pair();
+    const acc = await newAccount(a);
+    const s = expectStatus(await a.anon.post('/v1/signin', acc), 200);
+    const [x, y] = await Promise.all([a, b].map((gw) => gw.anon.post('/v1/token/refresh', { refreshToken: s.refreshToken })));
+    const statuses = [x?.status, y?.status].sort();
+    expect(statuses).toEqual([200, 409]);
+    const winner = (x?.status === 200 ? x : y)?.body;
+    expectStatus(await a.anon.post('/v1/token/refresh', { refreshToken: winner.refreshToken }), 200);
+  });
+
+  it('a refresh token unused for 30 days expires; unknown and malformed ones are refused clearly', async () => {
+    const [a] = await pair();
+    const acc = await newAccount(a);
+    const s = expectStatus(await a.anon.post('/v1/signin', acc), 200);
+    await setClock(a, at(30 * 86_400_000 + 1000));
+    const late = await a.anon.post('/v1/token/refresh', { refreshToken: s.refreshToken });
+    expect(late.status).toBe(401);
+    expect(late.body.detail).toMatch(/expired/);
+    expect((await a.anon.post('/v1/token/refresh', { refreshToken: 'fgr_nope' })).status).toBe(401);
+    const bad = await a.anon.post('/v1/token/refresh', { refreshToken: 12 });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toContain('application/problem+json');
+  });
+});
+
+describe('revocation, refused on every instance within seconds', () => {
+  it('sign-out ends that sign-in only: its tokens stop on both instances, another sign-in of the same user goes on', async () => {
+    const [a, b] = await pair();
+    const team = await newTeam(a, 100);
+    const user = await newMember(a, team, ['autocad']);
+    const laptop = expectStatus(await a.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
+    const desktop = expectStatus(await a.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
+    for (const gw of [a, b]) expectStatus(await gw.anon.as(laptop.token).post('/v1/launch', { product: 'autocad' }), 200);
+    expect((await a.anon.as(laptop.token).post('/v1/signout', {})).status).toBe(204);
+    expect((await a.anon.as(laptop.token).post('/v1/launch', { product: 'autocad' })).status).toBe(401);
+    const ms = await eventually(async () => (await b.anon.as(laptop.token).post('/v1/launch', { product: 'autocad' })).status === 401);
+    console.log(`sign-out reached the other instance in ${ms} ms`);
+    expect((await b.anon.post('/v1/token/refresh', { refreshToken: laptop.refreshToken })).status).toBe(401);
+    expectStatus(await b.anon.as(desktop.token).post('/v1/launch', { product: 'autocad' }), 200);
+    expectStatus(await b.anon.post('/v1/token/refresh', { refreshToken: desktop.refreshToken }), 200);
+  });
+
+  it("an operator ends every sign-in of a user; the user's next sign-in works", async () => {
+    const [a, b] = await pair();
+    const team = await newTeam(a, 100);
+    const user = await newMember(a, team, ['autocad']);
+    const one = expectStatus(await a.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
+    const two = expectStatus(await b.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
+    for (const t of [one.token, two.token]) expectStatus(await b.anon.as(t).post('/v1/launch', { product: 'autocad' }), 200);
+    await both([a, b], at(2000));
+    expectStatus(await a.op.post(`/v1/operator/users/${encodeURIComponent(user.autodeskId)}/revoke`, {}), 200);
+    for (const t of [one.token, two.token]) {
+      await eventually(async () => (await b.anon.as(t).post('/v1/launch', { product: 'autocad' })).status === 401);
+    }
+    for (const r of [one.refreshToken, two.refreshToken])
+      expect((await b.anon.post('/v1/token/refresh', { refreshToken: r })).status).toBe(401);
+    await both([a, b], at(4000));
+    const fresh = expectStatus(await b.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
+    expectStatus(await a.anon.as(fresh.token).post('/v1/launch', { product: 'autocad' }), 200);
+    // Only the operator may do it.
+    expect((await a.anon.as(fresh.token).post(`/v1/operator/users/${encodeURIComponent(user.autodeskId)}/revoke`, {})).status).toBe(403);
+  });
+
+  it('admin keys: rotated (by the operator or the admin itself), revoked, and the admin removed, each refused at once on both instances', async () => {
+    const [a, b] = await pair();
+    const team = await newTeam(a, 100);
+    const admin = await newAdmin(a, [team]);
+    const other = await newAdmin(a, [team]);
+    expectStatus(await b.anon.as(admin.api.token as string).get(`/v1/teams/${team}/balance`), 200);
+    // Another admin may not touch this one's key.
+    expect((await other.api.post(`/v1/admins/${admin.id}/key`, {})).status).toBe(403);
+    const self = expectStatus(await admin.api.post(`/v1/admins/${admin.id}/key`, {}), 200);
+    expect(self.key).toMatch(/^fga_/);
+    expect((await b.anon.as(admin.api.token as string).get(`/v1/teams/${team}/balance`)).status).toBe(401);
+    expectStatus(await b.anon.as(self.key).get(`/v1/teams/${team}/balance`), 200);
+    const byOperator = expectStatus(await a.op.post(`/v1/admins/${admin.id}/key`, {}), 200);
+    expect((await b.anon.as(self.key).get(`/v1/teams/${team}/balance`)).status).toBe(401);
+    expect((await a.op.delete(`/v1/admins/${admin.id}/key`)).status).toBe(204);
+    expect((await b.anon.as(byOperator.key).get(`/v1/teams/${team}/balance`)).status).toBe(401);
+    expect((await a.op.delete(`/v1/admins/${other.id}`)).status).toBe(204);
+    expect((await b.anon.as(other.api.token as string).get(`/v1/teams/${team}/balance`)).status).toBe(401);
+    expect((await a.op.delete(`/v1/admins/${other.id}`)).status).toBe(404);
+  });
+});
