@@ -93,7 +93,14 @@ describe('a hostile client, trust and time', () => {
       .sign(signingKey);
     writeFileSync(
       entitlementFile(u.dir, u.autodeskId, 'maya'),
-      JSON.stringify({ autodeskId: u.autodeskId, product: 'maya', entitlement: forged, session: null, team: null, savedAt: new Date().toISOString() }),
+      JSON.stringify({
+        autodeskId: u.autodeskId,
+        product: 'maya',
+        entitlement: forged,
+        session: null,
+        team: null,
+        savedAt: new Date().toISOString(),
+      }),
     );
 
     // Every way to slip the key into what the client keeps.
@@ -110,7 +117,10 @@ describe('a hostile client, trust and time', () => {
         const [h, p, s] = String(genuine?.keySet).split('.') as [string, string, string];
         const payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
         payload.keys.push(publicJwk);
-        writeFileSync(keySetPath, JSON.stringify({ ...genuine, keySet: `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}` }));
+        writeFileSync(
+          keySetPath,
+          JSON.stringify({ ...genuine, keySet: `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}` }),
+        );
       },
       async "a key set signed by the intruder's own root, saved with that root"() {
         const keySet = await new SignJWT({ iss: 'flexgate', ver: 1_000_000, iat: now, keys: [publicJwk], revoked: [] })
@@ -126,7 +136,10 @@ describe('a hostile client, trust and time', () => {
       const r = await restarted.launch('maya');
       // The cache offers nothing, so the gateway decides, and refuses as it does over HTTP.
       expect(r, name).toMatchObject({ granted: false, code: 'no-access' });
-      expect((await restarted.whoami()).entitlements.map((e) => e.product), name).not.toContain('maya');
+      expect(
+        (await restarted.whoami()).entitlements.map((e) => e.product),
+        name,
+      ).not.toContain('maya');
     }
     const { api } = await signIn(gw.fixtures(), { autodeskId: u.autodeskId, password: u.password });
     expect((await api.post('/v1/launch', { product: 'maya' })).body).toMatchObject({ code: 'no-access' });
