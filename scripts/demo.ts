@@ -166,7 +166,7 @@ Flex user      ${people.flex.autodeskId} / ${people.flex.password}
 subscriber     ${people.subscriber.autodeskId} / ${people.subscriber.password}   (Revit subscription)
 trial user     ${people.trial.autodeskId} / ${people.trial.password}   (Revit trial)
 
-Root key      ${rootThumbprint}   (clients trust only the signing keys it vouches for)
+Root key       ${rootThumbprint}   (clients trust only the signing keys it vouches for)
 
 Try, in another terminal:
   FLEXGATE_URL=${base} FLEXGATE_TRUST=${rootThumbprint} FLEXGATE_CACHE_DIR=${cacheOf('flex')} pnpm exec flexgate launch revit
