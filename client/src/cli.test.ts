@@ -196,9 +196,11 @@ describe('the flexgate binary', () => {
   }, 30_000);
 
   it('refuses before sign-in (3), grants (0) with readable and JSON output, refuses unknown products (3)', async () => {
-    const before = await run(['launch', 'autocad'], withEnv());
+    const [before, nobody] = await Promise.all([run(['launch', 'autocad'], withEnv()), run(['whoami'], withEnv())]);
     expect(before.code).toBe(3);
     expect(before.stderr).toMatch(/Not signed in/);
+    expect(nobody.code).toBe(0);
+    expect(nobody.stdout).toMatch(/^Not signed in to http/);
 
     const signin = await run(['signin', '--user', 'ada@example.com'], { ...withEnv(), FLEXGATE_PASSWORD: 'correct horse' });
     expect(signin.code).toBe(0);

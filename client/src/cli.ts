@@ -88,6 +88,13 @@ export async function runCli(argv: readonly string[], env: Record<string, string
   let client: FlexgateClient | null = null;
   try {
     const trust = command.trust ?? (await trustOnFirstUse(command, io));
+    if (trust === null) {
+      // whoami before any sign-in: nothing to verify, nothing to trust.
+      const me = { gatewayUrl: command.gateway.replace(/\/+$/, ''), cacheDir: command.cacheDir, signedIn: false };
+      const whoami = { ...me, autodeskId: null, signedInAt: null, tokenExpiresAt: null, entitlements: [], provisional: [] };
+      print(formatWhoAmI(whoami), whoami);
+      return EXIT.ok;
+    }
     try {
       client = createClient({ gatewayUrl: command.gateway, trust, cacheDir: command.cacheDir, ...(clock && { clock }) });
     } catch (err) {
@@ -107,7 +114,8 @@ export async function runCli(argv: readonly string[], env: Record<string, string
 
 /**
  * The root key pinned for this gateway; at a sign-in without one, the gateway's own, pinned now
- * and said so. Other commands without a trust root refuse: nothing could be verified.
+ * and said so. Other commands without a trust root refuse: nothing could be verified (null: a
+ * whoami before any sign-in, which has nothing to verify).
  */
 async function trustOnFirstUse(command: Exclude<Command, { name: 'help' | 'simulate' | 'signout' }>, io: CliIo) {
   const { pinnedRoot, pinGatewayRoot } = await import('./pin');
@@ -117,6 +125,7 @@ async function trustOnFirstUse(command: Exclude<Command, { name: 'help' | 'simul
     const { createDiskStore } = await import('./cache');
     const signin = await createDiskStore(command.cacheDir).read<{ gatewayUrl?: unknown }>('signin.json');
     const signedIn = signin?.gatewayUrl === command.gateway.replace(/\/+$/, '');
+    if (!signedIn && command.name === 'whoami') return null;
     throw new FlexgateError(
       'unauthorized',
       signedIn
