@@ -3,6 +3,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Config } from './config';
+import { findAsset } from './console/assets';
 import { consoleRoutes } from './console/routes';
 import type { Database } from './db/connect';
 import type { LaunchStore } from './launch/store';
@@ -179,6 +180,12 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
       rootKey: ROOT_KEY_PATH,
       health: '/healthz',
     });
+  });
+  // Browsers ask for it on every page of the gateway's origin: the console's icon, not a 404.
+  app.get('/favicon.ico', (c) => {
+    const icon = findAsset('icon.svg');
+    if (!icon) return c.body(null, 404);
+    return c.body(icon.body, 200, { 'content-type': icon.type, 'cache-control': 'public, max-age=86400' });
   });
   app.get('/.well-known/jwks.json', (c) => {
     c.header('cache-control', 'public, max-age=300');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isCalendarInstant } from './calendar';
 import type { AccessSource } from './claims';
 import { autodeskId, password, productKey } from './schemas';
 import type { LedgerKind } from './wire';
@@ -13,12 +14,9 @@ export const defaultsBody = z.strictObject({ products: z.array(productKey).max(1
 export const acceptInvitationBody = z.strictObject({ token: z.string().min(10).max(200), password });
 
 /** A day (`2026-03-15`, the whole UTC day) or an instant; `to` as a day is inclusive. */
-const dayOrInstant = z
-  .string()
-  .max(40)
-  .refine((s) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
-    message: 'must be a day (2026-03-15) or an ISO-8601 instant',
-  });
+const dayOrInstant = z.string().max(40).refine(isCalendarInstant, {
+  message: 'must be a day (2026-03-15) or an ISO-8601 instant that exists on the calendar',
+});
 export const usageQuery = z.object({
   from: dayOrInstant.optional(),
   to: dayOrInstant.optional(),

@@ -1,4 +1,5 @@
 export * from './admin';
+export * from './calendar';
 export * from './claims';
 export * from './problems';
 export * from './schemas';

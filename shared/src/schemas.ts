@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { isCalendarInstant } from './calendar';
 
 /** Timestamps on the wire are ISO-8601 in UTC; anything Date can read, within years 2000-9999. */
 export const isoInstant = z
   .string()
   .max(40)
-  .refine((s) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
-    message: 'must be an ISO-8601 date-time, e.g. 2026-03-15T10:00:00Z',
+  .refine(isCalendarInstant, {
+    message: 'must be an ISO-8601 date-time that exists on the calendar, e.g. 2026-03-15T10:00:00Z',
   })
   .refine(
     (s) => {

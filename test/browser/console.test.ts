@@ -119,6 +119,33 @@ async function expectNoHorizontalOverflow(page: Page): Promise<void> {
   expect(scroll, `page ${page.url()} is ${scroll}px wide in a ${inner}px window`).toBeLessThanOrEqual(inner);
 }
 
+/**
+ * Every table whose header shows: each header cell spans the same columns, at the same x and width,
+ * as the cells of every body row (a tbody turned into a block by a stray rule breaks this).
+ */
+async function expectAlignedTables(page: Page): Promise<void> {
+  const misaligned = (await page.evaluate(`(() => {
+    const out = [];
+    for (const table of document.querySelectorAll('table')) {
+      const head = table.querySelector('thead tr');
+      if (!head || head.getBoundingClientRect().height === 0) continue;
+      const heads = [...head.children].map((c) => c.getBoundingClientRect());
+      for (const row of table.querySelectorAll('tbody tr')) {
+        const cells = [...row.children];
+        if (cells.length !== heads.length) continue;
+        cells.forEach((cell, i) => {
+          const r = cell.getBoundingClientRect();
+          const h = heads[i];
+          if (Math.abs(r.left - h.left) > 1 || Math.abs(r.width - h.width) > 1)
+            out.push((table.className || 'table') + ' column ' + (i + 1) + ': header ' + Math.round(h.left) + '+' + Math.round(h.width) + ', cell ' + Math.round(r.left) + '+' + Math.round(r.width));
+        });
+      }
+    }
+    return out;
+  })()`)) as string[];
+  expect(misaligned, `tables of ${page.url()}`).toEqual([]);
+}
+
 /** A rule number (R11, R7a): it means nothing to a person reading a page, and the console links nowhere to explain it. */
 const RULE_NUMBER = /\bR\d+[a-z]?\b/;
 
@@ -439,6 +466,7 @@ describe('admin console (issue 6)', () => {
         const res = await page.goto(path);
         expect(res?.status(), path).toBe(200);
         await expectNoHorizontalOverflow(page);
+        if (viewport === DESKTOP) await expectAlignedTables(page);
         if ((shots as readonly string[]).includes(name)) await shot(page, `${name}-${label}`);
       }
       // The team switcher and the chart stay visible and inside the window.

@@ -102,6 +102,7 @@ function base(op: Operation): Record<string, unknown> {
     'PUT /v1/teams/{team}/defaults': { products: ['revit'] },
     'POST /v1/invitations/accept': { token: 'a-token-that-is-long', password: 'password-123' },
     'POST /v1/signin': { autodeskId: member.autodeskId, password: member.password },
+    'POST /v1/token/refresh': { refreshToken: 'fgr_not-a-real-refresh-token' },
     'POST /v1/launch': { product: 'revit', team: teamA, machine: 'ws-1' },
   };
   return table[`${op.method} ${op.path}`] ?? {};

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 const FILES = {
   'app.css': 'text/css; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'icon.svg': 'image/svg+xml',
 } as const;
 
 export type AssetName = keyof typeof FILES;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { PROBLEM_STATUS } from '@flexgate/shared';
+import { isCalendarInstant, PROBLEM_STATUS } from '@flexgate/shared';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
@@ -438,12 +438,13 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     const to = c.req.query('to') ?? '';
     const by = c.req.query('by');
     return {
-      from: DAY_RE.test(from)
-        ? from
-        : addMs(new Date(`${today}T00:00:00Z`), -29 * DAY_MS)
-            .toISOString()
-            .slice(0, 10),
-      to: DAY_RE.test(to) ? to : today,
+      from:
+        DAY_RE.test(from) && isCalendarInstant(from)
+          ? from
+          : addMs(new Date(`${today}T00:00:00Z`), -29 * DAY_MS)
+              .toISOString()
+              .slice(0, 10),
+      to: DAY_RE.test(to) && isCalendarInstant(to) ? to : today,
       by: by === 'product' || by === 'day' ? by : 'user',
     };
   };

@@ -86,4 +86,16 @@ describe('R11-R13 Flex access', () => {
     const two = [member(), member({ teamId: 'tm_2', teamName: 'Beta' })];
     expect(ask({ memberships: two })).toMatchObject({ granted: false, code: 'invalid-request' });
   });
+
+  it('R11: a pending or expired invitation is not a team to choose from: the one active team decides', () => {
+    const pending = member({ teamId: 'tm_c', teamName: 'Gamma', status: 'invited' });
+    const expired = member({ teamId: 'tm_d', teamName: 'Delta', status: 'expired' });
+    expect(ask({ memberships: [member(), pending, expired] })).toMatchObject({
+      granted: true,
+      source: 'flex',
+      team: { teamId: member().teamId },
+    });
+    // Only invitations: they say so, whichever is first.
+    expect(ask({ memberships: [pending, expired] })).toMatchObject({ granted: false, code: 'invitation-pending', rule: 'R11' });
+  });
 });

@@ -76,7 +76,10 @@ export function decideAccess(q: AccessQuestion): AccessDecision {
 }
 
 function decideFlex(q: AccessQuestion, product: { key: string; name: string }): AccessDecision {
-  const ms = q.memberships;
+  // Without a team named, a pending or expired invitation is not a team the user works in: the
+  // active memberships choose, and the others speak only when there is no active one.
+  const active = q.memberships.filter((m) => m.status === 'active');
+  const ms = q.requestedTeam || active.length === 0 ? q.memberships : active;
   if (ms.length === 0) {
     return {
       granted: false,
@@ -85,6 +88,14 @@ function decideFlex(q: AccessQuestion, product: { key: string; name: string }): 
       reason: q.requestedTeam
         ? `${q.autodeskId} is not a member of that team, and has no subscription or trial for ${product.name}.`
         : `${q.autodeskId} has no subscription or trial for ${product.name} and is not a member of any Flex team.`,
+    };
+  }
+  if (ms.length > 1 && active.length === 0) {
+    return {
+      granted: false,
+      code: 'invitation-pending',
+      rule: 'R11',
+      reason: `${q.autodeskId} has not accepted any of the invitations to ${ms.map((m) => m.teamName).join(', ')}; accept one from its e-mail first.`,
     };
   }
   if (ms.length > 1) {

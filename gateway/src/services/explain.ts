@@ -1,7 +1,9 @@
 import type { AccessExplanation } from '@flexgate/shared';
 import { listProducts } from '../db/repos/catalog';
 import { currentLicenses } from '../db/repos/licenses';
+import { teamBalance } from '../db/repos/lots';
 import { membershipFacts } from '../db/repos/members';
+import { sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
 import { notFound } from '../domain/errors';
 import { decideAccess } from '../domain/precedence';
 import type { ServiceContext } from './context';
@@ -22,6 +24,16 @@ export async function explainAccess(ctx: ServiceContext, teamId: string, autodes
     membershipFacts(ctx.db, autodeskId, nowIso, teamId),
   ]);
   if (memberships.length === 0) throw notFound(`${autodeskId} is not a member of this team.`);
+  // R4 as the launch applies it: a Flex grant that would open a session needs the day's tokens.
+  const [balance, sessions] = await Promise.all([
+    teamBalance(ctx.db, teamId, nowIso),
+    sessionRowsOf(
+      ctx.db,
+      catalog.map((p) => ({ autodeskId, product: p.key })),
+      nowIso,
+    ),
+  ]);
+  const teamName = memberships[0]?.teamName ?? teamId;
   return catalog.map((p) => {
     const d = decideAccess({
       autodeskId,
@@ -32,6 +44,21 @@ export async function explainAccess(ctx: ServiceContext, teamId: string, autodes
       requestedTeam: teamId,
       now,
     });
+    const open = sessionStateOf(
+      sessions.filter((r) => r.product_key === p.key),
+      nowIso,
+    ).open;
+    if (d.granted && d.source === 'flex' && !open && balance < p.dailyRate) {
+      return {
+        product: p.key,
+        name: p.name,
+        granted: false,
+        source: null,
+        code: 'insufficient-tokens',
+        rule: 'R4',
+        reason: `Team ${teamName} has ${balance} tokens left; ${p.name} needs ${p.dailyRate} for a day of use. A team admin can buy more tokens.`,
+      };
+    }
     if (d.granted) return { product: p.key, name: p.name, granted: true, source: d.source, reason: d.reason };
     return { product: p.key, name: p.name, granted: false, source: null, code: d.code, rule: d.rule, reason: d.reason };
   });

@@ -48,7 +48,9 @@ export async function usageCsvExport(ctx: ServiceContext, teamId: string, q: Que
       tokens: d.tokens,
     })),
   );
-  return { filename: `flex-usage-${teamId}-${r.from.slice(0, 10)}-${r.to.slice(0, 10)}.csv`, csv };
+  // Named by the first and the last day it covers (`to` is exclusive: a range ending at midnight ends the day before).
+  const lastDay = new Date(Date.parse(r.to) - 1).toISOString().slice(0, 10);
+  return { filename: `flex-usage-${teamId}-${r.from.slice(0, 10)}-${lastDay}.csv`, csv };
 }
 
 /** R15: what an admin's dashboard shows: available, used, bought, recent token events, use per day. */

@@ -34,6 +34,7 @@ export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ t
           <meta name="referrer" content="no-referrer" />
           <title>{t ? `${title} · ${t.name} · flexgate` : `${title} · flexgate`}</title>
           <link rel="stylesheet" href={assetUrl('app.css')} />
+          <link rel="icon" type="image/svg+xml" href={assetUrl('icon.svg')} />
           <script src={assetUrl('app.js')} defer />
         </head>
         <body>

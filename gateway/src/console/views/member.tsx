@@ -35,7 +35,7 @@ export const MemberPage: FC<{
           a trial, then Flex tokens. {granted} of {access.length} product{access.length === 1 ? '' : 's'} granted.
         </p>
         <TableWrap label="Access explained">
-          <table class="explain stack">
+          <table class="explain stacked">
             <thead>
               <tr>
                 <th>Product</th>

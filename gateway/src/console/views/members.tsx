@@ -112,7 +112,7 @@ export const MembersView: FC<{
       ) : null}
 
       <TableWrap label="Members">
-        <table class="members stack">
+        <table class="members stacked">
           <thead>
             <tr>
               <th>Member</th>
