@@ -118,11 +118,14 @@ await call('POST', '/v1/subscriptions', { autodeskId: people.subscriber.autodesk
 await call('POST', '/v1/trials', { autodeskId: people.trial.autodeskId, product: 'revit', endsAt: inTwoWeeks });
 
 const cacheOf = (who: keyof typeof people) => join(folder, 'cache', who);
+// The root key's RFC 7638 thumbprint (its kid): what a product would embed.
+const rootThumbprint = gateway.keys.rootJwk.kid;
 // Each simulated person runs the real license-check client, with its own cache on disk.
 const clients: FlexgateClient[] = [];
 async function clientFor(who: keyof typeof people): Promise<FlexgateClient> {
   const person = people[who];
-  const client = createClient({ gatewayUrl: base, cacheDir: cacheOf(who), machine: 'demo-workstation' });
+  // Configured with the root key as a product embeds it: the client trusts nothing else.
+  const client = createClient({ gatewayUrl: base, trust: rootThumbprint, cacheDir: cacheOf(who), machine: 'demo-workstation' });
   clients.push(client);
   await client.signIn(person.autodeskId, person.password);
   return client;
@@ -163,10 +166,12 @@ Flex user      ${people.flex.autodeskId} / ${people.flex.password}
 subscriber     ${people.subscriber.autodeskId} / ${people.subscriber.password}   (Revit subscription)
 trial user     ${people.trial.autodeskId} / ${people.trial.password}   (Revit trial)
 
+Root key       ${rootThumbprint}   (clients trust only the signing keys it vouches for)
+
 Try, in another terminal:
-  FLEXGATE_URL=${base} FLEXGATE_CACHE_DIR=${cacheOf('flex')} pnpm exec flexgate launch revit
+  FLEXGATE_URL=${base} FLEXGATE_TRUST=${rootThumbprint} FLEXGATE_CACHE_DIR=${cacheOf('flex')} pnpm exec flexgate launch revit
   curl -s ${base}/v1/teams/${team.id}/balance -H 'authorization: Bearer ${admin.key}'
-  curl -s ${base}/.well-known/jwks.json
+  curl -s ${base}/.well-known/flexgate-keys   (the key set, signed by the root key)
 Ctrl-C stops it.`);
 
 // In a terminal, Ctrl-C is read as a key (raw mode) rather than sent as SIGINT to the whole process

@@ -6,6 +6,8 @@ export const DEFAULT_GATEWAY = 'http://127.0.0.1:8787';
 
 const COMMON_HELP = `Common options:
   --gateway URL     the gateway; default $FLEXGATE_URL or ${DEFAULT_GATEWAY}
+  --trust ROOT      the gateway's root key: its thumbprint or its JWK; default $FLEXGATE_TRUST,
+                    else the one pinned at the first sign-in (trust on first use)
   --cache-dir DIR   sign-in and entitlements; default $FLEXGATE_CACHE_DIR or ~/.flexgate
   --json            machine-readable output on stdout
   -h, --help        this text`;
@@ -37,7 +39,8 @@ const HELP: Record<CommandName, string> = {
   signin: `Usage: flexgate signin --user AUTODESK_ID [--password P]
 
 Signs in to the gateway and keeps the sign-in in the cache directory: launches need it,
-and offline launches need one less than 24 hours old.
+and offline launches need one less than 24 hours old. Without --trust (or $FLEXGATE_TRUST)
+the first sign-in pins the gateway's root key and says so; a configured trust always wins.
 
 Options:
   --user ID         your Autodesk ID (e-mail address)
@@ -140,6 +143,8 @@ export function helpFor(topic?: CommandName): string {
 
 interface Common {
   gateway: string;
+  /** The root key configured (--trust, FLEXGATE_TRUST): a thumbprint or a JWK's JSON; else the pinned one. */
+  trust?: string;
   cacheDir: string;
   json: boolean;
 }
@@ -188,6 +193,7 @@ export class UsageError extends Error {
 
 const options = {
   gateway: { type: 'string' },
+  trust: { type: 'string' },
   'cache-dir': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -220,7 +226,7 @@ const ALLOWED: Record<CommandName, readonly string[]> = {
   whoami: [],
   simulate: ['users', 'launches', 'concurrency', 'products', 'password', 'prefix', 'setup', 'operator-key', 'tokens', 'use-cache'],
 };
-const COMMON = ['gateway', 'cache-dir', 'json', 'help'];
+const COMMON = ['gateway', 'trust', 'cache-dir', 'json', 'help'];
 
 function positiveInt(command: CommandName, name: string, raw: string | undefined, fallback?: number): number {
   if (raw === undefined) {
@@ -266,8 +272,14 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
   } catch {
     throw usage(`--gateway must be a URL, not "${gateway}"`);
   }
+  const trust = (v.trust ?? env.FLEXGATE_TRUST)?.trim() || undefined;
+  // The shape only: the key itself is checked by the client (verify.ts), which this module does not load.
+  if (trust !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(trust) && !trust.startsWith('{')) {
+    throw usage("--trust must be the root key's thumbprint (43 characters) or its JWK (JSON)");
+  }
   const common: Common = {
     gateway,
+    ...(trust !== undefined && { trust }),
     cacheDir: v['cache-dir'] ?? env.FLEXGATE_CACHE_DIR ?? join(homedir(), '.flexgate'),
     json: v.json ?? false,
   };

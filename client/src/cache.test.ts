@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDiskStore, createEntitlementCache, type DiskStore, type EntitlementCache, entitlementFile, fileKey } from './cache';
-import { claimsFor, makeKey, sign, type TestKey } from './testing/keys';
+import { claimsFor, makeKey, makeRoot, sign, signKeySet, type TestKey } from './testing/keys';
 import { createKeyStore, createVerifier } from './verify';
 
 let dir: string;
@@ -20,14 +21,18 @@ beforeEach(async () => {
   key = await makeKey('k1');
   clock = t0;
   fetches = 0;
-  await store.write('jwks.json', { keys: [key.jwk] });
+  const root = await makeRoot();
+  await store.write('keyset.json', { keySet: await signKeySet(root, { ver: 1, keys: [key] }) });
   const keys = createKeyStore({
-    fetch: async () => {
+    trust: root.jwk,
+    issuer: 'flexgate',
+    fetchKeySet: async () => {
       fetches++;
       throw new Error('offline');
     },
-    load: () => store.read('jwks.json'),
-    save: (jwks) => store.write('jwks.json', jwks),
+    fetchRoot: async () => root.jwk,
+    load: () => store.read('keyset.json'),
+    save: (record) => store.write('keyset.json', record),
   });
   const now = () => clock;
   cache = createEntitlementCache(store, createVerifier(keys, { issuer: 'flexgate', clockSkewSec: 30, now }), {
@@ -155,5 +160,21 @@ describe('entitlement cache', () => {
     });
     expect(await cache.get('ada@example.com', 'autocad')).toBeNull();
     expect(await cache.hasRecord('ada@example.com', 'autocad')).toBe(true);
+  });
+
+  it('records the floor in a record once its entitlement has expired, and only then', async () => {
+    await putFresh(3600);
+    const path = join(dir, entitlementFile('ada@example.com', 'autocad'));
+    const seenAt = () => JSON.parse(readFileSync(path, 'utf8')).seenAt;
+    expect(seenAt()).toBe(t0.toISOString());
+    // Still usable (exp + skew not reached): nothing to record.
+    await cache.settle(new Date(t0.getTime() + 3600_000 + 29_000));
+    expect(seenAt()).toBe(t0.toISOString());
+    const past = new Date(t0.getTime() + 2 * 3600_000);
+    await cache.settle(past);
+    expect(seenAt()).toBe(past.toISOString());
+    // Once is enough: a later floor is not written again.
+    await cache.settle(new Date(t0.getTime() + 3 * 3600_000));
+    expect(seenAt()).toBe(past.toISOString());
   });
 });

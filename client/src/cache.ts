@@ -17,6 +17,8 @@ export interface DiskStore {
   write(name: string, value: unknown): Promise<void>;
   remove(name: string): Promise<void>;
   list(subdir: string): Promise<string[]>;
+  /** Every JSON file under the directory, as names `read` takes. */
+  walk(): Promise<string[]>;
 }
 
 export function createDiskStore(dir: string): DiskStore {
@@ -73,6 +75,14 @@ export function createDiskStore(dir: string): DiskStore {
         throw err;
       }
     },
+    async walk() {
+      try {
+        return (await readdir(dir, { recursive: true, encoding: 'utf8' })).filter((f) => f.endsWith('.json'));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      }
+    },
   };
 }
 
@@ -92,6 +102,11 @@ export interface CachedEntitlement {
   session: LaunchResponse['session'];
   team: string | null;
   savedAt: string;
+  /**
+   * The client's clock floor when the record was written, and again once the entitlement has
+   * expired (`settle`): the record itself then proves that its time is over (floor.ts).
+   */
+  seenAt?: string;
   /** Set when the session was ended and refunded (R7a): the entitlement must not launch again. */
   endedAt?: string;
 }
@@ -115,6 +130,8 @@ export interface EntitlementCache {
   put(autodeskId: string, product: string, record: CachedEntitlement): Promise<void>;
   remove(autodeskId: string, product: string): Promise<void>;
   list(): Promise<string[]>;
+  /** Writes `floor` into every record whose entitlement expired before it and does not say so yet. */
+  settle(floor: Date): Promise<void>;
 }
 
 export function entitlementFile(autodeskId: string, product: string): string {
@@ -122,6 +139,28 @@ export function entitlementFile(autodeskId: string, product: string): string {
 }
 
 export function createEntitlementCache(store: DiskStore, verifier: Verifier, options: EntitlementCacheOptions): EntitlementCache {
+  // Writes to one record go one after the other, so a settle never puts back an entitlement a launch just replaced.
+  const writing = new Map<string, Promise<void>>();
+  function serially(name: string, write: () => Promise<void>): Promise<void> {
+    const next = (writing.get(name) ?? Promise.resolve()).then(write);
+    const settled = next.catch(() => {});
+    writing.set(name, settled);
+    void settled.then(() => {
+      if (writing.get(name) === settled) writing.delete(name);
+    });
+    return next;
+  }
+
+  /** When the record stops being usable: `exp` plus the skew, read without verifying (a forgery gains nothing from it). */
+  function usableUntil(entitlement: string): number {
+    try {
+      const exp = (JSON.parse(Buffer.from(entitlement.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+      return typeof exp === 'number' ? (exp + options.clockSkewSec) * 1000 : Number.NaN;
+    } catch {
+      return Number.NaN;
+    }
+  }
+
   return {
     async get(autodeskId, product, team) {
       const record = await store.read<CachedEntitlement>(entitlementFile(autodeskId, product));
@@ -149,8 +188,24 @@ export function createEntitlementCache(store: DiskStore, verifier: Verifier, opt
         return false;
       }
     },
-    put: (autodeskId, product, record) => store.write(entitlementFile(autodeskId, product), record),
+    put(autodeskId, product, record) {
+      const name = entitlementFile(autodeskId, product);
+      return serially(name, () => store.write(name, { ...record, seenAt: options.now().toISOString() }));
+    },
     remove: (autodeskId, product) => store.remove(entitlementFile(autodeskId, product)),
     list: () => store.list('entitlements'),
+    async settle(floor) {
+      for (const file of await store.list('entitlements')) {
+        const name = join('entitlements', file);
+        await serially(name, async () => {
+          const record = await store.read<CachedEntitlement>(name);
+          if (!record || typeof record.entitlement !== 'string') return;
+          const until = usableUntil(record.entitlement);
+          const seen = record.seenAt ? Date.parse(record.seenAt) : Number.NaN;
+          if (!(until <= floor.getTime()) || seen >= until) return;
+          await store.write(name, { ...record, seenAt: floor.toISOString() });
+        });
+      }
+    },
   };
 }

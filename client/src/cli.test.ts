@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_GATEWAY, parseCli, UsageError } from './args';
 import { formatInstant } from './format';
 import { builtFlexgate } from './testing/bundle';
+import { makeRoot } from './testing/keys';
 import { type StubGateway, startStubGateway } from './testing/stub-gateway';
 
 const env = { FLEXGATE_CACHE_DIR: '/tmp/fg' };
@@ -43,6 +44,11 @@ describe('parseCli', () => {
     expect(parseCli(['help', 'launch'], env)).toEqual({ name: 'help', topic: 'launch' });
     // No password yet: the CLI asks for it, or reads it from standard input.
     expect(parseCli(['signin', '--user', 'a@b.c'], env)).not.toHaveProperty('password');
+    // The trust root: the option, else the environment; none means the pinned one.
+    const thumbprint = 'tvJlzuJZX9da6GZPU-aUoQI-zeDpybkzaUBh6Y8iJvo';
+    expect(parseCli(['launch', 'x', '--trust', thumbprint], env)).toMatchObject({ trust: thumbprint });
+    expect(parseCli(['whoami'], { ...env, FLEXGATE_TRUST: '{"kty":"OKP"}' })).toMatchObject({ trust: '{"kty":"OKP"}' });
+    expect(parseCli(['whoami'], env)).not.toHaveProperty('trust');
   });
 
   it('rejects what it does not understand', () => {
@@ -53,6 +59,7 @@ describe('parseCli', () => {
       ['launch', 'a', '--users', '3'],
       ['launch', 'a', '--hold', '3'],
       ['launch', 'a', '--bogus'],
+      ['launch', 'a', '--trust', 'not-a-thumbprint'],
       ['signin'],
       ['help', 'frobnicate'],
       ['help', 'launch', 'now'],
@@ -189,9 +196,11 @@ describe('the flexgate binary', () => {
   }, 30_000);
 
   it('refuses before sign-in (3), grants (0) with readable and JSON output, refuses unknown products (3)', async () => {
-    const before = await run(['launch', 'autocad'], withEnv());
+    const [before, nobody] = await Promise.all([run(['launch', 'autocad'], withEnv()), run(['whoami'], withEnv())]);
     expect(before.code).toBe(3);
     expect(before.stderr).toMatch(/Not signed in/);
+    expect(nobody.code).toBe(0);
+    expect(nobody.stdout).toMatch(/^Not signed in to http/);
 
     const signin = await run(['signin', '--user', 'ada@example.com'], { ...withEnv(), FLEXGATE_PASSWORD: 'correct horse' });
     expect(signin.code).toBe(0);
@@ -247,6 +256,28 @@ describe('the flexgate binary', () => {
     }
   }, 30_000);
 
+  it('signin pins the root key on first use and says so; a configured trust always wins', async () => {
+    const env = { FLEXGATE_URL: gateway.url, FLEXGATE_CACHE_DIR: join(cacheDir, 'tofu'), FLEXGATE_PASSWORD: 'correct horse' };
+    const first = await run(['signin', '--user', 'ada@example.com'], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain(`Pinned the gateway's root key ${gateway.root.thumbprint} (trust on first use)`);
+    const again = await run(['signin', '--user', 'ada@example.com'], env);
+    expect(again.stderr).toBe('');
+    expect((await run(['launch', 'autocad'], env)).code).toBe(0);
+
+    // Another root configured: the pin does not overrule it, so nothing this gateway signed is believed.
+    const other = (await makeRoot()).thumbprint;
+    const cached = await run(['launch', 'autocad', '--json'], { ...env, FLEXGATE_TRUST: other });
+    expect(cached.code).toBe(3);
+    expect(JSON.parse(cached.stdout)).toMatchObject({ granted: false, code: 'invalid-entitlement' });
+    const signin = await run(['signin', '--user', 'ada@example.com', '--trust', other], env);
+    expect(signin.code).toBe(3);
+    expect(signin.stderr).toMatch(/root key is not the trusted one/);
+    const malformed = await run(['launch', 'autocad', '--trust', 'not-a-key'], env);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/--trust must be/);
+  }, 30_000);
+
   it('signin asks for the password on a terminal, without echoing it', async () => {
     const typed = await runInTerminal(['signin', '--user', 'ada@example.com'], withEnv(), 'Password: ', 'correct horse\r');
     expect(typed.code, typed.screen).toBe(0);
@@ -296,10 +327,12 @@ describe('the flexgate binary', () => {
         signedInAt: new Date().toISOString(),
       }),
     );
-    const dead = await run(['launch', 'autocad'], { FLEXGATE_URL: deadUrl, FLEXGATE_CACHE_DIR: offlineDir });
+    // The root key as a product embeds it: nothing it vouched for is cached, so nothing launches offline.
+    const trusted = { FLEXGATE_URL: deadUrl, FLEXGATE_CACHE_DIR: offlineDir, FLEXGATE_TRUST: gateway.root.thumbprint };
+    const dead = await run(['launch', 'autocad'], trusted);
     expect(dead.code).toBe(4);
     expect(dead.stderr).toMatch(/Gateway unreachable: .*ECONNREFUSED.*No offline allowance/);
-    const products = await run(['products'], { FLEXGATE_URL: deadUrl, FLEXGATE_CACHE_DIR: offlineDir });
+    const products = await run(['products'], trusted);
     expect(products.code).toBe(4);
     const stranger = await run(['products'], { FLEXGATE_URL: deadUrl, FLEXGATE_CACHE_DIR: cacheDir });
     expect(stranger.code).toBe(3); // that sign-in belongs to another gateway

@@ -55,6 +55,7 @@ export async function runCli(argv: readonly string[], env: Record<string, string
     const [{ simulate }, { GatewayUnreachableError }] = await Promise.all([import('./simulate'), import('./http')]);
     const summary = await simulate({
       gatewayUrl: command.gateway,
+      ...(command.trust !== undefined && { trust: command.trust }),
       users: command.users,
       launches: command.launches,
       concurrency: command.concurrency,
@@ -75,9 +76,39 @@ export async function runCli(argv: readonly string[], env: Record<string, string
     return EXIT.ok;
   }
 
-  const { createClient } = await import('./client');
-  const client = createClient({ gatewayUrl: command.gateway, cacheDir: command.cacheDir, ...(clock && { clock }) });
+  if (command.name === 'signout') {
+    // Forgetting the sign-in needs no trust root, nor the client.
+    const { createDiskStore } = await import('./cache');
+    await createDiskStore(command.cacheDir).remove('signin.json');
+    print('Signed out.', { signedOut: true });
+    return EXIT.ok;
+  }
+
+  const [{ createClient }, { TrustError }] = await Promise.all([import('./client'), import('./verify')]);
+  let client: FlexgateClient | null = null;
   try {
+    const trust = command.trust ?? (await trustOnFirstUse(command, io));
+    if (trust === null) {
+      // whoami before any sign-in: nothing to verify, nothing to trust.
+      const me = { gatewayUrl: command.gateway.replace(/\/+$/, ''), cacheDir: command.cacheDir, signedIn: false };
+      const whoami = {
+        ...me,
+        autodeskId: null,
+        signedInAt: null,
+        tokenExpiresAt: null,
+        entitlements: [],
+        provisional: [],
+        offlineAllowance: null,
+      };
+      print(formatWhoAmI(whoami), whoami);
+      return EXIT.ok;
+    }
+    try {
+      client = createClient({ gatewayUrl: command.gateway, trust, cacheDir: command.cacheDir, ...(clock && { clock }) });
+    } catch (err) {
+      if (err instanceof TrustError) return usageError(io, new UsageError(`--trust: ${err.message}`, command.name));
+      throw err;
+    }
     return await dispatch(command, client, io, print);
   } catch (err) {
     if (!(err instanceof FlexgateError)) throw err;
@@ -85,12 +116,41 @@ export async function runCli(argv: readonly string[], env: Record<string, string
     io.stderr.write(`flexgate: ${err.message}\n`);
     return err.code === 'gateway-unreachable' ? EXIT.unreachable : EXIT.refused;
   } finally {
-    await client.close();
+    await client?.close();
   }
 }
 
+/**
+ * The root key pinned for this gateway; at a sign-in without one, the gateway's own, pinned now
+ * and said so. Other commands without a trust root refuse: nothing could be verified (null: a
+ * whoami before any sign-in, which has nothing to verify).
+ */
+async function trustOnFirstUse(command: Exclude<Command, { name: 'help' | 'simulate' | 'signout' }>, io: CliIo) {
+  const { pinnedRoot, pinGatewayRoot } = await import('./pin');
+  const pinned = await pinnedRoot(command.cacheDir, command.gateway);
+  if (pinned) return pinned;
+  if (command.name !== 'signin') {
+    const { createDiskStore } = await import('./cache');
+    const signin = await createDiskStore(command.cacheDir).read<{ gatewayUrl?: unknown }>('signin.json');
+    const signedIn = signin?.gatewayUrl === command.gateway.replace(/\/+$/, '');
+    if (!signedIn && command.name === 'whoami') return null;
+    throw new FlexgateError(
+      'unauthorized',
+      signedIn
+        ? `No trust root for ${command.gateway}: pass --trust (or set FLEXGATE_TRUST), or sign in again, which pins the gateway's root key.`
+        : 'Not signed in: run `flexgate signin` first.',
+    );
+  }
+  const { root, thumbprint } = await pinGatewayRoot(command.cacheDir, command.gateway);
+  io.stderr.write(
+    `Pinned the gateway's root key ${thumbprint} (trust on first use): later answers must be vouched for by it. ` +
+      'A product configures it instead: --trust or FLEXGATE_TRUST.\n',
+  );
+  return root;
+}
+
 async function dispatch(
-  command: Exclude<Command, { name: 'help' } | { name: 'simulate' }>,
+  command: Exclude<Command, { name: 'help' } | { name: 'simulate' } | { name: 'signout' }>,
   client: FlexgateClient,
   io: CliIo,
   print: (human: string, data: unknown) => void,
@@ -109,10 +169,6 @@ async function dispatch(
       print(`Signed in as ${me.autodeskId} (token valid until ${formatInstant(me.expiresAt)}).`, me);
       return EXIT.ok;
     }
-    case 'signout':
-      await client.signOut();
-      print('Signed out.', { signedOut: true });
-      return EXIT.ok;
     case 'products': {
       const list = command.all ? await client.catalog() : await client.products();
       print(formatProducts(list), list);

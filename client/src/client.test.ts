@@ -18,6 +18,7 @@ let client: FlexgateClient;
 function newClient(extra: Partial<Parameters<typeof createClient>[0]> = {}): FlexgateClient {
   return createClient({
     gatewayUrl: gateway.url,
+    trust: gateway.root.thumbprint,
     cacheDir: dir,
     clock: () => now,
     machine: 'test-box',

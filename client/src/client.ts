@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type AllowanceClaims, isProblem, type Product, type SessionEndResponse } from '@flexgate/shared';
+import {
+  type AllowanceClaims,
+  isProblem,
+  KEY_SET_PATH,
+  KEY_SET_VERSION_HEADER,
+  type Product,
+  ROOT_KEY_PATH,
+  type SessionEndResponse,
+} from '@flexgate/shared';
 import { z } from 'zod';
 import { AllowanceRejected, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
 import { type CachedEntitlement, createDiskStore, createEntitlementCache, type VerifiedCacheEntry } from './cache';
+import { createClockFloor } from './floor';
 import { createHttp, GatewayUnreachableError, type Http, type HttpOptions, type HttpResponse } from './http';
 import {
   createProvisionalStore,
@@ -22,11 +31,25 @@ import {
   type RefusalCode,
   type VerifiedGrant,
 } from './types';
-import { createKeyStore, createVerifier, EntitlementRejected } from './verify';
+import {
+  checkTrust,
+  createKeyStore,
+  createVerifier,
+  EntitlementRejected,
+  idTokenIssuedAt,
+  type KeySetRecord,
+  type TrustRoot,
+} from './verify';
 
 export interface ClientOptions {
   gatewayUrl: string;
-  /** Where the sign-in, the JWKS and the entitlements are kept (created 0700). */
+  /**
+   * The gateway's root public key, as a product embeds it: the JWK the gateway publishes at
+   * `/.well-known/flexgate-root.json`, or its RFC 7638 thumbprint. Only signing keys listed in a
+   * key set this root signed are trusted; nothing on disk or on the network can add one.
+   */
+  trust: TrustRoot;
+  /** Where the sign-in, the key set and the entitlements are kept (created 0700). */
   cacheDir: string;
   /** The `iss` entitlements must carry; the gateway's default is "flexgate". */
   issuer?: string;
@@ -50,10 +73,14 @@ export interface SignInRecord {
   /** Single-use: each refresh answers the next one (absent: a gateway without refresh tokens). */
   refreshToken?: string;
   signedInAt: string;
+  /** The clock floor when written (floor.ts). */
+  seenAt?: string;
 }
 
-interface StateRecord {
-  lastSeenAt: string;
+/** The key set as kept in `keyset.json`: for this gateway, with the clock floor when written. */
+interface KeySetFile extends KeySetRecord {
+  gatewayUrl: string;
+  seenAt: string;
 }
 
 export interface SessionRef {
@@ -121,11 +148,9 @@ const launchResponse = z.object({
 
 const signInResponse = z.object({ token: z.string().min(1), expiresAt: z.string(), refreshToken: z.string().min(1).optional() });
 
-/** Persisting the high-water mark on every call would be a write per launch; a minute is enough. */
-const HIGH_WATER_PERSIST_MS = 60_000;
-
 export function createClient(options: ClientOptions): FlexgateClient {
   const gatewayUrl = options.gatewayUrl.replace(/\/+$/, '');
+  checkTrust(options.trust);
   const clock = options.clock ?? (() => new Date());
   const skew = options.clockSkewSec ?? 30;
   const issuer = options.issuer ?? 'flexgate';
@@ -134,40 +159,45 @@ export function createClient(options: ClientOptions): FlexgateClient {
   const store = createDiskStore(options.cacheDir);
   const http = options.httpClient ?? createHttp(gatewayUrl, options.http);
 
-  // A clock wound back must not bring an expired entitlement back to life.
-  let highWater = 0;
-  let persistedHighWater = 0;
-  let stateLoaded: Promise<void> | null = null;
-  const now = () => new Date(Math.max(clock().getTime(), highWater));
-  async function tick(): Promise<Date> {
-    stateLoaded ??= store.read<StateRecord>('state.json').then((s) => {
-      const seen = s ? Date.parse(s.lastSeenAt) : Number.NaN;
-      if (Number.isFinite(seen)) highWater = persistedHighWater = Math.max(highWater, seen);
-    });
-    await stateLoaded;
-    const t = now();
-    highWater = t.getTime();
-    if (highWater - persistedHighWater >= HIGH_WATER_PERSIST_MS) {
-      persistedHighWater = highWater;
-      await store.write('state.json', { lastSeenAt: t.toISOString() } satisfies StateRecord);
-    }
-    return t;
-  }
+  // A clock wound back must not bring an expired entitlement back to life (floor.ts).
+  const floor = createClockFloor({ clock, store, settle: (t) => cache.settle(t) });
+  const now = floor.now;
+  const tick = floor.tick;
 
   const keys = createKeyStore({
-    async fetch() {
-      const res = await http.request({ method: 'GET', path: '/.well-known/jwks.json' });
-      if (res.status !== 200) throw new Error(`JWKS answered ${res.status}`);
+    trust: options.trust,
+    issuer,
+    async fetchKeySet() {
+      const res = await http.request({ method: 'GET', path: KEY_SET_PATH });
+      if (res.status !== 200 || typeof res.body !== 'string') throw new Error(`the key set answered ${res.status}`);
+      return res.body.trim();
+    },
+    async fetchRoot() {
+      const res = await http.request({ method: 'GET', path: ROOT_KEY_PATH });
+      if (res.status !== 200) throw new Error(`the root key answered ${res.status}`);
       return res.body;
     },
     async load() {
-      const saved = await store.read<{ gatewayUrl: string; jwks: unknown }>('jwks.json');
-      return saved?.gatewayUrl === gatewayUrl ? saved.jwks : null;
+      const saved = await store.read<KeySetFile>('keyset.json');
+      return saved?.gatewayUrl === gatewayUrl ? saved : null;
     },
-    save: (jwks) => store.write('jwks.json', { gatewayUrl, fetchedAt: clock().toISOString(), jwks }),
+    save: (record) => store.write('keyset.json', { ...record, gatewayUrl, seenAt: now().toISOString() } satisfies KeySetFile),
+    onVerified: (set) => floor.observe(set.iat * 1000),
   });
   const verifier = createVerifier(keys, { issuer, clockSkewSec: skew, now });
   const cache = createEntitlementCache(store, verifier, { clockSkewSec: skew, now });
+
+  /**
+   * Every call to the gateway: its answer says which key set is current, and a newer one than
+   * held is fetched before anything is trusted again (a revocation reaches the client here).
+   */
+  async function request(req: Parameters<Http['request']>[0]): Promise<HttpResponse> {
+    const res = await http.request(req);
+    const header = res.headers[KEY_SET_VERSION_HEADER];
+    const ver = Number(Array.isArray(header) ? header[0] : header);
+    if (Number.isSafeInteger(ver)) await keys.observe(ver);
+    return res;
+  }
   const provisional = createProvisionalStore(store);
   // The verifier's own trusted keys: whichever keys the client trusts for entitlements, it trusts for allowances.
   const allowanceKeys = (refresh: boolean) => (refresh ? keys.refresh() : keys.current(false));
@@ -198,7 +228,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
         if (!current.refreshToken) return null;
         let res: HttpResponse;
         try {
-          res = await http.request({ method: 'POST', path: '/v1/token/refresh', body: { refreshToken: current.refreshToken } });
+          res = await request({ method: 'POST', path: '/v1/token/refresh', body: { refreshToken: current.refreshToken } });
         } catch (err) {
           if (err instanceof GatewayUnreachableError) return null;
           throw err;
@@ -239,10 +269,10 @@ export function createClient(options: ClientOptions): FlexgateClient {
   async function authed(user: SignInRecord, req: Omit<Parameters<Http['request']>[0], 'token'>): Promise<HttpResponse> {
     let current = user;
     if (current.refreshToken && expiresSoon(current)) current = (await renewed(current)) ?? current;
-    const res = await http.request({ ...req, token: current.token });
+    const res = await request({ ...req, token: current.token });
     if (res.status !== 401 || !current.refreshToken) return res;
     const next = await renewed(current);
-    return next ? http.request({ ...req, token: next.token }) : res;
+    return next ? request({ ...req, token: next.token }) : res;
   }
 
   async function grantFrom(res: HttpResponse, user: SignInRecord, product: string): Promise<VerifiedGrant | Refusal> {
@@ -264,6 +294,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
       if (!(err instanceof EntitlementRejected)) throw err;
       return { granted: false, code: 'invalid-entitlement', reason: `The gateway's entitlement was not accepted: ${err.message}` };
     }
+    floor.observe(claims.iat * 1000);
     const team = body.team ?? claims.team;
     await cache.put(user.autodeskId, product, {
       autodeskId: user.autodeskId,
@@ -435,7 +466,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
   /** A request whose unreachable gateway is an error to report (not an offline launch); as `user` when given. */
   async function call(user: SignInRecord | null, req: Omit<Parameters<Http['request']>[0], 'token'>): Promise<HttpResponse> {
     try {
-      return await (user ? authed(user, req) : http.request(req));
+      return await (user ? authed(user, req) : request(req));
     } catch (err) {
       if (err instanceof GatewayUnreachableError) throw new FlexgateError('gateway-unreachable', err.message);
       throw err;
@@ -465,9 +496,11 @@ export function createClient(options: ClientOptions): FlexgateClient {
         ...(parsed.data.refreshToken !== undefined && { refreshToken: parsed.data.refreshToken }),
         signedInAt: now().toISOString(),
       };
-      await store.write('signin.json', record);
-      // Fetched now, while online, so later launches can be verified offline.
-      await keys.refresh();
+      // Had now, while online, so later launches can be verified offline; a gateway the trust root
+      // does not vouch for gets no sign-in recorded.
+      if (!(await keys.current(true)) && keys.problem)
+        throw new FlexgateError('untrusted-gateway', `${keys.problem} Check the trust root.`);
+      await store.write('signin.json', { ...record, seenAt: now().toISOString() } satisfies SignInRecord);
       await reconcileFor(record);
       await refreshAllowance(record).catch(() => {});
       return { autodeskId: record.autodeskId, expiresAt: record.expiresAt };

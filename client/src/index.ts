@@ -14,5 +14,5 @@ export type { SimulateOptions, SimulateSummary } from './simulate';
 export { percentile, simulate } from './simulate';
 export type { Grant, LaunchOptions, LaunchResult, ProvisionalGrant, Refusal, RefusalCode, VerifiedGrant } from './types';
 export { FlexgateError } from './types';
-export type { Jwks, KeyStore, RejectionCode, Verifier } from './verify';
-export { createKeyStore, createVerifier, EntitlementRejected, parseJwks } from './verify';
+export type { Jwks, KeySet, KeySetRecord, KeyStore, RejectionCode, RootJwk, TrustRoot, Verifier } from './verify';
+export { createKeyStore, createVerifier, EntitlementRejected, parseJwks, TrustError, thumbprintOf, verifyKeySet } from './verify';

@@ -2,12 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ROOT_KEY_PATH } from '@flexgate/shared';
 import { createClient, type FlexgateClient } from './client';
 import { createHttp, type Http } from './http';
-import type { RefusalCode } from './types';
+import { FlexgateError, type RefusalCode } from './types';
+import type { TrustRoot } from './verify';
 
 export interface SimulateOptions {
   gatewayUrl: string;
+  /** The gateway's root key; absent, the one the gateway shows (a load generator trusts the gateway it drives). */
+  trust?: TrustRoot;
   users: number;
   /** Launches per simulated user. */
   launches: number;
@@ -59,17 +63,27 @@ async function setUp(http: Http, opts: SimulateOptions, ids: string[], operatorK
   }
 }
 
+async function shownRoot(http: Http): Promise<TrustRoot> {
+  const res = await http.request({ method: 'GET', path: ROOT_KEY_PATH });
+  if (res.status !== 200 || typeof res.body !== 'object' || res.body === null) {
+    throw new FlexgateError('untrusted-gateway', `The gateway shows no root key (${ROOT_KEY_PATH} answered ${res.status}).`);
+  }
+  return res.body as TrustRoot;
+}
+
 export async function simulate(opts: SimulateOptions): Promise<SimulateSummary> {
   const http = createHttp(opts.gatewayUrl, { connections: opts.concurrency });
   const root = await mkdtemp(join(tmpdir(), 'flexgate-sim-'));
   const ids = Array.from({ length: opts.users }, (_, i) => `${opts.prefix}-${i + 1}@simulated.example`);
   try {
     if (opts.setup) await setUp(http, opts, ids, opts.setup.operatorKey, opts.setup.tokens);
+    const trust = opts.trust ?? (await shownRoot(http));
     let products = opts.products;
     const clients: FlexgateClient[] = [];
     for (const [i, id] of ids.entries()) {
       const client = createClient({
         gatewayUrl: opts.gatewayUrl,
+        trust,
         cacheDir: join(root, String(i)),
         httpClient: http,
         machine: `sim-${i + 1}`,

@@ -6,6 +6,8 @@ export type RefusalCode =
   | 'gateway-unreachable'
   /** The gateway answered with an entitlement that failed verification (R17). */
   | 'invalid-entitlement'
+  /** The gateway's key set is not signed by the root key the client trusts. */
+  | 'untrusted-gateway'
   /** A running product lost the gateway and its entitlement ran out. */
   | 'entitlement-expired';
 

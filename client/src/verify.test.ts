@@ -1,24 +1,52 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHttp, type Http } from './http';
-import { claimsFor, makeKey, sendJson, sign, startServer, type TestKey, type TestServer, unsignedToken } from './testing/keys';
-import { createKeyStore, createVerifier, EntitlementRejected, type Jwks, parseJwks, type Verifier } from './verify';
+import {
+  claimsFor,
+  makeKey,
+  makeRoot,
+  sendJson,
+  sign,
+  signKeySet,
+  startServer,
+  type TestKey,
+  type TestRoot,
+  type TestServer,
+  unsignedToken,
+} from './testing/keys';
+import {
+  createKeyStore,
+  createVerifier,
+  EntitlementRejected,
+  type KeySetRecord,
+  type KeyStore,
+  parseJwks,
+  type TrustRoot,
+  type Verifier,
+} from './verify';
 
 let server: TestServer;
 let http: Http;
+let root: TestRoot;
 let keyA: TestKey;
 let rogue: TestKey;
-let published: TestKey[];
-let jwksHits = 0;
+/** What the server answers at the key set's path: a JWS, signed by `root` unless a test says otherwise. */
+let published: string;
+let keySetHits = 0;
+let rootHits = 0;
 const now = new Date('2026-03-15T10:00:00Z');
 
 beforeAll(async () => {
+  root = await makeRoot();
   keyA = await makeKey('key-a');
   rogue = await makeKey('key-a'); // same kid, other key
   server = await startServer((req, res) => {
-    if (req.url === '/.well-known/jwks.json') {
-      jwksHits++;
-      sendJson(res, 200, { keys: published.map((k) => k.jwk) });
+    if (req.url === '/.well-known/flexgate-keys') {
+      keySetHits++;
+      sendJson(res, 200, published, 'application/jose');
+    } else if (req.url === '/.well-known/flexgate-root.json') {
+      rootHits++;
+      sendJson(res, 200, root.jwk);
     } else sendJson(res, 404, {});
   });
   http = createHttp(server.url, { retry: { attempts: 1 } });
@@ -28,19 +56,29 @@ afterAll(async () => {
   await server.close();
 });
 
+let keys: KeyStore;
 let verifier: Verifier;
-let saved: Jwks | null;
-beforeEach(() => {
-  published = [keyA];
-  jwksHits = 0;
-  saved = null;
-  const keys = createKeyStore({
-    fetch: async () => (await http.request({ method: 'GET', path: '/.well-known/jwks.json' })).body,
+let saved: KeySetRecord | null;
+
+function storeFor(trust: TrustRoot): KeyStore {
+  return createKeyStore({
+    trust,
+    issuer: 'flexgate',
+    fetchKeySet: async () => String((await http.request({ method: 'GET', path: '/.well-known/flexgate-keys' })).body),
+    fetchRoot: async () => (await http.request({ method: 'GET', path: '/.well-known/flexgate-root.json' })).body,
     load: async () => saved,
-    save: async (jwks) => {
-      saved = jwks;
+    save: async (record) => {
+      saved = record;
     },
   });
+}
+
+beforeEach(async () => {
+  published = await signKeySet(root, { ver: 1, keys: [keyA] });
+  keySetHits = 0;
+  rootHits = 0;
+  saved = null;
+  keys = storeFor(root.jwk);
   verifier = createVerifier(keys, { issuer: 'flexgate', clockSkewSec: 30, now: () => now });
 });
 
@@ -60,8 +98,9 @@ describe('verify', () => {
   it('accepts a genuine entitlement and returns its claims', async () => {
     const claims = await verifier.verify(await sign(keyA, claimsFor({ now })), expectation);
     expect(claims).toMatchObject({ sub: 'ada@example.com', product: 'autocad', source: 'flex', sid: 'sess-1' });
-    expect(jwksHits).toBe(1);
-    expect(saved?.keys[0]?.kid).toBe('key-a');
+    expect(keySetHits).toBe(1);
+    // Kept as the JWS the gateway signed, to be verified again when loaded.
+    expect(saved?.keySet).toBe(published);
   });
 
   it('compares the subject case-insensitively on the expected side', async () => {
@@ -85,7 +124,7 @@ describe('verify', () => {
 
   it('rejects alg none without touching the network', async () => {
     expect(await rejection(unsignedToken(claimsFor({ now }), 'key-a'))).toBe('wrong-algorithm');
-    expect(jwksHits).toBe(0);
+    expect(keySetHits).toBe(0);
   });
 
   it('rejects HS256 signed with the public key as the secret', async () => {
@@ -95,32 +134,32 @@ describe('verify', () => {
       const mac = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
       expect(await rejection(`${header}.${payload}.${mac}`)).toBe('wrong-algorithm');
     }
-    expect(jwksHits).toBe(0);
+    expect(keySetHits).toBe(0);
   });
 
-  it('refreshes the JWKS exactly once for an unknown kid, then refuses', async () => {
+  it('refreshes the key set exactly once for an unknown kid, then refuses', async () => {
     await verifier.verify(await sign(keyA, claimsFor({ now })), expectation);
-    expect(jwksHits).toBe(1);
+    expect(keySetHits).toBe(1);
     const stranger = await makeKey('key-unknown');
     expect(await rejection(await sign(stranger, claimsFor({ now })))).toBe('unknown-key');
-    expect(jwksHits).toBe(2);
+    expect(keySetHits).toBe(2);
   });
 
   it('follows a key rotation with one refresh', async () => {
     await verifier.verify(await sign(keyA, claimsFor({ now })), expectation);
     const keyB = await makeKey('key-b');
-    published = [keyB, keyA];
+    published = await signKeySet(root, { ver: 2, keys: [keyB, keyA] });
     await expect(verifier.verify(await sign(keyB, claimsFor({ now })), expectation)).resolves.toBeTruthy();
-    expect(jwksHits).toBe(2);
+    expect(keySetHits).toBe(2);
     // The new key is remembered: no further fetch.
     await verifier.verify(await sign(keyB, claimsFor({ now })), expectation);
-    expect(jwksHits).toBe(2);
+    expect(keySetHits).toBe(2);
   });
 
   it('does not refresh when refreshing is not allowed (offline cache read)', async () => {
     const stranger = await makeKey('key-unknown');
     expect(await rejection(await sign(stranger, claimsFor({ now })), { ...expectation, allowRefresh: false })).toBe('unknown-key');
-    expect(jwksHits).toBe(0);
+    expect(keySetHits).toBe(0);
   });
 
   it('checks typ, issuer, audience, product and subject', async () => {
@@ -148,6 +187,115 @@ describe('verify', () => {
         ignoreExpiry: true,
       } as typeof expectation),
     ).toBe('accepted');
+  });
+});
+
+describe('the key set and its root', () => {
+  const why = async (v: Verifier, jws: string, allowRefresh = true) => {
+    try {
+      await v.verify(jws, { ...expectation, allowRefresh });
+      return 'accepted';
+    } catch (err) {
+      if (err instanceof EntitlementRejected) return err.code;
+      throw err;
+    }
+  };
+  const reloaded = (trust: TrustRoot = root.jwk) =>
+    createVerifier(storeFor(trust), { issuer: 'flexgate', clockSkewSec: 30, now: () => now });
+
+  it('trusts no key a key set not signed by the root lists, from the network or from disk', async () => {
+    const intruder = await makeKey('key-x');
+    const otherRoot = await makeRoot();
+    published = await signKeySet(otherRoot, { ver: 9, keys: [intruder] });
+    expect(await why(verifier, await sign(intruder, claimsFor({ now })))).toBe('unknown-key');
+    expect(keys.problem).toMatch(/not signed by the trusted root/);
+
+    // A genuine key set on disk, a key added to its payload (the signature no longer holds).
+    published = await signKeySet(root, { ver: 1, keys: [keyA] });
+    const genuine = published;
+    expect(await why(reloaded(), await sign(keyA, claimsFor({ now })))).toBe('accepted');
+    const [h, p, sig] = genuine.split('.') as [string, string, string];
+    const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
+    payload.keys.push(intruder.jwk);
+    saved = { keySet: `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}` };
+    expect(await why(reloaded(), await sign(intruder, claimsFor({ now })), false)).toBe('unknown-key');
+    // Nor signed by another root and saved with that root: the configured one decides.
+    saved = { keySet: await signKeySet(otherRoot, { ver: 9, keys: [intruder] }), root: otherRoot.jwk };
+    expect(await why(reloaded(root.thumbprint), await sign(intruder, claimsFor({ now })), false)).toBe('unknown-key');
+  });
+
+  it('with a thumbprint, fetches the root once and keeps it only if the thumbprint matches', async () => {
+    const v = reloaded(root.thumbprint);
+    expect(await why(v, await sign(keyA, claimsFor({ now })))).toBe('accepted');
+    expect(rootHits).toBe(1);
+    expect(saved?.root).toMatchObject({ x: root.jwk.x });
+    const stranger = await makeRoot();
+    const wrong = storeFor(stranger.thumbprint);
+    saved = null;
+    expect(await wrong.refresh()).toBeNull();
+    expect(wrong.problem).toMatch(/root key is not the trusted one/);
+  });
+
+  it('refuses a revoked key at once, without a refresh, even with a valid signature', async () => {
+    const keyB = await makeKey('key-b');
+    published = await signKeySet(root, { ver: 2, keys: [keyB, keyA], revoked: ['key-a'] });
+    // Listed in both: revoked wins.
+    expect(await why(verifier, await sign(keyA, claimsFor({ now })))).toBe('revoked-key');
+    expect(keySetHits).toBe(1);
+    expect(await why(verifier, await sign(keyA, claimsFor({ now })))).toBe('revoked-key');
+    expect(keySetHits).toBe(1);
+    expect(await why(verifier, await sign(keyB, claimsFor({ now })))).toBe('accepted');
+  });
+
+  it('never goes back to an older key set (no rollback), from the network or a restored file', async () => {
+    const keyB = await makeKey('key-b');
+    published = await signKeySet(root, { ver: 5, keys: [keyB], revoked: ['key-a'] });
+    expect(await why(verifier, await sign(keyB, claimsFor({ now })))).toBe('accepted');
+    const before = published;
+    published = await signKeySet(root, { ver: 4, keys: [keyA, keyB] });
+    const older = await keys.refresh();
+    expect(older?.ver).toBe(5);
+    expect(saved?.keySet).toBe(before);
+    expect(await why(verifier, await sign(keyA, claimsFor({ now })))).toBe('revoked-key');
+  });
+
+  it('an answer naming a newer version makes it refresh; until then the held set is not trusted, across restarts', async () => {
+    expect(await why(verifier, await sign(keyA, claimsFor({ now })))).toBe('accepted');
+    await keys.observe(1);
+    expect(keySetHits).toBe(1);
+    const keyB = await makeKey('key-b');
+    published = await signKeySet(root, { ver: 2, keys: [keyB], revoked: ['key-a'] });
+    await keys.observe(2);
+    expect(keySetHits).toBe(2);
+    expect(await why(verifier, await sign(keyA, claimsFor({ now })), false)).toBe('revoked-key');
+
+    // Version 3 announced, but the key set cannot be fetched now: nothing is trusted offline,
+    // and a client started again on the same files knows it.
+    const down = createKeyStore({
+      trust: root.jwk,
+      issuer: 'flexgate',
+      fetchKeySet: async () => {
+        throw new Error('unreachable');
+      },
+      fetchRoot: async () => root.jwk,
+      load: async () => saved,
+      save: async (record) => {
+        saved = record;
+      },
+    });
+    await down.observe(3);
+    expect(saved?.stale).toBe(3);
+    expect(await down.current(false)).toBeNull();
+    expect(
+      await reloaded()
+        .verify(await sign(keyB, claimsFor({ now })), { ...expectation, allowRefresh: false })
+        .catch((e) => e.code),
+    ).toBe('unknown-key');
+    // Fetched at last: trusted again, the mark gone.
+    published = await signKeySet(root, { ver: 3, keys: [keyB], revoked: ['key-a'] });
+    const back = reloaded();
+    expect(await why(back, await sign(keyB, claimsFor({ now })))).toBe('accepted');
+    expect(saved?.stale).toBeUndefined();
   });
 });
 

@@ -1,3 +1,4 @@
+import { KEY_SET_PATH, KEY_SET_VERSION_HEADER, ROOT_KEY_PATH } from '@flexgate/shared';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -27,7 +28,7 @@ import { reportRoutes } from './routes/reports';
 import { teamRoutes } from './routes/teams';
 import { userRoutes } from './routes/users';
 import type { ServiceContext } from './services/context';
-import { launcher } from './services/launch';
+import { type Launch, launcher } from './services/launch';
 import type { KeyRing } from './signing/keyring';
 
 export interface AppDeps {
@@ -64,7 +65,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     config: deps.config,
     passwords: passwords(deps.config.scryptN, { threads: deps.config.scryptThreads, queue: deps.config.scryptQueue }),
   };
-  const launch = launcher(ctx, deps.store, deps.config.launchCache);
+  const launch = withLiveKeys(launcher(ctx, deps.store, deps.config.launchCache), deps.keys);
   const app = router();
 
   const metrics = deps.metrics ?? new Metrics();
@@ -97,6 +98,8 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     await next();
     // On the final response, whoever built it: a refusal made by onError carries the id too.
     c.res.headers.set('x-request-id', id);
+    // Every answer says which key set is current: a client holding an older one refreshes it.
+    c.res.headers.set(KEY_SET_VERSION_HEADER, deps.keys.keySetVersion);
     const ms = performance.now() - started;
     const route = routePattern(c);
     const status = c.res.status;
@@ -171,7 +174,15 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   // Someone who opens the gateway's address in a browser wants the console; a script, where to go.
   app.get('/', (c) => {
     if ((c.req.header('accept') ?? '').includes('text/html')) return c.redirect('/console', 302);
-    return c.json({ name: 'flexgate', console: '/console', openapi: '/openapi.json', jwks: '/.well-known/jwks.json', health: '/healthz' });
+    return c.json({
+      name: 'flexgate',
+      console: '/console',
+      openapi: '/openapi.json',
+      jwks: '/.well-known/jwks.json',
+      keySet: KEY_SET_PATH,
+      rootKey: ROOT_KEY_PATH,
+      health: '/healthz',
+    });
   });
   // Browsers ask for it on every page of the gateway's origin: the console's icon, not a 404.
   app.get('/favicon.ico', (c) => {
@@ -182,6 +193,12 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   app.get('/.well-known/jwks.json', (c) => {
     c.header('cache-control', 'public, max-age=300');
     return c.json(deps.keys.jwks());
+  });
+  // Not cached: a revocation must reach the next client that asks.
+  app.get(KEY_SET_PATH, (c) => c.body(deps.keys.keySetJws, 200, { 'content-type': 'application/jose', 'cache-control': 'no-cache' }));
+  app.get(ROOT_KEY_PATH, (c) => {
+    c.header('cache-control', 'public, max-age=3600');
+    return c.json(deps.keys.rootJwk);
   });
 
   app.route('/', operatorRoutes(ctx, deps.testClock));
@@ -207,6 +224,17 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   app.notFound((c) => problemResponse(c, 'not-found', `No route ${c.req.method} ${c.req.path}.`));
   app.onError(onError(deps.logger));
   return { app, launchLane: launchLaneHandler };
+}
+
+/**
+ * The launch, its entitlement signed again when a revoked key signed it (a session opened before
+ * the revocation): an answer a client would refuse is no answer. A synchronous answer stays one.
+ */
+function withLiveKeys(launch: Launch, keys: KeyRing): Launch {
+  return (input) => {
+    const answer = launch(input);
+    return answer instanceof Promise ? answer.then((a) => keys.live(a)) : keys.live(answer);
+  };
 }
 
 /** The route pattern that answered (bounded label set), never the raw path (unbounded). */

@@ -121,7 +121,11 @@ const VARIABLES = {
     secretText(16),
     'bearer token for GET /metrics (Prometheus); unset, /metrics answers loopback peers and the operator',
   ),
-  FLEXGATE_ISSUER: variable(text, 'flexgate', '`iss` of entitlements and ID tokens'),
+  FLEXGATE_ISSUER: variable(text, 'flexgate', '`iss` of entitlements, ID tokens and the key set'),
+  FLEXGATE_ROOT_KEY_FILE: unlessSet(
+    text,
+    'PEM file of the Ed25519 root key that signs the key set (openssl genpkey -algorithm ed25519); unset, a root key is made on first start and kept in the database',
+  ),
   FLEXGATE_OFFLINE_HOURS: variable(
     integer(0, 24, ' of hours'),
     '24',
@@ -206,6 +210,8 @@ export interface Config {
   readonly rateLimits: RateLimits;
   readonly metricsToken: string | undefined;
   readonly issuer: string;
+  /** The operator's root key file; undefined: the root key kept in the database. */
+  readonly rootKeyFile: string | undefined;
   readonly idTokenTtlSeconds: number;
   /** Hours an offline allowance lasts (at most 24); 0: no allowances, so no provisional launches. */
   readonly offlineHours: number;
@@ -299,6 +305,7 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
     }),
     metricsToken: e.FLEXGATE_METRICS_TOKEN,
     issuer: e.FLEXGATE_ISSUER,
+    rootKeyFile: e.FLEXGATE_ROOT_KEY_FILE,
     idTokenTtlSeconds: e.FLEXGATE_ID_TOKEN_TTL,
     offlineHours: e.FLEXGATE_OFFLINE_HOURS,
     offlineLaunches: e.FLEXGATE_OFFLINE_LAUNCHES,

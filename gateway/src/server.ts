@@ -14,6 +14,7 @@ import { sweepAlerts } from './services/alerts';
 import { settleExpiries } from './services/balance';
 import { MailSender } from './services/outbox';
 import { KeyRing } from './signing/keyring';
+import { readRootKeyFile } from './signing/root';
 
 export interface RunningGateway {
   url: string;
@@ -54,6 +55,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   let checkpointer: Checkpointer | null = null;
   let keys: KeyRing;
   try {
+    // A root key file that cannot be used stops the start before the database is touched.
+    const rootKey = config.rootKeyFile === undefined ? undefined : await readRootKeyFile(config.rootKeyFile);
     if (isPostgres(config.databaseUrl)) await checkPostgres(config.databaseUrl);
     database = connect({ url: config.databaseUrl, poolSize: config.databasePoolSize, sqliteSync: config.sqliteSync });
     const applied = await migrate(database);
@@ -65,7 +68,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       sqliteFile && writer
         ? startCheckpointer(sqliteFile, writer, { onError: (message) => logger.warn('wal checkpoint failed', { err: message }) })
         : null;
-    keys = new KeyRing(database.db, clock, { issuer: config.issuer, idTokenTtlSeconds: config.idTokenTtlSeconds });
+    keys = new KeyRing(database.db, clock, {
+      issuer: config.issuer,
+      idTokenTtlSeconds: config.idTokenTtlSeconds,
+      rootKey,
+    });
     await keys.init();
     await keys.revocations.poll(database.db, clock.now());
     // The launch's storage port needs the tables (a second SQLite connection, a PostgreSQL listener).
@@ -116,6 +123,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   // Background upkeep, each step idempotent so that several instances may run it at once.
   const timers = [
     setInterval(() => keys.refresh().catch((e) => logger.warn('key refresh failed', { err: String(e) })), 30_000),
+    // A key revoked through another instance leaves this one's key set and answers within seconds.
+    setInterval(() => keys.follow().catch((e) => logger.warn('key set check failed', { err: String(e) })), KEY_SET_FOLLOW_MS),
     // A sign-out or revocation made on another instance is refused here within this period.
     setInterval(
       () => keys.revocations.poll(db.db, clock.now()).catch((e) => logger.warn('revocation poll failed', { err: String(e) })),
@@ -155,6 +164,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     },
   };
 }
+
+/** How often an instance checks the key set's version: a revocation elsewhere is served here this much later at most. */
+const KEY_SET_FOLLOW_MS = 2_000;
 
 const isPostgres = (url: string) => url.startsWith('postgres://') || url.startsWith('postgresql://');
 

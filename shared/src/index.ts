@@ -3,4 +3,5 @@ export * from './calendar';
 export * from './claims';
 export * from './problems';
 export * from './schemas';
+export * from './trust';
 export * from './wire';

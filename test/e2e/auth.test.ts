@@ -124,6 +124,7 @@ function call(api: Api, r: Route): Promise<Answer> {
     .replace('{team}', teamB)
     .replace('{autodeskId}', encodeURIComponent(userB.autodeskId))
     .replace('{key}', 'autocad')
+    .replace('{kid}', 'kid_none')
     .replace('{id}', r.path.includes('/sessions/') ? sessionB : 'inv_none');
   const bodies: Record<string, unknown> = {
     'POST /v1/products': { key: 'sneaky', name: 'Sneaky', dailyRate: 1 },

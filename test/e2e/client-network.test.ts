@@ -8,19 +8,22 @@ import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createClient, type FlexgateClient, type LaunchResult } from '@flexgate/client';
-import { decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDirs, ledger, type ProcessGateway, runFlexgate, startProcessGateway } from '../harness/client-e2e';
 import { expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
+import { trustOf } from '../harness/trust';
 
 let gw: ProcessGateway;
+let trust: string;
 let proxy: Proxy;
 const dirs = cacheDirs();
 const clients: FlexgateClient[] = [];
 
 beforeAll(async () => {
   gw = await startProcessGateway();
+  trust = await trustOf(gw);
   await seedCatalog(gw.fixtures());
   proxy = await startProxy(gw.port);
 });
@@ -108,6 +111,7 @@ function newClient(gatewayUrl: string): { client: FlexgateClient; dir: string } 
   const dir = dirs.make();
   const client = createClient({
     gatewayUrl,
+    trust,
     cacheDir: dir,
     machine: 'e2e-workstation',
     http: { timeoutMs: 10_000, retry: { attempts: 4, baseDelayMs: 50, maxDelayMs: 400 } },
@@ -151,16 +155,16 @@ it('R7: the first answer of a launch is lost by a proxy; the client retries with
   await expectLedgerMatchesBalance(gw.fixtures(), u.team);
 });
 
-it('R17: after a key rotation the client meets a new kid, refreshes the JWKS once, and verifies', async () => {
+it('R17: after a key rotation the client learns the new key set at its next answer, once, and verifies', async () => {
   const u = await member(50, ['autocad', 'revit']);
   const { client, dir } = newClient(proxy.url);
-  const jwksFetches = () => proxy.requests.filter((q) => q.line === 'GET /.well-known/jwks.json').length;
-  const start = jwksFetches();
+  const keySetFetches = () => proxy.requests.filter((q) => q.line === 'GET /.well-known/flexgate-keys').length;
+  const start = keySetFetches();
   await client.signIn(u.autodeskId, u.password);
-  expect(jwksFetches() - start).toBe(1);
+  expect(keySetFetches() - start).toBe(1);
   const old = granted(await client.launch('autocad'));
   const oldKid = decodeProtectedHeader(old.entitlement).kid;
-  expect(jwksFetches() - start).toBe(1);
+  expect(keySetFetches() - start).toBe(1);
 
   const { kid } = expectStatus(await gw.op.post('/v1/keys/rotate'), 200);
   expect(kid).not.toBe(oldKid);
@@ -169,14 +173,14 @@ it('R17: after a key rotation the client meets a new kid, refreshes the JWKS onc
   const fresh = granted(await client.launch('revit'));
   expect(decodeProtectedHeader(fresh.entitlement).kid).toBe(kid);
   expect(fresh.claims).toMatchObject({ product: 'revit', sub: u.autodeskId });
-  expect(jwksFetches() - start).toBe(2);
-  const cached = JSON.parse(readFileSync(join(dir, 'jwks.json'), 'utf8')).jwks.keys.map((k: { kid: string }) => k.kid);
+  expect(keySetFetches() - start).toBe(2);
+  const cached = (decodeJwt(JSON.parse(readFileSync(join(dir, 'keyset.json'), 'utf8')).keySet).keys as { kid: string }[]).map((k) => k.kid);
   expect(cached).toEqual(expect.arrayContaining([oldKid, kid]));
 
   // Both keys are now known: the old session's entitlement and the new one verify with no more fetches.
   expect(granted(await client.launch('autocad', { fresh: true })).claims.sid).toBe(old.claims.sid);
   expect(granted(await client.launch('revit', { fresh: true })).claims.sid).toBe(fresh.claims.sid);
-  expect(jwksFetches() - start).toBe(2);
+  expect(keySetFetches() - start).toBe(2);
 });
 
 describe('the flexgate CLI, spawned as a process', () => {
@@ -192,6 +196,8 @@ describe('the flexgate CLI, spawned as a process', () => {
     ]);
     expect(signin.code, signin.stderr).toBe(0);
     expect(signin.stdout).toContain(`Signed in as ${u.autodeskId}`);
+    // No --trust: the first sign-in pins the gateway's root key, and says so.
+    expect(signin.stderr).toContain(`Pinned the gateway's root key ${trust} (trust on first use)`);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('launch needs a product key');
     expect(usage.stderr).toContain('Exit codes:');

@@ -21,9 +21,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDirs, ledger, type ProcessGateway, runFlexgate, SharedClock, startProcessGateway } from '../harness/client-e2e';
 import { expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
+import { trustOf } from '../harness/trust';
 
 const HOUR = 3600_000;
 let gw: ProcessGateway;
+let trust: string;
 const dirs = cacheDirs();
 const clients: FlexgateClient[] = [];
 
@@ -39,6 +41,7 @@ interface Person {
 function newClient(dir: string, clock: SharedClock): FlexgateClient {
   const client = createClient({
     gatewayUrl: gw.url,
+    trust,
     cacheDir: dir,
     clock: clock.now,
     machine: 'e2e-workstation',
@@ -81,6 +84,7 @@ let firstSession: string;
 beforeAll(async () => {
   // The test clock: the reports after the outage come from a client whose clock ran 4 hours on.
   gw = await startProcessGateway({ FLEXGATE_TEST_CLOCK: '1' });
+  trust = await trustOf(gw);
   await seedCatalog(gw.fixtures());
   alice = await person(50);
 });
@@ -101,13 +105,16 @@ it('R6/R17: a granted Flex launch through the real client is verified and cached
   expect(statSync(join(alice.dir, 'entitlements', files[0] as string)).mode & 0o777).toBe(0o600);
 });
 
-it('R17: forged entitlements fed through the client verifier against the real JWKS are all rejected', async () => {
-  let jwksFetches = 0;
+it('R17: forged entitlements fed through the client verifier against the real key set are all rejected', async () => {
+  let keySetFetches = 0;
   const keys = createKeyStore({
-    async fetch() {
-      jwksFetches++;
-      return expectStatus(await gw.anon.get('/.well-known/jwks.json'), 200);
+    trust,
+    issuer: 'flexgate',
+    async fetchKeySet() {
+      keySetFetches++;
+      return expectStatus(await gw.anon.get('/.well-known/flexgate-keys'), 200);
     },
+    fetchRoot: async () => expectStatus(await gw.anon.get('/.well-known/flexgate-root.json'), 200),
     load: async () => null,
     save: async () => {},
   });
@@ -124,7 +131,7 @@ it('R17: forged entitlements fed through the client verifier against the real JW
   };
   const genuine = genuineEntitlement(alice.dir);
   expect(await why(genuine)).toBe('accepted');
-  expect(jwksFetches).toBe(1);
+  expect(keySetFetches).toBe(1);
 
   const forged = await forgeries(genuine, (await keys.current(false))?.keys ?? []);
   expect(await why(forged.signatureByteChanged)).toBe('bad-signature');
@@ -132,11 +139,11 @@ it('R17: forged entitlements fed through the client verifier against the real JW
   expect(await why(forged.otherKeySameKid)).toBe('bad-signature');
   expect(await why(forged.algNone)).toBe('wrong-algorithm');
   expect(await why(forged.hs256WithPublicKey)).toBe('wrong-algorithm');
-  // Refused on the header alone: none of these cost a JWKS fetch.
-  expect(jwksFetches).toBe(1);
+  // Refused on the header alone: none of these cost a key set fetch.
+  expect(keySetFetches).toBe(1);
   // An unknown kid costs exactly one refresh, then a refusal.
   expect(await why(forged.otherKeyOtherKid)).toBe('unknown-key');
-  expect(jwksFetches).toBe(2);
+  expect(keySetFetches).toBe(2);
 });
 
 describe('gateway process stopped', () => {
@@ -175,8 +182,7 @@ describe('gateway process stopped', () => {
     const file = join(dir, readdirSync(dir).find((f) => f.endsWith('__autocad.json')) as string);
     const original = readFileSync(file, 'utf8');
     const record = JSON.parse(original);
-    const jwks = JSON.parse(readFileSync(join(alice.dir, 'jwks.json'), 'utf8')).jwks.keys;
-    const forged = await forgeries(record.entitlement, jwks);
+    const forged = await forgeries(record.entitlement, cachedKeys(alice.dir));
     try {
       for (const [name, jws] of Object.entries(forged)) {
         writeFileSync(file, JSON.stringify({ ...record, entitlement: jws }));
@@ -205,7 +211,8 @@ describe('gateway process stopped', () => {
   });
 
   it('CLI offline: exit 0 from the cache, exit 4 when nothing is usable offline', async () => {
-    const common = ['--gateway', gw.url, '--cache-dir', alice.dir];
+    // The library client signed in with the root key configured; the CLI is given the same.
+    const common = ['--gateway', gw.url, '--cache-dir', alice.dir, '--trust', trust];
     const [cached, unreachable] = await Promise.all([
       runFlexgate(['launch', 'autocad', ...common]),
       runFlexgate(['launch', 'maya', ...common]),
@@ -283,6 +290,11 @@ describe('gateway process stopped', () => {
   });
 });
 
+/** The signing keys in the key set a client keeps (`keyset.json`, the JWS as the gateway signed it). */
+function cachedKeys(dir: string): { kid: string; x: string }[] {
+  return decodeJwt(JSON.parse(readFileSync(join(dir, 'keyset.json'), 'utf8')).keySet).keys as { kid: string; x: string }[];
+}
+
 /** The real entitlement in a client's cache dir. */
 function genuineEntitlement(dir: string): string {
   const sub = join(dir, 'entitlements');
@@ -304,7 +316,7 @@ async function forgeries(genuine: string, jwks: { kid: string; x: string }[]) {
   const [h, p, s] = genuine.split('.') as [string, string, string];
   const kid = decodeProtectedHeader(genuine).kid as string;
   const published = jwks.find((k) => k.kid === kid);
-  if (!published) throw new Error(`kid ${kid} is not in the JWKS`);
+  if (!published) throw new Error(`kid ${kid} is not in the key set`);
   const claims = decodeJwt(genuine);
 
   // One byte of the payload: the last digit of `exp` (a longer entitlement is the obvious forgery).

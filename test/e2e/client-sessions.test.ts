@@ -8,10 +8,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { balance, cacheDirs, ledger, type ProcessGateway, runFlexgate, SharedClock, startProcessGateway } from '../harness/client-e2e';
 import { buy, expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
+import { trustOf } from '../harness/trust';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 let gw: ProcessGateway;
+let trust: string;
 const clock = new SharedClock();
 const dirs = cacheDirs();
 const clients: FlexgateClient[] = [];
@@ -19,6 +21,7 @@ const clients: FlexgateClient[] = [];
 beforeAll(async () => {
   // ID tokens outlive the clock jumps (their own expiry has tests elsewhere).
   gw = await startProcessGateway({ FLEXGATE_TEST_CLOCK: '1', FLEXGATE_ID_TOKEN_TTL: String(7 * 86400) });
+  trust = await trustOf(gw);
   await seedCatalog(gw.fixtures());
 });
 afterAll(async () => {
@@ -39,6 +42,7 @@ async function signedInMember(team: string) {
   expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
   const client = createClient({
     gatewayUrl: gw.url,
+    trust,
     cacheDir: dirs.make(),
     clock: clock.now,
     machine: 'e2e-workstation',

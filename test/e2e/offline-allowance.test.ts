@@ -7,12 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, createKeyStore, createVerifier, EntitlementRejected } from '@flexgate/client';
-import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP } from '@flexgate/shared';
+import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, KEY_SET_PATH, ROOT_KEY_PATH } from '@flexgate/shared';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newAccount, newMember, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
+import { trustOf } from '../harness/trust';
 
 const HOUR = 3600_000;
 let gw: TestGateway;
@@ -65,7 +66,10 @@ describe('POST /v1/offline-allowance', () => {
     const user = await newMember(gw, await newTeam(gw, 50));
     const { allowance } = expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);
     const keys = createKeyStore({
-      fetch: async () => expectStatus(await gw.anon.get('/.well-known/jwks.json'), 200),
+      trust: await trustOf(gw),
+      issuer: 'flexgate',
+      fetchKeySet: async () => (await gw.anon.get(KEY_SET_PATH)).text,
+      fetchRoot: async () => expectStatus(await gw.anon.get(ROOT_KEY_PATH), 200),
       load: async () => null,
       save: async () => {},
     });
@@ -137,6 +141,7 @@ describe('operator settings (FLEXGATE_OFFLINE_HOURS, FLEXGATE_OFFLINE_LAUNCHES)'
     const off = await startTestGateway({ offlineHours: 0 }, gw);
     const dir = mkdtempSync(join(tmpdir(), 'flexgate-off-'));
     const client = createClient({
+      trust: await trustOf(off),
       gatewayUrl: off.url,
       cacheDir: dir,
       http: { timeoutMs: 2000, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } },

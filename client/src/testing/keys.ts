@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, type EntitlementClaims } from '@flexgate/shared';
-import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
-import type { EntitlementJwk } from '../verify';
+import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, type EntitlementClaims, KEY_SET_TYP } from '@flexgate/shared';
+import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import type { EntitlementJwk, RootJwk } from '../verify';
 
 /** Real Ed25519 keys and real JWS for tests: nothing here is a mock of jose. */
 export interface TestKey {
@@ -15,6 +15,36 @@ export async function makeKey(kid: string): Promise<TestKey> {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const exported = await exportJWK(publicKey);
   return { kid, privateKey, jwk: { kty: 'OKP', crv: 'Ed25519', x: String(exported.x), kid, alg: 'EdDSA', use: 'sig' } };
+}
+
+/** A root key: it signs key sets only. `thumbprint` is what a product would embed. */
+export interface TestRoot {
+  privateKey: CryptoKey;
+  jwk: RootJwk;
+  thumbprint: string;
+}
+
+export async function makeRoot(): Promise<TestRoot> {
+  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  const exported = await exportJWK(publicKey);
+  const jwk: RootJwk = { kty: 'OKP', crv: 'Ed25519', x: String(exported.x) };
+  return { privateKey, jwk, thumbprint: await calculateJwkThumbprint(jwk) };
+}
+
+/** A key set as the gateway signs it: the root vouching for `keys`, listing `revoked`. */
+export function signKeySet(
+  root: TestRoot,
+  set: { ver: number; keys: TestKey[]; revoked?: string[]; iat?: number; iss?: string },
+): Promise<string> {
+  return new SignJWT({
+    iss: set.iss ?? 'flexgate',
+    ver: set.ver,
+    iat: set.iat ?? Math.floor(Date.now() / 1000),
+    keys: set.keys.map((k) => k.jwk),
+    revoked: set.revoked ?? [],
+  })
+    .setProtectedHeader({ alg: 'EdDSA', kid: root.thumbprint, typ: KEY_SET_TYP })
+    .sign(root.privateKey);
 }
 
 export function claimsFor(overrides: Partial<EntitlementClaims> & { now?: Date; ttlSec?: number } = {}): EntitlementClaims {
@@ -86,8 +116,14 @@ export async function readBody(req: IncomingMessage): Promise<unknown> {
   return text ? JSON.parse(text) : undefined;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  type = 'application/json',
+  headers: Record<string, string> = {},
+): void {
+  const text = type === 'application/jose' ? String(body) : JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

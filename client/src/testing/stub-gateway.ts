@@ -1,7 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, ID_TOKEN_AUDIENCE, ID_TOKEN_TYP } from '@flexgate/shared';
+import {
+  ALLOWANCE_AUDIENCE,
+  ALLOWANCE_TYP,
+  ID_TOKEN_AUDIENCE,
+  ID_TOKEN_TYP,
+  KEY_SET_PATH,
+  KEY_SET_VERSION_HEADER,
+  ROOT_KEY_PATH,
+} from '@flexgate/shared';
 import { SignJWT } from 'jose';
-import { claimsFor, makeKey, readBody, sendJson, sign, startServer, type TestKey, type TestServer } from './keys';
+import {
+  claimsFor,
+  makeKey,
+  makeRoot,
+  readBody,
+  sendJson as send,
+  sign,
+  signKeySet,
+  startServer,
+  type TestKey,
+  type TestRoot,
+  type TestServer,
+} from './keys';
 
 /**
  * A small stand-in for the gateway, speaking the contract's routes with real signatures, so the
@@ -11,6 +31,8 @@ import { claimsFor, makeKey, readBody, sendJson, sign, startServer, type TestKey
 export interface StubGateway {
   url: string;
   key: TestKey;
+  /** The root key clients are configured with (`trust: root.thumbprint`). */
+  root: TestRoot;
   charges: { user: string; product: string; at: string; provisionalId?: string }[];
   requests: { method: string; path: string; idempotencyKey?: string; body: unknown }[];
   /** Drop the connection after handling the next N launches, as if the answer were lost. */
@@ -33,6 +55,8 @@ const PRODUCT_NAMES: Record<string, string> = { autocad: 'AutoCAD' };
 
 export async function startStubGateway(now: () => Date): Promise<StubGateway> {
   const key = await makeKey('stub-key-1');
+  const root = await makeRoot();
+  const keySet = await signKeySet(root, { ver: 1, keys: [key], iat: Math.floor(now().getTime() / 1000) });
   const sessions = new Map<string, { id: string; startsAt: string; endsAt: string; user: string; product: string }>();
   const answers = new Map<string, unknown>();
   const seenProvisional = new Set<string>();
@@ -43,6 +67,7 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
   const stub: StubGateway = {
     url: '',
     key,
+    root,
     charges: [],
     requests: [],
     dropNextLaunchAnswers: 0,
@@ -110,12 +135,16 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
   });
 
   function handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
+    // Every answer names the key set's version, as the gateway's do.
+    const sendJson = (r: typeof res, status: number, body: unknown, type?: string) =>
+      send(r, status, body, type, { [KEY_SET_VERSION_HEADER]: '1' });
     void (async () => {
       const body = (await readBody(req)) as Record<string, unknown> | undefined;
       const path = req.url ?? '';
       const idem = req.headers['idempotency-key'] as string | undefined;
       stub.requests.push({ method: req.method ?? '', path, ...(idem && { idempotencyKey: idem }), body });
-      if (path === '/.well-known/jwks.json') return sendJson(res, 200, { keys: [key.jwk] });
+      if (path === KEY_SET_PATH) return sendJson(res, 200, keySet, 'application/jose');
+      if (path === ROOT_KEY_PATH) return sendJson(res, 200, { ...root.jwk, kid: root.thumbprint, alg: 'EdDSA' });
       if (path === '/v1/signin') {
         const id = String(body?.autodeskId ?? '').toLowerCase();
         if (body?.password !== 'correct horse')
@@ -196,7 +225,7 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
       }
       return sendJson(res, 404, problem('not-found', 404, 'No such route.'), 'application/problem+json');
     })().catch((err: unknown) => {
-      sendJson(res, 500, problem('internal-error', 500, String(err)), 'application/problem+json');
+      send(res, 500, problem('internal-error', 500, String(err)), 'application/problem+json');
     });
   }
 

@@ -27,6 +27,8 @@ export interface DB {
   usage_day_user: UsageDayUserTable;
   console_sessions: ConsoleSessionsTable;
   access_epoch: AccessEpochTable;
+  root_key: RootKeyTable;
+  key_set: KeySetTable;
   signin_failures: SigninFailuresTable;
   refresh_tokens: RefreshTokensTable;
   token_revocations: TokenRevocationsTable;
@@ -230,6 +232,23 @@ export interface SigningKeysTable {
   /** When a newer key took over signing; the key stays in the JWKS until `drop_after`. */
   retired_at: string | null;
   drop_after: string | null;
+  /** Withdrawn by the operator: out of the JWKS and the key set at once, its kid listed as revoked. */
+  revoked_at: string | null;
+}
+
+/** The root key that signs the key set (migration 010); one row, absent when FLEXGATE_ROOT_KEY_FILE gives it. */
+export interface RootKeyTable {
+  id: number;
+  kid: string;
+  public_jwk: string;
+  private_jwk: string;
+  created_at: string;
+}
+
+/** One row: the key set's version, bumped by every rotation and revocation. */
+export interface KeySetTable {
+  id: number;
+  version: number;
 }
 
 export interface OutboxTable {

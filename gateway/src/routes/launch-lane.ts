@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LaunchResponse } from '@flexgate/shared';
+import { KEY_SET_VERSION_HEADER, type LaunchResponse } from '@flexgate/shared';
 import type { z } from 'zod';
 import { DomainError } from '../domain/errors';
 import { answerJson } from '../launch/warm';
@@ -102,7 +102,15 @@ export function launchLane(d: LaneDeps): NodeLane {
     d.metrics.requests.inc({ method: 'POST', route: ROUTE, status: String(p.status) });
     d.metrics.latency.observe({ method: 'POST', route: ROUTE }, ms / 1000);
     d.accessLog(id, 'POST', ROUTE, p.status, ms);
-    res.writeHead(p.status, closing({ ...p.headers, 'content-length': Buffer.byteLength(p.body), 'x-request-id': id }));
+    res.writeHead(
+      p.status,
+      closing({
+        ...p.headers,
+        'content-length': Buffer.byteLength(p.body),
+        'x-request-id': id,
+        [KEY_SET_VERSION_HEADER]: d.keys.keySetVersion,
+      }),
+    );
     res.end(p.body);
   };
 
@@ -121,7 +129,16 @@ export function launchLane(d: LaneDeps): NodeLane {
     ok();
     okLatency(ms / 1000);
     d.accessLog(id, 'POST', ROUTE, 200, ms);
-    res.writeHead(200, closing({ 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'x-request-id': id }));
+    res.writeHead(
+      200,
+      closing({
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(json),
+        'x-request-id': id,
+        // As on every answer of the app: the current key set's version.
+        [KEY_SET_VERSION_HEADER]: d.keys.keySetVersion,
+      }),
+    );
     res.end(json);
   };
 

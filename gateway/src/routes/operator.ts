@@ -11,6 +11,7 @@ import {
 } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { DomainError } from '../domain/errors';
 import type { AdjustableClock } from '../lib/clock';
 import { requireAnyone, requireOperator } from '../middleware/auth';
 import { createAccount } from '../services/accounts';
@@ -22,6 +23,14 @@ import { createAdmin, createTeam } from '../services/teams';
 import { answers, jsonBody, router } from './openapi';
 
 const tags = ['operator'];
+/** A signing key's kid: its RFC 7638 thumbprint (base64url), or whatever an older gateway named it. */
+const kidParam = z.object({
+  kid: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9_-]+$/),
+});
 
 export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock | null) {
   const app = router();
@@ -144,6 +153,39 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
     async (c) => {
       requireOperator(c);
       return c.json({ kid: await ctx.keys.rotate() }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/operator/signing-keys',
+      tags,
+      summary: 'Every signing key, newest first: active, retired (still published), dropped or revoked',
+      responses: answers({ 200: '[{kid, status, createdAt, retiredAt, revokedAt}]' }, [401, 403]),
+    }),
+    async (c) => {
+      requireOperator(c);
+      return c.json(await ctx.keys.signingKeys(), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/operator/signing-keys/{kid}/revoke',
+      tags,
+      summary:
+        'Withdraw a signing key at once (a leaked one): clients stop trusting it at their next contact; the active key is replaced first',
+      request: { params: kidParam },
+      responses: answers({ 200: '{kid, revokedAt, activeKid, keySetVersion}' }, [400, 401, 403, 404]),
+    }),
+    async (c) => {
+      requireOperator(c);
+      const { kid } = c.req.valid('param');
+      const revoked = await ctx.keys.revoke(kid);
+      if (!revoked) throw new DomainError('not-found', `No signing key ${kid}.`);
+      return c.json(revoked, 200);
     },
   );
 

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, sign as cryptoSign, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import {
   ALLOWANCE_AUDIENCE,
   ALLOWANCE_TYP,
@@ -9,30 +9,42 @@ import {
   ID_TOKEN_AUDIENCE,
   ID_TOKEN_TYP,
   type IdTokenClaims,
+  KEY_SET_TYP,
+  type KeySetClaims,
+  type PublicJwk,
   SIGNING_ALG,
 } from '@flexgate/shared';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema';
-import { inTransaction, serialize } from '../db/tx';
+import { inTransaction, serialize, type Tx } from '../db/tx';
 import { DomainError } from '../domain/errors';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import type { Clock } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { Revocations } from '../lib/revocations';
+import { b64url, signCompact, signParts } from './jws';
+import { generateRootKey, type RootKey, rootKeyFromJwk } from './root';
 import { type IdTokenKey, TokenRejected, verifyIdToken } from './verify-id-token';
 
-const b64url = (text: string) => Buffer.from(text).toString('base64url');
+/** The encoded header of the entitlements a key signs: the same bytes every time, so a revoked key's are known. */
+const entitlementHead = (kid: string) => b64url(JSON.stringify({ alg: SIGNING_ALG, kid, typ: ENTITLEMENT_TYP }));
 
-/** A compact JWS (RFC 7515), EdDSA, signed on libuv's thread pool: what jose and any JOSE library verify. */
-function signCompact(privateKey: KeyObject, header: object, payload: object): Promise<string> {
-  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-  return new Promise((resolve, reject) => {
-    cryptoSign(null, Buffer.from(input), privateKey, (error, signature) => {
-      if (error) reject(error);
-      else resolve(`${input}.${signature.toString('base64url')}`);
-    });
-  });
+/** A signing key as the operator sees it: `dropped` once every token it signed has expired. */
+export interface SigningKeyInfo {
+  kid: string;
+  status: 'active' | 'retired' | 'dropped' | 'revoked';
+  createdAt: string;
+  retiredAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface Revocation {
+  kid: string;
+  revokedAt: string;
+  /** The key that signs now (a new one when the revoked key was the active one). */
+  activeKid: string;
+  keySetVersion: number;
 }
 
 interface LoadedKey {
@@ -41,20 +53,48 @@ interface LoadedKey {
   retiredAt: string | null;
   publicJwk: JWK;
   privateKey: KeyObject;
+  entitlementHead: string;
+}
+
+/** Everything `refresh` loads, swapped in at once so that no request sees half of it. */
+interface Loaded {
+  keys: LoadedKey[];
+  revoked: string[];
+  version: number;
+  keySet: string;
+  shape: string;
 }
 
 export interface KeyRingOptions {
   issuer: string;
   idTokenTtlSeconds: number;
+  /** The operator's root key (FLEXGATE_ROOT_KEY_FILE); absent: the one in the database, made on first start. */
+  rootKey?: RootKey | undefined;
 }
+
+/** How many entitlements signed again (after a revocation) are remembered. */
+const RESIGNED_MAX = 10_000;
 
 /**
  * All signing in one place (R17). Ed25519 keys live in the database so that every gateway
  * instance signs with the same key and publishes the same JWKS; a restart keeps them. The newest
  * unretired key signs; retired keys stay published until every token they signed has expired.
+ * The root key signs the key set (the keys in service and the kids revoked), which is what
+ * clients trust; a revoked key leaves the JWKS and the key set at once.
  */
 export class KeyRing {
   private keys: LoadedKey[] = [];
+  private revoked: string[] = [];
+  /** The entitlement headers of the revoked keys: an answer carrying one is signed again. */
+  private revokedHeads = new Set<string>();
+  private resigned = new Map<string, string>();
+  private root: RootKey | null = null;
+  private version = 0;
+  private versionText = '0';
+  private keySet = '';
+  /** What the key set was signed over: it is signed again only when that changes. */
+  private signedShape = '';
+  private refreshing: Promise<void> = Promise.resolve();
   private jwksCache: { keys: JWK[] } = { keys: [] };
   /** Every published key by kid, ready to verify ID tokens with (retired ones too, until dropped). */
   private idTokenKeys = new Map<string, IdTokenKey>();
@@ -86,18 +126,35 @@ export class KeyRing {
   }
 
   async init(): Promise<void> {
-    await inTransaction(this.db, async (trx) => {
+    const fresh = await this.generate();
+    const freshRoot = this.options.rootKey ? null : await generateRootKey();
+    const storedRoot = await inTransaction(this.db, async (trx) => {
       // Instances starting together on a fresh database would each see no key and insert their
       // own (no unique key can stop that: kids differ); each would then publish a JWKS without
-      // the others' keys. One at a time, the later ones find the first one's key.
+      // the others' keys. One at a time, the later ones find the first one's key (and root).
       await serialize(trx, 'signing-keys');
       const existing = await trx.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).executeTakeFirst();
-      if (!existing)
-        await trx
-          .insertInto('signing_keys')
-          .values(await this.generate())
-          .execute();
+      if (!existing) {
+        await trx.insertInto('signing_keys').values(fresh).execute();
+        await bumpVersion(trx);
+      }
+      if (!freshRoot) return null;
+      const row = await trx.selectFrom('root_key').select('private_jwk').where('id', '=', 1).executeTakeFirst();
+      if (row) return row.private_jwk;
+      const privateJwk = JSON.stringify(freshRoot.privateKey.export({ format: 'jwk' }));
+      await trx
+        .insertInto('root_key')
+        .values({
+          id: 1,
+          kid: freshRoot.kid,
+          public_jwk: JSON.stringify(freshRoot.publicJwk),
+          private_jwk: privateJwk,
+          created_at: this.clock.now().toISOString(),
+        })
+        .execute();
+      return privateJwk;
     });
+    this.root = this.options.rootKey ?? (storedRoot ? await rootKeyFromJwk(storedRoot) : null);
     await this.refresh();
   }
 
@@ -113,34 +170,101 @@ export class KeyRing {
       created_at: this.clock.now().toISOString(),
       retired_at: null,
       drop_after: null,
+      revoked_at: null,
     };
   }
 
-  /** Reloads keys from the database: another instance may have rotated. */
-  async refresh(): Promise<void> {
-    const now = this.clock.now().toISOString();
+  /**
+   * Reloads keys from the database (another instance may have rotated or revoked) and signs the
+   * key set again if it changed. One reload at a time, so a slower earlier one never overwrites
+   * what a later one loaded.
+   */
+  refresh(): Promise<void> {
+    const next = this.refreshing.then(() => this.load());
+    this.refreshing = next.catch(() => {});
+    return next;
+  }
+
+  /** Reloads only when the key set's version moved: one small read, cheap enough to run every few seconds. */
+  async follow(): Promise<void> {
+    const row = await this.db.selectFrom('key_set').select('version').where('id', '=', 1).executeTakeFirst();
+    if (row && row.version !== this.version) await this.refresh();
+  }
+
+  private async load(): Promise<void> {
+    const now = this.clock.now();
+    // Revoked keys stay listed as revoked; the others until every token they signed has expired.
     const rows = await this.db
       .selectFrom('signing_keys')
       .selectAll()
-      .where((eb) => eb.or([eb('drop_after', 'is', null), eb('drop_after', '>', now)]))
+      .where((eb) => eb.or([eb('drop_after', 'is', null), eb('drop_after', '>', now.toISOString()), eb('revoked_at', 'is not', null)]))
       .orderBy('created_at', 'desc')
       .orderBy('kid', 'desc')
       .execute();
-    this.keys = rows.map((r) => {
-      const privateJwk = JSON.parse(r.private_jwk) as JsonWebKey;
-      return {
-        kid: r.kid,
-        createdAt: r.created_at,
-        retiredAt: r.retired_at,
-        publicJwk: JSON.parse(r.public_jwk) as JWK,
-        privateKey: createPrivateKey({ key: privateJwk, format: 'jwk' }),
-      };
-    });
+    const set = await this.db.selectFrom('key_set').select('version').where('id', '=', 1).executeTakeFirstOrThrow();
+    const keys = rows
+      .filter((r) => r.revoked_at === null)
+      .map((r): LoadedKey => {
+        const privateJwk = JSON.parse(r.private_jwk) as JsonWebKey;
+        return {
+          kid: r.kid,
+          createdAt: r.created_at,
+          retiredAt: r.retired_at,
+          publicJwk: JSON.parse(r.public_jwk) as JWK,
+          privateKey: createPrivateKey({ key: privateJwk, format: 'jwk' }),
+          entitlementHead: entitlementHead(r.kid),
+        };
+      });
+    const revoked = rows
+      .filter((r) => r.revoked_at !== null)
+      .map((r) => r.kid)
+      .sort();
+    this.swap(await this.signKeySet(keys, revoked, set.version, now));
+  }
+
+  private async signKeySet(keys: LoadedKey[], revoked: string[], version: number, now: Date): Promise<Loaded> {
+    const shape = JSON.stringify([version, keys.map((k) => k.kid), revoked]);
+    if (shape === this.signedShape) return { keys, revoked, version, keySet: this.keySet, shape };
+    const root = this.root;
+    if (!root) throw new Error('no root key loaded: KeyRing.init() was not called');
+    const claims: KeySetClaims = {
+      iss: this.options.issuer,
+      ver: version,
+      iat: Math.floor(now.getTime() / 1000),
+      keys: keys.map((k) => k.publicJwk as PublicJwk),
+      revoked,
+    };
+    const keySet = await signCompact(root.privateKey, { alg: SIGNING_ALG, kid: root.kid, typ: KEY_SET_TYP }, claims);
+    return { keys, revoked, version, keySet, shape };
+  }
+
+  private swap(loaded: Loaded): void {
+    if (loaded.revoked.join() !== this.revoked.join()) {
+      // A token a revoked key signed must not pass as one verified before.
+      this.verified.clear();
+      this.resigned.clear();
+      this.revokedHeads = new Set(loaded.revoked.map(entitlementHead));
+    }
+    this.keys = loaded.keys;
+    this.revoked = loaded.revoked;
+    this.version = loaded.version;
+    this.versionText = String(loaded.version);
+    this.keySet = loaded.keySet;
+    this.signedShape = loaded.shape;
     this.jwksCache = { keys: this.keys.map((k) => k.publicJwk) };
     this.idTokenKeys = new Map(
       this.keys.map((k) => [k.kid, { publicKey: createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' }) }]),
     );
     this.lastRefresh = Date.now();
+  }
+
+  /** Retires the active key; it keeps verifying until every token it signed has expired. */
+  private async retireActive(trx: Tx, now: Date): Promise<void> {
+    await trx
+      .updateTable('signing_keys')
+      .set({ retired_at: now.toISOString(), drop_after: addMs(now, this.retention).toISOString() })
+      .where('retired_at', 'is', null)
+      .execute();
   }
 
   /** Makes a new signing key; the old one keeps verifying until its tokens have expired. */
@@ -150,15 +274,63 @@ export class KeyRing {
     await inTransaction(this.db, async (trx) => {
       // Two rotations at once would both retire the old key and leave two active new ones.
       await serialize(trx, 'signing-keys');
-      await trx
-        .updateTable('signing_keys')
-        .set({ retired_at: now.toISOString(), drop_after: addMs(now, this.retention).toISOString() })
-        .where('retired_at', 'is', null)
-        .execute();
+      await this.retireActive(trx, now);
       await trx.insertInto('signing_keys').values(fresh).execute();
+      await bumpVersion(trx);
     });
     await this.refresh();
     return fresh.kid;
+  }
+
+  /**
+   * Withdraws a signing key at once (a leaked one): it leaves the JWKS and the key set, and the
+   * key set lists its kid as revoked. The active key is replaced first, in the same transaction,
+   * so that something always signs. Revoking a revoked key changes nothing. Null: no such key.
+   */
+  async revoke(kid: string): Promise<Revocation | null> {
+    const now = this.clock.now();
+    const fresh = await this.generate();
+    const revokedAt = await inTransaction(this.db, async (trx) => {
+      await serialize(trx, 'signing-keys');
+      const row = await trx.selectFrom('signing_keys').select(['retired_at', 'revoked_at']).where('kid', '=', kid).executeTakeFirst();
+      if (!row) return null;
+      if (row.revoked_at !== null) return row.revoked_at;
+      if (row.retired_at === null) {
+        await this.retireActive(trx, now);
+        await trx.insertInto('signing_keys').values(fresh).execute();
+      }
+      await trx.updateTable('signing_keys').set({ revoked_at: now.toISOString() }).where('kid', '=', kid).execute();
+      await bumpVersion(trx);
+      return now.toISOString();
+    });
+    if (revokedAt === null) return null;
+    await this.refresh();
+    return { kid, revokedAt, activeKid: this.activeKid, keySetVersion: this.version };
+  }
+
+  /** Every signing key ever made, newest first, with what became of it. */
+  async signingKeys(): Promise<SigningKeyInfo[]> {
+    const now = this.clock.now().toISOString();
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .select(['kid', 'created_at', 'retired_at', 'drop_after', 'revoked_at'])
+      .orderBy('created_at', 'desc')
+      .orderBy('kid', 'desc')
+      .execute();
+    return rows.map((r) => ({
+      kid: r.kid,
+      status:
+        r.revoked_at !== null
+          ? 'revoked'
+          : r.retired_at === null
+            ? 'active'
+            : r.drop_after !== null && r.drop_after <= now
+              ? 'dropped'
+              : 'retired',
+      createdAt: r.created_at,
+      retiredAt: r.retired_at,
+      revokedAt: r.revoked_at,
+    }));
   }
 
   private active(): LoadedKey {
@@ -175,6 +347,44 @@ export class KeyRing {
     return this.jwksCache;
   }
 
+  /** The key set: a compact JWS by the root key over the keys in service and the kids revoked. */
+  get keySetJws(): string {
+    return this.keySet;
+  }
+
+  /** Its version, as the `Flexgate-Key-Set` header of every answer carries it. */
+  get keySetVersion(): string {
+    return this.versionText;
+  }
+
+  /** The root's public JWK; its kid is its RFC 7638 thumbprint. */
+  get rootJwk(): RootKey['publicJwk'] {
+    if (!this.root) throw new Error('no root key loaded: KeyRing.init() was not called');
+    return this.root.publicJwk;
+  }
+
+  /**
+   * The answer itself, unless a revoked key signed its entitlement (a session opened before the
+   * revocation answers the entitlement signed then): that one is signed again, same claims, by the
+   * active key. Costs nothing while no key is revoked.
+   */
+  live<T extends { entitlement: string }>(answer: T): T | Promise<T> {
+    if (this.revokedHeads.size === 0) return answer;
+    const jws = answer.entitlement;
+    if (!this.revokedHeads.has(jws.slice(0, jws.indexOf('.')))) return answer;
+    return this.resign(jws).then((entitlement) => ({ ...answer, entitlement }));
+  }
+
+  private async resign(jws: string): Promise<string> {
+    const known = this.resigned.get(jws);
+    if (known !== undefined) return known;
+    const key = this.active();
+    const again = await signParts(key.privateKey, key.entitlementHead, jws.slice(jws.indexOf('.') + 1, jws.lastIndexOf('.')));
+    if (this.resigned.size >= RESIGNED_MAX) this.resigned.clear();
+    this.resigned.set(jws, again);
+    return again;
+  }
+
   /**
    * Signs an entitlement with node:crypto on libuv's thread pool: the Ed25519 signature runs on
    * another core while this thread serves other requests (in line it was a large share of a cold
@@ -185,10 +395,9 @@ export class KeyRing {
    */
   signEntitlement(claims: Omit<EntitlementClaims, 'iss' | 'aud' | 'jti'>): Promise<string> {
     const key = this.active();
-    const header = { alg: SIGNING_ALG, kid: key.kid, typ: ENTITLEMENT_TYP };
     const { sub, iat, exp, ...rest } = claims;
     const payload = { ...rest, iss: this.options.issuer, aud: ENTITLEMENT_AUDIENCE, sub, iat, exp, jti: newId('ent') };
-    return signCompact(key.privateKey, header, payload);
+    return signParts(key.privateKey, key.entitlementHead, b64url(JSON.stringify(payload)));
   }
 
   /** An offline allowance: its own `typ` and audience, so it never passes as an entitlement or an ID token. */
@@ -271,6 +480,15 @@ export class KeyRing {
     if (this.idTokenKeys.size === 0) throw new Error('KeyRing not initialised');
     return verifyIdToken(token, this.idTokenKeys, this.options.issuer, Math.floor(this.clock.now().getTime() / 1000));
   }
+}
+
+/** Every change to the key set (a key added or revoked) moves its version, in the change's transaction. */
+async function bumpVersion(trx: Tx): Promise<void> {
+  await trx
+    .updateTable('key_set')
+    .set((eb) => ({ version: eb('version', '+', 1) }))
+    .where('id', '=', 1)
+    .execute();
 }
 
 /** What follows a compact JWS's last dot: its signature, which tells tokens apart. */
