@@ -31,15 +31,7 @@ import {
   type RefusalCode,
   type VerifiedGrant,
 } from './types';
-import {
-  checkTrust,
-  createKeyStore,
-  createVerifier,
-  EntitlementRejected,
-  idTokenIssuedAt,
-  type KeySetRecord,
-  type TrustRoot,
-} from './verify';
+import { checkTrust, createKeyStore, createVerifier, EntitlementRejected, type KeySetRecord, type TrustRoot } from './verify';
 
 export interface ClientOptions {
   gatewayUrl: string;

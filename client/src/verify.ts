@@ -1,12 +1,4 @@
-import {
-  ENTITLEMENT_AUDIENCE,
-  ENTITLEMENT_TYP,
-  type EntitlementClaims,
-  ID_TOKEN_AUDIENCE,
-  ID_TOKEN_TYP,
-  KEY_SET_TYP,
-  SIGNING_ALG,
-} from '@flexgate/shared';
+import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, type EntitlementClaims, KEY_SET_TYP, SIGNING_ALG } from '@flexgate/shared';
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, errors, importJWK, type JSONWebKeySet, jwtVerify } from 'jose';
 import { z } from 'zod';
 
@@ -403,27 +395,4 @@ function toRejection(err: unknown): EntitlementRejected {
   if (err instanceof errors.JWKSNoMatchingKey) return new EntitlementRejected('unknown-key', 'No key matches the entitlement.');
   const message = err instanceof Error ? err.message : String(err);
   return new EntitlementRejected('malformed', `The entitlement could not be verified: ${message}`);
-}
-
-/**
- * When the gateway issued this ID token, if its signature verifies against the trusted keys.
- * Proof of a recent sign-in that cannot be made by editing a file (provisional launches).
- */
-export async function idTokenIssuedAt(keys: KeyStore, token: string, expect: { issuer: string; sub: string }): Promise<Date | null> {
-  try {
-    const jwks = await keys.current(false);
-    if (!jwks) return null;
-    const { payload } = await jwtVerify(token, createLocalJWKSet({ keys: jwks.keys } as JSONWebKeySet), {
-      algorithms: [SIGNING_ALG],
-      typ: ID_TOKEN_TYP,
-      issuer: expect.issuer,
-      audience: ID_TOKEN_AUDIENCE,
-      subject: expect.sub.toLowerCase(),
-      // Only the issue instant matters here; an expired ID token still proves when it was issued.
-      currentDate: new Date(0),
-    });
-    return typeof payload.iat === 'number' ? new Date(payload.iat * 1000) : null;
-  } catch {
-    return null;
-  }
 }

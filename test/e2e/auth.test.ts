@@ -208,7 +208,7 @@ describe('authentication: every route refuses every credential that is not ours 
       200,
     );
     expect(refreshToken).toMatch(/^fgr_[A-Za-z0-9_-]{43}$/);
-    // What the client checks offline (client/src/verify.ts idTokenIssuedAt): its iat proves a recent sign-in.
+    // Any JOSE library can check it against the JWKS.
     const jwks = expectStatus(await gw.anon.get('/.well-known/jwks.json'), 200);
     const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
       algorithms: ['EdDSA'],
