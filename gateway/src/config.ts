@@ -112,6 +112,11 @@ const VARIABLES = {
   FLEXGATE_RATE_SIGNIN_PER_IP: variable(integer(1, 1_000_000), '300', 'sign-ins per minute per peer address'),
   FLEXGATE_RATE_LAUNCH_PER_USER: variable(integer(1, 1_000_000), '120', 'launches per minute per user'),
   FLEXGATE_RATE_LAUNCH_PER_IP: variable(integer(1, 1_000_000), '3000', 'launches per minute per peer address'),
+  FLEXGATE_RATE_INVITE_PER_ADMIN: variable(
+    integer(1, 1_000_000),
+    '20',
+    'invitation e-mails (invitations and resends) an admin key may send per minute; a recipient gets at most 3 a day whoever sends them',
+  ),
   FLEXGATE_RATE_LOOKUP_PER_ADMIN: variable(
     integer(1, 1_000_000),
     '30',
@@ -240,6 +245,7 @@ export interface RateLimits {
   readonly launchPerUser: number;
   readonly launchPerIp: number;
   readonly lookupPerAdmin: number;
+  readonly invitePerAdmin: number;
 }
 
 /**
@@ -302,6 +308,7 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
       launchPerUser: e.FLEXGATE_RATE_LAUNCH_PER_USER,
       launchPerIp: e.FLEXGATE_RATE_LAUNCH_PER_IP,
       lookupPerAdmin: e.FLEXGATE_RATE_LOOKUP_PER_ADMIN,
+      invitePerAdmin: e.FLEXGATE_RATE_INVITE_PER_ADMIN,
     }),
     metricsToken: e.FLEXGATE_METRICS_TOKEN,
     issuer: e.FLEXGATE_ISSUER,

@@ -29,6 +29,7 @@ const limits = (l: Partial<Config['rateLimits']>): Config['rateLimits'] => ({
   launchPerUser: 1000,
   launchPerIp: 1000,
   lookupPerAdmin: 1000,
+  invitePerAdmin: 1000,
   ...l,
 });
 

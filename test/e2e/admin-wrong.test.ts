@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buy, ledgerOf, newAccount, newMember, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { newAdmin } from '../harness/admin';
+import { buy, ledgerOf, newAccount, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
@@ -84,6 +85,56 @@ describe('dates that do not exist are refused, not rolled over', () => {
       expect(r.status, q).toBe(400);
     }
     expectStatus(await gw.op.get(`/v1/teams/${team}/usage?from=2024-02-29&to=2024-03-01`), 200);
+  });
+});
+
+describe('invitation e-mails are bounded (R11, R14)', () => {
+  it('a recipient gets at most 3 invitation e-mails a day, whichever teams send them; a day later one more', async () => {
+    const email = `spammed.${Date.now()}@example.com`;
+    const [t1, t2] = [await newTeam(gw, 10), await newTeam(gw, 10)];
+    const first = expectStatus(await gw.op.post(`/v1/teams/${t1}/members`, { invite: `Spam Target <${email}>` }), 201);
+    for (let i = 0; i < 2; i++) expectStatus(await gw.op.post(`/v1/teams/${t1}/invitations/${first.invitation.id}/resend`), 200);
+    const fourth = await gw.op.post(`/v1/teams/${t1}/invitations/${first.invitation.id}/resend`);
+    expect(fourth.status).toBe(429);
+    expect(fourth.body.code).toBe('too-many-requests');
+    expect(Number(fourth.headers.get('retry-after'))).toBeGreaterThan(23 * 3600);
+    // Another team, the same address: refused too, and nothing is left half-made (no pending member).
+    const other = await gw.op.post(`/v1/teams/${t2}/members`, { invite: `Spam Target <${email}>` });
+    expect(other.status).toBe(429);
+    const members = expectStatus(await gw.op.get(`/v1/teams/${t2}/members`), 200) as any[];
+    expect(members.some((m) => m.autodeskId === email)).toBe(false);
+    const mails = expectStatus(await gw.op.get(`/v1/outbox?to=${encodeURIComponent(email)}`), 200) as any[];
+    expect(mails.filter((m) => m.kind === 'invitation')).toHaveLength(3);
+    await setClock(gw, new Date(Date.now() + 25 * 3600_000));
+    expectStatus(await gw.op.post(`/v1/teams/${t2}/members`, { invite: `Spam Target <${email}>` }), 201);
+    await setClock(gw, new Date());
+  });
+
+  it('an admin key sends at most FLEXGATE_RATE_INVITE_PER_ADMIN invitations a minute; another admin is not held back', async () => {
+    const limited = await startTestGateway({
+      rateLimit: true,
+      rateLimits: {
+        signinPerUser: 1000,
+        signinPerIp: 1000,
+        launchPerUser: 1000,
+        launchPerIp: 1000,
+        lookupPerAdmin: 1000,
+        invitePerAdmin: 2,
+      },
+    });
+    try {
+      await seedCatalog(limited);
+      const team = await newTeam(limited, 10);
+      const [a, b] = [await newAdmin(limited, [team]), await newAdmin(limited, [team])];
+      for (let i = 0; i < 2; i++)
+        expectStatus(await a.api.post(`/v1/teams/${team}/members`, { invite: `P${i} <p${i}.${Date.now()}@example.com>` }), 201);
+      const third = await a.api.post(`/v1/teams/${team}/members`, { invite: `P3 <p3.${Date.now()}@example.com>` });
+      expect(third.status).toBe(429);
+      expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expectStatus(await b.api.post(`/v1/teams/${team}/members`, { invite: `Q <q.${Date.now()}@example.com>` }), 201);
+    } finally {
+      await limited.close();
+    }
   });
 });
 

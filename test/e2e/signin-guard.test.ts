@@ -95,7 +95,14 @@ describe('looking up Autodesk IDs, per admin key', () => {
   it('adding existing accounts is bounded per admin key; invitations and other admins are not', async () => {
     const gw = await started({
       rateLimit: true,
-      rateLimits: { signinPerUser: 1000, signinPerIp: 1000, launchPerUser: 1000, launchPerIp: 1000, lookupPerAdmin: 3 },
+      rateLimits: {
+        signinPerUser: 1000,
+        signinPerIp: 1000,
+        launchPerUser: 1000,
+        launchPerIp: 1000,
+        lookupPerAdmin: 3,
+        invitePerAdmin: 1000,
+      },
     });
     await seedCatalog(gw);
     const team = await newTeam(gw, 100);

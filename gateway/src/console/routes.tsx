@@ -339,6 +339,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     };
     try {
       const added = await inviteMember(ctx, {
+        by: { kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id },
         teamId: team.id,
         invite: draft.invite,
         guest: draft.guest,
@@ -400,7 +401,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     const team = c.get('team');
     const id = c.req.param('member');
     const invitation = field(await form(c), 'invitation');
-    await resendInvitation(ctx, team.id, invitation);
+    await resendInvitation(ctx, team.id, invitation, { kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id });
     return c.redirect(`${teamPath(team.id, '/members')}?done=resent&who=${encodeURIComponent(id)}`, 303);
   });
 

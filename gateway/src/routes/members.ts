@@ -88,8 +88,8 @@ export function memberRoutes(ctx: ServiceContext) {
     }),
     async (c) => {
       const { team, id } = c.req.valid('param');
-      requireTeamAdmin(c, team);
-      return c.json(await resendInvitation(ctx, team, id), 200);
+      const by = requireTeamAdmin(c, team);
+      return c.json(await resendInvitation(ctx, team, id, by), 200);
     },
   );
 

@@ -98,8 +98,8 @@ export function teamRoutes(ctx: ServiceContext) {
     }),
     async (c) => {
       const { team } = c.req.valid('param');
-      requireTeamAdmin(c, team);
-      return c.json(await addMember(ctx, { teamId: team, ...c.req.valid('json') }), 201);
+      const by = requireTeamAdmin(c, team);
+      return c.json(await addMember(ctx, { teamId: team, ...c.req.valid('json'), by }), 201);
     },
   );
 

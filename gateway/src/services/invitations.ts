@@ -3,7 +3,7 @@ import { findAccount, insertAccount } from '../db/repos/accounts';
 import { listProducts } from '../db/repos/catalog';
 import { findInvitation, findInvitationByTokenHash, insertInvitations, markAccepted, supersedeInvitations } from '../db/repos/invitations';
 import { activateMember, findMember, insertMember, listMembers, replaceMemberProducts } from '../db/repos/members';
-import { enqueueMail } from '../db/repos/outbox';
+import { enqueueMail, recentMailsTo } from '../db/repos/outbox';
 import { inTransaction, type Tx } from '../db/tx';
 import { conflict, DomainError, invalid, notFound } from '../domain/errors';
 import { parseInvite } from '../domain/invite';
@@ -11,7 +11,8 @@ import { invitationMail } from '../domain/mails';
 import { addMs, DAY_MS } from '../domain/time';
 import { newId } from '../lib/ids';
 import { newSecret, sha256 } from '../lib/secrets';
-import type { ServiceContext } from './context';
+import { TokenBuckets } from '../middleware/rate-limit';
+import type { Actor, ServiceContext } from './context';
 import { requireProducts } from './members';
 import { requireTeam } from './teams';
 
@@ -24,12 +25,47 @@ interface NewInvitation {
   expiresAt: string;
 }
 
+/**
+ * Invitation e-mails carry a name and a team an admin chose, to any address: bounded, so the
+ * gateway cannot be made to spam someone. Per recipient (whichever teams and admins send them) in
+ * the database; per admin in each process, as the other rate limits.
+ */
+export const INVITATIONS_PER_RECIPIENT_PER_DAY = 3;
+const adminBuckets = new Map<number, TokenBuckets>();
+
+/** The admin's share of invitation e-mails (FLEXGATE_RATE_INVITE_PER_ADMIN a minute), unless limits are off. */
+export function takeInviteToken(ctx: ServiceContext, by: Actor | undefined): void {
+  if (by?.kind !== 'admin' || !ctx.config.rateLimit) return;
+  const perMinute = ctx.config.rateLimits.invitePerAdmin;
+  let buckets = adminBuckets.get(perMinute);
+  if (!buckets) {
+    buckets = new TokenBuckets(perMinute);
+    adminBuckets.set(perMinute, buckets);
+  }
+  const wait = buckets.take(by.id);
+  if (wait > 0) {
+    throw new DomainError('too-many-requests', `Too many invitations sent from this admin key; retry in ${wait} s.`, {
+      retryAfterSeconds: wait,
+    });
+  }
+}
+
 /** A fresh invitation row and its invitation e-mail, in the caller's transaction. */
 async function issueInvitation(
   trx: Tx,
   m: { teamId: string; teamName: string; autodeskId: string; name: string; allProducts: boolean; products: readonly string[] },
   now: Date,
 ): Promise<NewInvitation> {
+  const recent = await recentMailsTo(trx, m.autodeskId, 'invitation', addMs(now, -DAY_MS).toISOString(), INVITATIONS_PER_RECIPIENT_PER_DAY);
+  const oldest = recent[INVITATIONS_PER_RECIPIENT_PER_DAY - 1];
+  if (oldest !== undefined) {
+    const next = addMs(new Date(oldest), DAY_MS);
+    throw new DomainError(
+      'too-many-requests',
+      `${m.autodeskId} was sent ${INVITATIONS_PER_RECIPIENT_PER_DAY} invitations in the last 24 hours; the next can be sent from ${next.toISOString()}.`,
+      { retryAfterSeconds: Math.max(1, Math.ceil((next.getTime() - now.getTime()) / 1000)) },
+    );
+  }
   const inv: NewInvitation = { id: newId('inv', 9), token: newSecret('inv'), expiresAt: addMs(now, INVITATION_MS).toISOString() };
   await insertInvitations(trx, [
     {
@@ -73,9 +109,12 @@ export async function inviteMember(
     guest?: boolean | undefined;
     products?: string[] | undefined;
     allProducts?: boolean | undefined;
+    /** Who sends it: an admin's invitations are limited per admin. */
+    by?: Actor | undefined;
   },
 ): Promise<AddMemberResponse> {
   const team = await requireTeam(ctx, input.teamId);
+  takeInviteToken(ctx, input.by);
   const parsed = parseInvite(input.invite);
   if (!parsed.ok)
     throw new DomainError('invalid-request', parsed.message, { rule: 'R11', errors: [{ path: 'invite', message: parsed.message }] });
@@ -132,8 +171,10 @@ export async function resendInvitation(
   ctx: ServiceContext,
   teamId: string,
   invitationId: string,
+  by?: Actor,
 ): Promise<{ id: string; expiresAt: string }> {
   const team = await requireTeam(ctx, teamId);
+  takeInviteToken(ctx, by);
   const old = await findInvitation(ctx.db, invitationId);
   if (!old || old.teamId !== teamId) throw notFound(`No invitation ${invitationId} in this team.`);
   if (old.acceptedAt) throw conflict(`${old.autodeskId} accepted this invitation on ${old.acceptedAt}; there is nothing to resend.`);

@@ -16,7 +16,7 @@ import { inTransaction, type Tx } from '../db/tx';
 import { flexProducts } from '../domain/access';
 import { conflict, DomainError, notFound } from '../domain/errors';
 import { accessMail } from '../domain/mails';
-import type { ServiceContext } from './context';
+import type { Actor, ServiceContext } from './context';
 import { inviteMember } from './invitations';
 import { requireTeam } from './teams';
 
@@ -51,6 +51,7 @@ type AddInput = {
   guest?: boolean | undefined;
   products?: string[] | undefined;
   allProducts?: boolean | undefined;
+  by?: Actor | undefined;
 };
 
 /** POST /v1/teams/:team/members: an existing account by Autodesk ID, or an invitation (R11). */

@@ -97,3 +97,17 @@ export async function markFailed(db: Kysely<DB>, id: number, error: string, retr
     .where('id', '=', id)
     .execute();
 }
+
+/** When the latest `n` mails of `kind` to `to` since `sinceIso` were written, newest first. */
+export async function recentMailsTo(db: Kysely<DB>, to: string, kind: string, sinceIso: string, n: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('outbox')
+    .select('created_at')
+    .where('to_addr', '=', to.toLowerCase())
+    .where('kind', '=', kind)
+    .where('created_at', '>=', sinceIso)
+    .orderBy('created_at', 'desc')
+    .limit(n)
+    .execute();
+  return rows.map((r) => r.created_at);
+}
