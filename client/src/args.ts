@@ -74,6 +74,8 @@ Options:
   --team T              the team id to charge, when you belong to several
   --machine M           the machine name reported to the gateway (default: the host name)
   --fresh               ask the gateway even if the cache holds a valid entitlement
+  --yes, -y             do not ask before a launch that charges tokens (on a terminal, the
+                        CLI asks "This will use N tokens of TEAM (M left). Continue?" first)
   --run                 keep running as the product would, heartbeating, until Ctrl-C
                         or --hold; then end the session (free within 5 minutes, once a
                         day); stops at once (exit 3) if the gateway voids the session
@@ -160,6 +162,7 @@ export type Command =
       team?: string;
       machine?: string;
       fresh: boolean;
+      yes: boolean;
       run: boolean;
       holdSec?: number;
       heartbeatSec: number;
@@ -215,13 +218,14 @@ const options = {
   'operator-key': { type: 'string' },
   tokens: { type: 'string' },
   'use-cache': { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
 } as const;
 
 /** Which options each command takes; anything else is a usage error rather than silently ignored. */
 const ALLOWED: Record<CommandName, readonly string[]> = {
   signin: ['user', 'password'],
   signout: [],
-  launch: ['team', 'machine', 'fresh', 'run', 'hold', 'heartbeat'],
+  launch: ['team', 'machine', 'fresh', 'run', 'hold', 'heartbeat', 'yes'],
   products: ['all'],
   whoami: [],
   simulate: ['users', 'launches', 'concurrency', 'products', 'password', 'prefix', 'setup', 'operator-key', 'tokens', 'use-cache'],
@@ -302,6 +306,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         ...(v.team !== undefined && { team: v.team }),
         ...(v.machine !== undefined && { machine: v.machine }),
         fresh: v.fresh ?? false,
+        yes: v.yes ?? false,
         run: v.run ?? false,
         ...(v.hold !== undefined && { holdSec: positiveInt(name, 'hold', v.hold) }),
         heartbeatSec: positiveInt(name, 'heartbeat', v.heartbeat, 300),

@@ -8,6 +8,7 @@ import { formatInstant } from './format';
 import { builtFlexgate } from './testing/bundle';
 import { makeRoot } from './testing/keys';
 import { type StubGateway, startStubGateway } from './testing/stub-gateway';
+import { runInTerminal as inTerminal } from './testing/terminal';
 
 const env = { FLEXGATE_CACHE_DIR: '/tmp/fg' };
 
@@ -108,43 +109,9 @@ function run(args: string[], extraEnv: Record<string, string> = {}, input?: stri
   });
 }
 
-/**
- * The CLI in a real pseudo-terminal (util-linux `script`), as a person at a keyboard runs it:
- * `keys` are typed once `waitFor` has appeared. Returns all the terminal showed, and the exit code.
- */
-function runInTerminal(
-  args: string[],
-  extraEnv: Record<string, string>,
-  waitFor: string,
-  keys: string,
-): Promise<{ code: number | null; screen: string }> {
-  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const command = [process.execPath, bin, ...args].map(quote).join(' ');
-  return new Promise((resolve, reject) => {
-    // -e: script exits with the CLI's code; -q: no banner; the transcript file is not wanted.
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env: cleanEnv(extraEnv), stdio: ['pipe', 'pipe', 'pipe'] });
-    let screen = '';
-    let typed = false;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`flexgate ${args.join(' ')} in a terminal did not finish; the screen:\n${screen}`));
-    }, 15_000);
-    child.stdout.on('data', (d) => {
-      screen += d;
-      if (!typed && screen.includes(waitFor)) {
-        typed = true;
-        child.stdin.write(keys);
-      }
-    });
-    child.stderr.on('data', (d) => {
-      screen += d;
-    });
-    child.once('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, screen });
-    });
-  });
+/** The CLI in a real pseudo-terminal, typing `keys` once `waitFor` shows (testing/terminal.ts). */
+function runInTerminal(args: string[], extraEnv: Record<string, string>, waitFor: string, keys: string) {
+  return inTerminal([bin, ...args], cleanEnv(extraEnv), waitFor, keys);
 }
 
 describe('the flexgate binary', () => {

@@ -180,6 +180,14 @@ async function dispatch(
       return EXIT.ok;
     }
     case 'launch': {
+      if (!command.yes && !command.json && io.stdin?.isTTY === true) {
+        const go = await confirmCharge(command, client, io);
+        if (go === INTERRUPTED) return INTERRUPTED;
+        if (!go) {
+          io.stderr.write('Not launched: nothing was charged.\n');
+          return EXIT.refused;
+        }
+      }
       const result = await client.launch(command.product, {
         ...(command.team !== undefined && { team: command.team }),
         ...(command.machine !== undefined && { machine: command.machine }),
@@ -194,6 +202,35 @@ async function dispatch(
       if (!command.run) return EXIT.ok;
       return hold(command, client, io, result);
     }
+  }
+}
+
+/**
+ * On a terminal, a launch that would charge tokens asks first (the gateway's dry run says what it
+ * would do). Anything else, or a gateway that cannot be asked, goes ahead: the launch decides.
+ */
+async function confirmCharge(
+  command: Extract<Command, { name: 'launch' }>,
+  client: FlexgateClient,
+  io: CliIo,
+): Promise<boolean | typeof INTERRUPTED> {
+  let preview: Awaited<ReturnType<FlexgateClient['preview']>>;
+  try {
+    preview = await client.preview(command.product, command.team !== undefined ? { team: command.team } : {});
+  } catch {
+    return true;
+  }
+  if (!preview.granted || preview.charge === 0 || !io.stdin) return true;
+  const { askYesNo, PromptCancelled } = await import('./password');
+  try {
+    return await askYesNo(
+      io.stdin,
+      io.stderr,
+      `This will use ${preview.charge} tokens of ${preview.teamName ?? preview.team} (${preview.balanceAfter} left). Continue?`,
+    );
+  } catch (err) {
+    if (err instanceof PromptCancelled) return INTERRUPTED;
+    throw err;
   }
 }
 

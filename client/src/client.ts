@@ -6,6 +6,7 @@ import {
   isProblem,
   KEY_SET_PATH,
   KEY_SET_VERSION_HEADER,
+  type LaunchPreview,
   type Product,
   ROOT_KEY_PATH,
   type SessionEndResponse,
@@ -116,6 +117,8 @@ export interface FlexgateClient {
   signIn(autodeskId: string, password: string): Promise<{ autodeskId: string; expiresAt: string }>;
   signOut(): Promise<void>;
   launch(product: string, options?: LaunchOptions): Promise<LaunchResult>;
+  /** What a launch would do now (granted or refused, the tokens it would charge, the balance after), asking the gateway; nothing changes. Throws when it cannot ask. */
+  preview(product: string, options?: { team?: string }): Promise<LaunchPreview>;
   heartbeat(ref: SessionRef): Promise<LaunchResult>;
   end(ref: SessionRef): Promise<SessionEndResponse>;
   products(): Promise<Product[]>;
@@ -579,6 +582,17 @@ export function createClient(options: ClientOptions): FlexgateClient {
       const body = (await expectOk(res)) as SessionEndResponse;
       if (typeof body?.refunded === 'number' && body.refunded > 0) await forgetSession(user, product, sessionId);
       return body;
+    },
+
+    async preview(product, opts = {}) {
+      await tick();
+      const user = await requireUser();
+      const res = await call(user, {
+        method: 'POST',
+        path: '/v1/launch',
+        body: { product, ...(opts.team !== undefined && { team: opts.team }), dryRun: true },
+      });
+      return (await expectOk(res)) as LaunchPreview;
     },
 
     async products() {

@@ -40,3 +40,25 @@ export function readPassword(input: PasswordSource, prompt: NodeJS.WritableStrea
     });
   });
 }
+
+/** A yes/no question on the terminal (`[y/N]`): true only for y or yes. */
+export function askYesNo(input: PasswordSource, prompt: NodeJS.WritableStream, question: string): Promise<boolean> {
+  const rl = createInterface({ input, terminal: false, historySize: 0 });
+  prompt.write(`${question} [y/N] `);
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    let cancelled = false;
+    rl.once('line', (text) => {
+      answer = text;
+      rl.close();
+    });
+    rl.once('SIGINT', () => {
+      cancelled = true;
+      rl.close();
+    });
+    rl.once('close', () => {
+      if (cancelled) reject(new PromptCancelled('cancelled at the question'));
+      else resolve(/^\s*y(es)?\s*$/i.test(answer));
+    });
+  });
+}

@@ -67,3 +67,21 @@ export interface OfflineAllowanceResponse {
   launches: number;
   products: { product: string; team: string | null }[];
 }
+
+/** `POST /v1/launch` with `dryRun: true`: what the launch would do now; nothing is written. */
+export interface LaunchPreview {
+  dryRun: true;
+  product: string;
+  granted: boolean;
+  source: 'subscription' | 'trial' | 'flex' | null;
+  team: string | null;
+  teamName: string | null;
+  /** Tokens this launch would charge: the daily rate, or 0 (a session open, or no Flex). */
+  charge: number;
+  /** The team's balance now, and after this launch (Flex only). */
+  balance: number | null;
+  balanceAfter: number | null;
+  code?: string;
+  rule?: string;
+  reason: string;
+}

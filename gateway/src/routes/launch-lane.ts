@@ -212,7 +212,8 @@ export function launchLane(d: LaneDeps): NodeLane {
       return handOver(req, res, bytes, chain);
     }
     const body = launchRequest.safeParse(parsed);
-    if (!body.success) return handOver(req, res, bytes, chain);
+    // A dry run is rare and writes nothing: the general route answers it.
+    if (!body.success || body.data.dryRun) return handOver(req, res, bytes, chain);
 
     const started = performance.now();
     const header = req.headers['x-request-id'];

@@ -8,6 +8,7 @@ import { signIn } from '../services/accounts';
 import type { ServiceContext } from '../services/context';
 import { myProducts } from '../services/downloads';
 import type { Launch } from '../services/launch';
+import { dryRunLaunch } from '../services/preview';
 import { endSession, heartbeat } from '../services/sessions';
 import { answers, idempotencyHeader, jsonBody, router } from './openapi';
 
@@ -24,6 +25,8 @@ const sessionRequest = { content: { 'application/json': { schema: sessionBody } 
 
 /** The launch body as the contract has it, plus the report of a provisional launch made offline. */
 export const launchRequest = launchBody.extend({
+  /** Answer what this launch would do now (granted or refused, source, charge, balance after); change nothing. */
+  dryRun: z.boolean().optional(),
   provisional: z
     .strictObject({
       // `${allowance id}.${slot}` (domain/allowance.ts); anything else is refused as unknown, not as malformed.
@@ -77,11 +80,19 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       tags,
       summary: 'A product asks whether it may run: subscription, then trial, then Flex (R9); Flex charges once per 24 h (R6, R7)',
       request: { headers: idempotencyHeader, ...jsonBody(launchRequest) },
-      responses: answers({ 200: 'a granted launch with its signed entitlement' }, [400, 401, 403, 404, 409, 429]),
+      responses: answers(
+        { 200: 'a granted launch with its signed entitlement; with dryRun, what the launch would do' },
+        [400, 401, 403, 404, 409, 429],
+      ),
     }),
     async (c) => {
       const autodeskId = requireUser(c);
       const body = c.req.valid('json');
+      if (body.dryRun) {
+        if (body.provisional)
+          throw new DomainError('invalid-request', 'A provisional launch is a report of what happened: it cannot be a dry run.');
+        return c.json(await dryRunLaunch(ctx, { autodeskId, product: body.product, team: body.team }), 200);
+      }
       const key = c.req.valid('header')['idempotency-key'];
       const answer = await countRefusal(metrics, () =>
         launch({

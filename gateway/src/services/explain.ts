@@ -6,6 +6,7 @@ import { membershipFacts } from '../db/repos/members';
 import { sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
 import { notFound } from '../domain/errors';
 import { decideAccess } from '../domain/precedence';
+import { previewLaunch } from '../domain/preview';
 import type { ServiceContext } from './context';
 import { requireTeam } from './teams';
 
@@ -33,7 +34,6 @@ export async function explainAccess(ctx: ServiceContext, teamId: string, autodes
       nowIso,
     ),
   ]);
-  const teamName = memberships[0]?.teamName ?? teamId;
   return catalog.map((p) => {
     const d = decideAccess({
       autodeskId,
@@ -48,18 +48,9 @@ export async function explainAccess(ctx: ServiceContext, teamId: string, autodes
       sessions.filter((r) => r.product_key === p.key),
       nowIso,
     ).open;
-    if (d.granted && d.source === 'flex' && !open && balance < p.dailyRate) {
-      return {
-        product: p.key,
-        name: p.name,
-        granted: false,
-        source: null,
-        code: 'insufficient-tokens',
-        rule: 'R4',
-        reason: `Team ${teamName} has ${balance} tokens left; ${p.name} needs ${p.dailyRate} for a day of use. A team admin can buy more tokens.`,
-      };
-    }
-    if (d.granted) return { product: p.key, name: p.name, granted: true, source: d.source, reason: d.reason };
-    return { product: p.key, name: p.name, granted: false, source: null, code: d.code, rule: d.rule, reason: d.reason };
+    // The same rule as a dry-run launch: R4 for a Flex grant that would open a session.
+    const v = previewLaunch(p.key, d, { open: open !== undefined, balance, rate: p.dailyRate });
+    if (v.granted && v.source) return { product: p.key, name: p.name, granted: true, source: v.source, reason: v.reason };
+    return { product: p.key, name: p.name, granted: false, source: null, code: v.code, rule: v.rule, reason: v.reason };
   });
 }
