@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newAdmin, postCsv } from '../harness/admin';
+import { allMembers, newAdmin, postCsv } from '../harness/admin';
 import { type ProcessGateway, startProcessGateway } from '../harness/client-e2e';
 import { newTeam, seedCatalog } from '../harness/fixtures';
 import { type Api, expectStatus } from '../harness/http';
@@ -56,5 +56,42 @@ describe('a 10,000-row team', () => {
     expect(middle.length).toBeGreaterThan(4);
     const late = middle.filter((p) => !p.answeredDuringImport).map((p) => p.index);
     expect(late, `probes ${middle[0]?.index}-${middle.at(-1)?.index} of ${probes.length}`).toEqual([]);
+  });
+
+  it('the 10,000 members come a page at a time: 100 by default, at most 1000, each once, with a Link to the next page', async () => {
+    const first = await admin.get(`/v1/teams/${team}/members`);
+    const page = expectStatus(first, 200);
+    expect(page).toHaveLength(100);
+    expect(page[0]).toMatchObject({ team, autodeskId: `p00000.${tag}@example.com`, status: 'invited', products: ['autocad', 'revit'] });
+    expect(page[0].invitation).toMatchObject({ id: expect.any(String), expiresAt: expect.any(String) });
+    expect(first.text.length).toBeLessThan(64 * 1024);
+    const last = page.at(-1).autodeskId;
+    expect(first.headers.get('link')).toBe(`</v1/teams/${team}/members?after=${encodeURIComponent(last)}&limit=100>; rel="next"`);
+
+    // The next page starts right after the last member of this one.
+    const second = expectStatus(await admin.get(`/v1/teams/${team}/members?after=${encodeURIComponent(last)}`), 200);
+    expect(second[0].autodeskId).toBe(`p00100.${tag}@example.com`);
+
+    // Following the links with the largest pages: every member once, in order; no link after the last.
+    const ids = (await allMembers(admin, team, 1000)).map((m) => m.autodeskId);
+    expect(ids).toHaveLength(ROWS);
+    expect(new Set(ids).size).toBe(ROWS);
+    expect(ids).toEqual([...ids].sort());
+    const end = await admin.get(`/v1/teams/${team}/members?after=${encodeURIComponent(ids.at(-1))}`);
+    expect(expectStatus(end, 200)).toEqual([]);
+    expect(end.headers.get('link')).toBeNull();
+    const exact = await admin.get(`/v1/teams/${team}/members?after=${encodeURIComponent(ids.at(-3))}&limit=2`);
+    expect(expectStatus(exact, 200)).toHaveLength(2);
+    expect(exact.headers.get('link')).toBeNull();
+  });
+
+  it('a bad limit or cursor is a 400 problem naming the parameter', async () => {
+    for (const query of ['limit=0', 'limit=1001', 'limit=abc', 'limit=2.5', 'after=not-an-email', `after=${'x'.repeat(300)}@example.com`]) {
+      const r = await admin.get(`/v1/teams/${team}/members?${query}`);
+      expect(r.status, query).toBe(400);
+      expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(r.body.code).toBe('invalid-request');
+      expect(r.body.errors.map((e: { path: string }) => e.path).join(' '), query).toMatch(query.split('=')[0] as string);
+    }
   });
 });
