@@ -26,6 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => gw?.close());
 
+// The first test imports the team's 10,000 members; the others read them.
 describe('a 10,000-row team', () => {
   it('R14: while a 10,000-row import runs, other requests are answered before it finishes', async () => {
     const csv = memberCsv();
@@ -93,5 +94,33 @@ describe('a 10,000-row team', () => {
       expect(r.body.code).toBe('invalid-request');
       expect(r.body.errors.map((e: { path: string }) => e.path).join(' '), query).toMatch(query.split('=')[0] as string);
     }
+  });
+
+  it("the console's members page shows 100 of them, the team's counts, and a link to the next page", async () => {
+    const key = admin.token as string;
+    const form = await fetch(`${gw.url}/console/signin`);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? '';
+    const signinCookie = (form.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const signed = await fetch(`${gw.url}/console/signin`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: signinCookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, key }).toString(),
+    });
+    expect(signed.status).toBe(303);
+    const cookie = (signed.headers.getSetCookie().find((c) => c.startsWith('fg_console=')) ?? '').split(';')[0] as string;
+    const page = async (query: string) => {
+      const r = await fetch(`${gw.url}/console/teams/${team}/members${query}`, { headers: { cookie } });
+      expect(r.status).toBe(200);
+      return r.text();
+    };
+    const html = await page('');
+    expect(html.match(/<tr data-member=/g)).toHaveLength(100);
+    expect(html).toContain(`${ROWS} members: 0 active, ${ROWS} invited`);
+    const next = /<a href="([^"]+)" rel="next">/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+    expect(next).toBe(`/console/teams/${team}/members?after=${encodeURIComponent(`p00099.${tag}@example.com`)}`);
+    const second = await page(next?.slice(`/console/teams/${team}/members`.length) ?? '');
+    expect(second).toContain(`data-member="p00100.${tag}@example.com"`);
+    expect(second).not.toContain(`data-member="p00099.${tag}@example.com"`);
   });
 });
