@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TestGateway } from './gateway';
-import { type Api, expectStatus } from './http';
+import { type Answer, type Api, expectStatus } from './http';
 
 const unique = () => randomBytes(4).toString('hex');
 
@@ -24,6 +24,18 @@ export function tokenOf(text: string): string {
 }
 
 export const uniqueEmail = (prefix = 'invitee') => `${prefix}.${unique()}@example.com`;
+
+/** Every member of a team, page after page, following the `Link: <...>; rel="next"` headers. */
+export async function allMembers(api: Api, team: string, limit?: number): Promise<any[]> {
+  const out: any[] = [];
+  let path: string | null = `/v1/teams/${team}/members${limit ? `?limit=${limit}` : ''}`;
+  while (path) {
+    const page: Answer<any[]> = await api.get<any[]>(path);
+    out.push(...expectStatus(page, 200));
+    path = /^<([^>]+)>; rel="next"$/.exec(page.headers.get('link') ?? '')?.[1] ?? null;
+  }
+  return out;
+}
 
 /** POSTs a CSV file as text/csv. */
 export function postCsv(api: Api, path: string, csv: string) {

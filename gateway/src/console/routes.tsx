@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isCalendarInstant, PROBLEM_STATUS } from '@flexgate/shared';
+import { autodeskId, isCalendarInstant, PROBLEM_STATUS } from '@flexgate/shared';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
@@ -13,7 +13,7 @@ import { getDefaults, setDefaults } from '../services/defaults';
 import { explainAccess } from '../services/explain';
 import { importMembers } from '../services/import';
 import { inviteMember, resendInvitation } from '../services/invitations';
-import { removeMember, setMemberProducts, teamMembers } from '../services/members';
+import { MEMBERS_PAGE_DEFAULT, removeMember, setMemberProducts, teamMember, teamMemberCounts, teamMembers } from '../services/members';
 import { usage, usageCsvExport } from '../services/usage';
 import { findAsset } from './assets';
 import { namesOf, productCatalog, teamNames, teamOverview } from './data';
@@ -306,14 +306,24 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     status: ContentfulStatusCode = 200,
   ) => {
     const team = c.get('team');
-    const [members, catalog, defaults] = await Promise.all([teamMembers(ctx, team.id), productCatalog(ctx), getDefaults(ctx, team.id)]);
+    // A page of members, as the API pages them; a cursor that is not an Autodesk ID starts over.
+    const cursor = autodeskId.safeParse(c.req.query('after') ?? '');
+    const after = cursor.success ? cursor.data : undefined;
+    const [page, counts, catalog, defaults] = await Promise.all([
+      teamMembers(ctx, team.id, { after, limit: MEMBERS_PAGE_DEFAULT }),
+      teamMemberCounts(ctx, team.id),
+      productCatalog(ctx),
+      getDefaults(ctx, team.id),
+    ]);
     return render(
       c,
       <Page title="Members" chrome={chromeOf(c, { tab: 'members', ...(opts.error ? { error: opts.error, notice: null } : {}) })}>
         <MembersView
           team={team}
           csrf={csrfOf(c)}
-          members={members}
+          members={page.members}
+          counts={counts}
+          paging={{ first: after !== undefined, next: page.next }}
           catalog={catalog}
           defaults={defaults.products}
           {...(opts.draft ? { draft: opts.draft } : {})}
@@ -371,8 +381,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
   app.get('/teams/:team/members/:member', async (c) => {
     const team = c.get('team');
     const id = c.req.param('member');
-    const [members, catalog, defaults] = await Promise.all([teamMembers(ctx, team.id), productCatalog(ctx), getDefaults(ctx, team.id)]);
-    const member = members.find((m) => m.autodeskId === id);
+    const [member, catalog, defaults] = await Promise.all([teamMember(ctx, team.id, id), productCatalog(ctx), getDefaults(ctx, team.id)]);
     if (!member) return errorPage(c, 404, `${id} is not a member of ${team.name}.`);
     const access = await explainAccess(ctx, team.id, id);
     return render(

@@ -14,8 +14,20 @@ export type CsvParse = { ok: true; records: CsvRecord[] } | { ok: false; line: n
  * quoted field is the one error that stops parsing, since everything after it is ambiguous.
  */
 export function parseCsv(input: string): CsvParse {
-  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   const records: CsvRecord[] = [];
+  const it = csvRecords(input);
+  for (let next = it.next(); ; next = it.next()) {
+    if (next.done) return next.value ?? { ok: true, records };
+    records.push(next.value);
+  }
+}
+
+/**
+ * `parseCsv` one record at a time, so that a caller can pause between records of a large file.
+ * Returns the error that stopped it, or null at the end of the file.
+ */
+export function* csvRecords(input: string): Generator<CsvRecord, { ok: false; line: number; message: string } | null> {
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   let line = 1;
   let i = 0;
   const n = text.length;
@@ -62,9 +74,9 @@ export function parseCsv(input: string): CsvParse {
     if (quoted) return { ok: false, line: start, message: 'A quoted field is never closed (a " is missing).' };
     fields.push(field);
     const blank = fields.length === 1 && (fields[0] as string).trim() === '';
-    if (!blank) records.push({ line: start, fields });
+    if (!blank) yield { line: start, fields };
   }
-  return { ok: true, records };
+  return null;
 }
 
 /** One CSV field: quoted when it holds a separator, a quote, a line break or edge spaces. */

@@ -1,9 +1,14 @@
-import { parseCsv } from './csv';
+import { type CsvRecord, csvRecords } from './csv';
 import { isEmail } from './invite';
 
 /** R14: the member import, `name,email,products,guest`, up to 10,000 rows in one file. */
 export const IMPORT_MAX_ROWS = 10_000;
 export const IMPORT_COLUMNS = ['name', 'email', 'products', 'guest'] as const;
+/**
+ * Rows between two pauses of an import (`importSteps`, and the service's writes): a 10,000-row
+ * file checked or written in one go would hold the event loop, and every other request, for it.
+ */
+export const IMPORT_STEP = 500;
 
 export interface ImportRow {
   line: number;
@@ -30,9 +35,26 @@ const FALSE = new Set(['', 'false', 'no', 'n', '0']);
  * throws a message instead: nothing of it is applied.
  */
 export function planImport(csv: string, catalog: ReadonlySet<string>): ImportPlan | { fileError: string } {
-  const parsed = parseCsv(csv);
-  if (!parsed.ok) return { fileError: `Line ${parsed.line}: ${parsed.message}` };
-  const [header, ...records] = parsed.records;
+  const steps = importSteps(csv, catalog);
+  for (let next = steps.next(); ; next = steps.next()) if (next.done) return next.value;
+}
+
+/**
+ * `planImport` in steps: it pauses (yields) every `IMPORT_STEP` records, so that the service can
+ * let other requests run between them. Pure all the same: nothing but the file and the catalog.
+ */
+export function* importSteps(csv: string, catalog: ReadonlySet<string>): Generator<void, ImportPlan | { fileError: string }> {
+  const parsed: CsvRecord[] = [];
+  const it = csvRecords(csv);
+  for (let next = it.next(); ; next = it.next()) {
+    if (next.done) {
+      if (next.value) return { fileError: `Line ${next.value.line}: ${next.value.message}` };
+      break;
+    }
+    parsed.push(next.value);
+    if (parsed.length % IMPORT_STEP === 0) yield;
+  }
+  const [header, ...records] = parsed;
   if (!header) return { fileError: 'The file is empty; the first line must be the header name,email,products,guest.' };
   const names = header.fields.map((f) => f.trim().toLowerCase());
   const col = new Map<string, number>();
@@ -58,7 +80,8 @@ export function planImport(csv: string, catalog: ReadonlySet<string>): ImportPla
     const i = col.get(name);
     return i === undefined ? '' : (fields[i] ?? '').trim();
   };
-  for (const r of records) {
+  for (const [k, r] of records.entries()) {
+    if (k > 0 && k % IMPORT_STEP === 0) yield;
     const fail = (message: string) => errors.push({ line: r.line, message });
     if (r.fields.length > names.length) {
       fail(`${r.fields.length} fields where the header has ${names.length}; quote a value that contains a comma.`);

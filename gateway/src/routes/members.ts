@@ -1,4 +1,4 @@
-import { acceptInvitationBody, defaultsBody, memberParam, memberProductsBody } from '@flexgate/shared';
+import { acceptInvitationBody, autodeskId, defaultsBody, memberParam, memberProductsBody } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
@@ -8,7 +8,7 @@ import { getDefaults, setDefaults } from '../services/defaults';
 import { explainAccess } from '../services/explain';
 import { importMembers } from '../services/import';
 import { acceptInvitation, resendInvitation } from '../services/invitations';
-import { removeMember, setMemberProducts, teamMembers } from '../services/members';
+import { MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX, removeMember, setMemberProducts, teamMembers } from '../services/members';
 import { answers, jsonBody, router, teamParam } from './openapi';
 
 const tags = ['team admin'];
@@ -29,14 +29,26 @@ export function memberRoutes(ctx: ServiceContext) {
       method: 'get',
       path: '/v1/teams/{team}/members',
       tags,
-      summary: 'Members with status active, invited or expired (R11) and their own product selection (R12)',
-      request: { params: teamParam },
-      responses: answers({ 200: '[{autodeskId, name, guest, status, allProducts, products, invitation?}]' }, [401, 403, 404]),
+      summary:
+        'Members with status active, invited or expired (R11) and their own product selection (R12), in Autodesk ID order; page with ?after=<last autodeskId>&limit= and the Link rel="next" header',
+      request: {
+        params: teamParam,
+        query: z.object({
+          after: autodeskId.optional(),
+          limit: z.coerce.number().int().min(1).max(MEMBERS_PAGE_MAX).default(MEMBERS_PAGE_DEFAULT),
+        }),
+      },
+      responses: answers({ 200: '[{autodeskId, name, guest, status, allProducts, products, invitation?}]' }, [400, 401, 403, 404]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
       requireTeamAdmin(c, team);
-      return c.json(await teamMembers(ctx, team), 200);
+      const { after, limit } = c.req.valid('query');
+      const page = await teamMembers(ctx, team, { after, limit });
+      if (page.next !== null) {
+        c.header('link', `</v1/teams/${team}/members?after=${encodeURIComponent(page.next)}&limit=${limit}>; rel="next"`);
+      }
+      return c.json(page.members, 200);
     },
   );
 

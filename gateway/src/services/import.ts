@@ -4,10 +4,11 @@ import { insertInvitations } from '../db/repos/invitations';
 import { existingAccounts, existingMembers, upsertMembers } from '../db/repos/members';
 import { inTransaction } from '../db/tx';
 import { invalid } from '../domain/errors';
-import { planImport } from '../domain/import';
+import { IMPORT_STEP, importSteps } from '../domain/import';
 import { addMs } from '../domain/time';
 import { newId } from '../lib/ids';
 import { newSecret, sha256 } from '../lib/secrets';
+import { nextTurn, runInTurns } from '../lib/turns';
 import type { ServiceContext } from './context';
 import { INVITATION_MS } from './invitations';
 import { requireTeam } from './teams';
@@ -19,40 +20,51 @@ import { requireTeam } from './teams';
  * with their line. A row whose e-mail has an account adds or updates an active member; one
  * without an account becomes a pending member with an invitation whose e-mail is not sent
  * (R14: no e-mail by import) until an admin resends it.
+ *
+ * Checking and writing both pause every `IMPORT_STEP` rows for a turn of the event loop, so that
+ * other requests are answered meanwhile (SQLite's driver is synchronous: without the pauses the
+ * whole import would be one turn). The transaction stays one: other writes wait for its commit.
+ * Rows are independent (the plan refuses a repeated e-mail), so writing them batch by batch
+ * decides each one as writing them all at once would.
  */
 export async function importMembers(ctx: ServiceContext, teamId: string, csv: string): Promise<ImportResult> {
   await requireTeam(ctx, teamId);
-  const plan = planImport(csv, new Set(await listProductKeys(ctx.db)));
+  const plan = await runInTurns(importSteps(csv, new Set(await listProductKeys(ctx.db))));
   if ('fileError' in plan) throw invalid(plan.fileError);
   const now = ctx.clock.now();
   const nowIso = now.toISOString();
   const expiresAt = addMs(now, INVITATION_MS).toISOString();
-  const { created, updated } = await inTransaction(ctx.db, async (trx) => {
-    const emails = plan.rows.map((r) => r.email);
-    const [members, accounts] = await Promise.all([existingMembers(trx, teamId, emails), existingAccounts(trx, emails)]);
-    const rows = plan.rows.map((r) => ({
-      autodeskId: r.email,
-      name: r.name,
-      guest: r.guest,
-      allProducts: r.allProducts,
-      products: r.products,
-      status: members.get(r.email) ?? (accounts.has(r.email) ? ('active' as const) : ('invited' as const)),
-    }));
-    await upsertMembers(trx, teamId, rows, nowIso);
-    const invited = rows.filter((r) => !members.has(r.autodeskId) && r.status === 'invited');
-    await insertInvitations(
-      trx,
-      invited.map((r) => ({
-        id: newId('inv', 9),
-        teamId,
-        autodeskId: r.autodeskId,
-        tokenHash: sha256(newSecret('inv')),
-        expiresAt,
-        createdAt: nowIso,
-      })),
-    );
-    const fresh = rows.filter((r) => !members.has(r.autodeskId)).length;
-    return { created: fresh, updated: rows.length - fresh };
+  const created = await inTransaction(ctx.db, async (trx) => {
+    let fresh = 0;
+    for (let i = 0; i < plan.rows.length; i += IMPORT_STEP) {
+      if (i > 0) await nextTurn();
+      const batch = plan.rows.slice(i, i + IMPORT_STEP);
+      const emails = batch.map((r) => r.email);
+      const [members, accounts] = await Promise.all([existingMembers(trx, teamId, emails), existingAccounts(trx, emails)]);
+      const rows = batch.map((r) => ({
+        autodeskId: r.email,
+        name: r.name,
+        guest: r.guest,
+        allProducts: r.allProducts,
+        products: r.products,
+        status: members.get(r.email) ?? (accounts.has(r.email) ? ('active' as const) : ('invited' as const)),
+      }));
+      await upsertMembers(trx, teamId, rows, nowIso);
+      const invited = rows.filter((r) => !members.has(r.autodeskId) && r.status === 'invited');
+      await insertInvitations(
+        trx,
+        invited.map((r) => ({
+          id: newId('inv', 9),
+          teamId,
+          autodeskId: r.autodeskId,
+          tokenHash: sha256(newSecret('inv')),
+          expiresAt,
+          createdAt: nowIso,
+        })),
+      );
+      fresh += rows.filter((r) => !members.has(r.autodeskId)).length;
+    }
+    return fresh;
   });
-  return { created, updated, errors: plan.errors };
+  return { created, updated: plan.rows.length - created, errors: plan.errors };
 }

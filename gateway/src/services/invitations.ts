@@ -180,7 +180,7 @@ export async function resendInvitation(
   if (old.acceptedAt) throw conflict(`${old.autodeskId} accepted this invitation on ${old.acceptedAt}; there is nothing to resend.`);
   const now = ctx.clock.now();
   const fresh = await inTransaction(ctx.db, async (trx) => {
-    const [member] = await listMembers(trx, teamId, old.autodeskId);
+    const [member] = await listMembers(trx, teamId, { autodeskId: old.autodeskId });
     if (!member) throw notFound(`${old.autodeskId} is no longer a member of this team; invite them again.`);
     if (member.status === 'active') throw conflict(`${old.autodeskId} is already an active member.`);
     await supersedeInvitations(trx, teamId, old.autodeskId, now.toISOString());

@@ -7,6 +7,7 @@ import {
   insertMember,
   listMembers,
   type MemberRow,
+  memberCounts,
   replaceMemberProducts,
   setAllProducts,
   teamDefaults,
@@ -103,14 +104,49 @@ export async function addExistingMember(
   return member;
 }
 
-/** GET /v1/teams/:team/members: status derived from the current invitation (R11). */
-export async function teamMembers(ctx: ServiceContext, teamId: string): Promise<MemberView[]> {
+/** The most members one page of `GET /v1/teams/:team/members` holds, and how many it holds by default. */
+export const MEMBERS_PAGE_MAX = 1000;
+export const MEMBERS_PAGE_DEFAULT = 100;
+
+/**
+ * GET /v1/teams/:team/members: a page of members in Autodesk ID order, those after `after`, with
+ * their status derived from the current invitation (R11). `next` is the cursor of the following
+ * page, null on the last one. Keyset paging: a member added or removed meanwhile moves no other.
+ */
+export async function teamMembers(
+  ctx: ServiceContext,
+  teamId: string,
+  page: { after?: string | undefined; limit: number },
+): Promise<{ members: MemberView[]; next: string | null }> {
   await requireTeam(ctx, teamId);
   const nowIso = ctx.clock.now().toISOString();
-  const [members, invitations] = await Promise.all([listMembers(ctx.db, teamId), openInvitations(ctx.db, teamId)]);
+  // One more than asked tells whether another page follows, without a count.
+  const rows = await listMembers(ctx.db, teamId, { after: page.after, limit: page.limit + 1 });
+  const members = rows.slice(0, page.limit);
+  const invitations = await openInvitations(
+    ctx.db,
+    teamId,
+    members.filter((m) => m.status !== 'active').map((m) => m.autodeskId),
+  );
   // Ordered by creation, so the last one seen per member is the current invitation.
   const current = new Map(invitations.map((i) => [i.autodeskId, i]));
-  return members.map((m) => view(teamId, m, current.get(m.autodeskId), nowIso));
+  const next = rows.length > page.limit ? (members.at(-1)?.autodeskId ?? null) : null;
+  return { members: members.map((m) => view(teamId, m, current.get(m.autodeskId), nowIso)), next };
+}
+
+/** One member as `teamMembers` shows it, or null. */
+export async function teamMember(ctx: ServiceContext, teamId: string, autodeskId: string): Promise<MemberView | null> {
+  await requireTeam(ctx, teamId);
+  const [m] = await listMembers(ctx.db, teamId, { autodeskId });
+  if (!m) return null;
+  const [inv] = (await openInvitations(ctx.db, teamId, autodeskId)).slice(-1);
+  return view(teamId, m, inv, ctx.clock.now().toISOString());
+}
+
+/** How many members the team has, by status (R11). */
+export async function teamMemberCounts(ctx: ServiceContext, teamId: string) {
+  await requireTeam(ctx, teamId);
+  return memberCounts(ctx.db, teamId, ctx.clock.now().toISOString());
 }
 
 function view(teamId: string, m: MemberRow, inv: { id: string; expiresAt: string } | undefined, nowIso: string): MemberView {
@@ -136,7 +172,7 @@ export async function setMemberProducts(
   await requireProducts(ctx, products);
   const nowIso = ctx.clock.now().toISOString();
   return inTransaction(ctx.db, async (trx) => {
-    const [before] = await listMembers(trx, input.teamId, input.autodeskId);
+    const [before] = await listMembers(trx, input.teamId, { autodeskId: input.autodeskId });
     if (!before) throw notFound(`${input.autodeskId} is not a member of this team.`);
     await setAllProducts(trx, input.teamId, input.autodeskId, input.allProducts);
     await replaceMemberProducts(trx, input.teamId, input.autodeskId, products);

@@ -58,22 +58,26 @@ export interface InviteDraft {
 export const MembersView: FC<{
   team: { id: string; name: string };
   csrf: string;
+  /** One page of members, in Autodesk ID order. */
   members: MemberView[];
+  /** Every member of the team, by status. */
+  counts: { active: number; invited: number; expired: number };
+  /** `first`: this is not the first page; `next`: the cursor of the next page, if any. */
+  paging: { first: boolean; next: string | null };
   catalog: Product[];
   defaults: string[];
   draft?: InviteDraft;
   imported?: ImportResult | null;
   importError?: string | null;
-}> = ({ team, csrf, members, catalog, defaults, draft, imported, importError }) => {
+}> = ({ team, csrf, members, counts, paging, catalog, defaults, draft, imported, importError }) => {
   const d = draft ?? { invite: '', guest: false, allProducts: false, products: [] };
-  const counts = { active: 0, invited: 0, expired: 0 };
-  for (const m of members) counts[m.status]++;
+  const total = counts.active + counts.invited + counts.expired;
   return (
     <>
       <h1>Members</h1>
       <p class="lead">
-        {members.length} member{members.length === 1 ? '' : 's'}: {counts.active} active, {counts.invited} invited, {counts.expired} with an
-        expired invitation.
+        {total} member{total === 1 ? '' : 's'}: {counts.active} active, {counts.invited} invited, {counts.expired} with an expired
+        invitation.
         {defaults.length > 0
           ? ` Non-guest members also get the team's default products (${productList({ allProducts: false, products: defaults }, catalog)}).`
           : ''}
@@ -174,6 +178,16 @@ export const MembersView: FC<{
           </tbody>
         </table>
       </TableWrap>
+      {paging.first || paging.next !== null ? (
+        <nav class="pager" aria-label="Member pages">
+          {paging.first ? <a href={teamPath(team.id, '/members')}>First page</a> : null}
+          {paging.next !== null ? (
+            <a href={`${teamPath(team.id, '/members')}?after=${encodeURIComponent(paging.next)}`} rel="next">
+              Next page
+            </a>
+          ) : null}
+        </nav>
+      ) : null}
 
       <div class="split">
         <section class="panel">

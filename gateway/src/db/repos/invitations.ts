@@ -61,14 +61,18 @@ export async function findInvitationByTokenHash(db: Kysely<DB>, tokenHash: strin
 }
 
 /** The current invitations (neither accepted nor replaced) of a team, or of one of its members. */
-export async function openInvitations(db: Kysely<DB>, teamId: string, autodeskId?: string): Promise<InvitationRow[]> {
+export async function openInvitations(db: Kysely<DB>, teamId: string, autodeskIds?: string | readonly string[]): Promise<InvitationRow[]> {
   let q = db
     .selectFrom('invitations')
     .selectAll()
     .where('team_id', '=', teamId)
     .where('accepted_at', 'is', null)
     .where('superseded_at', 'is', null);
-  if (autodeskId !== undefined) q = q.where('autodesk_id', '=', autodeskId);
+  if (typeof autodeskIds === 'string') q = q.where('autodesk_id', '=', autodeskIds);
+  else if (autodeskIds !== undefined) {
+    if (autodeskIds.length === 0) return [];
+    q = q.where('autodesk_id', 'in', autodeskIds);
+  }
   return (await q.orderBy('created_at').execute()).map(toRow);
 }
 

@@ -151,20 +151,36 @@ export interface MemberRow {
   products: string[];
 }
 
-/** A team's members with their own product selections, in two queries whatever their number. */
-export async function listMembers(db: Kysely<DB>, teamId: string, autodeskId?: string): Promise<MemberRow[]> {
+/**
+ * A team's members with their own product selections, in two queries whatever their number: one
+ * member, or a page in Autodesk ID order (those after `after`, at most `limit`).
+ */
+export async function listMembers(
+  db: Kysely<DB>,
+  teamId: string,
+  only: { autodeskId: string } | { after?: string | undefined; limit?: number | undefined } = {},
+): Promise<MemberRow[]> {
   let mq = db.selectFrom('members').selectAll().where('team_id', '=', teamId);
-  let pq = db.selectFrom('member_products').select(['autodesk_id', 'product_key']).where('team_id', '=', teamId);
-  if (autodeskId !== undefined) {
-    mq = mq.where('autodesk_id', '=', autodeskId);
-    pq = pq.where('autodesk_id', '=', autodeskId);
+  if ('autodeskId' in only) mq = mq.where('autodesk_id', '=', only.autodeskId);
+  else {
+    if (only.after !== undefined) mq = mq.where('autodesk_id', '>', only.after);
+    if (only.limit !== undefined) mq = mq.limit(only.limit);
   }
-  const [members, products] = await Promise.all([mq.orderBy('autodesk_id').execute(), pq.orderBy('product_key').execute()]);
+  const members = await mq.orderBy('autodesk_id').execute();
   const byMember = new Map<string, string[]>();
-  for (const p of products) {
-    const list = byMember.get(p.autodesk_id);
-    if (list) list.push(p.product_key);
-    else byMember.set(p.autodesk_id, [p.product_key]);
+  for (const part of chunks(members.map((m) => m.autodesk_id))) {
+    const products = await db
+      .selectFrom('member_products')
+      .select(['autodesk_id', 'product_key'])
+      .where('team_id', '=', teamId)
+      .where('autodesk_id', 'in', part)
+      .orderBy('product_key')
+      .execute();
+    for (const p of products) {
+      const list = byMember.get(p.autodesk_id);
+      if (list) list.push(p.product_key);
+      else byMember.set(p.autodesk_id, [p.product_key]);
+    }
   }
   return members.map((m) => ({
     autodeskId: m.autodesk_id,
@@ -174,6 +190,47 @@ export async function listMembers(db: Kysely<DB>, teamId: string, autodeskId?: s
     status: m.status,
     products: byMember.get(m.autodesk_id) ?? [],
   }));
+}
+
+/**
+ * How many members a team has by status (R11): active; invited, with an open invitation not yet
+ * expired at `nowIso`; the other invited ones, expired.
+ */
+export async function memberCounts(
+  db: Kysely<DB>,
+  teamId: string,
+  nowIso: string,
+): Promise<{ active: number; invited: number; expired: number }> {
+  const rows = await db
+    .selectFrom('members as m')
+    .select((eb) => [
+      'm.status',
+      eb
+        .exists(
+          eb
+            .selectFrom('invitations as i')
+            .select('i.id')
+            .whereRef('i.team_id', '=', 'm.team_id')
+            .whereRef('i.autodesk_id', '=', 'm.autodesk_id')
+            .where('i.accepted_at', 'is', null)
+            .where('i.superseded_at', 'is', null)
+            .where('i.expires_at', '>', nowIso),
+        )
+        .as('pending'),
+      eb.fn.countAll<number>().as('n'),
+    ])
+    .where('m.team_id', '=', teamId)
+    .groupBy(['m.status', 'pending'])
+    .execute();
+  const out = { active: 0, invited: 0, expired: 0 };
+  for (const r of rows) {
+    const n = Number(r.n);
+    if (r.status === 'active') out.active += n;
+    // PostgreSQL answers a boolean, SQLite 0 or 1.
+    else if (Number(r.pending) === 1) out.invited += n;
+    else out.expired += n;
+  }
+  return out;
 }
 
 export async function setAllProducts(db: Kysely<DB>, teamId: string, autodeskId: string, allProducts: boolean): Promise<boolean> {
