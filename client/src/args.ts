@@ -80,6 +80,9 @@ Options:
                         or --hold; then end the session (free within 5 minutes, once a
                         day); stops at once (exit 3) if the gateway voids the session
   --hold SECONDS        with --run: close after SECONDS
+  --idle-after SECONDS  with --run: the simulated user stops using the product after SECONDS;
+                        idle stretches of 15 minutes or more are reported with the heartbeats,
+                        and the session ends that much later (idle time is not charged)
   --heartbeat SECONDS   with --run: at most SECONDS between heartbeats (default 300;
                         sooner while the entitlement is a short lease)
 
@@ -163,6 +166,7 @@ export type Command =
       machine?: string;
       fresh: boolean;
       yes: boolean;
+      idleAfterSec?: number;
       run: boolean;
       holdSec?: number;
       heartbeatSec: number;
@@ -219,13 +223,14 @@ const options = {
   tokens: { type: 'string' },
   'use-cache': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
+  'idle-after': { type: 'string' },
 } as const;
 
 /** Which options each command takes; anything else is a usage error rather than silently ignored. */
 const ALLOWED: Record<CommandName, readonly string[]> = {
   signin: ['user', 'password'],
   signout: [],
-  launch: ['team', 'machine', 'fresh', 'run', 'hold', 'heartbeat', 'yes'],
+  launch: ['team', 'machine', 'fresh', 'run', 'hold', 'heartbeat', 'yes', 'idle-after'],
   products: ['all'],
   whoami: [],
   simulate: ['users', 'launches', 'concurrency', 'products', 'password', 'prefix', 'setup', 'operator-key', 'tokens', 'use-cache'],
@@ -299,7 +304,8 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     case 'launch': {
       const product = rest[0];
       if (!product) throw usage('launch needs a product key, e.g. flexgate launch autocad');
-      if ((v.hold !== undefined || v.heartbeat !== undefined) && !v.run) throw usage('--hold and --heartbeat go with --run');
+      if ((v.hold !== undefined || v.heartbeat !== undefined || v['idle-after'] !== undefined) && !v.run)
+        throw usage('--hold, --heartbeat and --idle-after go with --run');
       return {
         name,
         product,
@@ -309,6 +315,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         yes: v.yes ?? false,
         run: v.run ?? false,
         ...(v.hold !== undefined && { holdSec: positiveInt(name, 'hold', v.hold) }),
+        ...(v['idle-after'] !== undefined && { idleAfterSec: positiveInt(name, 'idle-after', v['idle-after']) }),
         heartbeatSec: positiveInt(name, 'heartbeat', v.heartbeat, 300),
         ...common,
       };

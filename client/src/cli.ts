@@ -243,8 +243,11 @@ async function hold(
 ): Promise<number> {
   const { runProduct } = await import('./running');
   const log = (line: string) => io.stderr.write(`${line}\n`);
+  // --idle-after: the simulated user leaves the product alone from then on (R7b).
+  const idleFrom = command.idleAfterSec !== undefined ? new Date(client.now().getTime() + command.idleAfterSec * 1000) : null;
   const running = runProduct(client, command.product, first, {
     heartbeatMs: command.heartbeatSec * 1000,
+    ...(idleFrom && { idleSince: () => (client.now() >= idleFrom ? idleFrom : null) }),
     ...(command.team !== undefined && { team: command.team }),
     ...(command.machine !== undefined && { machine: command.machine }),
     onEvent(event) {

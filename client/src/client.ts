@@ -81,6 +81,8 @@ export interface SessionRef {
   sessionId: string;
   /** The machine the product runs on (default: the client's); R7a refunds only once every machine closed. */
   machine?: string;
+  /** R7b (heartbeats): seconds the product was idle since the previous heartbeat, in stretches of 15 minutes or more. */
+  idleSeconds?: number;
 }
 
 export interface ReconcileResult {
@@ -549,7 +551,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
       return offline(user, product, opts, failure);
     },
 
-    async heartbeat({ product, sessionId, machine: on }) {
+    async heartbeat({ product, sessionId, machine: on, idleSeconds }) {
       await tick();
       const user = await signedIn();
       if (!user) return { granted: false, code: 'unauthorized', reason: 'Not signed in: run `flexgate signin` first.' };
@@ -559,7 +561,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
           path: `/v1/sessions/${encodeURIComponent(sessionId)}/heartbeat`,
           // Past 24 hours a heartbeat opens and charges the next session: retries must not twice.
           idempotencyKey: randomUUID(),
-          body: { machine: on ?? machine },
+          body: { machine: on ?? machine, ...(idleSeconds !== undefined && idleSeconds > 0 && { idleSeconds }) },
         });
         // R7a: a void session (refunded): its entitlement never launches again, as after `end`.
         if (res.status === 409) await forgetSession(user, product, sessionId);

@@ -12,6 +12,21 @@ export interface RunOptions {
   /** The machine the product was launched on; its heartbeats and its close name it (default: the client's). */
   machine?: string;
   onEvent?: (event: RunEvent) => void;
+  /**
+   * R7b: when the product became idle (no meaningful use), or null while in use. Idle stretches of
+   * 15 minutes or more are reported with the heartbeats, and the session ends that much later.
+   */
+  idleSince?: () => Date | null;
+}
+
+/** R7b: only idle stretches this long are reported (Flex: 15 minutes). */
+export const IDLE_MIN_MS = 15 * 60_000;
+
+/** The idle time to report now: the part of the current stretch not reported yet, once the stretch is 15 minutes long. */
+export function idleToReport(idleSince: Date | null, reportedUntil: Date | null, now: Date): number {
+  if (!idleSince || now.getTime() - idleSince.getTime() < IDLE_MIN_MS) return 0;
+  const from = Math.max(idleSince.getTime(), reportedUntil?.getTime() ?? 0);
+  return Math.max(0, Math.floor((now.getTime() - from) / 1000));
 }
 
 export type RunEvent =
@@ -97,11 +112,15 @@ export function runProduct(client: FlexgateClient, product: string, first: Grant
     expiryTimer = setTimeout(armExpiry, Math.min(left, MAX_TIMER_MS));
   }
 
+  let idleReportedUntil: Date | null = null;
   async function renew(): Promise<void> {
     if (finished) return;
+    const at = client.now();
+    const idleSeconds = idleToReport(options.idleSince?.() ?? null, idleReportedUntil, at);
+    if (idleSeconds > 0) idleReportedUntil = at;
     const result =
       !grant.provisional && grant.session
-        ? await client.heartbeat({ product, sessionId: grant.session.id, ...machine })
+        ? await client.heartbeat({ product, sessionId: grant.session.id, ...machine, ...(idleSeconds > 0 && { idleSeconds }) })
         : // Subscriptions and trials have no session; a provisional launch must be reported first.
           await client.launch(product, { fresh: true, ...(options.team !== undefined && { team: options.team }) });
     if (finished) return;

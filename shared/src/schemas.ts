@@ -86,7 +86,16 @@ export const launchBody = z.strictObject({
   machine: machineName.optional(),
 });
 /** `POST /v1/sessions/:id/heartbeat` and `/end`: which machine speaks (R7a); the body may be left out. */
-export const sessionBody = z.strictObject({ machine: machineName.optional() });
+export const sessionBody = z.strictObject({
+  machine: machineName.optional(),
+  /** R7b (heartbeats): seconds the product was idle since the previous heartbeat, counting only stretches of 15 minutes or more. */
+  idleSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86400)
+    .optional(),
+});
 
 /** `POST /v1/offline-allowance`: the machine it is for, kept with the allowance. */
 export const offlineAllowanceBody = z.strictObject({ machine: z.string().max(200).optional() });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   decideEnd,
   type EndFacts,
+  idleCredit,
   isFreeClose,
   isOpen,
   machinesOf,
@@ -123,5 +124,25 @@ describe('R7a machines and refunds', () => {
     expect(decideEnd(facts({ lastRefundAt: '2026-06-01T07:00:00Z', machines: [{ machine: 'B', endedAt: null }] }))).toEqual({
       kind: 'machine-closed',
     });
+  });
+});
+
+describe('R7b: idle time is not charged', () => {
+  const start = '2026-12-01T08:00:00.000Z';
+  const base = { startsAt: start, endsAt: '2026-12-02T08:00:00.000Z', lastSeenAt: '2026-12-01T12:00:00.000Z' };
+  const at = (iso: string) => new Date(iso);
+  it('a stretch of 15 minutes or more moves the end by as much; a shorter one counts for nothing', () => {
+    expect(idleCredit(base, 30 * 60_000, at('2026-12-01T12:30:00.000Z'))).toBe(30 * 60_000);
+    expect(idleCredit(base, 14 * 60_000, at('2026-12-01T12:30:00.000Z'))).toBe(0);
+  });
+  it('cannot reach further back than the previous contact plus 15 minutes', () => {
+    // Five minutes since the last heartbeat: a stretch begun at most 15 minutes before it.
+    expect(idleCredit(base, 5 * 3600_000, at('2026-12-01T12:05:00.000Z'))).toBe(20 * 60_000);
+  });
+  it('a session never ends more than a day later than the day it paid for, however often it says idle', () => {
+    const nearCap = { ...base, endsAt: '2026-12-03T07:50:00.000Z', lastSeenAt: '2026-12-02T20:00:00.000Z' };
+    expect(idleCredit(nearCap, 3 * 3600_000, at('2026-12-02T23:00:00.000Z'))).toBe(10 * 60_000);
+    const capped = { ...base, endsAt: '2026-12-03T08:00:00.000Z' };
+    expect(idleCredit(capped, 3600_000, at('2026-12-02T23:00:00.000Z'))).toBe(0);
   });
 });

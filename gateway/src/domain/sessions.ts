@@ -14,6 +14,28 @@ export const LEASE_MS = 2 * FREE_CLOSE_MS;
 /** R7a: a quick close is refunded at most once per (user, product) in this long. */
 export const REFUND_CAP_MS = DAY_MS;
 
+/** R7b: only idle stretches this long count (Flex's idle awareness). */
+export const IDLE_MIN_MS = 15 * 60_000;
+/**
+ * R7b: the most a session's end moves for idleness, in all. A client says when the product was
+ * idle and the gateway cannot check it: a client that always says "idle" gets at most this much
+ * more than the day it paid for.
+ */
+export const IDLE_MAX_PER_SESSION_MS = DAY_MS;
+
+/**
+ * R7b: how much later the session ends for `idleMs` of idleness reported at `now`. A stretch counts
+ * from 15 minutes; it cannot reach further back than the previous contact plus 15 minutes (the
+ * stretch may have begun just before it), nor take the session past its cap.
+ */
+export function idleCredit(s: { startsAt: string; endsAt: string; lastSeenAt: string }, idleMs: number, now: Date): number {
+  if (!(idleMs >= IDLE_MIN_MS)) return 0;
+  const sinceContact = now.getTime() - Date.parse(s.lastSeenAt) + IDLE_MIN_MS;
+  const credited = Date.parse(s.endsAt) - Date.parse(s.startsAt) - SESSION_MS;
+  const left = IDLE_MAX_PER_SESSION_MS - credited;
+  return Math.max(0, Math.min(idleMs, sinceContact, left));
+}
+
 export interface SessionState {
   startsAt: string;
   endsAt: string;

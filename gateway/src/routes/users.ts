@@ -122,11 +122,12 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
     async (c) => {
       const autodeskId = requireUser(c);
       const { id } = c.req.valid('param');
-      const machine = c.req.valid('json').machine ?? '';
+      const body = c.req.valid('json');
+      const machine = body.machine ?? '';
       const key = c.req.valid('header')['idempotency-key'];
       const idem = key ? { scope: `launch:${autodeskId}`, key, request: { heartbeat: id, machine } } : undefined;
       // Signed again if a revoked key signed it (keys.live), as launches are.
-      const answer = await ctx.keys.live(await heartbeat(ctx, launch, autodeskId, id, machine, idem));
+      const answer = await ctx.keys.live(await heartbeat(ctx, launch, autodeskId, id, machine, idem, body.idleSeconds ?? 0));
       // R7: a heartbeat past the 24 hours opens and charges the next session: tokens charged too.
       if (answer.charged > 0) metrics.tokensCharged.inc({ via: 'heartbeat' }, answer.charged);
       return c.json(answer, 200);

@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose';
 import { RetryTransaction } from '../db/errors';
 import { appendLedger, expireLots, returnToLot, sessionCharges, teamBalance } from '../db/repos/lots';
 import {
+  extendSession,
   findSession,
   lastRefundOf,
   lockLiveSession,
@@ -18,6 +19,7 @@ import {
   decideEnd,
   flexAnswer,
   freeWindowEnd,
+  idleCredit,
   isFreeClose,
   isOpen,
   type MachineState,
@@ -98,6 +100,24 @@ async function settle(ctx: ServiceContext, s: SessionRow, now: Date): Promise<Ke
 }
 
 /**
+ * R7b: a settled session reported idle ends later by the idle time (domain/sessions.ts bounds it),
+ * with an entitlement to its new end; undefined when nothing moves.
+ */
+async function idle(ctx: ServiceContext, s: SessionRow, idleMs: number, now: Date): Promise<SessionRow | undefined> {
+  if (s.settled_at === null || idleMs <= 0) return undefined;
+  const credit = idleCredit({ startsAt: s.starts_at, endsAt: s.ends_at, lastSeenAt: s.last_seen_at }, idleMs, now);
+  if (credit <= 0) return undefined;
+  const endsAt = new Date(Date.parse(s.ends_at) + credit).toISOString();
+  const { iss: _iss, aud: _aud, jti: _jti, ...claims } = decodeJwt(s.entitlement) as unknown as EntitlementClaims;
+  const entitlement = await ctx.keys.signEntitlement({ ...claims, iat: Math.floor(now.getTime() / 1000), exp: seconds(endsAt) });
+  const entitlementExp = new Date(seconds(endsAt) * 1000).toISOString();
+  const lastSeenAt = now.toISOString();
+  if (!(await extendSession(ctx.db, { id: s.id, fromEndsAt: s.ends_at, endsAt, entitlement, entitlementExp, lastSeenAt })))
+    return undefined;
+  return { ...s, ends_at: endsAt, entitlement, entitlement_exp: entitlementExp, last_seen_at: lastSeenAt };
+}
+
+/**
  * The product is still running on `machine`. Within the 24 hours nothing is charged: after the free
  * window the first heartbeat settles the day and answers the entitlement to the session's end;
  * within it the machine is recorded (R7a). Past the 24 hours, R7 opens the next session (access
@@ -112,6 +132,7 @@ export async function heartbeat(
   id: string,
   machine: string,
   idempotency?: IdempotencyRequest,
+  idleSeconds = 0,
 ): Promise<LaunchResponse> {
   const s = await ownSession(ctx, autodeskId, id);
   if (s.ended_at !== null) throw voided(s);
@@ -120,8 +141,9 @@ export async function heartbeat(
   if (isOpen({ startsAt: s.starts_at, endsAt: s.ends_at, endedAt: s.ended_at }, now)) {
     const kept = await keepSession(ctx, s, machine, now);
     if (!kept) throw voided((await findSession(ctx.db, id)) as SessionRow);
-    await ctx.db.updateTable('usage_sessions').set({ last_seen_at: nowIso }).where('id', '=', id).execute();
-    return flexAnswer(kept.row, 0, await teamBalance(ctx.db, s.team_id, nowIso));
+    const row = (await idle(ctx, kept.row, idleSeconds * 1000, now)) ?? kept.row;
+    if (row === kept.row) await ctx.db.updateTable('usage_sessions').set({ last_seen_at: nowIso }).where('id', '=', id).execute();
+    return flexAnswer(row, 0, await teamBalance(ctx.db, s.team_id, nowIso));
   }
   return launch({ autodeskId, product: s.product_key, team: s.team_id, machine, idempotency });
 }

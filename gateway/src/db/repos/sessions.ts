@@ -145,6 +145,21 @@ export async function settleSession(
   return Number(r.numUpdatedRows) === 1;
 }
 
+/** R7b: the session ends later (idle time), with its entitlement to the new end; false when it changed meanwhile. */
+export async function extendSession(
+  db: Kysely<DB>,
+  s: { id: string; fromEndsAt: string; endsAt: string; entitlement: string; entitlementExp: string; lastSeenAt: string },
+): Promise<boolean> {
+  const r = await db
+    .updateTable('usage_sessions')
+    .set({ ends_at: s.endsAt, entitlement: s.entitlement, entitlement_exp: s.entitlementExp, last_seen_at: s.lastSeenAt })
+    .where('id', '=', s.id)
+    .where('ends_at', '=', s.fromEndsAt)
+    .where('ended_at', 'is', null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 /** R7a's cap: when another session of (user, product) was last voided by a quick close, if ever. */
 export async function lastRefundOf(trx: Tx, autodeskId: string, product: string, exceptId: string): Promise<string | null> {
   const row = await trx

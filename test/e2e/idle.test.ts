@@ -1,0 +1,120 @@
+/**
+ * R7b, idle time is not charged: a heartbeat reports how long the product was idle (stretches of 15
+ * minutes or more) and the session ends that much later, so an idle stretch does not bring the next
+ * daily charge sooner. The gateway bounds what a client that always says "idle" can get.
+ */
+import { createClient, type FlexgateClient, type LaunchResult, runProduct } from '@flexgate/client';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { cacheDirs, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
+import { newAccount, newTeam, seedCatalog } from '../harness/fixtures';
+import { expectStatus } from '../harness/http';
+import { trustOf } from '../harness/trust';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+let gw: ProcessGateway;
+let trust: string;
+const clock = new SharedClock();
+const dirs = cacheDirs();
+const clients: FlexgateClient[] = [];
+
+beforeAll(async () => {
+  gw = await startProcessGateway({ FLEXGATE_TEST_CLOCK: '1', FLEXGATE_ID_TOKEN_TTL: String(7 * 86400) });
+  trust = await trustOf(gw);
+  await seedCatalog(gw.fixtures());
+});
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => {});
+  await gw?.close();
+  dirs.cleanup();
+});
+
+async function at(offsetMs: number): Promise<Date> {
+  const now = clock.shift(offsetMs);
+  await gw.setClock(now);
+  return now;
+}
+
+async function member() {
+  const team = await newTeam(gw.fixtures(), 100);
+  const account = await newAccount(gw.fixtures());
+  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
+  const client = createClient({ gatewayUrl: gw.url, trust, cacheDir: dirs.make(), clock: clock.now });
+  clients.push(client);
+  await client.signIn(account.autodeskId, account.password);
+  return client;
+}
+
+function granted(r: LaunchResult) {
+  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
+  return r;
+}
+
+it('R7b: 30 idle minutes move the session end 30 minutes later; the next charge comes that much later', async () => {
+  const t0 = await at(0);
+  const client = await member();
+  const first = granted(await client.launch('autocad'));
+  const sessionId = first.session?.id as string;
+  const end = Date.parse(first.sessionEnd as string);
+  await at(6 * MINUTE);
+  granted(await client.heartbeat({ product: 'autocad', sessionId }));
+  // Idle from 0:10 to 0:40, reported at 0:40 (the previous check-in was at 0:06).
+  await at(40 * MINUTE);
+  const idle = granted(await client.heartbeat({ product: 'autocad', sessionId, idleSeconds: 30 * 60 }));
+  expect(Date.parse(idle.sessionEnd as string)).toBe(end + 30 * MINUTE);
+  expect(Date.parse(idle.expiresAt)).toBe(Math.floor((end + 30 * MINUTE) / 1000) * 1000);
+  // A stretch under 15 minutes counts for nothing.
+  await at(50 * MINUTE);
+  expect(Date.parse(granted(await client.heartbeat({ product: 'autocad', sessionId, idleSeconds: 14 * 60 })).sessionEnd as string)).toBe(
+    end + 30 * MINUTE,
+  );
+  // 24 h 20 min after the start the day is still the one paid for; after 24 h 30 min a new one is charged.
+  await at(t0.getTime() - Date.now() + 24 * HOUR + 20 * MINUTE);
+  expect(granted(await client.launch('autocad', { fresh: true }))).toMatchObject({ charged: 0, session: { id: sessionId } });
+  await at(24 * HOUR + 31 * MINUTE);
+  const next = granted(await client.launch('autocad', { fresh: true }));
+  expect(next.charged).toBe(7);
+  expect(next.session?.id).not.toBe(sessionId);
+});
+
+it('R7b, a client that always says idle: each report reaches back at most 15 minutes before its previous check-in, and a session gains a day at most', async () => {
+  await at(0);
+  const client = await member();
+  const first = granted(await client.launch('autocad'));
+  const sessionId = first.session?.id as string;
+  const end = Date.parse(first.sessionEnd as string);
+  await at(6 * MINUTE);
+  granted(await client.heartbeat({ product: 'autocad', sessionId }));
+  // Five minutes after the previous check-in it claims a week of idleness: 20 minutes count.
+  await at(11 * MINUTE);
+  const claimed = granted(await client.heartbeat({ product: 'autocad', sessionId, idleSeconds: 7 * 86400 }));
+  // (The clocks run on between the test's steps: a few milliseconds more.)
+  const moved = Date.parse(claimed.sessionEnd as string) - end;
+  expect(moved).toBeGreaterThanOrEqual(20 * MINUTE);
+  expect(moved).toBeLessThan(20 * MINUTE + 1000);
+  // Hour after hour, "idle the whole time": the end never moves past a day beyond the paid one.
+  let last = claimed;
+  for (let h = 1; h <= 40; h++) {
+    await at(11 * MINUTE + h * HOUR);
+    last = granted(await client.heartbeat({ product: 'autocad', sessionId, idleSeconds: 7 * 86400 }));
+  }
+  // (Within a second: the answer's end comes from the entitlement, in whole seconds.)
+  expect(Math.abs(Date.parse(last.sessionEnd as string) - (end + 24 * HOUR))).toBeLessThan(1000);
+  expect(last.session?.id).toBe(sessionId);
+});
+
+it('R7b: the stock client reports an idle stretch with its heartbeat once it reaches 15 minutes', async () => {
+  await at(0);
+  const client = await member();
+  const first = granted(await client.launch('autocad'));
+  const end = Date.parse(first.sessionEnd as string);
+  let idleSince: Date | null = null;
+  const running = runProduct(client, 'autocad', first, { heartbeatMs: HOUR, idleSince: () => idleSince });
+  await at(6 * MINUTE);
+  await running.heartbeatNow();
+  idleSince = clock.now();
+  await at(26 * MINUTE);
+  await running.heartbeatNow();
+  expect(Date.parse(running.grant.sessionEnd as string)).toBe(end + 20 * MINUTE);
+  await running.stop();
+});
