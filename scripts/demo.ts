@@ -65,6 +65,8 @@ try {
     DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${join(folder, 'demo.db')}`,
     FLEXGATE_OPERATOR_KEY: operatorKey,
     FLEXGATE_LOG: process.env.FLEXGATE_LOG ?? 'warn',
+    // The demo's keys are sealed like a real deployment's; its KEK lives as long as its database.
+    FLEXGATE_KEK: process.env.FLEXGATE_KEK ?? randomBytes(32).toString('base64url'),
   });
 } catch (error) {
   if (error instanceof ConfigError) fail(error.problems);

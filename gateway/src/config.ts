@@ -64,6 +64,12 @@ const secretText = (min: number): Rule<string> => ({
   secret: 'text',
 });
 
+const kek: Rule<string> = {
+  schema: z.string().refine((k) => /^[A-Za-z0-9+/_-]{43}=?$/.test(k) && Buffer.from(k, 'base64').length === 32),
+  expects: '32 bytes in base64 or base64url (openssl rand -base64 32)',
+  secret: 'text',
+};
+
 const text: Rule<string> = { schema: z.string(), expects: 'any text' };
 
 const powerOfTwo = (min: number): Rule<number> => ({
@@ -130,6 +136,14 @@ const VARIABLES = {
   FLEXGATE_ROOT_KEY_FILE: unlessSet(
     text,
     'PEM file of the Ed25519 root key that signs the key set (openssl genpkey -algorithm ed25519); unset, a root key is made on first start and kept in the database',
+  ),
+  FLEXGATE_KEK: unlessSet(
+    kek,
+    'key-encryption key sealing the private signing keys and root key in the database (AES-256-GCM); unset, they are stored in clear (a warning says so) and the gateway refuses to start on a database whose keys are sealed',
+  ),
+  FLEXGATE_KEK_PREVIOUS: unlessSet(
+    kek,
+    'the key-encryption key being rotated out: read only, every key it sealed is sealed again with FLEXGATE_KEK on start (SECURITY.md)',
   ),
   FLEXGATE_OFFLINE_HOURS: variable(
     integer(0, 24, ' of hours'),
@@ -217,6 +231,10 @@ export interface Config {
   readonly issuer: string;
   /** The operator's root key file; undefined: the root key kept in the database. */
   readonly rootKeyFile: string | undefined;
+  /** FLEXGATE_KEK: seals private keys at rest; undefined: they are stored in clear. */
+  readonly kek: string | undefined;
+  /** FLEXGATE_KEK_PREVIOUS: opens what the KEK being rotated out sealed. */
+  readonly kekPrevious: string | undefined;
   readonly idTokenTtlSeconds: number;
   /** Hours an offline allowance lasts (at most 24); 0: no allowances, so no provisional launches. */
   readonly offlineHours: number;
@@ -294,6 +312,13 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
     );
   }
   const e = parsed.data;
+  // Sealing needs a current KEK; the previous one alone would leave nothing to seal with.
+  if (e.FLEXGATE_KEK_PREVIOUS !== undefined && e.FLEXGATE_KEK === undefined) {
+    throw new ConfigError(['FLEXGATE_KEK_PREVIOUS is set without FLEXGATE_KEK: set FLEXGATE_KEK to the new key-encryption key']);
+  }
+  if (e.FLEXGATE_KEK_PREVIOUS !== undefined && e.FLEXGATE_KEK_PREVIOUS === e.FLEXGATE_KEK) {
+    throw new ConfigError(['FLEXGATE_KEK_PREVIOUS equals FLEXGATE_KEK: give the key being rotated out, or unset it']);
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -313,6 +338,8 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
     metricsToken: e.FLEXGATE_METRICS_TOKEN,
     issuer: e.FLEXGATE_ISSUER,
     rootKeyFile: e.FLEXGATE_ROOT_KEY_FILE,
+    kek: e.FLEXGATE_KEK,
+    kekPrevious: e.FLEXGATE_KEK_PREVIOUS,
     idTokenTtlSeconds: e.FLEXGATE_ID_TOKEN_TTL,
     offlineHours: e.FLEXGATE_OFFLINE_HOURS,
     offlineLaunches: e.FLEXGATE_OFFLINE_LAUNCHES,

@@ -15,6 +15,7 @@ import { settleExpiries } from './services/balance';
 import { MailSender } from './services/outbox';
 import { KeyRing } from './signing/keyring';
 import { readRootKeyFile } from './signing/root';
+import { Sealer } from './signing/seal';
 
 export interface RunningGateway {
   url: string;
@@ -72,8 +73,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       issuer: config.issuer,
       idTokenTtlSeconds: config.idTokenTtlSeconds,
       rootKey,
+      sealer: new Sealer(config.kek, config.kekPrevious),
     });
     await keys.init();
+    if (config.kek === undefined) {
+      logger.warn('FLEXGATE_KEK is unset: the private signing keys are stored in clear in the database (SECURITY.md, secrets at rest)');
+    }
     await keys.revocations.poll(database.db, clock.now());
     // The launch's storage port needs the tables (a second SQLite connection, a PostgreSQL listener).
     store = createLaunchStore(database, config.databaseUrl, { groupMax: config.chargeGroup, now: () => clock.now(), logger });

@@ -122,6 +122,8 @@ async function main() {
   const db = await freshDatabase(engine);
   teardown.push(() => db.drop());
   const operatorKey = `bench-${randomBytes(8).toString('hex')}`;
+  // One KEK for every instance: each opens the signing keys the first one sealed.
+  const kek = randomBytes(32).toString('base64url');
   const baseline = await start(['test/bench/baseline.ts'], {});
   teardown.push(() => baseline.stop());
   const gwArgs = [
@@ -142,6 +144,7 @@ async function main() {
         FLEXGATE_SCRYPT_N: '1024',
         FLEXGATE_LOG: 'warn',
         FLEXGATE_ID_TOKEN_TTL: String(7 * 86400),
+        FLEXGATE_KEK: kek,
       }),
     ),
   );

@@ -58,7 +58,14 @@ async function flood(url: string, accounts: { autodeskId: string; password: stri
 export async function signinFlood(o: { seconds: number; write: boolean; append: (table: string) => void }): Promise<void> {
   const db = await freshDatabase('sqlite');
   const operatorKey = `bench-${randomBytes(8).toString('hex')}`;
-  const common = { PORT: '0', DATABASE_URL: db.url, FLEXGATE_OPERATOR_KEY: operatorKey, FLEXGATE_TEST_CLOCK: '1', FLEXGATE_LOG: 'warn' };
+  const common = {
+    PORT: '0',
+    DATABASE_URL: db.url,
+    FLEXGATE_OPERATOR_KEY: operatorKey,
+    FLEXGATE_TEST_CLOCK: '1',
+    FLEXGATE_LOG: 'warn',
+    FLEXGATE_KEK: randomBytes(32).toString('base64url'),
+  };
   // The fleet is seeded by a gateway with a cheap scrypt (seconds, not minutes); its tokens stay valid.
   const seeder = await start(['gateway/src/main.ts'], {
     ...common,

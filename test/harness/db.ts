@@ -10,6 +10,12 @@ export const testEngine: 'sqlite' | 'postgres' = process.env.FLEXGATE_TEST_DATAB
 /** The server every PostgreSQL test database is created on (CI: 127.0.0.1:5432, trust auth). */
 export const pgAdminUrl = process.env.FLEXGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/**
+ * FLEXGATE_KEK of every gateway this test process starts, in process or spawned: gateways sharing
+ * a database, or restarted on one, must open what the others sealed.
+ */
+export const testKek = randomBytes(32).toString('base64url');
+
 export interface TestDatabase {
   url: string;
   drop(): Promise<void>;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '@flexgate/gateway';
 import { type RunningGateway, startGateway, testConfig } from '@flexgate/gateway';
 import { Agent } from 'undici';
-import { freshDatabase, type TestDatabase, testEngine } from './db';
+import { freshDatabase, type TestDatabase, testEngine, testKek } from './db';
 import { Api } from './http';
 
 export interface TestGateway {
@@ -53,6 +53,7 @@ export async function startTestGateway(
     scryptN: 1024,
     // Tests jump the clock by days; ID-token expiry has tests of its own.
     idTokenTtlSeconds: 7 * 86400,
+    kek: testKek,
     ...overrides,
   });
   let running = await startGateway(config, start);

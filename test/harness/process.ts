@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtGateway } from './built-gateway';
+import { testKek } from './db';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -45,6 +46,7 @@ export async function spawnGateway(options: SpawnOptions): Promise<GatewayProces
       FLEXGATE_LOG: 'warn',
       FLEXGATE_RATE_LIMIT: 'off',
       FLEXGATE_SCRYPT_N: '1024',
+      FLEXGATE_KEK: testKek,
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -65,6 +65,9 @@ export function startCheckpointer(
   });
   return {
     async stop() {
+      // Asked to stop, the thread is awaited: unreferenced, it would let the process exit while a
+      // failed start waits here to report its error (a silent exit 0).
+      worker.ref();
       worker.postMessage('stop');
       await exited;
       if (serving.open) restore();

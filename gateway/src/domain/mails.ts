@@ -60,6 +60,16 @@ export function invitationMail(m: {
   };
 }
 
+/** The line of an invitation e-mail that carries its token; once the e-mail is sent, no more. */
+const TOKEN_LINE = /^Token: \S+$/gm;
+export const SENT_TOKEN_LINE = 'Token: (removed from the outbox once sent)';
+
+/**
+ * The text the outbox keeps of a sent e-mail: the invitation token was for its recipient, and
+ * whoever reads the database later (a backup) must not be able to accept the invitation with it.
+ */
+export const sentText = (text: string): string => text.replace(TOKEN_LINE, SENT_TOKEN_LINE);
+
 export function lowBalanceMail(m: { to: string; teamName: string; balance: number; validBought: number }): Mail {
   return {
     to: m.to,

@@ -3,12 +3,16 @@ import type { Kysely } from 'kysely';
 import nodemailer from 'nodemailer';
 import { claimMail, dueMail, listOutbox, markFailed, markSent, type PendingMail } from '../db/repos/outbox';
 import type { DB } from '../db/schema';
+import { sentText } from '../domain/mails';
 import { addMs } from '../domain/time';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import type { ServiceContext } from './context';
 
-/** GET /v1/outbox: every e-mail the gateway wrote, sent or not (operator only). */
+/**
+ * GET /v1/outbox: every e-mail the gateway wrote, sent or not (operator only). An unsent one is
+ * shown as it will be sent; a sent one as the outbox keeps it, its invitation token removed.
+ */
 export const outbox = (ctx: ServiceContext, to: string | undefined, limit: number): Promise<OutboxMessage[]> =>
   listOutbox(ctx.db, to, limit);
 
@@ -34,7 +38,8 @@ const LEASE_MS = 5 * 60_000;
  * transaction of the change that caused them (R14), so nothing is mailed for a change that
  * rolled back; a message is marked sent only after the SMTP server took it, so a crash between
  * the two may send it twice but never loses it. Several instances may run this at once: each
- * message is claimed by a guarded update before it is sent.
+ * message is claimed by a guarded update before it is sent. A sent message keeps its text without
+ * the invitation token: the outbox holds a token only until its e-mail is delivered.
  */
 export class MailSender {
   private timer: NodeJS.Timeout | null = null;
@@ -84,7 +89,7 @@ export class MailSender {
     if (!(await claimMail(this.o.db, m, nowIso, addMs(now, LEASE_MS).toISOString()))) return false;
     try {
       await this.transport.sendMail({ from: this.o.from, to: m.to, subject: m.subject, text: m.text });
-      await markSent(this.o.db, m.id, this.o.clock.now().toISOString());
+      await markSent(this.o.db, m.id, this.o.clock.now().toISOString(), sentText(m.text));
       return true;
     } catch (error) {
       const attempts = m.attempts + 1;

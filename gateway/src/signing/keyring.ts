@@ -25,6 +25,7 @@ import { newId } from '../lib/ids';
 import { Revocations } from '../lib/revocations';
 import { b64url, signCompact, signParts } from './jws';
 import { generateRootKey, type RootKey, rootKeyFromJwk } from './root';
+import { Sealer } from './seal';
 import { type IdTokenKey, TokenRejected, verifyIdToken } from './verify-id-token';
 
 /** The encoded header of the entitlements a key signs: the same bytes every time, so a revoked key's are known. */
@@ -70,7 +71,13 @@ export interface KeyRingOptions {
   idTokenTtlSeconds: number;
   /** The operator's root key (FLEXGATE_ROOT_KEY_FILE); absent: the one in the database, made on first start. */
   rootKey?: RootKey | undefined;
+  /** Seals the private JWKs in the database (FLEXGATE_KEK); absent: they are stored in clear. */
+  sealer?: Sealer | undefined;
 }
+
+/** Where a private JWK is stored: the associated data of its sealed value, so it opens on that row only. */
+const signingKeyPlace = (kid: string) => `signing_keys.private_jwk of ${kid}`;
+const rootKeyPlace = (kid: string) => `root_key.private_jwk of ${kid}`;
 
 /** How many entitlements signed again (after a revocation) are remembered. */
 const RESIGNED_MAX = 10_000;
@@ -111,6 +118,7 @@ export class KeyRing {
 
   /** Signed-out sign-ins and users whose sessions were ended: refused even from the cache of verified tokens. */
   readonly revocations: Revocations;
+  private readonly sealer: Sealer;
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -118,6 +126,7 @@ export class KeyRing {
     private readonly options: KeyRingOptions,
   ) {
     this.revocations = new Revocations(options.idTokenTtlSeconds * 1000);
+    this.sealer = options.sealer ?? new Sealer(undefined);
   }
 
   /** How long a retired key must stay published: the longest-lived token it may have signed. */
@@ -138,9 +147,10 @@ export class KeyRing {
         await trx.insertInto('signing_keys').values(fresh).execute();
         await bumpVersion(trx);
       }
+      await this.reseal(trx);
       if (!freshRoot) return null;
-      const row = await trx.selectFrom('root_key').select('private_jwk').where('id', '=', 1).executeTakeFirst();
-      if (row) return row.private_jwk;
+      const row = await trx.selectFrom('root_key').select(['kid', 'private_jwk']).where('id', '=', 1).executeTakeFirst();
+      if (row) return this.sealer.open(row.private_jwk, rootKeyPlace(row.kid));
       const privateJwk = JSON.stringify(freshRoot.privateKey.export({ format: 'jwk' }));
       await trx
         .insertInto('root_key')
@@ -148,7 +158,7 @@ export class KeyRing {
           id: 1,
           kid: freshRoot.kid,
           public_jwk: JSON.stringify(freshRoot.publicJwk),
-          private_jwk: privateJwk,
+          private_jwk: this.sealer.seal(privateJwk, rootKeyPlace(freshRoot.kid)),
           created_at: this.clock.now().toISOString(),
         })
         .execute();
@@ -156,6 +166,36 @@ export class KeyRing {
     });
     this.root = this.options.rootKey ?? (storedRoot ? await rootKeyFromJwk(storedRoot) : null);
     await this.refresh();
+  }
+
+  /**
+   * Seals under FLEXGATE_KEK every private JWK stored in clear (a database from before sealing, or
+   * from a start without a KEK) or under FLEXGATE_KEK_PREVIOUS (a KEK rotation). Every row is
+   * opened first: a key this gateway cannot open stops the start rather than a later signature.
+   */
+  private async reseal(trx: Tx): Promise<void> {
+    const keys = await trx.selectFrom('signing_keys').select(['kid', 'private_jwk']).execute();
+    const roots = await trx.selectFrom('root_key').select(['kid', 'private_jwk']).execute();
+    for (const k of keys) {
+      const place = signingKeyPlace(k.kid);
+      const clear = this.sealer.open(k.private_jwk, place);
+      if (!this.sealer.stale(k.private_jwk)) continue;
+      await trx
+        .updateTable('signing_keys')
+        .set({ private_jwk: this.sealer.seal(clear, place) })
+        .where('kid', '=', k.kid)
+        .execute();
+    }
+    for (const r of roots) {
+      const place = rootKeyPlace(r.kid);
+      const clear = this.sealer.open(r.private_jwk, place);
+      if (!this.sealer.stale(r.private_jwk)) continue;
+      await trx
+        .updateTable('root_key')
+        .set({ private_jwk: this.sealer.seal(clear, place) })
+        .where('kid', '=', r.kid)
+        .execute();
+    }
   }
 
   private async generate() {
@@ -166,7 +206,7 @@ export class KeyRing {
       kid,
       alg: SIGNING_ALG,
       public_jwk: JSON.stringify({ ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' }),
-      private_jwk: JSON.stringify(privateKey.export({ format: 'jwk' })),
+      private_jwk: this.sealer.seal(JSON.stringify(privateKey.export({ format: 'jwk' })), signingKeyPlace(kid)),
       created_at: this.clock.now().toISOString(),
       retired_at: null,
       drop_after: null,
@@ -205,7 +245,7 @@ export class KeyRing {
     const keys = rows
       .filter((r) => r.revoked_at === null)
       .map((r): LoadedKey => {
-        const privateJwk = JSON.parse(r.private_jwk) as JsonWebKey;
+        const privateJwk = JSON.parse(this.sealer.open(r.private_jwk, signingKeyPlace(r.kid))) as JsonWebKey;
         return {
           kid: r.kid,
           createdAt: r.created_at,

@@ -86,8 +86,9 @@ export async function claimMail(db: Kysely<DB>, m: PendingMail, nowIso: string, 
   return Number(res.numUpdatedRows) === 1;
 }
 
-export async function markSent(db: Kysely<DB>, id: number, sentAtIso: string): Promise<void> {
-  await db.updateTable('outbox').set({ sent_at: sentAtIso, last_error: null }).where('id', '=', id).execute();
+/** Sent: the text the outbox keeps from now on replaces the one delivered (`sentText`). */
+export async function markSent(db: Kysely<DB>, id: number, sentAtIso: string, keptText: string): Promise<void> {
+  await db.updateTable('outbox').set({ sent_at: sentAtIso, last_error: null, text: keptText }).where('id', '=', id).execute();
 }
 
 export async function markFailed(db: Kysely<DB>, id: number, error: string, retryAtIso: string): Promise<void> {
