@@ -3,7 +3,9 @@ import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP } from '@flexgate/shared';
 import { createLocalJWKSet, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sealer } from '../../gateway/src/signing/seal';
 import { newAdmin } from '../harness/admin';
+import { testKek } from '../harness/db';
 import { newMember, newTeam, seedCatalog, setClock, type TestUser } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Answer, type Api, expectStatus } from '../harness/http';
@@ -45,7 +47,9 @@ beforeAll(async () => {
   // The gateway's real signing key, read from its database as an attacker who stole nothing would not.
   const db = gw.running.database.db as unknown as Kysely<any>;
   const row = await db.selectFrom('signing_keys').selectAll().where('retired_at', 'is', null).executeTakeFirstOrThrow();
-  const realKey = createPrivateKey({ key: JSON.parse(row.private_jwk), format: 'jwk' });
+  // Sealed at rest under the harness's KEK (signing/seal.ts): the test holds the KEK, an attacker would not.
+  const jwk = new Sealer(testKek).open(row.private_jwk, `signing_keys.private_jwk of ${row.kid}`);
+  const realKey = createPrivateKey({ key: JSON.parse(jwk), format: 'jwk' });
   const kid = row.kid as string;
   const claims = (sub: string, iat: number, exp: number) =>
     new SignJWT({})

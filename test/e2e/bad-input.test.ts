@@ -47,6 +47,7 @@ interface JsonSchema {
   properties?: Record<string, JsonSchema>;
   required?: string[];
   items?: JsonSchema;
+  minimum?: number;
 }
 
 async function operations(): Promise<Operation[]> {
@@ -120,7 +121,8 @@ function invalidValues(name: string, schema: JsonSchema): unknown[] {
   switch (schema.type) {
     case 'integer':
     case 'number':
-      return [...common, -1, 0, 1.5, -0.5, 1e300, 2 ** 53 + 2, '10', true, []];
+      // 0 is refused where the schema says so (amounts); a count that may be 0 (idle seconds) says minimum 0.
+      return [...common, -1, ...(schema.minimum === 0 ? [] : [0]), 1.5, -0.5, 1e300, 2 ** 53 + 2, '10', true, []];
     case 'boolean':
       return [...common, 'true', 1, 0, []];
     case 'array':

@@ -194,7 +194,8 @@ describe('secrets at rest', () => {
     const none = await refused(db, { FLEXGATE_KEK: '' });
     expect(none.code, none.output).toBe(2);
     expect(none.output).toMatch(/^flexgate: .* is sealed with key-encryption key \S+ and FLEXGATE_KEK is unset/m);
-  });
+    // Several gateway processes started one after the other: slow on a loaded machine.
+  }, 90_000);
 
   it('keys stored in clear are sealed on the first start with a KEK; a KEK rotated with FLEXGATE_KEK_PREVIOUS reseals them all', async () => {
     const db = await database();
@@ -233,5 +234,6 @@ describe('secrets at rest', () => {
     expect(old.output).toMatch(/sealed with key-encryption key/);
     const after = await start(db, { FLEXGATE_KEK: newKek });
     expect(await kids(after.gw)).toEqual(before);
-  });
+    // Several gateway processes started one after the other: slow on a loaded machine.
+  }, 90_000);
 });
