@@ -6,57 +6,29 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient, type FlexgateClient, type LaunchResult } from '@flexgate/client';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cacheDirs, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
-import { newAccount, newTeam, seedCatalog } from '../harness/fixtures';
+import type { FlexgateClient, LaunchResult } from '@flexgate/client';
+import { expect, it } from 'vitest';
+import { clockedSuite } from '../harness/clocked-suite';
+import { newAccount, newTeam } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
-import { trustOf } from '../harness/trust';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-let gw: ProcessGateway;
-let trust: string;
-const clock = new SharedClock();
-const dirs = cacheDirs();
-const clients: FlexgateClient[] = [];
-
-beforeAll(async () => {
-  // The default access-token lifetime (10 minutes): what this file is about.
-  gw = await startProcessGateway({ FLEXGATE_TEST_CLOCK: '1' });
-  trust = await trustOf(gw);
-  await seedCatalog(gw.fixtures());
-});
-afterAll(async () => {
-  for (const c of clients) await c.close().catch(() => {});
-  await gw?.close();
-  dirs.cleanup();
-});
-
-async function at(offsetMs: number): Promise<Date> {
-  const now = clock.shift(offsetMs);
-  await gw.setClock(now);
-  return now;
-}
+// The default access-token lifetime (10 minutes): what this file is about.
+const suite = clockedSuite();
+const { at, clock } = suite;
 
 function clientOn(cacheDir: string): FlexgateClient {
-  const client = createClient({
-    gatewayUrl: gw.url,
-    trust,
-    cacheDir,
-    clock: clock.now,
-    http: { timeoutMs: 10_000, retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 200 } },
-  });
-  clients.push(client);
-  return client;
+  return suite.client({ cacheDir, http: { timeoutMs: 10_000, retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 200 } } });
 }
 
 async function member(products = ['autocad', 'revit']) {
+  const gw = suite.gw;
   const team = await newTeam(gw.fixtures(), 500);
   const account = await newAccount(gw.fixtures());
   expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products }), 201);
-  const dir = dirs.make();
+  const dir = suite.cacheDir();
   const client = clientOn(dir);
   await client.signIn(account.autodeskId, account.password);
   return { account, dir, client };
@@ -114,7 +86,7 @@ it('a sign-in ended by the operator, or unused for 30 days, is refused with a cl
   await at(0);
   const { account, client } = await member();
   await at(MINUTE);
-  expectStatus(await gw.op.post(`/v1/operator/users/${encodeURIComponent(account.autodeskId)}/revoke`, {}), 200);
+  expectStatus(await suite.gw.op.post(`/v1/operator/users/${encodeURIComponent(account.autodeskId)}/revoke`, {}), 200);
   await at(2 * HOUR);
   expect(await client.launch('autocad', { fresh: true })).toMatchObject({ granted: false, code: 'unauthorized' });
   await client.signIn(account.autodeskId, account.password);

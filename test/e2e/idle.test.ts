@@ -3,44 +3,24 @@
  * minutes or more) and the session ends that much later, so an idle stretch does not bring the next
  * daily charge sooner. The gateway bounds what a client that always says "idle" can get.
  */
-import { createClient, type FlexgateClient, type LaunchResult, runProduct } from '@flexgate/client';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cacheDirs, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
-import { newAccount, newTeam, seedCatalog } from '../harness/fixtures';
+import { type LaunchResult, runProduct } from '@flexgate/client';
+import { expect, it } from 'vitest';
+import { clockedSuite } from '../harness/clocked-suite';
+import { newAccount, newTeam } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
-import { trustOf } from '../harness/trust';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-let gw: ProcessGateway;
-let trust: string;
-const clock = new SharedClock();
-const dirs = cacheDirs();
-const clients: FlexgateClient[] = [];
-
-beforeAll(async () => {
-  gw = await startProcessGateway({ FLEXGATE_TEST_CLOCK: '1', FLEXGATE_ID_TOKEN_TTL: String(7 * 86400) });
-  trust = await trustOf(gw);
-  await seedCatalog(gw.fixtures());
-});
-afterAll(async () => {
-  for (const c of clients) await c.close().catch(() => {});
-  await gw?.close();
-  dirs.cleanup();
-});
-
-async function at(offsetMs: number): Promise<Date> {
-  const now = clock.shift(offsetMs);
-  await gw.setClock(now);
-  return now;
-}
+// ID tokens outlive the clock jumps (their own expiry has tests elsewhere).
+const suite = clockedSuite({ FLEXGATE_ID_TOKEN_TTL: String(7 * 86400) });
+const { at, clock } = suite;
 
 async function member() {
+  const gw = suite.gw;
   const team = await newTeam(gw.fixtures(), 100);
   const account = await newAccount(gw.fixtures());
   expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
-  const client = createClient({ gatewayUrl: gw.url, trust, cacheDir: dirs.make(), clock: clock.now });
-  clients.push(client);
+  const client = suite.client();
   await client.signIn(account.autodeskId, account.password);
   return client;
 }
