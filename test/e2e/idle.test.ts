@@ -30,14 +30,19 @@ function granted(r: LaunchResult) {
   return r;
 }
 
-it('R7b: 30 idle minutes move the session end 30 minutes later; the next charge comes that much later', async () => {
-  const t0 = await at(0);
+/** A member's AutoCAD session, opened at the clock's 0:00 and settled by a heartbeat at 0:06. */
+async function settledSession() {
   const client = await member();
   const first = granted(await client.launch('autocad'));
   const sessionId = first.session?.id as string;
-  const end = Date.parse(first.sessionEnd as string);
   await at(6 * MINUTE);
   granted(await client.heartbeat({ product: 'autocad', sessionId }));
+  return { client, sessionId, end: Date.parse(first.sessionEnd as string) };
+}
+
+it('R7b: 30 idle minutes move the session end 30 minutes later; the next charge comes that much later', async () => {
+  const t0 = await at(0);
+  const { client, sessionId, end } = await settledSession();
   // Idle from 0:10 to 0:40, reported at 0:40 (the previous check-in was at 0:06).
   await at(40 * MINUTE);
   const idle = granted(await client.heartbeat({ product: 'autocad', sessionId, idleSeconds: 30 * 60 }));
@@ -59,12 +64,7 @@ it('R7b: 30 idle minutes move the session end 30 minutes later; the next charge 
 
 it('R7b, a client that always says idle: each report reaches back at most 15 minutes before its previous check-in, and a session gains a day at most', async () => {
   await at(0);
-  const client = await member();
-  const first = granted(await client.launch('autocad'));
-  const sessionId = first.session?.id as string;
-  const end = Date.parse(first.sessionEnd as string);
-  await at(6 * MINUTE);
-  granted(await client.heartbeat({ product: 'autocad', sessionId }));
+  const { client, sessionId, end } = await settledSession();
   // Five minutes after the previous check-in it claims a week of idleness: 20 minutes count.
   await at(11 * MINUTE);
   const claimed = granted(await client.heartbeat({ product: 'autocad', sessionId, idleSeconds: 7 * 86400 }));
