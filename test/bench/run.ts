@@ -47,6 +47,14 @@ if (instances > 1 && cluster > 1) throw new Error('--instances and --cluster: on
 if (engine === 'postgres' && !(Number.isInteger(seconds) && seconds >= 1))
   throw new Error('--seconds: whole seconds on PostgreSQL (pgbench -T)');
 const cpuProf = has('cpu-prof');
+// With --instances N, each cold rep also runs on the first instance alone, just before all N: the
+// target is N instances against one, and the machine drifts too much between two separate runs.
+const onlyArg = opt('only', '');
+const withCold = !onlyArg || onlyArg.split(',').includes('cold');
+const daysNeeded =
+  reps * (instances > 1 ? 2 : 1) + (!onlyArg || onlyArg.includes('warm') ? 1 : 0) + (!onlyArg || onlyArg.includes('mixed') ? 1 : 0);
+if (withCold && daysNeeded * 25 > 7 * 24)
+  throw new Error(`--reps: ${daysNeeded} simulated days of 25 h do not fit in the fleet's 7-day ID tokens`);
 const execFileAsync = promisify(execFile);
 
 /**
@@ -252,9 +260,16 @@ async function main() {
   // each, as each TPC-B one is) against it; after every row it would cost a rep (seconds + 1) s of
   // the two cores for ratios that mean nothing (warm launches do not write).
   const pgbenchAfter = new Set(['cold']);
-  const rows: { name: string; gw: Measured[]; base: Measured[]; pg: number[]; cpu: number[] }[] = [];
+  const rows: { name: string; gw: Measured[]; base: Measured[]; pg: number[]; cpu: number[]; one: Measured[] }[] = [];
   for (const w of workloads.filter((w) => !only || only.split(',').includes(w.name))) {
-    const row = { name: w.name, gw: [] as Measured[], base: [] as Measured[], pg: [] as number[], cpu: [] as number[] };
+    const row = {
+      name: w.name,
+      gw: [] as Measured[],
+      base: [] as Measured[],
+      pg: [] as number[],
+      cpu: [] as number[],
+      one: [] as Measured[],
+    };
     // Each rep: Hono baseline, gateway, pgbench. The gateway run sits between its two yardsticks,
     // so both of its ratios pair it with a run seconds away, never minutes (the machine drifts).
     for (let r = 0; r < reps; r++) {
@@ -262,6 +277,10 @@ async function main() {
         row.base.push(
           await runLoadApart(baseline.url, baseWorkload, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }),
         );
+      if (instances > 1 && w.name === 'cold') {
+        await w.prepare(r);
+        row.one.push(await runLoadApart(urls.slice(0, 1), w.workload(r), { connections, seconds, warmupSeconds: 1 }));
+      }
       await w.prepare(r);
       const cpu0 = cpuSeconds(pids);
       // Every workload gets its second of warm-up (JIT, caches); cold and mixed spend fresh pairs on it.
@@ -272,8 +291,9 @@ async function main() {
       row.cpu.push(cpuUs);
       if (pgbench && pgbenchAfter.has(w.name)) row.pg.push(await runPgbench(pgbench.bin, pgbench.db.url, seconds));
       const tps = row.pg[r];
+      const one = row.one[r];
       console.error(
-        `${w.name} #${r + 1}: ${((g.rps / base.rps) * 100).toFixed(0)}%, gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}${instances > 1 ? ` (requests per instance ${g.byOrigin.join(', ')})` : ''}, ~${Math.round(cpuUs)} us gateway CPU per request, load generator ${Math.round(g.loaderCpuUs)} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}${tps === undefined ? '' : ` | pgbench ${Math.round(tps)} TPS, gateway ${((g.rps / tps) * 100).toFixed(0)}% of it`}`,
+        `${w.name} #${r + 1}: ${((g.rps / base.rps) * 100).toFixed(0)}%, gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}${instances > 1 ? ` (requests per instance ${g.byOrigin.join(', ')})` : ''}, ~${Math.round(cpuUs)} us gateway CPU per request, load generator ${Math.round(g.loaderCpuUs)} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}${tps === undefined ? '' : ` | pgbench ${Math.round(tps)} TPS, gateway ${((g.rps / tps) * 100).toFixed(0)}% of it`}${one ? ` | 1 instance alone ${Math.round(one.rps)} req/s p99 ${one.p99.toFixed(1)} ms errors ${one.errors}: ${instances} instances ${(g.rps / one.rps).toFixed(2)}x` : ''}`,
       );
     }
     rows.push(row);
@@ -304,12 +324,13 @@ async function main() {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const title = `${engine}${cluster > 1 ? `, ${cluster} cluster workers` : instances > 1 ? `, ${instances} instances` : ', 1 process'}`;
   const pgCols = pgbench !== null;
+  const oneCols = instances > 1;
   const table = [
     `### ${title}: ${new Date().toISOString().slice(0, 16)}Z, commit ${commit}${dirty}`,
     '',
     `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; the ratio is the median of each rep's gateway run against the baseline run just before it; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.${
       instances > 1
-        ? ` ${instances} gateway processes on the one database, each connection of the load generator kept to one of them (round-robin); gateway CPU, RSS and heap are their sums.`
+        ? ` ${instances} gateway processes on the one database, each connection of the load generator kept to one of them (round-robin); gateway CPU, RSS and heap are their sums. Each cold rep first runs on the first instance alone (a simulated day of its own), then on all ${instances}: the "÷ 1 instance" column is the median of each rep's ratio.`
         : ''
     }${
       pgCols
@@ -317,8 +338,8 @@ async function main() {
         : ''
     }`,
     '',
-    `| workload | gateway req/s | baseline req/s | ratio (each rep) |${pgCols ? ' pgbench TPS | ÷ pgbench TPS (each rep) |' : ''} p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req | baseline p99 ms | load generator CPU µs/req (gateway; baseline) |`,
-    `|---|---|---|---|${pgCols ? '---|---|' : ''}---|---|---|---|---|---|---|`,
+    `| workload | gateway req/s | baseline req/s | ratio (each rep) |${pgCols ? ' pgbench TPS | ÷ pgbench TPS (each rep) |' : ''}${oneCols ? ' 1 instance alone req/s | ÷ 1 instance (each rep) |' : ''} p50 ms | p99 ms | p99.9 ms | errors | gateway CPU µs/req | baseline p99 ms | load generator CPU µs/req (gateway; baseline) |`,
+    `|---|---|---|---|${pgCols ? '---|---|' : ''}${oneCols ? '---|---|' : ''}---|---|---|---|---|---|---|`,
     ...rows.map((r) => {
       const g = median(r.gw.map((x) => x.rps));
       const b = median(r.base.map((x) => x.rps));
@@ -329,7 +350,13 @@ async function main() {
         : eachPg.length === 0
           ? ' - | - |'
           : ` ${Math.round(median(r.pg))} | ${(median(eachPg) * 100).toFixed(0)}% (${eachPg.map((x) => (x * 100).toFixed(0)).join(', ')}) |`;
-      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${(median(each) * 100).toFixed(0)}% (${each.map((x) => (x * 100).toFixed(0)).join(', ')}) |${pgCells} ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} | ${Math.round(median(r.gw.map((x) => x.loaderCpuUs)))}; ${Math.round(median(r.base.map((x) => x.loaderCpuUs)))} |`;
+      const eachOne = r.one.map((o, i) => (r.gw[i] as Measured).rps / o.rps);
+      const oneCells = !oneCols
+        ? ''
+        : eachOne.length === 0
+          ? ' - | - |'
+          : ` ${Math.round(median(r.one.map((o) => o.rps)))} | ${median(eachOne).toFixed(2)}x (${eachOne.map((x) => x.toFixed(2)).join(', ')}) |`;
+      return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${(median(each) * 100).toFixed(0)}% (${each.map((x) => (x * 100).toFixed(0)).join(', ')}) |${pgCells}${oneCells} ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} | ${Math.round(median(r.gw.map((x) => x.loaderCpuUs)))}; ${Math.round(median(r.base.map((x) => x.loaderCpuUs)))} |`;
     }),
     '',
     `After the runs: ${instances > 1 ? `the ${instances} gateways' RSS together` : 'gateway RSS'} ${rss.total} MB (${rss.file} MB of it mapped file pages: code, and on SQLite the database through the read connection's mmap; V8 heap ${heap.total} MB committed, ${heap.used} MB in use${cluster > 1 ? ', in one worker' : instances > 1 ? ', summed' : ''}); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,

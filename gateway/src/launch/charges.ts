@@ -1,12 +1,12 @@
 import type { LaunchResponse } from '@flexgate/shared';
-import { RetryTransaction } from '../db/errors';
 import { alertFactsOf, alertMarkersOfTeams, movedOutOfTeams } from '../db/repos/alerts';
 import { findProducts } from '../db/repos/catalog';
-import { answersOf, storeAnswers } from '../db/repos/idempotency';
-import { appendLedger, drawFromLot, expireLots, lotsOfTeams, teamBalance } from '../db/repos/lots';
-import { findProvisional, insertSessions, sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
+import { answersOf, answersWrites } from '../db/repos/idempotency';
+import { drawWrite, expireLots, ledgerWrites, lotsOfTeams, teamBalance } from '../db/repos/lots';
+import { findProvisional, sessionRowsOf, sessionStateOf, sessionsWrites } from '../db/repos/sessions';
 import type { LedgerTable, SessionRow } from '../db/schema';
 import type { Tx } from '../db/tx';
+import { writeAll } from '../db/writes';
 import { mayCrossAlert } from '../domain/alerts';
 import { decideCharge } from '../domain/charge';
 import type { LotState } from '../domain/lots';
@@ -205,31 +205,28 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
     if (idemKey) answered.set(idemKey, i);
   }
 
-  // One write after the other, never submitted together: when one fails, Kysely rolls the
-  // transaction back at once, and a write still queued behind it would then run outside it. Sessions
-  // in (user, product) order and lots in id order: two groups writing the same rows take them alike.
-  await insertSessions(
-    trx,
-    [...opened].sort((a, b) => (pairKey(a.autodesk_id, a.product_key) < pairKey(b.autodesk_id, b.product_key) ? -1 : 1)),
-  );
-  for (const [lotId, tokens] of [...drawn.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    await drawFromLot(trx, lotId, tokens);
-  }
-  await appendLedger(trx, ledger);
-  await storeKeyedAnswers(trx, jobs, results);
+  // The group's writes in one go (one statement on PostgreSQL: the lots stay locked until the
+  // commit, and every round trip before it is time the other instances wait). Sessions in (user,
+  // product) order and lots in id order: two groups writing the same rows take them alike.
+  const sessions = [...opened].sort((a, b) => (pairKey(a.autodesk_id, a.product_key) < pairKey(b.autodesk_id, b.product_key) ? -1 : 1));
+  const draws = [...drawn.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  await writeAll(trx, [
+    ...sessionsWrites(trx, sessions),
+    ...draws.map(([lotId, tokens]) => drawWrite(trx, lotId, tokens)),
+    ...ledgerWrites(trx, ledger),
+    ...answersWrites(trx, keyedAnswers(jobs, results)),
+  ]);
   return results.map((r) => r ?? { kind: 'unknown-product' });
 }
 
-/** Every keyed answer of the group is stored; a key answered elsewhere meanwhile makes the group start over, to replay it. */
-async function storeKeyedAnswers(trx: Tx, jobs: readonly ChargeJob[], results: readonly (ChargeResult | undefined)[]): Promise<void> {
+/** Every keyed answer of the group, once per key; one answered elsewhere meanwhile makes the group start over, to replay it. */
+function keyedAnswers(jobs: readonly ChargeJob[], results: readonly (ChargeResult | undefined)[]) {
   const answers = jobs.flatMap((j, i) => {
     const r = results[i];
     if (!j.idempotency || r?.kind !== 'answer') return [];
     return [{ ...j.idempotency, status: 200, body: JSON.stringify(r.answer), createdAt: j.now }];
   });
-  const unique = [...new Map(answers.map((a) => [`${a.scope}\n${a.key}`, a])).values()];
-  const stored = await storeAnswers(trx, unique);
-  if (stored !== unique.length) throw new RetryTransaction('an Idempotency-Key of this group was answered by another transaction');
+  return [...new Map(answers.map((a) => [`${a.scope}\n${a.key}`, a])).values()];
 }
 
 const pairKey = (autodeskId: string, product: string) => `${autodeskId}\n${product}`;

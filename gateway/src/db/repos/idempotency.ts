@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import { rowsOf, shaped } from '../compiled';
-import { RetryTransaction } from '../errors';
 import type { DB } from '../schema';
 import type { Tx } from '../tx';
+import { type Write, writeAll } from '../writes';
 
 export interface StoredAnswer {
   fingerprint: string;
@@ -45,15 +45,12 @@ const insertAnswers = shaped((db, a: { rows: AnswerRow[] }) =>
 );
 
 /**
- * Stores the answers of a group in the transaction that made them, each only if its key is still
- * free; returns how many were stored. Fewer means another transaction answered one of these keys
- * first (it committed, or this insert waited for it): the caller starts over and replays it.
+ * Stores answers in the transaction that made them, each only if its key is still free. Every one
+ * must be stored: fewer means another transaction answered one of these keys first (it committed,
+ * or this insert waited for it), and this one starts over, to replay it.
  */
-export async function storeAnswers(
-  trx: Tx,
-  answers: readonly (StoredAnswer & { scope: string; key: string; createdAt: string })[],
-): Promise<number> {
-  if (answers.length === 0) return 0;
+export function answersWrites(trx: Tx, answers: readonly (StoredAnswer & { scope: string; key: string; createdAt: string })[]): Write[] {
+  if (answers.length === 0) return [];
   const rows = answers.map((a) => ({
     scope: a.scope,
     key: a.key,
@@ -62,13 +59,14 @@ export async function storeAnswers(
     body: a.body,
     created_at: a.createdAt,
   }));
-  const res = await trx.executeQuery(insertAnswers(trx, { rows }));
-  return Number(res.numAffectedRows ?? 0);
+  return [
+    { query: insertAnswers(trx, { rows }), expect: { rows: rows.length, lost: 'an Idempotency-Key was answered by another transaction' } },
+  ];
 }
 
 /** Stored in the same transaction as the change it answers, so a replay and the change agree; a key taken meanwhile starts it over. */
 export async function storeAnswer(trx: Tx, a: StoredAnswer & { scope: string; key: string; createdAt: string }): Promise<void> {
-  if ((await storeAnswers(trx, [a])) !== 1) throw new RetryTransaction(`Idempotency-Key ${a.key} answered meanwhile`);
+  await writeAll(trx, answersWrites(trx, [a]));
 }
 
 export async function forgetAnswersBefore(db: Kysely<DB>, beforeIso: string): Promise<void> {

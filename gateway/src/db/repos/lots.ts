@@ -5,6 +5,7 @@ import { rowsOf, shaped } from '../compiled';
 import { RetryTransaction } from '../errors';
 import type { DB, LedgerTable } from '../schema';
 import type { Tx } from '../tx';
+import { type Write, writeAll } from '../writes';
 
 type LedgerInput = Omit<LedgerTable, 'id'>;
 
@@ -42,9 +43,13 @@ const insertLedger = shaped((db, a: { rows: LedgerInput[] }) => db.insertInto('l
  * count at in usage when it is not their own `at` (a refund counts on its charge's day, R15).
  */
 export async function appendLedger(trx: Tx, entries: readonly LedgerInput[], options: { usageAt?: string } = {}): Promise<void> {
-  if (entries.length === 0) return;
-  await trx.executeQuery(insertLedger(trx, { rows: [...entries] }));
-  await addUsage(trx, entries, options.usageAt);
+  await writeAll(trx, ledgerWrites(trx, entries, options));
+}
+
+/** The writes of `appendLedger`, for a transaction that sends them with others (`writeAll`). */
+export function ledgerWrites(trx: Tx, entries: readonly LedgerInput[], options: { usageAt?: string } = {}): Write[] {
+  if (entries.length === 0) return [];
+  return [{ query: insertLedger(trx, { rows: [...entries] }) }, ...usageWrites(trx, entries, options.usageAt)];
 }
 
 /**
@@ -54,7 +59,7 @@ export async function appendLedger(trx: Tx, entries: readonly LedgerInput[], opt
  * with the cells in key order: two transactions updating the same cells take them in the same order.
  * A refund's cells are its charge's day (`usageAt`), so no day ever goes below zero.
  */
-async function addUsage(trx: Tx, entries: readonly LedgerInput[], usageAt: string | undefined): Promise<void> {
+function usageWrites(trx: Tx, entries: readonly LedgerInput[], usageAt: string | undefined): Write[] {
   type Cell = { team: string; day: string; key: string; tokens: number; charged: Set<string>; refunded: Set<string> };
   const byProduct = new Map<string, Cell>();
   const byUser = new Map<string, Cell>();
@@ -76,6 +81,7 @@ async function addUsage(trx: Tx, entries: readonly LedgerInput[], usageAt: strin
   }
   const sorted = (cells: Map<string, Cell>) => [...cells.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
   const sessions = (c: Cell) => c.charged.size - c.refunded.size;
+  const writes: Write[] = [];
   if (byProduct.size > 0) {
     const rows = sorted(byProduct).map((c) => ({
       team_id: c.team,
@@ -84,12 +90,13 @@ async function addUsage(trx: Tx, entries: readonly LedgerInput[], usageAt: strin
       tokens: c.tokens,
       sessions: sessions(c),
     }));
-    await trx.executeQuery(addByProduct(trx, { rows }));
+    writes.push({ query: addByProduct(trx, { rows }) });
   }
   if (byUser.size > 0) {
     const rows = sorted(byUser).map((c) => ({ team_id: c.team, day: c.day, autodesk_id: c.key, tokens: c.tokens, sessions: sessions(c) }));
-    await trx.executeQuery(addByUser(trx, { rows }));
+    writes.push({ query: addByUser(trx, { rows }) });
   }
+  return writes;
 }
 
 type ByProduct = { team_id: string; day: string; product_key: string; tokens: number; sessions: number };
@@ -188,9 +195,13 @@ const drawQuery = shaped((db, a: { lot: string; tokens: number }) =>
     .where('remaining', '>=', a.tokens),
 );
 
+/** A guarded draw: a lot that no longer holds `tokens` starts the transaction over. */
+export function drawWrite(trx: Tx, lotId: string, tokens: number): Write {
+  return { query: drawQuery(trx, { lot: lotId, tokens }), expect: { rows: 1, lost: `lot ${lotId} changed under the charge` } };
+}
+
 export async function drawFromLot(trx: Tx, lotId: string, tokens: number): Promise<void> {
-  const res = await trx.executeQuery(drawQuery(trx, { lot: lotId, tokens }));
-  if (Number(res.numAffectedRows ?? 0) !== 1) throw new RetryTransaction(`lot ${lotId} changed under the charge`);
+  await writeAll(trx, [drawWrite(trx, lotId, tokens)]);
 }
 
 export async function returnToLot(trx: Tx, lotId: string, tokens: number): Promise<void> {

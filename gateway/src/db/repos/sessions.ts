@@ -3,6 +3,7 @@ import type { MachineState } from '../../domain/sessions';
 import { rowsOf, shaped } from '../compiled';
 import type { DB, SessionRow } from '../schema';
 import type { Tx } from '../tx';
+import { type Write, writeAll } from '../writes';
 
 /**
  * For several (user, product) pairs at once: every session still open at `atIso` and the one with
@@ -76,8 +77,12 @@ export async function findProvisional(db: Kysely<DB>, autodeskId: string, provis
 const insertSessionsQuery = shaped((db, a: { rows: SessionRow[] }) => db.insertInto('usage_sessions').values(a.rows));
 
 export async function insertSessions(trx: Tx, rows: readonly SessionRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await trx.executeQuery(insertSessionsQuery(trx, { rows: [...rows] }));
+  await writeAll(trx, sessionsWrites(trx, rows));
+}
+
+/** The write of `insertSessions`, for a transaction that sends it with others (`writeAll`). */
+export function sessionsWrites(trx: Tx, rows: readonly SessionRow[]): Write[] {
+  return rows.length === 0 ? [] : [{ query: insertSessionsQuery(trx, { rows: [...rows] }) }];
 }
 
 const machinesQuery = shaped((db, a: { sessions: string[] }) =>

@@ -1,0 +1,65 @@
+import { CompiledQuery, PostgresAdapter } from 'kysely';
+import { RetryTransaction } from './errors';
+import type { Tx } from './tx';
+
+/**
+ * One write of a transaction's last step. `expect`: the number of rows it must touch; fewer means
+ * another transaction changed them first, and the whole transaction starts over (`inTransaction`).
+ */
+export interface Write {
+  readonly query: CompiledQuery<unknown>;
+  readonly expect?: { rows: number; lost: string };
+}
+
+/** PostgreSQL takes at most 65,535 parameters in one statement; past this, writes go one by one. */
+const MAX_PARAMS = 30_000;
+
+/**
+ * Runs the writes of a transaction, in order, and returns how many rows each touched. On
+ * PostgreSQL they go as one statement (each write a data-modifying CTE): a charge group holds its
+ * teams' lots from its read until its commit, so every round trip in between is time the other
+ * instances wait; one statement is one round trip whatever the number of writes. The writes of one
+ * call touch distinct rows (PostgreSQL runs such CTEs in no set order), and one that fails fails the
+ * statement, so nothing is half-written. SQLite (in-process, one writer) runs them one after the other.
+ */
+export async function writeAll(trx: Tx, writes: readonly Write[]): Promise<number[]> {
+  const counts = combinable(trx, writes) ? await runCombined(trx, writes) : await runEach(trx, writes);
+  for (const [i, w] of writes.entries()) {
+    if (w.expect && counts[i] !== w.expect.rows) throw new RetryTransaction(w.expect.lost);
+  }
+  return counts;
+}
+
+function combinable(trx: Tx, writes: readonly Write[]): boolean {
+  if (writes.length < 2 || !(trx.getExecutor().adapter instanceof PostgresAdapter)) return false;
+  return writes.reduce((n, w) => n + w.query.parameters.length, 0) <= MAX_PARAMS;
+}
+
+// One after the other, never submitted together: when one fails, Kysely rolls the transaction
+// back at once, and a write still queued behind it would then run outside it.
+async function runEach(trx: Tx, writes: readonly Write[]): Promise<number[]> {
+  const counts: number[] = [];
+  for (const w of writes) counts.push(Number((await trx.executeQuery(w.query)).numAffectedRows ?? 0));
+  return counts;
+}
+
+async function runCombined(trx: Tx, writes: readonly Write[]): Promise<number[]> {
+  const parameters: unknown[] = [];
+  const ctes = writes.map((w, i) => {
+    const text = renumber(w.query.sql, parameters.length);
+    parameters.push(...w.query.parameters);
+    return `w${i} as (${text} returning 1)`;
+  });
+  const counts = writes.map((_, i) => `(select count(*) from w${i})::int as c${i}`);
+  const query = CompiledQuery.raw(`with ${ctes.join(', ')} select ${counts.join(', ')}`, parameters);
+  const row = (await trx.executeQuery(query)).rows[0] as Record<string, number> | undefined;
+  return writes.map((_, i) => Number(row?.[`c${i}`] ?? 0));
+}
+
+/** `$n` becomes `$(n + offset)`, outside quoted identifiers and literals (Kysely quotes both). */
+export function renumber(text: string, offset: number): string {
+  if (offset === 0) return text;
+  return text.replace(/"(?:[^"]|"")*"|'(?:[^']|'')*'|\$(\d+)/g, (match, n: string | undefined) =>
+    n === undefined ? match : `$${Number(n) + offset}`,
+  );
+}
