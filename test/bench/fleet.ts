@@ -2,7 +2,10 @@ import { Pool } from 'undici';
 
 /** Seeding through the real API, in parallel batches; returns what the workloads need. */
 export interface Fleet {
+  /** The first team: warm and refused users, and the cold users of every `teams[i]`, i % teams.length = 0. */
   team: string;
+  /** Every team: cold user i is a member of teams[i % teams.length] (one team unless --teams N). */
+  teams: string[];
   adminKey: string;
   products: { key: string; dailyRate: number }[];
   /** ID tokens: warm users keep a session of their own product open; cold users open new ones. */
@@ -26,17 +29,27 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T, i: number) =
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map((it, j) => fn(it, i + j)));
 }
 
-export async function seedFleet(origin: string, operatorKey: string, sizes = { warm: 1000, cold: 8000, refused: 200 }): Promise<Fleet> {
+export async function seedFleet(
+  origin: string,
+  operatorKey: string,
+  sizes = { warm: 1000, cold: 8000, refused: 200 },
+  teamCount = 1,
+): Promise<Fleet> {
   const products = Array.from({ length: 10 }, (_, i) => ({ key: `product-${i}`, name: `Product ${i}`, dailyRate: 3 + i }));
   for (const p of products) await api(origin, operatorKey, 'POST', '/v1/products', p);
-  const team = (await api(origin, operatorKey, 'POST', '/v1/teams', { name: 'Bench Fleet' })).id as string;
-  for (const tokens of [200_000_000, 300_000_000, 400_000_000]) {
-    await api(origin, operatorKey, 'POST', `/v1/teams/${team}/purchases`, { tokens });
+  const teams: string[] = [];
+  for (let t = 0; t < teamCount; t++) {
+    const id = (await api(origin, operatorKey, 'POST', '/v1/teams', { name: t === 0 ? 'Bench Fleet' : `Bench Fleet ${t + 1}` }))
+      .id as string;
+    for (const tokens of [200_000_000, 300_000_000, 400_000_000]) {
+      await api(origin, operatorKey, 'POST', `/v1/teams/${id}/purchases`, { tokens });
+    }
+    teams.push(id);
   }
-  const adminKey = (
-    await api(origin, operatorKey, 'POST', '/v1/admins', { name: 'Bench Admin', email: 'bench-admin@example.com', teams: [team] })
-  ).key as string;
-  const make = async (group: string, n: number, body: (id: string) => object) => {
+  const team = teams[0] as string;
+  const adminKey = (await api(origin, operatorKey, 'POST', '/v1/admins', { name: 'Bench Admin', email: 'bench-admin@example.com', teams }))
+    .key as string;
+  const make = async (group: string, n: number, body: (id: string) => object, teamOf: (i: number) => string = () => team) => {
     const tokens: string[] = new Array(n);
     await inBatches(
       Array.from({ length: n }, (_, i) => i),
@@ -45,16 +58,21 @@ export async function seedFleet(origin: string, operatorKey: string, sizes = { w
         const autodeskId = `${group}-${i}@bench.example.com`;
         const password = 'bench-password';
         await api(origin, operatorKey, 'POST', '/v1/users', { autodeskId, name: `${group} ${i}`, password });
-        await api(origin, operatorKey, 'POST', `/v1/teams/${team}/members`, body(autodeskId));
+        await api(origin, operatorKey, 'POST', `/v1/teams/${teamOf(i)}/members`, body(autodeskId));
         tokens[i] = (await api(origin, null, 'POST', '/v1/signin', { autodeskId, password })).token;
       },
     );
     return tokens;
   };
   const warm = await make('warm', sizes.warm, (autodeskId) => ({ autodeskId, allProducts: true }));
-  const cold = await make('cold', sizes.cold, (autodeskId) => ({ autodeskId, allProducts: true }));
+  const cold = await make(
+    'cold',
+    sizes.cold,
+    (autodeskId) => ({ autodeskId, allProducts: true }),
+    (i) => teams[i % teams.length] as string,
+  );
   const refused = await make('refused', sizes.refused, (autodeskId) => ({ autodeskId, products: ['product-0'] }));
-  return { team, adminKey, products, warm, cold, refused };
+  return { team, teams, adminKey, products, warm, cold, refused };
 }
 
 /** Opens the session of every warm user's own product, so warm launches find it open. */

@@ -4,7 +4,7 @@
  * PostgreSQL, pgbench's TPC-B-like script on the same server is a second baseline for cold launches.
  *
  *   pnpm bench [--seconds 5] [--connections 64] [--reps 3] [--engine sqlite|postgres] [--cluster N]
- *              [--instances N (PostgreSQL)] [--cpu-prof] [--no-write]
+ *              [--instances N (PostgreSQL)] [--teams N] [--small] [--cpu-prof] [--no-write]
  */
 import { execFile, execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -37,6 +37,10 @@ const engine = opt('engine', 'sqlite') as 'sqlite' | 'postgres';
 if (engine !== 'sqlite' && engine !== 'postgres') throw new Error('--engine: sqlite or postgres');
 const cluster = Number(opt('cluster', '0'));
 const instances = Number(opt('instances', '1'));
+// --teams N: the cold users spread over N teams (each with lots of its own), as a deployment of many
+// customers has them; the default, one team, puts every charge on one team's lock (the hardest case).
+const teamCount = Number(opt('teams', '1'));
+if (!(Number.isInteger(teamCount) && teamCount >= 1 && teamCount <= 64)) throw new Error('--teams: 1 to 64');
 if (!(Number.isInteger(instances) && instances >= 1 && instances <= 8)) throw new Error('--instances: 1 to 8');
 // Processes sharing one SQLite file take turns at its write lock: the issue's scale-out is PostgreSQL's.
 if (instances > 1 && engine !== 'postgres') throw new Error('--instances: PostgreSQL only (--engine postgres)');
@@ -178,7 +182,7 @@ async function main() {
   }
 
   const t0 = performance.now();
-  const fleet = await seedFleet(gateway.url, operatorKey, has('small') ? { warm: 200, cold: 2000, refused: 50 } : undefined);
+  const fleet = await seedFleet(gateway.url, operatorKey, has('small') ? { warm: 200, cold: 2000, refused: 50 } : undefined, teamCount);
   console.error(
     `seeded ${fleet.warm.length + fleet.cold.length + fleet.refused.length} users, 10 products in ${Math.round(performance.now() - t0)} ms`,
   );
@@ -322,7 +326,7 @@ async function main() {
   const commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();
   const dirty = execSync('git status --porcelain -- gateway shared', { cwd: root }).toString().trim() ? '+uncommitted' : '';
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  const title = `${engine}${cluster > 1 ? `, ${cluster} cluster workers` : instances > 1 ? `, ${instances} instances` : ', 1 process'}`;
+  const title = `${engine}${cluster > 1 ? `, ${cluster} cluster workers` : instances > 1 ? `, ${instances} instances` : ', 1 process'}${teamCount > 1 ? `, cold users over ${teamCount} teams` : ''}`;
   const pgCols = pgbench !== null;
   const oneCols = instances > 1;
   const table = [
@@ -377,19 +381,20 @@ async function main() {
 async function checkCharges(origin: string, fleet: Fleet, operatorKey: string, days: number[]) {
   const rate = new Map(fleet.products.map((p) => [p.key, p.dailyRate]));
   const perSession = new Map<string, { user: string; product: string; tokens: number; day: number }>();
-  for (let after = 0; ; ) {
-    const page = (await api(origin, operatorKey, 'GET', `/v1/teams/${fleet.team}/ledger?after=${after}&limit=10000`)) as any[];
-    for (const e of page) {
-      if (!e.sessionId) continue;
-      const at = Date.parse(e.at);
-      const day = days.findLastIndex((d) => d <= at);
-      const s = perSession.get(e.sessionId) ?? { user: e.autodeskId, product: e.product, tokens: 0, day };
-      s.tokens -= e.tokens;
-      perSession.set(e.sessionId, s);
+  for (const team of fleet.teams)
+    for (let after = 0; ; ) {
+      const page = (await api(origin, operatorKey, 'GET', `/v1/teams/${team}/ledger?after=${after}&limit=10000`)) as any[];
+      for (const e of page) {
+        if (!e.sessionId) continue;
+        const at = Date.parse(e.at);
+        const day = days.findLastIndex((d) => d <= at);
+        const s = perSession.get(e.sessionId) ?? { user: e.autodeskId, product: e.product, tokens: 0, day };
+        s.tokens -= e.tokens;
+        perSession.set(e.sessionId, s);
+      }
+      if (page.length < 10000) break;
+      after = page.at(-1).id;
     }
-    if (page.length < 10000) break;
-    after = page.at(-1).id;
-  }
   // A charge before the first simulated day (none is sent then) or with an unreadable time is wrong too.
   let mischarged = 0;
   for (const s of perSession.values()) if (s.tokens !== rate.get(s.product) || s.day < 0) mischarged++;
