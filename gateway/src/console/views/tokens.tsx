@@ -70,7 +70,7 @@ export const TokenEventsView: FC<{ team: Team; summary: UsageSummary }> = ({ tea
     <h2>Token events, last 90 days</h2>
     <p class="hint">Purchases, tokens moved between teams, and tokens that expired unused. Charges for use are in the ledger.</p>
     <TableWrap label="Token events">
-      <table class="events">
+      <table class="events stacked">
         <thead>
           <tr>
             <th>Date</th>
@@ -90,14 +90,16 @@ export const TokenEventsView: FC<{ team: Team; summary: UsageSummary }> = ({ tea
           ) : (
             s.events.map((e) => (
               <tr data-kind={e.kind}>
-                <td>{instant(e.at)}</td>
-                <td>
+                <td class="strong">{instant(e.at)}</td>
+                <td class="inline">
                   <KindBadge kind={e.kind} />
                 </td>
-                <td class="num">
+                <td class="num inline">
                   <Signed n={e.tokens} />
                 </td>
-                <td class="mono">{e.lotId}</td>
+                <td class="mono" data-label="Lot">
+                  {e.lotId}
+                </td>
                 <td>{e.reason}</td>
               </tr>
             ))
@@ -266,7 +268,7 @@ export const LedgerView: FC<{ team: Team; q: LedgerQuery; entries: LedgerEntry[]
         </div>
       </form>
       <TableWrap label="Ledger entries">
-        <table class="ledger">
+        <table class="ledger stacked">
           <thead>
             <tr>
               <th>When</th>
@@ -289,19 +291,25 @@ export const LedgerView: FC<{ team: Team; q: LedgerQuery; entries: LedgerEntry[]
               entries.map((e) => (
                 <tr data-entry={e.id} data-kind={e.kind}>
                   <td>
-                    {instant(e.at)}
+                    <strong class="when">{instant(e.at)}</strong>
                     <div class="sub">{e.reason}</div>
                   </td>
-                  <td>
+                  <td class="inline">
                     <KindBadge kind={e.kind} />
                   </td>
-                  <td class="num">
+                  <td class="num inline">
                     <Signed n={e.tokens} />
                   </td>
-                  <td>{e.autodeskId ? <a href={memberPath(team.id, e.autodeskId)}>{e.autodeskId}</a> : ''}</td>
-                  <td>{e.product ?? ''}</td>
-                  <td class="mono">{e.lotId}</td>
-                  <td class="mono">{e.actor}</td>
+                  <td data-label={e.autodeskId ? 'User' : undefined}>
+                    {e.autodeskId ? <a href={memberPath(team.id, e.autodeskId)}>{e.autodeskId}</a> : ''}
+                  </td>
+                  <td data-label={e.product ? 'Product' : undefined}>{e.product ?? ''}</td>
+                  <td class="mono" data-label="Lot">
+                    {e.lotId}
+                  </td>
+                  <td class="mono" data-label="By">
+                    {e.actor}
+                  </td>
                 </tr>
               ))
             )}

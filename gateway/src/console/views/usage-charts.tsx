@@ -41,8 +41,8 @@ export const ProductBars: FC<{ rows: { name: string; tokens: number }[]; caption
 
 /** Days used in each week (0-7) as a strip of small bars, one per week, with the weeks named in words. */
 export const WeekStrip: FC<{ weeks: string[]; perWeek: number[]; who: string }> = ({ weeks, perWeek, who }) => {
-  const slot = 10;
-  const H = 28;
+  const slot = 12;
+  const H = 36;
   const W = Math.max(slot, weeks.length * slot);
   const used = weeks.map((w, i) => [w, perWeek[i] ?? 0] as const).filter(([, n]) => n > 0);
   const label =
@@ -52,10 +52,15 @@ export const WeekStrip: FC<{ weeks: string[]; perWeek: number[]; who: string }> 
   return (
     <svg class="weeks" viewBox={`0 0 ${W} ${H}`} width={W} height={H} role="img" aria-label={label}>
       <title>{label}</title>
-      <line class="axis" x1="0" x2={W} y1={H - 0.5} y2={H - 0.5} />
+      {/* Each week a grey column of 7 days, filled from the bottom by the days used. */}
       {perWeek.map((n, i) => {
-        const h = (n / 7) * (H - 2);
-        return n > 0 ? <rect class="bar" x={i * slot + 1} y={(H - 1 - h).toFixed(1)} width={slot - 2} height={h.toFixed(1)} /> : null;
+        const h = (n / 7) * H;
+        return (
+          <g>
+            <rect class="slot" x={i * slot + 1} y="0" width={slot - 2} height={H} rx="1" />
+            {n > 0 ? <rect class="bar" x={i * slot + 1} y={(H - h).toFixed(1)} width={slot - 2} height={h.toFixed(1)} rx="1" /> : null}
+          </g>
+        );
       })}
     </svg>
   );

@@ -40,8 +40,8 @@ const ProductUsersView: FC<{ team: { id: string }; views: UsageViews; labels: Ma
   labels,
   names,
 }) => (
-  <section aria-labelledby="product-users">
-    <h2 id="product-users">Users of each product</h2>
+  <section>
+    <h2>Users of each product</h2>
     {views.products.length === 0 ? <p class="hint">No product was used in this range.</p> : null}
     {views.products.length > 0 ? (
       <div class="panel chart-panel">
@@ -87,8 +87,8 @@ const ProductUsersView: FC<{ team: { id: string }; views: UsageViews; labels: Ma
 
 /** Each user's days used, week by week (Flex's per-user view). */
 const UserWeeksView: FC<{ team: { id: string }; views: UsageViews; names: Map<string, string> }> = ({ team, views, names }) => (
-  <section aria-labelledby="user-weeks">
-    <h2 id="user-weeks">Days used per week</h2>
+  <section>
+    <h2>Days used per week</h2>
     <p class="hint">
       One bar per week (Monday to Sunday, UTC) from the week of {shortDay(views.weeks[0] ?? views.from)}: the taller, the more days of use
       that week (7 at most).
