@@ -24,6 +24,7 @@ import { memberRoutes } from './routes/members';
 import { offlineRoutes } from './routes/offline';
 import { router } from './routes/openapi';
 import { operatorRoutes } from './routes/operator';
+import { documentPublicRoutes } from './routes/public-docs';
 import { reportRoutes } from './routes/reports';
 import { teamRoutes } from './routes/teams';
 import { userRoutes } from './routes/users';
@@ -219,7 +220,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
         'Entitlement gateway for pay-as-you-go Flex licensing. Rule numbers (R1-R19) in these summaries and the `rule` field of refusals refer to docs/rules.md in the repository; docs/http.md describes every route.',
     },
   });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  documentPublicRoutes(app);
 
   app.notFound((c) => problemResponse(c, 'not-found', `No route ${c.req.method} ${c.req.path}.`));
   app.onError(onError(deps.logger));

@@ -23,6 +23,8 @@ export interface RunningGateway {
   database: Database;
   keys: KeyRing;
   clock: Clock;
+  /** Every route the app answers (method and Hono path), middleware left out: what /openapi.json must document. */
+  routes: { method: string; path: string }[];
   /** Stops accepting, lets in-flight requests finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -155,6 +157,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     database: db,
     keys,
     clock,
+    routes: app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path })),
     close() {
       closing ??= (async () => {
         accepting = false;

@@ -6,7 +6,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DomainError } from '../domain/errors';
-import { addMs, DAY_MS } from '../domain/time';
+import { presetRange, USAGE_PRESETS } from '../domain/usage-views';
 import type { Logger } from '../lib/logger';
 import type { ServiceContext } from '../services/context';
 import { getDefaults, setDefaults } from '../services/defaults';
@@ -14,14 +14,16 @@ import { explainAccess } from '../services/explain';
 import { importMembers } from '../services/import';
 import { inviteMember, resendInvitation } from '../services/invitations';
 import { MEMBERS_PAGE_DEFAULT, removeMember, setMemberProducts, teamMember, teamMemberCounts, teamMembers } from '../services/members';
-import { usage, usageCsvExport } from '../services/usage';
+import { usage, usageCsvExport, usageViews } from '../services/usage';
 import { findAsset } from './assets';
 import { namesOf, productCatalog, teamNames, teamOverview } from './data';
 import { inspectEntitlement } from './inspect';
+import type { ConsoleKit } from './kit';
 import { type ConsoleSession, closeConsoleSession, csrfMatches, openConsoleSession, resolveConsoleSession } from './session';
+import { tokenPages } from './tokens';
 import { DefaultsView } from './views/defaults';
 import { ErrorPage } from './views/error';
-import { memberPath, teamPath } from './views/format';
+import { day, memberPath, teamPath } from './views/format';
 import { InspectView } from './views/inspect';
 import { type Chrome, Page } from './views/layout';
 import { MemberPage } from './views/member';
@@ -32,7 +34,7 @@ import { type UsageForm, UsageView } from './views/usage';
 
 type Team = { id: string; name: string };
 
-interface ConsoleEnv {
+export interface ConsoleEnv {
   Variables: {
     requestId: string;
     session: ConsoleSession | null;
@@ -69,9 +71,25 @@ function noticeOf(c: C): string | null {
       return `Products of ${name} saved.`;
     case 'defaults':
       return 'Default products saved.';
+    case 'bought':
+    case 'moved':
+      return tokenNotice(c);
     default:
       return null;
   }
+}
+
+/** After a purchase or a move: figures checked for shape, a team named only if it is the admin's. */
+function tokenNotice(c: C): string | null {
+  const tokens = c.req.query('tokens') ?? '';
+  if (!/^\d{1,10}$/.test(tokens)) return null;
+  const n = Number(tokens).toLocaleString('en-US');
+  if (c.req.query('done') === 'bought') {
+    const expires = c.req.query('expires') ?? '';
+    return /^\d{4}-\d{2}-\d{2}$/.test(expires) ? `${n} tokens bought; they expire on ${day(expires)}.` : `${n} tokens bought.`;
+  }
+  const to = c.get('teams').find((t) => t.id === c.req.query('to'));
+  return to ? `${n} tokens moved to ${to.name}.` : null;
 }
 
 async function form(c: C): Promise<Record<string, string | File | (string | File)[]>> {
@@ -444,42 +462,45 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
 
   const usageForm = (c: C): UsageForm => {
     const today = ctx.clock.now().toISOString().slice(0, 10);
+    const by = c.req.query('by');
+    const grouping = by === 'product' || by === 'day' ? by : 'user';
+    // A preset range (Flex's "past 3 months") wins over from/to; without either, the past 30 days.
+    const preset = USAGE_PRESETS.find((p) => p === c.req.query('range')) ?? null;
     const from = c.req.query('from') ?? '';
     const to = c.req.query('to') ?? '';
-    const by = c.req.query('by');
-    return {
-      from:
-        DAY_RE.test(from) && isCalendarInstant(from)
-          ? from
-          : addMs(new Date(`${today}T00:00:00Z`), -29 * DAY_MS)
-              .toISOString()
-              .slice(0, 10),
-      to: DAY_RE.test(to) && isCalendarInstant(to) ? to : today,
-      by: by === 'product' || by === 'day' ? by : 'user',
-    };
+    const fromOk = DAY_RE.test(from) && isCalendarInstant(from);
+    const toOk = DAY_RE.test(to) && isCalendarInstant(to);
+    if (preset || (!fromOk && !toOk)) return { ...presetRange(preset ?? '30d', today), by: grouping, preset: preset ?? '30d' };
+    const end = toOk ? to : today;
+    return { from: fromOk ? from : presetRange('30d', end).from, to: end, by: grouping, preset: null };
   };
 
   app.get('/teams/:team/usage', async (c) => {
     const team = c.get('team');
     const q = usageForm(c);
     let report = null;
+    let views = null;
     let error: string | null = null;
     try {
-      report = await usage(ctx, team.id, q);
+      [report, views] = await Promise.all([usage(ctx, team.id, q), q.by === 'day' ? null : usageViews(ctx, team.id, q)]);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
       error = e.message;
     }
+    const people = [
+      ...new Set([...(q.by === 'user' ? (report?.rows.map((r) => r.key) ?? []) : []), ...(views?.users.map((u) => u.autodeskId) ?? [])]),
+    ];
+    const names = await namesOf(ctx, team.id, people);
     const labels =
       q.by === 'user'
-        ? await namesOf(ctx, team.id, report?.rows.map((r) => r.key) ?? [])
+        ? names
         : q.by === 'product'
           ? new Map((await productCatalog(ctx)).map((p) => [p.key, p.name]))
           : new Map<string, string>();
     return render(
       c,
       <Page title="Usage" chrome={chromeOf(c, { tab: 'usage', error })}>
-        <UsageView team={team} form={q} report={report} labels={labels} />
+        <UsageView team={team} form={q} report={report} labels={labels} views={views} names={names} />
       </Page>,
       error ? 400 : 200,
     );
@@ -489,6 +510,19 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     const { filename, csv } = await usageCsvExport(ctx, c.get('team').id, usageForm(c));
     return c.body(csv, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"` });
   });
+
+  const kit: ConsoleKit = {
+    render,
+    chromeOf,
+    form,
+    field,
+    csrfOf,
+    adminOf: (c) => ({ kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id }),
+    team: (c) => c.get('team'),
+    teams: (c) => c.get('teams'),
+    statusOf,
+  };
+  app.route('/', tokenPages(ctx, kit));
 
   app.all('*', (c) => errorPage(c, 404, `No console page at ${c.req.path}.`));
 

@@ -1,11 +1,11 @@
-import { autodeskId, refreshBody } from '@flexgate/shared';
+import { adminKeyResponse, autodeskId, refreshBody, tokensResponse, userRevokedResponse } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { requireOperator, requireOperatorOrAdmin, requireSignedIn } from '../middleware/auth';
 import type { ServiceContext } from '../services/context';
 import { removeAdmin, revokeAdminKey, rotateAdminKey } from '../services/teams';
 import { refresh, revokeFamily, revokeUser } from '../services/tokens';
-import { answers, jsonBody, router } from './openapi';
+import { answers, body, callers, jsonBody, router } from './openapi';
 
 const adminParam = z.object({
   id: z
@@ -26,7 +26,7 @@ export function credentialRoutes(ctx: ServiceContext) {
       tags: ['user'],
       summary: 'A new access token and refresh token for a refresh token (single-use: reusing one ends its sign-in everywhere)',
       request: jsonBody(refreshBody),
-      responses: answers({ 200: '{token, expiresAt, refreshToken, autodeskId}' }, [400, 401, 409]),
+      responses: answers({ 200: body(tokensResponse, 'A new access token and refresh token') }, [400, 401, 409]),
     }),
     async (c) => c.json(await refresh(ctx, c.req.valid('json').refreshToken), 200),
   );
@@ -36,6 +36,7 @@ export function credentialRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/signout',
       tags: ['user'],
+      security: callers.user,
       summary: "Ends the caller's sign-in: its refresh token and access tokens stop working on every instance within seconds",
       responses: answers({ 204: 'signed out' }, [401, 403]),
     }),
@@ -51,9 +52,10 @@ export function credentialRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/operator/users/{autodeskId}/revoke',
       tags: ['operator'],
+      security: callers.operator,
       summary: 'Ends every sign-in of a user (every token issued until now), on every instance within seconds',
       request: { params: z.object({ autodeskId }) },
-      responses: answers({ 200: '{autodeskId, revokedAt}' }, [400, 401, 403]),
+      responses: answers({ 200: body(userRevokedResponse, 'When the sign-ins ended') }, [400, 401, 403]),
     }),
     async (c) => {
       requireOperator(c);
@@ -66,10 +68,11 @@ export function credentialRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/admins/{id}/key',
       tags: ['operator'],
+      security: [...callers.operator, { adminKey: [] }],
       summary:
         "Rotates an admin's key (the operator, or the admin itself): the new key is shown once; the old one and its console sessions stop at once",
       request: { params: adminParam },
-      responses: answers({ 200: '{id, key}' }, [400, 401, 403, 404]),
+      responses: answers({ 200: body(adminKeyResponse, 'The new key, shown once') }, [400, 401, 403, 404]),
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -83,6 +86,7 @@ export function credentialRoutes(ctx: ServiceContext) {
       method: 'delete',
       path: '/v1/admins/{id}/key',
       tags: ['operator'],
+      security: [...callers.operator, { adminKey: [] }],
       summary: "Revokes an admin's key (the operator, or the admin itself); the admin keeps its teams until given a new key",
       request: { params: adminParam },
       responses: answers({ 204: 'revoked' }, [400, 401, 403, 404]),
@@ -100,6 +104,7 @@ export function credentialRoutes(ctx: ServiceContext) {
       method: 'delete',
       path: '/v1/admins/{id}',
       tags: ['operator'],
+      security: callers.operator,
       summary: 'Removes an admin: its key and console sessions stop at once',
       request: { params: adminParam },
       responses: answers({ 204: 'removed' }, [400, 401, 403, 404]),

@@ -1,4 +1,16 @@
-import { acceptInvitationBody, autodeskId, defaultsBody, memberParam, memberProductsBody } from '@flexgate/shared';
+import {
+  acceptInvitationBody,
+  accessResponse,
+  autodeskId,
+  defaultsBody,
+  defaultsResponse,
+  importResponse,
+  invitationAcceptedResponse,
+  invitationResponse,
+  memberParam,
+  memberProductsBody,
+  memberResponse,
+} from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
@@ -9,9 +21,10 @@ import { explainAccess } from '../services/explain';
 import { importMembers } from '../services/import';
 import { acceptInvitation, resendInvitation } from '../services/invitations';
 import { MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX, removeMember, setMemberProducts, teamMembers } from '../services/members';
-import { answers, jsonBody, router, teamParam } from './openapi';
+import { answers, body, callers, jsonBody, router, teamParam } from './openapi';
 
 const tags = ['team admin'];
+const security = callers.admin;
 const invitationParam = teamParam.extend({
   id: z
     .string()
@@ -29,6 +42,7 @@ export function memberRoutes(ctx: ServiceContext) {
       method: 'get',
       path: '/v1/teams/{team}/members',
       tags,
+      security,
       summary:
         'Members with status active, invited or expired (R11) and their own product selection (R12), in Autodesk ID order; page with ?after=<last autodeskId>&limit= and the Link rel="next" header',
       request: {
@@ -38,7 +52,7 @@ export function memberRoutes(ctx: ServiceContext) {
           limit: z.coerce.number().int().min(1).max(MEMBERS_PAGE_MAX).default(MEMBERS_PAGE_DEFAULT),
         }),
       },
-      responses: answers({ 200: '[{autodeskId, name, guest, status, allProducts, products, invitation?}]' }, [400, 401, 403, 404]),
+      responses: answers({ 200: body(z.array(memberResponse), 'A page of members') }, [400, 401, 403, 404]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
@@ -57,9 +71,10 @@ export function memberRoutes(ctx: ServiceContext) {
       method: 'put',
       path: '/v1/teams/{team}/members/{autodeskId}/products',
       tags,
+      security,
       summary: 'Set a member\'s Flex products, or "all products" (R12); the member gets an e-mail (R14)',
       request: { params: memberParam, ...jsonBody(memberProductsBody) },
-      responses: answers({ 200: 'the member' }, [400, 401, 403, 404]),
+      responses: answers({ 200: body(memberResponse, 'The member') }, [400, 401, 403, 404]),
     }),
     async (c) => {
       const { team, autodeskId } = c.req.valid('param');
@@ -77,6 +92,7 @@ export function memberRoutes(ctx: ServiceContext) {
       method: 'delete',
       path: '/v1/teams/{team}/members/{autodeskId}',
       tags,
+      security,
       summary: 'Remove a member; a pending invitation token dies with it',
       request: { params: memberParam },
       responses: answers({ 204: 'removed' }, [401, 403, 404]),
@@ -94,9 +110,10 @@ export function memberRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/teams/{team}/invitations/{id}/resend',
       tags,
+      security,
       summary: 'Send the invitation again: a new token, a new 7 days; earlier tokens stop working (R11)',
       request: { params: invitationParam },
-      responses: answers({ 200: '{id, expiresAt}' }, [401, 403, 404, 409]),
+      responses: answers({ 200: body(invitationResponse, 'The new invitation') }, [401, 403, 404, 409]),
     }),
     async (c) => {
       const { team, id } = c.req.valid('param');
@@ -110,9 +127,10 @@ export function memberRoutes(ctx: ServiceContext) {
       method: 'get',
       path: '/v1/teams/{team}/defaults',
       tags,
+      security,
       summary: 'Default products of every non-guest member (R13)',
       request: { params: teamParam },
-      responses: answers({ 200: '{products, enabled}' }, [401, 403, 404]),
+      responses: answers({ 200: body(defaultsResponse, 'The default products') }, [401, 403, 404]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
@@ -126,9 +144,10 @@ export function memberRoutes(ctx: ServiceContext) {
       method: 'put',
       path: '/v1/teams/{team}/defaults',
       tags,
+      security,
       summary: 'Set the default products (R13); an empty list turns defaults off; no e-mail (R14)',
       request: { params: teamParam, ...jsonBody(defaultsBody) },
-      responses: answers({ 200: '{products, enabled}' }, [400, 401, 403, 404]),
+      responses: answers({ 200: body(defaultsResponse, 'The default products') }, [400, 401, 403, 404]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
@@ -142,6 +161,7 @@ export function memberRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/teams/{team}/members/import',
       tags,
+      security,
       summary:
         'Import members from CSV: header name,email,products,guest; products separated by ";" ("*" = all products); up to 10,000 rows; each row applied whole or reported in errors; no e-mail (R14)',
       request: {
@@ -157,7 +177,7 @@ export function memberRoutes(ctx: ServiceContext) {
           },
         },
       },
-      responses: answers({ 200: '{created, updated, errors: [{line, message}]}' }, [400, 401, 403, 404, 413, 415]),
+      responses: answers({ 200: body(importResponse, 'What was imported, and the lines refused') }, [400, 401, 403, 404, 413, 415]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
@@ -175,9 +195,10 @@ export function memberRoutes(ctx: ServiceContext) {
       method: 'get',
       path: '/v1/teams/{team}/members/{autodeskId}/access',
       tags,
+      security,
       summary: 'Explain, for every catalog product, whether this member may launch it and why (R18)',
       request: { params: memberParam },
-      responses: answers({ 200: '[{product, granted, source, code?, rule?, reason}]' }, [401, 403, 404]),
+      responses: answers({ 200: body(z.array(accessResponse), 'One answer per product of the catalog') }, [401, 403, 404]),
     }),
     async (c) => {
       const { team, autodeskId } = c.req.valid('param');
@@ -193,7 +214,7 @@ export function memberRoutes(ctx: ServiceContext) {
       tags: ['user'],
       summary: "Accept an invitation with the token from its e-mail: creates the account, or checks the existing one's password (R11)",
       request: jsonBody(acceptInvitationBody),
-      responses: answers({ 200: '{autodeskId, team, status}' }, [400, 401, 404, 409]),
+      responses: answers({ 200: body(invitationAcceptedResponse, 'The membership, now active') }, [400, 401, 404, 409]),
     }),
     async (c) => c.json(await acceptInvitation(ctx, c.req.valid('json')), 200),
   );

@@ -24,18 +24,53 @@ export const jsonBody = <S extends ZodType>(schema: S, description?: string) => 
   body: { content: { 'application/json': { schema } }, required: true, ...(description ? { description } : {}) },
 });
 
-const problem = {
-  'application/problem+json': {
-    schema: z.object({ type: z.string(), title: z.string(), status: z.number(), code: z.string(), detail: z.string() }),
-  },
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  code: z.string(),
+  detail: z.string(),
+  requestId: z.string().optional(),
+  rule: z.string().optional().describe('The rule (docs/rules.md) that refused, for programs'),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+const problem = { 'application/problem+json': { schema: problemSchema } };
+
+/** A success answer with a JSON body, or another media type (text/csv, application/jose). */
+export const body = <S extends ZodType>(schema: S, description: string, type = 'application/json') => ({
+  description,
+  content: { [type]: { schema } } as Record<'application/json', { schema: S }>,
+});
+
+type Success = string | { description: string; content: Record<string, { schema: ZodType }> };
+
+/** Success answers (a string: no body, as a 204) and the problem+json refusals a route can give. */
+export const answers = <const O extends Record<number, Success>>(ok: O, errors: number[] = [400, 401, 403]) => {
+  const out: Record<number, { description: string; content?: Record<string, { schema: ZodType }> }> = {};
+  for (const [status, answer] of Object.entries(ok)) out[Number(status)] = typeof answer === 'string' ? { description: answer } : answer;
+  for (const status of errors) out[status] = { description: 'problem+json', content: problem };
+  return out as { [K in keyof O]: O[K] extends string ? { description: string } : O[K] };
 };
 
-export const answers = (ok: Record<number, string>, errors: number[] = [400, 401, 403]) => {
-  const out: Record<number, { description: string; content?: typeof problem }> = {};
-  for (const [status, description] of Object.entries(ok)) out[Number(status)] = { description };
-  for (const status of errors) out[status] = { description: 'problem+json', content: problem };
-  return out;
+/**
+ * Who may call: the security requirements of each kind of operation. Every credential is a bearer
+ * token; the schemes tell them apart for a reader (an ID token, an admin key, the operator key).
+ */
+type Requirement = Record<string, string[]>;
+export const callers: Record<'user' | 'admin' | 'operator' | 'anyone', Requirement[]> = {
+  user: [{ bearer: [] }],
+  admin: [{ adminKey: [] }, { operatorKey: [] }],
+  operator: [{ operatorKey: [] }],
+  anyone: [{ bearer: [] }, { adminKey: [] }, { operatorKey: [] }],
 };
+
+/** The security schemes `callers` names, registered once with the document. */
+export const securitySchemes = {
+  bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An ID token from POST /v1/signin (a user).' },
+  adminKey: { type: 'http', scheme: 'bearer', description: 'A team admin key (fga_...), from POST /v1/admins.' },
+  operatorKey: { type: 'http', scheme: 'bearer', description: 'The platform operator key (FLEXGATE_OPERATOR_KEY).' },
+  metricsToken: { type: 'http', scheme: 'bearer', description: 'FLEXGATE_METRICS_TOKEN, for a Prometheus scraper.' },
+} as const;
 
 export const teamParam = z.object({
   team: z

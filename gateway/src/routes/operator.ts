@@ -1,12 +1,22 @@
 import {
+  accountResponse,
+  adminCreatedResponse,
   clockBody,
+  clockResponse,
   createAdminBody,
   createProductBody,
   createTeamBody,
   createUserBody,
+  keyRevokedResponse,
   licenseBody,
+  licenseResponse,
+  outboxMessageResponse,
   outboxQuery,
   productKey,
+  productResponse,
+  rotatedKeyResponse,
+  signingKeyResponse,
+  teamResponse,
   updateProductBody,
 } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
@@ -20,7 +30,7 @@ import type { ServiceContext } from '../services/context';
 import { grantLicense } from '../services/licenses';
 import { outbox } from '../services/outbox';
 import { createAdmin, createTeam } from '../services/teams';
-import { answers, jsonBody, router } from './openapi';
+import { answers, body, callers, jsonBody, router } from './openapi';
 
 const tags = ['operator'];
 /** A signing key's kid: its RFC 7638 thumbprint (base64url), or whatever an older gateway named it. */
@@ -40,9 +50,10 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       method: 'post',
       path: '/v1/products',
       tags,
+      security: callers.operator,
       summary: 'Add a product to the Flex catalog',
       request: jsonBody(createProductBody),
-      responses: answers({ 201: 'the product' }, [400, 401, 403, 409]),
+      responses: answers({ 201: body(productResponse, 'The product') }, [400, 401, 403, 409]),
     }),
     async (c) => {
       requireOperator(c);
@@ -55,9 +66,10 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       method: 'patch',
       path: '/v1/products/{key}',
       tags,
+      security: callers.operator,
       summary: "Change a product's daily rate (R8: applies to sessions opened afterwards)",
       request: { params: z.object({ key: productKey }), ...jsonBody(updateProductBody) },
-      responses: answers({ 200: 'the product' }, [400, 401, 403, 404]),
+      responses: answers({ 200: body(productResponse, 'The product') }, [400, 401, 403, 404]),
     }),
     async (c) => {
       requireOperator(c);
@@ -70,8 +82,9 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       method: 'get',
       path: '/v1/products',
       tags: ['catalog'],
+      security: callers.anyone,
       summary: 'The Flex catalog with daily rates',
-      responses: answers({ 200: 'products' }, [401]),
+      responses: answers({ 200: body(z.array(productResponse), 'The catalog') }, [401]),
     }),
     async (c) => {
       requireAnyone(c);
@@ -84,9 +97,10 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       method: 'post',
       path: '/v1/teams',
       tags,
+      security: callers.operator,
       summary: 'Create a team',
       request: jsonBody(createTeamBody),
-      responses: answers({ 201: '{id, name}' }),
+      responses: answers({ 201: body(teamResponse, 'The team') }),
     }),
     async (c) => {
       requireOperator(c);
@@ -100,9 +114,10 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       method: 'post',
       path: '/v1/admins',
       tags,
+      security: callers.operator,
       summary: 'Create a team admin; the key is shown once',
       request: jsonBody(createAdminBody),
-      responses: answers({ 201: '{id, key}' }, [400, 401, 403, 404]),
+      responses: answers({ 201: body(adminCreatedResponse, 'The admin and its key, shown once') }, [400, 401, 403, 404]),
     }),
     async (c) => {
       requireOperator(c);
@@ -115,9 +130,10 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       method: 'post',
       path: '/v1/users',
       tags,
+      security: callers.operator,
       summary: 'Create an Autodesk account',
       request: jsonBody(createUserBody),
-      responses: answers({ 201: 'the account' }, [400, 401, 403, 409]),
+      responses: answers({ 201: body(accountResponse, 'The account') }, [400, 401, 403, 409]),
     }),
     async (c) => {
       requireOperator(c);
@@ -131,9 +147,10 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
         method: 'post',
         path: kind === 'subscription' ? '/v1/subscriptions' : '/v1/trials',
         tags,
+        security: callers.operator,
         summary: `Record a single-user ${kind} (R9)`,
         request: jsonBody(licenseBody),
-        responses: answers({ 201: `the ${kind}` }, [400, 401, 403, 404]),
+        responses: answers({ 201: body(licenseResponse, `The ${kind}`) }, [400, 401, 403, 404]),
       }),
       async (c) => {
         requireOperator(c);
@@ -147,8 +164,9 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       method: 'post',
       path: '/v1/keys/rotate',
       tags,
+      security: callers.operator,
       summary: 'Start signing with a new key; old keys stay in the JWKS until their tokens expire',
-      responses: answers({ 200: '{kid}' }, [401, 403]),
+      responses: answers({ 200: body(rotatedKeyResponse, 'The new signing key') }, [401, 403]),
     }),
     async (c) => {
       requireOperator(c);
@@ -161,8 +179,9 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       method: 'get',
       path: '/v1/operator/signing-keys',
       tags,
+      security: callers.operator,
       summary: 'Every signing key, newest first: active, retired (still published), dropped or revoked',
-      responses: answers({ 200: '[{kid, status, createdAt, retiredAt, revokedAt}]' }, [401, 403]),
+      responses: answers({ 200: body(z.array(signingKeyResponse), 'The signing keys') }, [401, 403]),
     }),
     async (c) => {
       requireOperator(c);
@@ -175,10 +194,11 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       method: 'post',
       path: '/v1/operator/signing-keys/{kid}/revoke',
       tags,
+      security: callers.operator,
       summary:
         'Withdraw a signing key at once (a leaked one): clients stop trusting it at their next contact; the active key is replaced first',
       request: { params: kidParam },
-      responses: answers({ 200: '{kid, revokedAt, activeKid, keySetVersion}' }, [400, 401, 403, 404]),
+      responses: answers({ 200: body(keyRevokedResponse, 'The revocation') }, [400, 401, 403, 404]),
     }),
     async (c) => {
       requireOperator(c);
@@ -194,9 +214,10 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       method: 'get',
       path: '/v1/outbox',
       tags,
+      security: callers.operator,
       summary: 'Every e-mail the gateway wrote (R14, R19), oldest first, with sentAt once delivered over SMTP',
       request: { query: outboxQuery },
-      responses: answers({ 200: '[{to, subject, text, sentAt, kind}]' }, [400, 401, 403]),
+      responses: answers({ 200: body(z.array(outboxMessageResponse), 'The e-mails') }, [400, 401, 403]),
     }),
     async (c) => {
       requireOperator(c);
@@ -211,9 +232,10 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
         method: 'post',
         path: '/v1/test/clock',
         tags: ['test'],
+        security: callers.operator,
         summary: 'Move the gateway clock (FLEXGATE_TEST_CLOCK=1 only)',
         request: jsonBody(clockBody),
-        responses: answers({ 200: '{now}' }),
+        responses: answers({ 200: body(clockResponse, 'The gateway clock now') }),
       }),
       async (c) => {
         requireOperator(c);

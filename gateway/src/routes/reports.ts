@@ -1,11 +1,13 @@
-import { usageQuery } from '@flexgate/shared';
+import { usageQuery, usageResponse, usageSummaryResponse } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
 import { requireTeamAdmin } from '../middleware/auth';
 import type { ServiceContext } from '../services/context';
 import { usage, usageCsvExport, usageSummary } from '../services/usage';
-import { answers, router, teamParam } from './openapi';
+import { answers, body, callers, router, teamParam } from './openapi';
 
 const tags = ['team admin'];
+const security = callers.admin;
 
 /** R15: usage reports, JSON or CSV with Flex's export columns, and the dashboard summary. */
 export function reportRoutes(ctx: ServiceContext) {
@@ -16,10 +18,22 @@ export function reportRoutes(ctx: ServiceContext) {
       method: 'get',
       path: '/v1/teams/{team}/usage',
       tags,
+      security,
       summary:
         "Tokens consumed (charges net of refunds) by user, product or day over [from, to] (R15); Accept: text/csv or format=csv gives Flex's export (Day used, Email, First name, Last name, Product, Team, Tokens used)",
       request: { params: teamParam, query: usageQuery },
-      responses: answers({ 200: '{rows: [{key, tokens, sessions}]} or text/csv' }, [400, 401, 403, 404]),
+      responses: answers(
+        {
+          200: {
+            description: "The report as JSON, or as CSV with the columns of Flex's export",
+            content: {
+              'application/json': { schema: usageResponse },
+              'text/csv': { schema: z.string().describe('Day used,Email,First name,Last name,Product,Team,Tokens used') },
+            },
+          },
+        },
+        [400, 401, 403, 404],
+      ),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
@@ -40,9 +54,10 @@ export function reportRoutes(ctx: ServiceContext) {
       method: 'get',
       path: '/v1/teams/{team}/usage/summary',
       tags,
+      security,
       summary: 'Tokens available, used and bought (valid lots), token events of the last 90 days, and tokens per day (R15)',
       request: { params: teamParam },
-      responses: answers({ 200: '{available, used, bought, events, perDay}' }, [401, 403, 404]),
+      responses: answers({ 200: body(usageSummaryResponse, 'The dashboard figures') }, [401, 403, 404]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');

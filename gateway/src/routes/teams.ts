@@ -1,4 +1,15 @@
-import { addMemberBody, purchaseBody, transferBody } from '@flexgate/shared';
+import {
+  addMemberBody,
+  addMemberResponse,
+  autodeskId,
+  balanceResponse,
+  ledgerEntryResponse,
+  ledgerKind,
+  purchaseBody,
+  purchaseResponse,
+  transferBody,
+  transferResponse,
+} from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { requireTeamAdmin } from '../middleware/auth';
@@ -8,9 +19,10 @@ import { addMember } from '../services/members';
 import { purchase } from '../services/purchase';
 import { requireTeam } from '../services/teams';
 import { transfer } from '../services/transfer';
-import { answers, idempotencyHeader, jsonBody, router, teamParam } from './openapi';
+import { answers, body, callers, idempotencyHeader, jsonBody, router, teamParam } from './openapi';
 
 const tags = ['team admin'];
+const security = callers.admin;
 
 export function teamRoutes(ctx: ServiceContext) {
   const app = router();
@@ -20,9 +32,10 @@ export function teamRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/teams/{team}/purchases',
       tags,
+      security,
       summary: 'Add a lot of tokens valid one year (R1); Idempotency-Key makes a retry safe',
       request: { params: teamParam, headers: idempotencyHeader, ...jsonBody(purchaseBody) },
-      responses: answers({ 201: '{lotId, tokens, purchasedAt, expiresAt}' }, [400, 401, 403, 404, 409]),
+      responses: answers({ 201: body(purchaseResponse, 'The new lot') }, [400, 401, 403, 404, 409]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
@@ -45,9 +58,10 @@ export function teamRoutes(ctx: ServiceContext) {
       method: 'get',
       path: '/v1/teams/{team}/balance',
       tags,
+      security,
       summary: 'Balance and lots with expiry dates (R2, R15)',
       request: { params: teamParam },
-      responses: answers({ 200: '{balance, lots}' }, [401, 403, 404]),
+      responses: answers({ 200: body(balanceResponse, 'The balance, its lots and the alert flags') }, [401, 403, 404]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
@@ -62,25 +76,30 @@ export function teamRoutes(ctx: ServiceContext) {
       method: 'get',
       path: '/v1/teams/{team}/ledger',
       tags,
-      summary: 'Ledger entries, oldest first (R5); page with ?after=<last id>&limit=',
+      security,
+      summary: 'Ledger entries, oldest first (R5); page with ?after=<last id>&limit=; filter with ?kind= (repeatable) and ?user=',
       request: {
         params: teamParam,
         query: z.object({
           after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
           limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+          kind: z.union([ledgerKind, z.array(ledgerKind).max(6)]).optional(),
+          user: autodeskId.optional(),
         }),
       },
-      responses: answers({ 200: 'entries' }, [400, 401, 403, 404]),
+      responses: answers({ 200: body(z.array(ledgerEntryResponse), 'A page of ledger entries') }, [400, 401, 403, 404]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
       requireTeamAdmin(c, team);
       await requireTeam(ctx, team);
-      const { after, limit } = c.req.valid('query');
-      const entries = await ledger(ctx, team, after, limit);
+      const { after, limit, kind, user } = c.req.valid('query');
+      const kinds = kind === undefined ? undefined : Array.isArray(kind) ? kind : [kind];
+      const entries = await ledger(ctx, team, { after, limit, kinds, autodeskId: user });
       const last = entries.at(-1);
       if (entries.length === limit && last) {
-        c.header('link', `</v1/teams/${team}/ledger?after=${last.id}&limit=${limit}>; rel="next"`);
+        const filters = [...(kinds ?? []).map((k) => `&kind=${k}`), user ? `&user=${encodeURIComponent(user)}` : ''].join('');
+        c.header('link', `</v1/teams/${team}/ledger?after=${last.id}&limit=${limit}${filters}>; rel="next"`);
       }
       return c.json(entries, 200);
     },
@@ -91,10 +110,11 @@ export function teamRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/teams/{team}/members',
       tags,
+      security,
       summary:
         'Add an existing Autodesk account ({autodeskId}, active at once) or invite a new user ({invite: "Full Name <email>"}, 7 days to accept) (R11, R12, R14)',
       request: { params: teamParam, ...jsonBody(addMemberBody) },
-      responses: answers({ 201: '{member, invitation?: {id, expiresAt}}' }, [400, 401, 403, 404, 409]),
+      responses: answers({ 201: body(addMemberResponse, 'The member, and the invitation sent') }, [400, 401, 403, 404, 409]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
@@ -108,9 +128,10 @@ export function teamRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/teams/{team}/transfers',
       tags,
+      security,
       summary: 'Move tokens to another team the caller manages, oldest lots first, keeping their expiry (R3)',
       request: { params: teamParam, headers: idempotencyHeader, ...jsonBody(transferBody) },
-      responses: answers({ 201: '{from, to, tokens, lots: [{fromLot, toLot, tokens, expiresAt}]}' }, [400, 401, 403, 404, 409]),
+      responses: answers({ 201: body(transferResponse, 'What moved, one part per source lot') }, [400, 401, 403, 404, 409]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');

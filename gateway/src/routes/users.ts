@@ -1,4 +1,13 @@
-import { launchBody, sessionBody, signInBody } from '@flexgate/shared';
+import {
+  installableProductResponse,
+  launchBody,
+  launchPreviewResponse,
+  launchResponse,
+  sessionBody,
+  sessionEndResponse,
+  signInBody,
+  tokensResponse,
+} from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
@@ -10,7 +19,7 @@ import { myProducts } from '../services/downloads';
 import type { Launch } from '../services/launch';
 import { dryRunLaunch } from '../services/preview';
 import { endSession, heartbeat } from '../services/sessions';
-import { answers, idempotencyHeader, jsonBody, router } from './openapi';
+import { answers, body, callers, idempotencyHeader, jsonBody, router } from './openapi';
 
 const tags = ['user'];
 const sessionParam = z.object({
@@ -68,7 +77,7 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       tags,
       summary: 'Sign in with an Autodesk ID; returns a short-lived ID token',
       request: jsonBody(signInBody),
-      responses: answers({ 200: '{token, expiresAt}' }, [400, 401, 429, 503]),
+      responses: answers({ 200: body(tokensResponse, 'An ID token and its refresh token') }, [400, 401, 429, 503]),
     }),
     async (c) => c.json(await signIn(ctx, c.req.valid('json')), 200),
   );
@@ -78,10 +87,16 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       method: 'post',
       path: '/v1/launch',
       tags,
+      security: callers.user,
       summary: 'A product asks whether it may run: subscription, then trial, then Flex (R9); Flex charges once per 24 h (R6, R7)',
       request: { headers: idempotencyHeader, ...jsonBody(launchRequest) },
       responses: answers(
-        { 200: 'a granted launch with its signed entitlement; with dryRun, what the launch would do' },
+        {
+          200: body(
+            z.union([launchResponse, launchPreviewResponse]),
+            'A granted launch with its signed entitlement; with dryRun, what the launch would do',
+          ),
+        },
         [400, 401, 403, 404, 409, 429],
       ),
     }),
@@ -114,10 +129,11 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       method: 'post',
       path: '/v1/sessions/{id}/heartbeat',
       tags,
+      security: callers.user,
       summary:
         'The product is still running on `machine`; after the free window this settles the day (R7a), past 24 h it opens and charges the next session (R7)',
       request: { params: sessionParam, headers: idempotencyHeader, body: sessionRequest },
-      responses: answers({ 200: 'launch-shaped answer' }, [400, 401, 403, 404, 409]),
+      responses: answers({ 200: body(launchResponse, 'The session, as a launch answers it') }, [400, 401, 403, 404, 409]),
     }),
     async (c) => {
       const autodeskId = requireUser(c);
@@ -139,9 +155,10 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       method: 'post',
       path: '/v1/sessions/{id}/end',
       tags,
+      security: callers.user,
       summary: 'The product closed on `machine`; within 5 minutes of opening, once every machine closed, the charge is refunded (R7a)',
       request: { params: sessionParam, body: sessionRequest },
-      responses: answers({ 200: '{charged, refunded}' }, [400, 401, 403, 404]),
+      responses: answers({ 200: body(sessionEndResponse, 'What the session cost in the end') }, [400, 401, 403, 404]),
     }),
     async (c) => c.json(await endSession(ctx, requireUser(c), c.req.valid('param').id, c.req.valid('json').machine ?? ''), 200),
   );
@@ -151,8 +168,9 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       method: 'get',
       path: '/v1/me/products',
       tags,
+      security: callers.user,
       summary: 'Products the signed-in user may install (R16)',
-      responses: answers({ 200: 'products with how they are reachable' }, [401, 403]),
+      responses: answers({ 200: body(z.array(installableProductResponse), 'Products with how they are reachable') }, [401, 403]),
     }),
     async (c) => c.json(await myProducts(ctx, requireUser(c)), 200),
   );

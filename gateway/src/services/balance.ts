@@ -1,5 +1,5 @@
 import type { BalanceAlerts, BalanceResponse, LedgerEntry } from '@flexgate/shared';
-import { expireLots, ledgerPage, teamBalance, teamLots } from '../db/repos/lots';
+import { expireLots, type LedgerFilter, ledgerPage, teamBalance, teamLots } from '../db/repos/lots';
 import { inTransaction } from '../db/tx';
 import { alertFlags } from './alerts';
 import type { ServiceContext } from './context';
@@ -22,7 +22,8 @@ export async function balance(ctx: ServiceContext, teamId: string): Promise<Bala
   return { team: teamId, balance: total, lots, alerts };
 }
 
-export async function ledger(ctx: ServiceContext, teamId: string, after: number, limit: number): Promise<LedgerEntry[]> {
+/** R5: a page of the ledger, filtered by kind and by user (the console's and the API's one reader). */
+export async function ledger(ctx: ServiceContext, teamId: string, filter: LedgerFilter): Promise<LedgerEntry[]> {
   await settleExpiries(ctx, teamId);
-  return ledgerPage(ctx.db, teamId, after, limit);
+  return ledgerPage(ctx.db, teamId, filter);
 }

@@ -5,6 +5,7 @@ import { peopleNames, tokenEvents, usageBy, usageDetail, validLotTotals } from '
 import { invalid } from '../domain/errors';
 import { reportRange, usageCsv } from '../domain/report';
 import { addMs, DAY_MS } from '../domain/time';
+import { daysUsedPerWeek, type ProductUsers, productUsers, type UserWeeks } from '../domain/usage-views';
 import { settleExpiries } from './balance';
 import type { ServiceContext } from './context';
 import { requireTeam } from './teams';
@@ -75,4 +76,24 @@ export async function usageSummary(ctx: ServiceContext, teamId: string): Promise
     events,
     perDay: perDay.map((d) => ({ day: d.key, tokens: d.tokens, sessions: d.sessions })),
   };
+}
+
+export interface UsageViews {
+  from: string;
+  to: string;
+  /** Each product with the users who used it (Flex's "by product" view). */
+  products: ProductUsers[];
+  /** Mondays of the weeks the range meets, and each user's days used per week (Flex's per-user view). */
+  weeks: string[];
+  users: UserWeeks[];
+}
+
+/** R15: the by-product and per-user views of a range of whole days, from the export's grain. */
+export async function usageViews(ctx: ServiceContext, teamId: string, q: { from: string; to: string }): Promise<UsageViews> {
+  await requireTeam(ctx, teamId);
+  const r = range(ctx, { ...q, by: 'day' });
+  const cells = await usageDetail(ctx.db, teamId, r.from, r.to);
+  const lastDay = new Date(Date.parse(r.to) - 1).toISOString().slice(0, 10);
+  const { weeks, users } = daysUsedPerWeek(cells, r.from.slice(0, 10), lastDay);
+  return { from: r.from, to: r.to, products: productUsers(cells), weeks, users };
 }

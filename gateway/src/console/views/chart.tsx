@@ -19,7 +19,8 @@ const Chart: FC<{ days: { day: string; tokens: number }[]; compact: boolean }> =
   const W = compact ? 380 : 960;
   const H = compact ? 240 : 280;
   const pad = compact ? { left: 44, right: 8, top: 12, bottom: 48 } : { left: 60, right: 12, top: 14, bottom: 52 };
-  const every = compact ? 7 : 5;
+  // About 12 day labels across (5 on a phone), however long the range.
+  const every = Math.max(compact ? 7 : 5, Math.ceil(days.length / (compact ? 5 : 12)));
   const last = days.length - 1;
   const labelled = (i: number) => i === last || (i % every === 0 && last - i >= every / 2);
   const plotW = W - pad.left - pad.right;

@@ -36,10 +36,20 @@ export const OverviewView: FC<{ team: { id: string; name: string }; o: Overview 
         </div>
       </section>
       {b.alerts.lowBalance ? (
-        <p class="banner warn">
-          The balance is below 20% of the valid tokens bought ({num(b.alerts.lowBalanceThreshold)}): launches will soon be refused. Buy
-          tokens or move some from another team.
-        </p>
+        <div class="banner warn banner-actions">
+          <p>
+            The balance is below 20% of the valid tokens bought ({num(b.alerts.lowBalanceThreshold)}): launches will soon be refused. Buy
+            tokens or move some from another team.
+          </p>
+          <p class="banner-buttons">
+            <a class="btn small primary" href={teamPath(team.id, '/tokens/buy')}>
+              Buy tokens
+            </a>
+            <a class="btn small" href={teamPath(team.id, '/tokens/move')}>
+              Move tokens
+            </a>
+          </p>
+        </div>
       ) : null}
       {soon.length > 0 ? (
         <p class="banner warn">

@@ -1,13 +1,135 @@
 import type { UsageResponse } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
-import { day, memberPath, num, teamPath } from './format';
+import { PRESET_LABEL, USAGE_PRESETS, type UsagePreset } from '../../domain/usage-views';
+import type { UsageViews } from '../../services/usage';
+import { UsageChart } from './chart';
+import { day, memberPath, num, shortDay, teamPath } from './format';
 import { TableWrap } from './layout';
+import { ProductBars, WeekStrip } from './usage-charts';
 
 export interface UsageForm {
   from: string;
   to: string;
   by: 'user' | 'product' | 'day';
+  /** The preset the range came from; null for a custom range. */
+  preset: UsagePreset | null;
 }
+
+/** Flex's preset ranges as links, the custom range being the form beside them. */
+const Presets: FC<{ team: { id: string }; form: UsageForm }> = ({ team, form }) => (
+  <nav class="subnav presets" aria-label="Range">
+    {USAGE_PRESETS.map((p) => (
+      <a
+        href={`${teamPath(team.id, '/usage')}?${new URLSearchParams({ range: p, by: form.by })}`}
+        class={form.preset === p ? 'active' : undefined}
+        aria-current={form.preset === p ? 'true' : undefined}
+      >
+        {PRESET_LABEL[p]}
+      </a>
+    ))}
+    <a href="#custom-range" class={form.preset === null ? 'active' : undefined} aria-current={form.preset === null ? 'true' : undefined}>
+      Custom range
+    </a>
+  </nav>
+);
+
+/** Each product with the users who used it (Flex's "by product" view). */
+const ProductUsersView: FC<{ team: { id: string }; views: UsageViews; labels: Map<string, string>; names: Map<string, string> }> = ({
+  team,
+  views,
+  labels,
+  names,
+}) => (
+  <section>
+    <h2>Users of each product</h2>
+    {views.products.length === 0 ? <p class="hint">No product was used in this range.</p> : null}
+    {views.products.length > 0 ? (
+      <div class="panel chart-panel">
+        <ProductBars
+          rows={views.products.map((p) => ({ name: labels.get(p.product) ?? p.product, tokens: p.tokens }))}
+          caption="Tokens by product"
+        />
+      </div>
+    ) : null}
+    {views.products.map((p) => (
+      <details class="panel product-users" data-product={p.product}>
+        <summary>
+          <strong>{labels.get(p.product) ?? p.product}</strong>: {p.users.length} user{p.users.length === 1 ? '' : 's'}, {num(p.tokens)}{' '}
+          tokens
+        </summary>
+        <TableWrap label={`Users of ${labels.get(p.product) ?? p.product}`}>
+          <table class="users-of">
+            <thead>
+              <tr>
+                <th>User</th>
+                <th class="num">Tokens</th>
+                <th class="num">Days used</th>
+              </tr>
+            </thead>
+            <tbody>
+              {p.users.map((u) => (
+                <tr>
+                  <td>
+                    <a href={memberPath(team.id, u.autodeskId)}>{names.get(u.autodeskId) || u.autodeskId}</a>
+                    {names.get(u.autodeskId) ? <div class="sub">{u.autodeskId}</div> : null}
+                  </td>
+                  <td class="num">{num(u.tokens)}</td>
+                  <td class="num">{num(u.days)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      </details>
+    ))}
+  </section>
+);
+
+/** Each user's days used, week by week (Flex's per-user view). */
+const UserWeeksView: FC<{ team: { id: string }; views: UsageViews; names: Map<string, string> }> = ({ team, views, names }) => (
+  <section>
+    <h2>Days used per week</h2>
+    <p class="hint">
+      One bar per week (Monday to Sunday, UTC) from the week of {shortDay(views.weeks[0] ?? views.from)}: the taller, the more days of use
+      that week (7 at most).
+    </p>
+    <TableWrap label="Days used per week">
+      <table class="user-weeks">
+        <thead>
+          <tr>
+            <th>User</th>
+            <th class="num">Days used</th>
+            <th class="num">Tokens</th>
+            <th>Weeks</th>
+          </tr>
+        </thead>
+        <tbody>
+          {views.users.length === 0 ? (
+            <tr>
+              <td colspan={4} class="empty">
+                Nobody used a product in this range.
+              </td>
+            </tr>
+          ) : (
+            views.users.map((u) => (
+              <tr data-user={u.autodeskId}>
+                <td>
+                  <a href={memberPath(team.id, u.autodeskId)}>{names.get(u.autodeskId) || u.autodeskId}</a>
+                  {names.get(u.autodeskId) ? <div class="sub">{u.autodeskId}</div> : null}
+                </td>
+                <td class="num">{num(u.daysUsed)}</td>
+                <td class="num">{num(u.tokens)}</td>
+                <td class="weeks-cell">
+                  <WeekStrip weeks={views.weeks} perWeek={u.perWeek} who={names.get(u.autodeskId) || u.autodeskId} />
+                </td>
+              </tr>
+            ))
+          )}
+        </tbody>
+      </table>
+    </TableWrap>
+  </section>
+);
 
 const BY_LABEL = { user: 'User', product: 'Product', day: 'Day (UTC)' } as const;
 
@@ -16,7 +138,10 @@ export const UsageView: FC<{
   form: UsageForm;
   report: UsageResponse | null;
   labels: Map<string, string>;
-}> = ({ team, form, report, labels }) => {
+  /** The by-product and per-user views; people's names for them. */
+  views: UsageViews | null;
+  names: Map<string, string>;
+}> = ({ team, form, report, labels, views, names }) => {
   const q = new URLSearchParams({ from: form.from, to: form.to });
   return (
     <>
@@ -24,7 +149,8 @@ export const UsageView: FC<{
       <p class="lead">
         Tokens consumed (charges net of short-launch refunds) and charged sessions, over a range of days (UTC, both days included).
       </p>
-      <form method="get" action={teamPath(team.id, '/usage')} class="panel filters">
+      <Presets team={team} form={form} />
+      <form method="get" action={teamPath(team.id, '/usage')} class="panel filters" id="custom-range" aria-label="Custom range">
         <label class="field">
           <span>From</span>
           <input type="date" name="from" value={form.from} required />
@@ -52,6 +178,11 @@ export const UsageView: FC<{
           </a>
         </div>
       </form>
+      {report && form.by === 'day' ? (
+        <div class="panel chart-panel">
+          <UsageChart days={everyDay(form, report)} />
+        </div>
+      ) : null}
       {report ? (
         <TableWrap label="Usage report">
           <table class="usage">
@@ -100,7 +231,20 @@ export const UsageView: FC<{
           </table>
         </TableWrap>
       ) : null}
+      {views && form.by === 'product' ? <ProductUsersView team={team} views={views} labels={labels} names={names} /> : null}
+      {views && form.by === 'user' ? <UserWeeksView team={team} views={views} names={names} /> : null}
       <p class="hint">The CSV has the columns of Flex's own export, one line per day, user and product, whatever "by" says.</p>
     </>
   );
 };
+
+/** One entry per day of the range, zero on days without use, for the day chart. */
+function everyDay(form: UsageForm, report: UsageResponse): { day: string; tokens: number }[] {
+  const tokensOn = new Map(report.rows.map((r) => [r.key, r.tokens]));
+  const out: { day: string; tokens: number }[] = [];
+  for (let t = Date.parse(report.from); t < Date.parse(report.to) && out.length < 1200; t += 86_400_000) {
+    const d = new Date(t).toISOString().slice(0, 10);
+    out.push({ day: d, tokens: tokensOn.get(d) ?? 0 });
+  }
+  return out.length > 0 ? out : [{ day: form.from, tokens: 0 }];
+}

@@ -287,15 +287,22 @@ export async function teamLots(db: Kysely<DB>, teamId: string, nowIso: string): 
     .sort(drawsBefore); // R2's own order: SQL would compare ids by the database's collation
 }
 
-export async function ledgerPage(db: Kysely<DB>, teamId: string, after: number, limit: number): Promise<LedgerEntry[]> {
-  const rows = await db
-    .selectFrom('ledger')
-    .selectAll()
-    .where('team_id', '=', teamId)
-    .where('id', '>', after)
-    .orderBy('id')
-    .limit(limit)
-    .execute();
+export interface LedgerFilter {
+  /** Entries after this id (oldest first), or before it (newest first). */
+  after?: number | undefined;
+  before?: number | undefined;
+  limit: number;
+  kinds?: readonly LedgerEntry['kind'][] | undefined;
+  autodeskId?: string | undefined;
+}
+
+/** A page of the team's ledger (R5): oldest first from `after`, or newest first below `before`. */
+export async function ledgerPage(db: Kysely<DB>, teamId: string, f: LedgerFilter): Promise<LedgerEntry[]> {
+  let q = db.selectFrom('ledger').selectAll().where('team_id', '=', teamId);
+  if (f.kinds && f.kinds.length > 0) q = q.where('kind', 'in', [...f.kinds]);
+  if (f.autodeskId !== undefined) q = q.where('autodesk_id', '=', f.autodeskId);
+  q = f.before !== undefined ? q.where('id', '<', f.before).orderBy('id', 'desc') : q.where('id', '>', f.after ?? 0).orderBy('id', 'asc');
+  const rows = await q.limit(f.limit).execute();
   return rows.map((r) => ({
     id: Number(r.id),
     at: r.at,

@@ -1,0 +1,331 @@
+import type { LedgerEntry, LedgerKind, UsageSummary } from '@flexgate/shared';
+import type { FC } from 'hono/jsx';
+import { day, instant, memberPath, num, teamPath } from './format';
+import { Badge, Csrf, TableWrap } from './layout';
+
+type Team = { id: string; name: string };
+export type TokensTab = 'events' | 'buy' | 'move' | 'ledger';
+
+const KIND_LABEL: Record<LedgerKind, string> = {
+  purchase: 'Purchase',
+  charge: 'Charge',
+  refund: 'Refund',
+  'transfer-out': 'Moved out',
+  'transfer-in': 'Moved in',
+  expiry: 'Expiry',
+};
+export const LEDGER_KINDS = Object.keys(KIND_LABEL) as LedgerKind[];
+
+const KindBadge: FC<{ kind: LedgerKind }> = ({ kind }) => (
+  <Badge kind={kind === 'expiry' ? 'err' : kind === 'purchase' || kind === 'transfer-in' ? 'ok' : kind === 'charge' ? 'muted' : 'info'}>
+    {KIND_LABEL[kind]}
+  </Badge>
+);
+
+const Signed: FC<{ n: number }> = ({ n }) => <>{n > 0 ? `+${num(n)}` : num(n)}</>;
+
+/** The four token pages, one link each; the current one marked for screen readers too. */
+export const TokensNav: FC<{ team: Team; active: TokensTab }> = ({ team, active }) => {
+  const links: [TokensTab, string, string][] = [
+    ['events', '/tokens', 'Token events'],
+    ['buy', '/tokens/buy', 'Buy tokens'],
+    ['move', '/tokens/move', 'Move tokens'],
+    ['ledger', '/ledger', 'Ledger'],
+  ];
+  return (
+    <nav class="subnav" aria-label="Tokens">
+      {links.map(([tab, path, label]) => (
+        <a href={teamPath(team.id, path)} class={tab === active ? 'active' : undefined} aria-current={tab === active ? 'page' : undefined}>
+          {label}
+        </a>
+      ))}
+    </nav>
+  );
+};
+
+/** Flex's "token events": purchases, moves and expiries of the last 90 days, newest first. */
+export const TokenEventsView: FC<{ team: Team; summary: UsageSummary }> = ({ team, summary: s }) => (
+  <>
+    <h1>Tokens</h1>
+    <TokensNav team={team} active="events" />
+    <section class="cards" aria-label="Tokens of the valid lots">
+      <div class="card">
+        <div class="card-label">Available</div>
+        <div class="card-value" data-testid="available">
+          {num(s.available)}
+        </div>
+        <div class="card-note">tokens that can be used now</div>
+      </div>
+      <div class="card">
+        <div class="card-label">Used</div>
+        <div class="card-value">{num(s.used)}</div>
+        <div class="card-note">from the lots still valid</div>
+      </div>
+      <div class="card">
+        <div class="card-label">Bought</div>
+        <div class="card-value">{num(s.bought)}</div>
+        <div class="card-note">lots still valid, moves included</div>
+      </div>
+    </section>
+    <h2>Token events, last 90 days</h2>
+    <p class="hint">Purchases, tokens moved between teams, and tokens that expired unused. Charges for use are in the ledger.</p>
+    <TableWrap label="Token events">
+      <table class="events stacked">
+        <thead>
+          <tr>
+            <th>Date</th>
+            <th>Event</th>
+            <th class="num">Tokens</th>
+            <th>Lot</th>
+            <th>Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {s.events.length === 0 ? (
+            <tr>
+              <td colspan={5} class="empty">
+                No purchase, move or expiry in the last 90 days.
+              </td>
+            </tr>
+          ) : (
+            s.events.map((e) => (
+              <tr data-kind={e.kind}>
+                <td class="strong">{instant(e.at)}</td>
+                <td class="inline">
+                  <KindBadge kind={e.kind} />
+                </td>
+                <td class="num inline">
+                  <Signed n={e.tokens} />
+                </td>
+                <td class="mono" data-label="Lot">
+                  {e.lotId}
+                </td>
+                <td>{e.reason}</td>
+              </tr>
+            ))
+          )}
+        </tbody>
+      </table>
+    </TableWrap>
+  </>
+);
+
+export interface BuyDraft {
+  tokens: string;
+  purchasedOn: string;
+}
+
+/** R1: a purchase is one lot, valid one calendar year from its purchase date. */
+export const BuyView: FC<{ team: Team; csrf: string; draft: BuyDraft; today: string; expiresIfToday: string; idem: string }> = ({
+  team,
+  csrf,
+  draft,
+  today,
+  expiresIfToday,
+  idem,
+}) => (
+  <>
+    <h1>Buy tokens</h1>
+    <TokensNav team={team} active="buy" />
+    <section class="panel">
+      <form method="post" action={teamPath(team.id, '/tokens/buy')} class="stack">
+        <Csrf token={csrf} />
+        {/* One key per form shown: a second click or a resend of the same form buys once. */}
+        <input type="hidden" name="idem" value={idem} />
+        <label class="field">
+          <span>Tokens</span>
+          <input type="number" name="tokens" min="1" max="1000000000" step="1" inputmode="numeric" value={draft.tokens} required />
+        </label>
+        <label class="field">
+          <span>
+            Purchase date <span class="sub">(optional: leave empty for now; an earlier date records a past purchase)</span>
+          </span>
+          <input type="date" name="purchasedOn" max={today} value={draft.purchasedOn} />
+        </label>
+        <p class="hint" id="expiry-note">
+          Expiry: tokens are valid one year from their purchase date. Bought today, they expire on <strong>{day(expiresIfToday)}</strong>.
+          The oldest tokens are used first.
+        </p>
+        <div>
+          <button type="submit" class="btn primary">
+            Buy tokens for {team.name}
+          </button>
+        </div>
+      </form>
+    </section>
+  </>
+);
+
+export interface MoveDraft {
+  toTeam: string;
+  tokens: string;
+}
+
+/** R3: tokens move to another team this admin manages, oldest lots first, keeping their expiry. */
+export const MoveView: FC<{ team: Team; csrf: string; targets: Team[]; available: number; draft: MoveDraft; idem: string }> = ({
+  team,
+  csrf,
+  targets,
+  available,
+  draft,
+  idem,
+}) => (
+  <>
+    <h1>Move tokens</h1>
+    <TokensNav team={team} active="move" />
+    <p class="lead">
+      {team.name} has <strong>{num(available)}</strong> tokens available. Moved tokens keep their expiry date; the ones that expire first
+      move first.
+    </p>
+    {targets.length === 0 ? (
+      <section class="panel">
+        <p>You manage only {team.name}: tokens can move only between teams you manage.</p>
+      </section>
+    ) : (
+      <section class="panel">
+        <form method="post" action={teamPath(team.id, '/tokens/move')} class="stack">
+          <Csrf token={csrf} />
+          <input type="hidden" name="idem" value={idem} />
+          <label class="field">
+            <span>To team</span>
+            <select name="toTeam" required>
+              {targets.map((t) => (
+                <option value={t.id} selected={t.id === draft.toTeam}>
+                  {t.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label class="field">
+            <span>Tokens</span>
+            <input type="number" name="tokens" min="1" max={String(Math.max(1, available))} step="1" value={draft.tokens} required />
+          </label>
+          <div>
+            <button type="submit" class="btn primary">
+              Move tokens
+            </button>
+          </div>
+        </form>
+      </section>
+    )}
+  </>
+);
+
+export interface LedgerQuery {
+  kind: LedgerKind | '';
+  user: string;
+  before: number | null;
+}
+
+/** R5: every change of the balance, newest first, a page at a time. */
+export const LedgerView: FC<{ team: Team; q: LedgerQuery; entries: LedgerEntry[]; older: number | null }> = ({
+  team,
+  q,
+  entries,
+  older,
+}) => {
+  const filters = new URLSearchParams();
+  if (q.kind) filters.set('kind', q.kind);
+  if (q.user) filters.set('user', q.user);
+  const page = (before: number | null) => {
+    const p = new URLSearchParams(filters);
+    if (before !== null) p.set('before', String(before));
+    const s = p.toString();
+    return `${teamPath(team.id, '/ledger')}${s ? `?${s}` : ''}`;
+  };
+  return (
+    <>
+      <h1>Ledger</h1>
+      <TokensNav team={team} active="ledger" />
+      <p class="lead">Every change of the balance, newest first: purchases, charges for use, refunds, moves and expiries.</p>
+      <form method="get" action={teamPath(team.id, '/ledger')} class="panel filters">
+        <label class="field">
+          <span>Kind</span>
+          <select name="kind">
+            <option value="" selected={q.kind === ''}>
+              All kinds
+            </option>
+            {LEDGER_KINDS.map((k) => (
+              <option value={k} selected={q.kind === k}>
+                {KIND_LABEL[k]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="field">
+          <span>User (e-mail)</span>
+          <input type="email" name="user" value={q.user} placeholder="anyone" />
+        </label>
+        <div class="filter-buttons">
+          <button type="submit" class="btn primary">
+            Filter
+          </button>
+          {q.kind || q.user ? (
+            <a class="btn" href={teamPath(team.id, '/ledger')}>
+              Clear
+            </a>
+          ) : null}
+        </div>
+      </form>
+      <TableWrap label="Ledger entries">
+        <table class="ledger stacked">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Kind</th>
+              <th class="num">Tokens</th>
+              <th>User</th>
+              <th>Product</th>
+              <th>Lot</th>
+              <th>By</th>
+            </tr>
+          </thead>
+          <tbody>
+            {entries.length === 0 ? (
+              <tr>
+                <td colspan={7} class="empty">
+                  No ledger entry {q.kind || q.user ? 'matches these filters' : 'yet'}.
+                </td>
+              </tr>
+            ) : (
+              entries.map((e) => (
+                <tr data-entry={e.id} data-kind={e.kind}>
+                  <td>
+                    <strong class="when">{instant(e.at)}</strong>
+                    <div class="sub">{e.reason}</div>
+                  </td>
+                  <td class="inline">
+                    <KindBadge kind={e.kind} />
+                  </td>
+                  <td class="num inline">
+                    <Signed n={e.tokens} />
+                  </td>
+                  <td data-label={e.autodeskId ? 'User' : undefined}>
+                    {e.autodeskId ? <a href={memberPath(team.id, e.autodeskId)}>{e.autodeskId}</a> : ''}
+                  </td>
+                  <td data-label={e.product ? 'Product' : undefined}>{e.product ?? ''}</td>
+                  <td class="mono" data-label="Lot">
+                    {e.lotId}
+                  </td>
+                  <td class="mono" data-label="By">
+                    {e.actor}
+                  </td>
+                </tr>
+              ))
+            )}
+          </tbody>
+        </table>
+      </TableWrap>
+      {q.before !== null || older !== null ? (
+        <nav class="pager" aria-label="Ledger pages">
+          {q.before !== null ? <a href={page(null)}>Newest entries</a> : null}
+          {older !== null ? (
+            <a href={page(older)} rel="next">
+              Older entries
+            </a>
+          ) : null}
+        </nav>
+      ) : null}
+    </>
+  );
+};

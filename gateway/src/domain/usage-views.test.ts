@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { daysUsedPerWeek, presetRange, productUsers, weekOf, weeksBetween } from './usage-views';
+
+const cell = (day: string, autodeskId: string, product: string, tokens: number) => ({ day, autodeskId, product, tokens });
+
+describe('usage views (R15)', () => {
+  it('presets end today: 30 days, or whole calendar months clamped to the end of a short month', () => {
+    expect(presetRange('30d', '2026-03-15')).toEqual({ from: '2026-02-14', to: '2026-03-15' });
+    expect(presetRange('3m', '2026-03-15')).toEqual({ from: '2025-12-16', to: '2026-03-15' });
+    expect(presetRange('12m', '2026-03-15')).toEqual({ from: '2025-03-16', to: '2026-03-15' });
+    // 31 May less 3 months is 28 February (no 31 February rolling into March).
+    expect(presetRange('3m', '2026-05-31')).toEqual({ from: '2026-03-01', to: '2026-05-31' });
+  });
+
+  it('weeks run Monday to Sunday', () => {
+    expect(weekOf('2026-03-15')).toBe('2026-03-09'); // a Sunday
+    expect(weekOf('2026-03-16')).toBe('2026-03-16'); // a Monday
+    expect(weeksBetween('2026-03-01', '2026-03-16')).toEqual(['2026-02-23', '2026-03-02', '2026-03-09', '2026-03-16']);
+  });
+
+  it("counts each user's days used per week, a day with two products once, a refunded day not at all", () => {
+    const cells = [
+      cell('2026-03-02', 'a@x.com', 'autocad', 5),
+      cell('2026-03-02', 'a@x.com', 'revit', 10),
+      cell('2026-03-04', 'a@x.com', 'revit', 10),
+      cell('2026-03-10', 'a@x.com', 'revit', 10),
+      cell('2026-03-03', 'b@x.com', 'autocad', 0), // refunded in full
+      cell('2026-03-11', 'b@x.com', 'autocad', 5),
+    ];
+    const { weeks, users } = daysUsedPerWeek(cells, '2026-03-02', '2026-03-15');
+    expect(weeks).toEqual(['2026-03-02', '2026-03-09']);
+    expect(users).toEqual([
+      { autodeskId: 'a@x.com', tokens: 35, daysUsed: 3, perWeek: [2, 1] },
+      { autodeskId: 'b@x.com', tokens: 5, daysUsed: 1, perWeek: [0, 1] },
+    ]);
+  });
+
+  it('lists each product with its users, most tokens first', () => {
+    const cells = [
+      cell('2026-03-02', 'a@x.com', 'revit', 10),
+      cell('2026-03-03', 'a@x.com', 'revit', 10),
+      cell('2026-03-02', 'b@x.com', 'revit', 10),
+      cell('2026-03-02', 'b@x.com', 'autocad', 5),
+    ];
+    expect(productUsers(cells)).toEqual([
+      {
+        product: 'revit',
+        tokens: 30,
+        users: [
+          { autodeskId: 'a@x.com', tokens: 20, days: 2 },
+          { autodeskId: 'b@x.com', tokens: 10, days: 1 },
+        ],
+      },
+      { product: 'autocad', tokens: 5, users: [{ autodeskId: 'b@x.com', tokens: 5, days: 1 }] },
+    ]);
+  });
+});

@@ -1,0 +1,114 @@
+import { addMs, DAY_MS } from './time';
+
+/** Flex's preset ranges of its usage reports, beside a custom one. */
+export const USAGE_PRESETS = ['30d', '3m', '6m', '9m', '12m'] as const;
+export type UsagePreset = (typeof USAGE_PRESETS)[number];
+
+export const PRESET_LABEL: Record<UsagePreset, string> = {
+  '30d': 'Past 30 days',
+  '3m': 'Past 3 months',
+  '6m': 'Past 6 months',
+  '9m': 'Past 9 months',
+  '12m': 'Past 12 months',
+};
+
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+
+/**
+ * The days (both included) a preset covers, ending today: 30 days, or N calendar months (the day
+ * after the same date N months back, clamped to the month's end: 31 May less 3 months is 28 Feb).
+ */
+export function presetRange(preset: UsagePreset, today: string): { from: string; to: string } {
+  const end = new Date(`${today}T00:00:00Z`);
+  if (preset === '30d') return { from: isoDay(addMs(end, -29 * DAY_MS)), to: today };
+  const months = Number(preset.slice(0, -1));
+  const y = end.getUTCFullYear();
+  const m = end.getUTCMonth() - months;
+  const last = new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
+  const back = new Date(Date.UTC(y, m, Math.min(end.getUTCDate(), last)));
+  return { from: isoDay(addMs(back, DAY_MS)), to: today };
+}
+
+/** What a usage report reads: tokens consumed by one user on one product on one day (net of refunds). */
+export interface UsageCell {
+  day: string;
+  autodeskId: string;
+  product: string;
+  tokens: number;
+}
+
+export interface ProductUsers {
+  product: string;
+  tokens: number;
+  users: { autodeskId: string; tokens: number; days: number }[];
+}
+
+/** R15, Flex's "by product" view: each product with the users who used it, most tokens first. */
+export function productUsers(cells: readonly UsageCell[]): ProductUsers[] {
+  const byProduct = new Map<string, Map<string, { tokens: number; days: Set<string> }>>();
+  for (const c of cells) {
+    if (c.tokens <= 0) continue;
+    const users = byProduct.get(c.product) ?? new Map();
+    byProduct.set(c.product, users);
+    const u = users.get(c.autodeskId) ?? { tokens: 0, days: new Set<string>() };
+    users.set(c.autodeskId, u);
+    u.tokens += c.tokens;
+    u.days.add(c.day);
+  }
+  return [...byProduct]
+    .map(([product, users]) => {
+      const list = [...users]
+        .map(([autodeskId, u]) => ({ autodeskId, tokens: u.tokens, days: u.days.size }))
+        .sort((a, b) => b.tokens - a.tokens || a.autodeskId.localeCompare(b.autodeskId));
+      return { product, tokens: list.reduce((s, u) => s + u.tokens, 0), users: list };
+    })
+    .sort((a, b) => b.tokens - a.tokens || a.product.localeCompare(b.product));
+}
+
+/** The Monday (UTC) of the week a day falls in: weeks run Monday to Sunday, as ISO 8601 has them. */
+export function weekOf(day: string): string {
+  const d = new Date(`${day.slice(0, 10)}T00:00:00Z`);
+  return isoDay(addMs(d, -((d.getUTCDay() + 6) % 7) * DAY_MS));
+}
+
+/** Every week that meets [from, to] (days, both included), by its Monday. */
+export function weeksBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  const last = Date.parse(`${to}T00:00:00Z`);
+  for (let t = Date.parse(`${weekOf(from)}T00:00:00Z`); t <= last; t += 7 * DAY_MS) out.push(isoDay(new Date(t)));
+  return out;
+}
+
+export interface UserWeeks {
+  autodeskId: string;
+  tokens: number;
+  /** Days with any use, over the whole range. */
+  daysUsed: number;
+  /** Days used in each week of `weeksBetween(from, to)`, 0-7. */
+  perWeek: number[];
+}
+
+/** R15, Flex's per-user view: the days each user used a product, week by week. */
+export function daysUsedPerWeek(cells: readonly UsageCell[], from: string, to: string): { weeks: string[]; users: UserWeeks[] } {
+  const weeks = weeksBetween(from, to);
+  const index = new Map(weeks.map((w, i) => [w, i]));
+  const byUser = new Map<string, { tokens: number; days: Set<string> }>();
+  for (const c of cells) {
+    if (c.tokens <= 0) continue;
+    const u = byUser.get(c.autodeskId) ?? { tokens: 0, days: new Set<string>() };
+    byUser.set(c.autodeskId, u);
+    u.tokens += c.tokens;
+    u.days.add(c.day.slice(0, 10));
+  }
+  const users = [...byUser]
+    .map(([autodeskId, u]) => {
+      const perWeek = weeks.map(() => 0);
+      for (const d of u.days) {
+        const i = index.get(weekOf(d));
+        if (i !== undefined) perWeek[i] = (perWeek[i] ?? 0) + 1;
+      }
+      return { autodeskId, tokens: u.tokens, daysUsed: u.days.size, perWeek };
+    })
+    .sort((a, b) => b.daysUsed - a.daysUsed || b.tokens - a.tokens || a.autodeskId.localeCompare(b.autodeskId));
+  return { weeks, users };
+}

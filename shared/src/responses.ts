@@ -1,0 +1,269 @@
+import { z } from 'zod';
+import type {
+  AccessExplanation,
+  AddMemberResponse,
+  DefaultsView,
+  ImportResult,
+  InvitationAccepted,
+  MemberView,
+  OutboxMessage,
+  TransferResponse,
+  UsageResponse,
+  UsageSummary,
+} from './admin';
+import type {
+  BalanceResponse,
+  LaunchPreview,
+  LaunchResponse,
+  LedgerEntry,
+  LotView,
+  OfflineAllowanceResponse,
+  Product,
+  SessionEndResponse,
+} from './wire';
+
+/**
+ * The answers of the HTTP API as zod schemas, for the OpenAPI document (`/openapi.json`). The
+ * TypeScript interfaces of admin.ts and wire.ts stay the types code uses; the checks at the end
+ * of this file fail the build when a schema and its interface drift apart.
+ */
+
+const instant = z.string().describe('ISO-8601 instant, UTC');
+const nullableInstant = instant.nullable();
+const source = z.enum(['subscription', 'trial', 'flex']);
+export const ledgerKind = z.enum(['purchase', 'charge', 'refund', 'transfer-out', 'transfer-in', 'expiry']);
+
+export const productResponse = z.object({ key: z.string(), name: z.string(), dailyRate: z.number().int(), addedAt: instant });
+export const teamResponse = z.object({ id: z.string(), name: z.string(), createdAt: instant });
+export const adminCreatedResponse = z.object({
+  id: z.string(),
+  key: z.string().describe('The admin key, shown once'),
+  name: z.string(),
+  email: z.string(),
+  teams: z.array(z.string()),
+});
+export const adminKeyResponse = z.object({ id: z.string(), key: z.string().describe('The new admin key, shown once') });
+export const accountResponse = z.object({ autodeskId: z.string(), name: z.string(), createdAt: instant });
+export const licenseResponse = z.object({
+  id: z.string(),
+  kind: z.enum(['subscription', 'trial']),
+  autodeskId: z.string(),
+  product: z.string(),
+  startsAt: instant,
+  endsAt: instant,
+});
+export const rotatedKeyResponse = z.object({ kid: z.string() });
+export const signingKeyResponse = z.object({
+  kid: z.string(),
+  status: z.enum(['active', 'retired', 'dropped', 'revoked']),
+  createdAt: instant,
+  retiredAt: nullableInstant,
+  revokedAt: nullableInstant,
+});
+export const keyRevokedResponse = z.object({ kid: z.string(), revokedAt: instant, activeKid: z.string(), keySetVersion: z.number().int() });
+export const outboxMessageResponse = z.object({
+  id: z.number().int(),
+  to: z.string(),
+  subject: z.string(),
+  text: z.string(),
+  kind: z.string(),
+  createdAt: instant,
+  sentAt: nullableInstant,
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+});
+export const clockResponse = z.object({ now: instant });
+export const tokensResponse = z.object({
+  token: z.string().describe('ID token (a JWS) for Authorization: Bearer'),
+  expiresAt: instant,
+  refreshToken: z.string(),
+  autodeskId: z.string(),
+});
+export const userRevokedResponse = z.object({ autodeskId: z.string(), revokedAt: instant });
+
+export const purchaseResponse = z.object({
+  lotId: z.string(),
+  team: z.string(),
+  tokens: z.number().int(),
+  purchasedAt: instant,
+  expiresAt: instant,
+});
+export const lotResponse = z.object({
+  id: z.string(),
+  tokens: z.number().int(),
+  remaining: z.number().int(),
+  purchasedAt: instant,
+  expiresAt: instant,
+  expired: z.boolean(),
+});
+export const balanceResponse = z.object({
+  team: z.string(),
+  balance: z.number().int(),
+  lots: z.array(lotResponse),
+  alerts: z.object({
+    lowBalance: z.boolean(),
+    lowBalanceThreshold: z.number(),
+    validBought: z.number().int(),
+    expiringSoon: z.boolean(),
+    expiringTokens: z.number().int(),
+    nextExpiry: nullableInstant,
+  }),
+});
+export const ledgerEntryResponse = z.object({
+  id: z.number().int(),
+  at: instant,
+  kind: ledgerKind,
+  tokens: z.number().int().describe('Signed change of the balance'),
+  lotId: z.string(),
+  actor: z.string(),
+  autodeskId: z.string().nullable(),
+  product: z.string().nullable(),
+  sessionId: z.string().nullable(),
+  reason: z.string(),
+});
+export const transferResponse = z.object({
+  from: z.string(),
+  to: z.string(),
+  tokens: z.number().int(),
+  at: instant,
+  lots: z.array(z.object({ fromLot: z.string(), toLot: z.string(), tokens: z.number().int(), expiresAt: instant })),
+});
+
+const invitationRef = z.object({ id: z.string(), expiresAt: instant });
+export const memberResponse = z.object({
+  team: z.string(),
+  autodeskId: z.string(),
+  name: z.string(),
+  guest: z.boolean(),
+  status: z.enum(['active', 'invited', 'expired']),
+  allProducts: z.boolean(),
+  products: z.array(z.string()),
+  invitation: invitationRef.optional(),
+});
+export const addMemberResponse = z.object({ member: memberResponse, invitation: invitationRef.optional() });
+export const invitationResponse = invitationRef;
+export const defaultsResponse = z.object({ team: z.string(), products: z.array(z.string()), enabled: z.boolean() });
+export const importResponse = z.object({
+  created: z.number().int(),
+  updated: z.number().int(),
+  errors: z.array(z.object({ line: z.number().int(), message: z.string() })),
+});
+export const accessResponse = z.object({
+  product: z.string(),
+  name: z.string(),
+  granted: z.boolean(),
+  source: source.nullable(),
+  code: z.string().optional(),
+  rule: z.string().optional(),
+  reason: z.string(),
+});
+export const invitationAcceptedResponse = z.object({
+  autodeskId: z.string(),
+  team: z.string(),
+  status: z.literal('active'),
+  accountCreated: z.boolean(),
+});
+
+const usageTotals = z.object({ tokens: z.number().int(), sessions: z.number().int() });
+export const usageResponse = z.object({
+  team: z.string(),
+  from: instant,
+  to: instant,
+  by: z.enum(['user', 'product', 'day']),
+  rows: z.array(z.object({ key: z.string(), tokens: z.number().int(), sessions: z.number().int() })),
+  total: usageTotals,
+});
+export const usageSummaryResponse = z.object({
+  team: z.string(),
+  at: instant,
+  available: z.number().int(),
+  used: z.number().int(),
+  bought: z.number().int(),
+  events: z.array(z.object({ at: instant, kind: ledgerKind, tokens: z.number().int(), lotId: z.string(), reason: z.string() })),
+  perDay: z.array(z.object({ day: z.string(), tokens: z.number().int(), sessions: z.number().int() })),
+});
+
+export const launchResponse = z.object({
+  granted: z.literal(true),
+  source,
+  charged: z.number().int(),
+  session: z.object({ id: z.string(), startsAt: instant, endsAt: instant }).nullable(),
+  balance: z.number().int().nullable(),
+  team: z.string().nullable(),
+  entitlement: z.string().describe('The signed entitlement (a compact JWS)'),
+  expiresAt: instant,
+});
+export const launchPreviewResponse = z.object({
+  dryRun: z.literal(true),
+  product: z.string(),
+  granted: z.boolean(),
+  source: source.nullable(),
+  team: z.string().nullable(),
+  teamName: z.string().nullable(),
+  charge: z.number().int(),
+  balance: z.number().int().nullable(),
+  balanceAfter: z.number().int().nullable(),
+  code: z.string().optional(),
+  rule: z.string().optional(),
+  reason: z.string(),
+});
+export const sessionEndResponse = z.object({
+  session: z.string(),
+  charged: z.number().int(),
+  refunded: z.number().int(),
+  endedAt: instant,
+});
+export const installableProductResponse = z.object({
+  key: z.string(),
+  name: z.string(),
+  dailyRate: z.number().int(),
+  via: z.array(source),
+  teams: z.array(z.string()),
+});
+export const offlineAllowanceResponse = z.object({
+  allowance: z.string().describe('The signed allowance (a compact JWS)'),
+  id: z.string(),
+  issuedAt: instant,
+  expiresAt: instant,
+  launches: z.number().int(),
+  products: z.array(z.object({ product: z.string(), team: z.string().nullable() })),
+});
+
+export const healthResponse = z.object({ ok: z.literal(true), engine: z.enum(['sqlite', 'postgres']) });
+const jwk = z.looseObject({ kty: z.string(), kid: z.string().optional(), crv: z.string().optional(), x: z.string().optional() });
+export const jwksResponse = z.object({ keys: z.array(jwk) });
+export const rootKeyResponse = jwk;
+export const indexResponse = z.object({
+  name: z.literal('flexgate'),
+  console: z.string(),
+  openapi: z.string(),
+  jwks: z.string(),
+  keySet: z.string(),
+  rootKey: z.string(),
+  health: z.string(),
+});
+
+// ---- each schema says what its interface says (a failing line here names the drift) ----------
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Holds<T extends true> = T;
+/** Never used as a value: the type fails to compile when a schema and its interface differ. */
+export type ResponseSchemasMatch = [
+  Holds<Same<z.infer<typeof productResponse>, Product>>,
+  Holds<Same<z.infer<typeof lotResponse>, LotView>>,
+  Holds<Same<Omit<z.infer<typeof balanceResponse>, 'alerts'>, BalanceResponse>>,
+  Holds<Same<z.infer<typeof ledgerEntryResponse>, LedgerEntry>>,
+  Holds<Same<z.infer<typeof transferResponse>, TransferResponse>>,
+  Holds<Same<z.infer<typeof memberResponse>, MemberView>>,
+  Holds<Same<z.infer<typeof addMemberResponse>, AddMemberResponse>>,
+  Holds<Same<z.infer<typeof defaultsResponse>, DefaultsView>>,
+  Holds<Same<z.infer<typeof importResponse>, ImportResult>>,
+  Holds<Same<z.infer<typeof accessResponse>, AccessExplanation>>,
+  Holds<Same<z.infer<typeof invitationAcceptedResponse>, InvitationAccepted>>,
+  Holds<Same<z.infer<typeof outboxMessageResponse>, OutboxMessage>>,
+  Holds<Same<z.infer<typeof usageResponse>, UsageResponse>>,
+  Holds<Same<z.infer<typeof usageSummaryResponse>, UsageSummary>>,
+  Holds<Same<z.infer<typeof launchResponse>, LaunchResponse>>,
+  Holds<Same<z.infer<typeof launchPreviewResponse>, LaunchPreview>>,
+  Holds<Same<z.infer<typeof sessionEndResponse>, SessionEndResponse>>,
+  Holds<Same<z.infer<typeof offlineAllowanceResponse>, OfflineAllowanceResponse>>,
+];

@@ -1,0 +1,281 @@
+/**
+ * The console's token pages and usage views over real HTTP, on both engines: buying (R1), moving
+ * between the admin's own teams (R3), the ledger (R5) and token events, and Flex's usage views (R15).
+ * Each page answers from the same services as the API, so the API is the witness of what changed.
+ */
+import { describe, expect, it } from 'vitest';
+import { newAdmin } from '../harness/admin';
+import { type ConsoleBrowser, consoleSignIn, formKey, unescapeHtml } from '../harness/console';
+import { balanceOf, ledgerOf, newAccount, setClock, signIn } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+import { ledgerCheckedSuite } from '../harness/suite';
+
+const T0 = new Date('2026-03-15T10:00:00Z');
+const DAY = 86_400_000;
+let gw: TestGateway;
+const team = ledgerCheckedSuite(T0, (g) => {
+  gw = g;
+});
+
+/** Two teams of one admin (A with `tokens`), a third team it does not manage, and its console. */
+async function setup(
+  tokens = 1000,
+): Promise<{ a: string; c: string; other: string; adminId: string; key: string; browser: ConsoleBrowser }> {
+  const a = await team(tokens);
+  const c = await team();
+  const other = await team(50);
+  const admin = await newAdmin(gw, [a, c]);
+  const key = admin.api.token as string;
+  return { a, c, other, adminId: admin.id, key, browser: await consoleSignIn(gw, key) };
+}
+
+const rows = (html: string, attr: string) =>
+  [...html.matchAll(new RegExp(`<tr [^>]*${attr}="([^"]+)"`, 'g'))].map((m) => unescapeHtml(m[1] ?? ''));
+
+describe('console: buying tokens (R1)', () => {
+  it('R1: buys a lot valid one year, recorded as the admin; the page says when it expires; a second submit of the same form buys nothing more', async () => {
+    const { a, adminId, browser } = await setup(100);
+    const form = await browser.get(`/console/teams/${a}/tokens/buy`);
+    expect(form.status).toBe(200);
+    expect(form.html).toContain('15 Mar 2027'); // bought today, valid until the same day next year
+    const idem = formKey(form.html);
+    const bought = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '250', purchasedOn: '', idem });
+    expect(bought.status).toBe(303);
+    expect(await balanceOf(gw, a)).toBe(350);
+    const again = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '250', purchasedOn: '', idem });
+    expect(again.status).toBe(303);
+    expect(await balanceOf(gw, a)).toBe(350);
+
+    const purchases = (await ledgerOf(gw, a)).filter((e) => e.kind === 'purchase');
+    expect(purchases.at(-1)).toMatchObject({ tokens: 250, actor: `admin:${adminId}` });
+    const events = await browser.get(bought.location as string);
+    expect(events.html).toContain('250 tokens bought; they expire on 15 Mar 2027.');
+    expect(rows(events.html, 'data-kind').filter((k) => k === 'purchase')).toHaveLength(2);
+  });
+
+  it('R1: a past purchase date records a lot expiring a year after it; an impossible or future date buys nothing', async () => {
+    const { a, browser } = await setup(0);
+    const path = `/console/teams/${a}/tokens/buy`;
+    expect((await browser.post(path, { tokens: '40', purchasedOn: '2025-06-01' })).status).toBe(303);
+    const lots = expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).lots;
+    expect(lots).toMatchObject([{ tokens: 40, purchasedAt: '2025-06-01T00:00:00.000Z', expiresAt: '2026-06-01T00:00:00.000Z' }]);
+
+    for (const [fields, message] of [
+      [{ tokens: '40', purchasedOn: '2026-02-30' }, 'a day that exists'],
+      [{ tokens: '40', purchasedOn: '2026-04-01' }, 'future'],
+      [{ tokens: '0', purchasedOn: '' }, 'whole number'],
+      [{ tokens: '2.5', purchasedOn: '' }, 'whole number'],
+    ] as const) {
+      const refused = await browser.post(path, fields);
+      expect(refused.status, JSON.stringify(fields)).toBe(400);
+      expect(refused.html).toContain('Nothing was bought');
+      expect(refused.html).toContain(message);
+      expect(refused.html).toContain(`value="${fields.tokens}"`); // what was typed stays in the form
+    }
+    expect(await balanceOf(gw, a)).toBe(40);
+  });
+
+  it('refuses a form without its CSRF token, and another team than the admin’s own', async () => {
+    const { a, other, browser } = await setup(10);
+    expect((await browser.post(`/console/teams/${a}/tokens/buy`, { _csrf: 'forged', tokens: '5' })).status).toBe(403);
+    expect((await browser.post(`/console/teams/${other}/tokens/buy`, { tokens: '5' })).status).toBe(403);
+    expect((await browser.get(`/console/teams/${other}/ledger`)).status).toBe(403);
+    expect(await balanceOf(gw, a)).toBe(10);
+    expect(await balanceOf(gw, other)).toBe(50);
+  });
+});
+
+describe('console: moving tokens (R3)', () => {
+  it("R3: moves tokens to the admin's other team, keeping their expiry; the page names the target", async () => {
+    const { a, c, browser } = await setup(300);
+    const form = await browser.get(`/console/teams/${a}/tokens/move`);
+    expect(form.html).toContain(`<option value="${c}"`);
+    const moved = await browser.post(`/console/teams/${a}/tokens/move`, { toTeam: c, tokens: '120', idem: formKey(form.html) });
+    expect(moved.status).toBe(303);
+    expect([await balanceOf(gw, a), await balanceOf(gw, c)]).toEqual([180, 120]);
+    const [fromLot] = expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).lots;
+    const [toLot] = expectStatus(await gw.op.get(`/v1/teams/${c}/balance`), 200).lots;
+    expect(toLot.expiresAt).toBe(fromLot.expiresAt);
+    const page = await browser.get(moved.location as string);
+    expect(page.html).toMatch(/120 tokens moved to Team/);
+    expect(rows(page.html, 'data-kind')).toContain('transfer-out');
+  });
+
+  it('R3: refuses a team the admin does not manage (403) and more tokens than the team has (409); nothing moves', async () => {
+    const { a, c, other, browser } = await setup(100);
+    const path = `/console/teams/${a}/tokens/move`;
+    const foreign = await browser.post(path, { toTeam: other, tokens: '10' });
+    expect(foreign.status).toBe(403);
+    expect(foreign.html).toContain('Nothing was moved');
+    const tooMany = await browser.post(path, { toTeam: c, tokens: '101' });
+    expect(tooMany.status).toBe(409);
+    expect(tooMany.html).toContain('100 valid tokens');
+    expect([await balanceOf(gw, a), await balanceOf(gw, c), await balanceOf(gw, other)]).toEqual([100, 0, 50]);
+  });
+});
+
+describe('console: ledger and token events (R5, R15)', () => {
+  it('R5: the ledger page lists entries newest first, 50 a page, filtered by kind and by user, as the API filters them', async () => {
+    const { a, browser } = await setup(1000);
+    const heavy = await newAccount(gw, 'heavy');
+    const light = await newAccount(gw, 'light');
+    for (const who of [heavy, light]) {
+      expectStatus(await gw.op.post(`/v1/teams/${a}/members`, { autodeskId: who.autodeskId, allProducts: true }), 201);
+    }
+    // 60 days of use by `heavy`, 3 by `light`: more than a page of charges (a day and a minute
+    // apart, so that each launch opens a session of its own).
+    for (let d = 60; d >= 1; d--) {
+      await setClock(gw, new Date(T0.getTime() - d * (DAY + 60_000)));
+      const users = d <= 3 ? [heavy, light] : [heavy];
+      for (const u of users) expectStatus(await (await signIn(gw, u)).api.post('/v1/launch', { product: 'autocad', team: a }), 200);
+    }
+    await setClock(gw, T0);
+
+    const first = await browser.get(`/console/teams/${a}/ledger`);
+    const ids = rows(first.html, 'data-entry').map(Number);
+    expect(ids).toHaveLength(50);
+    expect(ids).toEqual([...ids].sort((x, y) => y - x));
+    const older = unescapeHtml(/<a href="([^"]+)" rel="next">Older entries/.exec(first.html)?.[1] ?? '');
+    const second = rows((await browser.get(older)).html, 'data-entry').map(Number);
+    expect(second.length).toBe(64 - 50); // 63 charges and the purchase
+    expect(Math.max(...second)).toBeLessThan(Math.min(...ids));
+
+    const lightOnly = await browser.get(`/console/teams/${a}/ledger?kind=charge&user=${encodeURIComponent(light.autodeskId)}`);
+    expect(rows(lightOnly.html, 'data-kind')).toEqual(['charge', 'charge', 'charge']);
+    expect(lightOnly.html).not.toContain(heavy.autodeskId);
+    const api = expectStatus(await gw.op.get(`/v1/teams/${a}/ledger?kind=charge&user=${encodeURIComponent(light.autodeskId)}`), 200);
+    expect(rows(lightOnly.html, 'data-entry').map(Number)).toEqual(api.map((e: { id: number }) => e.id).reverse());
+    expect(rows((await browser.get(`/console/teams/${a}/ledger?kind=purchase`)).html, 'data-kind')).toEqual(['purchase']);
+    const bad = await browser.get(`/console/teams/${a}/ledger?user=not-an-email`);
+    expect(bad.status).toBe(400);
+  });
+
+  it('R15: token events show purchases, moves and expiries of the last 90 days, newest first, and no charge', async () => {
+    const { a, c, key, browser } = await setup(0);
+    const old = new Date(T0.getTime() - 400 * DAY).toISOString(); // expired 35 days ago
+    const ancient = new Date(T0.getTime() - 500 * DAY).toISOString(); // expired 135 days ago
+    expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 70, purchasedAt: old }), 201);
+    expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 90, purchasedAt: ancient }), 201);
+    expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 500 }), 201);
+    expectStatus(await gw.op.post(`/v1/teams/${a}/transfers`, { toTeam: c, tokens: 25 }), 201);
+    const member = await newAccount(gw, 'user');
+    expectStatus(await gw.op.post(`/v1/teams/${a}/members`, { autodeskId: member.autodeskId, allProducts: true }), 201);
+    expectStatus(await (await signIn(gw, member)).api.post('/v1/launch', { product: 'revit', team: a }), 200);
+
+    const page = await browser.get(`/console/teams/${a}/tokens`);
+    const kinds = rows(page.html, 'data-kind');
+    // Purchases and the move are dated now; an expiry on the day its lot expired: 35 days ago is in
+    // the last 90 days, 135 days ago is not.
+    expect([...kinds].sort()).toEqual(['expiry', 'purchase', 'purchase', 'purchase', 'transfer-out']);
+    expect(kinds.at(-1)).toBe('expiry'); // newest first
+    expect(kinds).not.toContain('charge');
+    const summary = expectStatus(await gw.op.get(`/v1/teams/${a}/usage/summary`), 200);
+    expect(page.html).toContain(`data-testid="available">${summary.available.toLocaleString('en-US')}<`);
+
+    // 100 days on, those events are older than 90 days; a new purchase is the only event.
+    await setClock(gw, new Date(T0.getTime() + 100 * DAY));
+    expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 5 }), 201);
+    const later = await consoleSignIn(gw, key); // the console session of 100 days ago has ended
+    expect(rows((await later.get(`/console/teams/${a}/tokens`)).html, 'data-kind')).toEqual(['purchase']);
+  });
+
+  it('the low-balance banner of the overview has buttons to buy tokens and to move some', async () => {
+    const { a, browser } = await setup(35);
+    const member = await newAccount(gw, 'user');
+    expectStatus(await gw.op.post(`/v1/teams/${a}/members`, { autodeskId: member.autodeskId, allProducts: true }), 201);
+    const user = await signIn(gw, member);
+    for (const product of ['revit', 'maya', 'civil-3d']) expectStatus(await user.api.post('/v1/launch', { product, team: a }), 200);
+    expect(expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).alerts.lowBalance).toBe(true);
+    const html = (await browser.get(`/console/teams/${a}`)).html;
+    const banner = /<div class="banner warn banner-actions">([\s\S]*?)<\/div>/.exec(html)?.[1] ?? '';
+    expect(banner).toContain(`href="/console/teams/${a}/tokens/buy"`);
+    expect(banner).toContain(`href="/console/teams/${a}/tokens/move"`);
+    expect(banner).toMatch(/Buy tokens[\s\S]*Move tokens/);
+  });
+});
+
+describe('console: usage as Flex shows it (R15)', () => {
+  async function used(): Promise<{ a: string; browser: ConsoleBrowser; ann: string; bob: string }> {
+    const { a, browser } = await setup(5000);
+    const ann = await newAccount(gw, 'ann');
+    const bob = await newAccount(gw, 'bob');
+    for (const who of [ann, bob]) {
+      expectStatus(await gw.op.post(`/v1/teams/${a}/members`, { autodeskId: who.autodeskId, allProducts: true }), 201);
+    }
+    // Ann: Mon 2 Mar (AutoCAD and Revit), Wed 4 Mar, Tue 10 Mar. Bob: Tue 10 Mar, AutoCAD.
+    for (const [at, who, product] of [
+      ['2026-03-02T09:00:00Z', ann, 'autocad'],
+      ['2026-03-02T09:00:00Z', ann, 'revit'],
+      ['2026-03-04T09:00:00Z', ann, 'revit'],
+      ['2026-03-10T09:00:00Z', ann, 'revit'],
+      ['2026-03-10T09:00:00Z', bob, 'autocad'],
+    ] as const) {
+      await setClock(gw, at);
+      expectStatus(await (await signIn(gw, who)).api.post('/v1/launch', { product, team: a }), 200);
+    }
+    await setClock(gw, T0);
+    return { a, browser, ann: ann.autodeskId, bob: bob.autodeskId };
+  }
+
+  it('R15: by product, each product lists the users who used it with their tokens and days, beside a bar chart', async () => {
+    const { a, browser, ann, bob } = await used();
+    const html = (await browser.get(`/console/teams/${a}/usage?by=product&from=2026-03-01&to=2026-03-15`)).html;
+    const section = (product: string) => {
+      const at = html.indexOf(`data-product="${product}"`);
+      return at < 0 ? '' : html.slice(at, html.indexOf('</details>', at));
+    };
+    const revit = section('revit');
+    expect(revit).toContain('1 user, 30 tokens');
+    expect(revit).toContain(ann);
+    expect(revit).not.toContain(bob);
+    const autocad = section('autocad');
+    expect(autocad).toContain('2 users');
+    expect(autocad).toContain(bob);
+    // The chart's text alternative names every figure.
+    expect(unescapeHtml(html)).toMatch(/aria-label="Tokens by product: Revit 30, AutoCAD \d+\."/);
+  });
+
+  it('R15: by user, each user has days used per week, Monday to Sunday, with the weeks said in words', async () => {
+    const { a, browser, ann, bob } = await used();
+    const html = unescapeHtml((await browser.get(`/console/teams/${a}/usage?by=user&from=2026-03-01&to=2026-03-15`)).html);
+    expect(rows(html, 'data-user')).toEqual([ann, bob]); // most days first
+    const annRow = html.slice(html.indexOf(`data-user="${ann}"`));
+    expect(annRow).toMatch(/<td class="num">3<\/td>/);
+    expect(annRow).toContain('week of 2 Mar, 2 days; week of 9 Mar, 1 day.');
+  });
+
+  it('R15: the preset ranges (past 30 days, 3, 6, 9, 12 months) sit beside the custom range and set it', async () => {
+    const { a, browser } = await used();
+    const base = `/console/teams/${a}/usage`;
+    const plain = (await browser.get(base)).html;
+    for (const label of ['Past 30 days', 'Past 3 months', 'Past 6 months', 'Past 9 months', 'Past 12 months', 'Custom range']) {
+      expect(plain).toContain(`>${label}</a>`);
+    }
+    expect(plain).toContain('class="active" aria-current="true">Past 30 days</a>');
+    for (const [range, from] of [
+      ['30d', '2026-02-14'],
+      ['3m', '2025-12-16'],
+      ['12m', '2025-03-16'],
+    ] as const) {
+      const html = (await browser.get(`${base}?range=${range}&by=day`)).html;
+      expect(html).toContain(`name="from" value="${from}"`);
+      expect(html).toContain('name="to" value="2026-03-15"');
+      const api = expectStatus(await gw.op.get(`/v1/teams/${a}/usage?by=day&from=${from}&to=2026-03-15`), 200);
+      expect(html).toContain(`Tokens consumed per day from ${from} to 2026-03-15: ${api.total.tokens.toLocaleString('en-US')} in all.`);
+    }
+    // A custom range is kept as typed; a broken one is refused with the API's reason.
+    expect((await browser.get(`${base}?from=2026-03-01&to=2026-03-10`)).html).toContain('name="from" value="2026-03-01"');
+    expect((await browser.get(`${base}?from=2026-03-10&to=2026-03-01`)).status).toBe(400);
+  });
+
+  it('the API ledger filters by kind and user, and its next-page link keeps the filters', async () => {
+    const a = await team(10);
+    expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 5 }), 201);
+    const page = await gw.op.get(`/v1/teams/${a}/ledger?kind=purchase&limit=1`);
+    expect(expectStatus(page, 200)).toHaveLength(1);
+    expect(page.headers.get('link')).toMatch(/after=\d+&limit=1&kind=purchase>; rel="next"/);
+    expect(expectStatus(await gw.op.get(`/v1/teams/${a}/ledger?kind=charge`), 200)).toEqual([]);
+    expect((await gw.op.get(`/v1/teams/${a}/ledger?kind=gift`)).status).toBe(400);
+  });
+});
