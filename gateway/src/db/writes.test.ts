@@ -35,7 +35,16 @@ describe.each(['sqlite', 'postgres'] as const)('writeAll on %s', (engine) => {
     await db.insertInto('products').values({ key: 'autocad', name: 'AutoCAD', daily_rate: 7, added_at: at }).execute();
     await db
       .insertInto('lots')
-      .values({ id: 'lot1', team_id: 't1', tokens: 10, remaining: 10, purchased_at: at, expires_at: '2027-11-01T00:00:00.000Z', origin_lot_id: null, created_at: at })
+      .values({
+        id: 'lot1',
+        team_id: 't1',
+        tokens: 10,
+        remaining: 10,
+        purchased_at: at,
+        expires_at: '2027-11-01T00:00:00.000Z',
+        origin_lot_id: null,
+        created_at: at,
+      })
       .execute();
   });
   afterAll(async () => {
@@ -64,6 +73,8 @@ describe.each(['sqlite', 'postgres'] as const)('writeAll on %s', (engine) => {
 
 describe('renumber', () => {
   it('moves every parameter by the offset, but not a $ inside quotes', () => {
-    expect(renumber(`update "t$1" set "a" = $1, "b" = 'x$2' where "c" = $12`, 4)).toBe(`update "t$1" set "a" = $5, "b" = 'x$2' where "c" = $16`);
+    expect(renumber(`update "t$1" set "a" = $1, "b" = 'x$2' where "c" = $12`, 4)).toBe(
+      `update "t$1" set "a" = $5, "b" = 'x$2' where "c" = $16`,
+    );
   });
 });
