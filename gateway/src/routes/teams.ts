@@ -20,9 +20,10 @@ export function teamRoutes(ctx: ServiceContext) {
       method: 'post',
       path: '/v1/teams/{team}/purchases',
       tags,
-      summary: 'Add a lot of tokens valid one year (R1); Idempotency-Key makes a retry safe',
+      summary:
+        'Add a lot of tokens valid one year (R1), optionally with its pricePerToken (minor units of FLEXGATE_CURRENCY); Idempotency-Key makes a retry safe',
       request: { params: teamParam, headers: idempotencyHeader, ...jsonBody(purchaseBody) },
-      responses: answers({ 201: '{lotId, tokens, purchasedAt, expiresAt}' }, [400, 401, 403, 404, 409]),
+      responses: answers({ 201: '{lotId, tokens, purchasedAt, expiresAt, pricePerToken}' }, [400, 401, 403, 404, 409]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
@@ -33,6 +34,7 @@ export function teamRoutes(ctx: ServiceContext) {
         teamId: team,
         tokens: body.tokens,
         purchasedAt: body.purchasedAt,
+        pricePerToken: body.pricePerToken,
         actor,
         idempotency: key ? { scope: `purchase:${team}`, key, request: body } : undefined,
       });

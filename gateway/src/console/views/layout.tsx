@@ -9,7 +9,7 @@ export interface Chrome {
   csrf?: string;
   teams?: { id: string; name: string }[];
   team?: { id: string; name: string };
-  tab?: 'overview' | 'members' | 'defaults' | 'usage' | 'inspect';
+  tab?: 'overview' | 'members' | 'defaults' | 'usage' | 'spend' | 'advice' | 'inspect';
   notice?: string | null;
   error?: string | null;
 }
@@ -91,6 +91,12 @@ export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ t
                     </Tab>
                     <Tab href={teamPath(t.id, '/usage')} active={chrome.tab === 'usage'}>
                       Usage
+                    </Tab>
+                    <Tab href={teamPath(t.id, '/spend')} active={chrome.tab === 'spend'}>
+                      Spend
+                    </Tab>
+                    <Tab href={teamPath(t.id, '/advice')} active={chrome.tab === 'advice'}>
+                      Advice
                     </Tab>
                   </>
                 ) : null}
