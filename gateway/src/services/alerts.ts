@@ -48,7 +48,11 @@ export async function recordCrossings(
   if (!lowCrossed && expiring.length === 0) return state;
 
   // The forecast is read only when an e-mail goes out: a few rollup rows, never on a plain charge.
-  const [team, admins, outlook] = await Promise.all([findTeam(trx, teamId), adminEmailsOfTeam(trx, teamId), outlookOf(trx, teamId, now)]);
+  const [team, admins, outlook] = await Promise.all([
+    findTeam(trx, teamId),
+    adminEmailsOfTeam(trx, teamId),
+    outlookOf(trx, teamId, now, facts.lots),
+  ]);
   const teamName = team?.name ?? teamId;
   const mails = admins.flatMap((to) => [
     ...(lowCrossed ? [lowBalanceMail({ to, teamName, balance: facts.balance, validBought: facts.validBought, outlook })] : []),

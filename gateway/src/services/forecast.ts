@@ -23,9 +23,24 @@ export async function teamForecast(
   return { f: forecast(lots, burn, now), burn, window };
 }
 
-/** The R19 e-mails' outlook sentence, or null when there are no tokens to forecast. */
-export async function outlookOf(db: Kysely<DB>, teamId: string, now: Date): Promise<string | null> {
-  const { f, burn } = await teamForecast(db, teamId, now);
+/**
+ * The R19 e-mails' outlook sentence, or null when there are no tokens to forecast. The lots are
+ * the alert's own facts: a group of charges hands them over as its charge left them, before its
+ * writes. Lots expiring together lose the same in all whichever is drawn first, so the sentence,
+ * which sums by day, needs no more of R2's order than their expiry.
+ */
+export async function outlookOf(
+  db: Kysely<DB>,
+  teamId: string,
+  now: Date,
+  lots: readonly { id: string; remaining: number; expiresAt: string }[],
+): Promise<string | null> {
+  const { burn } = await burnOf(db, teamId, now);
+  const f = forecast(
+    lots.map((l) => ({ ...l, tokens: l.remaining, purchasedAt: l.expiresAt, pricePerToken: null })),
+    burn,
+    now,
+  );
   return outlookSentence(f, burn);
 }
 
