@@ -23,7 +23,8 @@ const Drawing: FC<{ f: ForecastResponse; compact: boolean }> = ({ f, compact }) 
   const plotW = W - pad.left - pad.right;
   const plotH = H - pad.top - pad.bottom;
   const points = f.projection;
-  const start = Date.parse(`${points[0]?.day ?? f.at.slice(0, 10)}T00:00:00Z`);
+  // Point k is the balance k days after the forecast's instant (days counted from then, not midnight).
+  const start = Date.parse(f.at);
   const span = Math.max(1, points.length - 1);
   const max = Math.max(0, ...points.map((p) => p.balance));
   const step = niceStep(max);
@@ -64,7 +65,7 @@ const Drawing: FC<{ f: ForecastResponse; compact: boolean }> = ({ f, compact }) 
       <path class="projection" d={line} data-testid="projection" />
       {[...expiries.entries()].map(([at, atRisk]) => {
         const ex = xAt(at);
-        if (ex < pad.left || ex > W - pad.right) return null;
+        if (ex < pad.left || ex > W - pad.right + 1) return null;
         const cls = atRisk > 0 ? 'expiry at-risk' : 'expiry';
         return (
           <g data-testid="expiry">

@@ -5,6 +5,9 @@ import { ForecastChart } from './forecast-chart';
 import { day, num, teamPath } from './format';
 import { Badge, TableWrap } from './layout';
 
+/** The window's `to` is excluded: the last day it covers is the one before. */
+const lastDay = (to: string) => new Date(Date.parse(`${to}T00:00:00Z`) - 86_400_000).toISOString();
+
 const BY_WORDS = {
   use: 'when the burn uses the last token',
   expiry: 'when the last tokens expire unused',
@@ -19,7 +22,7 @@ export const SpendView: FC<{ team: { id: string; name: string }; f: ForecastResp
       <h1>Spend</h1>
       <p class="lead">
         The balance at the current rate: tokens consumed (net of short-launch refunds) over the last {f.window.days} whole day
-        {f.window.days === 1 ? '' : 's'} ({day(f.window.from)} to {day(f.window.to)}, UTC), drawn from the lots that expire first.
+        {f.window.days === 1 ? '' : 's'} ({day(f.window.from)} to {day(lastDay(f.window.to))}, UTC), drawn from the lots that expire first.
       </p>
       <section class="cards" aria-label="Forecast">
         <div class="card">
