@@ -33,11 +33,12 @@ async function newProduct(dailyRate: number, subscriptionPricePerYear?: number):
 async function launchOnDays(user: { autodeskId: string; password: string }, product: string, days: string[]): Promise<void> {
   for (const [i, day] of days.entries()) {
     await setClock(gw, new Date(Date.parse(`${day}T09:00:00Z`) + i * 60_000));
-    // Signed in that day: an access token lasts a week in the test gateway.
-    const { api } = await signIn(gw, { autodeskId: user.autodeskId, password: user.password });
+    const { api } = await again(user);
     expectStatus(await api.post('/v1/launch', { product }), 200);
   }
 }
+/** Signed in anew: an access token lasts a week in the test gateway, and these tests jump by months. */
+const again = (u: { autodeskId: string; password: string }) => signIn(gw, { autodeskId: u.autodeskId, password: u.password });
 const daysFrom = (first: string, n: number) =>
   Array.from({ length: n }, (_, i) => new Date(Date.parse(`${first}T00:00:00Z`) + i * 86_400_000).toISOString().slice(0, 10));
 
@@ -227,8 +228,51 @@ describe('right-sizing advice', () => {
     ]);
     const other = await newAdmin(gw, [await newTeam(gw)]);
     expect((await other.api.get(`/v1/teams/${team}/advice`)).status).toBe(403);
-    const annToday = await signIn(gw, { autodeskId: ann.autodeskId, password: ann.password });
+    const annToday = await again(ann);
     expect((await annToday.api.get(`/v1/teams/${team}/advice`)).status).toBe(403);
+  });
+});
+
+describe('the monthly rollup behind the advice', () => {
+  it('R15: adds up to the ledger per user and product, a refund counted in its charge’s month across a month’s end', async () => {
+    await setClock(gw, '2025-05-30T08:00:00Z');
+    const [p1, p2] = [await newProduct(4, 0), await newProduct(6, 0)]; // a free subscription: every Flex use is listed
+    const team = await newTeam(gw);
+    expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 5000, pricePerToken: 3 }), 201);
+    const ann = await newMember(gw, team, [p1, p2]);
+    const bob = await newMember(gw, team, [p1]);
+    await launchOnDays(ann, p1, daysFrom('2025-05-30', 4)); // 30, 31 May, 1, 2 June
+    await launchOnDays(bob, p1, ['2025-07-15']);
+    // Opened at 23:58 on 31 May, refunded at 00:01 on 1 June: neither month counts it.
+    await setClock(gw, '2025-05-31T23:58:00Z');
+    const late = expectStatus(await (await again(ann)).api.post('/v1/launch', { product: p2 }), 200);
+    await setClock(gw, '2025-06-01T00:01:00Z');
+    expect(expectStatus(await (await again(ann)).api.post(`/v1/sessions/${late.session.id}/end`), 200).refunded).toBe(6);
+    await setClock(gw, '2025-06-10T10:00:00Z');
+    expectStatus(await (await again(ann)).api.post('/v1/launch', { product: p2 }), 200);
+
+    await setClock(gw, '2026-06-05T08:00:00Z'); // last year: June 2025 to May 2026
+    const a = expectStatus(await gw.op.get(`/v1/teams/${team}/advice`), 200);
+    const fromLedger = new Map<string, number>();
+    const entries = expectStatus(await gw.op.get(`/v1/teams/${team}/ledger?limit=10000`), 200) as any[];
+    const chargedAt = new Map(entries.filter((e) => e.kind === 'charge').map((e) => [e.sessionId, e.at as string]));
+    for (const e of entries) {
+      if (e.kind !== 'charge' && e.kind !== 'refund') continue;
+      const at = e.kind === 'refund' ? (chargedAt.get(e.sessionId) as string) : e.at;
+      if (at < '2025-06-01' || at >= '2026-06-01') continue;
+      const key = `${e.autodeskId} ${e.product}`;
+      fromLedger.set(key, (fromLedger.get(key) ?? 0) - e.tokens);
+    }
+    const listed = new Map(a.flex.map((r: any) => [`${r.autodeskId} ${r.product}`, r.tokensLastYear]));
+    expect(listed).toEqual(new Map([...fromLedger].filter(([, t]) => t > 0)));
+    expect(listed.get(`${ann.autodeskId} ${p1}`)).toBe(8); // 1 and 2 June
+    expect(listed.get(`${ann.autodeskId} ${p2}`)).toBe(6); // 10 June; the refunded 31 May counts nowhere
+    expect(listed.get(`${bob.autodeskId} ${p1}`)).toBe(4);
+    expect(a.flex.find((r: any) => r.autodeskId === bob.autodeskId)).toMatchObject({
+      costLastYear: 12,
+      subscriptionPricePerYear: 0,
+      saving: 12,
+    });
   });
 });
 
