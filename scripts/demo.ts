@@ -104,7 +104,10 @@ const catalog = [
 ];
 for (const p of catalog) await call('POST', '/v1/products', p);
 const team = await call<{ id: string; name: string }>('POST', '/v1/teams', { name: 'Demo Architects' });
-const lot = await call<{ tokens: number; expiresAt: string }>('POST', `/v1/teams/${team.id}/purchases`, { tokens: 500, pricePerToken: 300 });
+const lot = await call<{ tokens: number; expiresAt: string }>('POST', `/v1/teams/${team.id}/purchases`, {
+  tokens: 500,
+  pricePerToken: 300,
+});
 const admin = await call<{ key: string }>('POST', '/v1/admins', { name: 'Dana Admin', email: 'dana@demo.flexgate', teams: [team.id] });
 
 const people = {
