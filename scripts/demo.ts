@@ -91,18 +91,23 @@ async function call<T>(method: string, path: string, body?: unknown, token = ope
   return json;
 }
 
+// Subscription prices and the token price are illustrative figures in cents of USD (the default
+// FLEXGATE_CURRENCY), for the console's Spend and Advice pages; the rates are Autodesk's.
 const catalog = [
-  { key: 'autocad', name: 'AutoCAD', dailyRate: 7 },
-  { key: 'revit', name: 'Revit', dailyRate: 10 },
-  { key: 'civil-3d', name: 'Civil 3D', dailyRate: 11 },
-  { key: 'maya', name: 'Maya', dailyRate: 9 },
-  { key: '3ds-max', name: '3ds Max', dailyRate: 9 },
-  { key: 'inventor', name: 'Inventor Professional', dailyRate: 10 },
-  { key: 'fusion', name: 'Fusion', dailyRate: 4 },
+  { key: 'autocad', name: 'AutoCAD', dailyRate: 7, subscriptionPricePerYear: 225_000 },
+  { key: 'revit', name: 'Revit', dailyRate: 10, subscriptionPricePerYear: 315_000 },
+  { key: 'civil-3d', name: 'Civil 3D', dailyRate: 11, subscriptionPricePerYear: 325_000 },
+  { key: 'maya', name: 'Maya', dailyRate: 9, subscriptionPricePerYear: 195_000 },
+  { key: '3ds-max', name: '3ds Max', dailyRate: 9, subscriptionPricePerYear: 195_000 },
+  { key: 'inventor', name: 'Inventor Professional', dailyRate: 10, subscriptionPricePerYear: 245_000 },
+  { key: 'fusion', name: 'Fusion', dailyRate: 4, subscriptionPricePerYear: 68_000 },
 ];
 for (const p of catalog) await call('POST', '/v1/products', p);
 const team = await call<{ id: string; name: string }>('POST', '/v1/teams', { name: 'Demo Architects' });
-const lot = await call<{ tokens: number; expiresAt: string }>('POST', `/v1/teams/${team.id}/purchases`, { tokens: 500 });
+const lot = await call<{ tokens: number; expiresAt: string }>('POST', `/v1/teams/${team.id}/purchases`, {
+  tokens: 500,
+  pricePerToken: 300,
+});
 const admin = await call<{ key: string }>('POST', '/v1/admins', { name: 'Dana Admin', email: 'dana@demo.flexgate', teams: [team.id] });
 
 const people = {

@@ -22,6 +22,7 @@ Commands:
   signout                             forget the sign-in on this machine
   launch <product>                    ask for access to a product, as the product does at start
   products [--all]                    products you may use (--all: the whole catalog)
+  usage [--from DAY] [--to DAY]       your own Flex use by day (default: the last 30 days)
   whoami                              who is signed in, what is cached for offline use
   simulate --users N --launches M     drive N simulated users launching M times each
   help [command]                      this text, or a command's
@@ -32,7 +33,7 @@ ${COMMON_HELP}
 
 ${EXIT_HELP}`;
 
-export type CommandName = 'signin' | 'signout' | 'launch' | 'products' | 'whoami' | 'simulate';
+export type CommandName = 'signin' | 'signout' | 'launch' | 'products' | 'usage' | 'whoami' | 'simulate';
 
 /** Each command's own --help: usage, what it does, its options, an example. */
 const HELP: Record<CommandName, string> = {
@@ -104,6 +105,20 @@ Example:
   flexgate products --all
 
 ${COMMON_HELP}`,
+  usage: `Usage: flexgate usage [--from DAY] [--to DAY]
+
+Shows your own Flex use, whichever team paid: one line per day (UTC), product and team,
+with the sessions charged and the tokens they used (a short launch refunded counts nothing).
+
+Options:
+  --from DAY        the first day, e.g. 2026-03-01 (default: 29 days before --to)
+  --to DAY          the last day, included (default: today)
+
+Examples:
+  flexgate usage
+  flexgate usage --from 2026-03-01 --to 2026-03-31 --json
+
+${COMMON_HELP}`,
   whoami: `Usage: flexgate whoami
 
 Shows who is signed in on this machine, the cached entitlements still usable offline and
@@ -172,6 +187,7 @@ export type Command =
       heartbeatSec: number;
     } & Common)
   | ({ name: 'products'; all: boolean } & Common)
+  | ({ name: 'usage'; from?: string; to?: string } & Common)
   | ({ name: 'whoami' } & Common)
   | ({
       name: 'simulate';
@@ -224,6 +240,8 @@ const options = {
   'use-cache': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   'idle-after': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
 } as const;
 
 /** Which options each command takes; anything else is a usage error rather than silently ignored. */
@@ -232,6 +250,7 @@ const ALLOWED: Record<CommandName, readonly string[]> = {
   signout: [],
   launch: ['team', 'machine', 'fresh', 'run', 'hold', 'heartbeat', 'yes', 'idle-after'],
   products: ['all'],
+  usage: ['from', 'to'],
   whoami: [],
   simulate: ['users', 'launches', 'concurrency', 'products', 'password', 'prefix', 'setup', 'operator-key', 'tokens', 'use-cache'],
 };
@@ -322,6 +341,14 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     }
     case 'products':
       return { name, all: v.all ?? false, ...common };
+    case 'usage': {
+      // The shape only; the gateway checks the days exist and the range (as for the team report).
+      for (const key of ['from', 'to'] as const) {
+        const day = v[key];
+        if (day !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw usage(`--${key} must be a day such as 2026-03-15, not "${day}"`);
+      }
+      return { name, ...(v.from !== undefined && { from: v.from }), ...(v.to !== undefined && { to: v.to }), ...common };
+    }
     case 'simulate': {
       const operatorKey = v['operator-key'] ?? env.FLEXGATE_OPERATOR_KEY;
       if (v.setup && !operatorKey) throw usage('--setup needs --operator-key or FLEXGATE_OPERATOR_KEY');

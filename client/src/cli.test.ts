@@ -142,7 +142,7 @@ describe('the flexgate binary', () => {
   }, 20_000);
 
   it('gives each command its own --help, also as `flexgate help <command>`', async () => {
-    const commands = ['signin', 'signout', 'launch', 'products', 'whoami', 'simulate'];
+    const commands = ['signin', 'signout', 'launch', 'products', 'usage', 'whoami', 'simulate'];
     const [helps, topics, unknown] = await Promise.all([
       Promise.all(commands.map((c) => run([c, '--help']))),
       Promise.all(commands.map((c) => run(['help', c]))),

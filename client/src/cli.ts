@@ -2,7 +2,17 @@
 // command needs it, so that `flexgate --help` and usage errors answer at once.
 import { type Command, helpFor, parseCli, UsageError } from './args';
 import type { FlexgateClient } from './client';
-import { EXIT, exitCodeFor, formatInstant, formatLaunch, formatProducts, formatSummary, formatWhoAmI, progressBar } from './format';
+import {
+  EXIT,
+  exitCodeFor,
+  formatInstant,
+  formatLaunch,
+  formatProducts,
+  formatSummary,
+  formatUsage,
+  formatWhoAmI,
+  progressBar,
+} from './format';
 import type { PasswordSource } from './password';
 import type { runProduct } from './running';
 import { FlexgateError } from './types';
@@ -172,6 +182,14 @@ async function dispatch(
     case 'products': {
       const list = command.all ? await client.catalog() : await client.products();
       print(formatProducts(list), list);
+      return EXIT.ok;
+    }
+    case 'usage': {
+      const report = await client.usage({
+        ...(command.from !== undefined && { from: command.from }),
+        ...(command.to !== undefined && { to: command.to }),
+      });
+      print(formatUsage(report), report);
       return EXIT.ok;
     }
     case 'whoami': {

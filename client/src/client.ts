@@ -7,6 +7,7 @@ import {
   KEY_SET_PATH,
   KEY_SET_VERSION_HEADER,
   type LaunchPreview,
+  type MyUsageResponse,
   type Product,
   ROOT_KEY_PATH,
   type SessionEndResponse,
@@ -125,6 +126,8 @@ export interface FlexgateClient {
   end(ref: SessionRef): Promise<SessionEndResponse>;
   products(): Promise<Product[]>;
   catalog(): Promise<Product[]>;
+  /** The signed-in user's own Flex use by day, product and team (`from`/`to`: days, `to` included; default the last 30 days). */
+  usage(range?: { from?: string; to?: string }): Promise<MyUsageResponse>;
   whoami(): Promise<WhoAmI>;
   reconcile(): Promise<ReconcileResult>;
   /** The instant the client believes it is: never earlier than one it has already seen. */
@@ -605,6 +608,20 @@ export function createClient(options: ClientOptions): FlexgateClient {
     async catalog() {
       const user = await requireUser();
       return asProducts(await expectOk(await call(user, { method: 'GET', path: '/v1/products' })));
+    },
+
+    async usage(range = {}) {
+      const user = await requireUser();
+      const q = new URLSearchParams({
+        ...(range.from !== undefined && { from: range.from }),
+        ...(range.to !== undefined && { to: range.to }),
+      });
+      const body = (await expectOk(
+        await call(user, { method: 'GET', path: `/v1/me/usage${q.size > 0 ? `?${q}` : ''}` }),
+      )) as MyUsageResponse;
+      if (!Array.isArray(body?.rows))
+        throw new FlexgateError('internal-error', 'The gateway sent a usage report this client does not understand.');
+      return body;
     },
 
     async whoami() {

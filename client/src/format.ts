@@ -1,4 +1,4 @@
-import type { Product } from '@flexgate/shared';
+import type { MyUsageResponse, Product } from '@flexgate/shared';
 import type { WhoAmI } from './client';
 import type { SimulateSummary } from './simulate';
 import type { LaunchResult } from './types';
@@ -48,6 +48,20 @@ export function formatProducts(products: Product[]): string {
   return products
     .map((p) => `${p.key.padEnd(width)}  ${p.name ?? ''}${typeof p.dailyRate === 'number' ? `  (${p.dailyRate} tokens/day)` : ''}`)
     .join('\n');
+}
+
+/** `flexgate usage`: one line per day, product and team, then the total over the range. */
+export function formatUsage(u: MyUsageResponse): string {
+  const lastDay = new Date(Date.parse(u.to) - 1).toISOString().slice(0, 10);
+  const head = `Your Flex use from ${u.from.slice(0, 10)} to ${lastDay} (UTC days):`;
+  if (u.rows.length === 0) return `${head}\n  none.`;
+  const product = Math.max(...u.rows.map((r) => r.productName.length));
+  const team = Math.max(...u.rows.map((r) => r.teamName.length));
+  const lines = u.rows.map(
+    (r) =>
+      `  ${r.day}  ${r.productName.padEnd(product)}  ${r.teamName.padEnd(team)}  ${String(r.tokens).padStart(5)} tokens  ${r.sessions} session${r.sessions === 1 ? '' : 's'}`,
+  );
+  return [head, ...lines, `  total: ${u.total.tokens} tokens, ${u.total.sessions} session${u.total.sessions === 1 ? '' : 's'}`].join('\n');
 }
 
 export function formatWhoAmI(me: WhoAmI): string {

@@ -26,6 +26,7 @@ import { router } from './routes/openapi';
 import { operatorRoutes } from './routes/operator';
 import { documentPublicRoutes } from './routes/public-docs';
 import { reportRoutes } from './routes/reports';
+import { spendRoutes } from './routes/spend';
 import { teamRoutes } from './routes/teams';
 import { userRoutes } from './routes/users';
 import type { ServiceContext } from './services/context';
@@ -207,6 +208,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   app.route('/', teamRoutes(ctx));
   app.route('/', memberRoutes(ctx));
   app.route('/', reportRoutes(ctx));
+  app.route('/', spendRoutes(ctx));
   app.route('/', userRoutes(ctx, launch, metrics));
   app.route('/', offlineRoutes(ctx));
   app.route('/console', consoleRoutes(ctx, deps.logger));

@@ -72,6 +72,15 @@ const kek: Rule<string> = {
 
 const text: Rule<string> = { schema: z.string(), expects: 'any text' };
 
+/** An ISO 4217 code Intl knows, so that its minor units (2 for EUR, 0 for JPY) are known too. */
+const currency: Rule<string> = {
+  schema: z
+    .string()
+    .transform((v) => v.trim().toUpperCase())
+    .refine((v) => /^[A-Z]{3}$/.test(v) && Intl.supportedValuesOf('currency').includes(v)),
+  expects: 'an ISO 4217 currency code such as USD, EUR or JPY',
+};
+
 const powerOfTwo = (min: number): Rule<number> => ({
   schema: integer(min).schema.refine((n) => (n & (n - 1)) === 0),
   expects: `a power of two, at least ${min} (${min}, ${min * 2}, ${min * 4}, ...)`,
@@ -198,6 +207,11 @@ const VARIABLES = {
     '256',
     'most charges committed in one transaction (the launches waiting together); 1 commits every charge alone',
   ),
+  FLEXGATE_CURRENCY: variable(
+    currency,
+    'USD',
+    'the one currency of prices (subscription prices, prices per token), given in its minor units (cents)',
+  ),
   FLEXGATE_LOG: variable(oneOf(['debug', 'info', 'warn', 'error', 'silent']), 'info', 'log level (JSON lines on stdout)'),
 };
 
@@ -255,6 +269,8 @@ export interface Config {
   readonly launchCache: number;
   /** Most charges in one group transaction (launch/charges.ts); 1: each charge alone. */
   readonly chargeGroup: number;
+  /** FLEXGATE_CURRENCY: ISO 4217 code of every price, which is given in its minor units. */
+  readonly currency: string;
 }
 
 export interface RateLimits {
@@ -355,6 +371,7 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
     cluster: e.FLEXGATE_CLUSTER,
     launchCache: e.FLEXGATE_LAUNCH_CACHE,
     chargeGroup: e.FLEXGATE_CHARGE_GROUP,
+    currency: e.FLEXGATE_CURRENCY,
   });
 }
 

@@ -147,3 +147,73 @@ export interface AccessExplanation {
   rule?: string;
   reason: string;
 }
+
+/** `GET /v1/teams/:team/forecast`: the balance under the recent burn, and what will expire unused (R2). */
+export interface ForecastResponse {
+  team: string;
+  at: string;
+  currency: string;
+  balance: number;
+  /** The burn: tokens consumed (charges net of refunds) over these whole UTC days, `to` excluded. */
+  window: { from: string; to: string; days: number; tokens: number };
+  /** window.tokens / window.days, to one decimal (the forecast itself uses the exact fraction). */
+  dailyBurn: number;
+  runsOutOn: string;
+  runsOutAt: string;
+  /** `use`: the burn takes the last token; `expiry`: the last tokens expire unused; `empty`: no tokens now. */
+  runsOutBy: 'use' | 'expiry' | 'empty';
+  lots: { id: string; remaining: number; expiresAt: string; pricePerToken: number | null; used: number; atRisk: number }[];
+  atRisk: number;
+  valueAtRisk: number | null;
+  /** The balance at the start of each of the next 365 days, today first. */
+  projection: { day: string; balance: number }[];
+}
+
+/** `GET /v1/teams/:team/advice`: Flex against single-user subscriptions over last year. */
+export interface AdviceResponse {
+  team: string;
+  at: string;
+  currency: string;
+  /** The 12 whole UTC months before the current one, `to` excluded. */
+  year: { from: string; to: string };
+  /** The price paid per token: Σ(price × tokens) / Σtokens of the priced lots that could pay for the year; null without any. */
+  pricePerToken: { average: number; basisTokens: number; boughtFrom: string; boughtTo: string } | null;
+  /** Flex users for whom a subscription would have been cheaper. */
+  flex: {
+    autodeskId: string;
+    product: string;
+    tokensLastYear: number;
+    daysLastYear: number;
+    costLastYear: number;
+    subscriptionPricePerYear: number;
+    saving: number;
+  }[];
+  /** Subscribers whose days of use would have cost less through Flex (days they launched the subscription). */
+  subscriptions: {
+    autodeskId: string;
+    product: string;
+    licenseId: string;
+    daysCovered: number;
+    subscriptionCost: number;
+    daysUsed: number;
+    flexTokens: number;
+    flexCost: number;
+    saving: number;
+  }[];
+  total: { flexSaving: number; subscriptionSaving: number };
+}
+
+/** `GET /v1/me/usage`: a range like the team usage report's, without `by` and `format`. */
+export const myUsageQuery = z.object({ from: dayOrInstant.optional(), to: dayOrInstant.optional() });
+
+/** `GET /v1/me/usage`: the caller's own Flex use, one row per UTC day, product and team. */
+export interface MyUsageResponse {
+  autodeskId: string;
+  from: string;
+  to: string;
+  rows: { day: string; product: string; productName: string; team: string; teamName: string; sessions: number; tokens: number }[];
+  total: { tokens: number; sessions: number };
+}
+
+/** `GET /v1/teams/:team/advice`: JSON, or the CSV (`format=csv` or `Accept: text/csv`). */
+export const adviceQuery = z.object({ format: z.enum(['json', 'csv']).optional() });

@@ -2,10 +2,13 @@ import { z } from 'zod';
 import type {
   AccessExplanation,
   AddMemberResponse,
+  AdviceResponse,
   DefaultsView,
+  ForecastResponse,
   ImportResult,
   InvitationAccepted,
   MemberView,
+  MyUsageResponse,
   OutboxMessage,
   TransferResponse,
   UsageResponse,
@@ -33,7 +36,14 @@ const nullableInstant = instant.nullable();
 const source = z.enum(['subscription', 'trial', 'flex']);
 export const ledgerKind = z.enum(['purchase', 'charge', 'refund', 'transfer-out', 'transfer-in', 'expiry']);
 
-export const productResponse = z.object({ key: z.string(), name: z.string(), dailyRate: z.number().int(), addedAt: instant });
+const money = z.number().int().describe('Minor units of the gateway currency (FLEXGATE_CURRENCY)');
+export const productResponse = z.object({
+  key: z.string(),
+  name: z.string(),
+  dailyRate: z.number().int(),
+  addedAt: instant,
+  subscriptionPricePerYear: money.nullable(),
+});
 export const teamResponse = z.object({ id: z.string(), name: z.string(), createdAt: instant });
 export const adminCreatedResponse = z.object({
   id: z.string(),
@@ -87,6 +97,7 @@ export const purchaseResponse = z.object({
   tokens: z.number().int(),
   purchasedAt: instant,
   expiresAt: instant,
+  pricePerToken: money.nullable(),
 });
 export const lotResponse = z.object({
   id: z.string(),
@@ -95,6 +106,7 @@ export const lotResponse = z.object({
   purchasedAt: instant,
   expiresAt: instant,
   expired: z.boolean(),
+  pricePerToken: money.nullable(),
 });
 export const balanceResponse = z.object({
   team: z.string(),
@@ -243,6 +255,81 @@ export const indexResponse = z.object({
   health: z.string(),
 });
 
+const day = z.string().describe('A UTC day, YYYY-MM-DD');
+export const forecastResponse = z.object({
+  team: z.string(),
+  at: instant,
+  currency: z.string(),
+  balance: z.number().int(),
+  window: z.object({ from: instant, to: instant, days: z.number().int(), tokens: z.number().int() }),
+  dailyBurn: z.number(),
+  runsOutOn: z.string(),
+  runsOutAt: instant,
+  runsOutBy: z.enum(['use', 'expiry', 'empty']),
+  lots: z.array(
+    z.object({
+      id: z.string(),
+      remaining: z.number().int(),
+      expiresAt: instant,
+      pricePerToken: money.nullable(),
+      used: z.number().int(),
+      atRisk: z.number().int(),
+    }),
+  ),
+  atRisk: z.number().int(),
+  valueAtRisk: money.nullable(),
+  projection: z.array(z.object({ day: z.string(), balance: z.number().int() })),
+});
+export const adviceResponse = z.object({
+  team: z.string(),
+  at: instant,
+  currency: z.string(),
+  year: z.object({ from: instant, to: instant }),
+  pricePerToken: z.object({ average: z.number(), basisTokens: z.number().int(), boughtFrom: instant, boughtTo: instant }).nullable(),
+  flex: z.array(
+    z.object({
+      autodeskId: z.string(),
+      product: z.string(),
+      tokensLastYear: z.number().int(),
+      daysLastYear: z.number().int(),
+      costLastYear: z.number(),
+      subscriptionPricePerYear: money,
+      saving: z.number(),
+    }),
+  ),
+  subscriptions: z.array(
+    z.object({
+      autodeskId: z.string(),
+      product: z.string(),
+      licenseId: z.string(),
+      daysCovered: z.number().int(),
+      subscriptionCost: z.number(),
+      daysUsed: z.number().int(),
+      flexTokens: z.number().int(),
+      flexCost: z.number(),
+      saving: z.number(),
+    }),
+  ),
+  total: z.object({ flexSaving: z.number(), subscriptionSaving: z.number() }),
+});
+export const myUsageResponse = z.object({
+  autodeskId: z.string(),
+  from: instant,
+  to: instant,
+  rows: z.array(
+    z.object({
+      day,
+      product: z.string(),
+      productName: z.string(),
+      team: z.string(),
+      teamName: z.string(),
+      sessions: z.number().int(),
+      tokens: z.number().int(),
+    }),
+  ),
+  total: z.object({ tokens: z.number().int(), sessions: z.number().int() }),
+});
+
 // ---- each schema says what its interface says (a failing line here names the drift) ----------
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Holds<T extends true> = T;
@@ -257,6 +344,9 @@ export type ResponseSchemasMatch = [
   Holds<Same<z.infer<typeof addMemberResponse>, AddMemberResponse>>,
   Holds<Same<z.infer<typeof defaultsResponse>, DefaultsView>>,
   Holds<Same<z.infer<typeof importResponse>, ImportResult>>,
+  Holds<Same<z.infer<typeof forecastResponse>, ForecastResponse>>,
+  Holds<Same<z.infer<typeof adviceResponse>, AdviceResponse>>,
+  Holds<Same<z.infer<typeof myUsageResponse>, MyUsageResponse>>,
   Holds<Same<z.infer<typeof accessResponse>, AccessExplanation>>,
   Holds<Same<z.infer<typeof invitationAcceptedResponse>, InvitationAccepted>>,
   Holds<Same<z.infer<typeof outboxMessageResponse>, OutboxMessage>>,

@@ -43,12 +43,24 @@ export const tokenAmount = z.number().int('must be a whole number of tokens').po
 export const displayName = z.string().trim().min(1).max(200);
 export const password = z.string().min(8, 'must be at least 8 characters').max(1024);
 
+/**
+ * Money is a whole number of minor units (cents) of the one currency the operator configures
+ * (FLEXGATE_CURRENCY), so sums and comparisons stay exact; 10^12 is far past any price.
+ */
+export const moneyAmount = z.number().int('must be a whole number of minor units (e.g. cents)').min(0).max(1_000_000_000_000);
+
 export const createProductBody = z.strictObject({
   key: productKey,
   name: displayName,
   dailyRate: tokenAmount,
+  subscriptionPricePerYear: moneyAmount.optional(),
 });
-export const updateProductBody = z.strictObject({ dailyRate: tokenAmount });
+/** A rate change (R8), a subscription price (null clears it), or both. */
+export const updateProductBody = z
+  .strictObject({ dailyRate: tokenAmount.optional(), subscriptionPricePerYear: moneyAmount.nullable().optional() })
+  .refine((b) => b.dailyRate !== undefined || b.subscriptionPricePerYear !== undefined, {
+    message: 'give dailyRate, subscriptionPricePerYear or both',
+  });
 export const createTeamBody = z.strictObject({ name: displayName });
 export const createAdminBody = z.strictObject({
   name: displayName,
@@ -63,7 +75,11 @@ export const licenseBody = z.strictObject({
   endsAt: isoInstant,
 });
 export const clockBody = z.strictObject({ now: isoInstant });
-export const purchaseBody = z.strictObject({ tokens: tokenAmount, purchasedAt: isoInstant.optional() });
+export const purchaseBody = z.strictObject({
+  tokens: tokenAmount,
+  purchasedAt: isoInstant.optional(),
+  pricePerToken: moneyAmount.optional(),
+});
 export const transferBody = z.strictObject({ toTeam: teamId, tokens: tokenAmount });
 export const addMemberBody = z
   .strictObject({
@@ -101,6 +117,7 @@ export const sessionBody = z.strictObject({
 export const offlineAllowanceBody = z.strictObject({ machine: z.string().max(200).optional() });
 
 export type CreateProductBody = z.infer<typeof createProductBody>;
+export type UpdateProductBody = z.infer<typeof updateProductBody>;
 export type LaunchBody = z.infer<typeof launchBody>;
 export type SessionBody = z.infer<typeof sessionBody>;
 export type AddMemberBody = z.infer<typeof addMemberBody>;

@@ -25,6 +25,8 @@ export interface Product {
   name: string;
   dailyRate: number;
   addedAt: string;
+  /** A single-user subscription's price per year, minor units of the gateway's currency; null: unknown. */
+  subscriptionPricePerYear: number | null;
 }
 
 export interface LotView {
@@ -34,6 +36,8 @@ export interface LotView {
   purchasedAt: string;
   expiresAt: string;
   expired: boolean;
+  /** What one token of the lot cost, minor units of the gateway's currency; null: not recorded. */
+  pricePerToken: number | null;
 }
 
 export interface BalanceResponse {

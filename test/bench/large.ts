@@ -1,8 +1,9 @@
 /**
  * `pnpm bench:large`: a team with 1,000,000 ledger entries (a year of Flex use by 1,000 people
- * over 10 products), then the usage report by day over the year, by user, by product, and the
- * balance, timed over HTTP against a real gateway process. Targets (issue 7): report < 500 ms,
- * balance < 5 ms. Rows are written straight into SQLite (a benchmark fixture, not an API test).
+ * over 10 products), then the usage report by day over the year, by user, by product, the
+ * balance, the forecast and the right-sizing advice, timed over HTTP against a real gateway
+ * process. Targets: report < 500 ms, balance < 5 ms (issue 7); forecast and advice < 100 ms.
+ * Rows are written straight into SQLite (a benchmark fixture, not an API test).
  */
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, migrate } from '@flexgate/gateway';
 import { backfillUsage } from '../../gateway/src/db/migrations/005_usage_rollup';
+import { backfillMonths } from '../../gateway/src/db/migrations/019_spend';
 import { spawnGateway } from '../harness/process';
 
 const N = Number(process.argv[2] ?? 1_000_000);
@@ -27,14 +29,36 @@ sqlite.transaction(() => {
   sqlite.prepare("insert into teams (id, name, created_at) values (?, 'Large', ?)").run(team, new Date(start).toISOString());
   const lots = Array.from({ length: 12 }, (_, i) => `lot_${i}`);
   const insertLot = sqlite.prepare(
-    'insert into lots (id, team_id, tokens, remaining, purchased_at, expires_at, created_at) values (?, ?, ?, ?, ?, ?, ?)',
+    'insert into lots (id, team_id, tokens, remaining, purchased_at, expires_at, created_at, price_per_token) values (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   lots.forEach((id, i) => {
     const bought = new Date(start + i * 30 * 86400_000);
     const expires = new Date(bought.getTime());
     expires.setUTCFullYear(expires.getUTCFullYear() + 1);
-    insertLot.run(id, team, 1_000_000, 400_000, bought.toISOString(), expires.toISOString(), bought.toISOString());
+    insertLot.run(id, team, 1_000_000, 400_000, bought.toISOString(), expires.toISOString(), bought.toISOString(), 100 + i);
   });
+  // The catalog with subscription prices, the users as members, 100 of them with a subscription
+  // launched on 30 days: what the advice reads besides the rollups.
+  const at = new Date(start).toISOString();
+  for (let p = 0; p < 10; p++) {
+    sqlite
+      .prepare('insert into products (key, name, daily_rate, added_at, subscription_price_per_year) values (?, ?, ?, ?, ?)')
+      .run(`product-${p}`, `Product ${p}`, 3 + p, at, 150_000);
+  }
+  const member = sqlite.prepare(
+    "insert into members (team_id, autodesk_id, name, guest, all_products, status, created_at) values (?, ?, ?, 0, 1, 'active', ?)",
+  );
+  const license = sqlite.prepare(
+    "insert into licenses (id, kind, autodesk_id, product_key, starts_at, ends_at, created_at) values (?, 'subscription', ?, ?, ?, ?, ?)",
+  );
+  const used = sqlite.prepare('insert into license_days (license_id, day) values (?, ?)');
+  for (let u = 0; u < 1000; u++) {
+    const user = `user-${u}@large.example.com`;
+    member.run(team, user, `User ${u}`, at);
+    if (u % 10 !== 0) continue;
+    license.run(`lic_${u}`, user, 'product-9', at, '2027-01-01T00:00:00.000Z', at);
+    for (let d = 0; d < 30; d++) used.run(`lic_${u}`, new Date(start + d * 7 * 86400_000).toISOString().slice(0, 10));
+  }
   const insert = sqlite.prepare(
     "insert into ledger (team_id, lot_id, kind, delta, at, actor, autodesk_id, product_key, session_id, reason) values (?, ?, 'charge', ?, ?, ?, ?, ?, ?, 'bench')",
   );
@@ -49,7 +73,8 @@ console.error(`seeded ${N} ledger rows in ${Math.round(performance.now() - t0)} 
 const t1 = performance.now();
 // The rows went in behind the gateway's back, so the daily rollups are rebuilt as migration 005 would.
 await backfillUsage(database.db);
-console.error(`rebuilt the daily usage rollups from them in ${Math.round(performance.now() - t1)} ms`);
+await backfillMonths(database.db);
+console.error(`rebuilt the daily and monthly usage rollups from them in ${Math.round(performance.now() - t1)} ms`);
 sqlite.pragma('wal_checkpoint(TRUNCATE)');
 await database.close();
 
@@ -85,6 +110,8 @@ const rows = [
     `/v1/teams/${team}/usage?by=day&from=2026-06-01T12:00:00Z&to=2026-06-30T12:00:00Z`,
   ),
   await time('balance', `/v1/teams/${team}/balance`, 21),
+  await time('forecast (burn of 28 days, R2 over 12 lots)', `/v1/teams/${team}/forecast`, 21),
+  await time('advice (12 months x 1,000 users, 100 subscriptions)', `/v1/teams/${team}/advice`, 21),
   await timeRefunds(7),
 ];
 

@@ -45,6 +45,8 @@ const ROUTES: Record<string, Call> = {
     postCsv(api, `/v1/teams/${t}/members/import`, 'name,email,products,guest\nIntruder,intruder@example.com,autocad,false\n'),
   'GET /v1/teams/{team}/usage': (api, t) => api.get(`/v1/teams/${t}/usage?by=user`),
   'GET /v1/teams/{team}/usage/summary': (api, t) => api.get(`/v1/teams/${t}/usage/summary`),
+  'GET /v1/teams/{team}/forecast': (api, t) => api.get(`/v1/teams/${t}/forecast`),
+  'GET /v1/teams/{team}/advice': (api, t) => api.get(`/v1/teams/${t}/advice?format=csv`),
   'GET /v1/teams/{team}/members/{autodeskId}/access': (api, t) => api.get(`/v1/teams/${t}/members/${memberB.autodeskId}/access`),
 };
 

@@ -43,7 +43,8 @@ interface Operation {
   query: string[];
 }
 interface JsonSchema {
-  type?: string;
+  /** A list for a nullable field: `["integer", "null"]`. */
+  type?: string | string[];
   properties?: Record<string, JsonSchema>;
   required?: string[];
   items?: JsonSchema;
@@ -88,15 +89,15 @@ function callerFor(op: Operation): Api {
 /** A valid body per route; each attack changes one thing in it. Routes missing here still get the generic attacks. */
 function base(op: Operation): Record<string, unknown> {
   const table: Record<string, Record<string, unknown>> = {
-    'POST /v1/products': { key: 'brand-new', name: 'Brand new', dailyRate: 5 },
-    'PATCH /v1/products/{key}': { dailyRate: 8 },
+    'POST /v1/products': { key: 'brand-new', name: 'Brand new', dailyRate: 5, subscriptionPricePerYear: 100_000 },
+    'PATCH /v1/products/{key}': { dailyRate: 8, subscriptionPricePerYear: 100_000 },
     'POST /v1/teams': { name: 'A team' },
     'POST /v1/admins': { name: 'An admin', email: 'admin.x@example.com', teams: [teamA] },
     'POST /v1/users': { autodeskId: 'someone.new@example.com', name: 'Someone', password: 'password-123' },
     'POST /v1/subscriptions': { autodeskId: member.autodeskId, product: 'revit', endsAt: '2027-01-01T00:00:00Z' },
     'POST /v1/trials': { autodeskId: member.autodeskId, product: 'revit', endsAt: '2027-01-01T00:00:00Z' },
     'POST /v1/test/clock': { now: '2026-03-16T00:00:00Z' },
-    'POST /v1/teams/{team}/purchases': { tokens: 10, purchasedAt: '2026-03-15T00:00:00Z' },
+    'POST /v1/teams/{team}/purchases': { tokens: 10, purchasedAt: '2026-03-15T00:00:00Z', pricePerToken: 125 },
     'POST /v1/teams/{team}/transfers': { toTeam: teamB, tokens: 1 },
     'POST /v1/teams/{team}/members': { autodeskId: other.autodeskId, guest: false, products: ['revit'], allProducts: false },
     'PUT /v1/teams/{team}/members/{autodeskId}/products': { allProducts: false, products: ['revit'] },
@@ -117,8 +118,10 @@ const isDate = (name: string) => /At$|^now$|^from$|^to$/.test(name);
 
 /** Values that no field of that kind accepts. */
 function invalidValues(name: string, schema: JsonSchema): unknown[] {
-  const common = [null, { nested: true }, MB];
-  switch (schema.type) {
+  // A nullable field (a price that null clears) takes null; every other value below stays invalid.
+  const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+  const common = [...(types.includes('null') ? [] : [null]), { nested: true }, MB];
+  switch (types.find((t) => t !== 'null')) {
     case 'integer':
     case 'number':
       // 0 is refused where the schema says so (amounts); a count that may be 0 (idle seconds) says minimum 0.

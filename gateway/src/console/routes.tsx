@@ -8,9 +8,11 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DomainError } from '../domain/errors';
 import { presetRange, USAGE_PRESETS } from '../domain/usage-views';
 import type { Logger } from '../lib/logger';
+import { advice, adviceCsv } from '../services/advice';
 import type { ServiceContext } from '../services/context';
 import { getDefaults, setDefaults } from '../services/defaults';
 import { explainAccess } from '../services/explain';
+import { forecastReport } from '../services/forecast';
 import { importMembers } from '../services/import';
 import { inviteMember, resendInvitation } from '../services/invitations';
 import { MEMBERS_PAGE_DEFAULT, removeMember, setMemberProducts, teamMember, teamMemberCounts, teamMembers } from '../services/members';
@@ -21,6 +23,7 @@ import { inspectEntitlement } from './inspect';
 import type { ConsoleKit } from './kit';
 import { type ConsoleSession, closeConsoleSession, csrfMatches, openConsoleSession, resolveConsoleSession } from './session';
 import { tokenPages } from './tokens';
+import { AdviceView } from './views/advice';
 import { DefaultsView } from './views/defaults';
 import { ErrorPage } from './views/error';
 import { day, memberPath, teamPath } from './views/format';
@@ -30,6 +33,7 @@ import { MemberPage } from './views/member';
 import { type InviteDraft, MembersView } from './views/members';
 import { OverviewView } from './views/overview';
 import { SignInPage } from './views/signin';
+import { SpendView } from './views/spend';
 import { type UsageForm, UsageView } from './views/usage';
 
 type Team = { id: string; name: string };
@@ -523,6 +527,38 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     statusOf,
   };
   app.route('/', tokenPages(ctx, kit));
+  // ---- spend: forecast, prices, right-sizing advice ------------------------------------------
+
+  app.get('/teams/:team/spend', async (c) => {
+    const team = c.get('team');
+    const [f, catalog] = await Promise.all([forecastReport(ctx, team.id), productCatalog(ctx)]);
+    return render(
+      c,
+      <Page title="Spend" chrome={chromeOf(c, { tab: 'spend' })}>
+        <SpendView team={team} f={f} catalog={catalog} />
+      </Page>,
+    );
+  });
+
+  app.get('/teams/:team/advice', async (c) => {
+    const team = c.get('team');
+    const a = await advice(ctx, team.id);
+    const [names, catalog] = await Promise.all([
+      namesOf(ctx, team.id, [...new Set([...a.flex, ...a.subscriptions].map((r) => r.autodeskId))]),
+      productCatalog(ctx),
+    ]);
+    return render(
+      c,
+      <Page title="Advice" chrome={chromeOf(c, { tab: 'advice' })}>
+        <AdviceView team={team} a={a} names={names} products={new Map(catalog.map((p) => [p.key, p.name]))} />
+      </Page>,
+    );
+  });
+
+  app.get('/teams/:team/advice.csv', async (c) => {
+    const { filename, csv } = await adviceCsv(ctx, c.get('team').id);
+    return c.body(csv, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"` });
+  });
 
   app.all('*', (c) => errorPage(c, 404, `No console page at ${c.req.path}.`));
 

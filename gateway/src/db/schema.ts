@@ -16,6 +16,8 @@ export interface DB {
   team_defaults: TeamDefaultsTable;
   invitations: InvitationsTable;
   lots: LotsTable;
+  usage_month: UsageMonthTable;
+  license_days: LicenseDaysTable;
   ledger: LedgerTable;
   usage_sessions: UsageSessionsTable;
   session_machines: SessionMachinesTable;
@@ -82,6 +84,8 @@ export interface ProductsTable {
   name: string;
   daily_rate: number;
   added_at: string;
+  /** Migration 019: a single-user subscription's price per year, minor units of FLEXGATE_CURRENCY. */
+  subscription_price_per_year: number | null;
 }
 
 export interface TeamsTable {
@@ -165,6 +169,8 @@ export interface LotsTable {
   /** For a lot made by a transfer (R3): the lot its tokens came from. */
   origin_lot_id: string | null;
   created_at: string;
+  /** Migration 019: what one token of this lot cost, minor units of FLEXGATE_CURRENCY (a transferred part keeps it). */
+  price_per_token: number | null;
 }
 
 export interface LedgerTable {
@@ -303,4 +309,21 @@ export interface UsageDayUserTable {
   autodesk_id: string;
   tokens: number;
   sessions: number;
+}
+
+/** Tokens by (team, month, user, product), kept with the daily rollups (migration 019). */
+export interface UsageMonthTable {
+  team_id: string;
+  /** `2026-03`: the UTC month the usage counts in (a refund in its charge's month). */
+  month: string;
+  autodesk_id: string;
+  product_key: string;
+  tokens: number;
+  sessions: number;
+}
+
+/** The UTC days a subscription or trial was launched (migration 019). */
+export interface LicenseDaysTable {
+  license_id: string;
+  day: string;
 }

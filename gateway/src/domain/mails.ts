@@ -70,7 +70,10 @@ export const SENT_TOKEN_LINE = 'Token: (removed from the outbox once sent)';
  */
 export const sentText = (text: string): string => text.replace(TOKEN_LINE, SENT_TOKEN_LINE);
 
-export function lowBalanceMail(m: { to: string; teamName: string; balance: number; validBought: number }): Mail {
+/** The forecast's sentence (domain/forecast.ts `outlookSentence`), on lines of its own, when there is one. */
+const outlookLines = (outlook: string | null | undefined): string[] => (outlook ? ['', outlook] : []);
+
+export function lowBalanceMail(m: { to: string; teamName: string; balance: number; validBought: number; outlook?: string | null }): Mail {
   return {
     to: m.to,
     kind: 'alert-low-balance',
@@ -79,11 +82,17 @@ export function lowBalanceMail(m: { to: string; teamName: string; balance: numbe
       `Team ${m.teamName} has ${m.balance} Flex tokens left, below 20% of the`,
       `${m.validBought} still-valid tokens it bought.`,
       'Buy more tokens before products stop launching.',
+      ...outlookLines(m.outlook),
     ].join('\n'),
   };
 }
 
-export function expiringMail(m: { to: string; teamName: string; lots: readonly { remaining: number; expiresAt: string }[] }): Mail {
+export function expiringMail(m: {
+  to: string;
+  teamName: string;
+  lots: readonly { remaining: number; expiresAt: string }[];
+  outlook?: string | null;
+}): Mail {
   const total = m.lots.reduce((s, l) => s + l.remaining, 0);
   return {
     to: m.to,
@@ -93,6 +102,7 @@ export function expiringMail(m: { to: string; teamName: string; lots: readonly {
       `${total} Flex tokens of team ${m.teamName} expire within 90 days:`,
       ...m.lots.map((l) => `  - ${l.remaining} tokens on ${l.expiresAt}`),
       'Unused tokens are lost when they expire, one year after purchase.',
+      ...outlookLines(m.outlook),
     ].join('\n'),
   };
 }

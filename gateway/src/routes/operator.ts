@@ -25,7 +25,7 @@ import { DomainError } from '../domain/errors';
 import type { AdjustableClock } from '../lib/clock';
 import { requireAnyone, requireOperator } from '../middleware/auth';
 import { createAccount } from '../services/accounts';
-import { catalog, createProduct, setDailyRate } from '../services/catalog';
+import { catalog, changeProduct, createProduct } from '../services/catalog';
 import type { ServiceContext } from '../services/context';
 import { grantLicense } from '../services/licenses';
 import { outbox } from '../services/outbox';
@@ -51,7 +51,7 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       path: '/v1/products',
       tags,
       security: callers.operator,
-      summary: 'Add a product to the Flex catalog',
+      summary: 'Add a product to the Flex catalog, optionally with its subscriptionPricePerYear (minor units of FLEXGATE_CURRENCY)',
       request: jsonBody(createProductBody),
       responses: answers({ 201: body(productResponse, 'The product') }, [400, 401, 403, 409]),
     }),
@@ -67,13 +67,14 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       path: '/v1/products/{key}',
       tags,
       security: callers.operator,
-      summary: "Change a product's daily rate (R8: applies to sessions opened afterwards)",
+      summary:
+        "Change a product's daily rate (R8: applies to sessions opened afterwards) and/or its subscriptionPricePerYear (minor units of FLEXGATE_CURRENCY; null clears it)",
       request: { params: z.object({ key: productKey }), ...jsonBody(updateProductBody) },
       responses: answers({ 200: body(productResponse, 'The product') }, [400, 401, 403, 404]),
     }),
     async (c) => {
       requireOperator(c);
-      return c.json(await setDailyRate(ctx, c.req.valid('param').key, c.req.valid('json').dailyRate), 200);
+      return c.json(await changeProduct(ctx, c.req.valid('param').key, c.req.valid('json')), 200);
     },
   );
 

@@ -33,7 +33,8 @@ export function teamRoutes(ctx: ServiceContext) {
       path: '/v1/teams/{team}/purchases',
       tags,
       security,
-      summary: 'Add a lot of tokens valid one year (R1); Idempotency-Key makes a retry safe',
+      summary:
+        'Add a lot of tokens valid one year (R1), optionally with its pricePerToken (minor units of FLEXGATE_CURRENCY); Idempotency-Key makes a retry safe',
       request: { params: teamParam, headers: idempotencyHeader, ...jsonBody(purchaseBody) },
       responses: answers({ 201: body(purchaseResponse, 'The new lot') }, [400, 401, 403, 404, 409]),
     }),
@@ -46,6 +47,7 @@ export function teamRoutes(ctx: ServiceContext) {
         teamId: team,
         tokens: body.tokens,
         purchasedAt: body.purchasedAt,
+        pricePerToken: body.pricePerToken,
         actor,
         idempotency: key ? { scope: `purchase:${team}`, key, request: body } : undefined,
       });

@@ -8,6 +8,7 @@ import { inTransaction, type Tx } from '../db/tx';
 import { type AlertFacts, type AlertLot, type AlertState, alertState, EXPIRY_WARNING_MS } from '../domain/alerts';
 import { expiringMail, lowBalanceMail } from '../domain/mails';
 import { addMs } from '../domain/time';
+import { outlookOf } from './forecast';
 
 /**
  * R19, called inside the transaction that changed a balance (a charge, a purchase, a transfer;
@@ -46,11 +47,16 @@ export async function recordCrossings(
   }
   if (!lowCrossed && expiring.length === 0) return state;
 
-  const [team, admins] = await Promise.all([findTeam(trx, teamId), adminEmailsOfTeam(trx, teamId)]);
+  // The forecast is read only when an e-mail goes out: a few rollup rows, never on a plain charge.
+  const [team, admins, outlook] = await Promise.all([
+    findTeam(trx, teamId),
+    adminEmailsOfTeam(trx, teamId),
+    outlookOf(trx, teamId, now, facts.lots),
+  ]);
   const teamName = team?.name ?? teamId;
   const mails = admins.flatMap((to) => [
-    ...(lowCrossed ? [lowBalanceMail({ to, teamName, balance: facts.balance, validBought: facts.validBought })] : []),
-    ...(expiring.length > 0 ? [expiringMail({ to, teamName, lots: expiring })] : []),
+    ...(lowCrossed ? [lowBalanceMail({ to, teamName, balance: facts.balance, validBought: facts.validBought, outlook })] : []),
+    ...(expiring.length > 0 ? [expiringMail({ to, teamName, lots: expiring, outlook })] : []),
   ]);
   await enqueueMail(trx, mails, nowIso);
   return state;

@@ -1,6 +1,7 @@
 import type { LaunchResponse } from '@flexgate/shared';
 import type { Recheck } from '../db/repos/epoch';
 import type { StoredAnswer } from '../db/repos/idempotency';
+import { noteLicenseDay } from '../db/repos/spend';
 import type { SessionRow } from '../db/schema';
 import { DomainError, invalid } from '../domain/errors';
 import { type AccessDecision, type AccessQuestion, decideAccess } from '../domain/precedence';
@@ -46,6 +47,8 @@ const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => v instanceof Promis
  */
 export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: number): Launch {
   const warm = cacheSize > 0 ? new WarmLaunches(cacheSize) : null;
+  // (license, day) pairs this process already recorded: a subscription's relaunches write nothing more that day.
+  const licenseDaysSeen = new Set<string>();
 
   const launch: Launch = (input) => {
     if (input.provisional) return reported(input, input.provisional);
@@ -198,6 +201,13 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
   ): Promise<LaunchResponse> => {
     // R9: no tokens; the entitlement lasts a day at most (Flex re-checks daily).
     const exp = new Date(Math.min(addMs(now, DAY_MS).getTime(), Date.parse(license.endsAt)));
+    // The days a license is used feed the right-sizing advice (services/advice.ts).
+    const seen = `${license.id}\n${now.toISOString().slice(0, 10)}`;
+    if (!licenseDaysSeen.has(seen)) {
+      await noteLicenseDay(ctx.db, license.id, now.toISOString().slice(0, 10));
+      if (licenseDaysSeen.size >= 100_000) licenseDaysSeen.clear();
+      licenseDaysSeen.add(seen);
+    }
     const entitlement = await ctx.keys.signEntitlement({
       sub: autodeskId,
       product: license.product,

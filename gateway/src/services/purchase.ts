@@ -14,12 +14,21 @@ export interface PurchaseResult {
   tokens: number;
   purchasedAt: string;
   expiresAt: string;
+  /** Minor units of FLEXGATE_CURRENCY per token; null when the purchase did not say. */
+  pricePerToken: number | null;
 }
 
 /** R1: a purchase adds one lot, valid one calendar year from its purchase instant. */
 export async function purchase(
   ctx: ServiceContext,
-  input: { teamId: string; tokens: number; purchasedAt?: string; actor: Actor; idempotency?: IdempotencyRequest },
+  input: {
+    teamId: string;
+    tokens: number;
+    purchasedAt?: string;
+    pricePerToken?: number;
+    actor: Actor;
+    idempotency?: IdempotencyRequest;
+  },
 ): Promise<PurchaseResult> {
   await requireTeam(ctx, input.teamId);
   const earlier = await replay<PurchaseResult>(ctx.db, input.idempotency);
@@ -35,6 +44,7 @@ export async function purchase(
     tokens: input.tokens,
     purchasedAt: purchasedAt.toISOString(),
     expiresAt: expiresAt.toISOString(),
+    pricePerToken: input.pricePerToken ?? null,
   };
   return inTransaction(ctx.db, async (trx) => {
     const raced = await replay<PurchaseResult>(trx, input.idempotency);
@@ -47,6 +57,7 @@ export async function purchase(
       expiresAt: result.expiresAt,
       originLotId: null,
       createdAt: now.toISOString(),
+      pricePerToken: result.pricePerToken,
     });
     await appendLedger(trx, [
       {

@@ -32,7 +32,7 @@ export async function transfer(
     await expireLots(trx, from.id, nowIso);
     const lots = await trx
       .selectFrom('lots')
-      .select(['id', 'purchased_at'])
+      .select(['id', 'purchased_at', 'price_per_token'])
       .where('team_id', '=', from.id)
       .where('expires_at', '>', nowIso)
       .where('remaining', '>', 0)
@@ -46,8 +46,9 @@ export async function transfer(
     const answer: TransferResponse = { from: from.id, to: to.id, tokens: input.tokens, at: nowIso, lots: [] };
     for (const a of plan.allocations) {
       const source = sources.find((l) => l.id === a.lotId);
-      const purchasedAt = lots.find((l) => l.id === a.lotId)?.purchased_at;
-      if (!source || !purchasedAt) throw new Error(`lot ${a.lotId} vanished inside the transaction`);
+      const origin = lots.find((l) => l.id === a.lotId);
+      const purchasedAt = origin?.purchased_at;
+      if (!source || !origin || !purchasedAt) throw new Error(`lot ${a.lotId} vanished inside the transaction`);
       await drawFromLot(trx, a.lotId, a.tokens);
       const toLot = newId('lot', 9);
       await insertLot(trx, {
@@ -58,6 +59,8 @@ export async function transfer(
         expiresAt: source.expiresAt,
         originLotId: a.lotId,
         createdAt: nowIso,
+        // The moved tokens were paid for at their lot's price: forecasts and advice value them so.
+        pricePerToken: origin.price_per_token === null ? null : Number(origin.price_per_token),
       });
       const common = { at: nowIso, actor, autodesk_id: null, product_key: null, session_id: null };
       await appendLedger(trx, [

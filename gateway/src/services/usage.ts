@@ -12,7 +12,8 @@ import { requireTeam } from './teams';
 
 type Query = { from?: string | undefined; to?: string | undefined; by: 'user' | 'product' | 'day' };
 
-function range(ctx: ServiceContext, q: Query) {
+/** R15: a report's range, checked: not empty, at most 3 years (the team report and a user's own). */
+export function usageRange(ctx: ServiceContext, q: { from?: string | undefined; to?: string | undefined }) {
   const r = reportRange(q.from, q.to, ctx.clock.now());
   if (r.to <= r.from) throw invalid(`The range is empty: from ${r.from} is not before to ${r.to}.`);
   if (Date.parse(r.to) - Date.parse(r.from) > 3 * 366 * DAY_MS) throw invalid('A usage report covers at most 3 years.');
@@ -22,7 +23,7 @@ function range(ctx: ServiceContext, q: Query) {
 /** R15: tokens consumed (charges net of refunds) and sessions, by user, product or day. */
 export async function usage(ctx: ServiceContext, teamId: string, q: Query): Promise<UsageResponse> {
   await requireTeam(ctx, teamId);
-  const r = range(ctx, q);
+  const r = usageRange(ctx, q);
   // A key whose only session was refunded in full (R7a) consumed nothing: no row.
   const rows = (await usageBy(ctx.db, teamId, r.from, r.to, q.by)).filter((x) => x.tokens !== 0 || x.sessions !== 0);
   const total = rows.reduce((t, x) => ({ tokens: t.tokens + x.tokens, sessions: t.sessions + x.sessions }), { tokens: 0, sessions: 0 });
@@ -32,7 +33,7 @@ export async function usage(ctx: ServiceContext, teamId: string, q: Query): Prom
 /** R15: the same figures at Flex's export grain (day, user, product) with Flex's columns. */
 export async function usageCsvExport(ctx: ServiceContext, teamId: string, q: Query): Promise<{ filename: string; csv: string }> {
   const team = await requireTeam(ctx, teamId);
-  const r = range(ctx, q);
+  const r = usageRange(ctx, q);
   const detail = (await usageDetail(ctx.db, teamId, r.from, r.to)).filter((d) => d.tokens !== 0);
   const [names, catalog] = await Promise.all([
     peopleNames(ctx.db, teamId, [...new Set(detail.map((d) => d.autodeskId))]),
@@ -91,7 +92,7 @@ export interface UsageViews {
 /** R15: the by-product and per-user views of a range of whole days, from the export's grain. */
 export async function usageViews(ctx: ServiceContext, teamId: string, q: { from: string; to: string }): Promise<UsageViews> {
   await requireTeam(ctx, teamId);
-  const r = range(ctx, { ...q, by: 'day' });
+  const r = usageRange(ctx, q);
   const cells = await usageDetail(ctx.db, teamId, r.from, r.to);
   const lastDay = new Date(Date.parse(r.to) - 1).toISOString().slice(0, 10);
   const { weeks, users } = daysUsedPerWeek(cells, r.from.slice(0, 10), lastDay);

@@ -9,7 +9,7 @@ export interface Chrome {
   csrf?: string;
   teams?: { id: string; name: string }[];
   team?: { id: string; name: string };
-  tab?: 'overview' | 'members' | 'defaults' | 'usage' | 'tokens' | 'inspect';
+  tab?: 'overview' | 'members' | 'defaults' | 'usage' | 'tokens' | 'spend' | 'advice' | 'inspect';
   notice?: string | null;
   error?: string | null;
 }
@@ -94,6 +94,12 @@ export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ t
                     </Tab>
                     <Tab href={teamPath(t.id, '/tokens')} active={chrome.tab === 'tokens'}>
                       Tokens
+                    </Tab>
+                    <Tab href={teamPath(t.id, '/spend')} active={chrome.tab === 'spend'}>
+                      Spend
+                    </Tab>
+                    <Tab href={teamPath(t.id, '/advice')} active={chrome.tab === 'advice'}>
+                      Advice
                     </Tab>
                   </>
                 ) : null}

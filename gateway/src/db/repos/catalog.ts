@@ -3,11 +3,18 @@ import type { Kysely } from 'kysely';
 import { rowsOf, shaped } from '../compiled';
 import type { DB } from '../schema';
 
-const toProduct = (r: { key: string; name: string; daily_rate: number; added_at: string }): Product => ({
+const toProduct = (r: {
+  key: string;
+  name: string;
+  daily_rate: number;
+  added_at: string;
+  subscription_price_per_year: number | null;
+}): Product => ({
   key: r.key,
   name: r.name,
   dailyRate: Number(r.daily_rate),
   addedAt: r.added_at,
+  subscriptionPricePerYear: r.subscription_price_per_year === null ? null : Number(r.subscription_price_per_year),
 });
 
 export async function findProduct(db: Kysely<DB>, key: string): Promise<Product | null> {
@@ -38,13 +45,31 @@ export async function listProductKeys(db: Kysely<DB>): Promise<string[]> {
 export async function insertProduct(db: Kysely<DB>, p: Product): Promise<boolean> {
   const res = await db
     .insertInto('products')
-    .values({ key: p.key, name: p.name, daily_rate: p.dailyRate, added_at: p.addedAt })
+    .values({
+      key: p.key,
+      name: p.name,
+      daily_rate: p.dailyRate,
+      added_at: p.addedAt,
+      subscription_price_per_year: p.subscriptionPricePerYear,
+    })
     .onConflict((oc) => oc.column('key').doNothing())
     .executeTakeFirst();
   return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
 }
 
-export async function updateRate(db: Kysely<DB>, key: string, dailyRate: number): Promise<Product | null> {
-  await db.updateTable('products').set({ daily_rate: dailyRate }).where('key', '=', key).execute();
+/** A rate (R8) and/or a subscription price (null clears it); what is undefined stays. */
+export async function updateProduct(
+  db: Kysely<DB>,
+  key: string,
+  change: { dailyRate?: number | undefined; subscriptionPricePerYear?: number | null | undefined },
+): Promise<Product | null> {
+  await db
+    .updateTable('products')
+    .set({
+      ...(change.dailyRate !== undefined && { daily_rate: change.dailyRate }),
+      ...(change.subscriptionPricePerYear !== undefined && { subscription_price_per_year: change.subscriptionPricePerYear }),
+    })
+    .where('key', '=', key)
+    .execute();
   return findProduct(db, key);
 }

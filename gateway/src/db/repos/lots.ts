@@ -19,6 +19,8 @@ export async function insertLot(
     expiresAt: string;
     originLotId: string | null;
     createdAt: string;
+    /** Minor units of FLEXGATE_CURRENCY per token; null: not recorded. */
+    pricePerToken: number | null;
   },
 ): Promise<void> {
   await trx
@@ -32,6 +34,7 @@ export async function insertLot(
       expires_at: lot.expiresAt,
       origin_lot_id: lot.originLotId,
       created_at: lot.createdAt,
+      price_per_token: lot.pricePerToken,
     })
     .execute();
 }
@@ -73,11 +76,14 @@ function usageWrites(trx: Tx, entries: readonly LedgerInput[], usageAt: string |
     cell.tokens -= e.delta;
     if (e.session_id) (e.kind === 'charge' ? cell.charged : cell.refunded).add(e.session_id);
   };
+  // Migration 019: the month of each (user, product), for right-sizing (services/advice.ts).
+  const byPair = new Map<string, Cell>();
   for (const e of entries) {
     if ((e.kind !== 'charge' && e.kind !== 'refund') || !e.product_key || !e.autodesk_id) continue;
     const day = (usageAt ?? e.at).slice(0, 10);
     add(byProduct, e, day, e.product_key);
     add(byUser, e, day, e.autodesk_id);
+    add(byPair, e, day.slice(0, 7), `${e.autodesk_id}\n${e.product_key}`);
   }
   const sorted = (cells: Map<string, Cell>) => [...cells.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
   const sessions = (c: Cell) => c.charged.size - c.refunded.size;
@@ -95,6 +101,13 @@ function usageWrites(trx: Tx, entries: readonly LedgerInput[], usageAt: string |
   if (byUser.size > 0) {
     const rows = sorted(byUser).map((c) => ({ team_id: c.team, day: c.day, autodesk_id: c.key, tokens: c.tokens, sessions: sessions(c) }));
     writes.push({ query: addByUser(trx, { rows }) });
+  }
+  if (byPair.size > 0) {
+    const rows = sorted(byPair).map((c) => {
+      const [autodeskId = '', product = ''] = c.key.split('\n');
+      return { team_id: c.team, month: c.day, autodesk_id: autodeskId, product_key: product, tokens: c.tokens, sessions: sessions(c) };
+    });
+    writes.push({ query: addByMonth(trx, { rows }) });
   }
   return writes;
 }
@@ -122,6 +135,20 @@ const addByUser = shaped((db, a: { rows: ByUser[] }) =>
       oc.columns(['team_id', 'day', 'autodesk_id']).doUpdateSet({
         tokens: sql`usage_day_user.tokens + excluded.tokens`,
         sessions: sql`usage_day_user.sessions + excluded.sessions`,
+      }),
+    ),
+);
+
+type ByMonth = { team_id: string; month: string; autodesk_id: string; product_key: string; tokens: number; sessions: number };
+
+const addByMonth = shaped((db, a: { rows: ByMonth[] }) =>
+  db
+    .insertInto('usage_month')
+    .values(a.rows)
+    .onConflict((oc) =>
+      oc.columns(['team_id', 'month', 'autodesk_id', 'product_key']).doUpdateSet({
+        tokens: sql`usage_month.tokens + excluded.tokens`,
+        sessions: sql`usage_month.sessions + excluded.sessions`,
       }),
     ),
 );
@@ -283,6 +310,7 @@ export async function teamLots(db: Kysely<DB>, teamId: string, nowIso: string): 
       purchasedAt: r.purchased_at,
       expiresAt: r.expires_at,
       expired: r.expires_at <= nowIso,
+      pricePerToken: r.price_per_token === null ? null : Number(r.price_per_token),
     }))
     .sort(drawsBefore); // R2's own order: SQL would compare ids by the database's collation
 }

@@ -1,0 +1,137 @@
+import type { ForecastResponse, Product } from '@flexgate/shared';
+import type { FC } from 'hono/jsx';
+import { formatMoney } from '../../domain/money';
+import { ForecastChart } from './forecast-chart';
+import { day, num, teamPath } from './format';
+import { Badge, TableWrap } from './layout';
+
+/** The window's `to` is excluded: the last day it covers is the one before. */
+const lastDay = (to: string) => new Date(Date.parse(`${to}T00:00:00Z`) - 86_400_000).toISOString();
+
+const BY_WORDS = {
+  use: 'when the burn uses the last token',
+  expiry: 'when the last tokens expire unused',
+  empty: 'no tokens left now',
+} as const;
+
+/** The Spend page: the forecast at the recent burn, the lots with their price and what they will lose, the catalog's prices. */
+export const SpendView: FC<{ team: { id: string; name: string }; f: ForecastResponse; catalog: Product[] }> = ({ team, f, catalog }) => {
+  const money = (minor: number | null) => (minor === null ? '—' : formatMoney(minor, f.currency));
+  return (
+    <>
+      <h1>Spend</h1>
+      <p class="lead">
+        The balance at the current rate: tokens consumed (net of short-launch refunds) over the last {f.window.days} whole day
+        {f.window.days === 1 ? '' : 's'} ({day(f.window.from)} to {day(lastDay(f.window.to))}, UTC), drawn from the lots that expire first.
+      </p>
+      <section class="cards" aria-label="Forecast">
+        <div class="card">
+          <div class="card-label">Balance</div>
+          <div class="card-value">{num(f.balance)}</div>
+          <div class="card-note">tokens available now</div>
+        </div>
+        <div class="card">
+          <div class="card-label">Current rate</div>
+          <div class="card-value" data-testid="daily-burn">
+            {f.dailyBurn.toLocaleString('en-US')}
+          </div>
+          <div class="card-note">tokens a day</div>
+        </div>
+        <div class="card">
+          <div class="card-label">Runs out on</div>
+          <div class="card-value" data-testid="runs-out">
+            {day(f.runsOutOn)}
+          </div>
+          <div class="card-note">{BY_WORDS[f.runsOutBy]}</div>
+        </div>
+        <div class="card">
+          <div class="card-label">Will expire unused</div>
+          <div class="card-value" data-testid="at-risk">
+            {num(f.atRisk)}
+          </div>
+          <div class="card-note">tokens{f.valueAtRisk !== null ? `, worth ${money(f.valueAtRisk)}` : ''}</div>
+        </div>
+      </section>
+      {f.atRisk > 0 ? (
+        <p class="banner warn">
+          At the current rate {num(f.atRisk)} tokens will expire unused. Move them to a team that needs them before they expire, or buy
+          fewer next time.
+        </p>
+      ) : null}
+
+      <section>
+        <h2>Projected balance, next 12 months</h2>
+        <div class="panel chart-panel">
+          <ForecastChart f={f} />
+        </div>
+        <p class="hint">Dashed lines: a lot expires (orange: with tokens left unused, how many above).</p>
+      </section>
+
+      <section>
+        <h2>Lots</h2>
+        <TableWrap label="Lots and their outlook">
+          <table class="lots">
+            <thead>
+              <tr>
+                <th>Lot</th>
+                <th>Expires</th>
+                <th class="num">Price per token</th>
+                <th class="num">Remaining</th>
+                <th class="num">Will be used</th>
+                <th class="num">Will expire unused</th>
+              </tr>
+            </thead>
+            <tbody>
+              {f.lots.length === 0 ? (
+                <tr>
+                  <td colspan={6} class="empty">
+                    No valid tokens.
+                  </td>
+                </tr>
+              ) : (
+                f.lots.map((l) => (
+                  <tr data-lot={l.id}>
+                    <td class="mono">{l.id}</td>
+                    <td>{day(l.expiresAt)}</td>
+                    <td class="num">{money(l.pricePerToken)}</td>
+                    <td class="num">{num(l.remaining)}</td>
+                    <td class="num">{num(l.used)}</td>
+                    <td class="num">{l.atRisk > 0 ? <Badge kind="warn">{num(l.atRisk)}</Badge> : '0'}</td>
+                  </tr>
+                ))
+              )}
+            </tbody>
+          </table>
+        </TableWrap>
+      </section>
+
+      <section>
+        <h2>Prices</h2>
+        <p class="hint">
+          Set by the operator (catalog) and with each purchase, in {f.currency}. <a href={teamPath(team.id, '/advice')}>Advice</a> compares
+          Flex with subscriptions at these prices.
+        </p>
+        <TableWrap label="Catalog prices">
+          <table>
+            <thead>
+              <tr>
+                <th>Product</th>
+                <th class="num">Tokens a day</th>
+                <th class="num">Subscription per year</th>
+              </tr>
+            </thead>
+            <tbody>
+              {catalog.map((p) => (
+                <tr data-product={p.key}>
+                  <td>{p.name}</td>
+                  <td class="num">{num(p.dailyRate)}</td>
+                  <td class="num">{money(p.subscriptionPricePerYear)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      </section>
+    </>
+  );
+};

@@ -1,0 +1,68 @@
+import type { ForecastResponse } from '@flexgate/shared';
+import type { Kysely } from 'kysely';
+import { lotsWithPrices, teamCreatedAt, tokensOverDays } from '../db/repos/spend';
+import type { DB } from '../db/schema';
+import { type Burn, burnWindow, type Forecast, forecast, outlookSentence } from '../domain/forecast';
+import type { ServiceContext } from './context';
+import { requireTeam } from './teams';
+
+/** The team's burn over its window (domain/forecast.ts `burnWindow`), read from the daily rollups. */
+async function burnOf(db: Kysely<DB>, teamId: string, now: Date): Promise<{ window: ReturnType<typeof burnWindow>; burn: Burn }> {
+  const window = burnWindow(now, (await teamCreatedAt(db, teamId)) ?? now.toISOString());
+  const tokens = window.days > 0 ? await tokensOverDays(db, teamId, window.from, window.to) : 0;
+  return { window, burn: { tokens: Math.max(0, tokens), days: window.days } };
+}
+
+/** The forecast of a team on `db` (a transaction too): its lots under its recent burn. */
+export async function teamForecast(
+  db: Kysely<DB>,
+  teamId: string,
+  now: Date,
+): Promise<{ f: Forecast; burn: Burn; window: ReturnType<typeof burnWindow> }> {
+  const [{ window, burn }, lots] = await Promise.all([burnOf(db, teamId, now), lotsWithPrices(db, teamId, now.toISOString())]);
+  return { f: forecast(lots, burn, now), burn, window };
+}
+
+/**
+ * The R19 e-mails' outlook sentence, or null when there are no tokens to forecast. The lots are
+ * the alert's own facts: a group of charges hands them over as its charge left them, before its
+ * writes. Lots expiring together lose the same in all whichever is drawn first, so the sentence,
+ * which sums by day, needs no more of R2's order than their expiry.
+ */
+export async function outlookOf(
+  db: Kysely<DB>,
+  teamId: string,
+  now: Date,
+  lots: readonly { id: string; remaining: number; expiresAt: string }[],
+): Promise<string | null> {
+  const { burn } = await burnOf(db, teamId, now);
+  const f = forecast(
+    lots.map((l) => ({ ...l, tokens: l.remaining, purchasedAt: l.expiresAt, pricePerToken: null })),
+    burn,
+    now,
+  );
+  return outlookSentence(f, burn);
+}
+
+/** `GET /v1/teams/:team/forecast`: when the balance runs out and what expires unused at the recent burn (R2). */
+export async function forecastReport(ctx: ServiceContext, teamId: string): Promise<ForecastResponse> {
+  // Expired lots are left out by the read itself: no expiry entries need writing first.
+  await requireTeam(ctx, teamId);
+  const now = ctx.clock.now();
+  const { f, burn, window } = await teamForecast(ctx.db, teamId, now);
+  return {
+    team: teamId,
+    at: now.toISOString(),
+    currency: ctx.config.currency,
+    balance: f.balance,
+    window: { ...window, tokens: burn.tokens },
+    dailyBurn: burn.days > 0 ? Math.round((burn.tokens * 10) / burn.days) / 10 : 0,
+    runsOutOn: f.runsOutAt.slice(0, 10),
+    runsOutAt: f.runsOutAt,
+    runsOutBy: f.runsOutBy,
+    lots: f.lots,
+    atRisk: f.atRisk,
+    valueAtRisk: f.valueAtRisk,
+    projection: f.projection.map((p) => ({ day: p.at.slice(0, 10), balance: p.balance })),
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The console's Spend and Advice pages in a real headless Chromium against a real in-process
+ * gateway: the forecast chart with lot expiries marked, prices with the currency, right-sizing
+ * advice and its CSV. Screenshots go to test/artifacts/ for a person to look at.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueEmail } from '../harness/admin';
+import { newAccount, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
+const CHROMIUM = process.env.FLEXGATE_CHROMIUM ?? '/usr/bin/chromium';
+const T0 = new Date('2026-06-15T10:00:00Z');
+const DAY = 86_400_000;
+
+let gw: TestGateway;
+let browser: Browser;
+let team: string;
+let adminKey: string;
+let heavy: string;
+let light: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium, or set FLEXGATE_CHROMIUM.`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  [gw, browser] = await Promise.all([
+    startTestGateway(),
+    chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'],
+    }),
+  ]);
+  await setClock(gw, '2026-05-01T08:00:00Z');
+  await seedCatalog(gw);
+  expectStatus(await gw.op.patch('/v1/products/revit', { subscriptionPricePerYear: 20_000 }), 200);
+  expectStatus(await gw.op.patch('/v1/products/maya', { subscriptionPricePerYear: 50_000 }), 200);
+  team = expectStatus(await gw.op.post('/v1/teams', { name: 'Spend Studio' }), 201).id;
+  // 900 tokens at $1.20 bought 340 days before T0: they expire 25 days after it.
+  const old = { tokens: 900, pricePerToken: 120, purchasedAt: new Date(T0.getTime() - 340 * DAY).toISOString() };
+  expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, old), 201);
+  adminKey = expectStatus(await gw.op.post('/v1/admins', { name: 'Sam Spend', email: uniqueEmail('admin'), teams: [team] }), 201).key;
+  const h = await newAccount(gw, 'heavy');
+  const l = await newAccount(gw, 'light');
+  heavy = h.autodeskId;
+  light = l.autodeskId;
+  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: heavy, products: ['revit'] }), 201);
+  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: light, products: [] }), 201);
+  const sub = { autodeskId: light, product: 'maya', startsAt: '2025-06-01T00:00:00Z', endsAt: '2026-06-01T00:00:00Z' };
+  expectStatus(await gw.op.post('/v1/subscriptions', sub), 201);
+  // Revit every day from 1 May to 14 June (a minute later each day: the previous session has ended).
+  for (let d = 0; d < 45; d++) {
+    await setClock(gw, new Date(Date.parse('2026-05-01T09:00:00Z') + d * (DAY + 60_000)));
+    const user = await signIn(gw, h);
+    expectStatus(await user.api.post('/v1/launch', { product: 'revit' }), 200);
+  }
+  await setClock(gw, T0);
+  expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 1000, pricePerToken: 100 }), 201);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await gw?.close();
+});
+
+async function signedIn(viewport: { width: number; height: number }): Promise<Page> {
+  const context = await browser.newContext({ viewport, baseURL: gw.url });
+  const page = await context.newPage();
+  await page.goto('/console/signin');
+  await page.fill('input[name="key"]', adminKey);
+  await Promise.all([page.waitForURL(/\/console\/teams\//), page.click('button:has-text("Sign in")')]);
+  return page;
+}
+
+describe('console: spend', () => {
+  it('R2: shows when the balance runs out at the current rate, the tokens that will expire unused, and the lots priced in dollars', async () => {
+    const page = await signedIn({ width: 1280, height: 900 });
+    await page.click('a.tab:has-text("Spend")');
+    expect(page.url()).toContain(`/console/teams/${team}/spend`);
+    // 450 tokens left in the old lot, 25 days to go at 10 a day: 250 used, 200 lost; then 1,000 more last until 17 October.
+    expect((await page.textContent('[data-testid="daily-burn"]'))?.trim()).toBe('10');
+    expect((await page.textContent('[data-testid="runs-out"]'))?.trim()).toBe('17 Oct 2026');
+    expect((await page.textContent('[data-testid="at-risk"]'))?.trim()).toBe('200');
+    expect(await page.textContent('.cards')).toContain('worth $240.00');
+    const api = expectStatus(await gw.op.get(`/v1/teams/${team}/forecast`), 200);
+    expect(api).toMatchObject({ runsOutOn: '2026-10-17', atRisk: 200, dailyBurn: 10 });
+
+    // The chart: the projected balance as a line, each lot's expiry a marker, the one with unused tokens labelled.
+    const chart = page.locator('svg.chart.wide');
+    expect(await chart.locator('[data-testid="projection"]').count()).toBe(1);
+    expect(await chart.locator('[data-testid="expiry"]').count()).toBe(2);
+    expect(await chart.locator('line.expiry.at-risk').count()).toBe(1);
+    expect(await chart.locator('text.expiry-label').textContent()).toBe('−200');
+    expect(await chart.getAttribute('aria-label')).toContain('runs out on 2026-10-17');
+
+    const lots = page.locator('table.lots tbody tr');
+    expect(await lots.count()).toBe(2);
+    expect(await lots.nth(0).textContent()).toContain('$1.20');
+    expect(await lots.nth(1).textContent()).toContain('$1.00');
+    expect(await page.textContent('tr[data-product="revit"]')).toContain('$200.00');
+    expect(await page.textContent('tr[data-product="autocad"]')).toContain('—');
+    await page.screenshot({ path: `${ARTIFACTS}console-spend.png`, fullPage: true });
+    await page.context().close();
+  });
+
+  it('draws the compact chart on a phone, within the window', async () => {
+    const page = await signedIn({ width: 390, height: 844 });
+    await page.goto(`/console/teams/${team}/spend`);
+    expect(await page.locator('svg.chart.compact').isVisible()).toBe(true);
+    expect(await page.locator('svg.chart.wide').isVisible()).toBe(false);
+    const { scroll, inner } = (await page.evaluate('({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth })')) as {
+      scroll: number;
+      inner: number;
+    };
+    expect(scroll).toBeLessThanOrEqual(inner);
+    await page.screenshot({ path: `${ARTIFACTS}console-spend-phone.png`, fullPage: true });
+    await page.context().close();
+  });
+
+  it("advises a subscription where last year's Flex cost more, and Flex for a subscription never launched; the CSV says the same", async () => {
+    const page = await signedIn({ width: 1280, height: 900 });
+    await page.click('a.tab:has-text("Advice")');
+    // Last year is June 2025 to May 2026: 31 days of Revit in May at $1.20 a token = $372, against $200.
+    expect(await page.textContent('[data-testid="price-basis"]')).toContain('$1.20');
+    const flex = page.locator('table[data-testid="advice-flex"] tbody tr');
+    expect(await flex.count()).toBe(1);
+    const row = (await flex.textContent()) ?? '';
+    for (const text of [heavy, 'Revit', '310', '$372.00', '$200.00', '$172.00']) expect(row).toContain(text);
+    const subs = page.locator('table[data-testid="advice-subscriptions"] tbody tr');
+    expect(await subs.count()).toBe(1);
+    for (const text of [light, 'Maya', '$500.00']) expect(await subs.textContent()).toContain(text);
+
+    const href = await page.getAttribute('a:has-text("Download CSV")', 'href');
+    const csv = await page.request.get(href as string);
+    expect(csv.headers()['content-disposition']).toContain('attachment; filename="flex-advice-');
+    const lines = (await csv.text()).trimEnd().split('\r\n');
+    expect(lines[0]).toBe('Email,Name,Product,Advice,Days used,Tokens,Flex cost,Subscription price,Saving,Currency');
+    expect(lines.slice(1).map((l) => l.split(',').slice(2))).toEqual([
+      ['revit', 'subscribe', '31', '310', '372.00', '200.00', '172.00', 'USD'],
+      ['maya', 'use Flex', '0', '0', '0.00', '500.00', '500.00', 'USD'],
+    ]);
+    await page.screenshot({ path: `${ARTIFACTS}console-advice.png`, fullPage: true });
+    await page.context().close();
+  });
+});
