@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type Config, loadConfig, startGateway, testConfig } from '@flexgate/gateway';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshDatabase } from '../harness/db';
-import { newAccount, newMember, newTeam, seedCatalog } from '../harness/fixtures';
+import { joinTeam, newAccount, newMember, newTeam, seedCatalog } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Answer, Api, expectStatus } from '../harness/http';
 
@@ -90,7 +90,7 @@ describe('rate limits (issue 8)', () => {
         while (accounts.length < 200) {
           const acc = await newAccount(gw);
           accounts.push(acc);
-          expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: acc.autodeskId, allProducts: true }), 201);
+          await joinTeam(gw, team, acc, { allProducts: true });
         }
       }),
     );
@@ -186,7 +186,7 @@ describe('sign-in timing and secrets in logs (issue 8)', () => {
       const password = `secret-${randomBytes(8).toString('hex')}`;
       const autodeskId = `logged.${randomBytes(3).toString('hex')}@example.com`;
       expectStatus(await op.post('/v1/users', { autodeskId, name: 'Logged', password }), 201);
-      expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { autodeskId, products: ['autocad'] }), 201);
+      await joinTeam({ op, anon }, team, { autodeskId, password }, { products: ['autocad'] }, admin.api);
       expect((await anon.post('/v1/signin', { autodeskId, password: `${password}-wrong` })).status).toBe(401);
       const { token } = expectStatus(await anon.post('/v1/signin', { autodeskId, password }), 200);
       expectStatus(await anon.as(token).post('/v1/launch', { product: 'autocad' }), 200);

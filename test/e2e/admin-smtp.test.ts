@@ -83,7 +83,7 @@ describe('e-mail over SMTP (R11, R14)', () => {
     expect(outbox).toMatchObject({ kind: 'invitation', attempts: 1 });
     // Delivered, the outbox keeps the e-mail without its token: whoever reads the database later cannot accept it.
     expect(outbox.text).not.toContain(token);
-    expect(outbox.text).toMatch(/^Token: \(removed from the outbox once sent\)$/m);
+    expect(outbox.text).toMatch(/^Link: \(removed from the outbox once sent\)$/m);
 
     expectStatus(await gw.anon.post('/v1/invitations/accept', { token, password: 'sam-password-1' }), 200);
     const user = await signIn(gw, { autodeskId: email, password: 'sam-password-1' });

@@ -1,7 +1,7 @@
 import { addMemberBody, purchaseBody, transferBody } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { requireTeamAdmin } from '../middleware/auth';
+import { originOfRequest, requireTeamAdmin } from '../middleware/auth';
 import { balance, ledger } from '../services/balance';
 import type { ServiceContext } from '../services/context';
 import { addMember } from '../services/members';
@@ -34,6 +34,7 @@ export function teamRoutes(ctx: ServiceContext) {
         tokens: body.tokens,
         purchasedAt: body.purchasedAt,
         actor,
+        origin: originOfRequest(c, actor),
         idempotency: key ? { scope: `purchase:${team}`, key, request: body } : undefined,
       });
       return c.json(result, 201);
@@ -92,14 +93,14 @@ export function teamRoutes(ctx: ServiceContext) {
       path: '/v1/teams/{team}/members',
       tags,
       summary:
-        'Add an existing Autodesk account ({autodeskId}, active at once) or invite a new user ({invite: "Full Name <email>"}, 7 days to accept) (R11, R12, R14)',
+        'Ask an existing Autodesk account ({autodeskId}) or invite a new user ({invite: "Full Name <email>"}) to join: either way a pending member with an invitation e-mail, active once that person accepts within 7 days (R11, R12, R14)',
       request: { params: teamParam, ...jsonBody(addMemberBody) },
       responses: answers({ 201: '{member, invitation?: {id, expiresAt}}' }, [400, 401, 403, 404, 409]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
       const by = requireTeamAdmin(c, team);
-      return c.json(await addMember(ctx, { teamId: team, ...c.req.valid('json'), by }), 201);
+      return c.json(await addMember(ctx, { teamId: team, ...c.req.valid('json'), by, origin: originOfRequest(c, by) }), 201);
     },
   );
 
@@ -124,6 +125,7 @@ export function teamRoutes(ctx: ServiceContext) {
         toTeam: body.toTeam,
         tokens: body.tokens,
         actor,
+        origin: originOfRequest(c, actor),
         idempotency: key ? { scope: `transfer:${team}`, key, request: body } : undefined,
       });
       return c.json(result, 201);

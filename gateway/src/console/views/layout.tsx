@@ -9,7 +9,7 @@ export interface Chrome {
   csrf?: string;
   teams?: { id: string; name: string }[];
   team?: { id: string; name: string };
-  tab?: 'overview' | 'members' | 'defaults' | 'usage' | 'inspect';
+  tab?: 'overview' | 'members' | 'defaults' | 'usage' | 'audit' | 'inspect';
   notice?: string | null;
   error?: string | null;
 }
@@ -91,6 +91,9 @@ export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ t
                     </Tab>
                     <Tab href={teamPath(t.id, '/usage')} active={chrome.tab === 'usage'}>
                       Usage
+                    </Tab>
+                    <Tab href={teamPath(t.id, '/audit')} active={chrome.tab === 'audit'}>
+                      Audit
                     </Tab>
                   </>
                 ) : null}
