@@ -279,7 +279,9 @@ describe('explain (R18)', () => {
     expect(answer.map((a: any) => a.product).sort()).toEqual(catalog.map((p: any) => p.key).sort());
     const by = new Map(answer.map((a: any) => [a.product, a]));
     expect(by.get('autocad')).toMatchObject({ granted: true, source: 'flex' });
-    expect(by.get('revit')).toMatchObject({ granted: true, source: 'subscription' });
+    // The subscription is the person's own, not this team's: the admin sees this team's answer only.
+    expect(by.get('revit')).toMatchObject({ granted: false, source: null, code: 'no-access' });
+    expect((by.get('revit') as any).reason).not.toMatch(/subscription|trial/i);
     expect((by.get('maya') as any).reason).toMatch(/default/);
     expect(by.get('civil-3d')).toMatchObject({ granted: false, code: 'no-access', rule: 'R12' });
     for (const a of answer) expect(a.reason.length).toBeGreaterThan(10);
