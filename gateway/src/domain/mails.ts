@@ -107,3 +107,13 @@ export function expiringMail(m: { to: string; teamName: string; lots: readonly {
     ].join('\n'),
   };
 }
+
+/**
+ * The sender, as FLEXGATE_MAIL_FROM gives it ("Name <address>" or a bare address), split so that
+ * the name is sent quoted: a mail library would read "(flexgate)" in an unquoted name as an
+ * RFC 5322 comment and drop it.
+ */
+export function senderOf(from: string): { name: string; address: string } | string {
+  const m = /^\s*"?([^"<]*?)"?\s*<([^<>\s]+)>\s*$/.exec(from);
+  return m?.[1] && m[2] ? { name: m[1], address: m[2] } : from.trim();
+}
