@@ -1,7 +1,7 @@
 import type { AuditEntryView } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
 import { AUDIT_ACTIONS } from '../../domain/audit';
-import { instant, teamPath } from './format';
+import { day, instant, teamPath } from './format';
 import { TableWrap } from './layout';
 
 export interface AuditForm {
@@ -96,23 +96,24 @@ export const AuditView: FC<{
                 <th scope="col">When</th>
                 <th scope="col">Who</th>
                 <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Before</th>
-                <th scope="col">After</th>
+                <th scope="col">Change</th>
               </tr>
             </thead>
             <tbody>
               {entries.map((e) => (
-                <tr>
-                  <td class="nowrap">{instant(e.at)}</td>
+                <tr data-action={e.action}>
+                  <td>
+                    {day(e.at)}
+                    <div class="sub">{instant(e.at).split(', ')[1]}</div>
+                  </td>
                   <td title={e.actor}>{who(e.actor, admins)}</td>
                   <td>
                     <code>{e.action}</code>
+                    {e.target ? <div class="sub">{e.target}</div> : null}
                   </td>
-                  <td>{e.target ?? ''}</td>
-                  <td class="change">{brief(e.before)}</td>
-                  <td class="change" title={e.requestId ? `request ${e.requestId}` : undefined}>
-                    {brief(e.after)}
+                  <td class="why" title={e.requestId ? `request ${e.requestId}` : undefined}>
+                    {e.before !== null ? <div class="sub">Before: {brief(e.before)}</div> : null}
+                    {e.after !== null ? <div class="sub">After: {brief(e.after)}</div> : null}
                   </td>
                 </tr>
               ))}
