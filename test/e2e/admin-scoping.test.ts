@@ -46,6 +46,7 @@ const ROUTES: Record<string, Call> = {
   'GET /v1/teams/{team}/usage': (api, t) => api.get(`/v1/teams/${t}/usage?by=user`),
   'GET /v1/teams/{team}/usage/summary': (api, t) => api.get(`/v1/teams/${t}/usage/summary`),
   'GET /v1/teams/{team}/members/{autodeskId}/access': (api, t) => api.get(`/v1/teams/${t}/members/${memberB.autodeskId}/access`),
+  'GET /v1/teams/{team}/audit': (api, t) => api.get(`/v1/teams/${t}/audit?format=csv`),
 };
 
 describe('scoping: an admin acts only on the teams it manages', () => {
