@@ -271,7 +271,11 @@ class Canon {
   }
 
   value(v: unknown): any {
-    if (typeof v === 'string') return sortTeamList(v.replace(ID, (m) => this.id(m)));
+    // Each gateway listens on its own port, and an invitation's token is random: its link names both.
+    if (typeof v === 'string') {
+      const link = v.replace(/http:\/\/127\.0\.0\.1:\d+\//g, '<gateway>/').replace(/([?&]token=)[^&\s]+/g, '$1<token>');
+      return sortTeamList(link.replace(ID, (m) => this.id(m)));
+    }
     if (Array.isArray(v)) return v.map((x) => this.value(x));
     if (v !== null && typeof v === 'object') {
       const out: Record<string, unknown> = {};
