@@ -159,15 +159,24 @@ describe('accepting an invitation in a browser (R11)', () => {
 });
 
 describe('the audit page', () => {
-  it('lists what admins did, filters by action, pages and downloads CSV', async () => {
+  it("lists what admins did (the console's own changes too), filters by action and downloads CSV", async () => {
     for (const viewport of [DESKTOP, PHONE]) {
       const context = await browser.newContext({ viewport, baseURL: gw.url });
       const page = await context.newPage();
       await page.goto('/console/signin');
       await page.fill('input[name="key"]', adminKey);
       await Promise.all([page.waitForURL(/\/console\/teams\//), page.click('button:has-text("Sign in")')]);
+      if (viewport === DESKTOP) {
+        // A change made in the console is recorded as the console's, with before and after.
+        await page.click('a.tab:has-text("Defaults")');
+        await page.check('input[name="product"][value="maya"]');
+        await Promise.all([page.waitForURL(/done=defaults/), page.click('button:has-text("Save defaults")')]);
+      }
       await page.click('a.tab:has-text("Audit")');
       await page.waitForSelector('h1:has-text("Audit trail")');
+      const change = page.locator('table.audit tr[data-action="defaults.changed"]');
+      expect(await change.textContent()).toContain('Audrey Admin (console)');
+      expect(await change.textContent()).toContain('After: products: maya');
       const rows = page.locator('table.audit tbody tr');
       expect(await rows.count()).toBeGreaterThan(3);
       expect(await page.textContent('table.audit')).toContain('member.invited');
