@@ -289,6 +289,15 @@ describe('the audit trail: reading it', () => {
     expect((await stranger.api.get(`/v1/teams/${team}/audit?format=csv`)).status).toBe(403);
     expect((await stranger.api.get('/v1/operator/audit')).status).toBe(403);
     expect((await gw.anon.get(`/v1/teams/${team}/audit`)).status).toBe(401);
+
+    // An admin of this team and another: this team's trail does not say which other teams it manages.
+    const hidden = await newTeam(gw);
+    const both = await newAdmin(gw, [team, hidden]);
+    const mine = await trail(gw.op, `/v1/teams/${team}/audit?action=admin.created`);
+    expect(mine.find((e) => e.target === both.id)).toMatchObject({ after: { email: both.email } });
+    expect(JSON.stringify(mine)).not.toContain(hidden);
+    const wide = await trail(gw.op, '/v1/operator/audit?team=none&action=admin.created');
+    expect(wide.find((e) => e.target === both.id)?.after.teams).toEqual([team, hidden]);
   });
 
   it('pages by keyset, filters by action (or family), actor and dates, and exports CSV', async () => {

@@ -42,9 +42,16 @@ export async function createAdmin(
   const at = ctx.clock.now().toISOString();
   await inTransaction(ctx.db, async (trx) => {
     await insertAdmin(trx, { id, name: input.name, email: input.email, keyHash: sha256(key), createdAt: at, teams });
-    // Operator-wide, and in each team's trail: a team's admins see who else was given the keys.
-    const after = { name: input.name, email: input.email, teams };
-    await audit(trx, origin, at, ...[null, ...teams].map((team) => ({ team, action: 'admin.created' as const, target: id, after })));
+    // Operator-wide, and in each team's trail: a team's admins see who else was given the keys,
+    // but not which other teams that admin manages.
+    const who = { name: input.name, email: input.email };
+    await audit(
+      trx,
+      origin,
+      at,
+      { team: null, action: 'admin.created', target: id, after: { ...who, teams } },
+      ...teams.map((team) => ({ team, action: 'admin.created' as const, target: id, after: who })),
+    );
   });
   return { id, key, name: input.name, email: input.email, teams };
 }
@@ -71,12 +78,13 @@ export async function removeAdmin(ctx: ServiceContext, adminId: string, origin: 
   await inTransaction(ctx.db, async (trx) => {
     const before = await findAdminById(trx, adminId);
     if (!before || !(await deleteAdmin(trx, adminId))) throw notFound(`No admin ${adminId}.`);
-    const was = { name: before.name, email: before.email, teams: before.teams };
+    const who = { name: before.name, email: before.email };
     await audit(
       trx,
       origin,
       ctx.clock.now().toISOString(),
-      ...[null, ...before.teams].map((team) => ({ team, action: 'admin.removed' as const, target: adminId, before: was })),
+      { team: null, action: 'admin.removed', target: adminId, before: { ...who, teams: before.teams } },
+      ...before.teams.map((team) => ({ team, action: 'admin.removed' as const, target: adminId, before: who })),
     );
   });
 }
