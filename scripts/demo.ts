@@ -118,6 +118,10 @@ const people = {
 for (const p of Object.values(people)) await call('POST', '/v1/users', p);
 for (const p of Object.values(people)) {
   await call('POST', `/v1/teams/${team.id}/members`, { autodeskId: p.autodeskId, products: ['autocad', 'revit'] });
+  // Each person accepts the invitation the gateway e-mailed them (the outbox holds it: no SMTP here).
+  const mails = await call<{ kind: string; text: string }[]>('GET', `/v1/outbox?to=${encodeURIComponent(p.autodeskId)}`);
+  const link = /^Link: (\S+)$/m.exec(mails.filter((m) => m.kind === 'invitation').at(-1)?.text ?? '')?.[1] ?? '';
+  await call('POST', '/v1/invitations/accept', { token: new URL(link).searchParams.get('token'), password: p.password });
 }
 const inAYear = new Date(Date.now() + 365 * 86400_000).toISOString();
 const inTwoWeeks = new Date(Date.now() + 14 * 86400_000).toISOString();

@@ -60,7 +60,19 @@ async function setUp(http: Http, opts: SimulateOptions, ids: string[], operatorK
   for (const [i, autodeskId] of ids.entries()) {
     await post('/v1/users', { autodeskId, name: `Simulated User ${i + 1}`, password: opts.password });
     await post(`/v1/teams/${teamId}/members`, { autodeskId, allProducts: true });
+    // A person joins a team only by accepting its invitation: each simulated user accepts theirs,
+    // with the token of the e-mail the outbox still holds (no SMTP in a simulation).
+    const outbox = await http.request({ method: 'GET', path: `/v1/outbox?to=${encodeURIComponent(autodeskId)}`, token: operatorKey });
+    const mails = Array.isArray(outbox.body) ? (outbox.body as { kind: string; text: string }[]) : [];
+    const token = invitationToken(mails.filter((m) => m.kind === 'invitation').at(-1)?.text ?? '');
+    if (token) await post('/v1/invitations/accept', { token, password: opts.password });
   }
+}
+
+/** The token of an invitation e-mail: the `token` parameter of its accept page link. */
+export function invitationToken(text: string): string | null {
+  const m = /^Link: \S*[?&]token=([^&\s]+)$/m.exec(text);
+  return m?.[1] ? decodeURIComponent(m[1]) : null;
 }
 
 async function shownRoot(http: Http): Promise<TrustRoot> {

@@ -18,6 +18,7 @@ import type { AppEnv } from './middleware/env';
 import { onError, problemResponse } from './middleware/problem';
 import { accountLookup, peerAddress, rateLimit, signInSubject, TokenBuckets } from './middleware/rate-limit';
 import { strictUtf8Body } from './middleware/strict-body';
+import { auditRoutes } from './routes/audit';
 import { credentialRoutes } from './routes/credentials';
 import { launchLane, type NodeLane } from './routes/launch-lane';
 import { memberRoutes } from './routes/members';
@@ -209,6 +210,7 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
   app.route('/', memberRoutes(ctx));
   app.route('/', reportRoutes(ctx));
   app.route('/', spendRoutes(ctx));
+  app.route('/', auditRoutes(ctx));
   app.route('/', userRoutes(ctx, launch, metrics));
   app.route('/', offlineRoutes(ctx));
   app.route('/console', consoleRoutes(ctx, deps.logger));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, helpText, loadConfig, maskUrl, readCommand, variables } from './config';
+import { ConfigError, helpText, loadConfig, maskUrl, publicUrlOf, readCommand, variables } from './config';
 
 /** The problems loadConfig reports for `env`, one per invalid variable (none: it parsed). */
 function problems(env: Record<string, string>, argv?: string[]): readonly string[] {
@@ -132,5 +132,20 @@ describe('command line', () => {
       expect(help, v.name).toContain(heading);
       if (v.default !== undefined) expect(help, v.name).toContain(v.default);
     }
+  });
+});
+
+describe('FLEXGATE_PUBLIC_URL: the address in e-mailed links', () => {
+  it('takes an http(s) address, a path allowed, without its trailing slash; refuses a query or another scheme', () => {
+    expect(loadConfig({ FLEXGATE_PUBLIC_URL: 'https://flex.example.com/gw/' }).publicUrl).toBe('https://flex.example.com/gw');
+    expect(problems({ FLEXGATE_PUBLIC_URL: 'https://flex.example.com/?a=1' })[0]).toMatch(/^FLEXGATE_PUBLIC_URL must be http\(s\):\/\//);
+    expect(problems({ FLEXGATE_PUBLIC_URL: 'ftp://flex.example.com' })).toHaveLength(1);
+  });
+
+  it('defaults to the listening address, a wildcard one as localhost', () => {
+    expect(publicUrlOf(loadConfig({}), 8787)).toBe('http://127.0.0.1:8787');
+    expect(publicUrlOf(loadConfig({ HOST: '0.0.0.0' }), 4000)).toBe('http://localhost:4000');
+    expect(publicUrlOf(loadConfig({ HOST: '::1' }), 4000)).toBe('http://[::1]:4000');
+    expect(publicUrlOf(loadConfig({ FLEXGATE_PUBLIC_URL: 'https://flex.example.com' }), 4000)).toBe('https://flex.example.com');
   });
 });

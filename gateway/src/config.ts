@@ -98,6 +98,15 @@ const smtpUrl: Rule<string> = {
   secret: 'url',
 };
 
+const publicUrl: Rule<string> = {
+  // Links in e-mails are built on it: an origin (and optional path), without a trailing slash or query.
+  schema: z
+    .string()
+    .refine((u) => /^https?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/.test(u))
+    .transform((u) => u.replace(/\/+$/, '')),
+  expects: 'http(s)://HOST[:PORT][/PATH], the address people reach the gateway at',
+};
+
 const host: Rule<string> = {
   // A URL or HOST:PORT here is the usual slip; IPv6 addresses have colons but never end in :digits after a name.
   schema: z.string().refine((h) => !/[\s/]/.test(h) && !/^[^:]+:\d+$/.test(h)),
@@ -191,6 +200,10 @@ const VARIABLES = {
     smtpUrl,
     'mail server; unset, e-mails wait in the outbox (GET /v1/outbox), set, a background sender delivers them with retries',
   ),
+  FLEXGATE_PUBLIC_URL: unlessSet(
+    publicUrl,
+    'the address people reach the gateway at, for links in e-mails (the invitation page); unset, http://HOST:PORT of the listening socket (localhost for 0.0.0.0 and ::)',
+  ),
   FLEXGATE_MAIL_FROM: variable(text, 'Autodesk Flex (flexgate) <no-reply@flexgate.local>', 'sender of every e-mail'),
   FLEXGATE_CLUSTER: variable(
     integer(0, 64, ' of workers'),
@@ -263,6 +276,8 @@ export interface Config {
   readonly importBodyLimit: number;
   readonly smtpUrl: string | undefined;
   readonly mailFrom: string;
+  /** FLEXGATE_PUBLIC_URL; undefined: derived from the listening address (`publicUrlOf`). */
+  readonly publicUrl: string | undefined;
   /** Worker processes for `--cluster N`; 0 runs the gateway in this process. */
   readonly cluster: number;
   /** Entries of the warm-launch cache; 0: every launch decides from the database. */
@@ -368,6 +383,7 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
     importBodyLimit: e.FLEXGATE_IMPORT_BODY_LIMIT,
     smtpUrl: e.SMTP_URL,
     mailFrom: e.FLEXGATE_MAIL_FROM,
+    publicUrl: e.FLEXGATE_PUBLIC_URL,
     cluster: e.FLEXGATE_CLUSTER,
     launchCache: e.FLEXGATE_LAUNCH_CACHE,
     chargeGroup: e.FLEXGATE_CHARGE_GROUP,
@@ -376,6 +392,13 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
 }
 
 /** Defaults for in-process use (tests, the demo), overridable field by field. */
+/** Where people reach the gateway: FLEXGATE_PUBLIC_URL, else the listening address (a wildcard one as localhost). */
+export function publicUrlOf(config: Pick<Config, 'publicUrl' | 'host' | 'port'>, port = config.port): string {
+  if (config.publicUrl !== undefined) return config.publicUrl;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return Object.freeze({ ...loadConfig({}), ...overrides });
 }

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createHttp } from './app';
-import { type Config, ConfigError } from './config';
+import { type Config, ConfigError, publicUrlOf } from './config';
 import { type Checkpointer, startCheckpointer } from './db/checkpointer';
 import { checkPostgres, connect, type Database } from './db/connect';
 import { migrate } from './db/migrate';
@@ -98,7 +98,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
   let accepting = true;
   const { app, launchLane } = createHttp({
-    config,
+    // Links in e-mails need the port actually bound (PORT=0 picks one).
+    config: Object.freeze({ ...config, publicUrl: publicUrlOf(config, port) }),
     database: db,
     clock,
     testClock,

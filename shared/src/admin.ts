@@ -142,7 +142,11 @@ export interface AccessExplanation {
   product: string;
   name: string;
   granted: boolean;
-  source: AccessSource | null;
+  /**
+   * `flex` through this team; `elsewhere` when something this team's admin may not see (the
+   * person's own subscription or trial) takes precedence over the access this team gives.
+   */
+  source: Extract<AccessSource, 'flex'> | 'elsewhere' | null;
   code?: string;
   rule?: string;
   reason: string;
@@ -217,3 +221,41 @@ export interface MyUsageResponse {
 
 /** `GET /v1/teams/:team/advice`: JSON, or the CSV (`format=csv` or `Accept: text/csv`). */
 export const adviceQuery = z.object({ format: z.enum(['json', 'csv']).optional() });
+
+/** An audit action name: dotted lower-case words (`member.invited`); a trailing `.*` matches a family. */
+const auditAction = z
+  .string()
+  .max(64)
+  .regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*(\.\*)?$/, 'must be an action such as member.invited, or a family such as member.*');
+/** Who acted, as the trail names them: `operator`, `admin:<id>`, `console:<admin id>` or `user:<Autodesk ID>`. */
+const auditActor = z
+  .string()
+  .max(300)
+  .regex(
+    /^(operator|(admin|console):[A-Za-z0-9_-]{1,64}|user:[^\s<>@]{1,200}@[^\s<>@]{1,200})$/,
+    'must be operator, admin:<id>, console:<id> or user:<Autodesk ID>',
+  );
+export const auditQuery = z.object({
+  action: auditAction.optional(),
+  actor: auditActor.optional(),
+  from: dayOrInstant.optional(),
+  to: dayOrInstant.optional(),
+  /** Keyset cursor: entries older than this id (the newest come first). */
+  before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  format: z.enum(['json', 'csv']).optional(),
+});
+export type AuditQuery = z.infer<typeof auditQuery>;
+
+/** One entry of the audit trail, as `GET .../audit` answers it. */
+export interface AuditEntryView {
+  id: number;
+  at: string;
+  team: string | null;
+  actor: string;
+  action: string;
+  target: string | null;
+  before: unknown;
+  after: unknown;
+  requestId: string | null;
+}

@@ -3,6 +3,7 @@ import type {
   AccessExplanation,
   AddMemberResponse,
   AdviceResponse,
+  AuditEntryView,
   DefaultsView,
   ForecastResponse,
   ImportResult,
@@ -164,7 +165,10 @@ export const accessResponse = z.object({
   product: z.string(),
   name: z.string(),
   granted: z.boolean(),
-  source: source.nullable(),
+  source: z
+    .enum(['flex', 'elsewhere'])
+    .nullable()
+    .describe("This team's grant (flex), or access from elsewhere that takes precedence (not named)"),
   code: z.string().optional(),
   rule: z.string().optional(),
   reason: z.string(),
@@ -330,6 +334,18 @@ export const myUsageResponse = z.object({
   total: z.object({ tokens: z.number().int(), sessions: z.number().int() }),
 });
 
+export const auditEntryResponse = z.object({
+  id: z.number().int(),
+  at: instant,
+  team: z.string().nullable(),
+  actor: z.string().describe('operator, admin:<id>, console:<admin id> or user:<Autodesk ID>'),
+  action: z.string().describe('A stable dotted name, e.g. member.invited'),
+  target: z.string().nullable(),
+  before: z.unknown(),
+  after: z.unknown(),
+  requestId: z.string().nullable(),
+});
+
 // ---- each schema says what its interface says (a failing line here names the drift) ----------
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Holds<T extends true> = T;
@@ -347,6 +363,7 @@ export type ResponseSchemasMatch = [
   Holds<Same<z.infer<typeof forecastResponse>, ForecastResponse>>,
   Holds<Same<z.infer<typeof adviceResponse>, AdviceResponse>>,
   Holds<Same<z.infer<typeof myUsageResponse>, MyUsageResponse>>,
+  Holds<Same<z.infer<typeof auditEntryResponse>, AuditEntryView>>,
   Holds<Same<z.infer<typeof accessResponse>, AccessExplanation>>,
   Holds<Same<z.infer<typeof invitationAcceptedResponse>, InvitationAccepted>>,
   Holds<Same<z.infer<typeof outboxMessageResponse>, OutboxMessage>>,

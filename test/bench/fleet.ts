@@ -25,6 +25,13 @@ export async function api(origin: string, token: string | null, method: string, 
   return text ? JSON.parse(text) : null;
 }
 
+/** A person joins a team by accepting its invitation: the token of the e-mail the outbox holds. */
+export async function acceptInvitation(origin: string, operatorKey: string, autodeskId: string, password: string): Promise<void> {
+  const mails = (await api(origin, operatorKey, 'GET', `/v1/outbox?to=${encodeURIComponent(autodeskId)}`)) as { text: string }[];
+  const link = /^Link: (\S+)$/m.exec(mails.at(-1)?.text ?? '')?.[1] ?? '';
+  await api(origin, null, 'POST', '/v1/invitations/accept', { token: new URL(link).searchParams.get('token'), password });
+}
+
 async function inBatches<T>(items: T[], size: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map((it, j) => fn(it, i + j)));
 }
@@ -59,6 +66,7 @@ export async function seedFleet(
         const password = 'bench-password';
         await api(origin, operatorKey, 'POST', '/v1/users', { autodeskId, name: `${group} ${i}`, password });
         await api(origin, operatorKey, 'POST', `/v1/teams/${teamOf(i)}/members`, body(autodeskId));
+        await acceptInvitation(origin, operatorKey, autodeskId, password);
         tokens[i] = (await api(origin, null, 'POST', '/v1/signin', { autodeskId, password })).token;
       },
     );

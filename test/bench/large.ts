@@ -132,6 +132,11 @@ async function timeRefunds(reps: number): Promise<string> {
     const autodeskId = `refund-${i}@large.example.com`;
     await call('POST', '/v1/users', { autodeskId, name: `Refund ${i}`, password: 'refund-bench-pw' });
     await call('POST', `/v1/teams/${team}/members`, { autodeskId, products: ['refund-bench'] });
+    const mails = (await (await fetch(`${gw.url}/v1/outbox?to=${encodeURIComponent(autodeskId)}`, { headers })).json()) as {
+      text: string;
+    }[];
+    const link = /^Link: (\S+)$/m.exec(mails.at(-1)?.text ?? '')?.[1] as string;
+    await call('POST', '/v1/invitations/accept', { token: new URL(link).searchParams.get('token'), password: 'refund-bench-pw' });
     const { token } = await call('POST', '/v1/signin', { autodeskId, password: 'refund-bench-pw' });
     const launched = await call('POST', '/v1/launch', { product: 'refund-bench' }, `Bearer ${token}`);
     const t = performance.now();

@@ -46,6 +46,9 @@ const team = (await call('POST', '/v1/teams', op, { name: 'T' })).id;
 await call('POST', `/v1/teams/${team}/purchases`, op, { tokens: 1000 });
 await call('POST', '/v1/users', op, { autodeskId: 'a@example.com', name: 'A', password: 'password1' });
 await call('POST', `/v1/teams/${team}/members`, op, { autodeskId: 'a@example.com', products: ['autocad'] });
+const [invitation] = await call('GET', '/v1/outbox?to=a@example.com', op);
+const link = new URL(/^Link: (\S+)$/m.exec(invitation.text)?.[1] as string);
+await call('POST', '/v1/invitations/accept', op, { token: link.searchParams.get('token'), password: 'password1' });
 const { token } = await call(
   'POST',
   '/v1/signin',

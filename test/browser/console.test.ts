@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, tokenOf, uniqueEmail } from '../harness/admin';
-import { buy, newAccount, newMember, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { buy, joinTeam, newAccount, newMember, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
@@ -70,8 +70,8 @@ beforeAll(async () => {
   const heavy = await newAccount(gw, 'heavy');
   heavyUser = heavy.autodeskId;
   const light = await newAccount(gw, 'light');
-  expectStatus(await gw.op.post(`/v1/teams/${teamA}/members`, { autodeskId: heavy.autodeskId, allProducts: true }), 201);
-  expectStatus(await gw.op.post(`/v1/teams/${teamA}/members`, { autodeskId: light.autodeskId, products: ['autocad'] }), 201);
+  await joinTeam(gw, teamA, heavy, { allProducts: true });
+  await joinTeam(gw, teamA, light, { products: ['autocad'] });
   for (const [daysAgo, who, products] of [
     [20, heavy, ['autocad', 'revit']],
     [12, heavy, ['revit']],
@@ -380,7 +380,7 @@ describe('admin console (issue 6)', () => {
     // for a guest, an invitation not accepted yet.
     const member = await newMember(gw, teamA, ['autocad']);
     const guest = await newAccount(gw, 'guest');
-    expectStatus(await gw.op.post(`/v1/teams/${teamA}/members`, { autodeskId: guest.autodeskId, guest: true }), 201);
+    await joinTeam(gw, teamA, guest, { guest: true });
     const invitee = uniqueEmail('pending');
     expectStatus(await gw.op.post(`/v1/teams/${teamA}/members`, { invite: `Pending Person <${invitee}>` }), 201);
     expectStatus(await gw.op.put(`/v1/teams/${teamA}/defaults`, { products: ['maya'] }), 200);

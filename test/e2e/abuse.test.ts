@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { type Config, loadConfig, startGateway, testConfig } from '@flexgate/gateway';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tokenOf } from '../harness/admin';
 import { freshDatabase } from '../harness/db';
-import { newAccount, newMember, newTeam, seedCatalog } from '../harness/fixtures';
+import { joinTeam, newAccount, newMember, newTeam, seedCatalog } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Answer, Api, expectStatus } from '../harness/http';
 
@@ -90,7 +91,7 @@ describe('rate limits (issue 8)', () => {
         while (accounts.length < 200) {
           const acc = await newAccount(gw);
           accounts.push(acc);
-          expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: acc.autodeskId, allProducts: true }), 201);
+          await joinTeam(gw, team, acc, { allProducts: true });
         }
       }),
     );
@@ -186,7 +187,7 @@ describe('sign-in timing and secrets in logs (issue 8)', () => {
       const password = `secret-${randomBytes(8).toString('hex')}`;
       const autodeskId = `logged.${randomBytes(3).toString('hex')}@example.com`;
       expectStatus(await op.post('/v1/users', { autodeskId, name: 'Logged', password }), 201);
-      expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { autodeskId, products: ['autocad'] }), 201);
+      await joinTeam({ op, anon }, team, { autodeskId, password }, { products: ['autocad'] }, admin.api);
       expect((await anon.post('/v1/signin', { autodeskId, password: `${password}-wrong` })).status).toBe(401);
       const { token } = expectStatus(await anon.post('/v1/signin', { autodeskId, password }), 200);
       expectStatus(await anon.as(token).post('/v1/launch', { product: 'autocad' }), 200);
@@ -195,10 +196,24 @@ describe('sign-in timing and secrets in logs (issue 8)', () => {
       // An invitation: its token travels by e-mail, never through the logs.
       const inv = expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { invite: 'Invited Person <invited@example.com>' }), 201);
       expect(inv.invitation.id).toBeTruthy();
+      // ... nor when the invitee opens its page, answers it wrongly, then accepts it.
+      const [mail] = expectStatus(await op.get('/v1/outbox?to=invited@example.com'), 200);
+      const inviteToken = tokenOf(mail.text);
+      const pageUrl = /^Link: (\S+)$/m.exec(mail.text)?.[1] as string;
+      expect((await fetch(pageUrl)).status).toBe(200);
+      const form = new URLSearchParams({ token: inviteToken, answer: 'accept', password: 'short', repeat: 'short', _csrf: 'forged' });
+      const posted = await fetch(`${running.url}/console/invitations/accept`, {
+        method: 'POST',
+        body: form,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(posted.status).toBe(403);
+      expectStatus(await anon.post('/v1/invitations/accept', { token: inviteToken, password: 'invited-password-1' }), 200);
 
       const all = lines.join('');
       expect(lines.length).toBeGreaterThan(10);
-      for (const secret of [operatorKey, admin.key, password, token, token.split('.')[2] as string]) expect(all).not.toContain(secret);
+      for (const secret of [operatorKey, admin.key, password, token, token.split('.')[2] as string, inviteToken])
+        expect(all).not.toContain(secret);
       for (const l of lines) JSON.parse(l); // every line is one JSON object
     } finally {
       await running.close();

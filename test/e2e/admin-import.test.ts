@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allMembers, mailsTo, newAdmin, postCsv } from '../harness/admin';
-import { newAccount, newTeam, seedCatalog, setClock } from '../harness/fixtures';
+import { joinTeam, newAccount, newTeam, seedCatalog, setClock } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
@@ -19,8 +19,7 @@ describe('CSV import (R14)', () => {
     const admin = (await newAdmin(gw, [team])).api;
     // Two members exist already: their rows update them.
     const known = [await newAccount(gw), await newAccount(gw)];
-    for (const k of known)
-      expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: k.autodeskId, products: ['maya'] }), 201);
+    for (const k of known) await joinTeam(gw, team, k, { products: ['maya'] }, admin);
     const before = (await mailsTo(gw, known[0]!.autodeskId)).length;
 
     const tag = Math.random().toString(36).slice(2, 8);

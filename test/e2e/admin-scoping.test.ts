@@ -48,6 +48,7 @@ const ROUTES: Record<string, Call> = {
   'GET /v1/teams/{team}/forecast': (api, t) => api.get(`/v1/teams/${t}/forecast`),
   'GET /v1/teams/{team}/advice': (api, t) => api.get(`/v1/teams/${t}/advice?format=csv`),
   'GET /v1/teams/{team}/members/{autodeskId}/access': (api, t) => api.get(`/v1/teams/${t}/members/${memberB.autodeskId}/access`),
+  'GET /v1/teams/{team}/audit': (api, t) => api.get(`/v1/teams/${t}/audit?format=csv`),
 };
 
 describe('scoping: an admin acts only on the teams it manages', () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ interface Received {
   raw: string;
 }
 
+const README = new URL('../../README.md', import.meta.url);
 let smtp: SMTPServer;
 let gw: TestGateway;
 const received: Received[] = [];
@@ -78,12 +80,17 @@ describe('e-mail over SMTP (R11, R14)', () => {
 
     const message = await waitFor('the invitation e-mail', () => received.find((m) => m.to.includes(email)));
     expect(message.raw).toMatch(/^Subject: Autodesk Flex: you are invited to team /m);
+    // The sender is the one the README documents (FLEXGATE_MAIL_FROM's default).
+    const documented = /\| `FLEXGATE_MAIL_FROM` \| `([^`]+)` \|/.exec(readFileSync(README, 'utf8'))?.[1] as string;
+    const [, name, address] = /^(.*) <([^>]+)>$/.exec(documented) as RegExpExecArray;
+    const from = /^From: (.*)$/m.exec(message.raw)?.[1] ?? '';
+    expect(from.replace(/"/g, '')).toBe(`${name} <${address}>`);
     const token = tokenOf(bodyOf(message.raw));
     const outbox = await waitFor('sentAt', async () => (await mailsTo(gw, email)).find((m) => m.sentAt !== null));
     expect(outbox).toMatchObject({ kind: 'invitation', attempts: 1 });
     // Delivered, the outbox keeps the e-mail without its token: whoever reads the database later cannot accept it.
     expect(outbox.text).not.toContain(token);
-    expect(outbox.text).toMatch(/^Token: \(removed from the outbox once sent\)$/m);
+    expect(outbox.text).toMatch(/^Link: \(removed from the outbox once sent\)$/m);
 
     expectStatus(await gw.anon.post('/v1/invitations/accept', { token, password: 'sam-password-1' }), 200);
     const user = await signIn(gw, { autodeskId: email, password: 'sam-password-1' });

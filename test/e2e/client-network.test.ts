@@ -11,7 +11,7 @@ import { createClient, type FlexgateClient, type LaunchResult } from '@flexgate/
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDirs, ledger, type ProcessGateway, runFlexgate, startProcessGateway } from '../harness/client-e2e';
-import { expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
+import { expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
 import { trustOf } from '../harness/trust';
 
@@ -123,7 +123,7 @@ function newClient(gatewayUrl: string): { client: FlexgateClient; dir: string } 
 async function member(tokens: number, products: string[]) {
   const team = await newTeam(gw.fixtures(), tokens);
   const account = await newAccount(gw.fixtures());
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products }), 201);
+  await joinTeam(gw, team, account, { products });
   return { team, ...account };
 }
 

@@ -19,7 +19,7 @@ import { ENTITLEMENT_TYP } from '@flexgate/shared';
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDirs, ledger, type ProcessGateway, runFlexgate, SharedClock, startProcessGateway } from '../harness/client-e2e';
-import { expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
 import { trustOf } from '../harness/trust';
 
@@ -56,7 +56,7 @@ function newClient(dir: string, clock: SharedClock): FlexgateClient {
 async function person(tokens: number): Promise<Person> {
   const team = await newTeam(gw.fixtures(), tokens);
   const account = await newAccount(gw.fixtures());
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
+  await joinTeam(gw, team, account, { products: ['autocad'] });
   const dir = dirs.make();
   const clock = new SharedClock();
   const client = newClient(dir, clock);

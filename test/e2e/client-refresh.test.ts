@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { FlexgateClient, LaunchResult } from '@flexgate/client';
 import { expect, it } from 'vitest';
 import { clockedSuite } from '../harness/clocked-suite';
-import { newAccount, newTeam } from '../harness/fixtures';
+import { joinTeam, newAccount, newTeam } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
 
 const MINUTE = 60_000;
@@ -27,7 +27,7 @@ async function member(products = ['autocad', 'revit']) {
   const gw = suite.gw;
   const team = await newTeam(gw.fixtures(), 500);
   const account = await newAccount(gw.fixtures());
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products }), 201);
+  await joinTeam(gw, team, account, { products });
   const dir = suite.cacheDir();
   const client = clientOn(dir);
   await client.signIn(account.autodeskId, account.password);

@@ -6,7 +6,7 @@
 import { createClient, type FlexgateClient, type LaunchResult, type RunEvent, runProduct } from '@flexgate/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { balance, cacheDirs, ledger, type ProcessGateway, runFlexgate, SharedClock, startProcessGateway } from '../harness/client-e2e';
-import { buy, expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { buy, expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
 import { trustOf } from '../harness/trust';
 
@@ -39,7 +39,7 @@ async function at(offsetMs: number): Promise<Date> {
 
 async function signedInMember(team: string) {
   const account = await newAccount(gw.fixtures());
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
+  await joinTeam(gw, team, account, { products: ['autocad'] });
   const client = createClient({
     gatewayUrl: gw.url,
     trust,
@@ -167,7 +167,7 @@ it('R7a: a running product whose session was refunded elsewhere stops at its nex
   const now = await at(40 * MINUTE);
   const team = await newTeam(gw.fixtures(), 50);
   const account = await newAccount(gw.fixtures());
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
+  await joinTeam(gw, team, account, { products: ['autocad'] });
   const env = { FLEXGATE_URL: gw.url, FLEXGATE_CACHE_DIR: dirs.make(), FLEXGATE_NOW: now.toISOString() };
   const signin = await runFlexgate(['signin', '--user', account.autodeskId], { ...env, FLEXGATE_PASSWORD: account.password });
   expect(signin.code, signin.stderr).toBe(0);

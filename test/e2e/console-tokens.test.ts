@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
 import { type ConsoleBrowser, consoleSignIn, formKey, unescapeHtml } from '../harness/console';
-import { balanceOf, ledgerOf, newAccount, setClock, signIn } from '../harness/fixtures';
+import { balanceOf, joinTeam, ledgerOf, newAccount, setClock, signIn } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 import { ledgerCheckedSuite } from '../harness/suite';
@@ -121,7 +121,7 @@ describe('console: ledger and token events (R5, R15)', () => {
     const heavy = await newAccount(gw, 'heavy');
     const light = await newAccount(gw, 'light');
     for (const who of [heavy, light]) {
-      expectStatus(await gw.op.post(`/v1/teams/${a}/members`, { autodeskId: who.autodeskId, allProducts: true }), 201);
+      await joinTeam(gw, a, who, { allProducts: true });
     }
     // 60 days of use by `heavy`, 3 by `light`: more than a page of charges (a day and a minute
     // apart, so that each launch opens a session of its own).
@@ -160,7 +160,7 @@ describe('console: ledger and token events (R5, R15)', () => {
     expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 500 }), 201);
     expectStatus(await gw.op.post(`/v1/teams/${a}/transfers`, { toTeam: c, tokens: 25 }), 201);
     const member = await newAccount(gw, 'user');
-    expectStatus(await gw.op.post(`/v1/teams/${a}/members`, { autodeskId: member.autodeskId, allProducts: true }), 201);
+    await joinTeam(gw, a, member, { allProducts: true });
     expectStatus(await (await signIn(gw, member)).api.post('/v1/launch', { product: 'revit', team: a }), 200);
 
     const page = await browser.get(`/console/teams/${a}/tokens`);
@@ -183,7 +183,7 @@ describe('console: ledger and token events (R5, R15)', () => {
   it('the low-balance banner of the overview has buttons to buy tokens and to move some', async () => {
     const { a, browser } = await setup(35);
     const member = await newAccount(gw, 'user');
-    expectStatus(await gw.op.post(`/v1/teams/${a}/members`, { autodeskId: member.autodeskId, allProducts: true }), 201);
+    await joinTeam(gw, a, member, { allProducts: true });
     const user = await signIn(gw, member);
     for (const product of ['revit', 'maya', 'civil-3d']) expectStatus(await user.api.post('/v1/launch', { product, team: a }), 200);
     expect(expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).alerts.lowBalance).toBe(true);
@@ -201,7 +201,7 @@ describe('console: usage as Flex shows it (R15)', () => {
     const ann = await newAccount(gw, 'ann');
     const bob = await newAccount(gw, 'bob');
     for (const who of [ann, bob]) {
-      expectStatus(await gw.op.post(`/v1/teams/${a}/members`, { autodeskId: who.autodeskId, allProducts: true }), 201);
+      await joinTeam(gw, a, who, { allProducts: true });
     }
     // Ann: Mon 2 Mar (AutoCAD and Revit), Wed 4 Mar, Tue 10 Mar. Bob: Tue 10 Mar, AutoCAD.
     for (const [at, who, product] of [

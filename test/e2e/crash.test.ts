@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../harness/db';
-import { CATALOG, expectLedgerMatchesBalance, ledgerOf } from '../harness/fixtures';
+import { CATALOG, expectLedgerMatchesBalance, joinTeam, ledgerOf } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
 import { Api, expectStatus } from '../harness/http';
 import { type GatewayProcess, spawnGateway } from '../harness/process';
@@ -43,7 +43,7 @@ beforeAll(async () => {
     const autodeskId = `crash${i}.${randomBytes(3).toString('hex')}@example.com`;
     const password = `pw-${randomBytes(8).toString('hex')}`;
     expectStatus(await gw.op.post('/v1/users', { autodeskId, name: `Crash ${i}`, password }), 201);
-    expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId, allProducts: true }), 201);
+    await joinTeam(gw, team, { autodeskId, password }, { allProducts: true });
     const { token } = expectStatus(await gw.anon.post('/v1/signin', { autodeskId, password }), 200);
     users.push({ autodeskId, token });
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectLedgerMatchesBalance, ledgerOf } from '../harness/fixtures';
+import { acceptInvitationOf, expectLedgerMatchesBalance, ledgerOf } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Answer, type Api, expectStatus, simultaneously } from '../harness/http';
 
@@ -271,7 +271,11 @@ class Canon {
   }
 
   value(v: unknown): any {
-    if (typeof v === 'string') return sortTeamList(v.replace(ID, (m) => this.id(m)));
+    // Each gateway listens on its own port, and an invitation's token is random: its link names both.
+    if (typeof v === 'string') {
+      const link = v.replace(/http:\/\/127\.0\.0\.1:\d+\//g, '<gateway>/').replace(/([?&]token=)[^&\s]+/g, '$1<token>');
+      return sortTeamList(link.replace(ID, (m) => this.id(m)));
+    }
     if (Array.isArray(v)) return v.map((x) => this.value(x));
     if (v !== null && typeof v === 'object') {
       const out: Record<string, unknown> = {};
@@ -506,13 +510,14 @@ async function setUp(run: string): Promise<{ sides: Side[]; model: Model }> {
         canon: new Canon(teams, adminId),
         mailsSeen: 0,
       };
-      for (const m of MEMBERS)
+      for (const m of MEMBERS) {
+        const account = { autodeskId: emailOf(run, `u${m.user}`), password: `pw-${run}-${m.user}` };
         answers.push(
-          await gw.op.post(`/v1/teams/${teams[m.team]}/members`, {
-            autodeskId: emailOf(run, `u${m.user}`),
-            ...selectionBody(model, m.selection),
-          }),
+          await gw.op.post(`/v1/teams/${teams[m.team]}/members`, { autodeskId: account.autodeskId, ...selectionBody(model, m.selection) }),
         );
+        // R11: the person accepts, as every member of an existing account must.
+        await acceptInvitationOf(gw, account);
+      }
       return { side, answers };
     }),
   );
@@ -608,7 +613,11 @@ async function runStep(sides: Side[], model: Model, step: Step, index: number): 
           case 'remove':
             return s.admin.delete(`/v1/teams/${team}/members/${id}`);
           case 'readd':
-            return s.admin.post(`/v1/teams/${team}/members`, { autodeskId: id, ...selectionBody(model, m.selection) });
+            return (async () => {
+              const a = await s.admin.post(`/v1/teams/${team}/members`, { autodeskId: id, ...selectionBody(model, m.selection) });
+              if (a.status === 201) await acceptInvitationOf(s.gw, { autodeskId: id, password: `pw-${model.run}-${m.user}` });
+              return a;
+            })();
         }
       });
       return;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtFlexgate } from '../../client/src/testing/bundle';
 import { runInTerminal } from '../../client/src/testing/terminal';
 import { cacheDirs, type ProcessGateway, startProcessGateway } from '../harness/client-e2e';
-import { balanceOf, ledgerOf, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { balanceOf, joinTeam, ledgerOf, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
 import { trustOf } from '../harness/trust';
 
@@ -29,7 +29,7 @@ afterAll(async () => {
 async function member(tokens: number, products = ['autocad', 'revit']) {
   const team = await newTeam(gw.fixtures(), tokens);
   const account = await newAccount(gw.fixtures());
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products }), 201);
+  await joinTeam(gw, team, account, { products });
   return { team, account, user: await signIn(gw.fixtures(), account) };
 }
 

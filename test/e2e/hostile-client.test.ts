@@ -12,7 +12,7 @@ import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, KEY_SET_TYP, type LedgerEntry } 
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, importJWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balance, cacheDirs, ledger, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
-import { expectLedgerMatchesBalance, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus, simultaneously } from '../harness/http';
 import { trustOf } from '../harness/trust';
 
@@ -55,7 +55,7 @@ describe('a hostile client, sessions', () => {
   /** A member of `team` with `products`, and one signed-in client per machine, each with a cache of its own. */
   async function member(team: string, products: string[], machines: string[] = ['ws-1']) {
     const account = await newAccount(gw.fixtures());
-    expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products }), 201);
+    await joinTeam(gw, team, account, { products });
     const on = [];
     for (const machine of machines) {
       const cacheDir = dirs.make();
@@ -302,7 +302,7 @@ describe('a hostile client, offline', () => {
     await seedCatalog(gw.fixtures());
     team = await newTeam(gw.fixtures(), 100);
     account = await newAccount(gw.fixtures(), 'mallory');
-    expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad', 'revit'] }), 201);
+    await joinTeam(gw, team, account, { products: ['autocad', 'revit'] });
     dir = dirs.make();
     const client = restarted();
     await client.signIn(account.autodeskId, account.password);
@@ -498,7 +498,7 @@ describe('a hostile client, offline', () => {
         detail: expect.stringMatching(/dated outside its offline allowance/),
       });
       const other = await newAccount(gw.fixtures(), 'eve');
-      expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: other.autodeskId, products: ['autocad'] }), 201);
+      await joinTeam(gw, team, other, { products: ['autocad'] });
       const eve = await signIn(gw.fixtures(), other);
       expect((await report('autocad', `${allowance.id}.2`, undefined, eve.api)).body).toMatchObject({
         status: 403,
@@ -546,7 +546,7 @@ describe('a hostile client, trust and time', () => {
   async function member(products: string[], clock = new SharedClock()) {
     const team = await newTeam(gw.fixtures(), 100);
     const account = await newAccount(gw.fixtures());
-    expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products }), 201);
+    await joinTeam(gw, team, account, { products });
     const dir = dirs.make();
     const client = clientOn(dir, clock);
     await client.signIn(account.autodeskId, account.password);

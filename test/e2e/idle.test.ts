@@ -6,8 +6,7 @@
 import { type LaunchResult, runProduct } from '@flexgate/client';
 import { expect, it } from 'vitest';
 import { clockedSuite } from '../harness/clocked-suite';
-import { newAccount, newTeam } from '../harness/fixtures';
-import { expectStatus } from '../harness/http';
+import { joinTeam, newAccount, newTeam } from '../harness/fixtures';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -19,7 +18,7 @@ async function member() {
   const gw = suite.gw;
   const team = await newTeam(gw.fixtures(), 100);
   const account = await newAccount(gw.fixtures());
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad'] }), 201);
+  await joinTeam(gw, team, account, { products: ['autocad'] });
   const client = suite.client();
   await client.signIn(account.autodeskId, account.password);
   return client;

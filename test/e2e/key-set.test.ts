@@ -13,7 +13,7 @@ import { KEY_SET_PATH, KEY_SET_VERSION_HEADER, ROOT_KEY_PATH } from '@flexgate/s
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDirs } from '../harness/client-e2e';
-import { newAccount, newMember, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { joinTeam, newAccount, newMember, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Api, expectStatus } from '../harness/http';
 import { type Instance, type InstanceGroup, startGroup, viaInstance } from '../harness/instances';
@@ -84,7 +84,7 @@ describe('one gateway', () => {
   it('R17: key rotation works without reconfiguring clients: the same root vouches for the new key', async () => {
     const team = await newTeam(gw, 50);
     const account = await newAccount(gw);
-    expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad', 'revit'] }), 201);
+    await joinTeam(gw, team, account, { products: ['autocad', 'revit'] });
     const client = clientOf(gw.url, trust);
     await client.signIn(account.autodeskId, account.password);
     const before = granted(await client.launch('autocad'));
@@ -186,7 +186,7 @@ describe('two gateway instances on one database', () => {
   it('R17: a key revoked through one instance leaves the other within seconds, and its clients at their next contact', async () => {
     const team = await newTeam(viaInstance(a), 50);
     const account = await newAccount(viaInstance(a));
-    expectStatus(await a.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad', 'revit'] }), 201);
+    await joinTeam(viaInstance(a), team, account, { products: ['autocad', 'revit'] });
     const client = clientOf(b.url, trust);
     await client.signIn(account.autodeskId, account.password);
     const first = granted(await client.launch('autocad'));

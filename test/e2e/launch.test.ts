@@ -3,7 +3,7 @@ import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP } from '@flexgate/shared';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { mailsTo, newAdmin } from '../harness/admin';
-import { balanceOf, buy, ledgerOf, newAccount, newMember, setClock, signIn, type TestUser } from '../harness/fixtures';
+import { balanceOf, buy, joinTeam, ledgerOf, newAccount, newMember, setClock, signIn, type TestUser } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
 import { type Answer, expectStatus, simultaneously } from '../harness/http';
 import { ledgerCheckedSuite } from '../harness/suite';
@@ -97,7 +97,7 @@ describe('precedence (R9, R10)', () => {
     // Each entry point gets the ID in another case: the account in mixed case, the member in
     // capitals, the subscription in capitals, the trial in mixed case, a selection change by path.
     const account = expectStatus(await gw.op.post('/v1/users', { autodeskId: mixed, name: 'Case Test', password }), 201);
-    expectStatus(await gw.op.post(`/v1/teams/${t}/members`, { autodeskId: upper, products: ['autocad', 'revit'] }), 201);
+    await joinTeam(gw, t, { autodeskId: upper, password }, { products: ['autocad', 'revit'] });
     expectStatus(await gw.op.put(`/v1/teams/${t}/members/${mixed}/products`, { products: ['autocad', 'revit', 'maya'] }), 200);
     const subscription = expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: upper, product: 'autocad', endsAt }), 201);
     const trialLicense = expectStatus(await gw.op.post('/v1/trials', { autodeskId: mixed, product: 'revit', endsAt }), 201);
@@ -410,7 +410,7 @@ describe('refusals: every launch refusal code of the contract', () => {
     const t1 = await team(20);
     const t2 = await team(20);
     const u = await newMember(gw, t1, ['autocad']);
-    expectStatus(await gw.op.post(`/v1/teams/${t2}/members`, { autodeskId: u.autodeskId, products: ['autocad'] }), 201);
+    await joinTeam(gw, t2, u, { products: ['autocad'] });
     const r = await u.api.post('/v1/launch', { product: 'autocad' });
     expect(r.status).toBe(400);
     expect(r.body.detail).toContain(t1);

@@ -10,7 +10,7 @@ import { createClient, createKeyStore, createVerifier, EntitlementRejected } fro
 import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, KEY_SET_PATH, ROOT_KEY_PATH } from '@flexgate/shared';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newAccount, newMember, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { joinTeam, newAccount, newMember, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 import { trustOf } from '../harness/trust';
@@ -40,7 +40,7 @@ describe('POST /v1/offline-allowance', () => {
     const poor = await newTeam(gw, 5);
     const user = await newMember(gw, rich, ['autocad', 'revit']);
     // Also a member of a team that cannot pay a day of AutoCAD (7 > 5): not listed through it.
-    expectStatus(await gw.op.post(`/v1/teams/${poor}/members`, { autodeskId: user.autodeskId, products: ['autocad'] }), 201);
+    await joinTeam(gw, poor, user, { products: ['autocad'] });
     // Maya by subscription: for any team.
     const endsAt = new Date(Date.now() + 30 * 24 * HOUR).toISOString();
     expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: user.autodeskId, product: 'maya', endsAt }), 201);
@@ -133,7 +133,7 @@ describe('operator settings (FLEXGATE_OFFLINE_HOURS, FLEXGATE_OFFLINE_LAUNCHES)'
   it('0 hours turns provisional launches off: no allowance, so the client grants nothing offline; what was issued before is still charged', async () => {
     const team = await newTeam(gw, 50);
     const account = await newAccount(gw);
-    expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad', 'revit'] }), 201);
+    await joinTeam(gw, team, account, { products: ['autocad', 'revit'] });
     const user = await signIn(gw, account);
     // Issued while allowed, on the gateway sharing the database.
     const before = expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);

@@ -7,7 +7,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newAdmin, uniqueEmail } from '../harness/admin';
-import { buy, newAccount, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { acceptInvitationOf, buy, newAccount, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Answer, expectStatus } from '../harness/http';
 
@@ -78,6 +78,7 @@ describe('OpenAPI document', () => {
       await admin.api.post(`${t}/members`, { autodeskId: account.autodeskId, allProducts: true }),
       201,
     );
+    await acceptInvitationOf(gw, account);
     await fits(
       'post',
       '/v1/teams/{team}/members',

@@ -10,7 +10,7 @@
 import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngine } from '../harness/db';
-import { CATALOG, expectLedgerMatchesBalance, ledgerOf, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
+import { CATALOG, expectLedgerMatchesBalance, joinTeam, ledgerOf, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
 import { type Answer, expectStatus } from '../harness/http';
 import { type Instance, type InstanceGroup, jwksOf, startGroup, viaInstance, withConcurrency } from '../harness/instances';
 
@@ -45,7 +45,7 @@ async function teamWithUsers(tokens: number): Promise<{ team: string; users: Lau
     Array.from({ length: USERS }, (_, i) => async () => {
       const gw = gws[i % gws.length] as Instance;
       const account = await newAccount(viaInstance(gw), `scale${i}`);
-      expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: [...PRODUCTS] }), 201);
+      await joinTeam(gw, team, account, { products: [...PRODUCTS] });
       // Signed in on one instance, used on all three: ID tokens verify everywhere too.
       const { token } = expectStatus(await gw.anon.post('/v1/signin', account), 200);
       return { autodeskId: account.autodeskId, token: token as string };
@@ -193,10 +193,7 @@ describe(`three gateway instances on one ${testEngine} database`, () => {
     for (let round = 0; round < 3; round++) {
       const team = await newTeam(viaInstance(gws[0] as Instance), rate('revit'));
       const account = await newAccount(viaInstance(gws[0] as Instance), 'last');
-      expectStatus(
-        await (gws[0] as Instance).op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['revit'] }),
-        201,
-      );
+      await joinTeam(gws[0] as Instance, team, account, { products: ['revit'] });
       const { token } = expectStatus(await (gws[1] as Instance).anon.post('/v1/signin', account), 200);
       const answers = await Promise.all(
         Array.from({ length: 30 }, (_, k) =>

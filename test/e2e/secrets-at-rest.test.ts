@@ -157,7 +157,7 @@ describe('secrets at rest', () => {
     const sent = await waitFor('sentAt', async () => (await mailsTo(gw, email)).find((m) => m.sentAt !== null));
     // The operator's view of a sent e-mail no longer carries the token either.
     expect(sent.text).not.toContain(token);
-    expect(sent.text).toMatch(/^Token: \(removed from the outbox once sent\)$/m);
+    expect(sent.text).toMatch(/^Link: \(removed from the outbox once sent\)$/m);
 
     const seen = await dump(db);
     expect(seen.all).not.toMatch(PRIVATE_JWK);

@@ -12,15 +12,15 @@ export async function newAdmin(gw: TestGateway, teams: string[]): Promise<{ id: 
 }
 
 /** Every e-mail the gateway wrote to `to`, oldest first. */
-export async function mailsTo(gw: TestGateway, to: string): Promise<any[]> {
+export async function mailsTo(gw: Pick<TestGateway, 'op'>, to: string): Promise<any[]> {
   return expectStatus(await gw.op.get(`/v1/outbox?to=${encodeURIComponent(to)}`), 200);
 }
 
-/** The acceptance token of an invitation e-mail's text (R11). */
+/** The acceptance token of an invitation e-mail's text: the `token` of its accept page link (R11). */
 export function tokenOf(text: string): string {
-  const m = /^Token: (\S+)$/m.exec(text);
+  const m = /^Link: \S*[?&]token=([^&\s]+)$/m.exec(text);
   if (!m?.[1]) throw new Error(`no token in: ${text}`);
-  return m[1];
+  return decodeURIComponent(m[1]);
 }
 
 export const uniqueEmail = (prefix = 'invitee') => `${prefix}.${unique()}@example.com`;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
+import { mailsTo, tokenOf } from './admin';
 import type { TestGateway } from './gateway';
 import { type Api, expectStatus } from './http';
 
@@ -49,11 +50,36 @@ export async function signIn(gw: TestGateway, account: { autodeskId: string; pas
   return { ...account, api: gw.anon.as(token) };
 }
 
+/**
+ * R11: an existing account joins `team` the only way the API allows: an admin (the operator by
+ * default) asks it, and the person accepts with their own password, through the token of the
+ * invitation e-mail.
+ */
+export async function joinTeam(
+  gw: Pick<TestGateway, 'op' | 'anon'>,
+  team: string,
+  account: { autodeskId: string; password: string },
+  selection: { products?: string[]; allProducts?: boolean; guest?: boolean } = {},
+  admin: Api = gw.op,
+): Promise<void> {
+  expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, ...selection }), 201);
+  await acceptInvitationOf(gw, account);
+}
+
+/** Accepts the latest invitation e-mailed to the account, with its password. */
+export async function acceptInvitationOf(
+  gw: Pick<TestGateway, 'op' | 'anon'>,
+  account: { autodeskId: string; password: string },
+): Promise<void> {
+  const mail = (await mailsTo(gw, account.autodeskId)).filter((m) => m.kind === 'invitation').at(-1);
+  if (!mail) throw new Error(`no invitation e-mail to ${account.autodeskId}`);
+  expectStatus(await gw.anon.post('/v1/invitations/accept', { token: tokenOf(mail.text), password: account.password }), 200);
+}
+
 /** A signed-in member of `team` with Flex access to `products`. */
 export async function newMember(gw: TestGateway, team: string, products: string[] | 'all' = ['autocad']): Promise<TestUser> {
   const account = await newAccount(gw);
-  const body = products === 'all' ? { autodeskId: account.autodeskId, allProducts: true } : { autodeskId: account.autodeskId, products };
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, body), 201);
+  await joinTeam(gw, team, account, products === 'all' ? { allProducts: true } : { products });
   return signIn(gw, account);
 }
 

@@ -1,4 +1,5 @@
 import type { BalanceAlerts, BalanceResponse, Product, UsageRow } from '@flexgate/shared';
+import { adminNamesById } from '../db/repos/console';
 import { findTeams } from '../db/repos/teams';
 import { peopleNames } from '../db/repos/usage';
 import { addMs, DAY_MS } from '../domain/time';
@@ -18,6 +19,12 @@ export const productCatalog = (ctx: ServiceContext): Promise<Product[]> => catal
 
 export async function namesOf(ctx: ServiceContext, teamId: string, ids: readonly string[]): Promise<Map<string, string>> {
   return ids.length === 0 ? new Map() : peopleNames(ctx.db, teamId, ids);
+}
+
+/** The names of the admins among audit actors (`admin:<id>`, `console:<id>`), by id. */
+export function adminNames(ctx: ServiceContext, actors: readonly string[]): Promise<Map<string, string>> {
+  const ids = [...new Set(actors.flatMap((a) => /^(?:admin|console):(.+)$/.exec(a)?.[1] ?? []))];
+  return adminNamesById(ctx.db, ids);
 }
 
 export const CHART_DAYS = 30;

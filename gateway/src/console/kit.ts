@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { AuditOrigin } from '../domain/audit';
 import type { DomainError } from '../domain/errors';
 import type { Actor } from '../services/context';
 import type { ConsoleEnv } from './routes';
@@ -17,6 +18,8 @@ export interface ConsoleKit {
   csrfOf(c: ConsoleContext): string;
   /** The signed-in admin, as the services record who acted. */
   adminOf(c: ConsoleContext): Actor;
+  /** The audit trail's who: this admin, through the console, in this request. */
+  originOf(c: ConsoleContext): AuditOrigin;
   /** The team of the page (the team guard has checked it is the admin's) and all of the admin's teams. */
   team(c: ConsoleContext): Team;
   teams(c: ConsoleContext): Team[];

@@ -1,33 +1,38 @@
 import { randomBytes } from 'node:crypto';
-import { autodeskId, isCalendarInstant, PROBLEM_STATUS } from '@flexgate/shared';
+import { auditQuery, autodeskId, isCalendarInstant, PROBLEM_STATUS } from '@flexgate/shared';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { AuditOrigin } from '../domain/audit';
 import { DomainError } from '../domain/errors';
+import { INVITATION_PAGE } from '../domain/mails';
 import { presetRange, USAGE_PRESETS } from '../domain/usage-views';
 import type { Logger } from '../lib/logger';
 import { advice, adviceCsv } from '../services/advice';
+import { auditCsvExport, auditTrail, originOf } from '../services/audit';
 import type { ServiceContext } from '../services/context';
 import { getDefaults, setDefaults } from '../services/defaults';
 import { explainAccess } from '../services/explain';
 import { forecastReport } from '../services/forecast';
 import { importMembers } from '../services/import';
-import { inviteMember, resendInvitation } from '../services/invitations';
+import { acceptInvitation, declineInvitation, invitationByToken, inviteMember, resendInvitation } from '../services/invitations';
 import { MEMBERS_PAGE_DEFAULT, removeMember, setMemberProducts, teamMember, teamMemberCounts, teamMembers } from '../services/members';
 import { usage, usageCsvExport, usageViews } from '../services/usage';
 import { findAsset } from './assets';
-import { namesOf, productCatalog, teamNames, teamOverview } from './data';
+import { adminNames, namesOf, productCatalog, teamNames, teamOverview } from './data';
 import { inspectEntitlement } from './inspect';
 import type { ConsoleKit } from './kit';
 import { type ConsoleSession, closeConsoleSession, csrfMatches, openConsoleSession, resolveConsoleSession } from './session';
 import { tokenPages } from './tokens';
 import { AdviceView } from './views/advice';
+import { type AuditForm, AuditView } from './views/audit';
 import { DefaultsView } from './views/defaults';
 import { ErrorPage } from './views/error';
 import { day, memberPath, teamPath } from './views/format';
 import { InspectView } from './views/inspect';
+import { InvitationDone, type InvitationFacts, InvitationPage } from './views/invitation';
 import { type Chrome, Page } from './views/layout';
 import { MemberPage } from './views/member';
 import { type InviteDraft, MembersView } from './views/members';
@@ -53,6 +58,8 @@ type C = Context<ConsoleEnv>;
 const SESSION_COOKIE = 'fg_console';
 /** Double-submit token of the sign-in form, the one form shown before there is a session. */
 const SIGNIN_COOKIE = 'fg_console_signin';
+/** Double-submit token of the invitation page's form, which a person without a console session answers. */
+const INVITE_COOKIE = 'fg_console_invite';
 const FORM_LIMIT = 64 * 1024;
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 const EMAIL_RE = /^[^\s<>@]{1,200}@[^\s<>@]{1,200}$/;
@@ -220,6 +227,67 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     return c.redirect('/console', 303);
   });
 
+  // ---- the invitation page (R11): a person, not an admin, answers it ------------------------
+
+  const invitationForm = (c: C, token: string, facts: InvitationFacts, error: string | null, status: ContentfulStatusCode) => {
+    const csrf = randomBytes(24).toString('base64url');
+    setCookie(c, INVITE_COOKIE, csrf, { ...cookieOptions(c), path: INVITATION_PAGE, maxAge: 3600 });
+    return render(c, <InvitationPage token={token} csrf={csrf} facts={facts} error={error} />, status);
+  };
+  const deadLink = (c: C, e: DomainError) =>
+    render(c, <InvitationDone title="This invitation cannot be used" message={e.message} />, statusOf(e));
+
+  app.get('/invitations/accept', async (c) => {
+    const token = (c.req.query('token') ?? '').slice(0, 200);
+    try {
+      return invitationForm(c, token, await invitationByToken(ctx, token), null, 200);
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      return deadLink(c, e);
+    }
+  });
+
+  app.post('/invitations/accept', async (c) => {
+    const f = await form(c);
+    const token = field(f, 'token').slice(0, 200);
+    let facts: InvitationFacts;
+    try {
+      facts = await invitationByToken(ctx, token);
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      return deadLink(c, e);
+    }
+    const expected = getCookie(c, INVITE_COOKIE);
+    if (!expected || !csrfMatches(expected, field(f, '_csrf'))) {
+      return invitationForm(c, token, facts, 'The form expired or did not come from this page. Please try again.', 403);
+    }
+    const requestId = c.get('requestId') ?? null;
+    try {
+      if (field(f, 'answer') === 'decline') {
+        await declineInvitation(ctx, token, requestId);
+        deleteCookie(c, INVITE_COOKIE, { path: INVITATION_PAGE });
+        return render(
+          c,
+          <InvitationDone title="Invitation declined" message={`You declined to join ${facts.teamName}. Nothing else changes.`} />,
+        );
+      }
+      const password = field(f, 'password');
+      if (!facts.hasAccount && password !== field(f, 'repeat')) {
+        return invitationForm(c, token, facts, 'The two passwords differ.', 400);
+      }
+      if (password.length < 8 || password.length > 1024) {
+        return invitationForm(c, token, facts, 'A password has 8 to 1024 characters.', 400);
+      }
+      await acceptInvitation(ctx, { token, password }, requestId);
+      deleteCookie(c, INVITE_COOKIE, { path: INVITATION_PAGE });
+      return render(c, <InvitationDone title="Welcome" message={`You joined ${facts.teamName}.`} autodeskId={facts.autodeskId} />);
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      const message = e.code === 'unauthorized' ? 'That is not the password of this Autodesk account.' : e.message;
+      return invitationForm(c, token, facts, message, statusOf(e));
+    }
+  });
+
   // Everything below needs a session; every POST below needs its CSRF token.
   app.use('*', async (c, next) => {
     const s = c.get('session');
@@ -310,6 +378,9 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
   app.use('/teams/:team', teamGuard);
   app.use('/teams/:team/*', teamGuard);
   const csrfOf = (c: C) => (c.get('session') as ConsoleSession).csrf;
+  /** The audit trail's who: this admin, through the console, in this request. */
+  const originOfPage = (c: C): AuditOrigin =>
+    originOf({ kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id }, c.get('requestId') ?? null, 'console');
 
   app.get('/teams/:team', async (c) => {
     const team = c.get('team');
@@ -372,6 +443,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     try {
       const added = await inviteMember(ctx, {
         by: { kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id },
+        origin: originOfPage(c),
         teamId: team.id,
         invite: draft.invite,
         guest: draft.guest,
@@ -392,7 +464,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     const upload = Array.isArray(file) ? file[0] : file;
     if (!(upload instanceof File) || upload.size === 0) return membersPage(c, { importError: 'Choose a CSV file to import.' }, 400);
     try {
-      const imported = await importMembers(ctx, team.id, await upload.text());
+      const imported = await importMembers(ctx, team.id, await upload.text(), originOfPage(c));
       return membersPage(c, { imported });
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
@@ -424,6 +496,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
       autodeskId: id,
       allProducts: checked(f, 'allProducts'),
       products: fields(f, 'product'),
+      origin: originOfPage(c),
     });
     return c.redirect(`${memberPath(team.id, id)}?done=products&who=${encodeURIComponent(id)}`, 303);
   });
@@ -432,14 +505,14 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     const team = c.get('team');
     const id = c.req.param('member');
     const invitation = field(await form(c), 'invitation');
-    await resendInvitation(ctx, team.id, invitation, { kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id });
+    await resendInvitation(ctx, team.id, invitation, { kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id }, originOfPage(c));
     return c.redirect(`${teamPath(team.id, '/members')}?done=resent&who=${encodeURIComponent(id)}`, 303);
   });
 
   app.post('/teams/:team/members/:member/remove', async (c) => {
     const team = c.get('team');
     const id = c.req.param('member');
-    await removeMember(ctx, team.id, id);
+    await removeMember(ctx, team.id, id, originOfPage(c));
     return c.redirect(`${teamPath(team.id, '/members')}?done=removed&who=${encodeURIComponent(id)}`, 303);
   });
 
@@ -458,7 +531,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
   app.get('/teams/:team/defaults', defaultsPage);
   app.post('/teams/:team/defaults', async (c) => {
     const team = c.get('team');
-    await setDefaults(ctx, team.id, fields(await form(c), 'product'));
+    await setDefaults(ctx, team.id, fields(await form(c), 'product'), originOfPage(c));
     return c.redirect(`${teamPath(team.id, '/defaults')}?done=defaults`, 303);
   });
 
@@ -522,6 +595,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     field,
     csrfOf,
     adminOf: (c) => ({ kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id }),
+    originOf: (c) => originOfPage(c),
     team: (c) => c.get('team'),
     teams: (c) => c.get('teams'),
     statusOf,
@@ -536,6 +610,50 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
       c,
       <Page title="Spend" chrome={chromeOf(c, { tab: 'spend' })}>
         <SpendView team={team} f={f} catalog={catalog} />
+      </Page>,
+    );
+  });
+
+  // ---- audit trail --------------------------------------------------------------------------
+
+  /** The filters as typed; one that does not parse is dropped (and said), the others still apply. */
+  const auditFilters = (c: C): { form: AuditForm; error: string | null } => {
+    const raw = {
+      action: c.req.query('action') ?? '',
+      actor: (c.req.query('actor') ?? '').trim(),
+      from: c.req.query('from') ?? '',
+      to: c.req.query('to') ?? '',
+    };
+    const form: AuditForm = { action: '', actor: '', from: '', to: '' };
+    const bad: string[] = [];
+    for (const k of ['action', 'actor', 'from', 'to'] as const) {
+      if (raw[k] === '') continue;
+      if (auditQuery.shape[k].safeParse(raw[k]).success && (k === 'action' || k === 'actor' || DAY_RE.test(raw[k]))) form[k] = raw[k];
+      else bad.push(k);
+    }
+    return { form, error: bad.length > 0 ? `Ignored a filter that is not valid: ${bad.join(', ')}.` : null };
+  };
+  const auditFilter = (form: AuditForm) => ({
+    ...(form.action ? { action: form.action } : {}),
+    ...(form.actor ? { actor: form.actor } : {}),
+    ...(form.from ? { from: form.from } : {}),
+    ...(form.to ? { to: form.to } : {}),
+  });
+
+  app.get('/teams/:team/audit', async (c) => {
+    const team = c.get('team');
+    const { form: filters, error } = auditFilters(c);
+    const cursor = Number(c.req.query('before'));
+    const before = Number.isSafeInteger(cursor) && cursor > 0 ? cursor : undefined;
+    const page = await auditTrail(ctx, team.id, { ...auditFilter(filters), limit: 100, ...(before ? { before } : {}) });
+    const admins = await adminNames(
+      ctx,
+      page.entries.map((e) => e.actor),
+    );
+    return render(
+      c,
+      <Page title="Audit trail" chrome={chromeOf(c, { tab: 'audit', error })}>
+        <AuditView team={team} form={filters} entries={page.entries} next={page.next} first={before !== undefined} admins={admins} />
       </Page>,
     );
   });
@@ -558,6 +676,13 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
   app.get('/teams/:team/advice.csv', async (c) => {
     const { filename, csv } = await adviceCsv(ctx, c.get('team').id);
     return c.body(csv, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"` });
+  });
+
+  app.get('/teams/:team/audit.csv', async (c) => {
+    const team = c.get('team');
+    const csv = await auditCsvExport(ctx, team.id, auditFilter(auditFilters(c).form));
+    const name = `audit-${team.id}-${ctx.clock.now().toISOString().slice(0, 10)}.csv`;
+    return c.body(csv, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${name}"` });
   });
 
   app.all('*', (c) => errorPage(c, 404, `No console page at ${c.req.path}.`));

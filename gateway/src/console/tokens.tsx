@@ -82,6 +82,7 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
         tokens,
         purchasedAt,
         actor: adminOf(c),
+        origin: kit.originOf(c),
         idempotency: IDEM_RE.test(idem) ? { scope: `purchase:${team.id}`, key: `console-${idem}`, request } : undefined,
       });
       const q = new URLSearchParams({ done: 'bought', tokens: String(lot.tokens), expires: lot.expiresAt.slice(0, 10) });
@@ -131,6 +132,7 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
         toTeam: target.id,
         tokens,
         actor: adminOf(c),
+        origin: kit.originOf(c),
         idempotency: IDEM_RE.test(idem) ? { scope: `transfer:${team.id}`, key: `console-${idem}`, request } : undefined,
       });
       const q = new URLSearchParams({ done: 'moved', tokens: String(tokens), to: target.id });

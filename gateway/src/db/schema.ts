@@ -35,6 +35,20 @@ export interface DB {
   refresh_tokens: RefreshTokensTable;
   token_revocations: TokenRevocationsTable;
   offline_allowances: OfflineAllowancesTable;
+  audit_log: AuditLogTable;
+}
+
+/** The append-only audit trail (migration 018, domain/audit.ts). */
+export interface AuditLogTable {
+  id: Generated<number>;
+  team_id: string | null;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  before: string | null;
+  after: string | null;
+  request_id: string | null;
 }
 
 /** One refresh token, by the hash of its secret (migration 012, domain/refresh.ts). */

@@ -1,3 +1,5 @@
+import { humanInstant } from './time';
+
 export interface Mail {
   to: string;
   subject: string;
@@ -29,14 +31,21 @@ export function accessMail(m: { to: string; name: string; teamName: string; prod
   };
 }
 
+/** The accept page of an invitation, on the gateway's public address; the token rides in the query. */
+export const INVITATION_PAGE = '/console/invitations/accept';
+export const acceptLink = (publicUrl: string, token: string) => `${publicUrl}${INVITATION_PAGE}?token=${encodeURIComponent(token)}`;
+
 export function invitationMail(m: {
   to: string;
   name: string;
   teamName: string;
-  token: string;
+  /** The accept page's link, token included (`acceptLink`). */
+  link: string;
   expiresAt: string;
   products: readonly string[];
   allProducts: boolean;
+  /** An Autodesk account with this e-mail exists: the person signs in to accept, or declines. */
+  hasAccount: boolean;
 }): Mail {
   return {
     to: m.to,
@@ -49,20 +58,22 @@ export function invitationMail(m: {
       m.allProducts ? 'You will be able to use every Flex product.' : 'You will be able to use:',
       ...(m.allProducts ? [] : [list(m.products)]),
       '',
-      'To accept, create or confirm your Autodesk account with this token',
-      '(POST /v1/invitations/accept with {"token", "password"}):',
+      m.hasAccount
+        ? 'Open this page to accept (sign in with your Autodesk ID) or decline:'
+        : 'Open this page to choose a password and accept:',
       '',
-      `Token: ${m.token}`,
+      `Link: ${m.link}`,
       '',
-      `The invitation expires on ${m.expiresAt} (7 days).`,
+      `The invitation expires on ${humanInstant(m.expiresAt)} (7 days after it was sent).`,
       'After that, ask a team administrator to send it again.',
+      'If you did not expect it, ignore this e-mail: nothing happens unless you accept.',
     ].join('\n'),
   };
 }
 
-/** The line of an invitation e-mail that carries its token; once the e-mail is sent, no more. */
-const TOKEN_LINE = /^Token: \S+$/gm;
-export const SENT_TOKEN_LINE = 'Token: (removed from the outbox once sent)';
+/** The line of an invitation e-mail that carries its token (in its link); once the e-mail is sent, no more. */
+const TOKEN_LINE = /^(Token|Link): \S+$/gm;
+export const SENT_TOKEN_LINE = 'Link: (removed from the outbox once sent)';
 
 /**
  * The text the outbox keeps of a sent e-mail: the invitation token was for its recipient, and
@@ -105,4 +116,14 @@ export function expiringMail(m: {
       ...outlookLines(m.outlook),
     ].join('\n'),
   };
+}
+
+/**
+ * The sender, as FLEXGATE_MAIL_FROM gives it ("Name <address>" or a bare address), split so that
+ * the name is sent quoted: a mail library would read "(flexgate)" in an unquoted name as an
+ * RFC 5322 comment and drop it.
+ */
+export function senderOf(from: string): { name: string; address: string } | string {
+  const m = /^\s*"?([^"<]*?)"?\s*<([^<>\s]+)>\s*$/.exec(from);
+  return m?.[1] && m[2] ? { name: m[1], address: m[2] } : from.trim();
 }

@@ -17,3 +17,14 @@ export function isActive(period: { startsAt: string; endsAt: string }, now: Date
   const t = now.getTime();
   return Date.parse(period.startsAt) <= t && t < Date.parse(period.endsAt);
 }
+
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** An instant as a person reads it in an e-mail: "Tuesday 22 December 2026 at 10:00 UTC" (never ISO). */
+export function humanInstant(isoInstant: string): string {
+  const d = new Date(isoInstant);
+  const hh = String(d.getUTCHours()).padStart(2, '0');
+  const mm = String(d.getUTCMinutes()).padStart(2, '0');
+  return `${WEEKDAYS[d.getUTCDay()]} ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} at ${hh}:${mm} UTC`;
+}

@@ -1,7 +1,9 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { findAdminByKeyHash } from '../db/repos/teams';
+import type { AuditOrigin } from '../domain/audit';
 import { DomainError } from '../domain/errors';
 import { secretMatcher, sha256 } from '../lib/secrets';
+import { originOf } from '../services/audit';
 import type { Actor, ServiceContext } from '../services/context';
 import type { AppEnv } from './env';
 
@@ -70,6 +72,14 @@ export function requireTeamAdmin(c: Context<AppEnv>, teamId: string): Actor {
   if (p.kind === 'admin' && p.teams.includes(teamId)) return { kind: 'admin', id: p.id };
   throw new DomainError('forbidden', 'You do not manage this team.');
 }
+
+/** Who made this request and its id: what the audit trail records beside a change. */
+export function originOfRequest(c: Context<AppEnv>, actor: Actor): AuditOrigin {
+  return originOf(actor, c.get('requestId') ?? null);
+}
+
+/** The operator's origin, after `requireOperator`. */
+export const operatorOrigin = (c: Context<AppEnv>): AuditOrigin => originOfRequest(c, { kind: 'operator' });
 
 export function actorOf(p: Principal): Actor {
   return p.kind === 'user'

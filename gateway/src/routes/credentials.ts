@@ -1,7 +1,7 @@
 import { adminKeyResponse, autodeskId, refreshBody, tokensResponse, userRevokedResponse } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { requireOperator, requireOperatorOrAdmin, requireSignedIn } from '../middleware/auth';
+import { operatorOrigin, originOfRequest, requireOperator, requireOperatorOrAdmin, requireSignedIn } from '../middleware/auth';
 import type { ServiceContext } from '../services/context';
 import { removeAdmin, revokeAdminKey, rotateAdminKey } from '../services/teams';
 import { refresh, revokeFamily, revokeUser } from '../services/tokens';
@@ -59,7 +59,7 @@ export function credentialRoutes(ctx: ServiceContext) {
     }),
     async (c) => {
       requireOperator(c);
-      return c.json(await revokeUser(ctx, c.req.valid('param').autodeskId), 200);
+      return c.json(await revokeUser(ctx, c.req.valid('param').autodeskId, operatorOrigin(c)), 200);
     },
   );
 
@@ -76,8 +76,8 @@ export function credentialRoutes(ctx: ServiceContext) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      requireOperatorOrAdmin(c, id);
-      return c.json(await rotateAdminKey(ctx, id), 200);
+      const by = requireOperatorOrAdmin(c, id);
+      return c.json(await rotateAdminKey(ctx, id, originOfRequest(c, by)), 200);
     },
   );
 
@@ -93,8 +93,8 @@ export function credentialRoutes(ctx: ServiceContext) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      requireOperatorOrAdmin(c, id);
-      await revokeAdminKey(ctx, id);
+      const by = requireOperatorOrAdmin(c, id);
+      await revokeAdminKey(ctx, id, originOfRequest(c, by));
       return c.body(null, 204);
     },
   );
@@ -111,7 +111,7 @@ export function credentialRoutes(ctx: ServiceContext) {
     }),
     async (c) => {
       requireOperator(c);
-      await removeAdmin(ctx, c.req.valid('param').id);
+      await removeAdmin(ctx, c.req.valid('param').id, operatorOrigin(c));
       return c.body(null, 204);
     },
   );

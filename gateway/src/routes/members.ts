@@ -14,7 +14,7 @@ import {
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
-import { requireTeamAdmin } from '../middleware/auth';
+import { originOfRequest, requireTeamAdmin } from '../middleware/auth';
 import type { ServiceContext } from '../services/context';
 import { getDefaults, setDefaults } from '../services/defaults';
 import { explainAccess } from '../services/explain';
@@ -78,10 +78,16 @@ export function memberRoutes(ctx: ServiceContext) {
     }),
     async (c) => {
       const { team, autodeskId } = c.req.valid('param');
-      requireTeamAdmin(c, team);
+      const by = requireTeamAdmin(c, team);
       const body = c.req.valid('json');
       return c.json(
-        await setMemberProducts(ctx, { teamId: team, autodeskId, allProducts: body.allProducts, products: body.products }),
+        await setMemberProducts(ctx, {
+          teamId: team,
+          autodeskId,
+          allProducts: body.allProducts,
+          products: body.products,
+          origin: originOfRequest(c, by),
+        }),
         200,
       );
     },
@@ -99,8 +105,8 @@ export function memberRoutes(ctx: ServiceContext) {
     }),
     async (c) => {
       const { team, autodeskId } = c.req.valid('param');
-      requireTeamAdmin(c, team);
-      await removeMember(ctx, team, autodeskId);
+      const by = requireTeamAdmin(c, team);
+      await removeMember(ctx, team, autodeskId, originOfRequest(c, by));
       return c.body(null, 204);
     },
   );
@@ -118,7 +124,7 @@ export function memberRoutes(ctx: ServiceContext) {
     async (c) => {
       const { team, id } = c.req.valid('param');
       const by = requireTeamAdmin(c, team);
-      return c.json(await resendInvitation(ctx, team, id, by), 200);
+      return c.json(await resendInvitation(ctx, team, id, by, originOfRequest(c, by)), 200);
     },
   );
 
@@ -151,8 +157,8 @@ export function memberRoutes(ctx: ServiceContext) {
     }),
     async (c) => {
       const { team } = c.req.valid('param');
-      requireTeamAdmin(c, team);
-      return c.json(await setDefaults(ctx, team, c.req.valid('json').products), 200);
+      const by = requireTeamAdmin(c, team);
+      return c.json(await setDefaults(ctx, team, c.req.valid('json').products, originOfRequest(c, by)), 200);
     },
   );
 
@@ -181,12 +187,12 @@ export function memberRoutes(ctx: ServiceContext) {
     }),
     async (c) => {
       const { team } = c.req.valid('param');
-      requireTeamAdmin(c, team);
+      const by = requireTeamAdmin(c, team);
       const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
       if (type !== 'text/csv' && type !== 'text/plain' && type !== 'application/csv') {
         throw new DomainError('unsupported-media-type', 'Send the file as "Content-Type: text/csv".');
       }
-      return c.json(await importMembers(ctx, team, await c.req.text()), 200);
+      return c.json(await importMembers(ctx, team, await c.req.text(), originOfRequest(c, by)), 200);
     },
   );
 
@@ -216,7 +222,7 @@ export function memberRoutes(ctx: ServiceContext) {
       request: jsonBody(acceptInvitationBody),
       responses: answers({ 200: body(invitationAcceptedResponse, 'The membership, now active') }, [400, 401, 404, 409]),
     }),
-    async (c) => c.json(await acceptInvitation(ctx, c.req.valid('json')), 200),
+    async (c) => c.json(await acceptInvitation(ctx, c.req.valid('json'), c.get('requestId') ?? null), 200),
   );
 
   return app;

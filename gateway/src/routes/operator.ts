@@ -23,8 +23,9 @@ import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
 import type { AdjustableClock } from '../lib/clock';
-import { requireAnyone, requireOperator } from '../middleware/auth';
+import { operatorOrigin, requireAnyone, requireOperator } from '../middleware/auth';
 import { createAccount } from '../services/accounts';
+import { audit } from '../services/audit';
 import { catalog, changeProduct, createProduct } from '../services/catalog';
 import type { ServiceContext } from '../services/context';
 import { grantLicense } from '../services/licenses';
@@ -57,7 +58,7 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
     }),
     async (c) => {
       requireOperator(c);
-      return c.json(await createProduct(ctx, c.req.valid('json')), 201);
+      return c.json(await createProduct(ctx, c.req.valid('json'), operatorOrigin(c)), 201);
     },
   );
 
@@ -74,7 +75,7 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
     }),
     async (c) => {
       requireOperator(c);
-      return c.json(await changeProduct(ctx, c.req.valid('param').key, c.req.valid('json')), 200);
+      return c.json(await changeProduct(ctx, c.req.valid('param').key, c.req.valid('json'), operatorOrigin(c)), 200);
     },
   );
 
@@ -105,7 +106,7 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
     }),
     async (c) => {
       requireOperator(c);
-      const team = await createTeam(ctx, c.req.valid('json').name);
+      const team = await createTeam(ctx, c.req.valid('json').name, operatorOrigin(c));
       return c.json({ id: team.id, name: team.name, createdAt: team.createdAt }, 201);
     },
   );
@@ -122,7 +123,7 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
     }),
     async (c) => {
       requireOperator(c);
-      return c.json(await createAdmin(ctx, c.req.valid('json')), 201);
+      return c.json(await createAdmin(ctx, c.req.valid('json'), operatorOrigin(c)), 201);
     },
   );
 
@@ -138,7 +139,7 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
     }),
     async (c) => {
       requireOperator(c);
-      return c.json(await createAccount(ctx, c.req.valid('json')), 201);
+      return c.json(await createAccount(ctx, c.req.valid('json'), operatorOrigin(c)), 201);
     },
   );
 
@@ -155,7 +156,7 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       }),
       async (c) => {
         requireOperator(c);
-        return c.json(await grantLicense(ctx, kind, c.req.valid('json')), 201);
+        return c.json(await grantLicense(ctx, kind, c.req.valid('json'), operatorOrigin(c)), 201);
       },
     );
   }
@@ -171,7 +172,12 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
     }),
     async (c) => {
       requireOperator(c);
-      return c.json({ kid: await ctx.keys.rotate() }, 200);
+      const origin = operatorOrigin(c);
+      const at = ctx.clock.now().toISOString();
+      const kid = await ctx.keys.rotate((trx, fresh) =>
+        audit(trx, origin, at, { team: null, action: 'signing-key.rotated', target: fresh }),
+      );
+      return c.json({ kid }, 200);
     },
   );
 
@@ -204,7 +210,10 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
     async (c) => {
       requireOperator(c);
       const { kid } = c.req.valid('param');
-      const revoked = await ctx.keys.revoke(kid);
+      const origin = operatorOrigin(c);
+      const revoked = await ctx.keys.revoke(kid, (trx, revokedAt) =>
+        audit(trx, origin, revokedAt, { team: null, action: 'signing-key.revoked', target: kid, after: { revokedAt } }),
+      );
       if (!revoked) throw new DomainError('not-found', `No signing key ${kid}.`);
       return c.json(revoked, 200);
     },

@@ -12,7 +12,7 @@ import {
 } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { requireTeamAdmin } from '../middleware/auth';
+import { originOfRequest, requireTeamAdmin } from '../middleware/auth';
 import { balance, ledger } from '../services/balance';
 import type { ServiceContext } from '../services/context';
 import { addMember } from '../services/members';
@@ -49,6 +49,7 @@ export function teamRoutes(ctx: ServiceContext) {
         purchasedAt: body.purchasedAt,
         pricePerToken: body.pricePerToken,
         actor,
+        origin: originOfRequest(c, actor),
         idempotency: key ? { scope: `purchase:${team}`, key, request: body } : undefined,
       });
       return c.json(result, 201);
@@ -114,14 +115,14 @@ export function teamRoutes(ctx: ServiceContext) {
       tags,
       security,
       summary:
-        'Add an existing Autodesk account ({autodeskId}, active at once) or invite a new user ({invite: "Full Name <email>"}, 7 days to accept) (R11, R12, R14)',
+        'Ask an existing Autodesk account ({autodeskId}) or invite a new user ({invite: "Full Name <email>"}) to join: either way a pending member with an invitation e-mail, active once that person accepts within 7 days (R11, R12, R14)',
       request: { params: teamParam, ...jsonBody(addMemberBody) },
       responses: answers({ 201: body(addMemberResponse, 'The member, and the invitation sent') }, [400, 401, 403, 404, 409]),
     }),
     async (c) => {
       const { team } = c.req.valid('param');
       const by = requireTeamAdmin(c, team);
-      return c.json(await addMember(ctx, { teamId: team, ...c.req.valid('json'), by }), 201);
+      return c.json(await addMember(ctx, { teamId: team, ...c.req.valid('json'), by, origin: originOfRequest(c, by) }), 201);
     },
   );
 
@@ -147,6 +148,7 @@ export function teamRoutes(ctx: ServiceContext) {
         toTeam: body.toTeam,
         tokens: body.tokens,
         actor,
+        origin: originOfRequest(c, actor),
         idempotency: key ? { scope: `transfer:${team}`, key, request: body } : undefined,
       });
       return c.json(result, 201);

@@ -1,19 +1,26 @@
 import { findAccount, insertAccount } from '../db/repos/accounts';
 import { countFailure, delayUntil, forgetFailures, signInFailures } from '../db/repos/signin';
+import { inTransaction } from '../db/tx';
+import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError } from '../domain/errors';
 import { delayAfter, FAILURE_MEMORY_MS, waitSeconds } from '../domain/signin';
 import { addMs } from '../domain/time';
+import { audit } from './audit';
 import type { ServiceContext } from './context';
 import { issueTokens, type Tokens } from './tokens';
 
 export async function createAccount(
   ctx: ServiceContext,
   input: { autodeskId: string; name: string; password: string },
+  origin: AuditOrigin,
 ): Promise<{ autodeskId: string; name: string; createdAt: string }> {
   const createdAt = ctx.clock.now().toISOString();
   const passwordHash = await ctx.passwords.hash(input.password);
-  const created = await insertAccount(ctx.db, { autodeskId: input.autodeskId, name: input.name, passwordHash, createdAt });
-  if (!created) throw conflict(`An account for ${input.autodeskId} already exists.`);
+  await inTransaction(ctx.db, async (trx) => {
+    const created = await insertAccount(trx, { autodeskId: input.autodeskId, name: input.name, passwordHash, createdAt });
+    if (!created) throw conflict(`An account for ${input.autodeskId} already exists.`);
+    await audit(trx, origin, createdAt, { team: null, action: 'account.created', target: input.autodeskId, after: { name: input.name } });
+  });
   return { autodeskId: input.autodeskId, name: input.name, createdAt };
 }
 

@@ -1,6 +1,8 @@
 import type { DefaultsView } from '@flexgate/shared';
 import { replaceTeamDefaults, teamDefaults } from '../db/repos/members';
 import { inTransaction } from '../db/tx';
+import type { AuditOrigin } from '../domain/audit';
+import { audit } from './audit';
 import type { ServiceContext } from './context';
 import { requireProducts } from './members';
 import { requireTeam } from './teams';
@@ -16,10 +18,19 @@ export async function getDefaults(ctx: ServiceContext, teamId: string): Promise<
  * stored as given, so a product added to the catalog later is not in it; an empty set turns
  * defaults off. No e-mail is sent (R14).
  */
-export async function setDefaults(ctx: ServiceContext, teamId: string, products: string[]): Promise<DefaultsView> {
+export async function setDefaults(ctx: ServiceContext, teamId: string, products: string[], origin: AuditOrigin): Promise<DefaultsView> {
   await requireTeam(ctx, teamId);
   const unique = [...new Set(products)].sort();
   await requireProducts(ctx, unique);
-  await inTransaction(ctx.db, (trx) => replaceTeamDefaults(trx, teamId, unique));
+  await inTransaction(ctx.db, async (trx) => {
+    const before = await teamDefaults(trx, teamId);
+    await replaceTeamDefaults(trx, teamId, unique);
+    await audit(trx, origin, ctx.clock.now().toISOString(), {
+      team: teamId,
+      action: 'defaults.changed',
+      before: { products: before },
+      after: { products: unique },
+    });
+  });
   return { team: teamId, products: unique, enabled: unique.length > 0 };
 }

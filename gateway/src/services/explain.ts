@@ -5,6 +5,7 @@ import { teamBalance } from '../db/repos/lots';
 import { membershipFacts } from '../db/repos/members';
 import { sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
 import { notFound } from '../domain/errors';
+import { explainForTeam } from '../domain/explain';
 import { decideAccess } from '../domain/precedence';
 import { previewLaunch } from '../domain/preview';
 import type { ServiceContext } from './context';
@@ -13,7 +14,7 @@ import { requireTeam } from './teams';
 /**
  * R18: for every catalog product, what a launch by this member through this team would get right
  * now, and why: the same facts and the same pure precedence (R9-R13) the launch itself uses,
- * gathered once for the whole catalog.
+ * gathered once for the whole catalog. What it says is scoped to this team (domain/explain.ts).
  */
 export async function explainAccess(ctx: ServiceContext, teamId: string, autodeskId: string): Promise<AccessExplanation[]> {
   await requireTeam(ctx, teamId);
@@ -35,22 +36,16 @@ export async function explainAccess(ctx: ServiceContext, teamId: string, autodes
     ),
   ]);
   return catalog.map((p) => {
-    const d = decideAccess({
-      autodeskId,
-      productKey: p.key,
-      product: p,
-      licenses,
-      memberships,
-      requestedTeam: teamId,
-      now,
-    });
+    const ask = { autodeskId, productKey: p.key, product: p, memberships, requestedTeam: teamId, now };
     const open = sessionStateOf(
       sessions.filter((r) => r.product_key === p.key),
       nowIso,
     ).open;
     // The same rule as a dry-run launch: R4 for a Flex grant that would open a session.
-    const v = previewLaunch(p.key, d, { open: open !== undefined, balance, rate: p.dailyRate });
-    if (v.granted && v.source) return { product: p.key, name: p.name, granted: true, source: v.source, reason: v.reason };
-    return { product: p.key, name: p.name, granted: false, source: null, code: v.code, rule: v.rule, reason: v.reason };
+    const flex = { open: open !== undefined, balance, rate: p.dailyRate };
+    const launch = previewLaunch(p.key, decideAccess({ ...ask, licenses }), flex);
+    // This team's own answer: the person's licences are not this team's to show.
+    const team = previewLaunch(p.key, decideAccess({ ...ask, licenses: [] }), flex);
+    return explainForTeam(p, launch, team, autodeskId);
   });
 }

@@ -1,14 +1,16 @@
 import type { ImportResult } from '@flexgate/shared';
 import { listProductKeys } from '../db/repos/catalog';
 import { insertInvitations } from '../db/repos/invitations';
-import { existingAccounts, existingMembers, upsertMembers } from '../db/repos/members';
+import { existingMembers, upsertMembers } from '../db/repos/members';
 import { inTransaction } from '../db/tx';
+import type { AuditOrigin } from '../domain/audit';
 import { invalid } from '../domain/errors';
 import { IMPORT_STEP, importSteps } from '../domain/import';
 import { addMs } from '../domain/time';
 import { newId } from '../lib/ids';
 import { newSecret, sha256 } from '../lib/secrets';
 import { nextTurn, runInTurns } from '../lib/turns';
+import { audit } from './audit';
 import type { ServiceContext } from './context';
 import { INVITATION_MS } from './invitations';
 import { requireTeam } from './teams';
@@ -17,9 +19,9 @@ import { requireTeam } from './teams';
  * R14: members from a CSV file, up to 10,000 rows, and no e-mail at all. Each row is applied
  * whole or not at all: every row is checked first (against the catalog, in memory), then the
  * valid ones are written together in one transaction in batches, and the bad ones are reported
- * with their line. A row whose e-mail has an account adds or updates an active member; one
- * without an account becomes a pending member with an invitation whose e-mail is not sent
- * (R14: no e-mail by import) until an admin resends it.
+ * with their line. A row for a member updates it (status kept); any other becomes a pending
+ * member with an invitation whose e-mail is not sent (R14: no e-mail by import) until an admin
+ * resends it: an existing account joins only when its person accepts (R11), as by the API.
  *
  * Checking and writing both pause every `IMPORT_STEP` rows for a turn of the event loop, so that
  * other requests are answered meanwhile (SQLite's driver is synchronous: without the pauses the
@@ -27,7 +29,7 @@ import { requireTeam } from './teams';
  * Rows are independent (the plan refuses a repeated e-mail), so writing them batch by batch
  * decides each one as writing them all at once would.
  */
-export async function importMembers(ctx: ServiceContext, teamId: string, csv: string): Promise<ImportResult> {
+export async function importMembers(ctx: ServiceContext, teamId: string, csv: string, origin: AuditOrigin): Promise<ImportResult> {
   await requireTeam(ctx, teamId);
   const plan = await runInTurns(importSteps(csv, new Set(await listProductKeys(ctx.db))));
   if ('fileError' in plan) throw invalid(plan.fileError);
@@ -40,14 +42,14 @@ export async function importMembers(ctx: ServiceContext, teamId: string, csv: st
       if (i > 0) await nextTurn();
       const batch = plan.rows.slice(i, i + IMPORT_STEP);
       const emails = batch.map((r) => r.email);
-      const [members, accounts] = await Promise.all([existingMembers(trx, teamId, emails), existingAccounts(trx, emails)]);
+      const members = await existingMembers(trx, teamId, emails);
       const rows = batch.map((r) => ({
         autodeskId: r.email,
         name: r.name,
         guest: r.guest,
         allProducts: r.allProducts,
         products: r.products,
-        status: members.get(r.email) ?? (accounts.has(r.email) ? ('active' as const) : ('invited' as const)),
+        status: members.get(r.email) ?? ('invited' as const),
       }));
       await upsertMembers(trx, teamId, rows, nowIso);
       const invited = rows.filter((r) => !members.has(r.autodeskId) && r.status === 'invited');
@@ -64,6 +66,12 @@ export async function importMembers(ctx: ServiceContext, teamId: string, csv: st
       );
       fresh += rows.filter((r) => !members.has(r.autodeskId)).length;
     }
+    // One entry for the file, not one per row: the counts and the addresses it touched.
+    await audit(trx, origin, nowIso, {
+      team: teamId,
+      action: 'members.imported',
+      after: { created: fresh, updated: plan.rows.length - fresh, errors: plan.errors.length, members: plan.rows.map((r) => r.email) },
+    });
     return fresh;
   });
   return { created, updated: plan.rows.length - created, errors: plan.errors };

@@ -1,17 +1,20 @@
 import type { AddMemberResponse, InvitationAccepted } from '@flexgate/shared';
+import { publicUrlOf } from '../config';
 import { findAccount, insertAccount } from '../db/repos/accounts';
 import { listProducts } from '../db/repos/catalog';
 import { findInvitation, findInvitationByTokenHash, insertInvitations, markAccepted, supersedeInvitations } from '../db/repos/invitations';
-import { activateMember, findMember, insertMember, listMembers, replaceMemberProducts } from '../db/repos/members';
+import { activateMember, deletePendingMember, findMember, insertMember, listMembers, replaceMemberProducts } from '../db/repos/members';
 import { enqueueMail, recentMailsTo } from '../db/repos/outbox';
 import { inTransaction, type Tx } from '../db/tx';
+import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError, invalid, notFound } from '../domain/errors';
 import { parseInvite } from '../domain/invite';
-import { invitationMail } from '../domain/mails';
-import { addMs, DAY_MS } from '../domain/time';
+import { acceptLink, invitationMail } from '../domain/mails';
+import { addMs, DAY_MS, humanInstant } from '../domain/time';
 import { newId } from '../lib/ids';
 import { newSecret, sha256 } from '../lib/secrets';
 import { TokenBuckets } from '../middleware/rate-limit';
+import { audit } from './audit';
 import type { Actor, ServiceContext } from './context';
 import { requireProducts } from './members';
 import { requireTeam } from './teams';
@@ -51,9 +54,18 @@ export function takeInviteToken(ctx: ServiceContext, by: Actor | undefined): voi
 }
 
 /** A fresh invitation row and its invitation e-mail, in the caller's transaction. */
-async function issueInvitation(
+export async function issueInvitation(
+  ctx: ServiceContext,
   trx: Tx,
-  m: { teamId: string; teamName: string; autodeskId: string; name: string; allProducts: boolean; products: readonly string[] },
+  m: {
+    teamId: string;
+    teamName: string;
+    autodeskId: string;
+    name: string;
+    allProducts: boolean;
+    products: readonly string[];
+    hasAccount?: boolean;
+  },
   now: Date,
 ): Promise<NewInvitation> {
   const recent = await recentMailsTo(trx, m.autodeskId, 'invitation', addMs(now, -DAY_MS).toISOString(), INVITATIONS_PER_RECIPIENT_PER_DAY);
@@ -79,6 +91,7 @@ async function issueInvitation(
   ]);
   const catalog = await listProducts(trx);
   const names = catalog.filter((p) => m.allProducts || m.products.includes(p.key)).map((p) => p.name);
+  const hasAccount = m.hasAccount ?? (await findAccount(trx, m.autodeskId)) !== null;
   await enqueueMail(
     trx,
     [
@@ -86,10 +99,11 @@ async function issueInvitation(
         to: m.autodeskId,
         name: m.name,
         teamName: m.teamName,
-        token: inv.token,
+        link: acceptLink(publicUrlOf(ctx.config), inv.token),
         expiresAt: inv.expiresAt,
         products: names,
         allProducts: m.allProducts,
+        hasAccount,
       }),
     ],
     now.toISOString(),
@@ -111,6 +125,7 @@ export async function inviteMember(
     allProducts?: boolean | undefined;
     /** Who sends it: an admin's invitations are limited per admin. */
     by?: Actor | undefined;
+    origin: AuditOrigin;
   },
 ): Promise<AddMemberResponse> {
   const team = await requireTeam(ctx, input.teamId);
@@ -142,11 +157,19 @@ export async function inviteMember(
       );
     }
     await replaceMemberProducts(trx, team.id, parsed.email, products);
-    return issueInvitation(
+    const inv = await issueInvitation(
+      ctx,
       trx,
       { teamId: team.id, teamName: team.name, autodeskId: parsed.email, name: parsed.name, allProducts, products },
       now,
     );
+    await audit(trx, input.origin, now.toISOString(), {
+      team: team.id,
+      action: 'member.invited',
+      target: parsed.email,
+      after: { name: parsed.name, guest, allProducts, products, invitation: inv.id, expiresAt: inv.expiresAt },
+    });
+    return inv;
   });
   return {
     member: {
@@ -171,7 +194,8 @@ export async function resendInvitation(
   ctx: ServiceContext,
   teamId: string,
   invitationId: string,
-  by?: Actor,
+  by: Actor | undefined,
+  origin: AuditOrigin,
 ): Promise<{ id: string; expiresAt: string }> {
   const team = await requireTeam(ctx, teamId);
   takeInviteToken(ctx, by);
@@ -184,7 +208,8 @@ export async function resendInvitation(
     if (!member) throw notFound(`${old.autodeskId} is no longer a member of this team; invite them again.`);
     if (member.status === 'active') throw conflict(`${old.autodeskId} is already an active member.`);
     await supersedeInvitations(trx, teamId, old.autodeskId, now.toISOString());
-    return issueInvitation(
+    const inv = await issueInvitation(
+      ctx,
       trx,
       {
         teamId,
@@ -196,8 +221,46 @@ export async function resendInvitation(
       },
       now,
     );
+    await audit(trx, origin, now.toISOString(), {
+      team: teamId,
+      action: 'invitation.resent',
+      target: member.autodeskId,
+      before: { invitation: old.id, expiresAt: old.expiresAt },
+      after: { invitation: inv.id, expiresAt: inv.expiresAt },
+    });
+    return inv;
   });
   return { id: fresh.id, expiresAt: fresh.expiresAt };
+}
+
+const DEAD = 'This invitation is not valid any more: it may have been replaced by a newer invitation e-mail, or withdrawn.';
+
+/** The live invitation a token stands for, or the refusal a person should read. */
+async function liveInvitation(ctx: ServiceContext, token: string) {
+  const inv = await findInvitationByTokenHash(ctx.db, sha256(token));
+  if (!inv || inv.supersededAt) throw notFound(DEAD);
+  if (inv.acceptedAt) throw conflict(`This invitation was already accepted on ${humanInstant(inv.acceptedAt)}; sign in instead.`);
+  if (inv.expiresAt <= ctx.clock.now().toISOString()) {
+    throw new DomainError(
+      'conflict',
+      `This invitation expired on ${humanInstant(inv.expiresAt)} (7 days after it was sent); ask a team admin to send it again.`,
+      { rule: 'R11' },
+    );
+  }
+  const member = await findMember(ctx.db, inv.teamId, inv.autodeskId);
+  if (!member) throw notFound(DEAD);
+  return { inv, member };
+}
+
+/** What the accept page shows before anyone acts: the team, the invitee and whether they already have an account. */
+export async function invitationByToken(
+  ctx: ServiceContext,
+  token: string,
+): Promise<{ autodeskId: string; name: string; teamName: string; expiresAt: string; hasAccount: boolean }> {
+  const { inv, member } = await liveInvitation(ctx, token);
+  const team = await requireTeam(ctx, inv.teamId);
+  const account = await findAccount(ctx.db, inv.autodeskId);
+  return { autodeskId: inv.autodeskId, name: member.name, teamName: team.name, expiresAt: inv.expiresAt, hasAccount: account !== null };
 }
 
 /**
@@ -205,21 +268,12 @@ export async function resendInvitation(
  * is created (named as invited); with one, its password must match, so an invitation to an
  * existing e-mail cannot be used to take that account over.
  */
-export async function acceptInvitation(ctx: ServiceContext, input: { token: string; password: string }): Promise<InvitationAccepted> {
-  const dead = 'This invitation token is not valid: it may have been replaced by a newer invitation e-mail.';
-  const inv = await findInvitationByTokenHash(ctx.db, sha256(input.token));
-  if (!inv || inv.supersededAt) throw notFound(dead);
-  if (inv.acceptedAt) throw conflict(`This invitation was already accepted on ${inv.acceptedAt}; sign in instead.`);
-  const now = ctx.clock.now();
-  if (inv.expiresAt <= now.toISOString()) {
-    throw new DomainError(
-      'conflict',
-      `This invitation expired on ${inv.expiresAt} (7 days after it was sent); ask a team admin to resend it.`,
-      { rule: 'R11' },
-    );
-  }
-  const member = await findMember(ctx.db, inv.teamId, inv.autodeskId);
-  if (!member) throw notFound(dead);
+export async function acceptInvitation(
+  ctx: ServiceContext,
+  input: { token: string; password: string },
+  requestId: string | null = null,
+): Promise<InvitationAccepted> {
+  const { inv, member } = await liveInvitation(ctx, input.token);
   const account = await findAccount(ctx.db, inv.autodeskId);
   if (account && !(await ctx.passwords.verify(input.password, account.passwordHash))) {
     throw new DomainError('unauthorized', `An Autodesk account ${inv.autodeskId} exists already: give its password to accept.`);
@@ -234,7 +288,33 @@ export async function acceptInvitation(ctx: ServiceContext, input: { token: stri
       // An account made meanwhile by someone else: its password was never checked here, so refuse.
       if (!created) throw invalid(`An Autodesk account ${inv.autodeskId} was created meanwhile; accept again with its password.`);
     }
-    if (!(await activateMember(trx, inv.teamId, inv.autodeskId))) throw notFound(dead);
+    if (!(await activateMember(trx, inv.teamId, inv.autodeskId))) throw notFound(DEAD);
+    await audit(trx, { actor: { kind: 'user', autodeskId: inv.autodeskId }, requestId }, nowIso, {
+      team: inv.teamId,
+      action: 'invitation.accepted',
+      target: inv.autodeskId,
+      after: { invitation: inv.id, accountCreated: created },
+    });
     return { autodeskId: inv.autodeskId, team: inv.teamId, status: 'active' as const, accountCreated: created };
   });
+}
+
+/**
+ * The person says no: the pending member is removed and the token dies. Declining needs only the
+ * token, as an e-mail's "unsubscribe" does: whoever holds it could as well have ignored it.
+ */
+export async function declineInvitation(ctx: ServiceContext, token: string, requestId: string | null = null): Promise<{ team: string }> {
+  const { inv } = await liveInvitation(ctx, token);
+  await inTransaction(ctx.db, async (trx) => {
+    const nowIso = ctx.clock.now().toISOString();
+    if ((await supersedeInvitations(trx, inv.teamId, inv.autodeskId, nowIso)) === 0) throw notFound(DEAD);
+    await deletePendingMember(trx, inv.teamId, inv.autodeskId);
+    await audit(trx, { actor: { kind: 'user', autodeskId: inv.autodeskId }, requestId }, nowIso, {
+      team: inv.teamId,
+      action: 'invitation.declined',
+      target: inv.autodeskId,
+      before: { invitation: inv.id },
+    });
+  });
+  return { team: inv.teamId };
 }

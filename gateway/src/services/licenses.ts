@@ -1,8 +1,11 @@
 import { findProduct } from '../db/repos/catalog';
 import { insertLicense } from '../db/repos/licenses';
+import { inTransaction } from '../db/tx';
+import type { AuditOrigin } from '../domain/audit';
 import { DomainError, invalid } from '../domain/errors';
 import type { LicenseFact } from '../domain/precedence';
 import { newId } from '../lib/ids';
+import { audit } from './audit';
 import type { ServiceContext } from './context';
 
 /** Records a single-user subscription or a trial (R9), for one Autodesk ID and one product. */
@@ -10,6 +13,7 @@ export async function grantLicense(
   ctx: ServiceContext,
   kind: 'subscription' | 'trial',
   input: { autodeskId: string; product: string; startsAt?: string; endsAt: string },
+  origin: AuditOrigin,
 ): Promise<LicenseFact> {
   if (!(await findProduct(ctx.db, input.product))) {
     throw new DomainError('unknown-product', `No product "${input.product}" in the catalog.`);
@@ -25,6 +29,11 @@ export async function grantLicense(
     startsAt,
     endsAt,
   };
-  await insertLicense(ctx.db, { ...license, createdAt: ctx.clock.now().toISOString() });
+  const at = ctx.clock.now().toISOString();
+  await inTransaction(ctx.db, async (trx) => {
+    await insertLicense(trx, { ...license, createdAt: at });
+    const { id, ...after } = license;
+    await audit(trx, origin, at, { team: null, action: 'license.granted', target: id, after });
+  });
   return license;
 }

@@ -15,10 +15,12 @@ import {
 import { enqueueMail } from '../db/repos/outbox';
 import { inTransaction, type Tx } from '../db/tx';
 import { flexProducts } from '../domain/access';
+import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError, notFound } from '../domain/errors';
 import { accessMail } from '../domain/mails';
+import { audit } from './audit';
 import type { Actor, ServiceContext } from './context';
-import { inviteMember } from './invitations';
+import { inviteMember, issueInvitation, takeInviteToken } from './invitations';
 import { requireTeam } from './teams';
 
 export type { MemberView };
@@ -53,16 +55,22 @@ type AddInput = {
   products?: string[] | undefined;
   allProducts?: boolean | undefined;
   by?: Actor | undefined;
+  origin: AuditOrigin;
 };
 
-/** POST /v1/teams/:team/members: an existing account by Autodesk ID, or an invitation (R11). */
+/** POST /v1/teams/:team/members: an existing account by Autodesk ID, or an invitation (R11); both wait for the person's consent. */
 export async function addMember(ctx: ServiceContext, input: AddInput): Promise<AddMemberResponse> {
   if (input.invite !== undefined) return inviteMember(ctx, { ...input, invite: input.invite });
-  return { member: await addExistingMember(ctx, { ...input, autodeskId: input.autodeskId ?? '' }) };
+  return askExistingAccount(ctx, { ...input, autodeskId: input.autodeskId ?? '' });
 }
 
-/** Adds an existing Autodesk account to a team as an active member (R11, R12), with its access e-mail (R14). */
-export async function addExistingMember(
+/**
+ * R11: an existing Autodesk account is asked, not added: it becomes a pending member with an
+ * invitation e-mail, as a newcomer does, and joins only when that person accepts (signing in with
+ * their own password). Until then it launches nothing through this team and counts for no choice
+ * between teams, and this team's admin sees nothing of its licences held elsewhere.
+ */
+export async function askExistingAccount(
   ctx: ServiceContext,
   input: {
     teamId: string;
@@ -70,38 +78,60 @@ export async function addExistingMember(
     guest?: boolean | undefined;
     products?: string[] | undefined;
     allProducts?: boolean | undefined;
+    by?: Actor | undefined;
+    origin: AuditOrigin;
   },
-): Promise<MemberView> {
+): Promise<AddMemberResponse> {
   const team = await requireTeam(ctx, input.teamId);
   const account = await findAccount(ctx.db, input.autodeskId);
   if (!account) throw notFound(`No Autodesk account ${input.autodeskId}; invite them with "Full Name <email>" instead.`);
+  takeInviteToken(ctx, input.by);
   const products = [...new Set(input.products ?? [])];
   await requireProducts(ctx, products);
-  const member: MemberView = {
-    team: input.teamId,
-    autodeskId: input.autodeskId,
-    name: account.name,
-    guest: input.guest ?? false,
-    status: 'active',
-    allProducts: input.allProducts ?? false,
-    products,
-  };
-  const nowIso = ctx.clock.now().toISOString();
-  await inTransaction(ctx.db, async (trx) => {
+  const guest = input.guest ?? false;
+  const allProducts = input.allProducts ?? false;
+  const now = ctx.clock.now();
+  const nowIso = now.toISOString();
+  const invitation = await inTransaction(ctx.db, async (trx) => {
     const added = await insertMember(trx, {
       teamId: input.teamId,
       autodeskId: input.autodeskId,
       name: account.name,
-      guest: member.guest,
-      allProducts: member.allProducts,
-      status: 'active',
+      guest,
+      allProducts,
+      status: 'invited',
       createdAt: nowIso,
     });
-    if (!added) throw conflict(`${input.autodeskId} is already a member of this team.`);
+    if (!added) throw conflict(`${input.autodeskId} is already a member of this team (or invited to it).`);
     await replaceMemberProducts(trx, input.teamId, input.autodeskId, products);
-    await notifyAccess(trx, team.name, team.id, { ...member, status: 'active', products }, nowIso);
+    const inv = await issueInvitation(
+      ctx,
+      trx,
+      { teamId: team.id, teamName: team.name, autodeskId: input.autodeskId, name: account.name, allProducts, products, hasAccount: true },
+      now,
+    );
+    await audit(trx, input.origin, nowIso, {
+      team: team.id,
+      action: 'member.invited',
+      target: input.autodeskId,
+      after: { name: account.name, guest, allProducts, products, account: 'existing', invitation: inv.id, expiresAt: inv.expiresAt },
+    });
+    return inv;
   });
-  return member;
+  const pending = { id: invitation.id, expiresAt: invitation.expiresAt };
+  return {
+    member: {
+      team: team.id,
+      autodeskId: input.autodeskId,
+      name: account.name,
+      guest,
+      status: 'invited',
+      allProducts,
+      products,
+      invitation: pending,
+    },
+    invitation: pending,
+  };
 }
 
 /** The most members one page of `GET /v1/teams/:team/members` holds, and how many it holds by default. */
@@ -165,7 +195,7 @@ function view(teamId: string, m: MemberRow, inv: { id: string; expiresAt: string
  */
 export async function setMemberProducts(
   ctx: ServiceContext,
-  input: { teamId: string; autodeskId: string; allProducts: boolean; products: string[] },
+  input: { teamId: string; autodeskId: string; allProducts: boolean; products: string[]; origin: AuditOrigin },
 ): Promise<MemberView> {
   const team = await requireTeam(ctx, input.teamId);
   const products = [...new Set(input.products)].sort();
@@ -179,16 +209,31 @@ export async function setMemberProducts(
     const after: MemberRow = { ...before, allProducts: input.allProducts, products };
     const changed = before.allProducts !== after.allProducts || before.products.join(',') !== products.join(',');
     if (changed) await notifyAccess(trx, team.name, team.id, after, nowIso);
+    await audit(trx, input.origin, nowIso, {
+      team: team.id,
+      action: 'member.products.changed',
+      target: input.autodeskId,
+      before: { allProducts: before.allProducts, products: [...before.products].sort() },
+      after: { allProducts: input.allProducts, products },
+    });
     const [inv] = (await openInvitations(trx, input.teamId, input.autodeskId)).slice(-1);
     return view(input.teamId, after, inv, nowIso);
   });
 }
 
 /** DELETE .../members/:id: access ends at once; a pending invitation's token dies with it (R11). */
-export async function removeMember(ctx: ServiceContext, teamId: string, autodeskId: string): Promise<void> {
+export async function removeMember(ctx: ServiceContext, teamId: string, autodeskId: string, origin: AuditOrigin): Promise<void> {
   await requireTeam(ctx, teamId);
   await inTransaction(ctx.db, async (trx) => {
-    await supersedeInvitations(trx, teamId, autodeskId, ctx.clock.now().toISOString());
-    if (!(await deleteMember(trx, teamId, autodeskId))) throw notFound(`${autodeskId} is not a member of this team.`);
+    const nowIso = ctx.clock.now().toISOString();
+    const [before] = await listMembers(trx, teamId, { autodeskId });
+    await supersedeInvitations(trx, teamId, autodeskId, nowIso);
+    if (!before || !(await deleteMember(trx, teamId, autodeskId))) throw notFound(`${autodeskId} is not a member of this team.`);
+    await audit(trx, origin, nowIso, {
+      team: teamId,
+      action: 'member.removed',
+      target: autodeskId,
+      before: { name: before.name, guest: before.guest, status: before.status, allProducts: before.allProducts, products: before.products },
+    });
   });
 }

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import nodemailer from 'nodemailer';
 import { claimMail, dueMail, listOutbox, markFailed, markSent, type PendingMail } from '../db/repos/outbox';
 import type { DB } from '../db/schema';
-import { sentText } from '../domain/mails';
+import { senderOf, sentText } from '../domain/mails';
 import { addMs } from '../domain/time';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
@@ -88,7 +88,7 @@ export class MailSender {
     const nowIso = now.toISOString();
     if (!(await claimMail(this.o.db, m, nowIso, addMs(now, LEASE_MS).toISOString()))) return false;
     try {
-      await this.transport.sendMail({ from: this.o.from, to: m.to, subject: m.subject, text: m.text });
+      await this.transport.sendMail({ from: senderOf(this.o.from), to: m.to, subject: m.subject, text: m.text });
       await markSent(this.o.db, m.id, this.o.clock.now().toISOString(), sentText(m.text));
       return true;
     } catch (error) {

@@ -4,6 +4,7 @@ import { invalid } from '../domain/errors';
 import { lotExpiry } from '../domain/lots';
 import { newId } from '../lib/ids';
 import { checkAlerts } from './alerts';
+import { type AuditOrigin, audit, originOf } from './audit';
 import { type Actor, actorLabel, type ServiceContext } from './context';
 import { type IdempotencyRequest, remember, replay } from './idempotency';
 import { requireTeam } from './teams';
@@ -27,6 +28,8 @@ export async function purchase(
     purchasedAt?: string;
     pricePerToken?: number;
     actor: Actor;
+    /** The audit trail's who and request id; the actor's own by default. */
+    origin?: AuditOrigin;
     idempotency?: IdempotencyRequest;
   },
 ): Promise<PurchaseResult> {
@@ -77,6 +80,12 @@ export async function purchase(
     await expireLots(trx, input.teamId, now.toISOString());
     // R19: a purchase may end a low-balance crossing, and a backdated lot may already expire within 90 days.
     await checkAlerts(trx, input.teamId, now, { credited: true });
+    await audit(trx, input.origin ?? originOf(input.actor), now.toISOString(), {
+      team: input.teamId,
+      action: 'tokens.purchased',
+      target: result.lotId,
+      after: { tokens: input.tokens, purchasedAt: result.purchasedAt, expiresAt: result.expiresAt },
+    });
     await remember(trx, input.idempotency, result, now.toISOString());
     return result;
   });

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { findRefreshToken, insertRefreshToken, insertRevocation, useRefreshToken } from '../db/repos/refresh';
 import { inTransaction } from '../db/tx';
+import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError } from '../domain/errors';
 import { decideRefresh, REFRESH_TTL_MS } from '../domain/refresh';
 import { addMs } from '../domain/time';
 import { newId } from '../lib/ids';
 import { sha256 } from '../lib/secrets';
+import { audit } from './audit';
 import type { ServiceContext } from './context';
 
 /** What a sign-in and a refresh answer: a short-lived access token and the next refresh token. */
@@ -90,9 +92,16 @@ export async function revokeFamily(ctx: ServiceContext, family: string): Promise
 }
 
 /** An operator ends every sign-in of a user: every token issued until now. */
-export async function revokeUser(ctx: ServiceContext, autodeskId: string): Promise<{ autodeskId: string; revokedAt: string }> {
+export async function revokeUser(
+  ctx: ServiceContext,
+  autodeskId: string,
+  origin: AuditOrigin,
+): Promise<{ autodeskId: string; revokedAt: string }> {
   const r = { kind: 'user' as const, subject: autodeskId, at: ctx.clock.now().toISOString() };
-  await insertRevocation(ctx.db, r);
+  await inTransaction(ctx.db, async (trx) => {
+    await insertRevocation(trx, r);
+    await audit(trx, origin, r.at, { team: null, action: 'user.revoked', target: autodeskId, after: { revokedAt: r.at } });
+  });
   ctx.keys.revocations.apply(r);
   return { autodeskId, revokedAt: r.at };
 }

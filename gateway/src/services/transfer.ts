@@ -5,6 +5,7 @@ import { conflict, invalid } from '../domain/errors';
 import { planDraw } from '../domain/lots';
 import { newId } from '../lib/ids';
 import { checkAlerts } from './alerts';
+import { type AuditOrigin, audit, originOf } from './audit';
 import { type Actor, actorLabel, type ServiceContext } from './context';
 import { type IdempotencyRequest, remember, replay } from './idempotency';
 import { requireTeam } from './teams';
@@ -18,7 +19,15 @@ import { requireTeam } from './teams';
  */
 export async function transfer(
   ctx: ServiceContext,
-  input: { fromTeam: string; toTeam: string; tokens: number; actor: Actor; idempotency?: IdempotencyRequest | undefined },
+  input: {
+    fromTeam: string;
+    toTeam: string;
+    tokens: number;
+    actor: Actor;
+    /** The audit trail's who and request id; the actor's own by default. */
+    origin?: AuditOrigin;
+    idempotency?: IdempotencyRequest | undefined;
+  },
 ): Promise<TransferResponse> {
   if (input.fromTeam === input.toTeam) throw invalid('toTeam is this very team; a transfer needs two different teams.');
   const [from, to] = await Promise.all([requireTeam(ctx, input.fromTeam), requireTeam(ctx, input.toTeam)]);
@@ -86,6 +95,16 @@ export async function transfer(
     // R19: the source may have gone low; the target's new lots may expire within 90 days.
     await checkAlerts(trx, from.id, now);
     await checkAlerts(trx, to.id, now, { credited: true });
+    // Both teams' trails show the move: each admin sees tokens leave or arrive.
+    const moved = { from: from.id, to: to.id, tokens: input.tokens, lots: answer.lots };
+    const origin = input.origin ?? originOf(input.actor);
+    await audit(
+      trx,
+      origin,
+      nowIso,
+      { team: from.id, action: 'tokens.transferred', target: to.id, after: moved },
+      { team: to.id, action: 'tokens.transferred', target: from.id, after: moved },
+    );
     await remember(trx, input.idempotency, answer, nowIso);
     return answer;
   });

@@ -307,8 +307,11 @@ export class KeyRing {
       .execute();
   }
 
-  /** Makes a new signing key; the old one keeps verifying until its tokens have expired. */
-  async rotate(): Promise<string> {
+  /**
+   * Makes a new signing key; the old one keeps verifying until its tokens have expired.
+   * `record` runs in the rotation's transaction (the audit trail), with the new kid.
+   */
+  async rotate(record?: (trx: Tx, kid: string) => Promise<void>): Promise<string> {
     const now = this.clock.now();
     const fresh = await this.generate();
     await inTransaction(this.db, async (trx) => {
@@ -317,6 +320,7 @@ export class KeyRing {
       await this.retireActive(trx, now);
       await trx.insertInto('signing_keys').values(fresh).execute();
       await bumpVersion(trx);
+      await record?.(trx, fresh.kid);
     });
     await this.refresh();
     return fresh.kid;
@@ -327,7 +331,7 @@ export class KeyRing {
    * key set lists its kid as revoked. The active key is replaced first, in the same transaction,
    * so that something always signs. Revoking a revoked key changes nothing. Null: no such key.
    */
-  async revoke(kid: string): Promise<Revocation | null> {
+  async revoke(kid: string, record?: (trx: Tx, revokedAt: string) => Promise<void>): Promise<Revocation | null> {
     const now = this.clock.now();
     const fresh = await this.generate();
     const revokedAt = await inTransaction(this.db, async (trx) => {
@@ -341,6 +345,7 @@ export class KeyRing {
       }
       await trx.updateTable('signing_keys').set({ revoked_at: now.toISOString() }).where('kid', '=', kid).execute();
       await bumpVersion(trx);
+      await record?.(trx, now.toISOString());
       return now.toISOString();
     });
     if (revokedAt === null) return null;

@@ -9,7 +9,7 @@ export interface Chrome {
   csrf?: string;
   teams?: { id: string; name: string }[];
   team?: { id: string; name: string };
-  tab?: 'overview' | 'members' | 'defaults' | 'usage' | 'tokens' | 'spend' | 'advice' | 'inspect';
+  tab?: 'overview' | 'members' | 'defaults' | 'usage' | 'tokens' | 'spend' | 'advice' | 'audit' | 'inspect';
   notice?: string | null;
   error?: string | null;
 }
@@ -100,6 +100,9 @@ export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ t
                     </Tab>
                     <Tab href={teamPath(t.id, '/advice')} active={chrome.tab === 'advice'}>
                       Advice
+                    </Tab>
+                    <Tab href={teamPath(t.id, '/audit')} active={chrome.tab === 'audit'}>
+                      Audit
                     </Tab>
                   </>
                 ) : null}

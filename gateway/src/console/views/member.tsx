@@ -4,7 +4,7 @@ import { day, memberPath, ruleLabel, teamPath } from './format';
 import { Badge, Csrf, TableWrap } from './layout';
 import { ProductPicker, productList, StatusBadge } from './members';
 
-const SOURCE: Record<string, string> = { subscription: 'Subscription', trial: 'Trial', flex: 'Flex tokens' };
+const SOURCE: Record<string, string> = { flex: 'Flex tokens', elsewhere: 'Access from elsewhere' };
 
 export const MemberPage: FC<{
   team: { id: string; name: string };

@@ -62,3 +62,14 @@ export async function findAdminById(
   const teams = await db.selectFrom('admin_teams').select('team_id').where('admin_id', '=', id).execute();
   return { ...admin, teams: teams.map((t) => t.team_id) };
 }
+
+/** Admins' names by id (the audit page names who acted); an admin removed since is simply absent. */
+export async function adminNamesById(db: Kysely<DB>, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('admins')
+    .select(['id', 'name'])
+    .where('id', 'in', [...ids])
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}

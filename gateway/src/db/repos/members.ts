@@ -259,6 +259,18 @@ export async function deleteMember(db: Kysely<DB>, teamId: string, autodeskId: s
   return Number(res.numDeletedRows) === 1;
 }
 
+/** Removes a member only while still pending (a declined invitation); an active member stays. */
+export async function deletePendingMember(db: Kysely<DB>, teamId: string, autodeskId: string): Promise<boolean> {
+  const pending = await db
+    .selectFrom('members')
+    .select('autodesk_id')
+    .where('team_id', '=', teamId)
+    .where('autodesk_id', '=', autodeskId)
+    .where('status', '=', 'invited')
+    .executeTakeFirst();
+  return pending ? deleteMember(db, teamId, autodeskId) : false;
+}
+
 export async function teamDefaults(db: Kysely<DB>, teamId: string): Promise<string[]> {
   const rows = await db.selectFrom('team_defaults').select('product_key').where('team_id', '=', teamId).orderBy('product_key').execute();
   return rows.map((r) => r.product_key);
@@ -294,15 +306,6 @@ export async function existingMembers(db: Kysely<DB>, teamId: string, ids: reado
       .where('autodesk_id', 'in', part)
       .execute();
     for (const r of rows) out.set(r.autodesk_id, r.status);
-  }
-  return out;
-}
-
-export async function existingAccounts(db: Kysely<DB>, ids: readonly string[]): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (const part of chunks(ids)) {
-    const rows = await db.selectFrom('accounts').select('autodesk_id').where('autodesk_id', 'in', part).execute();
-    for (const r of rows) out.add(r.autodesk_id);
   }
   return out;
 }

@@ -1,0 +1,91 @@
+import type { AuditEntryView, AuditQuery } from '@flexgate/shared';
+import { appendAudit, listAudit } from '../db/repos/audit';
+import type { Tx } from '../db/tx';
+import { type AuditAction, type AuditActor, type AuditOrigin, actionFilter, auditCsv, auditRecord } from '../domain/audit';
+import { reportRange } from '../domain/report';
+import type { Actor, ServiceContext } from './context';
+
+export type { AuditOrigin };
+
+/** The origin of a change made through the API by `actor` (the ledger's who) in request `requestId`. */
+export function originOf(actor: Actor, requestId: string | null = null, via: 'api' | 'console' = 'api'): AuditOrigin {
+  const who: AuditActor =
+    actor.kind === 'admin'
+      ? { kind: 'admin', id: actor.id, via }
+      : actor.kind === 'user'
+        ? { kind: 'user', autodeskId: actor.autodeskId }
+        : actor.kind === 'operator'
+          ? { kind: 'operator' }
+          : { kind: 'system' };
+  return { actor: who, requestId };
+}
+
+/** Records actions in the transaction of their change (the same commit, or neither). */
+export function audit(
+  trx: Tx,
+  origin: AuditOrigin,
+  at: string,
+  ...entries: { team: string | null; action: AuditAction; target?: string | null; before?: unknown; after?: unknown }[]
+): Promise<void> {
+  return appendAudit(
+    trx,
+    entries.map((e) => auditRecord(origin, at, e)),
+  );
+}
+
+const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
+
+/**
+ * A page of the trail, newest first: a team's (`team`), only the operator-wide entries (`null`),
+ * or all of them (undefined). `next` is the cursor of the following page, null on the last one.
+ */
+export async function auditTrail(
+  ctx: ServiceContext,
+  team: string | null | undefined,
+  q: Omit<AuditQuery, 'format'>,
+): Promise<{ entries: AuditEntryView[]; next: number | null }> {
+  const range = q.from !== undefined || q.to !== undefined ? reportRange(q.from, q.to, ctx.clock.now()) : null;
+  // `from` alone runs to now and `to` alone from the beginning, unlike a report's 30 days.
+  const from = q.from === undefined ? undefined : range?.from;
+  const to = q.to === undefined ? undefined : range?.to;
+  // One more than asked tells whether another page follows, without a count.
+  const rows = await listAudit(ctx.db, {
+    team,
+    action: actionFilter(q.action),
+    actor: q.actor,
+    from,
+    to,
+    before: q.before,
+    limit: q.limit + 1,
+  });
+  const page = rows.slice(0, q.limit);
+  const entries = page.map((r) => ({
+    id: r.id,
+    at: r.at,
+    team: r.teamId,
+    actor: r.actor,
+    action: r.action,
+    target: r.target,
+    before: parse(r.before),
+    after: parse(r.after),
+    requestId: r.requestId,
+  }));
+  return { entries, next: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null };
+}
+
+/** The whole filtered trail as CSV (at most `AUDIT_CSV_MAX` entries, newest first). */
+export const AUDIT_CSV_MAX = 100_000;
+export async function auditCsvExport(
+  ctx: ServiceContext,
+  team: string | null | undefined,
+  q: Omit<AuditQuery, 'format' | 'limit' | 'before'>,
+): Promise<string> {
+  const all: AuditEntryView[] = [];
+  let before: number | undefined;
+  for (;;) {
+    const { entries, next } = await auditTrail(ctx, team, { ...q, limit: 1000, ...(before ? { before } : {}) });
+    all.push(...entries);
+    if (next === null || all.length >= AUDIT_CSV_MAX) return auditCsv(all.slice(0, AUDIT_CSV_MAX));
+    before = next;
+  }
+}
