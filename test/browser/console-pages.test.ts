@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newAccount, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { mailsTo, tokenOf } from '../harness/admin';
+import { joinTeam, newAccount, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
@@ -24,6 +25,7 @@ let team: string;
 let member: string;
 let adminKey: string;
 let lonelyKey: string;
+let invitationToken: string;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -55,9 +57,10 @@ beforeAll(async () => {
   const heavy = await newAccount(gw, 'heavy');
   const light = await newAccount(gw, 'light');
   member = heavy.autodeskId;
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: heavy.autodeskId, allProducts: true }), 201);
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: light.autodeskId, products: ['autocad'] }), 201);
+  await joinTeam(gw, team, heavy, { allProducts: true });
+  await joinTeam(gw, team, light, { products: ['autocad'] });
   expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { invite: 'Ivy Invitee <ivy@example.com>', products: ['revit'] }), 201);
+  invitationToken = tokenOf((await mailsTo(gw, 'ivy@example.com')).at(-1).text);
   for (const [daysAgo, who, product] of [
     [20, heavy, 'revit'],
     [12, light, 'autocad'],
@@ -148,6 +151,10 @@ const pages = (): [string, string, number][] => {
     ['tokens-move', `${t}/tokens/move`, 200],
     ['ledger', `${t}/ledger`, 200],
     ['ledger-filtered', `${t}/ledger?kind=charge&user=${encodeURIComponent(member)}`, 200],
+    ['spend', `${t}/spend`, 200],
+    ['advice', `${t}/advice`, 200],
+    ['audit', `${t}/audit`, 200],
+    ['audit-filtered', `${t}/audit?action=member.*`, 200],
     ['inspect', `/console/inspect?team=${team}`, 200],
     ['not-allowed', '/console/teams/tm_someone-else', 403],
     ['not-found', '/console/no-such-page', 404],
@@ -198,6 +205,12 @@ describe('every console page (issue 20)', () => {
       await out.screenshot({ path: `${ARTIFACTS}signin-${label}.png`, fullPage: true });
       await expectNoHorizontalOverflow(out, 'signin');
       await expectNoAxeViolations(out, 'signin');
+      // The page an invitation e-mail links to, as the invitee sees it (no console session).
+      const invited = await out.goto(`/console/invitations/accept?token=${encodeURIComponent(invitationToken)}`);
+      expect(invited?.status(), 'invitation').toBe(200);
+      await out.screenshot({ path: `${ARTIFACTS}invitation-${label}.png`, fullPage: true });
+      await expectNoHorizontalOverflow(out, 'invitation');
+      await expectNoAxeViolations(out, 'invitation');
       await out.context().close();
       await page.context().close();
     }, 120_000);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueEmail } from '../harness/admin';
-import { newAccount, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { joinTeam, newAccount, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
@@ -47,8 +47,8 @@ beforeAll(async () => {
   const l = await newAccount(gw, 'light');
   heavy = h.autodeskId;
   light = l.autodeskId;
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: heavy, products: ['revit'] }), 201);
-  expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: light, products: [] }), 201);
+  await joinTeam(gw, team, h, { products: ['revit'] });
+  await joinTeam(gw, team, l, { products: [] });
   const sub = { autodeskId: light, product: 'maya', startsAt: '2025-06-01T00:00:00Z', endsAt: '2026-06-01T00:00:00Z' };
   expectStatus(await gw.op.post('/v1/subscriptions', sub), 201);
   // Revit every day from 1 May to 14 June (a minute later each day: the previous session has ended).

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDirs, type ProcessGateway, runFlexgate, startProcessGateway } from '../harness/client-e2e';
-import { newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { joinTeam, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
 import { trustOf } from '../harness/trust';
 
@@ -26,7 +26,7 @@ describe('flexgate usage', () => {
   it('R15: prints the signed-in user’s own tokens and sessions by day and product, and the same as JSON', async () => {
     const team = await newTeam(gw.fixtures(), 100);
     const account = await newAccount(gw.fixtures());
-    expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['autocad', 'revit'] }), 201);
+    await joinTeam(gw.fixtures(), team, account, { products: ['autocad', 'revit'] });
     const user = await signIn(gw.fixtures(), account);
     expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200);
     const quick = expectStatus(await user.api.post('/v1/launch', { product: 'revit' }), 200);
