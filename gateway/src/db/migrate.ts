@@ -14,6 +14,7 @@ import * as m013 from './migrations/013_leases';
 import * as m014 from './migrations/014_offline_allowances';
 import * as m015 from './migrations/015_trust_root';
 import * as m016 from './migrations/016_sent_tokens';
+import * as m017 from './migrations/017_ledger_chain';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -39,6 +40,7 @@ function provider(database: Database): MigrationProvider {
         '014_offline_allowances': { up: (db) => m014.up(db, engine) },
         '015_trust_root': { up: (db) => m015.up(db, engine) },
         '016_sent_tokens': { up: (db) => m016.up(db, engine) },
+        '017_ledger_chain': { up: (db) => m017.up(db, engine) },
       };
     },
   };

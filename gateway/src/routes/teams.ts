@@ -2,7 +2,7 @@ import { addMemberBody, purchaseBody, transferBody } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { requireTeamAdmin } from '../middleware/auth';
-import { balance, ledger } from '../services/balance';
+import { balance, ledger, ledgerCheckpoint } from '../services/balance';
 import type { ServiceContext } from '../services/context';
 import { addMember } from '../services/members';
 import { purchase } from '../services/purchase';
@@ -83,6 +83,24 @@ export function teamRoutes(ctx: ServiceContext) {
         c.header('link', `</v1/teams/${team}/ledger?after=${last.id}&limit=${limit}>; rel="next"`);
       }
       return c.json(entries, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/teams/{team}/ledger/checkpoint',
+      tags,
+      summary:
+        'A compact JWS (application/jose, typ flexgate-ledger-checkpoint+jwt) by the active signing key over {team, lastId, lastHash, count, balance, at}: the ledger as of now (R5, docs/ledger.md)',
+      request: { params: teamParam },
+      responses: answers({ 200: 'compact JWS' }, [400, 401, 403, 404]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      await requireTeam(ctx, team);
+      return c.body(await ledgerCheckpoint(ctx, team), 200, { 'content-type': 'application/jose', 'cache-control': 'no-store' });
     },
   );
 

@@ -3,6 +3,7 @@ import {
   ALLOWANCE_AUDIENCE,
   ALLOWANCE_TYP,
   type AllowanceClaims,
+  CHECKPOINT_TYP,
   ENTITLEMENT_AUDIENCE,
   ENTITLEMENT_TYP,
   type EntitlementClaims,
@@ -11,6 +12,7 @@ import {
   type IdTokenClaims,
   KEY_SET_TYP,
   type KeySetClaims,
+  type LedgerCheckpointClaims,
   type PublicJwk,
   SIGNING_ALG,
 } from '@flexgate/shared';
@@ -446,6 +448,20 @@ export class KeyRing {
     const { sub, aid, iat, exp, ...rest } = claims;
     const payload = { iss: this.options.issuer, aud: ALLOWANCE_AUDIENCE, sub, aid, iat, exp, ...rest };
     return signCompact(key.privateKey, { alg: SIGNING_ALG, kid: key.kid, typ: ALLOWANCE_TYP }, payload);
+  }
+
+  /**
+   * A ledger checkpoint (docs/ledger.md): signed by the active key like an entitlement, so the JWKS
+   * verifies it, with its own `typ` so that it never passes for anything else.
+   */
+  signCheckpoint(claims: Omit<LedgerCheckpointClaims, 'iss' | 'iat'>): Promise<string> {
+    const key = this.active();
+    const iat = Math.floor(this.clock.now().getTime() / 1000);
+    return signCompact(
+      key.privateKey,
+      { alg: SIGNING_ALG, kid: key.kid, typ: CHECKPOINT_TYP },
+      { iss: this.options.issuer, iat, ...claims },
+    );
   }
 
   /**
