@@ -13,7 +13,7 @@ const COMMON_HELP = `Common options:
   -h, --help        this text`;
 
 const EXIT_HELP = `Exit codes: 0 granted / done, 1 unexpected error, 2 usage error, 3 refused,
-            4 gateway unreachable (and nothing usable offline).`;
+            4 gateway unreachable (and nothing usable offline), 5 ledger verification failed.`;
 
 export const USAGE = `Usage: flexgate <command> [options]
 
@@ -24,6 +24,7 @@ Commands:
   products [--all]                    products you may use (--all: the whole catalog)
   whoami                              who is signed in, what is cached for offline use
   simulate --users N --launches M     drive N simulated users launching M times each
+  ledger verify --team T              check a team's ledger against a signed checkpoint (admin key)
   help [command]                      this text, or a command's
 
 Run \`flexgate <command> --help\` (or \`flexgate help <command>\`) for its options and an example.
@@ -32,7 +33,7 @@ ${COMMON_HELP}
 
 ${EXIT_HELP}`;
 
-export type CommandName = 'signin' | 'signout' | 'launch' | 'products' | 'whoami' | 'simulate';
+export type CommandName = 'signin' | 'signout' | 'launch' | 'products' | 'whoami' | 'simulate' | 'ledger';
 
 /** Each command's own --help: usage, what it does, its options, an example. */
 const HELP: Record<CommandName, string> = {
@@ -137,6 +138,26 @@ Example:
   flexgate simulate --users 20 --launches 5 --setup --operator-key "$FLEXGATE_OPERATOR_KEY"
 
 ${COMMON_HELP}`,
+  ledger: `Usage: flexgate ledger verify --team T [--admin-key K]
+
+Downloads a signed checkpoint of the team's ledger, then the whole ledger (in pages), and checks
+them offline, as docs/ledger.md describes: the checkpoint's signature against the gateway's JWKS
+(and, with --trust or a root pinned at sign-in, against the key set the root key signs), every
+entry's hash chain from the first, and the checkpoint's count, last hash and balance against the
+chain. A break names the entry, its position and the hash expected vs found. Needs no sign-in.
+
+Options:
+  --team T          the team id
+  --admin-key K     an admin key of the team (or the operator key); default $FLEXGATE_ADMIN_KEY
+
+Exit codes: 0 the ledger verifies, 1 unexpected error, 2 usage error, 3 the gateway refused
+            (unknown key, not your team), 4 gateway unreachable, 5 verification failed (a bad
+            signature, a broken chain, or a chain that does not match the checkpoint).
+
+Example:
+  FLEXGATE_ADMIN_KEY=... flexgate ledger verify --team tm_abc123
+
+${COMMON_HELP}`,
 };
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(HELP, name);
@@ -173,6 +194,7 @@ export type Command =
     } & Common)
   | ({ name: 'products'; all: boolean } & Common)
   | ({ name: 'whoami' } & Common)
+  | ({ name: 'ledger'; action: 'verify'; team: string; adminKey: string } & Common)
   | ({
       name: 'simulate';
       users: number;
@@ -224,6 +246,7 @@ const options = {
   'use-cache': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   'idle-after': { type: 'string' },
+  'admin-key': { type: 'string' },
 } as const;
 
 /** Which options each command takes; anything else is a usage error rather than silently ignored. */
@@ -234,6 +257,7 @@ const ALLOWED: Record<CommandName, readonly string[]> = {
   products: ['all'],
   whoami: [],
   simulate: ['users', 'launches', 'concurrency', 'products', 'password', 'prefix', 'setup', 'operator-key', 'tokens', 'use-cache'],
+  ledger: ['team', 'admin-key'],
 };
 const COMMON = ['gateway', 'trust', 'cache-dir', 'json', 'help'];
 
@@ -292,7 +316,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     cacheDir: v['cache-dir'] ?? env.FLEXGATE_CACHE_DIR ?? join(homedir(), '.flexgate'),
     json: v.json ?? false,
   };
-  const expectPositionals = name === 'launch' ? 1 : 0;
+  const expectPositionals = name === 'launch' || name === 'ledger' ? 1 : 0;
   if (rest.length > expectPositionals) throw usage(`unexpected argument "${rest[expectPositionals]}"`);
 
   switch (name) {
@@ -322,6 +346,14 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     }
     case 'products':
       return { name, all: v.all ?? false, ...common };
+    case 'ledger': {
+      if (rest[0] !== 'verify')
+        throw usage(rest[0] === undefined ? 'ledger needs an action: ledger verify' : `unknown ledger action "${rest[0]}"`);
+      if (!v.team) throw usage('ledger verify needs --team T');
+      const adminKey = v['admin-key'] ?? env.FLEXGATE_ADMIN_KEY;
+      if (!adminKey) throw usage('ledger verify needs --admin-key or FLEXGATE_ADMIN_KEY');
+      return { name, action: 'verify', team: v.team, adminKey, ...common };
+    }
     case 'simulate': {
       const operatorKey = v['operator-key'] ?? env.FLEXGATE_OPERATOR_KEY;
       if (v.setup && !operatorKey) throw usage('--setup needs --operator-key or FLEXGATE_OPERATOR_KEY');
