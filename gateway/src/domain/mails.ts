@@ -70,6 +70,16 @@ export const SENT_TOKEN_LINE = 'Token: (removed from the outbox once sent)';
  */
 export const sentText = (text: string): string => text.replace(TOKEN_LINE, SENT_TOKEN_LINE);
 
+/**
+ * The text with its invitation token passed through `f`: sealed under the KEK while the e-mail
+ * waits in the outbox, opened only to send it or to show it to the operator (SECURITY.md).
+ */
+export const mapToken = (text: string, f: (token: string) => string): string =>
+  text.replace(TOKEN_LINE, (line) => `Token: ${f(line.slice('Token: '.length))}`);
+
+/** What an invitation token in the outbox is sealed to: its e-mail's recipient (the associated data). */
+export const outboxTokenPlace = (to: string) => `outbox invitation token for ${to.toLowerCase()}`;
+
 export function lowBalanceMail(m: { to: string; teamName: string; balance: number; validBought: number }): Mail {
   return {
     to: m.to,

@@ -7,11 +7,12 @@ import { enqueueMail, recentMailsTo } from '../db/repos/outbox';
 import { inTransaction, type Tx } from '../db/tx';
 import { conflict, DomainError, invalid, notFound } from '../domain/errors';
 import { parseInvite } from '../domain/invite';
-import { invitationMail } from '../domain/mails';
+import { invitationMail, mapToken, outboxTokenPlace } from '../domain/mails';
 import { addMs, DAY_MS } from '../domain/time';
 import { newId } from '../lib/ids';
 import { newSecret, sha256 } from '../lib/secrets';
 import { TokenBuckets } from '../middleware/rate-limit';
+import type { Sealer } from '../signing/seal';
 import type { Actor, ServiceContext } from './context';
 import { requireProducts } from './members';
 import { requireTeam } from './teams';
@@ -53,6 +54,7 @@ export function takeInviteToken(ctx: ServiceContext, by: Actor | undefined): voi
 /** A fresh invitation row and its invitation e-mail, in the caller's transaction. */
 async function issueInvitation(
   trx: Tx,
+  sealer: Sealer,
   m: { teamId: string; teamName: string; autodeskId: string; name: string; allProducts: boolean; products: readonly string[] },
   now: Date,
 ): Promise<NewInvitation> {
@@ -79,21 +81,18 @@ async function issueInvitation(
   ]);
   const catalog = await listProducts(trx);
   const names = catalog.filter((p) => m.allProducts || m.products.includes(p.key)).map((p) => p.name);
-  await enqueueMail(
-    trx,
-    [
-      invitationMail({
-        to: m.autodeskId,
-        name: m.name,
-        teamName: m.teamName,
-        token: inv.token,
-        expiresAt: inv.expiresAt,
-        products: names,
-        allProducts: m.allProducts,
-      }),
-    ],
-    now.toISOString(),
-  );
+  const mail = invitationMail({
+    to: m.autodeskId,
+    name: m.name,
+    teamName: m.teamName,
+    token: inv.token,
+    expiresAt: inv.expiresAt,
+    products: names,
+    allProducts: m.allProducts,
+  });
+  // The outbox holds the token only sealed under the KEK; it is opened to send or show the e-mail.
+  const sealed = { ...mail, text: mapToken(mail.text, (token) => sealer.seal(token, outboxTokenPlace(mail.to))) };
+  await enqueueMail(trx, [sealed], now.toISOString());
   return inv;
 }
 
@@ -144,6 +143,7 @@ export async function inviteMember(
     await replaceMemberProducts(trx, team.id, parsed.email, products);
     return issueInvitation(
       trx,
+      ctx.keys.sealer,
       { teamId: team.id, teamName: team.name, autodeskId: parsed.email, name: parsed.name, allProducts, products },
       now,
     );
@@ -186,6 +186,7 @@ export async function resendInvitation(
     await supersedeInvitations(trx, teamId, old.autodeskId, now.toISOString());
     return issueInvitation(
       trx,
+      ctx.keys.sealer,
       {
         teamId,
         teamName: team.name,

@@ -18,9 +18,11 @@ import {
 } from '@flexgate/shared';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
+import { replaceText, unsentInvitations } from '../db/repos/outbox';
 import type { DB } from '../db/schema';
 import { inTransaction, serialize, type Tx } from '../db/tx';
 import { DomainError } from '../domain/errors';
+import { mapToken, outboxTokenPlace } from '../domain/mails';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import type { Clock } from '../lib/clock';
 import { newId } from '../lib/ids';
@@ -120,7 +122,8 @@ export class KeyRing {
 
   /** Signed-out sign-ins and users whose sessions were ended: refused even from the cache of verified tokens. */
   readonly revocations: Revocations;
-  private readonly sealer: Sealer;
+  /** Seals secrets at rest under FLEXGATE_KEK: the signing keys, and the tokens of unsent invitation e-mails. */
+  readonly sealer: Sealer;
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -174,6 +177,7 @@ export class KeyRing {
    * Seals under FLEXGATE_KEK every private JWK stored in clear (a database from before sealing, or
    * from a start without a KEK) or under FLEXGATE_KEK_PREVIOUS (a KEK rotation). Every row is
    * opened first: a key this gateway cannot open stops the start rather than a later signature.
+   * The tokens of invitation e-mails still waiting in the outbox go the same way.
    */
   private async reseal(trx: Tx): Promise<void> {
     const keys = await trx.selectFrom('signing_keys').select(['kid', 'private_jwk']).execute();
@@ -197,6 +201,11 @@ export class KeyRing {
         .set({ private_jwk: this.sealer.seal(clear, place) })
         .where('kid', '=', r.kid)
         .execute();
+    }
+    for (const m of await unsentInvitations(trx)) {
+      const place = outboxTokenPlace(m.to);
+      const text = mapToken(m.text, (t) => (this.sealer.stale(t) ? this.sealer.seal(this.sealer.open(t, place), place) : t));
+      if (text !== m.text) await replaceText(trx, m.id, text);
     }
   }
 
