@@ -9,7 +9,9 @@ const example = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(doc)?.[1] ?? '[]') as
 
 describe('the ledger hash chain (R5, docs/ledger.md)', () => {
   it('canonical JSON sorts keys recursively and drops whitespace', () => {
-    expect(canonicalJson({ b: 1, a: { d: null, c: 'x"y' }, e: [2, { g: 1, f: 0 }] })).toBe('{"a":{"c":"x\\"y","d":null},"b":1,"e":[2,{"f":0,"g":1}]}');
+    expect(canonicalJson({ b: 1, a: { d: null, c: 'x"y' }, e: [2, { g: 1, f: 0 }] })).toBe(
+      '{"a":{"c":"x\\"y","d":null},"b":1,"e":[2,{"f":0,"g":1}]}',
+    );
     expect(() => canonicalJson({ n: 1.5 })).toThrow(/safe integer/);
   });
 
@@ -24,7 +26,10 @@ describe('the ledger hash chain (R5, docs/ledger.md)', () => {
 
   it('a changed amount, a removed entry and a swapped pair are each found at the entry where the chain stops holding', () => {
     const [a, b] = example as [LedgerEntry, LedgerEntry];
-    expect(verifyChain([a, { ...b, tokens: -1 }])).toMatchObject({ ok: false, break: { id: 2, position: 2, field: 'hash', found: b.hash } });
+    expect(verifyChain([a, { ...b, tokens: -1 }])).toMatchObject({
+      ok: false,
+      break: { id: 2, position: 2, field: 'hash', found: b.hash },
+    });
     expect(verifyChain([b])).toMatchObject({ ok: false, break: { id: 2, position: 1, field: 'prevHash', expected: GENESIS_HASH } });
     expect(verifyChain([b, a])).toMatchObject({ ok: false, break: { position: 1, field: 'prevHash' } });
   });
