@@ -46,9 +46,10 @@ function provider(database: Database): MigrationProvider {
   };
 }
 
-export async function migrate(database: Database): Promise<string[]> {
+/** Applies the migrations not applied yet; `upTo` stops after that one (tests build older databases with it). */
+export async function migrate(database: Database, upTo?: string): Promise<string[]> {
   const migrator = new Migrator({ db: database.db, provider: provider(database) });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = upTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(upTo);
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
