@@ -138,7 +138,7 @@ Example:
   flexgate simulate --users 20 --launches 5 --setup --operator-key "$FLEXGATE_OPERATOR_KEY"
 
 ${COMMON_HELP}`,
-  ledger: `Usage: flexgate ledger verify --team T [--admin-key K]
+  ledger: `Usage: flexgate ledger verify --team T [--admin-key K] [--keep DIR]
 
 Downloads a signed checkpoint of the team's ledger, then the whole ledger (in pages), and checks
 them offline, as docs/ledger.md describes: the checkpoint's signature against the gateway's JWKS
@@ -149,13 +149,16 @@ chain. A break names the entry, its position and the hash expected vs found. Nee
 Options:
   --team T          the team id
   --admin-key K     an admin key of the team (or the operator key); default $FLEXGATE_ADMIN_KEY
+  --keep DIR        keep each verified checkpoint in DIR (with the key that verified it), and
+                    check that the ledger still holds the history of every one kept before:
+                    a history rewritten since, even with every later hash recomputed, fails
 
 Exit codes: 0 the ledger verifies, 1 unexpected error, 2 usage error, 3 the gateway refused
             (unknown key, not your team), 4 gateway unreachable, 5 verification failed (a bad
             signature, a broken chain, or a chain that does not match the checkpoint).
 
 Example:
-  FLEXGATE_ADMIN_KEY=... flexgate ledger verify --team tm_abc123
+  FLEXGATE_ADMIN_KEY=... flexgate ledger verify --team tm_abc123 --keep ~/flexgate-checkpoints
 
 ${COMMON_HELP}`,
 };
@@ -194,7 +197,7 @@ export type Command =
     } & Common)
   | ({ name: 'products'; all: boolean } & Common)
   | ({ name: 'whoami' } & Common)
-  | ({ name: 'ledger'; action: 'verify'; team: string; adminKey: string } & Common)
+  | ({ name: 'ledger'; action: 'verify'; team: string; adminKey: string; keep?: string } & Common)
   | ({
       name: 'simulate';
       users: number;
@@ -247,6 +250,7 @@ const options = {
   yes: { type: 'boolean', short: 'y' },
   'idle-after': { type: 'string' },
   'admin-key': { type: 'string' },
+  keep: { type: 'string' },
 } as const;
 
 /** Which options each command takes; anything else is a usage error rather than silently ignored. */
@@ -257,7 +261,7 @@ const ALLOWED: Record<CommandName, readonly string[]> = {
   products: ['all'],
   whoami: [],
   simulate: ['users', 'launches', 'concurrency', 'products', 'password', 'prefix', 'setup', 'operator-key', 'tokens', 'use-cache'],
-  ledger: ['team', 'admin-key'],
+  ledger: ['team', 'admin-key', 'keep'],
 };
 const COMMON = ['gateway', 'trust', 'cache-dir', 'json', 'help'];
 
@@ -352,7 +356,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       if (!v.team) throw usage('ledger verify needs --team T');
       const adminKey = v['admin-key'] ?? env.FLEXGATE_ADMIN_KEY;
       if (!adminKey) throw usage('ledger verify needs --admin-key or FLEXGATE_ADMIN_KEY');
-      return { name, action: 'verify', team: v.team, adminKey, ...common };
+      return { name, action: 'verify', team: v.team, adminKey, ...(v.keep !== undefined && { keep: v.keep }), ...common };
     }
     case 'simulate': {
       const operatorKey = v['operator-key'] ?? env.FLEXGATE_OPERATOR_KEY;

@@ -291,11 +291,12 @@ async function ledgerVerify(
   io: CliIo,
   print: (human: string, data: unknown) => void,
 ): Promise<number> {
-  const [{ verifyLedger }, { pinnedRoot }] = await Promise.all([import('./ledger'), import('./pin')]);
+  const [{ verifyLedger, readKept, keepCheckpoint }, { pinnedRoot }] = await Promise.all([import('./ledger'), import('./pin')]);
   let verdict: Awaited<ReturnType<typeof verifyLedger>>;
   try {
     const trust = command.trust ?? (await pinnedRoot(command.cacheDir, command.gateway));
-    verdict = await verifyLedger({ gatewayUrl: command.gateway, team: command.team, adminKey: command.adminKey, trust });
+    const kept = command.keep !== undefined ? await readKept(command.keep, command.team) : [];
+    verdict = await verifyLedger({ gatewayUrl: command.gateway, team: command.team, adminKey: command.adminKey, trust, kept });
   } catch (err) {
     if (!(err instanceof FlexgateError)) throw err;
     if (command.json) print('', { ok: false, error: err.code, reason: err.message });
@@ -308,6 +309,7 @@ async function ledgerVerify(
     return EXIT.broken;
   }
   const c = verdict.checkpoint;
+  if (command.keep !== undefined) await keepCheckpoint(command.keep, verdict.checkpoint, verdict.keep);
   const by =
     verdict.trustedBy === 'root'
       ? `key ${verdict.kid}, vouched for by the trusted root key`
@@ -317,6 +319,9 @@ async function ledgerVerify(
       `Ledger of ${c.team} verified: ${c.count} entries chain from the genesis hash to ${c.lastHash} (entry ${c.lastId}),`,
       `adding up to a balance of ${c.balance} tokens, as the checkpoint of ${formatInstant(c.at)} signed by ${by} says.`,
       ...(verdict.later > 0 ? [`${verdict.later} entries written after the checkpoint chain on from it.`] : []),
+      ...(command.keep !== undefined
+        ? [`The history of ${verdict.keptChecked} checkpoints kept in ${command.keep} is still the ledger's; this one is kept too.`]
+        : []),
     ].join('\n'),
     verdict,
   );

@@ -1,3 +1,5 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   CHECKPOINT_TYP,
   type ChainBreak,
@@ -28,15 +30,34 @@ export interface LedgerVerifyOptions {
   trust: TrustRoot | null;
   /** The `iss` the checkpoint and the key set must carry (the gateway's default: "flexgate"). */
   issuer?: string;
+  /** Checkpoints kept from earlier runs (`--keep`): the history they signed must still be the ledger's. */
+  kept?: readonly KeptCheckpoint[];
   http?: Http;
 }
 
+/** A checkpoint verified earlier, kept with the public key that verified it (a key may leave the JWKS later). */
+export interface KeptCheckpoint {
+  jws: string;
+  jwk: { kty: 'OKP'; crv: 'Ed25519'; x: string; kid: string };
+}
+
 export type LedgerVerdict =
-  | { ok: true; checkpoint: LedgerCheckpointClaims; kid: string; trustedBy: 'root' | 'jwks'; verified: ChainSummary; later: number }
+  | {
+      ok: true;
+      checkpoint: LedgerCheckpointClaims;
+      kid: string;
+      trustedBy: 'root' | 'jwks';
+      verified: ChainSummary;
+      later: number;
+      /** The checkpoint just verified, to keep (`--keep`). */
+      keep: KeptCheckpoint;
+      /** How many kept checkpoints the ledger still reaches. */
+      keptChecked: number;
+    }
   | {
       ok: false;
-      /** What failed: the checkpoint's signature, the chain itself, or the chain against the checkpoint. */
-      problem: 'signature' | 'chain' | 'checkpoint';
+      /** What failed: the checkpoint's signature, the chain itself, the chain against the checkpoint, or a kept checkpoint. */
+      problem: 'signature' | 'chain' | 'checkpoint' | 'history';
       message: string;
       chainBreak?: ChainBreak;
       checkpoint?: LedgerCheckpointClaims;
@@ -119,7 +140,35 @@ export async function verifyLedger(o: LedgerVerifyOptions): Promise<LedgerVerdic
         checkpoint,
       };
     }
-    return { ok: true, checkpoint, kid: signed.kid, trustedBy: signed.trustedBy, verified: s, later: entries.length - s.count };
+    // Every checkpoint kept from an earlier run: the ledger still holds the entry it ended on, at
+    // its position, with its hash. A history rewritten since (every later hash recomputed) cannot.
+    for (const k of o.kept ?? []) {
+      const old = await keptClaims(k, issuer);
+      if (!old || old.team !== o.team)
+        return { ok: false, problem: 'history', message: `A kept checkpoint of ${o.team} does not verify.`, checkpoint };
+      if (old.count === 0) continue;
+      const at = entries[old.count - 1];
+      if (!at || at.id !== old.lastId || at.hash !== old.lastHash) {
+        return {
+          ok: false,
+          problem: 'history',
+          message:
+            `The history changed since the checkpoint of ${old.at}: it signed entry ${old.lastId} at position ${old.count} ` +
+            `with hash ${old.lastHash}, the ledger now has ${at ? `entry ${at.id} there with hash ${at.hash}` : `${entries.length} entries`}.`,
+          checkpoint,
+        };
+      }
+    }
+    return {
+      ok: true,
+      checkpoint,
+      kid: signed.kid,
+      trustedBy: signed.trustedBy,
+      verified: s,
+      later: entries.length - s.count,
+      keep: { jws, jwk: signed.jwk },
+      keptChecked: o.kept?.length ?? 0,
+    };
   } catch (err) {
     if (err instanceof GatewayUnreachableError) throw new FlexgateError('gateway-unreachable', err.message);
     throw err;
@@ -136,7 +185,10 @@ async function checkSignature(
   issuer: string,
   o: LedgerVerifyOptions,
   get: Get,
-): Promise<{ ok: true; claims: LedgerCheckpointClaims; kid: string; trustedBy: 'root' | 'jwks' } | { ok: false; message: string }> {
+): Promise<
+  | { ok: true; claims: LedgerCheckpointClaims; kid: string; jwk: KeptCheckpoint['jwk']; trustedBy: 'root' | 'jwks' }
+  | { ok: false; message: string }
+> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(jws);
@@ -164,18 +216,36 @@ async function checkSignature(
     }
     trustedBy = 'root';
   }
+  const jwk = { kty: 'OKP' as const, crv: 'Ed25519' as const, x: key.x, kid };
+  const claims = await claimsVerified(jws, jwk, issuer);
+  if (claims === 'bad-signature') return { ok: false, message: `The checkpoint's signature does not verify with key ${kid}.` };
+  if (claims === 'bad-claims')
+    return { ok: false, message: `The checkpoint is not {iss: ${issuer}, team, lastId, lastHash, count, balance, at}.` };
+  return { ok: true, claims, kid, jwk, trustedBy };
+}
+
+async function claimsVerified(
+  jws: string,
+  jwk: KeptCheckpoint['jwk'],
+  issuer: string,
+): Promise<LedgerCheckpointClaims | 'bad-signature' | 'bad-claims'> {
   let payload: Uint8Array;
   try {
-    ({ payload } = await compactVerify(jws, await importJWK({ kty: key.kty, crv: key.crv, x: key.x }, SIGNING_ALG), {
+    ({ payload } = await compactVerify(jws, await importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, SIGNING_ALG), {
       algorithms: [SIGNING_ALG],
     }));
+    if (decodeProtectedHeader(jws).typ !== CHECKPOINT_TYP) return 'bad-claims';
   } catch {
-    return { ok: false, message: `The checkpoint's signature does not verify with key ${kid}.` };
+    return 'bad-signature';
   }
   const parsed = claimsSchema.safeParse(JSON.parse(new TextDecoder().decode(payload)));
-  if (!parsed.success) return { ok: false, message: 'The checkpoint does not say {team, lastId, lastHash, count, balance, at}.' };
-  if (parsed.data.iss !== issuer) return { ok: false, message: `The checkpoint's issuer is ${parsed.data.iss}, not ${issuer}.` };
-  return { ok: true, claims: parsed.data, kid, trustedBy };
+  return parsed.success && parsed.data.iss === issuer ? parsed.data : 'bad-claims';
+}
+
+/** A kept checkpoint's claims, verified with the key kept beside it; null when it does not verify. */
+async function keptClaims(k: KeptCheckpoint, issuer: string): Promise<LedgerCheckpointClaims | null> {
+  const claims = await claimsVerified(k.jws, k.jwk, issuer).catch(() => 'bad-claims' as const);
+  return typeof claims === 'string' ? null : claims;
 }
 
 async function trustedRoot(trust: TrustRoot, get: Get): Promise<RootJwk> {
@@ -184,4 +254,26 @@ async function trustedRoot(trust: TrustRoot, get: Get): Promise<RootJwk> {
   const fetched = await rootMatching(await get(ROOT_KEY_PATH), thumbprint);
   if (!fetched) throw new TrustError(`The gateway's root key is not the trusted one (${thumbprint}).`);
   return fetched;
+}
+
+const keptFile = (team: string, lastId: number) => `ledger-${team}-${String(lastId).padStart(12, '0')}.json`;
+
+/** The checkpoints of `team` kept in `dir` by earlier runs (none when the directory does not exist yet). */
+export async function readKept(dir: string, team: string): Promise<KeptCheckpoint[]> {
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  const prefix = `ledger-${team}-`;
+  const kept: KeptCheckpoint[] = [];
+  for (const name of names.filter((n) => n.startsWith(prefix) && n.endsWith('.json')).sort()) {
+    kept.push(JSON.parse(await readFile(join(dir, name), 'utf8')) as KeptCheckpoint);
+  }
+  return kept;
+}
+
+/** Keeps a verified checkpoint, with the public key that verified it, for later runs. */
+export async function keepCheckpoint(dir: string, claims: LedgerCheckpointClaims, kept: KeptCheckpoint): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, keptFile(claims.team, claims.lastId)), `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });
 }

@@ -62,7 +62,7 @@ describe('migration 017 on an existing ledger (R5)', () => {
         entry('tm_old_b', 'lot_old_b', 'purchase', 20),
         entry('tm_old_a', 'lot_old_a', 'charge', -7),
       ]) {
-        // biome-ignore lint/suspicious/noExplicitAny: the ledger as it was before migration 017, without its hash columns
+        // The ledger as it was before migration 017: no hash columns.
         await handle.db
           .insertInto('ledger')
           .values(e as any)

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { connect } from '@flexgate/gateway';
-import { CHECKPOINT_TYP, GENESIS_HASH, type LedgerEntry, verifyChain } from '@flexgate/shared';
+import { CHECKPOINT_TYP, entryHash, GENESIS_HASH, type LedgerEntry, verifyChain } from '@flexgate/shared';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +65,8 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
   let teamB: string;
   let key: string;
 
+  const keptDir = join(mkdtempSync(join(tmpdir(), 'flexgate-kept-')), 'checkpoints');
+
   beforeAll(async () => {
     gw = await startProcessGateway({ FLEXGATE_TEST_CLOCK: '1' });
     fx = gw.fixtures();
@@ -93,7 +98,10 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
     await gw.setClock(new Date(T0.getTime() + 2 * 24 * 60 * MIN));
     key = await adminKeyOf(fx, [teamA, teamB]);
   }, 120_000);
-  afterAll(async () => gw?.close());
+  afterAll(async () => {
+    await gw?.close();
+    rmSync(dirname(keptDir), { recursive: true, force: true });
+  });
 
   it('R5: every kind of entry chains from 64 zeros, and each hash is SHA-256 of prevHash, a newline and the canonical JSON', async () => {
     const entries = (await ledgerOf(fx, teamA)) as LedgerEntry[];
@@ -134,9 +142,10 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
     const count = ((await ledgerOf(fx, teamA)) as LedgerEntry[]).length;
     expect(plain.stdout).toMatch(new RegExp(`Ledger of ${teamA} verified: ${count} entries chain from the genesis hash`));
     expect(plain.stdout).toMatch(/no trust root/);
-    const rooted = await verify(gw, teamA, key, '--trust', await trustOf(fx), '--json');
+    const rooted = await verify(gw, teamA, key, '--trust', await trustOf(fx), '--json', '--keep', keptDir);
     expect(rooted.code, rooted.stderr).toBe(0);
-    expect(JSON.parse(rooted.stdout)).toMatchObject({ ok: true, trustedBy: 'root', checkpoint: { team: teamA, count } });
+    expect(JSON.parse(rooted.stdout)).toMatchObject({ ok: true, trustedBy: 'root', checkpoint: { team: teamA, count }, keptChecked: 0 });
+    expect(readdirSync(keptDir)).toHaveLength(1);
     const wrongRoot = await verify(gw, teamA, key, '--trust', 'A'.repeat(43));
     expect(wrongRoot.code).toBe(5);
     expect(wrongRoot.stderr).toMatch(/root key is not the trusted one/);
@@ -149,7 +158,8 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
 
   it('the database refuses UPDATE and DELETE on the ledger; an entry altered with the triggers dropped is named by ledger verify', async () => {
     const entries = (await ledgerOf(fx, teamA)) as LedgerEntry[];
-    const victim = entries[3] as LedgerEntry;
+    const position = entries.findIndex((e) => e.kind === 'charge') + 1;
+    const victim = entries[position - 1] as LedgerEntry;
     await onDatabase(gw, async (db) => {
       await expect(db.updateTable('ledger').set({ delta: 1000 }).where('id', '=', victim.id).execute()).rejects.toThrow(/append-only/);
       await expect(db.deleteFrom('ledger').where('id', '=', victim.id).execute()).rejects.toThrow(/append-only/);
@@ -161,22 +171,41 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
     await onDatabase(gw, async (db) => {
       if (testEngine === 'sqlite') await sql`drop trigger ledger_no_update`.execute(db);
       else await sql`drop trigger ledger_no_change on ledger`.execute(db);
+      // A charge of 7 becomes one of 5; its lot gets the 2 tokens, so the balances still add up.
       await db
         .updateTable('ledger')
-        .set({ delta: victim.tokens - 50 })
+        .set({ delta: victim.tokens + 2 })
         .where('id', '=', victim.id)
         .execute();
+      await db.updateTable('lots').set({ remaining: sql`remaining + 2` }).where('id', '=', victim.lotId).execute();
     });
     const run = await verify(gw, teamA, key);
     expect(run.code, run.stdout).toBe(5);
-    expect(run.stderr).toContain(`The chain breaks at entry ${victim.id} (position 4 of ${entries.length})`);
+    expect(run.stderr).toContain(`The chain breaks at entry ${victim.id} (position ${position} of `);
     expect(run.stderr).toMatch(/the entry was altered/);
     const json = JSON.parse((await verify(gw, teamA, key, '--json')).stdout);
-    expect(json).toMatchObject({
-      ok: false,
-      problem: 'chain',
-      chainBreak: { id: victim.id, position: 4, field: 'hash', found: victim.hash },
+    expect(json).toMatchObject({ ok: false, problem: 'chain', chainBreak: { id: victim.id, position, field: 'hash', found: victim.hash } });
+
+    // A thorough forger recomputes every hash from there on, and the chain's head: a checkpoint
+    // signed now vouches for the forgery (the limit docs/ledger.md states), the one kept before does not.
+    const forged = (await ledgerOf(fx, teamA)) as LedgerEntry[];
+    let prev = (forged[position - 2] as LedgerEntry).hash;
+    const rehashed = forged.slice(position - 1).map((e) => {
+      const hash = entryHash({ ...e, prevHash: prev });
+      const row = { id: e.id, prev, hash };
+      prev = hash;
+      return row;
     });
+    await onDatabase(gw, async (db) => {
+      for (const r of rehashed) await db.updateTable('ledger').set({ prev_hash: r.prev, hash: r.hash }).where('id', '=', r.id).execute();
+      await db.updateTable('ledger_heads').set({ last_hash: prev }).where('team_id', '=', teamA).execute();
+    });
+    const fresh = await verify(gw, teamA, key);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    const kept = await verify(gw, teamA, key, '--keep', keptDir);
+    expect(kept.code, kept.stdout).toBe(5);
+    const signed = entries.at(-1) as LedgerEntry;
+    expect(kept.stderr).toContain(`it signed entry ${signed.id} at position ${entries.length} with hash ${signed.hash}`);
   });
 });
 
