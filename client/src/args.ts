@@ -13,7 +13,7 @@ const COMMON_HELP = `Common options:
   -h, --help        this text`;
 
 const EXIT_HELP = `Exit codes: 0 granted / done, 1 unexpected error, 2 usage error, 3 refused,
-            4 gateway unreachable (and nothing usable offline).`;
+            4 gateway unreachable (and nothing usable offline), 5 ledger verification failed.`;
 
 export const USAGE = `Usage: flexgate <command> [options]
 
@@ -25,6 +25,7 @@ Commands:
   usage [--from DAY] [--to DAY]       your own Flex use by day (default: the last 30 days)
   whoami                              who is signed in, what is cached for offline use
   simulate --users N --launches M     drive N simulated users launching M times each
+  ledger verify --team T              check a team's ledger against a signed checkpoint (admin key)
   help [command]                      this text, or a command's
 
 Run \`flexgate <command> --help\` (or \`flexgate help <command>\`) for its options and an example.
@@ -33,7 +34,7 @@ ${COMMON_HELP}
 
 ${EXIT_HELP}`;
 
-export type CommandName = 'signin' | 'signout' | 'launch' | 'products' | 'usage' | 'whoami' | 'simulate';
+export type CommandName = 'signin' | 'signout' | 'launch' | 'products' | 'usage' | 'whoami' | 'simulate' | 'ledger';
 
 /** Each command's own --help: usage, what it does, its options, an example. */
 const HELP: Record<CommandName, string> = {
@@ -152,6 +153,29 @@ Example:
   flexgate simulate --users 20 --launches 5 --setup --operator-key "$FLEXGATE_OPERATOR_KEY"
 
 ${COMMON_HELP}`,
+  ledger: `Usage: flexgate ledger verify --team T [--admin-key K] [--keep DIR]
+
+Downloads a signed checkpoint of the team's ledger, then the whole ledger (in pages), and checks
+them offline, as docs/ledger.md describes: the checkpoint's signature against the gateway's JWKS
+(and, with --trust or a root pinned at sign-in, against the key set the root key signs), every
+entry's hash chain from the first, and the checkpoint's count, last hash and balance against the
+chain. A break names the entry, its position and the hash expected vs found. Needs no sign-in.
+
+Options:
+  --team T          the team id
+  --admin-key K     an admin key of the team (or the operator key); default $FLEXGATE_ADMIN_KEY
+  --keep DIR        keep each verified checkpoint in DIR (with the key that verified it), and
+                    check that the ledger still holds the history of every one kept before:
+                    a history rewritten since, even with every later hash recomputed, fails
+
+Exit codes: 0 the ledger verifies, 1 unexpected error, 2 usage error, 3 the gateway refused
+            (unknown key, not your team), 4 gateway unreachable, 5 verification failed (a bad
+            signature, a broken chain, or a chain that does not match the checkpoint).
+
+Example:
+  FLEXGATE_ADMIN_KEY=... flexgate ledger verify --team tm_abc123 --keep ~/flexgate-checkpoints
+
+${COMMON_HELP}`,
 };
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(HELP, name);
@@ -189,6 +213,7 @@ export type Command =
   | ({ name: 'products'; all: boolean } & Common)
   | ({ name: 'usage'; from?: string; to?: string } & Common)
   | ({ name: 'whoami' } & Common)
+  | ({ name: 'ledger'; action: 'verify'; team: string; adminKey: string; keep?: string } & Common)
   | ({
       name: 'simulate';
       users: number;
@@ -242,6 +267,8 @@ const options = {
   'idle-after': { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
+  'admin-key': { type: 'string' },
+  keep: { type: 'string' },
 } as const;
 
 /** Which options each command takes; anything else is a usage error rather than silently ignored. */
@@ -253,6 +280,7 @@ const ALLOWED: Record<CommandName, readonly string[]> = {
   usage: ['from', 'to'],
   whoami: [],
   simulate: ['users', 'launches', 'concurrency', 'products', 'password', 'prefix', 'setup', 'operator-key', 'tokens', 'use-cache'],
+  ledger: ['team', 'admin-key', 'keep'],
 };
 const COMMON = ['gateway', 'trust', 'cache-dir', 'json', 'help'];
 
@@ -311,7 +339,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     cacheDir: v['cache-dir'] ?? env.FLEXGATE_CACHE_DIR ?? join(homedir(), '.flexgate'),
     json: v.json ?? false,
   };
-  const expectPositionals = name === 'launch' ? 1 : 0;
+  const expectPositionals = name === 'launch' || name === 'ledger' ? 1 : 0;
   if (rest.length > expectPositionals) throw usage(`unexpected argument "${rest[expectPositionals]}"`);
 
   switch (name) {
@@ -348,6 +376,14 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         if (day !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw usage(`--${key} must be a day such as 2026-03-15, not "${day}"`);
       }
       return { name, ...(v.from !== undefined && { from: v.from }), ...(v.to !== undefined && { to: v.to }), ...common };
+    }
+    case 'ledger': {
+      if (rest[0] !== 'verify')
+        throw usage(rest[0] === undefined ? 'ledger needs an action: ledger verify' : `unknown ledger action "${rest[0]}"`);
+      if (!v.team) throw usage('ledger verify needs --team T');
+      const adminKey = v['admin-key'] ?? env.FLEXGATE_ADMIN_KEY;
+      if (!adminKey) throw usage('ledger verify needs --admin-key or FLEXGATE_ADMIN_KEY');
+      return { name, action: 'verify', team: v.team, adminKey, ...(v.keep !== undefined && { keep: v.keep }), ...common };
     }
     case 'simulate': {
       const operatorKey = v['operator-key'] ?? env.FLEXGATE_OPERATOR_KEY;

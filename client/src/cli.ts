@@ -86,6 +86,8 @@ export async function runCli(argv: readonly string[], env: Record<string, string
     return EXIT.ok;
   }
 
+  if (command.name === 'ledger') return ledgerVerify(command, io, print);
+
   if (command.name === 'signout') {
     // Forgetting the sign-in needs no trust root, nor the client.
     const { createDiskStore } = await import('./cache');
@@ -135,7 +137,7 @@ export async function runCli(argv: readonly string[], env: Record<string, string
  * and said so. Other commands without a trust root refuse: nothing could be verified (null: a
  * whoami before any sign-in, which has nothing to verify).
  */
-async function trustOnFirstUse(command: Exclude<Command, { name: 'help' | 'simulate' | 'signout' }>, io: CliIo) {
+async function trustOnFirstUse(command: Exclude<Command, { name: 'help' | 'simulate' | 'signout' | 'ledger' }>, io: CliIo) {
   const { pinnedRoot, pinGatewayRoot } = await import('./pin');
   const pinned = await pinnedRoot(command.cacheDir, command.gateway);
   if (pinned) return pinned;
@@ -160,7 +162,7 @@ async function trustOnFirstUse(command: Exclude<Command, { name: 'help' | 'simul
 }
 
 async function dispatch(
-  command: Exclude<Command, { name: 'help' } | { name: 'simulate' } | { name: 'signout' }>,
+  command: Exclude<Command, { name: 'help' } | { name: 'simulate' } | { name: 'signout' } | { name: 'ledger' }>,
   client: FlexgateClient,
   io: CliIo,
   print: (human: string, data: unknown) => void,
@@ -294,6 +296,53 @@ async function hold(
   if (outcome.ended) {
     log(`Closed: session ${outcome.ended.session} charged ${outcome.ended.charged}, refunded ${outcome.ended.refunded}.`);
   } else log('Closed.');
+  return EXIT.ok;
+}
+
+/**
+ * `flexgate ledger verify`: no sign-in, an admin key. The trust root is --trust, else the one
+ * pinned for this gateway, else none (the checkpoint is then checked against the JWKS alone, and
+ * the output says so).
+ */
+async function ledgerVerify(
+  command: Extract<Command, { name: 'ledger' }>,
+  io: CliIo,
+  print: (human: string, data: unknown) => void,
+): Promise<number> {
+  const [{ verifyLedger, readKept, keepCheckpoint }, { pinnedRoot }] = await Promise.all([import('./ledger'), import('./pin')]);
+  let verdict: Awaited<ReturnType<typeof verifyLedger>>;
+  try {
+    const trust = command.trust ?? (await pinnedRoot(command.cacheDir, command.gateway));
+    const kept = command.keep !== undefined ? await readKept(command.keep, command.team) : [];
+    verdict = await verifyLedger({ gatewayUrl: command.gateway, team: command.team, adminKey: command.adminKey, trust, kept });
+  } catch (err) {
+    if (!(err instanceof FlexgateError)) throw err;
+    if (command.json) print('', { ok: false, error: err.code, reason: err.message });
+    io.stderr.write(`flexgate: ${err.message}\n`);
+    return err.code === 'gateway-unreachable' ? EXIT.unreachable : EXIT.refused;
+  }
+  if (!verdict.ok) {
+    if (command.json) print('', verdict);
+    io.stderr.write(`flexgate: ledger of ${command.team} NOT verified: ${verdict.message}\n`);
+    return EXIT.broken;
+  }
+  const c = verdict.checkpoint;
+  if (command.keep !== undefined) await keepCheckpoint(command.keep, verdict.checkpoint, verdict.keep);
+  const by =
+    verdict.trustedBy === 'root'
+      ? `key ${verdict.kid}, vouched for by the trusted root key`
+      : `key ${verdict.kid} of the gateway's JWKS (no trust root: pass --trust to check the key too)`;
+  print(
+    [
+      `Ledger of ${c.team} verified: ${c.count} entries chain from the genesis hash to ${c.lastHash} (entry ${c.lastId}),`,
+      `adding up to a balance of ${c.balance} tokens, as the checkpoint of ${formatInstant(c.at)} signed by ${by} says.`,
+      ...(verdict.later > 0 ? [`${verdict.later} entries written after the checkpoint chain on from it.`] : []),
+      ...(command.keep !== undefined
+        ? [`The history of ${verdict.keptChecked} checkpoints kept in ${command.keep} is still the ledger's; this one is kept too.`]
+        : []),
+    ].join('\n'),
+    verdict,
+  );
   return EXIT.ok;
 }
 

@@ -3,7 +3,7 @@ import type { WhoAmI } from './client';
 import type { SimulateSummary } from './simulate';
 import type { LaunchResult } from './types';
 
-export const EXIT = { ok: 0, error: 1, usage: 2, refused: 3, unreachable: 4 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, refused: 3, unreachable: 4, broken: 5 } as const;
 
 export function exitCodeFor(result: LaunchResult): number {
   if (result.granted) return EXIT.ok;

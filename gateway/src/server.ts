@@ -148,7 +148,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   ];
   for (const t of timers) t.unref();
   // R14: without SMTP_URL messages stay in the outbox (GET /v1/outbox); with it they are delivered.
-  const mailer = config.smtpUrl ? new MailSender({ db: db.db, clock, logger, smtpUrl: config.smtpUrl, from: config.mailFrom }) : null;
+  const mailer = config.smtpUrl
+    ? new MailSender({ db: db.db, clock, logger, smtpUrl: config.smtpUrl, from: config.mailFrom, sealer: keys.sealer })
+    : null;
   mailer?.start();
 
   let closing: Promise<void> | null = null;

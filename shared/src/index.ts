@@ -1,6 +1,7 @@
 export * from './admin';
 export * from './calendar';
 export * from './claims';
+export * from './ledger';
 export * from './problems';
 export * from './responses';
 export * from './schemas';

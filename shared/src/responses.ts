@@ -133,6 +133,8 @@ export const ledgerEntryResponse = z.object({
   product: z.string().nullable(),
   sessionId: z.string().nullable(),
   reason: z.string(),
+  prevHash: z.string().describe("The previous entry's hash (64 zeros for a team's first): docs/ledger.md"),
+  hash: z.string().describe('Lowercase hex SHA-256 of prevHash, a newline and the canonical JSON of this entry without hash'),
 });
 export const transferResponse = z.object({
   from: z.string(),

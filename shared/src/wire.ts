@@ -60,6 +60,10 @@ export interface LedgerEntry {
   product: string | null;
   sessionId: string | null;
   reason: string;
+  /** The hash of the team's entry before this one (64 zeros for its first): see docs/ledger.md. */
+  prevHash: string;
+  /** Lowercase hex SHA-256 of `prevHash`, a newline, and this entry's canonical JSON without `hash`. */
+  hash: string;
 }
 
 /** `POST /v1/offline-allowance`: the signed allowance, and what it says (the client believes only the JWS). */

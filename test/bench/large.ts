@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, migrate } from '@flexgate/gateway';
+import { entryHash, GENESIS_HASH } from '@flexgate/shared';
 import { backfillUsage } from '../../gateway/src/db/migrations/005_usage_rollup';
 import { backfillMonths } from '../../gateway/src/db/migrations/019_spend';
 import { spawnGateway } from '../harness/process';
@@ -60,14 +61,34 @@ sqlite.transaction(() => {
     for (let d = 0; d < 30; d++) used.run(`lic_${u}`, new Date(start + d * 7 * 86400_000).toISOString().slice(0, 10));
   }
   const insert = sqlite.prepare(
-    "insert into ledger (team_id, lot_id, kind, delta, at, actor, autodesk_id, product_key, session_id, reason) values (?, ?, 'charge', ?, ?, ?, ?, ?, ?, 'bench')",
+    "insert into ledger (id, team_id, lot_id, kind, delta, at, actor, autodesk_id, product_key, session_id, reason, prev_hash, hash) values (?, ?, ?, 'charge', ?, ?, ?, ?, ?, ?, 'bench', ?, ?)",
   );
+  // Chained as the gateway chains them (docs/ledger.md), so later appends and a verify go on from them.
+  let prev = GENESIS_HASH;
   for (let i = 0; i < N; i++) {
     const at = new Date(start + Math.floor((i / N) * 365 * 86400_000)).toISOString();
     const user = `user-${i % 1000}@large.example.com`;
     const product = `product-${(i * 7) % 10}`;
-    insert.run(team, lots[Math.floor((i / N) * 12)] as string, -(3 + (i % 10)), at, `user:${user}`, user, product, `ses_${i}`);
+    const lotId = lots[Math.floor((i / N) * 12)] as string;
+    const tokens = -(3 + (i % 10));
+    const entry = {
+      id: i + 1,
+      at,
+      kind: 'charge' as const,
+      tokens,
+      lotId,
+      actor: `user:${user}`,
+      autodeskId: user,
+      product,
+      sessionId: `ses_${i}`,
+      reason: 'bench',
+      prevHash: prev,
+    };
+    const hash = entryHash(entry);
+    insert.run(i + 1, team, lotId, tokens, at, `user:${user}`, user, product, `ses_${i}`, prev, hash);
+    prev = hash;
   }
+  sqlite.prepare('insert into ledger_heads (team_id, last_id, last_hash, count) values (?, ?, ?, ?)').run(team, N, prev, N);
 })();
 console.error(`seeded ${N} ledger rows in ${Math.round(performance.now() - t0)} ms`);
 const t1 = performance.now();

@@ -33,6 +33,7 @@ const ROUTES: Record<string, Call> = {
   'POST /v1/teams/{team}/transfers': (api, t) => api.post(`/v1/teams/${t}/transfers`, { toTeam: teamA, tokens: 1 }),
   'GET /v1/teams/{team}/balance': (api, t) => api.get(`/v1/teams/${t}/balance`),
   'GET /v1/teams/{team}/ledger': (api, t) => api.get(`/v1/teams/${t}/ledger`),
+  'GET /v1/teams/{team}/ledger/checkpoint': (api, t) => api.get(`/v1/teams/${t}/ledger/checkpoint`),
   'POST /v1/teams/{team}/members': (api, t) => api.post(`/v1/teams/${t}/members`, { invite: 'Intruder <intruder@example.com>' }),
   'GET /v1/teams/{team}/members': (api, t) => api.get(`/v1/teams/${t}/members`),
   'PUT /v1/teams/{team}/members/{autodeskId}/products': (api, t) =>

@@ -197,6 +197,39 @@ describe('secrets at rest', () => {
     // Several gateway processes started one after the other: slow on a loaded machine.
   }, 90_000);
 
+  it('an invitation e-mail waiting in the outbox holds its token only sealed under the KEK; the operator and delivery see it opened', async () => {
+    const db = await database();
+    // No SMTP_URL: the e-mail waits in the outbox for as long as the operator takes to deliver it.
+    const { proc, gw } = await start(db, { SMTP_URL: '' });
+    const team = await newTeam(gw);
+    const admin = await newAdmin(gw, [team]);
+    const email = uniqueEmail('waiting');
+    expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { invite: `Wes Waiting <${email}>`, products: [] }), 201);
+    const [mail] = await mailsTo(gw, email);
+    expect(mail.sentAt).toBeNull();
+    const token = tokenOf(mail.text);
+
+    const seen = await dump(db);
+    expect(seen.all).not.toContain(token);
+    const row = (await seen.rows('outbox')).find((r) => r.to_addr === email) ?? {};
+    // The accept link (it carries the token) is sealed whole.
+    const sealedLine = /^Link: (kek1:[\w-]+:[\w-]+:[\w-]+)$/m;
+    expect(String(row.text)).toMatch(sealedLine);
+    // What the dump holds is no token: it accepts nothing. The opened one does.
+    const sealed = sealedLine.exec(String(row.text))?.[1] ?? '';
+    expect((await gw.anon.post('/v1/invitations/accept', { token: sealed, password: 'wes-password-1' })).status).toBe(404);
+
+    // A KEK rotation reseals the waiting token too: once the old KEK is gone, the e-mail still opens.
+    await proc.stop();
+    const rotated = await start(db, { SMTP_URL: '', FLEXGATE_KEK: newKek, FLEXGATE_KEK_PREVIOUS: testKek });
+    await rotated.proc.stop();
+    const after = (await (await dump(db)).rows('outbox')).find((r) => r.to_addr === email) ?? {};
+    expect(sealedLine.exec(String(after.text))?.[1]?.split(':')[1]).not.toBe(sealed.split(':')[1]);
+    const fresh = await start(db, { SMTP_URL: '', FLEXGATE_KEK: newKek });
+    expect(tokenOf((await mailsTo(fresh.gw, email))[0].text)).toBe(token);
+    expectStatus(await fresh.gw.anon.post('/v1/invitations/accept', { token, password: 'wes-password-1' }), 200);
+  }, 90_000);
+
   it('keys stored in clear are sealed on the first start with a KEK; a KEK rotated with FLEXGATE_KEK_PREVIOUS reseals them all', async () => {
     const db = await database();
     // A deployment from before sealing: no KEK, keys in clear, and a warning says so.

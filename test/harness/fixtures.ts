@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { verifyChain } from '@flexgate/shared';
 import { expect } from 'vitest';
 import { mailsTo, tokenOf } from './admin';
 import type { TestGateway } from './gateway';
@@ -105,9 +106,12 @@ export async function ledgerOf(gw: TestGateway, team: string): Promise<any[]> {
 /**
  * R5: the ledger and the balance agree. Every lot holds exactly the sum of its ledger entries,
  * and the balance is what the unexpired lots hold (the ledger read settles due expiries first).
+ * The entries form one unbroken hash chain from the genesis hash (docs/ledger.md).
  */
 export async function expectLedgerMatchesBalance(gw: TestGateway, team: string): Promise<void> {
   const entries = await ledgerOf(gw, team);
+  const chain = verifyChain(entries);
+  expect(chain.ok ? null : chain.break, `team ${team}: the ledger's hash chain`).toBeNull();
   const { balance, lots } = expectStatus(await gw.op.get(`/v1/teams/${team}/balance`), 200);
   const perLot = new Map<string, number>();
   for (const e of entries) perLot.set(e.lotId, (perLot.get(e.lotId) ?? 0) + e.tokens);

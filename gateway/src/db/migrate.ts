@@ -14,6 +14,7 @@ import * as m013 from './migrations/013_leases';
 import * as m014 from './migrations/014_offline_allowances';
 import * as m015 from './migrations/015_trust_root';
 import * as m016 from './migrations/016_sent_tokens';
+import * as m017 from './migrations/017_ledger_chain';
 import * as m018 from './migrations/018_audit_log';
 import * as m019 from './migrations/019_spend';
 
@@ -41,6 +42,7 @@ function provider(database: Database): MigrationProvider {
         '014_offline_allowances': { up: (db) => m014.up(db, engine) },
         '015_trust_root': { up: (db) => m015.up(db, engine) },
         '016_sent_tokens': { up: (db) => m016.up(db, engine) },
+        '017_ledger_chain': { up: (db) => m017.up(db, engine) },
         '018_audit_log': { up: (db) => m018.up(db, engine) },
         '019_spend': { up: (db) => m019.up(db, engine) },
       };
@@ -48,9 +50,10 @@ function provider(database: Database): MigrationProvider {
   };
 }
 
-export async function migrate(database: Database): Promise<string[]> {
+/** Applies the migrations not applied yet; `upTo` stops after that one (tests build older databases with it). */
+export async function migrate(database: Database, upTo?: string): Promise<string[]> {
   const migrator = new Migrator({ db: database.db, provider: provider(database) });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = upTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(upTo);
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -19,6 +19,7 @@ export interface DB {
   usage_month: UsageMonthTable;
   license_days: LicenseDaysTable;
   ledger: LedgerTable;
+  ledger_heads: LedgerHeadsTable;
   usage_sessions: UsageSessionsTable;
   session_machines: SessionMachinesTable;
   idempotency_keys: IdempotencyTable;
@@ -200,6 +201,20 @@ export interface LedgerTable {
   product_key: string | null;
   session_id: string | null;
   reason: string;
+  /** The hash chain (migration 017, docs/ledger.md): the team's previous entry's `hash`, and this one's. */
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * The end of each team's hash chain (migration 017). Every ledger append locks its team's row
+ * first (PostgreSQL) and moves it in the same transaction, so one team's entries chain in commit order.
+ */
+export interface LedgerHeadsTable {
+  team_id: string;
+  last_id: number;
+  last_hash: string;
+  count: number;
 }
 
 export interface UsageSessionsTable {

@@ -59,13 +59,19 @@ describe.each(['sqlite', 'postgres'] as const)('writeAll on %s', (engine) => {
   });
 
   it('writes a draw, its ledger entry and the usage rollups together, and counts the rows each touched', async () => {
-    const counts = await inTransaction(database.db, (trx) => writeAll(trx, [drawWrite(trx, 'lot1', 3), ...ledgerWrites(trx, [entry(-3)])]));
-    expect(counts).toEqual([1, 1, 1, 1, 1]);
+    const counts = await inTransaction(database.db, async (trx) =>
+      writeAll(trx, [drawWrite(trx, 'lot1', 3), ...(await ledgerWrites(trx, [entry(-3)]))]),
+    );
+    expect(counts).toEqual([1, 1, 1, 1, 1, 1]);
     expect(await state()).toEqual({ remaining: 7, entries: [-3], usage: [3] });
   });
 
   it('a guarded draw that finds too few tokens writes nothing, not even the writes sent with it', async () => {
-    const attempt = inTransaction(database.db, (trx) => writeAll(trx, [...ledgerWrites(trx, [entry(-20)]), drawWrite(trx, 'lot1', 20)]), 1);
+    const attempt = inTransaction(
+      database.db,
+      async (trx) => writeAll(trx, [...(await ledgerWrites(trx, [entry(-20)])), drawWrite(trx, 'lot1', 20)]),
+      1,
+    );
     await expect(attempt).rejects.toBeInstanceOf(RetryTransaction);
     expect(await state()).toEqual({ remaining: 7, entries: [-3], usage: [3] });
   });

@@ -84,6 +84,20 @@ export const sentText = (text: string): string => text.replace(TOKEN_LINE, SENT_
 /** The forecast's sentence (domain/forecast.ts `outlookSentence`), on lines of its own, when there is one. */
 const outlookLines = (outlook: string | null | undefined): string[] => (outlook ? ['', outlook] : []);
 
+/**
+ * The text with its invitation token passed through `f`: sealed under the KEK while the e-mail
+ * waits in the outbox, opened only to send it or to show it to the operator (SECURITY.md).
+ */
+export const mapToken = (text: string, f: (token: string) => string): string =>
+  text.replace(TOKEN_LINE, (line) => {
+    // `Link: <accept page>?token=...`: the whole link is sealed (it carries the token).
+    const at = line.indexOf(': ') + 2;
+    return `${line.slice(0, at)}${f(line.slice(at))}`;
+  });
+
+/** What an invitation token in the outbox is sealed to: its e-mail's recipient (the associated data). */
+export const outboxTokenPlace = (to: string) => `outbox invitation token for ${to.toLowerCase()}`;
+
 export function lowBalanceMail(m: { to: string; teamName: string; balance: number; validBought: number; outlook?: string | null }): Mail {
   return {
     to: m.to,

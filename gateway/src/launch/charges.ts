@@ -2,9 +2,10 @@ import type { LaunchResponse } from '@flexgate/shared';
 import { alertFactsOf, alertMarkersOfTeams, movedOutOfTeams } from '../db/repos/alerts';
 import { findProducts } from '../db/repos/catalog';
 import { answersOf, answersWrites } from '../db/repos/idempotency';
+import { type LedgerInput, lockLedgers } from '../db/repos/ledger';
 import { drawWrite, expireLots, ledgerWrites, lotsOfTeams, teamBalance } from '../db/repos/lots';
 import { findProvisional, sessionRowsOf, sessionStateOf, sessionsWrites } from '../db/repos/sessions';
-import type { LedgerTable, SessionRow } from '../db/schema';
+import type { SessionRow } from '../db/schema';
 import type { Tx } from '../db/tx';
 import { writeAll } from '../db/writes';
 import { mayCrossAlert } from '../domain/alerts';
@@ -42,7 +43,6 @@ export type ChargeResult =
 class SplitGroup extends Error {}
 
 type Lot = LotState & { teamId: string };
-type LedgerInput = Omit<LedgerTable, 'id'>;
 
 /**
  * One group of charges in one transaction (R4-R8, R19), on either engine. It reads what its
@@ -54,9 +54,11 @@ type LedgerInput = Omit<LedgerTable, 'id'>;
  *
  * Exactly-once stays the database's job: a session is keyed by (user, product, seq), so a twin
  * opened by another instance makes this transaction fail and start over (`inTransaction`), and
- * then it finds that session. `lock` (PostgreSQL) locks the teams' lots first, in a fixed order.
+ * then it finds that session. The teams' ledger heads are taken first, in team order (on PostgreSQL
+ * a row lock each, db/repos/ledger.ts): groups of several instances charging one team wait for
+ * each other but never deadlock, and the group's entries chain in the group's order.
  */
-export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boolean): Promise<ChargeResult[]> {
+export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[]): Promise<ChargeResult[]> {
   const results: (ChargeResult | undefined)[] = new Array(jobs.length);
   // The earliest instants of the group: what it reads is then what every one of its charges may need.
   const minNow = jobs.map((j) => j.now).sort()[0] ?? '';
@@ -73,8 +75,10 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
     findProducts(trx, [...new Set(jobs.map((j) => j.product))]),
     sessionRowsOf(trx, uniquePairs(jobs), minAt),
   ]);
-  // Then the lots: on PostgreSQL their locks order this group after every charge of these teams.
-  const lots = await lotsOfTeams(trx, teamIds, minNow, lock);
+  // Then the teams' heads: on PostgreSQL their locks order this group after every change to these
+  // teams' lots, so the lots read next are as the last of them left them.
+  await lockLedgers(trx, teamIds);
+  const lots = await lotsOfTeams(trx, teamIds, minNow);
   const lotsOf = new Map<string, Lot[]>(teamIds.map((t) => [t, lots.filter((l) => l.teamId === t)]));
   // R19's basis only for the teams this group could take across a line (rarely): two reads fewer.
   const spendOf = (t: string) => jobs.reduce((s, j) => (j.teamId === t ? s + (products.get(j.product)?.dailyRate ?? 0) : s), 0);
@@ -213,7 +217,7 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[], lock: boo
   await writeAll(trx, [
     ...sessionsWrites(trx, sessions),
     ...draws.map(([lotId, tokens]) => drawWrite(trx, lotId, tokens)),
-    ...ledgerWrites(trx, ledger),
+    ...(await ledgerWrites(trx, ledger)),
     ...answersWrites(trx, keyedAnswers(jobs, results)),
   ]);
   return results.map((r) => r ?? { kind: 'unknown-product' });

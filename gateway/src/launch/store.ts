@@ -42,10 +42,9 @@ export interface StoreOptions {
 type Settled = { ok: ChargeResult } | { error: unknown };
 
 export function createLaunchStore(database: Database, url: string, o: StoreOptions): LaunchStore {
-  const lock = database.engine === 'postgres';
   // One group at a time per instance, on both engines: SQLite has one writer, and on PostgreSQL more
   // groups in flight split one team's queue into smaller groups that wait on its lots (BENCHMARKS.md).
-  const charges = new Batcher<ChargeJob, Settled>((jobs) => chargeAll(database.db, jobs, lock, o.logger), o.groupMax);
+  const charges = new Batcher<ChargeJob, Settled>((jobs) => chargeAll(database.db, jobs, o.logger), o.groupMax);
   if (database.engine === 'postgres') {
     // Every warm launch rechecks, with the other warm launches of its turn in one statement: a
     // notification of a change made elsewhere arrives after the commit, and a launch in between
@@ -108,16 +107,16 @@ function unwrap(s: Settled): ChargeResult {
  * A group in one transaction (started over on a lost race, `inTransaction`). A group that fails
  * otherwise is taken apart: each charge runs alone, so one launch's failure is its own.
  */
-async function chargeAll(db: Kysely<DB>, jobs: ChargeJob[], lock: boolean, logger: Logger): Promise<Settled[]> {
+async function chargeAll(db: Kysely<DB>, jobs: ChargeJob[], logger: Logger): Promise<Settled[]> {
   try {
-    const results = await inTransaction(db, (trx) => chargeGroup(trx, jobs, lock));
+    const results = await inTransaction(db, (trx) => chargeGroup(trx, jobs));
     return results.map((ok) => ({ ok }));
   } catch (error) {
     if (jobs.length === 1) return [{ error }];
     logger.debug('charge group taken apart', { charges: jobs.length, err: error instanceof Error ? error.message : String(error) });
     return Promise.all(
       jobs.map((job) =>
-        inTransaction(db, (trx) => chargeGroup(trx, [job], lock)).then(
+        inTransaction(db, (trx) => chargeGroup(trx, [job])).then(
           ([ok]) => ({ ok: ok as ChargeResult }),
           (e: unknown) => ({ error: e }),
         ),

@@ -13,7 +13,7 @@ import {
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { originOfRequest, requireTeamAdmin } from '../middleware/auth';
-import { balance, ledger } from '../services/balance';
+import { balance, ledger, ledgerCheckpoint } from '../services/balance';
 import type { ServiceContext } from '../services/context';
 import { addMember } from '../services/members';
 import { purchase } from '../services/purchase';
@@ -105,6 +105,33 @@ export function teamRoutes(ctx: ServiceContext) {
         c.header('link', `</v1/teams/${team}/ledger?after=${last.id}&limit=${limit}${filters}>; rel="next"`);
       }
       return c.json(entries, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/teams/{team}/ledger/checkpoint',
+      tags,
+      summary:
+        'A compact JWS (application/jose, typ flexgate-ledger-checkpoint+jwt) by the active signing key over {team, lastId, lastHash, count, balance, at}: the ledger as of now (R5, docs/ledger.md)',
+      security,
+      request: { params: teamParam },
+      responses: answers(
+        {
+          200: {
+            description: 'The checkpoint',
+            content: { 'application/jose': { schema: z.string().describe('A compact JWS: header.payload.signature') } },
+          },
+        },
+        [400, 401, 403, 404],
+      ),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      requireTeamAdmin(c, team);
+      await requireTeam(ctx, team);
+      return c.body(await ledgerCheckpoint(ctx, team), 200, { 'content-type': 'application/jose', 'cache-control': 'no-store' });
     },
   );
 

@@ -9,11 +9,12 @@ import { inTransaction, type Tx } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError, invalid, notFound } from '../domain/errors';
 import { parseInvite } from '../domain/invite';
-import { acceptLink, invitationMail } from '../domain/mails';
+import { acceptLink, invitationMail, mapToken, outboxTokenPlace } from '../domain/mails';
 import { addMs, DAY_MS, humanInstant } from '../domain/time';
 import { newId } from '../lib/ids';
 import { newSecret, sha256 } from '../lib/secrets';
 import { TokenBuckets } from '../middleware/rate-limit';
+import type { Sealer } from '../signing/seal';
 import { audit } from './audit';
 import type { Actor, ServiceContext } from './context';
 import { requireProducts } from './members';
@@ -57,6 +58,7 @@ export function takeInviteToken(ctx: ServiceContext, by: Actor | undefined): voi
 export async function issueInvitation(
   ctx: ServiceContext,
   trx: Tx,
+  sealer: Sealer,
   m: {
     teamId: string;
     teamName: string;
@@ -92,22 +94,19 @@ export async function issueInvitation(
   const catalog = await listProducts(trx);
   const names = catalog.filter((p) => m.allProducts || m.products.includes(p.key)).map((p) => p.name);
   const hasAccount = m.hasAccount ?? (await findAccount(trx, m.autodeskId)) !== null;
-  await enqueueMail(
-    trx,
-    [
-      invitationMail({
-        to: m.autodeskId,
-        name: m.name,
-        teamName: m.teamName,
-        link: acceptLink(publicUrlOf(ctx.config), inv.token),
-        expiresAt: inv.expiresAt,
-        products: names,
-        allProducts: m.allProducts,
-        hasAccount,
-      }),
-    ],
-    now.toISOString(),
-  );
+  const mail = invitationMail({
+    to: m.autodeskId,
+    name: m.name,
+    teamName: m.teamName,
+    link: acceptLink(publicUrlOf(ctx.config), inv.token),
+    expiresAt: inv.expiresAt,
+    products: names,
+    allProducts: m.allProducts,
+    hasAccount,
+  });
+  // The outbox holds the link (and its token) only sealed under the KEK; it is opened to send or show the e-mail.
+  const sealed = { ...mail, text: mapToken(mail.text, (link) => sealer.seal(link, outboxTokenPlace(mail.to))) };
+  await enqueueMail(trx, [sealed], now.toISOString());
   return inv;
 }
 
@@ -160,6 +159,7 @@ export async function inviteMember(
     const inv = await issueInvitation(
       ctx,
       trx,
+      ctx.keys.sealer,
       { teamId: team.id, teamName: team.name, autodeskId: parsed.email, name: parsed.name, allProducts, products },
       now,
     );
@@ -211,6 +211,7 @@ export async function resendInvitation(
     const inv = await issueInvitation(
       ctx,
       trx,
+      ctx.keys.sealer,
       {
         teamId,
         teamName: team.name,

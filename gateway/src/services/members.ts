@@ -107,6 +107,7 @@ export async function askExistingAccount(
     const inv = await issueInvitation(
       ctx,
       trx,
+      ctx.keys.sealer,
       { teamId: team.id, teamName: team.name, autodeskId: input.autodeskId, name: account.name, allProducts, products, hasAccount: true },
       now,
     );

@@ -3,18 +3,24 @@ import type { Kysely } from 'kysely';
 import nodemailer from 'nodemailer';
 import { claimMail, dueMail, listOutbox, markFailed, markSent, type PendingMail } from '../db/repos/outbox';
 import type { DB } from '../db/schema';
-import { senderOf, sentText } from '../domain/mails';
+import { mapToken, outboxTokenPlace, senderOf, sentText } from '../domain/mails';
 import { addMs } from '../domain/time';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
+import type { Sealer } from '../signing/seal';
 import type { ServiceContext } from './context';
 
 /**
  * GET /v1/outbox: every e-mail the gateway wrote, sent or not (operator only). An unsent one is
  * shown as it will be sent; a sent one as the outbox keeps it, its invitation token removed.
  */
-export const outbox = (ctx: ServiceContext, to: string | undefined, limit: number): Promise<OutboxMessage[]> =>
-  listOutbox(ctx.db, to, limit);
+export async function outbox(ctx: ServiceContext, to: string | undefined, limit: number): Promise<OutboxMessage[]> {
+  const messages = await listOutbox(ctx.db, to, limit);
+  return messages.map((m) => (m.sentAt === null ? { ...m, text: openedText(ctx.keys.sealer, m) } : m));
+}
+
+/** The e-mail's text as it is sent: its invitation token, sealed in the outbox, opened. */
+const openedText = (sealer: Sealer, m: { to: string; text: string }) => mapToken(m.text, (t) => sealer.open(t, outboxTokenPlace(m.to)));
 
 export interface MailSenderOptions {
   db: Kysely<DB>;
@@ -22,6 +28,8 @@ export interface MailSenderOptions {
   logger: Logger;
   smtpUrl: string;
   from: string;
+  /** Opens the invitation tokens sealed in the outbox (FLEXGATE_KEK). */
+  sealer: Sealer;
   /** How often the outbox is polled for due messages. */
   pollMs?: number;
   /** A failed message is tried this many times in all, then left with its last error. */
@@ -88,7 +96,7 @@ export class MailSender {
     const nowIso = now.toISOString();
     if (!(await claimMail(this.o.db, m, nowIso, addMs(now, LEASE_MS).toISOString()))) return false;
     try {
-      await this.transport.sendMail({ from: senderOf(this.o.from), to: m.to, subject: m.subject, text: m.text });
+      await this.transport.sendMail({ from: senderOf(this.o.from), to: m.to, subject: m.subject, text: openedText(this.o.sealer, m) });
       await markSent(this.o.db, m.id, this.o.clock.now().toISOString(), sentText(m.text));
       return true;
     } catch (error) {

@@ -1,3 +1,4 @@
+import { lockLedgers } from '../db/repos/ledger';
 import { appendLedger, expireLots, insertLot } from '../db/repos/lots';
 import { inTransaction } from '../db/tx';
 import { invalid } from '../domain/errors';
@@ -52,6 +53,7 @@ export async function purchase(
   return inTransaction(ctx.db, async (trx) => {
     const raced = await replay<PurchaseResult>(trx, input.idempotency);
     if (raced) return raced;
+    await lockLedgers(trx, [input.teamId]);
     await insertLot(trx, {
       id: result.lotId,
       teamId: input.teamId,

@@ -1,6 +1,7 @@
 import type { EntitlementClaims, LaunchResponse, SessionEndResponse } from '@flexgate/shared';
 import { decodeJwt } from 'jose';
 import { RetryTransaction } from '../db/errors';
+import { lockLedgers } from '../db/repos/ledger';
 import { appendLedger, expireLots, returnToLot, sessionCharges, teamBalance } from '../db/repos/lots';
 import {
   extendSession,
@@ -193,6 +194,7 @@ export async function endSession(ctx: ServiceContext, autodeskId: string, id: st
       .executeTakeFirst();
     if (Number(voidedNow.numUpdatedRows) !== 1) throw new RetryTransaction('session closed or settled concurrently');
     const charges = await sessionCharges(trx, id);
+    await lockLedgers(trx, [s.team_id, ...charges.map((c) => c.teamId)]);
     for (const c of charges) await returnToLot(trx, c.lotId, c.tokens);
     // R5: the refund is dated when it happened; R15 counts it on the day of the charge it reverses.
     await appendLedger(

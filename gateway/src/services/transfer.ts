@@ -1,4 +1,5 @@
 import type { TransferResponse } from '@flexgate/shared';
+import { lockLedgers } from '../db/repos/ledger';
 import { appendLedger, chargeableLots, drawFromLot, expireLots, insertLot } from '../db/repos/lots';
 import { inTransaction } from '../db/tx';
 import { conflict, invalid } from '../domain/errors';
@@ -38,6 +39,8 @@ export async function transfer(
     if (raced) return raced;
     const now = ctx.clock.now();
     const nowIso = now.toISOString();
+    // Both teams' ledger heads before any lot, in team order like every writer: no deadlock.
+    await lockLedgers(trx, [from.id, to.id]);
     await expireLots(trx, from.id, nowIso);
     const lots = await trx
       .selectFrom('lots')

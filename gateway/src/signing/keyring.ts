@@ -3,6 +3,7 @@ import {
   ALLOWANCE_AUDIENCE,
   ALLOWANCE_TYP,
   type AllowanceClaims,
+  CHECKPOINT_TYP,
   ENTITLEMENT_AUDIENCE,
   ENTITLEMENT_TYP,
   type EntitlementClaims,
@@ -11,14 +12,17 @@ import {
   type IdTokenClaims,
   KEY_SET_TYP,
   type KeySetClaims,
+  type LedgerCheckpointClaims,
   type PublicJwk,
   SIGNING_ALG,
 } from '@flexgate/shared';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
+import { replaceText, unsentInvitations } from '../db/repos/outbox';
 import type { DB } from '../db/schema';
 import { inTransaction, serialize, type Tx } from '../db/tx';
 import { DomainError } from '../domain/errors';
+import { mapToken, outboxTokenPlace } from '../domain/mails';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import type { Clock } from '../lib/clock';
 import { newId } from '../lib/ids';
@@ -118,7 +122,8 @@ export class KeyRing {
 
   /** Signed-out sign-ins and users whose sessions were ended: refused even from the cache of verified tokens. */
   readonly revocations: Revocations;
-  private readonly sealer: Sealer;
+  /** Seals secrets at rest under FLEXGATE_KEK: the signing keys, and the tokens of unsent invitation e-mails. */
+  readonly sealer: Sealer;
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -172,6 +177,7 @@ export class KeyRing {
    * Seals under FLEXGATE_KEK every private JWK stored in clear (a database from before sealing, or
    * from a start without a KEK) or under FLEXGATE_KEK_PREVIOUS (a KEK rotation). Every row is
    * opened first: a key this gateway cannot open stops the start rather than a later signature.
+   * The tokens of invitation e-mails still waiting in the outbox go the same way.
    */
   private async reseal(trx: Tx): Promise<void> {
     const keys = await trx.selectFrom('signing_keys').select(['kid', 'private_jwk']).execute();
@@ -195,6 +201,11 @@ export class KeyRing {
         .set({ private_jwk: this.sealer.seal(clear, place) })
         .where('kid', '=', r.kid)
         .execute();
+    }
+    for (const m of await unsentInvitations(trx)) {
+      const place = outboxTokenPlace(m.to);
+      const text = mapToken(m.text, (t) => (this.sealer.stale(t) ? this.sealer.seal(this.sealer.open(t, place), place) : t));
+      if (text !== m.text) await replaceText(trx, m.id, text);
     }
   }
 
@@ -451,6 +462,20 @@ export class KeyRing {
     const { sub, aid, iat, exp, ...rest } = claims;
     const payload = { iss: this.options.issuer, aud: ALLOWANCE_AUDIENCE, sub, aid, iat, exp, ...rest };
     return signCompact(key.privateKey, { alg: SIGNING_ALG, kid: key.kid, typ: ALLOWANCE_TYP }, payload);
+  }
+
+  /**
+   * A ledger checkpoint (docs/ledger.md): signed by the active key like an entitlement, so the JWKS
+   * verifies it, with its own `typ` so that it never passes for anything else.
+   */
+  signCheckpoint(claims: Omit<LedgerCheckpointClaims, 'iss' | 'iat'>): Promise<string> {
+    const key = this.active();
+    const iat = Math.floor(this.clock.now().getTime() / 1000);
+    return signCompact(
+      key.privateKey,
+      { alg: SIGNING_ALG, kid: key.kid, typ: CHECKPOINT_TYP },
+      { iss: this.options.issuer, iat, ...claims },
+    );
   }
 
   /**

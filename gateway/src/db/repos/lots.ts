@@ -3,11 +3,10 @@ import { type Kysely, sql } from 'kysely';
 import { drawsBefore, type LotState } from '../../domain/lots';
 import { rowsOf, shaped } from '../compiled';
 import { RetryTransaction } from '../errors';
-import type { DB, LedgerTable } from '../schema';
+import type { DB } from '../schema';
 import type { Tx } from '../tx';
 import { type Write, writeAll } from '../writes';
-
-type LedgerInput = Omit<LedgerTable, 'id'>;
+import { chainWrites, entryOf, type LedgerInput, lockLedgers } from './ledger';
 
 export async function insertLot(
   trx: Tx,
@@ -39,20 +38,23 @@ export async function insertLot(
     .execute();
 }
 
-const insertLedger = shaped((db, a: { rows: LedgerInput[] }) => db.insertInto('ledger').values(a.rows));
-
 /**
- * Writes ledger entries and keeps the usage rollups with them. `usageAt`: the instant the entries
- * count at in usage when it is not their own `at` (a refund counts on its charge's day, R15).
+ * Writes ledger entries, chained to their teams' ledgers in the order given (db/repos/ledger.ts),
+ * and keeps the usage rollups with them. `usageAt`: the instant the entries count at in usage when
+ * it is not their own `at` (a refund counts on its charge's day, R15).
  */
 export async function appendLedger(trx: Tx, entries: readonly LedgerInput[], options: { usageAt?: string } = {}): Promise<void> {
-  await writeAll(trx, ledgerWrites(trx, entries, options));
+  await writeAll(trx, await ledgerWrites(trx, entries, options));
 }
 
-/** The writes of `appendLedger`, for a transaction that sends them with others (`writeAll`). */
-export function ledgerWrites(trx: Tx, entries: readonly LedgerInput[], options: { usageAt?: string } = {}): Write[] {
+/**
+ * The writes of `appendLedger`, for a transaction that sends them with others (`writeAll`): the
+ * entries chained to their teams' ledgers (their heads taken and ids given first), the moved heads,
+ * and the rollups.
+ */
+export async function ledgerWrites(trx: Tx, entries: readonly LedgerInput[], options: { usageAt?: string } = {}): Promise<Write[]> {
   if (entries.length === 0) return [];
-  return [{ query: insertLedger(trx, { rows: [...entries] }) }, ...usageWrites(trx, entries, options.usageAt)];
+  return [...(await chainWrites(trx, entries)), ...usageWrites(trx, entries, options.usageAt)];
 }
 
 /**
@@ -155,32 +157,22 @@ const addByMonth = shaped((db, a: { rows: ByMonth[] }) =>
 
 /**
  * The lots of several teams that can pay or must expire first (valid, or expired with tokens left),
- * in (team, id) order. `lock` (PostgreSQL) takes them FOR UPDATE in that order: every group of
- * charges on every instance locks lots in one global order, so groups wait for each other but
- * never deadlock, and what a group reads after it (sessions) includes every charge committed before.
+ * in (team, id) order. Read under the teams' ledger heads (db/repos/ledger.ts): no other
+ * transaction changes them until this one ends.
  */
-const lotsQuery = (lock: boolean) =>
-  shaped((db, a: { teams: string[]; now: string }) =>
-    db
-      .selectFrom('lots')
-      .select(['id', 'team_id', 'tokens', 'remaining', 'purchased_at', 'expires_at'])
-      .where('team_id', 'in', a.teams)
-      .where((eb) => eb.or([eb('expires_at', '>', a.now), eb('remaining', '>', 0)]))
-      .orderBy('team_id')
-      .orderBy('id')
-      .$if(lock, (q) => q.forUpdate()),
-  );
-const lotsLocked = lotsQuery(true);
-const lotsUnlocked = lotsQuery(false);
+const lotsQuery = shaped((db, a: { teams: string[]; now: string }) =>
+  db
+    .selectFrom('lots')
+    .select(['id', 'team_id', 'tokens', 'remaining', 'purchased_at', 'expires_at'])
+    .where('team_id', 'in', a.teams)
+    .where((eb) => eb.or([eb('expires_at', '>', a.now), eb('remaining', '>', 0)]))
+    .orderBy('team_id')
+    .orderBy('id'),
+);
 
-export async function lotsOfTeams(
-  trx: Tx,
-  teamIds: readonly string[],
-  nowIso: string,
-  lock: boolean,
-): Promise<(LotState & { teamId: string })[]> {
+export async function lotsOfTeams(trx: Tx, teamIds: readonly string[], nowIso: string): Promise<(LotState & { teamId: string })[]> {
   if (teamIds.length === 0) return [];
-  const rows = await rowsOf(trx, lock ? lotsLocked : lotsUnlocked, { teams: [...teamIds], now: nowIso });
+  const rows = await rowsOf(trx, lotsQuery, { teams: [...teamIds], now: nowIso });
   return rows.map((r) => ({
     id: r.id,
     teamId: r.team_id,
@@ -250,7 +242,13 @@ export async function expireLots(trx: Tx, teamId: string | null, nowIso: string)
     .where('expires_at', '<=', nowIso)
     .where('remaining', '>', 0);
   if (teamId !== null) q = q.where('team_id', '=', teamId);
-  const expired = await q.execute();
+  const expired = await q.orderBy('team_id').orderBy('id').execute();
+  if (expired.length === 0) return 0;
+  // Their teams' heads before their lots, like every ledger writer (db/repos/ledger.ts).
+  await lockLedgers(
+    trx,
+    expired.map((l) => l.team_id),
+  );
   for (const lot of expired) {
     const tokens = Number(lot.remaining);
     const res = await trx
@@ -331,18 +329,7 @@ export async function ledgerPage(db: Kysely<DB>, teamId: string, f: LedgerFilter
   if (f.autodeskId !== undefined) q = q.where('autodesk_id', '=', f.autodeskId);
   q = f.before !== undefined ? q.where('id', '<', f.before).orderBy('id', 'desc') : q.where('id', '>', f.after ?? 0).orderBy('id', 'asc');
   const rows = await q.limit(f.limit).execute();
-  return rows.map((r) => ({
-    id: Number(r.id),
-    at: r.at,
-    kind: r.kind,
-    tokens: Number(r.delta),
-    lotId: r.lot_id,
-    actor: r.actor,
-    autodeskId: r.autodesk_id,
-    product: r.product_key,
-    sessionId: r.session_id,
-    reason: r.reason,
-  }));
+  return rows.map(entryOf);
 }
 
 /** The charge entries of one session, to give back exactly what was taken from each lot (R7a). */

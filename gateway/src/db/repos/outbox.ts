@@ -91,6 +91,21 @@ export async function markSent(db: Kysely<DB>, id: number, sentAtIso: string, ke
   await db.updateTable('outbox').set({ sent_at: sentAtIso, last_error: null, text: keptText }).where('id', '=', id).execute();
 }
 
+/** Invitation e-mails not sent yet: their texts hold a token (sealed under the KEK, or in clear without one). */
+export async function unsentInvitations(trx: Tx): Promise<{ id: number; to: string; text: string }[]> {
+  const rows = await trx
+    .selectFrom('outbox')
+    .select(['id', 'to_addr', 'text'])
+    .where('kind', '=', 'invitation')
+    .where('sent_at', 'is', null)
+    .execute();
+  return rows.map((r) => ({ id: Number(r.id), to: r.to_addr, text: r.text }));
+}
+
+export async function replaceText(trx: Tx, id: number, text: string): Promise<void> {
+  await trx.updateTable('outbox').set({ text }).where('id', '=', id).execute();
+}
+
 export async function markFailed(db: Kysely<DB>, id: number, error: string, retryAtIso: string): Promise<void> {
   await db
     .updateTable('outbox')

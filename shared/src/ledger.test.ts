@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, entryHash, GENESIS_HASH, verifyChain } from './ledger';
+import type { LedgerEntry } from './wire';
+
+const doc = readFileSync(new URL('../../docs/ledger.md', import.meta.url), 'utf8');
+/** The example of docs/ledger.md: the first ```json block. */
+const example = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(doc)?.[1] ?? '[]') as LedgerEntry[];
+
+describe('the ledger hash chain (R5, docs/ledger.md)', () => {
+  it('canonical JSON sorts keys recursively and drops whitespace', () => {
+    expect(canonicalJson({ b: 1, a: { d: null, c: 'x"y' }, e: [2, { g: 1, f: 0 }] })).toBe(
+      '{"a":{"c":"x\\"y","d":null},"b":1,"e":[2,{"f":0,"g":1}]}',
+    );
+    expect(() => canonicalJson({ n: 1.5 })).toThrow(/safe integer/);
+  });
+
+  it("the documented example's hashes are what the rule computes, and its canonical line is the one shown", () => {
+    expect(example).toHaveLength(2);
+    expect(example[0]?.prevHash).toBe(GENESIS_HASH);
+    for (const e of example) expect(entryHash(e)).toBe(e.hash);
+    const { hash: _, ...first } = example[0] as LedgerEntry;
+    expect(doc).toContain(`\n${canonicalJson(first)}\n`);
+    expect(verifyChain(example)).toMatchObject({ ok: true, summary: { count: 2, lastId: 2, total: 93 } });
+  });
+
+  it('a changed amount, a removed entry and a swapped pair are each found at the entry where the chain stops holding', () => {
+    const [a, b] = example as [LedgerEntry, LedgerEntry];
+    expect(verifyChain([a, { ...b, tokens: -1 }])).toMatchObject({
+      ok: false,
+      break: { id: 2, position: 2, field: 'hash', found: b.hash },
+    });
+    expect(verifyChain([b])).toMatchObject({ ok: false, break: { id: 2, position: 1, field: 'prevHash', expected: GENESIS_HASH } });
+    expect(verifyChain([b, a])).toMatchObject({ ok: false, break: { position: 1, field: 'prevHash' } });
+  });
+});

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import type { LedgerEntry } from './wire';
+
+/**
+ * The ledger's hash chain, the one definition the gateway writes by and the client checks by
+ * (docs/ledger.md states the same rule for customers' own tools). Pure: values in, values out.
+ */
+
+/** What the first entry of every team chains from. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** JOSE `typ` of a signed ledger checkpoint. */
+export const CHECKPOINT_TYP = 'flexgate-ledger-checkpoint+jwt';
+
+/** What a checkpoint JWS says: the team's chain as of `at` (`lastId` 0 and the genesis hash when empty). */
+export interface LedgerCheckpointClaims {
+  iss: string;
+  /** Seconds, as JWTs count. */
+  iat: number;
+  team: string;
+  lastId: number;
+  lastHash: string;
+  count: number;
+  balance: number;
+  /** The instant the checkpoint speaks for (ISO 8601, UTC). */
+  at: string;
+}
+
+/**
+ * JSON with object keys sorted recursively (by UTF-16 code units) and no whitespace: RFC 8785's
+ * form for the strings, safe integers and nulls a ledger entry holds (`jq -cS` prints the same).
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new Error(`not a safe integer: ${value}`);
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new Error(`no JSON form for ${typeof value}`);
+    return text;
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** An entry's wire form before its hash is known. */
+export type UnhashedEntry = Omit<LedgerEntry, 'hash'>;
+
+/** Lowercase hex SHA-256 of `prevHash`, a newline, and the entry's canonical JSON (every wire field but `hash`). */
+export function entryHash(entry: UnhashedEntry): string {
+  const { hash: _, ...body } = entry as UnhashedEntry & { hash?: unknown };
+  return createHash('sha256')
+    .update(`${entry.prevHash}\n${canonicalJson(body)}`)
+    .digest('hex');
+}
+
+/** Where a chain stops holding: the entry, its position (1 = the team's first) and what was expected there. */
+export interface ChainBreak {
+  id: number;
+  position: number;
+  field: 'prevHash' | 'hash';
+  expected: string;
+  found: string;
+}
+
+export interface ChainSummary {
+  count: number;
+  lastId: number;
+  lastHash: string;
+  /** The sum of the entries' tokens: the balance they add up to. */
+  total: number;
+}
+
+/**
+ * Walks a team's entries, oldest first, from `start` (what the entry before the first one hashed
+ * to: the genesis hash for a whole ledger). Stops at the first entry that does not chain.
+ */
+export function verifyChain(
+  entries: Iterable<LedgerEntry>,
+  start: ChainSummary = { count: 0, lastId: 0, lastHash: GENESIS_HASH, total: 0 },
+): { ok: true; summary: ChainSummary } | { ok: false; summary: ChainSummary; break: ChainBreak } {
+  const s = { ...start };
+  for (const e of entries) {
+    const position = s.count + 1;
+    if (e.prevHash !== s.lastHash) {
+      return { ok: false, summary: s, break: { id: e.id, position, field: 'prevHash', expected: s.lastHash, found: e.prevHash } };
+    }
+    const expected = entryHash(e);
+    if (e.hash !== expected) return { ok: false, summary: s, break: { id: e.id, position, field: 'hash', expected, found: e.hash } };
+    s.count = position;
+    s.lastId = e.id;
+    s.lastHash = e.hash;
+    s.total += e.tokens;
+  }
+  return { ok: true, summary: s };
+}
