@@ -9,6 +9,27 @@ function niceStep(max: number): number {
   return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * pow;
 }
 
+/** The value axis of a chart up to `max`: its top (a whole number of steps) and its gridline values. */
+export function valueAxis(max: number): { top: number; ticks: number[] } {
+  const step = niceStep(max);
+  const top = Math.max(step, Math.ceil(max / step) * step);
+  return { top, ticks: Array.from({ length: Math.round(top / step) + 1 }, (_, i) => i * step) };
+}
+
+/** The horizontal gridlines with their values at the left, shared by every chart of the console. */
+export const ValueGrid: FC<{ ticks: number[]; y: (v: number) => number; left: number; right: number }> = ({ ticks, y, left, right }) => (
+  <>
+    {ticks.map((v) => (
+      <g>
+        <line class="grid" x1={left} x2={right} y1={y(v)} y2={y(v)} />
+        <text class="tick" x={left - 8} y={y(v) + 4} text-anchor="end">
+          {num(v)}
+        </text>
+      </g>
+    ))}
+  </>
+);
+
 /**
  * Tokens consumed per day as an inline SVG bar chart with both axes labelled. Colours come from
  * presentation attributes and CSS classes (the CSP forbids inline styles).
@@ -26,9 +47,7 @@ const Chart: FC<{ days: { day: string; tokens: number }[]; compact: boolean }> =
   const plotW = W - pad.left - pad.right;
   const plotH = H - pad.top - pad.bottom;
   const max = Math.max(0, ...days.map((d) => d.tokens));
-  const step = niceStep(max);
-  const top = Math.max(step, Math.ceil(max / step) * step);
-  const ticks = Array.from({ length: Math.round(top / step) + 1 }, (_, i) => i * step);
+  const { top, ticks } = valueAxis(max);
   const slot = plotW / Math.max(1, days.length);
   const barW = Math.max(2, slot * 0.7);
   const y = (v: number) => pad.top + plotH - (v / top) * plotH;
@@ -43,14 +62,7 @@ const Chart: FC<{ days: { day: string; tokens: number }[]; compact: boolean }> =
       preserveAspectRatio="xMidYMid meet"
     >
       <title>{label}</title>
-      {ticks.map((v) => (
-        <g>
-          <line class="grid" x1={pad.left} x2={W - pad.right} y1={y(v)} y2={y(v)} />
-          <text class="tick" x={pad.left - 8} y={y(v) + 4} text-anchor="end">
-            {num(v)}
-          </text>
-        </g>
-      ))}
+      <ValueGrid ticks={ticks} y={y} left={pad.left} right={W - pad.right} />
       {days.map((d, i) => {
         const x = pad.left + i * slot + (slot - barW) / 2;
         const h = (d.tokens / top) * plotH;

@@ -1,15 +1,8 @@
 import type { ForecastResponse } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
 import { DAY_MS } from '../../domain/time';
+import { ValueGrid, valueAxis } from './chart';
 import { num, shortDay } from './format';
-
-/** A round step for about 4 gridlines: 1, 2, 5, 10, 20, 50... */
-function niceStep(max: number): number {
-  const rough = Math.max(1, max / 4);
-  const pow = 10 ** Math.floor(Math.log10(rough));
-  const m = rough / pow;
-  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * pow;
-}
 
 /**
  * The projected balance over the coming year as an inline SVG line, each lot's expiry a dashed
@@ -27,9 +20,7 @@ const Drawing: FC<{ f: ForecastResponse; compact: boolean }> = ({ f, compact }) 
   const start = Date.parse(f.at);
   const span = Math.max(1, points.length - 1);
   const max = Math.max(0, ...points.map((p) => p.balance));
-  const step = niceStep(max);
-  const top = Math.max(step, Math.ceil(max / step) * step);
-  const ticks = Array.from({ length: Math.round(top / step) + 1 }, (_, i) => i * step);
+  const { top, ticks } = valueAxis(max);
   const x = (dayIndex: number) => pad.left + (dayIndex / span) * plotW;
   const xAt = (iso: string) => x((Date.parse(iso) - start) / DAY_MS);
   const y = (v: number) => pad.top + plotH - (v / top) * plotH;
@@ -53,14 +44,7 @@ const Drawing: FC<{ f: ForecastResponse; compact: boolean }> = ({ f, compact }) 
       preserveAspectRatio="xMidYMid meet"
     >
       <title>{label}</title>
-      {ticks.map((v) => (
-        <g>
-          <line class="grid" x1={pad.left} x2={W - pad.right} y1={y(v)} y2={y(v)} />
-          <text class="tick" x={pad.left - 8} y={y(v) + 4} text-anchor="end">
-            {num(v)}
-          </text>
-        </g>
-      ))}
+      <ValueGrid ticks={ticks} y={y} left={pad.left} right={W - pad.right} />
       <path class="projection-area" d={area} />
       <path class="projection" d={line} data-testid="projection" />
       {[...expiries.entries()].map(([at, atRisk]) => {
