@@ -49,10 +49,41 @@ export type UnhashedEntry = Omit<LedgerEntry, 'hash'>;
 
 /** Lowercase hex SHA-256 of `prevHash`, a newline, and the entry's canonical JSON (every wire field but `hash`). */
 export function entryHash(entry: UnhashedEntry): string {
-  const { hash: _, ...body } = entry as UnhashedEntry & { hash?: unknown };
   return createHash('sha256')
-    .update(`${entry.prevHash}\n${canonicalJson(body)}`)
+    .update(`${entry.prevHash}\n${entryJson(entry)}`)
     .digest('hex');
+}
+
+/** The fields of an entry's wire form that its hash covers, in canonical (sorted) order. */
+const HASHED = ['actor', 'at', 'autodeskId', 'id', 'kind', 'lotId', 'prevHash', 'product', 'reason', 'sessionId', 'tokens'] as const;
+const HASHED_SET = new Set<string>(HASHED);
+
+/**
+ * `canonicalJson` of an entry without its `hash`. The gateway hashes every entry it appends, and
+ * sorting the keys of each one was most of what the chain cost a cold launch: an entry of exactly
+ * the wire fields is written in their known order, each value by `canonicalJson`; anything else
+ * (an unknown or a missing field) takes the general form. ledger.test.ts proves both agree.
+ */
+export function entryJson(entry: UnhashedEntry): string {
+  const e = entry as UnhashedEntry & { hash?: unknown };
+  let fields = 0;
+  for (const k in e) {
+    if (k === 'hash') continue;
+    if (!HASHED_SET.has(k) || e[k as keyof UnhashedEntry] === undefined) return generalJson(e);
+    fields++;
+  }
+  if (fields !== HASHED.length) return generalJson(e);
+  let json = '{';
+  for (const k of HASHED) json += `${json.length > 1 ? ',' : ''}"${k}":${scalarJson(e[k])}`;
+  return `${json}}`;
+}
+
+/** `canonicalJson` of a value, strings first (most of an entry). */
+const scalarJson = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : canonicalJson(v));
+
+function generalJson(entry: UnhashedEntry & { hash?: unknown }): string {
+  const { hash: _, ...body } = entry;
+  return canonicalJson(body);
 }
 
 /** Where a chain stops holding: the entry, its position (1 = the team's first) and what was expected there. */

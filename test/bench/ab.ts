@@ -1,6 +1,7 @@
 /**
  * `node --import tsx test/bench/ab.ts <dirA> <dirB> [seconds]`: two checkouts' gateways side by side
- * on warm launches. `floor` as dirA: a bare node:http server (floor-server.ts) answering B's own
+ * on warm launches (`AB_MODE=cold`: cold ones, each (user, product) pair once, every launch opening a
+ * session and charging; `AB_ENGINE=postgres`: each gateway on a fresh database of the local server). `floor` as dirA: a bare node:http server (floor-server.ts) answering B's own
  * warm answer to the same requests, i.e. what Node and the kernel cost before the gateway does anything. Both run at once (each its own process and SQLite file, seeded alike); the load
  * generator (undici, 64 connections, closed loop) switches between them every 250 ms, so both see
  * the same phases of a machine whose speed changes by up to 2x from one minute to the next, which
@@ -9,25 +10,33 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
+import { freshDatabase } from '../harness/db';
 import { prewarm, seedFleet } from './fleet';
 
 const [dirA, dirB] = [process.argv[2], process.argv[3]].map((d) => resolve(d ?? '.'));
 const seconds = Number(process.argv[4] ?? 30);
 const SLICE_MS = 250;
+const cold = process.env.AB_MODE === 'cold';
+const engine = process.env.AB_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
+// Cold: enough users that neither side runs out of fresh pairs (10 a user) at up to 4,000 launches/s.
+const coldUsers = cold ? Math.ceil((seconds / 2 + 3) * 400) : 1;
+const databases: { drop(): Promise<void> }[] = [];
 
 async function gateway(dir: string) {
   const key = `ab-${randomBytes(8).toString('hex')}`;
-  const db = join(mkdtempSync(join(tmpdir(), 'fg-ab-')), 'db.sqlite');
+  const database = engine === 'postgres' ? await freshDatabase('postgres') : null;
+  if (database) databases.push(database);
+  const url0 = database?.url ?? `sqlite:${join(mkdtempSync(join(tmpdir(), 'fg-ab-')), 'db.sqlite')}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
     cwd: dir,
     env: {
       ...process.env,
       PORT: '0',
-      DATABASE_URL: `sqlite:${db}`,
+      DATABASE_URL: url0,
       FLEXGATE_OPERATOR_KEY: key,
       FLEXGATE_RATE_LIMIT: 'off',
       FLEXGATE_SCRYPT_N: '1024',
@@ -47,16 +56,38 @@ async function gateway(dir: string) {
     child.stderr?.on('data', on);
     child.once('exit', () => rej(new Error(out)));
   });
-  const fleet = await seedFleet(url, key, { warm: 1000, cold: 1, refused: 1 });
-  await prewarm(url, fleet);
-  return { url, child, fleet };
+  const fleet = await seedFleet(url, key, { warm: cold ? 1 : 1000, cold: coldUsers, refused: 1 });
+  if (!cold) await prewarm(url, fleet);
+  return { url, child, fleet, next: 0 };
 }
 
 /** CPU seconds of a process's main thread (its task whose id is the pid). */
-const mainCpu = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
+const mainCpu = (pid: number) => procCpu(`/proc/${pid}/task/${pid}/stat`);
+const procCpu = (file: string) => {
+  try {
+    const f = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0; // a backend that has exited meanwhile
+  }
 };
+/**
+ * PostgreSQL: the CPU of the server's processes, by pid. Only one side runs at a time, so what
+ * they spend during a slice is that side's (a backend that exits within the slice is lost).
+ */
+const serverCpu = () => {
+  const cpu = new Map<number, number>();
+  if (engine !== 'postgres') return cpu;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') cpu.set(Number(pid), procCpu(`/proc/${pid}/stat`));
+    } catch {}
+  }
+  return cpu;
+};
+const spent = (before: Map<number, number>, after: Map<number, number>) =>
+  [...after].reduce((sum, [pid, c]) => sum + c - (before.get(pid) ?? 0), 0);
 
 type Fleet = Awaited<ReturnType<typeof seedFleet>>;
 
@@ -81,17 +112,21 @@ async function floor(of: { url: string; fleet: Fleet }): Promise<{ url: string; 
   return { url, child, fleet: of.fleet };
 }
 
-const b = await gateway(dirB as string);
-const a = process.argv[2] === 'floor' ? await floor(b) : await gateway(dirA as string);
+// Both seeded at once (cold fleets take a minute or two each).
+const [a, b] =
+  process.argv[2] === 'floor'
+    ? await gateway(dirB as string).then(async (g) => [{ ...(await floor(g)), next: 0 }, g] as const)
+    : await Promise.all([gateway(dirA as string), gateway(dirB as string)]);
 const targets = [
   { name: 'A', dir: process.argv[2] === 'floor' ? 'floor (node:http, fixed answer)' : dirA, ...a },
   { name: 'B', dir: dirB, ...b },
 ];
-const stats = targets.map(() => ({ lat: [] as number[], ms: 0, cpu: 0 }));
+const stats = targets.map(() => ({ lat: [] as number[], ms: 0, cpu: 0, db: 0 }));
 const pools = targets.map((t) => new Pool(t.url, { connections: 64, pipelining: 1 }));
 const slice = async (i: number, record: boolean) => {
   const t = targets[i] as (typeof targets)[number];
   const pool = pools[i] as Pool;
+  const db0 = serverCpu();
   const cpu0 = mainCpu(t.child.pid as number);
   const start = performance.now();
   const deadline = start + SLICE_MS;
@@ -99,12 +134,15 @@ const slice = async (i: number, record: boolean) => {
   await Promise.all(
     Array.from({ length: 64 }, async () => {
       while (performance.now() < deadline) {
-        const u = Math.floor(Math.random() * t.fleet.warm.length);
+        // Warm: a user's own product, its session open. Cold: the side's next unused (user, product) pair.
+        const u = cold ? t.next++ : Math.floor(Math.random() * t.fleet.warm.length);
+        const token = cold ? t.fleet.cold[Math.floor(u / 10)] : t.fleet.warm[u];
+        if (!token) throw new Error(`${t.name}: out of cold users`);
         const t0 = performance.now();
         const res = await pool.request({
           method: 'POST',
           path: '/v1/launch',
-          headers: { authorization: `Bearer ${t.fleet.warm[u]}`, 'content-type': 'application/json' },
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ product: t.fleet.products[u % 10]?.key }),
         });
         await res.body.dump();
@@ -117,6 +155,7 @@ const slice = async (i: number, record: boolean) => {
   const s = stats[i] as (typeof stats)[number];
   s.ms += performance.now() - start;
   s.cpu += mainCpu(t.child.pid as number) - cpu0;
+  s.db += spent(db0, serverCpu());
   for (const l of lat) s.lat.push(l);
 };
 for (let k = 0; k < 8; k++) await slice(k % 2, false); // JIT warm-up of both
@@ -128,8 +167,10 @@ for (const [i, t] of targets.entries()) {
   const sorted = s.lat.sort((a, b) => a - b);
   const q = (p: number) => (sorted[Math.floor(p * sorted.length)] ?? 0).toFixed(2);
   console.log(
-    `${t.name} ${t.dir}: ${Math.round(sorted.length / (s.ms / 1000))} req/s, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, main thread ${Math.round((s.cpu / sorted.length) * 1e6)} us/request`,
+    `${t.name} ${t.dir}: ${Math.round(sorted.length / (s.ms / 1000))} req/s, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, main thread ${Math.round((s.cpu / sorted.length) * 1e6)} us/request${engine === 'postgres' ? `, PostgreSQL ${Math.round((s.db / sorted.length) * 1e6)} us/request` : ''}`,
   );
 }
 await Promise.all(pools.map((p) => p.close()));
 for (const t of targets) t.child.kill('SIGTERM');
+await Promise.all(targets.map((t) => new Promise((r) => (t.child.exitCode === null ? t.child.once('exit', r) : r(null)))));
+for (const d of databases) await d.drop();

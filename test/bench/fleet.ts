@@ -25,10 +25,14 @@ export async function api(origin: string, token: string | null, method: string, 
   return text ? JSON.parse(text) : null;
 }
 
-/** A person joins a team by accepting its invitation: the token of the e-mail the outbox holds. */
+/**
+ * A person joins a team by accepting its invitation: the token of the e-mail the outbox holds.
+ * No invitation: a gateway from before consent (an A/B run's older side) made the member at once.
+ */
 export async function acceptInvitation(origin: string, operatorKey: string, autodeskId: string, password: string): Promise<void> {
   const mails = (await api(origin, operatorKey, 'GET', `/v1/outbox?to=${encodeURIComponent(autodeskId)}`)) as { text: string }[];
-  const link = /^Link: (\S+)$/m.exec(mails.at(-1)?.text ?? '')?.[1] ?? '';
+  const link = /^Link: (\S+)$/m.exec(mails.at(-1)?.text ?? '')?.[1];
+  if (!link) return;
   await api(origin, null, 'POST', '/v1/invitations/accept', { token: new URL(link).searchParams.get('token'), password });
 }
 

@@ -9,6 +9,7 @@
  * once). `PROFILE=0`: no profiler (its overhead out of the CPU figures). `PREVERIFY=1`: verify
  * every user's ID token once before the load, and print what a first verification costs.
  * `ALLOC=1` (with `PROFILE=0`): the bytes allocated per request, by allocating frame.
+ * `PROFILE_DB=postgres://...`: the gateway on that (empty) PostgreSQL database instead of a SQLite file.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), 'fg-prof-'));
 const gw = await startGateway(
   testConfig({
     port: 0,
-    databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`,
+    databaseUrl: process.env.PROFILE_DB ?? `sqlite:${join(dir, 'db.sqlite')}`,
     operatorKey,
     logLevel: 'silent',
     scryptN: 1024,

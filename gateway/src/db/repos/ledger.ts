@@ -118,11 +118,26 @@ export async function chainWrites(trx: Tx, entries: readonly LedgerInput[]): Pro
   );
   const ids = await newIds(trx, entries.length);
   const moved = new Set<string>();
-  const rows = entries.map((e, i) => {
+  const rows = entries.map((e, i): LedgerRow => {
     const head = heads.get(e.team_id) as LedgerHead;
-    const row: LedgerRow = { ...e, id: ids[i] as number, prev_hash: head.lastHash, hash: '' };
+    // Field by field, not spread: one shape for every row (the insert reads each of its values).
+    const row: LedgerRow = {
+      id: ids[i] as number,
+      team_id: e.team_id,
+      lot_id: e.lot_id,
+      kind: e.kind,
+      delta: e.delta,
+      at: e.at,
+      actor: e.actor,
+      autodesk_id: e.autodesk_id,
+      product_key: e.product_key,
+      session_id: e.session_id,
+      reason: e.reason,
+      prev_hash: head.lastHash,
+      hash: '',
+    };
     row.hash = entryHash(entryOf(row));
-    heads.set(e.team_id, { lastId: Number(row.id), lastHash: row.hash, count: head.count + 1 });
+    heads.set(e.team_id, { lastId: row.id, lastHash: row.hash, count: head.count + 1 });
     moved.add(e.team_id);
     return row;
   });
