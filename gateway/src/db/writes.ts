@@ -1,4 +1,5 @@
 import { CompiledQuery, PostgresAdapter } from 'kysely';
+import { compiledTexts } from './compiled';
 import { RetryTransaction } from './errors';
 import type { Tx } from './tx';
 
@@ -51,9 +52,37 @@ async function runCombined(trx: Tx, writes: readonly Write[]): Promise<number[]>
     return `w${i} as (${text} returning 1)`;
   });
   const counts = writes.map((_, i) => `(select count(*) from w${i})::int as c${i}`);
-  const query = CompiledQuery.raw(`with ${ctes.join(', ')} select ${counts.join(', ')}`, parameters);
+  const text = `with ${ctes.join(', ')} select ${counts.join(', ')}`;
+  preparedIfRecurring(text);
+  const query = CompiledQuery.raw(text, parameters);
   const row = (await trx.executeQuery(query)).rows[0] as Record<string, number> | undefined;
   return writes.map((_, i) => Number(row?.[`c${i}`] ?? 0));
+}
+
+/** How often each combined text not prepared yet has run (forgotten past `SEEN_MAX` texts). */
+const seen = new Map<string, number>();
+const SEEN_MAX = 10_000;
+/** Combined texts prepared so far, and their bound: each connection keeps at most that many more statements. */
+let preparedCombinations = 0;
+const MAX_PREPARED_COMBINATIONS = 128;
+
+/**
+ * A combination of writes (their row counts) that recurs is prepared on each connection like the
+ * shaped texts it is made of (db/connect.ts): unprepared, PostgreSQL parsed and planned the group's
+ * one statement at every run, which cost it more than the separate prepared statements it replaced.
+ * Combinations are many (a count per write), so only recurring ones, up to a bound.
+ */
+function preparedIfRecurring(text: string): void {
+  if (compiledTexts.has(text) || preparedCombinations >= MAX_PREPARED_COMBINATIONS) return;
+  const runs = (seen.get(text) ?? 0) + 1;
+  if (runs < 2) {
+    if (seen.size >= SEEN_MAX) seen.clear();
+    seen.set(text, runs);
+    return;
+  }
+  seen.delete(text);
+  compiledTexts.add(text);
+  preparedCombinations++;
 }
 
 /** `$n` becomes `$(n + offset)`, outside quoted identifiers and literals (Kysely quotes both). */
