@@ -88,7 +88,32 @@ function preparedIfRecurring(text: string): void {
 /** `$n` becomes `$(n + offset)`, outside quoted identifiers and literals (Kysely quotes both). */
 export function renumber(text: string, offset: number): string {
   if (offset === 0) return text;
-  return text.replace(/"(?:[^"]|"")*"|'(?:[^']|'')*'|\$(\d+)/g, (match, n: string | undefined) =>
-    n === undefined ? match : `$${Number(n) + offset}`,
-  );
+  const { parts, numbers } = piecesOf(text);
+  let out = parts[0] as string;
+  for (let i = 0; i < numbers.length; i++) out += `$${(numbers[i] as number) + offset}${parts[i + 1] as string}`;
+  return out;
+}
+
+/**
+ * A text cut at its `$n` placeholders, found once per text: a group's writes are shaped texts (a
+ * bounded set, db/compiled.ts) of thousands of characters, scanned at every group before.
+ */
+const pieces = new Map<string, { parts: string[]; numbers: number[] }>();
+const PIECES_MAX = 10_000;
+
+function piecesOf(text: string): { parts: string[]; numbers: number[] } {
+  let found = pieces.get(text);
+  if (found) return found;
+  found = { parts: [], numbers: [] };
+  let last = 0;
+  for (const m of text.matchAll(/"(?:[^"]|"")*"|'(?:[^']|'')*'|\$(\d+)/g)) {
+    if (m[1] === undefined) continue;
+    found.parts.push(text.slice(last, m.index));
+    found.numbers.push(Number(m[1]));
+    last = m.index + m[0].length;
+  }
+  found.parts.push(text.slice(last));
+  if (pieces.size >= PIECES_MAX) pieces.clear();
+  pieces.set(text, found);
+  return found;
 }
