@@ -59,9 +59,9 @@ async function runCombined(trx: Tx, writes: readonly Write[]): Promise<number[]>
   return writes.map((_, i) => Number(row?.[`c${i}`] ?? 0));
 }
 
-/** How often each combined text not prepared yet has run (forgotten past `SEEN_MAX` texts). */
-const seen = new Map<string, number>();
-const SEEN_MAX = 10_000;
+/** Combined texts not prepared yet that ran once (forgotten past `SEEN_MAX`: each is tens of KB). */
+const seen = new Set<string>();
+const SEEN_MAX = 500;
 /** Combined texts prepared so far, and their bound: each connection keeps at most that many more statements. */
 let preparedCombinations = 0;
 const MAX_PREPARED_COMBINATIONS = 128;
@@ -74,10 +74,9 @@ const MAX_PREPARED_COMBINATIONS = 128;
  */
 function preparedIfRecurring(text: string): void {
   if (compiledTexts.has(text) || preparedCombinations >= MAX_PREPARED_COMBINATIONS) return;
-  const runs = (seen.get(text) ?? 0) + 1;
-  if (runs < 2) {
+  if (!seen.has(text)) {
     if (seen.size >= SEEN_MAX) seen.clear();
-    seen.set(text, runs);
+    seen.add(text);
     return;
   }
   seen.delete(text);
@@ -99,7 +98,7 @@ export function renumber(text: string, offset: number): string {
  * bounded set, db/compiled.ts) of thousands of characters, scanned at every group before.
  */
 const pieces = new Map<string, { parts: string[]; numbers: number[] }>();
-const PIECES_MAX = 10_000;
+const PIECES_MAX = 2_000;
 
 function piecesOf(text: string): { parts: string[]; numbers: number[] } {
   let found = pieces.get(text);

@@ -7,7 +7,7 @@ type AnyDB = Kysely<any>;
 /**
  * SQLite: the tables a charge writes a row of by key (the rollups, the ledger heads) become
  * WITHOUT ROWID tables, stored in their primary key's B-tree alone. As rowid tables every new row
- * went into two B-trees, the table and its key's index; a cold launch adds rows to three of them.
+ * went into two B-trees, the table and its key's index; a cold launch adds a row to one or more of them.
  * PostgreSQL keeps its heap tables: nothing changes there.
  */
 const TABLES: { name: string; key: string[] }[] = [
