@@ -1,5 +1,5 @@
 import type { AdviceResponse } from '@flexgate/shared';
-import type { FC } from 'hono/jsx';
+import type { Child, FC } from 'hono/jsx';
 import { formatMoney } from '../../domain/money';
 import { day, memberPath, num, teamPath } from './format';
 import { TableWrap } from './layout';
@@ -42,48 +42,19 @@ export const AdviceView: FC<{
 
       <section>
         <h2>A subscription would have been cheaper</h2>
-        <TableWrap label="Flex users for whom a subscription would have been cheaper">
-          <table data-testid="advice-flex">
-            <thead>
-              <tr>
-                <th>User</th>
-                <th>Product</th>
-                <th class="num">Days</th>
-                <th class="num">Tokens</th>
-                <th class="num">Flex cost</th>
-                <th class="num">Subscription per year</th>
-                <th class="num">Saving</th>
-              </tr>
-            </thead>
-            <tbody>
-              {a.flex.length === 0 ? (
-                <tr>
-                  <td colspan={7} class="empty">
-                    Nobody: Flex cost less than a subscription for everyone (or no product has a subscription price).
-                  </td>
-                </tr>
-              ) : (
-                a.flex.map((r) => (
-                  <tr>
-                    <td>{who(r.autodeskId)}</td>
-                    <td>{products.get(r.product) ?? r.product}</td>
-                    <td class="num">{num(r.daysLastYear)}</td>
-                    <td class="num">{num(r.tokensLastYear)}</td>
-                    <td class="num">{money(r.costLastYear)}</td>
-                    <td class="num">{money(r.subscriptionPricePerYear)}</td>
-                    <td class="num">{money(r.saving)}</td>
-                  </tr>
-                ))
-              )}
-            </tbody>
-            <tfoot>
-              <tr>
-                <th colspan={6}>Total</th>
-                <td class="num">{money(a.total.flexSaving)}</td>
-              </tr>
-            </tfoot>
-          </table>
-        </TableWrap>
+        <SavingsTable
+          label="Flex users for whom a subscription would have been cheaper"
+          testId="advice-flex"
+          columns={['Days', 'Tokens', 'Flex cost', 'Subscription per year']}
+          empty="Nobody: Flex cost less than a subscription for everyone (or no product has a subscription price)."
+          rows={a.flex.map((r) => ({
+            user: who(r.autodeskId),
+            product: products.get(r.product) ?? r.product,
+            cells: [num(r.daysLastYear), num(r.tokensLastYear), money(r.costLastYear), money(r.subscriptionPricePerYear)],
+            saving: money(r.saving),
+          }))}
+          total={money(a.total.flexSaving)}
+        />
       </section>
 
       <section>
@@ -92,49 +63,71 @@ export const AdviceView: FC<{
           Subscriptions of this team's members, by the days they were launched: those days through Flex would have cost less than the
           subscription did for the part of the year it covered.
         </p>
-        <TableWrap label="Subscriptions that Flex would have made cheaper">
-          <table data-testid="advice-subscriptions">
-            <thead>
-              <tr>
-                <th>User</th>
-                <th>Product</th>
-                <th class="num">Days used</th>
-                <th class="num">Days covered</th>
-                <th class="num">Subscription cost</th>
-                <th class="num">Through Flex</th>
-                <th class="num">Saving</th>
-              </tr>
-            </thead>
-            <tbody>
-              {a.subscriptions.length === 0 ? (
-                <tr>
-                  <td colspan={7} class="empty">
-                    None.
-                  </td>
-                </tr>
-              ) : (
-                a.subscriptions.map((r) => (
-                  <tr>
-                    <td>{who(r.autodeskId)}</td>
-                    <td>{products.get(r.product) ?? r.product}</td>
-                    <td class="num">{num(r.daysUsed)}</td>
-                    <td class="num">{num(r.daysCovered)}</td>
-                    <td class="num">{money(r.subscriptionCost)}</td>
-                    <td class="num">{money(r.flexCost)}</td>
-                    <td class="num">{money(r.saving)}</td>
-                  </tr>
-                ))
-              )}
-            </tbody>
-            <tfoot>
-              <tr>
-                <th colspan={6}>Total</th>
-                <td class="num">{money(a.total.subscriptionSaving)}</td>
-              </tr>
-            </tfoot>
-          </table>
-        </TableWrap>
+        <SavingsTable
+          label="Subscriptions that Flex would have made cheaper"
+          testId="advice-subscriptions"
+          columns={['Days used', 'Days covered', 'Subscription cost', 'Through Flex']}
+          empty="None."
+          rows={a.subscriptions.map((r) => ({
+            user: who(r.autodeskId),
+            product: products.get(r.product) ?? r.product,
+            cells: [num(r.daysUsed), num(r.daysCovered), money(r.subscriptionCost), money(r.flexCost)],
+            saving: money(r.saving),
+          }))}
+          total={money(a.total.subscriptionSaving)}
+        />
       </section>
     </>
   );
 };
+
+/** One of the page's two tables: a row per (user, product), four figures, the saving, and their total. */
+const SavingsTable: FC<{
+  label: string;
+  testId: string;
+  columns: [string, string, string, string];
+  empty: string;
+  rows: { user: Child; product: string; cells: string[]; saving: string }[];
+  total: string;
+}> = ({ label, testId, columns, empty, rows, total }) => (
+  <TableWrap label={label}>
+    <table data-testid={testId}>
+      <thead>
+        <tr>
+          <th>User</th>
+          <th>Product</th>
+          {columns.map((c) => (
+            <th class="num">{c}</th>
+          ))}
+          <th class="num">Saving</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.length === 0 ? (
+          <tr>
+            <td colspan={7} class="empty">
+              {empty}
+            </td>
+          </tr>
+        ) : (
+          rows.map((r) => (
+            <tr>
+              <td>{r.user}</td>
+              <td>{r.product}</td>
+              {r.cells.map((c) => (
+                <td class="num">{c}</td>
+              ))}
+              <td class="num">{r.saving}</td>
+            </tr>
+          ))
+        )}
+      </tbody>
+      <tfoot>
+        <tr>
+          <th colspan={6}>Total</th>
+          <td class="num">{total}</td>
+        </tr>
+      </tfoot>
+    </table>
+  </TableWrap>
+);
