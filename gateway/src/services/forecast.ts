@@ -1,6 +1,7 @@
 import type { ForecastResponse } from '@flexgate/shared';
 import type { Kysely } from 'kysely';
-import { lotsWithPrices, teamCreatedAt, tokensOverDays } from '../db/repos/spend';
+import { chargeableLots } from '../db/repos/lots';
+import { teamCreatedAt, tokensOverDays } from '../db/repos/spend';
 import type { DB } from '../db/schema';
 import { type Burn, burnWindow, type Forecast, forecast, outlookSentence } from '../domain/forecast';
 import type { ServiceContext } from './context';
@@ -19,7 +20,7 @@ export async function teamForecast(
   teamId: string,
   now: Date,
 ): Promise<{ f: Forecast; burn: Burn; window: ReturnType<typeof burnWindow> }> {
-  const [{ window, burn }, lots] = await Promise.all([burnOf(db, teamId, now), lotsWithPrices(db, teamId, now.toISOString())]);
+  const [{ window, burn }, lots] = await Promise.all([burnOf(db, teamId, now), chargeableLots(db, teamId, now.toISOString())]);
   return { f: forecast(lots, burn, now), burn, window };
 }
 

@@ -42,13 +42,6 @@ export async function transfer(
     // Both teams' ledger heads before any lot, in team order like every writer: no deadlock.
     await lockLedgers(trx, [from.id, to.id]);
     await expireLots(trx, from.id, nowIso);
-    const lots = await trx
-      .selectFrom('lots')
-      .select(['id', 'purchased_at', 'price_per_token'])
-      .where('team_id', '=', from.id)
-      .where('expires_at', '>', nowIso)
-      .where('remaining', '>', 0)
-      .execute();
     const sources = await chargeableLots(trx, from.id, nowIso);
     const plan = planDraw(sources, input.tokens, now);
     if (!plan.ok) {
@@ -58,21 +51,19 @@ export async function transfer(
     const answer: TransferResponse = { from: from.id, to: to.id, tokens: input.tokens, at: nowIso, lots: [] };
     for (const a of plan.allocations) {
       const source = sources.find((l) => l.id === a.lotId);
-      const origin = lots.find((l) => l.id === a.lotId);
-      const purchasedAt = origin?.purchased_at;
-      if (!source || !origin || !purchasedAt) throw new Error(`lot ${a.lotId} vanished inside the transaction`);
+      if (!source) throw new Error(`lot ${a.lotId} vanished inside the transaction`);
       await drawFromLot(trx, a.lotId, a.tokens);
       const toLot = newId('lot', 9);
       await insertLot(trx, {
         id: toLot,
         teamId: to.id,
         tokens: a.tokens,
-        purchasedAt,
+        purchasedAt: source.purchasedAt,
         expiresAt: source.expiresAt,
         originLotId: a.lotId,
         createdAt: nowIso,
         // The moved tokens were paid for at their lot's price: forecasts and advice value them so.
-        pricePerToken: origin.price_per_token === null ? null : Number(origin.price_per_token),
+        pricePerToken: source.pricePerToken,
       });
       const common = { at: nowIso, actor, autodesk_id: null, product_key: null, session_id: null };
       await appendLedger(trx, [

@@ -1,5 +1,6 @@
 import type { LedgerEntry, LotView } from '@flexgate/shared';
 import { type Kysely, sql } from 'kysely';
+import type { ForecastLot } from '../../domain/forecast';
 import { drawsBefore, type LotState } from '../../domain/lots';
 import { rowsOf, shaped } from '../compiled';
 import { RetryTransaction } from '../errors';
@@ -183,11 +184,11 @@ export async function lotsOfTeams(trx: Tx, teamIds: readonly string[], nowIso: s
   }));
 }
 
-/** Lots that can still pay, in no particular order (the domain orders them, R2). */
-export async function chargeableLots(db: Kysely<DB>, teamId: string, nowIso: string): Promise<LotState[]> {
+/** Lots that can still pay, in no particular order (the domain orders them, R2), with their price. */
+export async function chargeableLots(db: Kysely<DB>, teamId: string, nowIso: string): Promise<ForecastLot[]> {
   const rows = await db
     .selectFrom('lots')
-    .select(['id', 'tokens', 'remaining', 'purchased_at', 'expires_at'])
+    .select(['id', 'tokens', 'remaining', 'purchased_at', 'expires_at', 'price_per_token'])
     .where('team_id', '=', teamId)
     .where('expires_at', '>', nowIso)
     .where('remaining', '>', 0)
@@ -198,6 +199,7 @@ export async function chargeableLots(db: Kysely<DB>, teamId: string, nowIso: str
     remaining: Number(r.remaining),
     purchasedAt: r.purchased_at,
     expiresAt: r.expires_at,
+    pricePerToken: r.price_per_token === null ? null : Number(r.price_per_token),
   }));
 }
 

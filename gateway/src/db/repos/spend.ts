@@ -1,6 +1,5 @@
 import { type Kysely, sql } from 'kysely';
 import type { SubscriptionUse } from '../../domain/advice';
-import type { ForecastLot } from '../../domain/forecast';
 import type { DB } from '../schema';
 
 /** Queries of the spend reports (forecast, advice, a user's own usage), each written once. */
@@ -20,25 +19,6 @@ export async function tokensOverDays(db: Kysely<DB>, teamId: string, fromDay: st
     .where('day', '<', toDay)
     .executeTakeFirst();
   return Number(row?.tokens ?? 0);
-}
-
-/** The lots that can still pay, with their price (the domain orders them, R2). */
-export async function lotsWithPrices(db: Kysely<DB>, teamId: string, nowIso: string): Promise<ForecastLot[]> {
-  const rows = await db
-    .selectFrom('lots')
-    .select(['id', 'tokens', 'remaining', 'purchased_at', 'expires_at', 'price_per_token'])
-    .where('team_id', '=', teamId)
-    .where('expires_at', '>', nowIso)
-    .where('remaining', '>', 0)
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    tokens: Number(r.tokens),
-    remaining: Number(r.remaining),
-    purchasedAt: r.purchased_at,
-    expiresAt: r.expires_at,
-    pricePerToken: r.price_per_token === null ? null : Number(r.price_per_token),
-  }));
 }
 
 /** The priced lots bought in [fromIso, toIso): what the team paid for tokens then. */
