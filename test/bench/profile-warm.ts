@@ -10,6 +10,7 @@
  * every user's ID token once before the load, and print what a first verification costs.
  * `ALLOC=1` (with `PROFILE=0`): the bytes allocated per request, by allocating frame.
  * `PROFILE_DB=postgres://...`: the gateway on that (empty) PostgreSQL database instead of a SQLite file.
+ * `CALLERS=writev` (`CALLERS_DEPTH=12`): who calls a native frame, six (or that many) JS frames up.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -170,7 +171,7 @@ if (process.env.CALLERS) {
   for (const n of byId.values()) {
     if (n.callFrame.functionName !== process.env.CALLERS || !n.hitCount) continue;
     const chain: string[] = [];
-    for (let p = parent.get(n.id); p !== undefined && chain.length < 6; p = parent.get(p)) {
+    for (let p = parent.get(n.id); p !== undefined && chain.length < Number(process.env.CALLERS_DEPTH ?? 6); p = parent.get(p)) {
       const f = byId.get(p)?.callFrame;
       if (f) chain.push(`${f.functionName || '(anon)'}@${f.url.replace(/.*\//, '')}:${f.lineNumber + 1}`);
     }
