@@ -7,6 +7,7 @@ import { type Checkpointer, startCheckpointer } from './db/checkpointer';
 import { checkPostgres, connect, type Database } from './db/connect';
 import { migrate } from './db/migrate';
 import { forgetAnswersBefore } from './db/repos/idempotency';
+import { foldAllUsage } from './db/repos/usage-fold';
 import { createLaunchStore, type LaunchStore } from './launch/store';
 import { AdjustableClock, type Clock, systemClock } from './lib/clock';
 import { jsonLogger, type Logger } from './lib/logger';
@@ -145,6 +146,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     setInterval(() => forgetAnswersBefore(db.db, new Date(clock.now().getTime() - 86_400_000).toISOString()).catch(() => {}), 3_600_000),
     // R19: lots come within 90 days of expiry by time alone; the sweep e-mails once per lot.
     setInterval(() => sweepAlerts(db.db, clock.now()).catch((e) => logger.warn('alert sweep failed', { err: String(e) })), 600_000),
+    // The usage rollups trail the ledger by at most this much, so that a report, which folds
+    // the rest itself, has little to fold (db/repos/usage-fold.ts).
+    setInterval(() => foldAllUsage(db.db).catch((e) => logger.warn('usage fold failed', { err: String(e) })), 60_000),
   ];
   for (const t of timers) t.unref();
   // R14: without SMTP_URL messages stay in the outbox (GET /v1/outbox); with it they are delivered.

@@ -2,9 +2,10 @@
  * `node --import tsx test/bench/charge-floor.ts`: what the SQL of one charge costs on this machine
  * with nothing around it (no HTTP, no Kysely, no signing), on the real schema (all migrations, so
  * every index and trigger a charge pays for): the same statements a cold launch runs (session
- * state, product, lots, insert session, guarded draw, ledger entry, both usage rollups, the R19
- * transfer sum, balance), as statements prepared once, one charge per transaction, then 50 per
- * transaction (group commit), with session ids random as they were and time-ordered as they are
+ * state, product, lots, insert session, guarded draw, ledger entry, the R19 transfer sum, balance;
+ * the usage rollups are folded from the ledger later, db/repos/usage-fold.ts), as statements
+ * prepared once, one charge per transaction, then 50 per transaction (group commit), with session
+ * ids random as they were and time-ordered as they are
  * (lib/ids.ts `orderedId`). It is the floor the cold path could approach (BENCHMARKS.md, "Cold
  * launches"), not a test of the gateway.
  */
@@ -42,12 +43,6 @@ const q = {
   ledger: db.prepare(
     "insert into ledger (team_id, lot_id, kind, delta, at, actor, autodesk_id, product_key, session_id, reason) values (?, ?, 'charge', ?, ?, ?, ?, ?, ?, ?)",
   ),
-  byProduct: db.prepare(
-    'insert into usage_day_product (team_id, day, product_key, tokens, sessions) values (?, ?, ?, ?, 1) on conflict do update set tokens = tokens + excluded.tokens, sessions = sessions + 1',
-  ),
-  byUser: db.prepare(
-    'insert into usage_day_user (team_id, day, autodesk_id, tokens, sessions) values (?, ?, ?, ?, 1) on conflict do update set tokens = tokens + excluded.tokens, sessions = sessions + 1',
-  ),
   transfers: db.prepare("select coalesce(sum(delta), 0) as s from ledger where team_id = ? and kind = 'transfer-out' and at > ?"),
   balance: db.prepare('select sum(remaining) as b from lots where team_id = ? and expires_at > ?'),
 };
@@ -66,8 +61,6 @@ function charge(): void {
   q.session.run(sid, user, 'autocad', 'tm_floor', at, yearOn, at, entitlement, yearOn);
   q.draw.run(7, 'lot_floor', 7);
   q.ledger.run('tm_floor', 'lot_floor', -7, at, `user:${user}`, user, 'autocad', sid, 'AutoCAD: daily rate 7, usage session (R6)');
-  q.byProduct.run('tm_floor', at.slice(0, 10), 'autocad', 7);
-  q.byUser.run('tm_floor', at.slice(0, 10), user, 7);
   q.transfers.get('tm_floor', at);
   q.balance.get('tm_floor', at);
 }

@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, migrate } from '@flexgate/gateway';
 import { entryHash, GENESIS_HASH } from '@flexgate/shared';
-import { backfillUsage } from '../../gateway/src/db/migrations/005_usage_rollup';
-import { backfillMonths } from '../../gateway/src/db/migrations/019_spend';
+import { foldAllUsage } from '../../gateway/src/db/repos/usage-fold';
 import { spawnGateway } from '../harness/process';
 
 const N = Number(process.argv[2] ?? 1_000_000);
@@ -92,10 +91,9 @@ sqlite.transaction(() => {
 })();
 console.error(`seeded ${N} ledger rows in ${Math.round(performance.now() - t0)} ms`);
 const t1 = performance.now();
-// The rows went in behind the gateway's back, so the daily rollups are rebuilt as migration 005 would.
-await backfillUsage(database.db);
-await backfillMonths(database.db);
-console.error(`rebuilt the daily and monthly usage rollups from them in ${Math.round(performance.now() - t1)} ms`);
+// The rows went in behind the gateway's back: the rollups are folded from them as the server would.
+await foldAllUsage(database.db);
+console.error(`folded the daily and monthly usage rollups from them in ${Math.round(performance.now() - t1)} ms`);
 sqlite.pragma('wal_checkpoint(TRUNCATE)');
 await database.close();
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buy, ledgerOf, newMember, newTeam, seedCatalog, setClock } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
+import { usageFromLedger } from '../harness/usage';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -9,28 +10,6 @@ beforeAll(async () => {
   await seedCatalog(gw);
 });
 afterAll(async () => gw?.close());
-
-/**
- * What a report must say, computed by the test from the ledger alone (R5 is the source of truth):
- * a refund counts on the day of the charge it reverses (R15, R7a), whenever it happened.
- */
-function fromLedger(entries: any[], by: 'day' | 'user' | 'product') {
-  const chargedOn = new Map<string, string>(entries.filter((e) => e.kind === 'charge').map((e) => [e.sessionId, e.at.slice(0, 10)]));
-  const out = new Map<string, { tokens: number; sessions: Set<string>; refunded: Set<string> }>();
-  for (const e of entries) {
-    if (e.kind !== 'charge' && e.kind !== 'refund') continue;
-    const day = e.kind === 'refund' ? (chargedOn.get(e.sessionId) as string) : e.at.slice(0, 10);
-    const key = by === 'day' ? day : by === 'user' ? e.autodeskId : e.product;
-    const row = out.get(key) ?? { tokens: 0, sessions: new Set(), refunded: new Set() };
-    row.tokens -= e.tokens;
-    (e.kind === 'charge' ? row.sessions : row.refunded).add(e.sessionId);
-    out.set(key, row);
-  }
-  return [...out.entries()]
-    .map(([key, r]) => ({ key, tokens: r.tokens, sessions: r.sessions.size - r.refunded.size }))
-    .filter((r) => r.tokens !== 0 || r.sessions !== 0)
-    .sort((a, b) => (a.key < b.key ? -1 : 1));
-}
 
 it('R15: reports over whole days (served from the daily rollups) equal the ledger, refunds and lot spans included', async () => {
   await setClock(gw, '2026-05-01T08:00:00Z');
@@ -60,7 +39,7 @@ it('R15: reports over whole days (served from the daily rollups) equal the ledge
   expect(entries.find((e) => e.kind === 'refund' && e.sessionId === late.session.id)?.at).toMatch(/^2026-05-05T00:01/);
   for (const by of ['day', 'user', 'product'] as const) {
     const report = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=${by}&from=2026-04-30&to=2026-05-05`), 200);
-    expect(report.rows, `by=${by}`).toEqual(fromLedger(entries, by));
+    expect(report.rows, `by=${by}`).toEqual(usageFromLedger(entries, by));
   }
   // A range that is not whole days is answered from the ledger; a whole-day one from the rollups: same numbers.
   const exact = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02T00:00:00.001Z&to=2026-05-03T00:00:00Z`), 200);

@@ -18,6 +18,7 @@ import * as m017 from './migrations/017_ledger_chain';
 import * as m018 from './migrations/018_audit_log';
 import * as m019 from './migrations/019_spend';
 import * as m020 from './migrations/020_rollups_without_rowid';
+import * as m021 from './migrations/021_usage_folds';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -47,6 +48,7 @@ function provider(database: Database): MigrationProvider {
         '018_audit_log': { up: (db) => m018.up(db, engine) },
         '019_spend': { up: (db) => m019.up(db, engine) },
         '020_rollups_without_rowid': { up: (db) => m020.up(db, engine) },
+        '021_usage_folds': { up: (db) => m021.up(db, engine) },
       };
     },
   };

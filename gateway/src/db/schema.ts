@@ -17,6 +17,7 @@ export interface DB {
   invitations: InvitationsTable;
   lots: LotsTable;
   usage_month: UsageMonthTable;
+  usage_folds: UsageFoldsTable;
   license_days: LicenseDaysTable;
   ledger: LedgerTable;
   ledger_heads: LedgerHeadsTable;
@@ -323,7 +324,7 @@ export type LotRow = Selectable<LotsTable>;
 export type SessionRow = Selectable<UsageSessionsTable>;
 export type NewLedgerEntry = Insertable<LedgerTable>;
 
-/** Daily usage rollups kept with every charge and refund (migration 005). */
+/** Daily usage rollups (migration 005), folded from the ledger (migration 021, db/repos/usage-fold.ts). */
 export interface UsageDayProductTable {
   team_id: string;
   day: string;
@@ -340,7 +341,7 @@ export interface UsageDayUserTable {
   sessions: number;
 }
 
-/** Tokens by (team, month, user, product), kept with the daily rollups (migration 019). */
+/** Tokens by (team, month, user, product), folded from the ledger (migrations 019, 021; db/repos/usage-fold.ts). */
 export interface UsageMonthTable {
   team_id: string;
   /** `2026-03`: the UTC month the usage counts in (a refund in its charge's month). */
@@ -349,6 +350,12 @@ export interface UsageMonthTable {
   product_key: string;
   tokens: number;
   sessions: number;
+}
+
+/** How far each team's ledger is folded into the usage rollups (migration 021): its last entry folded in. */
+export interface UsageFoldsTable {
+  team_id: string;
+  folded_id: number;
 }
 
 /** The UTC days a subscription or trial was launched (migration 019). */

@@ -55,15 +55,16 @@ describe.each(['sqlite', 'postgres'] as const)('writeAll on %s', (engine) => {
   const state = async () => ({
     remaining: (await database.db.selectFrom('lots').select('remaining').where('id', '=', 'lot1').executeTakeFirstOrThrow()).remaining,
     entries: (await database.db.selectFrom('ledger').select('delta').execute()).map((r) => r.delta),
-    usage: (await database.db.selectFrom('usage_day_product').select('tokens').execute()).map((r) => r.tokens),
+    heads: (await database.db.selectFrom('ledger_heads').select('count').execute()).map((r) => Number(r.count)),
   });
 
-  it('writes a draw, its ledger entry and the usage rollups together, and counts the rows each touched', async () => {
+  it("writes a draw, its ledger entry and its team's head together, and counts the rows each touched", async () => {
     const counts = await inTransaction(database.db, async (trx) =>
       writeAll(trx, [drawWrite(trx, 'lot1', 3), ...(await ledgerWrites(trx, [entry(-3)]))]),
     );
-    expect(counts).toEqual([1, 1, 1, 1, 1, 1]);
-    expect(await state()).toEqual({ remaining: 7, entries: [-3], usage: [3] });
+    // The draw, the entry, its team's head (the usage rollups are folded from the ledger later).
+    expect(counts).toEqual([1, 1, 1]);
+    expect(await state()).toEqual({ remaining: 7, entries: [-3], heads: [1] });
   });
 
   it('a guarded draw that finds too few tokens writes nothing, not even the writes sent with it', async () => {
@@ -73,7 +74,7 @@ describe.each(['sqlite', 'postgres'] as const)('writeAll on %s', (engine) => {
       1,
     );
     await expect(attempt).rejects.toBeInstanceOf(RetryTransaction);
-    expect(await state()).toEqual({ remaining: 7, entries: [-3], usage: [3] });
+    expect(await state()).toEqual({ remaining: 7, entries: [-3], heads: [1] });
   });
 });
 

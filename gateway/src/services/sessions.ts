@@ -211,7 +211,6 @@ export async function endSession(ctx: ServiceContext, autodeskId: string, id: st
         session_id: id,
         reason: 'closed within 5 minutes of opening: the day is free',
       })),
-      { usageAt: s.starts_at },
     );
     const refunded = charges.reduce((sum, c) => sum + c.tokens, 0);
     await trx.updateTable('usage_sessions').set({ refunded }).where('id', '=', id).execute();

@@ -40,121 +40,21 @@ export async function insertLot(
 }
 
 /**
- * Writes ledger entries, chained to their teams' ledgers in the order given (db/repos/ledger.ts),
- * and keeps the usage rollups with them. `usageAt`: the instant the entries count at in usage when
- * it is not their own `at` (a refund counts on its charge's day, R15).
+ * Writes ledger entries, chained to their teams' ledgers in the order given (db/repos/ledger.ts).
+ * The usage rollups are folded from them later (db/repos/usage-fold.ts).
  */
-export async function appendLedger(trx: Tx, entries: readonly LedgerInput[], options: { usageAt?: string } = {}): Promise<void> {
-  await writeAll(trx, await ledgerWrites(trx, entries, options));
+export async function appendLedger(trx: Tx, entries: readonly LedgerInput[]): Promise<void> {
+  await writeAll(trx, await ledgerWrites(trx, entries));
 }
 
 /**
  * The writes of `appendLedger`, for a transaction that sends them with others (`writeAll`): the
- * entries chained to their teams' ledgers (their heads taken and ids given first), the moved heads,
- * and the rollups.
+ * entries chained to their teams' ledgers (their heads taken and ids given first) and the moved heads.
  */
-export async function ledgerWrites(trx: Tx, entries: readonly LedgerInput[], options: { usageAt?: string } = {}): Promise<Write[]> {
+export async function ledgerWrites(trx: Tx, entries: readonly LedgerInput[]): Promise<Write[]> {
   if (entries.length === 0) return [];
-  return [...(await chainWrites(trx, entries)), ...usageWrites(trx, entries, options.usageAt)];
+  return chainWrites(trx, entries);
 }
-
-/**
- * Keeps the daily usage rollups (migration 005) in the transaction that writes the ledger, the one
- * place every charge and refund goes through, so they can never drift from it. A charge spanning
- * two lots is two entries but one session. One statement per table, whatever the number of entries,
- * with the cells in key order: two transactions updating the same cells take them in the same order.
- * A refund's cells are its charge's day (`usageAt`), so no day ever goes below zero.
- */
-function usageWrites(trx: Tx, entries: readonly LedgerInput[], usageAt: string | undefined): Write[] {
-  type Cell = { team: string; day: string; key: string; tokens: number; charged: Set<string>; refunded: Set<string> };
-  const byProduct = new Map<string, Cell>();
-  const byUser = new Map<string, Cell>();
-  const add = (cells: Map<string, Cell>, e: LedgerInput, day: string, key: string) => {
-    const k = `${e.team_id}\n${day}\n${key}`;
-    let cell = cells.get(k);
-    if (!cell) {
-      cell = { team: e.team_id, day, key, tokens: 0, charged: new Set(), refunded: new Set() };
-      cells.set(k, cell);
-    }
-    cell.tokens -= e.delta;
-    if (e.session_id) (e.kind === 'charge' ? cell.charged : cell.refunded).add(e.session_id);
-  };
-  // Migration 019: the month of each (user, product), for right-sizing (services/advice.ts).
-  const byPair = new Map<string, Cell>();
-  for (const e of entries) {
-    if ((e.kind !== 'charge' && e.kind !== 'refund') || !e.product_key || !e.autodesk_id) continue;
-    const day = (usageAt ?? e.at).slice(0, 10);
-    add(byProduct, e, day, e.product_key);
-    add(byUser, e, day, e.autodesk_id);
-    add(byPair, e, day.slice(0, 7), `${e.autodesk_id}\n${e.product_key}`);
-  }
-  const sorted = (cells: Map<string, Cell>) => [...cells.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
-  const sessions = (c: Cell) => c.charged.size - c.refunded.size;
-  const writes: Write[] = [];
-  if (byProduct.size > 0) {
-    const rows = sorted(byProduct).map((c) => ({
-      team_id: c.team,
-      day: c.day,
-      product_key: c.key,
-      tokens: c.tokens,
-      sessions: sessions(c),
-    }));
-    writes.push({ query: addByProduct(trx, { rows }) });
-  }
-  if (byUser.size > 0) {
-    const rows = sorted(byUser).map((c) => ({ team_id: c.team, day: c.day, autodesk_id: c.key, tokens: c.tokens, sessions: sessions(c) }));
-    writes.push({ query: addByUser(trx, { rows }) });
-  }
-  if (byPair.size > 0) {
-    const rows = sorted(byPair).map((c) => {
-      const [autodeskId = '', product = ''] = c.key.split('\n');
-      return { team_id: c.team, month: c.day, autodesk_id: autodeskId, product_key: product, tokens: c.tokens, sessions: sessions(c) };
-    });
-    writes.push({ query: addByMonth(trx, { rows }) });
-  }
-  return writes;
-}
-
-type ByProduct = { team_id: string; day: string; product_key: string; tokens: number; sessions: number };
-type ByUser = { team_id: string; day: string; autodesk_id: string; tokens: number; sessions: number };
-
-const addByProduct = shaped((db, a: { rows: ByProduct[] }) =>
-  db
-    .insertInto('usage_day_product')
-    .values(a.rows)
-    .onConflict((oc) =>
-      oc.columns(['team_id', 'day', 'product_key']).doUpdateSet({
-        tokens: sql`usage_day_product.tokens + excluded.tokens`,
-        sessions: sql`usage_day_product.sessions + excluded.sessions`,
-      }),
-    ),
-);
-
-const addByUser = shaped((db, a: { rows: ByUser[] }) =>
-  db
-    .insertInto('usage_day_user')
-    .values(a.rows)
-    .onConflict((oc) =>
-      oc.columns(['team_id', 'day', 'autodesk_id']).doUpdateSet({
-        tokens: sql`usage_day_user.tokens + excluded.tokens`,
-        sessions: sql`usage_day_user.sessions + excluded.sessions`,
-      }),
-    ),
-);
-
-type ByMonth = { team_id: string; month: string; autodesk_id: string; product_key: string; tokens: number; sessions: number };
-
-const addByMonth = shaped((db, a: { rows: ByMonth[] }) =>
-  db
-    .insertInto('usage_month')
-    .values(a.rows)
-    .onConflict((oc) =>
-      oc.columns(['team_id', 'month', 'autodesk_id', 'product_key']).doUpdateSet({
-        tokens: sql`usage_month.tokens + excluded.tokens`,
-        sessions: sql`usage_month.sessions + excluded.sessions`,
-      }),
-    ),
-);
 
 /**
  * The lots of several teams that can pay or must expire first (valid, or expired with tokens left),

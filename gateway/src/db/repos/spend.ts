@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { SubscriptionUse } from '../../domain/advice';
 import type { DB } from '../schema';
+import { foldUsage } from './usage-fold';
 
 /** Queries of the spend reports (forecast, advice, a user's own usage), each written once. */
 
@@ -11,6 +12,7 @@ export async function teamCreatedAt(db: Kysely<DB>, teamId: string): Promise<str
 
 /** Tokens consumed over whole UTC days [fromDay, toDay), from the daily rollup (R15: charges net of refunds). */
 export async function tokensOverDays(db: Kysely<DB>, teamId: string, fromDay: string, toDay: string): Promise<number> {
+  await foldUsage(db, teamId);
   const row = await db
     .selectFrom('usage_day_product')
     .select(sql<number>`coalesce(sum(tokens), 0)`.as('tokens'))

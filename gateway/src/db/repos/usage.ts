@@ -2,15 +2,10 @@ import { type Kysely, sql } from 'kysely';
 import { FREE_CLOSE_MS } from '../../domain/sessions';
 import { addMs } from '../../domain/time';
 import type { DB } from '../schema';
+import { foldUsage, usageAt } from './usage-fold';
 
 export type UsageGrouping = 'user' | 'product' | 'day';
 
-/**
- * R15: the instant a charge or refund counts at in usage. A refund counts at the charge it
- * reverses (its session's start), not when it happened (`at`, the ledger's true history), so that
- * no day ever shows negative use.
- */
-const usageAt = sql<string>`case when ${sql.ref('ledger.kind')} = 'refund' then coalesce((select ${sql.ref('s.starts_at')} from ${sql.table('usage_sessions')} as ${sql.ref('s')} where ${sql.ref('s.id')} = ${sql.ref('ledger.session_id')}), ${sql.ref('ledger.at')}) else ${sql.ref('ledger.at')} end`;
 const dayOf = sql<string>`substr(${usageAt}, 1, 10)`;
 
 /**
@@ -123,6 +118,7 @@ export async function validLotTotals(db: Kysely<DB>, teamId: string, nowIso: str
 }
 
 async function usageFromRollups(db: Kysely<DB>, teamId: string, fromDay: string, toDay: string, by: UsageGrouping) {
+  await foldUsage(db, teamId);
   const sums = [sql<number>`sum(tokens)`.as('tokens'), sql<number>`sum(sessions)`.as('sessions')] as const;
   const rows =
     by === 'user'

@@ -1,0 +1,100 @@
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { DB } from '../schema';
+import { inTransaction, serialize } from '../tx';
+
+/**
+ * The usage rollups (tokens and sessions by team and day per product and per user, migration 005;
+ * by team, month, user and product, migration 019) are folded from the ledger after the fact, not
+ * written by every charge: a cold launch writes three rows fewer while it holds its team's head.
+ * A team's entries get increasing ids in the order they commit (db/repos/ledger.ts), so what a
+ * reader sees of one team is always a prefix of its ledger, and `usage_folds.folded_id` says
+ * exactly which prefix the rollups hold. Whoever reads a rollup folds first (`foldUsage`); the
+ * server also folds every team in the background, so that a read seldom has much to fold.
+ */
+
+/**
+ * R15: the instant a charge or refund counts at in usage. A refund counts at the charge it
+ * reverses (its session's start), not when it happened (`at`, the ledger's true history), so that
+ * no day ever shows negative use.
+ */
+export const usageAt = sql<string>`case when ${sql.ref('ledger.kind')} = 'refund' then coalesce((select ${sql.ref('s.starts_at')} from ${sql.table('usage_sessions')} as ${sql.ref('s')} where ${sql.ref('s.id')} = ${sql.ref('ledger.session_id')}), ${sql.ref('ledger.at')}) else ${sql.ref('ledger.at')} end`;
+
+type Grain = {
+  table: 'usage_day_product' | 'usage_day_user' | 'usage_month';
+  time: 'day' | 'month';
+  keys: ('autodesk_id' | 'product_key')[];
+};
+const GRAINS: Grain[] = [
+  { table: 'usage_day_product', time: 'day', keys: ['product_key'] },
+  { table: 'usage_day_user', time: 'day', keys: ['autodesk_id'] },
+  { table: 'usage_month', time: 'month', keys: ['autodesk_id', 'product_key'] },
+];
+
+/** R15: the team's charges and refunds in (from, to] added to their cells, a refund on its charge's day. */
+function foldStatement(db: Kysely<DB>, g: Grain, teamId: string, from: number, to: number) {
+  const when: RawBuilder<string> = sql`substr(${usageAt}, 1, ${g.time === 'day' ? 10 : 7})`;
+  const cols = ['team_id', g.time, ...g.keys, 'tokens', 'sessions'];
+  const keyCols = ['team_id', g.time, ...g.keys];
+  return sql`insert into ${sql.table(g.table)} (${sql.join(cols.map((c) => sql.ref(c)))})
+    select ${sql.ref('team_id')}, ${when}, ${sql.join(g.keys.map((k) => sql.ref(k)))}, -sum(${sql.ref('delta')}),
+      count(distinct case when ${sql.ref('kind')} = 'charge' then ${sql.ref('session_id')} end)
+        - count(distinct case when ${sql.ref('kind')} = 'refund' then ${sql.ref('session_id')} end)
+    from ${sql.table('ledger')}
+    where ${sql.ref('team_id')} = ${teamId} and ${sql.ref('id')} > ${from} and ${sql.ref('id')} <= ${to}
+      and ${sql.ref('kind')} in ('charge', 'refund') and ${sql.ref('autodesk_id')} is not null and ${sql.ref('product_key')} is not null
+    group by ${sql.raw(keyCols.map((_, i) => String(i + 1)).join(', '))}
+    on conflict (${sql.join(keyCols.map((c) => sql.ref(c)))}) do update set
+      ${sql.ref('tokens')} = ${sql.table(g.table)}.${sql.ref('tokens')} + excluded.${sql.ref('tokens')},
+      ${sql.ref('sessions')} = ${sql.table(g.table)}.${sql.ref('sessions')} + excluded.${sql.ref('sessions')}`.execute(db);
+}
+
+async function foldedUpTo(db: Kysely<DB>, teamId: string): Promise<number> {
+  const row = await db.selectFrom('usage_folds').select('folded_id').where('team_id', '=', teamId).executeTakeFirst();
+  return Number(row?.folded_id ?? 0);
+}
+
+/**
+ * Brings the team's rollups up to its ledger, in one transaction (or in the caller's): two
+ * folders of one team (instances, a read and the background) take turns, and each entry counts
+ * once. Answers how many entries it folded; a team with nothing new costs two small reads.
+ */
+export async function foldUsage(db: Kysely<DB>, teamId: string): Promise<number> {
+  const head = await db.selectFrom('ledger_heads').select('last_id').where('team_id', '=', teamId).executeTakeFirst();
+  if (!head || Number(head.last_id) <= (await foldedUpTo(db, teamId))) return 0;
+  const fold = async (trx: Kysely<DB>) => {
+    await serialize(trx as Parameters<typeof serialize>[0], `usage-fold:${teamId}`);
+    const from = await foldedUpTo(trx, teamId);
+    // The bound first: the fold and the mark then cover the same entries, whatever commits meanwhile.
+    const last = await trx
+      .selectFrom('ledger')
+      .select([sql<number | null>`max(${sql.ref('id')})`.as('to'), sql<number>`count(*)`.as('n')])
+      .where('team_id', '=', teamId)
+      .where('id', '>', from)
+      .executeTakeFirst();
+    if (last?.to === null || last?.to === undefined) return 0;
+    const to = Number(last.to);
+    for (const g of GRAINS) await foldStatement(trx, g, teamId, from, to);
+    await trx
+      .insertInto('usage_folds')
+      .values({ team_id: teamId, folded_id: to })
+      .onConflict((oc) => oc.column('team_id').doUpdateSet({ folded_id: to }))
+      .execute();
+    return Number(last.n);
+  };
+  // Inside a transaction already (an R19 e-mail's forecast, decided in a charge's): fold in it.
+  return db.isTransaction ? fold(db) : inTransaction(db, fold);
+}
+
+/** Folds every team whose ledger moved since its last fold, one team per transaction. */
+export async function foldAllUsage(db: Kysely<DB>): Promise<number> {
+  const behind = await db
+    .selectFrom('ledger_heads as h')
+    .leftJoin('usage_folds as f', 'f.team_id', 'h.team_id')
+    .select('h.team_id')
+    .where((eb) => eb('h.last_id', '>', eb.fn.coalesce('f.folded_id', sql<number>`0`)))
+    .orderBy('h.team_id')
+    .execute();
+  let folded = 0;
+  for (const { team_id } of behind) folded += await foldUsage(db, team_id);
+  return folded;
+}
