@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../../../test/harness/db';
 import { connect } from '../connect';
 import { migrate } from '../migrate';
-import { foldAllUsage } from '../repos/usage-fold';
+import { foldAllUsage, foldUsage } from '../repos/usage-fold';
 
 const opened: TestDatabase[] = [];
 afterAll(async () => {
@@ -62,7 +62,11 @@ describe.each(['sqlite', 'postgres'] as const)('migration 021 on %s', (engine) =
       });
       await db
         .insertInto('usage_sessions')
-        .values([session('s1', 1, '2026-05-31T23:58:00.000Z'), session('s2', 2, '2026-06-02T09:00:00.000Z')])
+        .values([
+          session('s1', 1, '2026-05-31T23:58:00.000Z'),
+          session('s2', 2, '2026-06-02T09:00:00.000Z'),
+          session('s3', 3, '2026-06-03T09:00:00.000Z'),
+        ])
         .execute();
       const entry = (id: number, kind: 'charge' | 'refund', delta: number, at: string, sessionId: string) => ({
         id,
@@ -85,11 +89,14 @@ describe.each(['sqlite', 'postgres'] as const)('migration 021 on %s', (engine) =
           entry(1, 'charge', -6, '2026-05-31T23:58:00.000Z', 's1'),
           entry(2, 'refund', 6, '2026-06-01T00:01:00.000Z', 's1'),
           entry(3, 'charge', -6, '2026-06-02T09:00:00.000Z', 's2'),
+          // One charge over two lots: two entries, one session.
+          entry(4, 'charge', -2, '2026-06-03T09:00:00.000Z', 's3'),
+          entry(5, 'charge', -4, '2026-06-03T09:00:00.000Z', 's3'),
         ])
         .execute();
       await db
         .insertInto('ledger_heads')
-        .values({ team_id: 't1', last_id: 3, last_hash: hash(3), count: 3 })
+        .values({ team_id: 't1', last_id: 5, last_hash: hash(5), count: 5 })
         .execute();
       // As the backfills of 005 and 019 had it: the refund on 1 June, its own day.
       const pair = { team_id: 't1', autodesk_id: 'ann@example.com', product_key: 'revit' };
@@ -122,24 +129,31 @@ describe.each(['sqlite', 'postgres'] as const)('migration 021 on %s', (engine) =
         };
       };
       expect(await all()).toEqual({ months: [], products: [], users: [] });
-      expect(await foldAllUsage(db)).toBe(3);
+      expect(await foldAllUsage(db)).toBe(5);
       const folded = {
         months: [
           { month: '2026-05', tokens: 0, sessions: 0 },
-          { month: '2026-06', tokens: 6, sessions: 1 },
+          { month: '2026-06', tokens: 12, sessions: 2 },
         ],
         products: [
           { day: '2026-05-31', tokens: 0, sessions: 0 },
           { day: '2026-06-02', tokens: 6, sessions: 1 },
+          { day: '2026-06-03', tokens: 6, sessions: 1 },
         ],
         users: [
           { day: '2026-05-31', autodesk_id: 'ann@example.com', tokens: 0, sessions: 0 },
           { day: '2026-06-02', autodesk_id: 'ann@example.com', tokens: 6, sessions: 1 },
+          { day: '2026-06-03', autodesk_id: 'ann@example.com', tokens: 6, sessions: 1 },
         ],
       };
       expect(await all()).toEqual(folded);
       // Nothing new: nothing folded again.
       expect(await foldAllUsage(db)).toBe(0);
+      expect(await all()).toEqual(folded);
+      // Folded afresh one entry per transaction (a large ledger's chunks), a charge's two entries
+      // in one: the same rollups.
+      for (const t of ['usage_day_product', 'usage_day_user', 'usage_month', 'usage_folds'] as const) await db.deleteFrom(t).execute();
+      expect(await foldUsage(db, 't1', 1)).toBe(5);
       expect(await all()).toEqual(folded);
     } finally {
       await database.close();

@@ -54,35 +54,62 @@ async function foldedUpTo(db: Kysely<DB>, teamId: string): Promise<number> {
 }
 
 /**
- * Brings the team's rollups up to its ledger, in one transaction (or in the caller's): two
- * folders of one team (instances, a read and the background) take turns, and each entry counts
- * once. Answers how many entries it folded; a team with nothing new costs two small reads.
+ * Most entries one fold transaction takes: a team's first fold after migration 021 may have a
+ * million, and on SQLite a transaction holds every writer (BENCHMARKS.md: 1,000,000 in 4.6 s).
  */
-export async function foldUsage(db: Kysely<DB>, teamId: string): Promise<number> {
+const CHUNK = 20_000;
+
+/**
+ * Brings the team's rollups up to its ledger, `chunk` entries per transaction (all in the caller's
+ * when it is one): two folders of one team (instances, a read and the background) take turns,
+ * and each entry counts once. Answers how many entries it folded; a team with nothing new costs
+ * two small reads.
+ */
+export async function foldUsage(db: Kysely<DB>, teamId: string, chunk = CHUNK): Promise<number> {
   const head = await db.selectFrom('ledger_heads').select('last_id').where('team_id', '=', teamId).executeTakeFirst();
   if (!head || Number(head.last_id) <= (await foldedUpTo(db, teamId))) return 0;
   const fold = async (trx: Kysely<DB>) => {
     await serialize(trx as Parameters<typeof serialize>[0], `usage-fold:${teamId}`);
     const from = await foldedUpTo(trx, teamId);
     // The bound first: the fold and the mark then cover the same entries, whatever commits meanwhile.
+    const next = trx.selectFrom('ledger').select('id').where('team_id', '=', teamId).where('id', '>', from).orderBy('id').limit(chunk);
     const last = await trx
-      .selectFrom('ledger')
+      .selectFrom(next.as('next'))
       .select([sql<number | null>`max(${sql.ref('id')})`.as('to'), sql<number>`count(*)`.as('n')])
-      .where('team_id', '=', teamId)
-      .where('id', '>', from)
       .executeTakeFirst();
     if (last?.to === null || last?.to === undefined) return 0;
-    const to = Number(last.to);
+    let to = Number(last.to);
+    let n = Number(last.n);
+    if (n === chunk) {
+      // A charge over two lots is two entries, one session: a chunk ends after all of them.
+      const tail = await trx.selectFrom('ledger').select(['session_id', 'kind']).where('id', '=', to).executeTakeFirst();
+      if (tail?.session_id) {
+        const rest = await trx
+          .selectFrom('ledger')
+          .select([sql<number | null>`max(${sql.ref('id')})`.as('to'), sql<number>`count(*)`.as('n')])
+          .where('team_id', '=', teamId)
+          .where('session_id', '=', tail.session_id)
+          .where('kind', '=', tail.kind)
+          .where('id', '>', to)
+          .executeTakeFirst();
+        if (rest?.to !== null && rest?.to !== undefined) [to, n] = [Number(rest.to), n + Number(rest.n)];
+      }
+    }
     for (const g of GRAINS) await foldStatement(trx, g, teamId, from, to);
     await trx
       .insertInto('usage_folds')
       .values({ team_id: teamId, folded_id: to })
       .onConflict((oc) => oc.column('team_id').doUpdateSet({ folded_id: to }))
       .execute();
-    return Number(last.n);
+    return n;
   };
-  // Inside a transaction already (an R19 e-mail's forecast, decided in a charge's): fold in it.
-  return db.isTransaction ? fold(db) : inTransaction(db, fold);
+  let folded = 0;
+  for (;;) {
+    // Inside a transaction already (an R19 e-mail's forecast, decided in a charge's): fold in it.
+    const n = db.isTransaction ? await fold(db) : await inTransaction(db, fold);
+    folded += n;
+    if (n < chunk) return folded;
+  }
 }
 
 /** Folds every team whose ledger moved since its last fold, one team per transaction. */
