@@ -13,6 +13,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../harness/db';
 import { api, type Fleet, prewarm, seedFleet } from './fleet';
 import { type LoadResult, type Request, runLoadApart } from './load';
@@ -186,6 +187,15 @@ async function main() {
   console.error(
     `seeded ${fleet.warm.length + fleet.cold.length + fleet.refused.length} users, 10 products in ${Math.round(performance.now() - t0)} ms`,
   );
+  if (engine === 'postgres') {
+    // Statistics for the tables seeding just filled, as `pgbench -i` takes for its own and
+    // autovacuum would within a minute of a deployment's: without them the planner read all of
+    // `members` for each batch's memberships (BENCHMARKS.md, session 11).
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query('analyze');
+    await client.end();
+  }
 
   let clock = Date.now();
   /** The instants the clock was moved to: each starts a simulated day (checkCharges). */
