@@ -19,6 +19,9 @@ import { inTransaction, serialize } from '../tx';
  */
 export const usageAt = sql<string>`case when ${sql.ref('ledger.kind')} = 'refund' then coalesce((select ${sql.ref('s.starts_at')} from ${sql.table('usage_sessions')} as ${sql.ref('s')} where ${sql.ref('s.id')} = ${sql.ref('ledger.session_id')}), ${sql.ref('ledger.at')}) else ${sql.ref('ledger.at')} end`;
 
+/** R15: the sessions among some charges and refunds, net: a charge over two lots is one, a refunded one none. */
+export const netSessions = sql<number>`count(distinct case when ${sql.ref('kind')} = 'charge' then ${sql.ref('session_id')} end) - count(distinct case when ${sql.ref('kind')} = 'refund' then ${sql.ref('session_id')} end)`;
+
 type Grain = {
   table: 'usage_day_product' | 'usage_day_user' | 'usage_month';
   time: 'day' | 'month';
@@ -36,9 +39,7 @@ function foldStatement(db: Kysely<DB>, g: Grain, teamId: string, from: number, t
   const cols = ['team_id', g.time, ...g.keys, 'tokens', 'sessions'];
   const keyCols = ['team_id', g.time, ...g.keys];
   return sql`insert into ${sql.table(g.table)} (${sql.join(cols.map((c) => sql.ref(c)))})
-    select ${sql.ref('team_id')}, ${when}, ${sql.join(g.keys.map((k) => sql.ref(k)))}, -sum(${sql.ref('delta')}),
-      count(distinct case when ${sql.ref('kind')} = 'charge' then ${sql.ref('session_id')} end)
-        - count(distinct case when ${sql.ref('kind')} = 'refund' then ${sql.ref('session_id')} end)
+    select ${sql.ref('team_id')}, ${when}, ${sql.join(g.keys.map((k) => sql.ref(k)))}, -sum(${sql.ref('delta')}), ${netSessions}
     from ${sql.table('ledger')}
     where ${sql.ref('team_id')} = ${teamId} and ${sql.ref('id')} > ${from} and ${sql.ref('id')} <= ${to}
       and ${sql.ref('kind')} in ('charge', 'refund') and ${sql.ref('autodesk_id')} is not null and ${sql.ref('product_key')} is not null

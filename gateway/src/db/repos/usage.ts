@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { FREE_CLOSE_MS } from '../../domain/sessions';
 import { addMs } from '../../domain/time';
 import type { DB } from '../schema';
-import { foldUsage, usageAt } from './usage-fold';
+import { foldUsage, netSessions, usageAt } from './usage-fold';
 
 export type UsageGrouping = 'user' | 'product' | 'day';
 
@@ -29,13 +29,7 @@ export async function usageBy(db: Kysely<DB>, teamId: string, fromIso: string, t
   const until = datedUntil(toIso);
   const rows = await db
     .selectFrom('ledger')
-    .select([
-      key.as('key'),
-      sql<number>`-sum(${sql.ref('delta')})`.as('tokens'),
-      sql<number>`count(distinct case when ${sql.ref('kind')} = 'charge' then ${sql.ref('session_id')} end) - count(distinct case when ${sql.ref('kind')} = 'refund' then ${sql.ref('session_id')} end)`.as(
-        'sessions',
-      ),
-    ])
+    .select([key.as('key'), sql<number>`-sum(${sql.ref('delta')})`.as('tokens'), netSessions.as('sessions')])
     .where('team_id', '=', teamId)
     .where('kind', 'in', ['charge', 'refund'])
     .where('at', '>=', fromIso)
