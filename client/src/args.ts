@@ -293,11 +293,36 @@ function positiveInt(command: CommandName, name: string, raw: string | undefined
   return Number(raw);
 }
 
+const isOption = (token: string): boolean =>
+  token === '--' ||
+  (token.startsWith('--') && (token.slice(2).split('=')[0] as string) in options) ||
+  Object.values(options).some((o) => 'short' in o && token === `-${o.short}`);
+
+/**
+ * `--trust -Xk…` as `--trust=-Xk…`: parseArgs refuses a value that starts with a dash, and a key
+ * thumbprint (base64url) starts with one once in 64, a password may too. What is itself an option
+ * (`--team --fresh`) stays an option, and the missing value is reported as before.
+ */
+function dashValuesAttached(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    const next = argv[i + 1];
+    const name = token.startsWith('--') && !token.includes('=') ? token.slice(2) : '';
+    const takesValue = name in options && options[name as keyof typeof options].type === 'string';
+    if (takesValue && next?.startsWith('-') && !isOption(next)) {
+      out.push(`${token}=${next}`);
+      i++;
+    } else out.push(token);
+  }
+  return out;
+}
+
 /** Pure: argv (without node and the script) and the environment in, a command or a UsageError out. */
 export function parseCli(argv: readonly string[], env: Record<string, string | undefined>): Command {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true; strict: true }>>;
   try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: dashValuesAttached(argv), options, allowPositionals: true, strict: true });
   } catch (err) {
     // Unknown option and the like: show the usage of the command they were given to, if any.
     const command = argv.find((a) => !a.startsWith('-'));

@@ -48,6 +48,10 @@ describe('parseCli', () => {
     // The trust root: the option, else the environment; none means the pinned one.
     const thumbprint = 'tvJlzuJZX9da6GZPU-aUoQI-zeDpybkzaUBh6Y8iJvo';
     expect(parseCli(['launch', 'x', '--trust', thumbprint], env)).toMatchObject({ trust: thumbprint });
+    // One thumbprint in 64 starts with a dash; so may a password.
+    const dashed = '-vJlzuJZX9da6GZPU-aUoQI-zeDpybkzaUBh6Y8iJvo';
+    expect(parseCli(['launch', 'x', '--trust', dashed, '--fresh'], env)).toMatchObject({ trust: dashed, fresh: true });
+    expect(parseCli(['signin', '--user', 'a@b.c', '--password', '-secret'], env)).toMatchObject({ password: '-secret' });
     expect(parseCli(['whoami'], { ...env, FLEXGATE_TRUST: '{"kty":"OKP"}' })).toMatchObject({ trust: '{"kty":"OKP"}' });
     expect(parseCli(['whoami'], env)).not.toHaveProperty('trust');
   });
@@ -60,6 +64,7 @@ describe('parseCli', () => {
       ['launch', 'a', '--users', '3'],
       ['launch', 'a', '--hold', '3'],
       ['launch', 'a', '--bogus'],
+      ['launch', 'a', '--team', '--fresh'],
       ['launch', 'a', '--trust', 'not-a-thumbprint'],
       ['signin'],
       ['help', 'frobnicate'],
