@@ -2,7 +2,6 @@ import type { AdviceResponse } from '@flexgate/shared';
 import { listProducts } from '../db/repos/catalog';
 import { memberSubscriptions, pricedLots, usageByPair } from '../db/repos/spend';
 import { peopleNames } from '../db/repos/usage';
-import { foldUsage } from '../db/repos/usage-fold';
 import { adviceYear, flexAdvice, type PriceFacts, paidPrice, subscriptionAdvice } from '../domain/advice';
 import { csvLine, csvText } from '../domain/csv';
 import { plainMoney } from '../domain/money';
@@ -20,8 +19,6 @@ export async function advice(ctx: ServiceContext, teamId: string): Promise<Advic
   // The lots that could pay for the year's use were bought from a year before it (R1) up to its end.
   const boughtFrom = new Date(Date.parse(year.from));
   boughtFrom.setUTCFullYear(boughtFrom.getUTCFullYear() - 1);
-  // The monthly rollup trails the ledger (db/repos/usage-fold.ts): brought up to date first.
-  await foldUsage(ctx.db, teamId);
   const [usage, catalog, lots, subs] = await Promise.all([
     usageByPair(ctx.db, teamId, year.from.slice(0, 7), year.to.slice(0, 7)),
     listProducts(ctx.db),

@@ -38,6 +38,7 @@ export async function pricedLots(db: Kysely<DB>, teamId: string, fromIso: string
 
 /** Tokens and sessions per (user, product) over whole months [fromMonth, toMonth), from the monthly rollup. */
 export async function usageByPair(db: Kysely<DB>, teamId: string, fromMonth: string, toMonth: string) {
+  await foldUsage(db, teamId);
   const rows = await db
     .selectFrom('usage_month')
     .select(['autodesk_id', 'product_key', sql<number>`sum(tokens)`.as('tokens'), sql<number>`sum(sessions)`.as('sessions')])

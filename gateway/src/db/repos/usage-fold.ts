@@ -64,11 +64,14 @@ const CHUNK = 20_000;
  * Brings the team's rollups up to its ledger, `chunk` entries per transaction (all in the caller's
  * when it is one): two folders of one team (instances, a read and the background) take turns,
  * and each entry counts once. Answers how many entries it folded; a team with nothing new costs
- * two small reads.
+ * one small read.
  */
 export async function foldUsage(db: Kysely<DB>, teamId: string, chunk = CHUNK): Promise<number> {
-  const head = await db.selectFrom('ledger_heads').select('last_id').where('team_id', '=', teamId).executeTakeFirst();
-  if (!head || Number(head.last_id) <= (await foldedUpTo(db, teamId))) return 0;
+  return (await teamsBehind(db, teamId)).length === 0 ? 0 : foldBehind(db, teamId, chunk);
+}
+
+/** `foldUsage` for a team known to be behind. */
+async function foldBehind(db: Kysely<DB>, teamId: string, chunk: number): Promise<number> {
   const fold = async (trx: Kysely<DB>) => {
     await serialize(trx as Parameters<typeof serialize>[0], `usage-fold:${teamId}`);
     const from = await foldedUpTo(trx, teamId);
@@ -113,16 +116,22 @@ export async function foldUsage(db: Kysely<DB>, teamId: string, chunk = CHUNK): 
   }
 }
 
-/** Folds every team whose ledger moved since its last fold, one team per transaction. */
-export async function foldAllUsage(db: Kysely<DB>): Promise<number> {
-  const behind = await db
+/** The teams (or this one) whose ledger moved past their last fold, in team order. */
+async function teamsBehind(db: Kysely<DB>, teamId?: string): Promise<string[]> {
+  const rows = await db
     .selectFrom('ledger_heads as h')
     .leftJoin('usage_folds as f', 'f.team_id', 'h.team_id')
     .select('h.team_id')
     .where((eb) => eb('h.last_id', '>', eb.fn.coalesce('f.folded_id', sql<number>`0`)))
+    .$if(teamId !== undefined, (q) => q.where('h.team_id', '=', teamId as string))
     .orderBy('h.team_id')
     .execute();
+  return rows.map((r) => r.team_id);
+}
+
+/** Folds every team whose ledger moved since its last fold, one team per transaction. */
+export async function foldAllUsage(db: Kysely<DB>): Promise<number> {
   let folded = 0;
-  for (const { team_id } of behind) folded += await foldUsage(db, team_id);
+  for (const team of await teamsBehind(db)) folded += await foldBehind(db, team, CHUNK);
   return folded;
 }
