@@ -88,6 +88,21 @@ export async function seedFleet(
 }
 
 /** Opens the session of every warm user's own product, so warm launches find it open. */
+/**
+ * Makes the gateway at `origin` verify each of `tokens` once (`GET /v1/me/products`, which writes
+ * nothing), so that every instance starts a run knowing the same ID tokens: otherwise the first
+ * instance, which ran the one-instance reps, knows them and the others verify each on first sight.
+ */
+export async function knowTokens(origin: string, tokens: readonly string[]): Promise<void> {
+  const pool = new Pool(origin, { connections: 16 });
+  await inBatches([...tokens], 16, async (token) => {
+    const res = await pool.request({ method: 'GET', path: '/v1/me/products', headers: { authorization: `Bearer ${token}` } });
+    await res.body.dump();
+    if (res.statusCode !== 200) throw new Error(`GET /v1/me/products: ${res.statusCode}`);
+  });
+  await pool.close();
+}
+
 export async function prewarm(origin: string, fleet: Fleet): Promise<void> {
   const pool = new Pool(origin, { connections: 16 });
   await inBatches(fleet.warm, 16, async (token, i) => {

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../harness/db';
-import { api, type Fleet, prewarm, seedFleet } from './fleet';
+import { api, type Fleet, knowTokens, prewarm, seedFleet } from './fleet';
 import { type LoadResult, type Request, runLoadApart } from './load';
 import { type Proc, start } from './proc';
 import { signinFlood } from './signin-flood';
@@ -196,6 +196,9 @@ async function main() {
     await client.query('analyze');
     await client.end();
   }
+  // Every instance verifies the cold users' ID tokens before the runs, so that all start alike
+  // (a token is verified once per instance, then known by its signature: keyring.ts).
+  for (const url of urls) await knowTokens(url, fleet.cold);
 
   let clock = Date.now();
   /** The instants the clock was moved to: each starts a simulated day (checkCharges). */

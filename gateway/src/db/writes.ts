@@ -72,7 +72,7 @@ const MAX_PREPARED_COMBINATIONS = 128;
  * one statement at every run, which cost it more than the separate prepared statements it replaced.
  * Combinations are many (a count per write), so only recurring ones, up to a bound.
  */
-function preparedIfRecurring(text: string): void {
+export function preparedIfRecurring(text: string): void {
   if (compiledTexts.has(text) || preparedCombinations >= MAX_PREPARED_COMBINATIONS) return;
   if (!seen.has(text)) {
     if (seen.size >= SEEN_MAX) seen.clear();

@@ -1,10 +1,11 @@
 import type { LaunchResponse } from '@flexgate/shared';
+import { readAll } from '../db/reads';
 import { alertFactsOf, alertMarkersOfTeams, movedOutOfTeams } from '../db/repos/alerts';
-import { findProducts } from '../db/repos/catalog';
-import { answersOf, answersWrites } from '../db/repos/idempotency';
-import { type LedgerInput, lockLedgers } from '../db/repos/ledger';
-import { drawWrite, expireLots, ledgerWrites, lotsOfTeams, teamBalance } from '../db/repos/lots';
-import { findProvisional, sessionRowsOf, sessionStateOf, sessionsWrites } from '../db/repos/sessions';
+import { productsRead } from '../db/repos/catalog';
+import { answersRead, answersWrites } from '../db/repos/idempotency';
+import { idsRead, type LedgerInput, lockLedgers } from '../db/repos/ledger';
+import { drawWrite, expireLots, ledgerWrites, lotsRead, teamBalance } from '../db/repos/lots';
+import { findProvisional, sessionRowsOf, sessionRowsRead, sessionStateOf, sessionsWrites } from '../db/repos/sessions';
 import type { SessionRow } from '../db/schema';
 import type { Tx } from '../db/tx';
 import { writeAll } from '../db/writes';
@@ -70,15 +71,16 @@ export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[]): Promise<
   // (user, product, seq) fail, and the group starts over and finds it (exactly once stays the
   // unique key's job); a refusal for want of tokens reads them again, below.
   const keyed = jobs.flatMap((j) => (j.idempotency ? [j.idempotency] : []));
-  const [stored, products, sessionRows] = await Promise.all([
-    answersOf(trx, keyed),
-    findProducts(trx, [...new Set(jobs.map((j) => j.product))]),
-    sessionRowsOf(trx, uniquePairs(jobs), minAt),
+  const [stored, products, sessionRows] = await readAll(trx, [
+    answersRead(trx, keyed),
+    productsRead(trx, [...new Set(jobs.map((j) => j.product))]),
+    sessionRowsRead(trx, uniquePairs(jobs), minAt),
   ]);
   // Then the teams' heads: on PostgreSQL their locks order this group after every change to these
   // teams' lots, so the lots read next are as the last of them left them.
   await lockLedgers(trx, teamIds);
-  const lots = await lotsOfTeams(trx, teamIds, minNow);
+  // With them, ids for the entries the group will likely append (one per charge; more are taken if needed).
+  const [lots] = await readAll(trx, [lotsRead(trx, teamIds, minNow), idsRead(trx, jobs.length)]);
   const lotsOf = new Map<string, Lot[]>(teamIds.map((t) => [t, lots.filter((l) => l.teamId === t)]));
   // R19's basis only for the teams this group could take across a line (rarely): two reads fewer.
   const spendOf = (t: string) => jobs.reduce((s, j) => (j.teamId === t ? s + (products.get(j.product)?.dailyRate ?? 0) : s), 0);

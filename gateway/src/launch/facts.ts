@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
-import { findProducts } from '../db/repos/catalog';
-import { accessEpoch } from '../db/repos/epoch';
-import { licensesOf } from '../db/repos/licenses';
+import { readAll } from '../db/reads';
+import { productsRead } from '../db/repos/catalog';
+import { epochRead } from '../db/repos/epoch';
+import { licensesRead } from '../db/repos/licenses';
 import { balancesOf } from '../db/repos/lots';
-import { membershipsOf } from '../db/repos/members';
-import { machinesOfSessions, sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
+import { membershipsFrom, membersRead } from '../db/repos/members';
+import { machinesOfSessions, sessionRowsRead, sessionStateOf } from '../db/repos/sessions';
 import type { DB, SessionRow } from '../db/schema';
 import type { AccessQuestion } from '../domain/precedence';
 import type { MachineState } from '../domain/sessions';
@@ -37,14 +38,15 @@ export interface LaunchFacts {
  */
 export async function loadFacts(db: Kysely<DB>, asks: readonly LaunchAsk[], now: Date): Promise<LaunchFacts[]> {
   const nowIso = now.toISOString();
-  // First: a change committed while the facts are read shows as a newer epoch, never the reverse.
-  const epoch = await accessEpoch(db);
   const ids = [...new Set(asks.map((a) => a.autodeskId))];
-  const [products, licenses, memberships, sessions] = await Promise.all([
-    findProducts(db, [...new Set(asks.map((a) => a.product))]),
-    licensesOf(db, ids, nowIso),
-    membershipsOf(db, ids, nowIso),
-    sessionRowsOf(
+  // One statement on PostgreSQL, the epoch with the facts in one snapshot; SQLite reads the epoch
+  // first: a change committed while the facts are read shows as a newer epoch, never the reverse.
+  const [epoch, products, licenses, members, sessions] = await readAll(db, [
+    epochRead(db),
+    productsRead(db, [...new Set(asks.map((a) => a.product))]),
+    licensesRead(db, ids, nowIso),
+    membersRead(db, ids),
+    sessionRowsRead(
       db,
       asks.map((a) => ({ autodeskId: a.autodeskId, product: a.product })),
       nowIso,
@@ -52,7 +54,8 @@ export async function loadFacts(db: Kysely<DB>, asks: readonly LaunchAsk[], now:
   ]);
   const openRows = sessionRowsOpenAt(sessions, nowIso);
   const unsettled = [...openRows.values()].filter((s) => s.settled_at === null).map((s) => s.id);
-  const [balances, machines] = await Promise.all([
+  const [memberships, balances, machines] = await Promise.all([
+    membershipsFrom(db, members, nowIso),
     balancesOf(db, [...new Set([...openRows.values()].map((s) => s.team_id))], nowIso),
     machinesOfSessions(db, unsettled),
   ]);

@@ -1,6 +1,7 @@
 import type { Product } from '@flexgate/shared';
 import type { Kysely } from 'kysely';
-import { rowsOf, shaped } from '../compiled';
+import { shaped } from '../compiled';
+import { known, type Read, read, readOne } from '../reads';
 import type { DB } from '../schema';
 
 const toProduct = (r: {
@@ -26,9 +27,13 @@ export async function findProduct(db: Kysely<DB>, key: string): Promise<Product 
 const productsQuery = shaped((db, a: { keys: string[] }) => db.selectFrom('products').selectAll().where('key', 'in', a.keys));
 
 export async function findProducts(db: Kysely<DB>, keys: readonly string[]): Promise<Map<string, Product>> {
-  if (keys.length === 0) return new Map();
-  const rows = await rowsOf(db, productsQuery, { keys: [...keys] });
-  return new Map(rows.map((r) => [r.key, toProduct(r)]));
+  return readOne(db, productsRead(db, keys));
+}
+
+/** `findProducts` as a read to send with others (`readAll`). */
+export function productsRead(db: Kysely<DB>, keys: readonly string[]): Read<Map<string, Product>> {
+  if (keys.length === 0) return known(new Map());
+  return read(productsQuery(db, { keys: [...keys] }), (rows) => new Map(rows.map((r) => [r.key, toProduct(r)])));
 }
 
 export async function listProducts(db: Kysely<DB>): Promise<Product[]> {

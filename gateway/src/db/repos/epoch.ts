@@ -1,5 +1,6 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
-import { rowsOf, shaped } from '../compiled';
+import { shaped } from '../compiled';
+import { type Read, read, readOne } from '../reads';
 import type { DB } from '../schema';
 
 /** `access_epoch.v` (migration 006), as a builder both queries below use. */
@@ -9,8 +10,12 @@ const epochQuery = shaped((db, _a: Record<string, never>) => epochOf(db));
 
 /** The access epoch: read BEFORE the facts it will vouch for, never after. */
 export async function accessEpoch(db: Kysely<DB>): Promise<number> {
-  const [row] = await rowsOf(db, epochQuery, {});
-  return Number(row?.v ?? 0);
+  return readOne(db, epochRead(db));
+}
+
+/** `accessEpoch` as a read to send with others (`readAll`): in one statement, it and they share one snapshot. */
+export function epochRead(db: Kysely<DB>): Read<number> {
+  return read(epochQuery(db, {}), ([row]) => Number(row?.v ?? 0));
 }
 
 /** What a cached warm launch must read again each time: whether it still holds, and the balance. */

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { rowsOf, shaped } from '../compiled';
+import { shaped } from '../compiled';
+import { known, type Read, read, readOne } from '../reads';
 import type { DB } from '../schema';
 import type { Tx } from '../tx';
 import { type Write, writeAll } from '../writes';
@@ -30,9 +31,16 @@ export const answersQuery = shaped((db, a: { keys: { scope: string; key: string 
 
 /** The stored answers of several keys, by `scope\nkey`. */
 export async function answersOf(db: Kysely<DB>, keys: readonly { scope: string; key: string }[]): Promise<Map<string, StoredAnswer>> {
-  if (keys.length === 0) return new Map();
-  const rows = await rowsOf(db, answersQuery, { keys: keys.map((k) => ({ scope: k.scope, key: k.key })) });
-  return new Map(rows.map((r) => [`${r.scope}\n${r.key}`, { fingerprint: r.fingerprint, status: r.status, body: r.body }]));
+  return readOne(db, answersRead(db, keys));
+}
+
+/** `answersOf` as a read to send with others (`readAll`). */
+export function answersRead(db: Kysely<DB>, keys: readonly { scope: string; key: string }[]): Read<Map<string, StoredAnswer>> {
+  if (keys.length === 0) return known(new Map());
+  return read(
+    answersQuery(db, { keys: keys.map((k) => ({ scope: k.scope, key: k.key })) }),
+    (rows) => new Map(rows.map((r) => [`${r.scope}\n${r.key}`, { fingerprint: r.fingerprint, status: r.status, body: r.body }])),
+  );
 }
 
 type AnswerRow = { scope: string; key: string; fingerprint: string; status: number; body: string; created_at: string };

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { LicenseFact } from '../../domain/precedence';
-import { rowsOf, shaped } from '../compiled';
+import { shaped } from '../compiled';
+import { known, type Read, read, readOne } from '../reads';
 import type { DB } from '../schema';
 
 export async function insertLicense(db: Kysely<DB>, l: LicenseFact & { createdAt: string }): Promise<void> {
@@ -30,9 +31,19 @@ const licensesQuery = shaped((db, a: { ids: string[]; now: string }) =>
 
 /** The licenses of several Autodesk IDs still running at `nowIso`, in one query: by ID, the longest-running first. */
 export async function licensesOf(db: Kysely<DB>, autodeskIds: readonly string[], nowIso: string): Promise<Map<string, LicenseFact[]>> {
+  return readOne(db, licensesRead(db, autodeskIds, nowIso));
+}
+
+/** `licensesOf` as a read to send with others (`readAll`). */
+export function licensesRead(db: Kysely<DB>, autodeskIds: readonly string[], nowIso: string): Read<Map<string, LicenseFact[]>> {
+  if (autodeskIds.length === 0) return known(new Map());
+  return read(licensesQuery(db, { ids: [...new Set(autodeskIds)], now: nowIso }), licensesByUser);
+}
+
+function licensesByUser(
+  rows: readonly { id: string; kind: LicenseFact['kind']; autodesk_id: string; product_key: string; starts_at: string; ends_at: string }[],
+) {
   const out = new Map<string, LicenseFact[]>();
-  if (autodeskIds.length === 0) return out;
-  const rows = await rowsOf(db, licensesQuery, { ids: [...new Set(autodeskIds)], now: nowIso });
   for (const r of rows) {
     const fact: LicenseFact = {
       id: r.id,

@@ -4,6 +4,7 @@ import type { ForecastLot } from '../../domain/forecast';
 import { drawsBefore, type LotState } from '../../domain/lots';
 import { rowsOf, shaped } from '../compiled';
 import { RetryTransaction } from '../errors';
+import { known, type Read, read } from '../reads';
 import type { DB } from '../schema';
 import type { Tx } from '../tx';
 import { type Write, writeAll } from '../writes';
@@ -71,17 +72,18 @@ const lotsQuery = shaped((db, a: { teams: string[]; now: string }) =>
     .orderBy('id'),
 );
 
-export async function lotsOfTeams(trx: Tx, teamIds: readonly string[], nowIso: string): Promise<(LotState & { teamId: string })[]> {
-  if (teamIds.length === 0) return [];
-  const rows = await rowsOf(trx, lotsQuery, { teams: [...teamIds], now: nowIso });
-  return rows.map((r) => ({
-    id: r.id,
-    teamId: r.team_id,
-    tokens: Number(r.tokens),
-    remaining: Number(r.remaining),
-    purchasedAt: r.purchased_at,
-    expiresAt: r.expires_at,
-  }));
+export function lotsRead(trx: Tx, teamIds: readonly string[], nowIso: string): Read<(LotState & { teamId: string })[]> {
+  if (teamIds.length === 0) return known([]);
+  return read(lotsQuery(trx, { teams: [...teamIds], now: nowIso }), (rows) =>
+    rows.map((r) => ({
+      id: r.id,
+      teamId: r.team_id,
+      tokens: Number(r.tokens),
+      remaining: Number(r.remaining),
+      purchasedAt: r.purchased_at,
+      expiresAt: r.expires_at,
+    })),
+  );
 }
 
 /** Lots that can still pay, in no particular order (the domain orders them, R2), with their price. */

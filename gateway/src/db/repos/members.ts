@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { memberStatus } from '../../domain/access';
 import type { MembershipFact } from '../../domain/precedence';
-import { rowsOf, shaped } from '../compiled';
+import { shaped } from '../compiled';
+import { known, type Read, read, readAll, readOne } from '../reads';
 import type { DB } from '../schema';
 
 /**
@@ -58,18 +59,40 @@ export async function membershipsOf(
   autodeskIds: readonly string[],
   nowIso: string,
 ): Promise<Map<string, MembershipFact[]>> {
+  return membershipsFrom(db, await readOne(db, membersRead(db, autodeskIds)), nowIso);
+}
+
+type MemberTeamRow = {
+  autodesk_id: string;
+  team_id: string;
+  team_name: string;
+  guest: number;
+  all_products: number;
+  status: 'active' | 'invited';
+};
+
+/** The member rows of several users, the first of `membershipsOf`'s reads, to send with others (`readAll`). */
+export function membersRead(db: Kysely<DB>, autodeskIds: readonly string[]): Read<MemberTeamRow[]> {
+  if (autodeskIds.length === 0) return known([]);
+  return read(membersQuery(db, { ids: [...new Set(autodeskIds)] }), (rows) => rows);
+}
+
+/** The memberships of the users of `rows` (`membersRead`): the reads that depend on them, in one go. */
+export async function membershipsFrom(
+  db: Kysely<DB>,
+  rows: readonly MemberTeamRow[],
+  nowIso: string,
+): Promise<Map<string, MembershipFact[]>> {
   const out = new Map<string, MembershipFact[]>();
-  if (autodeskIds.length === 0) return out;
-  const ids = [...new Set(autodeskIds)];
-  const rows = await rowsOf(db, membersQuery, { ids });
   if (rows.length === 0) return out;
+  const ids = [...new Set(rows.map((r) => r.autodesk_id))];
   const teamIds = [...new Set(rows.map((r) => r.team_id))];
   // An all-products member's selection and the team's defaults decide nothing (R12): not read for them.
   const selecting = [...new Set(rows.filter((r) => Number(r.all_products) !== 1).map((r) => r.autodesk_id))];
-  const [products, defaults, invitations] = await Promise.all([
-    selecting.length > 0 ? rowsOf(db, selectionsQuery, { ids: selecting, teams: teamIds }) : Promise.resolve([]),
-    selecting.length > 0 ? rowsOf(db, defaultsQuery, { teams: teamIds }) : Promise.resolve([]),
-    rows.some((r) => r.status === 'invited') ? rowsOf(db, invitationsQuery, { ids, teams: teamIds }) : Promise.resolve([]),
+  const [products, defaults, invitations] = await readAll(db, [
+    selecting.length > 0 ? read(selectionsQuery(db, { ids: selecting, teams: teamIds }), (r) => r) : known([]),
+    selecting.length > 0 ? read(defaultsQuery(db, { teams: teamIds }), (r) => r) : known([]),
+    rows.some((r) => r.status === 'invited') ? read(invitationsQuery(db, { ids, teams: teamIds }), (r) => r) : known([]),
   ]);
   const now = new Date(nowIso);
   for (const r of rows) {

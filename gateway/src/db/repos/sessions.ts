@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { MachineState } from '../../domain/sessions';
 import { rowsOf, shaped } from '../compiled';
+import { known, type Read, read, readOne } from '../reads';
 import type { DB, SessionRow } from '../schema';
 import type { Tx } from '../tx';
 import { type Write, writeAll } from '../writes';
@@ -45,8 +46,17 @@ export async function sessionRowsOf(
   pairs: readonly { autodeskId: string; product: string }[],
   atIso: string,
 ): Promise<SessionRow[]> {
-  if (pairs.length === 0) return [];
-  return rowsOf(db, sessionRowsQuery, { pairs: pairs.map((p): [string, string] => [p.autodeskId, p.product]), at: atIso });
+  return readOne(db, sessionRowsRead(db, pairs, atIso));
+}
+
+/** `sessionRowsOf` as a read to send with others (`readAll`). */
+export function sessionRowsRead(
+  db: Kysely<DB>,
+  pairs: readonly { autodeskId: string; product: string }[],
+  atIso: string,
+): Read<SessionRow[]> {
+  if (pairs.length === 0) return known([]);
+  return read(sessionRowsQuery(db, { pairs: pairs.map((p): [string, string] => [p.autodeskId, p.product]), at: atIso }), (rows) => rows);
 }
 
 /**
