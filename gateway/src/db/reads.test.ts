@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../../test/harness/db';
 import { connect, type Database } from './connect';
 import { migrate } from './migrate';
-import { readAll, readOne } from './reads';
+import { type Read, readAll, readOne } from './reads';
 import { productsRead } from './repos/catalog';
 import { epochRead } from './repos/epoch';
 import { answersRead } from './repos/idempotency';
@@ -131,7 +131,7 @@ describe.each(['sqlite', 'postgres'] as const)('readAll on %s', (engine) => {
         answersRead(db, [{ scope: 'a@example.com', key: 'k1' }]),
         productsRead(db, []),
       ] as const;
-    const alone = await Promise.all(reads().map((r) => readOne(db, r)));
+    const alone = await Promise.all(reads().map((r: Read<unknown>) => readOne(db, r)));
     const together = await readAll(db, reads());
     expect(together).toEqual(alone);
     // What the launch then sees, to the type: numbers stay numbers, nulls stay null.

@@ -46,12 +46,13 @@ class SplitGroup extends Error {}
 type Lot = LotState & { teamId: string };
 
 /**
- * One group of charges in one transaction (R4-R8, R19), on either engine. It reads what its
- * charges need once for the whole group (stored answers, sessions, products, the teams' lots and
+ * One group of charges in one transaction (R4-R8, R19), on either engine. It takes its teams'
+ * ledger heads, takes in the charges of those teams that arrived meanwhile (`join`), reads what
+ * they need once for the whole group (stored answers, sessions, products, the teams' lots and
  * R19 markers), decides each charge in order with `decideCharge` against what the charges before
  * it left, then writes everything in a few statements: sessions, one guarded draw per lot,
- * ledger and rollups, answers. Like TigerBeetle's batches, this is the only way a charge is made:
- * a launch alone is a group of one.
+ * ledger, answers. Like TigerBeetle's batches, this is the only way a charge is made: a launch
+ * alone is a group of one.
  *
  * Exactly-once stays the database's job: a session is keyed by (user, product, seq), so a twin
  * opened by another instance makes this transaction fail and start over (`inTransaction`), and
@@ -59,28 +60,33 @@ type Lot = LotState & { teamId: string };
  * a row lock each, db/repos/ledger.ts): groups of several instances charging one team wait for
  * each other but never deadlock, and the group's entries chain in the group's order.
  */
-export async function chargeGroup(trx: Tx, jobs: readonly ChargeJob[]): Promise<ChargeResult[]> {
+export async function chargeGroup(
+  trx: Tx,
+  first: readonly ChargeJob[],
+  join: (teams: ReadonlySet<string>) => readonly ChargeJob[] = () => first,
+): Promise<ChargeResult[]> {
+  const teamIds = [...new Set(first.map((j) => j.teamId))].sort();
+  // The teams' heads first: on PostgreSQL their locks order this group after every change to these
+  // teams' lots, so what it reads next is as the last of them left it. Then the charges of these
+  // teams that arrived while it waited join it: a contended head is taken once for all of them.
+  await lockLedgers(trx, teamIds);
+  const jobs = join(new Set(teamIds));
   const results: (ChargeResult | undefined)[] = new Array(jobs.length);
   // The earliest instants of the group: what it reads is then what every one of its charges may need.
   const minNow = jobs.map((j) => j.now).sort()[0] ?? '';
   const minAt = jobs.map((j) => j.at).sort()[0] ?? '';
-  const teamIds = [...new Set(jobs.map((j) => j.teamId))].sort();
-
-  // What needs no lock first, so that a group waiting for its teams' lots has read it meanwhile.
-  // Sessions too: one opened elsewhere after this read makes this group's insert of the same
-  // (user, product, seq) fail, and the group starts over and finds it (exactly once stays the
-  // unique key's job); a refusal for want of tokens reads them again, below.
+  // Everything the group decides from, in one statement on PostgreSQL, with ids for the entries it
+  // will likely append (one per charge; more are taken if needed). A session opened elsewhere after
+  // this read makes the group's insert of the same (user, product, seq) fail, and the group starts
+  // over and finds it: exactly once stays the unique key's job.
   const keyed = jobs.flatMap((j) => (j.idempotency ? [j.idempotency] : []));
-  const [stored, products, sessionRows] = await readAll(trx, [
+  const [stored, products, sessionRows, lots] = await readAll(trx, [
     answersRead(trx, keyed),
     productsRead(trx, [...new Set(jobs.map((j) => j.product))]),
     sessionRowsRead(trx, uniquePairs(jobs), minAt),
+    lotsRead(trx, teamIds, minNow),
+    idsRead(trx, jobs.length),
   ]);
-  // Then the teams' heads: on PostgreSQL their locks order this group after every change to these
-  // teams' lots, so the lots read next are as the last of them left them.
-  await lockLedgers(trx, teamIds);
-  // With them, ids for the entries the group will likely append (one per charge; more are taken if needed).
-  const [lots] = await readAll(trx, [lotsRead(trx, teamIds, minNow), idsRead(trx, jobs.length)]);
   const lotsOf = new Map<string, Lot[]>(teamIds.map((t) => [t, lots.filter((l) => l.teamId === t)]));
   // R19's basis only for the teams this group could take across a line (rarely): two reads fewer.
   const spendOf = (t: string) => jobs.reduce((s, j) => (j.teamId === t ? s + (products.get(j.product)?.dailyRate ?? 0) : s), 0);

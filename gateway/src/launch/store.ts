@@ -44,7 +44,7 @@ type Settled = { ok: ChargeResult } | { error: unknown };
 export function createLaunchStore(database: Database, url: string, o: StoreOptions): LaunchStore {
   // One group at a time per instance, on both engines: SQLite has one writer, and on PostgreSQL more
   // groups in flight split one team's queue into smaller groups that wait on its lots (BENCHMARKS.md).
-  const charges = new Batcher<ChargeJob, Settled>((jobs) => chargeAll(database.db, jobs, o.logger), o.groupMax);
+  const charges = new Batcher<ChargeJob, Settled>((jobs, more) => chargeAll(database.db, jobs, more, o.logger), o.groupMax);
   if (database.engine === 'postgres') {
     // Every warm launch rechecks, with the other warm launches of its turn in one statement: a
     // notification of a change made elsewhere arrives after the commit, and a launch in between
@@ -104,12 +104,24 @@ function unwrap(s: Settled): ChargeResult {
 }
 
 /**
- * A group in one transaction (started over on a lost race, `inTransaction`). A group that fails
- * otherwise is taken apart: each charge runs alone, so one launch's failure is its own.
+ * A group in one transaction (started over on a lost race, `inTransaction`). Once it holds its
+ * teams' heads it takes in the charges of those teams that arrived meanwhile (`more`); they stay
+ * in the group if it starts over. A group that fails otherwise is taken apart: each charge runs
+ * alone, so one launch's failure is its own.
  */
-async function chargeAll(db: Kysely<DB>, jobs: ChargeJob[], logger: Logger): Promise<Settled[]> {
+async function chargeAll(
+  db: Kysely<DB>,
+  first: ChargeJob[],
+  more: (pick: (job: ChargeJob) => boolean) => ChargeJob[],
+  logger: Logger,
+): Promise<Settled[]> {
+  const jobs = [...first];
+  const join = (teams: ReadonlySet<string>) => {
+    jobs.push(...more((j) => teams.has(j.teamId)));
+    return jobs;
+  };
   try {
-    const results = await inTransaction(db, (trx) => chargeGroup(trx, jobs));
+    const results = await inTransaction(db, (trx) => chargeGroup(trx, jobs, join));
     return results.map((ok) => ({ ok }));
   } catch (error) {
     if (jobs.length === 1) return [{ error }];
