@@ -22,8 +22,8 @@ const seconds = Number(process.argv[4] ?? 30);
 const SLICE_MS = 250;
 const cold = process.env.AB_MODE === 'cold';
 const engine = process.env.AB_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
-// Cold: enough users that neither side runs out of fresh pairs (10 a user) at up to 4,000 launches/s.
-const coldUsers = cold ? Math.ceil((seconds / 2 + 3) * 400) : 1;
+// Cold: enough users that neither side runs out of fresh pairs (10 a user) at up to 9,000 launches/s.
+const coldUsers = cold ? Math.ceil((seconds / 2 + 3) * 900) : 1;
 const databases: { drop(): Promise<void> }[] = [];
 
 async function gateway(dir: string) {

@@ -11,10 +11,12 @@
  * `ALLOC=1` (with `PROFILE=0`): the bytes allocated per request, by allocating frame.
  * `PROFILE_DB=postgres://...`: the gateway on that (empty) PostgreSQL database instead of a SQLite file.
  * `CALLERS=writev` (`CALLERS_DEPTH=12`): who calls a native frame, six (or that many) JS frames up.
+ * `THREADS=1`: the CPU per request of each of the process's threads (main, V8's helpers, libuv's
+ * pool that signs, the checkpointer). `TOP=n`: that many frames (20).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +74,9 @@ if (sampling) {
     includeObjectsCollectedByMinorGC: true,
   });
 }
+/** CPU seconds of each thread of this process, by thread id. */
+const threadCpu = () => new Map(readdirSync('/proc/self/task').map((t) => [t, cpu(`/proc/self/task/${t}/stat`)] as const));
+const threads0 = threadCpu();
 const [m0, p0] = [cpu(mainThread), cpu('/proc/self/stat')];
 const loader = spawn(process.execPath, ['--import', 'tsx', 'test/bench/warm-load.ts', tokensFile], {
   stdio: ['ignore', 'inherit', 'pipe'],
@@ -85,6 +90,13 @@ await new Promise((r) => loader.once('exit', r));
 const [m1, p1] = [cpu(mainThread), cpu('/proc/self/stat')];
 // warm-load.ts reports req/s over its measured seconds (after its warm-up, for warm launches).
 const requests = Number(/(\d+) req\/s/.exec(said)?.[1] ?? 0) * Number(process.env.SECONDS ?? 8);
+if (process.env.THREADS && requests > 0) {
+  for (const [t, s] of threadCpu()) {
+    const used = s - (threads0.get(t) ?? 0);
+    if (used > 0.01)
+      console.log(`thread ${t}${t === String(process.pid) ? ' (main)' : ''}: ${Math.round((used / requests) * 1e6)} us per request`);
+  }
+}
 if (requests > 0) {
   console.log(
     `gateway CPU per request (approximate: includes the warm-up second of warm runs): main thread ${Math.round(((m1 - m0) / requests) * 1e6)} us, process ${Math.round(((p1 - p0) / requests) * 1e6)} us`,
@@ -199,7 +211,7 @@ console.log('| self % | frame |\n|---|---|');
 console.log(
   [...self]
     .sort((a, b) => b[1] - a[1])
-    .slice(0, 20)
+    .slice(0, Number(process.env.TOP ?? 20))
     .map(([k, v]) => `| ${((v / total) * 100).toFixed(1)} | \`${k}\` |`)
     .join('\n'),
 );

@@ -376,7 +376,7 @@ async function main() {
       return `| ${r.name} | ${Math.round(g)} | ${Math.round(b)} | ${(median(each) * 100).toFixed(0)}% (${each.map((x) => (x * 100).toFixed(0)).join(', ')}) |${pgCells}${oneCells} ${median(r.gw.map((x) => x.p50)).toFixed(2)} | ${median(r.gw.map((x) => x.p99)).toFixed(2)} | ${median(r.gw.map((x) => x.p999)).toFixed(2)} | ${r.gw.reduce((s, x) => s + x.errors, 0)} | ${Math.round(median(r.cpu))} | ${median(r.base.map((x) => x.p99)).toFixed(2)} | ${Math.round(median(r.gw.map((x) => x.loaderCpuUs)))}; ${Math.round(median(r.base.map((x) => x.loaderCpuUs)))} |`;
     }),
     '',
-    `After the runs: ${instances > 1 ? `the ${instances} gateways' RSS together` : 'gateway RSS'} ${rss.total} MB (${rss.file} MB of it mapped file pages: code, and on SQLite the database through the read connection's mmap; V8 heap ${heap.total} MB committed, ${heap.used} MB in use${cluster > 1 ? ', in one worker' : instances > 1 ? ', summed' : ''}); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
+    `After the runs: ${instances > 1 ? `the ${instances} gateways' RSS together` : 'gateway RSS'} ${rss.total} MB (${rss.file} MB of it mapped file pages: code and shared libraries; V8 heap ${heap.total} MB committed, ${heap.used} MB in use${cluster > 1 ? ', in one worker' : instances > 1 ? ', summed' : ''}); ${check.sessions} sessions charged, ${check.duplicates} (user, product, day) charged twice, ${check.mischarged} sessions charged other than once at their rate.`,
     '',
   ].join('\n');
   console.log(`\n${table}`);

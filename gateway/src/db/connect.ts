@@ -67,33 +67,75 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
  * in a bounded LRU: every repository query gets prepared-once speed without hand-written SQL.
  * Reusing a statement is safe: the driver runs one query at a time to completion (`all`/`run`).
  */
-function cachingHandle(handle: SQLite.Database, max = 4000): SqliteDatabase {
+function statementCache(handle: SQLite.Database, max = 4000): (sql: string) => SQLite.Statement {
   const cache = new Map<string, SQLite.Statement>();
-  return {
-    close: () => handle.close(),
-    prepare(sql: string) {
-      let stmt = cache.get(sql);
-      if (stmt) {
-        cache.delete(sql); // re-inserted below: the most recently used is last
-      } else {
-        stmt = handle.prepare(sql);
-        if (cache.size >= max) {
-          const oldest = cache.keys().next();
-          if (!oldest.done) cache.delete(oldest.value);
-        }
+  return (sql) => {
+    let stmt = cache.get(sql);
+    if (stmt) {
+      cache.delete(sql); // re-inserted below: the most recently used is last
+    } else {
+      stmt = handle.prepare(sql);
+      if (cache.size >= max) {
+        const oldest = cache.keys().next();
+        if (!oldest.done) cache.delete(oldest.value);
       }
-      cache.set(sql, stmt);
-      return stmt;
+    }
+    cache.set(sql, stmt);
+    return stmt;
+  };
+}
+
+/**
+ * A Kysely SQLite connection's statements run in the calling turn. SQLite is in-process: a batch of
+ * reads or writes has no round trip to save, only Kysely's promise and lock per statement, and
+ * reads in separate autocommit statements each start a read transaction (its WAL check) of their own.
+ */
+export interface SqliteStatements {
+  rows(query: CompiledQuery<unknown>): unknown[];
+  /** The rows a write changed. */
+  changes(query: CompiledQuery<unknown>): number;
+  /** `fn` in one read snapshot: a deferred transaction of its own, unless the connection is in one. */
+  snapshot<T>(fn: () => T): T;
+}
+
+const statementsOf = new WeakMap<DatabaseConnection, SqliteStatements>();
+
+/** The synchronous side of a connection Kysely provides (`provideConnection`), when it is SQLite's. */
+export function sqliteStatements(connection: DatabaseConnection): SqliteStatements | undefined {
+  return statementsOf.get(connection);
+}
+
+function sqliteStatementsOn(handle: SQLite.Database, prepare: (sql: string) => SQLite.Statement): SqliteStatements {
+  const begin = handle.prepare('begin');
+  const commit = handle.prepare('commit');
+  return {
+    rows: (q) => prepare(q.sql).all(q.parameters),
+    changes: (q) => prepare(q.sql).run(q.parameters).changes,
+    snapshot: (fn) => {
+      if (handle.inTransaction) return fn();
+      begin.run();
+      try {
+        return fn();
+      } finally {
+        // Reads only: ending the transaction either way releases the snapshot.
+        if (handle.inTransaction) commit.run();
+      }
     },
-  } as unknown as SqliteDatabase;
+  };
 }
 
 function sqliteDialect(handle: SQLite.Database, readOnly = false): Dialect {
+  const prepare = statementCache(handle);
+  const database = { close: () => handle.close(), prepare } as unknown as SqliteDatabase;
+  const statements = sqliteStatementsOn(handle, prepare);
+  const onCreateConnection = async (connection: DatabaseConnection) => {
+    statementsOf.set(connection, statements);
+  };
   return {
     createAdapter: () => new TransactionalDdlSqliteAdapter(),
     // A read-only connection begins plain (deferred) transactions: it can never take the write lock.
     createDriver: () =>
-      readOnly ? new SqliteDriver({ database: cachingHandle(handle) }) : new ImmediateSqliteDriver({ database: cachingHandle(handle) }),
+      readOnly ? new SqliteDriver({ database, onCreateConnection }) : new ImmediateSqliteDriver({ database, onCreateConnection }),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };
@@ -278,13 +320,13 @@ function postgresAddress(url: string): string {
 
 /**
  * A second, read-only connection to a SQLite file, for reads that must never wait for the writer
- * nor see its uncommitted rows (WAL lets it read alongside). Pages come through a memory map
- * instead of one read() syscall each: syscalls are what cost most on these machines.
+ * nor see its uncommitted rows (WAL lets it read alongside). No memory map: with the file changing
+ * under it many times a second (commits, checkpoints), a batch's reads took longer mapped than
+ * through read() calls, and warm launches, which the map was for, are now answered from memory.
  */
 export function openSqliteReader(path: string): { db: Kysely<DB>; handle: SQLite.Database; close(): Promise<void> } {
   const handle = new SQLite(path, { readonly: true, fileMustExist: true });
   handle.pragma('busy_timeout = 10000');
-  handle.pragma('mmap_size = 268435456');
   const db = new Kysely<DB>({ dialect: sqliteDialect(handle, true) });
   return { db, handle, close: () => db.destroy() };
 }

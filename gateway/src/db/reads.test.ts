@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../../test/harness/db';
-import { connect, type Database } from './connect';
+import { connect, type Database, openSqliteReader } from './connect';
 import { migrate } from './migrate';
 import { type Read, readAll, readOne } from './reads';
 import { productsRead } from './repos/catalog';
@@ -180,5 +180,38 @@ describe.each(['sqlite', 'postgres'] as const)('readAll on %s', (engine) => {
     );
     // The chain follows the ids: each entry's prev_hash is the hash of the entry with the next smaller id.
     for (let i = 1; i < order.length; i++) expect(order[i]?.prev_hash).toBe(order[i - 1]?.hash);
+  });
+});
+
+// A launch batch's facts are cached under the epoch read with them: on SQLite too the reads of one
+// readAll must come from one moment, or an admin change committed between two of them (the other
+// connection writes while this one reads) would be half seen and cached as if whole.
+describe('readAll on sqlite, one snapshot', () => {
+  it('does not see a change committed between two of its reads; the next readAll does', async () => {
+    const store = await freshDatabase('sqlite');
+    const database = connect({ url: store.url });
+    const reader = openSqliteReader(store.url.slice('sqlite:'.length));
+    try {
+      await migrate(database);
+      const writer = database.sqlite;
+      if (!writer) throw new Error('a SQLite database has its handle');
+      const epoch = epochRead(reader.db);
+      // The first read's rows are in hand when another connection commits a change of access.
+      const thenChanged: Read<number> = {
+        query: epoch.query,
+        map: (rows) => {
+          writer.prepare('update access_epoch set v = v + 1 where id = 1').run();
+          return epoch.map(rows);
+        },
+      };
+      const [first, second] = await readAll(reader.db, [thenChanged, epochRead(reader.db)]);
+      expect(second).toBe(first);
+      const [after] = await readAll(reader.db, [epochRead(reader.db)]);
+      expect(after).toBe(first + 1);
+    } finally {
+      await reader.close();
+      await database.close();
+      await store.drop();
+    }
   });
 });

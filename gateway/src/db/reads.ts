@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely, PostgresAdapter } from 'kysely';
+import { sqliteStatements } from './connect';
 import type { DB } from './schema';
 import { preparedIfRecurring, renumber } from './writes';
 
@@ -31,11 +32,19 @@ type Results<T extends readonly Read<unknown>[]> = { -readonly [K in keyof T]: T
  * Several independent reads. On PostgreSQL they go as ONE statement, each read a scalar subquery
  * whose rows come back as a JSON array: one round trip and one snapshot for all of them (a launch
  * batch's facts, a charge group's reads before its lock). Every value the schema holds (text,
- * integers, JSON) reads the same from JSON as from a row. SQLite (in-process) runs them in order.
+ * integers, JSON) reads the same from JSON as from a row. SQLite (in-process) runs them in order,
+ * in the calling turn and in one snapshot (connect.ts `sqliteStatements`).
  */
 export async function readAll<const T extends readonly Read<unknown>[]>(db: Kysely<DB>, reads: T): Promise<Results<T>> {
   const querying = reads.filter((r) => r.query !== null);
-  if (querying.length < 2 || !(db.getExecutor().adapter instanceof PostgresAdapter)) {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) {
+    return db.getExecutor().provideConnection(async (connection) => {
+      const s = sqliteStatements(connection);
+      if (!s) throw new Error('readAll: a SQLite connection flexgate did not open');
+      return s.snapshot(() => reads.map((r) => r.map((r.query ? s.rows(r.query) : []) as never[]))) as Results<T>;
+    });
+  }
+  if (querying.length < 2) {
     const out: unknown[] = [];
     for (const r of reads) out.push(await readOne(db, r));
     return out as Results<T>;

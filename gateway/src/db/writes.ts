@@ -1,5 +1,6 @@
 import { CompiledQuery, PostgresAdapter } from 'kysely';
 import { compiledTexts } from './compiled';
+import { sqliteStatements } from './connect';
 import { RetryTransaction } from './errors';
 import type { Tx } from './tx';
 
@@ -37,11 +38,17 @@ function combinable(trx: Tx, writes: readonly Write[]): boolean {
 }
 
 // One after the other, never submitted together: when one fails, Kysely rolls the transaction
-// back at once, and a write still queued behind it would then run outside it.
+// back at once, and a write still queued behind it would then run outside it. SQLite runs them in
+// the calling turn (connect.ts `sqliteStatements`): the first that fails throws, the rest never run.
 async function runEach(trx: Tx, writes: readonly Write[]): Promise<number[]> {
-  const counts: number[] = [];
-  for (const w of writes) counts.push(Number((await trx.executeQuery(w.query)).numAffectedRows ?? 0));
-  return counts;
+  if (writes.length === 0) return [];
+  return trx.getExecutor().provideConnection(async (connection) => {
+    const s = sqliteStatements(connection);
+    if (s) return writes.map((w) => s.changes(w.query));
+    const counts: number[] = [];
+    for (const w of writes) counts.push(Number((await connection.executeQuery(w.query)).numAffectedRows ?? 0));
+    return counts;
+  });
 }
 
 async function runCombined(trx: Tx, writes: readonly Write[]): Promise<number[]> {

@@ -39,8 +39,8 @@ export interface LaunchFacts {
 export async function loadFacts(db: Kysely<DB>, asks: readonly LaunchAsk[], now: Date): Promise<LaunchFacts[]> {
   const nowIso = now.toISOString();
   const ids = [...new Set(asks.map((a) => a.autodeskId))];
-  // One statement on PostgreSQL, the epoch with the facts in one snapshot; SQLite reads the epoch
-  // first: a change committed while the facts are read shows as a newer epoch, never the reverse.
+  // The epoch with the facts, in one snapshot on both engines (one statement on PostgreSQL, one read
+  // transaction on SQLite): the facts are cached under the epoch they were read with.
   const [epoch, products, licenses, members, sessions] = await readAll(db, [
     epochRead(db),
     productsRead(db, [...new Set(asks.map((a) => a.product))]),
