@@ -87,7 +87,10 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
       warm?.forget(key);
       return undefined;
     }
-    const answer = { ...entry.answer, balance: r.balance };
+    // The last confirmed answer again while the balance read is its own: its JSON is made once
+    // (answerJson), where PostgreSQL, which rechecks every warm launch, serialised each one.
+    const last = entry.confirmed?.answer;
+    const answer = last && last.balance === r.balance ? last : { ...entry.answer, balance: r.balance };
     entry.confirmed = { version, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY, answer };
     return answer;
   };
