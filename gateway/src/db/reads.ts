@@ -36,7 +36,6 @@ type Results<T extends readonly Read<unknown>[]> = { -readonly [K in keyof T]: T
  * in the calling turn and in one snapshot (connect.ts `sqliteStatements`).
  */
 export async function readAll<const T extends readonly Read<unknown>[]>(db: Kysely<DB>, reads: T): Promise<Results<T>> {
-  const querying = reads.filter((r) => r.query !== null);
   if (!(db.getExecutor().adapter instanceof PostgresAdapter)) {
     return db.getExecutor().provideConnection(async (connection) => {
       const s = sqliteStatements(connection);
@@ -44,6 +43,7 @@ export async function readAll<const T extends readonly Read<unknown>[]>(db: Kyse
       return s.snapshot(() => reads.map((r) => r.map((r.query ? s.rows(r.query) : []) as never[]))) as Results<T>;
     });
   }
+  const querying = reads.filter((r) => r.query !== null);
   if (querying.length < 2) {
     const out: unknown[] = [];
     for (const r of reads) out.push(await readOne(db, r));
