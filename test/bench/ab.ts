@@ -23,7 +23,7 @@ const SLICE_MS = 250;
 const cold = process.env.AB_MODE === 'cold';
 const engine = process.env.AB_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
 // Cold: enough users that neither side runs out of fresh pairs (10 a user) at up to 9,000 launches/s.
-const coldUsers = cold ? Math.ceil((seconds / 2 + 3) * 900) : 1;
+const coldUsers = cold ? Number(process.env.AB_COLD_USERS ?? Math.ceil((seconds / 2 + 3) * 900)) : 1;
 const databases: { drop(): Promise<void> }[] = [];
 
 async function gateway(dir: string) {
@@ -122,7 +122,7 @@ const targets = [
   { name: 'B', dir: dirB, ...b },
 ];
 const stats = targets.map(() => ({ lat: [] as number[], ms: 0, cpu: 0, db: 0 }));
-const pools = targets.map((t) => new Pool(t.url, { connections: 64, pipelining: 1 }));
+const pools = targets.map((t) => new Pool(t.url, { connections: Number(process.env.AB_CONNECTIONS ?? 64), pipelining: 1 }));
 const slice = async (i: number, record: boolean) => {
   const t = targets[i] as (typeof targets)[number];
   const pool = pools[i] as Pool;

@@ -11,7 +11,7 @@ const { url, warm, products, cold } = JSON.parse(readFileSync(process.argv[2] as
 // Cold: each (user, product) pair once, so every launch opens a session and charges.
 const launches = { tokens: warm, products };
 const r = await runLoad(url, requestsOf(cold ? { kind: 'cold', launches } : { kind: 'warm', launches }), {
-  connections: 64,
+  connections: Number(process.env.CONNECTIONS ?? 64),
   seconds: Number(process.env.SECONDS ?? 8),
   warmupSeconds: cold ? 0 : 1,
 });

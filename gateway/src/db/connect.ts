@@ -146,16 +146,30 @@ pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 pg.types.setTypeParser(1700, (v) => Number(v));
 
 /**
- * A PostgreSQL connection runs the launch's statements (`shaped`, db/compiled.ts) as named
- * prepared statements: each text is parsed and planned once per connection instead of at every run
- * (a group's multi-row statements carry hundreds of parameters). Only those texts: their number is
- * bounded, where the admin routes' queries are not.
+ * What a pooled PostgreSQL connection does beyond plain pg:
+ * - The launch's statements (`shaped`, db/compiled.ts) run as named prepared statements: each text
+ *   is parsed and planned once per connection instead of at every run (a group's multi-row
+ *   statements carry hundreds of parameters). Only those texts: their number is bounded, where the
+ *   admin routes' queries are not.
+ * - A transaction's BEGIN goes out without waiting for its answer, and the transaction's first
+ *   statement right behind it (pg's pipeline mode writes each query as it is given), when that
+ *   statement only reads: one that writes waits for the BEGIN, so a BEGIN that failed can never
+ *   leave it committed on its own. A charge group starts with a read (its teams' heads).
+ * - A COMMIT sent ahead (writeAll's `commit`) ends the transaction: the COMMIT or ROLLBACK Kysely
+ *   sends after it is answered here, without a round trip.
+ * - A COMMIT that PostgreSQL answers with ROLLBACK (a statement of the transaction had failed and
+ *   the error was swallowed) is an error: pg reports it as a success.
  */
-function preparedShapes(client: pg.PoolClient): void {
-  const query = client.query.bind(client) as unknown as (...args: unknown[]) => unknown;
+function pipelinedConnection(client: pg.PoolClient): void {
+  type Query = (...args: unknown[]) => Promise<pg.QueryResult>;
+  const query = client.query.bind(client) as unknown as Query;
   const names = new Map<string, string>();
-  (client as unknown as { query: unknown }).query = (text: unknown, values?: unknown[], ...rest: unknown[]) => {
-    if (typeof text !== 'string' || rest.length > 0 || !compiledTexts.has(text)) return query(text, values, ...rest);
+  /** A BEGIN sent, its answer not awaited yet. */
+  let begun: Promise<unknown> | null = null;
+  /** The transaction was committed (or rolled back) already: what Kysely ends it with is answered here. */
+  let ended = false;
+  const send = (text: string, values: unknown[] | undefined): Promise<pg.QueryResult> => {
+    if (!compiledTexts.has(text)) return query(text, values);
     let name = names.get(text);
     if (!name) {
       name = `fg_${createHash('sha1').update(text).digest('hex')}`;
@@ -163,16 +177,50 @@ function preparedShapes(client: pg.PoolClient): void {
     }
     return query({ name, text, values: values ?? [] });
   };
+  const run = (text: string, values: unknown[] | undefined): Promise<pg.QueryResult> => {
+    if (text === 'commit') {
+      ended = true;
+      return send(text, values).then((r) => {
+        if (r.command === 'ROLLBACK') throw new Error('the transaction was rolled back at its commit: a statement in it had failed');
+        return r;
+      });
+    }
+    return send(text, values);
+  };
+  (client as unknown as { query: Query }).query = (text, values, ...rest) => {
+    if (typeof text !== 'string' || rest.length > 0) return query(text, values, ...rest);
+    const parameters = values as unknown[] | undefined;
+    if (text === 'begin') {
+      ended = false;
+      begun = query(text);
+      begun.catch(() => {}); // awaited with the next statement
+      return Promise.resolve(noRows('BEGIN'));
+    }
+    if (ended && (text === 'commit' || text === 'rollback')) {
+      ended = false;
+      return Promise.resolve(noRows(text.toUpperCase()));
+    }
+    const before = begun;
+    if (!before) return run(text, parameters);
+    begun = null;
+    if (!/^select\s/i.test(text)) return before.then(() => run(text, parameters));
+    const r = run(text, parameters);
+    return Promise.all([before, r]).then(() => r);
+  };
 }
+
+const noRows = (command: string) => ({ command, rowCount: null, rows: [], oid: 0, fields: [] }) as unknown as pg.QueryResult;
 
 export function connect(options: ConnectOptions): Database {
   const { url } = options;
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+    // Pipeline mode: a query is written as soon as it is given, not after the previous one's answer
+    // (pipelinedConnection sends a BEGIN or a COMMIT with the statement next to it).
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, pipeline: true } as pg.PoolConfig);
     // An idle connection dropped by the server (restart, failover, pg_terminate_backend): the pool
     // discards it and the next query opens another. Unheard, this 'error' event would end the process.
     pool.on('error', () => {});
-    pool.on('connect', preparedShapes);
+    pool.on('connect', pipelinedConnection);
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, engine: 'postgres', sqlite: null, close: () => db.destroy() };
   }

@@ -19,6 +19,7 @@ import * as m018 from './migrations/018_audit_log';
 import * as m019 from './migrations/019_spend';
 import * as m020 from './migrations/020_rollups_without_rowid';
 import * as m021 from './migrations/021_usage_folds';
+import * as m022 from './migrations/022_expected_rows';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -49,6 +50,7 @@ function provider(database: Database): MigrationProvider {
         '019_spend': { up: (db) => m019.up(db, engine) },
         '020_rollups_without_rowid': { up: (db) => m020.up(db, engine) },
         '021_usage_folds': { up: (db) => m021.up(db, engine) },
+        '022_expected_rows': { up: (db) => m022.up(db, engine) },
       };
     },
   };

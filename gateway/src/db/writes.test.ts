@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../../test/harness/db';
 import { connect, type Database } from './connect';
@@ -76,6 +77,47 @@ describe.each(['sqlite', 'postgres'] as const)('writeAll on %s', (engine) => {
     await expect(attempt).rejects.toBeInstanceOf(RetryTransaction);
     expect(await state()).toEqual({ remaining: 7, entries: [-3], heads: [1] });
   });
+
+  // A charge group sends its COMMIT behind its writes (PostgreSQL), before it knows what they touched.
+  it('with the commit sent along, a lost race still commits nothing, and a won one commits all', async () => {
+    const lost = inTransaction(
+      database.db,
+      async (trx) => writeAll(trx, [...(await ledgerWrites(trx, [entry(-20)])), drawWrite(trx, 'lot1', 20)], { commit: true }),
+      1,
+    );
+    await expect(lost).rejects.toBeInstanceOf(RetryTransaction);
+    expect(await state()).toEqual({ remaining: 7, entries: [-3], heads: [1] });
+    const counts = await inTransaction(database.db, async (trx) =>
+      writeAll(trx, [drawWrite(trx, 'lot1', 2), ...(await ledgerWrites(trx, [entry(-2)]))], { commit: true }),
+    );
+    expect(counts).toEqual([1, 1, 1]);
+    expect(await state()).toEqual({ remaining: 5, entries: [-3, -2], heads: [2] });
+  });
+
+  // The BEGIN goes out with the transaction's first statement (PostgreSQL): still one transaction.
+  it('a transaction that fails after its first statement leaves nothing, whether that statement read or wrote', async () => {
+    for (const readFirst of [true, false]) {
+      const failed = inTransaction(database.db, async (trx) => {
+        if (readFirst) await trx.selectFrom('lots').select('remaining').where('id', '=', 'lot1').executeTakeFirstOrThrow();
+        await trx.updateTable('lots').set({ remaining: 0 }).where('id', '=', 'lot1').execute();
+        throw new Error('the service gives up');
+      });
+      await expect(failed).rejects.toThrow('the service gives up');
+      expect((await state()).remaining).toBe(5);
+    }
+  });
+
+  if (engine === 'postgres') {
+    it('a commit that PostgreSQL turned into a rollback is an error, not a success', async () => {
+      // A failed statement whose error was swallowed aborts a PostgreSQL transaction: its COMMIT rolls back.
+      const swallowed = inTransaction(database.db, async (trx) => {
+        await trx.updateTable('lots').set({ remaining: 0 }).where('id', '=', 'lot1').execute();
+        await sql`select 1 / 0`.execute(trx).catch(() => undefined);
+      });
+      await expect(swallowed).rejects.toThrow(/rolled back/);
+      expect((await state()).remaining).toBe(5);
+    });
+  }
 });
 
 describe('renumber', () => {

@@ -23,9 +23,14 @@ const MAX_PARAMS = 30_000;
  * instances wait; one statement is one round trip whatever the number of writes. The writes of one
  * call touch distinct rows (PostgreSQL runs such CTEs in no set order), and one that fails fails the
  * statement, so nothing is half-written. SQLite (in-process, one writer) runs them one after the other.
+ *
+ * `commit`: these are the transaction's last writes, and its COMMIT may go right behind them, in
+ * the same round trip (PostgreSQL's combined statement; elsewhere the transaction commits as usual).
+ * The statement then checks its own `expect`s (`flexgate_expect`, migration 022): a lost race fails
+ * it, and the COMMIT behind it rolls back.
  */
-export async function writeAll(trx: Tx, writes: readonly Write[]): Promise<number[]> {
-  const counts = combinable(trx, writes) ? await runCombined(trx, writes) : await runEach(trx, writes);
+export async function writeAll(trx: Tx, writes: readonly Write[], o: { commit?: boolean } = {}): Promise<number[]> {
+  const counts = combinable(trx, writes) ? await runCombined(trx, writes, o.commit === true) : await runEach(trx, writes);
   for (const [i, w] of writes.entries()) {
     if (w.expect && counts[i] !== w.expect.rows) throw new RetryTransaction(w.expect.lost);
   }
@@ -51,19 +56,42 @@ async function runEach(trx: Tx, writes: readonly Write[]): Promise<number[]> {
   });
 }
 
-async function runCombined(trx: Tx, writes: readonly Write[]): Promise<number[]> {
+async function runCombined(trx: Tx, writes: readonly Write[], commit: boolean): Promise<number[]> {
   const parameters: unknown[] = [];
   const ctes = writes.map((w, i) => {
     const text = renumber(w.query.sql, parameters.length);
     parameters.push(...w.query.parameters);
     return `w${i} as (${text} returning 1)`;
   });
-  const counts = writes.map((_, i) => `(select count(*) from w${i})::int as c${i}`);
+  const counts = writes.map((w, i) => {
+    const found = `(select count(*) from w${i})`;
+    return `${w.expect ? `flexgate_expect(${found}, ${w.expect.rows}, ${i})` : found}::int as c${i}`;
+  });
   const text = `with ${ctes.join(', ')} select ${counts.join(', ')}`;
   preparedIfRecurring(text);
   const query = CompiledQuery.raw(text, parameters);
-  const row = (await trx.executeQuery(query)).rows[0] as Record<string, number> | undefined;
+  const result = await trx
+    .getExecutor()
+    .provideConnection(async (connection) => {
+      const written = connection.executeQuery(query);
+      // Sent at once, not after the answer: pg's pipeline mode (connect.ts) writes it behind the statement.
+      return commit ? (await Promise.all([written, connection.executeQuery(COMMIT)]))[0] : await written;
+    })
+    .catch((error: unknown) => {
+      throw lostRace(error, writes) ?? error;
+    });
+  const row = result.rows[0] as Record<string, number> | undefined;
   return writes.map((_, i) => Number(row?.[`c${i}`] ?? 0));
+}
+
+const COMMIT = CompiledQuery.raw('commit');
+
+/** A write that failed its `flexgate_expect`: another transaction changed its rows first. */
+function lostRace(error: unknown, writes: readonly Write[]): RetryTransaction | undefined {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (e?.code !== 'FG001') return undefined;
+  const write = writes[Number(/^write (\d+)/.exec(String(e.message))?.[1])];
+  return new RetryTransaction(write?.expect?.lost ?? String(e.message));
 }
 
 /** Combined texts not prepared yet that ran once (forgotten past `SEEN_MAX`: each is tens of KB). */
