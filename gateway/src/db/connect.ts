@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import SQLite from 'better-sqlite3';
 import {
   CompiledQuery,
@@ -152,7 +153,8 @@ pg.types.setTypeParser(1700, (v) => Number(v));
  *   statements carry hundreds of parameters). Only those texts: their number is bounded, where the
  *   admin routes' queries are not.
  * - A transaction's BEGIN goes out without waiting for its answer, and the transaction's first
- *   statement right behind it (pg's pipeline mode writes each query as it is given), when that
+ *   statement right behind it, in the same write (pg's pipeline mode sends each query as it is
+ *   given; what is given in one turn leaves in one write), when that
  *   statement only reads: one that writes waits for the BEGIN, so a BEGIN that failed can never
  *   leave it committed on its own. A charge group starts with a read (its teams' heads).
  * - A COMMIT sent ahead (writeAll's `commit`) ends the transaction: the COMMIT or ROLLBACK Kysely
@@ -168,7 +170,18 @@ function pipelinedConnection(client: pg.PoolClient): void {
   let begun: Promise<unknown> | null = null;
   /** The transaction was committed (or rolled back) already: what Kysely ends it with is answered here. */
   let ended = false;
+  const stream = (client as unknown as { connection: { stream: Writable } }).connection.stream;
+  let corked = false;
   const send = (text: string, values: unknown[] | undefined): Promise<pg.QueryResult> => {
+    // What is sent in one turn leaves in one write: waking the backend costs more than the bytes.
+    if (!corked) {
+      corked = true;
+      stream.cork();
+      process.nextTick(() => {
+        corked = false;
+        stream.uncork();
+      });
+    }
     if (!compiledTexts.has(text)) return query(text, values);
     let name = names.get(text);
     if (!name) {
@@ -192,7 +205,7 @@ function pipelinedConnection(client: pg.PoolClient): void {
     const parameters = values as unknown[] | undefined;
     if (text === 'begin') {
       ended = false;
-      begun = query(text);
+      begun = send(text, undefined);
       begun.catch(() => {}); // awaited with the next statement
       return Promise.resolve(noRows('BEGIN'));
     }
