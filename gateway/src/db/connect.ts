@@ -168,8 +168,8 @@ function pipelinedConnection(client: pg.PoolClient): void {
   const names = new Map<string, string>();
   /** A BEGIN sent, its answer not awaited yet. */
   let begun: Promise<unknown> | null = null;
-  /** The transaction was committed (or rolled back) already: what Kysely ends it with is answered here. */
-  let ended = false;
+  /** A COMMIT was sent ahead (`COMMIT_AHEAD`): the transaction is over, and only Kysely's end of it may follow. */
+  let ahead = false;
   const stream = (client as unknown as { connection: { stream: Writable } }).connection.stream;
   let corked = false;
   const send = (text: string, values: unknown[] | undefined): Promise<pg.QueryResult> => {
@@ -191,27 +191,27 @@ function pipelinedConnection(client: pg.PoolClient): void {
     return query({ name, text, values: values ?? [] });
   };
   const run = (text: string, values: unknown[] | undefined): Promise<pg.QueryResult> => {
-    if (text === 'commit') {
-      ended = true;
-      return send(text, values).then((r) => {
-        if (r.command === 'ROLLBACK') throw new Error('the transaction was rolled back at its commit: a statement in it had failed');
-        return r;
-      });
-    }
-    return send(text, values);
+    if (text !== 'commit' && text !== COMMIT_AHEAD.sql) return send(text, values);
+    ahead = text === COMMIT_AHEAD.sql;
+    return send(text, values).then((r) => {
+      if (r.command === 'ROLLBACK') throw new Error('the transaction was rolled back at its commit: a statement in it had failed');
+      return r;
+    });
   };
   (client as unknown as { query: Query }).query = (text, values, ...rest) => {
     if (typeof text !== 'string' || rest.length > 0) return query(text, values, ...rest);
     const parameters = values as unknown[] | undefined;
     if (text === 'begin') {
-      ended = false;
+      ahead = false;
       begun = send(text, undefined);
       begun.catch(() => {}); // awaited with the next statement
       return Promise.resolve(noRows('BEGIN'));
     }
-    if (ended && (text === 'commit' || text === 'rollback')) {
-      ended = false;
-      return Promise.resolve(noRows(text.toUpperCase()));
+    if (ahead) {
+      ahead = false;
+      if (text === 'commit' || text === 'rollback') return Promise.resolve(noRows(text.toUpperCase()));
+      // It would run outside the transaction, on its own.
+      return Promise.reject(new Error('a statement after its transaction was committed ahead'));
     }
     const before = begun;
     if (!before) return run(text, parameters);
@@ -221,6 +221,9 @@ function pipelinedConnection(client: pg.PoolClient): void {
     return Promise.all([before, r]).then(() => r);
   };
 }
+
+/** The COMMIT a transaction's last statement sends right behind it (db/writes.ts), known here by its text. */
+export const COMMIT_AHEAD = CompiledQuery.raw('commit /* sent ahead */');
 
 const noRows = (command: string) => ({ command, rowCount: null, rows: [], oid: 0, fields: [] }) as unknown as pg.QueryResult;
 

@@ -117,6 +117,20 @@ describe.each(['sqlite', 'postgres'] as const)('writeAll on %s', (engine) => {
       await expect(swallowed).rejects.toThrow(/rolled back/);
       expect((await state()).remaining).toBe(5);
     });
+
+    it('a statement after the commit sent ahead is refused, never run on its own', async () => {
+      const late = inTransaction(
+        database.db,
+        async (trx) => {
+          await writeAll(trx, [drawWrite(trx, 'lot1', 1), ...(await ledgerWrites(trx, [entry(-1)]))], { commit: true });
+          await trx.updateTable('lots').set({ remaining: 0 }).where('id', '=', 'lot1').execute();
+        },
+        1,
+      );
+      await expect(late).rejects.toThrow(/committed ahead/);
+      // The writes sent with the commit stand; the late one did not run.
+      expect(await state()).toEqual({ remaining: 4, entries: [-3, -2, -1], heads: [3] });
+    });
   }
 });
 

@@ -1,6 +1,6 @@
 import { CompiledQuery, PostgresAdapter } from 'kysely';
 import { compiledTexts } from './compiled';
-import { sqliteStatements } from './connect';
+import { COMMIT_AHEAD, sqliteStatements } from './connect';
 import { RetryTransaction } from './errors';
 import type { Tx } from './tx';
 
@@ -75,7 +75,7 @@ async function runCombined(trx: Tx, writes: readonly Write[], commit: boolean): 
     .provideConnection(async (connection) => {
       const written = connection.executeQuery(query);
       // Sent at once, not after the answer: pg's pipeline mode (connect.ts) writes it behind the statement.
-      return commit ? (await Promise.all([written, connection.executeQuery(COMMIT)]))[0] : await written;
+      return commit ? (await Promise.all([written, connection.executeQuery(COMMIT_AHEAD)]))[0] : await written;
     })
     .catch((error: unknown) => {
       throw lostRace(error, writes) ?? error;
@@ -83,8 +83,6 @@ async function runCombined(trx: Tx, writes: readonly Write[], commit: boolean): 
   const row = result.rows[0] as Record<string, number> | undefined;
   return writes.map((_, i) => Number(row?.[`c${i}`] ?? 0));
 }
-
-const COMMIT = CompiledQuery.raw('commit');
 
 /** A write that failed its `flexgate_expect`: another transaction changed its rows first. */
 function lostRace(error: unknown, writes: readonly Write[]): RetryTransaction | undefined {
