@@ -154,9 +154,9 @@ pg.types.setTypeParser(1700, (v) => Number(v));
  *   admin routes' queries are not.
  * - A transaction's BEGIN goes out without waiting for its answer, and the transaction's first
  *   statement right behind it, in the same write (pg's pipeline mode sends each query as it is
- *   given; what is given in one turn leaves in one write), when that
- *   statement only reads: one that writes waits for the BEGIN, so a BEGIN that failed can never
- *   leave it committed on its own. A charge group starts with a read (its teams' heads).
+ *   given; what is given in one turn leaves in one write), when that statement only reads: one
+ *   that writes waits for the BEGIN, so a BEGIN that failed can never leave it committed on its
+ *   own. A charge group starts with a read (its teams' heads).
  * - A COMMIT sent ahead (writeAll's `commit`) ends the transaction: the COMMIT or ROLLBACK Kysely
  *   sends after it is answered here, without a round trip.
  * - A COMMIT that PostgreSQL answers with ROLLBACK (a statement of the transaction had failed and

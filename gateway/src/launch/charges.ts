@@ -217,9 +217,10 @@ export async function chargeGroup(
     if (idemKey) answered.set(idemKey, i);
   }
 
-  // The group's writes in one go, its last (one statement on PostgreSQL, its COMMIT sent with it: the
-  // lots stay locked until the commit, and every round trip before it is time the other instances
-  // wait). Sessions in (user, product) order and lots in id order: two groups writing the same rows take them alike.
+  // The group's writes in one go, its last (one statement on PostgreSQL, its COMMIT sent with it:
+  // the lots stay locked until the commit, and every round trip before it is time the other
+  // instances wait). Sessions in (user, product) order and lots in id order: two groups writing
+  // the same rows take them alike.
   const sessions = [...opened].sort((a, b) => (pairKey(a.autodesk_id, a.product_key) < pairKey(b.autodesk_id, b.product_key) ? -1 : 1));
   const draws = [...drawn.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   await writeAll(
