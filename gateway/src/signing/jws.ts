@@ -2,18 +2,17 @@ import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 
 export const b64url = (text: string) => Buffer.from(text).toString('base64url');
 
-/** A compact JWS (RFC 7515), EdDSA, signed on libuv's thread pool: what jose and any JOSE library verify. */
+/**
+ * A compact JWS (RFC 7515), EdDSA: what jose and any JOSE library verify. Signed in line: handing
+ * the signature to libuv's pool cost the main thread about as much as signing (two thread wake-ups
+ * on machines whose cores are all busy), and more CPU in all (BENCHMARKS.md).
+ */
 export function signCompact(privateKey: KeyObject, header: object, payload: object): Promise<string> {
   return signParts(privateKey, b64url(JSON.stringify(header)), b64url(JSON.stringify(payload)));
 }
 
 /** The same, from a header and payload already encoded (a payload signed again under another key). */
-export function signParts(privateKey: KeyObject, header: string, payload: string): Promise<string> {
+export async function signParts(privateKey: KeyObject, header: string, payload: string): Promise<string> {
   const input = `${header}.${payload}`;
-  return new Promise((resolve, reject) => {
-    cryptoSign(null, Buffer.from(input), privateKey, (error, signature) => {
-      if (error) reject(error);
-      else resolve(`${input}.${signature.toString('base64url')}`);
-    });
-  });
+  return `${input}.${cryptoSign(null, Buffer.from(input), privateKey).toString('base64url')}`;
 }

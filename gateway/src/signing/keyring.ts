@@ -442,9 +442,7 @@ export class KeyRing {
   }
 
   /**
-   * Signs an entitlement with node:crypto on libuv's thread pool: the Ed25519 signature runs on
-   * another core while this thread serves other requests (in line it was a large share of a cold
-   * launch's main thread, and jose's WebCrypto path costs more: BENCHMARKS.md). The output is a
+   * Signs an entitlement with node:crypto (jose's WebCrypto path costs more: BENCHMARKS.md). The output is a
    * plain compact JWS (RFC 7515, EdDSA per RFC 8037) that jose and any JOSE library verify; the
    * tests verify it with jose. A cold launch signs before its transaction, so the database is
    * never held while signing.
