@@ -10,12 +10,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
 import { freshDatabase } from '../harness/db';
 import { prewarm, seedFleet } from './fleet';
+import { postgresCpu, postgresSpent, procCpu } from './proc';
 
 const [dirA, dirB] = [process.argv[2], process.argv[3]].map((d) => resolve(d ?? '.'));
 const seconds = Number(process.argv[4] ?? 30);
@@ -63,31 +64,11 @@ async function gateway(dir: string) {
 
 /** CPU seconds of a process's main thread (its task whose id is the pid). */
 const mainCpu = (pid: number) => procCpu(`/proc/${pid}/task/${pid}/stat`);
-const procCpu = (file: string) => {
-  try {
-    const f = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0; // a backend that has exited meanwhile
-  }
-};
 /**
  * PostgreSQL: the CPU of the server's processes, by pid. Only one side runs at a time, so what
  * they spend during a slice is that side's (a backend that exits within the slice is lost).
  */
-const serverCpu = () => {
-  const cpu = new Map<number, number>();
-  if (engine !== 'postgres') return cpu;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') cpu.set(Number(pid), procCpu(`/proc/${pid}/stat`));
-    } catch {}
-  }
-  return cpu;
-};
-const spent = (before: Map<number, number>, after: Map<number, number>) =>
-  [...after].reduce((sum, [pid, c]) => sum + c - (before.get(pid) ?? 0), 0);
+const serverCpu = () => (engine === 'postgres' ? postgresCpu() : new Map<number, number>());
 
 type Fleet = Awaited<ReturnType<typeof seedFleet>>;
 
@@ -155,7 +136,7 @@ const slice = async (i: number, record: boolean) => {
   const s = stats[i] as (typeof stats)[number];
   s.ms += performance.now() - start;
   s.cpu += mainCpu(t.child.pid as number) - cpu0;
-  s.db += spent(db0, serverCpu());
+  s.db += postgresSpent(db0, serverCpu());
   for (const l of lat) s.lat.push(l);
 };
 for (let k = 0; k < 8; k++) await slice(k % 2, false); // JIT warm-up of both

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,3 +44,31 @@ export async function start(args: string[], env: Record<string, string>): Promis
       }),
   };
 }
+
+/** CPU seconds (user + system) of a /proc stat file (a process, or one of its threads); 0 once it has exited. */
+export const procCpu = (file: string): number => {
+  try {
+    const f = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+};
+
+/** CPU seconds of each of the local PostgreSQL server's processes so far, by pid. */
+export function postgresCpu(): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') cpu.set(Number(pid), procCpu(`/proc/${pid}/stat`));
+    } catch {
+      // a backend that exited meanwhile
+    }
+  }
+  return cpu;
+}
+
+/** What the processes of a `postgresCpu()` reading spent since it (a backend that exited in between is lost). */
+export const postgresSpent = (before: Map<number, number>, after = postgresCpu()): number =>
+  [...after].reduce((sum, [pid, c]) => sum + c - (before.get(pid) ?? 0), 0);

@@ -17,7 +17,7 @@ import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../harness/db';
 import { api, type Fleet, knowTokens, prewarm, seedFleet } from './fleet';
 import { type LoadResult, type Request, runLoadApart } from './load';
-import { type Proc, start } from './proc';
+import { type Proc, postgresCpu, postgresSpent, start } from './proc';
 import { signinFlood } from './signin-flood';
 import { launchRequest, type Workload } from './workloads';
 
@@ -294,23 +294,28 @@ async function main() {
         row.base.push(
           await runLoadApart(baseline.url, baseWorkload, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }),
         );
+      let oneCpu = '';
       if (instances > 1 && w.name === 'cold') {
         await w.prepare(r);
+        const [c0, d0] = [cpuSeconds(pids.slice(0, 1)), postgresCpu()];
         row.one.push(await runLoadApart(urls.slice(0, 1), w.workload(r), { connections, seconds, warmupSeconds: 1 }));
+        const n = (row.one.at(-1) as Measured).requests;
+        oneCpu = ` (gateway ${Math.round(((cpuSeconds(pids.slice(0, 1)) - c0) / n) * 1e6)} us, PostgreSQL ${Math.round((postgresSpent(d0) / n) * 1e6)} us of CPU per launch)`;
       }
       await w.prepare(r);
-      const cpu0 = cpuSeconds(pids);
+      const [cpu0, db0] = [cpuSeconds(pids), postgresCpu()];
       // Every workload gets its second of warm-up (JIT, caches); cold and mixed spend fresh pairs on it.
       row.gw.push(await runLoadApart(urls, w.workload(r), { connections, seconds, warmupSeconds: 1 }));
       const g = row.gw.at(-1) as Measured;
       const base = row.base.at(-1) as Measured;
       const cpuUs = ((cpuSeconds(pids) - cpu0) / g.requests) * 1e6;
+      const dbUs = (postgresSpent(db0) / g.requests) * 1e6;
       row.cpu.push(cpuUs);
       if (pgbench && pgbenchAfter.has(w.name)) row.pg.push(await runPgbench(pgbench.bin, pgbench.db.url, seconds));
       const tps = row.pg[r];
       const one = row.one[r];
       console.error(
-        `${w.name} #${r + 1}: ${((g.rps / base.rps) * 100).toFixed(0)}%, gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}${instances > 1 ? ` (requests per instance ${g.byOrigin.join(', ')})` : ''}, ~${Math.round(cpuUs)} us gateway CPU per request, load generator ${Math.round(g.loaderCpuUs)} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}${tps === undefined ? '' : ` | pgbench ${Math.round(tps)} TPS, gateway ${((g.rps / tps) * 100).toFixed(0)}% of it`}${one ? ` | 1 instance alone ${Math.round(one.rps)} req/s p99 ${one.p99.toFixed(1)} ms errors ${one.errors}: ${instances} instances ${(g.rps / one.rps).toFixed(2)}x` : ''}`,
+        `${w.name} #${r + 1}: ${((g.rps / base.rps) * 100).toFixed(0)}%, gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}${instances > 1 ? ` (requests per instance ${g.byOrigin.join(', ')})` : ''}, ~${Math.round(cpuUs)} us gateway CPU per request${engine === 'postgres' ? `, PostgreSQL ${Math.round(dbUs)}` : ''}, load generator ${Math.round(g.loaderCpuUs)} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}${tps === undefined ? '' : ` | pgbench ${Math.round(tps)} TPS, gateway ${((g.rps / tps) * 100).toFixed(0)}% of it`}${one ? ` | 1 instance alone ${Math.round(one.rps)} req/s p99 ${one.p99.toFixed(1)} ms errors ${one.errors}${oneCpu}: ${instances} instances ${(g.rps / one.rps).toFixed(2)}x` : ''}`,
       );
     }
     rows.push(row);
