@@ -17,7 +17,7 @@ import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../harness/db';
 import { api, type Fleet, knowTokens, prewarm, seedFleet } from './fleet';
 import { type LoadResult, type Request, runLoadApart } from './load';
-import { type Proc, postgresCpu, postgresSpent, start } from './proc';
+import { type Proc, postgresCpu, postgresSpent, procCpu, start } from './proc';
 import { signinFlood } from './signin-flood';
 import { launchRequest, type Workload } from './workloads';
 
@@ -102,12 +102,7 @@ const withWorkers = (pids: number[]) =>
 
 /** CPU seconds (user + system) the gateway processes and their workers have used so far, from /proc. */
 function cpuSeconds(gatewayPids: number[]): number {
-  let ticks = 0;
-  for (const p of withWorkers(gatewayPids)) {
-    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-  }
-  return ticks / 100;
+  return withWorkers(gatewayPids).reduce((sum, p) => sum + procCpu(`/proc/${p}/stat`), 0);
 }
 
 /** The gateways' RSS (summed, with their workers' when clustered), and the part of it that is mapped file pages. */

@@ -442,10 +442,10 @@ export class KeyRing {
   }
 
   /**
-   * Signs an entitlement with node:crypto (jose's WebCrypto path costs more: BENCHMARKS.md). The output is a
-   * plain compact JWS (RFC 7515, EdDSA per RFC 8037) that jose and any JOSE library verify; the
-   * tests verify it with jose. A cold launch signs before its transaction, so the database is
-   * never held while signing.
+   * Signs an entitlement with node:crypto (jose's WebCrypto path costs more: BENCHMARKS.md). The
+   * output is a plain compact JWS (RFC 7515, EdDSA per RFC 8037) that jose and any JOSE library
+   * verify; the tests verify it with jose. A cold launch signs before its transaction, so the
+   * database is never held while signing.
    */
   signEntitlement(claims: Omit<EntitlementClaims, 'iss' | 'aud' | 'jti'>): Promise<string> {
     const key = this.active();
