@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, testConfig } from '@flexgate/gateway';
 import { api, prewarm, seedFleet } from './fleet';
+import { procCpu } from './proc';
 
 const operatorKey = `op-${randomBytes(8).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'fg-prof-'));
@@ -39,19 +40,14 @@ const cold = process.env.MODE === 'cold';
 // Cold: enough users that an 8 s run never repeats a (user, product) pair, which would be a relaunch.
 const fleet = await seedFleet(gw.url, operatorKey, { warm: cold ? 1 : 200, cold: cold ? 5000 : 1, refused: 1 });
 await prewarm(gw.url, fleet);
-/** CPU seconds (user + system) of a /proc stat file: the process, or one of its threads. */
-const cpu = (file: string) => {
-  const f = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
 const mainThread = `/proc/self/task/${process.pid}/stat`;
 const users = cold ? fleet.cold : fleet.warm;
 if (process.env.PREVERIFY) {
-  const [m0, p0] = [cpu(mainThread), cpu('/proc/self/stat')];
+  const [m0, p0] = [procCpu(mainThread), procCpu('/proc/self/stat')];
   await Promise.all(users.map((t) => gw.keys.verifyIdToken(t)));
   const per = (s: number) => Math.round((s / users.length) * 1e6);
   console.log(
-    `first verification of ${users.length} ID tokens: ${per(cpu('/proc/self/stat') - p0)} us of CPU each, ${per(cpu(mainThread) - m0)} on the main thread`,
+    `first verification of ${users.length} ID tokens: ${per(procCpu('/proc/self/stat') - p0)} us of CPU each, ${per(procCpu(mainThread) - m0)} on the main thread`,
   );
 }
 const tokensFile = join(dir, 'tokens.json');
@@ -75,9 +71,9 @@ if (sampling) {
   });
 }
 /** CPU seconds of each thread of this process, by thread id. */
-const threadCpu = () => new Map(readdirSync('/proc/self/task').map((t) => [t, cpu(`/proc/self/task/${t}/stat`)] as const));
+const threadCpu = () => new Map(readdirSync('/proc/self/task').map((t) => [t, procCpu(`/proc/self/task/${t}/stat`)] as const));
 const threads0 = threadCpu();
-const [m0, p0] = [cpu(mainThread), cpu('/proc/self/stat')];
+const [m0, p0] = [procCpu(mainThread), procCpu('/proc/self/stat')];
 const loader = spawn(process.execPath, ['--import', 'tsx', 'test/bench/warm-load.ts', tokensFile], {
   stdio: ['ignore', 'inherit', 'pipe'],
 });
@@ -87,7 +83,7 @@ loader.stderr?.on('data', (d: Buffer) => {
   process.stderr.write(d);
 });
 await new Promise((r) => loader.once('exit', r));
-const [m1, p1] = [cpu(mainThread), cpu('/proc/self/stat')];
+const [m1, p1] = [procCpu(mainThread), procCpu('/proc/self/stat')];
 // warm-load.ts reports req/s over its measured seconds (after its warm-up, for warm launches).
 const requests = Number(/(\d+) req\/s/.exec(said)?.[1] ?? 0) * Number(process.env.SECONDS ?? 8);
 if (process.env.THREADS && requests > 0) {
