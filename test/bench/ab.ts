@@ -6,7 +6,9 @@
  * generator (undici, 64 connections, closed loop) switches between them every 250 ms, so both see
  * the same phases of a machine whose speed changes by up to 2x from one minute to the next, which
  * separate runs minutes apart cannot tell from a change in the code. Prints req/s, p50/p99 and the
- * main thread's CPU per request of each, from the slices it served.
+ * main thread's CPU per request of each, from the slices it served. A setting on one side only:
+ * `AB_NODE_ARGS_A`/`_B` (node's flags for that gateway), `AB_PG_OPTIONS_A`/`_B` (PostgreSQL
+ * settings for its connections, e.g. `-c jit=off`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,25 +29,32 @@ const engine = process.env.AB_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
 const coldUsers = cold ? Number(process.env.AB_COLD_USERS ?? Math.ceil((seconds / 2 + 3) * 900)) : 1;
 const databases: { drop(): Promise<void> }[] = [];
 
-async function gateway(dir: string) {
+async function gateway(dir: string, side: 'A' | 'B') {
   const key = `ab-${randomBytes(8).toString('hex')}`;
   const database = engine === 'postgres' ? await freshDatabase('postgres') : null;
   if (database) databases.push(database);
-  const url0 = database?.url ?? `sqlite:${join(mkdtempSync(join(tmpdir(), 'fg-ab-')), 'db.sqlite')}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
-    cwd: dir,
-    env: {
-      ...process.env,
-      PORT: '0',
-      DATABASE_URL: url0,
-      FLEXGATE_OPERATOR_KEY: key,
-      FLEXGATE_RATE_LIMIT: 'off',
-      FLEXGATE_SCRYPT_N: '1024',
-      FLEXGATE_LOG: 'warn',
-      FLEXGATE_ID_TOKEN_TTL: String(86400),
+  const options = process.env[`AB_PG_OPTIONS_${side}`];
+  const url0 = database
+    ? `${database.url}${options ? `?options=${encodeURIComponent(options)}` : ''}`
+    : `sqlite:${join(mkdtempSync(join(tmpdir(), 'fg-ab-')), 'db.sqlite')}`;
+  const child = spawn(
+    process.execPath,
+    [...(process.env[`AB_NODE_ARGS_${side}`] ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'gateway/src/main.ts'],
+    {
+      cwd: dir,
+      env: {
+        ...process.env,
+        PORT: '0',
+        DATABASE_URL: url0,
+        FLEXGATE_OPERATOR_KEY: key,
+        FLEXGATE_RATE_LIMIT: 'off',
+        FLEXGATE_SCRYPT_N: '1024',
+        FLEXGATE_LOG: 'warn',
+        FLEXGATE_ID_TOKEN_TTL: String(86400),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   const url = await new Promise<string>((res, rej) => {
     let out = '';
     const on = (d: Buffer) => {
@@ -96,8 +105,8 @@ async function floor(of: { url: string; fleet: Fleet }): Promise<{ url: string; 
 // Both seeded at once (cold fleets take a minute or two each).
 const [a, b] =
   process.argv[2] === 'floor'
-    ? await gateway(dirB as string).then(async (g) => [{ ...(await floor(g)), next: 0 }, g] as const)
-    : await Promise.all([gateway(dirA as string), gateway(dirB as string)]);
+    ? await gateway(dirB as string, 'B').then(async (g) => [{ ...(await floor(g)), next: 0 }, g] as const)
+    : await Promise.all([gateway(dirA as string, 'A'), gateway(dirB as string, 'B')]);
 const targets = [
   { name: 'A', dir: process.argv[2] === 'floor' ? 'floor (node:http, fixed answer)' : dirA, ...a },
   { name: 'B', dir: dirB, ...b },

@@ -178,7 +178,7 @@ async function main() {
   }
 
   const t0 = performance.now();
-  const fleet = await seedFleet(gateway.url, operatorKey, has('small') ? { warm: 200, cold: 2000, refused: 50 } : undefined, teamCount);
+  const fleet = await seedFleet(gateway.url, operatorKey, has('small') ? { warm: 200, cold: 4000, refused: 50 } : undefined, teamCount);
   console.error(
     `seeded ${fleet.warm.length + fleet.cold.length + fleet.refused.length} users, 10 products in ${Math.round(performance.now() - t0)} ms`,
   );

@@ -151,7 +151,10 @@ pg.types.setTypeParser(1700, (v) => Number(v));
  * - The launch's statements (`shaped`, db/compiled.ts) run as named prepared statements: each text
  *   is parsed and planned once per connection instead of at every run (a group's multi-row
  *   statements carry hundreds of parameters). Only those texts: their number is bounded, where the
- *   admin routes' queries are not.
+ *   admin routes' queries are not. Their plan is the generic one from the first run
+ *   (`plan_cache_mode`): they look rows up by key, so the values change nothing in the plan, and
+ *   PostgreSQL's default planned them again at each of a text's first five runs on a connection
+ *   (a group's texts rarely run more often) or for ever when it guessed that cheaper.
  * - A transaction's BEGIN goes out without waiting for its answer, and the transaction's first
  *   statement right behind it, in the same write (pg's pipeline mode sends each query as it is
  *   given; what is given in one turn leaves in one write), when that statement only reads: one
@@ -165,6 +168,8 @@ pg.types.setTypeParser(1700, (v) => Number(v));
 function pipelinedConnection(client: pg.PoolClient): void {
   type Query = (...args: unknown[]) => Promise<pg.QueryResult>;
   const query = client.query.bind(client) as unknown as Query;
+  // Sent at once, ahead of the connection's first statement; a server without the setting (before 12) goes on as before.
+  query('set plan_cache_mode = force_generic_plan').catch(() => {});
   const names = new Map<string, string>();
   /** A BEGIN sent, its answer not awaited yet. */
   let begun: Promise<unknown> | null = null;

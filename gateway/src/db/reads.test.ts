@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../../test/harness/db';
 import { connect, type Database, openSqliteReader } from './connect';
@@ -181,6 +182,38 @@ describe.each(['sqlite', 'postgres'] as const)('readAll on %s', (engine) => {
     // The chain follows the ids: each entry's prev_hash is the hash of the entry with the next smaller id.
     for (let i = 1; i < order.length; i++) expect(order[i]?.prev_hash).toBe(order[i - 1]?.hash);
   });
+
+  // Planning a launch's statements again at every run was much of PostgreSQL's CPU per cold launch
+  // (BENCHMARKS.md): once a batch's statement recurs, a connection plans it once.
+  if (engine === 'postgres') {
+    it('plans a recurring batch statement once per connection, not at each run', async () => {
+      const { db } = database;
+      const products = productsRead(db, ['autocad', 'revit']).query?.sql;
+      const plans = await inTransaction(db, async (trx) => {
+        for (let run = 0; run < 8; run++) {
+          await readAll(trx, [productsRead(trx, ['autocad', 'revit']), membersRead(trx, ['a@example.com', 'b@example.com'])]);
+          await readOne(trx, productsRead(trx, ['autocad', 'revit']));
+        }
+        const { rows } = await sql<{ statement: string; generic_plans: number; custom_plans: number }>`
+          select statement, generic_plans, custom_plans from pg_prepared_statements`.execute(trx);
+        return rows;
+      });
+      const planned = (p: { generic_plans: number; custom_plans: number }) => ({ generic: p.generic_plans, custom: p.custom_plans });
+      // This connection may have run these texts for earlier tests too: at least these runs, never a custom plan.
+      const single = plans.filter((p) => p.statement === products).map(planned);
+      expect(single).toEqual([{ generic: expect.any(Number), custom: 0 }]);
+      expect(single[0]?.generic).toBeGreaterThanOrEqual(8);
+      // The combined text runs unprepared at its first sight (most combinations never recur), prepared after.
+      const combined = plans
+        .filter(
+          (p) =>
+            p.statement.split('json_agg').length === 3 && p.statement.includes(products ?? '?') && p.statement.includes('from "members"'),
+        )
+        .map(planned);
+      expect(combined).toEqual([{ generic: expect.any(Number), custom: 0 }]);
+      expect(combined[0]?.generic).toBeGreaterThanOrEqual(7);
+    });
+  }
 });
 
 // A launch batch's facts are cached under the epoch read with them: on SQLite too the reads of one

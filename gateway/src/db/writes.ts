@@ -95,9 +95,13 @@ function lostRace(error: unknown, writes: readonly Write[]): RetryTransaction | 
 /** Combined texts not prepared yet that ran once (forgotten past `SEEN_MAX`: each is tens of KB). */
 const seen = new Set<string>();
 const SEEN_MAX = 500;
-/** Combined texts prepared so far, and their bound: each connection keeps at most that many more statements. */
+/**
+ * Combined texts prepared so far, and their bound: each connection keeps at most that many more
+ * statements. Above what the bench's busiest cold runs make, so that a group's statement runs
+ * prepared once it has recurred (BENCHMARKS.md: how many, and the backends' memory).
+ */
 let preparedCombinations = 0;
-const MAX_PREPARED_COMBINATIONS = 128;
+const MAX_PREPARED_COMBINATIONS = 512;
 
 /**
  * A combination of writes (their row counts) that recurs is prepared on each connection like the
