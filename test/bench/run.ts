@@ -52,7 +52,7 @@ if (instances > 1 && cluster > 1) throw new Error('--instances and --cluster: on
 if (engine === 'postgres' && !(Number.isInteger(seconds) && seconds >= 1))
   throw new Error('--seconds: whole seconds on PostgreSQL (pgbench -T)');
 const cpuProf = has('cpu-prof');
-// With --instances N, each cold rep also runs on the first instance alone, just before all N: the
+// With --instances N, each cold rep also runs on the first instance alone, next to all N: the
 // target is N instances against one, and the machine drifts too much between two separate runs.
 const onlyArg = opt('only', '');
 const withCold = !onlyArg || onlyArg.split(',').includes('cold');
@@ -290,13 +290,17 @@ async function main() {
           await runLoadApart(baseline.url, baseWorkload, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }),
         );
       let oneCpu = '';
-      if (instances > 1 && w.name === 'cold') {
+      const alone = async () => {
         await w.prepare(r);
         const [c0, d0] = [cpuSeconds(pids.slice(0, 1)), postgresCpu()];
         row.one.push(await runLoadApart(urls.slice(0, 1), w.workload(r), { connections, seconds, warmupSeconds: 1 }));
         const n = (row.one.at(-1) as Measured).requests;
         oneCpu = ` (gateway ${Math.round(((cpuSeconds(pids.slice(0, 1)) - c0) / n) * 1e6)} us, PostgreSQL ${Math.round((postgresSpent(d0) / n) * 1e6)} us of CPU per launch)`;
-      }
+      };
+      // The first instance alone before all N in the 1st, 3rd... rep, after them in the others: every
+      // run leaves the tables larger, and a fixed order would always hand the larger ones to the same side.
+      const measuresAlone = instances > 1 && w.name === 'cold';
+      if (measuresAlone && r % 2 === 0) await alone();
       await w.prepare(r);
       const [cpu0, db0] = [cpuSeconds(pids), postgresCpu()];
       // Every workload gets its second of warm-up (JIT, caches); cold and mixed spend fresh pairs on it.
@@ -307,6 +311,7 @@ async function main() {
       const dbUs = (postgresSpent(db0) / g.requests) * 1e6;
       row.cpu.push(cpuUs);
       if (pgbench && pgbenchAfter.has(w.name)) row.pg.push(await runPgbench(pgbench.bin, pgbench.db.url, seconds));
+      if (measuresAlone && r % 2 === 1) await alone();
       const tps = row.pg[r];
       const one = row.one[r];
       console.error(
@@ -347,7 +352,7 @@ async function main() {
     '',
     `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; the ratio is the median of each rep's gateway run against the baseline run just before it; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.${
       instances > 1
-        ? ` ${instances} gateway processes on the one database, each connection of the load generator kept to one of them (round-robin); gateway CPU, RSS and heap are their sums. Each cold rep first runs on the first instance alone (a simulated day of its own), then on all ${instances}: the "÷ 1 instance" column is the median of each rep's ratio.`
+        ? ` ${instances} gateway processes on the one database, each connection of the load generator kept to one of them (round-robin); gateway CPU, RSS and heap are their sums. Each cold rep also runs on the first instance alone (a simulated day of its own), before all ${instances} in the 1st and 3rd reps and after them (and pgbench) in the others: the "÷ 1 instance" column is the median of each rep's ratio.`
         : ''
     }${
       pgCols
