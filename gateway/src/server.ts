@@ -11,6 +11,7 @@ import { foldAllUsage } from './db/repos/usage-fold';
 import { createLaunchStore, type LaunchStore } from './launch/store';
 import { AdjustableClock, type Clock, systemClock } from './lib/clock';
 import { jsonLogger, type Logger } from './lib/logger';
+import { Metrics } from './lib/metrics';
 import { sweepAlerts } from './services/alerts';
 import { settleExpiries } from './services/balance';
 import { MailSender } from './services/outbox';
@@ -58,6 +59,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   let store: LaunchStore | null = null;
   let checkpointer: Checkpointer | null = null;
   let keys: KeyRing;
+  const metrics = new Metrics();
   try {
     // A root key file that cannot be used stops the start before the database is touched.
     const rootKey = config.rootKeyFile === undefined ? undefined : await readRootKeyFile(config.rootKeyFile);
@@ -84,7 +86,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     }
     await keys.revocations.poll(database.db, clock.now());
     // The launch's storage port needs the tables (a second SQLite connection, a PostgreSQL listener).
-    store = createLaunchStore(database, config.databaseUrl, { groupMax: config.chargeGroup, now: () => clock.now(), logger });
+    store = createLaunchStore(database, config.databaseUrl, {
+      groupMax: config.chargeGroup,
+      now: () => clock.now(),
+      logger,
+      observer: metrics.chargeObserver(),
+    });
   } catch (error) {
     // Nothing half-started outlives a failed start (tests start gateways in their own process).
     server.closeAllConnections();
@@ -107,6 +114,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     keys,
     logger,
     store: launchStore,
+    metrics,
     ready: () => accepting,
   });
   const toApp = getRequestListener(app.fetch, { hostname: config.host });

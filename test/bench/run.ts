@@ -105,6 +105,41 @@ function cpuSeconds(gatewayPids: number[]): number {
   return withWorkers(gatewayPids).reduce((sum, p) => sum + procCpu(`/proc/${p}/stat`), 0);
 }
 
+/** Context switches of the gateways' threads so far (each gives up or loses its core: both cost it on a VM). */
+function switches(gatewayPids: number[]): number {
+  let n = 0;
+  for (const p of withWorkers(gatewayPids)) {
+    for (const t of readdirSync(`/proc/${p}/task`)) {
+      const status = readFileSync(`/proc/${p}/task/${t}/status`, 'utf8');
+      for (const m of status.matchAll(/ctxt_switches:\s+(\d+)/g)) n += Number(m[1]);
+    }
+  }
+  return n;
+}
+
+/** The gateways' charge groups so far (GET /metrics, summed): charges, groups, seconds, restarts. */
+async function chargeGroups(origins: string[]): Promise<{ charges: number; groups: number; seconds: number; restarts: number }> {
+  const out = { charges: 0, groups: 0, seconds: 0, restarts: 0 };
+  for (const origin of origins) {
+    const text = await (await fetch(`${origin}/metrics`)).text();
+    const sum = (series: RegExp) => [...text.matchAll(series)].reduce((n, m) => n + Number(m[1]), 0);
+    out.charges += sum(/^flexgate_charge_group_launches_sum (\S+)$/gm);
+    out.groups += sum(/^flexgate_charge_group_launches_count (\S+)$/gm);
+    out.seconds += sum(/^flexgate_charge_group_duration_seconds_sum (\S+)$/gm);
+    out.restarts += sum(/^flexgate_charge_group_restarts_total\{[^}]*\} (\S+)$/gm);
+  }
+  return out;
+}
+
+/** What the charge groups of one run were: their size and time, from two readings of `chargeGroups`. */
+function groupsSince(before: Awaited<ReturnType<typeof chargeGroups>>, after: Awaited<ReturnType<typeof chargeGroups>>): string {
+  const groups = after.groups - before.groups;
+  if (groups === 0) return '';
+  const size = (after.charges - before.charges) / groups;
+  const ms = ((after.seconds - before.seconds) / groups) * 1000;
+  return `, ${groups} charge groups of ${size.toFixed(1)} launches, ${ms.toFixed(1)} ms each, ${after.restarts - before.restarts} restarted`;
+}
+
 /** The gateways' RSS (summed, with their workers' when clustered), and the part of it that is mapped file pages. */
 function rssMb(gatewayPids: number[]): { total: number; file: number } {
   let kb = 0;
@@ -292,30 +327,37 @@ async function main() {
       let oneCpu = '';
       const alone = async () => {
         await w.prepare(r);
-        const [c0, d0] = [cpuSeconds(pids.slice(0, 1)), postgresCpu()];
+        const first = pids.slice(0, 1);
+        // /metrics read outside the CPU readings: scraping is not part of serving.
+        const g0 = await chargeGroups(urls.slice(0, 1));
+        const [c0, d0, s0] = [cpuSeconds(first), postgresCpu(), switches(first)];
         row.one.push(await runLoadApart(urls.slice(0, 1), w.workload(r), { connections, seconds, warmupSeconds: 1 }));
         const n = (row.one.at(-1) as Measured).requests;
-        oneCpu = ` (gateway ${Math.round(((cpuSeconds(pids.slice(0, 1)) - c0) / n) * 1e6)} us, PostgreSQL ${Math.round((postgresSpent(d0) / n) * 1e6)} us of CPU per launch)`;
+        const [cpu, db, switched] = [(cpuSeconds(first) - c0) / n, postgresSpent(d0) / n, (switches(first) - s0) / n];
+        oneCpu = ` (gateway ${Math.round(cpu * 1e6)} us, PostgreSQL ${Math.round(db * 1e6)} us of CPU per launch, ${switched.toFixed(1)} context switches per launch${groupsSince(g0, await chargeGroups(urls.slice(0, 1)))})`;
       };
       // The first instance alone before all N in the 1st, 3rd... rep, after them in the others: every
       // run leaves the tables larger, and a fixed order would always hand the larger ones to the same side.
       const measuresAlone = instances > 1 && w.name === 'cold';
       if (measuresAlone && r % 2 === 0) await alone();
       await w.prepare(r);
-      const [cpu0, db0] = [cpuSeconds(pids), postgresCpu()];
+      const groups0 = await chargeGroups(urls);
+      const [cpu0, db0, switches0] = [cpuSeconds(pids), postgresCpu(), switches(pids)];
       // Every workload gets its second of warm-up (JIT, caches); cold and mixed spend fresh pairs on it.
       row.gw.push(await runLoadApart(urls, w.workload(r), { connections, seconds, warmupSeconds: 1 }));
       const g = row.gw.at(-1) as Measured;
       const base = row.base.at(-1) as Measured;
       const cpuUs = ((cpuSeconds(pids) - cpu0) / g.requests) * 1e6;
       const dbUs = (postgresSpent(db0) / g.requests) * 1e6;
+      const switched = switches(pids) - switches0;
+      const groups = groupsSince(groups0, await chargeGroups(urls));
       row.cpu.push(cpuUs);
       if (pgbench && pgbenchAfter.has(w.name)) row.pg.push(await runPgbench(pgbench.bin, pgbench.db.url, seconds));
       if (measuresAlone && r % 2 === 1) await alone();
       const tps = row.pg[r];
       const one = row.one[r];
       console.error(
-        `${w.name} #${r + 1}: ${((g.rps / base.rps) * 100).toFixed(0)}%, gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}${instances > 1 ? ` (requests per instance ${g.byOrigin.join(', ')})` : ''}, ~${Math.round(cpuUs)} us gateway CPU per request${engine === 'postgres' ? `, PostgreSQL ${Math.round(dbUs)}` : ''}, load generator ${Math.round(g.loaderCpuUs)} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}${tps === undefined ? '' : ` | pgbench ${Math.round(tps)} TPS, gateway ${((g.rps / tps) * 100).toFixed(0)}% of it`}${one ? ` | 1 instance alone ${Math.round(one.rps)} req/s p99 ${one.p99.toFixed(1)} ms errors ${one.errors}${oneCpu}: ${instances} instances ${(g.rps / one.rps).toFixed(2)}x` : ''}`,
+        `${w.name} #${r + 1}: ${((g.rps / base.rps) * 100).toFixed(0)}%, gateway ${Math.round(g.rps)} req/s p99 ${g.p99.toFixed(1)} ms errors ${g.errors}${instances > 1 ? ` (requests per instance ${g.byOrigin.join(', ')})` : ''}, ~${Math.round(cpuUs)} us gateway CPU per request${engine === 'postgres' ? `, PostgreSQL ${Math.round(dbUs)}` : ''}, load generator ${Math.round(g.loaderCpuUs)}, ${(switched / g.requests).toFixed(1)} gateway context switches per request${groups} | baseline ${Math.round(base.rps)} req/s p99 ${base.p99.toFixed(1)} ms, load generator ${Math.round(base.loaderCpuUs)}${tps === undefined ? '' : ` | pgbench ${Math.round(tps)} TPS, gateway ${((g.rps / tps) * 100).toFixed(0)}% of it`}${one ? ` | 1 instance alone ${Math.round(one.rps)} req/s p99 ${one.p99.toFixed(1)} ms errors ${one.errors}${oneCpu}: ${instances} instances ${(g.rps / one.rps).toFixed(2)}x` : ''}`,
       );
     }
     rows.push(row);

@@ -146,6 +146,25 @@ describe('GET /metrics (issue 8)', () => {
     for (const l of m.text.trim().split('\n')) if (!l.startsWith('#')) expect(l).toMatch(/^[a-z_]+(\{[^}]*\})? -?[0-9.e+]+$/);
   });
 
+  it('charge groups: each charged launch counted in one committed group; concurrent launches of one team share groups', async () => {
+    const team = await newTeam(gw, 1000);
+    const users = await Promise.all(Array.from({ length: 24 }, () => newMember(gw, team, ['autocad'])));
+    const before = (await scrape()).text;
+    const answers = await Promise.all(users.map((u) => u.api.post('/v1/launch', { product: 'autocad' })));
+    for (const a of answers) expect(expectStatus(a, 200).charged).toBe(7);
+    const m = (await scrape()).text;
+    const d = (series: string) => value(m, series) - value(before, series);
+    expect(d('flexgate_charge_group_launches_sum')).toBe(24);
+    const groups = d('flexgate_charge_group_launches_count');
+    // 24 launches in flight at once: the ones that arrive while a group commits wait for the next one, together.
+    expect(groups).toBeGreaterThanOrEqual(1);
+    expect(groups).toBeLessThan(24);
+    expect(d('flexgate_charge_group_launches_bucket{le="+Inf"}')).toBe(groups);
+    expect(d('flexgate_charge_group_duration_seconds_count')).toBe(groups);
+    expect(d('flexgate_charge_group_duration_seconds_sum')).toBeGreaterThan(0);
+    expect(d('flexgate_charge_group_restarts_total{reason="taken-apart"}')).toBe(0);
+  });
+
   it('answers loopback scrapers, the operator key and FLEXGATE_METRICS_TOKEN; refuses any other credential', async () => {
     expect((await scrape()).status).toBe(200);
     expect((await scrape(operatorKey)).status).toBe(200);

@@ -37,14 +37,28 @@ export interface StoreOptions {
   groupMax: number;
   now: () => Date;
   logger: Logger;
+  /** Told of every charge group (the gateway's metrics): what grouping the load gives, and its waits. */
+  observer?: ChargeObserver;
 }
+
+export interface ChargeObserver {
+  /** A group committed: its charges, its transaction's attempts (more than one: it lost a race), its time in seconds. */
+  committed(charges: number, attempts: number, seconds: number): void;
+  /** A group that failed otherwise, taken apart into one transaction per charge. */
+  takenApart(charges: number): void;
+}
+
+const unobserved: ChargeObserver = { committed: () => {}, takenApart: () => {} };
 
 type Settled = { ok: ChargeResult } | { error: unknown };
 
 export function createLaunchStore(database: Database, url: string, o: StoreOptions): LaunchStore {
   // One group at a time per instance, on both engines: SQLite has one writer, and on PostgreSQL more
   // groups in flight split one team's queue into smaller groups that wait on its lots (BENCHMARKS.md).
-  const charges = new Batcher<ChargeJob, Settled>((jobs, more) => chargeAll(database.db, jobs, more, o.logger), o.groupMax);
+  const charges = new Batcher<ChargeJob, Settled>(
+    (jobs, more) => chargeAll(database.db, jobs, more, o.logger, o.observer ?? unobserved),
+    o.groupMax,
+  );
   if (database.engine === 'postgres') {
     // Every warm launch rechecks, with the other warm launches of its turn in one statement: a
     // notification of a change made elsewhere arrives after the commit, and a launch in between
@@ -114,17 +128,25 @@ async function chargeAll(
   first: ChargeJob[],
   more: (pick: (job: ChargeJob) => boolean) => ChargeJob[],
   logger: Logger,
+  observer: ChargeObserver,
 ): Promise<Settled[]> {
   const jobs = [...first];
   const join = (teams: ReadonlySet<string>) => {
     jobs.push(...more((j) => teams.has(j.teamId)));
     return jobs;
   };
+  const started = performance.now();
+  let attempts = 0;
   try {
-    const results = await inTransaction(db, (trx) => chargeGroup(trx, jobs, join));
+    const results = await inTransaction(db, (trx) => {
+      attempts++;
+      return chargeGroup(trx, jobs, join);
+    });
+    observer.committed(jobs.length, attempts, (performance.now() - started) / 1000);
     return results.map((ok) => ({ ok }));
   } catch (error) {
     if (jobs.length === 1) return [{ error }];
+    observer.takenApart(jobs.length);
     logger.debug('charge group taken apart', { charges: jobs.length, err: error instanceof Error ? error.message : String(error) });
     return Promise.all(
       jobs.map((job) =>

@@ -148,7 +148,45 @@ export class Metrics {
     ['code'],
   );
   readonly rateLimited = new Counter('flexgate_rate_limited_total', 'Requests refused with 429, by limit.', ['limit']);
+  // Charge groups (launch/store.ts): how much grouping the load gives, and what waiting on a team's
+  // ledger head costs when several instances charge one team.
+  readonly chargeGroupLaunches = new Histogram(
+    'flexgate_charge_group_launches',
+    'Flex charges committed together in one transaction (a charge group), per group.',
+    [],
+    [1, 2, 4, 8, 16, 32, 64, 128],
+  );
+  readonly chargeGroupSeconds = new Histogram(
+    'flexgate_charge_group_duration_seconds',
+    "A charge group's time from its start to its commit, its wait for its teams' ledger heads and any restart included.",
+    [],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+  );
+  readonly chargeGroupRestarts = new Counter(
+    'flexgate_charge_group_restarts_total',
+    'Charge groups started over (lost-race: another transaction changed their rows first) or taken apart into one charge each (taken-apart).',
+    ['reason'],
+  );
   private readonly started = Date.now();
+
+  /** What the launch store tells of its charge groups (launch/store.ts `ChargeObserver`). */
+  chargeObserver(): {
+    committed(charges: number, attempts: number, seconds: number): void;
+    takenApart(charges: number): void;
+  } {
+    const launches = this.chargeGroupLaunches.bind({});
+    const duration = this.chargeGroupSeconds.bind({});
+    const lostRace = this.chargeGroupRestarts.bind({ reason: 'lost-race' });
+    const takenApart = this.chargeGroupRestarts.bind({ reason: 'taken-apart' });
+    return {
+      committed: (charges, attempts, seconds) => {
+        launches(charges);
+        duration(seconds);
+        if (attempts > 1) lostRace(attempts - 1);
+      },
+      takenApart: () => takenApart(),
+    };
+  }
 
   render(): string {
     const uptime = [
@@ -159,7 +197,18 @@ export class Metrics {
       // what the RSS target bounds); the V8 heap's committed size against what is live shows GC slack.
       ...memoryGauges(),
     ].join('\n');
-    return `${[this.requests, this.latency, this.launches, this.tokensCharged, this.refusals, this.rateLimited].map((m) => m.render()).join('\n')}\n${uptime}\n`;
+    const all = [
+      this.requests,
+      this.latency,
+      this.launches,
+      this.tokensCharged,
+      this.refusals,
+      this.rateLimited,
+      this.chargeGroupLaunches,
+      this.chargeGroupSeconds,
+      this.chargeGroupRestarts,
+    ];
+    return `${all.map((m) => m.render()).join('\n')}\n${uptime}\n`;
   }
 }
 
