@@ -6,6 +6,7 @@ import { answersOf, answersQuery, type StoredAnswer } from '../db/repos/idempote
 import type { DB } from '../db/schema';
 import { inTransaction } from '../db/tx';
 import type { Logger } from '../lib/logger';
+import type { ChargeObserver } from '../lib/metrics';
 import { Batcher } from './batcher';
 import { type ChargeJob, type ChargeResult, chargeGroup } from './charges';
 import { alwaysRecheck, type Coherence, sqliteCommits } from './coherence';
@@ -39,13 +40,6 @@ export interface StoreOptions {
   logger: Logger;
   /** Told of every charge group (the gateway's metrics): what grouping the load gives, and its waits. */
   observer?: ChargeObserver;
-}
-
-export interface ChargeObserver {
-  /** A group committed: its charges, its transaction's attempts (more than one: it lost a race), its time in seconds. */
-  committed(charges: number, attempts: number, seconds: number): void;
-  /** A group that failed otherwise, taken apart into one transaction per charge. */
-  takenApart(charges: number): void;
 }
 
 const unobserved: ChargeObserver = { committed: () => {}, takenApart: () => {} };

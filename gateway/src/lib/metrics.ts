@@ -119,6 +119,14 @@ export class Histogram {
   }
 }
 
+/** What the launch store reports of each charge group. */
+export interface ChargeObserver {
+  /** A group committed: its charges, its transaction's attempts (more than one: it lost a race), its time in seconds. */
+  committed(charges: number, attempts: number, seconds: number): void;
+  /** A group that failed otherwise, taken apart into one transaction per charge. */
+  takenApart(charges: number): void;
+}
+
 /** The gateway's metrics; one registry per process (each cluster worker exposes its own). */
 export class Metrics {
   readonly requests = new Counter('flexgate_http_requests_total', 'HTTP requests by method, route pattern and status.', [
@@ -169,11 +177,8 @@ export class Metrics {
   );
   private readonly started = Date.now();
 
-  /** What the launch store tells of its charge groups (launch/store.ts `ChargeObserver`). */
-  chargeObserver(): {
-    committed(charges: number, attempts: number, seconds: number): void;
-    takenApart(charges: number): void;
-  } {
+  /** What the launch store tells of its charge groups (launch/store.ts). */
+  chargeObserver(): ChargeObserver {
     const launches = this.chargeGroupLaunches.bind({});
     const duration = this.chargeGroupSeconds.bind({});
     const lostRace = this.chargeGroupRestarts.bind({ reason: 'lost-race' });
