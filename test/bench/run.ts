@@ -117,18 +117,27 @@ function switches(gatewayPids: number[]): number {
   return n;
 }
 
-/** The gateways' charge groups so far (GET /metrics, summed): charges, groups, seconds, restarts. */
-async function chargeGroups(origins: string[]): Promise<{ charges: number; groups: number; seconds: number; restarts: number }> {
-  const out = { charges: 0, groups: 0, seconds: 0, restarts: 0 };
+/** Every gateway's samples of these series of GET /metrics, summed over the gateways and the labels. */
+async function scrape(origins: string[], series: string[]): Promise<number[]> {
+  const sums = series.map(() => 0);
   for (const origin of origins) {
     const text = await (await fetch(`${origin}/metrics`)).text();
-    const sum = (series: RegExp) => [...text.matchAll(series)].reduce((n, m) => n + Number(m[1]), 0);
-    out.charges += sum(/^flexgate_charge_group_launches_sum (\S+)$/gm);
-    out.groups += sum(/^flexgate_charge_group_launches_count (\S+)$/gm);
-    out.seconds += sum(/^flexgate_charge_group_duration_seconds_sum (\S+)$/gm);
-    out.restarts += sum(/^flexgate_charge_group_restarts_total\{[^}]*\} (\S+)$/gm);
+    series.forEach((name, i) => {
+      for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sums[i] = (sums[i] ?? 0) + Number(m[1]);
+    });
   }
-  return out;
+  return sums;
+}
+
+/** The gateways' charge groups so far: charges, groups, seconds, restarts. */
+async function chargeGroups(origins: string[]): Promise<{ charges: number; groups: number; seconds: number; restarts: number }> {
+  const [charges = 0, groups = 0, seconds = 0, restarts = 0] = await scrape(origins, [
+    'flexgate_charge_group_launches_sum',
+    'flexgate_charge_group_launches_count',
+    'flexgate_charge_group_duration_seconds_sum',
+    'flexgate_charge_group_restarts_total',
+  ]);
+  return { charges, groups, seconds, restarts };
 }
 
 /** What the charge groups of one run were: their size and time, from two readings of `chargeGroups`. */
@@ -369,13 +378,8 @@ async function main() {
   const rss = rssMb(pids);
   // The V8 heap as the gateways report it (GET /metrics), summed over the instances; with
   // --cluster, one worker's.
-  const heap = { total: 0, used: 0 };
-  for (const url of urls) {
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    const gauge = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20);
-    heap.total += gauge('nodejs_heap_size_total_bytes');
-    heap.used += gauge('nodejs_heap_size_used_bytes');
-  }
+  const [heapTotal = 0, heapUsed = 0] = await scrape(urls, ['nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes']);
+  const heap = { total: Math.round(heapTotal / 2 ** 20), used: Math.round(heapUsed / 2 ** 20) };
   // Stopped before the profile is read: a gateway writes its --cpu-prof file as it exits (with
   // --instances, one file each; the summary reads one of them).
   for (const g of gateways) await g.stop();

@@ -140,7 +140,7 @@ async function chargeAll(
     return results.map((ok) => ({ ok }));
   } catch (error) {
     if (jobs.length === 1) return [{ error }];
-    observer.takenApart(jobs.length);
+    observer.takenApart();
     logger.debug('charge group taken apart', { charges: jobs.length, err: error instanceof Error ? error.message : String(error) });
     return Promise.all(
       jobs.map((job) =>

@@ -15,7 +15,7 @@ describe('charge group metrics', () => {
     const observe = metrics.chargeObserver();
     observe.committed(1, 1, 0.002);
     observe.committed(30, 3, 0.04); // started over twice before it committed
-    observe.takenApart(12);
+    observe.takenApart();
     const text = metrics.render();
     expect(sample(text, 'flexgate_charge_group_launches_count')).toBe(2);
     expect(sample(text, 'flexgate_charge_group_launches_sum')).toBe(31);

@@ -124,7 +124,7 @@ export interface ChargeObserver {
   /** A group committed: its charges, its transaction's attempts (more than one: it lost a race), its time in seconds. */
   committed(charges: number, attempts: number, seconds: number): void;
   /** A group that failed otherwise, taken apart into one transaction per charge. */
-  takenApart(charges: number): void;
+  takenApart(): void;
 }
 
 /** The gateway's metrics; one registry per process (each cluster worker exposes its own). */
