@@ -347,7 +347,9 @@ async function main() {
       };
       // The first instance alone before all N in the 1st, 3rd... rep, after them in the others: every
       // run leaves the tables larger, and a fixed order would always hand the larger ones to the same side.
-      const measuresAlone = instances > 1 && w.name === 'cold';
+      // healthz and refused too (no simulated day needed): what N processes on these cores cost
+      // with no ledger head to share, the ceiling for cold's ratio.
+      const measuresAlone = instances > 1 && ['cold', 'healthz', 'refused'].includes(w.name);
       if (measuresAlone && r % 2 === 0) await alone();
       await w.prepare(r);
       const groups0 = await chargeGroups(urls);
@@ -398,7 +400,7 @@ async function main() {
     '',
     `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; the ratio is the median of each rep's gateway run against the baseline run just before it; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.${
       instances > 1
-        ? ` ${instances} gateway processes on the one database, each connection of the load generator kept to one of them (round-robin); gateway CPU, RSS and heap are their sums. Each cold rep also runs on the first instance alone (a simulated day of its own), before all ${instances} in the 1st and 3rd reps and after them (and pgbench) in the others: the "÷ 1 instance" column is the median of each rep's ratio.`
+        ? ` ${instances} gateway processes on the one database, each connection of the load generator kept to one of them (round-robin); gateway CPU, RSS and heap are their sums. Each cold, healthz and refused rep also runs on the first instance alone (a cold one on a simulated day of its own), before all ${instances} in the 1st and 3rd reps and after them (and pgbench) in the others: the "÷ 1 instance" column is the median of each rep's ratio.`
         : ''
     }${
       pgCols
