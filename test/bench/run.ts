@@ -52,8 +52,8 @@ if (instances > 1 && cluster > 1) throw new Error('--instances and --cluster: on
 if (engine === 'postgres' && !(Number.isInteger(seconds) && seconds >= 1))
   throw new Error('--seconds: whole seconds on PostgreSQL (pgbench -T)');
 const cpuProf = has('cpu-prof');
-// With --instances N, each cold rep also runs on the first instance alone, next to all N: the
-// target is N instances against one, and the machine drifts too much between two separate runs.
+// With --instances N, each cold rep (a simulated day of its own, counted here) also runs on the
+// first instance alone, next to all N: the machine drifts too much between two separate runs.
 const onlyArg = opt('only', '');
 const withCold = !onlyArg || onlyArg.split(',').includes('cold');
 const daysNeeded =
@@ -400,7 +400,7 @@ async function main() {
     '',
     `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; the ratio is the median of each rep's gateway run against the baseline run just before it; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.${
       instances > 1
-        ? ` ${instances} gateway processes on the one database, each connection of the load generator kept to one of them (round-robin); gateway CPU, RSS and heap are their sums. Each cold, healthz and refused rep also runs on the first instance alone (a cold one on a simulated day of its own), before all ${instances} in the 1st and 3rd reps and after them (and pgbench) in the others: the "÷ 1 instance" column is the median of each rep's ratio.`
+        ? ` ${instances} gateway processes on the one database, each connection of the load generator kept to one of them (round-robin); gateway CPU, RSS and heap are their sums. Each cold, healthz and refused rep also runs on the first instance alone (a cold one on a simulated day of its own), before the ${instances} together in the 1st and 3rd reps and after them (and pgbench) in the others: the "÷ 1 instance" column is the median of each rep's ratio.`
         : ''
     }${
       pgCols
