@@ -304,7 +304,14 @@ export class KeyRing {
     this.signedShape = loaded.shape;
     this.jwksCache = { keys: this.keys.map((k) => k.publicJwk) };
     this.idTokenKeys = new Map(
-      this.keys.map((k) => [k.kid, { publicKey: createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' }) }]),
+      this.keys.map((k) => [
+        k.kid,
+        {
+          publicKey: createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' }),
+          // Signing again stands in for verifying only with the private half of the published key.
+          ...(halvesMatch(k) && { privateKey: k.privateKey }),
+        },
+      ]),
     );
     this.lastRefresh = Date.now();
   }
@@ -494,7 +501,10 @@ export class KeyRing {
       jti: newId('idt'),
       ...(family !== undefined && { fam: family }),
     };
-    return { token: await signCompact(key.privateKey, header, claims), expiresAt };
+    const token = await signCompact(key.privateKey, header, claims);
+    // Known at once here: a client launches right after it signs in or refreshes.
+    this.remember(token, claims as unknown as IdTokenClaims);
+    return { token, expiresAt };
   }
 
   /**
@@ -518,11 +528,7 @@ export class KeyRing {
     try {
       const claims = await this.verify(token);
       if (this.revocations.isRevoked(claims)) throw new TokenRejected('revoked');
-      if (this.verified.size >= KeyRing.VERIFIED_MAX) {
-        const oldest = this.verified.keys().next();
-        if (!oldest.done) this.verified.delete(oldest.value);
-      }
-      this.verified.set(signaturePart(token), { token, claims });
+      this.remember(token, claims);
       return claims;
     } catch (error) {
       // A key rotated on another instance: reload once (at most every 5 s), then decide.
@@ -544,10 +550,22 @@ export class KeyRing {
     }
   }
 
+  private remember(token: string, claims: IdTokenClaims): void {
+    if (this.verified.size >= KeyRing.VERIFIED_MAX) {
+      const oldest = this.verified.keys().next();
+      if (!oldest.done) this.verified.delete(oldest.value);
+    }
+    this.verified.set(signaturePart(token), { token, claims });
+  }
+
   private verify(token: string): Promise<IdTokenClaims> {
     if (this.idTokenKeys.size === 0) throw new Error('KeyRing not initialised');
     return verifyIdToken(token, this.idTokenKeys, this.options.issuer, Math.floor(this.clock.now().getTime() / 1000));
   }
+}
+
+function halvesMatch(k: LoadedKey): boolean {
+  return (createPublicKey(k.privateKey).export({ format: 'jwk' }) as JWK).x === k.publicJwk.x;
 }
 
 /** Every change to the key set (a key added or revoked) moves its version, in the change's transaction. */

@@ -1,8 +1,8 @@
-import { generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { verify as cryptoVerify, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { ENTITLEMENT_TYP, ID_TOKEN_AUDIENCE, ID_TOKEN_TYP } from '@flexgate/shared';
 import { type JWTPayload, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { type IdTokenKey, verifyIdToken } from './verify-id-token';
+import { type IdTokenKey, signatureValid, verifyIdToken } from './verify-id-token';
 
 // Tokens are made with jose, an independent JOSE implementation: what it signs with our keys this
 // must accept; what our options refuse, this must refuse (test/e2e/auth.test.ts covers the same
@@ -11,7 +11,10 @@ import { type IdTokenKey, verifyIdToken } from './verify-id-token';
 const NOW = 1_800_000_000;
 const ours = generateKeyPairSync('ed25519');
 const theirs = generateKeyPairSync('ed25519');
-const keys = new Map<string, IdTokenKey>([['k1', { publicKey: ours.publicKey }]]);
+// Every test runs both ways the gateway may hold a key: its public half only, and both halves
+// (our own keys: a signature equal to the one we make passes without a verification).
+const bySignature = new Map<string, IdTokenKey>([['k1', { publicKey: ours.publicKey }]]);
+const signedAgain = new Map<string, IdTokenKey>([['k1', { publicKey: ours.publicKey, privateKey: ours.privateKey }]]);
 const base = { iss: 'flexgate', aud: ID_TOKEN_AUDIENCE, sub: 'ann@example.com', iat: NOW - 60, exp: NOW + 3600, jti: 'idt_1' };
 
 /** As the gateway issues them: EdDSA, signed by `key` (ours by default). */
@@ -23,10 +26,14 @@ function raw(header: object, payload: object): string {
   const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
   return `${input}.${sign(null, Buffer.from(input), ours.privateKey).toString('base64url')}`;
 }
-const verify = (t: string, now = NOW) => verifyIdToken(t, keys, 'flexgate', now);
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
-describe('ID token verification (R17, SECURITY.md)', () => {
+describe.each([
+  ['public key only', bySignature],
+  ['our own key, signed again', signedAgain],
+])('ID token verification (R17, SECURITY.md), %s', (_, keys) => {
+  const verify = (t: string, now = NOW) => verifyIdToken(t, keys, 'flexgate', now);
+
   it('accepts a token as the gateway issues it, with every claim a launch relies on', async () => {
     const claims = await verify(await issued());
     expect(claims.sub).toBe('ann@example.com');
@@ -88,5 +95,24 @@ describe('ID token verification (R17, SECURITY.md)', () => {
     for (const bad of ['garbage', 'a.b.c', `${good}.x`, `${good}=`, good.replace('.', '.!'), `e30.e30.${good.split('.')[2]}`]) {
       await expect(verify(bad)).rejects.toMatchObject({ reason: expect.stringMatching(/malformed|header|signature/) });
     }
+  });
+});
+
+describe('signatureValid: signing again answers as verifying does', () => {
+  it('agrees with an Ed25519 verification on valid, changed, foreign and random signatures', () => {
+    const holders: IdTokenKey[] = [{ publicKey: ours.publicKey }, { publicKey: ours.publicKey, privateKey: ours.privateKey }];
+    let valid = 0;
+    for (let i = 0; i < 300; i++) {
+      const input = randomBytes(1 + (i % 200));
+      const good = sign(null, input, ours.privateKey);
+      const changed = Buffer.from(good);
+      changed[i % 64] = (changed[i % 64] as number) ^ (1 << (i % 8));
+      for (const signature of [good, changed, sign(null, input, theirs.privateKey), randomBytes(64), Buffer.alloc(64)]) {
+        const expected = cryptoVerify(null, input, ours.publicKey, signature);
+        if (expected) valid++;
+        for (const key of holders) expect(signatureValid(input, signature, key)).toBe(expected);
+      }
+    }
+    expect(valid).toBe(300);
   });
 });

@@ -1,9 +1,11 @@
-import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP, type IdTokenClaims, SIGNING_ALG } from '@flexgate/shared';
 
-/** One signing key as the access-token verifier needs it: its public half. */
+/** One signing key as the access-token verifier needs it: its public half, and its private half when it is ours. */
 export interface IdTokenKey {
   publicKey: KeyObject;
+  /** The private half of `publicKey` itself (the key ring checks they match): any other would pass its own signatures. */
+  privateKey?: KeyObject;
 }
 
 /** Why a token was refused; `no-key` means its kid is not (yet) one of ours: worth a key reload. */
@@ -27,10 +29,24 @@ function object(part: string): Record<string, unknown> {
 }
 
 /**
+ * Whether `signature` is a valid Ed25519 signature of `input` by `key`. Ed25519 signs
+ * deterministically (RFC 8032), so with the private half a signature equal to the one we make is
+ * valid, and signing costs a third of verifying; any other is verified, so the answer is the
+ * verification's either way. Compared in constant time: the signature we make must not leak.
+ */
+export function signatureValid(input: Buffer, signature: Buffer, key: IdTokenKey): boolean {
+  if (key.privateKey) {
+    const ours = cryptoSign(null, input, key.privateKey);
+    if (ours.length === signature.length && timingSafeEqual(ours, signature)) return true;
+  }
+  return cryptoVerify(null, input, key.publicKey, signature);
+}
+
+/**
  * Verifies one of our own access (ID) tokens: a compact JWS, EdDSA over Ed25519 (RFC 7515/8037),
- * with the checks jose's `jwtVerify` makes with our options. Its signature is always verified (on
- * libuv's pool, off the event loop); the key ring caches what verified, so each token costs one
- * verification per instance.
+ * with the checks jose's `jwtVerify` makes with our options. Its signature is always checked, in
+ * line (`signatureValid`); the key ring caches what passed, so each token costs one check per
+ * instance, and none on the instance that issued it.
  *
  * Accepted only: exactly three base64url parts; a JSON header with alg EdDSA, our ID-token typ, a
  * kid we hold and no `crit`; a valid 64-byte Ed25519 signature by that kid's key over the first
@@ -56,7 +72,7 @@ export async function verifyIdToken(
   if (signature.length !== 64) throw new TokenRejected('signature');
   const claims = object(p);
   // In line, like signing (jws.ts): the pool's hand-off costs about what the check does.
-  if (!cryptoVerify(null, Buffer.from(`${h}.${p}`), key.publicKey, signature)) throw new TokenRejected('signature');
+  if (!signatureValid(Buffer.from(`${h}.${p}`), signature, key)) throw new TokenRejected('signature');
   const { iss, aud, sub, jti, iat, exp, nbf } = claims;
   const audienceOk = aud === ID_TOKEN_AUDIENCE || (Array.isArray(aud) && aud.includes(ID_TOKEN_AUDIENCE));
   if (
