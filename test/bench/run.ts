@@ -3,8 +3,7 @@
  * one run on one machine, alternating baseline and gateway runs, and written to BENCHMARKS.md. On
  * PostgreSQL, pgbench's TPC-B-like script on the same server is a second baseline for cold launches.
  *
- *   pnpm bench [--seconds 5] [--connections 64] [--reps 3] [--engine sqlite|postgres] [--cluster N]
- *              [--instances N (PostgreSQL)] [--teams N] [--small] [--cpu-prof] [--no-write]
+ *   pnpm bench --help   (the options; an unknown one stops it before anything starts)
  */
 import { execFile, execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +22,29 @@ import { launchRequest, type Workload } from './workloads';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const argv = process.argv.slice(2);
+const USAGE = `pnpm bench [--seconds 5] [--connections 64] [--reps 3] [--engine sqlite|postgres] [--cluster N]
+           [--instances N (PostgreSQL)] [--teams N] [--only healthz,warm,cold,refused,mixed | signin-flood]
+           [--small] [--cpu-prof] [--no-baseline] [--no-write]`;
+const WITH_VALUE = new Set(['seconds', 'connections', 'reps', 'engine', 'cluster', 'instances', 'teams', 'only']);
+const SWITCHES = new Set(['small', 'cpu-prof', 'no-baseline', 'no-write']);
+const WORKLOADS = ['healthz', 'warm', 'cold', 'refused', 'mixed'];
+// A mistyped option must not start minutes of seeding and a run that ignores it.
+for (let i = 0; i < argv.length; i++) {
+  const name = argv[i]?.startsWith('--') ? argv[i]?.slice(2) : undefined;
+  if (name === 'help') {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (name !== undefined && SWITCHES.has(name)) continue;
+  if (name !== undefined && WITH_VALUE.has(name) && argv[i + 1] !== undefined && !argv[i + 1]?.startsWith('--')) {
+    i++;
+    continue;
+  }
+  console.error(
+    `pnpm bench: ${name !== undefined && WITH_VALUE.has(name) ? `--${name} needs a value` : `unknown argument ${argv[i]}`}\n${USAGE}`,
+  );
+  process.exit(2);
+}
 const opt = (name: string, dflt: string) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 && argv[i + 1] && !argv[i + 1]?.startsWith('--') ? (argv[i + 1] as string) : dflt;
@@ -55,6 +77,9 @@ const cpuProf = has('cpu-prof');
 // With --instances N, each cold rep (a simulated day of its own, counted here) also runs on the
 // first instance alone, next to all N: the machine drifts too much between two separate runs.
 const onlyArg = opt('only', '');
+const unknownWorkload = onlyArg === 'signin-flood' ? undefined : onlyArg.split(',').find((w) => onlyArg && !WORKLOADS.includes(w));
+if (unknownWorkload !== undefined)
+  throw new Error(`--only: ${unknownWorkload} is not one of ${WORKLOADS.join(', ')} (or signin-flood alone)`);
 const withCold = !onlyArg || onlyArg.split(',').includes('cold');
 const daysNeeded =
   reps * (instances > 1 ? 2 : 1) + (!onlyArg || onlyArg.includes('warm') ? 1 : 0) + (!onlyArg || onlyArg.includes('mixed') ? 1 : 0);
