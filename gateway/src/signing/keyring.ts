@@ -502,8 +502,9 @@ export class KeyRing {
       ...(family !== undefined && { fam: family }),
     };
     const token = await signCompact(key.privateKey, header, claims);
-    // Known at once here: a client launches right after it signs in or refreshes.
-    this.remember(token, claims as unknown as IdTokenClaims);
+    // Known at once here: a client launches right after it signs in or refreshes. Not if its key
+    // was revoked while it was signed: the cache was cleared for that revocation.
+    if (this.idTokenKeys.has(key.kid)) this.remember(token, claims as unknown as IdTokenClaims);
     return { token, expiresAt };
   }
 
