@@ -27,7 +27,8 @@ const USAGE = `pnpm bench [--seconds 5] [--connections 64] [--reps 3] [--engine 
            [--small] [--cpu-prof] [--no-baseline] [--no-write]`;
 const WITH_VALUE = new Set(['seconds', 'connections', 'reps', 'engine', 'cluster', 'instances', 'teams', 'only']);
 const SWITCHES = new Set(['small', 'cpu-prof', 'no-baseline', 'no-write']);
-const WORKLOADS = ['healthz', 'warm', 'cold', 'refused', 'mixed'];
+// The names of the workloads below (their table's type holds it to these).
+const WORKLOADS = ['healthz', 'warm', 'cold', 'refused', 'mixed'] as const;
 // A mistyped option must not start minutes of seeding and a run that ignores it.
 for (let i = 0; i < argv.length; i++) {
   const name = argv[i]?.startsWith('--') ? argv[i]?.slice(2) : undefined;
@@ -77,7 +78,8 @@ const cpuProf = has('cpu-prof');
 // With --instances N, each cold rep (a simulated day of its own, counted here) also runs on the
 // first instance alone, next to all N: the machine drifts too much between two separate runs.
 const onlyArg = opt('only', '');
-const unknownWorkload = onlyArg === 'signin-flood' ? undefined : onlyArg.split(',').find((w) => onlyArg && !WORKLOADS.includes(w));
+const unknownWorkload =
+  onlyArg === 'signin-flood' ? undefined : onlyArg.split(',').find((w) => onlyArg && !(WORKLOADS as readonly string[]).includes(w));
 if (unknownWorkload !== undefined)
   throw new Error(`--only: ${unknownWorkload} is not one of ${WORKLOADS.join(', ')} (or signin-flood alone)`);
 const withCold = !onlyArg || onlyArg.split(',').includes('cold');
@@ -293,7 +295,7 @@ async function main() {
   // each mixed run takes its own share of the cold users, so the mixed runs share one day. Days are
   // few because the fleet's ID tokens live 7 days at most (FLEXGATE_ID_TOKEN_TTL).
   const share = (r: number) => fleet.cold.filter((_, i) => i % reps === r);
-  const workloads: { name: string; prepare: (rep: number) => Promise<void>; workload: (rep: number) => Workload }[] = [
+  const workloads: { name: (typeof WORKLOADS)[number]; prepare: (rep: number) => Promise<void>; workload: (rep: number) => Workload }[] = [
     {
       name: 'healthz',
       prepare: async () => {},
