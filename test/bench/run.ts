@@ -79,7 +79,7 @@ const cpuProf = has('cpu-prof');
 // first instance alone, next to all N: the machine drifts too much between two separate runs.
 const onlyArg = opt('only', '');
 const unknownWorkload =
-  onlyArg === 'signin-flood' ? undefined : onlyArg.split(',').find((w) => onlyArg && !(WORKLOADS as readonly string[]).includes(w));
+  onlyArg && onlyArg !== 'signin-flood' ? onlyArg.split(',').find((w) => !(WORKLOADS as readonly string[]).includes(w)) : undefined;
 if (unknownWorkload !== undefined)
   throw new Error(`--only: ${unknownWorkload} is not one of ${WORKLOADS.join(', ')} (or signin-flood alone)`);
 const withCold = !onlyArg || onlyArg.split(',').includes('cold');
