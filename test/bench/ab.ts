@@ -8,7 +8,9 @@
  * separate runs minutes apart cannot tell from a change in the code. Prints req/s, p50/p99 and the
  * main thread's CPU per request of each, from the slices it served. A setting on one side only:
  * `AB_NODE_ARGS_A`/`_B` (node's flags for that gateway), `AB_PG_OPTIONS_A`/`_B` (PostgreSQL
- * settings for its connections, e.g. `-c jit=off`).
+ * settings for its connections, e.g. `-c jit=off`), `AB_INSTANCES_A`/`_B` (PostgreSQL: that many gateway
+ * processes on the side's one database, its 64 connections spread over them round-robin, their main
+ * threads' CPU summed: one instance against three, interleaved, where separate runs swing by ±20%).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
 import { freshDatabase } from '../harness/db';
 import { prewarm, seedFleet } from './fleet';
-import { postgresCpu, postgresSpent, procCpu } from './proc';
+import { postgresCpu, postgresSpent, procCpu, procSys } from './proc';
 
 const [dirA, dirB] = [process.argv[2], process.argv[3]].map((d) => resolve(d ?? '.'));
 const seconds = Number(process.argv[4] ?? 30);
@@ -31,44 +33,57 @@ const databases: { drop(): Promise<void> }[] = [];
 
 async function gateway(dir: string, side: 'A' | 'B') {
   const key = `ab-${randomBytes(8).toString('hex')}`;
+  // One key-encryption key for the side: its instances share the signing keys stored in its database.
+  const kek = randomBytes(32).toString('base64url');
   const database = engine === 'postgres' ? await freshDatabase('postgres') : null;
   if (database) databases.push(database);
   const options = process.env[`AB_PG_OPTIONS_${side}`];
+  const instances = Number(process.env[`AB_INSTANCES_${side}`] ?? 1);
+  if (!(Number.isInteger(instances) && instances >= 1 && instances <= 8)) throw new Error(`AB_INSTANCES_${side}: 1 to 8`);
+  if (instances > 1 && !database) throw new Error(`AB_INSTANCES_${side}: PostgreSQL only (AB_ENGINE=postgres)`);
   const url0 = database
     ? `${database.url}${options ? `?options=${encodeURIComponent(options)}` : ''}`
     : `sqlite:${join(mkdtempSync(join(tmpdir(), 'fg-ab-')), 'db.sqlite')}`;
-  const child = spawn(
-    process.execPath,
-    [...(process.env[`AB_NODE_ARGS_${side}`] ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'gateway/src/main.ts'],
-    {
-      cwd: dir,
-      env: {
-        ...process.env,
-        PORT: '0',
-        DATABASE_URL: url0,
-        FLEXGATE_OPERATOR_KEY: key,
-        FLEXGATE_RATE_LIMIT: 'off',
-        FLEXGATE_SCRYPT_N: '1024',
-        FLEXGATE_LOG: 'warn',
-        FLEXGATE_ID_TOKEN_TTL: String(86400),
+  const start = async () => {
+    const child = spawn(
+      process.execPath,
+      [...(process.env[`AB_NODE_ARGS_${side}`] ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'gateway/src/main.ts'],
+      {
+        cwd: dir,
+        env: {
+          ...process.env,
+          PORT: '0',
+          DATABASE_URL: url0,
+          FLEXGATE_OPERATOR_KEY: key,
+          FLEXGATE_RATE_LIMIT: 'off',
+          FLEXGATE_SCRYPT_N: '1024',
+          FLEXGATE_LOG: 'warn',
+          FLEXGATE_ID_TOKEN_TTL: String(86400),
+          FLEXGATE_KEK: kek,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const url = await new Promise<string>((res, rej) => {
-    let out = '';
-    const on = (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
-      if (m?.[1]) res(m[1]);
-    };
-    child.stdout?.on('data', on);
-    child.stderr?.on('data', on);
-    child.once('exit', () => rej(new Error(out)));
-  });
-  const fleet = await seedFleet(url, key, { warm: cold ? 1 : 1000, cold: coldUsers, refused: 1 });
-  if (!cold) await prewarm(url, fleet);
-  return { url, child, fleet, next: 0 };
+    );
+    const url = await new Promise<string>((res, rej) => {
+      let out = '';
+      const on = (d: Buffer) => {
+        out += d;
+        const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
+        if (m?.[1]) res(m[1]);
+      };
+      child.stdout?.on('data', on);
+      child.stderr?.on('data', on);
+      child.once('exit', () => rej(new Error(out)));
+    });
+    return { url, child };
+  };
+  const first = await start();
+  const fleet = await seedFleet(first.url, key, { warm: cold ? 1 : 1000, cold: coldUsers, refused: 1 });
+  if (!cold) await prewarm(first.url, fleet);
+  // The others start on the seeded database, as instances joining a running deployment do.
+  const others = await Promise.all(Array.from({ length: instances - 1 }, start));
+  const all = [first, ...others];
+  return { url: first.url, child: first.child, urls: all.map((g) => g.url), children: all.map((g) => g.child), fleet, next: 0 };
 }
 
 /** CPU seconds of a process's main thread (its task whose id is the pid). */
@@ -82,7 +97,10 @@ const serverCpu = () => (engine === 'postgres' ? postgresCpu() : new Map<number,
 type Fleet = Awaited<ReturnType<typeof seedFleet>>;
 
 /** The floor server, answering what the gateway answers to a warm launch of `fleet`. */
-async function floor(of: { url: string; fleet: Fleet }): Promise<{ url: string; child: ChildProcess; fleet: Fleet }> {
+async function floor(of: {
+  url: string;
+  fleet: Fleet;
+}): Promise<{ url: string; child: ChildProcess; urls: string[]; children: ChildProcess[]; fleet: Fleet }> {
   const res = await fetch(`${of.url}/v1/launch`, {
     method: 'POST',
     headers: { authorization: `Bearer ${of.fleet.warm[0]}`, 'content-type': 'application/json' },
@@ -99,7 +117,7 @@ async function floor(of: { url: string; fleet: Fleet }): Promise<{ url: string; 
       if (m?.[1]) ok(m[1]);
     }),
   );
-  return { url, child, fleet: of.fleet };
+  return { url, child, urls: [url], children: [child], fleet: of.fleet };
 }
 
 // Both seeded at once (cold fleets take a minute or two each).
@@ -111,18 +129,25 @@ const targets = [
   { name: 'A', dir: process.argv[2] === 'floor' ? 'floor (node:http, fixed answer)' : dirA, ...a },
   { name: 'B', dir: dirB, ...b },
 ];
-const stats = targets.map(() => ({ lat: [] as number[], ms: 0, cpu: 0, db: 0 }));
-const pools = targets.map((t) => new Pool(t.url, { connections: Number(process.env.AB_CONNECTIONS ?? 64), pipelining: 1 }));
+const stats = targets.map(() => ({ lat: [] as number[], ms: 0, cpu: 0, sys: 0, db: 0 }));
+const connections = Number(process.env.AB_CONNECTIONS ?? 64);
+// A side's connections spread over its instances, as a load balancer would.
+const pools = targets.map((t) => t.urls.map((u) => new Pool(u, { connections: Math.ceil(connections / t.urls.length), pipelining: 1 })));
+/** The main threads' CPU of a side's processes, summed. */
+const sideCpu = (t: (typeof targets)[number]) => t.children.reduce((s, c) => s + mainCpu(c.pid as number), 0);
+const sideSys = (t: (typeof targets)[number]) => t.children.reduce((s, c) => s + procSys(`/proc/${c.pid}/task/${c.pid}/stat`), 0);
 const slice = async (i: number, record: boolean) => {
   const t = targets[i] as (typeof targets)[number];
-  const pool = pools[i] as Pool;
+  const sidePools = pools[i] as Pool[];
   const db0 = serverCpu();
-  const cpu0 = mainCpu(t.child.pid as number);
+  const cpu0 = sideCpu(t);
+  const sys0 = sideSys(t);
   const start = performance.now();
   const deadline = start + SLICE_MS;
   const lat: number[] = [];
   await Promise.all(
-    Array.from({ length: 64 }, async () => {
+    Array.from({ length: connections }, async (_, c) => {
+      const pool = sidePools[c % sidePools.length] as Pool;
       while (performance.now() < deadline) {
         // Warm: a user's own product, its session open. Cold: the side's next unused (user, product) pair.
         const u = cold ? t.next++ : Math.floor(Math.random() * t.fleet.warm.length);
@@ -144,7 +169,8 @@ const slice = async (i: number, record: boolean) => {
   if (!record) return;
   const s = stats[i] as (typeof stats)[number];
   s.ms += performance.now() - start;
-  s.cpu += mainCpu(t.child.pid as number) - cpu0;
+  s.cpu += sideCpu(t) - cpu0;
+  s.sys += sideSys(t) - sys0;
   s.db += postgresSpent(db0, serverCpu());
   for (const l of lat) s.lat.push(l);
 };
@@ -157,10 +183,25 @@ for (const [i, t] of targets.entries()) {
   const sorted = s.lat.sort((a, b) => a - b);
   const q = (p: number) => (sorted[Math.floor(p * sorted.length)] ?? 0).toFixed(2);
   console.log(
-    `${t.name} ${t.dir}: ${Math.round(sorted.length / (s.ms / 1000))} req/s, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, main thread ${Math.round((s.cpu / sorted.length) * 1e6)} us/request${engine === 'postgres' ? `, PostgreSQL ${Math.round((s.db / sorted.length) * 1e6)} us/request` : ''}`,
+    `${t.name} ${t.dir}${t.urls.length > 1 ? ` (${t.urls.length} instances)` : ''}: ${Math.round(sorted.length / (s.ms / 1000))} req/s, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, main thread ${Math.round((s.cpu / sorted.length) * 1e6)} us/request (${Math.round((s.sys / sorted.length) * 1e6)} in the kernel)${engine === 'postgres' ? `, PostgreSQL ${Math.round((s.db / sorted.length) * 1e6)} us/request` : ''}`,
   );
 }
-await Promise.all(pools.map((p) => p.close()));
-for (const t of targets) t.child.kill('SIGTERM');
-await Promise.all(targets.map((t) => new Promise((r) => (t.child.exitCode === null ? t.child.once('exit', r) : r(null)))));
+/** A side's charge groups over the whole run (warm-up included), summed over its instances. */
+async function groupsOf(urls: string[]): Promise<string> {
+  let [charges, groups, restarts] = [0, 0, 0];
+  for (const url of urls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const sum = (name: string) =>
+      [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+    charges += sum('flexgate_charge_group_launches_sum');
+    groups += sum('flexgate_charge_group_launches_count');
+    restarts += sum('flexgate_charge_group_restarts_total');
+  }
+  return groups ? `${groups} charge groups of ${(charges / groups).toFixed(1)} launches, ${restarts} restarted` : 'no charge groups';
+}
+if (process.argv[2] !== 'floor') for (const t of targets) console.log(`${t.name}: ${await groupsOf(t.urls)}`);
+await Promise.all(pools.flat().map((p) => p.close()));
+const children = targets.flatMap((t) => t.children);
+for (const c of children) c.kill('SIGTERM');
+await Promise.all(children.map((c) => new Promise((r) => (c.exitCode === null ? c.once('exit', r) : r(null)))));
 for (const d of databases) await d.drop();

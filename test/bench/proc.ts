@@ -55,6 +55,16 @@ export const procCpu = (file: string): number => {
   }
 };
 
+/** The system (kernel) part of `procCpu`: what syscalls, socket writes among them, cost the thread. */
+export const procSys = (file: string): number => {
+  try {
+    const f = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return Number(f[12]) / 100;
+  } catch {
+    return 0;
+  }
+};
+
 /** CPU seconds of each of the local PostgreSQL server's processes so far, by pid. */
 export function postgresCpu(): Map<number, number> {
   const cpu = new Map<number, number>();

@@ -12,7 +12,8 @@
  * `PROFILE_DB=postgres://...`: the gateway on that (empty) PostgreSQL database instead of a SQLite file.
  * `CALLERS=writev` (`CALLERS_DEPTH=12`): who calls a native frame, six (or that many) JS frames up.
  * `THREADS=1`: the CPU per request of each of the process's threads (main, V8's helpers, libuv's
- * pool that signs, the checkpointer). `TOP=n`: that many frames (20).
+ * pool that signs, the checkpointer). `TOP=n`: that many frames (20). `STATEMENTS=1` (with
+ * `PROFILE_DB`): the PostgreSQL statements sent per request, by kind.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,8 +23,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, testConfig } from '@flexgate/gateway';
 import { api, prewarm, seedFleet } from './fleet';
+import { countStatements } from './pg-statements';
 import { procCpu } from './proc';
 
+// Before the gateway starts: it wraps the client class its connections are made from.
+const statements = process.env.STATEMENTS === '1' ? countStatements() : null;
 const operatorKey = `op-${randomBytes(8).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'fg-prof-'));
 const gw = await startGateway(
@@ -74,6 +78,7 @@ if (sampling) {
 const threadCpu = () => new Map(readdirSync('/proc/self/task').map((t) => [t, procCpu(`/proc/self/task/${t}/stat`)] as const));
 const threads0 = threadCpu();
 const [m0, p0] = [procCpu(mainThread), procCpu('/proc/self/stat')];
+statements?.reset();
 const loader = spawn(process.execPath, ['--import', 'tsx', 'test/bench/warm-load.ts', tokensFile], {
   stdio: ['ignore', 'inherit', 'pipe'],
 });
@@ -86,6 +91,7 @@ await new Promise((r) => loader.once('exit', r));
 const [m1, p1] = [procCpu(mainThread), procCpu('/proc/self/stat')];
 // warm-load.ts reports req/s over its measured seconds (after its warm-up, for warm launches).
 const requests = Number(/(\d+) req\/s/.exec(said)?.[1] ?? 0) * Number(process.env.SECONDS ?? 8);
+if (statements && requests > 0) console.log(statements.report(requests));
 if (process.env.THREADS && requests > 0) {
   for (const [t, s] of threadCpu()) {
     const used = s - (threads0.get(t) ?? 0);
