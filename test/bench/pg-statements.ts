@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 
-type Query = (this: unknown, config: unknown, values?: unknown) => unknown;
+type Query = (this: unknown, ...args: unknown[]) => unknown;
 
 /**
  * Counts the statements the gateway's PostgreSQL connections send, by kind (the start of the text,
@@ -11,16 +11,17 @@ export function countStatements(): { reset(): void; report(requests: number): st
   const pg = createRequire(new URL('../../gateway/package.json', import.meta.url))('pg') as { Client: { prototype: { query: Query } } };
   const query = pg.Client.prototype.query;
   const kinds = new Map<string, { n: number; chars: number; params: number }>();
-  pg.Client.prototype.query = function (this: unknown, config: unknown, values?: unknown) {
+  pg.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+    const [config, values] = args;
     const c = (typeof config === 'string' ? { text: config } : (config ?? {})) as { text?: string; name?: string; values?: unknown[] };
     const text = c.text ?? '';
-    const kind = `${c.name ? 'prepared' : 'unnamed'} ${text.slice(0, 40).replace(/\s+/g, ' ')}`;
+    const kind = `${c.name ? 'prepared' : 'unnamed'} ${text.slice(0, 80).replace(/\s+/g, ' ')}`;
     const k = kinds.get(kind) ?? { n: 0, chars: 0, params: 0 };
     k.n++;
     k.chars += text.length;
     k.params += (c.values ?? (Array.isArray(values) ? values : [])).length;
     kinds.set(kind, k);
-    return query.call(this, config, values);
+    return query.apply(this, args);
   };
   return {
     reset: () => kinds.clear(),
