@@ -21,6 +21,15 @@ const MARK = '\u0000flexgate-param:';
  */
 export const compiledTexts = new Set<string>();
 
+/**
+ * Combinations of those texts (a batch's reads, a group's writes, db/writes.ts) seen once and not
+ * prepared yet: launch statements as well, whose plans PostgreSQL makes generically (db/connect.ts).
+ */
+export const recentCombinations = new Set<string>();
+
+/** One of the launch's statements: a shaped text or a combination of them. */
+export const isLaunchText = (text: string): boolean => compiledTexts.has(text) || recentCombinations.has(text);
+
 interface Shape {
   sql: string;
   /** For each parameter of the SQL: where its value sits in the arguments, or a constant of the builder. */

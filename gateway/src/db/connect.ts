@@ -17,7 +17,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { ConfigError, maskUrl } from '../config';
-import { compiledTexts } from './compiled';
+import { compiledTexts, isLaunchText } from './compiled';
 import type { DB } from './schema';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -154,7 +154,11 @@ pg.types.setTypeParser(1700, (v) => Number(v));
  *   admin routes' queries are not. Their plan is the generic one from the first run
  *   (`plan_cache_mode`): they look rows up by key, so the values change nothing in the plan, and
  *   PostgreSQL's default planned them again at each of a text's first five runs on a connection
- *   (a group's texts rarely run more often) or for ever when it guessed that cheaper.
+ *   (a group's texts rarely run more often) or for ever when it guessed that cheaper. So are their
+ *   combinations not prepared yet (`isLaunchText`). Every other statement with parameters is
+ *   planned with its values (the default), as it is anyway at each run: generic, a list of 500
+ *   keys was compared one by one on every row of a sequential scan (an import of 10,000 members
+ *   took five times as long).
  * - A transaction's BEGIN goes out without waiting for its answer, and the transaction's first
  *   statement right behind it, in the same write (pg's pipeline mode sends each query as it is
  *   given; what is given in one turn leaves in one write), when that statement only reads: one
@@ -168,9 +172,24 @@ pg.types.setTypeParser(1700, (v) => Number(v));
 function pipelinedConnection(client: pg.PoolClient): void {
   type Query = (...args: unknown[]) => Promise<pg.QueryResult>;
   const query = client.query.bind(client) as unknown as Query;
-  // Sent at once, ahead of the connection's first statement; a server without the setting (before 12) goes on as before.
-  query('set plan_cache_mode = force_generic_plan').catch(() => {});
   const names = new Map<string, string>();
+  /** Whether the session plans generically; null: unknown, a SET inside a transaction that rolled back was undone. */
+  let generic: boolean | null = null;
+  /** Within a transaction, and whether a SET was sent in it (undone if it does not commit). */
+  let inTransaction = false;
+  let setInTransaction = false;
+  const planGenerically = (want: boolean) => {
+    if (generic === want) return;
+    generic = want;
+    if (inTransaction) setInTransaction = true;
+    // Sent ahead of the statement, in the same write; a server without the setting (before 12) goes on as before.
+    query(`set plan_cache_mode = ${want ? 'force_generic_plan' : 'auto'}`).catch(() => {});
+  };
+  const transactionEnded = (committed: boolean) => {
+    if (setInTransaction && !committed) generic = null;
+    inTransaction = false;
+    setInTransaction = false;
+  };
   /** A BEGIN sent, its answer not awaited yet. */
   let begun: Promise<unknown> | null = null;
   /** A COMMIT was sent ahead (`COMMIT_AHEAD`): the transaction is over, and only Kysely's end of it may follow. */
@@ -187,6 +206,8 @@ function pipelinedConnection(client: pg.PoolClient): void {
         stream.uncork();
       });
     }
+    const launch = isLaunchText(text);
+    if (launch || (values && values.length > 0)) planGenerically(launch);
     if (!compiledTexts.has(text)) return query(text, values);
     let name = names.get(text);
     if (!name) {
@@ -198,16 +219,25 @@ function pipelinedConnection(client: pg.PoolClient): void {
   const run = (text: string, values: unknown[] | undefined): Promise<pg.QueryResult> => {
     if (text !== 'commit' && text !== COMMIT_AHEAD.sql) return send(text, values);
     ahead = text === COMMIT_AHEAD.sql;
-    return send(text, values).then((r) => {
-      if (r.command === 'ROLLBACK') throw new Error('the transaction was rolled back at its commit: a statement in it had failed');
-      return r;
-    });
+    return send(text, values).then(
+      (r) => {
+        transactionEnded(r.command !== 'ROLLBACK');
+        if (r.command === 'ROLLBACK') throw new Error('the transaction was rolled back at its commit: a statement in it had failed');
+        return r;
+      },
+      (error: unknown) => {
+        transactionEnded(false);
+        throw error;
+      },
+    );
   };
   (client as unknown as { query: Query }).query = (text, values, ...rest) => {
     if (typeof text !== 'string' || rest.length > 0) return query(text, values, ...rest);
     const parameters = values as unknown[] | undefined;
+    if (text === 'rollback') transactionEnded(false);
     if (text === 'begin') {
       ahead = false;
+      inTransaction = true;
       begun = send(text, undefined);
       begun.catch(() => {}); // awaited with the next statement
       return Promise.resolve(noRows('BEGIN'));

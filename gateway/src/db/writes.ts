@@ -1,5 +1,5 @@
 import { CompiledQuery, PostgresAdapter } from 'kysely';
-import { compiledTexts } from './compiled';
+import { compiledTexts, recentCombinations as seen } from './compiled';
 import { COMMIT_AHEAD, sqliteStatements } from './connect';
 import { RetryTransaction } from './errors';
 import type { Tx } from './tx';
@@ -92,8 +92,7 @@ function lostRace(error: unknown, writes: readonly Write[]): RetryTransaction | 
   return new RetryTransaction(write?.expect?.lost ?? String(e.message));
 }
 
-/** Combined texts not prepared yet that ran once (forgotten past `SEEN_MAX`: each is tens of KB). */
-const seen = new Set<string>();
+/** Combined texts not prepared yet that ran once (`seen`) are forgotten past this: each is tens of KB. */
 const SEEN_MAX = 500;
 /**
  * Combined texts prepared so far, and their bound: each connection keeps at most that many more
