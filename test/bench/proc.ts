@@ -45,25 +45,21 @@ export async function start(args: string[], env: Record<string, string>): Promis
   };
 }
 
-/** CPU seconds (user + system) of a /proc stat file (a process, or one of its threads); 0 once it has exited. */
-export const procCpu = (file: string): number => {
+/** Seconds of CPU of a /proc stat file (a process, or one of its threads) in the given fields; 0 once it has exited. */
+function statSeconds(file: string, fields: readonly number[]): number {
   try {
     const f = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return fields.reduce((s, i) => s + Number(f[i]), 0) / 100;
   } catch {
     return 0;
   }
-};
+}
+
+/** CPU seconds (user + system) of a /proc stat file (a process, or one of its threads); 0 once it has exited. */
+export const procCpu = (file: string): number => statSeconds(file, [11, 12]);
 
 /** The system (kernel) part of `procCpu`: what syscalls, socket writes among them, cost the thread. */
-export const procSys = (file: string): number => {
-  try {
-    const f = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return Number(f[12]) / 100;
-  } catch {
-    return 0;
-  }
-};
+export const procSys = (file: string): number => statSeconds(file, [12]);
 
 /** CPU seconds of each of the local PostgreSQL server's processes so far, by pid. */
 export function postgresCpu(): Map<number, number> {
