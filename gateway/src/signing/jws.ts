@@ -1,4 +1,5 @@
-import { sign as cryptoSign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { ed25519Sign } from './ed25519';
 
 export const b64url = (text: string) => Buffer.from(text).toString('base64url');
 
@@ -14,5 +15,5 @@ export function signCompact(privateKey: KeyObject, header: object, payload: obje
 /** The same, from a header and payload already encoded (a payload signed again under another key). */
 export async function signParts(privateKey: KeyObject, header: string, payload: string): Promise<string> {
   const input = `${header}.${payload}`;
-  return `${input}.${cryptoSign(null, Buffer.from(input), privateKey).toString('base64url')}`;
+  return `${input}.${ed25519Sign(privateKey, Buffer.from(input)).toString('base64url')}`;
 }

@@ -1,5 +1,6 @@
-import { sign as cryptoSign, verify as cryptoVerify, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { verify as cryptoVerify, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP, type IdTokenClaims, SIGNING_ALG } from '@flexgate/shared';
+import { ed25519Sign } from './ed25519';
 
 /** One signing key as the access-token verifier needs it: its public half, and its private half when it is ours. */
 export interface IdTokenKey {
@@ -36,7 +37,7 @@ function object(part: string): Record<string, unknown> {
  */
 export function signatureValid(input: Buffer, signature: Buffer, key: IdTokenKey): boolean {
   if (key.privateKey) {
-    const ours = cryptoSign(null, input, key.privateKey);
+    const ours = ed25519Sign(key.privateKey, input);
     if (ours.length === signature.length && timingSafeEqual(ours, signature)) return true;
   }
   return cryptoVerify(null, input, key.publicKey, signature);
