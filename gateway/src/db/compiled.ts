@@ -109,15 +109,24 @@ export async function rowsOf<A extends { readonly [key: string]: Arg }, R>(
 }
 
 /**
- * A shaped query for one fixed shape, prepared once on a better-sqlite3 connection: the few
- * statements of a warm launch run without a promise and without Kysely on the way.
+ * A shaped query for one fixed shape, prepared once on each better-sqlite3 connection `handle`
+ * names when it runs: the few statements of a warm launch run without a promise and without Kysely.
  */
 export function preparedOn<A extends { readonly [key: string]: Arg }, R>(
-  handle: SQLite.Database,
+  handle: () => SQLite.Database,
   db: Kysely<DB>,
   query: (db: Kysely<DB>, args: A) => CompiledQuery<R>,
   example: A,
 ): (args: A) => R | undefined {
-  const statement = handle.prepare<unknown[], R>(query(db, example).sql);
-  return (args) => statement.get(...query(db, args).parameters);
+  const sql = query(db, example).sql;
+  const statements = new Map<SQLite.Database, SQLite.Statement<unknown[], R>>();
+  return (args) => {
+    const h = handle();
+    let statement = statements.get(h);
+    if (!statement) {
+      statement = h.prepare<unknown[], R>(sql);
+      statements.set(h, statement);
+    }
+    return statement.get(...query(db, args).parameters);
+  };
 }

@@ -7,6 +7,7 @@ import {
   CompiledQuery,
   type DatabaseConnection,
   type Dialect,
+  type Driver,
   Kysely,
   PostgresDialect,
   SqliteAdapter,
@@ -68,9 +69,14 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
  * in a bounded LRU: every repository query gets prepared-once speed without hand-written SQL.
  * Reusing a statement is safe: the driver runs one query at a time to completion (`all`/`run`).
  */
+const caches = new WeakMap<SQLite.Database, (sql: string) => SQLite.Statement>();
+
+/** One cache per connection, shared by whatever runs statements on it (Kysely, the launch's reads). */
 function statementCache(handle: SQLite.Database, max = 4000): (sql: string) => SQLite.Statement {
+  const known = caches.get(handle);
+  if (known) return known;
   const cache = new Map<string, SQLite.Statement>();
-  return (sql) => {
+  const prepare = (sql: string) => {
     let stmt = cache.get(sql);
     if (stmt) {
       cache.delete(sql); // re-inserted below: the most recently used is last
@@ -84,6 +90,8 @@ function statementCache(handle: SQLite.Database, max = 4000): (sql: string) => S
     cache.set(sql, stmt);
     return stmt;
   };
+  caches.set(handle, prepare);
+  return prepare;
 }
 
 /**
@@ -125,7 +133,7 @@ function sqliteStatementsOn(handle: SQLite.Database, prepare: (sql: string) => S
   };
 }
 
-function sqliteDialect(handle: SQLite.Database, readOnly = false): Dialect {
+function sqliteDialect(handle: SQLite.Database): Dialect {
   const prepare = statementCache(handle);
   const database = { close: () => handle.close(), prepare } as unknown as SqliteDatabase;
   const statements = sqliteStatementsOn(handle, prepare);
@@ -134,9 +142,7 @@ function sqliteDialect(handle: SQLite.Database, readOnly = false): Dialect {
   };
   return {
     createAdapter: () => new TransactionalDdlSqliteAdapter(),
-    // A read-only connection begins plain (deferred) transactions: it can never take the write lock.
-    createDriver: () =>
-      readOnly ? new SqliteDriver({ database, onCreateConnection }) : new ImmediateSqliteDriver({ database, onCreateConnection }),
+    createDriver: () => new ImmediateSqliteDriver({ database, onCreateConnection }),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };
@@ -418,14 +424,77 @@ function postgresAddress(url: string): string {
 }
 
 /**
- * A second, read-only connection to a SQLite file, for reads that must never wait for the writer
- * nor see its uncommitted rows (WAL lets it read alongside). No memory map: with the file changing
- * under it many times a second (commits, checkpoints), a batch's reads took longer mapped than
- * through read() calls, and warm launches, which the map was for, are now answered from memory.
+ * The launch's reads of a SQLite file: committed rows only, never waiting for the writer. Each read
+ * (or snapshot of reads) runs on the writer's own connection when that is outside a transaction,
+ * whose page cache stays warm; inside one (a charge group between two statements, an admin change
+ * awaiting something) on a read-only connection WAL lets read alongside, which rereads its pages
+ * after every commit it had not seen (BENCHMARKS.md). No memory map on it: with the file changing
+ * many times a second, a batch's reads took longer mapped than through read() calls. Reads only:
+ * a statement that would write is refused, and so is a transaction.
  */
-export function openSqliteReader(path: string): { db: Kysely<DB>; handle: SQLite.Database; close(): Promise<void> } {
-  const handle = new SQLite(path, { readonly: true, fileMustExist: true });
-  handle.pragma('busy_timeout = 10000');
-  const db = new Kysely<DB>({ dialect: sqliteDialect(handle, true) });
+export function openSqliteReads(writer: SQLite.Database, path: string): SqliteReads {
+  const reader = new SQLite(path, { readonly: true, fileMustExist: true });
+  reader.pragma('busy_timeout = 10000');
+  const sides = new Map([writer, reader].map((h) => [h, sqliteStatementsOn(h, statementCache(h))] as const));
+  /** The connection a snapshot in progress reads on: every read of it stays there. */
+  let pinned: SQLite.Database | null = null;
+  const handle = () => pinned ?? (writer.inTransaction ? reader : writer);
+  const on = (h: SQLite.Database) => sides.get(h) as SqliteStatements;
+  const statements: SqliteStatements = {
+    rows: (q) => {
+      const h = handle();
+      if (!statementCache(h)(q.sql).readonly) throw new Error(`the launch's reads do not write: ${q.sql.slice(0, 60)}`);
+      return on(h).rows(q);
+    },
+    changes: (q) => {
+      throw new Error(`the launch's reads do not write: ${q.sql.slice(0, 60)}`);
+    },
+    snapshot: (fn) => {
+      if (pinned) return fn();
+      pinned = handle();
+      try {
+        return on(pinned).snapshot(fn);
+      } finally {
+        pinned = null;
+      }
+    },
+  };
+  const connection: DatabaseConnection = {
+    executeQuery: async <R>(q: CompiledQuery) => ({ rows: statements.rows(q) as R[] }),
+    streamQuery: () => {
+      throw new Error("the launch's reads are not streamed");
+    },
+  };
+  statementsOf.set(connection, statements);
+  const refuse = async () => {
+    throw new Error("the launch's reads take no transaction");
+  };
+  const driver: Driver = {
+    init: async () => {},
+    acquireConnection: async () => connection,
+    beginTransaction: refuse,
+    commitTransaction: refuse,
+    rollbackTransaction: refuse,
+    releaseConnection: async () => {},
+    destroy: async () => {
+      reader.close();
+    },
+  };
+  const db = new Kysely<DB>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (k) => new SqliteIntrospector(k),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
   return { db, handle, close: () => db.destroy() };
+}
+
+export interface SqliteReads {
+  /** A Kysely for reads only, each on the connection `handle` names when it runs. */
+  readonly db: Kysely<DB>;
+  /** The connection a read made now runs on: the writer's when outside a transaction, else the reader's. */
+  handle(): SQLite.Database;
+  close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
+import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../../test/harness/db';
-import { connect, type Database, openSqliteReader } from './connect';
+import { connect, type Database, openSqliteReads } from './connect';
 import { migrate } from './migrate';
 import { type Read, readAll, readOne } from './reads';
 import { productsRead } from './repos/catalog';
@@ -217,34 +218,80 @@ describe.each(['sqlite', 'postgres'] as const)('readAll on %s', (engine) => {
 });
 
 // A launch batch's facts are cached under the epoch read with them: on SQLite too the reads of one
-// readAll must come from one moment, or an admin change committed between two of them (the other
-// connection writes while this one reads) would be half seen and cached as if whole.
-describe('readAll on sqlite, one snapshot', () => {
+// readAll must come from one moment, or an admin change committed between two of them (another
+// process writing the same file) would be half seen and cached as if whole. And a launch's reads
+// never see what the gateway's own writer has not committed yet (a charge group between two of its
+// statements), nor wait for it.
+describe('the launch reads on sqlite', () => {
+  let store: TestDatabase;
+  let database: Database;
+  let writer: SQLite.Database;
+  let reads: ReturnType<typeof openSqliteReads>;
+  let path: string;
+  beforeAll(async () => {
+    store = await freshDatabase('sqlite');
+    database = connect({ url: store.url });
+    await migrate(database);
+    if (!database.sqlite) throw new Error('a SQLite database has its handle');
+    writer = database.sqlite;
+    path = store.url.slice('sqlite:'.length);
+    reads = openSqliteReads(writer, path);
+  });
+  afterAll(async () => {
+    await reads.close();
+    await database.close();
+    await store.drop();
+  });
+
   it('does not see a change committed between two of its reads; the next readAll does', async () => {
-    const store = await freshDatabase('sqlite');
-    const database = connect({ url: store.url });
-    const reader = openSqliteReader(store.url.slice('sqlite:'.length));
+    const other = new SQLite(path);
     try {
-      await migrate(database);
-      const writer = database.sqlite;
-      if (!writer) throw new Error('a SQLite database has its handle');
-      const epoch = epochRead(reader.db);
-      // The first read's rows are in hand when another connection commits a change of access.
+      const epoch = epochRead(reads.db);
+      // The first read's rows are in hand when another process commits a change of access.
       const thenChanged: Read<number> = {
         query: epoch.query,
         map: (rows) => {
-          writer.prepare('update access_epoch set v = v + 1 where id = 1').run();
+          other.prepare('update access_epoch set v = v + 1 where id = 1').run();
           return epoch.map(rows);
         },
       };
-      const [first, second] = await readAll(reader.db, [thenChanged, epochRead(reader.db)]);
+      const [first, second] = await readAll(reads.db, [thenChanged, epochRead(reads.db)]);
       expect(second).toBe(first);
-      const [after] = await readAll(reader.db, [epochRead(reader.db)]);
+      const [after] = await readAll(reads.db, [epochRead(reads.db)]);
       expect(after).toBe(first + 1);
     } finally {
-      await reader.close();
-      await database.close();
-      await store.drop();
+      other.close();
     }
+  });
+
+  it('reads on the writer when it is idle, beside it while it is inside a transaction, and never sees what it has not committed', async () => {
+    const [before] = await readAll(reads.db, [epochRead(reads.db)]);
+    expect(reads.handle()).toBe(writer);
+    writer.prepare('begin immediate').run();
+    try {
+      writer.prepare('update access_epoch set v = v + 1 where id = 1').run();
+      expect(reads.handle()).not.toBe(writer);
+      // Answered at once (no waiting for the commit), from what was committed.
+      const [during] = await readAll(reads.db, [epochRead(reads.db)]);
+      expect(during).toBe(before);
+      expect(await readOne(reads.db, epochRead(reads.db))).toBe(before);
+    } finally {
+      writer.prepare('commit').run();
+    }
+    expect(reads.handle()).toBe(writer);
+    const [after] = await readAll(reads.db, [epochRead(reads.db)]);
+    expect(after).toBe((before as number) + 1);
+  });
+
+  it('refuses a write, and a transaction, on either connection', async () => {
+    const bump = sql`update access_epoch set v = v + 1 where id = 1`;
+    await expect(bump.execute(reads.db)).rejects.toThrow(/do not write/);
+    writer.prepare('begin immediate').run();
+    try {
+      await expect(bump.execute(reads.db)).rejects.toThrow(/do not write/);
+    } finally {
+      writer.prepare('rollback').run();
+    }
+    await expect(reads.db.transaction().execute(async () => 1)).rejects.toThrow(/no transaction/);
   });
 });

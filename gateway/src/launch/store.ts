@@ -1,6 +1,7 @@
+import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { preparedOn, rowsOf } from '../db/compiled';
-import { type Database, openSqliteReader } from '../db/connect';
+import { type Database, openSqliteReads } from '../db/connect';
 import { type Recheck, recheckOf, recheckSessions } from '../db/repos/epoch';
 import { answersOf, answersQuery, type StoredAnswer } from '../db/repos/idempotency';
 import type { DB } from '../db/schema';
@@ -77,16 +78,14 @@ export function createLaunchStore(database: Database, url: string, o: StoreOptio
       close: () => coherence.close(),
     };
   }
-  // SQLite: the launch's reads go to a read-only connection of their own, never the writer's, which
-  // may be inside a group (a read there would wait for it, or see its uncommitted rows).
+  // SQLite: the launch's reads never wait for the writer nor see a group's uncommitted rows (connect.ts).
   const path = url.slice('sqlite:'.length);
-  const reader = path === ':memory:' ? null : openSqliteReader(path);
-  const readDb: Kysely<DB> = reader?.db ?? database.db;
-  const handle = reader?.handle ?? database.sqlite;
-  if (!handle) throw new Error('a SQLite store needs its connection');
+  const reads = path === ':memory:' ? null : openSqliteReads(requireHandle(database), path);
+  const readDb: Kysely<DB> = reads?.db ?? database.db;
+  const handle = reads ? reads.handle : () => requireHandle(database);
   const recheck = preparedOn(handle, readDb, recheckSessions, { sessions: [''], now: '' });
   const stored = preparedOn(handle, readDb, answersQuery, { keys: [{ scope: '', key: '' }] });
-  const coherence: Coherence = reader ? sqliteCommits(path) : alwaysRecheck();
+  const coherence: Coherence = reads ? sqliteCommits(path) : alwaysRecheck();
   return {
     ...factsOn(readDb, o),
     charge: (job) => charges.submit(job).then(unwrap),
@@ -95,7 +94,7 @@ export function createLaunchStore(database: Database, url: string, o: StoreOptio
     version: (teamId) => coherence.version(teamId),
     close: async () => {
       await coherence.close();
-      await reader?.close();
+      await reads?.close();
     },
   };
 }
@@ -104,6 +103,11 @@ function factsOn(db: Kysely<DB>, o: StoreOptions): Pick<LaunchStore, 'facts'> {
   // A batch decides at one instant (its latest); a launch reported later is read at its own.
   const batch = new Batcher<LaunchAsk, LaunchFacts>((asks) => loadFacts(db, asks, o.now()), o.groupMax);
   return { facts: (ask, at) => (at ? loadFacts(db, [ask], at).then((f) => f[0] as LaunchFacts) : batch.submit(ask)) };
+}
+
+function requireHandle(database: Database): SQLite.Database {
+  if (!database.sqlite) throw new Error('a SQLite store needs its connection');
+  return database.sqlite;
 }
 
 function unwrap(s: Settled): ChargeResult {

@@ -157,12 +157,13 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
       exp: seconds(lease.expiresAt),
     });
     const idem = input.idempotency;
+    const nowIso = now.toISOString();
     const result = await store.charge({
       autodeskId: input.autodeskId,
       product: input.product,
       teamId: team.teamId,
-      at: at.toISOString(),
-      now: now.toISOString(),
+      at: at === now ? nowIso : at.toISOString(),
+      now: nowIso,
       provisionalId: input.provisional?.id,
       session: {
         id,
@@ -173,12 +174,12 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
         ends_at: endsAt.toISOString(),
         refunded: 0,
         ended_at: null,
-        last_seen_at: now.toISOString(),
+        last_seen_at: nowIso,
         machine: input.machine ?? null,
         provisional_id: input.provisional?.id ?? null,
         entitlement,
         entitlement_exp: new Date(seconds(lease.expiresAt) * 1000).toISOString(),
-        settled_at: lease.settled ? now.toISOString() : null,
+        settled_at: lease.settled ? nowIso : null,
       },
       idempotency: idem && { scope: idem.scope, key: idem.key, fingerprint: fingerprint(idem.request) },
     });
