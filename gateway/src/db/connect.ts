@@ -63,15 +63,15 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
+/** One statement cache per connection, shared by whatever runs statements on it (Kysely, the launch's reads). */
+const caches = new WeakMap<SQLite.Database, (sql: string) => SQLite.Statement>();
+
 /**
  * Kysely's SQLite driver calls `prepare()` for every query it runs, which costs as much as running
  * it (BENCHMARKS.md). The SQL text of a query shape never changes, so statements are kept, by text,
  * in a bounded LRU: every repository query gets prepared-once speed without hand-written SQL.
  * Reusing a statement is safe: the driver runs one query at a time to completion (`all`/`run`).
  */
-const caches = new WeakMap<SQLite.Database, (sql: string) => SQLite.Statement>();
-
-/** One cache per connection, shared by whatever runs statements on it (Kysely, the launch's reads). */
 function statementCache(handle: SQLite.Database, max = 4000): (sql: string) => SQLite.Statement {
   const known = caches.get(handle);
   if (known) return known;
@@ -442,9 +442,9 @@ export function openSqliteReads(writer: SQLite.Database, path: string): SqliteRe
   const on = (h: SQLite.Database) => sides.get(h) as SqliteStatements;
   const statements: SqliteStatements = {
     rows: (q) => {
-      const h = handle();
-      if (!statementCache(h)(q.sql).readonly) throw new Error(`the launch's reads do not write: ${q.sql.slice(0, 60)}`);
-      return on(h).rows(q);
+      const statement = statementCache(handle())(q.sql);
+      if (!statement.readonly) throw new Error(`the launch's reads do not write: ${q.sql.slice(0, 60)}`);
+      return statement.all(q.parameters);
     },
     changes: (q) => {
       throw new Error(`the launch's reads do not write: ${q.sql.slice(0, 60)}`);
