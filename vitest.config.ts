@@ -4,6 +4,10 @@ import { defineConfig } from 'vitest/config';
  * One run, two projects: every suite on SQLite, and the database-backed suites (test/e2e) again on
  * PostgreSQL. One shared pool of workers: most suites wait on sockets, child processes and the
  * database, so more workers than cores keep both cores busy (vitest's default is cores - 1 = 1 here).
+ * Files share their worker's modules (`isolate: false`): importing the gateway's sources afresh for
+ * each of ~140 files took 310 s of the workers' time, a quarter of the run's wall time on two cores.
+ * So no shared module may keep per-file state (test/harness/db.ts reads the engine at each call;
+ * test/e2e/passes.test.ts checks each pass runs its own).
  */
 const shared = { testTimeout: 30_000, hookTimeout: 60_000 };
 const ignored = ['**/node_modules/**', 'test/bench/**', '**/dist/**'];
@@ -11,6 +15,7 @@ const ignored = ['**/node_modules/**', 'test/bench/**', '**/dist/**'];
 export default defineConfig({
   test: {
     pool: 'forks',
+    isolate: false,
     maxWorkers: Number(process.env.FLEXGATE_TEST_WORKERS ?? 4),
     reporters: ['default'],
     projects: [

@@ -244,7 +244,7 @@ describe('the audit trail: integrity', () => {
 
     // The database refuses this one entry: the change it records must not be made either.
     const install =
-      testEngine === 'sqlite'
+      testEngine() === 'sqlite'
         ? [
             sql`CREATE TRIGGER audit_test_refuse BEFORE INSERT ON audit_log WHEN NEW.action = 'defaults.changed' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
           ]
@@ -261,7 +261,7 @@ describe('the audit trail: integrity', () => {
       expect(expectStatus(await admin.api.get(`/v1/teams/${team}/defaults`), 200)).toMatchObject({ products: [], enabled: false });
     } finally {
       await withDatabase(async (db) => {
-        await sql`DROP TRIGGER audit_test_refuse${testEngine === 'postgres' ? sql` ON audit_log` : sql``}`.execute(db);
+        await sql`DROP TRIGGER audit_test_refuse${testEngine() === 'postgres' ? sql` ON audit_log` : sql``}`.execute(db);
       });
     }
     expect(expectStatus(await admin.api.put(`/v1/teams/${team}/defaults`, { products: ['revit'] }), 200).products).toEqual(['revit']);
@@ -273,7 +273,7 @@ describe('the audit trail: integrity', () => {
     await withDatabase(async (db) => {
       await expect(sql`UPDATE audit_log SET actor = 'nobody'`.execute(db)).rejects.toThrow(/append-only/);
       await expect(sql`DELETE FROM audit_log`.execute(db)).rejects.toThrow(/append-only/);
-      if (testEngine === 'postgres') await expect(sql`TRUNCATE audit_log`.execute(db)).rejects.toThrow(/append-only/);
+      if (testEngine() === 'postgres') await expect(sql`TRUNCATE audit_log`.execute(db)).rejects.toThrow(/append-only/);
     });
     expect(await trail(gw.op, '/v1/operator/audit?limit=1000')).toEqual(before);
   });

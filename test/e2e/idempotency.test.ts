@@ -40,7 +40,7 @@ async function chargesOf(team: string): Promise<any[]> {
   return (await ledgerOf(viaInstance(gws[1] as Instance), team)).filter((e) => e.kind === 'charge');
 }
 
-describe(`one Idempotency-Key, two instances on one ${testEngine} database`, () => {
+describe(`one Idempotency-Key, two instances on one ${testEngine()} database`, () => {
   it(`${CONCURRENT} concurrent launches with one key charge once and all get the first answer, byte for byte, as a later retry does`, async () => {
     // A few rounds, each with a new user: the race is in how the launches interleave.
     for (let round = 0; round < ROUNDS; round++) {

@@ -163,13 +163,13 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
     await onDatabase(gw, async (db) => {
       await expect(db.updateTable('ledger').set({ delta: 1000 }).where('id', '=', victim.id).execute()).rejects.toThrow(/append-only/);
       await expect(db.deleteFrom('ledger').where('id', '=', victim.id).execute()).rejects.toThrow(/append-only/);
-      if (testEngine === 'postgres') await expect(sql`truncate ledger cascade`.execute(db)).rejects.toThrow(/append-only/);
+      if (testEngine() === 'postgres') await expect(sql`truncate ledger cascade`.execute(db)).rejects.toThrow(/append-only/);
     });
     expect(((await ledgerOf(fx, teamA)) as LedgerEntry[]).find((e) => e.id === victim.id)?.tokens).toBe(victim.tokens);
 
     // Someone with the database's owner rights drops the triggers and changes an amount.
     await onDatabase(gw, async (db) => {
-      if (testEngine === 'sqlite') await sql`drop trigger ledger_no_update`.execute(db);
+      if (testEngine() === 'sqlite') await sql`drop trigger ledger_no_update`.execute(db);
       else await sql`drop trigger ledger_no_change on ledger`.execute(db);
       // A charge of 7 becomes one of 5; its lot gets the 2 tokens, so the balances still add up.
       await db

@@ -115,7 +115,7 @@ async function expectBalanceEverywhere(team: string, expected: number): Promise<
   }
 }
 
-describe(`three gateway instances on one ${testEngine} database`, () => {
+describe(`three gateway instances on one ${testEngine()} database`, () => {
   it('R7: 300 concurrent launches (20 users x 3 products) across three instances open exactly 60 sessions and charge each once', async () => {
     const bought = 1000;
     const { team, users } = await teamWithUsers(bought);

@@ -23,7 +23,7 @@ afterEach(async () => {
 
 /** Rows of a table the gateway does not expose over HTTP, read straight from the test database. */
 async function query<T>(url: string, text: string): Promise<T[]> {
-  if (testEngine === 'postgres') {
+  if (testEngine() === 'postgres') {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
@@ -40,7 +40,7 @@ async function query<T>(url: string, text: string): Promise<T[]> {
   }
 }
 
-describe(`instances starting at once on a fresh ${testEngine} database`, () => {
+describe(`instances starting at once on a fresh ${testEngine()} database`, () => {
   it('three instances started together all come up, apply each migration once and share one signing key', async () => {
     group = await startGroup({ count: 3 });
     const gws = group.instances;

@@ -56,7 +56,7 @@ afterAll(async () => {
 });
 
 async function database(): Promise<TestDatabase> {
-  const db = await freshDatabase(testEngine);
+  const db = await freshDatabase(testEngine());
   databases.push(db);
   return db;
 }
@@ -93,7 +93,7 @@ async function dump(db: TestDatabase): Promise<{ all: string; rows: (table: stri
   const handle = connect({ url: db.url });
   try {
     const tables =
-      testEngine === 'sqlite'
+      testEngine() === 'sqlite'
         ? (await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(handle.db)).rows.map((r) => r.name)
         : (
             await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = 'public'`.execute(
@@ -167,7 +167,7 @@ describe('secrets at rest', () => {
     expect(rows.map((r) => r.kid)).toEqual(expect.arrayContaining([third, oldest]));
     expect(rows).toHaveLength(3);
     for (const r of [...rows, ...(await seen.rows('root_key'))]) expect(String(r.private_jwk)).toMatch(/^kek1:[\w-]+:[\w-]+:[\w-]+$/);
-    if (testEngine === 'sqlite') {
+    if (testEngine() === 'sqlite') {
       // The file itself (and its write-ahead log), not only its rows: a private key was never written in clear.
       const file = db.url.slice('sqlite:'.length);
       const bytes = [file, `${file}-wal`].filter(existsSync).map((f) => readFileSync(f).toString('latin1'));

@@ -38,7 +38,7 @@ async function relaunch(user: TestUser): Promise<any[]> {
   return answers;
 }
 
-describe(`the launch right after a change, on ${testEngine}`, () => {
+describe(`the launch right after a change, on ${testEngine()}`, () => {
   it('R7a: after a refund the next launch opens and charges a new session, never the voided one', async () => {
     let { user } = await member();
     const start = Date.now();

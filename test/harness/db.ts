@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
-/** Which engine the suite runs on: `FLEXGATE_TEST_DATABASE=postgres` selects PostgreSQL. */
-export const testEngine: 'sqlite' | 'postgres' = process.env.FLEXGATE_TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
+/**
+ * Which engine the suite runs on: `FLEXGATE_TEST_DATABASE=postgres` selects PostgreSQL. Read at each
+ * call: test files share a worker's modules (vitest `isolate: false`), and the project sets it per file.
+ */
+export const testEngine = (): 'sqlite' | 'postgres' => (process.env.FLEXGATE_TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite');
 
 /** The server every PostgreSQL test database is created on (CI: 127.0.0.1:5432, trust auth). */
 export const pgAdminUrl = process.env.FLEXGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -22,7 +25,7 @@ export interface TestDatabase {
 }
 
 /** A fresh, empty database for one gateway (or a group of instances sharing it). */
-export async function freshDatabase(engine = testEngine): Promise<TestDatabase> {
+export async function freshDatabase(engine = testEngine()): Promise<TestDatabase> {
   if (engine === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'flexgate-test-'));
     return { url: `sqlite:${join(dir, 'flexgate.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };

@@ -39,7 +39,7 @@ export async function startTestGateway(
   sharing?: TestGateway,
   options: TestGatewayOptions = {},
 ): Promise<TestGateway> {
-  const database = sharing?.database ?? (await freshDatabase(options.engine ?? testEngine));
+  const database = sharing?.database ?? (await freshDatabase(options.engine ?? testEngine()));
   const start = options.clock ? { clock: options.clock } : {};
   const operatorKey = sharing?.operatorKey ?? `op_${randomBytes(16).toString('hex')}`;
   const config = testConfig({
