@@ -8,7 +8,8 @@
  * cannot separate. `MODE=cold`: every launch opens a session (5,000 users x 10 products, each pair
  * once). `PROFILE=0`: no profiler (its overhead out of the CPU figures). `PREVERIFY=1`: verify
  * every user's ID token once before the load, and print what a first verification costs.
- * `ALLOC=1` (with `PROFILE=0`): the bytes allocated per request, by allocating frame.
+ * `ALLOC=1` (with `PROFILE=0`): the bytes allocated per request, by allocating frame. `ALLOC=promoted`:
+ * only what outlived the scavenges (promoted to the old generation, which major GCs then mark).
  * `PROFILE_DB=postgres://...`: the gateway on that (empty) PostgreSQL database instead of a SQLite file.
  * `CALLERS=writev` (`CALLERS_DEPTH=12`): who calls a native frame, six (or that many) JS frames up.
  * `THREADS=1`: the CPU per request of each of the process's threads (main, V8's helpers, libuv's
@@ -59,7 +60,7 @@ writeFileSync(tokensFile, JSON.stringify({ url: gw.url, warm: users, cold, produ
 void api;
 
 const profiling = process.env.PROFILE !== '0';
-const sampling = process.env.ALLOC === '1';
+const sampling = process.env.ALLOC === '1' || process.env.ALLOC === 'promoted';
 const inspector = new Session();
 inspector.connect();
 await inspector.post('Profiler.enable');
@@ -71,7 +72,7 @@ if (sampling) {
   await inspector.post('HeapProfiler.startSampling', {
     samplingInterval: 4096,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMinorGC: process.env.ALLOC !== 'promoted',
   });
 }
 /** CPU seconds of each thread of this process, by thread id. */
@@ -123,7 +124,7 @@ if (sampling) {
   walk(profile.head, []);
   const served = Number(/(\d+) req\/s/.exec(said)?.[1] ?? 0) * (Number(process.env.SECONDS ?? 8) + 1);
   console.log(
-    `allocated about ${served > 0 ? Math.round(allBytes / served) : '?'} bytes per request (sampled; includes the warm-up second)`,
+    `${process.env.ALLOC === 'promoted' ? 'promoted' : 'allocated'} about ${served > 0 ? Math.round(allBytes / served) : '?'} bytes per request (sampled; includes the warm-up second)`,
   );
   console.log('| bytes/request | allocating frame < caller |\n|---|---|');
   console.log(
