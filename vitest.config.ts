@@ -4,10 +4,9 @@ import { defineConfig } from 'vitest/config';
  * One run, two projects: every suite on SQLite, and the database-backed suites (test/e2e) again on
  * PostgreSQL. One shared pool of workers: most suites wait on sockets, child processes and the
  * database, so more workers than cores keep both cores busy (vitest's default is cores - 1 = 1 here).
- * Files share their worker's modules (`isolate: false`): importing the gateway's sources afresh for
- * each of ~140 files took 310 s of the workers' time, a quarter of the run's wall time on two cores.
- * So no shared module may keep per-file state (test/harness/db.ts reads the engine at each call;
- * test/e2e/passes.test.ts checks each pass runs its own).
+ * Files share their worker's modules (`isolate: false`): the gateway's sources are imported once per
+ * worker, not once per file (BENCHMARKS.md, session 24). So no shared module may keep per-file
+ * state (test/harness/db.ts reads the engine at each call; test/e2e/passes.test.ts checks it).
  */
 const shared = { testTimeout: 30_000, hookTimeout: 60_000 };
 const ignored = ['**/node_modules/**', 'test/bench/**', '**/dist/**'];
