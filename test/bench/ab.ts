@@ -129,19 +129,28 @@ const targets = [
   { name: 'A', dir: process.argv[2] === 'floor' ? 'floor (node:http, fixed answer)' : dirA, ...a },
   { name: 'B', dir: dirB, ...b },
 ];
-const stats = targets.map(() => ({ lat: [] as number[], ms: 0, cpu: 0, sys: 0, db: 0 }));
+const stats = targets.map(() => ({ lat: [] as number[], ms: 0, cpu: 0, sys: 0, all: 0, load: 0, db: 0 }));
 const connections = Number(process.env.AB_CONNECTIONS ?? 64);
 // A side's connections spread over its instances, as a load balancer would.
 const pools = targets.map((t) => t.urls.map((u) => new Pool(u, { connections: Math.ceil(connections / t.urls.length), pipelining: 1 })));
 /** The main threads' CPU of a side's processes, summed. */
 const sideCpu = (t: (typeof targets)[number]) => t.children.reduce((s, c) => s + mainCpu(c.pid as number), 0);
 const sideSys = (t: (typeof targets)[number]) => t.children.reduce((s, c) => s + procSys(`/proc/${c.pid}/task/${c.pid}/stat`), 0);
+/** Every thread of a side's processes (V8's helpers, libuv's pool, the checkpointer), summed. */
+const sideAll = (t: (typeof targets)[number]) => t.children.reduce((s, c) => s + procCpu(`/proc/${c.pid}/stat`), 0);
+/** This process: the load generator, whose share of the two cores a side's answers also cost. */
+const loadCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 const slice = async (i: number, record: boolean) => {
   const t = targets[i] as (typeof targets)[number];
   const sidePools = pools[i] as Pool[];
   const db0 = serverCpu();
   const cpu0 = sideCpu(t);
   const sys0 = sideSys(t);
+  const all0 = sideAll(t);
+  const load0 = loadCpu();
   const start = performance.now();
   const deadline = start + SLICE_MS;
   const lat: number[] = [];
@@ -171,6 +180,8 @@ const slice = async (i: number, record: boolean) => {
   s.ms += performance.now() - start;
   s.cpu += sideCpu(t) - cpu0;
   s.sys += sideSys(t) - sys0;
+  s.all += sideAll(t) - all0;
+  s.load += loadCpu() - load0;
   s.db += postgresSpent(db0, serverCpu());
   for (const l of lat) s.lat.push(l);
 };
@@ -183,7 +194,7 @@ for (const [i, t] of targets.entries()) {
   const sorted = s.lat.sort((a, b) => a - b);
   const q = (p: number) => (sorted[Math.floor(p * sorted.length)] ?? 0).toFixed(2);
   console.log(
-    `${t.name} ${t.dir}${t.urls.length > 1 ? ` (${t.urls.length} instances)` : ''}: ${Math.round(sorted.length / (s.ms / 1000))} req/s, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, main thread ${Math.round((s.cpu / sorted.length) * 1e6)} us/request (${Math.round((s.sys / sorted.length) * 1e6)} in the kernel)${engine === 'postgres' ? `, PostgreSQL ${Math.round((s.db / sorted.length) * 1e6)} us/request` : ''}`,
+    `${t.name} ${t.dir}${t.urls.length > 1 ? ` (${t.urls.length} instances)` : ''}: ${Math.round(sorted.length / (s.ms / 1000))} req/s, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, main thread ${Math.round((s.cpu / sorted.length) * 1e6)} us/request (${Math.round((s.sys / sorted.length) * 1e6)} in the kernel), all its threads ${Math.round((s.all / sorted.length) * 1e6)}, the load generator ${Math.round((s.load / sorted.length) * 1e6)}${engine === 'postgres' ? `, PostgreSQL ${Math.round((s.db / sorted.length) * 1e6)} us/request` : ''}`,
   );
 }
 /** A side's charge groups over the whole run (warm-up included), summed over its instances. */

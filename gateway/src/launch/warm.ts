@@ -52,7 +52,8 @@ export function answerJson(answer: LaunchResponse): string {
  * - until the day is settled: no machine of it closed (a relaunch there must be recorded again).
  * An unsettled session is answered only within its free window, and only to machines known to
  * use it. The recheck itself is skipped while the store's version of the team says nothing was committed
- * since the last one (SQLite: the file's commit counter; PostgreSQL: notifications).
+ * since the last one (SQLite: the file's commit counter; PostgreSQL has no such signal in time, so
+ * every warm launch there rechecks, with the others of its turn: launch/coherence.ts).
  * Only decisions that time alone cannot change are kept: Flex grants with no subscription or
  * trial on record for the product (one starting later would take over, R9). Bounded; the oldest
  * entry goes first.
