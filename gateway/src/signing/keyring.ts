@@ -27,7 +27,7 @@ import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import type { Clock } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { Revocations } from '../lib/revocations';
-import { b64url, signCompact, signParts } from './jws';
+import { b64url, signCompact, signParts, signPartsHedged } from './jws';
 import { generateRootKey, type RootKey, rootKeyFromJwk } from './root';
 import { Sealer } from './seal';
 import { type IdTokenKey, TokenRejected, verifyIdToken } from './verify-id-token';
@@ -449,7 +449,7 @@ export class KeyRing {
   }
 
   /**
-   * Signs an entitlement with node:crypto (jose's WebCrypto path costs more: BENCHMARKS.md). The
+   * Signs an entitlement, hedged with a nonce made ahead on another thread (signing/nonces.ts): the
    * output is a plain compact JWS (RFC 7515, EdDSA per RFC 8037) that jose and any JOSE library
    * verify; the tests verify it with jose. A cold launch signs before its transaction, so the
    * database is never held while signing.
@@ -458,7 +458,7 @@ export class KeyRing {
     const key = this.active();
     const { sub, iat, exp, ...rest } = claims;
     const payload = { ...rest, iss: this.options.issuer, aud: ENTITLEMENT_AUDIENCE, sub, iat, exp, jti: newId('ent') };
-    return signParts(key.privateKey, key.entitlementHead, b64url(JSON.stringify(payload)));
+    return Promise.resolve(signPartsHedged(key.privateKey, key.entitlementHead, b64url(JSON.stringify(payload))));
   }
 
   /** An offline allowance: its own `typ` and audience, so it never passes as an entitlement or an ID token. */
