@@ -22,7 +22,7 @@ export function ed25519Sign(privateKey: KeyObject, message: Buffer): Buffer {
  * random r, and S = r + SHA-512(R || A || message) * a mod L. Every verifier accepts it as it
  * accepts RFC 8032's deterministic signature, of which it is the same equation with another r.
  * Only a signature no one makes again to compare may be hedged: ID tokens, checked by signing
- * again, stay deterministic. `nonces` holds the nonce (r || R) at `at`; it is wiped here.
+ * again, stay deterministic. `nonces` holds the nonce (r || R) at `at` (`Nonces.with` wipes it).
  */
 export function ed25519SignHedged(privateKey: KeyObject, message: string, nonces: Buffer, at: number): Buffer {
   const { scalar, publicKey } = scalarOf(privateKey);
@@ -57,7 +57,6 @@ export function ed25519SignHedged(privateKey: KeyObject, message: string, nonces
   const signature = Buffer.allocUnsafe(64);
   nonces.copy(signature, 0, at + 32, at + 64);
   S.copy(signature, 32);
-  nonces.fill(0, at, at + 64);
   for (const b of [wide, hash, k]) b.fill(0);
   for (const l of [columns, kLimbs, aLimbs]) l.fill(0);
   return signature;

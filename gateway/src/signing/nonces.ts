@@ -57,8 +57,8 @@ export class Nonces {
   ) {}
 
   /**
-   * `use` with the next nonce (r || R at `at` in `batch`), never handed out again, which it must
-   * wipe; null when none is ready.
+   * `use` with the next nonce (r || R at `at` in `batch`), never handed out again and wiped once
+   * `use` returns or throws; null when none is ready.
    */
   with<T>(use: (batch: Buffer, at: number) => T): T | null {
     if (this.available <= this.low) this.refill();
@@ -71,7 +71,11 @@ export class Nonces {
       this.batches.shift();
       this.offset = 0;
     }
-    return use(current, at);
+    try {
+      return use(current, at);
+    } finally {
+      current.fill(0, at, at + NONCE_BYTES);
+    }
   }
 
   private refill(): void {
