@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { LedgerEntry } from './wire';
 
 /**
@@ -49,10 +49,14 @@ export type UnhashedEntry = Omit<LedgerEntry, 'hash'>;
 
 /** Lowercase hex SHA-256 of `prevHash`, a newline, and the entry's canonical JSON (every wire field but `hash`). */
 export function entryHash(entry: UnhashedEntry): string {
-  return createHash('sha256')
-    .update(`${entry.prevHash}\n${entryJson(entry)}`)
-    .digest('hex');
+  return sha256Hex(`${entry.prevHash}\n${entryJson(entry)}`);
 }
+
+// One call, no Hash object per entry, where the runtime has it (Node 20.12 and later).
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** The fields of an entry's wire form that its hash covers, in canonical (sorted) order. */
 const HASHED = ['actor', 'at', 'autodeskId', 'id', 'kind', 'lotId', 'prevHash', 'product', 'reason', 'sessionId', 'tokens'] as const;
@@ -69,17 +73,28 @@ export function entryJson(entry: UnhashedEntry): string {
   let fields = 0;
   for (const k in e) {
     if (k === 'hash') continue;
-    if (!HASHED_SET.has(k) || e[k as keyof UnhashedEntry] === undefined) return generalJson(e);
+    if (!HASHED_SET.has(k) || !isScalar(e[k as keyof UnhashedEntry])) return generalJson(e);
     fields++;
   }
   if (fields !== HASHED.length) return generalJson(e);
-  let json = '{';
-  for (const k of HASHED) json += `${json.length > 1 ? ',' : ''}"${k}":${scalarJson(e[k])}`;
-  return `${json}}`;
+  // Keys in HASHED's (sorted) order and scalar values: one JSON.stringify writes canonicalJson's form.
+  return JSON.stringify({
+    actor: e.actor,
+    at: e.at,
+    autodeskId: e.autodeskId,
+    id: e.id,
+    kind: e.kind,
+    lotId: e.lotId,
+    prevHash: e.prevHash,
+    product: e.product,
+    reason: e.reason,
+    sessionId: e.sessionId,
+    tokens: e.tokens,
+  });
 }
 
-/** `canonicalJson` of a value, strings first (most of an entry). */
-const scalarJson = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : canonicalJson(v));
+/** What canonicalJson writes as JSON.stringify does: a string, a safe integer, null. */
+const isScalar = (v: unknown): boolean => v === null || typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v));
 
 function generalJson(entry: UnhashedEntry & { hash?: unknown }): string {
   const { hash: _, ...body } = entry;
