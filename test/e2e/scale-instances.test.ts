@@ -71,8 +71,15 @@ async function launchStorm(users: Launcher[]): Promise<Shot[]> {
   return Promise.all(
     plan.map(async ({ user, product, r }, k) => {
       const instance = k % gws.length;
-      const api = (gws[instance] as Instance).anon.as(user.token);
-      return { user, product, instance, answer: await api.post('/v1/launch', { product, machine: `ws-${r}` }) };
+      const gw = gws[instance] as Instance;
+      try {
+        return { user, product, instance, answer: await gw.anon.as(user.token).post('/v1/launch', { product, machine: `ws-${r}` }) };
+      } catch (error) {
+        // A connection failure, not an answer: which instance, and what it logged (FLEXGATE_LOG=warn).
+        throw new Error(`launch ${k} on instance ${instance}: ${String(error)}; its log:\n${gw.proc.output().slice(-4000)}`, {
+          cause: error,
+        });
+      }
     }),
   );
 }

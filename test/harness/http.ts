@@ -14,8 +14,13 @@ export class Api {
   constructor(
     readonly baseUrl: string,
     readonly token?: string,
-    /** Connections belong to one gateway process; a restart swaps them (no stale keep-alive socket). */
-    private readonly pool: { agent: Agent } = { agent: new Agent({ connections: 256 }) },
+    /**
+     * Connections belong to one gateway process; a restart swaps them (no stale keep-alive socket).
+     * An idle one is closed after a second, well before the gateway's 5 s keep-alive ends: a request
+     * written on a socket the server is closing at that moment is reset, and a test stalled for a
+     * moment (CI runs several files at once) must not meet that race.
+     */
+    private readonly pool: { agent: Agent } = { agent: new Agent({ connections: 256, keepAliveMaxTimeout: 1_000 }) },
   ) {}
 
   as(token: string): Api {
