@@ -1,7 +1,10 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCheckpointer } from './checkpointer';
@@ -63,6 +66,25 @@ describe('WAL checkpoints on their own thread', () => {
     expect(await write(db)).toBeGreaterThan(20 * 2 ** 20);
     db.close();
   });
+
+  it('never keeps a process alive: a script that starts one and never stops it exits on its own', () => {
+    const { path, db } = database();
+    db.close();
+    const script = join(dirname(path), 'starts.mts');
+    const module = fileURLToPath(new URL('./checkpointer.ts', import.meta.url));
+    writeFileSync(
+      script,
+      `import SQLite from ${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))};\nimport { startCheckpointer } from ${JSON.stringify(module)};\n` +
+        `startCheckpointer(${JSON.stringify(path)}, new SQLite(${JSON.stringify(path)}), { onError: console.error });\nconsole.log('started');\n`,
+    );
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      cwd: fileURLToPath(new URL('.', import.meta.url)),
+      timeout: 20_000,
+      encoding: 'utf8',
+    });
+    expect(run.error, 'still running after 20 s').toBeUndefined();
+    expect([run.status, run.stdout.trim()], run.stderr).toEqual([0, 'started']);
+  }, 30_000);
 
   it('stops cleanly: the thread closes its connection and the file stays whole for the next opener', async () => {
     const { path, db } = database();

@@ -52,8 +52,6 @@ export function startCheckpointer(
 ): Checkpointer {
   const module = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(THREAD, { eval: true, workerData: { path, module, intervalMs: options.intervalMs ?? 50 } });
-  // Not a reason to keep the process alive: a stop that never comes must not hang an exit.
-  worker.unref();
   const restore = () => serving.pragma('wal_autocheckpoint = 1000');
   serving.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
   worker.on('message', (m: unknown) => options.onError?.(String(m)));
@@ -63,6 +61,9 @@ export function startCheckpointer(
     // The thread is gone: the serving connection checkpoints itself again, as SQLite does by default.
     if (serving.open) restore();
   });
+  // Not a reason to keep the process alive: a stop that never comes must not hang an exit. After
+  // the listeners, since attaching one refs the thread again.
+  worker.unref();
   return {
     async stop() {
       // Asked to stop, the thread is awaited: unreferenced, it would let the process exit while a
