@@ -1,4 +1,6 @@
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newMember, newTeam, seedCatalog } from '../harness/fixtures';
@@ -82,6 +84,34 @@ describe('the launch lane and the general chain answer alike', () => {
       expect(r.status).toBe(403);
       expect(r.body.code).toBe('forbidden');
     }
+  });
+
+  it('R6/R7: a body that arrives in pieces, its head first, is read as it comes and answered as one sent whole', async () => {
+    const team = await newTeam(gw, 100);
+    const u = await newMember(gw, team, ['autocad']);
+    const token = u.api.token as string;
+    const text = JSON.stringify({ product: 'autocad' });
+    const head = `POST /v1/launch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${text.length}\r\nX-Request-Id: pieces\r\nConnection: close\r\n\r\n`;
+    const url = new URL(gw.url);
+    const socket = connect(Number(url.port), url.hostname);
+    const received: Buffer[] = [];
+    socket.on('data', (b: Buffer) => received.push(b));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(head);
+    await sleep(50);
+    socket.write(text.slice(0, 5));
+    await sleep(50);
+    socket.write(text.slice(5));
+    await closed;
+    const answer = Buffer.concat(received).toString('utf8');
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(answer).toMatch(/\r\nx-request-id: pieces\r\n/i);
+    const opened = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    expect(opened).toMatchObject({ granted: true, charged: 7, balance: 93 });
+    // Whole, through the lane, the relaunch finds the session the pieces opened.
+    const whole = await launch(token, { product: 'autocad' }, 'lane');
+    expect(whole.body).toMatchObject({ charged: 0, balance: 93, session: { id: opened.session.id }, entitlement: opened.entitlement });
   });
 
   it('both count in /metrics: requests by status and launches by source', async () => {
