@@ -74,7 +74,6 @@ describe('hedged signatures (an entitlement signed with a nonce made ahead)', ()
         where = nonces.with((batch, at) => {
           batch.copy(r, 0, at, at + 32);
           batch.copy(R, 0, at + 32, at + 64);
-          batch.fill(0, at, at + 64);
           return { batch, at };
         });
         if (!where) await new Promise((res) => setTimeout(res, 5));

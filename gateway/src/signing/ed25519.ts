@@ -57,8 +57,12 @@ export function ed25519SignHedged(privateKey: KeyObject, message: string, nonces
   const signature = Buffer.allocUnsafe(64);
   nonces.copy(signature, 0, at + 32, at + 64);
   S.copy(signature, 32);
-  for (const b of [wide, hash, k]) b.fill(0);
-  for (const l of [columns, kLimbs, aLimbs]) l.fill(0);
+  wide.fill(0);
+  hash.fill(0);
+  k.fill(0);
+  columns.fill(0);
+  kLimbs.fill(0);
+  aLimbs.fill(0);
   return signature;
 }
 
