@@ -20,12 +20,25 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { findSourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, testConfig } from '@flexgate/gateway';
 import { api, prewarm, seedFleet } from './fleet';
 import { countStatements } from './pg-statements';
 import { procCpu } from './proc';
+
+// tsx writes each module on one line: frames are named by their source line through its source
+// maps, which node keeps only for modules loaded after this call (hence the gateway's late import).
+process.setSourceMapsEnabled(true);
+const { startGateway, testConfig } = await import('@flexgate/gateway');
+type Frame = { functionName: string; url: string; lineNumber: number; columnNumber?: number };
+/** `name file:line` of a profiled frame, the line in the TypeScript source where a map knows it. */
+function frameName(f: Frame, short = false): string {
+  const entry = f.url && f.columnNumber !== undefined ? findSourceMap(f.url)?.findEntry(f.lineNumber, f.columnNumber) : undefined;
+  const line = entry && 'originalLine' in entry ? Number(entry.originalLine) + 1 : f.lineNumber + 1;
+  const file = short ? f.url.replace(/.*\//, '') : f.url.replace(/.*node_modules\/\.pnpm\//, '').replace(/.*\/main\//, '');
+  return `${f.functionName || '(anon)'}${short ? '@' : ' '}${file}:${line}`;
+}
 
 // Before the gateway starts: it wraps the client class its connections are made from.
 const statements = process.env.STATEMENTS === '1' ? countStatements() : null;
@@ -106,12 +119,12 @@ if (requests > 0) {
   );
 }
 if (sampling) {
-  type AllocNode = { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: AllocNode[] };
+  type AllocNode = { callFrame: Frame; selfSize: number; children: AllocNode[] };
   const { profile } = (await inspector.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: AllocNode } };
   const bySite = new Map<string, number>();
   let allBytes = 0;
   const walk = (n: AllocNode, stack: string[]) => {
-    const here = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/.*node_modules\/\.pnpm\//, '').replace(/.*\/main\//, '')}:${n.callFrame.lineNumber + 1}`;
+    const here = frameName(n.callFrame);
     const path = [...stack, here];
     if (n.selfSize > 0) {
       // The allocating frame and its caller: "who allocates" is usually one of node's own frames.
@@ -145,11 +158,11 @@ if (!profiling) {
   process.exit(0);
 }
 const { profile } = await inspector.post('Profiler.stop');
-const nodes = profile.nodes as { hitCount?: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+const nodes = profile.nodes as { hitCount?: number; callFrame: Frame }[];
 const total = nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0);
 const self = new Map<string, number>();
 for (const n of nodes) {
-  const key = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/.*node_modules\/\.pnpm\//, '').replace(/.*\/main\//, '')}:${n.callFrame.lineNumber + 1}`;
+  const key = frameName(n.callFrame);
   self.set(key, (self.get(key) ?? 0) + (n.hitCount ?? 0));
 }
 // Inclusive time: a frame plus everything it called (children by id).
@@ -159,7 +172,7 @@ const byId = new Map(
       id: number;
       hitCount?: number;
       children?: number[];
-      callFrame: { functionName: string; url: string; lineNumber: number };
+      callFrame: Frame;
     }[]
   ).map((n) => [n.id, n]),
 );
@@ -175,7 +188,7 @@ const inclusive = (id: number): number => {
 const inclByKey = new Map<string, number>();
 for (const n of byId.values()) {
   if (!/gateway\/src|hono|zod/.test(n.callFrame.url)) continue;
-  const key = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/.*node_modules\/\.pnpm\//, '').replace(/.*\/main\//, '')}:${n.callFrame.lineNumber + 1}`;
+  const key = frameName(n.callFrame);
   inclByKey.set(key, Math.max(inclByKey.get(key) ?? 0, 0) + inclusive(n.id));
 }
 if (process.env.CALLERS) {
@@ -188,7 +201,7 @@ if (process.env.CALLERS) {
     const chain: string[] = [];
     for (let p = parent.get(n.id); p !== undefined && chain.length < Number(process.env.CALLERS_DEPTH ?? 6); p = parent.get(p)) {
       const f = byId.get(p)?.callFrame;
-      if (f) chain.push(`${f.functionName || '(anon)'}@${f.url.replace(/.*\//, '')}:${f.lineNumber + 1}`);
+      if (f) chain.push(frameName(f, true));
     }
     chains.set(chain.join(' < '), (chains.get(chain.join(' < ')) ?? 0) + n.hitCount);
   }
