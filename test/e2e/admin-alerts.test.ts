@@ -54,6 +54,23 @@ describe('alerts (R19)', () => {
     expect(await alertsOf(two.email, 'alert-low-balance')).toHaveLength(2);
   });
 
+  it('R19: tokens transferred out leave the basis: the line is a fifth of what the team kept of its purchases', async () => {
+    const team = await newCheckedTeam(100);
+    const other = await newCheckedTeam();
+    const admin = await newAdmin(gw, [team, other]);
+    expectStatus(await admin.api.post(`/v1/teams/${team}/transfers`, { toTeam: other, tokens: 50 }), 201);
+    const alerts = expectStatus(await admin.api.get(`/v1/teams/${team}/balance`), 200).alerts;
+    expect(alerts).toMatchObject({ validBought: 50, lowBalanceThreshold: 10, lowBalance: false });
+    const users = await Promise.all(Array.from({ length: 6 }, () => newMember(gw, team, ['autocad'])));
+    // 50 - 5 x 7 = 15: under a fifth of the 100 bought, above a fifth of the 50 kept.
+    for (const u of users.slice(0, 5)) expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect(await alertsOf(admin.email, 'alert-low-balance')).toEqual([]);
+    expectStatus(await users[5]!.api.post('/v1/launch', { product: 'autocad' }), 200); // 8: below 10
+    const mails = await alertsOf(admin.email, 'alert-low-balance');
+    expect(mails).toHaveLength(1);
+    expect(mails[0].subject).toMatch(/\b8 tokens left/);
+  });
+
   it('R19: launches charging together still cross the line once, and the crossing is mailed', async () => {
     // On SQLite these land in one group of charges, which reads the team's lots once: each charge
     // must see the draws of those before it in the group, or the crossing would go unnoticed.

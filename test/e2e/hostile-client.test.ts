@@ -189,6 +189,27 @@ describe('a hostile client, sessions', () => {
     await expectLedgerMatchesBalance(gw.fixtures(), team);
   });
 
+  it("R7a, case 2: a machine that joins after relaunches on another is recorded too: the first one's quick close refunds nothing", async () => {
+    const t0 = await at(new Date(Date.now() + 3 * 86_400_000));
+    const team = await newTeam(gw.fixtures(), 50);
+    const u = await member(team, ['autocad'], ['ws-A', 'ws-B']);
+    const [a, b] = u.on as [(typeof u.on)[number], (typeof u.on)[number]];
+    const session = granted(await a.client.launch('autocad')).session?.id as string;
+    // A relaunches three times (whatever the gateway keeps warm of A's answer is kept, then used)...
+    for (let i = 0; i < 3; i++) {
+      expect(granted(await a.client.launch('autocad', { fresh: true }))).toMatchObject({ charged: 0, session: { id: session } });
+    }
+    // ...then B launches within the window: the same day, in use on B as well.
+    await at(new Date(t0.getTime() + 30 * SECOND));
+    expect(granted(await b.client.launch('autocad'))).toMatchObject({ charged: 0, session: { id: session } });
+    await at(new Date(t0.getTime() + MINUTE));
+    expect(await a.client.end({ product: 'autocad', sessionId: session })).toMatchObject({ refunded: 0 });
+    expect((await balance(gw, team)).balance).toBe(43);
+    await at(new Date(t0.getTime() + 2 * MINUTE));
+    expect(await b.client.end({ product: 'autocad', sessionId: session })).toMatchObject({ refunded: 7 });
+    await expectLedgerMatchesBalance(gw.fixtures(), team);
+  });
+
   it('R7a, case 2: a machine that closes and comes back within the window keeps the day from being refunded by another', async () => {
     const t0 = await at(new Date(Date.now() + 4 * 86_400_000));
     const team = await newTeam(gw.fixtures(), 50);
@@ -504,6 +525,15 @@ describe('a hostile client, offline', () => {
         status: 403,
         detail: expect.stringMatching(/not made under an offline allowance/),
       });
+      // Dated more than a minute ahead of the gateway's clock, or reported more than 28 hours
+      // after it ran (4 hours of allowance plus a day offline): refused as bad input, whatever the slot.
+      const future = await report('autocad', `${allowance.id}.2`, new Date(expMs + HOUR + 2 * 60_000).toISOString());
+      expect(future.body).toMatchObject({ status: 400, detail: expect.stringMatching(/cannot be in the future/) });
+      const ranAt = expMs - 30 * 60_000;
+      await gw.setClock(new Date(ranAt + 28 * HOUR + 60_000));
+      const late = await report('autocad', `${allowance.id}.2`, new Date(ranAt).toISOString());
+      expect(late.body).toMatchObject({ status: 400, detail: expect.stringMatching(/too old/) });
+      await gw.setClock(new Date(expMs + HOUR));
       // Nothing of that moved a token.
       expect(expectStatus(await gw.op.get(`/v1/teams/${team}/balance`), 200).balance).toBe(83);
       await expectLedgerMatchesBalance(gw.fixtures(), team);

@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngine } from '../harness/db';
 import { balanceOf, expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, type TestUser } from '../harness/fixtures';
@@ -111,6 +112,36 @@ describe(`one Idempotency-Key, two instances on one ${testEngine()} database`, (
     });
     expect(await chargesOf(team)).toHaveLength(1);
     expect(await balanceOf(viaInstance(gws[1] as Instance), team)).toBe(100 - AUTOCAD);
+  });
+
+  it('the first launches of a key, sent at once with two bodies: one body is answered, the other is a 409, one charge', async () => {
+    // Nothing is stored under the key yet: both bodies reach one charge group (one instance, one
+    // turn), which must tell them apart itself rather than replay the first answer to both.
+    for (let round = 0; round < 3; round++) {
+      const { team, user } = await member(100);
+      const bodies = [{ product: 'autocad' }, { product: 'revit' }];
+      const answers = await simultaneously(
+        Array.from({ length: 20 }, (_, k) => ({
+          api: (gws[0] as Instance).anon.as(user.api.token as string),
+          method: 'POST',
+          path: '/v1/launch',
+          body: bodies[k % 2],
+          headers: { 'idempotency-key': `two-bodies-at-once-${round}` },
+        })),
+      );
+      const byBody = [0, 1].map((b) => answers.filter((_, k) => k % 2 === b));
+      const winner = byBody.findIndex((as) => as[0]?.status === 200);
+      expect(winner, `round ${round}: ${answers.map((a) => a.status).join(' ')}`).toBeGreaterThanOrEqual(0);
+      const won = byBody[winner] as Answer[];
+      const lost = byBody[1 - winner] as Answer[];
+      expect(new Set(won.map((a) => a.text)).size, 'one answer to the body that won').toBe(1);
+      const rate = winner === 0 ? AUTOCAD : 10;
+      expect(won[0]?.body.charged).toBe(rate);
+      expect(decodeJwt(won[0]?.body.entitlement).product).toBe(bodies[winner]?.product);
+      expect(lost.map((a) => `${a.status} ${a.body.code}`)).toEqual(lost.map(() => '409 conflict'));
+      expect((await chargesOf(team)).map((e) => e.tokens)).toEqual([-rate]);
+      expect(await balanceOf(viaInstance(gws[1] as Instance), team)).toBe(100 - rate);
+    }
   });
 
   it('a key whose answer was stored replays it after its session was ended (refunded) and a new one opened', async () => {

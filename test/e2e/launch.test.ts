@@ -36,7 +36,8 @@ async function expectOneSessionCharged(t: string, autodeskId: string, answers: A
   expect(answers.map((a) => a.body.charged).sort((x, y) => y - x)).toEqual([rate, ...Array(answers.length - 1).fill(0)]);
   expect(answers.map((a) => a.body.balance)).toEqual(Array(answers.length).fill(balance));
   const charges = (await ledgerOf(gw, t)).filter((e) => e.kind === 'charge' && e.autodeskId === autodeskId);
-  expect(charges.map((c) => [c.sessionId, c.tokens])).toEqual([[[...sessions][0], -rate]]);
+  // R5: the entry says who spent the tokens (the user whose launch opened the session).
+  expect(charges.map((c) => [c.sessionId, c.tokens, c.actor])).toEqual([[[...sessions][0], -rate, `user:${autodeskId}`]]);
   expect(await balanceOf(gw, t)).toBe(balance);
 }
 
@@ -140,8 +141,10 @@ describe('precedence (R9, R10)', () => {
         }),
         201,
       );
-      // Not started yet: the open Flex session answers, uncharged. Relaunched three times, so that
-      // whatever the gateway keeps of a warm answer is kept, and then used.
+      // Not started yet: the open Flex session answers, uncharged. Relaunched three times after the
+      // free window (the first settles the day, R7a, and its answer then holds to the session's end,
+      // past the license's start), so that whatever the gateway keeps of a warm answer is kept, and then used.
+      await setClock(gw, new Date(T0.getTime() + 10 * 60_000));
       for (let i = 0; i < 3; i++) {
         expect(expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({
           source: 'flex',
@@ -168,6 +171,43 @@ describe('precedence (R9, R10)', () => {
 });
 
 describe('daily charge (R6, R7, R8)', () => {
+  it('R7 + R7a: two machines launching at once share one session and are both recorded: the opener closing quickly refunds nothing', async () => {
+    const t = await team(100);
+    for (let round = 0; round < 3; round++) {
+      const u = await newMember(gw, t, ['autocad']);
+      const machines = Array.from({ length: 10 }, (_, k) => (k % 2 === 0 ? 'ws-A' : 'ws-B'));
+      const answers = await simultaneously(
+        machines.map((machine) => ({ api: u.api, method: 'POST', path: '/v1/launch', body: { product: 'autocad', machine } })),
+      );
+      // Each round's day is refunded at its end: every round starts from 100.
+      await expectOneSessionCharged(t, u.autodeskId, answers, 7, 93);
+      // Whichever machine's launch opened the session, the other one's launch that found it uses it too.
+      const opener = machines[answers.findIndex((a) => a.body.charged === 7)] as string;
+      const other = opener === 'ws-A' ? 'ws-B' : 'ws-A';
+      const end = (machine: string) => u.api.post(`/v1/sessions/${answers[0]?.body.session.id}/end`, { machine });
+      expect(expectStatus(await end(opener), 200), `round ${round}`).toMatchObject({ refunded: 0 });
+      expect(await balanceOf(gw, t)).toBe(93);
+      expect(expectStatus(await end(other), 200)).toMatchObject({ refunded: 7 });
+      expect(await balanceOf(gw, t)).toBe(100);
+    }
+  });
+
+  it("R7: a relaunch naming the user's other team answers the open session with its own team and that team's balance", async () => {
+    const a = await team(100);
+    const b = await team(50);
+    const u = await newMember(gw, a, ['autocad']);
+    await joinTeam(gw, b, u, { products: ['autocad'] });
+    const first = expectStatus(await u.api.post('/v1/launch', { product: 'autocad', team: a }), 200);
+    expect(first).toMatchObject({ team: a, charged: 7, balance: 93 });
+    // With an Idempotency-Key (the stock client sends one with every launch) the relaunch goes
+    // through a charge group, which finds the session; without one, the open session answers at once.
+    for (const headers of [{ 'idempotency-key': `relaunch-${tag()}` }, {}] as Record<string, string>[]) {
+      const again = expectStatus(await u.api.post('/v1/launch', { product: 'autocad', team: b }, headers), 200);
+      expect(again).toMatchObject({ session: { id: first.session.id }, team: a, charged: 0, balance: 93 });
+    }
+    expect(await balanceOf(gw, b)).toBe(50);
+  });
+
   it('R7: 50 concurrent launches of one product by one user charge once and return one session', async () => {
     const t = await team(100);
     const u = await newMember(gw, t, ['revit']);
@@ -229,6 +269,25 @@ describe('daily charge (R6, R7, R8)', () => {
     expect(decodeJwt(again.entitlement)).toMatchObject({ sid: first.session.id, exp: end });
     const third = expectStatus(await u.api.post('/v1/launch', { product: 'autocad', machine: 'laptop' }), 200);
     expect(third.entitlement).toBe(again.entitlement);
+  });
+
+  it('R7a: relaunches answered within the free window do not outlive it: the first relaunch after it settles the day', async () => {
+    const t = await team(30);
+    const u = await newMember(gw, t, ['autocad']);
+    const relaunch = () => u.api.post('/v1/launch', { product: 'autocad', machine: 'laptop' });
+    const first = expectStatus(await relaunch(), 200);
+    const lease = new Date(Math.floor((Date.parse(first.session.startsAt) + 10 * 60_000) / 1000) * 1000).toISOString();
+    // Within the window, the lease again (three relaunches: whatever is kept warm is kept, then used).
+    await setClock(gw, new Date(T0.getTime() + 60_000));
+    for (let i = 0; i < 3; i++) {
+      expect(expectStatus(await relaunch(), 200)).toMatchObject({ session: { id: first.session.id }, charged: 0, expiresAt: lease });
+    }
+    // Past it, with nothing written since: the relaunch settles the day, its entitlement runs to the session's end.
+    await setClock(gw, new Date(T0.getTime() + 6 * 60_000));
+    const end = new Date(Math.floor(Date.parse(first.session.endsAt) / 1000) * 1000).toISOString();
+    expect(expectStatus(await relaunch(), 200)).toMatchObject({ session: { id: first.session.id }, charged: 0, expiresAt: end });
+    const ended = expectStatus(await u.api.post(`/v1/sessions/${first.session.id}/end`, { machine: 'laptop' }), 200);
+    expect(ended).toMatchObject({ charged: 7, refunded: 0 });
   });
 
   it('R6: after 24 hours the next launch opens a new session and charges again', async () => {

@@ -11,7 +11,7 @@ type AnyDB = Kysely<any>;
 export const ACCESS_TABLES = ['products', 'teams', 'licenses', 'members', 'member_products', 'team_defaults', 'invitations'] as const;
 
 /**
- * The warm-launch cache (services/warm-launches.ts) keeps decided launches in memory and
+ * The warm-launch cache (launch/warm.ts) keeps decided launches in memory and
  * trusts one only while the epoch it was decided under is still the database's. Every launch
  * reads the epoch (one statement, with the balance), so an admin change committed through any
  * instance reaches the next launch on every instance. A trigger, not application code, keeps
