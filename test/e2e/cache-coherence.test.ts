@@ -6,9 +6,10 @@ import { Api, expectStatus } from '../harness/http';
 /**
  * Each instance keeps decided warm launches in memory (launch/warm.ts), and a warm launch
  * rechecks what its answer depends on whenever anything may have been committed since: the access
- * epoch (bumped by trigger on any access change), the session still open, and the balance. So an admin change made through one instance takes effect
- * at the next launch on every other instance sharing the database. Two gateways on one database
- * prove it; every test first makes A answer from its cache (two launches), then changes through B.
+ * epoch (bumped by trigger on any access change), the session still open, and the balance. So an
+ * admin change made through one instance takes effect at the next launch on every other instance
+ * sharing the database. Two gateways on one database prove it; every test first makes A answer
+ * from its cache (two launches), then changes through B.
  */
 let a: TestGateway;
 let b: TestGateway;
