@@ -97,3 +97,16 @@ it('R7b: the stock client reports an idle stretch with its heartbeat once it rea
   expect(Date.parse(running.grant.sessionEnd as string)).toBe(end + 20 * MINUTE);
   await running.stop();
 });
+
+it('R7b: idle time claimed before the day is settled moves nothing: only a settled session ends later', async () => {
+  await at(0);
+  const client = await member();
+  const first = granted(await client.launch('autocad'));
+  const sessionId = first.session?.id as string;
+  // Four minutes in, within the free window: 20 idle minutes claimed (the 4 since the launch plus
+  // the 15 a stretch may reach back would allow 19 on a settled day) gain nothing, nor a longer entitlement.
+  await at(4 * MINUTE);
+  const claimed = granted(await client.heartbeat({ product: 'autocad', sessionId, idleSeconds: 20 * 60 }));
+  expect(claimed.sessionEnd).toBe(first.sessionEnd);
+  expect(claimed.expiresAt).toBe(first.expiresAt);
+});

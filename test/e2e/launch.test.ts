@@ -187,9 +187,29 @@ describe('daily charge (R6, R7, R8)', () => {
       const end = (machine: string) => u.api.post(`/v1/sessions/${answers[0]?.body.session.id}/end`, { machine });
       expect(expectStatus(await end(opener), 200), `round ${round}`).toMatchObject({ refunded: 0 });
       expect(await balanceOf(gw, t)).toBe(93);
-      expect(expectStatus(await end(other), 200)).toMatchObject({ refunded: 7 });
+      expect(expectStatus(await end(other), 200)).toMatchObject({ charged: 0, refunded: 7 });
       expect(await balanceOf(gw, t)).toBe(100);
+      // Ending the void session again answers the same; the refund's entry says whose day it was.
+      expect(expectStatus(await end(other), 200)).toMatchObject({ charged: 0, refunded: 7 });
+      const refunds = (await ledgerOf(gw, t)).filter((e) => e.kind === 'refund' && e.autodeskId === u.autodeskId);
+      expect(refunds.map((e) => [e.sessionId, e.tokens, e.actor])).toEqual([[answers[0]?.body.session.id, 7, `user:${u.autodeskId}`]]);
     }
+  });
+
+  it('R7a + R2: a day refunded after its lot expired within the five minutes leaves again through an expiry entry', async () => {
+    const t = await team();
+    // Bought a year ago less two minutes: it expires two minutes after the launch, which draws from it first.
+    const expiring = await buy(gw, t, 20, new Date(T0.getTime() - 365 * DAY + 2 * 60_000).toISOString());
+    await buy(gw, t, 50);
+    const u = await newMember(gw, t, ['autocad']);
+    const first = expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect(first).toMatchObject({ charged: 7, balance: 63 });
+    await setClock(gw, new Date(T0.getTime() + 3 * 60_000));
+    expect(expectStatus(await u.api.post(`/v1/sessions/${first.session.id}/end`), 200)).toMatchObject({ refunded: 7 });
+    // The 7 went back to a lot that no longer counts: its 20 leave the balance through the ledger (R5).
+    const expiries = (await ledgerOf(gw, t)).filter((e) => e.kind === 'expiry');
+    expect(expiries.map((e) => [e.lotId, e.tokens])).toEqual([[expiring.lotId, -20]]);
+    expect(await balanceOf(gw, t)).toBe(50);
   });
 
   it("R7: a relaunch naming the user's other team answers the open session with its own team and that team's balance", async () => {
