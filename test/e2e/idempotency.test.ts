@@ -144,6 +144,23 @@ describe(`one Idempotency-Key, two instances on one ${testEngine()} database`, (
     }
   });
 
+  it("keys are per user: another user sending the same key gets an answer of their own, never the first user's", async () => {
+    const one = await member(100);
+    const two = await member(100);
+    const key = 'a-key-two-users-picked';
+    const first = expectStatus(await launch(one.user, 0, { product: 'autocad' }, key), 200);
+    const other = await launch(two.user, 1, { product: 'autocad' }, key);
+    expect(expectStatus(other, 200)).toMatchObject({ charged: AUTOCAD, team: two.team });
+    expect(other.body.session.id).not.toBe(first.session.id);
+    expect(decodeJwt(other.body.entitlement).sub).toBe(two.user.autodeskId);
+    // Each key replays its own user's answer, on either instance; each team paid once.
+    for (const i of [0, 1]) {
+      expect((await launch(two.user, i, { product: 'autocad' }, key)).text).toBe(other.text);
+      expect((await launch(one.user, i, { product: 'autocad' }, key)).body.session.id).toBe(first.session.id);
+    }
+    for (const t of [one.team, two.team]) expect((await chargesOf(t)).map((e) => e.tokens)).toEqual([-AUTOCAD]);
+  });
+
   it('a key whose answer was stored replays it after its session was ended (refunded) and a new one opened', async () => {
     const { team, user } = await member(100);
     const key = 'kept-after-the-session-ended';
