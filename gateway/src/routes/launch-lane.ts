@@ -8,10 +8,10 @@ import type { Metrics } from '../lib/metrics';
 import { errorParts, type ProblemParts } from '../middleware/problem';
 import { limitedParts, type TokenBuckets } from '../middleware/rate-limit';
 import { isNulFree } from '../middleware/strict-body';
-import type { Launch, LaunchInput } from '../services/launch';
+import type { Launch } from '../services/launch';
 import type { KeyRing } from '../signing/keyring';
 import { idempotencyHeader } from './openapi';
-import { countLaunch, launchRequest } from './users';
+import { countLaunch, launchInput, launchRequest } from './users';
 
 export interface LaneDeps {
   keys: KeyRing;
@@ -53,18 +53,6 @@ function handOver(req: IncomingMessage, res: ServerResponse, bytes: Buffer, chai
 }
 
 type LaunchRequest = z.infer<typeof launchRequest>;
-
-/** The launch service's input from the request body, for the user the token names. */
-function launchInput(autodeskId: string, input: LaunchRequest, key: string | undefined): LaunchInput {
-  return {
-    autodeskId,
-    product: input.product,
-    team: input.team,
-    machine: input.machine,
-    provisional: input.provisional,
-    idempotency: key ? { scope: `launch:${autodeskId}`, key, request: input } : undefined,
-  };
-}
 
 /** Three dot-separated parts, as an ID token has; admin keys and the operator key have none. */
 function isJwtShaped(token: string): boolean {

@@ -16,7 +16,7 @@ import { requireUser } from '../middleware/auth';
 import { signIn } from '../services/accounts';
 import type { ServiceContext } from '../services/context';
 import { myProducts } from '../services/downloads';
-import type { Launch } from '../services/launch';
+import type { Launch, LaunchInput } from '../services/launch';
 import { dryRunLaunch } from '../services/preview';
 import { endSession, heartbeat } from '../services/sessions';
 import { answers, body, callers, idempotencyHeader, jsonBody, router } from './openapi';
@@ -51,6 +51,21 @@ export const launchRequest = launchBody.extend({
     })
     .optional(),
 });
+
+/** A user's Idempotency-Keys for launches and heartbeats: one space per user, shared by both (docs/http.md). */
+const launchScope = (autodeskId: string) => `launch:${autodeskId}`;
+
+/** The launch service's input from the request body, for the user the token names: the lane's and the route's. */
+export function launchInput(autodeskId: string, input: z.infer<typeof launchRequest>, key: string | undefined): LaunchInput {
+  return {
+    autodeskId,
+    product: input.product,
+    team: input.team,
+    machine: input.machine,
+    provisional: input.provisional,
+    idempotency: key ? { scope: launchScope(autodeskId), key, request: input } : undefined,
+  };
+}
 
 /** Launch metrics are counted here, where the launch answers, so services stay free of them. */
 export function countLaunch(metrics: Metrics, answer: { source: string; charged: number }): void {
@@ -109,16 +124,7 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
         return c.json(await dryRunLaunch(ctx, { autodeskId, product: body.product, team: body.team }), 200);
       }
       const key = c.req.valid('header')['idempotency-key'];
-      const answer = await countRefusal(metrics, () =>
-        launch({
-          autodeskId,
-          product: body.product,
-          team: body.team,
-          machine: body.machine,
-          provisional: body.provisional,
-          idempotency: key ? { scope: `launch:${autodeskId}`, key, request: body } : undefined,
-        }),
-      );
+      const answer = await countRefusal(metrics, () => launch(launchInput(autodeskId, body, key)));
       countLaunch(metrics, answer);
       return c.json(answer, 200);
     },
@@ -141,7 +147,7 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       const body = c.req.valid('json');
       const machine = body.machine ?? '';
       const key = c.req.valid('header')['idempotency-key'];
-      const idem = key ? { scope: `launch:${autodeskId}`, key, request: { heartbeat: id, machine } } : undefined;
+      const idem = key ? { scope: launchScope(autodeskId), key, request: { heartbeat: id, machine } } : undefined;
       // Signed again if a revoked key signed it (keys.live), as launches are.
       const answer = await ctx.keys.live(await heartbeat(ctx, launch, autodeskId, id, machine, idem, body.idleSeconds ?? 0));
       // R7: a heartbeat past the 24 hours opens and charges the next session: tokens charged too.
