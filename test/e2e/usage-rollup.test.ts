@@ -45,9 +45,11 @@ it('R15: reports over whole days (served from the daily rollups) equal the ledge
   const exact = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02T00:00:00.001Z&to=2026-05-03T00:00:00Z`), 200);
   const rolled = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02&to=2026-05-02`), 200);
   expect(exact.rows).toEqual(rolled.rows);
-  // Across the midnight of the late refund too, and neither day below zero.
+  // Across the midnight of the late refund too, and neither day below zero. The range starts a
+  // millisecond before the day, not after: that day's launches ran at its midnight, which the test
+  // clock may not have passed by a millisecond yet.
   const exactLate = expectStatus(
-    await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-04T00:00:00.001Z&to=2026-05-06T00:00:00Z`),
+    await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-03T23:59:59.999Z&to=2026-05-06T00:00:00Z`),
     200,
   );
   const rolledLate = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-04&to=2026-05-05`), 200);
