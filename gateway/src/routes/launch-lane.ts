@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KEY_SET_VERSION_HEADER, type LaunchResponse } from '@flexgate/shared';
-import type { z } from 'zod';
 import { DomainError } from '../domain/errors';
 import { answerJson } from '../launch/warm';
 import type { Logger } from '../lib/logger';
@@ -11,7 +10,7 @@ import { isNulFree } from '../middleware/strict-body';
 import type { Launch } from '../services/launch';
 import type { KeyRing } from '../signing/keyring';
 import { idempotencyHeader } from './openapi';
-import { countLaunch, launchInput, launchRequest } from './users';
+import { countLaunch, type LaunchRequest, launchInput, launchRequest } from './users';
 
 export interface LaneDeps {
   keys: KeyRing;
@@ -51,8 +50,6 @@ function handOver(req: IncomingMessage, res: ServerResponse, bytes: Buffer, chai
   (req as IncomingMessage & { rawBody?: Buffer }).rawBody = bytes;
   chain(req, res);
 }
-
-type LaunchRequest = z.infer<typeof launchRequest>;
 
 /** Three dot-separated parts, as an ID token has; admin keys and the operator key have none. */
 function isJwtShaped(token: string): boolean {

@@ -52,11 +52,13 @@ export const launchRequest = launchBody.extend({
     .optional(),
 });
 
+export type LaunchRequest = z.infer<typeof launchRequest>;
+
 /** A user's Idempotency-Keys for launches and heartbeats: one space per user, shared by both (docs/http.md). */
 const launchScope = (autodeskId: string) => `launch:${autodeskId}`;
 
 /** The launch service's input from the request body, for the user the token names: the lane's and the route's. */
-export function launchInput(autodeskId: string, input: z.infer<typeof launchRequest>, key: string | undefined): LaunchInput {
+export function launchInput(autodeskId: string, input: LaunchRequest, key: string | undefined): LaunchInput {
   return {
     autodeskId,
     product: input.product,
