@@ -125,8 +125,6 @@ export interface EntitlementCacheOptions {
 /** Verified entitlements per (Autodesk ID, product), usable offline until `exp` plus the skew. */
 export interface EntitlementCache {
   get(autodeskId: string, product: string, team?: string): Promise<VerifiedCacheEntry | null>;
-  /** Whether this user was ever granted this product here, even if that entitlement has expired. */
-  hasRecord(autodeskId: string, product: string): Promise<boolean>;
   put(autodeskId: string, product: string, record: CachedEntitlement): Promise<void>;
   remove(autodeskId: string, product: string): Promise<void>;
   list(): Promise<string[]>;
@@ -177,16 +175,6 @@ export function createEntitlementCache(store: DiskStore, verifier: Verifier, opt
       if (options.now().getTime() >= (claims.exp + options.clockSkewSec) * 1000) return null;
       if (team !== undefined && claims.team !== team) return null;
       return { claims, record };
-    },
-    async hasRecord(autodeskId, product) {
-      const record = await store.read<CachedEntitlement>(entitlementFile(autodeskId, product));
-      if (!record || typeof record.entitlement !== 'string') return false;
-      try {
-        await verifier.verify(record.entitlement, { product, sub: autodeskId, allowRefresh: false, ignoreExpiry: true });
-        return true;
-      } catch {
-        return false;
-      }
     },
     put(autodeskId, product, record) {
       const name = entitlementFile(autodeskId, product);

@@ -1,7 +1,8 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { entitlementFile } from './cache';
 import { createClient, type FlexgateClient } from './client';
 import { runProduct } from './running';
 import { makeKey } from './testing/keys';
@@ -69,6 +70,44 @@ describe('launch', () => {
     expect(again).toMatchObject({ fromCache: true, charged: 0, sessionEnd: first.sessionEnd });
     expect(gateway.requests.length).toBe(count);
     expect(gateway.charges).toHaveLength(1);
+  });
+
+  it('shows a cached session only when the signed entitlement names it: an edited file changes nothing shown', async () => {
+    await client.signIn('ada@example.com', 'correct horse');
+    const first = granted(await client.launch('autocad'));
+    const path = join(dir, entitlementFile('ada@example.com', 'autocad'));
+    const record = JSON.parse(await readFile(path, 'utf8'));
+    await writeFile(path, JSON.stringify({ ...record, session: { ...record.session, id: 'another', endsAt: '2099-01-01T00:00:00.000Z' } }));
+    expect(granted(await client.launch('autocad'))).toMatchObject({ fromCache: true, session: null, sessionEnd: null });
+    await writeFile(path, JSON.stringify(record));
+    expect(granted(await client.launch('autocad'))).toMatchObject({ fromCache: true, sessionEnd: first.sessionEnd });
+  });
+
+  it('a fresh launch the gateway cannot answer falls back to the cached entitlement, not to a provisional slot', async () => {
+    await client.signIn('ada@example.com', 'correct horse');
+    const first = granted(await client.launch('autocad'));
+    await gateway.stop();
+    expect(granted(await client.launch('autocad', { fresh: true }))).toMatchObject({
+      provisional: false,
+      fromCache: true,
+      session: first.session,
+    });
+    expect((await client.whoami()).provisional).toEqual([]);
+  });
+
+  it('a sign-in kept for another gateway is not used: its token is never sent there', async () => {
+    await client.signIn('ada@example.com', 'correct horse');
+    const other = await startStubGateway(() => now);
+    const elsewhere = newClient({ gatewayUrl: other.url, trust: other.root.thumbprint });
+    try {
+      expect(await elsewhere.launch('autocad')).toMatchObject({ granted: false, code: 'unauthorized' });
+      await expect(elsewhere.products()).rejects.toMatchObject({ code: 'unauthorized' });
+      expect(other.requests.filter((r) => r.path.startsWith('/v1/'))).toEqual([]);
+      expect((await elsewhere.whoami()).signedIn).toBe(false);
+    } finally {
+      await elsewhere.close();
+      await other.stop();
+    }
   });
 
   it('passes the gateway refusal through with its sentence', async () => {
@@ -289,5 +328,20 @@ describe('whoami and products', () => {
     expect(me).toMatchObject({ signedIn: true, autodeskId: 'ada@example.com' });
     expect(me.entitlements.map((e) => e.product)).toEqual(['autocad']);
     expect((await client.products()).map((p) => p.key)).toEqual(['autocad']);
+  });
+
+  it('lists only the signed-in user’s entitlements on a shared cache, once each, and no allowance past its end', async () => {
+    await client.signIn('ada@example.com', 'correct horse');
+    granted(await client.launch('autocad'));
+    await client.signOut();
+    await client.signIn('Bob@Example.com', 'correct horse');
+    granted(await client.launch('autocad'));
+    granted(await client.launch('revit'));
+    const me = await client.whoami();
+    expect(me.autodeskId).toBe('bob@example.com');
+    expect(me.entitlements.map((e) => e.product).sort()).toEqual(['autocad', 'revit']);
+    expect(me.offlineAllowance?.expiresAt).toBe(new Date(now.getTime() + 24 * HOUR).toISOString());
+    later(24 * HOUR);
+    expect(await client.whoami()).toMatchObject({ entitlements: [], offlineAllowance: null });
   });
 });

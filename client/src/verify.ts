@@ -311,8 +311,6 @@ export interface Expectation {
   sub: string;
   /** False when reading the cache offline: a key the cached JWKS lacks is then a refusal. */
   allowRefresh: boolean;
-  /** Proof of an earlier grant only: the signature and claims count, the dates do not. */
-  ignoreExpiry?: boolean;
 }
 
 export interface Verifier {
@@ -357,8 +355,7 @@ export function createVerifier(keys: KeyStore, options: VerifierOptions): Verifi
           typ: ENTITLEMENT_TYP,
           issuer: options.issuer,
           audience: ENTITLEMENT_AUDIENCE,
-          // jose has no switch for skipping `exp`; the epoch is before every real `exp`.
-          currentDate: expect.ignoreExpiry ? new Date(0) : options.now(),
+          currentDate: options.now(),
           clockTolerance: options.clockSkewSec,
           requiredClaims: ['sub', 'exp', 'iat', 'jti'],
         });

@@ -189,4 +189,11 @@ it('R7a: a running product whose session was refunded elsewhere stops at its nex
   const last = outcome.stderr.trim().split('\n').at(-1) ?? '';
   expect(last).toMatch(/^The gateway refused the session of autocad: .*refunded.* The product stops\.$/);
   expect((await balance(gw, team)).balance).toBe(50);
+
+  // The refunded session's entitlement, still within its lease, does not launch from the cache:
+  // the relaunch asks the gateway and pays the day.
+  const relaunch = await runFlexgate(['launch', 'autocad', '--machine', 'ws-cli', '--json'], env);
+  expect(relaunch.code, relaunch.stderr).toBe(0);
+  expect(JSON.parse(relaunch.stdout)).toMatchObject({ granted: true, fromCache: false, charged: 7 });
+  expect((await balance(gw, team)).balance).toBe(43);
 }, 60_000);

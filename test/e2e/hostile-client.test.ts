@@ -454,6 +454,18 @@ describe('a hostile client, offline', () => {
           }),
         );
       }
+      // And slot 0, already reported for AutoCAD, copied as a Revit launch: a second product for one slot.
+      writeFileSync(
+        join(provisionalDir, `${prefix}__copied-slot.json`),
+        JSON.stringify({
+          id: `${allowance.id}.0`,
+          autodeskId: account.autodeskId,
+          product: 'revit',
+          team,
+          launchedAt: new Date(expMs - 30_000).toISOString(),
+          expiresAt: allowance.expiresAt,
+        }),
+      );
     });
 
     it('R6/R7: the same slot reported by 8 requests at once is charged once', async () => {
@@ -477,8 +489,14 @@ describe('a hostile client, offline', () => {
       result = await restarted().reconcile();
       expect(result.unreachable).toBe(false);
       expect(result.reported.map((r) => r.id).sort()).toEqual([`${allowance.id}.0`, `${allowance.id}.1`]);
-      expect(result.rejected.map((r) => r.record.id).sort()).toEqual([...invented].sort());
+      expect(result.rejected.map((r) => r.record.id).sort()).toEqual([...invented, `${allowance.id}.0`].sort());
       for (const r of result.rejected) {
+        if (r.record.product === 'revit') {
+          // Its Idempotency-Key (the slot's id) was used for the AutoCAD report: a conflict, not a charge.
+          expect(r.code).toBe('conflict');
+          expect(r.reason).toContain(`${allowance.id}.0`);
+          continue;
+        }
         expect(r.code).toBe('offline-not-allowed');
         expect(r.reason).toMatch(/not made under an offline allowance|allows 3 provisional launches/);
       }

@@ -114,6 +114,35 @@ describe(`one Idempotency-Key, two instances on one ${testEngine()} database`, (
     expect(await balanceOf(viaInstance(gws[1] as Instance), team)).toBe(100 - AUTOCAD);
   });
 
+  it('purchases and transfers: a key replays its first answer on either instance; another body is a 409 and moves nothing', async () => {
+    const { team } = await member(100);
+    const other = await newTeam(viaInstance(gws[0] as Instance), 0);
+    const op = (i: number) => viaInstance(gws[i] as Instance).op;
+    const bought = await op(0).post(`/v1/teams/${team}/purchases`, { tokens: 50 }, { 'idempotency-key': 'buy-1' });
+    expect(bought.status, bought.text).toBe(201);
+    expect((await op(1).post(`/v1/teams/${team}/purchases`, { tokens: 50 }, { 'idempotency-key': 'buy-1' })).text).toBe(bought.text);
+    const twice = await op(1).post(`/v1/teams/${team}/purchases`, { tokens: 500 }, { 'idempotency-key': 'buy-1' });
+    expect(twice.status, twice.text).toBe(409);
+    const moved = await op(0).post(`/v1/teams/${team}/transfers`, { toTeam: other, tokens: 30 }, { 'idempotency-key': 'move-1' });
+    expect(moved.status, moved.text).toBe(201);
+    expect((await op(1).post(`/v1/teams/${team}/transfers`, { toTeam: other, tokens: 30 }, { 'idempotency-key': 'move-1' })).text).toBe(
+      moved.text,
+    );
+    const more = await op(1).post(`/v1/teams/${team}/transfers`, { toTeam: other, tokens: 90 }, { 'idempotency-key': 'move-1' });
+    expect(more.status, more.text).toBe(409);
+    expect(await balanceOf(viaInstance(gws[1] as Instance), team)).toBe(120);
+    expect(await balanceOf(viaInstance(gws[1] as Instance), other)).toBe(30);
+
+    // A retried purchase whose copies arrive together, on both instances: one lot, one answer.
+    const burst = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => op(i % 2).post(`/v1/teams/${team}/purchases`, { tokens: 40 }, { 'idempotency-key': 'buy-2' })),
+    );
+    expect(new Set(burst.map((a) => `${a.status} ${a.text}`)).size).toBe(1);
+    expect(burst[0]?.status).toBe(201);
+    expect(await balanceOf(viaInstance(gws[1] as Instance), team)).toBe(160);
+    await expectLedgerMatchesBalance(viaInstance(gws[1] as Instance), team);
+  });
+
   it('the first launches of a key, sent at once with two bodies: one body is answered, the other is a 409, one charge', async () => {
     // Nothing is stored under the key yet: both bodies reach one charge group (one instance, one
     // turn), which must tell them apart itself rather than replay the first answer to both.

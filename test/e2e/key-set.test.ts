@@ -213,6 +213,11 @@ describe('two gateway instances on one database', () => {
     // renews it with its refresh token (no key signs those) and the launch goes through, signed
     // by the new key.
     expect(granted(await client.launch('autocad'))).toMatchObject({ fromCache: true });
+    // Any answer names the key set's version, not only a launch signed by a key the client lacks:
+    // after listing its products, the cached entitlement signed by the revoked key is gone.
+    expect((await client.whoami()).entitlements.map((e) => e.product)).toEqual(['autocad']);
+    await client.products();
+    expect((await client.whoami()).entitlements).toEqual([]);
     const relaunch = granted(await client.launch('revit', { fresh: true }));
     expect(decodeProtectedHeader(relaunch.entitlement).kid).not.toBe(leaked);
     expect((await client.whoami()).entitlements.map((e) => e.product)).toEqual(['revit']);

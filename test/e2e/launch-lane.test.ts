@@ -1,9 +1,10 @@
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newMember, newTeam, seedCatalog } from '../harness/fixtures';
+import { balanceOf, newMember, newTeam, seedCatalog } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
@@ -22,7 +23,7 @@ afterAll(async () => gw?.close());
 
 /** The same launch, sent either with Content-Length (the lane) or chunked (the chain). */
 async function launch(token: string, body: unknown, how: 'lane' | 'chain', requestId?: string) {
-  const text = JSON.stringify(body);
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
   const res = await request(`${gw.url}/v1/launch`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(requestId ? { 'x-request-id': requestId } : {}) },
@@ -70,12 +71,87 @@ describe('the launch lane and the general chain answer alike', () => {
     }
   });
 
-  it('a forged or expired ID token: the same 401 with WWW-Authenticate from both', async () => {
+  it('a NUL in the body, raw or escaped: the same 400 from both, and nothing charged', async () => {
+    const team = await newTeam(gw, 100);
+    const u = await newMember(gw, team, ['autocad']);
+    const token = u.api.token as string;
+    for (const text of ['{"product":"autocad","machine":"ws\\u0000x"}', '{"product":"autocad","machine":"ws\u0000x"}']) {
+      const lane = await launch(token, text, 'lane', 'nul');
+      expect(lane).toMatchObject({ status: 400, body: { code: 'invalid-request', detail: 'NUL characters are not accepted.' } });
+      expect(lane).toEqual(await launch(token, text, 'chain', 'nul'));
+    }
+    expect(await balanceOf(gw, team)).toBe(100);
+  });
+
+  it('a launch body over the limit is refused with 413 whole, never read and served', async () => {
+    const team = await newTeam(gw, 100);
+    const u = await newMember(gw, team, ['autocad']);
+    // Valid JSON, 1 MiB of spaces inside: the limit is on bytes, not on what they mean.
+    const text = `{"product":"autocad"${' '.repeat(1024 * 1024)}}`;
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(new URL('/v1/launch', gw.url), {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${u.api.token}`,
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(text)),
+        },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      // The gateway may answer and close before the last bytes are written.
+      req.on('error', (err) => reject(err));
+      req.end(text);
+    });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'payload-too-large' });
+    expect(await balanceOf(gw, team)).toBe(100);
+  });
+
+  it('a forged or expired ID token: the same 401 with WWW-Authenticate from both, and no launch refusal counted', async () => {
+    const refusals = async () =>
+      Number(
+        /flexgate_launch_refusals_total\{code="unauthorized"\} (\d+)/.exec(expectStatus(await gw.anon.get('/metrics'), 200))?.[1] ?? 0,
+      );
+    const before = await refusals();
     const forged = 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJl';
     const lane = await launch(forged, { product: 'autocad' }, 'lane', 'forged');
     const chain = await launch(forged, { product: 'autocad' }, 'chain', 'forged');
     expect(lane).toMatchObject({ status: 401, challenge: 'Bearer', body: { code: 'unauthorized', requestId: 'forged' } });
     expect(lane).toEqual(chain);
+    // A caller that is no user is not a launch refused: the refusals are the products' (R12 and the like).
+    expect(await refusals()).toBe(before);
+  });
+
+  it('an Idempotency-Key that is not one (too long, a space, not ASCII): the same 400 from both, nothing charged', async () => {
+    const team = await newTeam(gw, 100);
+    const u = await newMember(gw, team, ['autocad']);
+    for (const key of ['k'.repeat(201), 'two words', 'clé']) {
+      const answers = [];
+      for (const how of ['lane', 'chain'] as const) {
+        const text = JSON.stringify({ product: 'autocad' });
+        const res = await request(`${gw.url}/v1/launch`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${u.api.token}`,
+            'content-type': 'application/json',
+            'idempotency-key': key,
+            'x-request-id': 'bad-key',
+          },
+          body: how === 'lane' ? text : Readable.from([Buffer.from(text)]),
+        });
+        answers.push({ status: res.statusCode, body: await res.body.json() });
+      }
+      expect(answers[0], key).toMatchObject({ status: 400, body: { code: 'invalid-request' } });
+      expect(answers[0]).toEqual(answers[1]);
+    }
+    expect(await balanceOf(gw, team)).toBe(100);
   });
 
   it('the operator key is not a user: 403 from /v1/launch whichever way it comes', async () => {
