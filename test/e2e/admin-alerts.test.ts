@@ -148,6 +148,32 @@ describe('alerts (R19)', () => {
     expect(await balance()).toMatchObject({ balance: 237, alerts: { lowBalance: true } });
   });
 
+  it('R19: a transfer is an occasion on both sides: the source crossing its line, the target receiving tokens that expire soon', async () => {
+    const key = `big-${Math.random().toString(36).slice(2, 8)}`;
+    expectStatus(await gw.op.post('/v1/products', { key, name: 'Big Rate', dailyRate: 30 }), 201);
+    const from = await newCheckedTeam(100);
+    const to = await newCheckedTeam();
+    const [sender, receiver] = [await newAdmin(gw, [from]), await newAdmin(gw, [to])];
+    for (const u of await Promise.all([newMember(gw, from, 'all'), newMember(gw, from, 'all')])) {
+      expectStatus(await u.api.post('/v1/launch', { product: key }), 200);
+    }
+    // 40 left of 100 (line 20). Moving 30 out: 10 left of the 70 kept, under its line of 14, mailed at once.
+    expect(await alertsOf(sender.email, 'alert-low-balance')).toEqual([]);
+    expectStatus(await gw.op.post(`/v1/teams/${from}/transfers`, { toTeam: to, tokens: 30 }), 201);
+    const low = await alertsOf(sender.email, 'alert-low-balance');
+    expect(low).toHaveLength(1);
+    expect(low[0].subject).toMatch(/\b10 tokens left/);
+
+    // Tokens 65 days from expiry keep their date when moved: the receiving admin hears of them at once.
+    const old = await newCheckedTeam();
+    const lot = await buy(gw, old, 50, new Date(T0.getTime() - 300 * DAY).toISOString());
+    expect(await alertsOf(receiver.email, 'alert-expiring')).toEqual([]);
+    expectStatus(await gw.op.post(`/v1/teams/${old}/transfers`, { toTeam: to, tokens: 20 }), 201);
+    const expiring = await alertsOf(receiver.email, 'alert-expiring');
+    expect(expiring).toHaveLength(1);
+    expect(expiring[0].text).toContain(lot.expiresAt);
+  });
+
   it('R19: tokens expiring within 90 days are announced once per lot, including when time alone brings a lot within 90 days', async () => {
     const team = await newCheckedTeam();
     const admin = await newAdmin(gw, [team]);
