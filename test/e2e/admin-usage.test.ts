@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, newAdmin, parseCsvText, tokenOf, uniqueEmail } from '../harness/admin';
-import { expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { buy, expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
@@ -110,5 +110,21 @@ describe('usage reports (R15)', () => {
       { day: '2026-03-15', tokens: 10, sessions: 1 },
       { day: '2026-03-16', tokens: 7, sessions: 1 },
     ]);
+  });
+
+  it('R2/R15: an expiry that came due shows in the summary at once, whichever read comes first', async () => {
+    await setClock(gw, T0);
+    const team = await newTeam(gw, 100);
+    const admin = await newAdmin(gw, [team]);
+    // Bought 364 days ago: it runs out within two days, and nothing else reads the team meanwhile.
+    await buy(gw, team, 10, at(-364 * 24 * HOUR).toISOString());
+    await setClock(gw, at(48 * HOUR));
+    try {
+      const s = expectStatus(await admin.api.get(`/v1/teams/${team}/usage/summary`), 200);
+      expect(s).toMatchObject({ available: 100, bought: 100 });
+      expect(s.events.filter((e: { kind: string }) => e.kind === 'expiry').map((e: { tokens: number }) => e.tokens)).toEqual([-10]);
+    } finally {
+      await setClock(gw, T0);
+    }
   });
 });

@@ -131,10 +131,25 @@ describe('invitation e-mails are bounded (R11, R14)', () => {
       const third = await a.api.post(`/v1/teams/${team}/members`, { invite: `P3 <p3.${Date.now()}@example.com>` });
       expect(third.status).toBe(429);
       expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      // Asking an existing account sends an invitation e-mail too: the same limit.
+      const existing = await newAccount(limited);
+      expect((await a.api.post(`/v1/teams/${team}/members`, { autodeskId: existing.autodeskId })).status).toBe(429);
       expectStatus(await b.api.post(`/v1/teams/${team}/members`, { invite: `Q <q.${Date.now()}@example.com>` }), 201);
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('a product that is not in the catalog', () => {
+  it('asking an existing account with it is refused, naming it, and nobody is asked', async () => {
+    const team = await newTeam(gw, 10);
+    const existing = await newAccount(gw);
+    const r = await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: existing.autodeskId, products: ['autocad', 'autocadd'] });
+    expect(r.status, r.text).toBe(404);
+    expect(r.body).toMatchObject({ code: 'unknown-product', detail: 'Not in the catalog: autocadd.' });
+    const members = expectStatus(await gw.op.get(`/v1/teams/${team}/members`), 200);
+    expect(members.map((m: { autodeskId: string }) => m.autodeskId)).not.toContain(existing.autodeskId);
   });
 });
 

@@ -134,6 +134,19 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
     expect((await gw.anon.get(`/v1/teams/${teamA}/ledger/checkpoint`)).body).toMatchObject({ status: 401 });
     // A team without entries yet: the genesis hash, nothing counted.
     expect(await checkpointOf(fx, other, outsider)).toMatchObject({ lastId: 0, lastHash: GENESIS_HASH, count: 0, balance: 0 });
+    // A lot that ran out since anything read the team, the checkpoint the first read: it writes the
+    // expiry first, so its balance is what the entries it covers add up to.
+    const now = T0.getTime() + 2 * 24 * 60 * MIN;
+    await buy(fx, other, 5, new Date(now - 364 * 24 * 60 * MIN).toISOString());
+    await gw.setClock(new Date(now + 2 * 24 * 60 * MIN));
+    const late = await checkpointOf(fx, other, outsider);
+    await gw.setClock(new Date(now));
+    const lateEntries = (await ledgerOf(fx, other)) as LedgerEntry[];
+    expect(lateEntries.map((e) => [e.kind, e.tokens])).toEqual([
+      ['purchase', 5],
+      ['expiry', -5],
+    ]);
+    expect(late).toMatchObject({ lastId: lateEntries.at(-1)?.id, lastHash: lateEntries.at(-1)?.hash, count: 2, balance: 0 });
   });
 
   it('flexgate ledger verify says the chain holds, against the JWKS and, with --trust, the root key', async () => {
