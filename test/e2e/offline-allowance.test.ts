@@ -10,7 +10,7 @@ import { createClient, createKeyStore, createVerifier, EntitlementRejected } fro
 import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, KEY_SET_PATH, ROOT_KEY_PATH } from '@flexgate/shared';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { joinTeam, newAccount, newMember, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { joinTeam, newAccount, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 import { trustOf } from '../harness/trust';
@@ -44,6 +44,8 @@ describe('POST /v1/offline-allowance', () => {
     // Maya by subscription: for any team.
     const endsAt = new Date(Date.now() + 30 * 24 * HOUR).toISOString();
     expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: user.autodeskId, product: 'maya', endsAt }), 201);
+    // Civil 3D on trial: for any team likewise.
+    expectStatus(await gw.op.post('/v1/trials', { autodeskId: user.autodeskId, product: 'civil-3d', endsAt }), 201);
 
     const res = await user.api.post('/v1/offline-allowance', { machine: 'ws-17' });
     const body = expectStatus(res, 201);
@@ -52,7 +54,7 @@ describe('POST /v1/offline-allowance', () => {
     expect(payload).toMatchObject({ sub: user.autodeskId, aid: body.id, launches: 6 });
     expect((payload.exp as number) - (payload.iat as number)).toBe(24 * 3600);
     const listed = (payload.products as { product: string; team: string | null }[]).map((p) => `${p.product}@${p.team}`).sort();
-    expect(listed).toEqual([`autocad@${rich}`, 'maya@null', `revit@${rich}`]);
+    expect(listed).toEqual([`autocad@${rich}`, 'civil-3d@null', 'maya@null', `revit@${rich}`]);
     // The answer says the same as the signed claims.
     expect(body).toMatchObject({
       issuedAt: new Date((payload.iat as number) * 1000).toISOString(),
@@ -100,6 +102,26 @@ describe('POST /v1/offline-allowance', () => {
     expect((await user.api.post('/v1/offline-allowance', 'not json', { 'content-type': 'text/plain' })).status).toBe(415);
     expect((await gw.anon.post('/v1/offline-allowance', {})).body).toMatchObject({ status: 401, code: 'unauthorized' });
     expect((await gw.op.post('/v1/offline-allowance', {})).body).toMatchObject({ status: 403, code: 'forbidden' });
+  });
+
+  it('R6: a launch under an allowance that has ended since is still charged when reported, a new allowance given meanwhile', async () => {
+    const team = await newTeam(gw, 50);
+    const user = await newMember(gw, team, ['revit']);
+    const old = expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);
+    // An instance whose clock is a day and an hour on: the allowance ended an hour ago; the launch
+    // made in its last minutes is reported 25 hours after it ran, within the 28 a report may take.
+    const later = await startTestGateway({}, gw);
+    try {
+      await setClock(later, new Date(Date.parse(old.issuedAt) + 25 * HOUR));
+      // Signed in again there: the first access token has long expired on that clock.
+      const fresh = await signIn(later, { autodeskId: user.autodeskId, password: user.password });
+      expectStatus(await fresh.api.post('/v1/offline-allowance', {}), 201);
+      const launchedAt = new Date(Date.parse(old.expiresAt) - 10 * 60_000).toISOString();
+      const report = await fresh.api.post('/v1/launch', { product: 'revit', provisional: { id: `${old.id}.0`, launchedAt } });
+      expect(expectStatus(report, 200)).toMatchObject({ charged: 10, session: { startsAt: launchedAt } });
+    } finally {
+      await later.close();
+    }
   });
 
   it('the allowance is not charged', async () => {
