@@ -161,7 +161,7 @@ describe('gateway process stopped', () => {
     expect(Date.parse(granted(await eve.client.launch('autocad', { fresh: true })).expiresAt)).toBeGreaterThan(Date.now() + 23 * HOUR);
     await gw.setClock(new Date());
     // Pat: granted autocad before, but closed it within 5 minutes (R7a, refunded), so her cache
-    // holds proof of an earlier grant and no entitlement usable for a launch.
+    // holds an ended entitlement and nothing usable for a launch.
     pat = await person(30);
     const first = granted(await pat.client.launch('autocad'));
     const ended = await pat.client.end({ product: 'autocad', sessionId: first.session?.id as string });
