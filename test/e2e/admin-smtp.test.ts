@@ -111,10 +111,36 @@ describe('e-mail over SMTP (R11, R14)', () => {
     const failed = await waitFor('a failed attempt', async () => (await mailsTo(gw, email)).find((m) => m.lastError !== null));
     expect(failed).toMatchObject({ sentAt: null, attempts: 1 });
     expect(failed.lastError).toMatch(/busy/);
-    // The next attempt waits for its backoff (5 s); moving the clock past it makes it due now.
+    // The next attempt waits for its backoff (5 s on the gateway's clock, which the test holds):
+    // two polls of the sender later, nothing was tried again.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await mailsTo(gw, email))[0]).toMatchObject({ sentAt: null, attempts: 1 });
+    // Moving the clock past it makes it due now.
     await setClock(gw, new Date(Date.parse(failed.createdAt) + 60_000));
     const sent = await waitFor('the retry', async () => (await mailsTo(gw, email)).find((m) => m.sentAt !== null));
     expect(sent.attempts).toBe(2);
     expect(received.filter((m) => m.to.includes(email))).toHaveLength(1);
+  });
+
+  it('R14: two instances delivering one outbox send each e-mail once', async () => {
+    const other = await startTestGateway({ smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}` }, gw);
+    try {
+      // One instant on both: a claim is a lease on the clock, and instances' clocks agree.
+      for (const g of [gw, other]) await setClock(g, '2026-03-15T12:00:00Z');
+      const team = await newTeam(gw, 50);
+      const admin = await newAdmin(gw, [team]);
+      const emails = Array.from({ length: 30 }, (_, i) => uniqueEmail(`twice-${i}`));
+      await Promise.all(
+        emails.map((email, i) =>
+          admin.api.post(`/v1/teams/${team}/members`, { invite: `Person ${i} <${email}>` }).then((r) => expectStatus(r, 201)),
+        ),
+      );
+      for (const email of emails)
+        await waitFor(`the e-mail to ${email}`, async () => (await mailsTo(gw, email)).find((m) => m.sentAt !== null));
+      // Both senders polled the same rows: each message was claimed by one of them only.
+      expect(emails.map((email) => received.filter((m) => m.to.includes(email)).length)).toEqual(emails.map(() => 1));
+    } finally {
+      await other.close();
+    }
   });
 });
