@@ -97,7 +97,9 @@ describe('the launch lane and the general chain answer alike', () => {
           'content-length': String(Buffer.byteLength(text)),
         },
       });
+      let answered = false;
       req.on('response', (res) => {
+        answered = true;
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => {
@@ -105,8 +107,10 @@ describe('the launch lane and the general chain answer alike', () => {
         });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       });
-      // The gateway may answer and close before the last bytes are written.
-      req.on('error', (err) => reject(err));
+      // The gateway may answer and close before the last bytes are written: only an error before the answer counts.
+      req.on('error', (err) => {
+        if (!answered) reject(err);
+      });
       req.end(text);
     });
     expect(answer.status).toBe(413);
