@@ -3,7 +3,7 @@ import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, type AllowanceClaims, SIGNING_ALG } 
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { type DiskStore, fileKey } from './cache';
-import type { Jwks } from './verify';
+import type { Jwks, KeyStore } from './verify';
 
 /** Asked for again once older than this, at sign-in and at a launch the gateway answered. */
 export const ALLOWANCE_REFRESH_MS = 3600_000;
@@ -25,6 +25,12 @@ const claimsSchema = z.object({
  * one fetch from the gateway for a key not known yet (only for an allowance just received).
  */
 export type AllowanceKeys = (refresh: boolean) => Promise<Jwks | null>;
+
+/** The client's key store as allowance keys: its trusted set, refreshed once for a key not known yet. */
+export const allowanceKeysOf =
+  (keys: Pick<KeyStore, 'current' | 'refresh'>): AllowanceKeys =>
+  (refresh) =>
+    refresh ? keys.refresh() : keys.current(false);
 
 export class AllowanceRejected extends Error {
   override readonly name = 'AllowanceRejected';

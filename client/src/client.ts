@@ -13,7 +13,7 @@ import {
   type SessionEndResponse,
 } from '@flexgate/shared';
 import { z } from 'zod';
-import { AllowanceRejected, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
+import { AllowanceRejected, allowanceKeysOf, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
 import { type CachedEntitlement, createDiskStore, createEntitlementCache, type VerifiedCacheEntry } from './cache';
 import { createClockFloor } from './floor';
 import { createHttp, GatewayUnreachableError, type Http, type HttpOptions, type HttpResponse } from './http';
@@ -200,7 +200,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
   }
   const provisional = createProvisionalStore(store);
   // The verifier's own trusted keys: whichever keys the client trusts for entitlements, it trusts for allowances.
-  const allowanceKeys = (refresh: boolean) => (refresh ? keys.refresh() : keys.current(false));
+  const allowanceKeys = allowanceKeysOf(keys);
   const allowances = createAllowanceStore(store, { gatewayUrl, issuer, keys: allowanceKeys });
 
   async function signedIn(): Promise<SignInRecord | null> {
