@@ -132,9 +132,23 @@ describe('forecast', () => {
     const team = await newTeam(gw, 500);
     const f = expectStatus(await gw.op.get(`/v1/teams/${team}/forecast`), 200);
     expect(f).toMatchObject({ balance: 500, dailyBurn: 0, atRisk: 500, runsOutBy: 'expiry', runsOutOn: '2027-03-01', valueAtRisk: null });
+    // Made today: no whole day behind it yet, so no burn at all.
+    expect(f.window).toEqual({ from: '2026-03-01', to: '2026-03-01', days: 0, tokens: 0 });
     const other = await newAdmin(gw, [await newTeam(gw)]);
     expect((await other.api.get(`/v1/teams/${team}/forecast`)).status).toBe(403);
     expect((await gw.op.get('/v1/teams/tm_nope/forecast')).status).toBe(404);
+  });
+
+  it('a team one day old is forecast from its one day of use', async () => {
+    await setClock(gw, '2026-03-01T08:00:00Z');
+    const team = await newTeam(gw, 100);
+    const ann = await newMember(gw, team, ['revit']);
+    expectStatus(await ann.api.post('/v1/launch', { product: 'revit' }), 200);
+    await setClock(gw, '2026-03-02T08:00:00Z');
+    const f = expectStatus(await gw.op.get(`/v1/teams/${team}/forecast`), 200);
+    expect(f.window).toEqual({ from: '2026-03-01', to: '2026-03-02', days: 1, tokens: 10 });
+    // 90 tokens at 10 a day: today and the next eight days take them all.
+    expect(f).toMatchObject({ dailyBurn: 10, balance: 90, atRisk: 0, runsOutBy: 'use', runsOutOn: '2026-03-10' });
   });
 
   it('R19: the alert e-mails say when the balance runs out at the current rate and what will expire unused', async () => {
@@ -226,6 +240,12 @@ describe('right-sizing advice', () => {
       [dave.autodeskId, viz, 'use Flex', '0', '0', '0.00', '500.00', '500.00', 'USD'],
       [carl.autodeskId, viz, 'use Flex', '3', '15', '15.00', '500.00', '485.00', 'USD'],
     ]);
+    // A spreadsheet asking by its Accept header gets the same file; an explicit format wins over it.
+    const accepted = await gw.op.get(`/v1/teams/${team}/advice`, { accept: 'text/csv' });
+    expect([accepted.headers.get('content-type'), accepted.text]).toEqual(['text/csv; charset=utf-8', csv.text]);
+    const json = await gw.op.get(`/v1/teams/${team}/advice?format=json`, { accept: 'text/csv' });
+    expect(json.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(json.body.total).toEqual(a.total);
     const other = await newAdmin(gw, [await newTeam(gw)]);
     expect((await other.api.get(`/v1/teams/${team}/advice`)).status).toBe(403);
     const annToday = await again(ann);

@@ -90,6 +90,50 @@ describe('right-sizing advice', () => {
   });
 });
 
+describe('right-sizing advice at its edges', () => {
+  const year = { from: '2025-12-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z' };
+  // One token at the price paid: 170,000 / 4,000 = 42.5 minor units.
+  const even = new Map<string, PriceFacts>([
+    ['revit', { dailyRate: 10, subscriptionPricePerYear: 85_000 }],
+    ['maya', { dailyRate: 10, subscriptionPricePerYear: 85_000 }],
+  ]);
+
+  it('advises nothing where the two would have cost the same: there is no saving to show', () => {
+    // 2,000 tokens cost 85,000: the subscription's price.
+    expect(flexAdvice([{ autodeskId: 'ann@x.com', product: 'revit', tokens: 2000, sessions: 200 }], even, price)).toEqual([]);
+    // 200 days at 10 tokens cost 85,000 too, against a whole year's subscription.
+    const sub = { licenseId: 'l1', autodeskId: 'bob@x.com', product: 'revit', daysUsed: 200, startsAt: year.from, endsAt: year.to };
+    expect(subscriptionAdvice([sub], even, price, year)).toEqual([]);
+  });
+
+  it('orders equal savings by Autodesk ID, then by product, whatever order the rows came in', () => {
+    const usage = [
+      { autodeskId: 'cid@x.com', product: 'revit', tokens: 3000, sessions: 300 },
+      { autodeskId: 'ann@x.com', product: 'revit', tokens: 3000, sessions: 300 },
+      { autodeskId: 'ann@x.com', product: 'maya', tokens: 3000, sessions: 300 },
+    ];
+    const order = (rows: { autodeskId: string; product: string }[]) => rows.map((r) => `${r.autodeskId} ${r.product}`);
+    const expected = ['ann@x.com maya', 'ann@x.com revit', 'cid@x.com revit'];
+    expect(order(flexAdvice(usage, even, price))).toEqual(expected);
+    expect(order(flexAdvice([...usage].reverse(), even, price))).toEqual(expected);
+  });
+
+  it("counts a subscription's part of a day as a day covered, down to one day", () => {
+    // Bought at noon on the year's last day and never launched: one day of the price, all of it saved.
+    const late = {
+      licenseId: 'l2',
+      autodeskId: 'dana@x.com',
+      product: 'revit',
+      daysUsed: 0,
+      startsAt: '2026-11-30T12:00:00.000Z',
+      endsAt: '2027-11-30T12:00:00.000Z',
+    };
+    expect(subscriptionAdvice([late], even, price, year).map((r) => [r.daysCovered, r.subscriptionCost, r.flexCost, r.saving])).toEqual([
+      [1, 233, 0, 233],
+    ]);
+  });
+});
+
 describe('money in minor units', () => {
   it('formats with the currency from integers', () => {
     expect(formatMoney(123_456, 'EUR')).toBe('€1,234.56');

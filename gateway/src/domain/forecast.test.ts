@@ -20,6 +20,26 @@ describe('forecast (R2 under a steady burn)', () => {
     expect([0, 1, 3, 14, 28, 56].map((n) => drawnBy(slow, n))).toEqual([0, 0, 1, 5, 10, 20]);
     expect(drawnBy({ tokens: 0, days: 28 }, 100)).toBe(0);
     expect(drawnBy({ tokens: 50, days: 0 }, 100)).toBe(0);
+    // A team one day old forecasts from its one day; a burn of a single token is still a burn.
+    expect(drawnBy({ tokens: 5, days: 1 }, 2)).toBe(10);
+    expect([27, 28, 56].map((n) => drawnBy({ tokens: 1, days: 28 }, n))).toEqual([0, 1, 2]);
+  });
+
+  it('runs out on the day whose draw takes the last token, when the burn does not divide evenly', () => {
+    // 10 tokens in 28 days: 8 days draw floor(80 / 28) = 2, 9 days draw 3; the 9th day (day 8) takes the last.
+    const f = forecast([lot('a', 3, 300)], { tokens: 10, days: 28 }, now);
+    expect(f).toMatchObject({ runsOutBy: 'use', runsOutAt: inDays(8), atRisk: 0 });
+    expect(f.projection.slice(7, 10).map((p) => p.balance)).toEqual([1, 1, 0]);
+  });
+
+  it('values what is at risk only: a priced lot the burn uses up has no value at risk; a single token has', () => {
+    expect(forecast([lot('a', 100, 300, { pricePerToken: 40 })], tenADay, now).valueAtRisk).toBeNull();
+    // 10 days draw 100 of 101: one token, at 40, is lost; the other 600 last 60 days.
+    const one = forecast([lot('a', 101, 10, { pricePerToken: 40 }), lot('b', 500, 300)], tenADay, now);
+    expect([one.atRisk, one.valueAtRisk]).toEqual([1, 40]);
+    expect(outlookSentence(one, tenADay)).toBe(
+      'At the current rate (10 tokens a day), the balance runs out on 2026-07-30; 1 token will expire unused on 2026-06-11.',
+    );
   });
 
   it('R2: the lot expiring first is drawn first; what it holds beyond its reach expires unused', () => {
@@ -80,6 +100,20 @@ describe('forecast (R2 under a steady burn)', () => {
     const lasting = forecast([lot('c', 1000, 300)], tenADay, now);
     expect(outlookSentence(lasting, tenADay)).toBe('At the current rate (10 tokens a day), the balance runs out on 2026-09-08.');
     expect(outlookSentence(forecast([], tenADay, now), tenADay)).toBeNull();
+  });
+
+  it("adds up the lots expiring on one day, and gives the rate to a tenth from the window's days", () => {
+    const noon = (d: number) => new Date(now.getTime() + d * 86_400_000 + 43_200_000).toISOString();
+    const slow = { tokens: 2, days: 3 };
+    // Day 5 ends a's reach at 3 tokens drawn (27 lost) and b's, at noon, at 4 (19 lost): one figure for the day.
+    const f = forecast([lot('a', 30, 5), lot('b', 20, 5, { expiresAt: noon(5) }), lot('c', 40, 400)], slow, now);
+    expect(outlookSentence(f, slow)).toBe(
+      'At the current rate (0.7 tokens a day), the balance runs out on 2026-08-05; 46 tokens will expire unused on 2026-06-06.',
+    );
+    const firstDay = { tokens: 5, days: 1 };
+    expect(outlookSentence(forecast([lot('c', 40, 400)], firstDay, now), firstDay)).toBe(
+      'At the current rate (5 tokens a day), the balance runs out on 2026-06-08.',
+    );
   });
 });
 

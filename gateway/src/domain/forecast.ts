@@ -128,6 +128,9 @@ export function burnWindow(now: Date, teamCreatedAt: string): { from: string; to
   return { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10), days };
 }
 
+/** The burn a day, to a tenth of a token, as reports and e-mails show it. */
+export const dailyBurn = (burn: Burn): number => (burn.days > 0 ? Math.round((burn.tokens * 10) / burn.days) / 10 : 0);
+
 /**
  * The R19 e-mails' outlook, one sentence, or null when there is nothing to forecast (no tokens):
  * "At the current rate (12.5 tokens a day), the balance runs out on 2027-02-03; 340 tokens will
@@ -135,14 +138,14 @@ export function burnWindow(now: Date, teamCreatedAt: string): { from: string; to
  */
 export function outlookSentence(f: Forecast, burn: Burn): string | null {
   if (f.balance === 0) return null;
-  const perDay = burn.days > 0 ? Math.round((burn.tokens * 10) / burn.days) / 10 : 0;
-  const rate = perDay === 0 ? 'no tokens used lately' : `${perDay} tokens a day`;
+  const perDay = dailyBurn(burn);
+  const rate = perDay === 0 ? 'no tokens used lately' : `${tokens(perDay)} a day`;
   const head = `At the current rate (${rate}), the balance runs out on ${f.runsOutAt.slice(0, 10)}`;
   const lost = new Map<string, number>();
   for (const l of f.lots) if (l.atRisk > 0) lost.set(l.expiresAt.slice(0, 10), (lost.get(l.expiresAt.slice(0, 10)) ?? 0) + l.atRisk);
   if (lost.size === 0) return `${head}.`;
-  const parts = [...lost.entries()].map(([day, tokens], i) =>
-    i === 0 ? `${tokens} tokens will expire unused on ${day}` : `${tokens} on ${day}`,
-  );
+  const parts = [...lost.entries()].map(([day, n], i) => (i === 0 ? `${tokens(n)} will expire unused on ${day}` : `${n} on ${day}`));
   return `${head}; ${parts.join(', ')}.`;
 }
+
+const tokens = (n: number): string => `${n} ${n === 1 ? 'token' : 'tokens'}`;

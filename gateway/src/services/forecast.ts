@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { chargeableLots } from '../db/repos/lots';
 import { teamCreatedAt, tokensOverDays } from '../db/repos/spend';
 import type { DB } from '../db/schema';
-import { type Burn, burnWindow, type Forecast, forecast, outlookSentence } from '../domain/forecast';
+import { type Burn, burnWindow, dailyBurn, type Forecast, forecast, outlookSentence } from '../domain/forecast';
 import type { ServiceContext } from './context';
 import { requireTeam } from './teams';
 
@@ -57,7 +57,7 @@ export async function forecastReport(ctx: ServiceContext, teamId: string): Promi
     currency: ctx.config.currency,
     balance: f.balance,
     window: { ...window, tokens: burn.tokens },
-    dailyBurn: burn.days > 0 ? Math.round((burn.tokens * 10) / burn.days) / 10 : 0,
+    dailyBurn: dailyBurn(burn),
     runsOutOn: f.runsOutAt.slice(0, 10),
     runsOutAt: f.runsOutAt,
     runsOutBy: f.runsOutBy,
