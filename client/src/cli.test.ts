@@ -54,6 +54,30 @@ describe('parseCli', () => {
     expect(parseCli(['signin', '--user', 'a@b.c', '--password', '-secret'], env)).toMatchObject({ password: '-secret' });
     expect(parseCli(['whoami'], { ...env, FLEXGATE_TRUST: '{"kty":"OKP"}' })).toMatchObject({ trust: '{"kty":"OKP"}' });
     expect(parseCli(['whoami'], env)).not.toHaveProperty('trust');
+    // A value that looks like an option but is none of flexgate's is a value.
+    expect(parseCli(['signin', '--user', 'a@b.c', '--password', '--secret'], env)).toMatchObject({ password: '--secret' });
+    expect(parseCli(['launch', 'x', '--machine', 'ws-12'], env)).toMatchObject({ machine: 'ws-12' });
+    expect(parseCli(['launch', 'x'], env)).not.toHaveProperty('machine');
+    expect(parseCli(['usage', '--from', '2026-03-01', '--to', '2026-03-31'], env)).toMatchObject({ from: '2026-03-01', to: '2026-03-31' });
+    const onlyTo = parseCli(['usage', '--to', '2026-03-31'], env);
+    expect([onlyTo, 'from' in onlyTo]).toEqual([expect.objectContaining({ to: '2026-03-31' }), false]);
+    const onlyFrom = parseCli(['usage', '--from', '2026-03-01'], env);
+    expect([onlyFrom, 'to' in onlyFrom]).toEqual([expect.objectContaining({ from: '2026-03-01' }), false]);
+    expect(parseCli(['ledger', 'verify', '--team', 't1', '--admin-key', 'k'], env)).toMatchObject({
+      name: 'ledger',
+      action: 'verify',
+      team: 't1',
+      adminKey: 'k',
+    });
+    expect(parseCli(['ledger', 'verify', '--team', 't1', '--admin-key', 'k'], env)).not.toHaveProperty('keep');
+    expect(parseCli(['ledger', 'verify', '--team', 't1', '--admin-key', 'k', '--keep', 'checkpoints'], env)).toMatchObject({
+      keep: 'checkpoints',
+    });
+    const sim = ['simulate', '--users', '2', '--launches', '1'];
+    expect(parseCli([...sim, '--products', 'revit'], env)).toMatchObject({ products: ['revit'] });
+    expect(parseCli([...sim, '--products', ' , '], env)).not.toHaveProperty('products');
+    expect(parseCli([...sim, '--setup', '--operator-key', 'op_k'], env)).toMatchObject({ setup: true, operatorKey: 'op_k' });
+    expect(parseCli(sim, env)).not.toHaveProperty('operatorKey');
   });
 
   it('rejects what it does not understand', () => {
@@ -74,11 +98,26 @@ describe('parseCli', () => {
       ['simulate', '--launches', '1'],
       ['simulate', '--users', '1', '--launches', '1', '--setup'],
       ['products', '--gateway', 'not a url'],
+      ['whoami', 'now'],
+      ['products', 'all'],
+      ['launch', 'a', '--heartbeat', '5'],
+      ['launch', 'a', '--idle-after', '60'],
+      ['launch', 'a', '--team', '-h'],
+      ['usage', '--from', '2026-3-1'],
+      ['usage', '--to', 'yesterday'],
+      ['ledger'],
+      ['ledger', 'check', '--team', 't1', '--admin-key', 'k'],
+      ['ledger', 'verify', '--admin-key', 'k'],
+      ['ledger', 'verify', '--team', 't1'],
     ];
     for (const argv of bad) expect(() => parseCli(argv, env), argv.join(' ')).toThrow(UsageError);
     // The error names its command, whose usage is then shown rather than the global one.
     expect(() => parseCli(['launch', 'a', '--bogus'], env)).toThrow(expect.objectContaining({ command: 'launch' }));
     expect(() => parseCli(['simulate', '--users', '0', '--launches', '1'], env)).toThrow(expect.objectContaining({ command: 'simulate' }));
+    // An unknown option of an unknown command: the global usage, as there is no command's to show.
+    expect(() => parseCli(['frobnicate', '--bogus'], env)).toThrow(expect.objectContaining({ command: undefined }));
+    expect(() => parseCli(['ledger'], env)).toThrow('ledger needs an action: ledger verify');
+    expect(() => parseCli(['ledger', 'check'], env)).toThrow('unknown ledger action "check"');
   });
 });
 

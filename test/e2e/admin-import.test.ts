@@ -77,6 +77,41 @@ describe('CSV import (R14)', () => {
     expect(await mailsTo(gw, `u1.${tag}@example.com`)).toEqual([]);
   }, 90_000); // 10,000 rows written and read back: past the default timeout under the whole suite on a slow machine.
 
+  it('R14: the same file imported again updates everyone and leaves the pending invitations as they were', async () => {
+    const team = await newTeam(gw);
+    const admin = (await newAdmin(gw, [team])).api;
+    const known = await newAccount(gw);
+    await joinTeam(gw, team, known, { products: ['maya'] }, admin);
+    const tag = Math.random().toString(36).slice(2, 8);
+    const csv = `name,email,products\nKnown,${known.autodeskId},revit\nNew One,new.${tag}@example.com,autocad\n`;
+    expect(expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv), 200)).toEqual({
+      created: 1,
+      updated: 1,
+      errors: [],
+    });
+    const pending = (await allMembers(admin, team)).find((m) => m.autodeskId === `new.${tag}@example.com`);
+    expect(pending).toMatchObject({ status: 'invited', invitation: { id: expect.any(String) } });
+
+    await setClock(gw, '2026-03-16T10:00:00Z');
+    try {
+      expect(expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv), 200)).toEqual({
+        created: 0,
+        updated: 2,
+        errors: [],
+      });
+      const again = (await allMembers(admin, team)).find((m) => m.autodeskId === `new.${tag}@example.com`);
+      // Not invited a second time: the invitation is the one made by the first import, expiring when it did.
+      expect(again.invitation).toEqual(pending.invitation);
+      const trail = expectStatus(await admin.get(`/v1/teams/${team}/audit?action=members.imported`), 200);
+      expect(trail.map((e: any) => e.after).map(({ created, updated, errors }: any) => ({ created, updated, errors }))).toEqual([
+        { created: 0, updated: 2, errors: 0 },
+        { created: 1, updated: 1, errors: 0 },
+      ]);
+    } finally {
+      await setClock(gw, '2026-03-15T10:00:00Z');
+    }
+  });
+
   it('R14: quoted fields, CRLF, a BOM and blank lines; a file-level problem applies nothing', async () => {
     const team = await newTeam(gw);
     const admin = (await newAdmin(gw, [team])).api;

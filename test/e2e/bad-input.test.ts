@@ -327,6 +327,40 @@ describe('bad input on every route (issue 8)', () => {
     console.log(`bad-input: ${count} path/query attacks`);
   }, 120_000);
 
+  it('values just past a limit are refused, the limit itself accepted, and nothing changes', async () => {
+    // R7b: a heartbeat that was never idle says so with 0.
+    expectStatus(await member.api.post(`/v1/sessions/${session}/heartbeat`, { idleSeconds: 0 }), 200);
+    const before = await snapshot();
+    const refused: [Api, string, string, unknown?][] = [
+      [gw.op, 'POST', '/v1/teams', { name: '' }],
+      [gw.op, 'POST', '/v1/teams', { name: '   ' }],
+      [gw.op, 'POST', '/v1/users', { autodeskId: 'blank.name@example.com', name: ' ', password: 'password-123' }],
+      [gw.anon, 'POST', '/v1/signin', { autodeskId: member.autodeskId, password: '' }],
+      [gw.anon, 'POST', '/v1/token/refresh', { refreshToken: '' }],
+      [gw.op, 'GET', `/v1/teams/${teamA}/usage?from=2026-03-01T10:00:00Z&to=2026-03-01T10:00:00Z`],
+      [gw.op, 'GET', `/v1/teams/${teamA}/audit?limit=0`],
+      [gw.op, 'GET', `/v1/teams/${teamA}/audit?limit=1001`],
+      [gw.op, 'GET', `/v1/teams/${teamA}/audit?before=0`],
+      [gw.op, 'GET', `/v1/teams/${teamA}/audit?actor=admin:`],
+      [gw.op, 'GET', `/v1/teams/${teamA}/audit?actor=user:@example.com`],
+      [gw.op, 'GET', `/v1/teams/${teamA}/audit?actor=user:someone@`],
+      [gw.op, 'GET', '/v1/outbox?limit=0'],
+    ];
+    for (const [api, method, path, body] of refused) {
+      const r = await api.request(method, path, body);
+      const label = `${method} ${path} ${JSON.stringify(body ?? '')}: ${r.text.slice(0, 200)}`;
+      expect([r.status, r.headers.get('content-type')], label).toEqual([400, expect.stringContaining('application/problem+json')]);
+    }
+    const accepted: [Api, string, string, unknown?][] = [
+      [gw.op, 'GET', `/v1/teams/${teamA}/usage?from=2026-03-01T10:00:00Z&to=2026-03-01T10:00:01Z`],
+      [gw.op, 'GET', `/v1/teams/${teamA}/audit?limit=1&before=1`],
+      [gw.op, 'GET', `/v1/teams/${teamA}/audit?limit=1000&actor=user:${member.autodeskId}`],
+      [gw.op, 'GET', '/v1/outbox?limit=1'],
+    ];
+    for (const [api, method, path, body] of accepted) expect((await api.request(method, path, body)).status, `${method} ${path}`).toBe(200);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('injection payloads in text fields are refused or stored verbatim, never run: tables intact, no 500', async () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection payload, sent as text
     const payloads = ["Robert'); DROP TABLE ledger;--", '<img src=x onerror=alert(1)>', '${7*7}{{7*7}}', "' OR '1'='1", 'name\u0000null'];

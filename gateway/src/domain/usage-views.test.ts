@@ -54,4 +54,26 @@ describe('usage views (R15)', () => {
       { product: 'autocad', tokens: 5, users: [{ autodeskId: 'b@x.com', tokens: 5, days: 1 }] },
     ]);
   });
+
+  it('orders by tokens whatever order the cells come in, ties by name; a single token counts, a refunded day does not', () => {
+    const cells = [
+      cell('2026-03-02', 'c@x.com', 'maya', 1),
+      cell('2026-03-02', 'z@x.com', 'revit', 4),
+      cell('2026-03-02', 'd@x.com', 'revit', 0),
+      cell('2026-03-02', 'y@x.com', 'revit', 9),
+      cell('2026-03-03', 'b@x.com', 'revit', 4),
+    ];
+    expect(productUsers(cells)).toEqual([
+      {
+        product: 'revit',
+        tokens: 17,
+        users: [
+          { autodeskId: 'y@x.com', tokens: 9, days: 1 },
+          { autodeskId: 'b@x.com', tokens: 4, days: 1 },
+          { autodeskId: 'z@x.com', tokens: 4, days: 1 },
+        ],
+      },
+      { product: 'maya', tokens: 1, users: [{ autodeskId: 'c@x.com', tokens: 1, days: 1 }] },
+    ]);
+  });
 });

@@ -20,6 +20,9 @@ export function usageRange(ctx: ServiceContext, q: { from?: string | undefined; 
   return r;
 }
 
+/** The last day a range ending at `toIso` covers: `to` is exclusive, so a range ending at midnight ends the day before. */
+const lastDayOf = (toIso: string): string => new Date(Date.parse(toIso) - 1).toISOString().slice(0, 10);
+
 /** R15: tokens consumed (charges net of refunds) and sessions, by user, product or day. */
 export async function usage(ctx: ServiceContext, teamId: string, q: Query): Promise<UsageResponse> {
   await requireTeam(ctx, teamId);
@@ -50,9 +53,8 @@ export async function usageCsvExport(ctx: ServiceContext, teamId: string, q: Que
       tokens: d.tokens,
     })),
   );
-  // Named by the first and the last day it covers (`to` is exclusive: a range ending at midnight ends the day before).
-  const lastDay = new Date(Date.parse(r.to) - 1).toISOString().slice(0, 10);
-  return { filename: `flex-usage-${teamId}-${r.from.slice(0, 10)}-${lastDay}.csv`, csv };
+  // Named by the first and the last day it covers.
+  return { filename: `flex-usage-${teamId}-${r.from.slice(0, 10)}-${lastDayOf(r.to)}.csv`, csv };
 }
 
 /** R15: what an admin's dashboard shows: available, used, bought, recent token events, use per day. */
@@ -94,7 +96,6 @@ export async function usageViews(ctx: ServiceContext, teamId: string, q: { from:
   await requireTeam(ctx, teamId);
   const r = usageRange(ctx, q);
   const cells = await usageDetail(ctx.db, teamId, r.from, r.to);
-  const lastDay = new Date(Date.parse(r.to) - 1).toISOString().slice(0, 10);
-  const { weeks, users } = daysUsedPerWeek(cells, r.from.slice(0, 10), lastDay);
+  const { weeks, users } = daysUsedPerWeek(cells, r.from.slice(0, 10), lastDayOf(r.to));
   return { from: r.from, to: r.to, products: productUsers(cells), weeks, users };
 }
