@@ -324,6 +324,13 @@ describe('the audit trail: reading it', () => {
     const today = T0.toISOString().slice(0, 10);
     expect(await trail(admin.api, `/v1/teams/${team}/audit?from=${today}&to=${today}`)).toHaveLength(all.length);
     expect(await trail(admin.api, `/v1/teams/${team}/audit?to=2026-03-14`)).toEqual([]);
+    // `from` alone runs to now: today's entries all, from tomorrow none.
+    expect(await trail(admin.api, `/v1/teams/${team}/audit?from=${today}`)).toHaveLength(all.length);
+    const tomorrow = new Date(T0.getTime() + 86_400_000).toISOString().slice(0, 10);
+    expect(await trail(admin.api, `/v1/teams/${team}/audit?from=${tomorrow}`)).toEqual([]);
+    // A page that holds the last entry exactly points to no next page.
+    const whole = await admin.api.get(`/v1/teams/${team}/audit?limit=${all.length}`);
+    expect([expectStatus(whole, 200).length, whole.headers.get('link')]).toEqual([all.length, null]);
     expect((await admin.api.get(`/v1/teams/${team}/audit?action=DROP%20TABLE`)).status).toBe(400);
     expect((await admin.api.get(`/v1/teams/${team}/audit?from=2026-02-30`)).status).toBe(400);
 
@@ -335,5 +342,7 @@ describe('the audit trail: reading it', () => {
     expect(rows[0]).toEqual(['At', 'Team', 'Actor', 'Action', 'Target', 'Before', 'After', 'Request id']);
     expect(rows.slice(1).map((r) => r[3])).toEqual(Array(6).fill('tokens.purchased'));
     expect(JSON.parse(rows[1]?.[6] as string)).toMatchObject({ tokens: 99 });
+    // A purchase has no before: an empty cell, not "null".
+    expect(rows[1]?.[5]).toBe('');
   });
 });

@@ -65,6 +65,22 @@ describe('dry-run launches', () => {
     expect(explain.find((e) => e.product === 'revit')).toMatchObject({ granted: false, code: 'insufficient-tokens', reason: dry.reason });
   });
 
+  it('R9: a subscription holder is told the launch is covered by it: no team, no charge, nothing changes', async () => {
+    const { team, account, user } = await member(50);
+    const endsAt = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: account.autodeskId, product: 'revit', endsAt }), 201);
+    const dry = expectStatus(await user.api.post('/v1/launch', { product: 'revit', dryRun: true }), 200);
+    expect(dry).toMatchObject({ dryRun: true, granted: true, source: 'subscription', team: null, charge: 0, balance: null });
+    expect(await balanceOf(gw.fixtures(), team)).toBe(50);
+  });
+
+  it('R4: exactly the daily rate left is enough: the dry run says the launch would leave 0', async () => {
+    const { user } = await member(7);
+    const dry = expectStatus(await user.api.post('/v1/launch', { product: 'autocad', dryRun: true }), 200);
+    expect(dry).toMatchObject({ granted: true, source: 'flex', charge: 7, balance: 7, balanceAfter: 0 });
+    expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ charged: 7, balance: 0 });
+  });
+
   it('R9/R12: a refusal by access is said as the launch says it; a provisional report cannot be a dry run', async () => {
     const { user } = await member(50, ['autocad']);
     const dry = expectStatus(await user.api.post('/v1/launch', { product: 'maya', dryRun: true }), 200);

@@ -32,6 +32,10 @@ describe('parseCsv (R14 import files)', () => {
     ]);
   });
 
+  it('counts a CRLF inside quotes as one line break, and a lone CR as one', () => {
+    expect(records('a\r\n"x\r\ny",1\r\n"p\rq",2\r\nlast,3').map((r) => r.line)).toEqual([1, 2, 4, 6]);
+  });
+
   it('keeps empty fields', () => {
     expect(records(',,\n')).toEqual([{ line: 1, fields: ['', '', ''] }]);
   });
@@ -82,6 +86,13 @@ describe('R14: planImport', () => {
     expect(plan.errors.map((e) => e.line)).toEqual([4, 6, 7, 9, 10]);
     expect(plan.errors[1]?.message).toMatch(/photoshop/);
     expect(plan.errors[2]?.message).toMatch(/already on line 2/);
+  });
+
+  it('takes a name of up to 200 characters, as the member form does', () => {
+    const plan = planImport(`name,email\n${'n'.repeat(200)},long@example.com\n${'n'.repeat(201)},longer@example.com\n`, catalog);
+    if ('fileError' in plan) throw new Error(plan.fileError);
+    expect(plan.rows.map((r) => r.email)).toEqual(['long@example.com']);
+    expect(plan.errors).toEqual([{ line: 3, message: expect.stringMatching(/longer than 200 characters/) }]);
   });
 
   it('accepts the columns in any order, products and guest being optional', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acceptLink, invitationMail, senderOf, sentText } from './mails';
+import { acceptLink, expiringMail, invitationMail, senderOf, sentText } from './mails';
 import { humanInstant } from './time';
 
 describe('invitation e-mail (R11)', () => {
@@ -28,6 +28,18 @@ describe('invitation e-mail (R11)', () => {
     const kept = sentText(mail(false).text);
     expect(kept).not.toContain('inv_abc');
     expect(kept).toContain('Link: (removed from the outbox once sent)');
+  });
+});
+
+describe('R19 alert e-mails', () => {
+  it('the expiry alert says in its subject how many tokens expire, over all the lots', () => {
+    const lots = [
+      { remaining: 120, expiresAt: '2026-05-01T00:00:00.000Z' },
+      { remaining: 80, expiresAt: '2026-06-01T00:00:00.000Z' },
+    ];
+    expect(expiringMail({ to: 'admin@example.com', teamName: 'Acme', lots }).subject).toBe(
+      'Autodesk Flex: 200 tokens of team Acme expire within 90 days',
+    );
   });
 });
 
