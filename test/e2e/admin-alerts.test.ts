@@ -135,17 +135,22 @@ describe('alerts (R19)', () => {
     await buy(gw, team, 10); // 70 of 1010: the line is now 202
     await expectLowBalanceMails(1, 'a purchase that leaves the balance below the line');
     expect(await balance()).toMatchObject({ balance: 70, alerts: { lowBalance: true } });
+    await launch(u[7]!, 'revit'); // 60: the same crossing, so no e-mail
+    await expectLowBalanceMails(1, 'a charge after a purchase that left the balance below the line');
 
     // A purchase lifts it above the line; the next fall below is a new crossing: one more e-mail.
-    await buy(gw, team, 1000); // 1070 of 2010: the line is 402
+    await buy(gw, team, 1000); // 1060 of 2010: the line is 402
     expect((await balance()).alerts.lowBalance).toBe(false);
     await expectLowBalanceMails(1, 'a purchase that lifts the balance above the line');
-    await launch(u[2]!, key); // 280: the second crossing
+    await launch(u[2]!, key); // 270: the second crossing
     await expectLowBalanceMails(2, 'the second crossing');
-    await together(u.slice(3, 6).map((user): [TestUser, string] => [user, 'civil-3d'])); // 247
-    await launch(u[6]!, 'revit'); // 237
+    await together(u.slice(3, 6).map((user): [TestUser, string] => [user, 'civil-3d'])); // 237
+    await launch(u[6]!, 'revit'); // 227
     await expectLowBalanceMails(2, 'launches below the line after the second crossing');
-    expect(await balance()).toMatchObject({ balance: 237, alerts: { lowBalance: true } });
+    expect(await balance()).toMatchObject({ balance: 227, alerts: { lowBalance: true } });
+    // Every lot expires in a year: the crossings said nothing of expiring tokens.
+    for (const admin of admins) expect(await alertsOf(admin.email, 'alert-expiring')).toEqual([]);
+    expect((await balance()).alerts.expiringSoon).toBe(false);
   });
 
   it('R19: a transfer is an occasion on both sides: the source crossing its line, the target receiving tokens that expire soon', async () => {

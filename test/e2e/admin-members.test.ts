@@ -46,6 +46,9 @@ describe('members and invitations (R11)', () => {
     expect(invited.member).toMatchObject({ autodeskId: email, name: 'Ada Lovelace', status: 'invited', products: ['autocad'] });
     expectNear(invited.invitation.expiresAt, at(7 * DAY));
     const expiry = Date.parse(invited.invitation.expiresAt);
+    // Invited again by mistake: refused, pointing to the resend.
+    const twice = await admin.post(`/v1/teams/${team}/members`, { invite: `Ada Lovelace <${email}>` });
+    expect([twice.status, twice.body.detail]).toEqual([409, expect.stringMatching(/already invited to this team; resend the invitation/)]);
     const [mail] = await mailsTo(gw, email);
     expect(mail).toMatchObject({ kind: 'invitation', sentAt: null });
     const oldToken = tokenOf(mail.text);

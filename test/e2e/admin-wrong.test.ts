@@ -92,12 +92,17 @@ describe('invitation e-mails are bounded (R11, R14)', () => {
   it('a recipient gets at most 3 invitation e-mails a day, whichever teams send them; a day later one more', async () => {
     const email = `spammed.${Date.now()}@example.com`;
     const [t1, t2] = [await newTeam(gw, 10), await newTeam(gw, 10)];
+    // The three e-mails at one whole second; the fourth asked half a second later.
+    const sent = new Date(Math.floor(Date.now() / 1000) * 1000);
+    await setClock(gw, sent);
     const first = expectStatus(await gw.op.post(`/v1/teams/${t1}/members`, { invite: `Spam Target <${email}>` }), 201);
     for (let i = 0; i < 2; i++) expectStatus(await gw.op.post(`/v1/teams/${t1}/invitations/${first.invitation.id}/resend`), 200);
+    await setClock(gw, new Date(sent.getTime() + 500));
     const fourth = await gw.op.post(`/v1/teams/${t1}/invitations/${first.invitation.id}/resend`);
     expect(fourth.status).toBe(429);
     expect(fourth.body.code).toBe('too-many-requests');
-    expect(Number(fourth.headers.get('retry-after'))).toBeGreaterThan(23 * 3600);
+    // Until the first e-mail's 24 hours are over: 86,399.5 s, rounded up.
+    expect(fourth.headers.get('retry-after')).toBe('86400');
     // Another team, the same address: refused too, and nothing is left half-made (no pending member).
     const other = await gw.op.post(`/v1/teams/${t2}/members`, { invite: `Spam Target <${email}>` });
     expect(other.status).toBe(429);
@@ -139,6 +144,20 @@ describe('invitation e-mails are bounded (R11, R14)', () => {
       await limited.close();
     }
   });
+
+  it('with rate limits turned off (FLEXGATE_RATE_LIMIT=off) an admin key is not held back either', async () => {
+    const limits = { signinPerUser: 1, signinPerIp: 1, launchPerUser: 1, launchPerIp: 1, lookupPerAdmin: 1, invitePerAdmin: 2 };
+    const unlimited = await startTestGateway({ rateLimit: false, rateLimits: limits });
+    try {
+      await seedCatalog(unlimited);
+      const team = await newTeam(unlimited, 10);
+      const a = await newAdmin(unlimited, [team]);
+      for (let i = 0; i < 4; i++)
+        expectStatus(await a.api.post(`/v1/teams/${team}/members`, { invite: `P${i} <p${i}.${Date.now()}@example.com>` }), 201);
+    } finally {
+      await unlimited.close();
+    }
+  });
 });
 
 describe('a product that is not in the catalog', () => {
@@ -150,6 +169,18 @@ describe('a product that is not in the catalog', () => {
     expect(r.body).toMatchObject({ code: 'unknown-product', detail: 'Not in the catalog: autocadd.' });
     const members = expectStatus(await gw.op.get(`/v1/teams/${team}/members`), 200);
     expect(members.map((m: { autodeskId: string }) => m.autodeskId)).not.toContain(existing.autodeskId);
+  });
+});
+
+describe('a team that does not exist', () => {
+  it('an admin for a real team and a misspelt one is refused, naming it, and no admin is made', async () => {
+    const team = await newTeam(gw);
+    const email = `typo.${Math.random().toString(36).slice(2, 8)}@example.com`;
+    const r = await gw.op.post('/v1/admins', { name: 'Typo', email, teams: [team, 'tm_nope'] });
+    expect(r.status, r.text).toBe(404);
+    expect(r.body.detail).toBe('No team tm_nope.');
+    const trail = expectStatus(await gw.op.get(`/v1/teams/${team}/audit?action=admin.created`), 200);
+    expect(trail.filter((e: { after: { email?: string } }) => e.after.email === email)).toEqual([]);
   });
 });
 

@@ -140,6 +140,7 @@ describe('money in minor units', () => {
     expect(formatMoney(5, 'EUR')).toBe('€0.05');
     expect(formatMoney(1234, 'JPY')).toBe('¥1,234');
     expect(formatMoney(-250, 'USD')).toBe('-$2.50');
+    expect(formatMoney(0, 'USD')).toBe('$0.00');
     expect(formatMoney(100_000_000_000_07, 'USD')).toBe('$100,000,000,000.07');
     expect(plainMoney(123_456, 'EUR')).toBe('1234.56');
     expect(plainMoney(7, 'JPY')).toBe('7');

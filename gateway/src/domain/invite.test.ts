@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseInvite } from './invite';
+import { isEmail, parseInvite } from './invite';
 
 describe('R11: parseInvite ("Full Name <email>")', () => {
   it.each([
@@ -29,5 +29,18 @@ describe('R11: parseInvite ("Full Name <email>")', () => {
     const r = parseInvite(input);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.message).toMatch(message);
+  });
+
+  it('takes each part up to its limit: 400 characters in all, a name of 200, an address of 254', () => {
+    const name = 'n'.repeat(200);
+    const email = `${'a'.repeat(185)}@example.com`;
+    expect(`${name} <${email}>`).toHaveLength(400);
+    expect(parseInvite(`${name} <${email}>`)).toEqual({ ok: true, name, email });
+    expect(parseInvite(`${name} <a${email}>`)).toEqual({ ok: false, message: 'The invitation is longer than 400 characters.' });
+    const longest = `${'b'.repeat(242)}@example.com`;
+    expect([longest.length, isEmail(longest), isEmail(`b${longest}`)]).toEqual([254, true, false]);
+    expect(parseInvite(`Jo <${longest}>`)).toEqual({ ok: true, name: 'Jo', email: longest });
+    expect(parseInvite(`Jo <b${longest}>`).ok).toBe(false);
+    expect(isEmail('not-an-email')).toBe(false);
   });
 });
