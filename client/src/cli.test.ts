@@ -63,16 +63,10 @@ describe('parseCli', () => {
     expect([onlyTo, 'from' in onlyTo]).toEqual([expect.objectContaining({ to: '2026-03-31' }), false]);
     const onlyFrom = parseCli(['usage', '--from', '2026-03-01'], env);
     expect([onlyFrom, 'to' in onlyFrom]).toEqual([expect.objectContaining({ from: '2026-03-01' }), false]);
-    expect(parseCli(['ledger', 'verify', '--team', 't1', '--admin-key', 'k'], env)).toMatchObject({
-      name: 'ledger',
-      action: 'verify',
-      team: 't1',
-      adminKey: 'k',
-    });
-    expect(parseCli(['ledger', 'verify', '--team', 't1', '--admin-key', 'k'], env)).not.toHaveProperty('keep');
-    expect(parseCli(['ledger', 'verify', '--team', 't1', '--admin-key', 'k', '--keep', 'checkpoints'], env)).toMatchObject({
-      keep: 'checkpoints',
-    });
+    const verify = ['ledger', 'verify', '--team', 't1', '--admin-key', 'k'];
+    expect(parseCli(verify, env)).toMatchObject({ name: 'ledger', action: 'verify', team: 't1', adminKey: 'k' });
+    expect(parseCli(verify, env)).not.toHaveProperty('keep');
+    expect(parseCli([...verify, '--keep', 'checkpoints'], env)).toMatchObject({ keep: 'checkpoints' });
     const sim = ['simulate', '--users', '2', '--launches', '1'];
     expect(parseCli([...sim, '--products', 'revit'], env)).toMatchObject({ products: ['revit'] });
     expect(parseCli([...sim, '--products', ' , '], env)).not.toHaveProperty('products');
