@@ -270,6 +270,8 @@ describe('daily charge (R6, R7, R8)', () => {
     const ledger = await ledgerOf(gw, t);
     expect(ledger.filter((e) => e.kind === 'expiry').map((e) => [e.lotId, e.tokens])).toEqual([[expiring.lotId, -30]]);
     expect(ledger.filter((e) => e.kind === 'charge').map((e) => e.lotId)).toEqual([fresh.lotId]);
+    // Written by the charge, not left to the ledger read: the chain never lists a charge before an expiry dated earlier.
+    expect(ledger.map((e) => e.kind)).toEqual(['purchase', 'purchase', 'expiry', 'charge']);
   });
 
   it('R7: relaunching from another machine within the 24 hours charges nothing and returns the same session', async () => {
@@ -424,8 +426,10 @@ describe('lots (R1, R2, R4)', () => {
     const { lots } = expectStatus(await gw.op.get(`/v1/teams/${t}/balance`), 200);
     expect(lots.find((l: any) => l.id === old.lotId)).toMatchObject({ remaining: 0, expired: true });
     expect(lots.find((l: any) => l.id === fresh.lotId).remaining).toBe(3);
-    const expiry = (await ledgerOf(gw, t)).find((e) => e.kind === 'expiry');
-    expect(expiry).toMatchObject({ lotId: old.lotId, tokens: -100, at: '2026-03-15T09:00:00.000Z' });
+    const ledger = await ledgerOf(gw, t);
+    expect(ledger.find((e) => e.kind === 'expiry')).toMatchObject({ lotId: old.lotId, tokens: -100, at: '2026-03-15T09:00:00.000Z' });
+    // The next purchase found the old lot expired and wrote its entry (R2), before anything was drawn.
+    expect(ledger.map((e) => e.kind)).toEqual(['purchase', 'expiry', 'purchase', 'charge']);
   });
 
   it('R4: a launch needing more tokens than the team has is refused with insufficient-tokens and charges nothing', async () => {
