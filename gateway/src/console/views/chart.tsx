@@ -1,5 +1,5 @@
 import type { FC } from 'hono/jsx';
-import { num, shortDay } from './format';
+import { num, shortDay, tokenCount } from './format';
 
 /** A round step for about 4 gridlines: 1, 2, 5, 10, 20, 50... */
 function niceStep(max: number): number {
@@ -77,7 +77,7 @@ const Chart: FC<{ days: { day: string; tokens: number }[]; compact: boolean }> =
                 height={Math.max(1, h).toFixed(1)}
                 rx="2"
               >
-                <title>{`${d.day}: ${num(d.tokens)} tokens`}</title>
+                <title>{`${d.day}: ${tokenCount(d.tokens)}`}</title>
               </rect>
             ) : null}
             {labelled(i) ? (

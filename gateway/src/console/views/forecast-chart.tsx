@@ -2,7 +2,7 @@ import type { ForecastResponse } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
 import { DAY_MS } from '../../domain/time';
 import { ValueGrid, valueAxis } from './chart';
-import { num, shortDay } from './format';
+import { num, shortDay, tokenCount } from './format';
 
 /**
  * The projected balance over the coming year as an inline SVG line, each lot's expiry a dashed
@@ -34,7 +34,7 @@ const Drawing: FC<{ f: ForecastResponse; compact: boolean }> = ({ f, compact }) 
   const expiries = new Map<string, number>();
   for (const l of f.lots) expiries.set(l.expiresAt, (expiries.get(l.expiresAt) ?? 0) + l.atRisk);
   const runsOut = f.runsOutBy === 'use' ? f.runsOutAt : null;
-  const label = `Projected balance from ${points[0]?.day ?? ''} to ${points.at(-1)?.day ?? ''} at ${f.dailyBurn} tokens a day: runs out on ${f.runsOutOn}; ${num(f.atRisk)} tokens expire unused.`;
+  const label = `Projected balance from ${points[0]?.day ?? ''} to ${points.at(-1)?.day ?? ''} at ${tokenCount(f.dailyBurn)} a day: runs out on ${f.runsOutOn}; ${tokenCount(f.atRisk)} expire unused.`;
   return (
     <svg
       class={compact ? 'chart compact' : 'chart wide'}
@@ -54,7 +54,7 @@ const Drawing: FC<{ f: ForecastResponse; compact: boolean }> = ({ f, compact }) 
         return (
           <g data-testid="expiry">
             <line class={cls} x1={ex.toFixed(1)} x2={ex.toFixed(1)} y1={pad.top} y2={pad.top + plotH}>
-              <title>{`${at.slice(0, 10)}: a lot expires${atRisk > 0 ? `, ${num(atRisk)} tokens unused` : ''}`}</title>
+              <title>{`${at.slice(0, 10)}: a lot expires${atRisk > 0 ? `, ${tokenCount(atRisk)} unused` : ''}`}</title>
             </line>
             {atRisk > 0 ? (
               <text class="expiry-label at-risk" x={ex.toFixed(1)} y={pad.top - 8} text-anchor={ex > W - 80 ? 'end' : 'middle'}>

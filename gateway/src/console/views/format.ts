@@ -24,6 +24,9 @@ export function shortDay(isoDay: string): string {
 
 export const num = (n: number): string => n.toLocaleString('en-US');
 
+/** `1 token`, `0 tokens`, `1,250 tokens`, `0.5 tokens` a day. */
+export const tokenCount = (n: number): string => `${num(n)} ${n === 1 ? 'token' : 'tokens'}`;
+
 /** Days from `now` until `iso`, a started day counting as one ("expires in 25 days" with 24.9 left). */
 export function daysUntil(iso: string, now: string): number {
   return Math.ceil((Date.parse(iso) - Date.parse(now)) / DAY_MS);
