@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngine } from '../harness/db';
-import { balanceOf, expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, type TestUser } from '../harness/fixtures';
+import { balanceOf, buy, expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, type TestUser } from '../harness/fixtures';
 import { type Answer, expectStatus, simultaneously } from '../harness/http';
 import { type Instance, type InstanceGroup, startGroup, viaInstance } from '../harness/instances';
 
@@ -171,6 +171,28 @@ describe(`one Idempotency-Key, two instances on one ${testEngine()} database`, (
       expect((await chargesOf(team)).map((e) => e.tokens)).toEqual([-rate]);
       expect(await balanceOf(viaInstance(gws[1] as Instance), team)).toBe(100 - rate);
     }
+  });
+
+  it('a refusal is not kept under its key: launches of one key sent at once on too few tokens are each a 403, and the key launches once tokens are bought', async () => {
+    // All reach one charge group: the twins of a refused launch are refused alike, not replayed.
+    const { team, user } = await member(5);
+    const key = 'short-then-bought';
+    const answers = await simultaneously(
+      Array.from({ length: 20 }, () => ({
+        api: (gws[0] as Instance).anon.as(user.api.token as string),
+        method: 'POST',
+        path: '/v1/launch',
+        body: { product: 'autocad' },
+        headers: { 'idempotency-key': key },
+      })),
+    );
+    expect(answers.map((a) => `${a.status} ${a.body.code}`)).toEqual(answers.map(() => '403 insufficient-tokens'));
+    expect(await chargesOf(team)).toEqual([]);
+    await buy(viaInstance(gws[1] as Instance), team, 10);
+    const after = await launch(user, 1, { product: 'autocad' }, key);
+    expect(after.status).toBe(200);
+    expect(after.body.charged).toBe(AUTOCAD);
+    expect(await balanceOf(viaInstance(gws[0] as Instance), team)).toBe(15 - AUTOCAD);
   });
 
   it("keys are per user: another user sending the same key gets an answer of their own, never the first user's", async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, createKeyStore, createVerifier, EntitlementRejected } from '@flexgate/client';
 import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, KEY_SET_PATH, ROOT_KEY_PATH } from '@flexgate/shared';
-import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinTeam, newAccount, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
@@ -122,6 +122,31 @@ describe('POST /v1/offline-allowance', () => {
     } finally {
       await later.close();
     }
+  });
+
+  it('R6: five products launched offline and reported at once, each three times, open five sessions and charge each once', async () => {
+    const products = { autocad: 7, revit: 10, maya: 9, '3ds-max': 9, 'civil-3d': 11 };
+    const keys = Object.keys(products);
+    const team = await newTeam(gw, 100);
+    const user = await newMember(gw, team, keys);
+    const allowance = expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);
+    const report = (slot: number) =>
+      user.api.post('/v1/launch', { product: keys[slot], provisional: { id: `${allowance.id}.${slot}`, launchedAt: allowance.issuedAt } });
+    // Sent together, reports of one user meet in charge groups: each must find its own session there.
+    const slots = [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4];
+    const answers = (await Promise.all(slots.map(report))).map((a) => expectStatus(a, 200));
+    const sessionOf = new Map<number, string>();
+    for (const [k, slot] of slots.entries()) {
+      const answer = answers[k];
+      expect(decodeJwt(answer.entitlement).product, `slot ${slot}`).toBe(keys[slot]);
+      expect(answer.session.id).toBe(sessionOf.get(slot) ?? answer.session.id);
+      sessionOf.set(slot, answer.session.id);
+    }
+    expect(new Set(sessionOf.values()).size).toBe(5);
+    const ledger = expectStatus(await gw.op.get(`/v1/teams/${team}/ledger`), 200) as { kind: string; tokens: number; product: string }[];
+    const charged = ledger.filter((e) => e.kind === 'charge').map((e) => [e.product, -e.tokens]);
+    expect(Object.fromEntries(charged)).toEqual(products);
+    expect(charged).toHaveLength(5);
   });
 
   it('the allowance is not charged', async () => {
