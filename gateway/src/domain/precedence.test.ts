@@ -80,6 +80,10 @@ describe('R11-R13 Flex access', () => {
     const viaDefaults = member({ products: [], defaults: ['autocad'] });
     expect(ask({ memberships: [viaDefaults] })).toMatchObject({ granted: true, source: 'flex' });
     expect(ask({ memberships: [{ ...viaDefaults, guest: true }] })).toMatchObject({ granted: false, rule: 'R13' });
+    // A guest refused a product that is no default is told R12 (assign it), not that defaults skip guests.
+    const guest = ask({ memberships: [member({ guest: true, products: ['revit'], defaults: ['maya'] })] });
+    expect(guest).toMatchObject({ granted: false, code: 'no-access', rule: 'R12' });
+    if (!guest.granted) expect(guest.reason).toBe(`Team Acme does not give ${me} access to AutoCAD through Flex; a team admin can assign it.`);
   });
 
   it('a member of several teams must name one', () => {
