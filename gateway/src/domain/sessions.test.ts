@@ -134,6 +134,9 @@ describe('R7b: idle time is not charged', () => {
   it('a stretch of 15 minutes or more moves the end by as much; a shorter one counts for nothing', () => {
     expect(idleCredit(base, 30 * 60_000, at('2026-12-01T12:30:00.000Z'))).toBe(30 * 60_000);
     expect(idleCredit(base, 14 * 60_000, at('2026-12-01T12:30:00.000Z'))).toBe(0);
+    // Exactly 15 minutes is "15 minutes or more"; a millisecond less is not.
+    expect(idleCredit(base, 15 * 60_000, at('2026-12-01T12:30:00.000Z'))).toBe(15 * 60_000);
+    expect(idleCredit(base, 15 * 60_000 - 1, at('2026-12-01T12:30:00.000Z'))).toBe(0);
   });
   it('cannot reach further back than the previous contact plus 15 minutes', () => {
     // Five minutes since the last heartbeat: a stretch begun at most 15 minutes before it.
