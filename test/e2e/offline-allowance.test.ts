@@ -149,6 +149,22 @@ describe('POST /v1/offline-allowance', () => {
     expect(charged).toHaveLength(5);
   });
 
+  it('R9: a launch reported from offline while the user held a subscription is answered by it and charges nothing', async () => {
+    const team = await newTeam(gw, 50);
+    const user = await newMember(gw, team, ['autocad']);
+    const allowance = expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);
+    // Recorded after the allowance was given, but in force when the product ran.
+    const startsAt = new Date(Date.parse(allowance.issuedAt) - HOUR).toISOString();
+    const endsAt = new Date(Date.parse(allowance.issuedAt) + 30 * 24 * HOUR).toISOString();
+    expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: user.autodeskId, product: 'autocad', startsAt, endsAt }), 201);
+    const report = await user.api.post('/v1/launch', {
+      product: 'autocad',
+      provisional: { id: `${allowance.id}.0`, launchedAt: allowance.issuedAt },
+    });
+    expect(expectStatus(report, 200)).toMatchObject({ granted: true, source: 'subscription', charged: 0, session: null });
+    expect(expectStatus(await gw.op.get(`/v1/teams/${team}/balance`), 200).balance).toBe(50);
+  });
+
   it('the allowance is not charged', async () => {
     const team = await newTeam(gw, 20);
     const user = await newMember(gw, team);
