@@ -83,7 +83,8 @@ describe('R11-R13 Flex access', () => {
     // A guest refused a product that is no default is told R12 (assign it), not that defaults skip guests.
     const guest = ask({ memberships: [member({ guest: true, products: ['revit'], defaults: ['maya'] })] });
     expect(guest).toMatchObject({ granted: false, code: 'no-access', rule: 'R12' });
-    if (!guest.granted) expect(guest.reason).toBe(`Team Acme does not give ${me} access to AutoCAD through Flex; a team admin can assign it.`);
+    if (!guest.granted)
+      expect(guest.reason).toBe(`Team Acme does not give ${me} access to AutoCAD through Flex; a team admin can assign it.`);
   });
 
   it('a member of several teams must name one', () => {
