@@ -68,10 +68,10 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     config: deps.config,
     passwords: passwords(deps.config.scryptN, { threads: deps.config.scryptThreads, queue: deps.config.scryptQueue }),
   };
-  const launch = withLiveKeys(launcher(ctx, deps.store, deps.config.launchCache), deps.keys);
+  const metrics = deps.metrics ?? new Metrics();
+  const launch = withLiveKeys(launcher(ctx, deps.store, deps.config.launchCache, metrics.warm), deps.keys);
   const app = router();
 
-  const metrics = deps.metrics ?? new Metrics();
   // Request id, access log and request metrics: one info line per request, built only when info
   // is enabled. The id travels in the Hono context, and the two lines a request can write (this
   // one and onError's) pass it explicitly. Not an AsyncLocalStorage: on Node 20 it turns on

@@ -165,6 +165,18 @@ describe('GET /metrics (issue 8)', () => {
     expect(d('flexgate_charge_group_restarts_total{reason="taken-apart"}')).toBe(0);
   });
 
+  it('relaunches of an open session are counted as answered from the warm cache, with or without a read', async () => {
+    const team = await newTeam(gw, 100);
+    const user = await newMember(gw, team, ['autocad']);
+    const warm = (text: string) =>
+      value(text, 'flexgate_launch_warm_answers_total{how="cached"}') + value(text, 'flexgate_launch_warm_answers_total{how="rechecked"}');
+    const before = warm((await scrape()).text);
+    // The launch that charged and the first relaunch (which finds the session and keeps its answer) are not.
+    expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200).charged).toBe(7);
+    for (let i = 0; i < 4; i++) expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200).charged).toBe(0);
+    expect(warm((await scrape()).text) - before).toBe(3);
+  });
+
   it('answers loopback scrapers, the operator key and FLEXGATE_METRICS_TOKEN; refuses any other credential', async () => {
     expect((await scrape()).status).toBe(200);
     expect((await scrape(operatorKey)).status).toBe(200);

@@ -127,6 +127,16 @@ export interface ChargeObserver {
   takenApart(): void;
 }
 
+/**
+ * Relaunches answered from the warm cache of open sessions (services/launch.ts): with no read
+ * (nothing they depend on was committed since their last check) or after one. Plain fields the
+ * launch adds to, read at a scrape: the warm path pays an addition, not a call.
+ */
+export interface WarmCounts {
+  cached: number;
+  rechecked: number;
+}
+
 /** The gateway's metrics; one registry per process (each cluster worker exposes its own). */
 export class Metrics {
   readonly requests = new Counter('flexgate_http_requests_total', 'HTTP requests by method, route pattern and status.', [
@@ -175,6 +185,8 @@ export class Metrics {
     'Charge groups started over (lost-race: another transaction changed their rows first) or taken apart into one charge each (taken-apart).',
     ['reason'],
   );
+  // Whether relaunches take the fast path: a warm cache that stopped answering costs only speed.
+  readonly warm: WarmCounts = { cached: 0, rechecked: 0 };
   private readonly started = Date.now();
 
   /** What the launch store tells of its charge groups (launch/store.ts). */
@@ -213,7 +225,13 @@ export class Metrics {
       this.chargeGroupSeconds,
       this.chargeGroupRestarts,
     ];
-    return `${all.map((m) => m.render()).join('\n')}\n${uptime}\n`;
+    const warm = [
+      '# HELP flexgate_launch_warm_answers_total Relaunches of open Flex sessions answered from the warm cache: with no read (cached) or after one (rechecked).',
+      '# TYPE flexgate_launch_warm_answers_total counter',
+      `flexgate_launch_warm_answers_total{how="cached"} ${this.warm.cached}`,
+      `flexgate_launch_warm_answers_total{how="rechecked"} ${this.warm.rechecked}`,
+    ].join('\n');
+    return `${all.map((m) => m.render()).join('\n')}\n${warm}\n${uptime}\n`;
   }
 }
 

@@ -11,6 +11,7 @@ import type { ChargeResult } from '../launch/charges';
 import type { LaunchStore } from '../launch/store';
 import { type WarmLaunch, WarmLaunches } from '../launch/warm';
 import { orderedId } from '../lib/ids';
+import type { WarmCounts } from '../lib/metrics';
 import { acceptReport } from './allowance';
 import type { ServiceContext } from './context';
 import { fingerprint, type IdempotencyRequest, keyReused } from './idempotency';
@@ -45,7 +46,12 @@ const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => v instanceof Promis
  * cached, vouched for) answers; otherwise the facts are read with the other launches of the turn,
  * precedence decides, and a Flex grant is signed and charged with the other charges of its group.
  */
-export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: number): Launch {
+export function launcher(
+  ctx: ServiceContext,
+  store: LaunchStore,
+  cacheSize: number,
+  counts: WarmCounts = { cached: 0, rechecked: 0 },
+): Launch {
   const warm = cacheSize > 0 ? new WarmLaunches(cacheSize) : null;
   // (license, day) pairs this process already recorded: a subscription's relaunches write nothing more that day.
   const licenseDaysSeen = new Set<string>();
@@ -75,7 +81,10 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     const version = store.version(entry.answer.team);
     const confirmed = entry.confirmed;
     // The same object each time: the launch lane serialises it once (answerJson).
-    if (confirmed?.version === version && now.getTime() < confirmed.validUntilMs) return confirmed.answer;
+    if (confirmed?.version === version && now.getTime() < confirmed.validUntilMs) {
+      counts.cached++;
+      return confirmed.answer;
+    }
     const r = store.recheck(entry.answer.session.id, now.toISOString());
     return isPromise(r) ? r.then((x) => confirm(key, entry, version, x)) : confirm(key, entry, version, r);
   };
@@ -92,6 +101,7 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     const last = entry.confirmed?.answer;
     const answer = last && last.balance === r.balance ? last : { ...entry.answer, balance: r.balance };
     entry.confirmed = { version, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY, answer };
+    counts.rechecked++;
     return answer;
   };
 
