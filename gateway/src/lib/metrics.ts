@@ -189,6 +189,18 @@ export class Metrics {
   readonly warm: WarmCounts = { cached: 0, rechecked: 0 };
   private readonly started = Date.now();
 
+  /** The warm counts as a counter, made at a scrape so that it renders like the others. */
+  private warmAnswers(): Counter {
+    const c = new Counter(
+      'flexgate_launch_warm_answers_total',
+      'Relaunches of open Flex sessions answered from the warm cache: with no read (cached) or after one (rechecked).',
+      ['how'],
+    );
+    c.inc({ how: 'cached' }, this.warm.cached);
+    c.inc({ how: 'rechecked' }, this.warm.rechecked);
+    return c;
+  }
+
   /** What the launch store tells of its charge groups (launch/store.ts). */
   chargeObserver(): ChargeObserver {
     const launches = this.chargeGroupLaunches.bind({});
@@ -224,14 +236,9 @@ export class Metrics {
       this.chargeGroupLaunches,
       this.chargeGroupSeconds,
       this.chargeGroupRestarts,
+      this.warmAnswers(),
     ];
-    const warm = [
-      '# HELP flexgate_launch_warm_answers_total Relaunches of open Flex sessions answered from the warm cache: with no read (cached) or after one (rechecked).',
-      '# TYPE flexgate_launch_warm_answers_total counter',
-      `flexgate_launch_warm_answers_total{how="cached"} ${this.warm.cached}`,
-      `flexgate_launch_warm_answers_total{how="rechecked"} ${this.warm.rechecked}`,
-    ].join('\n');
-    return `${all.map((m) => m.render()).join('\n')}\n${warm}\n${uptime}\n`;
+    return `${all.map((m) => m.render()).join('\n')}\n${uptime}\n`;
   }
 }
 

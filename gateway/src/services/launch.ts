@@ -46,12 +46,7 @@ const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => v instanceof Promis
  * cached, vouched for) answers; otherwise the facts are read with the other launches of the turn,
  * precedence decides, and a Flex grant is signed and charged with the other charges of its group.
  */
-export function launcher(
-  ctx: ServiceContext,
-  store: LaunchStore,
-  cacheSize: number,
-  counts: WarmCounts = { cached: 0, rechecked: 0 },
-): Launch {
+export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: number, counts: WarmCounts): Launch {
   const warm = cacheSize > 0 ? new WarmLaunches(cacheSize) : null;
   // (license, day) pairs this process already recorded: a subscription's relaunches write nothing more that day.
   const licenseDaysSeen = new Set<string>();
