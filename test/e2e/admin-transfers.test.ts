@@ -71,6 +71,18 @@ describe('transfers (R3)', () => {
     expect(await balanceOf(gw, b)).toBe(0);
   });
 
+  it("R3: a lot's single last token moves like any other", async () => {
+    const a = await team(8);
+    const b = await team();
+    const admin = (await newAdmin(gw, [a, b])).api;
+    const u = await newMember(gw, a, ['autocad']);
+    expect(expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ charged: 7, balance: 1 });
+    const moved = expectStatus(await admin.post(`/v1/teams/${a}/transfers`, { toTeam: b, tokens: 1 }), 201);
+    expect(moved.lots.map((l: any) => l.tokens)).toEqual([1]);
+    expect(await balanceOf(gw, a)).toBe(0);
+    expect(await balanceOf(gw, b)).toBe(1);
+  });
+
   it('R3: concurrent transfers and launches never overdraw a lot (R4)', async () => {
     const a = await team(100);
     const b = await team();

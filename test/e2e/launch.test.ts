@@ -257,21 +257,41 @@ describe('daily charge (R6, R7, R8)', () => {
   });
 
   it('R7 + R2: 20 concurrent launches just after a lot expired with tokens left open one session and charge once', async () => {
-    // The lot's year ends a minute after T0, with 30 tokens unused and nothing written since: the
-    // first charge after it must write its expiry entry first (on SQLite: the general path).
+    // The lot's year ends a minute after T0, with tokens unused (30, then a single one) and nothing
+    // written since: the first charge after it must write its expiry entry first (on SQLite: the general path).
+    for (const left of [30, 1]) {
+      await setClock(gw, T0);
+      const t = await team();
+      const expiring = await buy(gw, t, left, '2025-03-15T10:01:00Z');
+      expect(expiring.expiresAt).toBe('2026-03-15T10:01:00.000Z');
+      const fresh = await buy(gw, t, 100);
+      const u = await newMember(gw, t, ['autocad']);
+      await setClock(gw, new Date(T0.getTime() + 2 * 60_000));
+      const answers = await simultaneousLaunches(u, 'autocad');
+      await expectOneSessionCharged(t, u.autodeskId, answers, 7, 93);
+      const ledger = await ledgerOf(gw, t);
+      expect(ledger.filter((e) => e.kind === 'expiry').map((e) => [e.lotId, e.tokens])).toEqual([[expiring.lotId, -left]]);
+      expect(ledger.filter((e) => e.kind === 'charge').map((e) => e.lotId)).toEqual([fresh.lotId]);
+      // Written by the charge, not left to the ledger read: the chain never lists a charge before an expiry dated earlier.
+      expect(ledger.map((e) => e.kind)).toEqual(['purchase', 'purchase', 'expiry', 'charge']);
+    }
+  });
+
+  it('R2 + R5: a lot whose year ends with a single token left gives it up through an expiry entry', async () => {
     const t = await team();
-    const expiring = await buy(gw, t, 30, '2025-03-15T10:01:00Z');
-    expect(expiring.expiresAt).toBe('2026-03-15T10:01:00.000Z');
-    const fresh = await buy(gw, t, 100);
+    // Bought a year ago less two minutes: 8 tokens, of which a launch takes 7.
+    const lot = await buy(gw, t, 8, new Date(T0.getTime() - 365 * DAY + 2 * 60_000).toISOString());
     const u = await newMember(gw, t, ['autocad']);
-    await setClock(gw, new Date(T0.getTime() + 2 * 60_000));
-    const answers = await simultaneousLaunches(u, 'autocad');
-    await expectOneSessionCharged(t, u.autodeskId, answers, 7, 93);
+    expect(expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ charged: 7, balance: 1 });
+    await setClock(gw, new Date(T0.getTime() + 10 * 60_000));
+    expect(await balanceOf(gw, t)).toBe(0);
     const ledger = await ledgerOf(gw, t);
-    expect(ledger.filter((e) => e.kind === 'expiry').map((e) => [e.lotId, e.tokens])).toEqual([[expiring.lotId, -30]]);
-    expect(ledger.filter((e) => e.kind === 'charge').map((e) => e.lotId)).toEqual([fresh.lotId]);
-    // Written by the charge, not left to the ledger read: the chain never lists a charge before an expiry dated earlier.
-    expect(ledger.map((e) => e.kind)).toEqual(['purchase', 'purchase', 'expiry', 'charge']);
+    expect(ledger.map((e) => [e.kind, e.lotId, e.tokens])).toEqual([
+      ['purchase', lot.lotId, 8],
+      ['charge', lot.lotId, -7],
+      ['expiry', lot.lotId, -1],
+    ]);
+    expect(ledger.find((e) => e.kind === 'expiry')?.at).toBe(lot.expiresAt);
   });
 
   it('R7: relaunching from another machine within the 24 hours charges nothing and returns the same session', async () => {

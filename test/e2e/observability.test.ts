@@ -150,7 +150,9 @@ describe('GET /metrics (issue 8)', () => {
     const team = await newTeam(gw, 1000);
     const users = await Promise.all(Array.from({ length: 24 }, () => newMember(gw, team, ['autocad'])));
     const before = (await scrape()).text;
+    const started = performance.now();
     const answers = await Promise.all(users.map((u) => u.api.post('/v1/launch', { product: 'autocad' })));
+    const seconds = (performance.now() - started) / 1000;
     for (const a of answers) expect(expectStatus(a, 200).charged).toBe(7);
     const m = (await scrape()).text;
     const d = (series: string) => value(m, series) - value(before, series);
@@ -161,7 +163,10 @@ describe('GET /metrics (issue 8)', () => {
     expect(groups).toBeLessThan(24);
     expect(d('flexgate_charge_group_launches_bucket{le="+Inf"}')).toBe(groups);
     expect(d('flexgate_charge_group_duration_seconds_count')).toBe(groups);
+    // Each group committed within the launches' own time, and with nothing else writing none started over.
     expect(d('flexgate_charge_group_duration_seconds_sum')).toBeGreaterThan(0);
+    expect(d('flexgate_charge_group_duration_seconds_sum')).toBeLessThanOrEqual(groups * seconds);
+    expect(d('flexgate_charge_group_restarts_total{reason="lost-race"}')).toBe(0);
     expect(d('flexgate_charge_group_restarts_total{reason="taken-apart"}')).toBe(0);
   });
 
