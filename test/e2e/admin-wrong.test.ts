@@ -69,6 +69,34 @@ describe('licences only for catalog products (R9)', () => {
   });
 });
 
+describe('licences that end when or before they start (R9)', () => {
+  it('are refused with a 400 that says so; a valid one is granted with an id that names its kind', async () => {
+    const acc = await newAccount(gw);
+    for (const kind of ['subscriptions', 'trials']) {
+      for (const endsAt of ['2026-05-31T23:59:59Z', '2026-06-01T00:00:00Z']) {
+        const r = await gw.op.post(`/v1/${kind}`, {
+          autodeskId: acc.autodeskId,
+          product: 'revit',
+          startsAt: '2026-06-01T00:00:00Z',
+          endsAt,
+        });
+        expect(r.status, `${kind} ${endsAt}`).toBe(400);
+        expect(r.headers.get('content-type')).toContain('application/problem+json');
+        expect(r.body.detail).toBe('endsAt must come after startsAt.');
+      }
+    }
+    const sub = expectStatus(
+      await gw.op.post('/v1/subscriptions', { autodeskId: acc.autodeskId, product: 'revit', endsAt: '2099-01-01T00:00:00Z' }),
+      201,
+    );
+    const trial = expectStatus(
+      await gw.op.post('/v1/trials', { autodeskId: acc.autodeskId, product: 'autocad', endsAt: '2099-01-01T00:00:00Z' }),
+      201,
+    );
+    expect([sub.id.split('_')[0], sub.kind, trial.id.split('_')[0], trial.kind]).toEqual(['sub', 'subscription', 'trl', 'trial']);
+  });
+});
+
 describe('dates that do not exist are refused, not rolled over', () => {
   it('purchasedAt 30 February buys nothing (400); usage from 30 February is a 400', async () => {
     const team = await newTeam(gw, 10);
