@@ -179,6 +179,24 @@ describe('alerts (R19)', () => {
     expect(expiring[0].text).toContain(lot.expiresAt);
   });
 
+  it('R19: a team told of an expiring lot that is now spent still hears at once when a charge takes it below the line', async () => {
+    const key = `rate35-${Math.random().toString(36).slice(2, 8)}`;
+    expectStatus(await gw.op.post('/v1/products', { key, name: 'Rate 35', dailyRate: 35 }), 201);
+    const team = await newCheckedTeam();
+    const admin = await newAdmin(gw, [team]);
+    await buy(gw, team, 50, new Date(T0.getTime() - 300 * DAY).toISOString()); // expires in 65 days: announced
+    expect(await alertsOf(admin.email, 'alert-expiring')).toHaveLength(1);
+    await buy(gw, team, 100); // 150 bought: the line is 30
+    const users = await Promise.all(Array.from({ length: 4 }, () => newMember(gw, team, [key])));
+    // 115, 80 (the announced lot spent), 45: above the line; then 10.
+    for (const u of users.slice(0, 3)) expectStatus(await u.api.post('/v1/launch', { product: key }), 200);
+    expect(await alertsOf(admin.email, 'alert-low-balance')).toEqual([]);
+    expect(expectStatus(await users[3]!.api.post('/v1/launch', { product: key }), 200).balance).toBe(10);
+    const mails = await alertsOf(admin.email, 'alert-low-balance');
+    expect(mails).toHaveLength(1);
+    expect(mails[0].subject).toMatch(/10 tokens left/);
+  });
+
   it('R19: tokens expiring within 90 days are announced once per lot, including when time alone brings a lot within 90 days', async () => {
     const team = await newCheckedTeam();
     const admin = await newAdmin(gw, [team]);
