@@ -139,6 +139,20 @@ describe('forecast', () => {
     expect((await gw.op.get('/v1/teams/tm_nope/forecast')).status).toBe(404);
   });
 
+  it('the burn counts whole days only: five days without use burn nothing, and neither does a launch today', async () => {
+    await setClock(gw, '2026-03-01T08:00:00Z');
+    const team = await newTeam(gw, 500);
+    await setClock(gw, '2026-03-06T08:00:00Z');
+    let f = expectStatus(await gw.op.get(`/v1/teams/${team}/forecast`), 200);
+    expect(f.window).toEqual({ from: '2026-03-01', to: '2026-03-06', days: 5, tokens: 0 });
+    expect(f).toMatchObject({ dailyBurn: 0, atRisk: 500 });
+    const ann = await newMember(gw, team, ['revit']);
+    expectStatus(await ann.api.post('/v1/launch', { product: 'revit' }), 200);
+    f = expectStatus(await gw.op.get(`/v1/teams/${team}/forecast`), 200);
+    expect(f.window).toEqual({ from: '2026-03-01', to: '2026-03-06', days: 5, tokens: 0 });
+    expect(f).toMatchObject({ balance: 490, dailyBurn: 0, atRisk: 490 });
+  });
+
   it('a team one day old is forecast from its one day of use', async () => {
     await setClock(gw, '2026-03-01T08:00:00Z');
     const team = await newTeam(gw, 100);
