@@ -210,6 +210,10 @@ describe('right-sizing advice', () => {
     const early = expectStatus(await gw.op.get(`/v1/teams/${team}/advice`), 200);
     expect(early.flex).toEqual([]);
 
+    // This month's use is not last year's: Ann's launch of 10 June 2026 counts nowhere below.
+    await setClock(gw, '2026-06-10T08:00:00Z');
+    await buy(gw, team, 10); // last year's lots have expired
+    await launchOnDays(ann, cad, ['2026-06-10']);
     await setClock(gw, '2026-06-15T08:00:00Z');
     const a = expectStatus(await gw.op.get(`/v1/teams/${team}/advice`), 200);
     expect(a.year).toEqual({ from: '2025-06-01T00:00:00.000Z', to: '2026-06-01T00:00:00.000Z' });
