@@ -275,6 +275,11 @@ describe('console: usage as Flex shows it (R15)', () => {
     const page = await gw.op.get(`/v1/teams/${a}/ledger?kind=purchase&limit=1`);
     expect(expectStatus(page, 200)).toHaveLength(1);
     expect(page.headers.get('link')).toMatch(/after=\d+&limit=1&kind=purchase>; rel="next"/);
+    // Following the links: each entry once, then an empty page.
+    const second = await gw.op.get(/<([^>]+)>/.exec(page.headers.get('link') ?? '')?.[1] ?? '');
+    expect(expectStatus(second, 200).map((e: any) => e.tokens)).toEqual([5]);
+    const third = await gw.op.get(/<([^>]+)>/.exec(second.headers.get('link') ?? '')?.[1] ?? '');
+    expect(expectStatus(third, 200)).toEqual([]);
     expect(expectStatus(await gw.op.get(`/v1/teams/${a}/ledger?kind=charge`), 200)).toEqual([]);
     expect((await gw.op.get(`/v1/teams/${a}/ledger?kind=gift`)).status).toBe(400);
   });

@@ -203,7 +203,7 @@ describe('right-sizing advice', () => {
     }
     await launchOnDays(ann, cad, daysFrom('2025-06-01', 30));
     await launchOnDays(bob, cad, daysFrom('2025-07-01', 5));
-    await launchOnDays(carl, viz, ['2025-08-01', '2025-08-01', '2025-09-10', '2026-01-05']);
+    await launchOnDays(carl, viz, ['2025-06-01', '2025-08-01', '2025-08-01', '2025-09-10', '2026-01-05']);
 
     // Within June 2025 last year is June 2024 to May 2025: nothing used then.
     await setClock(gw, '2025-06-30T08:00:00Z');
@@ -230,12 +230,12 @@ describe('right-sizing advice', () => {
         saving: 10_000,
       },
     ]);
-    // Carl launched his on 3 days ($15 through Flex); Dave never: both subscriptions cost $500.
+    // Carl launched his on 4 days, the year's first among them ($20 through Flex); Dave never: both subscriptions cost $500.
     expect(a.subscriptions.map((s: any) => [s.autodeskId, s.daysUsed, s.flexCost, s.subscriptionCost, s.saving])).toEqual([
       [dave.autodeskId, 0, 0, 50_000, 50_000],
-      [carl.autodeskId, 3, 1500, 50_000, 48_500],
+      [carl.autodeskId, 4, 2000, 50_000, 48_000],
     ]);
-    expect(a.total).toEqual({ flexSaving: 10_000, subscriptionSaving: 98_500 });
+    expect(a.total).toEqual({ flexSaving: 10_000, subscriptionSaving: 98_000 });
 
     const csv = await gw.op.get(`/v1/teams/${team}/advice?format=csv`);
     expect(csv.status).toBe(200);
@@ -256,7 +256,7 @@ describe('right-sizing advice', () => {
     expect(rows.slice(1).map((r) => [r[0], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]])).toEqual([
       [ann.autodeskId, cad, 'subscribe', '30', '300', '300.00', '200.00', '100.00', 'USD'],
       [dave.autodeskId, viz, 'use Flex', '0', '0', '0.00', '500.00', '500.00', 'USD'],
-      [carl.autodeskId, viz, 'use Flex', '3', '15', '15.00', '500.00', '485.00', 'USD'],
+      [carl.autodeskId, viz, 'use Flex', '4', '20', '20.00', '500.00', '480.00', 'USD'],
     ]);
     // A spreadsheet asking by its Accept header gets the same file; an explicit format wins over it.
     const accepted = await gw.op.get(`/v1/teams/${team}/advice`, { accept: 'text/csv' });
