@@ -115,27 +115,30 @@ describe('admin changes reach the next launch on every instance', () => {
   });
 
   it('R1/R2: a lot running out of time lowers the balance a warm launch answers, with nothing written in between', async () => {
-    const now = Date.now();
-    for (const gw of [a, b]) await setClock(gw, new Date(now));
-    const team = await newTeam(a);
-    // Expires one hour from now (bought a year ago, less an hour), and a second, fresh lot.
-    await buy(a, team, 30, new Date(now - 365 * 86400_000 + 3600_000).toISOString());
-    await buy(a, team, 50);
-    const u = await newMember(a, team, ['autocad']);
-    const token = u.api.token as string;
-    const first = expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200);
-    // Relaunched after the free window (the first relaunch settles the day, R7a) and twice more: A
-    // then answers from what it keeps warm, until something is committed or the lot expires.
-    await setClock(a, new Date(now + 10 * 60_000));
-    for (let i = 0; i < 3; i++) {
-      expect(expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200).balance).toBe(80 - first.charged);
+    // With a second, fresh lot of 50, and then with none: the balance left is then 0, no lot at all.
+    for (const fresh of [50, 0]) {
+      const now = Date.now();
+      for (const gw of [a, b]) await setClock(gw, new Date(now));
+      const team = await newTeam(a);
+      // Expires one hour from now (bought a year ago, less an hour).
+      await buy(a, team, 30, new Date(now - 365 * 86400_000 + 3600_000).toISOString());
+      if (fresh > 0) await buy(a, team, fresh);
+      const u = await newMember(a, team, ['autocad']);
+      const token = u.api.token as string;
+      const first = expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200);
+      // Relaunched after the free window (the first relaunch settles the day, R7a) and twice more: A
+      // then answers from what it keeps warm, until something is committed or the lot expires.
+      await setClock(a, new Date(now + 10 * 60_000));
+      for (let i = 0; i < 3; i++) {
+        expect(expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200).balance).toBe(30 + fresh - first.charged);
+      }
+      // R2 drew the charge from the expiring lot; two hours on, what is left of it no longer counts.
+      await setClock(a, new Date(now + 2 * 3600_000));
+      expect(expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({
+        session: { id: first.session.id },
+        balance: fresh,
+      });
     }
-    // R2 drew the charge from the expiring lot; two hours on, what is left of it no longer counts.
-    await setClock(a, new Date(now + 2 * 3600_000));
-    expect(expectStatus(await on(a, token).post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({
-      session: { id: first.session.id },
-      balance: 50,
-    });
     for (const gw of [a, b]) await setClock(gw, new Date());
   });
 });
