@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
 import { type ConsoleBrowser, consoleSignIn, formKey, unescapeHtml } from '../harness/console';
-import { balanceOf, joinTeam, ledgerOf, newAccount, setClock, signIn } from '../harness/fixtures';
-import type { TestGateway } from '../harness/gateway';
+import { balanceOf, joinTeam, ledgerOf, newAccount, newTeam, setClock, signIn } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 import { ledgerCheckedSuite } from '../harness/suite';
 
@@ -282,5 +282,16 @@ describe('console: usage as Flex shows it (R15)', () => {
     expect(expectStatus(third, 200)).toEqual([]);
     expect(expectStatus(await gw.op.get(`/v1/teams/${a}/ledger?kind=charge`), 200)).toEqual([]);
     expect((await gw.op.get(`/v1/teams/${a}/ledger?kind=gift`)).status).toBe(400);
+  });
+
+  it("R5: a new gateway's first ledger entry is on the API's first page, read without a cursor", async () => {
+    const fresh = await startTestGateway();
+    try {
+      const t = await newTeam(fresh, 10);
+      const first = expectStatus(await fresh.op.get(`/v1/teams/${t}/ledger`), 200);
+      expect(first.map((e: any) => [e.kind, e.tokens])).toEqual([['purchase', 10]]);
+    } finally {
+      await fresh.close();
+    }
   });
 });
