@@ -19,10 +19,9 @@ export async function insertLicense(db: Kysely<DB>, l: LicenseFact & { createdAt
     .execute();
 }
 
-/** Licenses of one Autodesk ID still running at `nowIso` (R10: keyed on the exact ID), optionally of one product. */
-export async function currentLicenses(db: Kysely<DB>, autodeskId: string, nowIso: string, product?: string): Promise<LicenseFact[]> {
-  const all = (await licensesOf(db, [autodeskId], nowIso)).get(autodeskId) ?? [];
-  return product === undefined ? all : all.filter((l) => l.product === product);
+/** Licenses of one Autodesk ID still running at `nowIso` (R10: keyed on the exact ID). */
+export async function currentLicenses(db: Kysely<DB>, autodeskId: string, nowIso: string): Promise<LicenseFact[]> {
+  return (await licensesOf(db, [autodeskId], nowIso)).get(autodeskId) ?? [];
 }
 
 const licensesQuery = shaped((db, a: { ids: string[]; now: string }) =>
