@@ -83,6 +83,44 @@ describe('members and invitations (R11)', () => {
     expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200)).toMatchObject({ source: 'flex', charged: 7 });
   });
 
+  it('R11: inviting someone twice answers with their state in this team, not in another of their teams', async () => {
+    const a = await newTeam(gw);
+    const b = await newTeam(gw);
+    const admin = (await newAdmin(gw, [a, b])).api;
+    // Active in A first, then invited to B twice: the second is told to resend B's invitation.
+    const active = await newAccount(gw);
+    await joinTeam(gw, a, active);
+    expectStatus(await admin.post(`/v1/teams/${b}/members`, { invite: `Ann Active <${active.autodeskId}>` }), 201);
+    const again = await admin.post(`/v1/teams/${b}/members`, { invite: `Ann Active <${active.autodeskId}>` });
+    expect([again.status, again.body.detail]).toEqual([409, expect.stringMatching(/already invited to this team; resend/)]);
+    // Still only invited to A, active in B: inviting to B again says they are already a member.
+    const pending = await newAccount(gw);
+    expectStatus(await admin.post(`/v1/teams/${a}/members`, { invite: `Bo Pending <${pending.autodeskId}>` }), 201);
+    await joinTeam(gw, b, pending);
+    const twice = await admin.post(`/v1/teams/${b}/members`, { invite: `Bo Pending <${pending.autodeskId}>` });
+    expect([twice.status, twice.body.detail]).toEqual([409, `${pending.autodeskId} is already a member of this team.`]);
+  });
+
+  it("R11: a person invited to two teams: each team's admin sees that team's invitation, never the other's", async () => {
+    const b = await teamWithAdmin();
+    const a = await teamWithAdmin();
+    const email = uniqueEmail('twice');
+    const toB = expectStatus(await b.admin.post(`/v1/teams/${b.team}/members`, { invite: `Tess Twice <${email}>` }), 201).invitation;
+    // A minute later, so that A's invitation is the newer one whichever way the rows are read.
+    await setClock(gw, at(60_000));
+    const toA = expectStatus(await a.admin.post(`/v1/teams/${a.team}/members`, { invite: `Tess Twice <${email}>` }), 201).invitation;
+    expect(toA.id).not.toBe(toB.id);
+    const listed = expectStatus(await b.admin.get(`/v1/teams/${b.team}/members`), 200).find((m: any) => m.autodeskId === email);
+    expect(listed.invitation).toEqual(toB);
+    const changed = expectStatus(
+      await b.admin.put(`/v1/teams/${b.team}/members/${encodeURIComponent(email)}/products`, { products: ['autocad'] }),
+      200,
+    );
+    expect(changed.invitation).toEqual(toB);
+    const inA = expectStatus(await a.admin.get(`/v1/teams/${a.team}/members`), 200).find((m: any) => m.autodeskId === email);
+    expect(inA.invitation).toEqual(toA);
+  });
+
   it("R11: a pending invitee cannot launch (invitation-pending), nor an expired one; accepting with the existing account's password makes it active", async () => {
     const { team, admin } = await teamWithAdmin();
     const account = await newAccount(gw, 'existing');
