@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mailsTo, newAdmin, postCsv, tokenOf, uniqueEmail } from '../harness/admin';
+import { allMembers, mailsTo, newAdmin, postCsv, tokenOf, uniqueEmail } from '../harness/admin';
 import { acceptInvitationOf, buy, joinTeam, newAccount, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -121,6 +121,67 @@ describe('members and invitations (R11)', () => {
     expect(changed.invitation).toEqual(toB);
     const inA = expectStatus(await a.admin.get(`/v1/teams/${a.team}/members`), 200).find((m: any) => m.autodeskId === email);
     expect(inA.invitation).toEqual(toA);
+  });
+
+  it("R11-R13: what is done to a person's membership in one team leaves their other teams as they were", async () => {
+    const [a, b, c] = [await newTeam(gw), await newTeam(gw), await newTeam(gw)];
+    const op = gw.op;
+    const p = await newAccount(gw);
+    const id = encodeURIComponent(p.autodeskId);
+    const memberIn = async (team: string) => (await allMembers(op, team)).find((m) => m.autodeskId === p.autodeskId);
+    const selection = (m: any) => m && { status: m.status, allProducts: m.allProducts, products: m.products };
+    const defaultsOf = async (team: string) => expectStatus(await op.get(`/v1/teams/${team}/defaults`), 200).products;
+    await joinTeam(gw, a, p, { products: ['autocad'] });
+    expectStatus(await op.post(`/v1/teams/${b}/members`, { autodeskId: p.autodeskId, products: ['revit'] }), 201);
+    expectStatus(await op.post(`/v1/teams/${c}/members`, { autodeskId: p.autodeskId, products: ['maya'] }), 201);
+    expectStatus(await op.put(`/v1/teams/${a}/defaults`, { products: ['revit'] }), 200);
+    expectStatus(await op.put(`/v1/teams/${b}/defaults`, { products: ['maya'] }), 200);
+    // Accepting C's invitation (the latest mailed) makes C active, not B.
+    await acceptInvitationOf(gw, p);
+    const expected = {
+      a: { status: 'active', allProducts: false, products: ['autocad'] },
+      b: { status: 'invited', allProducts: false, products: ['revit'] },
+      c: { status: 'active', allProducts: false, products: ['maya'] },
+    };
+    const expectTeams = async () =>
+      expect({ a: selection(await memberIn(a)), b: selection(await memberIn(b)), c: selection(await memberIn(c)) }).toEqual(expected);
+    await expectTeams();
+
+    expectStatus(await op.put(`/v1/teams/${b}/members/${id}/products`, { allProducts: true }), 200);
+    expected.b = { status: 'invited', allProducts: true, products: [] };
+    await expectTeams();
+    expectStatus(await op.put(`/v1/teams/${a}/members/${id}/products`, { products: ['3ds-max', 'autocad'] }), 200);
+    expected.a.products = ['3ds-max', 'autocad'];
+    await expectTeams();
+    const csv = `name,email,products\nP,${p.autodeskId},civil-3d\n`;
+    expect(expectStatus(await postCsv(op, `/v1/teams/${c}/members/import`, csv), 200)).toMatchObject({ updated: 1, errors: [] });
+    expected.c.products = ['civil-3d'];
+    await expectTeams();
+    expectStatus(await op.put(`/v1/teams/${b}/defaults`, { products: ['civil-3d'] }), 200);
+    expect([await defaultsOf(a), await defaultsOf(b)]).toEqual([['revit'], ['civil-3d']]);
+    expect((await op.delete(`/v1/teams/${b}/members/${id}`)).status).toBe(204);
+    expect([selection(await memberIn(a)), await memberIn(b), selection(await memberIn(c))]).toEqual([expected.a, undefined, expected.c]);
+    // Imported into B again: new there, so invited there (asked, R11), whatever they are elsewhere.
+    const again = `name,email,products\nP,${p.autodeskId},revit\n`;
+    expect(expectStatus(await postCsv(op, `/v1/teams/${b}/members/import`, again), 200)).toEqual({ created: 1, updated: 0, errors: [] });
+    expect(selection(await memberIn(b))).toEqual({ status: 'invited', allProducts: false, products: ['revit'] });
+  });
+
+  it("R11, R12: what is done to one member leaves the team's other members as they were", async () => {
+    const team = await newTeam(gw);
+    const [p, q] = [await newAccount(gw), await newAccount(gw)];
+    await joinTeam(gw, team, p, { products: ['autocad'] });
+    await joinTeam(gw, team, q, { products: ['maya'] });
+    const qAsIs = { autodeskId: q.autodeskId, status: 'active', allProducts: false, products: ['maya'] };
+    const others = async () =>
+      (await allMembers(gw.op, team))
+        .filter((m) => m.autodeskId !== p.autodeskId)
+        .map((m) => ({ autodeskId: m.autodeskId, status: m.status, allProducts: m.allProducts, products: m.products }));
+    expectStatus(await gw.op.put(`/v1/teams/${team}/members/${encodeURIComponent(p.autodeskId)}/products`, { allProducts: true }), 200);
+    expect(await others()).toEqual([qAsIs]);
+    expect((await gw.op.delete(`/v1/teams/${team}/members/${encodeURIComponent(p.autodeskId)}`)).status).toBe(204);
+    expect(await allMembers(gw.op, team)).toHaveLength(1);
+    expect(await others()).toEqual([qAsIs]);
   });
 
   it("R11: a pending invitee cannot launch (invitation-pending), nor an expired one; accepting with the existing account's password makes it active", async () => {
