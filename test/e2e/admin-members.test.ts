@@ -112,6 +112,7 @@ describe('members and invitations (R11)', () => {
     await setClock(gw, at(60_000));
     const toA = expectStatus(await a.admin.post(`/v1/teams/${a.team}/members`, { invite: `Tess Twice <${email}>` }), 201).invitation;
     expect(toA.id).not.toBe(toB.id);
+    const fromA = (await mailsTo(gw, email)).filter((m) => m.kind === 'invitation')[1];
     const listed = expectStatus(await b.admin.get(`/v1/teams/${b.team}/members`), 200).find((m: any) => m.autodeskId === email);
     expect(listed.invitation).toEqual(toB);
     const changed = expectStatus(
@@ -121,6 +122,20 @@ describe('members and invitations (R11)', () => {
     expect(changed.invitation).toEqual(toB);
     const inA = expectStatus(await a.admin.get(`/v1/teams/${a.team}/members`), 200).find((m: any) => m.autodeskId === email);
     expect(inA.invitation).toEqual(toA);
+    // Someone else invited to B later: Tess's answer still carries her own invitation.
+    const nick = uniqueEmail('newer');
+    expectStatus(await b.admin.post(`/v1/teams/${b.team}/members`, { invite: `Nick Newer <${nick}>` }), 201);
+    const mine = await b.admin.put(`/v1/teams/${b.team}/members/${encodeURIComponent(email)}/products`, { products: ['revit'] });
+    expect(expectStatus(mine, 200).invitation).toEqual(toB);
+    // B resends, then removes her: the token A sent her still lets her join A.
+    expectStatus(await b.admin.post(`/v1/teams/${b.team}/invitations/${toB.id}/resend`), 200);
+    expect((await b.admin.delete(`/v1/teams/${b.team}/members/${encodeURIComponent(email)}`)).status).toBe(204);
+    const joined = await gw.anon.post('/v1/invitations/accept', { token: tokenOf(fromA.text), password: 'tess-password' });
+    expect(expectStatus(joined, 200)).toMatchObject({ team: a.team, status: 'active' });
+    // Nor did Tess's resend and removal touch Nick's invitation to B.
+    const [toNick] = await mailsTo(gw, nick);
+    const nickJoined = await gw.anon.post('/v1/invitations/accept', { token: tokenOf(toNick.text), password: 'nick-password' });
+    expect(expectStatus(nickJoined, 200)).toMatchObject({ team: b.team, status: 'active' });
   });
 
   it("R11-R13: what is done to a person's membership in one team leaves their other teams as they were", async () => {

@@ -93,6 +93,21 @@ describe('usage reports (R15)', () => {
     await expectLedgerMatchesBalance(gw, team);
   });
 
+  it('R15: a report names people as this team knows them, never by the name another team gave them', async () => {
+    await setClock(gw, T0);
+    const team = await newTeam(gw, 100);
+    const other = await newTeam(gw);
+    const u = await newMember(gw, team, ['autocad']);
+    expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+    // Gone from this team since; the report still has their use, under their account's name.
+    expect((await gw.op.delete(`/v1/teams/${team}/members/${encodeURIComponent(u.autodeskId)}`)).status).toBe(204);
+    const report = async () => (await gw.op.get(`/v1/teams/${team}/usage?from=2026-03-15&to=2026-03-15`, { accept: 'text/csv' })).body;
+    const before = await report();
+    expect(before).toContain(u.autodeskId);
+    expectStatus(await gw.op.post(`/v1/teams/${other}/members`, { invite: `Alias Elsewhere <${u.autodeskId}>` }), 201);
+    expect(await report()).toBe(before);
+  });
+
   it('R15: the summary: available, used and bought add up, token events of the last 90 days, tokens per day', async () => {
     await setClock(gw, T0);
     const team = await newTeam(gw, 300);
