@@ -19,6 +19,8 @@ beforeAll(async () => {
   teamA = await newTeam(gw, 100);
   teamB = await newTeam(gw, 100);
   adminA = (await newAdmin(gw, [teamA])).api;
+  // B has an admin of its own: A's key must not borrow B's admin links.
+  await newAdmin(gw, [teamB]);
   memberB = await newMember(gw, teamB, ['autocad']);
   const inv = expectStatus(await gw.op.post(`/v1/teams/${teamB}/members`, { invite: 'Pending B <pending.b@example.com>' }), 201);
   invitationB = inv.invitation.id;

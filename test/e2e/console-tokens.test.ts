@@ -25,6 +25,8 @@ async function setup(
   const a = await team(tokens);
   const c = await team();
   const other = await team(50);
+  // The other team has an admin of its own, so that its admin links exist to be wrongly borrowed.
+  await newAdmin(gw, [other]);
   const admin = await newAdmin(gw, [a, c]);
   const key = admin.api.token as string;
   return { a, c, other, adminId: admin.id, key, browser: await consoleSignIn(gw, key) };

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
+import { consoleSignIn } from '../harness/console';
 import { newAccount, newMember, newTeam, seedCatalog, setClock } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -158,6 +159,9 @@ describe('revocation, refused on every instance within seconds', () => {
     const team = await newTeam(a, 100);
     const admin = await newAdmin(a, [team]);
     const other = await newAdmin(a, [team]);
+    // A third admin of the team, signed in to the console, whom none of this may touch.
+    const bystander = await newAdmin(a, [team]);
+    const bystanderConsole = await consoleSignIn(b, bystander.api.token as string);
     expectStatus(await b.anon.as(admin.api.token as string).get(`/v1/teams/${team}/balance`), 200);
     // Another admin may not touch this one's key.
     expect((await other.api.post(`/v1/admins/${admin.id}/key`, {})).status).toBe(403);
@@ -172,5 +176,7 @@ describe('revocation, refused on every instance within seconds', () => {
     expect((await a.op.delete(`/v1/admins/${other.id}`)).status).toBe(204);
     expect((await b.anon.as(other.api.token as string).get(`/v1/teams/${team}/balance`)).status).toBe(401);
     expect((await a.op.delete(`/v1/admins/${other.id}`)).status).toBe(404);
+    expectStatus(await b.anon.as(bystander.api.token as string).get(`/v1/teams/${team}/balance`), 200);
+    expect((await bystanderConsole.get(`/console/teams/${team}`)).status).toBe(200);
   });
 });
