@@ -67,8 +67,23 @@ describe('sign-in failures, counted across instances', () => {
   it('failures of one account never make another wait', async () => {
     const gw = await started();
     const [victim, bystander] = [await newAccount(gw), await newAccount(gw)];
+    // The bystander has a failure of its own on record, but far from the limit.
+    expect((await gw.anon.post('/v1/signin', { autodeskId: bystander.autodeskId, password: 'typo' })).status).toBe(401);
     for (let i = 0; i < 6; i++) await gw.anon.post('/v1/signin', { autodeskId: victim.autodeskId, password: 'wrong-one' });
     expectStatus(await gw.anon.post('/v1/signin', bystander), 200);
+  });
+
+  it("another account's successful sign-in does not wipe this one's failures", async () => {
+    const gw = await started();
+    const [victim, attacker] = [await newAccount(gw), await newAccount(gw)];
+    for (let i = 0; i < 4; i++) {
+      expect((await gw.anon.post('/v1/signin', { autodeskId: victim.autodeskId, password: `guess-${i}` })).status).toBe(401);
+      // An attacker failing, then signing in, on an account of their own between guesses changes nothing.
+      expect((await gw.anon.post('/v1/signin', { autodeskId: attacker.autodeskId, password: 'oops' })).status).toBe(401);
+      expectStatus(await gw.anon.post('/v1/signin', attacker), 200);
+    }
+    expect((await gw.anon.post('/v1/signin', { autodeskId: victim.autodeskId, password: 'guess-4' })).status).toBe(401);
+    expectWait(await gw.anon.post('/v1/signin', victim), 'too-many-requests', 429);
   });
 });
 
