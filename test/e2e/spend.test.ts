@@ -204,6 +204,11 @@ describe('right-sizing advice', () => {
     await launchOnDays(ann, cad, daysFrom('2025-06-01', 30));
     await launchOnDays(bob, cad, daysFrom('2025-07-01', 5));
     await launchOnDays(carl, viz, ['2025-06-01', '2025-08-01', '2025-08-01', '2025-09-10', '2026-01-05']);
+    // Another team's heavy user of the same product is that team's business, not this advice's.
+    await setClock(gw, '2025-06-01T08:00:00Z');
+    const elsewhere = await newTeam(gw);
+    expectStatus(await gw.op.post(`/v1/teams/${elsewhere}/purchases`, { tokens: 1000, pricePerToken: 300 }), 201);
+    await launchOnDays(await newMember(gw, elsewhere, [cad]), cad, daysFrom('2025-06-01', 40));
 
     // Within June 2025 last year is June 2024 to May 2025: nothing used then.
     await setClock(gw, '2025-06-30T08:00:00Z');
@@ -215,6 +220,8 @@ describe('right-sizing advice', () => {
     await buy(gw, team, 10); // last year's lots have expired
     await launchOnDays(ann, cad, ['2026-06-10']);
     await setClock(gw, '2026-06-15T08:00:00Z');
+    // The other team's advice, read first, folds its year of use into the monthly rollup.
+    expect(expectStatus(await gw.op.get(`/v1/teams/${elsewhere}/advice`), 200).flex).toHaveLength(1);
     const a = expectStatus(await gw.op.get(`/v1/teams/${team}/advice`), 200);
     expect(a.year).toEqual({ from: '2025-06-01T00:00:00.000Z', to: '2026-06-01T00:00:00.000Z' });
     expect(a.pricePerToken).toMatchObject({ average: 100, basisTokens: 5000 });
