@@ -54,6 +54,20 @@ describe('alerts (R19)', () => {
     expect(await alertsOf(two.email, 'alert-low-balance')).toHaveLength(2);
   });
 
+  it("R19: one team's lift above the line leaves another team's crossing as it was", async () => {
+    const key = `huge-${Math.random().toString(36).slice(2, 8)}`;
+    expectStatus(await gw.op.post('/v1/products', { key, name: 'Huge Rate', dailyRate: 85 }), 201);
+    const [a, b] = [await newCheckedTeam(100), await newCheckedTeam(100)];
+    const [adminA, adminB] = [await newAdmin(gw, [a]), await newAdmin(gw, [b])];
+    const [ua, ub] = [await newMember(gw, a, 'all'), await newMember(gw, b, 'all')];
+    expectStatus(await ua.api.post('/v1/launch', { product: key }), 200); // A: 15, crosses
+    expectStatus(await ub.api.post('/v1/launch', { product: key }), 200); // B: 15, crosses
+    await buy(gw, a, 200); // A: 215 of 300, lifted
+    expectStatus(await ub.api.post('/v1/launch', { product: 'autocad' }), 200); // B: 8, the same crossing
+    expect((await alertsOf(adminA.email, 'alert-low-balance')).length).toBe(1);
+    expect((await alertsOf(adminB.email, 'alert-low-balance')).length).toBe(1);
+  });
+
   it('R19: tokens transferred out leave the basis: the line is a fifth of what the team kept of its purchases', async () => {
     const team = await newCheckedTeam(100);
     const other = await newCheckedTeam();
