@@ -87,9 +87,9 @@ describe('members and invitations (R11)', () => {
     const a = await newTeam(gw);
     const b = await newTeam(gw);
     const admin = (await newAdmin(gw, [a, b])).api;
-    // Active in A first, then invited to B twice: the second is told to resend B's invitation.
     // B's first member is active, whichever way its rows are read (by status, by insertion).
     await joinTeam(gw, b, await newAccount(gw));
+    // Active in A first, then invited to B twice: the second is told to resend B's invitation.
     const active = await newAccount(gw);
     await joinTeam(gw, a, active);
     expectStatus(await admin.post(`/v1/teams/${b}/members`, { invite: `Ann Active <${active.autodeskId}>` }), 201);
