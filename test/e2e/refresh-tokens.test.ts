@@ -145,11 +145,14 @@ describe('revocation, refused on every instance within seconds', () => {
     for (const t of [one.token, two.token, three.token]) {
       await eventually(async () => (await b.anon.as(t).post('/v1/launch', { product: 'autocad' })).status === 401);
     }
-    for (const r of [one.refreshToken, two.refreshToken])
+    for (const r of [one.refreshToken, two.refreshToken, three.refreshToken])
       expect((await b.anon.post('/v1/token/refresh', { refreshToken: r })).status).toBe(401);
     await both([a, b], at(4000));
     const fresh = expectStatus(await b.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
     expectStatus(await a.anon.as(fresh.token).post('/v1/launch', { product: 'autocad' }), 200);
+    // The revocation ended what came before it, not what came after: the new sign-in stays signed in.
+    const next = expectStatus(await a.anon.post('/v1/token/refresh', { refreshToken: fresh.refreshToken }), 200);
+    expectStatus(await b.anon.as(next.token).post('/v1/launch', { product: 'autocad' }), 200);
     // Only the operator may do it.
     expect((await a.anon.as(fresh.token).post(`/v1/operator/users/${encodeURIComponent(user.autodeskId)}/revoke`, {})).status).toBe(403);
   });
