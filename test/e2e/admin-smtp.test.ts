@@ -18,6 +18,8 @@ let gw: TestGateway;
 const received: Received[] = [];
 /** Addresses whose first delivery the server refuses with a temporary error (retry test). */
 const refuseOnce = new Set<string>();
+/** Addresses whose every delivery the server refuses, and how many times it did. */
+const refuseAlways = new Map<string, number>();
 
 beforeAll(async () => {
   smtp = new SMTPServer({
@@ -29,6 +31,11 @@ beforeAll(async () => {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const to = session.envelope.rcptTo.map((r) => r.address.toLowerCase());
+        const always = to.find((t) => refuseAlways.has(t));
+        if (always) {
+          refuseAlways.set(always, (refuseAlways.get(always) ?? 0) + 1);
+          return callback(Object.assign(new Error('Mailbox unavailable'), { responseCode: 450 }));
+        }
         const refused = to.find((t) => refuseOnce.has(t));
         if (refused) {
           refuseOnce.delete(refused);
@@ -143,4 +150,38 @@ describe('e-mail over SMTP (R11, R14)', () => {
       await other.close();
     }
   });
+
+  it('R14: a message refused every time is tried ten times in all (docs/admin.md), then left with its last error', async () => {
+    const start = Date.parse('2026-03-20T00:00:00Z');
+    await setClock(gw, new Date(start));
+    const team = await newTeam(gw, 50);
+    const admin = await newAdmin(gw, [team]);
+    const email = uniqueEmail('never');
+    refuseAlways.set(email, 0);
+    expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { invite: `Nell Never <${email}>` }), 201);
+    // Another invitation of the same moment is delivered at once: the failures are Nell's e-mail's alone.
+    const fine = uniqueEmail('fine');
+    expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { invite: `Fay Fine <${fine}>` }), 201);
+    await waitFor('the other e-mail', async () => (await mailsTo(gw, fine)).find((m) => m.sentAt !== null));
+    // Each attempt's backoff is at most an hour: the clock moves two hours on at every look until the next attempt.
+    let steps = 0;
+    const later = () => setClock(gw, new Date(start + ++steps * 7_200_000));
+    for (let n = 1; n <= 10; n++) {
+      await waitFor(`attempt ${n}`, async () => {
+        if ((await mailsTo(gw, email))[0]?.attempts === n) return true;
+        await later();
+        return undefined;
+      });
+    }
+    await waitFor('the tenth refusal', () => (refuseAlways.get(email) === 10 ? true : undefined));
+    // A day on, over three polls of the sender: no eleventh attempt.
+    await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 12; i++) await later();
+    await new Promise((r) => setTimeout(r, 2500));
+    const [left] = await mailsTo(gw, email);
+    expect(left).toMatchObject({ sentAt: null, attempts: 10 });
+    expect(left?.lastError).toMatch(/unavailable/);
+    expect((await mailsTo(gw, fine))[0]).toMatchObject({ attempts: 1, lastError: null });
+    expect(refuseAlways.get(email)).toBe(10);
+  }, 60_000);
 });

@@ -219,6 +219,11 @@ describe('secrets at rest', () => {
     const sealed = sealedLine.exec(String(row.text))?.[1] ?? '';
     expect((await gw.anon.post('/v1/invitations/accept', { token: sealed, password: 'wes-password-1' })).status).toBe(404);
 
+    // A second one waiting beside it, to another person: each e-mail is resealed in its own row.
+    const other = uniqueEmail('waiting-too');
+    expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { invite: `Vi Waiting <${other}>`, products: [] }), 201);
+    const otherToken = tokenOf((await mailsTo(gw, other))[0].text);
+
     // A KEK rotation reseals the waiting token too: once the old KEK is gone, the e-mail still opens.
     await proc.stop();
     const rotated = await start(db, { SMTP_URL: '', FLEXGATE_KEK: newKek, FLEXGATE_KEK_PREVIOUS: testKek });
@@ -227,7 +232,9 @@ describe('secrets at rest', () => {
     expect(sealedLine.exec(String(after.text))?.[1]?.split(':')[1]).not.toBe(sealed.split(':')[1]);
     const fresh = await start(db, { SMTP_URL: '', FLEXGATE_KEK: newKek });
     expect(tokenOf((await mailsTo(fresh.gw, email))[0].text)).toBe(token);
+    expect(tokenOf((await mailsTo(fresh.gw, other))[0].text)).toBe(otherToken);
     expectStatus(await fresh.gw.anon.post('/v1/invitations/accept', { token, password: 'wes-password-1' }), 200);
+    expectStatus(await fresh.gw.anon.post('/v1/invitations/accept', { token: otherToken, password: 'vi-password-1' }), 200);
   }, 90_000);
 
   it('keys stored in clear are sealed on the first start with a KEK; a KEK rotated with FLEXGATE_KEK_PREVIOUS reseals them all', async () => {
