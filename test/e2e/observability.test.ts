@@ -188,6 +188,24 @@ describe('GET /metrics (issue 8)', () => {
     else expect(cached(after) - cached(first)).toBe(0);
   });
 
+  it("R7a: relaunches on two machines of a day not settled yet are answered warm; a machine closed in another user's day does not stop that", async () => {
+    const team = await newTeam(gw, 100);
+    const [ann, bob] = [await newMember(gw, team, ['autocad']), await newMember(gw, team, ['autocad'])];
+    const launch = async (u: typeof ann, machine: string) =>
+      expectStatus(await u.api.post('/v1/launch', { product: 'autocad', machine }), 200);
+    const warm = (text: string) =>
+      value(text, 'flexgate_launch_warm_answers_total{how="cached"}') + value(text, 'flexgate_launch_warm_answers_total{how="rechecked"}');
+    // Bob's day on two machines, one closed within its first five minutes: only that machine is marked closed.
+    const bobs = await launch(bob, 'bob-1');
+    await launch(bob, 'bob-2');
+    expect(expectStatus(await bob.api.post(`/v1/sessions/${bobs.session.id}/end`, { machine: 'bob-2' }), 200).refunded).toBe(0);
+    // Ann's day on two machines, each recorded by its first launches (the slow path).
+    for (const m of ['ann-1', 'ann-1', 'ann-2', 'ann-2']) await launch(ann, m);
+    const before = warm((await scrape()).text);
+    for (let i = 0; i < 3; i++) for (const m of ['ann-1', 'ann-2']) expect((await launch(ann, m)).charged).toBe(0);
+    expect(warm((await scrape()).text) - before).toBe(6);
+  });
+
   it('answers loopback scrapers, the operator key and FLEXGATE_METRICS_TOKEN; refuses any other credential', async () => {
     expect((await scrape()).status).toBe(200);
     expect((await scrape(operatorKey)).status).toBe(200);
