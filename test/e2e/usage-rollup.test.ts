@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parseCsvText } from '../harness/admin';
 import { buy, ledgerOf, newMember, newTeam, seedCatalog, setClock } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -61,4 +62,16 @@ it('R15: reports over whole days (served from the daily rollups) equal the ledge
   const rolledLate = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-04&to=2026-05-05`), 200);
   expect(exactLate.rows).toEqual(rolledLate.rows);
   for (const r of rolledLate.rows) expect(r.tokens).toBeGreaterThanOrEqual(0);
+  // A usage counts at its charge's instant, whatever the range's ends: the ledger is read 5 minutes
+  // past `to` for the refunds of charges before it, and nothing of those 5 minutes may count itself.
+  for (const [from, to] of [
+    ['2026-05-04T23:59:00Z', '2026-05-05T12:00:00Z'], // Bob's charge of 23:58 just before, its refund of 00:01 inside
+    ['2026-05-03T00:00:00Z', '2026-05-03T23:59:00Z'], // the launches of 4 May's midnight just after
+  ]) {
+    const q = `/v1/teams/${team}/usage?from=${from}&to=${to}`;
+    for (const by of ['day', 'user', 'product'] as const)
+      expect(expectStatus(await gw.op.get(`${q}&by=${by}`), 200).rows, `${from} by=${by}`).toEqual([]);
+    const [, ...csvRows] = parseCsvText(expectStatus(await gw.op.get(`${q}&format=csv`), 200) as string);
+    expect(csvRows, `${from} as CSV`).toEqual([]);
+  }
 });
