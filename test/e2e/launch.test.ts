@@ -124,7 +124,7 @@ describe('precedence (R9, R10)', () => {
   });
 
   it.each(['subscription', 'trial'] as const)(
-    'R9: a %s starting while a Flex session is open wins at the first launch after its start, even after warm relaunches',
+    'R9/R16: a %s starting while a Flex session is open wins at the first launch after its start, even after warm relaunches',
     async (source) => {
       const t = await team(100);
       const u = await newMember(gw, t, ['autocad']);
@@ -141,6 +141,10 @@ describe('precedence (R9, R10)', () => {
         }),
         201,
       );
+      // R16: what the user may install says the same: Flex only, until the license starts.
+      const via = async () =>
+        (expectStatus(await u.api.get('/v1/me/products'), 200) as { key: string; via: string[] }[]).find((p) => p.key === 'autocad')?.via;
+      expect(await via()).toEqual(['flex']);
       // Not started yet: the open Flex session answers, uncharged. Relaunched three times after the
       // free window (the first settles the day, R7a, and its answer then holds to the session's end,
       // past the license's start), so that whatever the gateway keeps of a warm answer is kept, and then used.
@@ -158,15 +162,25 @@ describe('precedence (R9, R10)', () => {
       expect(next).toMatchObject({ source, charged: 0, session: null, balance: null, team: null });
       expect(decodeJwt(next.entitlement)).toMatchObject({ source, sid: null });
       expect(await balanceOf(gw, t)).toBe(93);
+      expect(await via()).toEqual([source, 'flex']);
     },
   );
 
-  it('R9: a subscription entitlement never outlives the subscription', async () => {
+  it('R9/R16: a subscription entitlement never outlives the subscription, nor do its listing and offline allowance', async () => {
     const u = await signIn(gw, await newAccount(gw));
     const ends = new Date(T0.getTime() + 2 * 3600_000).toISOString();
     expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: u.autodeskId, product: 'civil-3d', endsAt: ends }), 201);
     const r = expectStatus(await u.api.post('/v1/launch', { product: 'civil-3d' }), 200);
     expect(Date.parse(r.expiresAt)).toBeLessThanOrEqual(Date.parse(ends));
+    // R16: listed while it runs; once it ended, the product is nowhere in what the user may install,
+    // nor in an offline allowance (which would let the client grant it during an outage).
+    const mine = async () => (expectStatus(await u.api.get('/v1/me/products'), 200) as { key: string }[]).map((p) => p.key);
+    const offline = async () => expectStatus(await u.api.post('/v1/offline-allowance', {}), 201).products;
+    expect(await mine()).toEqual(['civil-3d']);
+    expect(await offline()).toEqual([{ product: 'civil-3d', team: null }]);
+    await setClock(gw, new Date(Date.parse(ends) + 1000));
+    expect(await mine()).toEqual([]);
+    expect(await offline()).toEqual([]);
   });
 });
 
