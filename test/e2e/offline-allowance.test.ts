@@ -10,7 +10,7 @@ import { createClient, createKeyStore, createVerifier, EntitlementRejected } fro
 import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, KEY_SET_PATH, ROOT_KEY_PATH } from '@flexgate/shared';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { joinTeam, newAccount, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import { acceptInvitationOf, joinTeam, newAccount, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 import { trustOf } from '../harness/trust';
@@ -90,6 +90,20 @@ describe('POST /v1/offline-allowance', () => {
     const body = expectStatus(await api.post('/v1/offline-allowance', {}), 201);
     expect(body.products).toEqual([]);
     expect((await verified(body.allowance)).payload.products).toEqual([]);
+  });
+
+  it('R11/R16: a team whose invitation is not accepted yet gives nothing to install and nothing offline; accepted, it does', async () => {
+    const team = await newTeam(gw, 100);
+    const account = await newAccount(gw);
+    const user = await signIn(gw, account);
+    expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId, products: ['maya'] }), 201);
+    const mine = async () => expectStatus(await user.api.get('/v1/me/products'), 200);
+    const offline = async () => expectStatus(await user.api.post('/v1/offline-allowance', {}), 201).products;
+    expect(await mine()).toEqual([]);
+    expect(await offline()).toEqual([]);
+    await acceptInvitationOf(gw, account);
+    expect(await mine()).toEqual([expect.objectContaining({ key: 'maya', via: ['flex'], teams: [team] })]);
+    expect(await offline()).toEqual([{ product: 'maya', team }]);
   });
 
   it('validates its body and its caller, answering problem+json', async () => {
