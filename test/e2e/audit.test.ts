@@ -136,6 +136,7 @@ describe('the audit trail: what is recorded', () => {
     const calls: [string, () => Promise<Answer>][] = [
       ['catalog.product.added', () => gw.op.post('/v1/products', { key, name: 'Audited', dailyRate: 3 }, withId(rid('p')))],
       ['catalog.rate.changed', () => gw.op.patch(`/v1/products/${key}`, { dailyRate: 4 }, withId(rid('r')))],
+      ['catalog.product.changed', () => gw.op.patch(`/v1/products/${key}`, { subscriptionPricePerYear: 1200 }, withId(rid('s')))],
       ['account.created', () => gw.op.post('/v1/users', account, withId(rid('u')))],
       [
         'license.granted',
@@ -154,6 +155,11 @@ describe('the audit trail: what is recorded', () => {
     }
     const rate = (await trail(gw.op, '/v1/operator/audit?team=none&action=catalog.rate.changed')).find((e) => e.target === key);
     expect(rate).toMatchObject({ before: { dailyRate: 3 }, after: { dailyRate: 4 } });
+    // Each change's before holds what it changed, and only that.
+    expect(rate.before).toEqual({ dailyRate: 3 });
+    const price = (await trail(gw.op, '/v1/operator/audit?team=none&action=catalog.product.changed')).find((e) => e.target === key);
+    expect(price).toMatchObject({ before: { subscriptionPricePerYear: null }, after: { subscriptionPricePerYear: 1200 } });
+    expect(price.before).toEqual({ subscriptionPricePerYear: null });
     // The password is not in the trail, only what the operator may read again anyway.
     expect(JSON.stringify(await trail(gw.op, '/v1/operator/audit?team=none'))).not.toContain(account.password);
   });
