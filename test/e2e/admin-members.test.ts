@@ -122,6 +122,11 @@ describe('members and invitations (R11)', () => {
     expect(changed.invitation).toEqual(toB);
     const inA = expectStatus(await a.admin.get(`/v1/teams/${a.team}/members`), 200).find((m: any) => m.autodeskId === email);
     expect(inA.invitation).toEqual(toA);
+    // B's invitation named in A's path: the 404 of any unknown id (it names no one), and no e-mail.
+    const borrowed = await a.admin.post(`/v1/teams/${a.team}/invitations/${toB.id}/resend`);
+    expect(borrowed.status).toBe(404);
+    expect(borrowed.body.detail).toBe(`No invitation ${toB.id} in this team.`);
+    expect((await mailsTo(gw, email)).filter((m) => m.kind === 'invitation')).toHaveLength(2);
     // Someone else invited to B later: Tess's answer still carries her own invitation.
     const nick = uniqueEmail('newer');
     expectStatus(await b.admin.post(`/v1/teams/${b.team}/members`, { invite: `Nick Newer <${nick}>` }), 201);
