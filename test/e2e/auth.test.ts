@@ -208,6 +208,26 @@ describe('authentication: every route refuses every credential that is not ours 
     console.log(`auth: ${n} calls with ${Object.keys(bad).length} kinds of bad credential over ${rs.length} routes, all 401`);
   });
 
+  it('an Authorization header that is not one bearer token of at most 4,096 characters is a 401 saying how to send one, sign-in included', async () => {
+    const calls: [string, string, unknown][] = [
+      ['GET', '/v1/me/products', undefined],
+      ['POST', '/v1/launch', { product: 'autocad' }],
+      ['POST', '/v1/signin', { autodeskId: userA.autodeskId, password: 'wrong-password' }],
+    ];
+    for (const header of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer two tokens', `Bearer ${'x'.repeat(4097)}`]) {
+      for (const [method, path, body] of calls) {
+        const what = `${method} ${path} with "${header.slice(0, 20)}"`;
+        const a = await gw.anon.request(method, path, body, { authorization: header });
+        expectRefusal(a, 401, what);
+        expect(a.body.detail, what).toBe('Send credentials as "Authorization: Bearer <token>".');
+      }
+    }
+    // At 4,096 characters a token is still read, and is neither kind of credential.
+    const longest = await gw.anon.request('GET', '/v1/me/products', undefined, { authorization: `Bearer ${'x'.repeat(4096)}` });
+    expectRefusal(longest, 401, 'a token of 4,096 characters');
+    expect(longest.body.detail).toBe('The bearer token is neither an admin key nor an ID token.');
+  });
+
   it('sign-in issues an EdDSA access token the client can verify against the JWKS, with its refresh token; any token our key signed launches', async () => {
     const { token, refreshToken } = expectStatus(
       await gw.anon.post('/v1/signin', { autodeskId: userA.autodeskId, password: userA.password }),
