@@ -81,14 +81,6 @@ export function originOfRequest(c: Context<AppEnv>, actor: Actor): AuditOrigin {
 /** The operator's origin, after `requireOperator`. */
 export const operatorOrigin = (c: Context<AppEnv>): AuditOrigin => originOfRequest(c, { kind: 'operator' });
 
-export function actorOf(p: Principal): Actor {
-  return p.kind === 'user'
-    ? { kind: 'user', autodeskId: p.autodeskId }
-    : p.kind === 'admin'
-      ? { kind: 'admin', id: p.id }
-      : { kind: 'operator' };
-}
-
 /** The signed-in user and the sign-in (refresh-token family) its access token belongs to. */
 export function requireSignedIn(c: Context<AppEnv>): { autodeskId: string; family: string | undefined } {
   const p = principal(c);
