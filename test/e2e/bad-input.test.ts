@@ -377,6 +377,9 @@ describe('bad input on every route (issue 8)', () => {
       const l = await member.api.post('/v1/launch', { product: 'autocad', machine: p });
       expect(l.status).toBeLessThan(500);
     }
+    // A backslash before "u0000" is text, not a NUL: accepted and answered as sent.
+    const escaped = String.raw`Backslash \u0000 team`;
+    expect(expectStatus(await gw.op.post('/v1/teams', { name: escaped }), 201).name).toBe(escaped);
     // The ledger and the lots are all still there and still agree.
     const ledger = expectStatus(await gw.op.get(`/v1/teams/${teamA}/ledger`), 200);
     expect(ledger.length).toBeGreaterThan(0);
