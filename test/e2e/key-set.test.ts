@@ -13,7 +13,7 @@ import { KEY_SET_PATH, KEY_SET_VERSION_HEADER, ROOT_KEY_PATH } from '@flexgate/s
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDirs } from '../harness/client-e2e';
-import { joinTeam, newAccount, newMember, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { joinTeam, newAccount, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Api, expectStatus } from '../harness/http';
 import { type Instance, type InstanceGroup, startGroup, viaInstance } from '../harness/instances';
@@ -134,6 +134,25 @@ describe('one gateway', () => {
     expect((await gw.op.post('/v1/operator/signing-keys/bad%20kid/revoke')).status).toBe(400);
     expect((await fresh.api.post(`/v1/operator/signing-keys/${revoked.activeKid}/revoke`)).status).toBe(403);
     expect((await gw.anon.get('/v1/operator/signing-keys')).status).toBe(401);
+  });
+
+  it('operator: a rotated key is listed as retired while its tokens may live, then as dropped', async () => {
+    const t0 = new Date();
+    await setClock(gw, t0);
+    const keys = async () => expectStatus(await gw.op.get('/v1/operator/signing-keys'), 200) as { kid: string; status: string }[];
+    const statusOf = async (k: string) => (await keys()).find((x) => x.kid === k)?.status;
+    const old = (await keys()).find((k) => k.status === 'active')?.kid as string;
+    const { kid } = expectStatus(await gw.op.post('/v1/keys/rotate'), 200);
+    expect(await statusOf(kid)).toBe('active');
+    expect(await statusOf(old)).toBe('retired');
+    // Published as long as a token it signed may live, plus an hour: here the harness's 7-day access
+    // tokens (longer than a day of entitlement), so 7 days and an hour after the rotation.
+    const published = 7 * 86_400_000 + 3_600_000;
+    await setClock(gw, new Date(t0.getTime() + published - 60_000));
+    expect(await statusOf(old)).toBe('retired');
+    await setClock(gw, new Date(t0.getTime() + published + 60_000));
+    expect(await statusOf(old)).toBe('dropped');
+    expect(await statusOf(kid)).toBe('active');
   });
 });
 
