@@ -206,6 +206,9 @@ describe('authentication: every route refuses every credential that is not ours 
       }
     }
     console.log(`auth: ${n} calls with ${Object.keys(bad).length} kinds of bad credential over ${rs.length} routes, all 401`);
+    // An expired token is told to refresh, not that its sign-in was ended.
+    const expired = await gw.anon.as(bad['expired ID token'] as string).get('/v1/me/products');
+    expect(expired.body.detail).toBe('The bearer token is not a valid, unexpired flexgate access token; refresh it or sign in again.');
   });
 
   it('an Authorization header that is not one bearer token of at most 4,096 characters is a 401 saying how to send one, sign-in included', async () => {
