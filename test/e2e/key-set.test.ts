@@ -202,6 +202,19 @@ describe('two gateway instances on one database', () => {
   });
   afterAll(async () => group?.close());
 
+  it('R17: an access token signed by a key rotated through the other instance a moment ago is accepted at once', async () => {
+    const team = await newTeam(viaInstance(a), 50);
+    const account = await newAccount(viaInstance(a));
+    await joinTeam(viaInstance(a), team, account, { products: ['autocad'] });
+    // An instance reloads its keys for an unknown kid at most every 5 s; its start was one.
+    await new Promise((r) => setTimeout(r, 5_100));
+    const { kid } = expectStatus(await a.op.post('/v1/keys/rotate'), 200);
+    const user = await signIn(viaInstance(a), account);
+    expect(decodeProtectedHeader(user.api.token as string).kid).toBe(kid);
+    // B follows the key set every 2 s; before it does, a kid it does not know makes it reload.
+    expectStatus(await b.anon.as(user.api.token as string).post('/v1/launch', { product: 'autocad' }), 200);
+  });
+
   it('R17: a key revoked through one instance leaves the other within seconds, and its clients at their next contact', async () => {
     const team = await newTeam(viaInstance(a), 50);
     const account = await newAccount(viaInstance(a));
