@@ -58,6 +58,12 @@ describe('allowanceProducts', () => {
       { product: 'maya', team: null },
     ]);
   });
+
+  it('R4: a team holding exactly one day of the rate can pay it, so it is listed; a token less, not', () => {
+    const balances: Record<string, number> = { exact: 7, short: 6 };
+    const listed = allowanceProducts([{ key: 'autocad', dailyRate: 7, via: ['flex'], teams: ['exact', 'short'] }], (t) => balances[t] ?? 0);
+    expect(listed).toEqual([{ product: 'autocad', team: 'exact' }]);
+  });
 });
 
 describe('parseProvisionalId', () => {
