@@ -24,6 +24,13 @@ describe('what a launch would do (dry run, explain)', () => {
     expect(p).toMatchObject({ granted: false, code: 'insufficient-tokens', rule: 'R4', charge: 0 });
     expect(p.reason).toMatch(/9 tokens left; Revit needs 10/);
   });
+  it('R4: exactly the rate left would be granted, leaving 0, as the launch grants it', () => {
+    expect(previewLaunch('revit', flex, { open: false, balance: 10, rate: 10 })).toMatchObject({
+      granted: true,
+      charge: 10,
+      balanceAfter: 0,
+    });
+  });
   it('R9: a subscription charges nothing; a refusal keeps its code and rule', () => {
     const sub = { granted: true, source: 'subscription', productName: 'Revit', reason: 'own subscription' } as AccessDecision;
     expect(previewLaunch('revit', sub)).toMatchObject({ granted: true, source: 'subscription', charge: 0, balance: null });
