@@ -52,6 +52,9 @@ const value = (text: string, series: string) => {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
 };
+/** Relaunches answered from the warm cache without a read, and in all (with a recheck or not). */
+const cachedAnswers = (text: string) => value(text, 'flexgate_launch_warm_answers_total{how="cached"}');
+const warmAnswers = (text: string) => cachedAnswers(text) + value(text, 'flexgate_launch_warm_answers_total{how="rechecked"}');
 
 describe('logs (issue 8)', () => {
   it('one info access line per request with method, route pattern, status, ms and the request id', async () => {
@@ -173,19 +176,17 @@ describe('GET /metrics (issue 8)', () => {
   it('relaunches of an open session are counted as answered from the warm cache, with or without a read', async () => {
     const team = await newTeam(gw, 100);
     const user = await newMember(gw, team, ['autocad']);
-    const cached = (text: string) => value(text, 'flexgate_launch_warm_answers_total{how="cached"}');
-    const warm = (text: string) => cached(text) + value(text, 'flexgate_launch_warm_answers_total{how="rechecked"}');
     const first = (await scrape()).text;
-    const before = warm(first);
+    const before = warmAnswers(first);
     // The launch that charged and the first relaunch (which finds the session and keeps its answer) are not.
     expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200).charged).toBe(7);
     for (let i = 0; i < 4; i++) expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200).charged).toBe(0);
     const after = (await scrape()).text;
-    expect(warm(after) - before).toBe(3);
+    expect(warmAnswers(after) - before).toBe(3);
     // SQLite's file tells when nothing was committed since a recheck: then no read at all (launch/coherence.ts).
     // PostgreSQL has no such signal in time, so every warm launch there rechecks.
-    if (testEngine() === 'sqlite') expect(cached(after) - cached(first)).toBeGreaterThanOrEqual(1);
-    else expect(cached(after) - cached(first)).toBe(0);
+    if (testEngine() === 'sqlite') expect(cachedAnswers(after) - cachedAnswers(first)).toBeGreaterThanOrEqual(1);
+    else expect(cachedAnswers(after) - cachedAnswers(first)).toBe(0);
   });
 
   it("R7a: relaunches on two machines of a day not settled yet are answered warm; a machine closed in another user's day does not stop that", async () => {
@@ -193,17 +194,15 @@ describe('GET /metrics (issue 8)', () => {
     const [ann, bob] = [await newMember(gw, team, ['autocad']), await newMember(gw, team, ['autocad'])];
     const launch = async (u: typeof ann, machine: string) =>
       expectStatus(await u.api.post('/v1/launch', { product: 'autocad', machine }), 200);
-    const warm = (text: string) =>
-      value(text, 'flexgate_launch_warm_answers_total{how="cached"}') + value(text, 'flexgate_launch_warm_answers_total{how="rechecked"}');
     // Bob's day on two machines, one closed within its first five minutes: only that machine is marked closed.
     const bobs = await launch(bob, 'bob-1');
     await launch(bob, 'bob-2');
     expect(expectStatus(await bob.api.post(`/v1/sessions/${bobs.session.id}/end`, { machine: 'bob-2' }), 200).refunded).toBe(0);
     // Ann's day on two machines, each recorded by its first launches (the slow path).
     for (const m of ['ann-1', 'ann-1', 'ann-2', 'ann-2']) await launch(ann, m);
-    const before = warm((await scrape()).text);
+    const before = warmAnswers((await scrape()).text);
     for (let i = 0; i < 3; i++) for (const m of ['ann-1', 'ann-2']) expect((await launch(ann, m)).charged).toBe(0);
-    expect(warm((await scrape()).text) - before).toBe(6);
+    expect(warmAnswers((await scrape()).text) - before).toBe(6);
   });
 
   it('answers loopback scrapers, the operator key and FLEXGATE_METRICS_TOKEN; refuses any other credential', async () => {
