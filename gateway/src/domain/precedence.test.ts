@@ -53,6 +53,13 @@ describe('R9 precedence', () => {
     expect(ask({ licenses: [future], memberships: [] })).toMatchObject({ granted: false, code: 'no-access' });
   });
 
+  it('R9: a subscription counts from its first instant, written with or without milliseconds', () => {
+    for (const startsAt of ['2026-06-01T12:00:00Z', '2026-06-01T12:00:00.000Z']) {
+      const starting = license('subscription', { startsAt });
+      expect(ask({ licenses: [starting], memberships: [member()] })).toMatchObject({ granted: true, source: 'subscription' });
+    }
+  });
+
   it('R10: a license of another Autodesk ID never counts', () => {
     const other = license('subscription', { autodeskId: 'ann.other@example.com' });
     expect(ask({ licenses: [other], memberships: [member()] })).toMatchObject({ source: 'flex' });

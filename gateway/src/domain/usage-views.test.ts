@@ -35,6 +35,24 @@ describe('usage views (R15)', () => {
     ]);
   });
 
+  it('ranks users by days used, then by tokens, then by name', () => {
+    const cells = [
+      cell('2026-03-02', 'a@x.com', 'autocad', 5),
+      cell('2026-03-03', 'a@x.com', 'autocad', 5),
+      cell('2026-03-04', 'a@x.com', 'autocad', 5), // 3 days, 15 tokens
+      cell('2026-03-02', 'b@x.com', 'autocad', 5), // 1 day, 5 tokens: below c, though b < c by name
+      cell('2026-03-02', 'c@x.com', 'maya', 50), // 1 day, 50 tokens
+      cell('2026-03-02', 'd@x.com', 'autocad', 5), // 1 day, 5 tokens: ties with b, then by name
+    ];
+    const { users } = daysUsedPerWeek(cells, '2026-03-02', '2026-03-08');
+    expect(users.map((u) => [u.autodeskId, u.daysUsed, u.tokens])).toEqual([
+      ['a@x.com', 3, 15],
+      ['c@x.com', 1, 50],
+      ['b@x.com', 1, 5],
+      ['d@x.com', 1, 5],
+    ]);
+  });
+
   it('lists each product with its users, most tokens first', () => {
     const cells = [
       cell('2026-03-02', 'a@x.com', 'revit', 10),
