@@ -84,6 +84,17 @@ describe('decideProvisional: only what the allowance grants', () => {
     expect(reason({ records: [first, second, third], now: at(8 * HOUR) })).toMatch(/All 3 provisional launches/);
   });
 
+  it("a relaunch through another team does not reuse the running one: that team's own slot, charged to it", () => {
+    const viaTeam1 = granted({ product: 'revit', team: 'team-1' });
+    const viaTeam2 = decide({ records: [viaTeam1], product: 'revit', team: 'team-2', now: at(HOUR) });
+    expect(viaTeam2).toMatchObject({ kind: 'grant', record: { id: 'alw_abc.1', product: 'revit', team: 'team-2' } });
+    // Through team 1 again: the one already running.
+    expect(decide({ records: [viaTeam1], product: 'revit', team: 'team-1', now: at(HOUR) })).toMatchObject({
+      kind: 'reuse',
+      record: { id: 'alw_abc.0', team: 'team-1' },
+    });
+  });
+
   it('records deleted only give back slot ids already used; an edited record never runs past the allowance', () => {
     const first = granted({});
     // The user deleted provisional/*: the same slot id again, which the gateway charges once.

@@ -140,6 +140,12 @@ describe('verify', () => {
     expect(keySetHits).toBe(0);
   });
 
+  it('rejects a token that names no key, or an empty one, as malformed without touching the network', async () => {
+    expect(await rejection(await sign(keyA, claimsFor({ now }), { kid: undefined }))).toBe('malformed');
+    expect(await rejection(await sign(keyA, claimsFor({ now }), { kid: '' }))).toBe('malformed');
+    expect(keySetHits).toBe(0);
+  });
+
   it('refreshes the key set exactly once for an unknown kid, then refuses', async () => {
     await verifier.verify(await sign(keyA, claimsFor({ now })), expectation);
     expect(keySetHits).toBe(1);

@@ -197,3 +197,55 @@ it('R7a: a running product whose session was refunded elsewhere stops at its nex
   expect(JSON.parse(relaunch.stdout)).toMatchObject({ granted: true, fromCache: false, charged: 7 });
   expect((await balance(gw, team)).balance).toBe(43);
 }, 60_000);
+
+it('R7a: a product launched on a named machine closes as that machine: within 5 minutes, refunded', async () => {
+  await at(24 * 3 * HOUR);
+  const team = await newTeam(gw.fixtures(), 50);
+  const u = await signedInMember(team); // its client's own machine is 'e2e-workstation'
+  const first = granted(await u.client.launch('autocad', { machine: 'ws-render-1' }));
+  const running = runProduct(u.client, 'autocad', first, { heartbeatMs: HOUR, machine: 'ws-render-1' });
+  await at(24 * 3 * HOUR + MINUTE);
+  await running.heartbeatNow();
+  await at(24 * 3 * HOUR + 2 * MINUTE);
+  // Had it closed as the client's machine, ws-render-1 would still be running it and nothing refunded.
+  expect(await running.stop()).toMatchObject({ reason: 'closed', ended: { charged: 0, refunded: 7 } });
+  expect((await balance(gw, team)).balance).toBe(50);
+});
+
+it('R9: a subscription run renews by asking again: no session, nothing charged, the same source', async () => {
+  await at(24 * 4 * HOUR);
+  const team = await newTeam(gw.fixtures(), 50);
+  const u = await signedInMember(team);
+  const endsAt = new Date(clock.now().getTime() + 30 * 24 * HOUR).toISOString();
+  expectStatus(await gw.op.post('/v1/subscriptions', { autodeskId: u.autodeskId, product: 'autocad', endsAt }), 201);
+  const first = granted(await u.client.launch('autocad'));
+  expect(first).toMatchObject({ source: 'subscription', charged: 0 });
+  expect(first.session ?? null).toBeNull();
+  const events: RunEvent[] = [];
+  const running = runProduct(u.client, 'autocad', first, { heartbeatMs: HOUR, onEvent: (e) => events.push(e) });
+  await at(24 * 4 * HOUR + 5 * HOUR);
+  await running.heartbeatNow();
+  expect(events.at(-1)).toMatchObject({ type: 'renewed', nextSession: false, grant: { source: 'subscription', charged: 0 } });
+  expect(await running.stop()).toMatchObject({ reason: 'closed' });
+  expect((await balance(gw, team)).balance).toBe(50);
+});
+
+it('R7: a next day the team cannot pay is refused, not voided: the product runs out its paid day and says why', async () => {
+  await at(24 * 5 * HOUR);
+  const team = await newTeam(gw.fixtures(), 10);
+  const u = await signedInMember(team);
+  const first = granted(await u.client.launch('autocad'));
+  expect(first).toMatchObject({ charged: 7, balance: 3 });
+  const events: RunEvent[] = [];
+  const running = runProduct(u.client, 'autocad', first, { heartbeatMs: HOUR, onEvent: (e) => events.push(e) });
+  await at(24 * 5 * HOUR + 5 * HOUR);
+  await running.heartbeatNow(); // settles the day: the entitlement now runs to the session's end
+
+  // Past the 24 hours the next day needs 7 tokens; the team has 3. Refused for that, the product
+  // keeps what it paid for (here nothing is left of it), unlike a session refunded elsewhere.
+  await at(24 * 5 * HOUR + 24 * HOUR + MINUTE);
+  await running.heartbeatNow();
+  const outcome = await running.stop();
+  expect(outcome).toMatchObject({ reason: 'entitlement-expired', message: expect.stringMatching(/The gateway refused to renew it: /) });
+  expect((await balance(gw, team)).balance).toBe(3);
+});
