@@ -175,4 +175,14 @@ describe('entitlement cache', () => {
     await cache.settle(new Date(t0.getTime() + 3 * 3600_000));
     expect(seenAt()).toBe(past.toISOString());
   });
+
+  it('settles past a damaged record: the others still get the floor', async () => {
+    await putFresh(3600);
+    const path = join(dir, entitlementFile('ada@example.com', 'autocad'));
+    await writeFile(join(dir, entitlementFile('ada@example.com', 'revit')), '{"entitlement": "e30.');
+    await writeFile(join(dir, entitlementFile('ada@example.com', 'maya')), 'null');
+    const past = new Date(t0.getTime() + 2 * 3600_000);
+    await cache.settle(past);
+    expect(JSON.parse(readFileSync(path, 'utf8')).seenAt).toBe(past.toISOString());
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -41,6 +41,15 @@ describe('clock floor', () => {
     const issued = t0.getTime() + 40 * HOUR;
     await store.write('keyset.json', { keySet: jws({ iat: issued / 1000, ver: 3 }) });
     expect((await floorAt(t0).tick()).getTime()).toBe(issued);
+  });
+
+  it('reads past a damaged or emptied file: the instants of the others still hold', async () => {
+    const late = new Date(t0.getTime() + 30 * HOUR);
+    await store.write('entitlements/ada__maya.json', { entitlement: jws({ iat: t0.getTime() / 1000 }), seenAt: late.toISOString() });
+    await mkdir(join(dir, 'entitlements'), { recursive: true });
+    await writeFile(join(dir, 'entitlements', 'ada__revit.json'), '{"entitlem');
+    await writeFile(join(dir, 'state.json'), 'null');
+    expect((await floorAt(t0).tick()).getTime()).toBe(late.getTime());
   });
 
   it('persists at most once a minute, and tells the artefacts each time', async () => {
