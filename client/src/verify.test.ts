@@ -274,6 +274,34 @@ describe('the key set and its root', () => {
     await expect(check(await allowance(keyA))).rejects.toThrow(/unknown key \(key-a\)/);
   });
 
+  it('an offline allowance signed by a key rotated in since fetches the key set once, then no more', async () => {
+    expect(await why(verifier, await sign(keyA, claimsFor({ now })))).toBe('accepted');
+    expect(keySetHits).toBe(1);
+    const keyB = await makeKey('key-b');
+    published = await signKeySet(root, { ver: 2, keys: [keyB, keyA] });
+    const iat = Math.floor(now.getTime() / 1000);
+    const jws = await new SignJWT({
+      iss: 'flexgate',
+      aud: ALLOWANCE_AUDIENCE,
+      sub: 'ada@example.com',
+      aid: 'alw_2',
+      iat,
+      exp: iat + 86_400,
+      products: [{ product: 'autocad', team: null }],
+      launches: 6,
+    })
+      .setProtectedHeader({ alg: 'EdDSA', kid: keyB.kid, typ: ALLOWANCE_TYP })
+      .sign(keyB.privateKey);
+    const check = (allowRefresh: boolean) =>
+      verifyAllowance(jws, { issuer: 'flexgate', sub: 'ada@example.com', keys: allowanceKeysOf(keys), allowRefresh });
+    await expect(check(true)).resolves.toMatchObject({ aid: 'alw_2' });
+    expect(keySetHits).toBe(2);
+    // Known now: checked again, online or not, without a fetch.
+    await expect(check(true)).resolves.toMatchObject({ aid: 'alw_2' });
+    await expect(check(false)).resolves.toMatchObject({ aid: 'alw_2' });
+    expect(keySetHits).toBe(2);
+  });
+
   it('never goes back to an older key set (no rollback), from the network or a restored file', async () => {
     const keyB = await makeKey('key-b');
     published = await signKeySet(root, { ver: 5, keys: [keyB], revoked: ['key-a'] });
