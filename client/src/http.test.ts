@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { backoffDelay, createHttp, DEFAULT_RETRY, GatewayUnreachableError, type Http } from './http';
+import { backoffDelay, createHttp, DEFAULT_RETRY, GatewayUnreachableError, type Http, isTransientError } from './http';
 import { sendJson, startServer, type TestServer } from './testing/keys';
 
 const open: { close(): Promise<void> }[] = [];
@@ -99,8 +99,12 @@ describe('retries', () => {
     const err = await http.request({ method: 'GET', path: '/healthz' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayUnreachableError);
     expect((err as GatewayUnreachableError).attempts).toBe(4);
-    expect((err as GatewayUnreachableError).message).toMatch(/ECONNREFUSED/);
+    expect((err as GatewayUnreachableError).message).toBe(`The gateway at ${url} could not be reached (ECONNREFUSED, 4 tries).`);
     expect(delays).toHaveLength(3);
+    const once = createHttp(url, { retry: { attempts: 1 } });
+    open.push(once);
+    const first = await once.request({ method: 'GET', path: '/healthz' }).catch((e: unknown) => e);
+    expect((first as GatewayUnreachableError).message).toBe(`The gateway at ${url} could not be reached (ECONNREFUSED, 1 try).`);
   });
 
   it('reports persistent 503 as unreachable, honouring Retry-After within the cap', async () => {
@@ -122,6 +126,23 @@ describe('retries', () => {
     for (let i = 0; i < 10; i++) await http.request({ method: 'GET', path: '/' });
     // The pool may alternate between two idle sockets, but it does not open one per call.
     expect(seen[0]?.sockets.size).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('isTransientError', () => {
+  const failure = (code: string, cause?: unknown) => Object.assign(new Error(`failed: ${code}`), { code }, cause ? { cause } : {});
+
+  it("retries what the network did (a dropped or refused connection, a timeout), here or as the error's cause", () => {
+    expect(isTransientError(failure('ECONNRESET'))).toBe(true);
+    expect(isTransientError(new TypeError('fetch failed', { cause: failure('ECONNREFUSED') }))).toBe(true);
+    expect(isTransientError(Object.assign(new Error('slow'), { name: 'TimeoutError' }))).toBe(true);
+  });
+
+  it('does not retry what another try cannot mend: a wrong name or address, a bad certificate, a bug', () => {
+    for (const code of ['ENOTFOUND', 'ERR_INVALID_URL', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']) {
+      expect(isTransientError(failure(code)), code).toBe(false);
+    }
+    expect(isTransientError(new TypeError('x is not a function'))).toBe(false);
   });
 });
 
