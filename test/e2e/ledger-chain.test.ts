@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { connect } from '@flexgate/gateway';
 import { CHECKPOINT_TYP, entryHash, GENESIS_HASH, type LedgerEntry, verifyChain } from '@flexgate/shared';
-import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
+import { CompactSign, createLocalJWKSet, exportJWK, generateKeyPair, type JSONWebKeySet, jwtVerify } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProcessGateway, runFlexgate, startProcessGateway } from '../harness/client-e2e';
@@ -159,6 +161,21 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
     expect(rooted.code, rooted.stderr).toBe(0);
     expect(JSON.parse(rooted.stdout)).toMatchObject({ ok: true, trustedBy: 'root', checkpoint: { team: teamA, count }, keptChecked: 0 });
     expect(readdirSync(keptDir)).toHaveLength(1);
+
+    // Team B, with its own kept directory: entries written since a checkpoint was kept leave its
+    // entry at its position (verified, one kept checked); a kept file that does not verify is named.
+    const keptB = join(dirname(keptDir), 'checkpoints-b');
+    expect((await verify(gw, teamB, key, '--keep', keptB)).code).toBe(0);
+    await buy(fx, teamB, 10);
+    const grown = await verify(gw, teamB, key, '--json', '--keep', keptB);
+    expect(grown.code, grown.stderr).toBe(0);
+    expect(JSON.parse(grown.stdout)).toMatchObject({ ok: true, keptChecked: 1 });
+    const damaged = { jws: 'e30.e30.AAAA', jwk: { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43) } };
+    writeFileSync(join(keptB, `ledger-${teamB}-${'9'.repeat(12)}.json`), JSON.stringify(damaged));
+    const named = await verify(gw, teamB, key, '--keep', keptB);
+    expect(named.code, named.stdout).toBe(5);
+    expect(named.stderr).toContain(`A kept checkpoint of ${teamB} does not verify.`);
+
     const wrongRoot = await verify(gw, teamA, key, '--trust', 'A'.repeat(43));
     expect(wrongRoot.code).toBe(5);
     expect(wrongRoot.stderr).toMatch(/root key is not the trusted one/);
@@ -167,6 +184,41 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
     const usage = await runFlexgate(['ledger', 'verify', '--gateway', gw.url]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--team/);
+  });
+
+  it('with --trust, a checkpoint signed by a key the JWKS was made to list under a real kid is refused', async () => {
+    // Someone between the CLI and the gateway swaps the JWKS entry of the checkpoint's kid for
+    // their own key, and re-signs the checkpoint with it: the JWKS alone believes it; the key set
+    // the root signed does not list that key.
+    const rogue = await generateKeyPair('EdDSA', { extractable: true });
+    const rogueX = String((await exportJWK(rogue.publicKey)).x);
+    const proxy = createServer(async (req, res) => {
+      const upstream = await fetch(`${gw.url}${req.url}`, { headers: { authorization: req.headers.authorization ?? '' } });
+      let body = await upstream.text();
+      if (req.url === '/.well-known/jwks.json') {
+        const jwks = JSON.parse(body) as { keys: { kid: string; x: string }[] };
+        body = JSON.stringify({ keys: jwks.keys.map((k) => ({ ...k, x: rogueX })) });
+      } else if (req.url?.endsWith('/ledger/checkpoint') && upstream.status === 200) {
+        const [header, payload] = body.split('.') as [string, string];
+        const { kid } = JSON.parse(Buffer.from(header, 'base64url').toString()) as { kid: string };
+        body = await new CompactSign(Buffer.from(payload, 'base64url'))
+          .setProtectedHeader({ alg: 'EdDSA', typ: CHECKPOINT_TYP, kid })
+          .sign(rogue.privateKey);
+      }
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const via = { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` };
+    try {
+      const jwksOnly = await verify(via, teamA, key);
+      expect(jwksOnly.code, jwksOnly.stderr).toBe(0); // without a trust root the JWKS is all it has (docs/ledger.md)
+      const rooted = await verify(via, teamA, key, '--trust', await trustOf(fx));
+      expect(rooted.code, rooted.stdout).toBe(5);
+      expect(rooted.stderr).toMatch(/Key \S+ is not in the key set the trusted root key signed\./);
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('the database refuses UPDATE and DELETE on the ledger; an entry altered with the triggers dropped is named by ledger verify', async () => {
