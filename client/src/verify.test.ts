@@ -193,6 +193,23 @@ describe('verify', () => {
   });
 });
 
+/** An offline allowance for autocad (6 launches, a day), signed by `k`. */
+function allowanceOf(k: TestKey, aid = 'alw_1'): Promise<string> {
+  const iat = Math.floor(now.getTime() / 1000);
+  return new SignJWT({
+    iss: 'flexgate',
+    aud: ALLOWANCE_AUDIENCE,
+    sub: 'ada@example.com',
+    aid,
+    iat,
+    exp: iat + 86_400,
+    products: [{ product: 'autocad', team: null }],
+    launches: 6,
+  })
+    .setProtectedHeader({ alg: 'EdDSA', kid: k.kid, typ: ALLOWANCE_TYP })
+    .sign(k.privateKey);
+}
+
 describe('the key set and its root', () => {
   const why = async (v: Verifier, jws: string, allowRefresh = true) => {
     try {
@@ -253,25 +270,11 @@ describe('the key set and its root', () => {
   it('checks an offline allowance against the keys in service only: one signed by a revoked key is refused', async () => {
     const keyB = await makeKey('key-b');
     published = await signKeySet(root, { ver: 2, keys: [keyB, keyA], revoked: ['key-a'] });
-    const iat = Math.floor(now.getTime() / 1000);
-    const allowance = (k: TestKey) =>
-      new SignJWT({
-        iss: 'flexgate',
-        aud: ALLOWANCE_AUDIENCE,
-        sub: 'ada@example.com',
-        aid: 'alw_1',
-        iat,
-        exp: iat + 86_400,
-        products: [{ product: 'autocad', team: null }],
-        launches: 6,
-      })
-        .setProtectedHeader({ alg: 'EdDSA', kid: k.kid, typ: ALLOWANCE_TYP })
-        .sign(k.privateKey);
     const check = async (jws: string) =>
       verifyAllowance(jws, { issuer: 'flexgate', sub: 'ada@example.com', keys: allowanceKeysOf(keys), allowRefresh: true });
-    await expect(check(await allowance(keyB))).resolves.toMatchObject({ aid: 'alw_1', launches: 6 });
+    await expect(check(await allowanceOf(keyB))).resolves.toMatchObject({ aid: 'alw_1', launches: 6 });
     // Listed among the keys and revoked: a stolen key signs no allowance, whatever the set lists.
-    await expect(check(await allowance(keyA))).rejects.toThrow(/unknown key \(key-a\)/);
+    await expect(check(await allowanceOf(keyA))).rejects.toThrow(/unknown key \(key-a\)/);
   });
 
   it('an offline allowance signed by a key rotated in since fetches the key set once, then no more', async () => {
@@ -279,19 +282,7 @@ describe('the key set and its root', () => {
     expect(keySetHits).toBe(1);
     const keyB = await makeKey('key-b');
     published = await signKeySet(root, { ver: 2, keys: [keyB, keyA] });
-    const iat = Math.floor(now.getTime() / 1000);
-    const jws = await new SignJWT({
-      iss: 'flexgate',
-      aud: ALLOWANCE_AUDIENCE,
-      sub: 'ada@example.com',
-      aid: 'alw_2',
-      iat,
-      exp: iat + 86_400,
-      products: [{ product: 'autocad', team: null }],
-      launches: 6,
-    })
-      .setProtectedHeader({ alg: 'EdDSA', kid: keyB.kid, typ: ALLOWANCE_TYP })
-      .sign(keyB.privateKey);
+    const jws = await allowanceOf(keyB, 'alw_2');
     const check = (allowRefresh: boolean) =>
       verifyAllowance(jws, { issuer: 'flexgate', sub: 'ada@example.com', keys: allowanceKeysOf(keys), allowRefresh });
     await expect(check(true)).resolves.toMatchObject({ aid: 'alw_2' });
