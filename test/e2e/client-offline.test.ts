@@ -150,6 +150,9 @@ describe('gateway process stopped', () => {
   let eve: Person;
   let pat: Person;
   let patProvisional: { id: string; launchedAt: string };
+  let kim: Person;
+  let kimTeam2: string;
+  let kimProvisional: { id: string; launchedAt: string };
 
   beforeAll(async () => {
     // Eve: a valid entitlement in her cache, to let it expire offline. A new session's entitlement
@@ -166,6 +169,18 @@ describe('gateway process stopped', () => {
     const first = granted(await pat.client.launch('autocad'));
     const ended = await pat.client.end({ product: 'autocad', sessionId: first.session?.id as string });
     expect(ended).toMatchObject({ charged: 0, refunded: 7 });
+    // Kim: autocad through two teams, both joined before she signs in (the allowance lists both);
+    // her last launch (through the second) refunded too.
+    const kimTeam1 = await newTeam(gw.fixtures(), 30);
+    kimTeam2 = await newTeam(gw.fixtures(), 30);
+    const kimAccount = await newAccount(gw.fixtures());
+    for (const t of [kimTeam1, kimTeam2]) await joinTeam(gw, t, kimAccount, { products: ['autocad'] });
+    const kimDir = dirs.make();
+    const kimClock = new SharedClock();
+    kim = { ...kimAccount, team: kimTeam1, dir: kimDir, clock: kimClock, client: newClient(kimDir, kimClock) };
+    await kim.client.signIn(kim.autodeskId, kim.password);
+    const viaTeam2 = granted(await kim.client.launch('autocad', { team: kimTeam2 }));
+    expect(await kim.client.end({ product: 'autocad', sessionId: viaTeam2.session?.id as string })).toMatchObject({ refunded: 7 });
 
     await gw.stop();
     expect(await gatewayAnswers()).toBe(false);
@@ -248,6 +263,16 @@ describe('gateway process stopped', () => {
     expect((await pat.client.whoami()).provisional.map((p) => p.id)).toEqual([r1.provisionalId, `${allowance?.id}.1`]);
   });
 
+  it('provisional launch through a named team: that team is the one recorded, and the one reported', async () => {
+    const allowance = (await kim.client.whoami()).offlineAllowance;
+    expect(allowance?.products.map((p) => p.team).sort()).toEqual([kim.team, kimTeam2].sort());
+    expect(await kim.client.launch('autocad')).toMatchObject({ granted: false, reason: expect.stringMatching(/name the team/) });
+    const r = await kim.client.launch('autocad', { team: kimTeam2 });
+    if (!r.granted || !r.provisional) throw new Error(`expected a provisional launch, got ${JSON.stringify(r)}`);
+    kimProvisional = { id: r.provisionalId, launchedAt: r.launchedAt };
+    expect((await kim.client.whoami()).provisional).toMatchObject([{ id: r.provisionalId, team: kimTeam2 }]);
+  });
+
   describe('gateway process started again on the same database', () => {
     beforeAll(async () => {
       await gw.start();
@@ -279,6 +304,18 @@ describe('gateway process stopped', () => {
       expect(entries.filter((e) => e.kind === 'refund').map((e) => e.tokens)).toEqual([7]);
       expect(charges[1]?.at).toBe(patProvisional.launchedAt);
       await expectLedgerMatchesBalance(gw.fixtures(), pat.team);
+    });
+
+    it('R6: a provisional launch through a named team is charged to that team, at its launch time', async () => {
+      const r = granted(await kim.client.launch('autocad', { team: kimTeam2 }));
+      expect(r).toMatchObject({ charged: 0, team: kimTeam2, balance: 23 });
+      expect(r.session?.startsAt).toBe(kimProvisional.launchedAt);
+      const charges = (await ledger(gw, kimTeam2)).filter((e) => e.kind === 'charge');
+      expect(charges.map((e) => [e.tokens, e.at])).toEqual([
+        [-7, expect.any(String)],
+        [-7, kimProvisional.launchedAt],
+      ]);
+      expect((await ledger(gw, kim.team)).filter((e) => e.kind === 'charge')).toEqual([]);
     });
 
     it('R7: after the outage the cached session still answers, and the gateway agrees it is the same one', async () => {
