@@ -247,5 +247,6 @@ it('R7: a next day the team cannot pay is refused, not voided: the product runs 
   await running.heartbeatNow();
   const outcome = await running.stop();
   expect(outcome).toMatchObject({ reason: 'entitlement-expired', message: expect.stringMatching(/The gateway refused to renew it: /) });
+  expect(events.map((e) => e.type)).toEqual(['renewed', 'refused', 'stopped']);
   expect((await balance(gw, team)).balance).toBe(3);
 });
