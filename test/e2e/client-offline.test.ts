@@ -52,11 +52,14 @@ function newClient(dir: string, clock: SharedClock): FlexgateClient {
   return client;
 }
 
-/** A member of a fresh team with `tokens`, Flex access to autocad, signed in with the real client. */
-async function person(tokens: number): Promise<Person> {
+/**
+ * A member of a fresh team with `tokens`, Flex access to autocad, signed in with the real client;
+ * also a member of `alsoIn` with the same access, joined before signing in.
+ */
+async function person(tokens: number, alsoIn: string[] = []): Promise<Person> {
   const team = await newTeam(gw.fixtures(), tokens);
   const account = await newAccount(gw.fixtures());
-  await joinTeam(gw, team, account, { products: ['autocad'] });
+  for (const t of [team, ...alsoIn]) await joinTeam(gw, t, account, { products: ['autocad'] });
   const dir = dirs.make();
   const clock = new SharedClock();
   const client = newClient(dir, clock);
@@ -171,14 +174,8 @@ describe('gateway process stopped', () => {
     expect(ended).toMatchObject({ charged: 0, refunded: 7 });
     // Kim: autocad through two teams, both joined before she signs in (the allowance lists both);
     // her last launch (through the second) refunded too.
-    const kimTeam1 = await newTeam(gw.fixtures(), 30);
     kimTeam2 = await newTeam(gw.fixtures(), 30);
-    const kimAccount = await newAccount(gw.fixtures());
-    for (const t of [kimTeam1, kimTeam2]) await joinTeam(gw, t, kimAccount, { products: ['autocad'] });
-    const kimDir = dirs.make();
-    const kimClock = new SharedClock();
-    kim = { ...kimAccount, team: kimTeam1, dir: kimDir, clock: kimClock, client: newClient(kimDir, kimClock) };
-    await kim.client.signIn(kim.autodeskId, kim.password);
+    kim = await person(30, [kimTeam2]);
     const viaTeam2 = granted(await kim.client.launch('autocad', { team: kimTeam2 }));
     expect(await kim.client.end({ product: 'autocad', sessionId: viaTeam2.session?.id as string })).toMatchObject({ refunded: 7 });
 
