@@ -272,6 +272,36 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
     const signed = entries.at(-1) as LedgerEntry;
     expect(kept.stderr).toContain(`it signed entry ${signed.id} at position ${entries.length} with hash ${signed.hash}`);
   });
+
+  it("a ledger cut short behind the gateway's back: its fresh checkpoint agrees, the one kept before names the missing end", async () => {
+    const keptCut = join(dirname(keptDir), 'checkpoints-cut');
+    expect((await verify(gw, teamB, key, '--keep', keptCut)).code).toBe(0);
+    await buy(fx, teamB, 4);
+    expect((await verify(gw, teamB, key, '--keep', keptCut)).code).toBe(0);
+    const entries = (await ledgerOf(fx, teamB)) as LedgerEntry[];
+    const [before, last] = entries.slice(-2) as [LedgerEntry, LedgerEntry];
+    expect(last).toMatchObject({ kind: 'purchase', tokens: 4 });
+
+    // Someone with the owner's rights deletes the purchase, its lot, and moves the head back: what
+    // is left is a whole chain, so only a checkpoint kept from before can tell.
+    await onDatabase(gw, async (db) => {
+      if (testEngine() === 'sqlite') await sql`drop trigger if exists ledger_no_delete`.execute(db);
+      else await sql`drop trigger if exists ledger_no_change on ledger`.execute(db);
+      await db.deleteFrom('ledger').where('id', '=', last.id).execute();
+      await db.deleteFrom('lots').where('id', '=', String(last.lotId)).execute();
+      await db
+        .updateTable('ledger_heads')
+        .set({ last_id: before.id, last_hash: before.hash, count: entries.length - 1 })
+        .where('team_id', '=', teamB)
+        .execute();
+    });
+    expect((await verify(gw, teamB, key)).code).toBe(0);
+    const cut = await verify(gw, teamB, key, '--keep', keptCut);
+    expect(cut.code, cut.stdout).toBe(5);
+    expect(cut.stderr).toContain(
+      `it signed entry ${last.id} at position ${entries.length} with hash ${last.hash}, the ledger now has ${entries.length - 1} entries.`,
+    );
+  });
 });
 
 describe('one chain per team under concurrent writers on two instances (R5)', () => {
