@@ -14,6 +14,8 @@ import {
   EntitlementRejected,
   type FlexgateClient,
   type LaunchResult,
+  type RunningProduct,
+  runProduct,
 } from '@flexgate/client';
 import { ENTITLEMENT_TYP } from '@flexgate/shared';
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT } from 'jose';
@@ -156,6 +158,7 @@ describe('gateway process stopped', () => {
   let kim: Person;
   let kimTeam2: string;
   let kimProvisional: { id: string; launchedAt: string };
+  let kimRun: RunningProduct;
 
   beforeAll(async () => {
     // Eve: a valid entitlement in her cache, to let it expire offline. A new session's entitlement
@@ -268,6 +271,8 @@ describe('gateway process stopped', () => {
     if (!r.granted || !r.provisional) throw new Error(`expected a provisional launch, got ${JSON.stringify(r)}`);
     kimProvisional = { id: r.provisionalId, launchedAt: r.launchedAt };
     expect((await kim.client.whoami()).provisional).toMatchObject([{ id: r.provisionalId, team: kimTeam2 }]);
+    // The product runs on it; its heartbeats are asked for by hand below.
+    kimRun = runProduct(kim.client, 'autocad', r, { team: kimTeam2, heartbeatMs: HOUR });
   });
 
   describe('gateway process started again on the same database', () => {
@@ -303,9 +308,11 @@ describe('gateway process stopped', () => {
       await expectLedgerMatchesBalance(gw.fixtures(), pat.team);
     });
 
-    it('R6: a provisional launch through a named team is charged to that team, at its launch time', async () => {
-      const r = granted(await kim.client.launch('autocad', { team: kimTeam2 }));
-      expect(r).toMatchObject({ charged: 0, team: kimTeam2, balance: 23 });
+    it('R6: a provisional run through a named team is reported by its renewal, charged to that team at its launch time', async () => {
+      await kimRun.heartbeatNow();
+      const r = kimRun.grant;
+      expect(r).toMatchObject({ provisional: false, charged: 0, team: kimTeam2, balance: 23 });
+      expect((await kimRun.stop()).reason).toBe('closed');
       expect(r.session?.startsAt).toBe(kimProvisional.launchedAt);
       const charges = (await ledger(gw, kimTeam2)).filter((e) => e.kind === 'charge');
       expect(charges.map((e) => [e.tokens, e.at])).toEqual([
