@@ -11,6 +11,11 @@ describe('dates that exist on the calendar', () => {
       '2024-02-29',
       '2026-03-15T10:00:00+02:00',
       '2026-12-31T23:59:59-0530',
+      // The first and last of everything: New Year's Day, the first of a month, the widest offsets.
+      '2026-01-01',
+      '2026-03-01T00:00:00Z',
+      '2026-01-01T00:00:00+18:00',
+      '2026-03-15T10:00:00-18:59',
     ]) {
       expect(isCalendarInstant(s), s).toBe(true);
     }
