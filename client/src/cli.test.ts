@@ -270,6 +270,19 @@ describe('the flexgate binary', () => {
     expect(again.stderr).toBe('');
     expect((await run(['launch', 'autocad'], env)).code).toBe(0);
 
+    // The same cache dir pointed at another gateway (staging, say): that gateway's own root is
+    // pinned, never the first one's, which would refuse everything it signs.
+    const staging = await startStubGateway(() => new Date());
+    try {
+      const there = await run(['signin', '--user', 'ada@example.com'], { ...env, FLEXGATE_URL: staging.url });
+      expect(there.code, there.stderr).toBe(0);
+      expect(there.stderr).toContain(`Pinned the gateway's root key ${staging.root.thumbprint} (trust on first use)`);
+      expect((await run(['launch', 'autocad'], { ...env, FLEXGATE_URL: staging.url })).code).toBe(0);
+    } finally {
+      await staging.stop();
+    }
+    expect((await run(['signin', '--user', 'ada@example.com'], env)).code).toBe(0);
+
     // Another root configured: the pin does not overrule it, so nothing this gateway signed is believed.
     const other = (await makeRoot()).thumbprint;
     const cached = await run(['launch', 'autocad', '--json'], { ...env, FLEXGATE_TRUST: other });
