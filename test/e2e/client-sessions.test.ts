@@ -116,6 +116,25 @@ it('R7a: a product closed after 5 minutes keeps the day paid; relaunching that d
   await expectLedgerMatchesBalance(gw.fixtures(), team);
 });
 
+it('R7a: a product closed after its day was settled keeps that entitlement: the relaunch is served from the cache', async () => {
+  await at(3 * MINUTE);
+  const team = await newTeam(gw.fixtures(), 50);
+  const u = await signedInMember(team);
+  const first = granted(await u.client.launch('autocad'));
+  const running = runProduct(u.client, 'autocad', first, { heartbeatMs: HOUR });
+  // The first heartbeat past the free 5 minutes settles the day: the entitlement runs to the session's end.
+  await at(9 * MINUTE);
+  await running.heartbeatNow();
+  const sessionEnd = Math.floor(Date.parse(first.session?.endsAt ?? '') / 1000) * 1000;
+  expect(running.grant.expiresAt).toBe(new Date(sessionEnd).toISOString());
+
+  await at(15 * MINUTE);
+  expect(await running.stop()).toMatchObject({ reason: 'closed', ended: { charged: 7, refunded: 0 } });
+  const again = granted(await u.client.launch('autocad'));
+  expect(again).toMatchObject({ fromCache: true, charged: 0 });
+  expect(again.session?.id).toBe(first.session?.id);
+});
+
 it('R7: a heartbeat within the 24 hours charges nothing; one past them opens and charges the next session', async () => {
   const t0 = await at(20 * MINUTE);
   const team = await newTeam(gw.fixtures(), 50);
