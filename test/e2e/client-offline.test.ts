@@ -159,6 +159,8 @@ describe('gateway process stopped', () => {
   let kimTeam2: string;
   let kimProvisional: { id: string; launchedAt: string };
   let kimRun: RunningProduct;
+  let max: Person;
+  let maxProvisional: { id: string; launchedAt: string };
 
   beforeAll(async () => {
     // Eve: a valid entitlement in her cache, to let it expire offline. A new session's entitlement
@@ -181,6 +183,8 @@ describe('gateway process stopped', () => {
     kim = await person(30, [kimTeam2]);
     const viaTeam2 = granted(await kim.client.launch('autocad', { team: kimTeam2 }));
     expect(await kim.client.end({ product: 'autocad', sessionId: viaTeam2.session?.id as string })).toMatchObject({ refunded: 7 });
+    // Max: signed in (which gives the allowance), never launched.
+    max = await person(30);
 
     await gw.stop();
     expect(await gatewayAnswers()).toBe(false);
@@ -275,6 +279,14 @@ describe('gateway process stopped', () => {
     kimRun = runProduct(kim.client, 'autocad', r, { team: kimTeam2, heartbeatMs: HOUR });
   });
 
+  it('a provisional launch made a minute before the gateway comes back', async () => {
+    // Max's clock is where the gateway's will be when it comes back, less a minute.
+    max.clock.shift(4 * HOUR + 60_000);
+    const r = await max.client.launch('autocad');
+    if (!r.granted || !r.provisional) throw new Error(`expected a provisional launch, got ${JSON.stringify(r)}`);
+    maxProvisional = { id: r.provisionalId, launchedAt: r.launchedAt };
+  });
+
   describe('gateway process started again on the same database', () => {
     beforeAll(async () => {
       await gw.start();
@@ -320,6 +332,15 @@ describe('gateway process stopped', () => {
         [-7, kimProvisional.launchedAt],
       ]);
       expect((await ledger(gw, kim.team)).filter((e) => e.kind === 'charge')).toEqual([]);
+    });
+
+    it('R7a: reported within its free 5 minutes and closed on the machine it ran on, a provisional launch is refunded', async () => {
+      const r = granted(await max.client.launch('autocad'));
+      expect(r).toMatchObject({ charged: 0, balance: 23 });
+      expect(r.session?.startsAt).toBe(maxProvisional.launchedAt);
+      // The report named the machine, as the launch after it did: closing it closes the session's only machine.
+      expect(await max.client.end({ product: 'autocad', sessionId: r.session?.id as string })).toMatchObject({ charged: 0, refunded: 7 });
+      await expectLedgerMatchesBalance(gw.fixtures(), max.team);
     });
 
     it('R7: after the outage the cached session still answers, and the gateway agrees it is the same one', async () => {
