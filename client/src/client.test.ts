@@ -120,6 +120,27 @@ describe('launch', () => {
     });
   });
 
+  it('names a refusal by its HTTP status when something in front of the gateway answers with a page of its own', async () => {
+    await client.signIn('ada@example.com', 'correct horse');
+    const codes = {
+      400: 'invalid-request',
+      401: 'unauthorized',
+      403: 'forbidden',
+      404: 'not-found',
+      429: 'too-many-requests',
+      500: 'internal-error',
+    };
+    for (const [status, code] of Object.entries(codes)) {
+      gateway.plainLaunchStatus = Number(status);
+      expect(await client.launch('autocad', { fresh: true }), status).toEqual({
+        granted: false,
+        code,
+        reason: `The gateway answered HTTP ${status}.`,
+        status: Number(status),
+      });
+    }
+  });
+
   it('charges once when the first answer is lost: the retry carries the same Idempotency-Key', async () => {
     await client.signIn('ada@example.com', 'correct horse');
     gateway.dropNextLaunchAnswers = 1;

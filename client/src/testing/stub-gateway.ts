@@ -37,6 +37,8 @@ export interface StubGateway {
   requests: { method: string; path: string; idempotencyKey?: string; body: unknown }[];
   /** Drop the connection after handling the next N launches, as if the answer were lost. */
   dropNextLaunchAnswers: number;
+  /** Answer launches with this status and an HTML page, no problem+json, as a proxy in front would; null: answer. */
+  plainLaunchStatus: number | null;
   /** Sign the next launch answer with this key instead (a forged entitlement). */
   signWith: TestKey | null;
   entitlementTtlSec: number;
@@ -71,6 +73,7 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
     charges: [],
     requests: [],
     dropNextLaunchAnswers: 0,
+    plainLaunchStatus: null,
     signWith: null,
     entitlementTtlSec: 3600,
     signNames: true,
@@ -179,6 +182,10 @@ export async function startStubGateway(now: () => Date): Promise<StubGateway> {
         return sendJson(res, 201, { allowance, id });
       }
       if (path === '/v1/launch') {
+        if (stub.plainLaunchStatus !== null) {
+          res.writeHead(stub.plainLaunchStatus, { 'content-type': 'text/html' });
+          return res.end('<html><body>Not the gateway speaking</body></html>');
+        }
         const product = String(body?.product);
         const reported = body?.provisional as { id: string } | undefined;
         if (reported && allowances.get(reported.id.split('.')[0] ?? '') !== user)
