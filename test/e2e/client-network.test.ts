@@ -228,6 +228,24 @@ describe('the flexgate CLI, spawned as a process', () => {
     expect(refused.stderr).toMatch(/^Refused \(no-access\): /);
     expect(refused.stdout).toBe('');
 
+    // What this user may launch, then the whole catalog, with the daily rates; nothing for a stranger.
+    const strangerDir = dirs.make();
+    const stranger = await newAccount(gw.fixtures());
+    const [mine, all, strangerIn] = await Promise.all([
+      runFlexgate(['products', ...common]),
+      runFlexgate(['products', '--all', ...common]),
+      runFlexgate(['signin', '--user', stranger.autodeskId, '--gateway', gw.url, '--cache-dir', strangerDir, '--trust', trust], {
+        FLEXGATE_PASSWORD: stranger.password,
+      }),
+    ]);
+    expect(mine.code, mine.stderr).toBe(0);
+    expect(mine.stdout).toBe('autocad  AutoCAD  (7 tokens/day)\n');
+    expect(all.stdout).toMatch(/^autocad +AutoCAD {2}\(7 tokens\/day\)$/m);
+    expect(all.stdout).toMatch(/^civil-3d +Civil 3D {2}\(11 tokens\/day\)$/m);
+    expect(strangerIn.code, strangerIn.stderr).toBe(0);
+    const nothing = await runFlexgate(['products', '--gateway', gw.url, '--cache-dir', strangerDir, '--trust', trust]);
+    expect(nothing.stdout).toBe('No products.\n');
+
     // One charge for the three launches.
     expect((await ledger(gw, u.team)).filter((e) => e.kind === 'charge')).toHaveLength(1);
   }, 90_000);
