@@ -243,8 +243,10 @@ describe('the flexgate CLI, spawned as a process', () => {
     expect(all.stdout).toMatch(/^autocad +AutoCAD {2}\(7 tokens\/day\)$/m);
     expect(all.stdout).toMatch(/^civil-3d +Civil 3D {2}\(11 tokens\/day\)$/m);
     expect(strangerIn.code, strangerIn.stderr).toBe(0);
-    const nothing = await runFlexgate(['products', '--gateway', gw.url, '--cache-dir', strangerDir, '--trust', trust]);
+    const strangerArgs = ['--gateway', gw.url, '--cache-dir', strangerDir, '--trust', trust];
+    const [nothing, who] = await Promise.all([runFlexgate(['products', ...strangerArgs]), runFlexgate(['whoami', ...strangerArgs])]);
     expect(nothing.stdout).toBe('No products.\n');
+    expect(who.stdout).toMatch(/^ {2}offline: no products until \S/m);
 
     // One charge for the three launches.
     expect((await ledger(gw, u.team)).filter((e) => e.kind === 'charge')).toHaveLength(1);
