@@ -252,6 +252,22 @@ describe('the flexgate CLI, spawned as a process', () => {
     expect((await ledger(gw, u.team)).filter((e) => e.kind === 'charge')).toHaveLength(1);
   }, 90_000);
 
+  it('launch --team: a member of two teams names the one to charge; without it the refusal says so (exit 3)', async () => {
+    const u = await member(50, ['autocad']);
+    const team2 = await newTeam(gw.fixtures(), 30);
+    await joinTeam(gw, team2, u, { products: ['autocad'] });
+    const common = ['--gateway', gw.url, '--cache-dir', dirs.make(), '--trust', trust];
+    const signin = await runFlexgate(['signin', '--user', u.autodeskId, ...common], { FLEXGATE_PASSWORD: u.password });
+    expect(signin.code, signin.stderr).toBe(0);
+    const bare = await runFlexgate(['launch', 'autocad', ...common]);
+    expect(bare.code).toBe(3);
+    expect(bare.stderr).toMatch(/is a member of several teams: /);
+    const named = await runFlexgate(['launch', 'autocad', '--team', team2, '--json', ...common]);
+    expect(named.code, named.stderr).toBe(0);
+    expect(JSON.parse(named.stdout)).toMatchObject({ granted: true, charged: 7, balance: 23, team: team2 });
+    expect((await ledger(gw, u.team)).filter((e) => e.kind === 'charge')).toEqual([]);
+  }, 60_000);
+
   it('flexgate simulate --users 3 --launches 4 drives the real gateway and prints a summary', async () => {
     const prefix = `sim-${randomBytes(3).toString('hex')}`;
     const run = await runFlexgate(
