@@ -45,7 +45,8 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? 0;
 }
 
-async function setUp(http: Http, opts: SimulateOptions, ids: string[], operatorKey: string, tokens: number) {
+/** Makes a team with `tokens` and the users as its members; answers the team's id. */
+async function setUp(http: Http, opts: SimulateOptions, ids: string[], operatorKey: string, tokens: number): Promise<string> {
   const post = async (path: string, body: unknown, okStatuses: number[] = [200, 201]) => {
     const res = await http.request({ method: 'POST', path, body, token: operatorKey });
     // 409: left over from an earlier run with the same prefix, which is fine to reuse.
@@ -67,6 +68,7 @@ async function setUp(http: Http, opts: SimulateOptions, ids: string[], operatorK
     const token = invitationToken(mails.filter((m) => m.kind === 'invitation').at(-1)?.text ?? '');
     if (token) await post('/v1/invitations/accept', { token, password: opts.password });
   }
+  return teamId;
 }
 
 /** The token of an invitation e-mail: the `token` parameter of its accept page link. */
@@ -88,7 +90,9 @@ export async function simulate(opts: SimulateOptions): Promise<SimulateSummary> 
   const root = await mkdtemp(join(tmpdir(), 'flexgate-sim-'));
   const ids = Array.from({ length: opts.users }, (_, i) => `${opts.prefix}-${i + 1}@simulated.example`);
   try {
-    if (opts.setup) await setUp(http, opts, ids, opts.setup.operatorKey, opts.setup.tokens);
+    // Users kept from an earlier run with the same prefix are members of its team too: the
+    // launches name this run's team, as a member of several teams must.
+    const team = opts.setup ? await setUp(http, opts, ids, opts.setup.operatorKey, opts.setup.tokens) : undefined;
     const trust = opts.trust ?? (await shownRoot(http));
     let products = opts.products;
     const clients: FlexgateClient[] = [];
@@ -134,7 +138,7 @@ export async function simulate(opts: SimulateOptions): Promise<SimulateSummary> 
     const worker = async () => {
       for (let task = tasks[next++]; task; task = tasks[next++]) {
         const t0 = performance.now();
-        const result = await task.client.launch(task.product, { fresh: !opts.useCache });
+        const result = await task.client.launch(task.product, { fresh: !opts.useCache, ...(team !== undefined && { team }) });
         latencies.push(performance.now() - t0);
         if (result.granted) {
           summary.granted++;

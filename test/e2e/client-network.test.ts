@@ -300,5 +300,18 @@ describe('the flexgate CLI, spawned as a process', () => {
     expect(run.stdout).toMatch(/latency ms: +p50 [\d.]+ +p95 [\d.]+ +p99 [\d.]+ +max [\d.]+/);
     // The progress bar (one line per tenth when not on a terminal) goes to stderr.
     expect(run.stderr).toContain('12/12 launches (100%)');
-  }, 90_000);
+
+    // Run again with the same prefix: its users exist already (409) and belong to the first run's
+    // team too; the launches go through the new one.
+    const again = await runFlexgate(
+      ['simulate', '--users', '2', '--launches', '1', '--products', 'autocad', '--setup', '--prefix', prefix, '--gateway', gw.url],
+      { FLEXGATE_OPERATOR_KEY: gw.operatorKey },
+      80_000,
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^2 launches by 2 users in [\d.]+ s/m);
+    expect(again.stdout).toMatch(/granted: +2\n/);
+    // Their AutoCAD day was opened by the first run: it answers, through whichever team (R7).
+    expect(again.stdout).toMatch(/tokens charged: 0\n/);
+  }, 150_000);
 });
