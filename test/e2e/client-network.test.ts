@@ -302,16 +302,17 @@ describe('the flexgate CLI, spawned as a process', () => {
     expect(run.stderr).toContain('12/12 launches (100%)');
 
     // Run again with the same prefix: its users exist already (409) and belong to the first run's
-    // team too; the launches go through the new one.
+    // team too; the launches go through the new one. Without --products: the catalog's, in order.
     const again = await runFlexgate(
-      ['simulate', '--users', '2', '--launches', '1', '--products', 'autocad', '--setup', '--prefix', prefix, '--gateway', gw.url],
+      ['simulate', '--users', '2', '--launches', '1', '--setup', '--prefix', prefix, '--gateway', gw.url],
       { FLEXGATE_OPERATOR_KEY: gw.operatorKey },
       80_000,
     );
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^2 launches by 2 users in [\d.]+ s/m);
     expect(again.stdout).toMatch(/granted: +2\n/);
-    // Their AutoCAD day was opened by the first run: it answers, through whichever team (R7).
-    expect(again.stdout).toMatch(/tokens charged: 0\n/);
+    // The catalog by key: user 1 opens a 3ds Max day (9); user 2's AutoCAD day, opened by the first
+    // run through its team, answers (R7).
+    expect(again.stdout).toMatch(/tokens charged: 9\n/);
   }, 150_000);
 });
