@@ -314,5 +314,24 @@ describe('the flexgate CLI, spawned as a process', () => {
     // The catalog by key: user 1 opens a 3ds Max day (9); user 2's AutoCAD day, opened by the first
     // run through its team, answers (R7).
     expect(again.stdout).toMatch(/tokens charged: 9\n/);
+
+    // Given a root key the gateway's keys do not chain to, nothing it signs is believed.
+    const untrusted = await runFlexgate([
+      'simulate',
+      '--users',
+      '1',
+      '--launches',
+      '1',
+      '--prefix',
+      prefix,
+      '--trust',
+      'A'.repeat(43),
+      '--gateway',
+      gw.url,
+    ]);
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toBe(
+      `flexgate: simulate failed: The gateway's root key is not the trusted one (${'A'.repeat(43)}). Check the trust root.\n`,
+    );
   }, 150_000);
 });
