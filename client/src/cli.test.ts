@@ -354,5 +354,9 @@ describe('the flexgate binary', () => {
     expect(products.code).toBe(4);
     const stranger = await run(['products'], { FLEXGATE_URL: deadUrl, FLEXGATE_CACHE_DIR: cacheDir });
     expect(stranger.code).toBe(3); // that sign-in belongs to another gateway
+    // A simulation that cannot reach the gateway says so, with the exit code of an outage.
+    const simulated = await run(['simulate', '--users', '1', '--launches', '1'], { FLEXGATE_URL: deadUrl });
+    expect(simulated.code).toBe(4);
+    expect(simulated.stderr).toMatch(/^flexgate: simulate failed: The gateway at http:\/\/127\.0\.0\.1:9 could not be reached/);
   }, 30_000);
 });
