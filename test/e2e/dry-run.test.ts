@@ -116,4 +116,27 @@ describe('dry-run launches', () => {
     expect(skip.screen).not.toContain('Continue?');
     expect(await balanceOf(gw.fixtures(), team)).toBe(33);
   });
+
+  it('on a terminal, a member of two teams is asked about the team named with --team; an open day is not asked about', async () => {
+    const { team, account } = await member(50, ['autocad']);
+    const team2 = await newTeam(gw.fixtures(), 30);
+    await joinTeam(gw, team2, account, { products: ['autocad'] });
+    const cacheDir = dirs.make();
+    const client = createClient({ gatewayUrl: gw.url, trust, cacheDir });
+    await client.signIn(account.autodeskId, account.password);
+    await client.close();
+    const env = { ...process.env, FLEXGATE_URL: gw.url, FLEXGATE_TRUST: trust, FLEXGATE_CACHE_DIR: cacheDir };
+    const bin = builtFlexgate();
+    const no = await runInTerminal([bin, 'launch', 'autocad', '--team', team2], env, 'Continue?', 'n\r');
+    expect(no.screen).toMatch(/This will use 7 tokens of .+ \(23 left\)\. Continue\? \[y\/N\]/);
+    expect(no.code).toBe(3);
+    const yes = await runInTerminal([bin, 'launch', 'autocad', '--team', team2], env, 'Continue?', 'y\r');
+    expect(yes.code).toBe(0);
+    expect([await balanceOf(gw.fixtures(), team), await balanceOf(gw.fixtures(), team2)]).toEqual([50, 23]);
+    // The day is open: the relaunch charges nothing, so nothing is asked.
+    const again = await runInTerminal([bin, 'launch', 'autocad', '--team', team2, '--fresh'], env, 'nothing to wait for', '');
+    expect(again.code).toBe(0);
+    expect(again.screen).not.toContain('Continue?');
+    expect(again.screen).toMatch(/tokens charged: 0/);
+  });
 });
