@@ -217,6 +217,24 @@ it('R7a: a running product whose session was refunded elsewhere stops at its nex
   expect((await balance(gw, team)).balance).toBe(43);
 }, 60_000);
 
+it('R7a: flexgate launch --run --machine, held a second, closes as that machine: refunded (exit 0)', async () => {
+  const now = await at(24 * 7 * HOUR);
+  const team = await newTeam(gw.fixtures(), 50);
+  const account = await newAccount(gw.fixtures());
+  await joinTeam(gw, team, account, { products: ['autocad'] });
+  const env = { FLEXGATE_URL: gw.url, FLEXGATE_CACHE_DIR: dirs.make(), FLEXGATE_NOW: now.toISOString() };
+  const signin = await runFlexgate(['signin', '--user', account.autodeskId], { ...env, FLEXGATE_PASSWORD: account.password });
+  expect(signin.code, signin.stderr).toBe(0);
+  const run = await runFlexgate(['launch', 'autocad', '--machine', 'ws-cli', '--run', '--hold', '1', '--heartbeat', '60'], env);
+  expect(run.code, run.stderr).toBe(0);
+  // Had it closed as the client's own machine, ws-cli would still be running it and nothing refunded.
+  expect((await ledger(gw, team)).map((e) => [e.kind, e.tokens])).toEqual([
+    ['purchase', 50],
+    ['charge', -7],
+    ['refund', 7],
+  ]);
+});
+
 it('R7a: a product launched on a named machine closes as that machine: within 5 minutes, refunded', async () => {
   await at(24 * 3 * HOUR);
   const team = await newTeam(gw.fixtures(), 50);
