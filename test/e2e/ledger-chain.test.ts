@@ -157,6 +157,7 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', () => {
     const count = ((await ledgerOf(fx, teamA)) as LedgerEntry[]).length;
     expect(plain.stdout).toMatch(new RegExp(`Ledger of ${teamA} verified: ${count} entries chain from the genesis hash`));
     expect(plain.stdout).toMatch(/no trust root/);
+    expect(plain.stdout).not.toContain('written after the checkpoint'); // none were
     const rooted = await verify(gw, teamA, key, '--trust', await trustOf(fx), '--json', '--keep', keptDir);
     expect(rooted.code, rooted.stderr).toBe(0);
     expect(JSON.parse(rooted.stdout)).toMatchObject({ ok: true, trustedBy: 'root', checkpoint: { team: teamA, count }, keptChecked: 0 });
