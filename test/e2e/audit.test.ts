@@ -324,6 +324,8 @@ describe('the audit trail: reading it', () => {
 
     const purchases = await trail(admin.api, `/v1/teams/${team}/audit?action=tokens.purchased`);
     expect(purchases.map((e) => e.after.tokens)).toEqual([99, 14, 13, 12, 11, 10]);
+    // Paged, each next link keeps the filter: page two is still purchases only.
+    expect(await trail(admin.api, `/v1/teams/${team}/audit?action=tokens.purchased&limit=2`)).toEqual(purchases);
     expect((await trail(admin.api, `/v1/teams/${team}/audit?action=tokens.*`)).length).toBe(6);
     const mine = await trail(admin.api, `/v1/teams/${team}/audit?actor=${encodeURIComponent(`admin:${admin.id}`)}`);
     expect(mine.map((e) => e.action)).toEqual(['defaults.changed', ...Array(5).fill('tokens.purchased')]);
@@ -350,5 +352,9 @@ describe('the audit trail: reading it', () => {
     expect(JSON.parse(rows[1]?.[6] as string)).toMatchObject({ tokens: 99 });
     // A purchase has no before: an empty cell, not "null".
     expect(rows[1]?.[5]).toBe('');
+    // Asked for by its media type, without ?format, the same file.
+    const byAccept = await admin.api.get(`/v1/teams/${team}/audit?action=tokens.purchased`, { accept: 'text/csv' });
+    expect(byAccept.headers.get('content-type')).toContain('text/csv');
+    expect(byAccept.body).toBe(csv.body);
   });
 });
