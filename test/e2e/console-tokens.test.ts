@@ -282,6 +282,9 @@ describe('console: usage as Flex shows it (R15)', () => {
     expect(expectStatus(second, 200).map((e: any) => e.tokens)).toEqual([5]);
     const third = await gw.op.get(/<([^>]+)>/.exec(second.headers.get('link') ?? '')?.[1] ?? '');
     expect(expectStatus(third, 200)).toEqual([]);
+    // A page shorter than its limit is the last: no next link.
+    const short = await gw.op.get(`/v1/teams/${a}/ledger?kind=purchase&limit=5`);
+    expect([expectStatus(short, 200).length, short.headers.get('link')]).toEqual([2, null]);
     expect(expectStatus(await gw.op.get(`/v1/teams/${a}/ledger?kind=charge`), 200)).toEqual([]);
     expect((await gw.op.get(`/v1/teams/${a}/ledger?kind=gift`)).status).toBe(400);
   });
