@@ -94,20 +94,24 @@ it('R7a: a product closed within 5 minutes is refunded to the lots the charge ca
   expect(next.session?.id).not.toBe(session);
 });
 
-it('R7a: a product closed after 5 minutes keeps the day paid; relaunching that day is free, then from the cache', async () => {
+/** At 3 minutes, a member of a team of 50 tokens launches AutoCAD and runs it (heartbeats by hand). */
+async function autocadRun() {
   await at(3 * MINUTE);
   const team = await newTeam(gw.fixtures(), 50);
   const u = await signedInMember(team);
   const first = granted(await u.client.launch('autocad'));
-  const running = runProduct(u.client, 'autocad', first, { heartbeatMs: HOUR });
+  const sessionEnd = new Date(Math.floor(Date.parse(first.session?.endsAt ?? '') / 1000) * 1000).toISOString();
+  return { team, u, first, sessionEnd, running: runProduct(u.client, 'autocad', first, { heartbeatMs: HOUR }) };
+}
 
+it('R7a: a product closed after 5 minutes keeps the day paid; relaunching that day is free, then from the cache', async () => {
+  const { team, u, first, sessionEnd, running } = await autocadRun();
   await at(15 * MINUTE);
   expect(await running.stop()).toMatchObject({ reason: 'closed', ended: { charged: 7, refunded: 0 } });
   // The opening lease ran out 10 minutes after the start; the close settled the day, so the
   // relaunch asks the gateway once and gets the entitlement to the session's end, then the cache serves.
   const again = granted(await u.client.launch('autocad'));
-  const sessionEnd = Math.floor(Date.parse(first.session?.endsAt ?? '') / 1000) * 1000;
-  expect(again).toMatchObject({ fromCache: false, charged: 0, balance: 43, expiresAt: new Date(sessionEnd).toISOString() });
+  expect(again).toMatchObject({ fromCache: false, charged: 0, balance: 43, expiresAt: sessionEnd });
   expect(again.session?.id).toBe(first.session?.id);
   expect(granted(await u.client.launch('autocad'))).toMatchObject({ fromCache: true, charged: 0 });
   const fresh = granted(await u.client.launch('autocad', { fresh: true }));
@@ -117,16 +121,11 @@ it('R7a: a product closed after 5 minutes keeps the day paid; relaunching that d
 });
 
 it('R7a: a product closed after its day was settled keeps that entitlement: the relaunch is served from the cache', async () => {
-  await at(3 * MINUTE);
-  const team = await newTeam(gw.fixtures(), 50);
-  const u = await signedInMember(team);
-  const first = granted(await u.client.launch('autocad'));
-  const running = runProduct(u.client, 'autocad', first, { heartbeatMs: HOUR });
+  const { u, first, sessionEnd, running } = await autocadRun();
   // The first heartbeat past the free 5 minutes settles the day: the entitlement runs to the session's end.
   await at(9 * MINUTE);
   await running.heartbeatNow();
-  const sessionEnd = Math.floor(Date.parse(first.session?.endsAt ?? '') / 1000) * 1000;
-  expect(running.grant.expiresAt).toBe(new Date(sessionEnd).toISOString());
+  expect(running.grant.expiresAt).toBe(sessionEnd);
 
   await at(15 * MINUTE);
   expect(await running.stop()).toMatchObject({ reason: 'closed', ended: { charged: 7, refunded: 0 } });
@@ -182,14 +181,19 @@ it('R7: a heartbeat within the 24 hours charges nothing; one past them opens and
   await expectLedgerMatchesBalance(gw.fixtures(), team);
 });
 
-it('R7a: a running product whose session was refunded elsewhere stops at its next heartbeat, saying why (CLI exit 3)', async () => {
-  const now = await at(40 * MINUTE);
+/** A member of a team of 50 tokens with AutoCAD, signed in with the CLI, whose clock reads `now`. */
+async function cliMember(now: Date) {
   const team = await newTeam(gw.fixtures(), 50);
   const account = await newAccount(gw.fixtures());
   await joinTeam(gw, team, account, { products: ['autocad'] });
   const env = { FLEXGATE_URL: gw.url, FLEXGATE_CACHE_DIR: dirs.make(), FLEXGATE_NOW: now.toISOString() };
   const signin = await runFlexgate(['signin', '--user', account.autodeskId], { ...env, FLEXGATE_PASSWORD: account.password });
   expect(signin.code, signin.stderr).toBe(0);
+  return { team, account, env };
+}
+
+it('R7a: a running product whose session was refunded elsewhere stops at its next heartbeat, saying why (CLI exit 3)', async () => {
+  const { team, account, env } = await cliMember(await at(40 * MINUTE));
   const started = Date.now();
   const run = runFlexgate(['launch', 'autocad', '--machine', 'ws-cli', '--run', '--hold', '30', '--heartbeat', '1'], env);
 
@@ -218,13 +222,7 @@ it('R7a: a running product whose session was refunded elsewhere stops at its nex
 }, 60_000);
 
 it('R7a: flexgate launch --run --machine, held a second, closes as that machine: refunded (exit 0)', async () => {
-  const now = await at(24 * 7 * HOUR);
-  const team = await newTeam(gw.fixtures(), 50);
-  const account = await newAccount(gw.fixtures());
-  await joinTeam(gw, team, account, { products: ['autocad'] });
-  const env = { FLEXGATE_URL: gw.url, FLEXGATE_CACHE_DIR: dirs.make(), FLEXGATE_NOW: now.toISOString() };
-  const signin = await runFlexgate(['signin', '--user', account.autodeskId], { ...env, FLEXGATE_PASSWORD: account.password });
-  expect(signin.code, signin.stderr).toBe(0);
+  const { team, env } = await cliMember(await at(24 * 7 * HOUR));
   const run = await runFlexgate(['launch', 'autocad', '--machine', 'ws-cli', '--run', '--hold', '1', '--heartbeat', '60'], env);
   expect(run.code, run.stderr).toBe(0);
   // Had it closed as the client's own machine, ws-cli would still be running it and nothing refunded.
