@@ -229,21 +229,18 @@ describe('the flexgate CLI, spawned as a process', () => {
     expect(refused.stdout).toBe('');
 
     // What this user may launch, then the whole catalog, with the daily rates; nothing for a stranger.
-    const strangerDir = dirs.make();
     const stranger = await newAccount(gw.fixtures());
+    const strangerArgs = ['--gateway', gw.url, '--cache-dir', dirs.make(), '--trust', trust];
     const [mine, all, strangerIn] = await Promise.all([
       runFlexgate(['products', ...common]),
       runFlexgate(['products', '--all', ...common]),
-      runFlexgate(['signin', '--user', stranger.autodeskId, '--gateway', gw.url, '--cache-dir', strangerDir, '--trust', trust], {
-        FLEXGATE_PASSWORD: stranger.password,
-      }),
+      runFlexgate(['signin', '--user', stranger.autodeskId, ...strangerArgs], { FLEXGATE_PASSWORD: stranger.password }),
     ]);
     expect(mine.code, mine.stderr).toBe(0);
     expect(mine.stdout).toBe('autocad  AutoCAD  (7 tokens/day)\n');
     expect(all.stdout).toMatch(/^autocad +AutoCAD {2}\(7 tokens\/day\)$/m);
     expect(all.stdout).toMatch(/^civil-3d +Civil 3D {2}\(11 tokens\/day\)$/m);
     expect(strangerIn.code, strangerIn.stderr).toBe(0);
-    const strangerArgs = ['--gateway', gw.url, '--cache-dir', strangerDir, '--trust', trust];
     const [nothing, who] = await Promise.all([runFlexgate(['products', ...strangerArgs]), runFlexgate(['whoami', ...strangerArgs])]);
     expect(nothing.stdout).toBe('No products.\n');
     expect(who.stdout).toMatch(/^ {2}offline: no products until \S/m);
