@@ -9,6 +9,7 @@ import type { AuditOrigin } from '../domain/audit';
 import { DomainError } from '../domain/errors';
 import { INVITATION_PAGE } from '../domain/mails';
 import { presetRange, USAGE_PRESETS } from '../domain/usage-views';
+import { csvDownload } from '../lib/csv-download';
 import type { Logger } from '../lib/logger';
 import { advice, adviceCsv } from '../services/advice';
 import { auditCsvExport, auditTrail, originOf } from '../services/audit';
@@ -585,7 +586,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
 
   app.get('/teams/:team/usage.csv', async (c) => {
     const { filename, csv } = await usageCsvExport(ctx, c.get('team').id, usageForm(c));
-    return c.body(csv, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"` });
+    return csvDownload(c, csv, filename);
   });
 
   const kit: ConsoleKit = {
@@ -675,14 +676,14 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
 
   app.get('/teams/:team/advice.csv', async (c) => {
     const { filename, csv } = await adviceCsv(ctx, c.get('team').id);
-    return c.body(csv, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"` });
+    return csvDownload(c, csv, filename);
   });
 
   app.get('/teams/:team/audit.csv', async (c) => {
     const team = c.get('team');
     const csv = await auditCsvExport(ctx, team.id, auditFilter(auditFilters(c).form));
     const name = `audit-${team.id}-${ctx.clock.now().toISOString().slice(0, 10)}.csv`;
-    return c.body(csv, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${name}"` });
+    return csvDownload(c, csv, name);
   });
 
   app.all('*', (c) => errorPage(c, 404, `No console page at ${c.req.path}.`));

@@ -2,6 +2,7 @@ import { auditEntryResponse, auditQuery } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { z } from 'zod';
+import { csvDownload, wantsCsv } from '../lib/csv-download';
 import { requireOperator, requireTeamAdmin } from '../middleware/auth';
 import type { AppEnv } from '../middleware/env';
 import { auditCsvExport, auditTrail } from '../services/audit';
@@ -29,14 +30,10 @@ export function auditRoutes(ctx: ServiceContext) {
 
   const answer = async (c: Context<AppEnv>, team: string | null | undefined, base: string, q: ReturnType<typeof auditQuery.parse>) => {
     const { format, ...filter } = q;
-    const wantsCsv = format === 'csv' || (format === undefined && /\btext\/csv\b/i.test(c.req.header('accept') ?? ''));
-    if (wantsCsv) {
+    if (wantsCsv(c, format)) {
       const { before: _b, limit: _l, ...all } = filter;
       const name = team ? `audit-${team}` : 'audit';
-      return c.body(await auditCsvExport(ctx, team, all), 200, {
-        'content-type': 'text/csv; charset=utf-8',
-        'content-disposition': `attachment; filename="${name}-${ctx.clock.now().toISOString().slice(0, 10)}.csv"`,
-      });
+      return csvDownload(c, await auditCsvExport(ctx, team, all), `${name}-${ctx.clock.now().toISOString().slice(0, 10)}.csv`);
     }
     const page = await auditTrail(ctx, team, filter);
     if (page.next !== null) {

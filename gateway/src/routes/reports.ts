@@ -1,6 +1,7 @@
 import { usageQuery, usageResponse, usageSummaryResponse } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { csvDownload, wantsCsv } from '../lib/csv-download';
 import { requireTeamAdmin } from '../middleware/auth';
 import type { ServiceContext } from '../services/context';
 import { usage, usageCsvExport, usageSummary } from '../services/usage';
@@ -39,13 +40,9 @@ export function reportRoutes(ctx: ServiceContext) {
       const { team } = c.req.valid('param');
       requireTeamAdmin(c, team);
       const q = c.req.valid('query');
-      const wantsCsv = q.format === 'csv' || (q.format === undefined && /\btext\/csv\b/i.test(c.req.header('accept') ?? ''));
-      if (!wantsCsv) return c.json(await usage(ctx, team, q), 200);
+      if (!wantsCsv(c, q.format)) return c.json(await usage(ctx, team, q), 200);
       const { filename, csv } = await usageCsvExport(ctx, team, q);
-      return c.body(csv, 200, {
-        'content-type': 'text/csv; charset=utf-8',
-        'content-disposition': `attachment; filename="${filename}"`,
-      });
+      return csvDownload(c, csv, filename);
     },
   );
 

@@ -1,6 +1,7 @@
 import { adviceQuery, adviceResponse, forecastResponse, myUsageQuery, myUsageResponse } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { csvDownload, wantsCsv } from '../lib/csv-download';
 import { requireTeamAdmin, requireUser } from '../middleware/auth';
 import { advice, adviceCsv } from '../services/advice';
 import type { ServiceContext } from '../services/context';
@@ -56,10 +57,9 @@ export function spendRoutes(ctx: ServiceContext) {
       const { team } = c.req.valid('param');
       requireTeamAdmin(c, team);
       const { format } = c.req.valid('query');
-      const wantsCsv = format === 'csv' || (format === undefined && /\btext\/csv\b/i.test(c.req.header('accept') ?? ''));
-      if (!wantsCsv) return c.json(await advice(ctx, team), 200);
+      if (!wantsCsv(c, format)) return c.json(await advice(ctx, team), 200);
       const { filename, csv } = await adviceCsv(ctx, team);
-      return c.body(csv, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"` });
+      return csvDownload(c, csv, filename);
     },
   );
 
