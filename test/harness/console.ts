@@ -13,6 +13,8 @@ export interface ConsoleBrowser {
   /** Posts a form the way the page does, with the session's CSRF token unless `_csrf` is given. */
   post(path: string, fields: Record<string, string | string[]>): Promise<ConsolePage>;
   csrf: string;
+  /** The session cookie, for a request the helpers above do not make (a file upload). */
+  cookie: string;
 }
 
 const field = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
@@ -46,6 +48,7 @@ export async function consoleSignIn(gw: TestGateway, adminKey: string): Promise<
   const csrf = field((await get('/console/inspect')).html, '_csrf');
   return {
     csrf,
+    cookie,
     get,
     async post(path, fields) {
       const body = new URLSearchParams();

@@ -1,0 +1,150 @@
+/**
+ * The console's HTTP edges over real HTTP, on both engines: what its cookies say behind a TLS proxy,
+ * the sign-in form's own CSRF check, what a page takes from its query string, how its assets are
+ * cached, and how large a form may be. The pages themselves are the browser tests'.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { allMembers, newAdmin } from '../harness/admin';
+import { type ConsoleBrowser, consoleSignIn } from '../harness/console';
+import type { TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+import { ledgerCheckedSuite } from '../harness/suite';
+
+const T0 = new Date('2026-03-15T10:00:00Z');
+const unique = () => randomBytes(4).toString('hex');
+let gw: TestGateway;
+const team = ledgerCheckedSuite(T0, (g) => {
+  gw = g;
+});
+
+/** A team the test names, so that a page can be searched for its name. */
+async function namedTeam(name: string): Promise<string> {
+  return expectStatus(await gw.op.post('/v1/teams', { name }), 201).id;
+}
+
+/** An admin of two teams (A with tokens, C), a team it does not manage, and its console. */
+async function setup(): Promise<{ a: string; c: string; other: string; key: string; browser: ConsoleBrowser }> {
+  const [a, c, other] = [await team(100), await namedTeam(`Studio C ${unique()}`), await namedTeam(`Rival ${unique()}`)];
+  const admin = await newAdmin(gw, [a, c]);
+  const key = admin.api.token as string;
+  return { a, c, other, key, browser: await consoleSignIn(gw, key) };
+}
+const cookieNamed = (r: Response, name: string) => r.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
+const csrfOf = (html: string) => /name="_csrf" value="([^"]*)"/.exec(html)?.[1] ?? '';
+const banner = (html: string) => /<p class="banner ok" role="status">([^<]*)<\/p>/.exec(html)?.[1] ?? null;
+
+/** The sign-in form as a browser first gets it: its cookie and the token of its hidden field. */
+async function signInForm(headers: Record<string, string> = {}) {
+  const r = await fetch(`${gw.url}/console/signin`, { headers });
+  return { cookie: cookieNamed(r, 'fg_console_signin') ?? '', csrf: csrfOf(await r.text()) };
+}
+
+const postSignIn = (fields: Record<string, string>, headers: Record<string, string>) =>
+  fetch(`${gw.url}/console/signin`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields).toString(),
+  });
+
+describe('console cookies and sign-in', () => {
+  it('marks its cookies Secure behind an HTTPS proxy (X-Forwarded-Proto), and not on plain HTTP, where a browser would drop them', async () => {
+    const { key } = await setup();
+    const plain = await signInForm();
+    expect(plain.cookie).toMatch(/HttpOnly/);
+    expect(plain.cookie).not.toMatch(/Secure/);
+    const proxied = await signInForm({ 'x-forwarded-proto': 'https' });
+    expect(proxied.cookie).toMatch(/; Secure/);
+
+    const signedIn = await postSignIn(
+      { _csrf: proxied.csrf, key },
+      { cookie: proxied.cookie.split(';')[0] as string, 'x-forwarded-proto': 'https' },
+    );
+    expect(signedIn.status).toBe(303);
+    expect(cookieNamed(signedIn, 'fg_console')).toMatch(/; Secure/);
+    expect(cookieNamed(signedIn, 'fg_console')).toMatch(/SameSite=Strict/);
+  });
+
+  it('refuses a sign-in posted without its form (no cookie, or a token that is not the cookie’s): no session, even with a valid key', async () => {
+    const { key } = await setup();
+    const form = await signInForm();
+    const cookie = form.cookie.split(';')[0] as string;
+    for (const [what, fields, headers] of [
+      ['no sign-in cookie', { _csrf: form.csrf, key }, {}],
+      ['another token', { _csrf: 'x'.repeat(32), key }, { cookie }],
+      ['no token', { key }, { cookie }],
+    ] as const) {
+      const r = await postSignIn(fields, headers);
+      expect(r.status, what).toBe(403);
+      expect(await r.text(), what).toContain('The sign-in form expired');
+      expect(cookieNamed(r, 'fg_console'), what).toBeUndefined();
+    }
+    const r = await postSignIn({ _csrf: form.csrf, key }, { cookie });
+    expect(r.status).toBe(303);
+    expect(cookieNamed(r, 'fg_console')).toBeDefined();
+  });
+});
+
+describe('what a console page takes from its query string', () => {
+  it('names a member in a notice only by an e-mail address; any other text is "the member"', async () => {
+    const { a, browser } = await setup();
+    const phishing = encodeURIComponent('Call +1 555 0100 to restore your access:');
+    const forged = await browser.get(`/console/teams/${a}/members?done=removed&who=${phishing}`);
+    expect(banner(forged.html)).toBe('the member was removed from the team.');
+    expect(forged.html).not.toContain('555 0100');
+    const real = await browser.get(`/console/teams/${a}/members?done=removed&who=${encodeURIComponent('ada@example.com')}`);
+    expect(banner(real.html)).toBe('ada@example.com was removed from the team.');
+  });
+
+  it('says tokens moved only to a team the admin manages, by its name', async () => {
+    const { a, c, other, browser } = await setup();
+    const moved = await browser.get(`/console/teams/${a}/tokens?done=moved&tokens=5&to=${c}`);
+    expect(banner(moved.html)).toMatch(/^5 tokens moved to Studio C \S+\.$/);
+    const elsewhere = await browser.get(`/console/teams/${a}/tokens?done=moved&tokens=5&to=${other}`);
+    expect(banner(elsewhere.html)).toBeNull();
+    expect(elsewhere.html).not.toContain('Rival');
+    const bought = await browser.get(`/console/teams/${a}/tokens?done=bought&tokens=1200&expires=2027-03-15`);
+    expect(banner(bought.html)).toBe('1,200 tokens bought; they expire on 15 Mar 2027.');
+  });
+});
+
+describe('console assets and forms', () => {
+  it('lets a browser keep an asset for good only at the URL that names its content', async () => {
+    const page = await fetch(`${gw.url}/console/signin`);
+    const href = /href="(\/console\/assets\/app\.css\?v=[0-9a-f]+)"/.exec(await page.text())?.[1];
+    expect(href).toBeDefined();
+    const named = await fetch(`${gw.url}${href}`);
+    expect(named.status).toBe(200);
+    expect(named.headers.get('content-type')).toMatch(/^text\/css/);
+    expect(named.headers.get('cache-control')).toMatch(/immutable/);
+    for (const stale of ['/console/assets/app.css', '/console/assets/app.css?v=000000000000']) {
+      const r = await fetch(`${gw.url}${stale}`);
+      expect(r.status, stale).toBe(200);
+      expect(r.headers.get('cache-control'), stale).toBe('no-cache');
+    }
+  });
+
+  it('refuses a form over 64 KiB with 413 and changes nothing; only the CSV import takes a larger file', async () => {
+    const { a, browser } = await setup();
+    const padded = await browser.post(`/console/teams/${a}/defaults`, { product: 'autocad', note: 'x'.repeat(70 * 1024) });
+    expect(padded.status).toBe(413);
+    expect(padded.html).toContain('larger than the console accepts');
+    expect(expectStatus(await gw.op.get(`/v1/teams/${a}/defaults`), 200).products).toEqual([]);
+
+    // 1,200 people, about 80 KiB: over a form's limit, well under the import's.
+    const rows = Array.from({ length: 1200 }, (_, i) => `Person number ${i} of the spring intake,p${i}.${a.slice(0, 8)}@example.com`);
+    const csv = `name,email\n${rows.join('\n')}`;
+    expect(csv.length).toBeGreaterThan(70 * 1024);
+    const body = new FormData();
+    body.append('_csrf', browser.csrf);
+    body.append('file', new File([csv], 'members.csv', { type: 'text/csv' }));
+    const imported = await fetch(`${gw.url}/console/teams/${a}/members/import`, {
+      method: 'POST',
+      headers: { cookie: browser.cookie },
+      body,
+    });
+    expect(imported.status).toBe(200);
+    expect(await allMembers(gw.op, a)).toHaveLength(1200);
+  });
+});
