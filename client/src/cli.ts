@@ -78,9 +78,10 @@ export async function runCli(argv: readonly string[], env: Record<string, string
     }).catch((err: unknown) => err as Error);
     if (summary instanceof Error) {
       io.stderr.write(`flexgate: simulate failed: ${summary.message}\n`);
-      const unreachable =
-        summary instanceof GatewayUnreachableError || (summary instanceof FlexgateError && summary.code === 'gateway-unreachable');
-      return unreachable ? EXIT.unreachable : EXIT.error;
+      // As every other command: a refusal (an untrusted root, a refused sign-in) is 3, not an unexpected error.
+      if (summary instanceof GatewayUnreachableError) return EXIT.unreachable;
+      if (summary instanceof FlexgateError) return summary.code === 'gateway-unreachable' ? EXIT.unreachable : EXIT.refused;
+      return EXIT.error;
     }
     print(formatSummary(summary), summary);
     return EXIT.ok;

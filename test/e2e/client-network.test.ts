@@ -326,7 +326,7 @@ describe('the flexgate CLI, spawned as a process', () => {
       '--gateway',
       gw.url,
     ]);
-    expect(untrusted.code).toBe(1);
+    expect(untrusted.code).toBe(3); // refused, as `signin` with the same root
     expect(untrusted.stderr).toBe(
       `flexgate: simulate failed: The gateway's root key is not the trusted one (${'A'.repeat(43)}). Check the trust root.\n`,
     );
