@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { allMembers, newAdmin } from '../harness/admin';
-import { type ConsoleBrowser, consoleSignIn } from '../harness/console';
+import { type ConsoleBrowser, consoleSignIn, unescapeHtml } from '../harness/console';
 import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 import { ledgerCheckedSuite } from '../harness/suite';
@@ -146,5 +146,33 @@ describe('console assets and forms', () => {
     });
     expect(imported.status).toBe(200);
     expect(await allMembers(gw.op, a)).toHaveLength(1200);
+
+    // 1,200 members are pages of 100: the first links only onwards, the next one back to the first too.
+    const first = await browser.get(`/console/teams/${a}/members`);
+    const next = /href="([^"]+\?after=[^"]+)" rel="next"/.exec(first.html)?.[1];
+    expect(next).toBeDefined();
+    expect(first.html).not.toContain('First page');
+    const second = await browser.get(unescapeHtml(next as string));
+    expect(second.html).toContain('First page');
+    expect(second.html).toMatch(/rel="next"/);
+  });
+
+  it('asks for a file when the import form comes without one, or with an empty one', async () => {
+    const { a, browser } = await setup();
+    const post = (file: File | string) => {
+      const body = new FormData();
+      body.append('_csrf', browser.csrf);
+      body.append('file', file);
+      return fetch(`${gw.url}/console/teams/${a}/members/import`, { method: 'POST', headers: { cookie: browser.cookie }, body });
+    };
+    for (const [what, file] of [
+      ['a text field', 'name,email\nAda,ada@example.com'],
+      ['an empty file', new File([], 'members.csv', { type: 'text/csv' })],
+    ] as const) {
+      const r = await post(file);
+      expect(r.status, what).toBe(400);
+      expect(await r.text(), what).toContain('Choose a CSV file to import.');
+    }
+    expect(await allMembers(gw.op, a)).toEqual([]);
   });
 });
