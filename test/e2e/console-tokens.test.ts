@@ -269,6 +269,22 @@ describe('console: usage as Flex shows it (R15)', () => {
     // A custom range is kept as typed; a broken one is refused with the API's reason.
     expect((await browser.get(`${base}?from=2026-03-01&to=2026-03-10`)).html).toContain('name="from" value="2026-03-01"');
     expect((await browser.get(`${base}?from=2026-03-10&to=2026-03-01`)).status).toBe(400);
+
+    // Half a range: from a day to today, or the 30 days up to a day; a day that does not exist
+    // (or is not a day) is left out and the other end kept, as if it had not been typed.
+    for (const [query, from, to] of [
+      ['from=2026-01-01', '2026-01-01', '2026-03-15'],
+      ['to=2026-03-10', '2026-02-09', '2026-03-10'],
+      ['from=2026-02-30&to=2026-03-10', '2026-02-09', '2026-03-10'],
+      ['from=2026-03-01&to=2026-02-31', '2026-03-01', '2026-03-15'],
+      ['from=2026-01-01T00:00:00Z&to=2026-03-10', '2026-02-09', '2026-03-10'],
+    ] as const) {
+      const page = await browser.get(`${base}?by=day&${query}`);
+      expect(page.status, query).toBe(200);
+      expect(page.html, query).toContain(`name="from" value="${from}"`);
+      expect(page.html, query).toContain(`name="to" value="${to}"`);
+      expect(page.html, query).not.toContain('aria-current="true">Past 30 days</a>');
+    }
   });
 
   it('the API ledger filters by kind and user, and its next-page link keeps the filters', async () => {
