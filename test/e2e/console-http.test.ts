@@ -176,3 +176,45 @@ describe('console assets and forms', () => {
     expect(await allMembers(gw.op, a)).toEqual([]);
   });
 });
+
+describe('the audit page: filters from its query string', () => {
+  const actions = (html: string) => [...html.matchAll(/<tr data-action="([^"]+)"/g)].map((m) => m[1]);
+  const ignored = (html: string) => /Ignored a filter that is not valid: ([a-z, ]*)\./.exec(html)?.[1] ?? null;
+
+  it('applies every filter that parses (a day for from and to), and names the ones it ignored', async () => {
+    // The operator made A, bought its first lot and made the admin, who buys one and sets the defaults.
+    const { a, browser } = await setup();
+    expect((await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '5', purchasedOn: '' })).status).toBe(303);
+    expect((await browser.post(`/console/teams/${a}/defaults`, { product: 'autocad' })).status).toBe(303);
+    const page = (query: string) => browser.get(`/console/teams/${a}/audit${query}`);
+
+    const all = await page('');
+    expect(ignored(all.html)).toBeNull();
+    expect(actions(all.html)).toEqual(['defaults.changed', 'tokens.purchased', 'admin.created', 'tokens.purchased', 'team.created']);
+    expect(all.html).not.toContain('Newest entries');
+
+    const bought = await page('?action=tokens.purchased');
+    expect(ignored(bought.html)).toBeNull();
+    expect(actions(bought.html)).toEqual(['tokens.purchased', 'tokens.purchased']);
+    const byOperator = await page('?actor=operator');
+    expect(ignored(byOperator.html)).toBeNull();
+    expect(actions(byOperator.html)).toEqual(['admin.created', 'tokens.purchased', 'team.created']);
+    const today = await page('?from=2026-03-15&to=2026-03-15&action=defaults.*');
+    expect(ignored(today.html)).toBeNull();
+    expect(actions(today.html)).toEqual(['defaults.changed']);
+    expect(actions((await page('?to=2026-03-14')).html)).toEqual([]);
+
+    // An instant, a broken day or a bad actor is dropped and said; the other filters still apply.
+    for (const [query, named] of [
+      ['?from=2026-03-15T00:00:00Z&action=tokens.purchased', 'from'],
+      ['?to=2026-02-30&action=tokens.purchased', 'to'],
+      ['?actor=root&action=tokens.purchased', 'actor'],
+    ] as const) {
+      const html = (await page(query)).html;
+      expect(ignored(html), query).toBe(named);
+      expect(actions(html), query).toEqual(['tokens.purchased', 'tokens.purchased']);
+    }
+    // A cursor that is not an entry's id is the first page.
+    expect((await page('?before=0')).html).not.toContain('Newest entries');
+  });
+});
