@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { allMembers, newAdmin } from '../harness/admin';
+import { allMembers, newAdmin, tokenOf, uniqueEmail } from '../harness/admin';
 import { type ConsoleBrowser, consoleSignIn, unescapeHtml } from '../harness/console';
 import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -216,5 +216,48 @@ describe('the audit page: filters from its query string', () => {
     }
     // A cursor that is not an entry's id is the first page.
     expect((await page('?before=0')).html).not.toContain('Newest entries');
+  });
+});
+
+describe('the invitation page (R11)', () => {
+  /** A person invited to A, and the page their e-mail links to, as their browser holds it. */
+  async function invited() {
+    const a = await team();
+    const admin = await newAdmin(gw, [a]);
+    const email = uniqueEmail('newcomer');
+    expectStatus(await admin.api.post(`/v1/teams/${a}/members`, { invite: `New Comer <${email}>` }), 201);
+    const [mail] = expectStatus(await gw.op.get(`/v1/outbox?to=${encodeURIComponent(email)}`), 200);
+    const token = tokenOf(mail.text);
+    const page = await fetch(`${gw.url}/console/invitations/accept?token=${encodeURIComponent(token)}`);
+    const cookie = (cookieNamed(page, 'fg_console_invite') ?? '').split(';')[0] as string;
+    const csrf = csrfOf(await page.text());
+    const accept = async (password: string, repeat = password) => {
+      const r = await fetch(`${gw.url}/console/invitations/accept`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, token, answer: 'accept', password, repeat }).toString(),
+      });
+      return { status: r.status, html: await r.text() };
+    };
+    return { email, accept };
+  }
+
+  it('takes a new password of 8 to 1,024 characters, as the API does, and nothing else', async () => {
+    const short = await invited();
+    for (const [password, repeat, message] of [
+      ['seven77', 'seven77', 'A password has 8 to 1024 characters.'],
+      ['x'.repeat(1025), 'x'.repeat(1025), 'A password has 8 to 1024 characters.'],
+      ['eight888', 'eight889', 'The two passwords differ.'],
+    ] as const) {
+      const r = await short.accept(password, repeat);
+      expect(r.status, `${password.length} characters`).toBe(400);
+      expect(r.html, `${password.length} characters`).toContain(message);
+    }
+    expect((await short.accept('eight888')).html).toContain('You joined');
+    expect((await gw.anon.post('/v1/signin', { autodeskId: short.email, password: 'eight888' })).status).toBe(200);
+
+    const long = await invited();
+    expect((await long.accept('y'.repeat(1024))).html).toContain('You joined');
+    expect((await gw.anon.post('/v1/signin', { autodeskId: long.email, password: 'y'.repeat(1024) })).status).toBe(200);
   });
 });
