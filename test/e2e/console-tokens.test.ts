@@ -76,6 +76,14 @@ describe('console: buying tokens (R1)', () => {
       expect(refused.html).toContain(`value="${fields.tokens}"`); // what was typed stays in the form
     }
     expect(await balanceOf(gw, a)).toBe(40);
+
+    // The bounds are the API's: 1 and 1,000,000,000 tokens are a purchase, one more is not.
+    expect((await browser.post(path, { tokens: '1', purchasedOn: '' })).status).toBe(303);
+    expect((await browser.post(path, { tokens: '1000000000', purchasedOn: '' })).status).toBe(303);
+    const over = await browser.post(path, { tokens: '1000000001', purchasedOn: '' });
+    expect(over.status).toBe(400);
+    expect(over.html).toContain('from 1 to 1,000,000,000');
+    expect(await balanceOf(gw, a)).toBe(1_000_000_041);
   });
 
   it('refuses a form without its CSRF token, and another team than the admin’s own', async () => {
@@ -114,6 +122,16 @@ describe('console: moving tokens (R3)', () => {
     expect(tooMany.status).toBe(409);
     expect(tooMany.html).toContain('100 valid tokens');
     expect([await balanceOf(gw, a), await balanceOf(gw, c), await balanceOf(gw, other)]).toEqual([100, 0, 50]);
+
+    // Not to the team itself; the bounds are the API's (a billion is a move A cannot afford, one
+    // more is not a move at all); a single token moves.
+    expect((await browser.post(path, { toTeam: a, tokens: '10' })).status).toBe(403);
+    expect((await browser.post(path, { toTeam: c, tokens: '1000000000' })).status).toBe(409);
+    const over = await browser.post(path, { toTeam: c, tokens: '1000000001' });
+    expect(over.status).toBe(400);
+    expect(over.html).toContain('from 1 to 1,000,000,000');
+    expect((await browser.post(path, { toTeam: c, tokens: '1' })).status).toBe(303);
+    expect([await balanceOf(gw, a), await balanceOf(gw, c)]).toEqual([99, 1]);
   });
 });
 
