@@ -261,3 +261,35 @@ describe('the invitation page (R11)', () => {
     expect((await gw.anon.post('/v1/signin', { autodeskId: long.email, password: 'y'.repeat(1024) })).status).toBe(200);
   });
 });
+
+describe('console navigation', () => {
+  it('sends a visitor without a session to the sign-in page, and says a session ended only to a form posted after it', async () => {
+    const { a } = await setup();
+    const visit = await fetch(`${gw.url}/console/teams/${a}/members`, { redirect: 'manual' });
+    expect(visit.status).toBe(303);
+    expect(visit.headers.get('location')).toBe('/console/signin');
+    const late = await fetch(`${gw.url}/console/teams/${a}/defaults`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'product=autocad',
+    });
+    expect(late.status).toBe(303);
+    expect(late.headers.get('location')).toBe('/console/signin?expired=1');
+  });
+
+  it("switches only to the admin's own teams, and the inspector keeps the team it was opened from", async () => {
+    const { a, c, other, browser } = await setup();
+    for (const mine of [a, c]) {
+      const to = await browser.get(`/console/switch?team=${mine}`);
+      expect(to.status).toBe(303);
+      expect(to.location).toBe(`/console/teams/${mine}`);
+    }
+    expect((await browser.get(`/console/switch?team=${other}`)).status).toBe(403);
+
+    // The admin's teams by name: Studio C first, so it is where an unknown team falls back to.
+    expect((await browser.get(`/console/inspect?team=${a}`)).html).toContain(`action="/console/inspect?team=${a}"`);
+    expect((await browser.get(`/console/inspect?team=${c}`)).html).toContain(`action="/console/inspect?team=${c}"`);
+    expect((await browser.get(`/console/inspect?team=${other}`)).html).toContain(`action="/console/inspect?team=${c}"`);
+  });
+});
