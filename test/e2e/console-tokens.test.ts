@@ -100,7 +100,9 @@ describe('console: moving tokens (R3)', () => {
   it("R3: moves tokens to the admin's other team, keeping their expiry; the page names the target", async () => {
     const { a, c, browser } = await setup(300);
     const form = await browser.get(`/console/teams/${a}/tokens/move`);
-    expect(form.html).toContain(`<option value="${c}"`);
+    const targets = /<select name="toTeam"[^>]*>([\s\S]*?)<\/select>/.exec(form.html)?.[1] ?? '';
+    expect(targets).toContain(`<option value="${c}"`);
+    expect(targets).not.toContain(`<option value="${a}"`); // not to itself
     const moved = await browser.post(`/console/teams/${a}/tokens/move`, { toTeam: c, tokens: '120', idem: formKey(form.html) });
     expect(moved.status).toBe(303);
     expect([await balanceOf(gw, a), await balanceOf(gw, c)]).toEqual([180, 120]);
@@ -127,9 +129,11 @@ describe('console: moving tokens (R3)', () => {
     // more is not a move at all); a single token moves.
     expect((await browser.post(path, { toTeam: a, tokens: '10' })).status).toBe(403);
     expect((await browser.post(path, { toTeam: c, tokens: '1000000000' })).status).toBe(409);
-    const over = await browser.post(path, { toTeam: c, tokens: '1000000001' });
-    expect(over.status).toBe(400);
-    expect(over.html).toContain('from 1 to 1,000,000,000');
+    for (const tokens of ['0', '1000000001']) {
+      const refused = await browser.post(path, { toTeam: c, tokens });
+      expect(refused.status, tokens).toBe(400);
+      expect(refused.html, tokens).toContain('from 1 to 1,000,000,000');
+    }
     expect((await browser.post(path, { toTeam: c, tokens: '1' })).status).toBe(303);
     expect([await balanceOf(gw, a), await balanceOf(gw, c)]).toEqual([99, 1]);
   });
