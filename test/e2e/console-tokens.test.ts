@@ -164,6 +164,10 @@ describe('console: ledger and token events (R5, R15)', () => {
     const second = rows((await browser.get(older)).html, 'data-entry').map(Number);
     expect(second.length).toBe(64 - 50); // 63 charges and the purchase
     expect(Math.max(...second)).toBeLessThan(Math.min(...ids));
+    // Exactly a page left behind the 14th newest entry: nothing older to link to.
+    const exactly = await browser.get(`/console/teams/${a}/ledger?before=${ids[13]}`);
+    expect(rows(exactly.html, 'data-entry')).toHaveLength(50);
+    expect(exactly.html).not.toContain('Older entries');
 
     const lightOnly = await browser.get(`/console/teams/${a}/ledger?kind=charge&user=${encodeURIComponent(light.autodeskId)}`);
     expect(rows(lightOnly.html, 'data-kind')).toEqual(['charge', 'charge', 'charge']);
