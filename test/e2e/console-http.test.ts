@@ -278,6 +278,17 @@ describe('console navigation', () => {
     expect(late.headers.get('location')).toBe('/console/signin?expired=1');
   });
 
+  it("lists the admin's teams by name in its switcher, whatever their ids", async () => {
+    // Zeta made first, then an Alpha whose id sorts after Zeta's: by id the order would be Zeta, Alpha.
+    const zeta = await namedTeam(`Zeta ${unique()}`);
+    let alpha = await namedTeam(`Alpha ${unique()}`);
+    while (alpha.localeCompare(zeta) < 0) alpha = await namedTeam(`Alpha ${unique()}`);
+    const browser = await consoleSignIn(gw, (await newAdmin(gw, [zeta, alpha])).api.token as string);
+    const page = await browser.get('/console/inspect');
+    const offered = [...page.html.matchAll(/<option value="(tm_[^"]+)"/g)].map((m) => m[1]);
+    expect(offered).toEqual([alpha, zeta]);
+  });
+
   it("switches only to the admin's own teams, and the inspector keeps the team it was opened from", async () => {
     const { a, c, other, browser } = await setup();
     for (const mine of [a, c]) {

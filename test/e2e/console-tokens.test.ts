@@ -271,6 +271,8 @@ describe('console: usage as Flex shows it (R15)', () => {
     const annRow = html.slice(html.indexOf(`data-user="${ann}"`));
     expect(annRow).toMatch(/<td class="num">3<\/td>/);
     expect(annRow).toContain('week of 2 Mar, 2 days; week of 9 Mar, 1 day.');
+    // Each user by name, the Autodesk ID under it.
+    expect(annRow).toMatch(/<a href="[^"]+">ann [0-9a-f]{8}<\/a><div class="sub">ann\./);
   });
 
   it('R15: the preset ranges (past 30 days, 3, 6, 9, 12 months) sit beside the custom range and set it', async () => {
