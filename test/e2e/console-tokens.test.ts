@@ -264,6 +264,19 @@ describe('console: usage as Flex shows it (R15)', () => {
     expect(unescapeHtml(html)).toMatch(/aria-label="Tokens by product: Revit 30, AutoCAD \d+\."/);
   });
 
+  it("R15: the overview's top products come most tokens first, whatever their names", async () => {
+    const { a, browser } = await used();
+    const html = (await browser.get(`/console/teams/${a}`)).html;
+    const top = html.slice(html.indexOf('<h2>Top products</h2>'));
+    const listed = [...top.matchAll(/<tr><td>([^<]+)<\/td><td class="num">([\d,]+)<\/td>/g)].map((m) => [
+      m[1],
+      Number(m[2]?.replace(/,/g, '')),
+    ]);
+    expect(listed.map(([name]) => name)).toEqual(['Revit', 'AutoCAD']);
+    expect(listed[0]?.[1]).toBe(30);
+    expect(Number(listed[1]?.[1])).toBeLessThan(30);
+  });
+
   it('R15: by user, each user has days used per week, Monday to Sunday, with the weeks said in words', async () => {
     const { a, browser, ann, bob } = await used();
     const html = unescapeHtml((await browser.get(`/console/teams/${a}/usage?by=user&from=2026-03-01&to=2026-03-15`)).html);
