@@ -123,6 +123,7 @@ describe('console: moving tokens (R3)', () => {
     const tooMany = await browser.post(path, { toTeam: c, tokens: '101' });
     expect(tooMany.status).toBe(409);
     expect(tooMany.html).toContain('100 valid tokens');
+    expect(tooMany.html).toContain(`<option value="${c}" selected="">`); // the form keeps the choice
     expect([await balanceOf(gw, a), await balanceOf(gw, c), await balanceOf(gw, other)]).toEqual([100, 0, 50]);
 
     // Not to the team itself; the bounds are the API's (a billion is a move A cannot afford, one
@@ -177,6 +178,18 @@ describe('console: ledger and token events (R5, R15)', () => {
     expect(rows((await browser.get(`/console/teams/${a}/ledger?kind=purchase`)).html, 'data-kind')).toEqual(['purchase']);
     const bad = await browser.get(`/console/teams/${a}/ledger?user=not-an-email`);
     expect(bad.status).toBe(400);
+
+    // The form shows the filters it answers, with a way to clear them; an unfiltered first page shows neither.
+    expect(lightOnly.html).toMatch(/<option value="charge" selected="">/);
+    expect(lightOnly.html).toContain(`value="${light.autodeskId}"`);
+    expect(lightOnly.html).toMatch(/<a class="btn" href="[^"]+\/ledger">Clear<\/a>/);
+    expect(first.html).toMatch(/<option value="" selected="">/);
+    expect(first.html).not.toMatch(/>Clear<\/a>/);
+    expect(first.html).not.toContain('Newest entries');
+    expect((await browser.get(older)).html).toContain('Newest entries');
+    const nobody = await browser.get(`/console/teams/${a}/ledger?kind=refund`);
+    expect(nobody.html).toContain('No ledger entry matches these filters.');
+    expect(nobody.html).toMatch(/>Clear<\/a>/); // one filter is enough to clear
   });
 
   it('R15: token events show purchases, moves and expiries of the last 90 days, newest first, and no charge', async () => {
