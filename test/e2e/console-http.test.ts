@@ -216,6 +216,19 @@ describe('the audit page: filters from its query string', () => {
     }
     // A cursor that is not an entry's id is the first page.
     expect((await page('?before=0')).html).not.toContain('Newest entries');
+
+    // Each row says who in words and what changed; the form and its CSV link keep the filter.
+    const row = (html: string, action: string) =>
+      /<tr data-action="[^"]+">[\s\S]*?<\/tr>/g.exec(html.slice(html.indexOf(`<tr data-action="${action}"`)))?.[0] ?? '';
+    const defaults = row(all.html, 'defaults.changed');
+    expect(defaults).toMatch(/>Admin [0-9a-f]{8} \(console\)<\/td>/);
+    expect(defaults).toContain('Before: products: (none)');
+    expect(defaults).toContain('After: products: autocad');
+    expect(row(all.html, 'team.created')).toContain('>Platform operator</td>');
+    expect(all.html).toContain(`href="/console/teams/${a}/audit.csv" download`);
+    expect(all.html).toContain('<option value="" selected="">');
+    expect(bought.html).toContain('<option value="tokens.purchased" selected="">');
+    expect(bought.html).toContain(`href="/console/teams/${a}/audit.csv?action=tokens.purchased" download`);
   });
 });
 
