@@ -1,7 +1,8 @@
 /**
  * The console's HTTP edges over real HTTP, on both engines: what its cookies say behind a TLS proxy,
- * the sign-in form's own CSRF check, what a page takes from its query string, how its assets are
- * cached, and how large a form may be. The pages themselves are the browser tests'.
+ * the sign-in form's own CSRF check, what a page takes from its query string (notices, audit
+ * filters, the team it keeps), how its assets are cached, how large a form may be, and the
+ * invitation page's passwords. The pages' looks are the browser tests'.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -136,13 +137,8 @@ describe('console assets and forms', () => {
     const rows = Array.from({ length: 1200 }, (_, i) => `Person number ${i} of the spring intake,p${i}.${a.slice(0, 8)}@example.com`);
     const csv = `name,email\n${rows.join('\n')}`;
     expect(csv.length).toBeGreaterThan(70 * 1024);
-    const body = new FormData();
-    body.append('_csrf', browser.csrf);
-    body.append('file', new File([csv], 'members.csv', { type: 'text/csv' }));
-    const imported = await fetch(`${gw.url}/console/teams/${a}/members/import`, {
-      method: 'POST',
-      headers: { cookie: browser.cookie },
-      body,
+    const imported = await browser.upload(`/console/teams/${a}/members/import`, {
+      file: new File([csv], 'members.csv', { type: 'text/csv' }),
     });
     expect(imported.status).toBe(200);
     expect(await allMembers(gw.op, a)).toHaveLength(1200);
@@ -159,19 +155,13 @@ describe('console assets and forms', () => {
 
   it('asks for a file when the import form comes without one, or with an empty one', async () => {
     const { a, browser } = await setup();
-    const post = (file: File | string) => {
-      const body = new FormData();
-      body.append('_csrf', browser.csrf);
-      body.append('file', file);
-      return fetch(`${gw.url}/console/teams/${a}/members/import`, { method: 'POST', headers: { cookie: browser.cookie }, body });
-    };
     for (const [what, file] of [
       ['a text field', 'name,email\nAda,ada@example.com'],
       ['an empty file', new File([], 'members.csv', { type: 'text/csv' })],
     ] as const) {
-      const r = await post(file);
+      const r = await browser.upload(`/console/teams/${a}/members/import`, { file });
       expect(r.status, what).toBe(400);
-      expect(await r.text(), what).toContain('Choose a CSV file to import.');
+      expect(r.html, what).toContain('Choose a CSV file to import.');
     }
     expect(await allMembers(gw.op, a)).toEqual([]);
   });

@@ -12,9 +12,9 @@ export interface ConsoleBrowser {
   get(path: string): Promise<ConsolePage>;
   /** Posts a form the way the page does, with the session's CSRF token unless `_csrf` is given. */
   post(path: string, fields: Record<string, string | string[]>): Promise<ConsolePage>;
+  /** Posts a multipart form (a file upload) the same way, with the session's CSRF token. */
+  upload(path: string, fields: Record<string, string | File>): Promise<ConsolePage>;
   csrf: string;
-  /** The session cookie, for a request the helpers above do not make (a file upload). */
-  cookie: string;
 }
 
 const field = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
@@ -48,8 +48,13 @@ export async function consoleSignIn(gw: TestGateway, adminKey: string): Promise<
   const csrf = field((await get('/console/inspect')).html, '_csrf');
   return {
     csrf,
-    cookie,
     get,
+    async upload(path, fields) {
+      const body = new FormData();
+      body.append('_csrf', csrf);
+      for (const [k, v] of Object.entries(fields)) body.append(k, v);
+      return answer(await fetch(`${gw.url}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie }, body }));
+    },
     async post(path, fields) {
       const body = new URLSearchParams();
       if (!('_csrf' in fields)) body.append('_csrf', csrf);
