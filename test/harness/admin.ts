@@ -38,8 +38,8 @@ export async function allMembers(api: Api, team: string, limit?: number): Promis
 }
 
 /** POSTs a CSV file as text/csv. */
-export function postCsv(api: Api, path: string, csv: string) {
-  return api.request('POST', path, csv, { 'content-type': 'text/csv' });
+export function postCsv(api: Api, path: string, csv: string, headers: Record<string, string> = {}) {
+  return api.request('POST', path, csv, { 'content-type': 'text/csv', ...headers });
 }
 
 /** Parses the CSV the gateway writes (RFC 4180: quoted fields, CRLF). */
