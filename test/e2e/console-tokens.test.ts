@@ -236,6 +236,76 @@ describe('console: ledger and token events (R5, R15)', () => {
   });
 });
 
+describe('console: the overview (R1, R2, R15)', () => {
+  /** The lots table, row by row: expiry, tokens left and the state in words. */
+  const lotRows = (html: string) =>
+    [
+      ...html.matchAll(
+        /<tr[^>]*data-lot="[^"]+"><td class="mono">[^<]*<\/td><td>[^<]*<\/td><td>([^<]*)<\/td><td class="num">[^<]*<\/td><td class="num">([^<]*)<\/td><td>(.*?)<\/td><\/tr>/g,
+      ),
+    ].map((m) => [m[1], Number(m[2]), (m[3] ?? '').replace(/<[^>]+>/g, '')]);
+
+  it('R1: lots expiring within 30 days stand out, to the day; tokens already drawn are not among those said to expire', async () => {
+    // Now is 15 Mar 2026, 10:00. Lots bought a year before their expiry: in 2 hours, 1 day, 2, 30
+    // and 31 days. The first (7 tokens) is drawn empty by one AutoCAD day (R2), the next gives 7.
+    const a = await team(7, '2025-03-15T12:00:00Z');
+    for (const [tokens, purchasedAt] of [
+      [10, '2025-03-16T10:00:00Z'],
+      [20, '2025-03-17T10:00:00Z'],
+      [40, '2025-04-14T10:00:00Z'],
+      [80, '2025-04-15T10:00:00Z'],
+    ] as const) {
+      expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens, purchasedAt }), 201);
+    }
+    const ann = await newAccount(gw, 'ann');
+    const bob = await newAccount(gw, 'bob');
+    for (const who of [ann, bob]) {
+      await joinTeam(gw, a, who, { products: ['autocad'] });
+      expectStatus(await (await signIn(gw, who)).api.post('/v1/launch', { product: 'autocad', team: a }), 200);
+    }
+    // A team whose only lot near its end is already spent, and a team with nothing at all.
+    const spent = await team(7, '2025-03-15T12:00:00Z');
+    expectStatus(await gw.op.post(`/v1/teams/${spent}/purchases`, { tokens: 50, purchasedAt: '2026-03-01T00:00:00Z' }), 201);
+    const cy = await newAccount(gw, 'cy');
+    await joinTeam(gw, spent, cy, { products: ['autocad'] });
+    expectStatus(await (await signIn(gw, cy)).api.post('/v1/launch', { product: 'autocad', team: spent }), 200);
+    const empty = await team();
+    const admin = await newAdmin(gw, [a, spent, empty]);
+    const browser = await consoleSignIn(gw, admin.api.token as string);
+
+    const html = unescapeHtml((await browser.get(`/console/teams/${a}`)).html);
+    expect(lotRows(html)).toEqual([
+      ['15 Mar 2026', 0, 'expires within a day'],
+      ['16 Mar 2026', 3, 'expires within a day'],
+      ['17 Mar 2026', 20, 'expires in 2 days'],
+      ['14 Apr 2026', 40, 'expires in 30 days'],
+      ['15 Apr 2026', 80, '31 days left'],
+    ]);
+    expect(html).toContain('<p class="banner warn">63 tokens expire within 30 days and cannot be used after that.</p>');
+    expect(html).toContain('<div class="card-note">2 usage sessions</div>');
+    // The top users by name, linked to their page, the Autodesk ID under it.
+    expect(html).toMatch(
+      new RegExp(
+        `<a href="/console/teams/${a}/members/${encodeURIComponent(ann.autodeskId)}">ann [0-9a-f]{8}</a><div class="sub">${ann.autodeskId}</div>`,
+      ),
+    );
+    expect(html).not.toContain('No use in the last 30 days.');
+
+    const spentHtml = unescapeHtml((await browser.get(`/console/teams/${spent}`)).html);
+    expect(lotRows(spentHtml).map(([, left, state]) => [left, state])).toEqual([
+      [0, 'expires within a day'],
+      [50, '351 days left'],
+    ]);
+    expect(spentHtml).not.toContain('expire within 30 days');
+    expect(spentHtml).toContain('<div class="card-note">1 usage session</div>');
+
+    const emptyHtml = (await browser.get(`/console/teams/${empty}`)).html;
+    expect(emptyHtml).toContain('No tokens bought yet.');
+    expect(emptyHtml.match(/No use in the last 30 days\./g)).toHaveLength(2);
+    expect(emptyHtml).not.toContain('expire within 30 days');
+  });
+});
+
 describe('console: usage as Flex shows it (R15)', () => {
   async function used(): Promise<{ a: string; browser: ConsoleBrowser; ann: string; bob: string }> {
     const { a, browser } = await setup(5000);
@@ -339,6 +409,74 @@ describe('console: usage as Flex shows it (R15)', () => {
       expect(page.html, query).toContain(`name="to" value="${to}"`);
       expect(page.html, query).not.toContain('aria-current="true">Past 30 days</a>');
     }
+  });
+
+  it('R15: the report follows "by": people by name to their page, products by name, days in words; each view only on its own page', async () => {
+    const { a, browser, ann } = await used();
+    const page = async (by: string) =>
+      unescapeHtml((await browser.get(`/console/teams/${a}/usage?by=${by}&from=2026-03-01&to=2026-03-15`)).html);
+    const [byUser, byProduct, byDay] = await Promise.all([page('user'), page('product'), page('day')]);
+    // The report's first column, row by row, and the choice the form keeps.
+    const firstCells = (html: string) => {
+      const body = html.slice(html.indexOf('<table class="usage">'), html.indexOf('</table>', html.indexOf('<table class="usage">')));
+      return [...body.matchAll(/<tr><td>(.*?)<\/td><td class="num">/g)].map((m) => m[1]);
+    };
+    const chosen = (html: string) => {
+      const select = html.slice(html.indexOf('<select name="by">'), html.indexOf('</select>', html.indexOf('<select name="by">')));
+      return [...select.matchAll(/<option value="(\w+)" selected="">/g)].map((m) => m[1]);
+    };
+
+    expect(firstCells(byUser)[0]).toMatch(
+      new RegExp(`^<a href="/console/teams/${a}/members/${encodeURIComponent(ann)}">ann [0-9a-f]{8}</a><div class="sub">${ann}</div>$`),
+    );
+    expect(firstCells(byProduct)).toEqual(['AutoCAD', 'Revit']);
+    expect(firstCells(byDay)).toEqual(['2 Mar 2026', '4 Mar 2026', '10 Mar 2026']);
+    expect([chosen(byUser), chosen(byProduct), chosen(byDay)]).toEqual([['user'], ['product'], ['day']]);
+
+    // The day chart on the day page; the users of each product on the product page; the weeks of
+    // each user, named in the strip's words, on the user page.
+    const shown = (html: string) => [
+      html.includes('Tokens consumed per day from'),
+      html.includes('<h2>Users of each product</h2>'),
+      html.includes('<h2>Days used per week</h2>'),
+    ];
+    expect([shown(byUser), shown(byProduct), shown(byDay)]).toEqual([
+      [false, false, true],
+      [false, true, false],
+      [true, false, false],
+    ]);
+    expect(byUser).toMatch(/aria-label="Days ann [0-9a-f]{8} used a product, week by week: week of 2 Mar/);
+    // In the product view too, each user by name, linked to their page, the Autodesk ID under it.
+    const revit = byProduct.slice(byProduct.indexOf('data-product="revit"'));
+    expect(revit).toMatch(
+      new RegExp(`<a href="/console/teams/${a}/members/${encodeURIComponent(ann)}">ann [0-9a-f]{8}</a><div class="sub">${ann}</div>`),
+    );
+    expect(byProduct).not.toContain('No product was used in this range.');
+  });
+
+  it('R15: a range nobody used says so in each view, with totals of zero', async () => {
+    const { a, browser } = await used();
+    const page = async (by: string) =>
+      unescapeHtml((await browser.get(`/console/teams/${a}/usage?by=${by}&from=2026-01-01&to=2026-01-31`)).html);
+    const [byUser, byProduct, byDay] = await Promise.all([page('user'), page('product'), page('day')]);
+    for (const html of [byUser, byProduct, byDay]) {
+      expect(html).toContain('No tokens consumed in this range.');
+      expect(html).toContain('<tfoot><tr><th>Total</th><td class="num">0</td><td class="num">0</td></tr></tfoot>');
+    }
+    expect(byProduct).toContain('No product was used in this range.');
+    expect(byProduct).not.toContain('Tokens by product');
+    expect(byUser).toContain('Nobody used a product in this range.');
+    expect(byDay).toContain('Tokens consumed per day from 2026-01-01 to 2026-01-31: 0 in all.');
+  });
+
+  it('R15: a custom range is marked as the current choice; a preset range is, and the custom one is not', async () => {
+    const { a, browser } = await used();
+    const custom = (await browser.get(`/console/teams/${a}/usage?from=2026-03-01&to=2026-03-10`)).html;
+    expect(custom).toContain('<a href="#custom-range" class="active" aria-current="true">');
+    expect(custom).not.toMatch(/aria-current="true">Past/);
+    const preset = (await browser.get(`/console/teams/${a}/usage?range=3m`)).html;
+    expect(preset).toContain('<a href="#custom-range">');
+    expect(preset).toContain('aria-current="true">Past 3 months</a>');
   });
 
   it('the API ledger filters by kind and user, and its next-page link keeps the filters', async () => {

@@ -24,7 +24,7 @@ export const MemberPage: FC<{
       <p class="lead">
         <span class="mono">{m.autodeskId}</span> · <StatusBadge status={m.status} /> {m.guest ? <Badge kind="muted">guest</Badge> : null}
         {m.invitation && m.status !== 'active'
-          ? ` · invitation ${m.status === 'expired' ? 'expired' : 'valid until'} ${day(m.invitation.expiresAt)}`
+          ? `${m.status === 'expired' ? ' on' : ' · invitation valid until'} ${day(m.invitation.expiresAt)}`
           : ''}
       </p>
 

@@ -142,7 +142,11 @@ export const MembersView: FC<{
                   </td>
                   <td class="inline">
                     <StatusBadge status={m.status} />
-                    {m.invitation && m.status !== 'active' ? <div class="sub">until {day(m.invitation.expiresAt)}</div> : null}
+                    {m.invitation && m.status !== 'active' ? (
+                      <div class="sub">
+                        {m.status === 'expired' ? 'on' : 'until'} {day(m.invitation.expiresAt)}
+                      </div>
+                    ) : null}
                   </td>
                   <td class="inline">{m.guest ? <Badge kind="muted">guest</Badge> : ''}</td>
                   <td class="products" data-label="Products">

@@ -1,0 +1,209 @@
+/**
+ * What the console's member pages say, over real HTTP, on both engines: the counts and statuses of
+ * the members page (R11), each member's products and the team's defaults (R12, R13), an import's
+ * result (R14), and a member's own page: the invitation, the access explained row by row (R18).
+ * The pages' looks are the browser tests'.
+ */
+import { describe, expect, it } from 'vitest';
+import { newAdmin } from '../harness/admin';
+import { consoleSignIn, unescapeHtml } from '../harness/console';
+import { joinTeam, newAccount, setClock } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+import { ledgerCheckedSuite } from '../harness/suite';
+
+const T0 = new Date('2026-03-15T10:00:00Z');
+const DAY = 86_400_000;
+let gw: TestGateway;
+const team = ledgerCheckedSuite(T0, (g) => {
+  gw = g;
+});
+
+/** A team of four: Ann (active, all products), Gus (active guest, no product), Ivy (invited
+ * today, Revit) and Old (invited ten days ago: expired); its admin's console. */
+async function fourMembers(tokens = 100) {
+  const a = await team(tokens);
+  const ann = await newAccount(gw, 'ann');
+  const gus = await newAccount(gw, 'gus');
+  await joinTeam(gw, a, ann, { allProducts: true });
+  await joinTeam(gw, a, gus, { guest: true, products: [] });
+  const ivy = `ivy.${a.slice(3, 11).toLowerCase()}@example.com`;
+  const old = `old.${a.slice(3, 11).toLowerCase()}@example.com`;
+  await setClock(gw, new Date(T0.getTime() - 10 * DAY));
+  expectStatus(await gw.op.post(`/v1/teams/${a}/members`, { invite: `Old Timer <${old}>`, products: ['autocad'] }), 201);
+  await setClock(gw, T0);
+  expectStatus(await gw.op.post(`/v1/teams/${a}/members`, { invite: `Ivy Invitee <${ivy}>`, products: ['revit'] }), 201);
+  const admin = await newAdmin(gw, [a]);
+  const browser = await consoleSignIn(gw, admin.api.token as string);
+  return { a, ann: ann.autodeskId, gus: gus.autodeskId, ivy, old, browser };
+}
+
+/** The members table, row by row: Autodesk ID, status and what is under it, guest, products, buttons. */
+function memberRows(html: string) {
+  return [...unescapeHtml(html).matchAll(/<tr data-member="([^"]+)">(.*?)<\/tr>/g)].map((m) => {
+    const cells = [...(m[2] ?? '').matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1] ?? '');
+    const words = (s: string) =>
+      s
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+    return {
+      id: m[1],
+      status: words(cells[1] ?? ''),
+      guest: words(cells[2] ?? ''),
+      products: words(cells[3] ?? ''),
+      buttons: [...(cells[4] ?? '').matchAll(/<button[^>]*>([^<]*)<\/button>|<a class="btn[^"]*"[^>]*>([^<]*)<\/a>/g)].map((b) =>
+        (b[1] ?? b[2] ?? '').trim(),
+      ),
+    };
+  });
+}
+
+const lead = (html: string) =>
+  unescapeHtml(/<p class="lead">(.*?)<\/p>/s.exec(html)?.[1] ?? '')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+
+describe('console: the members page (R11-R14)', () => {
+  it('R11: counts the members by status; each row says its status, until when an invitation runs, and offers a resend only while not accepted', async () => {
+    const { a, ann, gus, ivy, old, browser } = await fourMembers();
+    const html = (await browser.get(`/console/teams/${a}/members`)).html;
+    expect(lead(html)).toBe('4 members: 2 active, 1 invited, 1 with an expired invitation.');
+    const rows = memberRows(html);
+    const row = (id: string) => rows.find((r) => r.id === id);
+    expect(row(ann)).toEqual({ id: ann, status: 'active', guest: '', products: 'All products', buttons: ['Access', 'Remove'] });
+    expect(row(gus)).toEqual({ id: gus, status: 'active', guest: 'guest', products: '—', buttons: ['Access', 'Remove'] });
+    expect(row(ivy)).toEqual({
+      id: ivy,
+      status: 'invited until 22 Mar 2026',
+      guest: '',
+      products: 'Revit',
+      buttons: ['Access', 'Resend', 'Remove'],
+    });
+    expect(row(old)).toEqual({
+      id: old,
+      status: 'invitation expired on 12 Mar 2026',
+      guest: '',
+      products: 'AutoCAD',
+      buttons: ['Access', 'Resend', 'Remove'],
+    });
+
+    // One member, said in the singular; a team without any says how to start.
+    const solo = await team();
+    const soloAdmin = await newAdmin(gw, [solo, a]);
+    const soloBrowser = await consoleSignIn(gw, soloAdmin.api.token as string);
+    const none = (await soloBrowser.get(`/console/teams/${solo}/members`)).html;
+    expect(lead(none)).toBe('0 members: 0 active, 0 invited, 0 with an expired invitation.');
+    expect(none).toContain('No members yet: invite someone below.');
+    expect(html).not.toContain('No members yet');
+    expectStatus(
+      await gw.op.post(`/v1/teams/${solo}/members`, { invite: `Una <una.${solo.slice(3, 11).toLowerCase()}@example.com>` }),
+      201,
+    );
+    expect(lead((await soloBrowser.get(`/console/teams/${solo}/members`)).html)).toBe(
+      '1 member: 0 active, 1 invited, 0 with an expired invitation.',
+    );
+  });
+
+  it("R13: the lead names the team's default products when there are some, and says nothing of them when there are none", async () => {
+    const { a, browser } = await fourMembers();
+    expect(lead((await browser.get(`/console/teams/${a}/members`)).html)).not.toContain('default');
+    expectStatus(await gw.op.put(`/v1/teams/${a}/defaults`, { products: ['revit', 'autocad'] }), 200);
+    expect(lead((await browser.get(`/console/teams/${a}/members`)).html)).toMatch(
+      /Non-guest members also get the team's default products \((AutoCAD, Revit|Revit, AutoCAD)\)\.$/,
+    );
+  });
+
+  it('R12: the "All products" box is on the invite form and a member\'s page, checked as the member has it; not on the defaults page', async () => {
+    const { a, ann, ivy, browser } = await fourMembers();
+    const allBox = (html: string) => /<input type="checkbox" name="allProducts" value="1"( checked="")? data-all-products/.exec(html);
+    const invite = allBox((await browser.get(`/console/teams/${a}/members`)).html);
+    expect(invite?.[1]).toBeUndefined();
+    expect(allBox((await browser.get(`/console/teams/${a}/members/${encodeURIComponent(ann)}`)).html)?.[1]).toBe(' checked=""');
+    const ivyBox = allBox((await browser.get(`/console/teams/${a}/members/${encodeURIComponent(ivy)}`)).html);
+    expect(ivyBox).not.toBeNull();
+    expect(ivyBox?.[1]).toBeUndefined();
+    expect(allBox((await browser.get(`/console/teams/${a}/defaults`)).html)).toBeNull();
+  });
+
+  it('R14: an import says how many members it added and updated, and lists each refused line; one of each in the singular', async () => {
+    const { a, ann, browser } = await fourMembers();
+    const upload = async (csv: string) => {
+      const page = await browser.upload(`/console/teams/${a}/members/import`, {
+        file: new File([csv], 'members.csv', { type: 'text/csv' }),
+      });
+      expect(page.status).toBe(200);
+      const html = unescapeHtml(page.html);
+      const section = html.slice(
+        html.indexOf('<section class="panel import-result"'),
+        html.indexOf('</section>', html.indexOf('import-result')),
+      );
+      return {
+        said: /<p>(.*?)<\/p>/s.exec(section)?.[1]?.replace(/\s+/g, ' ').trim(),
+        lines: [...section.matchAll(/<tr><td class="num">(\d+)<\/td><td>/g)].map((m) => Number(m[1])),
+      };
+    };
+    const tag = a.slice(3, 11).toLowerCase();
+    expect(await upload(`name,email\nPia,pia.${tag}@example.com\n`)).toEqual({ said: '1 member added, 0 updated, no errors.', lines: [] });
+    expect(
+      await upload(
+        `name,email,products\nAnn,${ann},autocad\nQuinn,quinn.${tag}@example.com,\nRae,rae.${tag}@example.com,\nBad,not-an-email,\nSam,sam.${tag}@example.com,photoshop\n`,
+      ),
+    ).toEqual({ said: '2 members added, 1 updated, 2 lines refused:', lines: [5, 6] });
+    expect(await upload(`name,email\nZed,zed-at-nowhere\n`)).toEqual({ said: '0 members added, 0 updated, 1 line refused:', lines: [2] });
+  });
+});
+
+describe("console: a member's page (R11, R13, R18)", () => {
+  const access = (html: string) =>
+    [...unescapeHtml(html).matchAll(/<tr data-product="([^"]+)" class="(granted|refused)">(.*?)<\/tr>/g)].map((m) => {
+      const source = /<td class="inline">(?!<span class="badge)(.*?)<\/td>/.exec(m[3] ?? '')?.[1] ?? '';
+      return [m[1], m[2], source.replace(/<[^>]+>/g, '')];
+    });
+
+  it('R11: says until when an invitation runs, or that it expired, and offers a resend; an active member has neither', async () => {
+    const { a, ann, ivy, old, browser } = await fourMembers();
+    const page = async (id: string) => (await browser.get(`/console/teams/${a}/members/${encodeURIComponent(id)}`)).html;
+    const [annPage, ivyPage, oldPage] = await Promise.all([page(ann), page(ivy), page(old)]);
+    expect(lead(annPage)).toBe(`${ann} · active`);
+    expect(lead(ivyPage)).toBe(`${ivy} · invited · invitation valid until 22 Mar 2026`);
+    expect(lead(oldPage)).toBe(`${old} · invitation expired on 12 Mar 2026`);
+    expect([annPage, ivyPage, oldPage].map((p) => p.includes('Resend invitation'))).toEqual([false, true, true]);
+  });
+
+  it('R18: counts the products granted; a refused row says why in a code and a rule, a granted one where access comes from', async () => {
+    // No tokens: Ann may use every product through Flex, and the team has nothing to charge.
+    const { a, ann, browser } = await fourMembers(0);
+    const html = (await browser.get(`/console/teams/${a}/members/${encodeURIComponent(ann)}`)).html;
+    const catalog = expectStatus(await gw.op.get('/v1/products'), 200) as { key: string }[];
+    const rows = access(html);
+    expect(rows).toHaveLength(catalog.length);
+    for (const [, verdict, source] of rows) {
+      expect(verdict).toBe('refused');
+      expect(source).toMatch(/^insufficient-tokens · /);
+    }
+    expect(html).toContain(`0 of ${catalog.length} products granted.`);
+
+    expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 50 }), 201);
+    const funded = await browser.get(`/console/teams/${a}/members/${encodeURIComponent(ann)}`);
+    expect(access(funded.html).map(([, verdict, source]) => [verdict, source])).toEqual(catalog.map(() => ['granted', 'Flex tokens']));
+    expect(funded.html).toContain(`${catalog.length} of ${catalog.length} products granted.`);
+  });
+
+  it("R13: the products form says whether the team's defaults come on top, or that it has none; a guest never gets them", async () => {
+    const { a, ann, gus, browser } = await fourMembers();
+    const hint = async (id: string) =>
+      unescapeHtml(
+        /<p class="hint">\s*Currently:(.*?)<\/p>/s.exec(
+          (await browser.get(`/console/teams/${a}/members/${encodeURIComponent(id)}`)).html,
+        )?.[1] ?? '',
+      )
+        .replace(/\s+/g, ' ')
+        .trim();
+    expect(await hint(ann)).toBe('All products. The team has no default products. Saving a change e-mails the member.');
+    expectStatus(await gw.op.put(`/v1/teams/${a}/defaults`, { products: ['maya'] }), 200);
+    expect(await hint(ann)).toBe('All products. The team defaults (Maya) come on top. Saving a change e-mails the member.');
+    expect(await hint(gus)).toBe('—. Guests never get the team defaults. Saving a change e-mails the member.');
+  });
+});
