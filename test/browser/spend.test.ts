@@ -129,6 +129,8 @@ describe('console: spend', () => {
     expect(await flex.count()).toBe(1);
     const row = (await flex.textContent()) ?? '';
     for (const text of [heavy, 'Revit', '310', '$372.00', '$200.00', '$172.00']) expect(row).toContain(text);
+    // The person by name, linked to their page; the Autodesk ID under it.
+    expect(await flex.locator('a').first().textContent()).toMatch(/^heavy [0-9a-f]{8}$/);
     const subs = page.locator('table[data-testid="advice-subscriptions"] tbody tr');
     expect(await subs.count()).toBe(1);
     for (const text of [light, 'Maya', '$500.00']) expect(await subs.textContent()).toContain(text);

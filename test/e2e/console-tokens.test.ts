@@ -306,6 +306,44 @@ describe('console: the overview (R1, R2, R15)', () => {
   });
 });
 
+describe('console: spend and advice (R2)', () => {
+  const lead = (html: string) =>
+    unescapeHtml(/<p class="lead">(.*?)<\/p>/s.exec(html)?.[1] ?? '')
+      .replace(/\s+/g, ' ')
+      .trim();
+  /** The lots table of the spend page: each lot's last cell, what it will lose, as shown. */
+  const losses = (html: string) =>
+    [...html.matchAll(/<tr data-lot="[^"]+">.*?<td class="num">([^<]*|<span[^>]*>[^<]*<\/span>)<\/td><\/tr>/g)].map((m) => m[1]);
+
+  it('R2: says over how many whole days the rate is measured, warns of tokens that will expire unused and marks their lot', async () => {
+    // A team made yesterday: 150 tokens expiring in 10 days, Revit used yesterday (10 tokens: the
+    // rate), 50 bought today. At 10 a day the first lot loses 40; the second is used up in time.
+    await setClock(gw, new Date(T0.getTime() - DAY));
+    const a = await team(150, '2025-03-25T10:00:00Z');
+    const ann = await newAccount(gw, 'ann');
+    await joinTeam(gw, a, ann, { products: ['revit'] });
+    expectStatus(await (await signIn(gw, ann)).api.post('/v1/launch', { product: 'revit', team: a }), 200);
+    await setClock(gw, T0);
+    expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 50 }), 201);
+    const fresh = await team();
+    const admin = await newAdmin(gw, [a, fresh]);
+    const browser = await consoleSignIn(gw, admin.api.token as string);
+
+    const html = (await browser.get(`/console/teams/${a}/spend`)).html;
+    expect(lead(html)).toContain('over the last 1 whole day (14 Mar 2026 to 14 Mar 2026, UTC)');
+    expect(unescapeHtml(html)).toContain('At the current rate 40 tokens will expire unused.');
+    expect(losses(html)).toEqual(['<span class="badge warn">40</span>', '0']);
+
+    // A team made today has no whole day to measure yet, and no tokens to lose.
+    const freshHtml = (await browser.get(`/console/teams/${fresh}/spend`)).html;
+    expect(lead(freshHtml)).toBe(
+      'The team was made today: its rate is 0 until its first whole day (UTC) has passed. Tokens are drawn from the lots that expire first.',
+    );
+    expect(freshHtml).not.toContain('will expire unused.');
+    expect(freshHtml).toContain('No valid tokens.');
+  });
+});
+
 describe('console: usage as Flex shows it (R15)', () => {
   async function used(): Promise<{ a: string; browser: ConsoleBrowser; ann: string; bob: string }> {
     const { a, browser } = await setup(5000);

@@ -1,6 +1,7 @@
 import { jsx } from 'hono/jsx';
 import { describe, expect, it } from 'vitest';
 import { UsageChart, valueAxis } from './chart';
+import { ProductBars } from './usage-charts';
 
 /** The chart as a page carries it: both drawings, the wide one first. */
 async function drawn(days: { day: string; tokens: number }[]): Promise<{ wide: string; compact: string }> {
@@ -65,5 +66,26 @@ describe('the usage chart', () => {
     const [[firstX, firstW], [lastX, lastW]] = [bars[0] ?? [0, 0], bars.at(-1) ?? [0, 0]] as const;
     expect(xs[0]).toBeCloseTo(firstX + firstW / 2, 0);
     expect(xs.at(-1)).toBeCloseTo(lastX + lastW, 0);
+  });
+});
+
+describe("the usage views' product bars", () => {
+  it('writes a name of up to 20 characters whole beside its bar, and cuts a longer one to 19 and an ellipsis; the label keeps every name whole', async () => {
+    const twenty = 'Structural Detailing'; // 20 characters
+    const longer = 'Structural Detailing+';
+    const svg = String(
+      await jsx(ProductBars, {
+        rows: [
+          { name: twenty, tokens: 30 },
+          { name: longer, tokens: 7 },
+        ],
+        caption: 'Tokens by product',
+      }).toString(),
+    );
+    expect([...svg.matchAll(/<text class="tick"[^>]*text-anchor="end">([^<]+)<\/text>/g)].map((m) => m[1])).toEqual([
+      twenty,
+      'Structural Detailin…',
+    ]);
+    expect(svg).toContain(`aria-label="Tokens by product: ${twenty} 30, ${longer} 7."`);
   });
 });

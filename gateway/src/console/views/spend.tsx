@@ -20,10 +20,19 @@ export const SpendView: FC<{ team: { id: string; name: string }; f: ForecastResp
   return (
     <>
       <h1>Spend</h1>
-      <p class="lead">
-        The balance at the current rate: tokens consumed (net of short-launch refunds) over the last {f.window.days} whole day
-        {f.window.days === 1 ? '' : 's'} ({day(f.window.from)} to {day(lastDay(f.window.to))}, UTC), drawn from the lots that expire first.
-      </p>
+      {f.window.days === 0 ? (
+        // A team made today has no whole day behind it: "the last 0 whole days (15 Mar to 14 Mar)" says nothing.
+        <p class="lead">
+          The team was made today: its rate is 0 until its first whole day (UTC) has passed. Tokens are drawn from the lots that expire
+          first.
+        </p>
+      ) : (
+        <p class="lead">
+          The balance at the current rate: tokens consumed (net of short-launch refunds) over the last {f.window.days} whole day
+          {f.window.days === 1 ? '' : 's'} ({day(f.window.from)} to {day(lastDay(f.window.to))}, UTC), drawn from the lots that expire
+          first.
+        </p>
+      )}
       <section class="cards" aria-label="Forecast">
         <div class="card">
           <div class="card-label">Balance</div>
