@@ -167,6 +167,51 @@ describe('console assets and forms', () => {
   });
 });
 
+describe("the console's frame: tabs and the team switcher", () => {
+  it('marks the tab of the page shown, and only it; the switcher shows the team of the page; an admin without a team has no switcher', async () => {
+    const { a, c, browser } = await setup();
+    const active = (html: string) =>
+      [...html.matchAll(/<a href="[^"]*" class="tab active" aria-current="page">(.*?)<\/a>/g)].map((m) =>
+        (m[1] ?? '').replace(/<span class="narrow-only">.*?<\/span>/, '').replace(/<[^>]+>/g, ''),
+      );
+    const switched = (html: string) => {
+      const select = html.slice(
+        html.indexOf('<select id="team-switch"'),
+        html.indexOf('</select>', html.indexOf('<select id="team-switch"')),
+      );
+      return [...select.matchAll(/<option value="([^"]+)" selected="">/g)].map((m) => m[1]);
+    };
+    for (const [path, tab] of [
+      ['', 'Overview'],
+      ['/members', 'Members'],
+      ['/defaults', 'Defaults'],
+      ['/usage', 'Usage'],
+      ['/tokens', 'Tokens'],
+      ['/tokens/buy', 'Tokens'],
+      ['/ledger', 'Tokens'],
+      ['/spend', 'Spend'],
+      ['/advice', 'Advice'],
+      ['/audit', 'Audit'],
+    ] as const) {
+      for (const t of [a, c]) {
+        const page = await browser.get(`/console/teams/${t}${path}`);
+        expect(page.status, path).toBe(200);
+        expect(active(page.html), path).toEqual([tab]);
+        expect(switched(page.html), path).toEqual([t]);
+      }
+    }
+    const inspector = (await browser.get(`/console/inspect?team=${c}`)).html;
+    expect(active(inspector)).toEqual(['Entitlement inspector']);
+    expect(switched(inspector)).toEqual([c]);
+
+    const lonely = await consoleSignIn(gw, (await newAdmin(gw, [])).api.token as string);
+    const home = await lonely.get('/console/inspect');
+    expect(home.status).toBe(200);
+    expect(home.html).not.toContain('class="switcher"');
+    expect(active(home.html)).toEqual(['Entitlement inspector']);
+  });
+});
+
 describe('the audit page: filters from its query string', () => {
   const actions = (html: string) => [...html.matchAll(/<tr data-action="([^"]+)"/g)].map((m) => m[1]);
   const ignored = (html: string) => /Ignored a filter that is not valid: ([a-z, ]*)\./.exec(html)?.[1] ?? null;
