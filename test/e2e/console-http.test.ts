@@ -204,6 +204,13 @@ describe("the console's frame: tabs and the team switcher", () => {
     expect(active(inspector)).toEqual(['Entitlement inspector']);
     expect(switched(inspector)).toEqual([c]);
 
+    // A page of a team the admin does not manage, and a page that does not exist, say which in their heading.
+    const heading = (html: string) => /<h1>([^<]*)<\/h1>/.exec(html)?.[1];
+    const theirs = await browser.get(`/console/teams/${(await setup()).a}/usage`);
+    expect([theirs.status, heading(theirs.html)]).toEqual([403, 'Not allowed']);
+    const nowhere = await browser.get(`/console/teams/${a}/nothing-here`);
+    expect([nowhere.status, heading(nowhere.html)]).toEqual([404, 'Not found']);
+
     const lonely = await consoleSignIn(gw, (await newAdmin(gw, [])).api.token as string);
     const home = await lonely.get('/console/inspect');
     expect(home.status).toBe(200);

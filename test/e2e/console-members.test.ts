@@ -115,6 +115,14 @@ describe('console: the members page (R11-R14)', () => {
     );
   });
 
+  it('R13: the defaults page says defaults are off, or names the products every non-guest member gets', async () => {
+    const { a, browser } = await fourMembers();
+    const page = async () => lead((await browser.get(`/console/teams/${a}/defaults`)).html);
+    expect(await page()).toBe('Defaults are off: members get only the products selected for them.');
+    expectStatus(await gw.op.put(`/v1/teams/${a}/defaults`, { products: ['maya'] }), 200);
+    expect(await page()).toMatch(/^Every non-guest member of .+ may use Maya on top of their own selection\.$/);
+  });
+
   it('R12: the "All products" box is on the invite form and a member\'s page, checked as the member has it; not on the defaults page', async () => {
     const { a, ann, ivy, browser } = await fourMembers();
     const allBox = (html: string) => /<input type="checkbox" name="allProducts" value="1"( checked="")? data-all-products/.exec(html);
