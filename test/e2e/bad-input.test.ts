@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldAllUsage } from '../../gateway/src/db/repos/usage-fold';
 import { newAccount, newMember, newTeam, seedCatalog, setClock, type TestUser } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
-import { type Api, expectStatus } from '../harness/http';
+import { type Answer, type Api, expectStatus } from '../harness/http';
 
 /**
  * Issue 8, bad input: every route of /openapi.json (so a new route is attacked as soon as it
@@ -359,6 +359,154 @@ describe('bad input on every route (issue 8)', () => {
     ];
     for (const [api, method, path, body] of accepted) expect((await api.request(method, path, body)).status, `${method} ${path}`).toBe(200);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it('each documented limit, exactly: the limit itself passes, one past it is a 400 problem naming the field', async () => {
+    /** An e-mail address of exactly `n` characters. */
+    const email = (n: number, tag: string) => `${tag}${'u'.repeat(n - tag.length - '@example.com'.length)}@example.com`;
+    const key = (n: number) => `k${'e'.repeat(n - 1)}`;
+    const tag = Math.random().toString(36).slice(2, 8);
+    const operator = await gw.op.get(`/v1/teams/${teamA}/balance`);
+    expect(operator.status).toBe(200);
+    // Each: what it is, the request at the limit (and the status it gets), the request one past it and the field named.
+    const limits: [string, () => Promise<Answer>, number, () => Promise<Answer>, string][] = [
+      [
+        'an Autodesk ID of 254 characters (255)',
+        () => gw.op.post('/v1/users', { autodeskId: email(254, `a${tag}`), name: 'Long Address', password: 'password-123' }),
+        201,
+        () => gw.op.post('/v1/users', { autodeskId: email(255, `b${tag}`), name: 'Long Address', password: 'password-123' }),
+        'autodeskId',
+      ],
+      [
+        'a password of 8 characters (7)',
+        () => gw.op.post('/v1/users', { autodeskId: `c${tag}@example.com`, name: 'Short', password: 'p'.repeat(8) }),
+        201,
+        () => gw.op.post('/v1/users', { autodeskId: `d${tag}@example.com`, name: 'Short', password: 'p'.repeat(7) }),
+        'password',
+      ],
+      [
+        'a password of 1,024 characters (1,025)',
+        () => gw.op.post('/v1/users', { autodeskId: `e${tag}@example.com`, name: 'Long', password: 'p'.repeat(1024) }),
+        201,
+        () => gw.op.post('/v1/users', { autodeskId: `f${tag}@example.com`, name: 'Long', password: 'p'.repeat(1025) }),
+        'password',
+      ],
+      [
+        'a name of 200 characters (201)',
+        () => gw.op.post('/v1/teams', { name: 'n'.repeat(200) }),
+        201,
+        () => gw.op.post('/v1/teams', { name: 'n'.repeat(201) }),
+        'name',
+      ],
+      [
+        'a product key of 64 characters (65)',
+        () => gw.op.post('/v1/products', { key: key(64).slice(0, 58) + tag, name: 'Long Key', dailyRate: 1 }),
+        201,
+        () => gw.op.post('/v1/products', { key: key(65), name: 'Long Key', dailyRate: 1 }),
+        'key',
+      ],
+      [
+        'a subscription price of 10^12 minor units (10^12 + 1)',
+        () => gw.op.patch('/v1/products/maya', { subscriptionPricePerYear: 1_000_000_000_000 }),
+        200,
+        () => gw.op.patch('/v1/products/maya', { subscriptionPricePerYear: 1_000_000_000_001 }),
+        'subscriptionPricePerYear',
+      ],
+      [
+        'a price of 0 (-1)',
+        () => gw.op.patch('/v1/products/maya', { subscriptionPricePerYear: 0 }),
+        200,
+        () => gw.op.patch('/v1/products/maya', { subscriptionPricePerYear: -1 }),
+        'subscriptionPricePerYear',
+      ],
+      [
+        'a machine name of 200 characters (201)',
+        () => member.api.post('/v1/launch', { product: 'autocad', machine: 'm'.repeat(200) }),
+        200,
+        () => member.api.post('/v1/launch', { product: 'autocad', machine: 'm'.repeat(201) }),
+        'machine',
+      ],
+      [
+        'idle seconds of 7 days (7 days and a second)',
+        () => member.api.post(`/v1/sessions/${session}/heartbeat`, { idleSeconds: 7 * 86400 }),
+        200,
+        () => member.api.post(`/v1/sessions/${session}/heartbeat`, { idleSeconds: 7 * 86400 + 1 }),
+        'idleSeconds',
+      ],
+      [
+        'a sign-in password of 1,024 characters (1,025): a wrong one is 401, not a 400',
+        () => gw.anon.post('/v1/signin', { autodeskId: member.autodeskId, password: 'p'.repeat(1024) }),
+        401,
+        () => gw.anon.post('/v1/signin', { autodeskId: member.autodeskId, password: 'p'.repeat(1025) }),
+        'password',
+      ],
+      [
+        'a refresh token of 200 characters (201): an unknown one is 401',
+        () => gw.anon.post('/v1/token/refresh', { refreshToken: 'r'.repeat(200) }),
+        401,
+        () => gw.anon.post('/v1/token/refresh', { refreshToken: 'r'.repeat(201) }),
+        'refreshToken',
+      ],
+      [
+        'an invitation token of 10 characters (9): an unknown one is 404',
+        () => gw.anon.post('/v1/invitations/accept', { token: 't'.repeat(10), password: 'password-123' }),
+        404,
+        () => gw.anon.post('/v1/invitations/accept', { token: 't'.repeat(9), password: 'password-123' }),
+        'token',
+      ],
+      [
+        'an invitation token of 200 characters (201)',
+        () => gw.anon.post('/v1/invitations/accept', { token: 't'.repeat(200), password: 'password-123' }),
+        404,
+        () => gw.anon.post('/v1/invitations/accept', { token: 't'.repeat(201), password: 'password-123' }),
+        'token',
+      ],
+      [
+        'a team id of 64 characters in a path (65): an unknown one is 404',
+        () => gw.op.get(`/v1/teams/${'t'.repeat(64)}/balance`),
+        404,
+        () => gw.op.get(`/v1/teams/${'t'.repeat(65)}/balance`),
+        'team',
+      ],
+      [
+        'a page of 1,000 members (1,001)',
+        () => gw.op.get(`/v1/teams/${teamA}/members?limit=1000`),
+        200,
+        () => gw.op.get(`/v1/teams/${teamA}/members?limit=1001`),
+        'limit',
+      ],
+      [
+        'a page of 10,000 ledger entries (10,001)',
+        () => gw.op.get(`/v1/teams/${teamA}/ledger?limit=10000`),
+        200,
+        () => gw.op.get(`/v1/teams/${teamA}/ledger?limit=10001`),
+        'limit',
+      ],
+      [
+        'a page of 10,000 e-mails (10,001)',
+        () => gw.op.get('/v1/outbox?limit=10000'),
+        200,
+        () => gw.op.get('/v1/outbox?limit=10001'),
+        'limit',
+      ],
+      [
+        'a product list of 1,000 (1,001)',
+        () => gw.op.put(`/v1/teams/${teamB}/defaults`, { products: Array(1000).fill('autocad') }),
+        200,
+        () => gw.op.put(`/v1/teams/${teamB}/defaults`, { products: Array(1001).fill('autocad') }),
+        'products',
+      ],
+    ];
+    for (const [what, atLimit, status, pastIt, field] of limits) {
+      const at = await atLimit();
+      expect(at.status, `${what}: ${at.text.slice(0, 300)}`).toBe(status);
+      const past = await pastIt();
+      expect([past.status, past.headers.get('content-type')], `${what}: ${past.text.slice(0, 300)}`).toEqual([
+        400,
+        expect.stringContaining('application/problem+json'),
+      ]);
+      expect(past.text, what).toContain(field);
+    }
   });
 
   it('injection payloads in text fields are refused or stored verbatim, never run: tables intact, no 500', async () => {
