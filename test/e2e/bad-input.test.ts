@@ -399,6 +399,27 @@ describe('bad input on every route (issue 8)', () => {
         'name',
       ],
       [
+        'a name of 1 character (none but spaces: below)',
+        () => gw.op.post('/v1/teams', { name: 'X' }),
+        201,
+        () => gw.op.post('/v1/teams', { name: '' }),
+        'name',
+      ],
+      [
+        'a purchase of 10^9 tokens (10^9 + 1)',
+        async () => gw.op.post(`/v1/teams/${await newTeam(gw)}/purchases`, { tokens: 1_000_000_000 }),
+        201,
+        () => gw.op.post(`/v1/teams/${teamB}/purchases`, { tokens: 1_000_000_001 }),
+        'tokens',
+      ],
+      [
+        'a team id of 64 characters in a body (65): an unknown team is 404',
+        () => gw.op.post(`/v1/teams/${teamB}/transfers`, { toTeam: 't'.repeat(64), tokens: 1 }),
+        404,
+        () => gw.op.post(`/v1/teams/${teamB}/transfers`, { toTeam: 't'.repeat(65), tokens: 1 }),
+        'toTeam',
+      ],
+      [
         'a product key of 64 characters (65)',
         () => gw.op.post('/v1/products', { key: key(64).slice(0, 58) + tag, name: 'Long Key', dailyRate: 1 }),
         201,
@@ -488,6 +509,62 @@ describe('bad input on every route (issue 8)', () => {
         200,
         () => gw.op.get('/v1/outbox?limit=10001'),
         'limit',
+      ],
+      [
+        "an admin's list of 1,000 teams (1,001)",
+        () => gw.op.post('/v1/admins', { name: 'Many Teams', email: `g${tag}@example.com`, teams: Array(1000).fill(teamB) }),
+        201,
+        () => gw.op.post('/v1/admins', { name: 'Many Teams', email: `h${tag}@example.com`, teams: Array(1001).fill(teamB) }),
+        'teams',
+      ],
+      [
+        'an invitation of 400 characters (401)',
+        // A name of 200 (its own limit) and an address of 197: "Name <address>" is 400 characters.
+        () => gw.op.post(`/v1/teams/${teamB}/members`, { invite: `${'N'.repeat(200)} <${email(197, `i${tag}`)}>` }),
+        201,
+        () => gw.op.post(`/v1/teams/${teamB}/members`, { invite: `${'N'.repeat(200)} <${email(198, `j${tag}`)}>` }),
+        'invit',
+      ],
+      [
+        "a member's 1,000 products when added (1,001)",
+        () => gw.op.post(`/v1/teams/${teamB}/members`, { invite: `Pia <p${tag}@example.com>`, products: Array(1000).fill('autocad') }),
+        201,
+        () => gw.op.post(`/v1/teams/${teamB}/members`, { invite: `Quo <q${tag}@example.com>`, products: Array(1001).fill('autocad') }),
+        'products',
+      ],
+      [
+        "a member's 1,000 products when changed (1,001)",
+        () =>
+          gw.op.put(`/v1/teams/${teamA}/members/${encodeURIComponent(member.autodeskId)}/products`, {
+            products: Array(1000).fill('autocad'),
+          }),
+        200,
+        () =>
+          gw.op.put(`/v1/teams/${teamA}/members/${encodeURIComponent(member.autodeskId)}/products`, {
+            products: Array(1001).fill('autocad'),
+          }),
+        'products',
+      ],
+      [
+        'a sign-in password of 1 character (none): a wrong one is 401',
+        () => gw.anon.post('/v1/signin', { autodeskId: member.autodeskId, password: 'p' }),
+        401,
+        () => gw.anon.post('/v1/signin', { autodeskId: member.autodeskId, password: '' }),
+        'password',
+      ],
+      [
+        'a refresh token of 1 character (none): an unknown one is 401',
+        () => gw.anon.post('/v1/token/refresh', { refreshToken: 'r' }),
+        401,
+        () => gw.anon.post('/v1/token/refresh', { refreshToken: '' }),
+        'refreshToken',
+      ],
+      [
+        "an offline allowance's machine of 200 characters (201)",
+        () => member.api.post('/v1/offline-allowance', { machine: 'm'.repeat(200) }),
+        201,
+        () => member.api.post('/v1/offline-allowance', { machine: 'm'.repeat(201) }),
+        'machine',
       ],
       [
         'a product list of 1,000 (1,001)',
