@@ -490,6 +490,28 @@ describe('bad input on every route (issue 8)', () => {
         'team',
       ],
       [
+        "a team id of 64 characters in a member's path (65)",
+        () => gw.op.put(`/v1/teams/${'t'.repeat(64)}/members/${encodeURIComponent(member.autodeskId)}/products`, { products: [] }),
+        404,
+        () => gw.op.put(`/v1/teams/${'t'.repeat(65)}/members/${encodeURIComponent(member.autodeskId)}/products`, { products: [] }),
+        'team',
+      ],
+      [
+        'an audit action of 64 characters (65)',
+        () => gw.op.get(`/v1/teams/${teamA}/audit?action=${'a'.repeat(64)}`),
+        200,
+        () => gw.op.get(`/v1/teams/${teamA}/audit?action=${'a'.repeat(65)}`),
+        'action',
+      ],
+      [
+        'an audit actor of 300 characters (301)',
+        // "user:", a local part of 200 (the most an actor's address may have) and a domain of 94.
+        () => gw.op.get(`/v1/teams/${teamA}/audit?actor=user:${'u'.repeat(200)}@${'d'.repeat(90)}.com`),
+        200,
+        () => gw.op.get(`/v1/teams/${teamA}/audit?actor=user:${'u'.repeat(200)}@${'d'.repeat(91)}.com`),
+        'actor',
+      ],
+      [
         'a page of 1,000 members (1,001)',
         () => gw.op.get(`/v1/teams/${teamA}/members?limit=1000`),
         200,
