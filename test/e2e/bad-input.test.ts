@@ -512,6 +512,113 @@ describe('bad input on every route (issue 8)', () => {
         'actor',
       ],
       [
+        'an admin id of 64 characters in a path (65): an unknown admin is 404',
+        () => gw.op.delete(`/v1/admins/${'a'.repeat(64)}`),
+        404,
+        () => gw.op.delete(`/v1/admins/${'a'.repeat(65)}`),
+        'id',
+      ],
+      [
+        'an invitation id of 64 characters in a path (65)',
+        () => gw.op.post(`/v1/teams/${teamA}/invitations/${'i'.repeat(64)}/resend`),
+        404,
+        () => gw.op.post(`/v1/teams/${teamA}/invitations/${'i'.repeat(65)}/resend`),
+        'id',
+      ],
+      [
+        'a signing key id of 128 characters in a path (129)',
+        () => gw.op.post(`/v1/operator/signing-keys/${'k'.repeat(128)}/revoke`),
+        404,
+        () => gw.op.post(`/v1/operator/signing-keys/${'k'.repeat(129)}/revoke`),
+        'kid',
+      ],
+      [
+        'an Idempotency-Key of 200 characters (201)',
+        () => member.api.post('/v1/launch', { product: 'autocad' }, { 'idempotency-key': `${tag}${'k'.repeat(200 - tag.length)}` }),
+        200,
+        () => member.api.post('/v1/launch', { product: 'autocad' }, { 'idempotency-key': 'k'.repeat(201) }),
+        'idempotency-key',
+      ],
+      [
+        'an Idempotency-Key of 1 character (none)',
+        () => member.api.post('/v1/launch', { product: 'autocad' }, { 'idempotency-key': tag.slice(0, 1) }),
+        200,
+        () => member.api.post('/v1/launch', { product: 'autocad' }, { 'idempotency-key': '' }),
+        'idempotency-key',
+      ],
+      [
+        'a session id of 64 characters in a path (65)',
+        () => member.api.post(`/v1/sessions/${'s'.repeat(64)}/heartbeat`, {}),
+        404,
+        () => member.api.post(`/v1/sessions/${'s'.repeat(65)}/heartbeat`, {}),
+        'id',
+      ],
+      [
+        'a provisional launch id of 8 characters (7): an unknown slot is 403',
+        () => member.api.post('/v1/launch', { product: 'autocad', provisional: { id: 'p'.repeat(8), launchedAt: '2026-03-15T09:00:00Z' } }),
+        403,
+        () => member.api.post('/v1/launch', { product: 'autocad', provisional: { id: 'p'.repeat(7), launchedAt: '2026-03-15T09:00:00Z' } }),
+        'provisional',
+      ],
+      [
+        'a provisional launch id of 100 characters (101)',
+        () =>
+          member.api.post('/v1/launch', { product: 'autocad', provisional: { id: 'p'.repeat(100), launchedAt: '2026-03-15T09:00:00Z' } }),
+        403,
+        () =>
+          member.api.post('/v1/launch', { product: 'autocad', provisional: { id: 'p'.repeat(101), launchedAt: '2026-03-15T09:00:00Z' } }),
+        'provisional',
+      ],
+      [
+        "a provisional launch's time of 40 characters (41)",
+        () =>
+          member.api.post('/v1/launch', {
+            product: 'autocad',
+            provisional: { id: 'p'.repeat(8), launchedAt: 'Sun Mar 15 2026 09:00:00 GMT+0000 (UTCX)' },
+          }),
+        403,
+        () =>
+          member.api.post('/v1/launch', {
+            product: 'autocad',
+            provisional: { id: 'p'.repeat(8), launchedAt: 'Sun Mar 15 2026 09:00:00 GMT+0000 (UTCXX)' },
+          }),
+        'launchedAt',
+      ],
+      [
+        'a ledger page from the start, after=0 (-1)',
+        () => gw.op.get(`/v1/teams/${teamA}/ledger?after=0`),
+        200,
+        () => gw.op.get(`/v1/teams/${teamA}/ledger?after=-1`),
+        'after',
+      ],
+      [
+        'a ledger page of 1 entry (0)',
+        () => gw.op.get(`/v1/teams/${teamA}/ledger?limit=1`),
+        200,
+        () => gw.op.get(`/v1/teams/${teamA}/ledger?limit=0`),
+        'limit',
+      ],
+      [
+        'a ledger filtered by its 6 kinds (7 kinds given)',
+        () =>
+          gw.op.get(
+            `/v1/teams/${teamA}/ledger?${['purchase', 'charge', 'refund', 'transfer-out', 'transfer-in', 'expiry'].map((k) => `kind=${k}`).join('&')}`,
+          ),
+        200,
+        () =>
+          gw.op.get(
+            `/v1/teams/${teamA}/ledger?${['purchase', 'charge', 'refund', 'transfer-out', 'transfer-in', 'expiry', 'charge'].map((k) => `kind=${k}`).join('&')}`,
+          ),
+        'kind',
+      ],
+      [
+        'a page of 1 member (0)',
+        () => gw.op.get(`/v1/teams/${teamA}/members?limit=1`),
+        200,
+        () => gw.op.get(`/v1/teams/${teamA}/members?limit=0`),
+        'limit',
+      ],
+      [
         'a page of 1,000 members (1,001)',
         () => gw.op.get(`/v1/teams/${teamA}/members?limit=1000`),
         200,
