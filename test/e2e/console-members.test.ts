@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
-import { consoleSignIn, unescapeHtml } from '../harness/console';
+import { consoleSignIn, leadOf, unescapeHtml } from '../harness/console';
 import { joinTeam, newAccount, setClock } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -59,17 +59,11 @@ function memberRows(html: string) {
   });
 }
 
-const lead = (html: string) =>
-  unescapeHtml(/<p class="lead">(.*?)<\/p>/s.exec(html)?.[1] ?? '')
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-
 describe('console: the members page (R11-R14)', () => {
   it('R11: counts the members by status; each row says its status, until when an invitation runs, and offers a resend only while not accepted', async () => {
     const { a, ann, gus, ivy, old, browser } = await fourMembers();
     const html = (await browser.get(`/console/teams/${a}/members`)).html;
-    expect(lead(html)).toBe('4 members: 2 active, 1 invited, 1 with an expired invitation.');
+    expect(leadOf(html)).toBe('4 members: 2 active, 1 invited, 1 with an expired invitation.');
     const rows = memberRows(html);
     const row = (id: string) => rows.find((r) => r.id === id);
     expect(row(ann)).toEqual({ id: ann, status: 'active', guest: '', products: 'All products', buttons: ['Access', 'Remove'] });
@@ -94,30 +88,30 @@ describe('console: the members page (R11-R14)', () => {
     const soloAdmin = await newAdmin(gw, [solo, a]);
     const soloBrowser = await consoleSignIn(gw, soloAdmin.api.token as string);
     const none = (await soloBrowser.get(`/console/teams/${solo}/members`)).html;
-    expect(lead(none)).toBe('0 members: 0 active, 0 invited, 0 with an expired invitation.');
+    expect(leadOf(none)).toBe('0 members: 0 active, 0 invited, 0 with an expired invitation.');
     expect(none).toContain('No members yet: invite someone below.');
     expect(html).not.toContain('No members yet');
     expectStatus(
       await gw.op.post(`/v1/teams/${solo}/members`, { invite: `Una <una.${solo.slice(3, 11).toLowerCase()}@example.com>` }),
       201,
     );
-    expect(lead((await soloBrowser.get(`/console/teams/${solo}/members`)).html)).toBe(
+    expect(leadOf((await soloBrowser.get(`/console/teams/${solo}/members`)).html)).toBe(
       '1 member: 0 active, 1 invited, 0 with an expired invitation.',
     );
   });
 
   it("R13: the lead names the team's default products when there are some, and says nothing of them when there are none", async () => {
     const { a, browser } = await fourMembers();
-    expect(lead((await browser.get(`/console/teams/${a}/members`)).html)).not.toContain('default');
+    expect(leadOf((await browser.get(`/console/teams/${a}/members`)).html)).not.toContain('default');
     expectStatus(await gw.op.put(`/v1/teams/${a}/defaults`, { products: ['revit', 'autocad'] }), 200);
-    expect(lead((await browser.get(`/console/teams/${a}/members`)).html)).toMatch(
+    expect(leadOf((await browser.get(`/console/teams/${a}/members`)).html)).toMatch(
       /Non-guest members also get the team's default products \((AutoCAD, Revit|Revit, AutoCAD)\)\.$/,
     );
   });
 
   it('R13: the defaults page says defaults are off, or names the products every non-guest member gets', async () => {
     const { a, browser } = await fourMembers();
-    const page = async () => lead((await browser.get(`/console/teams/${a}/defaults`)).html);
+    const page = async () => leadOf((await browser.get(`/console/teams/${a}/defaults`)).html);
     expect(await page()).toBe('Defaults are off: members get only the products selected for them.');
     expectStatus(await gw.op.put(`/v1/teams/${a}/defaults`, { products: ['maya'] }), 200);
     expect(await page()).toMatch(/^Every non-guest member of .+ may use Maya on top of their own selection\.$/);
@@ -180,9 +174,9 @@ describe("console: a member's page (R11, R13, R18)", () => {
     const { a, ann, ivy, old, browser } = await fourMembers();
     const page = async (id: string) => (await browser.get(`/console/teams/${a}/members/${encodeURIComponent(id)}`)).html;
     const [annPage, ivyPage, oldPage] = await Promise.all([page(ann), page(ivy), page(old)]);
-    expect(lead(annPage)).toBe(`${ann} · active`);
-    expect(lead(ivyPage)).toBe(`${ivy} · invited · invitation valid until 22 Mar 2026`);
-    expect(lead(oldPage)).toBe(`${old} · invitation expired on 12 Mar 2026`);
+    expect(leadOf(annPage)).toBe(`${ann} · active`);
+    expect(leadOf(ivyPage)).toBe(`${ivy} · invited · invitation valid until 22 Mar 2026`);
+    expect(leadOf(oldPage)).toBe(`${old} · invitation expired on 12 Mar 2026`);
     expect([annPage, ivyPage, oldPage].map((p) => p.includes('Resend invitation'))).toEqual([false, true, true]);
   });
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
-import { type ConsoleBrowser, consoleSignIn, formKey, unescapeHtml } from '../harness/console';
+import { type ConsoleBrowser, consoleSignIn, formKey, leadOf, unescapeHtml } from '../harness/console';
 import { balanceOf, joinTeam, ledgerOf, newAccount, newTeam, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -307,10 +307,6 @@ describe('console: the overview (R1, R2, R15)', () => {
 });
 
 describe('console: spend and advice (R2)', () => {
-  const lead = (html: string) =>
-    unescapeHtml(/<p class="lead">(.*?)<\/p>/s.exec(html)?.[1] ?? '')
-      .replace(/\s+/g, ' ')
-      .trim();
   /** The lots table of the spend page: each lot's last cell, what it will lose, as shown. */
   const losses = (html: string) =>
     [...html.matchAll(/<tr data-lot="[^"]+">.*?<td class="num">([^<]*|<span[^>]*>[^<]*<\/span>)<\/td><\/tr>/g)].map((m) => m[1]);
@@ -330,13 +326,13 @@ describe('console: spend and advice (R2)', () => {
     const browser = await consoleSignIn(gw, admin.api.token as string);
 
     const html = (await browser.get(`/console/teams/${a}/spend`)).html;
-    expect(lead(html)).toContain('over the last 1 whole day (14 Mar 2026 to 14 Mar 2026, UTC)');
+    expect(leadOf(html)).toContain('over the last 1 whole day (14 Mar 2026 to 14 Mar 2026, UTC)');
     expect(unescapeHtml(html)).toContain('At the current rate 40 tokens will expire unused.');
     expect(losses(html)).toEqual(['<span class="badge warn">40</span>', '0']);
 
     // A team made today has no whole day to measure yet, and no tokens to lose.
     const freshHtml = (await browser.get(`/console/teams/${fresh}/spend`)).html;
-    expect(lead(freshHtml)).toBe(
+    expect(leadOf(freshHtml)).toBe(
       'The team was made today: its rate is 0 until its first whole day (UTC) has passed. Tokens are drawn from the lots that expire first.',
     );
     expect(freshHtml).not.toContain('will expire unused.');

@@ -28,6 +28,12 @@ export const unescapeHtml = (s: string) =>
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&');
 
+/** A page's lead paragraph as a reader takes it in: its words, tags dropped, spaces collapsed. */
+export const leadOf = (html: string) =>
+  unescapeHtml((/<p class="lead">(.*?)<\/p>/s.exec(html)?.[1] ?? '').replace(/<[^>]+>/g, ' '))
+    .replace(/\s+/g, ' ')
+    .trim();
+
 export async function consoleSignIn(gw: TestGateway, adminKey: string): Promise<ConsoleBrowser> {
   const form = await fetch(`${gw.url}/console/signin`);
   const signinCookie = (form.headers.get('set-cookie') ?? '').split(';')[0] as string;
