@@ -223,6 +223,33 @@ describe('the audit page: filters from its query string', () => {
   const actions = (html: string) => [...html.matchAll(/<tr data-action="([^"]+)"/g)].map((m) => m[1]);
   const ignored = (html: string) => /Ignored a filter that is not valid: ([a-z, ]*)\./.exec(html)?.[1] ?? null;
 
+  it('pages 100 entries at a time, newest first: "Older entries" to the rest, "Newest entries" back, the filter kept', async () => {
+    // team.created, the first lot's purchase, the admin, then 104 purchases: 107 entries, 105 of them purchases.
+    const { a, browser } = await setup();
+    for (let i = 0; i < 104; i++) expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 1 }), 201);
+    const link = (html: string, label: string) => {
+      const m = new RegExp(`<a href="([^"]+)">${label}</a>`).exec(html);
+      return m ? unescapeHtml(m[1] ?? '') : null;
+    };
+    const first = await browser.get(`/console/teams/${a}/audit`);
+    expect(actions(first.html)).toHaveLength(100);
+    expect(link(first.html, 'Newest entries')).toBeNull();
+    const older = link(first.html, 'Older entries');
+    expect(older).toMatch(new RegExp(`^/console/teams/${a}/audit\\?before=\\d+$`));
+    const second = await browser.get(older as string);
+    expect(actions(second.html)).toEqual([...Array(4).fill('tokens.purchased'), 'admin.created', 'tokens.purchased', 'team.created']);
+    expect(link(second.html, 'Older entries')).toBeNull();
+    expect(link(second.html, 'Newest entries')).toBe(`/console/teams/${a}/audit`);
+
+    // Filtered: the 105 purchases, 100 then 5, and both links keep the filter.
+    const bought = await browser.get(`/console/teams/${a}/audit?action=tokens.purchased`);
+    expect(actions(bought.html)).toHaveLength(100);
+    const rest = await browser.get(link(bought.html, 'Older entries') as string);
+    expect(actions(rest.html)).toEqual(Array(5).fill('tokens.purchased'));
+    expect(link(rest.html, 'Newest entries')).toBe(`/console/teams/${a}/audit?action=tokens.purchased`);
+    expect(link(bought.html, 'Older entries')).toMatch(/\?action=tokens\.purchased&before=\d+$/);
+  });
+
   it('applies every filter that parses (a day for from and to), and names the ones it ignored', async () => {
     // The operator made A, bought its first lot and made the admin, who buys one and sets the defaults.
     const { a, browser } = await setup();
