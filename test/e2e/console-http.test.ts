@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { allMembers, newAdmin, tokenOf, uniqueEmail } from '../harness/admin';
-import { type ConsoleBrowser, consoleSignIn, unescapeHtml } from '../harness/console';
+import { between, type ConsoleBrowser, consoleSignIn, unescapeHtml } from '../harness/console';
 import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 import { ledgerCheckedSuite } from '../harness/suite';
@@ -174,13 +174,8 @@ describe("the console's frame: tabs and the team switcher", () => {
       [...html.matchAll(/<a href="[^"]*" class="tab active" aria-current="page">(.*?)<\/a>/g)].map((m) =>
         (m[1] ?? '').replace(/<span class="narrow-only">.*?<\/span>/, '').replace(/<[^>]+>/g, ''),
       );
-    const switched = (html: string) => {
-      const select = html.slice(
-        html.indexOf('<select id="team-switch"'),
-        html.indexOf('</select>', html.indexOf('<select id="team-switch"')),
-      );
-      return [...select.matchAll(/<option value="([^"]+)" selected="">/g)].map((m) => m[1]);
-    };
+    const switched = (html: string) =>
+      [...between(html, '<select id="team-switch"', '</select>').matchAll(/<option value="([^"]+)" selected="">/g)].map((m) => m[1]);
     for (const [path, tab] of [
       ['', 'Overview'],
       ['/members', 'Members'],

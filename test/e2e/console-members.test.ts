@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
-import { consoleSignIn, leadOf, unescapeHtml } from '../harness/console';
+import { between, consoleSignIn, leadOf, textOf, unescapeHtml } from '../harness/console';
 import { joinTeam, newAccount, setClock } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -42,16 +42,11 @@ async function fourMembers(tokens = 100) {
 function memberRows(html: string) {
   return [...unescapeHtml(html).matchAll(/<tr data-member="([^"]+)">(.*?)<\/tr>/g)].map((m) => {
     const cells = [...(m[2] ?? '').matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1] ?? '');
-    const words = (s: string) =>
-      s
-        .replace(/<[^>]+>/g, ' ')
-        .replace(/\s+/g, ' ')
-        .trim();
     return {
       id: m[1],
-      status: words(cells[1] ?? ''),
-      guest: words(cells[2] ?? ''),
-      products: words(cells[3] ?? ''),
+      status: textOf(cells[1] ?? ''),
+      guest: textOf(cells[2] ?? ''),
+      products: textOf(cells[3] ?? ''),
       buttons: [...(cells[4] ?? '').matchAll(/<button[^>]*>([^<]*)<\/button>|<a class="btn[^"]*"[^>]*>([^<]*)<\/a>/g)].map((b) =>
         (b[1] ?? b[2] ?? '').trim(),
       ),
@@ -137,10 +132,7 @@ describe('console: the members page (R11-R14)', () => {
       });
       expect(page.status).toBe(200);
       const html = unescapeHtml(page.html);
-      const section = html.slice(
-        html.indexOf('<section class="panel import-result"'),
-        html.indexOf('</section>', html.indexOf('import-result')),
-      );
+      const section = between(html, '<section class="panel import-result"', '</section>');
       return {
         said: /<p>(.*?)<\/p>/s.exec(section)?.[1]?.replace(/\s+/g, ' ').trim(),
         // The table of refused lines is there only when some line was refused.

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
-import { type ConsoleBrowser, consoleSignIn, formKey, leadOf, unescapeHtml } from '../harness/console';
+import { between, type ConsoleBrowser, consoleSignIn, formKey, leadOf, unescapeHtml } from '../harness/console';
 import { balanceOf, joinTeam, ledgerOf, newAccount, newTeam, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -366,10 +366,7 @@ describe('console: usage as Flex shows it (R15)', () => {
   it('R15: by product, each product lists the users who used it with their tokens and days, beside a bar chart', async () => {
     const { a, browser, ann, bob } = await used();
     const html = (await browser.get(`/console/teams/${a}/usage?by=product&from=2026-03-01&to=2026-03-15`)).html;
-    const section = (product: string) => {
-      const at = html.indexOf(`data-product="${product}"`);
-      return at < 0 ? '' : html.slice(at, html.indexOf('</details>', at));
-    };
+    const section = (product: string) => between(html, `data-product="${product}"`, '</details>');
     const revit = section('revit');
     expect(revit).toContain('1 user, 30 tokens');
     expect(revit).toContain(ann);
@@ -451,14 +448,10 @@ describe('console: usage as Flex shows it (R15)', () => {
       unescapeHtml((await browser.get(`/console/teams/${a}/usage?by=${by}&from=2026-03-01&to=2026-03-15`)).html);
     const [byUser, byProduct, byDay] = await Promise.all([page('user'), page('product'), page('day')]);
     // The report's first column, row by row, and the choice the form keeps.
-    const firstCells = (html: string) => {
-      const body = html.slice(html.indexOf('<table class="usage">'), html.indexOf('</table>', html.indexOf('<table class="usage">')));
-      return [...body.matchAll(/<tr><td>(.*?)<\/td><td class="num">/g)].map((m) => m[1]);
-    };
-    const chosen = (html: string) => {
-      const select = html.slice(html.indexOf('<select name="by">'), html.indexOf('</select>', html.indexOf('<select name="by">')));
-      return [...select.matchAll(/<option value="(\w+)" selected="">/g)].map((m) => m[1]);
-    };
+    const firstCells = (html: string) =>
+      [...between(html, '<table class="usage">', '</table>').matchAll(/<tr><td>(.*?)<\/td><td class="num">/g)].map((m) => m[1]);
+    const chosen = (html: string) =>
+      [...between(html, '<select name="by">', '</select>').matchAll(/<option value="(\w+)" selected="">/g)].map((m) => m[1]);
 
     expect(firstCells(byUser)[0]).toMatch(
       new RegExp(`^<a href="/console/teams/${a}/members/${encodeURIComponent(ann)}">ann [0-9a-f]{8}</a><div class="sub">${ann}</div>$`),

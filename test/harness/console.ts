@@ -28,11 +28,20 @@ export const unescapeHtml = (s: string) =>
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&');
 
-/** A page's lead paragraph as a reader takes it in: its words, tags dropped, spaces collapsed. */
-export const leadOf = (html: string) =>
-  unescapeHtml((/<p class="lead">(.*?)<\/p>/s.exec(html)?.[1] ?? '').replace(/<[^>]+>/g, ' '))
+/** The part of a page from `open` to the first `close` after it; '' when `open` is not there. */
+export function between(html: string, open: string, close: string): string {
+  const at = html.indexOf(open);
+  return at < 0 ? '' : html.slice(at, html.indexOf(close, at));
+}
+
+/** Markup as a reader takes it in: tags dropped (before the text is unescaped), spaces collapsed. */
+export const textOf = (html: string) =>
+  unescapeHtml(html.replace(/<[^>]+>/g, ' '))
     .replace(/\s+/g, ' ')
     .trim();
+
+/** A page's lead paragraph, in words. */
+export const leadOf = (html: string) => textOf(between(html, '<p class="lead">', '</p>'));
 
 export async function consoleSignIn(gw: TestGateway, adminKey: string): Promise<ConsoleBrowser> {
   const form = await fetch(`${gw.url}/console/signin`);
