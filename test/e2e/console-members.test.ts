@@ -116,6 +116,7 @@ describe('console: the members page (R11-R14)', () => {
     const { a, ann, ivy, browser } = await fourMembers();
     const allBox = (html: string) => /<input type="checkbox" name="allProducts" value="1"( checked="")? data-all-products/.exec(html);
     const invite = allBox((await browser.get(`/console/teams/${a}/members`)).html);
+    expect(invite).not.toBeNull();
     expect(invite?.[1]).toBeUndefined();
     expect(allBox((await browser.get(`/console/teams/${a}/members/${encodeURIComponent(ann)}`)).html)?.[1]).toBe(' checked=""');
     const ivyBox = allBox((await browser.get(`/console/teams/${a}/members/${encodeURIComponent(ivy)}`)).html);
