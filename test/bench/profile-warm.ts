@@ -5,7 +5,7 @@
  *
  * It also prints the gateway's CPU per request, read from /proc (Linux): its main thread alone,
  * and the whole process (libuv's thread pool signs and verifies, GC helpers), which `pnpm bench`
- * cannot separate. `MODE=cold`: every launch opens a session (5,000 users x 10 products, each pair
+ * cannot separate. `MODE=cold`: every launch opens a session (1,000 users a second of `SECONDS` x 10 products, each pair
  * once). `PROFILE=0`: no profiler (its overhead out of the CPU figures). `PREVERIFY=1`: verify
  * every user's ID token once before the load, and print what a first verification costs.
  * `ALLOC=1` (with `PROFILE=0`): the bytes allocated per request, by allocating frame. `ALLOC=promoted`:
@@ -55,8 +55,9 @@ const gw = await startGateway(
   }),
 );
 const cold = process.env.MODE === 'cold';
-// Cold: enough users that an 8 s run never repeats a (user, product) pair, which would be a relaunch.
-const fleet = await seedFleet(gw.url, operatorKey, { warm: cold ? 1 : 200, cold: cold ? 5000 : 1, refused: 1 });
+// Cold: 10,000 launches a second before a (user, product) pair repeats (a relaunch); past them the load fails.
+const coldUsers = Math.ceil(Number(process.env.SECONDS ?? 8) * 1000);
+const fleet = await seedFleet(gw.url, operatorKey, { warm: cold ? 1 : 200, cold: cold ? coldUsers : 1, refused: 1 });
 await prewarm(gw.url, fleet);
 const mainThread = `/proc/self/task/${process.pid}/stat`;
 const users = cold ? fleet.cold : fleet.warm;

@@ -9,7 +9,7 @@ import { flexAnswer, openingLease, sessionWindow } from '../domain/sessions';
 import { addMs, DAY_MS, HOUR_MS } from '../domain/time';
 import type { ChargeResult } from '../launch/charges';
 import type { LaunchStore } from '../launch/store';
-import { type WarmLaunch, WarmLaunches } from '../launch/warm';
+import { type WarmLaunch, WarmLaunches, warmAnswerOf } from '../launch/warm';
 import { orderedId } from '../lib/ids';
 import type { WarmCounts } from '../lib/metrics';
 import { acceptReport } from './allowance';
@@ -94,7 +94,8 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     // The last confirmed answer again while the balance read is its own: its JSON is made once
     // (answerJson), where PostgreSQL, which rechecks every warm launch, serialised each one.
     const last = entry.confirmed?.answer;
-    const answer = last && last.balance === r.balance ? last : { ...entry.answer, balance: r.balance };
+    const answer =
+      last && last.balance === r.balance ? last : warmAnswerOf(entry.answer, entry.answer.session, entry.answer.team, r.balance);
     entry.confirmed = { version, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY, answer };
     counts.rechecked++;
     return answer;

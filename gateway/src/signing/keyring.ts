@@ -456,8 +456,22 @@ export class KeyRing {
    */
   signEntitlement(claims: Omit<EntitlementClaims, 'iss' | 'aud' | 'jti'>): Promise<string> {
     const key = this.active();
-    const { sub, iat, exp, ...rest } = claims;
-    const payload = { ...rest, iss: this.options.issuer, aud: ENTITLEMENT_AUDIENCE, sub, iat, exp, jti: newId('ent') };
+    const c = claims;
+    // Field by field: on Node 20 a property written after a spread makes the literal tens of times slower (BENCHMARKS.md).
+    const payload: EntitlementClaims = {
+      product: c.product,
+      productName: c.productName,
+      source: c.source,
+      team: c.team,
+      teamName: c.teamName,
+      sid: c.sid,
+      iss: this.options.issuer,
+      aud: ENTITLEMENT_AUDIENCE,
+      sub: c.sub,
+      iat: c.iat,
+      exp: c.exp,
+      jti: newId('ent'),
+    };
     return Promise.resolve(signPartsHedged(key.privateKey, key.entitlementHead, b64url(JSON.stringify(payload))));
   }
 
