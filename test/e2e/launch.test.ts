@@ -323,6 +323,13 @@ describe('daily charge (R6, R7, R8)', () => {
     const end = Math.floor(Date.parse(first.session.endsAt) / 1000);
     expect(again.expiresAt).toBe(new Date(end * 1000).toISOString());
     expect(decodeJwt(again.entitlement)).toMatchObject({ sid: first.session.id, exp: end });
+    // Signed again to the session's end, the settled entitlement says everything else the lease said.
+    const { iat: _li, exp: _le, jti: leaseJti, ...leased } = decodeJwt(first.entitlement);
+    const { iat: _si, exp: _se, jti: settledJti, ...settled } = decodeJwt(again.entitlement);
+    expect(leased).toMatchObject({ sub: u.autodeskId, product: 'autocad', productName: 'AutoCAD', source: 'flex', team: t });
+    expect(leased.teamName).toEqual(expect.any(String));
+    expect(settled).toEqual(leased);
+    expect(settledJti).not.toBe(leaseJti);
     const third = expectStatus(await u.api.post('/v1/launch', { product: 'autocad', machine: 'laptop' }), 200);
     expect(third.entitlement).toBe(again.entitlement);
   });
