@@ -164,7 +164,12 @@ describe('the flexgate binary', () => {
     await gateway.stop();
     await rm(cacheDir, { recursive: true, force: true });
   });
-  const withEnv = () => ({ FLEXGATE_URL: gateway.url, FLEXGATE_CACHE_DIR: cacheDir });
+  /** A cache of its own for one test, signed in to the stub gateway as Ada: tests run in any order. */
+  const signedIn = async () => {
+    const env = { FLEXGATE_URL: gateway.url, FLEXGATE_CACHE_DIR: await mkdtemp(join(cacheDir, 'ada-')) };
+    expect((await run(['signin', '--user', 'ada@example.com'], { ...env, FLEXGATE_PASSWORD: 'correct horse' })).code).toBe(0);
+    return env;
+  };
 
   it('prints help (0) and usage errors (2)', async () => {
     const help = await run(['--help']);
@@ -201,23 +206,25 @@ describe('the flexgate binary', () => {
   }, 30_000);
 
   it('refuses before sign-in (3), grants (0) with readable and JSON output, refuses unknown products (3)', async () => {
-    const [before, nobody] = await Promise.all([run(['launch', 'autocad'], withEnv()), run(['whoami'], withEnv())]);
+    // A cache and a user of its own: her first launch of the day (the stub keeps sessions across tests).
+    const env = { FLEXGATE_URL: gateway.url, FLEXGATE_CACHE_DIR: await mkdtemp(join(cacheDir, 'fresh-')) };
+    const [before, nobody] = await Promise.all([run(['launch', 'autocad'], env), run(['whoami'], env)]);
     expect(before.code).toBe(3);
     expect(before.stderr).toMatch(/Not signed in/);
     expect(nobody.code).toBe(0);
     expect(nobody.stdout).toMatch(/^Not signed in to http/);
 
-    const signin = await run(['signin', '--user', 'ada@example.com'], { ...withEnv(), FLEXGATE_PASSWORD: 'correct horse' });
+    const signin = await run(['signin', '--user', 'bea@example.com'], { ...env, FLEXGATE_PASSWORD: 'correct horse' });
     expect(signin.code).toBe(0);
-    expect(signin.stdout).toMatch(/Signed in as ada@example.com/);
+    expect(signin.stdout).toMatch(/Signed in as bea@example.com/);
 
-    const launch = await run(['launch', 'autocad'], withEnv());
+    const launch = await run(['launch', 'autocad'], env);
     expect(launch.code).toBe(0);
     expect(launch.stdout).toMatch(/Granted AutoCAD by flex \(team Demo Architects\)\./);
     expect(launch.stdout).toMatch(/tokens charged: 7/);
     expect(launch.stdout).toMatch(/session ends:/);
 
-    const json = await run(['launch', 'autocad', '--json'], withEnv());
+    const json = await run(['launch', 'autocad', '--json'], env);
     expect(json.code).toBe(0);
     // Instants are printed with the formatter the package exports (the demo prints with it too).
     expect(launch.stdout).toContain(`session ends:   ${formatInstant(JSON.parse(json.stdout).sessionEnd)}\n`);
@@ -229,19 +236,21 @@ describe('the flexgate binary', () => {
       claims: { product: 'autocad', productName: 'AutoCAD', team: 'team-1', teamName: 'Demo Architects' },
     });
 
-    const unknown = await run(['launch', 'nope', '--json'], withEnv());
+    const unknown = await run(['launch', 'nope', '--json'], env);
     expect(unknown.code).toBe(3);
     expect(JSON.parse(unknown.stdout)).toMatchObject({ granted: false, code: 'unknown-product' });
 
-    const who = await run(['whoami', '--json'], withEnv());
-    expect(JSON.parse(who.stdout)).toMatchObject({ signedIn: true, autodeskId: 'ada@example.com' });
+    const who = await run(['whoami', '--json'], env);
+    expect(JSON.parse(who.stdout)).toMatchObject({ signedIn: true, autodeskId: 'bea@example.com' });
   }, 30_000);
 
   it('names the product and the team, from the entitlement; key and team id for entitlements without names', async () => {
+    const env = await signedIn();
+    expect((await run(['launch', 'autocad'], env)).code).toBe(0);
     const [cached, who, whoJson] = await Promise.all([
-      run(['launch', 'autocad'], withEnv()),
-      run(['whoami'], withEnv()),
-      run(['whoami', '--json'], withEnv()),
+      run(['launch', 'autocad'], env),
+      run(['whoami'], env),
+      run(['whoami', '--json'], env),
     ]);
     // Offline too: the names are signed into the cached entitlement.
     expect(cached.stdout).toMatch(/^Granted AutoCAD by flex \(team Demo Architects\), from the offline cache\.$/m);
@@ -252,9 +261,9 @@ describe('the flexgate binary', () => {
 
     gateway.signNames = false; // as a gateway from before the names
     try {
-      const old = await run(['launch', 'autocad', '--fresh'], withEnv());
+      const old = await run(['launch', 'autocad', '--fresh'], env);
       expect(old.stdout).toMatch(/^Granted autocad by flex \(team team-1\)\.$/m);
-      const oldWho = await run(['whoami'], withEnv());
+      const oldWho = await run(['whoami'], env);
       expect(oldWho.stdout).toMatch(/^ {2}autocad: flex, team team-1, usable offline until \S/m);
     } finally {
       gateway.signNames = true;
@@ -298,21 +307,24 @@ describe('the flexgate binary', () => {
   }, 60_000);
 
   it('signin asks for the password on a terminal, without echoing it', async () => {
-    const typed = await runInTerminal(['signin', '--user', 'ada@example.com'], withEnv(), 'Password: ', 'correct horse\r');
+    // Signed in before, so the root key is pinned already: the prompt is all it prints first.
+    const env = await signedIn();
+    const typed = await runInTerminal(['signin', '--user', 'ada@example.com'], env, 'Password: ', 'correct horse\r');
     expect(typed.code, typed.screen).toBe(0);
     expect(typed.screen).toMatch(/Signed in as ada@example\.com/);
     expect(typed.screen).not.toContain('correct');
     // Ctrl-C at the prompt stops there, with the status a shell gives an interrupted command.
-    const cancelled = await runInTerminal(['signin', '--user', 'ada@example.com'], withEnv(), 'Password: ', '\x03');
+    const cancelled = await runInTerminal(['signin', '--user', 'ada@example.com'], env, 'Password: ', '\x03');
     expect(cancelled.code, cancelled.screen).toBe(130);
     expect(cancelled.screen).not.toMatch(/Signed in/);
   }, 30_000);
 
   it('signin reads the password from the first line of standard input, and is a usage error without one', async () => {
+    const env = await signedIn();
     const [piped, wrong, none] = await Promise.all([
-      run(['signin', '--user', 'ada@example.com', '--json'], withEnv(), 'correct horse\nnext line\n'),
-      run(['signin', '--user', 'ada@example.com'], withEnv(), 'wrong horse\n'),
-      run(['signin', '--user', 'ada@example.com'], withEnv()),
+      run(['signin', '--user', 'ada@example.com', '--json'], env, 'correct horse\nnext line\n'),
+      run(['signin', '--user', 'ada@example.com'], env, 'wrong horse\n'),
+      run(['signin', '--user', 'ada@example.com'], env),
     ]);
     expect(piped.code, piped.stderr).toBe(0);
     expect(JSON.parse(piped.stdout)).toMatchObject({ autodeskId: 'ada@example.com' });
@@ -326,7 +338,7 @@ describe('the flexgate binary', () => {
   }, 30_000);
 
   it('runs as a simulated product: heartbeats, then closes and is refunded within 5 minutes', async () => {
-    const run_ = await run(['launch', 'autocad', '--fresh', '--run', '--hold', '2', '--heartbeat', '1'], withEnv());
+    const run_ = await run(['launch', 'autocad', '--fresh', '--run', '--hold', '2', '--heartbeat', '1'], await signedIn());
     expect(run_.code).toBe(0);
     expect(run_.stderr).toMatch(/Heartbeat: entitlement renewed/);
     expect(run_.stderr).toMatch(/Closed: session .* refunded 7/);
@@ -353,7 +365,7 @@ describe('the flexgate binary', () => {
     expect(dead.stderr).toMatch(/Gateway unreachable: .*ECONNREFUSED.*No offline allowance/);
     const products = await run(['products'], trusted);
     expect(products.code).toBe(4);
-    const stranger = await run(['products'], { FLEXGATE_URL: deadUrl, FLEXGATE_CACHE_DIR: cacheDir });
+    const stranger = await run(['products'], { ...(await signedIn()), FLEXGATE_URL: deadUrl });
     expect(stranger.code).toBe(3); // that sign-in belongs to another gateway
     // A simulation that cannot reach the gateway says so, with the exit code of an outage.
     const simulated = await run(['simulate', '--users', '1', '--launches', '1'], { FLEXGATE_URL: deadUrl });

@@ -25,7 +25,7 @@ let teamC: string;
 let teamB: string;
 let adminKey: string;
 let heavyUser: string;
-/** One signed-in desktop browser profile shared by the tests that do not sign in or out themselves. */
+/** One signed-in desktop browser profile shared by the tests that do not sign in or out themselves (each goes to its page first). */
 let desk: { context: BrowserContext; page: Page };
 
 beforeAll(async () => {
@@ -172,7 +172,8 @@ async function expectNoRuleNumbers(page: Page): Promise<void> {
 
 describe('admin console (issue 6)', () => {
   it('signs in with an admin key into an HttpOnly SameSite=Strict session, and sees the balance, the lots and the 30-day chart', async () => {
-    const { context, page } = desk;
+    // Its own sign-in, not the shared profile's: the page it lands on is what this test reads.
+    const { context, page } = await signedIn(DESKTOP);
     expect(page.url()).toMatch(new RegExp(`/console/teams/${teamA}$`));
     const { balance } = expectStatus(await gw.op.get(`/v1/teams/${teamA}/balance`), 200);
     expect(await page.textContent('[data-testid="balance"]')).toBe(balance.toLocaleString('en-US'));
@@ -206,6 +207,7 @@ describe('admin console (issue 6)', () => {
     const forged = await page.request.post(`/console/teams/${teamA}/defaults`, { form: { product: 'autocad' } });
     expect(forged.status()).toBe(403);
     expect(expectStatus(await gw.op.get(`/v1/teams/${teamA}/defaults`), 200).products).toEqual([]);
+    await context.close();
   });
 
   it('refuses a wrong admin key without echoing it; signing out ends the session for good', async () => {
@@ -235,6 +237,7 @@ describe('admin console (issue 6)', () => {
 
   it('invites a user (listed as invited), who accepts; changing their products changes the access explanation', async () => {
     const { page } = desk;
+    await page.goto(`/console/teams/${teamA}`);
     await page.click('a.tab:has-text("Members")');
     const email = uniqueEmail('grace');
     await page.fill('input[name="invite"]', `Grace Hopper <${email}>`);
@@ -302,6 +305,7 @@ describe('admin console (issue 6)', () => {
     const tampered = [h, Buffer.from(JSON.stringify({ ...claims, product: 'revit' })).toString('base64url'), s].join('.');
 
     const { page } = desk;
+    await page.goto(`/console/teams/${teamA}`);
     await page.click('a.tab:has-text("Entitlement inspector")');
     await page.fill('textarea[name="jws"]', launch.entitlement);
     await page.click('button:has-text("Inspect")');
@@ -326,6 +330,7 @@ describe('admin console (issue 6)', () => {
 
   it("shows only the admin's own teams: a switcher for its two teams, and 403 on another team's pages", async () => {
     const { page } = desk;
+    await page.goto(`/console/teams/${teamA}`);
     const optionLocators = await page.locator('#team-switch option').all();
     const options = await Promise.all(optionLocators.map((o) => o.getAttribute('value')));
     expect(options.sort()).toEqual([teamA, teamC].sort());

@@ -18,6 +18,7 @@ afterAll(async () => gw?.close());
 
 describe('usage reports (R15)', () => {
   it("R15: usage by user, product and day, and a CSV with Flex's columns whose totals equal the ledger to the token", async () => {
+    await setClock(gw, T0);
     const team = await newTeam(gw, 500);
     const admin = await newAdmin(gw, [team]);
     const u1 = await newMember(gw, team, 'all');

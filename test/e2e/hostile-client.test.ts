@@ -269,7 +269,8 @@ describe('a hostile client, sessions', () => {
   });
 });
 
-describe('a hostile client, offline', () => {
+// In order: one outage, the client's attempts during it, then the report when the gateway is back.
+describe('a hostile client, offline', { shuffle: false }, () => {
   let trust: string;
   let gw: ProcessGateway;
   const dirs = cacheDirs();

@@ -59,7 +59,8 @@ async function expectExactlyOnce(team: string, users: TestUser[]): Promise<numbe
   return charged;
 }
 
-describe(`--cluster 2 on ${testEngine()}`, () => {
+// In order: the second test kills a worker, then stops the gateway.
+describe(`--cluster 2 on ${testEngine()}`, { shuffle: false }, () => {
   it('announces once both workers listen, and serves concurrent launches exactly once', async () => {
     expect(gw.proc.output()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(\w+, 2 workers\)/);
     expect(new Set(workerPids()).size).toBe(2);
