@@ -152,6 +152,37 @@ describe('the launch lane and the general chain answer alike', () => {
     expect(await balanceOf(gw, team)).toBe(100);
   });
 
+  it('a launch body sent as text/plain: the same refusal from both, and nothing charged', async () => {
+    const team = await newTeam(gw, 100);
+    const u = await newMember(gw, team, ['autocad']);
+    const token = u.api.token as string;
+    const plain = { 'content-type': 'text/plain' };
+    const lane = await launch(token, { product: 'autocad' }, 'lane', 'plain', plain);
+    expect(lane.status).toBe(415);
+    expect(lane.type).toContain('application/problem+json');
+    expect(lane).toEqual(await launch(token, { product: 'autocad' }, 'chain', 'plain', plain));
+    expect(await balanceOf(gw, team)).toBe(100);
+  });
+
+  it('only POST /v1/launch is a launch: the same body with another method or to another path charges nothing', async () => {
+    const team = await newTeam(gw, 100);
+    const u = await newMember(gw, team, ['autocad']);
+    const headers = { authorization: `Bearer ${u.api.token as string}`, 'content-type': 'application/json' };
+    for (const [method, path] of [
+      ['PUT', '/v1/launch'],
+      ['PATCH', '/v1/launch'],
+      ['POST', '/v1/me/launch'],
+      ['POST', '/v1/launches'],
+    ] as const) {
+      // With Content-Length, an ID token and a launch's JSON: all the lane looks at but the route.
+      const r = await request(`${gw.url}${path}`, { method, headers, body: JSON.stringify({ product: 'autocad' }) });
+      expect(r.statusCode, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+      expect(r.headers['content-type'], `${method} ${path}`).toContain('application/problem+json');
+      await r.body.dump();
+    }
+    expect(await balanceOf(gw, team)).toBe(100);
+  });
+
   it('the operator key is not a user: 403 from /v1/launch whichever way it comes', async () => {
     for (const how of ['lane', 'chain'] as const) {
       const r = await launch(gw.operatorKey, { product: 'autocad' }, how);
