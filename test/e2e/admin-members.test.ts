@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { allMembers, mailsTo, newAdmin, postCsv, tokenOf, uniqueEmail } from '../harness/admin';
 import { acceptInvitationOf, buy, joinTeam, newAccount, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
-import { expectStatus } from '../harness/http';
+import { expectStatus, simultaneously } from '../harness/http';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
@@ -236,6 +236,23 @@ describe('members and invitations (R11)', () => {
     const ok = expectStatus(await gw.anon.post('/v1/invitations/accept', { token, password: account.password }), 200);
     expect(ok.accountCreated).toBe(false);
     expect(expectStatus(await again.api.post('/v1/launch', { product: 'revit' }), 200)).toMatchObject({ source: 'flex', charged: 10 });
+  });
+
+  it('R11: one invitation accepted by 8 requests at once (a double click, a retry): one is accepted, the rest are a 409, one audit entry', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const account = await newAccount(gw, 'clicker');
+    expectStatus(
+      await admin.post(`/v1/teams/${team}/members`, { invite: `Clicking Person <${account.autodeskId}>`, allProducts: true }),
+      201,
+    );
+    const [mail] = await mailsTo(gw, account.autodeskId);
+    const body = { token: tokenOf(mail.text), password: account.password };
+    const answers = await simultaneously(
+      Array.from({ length: 8 }, () => ({ api: gw.anon, method: 'POST', path: '/v1/invitations/accept', body })),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409, 409, 409, 409, 409, 409]);
+    const trail = expectStatus(await admin.get(`/v1/teams/${team}/audit?action=invitation.accepted`), 200);
+    expect(trail.map((e: any) => e.target)).toEqual([account.autodeskId]);
   });
 
   it('R11: an invitation not written "Full Name <email>" is refused with a clear message', async () => {

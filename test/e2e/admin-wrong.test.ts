@@ -114,6 +114,26 @@ describe('dates that do not exist are refused, not rolled over', () => {
     }
     expectStatus(await gw.op.get(`/v1/teams/${team}/usage?from=2024-02-29&to=2024-03-01`), 200);
   });
+
+  it('R1: purchasedAt more than a minute ahead of the gateway buys nothing (400); a clock a few seconds fast is fine', async () => {
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+    await setClock(gw, now);
+    const team = await newTeam(gw, 10);
+    const before = await ledgerOf(gw, team);
+    for (const ahead of [90_000, 3_600_000, 86_400_000]) {
+      const purchasedAt = new Date(now.getTime() + ahead).toISOString();
+      const r = await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 50, purchasedAt });
+      expect(r.status, purchasedAt).toBe(400);
+      expect(r.headers.get('content-type')).toContain('application/problem+json');
+      expect(r.body.detail).toMatch(/future/);
+    }
+    expect(await ledgerOf(gw, team)).toEqual(before);
+    const fast = new Date(now.getTime() + 20_000);
+    const bought = expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 50, purchasedAt: fast.toISOString() }), 201);
+    const yearOn = new Date(fast);
+    yearOn.setUTCFullYear(fast.getUTCFullYear() + 1);
+    expect(bought).toMatchObject({ purchasedAt: fast.toISOString(), expiresAt: yearOn.toISOString() });
+  });
 });
 
 describe('invitation e-mails are bounded (R11, R14)', () => {

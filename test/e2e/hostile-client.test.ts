@@ -12,8 +12,10 @@ import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, KEY_SET_TYP, type LedgerEntry } 
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, importJWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balance, cacheDirs, ledger, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
-import { expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import { expectLedgerMatchesBalance, joinTeam, newAccount, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
 import { expectStatus, simultaneously } from '../harness/http';
+import { type Instance, type InstanceGroup, startGroup, viaInstance } from '../harness/instances';
 import { trustOf } from '../harness/trust';
 
 const SECOND = 1000;
@@ -270,6 +272,59 @@ describe('a hostile client, sessions', () => {
 });
 
 // In order: one outage, the client's attempts during it, then the report when the gateway is back.
+describe('a hostile client, a close and a heartbeat timed across the free window', () => {
+  // Two instances whose clocks stand on either side of the window's end: the close is decided
+  // within it (a refund), the heartbeat after it (the day settled, an entitlement to its end). A
+  // client that sends both at once must get one of the two, never the refund and the day.
+  let group: InstanceGroup;
+  beforeAll(async () => {
+    group = await startGroup({ count: 2, env: { FLEXGATE_TEST_CLOCK: '1' } });
+    await seedCatalog(viaInstance(group.instances[0] as Instance));
+  }, 90_000);
+  afterAll(async () => group?.close(), 60_000);
+
+  it('R7a: a quick close and a heartbeat after the window, sent together on two instances: a refund and a 409, or the day and no refund', async () => {
+    const [a, b] = group.instances.map(viaInstance) as [TestGateway, TestGateway];
+    const team = await newTeam(a, 1_000);
+    let paid = 0;
+    for (let round = 0; round < 12; round++) {
+      const start = new Date();
+      for (const g of [a, b]) await setClock(g, start);
+      const user = await newMember(a, team, ['autocad']); // a user of their own: one refund a day each
+      const opened = expectStatus(await user.api.post('/v1/launch', { product: 'autocad', machine: 'ws-1' }), 200);
+      expect(opened.charged).toBe(7);
+      await setClock(a, new Date(start.getTime() + 4 * MINUTE));
+      await setClock(b, new Date(start.getTime() + 6 * MINUTE));
+      const [end, beat] = await simultaneously([
+        {
+          api: a.anon.as(user.api.token as string),
+          method: 'POST',
+          path: `/v1/sessions/${opened.session.id}/end`,
+          body: { machine: 'ws-1' },
+        },
+        {
+          api: b.anon.as(user.api.token as string),
+          method: 'POST',
+          path: `/v1/sessions/${opened.session.id}/heartbeat`,
+          body: { machine: 'ws-1' },
+        },
+      ]);
+      expect(end?.status, end?.text).toBe(200);
+      if (end?.body.refunded > 0) {
+        expect(beat?.status, `round ${round}: refunded, and the heartbeat answered ${beat?.text}`).toBe(409);
+      } else {
+        expect(beat?.status, beat?.text).toBe(200);
+        expect(end?.body).toMatchObject({ charged: 7, refunded: 0 });
+        // The day settled: an entitlement to the session's end, 24 hours after it opened.
+        expect(decodeJwt(beat?.body.entitlement).exp).toBe(Math.floor(Date.parse(opened.session.endsAt) / 1000));
+        paid++;
+      }
+    }
+    expect(expectStatus(await b.op.get(`/v1/teams/${team}/balance`), 200).balance).toBe(1_000 - 7 * paid);
+    await expectLedgerMatchesBalance(b, team);
+  }, 90_000);
+});
+
 describe('a hostile client, offline', { shuffle: false }, () => {
   let trust: string;
   let gw: ProcessGateway;

@@ -141,6 +141,18 @@ describe(`one Idempotency-Key, two instances on one ${testEngine()} database`, (
     expect(burst[0]?.status).toBe(201);
     expect(await balanceOf(viaInstance(gws[1] as Instance), team)).toBe(160);
     await expectLedgerMatchesBalance(viaInstance(gws[1] as Instance), team);
+
+    // A retried transfer likewise (R3): one move, one answer, whichever copy commits first.
+    const moves = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        op(i % 2).post(`/v1/teams/${team}/transfers`, { toTeam: other, tokens: 25 }, { 'idempotency-key': 'move-2' }),
+      ),
+    );
+    expect(new Set(moves.map((a) => `${a.status} ${a.text}`)).size).toBe(1);
+    expect(moves[0]?.status).toBe(201);
+    expect(await balanceOf(viaInstance(gws[1] as Instance), team)).toBe(135);
+    expect(await balanceOf(viaInstance(gws[0] as Instance), other)).toBe(55);
+    for (const t of [team, other]) await expectLedgerMatchesBalance(viaInstance(gws[1] as Instance), t);
   });
 
   it('the first launches of a key, sent at once with two bodies: one body is answered, the other is a 409, one charge', async () => {

@@ -8,10 +8,20 @@ import { connect } from '@flexgate/gateway';
 import { CHECKPOINT_TYP, entryHash, GENESIS_HASH, type LedgerEntry, verifyChain } from '@flexgate/shared';
 import { CompactSign, createLocalJWKSet, exportJWK, generateKeyPair, type JSONWebKeySet, jwtVerify } from 'jose';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type ProcessGateway, runFlexgate, startProcessGateway } from '../harness/client-e2e';
 import { testEngine } from '../harness/db';
-import { buy, expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import {
+  balanceOf,
+  buy,
+  expectLedgerMatchesBalance,
+  ledgerOf,
+  newMember,
+  newTeam,
+  seedCatalog,
+  setClock,
+  signIn,
+} from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 import { type InstanceGroup, startGroup, viaInstance, withConcurrency } from '../harness/instances';
@@ -26,6 +36,7 @@ import { trustOf } from '../harness/trust';
 
 const T0 = new Date('2026-03-02T09:00:00.000Z');
 const MIN = 60_000;
+const DAY = 24 * 60 * MIN;
 
 /** An admin of `teams` and its key (the CLI's credential). */
 async function adminKeyOf(gw: TestGateway, teams: string[]): Promise<string> {
@@ -310,7 +321,7 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', { shuffle: false }, 
 describe('one chain per team under concurrent writers on two instances (R5)', () => {
   let group: InstanceGroup;
   beforeAll(async () => {
-    group = await startGroup({ count: 2 });
+    group = await startGroup({ count: 2, env: { FLEXGATE_TEST_CLOCK: '1' } });
   }, 90_000);
   afterAll(async () => group?.close());
 
@@ -364,4 +375,33 @@ describe('one chain per team under concurrent writers on two instances (R5)', ()
       expect(run.stdout).toContain(`${entries.length} entries chain`);
     }
   }, 120_000);
+
+  it('R2/R5: a lot that runs out while both instances read the ledger expires once', async () => {
+    const [one, two] = group.instances.map(viaInstance) as [TestGateway, TestGateway];
+    onTestFinished(async () => {
+      for (const g of [one, two]) await setClock(g, new Date()); // the other test's CLI checks at the real time
+    });
+    for (let round = 0; round < 3; round++) {
+      // Both clocks at one instant; a purchase backdated so that its year ends 2 seconds later.
+      const now = new Date(T0.getTime() + round * DAY);
+      for (const g of [one, two]) await setClock(g, now);
+      const team = await newTeam(one, 100);
+      const end = new Date(now.getTime() + 2_000);
+      const purchasedAt = new Date(end);
+      purchasedAt.setUTCFullYear(end.getUTCFullYear() - 1);
+      const lot = expectStatus(
+        await two.op.post(`/v1/teams/${team}/purchases`, { tokens: 40, purchasedAt: purchasedAt.toISOString() }),
+        201,
+      );
+      expect(lot.expiresAt).toBe(end.toISOString());
+      for (const g of [one, two]) await setClock(g, new Date(end.getTime() + 1_000));
+      // Every read of a ledger writes the expiries that came due first: 24 at once, on both instances.
+      const reads = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? one : two).op.get(`/v1/teams/${team}/ledger`)));
+      for (const r of reads) expect(r.status).toBe(200);
+      const expiries = (await ledgerOf(one, team)).filter((e) => e.kind === 'expiry');
+      expect(expiries.map((e) => [e.lotId, e.tokens, e.at])).toEqual([[lot.lotId, -40, end.toISOString()]]);
+      expect(await balanceOf(two, team)).toBe(100);
+      await expectLedgerMatchesBalance(two, team);
+    }
+  }, 60_000);
 });
