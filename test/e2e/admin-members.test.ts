@@ -255,6 +255,38 @@ describe('members and invitations (R11)', () => {
     expect(trail.map((e: any) => e.target)).toEqual([account.autodeskId]);
   });
 
+  it('R12/R14: one product change saved 8 times at once (a double click) e-mails the member once', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const account = await newAccount(gw, 'saved');
+    await joinTeam(gw, team, account, { products: ['maya'] }, admin);
+    const mails = async () => (await mailsTo(gw, account.autodeskId)).filter((m) => m.kind === 'access');
+    const before = (await mails()).length;
+    const path = `/v1/teams/${team}/members/${encodeURIComponent(account.autodeskId)}/products`;
+    const answers = await simultaneously(
+      Array.from({ length: 8 }, () => ({ api: admin, method: 'PUT', path, body: { products: ['autocad'] } })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    expect((await mails()).length - before).toBe(1);
+    const trail = expectStatus(await admin.get(`/v1/teams/${team}/audit?action=member.products.changed`), 200);
+    // Every save is in the trail; only the first saw the old selection.
+    expect(trail.filter((e: any) => e.before.products.includes('maya'))).toHaveLength(1);
+  });
+
+  it('R11: an invitation resent 8 times at once: the e-mails sent carry one live token, the others are refused', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const email = uniqueEmail('resent');
+    const added = expectStatus(await admin.post(`/v1/teams/${team}/members`, { invite: `Re Sent <${email}>` }), 201);
+    const path = `/v1/teams/${team}/invitations/${added.invitation.id}/resend`;
+    const answers = await simultaneously(Array.from({ length: 8 }, () => ({ api: admin, method: 'POST', path })));
+    // R14: three invitation e-mails a day, the first included.
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 429, 429, 429, 429, 429, 429]);
+    const tokens = (await mailsTo(gw, email)).filter((m) => m.kind === 'invitation').map((m) => tokenOf(m.text));
+    expect(tokens).toHaveLength(3);
+    const accepts = [];
+    for (const token of tokens) accepts.push((await gw.anon.post('/v1/invitations/accept', { token, password: 'a-good-password' })).status);
+    expect(accepts).toEqual([404, 404, 200]);
+  });
+
   it('R11: an invitation not written "Full Name <email>" is refused with a clear message', async () => {
     const { team, admin } = await teamWithAdmin();
     for (const invite of ['john@example.com', 'John Doe', 'John Doe <john@>', '<john@example.com>']) {

@@ -3,9 +3,17 @@ import { publicUrlOf } from '../config';
 import { findAccount, insertAccount } from '../db/repos/accounts';
 import { listProducts } from '../db/repos/catalog';
 import { findInvitation, findInvitationByTokenHash, insertInvitations, markAccepted, supersedeInvitations } from '../db/repos/invitations';
-import { activateMember, deletePendingMember, findMember, insertMember, listMembers, replaceMemberProducts } from '../db/repos/members';
+import {
+  activateMember,
+  deletePendingMember,
+  findMember,
+  insertMember,
+  listMembers,
+  memberLock,
+  replaceMemberProducts,
+} from '../db/repos/members';
 import { enqueueMail, recentMailsTo } from '../db/repos/outbox';
-import { inTransaction, type Tx } from '../db/tx';
+import { inTransaction, serialize, type Tx } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError, invalid, notFound } from '../domain/errors';
 import { parseInvite } from '../domain/invite';
@@ -204,6 +212,8 @@ export async function resendInvitation(
   if (old.acceptedAt) throw conflict(`${old.autodeskId} accepted this invitation on ${old.acceptedAt}; there is nothing to resend.`);
   const now = ctx.clock.now();
   const fresh = await inTransaction(ctx.db, async (trx) => {
+    // Two resends at once: the second replaces the first's new invitation too, so one token lives.
+    await serialize(trx, memberLock(teamId, old.autodeskId));
     const [member] = await listMembers(trx, teamId, { autodeskId: old.autodeskId });
     if (!member) throw notFound(`${old.autodeskId} is no longer a member of this team; invite them again.`);
     if (member.status === 'active') throw conflict(`${old.autodeskId} is already an active member.`);

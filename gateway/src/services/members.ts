@@ -8,12 +8,13 @@ import {
   listMembers,
   type MemberRow,
   memberCounts,
+  memberLock,
   replaceMemberProducts,
   setAllProducts,
   teamDefaults,
 } from '../db/repos/members';
 import { enqueueMail } from '../db/repos/outbox';
-import { inTransaction, type Tx } from '../db/tx';
+import { inTransaction, serialize, type Tx } from '../db/tx';
 import { flexProducts } from '../domain/access';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError, notFound } from '../domain/errors';
@@ -203,6 +204,8 @@ export async function setMemberProducts(
   await requireProducts(ctx, products);
   const nowIso = ctx.clock.now().toISOString();
   return inTransaction(ctx.db, async (trx) => {
+    // Two saves at once (a double click) decide one after the other: only a real change e-mails.
+    await serialize(trx, memberLock(input.teamId, input.autodeskId));
     const [before] = await listMembers(trx, input.teamId, { autodeskId: input.autodeskId });
     if (!before) throw notFound(`${input.autodeskId} is not a member of this team.`);
     await setAllProducts(trx, input.teamId, input.autodeskId, input.allProducts);

@@ -256,6 +256,9 @@ export async function memberCounts(
   return out;
 }
 
+/** The name `serialize` takes for changes of one member that read before they write (db/tx.ts). */
+export const memberLock = (teamId: string, autodeskId: string) => `member:${teamId}:${autodeskId.toLowerCase()}`;
+
 export async function setAllProducts(db: Kysely<DB>, teamId: string, autodeskId: string, allProducts: boolean): Promise<boolean> {
   const res = await db
     .updateTable('members')
