@@ -10,7 +10,7 @@ import { newAdmin, parseCsvText, uniqueEmail } from '../harness/admin';
 import { testEngine } from '../harness/db';
 import { acceptInvitationOf, newAccount, newTeam, seedCatalog, setClock } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
-import { type Answer, type Api, expectStatus } from '../harness/http';
+import { type Answer, type Api, expectStatus, simultaneously } from '../harness/http';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
@@ -271,6 +271,38 @@ describe('the audit trail: integrity', () => {
       });
     }
     expect(expectStatus(await admin.api.put(`/v1/teams/${team}/defaults`, { products: ['revit'] }), 200).products).toEqual(['revit']);
+  });
+
+  it('changes sent at once are recorded one after the other: each before is what the previous change left, and the result is one of them', async () => {
+    const team = await newTeam(gw, 10);
+    const admin = await newAdmin(gw, [team]);
+    const sets = [['autocad'], ['revit'], ['maya'], ['autocad', 'maya'], ['maya', 'revit'], ['autocad', 'revit']];
+    const key = `chained-${randomBytes(3).toString('hex')}`;
+    expectStatus(await gw.op.post('/v1/products', { key, name: `Chained ${key}`, dailyRate: 3 }), 201);
+    for (let round = 0; round < 3; round++) {
+      const answers = await simultaneously([
+        ...sets.map((products) => ({ api: admin.api, method: 'PUT', path: `/v1/teams/${team}/defaults`, body: { products } })),
+        ...[4, 5, 6, 7, 8, 9].map((dailyRate) => ({
+          api: gw.op,
+          method: 'PATCH',
+          path: `/v1/products/${key}`,
+          body: { dailyRate: dailyRate + round * 10 },
+        })),
+      ]);
+      for (const a of answers) expect(a.status, a.text).toBe(200);
+      // R13: the defaults deleted and inserted by six requests at once are one request's set, never a union.
+      const defaults = expectStatus(await admin.api.get(`/v1/teams/${team}/defaults`), 200).products;
+      expect(sets.map((p) => JSON.stringify(p))).toContain(JSON.stringify(defaults));
+      const chain = async (api: Api, path: string, field: (v: any) => unknown) => {
+        const entries = (await trail(api, path)).slice(0, 6).reverse(); // the round's six, oldest first
+        for (let i = 1; i < entries.length; i++)
+          expect(field(entries[i].before), `${path}: entry ${i}`).toEqual(field(entries[i - 1].after));
+        return field(entries.at(-1).after);
+      };
+      expect(await chain(admin.api, `/v1/teams/${team}/audit?action=defaults.changed`, (v) => v.products)).toEqual(defaults);
+      const rate = await chain(gw.op, '/v1/operator/audit?action=catalog.rate.changed', (v) => v.dailyRate);
+      expect(expectStatus(await gw.op.get('/v1/products'), 200).find((p: any) => p.key === key).dailyRate).toBe(rate);
+    }
   });
 
   it('the table is append-only: a direct UPDATE or DELETE on the database fails and changes nothing', async () => {

@@ -1,6 +1,6 @@
 import type { CreateProductBody, Product, UpdateProductBody } from '@flexgate/shared';
 import { findProduct, insertProduct, listProducts, updateProduct } from '../db/repos/catalog';
-import { inTransaction } from '../db/tx';
+import { inTransaction, serialize } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError } from '../domain/errors';
 import { audit } from './audit';
@@ -27,6 +27,8 @@ export async function createProduct(ctx: ServiceContext, body: CreateProductBody
  */
 export async function changeProduct(ctx: ServiceContext, key: string, change: UpdateProductBody, origin: AuditOrigin): Promise<Product> {
   return inTransaction(ctx.db, async (trx) => {
+    // Two changes at once: each audit entry's before is what the other left.
+    await serialize(trx, `product:${key}`);
     const before = await findProduct(trx, key);
     const updated = before ? await updateProduct(trx, key, change) : null;
     if (!before || !updated) throw new DomainError('unknown-product', `No product "${key}" in the catalog.`);

@@ -1,6 +1,6 @@
 import type { DefaultsView } from '@flexgate/shared';
 import { replaceTeamDefaults, teamDefaults } from '../db/repos/members';
-import { inTransaction } from '../db/tx';
+import { inTransaction, serialize } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { audit } from './audit';
 import type { ServiceContext } from './context';
@@ -23,6 +23,8 @@ export async function setDefaults(ctx: ServiceContext, teamId: string, products:
   const unique = [...new Set(products)].sort();
   await requireProducts(ctx, unique);
   await inTransaction(ctx.db, async (trx) => {
+    // The set is deleted and inserted: two at once must not leave the union of both.
+    await serialize(trx, `defaults:${teamId}`);
     const before = await teamDefaults(trx, teamId);
     await replaceTeamDefaults(trx, teamId, unique);
     await audit(trx, origin, ctx.clock.now().toISOString(), {
