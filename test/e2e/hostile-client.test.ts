@@ -271,7 +271,6 @@ describe('a hostile client, sessions', () => {
   });
 });
 
-// In order: one outage, the client's attempts during it, then the report when the gateway is back.
 describe('a hostile client, a close and a heartbeat timed across the free window', () => {
   // Two instances whose clocks stand on either side of the window's end: the close is decided
   // within it (a refund), the heartbeat after it (the day settled, an entitlement to its end). A
@@ -325,6 +324,7 @@ describe('a hostile client, a close and a heartbeat timed across the free window
   }, 90_000);
 });
 
+// In order: one outage, the client's attempts during it, then the report when the gateway is back.
 describe('a hostile client, offline', { shuffle: false }, () => {
   let trust: string;
   let gw: ProcessGateway;
