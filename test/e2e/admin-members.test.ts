@@ -287,6 +287,24 @@ describe('members and invitations (R11)', () => {
     expect(accepts).toEqual([404, 404, 200]);
   });
 
+  it('R12: a product change and the removal of one member, sent together: the change lands before the removal or is a 404, never a 500', async () => {
+    const { team, admin } = await teamWithAdmin();
+    for (let round = 0; round < 10; round++) {
+      const account = await newAccount(gw, 'removed');
+      await joinTeam(gw, team, account, { products: ['maya'] }, admin);
+      const path = `/v1/teams/${team}/members/${encodeURIComponent(account.autodeskId)}`;
+      const [put, del] = await simultaneously([
+        { api: admin, method: 'PUT', path: `${path}/products`, body: { products: ['autocad', 'revit'] } },
+        { api: admin, method: 'DELETE', path },
+      ]);
+      expect(del?.status, del?.text).toBe(204);
+      expect([200, 404], put?.text).toContain(put?.status);
+      // Added again, the person starts from what this request gives, not from what the race left.
+      expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId }), 201);
+      expect((await allMembers(admin, team)).find((m) => m.autodeskId === account.autodeskId)?.products).toEqual([]);
+    }
+  });
+
   it('R11: an invitation not written "Full Name <email>" is refused with a clear message', async () => {
     const { team, admin } = await teamWithAdmin();
     for (const invite of ['john@example.com', 'John Doe', 'John Doe <john@>', '<john@example.com>']) {

@@ -317,6 +317,7 @@ export async function acceptInvitation(
 export async function declineInvitation(ctx: ServiceContext, token: string, requestId: string | null = null): Promise<{ team: string }> {
   const { inv } = await liveInvitation(ctx, token);
   await inTransaction(ctx.db, async (trx) => {
+    await serialize(trx, memberLock(inv.teamId, inv.autodeskId)); // as a removal: after a product change, not beneath it
     const nowIso = ctx.clock.now().toISOString();
     if ((await supersedeInvitations(trx, inv.teamId, inv.autodeskId, nowIso)) === 0) throw notFound(DEAD);
     await deletePendingMember(trx, inv.teamId, inv.autodeskId);

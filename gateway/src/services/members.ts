@@ -229,6 +229,8 @@ export async function setMemberProducts(
 export async function removeMember(ctx: ServiceContext, teamId: string, autodeskId: string, origin: AuditOrigin): Promise<void> {
   await requireTeam(ctx, teamId);
   await inTransaction(ctx.db, async (trx) => {
+    // After a product change that read the member, not beneath it (its products would outlive the member).
+    await serialize(trx, memberLock(teamId, autodeskId));
     const nowIso = ctx.clock.now().toISOString();
     const [before] = await listMembers(trx, teamId, { autodeskId });
     await supersedeInvitations(trx, teamId, autodeskId, nowIso);
