@@ -9,11 +9,11 @@ import {
   findMember,
   insertMember,
   listMembers,
-  memberLock,
+  lockMember,
   replaceMemberProducts,
 } from '../db/repos/members';
 import { enqueueMail, recentMailsTo } from '../db/repos/outbox';
-import { inTransaction, serialize, type Tx } from '../db/tx';
+import { inTransaction, type Tx } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError, invalid, notFound } from '../domain/errors';
 import { parseInvite } from '../domain/invite';
@@ -213,7 +213,7 @@ export async function resendInvitation(
   const now = ctx.clock.now();
   const fresh = await inTransaction(ctx.db, async (trx) => {
     // Two resends at once: the second replaces the first's new invitation too, so one token lives.
-    await serialize(trx, memberLock(teamId, old.autodeskId));
+    await lockMember(trx, teamId, old.autodeskId);
     const [member] = await listMembers(trx, teamId, { autodeskId: old.autodeskId });
     if (!member) throw notFound(`${old.autodeskId} is no longer a member of this team; invite them again.`);
     if (member.status === 'active') throw conflict(`${old.autodeskId} is already an active member.`);
@@ -317,7 +317,7 @@ export async function acceptInvitation(
 export async function declineInvitation(ctx: ServiceContext, token: string, requestId: string | null = null): Promise<{ team: string }> {
   const { inv } = await liveInvitation(ctx, token);
   await inTransaction(ctx.db, async (trx) => {
-    await serialize(trx, memberLock(inv.teamId, inv.autodeskId)); // as a removal: after a product change, not beneath it
+    await lockMember(trx, inv.teamId, inv.autodeskId); // as a removal: after a product change, not beneath it
     const nowIso = ctx.clock.now().toISOString();
     if ((await supersedeInvitations(trx, inv.teamId, inv.autodeskId, nowIso)) === 0) throw notFound(DEAD);
     await deletePendingMember(trx, inv.teamId, inv.autodeskId);

@@ -6,15 +6,15 @@ import {
   deleteMember,
   insertMember,
   listMembers,
+  lockMember,
   type MemberRow,
   memberCounts,
-  memberLock,
   replaceMemberProducts,
   setAllProducts,
   teamDefaults,
 } from '../db/repos/members';
 import { enqueueMail } from '../db/repos/outbox';
-import { inTransaction, serialize, type Tx } from '../db/tx';
+import { inTransaction, type Tx } from '../db/tx';
 import { flexProducts } from '../domain/access';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError, notFound } from '../domain/errors';
@@ -205,7 +205,7 @@ export async function setMemberProducts(
   const nowIso = ctx.clock.now().toISOString();
   return inTransaction(ctx.db, async (trx) => {
     // Two saves at once (a double click) decide one after the other: only a real change e-mails.
-    await serialize(trx, memberLock(input.teamId, input.autodeskId));
+    await lockMember(trx, input.teamId, input.autodeskId);
     const [before] = await listMembers(trx, input.teamId, { autodeskId: input.autodeskId });
     if (!before) throw notFound(`${input.autodeskId} is not a member of this team.`);
     await setAllProducts(trx, input.teamId, input.autodeskId, input.allProducts);
@@ -230,7 +230,7 @@ export async function removeMember(ctx: ServiceContext, teamId: string, autodesk
   await requireTeam(ctx, teamId);
   await inTransaction(ctx.db, async (trx) => {
     // After a product change that read the member, not beneath it (its products would outlive the member).
-    await serialize(trx, memberLock(teamId, autodeskId));
+    await lockMember(trx, teamId, autodeskId);
     const nowIso = ctx.clock.now().toISOString();
     const [before] = await listMembers(trx, teamId, { autodeskId });
     await supersedeInvitations(trx, teamId, autodeskId, nowIso);

@@ -4,6 +4,7 @@ import type { MembershipFact } from '../../domain/precedence';
 import { shaped } from '../compiled';
 import { known, type Read, read, readAll, readOne } from '../reads';
 import type { DB } from '../schema';
+import { serialize, type Tx } from '../tx';
 
 /**
  * Everything precedence needs about a user's team memberships (R11-R13): `membershipsOf` for one
@@ -256,8 +257,13 @@ export async function memberCounts(
   return out;
 }
 
-/** The name `serialize` takes for changes of one member that read before they write (db/tx.ts). */
-export const memberLock = (teamId: string, autodeskId: string) => `member:${teamId}:${autodeskId.toLowerCase()}`;
+/**
+ * Makes this transaction's changes of one member (its products, invitation, removal) wait for any
+ * other's: each reads the member before it writes (db/tx.ts `serialize`).
+ */
+export async function lockMember(trx: Tx, teamId: string, autodeskId: string): Promise<void> {
+  await serialize(trx, `member:${teamId}:${autodeskId.toLowerCase()}`);
+}
 
 export async function setAllProducts(db: Kysely<DB>, teamId: string, autodeskId: string, allProducts: boolean): Promise<boolean> {
   const res = await db
