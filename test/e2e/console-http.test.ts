@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { allMembers, newAdmin, tokenOf, uniqueEmail } from '../harness/admin';
 import { between, type ConsoleBrowser, consoleSignIn, unescapeHtml } from '../harness/console';
 import type { TestGateway } from '../harness/gateway';
-import { expectStatus } from '../harness/http';
+import { expectStatus, simultaneously } from '../harness/http';
 import { ledgerCheckedSuite } from '../harness/suite';
 
 const T0 = new Date('2026-03-15T10:00:00Z');
@@ -379,5 +379,46 @@ describe('console navigation', () => {
     expect((await browser.get(`/console/inspect?team=${a}`)).html).toContain(`action="/console/inspect?team=${a}"`);
     expect((await browser.get(`/console/inspect?team=${c}`)).html).toContain(`action="/console/inspect?team=${c}"`);
     expect((await browser.get(`/console/inspect?team=${other}`)).html).toContain(`action="/console/inspect?team=${c}"`);
+  });
+});
+
+describe('console sign-in racing its key', () => {
+  /** The session cookie a sign-in answer sets, if it opened one. */
+  const sessionCookie = (answer: { headers: { get(name: string): string | null } }) => {
+    const set = answer.headers.get('set-cookie') as string | string[] | null;
+    return ([set ?? []].flat().find((c) => c.startsWith('fg_console=')) ?? '').split(';')[0] ?? '';
+  };
+
+  it('a sign-in sent with its key rotated, revoked or its admin removed never leaves a session that outlives the key', async () => {
+    for (let round = 0; round < 12; round++) {
+      for (const change of ['rotate', 'revoke', 'remove'] as const) {
+        const admin = await newAdmin(gw, [await team()]);
+        const form = await signInForm();
+        const signInRequest = {
+          api: gw.anon,
+          method: 'POST',
+          path: '/console/signin',
+          body: new URLSearchParams({ _csrf: form.csrf, key: admin.api.token as string }).toString(),
+          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: form.cookie.split(';')[0] as string },
+        };
+        const changeRequest =
+          change === 'rotate'
+            ? { api: gw.op, method: 'POST', path: `/v1/admins/${admin.id}/key` }
+            : { api: gw.op, method: 'DELETE', path: change === 'revoke' ? `/v1/admins/${admin.id}/key` : `/v1/admins/${admin.id}` };
+        // Either one written first, so that each engine meets both orders.
+        const [signIn, changed] =
+          round % 2 === 0
+            ? await simultaneously([signInRequest, changeRequest])
+            : (await simultaneously([changeRequest, signInRequest])).reverse();
+        expect(changed?.status, `${change}: ${changed?.text}`).toBe(change === 'rotate' ? 200 : 204);
+        // Signed in before the change (then ended by it) or refused after it; never a server error.
+        expect([303, 401], `${change}: sign-in ${signIn?.status} ${signIn?.text.slice(0, 200)}`).toContain(signIn?.status);
+        if (signIn?.status !== 303) continue;
+        const cookie = sessionCookie(signIn);
+        expect(cookie).not.toBe('');
+        const page = await fetch(`${gw.url}/console`, { headers: { cookie }, redirect: 'manual' });
+        expect(page.headers.get('location'), `${change}: the session opened with the old key`).toBe('/console/signin');
+      }
+    }
   });
 });

@@ -114,7 +114,7 @@ export async function simultaneously<T = any>(requests: readonly BurstRequest[])
       if (r.api.token) headers.authorization = `Bearer ${r.api.token}`;
       const payload = r.body === undefined ? undefined : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
       if (payload !== undefined) {
-        headers['content-type'] = 'application/json';
+        headers['content-type'] ??= 'application/json';
         headers['content-length'] = String(Buffer.byteLength(payload));
       }
       return { r, headers, payload };

@@ -7,7 +7,8 @@ import {
   insertConsoleSession,
   touchConsoleSession,
 } from '../db/repos/console';
-import { findAdminByKeyHash } from '../db/repos/teams';
+import { findAdminByKeyHash, lockAdmin } from '../db/repos/teams';
+import { inTransaction } from '../db/tx';
 import { addMs, HOUR_MS } from '../domain/time';
 import { constantTimeEquals, sha256 } from '../lib/secrets';
 import type { ServiceContext } from '../services/context';
@@ -39,20 +40,28 @@ const opaque = () => randomBytes(32).toString('base64url');
 export async function openConsoleSession(ctx: ServiceContext, key: string): Promise<{ id: string; session: ConsoleSession } | null> {
   const trimmed = key.trim();
   if (!trimmed.startsWith('fga_') || trimmed.length > 200) return null;
-  const admin = await findAdminByKeyHash(ctx.db, sha256(trimmed));
+  const keyHash = sha256(trimmed);
+  const admin = await findAdminByKeyHash(ctx.db, keyHash);
   if (!admin) return null;
   const now = ctx.clock.now();
   const nowIso = now.toISOString();
   await deleteExpiredConsoleSessions(ctx.db, nowIso);
   const id = opaque();
   const csrf = opaque();
-  await insertConsoleSession(ctx.db, {
-    idHash: sha256(id),
-    adminId: admin.id,
-    csrf,
-    createdAt: nowIso,
-    expiresAt: addMs(now, IDLE_MS).toISOString(),
+  // The key may be rotated, revoked or its admin removed at this very moment: the session is
+  // opened under the admin's lock, and only while the key is still the admin's.
+  const opened = await inTransaction(ctx.db, async (trx) => {
+    await lockAdmin(trx, admin.id);
+    return insertConsoleSession(trx, {
+      idHash: sha256(id),
+      adminId: admin.id,
+      keyHash,
+      csrf,
+      createdAt: nowIso,
+      expiresAt: addMs(now, IDLE_MS).toISOString(),
+    });
   });
+  if (!opened) return null;
   return { id, session: { admin, csrf } };
 }
 

@@ -1,5 +1,5 @@
 import { findAdminById } from '../db/repos/console';
-import { deleteAdmin, findTeam, findTeams, insertAdmin, insertTeam, setAdminKeyHash } from '../db/repos/teams';
+import { deleteAdmin, findTeam, findTeams, insertAdmin, insertTeam, lockAdmin, setAdminKeyHash } from '../db/repos/teams';
 import { inTransaction } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { notFound } from '../domain/errors';
@@ -60,6 +60,7 @@ export async function createAdmin(
 export async function rotateAdminKey(ctx: ServiceContext, adminId: string, origin: AuditOrigin): Promise<{ id: string; key: string }> {
   const key = newSecret('fga');
   await inTransaction(ctx.db, async (trx) => {
+    await lockAdmin(trx, adminId);
     if (!(await setAdminKeyHash(trx, adminId, sha256(key)))) throw notFound(`No admin ${adminId}.`);
     await audit(trx, origin, ctx.clock.now().toISOString(), { team: null, action: 'credentials.key.rotated', target: adminId });
   });
@@ -69,6 +70,7 @@ export async function rotateAdminKey(ctx: ServiceContext, adminId: string, origi
 /** Withdraws an admin's key (the admin stays, with its teams, until given a new key or removed). */
 export async function revokeAdminKey(ctx: ServiceContext, adminId: string, origin: AuditOrigin): Promise<void> {
   await inTransaction(ctx.db, async (trx) => {
+    await lockAdmin(trx, adminId);
     if (!(await setAdminKeyHash(trx, adminId, `revoked:${newSecret('x')}`))) throw notFound(`No admin ${adminId}.`);
     await audit(trx, origin, ctx.clock.now().toISOString(), { team: null, action: 'credentials.key.revoked', target: adminId });
   });
@@ -76,6 +78,7 @@ export async function revokeAdminKey(ctx: ServiceContext, adminId: string, origi
 
 export async function removeAdmin(ctx: ServiceContext, adminId: string, origin: AuditOrigin): Promise<void> {
   await inTransaction(ctx.db, async (trx) => {
+    await lockAdmin(trx, adminId);
     const before = await findAdminById(trx, adminId);
     if (!before || !(await deleteAdmin(trx, adminId))) throw notFound(`No admin ${adminId}.`);
     const who = { name: before.name, email: before.email };

@@ -11,21 +11,33 @@ export interface ConsoleSessionRow {
   expiresAt: string;
 }
 
+/**
+ * Opens a session for the admin while its key is still `keyHash`: none when the key was rotated,
+ * revoked or its admin removed since the sign-in looked it up (the caller holds `lockAdmin`).
+ */
 export async function insertConsoleSession(
   db: Kysely<DB>,
-  s: { idHash: string; adminId: string; csrf: string; createdAt: string; expiresAt: string },
-): Promise<void> {
-  await db
+  s: { idHash: string; adminId: string; keyHash: string; csrf: string; createdAt: string; expiresAt: string },
+): Promise<boolean> {
+  const r = await db
     .insertInto('console_sessions')
-    .values({
-      id_hash: s.idHash,
-      admin_id: s.adminId,
-      csrf: s.csrf,
-      created_at: s.createdAt,
-      last_seen_at: s.createdAt,
-      expires_at: s.expiresAt,
-    })
-    .execute();
+    .columns(['id_hash', 'admin_id', 'csrf', 'created_at', 'last_seen_at', 'expires_at'])
+    .expression((eb) =>
+      eb
+        .selectFrom('admins')
+        .select((a) => [
+          a.val(s.idHash).as('id_hash'),
+          'id',
+          a.val(s.csrf).as('csrf'),
+          a.val(s.createdAt).as('created_at'),
+          a.val(s.createdAt).as('last_seen_at'),
+          a.val(s.expiresAt).as('expires_at'),
+        ])
+        .where('id', '=', s.adminId)
+        .where('key_hash', '=', s.keyHash),
+    )
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
 }
 
 export async function findConsoleSession(db: Kysely<DB>, idHash: string, nowIso: string): Promise<ConsoleSessionRow | null> {

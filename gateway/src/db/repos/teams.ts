@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../schema';
+import { serialize, type Tx } from '../tx';
 
 export async function insertTeam(db: Kysely<DB>, team: { id: string; name: string; createdAt: string }): Promise<void> {
   await db.insertInto('teams').values({ id: team.id, name: team.name, created_at: team.createdAt }).execute();
@@ -52,6 +53,15 @@ export async function adminEmailsOfTeam(db: Kysely<DB>, teamId: string): Promise
 }
 
 /** Replaces an admin's key hash (a new key, or none: `revoked:` never equals a key's hash); ends its console sessions. */
+/**
+ * Makes this transaction's change of an admin's key (rotation, revocation, removal) and a console
+ * sign-in with that key run one after the other, so that no session opened with the old key
+ * outlives the change (db/tx.ts `serialize`).
+ */
+export async function lockAdmin(trx: Tx, adminId: string): Promise<void> {
+  await serialize(trx, `admin:${adminId}`);
+}
+
 export async function setAdminKeyHash(db: Kysely<DB>, adminId: string, keyHash: string): Promise<boolean> {
   const r = await db.updateTable('admins').set({ key_hash: keyHash }).where('id', '=', adminId).executeTakeFirst();
   await db.deleteFrom('console_sessions').where('admin_id', '=', adminId).execute();
