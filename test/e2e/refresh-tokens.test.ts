@@ -160,6 +160,52 @@ describe('revocation, refused on every instance within seconds', () => {
     expect((await a.anon.as(fresh.token).post(`/v1/operator/users/${encodeURIComponent(user.autodeskId)}/revoke`, {})).status).toBe(403);
   });
 
+  it('a stolen refresh token refreshed without pause does not outlive an operator revocation sent meanwhile', async () => {
+    // Real clocks: the race is between a refresh that began before the revocation and commits after it.
+    const a = await startTestGateway();
+    open.push(a);
+    const b = await startTestGateway({}, a);
+    open.push(b);
+    await seedCatalog(a);
+    const team = await newTeam(a, 100);
+    const ended: string[] = [];
+    for (let round = 0; round < 8; round++) {
+      const user = await newMember(a, team, ['autocad']);
+      const first = expectStatus(await a.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
+      let revoked = false;
+      // The thief's loop: each answer's refresh token is used at once, two at a time (one per instance).
+      const thief = async (gw: TestGateway, start: { token: string; refreshToken: string }) => {
+        let last = start;
+        for (let i = 0; i < 2000; i++) {
+          const sentAfterRevocation = revoked;
+          const r = await gw.anon.post('/v1/token/refresh', { refreshToken: last.refreshToken });
+          if (r.status !== 200) return { last, refreshedAfterRevocation: false, status: r.status };
+          if (sentAfterRevocation) return { last: r.body, refreshedAfterRevocation: true, status: 200 };
+          last = r.body;
+        }
+        throw new Error('the loop never met the revocation');
+      };
+      const second = expectStatus(await a.anon.post('/v1/signin', { autodeskId: user.autodeskId, password: user.password }), 200);
+      const loops = [thief(a, first), thief(b, second)];
+      await new Promise((r) => setTimeout(r, 10 + round * 7));
+      expectStatus(await b.op.post(`/v1/operator/users/${encodeURIComponent(user.autodeskId)}/revoke`, {}), 200);
+      revoked = true;
+      for (const out of await Promise.all(loops)) {
+        expect(out.refreshedAfterRevocation, `round ${round}: a refresh sent after the revocation answered was refreshed`).toBe(false);
+        expect(out.status).toBe(401);
+        // Whatever the last refresh before it answered is ended too: its refresh token and its access token.
+        expect((await a.anon.post('/v1/token/refresh', { refreshToken: out.last.refreshToken })).status, `round ${round}`).toBe(401);
+        ended.push(out.last.token);
+      }
+    }
+    // On the revoking instance at once, on the other within a poll.
+    for (const gw of [b, a]) {
+      for (const token of ended) {
+        await eventually(async () => (await gw.anon.as(token).post('/v1/launch', { product: 'autocad' })).status === 401);
+      }
+    }
+  });
+
   it('admin keys: rotated (by the operator or the admin itself), revoked, and the admin removed, each refused at once on both instances', async () => {
     const [a, b] = await pair();
     const team = await newTeam(a, 100);

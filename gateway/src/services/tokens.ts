@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { findRefreshToken, insertRefreshToken, insertRevocation, useRefreshToken } from '../db/repos/refresh';
+import { findRefreshToken, insertRefreshToken, insertRevocation, isRevoked, lockSignIns, useRefreshToken } from '../db/repos/refresh';
 import { inTransaction } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError } from '../domain/errors';
@@ -37,7 +37,7 @@ export async function issueTokens(ctx: ServiceContext, autodeskId: string): Prom
     expires_at: addMs(now, REFRESH_TTL_MS).toISOString(),
     used_at: null,
   });
-  const { token, expiresAt } = await ctx.keys.signIdToken(autodeskId, family);
+  const { token, expiresAt } = await ctx.keys.signIdToken(autodeskId, family, now);
   return { token, expiresAt: expiresAt.toISOString(), refreshToken: secret, autodeskId };
 }
 
@@ -67,20 +67,28 @@ export async function refresh(ctx: ServiceContext, secret: string): Promise<Toke
       break;
   }
   const next = newRefreshSecret();
-  const rotated = await inTransaction(ctx.db, async (trx) => {
-    if (!(await useRefreshToken(trx, hash, now.toISOString()))) return false;
+  // Under the user's lock, and read again: a revocation committed since the read above ends this
+  // sign-in, and one made after this commits is dated after `issued`, so it ends what this answers.
+  const issued = await inTransaction(ctx.db, async (trx) => {
+    await lockSignIns(trx, row.autodesk_id);
+    if (await isRevoked(trx, row)) return 'revoked';
+    const at = ctx.clock.now();
+    if (!(await useRefreshToken(trx, hash, at.toISOString()))) return 'raced';
     await insertRefreshToken(trx, {
       token_hash: sha256(next),
       family: row.family,
       autodesk_id: row.autodesk_id,
-      created_at: now.toISOString(),
-      expires_at: addMs(now, REFRESH_TTL_MS).toISOString(),
+      created_at: at.toISOString(),
+      expires_at: addMs(at, REFRESH_TTL_MS).toISOString(),
       used_at: null,
     });
-    return true;
+    return at;
   });
-  if (!rotated) throw conflict('This refresh token was used by another request a moment ago; use the refresh token that request received.');
-  const { token, expiresAt } = await ctx.keys.signIdToken(row.autodesk_id, row.family);
+  if (issued === 'revoked') throw unauthorized('This sign-in was ended (signed out or revoked); sign in again.');
+  if (issued === 'raced') {
+    throw conflict('This refresh token was used by another request a moment ago; use the refresh token that request received.');
+  }
+  const { token, expiresAt } = await ctx.keys.signIdToken(row.autodesk_id, row.family, issued);
   return { token, expiresAt: expiresAt.toISOString(), refreshToken: next, autodeskId: row.autodesk_id };
 }
 
@@ -97,10 +105,18 @@ export async function revokeUser(
   autodeskId: string,
   origin: AuditOrigin,
 ): Promise<{ autodeskId: string; revokedAt: string }> {
-  const r = { kind: 'user' as const, subject: autodeskId, at: ctx.clock.now().toISOString() };
-  await inTransaction(ctx.db, async (trx) => {
-    await insertRevocation(trx, r);
-    await audit(trx, origin, r.at, { team: null, action: 'user.revoked', target: autodeskId, after: { revokedAt: r.at } });
+  const r = await inTransaction(ctx.db, async (trx) => {
+    await lockSignIns(trx, autodeskId);
+    // Dated once the lock is held: after every refresh that committed before it.
+    const revocation = { kind: 'user' as const, subject: autodeskId, at: ctx.clock.now().toISOString() };
+    await insertRevocation(trx, revocation);
+    await audit(trx, origin, revocation.at, {
+      team: null,
+      action: 'user.revoked',
+      target: autodeskId,
+      after: { revokedAt: revocation.at },
+    });
+    return revocation;
   });
   ctx.keys.revocations.apply(r);
   return { autodeskId, revokedAt: r.at };

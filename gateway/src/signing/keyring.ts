@@ -501,9 +501,10 @@ export class KeyRing {
    * An access (ID) token: an EdDSA JWT of a few minutes, which the gateway and the client verify by
    * its signature; `fam` names the sign-in it belongs to, which signing out revokes.
    */
-  async signIdToken(autodeskId: string, family?: string): Promise<{ token: string; expiresAt: Date }> {
+  async signIdToken(autodeskId: string, family?: string, issuedAt?: Date): Promise<{ token: string; expiresAt: Date }> {
     const key = this.active();
-    const now = this.clock.now();
+    // The instant its refresh token was stored, when there is one: a revocation dated after that ends both.
+    const now = issuedAt ?? this.clock.now();
     const expiresAt = addMs(now, this.options.idTokenTtlSeconds * 1000);
     const header = { alg: SIGNING_ALG, kid: key.kid, typ: ID_TOKEN_TYP };
     const claims: Record<string, unknown> = {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB, RefreshTokensTable, TokenRevocationsTable } from '../schema';
+import { serialize, type Tx } from '../tx';
 
 export async function insertRefreshToken(db: Kysely<DB>, row: RefreshTokensTable): Promise<void> {
   await db.insertInto('refresh_tokens').values(row).execute();
@@ -12,6 +13,11 @@ export async function findRefreshToken(
 ): Promise<(RefreshTokensTable & { familyRevoked: boolean }) | undefined> {
   const row = await db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
   if (!row) return undefined;
+  return { ...row, familyRevoked: await isRevoked(db, row) };
+}
+
+/** Whether the sign-in of a refresh token made at `created_at` was ended: its family, or its user since. */
+export async function isRevoked(db: Kysely<DB>, row: Pick<RefreshTokensTable, 'family' | 'autodesk_id' | 'created_at'>): Promise<boolean> {
   const revoked = await db
     .selectFrom('token_revocations')
     .select('seq')
@@ -22,7 +28,16 @@ export async function findRefreshToken(
       ]),
     )
     .executeTakeFirst();
-  return { ...row, familyRevoked: revoked !== undefined };
+  return revoked !== undefined;
+}
+
+/**
+ * Makes a user's revocation and each refresh of its sign-ins run one after the other, so that a
+ * refresh under way when the operator revokes either ends before (and is revoked with the rest) or
+ * sees the revocation (db/tx.ts `serialize`).
+ */
+export async function lockSignIns(trx: Tx, autodeskId: string): Promise<void> {
+  await serialize(trx, `signins:${autodeskId}`);
 }
 
 /** Marks a token used; false when another request used it first. */
