@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allMembers, mailsTo, newAdmin, postCsv } from '../harness/admin';
 import { joinTeam, newAccount, newTeam, seedCatalog, setClock } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
-import { expectStatus } from '../harness/http';
+import { expectStatus, simultaneously } from '../harness/http';
 
 let gw: TestGateway;
 
@@ -109,6 +109,29 @@ describe('CSV import (R14)', () => {
       ]);
     } finally {
       await setClock(gw, '2026-03-15T10:00:00Z');
+    }
+  });
+
+  it('R14: one file uploaded twice at once (a double click) counts each person created once, as one after the other', async () => {
+    for (let round = 0; round < 4; round++) {
+      const team = await newTeam(gw);
+      const admin = (await newAdmin(gw, [team])).api;
+      const tag = Math.random().toString(36).slice(2, 8);
+      const people = Array.from({ length: 5 }, (_, i) => `p${i}.${tag}@example.com`);
+      const csv = `name,email,products\n${people.map((e, i) => `Person ${i},${e},autocad`).join('\n')}\n`;
+      const upload = {
+        api: admin,
+        method: 'POST',
+        path: `/v1/teams/${team}/members/import`,
+        body: csv,
+        headers: { 'content-type': 'text/csv' },
+      };
+      const answers = await simultaneously([upload, upload]);
+      const results = answers.map((a) => expectStatus(a, 200));
+      // The first applied says 5 created; the second, seeing them, 5 updated.
+      expect(results.map((r) => r.created).sort(), `round ${round}`).toEqual([0, 5]);
+      const members = (await allMembers(admin, team)).filter((m) => people.includes(m.autodeskId));
+      expect(members.map((m) => m.status)).toEqual(people.map(() => 'invited'));
     }
   });
 

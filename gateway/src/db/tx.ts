@@ -23,15 +23,16 @@ export async function inTransaction<T>(db: Kysely<DB>, fn: (trx: Tx) => Promise<
 }
 
 /**
- * Makes the transactions that pass the same `name` run one after the other, for the few steps
- * that read what they then replace and that no unique key or guarded update can protect (the first
+ * Makes the transactions that pass the same `name` run one after the other, for the few steps that
+ * read what they then replace and that no unique key or guarded update can protect (the first
  * signing key: every kid is different; a member's products or invitation, and its removal; a
  * team's defaults; a product's rate: each read for its audit entry and e-mail before being
  * replaced; an admin's key, and a console sign-in that looked it up; a user's revocation, and a
- * refresh of one of its sign-ins). PostgreSQL: a transaction-scoped advisory lock, released at
- * commit or rollback; under READ COMMITTED the statements after it see what the previous holder
- * committed. SQLite: nothing to do, every write transaction already holds the database's write
- * lock (BEGIN IMMEDIATE, db/connect.ts), across processes too.
+ * refresh of one of its sign-ins; a team's CSV imports, each reading which members are new).
+ * PostgreSQL: a transaction-scoped advisory lock, released at commit or rollback; under READ
+ * COMMITTED the statements after it see what the previous holder committed. SQLite: nothing to do,
+ * every write transaction already holds the database's write lock (BEGIN IMMEDIATE,
+ * db/connect.ts), across processes too.
  */
 export async function serialize(trx: Tx, name: string): Promise<void> {
   if (trx.getExecutor().adapter instanceof PostgresAdapter) {

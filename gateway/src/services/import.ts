@@ -2,7 +2,7 @@ import type { ImportResult } from '@flexgate/shared';
 import { listProductKeys } from '../db/repos/catalog';
 import { insertInvitations } from '../db/repos/invitations';
 import { existingMembers, upsertMembers } from '../db/repos/members';
-import { inTransaction } from '../db/tx';
+import { inTransaction, serialize } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { invalid } from '../domain/errors';
 import { IMPORT_STEP, importSteps } from '../domain/import';
@@ -37,6 +37,9 @@ export async function importMembers(ctx: ServiceContext, teamId: string, csv: st
   const nowIso = now.toISOString();
   const expiresAt = addMs(now, INVITATION_MS).toISOString();
   const created = await inTransaction(ctx.db, async (trx) => {
+    // One import of a team at a time: a file uploaded twice at once (a double click) then counts and
+    // invites each new person once, as one after the other would.
+    await serialize(trx, `import:${teamId}`);
     let fresh = 0;
     for (let i = 0; i < plan.rows.length; i += IMPORT_STEP) {
       if (i > 0) await nextTurn();
