@@ -274,10 +274,15 @@ export function connect(options: ConnectOptions): Database {
     // Pipeline mode: a query is written as soon as it is given, not after the previous one's answer
     // (pipelinedConnection sends a BEGIN or a COMMIT with the statement next to it).
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, pipeline: true } as pg.PoolConfig);
-    // An idle connection dropped by the server (restart, failover, pg_terminate_backend): the pool
-    // discards it and the next query opens another. Unheard, this 'error' event would end the process.
+    // A connection dropped by the server (restart, failover, pg_terminate_backend): the pool
+    // discards it and the next query opens another. Unheard, its 'error' event would end the
+    // process: the pool hears it while the connection is idle, the connection's own listener while
+    // it is lent out between two statements (its statements then fail, the request with them).
     pool.on('error', () => {});
-    pool.on('connect', pipelinedConnection);
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      pipelinedConnection(client);
+    });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, engine: 'postgres', sqlite: null, close: () => db.destroy() };
   }

@@ -1,6 +1,7 @@
 import { PROBLEM_STATUS, PROBLEM_TITLES, type Problem, type ProblemCode, problemType } from '@flexgate/shared';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { isConnectionLost } from '../db/errors';
 import { DomainError } from '../domain/errors';
 import type { Logger } from '../lib/logger';
 import type { AppEnv } from './env';
@@ -62,6 +63,13 @@ export function errorParts(logger: Logger) {
       const detail =
         code === 'payload-too-large' ? 'The request body is larger than this route accepts.' : err.message || PROBLEM_TITLES[code];
       return problemParts(requestId, code, detail);
+    }
+    if (isConnectionLost(err)) {
+      // A client retries a 503 after Retry-After (with its Idempotency-Key, a launch is charged once).
+      logger.warn('database unreachable', { requestId, err: err instanceof Error ? err.message : String(err) });
+      const p = problemParts(requestId, 'service-unavailable', 'The database could not be reached; retry in a moment.');
+      p.headers['retry-after'] = '1';
+      return p;
     }
     logger.error('unhandled error', { requestId, err: err instanceof Error ? (err.stack ?? String(err)) : String(err) });
     return problemParts(requestId, 'internal-error', 'Something went wrong on our side; the request id identifies it in the logs.');

@@ -1,0 +1,176 @@
+/**
+ * PostgreSQL going away under a running gateway, as a restart, a failover or a network cut does:
+ * every connection the gateway holds is ended by the server (`pg_terminate_backend`), again and
+ * again, while products launch. The gateway must stay up, answer what it cannot do as a 503 with
+ * Retry-After (the client retries those, with its Idempotency-Key), and charge each launch once.
+ *
+ * The gateway is a real process on a PostgreSQL database of its own, whatever the engine of the
+ * pass, so the file runs once (`*.once.test.ts`); `pnpm test:sqlite` leaves it out with the other
+ * cases that need a PostgreSQL server.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freshDatabase, pgAdminUrl, type TestDatabase } from '../harness/db';
+import { expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog } from '../harness/fixtures';
+import { expectStatus } from '../harness/http';
+import { type Instance, instanceOf, viaInstance } from '../harness/instances';
+import { spawnGateway } from '../harness/process';
+
+const open: { instance: Instance; database: TestDatabase }[] = [];
+afterAll(async () => {
+  for (const { instance, database } of open) {
+    await instance.close();
+    await database.drop();
+  }
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Refusal {
+  status: number;
+  type: string | null;
+  retryAfter: string | null;
+  code: unknown;
+}
+
+/** A gateway process on a fresh PostgreSQL database (reached at `databaseUrl`), a team and 30 members of it. */
+async function gatewayWithMembers(databaseUrl?: (database: TestDatabase) => string) {
+  const database = await freshDatabase('postgres');
+  const operatorKey = `op_${randomBytes(16).toString('hex')}`;
+  const proc = await spawnGateway({ databaseUrl: databaseUrl?.(database) ?? database.url, operatorKey });
+  const instance = instanceOf(proc, operatorKey);
+  open.push({ instance, database });
+  const gw = viaInstance(instance);
+  await seedCatalog(gw);
+  const team = await newTeam(gw, 10_000);
+  const users = await Promise.all(Array.from({ length: 30 }, () => newMember(gw, team, ['autocad', 'maya'])));
+  return { database, instance, gw, team, users };
+}
+
+/** Every member launches AutoCAD and Maya, each launch retried with its Idempotency-Key until answered 200. */
+async function launchAll(users: Awaited<ReturnType<typeof gatewayWithMembers>>['users']): Promise<Refusal[]> {
+  const refusals: Refusal[] = [];
+  await Promise.all(
+    users.flatMap((user, i) =>
+      ['autocad', 'maya'].map(async (product) => {
+        const key = `launch-${i}-${product}`;
+        for (let attempt = 0; attempt < 1000; attempt++) {
+          const r = await user.api.post('/v1/launch', { product }, { 'idempotency-key': key });
+          if (r.status === 200) return;
+          refusals.push({
+            status: r.status,
+            type: r.headers.get('content-type'),
+            retryAfter: r.headers.get('retry-after'),
+            code: r.body?.code,
+          });
+          await sleep(10);
+        }
+        throw new Error(`${key} was never answered 200`);
+      }),
+    ),
+  );
+  return refusals;
+}
+
+/** What must hold after the outage: only 503s met it, the process lives on, each launch charged once (R5, R7). */
+async function expectOutageSurvived(g: Awaited<ReturnType<typeof gatewayWithMembers>>, refusals: Refusal[]) {
+  expect(refusals.length, 'launches that met the outage').toBeGreaterThan(0);
+  // Never a 500: every refusal says "not now", in problem+json, with when to retry.
+  for (const r of refusals) {
+    expect(r).toEqual({ status: 503, type: 'application/problem+json', retryAfter: '1', code: 'service-unavailable' });
+  }
+  expect(g.instance.proc.child.exitCode).toBeNull();
+  expectStatus(await g.instance.anon.get('/healthz'), 200);
+  const charges = (await ledgerOf(g.gw, g.team)).filter((e) => e.kind === 'charge');
+  expect(charges).toHaveLength(60);
+  expect(-charges.reduce((sum, e) => sum + e.tokens, 0)).toBe(30 * (7 + 9));
+  await expectLedgerMatchesBalance(g.gw, g.team);
+  // The reports fold the ledger on a fresh connection: all 60 sessions, once each.
+  const usage = expectStatus(await g.gw.op.get(`/v1/teams/${g.team}/usage?by=product`), 200);
+  expect(usage.total).toEqual({ tokens: 30 * (7 + 9), sessions: 60 });
+  expect(g.instance.proc.output()).not.toMatch(/unhandled error|Unhandled 'error' event/);
+}
+
+/**
+ * A TCP relay to PostgreSQL that can be cut as a network or a stopped server cuts it: every
+ * connection through it dropped and new ones refused, until it listens again on the same port.
+ */
+async function relayTo(target: URL) {
+  const sockets = new Set<Socket>();
+  let server: Server | null = null;
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      const s = createServer((client) => {
+        const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        for (const end of [client, upstream]) {
+          sockets.add(end);
+          end.on('error', drop);
+          end.on('close', drop);
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => {
+        server = s;
+        resolve((s.address() as { port: number }).port);
+      });
+    });
+  const port = await listen(0);
+  return {
+    port,
+    async cut() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => (server ? server.close(r) : r(undefined)));
+      server = null;
+    },
+    restore: () => listen(port),
+  };
+}
+
+describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('PostgreSQL away under a running gateway', () => {
+  it('the server ends every connection, again and again: 503s with Retry-After meanwhile, each launch charged once', async () => {
+    const g = await gatewayWithMembers();
+    // The server ends every connection of the gateway's database every 100 ms until the launches are done.
+    const name = new URL(g.database.url).pathname.slice(1);
+    const server = new pg.Client({ connectionString: pgAdminUrl });
+    await server.connect();
+    let launching = true;
+    let ended = 0;
+    const outage = (async () => {
+      for (let round = 0; round < 40 && launching; round++) {
+        const r = await server.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+        ended += r.rowCount ?? 0;
+        await sleep(100);
+      }
+    })();
+    const refusals = await launchAll(g.users);
+    launching = false;
+    await outage;
+    await server.end();
+    expect(ended, 'connections the server ended').toBeGreaterThan(0);
+    await expectOutageSurvived(g, refusals);
+  });
+
+  it('the database unreachable for a second and a half (connections cut, new ones refused): 503s, then launches go on', async () => {
+    const relay = await relayTo(new URL(pgAdminUrl));
+    const g = await gatewayWithMembers((database) => {
+      const url = new URL(database.url);
+      url.hostname = '127.0.0.1';
+      url.port = String(relay.port);
+      return url.toString();
+    });
+    await relay.cut();
+    const launches = launchAll(g.users);
+    await sleep(1500);
+    await relay.restore();
+    await expectOutageSurvived(g, await launches);
+  });
+});
