@@ -1,8 +1,9 @@
 /**
- * PostgreSQL going away under a running gateway, as a restart, a failover or a network cut does:
- * every connection the gateway holds is ended by the server (`pg_terminate_backend`), again and
- * again, while products launch. The gateway must stay up, answer what it cannot do as a 503 with
- * Retry-After (the client retries those, with its Idempotency-Key), and charge each launch once.
+ * PostgreSQL going away under a running gateway while products launch, three ways: the server ends
+ * every connection again and again (`pg_terminate_backend`, as a restart or a failover does), the
+ * network between them is cut, and the server lets the gateway have only one connection. The
+ * gateway must stay up, answer what it cannot do as a 503 with Retry-After (the client retries
+ * those, with its Idempotency-Key), and charge each launch once.
  *
  * The gateway is a real process on a PostgreSQL database of its own, whatever the engine of the
  * pass, so the file runs once (`*.once.test.ts`); `pnpm test:sqlite` leaves it out with the other
@@ -36,8 +37,8 @@ interface Refusal {
 }
 
 /** A gateway process on a fresh PostgreSQL database (reached at `databaseUrl`), a team and 30 members of it. */
-async function gatewayWithMembers(databaseUrl?: (database: TestDatabase) => string) {
-  const database = await freshDatabase('postgres');
+async function gatewayWithMembers(databaseUrl?: (database: TestDatabase) => string, made?: TestDatabase) {
+  const database = made ?? (await freshDatabase('postgres'));
   const operatorKey = `op_${randomBytes(16).toString('hex')}`;
   const proc = await spawnGateway({ databaseUrl: databaseUrl?.(database) ?? database.url, operatorKey });
   const instance = instanceOf(proc, operatorKey);
@@ -135,6 +136,30 @@ async function relayTo(target: URL) {
   };
 }
 
+/** A database owned by a role of its own (not a superuser: PostgreSQL holds it to a connection limit). */
+async function databaseOfItsOwnRole(): Promise<TestDatabase & { role: string; admin: pg.Client }> {
+  const suffix = randomBytes(5).toString('hex');
+  const role = `flexgate_r_${suffix}`;
+  const name = `flexgate_t_${suffix}`;
+  const admin = new pg.Client({ connectionString: pgAdminUrl });
+  await admin.connect();
+  await admin.query(`create role ${role} login`);
+  await admin.query(`create database ${name} owner ${role}`);
+  const url = new URL(pgAdminUrl);
+  url.username = role;
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    role,
+    admin,
+    async drop() {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.query(`drop role if exists ${role}`);
+      await admin.end();
+    },
+  };
+}
+
 describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('PostgreSQL away under a running gateway', () => {
   it('the server ends every connection, again and again: 503s with Retry-After meanwhile, each launch charged once', async () => {
     const g = await gatewayWithMembers();
@@ -172,5 +197,17 @@ describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('PostgreSQL awa
     await sleep(1500);
     await relay.restore();
     await expectOutageSurvived(g, await launches);
+  });
+
+  it('every connection PostgreSQL allows the gateway in use: the launches past them get 503s, then go through', async () => {
+    const database = await databaseOfItsOwnRole();
+    const g = await gatewayWithMembers(undefined, database);
+    // One connection from now on: the pool's are ended, and it may open only one again.
+    await database.admin.query(`alter role ${database.role} connection limit 1`);
+    await database.admin.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [database.role]);
+    const refusals = await launchAll(g.users);
+    await database.admin.query(`alter role ${database.role} connection limit -1`);
+    await expectOutageSurvived(g, refusals);
+    expect(g.instance.proc.output()).toMatch(/too many connections for role/);
   });
 });

@@ -14,14 +14,16 @@ export function isTransientConflict(error: unknown): boolean {
 const BROKEN_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
 
 /**
- * The database could not be reached for this statement (a restart, a failover, a connection cut):
- * nothing the request asked was wrong, and the same request a moment later may well succeed.
+ * The database could not serve this statement for a while (a restart, a failover, a connection
+ * cut, every connection it allows in use): nothing the request asked was wrong, and the same
+ * request a moment later may well succeed.
  */
-export function isConnectionLost(error: unknown): boolean {
+export function isDatabaseUnavailable(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
-  // PostgreSQL: 08xxx connection exceptions; 57P01-57P03 the server shutting down or starting up.
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || BROKEN_SOCKET.has(code)) return true;
+  // PostgreSQL: 08xxx connection exceptions; 53300 too many connections; 57P01-57P03 the server
+  // shutting down or starting up.
+  if (code.startsWith('08') || ['53300', '57P01', '57P02', '57P03'].includes(code) || BROKEN_SOCKET.has(code)) return true;
   // pg's own errors carry no code: a connection that died under a query, or one never opened in time.
   const message = typeof e?.message === 'string' ? e.message : '';
   return /^Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect/.test(message);

@@ -1,7 +1,7 @@
 import { PROBLEM_STATUS, PROBLEM_TITLES, type Problem, type ProblemCode, problemType } from '@flexgate/shared';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { isConnectionLost } from '../db/errors';
+import { isDatabaseUnavailable } from '../db/errors';
 import { DomainError } from '../domain/errors';
 import type { Logger } from '../lib/logger';
 import type { AppEnv } from './env';
@@ -64,10 +64,10 @@ export function errorParts(logger: Logger) {
         code === 'payload-too-large' ? 'The request body is larger than this route accepts.' : err.message || PROBLEM_TITLES[code];
       return problemParts(requestId, code, detail);
     }
-    if (isConnectionLost(err)) {
+    if (isDatabaseUnavailable(err)) {
       // A client retries a 503 after Retry-After (with its Idempotency-Key, a launch is charged once).
-      logger.warn('database unreachable', { requestId, err: err instanceof Error ? err.message : String(err) });
-      const p = problemParts(requestId, 'service-unavailable', 'The database could not be reached; retry in a moment.');
+      logger.warn('database unavailable', { requestId, err: err instanceof Error ? err.message : String(err) });
+      const p = problemParts(requestId, 'service-unavailable', 'The database is unavailable for a moment; retry.');
       p.headers['retry-after'] = '1';
       return p;
     }
