@@ -13,6 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { newAdmin } from '../harness/admin';
+import { consoleSignIn } from '../harness/console';
 import { freshDatabase, pgAdminUrl, type TestDatabase } from '../harness/db';
 import { expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
@@ -192,11 +194,19 @@ describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('PostgreSQL awa
       url.port = String(relay.port);
       return url.toString();
     });
+    const admin = await newAdmin(g.gw, [g.team]);
+    const browser = await consoleSignIn({ ...g.gw, url: g.instance.url }, admin.api.token as string);
     await relay.cut();
     const launches = launchAll(g.users);
+    // An admin's console page meanwhile: a page that says to reload, not a 500.
+    const away = await browser.get(`/console/teams/${g.team}`);
+    expect(away.status).toBe(503);
+    expect(away.html).toContain('Unavailable for a moment');
+    expect(away.html).toContain('Reload this page in a few seconds');
     await sleep(1500);
     await relay.restore();
     await expectOutageSurvived(g, await launches);
+    expect((await browser.get(`/console/teams/${g.team}`)).status).toBe(200);
   });
 
   it('every connection PostgreSQL allows the gateway in use: the launches past them get 503s, then go through', async () => {

@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { isDatabaseUnavailable } from '../db/errors';
 import type { AuditOrigin } from '../domain/audit';
 import { DomainError } from '../domain/errors';
 import { INVITATION_PAGE } from '../domain/mails';
@@ -691,6 +692,15 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
   // Service refusals become a readable page; anything else is logged and shown as a 500.
   app.onError((err, c) => {
     if (err instanceof DomainError) return errorPage(c, statusOf(err), err.message);
+    if (isDatabaseUnavailable(err)) {
+      logger.warn('database unavailable', { requestId: c.get('requestId'), err: err.message });
+      c.header('retry-after', '1');
+      return errorPage(
+        c,
+        503,
+        'The database is unavailable for a moment. Reload this page in a few seconds; if you had sent a form, check that it was saved before sending it again.',
+      );
+    }
     logger.error('console error', { requestId: c.get('requestId'), err: err.stack ?? String(err) });
     return errorPage(c, 500, `Something went wrong on our side (request ${c.get('requestId') ?? 'unknown'}).`);
   });
