@@ -126,6 +126,11 @@ const VARIABLES = {
     'the database: a SQLite file (created with its directory if absent), SQLite in memory, or PostgreSQL',
   ),
   DATABASE_POOL_SIZE: variable(integer(1, 200), '10', 'PostgreSQL connections per process'),
+  DATABASE_TIMEOUT: variable(
+    integer(1, 3600, ' of seconds'),
+    '30',
+    'PostgreSQL: seconds a statement, or a new connection, may go unanswered before its connection is given up (503 meanwhile)',
+  ),
   FLEXGATE_OPERATOR_KEY: unlessSet(secretText(16), "the operator's bearer key; unset, operator routes answer 401"),
   FLEXGATE_TEST_CLOCK: variable(flag, 'off', 'on enables POST /v1/test/clock, which moves the clock (tests only)'),
   FLEXGATE_RATE_LIMIT: variable(flag, 'on', 'off disables rate limiting (load tests from one address)'),
@@ -249,6 +254,8 @@ export interface Config {
   readonly host: string;
   readonly databaseUrl: string;
   readonly databasePoolSize: number;
+  /** PostgreSQL: how long a statement or a new connection may go unanswered (DATABASE_TIMEOUT). */
+  readonly databaseTimeoutMs: number;
   readonly operatorKey: string | undefined;
   readonly testClock: boolean;
   readonly rateLimit: boolean;
@@ -355,6 +362,7 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    databaseTimeoutMs: e.DATABASE_TIMEOUT * 1000,
     operatorKey: e.FLEXGATE_OPERATOR_KEY,
     testClock: e.FLEXGATE_TEST_CLOCK,
     rateLimit: e.FLEXGATE_RATE_LIMIT,

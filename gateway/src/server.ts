@@ -64,7 +64,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     // A root key file that cannot be used stops the start before the database is touched.
     const rootKey = config.rootKeyFile === undefined ? undefined : await readRootKeyFile(config.rootKeyFile);
     if (isPostgres(config.databaseUrl)) await checkPostgres(config.databaseUrl);
-    database = connect({ url: config.databaseUrl, poolSize: config.databasePoolSize, sqliteSync: config.sqliteSync });
+    database = connect({
+      url: config.databaseUrl,
+      poolSize: config.databasePoolSize,
+      timeoutMs: config.databaseTimeoutMs,
+      sqliteSync: config.sqliteSync,
+    });
     const applied = await migrate(database);
     if (applied.length > 0) logger.info('migrated', { applied });
     const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;

@@ -1,9 +1,10 @@
 /**
- * PostgreSQL going away under a running gateway while products launch, three ways: the server ends
+ * PostgreSQL going away under a running gateway while products launch, four ways: the server ends
  * every connection again and again (`pg_terminate_backend`, as a restart or a failover does), the
- * network between them is cut, and the server lets the gateway have only one connection. The
- * gateway must stay up, answer what it cannot do as a 503 with Retry-After (the client retries
- * those, with its Idempotency-Key), and charge each launch once.
+ * network between them is cut, the server lets the gateway have only one connection, and the
+ * server goes silent with the connections open. The gateway must stay up, answer what it cannot do
+ * as a 503 with Retry-After (the client retries those, with its Idempotency-Key), within
+ * DATABASE_TIMEOUT when nothing answers, and charge each launch once.
  *
  * The gateway is a real process on a PostgreSQL database of its own, whatever the engine of the
  * pass, so the file runs once (`*.once.test.ts`); `pnpm test:sqlite` leaves it out with the other
@@ -38,11 +39,19 @@ interface Refusal {
   code: unknown;
 }
 
-/** A gateway process on a fresh PostgreSQL database (reached at `databaseUrl`), a team and 30 members of it. */
-async function gatewayWithMembers(databaseUrl?: (database: TestDatabase) => string, made?: TestDatabase) {
-  const database = made ?? (await freshDatabase('postgres'));
+/**
+ * A gateway process on a PostgreSQL database (a fresh one unless given, reached at `via` when
+ * given), a team and 30 members of it.
+ */
+async function gatewayWithMembers(options: { via?: { port: number }; database?: TestDatabase; env?: Record<string, string> } = {}) {
+  const database = options.database ?? (await freshDatabase('postgres'));
+  const url = new URL(database.url);
+  if (options.via) {
+    url.hostname = '127.0.0.1';
+    url.port = String(options.via.port);
+  }
   const operatorKey = `op_${randomBytes(16).toString('hex')}`;
-  const proc = await spawnGateway({ databaseUrl: databaseUrl?.(database) ?? database.url, operatorKey });
+  const proc = await spawnGateway({ databaseUrl: url.toString(), operatorKey, env: options.env ?? {} });
   const instance = instanceOf(proc, operatorKey);
   open.push({ instance, database });
   const gw = viaInstance(instance);
@@ -103,9 +112,15 @@ async function expectOutageSurvived(g: Awaited<ReturnType<typeof gatewayWithMemb
 async function relayTo(target: URL) {
   const sockets = new Set<Socket>();
   let server: Server | null = null;
+  /** Frozen: nothing passes either way, and new connections are taken but never answered. */
+  let frozen = false;
   const listen = (port: number) =>
     new Promise<number>((resolve, reject) => {
       const s = createServer((client) => {
+        sockets.add(client);
+        client.on('error', () => client.destroy());
+        client.on('close', () => sockets.delete(client));
+        if (frozen) return;
         const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
         const drop = () => {
           client.destroy();
@@ -135,6 +150,19 @@ async function relayTo(target: URL) {
       server = null;
     },
     restore: () => listen(port),
+    /** Silence, as a failover that leaves connections open or a network dropping packets. */
+    freeze() {
+      frozen = true;
+      for (const socket of sockets) {
+        socket.unpipe();
+        socket.pause();
+      }
+    },
+    /** TCP gives up on the silent connections at last; new ones pass again. */
+    thaw() {
+      for (const socket of sockets) socket.destroy();
+      frozen = false;
+    },
   };
 }
 
@@ -188,12 +216,7 @@ describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('PostgreSQL awa
 
   it('the database unreachable for a second and a half (connections cut, new ones refused): 503s, then launches go on', async () => {
     const relay = await relayTo(new URL(pgAdminUrl));
-    const g = await gatewayWithMembers((database) => {
-      const url = new URL(database.url);
-      url.hostname = '127.0.0.1';
-      url.port = String(relay.port);
-      return url.toString();
-    });
+    const g = await gatewayWithMembers({ via: relay });
     const admin = await newAdmin(g.gw, [g.team]);
     const browser = await consoleSignIn({ ...g.gw, url: g.instance.url }, admin.api.token as string);
     await relay.cut();
@@ -211,7 +234,7 @@ describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('PostgreSQL awa
 
   it('every connection PostgreSQL allows the gateway in use: the launches past them get 503s, then go through', async () => {
     const database = await databaseOfItsOwnRole();
-    const g = await gatewayWithMembers(undefined, database);
+    const g = await gatewayWithMembers({ database });
     // One connection from now on: the pool's are ended, and it may open only one again.
     await database.admin.query(`alter role ${database.role} connection limit 1`);
     await database.admin.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [database.role]);
@@ -219,5 +242,25 @@ describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('PostgreSQL awa
     await database.admin.query(`alter role ${database.role} connection limit -1`);
     await expectOutageSurvived(g, refusals);
     expect(g.instance.proc.output()).toMatch(/too many connections for role/);
+  });
+
+  it('the database gone silent (a failover that leaves the connections open): 503s within DATABASE_TIMEOUT, not a hang', async () => {
+    const relay = await relayTo(new URL(pgAdminUrl));
+    const g = await gatewayWithMembers({ via: relay, env: { DATABASE_TIMEOUT: '1' } });
+    relay.freeze();
+    const launches = g.users.map((user, i) =>
+      user.api.post('/v1/launch', { product: 'autocad' }, { 'idempotency-key': `launch-${i}-autocad` }),
+    );
+    // Answered while the silence lasts (every statement and new connection gives up after a second).
+    const first = await Promise.race([Promise.all(launches).then(() => 'answered'), sleep(8_000).then(() => 'still waiting')]);
+    relay.thaw();
+    expect(first).toBe('answered');
+    const refusals: Refusal[] = (await Promise.all(launches)).map((r) => ({
+      status: r.status,
+      type: r.headers.get('content-type'),
+      retryAfter: r.headers.get('retry-after'),
+      code: r.body?.code,
+    }));
+    await expectOutageSurvived(g, [...refusals, ...(await launchAll(g.users))]);
   });
 });

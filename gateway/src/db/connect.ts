@@ -34,6 +34,8 @@ export interface Database {
 export interface ConnectOptions {
   url: string;
   poolSize?: number;
+  /** PostgreSQL: how long a statement or a new connection may go unanswered; none when absent. */
+  timeoutMs?: number;
   sqliteSync?: 'normal' | 'full';
 }
 
@@ -175,9 +177,28 @@ pg.types.setTypeParser(1700, (v) => Number(v));
  * - A COMMIT that PostgreSQL answers with ROLLBACK (a statement of the transaction had failed and
  *   the error was swallowed) is an error: pg reports it as a success.
  */
-function pipelinedConnection(client: pg.PoolClient): void {
+function pipelinedConnection(client: pg.PoolClient, timeoutMs: number | undefined): void {
   type Query = (...args: unknown[]) => Promise<pg.QueryResult>;
-  const query = client.query.bind(client) as unknown as Query;
+  const stream = (client as unknown as { connection: { stream: Writable } }).connection.stream;
+  const unwatched = client.query.bind(client) as unknown as Query;
+  // A server gone silent (a failover that left the connection open, a network dropping packets)
+  // would hold the statement until TCP gives up, minutes later: the connection is given up
+  // instead, its statements fail as a lost connection (503), and the pool opens another.
+  const query: Query =
+    timeoutMs === undefined
+      ? unwatched
+      : (...args) => {
+          const answer = unwatched(...args);
+          // A callback-style call answers nothing to watch (none is made here; pg's own would be).
+          if (typeof answer?.then !== 'function') return answer;
+          const timer = setTimeout(() => {
+            const silent = Object.assign(new Error(`no answer from PostgreSQL within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' });
+            stream.destroy(silent);
+          }, timeoutMs);
+          const settled = () => clearTimeout(timer);
+          answer.then(settled, settled);
+          return answer;
+        };
   const names = new Map<string, string>();
   /** Whether the session plans generically; null: unknown, a SET inside a transaction that rolled back was undone. */
   let generic: boolean | null = null;
@@ -200,7 +221,6 @@ function pipelinedConnection(client: pg.PoolClient): void {
   let begun: Promise<unknown> | null = null;
   /** A COMMIT was sent ahead (`COMMIT_AHEAD`): the transaction is over, and only Kysely's end of it may follow. */
   let ahead = false;
-  const stream = (client as unknown as { connection: { stream: Writable } }).connection.stream;
   let corked = false;
   const send = (text: string, values: unknown[] | undefined): Promise<pg.QueryResult> => {
     // What is sent in one turn leaves in one write: waking the backend costs more than the bytes.
@@ -273,7 +293,14 @@ export function connect(options: ConnectOptions): Database {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     // Pipeline mode: a query is written as soon as it is given, not after the previous one's answer
     // (pipelinedConnection sends a BEGIN or a COMMIT with the statement next to it).
-    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, pipeline: true } as pg.PoolConfig);
+    const { timeoutMs } = options;
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      pipeline: true,
+      // Also how long a request may wait for a free connection: far beyond any wait under load.
+      ...(timeoutMs !== undefined && { connectionTimeoutMillis: timeoutMs }),
+    } as pg.PoolConfig);
     // A connection dropped by the server (restart, failover, pg_terminate_backend): the pool
     // discards it and the next query opens another. Unheard, its 'error' event would end the
     // process: the pool hears it while the connection is idle, the connection's own listener while
@@ -281,7 +308,7 @@ export function connect(options: ConnectOptions): Database {
     pool.on('error', () => {});
     pool.on('connect', (client) => {
       client.on('error', () => {});
-      pipelinedConnection(client);
+      pipelinedConnection(client, timeoutMs);
     });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, engine: 'postgres', sqlite: null, close: () => db.destroy() };
@@ -361,8 +388,9 @@ const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
 /**
  * Checks that PostgreSQL accepts this DATABASE_URL with one connection of its own, before the pool
  * and the migrations: a server that is down, unreachable or refuses us becomes one ConfigError line
- * with the masked URL, instead of a stack trace from deep inside the migrator. The pool itself has
- * no connect timeout: under load its requests wait for a free connection, which must not fail.
+ * with the masked URL, instead of a stack trace from deep inside the migrator. The pool's own
+ * connect timeout is DATABASE_TIMEOUT, which also bounds a request's wait for a free connection:
+ * far beyond any wait under load (p99 under 100 ms), so only a server gone silent reaches it.
  */
 export async function checkPostgres(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS });
