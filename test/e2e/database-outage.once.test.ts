@@ -19,7 +19,7 @@ import { consoleSignIn } from '../harness/console';
 import { freshDatabase, pgAdminUrl, type TestDatabase } from '../harness/db';
 import { expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
-import { type Instance, instanceOf, viaInstance } from '../harness/instances';
+import { type Instance, instanceOf, viaInstance, withConcurrency } from '../harness/instances';
 import { spawnGateway } from '../harness/process';
 
 const open: { instance: Instance; database: TestDatabase }[] = [];
@@ -57,7 +57,12 @@ async function gatewayWithMembers(options: { via?: { port: number }; database?: 
   const gw = viaInstance(instance);
   await seedCatalog(gw);
   const team = await newTeam(gw, 10_000);
-  const users = await Promise.all(Array.from({ length: 30 }, () => newMember(gw, team, ['autocad', 'maya'])));
+  // A few at a time: with a short DATABASE_TIMEOUT, thirty sign-ups at once on a busy machine could
+  // wait that long for a connection before the test has begun.
+  const users = await withConcurrency(
+    4,
+    Array.from({ length: 30 }, () => () => newMember(gw, team, ['autocad', 'maya'])),
+  );
   return { database, instance, gw, team, users };
 }
 
@@ -244,15 +249,17 @@ describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('PostgreSQL awa
     expect(g.instance.proc.output()).toMatch(/too many connections for role/);
   });
 
-  it('the database gone silent (a failover that leaves the connections open): 503s within DATABASE_TIMEOUT, not a hang', async () => {
+  it('the database gone silent (a failover that leaves the connections open): 503s within DATABASE_TIMEOUT, not a hang', {
+    timeout: 60_000,
+  }, async () => {
     const relay = await relayTo(new URL(pgAdminUrl));
-    const g = await gatewayWithMembers({ via: relay, env: { DATABASE_TIMEOUT: '1' } });
+    const g = await gatewayWithMembers({ via: relay, env: { DATABASE_TIMEOUT: '5' } });
     relay.freeze();
     const launches = g.users.map((user, i) =>
       user.api.post('/v1/launch', { product: 'autocad' }, { 'idempotency-key': `launch-${i}-autocad` }),
     );
-    // Answered while the silence lasts (every statement and new connection gives up after a second).
-    const first = await Promise.race([Promise.all(launches).then(() => 'answered'), sleep(8_000).then(() => 'still waiting')]);
+    // Answered while the silence lasts: every statement and new connection gives up after 5 s.
+    const first = await Promise.race([Promise.all(launches).then(() => 'answered'), sleep(20_000).then(() => 'still waiting')]);
     relay.thaw();
     expect(first).toBe('answered');
     const refusals: Refusal[] = (await Promise.all(launches)).map((r) => ({

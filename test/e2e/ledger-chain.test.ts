@@ -164,7 +164,8 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', { shuffle: false }, 
     expect(late).toMatchObject({ lastId: lateEntries.at(-1)?.id, lastHash: lateEntries.at(-1)?.hash, count: 2, balance: 0 });
   });
 
-  it('flexgate ledger verify says the chain holds, against the JWKS and, with --trust, the root key', async () => {
+  // Eight runs of the CLI, each a process start: 4-5 s on an idle machine, past 30 s once in a full run.
+  it('flexgate ledger verify says the chain holds, against the JWKS and, with --trust, the root key', { timeout: 120_000 }, async () => {
     const plain = await verify(gw, teamA, key);
     expect(plain.code, plain.stderr).toBe(0);
     const count = ((await ledgerOf(fx, teamA)) as LedgerEntry[]).length;
