@@ -52,7 +52,6 @@ export async function adminEmailsOfTeam(db: Kysely<DB>, teamId: string): Promise
   return rows.map((r) => r.email);
 }
 
-/** Replaces an admin's key hash (a new key, or none: `revoked:` never equals a key's hash); ends its console sessions. */
 /**
  * Makes this transaction's change of an admin's key (rotation, revocation, removal) and a console
  * sign-in with that key run one after the other, so that no session opened with the old key
@@ -62,6 +61,7 @@ export async function lockAdmin(trx: Tx, adminId: string): Promise<void> {
   await serialize(trx, `admin:${adminId}`);
 }
 
+/** Replaces an admin's key hash (a new key, or none: `revoked:` never equals a key's hash); ends its console sessions. */
 export async function setAdminKeyHash(db: Kysely<DB>, adminId: string, keyHash: string): Promise<boolean> {
   const r = await db.updateTable('admins').set({ key_hash: keyHash }).where('id', '=', adminId).executeTakeFirst();
   await db.deleteFrom('console_sessions').where('admin_id', '=', adminId).execute();
