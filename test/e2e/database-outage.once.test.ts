@@ -23,11 +23,13 @@ import { type Instance, instanceOf, viaInstance, withConcurrency } from '../harn
 import { spawnGateway } from '../harness/process';
 
 const open: { instance: Instance; database: TestDatabase }[] = [];
+const relays: { cut(): Promise<void> }[] = [];
 afterAll(async () => {
   for (const { instance, database } of open) {
     await instance.close();
     await database.drop();
   }
+  for (const relay of relays) await relay.cut();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -147,7 +149,7 @@ async function relayTo(target: URL) {
       });
     });
   const port = await listen(0);
-  return {
+  const relay = {
     port,
     async cut() {
       for (const s of sockets) s.destroy();
@@ -169,6 +171,8 @@ async function relayTo(target: URL) {
       frozen = false;
     },
   };
+  relays.push(relay);
+  return relay;
 }
 
 /** A database owned by a role of its own (not a superuser: PostgreSQL holds it to a connection limit). */
