@@ -4,7 +4,8 @@
  * network between them is cut, the server lets the gateway have only one connection, and the
  * server goes silent with the connections open. The gateway must stay up, answer what it cannot do
  * as a 503 with Retry-After (the client retries those, with its Idempotency-Key), within
- * DATABASE_TIMEOUT when nothing answers, and charge each launch once.
+ * DATABASE_TIMEOUT when nothing answers, and charge each launch once. And the product's side: the
+ * `flexgate` CLI launching while the database is cut gets its entitlement once it is back.
  *
  * The gateway is a real process on a PostgreSQL database of its own, whatever the engine of the
  * pass, so the file runs once (`*.once.test.ts`); `pnpm test:sqlite` leaves it out with the other
@@ -15,6 +16,7 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
+import { cacheDirs, runFlexgate } from '../harness/client-e2e';
 import { consoleSignIn } from '../harness/console';
 import { freshDatabase, pgAdminUrl, type TestDatabase } from '../harness/db';
 import { expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog } from '../harness/fixtures';
@@ -24,7 +26,9 @@ import { spawnGateway } from '../harness/process';
 
 const open: { instance: Instance; database: TestDatabase }[] = [];
 const relays: { cut(): Promise<void> }[] = [];
+const dirs = cacheDirs();
 afterAll(async () => {
+  dirs.cleanup();
   for (const { instance, database } of open) {
     await instance.close();
     await database.drop();
@@ -273,5 +277,30 @@ describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('PostgreSQL awa
       code: r.body?.code,
     }));
     await expectOutageSurvived(g, [...refusals, ...(await launchAll(g.users))]);
+  });
+
+  it('a product launched while the database is cut gets its entitlement: the CLI retries the 503s until it is back', async () => {
+    const relay = await relayTo(new URL(pgAdminUrl));
+    const g = await gatewayWithMembers({ via: relay });
+    const user = g.users[0] as (typeof g.users)[number];
+    const common = ['--gateway', g.instance.url, '--cache-dir', dirs.make()];
+    const signin = await runFlexgate(['signin', '--user', user.autodeskId, ...common], { FLEXGATE_PASSWORD: user.password });
+    expect(signin.code, signin.stderr).toBe(0);
+
+    await relay.cut();
+    const launch = runFlexgate(['launch', 'autocad', ...common]);
+    // Back a second and a half after the launch first met the outage (a process start may take a while).
+    const met = () => /"msg":"(database unavailable|unhandled error)"/.test(g.instance.proc.output());
+    for (let waited = 0; !met() && waited < 20_000; waited += 50) await sleep(50);
+    expect(met(), 'the launch met the outage').toBe(true);
+    await sleep(1_500);
+    await relay.restore();
+
+    const ran = await launch;
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout).toMatch(/^Granted AutoCAD by flex/m);
+    expect(ran.stdout).toMatch(/tokens charged: 7\n/);
+    const charged = (await ledgerOf(g.gw, g.team)).filter((e) => e.kind === 'charge');
+    expect(charged.map((e) => [e.tokens, e.autodeskId, e.product])).toEqual([[-7, user.autodeskId, 'autocad']]);
   });
 });
