@@ -72,6 +72,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     });
     const applied = await migrate(database);
     if (applied.length > 0) logger.info('migrated', { applied });
+    database.watchStatements(config.databaseTimeoutMs);
     const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
     const sqliteFile = sqlitePath && sqlitePath !== ':memory:' ? sqlitePath : null;
     const writer = database.sqlite;

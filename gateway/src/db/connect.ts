@@ -28,13 +28,18 @@ export interface Database {
   readonly engine: Engine;
   /** The better-sqlite3 handle, for the few hot statements prepared once (BENCHMARKS.md). */
   readonly sqlite: SQLite.Database | null;
+  /**
+   * PostgreSQL: from now on, a statement unanswered for `ms` gives up its connection (a server gone
+   * silent). Called once the migrations ran: one may rightly wait minutes on another instance's.
+   */
+  watchStatements(ms: number): void;
   close(): Promise<void>;
 }
 
 export interface ConnectOptions {
   url: string;
   poolSize?: number;
-  /** PostgreSQL: how long a statement or a new connection may go unanswered; none when absent. */
+  /** PostgreSQL: how long a new connection may take to open, or a request wait for a free one. */
   timeoutMs?: number;
   sqliteSync?: 'normal' | 'full';
 }
@@ -177,28 +182,25 @@ pg.types.setTypeParser(1700, (v) => Number(v));
  * - A COMMIT that PostgreSQL answers with ROLLBACK (a statement of the transaction had failed and
  *   the error was swallowed) is an error: pg reports it as a success.
  */
-function pipelinedConnection(client: pg.PoolClient, timeoutMs: number | undefined): void {
+function pipelinedConnection(client: pg.PoolClient, watch: { ms: number | undefined }): void {
   type Query = (...args: unknown[]) => Promise<pg.QueryResult>;
   const stream = (client as unknown as { connection: { stream: Writable } }).connection.stream;
   const unwatched = client.query.bind(client) as unknown as Query;
   // A server gone silent (a failover that left the connection open, a network dropping packets)
   // would hold the statement until TCP gives up, minutes later: the connection is given up
   // instead, its statements fail as a lost connection (503), and the pool opens another.
-  const query: Query =
-    timeoutMs === undefined
-      ? unwatched
-      : (...args) => {
-          const answer = unwatched(...args);
-          // A callback-style call answers nothing to watch (none is made here; pg's own would be).
-          if (typeof answer?.then !== 'function') return answer;
-          const timer = setTimeout(() => {
-            const silent = Object.assign(new Error(`no answer from PostgreSQL within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' });
-            stream.destroy(silent);
-          }, timeoutMs);
-          const settled = () => clearTimeout(timer);
-          answer.then(settled, settled);
-          return answer;
-        };
+  const query: Query = (...args) => {
+    const answer = unwatched(...args);
+    const ms = watch.ms;
+    // A callback-style call answers nothing to watch (none is made here; pg's own would be).
+    if (ms === undefined || typeof answer?.then !== 'function') return answer;
+    const timer = setTimeout(() => {
+      stream.destroy(Object.assign(new Error(`no answer from PostgreSQL within ${ms / 1000} s`), { code: 'ETIMEDOUT' }));
+    }, ms);
+    const settled = () => clearTimeout(timer);
+    answer.then(settled, settled);
+    return answer;
+  };
   const names = new Map<string, string>();
   /** Whether the session plans generically; null: unknown, a SET inside a transaction that rolled back was undone. */
   let generic: boolean | null = null;
@@ -306,18 +308,28 @@ export function connect(options: ConnectOptions): Database {
     // process: the pool hears it while the connection is idle, the connection's own listener while
     // it is lent out between two statements (its statements then fail, the request with them).
     pool.on('error', () => {});
+    const watch: { ms: number | undefined } = { ms: undefined };
     pool.on('connect', (client) => {
       client.on('error', () => {});
-      pipelinedConnection(client, timeoutMs);
+      pipelinedConnection(client, watch);
     });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, engine: 'postgres', sqlite: null, close: () => db.destroy() };
+    return {
+      db,
+      engine: 'postgres',
+      sqlite: null,
+      watchStatements: (ms) => {
+        watch.ms = ms;
+      },
+      close: () => db.destroy(),
+    };
   }
   if (!url.startsWith('sqlite:')) throw new Error(`unsupported DATABASE_URL: ${url}`);
   const path = url.slice('sqlite:'.length);
   const handle = openSqlite(path, url, options.sqliteSync ?? 'normal');
   const db = new Kysely<DB>({ dialect: sqliteDialect(handle) });
-  return { db, engine: 'sqlite', sqlite: handle, close: () => db.destroy() };
+  // One process's file: no server to go silent.
+  return { db, engine: 'sqlite', sqlite: handle, watchStatements: () => {}, close: () => db.destroy() };
 }
 
 /** Opens (creating it and its directory if absent) a SQLite file; a path that cannot hold one is a ConfigError. */
