@@ -135,6 +135,33 @@ describe('CSV import (R14)', () => {
     }
   });
 
+  it('R11, R14: a file and an invitation of the same new person at once: one of the two creates the person, never both', async () => {
+    for (let round = 0; round < 6; round++) {
+      const team = await newTeam(gw);
+      const admin = (await newAdmin(gw, [team])).api;
+      const tag = Math.random().toString(36).slice(2, 8);
+      const person = `both.${tag}@example.com`;
+      const upload = {
+        api: admin,
+        method: 'POST',
+        path: `/v1/teams/${team}/members/import`,
+        body: `name,email,products\nBoth Ways,${person},autocad\n`,
+        headers: { 'content-type': 'text/csv' },
+      };
+      const invite = { api: admin, method: 'POST', path: `/v1/teams/${team}/members`, body: { invite: `Both Ways <${person}>` } };
+      const answers = await simultaneously(round % 2 === 0 ? [upload, invite] : [invite, upload]);
+      const imported = expectStatus(answers[round % 2 === 0 ? 0 : 1]!, 200);
+      const invited = answers[round % 2 === 0 ? 1 : 0]!;
+      // The invitation either made the person (and the file updated them) or met the file's
+      // person and was refused as already invited; both saying "created" was the bug.
+      expect([201, 409], `round ${round}`).toContain(invited.status);
+      expect(imported.created + (invited.status === 201 ? 1 : 0), `round ${round}`).toBe(1);
+      expect(imported.updated).toBe(1 - imported.created);
+      const [member] = (await allMembers(admin, team)).filter((m) => m.autodeskId === person);
+      expect(member?.status).toBe('invited');
+    }
+  });
+
   it('R14: quoted fields, CRLF, a BOM and blank lines; a file-level problem applies nothing', async () => {
     const team = await newTeam(gw);
     const admin = (await newAdmin(gw, [team])).api;

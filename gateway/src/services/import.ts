@@ -1,7 +1,7 @@
 import type { ImportResult } from '@flexgate/shared';
 import { listProductKeys } from '../db/repos/catalog';
 import { insertInvitations } from '../db/repos/invitations';
-import { existingMembers, upsertMembers } from '../db/repos/members';
+import { upsertMembers } from '../db/repos/members';
 import { inTransaction, serialize } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { invalid } from '../domain/errors';
@@ -44,30 +44,26 @@ export async function importMembers(ctx: ServiceContext, teamId: string, csv: st
     for (let i = 0; i < plan.rows.length; i += IMPORT_STEP) {
       if (i > 0) await nextTurn();
       const batch = plan.rows.slice(i, i + IMPORT_STEP);
-      const emails = batch.map((r) => r.email);
-      const members = await existingMembers(trx, teamId, emails);
-      const rows = batch.map((r) => ({
-        autodeskId: r.email,
-        name: r.name,
-        guest: r.guest,
-        allProducts: r.allProducts,
-        products: r.products,
-        status: members.get(r.email) ?? ('invited' as const),
-      }));
-      await upsertMembers(trx, teamId, rows, nowIso);
-      const invited = rows.filter((r) => !members.has(r.autodeskId) && r.status === 'invited');
+      const inserted = await upsertMembers(
+        trx,
+        teamId,
+        batch.map((r) => ({ autodeskId: r.email, name: r.name, guest: r.guest, allProducts: r.allProducts, products: r.products })),
+        nowIso,
+      );
       await insertInvitations(
         trx,
-        invited.map((r) => ({
-          id: newId('inv', 9),
-          teamId,
-          autodeskId: r.autodeskId,
-          tokenHash: sha256(newSecret('inv')),
-          expiresAt,
-          createdAt: nowIso,
-        })),
+        batch
+          .filter((r) => inserted.has(r.email))
+          .map((r) => ({
+            id: newId('inv', 9),
+            teamId,
+            autodeskId: r.email,
+            tokenHash: sha256(newSecret('inv')),
+            expiresAt,
+            createdAt: nowIso,
+          })),
       );
-      fresh += rows.filter((r) => !members.has(r.autodeskId)).length;
+      fresh += inserted.size;
     }
     // One entry for the file, not one per row: the counts and the addresses it touched.
     await audit(trx, origin, nowIso, {

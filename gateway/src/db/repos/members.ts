@@ -327,24 +327,11 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   return out;
 }
 
-/** Which of `ids` are members of the team already, and with which status (for imports). */
-export async function existingMembers(db: Kysely<DB>, teamId: string, ids: readonly string[]): Promise<Map<string, 'active' | 'invited'>> {
-  const out = new Map<string, 'active' | 'invited'>();
-  for (const part of chunks(ids)) {
-    const rows = await db
-      .selectFrom('members')
-      .select(['autodesk_id', 'status'])
-      .where('team_id', '=', teamId)
-      .where('autodesk_id', 'in', part)
-      .execute();
-    for (const r of rows) out.set(r.autodesk_id, r.status);
-  }
-  return out;
-}
-
 /**
- * Writes many members at once (imports): new ones inserted, existing ones updated in place
- * (their status kept), and every listed member's product selection replaced. Batched, so that
+ * Writes many members at once (imports): new ones inserted as invited, existing ones updated in
+ * place (their status kept), and every listed member's product selection replaced. Returns the
+ * addresses it inserted: decided by the insert itself, so that a member added by someone else
+ * meanwhile (committed or not) counts as existing, never as created twice. Batched, so that
  * 10,000 rows are a few dozen statements rather than tens of thousands.
  */
 export async function upsertMembers(
@@ -355,33 +342,43 @@ export async function upsertMembers(
     name: string;
     guest: boolean;
     allProducts: boolean;
-    status: 'active' | 'invited';
     products: readonly string[];
   }[],
   createdAt: string,
-): Promise<void> {
+): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  const values = (part: typeof rows) =>
+    part.map((r) => ({
+      team_id: teamId,
+      autodesk_id: r.autodeskId,
+      name: r.name,
+      guest: r.guest ? 1 : 0,
+      all_products: r.allProducts ? 1 : 0,
+      status: 'invited' as const,
+      created_at: createdAt,
+    }));
   for (const part of chunks(rows)) {
-    await db
+    const fresh = await db
       .insertInto('members')
-      .values(
-        part.map((r) => ({
-          team_id: teamId,
-          autodesk_id: r.autodeskId,
-          name: r.name,
-          guest: r.guest ? 1 : 0,
-          all_products: r.allProducts ? 1 : 0,
-          status: r.status,
-          created_at: createdAt,
-        })),
-      )
-      .onConflict((oc) =>
-        oc.columns(['team_id', 'autodesk_id']).doUpdateSet((eb) => ({
-          name: eb.ref('excluded.name'),
-          guest: eb.ref('excluded.guest'),
-          all_products: eb.ref('excluded.all_products'),
-        })),
-      )
+      .values(values(part))
+      .onConflict((oc) => oc.columns(['team_id', 'autodesk_id']).doNothing())
+      .returning('autodesk_id')
       .execute();
+    for (const r of fresh) inserted.add(r.autodesk_id);
+    const existing = part.filter((r) => !inserted.has(r.autodeskId));
+    if (existing.length > 0) {
+      await db
+        .insertInto('members')
+        .values(values(existing))
+        .onConflict((oc) =>
+          oc.columns(['team_id', 'autodesk_id']).doUpdateSet((eb) => ({
+            name: eb.ref('excluded.name'),
+            guest: eb.ref('excluded.guest'),
+            all_products: eb.ref('excluded.all_products'),
+          })),
+        )
+        .execute();
+    }
     await db
       .deleteFrom('member_products')
       .where('team_id', '=', teamId)
@@ -396,4 +393,5 @@ export async function upsertMembers(
     [...new Set(r.products)].map((p) => ({ team_id: teamId, autodesk_id: r.autodeskId, product_key: p })),
   );
   for (const part of chunks(products)) await db.insertInto('member_products').values(part).execute();
+  return inserted;
 }
