@@ -28,7 +28,8 @@ export async function inTransaction<T>(db: Kysely<DB>, fn: (trx: Tx) => Promise<
  * signing key: every kid is different; a member's products or invitation, and its removal; a
  * team's defaults; a product's rate: each read for its audit entry and e-mail before being
  * replaced; an admin's key, and a console sign-in that looked it up; a user's revocation, and a
- * refresh of one of its sign-ins; a team's CSV imports, each reading which members are new).
+ * refresh of one of its sign-ins) and a team's CSV imports (two files naming the same people in
+ * other orders would each wait for rows the other holds, and one start over).
  * PostgreSQL: a transaction-scoped advisory lock, released at commit or rollback; under READ
  * COMMITTED the statements after it see what the previous holder committed. SQLite: nothing to do,
  * every write transaction already holds the database's write lock (BEGIN IMMEDIATE,

@@ -37,8 +37,8 @@ export async function importMembers(ctx: ServiceContext, teamId: string, csv: st
   const nowIso = now.toISOString();
   const expiresAt = addMs(now, INVITATION_MS).toISOString();
   const created = await inTransaction(ctx.db, async (trx) => {
-    // One import of a team at a time: a file uploaded twice at once (a double click) then counts and
-    // invites each new person once, as one after the other would.
+    // One import of a team at a time: a file uploaded twice at once (a double click) or two files
+    // naming the same people then apply one after the other, not row by row against each other.
     await serialize(trx, `import:${teamId}`);
     let fresh = 0;
     for (let i = 0; i < plan.rows.length; i += IMPORT_STEP) {
