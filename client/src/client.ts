@@ -15,7 +15,7 @@ import {
 import { z } from 'zod';
 import { AllowanceRejected, allowanceKeysOf, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
 import { type CachedEntitlement, createDiskStore, createEntitlementCache, type VerifiedCacheEntry } from './cache';
-import { createClockFloor } from './floor';
+import { createClockFloor, issuedAt } from './floor';
 import { createHttp, GatewayUnreachableError, type Http, type HttpOptions, type HttpResponse } from './http';
 import {
   createProvisionalStore,
@@ -67,6 +67,11 @@ export interface SignInRecord {
   /** Single-use: each refresh answers the next one (absent: a gateway without refresh tokens). */
   refreshToken?: string;
   signedInAt: string;
+  /**
+   * When to renew `token`, by this machine's clock: its life as the gateway gave it, counted from
+   * when it came (the two clocks may disagree by minutes). Absent in older records: `expiresAt`.
+   */
+  renewAt?: string;
   /** The clock floor when written (floor.ts). */
   seenAt?: string;
 }
@@ -221,45 +226,65 @@ export function createClient(options: ClientOptions): FlexgateClient {
    */
   let refreshing: Promise<SignInRecord | null> | null = null;
   function renewed(stale: SignInRecord): Promise<SignInRecord | null> {
-    refreshing ??= (async () => {
-      try {
-        const current = (await signedIn()) ?? stale;
-        if (current.token !== stale.token && !expiresSoon(current)) return current;
-        if (!current.refreshToken) return null;
-        let res: HttpResponse;
-        try {
-          res = await request({ method: 'POST', path: '/v1/token/refresh', body: { refreshToken: current.refreshToken } });
-        } catch (err) {
-          if (err instanceof GatewayUnreachableError) return null;
-          throw err;
-        }
-        if (res.status === 409) {
-          // Another process of this user refreshed a moment ago: its record has the new tokens.
-          await new Promise((r) => setTimeout(r, 250));
-          const theirs = await signedIn();
-          return theirs && theirs.token !== current.token ? theirs : null;
-        }
-        const parsed = signInResponse.safeParse(res.body);
-        if (res.status !== 200 || !parsed.success) return null;
-        const record: SignInRecord = {
-          ...current,
-          token: parsed.data.token,
-          expiresAt: parsed.data.expiresAt,
-          ...(parsed.data.refreshToken !== undefined && { refreshToken: parsed.data.refreshToken }),
-        };
-        await store.write('signin.json', record);
-        // The offline allowance renews with the sign-in it belongs to (best effort).
-        await refreshAllowance(record).catch(() => {});
-        return record;
-      } finally {
+    refreshing ??= refresh(stale)
+      .finally(() => {
         refreshing = null;
-      }
-    })();
+      })
+      .then(async (done) => {
+        // The offline allowance renews with the sign-in it belongs to (best effort), once the
+        // refresh is over: its own request may need the sign-in renewed, and must not wait for itself.
+        if (done.rotated) await refreshAllowance(done.record).catch(() => {});
+        return done.record;
+      });
     return refreshing;
   }
 
+  async function refresh(
+    stale: SignInRecord,
+  ): Promise<{ record: SignInRecord; rotated: true } | { record: SignInRecord | null; rotated: false }> {
+    const current = (await signedIn()) ?? stale;
+    if (current.token !== stale.token && !expiresSoon(current)) return { record: current, rotated: false };
+    if (!current.refreshToken) return { record: null, rotated: false };
+    let res: HttpResponse;
+    try {
+      res = await request({ method: 'POST', path: '/v1/token/refresh', body: { refreshToken: current.refreshToken } });
+    } catch (err) {
+      if (err instanceof GatewayUnreachableError) return { record: null, rotated: false };
+      throw err;
+    }
+    if (res.status === 409) {
+      // Another process of this user refreshed a moment ago: its record has the new tokens.
+      await new Promise((r) => setTimeout(r, 250));
+      const theirs = await signedIn();
+      return { record: theirs && theirs.token !== current.token ? theirs : null, rotated: false };
+    }
+    const parsed = signInResponse.safeParse(res.body);
+    if (res.status !== 200 || !parsed.success) return { record: null, rotated: false };
+    const record: SignInRecord = {
+      ...current,
+      token: parsed.data.token,
+      expiresAt: parsed.data.expiresAt,
+      renewAt: renewAtOf(parsed.data.token, parsed.data.expiresAt),
+      ...(parsed.data.refreshToken !== undefined && { refreshToken: parsed.data.refreshToken }),
+    };
+    await store.write('signin.json', record);
+    return { record, rotated: true as const };
+  }
+
+  /**
+   * A token's life is `expiresAt` less its `iat`, both the gateway's clock; renewed a quarter of it
+   * (a minute at most) before it ends by this machine's, so that a clock minutes ahead neither
+   * renews at every request nor finds every new token already "about to expire".
+   */
+  function renewAtOf(token: string, expiresAt: string): string {
+    const life = Date.parse(expiresAt) - issuedAt(token);
+    if (!(life > 0)) return new Date(Date.parse(expiresAt) - 60_000).toISOString();
+    return new Date(now().getTime() + life - Math.min(60_000, life / 4)).toISOString();
+  }
+
   function expiresSoon(user: SignInRecord): boolean {
-    return Date.parse(user.expiresAt) - now().getTime() < 60_000;
+    const renewAt = Date.parse(user.renewAt ?? '') || Date.parse(user.expiresAt) - 60_000;
+    return !(renewAt > now().getTime());
   }
 
   /**
@@ -493,6 +518,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
         autodeskId: autodeskId.trim().toLowerCase(),
         token: parsed.data.token,
         expiresAt: parsed.data.expiresAt,
+        renewAt: renewAtOf(parsed.data.token, parsed.data.expiresAt),
         ...(parsed.data.refreshToken !== undefined && { refreshToken: parsed.data.refreshToken }),
         signedInAt: now().toISOString(),
       };

@@ -83,7 +83,8 @@ async function latestKept(store: DiskStore): Promise<number> {
   return latest;
 }
 
-function issuedAt(text: string): number {
+/** The `iat` of a compact JWS, in ms, unverified (NaN when it has none). */
+export function issuedAt(text: string): number {
   const payload = JWS.exec(text)?.[1];
   if (!payload) return Number.NaN;
   try {
