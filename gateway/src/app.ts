@@ -161,17 +161,25 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
     if (deps.ready && !deps.ready()) return problemResponse(c, 'service-unavailable', 'The gateway is shutting down.');
     return c.json({ ok: true, engine: deps.database.engine });
   });
-  // Operator key, FLEXGATE_METRICS_TOKEN, or a loopback peer (a scraper on the same host).
+  // Operator key, FLEXGATE_METRICS_TOKEN, or, only while no such token is set, a loopback peer (a
+  // scraper on the same host). Behind a reverse proxy every peer is loopback: the token closes that.
   app.get('/metrics', (c) => {
     const header = c.req.header('authorization') ?? '';
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    const { operatorKey, metricsToken } = deps.config;
     const allowed =
       (bearer !== undefined &&
-        ((deps.config.operatorKey !== undefined && constantTimeEquals(bearer, deps.config.operatorKey)) ||
-          (deps.config.metricsToken !== undefined && constantTimeEquals(bearer, deps.config.metricsToken)))) ||
-      (bearer === undefined && isLoopback(peerAddress(c)));
+        ((operatorKey !== undefined && constantTimeEquals(bearer, operatorKey)) ||
+          (metricsToken !== undefined && constantTimeEquals(bearer, metricsToken)))) ||
+      (bearer === undefined && metricsToken === undefined && isLoopback(peerAddress(c)));
     if (!allowed)
-      return problemResponse(c, 'forbidden', 'GET /metrics answers loopback peers, the operator key and FLEXGATE_METRICS_TOKEN.');
+      return problemResponse(
+        c,
+        'forbidden',
+        metricsToken === undefined
+          ? 'GET /metrics answers loopback peers and the operator key (or FLEXGATE_METRICS_TOKEN, once set).'
+          : 'GET /metrics answers FLEXGATE_METRICS_TOKEN and the operator key.',
+      );
     return c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
   // Someone who opens the gateway's address in a browser wants the console; a script, where to go.

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLogger } from '../../gateway/src/lib/logger';
 import { freshDatabase, type TestDatabase, testEngine } from '../harness/db';
 import { newMember, newTeam, seedCatalog } from '../harness/fixtures';
-import type { TestGateway } from '../harness/gateway';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { Api, expectStatus } from '../harness/http';
 
 /**
@@ -40,8 +40,9 @@ afterAll(async () => {
   await database?.drop();
 });
 
-const scrape = async (token?: string) => {
-  const r = await (token ? gw.anon.as(token) : gw.anon).get('/metrics');
+/** GET /metrics with FLEXGATE_METRICS_TOKEN, another bearer, or (null) none. */
+const scrape = async (token: string | null = metricsToken) => {
+  const r = await (token !== null ? gw.anon.as(token) : gw.anon).get('/metrics');
   return {
     status: r.status,
     type: r.headers.get('content-type') ?? '',
@@ -205,12 +206,27 @@ describe('GET /metrics (issue 8)', () => {
     expect(warmAnswers((await scrape()).text) - before).toBe(6);
   });
 
-  it('answers loopback scrapers, the operator key and FLEXGATE_METRICS_TOKEN; refuses any other credential', async () => {
-    expect((await scrape()).status).toBe(200);
+  it('with FLEXGATE_METRICS_TOKEN set, answers it and the operator key only: a loopback peer without it (a reverse proxy) is refused', async () => {
     expect((await scrape(operatorKey)).status).toBe(200);
     expect((await scrape(metricsToken)).status).toBe(200);
-    const refused = await scrape('not-the-token');
-    expect(refused.status).toBe(403);
-    expect(refused.type).toContain('application/problem+json');
+    for (const refused of [await scrape('not-the-token'), await scrape(null)]) {
+      expect(refused.status).toBe(403);
+      expect(refused.type).toContain('application/problem+json');
+    }
+    // Through a proxy on the same host: the peer is loopback, the caller is not.
+    const proxied = await gw.anon.get('/metrics', { 'x-forwarded-for': '203.0.113.9' });
+    expect(proxied.status).toBe(403);
+  });
+
+  it('without FLEXGATE_METRICS_TOKEN, answers a loopback scraper with no credential', async () => {
+    const plain = await startTestGateway();
+    try {
+      const r = await plain.anon.get('/metrics');
+      expect(r.status).toBe(200);
+      expect(String(r.body)).toMatch(/^# HELP /m);
+      expect((await plain.anon.as('not-the-operator-key').get('/metrics')).status).toBe(403);
+    } finally {
+      await plain.close();
+    }
   });
 });
