@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import SQLite from 'better-sqlite3';
@@ -345,6 +345,7 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
   }
   let handle: SQLite.Database | null = null;
   try {
+    if (path !== ':memory:') createPrivately(path);
     handle = new SQLite(path);
     handle.pragma('journal_mode = WAL');
     handle.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -364,6 +365,20 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
 }
 
 /**
+ * A new database file readable by its owner only: it holds the private signing and root keys
+ * (sealed only with FLEXGATE_KEK). SQLite gives its -wal and -shm files the same mode. An existing
+ * file keeps the mode its operator gave it.
+ */
+function createPrivately(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch {
+    // There already (another process of a cluster may have made it meanwhile), or not creatable
+    // here: SQLite's own open then says which.
+  }
+}
+
+/**
  * mkdir -p, one level at a time. Node 20's `mkdirSync(dir, {recursive: true})` never returns for a
  * directory under one that exists but cannot hold it (`/proc/x`: ENOENT, then EEXIST for `/proc`,
  * again and again), so `DATABASE_URL=sqlite:/proc/x/y.db` would spin the gateway forever.
@@ -373,7 +388,8 @@ function makeDirectory(dir: string): void {
   const parent = dirname(dir);
   if (parent !== dir) makeDirectory(parent);
   try {
-    mkdirSync(dir);
+    // Its owner's only, as the database file in it.
+    mkdirSync(dir, 0o700);
   } catch (error) {
     // Another process of a cluster may have made it meanwhile.
     if ((error as { code?: unknown }).code !== 'EEXIST' || !isDirectory(dir)) throw error;
