@@ -20,6 +20,7 @@ import * as m019 from './migrations/019_spend';
 import * as m020 from './migrations/020_rollups_without_rowid';
 import * as m021 from './migrations/021_usage_folds';
 import * as m022 from './migrations/022_expected_rows';
+import * as m023 from './migrations/023_ledger_chain_required';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -51,6 +52,7 @@ function provider(database: Database): MigrationProvider {
         '020_rollups_without_rowid': { up: (db) => m020.up(db, engine) },
         '021_usage_folds': { up: (db) => m021.up(db, engine) },
         '022_expected_rows': { up: (db) => m022.up(db, engine) },
+        '023_ledger_chain_required': { up: (db) => m023.up(db, engine) },
       };
     },
   };
