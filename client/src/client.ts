@@ -140,6 +140,9 @@ export interface FlexgateClient {
   close(): Promise<void>;
 }
 
+/** The life a cached entitlement must have left to launch without asking the gateway. */
+const CACHE_FIRST_LIFE_MS = 60_000;
+
 const launchResponse = z.object({
   granted: z.literal(true),
   source: z.enum(['subscription', 'trial', 'flex']),
@@ -543,10 +546,13 @@ export function createClient(options: ClientOptions): FlexgateClient {
       await tick();
       const user = await signedIn();
       if (!user) return { granted: false, code: 'unauthorized', reason: 'Not signed in: run `flexgate signin` first.' };
+      let kept: VerifiedCacheEntry | null = null;
       if (!opts.fresh) {
-        // A relaunch while the entitlement is valid needs no network at all.
-        const hit = await cache.get(user.autodeskId, product, opts.team);
-        if (hit) return fromCache(hit);
+        // A relaunch while the entitlement is valid needs no network at all; one about to end (or
+        // in the skew's grace past its exp) is renewed by the gateway first: from the cache, the
+        // product would stop before its first heartbeat could renew it.
+        kept = await cache.get(user.autodeskId, product, opts.team);
+        if (kept && kept.claims.exp * 1000 - now().getTime() >= CACHE_FIRST_LIFE_MS) return fromCache(kept);
       }
       // Reported first, so the provisional session (opened at its original launch time) is the
       // one this launch finds open: R7 then charges nothing more.
@@ -575,7 +581,8 @@ export function createClient(options: ClientOptions): FlexgateClient {
           failure = err;
         }
       }
-      const hit = opts.fresh ? await cache.get(user.autodeskId, product, opts.team) : null;
+      // The gateway away: what the cache holds runs until its exp, as an outage allows.
+      const hit = opts.fresh ? await cache.get(user.autodeskId, product, opts.team) : kept;
       if (hit) return fromCache(hit);
       return offline(user, product, opts, failure);
     },

@@ -93,4 +93,23 @@ describe('the real client, its clock and the access token', () => {
     }
     expect((await ledger(gw, team)).filter((e) => e.kind === 'charge')).toHaveLength(1);
   });
+
+  it.each([
+    ['in the last minute of the cached entitlement', 20],
+    ['in the skew allowed past its exp', -12],
+  ])('a relaunch %s asks the gateway and gets a longer one, not one that stops at once', async (_, secondsBeforeExp) => {
+    const { gw, team, account, client, later } = await setUp(600, 0);
+    await within(client.signIn(account.autodeskId, account.password), 'sign-in');
+    const first = granted(await client.launch('autocad'));
+    const exp = Date.parse(first.expiresAt);
+    const start = Date.parse(first.session?.startsAt ?? '');
+    // Well within its life the cache answers, with no request.
+    await later(exp - start - 5 * 60 * SECOND);
+    expect(granted(await client.launch('autocad'))).toMatchObject({ fromCache: true });
+    await later(exp - start - secondsBeforeExp * SECOND);
+    const relaunch = granted(await client.launch('autocad'));
+    expect(relaunch).toMatchObject({ fromCache: false, charged: 0 });
+    expect(Date.parse(relaunch.expiresAt)).toBeGreaterThan(exp + 60 * SECOND);
+    expect((await ledger(gw, team)).filter((e) => e.kind === 'charge')).toHaveLength(1);
+  });
 });
