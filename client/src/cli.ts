@@ -296,6 +296,12 @@ async function hold(
   }
   if (outcome.ended) {
     log(`Closed: session ${outcome.ended.session} charged ${outcome.ended.charged}, refunded ${outcome.ended.refunded}.`);
+  } else if (outcome.othersRunning) {
+    const others = outcome.othersRunning === 1 ? 'another copy' : `${outcome.othersRunning} other copies`;
+    const keep = outcome.othersRunning === 1 ? 'keeps' : 'keep';
+    log(`Closed; ${others} of ${command.product} on this machine ${keep} the session open, and the last to close ends it.`);
+  } else if (outcome.notEnded) {
+    log(`Closed, but the session could not be ended (${outcome.notEnded}); it runs out on the gateway.`);
   } else log('Closed.');
   return EXIT.ok;
 }

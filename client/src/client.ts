@@ -15,6 +15,7 @@ import {
 import { z } from 'zod';
 import { AllowanceRejected, allowanceKeysOf, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
 import { type CachedEntitlement, createDiskStore, createEntitlementCache, type VerifiedCacheEntry } from './cache';
+import { createCopies, type RunningCopy } from './copies';
 import { createClockFloor, issuedAt } from './floor';
 import { createHttp, GatewayUnreachableError, type Http, type HttpOptions, type HttpResponse } from './http';
 import {
@@ -125,6 +126,11 @@ export interface FlexgateClient {
   signIn(autodeskId: string, password: string): Promise<{ autodeskId: string; expiresAt: string }>;
   signOut(): Promise<void>;
   launch(product: string, options?: LaunchOptions): Promise<LaunchResult>;
+  /**
+   * Records a copy of `product` running on this machine in session `sessionId` (runProduct does):
+   * its release says how many other copies of that session still run here, which keep it open.
+   */
+  attach(product: string, sessionId: string): Promise<RunningCopy>;
   /** What a launch would do now (granted or refused, the tokens it would charge, the balance after), asking the gateway; nothing changes. Throws when it cannot ask. */
   preview(product: string, options?: { team?: string }): Promise<LaunchPreview>;
   heartbeat(ref: SessionRef): Promise<LaunchResult>;
@@ -207,6 +213,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
     return res;
   }
   const provisional = createProvisionalStore(store);
+  const copies = createCopies(store, () => now());
   // The verifier's own trusted keys: whichever keys the client trusts for entitlements, it trusts for allowances.
   const allowanceKeys = allowanceKeysOf(keys);
   const allowances = createAllowanceStore(store, { gatewayUrl, issuer, keys: allowanceKeys });
@@ -607,6 +614,8 @@ export function createClient(options: ClientOptions): FlexgateClient {
         return { granted: false, code: 'gateway-unreachable', reason: err.message };
       }
     },
+
+    attach: (product, sessionId) => copies.attach(product, sessionId),
 
     async end({ product, sessionId, machine: on }) {
       await tick();

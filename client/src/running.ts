@@ -1,5 +1,6 @@
 import type { SessionEndResponse } from '@flexgate/shared';
 import type { FlexgateClient } from './client';
+import type { RunningCopy } from './copies';
 import type { Grant, Refusal, VerifiedGrant } from './types';
 
 export interface RunOptions {
@@ -36,7 +37,11 @@ export type RunEvent =
   | { type: 'stopped'; outcome: RunOutcome };
 
 export type RunOutcome =
-  | { reason: 'closed'; ended: SessionEndResponse | null }
+  /**
+   * `othersRunning`: copies of the session still running on this machine, which keep it open (not
+   * ended); `notEnded`: why the end could not be sent (the session then runs out on the gateway).
+   */
+  | { reason: 'closed'; ended: SessionEndResponse | null; othersRunning?: number; notEnded?: string }
   | { reason: 'entitlement-expired'; message: string }
   /** The gateway refused the session itself (R7a: refunded and void): the product stops at once. */
   | { reason: 'session-refused'; refusal: Refusal; message: string };
@@ -85,10 +90,16 @@ export function runProduct(client: FlexgateClient, product: string, first: Grant
     settle = resolve;
   });
   const emit = (event: RunEvent) => options.onEvent?.(event);
+  // This copy, among the copies of its session on this machine (none for subscriptions, trials and provisional launches).
+  const attach = (g: Grant): Promise<RunningCopy | null> =>
+    !g.provisional && g.session ? client.attach(product, g.session.id).catch(() => null) : Promise.resolve(null);
+  let copy = attach(first);
+  const release = async () => (await copy)?.release().catch(() => 0) ?? 0;
 
   function finish(outcome: RunOutcome): RunOutcome {
     if (finished) return outcome;
     finished = true;
+    void release();
     clearTimeout(heartbeatTimer);
     clearTimeout(expiryTimer);
     emit({ type: 'stopped', outcome });
@@ -126,6 +137,10 @@ export function runProduct(client: FlexgateClient, product: string, first: Grant
     if (finished) return;
     if (result.granted && !result.provisional) {
       const nextSession = grant.session?.id !== undefined && result.session?.id !== grant.session.id;
+      if (result.session?.id !== grant.session?.id) {
+        void release();
+        copy = attach(result);
+      }
       grant = result;
       lastRefusal = null;
       emit({ type: 'renewed', grant: result, nextSession });
@@ -172,11 +187,15 @@ export function runProduct(client: FlexgateClient, product: string, first: Grant
       if (finished) return done;
       let ended: SessionEndResponse | null = null;
       clearTimeout(heartbeatTimer);
+      const othersRunning = await release();
+      // Another copy of this session runs here: it keeps the day (and ends it when it closes).
+      if (othersRunning > 0) return finish({ reason: 'closed', ended: null, othersRunning });
       if (!grant.provisional && grant.session) {
         try {
           ended = await client.end({ product, sessionId: grant.session.id, ...machine });
-        } catch {
-          // Closing offline: the session simply runs out on the gateway.
+        } catch (err) {
+          // Closing offline (or signed out meanwhile): the session simply runs out on the gateway.
+          return finish({ reason: 'closed', ended: null, notEnded: err instanceof Error ? err.message : String(err) });
         }
       }
       return finish({ reason: 'closed', ended });

@@ -3,6 +3,8 @@
  * clock: heartbeats past 24 hours (R7) and closing within 5 minutes (R7a). The client's clock and
  * the gateway's move together (SharedClock + POST /v1/test/clock); both keep running from there.
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createClient, type FlexgateClient, type LaunchResult, type RunEvent, runProduct } from '@flexgate/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { balance, cacheDirs, ledger, type ProcessGateway, runFlexgate, SharedClock, startProcessGateway } from '../harness/client-e2e';
@@ -219,6 +221,41 @@ it('R7a: a running product whose session was refunded elsewhere stops at its nex
   expect(relaunch.code, relaunch.stderr).toBe(0);
   expect(JSON.parse(relaunch.stdout)).toMatchObject({ granted: true, fromCache: false, charged: 7 });
   expect((await balance(gw, team)).balance).toBe(43);
+}, 60_000);
+
+it('R7a: two copies of a product on one machine: the first closed within 5 minutes leaves the session to the other, which runs on; the last close ends it', async () => {
+  const { team, env } = await cliMember(await at(24 * 5 * HOUR));
+  const copy = (holdSec: number) =>
+    runFlexgate(['launch', 'autocad', '--machine', 'ws-two', '--run', '--hold', String(holdSec), '--heartbeat', '1'], env);
+  const first = copy(2);
+  while (!(await ledger(gw, team)).some((e) => e.kind === 'charge')) await new Promise((r) => setTimeout(r, 50));
+  const second = copy(6);
+  const [a, b] = await Promise.all([first, second]);
+  expect(a.code, a.stderr).toBe(0);
+  expect(a.stderr.trim().split('\n').at(-1)).toMatch(/^Closed; another copy of autocad on this machine keeps the session open/);
+  // The second kept running past the first's close (its heartbeats renewed), then closed the day.
+  expect(b.code, b.stderr).toBe(0);
+  expect(b.stderr).toMatch(/Heartbeat: entitlement renewed/);
+  expect(b.stderr.trim().split('\n').at(-1)).toMatch(/^Closed: session \S+ charged 0, refunded 7\.$/);
+  expect((await ledger(gw, team)).map((e) => [e.kind, e.tokens])).toEqual([
+    ['purchase', 50],
+    ['charge', -7],
+    ['refund', 7],
+  ]);
+}, 60_000);
+
+it('a product closed after its sign-in was removed says the session could not be ended, not just "Closed."', async () => {
+  const { team, env } = await cliMember(await at(24 * 6 * HOUR));
+  const run = runFlexgate(['launch', 'autocad', '--machine', 'ws-out', '--run', '--hold', '2', '--heartbeat', '60'], env);
+  while (!(await ledger(gw, team)).some((e) => e.kind === 'charge')) await new Promise((r) => setTimeout(r, 50));
+  rmSync(join(env.FLEXGATE_CACHE_DIR, 'signin.json'));
+  const outcome = await run;
+  expect(outcome.code, outcome.stderr).toBe(0);
+  expect(outcome.stderr.trim().split('\n').at(-1)).toMatch(
+    /^Closed, but the session could not be ended \(Not signed in.*\); it runs out on the gateway\.$/,
+  );
+  // Nothing was refunded: the gateway never heard the close.
+  expect((await ledger(gw, team)).map((e) => e.kind)).toEqual(['purchase', 'charge']);
 }, 60_000);
 
 it('R7a: flexgate launch --run --machine, held a second, closes as that machine: refunded (exit 0)', async () => {
