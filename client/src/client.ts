@@ -477,9 +477,10 @@ export function createClient(options: ClientOptions): FlexgateClient {
         continue;
       }
       const refusal = refusalFrom(res);
-      // The gateway looked at it and said no (access, tokens, product): its decision stands and
-      // it has the record. Anything else (not understood, not signed in, busy) is kept for later.
-      if ([403, 404, 409].includes(res.status)) {
+      // The gateway looked at it and said no (access, tokens, product, or a report it will never
+      // take, such as one past 28 hours): its decision stands. Anything else (not signed in, busy,
+      // unreachable) is kept for later.
+      if ([400, 403, 404, 409, 422].includes(res.status)) {
         await provisional.remove(record);
         result.rejected.push({ record, code: refusal.code, reason: refusal.reason });
       } else {

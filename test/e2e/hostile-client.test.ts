@@ -510,6 +510,18 @@ describe('a hostile client, offline', { shuffle: false }, () => {
           }),
         );
       }
+      // A launch dated 40 hours back: past the 28 hours a report may come in, refused for good (400).
+      writeFileSync(
+        join(provisionalDir, `${prefix}__too-old.json`),
+        JSON.stringify({
+          id: `${allowance.id}.2`,
+          autodeskId: account.autodeskId,
+          product: 'autocad',
+          team,
+          launchedAt: new Date(expMs - 40 * HOUR).toISOString(),
+          expiresAt: allowance.expiresAt,
+        }),
+      );
       // And slot 0, already reported for AutoCAD, copied as a Revit launch: a second product for one slot.
       writeFileSync(
         join(provisionalDir, `${prefix}__copied-slot.json`),
@@ -545,8 +557,14 @@ describe('a hostile client, offline', { shuffle: false }, () => {
       result = await restarted().reconcile();
       expect(result.unreachable).toBe(false);
       expect(result.reported.map((r) => r.id).sort()).toEqual([`${allowance.id}.0`, `${allowance.id}.1`]);
-      expect(result.rejected.map((r) => r.record.id).sort()).toEqual([...invented, `${allowance.id}.0`].sort());
+      expect(result.rejected.map((r) => r.record.id).sort()).toEqual([...invented, `${allowance.id}.0`, `${allowance.id}.2`].sort());
       for (const r of result.rejected) {
+        if (r.record.id === `${allowance.id}.2`) {
+          // Dropped, not re-sent at every launch and listed as pending for ever.
+          expect(r.code).toBe('invalid-request');
+          expect(r.reason).toMatch(/too old: provisional launches must be reported within 28 hours/);
+          continue;
+        }
         if (r.record.product === 'revit') {
           // Its Idempotency-Key (the slot's id) was used for the AutoCAD report: a conflict, not a charge.
           expect(r.code).toBe('conflict');
