@@ -41,7 +41,8 @@ const HELP: Record<CommandName, string> = {
   signin: `Usage: flexgate signin --user AUTODESK_ID [--password P]
 
 Signs in to the gateway and keeps the sign-in in the cache directory: launches need it,
-and offline launches need one less than 24 hours old. Without --trust (or $FLEXGATE_TRUST)
+and so does the offline allowance the gateway gives with it (launches while the gateway is
+away, until at most 24 hours after the last contact). Without --trust (or $FLEXGATE_TRUST)
 the first sign-in pins the gateway's root key and says so; a configured trust always wins.
 
 Options:
@@ -400,6 +401,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         const day = v[key];
         if (day !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw usage(`--${key} must be a day such as 2026-03-15, not "${day}"`);
       }
+      if (v.from !== undefined && v.to !== undefined && v.from > v.to) throw usage(`--from ${v.from} is after --to ${v.to}`);
       return { name, ...(v.from !== undefined && { from: v.from }), ...(v.to !== undefined && { to: v.to }), ...common };
     }
     case 'ledger': {

@@ -99,6 +99,7 @@ describe('parseCli', () => {
       ['launch', 'a', '--team', '-h'],
       ['usage', '--from', '2026-3-1'],
       ['usage', '--to', 'yesterday'],
+      ['usage', '--from', '2026-12-10', '--to', '2026-12-01'],
       ['ledger'],
       ['ledger', 'check', '--team', 't1', '--admin-key', 'k'],
       ['ledger', 'verify', '--admin-key', 'k'],
