@@ -89,7 +89,10 @@ describe('usage reports (R15)', () => {
     const viaFormat = await admin.api.get(`${q}&format=csv`);
     expect(viaFormat.body).toBe(csvRes.body);
 
-    expect((await admin.api.get(`/v1/teams/${team}/usage?from=2026-03-17&to=2026-03-01`)).status).toBe(400);
+    const backwards = await admin.api.get(`/v1/teams/${team}/usage?from=2026-03-17&to=2026-03-01`);
+    expect(backwards.status).toBe(400);
+    // The days as asked (to is the last day included), not the instants the range becomes.
+    expect(backwards.body.detail).toBe('The range is empty: from 2026-03-17 is after its last day, 2026-03-01.');
     expect((await admin.api.get(`/v1/teams/${team}/usage?by=week`)).status).toBe(400);
     await expectLedgerMatchesBalance(gw, team);
   });

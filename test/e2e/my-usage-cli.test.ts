@@ -52,12 +52,16 @@ describe('flexgate usage', () => {
       total: { tokens: 7, sessions: 1 },
     });
 
-    // A day that is not one is the CLI's usage error (2); a range the gateway refuses is a refusal (3).
+    // A day that is not one, or a range backwards, is the CLI's usage error (2); a range the gateway
+    // refuses (past 3 years) is a refusal (3).
     const bad = await runFlexgate(['usage', '--from', 'last-week', ...common]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--from must be a day such as 2026-03-15');
     const backwards = await runFlexgate(['usage', '--from', today, '--to', '2020-01-01', ...common]);
-    expect(backwards.code).toBe(3);
-    expect(backwards.stderr).toMatch(/^flexgate: .*range is empty/m);
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr).toContain(`--from ${today} is after --to 2020-01-01`);
+    const tooLong = await runFlexgate(['usage', '--from', '2020-01-01', '--to', today, ...common]);
+    expect(tooLong.code).toBe(3);
+    expect(tooLong.stderr).toMatch(/^flexgate: .*at most 3 years/m);
   }, 60_000);
 });

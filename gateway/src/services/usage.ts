@@ -15,7 +15,7 @@ type Query = { from?: string | undefined; to?: string | undefined; by: 'user' | 
 /** R15: a report's range, checked: not empty, at most 3 years (the team report and a user's own). */
 export function usageRange(ctx: ServiceContext, q: { from?: string | undefined; to?: string | undefined }) {
   const r = reportRange(q.from, q.to, ctx.clock.now());
-  if (r.to <= r.from) throw invalid(`The range is empty: from ${r.from} is not before to ${r.to}.`);
+  if (r.to <= r.from) throw invalid(`The range is empty: from ${r.from.slice(0, 10)} is after its last day, ${lastDayOf(r.to)}.`);
   if (Date.parse(r.to) - Date.parse(r.from) > 3 * 366 * DAY_MS) throw invalid('A usage report covers at most 3 years.');
   return r;
 }
