@@ -101,6 +101,67 @@ describe('configuration messages', () => {
     expect(maskUrl('postgres://u@h/db')).toBe('postgres://u@h/db');
     expect(maskUrl('sqlite:./data/flexgate.db')).toBe('sqlite:./data/flexgate.db');
   });
+
+  it('masks everything up to the last @ of a malformed URL, whatever surrounds it', () => {
+    const cases: [string, string][] = [
+      [' postgres://app:Sup3rSecret@db.example/flex', ' postgres://app:***@db.example/flex'],
+      ['postgres:/app:Sup3rSecret@db.example/flex', 'postgres:/***@db.example/flex'],
+      ['smtp:/mailer:MailPassw0rd@mail.example', 'smtp:/***@mail.example'],
+      ['postgres://postgres:p@ssw#rd@127.0.0.1:5432/nodb', 'postgres://postgres:***@127.0.0.1:5432/nodb'],
+      ['postgres://postgres:p/ss?w#rd@127.0.0.1/db', 'postgres://postgres:***@127.0.0.1/db'],
+      ['app:Sup3rSecret@db.example/flex', 'app:***@db.example/flex'],
+      ['Sup3rSecret@db.example', '***@db.example'],
+      ['sqlite:./data@2/flexgate.db', 'sqlite:./data@2/flexgate.db'],
+    ];
+    for (const [url, masked] of cases) expect(maskUrl(url), url).toBe(masked);
+  });
+
+  it('never echoes the password of an invalid DATABASE_URL or SMTP_URL', () => {
+    const env = {
+      DATABASE_URL: ' postgres://app:Sup3rSecret@db.example/flex',
+      SMTP_URL: 'smtp:/mailer:MailPassw0rd@mail.example',
+    };
+    const lines = problems(env);
+    expect(lines).toEqual([
+      'DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DATABASE, not " postgres://app:***@db.example/flex": remove the spaces or line breaks around it',
+      'SMTP_URL must be smtp://HOST:PORT or smtps://USER:PASSWORD@HOST, not "smtp:/***@mail.example"',
+    ]);
+    const [db] = problems({ DATABASE_URL: 'postgres:/app:Sup3rSecret@db.example/flex' });
+    expect(db).not.toContain('Sup3rSecret');
+  });
+
+  it('refuses a PostgreSQL URL pg cannot read as written: a bad port, an unencoded / ? or # in the password', () => {
+    const encode = 'a / ? or # in the user or password must be percent-encoded as %2F %3F %23';
+    const cases: [string, string][] = [
+      ['postgres://postgres:pw@127.0.0.1:abc/x', 'it is not a valid URL (check the host and the port)'],
+      ['postgres://postgres:p/ss@127.0.0.1:5432/x', encode],
+      ['postgres://postgres:p?ss@127.0.0.1:5432/x', encode],
+      ['postgres://postgres:p@ssw#rd@127.0.0.1:5432/nodb', encode],
+      ['postgres://postgres:12/ss@127.0.0.1/x', encode],
+      ['postgres://postgres:p@ss/w@127.0.0.1/x', encode],
+    ];
+    for (const [url, reason] of cases) {
+      const lines = problems({ DATABASE_URL: url });
+      expect(lines, url).toHaveLength(1);
+      expect(lines[0], url).toMatch(/^DATABASE_URL must be /);
+      expect(lines[0], url).toContain(`: ${reason}`);
+      expect(lines[0], url).not.toMatch(/pw@|p\/ss|p\?ss|ssw#rd|12\/ss|ss\/w/);
+    }
+  });
+
+  it('takes every PostgreSQL URL pg reads as meant: encoded passwords, sockets, IPv6, query options', () => {
+    for (const url of [
+      'postgres://postgres:p%2Fs%23s%3Fw%40rd@127.0.0.1:5432/flex',
+      'postgresql://u:p@ss@db.example/flex',
+      'postgres://u@/flex?host=/var/run/postgresql',
+      'postgres:///flex?host=/var/run/postgresql',
+      'postgres://u:pw@[::1]:5432/flex',
+      'postgres://u:pw@db.example/flex?sslmode=require&application_name=a@b',
+      'postgres://u:p%ss@db.example/flex',
+    ]) {
+      expect(loadConfig({ DATABASE_URL: url }).databaseUrl, url).toBe(url);
+    }
+  });
 });
 
 describe('command line', () => {

@@ -10,6 +10,8 @@ interface Rule<T> {
   readonly expects: string;
   /** Never echoed whole in a message: `text` shows only its length, `url` hides its password. */
   readonly secret?: 'text' | 'url';
+  /** Why an invalid value is invalid, when the shape in `expects` does not make it plain. */
+  readonly reason?: (value: string) => string | undefined;
 }
 
 /** One environment variable: its rule, its default as a user would write it, and what it does. */
@@ -17,17 +19,19 @@ interface Variable<S extends z.ZodType> {
   readonly schema: S;
   readonly expects: string;
   readonly secret: 'text' | 'url' | undefined;
+  readonly reason?: (value: string) => string | undefined;
   /** The text used when the variable is unset or empty; undefined: the setting stays off. */
   readonly default: string | undefined;
   readonly meaning: string;
 }
 
 function variable<T>(rule: Rule<T>, defaultText: string, meaning: string): Variable<z.ZodType<T, string>> {
-  return { schema: rule.schema, expects: rule.expects, secret: rule.secret, default: defaultText, meaning };
+  return { schema: rule.schema, expects: rule.expects, secret: rule.secret, reason: rule.reason, default: defaultText, meaning };
 }
 
 function unlessSet<T>(rule: Rule<T>, meaning: string): Variable<z.ZodOptional<z.ZodType<T, string>>> {
-  return { schema: rule.schema.optional(), expects: rule.expects, secret: rule.secret, default: undefined, meaning };
+  const { schema, expects, secret, reason } = rule;
+  return { schema: schema.optional(), expects, secret, reason, default: undefined, meaning };
 }
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER, unit = ''): Rule<number> {
@@ -87,9 +91,11 @@ const powerOfTwo = (min: number): Rule<number> => ({
 });
 
 const databaseUrl: Rule<string> = {
-  schema: z.string().refine((u) => /^sqlite:./.test(u) || /^postgres(ql)?:\/\/./.test(u)),
+  schema: z.string().refine((u) => /^sqlite:./.test(u) || (/^postgres(ql)?:\/\/./.test(u) && postgresUrlProblem(u) === undefined)),
   expects: 'sqlite:PATH, sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DATABASE',
   secret: 'url',
+  reason: (u) =>
+    u.trim() !== u ? 'remove the spaces or line breaks around it' : /^postgres(ql)?:\/\/./.test(u) ? postgresUrlProblem(u) : undefined,
 };
 
 const smtpUrl: Rule<string> = {
@@ -318,9 +324,62 @@ export class ConfigError extends Error {
   }
 }
 
-/** A URL with its password (userinfo or `?password=`) replaced by `***`, fit for messages and logs. */
+/**
+ * A URL with whatever could be a credential replaced by `***`, fit for messages and logs, however
+ * malformed it is: everything between the scheme (and its slashes) and the last @, but for the user
+ * name of a well-formed `scheme://USER:PASSWORD@`; and a `?password=`.
+ */
 export function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^/?#]*@/i, '$1***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
+  return maskUserinfo(url).replace(/([?&]password=)[^&#]*/gi, '$1***');
+}
+
+function maskUserinfo(url: string): string {
+  const at = url.lastIndexOf('@');
+  if (at < 0) return url;
+  const scheme = /^\s*[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '';
+  // A SQLite URL is a path: an @ in it belongs to a file name.
+  if (/^\s*sqlite:$/i.test(scheme)) return url;
+  const slashes = /^\/*/.exec(url.slice(scheme.length))?.[0] ?? '';
+  const start = scheme.length + slashes.length;
+  if (at < start) return url;
+  const credentials = url.slice(start, at);
+  const colon = credentials.indexOf(':');
+  // Only `scheme://USER:` is sure to be a user name; without the `//` or the colon it may be the password.
+  const wellFormed = scheme !== '' && slashes === '//';
+  if (wellFormed && colon < 0) return url;
+  const user = wellFormed ? credentials.slice(0, colon + 1) : '';
+  return `${url.slice(0, start)}${user}***@${url.slice(at + 1)}`;
+}
+
+const PERCENT_ENCODE = 'a / ? or # in the user or password must be percent-encoded as %2F %3F %23';
+
+/**
+ * Why pg could not use this postgres:// URL as meant, or undefined. pg reads it with the WHATWG URL
+ * parser, which throws on a port that is not a number (a TypeError naming no variable) and ends the
+ * host at the first / ? or #: an unencoded one in the password either throws or moves the host.
+ */
+export function postgresUrlProblem(text: string): string | undefined {
+  const url = parseLikePg(text);
+  if (url === undefined) {
+    const credentials = text.slice(text.indexOf('//') + 2, Math.max(text.lastIndexOf('@'), 0));
+    return /[/?#]/.test(credentials) ? PERCENT_ENCODE : 'it is not a valid URL (check the host and the port)';
+  }
+  // pg ignores a fragment, and no database name or user-less query holds an @: a password cut short.
+  if (url.hash !== '' || url.pathname.includes('@') || (url.username === '' && url.search.includes('@'))) return PERCENT_ENCODE;
+  return undefined;
+}
+
+/** pg-connection-string's parse: spaces and stray % encoded first, and `user@/db` (a Unix socket) given a placeholder host. */
+function parseLikePg(text: string): URL | undefined {
+  const encoded = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(text) ? encodeURI(text).replace(/%25(\d\d)/g, '%$1') : text;
+  for (const candidate of [encoded, encoded.replace('@/', '@___DUMMY___/')]) {
+    try {
+      return new URL(candidate);
+    } catch {
+      // the next candidate, as pg does
+    }
+  }
+  return undefined;
 }
 
 function shown(v: Variable<z.ZodType>, value: string): string {
@@ -345,7 +404,9 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
     throw new ConfigError(
       NAMES.filter((name) => invalid.has(name)).map((name) => {
         const v: Variable<z.ZodType> = VARIABLES[name];
-        return `${labels[name] ?? name} must be ${v.expects}, not ${shown(v, String(input[name]))}`;
+        const value = String(input[name]);
+        const reason = v.reason?.(value);
+        return `${labels[name] ?? name} must be ${v.expects}, not ${shown(v, value)}${reason ? `: ${reason}` : ''}`;
       }),
     );
   }

@@ -158,6 +158,29 @@ describe('starting the gateway: help and configuration problems', () => {
     expectOneLine(ended, /cannot create the directory \/proc\/flexgate-nowhere for the SQLite database/);
   });
 
+  it('a DATABASE_URL with a leading space or a missing slash: one line, the password never echoed', async () => {
+    for (const url of [' postgres://app:Sup3rSecret@db.example/flex', 'postgres:/app:Sup3rSecret@db.example/flex']) {
+      const ended = await runGateway({ DATABASE_URL: url, PORT: '0' });
+      expectOneLine(ended, /^flexgate: DATABASE_URL must be sqlite:PATH/);
+      expect(ended.stderr).not.toContain('Sup3rSecret');
+    }
+  });
+
+  it('a PostgreSQL URL pg cannot read (a port that is not a number, an unencoded / ? or # in the password): one line naming DATABASE_URL, exit 2', async () => {
+    const cases: [string, RegExp][] = [
+      ['postgres://postgres:pw@127.0.0.1:abc/x', /not "postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:abc\/x": it is not a valid URL/],
+      ['postgres://postgres:p/ssw0rd@127.0.0.1:5432/x', /must be percent-encoded as %2F %3F %23$/],
+      ['postgres://postgres:p?ssw0rd@127.0.0.1:5432/x', /must be percent-encoded as %2F %3F %23$/],
+      ['postgres://postgres:p@ssw#rd@127.0.0.1:5432/nodb', /not "postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/nodb": a \/ \? or #/],
+    ];
+    const ended = await Promise.all(cases.map(([url]) => runGateway({ DATABASE_URL: url, PORT: '0' })));
+    cases.forEach(([url, line], i) => {
+      const run = ended[i] as Ended;
+      expect(expectOneLine(run, line), url).toMatch(/^flexgate: DATABASE_URL must be /);
+      expect(run.stderr, url).not.toMatch(/pw@|p\/ssw0rd|p\?ssw0rd|ssw#rd/);
+    });
+  });
+
   it('a request that arrives while the database is being prepared waits and is answered, not refused', async () => {
     // A port that was free a moment ago: the test must know it before the gateway says anything.
     const probe = createServer();
