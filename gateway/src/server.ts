@@ -8,6 +8,7 @@ import { checkPostgres, connect, type Database } from './db/connect';
 import { migrate } from './db/migrate';
 import { forgetAnswersBefore } from './db/repos/idempotency';
 import { foldAllUsage } from './db/repos/usage-fold';
+import { sqliteStartProblem } from './db/sqlite-problems';
 import { createLaunchStore, type LaunchStore } from './launch/store';
 import { AdjustableClock, type Clock, systemClock } from './lib/clock';
 import { jsonLogger, type Logger } from './lib/logger';
@@ -60,6 +61,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   let checkpointer: Checkpointer | null = null;
   let keys: KeyRing;
   const metrics = new Metrics();
+  const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
   try {
     // A root key file that cannot be used stops the start before the database is touched.
     const rootKey = config.rootKeyFile === undefined ? undefined : await readRootKeyFile(config.rootKeyFile);
@@ -73,7 +75,6 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const applied = await migrate(database);
     if (applied.length > 0) logger.info('migrated', { applied });
     database.watchStatements(config.databaseTimeoutMs);
-    const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
     const sqliteFile = sqlitePath && sqlitePath !== ':memory:' ? sqlitePath : null;
     const writer = database.sqlite;
     checkpointer =
@@ -105,7 +106,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     await store?.close().catch(() => {});
     await checkpointer?.stop().catch(() => {});
     await database?.close().catch(() => {});
-    throw error;
+    throw (sqlitePath !== null ? sqliteStartProblem(error, sqlitePath) : undefined) ?? error;
   }
   const db: Database = database;
   const launchStore: LaunchStore = store;

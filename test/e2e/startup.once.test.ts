@@ -10,15 +10,18 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { variables } from '../../gateway/src/config';
+import { connect, type Database } from '../../gateway/src/db/connect';
+import { migrate } from '../../gateway/src/db/migrate';
 import { builtGateway } from '../harness/built-gateway';
-import { pgAdminUrl } from '../harness/db';
+import { freshDatabase, pgAdminUrl } from '../harness/db';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -29,18 +32,25 @@ interface Ended {
   stderr: string;
 }
 
+/** Another user to run the gateway as (root only). */
+interface User {
+  uid: number;
+  gid: number;
+}
+
 /**
  * Runs the gateway until it exits (or kills it after `timeoutMs`: a gateway that should have
  * stopped and did not fails the test). The environment is the caller's minus every variable the
  * gateway reads, so a PORT or DATABASE_URL of the machine running the tests cannot leak in.
  */
-function runGateway(env: Record<string, string>, args: string[] = [], timeoutMs = 30_000): Promise<Ended> {
+function runGateway(env: Record<string, string>, args: string[] = [], timeoutMs = 30_000, as?: User): Promise<Ended> {
   const base = { ...process.env };
   for (const v of variables) delete base[v.name];
   const child = spawn(process.execPath, [builtGateway(), ...args], {
     cwd: root,
     env: { ...base, HOST: '127.0.0.1', FLEXGATE_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...as,
   });
   let stdout = '';
   let stderr = '';
@@ -67,6 +77,29 @@ function expectOneLine(ended: Ended, line: RegExp): string {
   expect(ended.stderr + ended.stdout, context).not.toMatch(/\n\s+at |Error:/);
   return lines[0] as string;
 }
+
+/** A database migrated by this version, then marked as migrated by a newer one (a migration this code lacks). */
+async function migratedByNewer(url: string): Promise<void> {
+  const database = connect({ url });
+  try {
+    await migrate(database);
+    await sql`insert into kysely_migration (name, timestamp) values ('999_future', '2099-01-01T00:00:00.000Z')`.execute(database.db);
+  } finally {
+    await database.close();
+  }
+}
+
+/** A migrated SQLite database in a directory of its own; the handle stays open for the caller. */
+async function migratedSqlite(name: string): Promise<{ path: string; database: Database }> {
+  mkdirSync(join(dir, name));
+  const path = join(dir, name, 'flexgate.db');
+  const database = connect({ url: `sqlite:${path}` });
+  await migrate(database);
+  return { path, database };
+}
+
+const NEWER =
+  /^flexgate: the database was migrated by a newer flexgate \(migration 999_future, unknown to this version\): run that version or a newer one$/;
 
 let dir = '';
 /** A SQLite URL in a directory that does not exist yet: it exists afterwards only if the gateway created it. */
@@ -181,6 +214,46 @@ describe('starting the gateway: help and configuration problems', () => {
     });
   });
 
+  it('a SQLite database migrated by a newer flexgate: one line naming the migration, exit 2', async () => {
+    const path = join(dir, 'newer', 'flexgate.db');
+    mkdirSync(dirname(path));
+    await migratedByNewer(`sqlite:${path}`);
+    expectOneLine(await runGateway({ DATABASE_URL: `sqlite:${path}`, PORT: '0' }), NEWER);
+  });
+
+  it('a SQLite database another process keeps write-locked beyond 10 s: one line, exit 2', async () => {
+    const { path, database } = await migratedSqlite('locked');
+    database.sqlite?.exec('begin immediate');
+    try {
+      const ended = await runGateway({ DATABASE_URL: `sqlite:${path}`, PORT: '0' }, [], 25_000);
+      expectOneLine(ended, new RegExp(`^flexgate: the SQLite database ${path} stayed locked by another process for more than 10 s`));
+    } finally {
+      database.sqlite?.exec('rollback');
+      await database.close();
+    }
+  }, 40_000);
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'SQLite -wal and -shm files left by root, the gateway started as another user: one line naming them, exit 2',
+    async () => {
+      const { path, database } = await migratedSqlite('readonly');
+      await database.close();
+      const nobody = { uid: 65534, gid: 65534 };
+      chmodSync(dir, 0o755);
+      chownSync(dirname(path), nobody.uid, nobody.gid);
+      chownSync(path, nobody.uid, nobody.gid);
+      // What a start as root leaves behind: files the other user may read but not write.
+      for (const leftover of [`${path}-wal`, `${path}-shm`]) writeFileSync(leftover, '', { mode: 0o644 });
+      const ended = await runGateway({ DATABASE_URL: `sqlite:${path}`, PORT: '0' }, [], 30_000, nobody);
+      expectOneLine(
+        ended,
+        new RegExp(
+          `^flexgate: the SQLite database ${path} cannot be written by user \\S+: ${path}-wal, ${path}-shm are not writable by it`,
+        ),
+      );
+    },
+  );
+
   it('a request that arrives while the database is being prepared waits and is answered, not refused', async () => {
     // A port that was free a moment ago: the test must know it before the gateway says anything.
     const probe = createServer();
@@ -231,6 +304,16 @@ describe.skipIf(process.env.FLEXGATE_TEST_SKIP_POSTGRES === '1')('starting the g
     const name = `flexgate_missing_${randomBytes(4).toString('hex')}`;
     const ended = await runGateway({ DATABASE_URL: url(null, name), PORT: '0' });
     expectOneLine(ended, new RegExp(`PostgreSQL at .+ refused the connection \\(database "${name}" does not exist\\): create it`));
+  });
+
+  it('a database migrated by a newer flexgate: one line naming the migration, exit 2', async () => {
+    const database = await freshDatabase('postgres');
+    try {
+      await migratedByNewer(database.url);
+      expectOneLine(await runGateway({ DATABASE_URL: database.url, PORT: '0' }), NEWER);
+    } finally {
+      await database.drop();
+    }
   });
 
   it('a role that does not exist: one line naming it, exit 2', async () => {

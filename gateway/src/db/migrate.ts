@@ -1,4 +1,5 @@
 import { type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { ConfigError } from '../config';
 import type { Database } from './connect';
 import * as m001 from './migrations/001_init';
 import * as m002 from './migrations/002_admin';
@@ -62,6 +63,19 @@ function provider(database: Database): MigrationProvider {
 export async function migrate(database: Database, upTo?: string): Promise<string[]> {
   const migrator = new Migrator({ db: database.db, provider: provider(database) });
   const { error, results } = upTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(upTo);
-  if (error) throw error instanceof Error ? error : new Error(String(error));
+  if (error) throw newerDatabase(error) ?? (error instanceof Error ? error : new Error(String(error)));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Kysely refuses a database that records a migration this code does not have: a newer flexgate
+ * migrated it (a downgrade), which the operator fixes by running that version, not a bug to report.
+ */
+function newerDatabase(error: unknown): ConfigError | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  const missing = /previously executed migration (\S+) is missing/.exec(message)?.[1];
+  if (missing === undefined) return undefined;
+  return new ConfigError([
+    `the database was migrated by a newer flexgate (migration ${missing}, unknown to this version): run that version or a newer one`,
+  ]);
 }
