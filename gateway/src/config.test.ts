@@ -178,6 +178,18 @@ describe('command line', () => {
     expect(problems({}, ['--', '--cluster', '2'])).toEqual([]);
   });
 
+  it('refuses several workers on one in-memory SQLite database: each worker would have its own', () => {
+    const refusal = /with DATABASE_URL=sqlite::memory: would give every worker its own database; use a SQLite file or PostgreSQL/;
+    expect(problems({ DATABASE_URL: 'sqlite::memory:', FLEXGATE_CLUSTER: '2' })).toEqual([
+      expect.stringMatching(new RegExp(`^FLEXGATE_CLUSTER=2 ${refusal.source}`)),
+    ]);
+    expect(problems({ DATABASE_URL: 'sqlite::memory:' }, ['--cluster', '4'])).toEqual([
+      expect.stringMatching(new RegExp(`^--cluster 4 ${refusal.source}`)),
+    ]);
+    expect(problems({ DATABASE_URL: 'sqlite:./data/flexgate.db', FLEXGATE_CLUSTER: '2' })).toEqual([]);
+    expect(problems({ DATABASE_URL: 'sqlite::memory:', FLEXGATE_CLUSTER: '1' })).toEqual([]);
+  });
+
   it('refuses unknown options, missing values and stray arguments in one line each', () => {
     expect(problems({}, ['--frob'])).toEqual(['unknown option --frob; pnpm gateway --help lists the options']);
     expect(problems({}, ['--cluster'])).toEqual(['--cluster needs a value: --cluster N']);

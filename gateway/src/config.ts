@@ -418,6 +418,13 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
   if (e.FLEXGATE_KEK_PREVIOUS !== undefined && e.FLEXGATE_KEK_PREVIOUS === e.FLEXGATE_KEK) {
     throw new ConfigError(['FLEXGATE_KEK_PREVIOUS equals FLEXGATE_KEK: give the key being rotated out, or unset it']);
   }
+  // Each worker would open its own empty in-memory database: answers alternating between them.
+  if (e.FLEXGATE_CLUSTER > 1 && e.DATABASE_URL === 'sqlite::memory:') {
+    const cluster = labels.FLEXGATE_CLUSTER ? `${labels.FLEXGATE_CLUSTER} ${e.FLEXGATE_CLUSTER}` : `FLEXGATE_CLUSTER=${e.FLEXGATE_CLUSTER}`;
+    throw new ConfigError([
+      `${cluster} with DATABASE_URL=sqlite::memory: would give every worker its own database; use a SQLite file or PostgreSQL, or no cluster`,
+    ]);
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,

@@ -214,6 +214,11 @@ describe('starting the gateway: help and configuration problems', () => {
     });
   });
 
+  it('--cluster 2 on an in-memory SQLite database: one line, exit 2 (each worker would have its own database)', async () => {
+    const ended = await runGateway({ DATABASE_URL: 'sqlite::memory:', PORT: '0' }, ['--cluster', '2']);
+    expectOneLine(ended, /^flexgate: --cluster 2 with DATABASE_URL=sqlite::memory: would give every worker its own database/);
+  });
+
   it('a SQLite database migrated by a newer flexgate: one line naming the migration, exit 2', async () => {
     const path = join(dir, 'newer', 'flexgate.db');
     mkdirSync(dirname(path));
