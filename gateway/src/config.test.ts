@@ -69,6 +69,21 @@ describe('configuration messages', () => {
     expect(smtp).toContain('"http://mailer:***@mail.example.com"');
   });
 
+  it('trims secrets read from files: a trailing newline is not part of the key', () => {
+    const key = 'op_0123456789abcdef';
+    const token = 'metrics_0123456789abcdef';
+    const kek = Buffer.alloc(32, 7).toString('base64');
+    const config = loadConfig({
+      FLEXGATE_OPERATOR_KEY: `${key}\n`,
+      FLEXGATE_METRICS_TOKEN: ` ${token}\r\n`,
+      FLEXGATE_KEK: `${kek}\n`,
+    });
+    expect(config).toMatchObject({ operatorKey: key, metricsToken: token, kek });
+    expect(problems({ FLEXGATE_OPERATOR_KEY: '   short-key    \n' })).toEqual([
+      'FLEXGATE_OPERATOR_KEY must be a value of at least 16 characters, not a 9-character value',
+    ]);
+  });
+
   it('counts an empty variable as unset: the default, not port 0 or an empty key', () => {
     const config = loadConfig({ PORT: '', FLEXGATE_OPERATOR_KEY: '', DATABASE_URL: '', FLEXGATE_RATE_LIMIT: '' });
     expect(config.port).toBe(8787);

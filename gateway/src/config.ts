@@ -62,14 +62,18 @@ const flag: Rule<boolean> = {
   expects: 'on or off (also 1/0, true/false, yes/no)',
 };
 
+// Secrets often come from files (Docker and Kubernetes secrets, `$(cat key)`), whose trailing
+// newline would otherwise become part of the key, and every bearer compared against it would fail.
+const trimmed = z.string().transform((v) => v.trim());
+
 const secretText = (min: number): Rule<string> => ({
-  schema: z.string().min(min),
+  schema: trimmed.pipe(z.string().min(min)),
   expects: `a value of at least ${min} characters`,
   secret: 'text',
 });
 
 const kek: Rule<string> = {
-  schema: z.string().refine((k) => /^[A-Za-z0-9+/_-]{43}=?$/.test(k) && Buffer.from(k, 'base64').length === 32),
+  schema: trimmed.refine((k) => /^[A-Za-z0-9+/_-]{43}=?$/.test(k) && Buffer.from(k, 'base64').length === 32),
   expects: '32 bytes in base64 or base64url (openssl rand -base64 32)',
   secret: 'text',
 };
@@ -383,7 +387,8 @@ function parseLikePg(text: string): URL | undefined {
 }
 
 function shown(v: Variable<z.ZodType>, value: string): string {
-  if (v.secret === 'text') return `a ${value.length}-character value`;
+  // Secrets are trimmed before they are measured (`trimmed`): the length shown is the one judged.
+  if (v.secret === 'text') return `a ${value.trim().length}-character value`;
   const safe = v.secret === 'url' ? maskUrl(value) : value;
   return JSON.stringify(safe.length > 100 ? `${safe.slice(0, 97)}...` : safe);
 }
