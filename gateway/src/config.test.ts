@@ -21,10 +21,20 @@ describe('configuration messages', () => {
     ]);
     expect(problems({ FLEXGATE_SQLITE_SYNC: 'fast' })).toEqual(['FLEXGATE_SQLITE_SYNC must be normal or full, not "fast"']);
     expect(problems({ FLEXGATE_SCRYPT_N: '3000' })).toEqual([
-      'FLEXGATE_SCRYPT_N must be a power of two, at least 1024 (1024, 2048, 4096, ...), not "3000"',
+      'FLEXGATE_SCRYPT_N must be a power of two from 1024 to 1048576 (1024, 2048, 4096, ...), not "3000"',
     ]);
     expect(problems({ HOST: 'http://localhost' })[0]).toMatch(/^HOST must be a host name or IP address .*, not "http:\/\/localhost"$/);
     expect(problems({ HOST: 'localhost:8787' })[0]).toMatch(/no port: PORT sets the port/);
+  });
+
+  it('FLEXGATE_SCRYPT_N: an exact power of two, no larger than scrypt can allocate', () => {
+    for (const n of [1024, 16384, 2 ** 20]) expect(loadConfig({ FLEXGATE_SCRYPT_N: String(n) }).scryptN).toBe(n);
+    // 12884901888 is 3 x 2^32: a 32-bit `n & (n - 1)` saw 0 and took it.
+    for (const bad of ['12884901888', '4294967296', '2147483648', String(2 ** 21), '1536', '512']) {
+      expect(problems({ FLEXGATE_SCRYPT_N: bad }), bad).toEqual([
+        `FLEXGATE_SCRYPT_N must be a power of two from 1024 to 1048576 (1024, 2048, 4096, ...), not "${bad}"`,
+      ]);
+    }
   });
 
   it('takes whole numbers only, within their bounds', () => {

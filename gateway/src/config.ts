@@ -89,10 +89,21 @@ const currency: Rule<string> = {
   expects: 'an ISO 4217 currency code such as USD, EUR or JPY',
 };
 
-const powerOfTwo = (min: number): Rule<number> => ({
-  schema: integer(min).schema.refine((n) => (n & (n - 1)) === 0),
-  expects: `a power of two, at least ${min} (${min}, ${min * 2}, ${min * 4}, ...)`,
+/** Exact for every safe integer, unlike `n & (n - 1)`, which truncates to 32 bits (2^32 * 3 passed). */
+const isPowerOfTwo = (n: number) => n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+
+const powerOfTwo = (min: number, max: number): Rule<number> => ({
+  schema: integer(min, max).schema.refine(isPowerOfTwo),
+  expects: `a power of two from ${min} to ${max} (${min}, ${min * 2}, ${min * 4}, ...)`,
 });
+
+/**
+ * The largest scrypt cost accepted. Node refuses N of 2^32 and beyond outright, and scrypt needs
+ * 1 KiB x N of memory per hash (lib/password-pool.ts lets it, maxmem 2 KiB x N): 2^20 is 1 GiB and
+ * seconds per sign-in, per hashing thread; beyond, memory runs out (2^25 already fails to allocate
+ * on a 24 GB machine) and every sign-in would answer 500.
+ */
+const SCRYPT_N_MAX = 2 ** 20;
 
 const databaseUrl: Rule<string> = {
   schema: z.string().refine((u) => /^sqlite:./.test(u) || (/^postgres(ql)?:\/\/./.test(u) && postgresUrlProblem(u) === undefined)),
@@ -198,7 +209,11 @@ const VARIABLES = {
     'normal',
     'SQLite durability: normal (WAL) survives a process crash, full also a power loss, at a cost per write',
   ),
-  FLEXGATE_SCRYPT_N: variable(powerOfTwo(1024), '16384', 'scrypt cost of password hashes; lower only for tests and benchmarks'),
+  FLEXGATE_SCRYPT_N: variable(
+    powerOfTwo(1024, SCRYPT_N_MAX),
+    '16384',
+    'scrypt cost of password hashes; lower only for tests and benchmarks',
+  ),
   FLEXGATE_SCRYPT_THREADS: variable(
     integer(1, 64, ' of threads'),
     '1',

@@ -219,6 +219,11 @@ describe('starting the gateway: help and configuration problems', () => {
     expectOneLine(ended, /^flexgate: --cluster 2 with DATABASE_URL=sqlite::memory: would give every worker its own database/);
   });
 
+  it('a FLEXGATE_SCRYPT_N beyond what scrypt can run: one line, exit 2, not a start whose sign-ins all fail', async () => {
+    const ended = await runGateway({ DATABASE_URL: 'sqlite::memory:', PORT: '0', FLEXGATE_SCRYPT_N: '12884901888' });
+    expectOneLine(ended, /^flexgate: FLEXGATE_SCRYPT_N must be a power of two from 1024 to 1048576/);
+  });
+
   it('a SQLite database migrated by a newer flexgate: one line naming the migration, exit 2', async () => {
     const path = join(dir, 'newer', 'flexgate.db');
     mkdirSync(dirname(path));
