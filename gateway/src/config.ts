@@ -563,7 +563,9 @@ export function helpText(): string {
   const column = Math.max(...options.map(([left]) => left.length)) + 3;
   const quote = (v: string) => (/[\s"'<>()]/.test(v) ? JSON.stringify(v) : v);
   return [
-    'usage: pnpm gateway [--cluster N]   (or: node --import tsx gateway/src/main.ts [--cluster N])',
+    // pnpm does not pass SIGTERM on to the gateway: a supervisor must start node itself (README).
+    'usage: node gateway/dist/main.js [--cluster N]   (in production: node gets the signals)',
+    '       pnpm gateway [--cluster N]                (in development)',
     '',
     'The flexgate entitlement gateway. It creates or migrates its database, prints',
     '"listening on http://HOST:PORT" once it accepts requests, and serves until SIGTERM or Ctrl-C.',
