@@ -496,44 +496,25 @@ describe('a hostile client, offline', { shuffle: false }, () => {
       // old-style random id, and an allowance the gateway never issued.
       const provisionalDir = join(dir, 'provisional');
       const prefix = (readdirSync(provisionalDir)[0] as string).split('__')[0];
-      invented = [`${allowance.id}.7`, randomUUID(), 'alw_invented00000000.0'];
-      for (const [i, id] of invented.entries()) {
+      /** A record as the client writes one, put there by hand. */
+      const record = (file: string, id: string, product: string, launchedAtMs: number) =>
         writeFileSync(
-          join(provisionalDir, `${prefix}__invented-${i}.json`),
+          join(provisionalDir, `${prefix}__${file}.json`),
           JSON.stringify({
             id,
             autodeskId: account.autodeskId,
-            product: 'autocad',
+            product,
             team,
-            launchedAt: new Date(expMs - 2 * HOUR).toISOString(),
+            launchedAt: new Date(launchedAtMs).toISOString(),
             expiresAt: allowance.expiresAt,
           }),
         );
-      }
+      invented = [`${allowance.id}.7`, randomUUID(), 'alw_invented00000000.0'];
+      for (const [i, id] of invented.entries()) record(`invented-${i}`, id, 'autocad', expMs - 2 * HOUR);
       // A launch dated 40 hours back: past the 28 hours a report may come in, refused for good (400).
-      writeFileSync(
-        join(provisionalDir, `${prefix}__too-old.json`),
-        JSON.stringify({
-          id: `${allowance.id}.2`,
-          autodeskId: account.autodeskId,
-          product: 'autocad',
-          team,
-          launchedAt: new Date(expMs - 40 * HOUR).toISOString(),
-          expiresAt: allowance.expiresAt,
-        }),
-      );
+      record('too-old', `${allowance.id}.2`, 'autocad', expMs - 40 * HOUR);
       // And slot 0, already reported for AutoCAD, copied as a Revit launch: a second product for one slot.
-      writeFileSync(
-        join(provisionalDir, `${prefix}__copied-slot.json`),
-        JSON.stringify({
-          id: `${allowance.id}.0`,
-          autodeskId: account.autodeskId,
-          product: 'revit',
-          team,
-          launchedAt: new Date(expMs - 30_000).toISOString(),
-          expiresAt: allowance.expiresAt,
-        }),
-      );
+      record('copied-slot', `${allowance.id}.0`, 'revit', expMs - 30_000);
     });
 
     it('R6/R7: the same slot reported by 8 requests at once is charged once', async () => {

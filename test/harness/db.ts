@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { connect, type Database } from '../../gateway/src/db/connect';
+import { migrate } from '../../gateway/src/db/migrate';
 
 /**
  * Which engine the suite runs on: `FLEXGATE_TEST_DATABASE=postgres` selects PostgreSQL. Read at each
@@ -52,4 +54,47 @@ export async function freshDatabase(engine = testEngine()): Promise<TestDatabase
       }
     },
   };
+}
+
+/**
+ * A fresh database of `engine` migrated up to `upTo` and no further, for a migration's own test:
+ * `fn` writes what a deployment would hold then, runs the next migrations and checks them. Closed
+ * and dropped afterwards, whatever happens.
+ */
+export async function withDatabaseAt(
+  engine: 'sqlite' | 'postgres',
+  upTo: string,
+  fn: (database: Database) => Promise<void>,
+): Promise<void> {
+  const store = await freshDatabase(engine);
+  try {
+    const database = connect({ url: store.url });
+    try {
+      await migrate(database, upTo);
+      await fn(database);
+    } finally {
+      await database.close();
+    }
+  } finally {
+    await store.drop();
+  }
+}
+
+/** Team `t1` with one lot `lot1` of 100 tokens (`remaining` left), as the migrations' tests start from. */
+export async function seedTeamWithLot(database: Database, at: string, remaining: number): Promise<void> {
+  await database.db.insertInto('teams').values({ id: 't1', name: 'Team', created_at: at }).execute();
+  await database.db
+    .insertInto('lots')
+    .values({
+      id: 'lot1',
+      team_id: 't1',
+      tokens: 100,
+      remaining,
+      purchased_at: at,
+      expires_at: '2027-05-01T00:00:00.000Z',
+      origin_lot_id: null,
+      created_at: at,
+      price_per_token: null,
+    })
+    .execute();
 }

@@ -1,22 +1,12 @@
 import { sql } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
-import { freshDatabase, type TestDatabase } from '../../../../test/harness/db';
-import { connect } from '../connect';
+import { describe, expect, it } from 'vitest';
+import { withDatabaseAt } from '../../../../test/harness/db';
 import { migrate } from '../migrate';
-
-const opened: TestDatabase[] = [];
-afterAll(async () => {
-  for (const d of opened) await d.drop();
-});
 
 // Migration 020 rebuilds tables that already hold a deployment's rollups: not a row may change.
 describe('migration 020 on SQLite', () => {
   it('keeps every rollup row and head, and stores each table in its key alone', async () => {
-    const store = await freshDatabase('sqlite');
-    opened.push(store);
-    const database = connect({ url: store.url });
-    try {
-      await migrate(database, '019_spend');
+    await withDatabaseAt('sqlite', '019_spend', async (database) => {
       const { db } = database;
       await db.insertInto('teams').values({ id: 't1', name: 'Team', created_at: '2026-01-01T00:00:00.000Z' }).execute();
       await db
@@ -61,8 +51,6 @@ describe('migration 020 on SQLite', () => {
         )
         .execute();
       expect(await db.selectFrom('usage_month').select('tokens').executeTakeFirst()).toEqual({ tokens: 17 });
-    } finally {
-      await database.close();
-    }
+    });
   });
 });

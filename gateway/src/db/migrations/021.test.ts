@@ -1,13 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { freshDatabase, type TestDatabase } from '../../../../test/harness/db';
-import { connect } from '../connect';
+import { describe, expect, it } from 'vitest';
+import { seedTeamWithLot, withDatabaseAt } from '../../../../test/harness/db';
 import { migrate } from '../migrate';
 import { foldAllUsage, foldUsage } from '../repos/usage-fold';
-
-const opened: TestDatabase[] = [];
-afterAll(async () => {
-  for (const d of opened) await d.drop();
-});
 
 const T = '2026-05-01T00:00:00.000Z';
 const hash = (n: number) => String(n).repeat(64).slice(0, 64);
@@ -16,30 +10,12 @@ const hash = (n: number) => String(n).repeat(64).slice(0, 64);
 // replaced by what the fold makes of the same ledger, where a refund counts on its charge's day (R15).
 describe.each(['sqlite', 'postgres'] as const)('migration 021 on %s', (engine) => {
   it('folds the rollups anew from the ledger, a refund after midnight on its charge’s day and month, each entry once', async () => {
-    const store = await freshDatabase(engine);
-    opened.push(store);
-    const database = connect({ url: store.url });
-    try {
-      await migrate(database, '020_rollups_without_rowid');
+    await withDatabaseAt(engine, '020_rollups_without_rowid', async (database) => {
       const { db } = database;
-      await db.insertInto('teams').values({ id: 't1', name: 'Team', created_at: T }).execute();
+      await seedTeamWithLot(database, T, 90);
       await db
         .insertInto('products')
         .values({ key: 'revit', name: 'Revit', daily_rate: 6, added_at: T, subscription_price_per_year: null })
-        .execute();
-      await db
-        .insertInto('lots')
-        .values({
-          id: 'lot1',
-          team_id: 't1',
-          tokens: 100,
-          remaining: 90,
-          purchased_at: T,
-          expires_at: '2027-05-01T00:00:00.000Z',
-          origin_lot_id: null,
-          created_at: T,
-          price_per_token: null,
-        })
         .execute();
       const session = (id: string, seq: number, startsAt: string) => ({
         id,
@@ -155,8 +131,6 @@ describe.each(['sqlite', 'postgres'] as const)('migration 021 on %s', (engine) =
       for (const t of ['usage_day_product', 'usage_day_user', 'usage_month', 'usage_folds'] as const) await db.deleteFrom(t).execute();
       expect(await foldUsage(db, 't1', 1)).toBe(5);
       expect(await all()).toEqual(folded);
-    } finally {
-      await database.close();
-    }
+    });
   });
 });

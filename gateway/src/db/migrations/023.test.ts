@@ -1,13 +1,7 @@
 import { sql } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
-import { freshDatabase, type TestDatabase } from '../../../../test/harness/db';
-import { connect } from '../connect';
+import { describe, expect, it } from 'vitest';
+import { seedTeamWithLot, withDatabaseAt } from '../../../../test/harness/db';
 import { migrate } from '../migrate';
-
-const opened: TestDatabase[] = [];
-afterAll(async () => {
-  for (const d of opened) await d.drop();
-});
 
 const T = '2026-05-01T00:00:00.000Z';
 const hash = (n: number) => String(n).repeat(64).slice(0, 64);
@@ -17,27 +11,9 @@ const hash = (n: number) => String(n).repeat(64).slice(0, 64);
 // good. Migration 023 makes the database refuse such an entry.
 describe.each(['sqlite', 'postgres'] as const)('migration 023 on %s', (engine) => {
   it('an entry written as a gateway older than the chain would write it is refused; the chain unbroken; an earlier break does not stop the migration', async () => {
-    const store = await freshDatabase(engine);
-    opened.push(store);
-    const database = connect({ url: store.url });
-    try {
-      await migrate(database, '022_expected_rows');
+    await withDatabaseAt(engine, '022_expected_rows', async (database) => {
       const { db } = database;
-      await db.insertInto('teams').values({ id: 't1', name: 'Team', created_at: T }).execute();
-      await db
-        .insertInto('lots')
-        .values({
-          id: 'lot1',
-          team_id: 't1',
-          tokens: 100,
-          remaining: 100,
-          purchased_at: T,
-          expires_at: '2027-05-01T00:00:00.000Z',
-          origin_lot_id: null,
-          created_at: T,
-          price_per_token: null,
-        })
-        .execute();
+      await seedTeamWithLot(database, T, 100);
       const entry = {
         team_id: 't1',
         lot_id: 'lot1',
@@ -75,8 +51,6 @@ describe.each(['sqlite', 'postgres'] as const)('migration 023 on %s', (engine) =
         .execute();
       const ids = (await db.selectFrom('ledger').select('id').orderBy('id').execute()).map((r) => Number(r.id));
       expect(ids).toEqual([1, 4]);
-    } finally {
-      await database.close();
-    }
+    });
   });
 });
