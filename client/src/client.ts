@@ -127,10 +127,11 @@ export interface FlexgateClient {
   signOut(): Promise<void>;
   launch(product: string, options?: LaunchOptions): Promise<LaunchResult>;
   /**
-   * Records a copy of `product` running on this machine in session `sessionId` (runProduct does):
-   * its release says how many other copies of that session still run here, which keep it open.
+   * Records a copy of `product` running on this machine in session `sessionId`, as `machine` if
+   * given (runProduct does): its release says how many other copies of that session, as the same
+   * machine, still run here, which keep it open.
    */
-  attach(product: string, sessionId: string): Promise<RunningCopy>;
+  attach(product: string, sessionId: string, machine?: string): Promise<RunningCopy>;
   /** What a launch would do now (granted or refused, the tokens it would charge, the balance after), asking the gateway; nothing changes. Throws when it cannot ask. */
   preview(product: string, options?: { team?: string }): Promise<LaunchPreview>;
   heartbeat(ref: SessionRef): Promise<LaunchResult>;
@@ -616,7 +617,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
       }
     },
 
-    attach: (product, sessionId) => copies.attach(product, sessionId),
+    attach: (product, sessionId, on) => copies.attach(product, sessionId, on),
 
     async end({ product, sessionId, machine: on }) {
       await tick();

@@ -17,6 +17,9 @@ describe('copies of a product running on one machine', () => {
     const first = await copies.attach('autocad', 'ses_1');
     const second = await copies.attach('autocad', 'ses_1');
     const elsewhere = await copies.attach('revit', 'ses_2');
+    // The same session run as another machine (--machine): that machine's own close ends its part.
+    const asOther = await copies.attach('autocad', 'ses_1', 'ws-render');
+    expect(await asOther.release()).toBe(0);
     expect(await first.release()).toBe(1);
     expect(await second.release()).toBe(0);
     expect(await elsewhere.release()).toBe(0);

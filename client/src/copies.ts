@@ -15,6 +15,8 @@ interface CopyRecord {
   pid: number;
   product: string;
   sessionId: string;
+  /** The machine it runs as (`runProduct`'s `machine`), or '' for the client's own. */
+  machine: string;
   /** The clock floor when written (floor.ts). */
   seenAt: string;
 }
@@ -23,11 +25,11 @@ const DIR = 'runs';
 
 export function createCopies(store: DiskStore, now: () => Date, pid = process.pid) {
   return {
-    async attach(product: string, sessionId: string): Promise<RunningCopy> {
+    async attach(product: string, sessionId: string, machine = ''): Promise<RunningCopy> {
       // One file per copy, two copies in one process included.
       const file = `${encodeURIComponent(sessionId)}__${pid}-${randomBytes(4).toString('hex')}.json`;
       const name = `${DIR}/${file}`;
-      await store.write(name, { pid, product, sessionId, seenAt: now().toISOString() } satisfies CopyRecord);
+      await store.write(name, { pid, product, sessionId, machine, seenAt: now().toISOString() } satisfies CopyRecord);
       return {
         async release() {
           await store.remove(name);
@@ -39,7 +41,7 @@ export function createCopies(store: DiskStore, now: () => Date, pid = process.pi
             if (!record || typeof record.pid !== 'number' || !alive(record.pid)) {
               // A copy that crashed or was killed left its file: nothing runs there any more.
               await store.remove(other);
-            } else if (record.sessionId === sessionId) others++;
+            } else if (record.sessionId === sessionId && (record.machine ?? '') === machine) others++;
           }
           return others;
         },

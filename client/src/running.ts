@@ -92,7 +92,7 @@ export function runProduct(client: FlexgateClient, product: string, first: Grant
   const emit = (event: RunEvent) => options.onEvent?.(event);
   // This copy, among the copies of its session on this machine (none for subscriptions, trials and provisional launches).
   const attach = (g: Grant): Promise<RunningCopy | null> =>
-    !g.provisional && g.session ? client.attach(product, g.session.id).catch(() => null) : Promise.resolve(null);
+    !g.provisional && g.session ? client.attach(product, g.session.id, options.machine).catch(() => null) : Promise.resolve(null);
   let copy = attach(first);
   const release = async () => (await copy)?.release().catch(() => 0) ?? 0;
 
