@@ -249,6 +249,19 @@ describe('starting the gateway: help and configuration problems', () => {
   const runnableAsNobody =
     process.getuid?.() === 0 && spawnSync('test', ['-r', builtGateway()], { uid: nobody.uid, gid: nobody.gid }).status === 0;
   it.skipIf(!runnableAsNobody)(
+    'a SQLite database file left by root, the gateway started as another user: one line naming it, exit 2 (it used to start read-only)',
+    async () => {
+      const { path, database } = await migratedSqlite('root-owned');
+      await database.close();
+      chmodSync(dir, 0o755);
+      chownSync(dirname(path), nobody.uid, nobody.gid);
+      chmodSync(path, 0o644);
+      const ended = await runGateway({ DATABASE_URL: `sqlite:${path}`, PORT: '0' }, [], 30_000, nobody);
+      expectOneLine(ended, new RegExp(`^flexgate: the SQLite database ${path} cannot be written by this user \\(uid 65534\\): chown it`));
+    },
+  );
+
+  it.skipIf(!runnableAsNobody)(
     'SQLite -wal and -shm files left by root, the gateway started as another user: one line naming them, exit 2',
     async () => {
       const { path, database } = await migratedSqlite('readonly');
