@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mailsTo, newAdmin, parseCsvText } from '../harness/admin';
+import { mailsTo, newAdmin, parseCsvText, postCsv } from '../harness/admin';
 import { buy, newAccount, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -186,6 +186,28 @@ describe('forecast', () => {
 });
 
 describe('right-sizing advice', () => {
+  it('names no licence of a person who has not accepted: an address imported or added is not a way to read their subscriptions', async () => {
+    await setClock(gw, '2025-06-01T08:00:00Z');
+    const viz = await newProduct(5, 50_000);
+    const team = await newTeam(gw);
+    const admin = (await newAdmin(gw, [team])).api;
+    expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 100, pricePerToken: 100 }), 201);
+    // Two people with subscriptions of their own, and a member who accepted, with one too.
+    const [imported, added] = [await newAccount(gw), await newAccount(gw)];
+    const member = await newMember(gw, team, []);
+    for (const who of [imported, added, member]) {
+      const sub = { autodeskId: who.autodeskId, product: viz, startsAt: '2025-06-01T00:00:00Z', endsAt: '2026-06-01T00:00:00Z' };
+      expectStatus(await gw.op.post('/v1/subscriptions', sub), 201);
+    }
+    expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, `name,email\nAnyone,${imported.autodeskId}\n`), 200);
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: added.autodeskId }), 201);
+    await setClock(gw, '2026-06-15T08:00:00Z');
+    const advice = expectStatus(await admin.get(`/v1/teams/${team}/advice`), 200);
+    expect(advice.subscriptions.map((s: { autodeskId: string }) => s.autodeskId)).toEqual([member.autodeskId]);
+    const csv = (await admin.get(`/v1/teams/${team}/advice?format=csv`)).text;
+    for (const who of [imported, added]) expect(csv).not.toContain(who.autodeskId);
+  });
+
   it("lists last year's Flex users a subscription would have made cheaper and subscribers who barely used theirs, in JSON and CSV", async () => {
     await setClock(gw, '2025-06-01T08:00:00Z');
     const cad = await newProduct(10, 20_000); // $200.00 a year

@@ -54,7 +54,10 @@ export async function usageByPair(db: Kysely<DB>, teamId: string, fromMonth: str
 export async function memberSubscriptions(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string): Promise<SubscriptionUse[]> {
   const rows = await db
     .selectFrom('licenses')
-    .innerJoin('members', (j) => j.onRef('members.autodesk_id', '=', 'licenses.autodesk_id').on('members.team_id', '=', teamId))
+    // Members who accepted only: the licences of a person merely imported or invited are theirs alone.
+    .innerJoin('members', (j) =>
+      j.onRef('members.autodesk_id', '=', 'licenses.autodesk_id').on('members.team_id', '=', teamId).on('members.status', '=', 'active'),
+    )
     .leftJoin('license_days', (j) =>
       j
         .onRef('license_days.license_id', '=', 'licenses.id')
