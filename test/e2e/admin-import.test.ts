@@ -162,6 +162,16 @@ describe('CSV import (R14)', () => {
     }
   });
 
+  it('R14: a person imported, then given products, gets no e-mail: nothing says they may use what they cannot launch yet', async () => {
+    const team = await newTeam(gw);
+    const admin = (await newAdmin(gw, [team])).api;
+    const person = `quiet.${Math.random().toString(36).slice(2, 8)}@example.com`;
+    expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, `name,email,products\nQuiet One,${person},autocad\n`), 200);
+    const changed = expectStatus(await admin.put(`/v1/teams/${team}/members/${person}/products`, { products: ['revit'] }), 200);
+    expect(changed).toMatchObject({ status: 'invited', products: ['revit'] });
+    expect(await mailsTo(gw, person)).toEqual([]);
+  });
+
   it('R14: quoted fields, CRLF, a BOM and blank lines; a file-level problem applies nothing', async () => {
     const team = await newTeam(gw);
     const admin = (await newAdmin(gw, [team])).api;

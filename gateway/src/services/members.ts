@@ -193,7 +193,7 @@ function view(teamId: string, m: MemberRow, inv: { id: string; expiresAt: string
 
 /**
  * PUT .../members/:id/products (R12): a product list or "all products", replacing the previous
- * choice. A real change e-mails the member (R14); saving the same selection again does not.
+ * choice. A real change e-mails a member who accepted (R14); saving the same selection again does not.
  */
 export async function setMemberProducts(
   ctx: ServiceContext,
@@ -212,7 +212,9 @@ export async function setMemberProducts(
     await replaceMemberProducts(trx, input.teamId, input.autodeskId, products);
     const after: MemberRow = { ...before, allProducts: input.allProducts, products };
     const changed = before.allProducts !== after.allProducts || before.products.join(',') !== products.join(',');
-    if (changed) await notifyAccess(trx, team.name, team.id, after, nowIso);
+    // Only a member who accepted launches anything: a pending person's invitation (when sent or
+    // resent) lists the products it gives, and an imported person has had no e-mail at all (R14).
+    if (changed && after.status === 'active') await notifyAccess(trx, team.name, team.id, after, nowIso);
     await audit(trx, input.origin, nowIso, {
       team: team.id,
       action: 'member.products.changed',
