@@ -37,6 +37,10 @@ describe('CSV import (R14)', () => {
       } else if (i % 1000 === 500) {
         lines.push(`Unknown ${i},u${i}.${tag}@example.com,autocad;photoshop,false`);
         bad.set(n, /photoshop/);
+      } else if (i % 1000 === 900) {
+        // A terminal's bell and escape in a name: refused, as an invitation's name refuses them.
+        lines.push(`Ring\u0007\u001b[2J ${i},r${i}.${tag}@example.com,autocad,false`);
+        bad.set(n, /contains control characters/);
       } else if (i === 9999) {
         lines.push(`Dup,u0.${tag}@example.com,,`);
         bad.set(n, /already on line 2/);

@@ -105,6 +105,13 @@ export function* importSteps(csv: string, catalog: ReadonlySet<string>): Generat
       fail(`The name of ${email} is longer than 200 characters.`);
       continue;
     }
+    // As an invitation's name refuses them: they would go into the e-mails and pages as they are.
+    // (Quotes and "@" are fine here: the e-mail has a column of its own.)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+    if (/[\u0000-\u001f\u007f]/.test(name)) {
+      fail(`The name of ${email} contains control characters.`);
+      continue;
+    }
     const earlier = seen.get(email);
     if (earlier !== undefined) {
       fail(`${email} is already on line ${earlier}.`);
