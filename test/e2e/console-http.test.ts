@@ -214,6 +214,20 @@ describe("the console's frame: tabs and the team switcher", () => {
   });
 });
 
+describe('the usage page: a custom range from its query string', () => {
+  it('a day that is not one is replaced, and the page says so; a valid range says nothing', async () => {
+    const { a, browser } = await setup();
+    const bad = await browser.get(`/console/teams/${a}/usage?from=2026-02-30&to=2026-07-01&by=product`);
+    expect(bad.status).toBe(200);
+    expect(unescapeHtml(bad.html)).toContain('Ignored a date that is not valid: from 2026-02-30.');
+    const both = await browser.get(`/console/teams/${a}/usage?from=yesterday&to=2026-13-01`);
+    expect(unescapeHtml(both.html)).toContain('Ignored a date that is not valid: from yesterday, to 2026-13-01.');
+    const good = await browser.get(`/console/teams/${a}/usage?from=2026-02-01&to=2026-02-28&by=product`);
+    expect(good.status).toBe(200);
+    expect(good.html).not.toContain('Ignored a date');
+  });
+});
+
 describe('the audit page: filters from its query string', () => {
   const actions = (html: string) => [...html.matchAll(/<tr data-action="([^"]+)"/g)].map((m) => m[1]);
   const ignored = (html: string) => /Ignored a filter that is not valid: ([a-z, ]*)\./.exec(html)?.[1] ?? null;

@@ -554,6 +554,16 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     return { from: fromOk ? from : presetRange('30d', end).from, to: end, by: grouping, preset: null };
   };
 
+  /** A custom day that is not one is replaced (the past 30 days, or 30 days to `to`): said, as the audit's filters are. */
+  const usageIgnored = (c: C): string | null => {
+    if (USAGE_PRESETS.some((p) => p === c.req.query('range'))) return null;
+    const bad = (['from', 'to'] as const).filter((k) => {
+      const v = c.req.query(k) ?? '';
+      return v !== '' && !(DAY_RE.test(v) && isCalendarInstant(v));
+    });
+    return bad.length > 0 ? `Ignored a date that is not valid: ${bad.map((k) => `${k} ${c.req.query(k)}`).join(', ')}.` : null;
+  };
+
   app.get('/teams/:team/usage', async (c) => {
     const team = c.get('team');
     const q = usageForm(c);
@@ -578,7 +588,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
           : new Map<string, string>();
     return render(
       c,
-      <Page title="Usage" chrome={chromeOf(c, { tab: 'usage', error })}>
+      <Page title="Usage" chrome={chromeOf(c, { tab: 'usage', error: error ?? usageIgnored(c) })}>
         <UsageView team={team} form={q} report={report} labels={labels} views={views} names={names} />
       </Page>,
       error ? 400 : 200,
