@@ -48,6 +48,13 @@ describe('console: buying tokens (R1)', () => {
     const again = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '250', purchasedOn: '', idem });
     expect(again.status).toBe(303);
     expect(await balanceOf(gw, a)).toBe(350);
+    // Back, another amount, the same form: nothing more, said in the console's words, and a new form.
+    const changed = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '251', purchasedOn: '', idem });
+    expect(changed.status).toBe(409);
+    expect(unescapeHtml(changed.html)).toContain('Nothing more was bought: this form had already been sent, with other values');
+    expect(changed.html).not.toContain('Idempotency-Key');
+    expect(formKey(changed.html)).not.toBe(idem);
+    expect(await balanceOf(gw, a)).toBe(350);
 
     const purchases = (await ledgerOf(gw, a)).filter((e) => e.kind === 'purchase');
     expect(purchases.at(-1)).toMatchObject({ tokens: 250, actor: `admin:${adminId}` });

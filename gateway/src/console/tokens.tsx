@@ -6,6 +6,7 @@ import { DomainError } from '../domain/errors';
 import { lotExpiry } from '../domain/lots';
 import { balance, ledger } from '../services/balance';
 import type { ServiceContext } from '../services/context';
+import { KeyReused } from '../services/idempotency';
 import { purchase } from '../services/purchase';
 import { transfer } from '../services/transfer';
 import { usageSummary } from '../services/usage';
@@ -21,6 +22,9 @@ const COUNT_RE = /^\d{1,10}$/;
 /** The per-form key of a purchase or a move: random, so a double submit is answered once. */
 const IDEM_RE = /^[A-Za-z0-9_-]{16,64}$/;
 const newIdem = () => randomBytes(16).toString('base64url');
+/** A form sent a second time with other values (after Back): the first stands, this one is new. */
+const RESENT =
+  'this form had already been sent, with other values, and what it did then stands (see the Tokens page). The form below is a new one: send it to do this too.';
 
 /**
  * The token pages: events of the last 90 days, buying (R1), moving between the admin's own
@@ -89,6 +93,8 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
       return c.redirect(`${teamPath(team.id, '/tokens')}?${q}`, 303);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
+      // The page sent again after Back, with another amount: its first purchase stands.
+      if (e instanceof KeyReused) return buyPage(c, draft, `Nothing more was bought: ${RESENT}`, 409);
       return buyPage(c, draft, `Nothing was bought: ${e.message}`, kit.statusOf(e));
     }
   });
@@ -139,6 +145,7 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
       return c.redirect(`${teamPath(team.id, '/tokens')}?${q}`, 303);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
+      if (e instanceof KeyReused) return movePage(c, draft, `Nothing more was moved: ${RESENT}`, 409);
       return movePage(c, draft, `Nothing was moved: ${e.message}`, kit.statusOf(e));
     }
   });

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { findAnswer, storeAnswer } from '../db/repos/idempotency';
 import type { DB } from '../db/schema';
 import type { Tx } from '../db/tx';
-import { conflict } from '../domain/errors';
+import { DomainError } from '../domain/errors';
 import { sha256 } from '../lib/secrets';
 
 export interface IdempotencyRequest {
@@ -15,7 +15,14 @@ export interface IdempotencyRequest {
 
 export const fingerprint = (request: unknown) => sha256(JSON.stringify(request));
 
-export const keyReused = (key: string) => conflict(`Idempotency-Key "${key}" was already used for a different request.`);
+/** A key sent again with another request: a conflict, told apart so the console can say it in its words. */
+export class KeyReused extends DomainError {
+  constructor(key: string) {
+    super('conflict', `Idempotency-Key "${key}" was already used for a different request.`);
+  }
+}
+
+export const keyReused = (key: string) => new KeyReused(key);
 
 export async function replay<T>(db: Kysely<DB>, idem: IdempotencyRequest | undefined): Promise<T | undefined> {
   if (!idem) return undefined;
