@@ -63,6 +63,40 @@ describe('console: buying tokens (R1)', () => {
     expect(rows(events.html, 'data-kind').filter((k) => k === 'purchase')).toHaveLength(2);
   });
 
+  it('R1: a price per token typed in the form is recorded with the lot; one that is not an amount buys nothing', async () => {
+    const { a, browser } = await setup(0);
+    const form = await browser.get(`/console/teams/${a}/tokens/buy`);
+    expect(form.html).toContain('Price per token, USD');
+    for (const price of ['1,25', '-1', '1.255', 'free']) {
+      const refused = await browser.post(`/console/teams/${a}/tokens/buy`, {
+        tokens: '40',
+        purchasedOn: '',
+        price,
+        idem: formKey(form.html),
+      });
+      expect(refused.status, price).toBe(400);
+      expect(unescapeHtml(refused.html)).toContain('the price per token must be an amount such as 1.25 (USD), or empty');
+    }
+    expect(await balanceOf(gw, a)).toBe(0);
+    const bought = await browser.post(`/console/teams/${a}/tokens/buy`, {
+      tokens: '40',
+      purchasedOn: '',
+      price: '1.25',
+      idem: formKey(form.html),
+    });
+    expect(bought.status).toBe(303);
+    const plain = await browser.get(`/console/teams/${a}/tokens/buy`);
+    expect(
+      (await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '10', purchasedOn: '', price: '', idem: formKey(plain.html) }))
+        .status,
+    ).toBe(303);
+    const lots = expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).lots as { tokens: number; pricePerToken: number | null }[];
+    expect(lots.map((l) => [l.tokens, l.pricePerToken]).sort()).toEqual([
+      [10, null],
+      [40, 125],
+    ]);
+  });
+
   it('R1: a past purchase date records a lot expiring a year after it; an impossible or future date buys nothing', async () => {
     const { a, browser } = await setup(0);
     const path = `/console/teams/${a}/tokens/buy`;

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DomainError } from '../domain/errors';
 import { lotExpiry } from '../domain/lots';
+import { parseMoney } from '../domain/money';
 import { balance, ledger } from '../services/balance';
 import type { ServiceContext } from '../services/context';
 import { KeyReused } from '../services/idempotency';
@@ -60,31 +61,45 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
           today={now.toISOString().slice(0, 10)}
           expiresIfToday={lotExpiry(now).toISOString()}
           idem={newIdem()}
+          currency={ctx.config.currency}
         />
       </Page>,
       status,
     );
   };
-  app.get('/teams/:team/tokens/buy', (c) => buyPage(c, { tokens: '', purchasedOn: '' }, null));
+  app.get('/teams/:team/tokens/buy', (c) => buyPage(c, { tokens: '', purchasedOn: '', price: '' }, null));
   app.post('/teams/:team/tokens/buy', async (c) => {
     const team = kit.team(c);
     const f = await form(c);
-    const draft: BuyDraft = { tokens: field(f, 'tokens').trim().slice(0, 20), purchasedOn: field(f, 'purchasedOn').trim().slice(0, 20) };
+    const draft: BuyDraft = {
+      tokens: field(f, 'tokens').trim().slice(0, 20),
+      purchasedOn: field(f, 'purchasedOn').trim().slice(0, 20),
+      price: field(f, 'price').trim().slice(0, 20),
+    };
     const tokens = COUNT_RE.test(draft.tokens) ? Number(draft.tokens) : Number.NaN;
     if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > 1_000_000_000)
       return buyPage(c, draft, 'Nothing was bought: tokens must be a whole number from 1 to 1,000,000,000.', 400);
     if (draft.purchasedOn !== '' && !(DAY_RE.test(draft.purchasedOn) && isCalendarInstant(draft.purchasedOn)))
       return buyPage(c, draft, 'Nothing was bought: the purchase date must be a day that exists, like 2026-03-15.', 400);
+    const pricePerToken = draft.price === '' ? undefined : parseMoney(draft.price, ctx.config.currency);
+    if (pricePerToken === null)
+      return buyPage(
+        c,
+        draft,
+        `Nothing was bought: the price per token must be an amount such as 1.25 (${ctx.config.currency}), or empty.`,
+        400,
+      );
     // A past day is recorded at its start (UTC); today's purchase is now.
     const today = ctx.clock.now().toISOString().slice(0, 10);
     const purchasedAt = draft.purchasedOn && draft.purchasedOn !== today ? `${draft.purchasedOn}T00:00:00.000Z` : undefined;
     const idem = field(f, 'idem');
-    const request = { tokens, purchasedAt };
+    const request = { tokens, purchasedAt, pricePerToken };
     try {
       const lot = await purchase(ctx, {
         teamId: team.id,
         tokens,
         purchasedAt,
+        ...(pricePerToken !== undefined && { pricePerToken }),
         actor: adminOf(c),
         origin: kit.originOf(c),
         idempotency: IDEM_RE.test(idem) ? { scope: `purchase:${team.id}`, key: `console-${idem}`, request } : undefined,

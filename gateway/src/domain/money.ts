@@ -36,6 +36,20 @@ export function plainMoney(minor: number, currency: string): string {
   return minor < 0 ? `-${text}` : text;
 }
 
+/**
+ * `1.25` USD → `125`: an amount as a person types it (no sign, no grouping, at most the currency's
+ * digits after the point) in minor units, read as text so that no float ever holds it; null when
+ * it is not one.
+ */
+export function parseMoney(text: string, currency: string): number | null {
+  const digits = minorDigits(currency);
+  const m = /^(\d{1,12})(?:\.(\d+))?$/.exec(text.trim());
+  if (!m) return null;
+  const fraction = m[2] ?? '';
+  if (fraction.length > digits) return null;
+  return Number(BigInt(m[1] ?? '0') * 10n ** BigInt(digits) + BigInt(fraction.padEnd(digits, '0') || '0'));
+}
+
 /** round(a × b / c) in integers, halves up, for a, b, c ≥ 0 and c > 0 (BigInt: a × b may pass 2^53). */
 export function mulDivRound(a: number, b: number, c: number): number {
   const num = BigInt(a) * BigInt(b);

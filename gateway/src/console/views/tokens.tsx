@@ -113,17 +113,20 @@ export const TokenEventsView: FC<{ team: Team; summary: UsageSummary }> = ({ tea
 export interface BuyDraft {
   tokens: string;
   purchasedOn: string;
+  /** The price per token as typed, in the currency's major units (empty: no price recorded). */
+  price: string;
 }
 
 /** R1: a purchase is one lot, valid one calendar year from its purchase date. */
-export const BuyView: FC<{ team: Team; csrf: string; draft: BuyDraft; today: string; expiresIfToday: string; idem: string }> = ({
-  team,
-  csrf,
-  draft,
-  today,
-  expiresIfToday,
-  idem,
-}) => (
+export const BuyView: FC<{
+  team: Team;
+  csrf: string;
+  draft: BuyDraft;
+  today: string;
+  expiresIfToday: string;
+  idem: string;
+  currency: string;
+}> = ({ team, csrf, draft, today, expiresIfToday, idem, currency }) => (
   <>
     <h1>Buy tokens</h1>
     <TokensNav team={team} active="buy" />
@@ -141,6 +144,12 @@ export const BuyView: FC<{ team: Team; csrf: string; draft: BuyDraft; today: str
             Purchase date <span class="sub">(optional: leave empty for now; an earlier date records a past purchase)</span>
           </span>
           <input type="date" name="purchasedOn" max={today} value={draft.purchasedOn} />
+        </label>
+        <label class="field">
+          <span>
+            Price per token, {currency} <span class="sub">(optional: what the tokens cost, for Spend and Advice)</span>
+          </span>
+          <input type="text" name="price" inputmode="decimal" placeholder="e.g. 1.00" value={draft.price} />
         </label>
         <p class="hint" id="expiry-note">
           Expiry: tokens are valid one year from their purchase date. Bought today, they expire on <strong>{day(expiresIfToday)}</strong>.
