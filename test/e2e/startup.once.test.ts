@@ -248,30 +248,37 @@ describe('starting the gateway: help and configuration problems', () => {
   const nobody = { uid: 65534, gid: 65534 };
   const runnableAsNobody =
     process.getuid?.() === 0 && spawnSync('test', ['-r', builtGateway()], { uid: nobody.uid, gid: nobody.gid }).status === 0;
+  /** A migrated database in a directory the other user owns; `leftByRoot` stay root's, read-only to it. */
+  async function startedAsNobody(name: string, leftByRoot: (path: string) => string[]): Promise<{ path: string; ended: Ended }> {
+    const { path, database } = await migratedSqlite(name);
+    await database.close();
+    chmodSync(dir, 0o755);
+    chownSync(dirname(path), nobody.uid, nobody.gid);
+    chownSync(path, nobody.uid, nobody.gid);
+    // What a start as root leaves behind: files the other user may read but not write.
+    for (const file of leftByRoot(path)) {
+      if (existsSync(file)) chownSync(file, 0, 0);
+      else writeFileSync(file, '');
+      chmodSync(file, 0o644);
+    }
+    return { path, ended: await runGateway({ DATABASE_URL: `sqlite:${path}`, PORT: '0' }, [], 30_000, nobody) };
+  }
+
   it.skipIf(!runnableAsNobody)(
     'a SQLite database file left by root, the gateway started as another user: one line naming it, exit 2 (it used to start read-only)',
     async () => {
-      const { path, database } = await migratedSqlite('root-owned');
-      await database.close();
-      chmodSync(dir, 0o755);
-      chownSync(dirname(path), nobody.uid, nobody.gid);
-      chmodSync(path, 0o644);
-      const ended = await runGateway({ DATABASE_URL: `sqlite:${path}`, PORT: '0' }, [], 30_000, nobody);
-      expectOneLine(ended, new RegExp(`^flexgate: the SQLite database ${path} cannot be written by this user \\(uid 65534\\): chown it`));
+      const { path, ended } = await startedAsNobody('root-owned', (p) => [p]);
+      expectOneLine(
+        ended,
+        new RegExp(`^flexgate: the SQLite database ${path} cannot be written by user \\S+: ${path} is not writable by it`),
+      );
     },
   );
 
   it.skipIf(!runnableAsNobody)(
     'SQLite -wal and -shm files left by root, the gateway started as another user: one line naming them, exit 2',
     async () => {
-      const { path, database } = await migratedSqlite('readonly');
-      await database.close();
-      chmodSync(dir, 0o755);
-      chownSync(dirname(path), nobody.uid, nobody.gid);
-      chownSync(path, nobody.uid, nobody.gid);
-      // What a start as root leaves behind: files the other user may read but not write.
-      for (const leftover of [`${path}-wal`, `${path}-shm`]) writeFileSync(leftover, '', { mode: 0o644 });
-      const ended = await runGateway({ DATABASE_URL: `sqlite:${path}`, PORT: '0' }, [], 30_000, nobody);
+      const { path, ended } = await startedAsNobody('readonly', (p) => [`${p}-wal`, `${p}-shm`]);
       expectOneLine(
         ended,
         new RegExp(

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import SQLite from 'better-sqlite3';
@@ -20,6 +20,7 @@ import pg from 'pg';
 import { ConfigError, maskUrl } from '../config';
 import { compiledTexts, isLaunchText } from './compiled';
 import type { DB } from './schema';
+import { unwritableDatabase } from './sqlite-problems';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -343,13 +344,8 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
       throw new ConfigError([`cannot create the directory ${dir} for the SQLite database (${reason(error)}): ${fix}`]);
     }
   }
-  // SQLite opens a file it may not write read-only, without a word: the start would pass and every
-  // write fail later (a database file left by a start as root, the gateway now run as a service user).
-  if (path !== ':memory:' && existsSync(path) && !isDirectory(path) && !writable(path)) {
-    throw new ConfigError([
-      `the SQLite database ${path} cannot be written by this user (uid ${process.getuid?.() ?? '?'}): chown it to the user the gateway runs as, or start as its owner`,
-    ]);
-  }
+  const unwritable = path === ':memory:' || isDirectory(path) ? undefined : unwritableDatabase(path);
+  if (unwritable) throw unwritable;
   let handle: SQLite.Database | null = null;
   try {
     if (path !== ':memory:') createPrivately(path);
@@ -400,15 +396,6 @@ function makeDirectory(dir: string): void {
   } catch (error) {
     // Another process of a cluster may have made it meanwhile.
     if ((error as { code?: unknown }).code !== 'EEXIST' || !isDirectory(dir)) throw error;
-  }
-}
-
-function writable(path: string): boolean {
-  try {
-    accessSync(path, constants.W_OK);
-    return true;
-  } catch {
-    return false;
   }
 }
 

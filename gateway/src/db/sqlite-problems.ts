@@ -22,6 +22,15 @@ export function sqliteStartProblem(error: unknown, path: string): ConfigError | 
   return undefined;
 }
 
+/**
+ * Before opening: SQLite opens a database file it may not write read-only, without a word, and the
+ * start would pass with every write failing later (a file left by a start as root).
+ */
+export function unwritableDatabase(path: string): ConfigError | undefined {
+  if (!existsSync(path) || isWritable(path)) return undefined;
+  return new ConfigError([`the SQLite database ${path} cannot be written by user ${currentUser()}: ${whatIsReadOnly(path)}`]);
+}
+
 /** The files SQLite writes (the database, its -wal and -shm files, their directory) that this user may not. */
 function whatIsReadOnly(path: string): string {
   const files = [dirname(resolve(path)), path, `${path}-wal`, `${path}-shm`];
