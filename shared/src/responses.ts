@@ -54,6 +54,8 @@ export const adminCreatedResponse = z.object({
   teams: z.array(z.string()),
 });
 export const adminKeyResponse = z.object({ id: z.string(), key: z.string().describe('The new admin key, shown once') });
+/** GET /v1/admins/me: the admin whose key made the request (its id is what key rotation takes). */
+export const adminSelfResponse = z.object({ id: z.string(), name: z.string(), email: z.string(), teams: z.array(z.string()) });
 export const accountResponse = z.object({ autodeskId: z.string(), name: z.string(), createdAt: instant });
 export const licenseResponse = z.object({
   id: z.string(),

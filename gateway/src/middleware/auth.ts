@@ -89,6 +89,13 @@ export function requireSignedIn(c: Context<AppEnv>): { autodeskId: string; famil
 }
 
 /** The operator, or the admin `adminId` itself. */
+/** The admin making the request, as its key says (an admin key only). */
+export function requireAdminSelf(c: Context<AppEnv>): { id: string; name: string; email: string; teams: string[] } {
+  const p = principal(c);
+  if (p.kind !== 'admin') throw new DomainError('forbidden', 'Only an admin key has an admin behind it.');
+  return { id: p.id, name: p.name, email: p.email, teams: p.teams };
+}
+
 export function requireOperatorOrAdmin(c: Context<AppEnv>, adminId: string): Actor {
   const p = principal(c);
   if (p.kind === 'operator') return { kind: 'operator' };

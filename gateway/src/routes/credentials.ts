@@ -1,7 +1,14 @@
-import { adminKeyResponse, autodeskId, refreshBody, tokensResponse, userRevokedResponse } from '@flexgate/shared';
+import { adminKeyResponse, adminSelfResponse, autodeskId, refreshBody, tokensResponse, userRevokedResponse } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { operatorOrigin, originOfRequest, requireOperator, requireOperatorOrAdmin, requireSignedIn } from '../middleware/auth';
+import {
+  operatorOrigin,
+  originOfRequest,
+  requireAdminSelf,
+  requireOperator,
+  requireOperatorOrAdmin,
+  requireSignedIn,
+} from '../middleware/auth';
 import type { ServiceContext } from '../services/context';
 import { removeAdmin, revokeAdminKey, rotateAdminKey } from '../services/teams';
 import { refresh, revokeFamily, revokeUser } from '../services/tokens';
@@ -61,6 +68,18 @@ export function credentialRoutes(ctx: ServiceContext) {
       requireOperator(c);
       return c.json(await revokeUser(ctx, c.req.valid('param').autodeskId, operatorOrigin(c)), 200);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/admins/me',
+      tags: ['operator'],
+      security: [{ adminKey: [] }],
+      summary: 'The admin whose key this is: its id (for rotating or revoking that key), name, e-mail and teams',
+      responses: answers({ 200: body(adminSelfResponse, 'The admin') }, [401, 403]),
+    }),
+    async (c) => c.json(requireAdminSelf(c), 200),
   );
 
   app.openapi(
