@@ -221,6 +221,9 @@ describe('revocation, refused on every instance within seconds', () => {
     const me = expectStatus(await admin.api.get('/v1/admins/me'), 200);
     expect(me).toMatchObject({ id: admin.id, teams: [team] });
     expect((await a.op.get('/v1/admins/me')).status).toBe(403);
+    const member = await newMember(a, team, ['autocad']);
+    const { token } = expectStatus(await a.anon.post('/v1/signin', { autodeskId: member.autodeskId, password: member.password }), 200);
+    expect((await a.anon.as(token).get('/v1/admins/me')).status).toBe(403);
     const self = expectStatus(await admin.api.post(`/v1/admins/${me.id}/key`, {}), 200);
     expect(self.key).toMatch(/^fga_/);
     expect((await b.anon.as(admin.api.token as string).get(`/v1/teams/${team}/balance`)).status).toBe(401);

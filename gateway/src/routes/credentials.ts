@@ -74,7 +74,7 @@ export function credentialRoutes(ctx: ServiceContext) {
     createRoute({
       method: 'get',
       path: '/v1/admins/me',
-      tags: ['operator'],
+      tags: ['team admin'],
       security: [{ adminKey: [] }],
       summary: 'The admin whose key this is: its id (for rotating or revoking that key), name, e-mail and teams',
       responses: answers({ 200: body(adminSelfResponse, 'The admin') }, [401, 403]),
