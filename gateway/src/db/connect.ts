@@ -350,9 +350,11 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
   try {
     if (path !== ':memory:') createPrivately(path);
     handle = new SQLite(path);
+    // The wait first: switching a new file to WAL takes its lock, and two processes of a cluster
+    // opening it at once would otherwise find it busy and give up at once.
+    handle.pragma('busy_timeout = 10000');
     handle.pragma('journal_mode = WAL');
     handle.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
-    handle.pragma('busy_timeout = 10000');
     handle.pragma('foreign_keys = ON');
     return handle;
   } catch (error) {
