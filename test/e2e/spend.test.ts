@@ -31,10 +31,16 @@ async function newProduct(dailyRate: number, subscriptionPricePerYear?: number):
  * the previous day's session has ended (R6, R7: the next launch opens and pays for a new one).
  */
 async function launchOnDays(user: { autodeskId: string; password: string }, product: string, days: string[]): Promise<void> {
-  for (const [i, day] of days.entries()) {
+  await launchEach(
+    user,
+    days.map((day): [string, string] => [product, day]),
+  );
+}
+/** Each (product, day) in turn, a minute later each time: a day's session has always ended before the next day's launch. */
+async function launchEach(user: { autodeskId: string; password: string }, launches: [string, string][]): Promise<void> {
+  for (const [i, [product, day]] of launches.entries()) {
     await setClock(gw, new Date(Date.parse(`${day}T09:00:00Z`) + i * 60_000));
-    const { api } = await again(user);
-    expectStatus(await api.post('/v1/launch', { product }), 200);
+    expectStatus(await (await again(user)).api.post('/v1/launch', { product }), 200);
   }
 }
 /** Signed in anew: an access token lasts a week in the test gateway, and these tests jump by months. */
@@ -182,6 +188,51 @@ describe('forecast', () => {
     expect(low.subject).toMatch(/has 30 tokens left/);
     // 16 whole days at 10 a day before 17 April; 30 tokens last this day and the next two.
     expect(low.text).toContain('At the current rate (10 tokens a day), the balance runs out on 2026-04-19.');
+    // 30 tokens are three days of Revit: nothing is out of reach yet.
+    expect(low.text).toContain('Buy more tokens before products stop launching.');
+  });
+
+  it('R19: a balance under a day of every product launched lately says they no longer launch, not when the tokens run out', async () => {
+    await setClock(gw, '2026-04-01T08:00:00Z');
+    const team = await newTeam(gw, 30);
+    const admin = await newAdmin(gw, [team]);
+    const ann = await newMember(gw, team, ['autocad', 'revit']);
+    // Revit (10 a day), AutoCAD (7), Revit: 3 tokens left, under 20% of 30.
+    const days: [string, string][] = [
+      ['revit', '2026-04-01'],
+      ['autocad', '2026-04-02'],
+      ['revit', '2026-04-03'],
+    ];
+    await launchEach(ann, days);
+    const [low] = (await mailsTo(gw, admin.email)).filter((m) => m.kind === 'alert-low-balance');
+    expect(low.subject).toMatch(/has 3 tokens left/);
+    expect(low.text).toContain('That is less than a day of any product it launched lately: AutoCAD (7 a day), Revit (10 a day).');
+    expect(low.text).toContain('These no longer launch; buy tokens to launch them again.');
+    expect(low.text).not.toContain('before products stop');
+    expect(low.text).not.toContain('runs out on');
+    // And so it is: a launch of either is refused for want of tokens.
+    expect((await (await again(ann)).api.post('/v1/launch', { product: 'autocad' })).body.code).toBe('insufficient-tokens');
+  });
+
+  it('R19: a balance under a day of some of them names those, and keeps the outlook', async () => {
+    await setClock(gw, '2026-04-01T08:00:00Z');
+    const team = await newTeam(gw, 50);
+    const admin = await newAdmin(gw, [team]);
+    const ann = await newMember(gw, team, ['autocad', 'civil-3d']);
+    // Civil 3D (11 a day) and AutoCAD (7) on alternate days: 50 -> 39 -> 32 -> 21 -> 14 -> 7, under 20% of 50.
+    const days: [string, string][] = [
+      ['civil-3d', '2026-04-01'],
+      ['autocad', '2026-04-02'],
+      ['civil-3d', '2026-04-03'],
+      ['autocad', '2026-04-04'],
+      ['autocad', '2026-04-05'],
+    ];
+    await launchEach(ann, days);
+    const [low] = (await mailsTo(gw, admin.email)).filter((m) => m.kind === 'alert-low-balance');
+    expect(low.subject).toMatch(/has 7 tokens left/);
+    expect(low.text).toContain('Less than a day of Civil 3D (11 a day): these no longer launch.');
+    expect(low.text).toContain('Buy more tokens before the others stop too.');
+    expect(low.text).toContain('At the current rate');
   });
 });
 

@@ -98,7 +98,23 @@ export const mapToken = (text: string, f: (token: string) => string): string =>
 /** What an invitation token in the outbox is sealed to: its e-mail's recipient (the associated data). */
 export const outboxTokenPlace = (to: string) => `outbox invitation token for ${to.toLowerCase()}`;
 
-export function lowBalanceMail(m: { to: string; teamName: string; balance: number; validBought: number; outlook?: string | null }): Mail {
+/**
+ * R19's low-balance e-mail. `outOfReach`: the products the team launched lately whose daily rate is
+ * more than the balance (of `launched` such products): their launches are refused already, and when
+ * that is all of them, saying "before products stop" and when the tokens run out would be false.
+ */
+export function lowBalanceMail(m: {
+  to: string;
+  teamName: string;
+  balance: number;
+  validBought: number;
+  outlook?: string | null;
+  outOfReach?: readonly { name: string; dailyRate: number }[];
+  launched?: number;
+}): Mail {
+  const out = m.outOfReach ?? [];
+  const all = out.length > 0 && out.length === m.launched;
+  const refused = out.map((p) => `${p.name} (${p.dailyRate} a day)`).join(', ');
   return {
     to: m.to,
     kind: 'alert-low-balance',
@@ -106,8 +122,15 @@ export function lowBalanceMail(m: { to: string; teamName: string; balance: numbe
     text: [
       `Team ${m.teamName} has ${m.balance} Flex tokens left, below 20% of the`,
       `${m.validBought} still-valid tokens it bought.`,
-      'Buy more tokens before products stop launching.',
-      ...outlookLines(m.outlook),
+      ...(all
+        ? [
+            `That is less than a day of any product it launched lately: ${refused}.`,
+            'These no longer launch; buy tokens to launch them again.',
+          ]
+        : out.length > 0
+          ? [`Less than a day of ${refused}: these no longer launch.`, 'Buy more tokens before the others stop too.']
+          : ['Buy more tokens before products stop launching.']),
+      ...(all ? [] : outlookLines(m.outlook)),
     ].join('\n'),
   };
 }

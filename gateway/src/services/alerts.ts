@@ -8,7 +8,7 @@ import { inTransaction, type Tx } from '../db/tx';
 import { type AlertFacts, type AlertLot, type AlertState, alertState, EXPIRY_WARNING_MS } from '../domain/alerts';
 import { expiringMail, lowBalanceMail } from '../domain/mails';
 import { addMs } from '../domain/time';
-import { outlookOf } from './forecast';
+import { outlookOf, productsOutOfReach } from './forecast';
 
 /**
  * R19, called inside the transaction that changed a balance (a charge, a purchase, a transfer;
@@ -53,9 +53,11 @@ export async function recordCrossings(
     adminEmailsOfTeam(trx, teamId),
     outlookOf(trx, teamId, now, facts.lots),
   ]);
+  const reach = lowCrossed ? await productsOutOfReach(trx, teamId, now, facts.balance) : null;
   const teamName = team?.name ?? teamId;
+  const low = { teamName, balance: facts.balance, validBought: facts.validBought, outlook, ...reach };
   const mails = admins.flatMap((to) => [
-    ...(lowCrossed ? [lowBalanceMail({ to, teamName, balance: facts.balance, validBought: facts.validBought, outlook })] : []),
+    ...(lowCrossed ? [lowBalanceMail({ to, ...low })] : []),
     ...(expiring.length > 0 ? [expiringMail({ to, teamName, lots: expiring, outlook })] : []),
   ]);
   await enqueueMail(trx, mails, nowIso);

@@ -1,7 +1,7 @@
 import type { ForecastResponse } from '@flexgate/shared';
 import type { Kysely } from 'kysely';
 import { chargeableLots } from '../db/repos/lots';
-import { teamCreatedAt, tokensOverDays } from '../db/repos/spend';
+import { productsLaunchedOverDays, teamCreatedAt, tokensOverDays } from '../db/repos/spend';
 import type { DB } from '../db/schema';
 import { type Burn, burnWindow, dailyBurn, type Forecast, forecast, outlookSentence } from '../domain/forecast';
 import type { ServiceContext } from './context';
@@ -43,6 +43,25 @@ export async function outlookOf(
     now,
   );
   return outlookSentence(f, burn);
+}
+
+/**
+ * The products the team launched lately (its burn window: the whole days before today, as the
+ * forecast's burn) whose daily rate is more than `balance`: a launch of any of them is refused
+ * now, whatever the forecast says of the tokens left.
+ */
+export async function productsOutOfReach(
+  db: Kysely<DB>,
+  teamId: string,
+  now: Date,
+  balance: number,
+): Promise<{ outOfReach: { name: string; dailyRate: number }[]; launched: number }> {
+  const window = burnWindow(now, (await teamCreatedAt(db, teamId)) ?? now.toISOString());
+  const launched = await productsLaunchedOverDays(db, teamId, window.from, window.to);
+  return {
+    outOfReach: launched.filter((p) => p.dailyRate > balance).map(({ name, dailyRate }) => ({ name, dailyRate })),
+    launched: launched.length,
+  };
 }
 
 /** `GET /v1/teams/:team/forecast`: when the balance runs out and what expires unused at the recent burn (R2). */
