@@ -539,6 +539,9 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
 
   // ---- usage (R15) ---------------------------------------------------------------------------
 
+  /** A custom day of the usage form: one that exists, as 2026-03-15. */
+  const isUsageDay = (v: string) => DAY_RE.test(v) && isCalendarInstant(v);
+
   const usageForm = (c: C): UsageForm => {
     const today = ctx.clock.now().toISOString().slice(0, 10);
     const by = c.req.query('by');
@@ -547,8 +550,8 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     const preset = USAGE_PRESETS.find((p) => p === c.req.query('range')) ?? null;
     const from = c.req.query('from') ?? '';
     const to = c.req.query('to') ?? '';
-    const fromOk = DAY_RE.test(from) && isCalendarInstant(from);
-    const toOk = DAY_RE.test(to) && isCalendarInstant(to);
+    const fromOk = isUsageDay(from);
+    const toOk = isUsageDay(to);
     if (preset || (!fromOk && !toOk)) return { ...presetRange(preset ?? '30d', today), by: grouping, preset: preset ?? '30d' };
     const end = toOk ? to : today;
     return { from: fromOk ? from : presetRange('30d', end).from, to: end, by: grouping, preset: null };
@@ -559,7 +562,7 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
     if (USAGE_PRESETS.some((p) => p === c.req.query('range'))) return null;
     const bad = (['from', 'to'] as const).filter((k) => {
       const v = c.req.query(k) ?? '';
-      return v !== '' && !(DAY_RE.test(v) && isCalendarInstant(v));
+      return v !== '' && !isUsageDay(v);
     });
     return bad.length > 0 ? `Ignored a date that is not valid: ${bad.map((k) => `${k} ${c.req.query(k)}`).join(', ')}.` : null;
   };
