@@ -2,13 +2,14 @@
  * `node --import tsx test/bench/charge-floor.ts`: what the SQL of one charge costs on this machine
  * with nothing around it (no HTTP, no Kysely, no signing), on the real schema (all migrations, so
  * every index and trigger a charge pays for): the same statements a cold launch runs (session
- * state, product, lots, insert session, guarded draw, ledger entry, the R19 transfer sum, balance;
+ * state, product, lots, insert session, guarded draw, ledger entry and its hash, the R19 transfer sum, balance;
  * the usage rollups are folded from the ledger later, db/repos/usage-fold.ts), as statements
  * prepared once, one charge per transaction, then 50 per transaction (group commit), with session
  * ids random as they were and time-ordered as they are
  * (lib/ids.ts `orderedId`). It is the floor the cold path could approach (BENCHMARKS.md, "Cold
  * launches"), not a test of the gateway.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,13 +42,14 @@ const q = {
   ),
   draw: db.prepare('update lots set remaining = remaining - ? where id = ? and remaining >= ?'),
   ledger: db.prepare(
-    "insert into ledger (team_id, lot_id, kind, delta, at, actor, autodesk_id, product_key, session_id, reason) values (?, ?, 'charge', ?, ?, ?, ?, ?, ?, ?)",
+    "insert into ledger (team_id, lot_id, kind, delta, at, actor, autodesk_id, product_key, session_id, reason, prev_hash, hash) values (?, ?, 'charge', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   ),
   transfers: db.prepare("select coalesce(sum(delta), 0) as s from ledger where team_id = ? and kind = 'transfer-out' and at > ?"),
   balance: db.prepare('select sum(remaining) as b from lots where team_id = ? and expires_at > ?'),
 };
 const entitlement = 'e'.repeat(600); // about the size of a signed entitlement
 let n = 0;
+let lastHash = '0'.repeat(64);
 // Session ids as the gateway made them before (random) and makes them now (time-ordered, lib/ids.ts).
 let sessionId: () => string = () => newId('ses');
 function charge(): void {
@@ -60,7 +62,11 @@ function charge(): void {
   q.lots.all('tm_floor', at);
   q.session.run(sid, user, 'autocad', 'tm_floor', at, yearOn, at, entitlement, yearOn);
   q.draw.run(7, 'lot_floor', 7);
-  q.ledger.run('tm_floor', 'lot_floor', -7, at, `user:${user}`, user, 'autocad', sid, 'AutoCAD: daily rate 7, usage session (R6)');
+  const reason = 'AutoCAD: daily rate 7, usage session (R6)';
+  // Chained as the gateway chains its entries (migration 023 refuses one without): a digest of the entry and the one before.
+  const hash = createHash('sha256').update(`${lastHash}|${at}|${user}|${sid}|${reason}`).digest('hex');
+  q.ledger.run('tm_floor', 'lot_floor', -7, at, `user:${user}`, user, 'autocad', sid, reason, lastHash, hash);
+  lastHash = hash;
   q.transfers.get('tm_floor', at);
   q.balance.get('tm_floor', at);
 }
