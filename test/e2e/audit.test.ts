@@ -338,6 +338,27 @@ describe('the audit trail: reading it', () => {
     expect(wide.find((e) => e.target === both.id)?.after.teams).toEqual([team, hidden]);
   });
 
+  it("an admin's key rotated or revoked shows in each of its teams' trails, naming no other team", async () => {
+    const team = await newTeam(gw);
+    const hidden = await newTeam(gw);
+    const both = await newAdmin(gw, [team, hidden]);
+    const coAdmin = await newAdmin(gw, [team]);
+    expect(expectStatus(await both.api.post(`/v1/admins/${both.id}/key`, undefined, withId(rid('rot'))), 200).key).toMatch(/^fga/);
+    expectStatus(await gw.op.delete(`/v1/admins/${both.id}/key`, withId(rid('rev'))), 204);
+    // The other admin of the team sees whose key changed, and when.
+    const seen = (await trail(coAdmin.api, `/v1/teams/${team}/audit?action=credentials.*`)).filter((e) => e.target === both.id);
+    expect(seen.map((e) => e.action)).toEqual(['credentials.key.revoked', 'credentials.key.rotated']);
+    expect(seen[1]).toMatchObject({ team, actor: `admin:${both.id}` });
+    expect(JSON.stringify(seen)).not.toContain(hidden);
+    expect((await trail(gw.op, `/v1/teams/${hidden}/audit?action=credentials.*`)).map((e) => e.action)).toEqual([
+      'credentials.key.revoked',
+      'credentials.key.rotated',
+    ]);
+    // Operator-wide, once each.
+    const wide = (await trail(gw.op, '/v1/operator/audit?team=none&action=credentials.*')).filter((e) => e.target === both.id);
+    expect(wide.map((e) => e.action)).toEqual(['credentials.key.revoked', 'credentials.key.rotated']);
+  });
+
   it('pages by keyset, filters by action (or family), actor and dates, and exports CSV', async () => {
     const team = await newTeam(gw);
     const admin = await newAdmin(gw, [team]);

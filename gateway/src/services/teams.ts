@@ -1,6 +1,6 @@
 import { findAdminById } from '../db/repos/console';
 import { deleteAdmin, findTeam, findTeams, insertAdmin, insertTeam, lockAdmin, setAdminKeyHash } from '../db/repos/teams';
-import { inTransaction } from '../db/tx';
+import { inTransaction, type Tx } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { notFound } from '../domain/errors';
 import { newId } from '../lib/ids';
@@ -62,7 +62,7 @@ export async function rotateAdminKey(ctx: ServiceContext, adminId: string, origi
   await inTransaction(ctx.db, async (trx) => {
     await lockAdmin(trx, adminId);
     if (!(await setAdminKeyHash(trx, adminId, sha256(key)))) throw notFound(`No admin ${adminId}.`);
-    await audit(trx, origin, ctx.clock.now().toISOString(), { team: null, action: 'credentials.key.rotated', target: adminId });
+    await auditKeyChange(trx, origin, ctx.clock.now().toISOString(), adminId, 'credentials.key.rotated');
   });
   return { id: adminId, key };
 }
@@ -72,8 +72,23 @@ export async function revokeAdminKey(ctx: ServiceContext, adminId: string, origi
   await inTransaction(ctx.db, async (trx) => {
     await lockAdmin(trx, adminId);
     if (!(await setAdminKeyHash(trx, adminId, `revoked:${newSecret('x')}`))) throw notFound(`No admin ${adminId}.`);
-    await audit(trx, origin, ctx.clock.now().toISOString(), { team: null, action: 'credentials.key.revoked', target: adminId });
+    await auditKeyChange(trx, origin, ctx.clock.now().toISOString(), adminId, 'credentials.key.revoked');
   });
+}
+
+/**
+ * A key changed: operator-wide, and in the trail of each team the admin looks after, as a new or
+ * removed admin is, so that the other admins of a team see whose keys changed and when.
+ */
+async function auditKeyChange(
+  trx: Tx,
+  origin: AuditOrigin,
+  at: string,
+  adminId: string,
+  action: 'credentials.key.rotated' | 'credentials.key.revoked',
+): Promise<void> {
+  const teams = (await findAdminById(trx, adminId))?.teams ?? [];
+  await audit(trx, origin, at, { team: null, action, target: adminId }, ...teams.map((team) => ({ team, action, target: adminId })));
 }
 
 export async function removeAdmin(ctx: ServiceContext, adminId: string, origin: AuditOrigin): Promise<void> {
