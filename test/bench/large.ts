@@ -2,7 +2,7 @@
  * `pnpm bench:large`: a team with 1,000,000 ledger entries (a year of Flex use by 1,000 people
  * over 10 products), then the usage report by day over the year, by user, by product, the
  * balance, the forecast and the right-sizing advice, timed over HTTP against a real gateway
- * process. Targets: report < 500 ms, balance < 5 ms (issue 7); forecast and advice < 100 ms.
+ * process. Targets: report < 500 ms, balance < 5 ms; forecast and advice < 100 ms.
  * Rows are written straight into SQLite (a benchmark fixture, not an API test).
  */
 import { execSync } from 'node:child_process';

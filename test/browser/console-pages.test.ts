@@ -165,7 +165,7 @@ for (const [label, viewport] of [
   ['1280', { width: 1280, height: 800 }],
   ['390', { width: 390, height: 844 }],
 ] as const) {
-  describe(`every console page at ${label} px: screenshot, no horizontal overflow, aligned tables, zero axe-core violations (issue 20)`, () => {
+  describe(`every console page at ${label} px: screenshot, no horizontal overflow, aligned tables, zero axe-core violations`, () => {
     let page: Page;
     beforeAll(async () => {
       page = await signedIn(adminKey, viewport);
@@ -225,7 +225,7 @@ for (const [label, viewport] of [
   });
 }
 
-describe('console navigation (issue 20)', () => {
+describe('console navigation', () => {
   it('the low-balance banner links to the token pages, and the pages link to each other', async () => {
     const page = await signedIn(adminKey, { width: 1280, height: 800 });
     await page.goto(`/console/teams/${team}`);

@@ -1,5 +1,5 @@
 /**
- * The admin console (issue 6) in a real headless Chromium against a real in-process gateway.
+ * The admin console in a real headless Chromium against a real in-process gateway.
  * Every test leaves a screenshot in test/artifacts/ for a person to look at.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -170,7 +170,7 @@ async function expectNoRuleNumbers(page: Page): Promise<void> {
   expect(text, `${page.url()} shows ${RULE_NUMBER.exec(text)?.[0]}`).not.toMatch(RULE_NUMBER);
 }
 
-describe('admin console (issue 6)', () => {
+describe('admin console', () => {
   it('signs in with an admin key into an HttpOnly SameSite=Strict session, and sees the balance, the lots and the 30-day chart', async () => {
     // Its own sign-in, not the shared profile's: the page it lands on is what this test reads.
     const { context, page } = await signedIn(DESKTOP);

@@ -8,7 +8,7 @@ import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Answer, Api, expectStatus } from '../harness/http';
 
 /**
- * Issue 8, abuse: per-user and per-address rate limits on sign-in and launch (429 problem+json
+ * Abuse: per-user and per-address rate limits on sign-in and launch (429 problem+json
  * with Retry-After), defaults that never slow a real fleet, the off switch, sign-in timing that
  * does not tell which accounts exist, and secrets that never reach the logs.
  */
@@ -42,7 +42,7 @@ function expect429(a: Answer, what: string): void {
   expect(Number.isInteger(retry) && retry >= 1 && retry <= 60, `Retry-After ${retry}`).toBe(true);
 }
 
-describe('rate limits (issue 8)', () => {
+describe('rate limits', () => {
   it('sign-in per user: guessing one account is stopped, the right password included, other accounts are not', async () => {
     const gw = await gatewayWith({ rateLimit: true, rateLimits: limits({ signinPerUser: 3 }) });
     const victim = await newAccount(gw);
@@ -129,7 +129,7 @@ describe('rate limits (issue 8)', () => {
   });
 });
 
-describe('sign-in timing and secrets in logs (issue 8)', () => {
+describe('sign-in timing and secrets in logs', () => {
   it('an unknown Autodesk ID and a wrong password take the same time (both pay one scrypt)', async () => {
     const gw = await gatewayWith({ scryptN: 16384 });
     // A different account each time: one account's repeated failures would make it wait (signin-guard.test.ts).

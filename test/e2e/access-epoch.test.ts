@@ -7,7 +7,7 @@ import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
 /**
- * Issue 7: the warm-launch cache trusts a decision only while `access_epoch` is unchanged, so a
+ * The warm-launch cache trusts a decision only while `access_epoch` is unchanged, so a
  * write to ANY table an access decision reads must bump it in its own transaction. Triggers do it
  * (migration 006); this checks each table on the real database, written to directly, as a future
  * service or a hand-run SQL fix would.

@@ -61,7 +61,7 @@ describe('scoping: an admin acts only on the teams it manages', () => {
       .filter(([path]) => path.startsWith('/v1/teams/{team}'))
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     expect(teamRoutes.sort()).toEqual(Object.keys(ROUTES).sort());
-    // The import's CSV body is documented too, and so are the non-team routes of issue 4.
+    // The import's CSV body is documented too, and so are the non-team routes.
     expect(doc.paths['/v1/teams/{team}/members/import'].post.requestBody.content).toHaveProperty('text/csv');
     expect(doc.paths['/v1/invitations/accept']).toHaveProperty('post');
     expect(doc.paths['/v1/outbox']).toHaveProperty('get');

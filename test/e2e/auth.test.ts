@@ -11,7 +11,7 @@ import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Answer, type Api, expectStatus } from '../harness/http';
 
 /**
- * Issue 8, authentication and authorisation: every route of /openapi.json against every kind of
+ * Authentication and authorisation: every route of /openapi.json against every kind of
  * bad credential and every wrong principal. All are refused (401 for a credential that is not
  * ours, 403 for a real one without the right), and no refusal carries another team's data.
  */

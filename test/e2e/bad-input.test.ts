@@ -9,7 +9,7 @@ import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Answer, type Api, expectStatus } from '../harness/http';
 
 /**
- * Issue 8, bad input: every route of /openapi.json (so a new route is attacked as soon as it
+ * Bad input: every route of /openapi.json (so a new route is attacked as soon as it
  * exists) fed malformed JSON, wrong types, missing and unknown fields, huge, negative and
  * fractional numbers, dates out of range, 1 MB strings, invalid UTF-8 and injection payloads
  * answers a 4xx problem+json, never a 500, and the database is byte for byte what it was.
@@ -237,7 +237,7 @@ function expectProblem(r: { status: number; type: string; text: string }, what: 
   expect(p.status, what).toBe(r.status);
 }
 
-describe('bad input on every route (issue 8)', () => {
+describe('bad input on every route', () => {
   it('every route with a JSON body refuses every malformed body with a 4xx problem, and nothing changes', async () => {
     const ops = (await operations()).filter((o) => o.body?.type === 'application/json');
     expect(ops.length).toBeGreaterThan(10);
@@ -741,7 +741,7 @@ describe('bad input on every route (issue 8)', () => {
   });
 });
 
-describe('body limit (issue 8)', () => {
+describe('body limit', () => {
   /** Streams a chunked body slowly and stops at the first byte of an answer: how much was sent? */
   function streamUntilAnswer(total: number, headers: Record<string, string> = {}) {
     return new Promise<{ status: number; type: string; sent: number }>((resolve, reject) => {

@@ -8,7 +8,7 @@ import { Api, expectStatus } from '../harness/http';
 import { type GatewayProcess, spawnGateway } from '../harness/process';
 
 /**
- * Issue 8, crash safety: a real gateway process is killed with SIGKILL at random moments while
+ * Crash safety: a real gateway process is killed with SIGKILL at random moments while
  * purchases and launches are in flight, then restarted on the same database. Every answer the
  * client saw is in the ledger exactly once; every request is re-sent with its Idempotency-Key after
  * the restart and answers the same; the ledger invariants hold. SIGTERM drains instead.
@@ -67,7 +67,7 @@ function send(p: GatewayProcess, op: Op): Promise<{ status: number; body: any }>
 }
 
 // In order: the SIGKILL test reads the whole team's ledger as its own; the SIGTERM one adds to it.
-describe('crash safety (issue 8)', { shuffle: false }, () => {
+describe('crash safety', { shuffle: false }, () => {
   it(`SIGKILL at ${KILLS} random moments under load: every answer seen is in the ledger once, re-sends answer the same`, async () => {
     const seen: Seen[] = [];
     let n = 0;

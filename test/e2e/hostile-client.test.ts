@@ -1,5 +1,5 @@
 /**
- * Issue 18's hostile clients, each against a real gateway PROCESS with the test clock and the real
+ * Hostile clients, each against a real gateway PROCESS with the test clock and the real
  * client library (`createClient`), its files tampered with as a user who controls the machine
  * would. What such a client can get must be bounded by what the gateway signs, not by the client's
  * good will. The client's clock and the gateway's move together (SharedClock + POST /v1/test/clock).

@@ -9,7 +9,7 @@ import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
 /**
- * Issue 7: POST /v1/launch is served by a lane ahead of the general middleware chain when the
+ * POST /v1/launch is served by a lane ahead of the general middleware chain when the
  * request is the common case (Content-Length, JSON, an ID token), and by the chain otherwise
  * (here: a chunked body, which has no Content-Length). Both must be the same endpoint to a
  * product: same answers, same refusals, same request ids, both counted in /metrics.

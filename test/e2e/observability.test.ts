@@ -8,7 +8,7 @@ import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { Api, expectStatus } from '../harness/http';
 
 /**
- * Issue 8, observability: JSON log lines that carry the request id, one access line per request,
+ * Observability: JSON log lines that carry the request id, one access line per request,
  * and GET /metrics in Prometheus text format.
  */
 let database: TestDatabase;
@@ -57,7 +57,7 @@ const value = (text: string, series: string) => {
 const cachedAnswers = (text: string) => value(text, 'flexgate_launch_warm_answers_total{how="cached"}');
 const warmAnswers = (text: string) => cachedAnswers(text) + value(text, 'flexgate_launch_warm_answers_total{how="rechecked"}');
 
-describe('logs (issue 8)', () => {
+describe('logs', () => {
   it('one info access line per request with method, route pattern, status, ms and the request id', async () => {
     const team = await newTeam(gw);
     const id = `obs-${randomBytes(4).toString('hex')}`;
@@ -112,7 +112,7 @@ describe('logs (issue 8)', () => {
   });
 });
 
-describe('GET /metrics (issue 8)', () => {
+describe('GET /metrics', () => {
   it('Prometheus text: requests by route and status, a latency histogram, launches by source, tokens charged, refusals by code', async () => {
     const team = await newTeam(gw, 20);
     const u = await newMember(gw, team, ['autocad', 'revit']);
@@ -142,7 +142,7 @@ describe('GET /metrics (issue 8)', () => {
     expect(value(m.text, 'flexgate_http_request_duration_seconds_bucket{method="POST",route="/v1/launch",le="+Inf"}')).toBe(
       value(m.text, 'flexgate_http_request_duration_seconds_count{method="POST",route="/v1/launch"}'),
     );
-    // Memory as an operator watches it (issue 7 bounds RSS): real figures of a running process.
+    // Memory as an operator watches it: real figures of a running process.
     expect(value(m.text, 'process_resident_memory_bytes')).toBeGreaterThan(20 * 2 ** 20);
     expect(value(m.text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
     expect(value(m.text, 'nodejs_heap_size_used_bytes')).toBeLessThanOrEqual(value(m.text, 'nodejs_heap_size_total_bytes'));

@@ -6,7 +6,7 @@ import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
 /**
- * Issue 8: random histories against the HTTP API (R1-R8). Each run gets its own teams, users and
+ * Random histories against the HTTP API (R1-R8). Each run gets its own teams, users and
  * products, so runs share the gateway but no state; after every step the ledger, the lots and the
  * balance must agree, no lot is negative, no session is charged twice, and charges draw the lot
  * that expires first.
@@ -258,7 +258,7 @@ async function runHistory(steps: Step[]): Promise<void> {
   for (const e of all) if (e.kind === 'refund') expect(refunded.has(e.sessionId)).toBe(true);
 }
 
-describe('ledger invariants under random HTTP histories (R1-R8, issue 8)', () => {
+describe('ledger invariants under random HTTP histories (R1-R8)', () => {
   it('purchases, launches, relaunches, clock moves, rate changes, transfers, ends and expiries keep every invariant', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(stepArb, { minLength: 5, maxLength: 25 }), async (steps) => runHistory(steps)),

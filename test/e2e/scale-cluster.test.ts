@@ -1,5 +1,5 @@
 /**
- * Issue 5: `pnpm gateway --cluster N` runs N worker processes sharing one port (node:cluster).
+ * `pnpm gateway --cluster N` runs N worker processes sharing one port (node:cluster).
  * Runs on both engines (on SQLite the workers share one database file: BEGIN IMMEDIATE and
  * busy_timeout serialise their writes).
  */

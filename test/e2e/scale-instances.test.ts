@@ -1,5 +1,5 @@
 /**
- * Issue 5: three gateway processes on one database, charging exactly once (R7) and never
+ * Three gateway processes on one database, charging exactly once (R7) and never
  * overdrawing (R4) under concurrent launches spread across them, with entitlements that verify
  * against any instance's JWKS (R17).
  *

@@ -1,5 +1,5 @@
 /**
- * Issue 5: several instances started at the same moment on a fresh database all come up; one of
+ * Several instances started at the same moment on a fresh database all come up; one of
  * them migrates while the others wait (PostgreSQL: Kysely's advisory lock; SQLite: the migration
  * runs in one BEGIN IMMEDIATE transaction, db/connect.ts), and they end up with one signing key
  * between them (signing/keyring.ts), so any instance's entitlements verify with any JWKS.
