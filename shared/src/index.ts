@@ -1,3 +1,4 @@
+export * from './address';
 export * from './admin';
 export * from './calendar';
 export * from './claims';

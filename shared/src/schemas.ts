@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EMAIL_ADDRESS, normalAutodeskId } from './address';
 import { isCalendarInstant } from './calendar';
 
 /** Timestamps on the wire are ISO-8601 in UTC; anything Date can read, within years 2000-9999. */
@@ -16,14 +17,8 @@ export const isoInstant = z
     { message: 'must be between the years 2000 and 9999' },
   );
 
-/** Autodesk IDs are e-mail addresses compared case-insensitively, so they are stored lower-cased. */
-export const autodeskId = z
-  .string()
-  .trim()
-  .min(3)
-  .max(254)
-  .regex(/^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/, 'must be an e-mail address')
-  .transform((s) => s.toLowerCase());
+/** Autodesk IDs are plain e-mail addresses, stored and compared in one form (address.ts). */
+export const autodeskId = z.string().trim().min(3).max(254).regex(EMAIL_ADDRESS, 'must be an e-mail address').transform(normalAutodeskId);
 
 export const productKey = z
   .string()

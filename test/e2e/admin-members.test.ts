@@ -316,6 +316,27 @@ describe('members and invitations (R11)', () => {
     expect(expectStatus(await admin.get(`/v1/teams/${team}/members`), 200)).toEqual([]);
   });
 
+  it('R11: one address is one person, whatever its case or however its accents were typed (composed, or a letter and a combining accent)', async () => {
+    const { team, admin } = await teamWithAdmin();
+    const local = `jos\u00e9.${Math.random().toString(36).slice(2, 8)}`;
+    const composed = `${local}@example.es`;
+    const decomposed = composed.normalize('NFD').toUpperCase();
+    expect(decomposed).not.toBe(composed);
+    const r = expectStatus(await admin.post(`/v1/teams/${team}/members`, { invite: `José <${composed}>` }), 201);
+    expect(r.member.autodeskId).toBe(composed);
+    // The same person again, typed otherwise: already invited, not a second member.
+    expect((await admin.post(`/v1/teams/${team}/members`, { invite: `José <${decomposed}>` })).status).toBe(409);
+    const imported = expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, `name,email\nJosé,${decomposed}\n`), 200);
+    expect(imported).toMatchObject({ created: 0, updated: 1, errors: [] });
+    expect((await allMembers(admin, team)).map((m) => m.autodeskId)).toEqual([composed]);
+    // An account made in one form signs in with the other.
+    const password = `pw-${Math.random().toString(36).slice(2)}`;
+    const other = `ren\u00e9e.${Math.random().toString(36).slice(2, 8)}@example.fr`;
+    expectStatus(await gw.op.post('/v1/users', { autodeskId: other.normalize('NFD'), name: 'Renée', password }), 201);
+    expect((await gw.op.post('/v1/users', { autodeskId: other, name: 'Renée', password })).status).toBe(409);
+    expectStatus(await gw.anon.post('/v1/signin', { autodeskId: other, password }), 200);
+  });
+
   it('R11: adding an existing account by Autodesk ID asks that person: invited until they accept; an unknown one is 404, a second add 409', async () => {
     const { team, admin } = await teamWithAdmin();
     const account = await newAccount(gw);

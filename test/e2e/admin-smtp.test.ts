@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { connect } from '@flexgate/gateway';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, newAdmin, tokenOf, uniqueEmail } from '../harness/admin';
@@ -107,6 +108,45 @@ describe('e-mail over SMTP (R11, R14)', () => {
       charged: 7,
       balance: 43,
     });
+  });
+
+  it('R14: an e-mail goes to the one address it names, never to what a mail library would parse out of it', async () => {
+    // A message to an ID written before such IDs were refused ("a:victim@..." is, parsed, a group
+    // delivered to victim@...): it goes to that address as written, or nowhere.
+    const victim = uniqueEmail('victim');
+    const odd = `groupname:${victim}`;
+    const handle = connect({ url: gw.database.url });
+    try {
+      await handle.db
+        .insertInto('outbox')
+        .values({
+          to_addr: odd,
+          subject: 'Old message',
+          text: 'Hello',
+          kind: 'access',
+          created_at: '2026-03-15T10:00:00.000Z',
+          attempts: 0,
+        })
+        .execute();
+      const row = () => handle.db.selectFrom('outbox').select(['attempts', 'sent_at']).where('to_addr', '=', odd).executeTakeFirstOrThrow();
+      const tried = await waitFor('a delivery attempt', async () => {
+        const r = await row();
+        return r.attempts > 0 ? r : undefined;
+      });
+      // A plain address after it: once that one arrived, the odd one had its turn.
+      const team = await newTeam(gw, 10);
+      const admin = await newAdmin(gw, [team]);
+      const plain = uniqueEmail('after');
+      expectStatus(await admin.api.post(`/v1/teams/${team}/members`, { invite: `Pat Plain <${plain}>` }), 201);
+      await waitFor('the plain e-mail', () => received.find((m) => m.to.includes(plain)));
+      expect(received.filter((m) => m.to.includes(victim))).toEqual([]);
+      // Delivered, then only to the address as written.
+      if (tried.sent_at !== null) expect(received.filter((m) => m.to.includes(odd))).toHaveLength(1);
+      // And no such address is taken any more.
+      expect((await admin.api.post(`/v1/teams/${team}/members`, { invite: `Call Me <other:${victim}>` })).status).toBe(400);
+    } finally {
+      await handle.close();
+    }
   });
 
   it('R14: a message the server refuses is retried with backoff, then marked sent', async () => {

@@ -1,5 +1,5 @@
+import { isEmailAddress, normalAutodeskId } from '@flexgate/shared';
 import { type CsvRecord, csvRecords } from './csv';
-import { isEmail } from './invite';
 
 /** R14: the member import, `name,email,products,guest`, up to 10,000 rows in one file. */
 export const IMPORT_MAX_ROWS = 10_000;
@@ -88,12 +88,12 @@ export function* importSteps(csv: string, catalog: ReadonlySet<string>): Generat
       continue;
     }
     const name = cell(r.fields, 'name').replace(/\s+/g, ' ');
-    const email = cell(r.fields, 'email').toLowerCase();
+    const email = normalAutodeskId(cell(r.fields, 'email'));
     if (!email) {
       fail('The e-mail is empty.');
       continue;
     }
-    if (!isEmail(email)) {
+    if (!isEmailAddress(email)) {
       fail(`"${email}" is not an e-mail address.`);
       continue;
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isEmail, parseInvite } from './invite';
+import { isEmailAddress as isEmail } from '@flexgate/shared';
+import { parseInvite } from './invite';
 
 describe('R11: parseInvite ("Full Name <email>")', () => {
   it.each([
@@ -7,6 +8,9 @@ describe('R11: parseInvite ("Full Name <email>")', () => {
     ['  Élodie   Martin-Dupont <E.Martin@Example.FR>  ', 'Élodie Martin-Dupont', 'e.martin@example.fr'],
     ['Jo <jo@a.co>', 'Jo', 'jo@a.co'],
     ["O'Brien, Pat <pat+flex@corp.example.com>", "O'Brien, Pat", 'pat+flex@corp.example.com'],
+    // One person however the accent was typed: composed, or "e" and a combining accent (NFC).
+    ['José <jose\u0301@example.es>', 'José', 'jos\u00e9@example.es'],
+    ['José <JOS\u00c9@example.es>', 'José', 'jos\u00e9@example.es'],
   ])('accepts %j', (input, name, email) => {
     expect(parseInvite(input)).toEqual({ ok: true, name, email });
   });
@@ -22,6 +26,13 @@ describe('R11: parseInvite ("Full Name <email>")', () => {
     ['John Doe <not-an-email>', /not an e-mail address/],
     ['John Doe <john doe@example.com>', /not an e-mail address/],
     ['John Doe <john@localhost>', /not an e-mail address/],
+    // What a mail library reads as a group or a comment would be delivered elsewhere than it says.
+    ['Call me <a:victim@example.com>', /not an e-mail address/],
+    ['Call me <x(y)z@example.com>', /not an e-mail address/],
+    ['Call me <victim@[127.0.0.1]>', /not an e-mail address/],
+    ['Call me <victim@example.com.>', /not an e-mail address/],
+    ['Call me <victim@example..com>', /not an e-mail address/],
+    ['Call me <.victim@example.com>', /not an e-mail address/],
     ['"John" <john@example.com>', /may not contain quotes/],
     ['john@example.com <john@example.com>', /may not contain/],
     [`${'x'.repeat(201)} <a@b.co>`, /longer than 200/],

@@ -1,9 +1,8 @@
+import { isEmailAddress, normalAutodeskId } from '@flexgate/shared';
 /** R11: a new user is written `Full Name <email>`, as in Flex's "Assign users" box. */
 
 export type InviteParse = { ok: true; name: string; email: string } | { ok: false; message: string };
 
-// The same shape the wire accepts for an Autodesk ID: something@domain.tld, no spaces or brackets.
-const EMAIL = /^[^\s@<>",;()]+@[^\s@<>",;()]+\.[^\s@<>",;()]+$/;
 const FORMAT = 'write it as Full Name <email>, e.g. "John Doe <john.doe@example.com>"';
 
 /**
@@ -16,7 +15,7 @@ export function parseInvite(input: string): InviteParse {
   if (text.length > 400) return { ok: false, message: 'The invitation is longer than 400 characters.' };
   const m = /^([^<>]*?)\s*<([^<>]*)>$/.exec(text);
   if (!m) {
-    if (EMAIL.test(text)) return { ok: false, message: `"${text}" has no name; ${FORMAT}.` };
+    if (isEmailAddress(text)) return { ok: false, message: `"${text}" has no name; ${FORMAT}.` };
     return { ok: false, message: `"${text}" is not a name followed by an e-mail in angle brackets; ${FORMAT}.` };
   }
   const name = (m[1] ?? '').replace(/\s+/g, ' ').trim();
@@ -26,11 +25,7 @@ export function parseInvite(input: string): InviteParse {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f"@]/.test(name))
     return { ok: false, message: `The name "${name}" may not contain quotes, "@" or control characters.` };
-  if (email.length > 254 || !EMAIL.test(email)) return { ok: false, message: `"${email}" is not an e-mail address; ${FORMAT}.` };
-  // Autodesk IDs compare case-insensitively (RULES "Words"), so they are kept lower-cased.
-  return { ok: true, name, email: email.toLowerCase() };
-}
-
-export function isEmail(text: string): boolean {
-  return text.length <= 254 && EMAIL.test(text);
+  if (!isEmailAddress(email)) return { ok: false, message: `"${email}" is not an e-mail address; ${FORMAT}.` };
+  // The same address, however its case or accents were typed, is one Autodesk ID (RULES "Words").
+  return { ok: true, name, email: normalAutodeskId(email) };
 }

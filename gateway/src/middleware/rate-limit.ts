@@ -1,3 +1,4 @@
+import { normalAutodeskId } from '@flexgate/shared';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Metrics } from '../lib/metrics';
 import type { AppEnv } from './env';
@@ -103,7 +104,7 @@ export async function signInSubject(c: Context<AppEnv>): Promise<string | null> 
   try {
     const body: unknown = await c.req.json();
     if (body && typeof body === 'object' && 'autodeskId' in body && typeof body.autodeskId === 'string') {
-      return body.autodeskId.trim().toLowerCase().slice(0, 254);
+      return normalAutodeskId(body.autodeskId).slice(0, 254);
     }
   } catch {
     /* not JSON: the route answers 400 */

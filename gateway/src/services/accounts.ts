@@ -1,3 +1,4 @@
+import { normalAutodeskId } from '@flexgate/shared';
 import { findAccount, insertAccount } from '../db/repos/accounts';
 import { countFailure, delayUntil, forgetFailures, signInFailures } from '../db/repos/signin';
 import { inTransaction } from '../db/tx';
@@ -29,7 +30,7 @@ export async function createAccount(
  * which accounts exist; repeated failures make the ID wait, on every instance (domain/signin.ts).
  */
 export async function signIn(ctx: ServiceContext, input: { autodeskId: string; password: string }): Promise<Tokens> {
-  const subject = input.autodeskId.trim().toLowerCase();
+  const subject = normalAutodeskId(input.autodeskId);
   const now = ctx.clock.now();
   const failed = await signInFailures(ctx.db, subject);
   const wait = waitSeconds(failed?.retryAt, now);

@@ -96,7 +96,10 @@ export class MailSender {
     const nowIso = now.toISOString();
     if (!(await claimMail(this.o.db, m, nowIso, addMs(now, LEASE_MS).toISOString()))) return false;
     try {
-      await this.transport.sendMail({ from: senderOf(this.o.from), to: m.to, subject: m.subject, text: openedText(this.o.sealer, m) });
+      // The address as an object: a string would be parsed again, and `a:victim@x` read as a group
+      // delivered to victim@x (IDs made before such addresses were refused may still hold one).
+      const to = { name: '', address: m.to };
+      await this.transport.sendMail({ from: senderOf(this.o.from), to, subject: m.subject, text: openedText(this.o.sealer, m) });
       await markSent(this.o.db, m.id, this.o.clock.now().toISOString(), sentText(m.text));
       return true;
     } catch (error) {
