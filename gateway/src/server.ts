@@ -158,7 +158,13 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       () => settleExpiries({ db: db.db, clock }, null).catch((e) => logger.warn('expiry sweep failed', { err: String(e) })),
       60_000,
     ),
-    setInterval(() => forgetAnswersBefore(db.db, new Date(clock.now().getTime() - 86_400_000).toISOString()).catch(() => {}), 3_600_000),
+    setInterval(
+      () =>
+        forgetAnswersBefore(db.db, new Date(clock.now().getTime() - 86_400_000).toISOString()).catch((e) =>
+          logger.warn('forgetting old Idempotency-Key answers failed', { err: String(e) }),
+        ),
+      3_600_000,
+    ),
     // R19: lots come within 90 days of expiry by time alone; the sweep e-mails once per lot.
     setInterval(() => sweepAlerts(db.db, clock.now()).catch((e) => logger.warn('alert sweep failed', { err: String(e) })), 600_000),
     // The usage rollups trail the ledger by at most this much, so that a report, which folds

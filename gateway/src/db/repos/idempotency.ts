@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import { shaped } from '../compiled';
 import { known, type Read, read, readOne } from '../reads';
 import type { DB } from '../schema';
@@ -77,6 +77,38 @@ export async function storeAnswer(trx: Tx, a: StoredAnswer & { scope: string; ke
   await writeAll(trx, answersWrites(trx, [a]));
 }
 
-export async function forgetAnswersBefore(db: Kysely<DB>, beforeIso: string): Promise<void> {
-  await db.deleteFrom('idempotency_keys').where('created_at', '<', beforeIso).execute();
+/**
+ * Forgets the answers stored before `beforeIso`; returns how many. On PostgreSQL in one statement,
+ * which locks only the rows it deletes (no launch waits on a day-old answer). On SQLite one statement
+ * held the only write lock for a scan of the whole table, and every charge waited behind it
+ * (BENCHMARKS.md): the table is walked in pages in rowid order, the order answers were stored in,
+ * each page's old rows deleted by rowid, until a page holds none. An old answer stored out of
+ * order stays until a later sweep: answers are kept for at least a day, not at most.
+ */
+export async function forgetAnswersBefore(db: Kysely<DB>, beforeIso: string, page = 500): Promise<number> {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    return Number((await db.deleteFrom('idempotency_keys').where('created_at', '<', beforeIso).executeTakeFirst()).numDeletedRows);
+  }
+  const rowid = sql<number>`rowid`;
+  let after = 0;
+  let forgotten = 0;
+  for (;;) {
+    const rows = await db
+      .selectFrom('idempotency_keys')
+      .select([rowid.as('id'), 'created_at'])
+      .where(rowid, '>', after)
+      .orderBy(rowid)
+      .limit(page)
+      .execute();
+    const old = rows.filter((r) => r.created_at < beforeIso).map((r) => r.id);
+    const last = rows[rows.length - 1];
+    if (old.length === 0 || !last) return forgotten;
+    // Old still: another worker's sweep may have freed a rowid that a new answer then took.
+    const res = await db.deleteFrom('idempotency_keys').where(rowid, 'in', old).where('created_at', '<', beforeIso).executeTakeFirst();
+    forgotten += Number(res.numDeletedRows);
+    if (rows.length < page) return forgotten;
+    after = last.id;
+    // Launches between two pages: the sweep runs on their connection and thread.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
