@@ -1,4 +1,4 @@
-import { type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { DEFAULT_MIGRATION_TABLE, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import { ConfigError } from '../config';
 import type { Database } from './connect';
 import * as m001 from './migrations/001_init';
@@ -28,33 +28,38 @@ import * as m023 from './migrations/023_ledger_chain_required';
  * lock while it runs them (an advisory lock on PostgreSQL, the write lock on SQLite), so several
  * instances starting at once apply each migration exactly once; the others wait, then see it done.
  */
+const MIGRATIONS: Record<string, { up: typeof m001.up }> = {
+  '001_init': m001,
+  '002_admin': m002,
+  '003_console': m003,
+  '004_perf': m004,
+  '005_usage_rollup': m005,
+  '006_access_epoch': m006,
+  '007_ledger_by_session': m007,
+  '008_drop_ledger_by_lot': m008,
+  '011_signin_failures': m011,
+  '012_refresh_tokens': m012,
+  '013_leases': m013,
+  '014_offline_allowances': m014,
+  '015_trust_root': m015,
+  '016_sent_tokens': m016,
+  '017_ledger_chain': m017,
+  '018_audit_log': m018,
+  '019_spend': m019,
+  '020_rollups_without_rowid': m020,
+  '021_usage_folds': m021,
+  '022_expected_rows': m022,
+  '023_ledger_chain_required': m023,
+};
+
+/** The newest migration this version knows: its schema version, as logs and messages name it. */
+export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1) as string;
+
 function provider(database: Database): MigrationProvider {
   const engine = database.engine;
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return {
-        '001_init': { up: (db) => m001.up(db, engine) },
-        '002_admin': { up: (db) => m002.up(db, engine) },
-        '003_console': { up: (db) => m003.up(db, engine) },
-        '004_perf': { up: (db) => m004.up(db, engine) },
-        '005_usage_rollup': { up: (db) => m005.up(db, engine) },
-        '006_access_epoch': { up: (db) => m006.up(db, engine) },
-        '007_ledger_by_session': { up: (db) => m007.up(db, engine) },
-        '008_drop_ledger_by_lot': { up: (db) => m008.up(db, engine) },
-        '011_signin_failures': { up: (db) => m011.up(db, engine) },
-        '012_refresh_tokens': { up: (db) => m012.up(db, engine) },
-        '013_leases': { up: (db) => m013.up(db, engine) },
-        '014_offline_allowances': { up: (db) => m014.up(db, engine) },
-        '015_trust_root': { up: (db) => m015.up(db, engine) },
-        '016_sent_tokens': { up: (db) => m016.up(db, engine) },
-        '017_ledger_chain': { up: (db) => m017.up(db, engine) },
-        '018_audit_log': { up: (db) => m018.up(db, engine) },
-        '019_spend': { up: (db) => m019.up(db, engine) },
-        '020_rollups_without_rowid': { up: (db) => m020.up(db, engine) },
-        '021_usage_folds': { up: (db) => m021.up(db, engine) },
-        '022_expected_rows': { up: (db) => m022.up(db, engine) },
-        '023_ledger_chain_required': { up: (db) => m023.up(db, engine) },
-      };
+      return Object.fromEntries(Object.entries(MIGRATIONS).map(([name, m]) => [name, { up: (db) => m.up(db, engine) }]));
     },
   };
 }
@@ -78,4 +83,19 @@ function newerDatabase(error: unknown): ConfigError | undefined {
   return new ConfigError([
     `the database was migrated by a newer flexgate (migration ${missing}, unknown to this version): run that version or a newer one`,
   ]);
+}
+
+/**
+ * Migrations the database records that this version does not know, oldest first: a newer flexgate
+ * migrated it. Read while serving (server.ts): a handful of short rows by primary key, no lock.
+ */
+export async function newerMigrations(database: Database): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`select name from ${sql.table(DEFAULT_MIGRATION_TABLE)} order by name`.execute(database.db);
+  return rows.map((r) => r.name).filter((name) => !Object.hasOwn(MIGRATIONS, name));
+}
+
+/** The line a serving gateway logs when `newerMigrations` finds some: both schema versions, and what to do. */
+export function newerWhileServing(newer: readonly string[]): string {
+  const which = newer.length === 1 ? `migration ${newer[0]}` : `migrations ${newer.join(', ')}`;
+  return `the database was migrated by a newer flexgate while this one served (${which}, unknown to this version, whose newest is ${LATEST_MIGRATION}): it stops taking requests, finishes those in flight and exits 3; replace it with that version or a newer one`;
 }
