@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KEY_SET_PATH, KEY_SET_VERSION_HEADER, ROOT_KEY_PATH } from '@flexgate/shared';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -15,7 +16,7 @@ import { passwords } from './lib/passwords';
 import { constantTimeEquals } from './lib/secrets';
 import { authenticate } from './middleware/auth';
 import type { AppEnv } from './middleware/env';
-import { onError, problemResponse } from './middleware/problem';
+import { onError, problemParts, problemResponse } from './middleware/problem';
 import { accountLookup, peerAddress, rateLimit, signInSubject, TokenBuckets } from './middleware/rate-limit';
 import { strictUtf8Body } from './middleware/strict-body';
 import { auditRoutes } from './routes/audit';
@@ -60,7 +61,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
  * the metrics, rate-limit buckets, logger and services. In-process callers (`app.fetch`) get the
  * general path, which answers every launch the same way.
  */
-export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLane: NodeLane } {
+export function createHttp(deps: AppDeps): {
+  app: OpenAPIHono<AppEnv>;
+  launchLane: NodeLane;
+  unavailable: (detail: string) => NodeListener;
+} {
   const ctx: ServiceContext = {
     db: deps.database.db,
     clock: deps.clock,
@@ -236,8 +241,35 @@ export function createHttp(deps: AppDeps): { app: OpenAPIHono<AppEnv>; launchLan
 
   app.notFound((c) => problemResponse(c, 'not-found', `No route ${c.req.method} ${c.req.path}.`));
   app.onError(onError(deps.logger));
-  return { app, launchLane: launchLaneHandler };
+  /**
+   * Answers every request 503 before any route sees it, for a gateway that must write nothing more
+   * (a newer flexgate migrated its database: server.ts swaps it in). Each answer closes its
+   * connection, and says to retry: elsewhere, a load balancer's other instances answer.
+   */
+  const unavailable =
+    (detail: string): NodeListener =>
+    (req, res) => {
+      const incoming = req.headers['x-request-id'];
+      const id = requestId(typeof incoming === 'string' ? incoming : undefined);
+      const p = problemParts(id, 'service-unavailable', detail);
+      res.writeHead(p.status, {
+        ...p.headers,
+        'retry-after': '1',
+        connection: 'close',
+        'content-length': Buffer.byteLength(p.body),
+        'x-request-id': id,
+        [KEY_SET_VERSION_HEADER]: deps.keys.keySetVersion,
+      });
+      res.end(p.body);
+      const method = req.method ?? 'GET';
+      metrics.requests.inc({ method, route: 'unavailable', status: String(p.status) });
+      accessLog(id, method, 'unavailable', p.status, 0);
+    };
+  return { app, launchLane: launchLaneHandler, unavailable };
 }
+
+/** A node:http request handler. */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * The launch, its entitlement signed again when a revoked key signed it (a session opened before

@@ -330,6 +330,12 @@ export interface RateLimits {
 }
 
 /**
+ * The exit code of a gateway that stopped because a newer flexgate migrated its database while it
+ * served (server.ts): distinct from a stop (0), a bug (1) and a start refused (2), for supervisors.
+ */
+export const EXIT_NEWER_SCHEMA = 3;
+
+/**
  * A problem the operator fixes in the configuration or on the machine (an invalid variable, a port
  * in use, a database out of reach), not a bug: main.ts prints each problem as one line, no stack
  * trace, and exits 2.
@@ -581,7 +587,8 @@ export function helpText(): string {
     '',
     'exit codes: 0 stopped by SIGTERM or Ctrl-C; 1 unexpected error (with its stack trace);',
     '2 configuration problem (a port in use, a database out of reach, an invalid variable:',
-    'one line each on stderr, before anything is created or migrated).',
+    'one line each on stderr, before anything is created or migrated); 3 stopped because a',
+    'newer flexgate migrated the database while this one served (started again, it exits 2).',
     '',
   ].join('\n');
 }

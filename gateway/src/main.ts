@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { failedMessage, isClusterWorker, listeningMessage, runPrimary } from './cluster';
-import { ConfigError, helpText, readCommand } from './config';
+import { ConfigError, EXIT_NEWER_SCHEMA, helpText, readCommand } from './config';
 import { jsonLogger } from './lib/logger';
 import { startGateway } from './server';
 
@@ -52,13 +52,13 @@ async function main(): Promise<void> {
   }
 
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
     gateway
       .close()
-      .then(() => process.exit(0))
+      .then(() => process.exit(code))
       .catch((e) => {
         logger.error('shutdown failed', { err: String(e) });
         process.exit(1);
@@ -68,6 +68,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   // A worker whose primary is gone (killed with SIGKILL) would serve on, unsupervised: stop too.
   if (worker) process.on('disconnect', () => stop('primary gone'));
+  // The gateway already refuses requests and is closing (server.ts): a supervisor restarting it on
+  // this distinct code meets the start's refusal (exit 2) until this instance is upgraded.
+  gateway.newerSchema.then(() => stop('newer schema', EXIT_NEWER_SCHEMA));
 }
 
 main().catch((error: unknown) => {

@@ -5,7 +5,7 @@ import { createHttp } from './app';
 import { type Config, ConfigError, publicUrlOf } from './config';
 import { type Checkpointer, startCheckpointer } from './db/checkpointer';
 import { checkPostgres, connect, type Database } from './db/connect';
-import { migrate } from './db/migrate';
+import { LATEST_MIGRATION, migrate, newerMigrations, newerWhileServing } from './db/migrate';
 import { forgetAnswersBefore } from './db/repos/idempotency';
 import { foldAllUsage } from './db/repos/usage-fold';
 import { sqliteStartProblem } from './db/sqlite-problems';
@@ -30,6 +30,12 @@ export interface RunningGateway {
   routes: { method: string; path: string }[];
   /** Stops accepting, lets in-flight requests finish, then closes the database. */
   close(): Promise<void>;
+  /**
+   * Resolves, with the line it logged, if a newer flexgate migrates the database while this one
+   * serves: the gateway then refuses every request (503), stops its background jobs and closes
+   * itself as `close()` does. The caller exits once `close()` resolves (main.ts: exit code 3).
+   */
+  newerSchema: Promise<string>;
 }
 
 export interface StartOptions {
@@ -112,7 +118,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const launchStore: LaunchStore = store;
 
   let accepting = true;
-  const { app, launchLane } = createHttp({
+  const { app, launchLane, unavailable } = createHttp({
     // Links in e-mails need the port actually bound (PORT=0 picks one).
     config: Object.freeze({ ...config, publicUrl: publicUrlOf(config, port) }),
     database: db,
@@ -144,8 +150,48 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   server.on('request', serve);
   for (const [req, res] of held.splice(0)) serve(req, res);
 
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      accepting = false;
+      for (const t of timers) clearInterval(t);
+      await mailer?.stop();
+      await drain(server, inFlight);
+      await launchStore.close();
+      await checkpointer?.stop();
+      await db.close();
+    })();
+    return closing;
+  };
+
+  // A newer flexgate migrated the database under this one (an instance left running through an
+  // upgrade): what this version writes may break what that schema holds (a ledger entry without
+  // its hash, before migration 023). So it takes no new work: every request that arrives is
+  // refused with a 503 (Connection: close; /healthz too), and it stops as on SIGTERM, the requests
+  // in flight answered. Swapped in for `serve`, so that serving costs no check.
+  let foundNewer: (line: string) => void = () => {};
+  const newerSchema = new Promise<string>((resolve) => {
+    foundNewer = resolve;
+  });
+  const retire = (newer: string[]) => {
+    if (newer.length === 0 || closing) return;
+    const line = newerWhileServing(newer);
+    logger.error(line, { newer, known: LATEST_MIGRATION });
+    server.off('request', serve);
+    server.on('request', unavailable('This gateway is stopping: a newer version of flexgate migrated its database. Retry.'));
+    foundNewer(line);
+    // The caller awaits the same close() and reports its failure.
+    close().catch(() => {});
+  };
+  const checkSchema = async () => {
+    if (closing) return;
+    await newerMigrations(db).then(retire, (e) => logger.warn('schema check failed', { err: String(e) }));
+  };
+
   // Background upkeep, each step idempotent so that several instances may run it at once.
   const timers = [
+    // An instance a newer flexgate migrated the database under stops within this period.
+    setInterval(checkSchema, SCHEMA_CHECK_MS),
     setInterval(() => keys.refresh().catch((e) => logger.warn('key refresh failed', { err: String(e) })), 30_000),
     // A key revoked through another instance leaves this one's key set and answers within seconds.
     setInterval(() => keys.follow().catch((e) => logger.warn('key set check failed', { err: String(e) })), KEY_SET_FOLLOW_MS),
@@ -178,7 +224,6 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     : null;
   mailer?.start();
 
-  let closing: Promise<void> | null = null;
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     port,
@@ -186,20 +231,16 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     keys,
     clock,
     routes: app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path })),
-    close() {
-      closing ??= (async () => {
-        accepting = false;
-        for (const t of timers) clearInterval(t);
-        await mailer?.stop();
-        await drain(server, inFlight);
-        await launchStore.close();
-        await checkpointer?.stop();
-        await db.close();
-      })();
-      return closing;
-    },
+    close,
+    newerSchema,
   };
 }
+
+/**
+ * How often an instance reads the applied migrations: it serves at most this long on a schema a
+ * newer flexgate migrated (one short read per period; see README, "Upgrading several instances").
+ */
+export const SCHEMA_CHECK_MS = 5_000;
 
 /** How often an instance checks the key set's version: a revocation elsewhere is served here this much later at most. */
 const KEY_SET_FOLLOW_MS = 2_000;
