@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { EXIT_NEWER_SCHEMA } from './config';
 import type { Logger } from './lib/logger';
 
 /**
@@ -57,6 +58,17 @@ function isFailedMessage(m: unknown): m is FailedMessage {
   );
 }
 
+const CHECK_SCHEMA = 'flexgate:check-schema';
+
+/** What the primary tells the workers once one stopped for a newer schema: read the migrations now. */
+export function checkSchemaMessage(): { type: typeof CHECK_SCHEMA } {
+  return { type: CHECK_SCHEMA };
+}
+
+export function isCheckSchemaMessage(m: unknown): boolean {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === CHECK_SCHEMA;
+}
+
 export interface PrimaryOptions {
   workers: number;
   logger: Logger;
@@ -77,7 +89,8 @@ const MAX_RESTARTS_PER_MINUTE = 5;
  * finishes its in-flight requests and closes its database) and exits once they all have.
  * A worker that reports a configuration problem (port in use, database out of reach) before the
  * first announcement stops everything with exit code 2 and that problem printed once; any other
- * death before it means the gateway cannot start: exit code 1. Neither loops.
+ * death before it means the gateway cannot start: exit code 1. Neither loops. A worker that
+ * stopped because a newer flexgate migrated the database (exit code 3) stops them all, with 3.
  */
 export function runPrimary(options: PrimaryOptions): void {
   const { workers, logger } = options;
@@ -91,13 +104,19 @@ export function runPrimary(options: PrimaryOptions): void {
 
   const alive = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
-  const stop = (code: number, why: string) => {
-    if (stopping) return;
+  const terminate = (w: Worker) => w.process.kill('SIGTERM');
+  /** Stops every worker (`tell` them how: SIGTERM, unless said otherwise), then exits with `code`. */
+  const stop = (code: number, why: string, tell: (w: Worker) => void = terminate) => {
+    // A SIGTERM while workers stop by another way still reaches them (twice is harmless).
+    if (stopping) {
+      if (tell === terminate) for (const w of alive()) terminate(w);
+      return;
+    }
     stopping = true;
     exitCode = code;
     logger.info('shutting down', { reason: why, workers: alive().length });
     if (running === 0) return options.exit(exitCode);
-    for (const w of alive()) w.process.kill('SIGTERM');
+    for (const w of alive()) tell(w);
   };
 
   const fork = () => {
@@ -142,6 +161,15 @@ export function runPrimary(options: PrimaryOptions): void {
       options.report(problems);
       return stop(2, 'a worker cannot start: configuration problem');
     }
+    // A newer flexgate migrated the database (the worker logged it): every worker must stop
+    // writing, and a replacement would only be refused. The others check now rather than at their
+    // next period, and stop as that worker did: refusing what arrives (a SIGTERM's drain would
+    // still serve it). The supervisor restarting the primary meets the start's refusal (exit 2).
+    if (code === EXIT_NEWER_SCHEMA)
+      return stop(EXIT_NEWER_SCHEMA, 'the database was migrated by a newer flexgate', (w) =>
+        // A worker already on its way out may have closed its channel: nothing to tell it then.
+        w.send(checkSchemaMessage(), () => {}),
+      );
     // A replacement that cannot start (PostgreSQL restarting, say) is retried within the budget:
     // the workers still serving must not stop for what may pass.
     const fields = { pid: worker.process.pid, code, signal, ...(problems ? { problems } : {}) };

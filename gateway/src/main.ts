@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
-import { failedMessage, isClusterWorker, listeningMessage, runPrimary } from './cluster';
+import { failedMessage, isCheckSchemaMessage, isClusterWorker, listeningMessage, runPrimary } from './cluster';
 import { ConfigError, EXIT_NEWER_SCHEMA, helpText, readCommand } from './config';
 import { jsonLogger } from './lib/logger';
 import { startGateway } from './server';
@@ -71,6 +71,8 @@ async function main(): Promise<void> {
   // The gateway already refuses requests and is closing (server.ts): a supervisor restarting it on
   // this distinct code meets the start's refusal (exit 2) until this instance is upgraded.
   gateway.newerSchema.then(() => stop('newer schema', EXIT_NEWER_SCHEMA));
+  // Another worker stopped for it: this one need not wait for its own next check.
+  if (worker) process.on('message', (m) => isCheckSchemaMessage(m) && gateway.checkSchema());
 }
 
 main().catch((error: unknown) => {

@@ -36,6 +36,8 @@ export interface RunningGateway {
    * itself as `close()` does. The caller exits once `close()` resolves (main.ts: exit code 3).
    */
   newerSchema: Promise<string>;
+  /** Reads the applied migrations now, as it does every `SCHEMA_CHECK_MS`: `newerSchema` resolves if one is newer. */
+  checkSchema(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -233,6 +235,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     routes: app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path })),
     close,
     newerSchema,
+    checkSchema,
   };
 }
 

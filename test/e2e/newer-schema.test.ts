@@ -171,4 +171,41 @@ describe(`a newer flexgate migrates the ${testEngine()} database under a running
       /^flexgate: the database was migrated by a newer flexgate \(migration 999_future, unknown to this version\)/,
     );
   }, 60_000);
+
+  it('--cluster 2: every worker stops and refuses, the primary exits 3 and starts no replacement', async () => {
+    database = await freshDatabase();
+    const operatorKey = `op_${'c'.repeat(32)}`;
+    const proc = await spawnGateway({
+      databaseUrl: database.url,
+      operatorKey,
+      args: ['--cluster', '2'],
+      env: { FLEXGATE_LOG: 'info' },
+      timeoutMs: 45_000,
+    });
+    procs.push(proc);
+    const workers = new Set([...proc.output().matchAll(/"msg":"worker listening"[^\n]*?"pid":(\d+)/g)].map((m) => Number(m[1])));
+    expect(workers.size).toBe(2);
+    expect((await fetch(`${proc.url}/healthz`)).status).toBe(200);
+    // On whichever worker the primary hands it to.
+    const pending = await halfSent(proc.url, operatorKey, JSON.stringify({ name: 'After the upgrade' }));
+
+    const migratedAt = await migrateAsNewer(database.url);
+    const errors = () => linesAbout(proc).filter((l) => l.includes('"level":"error"'));
+    await waitFor('both workers to notice', proc, () => errors().length >= 2, BOUND_MS);
+    const answer = await pending.finish();
+    const code = await exitOf(proc, BOUND_MS);
+    const took = Date.now() - migratedAt;
+
+    expect(code, proc.output()).toBe(3);
+    expect(took, proc.output()).toBeLessThan(BOUND_MS);
+    // Each worker is a gateway of its own and says so once; the primary names why it stopped.
+    const lines = errors();
+    expect(lines, proc.output()).toHaveLength(2);
+    for (const l of lines) expect(JSON.parse(l).msg).toMatch(LINE);
+    expect(answer, answer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(await teamsNamed(database.url, 'After the upgrade')).toBe(0);
+    expect(proc.output()).toContain('"reason":"the database was migrated by a newer flexgate"');
+    expect(proc.output()).not.toMatch(/worker died|replacement worker/);
+    for (const pid of workers) expect(() => process.kill(pid, 0), `worker ${pid} still running`).toThrow();
+  }, 60_000);
 });
