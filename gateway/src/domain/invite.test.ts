@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { isEmailAddress as isEmail } from '@flexgate/shared';
+import { describe, expect, it } from 'vitest';
 import { parseInvite } from './invite';
 
 describe('R11: parseInvite ("Full Name <email>")', () => {
