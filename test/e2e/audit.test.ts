@@ -363,7 +363,9 @@ describe('the audit trail: reading it', () => {
     const team = await newTeam(gw);
     const admin = await newAdmin(gw, [team]);
     for (let i = 0; i < 5; i++) expectStatus(await admin.api.post(`/v1/teams/${team}/purchases`, { tokens: 10 + i }), 201);
-    expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 99 }), 201);
+    // A request id is the caller's: one a spreadsheet would run as a formula comes out as text.
+    const formula = `-A1-${randomBytes(3).toString('hex')}`;
+    expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 99 }, withId(formula)), 201);
     expectStatus(await admin.api.put(`/v1/teams/${team}/defaults`, { products: ['autocad'] }), 200);
 
     const first = await admin.api.get(`/v1/teams/${team}/audit?limit=3`);
@@ -405,6 +407,7 @@ describe('the audit trail: reading it', () => {
     expect(JSON.parse(rows[1]?.[6] as string)).toMatchObject({ tokens: 99 });
     // A purchase has no before: an empty cell, not "null".
     expect(rows[1]?.[5]).toBe('');
+    expect(rows[1]?.[7]).toBe(`'${formula}`);
     // Asked for by its media type, without ?format, the same file.
     const byAccept = await admin.api.get(`/v1/teams/${team}/audit?action=tokens.purchased`, { accept: 'text/csv' });
     expect(byAccept.headers.get('content-type')).toContain('text/csv');

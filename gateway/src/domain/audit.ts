@@ -121,7 +121,8 @@ export function auditCsv(
       csvText(r.target ?? ''),
       json(r.before),
       json(r.after),
-      csvField(r.requestId ?? ''),
+      // The caller's X-Request-Id: a text like any other a client chose (`-A1` would be a formula).
+      csvText(r.requestId ?? ''),
     ]);
   }
   return out;
