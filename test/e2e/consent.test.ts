@@ -164,4 +164,33 @@ describe('explain says only what this team grants (R18)', () => {
     const user = await signIn(gw, account);
     expect(expectStatus(await user.api.post('/v1/launch', { product: 'autocad', team }), 200).source).toBe('trial');
   });
+
+  it("R18, R7: a session paid by another team changes nothing this team's admin reads; one this team paid for counts", async () => {
+    // Team C cannot pay a day of Revit (10); team B can, and the person uses it through B.
+    const teamC = await newTeam(gw, 5);
+    const teamB = await newTeam(gw, 100);
+    const admin = await newAdmin(gw, [teamC]);
+    const account = await newAccount(gw);
+    await joinTeam(gw, teamC, account, { products: ['revit'] });
+    await joinTeam(gw, teamB, account, { allProducts: true });
+    const explain = async () => expectStatus(await admin.api.get(`/v1/teams/${teamC}/members/${account.autodeskId}/access`), 200);
+    const before = await explain();
+    expect(before.find((a: any) => a.product === 'revit')).toMatchObject({ granted: false, code: 'insufficient-tokens', rule: 'R4' });
+
+    const user = await signIn(gw, account);
+    expect(expectStatus(await user.api.post('/v1/launch', { product: 'revit', team: teamB }), 200)).toMatchObject({
+      team: teamB,
+      charged: 10,
+    });
+    // Word for word what it said before: nothing tells C's admin that Revit is in use through another team.
+    expect(await explain()).toEqual(before);
+
+    // A session this team paid for is this team's own fact: its relaunch charges nothing, so R4 does not refuse it.
+    const own = await newTeam(gw, 15);
+    const ownAdmin = await newAdmin(gw, [own]);
+    await joinTeam(gw, own, account, { products: ['maya'] });
+    expectStatus(await user.api.post('/v1/launch', { product: 'maya', team: own }), 200);
+    const after = expectStatus(await ownAdmin.api.get(`/v1/teams/${own}/members/${account.autodeskId}/access`), 200);
+    expect(after.find((a: any) => a.product === 'maya')).toMatchObject({ granted: true, source: 'flex' });
+  });
 });

@@ -14,7 +14,8 @@ import { requireTeam } from './teams';
 /**
  * R18: for every catalog product, what a launch by this member through this team would get right
  * now, and why: the same facts and the same pure precedence (R9-R13) the launch itself uses,
- * gathered once for the whole catalog. What it says is scoped to this team (domain/explain.ts).
+ * gathered once for the whole catalog. What it says is scoped to this team (domain/explain.ts),
+ * down to the sessions it counts: never one another team paid for.
  */
 export async function explainAccess(ctx: ServiceContext, teamId: string, autodeskId: string): Promise<AccessExplanation[]> {
   await requireTeam(ctx, teamId);
@@ -41,8 +42,10 @@ export async function explainAccess(ctx: ServiceContext, teamId: string, autodes
       sessions.filter((r) => r.product_key === p.key),
       nowIso,
     ).open;
-    // The same rule as a dry-run launch: R4 for a Flex grant that would open a session.
-    const flex = { open: open !== undefined, balance, rate: p.dailyRate };
+    // The same rule as a dry-run launch: R4 for a Flex grant that would open a session. Only a
+    // session this team paid for counts (R7: its relaunch charges nothing); one paid by another
+    // team is that team's use (R18): the answer is the one a first launch through this team gets.
+    const flex = { open: open?.team_id === teamId, balance, rate: p.dailyRate };
     const launch = previewLaunch(p.key, decideAccess({ ...ask, licenses }), flex);
     // This team's own answer: the person's licences are not this team's to show.
     const team = previewLaunch(p.key, decideAccess({ ...ask, licenses: [] }), flex);
