@@ -17,7 +17,10 @@ export interface VerifiedGrant {
   source: AccessSource;
   /** Tokens charged by this very call (0 from the cache or for an already open session). */
   charged: number;
-  /** Team balance after the call; null unless Flex, and null when served from the cache. */
+  /**
+   * Team balance after the call; null unless Flex, when served from the cache, and when the user is
+   * no longer an active member of the team that paid for the session.
+   */
   balance: number | null;
   team: string | null;
   session: LaunchResponse['session'];

@@ -369,6 +369,64 @@ describe('members and invitations (R11)', () => {
     expect((await admin.delete(`/v1/teams/${team}/members/${email}`)).status).toBe(204);
     expect((await gw.anon.post('/v1/invitations/accept', { token, password: 'a-good-password' })).status).toBe(404);
   });
+
+  it("R11, R7: a removed member's open session goes on without the team's balance, whichever team the relaunch names", async () => {
+    const { team, admin } = await teamWithAdmin(200);
+    const other = await newTeam(gw, 100);
+    const account = await newAccount(gw);
+    await joinTeam(gw, team, account, { allProducts: true }, admin);
+    await joinTeam(gw, other, account, { allProducts: true });
+    const user = await signIn(gw, account);
+    const sessions: Record<string, string> = {};
+    for (const product of ['autocad', 'revit'])
+      sessions[product] = expectStatus(await user.api.post('/v1/launch', { product, team }), 200).session.id;
+    const heartbeat = async () => expectStatus(await user.api.post(`/v1/sessions/${sessions.autocad}/heartbeat`), 200);
+    let keys = 0;
+    /**
+     * Three relaunches naming the other team: the first decided from the database, the others from
+     * the warm cache. AutoCAD's without a key; Revit's each with its own key, so that the first goes
+     * through the charge group, which finds the session.
+     */
+    const relaunches = async () => {
+      const answers = [];
+      for (const product of ['autocad', 'revit'])
+        for (let i = 0; i < 3; i++) {
+          const headers: Record<string, string> = product === 'revit' ? { 'idempotency-key': `removed-${keys++}` } : {};
+          const a = expectStatus(await user.api.post('/v1/launch', { product, team: other }, headers), 200);
+          expect(a).toMatchObject({ session: { id: sessions[product] }, team, charged: 0 });
+          answers.push(a);
+        }
+      return answers;
+    };
+    // Still a member of the team that pays: its balance is theirs to see, through either team (R7).
+    expect(await heartbeat()).toMatchObject({ session: { id: sessions.autocad }, balance: 183 });
+    for (const a of await relaunches()) expect(a.balance).toBe(183);
+
+    expect((await admin.delete(`/v1/teams/${team}/members/${account.autodeskId}`)).status).toBe(204);
+    expect((await user.api.post('/v1/launch', { product: 'autocad', team })).body).toMatchObject({ code: 'no-access' });
+    expectStatus(await admin.post(`/v1/teams/${team}/purchases`, { tokens: 1234 }), 201);
+    // The sessions stay theirs to the end of the day paid for (R12), but the team's balance does not:
+    // neither through a heartbeat nor through a relaunch naming the other team, cached or not.
+    const answers = [await heartbeat(), ...(await relaunches()), await heartbeat()];
+    for (const a of answers) expect(a).toMatchObject({ granted: true, source: 'flex', team, charged: 0, balance: null });
+    const dry = expectStatus(await user.api.post('/v1/launch', { product: 'autocad', team: other, dryRun: true }), 200);
+    expect(dry).toMatchObject({ granted: true, charge: 0, balance: null, balanceAfter: null });
+
+    // A member who stays sees the balance in the same answers.
+    const stays = await newAccount(gw);
+    await joinTeam(gw, team, stays, {}, admin);
+    await joinTeam(gw, other, stays, { allProducts: true });
+    expectStatus(await admin.put(`/v1/teams/${team}/members/${stays.autodeskId}/products`, { allProducts: true }), 200);
+    const staying = await signIn(gw, stays);
+    const own = expectStatus(await staying.api.post('/v1/launch', { product: 'revit', team }), 200);
+    expect(own).toMatchObject({ charged: 10, balance: 1407 });
+    expect(expectStatus(await staying.api.post(`/v1/sessions/${own.session.id}/heartbeat`), 200)).toMatchObject({ balance: 1407 });
+    for (let i = 0; i < 3; i++)
+      expect(expectStatus(await staying.api.post('/v1/launch', { product: 'revit', team: other }), 200)).toMatchObject({
+        session: { id: own.session.id },
+        balance: 1407,
+      });
+  });
 });
 
 describe('product access (R12)', () => {

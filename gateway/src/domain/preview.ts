@@ -8,12 +8,12 @@ export type { LaunchPreview };
  * explain): precedence's decision, then R4 as the charge applies it. A session already open
  * charges nothing (R7); otherwise the day's rate must be in the team's valid lots.
  */
-export interface FlexState {
-  /** A session of this (user, product) is open: a launch finds it and charges nothing. */
-  open: boolean;
-  balance: number;
-  rate: number;
-}
+export type FlexState =
+  /**
+   * A session of this (user, product) is open: a launch finds it and charges nothing. Its team's
+   * balance is null when the caller is no active member of that team (launch/facts.ts).
+   */
+  { open: true; balance: number | null; rate: number } | { open: false; balance: number; rate: number };
 
 export function previewLaunch(product: string, d: AccessDecision, flex?: FlexState): LaunchPreview {
   const none = { dryRun: true as const, product, team: null, teamName: null, charge: 0, balance: null, balanceAfter: null };

@@ -163,8 +163,11 @@ export interface AnsweredSession {
   entitlement_exp: string;
 }
 
-/** The launch answer for a Flex session: its entitlement as the row holds it (the lease, or the settled day's). */
-export function flexAnswer(s: AnsweredSession, charged: number, balance: number): LaunchResponse {
+/**
+ * The launch answer for a Flex session: its entitlement as the row holds it (the lease, or the
+ * settled day's). `balance` is its team's, null when the caller is no active member of that team.
+ */
+export function flexAnswer(s: AnsweredSession, charged: number, balance: number | null): LaunchResponse {
   return {
     granted: true,
     source: 'flex',

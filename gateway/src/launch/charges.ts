@@ -29,6 +29,11 @@ export interface ChargeJob {
   session: Omit<SessionRow, 'seq' | 'rate' | 'charged'>;
   /** A launch made during an outage and reported now: charged once per (user, provisional id). */
   provisionalId: string | undefined;
+  /**
+   * The teams the user is an active member of, as the launch's facts read them: a session found
+   * open answers its team's balance only to a member of that team.
+   */
+  memberOf: ReadonlySet<string>;
   idempotency: { scope: string; key: string; fingerprint: string } | undefined;
 }
 
@@ -124,13 +129,21 @@ export async function chargeGroup(
     const teamLots = lotsOf.get(job.teamId) ?? [];
     const now = new Date(job.now);
     const balance = () => teamLots.reduce((s, l) => (l.expiresAt > job.now ? s + l.remaining : s), 0);
+    // A session found open answers, whichever of the user's teams it was opened through (R7); its
+    // team's balance only to an active member of that team (null to one removed since).
+    const balanceOf = async (session: SessionRow): Promise<number | null> =>
+      session.team_id === job.teamId
+        ? balance()
+        : job.memberOf.has(session.team_id)
+          ? await teamBalance(trx, session.team_id, job.now)
+          : null;
     if (job.provisionalId) {
       // Reported before (the client retried, or another instance took the same report): that session.
       const reported =
         opened.find((s) => s.autodesk_id === job.autodeskId && s.provisional_id === job.provisionalId) ??
         (await findProvisional(trx, job.autodeskId, job.provisionalId));
       if (reported) {
-        results[i] = { kind: 'answer', answer: flexAnswer(reported, 0, balance()), row: reported };
+        results[i] = { kind: 'answer', answer: flexAnswer(reported, 0, await balanceOf(reported)), row: reported };
         if (idemKey) answered.set(idemKey, i);
         continue;
       }
@@ -160,9 +173,7 @@ export async function chargeGroup(
     switch (decision.kind) {
       case 'found': {
         const session = open as SessionRow;
-        // R7: the open session answers, whichever of the user's teams it was opened through.
-        const teamBalanceNow = session.team_id === job.teamId ? balance() : await teamBalance(trx, session.team_id, job.now);
-        results[i] = { kind: 'answer', answer: flexAnswer(session, 0, teamBalanceNow), row: session };
+        results[i] = { kind: 'answer', answer: flexAnswer(session, 0, await balanceOf(session)), row: session };
         break;
       }
       case 'unknown-product':

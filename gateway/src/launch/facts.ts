@@ -24,8 +24,12 @@ export interface LaunchFacts {
   /**
    * The session of (user, product) open now, if any, and its team's balance (R7: a relaunch answers
    * it); until the session is settled, its machines too (R7a: a relaunch on another one records it).
+   * The balance is null, and not read, when the user is no active member of the session's team
+   * (removed since): the session goes on, the team's tokens are no longer theirs to see.
    */
-  open: { session: SessionRow; balance: number; machines: MachineState[] } | undefined;
+  open: { session: SessionRow; balance: number | null; machines: MachineState[] } | undefined;
+  /** The teams the user is an active member of: whose balance a session found open may answer. */
+  memberOf: ReadonlySet<string>;
   /** The access epoch read before the facts: they hold while it is unchanged (migration 006). */
   epoch: number;
 }
@@ -33,7 +37,8 @@ export interface LaunchFacts {
 /**
  * The facts of several launches at one instant, in a fixed number of queries whatever their
  * number (ten at most): the epoch first, then products, licenses, memberships (four), open
- * sessions, the balances of their teams, and the machines of those not settled yet. The launch engine reads a whole batch of launches at
+ * sessions, the balances of their teams (those the user is still an active member of), and the
+ * machines of those not settled yet. The launch engine reads a whole batch of launches at
  * once; explain and downloads read the same facts for one user.
  */
 export async function loadFacts(db: Kysely<DB>, asks: readonly LaunchAsk[], now: Date): Promise<LaunchFacts[]> {
@@ -54,9 +59,14 @@ export async function loadFacts(db: Kysely<DB>, asks: readonly LaunchAsk[], now:
   ]);
   const openRows = sessionRowsOpenAt(sessions, nowIso);
   const unsettled = [...openRows.values()].filter((s) => s.settled_at === null).map((s) => s.id);
+  // From the member rows themselves, so the balances are read alongside the memberships' other reads.
+  const memberOf = new Map<string, Set<string>>();
+  for (const m of members)
+    if (m.status === 'active') memberOf.set(m.autodesk_id, (memberOf.get(m.autodesk_id) ?? new Set()).add(m.team_id));
+  const shown = (s: SessionRow) => memberOf.get(s.autodesk_id)?.has(s.team_id) === true;
   const [memberships, balances, machines] = await Promise.all([
     membershipsFrom(db, members, nowIso),
-    balancesOf(db, [...new Set([...openRows.values()].map((s) => s.team_id))], nowIso),
+    balancesOf(db, [...new Set([...openRows.values()].filter(shown).map((s) => s.team_id))], nowIso),
     machinesOfSessions(db, unsettled),
   ]);
   return asks.map((a) => {
@@ -73,11 +83,16 @@ export async function loadFacts(db: Kysely<DB>, asks: readonly LaunchAsk[], now:
         requestedTeam: a.team ?? null,
         now,
       },
-      open: session ? { session, balance: balances.get(session.team_id) ?? 0, machines: machines.get(session.id) ?? [] } : undefined,
+      open: session
+        ? { session, balance: shown(session) ? (balances.get(session.team_id) ?? 0) : null, machines: machines.get(session.id) ?? [] }
+        : undefined,
+      memberOf: memberOf.get(a.autodeskId) ?? none,
       epoch,
     };
   });
 }
+
+const none: ReadonlySet<string> = new Set();
 
 /** For each (user, product), the open session that answers a launch now (R7). */
 function sessionRowsOpenAt(rows: readonly SessionRow[], nowIso: string): Map<string, SessionRow> {

@@ -7,6 +7,12 @@ export interface WarmLaunch {
   /** The answer, charged 0; its balance is read again on every use. */
   answer: LaunchResponse & { session: NonNullable<LaunchResponse['session']>; team: string };
   /**
+   * Whether the answer carries its team's balance: not when it was decided for a user who is no
+   * active member of the session's team (removed since; the relaunch named another team). That is
+   * access data, so it holds while the epoch does; the recheck's balance is then left out.
+   */
+  balanceShown: boolean;
+  /**
    * How long the answer holds: the session's end (past it, the next launch opens and charges a new
    * one, R6); for a session not settled yet, the end of its free window (R7a: the next launch
    * settles it, which only the slow path does).
@@ -98,6 +104,8 @@ export class WarmLaunches {
     this.entries.set(key, {
       epoch,
       answer: warmAnswerOf(answer, answer.session, answer.team, answer.balance),
+      // A Flex answer's balance is null only when it is withheld (facts.ts).
+      balanceShown: answer.balance !== null,
       endsAtMs: Math.min(lease.untilMs, Date.parse(answer.session.endsAt)),
       machines: lease.machines,
       confirmed: null,

@@ -84,7 +84,7 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     return isPromise(r) ? r.then((x) => confirm(key, entry, version, x)) : confirm(key, entry, version, r);
   };
 
-  /** The entry's answer with the balance just read, while nothing it was decided from changed. */
+  /** The entry's answer with the balance just read (when it is the caller's to see), while nothing it was decided from changed. */
   const confirm = (key: string, entry: WarmLaunch, version: number, r: Recheck): LaunchResponse | undefined => {
     // R7a: a machine of an unsettled session closed: a relaunch must be recorded again (the slow path).
     if (r.epoch !== entry.epoch || !r.open || (entry.machines !== null && r.machineClosed)) {
@@ -94,8 +94,8 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     // The last confirmed answer again while the balance read is its own: its JSON is made once
     // (answerJson), where PostgreSQL, which rechecks every warm launch, serialised each one.
     const last = entry.confirmed?.answer;
-    const answer =
-      last && last.balance === r.balance ? last : warmAnswerOf(entry.answer, entry.answer.session, entry.answer.team, r.balance);
+    const balance = entry.balanceShown ? r.balance : null;
+    const answer = last && last.balance === balance ? last : warmAnswerOf(entry.answer, entry.answer.session, entry.answer.team, balance);
     entry.confirmed = { version, validUntilMs: r.nextExpiry ? Date.parse(r.nextExpiry) : Number.POSITIVE_INFINITY, answer };
     counts.rechecked++;
     return answer;
@@ -115,7 +115,7 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     // Idempotency-Key the answer goes through the charge's group, which stores it under the key (or
     // replays the answer a twin of this launch stored meanwhile).
     if (facts.open && open && !input.idempotency) return kept(cache, flexAnswer(open.row, 0, facts.open.balance), open);
-    const { answer, row } = await charge(input, decision, now, now);
+    const { answer, row } = await charge(input, decision, facts.memberOf, now, now);
     if (row?.id === open?.row.id || answer.charged > 0 || !row) return kept(cache, answer, open);
     // A session opened meanwhile by a launch on another machine: this machine uses it too (R7a).
     return kept(cache, answer, await keepSession(ctx, row, machine, now));
@@ -134,7 +134,7 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
     const facts = await store.facts({ autodeskId: input.autodeskId, product: input.product, team: input.team }, at);
     const decision = granted(decideAccess(facts.question));
     if (decision.source !== 'flex') return licensedLaunch(input.autodeskId, decision, now);
-    return (await charge(input, decision, at, now)).answer;
+    return (await charge(input, decision, facts.memberOf, at, now)).answer;
   };
 
   /**
@@ -144,6 +144,7 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
   const charge = async (
     input: LaunchInput,
     { team, productName }: Extract<AccessDecision, { source: 'flex' }>,
+    memberOf: ReadonlySet<string>,
     at: Date,
     now: Date,
   ): Promise<{ answer: LaunchResponse; row?: SessionRow }> => {
@@ -171,6 +172,7 @@ export function launcher(ctx: ServiceContext, store: LaunchStore, cacheSize: num
       at: at === now ? nowIso : at.toISOString(),
       now: nowIso,
       provisionalId: input.provisional?.id,
+      memberOf,
       session: {
         id,
         autodesk_id: input.autodeskId,

@@ -16,9 +16,8 @@ export async function dryRunLaunch(
   const d = decideAccess(facts.question);
   if (!d.granted || d.source !== 'flex') return previewLaunch(input.product, d);
   const open = facts.open;
-  const [balance, product] = await Promise.all([
-    open ? open.balance : teamBalance(ctx.db, d.team.teamId, now.toISOString()),
-    findProduct(ctx.db, input.product),
-  ]);
-  return previewLaunch(input.product, d, { open: open !== undefined, balance, rate: product?.dailyRate ?? 0 });
+  // R7: the open session answers, charging nothing; its team's balance only to an active member of that team.
+  if (open) return previewLaunch(input.product, d, { open: true, balance: open.balance, rate: open.session.rate });
+  const [balance, product] = await Promise.all([teamBalance(ctx.db, d.team.teamId, now.toISOString()), findProduct(ctx.db, input.product)]);
+  return previewLaunch(input.product, d, { open: false, balance, rate: product?.dailyRate ?? 0 });
 }

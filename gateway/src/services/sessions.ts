@@ -2,7 +2,7 @@ import type { EntitlementClaims, LaunchResponse, SessionEndResponse } from '@fle
 import { decodeJwt } from 'jose';
 import { RetryTransaction } from '../db/errors';
 import { lockLedgers } from '../db/repos/ledger';
-import { appendLedger, expireLots, returnToLot, sessionCharges, teamBalance } from '../db/repos/lots';
+import { appendLedger, expireLots, memberBalance, returnToLot, sessionCharges } from '../db/repos/lots';
 import {
   extendSession,
   findSession,
@@ -144,7 +144,9 @@ export async function heartbeat(
     if (!kept) throw voided((await findSession(ctx.db, id)) as SessionRow);
     const row = (await idle(ctx, kept.row, idleSeconds * 1000, now)) ?? kept.row;
     if (row === kept.row) await ctx.db.updateTable('usage_sessions').set({ last_seen_at: nowIso }).where('id', '=', id).execute();
-    return flexAnswer(row, 0, await teamBalance(ctx.db, s.team_id, nowIso));
+    // The team's balance only to an active member of it: a member removed since keeps the session
+    // to the end of the day paid for (R12), not a view of the team's tokens.
+    return flexAnswer(row, 0, await memberBalance(ctx.db, s.team_id, autodeskId, nowIso));
   }
   return launch({ autodeskId, product: s.product_key, team: s.team_id, machine, idempotency });
 }

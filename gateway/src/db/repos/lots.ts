@@ -202,6 +202,31 @@ export async function balancesOf(db: Kysely<DB>, teamIds: readonly string[], now
   return out;
 }
 
+const memberBalanceQuery = shaped((db, a: { team: string; user: string; now: string }) =>
+  db
+    .selectFrom('members')
+    .select((eb) =>
+      eb
+        .selectFrom('lots')
+        .select((l) => l.fn.sum<number>('remaining').as('b'))
+        .where('team_id', '=', a.team)
+        .where('expires_at', '>', a.now)
+        .as('balance'),
+    )
+    .where('team_id', '=', a.team)
+    .where('autodesk_id', '=', a.user)
+    .where('status', '=', 'active'),
+);
+
+/**
+ * The team's balance as `autodeskId` may read it, in one statement: the balance for an active
+ * member of the team, null for anyone else (a member removed since, an invitee).
+ */
+export async function memberBalance(db: Kysely<DB>, teamId: string, autodeskId: string, nowIso: string): Promise<number | null> {
+  const [row] = await rowsOf(db, memberBalanceQuery, { team: teamId, user: autodeskId, now: nowIso });
+  return row ? Number(row.balance ?? 0) : null;
+}
+
 export async function teamLots(db: Kysely<DB>, teamId: string, nowIso: string): Promise<LotView[]> {
   const rows = await db.selectFrom('lots').selectAll().where('team_id', '=', teamId).execute();
   return rows
