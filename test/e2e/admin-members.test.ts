@@ -272,6 +272,32 @@ describe('members and invitations (R11)', () => {
     expect(trail.filter((e: any) => e.before.products.includes('maya'))).toHaveLength(1);
   });
 
+  it('R14: product changes made over and over e-mail one address at most 5 times a day, whichever teams make them; each change is saved', async () => {
+    const first = await teamWithAdmin();
+    const second = await teamWithAdmin();
+    const account = await newAccount(gw, 'often');
+    await joinTeam(gw, first.team, account, { products: ['maya'] }, first.admin);
+    await joinTeam(gw, second.team, account, { products: ['maya'] }, second.admin);
+    const mails = async () => (await mailsTo(gw, account.autodeskId)).filter((m) => m.kind === 'access');
+    const path = (team: string) => `/v1/teams/${team}/members/${encodeURIComponent(account.autodeskId)}/products`;
+    const selections = [['autocad'], ['maya'], ['revit'], ['autocad', 'maya']];
+    for (let i = 0; i < 8; i++) {
+      const { team, admin } = i % 2 === 0 ? first : second;
+      const products = selections[i % selections.length] as string[];
+      expect(expectStatus(await admin.put(path(team), { products }), 200).products).toEqual(products);
+    }
+    expect(await mails()).toHaveLength(5);
+    // Saved all the same: the member's products are the last selection of each team.
+    expect((await allMembers(second.admin, second.team)).find((m) => m.autodeskId === account.autodeskId)?.products).toEqual([
+      'autocad',
+      'maya',
+    ]);
+    // A day after the first of them, the next change e-mails again.
+    await setClock(gw, at(DAY + 60_000));
+    expectStatus(await first.admin.put(path(first.team), { products: ['autocad', 'revit'] }), 200);
+    expect(await mails()).toHaveLength(6);
+  });
+
   it('R11: an invitation resent 8 times at once: the e-mails sent carry one live token, the others are refused', async () => {
     const { team, admin } = await teamWithAdmin();
     const email = uniqueEmail('resent');

@@ -13,12 +13,13 @@ import {
   setAllProducts,
   teamDefaults,
 } from '../db/repos/members';
-import { enqueueMail } from '../db/repos/outbox';
+import { enqueueMail, recentMailsTo } from '../db/repos/outbox';
 import { inTransaction, type Tx } from '../db/tx';
 import { flexProducts } from '../domain/access';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError, notFound } from '../domain/errors';
 import { accessMail } from '../domain/mails';
+import { addMs, DAY_MS } from '../domain/time';
 import { audit } from './audit';
 import type { Actor, ServiceContext } from './context';
 import { inviteMember, issueInvitation, takeInviteToken } from './invitations';
@@ -34,10 +35,21 @@ export async function requireProducts(ctx: ServiceContext, products: readonly st
 }
 
 /**
+ * Access e-mails one address gets in 24 hours, whichever teams send them: the e-mail greets the
+ * person by a name an admin (or an import) chose, so changes made over and over must not become a
+ * way to mail someone without end. Past it a change is saved all the same, without an e-mail (the
+ * member's products answer it: `GET /v1/me/products`).
+ */
+export const ACCESS_MAILS_PER_RECIPIENT_PER_DAY = 5;
+
+/**
  * R14: an individual assignment or product change e-mails the member the Flex products they may
  * now use (own selection ∪ defaults, R12/R13), in the transaction of the change.
  */
 async function notifyAccess(trx: Tx, teamName: string, teamId: string, m: MemberRow, nowIso: string): Promise<void> {
+  const since = addMs(new Date(nowIso), -DAY_MS).toISOString();
+  const recent = await recentMailsTo(trx, m.autodeskId, 'access', since, ACCESS_MAILS_PER_RECIPIENT_PER_DAY);
+  if (recent.length >= ACCESS_MAILS_PER_RECIPIENT_PER_DAY) return;
   const [catalog, defaults] = await Promise.all([listProducts(trx), teamDefaults(trx, teamId)]);
   const keys = flexProducts(
     m,
