@@ -117,6 +117,74 @@ describe('forecast (R2 under a steady burn)', () => {
   });
 });
 
+describe('forecast: a launch pays a whole day (R6), so a balance under the smallest rate is stranded', () => {
+  const sevenADay = { tokens: 49, days: 7, rates: [7] };
+
+  it('stops drawing on the day the balance falls below the rate: what is left expires unused, at its price', () => {
+    // 51 tokens at 7 a day: seven days take 49, the 7th (day 6) leaves 2, which launch nothing.
+    const f = forecast([lot('a', 51, 300, { pricePerToken: 50 })], sevenADay, now);
+    expect(f).toMatchObject({ runsOutBy: 'use', runsOutAt: inDays(6), smallestRate: 7, stranded: 2, atRisk: 2, valueAtRisk: 100 });
+    expect(f.lots.map((l) => [l.used, l.atRisk])).toEqual([[49, 2]]);
+    expect(f.projection.slice(5, 9).map((p) => p.balance)).toEqual([16, 9, 2, 2]);
+    // The 2 stay until their lot expires.
+    expect(f.projection[299]?.balance).toBe(2);
+    expect(f.projection[300]?.balance).toBe(0);
+    expect(outlookSentence(f, sevenADay)).toBe(
+      'At the current rate (7 tokens a day), the balance runs out on 2026-06-07 (2 tokens left then, less than a day of any product used lately); 2 tokens will expire unused on 2027-03-28.',
+    );
+    // Token by token, as without the rates, the 2 would go on the 8th day and nothing would be lost.
+    const byToken = forecast([lot('a', 51, 300, { pricePerToken: 50 })], { tokens: 49, days: 7 }, now);
+    expect(byToken).toMatchObject({ runsOutBy: 'use', runsOutAt: inDays(7), smallestRate: null, stranded: 0, atRisk: 0 });
+  });
+
+  it('the line is the smallest rate of the products burnt: with 7 and 3, a balance of 5 still pays a day', () => {
+    // 10 tokens in 2 days (a day of 7, a day of 3): 5 a day. From 8: day 0 leaves 3, which still pays a day of 3.
+    const mixed = { tokens: 10, days: 2, rates: [7, 3] };
+    expect(forecast([lot('a', 8, 300)], mixed, now)).toMatchObject({
+      runsOutBy: 'use',
+      runsOutAt: inDays(1),
+      smallestRate: 3,
+      stranded: 0,
+    });
+    expect(forecast([lot('a', 5, 300)], mixed, now)).toMatchObject({ runsOutBy: 'use', runsOutAt: inDays(0), stranded: 0, atRisk: 0 });
+    // Burning on the 7-a-day product alone, the same 8 strand 3 after today's draw, and 5 are stranded already.
+    expect(forecast([lot('a', 8, 300)], { ...mixed, rates: [7] }, now)).toMatchObject({ runsOutAt: inDays(0), stranded: 3, atRisk: 3 });
+    // Rates of 0 (a free product) spend nothing: they set no line.
+    expect(forecast([lot('a', 8, 300)], { ...mixed, rates: [0, 3] }, now).smallestRate).toBe(3);
+  });
+
+  it('a balance below the rate now has run out now: every token is stranded, over all its lots', () => {
+    const f = forecast([lot('b', 2, 200), lot('a', 4, 40, { pricePerToken: 30 })], sevenADay, now);
+    expect(f).toMatchObject({ balance: 6, runsOutBy: 'empty', runsOutAt: now.toISOString(), stranded: 6, atRisk: 6, valueAtRisk: 120 });
+    expect(f.lots.map((l) => [l.id, l.used, l.atRisk])).toEqual([
+      ['a', 0, 4],
+      ['b', 0, 2],
+    ]);
+    expect([f.projection[0]?.balance, f.projection[40]?.balance, f.projection[200]?.balance]).toEqual([6, 2, 0]);
+  });
+
+  it('an expiry can take the balance below the rate: it runs out then, and lots expiring with it are lost, not stranded', () => {
+    // 1 a day from a (100, expiring in 10 days): 10 used, 90 lost. Then b's 5 pay no day of 7.
+    const slow = { tokens: 28, days: 28, rates: [7] };
+    const f = forecast([lot('a', 100, 10), lot('b', 5, 300)], slow, now);
+    expect(f).toMatchObject({ runsOutBy: 'expiry', runsOutAt: inDays(10), stranded: 5, atRisk: 95 });
+    // Two lots expiring together go together: the first alone would leave 55, still enough.
+    const tie = forecast([lot('a1', 50, 10), lot('a2', 50, 10), lot('b', 5, 300)], slow, now);
+    expect(tie).toMatchObject({ runsOutBy: 'expiry', runsOutAt: inDays(10), stranded: 5, atRisk: 95 });
+    // Without use, the products' rate still sets the line: the tokens stop paying a day on day 10, not 300.
+    const idle = forecast([lot('a', 100, 10), lot('b', 5, 300)], { tokens: 0, days: 28, rates: [7] }, now);
+    expect(idle).toMatchObject({ runsOutBy: 'expiry', runsOutAt: inDays(10), stranded: 5, atRisk: 105 });
+  });
+
+  it('without a rate, or with one the balance never falls under before its lots expire, nothing changes', () => {
+    const lots = [lot('a', 300, 10), lot('b', 100, 20), lot('c', 1000, 300)];
+    const plain = forecast(lots, tenADay, now);
+    expect(forecast(lots, { ...tenADay, rates: [] }, now)).toEqual(plain);
+    // 1,200 drawn at 10 a day from a multiple of 10: the last day leaves 0, under any rate.
+    expect(forecast(lots, { ...tenADay, rates: [10] }, now)).toEqual({ ...plain, smallestRate: 10 });
+  });
+});
+
 describe('burnWindow', () => {
   it('is the last 28 whole UTC days, or fewer for a team created since', () => {
     const at = new Date('2026-06-15T13:00:00Z');
