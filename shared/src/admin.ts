@@ -164,8 +164,16 @@ export interface ForecastResponse {
   dailyBurn: number;
   runsOutOn: string;
   runsOutAt: string;
-  /** `use`: the burn takes the last token; `expiry`: the last tokens expire unused; `empty`: no tokens now. */
+  /**
+   * When the balance can no longer pay a day of any product the team burns on (below
+   * `smallestRate`; 0 without one). `use`: the burn's draw takes it below; `expiry`: lots expiring
+   * unused do; `empty`: it is below now (no tokens, or `stranded` ones only).
+   */
   runsOutBy: 'use' | 'expiry' | 'empty';
+  /** The smallest daily rate among the products launched in the window or today; null when none was. */
+  smallestRate: number | null;
+  /** Tokens left below `smallestRate` when the balance runs out: no launch can spend them; they are in `atRisk`. */
+  stranded: number;
   lots: { id: string; remaining: number; expiresAt: string; pricePerToken: number | null; used: number; atRisk: number }[];
   atRisk: number;
   valueAtRisk: number | null;

@@ -274,6 +274,8 @@ export const forecastResponse = z.object({
   runsOutOn: z.string(),
   runsOutAt: instant,
   runsOutBy: z.enum(['use', 'expiry', 'empty']),
+  smallestRate: z.number().int().nullable(),
+  stranded: z.number().int(),
   lots: z.array(
     z.object({
       id: z.string(),

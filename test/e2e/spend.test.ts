@@ -234,6 +234,43 @@ describe('forecast', () => {
     expect(low.text).toContain('Buy more tokens before the others stop too.');
     expect(low.text).toContain('At the current rate');
   });
+
+  it('R6: a balance that ends below a day of the products burnt on runs out then; the tokens left expire unused, and the e-mail says the same', async () => {
+    await setClock(gw, '2026-03-01T08:00:00Z');
+    const team = await newTeam(gw);
+    expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 100, pricePerToken: 50 }), 201);
+    const admin = await newAdmin(gw, [team]);
+    const cheap = await newProduct(2);
+    const ann = await newMember(gw, team, ['autocad', cheap]);
+    // AutoCAD (7 a day) on 12 days: 16 tokens left, under 20% of 100, at the 12th launch (12 March, 09:11).
+    await launchOnDays(ann, 'autocad', daysFrom('2026-03-01', 12));
+    const f = expectStatus(await gw.op.get(`/v1/teams/${team}/forecast`), 200);
+    expect(f.window).toEqual({ from: '2026-03-01', to: '2026-03-12', days: 11, tokens: 77 });
+    // 16 -> 9 today -> 2 tomorrow, which pay no day of AutoCAD: it runs out tomorrow, and the 2 expire unused, at 50 each.
+    expect(f).toMatchObject({ balance: 16, dailyBurn: 7, smallestRate: 7, runsOutBy: 'use', runsOutOn: '2026-03-13' });
+    expect(f).toMatchObject({ stranded: 2, atRisk: 2, valueAtRisk: 100 });
+    expect(f.lots.map((l: any) => [l.remaining, l.used, l.atRisk])).toEqual([[16, 14, 2]]);
+    expect(f.projection.slice(0, 4).map((p: any) => p.balance)).toEqual([16, 9, 2, 2]);
+    const [low] = (await mailsTo(gw, admin.email)).filter((m) => m.kind === 'alert-low-balance');
+    expect(low.subject).toMatch(/has 16 tokens left/);
+    expect(low.text).toContain(
+      'At the current rate (7 tokens a day), the balance runs out on 2026-03-13 (2 tokens left then, less than a day of any product used lately); 2 tokens will expire unused on 2027-03-01.',
+    );
+
+    // A product at 2 a day launched today, its first day: today counts for the products burnt on, not for the rate.
+    await setClock(gw, '2026-03-12T10:00:00Z');
+    expectStatus(await (await again(ann)).api.post('/v1/launch', { product: cheap }), 200);
+    const g = expectStatus(await gw.op.get(`/v1/teams/${team}/forecast`), 200);
+    expect(g).toMatchObject({
+      balance: 14,
+      dailyBurn: 7,
+      smallestRate: 2,
+      stranded: 0,
+      atRisk: 0,
+      runsOutBy: 'use',
+      runsOutOn: '2026-03-13',
+    });
+  });
 });
 
 describe('right-sizing advice', () => {

@@ -1,17 +1,37 @@
 import type { ForecastResponse } from '@flexgate/shared';
 import type { Kysely } from 'kysely';
 import { chargeableLots } from '../db/repos/lots';
-import { productsLaunchedOverDays, teamCreatedAt, tokensOverDays } from '../db/repos/spend';
+import { productsLaunchedOverDays, teamCreatedAt, useByProduct } from '../db/repos/spend';
 import type { DB } from '../db/schema';
 import { type Burn, burnWindow, dailyBurn, type Forecast, forecast, outlookSentence } from '../domain/forecast';
 import type { ServiceContext } from './context';
 import { requireTeam } from './teams';
 
-/** The team's burn over its window (domain/forecast.ts `burnWindow`), read from the daily rollups. */
-async function burnOf(db: Kysely<DB>, teamId: string, now: Date): Promise<{ window: ReturnType<typeof burnWindow>; burn: Burn }> {
+/** A product the team burns on, with its daily rate now (R8). */
+export interface BurnProduct {
+  key: string;
+  name: string;
+  dailyRate: number;
+}
+
+/**
+ * The team's burn over its window (domain/forecast.ts `burnWindow`) and the products it is spent
+ * on, from one read of the daily rollup. The rate is the window's whole days only, but the
+ * products are those with tokens spent in the window or today: a product first launched today is
+ * what the team launches now, and a day of it is what the balance must still pay. A launch
+ * refunded in full (R7a) spent nothing and names nothing.
+ */
+async function burnOf(
+  db: Kysely<DB>,
+  teamId: string,
+  now: Date,
+): Promise<{ window: ReturnType<typeof burnWindow>; burn: Burn; products: BurnProduct[] }> {
   const window = burnWindow(now, (await teamCreatedAt(db, teamId)) ?? now.toISOString());
-  const tokens = window.days > 0 ? await tokensOverDays(db, teamId, window.from, window.to) : 0;
-  return { window, burn: { tokens: Math.max(0, tokens), days: window.days } };
+  const use = await useByProduct(db, teamId, window.from, window.to);
+  const spent = use.filter((p) => p.tokens + p.today > 0);
+  const products = spent.map(({ key, name, dailyRate }) => ({ key, name, dailyRate }));
+  const tokens = use.reduce((s, p) => s + p.tokens, 0);
+  return { window, products, burn: { tokens: Math.max(0, tokens), days: window.days, rates: products.map((p) => p.dailyRate) } };
 }
 
 /** The forecast of a team on `db` (a transaction too): its lots under its recent burn. */
@@ -80,6 +100,8 @@ export async function forecastReport(ctx: ServiceContext, teamId: string): Promi
     runsOutOn: f.runsOutAt.slice(0, 10),
     runsOutAt: f.runsOutAt,
     runsOutBy: f.runsOutBy,
+    smallestRate: f.smallestRate,
+    stranded: f.stranded,
     lots: f.lots,
     atRisk: f.atRisk,
     valueAtRisk: f.valueAtRisk,

@@ -30,6 +30,8 @@ function forecastOf(lots: Lot[], runsOutBy: ForecastResponse['runsOutBy'] = 'use
     runsOutOn: dayAt(250).slice(0, 10),
     runsOutAt: dayAt(250),
     runsOutBy,
+    smallestRate: null,
+    stranded: 0,
     lots,
     atRisk: lots.reduce((s, l) => s + l.atRisk, 0),
     valueAtRisk: null,

@@ -10,17 +10,39 @@ export async function teamCreatedAt(db: Kysely<DB>, teamId: string): Promise<str
   return row?.created_at ?? null;
 }
 
-/** Tokens consumed over whole UTC days [fromDay, toDay), from the daily rollup (R15: charges net of refunds). */
-export async function tokensOverDays(db: Kysely<DB>, teamId: string, fromDay: string, toDay: string): Promise<number> {
+/**
+ * The team's use per product (R15: charges net of refunds, from the daily rollup) over the whole
+ * UTC days [fromDay, today) and, apart, on `today`, which has not ended: the forecast's burn and
+ * the products it is spent on, in one read, with each product's name and daily rate now (R8).
+ * Products with any use in the range only, cheapest first.
+ */
+export async function useByProduct(
+  db: Kysely<DB>,
+  teamId: string,
+  fromDay: string,
+  today: string,
+): Promise<{ key: string; name: string; dailyRate: number; tokens: number; today: number }[]> {
   await foldUsage(db, teamId);
-  const row = await db
+  const day = sql.ref('usage_day_product.day');
+  const tokens = sql.ref('usage_day_product.tokens');
+  const rows = await db
     .selectFrom('usage_day_product')
-    .select(sql<number>`coalesce(sum(tokens), 0)`.as('tokens'))
-    .where('team_id', '=', teamId)
-    .where('day', '>=', fromDay)
-    .where('day', '<', toDay)
-    .executeTakeFirst();
-  return Number(row?.tokens ?? 0);
+    .innerJoin('products', 'products.key', 'usage_day_product.product_key')
+    .select([
+      'products.key',
+      'products.name',
+      'products.daily_rate',
+      sql<number>`sum(case when ${day} < ${today} then ${tokens} else 0 end)`.as('tokens'),
+      sql<number>`sum(case when ${day} = ${today} then ${tokens} else 0 end)`.as('today'),
+    ])
+    .where('usage_day_product.team_id', '=', teamId)
+    .where('usage_day_product.day', '>=', fromDay)
+    .where('usage_day_product.day', '<=', today)
+    .groupBy(['products.key', 'products.name', 'products.daily_rate'])
+    .orderBy('products.daily_rate')
+    .orderBy('products.key')
+    .execute();
+  return rows.map((r) => ({ key: r.key, name: r.name, dailyRate: Number(r.daily_rate), tokens: Number(r.tokens), today: Number(r.today) }));
 }
 
 /** The products the team launched through Flex on the days [fromDay, toDay), with their daily rate now, cheapest first. */
