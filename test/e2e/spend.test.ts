@@ -271,6 +271,24 @@ describe('forecast', () => {
       runsOutOn: '2026-03-13',
     });
   });
+
+  it('R19: products launched only today count: a balance under a day of each is stranded now, in the e-mail and the forecast alike', async () => {
+    await setClock(gw, '2026-04-01T08:00:00Z');
+    const team = await newTeam(gw, 30);
+    const admin = await newAdmin(gw, [team]);
+    const [ann, bob] = [await newMember(gw, team, ['autocad', 'revit']), await newMember(gw, team, ['revit'])];
+    // All on the team's first day: Revit twice (10 a day), AutoCAD (7): 3 tokens left, under 20% of 30.
+    expectStatus(await ann.api.post('/v1/launch', { product: 'revit' }), 200);
+    expectStatus(await bob.api.post('/v1/launch', { product: 'revit' }), 200);
+    expectStatus(await ann.api.post('/v1/launch', { product: 'autocad' }), 200);
+    const [low] = (await mailsTo(gw, admin.email)).filter((m) => m.kind === 'alert-low-balance');
+    expect(low.subject).toMatch(/has 3 tokens left/);
+    expect(low.text).toContain('That is less than a day of any product it launched lately: AutoCAD (7 a day), Revit (10 a day).');
+    expect(low.text).not.toContain('runs out on');
+    const f = expectStatus(await gw.op.get(`/v1/teams/${team}/forecast`), 200);
+    expect(f.window).toEqual({ from: '2026-04-01', to: '2026-04-01', days: 0, tokens: 0 });
+    expect(f).toMatchObject({ balance: 3, smallestRate: 7, runsOutBy: 'empty', runsOutOn: '2026-04-01', stranded: 3, atRisk: 3 });
+  });
 });
 
 describe('right-sizing advice', () => {

@@ -100,8 +100,9 @@ export const outboxTokenPlace = (to: string) => `outbox invitation token for ${t
 
 /**
  * R19's low-balance e-mail. `outOfReach`: the products the team launched lately whose daily rate is
- * more than the balance (of `launched` such products): their launches are refused already, and when
- * that is all of them, saying "before products stop" and when the tokens run out would be false.
+ * more than the balance: their launches are refused already. `stranded`: the forecast says the
+ * balance is below the smallest of their rates, so they are all of them, and saying "before
+ * products stop" and when the tokens run out would be false.
  */
 export function lowBalanceMail(m: {
   to: string;
@@ -110,10 +111,10 @@ export function lowBalanceMail(m: {
   validBought: number;
   outlook?: string | null;
   outOfReach?: readonly { name: string; dailyRate: number }[];
-  launched?: number;
+  stranded?: boolean;
 }): Mail {
   const out = m.outOfReach ?? [];
-  const all = out.length > 0 && out.length === m.launched;
+  const all = out.length > 0 && m.stranded === true;
   const refused = out.map((p) => `${p.name} (${p.dailyRate} a day)`).join(', ');
   return {
     to: m.to,

@@ -208,8 +208,10 @@ export async function chargeGroup(
         }
         if (decision.crossesAlert) {
           // R19 once per crossing, on the lots as this charge leaves them (as if it committed alone):
-          // the shared check records it (a unique marker) and e-mails the admins.
+          // the shared check records it (a unique marker) and e-mails the admins. The group's charges
+          // of the team are not in the ledger yet: their products go with it, as launched today.
           const valid = teamLots.filter((l) => l.expiresAt > job.now);
+          const charging = [...new Set(ledger.flatMap((e) => (e.team_id === job.teamId && e.product_key ? [e.product_key] : [])))];
           const state = await recordCrossings(
             trx,
             job.teamId,
@@ -218,6 +220,7 @@ export async function chargeGroup(
               moved,
             ),
             now,
+            { charging: charging.flatMap((key) => products.get(key) ?? []) },
           );
           if (state.lowBalance) marks.lowBalance = true;
           for (const l of state.expiring) marks.expiringLots.add(l.id);

@@ -8,7 +8,7 @@ import { inTransaction, type Tx } from '../db/tx';
 import { type AlertFacts, type AlertLot, type AlertState, alertState, EXPIRY_WARNING_MS } from '../domain/alerts';
 import { expiringMail, lowBalanceMail } from '../domain/mails';
 import { addMs } from '../domain/time';
-import { outlookOf, productsOutOfReach } from './forecast';
+import { alertOutlook, type BurnProduct } from './forecast';
 
 /**
  * R19, called inside the transaction that changed a balance (a charge, a purchase, a transfer;
@@ -24,15 +24,16 @@ export async function checkAlerts(trx: Tx, teamId: string, now: Date, opts: { cr
 
 /**
  * R19 as `checkAlerts` applies it, on facts the caller already holds: a group of charges passes
- * the team's lots as each charge leaves them, so that a crossing is recorded and mailed as it would
- * be had every charge committed alone. Returns the state it recorded against.
+ * the team's lots as each charge leaves them, and the products it charged the team (`charging`:
+ * its ledger entries are written after), so that a crossing is recorded and mailed as it would be
+ * had every charge committed alone. Returns the state it recorded against.
  */
 export async function recordCrossings(
   trx: Tx,
   teamId: string,
   facts: AlertFacts,
   now: Date,
-  opts: { credited?: boolean } = {},
+  opts: { credited?: boolean; charging?: readonly BurnProduct[] } = {},
 ): Promise<AlertState> {
   const nowIso = now.toISOString();
   const state = alertState(facts, now);
@@ -48,14 +49,13 @@ export async function recordCrossings(
   if (!lowCrossed && expiring.length === 0) return state;
 
   // The forecast is read only when an e-mail goes out: a few rollup rows, never on a plain charge.
-  const [team, admins, outlook] = await Promise.all([
+  const [team, admins, { outlook, outOfReach, stranded }] = await Promise.all([
     findTeam(trx, teamId),
     adminEmailsOfTeam(trx, teamId),
-    outlookOf(trx, teamId, now, facts.lots),
+    alertOutlook(trx, teamId, now, facts.lots, opts.charging),
   ]);
-  const reach = lowCrossed ? await productsOutOfReach(trx, teamId, now, facts.balance) : null;
   const teamName = team?.name ?? teamId;
-  const low = { teamName, balance: facts.balance, validBought: facts.validBought, outlook, ...reach };
+  const low = { teamName, balance: facts.balance, validBought: facts.validBought, outlook, outOfReach, stranded };
   const mails = admins.flatMap((to) => [
     ...(lowCrossed ? [lowBalanceMail({ to, ...low })] : []),
     ...(expiring.length > 0 ? [expiringMail({ to, teamName, lots: expiring, outlook })] : []),

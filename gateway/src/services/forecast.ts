@@ -1,7 +1,7 @@
 import type { ForecastResponse } from '@flexgate/shared';
 import type { Kysely } from 'kysely';
 import { chargeableLots } from '../db/repos/lots';
-import { productsLaunchedOverDays, teamCreatedAt, useByProduct } from '../db/repos/spend';
+import { teamCreatedAt, useByProduct } from '../db/repos/spend';
 import type { DB } from '../db/schema';
 import { type Burn, burnWindow, dailyBurn, type Forecast, forecast, outlookSentence } from '../domain/forecast';
 import type { ServiceContext } from './context';
@@ -25,11 +25,14 @@ async function burnOf(
   db: Kysely<DB>,
   teamId: string,
   now: Date,
+  charging: readonly BurnProduct[] = [],
 ): Promise<{ window: ReturnType<typeof burnWindow>; burn: Burn; products: BurnProduct[] }> {
   const window = burnWindow(now, (await teamCreatedAt(db, teamId)) ?? now.toISOString());
   const use = await useByProduct(db, teamId, window.from, window.to);
   const spent = use.filter((p) => p.tokens + p.today > 0);
-  const products = spent.map(({ key, name, dailyRate }) => ({ key, name, dailyRate }));
+  const products = [...spent, ...charging.filter((c) => c.dailyRate > 0 && !spent.some((p) => p.key === c.key))]
+    .map(({ key, name, dailyRate }) => ({ key, name, dailyRate }))
+    .sort((a, b) => a.dailyRate - b.dailyRate || (a.key < b.key ? -1 : 1));
   const tokens = use.reduce((s, p) => s + p.tokens, 0);
   return { window, products, burn: { tokens: Math.max(0, tokens), days: window.days, rates: products.map((p) => p.dailyRate) } };
 }
@@ -45,42 +48,33 @@ export async function teamForecast(
 }
 
 /**
- * The R19 e-mails' outlook sentence, or null when there are no tokens to forecast. The lots are
- * the alert's own facts: a group of charges hands them over as its charge left them, before its
- * writes. Lots expiring together lose the same in all whichever is drawn first, so the sentence,
- * which sums by day, needs no more of R2's order than their expiry.
+ * What the R19 e-mails say of what comes, from the forecast of the lots the alert was decided on
+ * (a group of charges hands them over as its charge left them, before its writes; lots expiring
+ * together lose the same in all whichever is drawn first, so the sentence, which sums by day,
+ * needs no more of R2's order than their expiry):
+ * - `outlook`: its sentence, or null when there are no tokens to forecast;
+ * - `outOfReach`: the products it burns on (its input) whose daily rate is more than the balance:
+ *   a launch of any of them is refused now;
+ * - `stranded`: the forecast runs out now with tokens left: less than a day of every one of them.
+ * `charging`: the products of charges not yet in the ledger (a group's), launched today.
  */
-export async function outlookOf(
+export async function alertOutlook(
   db: Kysely<DB>,
   teamId: string,
   now: Date,
   lots: readonly { id: string; remaining: number; expiresAt: string }[],
-): Promise<string | null> {
-  const { burn } = await burnOf(db, teamId, now);
+  charging: readonly BurnProduct[] = [],
+): Promise<{ outlook: string | null; outOfReach: BurnProduct[]; stranded: boolean }> {
+  const { burn, products } = await burnOf(db, teamId, now, charging);
   const f = forecast(
     lots.map((l) => ({ ...l, tokens: l.remaining, purchasedAt: l.expiresAt, pricePerToken: null })),
     burn,
     now,
   );
-  return outlookSentence(f, burn);
-}
-
-/**
- * The products the team launched lately (its burn window: the whole days before today, as the
- * forecast's burn) whose daily rate is more than `balance`: a launch of any of them is refused
- * now, whatever the forecast says of the tokens left.
- */
-export async function productsOutOfReach(
-  db: Kysely<DB>,
-  teamId: string,
-  now: Date,
-  balance: number,
-): Promise<{ outOfReach: { name: string; dailyRate: number }[]; launched: number }> {
-  const window = burnWindow(now, (await teamCreatedAt(db, teamId)) ?? now.toISOString());
-  const launched = await productsLaunchedOverDays(db, teamId, window.from, window.to);
   return {
-    outOfReach: launched.filter((p) => p.dailyRate > balance).map(({ name, dailyRate }) => ({ name, dailyRate })),
-    launched: launched.length,
+    outlook: outlookSentence(f, burn),
+    outOfReach: products.filter((p) => p.dailyRate > f.balance),
+    stranded: f.runsOutBy === 'empty' && f.stranded > 0,
   };
 }
 

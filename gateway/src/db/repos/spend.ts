@@ -45,28 +45,6 @@ export async function useByProduct(
   return rows.map((r) => ({ key: r.key, name: r.name, dailyRate: Number(r.daily_rate), tokens: Number(r.tokens), today: Number(r.today) }));
 }
 
-/** The products the team launched through Flex on the days [fromDay, toDay), with their daily rate now, cheapest first. */
-export async function productsLaunchedOverDays(
-  db: Kysely<DB>,
-  teamId: string,
-  fromDay: string,
-  toDay: string,
-): Promise<{ key: string; name: string; dailyRate: number }[]> {
-  await foldUsage(db, teamId);
-  const rows = await db
-    .selectFrom('usage_day_product')
-    .innerJoin('products', 'products.key', 'usage_day_product.product_key')
-    .select(['products.key', 'products.name', 'products.daily_rate'])
-    .distinct()
-    .where('usage_day_product.team_id', '=', teamId)
-    .where('usage_day_product.day', '>=', fromDay)
-    .where('usage_day_product.day', '<', toDay)
-    .orderBy('products.daily_rate')
-    .orderBy('products.key')
-    .execute();
-  return rows.map((r) => ({ key: r.key, name: r.name, dailyRate: Number(r.daily_rate) }));
-}
-
 /** The priced lots bought in [fromIso, toIso): what the team paid for tokens then. */
 export async function pricedLots(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string) {
   const rows = await db
