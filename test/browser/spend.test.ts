@@ -66,11 +66,11 @@ afterAll(async () => {
   await gw?.close();
 });
 
-async function signedIn(viewport: { width: number; height: number }): Promise<Page> {
+async function signedIn(viewport: { width: number; height: number }, key = adminKey): Promise<Page> {
   const context = await browser.newContext({ viewport, baseURL: gw.url });
   const page = await context.newPage();
   await page.goto('/console/signin');
-  await page.fill('input[name="key"]', adminKey);
+  await page.fill('input[name="key"]', key);
   await Promise.all([page.waitForURL(/\/console\/teams\//), page.click('button:has-text("Sign in")')]);
   return page;
 }
@@ -86,7 +86,8 @@ describe('console: spend', () => {
     expect((await page.textContent('[data-testid="at-risk"]'))?.trim()).toBe('200');
     expect(await page.textContent('.cards')).toContain('worth $240.00');
     const api = expectStatus(await gw.op.get(`/v1/teams/${team}/forecast`), 200);
-    expect(api).toMatchObject({ runsOutOn: '2026-10-17', atRisk: 200, dailyBurn: 10 });
+    expect(api).toMatchObject({ runsOutOn: '2026-10-17', atRisk: 200, dailyBurn: 10, smallestRate: 10, stranded: 0 });
+    expect(await page.locator('[data-testid="stranded"]').count()).toBe(0);
 
     // The chart: the projected balance as a line, each lot's expiry a marker, the one with unused tokens labelled.
     const chart = page.locator('svg.chart.wide');
@@ -103,6 +104,35 @@ describe('console: spend', () => {
     expect(await page.textContent('tr[data-product="revit"]')).toContain('$200.00');
     expect(await page.textContent('tr[data-product="autocad"]')).toContain('—');
     await page.screenshot({ path: `${ARTIFACTS}console-spend.png`, fullPage: true });
+    await page.context().close();
+  });
+
+  it('R6: says in words that the tokens left below a day of any product will expire unused, and from when', async () => {
+    // A team of its own from 12 June: 40 tokens, AutoCAD (7 a day) on the 12th, 13th and 14th: 19 left at T0.
+    await setClock(gw, '2026-06-12T08:00:00Z');
+    const small = expectStatus(await gw.op.post('/v1/teams', { name: 'Small Studio' }), 201).id;
+    expectStatus(await gw.op.post(`/v1/teams/${small}/purchases`, { tokens: 40, pricePerToken: 100 }), 201);
+    const key = expectStatus(await gw.op.post('/v1/admins', { name: 'Sue Small', email: uniqueEmail('admin'), teams: [small] }), 201).key;
+    const user = await newAccount(gw, 'small');
+    await joinTeam(gw, small, user, { products: ['autocad'] });
+    for (let d = 0; d < 3; d++) {
+      await setClock(gw, new Date(Date.parse('2026-06-12T09:00:00Z') + d * (DAY + 60_000)));
+      expectStatus(await (await signIn(gw, user)).api.post('/v1/launch', { product: 'autocad' }), 200);
+    }
+    await setClock(gw, T0);
+    const page = await signedIn({ width: 1280, height: 900 }, key);
+    await page.goto(`/console/teams/${small}/spend`);
+    // 19 -> 12 today -> 5 tomorrow, which pay no day of AutoCAD: it runs out tomorrow, and the 5 expire unused.
+    expect((await page.textContent('[data-testid="runs-out"]'))?.trim()).toBe('16 Jun 2026');
+    expect(await page.textContent('.cards')).toContain('when the burn leaves less than a day of any product');
+    expect((await page.textContent('[data-testid="at-risk"]'))?.trim()).toBe('5');
+    expect((await page.textContent('[data-testid="stranded"]'))?.trim()).toBe(
+      "From 16 Jun 2026, the 5 tokens left can pay no product's day (the cheapest product launched lately takes 7 tokens a day): they will expire unused.",
+    );
+    expect(await page.locator('svg.chart.wide circle.runs-out title').textContent()).toBe(
+      'Runs out on 2026-06-16: 5 tokens left, less than a day of any product',
+    );
+    await page.screenshot({ path: `${ARTIFACTS}console-spend-stranded.png`, fullPage: true });
     await page.context().close();
   });
 

@@ -65,8 +65,8 @@ const Drawing: FC<{ f: ForecastResponse; compact: boolean }> = ({ f, compact }) 
         );
       })}
       {runsOut ? (
-        <circle class="runs-out" cx={xAt(runsOut).toFixed(1)} cy={y(0).toFixed(1)} r="4">
-          <title>{`Runs out on ${runsOut.slice(0, 10)}`}</title>
+        <circle class="runs-out" cx={xAt(runsOut).toFixed(1)} cy={y(f.stranded).toFixed(1)} r="4">
+          <title>{`Runs out on ${runsOut.slice(0, 10)}${f.stranded > 0 ? `: ${tokenCount(f.stranded)} left, less than a day of any product` : ''}`}</title>
         </circle>
       ) : null}
       {monthsShown.map(({ p, i }) => (

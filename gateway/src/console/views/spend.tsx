@@ -2,7 +2,7 @@ import type { ForecastResponse, Product } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
 import { formatMoney } from '../../domain/money';
 import { ForecastChart } from './forecast-chart';
-import { day, num, teamPath } from './format';
+import { day, num, teamPath, tokenCount } from './format';
 import { Badge, TableWrap } from './layout';
 
 /** The window's `to` is excluded: the last day it covers is the one before. */
@@ -13,6 +13,25 @@ const BY_WORDS = {
   expiry: 'when the last tokens expire unused',
   empty: 'no tokens left now',
 } as const;
+/** The same, when tokens are left that pay no product's day (R6: a launch pays a whole day). */
+const STRANDED_BY_WORDS = {
+  use: 'when the burn leaves less than a day of any product',
+  expiry: 'when expiring lots leave less than a day of any product',
+  empty: 'less than a day of any product now',
+} as const;
+
+/** The stranded tokens in words: how many, from when, and why no launch can spend them. */
+const Stranded: FC<{ f: ForecastResponse }> = ({ f }) => {
+  const left = tokenCount(f.stranded);
+  const rate = `the cheapest product launched lately takes ${tokenCount(f.smallestRate ?? 0)} a day`;
+  return (
+    <p class="banner warn" data-testid="stranded">
+      {f.runsOutBy === 'empty'
+        ? `The ${left} left can pay no product's day (${rate}): they will expire unused. Buy tokens to launch again, or move these to a team that can use them.`
+        : `From ${day(f.runsOutOn)}, the ${left} left can pay no product's day (${rate}): they will expire unused.`}
+    </p>
+  );
+};
 
 /** The Spend page: the forecast at the recent burn, the lots with their price and what they will lose, the catalog's prices. */
 export const SpendView: FC<{ team: { id: string; name: string }; f: ForecastResponse; catalog: Product[] }> = ({ team, f, catalog }) => {
@@ -51,7 +70,7 @@ export const SpendView: FC<{ team: { id: string; name: string }; f: ForecastResp
           <div class="card-value" data-testid="runs-out">
             {day(f.runsOutOn)}
           </div>
-          <div class="card-note">{BY_WORDS[f.runsOutBy]}</div>
+          <div class="card-note">{(f.stranded > 0 ? STRANDED_BY_WORDS : BY_WORDS)[f.runsOutBy]}</div>
         </div>
         <div class="card">
           <div class="card-label">Will expire unused</div>
@@ -61,7 +80,8 @@ export const SpendView: FC<{ team: { id: string; name: string }; f: ForecastResp
           <div class="card-note">tokens{f.valueAtRisk !== null ? `, worth ${money(f.valueAtRisk)}` : ''}</div>
         </div>
       </section>
-      {f.atRisk > 0 ? (
+      {f.stranded > 0 ? <Stranded f={f} /> : null}
+      {f.atRisk > f.stranded ? (
         <p class="banner warn">
           At the current rate {num(f.atRisk)} tokens will expire unused. Move them to a team that needs them before they expire, or buy
           fewer next time.
