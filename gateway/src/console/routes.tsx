@@ -32,7 +32,7 @@ import { AdviceView } from './views/advice';
 import { type AuditForm, AuditView } from './views/audit';
 import { DefaultsView } from './views/defaults';
 import { ErrorPage } from './views/error';
-import { day, memberPath, teamPath } from './views/format';
+import { day, memberPath, teamPath, waitWords } from './views/format';
 import { InspectView } from './views/inspect';
 import { InvitationDone, type InvitationFacts, InvitationPage } from './views/invitation';
 import { type Chrome, Page } from './views/layout';
@@ -285,7 +285,14 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
       return render(c, <InvitationDone title="Welcome" message={`You joined ${facts.teamName}.`} autodeskId={facts.autodeskId} />);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
-      const message = e.code === 'unauthorized' ? 'That is not the password of this Autodesk account.' : e.message;
+      const wait = e.extra.retryAfterSeconds;
+      if (wait !== undefined) c.header('retry-after', String(wait));
+      const message =
+        e.code === 'unauthorized'
+          ? 'That is not the password of this Autodesk account.'
+          : e.code === 'too-many-requests' && wait !== undefined
+            ? `Too many wrong passwords were tried for this Autodesk account. Wait ${waitWords(wait)}, then try again.`
+            : e.message;
       return invitationForm(c, token, facts, message, statusOf(e));
     }
   });

@@ -220,7 +220,7 @@ export function memberRoutes(ctx: ServiceContext) {
       tags: ['user'],
       summary: "Accept an invitation with the token from its e-mail: creates the account, or checks the existing one's password (R11)",
       request: jsonBody(acceptInvitationBody),
-      responses: answers({ 200: body(invitationAcceptedResponse, 'The membership, now active') }, [400, 401, 404, 409]),
+      responses: answers({ 200: body(invitationAcceptedResponse, 'The membership, now active') }, [400, 401, 404, 409, 429, 503]),
     }),
     async (c) => c.json(await acceptInvitation(ctx, c.req.valid('json'), c.get('requestId') ?? null), 200),
   );

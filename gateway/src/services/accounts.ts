@@ -1,5 +1,5 @@
 import { normalAutodeskId } from '@flexgate/shared';
-import { findAccount, insertAccount } from '../db/repos/accounts';
+import { type AccountRow, findAccount, insertAccount } from '../db/repos/accounts';
 import { countFailure, delayUntil, forgetFailures, signInFailures } from '../db/repos/signin';
 import { inTransaction } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
@@ -30,6 +30,21 @@ export async function createAccount(
  * which accounts exist; repeated failures make the ID wait, on every instance (domain/signin.ts).
  */
 export async function signIn(ctx: ServiceContext, input: { autodeskId: string; password: string }): Promise<Tokens> {
+  const account = await checkPassword(ctx, input, 'Wrong Autodesk ID or password.');
+  return issueTokens(ctx, account.autodeskId);
+}
+
+/**
+ * The sign-in guard, the one way a person's password is checked: signing in, and accepting an
+ * invitation for an existing account (services/invitations.ts), so that neither is a way round the
+ * other's count. While the ID waits, 429 with no password checked; a wrong password (or an unknown
+ * ID) counts a failure in the database and is a 401 saying `wrong`; a right one starts the count over.
+ */
+export async function checkPassword(
+  ctx: ServiceContext,
+  input: { autodeskId: string; password: string },
+  wrong: string,
+): Promise<AccountRow> {
   const subject = normalAutodeskId(input.autodeskId);
   const now = ctx.clock.now();
   const failed = await signInFailures(ctx.db, subject);
@@ -46,8 +61,8 @@ export async function signIn(ctx: ServiceContext, input: { autodeskId: string; p
     const failures = await countFailure(ctx.db, subject, at.toISOString(), addMs(at, -FAILURE_MEMORY_MS).toISOString());
     const delay = delayAfter(failures);
     if (delay > 0) await delayUntil(ctx.db, subject, addMs(at, delay).toISOString());
-    throw new DomainError('unauthorized', 'Wrong Autodesk ID or password.');
+    throw new DomainError('unauthorized', wrong);
   }
   if (failed) await forgetFailures(ctx.db, subject);
-  return issueTokens(ctx, account.autodeskId);
+  return account;
 }

@@ -44,6 +44,13 @@ export function relative(iso: string, now: string): string {
   return ms >= 0 ? `in ${unit}` : `${unit} ago`;
 }
 
+/** A wait a person reads: `1 second`, `45 seconds`, `2 minutes` (a started minute counts whole). */
+export function waitWords(seconds: number): string {
+  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
 /** Path segment of a member: an Autodesk ID is an e-mail, always encoded. */
 export const memberPath = (team: string, autodeskId: string): string =>
   `/console/teams/${encodeURIComponent(team)}/members/${encodeURIComponent(autodeskId)}`;
