@@ -87,6 +87,9 @@ export function createHttp(deps: AppDeps): {
   const accessLog = (id: string, method: string, route: string, status: number, ms: number) =>
     deps.logger.info('request', { requestId: id, method, route, status, ms: Math.round(ms * 100) / 100 });
   const perIpLaunch = new TokenBuckets(deps.config.rateLimits.launchPerIp);
+  // Every password a person tries from an address draws on one bucket: sign-in, and accepting an
+  // invitation for an existing account (the API and the console's invitation page).
+  const perIpSignin = { name: 'signin-per-ip', buckets: new TokenBuckets(deps.config.rateLimits.signinPerIp), key: peerAddress, metrics };
   const perUserLaunch = new TokenBuckets(deps.config.rateLimits.launchPerUser);
   const launchLaneHandler = launchLane({
     keys: deps.keys,
@@ -144,7 +147,8 @@ export function createHttp(deps: AppDeps): {
   // signature check), per-user ones after it; FLEXGATE_RATE_LIMIT=off removes both.
   if (deps.config.rateLimit) {
     const r = deps.config.rateLimits;
-    app.use('/v1/signin', rateLimit({ name: 'signin-per-ip', buckets: new TokenBuckets(r.signinPerIp), key: peerAddress, metrics }));
+    app.use('/v1/signin', rateLimit(perIpSignin));
+    app.use('/v1/invitations/accept', rateLimit(perIpSignin));
     app.use('/v1/signin', rateLimit({ name: 'signin-per-user', buckets: new TokenBuckets(r.signinPerUser), key: signInSubject, metrics }));
     app.use('/v1/launch', rateLimit({ name: 'launch-per-ip', buckets: perIpLaunch, key: peerAddress, metrics, launch: true }));
   }
@@ -226,7 +230,7 @@ export function createHttp(deps: AppDeps): {
   app.route('/', auditRoutes(ctx));
   app.route('/', userRoutes(ctx, launch, metrics));
   app.route('/', offlineRoutes(ctx));
-  app.route('/console', consoleRoutes(ctx, deps.logger));
+  app.route('/console', consoleRoutes(ctx, deps.logger, { perIpSignin: deps.config.rateLimit ? perIpSignin : null }));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

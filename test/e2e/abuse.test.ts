@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Config, loadConfig, startGateway, testConfig } from '@flexgate/gateway';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tokenOf } from '../harness/admin';
+import { mailsTo, tokenOf } from '../harness/admin';
 import { freshDatabase } from '../harness/db';
 import { joinTeam, newAccount, newMember, newTeam, seedCatalog } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
@@ -65,6 +65,37 @@ describe('rate limits', () => {
     expect429(await gw.anon.post('/v1/signin', { autodeskId: 'nobody9@example.com', password: 'password-1' }), 'sixth account');
   });
 
+  it('accepting an invitation draws on the sign-in per-address limit, on the API and the invitation page', async () => {
+    const gw = await gatewayWith({ rateLimit: true, rateLimits: limits({ signinPerIp: 4 }) });
+    const team = await newTeam(gw);
+    const acc = await newAccount(gw);
+    expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: acc.autodeskId }), 201);
+    const [mail] = await mailsTo(gw, acc.autodeskId);
+    const token = tokenOf(mail.text);
+    const page = await fetch(`${gw.url}/console/invitations/accept?token=${encodeURIComponent(token)}`);
+    const cookie = (page.headers.getSetCookie().find((c) => c.startsWith('fg_console_invite=')) ?? '').split(';')[0] as string;
+    const csrf = /name="_csrf" value="([^"]*)"/.exec(await page.text())?.[1] ?? '';
+    const onPage = (password: string) =>
+      fetch(`${gw.url}/console/invitations/accept`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, token, answer: 'accept', password }).toString(),
+      });
+    // Four tries of any kind from this address: sign-ins of other accounts, and accepts.
+    for (let i = 0; i < 2; i++)
+      expect((await gw.anon.post('/v1/signin', { autodeskId: `nobody${i}@example.com`, password: 'password-1' })).status).toBe(401);
+    expect((await gw.anon.post('/v1/invitations/accept', { token, password: 'wrong-guess-1' })).status).toBe(401);
+    expect((await onPage('wrong-guess-2')).status).toBe(401);
+    expect429(await gw.anon.post('/v1/invitations/accept', { token, password: acc.password }), 'fifth try, an accept');
+    const refused = await onPage(acc.password);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await refused.text()).toMatch(/Too many passwords were tried from your network\. Wait \d+ seconds?, then try again\./);
+    expect429(await gw.anon.post('/v1/signin', acc), 'sign-in after the accepts');
+    // The membership waits: nothing was accepted.
+    expect(expectStatus(await gw.op.get(`/v1/teams/${team}/members`), 200)).toMatchObject([{ status: 'invited' }]);
+  });
+
   it('launch per user and per address', async () => {
     const gw = await gatewayWith({ rateLimit: true, rateLimits: limits({ launchPerUser: 4, launchPerIp: 7 }) });
     const team = await newTeam(gw, 1000);
@@ -86,15 +117,19 @@ describe('rate limits', () => {
     const gw = await gatewayWith({ rateLimit: true, rateLimits: defaults.rateLimits });
     const team = await newTeam(gw, 100_000);
     const accounts: { autodeskId: string; password: string }[] = [];
+    // Joined through an instance without limits: accepting an invitation draws on the sign-in
+    // bucket of its address, and the sign-ins below are what this test measures.
+    const setup = await startTestGateway({}, gw);
     await Promise.all(
       Array.from({ length: 8 }, async () => {
         while (accounts.length < 200) {
-          const acc = await newAccount(gw);
+          const acc = await newAccount(setup);
           accounts.push(acc);
-          await joinTeam(gw, team, acc, { allProducts: true });
+          await joinTeam(setup, team, acc, { allProducts: true });
         }
       }),
     );
+    await setup.close();
     let refused = 0;
     await Promise.all(
       Array.from({ length: 8 }, async (_, w) => {

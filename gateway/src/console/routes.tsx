@@ -12,6 +12,7 @@ import { INVITATION_PAGE } from '../domain/mails';
 import { presetRange, USAGE_PRESETS } from '../domain/usage-views';
 import { csvDownload } from '../lib/csv-download';
 import type { Logger } from '../lib/logger';
+import { type LimitOptions, peerAddress, takeLimit } from '../middleware/rate-limit';
 import { advice, adviceCsv } from '../services/advice';
 import { auditCsvExport, auditTrail, originOf } from '../services/audit';
 import type { ServiceContext } from '../services/context';
@@ -128,7 +129,14 @@ const statusOf = (e: DomainError): ContentfulStatusCode => PROBLEM_STATUS[e.code
  * Sign-in takes an admin key once and hands the browser an opaque session cookie (HttpOnly,
  * SameSite=Strict); every form carries the session's CSRF token; an admin sees only its teams.
  */
-export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
+export function consoleRoutes(
+  ctx: ServiceContext,
+  logger: Logger,
+  limits: {
+    /** The sign-in bucket per peer address, which the invitation page's passwords draw on too; null: limits are off. */
+    perIpSignin: Pick<LimitOptions, 'name' | 'buckets' | 'metrics'> | null;
+  },
+) {
   const app = new Hono<ConsoleEnv>();
 
   const chromeOf = (c: C, extra: Partial<Chrome> = {}): Chrome => {
@@ -279,6 +287,13 @@ export function consoleRoutes(ctx: ServiceContext, logger: Logger) {
       }
       if (password.length < 8 || password.length > 1024) {
         return invitationForm(c, token, facts, 'A password has 8 to 1024 characters.', 400);
+      }
+      // As POST /v1/invitations/accept: one bucket per address with sign-in, then the sign-in guard.
+      const wait = limits.perIpSignin ? takeLimit(limits.perIpSignin, peerAddress(c)) : 0;
+      if (wait > 0) {
+        c.header('retry-after', String(wait));
+        const message = `Too many passwords were tried from your network. Wait ${waitWords(wait)}, then try again.`;
+        return invitationForm(c, token, facts, message, 429);
       }
       await acceptInvitation(ctx, { token, password }, requestId);
       deleteCookie(c, INVITE_COOKIE, { path: INVITATION_PAGE });

@@ -55,7 +55,7 @@ export class TokenBuckets {
 }
 
 /** The peer address of the TCP connection (no X-Forwarded-For: a client could forge it). */
-export function peerAddress(c: Context<AppEnv>): string {
+export function peerAddress(c: Pick<Context, 'env'>): string {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return env?.incoming?.socket?.remoteAddress ?? 'unknown';
 }
@@ -69,6 +69,16 @@ export interface LimitOptions {
   metrics: Metrics;
   /** Counted as a launch refusal too (flexgate_launch_refusals_total). */
   launch?: boolean;
+}
+
+/**
+ * A limit taken by a handler that words its own refusal (a console page): 0 when allowed, else the
+ * seconds to wait, counted in metrics as the middleware's refusals are.
+ */
+export function takeLimit(o: Pick<LimitOptions, 'name' | 'buckets' | 'metrics'>, key: string): number {
+  const wait = o.buckets.take(key);
+  if (wait > 0) o.metrics.rateLimited.inc({ limit: o.name });
+  return wait;
 }
 
 /** 429 problem+json with Retry-After once the key's bucket is empty. */
