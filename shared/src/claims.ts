@@ -37,6 +37,12 @@ export interface IdTokenClaims {
   jti: string;
   /** The sign-in (refresh-token family) this access token belongs to: signing out revokes it. */
   fam?: string;
+  /**
+   * The last revocation of the user (its sequence number, 0 for none) that this token's sign-in
+   * came after: an operator's revocation of the user with a greater one ends it. Whole-second `iat`
+   * cannot tell a sign-in just after a revocation from one just before.
+   */
+  rev?: number;
 }
 
 /**

@@ -160,6 +160,28 @@ describe('revocation, refused on every instance within seconds', () => {
     expect((await a.anon.as(fresh.token).post(`/v1/operator/users/${encodeURIComponent(user.autodeskId)}/revoke`, {})).status).toBe(403);
   });
 
+  it('a sign-in made just after an operator revocation, in the very same instant, stays signed in on both instances', async () => {
+    const [a, b] = await pair();
+    const user = await newAccount(a);
+    const signin = async (gw: TestGateway) => expectStatus(await gw.anon.post('/v1/signin', user), 200);
+    const works = async (gw: TestGateway, token: string) => (await gw.anon.as(token).get('/v1/me/products')).status;
+    // The clocks stand still: the revocation and the sign-ins around it all carry the same instant.
+    await both([a, b], at(2000));
+    const before = await signin(b);
+    expectStatus(await a.op.post(`/v1/operator/users/${encodeURIComponent(user.autodeskId)}/revoke`, {}), 200);
+    const here = await signin(a);
+    const there = await signin(b);
+    expect(await works(a, before.token)).toBe(401);
+    await eventually(async () => (await works(b, before.token)) === 401);
+    expect((await a.anon.post('/v1/token/refresh', { refreshToken: before.refreshToken })).status).toBe(401);
+    // What came after the revocation lives on, on both instances, and so do its refreshes.
+    for (const { token, refreshToken } of [here, there]) {
+      for (const gw of [a, b]) expect(await works(gw, token)).toBe(200);
+      const next = expectStatus(await b.anon.post('/v1/token/refresh', { refreshToken }), 200);
+      for (const gw of [a, b]) expect(await works(gw, next.token)).toBe(200);
+    }
+  });
+
   it('a stolen refresh token refreshed without pause does not outlive an operator revocation sent meanwhile', async () => {
     // Real clocks: the race is between a refresh that began before the revocation and commits after it.
     const a = await startTestGateway();

@@ -22,6 +22,7 @@ import * as m020 from './migrations/020_rollups_without_rowid';
 import * as m021 from './migrations/021_usage_folds';
 import * as m022 from './migrations/022_expected_rows';
 import * as m023 from './migrations/023_ledger_chain_required';
+import * as m024 from './migrations/024_sign_in_order';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -50,6 +51,7 @@ const MIGRATIONS: Record<string, { up: typeof m001.up }> = {
   '021_usage_folds': m021,
   '022_expected_rows': m022,
   '023_ledger_chain_required': m023,
+  '024_sign_in_order': m024,
 };
 
 /** The newest migration this version knows: its schema version, as logs and messages name it. */

@@ -61,6 +61,11 @@ export interface RefreshTokensTable {
   created_at: string;
   expires_at: string;
   used_at: string | null;
+  /**
+   * The seq of the last revocation of the user that its sign-in came after (0: none); a user
+   * revocation with a greater seq ends it. Null in rows from before migration 024: judged by time.
+   */
+  signed_in_after: number | null;
 }
 
 export interface TokenRevocationsTable {

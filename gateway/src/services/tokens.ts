@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { findRefreshToken, insertRefreshToken, insertRevocation, isRevoked, lockSignIns, useRefreshToken } from '../db/repos/refresh';
+import {
+  findRefreshToken,
+  insertRefreshToken,
+  insertRevocation,
+  isRevoked,
+  lastUserRevocation,
+  lockSignIns,
+  useRefreshToken,
+} from '../db/repos/refresh';
 import { inTransaction } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError } from '../domain/errors';
@@ -24,10 +32,16 @@ function newRefreshSecret(): string {
   return `fgr_${randomBytes(32).toString('base64url')}`;
 }
 
-/** A new sign-in: a new family. Its refresh token is stored as a hash only (256 random bits: no KDF needed). */
+/**
+ * A new sign-in: a new family. Its refresh token is stored as a hash only (256 random bits: no KDF
+ * needed). It comes after the user's revocations committed so far, and before any other: the
+ * family and its access tokens carry the last one's seq, which an operator's revocation compares
+ * (not the clock, whose whole-second `iat` cannot tell a sign-in just after it from one just before).
+ */
 export async function issueTokens(ctx: ServiceContext, autodeskId: string): Promise<Tokens> {
   const family = newId('fam');
   const secret = newRefreshSecret();
+  const after = await lastUserRevocation(ctx.db, autodeskId);
   const now = ctx.clock.now();
   await insertRefreshToken(ctx.db, {
     token_hash: sha256(secret),
@@ -36,8 +50,9 @@ export async function issueTokens(ctx: ServiceContext, autodeskId: string): Prom
     created_at: now.toISOString(),
     expires_at: addMs(now, REFRESH_TTL_MS).toISOString(),
     used_at: null,
+    signed_in_after: after,
   });
-  const { token, expiresAt } = await ctx.keys.signIdToken(autodeskId, family, now);
+  const { token, expiresAt } = await ctx.keys.signIdToken(autodeskId, { family, after }, now);
   return { token, expiresAt: expiresAt.toISOString(), refreshToken: secret, autodeskId };
 }
 
@@ -68,7 +83,8 @@ export async function refresh(ctx: ServiceContext, secret: string): Promise<Toke
   }
   const next = newRefreshSecret();
   // Under the user's lock, and read again: a revocation committed since the read above ends this
-  // sign-in, and one made after this commits is dated after `issued`, so it ends what this answers.
+  // sign-in, and one made after this commits has a greater seq than the sign-in came after, so it
+  // ends what this answers.
   const issued = await inTransaction(ctx.db, async (trx) => {
     await lockSignIns(trx, row.autodesk_id);
     if (await isRevoked(trx, row)) return 'revoked';
@@ -81,6 +97,7 @@ export async function refresh(ctx: ServiceContext, secret: string): Promise<Toke
       created_at: at.toISOString(),
       expires_at: addMs(at, REFRESH_TTL_MS).toISOString(),
       used_at: null,
+      signed_in_after: row.signed_in_after,
     });
     return at;
   });
@@ -88,18 +105,18 @@ export async function refresh(ctx: ServiceContext, secret: string): Promise<Toke
   if (issued === 'raced') {
     throw conflict('This refresh token was used by another request a moment ago; use the refresh token that request received.');
   }
-  const { token, expiresAt } = await ctx.keys.signIdToken(row.autodesk_id, row.family, issued);
+  const { token, expiresAt } = await ctx.keys.signIdToken(row.autodesk_id, { family: row.family, after: row.signed_in_after }, issued);
   return { token, expiresAt: expiresAt.toISOString(), refreshToken: next, autodeskId: row.autodesk_id };
 }
 
 /** Ends one sign-in: its refresh tokens and its access tokens, on every instance within a poll. */
 export async function revokeFamily(ctx: ServiceContext, family: string): Promise<void> {
   const r = { kind: 'family' as const, subject: family, at: ctx.clock.now().toISOString() };
-  await insertRevocation(ctx.db, r);
-  ctx.keys.revocations.apply(r);
+  const seq = await insertRevocation(ctx.db, r);
+  ctx.keys.revocations.apply({ ...r, seq });
 }
 
-/** An operator ends every sign-in of a user: every token issued until now. */
+/** An operator ends every sign-in of a user made until now, with their tokens; none made after it. */
 export async function revokeUser(
   ctx: ServiceContext,
   autodeskId: string,
@@ -109,14 +126,14 @@ export async function revokeUser(
     await lockSignIns(trx, autodeskId);
     // Dated once the lock is held: after every refresh that committed before it.
     const revocation = { kind: 'user' as const, subject: autodeskId, at: ctx.clock.now().toISOString() };
-    await insertRevocation(trx, revocation);
+    const seq = await insertRevocation(trx, revocation);
     await audit(trx, origin, revocation.at, {
       team: null,
       action: 'user.revoked',
       target: autodeskId,
       after: { revokedAt: revocation.at },
     });
-    return revocation;
+    return { ...revocation, seq };
   });
   ctx.keys.revocations.apply(r);
   return { autodeskId, revokedAt: r.at };

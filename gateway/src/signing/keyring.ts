@@ -499,11 +499,16 @@ export class KeyRing {
 
   /**
    * An access (ID) token: an EdDSA JWT of a few minutes, which the gateway and the client verify by
-   * its signature; `fam` names the sign-in it belongs to, which signing out revokes.
+   * its signature; `fam` names the sign-in it belongs to, which signing out revokes, and `rev` the
+   * last revocation of the user that sign-in came after (lib/revocations.ts).
    */
-  async signIdToken(autodeskId: string, family?: string, issuedAt?: Date): Promise<{ token: string; expiresAt: Date }> {
+  async signIdToken(
+    autodeskId: string,
+    signIn?: { family: string; after: number | null },
+    issuedAt?: Date,
+  ): Promise<{ token: string; expiresAt: Date }> {
     const key = this.active();
-    // The instant its refresh token was stored, when there is one: a revocation dated after that ends both.
+    // The instant its refresh token was stored, when there is one.
     const now = issuedAt ?? this.clock.now();
     const expiresAt = addMs(now, this.options.idTokenTtlSeconds * 1000);
     const header = { alg: SIGNING_ALG, kid: key.kid, typ: ID_TOKEN_TYP };
@@ -514,7 +519,8 @@ export class KeyRing {
       iat: Math.floor(now.getTime() / 1000),
       exp: Math.floor(expiresAt.getTime() / 1000),
       jti: newId('idt'),
-      ...(family !== undefined && { fam: family }),
+      ...(signIn !== undefined && { fam: signIn.family }),
+      ...(signIn?.after != null && { rev: signIn.after }),
     };
     const token = await signCompact(key.privateKey, header, claims);
     // Known at once here: a client launches right after it signs in or refreshes. Not if its key

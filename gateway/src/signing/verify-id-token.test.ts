@@ -84,6 +84,12 @@ describe.each([
     }
   });
 
+  it('takes a sign-in order (rev) only as a whole number of at least 0', async () => {
+    await expect(verify(await issued({ rev: 0 }))).resolves.toMatchObject({ rev: 0 });
+    await expect(verify(await issued({ rev: 42 }))).resolves.toMatchObject({ rev: 42 });
+    for (const rev of [-1, 1.5, '7', null]) await expect(verify(await issued({ rev }))).rejects.toMatchObject({ reason: 'claims' });
+  });
+
   it('expires at exp: valid the second before, refused from that second on', async () => {
     const t = await issued({ exp: NOW + 10 });
     await expect(verify(t, NOW + 9)).resolves.toMatchObject({ exp: NOW + 10 });

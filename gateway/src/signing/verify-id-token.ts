@@ -52,8 +52,8 @@ export function signatureValid(input: Buffer, signature: Buffer, key: IdTokenKey
  * Accepted only: exactly three base64url parts; a JSON header with alg EdDSA, our ID-token typ, a
  * kid we hold and no `crit`; a valid 64-byte Ed25519 signature by that kid's key over the first
  * two parts; a JSON payload with our issuer, our ID-token audience, a non-empty string `sub` and
- * `jti`, numeric `iat` and `exp`, `exp` in the future and `nbf`, if any, not. Everything else is
- * refused.
+ * `jti`, numeric `iat` and `exp`, `exp` in the future and `nbf`, if any, not, and `rev`, if any, a
+ * whole number of at least 0. Everything else is refused.
  */
 export async function verifyIdToken(
   token: string,
@@ -74,7 +74,7 @@ export async function verifyIdToken(
   const claims = object(p);
   // In line, like signing (jws.ts): the pool's hand-off costs about what the check does.
   if (!signatureValid(Buffer.from(`${h}.${p}`), signature, key)) throw new TokenRejected('signature');
-  const { iss, aud, sub, jti, iat, exp, nbf } = claims;
+  const { iss, aud, sub, jti, iat, exp, nbf, rev } = claims;
   const audienceOk = aud === ID_TOKEN_AUDIENCE || (Array.isArray(aud) && aud.includes(ID_TOKEN_AUDIENCE));
   if (
     iss !== issuer ||
@@ -83,7 +83,8 @@ export async function verifyIdToken(
     sub === '' ||
     typeof jti !== 'string' ||
     typeof iat !== 'number' ||
-    typeof exp !== 'number'
+    typeof exp !== 'number' ||
+    (rev !== undefined && !(Number.isSafeInteger(rev) && (rev as number) >= 0))
   ) {
     throw new TokenRejected('claims');
   }

@@ -16,19 +16,45 @@ export async function findRefreshToken(
   return { ...row, familyRevoked: await isRevoked(db, row) };
 }
 
-/** Whether the sign-in of a refresh token made at `created_at` was ended: its family, or its user since. */
-export async function isRevoked(db: Kysely<DB>, row: Pick<RefreshTokensTable, 'family' | 'autodesk_id' | 'created_at'>): Promise<boolean> {
+/**
+ * Whether the sign-in of a refresh token was ended: its family, or its user by a revocation its
+ * sign-in did not come after (a row from before migration 024: one dated at or after `created_at`).
+ */
+export async function isRevoked(
+  db: Kysely<DB>,
+  row: Pick<RefreshTokensTable, 'family' | 'autodesk_id' | 'created_at' | 'signed_in_after'>,
+): Promise<boolean> {
+  const after = row.signed_in_after;
   const revoked = await db
     .selectFrom('token_revocations')
     .select('seq')
     .where((eb) =>
       eb.or([
         eb.and([eb('kind', '=', 'family'), eb('subject', '=', row.family)]),
-        eb.and([eb('kind', '=', 'user'), eb('subject', '=', row.autodesk_id), eb('at', '>=', row.created_at)]),
+        eb.and([
+          eb('kind', '=', 'user'),
+          eb('subject', '=', row.autodesk_id),
+          after === null ? eb('at', '>=', row.created_at) : eb('seq', '>', after),
+        ]),
       ]),
     )
     .executeTakeFirst();
   return revoked !== undefined;
+}
+
+/**
+ * The seq of the user's last revocation (0: none), which a sign-in made now comes after. A user's
+ * revocations are made one at a time (`lockSignIns`), so one not committed yet gets a greater seq
+ * and ends that sign-in.
+ */
+export async function lastUserRevocation(db: Kysely<DB>, autodeskId: string): Promise<number> {
+  const row = await db
+    .selectFrom('token_revocations')
+    .select((eb) => eb.fn.max('seq').as('seq'))
+    .where('kind', '=', 'user')
+    .where('subject', '=', autodeskId)
+    .executeTakeFirst();
+  return Number(row?.seq ?? 0);
 }
 
 /**
@@ -51,8 +77,10 @@ export async function useRefreshToken(db: Kysely<DB>, tokenHash: string, nowIso:
   return Number(r.numUpdatedRows) === 1;
 }
 
-export async function insertRevocation(db: Kysely<DB>, r: Omit<TokenRevocationsTable, 'seq'>): Promise<void> {
-  await db.insertInto('token_revocations').values(r).execute();
+/** Records a revocation; returns its seq. */
+export async function insertRevocation(db: Kysely<DB>, r: Omit<TokenRevocationsTable, 'seq'>): Promise<number> {
+  const row = await db.insertInto('token_revocations').values(r).returning('seq').executeTakeFirstOrThrow();
+  return Number(row.seq);
 }
 
 /** Revocations after `seq` that still matter: made since `sinceIso` (older ones outlived every access token). */
