@@ -20,7 +20,7 @@ import { type GatewayProcess, spawnGateway } from '../harness/process';
 const BOUND_MS = SCHEMA_CHECK_MS + 5_000;
 
 const LINE =
-  /the database was migrated by a newer flexgate while this one served \(migration 999_future, unknown to this version, whose newest is 023_ledger_chain_required\): it stops taking requests, finishes those in flight and exits 3; replace it with that version or a newer one/;
+  /the database was migrated by a newer flexgate while this one served \(migration 999_future, unknown to this version, whose newest is \d{3}_[a-z_]+\): it stops taking requests, finishes those in flight and exits 3; replace it with that version or a newer one/;
 
 let database: TestDatabase | undefined;
 let procs: GatewayProcess[] = [];
