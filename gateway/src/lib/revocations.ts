@@ -1,6 +1,6 @@
 import type { IdTokenClaims } from '@flexgate/shared';
 import type { Kysely } from 'kysely';
-import { revocationsAfter } from '../db/repos/refresh';
+import { lastRevocationSeq, revocationsAfter } from '../db/repos/refresh';
 import type { DB } from '../db/schema';
 
 /** A row of `token_revocations`, as the database holds it. */
@@ -24,6 +24,13 @@ export class Revocations {
   private readonly users = new Map<string, { seq: number; at: number }>();
   /** The greatest seq read from the database; a revocation applied where it was made leaves it alone. */
   private cursor = 0;
+  /**
+   * Seqs below the cursor not read yet, and since when: on PostgreSQL a seq is taken at the insert
+   * and seen at the commit, so a revocation may commit after a greater one was read. Asked for again
+   * until read, or until no transaction can still hold it (a rolled-back insert leaves a hole).
+   */
+  private readonly holes = new Map<number, number>();
+  private started = false;
 
   constructor(private readonly accessTtlMs: number) {}
 
@@ -49,11 +56,24 @@ export class Revocations {
 
   async poll(db: Kysely<DB>, now: Date): Promise<void> {
     const since = now.getTime() - this.accessTtlMs - 60_000;
-    for (const r of await revocationsAfter(db, this.cursor, new Date(since).toISOString())) {
+    const rows = await revocationsAfter(db, this.cursor, [...this.holes.keys()], new Date(since).toISOString());
+    for (const r of rows) {
       this.apply(r);
+      this.holes.delete(r.seq);
+      // Seqs skipped between the cursor and this one: in flight elsewhere, or never to be.
+      if (this.started) for (let s = this.cursor + 1; s < r.seq && this.holes.size < MAX_HOLES; s++) this.holes.set(s, now.getTime());
       this.cursor = Math.max(this.cursor, r.seq);
     }
+    // The first read counts from the last seq given so far (older ones are older than they need be).
+    if (!this.started) this.cursor = Math.max(this.cursor, await lastRevocationSeq(db));
+    this.started = true;
+    for (const [seq, missed] of this.holes) if (missed < now.getTime() - HOLE_MS) this.holes.delete(seq);
     for (const [family, at] of this.families) if (at < since) this.families.delete(family);
     for (const [user, { at }] of this.users) if (at < since) this.users.delete(user);
   }
 }
+
+/** How long a seq not read is asked for again: longer than any transaction that revokes may stay open. */
+const HOLE_MS = 60_000;
+/** Holes tracked at most: a jump of the sequence (a server restart skips some) is not thousands of revocations. */
+const MAX_HOLES = 1000;

@@ -83,16 +83,17 @@ export async function insertRevocation(db: Kysely<DB>, r: Omit<TokenRevocationsT
   return Number(row.seq);
 }
 
-/** Revocations after `seq` that still matter: made since `sinceIso` (older ones outlived every access token). */
+/** Revocations after `seq`, and those of `also`, that still matter: made since `sinceIso` (older ones outlived every access token). */
 export async function revocationsAfter(
   db: Kysely<DB>,
   seq: number,
+  also: readonly number[],
   sinceIso: string,
 ): Promise<{ seq: number; kind: 'family' | 'user'; subject: string; at: string }[]> {
   const rows = await db
     .selectFrom('token_revocations')
     .selectAll()
-    .where('seq', '>', seq)
+    .where((eb) => (also.length === 0 ? eb('seq', '>', seq) : eb.or([eb('seq', '>', seq), eb('seq', 'in', [...also])])))
     .where('at', '>=', sinceIso)
     .orderBy('seq')
     .execute();
