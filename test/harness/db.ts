@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { connect, type Database } from '../../gateway/src/db/connect';
 import { migrate } from '../../gateway/src/db/migrate';
 
@@ -97,4 +98,26 @@ export async function seedTeamWithLot(database: Database, at: string, remaining:
       price_per_token: null,
     })
     .execute();
+}
+
+/**
+ * A fresh database of `engine`, migrated, for the tests of one describe block: the returned function
+ * gives it once the block's `beforeAll` ran; it is closed and dropped after the block.
+ */
+export function migratedDatabase(engine: 'sqlite' | 'postgres'): () => Database {
+  let store: TestDatabase | undefined;
+  let database: Database | undefined;
+  beforeAll(async () => {
+    store = await freshDatabase(engine);
+    database = connect({ url: store.url });
+    await migrate(database);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await store?.drop();
+  });
+  return () => {
+    if (!database) throw new Error('migratedDatabase: read before its beforeAll ran');
+    return database;
+  };
 }
