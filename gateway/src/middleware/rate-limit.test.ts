@@ -33,4 +33,27 @@ describe('TokenBuckets', () => {
     b.take('late');
     expect(b.size).toBe(2);
   });
+
+  it('an hourly bucket lends several tokens at once, gives back what was not used, and says when the next comes', () => {
+    const clock = { ms: 0 };
+    const b = new TokenBuckets(120, () => clock.ms, 100, 3_600_000);
+    expect(b.available('team')).toBe(120);
+    expect(b.take('team', 100)).toBe(0);
+    expect(b.available('team')).toBe(20);
+    // 21 are not there: nothing is taken, and the 21st comes in 30 s (one token every 30 s).
+    expect(b.take('team', 21)).toBe(30);
+    expect(b.available('team')).toBe(20);
+    expect(b.take('team', 20)).toBe(0);
+    expect(b.wait('team')).toBe(30);
+    clock.ms = 29_999;
+    expect([b.available('team'), b.wait('team')]).toEqual([0, 1]);
+    clock.ms = 30_000;
+    expect([b.available('team'), b.wait('team')]).toEqual([1, 0]);
+    // Given back, never past the burst size.
+    b.giveBack('team', 50);
+    expect(b.available('team')).toBe(51);
+    b.giveBack('team', 1000);
+    expect(b.available('team')).toBe(120);
+    expect(b.wait('other')).toBe(0);
+  });
 });

@@ -16,36 +16,62 @@ export class TokenBuckets {
   private calls = 0;
 
   constructor(
-    /** Burst size and refill per minute. */
-    readonly perMinute: number,
+    /** Burst size, and the tokens refilled evenly over `periodMs`. */
+    readonly burst: number,
     private readonly now: () => number = () => performance.now(),
     /** Past this many keys, full buckets are dropped (they carry no information). */
     private readonly maxKeys = 100_000,
+    /** A minute for the request limits; an hour for bulk invitation sends. */
+    periodMs = 60_000,
   ) {
-    this.perMs = perMinute / 60_000;
+    this.perMs = burst / periodMs;
   }
 
-  /** Takes one token; returns 0 when allowed, else the seconds until one is available. */
-  take(key: string): number {
+  /** The key's bucket refilled up to now (a new key's is full). */
+  private bucket(key: string): { tokens: number; at: number } {
     const now = this.now();
     if (++this.calls % 1024 === 0 && this.buckets.size > this.maxKeys) this.prune(now);
-    const b = this.buckets.get(key);
+    let b = this.buckets.get(key);
     if (!b) {
-      this.buckets.set(key, { tokens: this.perMinute - 1, at: now });
-      return 0;
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(key, b);
     }
-    b.tokens = Math.min(this.perMinute, b.tokens + (now - b.at) * this.perMs);
+    b.tokens = Math.min(this.burst, b.tokens + (now - b.at) * this.perMs);
     b.at = now;
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
+    return b;
+  }
+
+  /** Takes `n` tokens (one by default); returns 0 when allowed, else the seconds until `n` are available (nothing taken). */
+  take(key: string, n = 1): number {
+    const b = this.bucket(key);
+    if (b.tokens >= n) {
+      b.tokens -= n;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - b.tokens) / this.perMs / 1000));
+    return Math.max(1, Math.ceil((n - b.tokens) / this.perMs / 1000));
+  }
+
+  /** The whole tokens the key holds now: what `take` would grant at once. */
+  available(key: string): number {
+    return Math.floor(this.bucket(key).tokens);
+  }
+
+  /** Puts back tokens taken and not used (a send that found less to do, or failed), never past the burst size. */
+  giveBack(key: string, n: number): void {
+    if (n <= 0) return;
+    const b = this.bucket(key);
+    b.tokens = Math.min(this.burst, b.tokens + n);
+  }
+
+  /** The seconds until the key holds one token; 0 when it holds one now. */
+  wait(key: string): number {
+    const b = this.bucket(key);
+    return b.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - b.tokens) / this.perMs / 1000));
   }
 
   private prune(now: number): void {
     for (const [k, b] of this.buckets) {
-      if (b.tokens + (now - b.at) * this.perMs >= this.perMinute) this.buckets.delete(k);
+      if (b.tokens + (now - b.at) * this.perMs >= this.burst) this.buckets.delete(k);
     }
   }
 
