@@ -47,13 +47,23 @@ export interface MemberView {
   allProducts: boolean;
   /** The member's own selection (R12); team defaults come on top for non-guests (R13). */
   products: string[];
-  /** The current invitation, for a member who has not accepted yet (R11). */
-  invitation?: { id: string; expiresAt: string };
+  /**
+   * The current invitation, for a member who has not accepted yet (R11). `emailedAt`: when its
+   * e-mail was written; null for an import's until an admin sends it (R14).
+   */
+  invitation?: InvitationView;
+}
+
+/** An invitation as answered: `emailedAt` null until its e-mail is written (an import's, R14). */
+export interface InvitationView {
+  id: string;
+  expiresAt: string;
+  emailedAt: string | null;
 }
 
 export interface AddMemberResponse {
   member: MemberView;
-  invitation?: { id: string; expiresAt: string };
+  invitation?: InvitationView;
 }
 
 export interface InvitationAccepted {

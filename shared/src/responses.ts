@@ -146,7 +146,11 @@ export const transferResponse = z.object({
   lots: z.array(z.object({ fromLot: z.string(), toLot: z.string(), tokens: z.number().int(), expiresAt: instant })),
 });
 
-const invitationRef = z.object({ id: z.string(), expiresAt: instant });
+const invitationRef = z.object({
+  id: z.string(),
+  expiresAt: instant,
+  emailedAt: instant.nullable().describe("When its e-mail was written to the outbox; null: an import's, never e-mailed yet (R14)"),
+});
 export const memberResponse = z.object({
   team: z.string(),
   autodeskId: z.string(),

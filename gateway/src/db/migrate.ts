@@ -23,6 +23,7 @@ import * as m021 from './migrations/021_usage_folds';
 import * as m022 from './migrations/022_expected_rows';
 import * as m023 from './migrations/023_ledger_chain_required';
 import * as m024 from './migrations/024_sign_in_order';
+import * as m025 from './migrations/025_invitations_emailed';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -52,6 +53,7 @@ const MIGRATIONS: Record<string, { up: typeof m001.up }> = {
   '022_expected_rows': m022,
   '023_ledger_chain_required': m023,
   '024_sign_in_order': m024,
+  '025_invitations_emailed': m025,
 };
 
 /** The newest migration this version knows: its schema version, as logs and messages name it. */

@@ -178,6 +178,8 @@ export interface InvitationsTable {
   /** Set when a resend replaces this invitation: its token is dead from then on. */
   superseded_at: string | null;
   created_at: string;
+  /** 024: when its e-mail was written to the outbox; null: never (an import's, R14). */
+  emailed_at: string | null;
 }
 
 export interface LotsTable {

@@ -61,6 +61,7 @@ export async function importMembers(ctx: ServiceContext, teamId: string, csv: st
             tokenHash: sha256(newSecret('inv')),
             expiresAt,
             createdAt: nowIso,
+            emailedAt: null, // R14: no e-mail by import, until an admin sends it
           })),
       );
       fresh += inserted.size;

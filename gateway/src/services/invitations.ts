@@ -1,4 +1,4 @@
-import type { AddMemberResponse, InvitationAccepted } from '@flexgate/shared';
+import type { AddMemberResponse, InvitationAccepted, InvitationView } from '@flexgate/shared';
 import { publicUrlOf } from '../config';
 import { findAccount, insertAccount } from '../db/repos/accounts';
 import { listProducts } from '../db/repos/catalog';
@@ -98,6 +98,7 @@ export async function issueInvitation(
       tokenHash: sha256(inv.token),
       expiresAt: inv.expiresAt,
       createdAt: now.toISOString(),
+      emailedAt: now.toISOString(),
     },
   ]);
   const catalog = await listProducts(trx);
@@ -189,9 +190,9 @@ export async function inviteMember(
       status: 'invited',
       allProducts,
       products,
-      invitation: { id: invitation.id, expiresAt: invitation.expiresAt },
+      invitation: { id: invitation.id, expiresAt: invitation.expiresAt, emailedAt: now.toISOString() },
     },
-    invitation: { id: invitation.id, expiresAt: invitation.expiresAt },
+    invitation: { id: invitation.id, expiresAt: invitation.expiresAt, emailedAt: now.toISOString() },
   };
 }
 
@@ -205,7 +206,7 @@ export async function resendInvitation(
   invitationId: string,
   by: Actor | undefined,
   origin: AuditOrigin,
-): Promise<{ id: string; expiresAt: string }> {
+): Promise<InvitationView> {
   const team = await requireTeam(ctx, teamId);
   takeInviteToken(ctx, by);
   const old = await findInvitation(ctx.db, invitationId);
@@ -242,7 +243,7 @@ export async function resendInvitation(
     });
     return inv;
   });
-  return { id: fresh.id, expiresAt: fresh.expiresAt };
+  return { id: fresh.id, expiresAt: fresh.expiresAt, emailedAt: now.toISOString() };
 }
 
 const DEAD = 'This invitation is not valid any more: it may have been replaced by a newer invitation e-mail, or withdrawn.';

@@ -132,7 +132,7 @@ export async function askExistingAccount(
     });
     return inv;
   });
-  const pending = { id: invitation.id, expiresAt: invitation.expiresAt };
+  const pending = { id: invitation.id, expiresAt: invitation.expiresAt, emailedAt: nowIso };
   return {
     member: {
       team: team.id,
@@ -193,13 +193,18 @@ export async function teamMemberCounts(ctx: ServiceContext, teamId: string) {
   return memberCounts(ctx.db, teamId, ctx.clock.now().toISOString());
 }
 
-function view(teamId: string, m: MemberRow, inv: { id: string; expiresAt: string } | undefined, nowIso: string): MemberView {
+function view(
+  teamId: string,
+  m: MemberRow,
+  inv: { id: string; expiresAt: string; emailedAt: string | null } | undefined,
+  nowIso: string,
+): MemberView {
   if (m.status === 'active') return { team: teamId, ...m, status: 'active' };
   return {
     team: teamId,
     ...m,
     status: inv && inv.expiresAt > nowIso ? 'invited' : 'expired',
-    ...(inv ? { invitation: { id: inv.id, expiresAt: inv.expiresAt } } : {}),
+    ...(inv ? { invitation: { id: inv.id, expiresAt: inv.expiresAt, emailedAt: inv.emailedAt } } : {}),
   };
 }
 

@@ -9,6 +9,8 @@ export interface InvitationRow {
   expiresAt: string;
   acceptedAt: string | null;
   supersededAt: string | null;
+  /** When its e-mail was written to the outbox; null: never (an import's, R14). */
+  emailedAt: string | null;
 }
 
 const toRow = (r: {
@@ -18,6 +20,7 @@ const toRow = (r: {
   expires_at: string;
   accepted_at: string | null;
   superseded_at: string | null;
+  emailed_at: string | null;
 }): InvitationRow => ({
   id: r.id,
   teamId: r.team_id,
@@ -25,11 +28,21 @@ const toRow = (r: {
   expiresAt: r.expires_at,
   acceptedAt: r.accepted_at,
   supersededAt: r.superseded_at,
+  emailedAt: r.emailed_at,
 });
 
 export async function insertInvitations(
   trx: Tx,
-  rows: readonly { id: string; teamId: string; autodeskId: string; tokenHash: string; expiresAt: string; createdAt: string }[],
+  rows: readonly {
+    id: string;
+    teamId: string;
+    autodeskId: string;
+    tokenHash: string;
+    expiresAt: string;
+    createdAt: string;
+    /** The instant its e-mail is written to the outbox, in this transaction; null: none (an import). */
+    emailedAt: string | null;
+  }[],
 ): Promise<void> {
   for (let i = 0; i < rows.length; i += 500) {
     await trx
@@ -44,6 +57,7 @@ export async function insertInvitations(
           accepted_at: null,
           superseded_at: null,
           created_at: r.createdAt,
+          emailed_at: r.emailedAt,
         })),
       )
       .execute();
