@@ -167,6 +167,11 @@ const VARIABLES = {
     '20',
     'invitation e-mails (invitations and resends) an admin key may send per minute; a recipient gets at most 3 a day whoever sends them',
   ),
+  FLEXGATE_RATE_INVITE_BULK_PER_HOUR: variable(
+    integer(1, 1_000_000),
+    '1000',
+    'invitation e-mails the bulk send (POST /v1/teams/:team/invitations/send, the console\'s "Send invitations") may send per hour, per admin key and per team; what is left waits for a later call',
+  ),
   FLEXGATE_RATE_LOOKUP_PER_ADMIN: variable(
     integer(1, 1_000_000),
     '30',
@@ -327,6 +332,8 @@ export interface RateLimits {
   readonly launchPerIp: number;
   readonly lookupPerAdmin: number;
   readonly invitePerAdmin: number;
+  /** Per hour, not per minute: invitation e-mails of bulk sends, per admin key and per team. */
+  readonly inviteBulkPerHour: number;
 }
 
 /**
@@ -467,6 +474,7 @@ export function loadConfig(env: Env, labels: Partial<Record<VariableName, string
       launchPerIp: e.FLEXGATE_RATE_LAUNCH_PER_IP,
       lookupPerAdmin: e.FLEXGATE_RATE_LOOKUP_PER_ADMIN,
       invitePerAdmin: e.FLEXGATE_RATE_INVITE_PER_ADMIN,
+      inviteBulkPerHour: e.FLEXGATE_RATE_INVITE_BULK_PER_HOUR,
     }),
     metricsToken: e.FLEXGATE_METRICS_TOKEN,
     issuer: e.FLEXGATE_ISSUER,

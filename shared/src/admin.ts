@@ -13,6 +13,19 @@ export const memberProductsBody = z.strictObject({
 export const defaultsBody = z.strictObject({ products: z.array(productKey).max(1000) });
 export const acceptInvitationBody = z.strictObject({ token: z.string().min(10).max(200), password });
 
+/** An invitation id, as `GET .../members` shows it and the routes' paths take it. */
+export const invitationId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be an invitation id');
+/** The most invitation ids one bulk send names (an import's rows). */
+export const SEND_INVITATIONS_MAX = 10_000;
+/** `{}`: every invitation of the team never e-mailed; `{invitations}`: only those of them. */
+export const sendInvitationsBody = z.strictObject({
+  invitations: z.array(invitationId).min(1).max(SEND_INVITATIONS_MAX).optional(),
+});
+
 /** A day (`2026-03-15`, the whole UTC day) or an instant; `to` as a day is inclusive. */
 const dayOrInstant = z.string().max(40).refine(isCalendarInstant, {
   message: 'must be a day (2026-03-15) or an ISO-8601 instant that exists on the calendar',
@@ -72,6 +85,22 @@ export interface InvitationAccepted {
   status: 'active';
   /** Whether accepting created the Autodesk account (false: an existing one's password was checked). */
   accountCreated: boolean;
+}
+
+/** What a bulk send of invitation e-mails did (R11, R14), and what it left for a later call. */
+export interface InvitationsSent {
+  /** Invitation e-mails written by this call: each a new invitation, valid 7 days. */
+  sent: number;
+  /** Invitations never e-mailed (of those named) still waiting after this call. */
+  remaining: number;
+  /** Of `remaining`, those held by the volume limits (per admin key and per team, an hour). */
+  heldByVolume: number;
+  /** Of `remaining`, those whose address had its 3 invitation e-mails in the last 24 hours. */
+  heldByRecipient: number;
+  /** Seconds until a call can send more of them (0: now); null when none remain. */
+  retryAfterSeconds: number | null;
+  /** Ids named that wait for no e-mail: unknown, another team's, e-mailed already, accepted or withdrawn. */
+  skipped: number;
 }
 
 export interface DefaultsView {

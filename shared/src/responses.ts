@@ -8,6 +8,7 @@ import type {
   ForecastResponse,
   ImportResult,
   InvitationAccepted,
+  InvitationsSent,
   MemberView,
   MyUsageResponse,
   OutboxMessage,
@@ -163,6 +164,14 @@ export const memberResponse = z.object({
 });
 export const addMemberResponse = z.object({ member: memberResponse, invitation: invitationRef.optional() });
 export const invitationResponse = invitationRef;
+export const invitationsSentResponse = z.object({
+  sent: z.number().int().describe('Invitation e-mails written by this call, each a new invitation valid 7 days'),
+  remaining: z.number().int().describe('Invitations never e-mailed (of those named) still waiting'),
+  heldByVolume: z.number().int().describe('Of remaining: held by the hourly limits per admin key and per team'),
+  heldByRecipient: z.number().int().describe('Of remaining: their address had 3 invitation e-mails in the last 24 hours'),
+  retryAfterSeconds: z.number().int().nullable().describe('Seconds until a call can send more (0: now); null when none remain'),
+  skipped: z.number().int().describe('Ids named that wait for no e-mail (unknown, e-mailed already, accepted, withdrawn)'),
+});
 export const defaultsResponse = z.object({ team: z.string(), products: z.array(z.string()), enabled: z.boolean() });
 export const importResponse = z.object({
   created: z.number().int(),
@@ -370,6 +379,7 @@ export type ResponseSchemasMatch = [
   Holds<Same<z.infer<typeof addMemberResponse>, AddMemberResponse>>,
   Holds<Same<z.infer<typeof defaultsResponse>, DefaultsView>>,
   Holds<Same<z.infer<typeof importResponse>, ImportResult>>,
+  Holds<Same<z.infer<typeof invitationsSentResponse>, InvitationsSent>>,
   Holds<Same<z.infer<typeof forecastResponse>, ForecastResponse>>,
   Holds<Same<z.infer<typeof adviceResponse>, AdviceResponse>>,
   Holds<Same<z.infer<typeof myUsageResponse>, MyUsageResponse>>,

@@ -31,6 +31,7 @@ const limits = (l: Partial<Config['rateLimits']>): Config['rateLimits'] => ({
   launchPerIp: 1000,
   lookupPerAdmin: 1000,
   invitePerAdmin: 1000,
+  inviteBulkPerHour: 1000,
   ...l,
 });
 

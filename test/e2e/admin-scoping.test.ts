@@ -42,6 +42,7 @@ const ROUTES: Record<string, Call> = {
     api.put(`/v1/teams/${t}/members/${memberB.autodeskId}/products`, { allProducts: true, products: [] }),
   'DELETE /v1/teams/{team}/members/{autodeskId}': (api, t) => api.delete(`/v1/teams/${t}/members/${memberB.autodeskId}`),
   'POST /v1/teams/{team}/invitations/{id}/resend': (api, t) => api.post(`/v1/teams/${t}/invitations/${invitationB}/resend`),
+  'POST /v1/teams/{team}/invitations/send': (api, t) => api.post(`/v1/teams/${t}/invitations/send`, { invitations: [invitationB] }),
   'GET /v1/teams/{team}/defaults': (api, t) => api.get(`/v1/teams/${t}/defaults`),
   'PUT /v1/teams/{team}/defaults': (api, t) => api.put(`/v1/teams/${t}/defaults`, { products: ['revit'] }),
   'POST /v1/teams/{team}/members/import': (api, t) =>

@@ -173,6 +173,7 @@ describe('invitation e-mails are bounded (R11, R14)', () => {
         launchPerIp: 1000,
         lookupPerAdmin: 1000,
         invitePerAdmin: 2,
+        inviteBulkPerHour: 1000,
       },
     });
     try {
@@ -194,7 +195,15 @@ describe('invitation e-mails are bounded (R11, R14)', () => {
   });
 
   it('with rate limits turned off (FLEXGATE_RATE_LIMIT=off) an admin key is not held back either', async () => {
-    const limits = { signinPerUser: 1, signinPerIp: 1, launchPerUser: 1, launchPerIp: 1, lookupPerAdmin: 1, invitePerAdmin: 2 };
+    const limits = {
+      signinPerUser: 1,
+      signinPerIp: 1,
+      launchPerUser: 1,
+      launchPerIp: 1,
+      lookupPerAdmin: 1,
+      invitePerAdmin: 2,
+      inviteBulkPerHour: 1,
+    };
     const unlimited = await startTestGateway({ rateLimit: false, rateLimits: limits });
     try {
       await seedCatalog(unlimited);

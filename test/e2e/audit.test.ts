@@ -202,6 +202,11 @@ describe('the audit trail: what is recorded', () => {
       'DELETE /v1/teams/{team}/members/{autodeskId}': (h) => gw.op.delete(`/v1/teams/${team}/members/${account.autodeskId}`, h),
       'POST /v1/teams/{team}/invitations/{id}/resend': (h) =>
         gw.op.post(`/v1/teams/${team}/invitations/${invited.invitation.id}/resend`, undefined, h),
+      'POST /v1/teams/{team}/invitations/send': async (h) => {
+        // Someone imported, so that the send has an e-mail to send (one that sends nothing changes nothing).
+        expectStatus(await postCsvWith(gw.op, `/v1/teams/${team}/members/import`, `name,email\nTo Send,${uniqueEmail('send')}\n`, {}), 200);
+        return gw.op.post(`/v1/teams/${team}/invitations/send`, {}, h);
+      },
       'PUT /v1/teams/{team}/defaults': (h) => gw.op.put(`/v1/teams/${team}/defaults`, { products: ['revit'] }, h),
       'POST /v1/teams/{team}/members/import': (h) =>
         postCsvWith(gw.op, `/v1/teams/${team}/members/import`, `name,email\nCsv Person,${uniqueEmail('csv')}\n`, h),

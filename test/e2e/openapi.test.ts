@@ -85,6 +85,12 @@ describe('OpenAPI document', () => {
       await admin.api.post(`${t}/members`, { invite: `Ivy Invitee <${uniqueEmail()}>`, products: ['autocad'] }),
       201,
     );
+    expectStatus(
+      await admin.api.request('POST', `${t}/members/import`, `name,email\nImported One,${uniqueEmail()}\n`, { 'content-type': 'text/csv' }),
+      200,
+    );
+    await fits('get', '/v1/teams/{team}/members', await admin.api.get(`${t}/members`), 200);
+    await fits('post', '/v1/teams/{team}/invitations/send', await admin.api.post(`${t}/invitations/send`, {}), 200);
     await fits('get', '/v1/teams/{team}/members', await admin.api.get(`${t}/members`), 200);
     await fits('put', '/v1/teams/{team}/defaults', await admin.api.put(`${t}/defaults`, { products: ['maya'] }), 200);
     await fits('get', '/v1/teams/{team}/defaults', await admin.api.get(`${t}/defaults`), 200);

@@ -190,6 +190,7 @@ describe('looking up Autodesk IDs, per admin key', () => {
         launchPerIp: 1000,
         lookupPerAdmin: 3,
         invitePerAdmin: 1000,
+        inviteBulkPerHour: 1000,
       },
     });
     await seedCatalog(gw);

@@ -11,6 +11,7 @@ export const AUDIT_ACTIONS = [
   'member.removed',
   'members.imported',
   'invitation.resent',
+  'invitations.sent',
   'invitation.accepted',
   'invitation.declined',
   'defaults.changed',

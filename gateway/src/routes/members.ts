@@ -6,10 +6,13 @@ import {
   defaultsResponse,
   importResponse,
   invitationAcceptedResponse,
+  invitationId,
   invitationResponse,
+  invitationsSentResponse,
   memberParam,
   memberProductsBody,
   memberResponse,
+  sendInvitationsBody,
 } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
@@ -21,17 +24,12 @@ import { explainAccess } from '../services/explain';
 import { importMembers } from '../services/import';
 import { acceptInvitation, resendInvitation } from '../services/invitations';
 import { MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX, removeMember, setMemberProducts, teamMembers } from '../services/members';
-import { answers, body, callers, jsonBody, router, teamParam } from './openapi';
+import { sendInvitations } from '../services/send-invitations';
+import { answers, body, callers, idempotencyHeader, jsonBody, router, teamParam } from './openapi';
 
 const tags = ['team admin'];
 const security = callers.admin;
-const invitationParam = teamParam.extend({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9_-]+$/, 'must be an invitation id'),
-});
+const invitationParam = teamParam.extend({ id: invitationId });
 
 /** Members, invitations, product access, defaults, import and explain (R11-R14, R18). */
 export function memberRoutes(ctx: ServiceContext) {
@@ -125,6 +123,44 @@ export function memberRoutes(ctx: ServiceContext) {
       const { team, id } = c.req.valid('param');
       const by = requireTeamAdmin(c, team);
       return c.json(await resendInvitation(ctx, team, id, by, originOfRequest(c, by)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/teams/{team}/invitations/send',
+      tags,
+      security,
+      summary:
+        'E-mail the invitations never e-mailed (an import sends none, R14): each a new token and 7 days, as a resend; within the hourly limits per admin key and per team and 3 e-mails a day per address, the rest left for a later call (R11)',
+      request: {
+        params: teamParam,
+        headers: idempotencyHeader,
+        body: {
+          content: { 'application/json': { schema: sendInvitationsBody } },
+          required: false,
+          description:
+            'Optional: `{}` (or no body) sends every invitation of the team never e-mailed; `invitations` only those of these ids',
+        },
+      },
+      responses: answers({ 200: body(invitationsSentResponse, 'How many were sent, how many wait and why') }, [400, 401, 403, 404, 409]),
+    }),
+    async (c) => {
+      const { team } = c.req.valid('param');
+      const by = requireTeamAdmin(c, team);
+      const request = c.req.valid('json') ?? {};
+      const key = c.req.valid('header')['idempotency-key'];
+      return c.json(
+        await sendInvitations(ctx, {
+          teamId: team,
+          invitations: request.invitations,
+          by,
+          origin: originOfRequest(c, by),
+          idempotency: key ? { scope: `invitations-send:${team}`, key, request } : undefined,
+        }),
+        200,
+      );
     },
   );
 

@@ -1,6 +1,6 @@
 import type { AddMemberResponse, InvitationAccepted, InvitationView } from '@flexgate/shared';
 import { publicUrlOf } from '../config';
-import { findAccount, insertAccount } from '../db/repos/accounts';
+import { existingAccounts, findAccount, insertAccount } from '../db/repos/accounts';
 import { listProducts } from '../db/repos/catalog';
 import { findInvitation, findInvitationByTokenHash, insertInvitations, markAccepted, supersedeInvitations } from '../db/repos/invitations';
 import {
@@ -32,7 +32,7 @@ import { requireTeam } from './teams';
 /** R11: an invitation must be accepted within 7 days. */
 export const INVITATION_MS = 7 * DAY_MS;
 
-interface NewInvitation {
+export interface NewInvitation {
   id: string;
   token: string;
   expiresAt: string;
@@ -41,21 +41,26 @@ interface NewInvitation {
 /**
  * Invitation e-mails carry a name and a team an admin chose, to any address: bounded, so the
  * gateway cannot be made to spam someone. Per recipient (whichever teams and admins send them) in
- * the database; per admin in each process, as the other rate limits.
+ * the database; per admin, and for bulk sends per team too, in each process, as the other rate limits.
  */
 export const INVITATIONS_PER_RECIPIENT_PER_DAY = 3;
-const adminBuckets = new Map<number, TokenBuckets>();
+
+/** One set of buckets per limit and size, so that gateways of one process (tests) with other limits do not share them. */
+const registry = new Map<string, TokenBuckets>();
+function bucketsOf(limit: string, size: number, periodMs: number): TokenBuckets {
+  const name = `${limit}:${size}`;
+  let buckets = registry.get(name);
+  if (!buckets) {
+    buckets = new TokenBuckets(size, undefined, undefined, periodMs);
+    registry.set(name, buckets);
+  }
+  return buckets;
+}
 
 /** The admin's share of invitation e-mails (FLEXGATE_RATE_INVITE_PER_ADMIN a minute), unless limits are off. */
 export function takeInviteToken(ctx: ServiceContext, by: Actor | undefined): void {
   if (by?.kind !== 'admin' || !ctx.config.rateLimit) return;
-  const perMinute = ctx.config.rateLimits.invitePerAdmin;
-  let buckets = adminBuckets.get(perMinute);
-  if (!buckets) {
-    buckets = new TokenBuckets(perMinute);
-    adminBuckets.set(perMinute, buckets);
-  }
-  const wait = buckets.take(by.id);
+  const wait = bucketsOf('invite-per-admin', ctx.config.rateLimits.invitePerAdmin, 60_000).take(by.id);
   if (wait > 0) {
     throw new DomainError('too-many-requests', `Too many invitations sent from this admin key; retry in ${wait} s.`, {
       retryAfterSeconds: wait,
@@ -63,61 +68,134 @@ export function takeInviteToken(ctx: ServiceContext, by: Actor | undefined): voi
   }
 }
 
-/** A fresh invitation row and its invitation e-mail, in the caller's transaction. */
+/** Invitation e-mails a bulk send may write now, taken from its buckets; what it does not use goes back. */
+export interface BulkShare {
+  readonly granted: number;
+  /** Seconds until both buckets hold another e-mail (0: now). */
+  wait(): number;
+  release(unused: number): void;
+}
+
+/**
+ * A bulk send's share (FLEXGATE_RATE_INVITE_BULK_PER_HOUR): up to `want` e-mails, as many as both
+ * the admin key's bucket and the team's hold (the operator has no admin bucket), taken at once so
+ * that two sends of one admin or team in this process cannot both count the same tokens. Rate
+ * limits off (FLEXGATE_RATE_LIMIT=off) lift both; the per-recipient cap stays.
+ */
+export function takeBulkInviteTokens(ctx: ServiceContext, by: Actor | undefined, teamId: string, want: number): BulkShare {
+  if (!ctx.config.rateLimit) return { granted: want, wait: () => 0, release: () => {} };
+  const size = ctx.config.rateLimits.inviteBulkPerHour;
+  const keys: [TokenBuckets, string][] = [[bucketsOf('invite-bulk-per-team', size, 3_600_000), teamId]];
+  if (by?.kind === 'admin') keys.push([bucketsOf('invite-bulk-per-admin', size, 3_600_000), by.id]);
+  const granted = Math.min(want, ...keys.map(([b, key]) => b.available(key)));
+  for (const [b, key] of keys) b.take(key, granted);
+  return {
+    granted,
+    wait: () => Math.max(...keys.map(([b, key]) => b.wait(key))),
+    release: (unused) => {
+      for (const [b, key] of keys) b.giveBack(key, unused);
+    },
+  };
+}
+
+/**
+ * Of these addresses, those that had INVITATIONS_PER_RECIPIENT_PER_DAY invitation e-mails in the
+ * 24 hours before `now`, whichever teams and admins sent them, each with the instant the next may
+ * go (the oldest of those e-mails a day old). Read in the transaction that would write the next.
+ */
+export async function recipientsAtCap(trx: Tx, addresses: readonly string[], now: Date): Promise<Map<string, Date>> {
+  const n = INVITATIONS_PER_RECIPIENT_PER_DAY;
+  const recent = await recentMailsTo(trx, addresses, 'invitation', addMs(now, -DAY_MS).toISOString(), n);
+  const out = new Map<string, Date>();
+  for (const [to, times] of recent) {
+    const oldest = times[n - 1];
+    if (oldest !== undefined) out.set(to, addMs(new Date(oldest), DAY_MS));
+  }
+  return out;
+}
+
+/** Who an invitation e-mail is for, and what it tells them. */
+export interface Invitee {
+  autodeskId: string;
+  name: string;
+  allProducts: boolean;
+  products: readonly string[];
+  /** Whether an account exists (the e-mail asks for its password); unknown: looked up. */
+  hasAccount?: boolean;
+}
+
+/**
+ * Fresh invitation rows and their invitation e-mails, in the caller's transaction, for invitees
+ * the caller checked against the per-recipient cap (`recipientsAtCap`): one invitation or a bulk
+ * send's thousands, written in the same few statements.
+ */
+export async function writeInvitations(
+  ctx: ServiceContext,
+  trx: Tx,
+  sealer: Sealer,
+  team: { id: string; name: string },
+  invitees: readonly Invitee[],
+  now: Date,
+): Promise<NewInvitation[]> {
+  if (invitees.length === 0) return [];
+  const nowIso = now.toISOString();
+  const expiresAt = addMs(now, INVITATION_MS).toISOString();
+  const fresh = invitees.map((invitee) => ({
+    invitee,
+    inv: { id: newId('inv', 9), token: newSecret('inv'), expiresAt } satisfies NewInvitation,
+  }));
+  await insertInvitations(
+    trx,
+    fresh.map(({ invitee, inv }) => ({
+      id: inv.id,
+      teamId: team.id,
+      autodeskId: invitee.autodeskId,
+      tokenHash: sha256(inv.token),
+      expiresAt,
+      createdAt: nowIso,
+      emailedAt: nowIso,
+    })),
+  );
+  const catalog = await listProducts(trx);
+  const unknown = invitees.filter((m) => m.hasAccount === undefined).map((m) => m.autodeskId);
+  const accounts = unknown.length > 0 ? await existingAccounts(trx, unknown) : new Set<string>();
+  const base = publicUrlOf(ctx.config);
+  const mails = fresh.map(({ invitee: m, inv }) => {
+    const mail = invitationMail({
+      to: m.autodeskId,
+      name: m.name,
+      teamName: team.name,
+      link: acceptLink(base, inv.token),
+      expiresAt,
+      products: catalog.filter((p) => m.allProducts || m.products.includes(p.key)).map((p) => p.name),
+      allProducts: m.allProducts,
+      hasAccount: m.hasAccount ?? accounts.has(m.autodeskId),
+    });
+    // The outbox holds the link (and its token) only sealed under the KEK; it is opened to send or show the e-mail.
+    return { ...mail, text: mapToken(mail.text, (link) => sealer.seal(link, outboxTokenPlace(mail.to))) };
+  });
+  await enqueueMail(trx, mails, nowIso);
+  return fresh.map((f) => f.inv);
+}
+
+/** A fresh invitation row and its invitation e-mail, in the caller's transaction; 429 past the recipient's cap. */
 export async function issueInvitation(
   ctx: ServiceContext,
   trx: Tx,
   sealer: Sealer,
-  m: {
-    teamId: string;
-    teamName: string;
-    autodeskId: string;
-    name: string;
-    allProducts: boolean;
-    products: readonly string[];
-    hasAccount?: boolean;
-  },
+  m: Invitee & { teamId: string; teamName: string },
   now: Date,
 ): Promise<NewInvitation> {
-  const recent = await recentMailsTo(trx, m.autodeskId, 'invitation', addMs(now, -DAY_MS).toISOString(), INVITATIONS_PER_RECIPIENT_PER_DAY);
-  const oldest = recent[INVITATIONS_PER_RECIPIENT_PER_DAY - 1];
-  if (oldest !== undefined) {
-    const next = addMs(new Date(oldest), DAY_MS);
+  const next = (await recipientsAtCap(trx, [m.autodeskId], now)).get(m.autodeskId);
+  if (next !== undefined) {
     throw new DomainError(
       'too-many-requests',
       `${m.autodeskId} was sent ${INVITATIONS_PER_RECIPIENT_PER_DAY} invitations in the last 24 hours; the next can be sent from ${next.toISOString()}.`,
       { retryAfterSeconds: Math.max(1, Math.ceil((next.getTime() - now.getTime()) / 1000)) },
     );
   }
-  const inv: NewInvitation = { id: newId('inv', 9), token: newSecret('inv'), expiresAt: addMs(now, INVITATION_MS).toISOString() };
-  await insertInvitations(trx, [
-    {
-      id: inv.id,
-      teamId: m.teamId,
-      autodeskId: m.autodeskId,
-      tokenHash: sha256(inv.token),
-      expiresAt: inv.expiresAt,
-      createdAt: now.toISOString(),
-      emailedAt: now.toISOString(),
-    },
-  ]);
-  const catalog = await listProducts(trx);
-  const names = catalog.filter((p) => m.allProducts || m.products.includes(p.key)).map((p) => p.name);
-  const hasAccount = m.hasAccount ?? (await findAccount(trx, m.autodeskId)) !== null;
-  const mail = invitationMail({
-    to: m.autodeskId,
-    name: m.name,
-    teamName: m.teamName,
-    link: acceptLink(publicUrlOf(ctx.config), inv.token),
-    expiresAt: inv.expiresAt,
-    products: names,
-    allProducts: m.allProducts,
-    hasAccount,
-  });
-  // The outbox holds the link (and its token) only sealed under the KEK; it is opened to send or show the e-mail.
-  const sealed = { ...mail, text: mapToken(mail.text, (link) => sealer.seal(link, outboxTokenPlace(mail.to))) };
-  await enqueueMail(trx, [sealed], now.toISOString());
-  return inv;
+  const [inv] = await writeInvitations(ctx, trx, sealer, { id: m.teamId, name: m.teamName }, [m], now);
+  return inv as NewInvitation;
 }
 
 /**

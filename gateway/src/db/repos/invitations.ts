@@ -115,3 +115,69 @@ export async function markAccepted(trx: Tx, id: string, atIso: string): Promise<
     .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
+
+/** An open invitation whose e-mail was never written (an import's, R14), with what its e-mail says of the member. */
+export interface NeverEmailedRow {
+  id: string;
+  autodeskId: string;
+  name: string;
+  allProducts: boolean;
+}
+
+/** Open (neither accepted nor replaced), never e-mailed, of a team; `ids` narrows them to those invitations. */
+function neverEmailedQuery(db: Kysely<DB>, teamId: string, ids: readonly string[] | undefined) {
+  let q = db
+    .selectFrom('invitations as i')
+    .innerJoin('members as m', (j) => j.onRef('m.team_id', '=', 'i.team_id').onRef('m.autodesk_id', '=', 'i.autodesk_id'))
+    .where('i.team_id', '=', teamId)
+    .where('i.emailed_at', 'is', null)
+    .where('i.accepted_at', 'is', null)
+    .where('i.superseded_at', 'is', null)
+    .where('m.status', '=', 'invited');
+  if (ids !== undefined) q = q.where('i.id', 'in', [...ids]);
+  return q;
+}
+
+/** How many of a team's open invitations were never e-mailed (of `ids`, when given). */
+export async function countNeverEmailed(db: Kysely<DB>, teamId: string, ids?: readonly string[]): Promise<number> {
+  if (ids?.length === 0) return 0;
+  const r = await neverEmailedQuery(db, teamId, ids)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
+/** A page of them in Autodesk ID order: those after `after`, at most `limit`. */
+export async function neverEmailed(
+  db: Kysely<DB>,
+  teamId: string,
+  page: { ids?: readonly string[] | undefined; after?: string | undefined; limit: number },
+): Promise<NeverEmailedRow[]> {
+  if (page.ids?.length === 0) return [];
+  let q = neverEmailedQuery(db, teamId, page.ids).select(['i.id', 'i.autodesk_id', 'm.name', 'm.all_products']);
+  if (page.after !== undefined) q = q.where('i.autodesk_id', '>', page.after);
+  const rows = await q.orderBy('i.autodesk_id').limit(page.limit).execute();
+  return rows.map((r) => ({ id: r.id, autodeskId: r.autodesk_id, name: r.name, allProducts: Number(r.all_products) === 1 }));
+}
+
+/**
+ * Replaces never-e-mailed invitations (their token was never sent to anyone), guarded: of two
+ * sends, a resend or a removal racing for one, only the first replaces it. Answers the ids this
+ * transaction replaced: the ones whose e-mail it may now send.
+ */
+export async function supersedeNeverEmailed(trx: Tx, ids: readonly string[], atIso: string): Promise<Set<string>> {
+  const won = new Set<string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await trx
+      .updateTable('invitations')
+      .set({ superseded_at: atIso })
+      .where('id', 'in', ids.slice(i, i + 500))
+      .where('emailed_at', 'is', null)
+      .where('accepted_at', 'is', null)
+      .where('superseded_at', 'is', null)
+      .returning('id')
+      .execute();
+    for (const r of rows) won.add(r.id);
+  }
+  return won;
+}

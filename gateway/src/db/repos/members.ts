@@ -175,6 +175,26 @@ export interface MemberRow {
   products: string[];
 }
 
+/** The own product selections (R12) of some members of a team, by Autodesk ID, each in product key order. */
+export async function memberProducts(db: Kysely<DB>, teamId: string, autodeskIds: readonly string[]): Promise<Map<string, string[]>> {
+  const byMember = new Map<string, string[]>();
+  for (const part of chunks(autodeskIds)) {
+    const products = await db
+      .selectFrom('member_products')
+      .select(['autodesk_id', 'product_key'])
+      .where('team_id', '=', teamId)
+      .where('autodesk_id', 'in', part)
+      .orderBy('product_key')
+      .execute();
+    for (const p of products) {
+      const list = byMember.get(p.autodesk_id);
+      if (list) list.push(p.product_key);
+      else byMember.set(p.autodesk_id, [p.product_key]);
+    }
+  }
+  return byMember;
+}
+
 /**
  * A team's members with their own product selections, in two queries whatever their number: one
  * member, or a page in Autodesk ID order (those after `after`, at most `limit`).
@@ -191,21 +211,11 @@ export async function listMembers(
     if (only.limit !== undefined) mq = mq.limit(only.limit);
   }
   const members = await mq.orderBy('autodesk_id').execute();
-  const byMember = new Map<string, string[]>();
-  for (const part of chunks(members.map((m) => m.autodesk_id))) {
-    const products = await db
-      .selectFrom('member_products')
-      .select(['autodesk_id', 'product_key'])
-      .where('team_id', '=', teamId)
-      .where('autodesk_id', 'in', part)
-      .orderBy('product_key')
-      .execute();
-    for (const p of products) {
-      const list = byMember.get(p.autodesk_id);
-      if (list) list.push(p.product_key);
-      else byMember.set(p.autodesk_id, [p.product_key]);
-    }
-  }
+  const byMember = await memberProducts(
+    db,
+    teamId,
+    members.map((m) => m.autodesk_id),
+  );
   return members.map((m) => ({
     autodeskId: m.autodesk_id,
     name: m.name,

@@ -8,23 +8,25 @@ export type { Mail };
 
 /** R14: written in the transaction of the change that causes it, so a mail exists iff the change does. */
 export async function enqueueMail(trx: Tx, mails: readonly Mail[], createdAt: string): Promise<void> {
-  if (mails.length === 0) return;
-  await trx
-    .insertInto('outbox')
-    .values(
-      mails.map((m) => ({
-        to_addr: m.to.toLowerCase(),
-        subject: m.subject,
-        text: m.text,
-        kind: m.kind,
-        created_at: createdAt,
-        sent_at: null,
-        attempts: 0,
-        last_error: null,
-        next_attempt_at: null,
-      })),
-    )
-    .execute();
+  // In parts: a bulk invitation send writes thousands, and one statement holds a bounded number of values.
+  for (let i = 0; i < mails.length; i += 500) {
+    await trx
+      .insertInto('outbox')
+      .values(
+        mails.slice(i, i + 500).map((m) => ({
+          to_addr: m.to.toLowerCase(),
+          subject: m.subject,
+          text: m.text,
+          kind: m.kind,
+          created_at: createdAt,
+          sent_at: null,
+          attempts: 0,
+          last_error: null,
+          next_attempt_at: null,
+        })),
+      )
+      .execute();
+  }
 }
 
 export async function listOutbox(db: Kysely<DB>, to: string | undefined, limit: number): Promise<OutboxMessage[]> {
@@ -114,16 +116,33 @@ export async function markFailed(db: Kysely<DB>, id: number, error: string, retr
     .execute();
 }
 
-/** When the latest `n` mails of `kind` to `to` since `sinceIso` were written, newest first. */
-export async function recentMailsTo(db: Kysely<DB>, to: string, kind: string, sinceIso: string, n: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('outbox')
-    .select('created_at')
-    .where('to_addr', '=', to.toLowerCase())
-    .where('kind', '=', kind)
-    .where('created_at', '>=', sinceIso)
-    .orderBy('created_at', 'desc')
-    .limit(n)
-    .execute();
-  return rows.map((r) => r.created_at);
+/**
+ * When the mails of `kind` to each of `to` since `sinceIso` were written, newest first, at most
+ * `n` per address (an address with none is absent).
+ */
+export async function recentMailsTo(
+  db: Kysely<DB>,
+  to: readonly string[],
+  kind: string,
+  sinceIso: string,
+  n: number,
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const addresses = [...new Set(to.map((t) => t.toLowerCase()))];
+  for (let i = 0; i < addresses.length; i += 500) {
+    const rows = await db
+      .selectFrom('outbox')
+      .select(['to_addr', 'created_at'])
+      .where('to_addr', 'in', addresses.slice(i, i + 500))
+      .where('kind', '=', kind)
+      .where('created_at', '>=', sinceIso)
+      .orderBy('created_at', 'desc')
+      .execute();
+    for (const r of rows) {
+      const list = out.get(r.to_addr);
+      if (!list) out.set(r.to_addr, [r.created_at]);
+      else if (list.length < n) list.push(r.created_at);
+    }
+  }
+  return out;
 }
