@@ -149,6 +149,24 @@ describe('sending the invitations of an import (R11, R14)', () => {
     }
   });
 
+  it('teams sending at once to one address imported into each: still at most 3 invitation e-mails a day', async () => {
+    for (let round = 0; round < 4; round++) {
+      const teams = [await newTeam(gw), await newTeam(gw), await newTeam(gw), await newTeam(gw), await newTeam(gw)];
+      const person = uniqueEmail(`shared${round}`);
+      // Two e-mails already, from a sixth team: one more is allowed, whichever send is first.
+      const elsewhere = await newTeam(gw);
+      const first = expectStatus(await gw.op.post(`/v1/teams/${elsewhere}/members`, { invite: `Shared Person <${person}>` }), 201);
+      expectStatus(await gw.op.post(`/v1/teams/${elsewhere}/invitations/${first.invitation.id}/resend`), 200);
+      for (const t of teams) await importPeople(gw.op, t, [person]);
+      const answers = await simultaneously(
+        teams.map((t) => ({ api: gw.op, method: 'POST', path: `/v1/teams/${t}/invitations/send`, body: {} })),
+      );
+      const results = answers.map((a) => expectStatus(a, 200));
+      expect(results.map((r) => r.sent).sort(), `round ${round}`).toEqual([0, 0, 0, 0, 1]);
+      expect(await invitationMails(gw, person), `round ${round}`).toHaveLength(3);
+    }
+  });
+
   it('only the invitations named: the others wait; an id that waits for nothing is counted as skipped', async () => {
     const team = await newTeam(gw);
     const admin = (await newAdmin(gw, [team])).api;

@@ -13,7 +13,7 @@ import {
   replaceMemberProducts,
 } from '../db/repos/members';
 import { enqueueMail, recentMailsTo } from '../db/repos/outbox';
-import { inTransaction, type Tx } from '../db/tx';
+import { inTransaction, serialize, type Tx } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError, invalid, notFound } from '../domain/errors';
 import { parseInvite } from '../domain/invite';
@@ -96,6 +96,23 @@ export function takeBulkInviteTokens(ctx: ServiceContext, by: Actor | undefined,
       for (const [b, key] of keys) b.giveBack(key, unused);
     },
   };
+}
+
+/** The base64url alphabet: an address's lock is the first character of its SHA-256, one of 64. */
+const RECIPIENT_LOCKS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const recipientLock = (address: string) => sha256(address.toLowerCase()).charAt(0);
+
+/**
+ * Makes the invitation e-mails to these addresses (all: `'all'`) wait for any other transaction's
+ * to the same addresses, whichever teams, admins and instances write them, so that each reads the
+ * per-recipient cap with the e-mails before it committed: two teams at once would otherwise both
+ * read two e-mails and both send a third. Addresses share 64 locks (RECIPIENT_LOCKS), taken in order
+ * and before the transaction writes any invitation row, so no two transactions wait for each
+ * other in a circle (db/tx.ts `serialize`; SQLite's one writer needs none).
+ */
+export async function lockRecipients(trx: Tx, addresses: readonly string[] | 'all'): Promise<void> {
+  const locks = addresses === 'all' ? [...RECIPIENT_LOCKS] : [...new Set(addresses.map(recipientLock))];
+  for (const lock of locks.sort()) await serialize(trx, `invitation-mail:${lock}`);
 }
 
 /**
@@ -186,6 +203,7 @@ export async function issueInvitation(
   m: Invitee & { teamId: string; teamName: string },
   now: Date,
 ): Promise<NewInvitation> {
+  await lockRecipients(trx, [m.autodeskId]);
   const next = (await recipientsAtCap(trx, [m.autodeskId], now)).get(m.autodeskId);
   if (next !== undefined) {
     throw new DomainError(
@@ -294,6 +312,8 @@ export async function resendInvitation(
   const fresh = await inTransaction(ctx.db, async (trx) => {
     // Two resends at once: the second replaces the first's new invitation too, so one token lives.
     await lockMember(trx, teamId, old.autodeskId);
+    // Before its invitations are replaced (row locks a bulk send may wait for while it holds this).
+    await lockRecipients(trx, [old.autodeskId]);
     const [member] = await listMembers(trx, teamId, { autodeskId: old.autodeskId });
     if (!member) throw notFound(`${old.autodeskId} is no longer a member of this team; invite them again.`);
     if (member.status === 'active') throw conflict(`${old.autodeskId} is already an active member.`);

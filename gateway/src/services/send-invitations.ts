@@ -8,7 +8,7 @@ import { nextTurn } from '../lib/turns';
 import { audit } from './audit';
 import type { Actor, ServiceContext } from './context';
 import { type IdempotencyRequest, remember, replay } from './idempotency';
-import { recipientsAtCap, takeBulkInviteTokens, writeInvitations } from './invitations';
+import { lockRecipients, recipientsAtCap, takeBulkInviteTokens, writeInvitations } from './invitations';
 import { requireTeam } from './teams';
 
 /** Invitations read (and checked against the per-recipient cap) at a time. */
@@ -58,6 +58,8 @@ export async function sendInvitations(
       const raced = await replay<InvitationsSent>(trx, input.idempotency);
       if (raced) return { answer: raced, sent: 0 };
       await serialize(trx, `invitations-send:${team.id}`);
+      // Every address's lock, before reading the caps: another team's e-mail to one of them waits.
+      if (share.granted > 0) await lockRecipients(trx, 'all');
       const now = ctx.clock.now();
       const nowIso = now.toISOString();
       const waiting = await countNeverEmailed(trx, team.id, ids);
