@@ -5,7 +5,7 @@
  * The pages' looks are the browser tests'.
  */
 import { describe, expect, it } from 'vitest';
-import { newAdmin } from '../harness/admin';
+import { mailsTo, newAdmin } from '../harness/admin';
 import { between, consoleSignIn, leadOf, textOf, unescapeHtml } from '../harness/console';
 import { joinTeam, newAccount, setClock } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
@@ -153,6 +153,80 @@ describe('console: the members page (R11-R14)', () => {
       ),
     ).toEqual({ said: '2 members added, 1 updated, 2 lines refused:', lines: [5, 6] });
     expect(await upload(`name,email\nZed,zed-at-nowhere\n`)).toEqual({ said: '0 members added, 0 updated, 1 line refused:', lines: [2] });
+  });
+});
+
+describe('console: sending the invitations of an import (R11, R14)', () => {
+  const panel = (html: string) => textOf(between(html, '<section class="panel send-invitations"', '</section>'));
+  const notice = (html: string) => textOf(between(html, '<p class="banner ok" role="status">', '</p>'));
+  const idemOf = (html: string) =>
+    /name="idem" value="([^"]+)"/.exec(between(html, '<section class="panel send-invitations"', '</section>'))?.[1];
+
+  it('offers to send the invitations never e-mailed, sends them once however often the form is posted, and says so', async () => {
+    const { a, ivy, browser } = await fourMembers();
+    const tag = a.slice(3, 11).toLowerCase();
+    const people = [`pia.${tag}@example.com`, `quinn.${tag}@example.com`];
+    expectStatus(
+      await gw.op.request('POST', `/v1/teams/${a}/members/import`, `name,email\nPia,${people[0]}\nQuinn,${people[1]}\n`, {
+        'content-type': 'text/csv',
+      }),
+      200,
+    );
+    const page = (await browser.get(`/console/teams/${a}/members`)).html;
+    expect(panel(page)).toBe(
+      'Invitations not sent yet 2 invited people have not been e-mailed their invitation: an import adds people without e-mailing them. They can join the team only by accepting it. Send invitations to 2 people Each gets an e-mail with a link valid for 7 days. Nobody gets more than 3 invitation e-mails a day, whichever teams send them.',
+    );
+    const rows = memberRows(page);
+    expect(rows.find((r) => r.id === people[0])?.status).toBe('invited not e-mailed yet');
+    expect(rows.find((r) => r.id === ivy)?.status).toBe('invited until 22 Mar 2026');
+
+    // A form without the session's CSRF token sends nothing.
+    const idem = idemOf(page) as string;
+    expect(idem).toMatch(/^[A-Za-z0-9_-]{16,64}$/);
+    expect((await browser.post(`/console/teams/${a}/invitations/send`, { _csrf: 'x'.repeat(32), idem })).status).toBe(403);
+    for (const p of people) expect(await mailsTo(gw, p)).toEqual([]);
+
+    const sent = await browser.post(`/console/teams/${a}/invitations/send`, { idem });
+    expect([sent.status, sent.location]).toEqual([303, `/console/teams/${a}/members?done=sent&sent=2&volume=0&capped=0`]);
+    const after = (await browser.get(sent.location as string)).html;
+    expect(notice(after)).toBe('Invitations sent to 2 people; each is valid for 7 days.');
+    expect(panel(after)).toBe('');
+    expect(memberRows(after).find((r) => r.id === people[0])?.status).toBe('invited until 22 Mar 2026');
+    // The same form again (a double click, a reload): the first answer, nothing more sent.
+    expect((await browser.post(`/console/teams/${a}/invitations/send`, { idem })).location).toBe(sent.location);
+    // Another form: nobody is left.
+    const again = await browser.post(`/console/teams/${a}/invitations/send`, { idem: 'another-form-key-0123' });
+    expect(notice((await browser.get(again.location as string)).html)).toBe(
+      'Nobody was waiting for an invitation e-mail: every pending member has been sent one.',
+    );
+    for (const p of people) expect((await mailsTo(gw, p)).filter((m) => m.kind === 'invitation')).toHaveLength(1);
+    const trail = expectStatus(await gw.op.get(`/v1/teams/${a}/audit?action=invitations.sent`), 200);
+    expect(trail.map((e: any) => [e.actor.split(':')[0], e.after.sent])).toEqual([['console', 2]]);
+
+    // A team the admin does not manage: the 403 page, nothing sent there.
+    const theirs = await team();
+    const stranger = `stranger.${tag}@example.com`;
+    expectStatus(
+      await gw.op.request('POST', `/v1/teams/${theirs}/members/import`, `name,email\nStranger,${stranger}\n`, {
+        'content-type': 'text/csv',
+      }),
+      200,
+    );
+    expect((await browser.post(`/console/teams/${theirs}/invitations/send`, { idem: 'third-form-key-012345' })).status).toBe(403);
+    expect(await mailsTo(gw, stranger)).toEqual([]);
+  });
+
+  it('says in words what waits and until when: the hourly limit, the daily cap per person', async () => {
+    const { a, browser } = await fourMembers();
+    const said = async (q: string) => notice((await browser.get(`/console/teams/${a}/members?done=sent&${q}`)).html);
+    expect(await said('sent=1000&volume=9000&capped=0&next=2026-03-15T11:00:00.000Z')).toBe(
+      'Invitations sent to 1,000 people; each is valid for 7 days. 9,000 people still wait: the invitation e-mails you or this team may send this hour are used up. Send again from Sunday 15 March 2026 at 11:00 UTC for the rest.',
+    );
+    expect(await said('sent=0&volume=0&capped=1&next=2026-03-16T09:50:00.000Z')).toBe(
+      'No invitation was sent. 1 person already had 3 invitation e-mails in the last 24 hours (from any team) and is not sent another yet. Send again from Monday 16 March 2026 at 09:50 UTC for the rest.',
+    );
+    // Figures not of their shape: no notice at all.
+    expect(await said('sent=<b>&volume=0&capped=0')).toBe('');
   });
 });
 

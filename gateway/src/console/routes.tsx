@@ -9,6 +9,7 @@ import { isDatabaseUnavailable } from '../db/errors';
 import type { AuditOrigin } from '../domain/audit';
 import { DomainError } from '../domain/errors';
 import { INVITATION_PAGE } from '../domain/mails';
+import { humanInstant } from '../domain/time';
 import { presetRange, USAGE_PRESETS } from '../domain/usage-views';
 import { csvDownload } from '../lib/csv-download';
 import type { Logger } from '../lib/logger';
@@ -22,13 +23,14 @@ import { forecastReport } from '../services/forecast';
 import { importMembers } from '../services/import';
 import { acceptInvitation, declineInvitation, invitationByToken, inviteMember, resendInvitation } from '../services/invitations';
 import { MEMBERS_PAGE_DEFAULT, removeMember, setMemberProducts, teamMember, teamMemberCounts, teamMembers } from '../services/members';
+import { invitationsNeverEmailed, sendInvitations } from '../services/send-invitations';
 import { usage, usageCsvExport, usageViews } from '../services/usage';
 import { findAsset } from './assets';
 import { adminNames, namesOf, productCatalog, teamNames, teamOverview } from './data';
 import { inspectEntitlement } from './inspect';
 import type { ConsoleKit } from './kit';
 import { type ConsoleSession, closeConsoleSession, csrfMatches, openConsoleSession, resolveConsoleSession } from './session';
-import { tokenPages } from './tokens';
+import { IDEM_RE, newIdem, tokenPages } from './tokens';
 import { AdviceView } from './views/advice';
 import { type AuditForm, AuditView } from './views/audit';
 import { DefaultsView } from './views/defaults';
@@ -65,6 +67,7 @@ const SIGNIN_COOKIE = 'fg_console_signin';
 const INVITE_COOKIE = 'fg_console_invite';
 const FORM_LIMIT = 64 * 1024;
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const EMAIL_RE = /^[^\s<>@]{1,200}@[^\s<>@]{1,200}$/;
 
 const isHttps = (c: C) => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -88,6 +91,8 @@ function noticeOf(c: C): string | null {
     case 'bought':
     case 'moved':
       return tokenNotice(c);
+    case 'sent':
+      return sentNotice(c);
     default:
       return null;
   }
@@ -104,6 +109,32 @@ function tokenNotice(c: C): string | null {
   }
   const to = c.get('teams').find((t) => t.id === c.req.query('to'));
   return to ? `${n} tokens moved to ${to.name}.` : null;
+}
+
+const people = (n: number) => `${n.toLocaleString('en-US')} ${n === 1 ? 'person' : 'people'}`;
+
+/** After a bulk send of invitations: its figures checked for shape, said in words. */
+function sentNotice(c: C): string | null {
+  const [sent, volume, capped] = ['sent', 'volume', 'capped'].map((name) => {
+    const v = c.req.query(name) ?? '0';
+    return /^\d{1,6}$/.test(v) ? Number(v) : Number.NaN;
+  }) as [number, number, number];
+  if ([sent, volume, capped].some(Number.isNaN)) return null;
+  if (sent + volume + capped === 0) return 'Nobody was waiting for an invitation e-mail: every pending member has been sent one.';
+  const next = c.req.query('next') ?? '';
+  const parts = [
+    sent > 0 ? `Invitations sent to ${people(sent)}; each is valid for 7 days.` : 'No invitation was sent.',
+    volume > 0 ? `${people(volume)} still wait: the invitation e-mails you or this team may send this hour are used up.` : '',
+    capped > 0
+      ? `${people(capped)} already had 3 invitation e-mails in the last 24 hours (from any team) and ${capped === 1 ? 'is' : 'are'} not sent another yet.`
+      : '',
+    volume + capped > 0
+      ? ISO_RE.test(next)
+        ? `Send again from ${humanInstant(next)} for the rest.`
+        : 'Send again later for the rest.'
+      : '',
+  ];
+  return parts.filter((p) => p !== '').join(' ');
 }
 
 async function form(c: C): Promise<Record<string, string | File | (string | File)[]>> {
@@ -426,11 +457,12 @@ export function consoleRoutes(
     // A page of members, as the API pages them; a cursor that is not an Autodesk ID starts over.
     const cursor = autodeskId.safeParse(c.req.query('after') ?? '');
     const after = cursor.success ? cursor.data : undefined;
-    const [page, counts, catalog, defaults] = await Promise.all([
+    const [page, counts, catalog, defaults, unsent] = await Promise.all([
       teamMembers(ctx, team.id, { after, limit: MEMBERS_PAGE_DEFAULT }),
       teamMemberCounts(ctx, team.id),
       productCatalog(ctx),
       getDefaults(ctx, team.id),
+      invitationsNeverEmailed(ctx, team.id),
     ]);
     return render(
       c,
@@ -446,6 +478,7 @@ export function consoleRoutes(
           {...(opts.draft ? { draft: opts.draft } : {})}
           imported={opts.imported ?? null}
           importError={opts.importError ?? null}
+          unsent={{ count: unsent, idem: newIdem(), perHour: ctx.config.rateLimit ? ctx.config.rateLimits.inviteBulkPerHour : null }}
         />
       </Page>,
       status,
@@ -493,6 +526,33 @@ export function consoleRoutes(
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
       return membersPage(c, { importError: `Nothing was imported: ${e.message}` }, statusOf(e));
+    }
+  });
+
+  // R11, R14: the invitations an import left unsent, e-mailed in one go (within the limits the
+  // notice explains). The form's random key makes a double submit, or the page sent again, answer
+  // what the first did instead of a confusing "nobody was waiting".
+  app.post('/teams/:team/invitations/send', async (c) => {
+    const team = c.get('team');
+    const idem = field(await form(c), 'idem');
+    try {
+      const r = await sendInvitations(ctx, {
+        teamId: team.id,
+        by: { kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id },
+        origin: originOfPage(c),
+        idempotency: IDEM_RE.test(idem) ? { scope: `invitations-send:${team.id}`, key: `console-${idem}`, request: {} } : undefined,
+      });
+      const q = new URLSearchParams({
+        done: 'sent',
+        sent: String(r.sent),
+        volume: String(r.heldByVolume),
+        capped: String(r.heldByRecipient),
+      });
+      if (r.retryAfterSeconds !== null) q.set('next', new Date(ctx.clock.now().getTime() + r.retryAfterSeconds * 1000).toISOString());
+      return c.redirect(`${teamPath(team.id, '/members')}?${q}`, 303);
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      return membersPage(c, { error: `No invitation was sent: ${e.message}` }, statusOf(e));
     }
   });
 

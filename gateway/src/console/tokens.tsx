@@ -20,9 +20,9 @@ import { type BuyDraft, BuyView, LEDGER_KINDS, LedgerView, type MoveDraft, MoveV
 const LEDGER_PAGE = 50;
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 const COUNT_RE = /^\d{1,10}$/;
-/** The per-form key of a purchase or a move: random, so a double submit is answered once. */
-const IDEM_RE = /^[A-Za-z0-9_-]{16,64}$/;
-const newIdem = () => randomBytes(16).toString('base64url');
+/** The per-form key of a purchase, a move or a bulk send: random, so a double submit is answered once. */
+export const IDEM_RE = /^[A-Za-z0-9_-]{16,64}$/;
+export const newIdem = () => randomBytes(16).toString('base64url');
 /** A form sent a second time with other values (after Back): the first stands, this one is new. */
 const RESENT =
   'this form had already been sent, with other values, and what it did then stands (see the Tokens page). The form below is a new one: send it to do this too.';

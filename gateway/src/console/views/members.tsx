@@ -69,7 +69,9 @@ export const MembersView: FC<{
   draft?: InviteDraft;
   imported?: ImportResult | null;
   importError?: string | null;
-}> = ({ team, csrf, members, counts, paging, catalog, defaults, draft, imported, importError }) => {
+  /** Pending members never e-mailed (an import's, R14), the send form's key, and the hourly limit (null: none). */
+  unsent?: { count: number; idem: string; perHour: number | null };
+}> = ({ team, csrf, members, counts, paging, catalog, defaults, draft, imported, importError, unsent }) => {
   const d = draft ?? { invite: '', guest: false, allProducts: false, products: [] };
   const total = counts.active + counts.invited + counts.expired;
   return (
@@ -115,6 +117,32 @@ export const MembersView: FC<{
         </section>
       ) : null}
 
+      {unsent && unsent.count > 0 ? (
+        <section class="panel send-invitations" id="send-invitations">
+          <h2>Invitations not sent yet</h2>
+          <p>
+            {unsent.count === 1 ? '1 invited person has' : `${unsent.count.toLocaleString('en-US')} invited people have`} not been e-mailed
+            their invitation: an import adds people without e-mailing them. They can join the team only by accepting it.
+          </p>
+          <form method="post" action={teamPath(team.id, '/invitations/send')} class="stack">
+            <Csrf token={csrf} />
+            <input type="hidden" name="idem" value={unsent.idem} />
+            <div>
+              <button type="submit" class="btn primary">
+                Send invitations to {unsent.count === 1 ? '1 person' : `${unsent.count.toLocaleString('en-US')} people`}
+              </button>
+            </div>
+          </form>
+          <p class="hint">
+            Each gets an e-mail with a link valid for 7 days.
+            {unsent.perHour !== null
+              ? ` At most ${unsent.perHour.toLocaleString('en-US')} are sent an hour from your key and from this team; the rest wait for you to send again later.`
+              : ''}{' '}
+            Nobody gets more than 3 invitation e-mails a day, whichever teams send them.
+          </p>
+        </section>
+      ) : null}
+
       <TableWrap label="Members">
         <table class="members stacked">
           <thead>
@@ -144,7 +172,9 @@ export const MembersView: FC<{
                     <StatusBadge status={m.status} />
                     {m.invitation && m.status !== 'active' ? (
                       <div class="sub">
-                        {m.status === 'expired' ? 'on' : 'until'} {day(m.invitation.expiresAt)}
+                        {m.invitation.emailedAt === null
+                          ? 'not e-mailed yet'
+                          : `${m.status === 'expired' ? 'on' : 'until'} ${day(m.invitation.expiresAt)}`}
                       </div>
                     ) : null}
                   </td>
@@ -233,7 +263,8 @@ export const MembersView: FC<{
             <Csrf token={csrf} />
             <p class="hint">
               Columns <code>name,email,products,guest</code> (a header line first; products separated by <code>;</code>, or <code>*</code>{' '}
-              for all). A line is applied whole or listed as an error. Import sends no e-mail: resend invitations from the list.
+              for all). A line is applied whole or listed as an error. Import sends no e-mail: send the invitations afterwards with “Send
+              invitations”.
             </p>
             <label class="field">
               <span>CSV file</span>
