@@ -19,11 +19,14 @@ export const invitationId = z
   .min(1)
   .max(64)
   .regex(/^[A-Za-z0-9_-]+$/, 'must be an invitation id');
-/** The most invitation ids one bulk send names (an import's rows). */
+/** The most invitations one bulk send e-mails (an import's rows): one transaction's worth. */
 export const SEND_INVITATIONS_MAX = 10_000;
-/** `{}`: every invitation of the team never e-mailed; `{invitations}`: only those of them. */
+/**
+ * `{}`: every invitation of the team never e-mailed; `{invitations}`: only those of them, at most
+ * 1,000 ids (a page of `GET .../members`), as every list of the API.
+ */
 export const sendInvitationsBody = z.strictObject({
-  invitations: z.array(invitationId).min(1).max(SEND_INVITATIONS_MAX).optional(),
+  invitations: z.array(invitationId).min(1).max(1000).optional(),
 });
 
 /** A day (`2026-03-15`, the whole UTC day) or an instant; `to` as a day is inclusive. */

@@ -103,6 +103,8 @@ function base(op: Operation): Record<string, unknown> {
     'POST /v1/teams/{team}/members': { autodeskId: other.autodeskId, guest: false, products: ['revit'], allProducts: false },
     'PUT /v1/teams/{team}/members/{autodeskId}/products': { allProducts: false, products: ['revit'] },
     'PUT /v1/teams/{team}/defaults': { products: ['revit'] },
+    // Names no invitation that waits: a valid send that e-mails nobody.
+    'POST /v1/teams/{team}/invitations/send': { invitations: ['inv_none'] },
     'POST /v1/invitations/accept': { token: 'a-token-that-is-long', password: 'password-123' },
     'POST /v1/signin': { autodeskId: member.autodeskId, password: member.password },
     'POST /v1/token/refresh': { refreshToken: 'fgr_not-a-real-refresh-token' },
