@@ -205,6 +205,22 @@ describe('sending the invitations of an import (R11, R14)', () => {
     for (const p of people) expect(await invitationMails(gw, p)).toHaveLength(1);
     const other = await send(admin, team, { invitations: ['inv_x'] }, key);
     expect([other.status, other.body.code]).toEqual([409, 'conflict']);
+
+    // The same key sent four times at once (a client retrying while the first is under way): one
+    // send, and every answer is its answer.
+    for (let round = 0; round < 3; round++) {
+      const again = await newTeam(gw);
+      const more = [uniqueEmail('k3'), uniqueEmail('k4')];
+      await importPeople(gw.op, again, more);
+      const path = `/v1/teams/${again}/invitations/send`;
+      const burst = { api: gw.op, method: 'POST', path, body: {}, headers: { 'idempotency-key': `burst-${again}` } };
+      const answers = await simultaneously([burst, burst, burst, burst]);
+      expect(
+        answers.map((a) => expectStatus(a, 200).sent),
+        `round ${round}`,
+      ).toEqual([2, 2, 2, 2]);
+      for (const p of more) expect(await invitationMails(gw, p)).toHaveLength(1);
+    }
   });
 
   it('sends at once, by two admins and the operator, over two instances of one database, e-mail each person once', async () => {

@@ -1,5 +1,4 @@
-import type { InvitationsSent } from '@flexgate/shared';
-import { SEND_INVITATIONS_MAX } from '@flexgate/shared';
+import { type InvitationsSent, SEND_INVITATIONS_MAX } from '@flexgate/shared';
 import { countNeverEmailed, type NeverEmailedRow, neverEmailed, supersedeNeverEmailed } from '../db/repos/invitations';
 import { memberProducts } from '../db/repos/members';
 import { inTransaction, serialize } from '../db/tx';
@@ -55,9 +54,10 @@ export async function sendInvitations(
   let sentNow = 0;
   try {
     const { answer, sent } = await inTransaction(ctx.db, async (trx) => {
+      await serialize(trx, `invitations-send:${team.id}`);
+      // After the lock: the same key sent twice at once answers what the first stored.
       const raced = await replay<InvitationsSent>(trx, input.idempotency);
       if (raced) return { answer: raced, sent: 0 };
-      await serialize(trx, `invitations-send:${team.id}`);
       // Every address's lock, before reading the caps: another team's e-mail to one of them waits.
       if (share.granted > 0) await lockRecipients(trx, 'all');
       const now = ctx.clock.now();
