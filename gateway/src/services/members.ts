@@ -48,8 +48,8 @@ export const ACCESS_MAILS_PER_RECIPIENT_PER_DAY = 5;
  */
 async function notifyAccess(trx: Tx, teamName: string, teamId: string, m: MemberRow, nowIso: string): Promise<void> {
   const since = addMs(new Date(nowIso), -DAY_MS).toISOString();
-  const recent = await recentMailsTo(trx, m.autodeskId, 'access', since, ACCESS_MAILS_PER_RECIPIENT_PER_DAY);
-  if (recent.length >= ACCESS_MAILS_PER_RECIPIENT_PER_DAY) return;
+  const recent = await recentMailsTo(trx, [m.autodeskId], 'access', since, ACCESS_MAILS_PER_RECIPIENT_PER_DAY);
+  if ((recent.get(m.autodeskId.toLowerCase())?.length ?? 0) >= ACCESS_MAILS_PER_RECIPIENT_PER_DAY) return;
   const [catalog, defaults] = await Promise.all([listProducts(trx), teamDefaults(trx, teamId)]);
   const keys = flexProducts(
     m,
