@@ -64,7 +64,7 @@ describe.each(['sqlite', 'postgres'] as const)('migration 025 on %s', (engine) =
           mail('imported@x.com', T, 'access'),
         ])
         .execute();
-      expect(await migrate(database)).toEqual(['025_invitations_emailed']);
+      expect(await migrate(database, '025_invitations_emailed')).toEqual(['025_invitations_emailed']);
       const rows = await db.selectFrom('invitations').select(['id', 'emailed_at']).orderBy('id').execute();
       expect(Object.fromEntries(rows.map((r) => [r.id, r.emailed_at]))).toEqual({
         inv_api: T,
