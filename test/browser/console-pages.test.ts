@@ -6,16 +6,16 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, tokenOf } from '../harness/admin';
+import { launchChromium } from '../harness/browser';
 import { joinTeam, newAccount, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/pages/', import.meta.url));
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const CHROMIUM = process.env.FLEXGATE_CHROMIUM ?? '/usr/bin/chromium';
 const T0 = new Date('2026-03-15T10:00:00Z');
 const DAY = 86_400_000;
 
@@ -29,10 +29,7 @@ let invitationToken: string;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  [gw, browser] = await Promise.all([
-    startTestGateway(),
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] }),
-  ]);
+  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
   await setClock(gw, T0);
   await seedCatalog(gw);
   const newTeam = async (name: string) => expectStatus(await gw.op.post('/v1/teams', { name }), 201).id as string;

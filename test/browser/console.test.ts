@@ -2,17 +2,15 @@
  * The admin console in a real headless Chromium against a real in-process gateway.
  * Every test leaves a screenshot in test/artifacts/ for a person to look at.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, tokenOf, uniqueEmail } from '../harness/admin';
+import { ARTIFACTS, launchChromium } from '../harness/browser';
 import { buy, joinTeam, newAccount, newMember, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
-const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
-const CHROMIUM = process.env.FLEXGATE_CHROMIUM ?? '/usr/bin/chromium';
 const T0 = new Date('2026-03-15T10:00:00Z');
 const DAY = 86_400_000;
 const DESKTOP = { width: 1280, height: 800 };
@@ -29,25 +27,7 @@ let heavyUser: string;
 let desk: { context: BrowserContext; page: Page };
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (as .ci/run does), or set FLEXGATE_CHROMIUM.`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  [gw, browser] = await Promise.all([
-    startTestGateway(),
-    chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    }),
-  ]);
+  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
   await setClock(gw, T0);
   await seedCatalog(gw);
   // Team A: a lot bought 340 days ago (expires within 30 days) and a fresh one.

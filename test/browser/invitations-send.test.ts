@@ -3,17 +3,15 @@
  * admin imports people (no e-mail, R14), then sends all their invitations with one click and reads
  * what was done; each person gets one e-mail whose link works. Screenshots go to test/artifacts/.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, uniqueEmail } from '../harness/admin';
+import { ARTIFACTS, launchChromium } from '../harness/browser';
 import { newTeam, seedCatalog, setClock } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
-const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
-const CHROMIUM = process.env.FLEXGATE_CHROMIUM ?? '/usr/bin/chromium';
 const T0 = new Date('2026-03-15T10:00:00Z');
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
@@ -22,12 +20,7 @@ let gw: TestGateway;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium, or set FLEXGATE_CHROMIUM.`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  [gw, browser] = await Promise.all([
-    startTestGateway(),
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] }),
-  ]);
+  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
   await setClock(gw, T0);
   await seedCatalog(gw);
 });

@@ -1,21 +1,12 @@
-/**
- * The invitation page and the audit page in a real headless Chromium against a real gateway: a
- * person opens the link from their e-mail, sets a password (or signs in) and accepts, or declines;
- * then the `flexgate` CLI signs them in. An admin reads the audit trail with filters.
- * Screenshots go to test/artifacts/ at 1280 and 390 px.
- */
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, type newAdmin, uniqueEmail } from '../harness/admin';
+import { ARTIFACTS, launchChromium } from '../harness/browser';
 import { cacheDirs, runFlexgate } from '../harness/client-e2e';
 import { newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
-const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
-const CHROMIUM = process.env.FLEXGATE_CHROMIUM ?? '/usr/bin/chromium';
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
@@ -27,12 +18,7 @@ let adminKey: string;
 const dirs = cacheDirs();
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium, or set FLEXGATE_CHROMIUM.`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  [gw, browser] = await Promise.all([
-    startTestGateway(),
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] }),
-  ]);
+  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
   await seedCatalog(gw);
   team = await newTeam(gw, 100);
   const created = expectStatus(await gw.op.post('/v1/admins', { name: 'Audrey Admin', email: uniqueEmail('admin'), teams: [team] }), 201);

@@ -1,19 +1,11 @@
-/**
- * The console's Spend and Advice pages in a real headless Chromium against a real in-process
- * gateway: the forecast chart with lot expiries marked, prices with the currency, right-sizing
- * advice and its CSV. Screenshots go to test/artifacts/ for a person to look at.
- */
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueEmail } from '../harness/admin';
+import { ARTIFACTS, launchChromium } from '../harness/browser';
 import { joinTeam, newAccount, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
-const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
-const CHROMIUM = process.env.FLEXGATE_CHROMIUM ?? '/usr/bin/chromium';
 const T0 = new Date('2026-06-15T10:00:00Z');
 const DAY = 86_400_000;
 
@@ -25,15 +17,7 @@ let heavy: string;
 let light: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium, or set FLEXGATE_CHROMIUM.`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  [gw, browser] = await Promise.all([
-    startTestGateway(),
-    chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'],
-    }),
-  ]);
+  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
   await setClock(gw, '2026-05-01T08:00:00Z');
   await seedCatalog(gw);
   expectStatus(await gw.op.patch('/v1/products/revit', { subscriptionPricePerYear: 20_000 }), 200);
