@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mailsTo, tokenOf } from '../harness/admin';
 import { freshDatabase } from '../harness/db';
 import { joinTeam, newAccount, newMember, newTeam, seedCatalog } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { rateLimitsWith, startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Answer, Api, expectStatus } from '../harness/http';
 
 /**
@@ -24,17 +24,6 @@ async function gatewayWith(overrides: Partial<Config>): Promise<TestGateway> {
   return gw;
 }
 
-const limits = (l: Partial<Config['rateLimits']>): Config['rateLimits'] => ({
-  signinPerUser: 1000,
-  signinPerIp: 1000,
-  launchPerUser: 1000,
-  launchPerIp: 1000,
-  lookupPerAdmin: 1000,
-  invitePerAdmin: 1000,
-  inviteBulkPerHour: 1000,
-  ...l,
-});
-
 function expect429(a: Answer, what: string): void {
   expect(a.status, `${what}: ${JSON.stringify(a.body)}`).toBe(429);
   expect(a.headers.get('content-type')).toContain('application/problem+json');
@@ -45,7 +34,7 @@ function expect429(a: Answer, what: string): void {
 
 describe('rate limits', () => {
   it('sign-in per user: guessing one account is stopped, the right password included, other accounts are not', async () => {
-    const gw = await gatewayWith({ rateLimit: true, rateLimits: limits({ signinPerUser: 3 }) });
+    const gw = await gatewayWith({ rateLimit: true, rateLimits: rateLimitsWith({ signinPerUser: 3 }) });
     const victim = await newAccount(gw);
     const bystander = await newAccount(gw);
     for (let i = 0; i < 3; i++)
@@ -60,14 +49,14 @@ describe('rate limits', () => {
   });
 
   it('sign-in per address: many accounts tried from one address are stopped', async () => {
-    const gw = await gatewayWith({ rateLimit: true, rateLimits: limits({ signinPerIp: 5 }) });
+    const gw = await gatewayWith({ rateLimit: true, rateLimits: rateLimitsWith({ signinPerIp: 5 }) });
     for (let i = 0; i < 5; i++)
       expect((await gw.anon.post('/v1/signin', { autodeskId: `nobody${i}@example.com`, password: 'password-1' })).status).toBe(401);
     expect429(await gw.anon.post('/v1/signin', { autodeskId: 'nobody9@example.com', password: 'password-1' }), 'sixth account');
   });
 
   it('accepting an invitation draws on the sign-in per-address limit, on the API and the invitation page', async () => {
-    const gw = await gatewayWith({ rateLimit: true, rateLimits: limits({ signinPerIp: 4 }) });
+    const gw = await gatewayWith({ rateLimit: true, rateLimits: rateLimitsWith({ signinPerIp: 4 }) });
     const team = await newTeam(gw);
     const acc = await newAccount(gw);
     expectStatus(await gw.op.post(`/v1/teams/${team}/members`, { autodeskId: acc.autodeskId }), 201);
@@ -98,7 +87,7 @@ describe('rate limits', () => {
   });
 
   it('launch per user and per address', async () => {
-    const gw = await gatewayWith({ rateLimit: true, rateLimits: limits({ launchPerUser: 4, launchPerIp: 7 }) });
+    const gw = await gatewayWith({ rateLimit: true, rateLimits: rateLimitsWith({ launchPerUser: 4, launchPerIp: 7 }) });
     const team = await newTeam(gw, 1000);
     const a = await newMember(gw, team, ['autocad']);
     const b = await newMember(gw, team, ['autocad']);
@@ -156,7 +145,7 @@ describe('rate limits', () => {
     expect(loadConfig({ FLEXGATE_RATE_LAUNCH_PER_USER: '5' }).rateLimits.launchPerUser).toBe(5);
     const gw = await gatewayWith({
       rateLimit: false,
-      rateLimits: limits({ signinPerUser: 1, signinPerIp: 1, launchPerUser: 1, launchPerIp: 1 }),
+      rateLimits: rateLimitsWith({ signinPerUser: 1, signinPerIp: 1, launchPerUser: 1, launchPerIp: 1 }),
     });
     const team = await newTeam(gw, 1000);
     const u = await newMember(gw, team, ['autocad']);

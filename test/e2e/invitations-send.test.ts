@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allMembers, mailsTo, newAdmin, postCsv, tokenOf, uniqueEmail } from '../harness/admin';
 import { joinTeam, newAccount, newTeam, seedCatalog, setClock } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { rateLimitsWith, startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Api, expectStatus, simultaneously } from '../harness/http';
 
 const T0 = new Date('2026-03-15T10:00:00Z');
@@ -281,17 +281,8 @@ describe('sending the invitations of an import (R11, R14)', () => {
 });
 
 describe('the hourly volume of bulk sends (FLEXGATE_RATE_INVITE_BULK_PER_HOUR)', () => {
-  const limits = {
-    signinPerUser: 1000,
-    signinPerIp: 1000,
-    launchPerUser: 1000,
-    launchPerIp: 1000,
-    lookupPerAdmin: 1000,
-    invitePerAdmin: 1000,
-  };
-
   it('per admin key and per team: what is over is held, said with when to call again; the operator is held by the team', async () => {
-    const limited = await startTestGateway({ rateLimit: true, rateLimits: { ...limits, inviteBulkPerHour: 3 } });
+    const limited = await startTestGateway({ rateLimit: true, rateLimits: rateLimitsWith({ inviteBulkPerHour: 3 }) });
     try {
       await seedCatalog(limited);
       const [t1, t2, t3] = [await newTeam(limited), await newTeam(limited), await newTeam(limited)];
@@ -332,7 +323,7 @@ describe('the hourly volume of bulk sends (FLEXGATE_RATE_INVITE_BULK_PER_HOUR)',
 
   it('a batch larger than the hour is sent in parts: each call continues where the last stopped, each person e-mailed once', async () => {
     // 3,600 an hour is one a second: the first call sends 3,600, the rest follows second by second.
-    const limited = await startTestGateway({ rateLimit: true, rateLimits: { ...limits, inviteBulkPerHour: 3600 } });
+    const limited = await startTestGateway({ rateLimit: true, rateLimits: rateLimitsWith({ inviteBulkPerHour: 3600 }) });
     try {
       await seedCatalog(limited);
       const team = await newTeam(limited);

@@ -82,3 +82,15 @@ export async function startTestGateway(
   };
   return gw;
 }
+
+/** Rate limits high enough to stay out of a test's way, but for those it sets (`rateLimit: true` turns them on). */
+export const rateLimitsWith = (l: Partial<Config['rateLimits']>): Config['rateLimits'] => ({
+  signinPerUser: 1000,
+  signinPerIp: 1000,
+  launchPerUser: 1000,
+  launchPerIp: 1000,
+  lookupPerAdmin: 1000,
+  invitePerAdmin: 1000,
+  inviteBulkPerHour: 1000,
+  ...l,
+});
