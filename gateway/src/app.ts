@@ -152,7 +152,10 @@ export function createHttp(deps: AppDeps): {
     app.use('/v1/signin', rateLimit({ name: 'signin-per-user', buckets: new TokenBuckets(r.signinPerUser), key: signInSubject, metrics }));
     app.use('/v1/launch', rateLimit({ name: 'launch-per-ip', buckets: perIpLaunch, key: peerAddress, metrics, launch: true }));
   }
-  app.use('/v1/*', authenticate(ctx));
+  // Wrong operator or admin keys, as many a minute from one address as passwords, on a bucket of
+  // their own: a person guessing passwords does not lock the operator out of the same network.
+  const wrongKeys = { name: 'keys-per-ip', buckets: new TokenBuckets(deps.config.rateLimits.signinPerIp), metrics };
+  app.use('/v1/*', authenticate(ctx, deps.config.rateLimit ? wrongKeys : null));
   if (deps.config.rateLimit) {
     const user = (c: Context<AppEnv>) => {
       const p = c.get('principal');

@@ -70,8 +70,11 @@ describe('configuration messages', () => {
   it('never echoes a secret: keys by their length, URLs with the password masked', () => {
     const key = 'hunter2-short';
     expect(problems({ FLEXGATE_OPERATOR_KEY: key })).toEqual([
-      'FLEXGATE_OPERATOR_KEY must be a value of at least 16 characters, not a 13-character value',
+      "FLEXGATE_OPERATOR_KEY must be a value of at least 16 characters, with other than exactly two dots (an ID token's shape), not a 13-character value",
     ]);
+    // A key shaped like an ID token would be checked as one, never as the operator's key.
+    expect(problems({ FLEXGATE_OPERATOR_KEY: 'header-part.payload-part.signature' })).toHaveLength(1);
+    expect(loadConfig({ FLEXGATE_OPERATOR_KEY: 'op.0123456789abcdef' }).operatorKey).toBe('op.0123456789abcdef');
     const [db] = problems({ DATABASE_URL: 'mysql://admin:s3cret@db.example.com/flex' });
     expect(db).toContain('"mysql://admin:***@db.example.com/flex"');
     expect(db).not.toContain('s3cret');
@@ -90,7 +93,7 @@ describe('configuration messages', () => {
     });
     expect(config).toMatchObject({ operatorKey: key, metricsToken: token, kek });
     expect(problems({ FLEXGATE_OPERATOR_KEY: '   short-key    \n' })).toEqual([
-      'FLEXGATE_OPERATOR_KEY must be a value of at least 16 characters, not a 9-character value',
+      "FLEXGATE_OPERATOR_KEY must be a value of at least 16 characters, with other than exactly two dots (an ID token's shape), not a 9-character value",
     ]);
   });
 

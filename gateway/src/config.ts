@@ -72,6 +72,13 @@ const secretText = (min: number): Rule<string> => ({
   secret: 'text',
 });
 
+/** The operator's key: a bearer key shaped like an ID token (three dotted parts) would be read as one. */
+const operatorKey: Rule<string> = {
+  schema: trimmed.pipe(z.string().min(16)).refine((k) => k.split('.').length !== 3, 'shaped like an ID token'),
+  expects: "a value of at least 16 characters, with other than exactly two dots (an ID token's shape)",
+  secret: 'text',
+};
+
 const kek: Rule<string> = {
   schema: trimmed.refine((k) => /^[A-Za-z0-9+/_-]{43}=?$/.test(k) && Buffer.from(k, 'base64').length === 32),
   expects: '32 bytes in base64 or base64url (openssl rand -base64 32)',
@@ -152,14 +159,18 @@ const VARIABLES = {
     '30',
     'PostgreSQL: seconds a statement, or a new connection, may go unanswered before its connection is given up (503 meanwhile)',
   ),
-  FLEXGATE_OPERATOR_KEY: unlessSet(secretText(16), "the operator's bearer key; unset, operator routes answer 401"),
+  FLEXGATE_OPERATOR_KEY: unlessSet(operatorKey, "the operator's bearer key; unset, operator routes answer 401"),
   FLEXGATE_TEST_CLOCK: variable(flag, 'off', 'on enables POST /v1/test/clock, which moves the clock (tests only)'),
   FLEXGATE_RATE_LIMIT: variable(flag, 'on', 'off disables rate limiting (load tests from one address)'),
   // Rate limits in requests per minute (token buckets: a burst of that many, refilled evenly). The
   // defaults sit far above real use (a product relaunches a few times a minute, an office signs in
   // from one address at 9 am): they stop password guessing and floods, not people.
   FLEXGATE_RATE_SIGNIN_PER_USER: variable(integer(1, 1_000_000), '10', 'sign-ins per minute per Autodesk ID (429 and Retry-After beyond)'),
-  FLEXGATE_RATE_SIGNIN_PER_IP: variable(integer(1, 1_000_000), '300', 'sign-ins per minute per peer address'),
+  FLEXGATE_RATE_SIGNIN_PER_IP: variable(
+    integer(1, 1_000_000),
+    '300',
+    'sign-ins per minute per peer address, and as many wrong operator or admin keys',
+  ),
   FLEXGATE_RATE_LAUNCH_PER_USER: variable(integer(1, 1_000_000), '120', 'launches per minute per user'),
   FLEXGATE_RATE_LAUNCH_PER_IP: variable(integer(1, 1_000_000), '3000', 'launches per minute per peer address'),
   FLEXGATE_RATE_INVITE_PER_ADMIN: variable(

@@ -55,6 +55,22 @@ describe('rate limits', () => {
     expect429(await gw.anon.post('/v1/signin', { autodeskId: 'nobody9@example.com', password: 'password-1' }), 'sixth account');
   });
 
+  it('guessing the operator key is stopped per address, the right key included; right keys draw nothing', async () => {
+    const gw = await gatewayWith({ rateLimit: true, rateLimits: rateLimitsWith({ signinPerIp: 4 }) });
+    // The operator at work: many calls with the right key never empty the bucket.
+    for (let i = 0; i < 6; i++) expectStatus(await gw.op.get('/v1/outbox?limit=1'), 200);
+    const guesses = [`${gw.operatorKey}x`, 'operator-key-guess-1', 'fga_not-a-real-admin-key', 'operator-key-guess-2'];
+    for (const guess of guesses) expect((await gw.anon.as(guess).get('/v1/outbox?limit=1')).status, guess).toBe(401);
+    // The fifth wrong key, and then the right one, from the same address: refused before compared,
+    // so a guesser cannot tell a right key from a wrong one by the answer.
+    expect429(await gw.anon.as('operator-key-guess-3').get('/v1/outbox?limit=1'), 'fifth wrong key');
+    expect429(await gw.op.get('/v1/outbox?limit=1'), 'the right key from the guessing address');
+    const metrics = await (await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${gw.operatorKey}` } })).text();
+    expect(metrics).toMatch(/flexgate_rate_limited_total\{limit="keys-per-ip"\} 2/);
+    // Passwords tried from the address are another bucket: sign-in still answers.
+    expect((await gw.anon.post('/v1/signin', { autodeskId: 'nobody@example.com', password: 'password-1' })).status).toBe(401);
+  });
+
   it('accepting an invitation draws on the sign-in per-address limit, on the API and the invitation page', async () => {
     const gw = await gatewayWith({ rateLimit: true, rateLimits: rateLimitsWith({ signinPerIp: 4 }) });
     const team = await newTeam(gw);

@@ -6,6 +6,7 @@ import { secretMatcher, sha256 } from '../lib/secrets';
 import { originOf } from '../services/audit';
 import type { Actor, ServiceContext } from '../services/context';
 import type { AppEnv } from './env';
+import { type LimitOptions, peerAddress } from './rate-limit';
 
 export type Principal =
   | { kind: 'operator' }
@@ -14,9 +15,22 @@ export type Principal =
 
 const unauthorized = (why: string) => new DomainError('unauthorized', why);
 
-/** Reads the bearer credential once per request: the operator key, an admin key, or a user's ID token. */
-export function authenticate(ctx: ServiceContext): MiddlewareHandler<AppEnv> {
+/**
+ * Reads the bearer credential once per request: the operator key, an admin key, or a user's ID token.
+ * `keyFailures`: each wrong key from an address draws on its bucket, and an address whose bucket is
+ * empty is refused before its key is compared. The operator key is chosen by a person (16 characters
+ * at least), so it must not be guessable at the server's speed; a right key draws nothing. ID tokens
+ * are signatures, not guessable: they are left to the per-user limits.
+ */
+export function authenticate(
+  ctx: ServiceContext,
+  keyFailures: Pick<LimitOptions, 'name' | 'buckets' | 'metrics'> | null,
+): MiddlewareHandler<AppEnv> {
   const isOperatorKey = ctx.config.operatorKey ? secretMatcher(ctx.config.operatorKey) : () => false;
+  const wrongKey = (c: Context<AppEnv>, why: string): DomainError => {
+    keyFailures?.buckets.take(peerAddress(c));
+    return unauthorized(why);
+  };
   return async (c, next) => {
     const header = c.req.header('authorization');
     if (!header) {
@@ -26,17 +40,26 @@ export function authenticate(ctx: ServiceContext): MiddlewareHandler<AppEnv> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1] || match[1].length > 4096) throw unauthorized('Send credentials as "Authorization: Bearer <token>".');
     const token = match[1];
+    if (token.split('.').length === 3) {
+      const claims = await ctx.keys.verifyIdToken(token);
+      c.set('principal', { kind: 'user', autodeskId: claims.sub, family: claims.fam });
+      return next();
+    }
+    const wait = keyFailures?.buckets.wait(peerAddress(c)) ?? 0;
+    if (wait > 0) {
+      keyFailures?.metrics.rateLimited.inc({ limit: keyFailures.name });
+      throw new DomainError('too-many-requests', `Too many wrong keys were sent from this address; retry in ${wait} s.`, {
+        retryAfterSeconds: wait,
+      });
+    }
     if (isOperatorKey(token)) {
       c.set('principal', { kind: 'operator' });
     } else if (token.startsWith('fga_')) {
       const admin = await findAdminByKeyHash(ctx.db, sha256(token));
-      if (!admin) throw unauthorized('Unknown admin key.');
+      if (!admin) throw wrongKey(c, 'Unknown admin key.');
       c.set('principal', { kind: 'admin', ...admin });
-    } else if (token.split('.').length === 3) {
-      const claims = await ctx.keys.verifyIdToken(token);
-      c.set('principal', { kind: 'user', autodeskId: claims.sub, family: claims.fam });
     } else {
-      throw unauthorized('The bearer token is neither an admin key nor an ID token.');
+      throw wrongKey(c, 'The bearer token is neither an admin key nor an ID token.');
     }
     return next();
   };
