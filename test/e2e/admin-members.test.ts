@@ -298,6 +298,25 @@ describe('members and invitations (R11)', () => {
     expect(await mails()).toHaveLength(6);
   });
 
+  it('R14: six teams changing one person’s products at the same moment send the one e-mail left under the cap, not six', async () => {
+    const teams = await Promise.all(Array.from({ length: 6 }, () => teamWithAdmin()));
+    const account = await newAccount(gw, 'atonce');
+    // Three invitations a day to one address (R11): three teams today, three more a day later.
+    for (const [i, { team, admin }] of teams.entries()) {
+      if (i === 3) await setClock(gw, at(DAY + 60_000));
+      await joinTeam(gw, team, account, { products: ['maya'] }, admin);
+    }
+    const mails = async () => (await mailsTo(gw, account.autodeskId)).filter((m) => m.kind === 'access');
+    const path = (team: string) => `/v1/teams/${team}/members/${encodeURIComponent(account.autodeskId)}/products`;
+    const [one] = teams as [(typeof teams)[number]];
+    for (const products of [['autocad'], ['maya'], ['revit'], ['autocad', 'maya']])
+      expectStatus(await one.admin.put(path(one.team), { products }), 200);
+    expect(await mails()).toHaveLength(4);
+    const answers = await Promise.all(teams.map(({ team, admin }) => admin.put(path(team), { products: ['autocad', 'revit'] })));
+    for (const a of answers) expectStatus(a, 200);
+    expect(await mails()).toHaveLength(5);
+  });
+
   it('R11: an invitation resent 8 times at once: the e-mails sent carry one live token, the others are refused', async () => {
     const { team, admin } = await teamWithAdmin();
     const email = uniqueEmail('resent');

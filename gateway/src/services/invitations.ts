@@ -103,16 +103,16 @@ const RECIPIENT_LOCKS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 const recipientLock = (address: string) => sha256(address.toLowerCase()).charAt(0);
 
 /**
- * Makes the invitation e-mails to these addresses (all: `'all'`) wait for any other transaction's
- * to the same addresses, whichever teams, admins and instances write them, so that each reads the
- * per-recipient cap with the e-mails before it committed: two teams at once would otherwise both
- * read two e-mails and both send a third. Addresses share 64 locks (RECIPIENT_LOCKS), taken in order
- * and before the transaction writes any invitation row, so no two transactions wait for each
- * other in a circle (db/tx.ts `serialize`; SQLite's one writer needs none).
+ * Makes the e-mails of one kind to these addresses (all: `'all'`) wait for any other transaction's
+ * of that kind to the same addresses, whichever teams, admins and instances write them, so that each
+ * reads the per-recipient cap with the e-mails before it committed: two teams at once would otherwise
+ * both read two e-mails and both send a third. Addresses share 64 locks a kind (RECIPIENT_LOCKS),
+ * taken in order, and a transaction holding one takes no other lock after it, so no two transactions
+ * wait for each other in a circle (db/tx.ts `serialize`; SQLite's one writer needs none).
  */
-export async function lockRecipients(trx: Tx, addresses: readonly string[] | 'all'): Promise<void> {
+export async function lockRecipients(trx: Tx, kind: 'invitation' | 'access', addresses: readonly string[] | 'all'): Promise<void> {
   const locks = addresses === 'all' ? [...RECIPIENT_LOCKS] : [...new Set(addresses.map(recipientLock))];
-  for (const lock of locks.sort()) await serialize(trx, `invitation-mail:${lock}`);
+  for (const lock of locks.sort()) await serialize(trx, `${kind}-mail:${lock}`);
 }
 
 /**
@@ -203,7 +203,7 @@ export async function issueInvitation(
   m: Invitee & { teamId: string; teamName: string },
   now: Date,
 ): Promise<NewInvitation> {
-  await lockRecipients(trx, [m.autodeskId]);
+  await lockRecipients(trx, 'invitation', [m.autodeskId]);
   const next = (await recipientsAtCap(trx, [m.autodeskId], now)).get(m.autodeskId);
   if (next !== undefined) {
     throw new DomainError(
@@ -313,7 +313,7 @@ export async function resendInvitation(
     // Two resends at once: the second replaces the first's new invitation too, so one token lives.
     await lockMember(trx, teamId, old.autodeskId);
     // Before its invitations are replaced (row locks a bulk send may wait for while it holds this).
-    await lockRecipients(trx, [old.autodeskId]);
+    await lockRecipients(trx, 'invitation', [old.autodeskId]);
     const [member] = await listMembers(trx, teamId, { autodeskId: old.autodeskId });
     if (!member) throw notFound(`${old.autodeskId} is no longer a member of this team; invite them again.`);
     if (member.status === 'active') throw conflict(`${old.autodeskId} is already an active member.`);

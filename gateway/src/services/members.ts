@@ -22,7 +22,7 @@ import { accessMail } from '../domain/mails';
 import { addMs, DAY_MS } from '../domain/time';
 import { audit } from './audit';
 import type { Actor, ServiceContext } from './context';
-import { inviteMember, issueInvitation, takeInviteToken } from './invitations';
+import { inviteMember, issueInvitation, lockRecipients, takeInviteToken } from './invitations';
 import { requireTeam } from './teams';
 
 export type { MemberView };
@@ -48,6 +48,8 @@ export const ACCESS_MAILS_PER_RECIPIENT_PER_DAY = 5;
  */
 async function notifyAccess(trx: Tx, teamName: string, teamId: string, m: MemberRow, nowIso: string): Promise<void> {
   const since = addMs(new Date(nowIso), -DAY_MS).toISOString();
+  // Two teams changing one person's products at once: each counts the other's e-mail.
+  await lockRecipients(trx, 'access', [m.autodeskId]);
   const recent = await recentMailsTo(trx, [m.autodeskId], 'access', since, ACCESS_MAILS_PER_RECIPIENT_PER_DAY);
   if ((recent.get(m.autodeskId.toLowerCase())?.length ?? 0) >= ACCESS_MAILS_PER_RECIPIENT_PER_DAY) return;
   const [catalog, defaults] = await Promise.all([listProducts(trx), teamDefaults(trx, teamId)]);

@@ -59,7 +59,7 @@ export async function sendInvitations(
       const raced = await replay<InvitationsSent>(trx, input.idempotency);
       if (raced) return { answer: raced, sent: 0 };
       // Every address's lock, before reading the caps: another team's e-mail to one of them waits.
-      if (share.granted > 0) await lockRecipients(trx, 'all');
+      if (share.granted > 0) await lockRecipients(trx, 'invitation', 'all');
       const now = ctx.clock.now();
       const nowIso = now.toISOString();
       const waiting = await countNeverEmailed(trx, team.id, ids);
