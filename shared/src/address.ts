@@ -20,3 +20,16 @@ export function isEmailAddress(text: string): boolean {
 export function normalAutodeskId(text: string): string {
   return text.trim().toLowerCase().normalize('NFC');
 }
+
+/**
+ * The mailbox a message to `address` reaches at most providers: the address without the local
+ * part's `+tag` (subaddressing, RFC 5233: `ana+team1@x.com` is delivered to `ana@x.com`), in the
+ * normal form. The per-recipient e-mail caps count by it, so tags cannot multiply them; an address
+ * whose `+` is a real part of the mailbox's name only shares a cap it did not need.
+ */
+export function mailboxOf(address: string): string {
+  const normal = normalAutodeskId(address);
+  const at = normal.lastIndexOf('@');
+  const plus = normal.indexOf('+');
+  return plus > 0 && plus < at ? normal.slice(0, plus) + normal.slice(at) : normal;
+}

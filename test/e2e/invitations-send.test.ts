@@ -149,6 +149,24 @@ describe('sending the invitations of an import (R11, R14)', () => {
     }
   });
 
+  it('addresses with +tags reach one mailbox, and share its 3 invitation e-mails a day: in one send, and one by one', async () => {
+    const [other, team] = [await newTeam(gw), await newTeam(gw)];
+    const admin = (await newAdmin(gw, [team])).api;
+    const plain = uniqueEmail('tagged');
+    const [local, domain] = plain.split('@') as [string, string];
+    const tagged = ['a', 'b', 'c', 'd', 'e'].map((t) => `${local}+${t}@${domain}`);
+    expectStatus(await gw.op.post(`/v1/teams/${other}/members`, { invite: `Plain Person <${plain}>` }), 201);
+    await importPeople(admin, team, tagged);
+    expect(expectStatus(await send(admin, team), 200)).toMatchObject({ sent: 2, remaining: 3, heldByRecipient: 3 });
+    const mails = async () => (await Promise.all([plain, ...tagged].map((a) => invitationMails(gw, a)))).flat();
+    expect(await mails()).toHaveLength(3);
+    // One more, by another address of the mailbox: refused, and the refusal names the mailbox.
+    const refused = await gw.op.post(`/v1/teams/${other}/members`, { invite: `Tagged Person <${local}+f@${domain}>` });
+    expect(refused.status).toBe(429);
+    expect(refused.body.detail).toContain(`(${plain})`);
+    expect(await mails()).toHaveLength(3);
+  });
+
   it('teams sending at once to one address imported into each: still at most 3 invitation e-mails a day', async () => {
     for (let round = 0; round < 4; round++) {
       const teams = [await newTeam(gw), await newTeam(gw), await newTeam(gw), await newTeam(gw), await newTeam(gw)];

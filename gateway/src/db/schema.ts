@@ -306,6 +306,8 @@ export interface OutboxTable {
   last_error: string | null;
   /** 002: when the sender may try next (backoff after a failure, a lease while sending); null = now. */
   next_attempt_at: string | null;
+  /** 026: the mailbox the e-mail reaches (`mailboxOf(to_addr)`), what the per-recipient caps count by; null only in a row an older gateway wrote. */
+  mailbox: string | null;
 }
 
 export interface TeamAlertsTable {

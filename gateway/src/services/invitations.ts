@@ -1,4 +1,4 @@
-import type { AddMemberResponse, InvitationAccepted, InvitationView } from '@flexgate/shared';
+import { type AddMemberResponse, type InvitationAccepted, type InvitationView, mailboxOf } from '@flexgate/shared';
 import { publicUrlOf } from '../config';
 import { existingAccounts, findAccount, insertAccount } from '../db/repos/accounts';
 import { listProducts } from '../db/repos/catalog';
@@ -100,11 +100,11 @@ export function takeBulkInviteTokens(ctx: ServiceContext, by: Actor | undefined,
 
 /** The base64url alphabet: an address's lock is the first character of its SHA-256, one of 64. */
 const RECIPIENT_LOCKS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const recipientLock = (address: string) => sha256(address.toLowerCase()).charAt(0);
+const recipientLock = (address: string) => sha256(mailboxOf(address)).charAt(0);
 
 /**
- * Makes the e-mails of one kind to these addresses (all: `'all'`) wait for any other transaction's
- * of that kind to the same addresses, whichever teams, admins and instances write them, so that each
+ * Makes the e-mails of one kind to these addresses' mailboxes (all: `'all'`) wait for any other
+ * transaction's of that kind to the same mailboxes, whichever teams, admins and instances write them, so that each
  * reads the per-recipient cap with the e-mails before it committed: two teams at once would otherwise
  * both read two e-mails and both send a third. Addresses share 64 locks a kind (RECIPIENT_LOCKS),
  * taken in order, and a transaction holding one takes no other lock after it, so no two transactions
@@ -116,19 +116,34 @@ export async function lockRecipients(trx: Tx, kind: 'invitation' | 'access', add
 }
 
 /**
- * Of these addresses, those that had INVITATIONS_PER_RECIPIENT_PER_DAY invitation e-mails in the
- * 24 hours before `now`, whichever teams and admins sent them, each with the instant the next may
- * go (the oldest of those e-mails a day old). Read in the transaction that would write the next.
+ * The invitation e-mails each mailbox (`mailboxOf`) had in the 24 hours before `now`, newest first,
+ * whichever teams and admins sent them: read in the transaction that would write the next ones,
+ * after `lockRecipients`, then counted on as it chooses (`countInvitation`), so that `ana+1@x.com`
+ * and `ana+2@x.com` in one bulk send share `ana@x.com`'s cap too. `into`: what an earlier page read
+ * and counted, kept; only mailboxes it does not hold are read.
  */
-export async function recipientsAtCap(trx: Tx, addresses: readonly string[], now: Date): Promise<Map<string, Date>> {
-  const n = INVITATIONS_PER_RECIPIENT_PER_DAY;
-  const recent = await recentMailsTo(trx, addresses, 'invitation', addMs(now, -DAY_MS).toISOString(), n);
-  const out = new Map<string, Date>();
-  for (const [to, times] of recent) {
-    const oldest = times[n - 1];
-    if (oldest !== undefined) out.set(to, addMs(new Date(oldest), DAY_MS));
-  }
-  return out;
+export async function invitationsSent(
+  trx: Tx,
+  addresses: readonly string[],
+  now: Date,
+  into: Map<string, string[]> = new Map(),
+): Promise<Map<string, string[]>> {
+  const unknown = addresses.filter((a) => !into.has(mailboxOf(a)));
+  const read = await recentMailsTo(trx, unknown, 'invitation', addMs(now, -DAY_MS).toISOString(), INVITATIONS_PER_RECIPIENT_PER_DAY);
+  for (const [mailbox, times] of read) into.set(mailbox, times);
+  return into;
+}
+
+/** When the next invitation e-mail to `address` may go (the oldest of the cap's e-mails a day old), or undefined: now. */
+export function nextInvitationAt(sent: ReadonlyMap<string, readonly string[]>, address: string): Date | undefined {
+  const oldest = sent.get(mailboxOf(address))?.[INVITATIONS_PER_RECIPIENT_PER_DAY - 1];
+  return oldest === undefined ? undefined : addMs(new Date(oldest), DAY_MS);
+}
+
+/** Counts an invitation e-mail to `address` chosen at `nowIso`, for the next `nextInvitationAt` of its mailbox. */
+export function countInvitation(sent: Map<string, string[]>, address: string, nowIso: string): void {
+  const mailbox = mailboxOf(address);
+  sent.set(mailbox, [nowIso, ...(sent.get(mailbox) ?? [])]);
 }
 
 /** Who an invitation e-mail is for, and what it tells them. */
@@ -143,7 +158,7 @@ export interface Invitee {
 
 /**
  * Fresh invitation rows and their invitation e-mails, in the caller's transaction, for invitees
- * the caller checked against the per-recipient cap (`recipientsAtCap`): one invitation or a bulk
+ * the caller checked against the per-recipient cap (`nextInvitationAt`): one invitation or a bulk
  * send's thousands, written in the same few statements.
  */
 export async function writeInvitations(
@@ -204,11 +219,13 @@ export async function issueInvitation(
   now: Date,
 ): Promise<NewInvitation> {
   await lockRecipients(trx, 'invitation', [m.autodeskId]);
-  const next = (await recipientsAtCap(trx, [m.autodeskId], now)).get(m.autodeskId);
+  const next = nextInvitationAt(await invitationsSent(trx, [m.autodeskId], now), m.autodeskId);
   if (next !== undefined) {
+    const mailbox = mailboxOf(m.autodeskId);
+    const who = mailbox === m.autodeskId.toLowerCase() ? m.autodeskId : `The mailbox of ${m.autodeskId} (${mailbox})`;
     throw new DomainError(
       'too-many-requests',
-      `${m.autodeskId} was sent ${INVITATIONS_PER_RECIPIENT_PER_DAY} invitations in the last 24 hours; the next can be sent from ${next.toISOString()}.`,
+      `${who} was sent ${INVITATIONS_PER_RECIPIENT_PER_DAY} invitations in the last 24 hours; the next can be sent from ${next.toISOString()}.`,
       { retryAfterSeconds: Math.max(1, Math.ceil((next.getTime() - now.getTime()) / 1000)) },
     );
   }

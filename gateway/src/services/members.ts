@@ -1,4 +1,4 @@
-import type { AddMemberResponse, MemberView } from '@flexgate/shared';
+import { type AddMemberResponse, type MemberView, mailboxOf } from '@flexgate/shared';
 import { findAccount } from '../db/repos/accounts';
 import { listProductKeys, listProducts } from '../db/repos/catalog';
 import { openInvitations, supersedeInvitations } from '../db/repos/invitations';
@@ -35,7 +35,7 @@ export async function requireProducts(ctx: ServiceContext, products: readonly st
 }
 
 /**
- * Access e-mails one address gets in 24 hours, whichever teams send them: the e-mail greets the
+ * Access e-mails one mailbox (`mailboxOf`: `+tags` are one) gets in 24 hours, whichever teams send them: the e-mail greets the
  * person by a name an admin (or an import) chose, so changes made over and over must not become a
  * way to mail someone without end. Past it a change is saved all the same, without an e-mail (the
  * member's products answer it: `GET /v1/me/products`).
@@ -51,7 +51,7 @@ async function notifyAccess(trx: Tx, teamName: string, teamId: string, m: Member
   // Two teams changing one person's products at once: each counts the other's e-mail.
   await lockRecipients(trx, 'access', [m.autodeskId]);
   const recent = await recentMailsTo(trx, [m.autodeskId], 'access', since, ACCESS_MAILS_PER_RECIPIENT_PER_DAY);
-  if ((recent.get(m.autodeskId.toLowerCase())?.length ?? 0) >= ACCESS_MAILS_PER_RECIPIENT_PER_DAY) return;
+  if ((recent.get(mailboxOf(m.autodeskId))?.length ?? 0) >= ACCESS_MAILS_PER_RECIPIENT_PER_DAY) return;
   const [catalog, defaults] = await Promise.all([listProducts(trx), teamDefaults(trx, teamId)]);
   const keys = flexProducts(
     m,

@@ -7,7 +7,7 @@ import { nextTurn } from '../lib/turns';
 import { audit } from './audit';
 import type { Actor, ServiceContext } from './context';
 import { type IdempotencyRequest, remember, replay } from './idempotency';
-import { lockRecipients, recipientsAtCap, takeBulkInviteTokens, writeInvitations } from './invitations';
+import { countInvitation, invitationsSent, lockRecipients, nextInvitationAt, takeBulkInviteTokens, writeInvitations } from './invitations';
 import { requireTeam } from './teams';
 
 /** Invitations read (and checked against the per-recipient cap) at a time. */
@@ -67,19 +67,24 @@ export async function sendInvitations(
       // passed over (and counted), not sent, whatever the share.
       const chosen: NeverEmailedRow[] = [];
       const capped: Date[] = [];
+      const sent = new Map<string, string[]>();
       let after: string | undefined;
       while (chosen.length < share.granted) {
         if (after !== undefined) await nextTurn();
         const page = await neverEmailed(trx, team.id, { ids, after, limit: PAGE });
-        const atCap = await recipientsAtCap(
+        await invitationsSent(
           trx,
           page.map((p) => p.autodeskId),
           now,
+          sent,
         );
         for (const p of page) {
-          const next = atCap.get(p.autodeskId);
+          const next = nextInvitationAt(sent, p.autodeskId);
           if (next !== undefined) capped.push(next);
-          else if (chosen.length < share.granted) chosen.push(p);
+          else if (chosen.length < share.granted) {
+            chosen.push(p);
+            countInvitation(sent, p.autodeskId, nowIso);
+          }
         }
         after = page.at(-1)?.autodeskId;
         if (page.length < PAGE) break;

@@ -1,4 +1,4 @@
-import type { OutboxMessage } from '@flexgate/shared';
+import { mailboxOf, type OutboxMessage } from '@flexgate/shared';
 import type { Kysely } from 'kysely';
 import type { Mail } from '../../domain/mails';
 import type { DB } from '../schema';
@@ -15,6 +15,7 @@ export async function enqueueMail(trx: Tx, mails: readonly Mail[], createdAt: st
       .values(
         mails.slice(i, i + 500).map((m) => ({
           to_addr: m.to.toLowerCase(),
+          mailbox: mailboxOf(m.to),
           subject: m.subject,
           text: m.text,
           kind: m.kind,
@@ -117,8 +118,9 @@ export async function markFailed(db: Kysely<DB>, id: number, error: string, retr
 }
 
 /**
- * When the mails of `kind` to each of `to` since `sinceIso` were written, newest first, at most
- * `n` per address (an address with none is absent).
+ * When the mails of `kind` to the mailboxes of `to` (`mailboxOf`: `ana+1@x.com` and `ana@x.com` are
+ * one) since `sinceIso` were written, newest first, at most `n` per mailbox, keyed by mailbox (a
+ * mailbox with none is absent).
  */
 export async function recentMailsTo(
   db: Kysely<DB>,
@@ -128,19 +130,20 @@ export async function recentMailsTo(
   n: number,
 ): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  const addresses = [...new Set(to.map((t) => t.toLowerCase()))];
-  for (let i = 0; i < addresses.length; i += 500) {
+  const mailboxes = [...new Set(to.map(mailboxOf))];
+  for (let i = 0; i < mailboxes.length; i += 500) {
     const rows = await db
       .selectFrom('outbox')
-      .select(['to_addr', 'created_at'])
-      .where('to_addr', 'in', addresses.slice(i, i + 500))
+      .select(['mailbox', 'created_at'])
+      .where('mailbox', 'in', mailboxes.slice(i, i + 500))
       .where('kind', '=', kind)
       .where('created_at', '>=', sinceIso)
       .orderBy('created_at', 'desc')
       .execute();
     for (const r of rows) {
-      const list = out.get(r.to_addr);
-      if (!list) out.set(r.to_addr, [r.created_at]);
+      if (r.mailbox === null) continue;
+      const list = out.get(r.mailbox);
+      if (!list) out.set(r.mailbox, [r.created_at]);
       else if (list.length < n) list.push(r.created_at);
     }
   }
