@@ -22,6 +22,8 @@ function newClient(extra: Partial<Parameters<typeof createClient>[0]> = {}): Fle
     trust: gateway.root.thumbprint,
     cacheDir: dir,
     clock: () => now,
+    // Time passes only when a test moves `now`.
+    monotonic: () => 0,
     machine: 'test-box',
     http: { timeoutMs: 1000, retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 } },
     ...extra,

@@ -49,6 +49,8 @@ export interface ClientOptions {
   /** The `iss` entitlements must carry; the gateway's default is "flexgate". */
   issuer?: string;
   clock?: () => Date;
+  /** Milliseconds of a clock the user cannot set, for the time that passes (default `performance.now`; injectable for tests). */
+  monotonic?: () => number;
   /** Allowance for a client clock behind or ahead of the gateway's, in seconds. */
   clockSkewSec?: number;
   /** Sent with launches; defaults to the host name. */
@@ -175,7 +177,12 @@ export function createClient(options: ClientOptions): FlexgateClient {
   const http = options.httpClient ?? createHttp(gatewayUrl, options.http);
 
   // A clock wound back must not bring an expired entitlement back to life (floor.ts).
-  const floor = createClockFloor({ clock, store, settle: (t) => cache.settle(t) });
+  const floor = createClockFloor({
+    clock,
+    store,
+    settle: (t) => cache.settle(t),
+    ...(options.monotonic && { monotonic: options.monotonic }),
+  });
   const now = floor.now;
   const tick = floor.tick;
 

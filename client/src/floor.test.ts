@@ -20,7 +20,10 @@ afterEach(async () => {
   await rm(join(dir, '..'), { recursive: true, force: true });
 });
 
-const floorAt = (clock: Date) => createClockFloor({ clock: () => clock, store, settle: async (t) => void settled.push(t) });
+/** No time passes unless a test says so: the wall clock alone moves. */
+const still = () => 0;
+const floorAt = (clock: Date) =>
+  createClockFloor({ clock: () => clock, monotonic: still, store, settle: async (t) => void settled.push(t) });
 const jws = (claims: object) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
 
 describe('clock floor', () => {
@@ -54,7 +57,7 @@ describe('clock floor', () => {
 
   it('persists at most once a minute, and tells the artefacts each time', async () => {
     let clock = t0;
-    const floor = createClockFloor({ clock: () => clock, store, settle: async (t) => void settled.push(t) });
+    const floor = createClockFloor({ clock: () => clock, monotonic: still, store, settle: async (t) => void settled.push(t) });
     await floor.tick();
     clock = new Date(t0.getTime() + FLOOR_PERSIST_MS - 1);
     await floor.tick();
@@ -63,6 +66,16 @@ describe('clock floor', () => {
     await floor.tick();
     expect(settled).toEqual([t0, clock]);
     expect(await store.read('state.json')).toEqual({ lastSeenAt: clock.toISOString() });
+  });
+
+  it('a wall clock held behind the floor does not stop time: the floor moves on as time passes', async () => {
+    let elapsed = 0;
+    const floor = createClockFloor({ clock: () => t0, monotonic: () => elapsed, store, settle: async (t) => void settled.push(t) });
+    floor.observe(t0.getTime() + HOUR);
+    elapsed = 11 * 60_000;
+    expect(floor.now().getTime()).toBe(t0.getTime() + HOUR + 11 * 60_000);
+    // A tick keeps it: the time that passed is not given back.
+    expect((await floor.tick()).getTime()).toBe(t0.getTime() + HOUR + 11 * 60_000);
   });
 
   it('moves up to an instant a signed artefact proves', async () => {

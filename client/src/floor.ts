@@ -21,6 +21,11 @@ export interface ClockFloor {
 
 export interface ClockFloorDeps {
   clock: () => Date;
+  /**
+   * Milliseconds from a clock the machine's user cannot set (default `performance.now`): the floor
+   * moves on by the time that passes, so a wall clock held behind it does not stop time.
+   */
+  monotonic?: () => number;
   store: DiskStore;
   /**
    * Called when the floor is persisted: artefacts whose life ended before it record it, so that
@@ -34,30 +39,42 @@ interface StateRecord {
 }
 
 export function createClockFloor(deps: ClockFloorDeps): ClockFloor {
+  const monotonic = deps.monotonic ?? (() => performance.now());
+  // The latest instant known, as of `anchor` on the monotonic clock: it has moved on since by the
+  // time that passed. A wall clock set back (or held behind) is not believed, and does not stop
+  // time either: otherwise a running product would never reach its entitlement's exp offline.
   let floor = 0;
+  let anchor = monotonic();
   let persisted = 0;
   let loaded: Promise<void> | null = null;
-  const now = () => new Date(Math.max(deps.clock().getTime(), floor));
+  const floorNow = () => floor + Math.max(0, monotonic() - anchor);
+  const raise = (atMs: number) => {
+    if (atMs > floorNow()) {
+      floor = atMs;
+      anchor = monotonic();
+    }
+  };
+  const now = () => new Date(Math.max(deps.clock().getTime(), floorNow()));
 
   return {
     now,
     async tick() {
       loaded ??= latestKept(deps.store).then((seen) => {
-        floor = Math.max(floor, seen);
+        raise(seen);
         persisted = Math.max(persisted, seen);
       });
       await loaded;
       const t = now();
-      floor = t.getTime();
-      if (floor - persisted >= FLOOR_PERSIST_MS) {
-        persisted = floor;
+      raise(t.getTime());
+      if (t.getTime() - persisted >= FLOOR_PERSIST_MS) {
+        persisted = t.getTime();
         await deps.store.write('state.json', { lastSeenAt: t.toISOString() } satisfies StateRecord);
         await deps.settle(t);
       }
       return t;
     },
     observe(atMs) {
-      if (Number.isFinite(atMs)) floor = Math.max(floor, atMs);
+      if (Number.isFinite(atMs)) raise(atMs);
     },
   };
 }

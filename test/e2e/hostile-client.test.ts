@@ -770,6 +770,51 @@ describe('a hostile client, trust and time', () => {
     expect(decodeJwt(again.entitlement).jti).toBe(decodeJwt(first.entitlement).jti);
   });
 
+  it('case 5, R7a/R17: a clock held behind does not stop time: offline, the lease of a running product ends 10 minutes on, and the allowance 24 hours on', async () => {
+    // The machine's clock set two days back before launching; the time that passes on it is
+    // measured by `monotonic` (a clock its user cannot set), moved by the test.
+    const clock = new SharedClock();
+    clock.shift(-2 * DAY);
+    let elapsed = 0;
+    const team = await newTeam(gw.fixtures(), 100);
+    const account = await newAccount(gw.fixtures());
+    await joinTeam(gw, team, account, { products: ['autocad'] });
+    const client = createClient({
+      gatewayUrl: gw.url,
+      trust,
+      cacheDir: dirs.make(),
+      clock: clock.now,
+      monotonic: () => elapsed,
+      machine: 'hostile-workstation',
+      http: { timeoutMs: 10_000, retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 100 } },
+    });
+    clients.push(client);
+    await client.signIn(account.autodeskId, account.password);
+    const first = granted(await client.launch('autocad'));
+    expect(first).toMatchObject({ charged: 7, fromCache: false });
+    const running = runProduct(client, 'autocad', first, { heartbeatMs: HOUR });
+    const stillRunning = () => Promise.race([running.done, new Promise((r) => setTimeout(() => r('running'), 200))]);
+
+    await gw.stop();
+    try {
+      // 11 minutes on, by the machine's own clock as much as by the monotonic one: the lease is over.
+      elapsed = 11 * MINUTE;
+      clock.shift(-2 * DAY + 11 * MINUTE);
+      await running.heartbeatNow();
+      expect(await stillRunning()).toMatchObject({ reason: 'entitlement-expired' });
+      const relaunch = await client.launch('autocad');
+      expect(relaunch.granted && !relaunch.provisional, JSON.stringify(relaunch)).toBe(false);
+      // 25 hours on, the offline allowance is over too: nothing at all.
+      elapsed = 25 * HOUR;
+      clock.shift(-2 * DAY + 25 * HOUR);
+      expect(await client.launch('autocad')).toMatchObject({ granted: false, reason: expect.stringMatching(/offline allowance ended/) });
+    } finally {
+      await gw.start();
+    }
+    // One day paid for, however long the clock was held.
+    expect((await ledger(gw, team)).filter((e) => e.kind === 'charge').map((e) => e.tokens)).toEqual([-7]);
+  });
+
   it('case 5: a clock wound back, with state.json (and every file a launch can do without) deleted, does not revive an expired entitlement', async () => {
     const clock = new SharedClock();
     const u = await member(['autocad'], clock);
