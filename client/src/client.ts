@@ -149,6 +149,9 @@ export interface FlexgateClient {
   close(): Promise<void>;
 }
 
+/** Refusals saying the gateway would not grant the product now: the offline allowance must not either. */
+const WITHDRAWN: ReadonlySet<string> = new Set(['no-access', 'insufficient-tokens', 'invitation-pending', 'unknown-product']);
+
 /** The life a cached entitlement must have left to launch without asking the gateway. */
 const CACHE_FIRST_LIFE_MS = 60_000;
 
@@ -429,9 +432,9 @@ export function createClient(options: ClientOptions): FlexgateClient {
    * `product` (just granted). Its own request, after an answered launch or a sign-in, never in the
    * launch's way: any failure leaves the allowance as it was.
    */
-  async function refreshAllowance(user: SignInRecord, product?: string): Promise<void> {
+  async function refreshAllowance(user: SignInRecord, product?: string, force = false): Promise<void> {
     if (!policy.enabled) return;
-    if (!allowanceStale((await allowances.get(user.autodeskId))?.claims ?? null, now(), product)) return;
+    if (!force && !allowanceStale((await allowances.get(user.autodeskId))?.claims ?? null, now(), product)) return;
     let res: HttpResponse;
     try {
       res = await authed(user, { method: 'POST', path: '/v1/offline-allowance', body: { machine } });
@@ -453,6 +456,19 @@ export function createClient(options: ClientOptions): FlexgateClient {
       throw e;
     }
     await allowances.put(user.autodeskId, jws, now());
+  }
+
+  /**
+   * The gateway just refused `product` (access, tokens, invitation: R4, R11-R13): the allowance kept,
+   * issued when it was granted, must not grant it offline (the report would be refused, so nothing
+   * would pay for it). A new allowance lists what a launch gets now; without one, none is kept.
+   */
+  async function afterRefusal(user: SignInRecord, product: string, result: LaunchResult): Promise<void> {
+    if (result.granted || !WITHDRAWN.has(result.code)) return;
+    const kept = (await allowances.get(user.autodeskId))?.claims;
+    if (!kept?.products.some((p) => p.product === product)) return;
+    await refreshAllowance(user, undefined, true).catch(() => {});
+    if ((await allowances.get(user.autodeskId))?.claims.aid === kept.aid) await allowances.remove(user.autodeskId);
   }
 
   async function reconcileFor(user: SignInRecord): Promise<ReconcileResult> {
@@ -591,6 +607,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
           const result = await grantFrom(res, user, product);
           // Best effort: the launch was granted whatever becomes of the allowance.
           if (result.granted) await refreshAllowance(user, product).catch(() => {});
+          else await afterRefusal(user, product, result);
           return result;
         } catch (err) {
           if (!(err instanceof GatewayUnreachableError)) throw err;
@@ -617,7 +634,9 @@ export function createClient(options: ClientOptions): FlexgateClient {
         });
         // R7a: a void session (refunded): its entitlement never launches again, as after `end`.
         if (res.status === 409) await forgetSession(user, product, sessionId);
-        return await grantFrom(res, user, product);
+        const result = await grantFrom(res, user, product);
+        await afterRefusal(user, product, result);
+        return result;
       } catch (err) {
         if (!(err instanceof GatewayUnreachableError)) throw err;
         return { granted: false, code: 'gateway-unreachable', reason: err.message };

@@ -188,6 +188,47 @@ describe('POST /v1/offline-allowance', () => {
   });
 });
 
+describe('the stock client, after the gateway refused a product', () => {
+  it('R12/R4: a refused launch takes the product out of the offline allowance kept: no uncharged provisional launch of it in the outage after', async () => {
+    // Revit (10) and AutoCAD (7) on a team of 10 tokens: the allowance of the sign-in lists both.
+    const team = await newTeam(gw, 10);
+    const account = await newAccount(gw);
+    await joinTeam(gw, team, account, { products: ['autocad', 'revit', 'maya'] });
+    const near = await startTestGateway({}, gw);
+    const dir = mkdtempSync(join(tmpdir(), 'flexgate-refused-'));
+    const client = createClient({
+      trust: await trustOf(near),
+      gatewayUrl: near.url,
+      cacheDir: dir,
+      http: { timeoutMs: 2000, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } },
+    });
+    try {
+      await client.signIn(account.autodeskId, account.password);
+      const listed = () => client.whoami().then((w) => (w.offlineAllowance?.products ?? []).map((p) => p.product).sort());
+      expect(await listed()).toEqual(['autocad', 'maya', 'revit']);
+      // A day of Revit leaves nothing for AutoCAD (R4); the admin unticks Maya (R12).
+      expect(await client.launch('revit')).toMatchObject({ granted: true, charged: 10, balance: 0 });
+      expectStatus(await gw.op.put(`/v1/teams/${team}/members/${account.autodeskId}/products`, { products: ['autocad', 'revit'] }), 200);
+      expect(await client.launch('autocad')).toMatchObject({ granted: false, code: 'insufficient-tokens' });
+      expect(await client.launch('maya')).toMatchObject({ granted: false, code: 'no-access' });
+      const after = await listed();
+      expect(after).not.toContain('autocad');
+      expect(after).not.toContain('maya');
+
+      // The outage: the client knows the gateway said no, and grants neither on its own.
+      await near.close();
+      for (const product of ['autocad', 'maya']) {
+        expect(await client.launch(product), product).toMatchObject({ granted: false, code: 'gateway-unreachable' });
+      }
+      expect((await client.whoami()).provisional).toEqual([]);
+    } finally {
+      await client.close();
+      await near.close().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('operator settings (FLEXGATE_OFFLINE_HOURS, FLEXGATE_OFFLINE_LAUNCHES)', () => {
   it('6 hours and 2 launches: the allowance ends 6 hours after it is issued, and a third slot is refused', async () => {
     const short = await startTestGateway({ offlineHours: 6, offlineLaunches: 2 }, gw);
