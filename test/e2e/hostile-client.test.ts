@@ -598,10 +598,11 @@ describe('a hostile client, offline', { shuffle: false }, () => {
         status: 403,
         detail: expect.stringMatching(/not made under an offline allowance/),
       });
-      // Dated more than a minute ahead of the gateway's clock, or reported more than 28 hours
-      // after it ran (4 hours of allowance plus a day offline): refused as bad input, whatever the slot.
+      // Dated ahead of the gateway's clock: it ran by now at the latest, and now is past the
+      // allowance. Reported more than 28 hours after it ran (4 hours of allowance plus a day
+      // offline): refused as bad input, whatever the slot.
       const future = await report('autocad', `${allowance.id}.2`, new Date(expMs + HOUR + 2 * 60_000).toISOString());
-      expect(future.body).toMatchObject({ status: 400, detail: expect.stringMatching(/cannot be in the future/) });
+      expect(future.body).toMatchObject({ status: 403, detail: expect.stringMatching(/dated outside its offline allowance/) });
       const ranAt = expMs - 30 * 60_000;
       await gw.setClock(new Date(ranAt + 28 * HOUR + 60_000));
       const late = await report('autocad', `${allowance.id}.2`, new Date(ranAt).toISOString());

@@ -138,6 +138,25 @@ describe('POST /v1/offline-allowance', () => {
     }
   });
 
+  it('R6: a launch reported with a time ahead of the gateway’s (a client clock fast, a short outage) is charged once, from the gateway’s now', async () => {
+    const team = await newTeam(gw, 50);
+    const user = await newMember(gw, team, ['revit']);
+    const allowance = expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);
+    // The gateway runs on real time here: the report is dated 5 minutes after it is sent.
+    const before = Date.now();
+    const provisional = { id: `${allowance.id}.0`, launchedAt: new Date(before + 5 * 60_000).toISOString() };
+    const send = () =>
+      user.api.post('/v1/launch', { product: 'revit', provisional }, { 'idempotency-key': `provisional-${provisional.id}` });
+    const first = expectStatus(await send(), 200);
+    const after = Date.now();
+    expect(first).toMatchObject({ charged: 10, balance: 40 });
+    const startsAt = Date.parse(first.session.startsAt);
+    expect(startsAt >= before && startsAt <= after, `${first.session.startsAt} between the request's ends`).toBe(true);
+    // Sent again (the client did not hear the answer): the same session, not a second day.
+    expect(expectStatus(await send(), 200)).toMatchObject({ charged: 10, balance: 40 });
+    expect(expectStatus(await gw.op.get(`/v1/teams/${team}/balance`), 200).balance).toBe(40);
+  });
+
   it('R6: five products launched offline and reported at once, each three times, open five sessions and charge each once', async () => {
     const products = { autocad: 7, revit: 10, maya: 9, '3ds-max': 9, 'civil-3d': 11 };
     const keys = Object.keys(products);

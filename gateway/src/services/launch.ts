@@ -274,9 +274,14 @@ function cacheable(q: AccessQuestion): boolean {
   return q.licenses.length === 0;
 }
 
+/**
+ * When a reported launch ran. One dated after the report can only come from a client clock ahead of
+ * ours (a short outage): it ran by now at the latest, so it is charged from now. Refused, the
+ * client would drop the report and the day would go unpaid.
+ */
 function provisionalInstant(launchedAt: string, now: Date): Date {
   const at = new Date(launchedAt);
-  if (at.getTime() > now.getTime() + 60_000) throw invalid('provisional.launchedAt cannot be in the future.');
+  if (at.getTime() > now.getTime()) return now;
   if (now.getTime() - at.getTime() > PROVISIONAL_REPORT_WINDOW_MS) {
     throw invalid('provisional.launchedAt is too old: provisional launches must be reported within 28 hours.');
   }
