@@ -35,7 +35,7 @@ import { AdviceView } from './views/advice';
 import { type AuditForm, AuditView } from './views/audit';
 import { DefaultsView } from './views/defaults';
 import { ErrorPage } from './views/error';
-import { day, memberPath, teamPath, waitWords } from './views/format';
+import { day, memberPath, readable, teamPath, waitWords } from './views/format';
 import { InspectView } from './views/inspect';
 import { InvitationDone, type InvitationFacts, InvitationPage } from './views/invitation';
 import { type Chrome, Page } from './views/layout';
@@ -178,11 +178,12 @@ export function consoleRoutes(
       ...(c.get('team') ? { team: c.get('team') } : {}),
       notice: noticeOf(c),
       ...extra,
+      ...(extra.error ? { error: readable(extra.error) } : {}),
     };
   };
   const render = (c: C, node: Parameters<C['html']>[0], status: ContentfulStatusCode = 200) => c.html(node, status);
   const errorPage = (c: C, status: ContentfulStatusCode, message: string) =>
-    render(c, <ErrorPage status={status} message={message} chrome={chromeOf(c, { notice: null })} />, status);
+    render(c, <ErrorPage status={status} message={readable(message)} chrome={chromeOf(c, { notice: null })} />, status);
 
   // Scripts and styles come from /console/assets only: no inline script, no inline style.
   app.use(
@@ -589,7 +590,19 @@ export function consoleRoutes(
     const team = c.get('team');
     const id = c.req.param('member');
     const invitation = field(await form(c), 'invitation');
-    await resendInvitation(ctx, team.id, invitation, { kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id }, originOfPage(c));
+    try {
+      await resendInvitation(
+        ctx,
+        team.id,
+        invitation,
+        { kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id },
+        originOfPage(c),
+      );
+    } catch (e) {
+      // A refusal (the person's daily cap, an invitation accepted meanwhile) keeps the admin on the list.
+      if (!(e instanceof DomainError)) throw e;
+      return membersPage(c, { error: `The invitation was not sent again: ${e.message}` }, statusOf(e));
+    }
     return c.redirect(`${teamPath(team.id, '/members')}?done=resent&who=${encodeURIComponent(id)}`, 303);
   });
 

@@ -68,3 +68,12 @@ const RULE_LABELS: Record<string, string> = {
   R13: 'default products (never for guests)',
 };
 export const ruleLabel = (rule: string | undefined): string | undefined => (rule ? RULE_LABELS[rule] : undefined);
+
+const ISO_INSTANT = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z\b/g;
+const API_ROUTE_HINT = / \((?:GET|POST|PUT|PATCH|DELETE) \/v1\/[^)]*\)/g;
+
+/**
+ * A service's refusal as a console reader reads it: the API's wording names instants in ISO form
+ * and sometimes the route to call next, which mean nothing on a page with its own buttons.
+ */
+export const readable = (message: string): string => message.replace(API_ROUTE_HINT, '').replace(ISO_INSTANT, (iso) => instant(iso));

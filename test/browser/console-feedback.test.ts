@@ -1,0 +1,81 @@
+/**
+ * What an admin reads when the console refuses or reports something: in a real headless Chromium
+ * against a real gateway. A refusal keeps the admin on the page they were using and says it in the
+ * page's words (days as the console writes them, no API route), where they can see it.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueEmail } from '../harness/admin';
+import { ARTIFACTS, launchChromium } from '../harness/browser';
+import { newTeam, seedCatalog, setClock } from '../harness/fixtures';
+import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { expectStatus } from '../harness/http';
+
+const T0 = new Date('2026-03-15T10:00:00Z');
+const DESKTOP = { width: 1280, height: 800 };
+const ISO_INSTANT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+let gw: TestGateway;
+let browser: Browser;
+
+beforeAll(async () => {
+  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
+  await setClock(gw, T0);
+  await seedCatalog(gw);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await gw?.close();
+});
+
+/** A team and its admin, signed in to the console in a fresh browser profile. */
+async function adminOfNewTeam(tokens = 100): Promise<{ team: string; context: BrowserContext; page: Page }> {
+  const team = await newTeam(gw, tokens);
+  const { key } = expectStatus(await gw.op.post('/v1/admins', { name: 'Rita Review', email: uniqueEmail('admin'), teams: [team] }), 201);
+  const context = await browser.newContext({ viewport: DESKTOP, baseURL: gw.url });
+  const page = await context.newPage();
+  page.on('dialog', (d) => void d.accept());
+  await page.goto('/console');
+  await page.fill('input[name="key"]', key);
+  await Promise.all([page.waitForURL(/\/console\/teams\//), page.click('button:has-text("Sign in")')]);
+  return { team, context, page };
+}
+
+describe('console refusals, as an admin reads them', () => {
+  it("a resend past the person's daily cap stays on Members with a banner, the day written as the console writes days", async () => {
+    const { team, context, page } = await adminOfNewTeam();
+    const email = uniqueEmail('capped');
+    await page.goto(`/console/teams/${team}/members`);
+    await page.fill('input[name="invite"]', `Cap Ped <${email}>`);
+    await Promise.all([page.waitForURL(/done=invited/), page.click('button:has-text("Send invitation")')]);
+    const resend = () =>
+      Promise.all([
+        page.waitForEvent('response', (r) => r.url().endsWith('/resend')),
+        page.click(`tr[data-member="${email}"] button:has-text("Resend")`),
+      ]);
+    for (let i = 0; i < 2; i++) {
+      await resend();
+      await page.waitForURL(/done=resent/);
+    }
+    // The fourth e-mail in 24 hours is refused: the admin is told so on the list, not on a dead-end page.
+    const [res] = await resend();
+    expect(res.status()).toBe(429);
+    await page.waitForLoadState();
+    expect(await page.textContent('h1')).toBe('Members');
+    const banner = (await page.textContent('.banner.err')) ?? '';
+    expect(banner).toContain('The invitation was not sent again');
+    expect(banner).toContain('16 Mar 2026, 10:00 UTC');
+    expect(banner).not.toMatch(ISO_INSTANT);
+    await page.screenshot({ path: `${ARTIFACTS}console-feedback-resend-capped.png`, fullPage: true });
+
+    // Inviting the same person again names the Resend button's job, not an API route.
+    await page.fill('input[name="invite"]', `Cap Ped <${email}>`);
+    await Promise.all([page.waitForLoadState(), page.click('button:has-text("Send invitation")')]);
+    const again = (await page.textContent('.banner.err')) ?? '';
+    expect(again).toContain('already invited to this team; resend the invitation instead');
+    expect(again).not.toContain('/v1/');
+    await context.close();
+  });
+});
