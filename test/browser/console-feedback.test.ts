@@ -78,4 +78,26 @@ describe('console refusals, as an admin reads them', () => {
     expect(again).not.toContain('/v1/');
     await context.close();
   });
+
+  it('a refused CSV file is said where the page opens, not below the list beside the form', async () => {
+    const { team, context, page } = await adminOfNewTeam();
+    // A few members push the import form below the fold of an 800 px window, as any real team does.
+    const csv = `${ARTIFACTS}console-feedback-members-${team}.csv`;
+    writeFileSync(csv, `name,email\n${Array.from({ length: 8 }, (_, i) => `Person ${i},${uniqueEmail(`p${i}`)}`).join('\n')}\n`);
+    await page.goto(`/console/teams/${team}/members`);
+    await page.setInputFiles('input[name="file"]', csv);
+    await Promise.all([page.waitForSelector('#import-result'), page.click('button:has-text("Import")')]);
+
+    const wrong = `${ARTIFACTS}console-feedback-wrong-${team}.csv`;
+    writeFileSync(wrong, 'nom;courriel\nAnn;ann@example.com\n');
+    await page.setInputFiles('input[name="file"]', wrong);
+    await Promise.all([page.waitForLoadState(), page.click('button:has-text("Import")')]);
+    const banner = page.locator('.banner.err');
+    expect(await banner.textContent()).toContain('Nothing was imported: Line 1: unknown column');
+    expect(await banner.isVisible()).toBe(true);
+    const box = await banner.boundingBox();
+    expect(box && box.y + box.height, 'the refusal is within the first screen').toBeLessThanOrEqual(DESKTOP.height);
+    await page.screenshot({ path: `${ARTIFACTS}console-feedback-import-refused.png` });
+    await context.close();
+  });
 });

@@ -465,9 +465,11 @@ export function consoleRoutes(
       getDefaults(ctx, team.id),
       invitationsNeverEmailed(ctx, team.id),
     ]);
+    // A refused import is said at the top, where the page opens, not beside the form far below the list.
+    const error = opts.error ?? opts.importError;
     return render(
       c,
-      <Page title="Members" chrome={chromeOf(c, { tab: 'members', ...(opts.error ? { error: opts.error, notice: null } : {}) })}>
+      <Page title="Members" chrome={chromeOf(c, { tab: 'members', ...(error ? { error, notice: null } : {}) })}>
         <MembersView
           team={team}
           csrf={csrfOf(c)}
@@ -478,7 +480,6 @@ export function consoleRoutes(
           defaults={defaults.products}
           {...(opts.draft ? { draft: opts.draft } : {})}
           imported={opts.imported ?? null}
-          importError={opts.importError ?? null}
           unsent={{ count: unsent, idem: newIdem(), perHour: ctx.config.rateLimit ? ctx.config.rateLimits.inviteBulkPerHour : null }}
         />
       </Page>,

@@ -68,10 +68,9 @@ export const MembersView: FC<{
   defaults: string[];
   draft?: InviteDraft;
   imported?: ImportResult | null;
-  importError?: string | null;
   /** Pending members never e-mailed (an import's, R14), the send form's key, and the hourly limit (null: none). */
   unsent?: { count: number; idem: string; perHour: number | null };
-}> = ({ team, csrf, members, counts, paging, catalog, defaults, draft, imported, importError, unsent }) => {
+}> = ({ team, csrf, members, counts, paging, catalog, defaults, draft, imported, unsent }) => {
   const d = draft ?? { invite: '', guest: false, allProducts: false, products: [] };
   const total = counts.active + counts.invited + counts.expired;
   return (
@@ -270,11 +269,6 @@ export const MembersView: FC<{
               <span>CSV file</span>
               <input type="file" name="file" accept=".csv,text/csv" required />
             </label>
-            {importError ? (
-              <p class="banner err" role="alert">
-                {importError}
-              </p>
-            ) : null}
             <div>
               <button type="submit" class="btn">
                 Import
