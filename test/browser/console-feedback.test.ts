@@ -100,4 +100,22 @@ describe('console refusals, as an admin reads them', () => {
     await page.screenshot({ path: `${ARTIFACTS}console-feedback-import-refused.png` });
     await context.close();
   });
+
+  it('an emptied lot near its expiry is "used up" on the overview, not a warning that tokens will be lost', async () => {
+    const { team, context, page } = await adminOfNewTeam(0);
+    const DAY = 86_400_000;
+    const old = expectStatus(
+      await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 20, purchasedAt: new Date(T0.getTime() - 340 * DAY).toISOString() }),
+      201,
+    );
+    const fresh = expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 100 }), 201);
+    // The oldest lot moves first (R3): the one expiring in 25 days is left empty.
+    expectStatus(await gw.op.post(`/v1/teams/${team}/transfers`, { toTeam: await newTeam(gw), tokens: 20 }), 201);
+    await page.goto(`/console/teams/${team}`);
+    const row = page.locator(`tr[data-lot="${old.lotId}"]`);
+    expect(await row.locator('.badge').textContent()).toBe('used up');
+    expect(await page.locator('tr.soon').count()).toBe(0);
+    expect(await page.locator(`tr[data-lot="${fresh.lotId}"] .badge`).textContent()).toBe('365 days left');
+    await context.close();
+  });
 });

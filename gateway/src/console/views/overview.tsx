@@ -160,9 +160,11 @@ export const OverviewView: FC<{ team: { id: string; name: string }; o: Overview 
               ) : (
                 b.lots.map((l) => {
                   const left = daysUntil(l.expiresAt, now);
-                  const isSoon = !l.expired && left <= SOON_DAYS;
+                  // A lot used up or moved away has nothing left to lose: its expiry is no warning.
+                  const empty = !l.expired && l.remaining === 0;
+                  const isSoon = !l.expired && !empty && left <= SOON_DAYS;
                   return (
-                    <tr class={l.expired ? 'expired' : isSoon ? 'soon' : undefined} data-lot={l.id}>
+                    <tr class={l.expired ? 'expired' : empty ? 'empty' : isSoon ? 'soon' : undefined} data-lot={l.id}>
                       <td class="mono">{l.id}</td>
                       <td>{day(l.purchasedAt)}</td>
                       <td>{day(l.expiresAt)}</td>
@@ -171,6 +173,8 @@ export const OverviewView: FC<{ team: { id: string; name: string }; o: Overview 
                       <td>
                         {l.expired ? (
                           <Badge kind="muted">expired</Badge>
+                        ) : empty ? (
+                          <Badge kind="muted">used up</Badge>
                         ) : isSoon ? (
                           <Badge kind="warn">{left <= 1 ? 'expires within a day' : `expires in ${left} day${left === 1 ? '' : 's'}`}</Badge>
                         ) : (
