@@ -118,4 +118,23 @@ describe('console refusals, as an admin reads them', () => {
     expect(await page.locator(`tr[data-lot="${fresh.lotId}"] .badge`).textContent()).toBe('365 days left');
     await context.close();
   });
+
+  it('switching team keeps the page the admin is on', async () => {
+    const [first, second] = [await newTeam(gw, 10), await newTeam(gw, 10)];
+    const { key } = expectStatus(
+      await gw.op.post('/v1/admins', { name: 'Two Teams', email: uniqueEmail('admin'), teams: [first, second] }),
+      201,
+    );
+    const context = await browser.newContext({ viewport: DESKTOP, baseURL: gw.url });
+    const page = await context.newPage();
+    await page.goto('/console');
+    await page.fill('input[name="key"]', key);
+    await Promise.all([page.waitForURL(/\/console\/teams\//), page.click('button:has-text("Sign in")')]);
+    await page.goto(`/console/teams/${first}/usage?range=3m`);
+    await Promise.all([page.waitForURL(new RegExp(`/teams/${second}/usage$`)), page.selectOption('#team-switch', second)]);
+    expect(await page.textContent('a.tab.active')).toBe('Usage');
+    await page.goto(`/console/inspect?team=${second}`);
+    await Promise.all([page.waitForURL(new RegExp(`/console/inspect\\?team=${first}$`)), page.selectOption('#team-switch', first)]);
+    await context.close();
+  });
 });

@@ -66,6 +66,8 @@ const SIGNIN_COOKIE = 'fg_console_signin';
 /** Double-submit token of the invitation page's form, which a person without a console session answers. */
 const INVITE_COOKIE = 'fg_console_invite';
 const FORM_LIMIT = 64 * 1024;
+/** The team pages the switcher keeps when it changes team (the overview otherwise). */
+const SWITCH_TABS: readonly string[] = ['members', 'defaults', 'usage', 'tokens', 'spend', 'advice', 'audit'];
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const EMAIL_RE = /^[^\s<>@]{1,200}@[^\s<>@]{1,200}$/;
@@ -386,7 +388,9 @@ export function consoleRoutes(
   app.get('/switch', (c) => {
     const id = c.req.query('team') ?? '';
     if (!c.get('teams').some((t) => t.id === id)) return errorPage(c, 403, 'You do not manage this team.');
-    return c.redirect(teamPath(id), 303);
+    const tab = c.req.query('tab') ?? '';
+    if (tab === 'inspect') return c.redirect(`/console/inspect?team=${encodeURIComponent(id)}`, 303);
+    return c.redirect(teamPath(id, SWITCH_TABS.includes(tab) ? `/${tab}` : ''), 303);
   });
 
   // ---- entitlement inspector (not tied to a team: the JWKS is public) ------------------------

@@ -48,6 +48,8 @@ export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ t
                   <label for="team-switch" class="visually-hidden">
                     Team
                   </label>
+                  {/* The same page of the other team: an admin comparing teams stays on Usage, Spend... */}
+                  {chrome.tab ? <input type="hidden" name="tab" value={chrome.tab} /> : null}
                   <select id="team-switch" name="team" data-autosubmit>
                     {chrome.teams.map((x) => (
                       <option value={x.id} selected={x.id === t?.id}>
