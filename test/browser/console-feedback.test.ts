@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uniqueEmail } from '../harness/admin';
+import { mailsTo, uniqueEmail } from '../harness/admin';
 import { ARTIFACTS, launchChromium } from '../harness/browser';
 import { newTeam, seedCatalog, setClock } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
@@ -135,6 +135,21 @@ describe('console refusals, as an admin reads them', () => {
     expect(await page.textContent('a.tab.active')).toBe('Usage');
     await page.goto(`/console/inspect?team=${second}`);
     await Promise.all([page.waitForURL(new RegExp(`/console/inspect\\?team=${first}$`)), page.selectOption('#team-switch', first)]);
+    await context.close();
+  });
+
+  it("an invited member's page does not promise an e-mail that saving their products will not send", async () => {
+    const { team, context, page } = await adminOfNewTeam();
+    const email = uniqueEmail('pending');
+    await page.goto(`/console/teams/${team}/members`);
+    await page.fill('input[name="invite"]', `Pen Ding <${email}>`);
+    await Promise.all([page.waitForURL(/done=invited/), page.click('button:has-text("Send invitation")')]);
+    await page.click(`tr[data-member="${email}"] a:has-text("Access")`);
+    const hint = page.locator('form:has(button:has-text("Save products")) p.hint');
+    expect(await hint.textContent()).toContain('Saving e-mails nobody now');
+    await page.check('input[name="product"][value="revit"]');
+    await Promise.all([page.waitForURL(/done=products/), page.click('button:has-text("Save products")')]);
+    expect((await mailsTo(gw, email)).map((m) => m.kind)).toEqual(['invitation']);
     await context.close();
   });
 });

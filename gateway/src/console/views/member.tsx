@@ -82,7 +82,9 @@ export const MemberPage: FC<{
                 : defaults.length > 0
                   ? `The team defaults (${productList({ allProducts: false, products: defaults }, catalog)}) come on top.`
                   : 'The team has no default products.'}{' '}
-              Saving a change e-mails the member.
+              {m.status === 'active'
+                ? 'Saving a change e-mails the member.'
+                : 'Saving e-mails nobody now: the invitation e-mail lists these products when it is sent or resent.'}
             </p>
             <div>
               <button type="submit" class="btn primary">
