@@ -152,4 +152,24 @@ describe('console refusals, as an admin reads them', () => {
     expect((await mailsTo(gw, email)).map((m) => m.kind)).toEqual(['invitation']);
     await context.close();
   });
+
+  it('signing in from a bookmark, or after the session ended, opens the page asked for, and only a console page', async () => {
+    const team = await newTeam(gw, 10);
+    const { key } = expectStatus(await gw.op.post('/v1/admins', { name: 'Book Mark', email: uniqueEmail('admin'), teams: [team] }), 201);
+    const context = await browser.newContext({ viewport: DESKTOP, baseURL: gw.url });
+    const page = await context.newPage();
+    await page.goto(`/console/teams/${team}/usage?by=product&range=3m`);
+    expect(page.url()).toContain('/console/signin');
+    await page.fill('input[name="key"]', key);
+    await Promise.all([page.waitForURL(/\/usage\?by=product&range=3m$/), page.click('button:has-text("Sign in")')]);
+    expect(await page.textContent('a.tab.active')).toBe('Usage');
+
+    // A link made elsewhere cannot send the admin off the console after signing in.
+    const other = await browser.newContext({ viewport: DESKTOP, baseURL: gw.url });
+    const fresh = await other.newPage();
+    await fresh.goto('/console/signin?next=%2F%2Fevil.example%2Fconsole%2Fx');
+    await fresh.fill('input[name="key"]', key);
+    await Promise.all([fresh.waitForURL(new RegExp(`/console/teams/${team}$`)), fresh.click('button:has-text("Sign in")')]);
+    await Promise.all([context.close(), other.close()]);
+  });
 });

@@ -358,7 +358,8 @@ describe('console navigation', () => {
     const { a } = await setup();
     const visit = await fetch(`${gw.url}/console/teams/${a}/members`, { redirect: 'manual' });
     expect(visit.status).toBe(303);
-    expect(visit.headers.get('location')).toBe('/console/signin');
+    // Signing in then opens the page asked for.
+    expect(visit.headers.get('location')).toBe(`/console/signin?${new URLSearchParams({ next: `/console/teams/${a}/members` })}`);
     const late = await fetch(`${gw.url}/console/teams/${a}/defaults`, {
       method: 'POST',
       redirect: 'manual',

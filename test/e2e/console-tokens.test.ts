@@ -583,12 +583,13 @@ describe('console: how long a sign-in lasts', () => {
     await setClock(gw, T0);
     const { a, key } = await setup();
     const page = `/console/teams/${a}`;
+    const signin = `/console/signin?${new URLSearchParams({ next: page })}`;
     // Idle: still signed in a minute before two hours; two hours after that last use, signed out.
     const idle = await consoleSignIn(gw, key);
     await setClock(gw, new Date(T0.getTime() + 2 * HOUR - 60_000));
     expect((await idle.get(page)).status).toBe(200);
     await setClock(gw, new Date(T0.getTime() + 4 * HOUR));
-    expect(await idle.get(page)).toMatchObject({ status: 303, location: '/console/signin' });
+    expect(await idle.get(page)).toMatchObject({ status: 303, location: signin });
     // Active every hour: kept until twelve hours after signing in, not a minute more.
     const start = T0.getTime() + 4 * HOUR;
     const busy = await consoleSignIn(gw, key);
@@ -597,10 +598,10 @@ describe('console: how long a sign-in lasts', () => {
       await setClock(gw, new Date(start + h * HOUR));
       expect((await busy.get(page)).status, `hour ${h}`).toBe(200);
       // One session's activity keeps only that session alive.
-      if (h === 3) expect(await beside.get(page)).toMatchObject({ status: 303, location: '/console/signin' });
+      if (h === 3) expect(await beside.get(page)).toMatchObject({ status: 303, location: signin });
     }
     await setClock(gw, new Date(start + 12 * HOUR + 60_000));
-    expect(await busy.get(page)).toMatchObject({ status: 303, location: '/console/signin' });
+    expect(await busy.get(page)).toMatchObject({ status: 303, location: signin });
     await setClock(gw, T0);
   });
 });

@@ -71,6 +71,9 @@ const SWITCH_TABS: readonly string[] = ['members', 'defaults', 'usage', 'tokens'
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const EMAIL_RE = /^[^\s<>@]{1,200}@[^\s<>@]{1,200}$/;
+/** A console page to return to after sign-in: a path of this console only, never another site. */
+const NEXT_RE = /^\/console\/[A-Za-z0-9][^\s\\]{0,1000}$/;
+const nextPage = (v: string | undefined): string | null => (v && NEXT_RE.test(v) ? v : null);
 
 const isHttps = (c: C) => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
 const cookieOptions = (c: C) => ({ path: '/console', httpOnly: true, sameSite: 'Strict' as const, secure: isHttps(c) });
@@ -241,10 +244,16 @@ export function consoleRoutes(
 
   // ---- sign in / out -------------------------------------------------------------------------
 
-  const signInForm = (c: C, status: ContentfulStatusCode, error: string | null, notice: string | null = null) => {
+  const signInForm = (
+    c: C,
+    status: ContentfulStatusCode,
+    error: string | null,
+    notice: string | null = null,
+    next: string | null = null,
+  ) => {
     const token = randomBytes(24).toString('base64url');
     setCookie(c, SIGNIN_COOKIE, token, { ...cookieOptions(c), maxAge: 3600 });
-    return render(c, <SignInPage csrf={token} error={error} notice={notice} />, status);
+    return render(c, <SignInPage csrf={token} error={error} notice={notice} next={next} />, status);
   };
 
   app.get('/signin', (c) => {
@@ -254,21 +263,24 @@ export function consoleRoutes(
       200,
       null,
       c.req.query('out') ? 'You are signed out.' : c.req.query('expired') ? 'Your session ended; sign in again.' : null,
+      nextPage(c.req.query('next')),
     );
   });
 
   app.post('/signin', async (c) => {
     const f = await form(c);
     const expected = getCookie(c, SIGNIN_COOKIE);
-    if (!expected || !csrfMatches(expected, field(f, '_csrf'))) return signInForm(c, 403, 'The sign-in form expired. Please try again.');
+    const next = nextPage(field(f, 'next'));
+    if (!expected || !csrfMatches(expected, field(f, '_csrf')))
+      return signInForm(c, 403, 'The sign-in form expired. Please try again.', null, next);
     const opened = await openConsoleSession(ctx, field(f, 'key'));
-    if (!opened) return signInForm(c, 401, 'This admin key is not valid.');
+    if (!opened) return signInForm(c, 401, 'This admin key is not valid.', null, next);
     // A new sign-in replaces whatever session this browser held (no fixation, no orphan).
     const previous = getCookie(c, SESSION_COOKIE);
     if (previous) await closeConsoleSession(ctx, previous);
     deleteCookie(c, SIGNIN_COOKIE, { path: '/console' });
     setCookie(c, SESSION_COOKIE, opened.id, cookieOptions(c));
-    return c.redirect('/console', 303);
+    return c.redirect(next ?? '/console', 303);
   });
 
   // ---- the invitation page (R11): a person, not an admin, answers it ------------------------
@@ -349,10 +361,13 @@ export function consoleRoutes(
   // Everything below needs a session; every POST below needs its CSRF token.
   app.use('*', async (c, next) => {
     const s = c.get('session');
-    if (!s)
-      return c.req.method === 'GET' || c.req.method === 'HEAD'
-        ? c.redirect('/console/signin', 303)
-        : c.redirect('/console/signin?expired=1', 303);
+    if (!s) {
+      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return c.redirect('/console/signin?expired=1', 303);
+      // A bookmark, or a tab left open past the session: back to that page after signing in.
+      const url = new URL(c.req.url);
+      const next = nextPage(url.pathname + url.search);
+      return c.redirect(next ? `/console/signin?${new URLSearchParams({ next })}` : '/console/signin', 303);
+    }
     c.set('teams', await teamNames(ctx, s.admin.teams));
     if (c.req.method === 'POST' && !csrfMatches(s.csrf, field(await form(c), '_csrf'))) {
       return errorPage(
