@@ -286,7 +286,7 @@ describe('console: the overview (R1, R2, R15)', () => {
       ),
     ].map((m) => [m[1], Number(m[2]), (m[3] ?? '').replace(/<[^>]+>/g, '')]);
 
-  it('R1: lots expiring within 30 days stand out, to the day; tokens already drawn are not among those said to expire', async () => {
+  it('R1: lots expiring within 30 days stand out, to the day; tokens already drawn are not among those said to expire, a lot used up says so', async () => {
     // Now is 15 Mar 2026, 10:00. Lots bought a year before their expiry: in 2 hours, 1 day, 2, 30
     // and 31 days. The first (7 tokens) is drawn empty by one AutoCAD day (R2), the next gives 7.
     const a = await team(7, '2025-03-15T12:00:00Z');
@@ -316,7 +316,7 @@ describe('console: the overview (R1, R2, R15)', () => {
 
     const html = unescapeHtml((await browser.get(`/console/teams/${a}`)).html);
     expect(lotRows(html)).toEqual([
-      ['15 Mar 2026', 0, 'expires within a day'],
+      ['15 Mar 2026', 0, 'used up'],
       ['16 Mar 2026', 3, 'expires within a day'],
       ['17 Mar 2026', 20, 'expires in 2 days'],
       ['14 Apr 2026', 40, 'expires in 30 days'],
@@ -334,7 +334,7 @@ describe('console: the overview (R1, R2, R15)', () => {
 
     const spentHtml = unescapeHtml((await browser.get(`/console/teams/${spent}`)).html);
     expect(lotRows(spentHtml).map(([, left, state]) => [left, state])).toEqual([
-      [0, 'expires within a day'],
+      [0, 'used up'],
       [50, '351 days left'],
     ]);
     expect(spentHtml).not.toContain('expire within 30 days');
