@@ -52,6 +52,23 @@ export const memberParam = z.object({
   autodeskId,
 });
 
+/** The longest `q` a member search takes: any name or e-mail fits, and the scan stays bounded. */
+export const MEMBER_SEARCH_MAX = 200;
+/**
+ * `GET /v1/teams/:team/members?q=`: members whose name or Autodesk ID contains it, any case
+ * (`searchFold`); blank is no search. No control characters: PostgreSQL refuses a NUL in text.
+ */
+export const memberSearch = z
+  .string()
+  .max(MEMBER_SEARCH_MAX)
+  .regex(/^[^\p{Cc}]*$/u, 'must hold no control characters');
+
+/**
+ * The one case rule of the member search, on both engines: Unicode lower case (full mappings, as
+ * ICU's root locale: `ΣΊΣΥΦΟΣ` reads `σίσυφος`), then NFC, as Autodesk IDs are stored.
+ */
+export const searchFold = (text: string): string => text.toLowerCase().normalize('NFC');
+
 export type MemberStatus = 'active' | 'invited' | 'expired';
 
 export interface MemberView {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { auditQuery, autodeskId, isCalendarInstant, PROBLEM_STATUS } from '@flexgate/shared';
+import { auditQuery, autodeskId, isCalendarInstant, MEMBER_SEARCH_MAX, memberSearch, PROBLEM_STATUS } from '@flexgate/shared';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
@@ -477,15 +477,22 @@ export function consoleRoutes(
     // A page of members, as the API pages them; a cursor that is not an Autodesk ID starts over.
     const cursor = autodeskId.safeParse(c.req.query('after') ?? '');
     const after = cursor.success ? cursor.data : undefined;
+    // The search, as the API takes it; one that is not valid is dropped and said, as the audit's filters are.
+    const typed = (c.req.query('q') ?? '').trim();
+    const valid = memberSearch.safeParse(typed).success;
+    const search = valid ? typed : '';
     const [page, counts, catalog, defaults, unsent] = await Promise.all([
-      teamMembers(ctx, team.id, { after, limit: MEMBERS_PAGE_DEFAULT }),
+      teamMembers(ctx, team.id, { after, limit: MEMBERS_PAGE_DEFAULT, q: search }),
       teamMemberCounts(ctx, team.id),
       productCatalog(ctx),
       getDefaults(ctx, team.id),
       invitationsNeverEmailed(ctx, team.id),
     ]);
     // A refused import is said at the top, where the page opens, not beside the form far below the list.
-    const error = opts.error ?? opts.importError;
+    const error =
+      opts.error ??
+      opts.importError ??
+      (valid ? undefined : `Ignored a search that is not valid: at most ${MEMBER_SEARCH_MAX} characters, no control characters.`);
     return render(
       c,
       <Page title="Members" chrome={chromeOf(c, { tab: 'members', ...(error ? { error, notice: null } : {}) })}>
@@ -495,6 +502,7 @@ export function consoleRoutes(
           members={page.members}
           counts={counts}
           paging={{ first: after !== undefined, next: page.next }}
+          search={search}
           catalog={catalog}
           defaults={defaults.products}
           {...(opts.draft ? { draft: opts.draft } : {})}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
+import { searchFold } from '@flexgate/shared';
 import SQLite from 'better-sqlite3';
 import {
   CompiledQuery,
@@ -356,6 +357,8 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
     handle.pragma('journal_mode = WAL');
     handle.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
     handle.pragma('foreign_keys = ON');
+    // The member search's case rule (db/repos/members.ts): SQLite's own lower() folds ASCII only.
+    handle.function('search_fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? searchFold(text) : text));
     return handle;
   } catch (error) {
     handle?.close();

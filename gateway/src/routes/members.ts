@@ -12,6 +12,7 @@ import {
   memberParam,
   memberProductsBody,
   memberResponse,
+  memberSearch,
   sendInvitationsBody,
 } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
@@ -42,12 +43,13 @@ export function memberRoutes(ctx: ServiceContext) {
       tags,
       security,
       summary:
-        'Members with status active, invited or expired (R11) and their own product selection (R12), in Autodesk ID order; page with ?after=<last autodeskId>&limit= and the Link rel="next" header',
+        'Members with status active, invited or expired (R11) and their own product selection (R12), in Autodesk ID order; page with ?after=<last autodeskId>&limit= and the Link rel="next" header; ?q= keeps those whose name or Autodesk ID contains it, in any case',
       request: {
         params: teamParam,
         query: z.object({
           after: autodeskId.optional(),
           limit: z.coerce.number().int().min(1).max(MEMBERS_PAGE_MAX).default(MEMBERS_PAGE_DEFAULT),
+          q: memberSearch.optional(),
         }),
       },
       responses: answers({ 200: body(z.array(memberResponse), 'A page of members') }, [400, 401, 403, 404]),
@@ -55,10 +57,11 @@ export function memberRoutes(ctx: ServiceContext) {
     async (c) => {
       const { team } = c.req.valid('param');
       requireTeamAdmin(c, team);
-      const { after, limit } = c.req.valid('query');
-      const page = await teamMembers(ctx, team, { after, limit });
+      const { after, limit, q } = c.req.valid('query');
+      const page = await teamMembers(ctx, team, { after, limit, q });
       if (page.next !== null) {
-        c.header('link', `</v1/teams/${team}/members?after=${encodeURIComponent(page.next)}&limit=${limit}>; rel="next"`);
+        const search = q === undefined ? '' : `&q=${encodeURIComponent(q)}`;
+        c.header('link', `</v1/teams/${team}/members?after=${encodeURIComponent(page.next)}&limit=${limit}${search}>; rel="next"`);
       }
       return c.json(page.members, 200);
     },

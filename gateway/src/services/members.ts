@@ -1,4 +1,4 @@
-import { type AddMemberResponse, type MemberView, mailboxOf } from '@flexgate/shared';
+import { type AddMemberResponse, type MemberView, mailboxOf, searchFold } from '@flexgate/shared';
 import { findAccount } from '../db/repos/accounts';
 import { listProductKeys, listProducts } from '../db/repos/catalog';
 import { openInvitations, supersedeInvitations } from '../db/repos/invitations';
@@ -158,16 +158,19 @@ export const MEMBERS_PAGE_DEFAULT = 100;
  * GET /v1/teams/:team/members: a page of members in Autodesk ID order, those after `after`, with
  * their status derived from the current invitation (R11). `next` is the cursor of the following
  * page, null on the last one. Keyset paging: a member added or removed meanwhile moves no other.
+ * With `q` (`memberSearch`), only the members whose name or Autodesk ID contains it, in any case
+ * (`searchFold`); blank around it is dropped, and a blank `q` searches nothing.
  */
 export async function teamMembers(
   ctx: ServiceContext,
   teamId: string,
-  page: { after?: string | undefined; limit: number },
+  page: { after?: string | undefined; limit: number; q?: string | undefined },
 ): Promise<{ members: MemberView[]; next: string | null }> {
   await requireTeam(ctx, teamId);
   const nowIso = ctx.clock.now().toISOString();
+  const search = page.q === undefined ? undefined : searchFold(page.q.trim());
   // One more than asked tells whether another page follows, without a count.
-  const rows = await listMembers(ctx.db, teamId, { after: page.after, limit: page.limit + 1 });
+  const rows = await listMembers(ctx.db, teamId, { after: page.after, limit: page.limit + 1, search });
   const members = rows.slice(0, page.limit);
   const invitations = await openInvitations(
     ctx.db,

@@ -1,4 +1,4 @@
-import type { ImportResult, MemberView, Product } from '@flexgate/shared';
+import { type ImportResult, MEMBER_SEARCH_MAX, type MemberView, type Product } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
 import { day, memberPath, teamPath } from './format';
 import { Badge, Csrf, TableWrap } from './layout';
@@ -64,15 +64,25 @@ export const MembersView: FC<{
   counts: { active: number; invited: number; expired: number };
   /** `first`: this is not the first page; `next`: the cursor of the next page, if any. */
   paging: { first: boolean; next: string | null };
+  /** What the list is narrowed to (a name or e-mail contains it), '' for every member. */
+  search?: string;
   catalog: Product[];
   defaults: string[];
   draft?: InviteDraft;
   imported?: ImportResult | null;
   /** Pending members never e-mailed (an import's, R14), the send form's key, and the hourly limit (null: none). */
   unsent?: { count: number; idem: string; perHour: number | null };
-}> = ({ team, csrf, members, counts, paging, catalog, defaults, draft, imported, unsent }) => {
+}> = ({ team, csrf, members, counts, paging, search = '', catalog, defaults, draft, imported, unsent }) => {
   const d = draft ?? { invite: '', guest: false, allProducts: false, products: [] };
   const total = counts.active + counts.invited + counts.expired;
+  const list = teamPath(team.id, '/members');
+  /** This list's address: the search kept from page to page. */
+  const pageOf = (after?: string) => {
+    const q = new URLSearchParams();
+    if (search) q.set('q', search);
+    if (after !== undefined) q.set('after', after);
+    return q.size > 0 ? `${list}?${q}` : list;
+  };
   return (
     <>
       <h1>Members</h1>
@@ -142,6 +152,34 @@ export const MembersView: FC<{
         </section>
       ) : null}
 
+      <search>
+        <form method="get" action={list} class="panel filters member-search">
+          <label class="field">
+            <span>Find a member</span>
+            <input
+              type="search"
+              name="q"
+              value={search}
+              maxlength={MEMBER_SEARCH_MAX}
+              placeholder="Part of a name or e-mail"
+              autocomplete="off"
+              spellcheck={false}
+            />
+          </label>
+          <div class="filter-buttons">
+            <button type="submit" class="btn primary">
+              Search
+            </button>
+            {search ? (
+              <a class="btn" href={list}>
+                Show all
+              </a>
+            ) : null}
+          </div>
+        </form>
+      </search>
+      {search ? <p class="hint search-says">Members whose name or e-mail contains “{search}”, any case.</p> : null}
+
       <TableWrap label="Members">
         <table class="members stacked">
           <thead>
@@ -157,7 +195,7 @@ export const MembersView: FC<{
             {members.length === 0 ? (
               <tr>
                 <td colspan={5} class="empty">
-                  No members yet: invite someone below.
+                  {search ? `No member's name or e-mail contains “${search}”.` : 'No members yet: invite someone below.'}
                 </td>
               </tr>
             ) : (
@@ -213,9 +251,9 @@ export const MembersView: FC<{
       </TableWrap>
       {paging.first || paging.next !== null ? (
         <nav class="pager" aria-label="Member pages">
-          {paging.first ? <a href={teamPath(team.id, '/members')}>First page</a> : null}
+          {paging.first ? <a href={pageOf()}>First page</a> : null}
           {paging.next !== null ? (
-            <a href={`${teamPath(team.id, '/members')}?after=${encodeURIComponent(paging.next)}`} rel="next">
+            <a href={pageOf(paging.next)} rel="next">
               Next page
             </a>
           ) : null}

