@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
-import { between, type ConsoleBrowser, consoleSignIn, formKey, leadOf, unescapeHtml } from '../harness/console';
+import { between, type ConsoleBrowser, consoleSignIn, formKey, leadOf, textOf, unescapeHtml } from '../harness/console';
 import { balanceOf, joinTeam, ledgerOf, newAccount, newTeam, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -260,6 +260,32 @@ describe('console: ledger and token events (R5, R15)', () => {
     expectStatus(await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 5 }), 201);
     const later = await consoleSignIn(gw, key); // the console session of 100 days ago has ended
     expect(rows((await later.get(`/console/teams/${a}/tokens`)).html, 'data-kind')).toEqual(['purchase']);
+  });
+
+  it('instants in the details of token events, the ledger and the audit trail read as the console writes them, not in ISO form', async () => {
+    const { a, c, browser } = await setup(0);
+    const form = await browser.get(`/console/teams/${a}/tokens/buy`);
+    expect(
+      (await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '250', purchasedOn: '', idem: formKey(form.html) })).status,
+    ).toBe(303);
+    const move = await browser.get(`/console/teams/${a}/tokens/move`);
+    expect((await browser.post(`/console/teams/${a}/tokens/move`, { toTeam: c, tokens: '20', idem: formKey(move.html) })).status).toBe(303);
+    const iso = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+    /** The rows of a table on a page, each in words. */
+    const lines = async (path: string, attr: string) =>
+      [...(await browser.get(path)).html.matchAll(new RegExp(`<tr [^>]*${attr}="[^"]+"[^>]*>([\\s\\S]*?)</tr>`, 'g'))].map((m) =>
+        textOf(m[1] ?? ''),
+      );
+
+    const events = await lines(`/console/teams/${a}/tokens`, 'data-kind');
+    expect(events.find((l) => l.includes('Purchase'))).toContain('purchase of 250 tokens, valid until 15 Mar 2027, 10:00 UTC');
+    const movedIn = await lines(`/console/teams/${c}/tokens`, 'data-kind');
+    expect(movedIn.find((l) => l.includes('Moved in'))).toMatch(/still expiring 15 Mar 2027, 10:00 UTC$/);
+    const ledger = await lines(`/console/teams/${a}/ledger`, 'data-entry');
+    expect(ledger.find((l) => l.includes('Purchase'))).toContain('purchase of 250 tokens, valid until 15 Mar 2027, 10:00 UTC');
+    const audit = await lines(`/console/teams/${a}/audit?action=tokens.purchased`, 'data-action');
+    expect(audit[0]).toContain('After: tokens: 250; purchasedAt: 15 Mar 2026, 10:00 UTC; expiresAt: 15 Mar 2027, 10:00 UTC');
+    for (const l of [...events, ...movedIn, ...ledger, ...audit]) expect(l).not.toMatch(iso);
   });
 
   it('the low-balance banner of the overview has buttons to buy tokens and to move some', async () => {

@@ -1,7 +1,7 @@
 import type { AuditEntryView } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
 import { AUDIT_ACTIONS } from '../../domain/audit';
-import { day, instant, teamPath } from './format';
+import { day, instant, teamPath, withInstants } from './format';
 import { TableWrap } from './layout';
 
 export interface AuditForm {
@@ -14,8 +14,14 @@ export interface AuditForm {
 /** Families first (member.*), then each action: what the filter's select offers. */
 const FAMILIES = [...new Set(AUDIT_ACTIONS.map((a) => a.split('.')[0]))].map((f) => `${f}.*`);
 
-/** A before or after value in a line: `{"products":["autocad"]}` → `products: autocad`. */
+/**
+ * A before or after value in a line: `{"products":["autocad"]}` → `products: autocad`, its
+ * instants as the console writes them (`expiresAt: 22 Mar 2026, 10:00 UTC`).
+ */
 function brief(v: unknown): string {
+  return withInstants(line(v));
+}
+function line(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v !== 'object') return String(v);
   return Object.entries(v as Record<string, unknown>)

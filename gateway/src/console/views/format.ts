@@ -73,7 +73,13 @@ const ISO_INSTANT = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z\b/g;
 const API_ROUTE_HINT = / \((?:GET|POST|PUT|PATCH|DELETE) \/v1\/[^)]*\)/g;
 
 /**
+ * A text the gateway stored (a ledger entry's reason, an audit value) with its ISO instants as the
+ * console writes instants: `valid until 2027-03-15T10:00:00.000Z` → `valid until 15 Mar 2027, 10:00 UTC`.
+ */
+export const withInstants = (text: string): string => text.replace(ISO_INSTANT, (iso) => instant(iso));
+
+/**
  * A service's refusal as a console reader reads it: the API's wording names instants in ISO form
  * and sometimes the route to call next, which mean nothing on a page with its own buttons.
  */
-export const readable = (message: string): string => message.replace(API_ROUTE_HINT, '').replace(ISO_INSTANT, (iso) => instant(iso));
+export const readable = (message: string): string => withInstants(message.replace(API_ROUTE_HINT, ''));

@@ -1,6 +1,6 @@
 import type { LedgerEntry, LedgerKind, UsageSummary } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
-import { day, instant, memberPath, num, teamPath } from './format';
+import { day, instant, memberPath, num, teamPath, withInstants } from './format';
 import { Badge, Csrf, TableWrap } from './layout';
 
 type Team = { id: string; name: string };
@@ -100,7 +100,7 @@ export const TokenEventsView: FC<{ team: Team; summary: UsageSummary }> = ({ tea
                 <td class="mono" data-label="Lot">
                   {e.lotId}
                 </td>
-                <td>{e.reason}</td>
+                <td>{withInstants(e.reason)}</td>
               </tr>
             ))
           )}
@@ -301,7 +301,7 @@ export const LedgerView: FC<{ team: Team; q: LedgerQuery; entries: LedgerEntry[]
                 <tr data-entry={e.id} data-kind={e.kind}>
                   <td>
                     <strong class="when">{instant(e.at)}</strong>
-                    <div class="sub">{e.reason}</div>
+                    <div class="sub">{withInstants(e.reason)}</div>
                   </td>
                   <td class="inline">
                     <KindBadge kind={e.kind} />
