@@ -288,6 +288,49 @@ describe('console: ledger and token events (R5, R15)', () => {
     for (const l of [...events, ...movedIn, ...ledger, ...audit]) expect(l).not.toMatch(iso);
   });
 
+  it('R5: the ledger names who made each entry, the user and the product, as the other pages do, the ids kept beside them', async () => {
+    const { a, browser } = await setup(0);
+    const form = await browser.get(`/console/teams/${a}/tokens/buy`);
+    const adminName = unescapeHtml(/<span class="who-name"[^>]*>([^<]+)<\/span>/.exec(form.html)?.[1] ?? '');
+    expect(adminName).toMatch(/^Admin /);
+    expect(
+      (await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '100', purchasedOn: '', idem: formKey(form.html) })).status,
+    ).toBe(303);
+    expectStatus(
+      await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 30, purchasedAt: new Date(T0.getTime() - 400 * DAY).toISOString() }),
+      201,
+    );
+    const ann = await newAccount(gw, 'ann');
+    await joinTeam(gw, a, ann, { allProducts: true });
+    expectStatus(await (await signIn(gw, ann)).api.post('/v1/launch', { product: 'autocad', team: a }), 200);
+    const annName = (expectStatus(await gw.op.get(`/v1/teams/${a}/members`), 200) as { autodeskId: string; name: string }[]).find(
+      (m) => m.autodeskId === ann.autodeskId,
+    )?.name;
+
+    const html = (await browser.get(`/console/teams/${a}/ledger`)).html;
+    /** The User, Product and By cells of each entry of a kind, newest first, in words, with the By cell's title. */
+    const cells = (kind: string) =>
+      [...html.matchAll(new RegExp(`<tr [^>]*data-kind="${kind}"[^>]*>([\\s\\S]*?)</tr>`, 'g'))].map(([, row = '']) => {
+        const td = (label: string) => new RegExp(`<td data-label="${label}"([^>]*)>([\\s\\S]*?)</td>`).exec(row);
+        const byCell = td('By');
+        return {
+          user: textOf(td('User')?.[2] ?? ''),
+          product: textOf(td('Product')?.[2] ?? ''),
+          by: textOf(byCell?.[2] ?? ''),
+          byTitle: unescapeHtml(/title="([^"]*)"/.exec(byCell?.[1] ?? '')?.[1] ?? ''),
+        };
+      });
+    expect(cells('charge')).toEqual([
+      { user: `${annName} ${ann.autodeskId}`, product: 'AutoCAD autocad', by: annName, byTitle: `user:${ann.autodeskId}` },
+    ]);
+    expect(cells('purchase')).toEqual([
+      { user: '', product: '', by: 'Platform operator', byTitle: 'operator' },
+      { user: '', product: '', by: adminName, byTitle: expect.stringMatching(/^admin:adm_/) },
+    ]);
+    expect(cells('expiry')).toMatchObject([{ by: 'flexgate (automatic)', byTitle: 'system' }]);
+    expect(html).not.toMatch(/>\s*(?:admin|console|user):/); // no raw actor shown as text
+  });
+
   it('the low-balance banner of the overview has buttons to buy tokens and to move some', async () => {
     const { a, browser } = await setup(35);
     const member = await newAccount(gw, 'user');

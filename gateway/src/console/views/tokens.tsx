@@ -226,12 +226,32 @@ export interface LedgerQuery {
   before: number | null;
 }
 
+/** Names for a ledger page, by id: admins, people (members and accounts), products. */
+export interface LedgerLabels {
+  admins: Map<string, string>;
+  people: Map<string, string>;
+  products: Map<string, string>;
+}
+
+/**
+ * Who made an entry, as a person reads it. The ledger's actor does not say whether an admin used
+ * its API key or the console (the audit trail does), so an admin is its name alone.
+ */
+function by(actor: string, labels: LedgerLabels): string {
+  const [kind, id = ''] = actor.split(/:(.*)/s);
+  if (kind === 'admin' || kind === 'console') return labels.admins.get(id) ?? id;
+  if (kind === 'user') return labels.people.get(id) ?? id;
+  if (kind === 'operator') return 'Platform operator';
+  return kind === 'system' ? 'flexgate (automatic)' : actor;
+}
+
 /** R5: every change of the balance, newest first, a page at a time. */
-export const LedgerView: FC<{ team: Team; q: LedgerQuery; entries: LedgerEntry[]; older: number | null }> = ({
+export const LedgerView: FC<{ team: Team; q: LedgerQuery; entries: LedgerEntry[]; older: number | null; labels: LedgerLabels }> = ({
   team,
   q,
   entries,
   older,
+  labels,
 }) => {
   const filters = new URLSearchParams();
   if (q.kind) filters.set('kind', q.kind);
@@ -310,14 +330,30 @@ export const LedgerView: FC<{ team: Team; q: LedgerQuery; entries: LedgerEntry[]
                     <Signed n={e.tokens} />
                   </td>
                   <td data-label={e.autodeskId ? 'User' : undefined}>
-                    {e.autodeskId ? <a href={memberPath(team.id, e.autodeskId)}>{e.autodeskId}</a> : ''}
+                    {e.autodeskId ? (
+                      <>
+                        <a href={memberPath(team.id, e.autodeskId)}>{labels.people.get(e.autodeskId) ?? e.autodeskId}</a>
+                        {labels.people.get(e.autodeskId) ? <div class="sub">{e.autodeskId}</div> : null}
+                      </>
+                    ) : (
+                      ''
+                    )}
                   </td>
-                  <td data-label={e.product ? 'Product' : undefined}>{e.product ?? ''}</td>
+                  <td data-label={e.product ? 'Product' : undefined}>
+                    {e.product ? (
+                      <>
+                        {labels.products.get(e.product) ?? e.product}
+                        {labels.products.get(e.product) ? <div class="sub">{e.product}</div> : null}
+                      </>
+                    ) : (
+                      ''
+                    )}
+                  </td>
                   <td class="mono" data-label="Lot">
                     {e.lotId}
                   </td>
-                  <td class="mono" data-label="By">
-                    {e.actor}
+                  <td data-label="By" title={e.actor}>
+                    {by(e.actor, labels)}
                   </td>
                 </tr>
               ))
