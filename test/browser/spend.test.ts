@@ -120,6 +120,34 @@ describe('console: spend', () => {
     await page.context().close();
   });
 
+  it('R3: offers to move the tokens that will expire unused only to an admin with another team to move them to', async () => {
+    // Sam manages only this team: the Move page would say no move is possible, so Spend does not offer one.
+    const lone = await signedIn({ width: 1280, height: 900 });
+    await lone.goto(`/console/teams/${team}/spend`);
+    const loneBanner = lone.locator('[data-testid="expiring-unused"]');
+    expect((await loneBanner.textContent())?.replace(/\s+/g, ' ').trim()).toBe(
+      'At the current rate 200 tokens will expire unused. Buy fewer next time.',
+    );
+    expect(await loneBanner.textContent()).not.toMatch(/move/i);
+    await lone.context().close();
+
+    // An admin of two teams is offered the move, a link to the Move page that offers the other team.
+    const other = expectStatus(await gw.op.post('/v1/teams', { name: 'Other Studio' }), 201).id;
+    const key = expectStatus(
+      await gw.op.post('/v1/admins', { name: 'Tia Two', email: uniqueEmail('admin'), teams: [team, other] }),
+      201,
+    ).key;
+    const page = await signedIn({ width: 1280, height: 900 }, key);
+    await page.goto(`/console/teams/${team}/spend`);
+    const banner = page.locator('[data-testid="expiring-unused"]');
+    expect((await banner.textContent())?.replace(/\s+/g, ' ').trim()).toBe(
+      'At the current rate 200 tokens will expire unused. Move them to a team that needs them before they expire, or buy fewer next time.',
+    );
+    await Promise.all([page.waitForURL(/\/tokens\/move$/), banner.locator('a:has-text("Move them")').click()]);
+    expect(await page.locator('select[name="toTeam"] option').allTextContents()).toEqual(['Other Studio']);
+    await page.context().close();
+  });
+
   it('draws the compact chart on a phone, within the window', async () => {
     const page = await signedIn({ width: 390, height: 844 });
     await page.goto(`/console/teams/${team}/spend`);

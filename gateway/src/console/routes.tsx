@@ -747,7 +747,7 @@ export function consoleRoutes(
     return render(
       c,
       <Page title="Spend" chrome={chromeOf(c, { tab: 'spend' })}>
-        <SpendView team={team} f={f} catalog={catalog} />
+        <SpendView team={team} f={f} catalog={catalog} canMove={c.get('teams').some((t) => t.id !== team.id)} />
       </Page>,
     );
   });

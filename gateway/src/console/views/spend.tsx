@@ -20,21 +20,32 @@ const STRANDED_BY_WORDS = {
   empty: 'less than a day of any product now',
 } as const;
 
-/** The stranded tokens in words: how many, from when, and why no launch can spend them. */
-const Stranded: FC<{ f: ForecastResponse }> = ({ f }) => {
+/**
+ * The stranded tokens in words: how many, from when, and why no launch can spend them. Moving
+ * them is offered only to an admin with another team to move them to (R3).
+ */
+const Stranded: FC<{ f: ForecastResponse; canMove: boolean }> = ({ f, canMove }) => {
   const left = tokenCount(f.stranded);
   const rate = `the cheapest product launched lately takes ${tokenCount(f.smallestRate ?? 0)} a day`;
   return (
     <p class="banner warn" data-testid="stranded">
       {f.runsOutBy === 'empty'
-        ? `The ${left} left can pay no product's day (${rate}): they will expire unused. Buy tokens to launch again, or move these to a team that can use them.`
+        ? `The ${left} left can pay no product's day (${rate}): they will expire unused. Buy tokens to launch again${canMove ? ', or move these to a team that can use them' : ''}.`
         : `From ${day(f.runsOutOn)}, the ${left} left can pay no product's day (${rate}): they will expire unused.`}
     </p>
   );
 };
 
-/** The Spend page: the forecast at the recent burn, the lots with their price and what they will lose, the catalog's prices. */
-export const SpendView: FC<{ team: { id: string; name: string }; f: ForecastResponse; catalog: Product[] }> = ({ team, f, catalog }) => {
+/**
+ * The Spend page: the forecast at the recent burn, the lots with their price and what they will
+ * lose, the catalog's prices. `canMove`: the admin manages another team, where tokens can move (R3).
+ */
+export const SpendView: FC<{ team: { id: string; name: string }; f: ForecastResponse; catalog: Product[]; canMove: boolean }> = ({
+  team,
+  f,
+  catalog,
+  canMove,
+}) => {
   const money = (minor: number | null) => (minor === null ? '—' : formatMoney(minor, f.currency));
   return (
     <>
@@ -80,11 +91,18 @@ export const SpendView: FC<{ team: { id: string; name: string }; f: ForecastResp
           <div class="card-note">tokens{f.valueAtRisk !== null ? `, worth ${money(f.valueAtRisk)}` : ''}</div>
         </div>
       </section>
-      {f.stranded > 0 ? <Stranded f={f} /> : null}
+      {f.stranded > 0 ? <Stranded f={f} canMove={canMove} /> : null}
       {f.atRisk > f.stranded ? (
-        <p class="banner warn">
-          At the current rate {num(f.atRisk)} tokens will expire unused. Move them to a team that needs them before they expire, or buy
-          fewer next time.
+        <p class="banner warn" data-testid="expiring-unused">
+          At the current rate {num(f.atRisk)} tokens will expire unused.{' '}
+          {canMove ? (
+            <>
+              <a href={teamPath(team.id, '/tokens/move')}>Move them</a> to a team that needs them before they expire, or buy fewer next
+              time.
+            </>
+          ) : (
+            'Buy fewer next time.'
+          )}
         </p>
       ) : null}
 
