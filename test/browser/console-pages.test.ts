@@ -237,3 +237,38 @@ describe('console navigation', () => {
     await page.context().close();
   });
 });
+
+describe('console keyboard use', () => {
+  it('the first Tab stops on "Skip to content", shown on focus; Enter takes the next Tab into the page, past the switcher, Sign out and tabs', async () => {
+    for (const viewport of [
+      { width: 1280, height: 800 },
+      { width: 390, height: 844 },
+    ]) {
+      const page = await signedIn(adminKey, viewport);
+      await page.goto(`/console/teams/${team}/members`);
+      const skip = page.locator('a.skip-link');
+      const before = await skip.boundingBox();
+      expect((before?.y ?? 0) + (before?.height ?? 0), 'out of sight until focused').toBeLessThanOrEqual(0);
+
+      await page.keyboard.press('Tab');
+      const focused = async () =>
+        (await page.evaluate(
+          `(() => { const e = document.activeElement; return { text: e.textContent.trim(), id: e.id, inMain: !!e.closest('main'), main: e.tagName === 'MAIN' }; })()`,
+        )) as { text: string; id: string; inMain: boolean; main: boolean };
+      expect(await focused()).toMatchObject({ text: 'Skip to content' });
+      const box = await skip.boundingBox();
+      expect(box, 'shown on focus').not.toBeNull();
+      expect(box?.y).toBeGreaterThanOrEqual(0);
+      expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(viewport.width);
+      await page.screenshot({ path: `${ARTIFACTS}skip-link-${viewport.width}.png` });
+
+      await page.keyboard.press('Enter');
+      expect(await focused()).toMatchObject({ main: true, id: 'main' });
+      await page.keyboard.press('Tab');
+      const next = await focused();
+      expect(next.inMain, `the Tab after the skip link lands in the page, not on "${next.text}"`).toBe(true);
+      expect(next.main).toBe(false);
+      await page.context().close();
+    }
+  });
+});

@@ -38,6 +38,10 @@ export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ t
           <script src={assetUrl('app.js')} defer />
         </head>
         <body>
+          {/* The first stop of Tab: past the team switcher, Sign out and the tabs, straight to the page. */}
+          <a class="skip-link" href="#main">
+            Skip to content
+          </a>
           <header class="topbar">
             <div class="topbar-inner">
               <a class="brand" href="/console">
@@ -115,7 +119,7 @@ export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ t
               </div>
             </nav>
           ) : null}
-          <main class="main">
+          <main class="main" id="main" tabindex={-1}>
             {chrome.notice ? (
               <p class="banner ok" role="status">
                 {chrome.notice}
