@@ -255,6 +255,39 @@ describe('admin console', () => {
     await shot(page, 'member-explain');
   });
 
+  it('R12: "All products" keeps the member\'s own choice: unticking it later gives back the products picked before', async () => {
+    const { page } = desk;
+    const who = await newAccount(gw, 'picker');
+    await joinTeam(gw, teamA, who, { products: ['autocad', 'revit'] });
+    const member = async () =>
+      (
+        expectStatus(await gw.op.get(`/v1/teams/${teamA}/members`), 200) as {
+          autodeskId: string;
+          allProducts: boolean;
+          products: string[];
+        }[]
+      ).find((m) => m.autodeskId === who.autodeskId);
+    await page.goto(`/console/teams/${teamA}/members/${encodeURIComponent(who.autodeskId)}`);
+    const all = page.locator('input[name="allProducts"]');
+    const ticked = async () => page.locator('input[name="product"]:checked').evaluateAll((bs) => bs.map((b) => b.getAttribute('value')));
+
+    await all.check();
+    expect(await page.locator('input[name="product"][value="autocad"]').isDisabled()).toBe(true); // moot while all are given
+    await Promise.all([page.waitForURL(/done=products/), page.click('button:has-text("Save products")')]);
+    expect(await member()).toMatchObject({ allProducts: true, products: ['autocad', 'revit'] });
+    expect(await page.textContent('form:has(input[name="allProducts"]) .hint')).toContain('Currently: All products.');
+    expect(await all.isChecked()).toBe(true);
+    expect(await ticked()).toEqual(['autocad', 'revit']);
+
+    // Unticking shows the earlier choice at once, and saving gives the member exactly that again.
+    await all.uncheck();
+    expect(await page.locator('input[name="product"][value="autocad"]').isDisabled()).toBe(false);
+    expect(await ticked()).toEqual(['autocad', 'revit']);
+    await Promise.all([page.waitForURL(/done=products/), page.click('button:has-text("Save products")')]);
+    expect(await member()).toMatchObject({ allProducts: false, products: ['autocad', 'revit'] });
+    expect(await page.textContent('form:has(input[name="allProducts"]) .hint')).toContain('Currently: AutoCAD, Revit.');
+  });
+
   it('uploads a CSV import and sees the line that was refused', async () => {
     const { page } = desk;
     await page.goto(`/console/teams/${teamA}/members`);
