@@ -148,7 +148,9 @@ describe('starting the gateway: help and configuration problems', () => {
     const lines = ended.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^flexgate: PORT must be/);
-    expect(lines[1]).toMatch(/^flexgate: FLEXGATE_OPERATOR_KEY must be a value of at least 16 characters, not a 9-character value$/);
+    expect(lines[1]).toMatch(
+      /^flexgate: FLEXGATE_OPERATOR_KEY must be a value of at least 16 characters, with other than exactly two dots \(an ID token's shape\), not a 9-character value$/,
+    );
     expect(lines[2]).toMatch(/^flexgate: FLEXGATE_LOG must be one of debug, info, warn, error or silent, not "loud"$/);
     expect(ended.stderr).not.toContain(key);
     expect(existsSync(sqliteDir)).toBe(false);
