@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, tokenOf } from '../harness/admin';
-import { launchChromium } from '../harness/browser';
-import { joinTeam, newAccount, seedCatalog, setClock, signIn } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { closeTestbed, pageTestbed } from '../harness/browser';
+import { joinTeam, newAccount, setClock, signIn } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/pages/', import.meta.url));
@@ -29,9 +29,7 @@ let invitationToken: string;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
-  await setClock(gw, T0);
-  await seedCatalog(gw);
+  ({ gw, browser } = await pageTestbed(T0));
   const newTeam = async (name: string) => expectStatus(await gw.op.post('/v1/teams', { name }), 201).id as string;
   team = await newTeam('Acme Architects');
   const second = await newTeam('Zenith Studio');
@@ -70,10 +68,7 @@ beforeAll(async () => {
   await setClock(gw, T0);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await gw?.close();
-});
+afterAll(() => closeTestbed({ gw, browser }));
 
 /** A fresh profile signed in with `key`. CSP is bypassed only so that axe-core can be injected. */
 async function signedIn(key: string, viewport: { width: number; height: number }): Promise<Page> {

@@ -6,9 +6,9 @@ import { writeFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, tokenOf, uniqueEmail } from '../harness/admin';
-import { ARTIFACTS, launchChromium } from '../harness/browser';
-import { buy, joinTeam, newAccount, newMember, seedCatalog, setClock, signIn } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { ARTIFACTS, pageTestbed } from '../harness/browser';
+import { buy, joinTeam, newAccount, newMember, setClock, signIn } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
 const T0 = new Date('2026-03-15T10:00:00Z');
@@ -27,9 +27,7 @@ let heavyUser: string;
 let desk: { context: BrowserContext; page: Page };
 
 beforeAll(async () => {
-  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
-  await setClock(gw, T0);
-  await seedCatalog(gw);
+  ({ gw, browser } = await pageTestbed(T0));
   // Team A: a lot bought 340 days ago (expires within 30 days) and a fresh one.
   // Named so that the switcher lists A first (the console opens on the first team by name).
   const team = async (name: string) => expectStatus(await gw.op.post('/v1/teams', { name }), 201).id as string;

@@ -7,9 +7,9 @@ import { writeFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, uniqueEmail } from '../harness/admin';
-import { ARTIFACTS, launchChromium } from '../harness/browser';
-import { newTeam, seedCatalog, setClock } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { ARTIFACTS, closeTestbed, pageTestbed } from '../harness/browser';
+import { newTeam } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
 const T0 = new Date('2026-03-15T10:00:00Z');
@@ -20,15 +20,10 @@ let gw: TestGateway;
 let browser: Browser;
 
 beforeAll(async () => {
-  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
-  await setClock(gw, T0);
-  await seedCatalog(gw);
+  ({ gw, browser } = await pageTestbed(T0));
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await gw?.close();
-});
+afterAll(() => closeTestbed({ gw, browser }));
 
 const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}invitations-send-${name}.png`, fullPage: true });
 

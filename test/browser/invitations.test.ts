@@ -1,10 +1,10 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, type newAdmin, uniqueEmail } from '../harness/admin';
-import { ARTIFACTS, launchChromium } from '../harness/browser';
+import { ARTIFACTS, closeTestbed, pageTestbed } from '../harness/browser';
 import { cacheDirs, runFlexgate } from '../harness/client-e2e';
-import { newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { newAccount, newTeam, signIn } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
 const DESKTOP = { width: 1280, height: 800 };
@@ -18,8 +18,7 @@ let adminKey: string;
 const dirs = cacheDirs();
 
 beforeAll(async () => {
-  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
-  await seedCatalog(gw);
+  ({ gw, browser } = await pageTestbed());
   team = await newTeam(gw, 100);
   const created = expectStatus(await gw.op.post('/v1/admins', { name: 'Audrey Admin', email: uniqueEmail('admin'), teams: [team] }), 201);
   adminKey = created.key;
@@ -27,8 +26,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await gw?.close();
+  await closeTestbed({ gw, browser });
   dirs.cleanup();
 });
 

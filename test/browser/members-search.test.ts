@@ -6,9 +6,9 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postCsv, uniqueEmail } from '../harness/admin';
-import { ARTIFACTS, launchChromium } from '../harness/browser';
-import { newTeam, seedCatalog, setClock } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { ARTIFACTS, closeTestbed, pageTestbed } from '../harness/browser';
+import { newTeam } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
 const T0 = new Date('2026-03-15T10:00:00Z');
@@ -17,15 +17,10 @@ let gw: TestGateway;
 let browser: Browser;
 
 beforeAll(async () => {
-  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
-  await setClock(gw, T0);
-  await seedCatalog(gw);
+  ({ gw, browser } = await pageTestbed(T0));
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await gw?.close();
-});
+afterAll(() => closeTestbed({ gw, browser }));
 
 describe('finding a member from the console', () => {
   it('typing part of a name into the box shows that one member, without JavaScript', async () => {

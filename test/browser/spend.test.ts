@@ -1,9 +1,9 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueEmail } from '../harness/admin';
-import { ARTIFACTS, launchChromium } from '../harness/browser';
-import { joinTeam, newAccount, seedCatalog, setClock, signIn } from '../harness/fixtures';
-import { startTestGateway, type TestGateway } from '../harness/gateway';
+import { ARTIFACTS, closeTestbed, pageTestbed } from '../harness/browser';
+import { joinTeam, newAccount, setClock, signIn } from '../harness/fixtures';
+import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 
 const T0 = new Date('2026-06-15T10:00:00Z');
@@ -17,9 +17,7 @@ let heavy: string;
 let light: string;
 
 beforeAll(async () => {
-  [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
-  await setClock(gw, '2026-05-01T08:00:00Z');
-  await seedCatalog(gw);
+  ({ gw, browser } = await pageTestbed('2026-05-01T08:00:00Z'));
   expectStatus(await gw.op.patch('/v1/products/revit', { subscriptionPricePerYear: 20_000 }), 200);
   expectStatus(await gw.op.patch('/v1/products/maya', { subscriptionPricePerYear: 50_000 }), 200);
   team = expectStatus(await gw.op.post('/v1/teams', { name: 'Spend Studio' }), 201).id;
@@ -45,10 +43,7 @@ beforeAll(async () => {
   expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 1000, pricePerToken: 100 }), 201);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await gw?.close();
-});
+afterAll(() => closeTestbed({ gw, browser }));
 
 async function signedIn(viewport: { width: number; height: number }, key = adminKey): Promise<Page> {
   const context = await browser.newContext({ viewport, baseURL: gw.url });
