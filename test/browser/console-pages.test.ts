@@ -22,6 +22,7 @@ const DAY = 86_400_000;
 let gw: TestGateway;
 let browser: Browser;
 let team: string;
+let second: string;
 let member: string;
 let adminKey: string;
 let lonelyKey: string;
@@ -32,7 +33,7 @@ beforeAll(async () => {
   ({ gw, browser } = await pageTestbed(T0));
   const newTeam = async (name: string) => expectStatus(await gw.op.post('/v1/teams', { name }), 201).id as string;
   team = await newTeam('Acme Architects');
-  const second = await newTeam('Zenith Studio');
+  second = await newTeam('Zenith Studio');
   // A lot bought 400 days ago (expired 35 days ago: a token event), one expiring soon, a small fresh one:
   // the balance runs low, so the overview shows its banner with both buttons.
   for (const [tokens, daysAgo] of [
@@ -229,6 +230,42 @@ describe('console navigation', () => {
     await Promise.all([page.waitForURL(/done=moved/), page.click('button:has-text("Move tokens")')]);
     expect(await page.textContent('.banner.ok')).toBe('5 tokens moved to Zenith Studio.');
     expect(await page.locator('a.tab.active').textContent()).toBe('Tokens');
+    await page.context().close();
+  });
+});
+
+describe('the low-balance banner (R3)', () => {
+  const bannerText = async (page: Page) =>
+    ((await page.locator('.banner-actions p').first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
+
+  it('an admin of this team alone is offered to buy tokens, not to move some', async () => {
+    const key = expectStatus(await gw.op.post('/v1/admins', { name: 'Solo Admin', email: 'solo@example.com', teams: [team] }), 201).key;
+    const page = await signedIn(key, { width: 1280, height: 800 });
+    await page.goto(`/console/teams/${team}`);
+    expect(await bannerText(page)).toMatch(/launches will soon be refused\. Buy tokens\.$/);
+    expect(await page.locator('.banner-actions a').allTextContents()).toEqual(['Buy tokens']);
+    await page.context().close();
+  });
+
+  it('an admin of several teams moves tokens from the one that has most into this one, already chosen on the Move page', async () => {
+    // A third team, first by name, with a few tokens: the Move page would choose it if not told which.
+    const able = expectStatus(await gw.op.post('/v1/teams', { name: 'Able Atelier' }), 201).id as string;
+    expectStatus(await gw.op.post(`/v1/teams/${able}/purchases`, { tokens: 5 }), 201);
+    const key = expectStatus(
+      await gw.op.post('/v1/admins', { name: 'Tri Admin', email: 'tri@example.com', teams: [able, team, second] }),
+      201,
+    ).key;
+    const page = await signedIn(key, { width: 1280, height: 800 });
+    await page.goto(`/console/teams/${team}`);
+    expect(await bannerText(page)).toMatch(/Buy tokens or move some from Zenith Studio\.$/);
+    expect(await page.locator('.banner-actions a').allTextContents()).toEqual(['Buy tokens', 'Move tokens from Zenith Studio']);
+    await Promise.all([page.waitForURL(/\/tokens\/move\?to=/), page.click('.banner-actions a:has-text("Move tokens")')]);
+    expect(await page.textContent('.lead')).toContain('Zenith Studio has');
+    expect(await page.locator('select[name="toTeam"] option').allTextContents()).toEqual(['Able Atelier', 'Acme Architects']);
+    expect(await page.locator('select[name="toTeam"] option:checked').textContent()).toBe('Acme Architects');
+    await page.fill('input[name="tokens"]', '5');
+    await Promise.all([page.waitForURL(/done=moved/), page.click('button:has-text("Move tokens")')]);
+    expect(await page.textContent('.banner.ok')).toBe('5 tokens moved to Acme Architects.');
     await page.context().close();
   });
 });

@@ -331,18 +331,38 @@ describe('console: ledger and token events (R5, R15)', () => {
     expect(html).not.toMatch(/>\s*(?:admin|console|user):/); // no raw actor shown as text
   });
 
-  it('the low-balance banner of the overview has buttons to buy tokens and to move some', async () => {
-    const { a, browser } = await setup(35);
+  it('R3: the low-balance banner offers to buy tokens, and to move some here only from another team of the admin that has tokens', async () => {
+    const { a, c, browser } = await setup(35);
     const member = await newAccount(gw, 'user');
     await joinTeam(gw, a, member, { allProducts: true });
     const user = await signIn(gw, member);
     for (const product of ['revit', 'maya', 'civil-3d']) expectStatus(await user.api.post('/v1/launch', { product, team: a }), 200);
     expect(expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).alerts.lowBalance).toBe(true);
-    const html = (await browser.get(`/console/teams/${a}`)).html;
-    const banner = /<div class="banner warn banner-actions">([\s\S]*?)<\/div>/.exec(html)?.[1] ?? '';
+    const bannerOf = async (b: ConsoleBrowser) => {
+      const html = (await b.get(`/console/teams/${a}`)).html;
+      return unescapeHtml(/<div class="banner warn banner-actions">([\s\S]*?)<\/div>/.exec(html)?.[1] ?? '');
+    };
+
+    // An admin of this team alone: no other team to move tokens from (R3), so buying is all that is offered.
+    const lone = await bannerOf(await consoleSignIn(gw, (await newAdmin(gw, [a])).api.token as string));
+    expect(lone).toContain(`href="/console/teams/${a}/tokens/buy"`);
+    expect(textOf(lone)).toMatch(/launches will soon be refused\. Buy tokens\.\s*Buy tokens$/);
+    expect(lone).not.toMatch(/move/i);
+
+    // An admin of two teams, the other one empty: nothing to move either.
+    expect(await bannerOf(browser)).not.toMatch(/move/i);
+
+    // Once the other team has tokens, the banner offers moving some from it to this team.
+    expectStatus(await gw.op.post(`/v1/teams/${c}/purchases`, { tokens: 500 }), 201);
+    const banner = await bannerOf(browser);
     expect(banner).toContain(`href="/console/teams/${a}/tokens/buy"`);
-    expect(banner).toContain(`href="/console/teams/${a}/tokens/move"`);
-    expect(banner).toMatch(/Buy tokens[\s\S]*Move tokens/);
+    const cName = textOf((await browser.get(`/console/teams/${c}`)).html.match(/<h1>([^<]*)<\/h1>/)?.[1] ?? '');
+    expect(textOf(banner)).toContain(`Buy tokens or move some from ${cName}.`);
+    expect(banner).toContain(`href="/console/teams/${c}/tokens/move?to=${a}"`);
+    expect(banner).toMatch(new RegExp(`Buy tokens[\\s\\S]*Move tokens from ${cName}`));
+    // That Move page moves from the other team, this team already chosen as where the tokens go.
+    const move = (await browser.get(`/console/teams/${c}/tokens/move?to=${a}`)).html;
+    expect(move).toMatch(new RegExp(`<option value="${a}" selected="">`));
   });
 });
 

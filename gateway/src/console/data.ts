@@ -1,5 +1,6 @@
 import type { BalanceAlerts, BalanceResponse, Product, UsageRow } from '@flexgate/shared';
 import { adminNamesById } from '../db/repos/console';
+import { balancesOf } from '../db/repos/lots';
 import { findTeams } from '../db/repos/teams';
 import { peopleNames } from '../db/repos/usage';
 import { addMs, DAY_MS } from '../domain/time';
@@ -25,6 +26,30 @@ export async function namesOf(ctx: ServiceContext, teamId: string, ids: readonly
 export function adminNames(ctx: ServiceContext, actors: readonly string[]): Promise<Map<string, string>> {
   const ids = [...new Set(actors.flatMap((a) => /^(?:admin|console):(.+)$/.exec(a)?.[1] ?? []))];
   return adminNamesById(ctx.db, ids);
+}
+
+/**
+ * R3: where tokens for `teamId` can come from: the admin's other team with the most tokens
+ * available (the first by name on a tie), or null when no other team of theirs has any to move.
+ */
+export async function moveSource(
+  ctx: ServiceContext,
+  teamId: string,
+  teams: readonly { id: string; name: string }[],
+): Promise<{ id: string; name: string; available: number } | null> {
+  const others = teams.filter((t) => t.id !== teamId);
+  if (others.length === 0) return null;
+  const available = await balancesOf(
+    ctx.db,
+    others.map((t) => t.id),
+    ctx.clock.now().toISOString(),
+  );
+  let best: { id: string; name: string; available: number } | null = null;
+  for (const t of others) {
+    const n = available.get(t.id) ?? 0;
+    if (n > 0 && (best === null || n > best.available)) best = { id: t.id, name: t.name, available: n };
+  }
+  return best;
 }
 
 export const CHART_DAYS = 30;

@@ -26,7 +26,7 @@ import { MEMBERS_PAGE_DEFAULT, removeMember, setMemberProducts, teamMember, team
 import { invitationsNeverEmailed, sendInvitations } from '../services/send-invitations';
 import { usage, usageCsvExport, usageViews } from '../services/usage';
 import { findAsset } from './assets';
-import { adminNames, namesOf, productCatalog, teamNames, teamOverview } from './data';
+import { adminNames, moveSource, namesOf, productCatalog, teamNames, teamOverview } from './data';
 import { inspectEntitlement } from './inspect';
 import type { ConsoleKit } from './kit';
 import { type ConsoleSession, closeConsoleSession, csrfMatches, openConsoleSession, resolveConsoleSession } from './session';
@@ -460,10 +460,12 @@ export function consoleRoutes(
   app.get('/teams/:team', async (c) => {
     const team = c.get('team');
     const o = await teamOverview(ctx, team.id);
+    // R3: a low balance may be topped up from another team of this admin's, if one has tokens.
+    const from = o.balance.alerts.lowBalance ? await moveSource(ctx, team.id, c.get('teams')) : null;
     return render(
       c,
       <Page title="Overview" chrome={chromeOf(c, { tab: 'overview' })}>
-        <OverviewView team={team} o={o} />
+        <OverviewView team={team} o={o} moveFrom={from} />
       </Page>,
     );
   });

@@ -7,7 +7,16 @@ import { Badge, TableWrap } from './layout';
 /** Lots expiring within this many days stand out on the overview. */
 export const SOON_DAYS = 30;
 
-export const OverviewView: FC<{ team: { id: string; name: string }; o: Overview }> = ({ team, o }) => {
+/**
+ * A team's overview. `moveFrom`: the admin's other team that has tokens to move here (R3), if any;
+ * the low-balance banner offers that move, opening the Move page of that team with this one as the
+ * destination, and otherwise offers buying alone.
+ */
+export const OverviewView: FC<{ team: { id: string; name: string }; o: Overview; moveFrom: { id: string; name: string } | null }> = ({
+  team,
+  o,
+  moveFrom,
+}) => {
   const { balance: b, now } = o;
   const live = b.lots.filter((l) => !l.expired);
   const soon = live.filter((l) => l.remaining > 0 && daysUntil(l.expiresAt, now) <= SOON_DAYS);
@@ -39,15 +48,17 @@ export const OverviewView: FC<{ team: { id: string; name: string }; o: Overview 
         <div class="banner warn banner-actions">
           <p>
             The balance is below 20% of the valid tokens bought ({num(b.alerts.lowBalanceThreshold)}): launches will soon be refused. Buy
-            tokens or move some from another team.
+            tokens{moveFrom ? ` or move some from ${moveFrom.name}` : ''}.
           </p>
           <p class="banner-buttons">
             <a class="btn small primary" href={teamPath(team.id, '/tokens/buy')}>
               Buy tokens
             </a>
-            <a class="btn small" href={teamPath(team.id, '/tokens/move')}>
-              Move tokens
-            </a>
+            {moveFrom ? (
+              <a class="btn small" href={`${teamPath(moveFrom.id, '/tokens/move')}?${new URLSearchParams({ to: team.id })}`}>
+                Move tokens from {moveFrom.name}
+              </a>
+            ) : null}
           </p>
         </div>
       ) : null}
