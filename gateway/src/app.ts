@@ -91,6 +91,9 @@ export function createHttp(deps: AppDeps): {
   // invitation for an existing account (the API and the console's invitation page).
   const perIpSignin = { name: 'signin-per-ip', buckets: new TokenBuckets(deps.config.rateLimits.signinPerIp), key: peerAddress, metrics };
   const perUserLaunch = new TokenBuckets(deps.config.rateLimits.launchPerUser);
+  // Adding an existing account answers whether that Autodesk ID exists: one bucket per admin, which
+  // the API and the console's Members page both draw on.
+  const lookupPerAdmin = { name: 'lookup-per-admin', buckets: new TokenBuckets(deps.config.rateLimits.lookupPerAdmin), metrics };
   const launchLaneHandler = launchLane({
     keys: deps.keys,
     launch,
@@ -163,8 +166,7 @@ export function createHttp(deps: AppDeps): {
     };
     app.use('/v1/launch', rateLimit({ name: 'launch-per-user', buckets: perUserLaunch, key: user, metrics, launch: true }));
     // Adding an existing account answers whether that Autodesk ID exists: bounded per admin key.
-    const lookups = new TokenBuckets(deps.config.rateLimits.lookupPerAdmin);
-    app.use('/v1/teams/:team/members', rateLimit({ name: 'lookup-per-admin', buckets: lookups, key: accountLookup, metrics }));
+    app.use('/v1/teams/:team/members', rateLimit({ ...lookupPerAdmin, key: accountLookup }));
     // Each allowance is a row: it counts as a launch, so a loop of requests cannot fill the table.
     app.use('/v1/offline-allowance', rateLimit({ name: 'offline-allowance-per-user', buckets: perUserLaunch, key: user, metrics }));
   }
@@ -233,7 +235,13 @@ export function createHttp(deps: AppDeps): {
   app.route('/', auditRoutes(ctx));
   app.route('/', userRoutes(ctx, launch, metrics));
   app.route('/', offlineRoutes(ctx));
-  app.route('/console', consoleRoutes(ctx, deps.logger, { perIpSignin: deps.config.rateLimit ? perIpSignin : null }));
+  app.route(
+    '/console',
+    consoleRoutes(ctx, deps.logger, {
+      perIpSignin: deps.config.rateLimit ? perIpSignin : null,
+      lookupPerAdmin: deps.config.rateLimit ? lookupPerAdmin : null,
+    }),
+  );
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -22,7 +22,15 @@ import { explainAccess } from '../services/explain';
 import { forecastReport } from '../services/forecast';
 import { importMembers } from '../services/import';
 import { acceptInvitation, declineInvitation, invitationByToken, inviteMember, resendInvitation } from '../services/invitations';
-import { MEMBERS_PAGE_DEFAULT, removeMember, setMemberProducts, teamMember, teamMemberCounts, teamMembers } from '../services/members';
+import {
+  addMember,
+  MEMBERS_PAGE_DEFAULT,
+  removeMember,
+  setMemberProducts,
+  teamMember,
+  teamMemberCounts,
+  teamMembers,
+} from '../services/members';
 import { invitationsNeverEmailed, sendInvitations } from '../services/send-invitations';
 import { usage, usageCsvExport, usageViews } from '../services/usage';
 import { findAsset } from './assets';
@@ -40,7 +48,7 @@ import { InspectView } from './views/inspect';
 import { InvitationDone, type InvitationFacts, InvitationPage } from './views/invitation';
 import { type Chrome, Page } from './views/layout';
 import { MemberPage } from './views/member';
-import { type InviteDraft, MembersView } from './views/members';
+import { type AskDraft, type InviteDraft, MembersView } from './views/members';
 import { OverviewView } from './views/overview';
 import { SignInPage } from './views/signin';
 import { SpendView } from './views/spend';
@@ -171,6 +179,8 @@ export function consoleRoutes(
   limits: {
     /** The sign-in bucket per peer address, which the invitation page's passwords draw on too; null: limits are off. */
     perIpSignin: Pick<LimitOptions, 'name' | 'buckets' | 'metrics'> | null;
+    /** The API's per-admin bucket of existing-account look-ups (each answer tells whether an Autodesk ID exists); null: limits are off. */
+    lookupPerAdmin: Pick<LimitOptions, 'name' | 'buckets' | 'metrics'> | null;
   },
 ) {
   const app = new Hono<ConsoleEnv>();
@@ -472,7 +482,13 @@ export function consoleRoutes(
 
   const membersPage = async (
     c: C,
-    opts: { draft?: InviteDraft; error?: string; imported?: Parameters<typeof MembersView>[0]['imported']; importError?: string } = {},
+    opts: {
+      draft?: InviteDraft;
+      ask?: AskDraft;
+      error?: string;
+      imported?: Parameters<typeof MembersView>[0]['imported'];
+      importError?: string;
+    } = {},
     status: ContentfulStatusCode = 200,
   ) => {
     const team = c.get('team');
@@ -483,13 +499,20 @@ export function consoleRoutes(
     const typed = (c.req.query('q') ?? '').trim();
     const valid = memberSearch.safeParse(typed).success;
     const search = valid ? typed : '';
-    const [page, counts, catalog, defaults, unsent] = await Promise.all([
+    // After asking an existing account: the name its own account holds, read here (the query string gives only the ID).
+    const asked = c.req.query('done') === 'asked' ? autodeskId.safeParse(c.req.query('who') ?? '') : null;
+    const [page, counts, catalog, defaults, unsent, askedMember] = await Promise.all([
       teamMembers(ctx, team.id, { after, limit: MEMBERS_PAGE_DEFAULT, q: search }),
       teamMemberCounts(ctx, team.id),
       productCatalog(ctx),
       getDefaults(ctx, team.id),
       invitationsNeverEmailed(ctx, team.id),
+      asked?.success ? teamMember(ctx, team.id, asked.data) : null,
     ]);
+    const notice =
+      askedMember && askedMember.status === 'invited'
+        ? `Invitation sent to ${askedMember.name} (${askedMember.autodeskId}), who already has an Autodesk account. They are listed as invited until they accept it.`
+        : undefined;
     // A refused import is said at the top, where the page opens, not beside the form far below the list.
     const error =
       opts.error ??
@@ -497,7 +520,10 @@ export function consoleRoutes(
       (valid ? undefined : `Ignored a search that is not valid: at most ${MEMBER_SEARCH_MAX} characters, no control characters.`);
     return render(
       c,
-      <Page title="Members" chrome={chromeOf(c, { tab: 'members', ...(error ? { error, notice: null } : {}) })}>
+      <Page
+        title="Members"
+        chrome={chromeOf(c, { tab: 'members', ...(notice ? { notice } : {}), ...(error ? { error, notice: null } : {}) })}
+      >
         <MembersView
           team={team}
           csrf={csrfOf(c)}
@@ -508,6 +534,7 @@ export function consoleRoutes(
           catalog={catalog}
           defaults={defaults.products}
           {...(opts.draft ? { draft: opts.draft } : {})}
+          {...(opts.ask ? { ask: opts.ask } : {})}
           imported={opts.imported ?? null}
           unsent={{ count: unsent, idem: newIdem(), perHour: ctx.config.rateLimit ? ctx.config.rateLimits.inviteBulkPerHour : null }}
         />
@@ -542,6 +569,55 @@ export function consoleRoutes(
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
       return membersPage(c, { draft, error: `The invitation was not sent: ${e.message}` }, statusOf(e));
+    }
+  });
+
+  // R11: ask an existing account by its Autodesk ID, as POST /v1/teams/:team/members with
+  // {autodeskId} does: the same service, the same per-admin look-up bucket (each answer tells
+  // whether the ID exists), the account's own name. A refusal shows the form again as typed.
+  app.post('/teams/:team/members/existing', async (c) => {
+    const team = c.get('team');
+    const f = await form(c);
+    const ask: AskDraft = {
+      autodeskId: field(f, 'autodeskId').slice(0, 254),
+      guest: checked(f, 'guest'),
+      allProducts: checked(f, 'allProducts'),
+      products: fields(f, 'product'),
+    };
+    const refused = (message: string, status: ContentfulStatusCode) => membersPage(c, { ask, error: message }, status);
+    const id = autodeskId.safeParse(ask.autodeskId);
+    if (!id.success) return refused(`No invitation was sent: “${ask.autodeskId}” is not an Autodesk ID (an e-mail address).`, 400);
+    const admin = (c.get('session') as ConsoleSession).admin.id;
+    const wait = limits.lookupPerAdmin ? takeLimit(limits.lookupPerAdmin, admin) : 0;
+    if (wait > 0) {
+      c.header('retry-after', String(wait));
+      return refused(
+        `No invitation was sent: you looked up too many Autodesk IDs in a short time. Wait ${waitWords(wait)}, then try again.`,
+        429,
+      );
+    }
+    try {
+      const added = await addMember(ctx, {
+        by: { kind: 'admin', id: admin },
+        origin: originOfPage(c),
+        teamId: team.id,
+        autodeskId: id.data,
+        guest: ask.guest,
+        allProducts: ask.allProducts,
+        products: ask.products,
+      });
+      return c.redirect(`${teamPath(team.id, '/members')}?done=asked&who=${encodeURIComponent(added.member.autodeskId)}`, 303);
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      const retry = e.extra.retryAfterSeconds;
+      if (retry !== undefined) c.header('retry-after', String(retry));
+      const message =
+        e.code === 'not-found'
+          ? `No invitation was sent: there is no Autodesk account ${id.data}. To invite someone without one, use “Invite a member” with their name and e-mail.`
+          : e.code === 'conflict'
+            ? `No invitation was sent: ${id.data} is already a member of ${team.name} or invited to it. To remind them, use Resend in the list.`
+            : `No invitation was sent: ${e.message}`;
+      return refused(message, statusOf(e));
     }
   });
 

@@ -55,6 +55,23 @@ export interface InviteDraft {
   products: string[];
 }
 
+/** What was typed in the form that asks an existing account by its Autodesk ID. */
+export interface AskDraft {
+  autodeskId: string;
+  guest: boolean;
+  allProducts: boolean;
+  products: string[];
+}
+
+const GuestCheck: FC<{ checked: boolean }> = ({ checked }) => (
+  <label class="check">
+    <input type="checkbox" name="guest" value="1" checked={checked} />
+    <span>
+      Guest <span class="sub">(never gets the team's default products)</span>
+    </span>
+  </label>
+);
+
 export const MembersView: FC<{
   team: { id: string; name: string };
   csrf: string;
@@ -69,11 +86,14 @@ export const MembersView: FC<{
   catalog: Product[];
   defaults: string[];
   draft?: InviteDraft;
+  /** The existing-account form as typed, after a refusal. */
+  ask?: AskDraft;
   imported?: ImportResult | null;
   /** Pending members never e-mailed (an import's, R14), the send form's key, and the hourly limit (null: none). */
   unsent?: { count: number; idem: string; perHour: number | null };
-}> = ({ team, csrf, members, counts, paging, search = '', catalog, defaults, draft, imported, unsent }) => {
+}> = ({ team, csrf, members, counts, paging, search = '', catalog, defaults, draft, ask, imported, unsent }) => {
   const d = draft ?? { invite: '', guest: false, allProducts: false, products: [] };
+  const k = ask ?? { autodeskId: '', guest: false, allProducts: false, products: [] };
   const total = counts.active + counts.invited + counts.expired;
   const list = teamPath(team.id, '/members');
   /** This list's address: the search kept from page to page. */
@@ -279,17 +299,44 @@ export const MembersView: FC<{
                 autocomplete="off"
               />
             </label>
-            <label class="check">
-              <input type="checkbox" name="guest" value="1" checked={d.guest} />
-              <span>
-                Guest <span class="sub">(never gets the team's default products)</span>
-              </span>
-            </label>
+            <GuestCheck checked={d.guest} />
             <ProductPicker catalog={catalog} selected={d.products} allProducts={d.allProducts} legend="Flex products" />
             <p class="hint">The invitation must be accepted within 7 days; it can be resent after that.</p>
             <div>
               <button type="submit" class="btn primary">
                 Send invitation
+              </button>
+            </div>
+          </form>
+        </section>
+        <section class="panel" id="add-existing">
+          <h2>Add an existing account</h2>
+          <form method="post" action={teamPath(team.id, '/members/existing')} class="stack">
+            <Csrf token={csrf} />
+            <label class="field">
+              <span>Autodesk ID (the e-mail address the person signs in with)</span>
+              <input
+                type="text"
+                inputmode="email"
+                autocapitalize="none"
+                name="autodeskId"
+                required
+                maxlength={254}
+                placeholder="ada@example.com"
+                value={k.autodeskId}
+                autocomplete="off"
+                spellcheck={false}
+              />
+            </label>
+            <GuestCheck checked={k.guest} />
+            <ProductPicker catalog={catalog} selected={k.products} allProducts={k.allProducts} legend="Flex products" />
+            <p class="hint">
+              The person is listed under the name of their own account and e-mailed an invitation; they join once they accept it with their
+              password, within 7 days.
+            </p>
+            <div>
+              <button type="submit" class="btn primary">
+                Invite existing account
               </button>
             </div>
           </form>
