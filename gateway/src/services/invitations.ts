@@ -107,8 +107,11 @@ const recipientLock = (address: string) => sha256(mailboxOf(address)).charAt(0);
  * transaction's of that kind to the same mailboxes, whichever teams, admins and instances write them, so that each
  * reads the per-recipient cap with the e-mails before it committed: two teams at once would otherwise
  * both read two e-mails and both send a third. Addresses share 64 locks a kind (RECIPIENT_LOCKS),
- * taken in order, and a transaction holding one takes no other lock after it, so no two transactions
- * wait for each other in a circle (db/tx.ts `serialize`; SQLite's one writer needs none).
+ * taken in order, so two transactions taking several never wait for each other in a circle (db/tx.ts
+ * `serialize`; SQLite's one writer needs none). An invitation's rows, written under it, take the
+ * access epoch's row (migration 006): a transaction that changed access first and then asks for a
+ * recipient's lock (adding a member, then inviting) can meet one holding that lock in a deadlock,
+ * which PostgreSQL ends and `inTransaction` starts over.
  */
 export async function lockRecipients(trx: Tx, kind: 'invitation' | 'access', addresses: readonly string[] | 'all'): Promise<void> {
   const locks = addresses === 'all' ? [...RECIPIENT_LOCKS] : [...new Set(addresses.map(recipientLock))];

@@ -227,7 +227,7 @@ export async function listMembers(
     if (only.search !== undefined && only.search !== '') {
       const pattern = containsPattern(only.search);
       // Autodesk IDs are stored folded already (lower case, NFC): compared as they are. No index
-      // on names: the team's rows only are read (10,000: about 8 ms on SQLite, 20 on PostgreSQL).
+      // on names: the team's rows only are read (BENCHMARKS.md, test/bench/member-search.ts).
       mq = mq.where((eb) =>
         eb.or([
           eb(foldedName(db), 'like', sql<string>`${pattern} escape '\\'`),
