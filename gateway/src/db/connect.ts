@@ -351,10 +351,8 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
   try {
     if (path !== ':memory:') createPrivately(path);
     handle = new SQLite(path);
-    // The wait first: switching a new file to WAL takes its lock, and two processes of a cluster
-    // opening it at once would otherwise find it busy and give up at once.
     handle.pragma('busy_timeout = 10000');
-    handle.pragma('journal_mode = WAL');
+    switchToWal(handle);
     handle.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
     handle.pragma('foreign_keys = ON');
     // The member search's case rule (db/repos/members.ts): SQLite's own lower() folds ASCII only.
@@ -369,6 +367,26 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
       throw new ConfigError([`cannot open the SQLite database ${path} (${what}): ${fix}`]);
     }
     throw error;
+  }
+}
+
+/**
+ * Switching a new file to WAL reads its header, then takes the write lock to change it; SQLite's busy
+ * handler waits for a first lock only, not for that upgrade, so of several processes opening a fresh
+ * file at once (a cluster, instances) one could be refused at once. Tried again, as busy_timeout would.
+ */
+function switchToWal(handle: SQLite.Database): void {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      handle.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      const code = String((error as { code?: unknown } | null)?.code ?? '');
+      if (!code.startsWith('SQLITE_BUSY') || Date.now() > deadline) throw error;
+      // Open is synchronous; a few milliseconds, random so that the waiting processes spread out.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2 + Math.random() * 8);
+    }
   }
 }
 
