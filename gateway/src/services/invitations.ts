@@ -108,10 +108,11 @@ const recipientLock = (address: string) => sha256(mailboxOf(address)).charAt(0);
  * reads the per-recipient cap with the e-mails before it committed: two teams at once would otherwise
  * both read two e-mails and both send a third. Addresses share 64 locks a kind (RECIPIENT_LOCKS),
  * taken in order, so two transactions taking several never wait for each other in a circle (db/tx.ts
- * `serialize`; SQLite's one writer needs none). An invitation's rows, written under it, take the
- * access epoch's row (migration 006): a transaction that changed access first and then asks for a
- * recipient's lock (adding a member, then inviting) can meet one holding that lock in a deadlock,
- * which PostgreSQL ends and `inTransaction` starts over.
+ * `serialize`; SQLite's one writer needs none). Taken before the transaction's first write: an
+ * invitation's rows and a member's take the access epoch's row (migration 006), and a transaction
+ * holding that row while asking for a recipient's lock would wait in a circle with one holding the
+ * lock and asking for the row. The access e-mail's lock is the exception: every transaction that
+ * takes it has changed access already, so the row has ordered them before they reach it.
  */
 export async function lockRecipients(trx: Tx, kind: 'invitation' | 'access', addresses: readonly string[] | 'all'): Promise<void> {
   const locks = addresses === 'all' ? [...RECIPIENT_LOCKS] : [...new Set(addresses.map(recipientLock))];
@@ -213,7 +214,12 @@ export async function writeInvitations(
   return fresh.map((f) => f.inv);
 }
 
-/** A fresh invitation row and its invitation e-mail, in the caller's transaction; 429 past the recipient's cap. */
+/**
+ * A fresh invitation row and its invitation e-mail, in the caller's transaction; 429 past the
+ * recipient's cap. The caller holds the recipient's lock (`lockRecipients`), taken before its first
+ * write: every write here or before it takes the access epoch's row, which a bulk send or a resend
+ * asks for while holding recipient locks.
+ */
 export async function issueInvitation(
   ctx: ServiceContext,
   trx: Tx,
@@ -221,7 +227,6 @@ export async function issueInvitation(
   m: Invitee & { teamId: string; teamName: string },
   now: Date,
 ): Promise<NewInvitation> {
-  await lockRecipients(trx, 'invitation', [m.autodeskId]);
   const next = nextInvitationAt(await invitationsSent(trx, [m.autodeskId], now), m.autodeskId);
   if (next !== undefined) {
     const mailbox = mailboxOf(m.autodeskId);
@@ -264,6 +269,7 @@ export async function inviteMember(
   const guest = input.guest ?? false;
   const allProducts = input.allProducts ?? false;
   const invitation = await inTransaction(ctx.db, async (trx) => {
+    await lockRecipients(trx, 'invitation', [parsed.email]);
     const added = await insertMember(trx, {
       teamId: team.id,
       autodeskId: parsed.email,

@@ -108,6 +108,7 @@ export async function askExistingAccount(
   const now = ctx.clock.now();
   const nowIso = now.toISOString();
   const invitation = await inTransaction(ctx.db, async (trx) => {
+    await lockRecipients(trx, 'invitation', [input.autodeskId]);
     const added = await insertMember(trx, {
       teamId: input.teamId,
       autodeskId: input.autodeskId,
