@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, type AllowanceClaims, ID_TOKEN_TYP } from '@flexgate/shared';
 import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALLOWANCE_REFRESH_MS, allowanceFile, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
+import { ALLOWANCE_REFRESH_MS, allowanceFile, allowanceLists, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
 import { createDiskStore } from './cache';
 import { claimsFor, makeKey, sign, type TestKey } from './testing/keys';
 import type { Jwks } from './verify';
@@ -92,5 +92,28 @@ describe('allowanceStale', () => {
     expect(allowanceStale(claims, new Date(now.getTime() + ALLOWANCE_REFRESH_MS - 1000), 'autocad')).toBe(false);
     expect(allowanceStale(claims, new Date(now.getTime() + ALLOWANCE_REFRESH_MS))).toBe(true);
     expect(allowanceStale(claims, now, 'revit')).toBe(true);
+  });
+});
+
+describe('a day already paid for (`paid`)', () => {
+  const paid: AllowanceClaims = { ...claims, paid: [{ product: 'revit', team: 'team-1', until: iat + 3600 }] };
+
+  it('is read from the signed claims; an allowance without it (an older gateway) has none', async () => {
+    const verify = (jws: string) =>
+      verifyAllowance(jws, { issuer: 'flexgate', sub: 'ada@example.com', keys: keysOf({ keys: [key.jwk] }), allowRefresh: false });
+    expect((await verify(await signAllowance(key, paid))).paid).toEqual(paid.paid);
+    expect((await verify(await signAllowance(key))).paid).toEqual([]);
+    expect(await why(await signAllowance(key, { ...paid, paid: [{ product: 'revit', team: null, until: iat }] }))).toMatch(
+      /lacks required claims/,
+    );
+  });
+
+  it('lists the product until the day ends: a grant of it then asks for no new allowance, after it does', () => {
+    expect(allowanceLists(paid, 'revit', now)).toBe(true);
+    expect(allowanceStale(paid, now, 'revit')).toBe(false);
+    const ended = new Date((iat + 3600) * 1000);
+    expect(allowanceLists(paid, 'revit', ended)).toBe(false);
+    expect(allowanceStale(paid, new Date(ended.getTime() - 1000), 'revit')).toBe(false);
+    expect(allowanceStale(paid, ended, 'revit')).toBe(true);
   });
 });

@@ -16,6 +16,8 @@ const claimsSchema = z.object({
   iat: z.number().int(),
   exp: z.number().int(),
   products: z.array(z.object({ product: z.string().min(1), team: z.string().nullable() })),
+  // Signed by a gateway that lists no paid days: none.
+  paid: z.array(z.object({ product: z.string().min(1), team: z.string().min(1), until: z.number().int() })).default([]),
   launches: z.number().int().min(0),
 });
 
@@ -78,11 +80,22 @@ export async function verifyAllowance(
   return parsed.data;
 }
 
+/**
+ * Whether the allowance lists `product` at `now`: for the whole allowance, or for a day already
+ * paid for (`paid`) that has not ended yet.
+ */
+export function allowanceLists(claims: AllowanceClaims, product: string, now: Date): boolean {
+  return (
+    claims.products.some((p) => p.product === product) ||
+    (claims.paid ?? []).some((p) => p.product === product && now.getTime() < p.until * 1000)
+  );
+}
+
 /** Whether to ask the gateway for a new allowance: none, an hour old, or not listing what was just granted. */
 export function allowanceStale(claims: AllowanceClaims | null, now: Date, product?: string): boolean {
   if (!claims) return true;
   if (now.getTime() - claims.iat * 1000 >= ALLOWANCE_REFRESH_MS) return true;
-  return product !== undefined && !claims.products.some((p) => p.product === product);
+  return product !== undefined && !allowanceLists(claims, product, now);
 }
 
 interface AllowanceFile {

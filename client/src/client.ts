@@ -13,7 +13,7 @@ import {
   type SessionEndResponse,
 } from '@flexgate/shared';
 import { z } from 'zod';
-import { AllowanceRejected, allowanceKeysOf, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
+import { AllowanceRejected, allowanceKeysOf, allowanceLists, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
 import { type CachedEntitlement, createDiskStore, createEntitlementCache, type VerifiedCacheEntry } from './cache';
 import { createCopies, type RunningCopy } from './copies';
 import { createClockFloor, issuedAt } from './floor';
@@ -120,7 +120,15 @@ export interface WhoAmI {
   }[];
   provisional: ProvisionalRecord[];
   /** The offline allowance in force (verified), or null: what this machine may launch during an outage. */
-  offlineAllowance: { id: string; issuedAt: string; expiresAt: string; launches: number; products: AllowanceClaims['products'] } | null;
+  offlineAllowance: {
+    id: string;
+    issuedAt: string;
+    expiresAt: string;
+    launches: number;
+    products: AllowanceClaims['products'];
+    /** Products listed only for the day already paid for, until its session ends (`until`, an instant). */
+    paid: { product: string; team: string; until: string }[];
+  } | null;
 }
 
 export interface FlexgateClient {
@@ -466,7 +474,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
   async function afterRefusal(user: SignInRecord, product: string, result: LaunchResult): Promise<void> {
     if (result.granted || !WITHDRAWN.has(result.code)) return;
     const kept = (await allowances.get(user.autodeskId))?.claims;
-    if (!kept?.products.some((p) => p.product === product)) return;
+    if (!kept || !allowanceLists(kept, product, now())) return;
     await refreshAllowance(user, undefined, true).catch(() => {});
     if ((await allowances.get(user.autodeskId))?.claims.aid === kept.aid) await allowances.remove(user.autodeskId);
   }
@@ -725,6 +733,9 @@ export function createClient(options: ClientOptions): FlexgateClient {
             expiresAt: new Date(allowance.exp * 1000).toISOString(),
             launches: allowance.launches,
             products: allowance.products,
+            paid: (allowance.paid ?? [])
+              .filter((p) => p.until * 1000 > now().getTime())
+              .map((p) => ({ ...p, until: new Date(p.until * 1000).toISOString() })),
           };
         }
       }

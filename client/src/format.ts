@@ -81,6 +81,8 @@ export function formatWhoAmI(me: WhoAmI): string {
   if (offline) {
     const products = [...new Set(offline.products.map((p) => p.product))].join(', ') || 'no products';
     lines.push(`  offline: ${products} until ${formatInstant(offline.expiresAt)}, ${offline.launches} provisional launches at most`);
+    for (const p of offline.paid)
+      lines.push(`  offline: ${p.product} until ${formatInstant(p.until)}, the end of the day already paid for`);
   }
   return lines.join('\n');
 }

@@ -108,6 +108,49 @@ describe('decideProvisional: only what the allowance grants', () => {
   });
 });
 
+describe('decideProvisional: a day already paid for (`paid`), until its session ends', () => {
+  // Civil 3D: team-1 cannot pay another day, but the day of its open session is paid until 6 hours from now.
+  const untilMs = now.getTime() + 6 * HOUR;
+  const paid: AllowanceClaims = { ...allowance, paid: [{ product: 'civil-3d', team: 'team-1', until: sec(untilMs) }] };
+  const decidePaid = (input: Partial<ProvisionalInput>) => decide({ allowance: paid, product: 'civil-3d', ...input });
+
+  it('grants it before the session ends, through its team, for 4 hours cut at the end', () => {
+    expect(decidePaid({})).toMatchObject({ kind: 'grant', record: { team: 'team-1', expiresAt: at(4 * HOUR).toISOString() } });
+    expect(decidePaid({ now: at(5 * HOUR) })).toMatchObject({ kind: 'grant', record: { expiresAt: new Date(untilMs).toISOString() } });
+    expect(decidePaid({ team: 'team-2' })).toMatchObject({ kind: 'refuse', reason: /not allowed offline through team team-2/ });
+  });
+
+  it('nothing from its end, records deleted or not; an edited record is cut at it too', () => {
+    for (const ms of [6 * HOUR, 6 * HOUR + 1, 10 * HOUR]) {
+      expect(decidePaid({ now: at(ms) }), `${ms}`).toMatchObject({ kind: 'refuse', reason: /already paid for ended at/ });
+    }
+    const first = decidePaid({});
+    if (first.kind !== 'grant') throw new Error('expected a grant');
+    const edited = { ...first.record, expiresAt: '2100-01-01T00:00:00.000Z' };
+    expect(decidePaid({ records: [edited], now: at(HOUR) })).toMatchObject({
+      kind: 'reuse',
+      record: { expiresAt: new Date(untilMs).toISOString() },
+    });
+    expect(decidePaid({ records: [edited], now: at(6 * HOUR) })).toMatchObject({ kind: 'refuse' });
+  });
+
+  it('never past the allowance either, and an allowance without `paid` (an older gateway) lists no paid day', () => {
+    const late: AllowanceClaims = { ...paid, paid: [{ product: 'civil-3d', team: 'team-1', until: allowance.exp + 3600 }] };
+    expect(decide({ allowance: late, product: 'civil-3d', now: at(21 * HOUR) })).toMatchObject({
+      kind: 'grant',
+      record: { expiresAt: new Date(allowance.exp * 1000).toISOString() },
+    });
+    expect(reason({ product: 'civil-3d' })).toMatch(/civil-3d is not in the offline allowance/);
+  });
+
+  it('a product listed for the whole allowance through another team still launches there after the day ends', () => {
+    const both: AllowanceClaims = { ...allowance, paid: [{ product: 'autocad', team: 'team-2', until: sec(untilMs) }] };
+    expect(decide({ allowance: both, team: 'team-2', now: at(HOUR) })).toMatchObject({ kind: 'grant', record: { team: 'team-2' } });
+    expect(decide({ allowance: both, team: 'team-2', now: at(7 * HOUR) })).toMatchObject({ kind: 'refuse' });
+    expect(decide({ allowance: both, now: at(7 * HOUR) })).toMatchObject({ kind: 'grant', record: { team: 'team-1' } });
+  });
+});
+
 describe('slotOf', () => {
   it('reads the slot of an id under its allowance only', () => {
     expect(slotOf('alw_abc.0', 'alw_abc')).toBe(0);

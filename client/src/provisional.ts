@@ -57,7 +57,8 @@ export function slotOf(id: string, aid: string): number | null {
 
 /**
  * The whole offline policy in one pure function (client/NOTES.md, "Provisional launches"): only
- * what the gateway's allowance grants (a product it lists, before its `exp`, in one of its slots).
+ * what the gateway's allowance grants (a product it lists, before its `exp` or, for a day already
+ * paid for, before that day's end; in one of its slots).
  * Files the user deletes can only give back a slot id already used, which the gateway charges
  * once; nothing here outlives the allowance.
  */
@@ -72,8 +73,14 @@ export function decideProvisional(input: ProvisionalInput, policy: ProvisionalPo
     return refuse(`The offline allowance ended at ${new Date(expMs).toISOString()}; connect to the gateway to launch again.`);
   }
   if (now < a.iat * 1000 - input.skewMs) return refuse('The clock is earlier than the offline allowance was issued: check the date.');
-  const listed = a.products.filter((p) => p.product === input.product);
-  if (listed.length === 0) return refuse(`${input.product} is not in the offline allowance the gateway issued.`);
+  const all = entriesOf(a, input.product);
+  if (all.length === 0) return refuse(`${input.product} is not in the offline allowance the gateway issued.`);
+  // A day already paid for is listed only until its session ends: past it, another day must be paid.
+  const listed = all.filter((e) => now < e.endMs);
+  if (listed.length === 0) {
+    const ended = new Date(Math.max(...all.map((e) => e.endMs))).toISOString();
+    return refuse(`The day of ${input.product} already paid for ended at ${ended}; connect to the gateway to launch it again.`);
+  }
   // A subscription or trial (team null) covers any team; otherwise the team must be one listed.
   const entry =
     input.team === undefined
@@ -92,9 +99,12 @@ export function decideProvisional(input: ProvisionalInput, policy: ProvisionalPo
   const running = input.records.find(
     (r) => r.product === input.product && (team === undefined || r.team === team) && now < Date.parse(r.expiresAt),
   );
-  // The file is the user's to edit: it never runs past the allowance whatever it says.
+  // The file is the user's to edit: it never runs past the allowance (or the day paid for) whatever it says.
   if (running)
-    return { kind: 'reuse', record: { ...running, expiresAt: new Date(Math.min(Date.parse(running.expiresAt), expMs)).toISOString() } };
+    return {
+      kind: 'reuse',
+      record: { ...running, expiresAt: new Date(Math.min(Date.parse(running.expiresAt), entry.endMs)).toISOString() },
+    };
 
   const used = new Set(input.records.map((r) => slotOf(r.id, a.aid)).filter((n) => n !== null));
   let slot = 0;
@@ -109,11 +119,23 @@ export function decideProvisional(input: ProvisionalInput, policy: ProvisionalPo
     autodeskId: input.autodeskId,
     product: input.product,
     launchedAt: new Date(launchedAt).toISOString(),
-    expiresAt: new Date(Math.min(now + policy.durationMs, expMs)).toISOString(),
+    expiresAt: new Date(Math.min(now + policy.durationMs, entry.endMs)).toISOString(),
   };
   if (team !== undefined) record.team = team;
   if (input.machine !== undefined) record.machine = input.machine;
   return { kind: 'grant', record };
+}
+
+/**
+ * What the allowance lists for `product`, each with when it ends: the allowance's `exp`, or for a
+ * day already paid for (`paid`) its session's end if that comes first.
+ */
+function entriesOf(a: AllowanceClaims, product: string): { team: string | null; endMs: number }[] {
+  const expMs = a.exp * 1000;
+  return [
+    ...a.products.filter((p) => p.product === product).map((p) => ({ team: p.team, endMs: expMs })),
+    ...(a.paid ?? []).filter((p) => p.product === product).map((p) => ({ team: p.team, endMs: Math.min(p.until * 1000, expMs) })),
+  ];
 }
 
 const DIR = 'provisional';

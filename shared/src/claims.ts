@@ -58,6 +58,18 @@ export interface AllowanceProduct {
   team: string | null;
 }
 
+/**
+ * A product whose day is already paid (its usage session is open, R7) through a team that cannot
+ * pay another: a relaunch costs nothing until the session ends, and offline too, never past `until`
+ * (NumericDate: the session's end). Apart from `products` so a client that does not know the bound
+ * does not mistake it for a product it may launch all through the allowance.
+ */
+export interface AllowancePaidDay {
+  product: string;
+  team: string;
+  until: number;
+}
+
 export interface AllowanceClaims {
   iss: string;
   aud: string;
@@ -68,5 +80,7 @@ export interface AllowanceClaims {
   /** At most 24 hours after `iat`: no provisional launch runs past it. */
   exp: number;
   products: AllowanceProduct[];
+  /** Absent from allowances signed by a gateway that did not list paid days. */
+  paid?: AllowancePaidDay[];
   launches: number;
 }

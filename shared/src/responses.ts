@@ -260,6 +260,9 @@ export const offlineAllowanceResponse = z.object({
   expiresAt: instant,
   launches: z.number().int(),
   products: z.array(z.object({ product: z.string(), team: z.string().nullable() })),
+  paid: z
+    .array(z.object({ product: z.string(), team: z.string(), until: instant }))
+    .describe('Products whose day is already paid (an open usage session) through a team that cannot pay another: until the session ends'),
 });
 
 export const healthResponse = z.object({ ok: z.literal(true), engine: z.enum(['sqlite', 'postgres']) });

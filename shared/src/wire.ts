@@ -74,6 +74,8 @@ export interface OfflineAllowanceResponse {
   expiresAt: string;
   launches: number;
   products: { product: string; team: string | null }[];
+  /** Products listed for the day already paid for, until its session's end (`until`, an instant). */
+  paid: { product: string; team: string; until: string }[];
 }
 
 /** `POST /v1/launch` with `dryRun: true`: what the launch would do now; nothing is written. */

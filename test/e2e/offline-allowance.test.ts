@@ -10,7 +10,18 @@ import { createClient, createKeyStore, createVerifier, EntitlementRejected } fro
 import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, KEY_SET_PATH, ROOT_KEY_PATH } from '@flexgate/shared';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acceptInvitationOf, joinTeam, newAccount, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
+import {
+  acceptInvitationOf,
+  buy,
+  joinTeam,
+  newAccount,
+  newMember,
+  newTeam,
+  seedCatalog,
+  setClock,
+  signIn,
+  type TestUser,
+} from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
 import { trustOf } from '../harness/trust';
@@ -204,6 +215,88 @@ describe('POST /v1/offline-allowance', () => {
     for (let i = 0; i < 3; i++) expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);
     expect(expectStatus(await gw.op.get(`/v1/teams/${team}/balance`), 200).balance).toBe(20);
     expect(expectStatus(await gw.op.get(`/v1/teams/${team}/ledger`), 200).map((e: { kind: string }) => e.kind)).toEqual(['purchase']);
+  });
+});
+
+describe('a day already paid for (R7), through a team that cannot pay another', () => {
+  const MINUTE = 60_000;
+  let inst: TestGateway;
+  beforeAll(async () => {
+    // An instance of its own on the same database: its clock moves by the day.
+    inst = await startTestGateway({}, gw);
+  });
+  afterAll(async () => inst?.close());
+
+  /** A member of a team of 10 tokens with AutoCAD (7), signed in on the instance; its day launched at `t0`. */
+  async function paidDay(t0: number) {
+    await setClock(inst, new Date(t0));
+    const team = await newTeam(inst, 10);
+    const account = await newAccount(inst);
+    await joinTeam(inst, team, account, { products: ['autocad'] });
+    const user = await signIn(inst, account);
+    const day = expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect(day).toMatchObject({ charged: 7, balance: 3 });
+    return { team, user, session: day.session as { id: string; endsAt: string } };
+  }
+  const allowanceAt = async (user: { api: TestUser['api'] }, at: number) => {
+    await setClock(inst, new Date(at));
+    return expectStatus(await user.api.post('/v1/offline-allowance', {}), 201);
+  };
+
+  it('is listed under `paid` until the session ends, once no close can refund it; never while one can', async () => {
+    const t0 = Date.now() + 10 * 24 * HOUR;
+    const { team, user, session } = await paidDay(t0);
+    // Within the free 5 minutes a close may still refund the day (R7a): nothing was paid yet.
+    expect(await allowanceAt(user, t0 + MINUTE)).toMatchObject({ products: [], paid: [] });
+    // After them the day is paid, settled or not: listed until the session's end, in whole seconds as signed.
+    const body = await allowanceAt(user, t0 + 6 * MINUTE);
+    const until = Math.floor(Date.parse(session.endsAt) / 1000);
+    expect(body).toMatchObject({ products: [], paid: [{ product: 'autocad', team, until: new Date(until * 1000).toISOString() }] });
+    const { payload } = await verified(body.allowance);
+    expect(payload.products).toEqual([]);
+    expect(payload.paid).toEqual([{ product: 'autocad', team, until }]);
+    // Settled by a relaunch: the same. Over (its 24 hours): nothing, 3 tokens paying no day.
+    expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }), 200);
+    expect((await allowanceAt(user, t0 + HOUR)).paid).toEqual(body.paid);
+    expect(await allowanceAt(user, until * 1000 + 1000)).toMatchObject({ products: [], paid: [] });
+    expect(expectStatus(await inst.op.get(`/v1/teams/${team}/balance`), 200).balance).toBe(3);
+  });
+
+  it('a team that can pay lists it under `products` as before; only the one that cannot, under `paid`', async () => {
+    const t0 = Date.now() + 20 * 24 * HOUR;
+    const { team, user, session } = await paidDay(t0);
+    const rich = await newTeam(inst, 100);
+    await joinTeam(inst, rich, user, { products: ['autocad'] });
+    const body = await allowanceAt(user, t0 + 10 * MINUTE);
+    expect(body.products).toEqual([{ product: 'autocad', team: rich }]);
+    expect(body.paid).toEqual([
+      { product: 'autocad', team, until: new Date(Math.floor(Date.parse(session.endsAt) / 1000) * 1000).toISOString() },
+    ]);
+  });
+
+  it('a launch reported under it joins the day paid for (charged 0); one dated after the session ended is refused, tokens or not', async () => {
+    const t0 = Date.now() + 30 * 24 * HOUR;
+    const { team, user, session } = await paidDay(t0);
+    const body = await allowanceAt(user, t0 + 2 * HOUR);
+    const endsAt = Date.parse(body.paid[0].until);
+    const report = (slot: number, launchedAt: number) =>
+      user.api.post(
+        '/v1/launch',
+        { product: 'autocad', team, provisional: { id: `${body.id}.${slot}`, launchedAt: new Date(launchedAt).toISOString() } },
+        { 'idempotency-key': `provisional-${body.id}.${slot}` },
+      );
+    await setClock(inst, new Date(endsAt + 2 * HOUR));
+    expect(expectStatus(await report(0, endsAt - MINUTE), 200)).toMatchObject({ charged: 0, session: { id: session.id } });
+    // The balance topped up since: a day could be paid now, but the allowance did not grant one.
+    await buy(inst, team, 50);
+    const late = await report(1, endsAt + MINUTE);
+    expect(late.status).toBe(403);
+    expect(late.body).toMatchObject({ code: 'offline-not-allowed', detail: expect.stringMatching(/only for the day already paid for/) });
+    const charges = (expectStatus(await inst.op.get(`/v1/teams/${team}/ledger`), 200) as { kind: string; sessionId: string }[]).filter(
+      (e) => e.kind === 'charge',
+    );
+    expect(charges.map((e) => e.sessionId)).toEqual([session.id]);
+    expect(expectStatus(await inst.op.get(`/v1/teams/${team}/balance`), 200).balance).toBe(53);
   });
 });
 

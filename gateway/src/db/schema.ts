@@ -83,7 +83,10 @@ export interface SigninFailuresTable {
   retry_at: string | null;
 }
 
-/** An offline allowance as issued (migration 014); `products` is its JSON list of {product, team}. */
+/**
+ * An offline allowance as issued (migration 014); `products` is its JSON list of {product, team},
+ * with `until` on those listed for a day already paid for (the claim `paid`).
+ */
 export interface OfflineAllowancesTable {
   id: string;
   autodesk_id: string;

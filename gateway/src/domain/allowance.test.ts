@@ -4,6 +4,7 @@ import {
   allowanceProducts,
   type IssuedAllowance,
   judgeReport,
+  paidDays,
   parseProvisionalId,
   type ReportedLaunch,
 } from './allowance';
@@ -66,6 +67,40 @@ describe('allowanceProducts', () => {
   });
 });
 
+describe('paidDays', () => {
+  const until = new Date('2026-03-16T09:00:00Z');
+  const balances: Record<string, number> = { rich: 100, poor: 3, poorer: 0 };
+  const balanceOf = (t: string) => balances[t] ?? 0;
+
+  it('R7: a product whose day is paid, through each team that grants it but cannot pay another, until the day ends', () => {
+    const paid = paidDays(
+      [
+        { key: 'autocad', dailyRate: 7, via: ['flex'], teams: ['rich', 'poor', 'poorer'] },
+        { key: 'revit', dailyRate: 10, via: ['flex'], teams: ['poor'] },
+      ],
+      balanceOf,
+      (product) => (product === 'autocad' ? until : null),
+    );
+    // The rich team is in `products` (allowanceProducts); Revit has no day paid.
+    expect(paid).toEqual([
+      { product: 'autocad', team: 'poor', until },
+      { product: 'autocad', team: 'poorer', until },
+    ]);
+  });
+
+  it('nothing for a licensed product (listed for the whole allowance), nor when every team can pay, nor without a paid day', () => {
+    const asked: string[] = [];
+    const paidUntil = (product: string) => {
+      asked.push(product);
+      return until;
+    };
+    expect(paidDays([{ key: 'maya', dailyRate: 9, via: ['subscription', 'flex'], teams: ['poor'] }], balanceOf, paidUntil)).toEqual([]);
+    expect(paidDays([{ key: 'autocad', dailyRate: 7, via: ['flex'], teams: ['rich'] }], balanceOf, paidUntil)).toEqual([]);
+    expect(asked).toEqual([]);
+    expect(paidDays([{ key: 'autocad', dailyRate: 7, via: ['flex'], teams: ['poor'] }], balanceOf, () => null)).toEqual([]);
+  });
+});
+
 describe('parseProvisionalId', () => {
   it('reads ALLOWANCE.SLOT and nothing else', () => {
     expect(parseProvisionalId('alw_abc.0')).toEqual({ allowanceId: 'alw_abc', slot: 0 });
@@ -98,6 +133,23 @@ describe('judgeReport: a provisional launch is charged only under an allowance t
   it('refuses a product it does not list, or another team than the one listed', () => {
     expect(judge({ product: 'revit' })).toMatch(/does not list revit/);
     expect(judge({ team: 'team-2' })).toMatch(/for another team/);
+  });
+
+  it('R7: accepts a launch under a day already paid for only before that day ends, whatever else the allowance lists', () => {
+    const until = new Date(issuedAt.getTime() + 5 * HOUR).toISOString();
+    const paid: IssuedAllowance = { ...allowance, products: [...allowance.products, { product: 'revit', team: 'team-2', until }] };
+    const at = (ms: number) => new Date(issuedAt.getTime() + ms);
+    expect(judge({ product: 'revit', team: 'team-2', launchedAt: at(5 * HOUR - 1000) }, paid)).toBe('accepted');
+    expect(judge({ product: 'revit', launchedAt: at(HOUR) }, paid)).toBe('accepted');
+    for (const team of ['team-2', undefined]) {
+      expect(judge({ product: 'revit', team, launchedAt: at(5 * HOUR) }, paid)).toMatch(/only for the day already paid for, until/);
+      expect(judge({ product: 'revit', team, launchedAt: at(20 * HOUR) }, paid)).toMatch(/dated after it/);
+    }
+    expect(judge({ product: 'revit', team: 'team-1', launchedAt: at(HOUR) }, paid)).toMatch(/for another team/);
+    // AutoCAD listed for the whole allowance through team-1 and for a paid day through team-2: the team decides.
+    const both: IssuedAllowance = { ...allowance, products: [...allowance.products, { product: 'autocad', team: 'team-2', until }] };
+    expect(judge({ team: 'team-1', launchedAt: at(20 * HOUR) }, both)).toBe('accepted');
+    expect(judge({ team: 'team-2', launchedAt: at(20 * HOUR) }, both)).toMatch(/only for the day already paid for/);
   });
 
   it('refuses a launch dated before the allowance or at its end and after', () => {

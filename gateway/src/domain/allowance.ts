@@ -4,6 +4,14 @@ import { HOUR_MS } from './time';
 /** Flex lets a user work offline for at most a day after the last contact; no setting goes past it. */
 export const MAX_OFFLINE_HOURS = 24;
 
+/**
+ * One product an allowance lists, as the gateway keeps it: `until` (an instant) when it is listed
+ * for a day already paid for (the claim `paid`), which ends then; absent for the claim `products`.
+ */
+export interface IssuedProduct extends AllowanceProduct {
+  until?: string;
+}
+
 /** What the gateway issued: the row it keeps, and the claims it signed. */
 export interface IssuedAllowance {
   id: string;
@@ -11,7 +19,7 @@ export interface IssuedAllowance {
   issuedAt: string;
   expiresAt: string;
   launches: number;
-  products: readonly AllowanceProduct[];
+  products: readonly IssuedProduct[];
 }
 
 /** When an allowance issued at `issuedAt` ends; null when the operator turned offline use off (0 hours). */
@@ -41,6 +49,34 @@ export function allowanceProducts(installable: readonly Installable[], balanceOf
       continue;
     }
     for (const team of p.teams) if (balanceOf(team) >= p.dailyRate) out.push({ product: p.key, team });
+  }
+  return out;
+}
+
+/** A product listed for a day already paid for, through a team, until that day's session ends. */
+export interface PaidDay {
+  product: string;
+  team: string;
+  until: Date;
+}
+
+/**
+ * R7 offline: the products whose day is already paid (`paidUntil`: the end of the open session of
+ * that product, null for none or one a close may still refund) through each team that grants them
+ * but cannot pay another day. A relaunch through such a team costs nothing until the session ends,
+ * whichever team paid; listed only until then, since past it the launch needs a day nobody can pay.
+ */
+export function paidDays(
+  installable: readonly Installable[],
+  balanceOf: (team: string) => number,
+  paidUntil: (product: string) => Date | null,
+): PaidDay[] {
+  const out: PaidDay[] = [];
+  for (const p of installable) {
+    if (p.via.includes('subscription') || p.via.includes('trial')) continue;
+    const poor = p.teams.filter((team) => balanceOf(team) < p.dailyRate);
+    const until = poor.length > 0 ? paidUntil(p.key) : null;
+    if (until) for (const team of poor) out.push({ product: p.key, team, until });
   }
   return out;
 }
@@ -79,13 +115,22 @@ export function judgeReport(report: ReportedLaunch, allowance: IssuedAllowance |
   }
   const listed = allowance.products.filter((p) => p.product === report.product);
   if (listed.length === 0) return refuse(`The offline allowance ${allowance.id} does not list ${report.product}.`);
-  if (report.team !== undefined && !listed.some((p) => p.team === null || p.team === report.team)) {
-    return refuse(`The offline allowance ${allowance.id} lists ${report.product} for another team.`);
-  }
+  const forTeam = report.team === undefined ? listed : listed.filter((p) => p.team === null || p.team === report.team);
+  if (forTeam.length === 0) return refuse(`The offline allowance ${allowance.id} lists ${report.product} for another team.`);
   const at = report.launchedAt.getTime();
   if (at < Date.parse(allowance.issuedAt) || at >= Date.parse(allowance.expiresAt)) {
     return refuse(
       `The provisional launch ${report.provisionalId} is dated outside its offline allowance (${allowance.issuedAt} to ${allowance.expiresAt}).`,
+    );
+  }
+  // A day already paid for was listed only until its session's end: a launch after it was the client's own.
+  if (!forTeam.some((p) => p.until === undefined || at < Date.parse(p.until))) {
+    const until = forTeam
+      .map((p) => p.until ?? '')
+      .sort()
+      .at(-1);
+    return refuse(
+      `The offline allowance ${allowance.id} lists ${report.product} only for the day already paid for, until ${until}; ${report.provisionalId} is dated after it.`,
     );
   }
   return { accepted: true };

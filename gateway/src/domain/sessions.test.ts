@@ -8,6 +8,7 @@ import {
   machinesOf,
   needsSettling,
   openingLease,
+  paidUntil,
   refundAllowed,
   runningMachines,
   sessionWindow,
@@ -63,6 +64,29 @@ describe('R7a leases', () => {
     expect(needsSettling(fresh, new Date('2026-06-01T08:05:01Z'))).toBe(true);
     expect(needsSettling({ ...fresh, settledAt: '2026-06-01T08:06:00Z' }, new Date('2026-06-01T09:00:00Z'))).toBe(false);
     expect(needsSettling({ ...fresh, endedAt: '2026-06-01T08:01:00Z' }, new Date('2026-06-01T09:00:00Z'))).toBe(false);
+  });
+});
+
+describe('R7/R7a: until when a day is paid for (the offline allowance lists it until then)', () => {
+  const start = '2026-06-01T08:00:00.000Z';
+  const s = { startsAt: start, endsAt: '2026-06-02T08:00:00.000Z', endedAt: null, settledAt: null };
+  const at = (iso: string) => new Date(iso);
+
+  it('not while a close may still refund it: within the free 5 minutes of a session not settled', () => {
+    expect(paidUntil(s, at('2026-06-01T08:00:00Z'))).toBeNull();
+    expect(paidUntil(s, at('2026-06-01T08:05:00Z'))).toBeNull();
+  });
+
+  it('to the session’s end once no close can refund it: its free window over, or settled', () => {
+    expect(paidUntil(s, at('2026-06-01T08:05:01Z'))).toEqual(at(s.endsAt));
+    expect(paidUntil({ ...s, settledAt: '2026-06-01T08:01:00Z' }, at('2026-06-01T08:02:00Z'))).toEqual(at(s.endsAt));
+    // R7b: an end moved later by idle time is the end.
+    expect(paidUntil({ ...s, endsAt: '2026-06-02T09:00:00.000Z' }, at('2026-06-02T08:30:00Z'))).toEqual(at('2026-06-02T09:00:00Z'));
+  });
+
+  it('never for a session that is void (refunded) or over', () => {
+    expect(paidUntil({ ...s, endedAt: '2026-06-01T08:02:00Z' }, at('2026-06-01T09:00:00Z'))).toBeNull();
+    expect(paidUntil({ ...s, settledAt: start }, at(s.endsAt))).toBeNull();
   });
 });
 

@@ -86,6 +86,17 @@ export function needsSettling(s: LeaseState, now: Date): boolean {
   return s.settledAt === null && s.endedAt === null && !isFreeClose(s, now);
 }
 
+/**
+ * Until when the day of session `s` is paid beyond recall at `now`: its end, once no close can
+ * refund it any more (settled, or its free 5 minutes over: R7a). Null while a close may still
+ * refund it, and for a session that is void or over.
+ */
+export function paidUntil(s: SessionState & { settledAt: string | null }, now: Date): Date | null {
+  if (!isOpen(s, now)) return null;
+  if (s.settledAt === null && isFreeClose(s, now)) return null;
+  return new Date(s.endsAt);
+}
+
 /** What the gateway knows of one machine of a session (table `session_machines`). */
 export interface MachineState {
   machine: string;

@@ -1,13 +1,14 @@
 import type { OfflineAllowanceResponse } from '@flexgate/shared';
 import { dropAllowancesEndedBefore, findAllowance, insertAllowance } from '../db/repos/allowances';
 import { balancesOf } from '../db/repos/lots';
-import { findProvisional } from '../db/repos/sessions';
-import { allowanceExpiry, allowanceProducts, judgeReport, parseProvisionalId, type ReportedLaunch } from '../domain/allowance';
+import { findProvisional, sessionRowsOf, sessionStateOf } from '../db/repos/sessions';
+import { allowanceExpiry, allowanceProducts, judgeReport, paidDays, parseProvisionalId, type ReportedLaunch } from '../domain/allowance';
 import { conflict, DomainError } from '../domain/errors';
+import { paidUntil } from '../domain/sessions';
 import { DAY_MS } from '../domain/time';
 import { newId } from '../lib/ids';
 import type { ServiceContext } from './context';
-import { myProducts } from './downloads';
+import { type InstallableProduct, myProducts } from './downloads';
 
 /** Past this, no report can name an allowance (a report comes at most 28 hours after its launch). */
 const KEPT_AFTER_EXPIRY_MS = 2 * DAY_MS;
@@ -16,9 +17,10 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /**
  * POST /v1/offline-allowance: what this user's client may grant on its own during an outage. The
- * products a launch would be granted now, until at most 24 hours from now, in a bounded number of
- * slots; signed, and kept so that a reported provisional launch can be checked against it. Not
- * charged: each provisional launch is, once, when it is reported.
+ * products a launch would be granted now, until at most 24 hours from now (those whose day is
+ * already paid, only until their session ends), in a bounded number of slots; signed, and kept so
+ * that a reported provisional launch can be checked against it. Not charged: each provisional
+ * launch is, once, when it is reported.
  */
 export async function issueAllowance(
   ctx: ServiceContext,
@@ -36,7 +38,15 @@ export async function issueAllowance(
     installable.flatMap((p) => p.teams),
     now.toISOString(),
   );
-  const products = allowanceProducts(installable, (team) => balances.get(team) ?? 0);
+  const balanceOf = (team: string) => balances.get(team) ?? 0;
+  const products = allowanceProducts(installable, balanceOf);
+  const paidEnds = await paidUntilOf(ctx, autodeskId, installable, balanceOf, now);
+  // Whole seconds, as signed (a session's end may carry milliseconds): never later than the session.
+  const paid = paidDays(installable, balanceOf, (product) => paidEnds.get(product) ?? null).map((d) => ({
+    product: d.product,
+    team: d.team,
+    until: new Date(seconds(d.until.getTime()) * 1000).toISOString(),
+  }));
   const allowance = {
     id: newId('alw'),
     autodeskId,
@@ -44,6 +54,7 @@ export async function issueAllowance(
     expiresAt: expiry.toISOString(),
     launches: ctx.config.offlineLaunches,
     products,
+    paid,
   };
   const jws = await ctx.keys.signAllowance({
     sub: autodeskId,
@@ -51,11 +62,44 @@ export async function issueAllowance(
     iat: seconds(issuedMs),
     exp: seconds(expiry.getTime()),
     products,
+    paid: paid.map((d) => ({ ...d, until: seconds(Date.parse(d.until)) })),
     launches: allowance.launches,
   });
   await dropAllowancesEndedBefore(ctx.db, autodeskId, new Date(now.getTime() - KEPT_AFTER_EXPIRY_MS).toISOString());
-  await insertAllowance(ctx.db, { ...allowance, machine: machine ?? null });
+  // One list in the row: a paid day is told from the rest by its `until`.
+  await insertAllowance(ctx.db, { ...allowance, products: [...products, ...paid], machine: machine ?? null });
   return { allowance: jws, ...allowance };
+}
+
+/**
+ * Until when each Flex product's open session is paid for (domain/sessions.ts `paidUntil`), read
+ * only for products some team of the user's cannot pay a day of: for the others it changes nothing.
+ */
+async function paidUntilOf(
+  ctx: ServiceContext,
+  autodeskId: string,
+  installable: readonly InstallableProduct[],
+  balanceOf: (team: string) => number,
+  now: Date,
+): Promise<Map<string, Date>> {
+  const out = new Map<string, Date>();
+  const wanted = installable.filter((p) => p.teams.some((team) => balanceOf(team) < p.dailyRate)).map((p) => p.key);
+  if (wanted.length === 0) return out;
+  const nowIso = now.toISOString();
+  const rows = await sessionRowsOf(
+    ctx.db,
+    wanted.map((product) => ({ autodeskId, product })),
+    nowIso,
+  );
+  for (const product of wanted) {
+    const s = sessionStateOf(
+      rows.filter((r) => r.product_key === product),
+      nowIso,
+    ).open;
+    const until = s && paidUntil({ startsAt: s.starts_at, endsAt: s.ends_at, endedAt: s.ended_at, settledAt: s.settled_at }, now);
+    if (until) out.set(product, until);
+  }
+  return out;
 }
 
 /**

@@ -1,6 +1,5 @@
-import type { AllowanceProduct } from '@flexgate/shared';
 import type { Kysely } from 'kysely';
-import type { IssuedAllowance } from '../../domain/allowance';
+import type { IssuedAllowance, IssuedProduct } from '../../domain/allowance';
 import type { DB } from '../schema';
 
 export async function insertAllowance(db: Kysely<DB>, a: IssuedAllowance & { machine: string | null }): Promise<void> {
@@ -27,7 +26,7 @@ export async function findAllowance(db: Kysely<DB>, id: string): Promise<IssuedA
     issuedAt: row.issued_at,
     expiresAt: row.expires_at,
     launches: Number(row.launches),
-    products: JSON.parse(row.products) as AllowanceProduct[],
+    products: JSON.parse(row.products) as IssuedProduct[],
   };
 }
 
