@@ -1,4 +1,4 @@
-import { type AddMemberResponse, type MemberView, mailboxOf, searchFold } from '@flexgate/shared';
+import { type AddMemberResponse, type MemberView, mailboxOf, type Product, searchFold } from '@flexgate/shared';
 import { findAccount } from '../db/repos/accounts';
 import { listProductKeys, listProducts } from '../db/repos/catalog';
 import { openInvitations, supersedeInvitations } from '../db/repos/invitations';
@@ -43,22 +43,22 @@ export async function requireProducts(ctx: ServiceContext, products: readonly st
 export const ACCESS_MAILS_PER_RECIPIENT_PER_DAY = 5;
 
 /**
- * R14: an individual assignment or product change e-mails the member the Flex products they may
- * now use (own selection ∪ defaults, R12/R13), in the transaction of the change.
+ * R14: an individual assignment or access change e-mails the member the Flex products they may
+ * now use (`keys`: own selection ∪ defaults, R12/R13), in the transaction of the change.
  */
-async function notifyAccess(trx: Tx, teamName: string, teamId: string, m: MemberRow, nowIso: string): Promise<void> {
+async function notifyAccess(
+  trx: Tx,
+  teamName: string,
+  m: MemberRow,
+  access: { catalog: readonly Product[]; keys: readonly string[] },
+  nowIso: string,
+): Promise<void> {
   const since = addMs(new Date(nowIso), -DAY_MS).toISOString();
   // Two teams changing one person's products at once: each counts the other's e-mail.
   await lockRecipients(trx, 'access', [m.autodeskId]);
   const recent = await recentMailsTo(trx, [m.autodeskId], 'access', since, ACCESS_MAILS_PER_RECIPIENT_PER_DAY);
   if ((recent.get(mailboxOf(m.autodeskId))?.length ?? 0) >= ACCESS_MAILS_PER_RECIPIENT_PER_DAY) return;
-  const [catalog, defaults] = await Promise.all([listProducts(trx), teamDefaults(trx, teamId)]);
-  const keys = flexProducts(
-    m,
-    defaults,
-    catalog.map((p) => p.key),
-  );
-  const names = catalog.filter((p) => keys.includes(p.key)).map((p) => p.name);
+  const names = access.catalog.filter((p) => access.keys.includes(p.key)).map((p) => p.name);
   await enqueueMail(trx, [accessMail({ to: m.autodeskId, name: m.name, teamName, products: names, allProducts: m.allProducts })], nowIso);
 }
 
@@ -215,6 +215,67 @@ function view(
 }
 
 /**
+ * One kind of change to a member's access (R12 selection), for `changeAccess`.
+ */
+interface AccessChange {
+  action: 'member.products.changed';
+  /** Checks made once the team is known, before anything is read of the member. */
+  check?(): Promise<void>;
+  /** The member as the change leaves them; null when it changes nothing, so nothing is written. */
+  next(before: MemberRow): MemberRow | null;
+  write(trx: Tx, teamId: string, after: MemberRow): Promise<void>;
+  /** R14: whether an accepted member is e-mailed, given whether the Flex products they may use changed. */
+  tells(before: MemberRow, after: MemberRow, effectiveChanged: boolean): boolean;
+  /** What the audit entry records of the member, before and after. */
+  recorded(m: MemberRow): Record<string, unknown>;
+}
+
+/**
+ * The one way a member's access changes: under the member's lock, read them, write, e-mail them if
+ * they accepted (R14), audit, in one transaction. The write bumps the access epoch by trigger
+ * (migration 006), so the next launch on every instance decides anew and no warm answer outlives it.
+ */
+async function changeAccess(
+  ctx: ServiceContext,
+  input: { teamId: string; autodeskId: string; origin: AuditOrigin },
+  change: AccessChange,
+): Promise<MemberView> {
+  const team = await requireTeam(ctx, input.teamId);
+  await change.check?.();
+  const nowIso = ctx.clock.now().toISOString();
+  return inTransaction(ctx.db, async (trx) => {
+    // Two saves at once (a double click) decide one after the other: only a real change e-mails.
+    await lockMember(trx, input.teamId, input.autodeskId);
+    const [before] = await listMembers(trx, input.teamId, { autodeskId: input.autodeskId });
+    if (!before) throw notFound(`${input.autodeskId} is not a member of this team.`);
+    const after = change.next(before);
+    if (after) {
+      await change.write(trx, input.teamId, after);
+      // Only a member who accepted launches anything: a pending person's invitation (when sent or
+      // resent) lists the products it gives, and an imported person has had no e-mail at all (R14).
+      if (after.status === 'active') {
+        const [catalog, defaults] = await Promise.all([listProducts(trx), teamDefaults(trx, team.id)]);
+        const all = catalog.map((p) => p.key);
+        const was = flexProducts(before, defaults, all);
+        const keys = flexProducts(after, defaults, all);
+        if (change.tells(before, after, was.join(',') !== keys.join(','))) {
+          await notifyAccess(trx, team.name, after, { catalog, keys }, nowIso);
+        }
+      }
+      await audit(trx, input.origin, nowIso, {
+        team: team.id,
+        action: change.action,
+        target: input.autodeskId,
+        before: change.recorded(before),
+        after: change.recorded(after),
+      });
+    }
+    const [inv] = (await openInvitations(trx, input.teamId, input.autodeskId)).slice(-1);
+    return view(input.teamId, after ?? before, inv, nowIso);
+  });
+}
+
+/**
  * PUT .../members/:id/products (R12): a product list or "all products", replacing the previous
  * choice. A real change e-mails a member who accepted (R14); saving the same selection again does not.
  */
@@ -222,31 +283,18 @@ export async function setMemberProducts(
   ctx: ServiceContext,
   input: { teamId: string; autodeskId: string; allProducts: boolean; products: string[]; origin: AuditOrigin },
 ): Promise<MemberView> {
-  const team = await requireTeam(ctx, input.teamId);
   const products = [...new Set(input.products)].sort();
-  await requireProducts(ctx, products);
-  const nowIso = ctx.clock.now().toISOString();
-  return inTransaction(ctx.db, async (trx) => {
-    // Two saves at once (a double click) decide one after the other: only a real change e-mails.
-    await lockMember(trx, input.teamId, input.autodeskId);
-    const [before] = await listMembers(trx, input.teamId, { autodeskId: input.autodeskId });
-    if (!before) throw notFound(`${input.autodeskId} is not a member of this team.`);
-    await setAllProducts(trx, input.teamId, input.autodeskId, input.allProducts);
-    await replaceMemberProducts(trx, input.teamId, input.autodeskId, products);
-    const after: MemberRow = { ...before, allProducts: input.allProducts, products };
-    const changed = before.allProducts !== after.allProducts || before.products.join(',') !== products.join(',');
-    // Only a member who accepted launches anything: a pending person's invitation (when sent or
-    // resent) lists the products it gives, and an imported person has had no e-mail at all (R14).
-    if (changed && after.status === 'active') await notifyAccess(trx, team.name, team.id, after, nowIso);
-    await audit(trx, input.origin, nowIso, {
-      team: team.id,
-      action: 'member.products.changed',
-      target: input.autodeskId,
-      before: { allProducts: before.allProducts, products: [...before.products].sort() },
-      after: { allProducts: input.allProducts, products },
-    });
-    const [inv] = (await openInvitations(trx, input.teamId, input.autodeskId)).slice(-1);
-    return view(input.teamId, after, inv, nowIso);
+  return changeAccess(ctx, input, {
+    action: 'member.products.changed',
+    check: () => requireProducts(ctx, products),
+    // Saved (and audited) even when unchanged, as it always was: only the e-mail depends on a change.
+    next: (before) => ({ ...before, allProducts: input.allProducts, products }),
+    write: async (trx, teamId, after) => {
+      await setAllProducts(trx, teamId, after.autodeskId, after.allProducts);
+      await replaceMemberProducts(trx, teamId, after.autodeskId, after.products);
+    },
+    tells: (before, after) => before.allProducts !== after.allProducts || before.products.join(',') !== after.products.join(','),
+    recorded: (m) => ({ allProducts: m.allProducts, products: [...m.products].sort() }),
   });
 }
 
