@@ -10,6 +10,8 @@ export const memberProductsBody = z.strictObject({
   allProducts: z.boolean().default(false),
   products: z.array(productKey).max(1000).default([]),
 });
+/** `PUT .../members/:autodeskId/guest`: a guest gets no default products (R13). */
+export const memberGuestBody = z.strictObject({ guest: z.boolean() });
 export const defaultsBody = z.strictObject({ products: z.array(productKey).max(1000) });
 export const acceptInvitationBody = z.strictObject({ token: z.string().min(10).max(200), password });
 

@@ -40,6 +40,8 @@ const ROUTES: Record<string, Call> = {
   'GET /v1/teams/{team}/members': (api, t) => api.get(`/v1/teams/${t}/members`),
   'PUT /v1/teams/{team}/members/{autodeskId}/products': (api, t) =>
     api.put(`/v1/teams/${t}/members/${memberB.autodeskId}/products`, { allProducts: true, products: [] }),
+  'PUT /v1/teams/{team}/members/{autodeskId}/guest': (api, t) =>
+    api.put(`/v1/teams/${t}/members/${memberB.autodeskId}/guest`, { guest: true }),
   'DELETE /v1/teams/{team}/members/{autodeskId}': (api, t) => api.delete(`/v1/teams/${t}/members/${memberB.autodeskId}`),
   'POST /v1/teams/{team}/invitations/{id}/resend': (api, t) => api.post(`/v1/teams/${t}/invitations/${invitationB}/resend`),
   'POST /v1/teams/{team}/invitations/send': (api, t) => api.post(`/v1/teams/${t}/invitations/send`, { invitations: [invitationB] }),
@@ -87,7 +89,11 @@ describe('scoping: an admin acts only on the teams it manages', () => {
     expect(expectStatus(await gw.op.get(`/v1/teams/${teamB}/balance`), 200).balance).toBe(100);
     const members = expectStatus(await gw.op.get(`/v1/teams/${teamB}/members`), 200);
     expect(members.map((m: any) => m.autodeskId).sort()).toEqual([memberB.autodeskId, 'pending.b@example.com'].sort());
-    expect(members.find((m: any) => m.autodeskId === memberB.autodeskId)).toMatchObject({ allProducts: false, products: ['autocad'] });
+    expect(members.find((m: any) => m.autodeskId === memberB.autodeskId)).toMatchObject({
+      allProducts: false,
+      products: ['autocad'],
+      guest: false,
+    });
     expect(expectStatus(await gw.op.get(`/v1/teams/${teamB}/defaults`), 200).products).toEqual([]);
     expect(expectStatus(await gw.op.get('/v1/outbox?to=pending.b@example.com'), 200)).toHaveLength(1);
   });

@@ -199,6 +199,7 @@ describe('the audit trail: what is recorded', () => {
       'POST /v1/teams/{team}/members': (h) => gw.op.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId }, h),
       'PUT /v1/teams/{team}/members/{autodeskId}/products': (h) =>
         gw.op.put(`/v1/teams/${team}/members/${invitee}/products`, { products: ['autocad'] }, h),
+      'PUT /v1/teams/{team}/members/{autodeskId}/guest': (h) => gw.op.put(`/v1/teams/${team}/members/${invitee}/guest`, { guest: true }, h),
       'DELETE /v1/teams/{team}/members/{autodeskId}': (h) => gw.op.delete(`/v1/teams/${team}/members/${account.autodeskId}`, h),
       'POST /v1/teams/{team}/invitations/{id}/resend': (h) =>
         gw.op.post(`/v1/teams/${team}/invitations/${invited.invitation.id}/resend`, undefined, h),

@@ -145,6 +145,7 @@ function call(api: Api, r: Route): Promise<Answer> {
     'POST /v1/teams/{team}/transfers': { toTeam: teamA, tokens: 700 },
     'POST /v1/teams/{team}/members': { autodeskId: userA.autodeskId, allProducts: true },
     'PUT /v1/teams/{team}/members/{autodeskId}/products': { allProducts: true, products: [] },
+    'PUT /v1/teams/{team}/members/{autodeskId}/guest': { guest: true },
     'PUT /v1/teams/{team}/defaults': { products: ['revit'] },
     'POST /v1/invitations/accept': { token: 'not-a-real-token', password: 'password-123' },
     'POST /v1/signin': { autodeskId: userB.autodeskId, password: 'wrong-password' },

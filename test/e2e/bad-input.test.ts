@@ -102,6 +102,7 @@ function base(op: Operation): Record<string, unknown> {
     'POST /v1/teams/{team}/transfers': { toTeam: teamB, tokens: 1 },
     'POST /v1/teams/{team}/members': { autodeskId: other.autodeskId, guest: false, products: ['revit'], allProducts: false },
     'PUT /v1/teams/{team}/members/{autodeskId}/products': { allProducts: false, products: ['revit'] },
+    'PUT /v1/teams/{team}/members/{autodeskId}/guest': { guest: true },
     'PUT /v1/teams/{team}/defaults': { products: ['revit'] },
     // Names no invitation that waits: a valid send that e-mails nobody.
     'POST /v1/teams/{team}/invitations/send': { invitations: ['inv_none'] },

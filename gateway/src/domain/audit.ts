@@ -8,6 +8,7 @@ import { csvField, csvLine, csvText } from './csv';
 export const AUDIT_ACTIONS = [
   'member.invited',
   'member.products.changed',
+  'member.guest.changed',
   'member.removed',
   'members.imported',
   'invitation.resent',

@@ -9,6 +9,7 @@ import {
   invitationId,
   invitationResponse,
   invitationsSentResponse,
+  memberGuestBody,
   memberParam,
   memberProductsBody,
   memberResponse,
@@ -24,7 +25,7 @@ import { getDefaults, setDefaults } from '../services/defaults';
 import { explainAccess } from '../services/explain';
 import { importMembers } from '../services/import';
 import { acceptInvitation, resendInvitation } from '../services/invitations';
-import { MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX, removeMember, setMemberProducts, teamMembers } from '../services/members';
+import { MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX, removeMember, setMemberGuest, setMemberProducts, teamMembers } from '../services/members';
 import { sendInvitations } from '../services/send-invitations';
 import { answers, body, callers, idempotencyHeader, jsonBody, router, teamParam } from './openapi';
 
@@ -91,6 +92,27 @@ export function memberRoutes(ctx: ServiceContext) {
         }),
         200,
       );
+    },
+  );
+
+  // Its own resource beside `.../products`, not a PATCH of the member: each is one access fact
+  // replaced whole by an idempotent PUT, through the same change path (services/members.ts).
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/teams/{team}/members/{autodeskId}/guest',
+      tags,
+      security,
+      summary:
+        "Make a member a guest (no default products) or a regular member (the team's defaults apply) (R13); the member gets an e-mail when the products they may use change (R14); the same value again changes nothing",
+      request: { params: memberParam, ...jsonBody(memberGuestBody) },
+      responses: answers({ 200: body(memberResponse, 'The member') }, [400, 401, 403, 404]),
+    }),
+    async (c) => {
+      const { team, autodeskId } = c.req.valid('param');
+      const by = requireTeamAdmin(c, team);
+      const { guest } = c.req.valid('json');
+      return c.json(await setMemberGuest(ctx, { teamId: team, autodeskId, guest, origin: originOfRequest(c, by) }), 200);
     },
   );
 

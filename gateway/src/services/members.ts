@@ -11,6 +11,7 @@ import {
   memberCounts,
   replaceMemberProducts,
   setAllProducts,
+  setGuest,
   teamDefaults,
 } from '../db/repos/members';
 import { enqueueMail, recentMailsTo } from '../db/repos/outbox';
@@ -215,10 +216,10 @@ function view(
 }
 
 /**
- * One kind of change to a member's access (R12 selection), for `changeAccess`.
+ * One kind of change to a member's access (R12 selection, R13 guest status), for `changeAccess`.
  */
 interface AccessChange {
-  action: 'member.products.changed';
+  action: 'member.products.changed' | 'member.guest.changed';
   /** Checks made once the team is known, before anything is read of the member. */
   check?(): Promise<void>;
   /** The member as the change leaves them; null when it changes nothing, so nothing is written. */
@@ -295,6 +296,26 @@ export async function setMemberProducts(
     },
     tells: (before, after) => before.allProducts !== after.allProducts || before.products.join(',') !== after.products.join(','),
     recorded: (m) => ({ allProducts: m.allProducts, products: [...m.products].sort() }),
+  });
+}
+
+/**
+ * PUT .../members/:id/guest (R13): a guest gets no team defaults, a regular member gets them. The
+ * member is e-mailed, as for a product change (R14), only when this changes the products they may
+ * use (a team with no defaults, or "all products", changes nothing). The same value again writes nothing.
+ */
+export async function setMemberGuest(
+  ctx: ServiceContext,
+  input: { teamId: string; autodeskId: string; guest: boolean; origin: AuditOrigin },
+): Promise<MemberView> {
+  return changeAccess(ctx, input, {
+    action: 'member.guest.changed',
+    next: (before) => (before.guest === input.guest ? null : { ...before, guest: input.guest }),
+    write: async (trx, teamId, after) => {
+      await setGuest(trx, teamId, after.autodeskId, after.guest);
+    },
+    tells: (_before, _after, effectiveChanged) => effectiveChanged,
+    recorded: (m) => ({ guest: m.guest }),
   });
 }
 

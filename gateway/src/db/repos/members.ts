@@ -313,6 +313,16 @@ export async function setAllProducts(db: Kysely<DB>, teamId: string, autodeskId:
   return Number(res.numUpdatedRows) === 1;
 }
 
+export async function setGuest(db: Kysely<DB>, teamId: string, autodeskId: string, guest: boolean): Promise<boolean> {
+  const res = await db
+    .updateTable('members')
+    .set({ guest: guest ? 1 : 0 })
+    .where('team_id', '=', teamId)
+    .where('autodesk_id', '=', autodeskId)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
 export async function activateMember(db: Kysely<DB>, teamId: string, autodeskId: string): Promise<boolean> {
   const res = await db
     .updateTable('members')
