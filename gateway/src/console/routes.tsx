@@ -26,6 +26,7 @@ import {
   addMember,
   MEMBERS_PAGE_DEFAULT,
   removeMember,
+  setMemberGuest,
   setMemberProducts,
   teamMember,
   teamMemberCounts,
@@ -99,6 +100,10 @@ function noticeOf(c: C): string | null {
       return `${name} was removed from the team.`;
     case 'products':
       return `Products of ${name} saved.`;
+    case 'guest':
+      return `${name} is now a guest: the team's default products no longer apply to them.`;
+    case 'regular':
+      return `${name} is now a regular member: the team's default products apply to them.`;
     case 'defaults':
       return 'Default products saved.';
     case 'bought':
@@ -690,6 +695,18 @@ export function consoleRoutes(
       origin: originOfPage(c),
     });
     return c.redirect(`${memberPath(team.id, id)}?done=products&who=${encodeURIComponent(id)}`, 303);
+  });
+
+  // R13: guest or regular member. The form names the status it asks for, so a second submit of
+  // it (the page sent again) asks for the same one and changes nothing, never toggles back.
+  app.post('/teams/:team/members/:member/guest', async (c) => {
+    const team = c.get('team');
+    const id = c.req.param('member');
+    const asked = field(await form(c), 'guest');
+    if (asked !== 'true' && asked !== 'false') return errorPage(c, 400, 'The form did not say whether the member is to be a guest.');
+    const guest = asked === 'true';
+    await setMemberGuest(ctx, { teamId: team.id, autodeskId: id, guest, origin: originOfPage(c) });
+    return c.redirect(`${memberPath(team.id, id)}?done=${guest ? 'guest' : 'regular'}&who=${encodeURIComponent(id)}`, 303);
   });
 
   app.post('/teams/:team/members/:member/resend', async (c) => {

@@ -6,6 +6,29 @@ import { ProductPicker, productList, StatusBadge } from './members';
 
 const SOURCE: Record<string, string> = { flex: 'Flex tokens', elsewhere: 'Access from elsewhere' };
 
+/**
+ * What making this member a guest, or a regular member, does to the products they may use (R13):
+ * it adds or takes away the team defaults not selected for them, and e-mails them only then (R14).
+ */
+function guestHint(m: MemberView, catalog: Product[], defaults: string[]): string {
+  const moved = m.allProducts ? [] : defaults.filter((d) => !m.products.includes(d));
+  const now = m.guest
+    ? `${m.name} is a guest: guests never get the team's default products, only those selected for them.`
+    : `${m.name} is a regular member: the team's default products apply to them on top of their own.`;
+  if (moved.length === 0) {
+    const why = m.allProducts
+      ? 'They have all products'
+      : defaults.length === 0
+        ? 'The team has no default products now'
+        : 'Every default product is selected for them already';
+    return `${now} ${why}, so this changes nothing they may use today.`;
+  }
+  const names = productList({ allProducts: false, products: moved }, catalog);
+  const change = m.guest ? `Making them a regular member gives them ${names} too.` : `Making them a guest takes away ${names}.`;
+  const mail = m.status === 'active' ? 'The member is e-mailed their new products.' : 'Nobody is e-mailed: they have not accepted yet.';
+  return `${now} ${change} ${mail}`;
+}
+
 export const MemberPage: FC<{
   team: { id: string; name: string };
   csrf: string;
@@ -96,6 +119,15 @@ export const MemberPage: FC<{
         <section class="panel">
           <h2>Membership</h2>
           <div class="stack">
+            <form method="post" action={`${memberPath(team.id, m.autodeskId)}/guest`}>
+              <Csrf token={csrf} />
+              {/* The status asked for, not a toggle: the form sent twice asks for the same one. */}
+              <input type="hidden" name="guest" value={m.guest ? 'false' : 'true'} />
+              <p class="hint">{guestHint(m, catalog, defaults)}</p>
+              <button type="submit" class="btn">
+                {m.guest ? 'Make a regular member' : 'Make a guest'}
+              </button>
+            </form>
             {m.invitation && m.status !== 'active' ? (
               <form method="post" action={`${memberPath(team.id, m.autodeskId)}/resend`}>
                 <Csrf token={csrf} />
