@@ -8,6 +8,7 @@ import { connect } from '@flexgate/gateway';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, newAdmin, tokenOf, uniqueEmail } from '../harness/admin';
+import { consoleSignIn } from '../harness/console';
 import { testEngine } from '../harness/db';
 import { balanceOf, joinTeam, ledgerOf, newAccount, newTeam, seedCatalog, signIn, type TestUser } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
@@ -266,5 +267,30 @@ describe('bad requests change nothing', () => {
     expect(await trailOf(t.admin.api, t.id)).toEqual([]);
     const [listed] = expectStatus(await t.admin.api.get(`/v1/teams/${t.id}/members`), 200);
     expect(listed).toMatchObject({ autodeskId: user.autodeskId, guest: false });
+  });
+});
+
+describe("the console's form (the member page)", () => {
+  it('posts the status it asks for: sent twice it changes once; without its CSRF token, with another value or for no member, nothing', async () => {
+    const t = await team(['revit']);
+    const user = await member(t.id, { products: ['autocad'] });
+    const browser = await consoleSignIn(a, t.admin.api.token as string);
+    const form = `/console/teams/${t.id}/members/${encodeURIComponent(user.autodeskId)}/guest`;
+    const mails = (await accessMails(user.autodeskId)).length;
+    const refused = [
+      await browser.post(form, { _csrf: 'x'.repeat(32), guest: 'true' }),
+      await browser.post(form, { guest: 'yes' }),
+      await browser.post(form, {}),
+      await browser.post(`/console/teams/${t.id}/members/${encodeURIComponent(uniqueEmail('nobody'))}/guest`, { guest: 'true' }),
+    ];
+    expect(refused.map((r) => r.status)).toEqual([403, 400, 400, 404]);
+    expect(await trailOf(t.admin.api, t.id)).toEqual([]);
+
+    for (let i = 0; i < 2; i++) {
+      const sent = await browser.post(form, { guest: 'true' });
+      expect([sent.status, sent.location]).toEqual([303, expect.stringMatching(/\?done=guest&who=/)]);
+    }
+    expect(await trailOf(t.admin.api, t.id)).toMatchObject([{ actor: `console:${t.admin.id}`, after: { guest: true } }]);
+    expect(await accessMails(user.autodeskId)).toHaveLength(mails + 1);
   });
 });
