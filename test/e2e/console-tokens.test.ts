@@ -331,6 +331,30 @@ describe('console: ledger and token events (R5, R15)', () => {
     expect(html).not.toMatch(/>\s*(?:admin|console|user):/); // no raw actor shown as text
   });
 
+  it('R5: a member removed since keeps their name in the ledger, marked, with no link to a member page that is gone', async () => {
+    const { a, browser } = await setup(100);
+    const [kept, gone] = [await newAccount(gw, 'kept'), await newAccount(gw, 'gone')];
+    for (const who of [kept, gone]) {
+      await joinTeam(gw, a, who, { allProducts: true });
+      expectStatus(await (await signIn(gw, who)).api.post('/v1/launch', { product: 'autocad', team: a }), 200);
+    }
+    const goneName = (expectStatus(await gw.op.get(`/v1/teams/${a}/members`), 200) as { autodeskId: string; name: string }[]).find(
+      (m) => m.autodeskId === gone.autodeskId,
+    )?.name;
+    expect((await gw.op.delete(`/v1/teams/${a}/members/${encodeURIComponent(gone.autodeskId)}`)).status).toBe(204);
+
+    const html = (await browser.get(`/console/teams/${a}/ledger`)).html;
+    const userCell = (id: string) =>
+      [...html.matchAll(/<td data-label="User">([\s\S]*?)<\/td>/g)].map((m) => m[1] ?? '').find((cell) => cell.includes(id)) ?? '';
+    expect(textOf(userCell(gone.autodeskId))).toBe(`${goneName} ${gone.autodeskId} no longer a member`);
+    expect(userCell(gone.autodeskId)).not.toContain('<a ');
+    expect(userCell(kept.autodeskId)).toContain(`<a href="/console/teams/${a}/members/${encodeURIComponent(kept.autodeskId)}">`);
+    // Every member link the page shows opens a member page.
+    const links = [...html.matchAll(/href="(\/console\/teams\/[^"/]+\/members\/[^"]+)"/g)].map((m) => unescapeHtml(m[1] ?? ''));
+    expect(links).toHaveLength(1);
+    for (const link of links) expect((await browser.get(link)).status, link).toBe(200);
+  });
+
   it('R3: the low-balance banner offers to buy tokens, and to move some here only from another team of the admin that has tokens', async () => {
     const { a, c, browser } = await setup(35);
     const member = await newAccount(gw, 'user');

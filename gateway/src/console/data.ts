@@ -2,7 +2,7 @@ import type { BalanceAlerts, BalanceResponse, Product, UsageRow } from '@flexgat
 import { adminNamesById } from '../db/repos/console';
 import { balancesOf } from '../db/repos/lots';
 import { findTeams } from '../db/repos/teams';
-import { peopleNames } from '../db/repos/usage';
+import { peopleNames, peopleOfTeam } from '../db/repos/usage';
 import { addMs, DAY_MS } from '../domain/time';
 import { balance, settleExpiries } from '../services/balance';
 import { catalog } from '../services/catalog';
@@ -20,6 +20,15 @@ export const productCatalog = (ctx: ServiceContext): Promise<Product[]> => catal
 
 export async function namesOf(ctx: ServiceContext, teamId: string, ids: readonly string[]): Promise<Map<string, string>> {
   return ids.length === 0 ? new Map() : peopleNames(ctx.db, teamId, ids);
+}
+
+/** Names, as namesOf, and which of these people are members of the team now: only those have a member page to link to. */
+export async function peopleOf(
+  ctx: ServiceContext,
+  teamId: string,
+  ids: readonly string[],
+): Promise<{ names: Map<string, string>; members: Set<string> }> {
+  return ids.length === 0 ? { names: new Map(), members: new Set() } : peopleOfTeam(ctx.db, teamId, ids);
 }
 
 /** The names of the admins among audit actors (`admin:<id>`, `console:<id>`), by id. */

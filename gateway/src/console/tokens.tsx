@@ -11,7 +11,7 @@ import { KeyReused } from '../services/idempotency';
 import { purchase } from '../services/purchase';
 import { transfer } from '../services/transfer';
 import { usageSummary } from '../services/usage';
-import { adminNames, namesOf, productCatalog } from './data';
+import { adminNames, peopleOf, productCatalog } from './data';
 import type { ConsoleContext, ConsoleKit } from './kit';
 import type { ConsoleEnv } from './routes';
 import { teamPath } from './views/format';
@@ -190,15 +190,15 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
     const older = rows.length > LEDGER_PAGE ? (entries.at(-1)?.id ?? null) : null;
     // Names as the other pages show them: people (users and `user:` actors), admins, products.
     const people = new Set(entries.flatMap((e) => [e.autodeskId ?? [], /^user:(.+)$/.exec(e.actor)?.[1] ?? []].flat()));
-    const [admins, names, catalog] = await Promise.all([
+    const [admins, found, catalog] = await Promise.all([
       adminNames(
         ctx,
         entries.map((e) => e.actor),
       ),
-      namesOf(ctx, team.id, [...people]),
+      peopleOf(ctx, team.id, [...people]),
       productCatalog(ctx),
     ]);
-    const labels = { admins, people: names, products: new Map(catalog.map((p) => [p.key, p.name])) };
+    const labels = { admins, people: found.names, products: new Map(catalog.map((p) => [p.key, p.name])), members: found.members };
     return render(
       c,
       <Page title="Ledger" chrome={chromeOf(c, { tab: 'tokens', error })}>

@@ -1,7 +1,7 @@
 import { raw } from 'hono/html';
 import type { Child, FC } from 'hono/jsx';
 import { assetUrl } from '../assets';
-import { teamPath } from './format';
+import { memberPath, teamPath } from './format';
 
 export interface Chrome {
   /** Absent on the sign-in page. */
@@ -147,4 +147,16 @@ export const TableWrap: FC<{ children: Child; label?: string }> = ({ children, l
 
 export const Badge: FC<{ kind: 'ok' | 'warn' | 'err' | 'muted' | 'info'; children: Child }> = ({ kind, children }) => (
   <span class={`badge ${kind}`}>{children}</span>
+);
+
+/**
+ * A person a page names (their name, the Autodesk ID under it), linked to their member page while
+ * they are a member. A removed member's history stays but that page is gone: no link, and said so.
+ */
+export const Person: FC<{ team: string; id: string; name: string | undefined; member: boolean }> = ({ team, id, name, member }) => (
+  <>
+    {member ? <a href={memberPath(team, id)}>{name || id}</a> : name || id}
+    {name ? <div class="sub">{id}</div> : null}
+    {member ? null : <div class="sub">no longer a member</div>}
+  </>
 );

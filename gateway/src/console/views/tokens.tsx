@@ -1,7 +1,7 @@
 import type { LedgerEntry, LedgerKind, UsageSummary } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
-import { day, instant, memberPath, num, teamPath, withInstants } from './format';
-import { Badge, Csrf, TableWrap } from './layout';
+import { day, instant, num, teamPath, withInstants } from './format';
+import { Badge, Csrf, Person, TableWrap } from './layout';
 
 type Team = { id: string; name: string };
 export type TokensTab = 'events' | 'buy' | 'move' | 'ledger';
@@ -226,11 +226,12 @@ export interface LedgerQuery {
   before: number | null;
 }
 
-/** Names for a ledger page, by id: admins, people (members and accounts), products. */
+/** Names for a ledger page, by id: admins, people (members and accounts), products; and who is still a member. */
 export interface LedgerLabels {
   admins: Map<string, string>;
   people: Map<string, string>;
   products: Map<string, string>;
+  members: Set<string>;
 }
 
 /**
@@ -331,10 +332,12 @@ export const LedgerView: FC<{ team: Team; q: LedgerQuery; entries: LedgerEntry[]
                   </td>
                   <td data-label={e.autodeskId ? 'User' : undefined}>
                     {e.autodeskId ? (
-                      <>
-                        <a href={memberPath(team.id, e.autodeskId)}>{labels.people.get(e.autodeskId) ?? e.autodeskId}</a>
-                        {labels.people.get(e.autodeskId) ? <div class="sub">{e.autodeskId}</div> : null}
-                      </>
+                      <Person
+                        team={team.id}
+                        id={e.autodeskId}
+                        name={labels.people.get(e.autodeskId)}
+                        member={labels.members.has(e.autodeskId)}
+                      />
                     ) : (
                       ''
                     )}

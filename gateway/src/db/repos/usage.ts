@@ -62,19 +62,35 @@ export async function usageDetail(db: Kysely<DB>, teamId: string, fromIso: strin
   return rows.map((r) => ({ day: String(r.day), autodeskId: r.autodesk_id ?? '', product: r.product_key ?? '', tokens: Number(r.tokens) }));
 }
 
-/** Display names for a report: the team's member names, falling back to account names. */
-export async function peopleNames(db: Kysely<DB>, teamId: string, ids: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+/**
+ * People a report names: their display names (the team's member name, falling back to the account's)
+ * and which of them are members of the team now (history outlives a removed member).
+ */
+export async function peopleOfTeam(
+  db: Kysely<DB>,
+  teamId: string,
+  ids: readonly string[],
+): Promise<{ names: Map<string, string>; members: Set<string> }> {
+  const names = new Map<string, string>();
+  const current = new Set<string>();
   for (let i = 0; i < ids.length; i += 500) {
     const part = ids.slice(i, i + 500);
     const [accounts, members] = await Promise.all([
       db.selectFrom('accounts').select(['autodesk_id', 'name']).where('autodesk_id', 'in', part).execute(),
       db.selectFrom('members').select(['autodesk_id', 'name']).where('team_id', '=', teamId).where('autodesk_id', 'in', part).execute(),
     ]);
-    for (const a of accounts) out.set(a.autodesk_id, a.name);
-    for (const m of members) out.set(m.autodesk_id, m.name);
+    for (const a of accounts) names.set(a.autodesk_id, a.name);
+    for (const m of members) {
+      names.set(m.autodesk_id, m.name);
+      current.add(m.autodesk_id);
+    }
   }
-  return out;
+  return { names, members: current };
+}
+
+/** Display names for a report: the team's member names, falling back to account names. */
+export async function peopleNames(db: Kysely<DB>, teamId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  return (await peopleOfTeam(db, teamId, ids)).names;
 }
 
 /** Balance-changing events other than usage (purchases, transfers, expiries) since `fromIso`. */
