@@ -193,6 +193,17 @@ for (const [label, viewport] of [
       expect(await page.textContent('.banner.err')).toContain('Nothing was bought');
     });
 
+    it('tokens-buy-confirm: the Buy button asks before anything is bought', async () => {
+      await page.goto(`/console/teams/${team}/tokens/buy`);
+      await page.fill('input[name="tokens"]', '5');
+      await page.fill('input[name="price"]', '1.25');
+      await check(page, 'tokens-buy-confirm', null, () =>
+        Promise.all([page.waitForLoadState(), page.click('button:has-text("Buy tokens for")')]).then(() => null),
+      );
+      expect(new URL(page.url()).pathname, 'still on the Buy page: nothing bought yet').toMatch(/\/tokens\/buy$/);
+      expect(await page.textContent('#buy-question')).toBe('Buy 5 tokens for Acme Architects, expiring on 15 Mar 2027?');
+    });
+
     it("inspect-refused: the inspector's verdict on what is not a token", async () => {
       await page.goto('/console/inspect');
       await page.fill('textarea[name="jws"]', 'not a token');
@@ -230,6 +241,32 @@ describe('console navigation', () => {
     await Promise.all([page.waitForURL(/done=moved/), page.click('button:has-text("Move tokens")')]);
     expect(await page.textContent('.banner.ok')).toBe('5 tokens moved to Zenith Studio.');
     expect(await page.locator('a.tab.active').textContent()).toBe('Tokens');
+    await page.context().close();
+  });
+});
+
+describe('buying tokens', () => {
+  it('the form asks first: Cancel buys nothing, Confirm buys once and says so', async () => {
+    const own = expectStatus(await gw.op.post('/v1/teams', { name: 'Buyer Bureau' }), 201).id as string;
+    const key = expectStatus(await gw.op.post('/v1/admins', { name: 'Bea Buyer', email: 'bea@example.com', teams: [own] }), 201).key;
+    const balance = async () => expectStatus(await gw.op.get(`/v1/teams/${own}/balance`), 200).balance as number;
+    const page = await signedIn(key, { width: 1280, height: 800 });
+    const ask = async () => {
+      await page.goto(`/console/teams/${own}/tokens/buy`);
+      await page.fill('input[name="tokens"]', '120');
+      await Promise.all([page.waitForLoadState(), page.click('button:has-text("Buy tokens for")')]);
+      expect(new URL(page.url()).pathname, 'still on the Buy page: nothing bought yet').toMatch(/\/tokens\/buy$/);
+      expect(await page.textContent('#buy-question')).toBe('Buy 120 tokens for Buyer Bureau, expiring on 15 Mar 2027?');
+    };
+    await ask();
+    expect(await balance()).toBe(0);
+    await Promise.all([page.waitForURL(/\/tokens$/), page.click('.buy-confirm a:has-text("Cancel")')]);
+    expect(await balance()).toBe(0);
+
+    await ask();
+    await Promise.all([page.waitForURL(/done=bought/), page.click('button:has-text("Confirm: buy 120 tokens")')]);
+    expect(await page.textContent('.banner.ok')).toBe('120 tokens bought; they expire on 15 Mar 2027.');
+    expect(await balance()).toBe(120);
     await page.context().close();
   });
 });

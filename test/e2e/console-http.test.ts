@@ -262,7 +262,7 @@ describe('the audit page: filters from its query string', () => {
   it('applies every filter that parses (a day for from and to), and names the ones it ignored', async () => {
     // The operator made A, bought its first lot and made the admin, who buys one and sets the defaults.
     const { a, browser } = await setup();
-    expect((await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '5', purchasedOn: '' })).status).toBe(303);
+    expect((await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '5', purchasedOn: '', step: 'confirm' })).status).toBe(303);
     expect((await browser.post(`/console/teams/${a}/defaults`, { product: 'autocad' })).status).toBe(303);
     const page = (query: string) => browser.get(`/console/teams/${a}/audit${query}`);
 

@@ -32,24 +32,55 @@ async function setup(
   return { a, c, other, adminId: admin.id, key, browser: await consoleSignIn(gw, key) };
 }
 
+/** The question a purchase is asked with before anything is bought. */
+const question = (html: string) => textOf(between(html, '<h2 id="buy-question">', '</h2>'));
+/** The fields the confirmation's Confirm button sends: the purchase as typed and its key. */
+const confirmFields = (html: string) => {
+  const form = between(html, '<section class="panel buy-confirm"', '</form>');
+  const value = (name: string) => unescapeHtml(new RegExp(`name="${name}" value="([^"]*)"`).exec(form)?.[1] ?? '');
+  return { tokens: value('tokens'), purchasedOn: value('purchasedOn'), price: value('price'), idem: value('idem'), step: 'confirm' };
+};
+
 const rows = (html: string, attr: string) =>
   [...html.matchAll(new RegExp(`<tr [^>]*${attr}="([^"]+)"`, 'g'))].map((m) => unescapeHtml(m[1] ?? ''));
 
 describe('console: buying tokens (R1)', () => {
-  it('R1: buys a lot valid one year, recorded as the admin; the page says when it expires; a second submit of the same form buys nothing more', async () => {
+  it('R1: the form asks first, saying what will be bought and when it expires; only Confirm buys, once however often it is sent', async () => {
     const { a, adminId, browser } = await setup(100);
     const form = await browser.get(`/console/teams/${a}/tokens/buy`);
     expect(form.status).toBe(200);
     expect(form.html).toContain('15 Mar 2027'); // bought today, valid until the same day next year
     const idem = formKey(form.html);
-    const bought = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '250', purchasedOn: '', idem });
+    const name = unescapeHtml(new RegExp(`<option value="${a}" selected="">([^<]+)</option>`).exec(form.html)?.[1] ?? '?');
+
+    // The form's button asks; nothing is bought yet.
+    const asked = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '250', purchasedOn: '', price: '1.25', idem });
+    expect(asked.status).toBe(200);
+    expect(question(asked.html)).toBe(`Buy 250 tokens for ${name}, expiring on 15 Mar 2027?`);
+    expect(textOf(between(asked.html, '<ul class="buy-facts">', '</ul>'))).toBe(
+      'Purchase date: today, now. Price: $1.25 a token, $312.50 in all.',
+    );
+    expect(await balanceOf(gw, a)).toBe(100);
+    // Cancel leads away; Change brings the form back as typed, nothing bought either.
+    expect(asked.html).toContain(`<a class="btn" href="/console/teams/${a}/tokens">Cancel</a>`);
+    const change = await browser.post(`/console/teams/${a}/tokens/buy`, { ...confirmFields(asked.html), step: 'edit' });
+    expect(change.status).toBe(200);
+    expect(change.html).toContain('name="tokens" min="1" max="1000000000" step="1" inputmode="numeric" value="250"');
+    expect(await balanceOf(gw, a)).toBe(100);
+
+    // Confirm carries the form's key: sent twice (a double click), it buys once.
+    expect(formKey(asked.html)).toBe(idem);
+    const bought = await browser.post(`/console/teams/${a}/tokens/buy`, confirmFields(asked.html));
     expect(bought.status).toBe(303);
     expect(await balanceOf(gw, a)).toBe(350);
-    const again = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '250', purchasedOn: '', idem });
+    const again = await browser.post(`/console/teams/${a}/tokens/buy`, confirmFields(asked.html));
     expect(again.status).toBe(303);
     expect(await balanceOf(gw, a)).toBe(350);
     // Back, another amount, the same form: nothing more, said in the console's words, and a new form.
-    const changed = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '251', purchasedOn: '', idem });
+    const changed = await browser.post(`/console/teams/${a}/tokens/buy`, {
+      ...confirmFields(asked.html),
+      tokens: '251',
+    });
     expect(changed.status).toBe(409);
     expect(unescapeHtml(changed.html)).toContain('Nothing more was bought: this form had already been sent, with other values');
     expect(changed.html).not.toContain('Idempotency-Key');
@@ -61,6 +92,23 @@ describe('console: buying tokens (R1)', () => {
     const events = await browser.get(bought.location as string);
     expect(events.html).toContain('250 tokens bought; they expire on 15 Mar 2027.');
     expect(rows(events.html, 'data-kind').filter((k) => k === 'purchase')).toHaveLength(2);
+  });
+
+  it('R1: a past purchase date is asked about with its own expiry, and one already past it is said to be expired', async () => {
+    const { a, browser } = await setup(0);
+    const asked = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '1', purchasedOn: '2025-01-10', price: '' });
+    expect(asked.status).toBe(200);
+    expect(question(asked.html)).toMatch(/^Buy 1 token for .+, expired on 10 Jan 2026\?$/);
+    expect(textOf(between(asked.html, '<ul class="buy-facts">', '</ul>'))).toBe(
+      'Purchase date: 10 Jan 2025 (recorded at the start of that day, UTC). No price recorded: Spend and Advice will not value these tokens.',
+    );
+    expect(textOf(between(asked.html, '<p class="banner warn">', '</p>'))).toBe(
+      'Bought on that day, these tokens expired on 10 Jan 2026: they are recorded, and cannot be used.',
+    );
+    expect(question((await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '5', purchasedOn: '2025-06-01' })).html)).toMatch(
+      /, expiring on 1 Jun 2026\?$/,
+    );
+    expect(expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).lots).toEqual([]);
   });
 
   it('R1: a price per token typed in the form is recorded with the lot; one that is not an amount buys nothing', async () => {
@@ -83,12 +131,20 @@ describe('console: buying tokens (R1)', () => {
       purchasedOn: '',
       price: '1.25',
       idem: formKey(form.html),
+      step: 'confirm',
     });
     expect(bought.status).toBe(303);
     const plain = await browser.get(`/console/teams/${a}/tokens/buy`);
     expect(
-      (await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '10', purchasedOn: '', price: '', idem: formKey(plain.html) }))
-        .status,
+      (
+        await browser.post(`/console/teams/${a}/tokens/buy`, {
+          tokens: '10',
+          purchasedOn: '',
+          price: '',
+          idem: formKey(plain.html),
+          step: 'confirm',
+        })
+      ).status,
     ).toBe(303);
     const lots = expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).lots as { tokens: number; pricePerToken: number | null }[];
     expect(lots.map((l) => [l.tokens, l.pricePerToken]).sort()).toEqual([
@@ -100,7 +156,7 @@ describe('console: buying tokens (R1)', () => {
   it('R1: a past purchase date records a lot expiring a year after it; an impossible or future date buys nothing', async () => {
     const { a, browser } = await setup(0);
     const path = `/console/teams/${a}/tokens/buy`;
-    expect((await browser.post(path, { tokens: '40', purchasedOn: '2025-06-01' })).status).toBe(303);
+    expect((await browser.post(path, { tokens: '40', purchasedOn: '2025-06-01', step: 'confirm' })).status).toBe(303);
     const lots = expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).lots;
     expect(lots).toMatchObject([{ tokens: 40, purchasedAt: '2025-06-01T00:00:00.000Z', expiresAt: '2026-06-01T00:00:00.000Z' }]);
 
@@ -119,8 +175,8 @@ describe('console: buying tokens (R1)', () => {
     expect(await balanceOf(gw, a)).toBe(40);
 
     // The bounds are the API's: 1 and 1,000,000,000 tokens are a purchase, one more is not.
-    expect((await browser.post(path, { tokens: '1', purchasedOn: '' })).status).toBe(303);
-    expect((await browser.post(path, { tokens: '1000000000', purchasedOn: '' })).status).toBe(303);
+    expect((await browser.post(path, { tokens: '1', purchasedOn: '', step: 'confirm' })).status).toBe(303);
+    expect((await browser.post(path, { tokens: '1000000000', purchasedOn: '', step: 'confirm' })).status).toBe(303);
     const over = await browser.post(path, { tokens: '1000000001', purchasedOn: '' });
     expect(over.status).toBe(400);
     expect(over.html).toContain('from 1 to 1,000,000,000');
@@ -266,7 +322,8 @@ describe('console: ledger and token events (R5, R15)', () => {
     const { a, c, browser } = await setup(0);
     const form = await browser.get(`/console/teams/${a}/tokens/buy`);
     expect(
-      (await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '250', purchasedOn: '', idem: formKey(form.html) })).status,
+      (await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '250', purchasedOn: '', idem: formKey(form.html), step: 'confirm' }))
+        .status,
     ).toBe(303);
     const move = await browser.get(`/console/teams/${a}/tokens/move`);
     expect((await browser.post(`/console/teams/${a}/tokens/move`, { toTeam: c, tokens: '20', idem: formKey(move.html) })).status).toBe(303);
@@ -294,7 +351,8 @@ describe('console: ledger and token events (R5, R15)', () => {
     const adminName = unescapeHtml(/<span class="who-name"[^>]*>([^<]+)<\/span>/.exec(form.html)?.[1] ?? '');
     expect(adminName).toMatch(/^Admin /);
     expect(
-      (await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '100', purchasedOn: '', idem: formKey(form.html) })).status,
+      (await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '100', purchasedOn: '', idem: formKey(form.html), step: 'confirm' }))
+        .status,
     ).toBe(303);
     expectStatus(
       await gw.op.post(`/v1/teams/${a}/purchases`, { tokens: 30, purchasedAt: new Date(T0.getTime() - 400 * DAY).toISOString() }),

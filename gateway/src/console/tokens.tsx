@@ -16,7 +16,16 @@ import type { ConsoleContext, ConsoleKit } from './kit';
 import type { ConsoleEnv } from './routes';
 import { teamPath } from './views/format';
 import { Page } from './views/layout';
-import { type BuyDraft, BuyView, LEDGER_KINDS, LedgerView, type MoveDraft, MoveView, TokenEventsView } from './views/tokens';
+import {
+  BuyConfirmView,
+  type BuyDraft,
+  BuyView,
+  LEDGER_KINDS,
+  LedgerView,
+  type MoveDraft,
+  MoveView,
+  TokenEventsView,
+} from './views/tokens';
 
 const LEDGER_PAGE = 50;
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
@@ -69,6 +78,8 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
     );
   };
   app.get('/teams/:team/tokens/buy', (c) => buyPage(c, { tokens: '', purchasedOn: '', price: '' }, null));
+  // A purchase is two steps: the form's POST says what would be bought and asks; only the POST of
+  // that page's Confirm (step=confirm, the same fields and key) records it. Change: the form again.
   app.post('/teams/:team/tokens/buy', async (c) => {
     const team = kit.team(c);
     const f = await form(c);
@@ -77,6 +88,8 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
       purchasedOn: field(f, 'purchasedOn').trim().slice(0, 20),
       price: field(f, 'price').trim().slice(0, 20),
     };
+    const step = field(f, 'step');
+    if (step === 'edit') return buyPage(c, draft, null);
     const tokens = COUNT_RE.test(draft.tokens) ? Number(draft.tokens) : Number.NaN;
     if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > 1_000_000_000)
       return buyPage(c, draft, 'Nothing was bought: tokens must be a whole number from 1 to 1,000,000,000.', 400);
@@ -90,10 +103,37 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
         `Nothing was bought: the price per token must be an amount such as 1.25 (${ctx.config.currency}), or empty.`,
         400,
       );
+    const now = ctx.clock.now();
+    const today = now.toISOString().slice(0, 10);
+    // Said before asking to confirm; the service refuses it all the same.
+    if (draft.purchasedOn > today) return buyPage(c, draft, 'Nothing was bought: the purchase date cannot be in the future.', 400);
     // A past day is recorded at its start (UTC); today's purchase is now.
-    const today = ctx.clock.now().toISOString().slice(0, 10);
     const purchasedAt = draft.purchasedOn && draft.purchasedOn !== today ? `${draft.purchasedOn}T00:00:00.000Z` : undefined;
-    const idem = field(f, 'idem');
+    const typed = field(f, 'idem');
+    const idem = IDEM_RE.test(typed) ? typed : null;
+    if (step !== 'confirm') {
+      const expiresAt = lotExpiry(purchasedAt ? new Date(purchasedAt) : now);
+      return render(
+        c,
+        <Page title="Buy tokens" chrome={chromeOf(c, { tab: 'tokens', notice: null })}>
+          <BuyConfirmView
+            team={team}
+            csrf={csrfOf(c)}
+            draft={draft}
+            facts={{
+              tokens,
+              purchasedOn: purchasedAt ? draft.purchasedOn : null,
+              expiresAt: expiresAt.toISOString(),
+              expired: expiresAt.getTime() <= now.getTime(),
+              pricePerToken,
+            }}
+            // The form's key goes on to the confirmation, so a double click on Confirm buys once.
+            idem={idem ?? newIdem()}
+            currency={ctx.config.currency}
+          />
+        </Page>,
+      );
+    }
     const request = { tokens, purchasedAt, pricePerToken };
     try {
       const lot = await purchase(ctx, {
@@ -103,7 +143,7 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
         ...(pricePerToken !== undefined && { pricePerToken }),
         actor: adminOf(c),
         origin: kit.originOf(c),
-        idempotency: IDEM_RE.test(idem) ? { scope: `purchase:${team.id}`, key: `console-${idem}`, request } : undefined,
+        idempotency: idem ? { scope: `purchase:${team.id}`, key: `console-${idem}`, request } : undefined,
       });
       const q = new URLSearchParams({ done: 'bought', tokens: String(lot.tokens), expires: lot.expiresAt.slice(0, 10) });
       return c.redirect(`${teamPath(team.id, '/tokens')}?${q}`, 303);

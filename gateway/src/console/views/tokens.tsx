@@ -1,5 +1,6 @@
 import type { LedgerEntry, LedgerKind, UsageSummary } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
+import { formatMoney } from '../../domain/money';
 import { day, instant, num, teamPath, withInstants } from './format';
 import { Badge, Csrf, Person, TableWrap } from './layout';
 
@@ -164,6 +165,81 @@ export const BuyView: FC<{
     </section>
   </>
 );
+
+/** What a purchase typed in the form will record, worked out before it is confirmed. */
+export interface BuyFacts {
+  tokens: number;
+  /** The purchase day, or null: today, now. */
+  purchasedOn: string | null;
+  expiresAt: string;
+  /** A backdated lot past its year: recorded, and expired at once. */
+  expired: boolean;
+  /** Minor units of the currency per token, if a price was typed. */
+  pricePerToken: number | undefined;
+}
+
+/**
+ * The purchase said in full before anything is recorded: buying is money, and one click on the
+ * form must not be it. Confirm sends the same fields and key again; Change brings the form back.
+ */
+export const BuyConfirmView: FC<{ team: Team; csrf: string; draft: BuyDraft; facts: BuyFacts; idem: string; currency: string }> = ({
+  team,
+  csrf,
+  draft,
+  facts,
+  idem,
+  currency,
+}) => {
+  const total = facts.pricePerToken === undefined ? null : facts.tokens * facts.pricePerToken;
+  return (
+    <>
+      <h1>Buy tokens</h1>
+      <TokensNav team={team} active="buy" />
+      <section class="panel buy-confirm" aria-labelledby="buy-question">
+        <h2 id="buy-question">
+          Buy {num(facts.tokens)} {facts.tokens === 1 ? 'token' : 'tokens'} for {team.name}, {facts.expired ? 'expired on' : 'expiring on'}{' '}
+          {day(facts.expiresAt)}?
+        </h2>
+        <ul class="buy-facts">
+          <li>
+            Purchase date:{' '}
+            {facts.purchasedOn === null ? 'today, now' : `${day(facts.purchasedOn)} (recorded at the start of that day, UTC)`}.
+          </li>
+          <li>
+            {facts.pricePerToken === undefined
+              ? 'No price recorded: Spend and Advice will not value these tokens.'
+              : // Two safe integers multiply exactly while the product stays below 2^53; a larger total is not said.
+                `Price: ${formatMoney(facts.pricePerToken, currency)} a token${
+                  total !== null && Number.isSafeInteger(total) ? `, ${formatMoney(total, currency)} in all` : ''
+                }.`}
+          </li>
+        </ul>
+        {facts.expired ? (
+          <p class="banner warn">
+            Bought on that day, these tokens expired on {day(facts.expiresAt)}: they are recorded, and cannot be used.
+          </p>
+        ) : null}
+        <form method="post" action={teamPath(team.id, '/tokens/buy')} class="filter-buttons">
+          <Csrf token={csrf} />
+          <input type="hidden" name="idem" value={idem} />
+          <input type="hidden" name="tokens" value={draft.tokens} />
+          <input type="hidden" name="purchasedOn" value={draft.purchasedOn} />
+          <input type="hidden" name="price" value={draft.price} />
+          <button type="submit" name="step" value="confirm" class="btn primary">
+            Confirm: buy {num(facts.tokens)} {facts.tokens === 1 ? 'token' : 'tokens'}
+          </button>
+          <button type="submit" name="step" value="edit" class="btn">
+            Change
+          </button>
+          <a class="btn" href={teamPath(team.id, '/tokens')}>
+            Cancel
+          </a>
+        </form>
+        <p class="hint">Nothing is bought until you confirm.</p>
+      </section>
+    </>
+  );
+};
 
 export interface MoveDraft {
   toTeam: string;
