@@ -2,8 +2,8 @@
  * R11 in the console: asking an existing Autodesk account by its ID from the Members page, over
  * real HTTP, on both engines. The same service as POST /v1/teams/:team/members with {autodeskId}:
  * the account's own name, an invitation e-mail, the person listed as invited; an unknown ID, one
- * already on the team, and the per-admin look-up limit (shared with the API) said in words, with
- * the form kept as typed.
+ * already on the team, the per-admin look-up limit (shared with the API) and the per-admin
+ * invitation limit said in words, with the form kept as typed.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mailsTo, newAdmin, uniqueEmail } from '../harness/admin';
@@ -131,5 +131,30 @@ describe('console: the per-admin look-up limit (FLEXGATE_RATE_LOOKUP_PER_ADMIN)'
     expectStatus(await other.api.post(`/v1/teams/${t}/members`, { autodeskId: known }), 201);
     // Invitations by name and e-mail tell nothing of accounts: not held back.
     expect((await browser.post(`/console/teams/${t}/members`, { invite: `New Person <${uniqueEmail('new')}>` })).status).toBe(303);
+  });
+});
+
+describe('console: the per-admin invitation limit (FLEXGATE_RATE_INVITE_PER_ADMIN)', () => {
+  it('is said in console words, how long to wait included, the form kept', async () => {
+    const g = await startTestGateway({ rateLimit: true, rateLimits: rateLimitsWith({ invitePerAdmin: 1 }) });
+    open.push(g);
+    await seedCatalog(g);
+    const { id: t } = expectStatus(await g.op.post('/v1/teams', { name: `Invites ${Date.now()}` }), 201);
+    const admin = await newAdmin(g, [t]);
+    const browser = await consoleSignIn(g, admin.api.token as string);
+    const [first, second] = [await account(g, 'Fay First'), await account(g, 'Sid Second')];
+    expect((await browser.post(`/console/teams/${t}/members/existing`, { autodeskId: first })).status).toBe(303);
+    const limited = await browser.post(`/console/teams/${t}/members/existing`, { autodeskId: second, guest: '1', product: ['maya'] });
+    expect(limited.status).toBe(429);
+    // A bucket of one a minute: the wait is said as a person reads it (waitWords), never "retry in 60 s".
+    const says = (start: string) =>
+      new RegExp(`^${start}: you sent too many invitations in a short time\\. Wait 1 minute, then try again\\.$`);
+    expect(refusal(limited.html)).toMatch(says('No invitation was sent'));
+    expect(askForm(limited.html)).toEqual({ autodeskId: second, guest: true, products: ['maya'] });
+    expect(await mailsTo(g, second)).toEqual([]);
+    // The invitation by name and e-mail draws on the same limit, and says it alike.
+    const invited = await browser.post(`/console/teams/${t}/members`, { invite: `New Person <${uniqueEmail('new')}>` });
+    expect(invited.status).toBe(429);
+    expect(refusal(invited.html)).toMatch(says('The invitation was not sent'));
   });
 });

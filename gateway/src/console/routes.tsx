@@ -21,7 +21,14 @@ import { getDefaults, setDefaults } from '../services/defaults';
 import { explainAccess } from '../services/explain';
 import { forecastReport } from '../services/forecast';
 import { importMembers } from '../services/import';
-import { acceptInvitation, declineInvitation, invitationByToken, inviteMember, resendInvitation } from '../services/invitations';
+import {
+  acceptInvitation,
+  declineInvitation,
+  InvitationsPerAdminUsedUp,
+  invitationByToken,
+  inviteMember,
+  resendInvitation,
+} from '../services/invitations';
 import {
   addMember,
   MEMBERS_PAGE_DEFAULT,
@@ -172,6 +179,12 @@ const fields = (f: Record<string, unknown>, name: string): string[] => {
 const checked = (f: Record<string, unknown>, name: string) => field(f, name) !== '';
 
 const statusOf = (e: DomainError): ContentfulStatusCode => PROBLEM_STATUS[e.code] as ContentfulStatusCode;
+
+/** Why an invitation was not sent, in console words: the API's per-admin limit names a key and seconds. */
+const invitationRefusal = (e: DomainError): string =>
+  e instanceof InvitationsPerAdminUsedUp
+    ? `you sent too many invitations in a short time. Wait ${waitWords(e.wait)}, then try again.`
+    : e.message;
 
 /**
  * The admin console: server-rendered pages over the same services as the admin API.
@@ -573,7 +586,7 @@ export function consoleRoutes(
       return c.redirect(`${teamPath(team.id, '/members')}?done=invited&who=${encodeURIComponent(added.member.autodeskId)}`, 303);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
-      return membersPage(c, { draft, error: `The invitation was not sent: ${e.message}` }, statusOf(e));
+      return membersPage(c, { draft, error: `The invitation was not sent: ${invitationRefusal(e)}` }, statusOf(e));
     }
   });
 
@@ -621,7 +634,7 @@ export function consoleRoutes(
           ? `No invitation was sent: there is no Autodesk account ${id.data}. To invite someone without one, use “Invite a member” with their name and e-mail.`
           : e.code === 'conflict'
             ? `No invitation was sent: ${id.data} is already a member of ${team.name} or invited to it. To remind them, use Resend in the list.`
-            : `No invitation was sent: ${e.message}`;
+            : `No invitation was sent: ${invitationRefusal(e)}`;
       return refused(message, statusOf(e));
     }
   });
@@ -724,7 +737,7 @@ export function consoleRoutes(
     } catch (e) {
       // A refusal (the person's daily cap, an invitation accepted meanwhile) keeps the admin on the list.
       if (!(e instanceof DomainError)) throw e;
-      return membersPage(c, { error: `The invitation was not sent again: ${e.message}` }, statusOf(e));
+      return membersPage(c, { error: `The invitation was not sent again: ${invitationRefusal(e)}` }, statusOf(e));
     }
     return c.redirect(`${teamPath(team.id, '/members')}?done=resent&who=${encodeURIComponent(id)}`, 303);
   });

@@ -57,15 +57,18 @@ function bucketsOf(limit: string, size: number, periodMs: number): TokenBuckets 
   return buckets;
 }
 
+/** An admin's invitations of the minute are used up: its own class, so that the console can say it in its words. */
+export class InvitationsPerAdminUsedUp extends DomainError {
+  constructor(readonly wait: number) {
+    super('too-many-requests', `Too many invitations sent from this admin key; retry in ${wait} s.`, { retryAfterSeconds: wait });
+  }
+}
+
 /** The admin's share of invitation e-mails (FLEXGATE_RATE_INVITE_PER_ADMIN a minute), unless limits are off. */
 export function takeInviteToken(ctx: ServiceContext, by: Actor | undefined): void {
   if (by?.kind !== 'admin' || !ctx.config.rateLimit) return;
   const wait = bucketsOf('invite-per-admin', ctx.config.rateLimits.invitePerAdmin, 60_000).take(by.id);
-  if (wait > 0) {
-    throw new DomainError('too-many-requests', `Too many invitations sent from this admin key; retry in ${wait} s.`, {
-      retryAfterSeconds: wait,
-    });
-  }
+  if (wait > 0) throw new InvitationsPerAdminUsedUp(wait);
 }
 
 /** Invitation e-mails a bulk send may write now, taken from its buckets; what it does not use goes back. */
