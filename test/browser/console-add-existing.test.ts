@@ -1,7 +1,7 @@
 /**
- * R11 in a real headless Chromium: an admin adds an existing account by its Autodesk ID from the
- * Members page, sees who was invited under the account's own name, and a refused ID keeps what was
- * typed and is said where the page opens.
+ * R11 in a real headless Chromium: an admin adds an existing account by its Autodesk ID, typed in
+ * the Members page's one form (the one product picker), sees who was invited under the account's
+ * own name, and a refused ID keeps what was typed and is said where the page opens.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,10 +36,13 @@ describe('console: adding an existing account by Autodesk ID', () => {
     await Promise.all([page.waitForURL(/\/console\/teams\//), page.click('button:has-text("Sign in")')]);
     await page.goto(`/console/teams/${team}/members`);
 
-    const form = page.locator('#add-existing form');
-    await form.locator('input[name="autodeskId"]').fill(existing);
+    // One form asks anyone to join, with one product picker, one guest box.
+    expect(await page.locator('fieldset.picker').count()).toBe(1);
+    expect(await page.locator('input[name="guest"]').count()).toBe(1);
+    const form = page.locator('#add-member form');
+    await form.locator('input[name="invite"]').fill(existing);
     await form.locator('input[name="product"][value="revit"]').check();
-    await Promise.all([page.waitForURL(/done=asked/), form.locator('button:has-text("Invite existing account")').click()]);
+    await Promise.all([page.waitForURL(/done=asked/), form.locator('button:has-text("Send invitation")').click()]);
     expect(await page.textContent('.banner.ok')).toContain(`Invitation sent to Eve Existing (${existing})`);
     const row = page.locator(`tr[data-member="${existing}"]`);
     expect(await row.locator('.who-cell a').textContent()).toBe('Eve Existing');
@@ -47,17 +50,17 @@ describe('console: adding an existing account by Autodesk ID', () => {
     expect((await mailsTo(gw, existing)).map((m) => m.kind)).toEqual(['invitation']);
 
     const ghost = uniqueEmail('ghost');
-    await form.locator('input[name="autodeskId"]').fill(ghost);
+    await form.locator('input[name="invite"]').fill(ghost);
     await form.locator('input[name="guest"]').check();
-    await Promise.all([page.waitForLoadState(), form.locator('button:has-text("Invite existing account")').click()]);
+    await Promise.all([page.waitForLoadState(), form.locator('button:has-text("Send invitation")').click()]);
     const banner = page.locator('.banner.err');
     expect(await banner.textContent()).toContain(`there is no Autodesk account ${ghost}`);
     const box = await banner.boundingBox();
     expect(box && box.y + box.height, 'the refusal is within the first screen').toBeLessThanOrEqual(DESKTOP.height);
-    expect(await form.locator('input[name="autodeskId"]').inputValue()).toBe(ghost);
+    expect(await form.locator('input[name="invite"]').inputValue()).toBe(ghost);
     expect(await form.locator('input[name="guest"]').isChecked()).toBe(true);
-    // The other form is left as it was: empty.
-    expect(await page.locator('input[name="invite"]').inputValue()).toBe('');
+    // The way to invite them without an account is said with their address in it.
+    expect(await banner.textContent()).toContain(`write their name before the e-mail: Full Name <${ghost}>`);
     await page.screenshot({ path: `${ARTIFACTS}console-add-existing-refused.png`, fullPage: true });
     await context.close();
   });

@@ -56,7 +56,7 @@ import { InspectView } from './views/inspect';
 import { InvitationDone, type InvitationFacts, InvitationPage } from './views/invitation';
 import { type Chrome, Page } from './views/layout';
 import { MemberPage } from './views/member';
-import { type AskDraft, type InviteDraft, MembersView } from './views/members';
+import { type InviteDraft, MembersView } from './views/members';
 import { OverviewView } from './views/overview';
 import { SignInPage } from './views/signin';
 import { SpendView } from './views/spend';
@@ -502,7 +502,6 @@ export function consoleRoutes(
     c: C,
     opts: {
       draft?: InviteDraft;
-      ask?: AskDraft;
       error?: string;
       imported?: Parameters<typeof MembersView>[0]['imported'];
       importError?: string;
@@ -552,7 +551,6 @@ export function consoleRoutes(
           catalog={catalog}
           defaults={defaults.products}
           {...(opts.draft ? { draft: opts.draft } : {})}
-          {...(opts.ask ? { ask: opts.ask } : {})}
           imported={opts.imported ?? null}
           unsent={{ count: unsent, idem: newIdem(), perHour: ctx.config.rateLimit ? ctx.config.rateLimits.inviteBulkPerHour : null }}
         />
@@ -563,81 +561,65 @@ export function consoleRoutes(
 
   app.get('/teams/:team/members', (c) => membersPage(c));
 
-  // R11: invite by "Full Name <email>"; a refusal shows the form again with what was typed.
-  app.post('/teams/:team/members', async (c) => {
+  /**
+   * R11: the one form that asks someone to join. `Full Name <email>` invites anyone under that name;
+   * an e-mail alone asks the existing account with that Autodesk ID, as POST /v1/teams/:team/members
+   * with {autodeskId} does: the same service, the same per-admin look-up bucket (each answer tells
+   * whether the ID exists), the account's own name. A refusal shows the form again as typed.
+   */
+  const addPerson = async (c: C, draft: InviteDraft) => {
     const team = c.get('team');
-    const f = await form(c);
-    const draft: InviteDraft = {
-      invite: field(f, 'invite').slice(0, 400),
-      guest: checked(f, 'guest'),
-      allProducts: checked(f, 'allProducts'),
-      products: fields(f, 'product'),
-    };
+    const by = { kind: 'admin' as const, id: (c.get('session') as ConsoleSession).admin.id };
+    const refused = (message: string, status: ContentfulStatusCode) =>
+      membersPage(c, { draft, error: `No invitation was sent: ${message}` }, status);
+    const text = draft.invite.trim();
+    const id = text.includes('<') ? null : autodeskId.safeParse(text);
+    if (id && !id.success && text !== '')
+      return refused(`“${text}” is neither a name and e-mail (Full Name <email>) nor an Autodesk ID (an e-mail address).`, 400);
+    if (id?.success) {
+      const wait = limits.lookupPerAdmin ? takeLimit(limits.lookupPerAdmin, by.id) : 0;
+      if (wait > 0) {
+        c.header('retry-after', String(wait));
+        return refused(`you looked up too many Autodesk IDs in a short time. Wait ${waitWords(wait)}, then try again.`, 429);
+      }
+    }
     try {
-      const added = await inviteMember(ctx, {
-        by: { kind: 'admin', id: (c.get('session') as ConsoleSession).admin.id },
+      const common = {
+        by,
         origin: originOfPage(c),
         teamId: team.id,
-        invite: draft.invite,
         guest: draft.guest,
         allProducts: draft.allProducts,
         products: draft.products,
-      });
-      return c.redirect(`${teamPath(team.id, '/members')}?done=invited&who=${encodeURIComponent(added.member.autodeskId)}`, 303);
-    } catch (e) {
-      if (!(e instanceof DomainError)) throw e;
-      return membersPage(c, { draft, error: `The invitation was not sent: ${invitationRefusal(e)}` }, statusOf(e));
-    }
-  });
-
-  // R11: ask an existing account by its Autodesk ID, as POST /v1/teams/:team/members with
-  // {autodeskId} does: the same service, the same per-admin look-up bucket (each answer tells
-  // whether the ID exists), the account's own name. A refusal shows the form again as typed.
-  app.post('/teams/:team/members/existing', async (c) => {
-    const team = c.get('team');
-    const f = await form(c);
-    const ask: AskDraft = {
-      autodeskId: field(f, 'autodeskId').slice(0, 254),
-      guest: checked(f, 'guest'),
-      allProducts: checked(f, 'allProducts'),
-      products: fields(f, 'product'),
-    };
-    const refused = (message: string, status: ContentfulStatusCode) => membersPage(c, { ask, error: message }, status);
-    const id = autodeskId.safeParse(ask.autodeskId);
-    if (!id.success) return refused(`No invitation was sent: “${ask.autodeskId}” is not an Autodesk ID (an e-mail address).`, 400);
-    const admin = (c.get('session') as ConsoleSession).admin.id;
-    const wait = limits.lookupPerAdmin ? takeLimit(limits.lookupPerAdmin, admin) : 0;
-    if (wait > 0) {
-      c.header('retry-after', String(wait));
-      return refused(
-        `No invitation was sent: you looked up too many Autodesk IDs in a short time. Wait ${waitWords(wait)}, then try again.`,
-        429,
-      );
-    }
-    try {
-      const added = await addMember(ctx, {
-        by: { kind: 'admin', id: admin },
-        origin: originOfPage(c),
-        teamId: team.id,
-        autodeskId: id.data,
-        guest: ask.guest,
-        allProducts: ask.allProducts,
-        products: ask.products,
-      });
-      return c.redirect(`${teamPath(team.id, '/members')}?done=asked&who=${encodeURIComponent(added.member.autodeskId)}`, 303);
+      };
+      const added = await (id?.success
+        ? addMember(ctx, { ...common, autodeskId: id.data })
+        : inviteMember(ctx, { ...common, invite: draft.invite }));
+      const done = id?.success ? 'asked' : 'invited';
+      return c.redirect(`${teamPath(team.id, '/members')}?done=${done}&who=${encodeURIComponent(added.member.autodeskId)}`, 303);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
       const retry = e.extra.retryAfterSeconds;
       if (retry !== undefined) c.header('retry-after', String(retry));
+      const who = id?.success ? id.data : null;
       const message =
-        e.code === 'not-found'
-          ? `No invitation was sent: there is no Autodesk account ${id.data}. To invite someone without one, use “Invite a member” with their name and e-mail.`
-          : e.code === 'conflict'
-            ? `No invitation was sent: ${id.data} is already a member of ${team.name} or invited to it. To remind them, use Resend in the list.`
-            : `No invitation was sent: ${invitationRefusal(e)}`;
+        who && e.code === 'not-found'
+          ? `there is no Autodesk account ${who}. To invite someone without one, write their name before the e-mail: Full Name <${who}>.`
+          : who && e.code === 'conflict'
+            ? `${who} is already a member of ${team.name} or invited to it. To remind them, use Resend in the list.`
+            : invitationRefusal(e);
       return refused(message, statusOf(e));
     }
+  };
+  const addDraft = (f: Record<string, unknown>, name: string): InviteDraft => ({
+    invite: field(f, name).slice(0, 400),
+    guest: checked(f, 'guest'),
+    allProducts: checked(f, 'allProducts'),
+    products: fields(f, 'product'),
   });
+  app.post('/teams/:team/members', async (c) => addPerson(c, addDraft(await form(c), 'invite')));
+  // The "Add an existing account" form of pages served before the one form (a tab left open): answered by it.
+  app.post('/teams/:team/members/existing', async (c) => addPerson(c, addDraft(await form(c), 'autodeskId')));
 
   // R14: an import sends no e-mail; its per-line errors are shown with the result.
   app.post('/teams/:team/members/import', async (c) => {

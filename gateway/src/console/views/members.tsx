@@ -55,14 +55,6 @@ export interface InviteDraft {
   products: string[];
 }
 
-/** What was typed in the form that asks an existing account by its Autodesk ID. */
-export interface AskDraft {
-  autodeskId: string;
-  guest: boolean;
-  allProducts: boolean;
-  products: string[];
-}
-
 const GuestCheck: FC<{ checked: boolean }> = ({ checked }) => (
   <label class="check">
     <input type="checkbox" name="guest" value="1" checked={checked} />
@@ -86,14 +78,11 @@ export const MembersView: FC<{
   catalog: Product[];
   defaults: string[];
   draft?: InviteDraft;
-  /** The existing-account form as typed, after a refusal. */
-  ask?: AskDraft;
   imported?: ImportResult | null;
   /** Pending members never e-mailed (an import's, R14), the send form's key, and the hourly limit (null: none). */
   unsent?: { count: number; idem: string; perHour: number | null };
-}> = ({ team, csrf, members, counts, paging, search = '', catalog, defaults, draft, ask, imported, unsent }) => {
+}> = ({ team, csrf, members, counts, paging, search = '', catalog, defaults, draft, imported, unsent }) => {
   const d = draft ?? { invite: '', guest: false, allProducts: false, products: [] };
-  const k = ask ?? { autodeskId: '', guest: false, allProducts: false, products: [] };
   const total = counts.active + counts.invited + counts.expired;
   const list = teamPath(team.id, '/members');
   /** This list's address: the search kept from page to page. */
@@ -281,62 +270,40 @@ export const MembersView: FC<{
       ) : null}
 
       <div class="split">
-        <section class="panel">
+        {/* One form, one product picker: the text typed says whether a newcomer is invited by name or an existing account is asked. */}
+        <section class="panel" id="add-member">
           <h2>Invite a member</h2>
           <form method="post" action={teamPath(team.id, '/members')} class="stack">
             <Csrf token={csrf} />
             <label class="field">
               <span>
-                Name and e-mail, written <code>Full Name &lt;email&gt;</code>
+                Name and e-mail, written <code>Full Name &lt;email&gt;</code>, or the Autodesk ID (e-mail) of an existing account
               </span>
               <input
                 type="text"
                 name="invite"
                 required
                 maxlength={320}
-                placeholder="Ada Lovelace <ada@example.com>"
+                placeholder="Ada Lovelace <ada@example.com> or ada@example.com"
                 value={d.invite}
                 autocomplete="off"
+                autocapitalize="none"
+                spellcheck={false}
+                aria-describedby="invite-who"
               />
             </label>
+            <p class="hint" id="invite-who">
+              With a name, anyone is invited and listed under that name. An e-mail alone must be someone's Autodesk ID: they are listed
+              under the name of their own account.
+            </p>
             <GuestCheck checked={d.guest} />
             <ProductPicker catalog={catalog} selected={d.products} allProducts={d.allProducts} legend="Flex products" />
-            <p class="hint">The invitation must be accepted within 7 days; it can be resent after that.</p>
-            <div>
-              <button type="submit" class="btn primary">
-                Send invitation
-              </button>
-            </div>
-          </form>
-        </section>
-        <section class="panel" id="add-existing">
-          <h2>Add an existing account</h2>
-          <form method="post" action={teamPath(team.id, '/members/existing')} class="stack">
-            <Csrf token={csrf} />
-            <label class="field">
-              <span>Autodesk ID (the e-mail address the person signs in with)</span>
-              <input
-                type="text"
-                inputmode="email"
-                autocapitalize="none"
-                name="autodeskId"
-                required
-                maxlength={254}
-                placeholder="ada@example.com"
-                value={k.autodeskId}
-                autocomplete="off"
-                spellcheck={false}
-              />
-            </label>
-            <GuestCheck checked={k.guest} />
-            <ProductPicker catalog={catalog} selected={k.products} allProducts={k.allProducts} legend="Flex products" />
             <p class="hint">
-              The person is listed under the name of their own account and e-mailed an invitation; they join once they accept it with their
-              password, within 7 days.
+              Either way the person is e-mailed an invitation and joins once they accept it, within 7 days; it can be resent after that.
             </p>
             <div>
               <button type="submit" class="btn primary">
-                Invite existing account
+                Send invitation
               </button>
             </div>
           </form>
