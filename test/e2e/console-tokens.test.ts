@@ -614,6 +614,22 @@ describe('console: usage as Flex shows it (R15)', () => {
     expect(annRow).toMatch(/<a href="[^"]+">ann [0-9a-f]{8}<\/a><div class="sub">ann\./);
   });
 
+  it('R15: a member removed since is still named in usage and on the overview, marked, never linked to a page that is gone', async () => {
+    const { a, browser, ann, bob } = await used();
+    expect((await gw.op.delete(`/v1/teams/${a}/members/${encodeURIComponent(bob)}`)).status).toBe(204);
+    for (const path of [`/console/teams/${a}`, ...['user', 'product'].map((by) => `/console/teams/${a}/usage?by=${by}`)]) {
+      const html = (await browser.get(path)).html;
+      // Every place that names Bob (the report, the weeks, a product's users, the top users) says he left.
+      const named = html.split(`<div class="sub">${bob}</div>`).length - 1;
+      expect(named, path).toBeGreaterThan(0);
+      expect(html.split(`<div class="sub">${bob}</div><div class="sub">no longer a member</div>`).length - 1, path).toBe(named);
+      const links = [...html.matchAll(/href="(\/console\/teams\/[^"/]+\/members\/[^"]+)"/g)].map((m) => unescapeHtml(m[1] ?? ''));
+      expect(links, path).toContain(`/console/teams/${a}/members/${encodeURIComponent(ann)}`);
+      expect(links, path).not.toContain(`/console/teams/${a}/members/${encodeURIComponent(bob)}`);
+      for (const link of new Set(links)) expect((await browser.get(link)).status, link).toBe(200);
+    }
+  });
+
   it('R15: the preset ranges (past 30 days, 3, 6, 9, 12 months) sit beside the custom range and set it', async () => {
     const { a, browser } = await used();
     const base = `/console/teams/${a}/usage`;

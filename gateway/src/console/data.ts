@@ -2,7 +2,7 @@ import type { BalanceAlerts, BalanceResponse, Product, UsageRow } from '@flexgat
 import { adminNamesById } from '../db/repos/console';
 import { balancesOf } from '../db/repos/lots';
 import { findTeams } from '../db/repos/teams';
-import { peopleNames, peopleOfTeam } from '../db/repos/usage';
+import { peopleOfTeam } from '../db/repos/usage';
 import { addMs, DAY_MS } from '../domain/time';
 import { balance, settleExpiries } from '../services/balance';
 import { catalog } from '../services/catalog';
@@ -18,11 +18,10 @@ export async function teamNames(ctx: ServiceContext, ids: readonly string[]): Pr
 
 export const productCatalog = (ctx: ServiceContext): Promise<Product[]> => catalog(ctx);
 
-export async function namesOf(ctx: ServiceContext, teamId: string, ids: readonly string[]): Promise<Map<string, string>> {
-  return ids.length === 0 ? new Map() : peopleNames(ctx.db, teamId, ids);
-}
-
-/** Names, as namesOf, and which of these people are members of the team now: only those have a member page to link to. */
+/**
+ * People's display names (the team's member name, else the account's), and which of them are
+ * members of the team now: only those have a member page to link to.
+ */
 export async function peopleOf(
   ctx: ServiceContext,
   teamId: string,
@@ -68,7 +67,8 @@ export interface Overview {
   balance: BalanceResponse & { alerts: BalanceAlerts };
   /** One entry per day of the last 30 (today included), zero on days without use. */
   days: { day: string; tokens: number }[];
-  topUsers: (UsageRow & { name: string })[];
+  /** `member`: still a member of the team, so their page can be linked to. */
+  topUsers: (UsageRow & { name: string; member: boolean })[];
   topProducts: (UsageRow & { name: string })[];
   total: { tokens: number; sessions: number };
 }
@@ -98,7 +98,7 @@ export async function teamOverview(ctx: ServiceContext, teamId: string): Promise
   });
   const top = (rows: UsageRow[]) => [...rows].sort((a, b) => b.tokens - a.tokens || a.key.localeCompare(b.key)).slice(0, 5);
   const users = top(byUser.rows);
-  const names = await namesOf(
+  const people = await peopleOf(
     ctx,
     teamId,
     users.map((u) => u.key),
@@ -108,7 +108,7 @@ export async function teamOverview(ctx: ServiceContext, teamId: string): Promise
     now: now.toISOString(),
     balance: bal,
     days,
-    topUsers: users.map((u) => ({ ...u, name: names.get(u.key) ?? '' })),
+    topUsers: users.map((u) => ({ ...u, name: people.names.get(u.key) ?? '', member: people.members.has(u.key) })),
     topProducts: top(byProduct.rows).map((p) => ({ ...p, name: productName.get(p.key) ?? p.key })),
     total: perDay.total,
   };

@@ -42,7 +42,7 @@ import {
 import { invitationsNeverEmailed, sendInvitations } from '../services/send-invitations';
 import { usage, usageCsvExport, usageViews } from '../services/usage';
 import { findAsset } from './assets';
-import { adminNames, moveSource, namesOf, productCatalog, teamNames, teamOverview } from './data';
+import { adminNames, moveSource, peopleOf, productCatalog, teamNames, teamOverview } from './data';
 import { inspectEntitlement } from './inspect';
 import type { ConsoleKit } from './kit';
 import { type ConsoleSession, closeConsoleSession, csrfMatches, openConsoleSession, resolveConsoleSession } from './session';
@@ -795,7 +795,7 @@ export function consoleRoutes(
     const people = [
       ...new Set([...(q.by === 'user' ? (report?.rows.map((r) => r.key) ?? []) : []), ...(views?.users.map((u) => u.autodeskId) ?? [])]),
     ];
-    const names = await namesOf(ctx, team.id, people);
+    const { names, members } = await peopleOf(ctx, team.id, people);
     const labels =
       q.by === 'user'
         ? names
@@ -805,7 +805,7 @@ export function consoleRoutes(
     return render(
       c,
       <Page title="Usage" chrome={chromeOf(c, { tab: 'usage', error: error ?? usageIgnored(c) })}>
-        <UsageView team={team} form={q} report={report} labels={labels} views={views} names={names} />
+        <UsageView team={team} form={q} report={report} labels={labels} views={views} names={names} members={members} />
       </Page>,
       error ? 400 : 200,
     );
@@ -889,14 +889,14 @@ export function consoleRoutes(
   app.get('/teams/:team/advice', async (c) => {
     const team = c.get('team');
     const a = await advice(ctx, team.id);
-    const [names, catalog] = await Promise.all([
-      namesOf(ctx, team.id, [...new Set([...a.flex, ...a.subscriptions].map((r) => r.autodeskId))]),
+    const [{ names, members }, catalog] = await Promise.all([
+      peopleOf(ctx, team.id, [...new Set([...a.flex, ...a.subscriptions].map((r) => r.autodeskId))]),
       productCatalog(ctx),
     ]);
     return render(
       c,
       <Page title="Advice" chrome={chromeOf(c, { tab: 'advice' })}>
-        <AdviceView team={team} a={a} names={names} products={new Map(catalog.map((p) => [p.key, p.name]))} />
+        <AdviceView team={team} a={a} names={names} members={members} products={new Map(catalog.map((p) => [p.key, p.name]))} />
       </Page>,
     );
   });

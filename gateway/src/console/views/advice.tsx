@@ -1,23 +1,20 @@
 import type { AdviceResponse } from '@flexgate/shared';
 import type { Child, FC } from 'hono/jsx';
 import { formatMoney } from '../../domain/money';
-import { day, memberPath, num, teamPath } from './format';
-import { TableWrap } from './layout';
+import { day, num, teamPath } from './format';
+import { Person, TableWrap } from './layout';
 
 /** The Advice page: where a subscription would have been cheaper than Flex last year, and the other way round. */
 export const AdviceView: FC<{
   team: { id: string; name: string };
   a: AdviceResponse;
   names: Map<string, string>;
+  /** Who of them is a member now: only they have a member page to link to. */
+  members: Set<string>;
   products: Map<string, string>;
-}> = ({ team, a, names, products }) => {
+}> = ({ team, a, names, members, products }) => {
   const money = (minor: number) => formatMoney(minor, a.currency);
-  const who = (id: string) => (
-    <>
-      <a href={memberPath(team.id, id)}>{names.get(id) || id}</a>
-      {names.get(id) ? <div class="sub">{id}</div> : null}
-    </>
-  );
+  const who = (id: string) => <Person team={team.id} id={id} name={names.get(id)} member={members.has(id)} />;
   const lastDay = new Date(Date.parse(a.year.to) - 1).toISOString();
   return (
     <>

@@ -1,8 +1,8 @@
 import type { FC } from 'hono/jsx';
 import type { Overview } from '../data';
 import { UsageChart } from './chart';
-import { day, daysUntil, memberPath, num, teamPath } from './format';
-import { Badge, TableWrap } from './layout';
+import { day, daysUntil, num, teamPath } from './format';
+import { Badge, Person, TableWrap } from './layout';
 
 /** Lots expiring within this many days stand out on the overview. */
 export const SOON_DAYS = 30;
@@ -98,8 +98,7 @@ export const OverviewView: FC<{ team: { id: string; name: string }; o: Overview;
                   o.topUsers.map((u) => (
                     <tr>
                       <td>
-                        <a href={memberPath(team.id, u.key)}>{u.name || u.key}</a>
-                        {u.name ? <div class="sub">{u.key}</div> : null}
+                        <Person team={team.id} id={u.key} name={u.name} member={u.member} />
                       </td>
                       <td class="num">{num(u.tokens)}</td>
                       <td class="num">{num(u.sessions)}</td>

@@ -3,8 +3,8 @@ import type { FC } from 'hono/jsx';
 import { PRESET_LABEL, USAGE_PRESETS, type UsagePreset } from '../../domain/usage-views';
 import type { UsageViews } from '../../services/usage';
 import { UsageChart } from './chart';
-import { day, memberPath, num, shortDay, teamPath } from './format';
-import { TableWrap } from './layout';
+import { day, num, shortDay, teamPath } from './format';
+import { Person, TableWrap } from './layout';
 import { ProductBars, WeekStrip } from './usage-charts';
 
 export interface UsageForm {
@@ -34,12 +34,13 @@ const Presets: FC<{ team: { id: string }; form: UsageForm }> = ({ team, form }) 
 );
 
 /** Each product with the users who used it (Flex's "by product" view). */
-const ProductUsersView: FC<{ team: { id: string }; views: UsageViews; labels: Map<string, string>; names: Map<string, string> }> = ({
-  team,
-  views,
-  labels,
-  names,
-}) => (
+const ProductUsersView: FC<{
+  team: { id: string };
+  views: UsageViews;
+  labels: Map<string, string>;
+  names: Map<string, string>;
+  members: Set<string>;
+}> = ({ team, views, labels, names, members }) => (
   <section>
     <h2>Users of each product</h2>
     {views.products.length === 0 ? <p class="hint">No product was used in this range.</p> : null}
@@ -70,8 +71,7 @@ const ProductUsersView: FC<{ team: { id: string }; views: UsageViews; labels: Ma
               {p.users.map((u) => (
                 <tr>
                   <td>
-                    <a href={memberPath(team.id, u.autodeskId)}>{names.get(u.autodeskId) || u.autodeskId}</a>
-                    {names.get(u.autodeskId) ? <div class="sub">{u.autodeskId}</div> : null}
+                    <Person team={team.id} id={u.autodeskId} name={names.get(u.autodeskId)} member={members.has(u.autodeskId)} />
                   </td>
                   <td class="num">{num(u.tokens)}</td>
                   <td class="num">{num(u.days)}</td>
@@ -86,7 +86,12 @@ const ProductUsersView: FC<{ team: { id: string }; views: UsageViews; labels: Ma
 );
 
 /** Each user's days used, week by week (Flex's per-user view). */
-const UserWeeksView: FC<{ team: { id: string }; views: UsageViews; names: Map<string, string> }> = ({ team, views, names }) => (
+const UserWeeksView: FC<{ team: { id: string }; views: UsageViews; names: Map<string, string>; members: Set<string> }> = ({
+  team,
+  views,
+  names,
+  members,
+}) => (
   <section>
     <h2>Days used per week</h2>
     <p class="hint">
@@ -114,8 +119,7 @@ const UserWeeksView: FC<{ team: { id: string }; views: UsageViews; names: Map<st
             views.users.map((u) => (
               <tr data-user={u.autodeskId}>
                 <td>
-                  <a href={memberPath(team.id, u.autodeskId)}>{names.get(u.autodeskId) || u.autodeskId}</a>
-                  {names.get(u.autodeskId) ? <div class="sub">{u.autodeskId}</div> : null}
+                  <Person team={team.id} id={u.autodeskId} name={names.get(u.autodeskId)} member={members.has(u.autodeskId)} />
                 </td>
                 <td class="num">{num(u.daysUsed)}</td>
                 <td class="num">{num(u.tokens)}</td>
@@ -141,7 +145,9 @@ export const UsageView: FC<{
   /** The by-product and per-user views; people's names for them. */
   views: UsageViews | null;
   names: Map<string, string>;
-}> = ({ team, form, report, labels, views, names }) => {
+  /** Who of the people named is a member now: only they have a member page to link to. */
+  members: Set<string>;
+}> = ({ team, form, report, labels, views, names, members }) => {
   const q = new URLSearchParams({ from: form.from, to: form.to });
   return (
     <>
@@ -205,10 +211,7 @@ export const UsageView: FC<{
                   <tr>
                     <td>
                       {form.by === 'user' ? (
-                        <>
-                          <a href={memberPath(team.id, r.key)}>{labels.get(r.key) || r.key}</a>
-                          {labels.get(r.key) ? <div class="sub">{r.key}</div> : null}
-                        </>
+                        <Person team={team.id} id={r.key} name={labels.get(r.key)} member={members.has(r.key)} />
                       ) : form.by === 'product' ? (
                         (labels.get(r.key) ?? r.key)
                       ) : (
@@ -231,8 +234,10 @@ export const UsageView: FC<{
           </table>
         </TableWrap>
       ) : null}
-      {views && form.by === 'product' ? <ProductUsersView team={team} views={views} labels={labels} names={names} /> : null}
-      {views && form.by === 'user' ? <UserWeeksView team={team} views={views} names={names} /> : null}
+      {views && form.by === 'product' ? (
+        <ProductUsersView team={team} views={views} labels={labels} names={names} members={members} />
+      ) : null}
+      {views && form.by === 'user' ? <UserWeeksView team={team} views={views} names={names} members={members} /> : null}
       <p class="hint">The CSV has the columns of Flex's own export, one line per day, user and product, whatever "by" says.</p>
     </>
   );
