@@ -42,7 +42,8 @@ async function query<T>(url: string, text: string): Promise<T[]> {
 
 describe(`instances starting at once on a fresh ${testEngine()} database`, () => {
   it('three instances started together all come up, apply each migration once and share one signing key', async () => {
-    group = await startGroup({ count: 3 });
+    // At info, a start that hangs shows how far it got ("migrated" is logged at info).
+    group = await startGroup({ count: 3, env: { FLEXGATE_LOG: 'info' } });
     const gws = group.instances;
 
     const migrations = await query<{ name: string; n: number }>(

@@ -66,7 +66,9 @@ export async function startGroup(options: GroupOptions): Promise<InstanceGroup> 
   if (failed.length > 0) {
     await Promise.all(procs.map((p) => p.stop()));
     await database.drop();
-    throw failed[0] instanceof Error ? failed[0] : new Error(String(failed[0]));
+    // Every failure, in the order they were started: one process's exit can explain another's wait.
+    if (failed.length === 1) throw failed[0] instanceof Error ? failed[0] : new Error(String(failed[0]));
+    throw new Error(failed.map((f, i) => `failure ${i + 1} of ${failed.length}: ${f instanceof Error ? f.message : String(f)}`).join('\n'));
   }
   const instances = procs.map((p) => instanceOf(p, operatorKey));
   return {
