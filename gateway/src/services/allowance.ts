@@ -9,6 +9,7 @@ import { DAY_MS } from '../domain/time';
 import { newId } from '../lib/ids';
 import type { ServiceContext } from './context';
 import { type InstallableProduct, myProducts } from './downloads';
+import { settleListed } from './sessions';
 
 /** Past this, no report can name an allowance (a report comes at most 28 hours after its launch). */
 const KEPT_AFTER_EXPIRY_MS = 2 * DAY_MS;
@@ -97,7 +98,8 @@ async function paidUntilOf(
       nowIso,
     ).open;
     const until = s && paidUntil({ startsAt: s.starts_at, endsAt: s.ends_at, endedAt: s.ended_at, settledAt: s.settled_at }, now);
-    if (until) out.set(product, until);
+    // Settled before it is signed as paid, or not listed: a refund after the listing would leave it unpaid.
+    if (until && (await settleListed(ctx, s, now))) out.set(product, until);
   }
   return out;
 }

@@ -101,6 +101,15 @@ async function settle(ctx: ServiceContext, s: SessionRow, now: Date): Promise<Ke
 }
 
 /**
+ * R7a: settles `s`, open at `now` past its free window, before an offline allowance lists its day
+ * as paid: a close decided afterwards on a clock still within the window (another instance) then
+ * finds the day settled, not refundable. Undefined when such a close voided it first.
+ */
+export async function settleListed(ctx: ServiceContext, s: SessionRow, now: Date): Promise<SessionRow | undefined> {
+  return s.settled_at !== null ? s : (await settle(ctx, s, now))?.row;
+}
+
+/**
  * R7b: a settled session reported idle ends later by the idle time (domain/sessions.ts bounds it),
  * with an entitlement to its new end; undefined when nothing moves.
  */
