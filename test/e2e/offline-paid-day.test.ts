@@ -7,12 +7,12 @@
  */
 import { cpSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient, type FlexgateClient, type LaunchResult } from '@flexgate/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { balance, cacheDirs, ledger, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
-import { buy, expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
+import type { LaunchResult } from '@flexgate/client';
+import { describe, expect, it } from 'vitest';
+import { balance, ledger } from '../harness/client-e2e';
+import { clockedSuite } from '../harness/clocked-suite';
+import { buy, expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
-import { trustOf } from '../harness/trust';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -31,43 +31,20 @@ function refused(r: LaunchResult) {
 }
 
 describe('offline, a day already paid for when the team cannot pay another', { shuffle: false }, () => {
-  let gw: ProcessGateway;
-  let trust: string;
-  const clock = new SharedClock();
-  const dirs = cacheDirs();
-  const clients: FlexgateClient[] = [];
-
-  beforeAll(async () => {
-    // ID tokens outlive the clock jumps (their own expiry has tests elsewhere).
-    gw = await startProcessGateway({ FLEXGATE_TEST_CLOCK: '1', FLEXGATE_ID_TOKEN_TTL: String(7 * 86400) });
-    trust = await trustOf(gw);
-    await seedCatalog(gw.fixtures());
-  });
-  afterAll(async () => {
-    for (const c of clients) await c.close().catch(() => {});
-    await gw?.close();
-    dirs.cleanup();
-  });
+  // ID tokens outlive the clock jumps (their own expiry has tests elsewhere).
+  const suite = clockedSuite({ FLEXGATE_ID_TOKEN_TTL: String(7 * 86400) });
 
   /** Moves the gateway's clock (when it runs) and the clients' together, to `instant`. */
-  async function at(instant: number): Promise<Date> {
-    const now = clock.shift(instant - Date.now());
-    if (gw.process) await gw.setClock(now);
-    return now;
-  }
+  const at = (instant: number): Promise<Date> => suite.at(instant - Date.now());
 
   /** A client on a machine of its own (its own cache directory), signed in now: the allowance comes with the sign-in. */
   async function machine(account: { autodeskId: string; password: string }, name: string) {
-    const cacheDir = dirs.make();
-    const client = createClient({
-      trust,
-      gatewayUrl: gw.url,
+    const cacheDir = suite.cacheDir();
+    const client = suite.client({
       cacheDir,
-      clock: clock.now,
       machine: name,
       http: { timeoutMs: 5000, retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 } },
     });
-    clients.push(client);
     await client.signIn(account.autodeskId, account.password);
     return { client, cacheDir };
   }
@@ -79,9 +56,9 @@ describe('offline, a day already paid for when the team cannot pay another', { s
    */
   async function paidDay(t0: number) {
     await at(t0);
-    const team = await newTeam(gw.fixtures(), 10);
-    const account = await newAccount(gw.fixtures(), 'ada');
-    await joinTeam(gw, team, account, { products: ['autocad'] });
+    const team = await newTeam(suite.gw.fixtures(), 10);
+    const account = await newAccount(suite.gw.fixtures(), 'ada');
+    await joinTeam(suite.gw, team, account, { products: ['autocad'] });
     const ws = await machine(account, 'ws-1');
     const first = granted(await ws.client.launch('autocad'));
     expect(first).toMatchObject({ charged: 7, balance: 3 });
@@ -97,13 +74,13 @@ describe('offline, a day already paid for when the team cannot pay another', { s
     const t0 = Date.now() + HOUR;
     const { team, account, session, endsAt, laptop } = await paidDay(t0);
     // Online, a relaunch on the laptop would cost nothing (R7), as a dry run says.
-    const { api } = await signIn(gw.fixtures(), account);
+    const { api } = await signIn(suite.gw.fixtures(), account);
     const dry = expectStatus(await api.post('/v1/launch', { product: 'autocad', dryRun: true }), 200);
     expect(dry).toMatchObject({ granted: true, team, charge: 0, balance: 3 });
     const until = new Date(Math.floor(endsAt / 1000) * 1000).toISOString();
     expect((await laptop.client.whoami()).offlineAllowance).toMatchObject({ products: [], paid: [{ product: 'autocad', team, until }] });
     const ids: string[] = [];
-    await gw.stop();
+    await suite.gw.stop();
     try {
       // The network drops: the laptop holds no entitlement, only the allowance of its sign-in.
       const first = provisional(await laptop.client.launch('autocad'));
@@ -129,17 +106,17 @@ describe('offline, a day already paid for when the team cannot pay another', { s
       }
       cpSync(kept, join(laptop.cacheDir, 'provisional'), { recursive: true });
     } finally {
-      await gw.start();
+      await suite.gw.start();
     }
     // Reported, the provisional launches charge nothing: they ran within the day paid for (R7).
     await at(endsAt + 3 * HOUR);
     const result = await laptop.client.reconcile();
     expect(result).toMatchObject({ rejected: [], pending: 0, unreachable: false });
     expect(result.reported.map((r) => r.id).sort()).toEqual(ids.sort());
-    const charges = (await ledger(gw, team)).filter((e) => e.kind === 'charge');
+    const charges = (await ledger(suite.gw, team)).filter((e) => e.kind === 'charge');
     expect(charges.map((e) => e.sessionId)).toEqual([session.id]);
-    expect((await balance(gw, team)).balance).toBe(3);
-    await expectLedgerMatchesBalance(gw.fixtures(), team);
+    expect((await balance(suite.gw, team)).balance).toBe(3);
+    await expectLedgerMatchesBalance(suite.gw.fixtures(), team);
     expect(readdirSync(join(laptop.cacheDir, 'provisional'))).toEqual([]);
   });
 
@@ -147,8 +124,8 @@ describe('offline, a day already paid for when the team cannot pay another', { s
     const t0 = Date.now() + 3 * 24 * HOUR;
     const { team, session, endsAt, laptop } = await paidDay(t0);
     // Topped up while the laptop does not talk to the gateway: its allowance knows nothing of it.
-    await buy(gw.fixtures(), team, 50);
-    await gw.stop();
+    await buy(suite.gw.fixtures(), team, 50);
+    await suite.gw.stop();
     try {
       await at(endsAt - 30 * MINUTE);
       const last = provisional(await laptop.client.launch('autocad'));
@@ -157,7 +134,7 @@ describe('offline, a day already paid for when the team cannot pay another', { s
       const after = refused(await laptop.client.launch('autocad'));
       expect(after.reason).toMatch(/already paid for ended at/);
     } finally {
-      await gw.start();
+      await suite.gw.start();
     }
     // Online again: the provisional launch joins the day paid for, and the next day is charged now.
     await at(endsAt + 2 * MINUTE);
@@ -165,24 +142,24 @@ describe('offline, a day already paid for when the team cannot pay another', { s
     expect(next).toMatchObject({ charged: 7, balance: 46 });
     expect(next.session?.id).not.toBe(session.id);
     // The next day drawn from the 3 tokens left, then the lot bought (R2): two entries, one session.
-    const charges = (await ledger(gw, team)).filter((e) => e.kind === 'charge');
+    const charges = (await ledger(suite.gw, team)).filter((e) => e.kind === 'charge');
     expect([...new Set(charges.map((e) => e.sessionId))]).toEqual([session.id, next.session?.id]);
     // Its new allowance lists AutoCAD for the whole allowance again: the team can pay a day.
     expect((await laptop.client.whoami()).offlineAllowance).toMatchObject({ products: [{ product: 'autocad', team }], paid: [] });
-    await expectLedgerMatchesBalance(gw.fixtures(), team);
+    await expectLedgerMatchesBalance(suite.gw.fixtures(), team);
   });
 
   it('R12: access removed meanwhile: the laptop, which cannot know, launches; the report is refused as a relaunch would be, and the allowance drops it', async () => {
     const t0 = Date.now() + 6 * 24 * HOUR;
     const { team, account, session, ws, laptop } = await paidDay(t0);
-    expectStatus(await gw.op.put(`/v1/teams/${team}/members/${account.autodeskId}/products`, { products: [] }), 200);
-    await gw.stop();
+    expectStatus(await suite.gw.op.put(`/v1/teams/${team}/members/${account.autodeskId}/products`, { products: [] }), 200);
+    await suite.gw.stop();
     try {
       // What the gateway signed before the change stands offline, as an entitlement handed out does.
       await at(t0 + 3 * HOUR);
       provisional(await laptop.client.launch('autocad'));
     } finally {
-      await gw.start();
+      await suite.gw.start();
     }
     await at(t0 + 4 * HOUR);
     // The change applies to the next launch (R12): the report is refused and dropped, nothing charged.
@@ -195,15 +172,15 @@ describe('offline, a day already paid for when the team cannot pay another', { s
     // A relaunch on the laptop is refused online, and takes the product out of the allowance it kept.
     expect(await laptop.client.launch('autocad')).toMatchObject({ granted: false, code: 'no-access' });
     expect((await laptop.client.whoami()).offlineAllowance).toMatchObject({ products: [], paid: [] });
-    await gw.stop();
+    await suite.gw.stop();
     try {
       const offline = refused(await laptop.client.launch('autocad'));
       expect(offline.reason).toMatch(/autocad is not in the offline allowance/);
     } finally {
-      await gw.start();
+      await suite.gw.start();
     }
-    const charges = (await ledger(gw, team)).filter((e) => e.kind === 'charge');
+    const charges = (await ledger(suite.gw, team)).filter((e) => e.kind === 'charge');
     expect(charges.map((e) => e.sessionId)).toEqual([session.id]);
-    await expectLedgerMatchesBalance(gw.fixtures(), team);
+    await expectLedgerMatchesBalance(suite.gw.fixtures(), team);
   });
 });
