@@ -1,7 +1,8 @@
 import type { LedgerEntry, LedgerKind, UsageSummary } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
 import { formatMoney } from '../../domain/money';
-import { day, instant, num, teamPath, withInstants } from './format';
+import { ConfirmPanel } from './confirm';
+import { day, instant, num, teamPath, tokenCount, withInstants } from './format';
 import { Badge, Csrf, Person, TableWrap } from './layout';
 
 type Team = { id: string; name: string };
@@ -195,11 +196,22 @@ export const BuyConfirmView: FC<{ team: Team; csrf: string; draft: BuyDraft; fac
     <>
       <h1>Buy tokens</h1>
       <TokensNav team={team} active="buy" />
-      <section class="panel buy-confirm" aria-labelledby="buy-question">
-        <h2 id="buy-question">
-          Buy {num(facts.tokens)} {facts.tokens === 1 ? 'token' : 'tokens'} for {team.name}, {facts.expired ? 'expired on' : 'expiring on'}{' '}
-          {day(facts.expiresAt)}?
-        </h2>
+      <ConfirmPanel
+        name="buy"
+        question={`Buy ${tokenCount(facts.tokens)} for ${team.name}, ${facts.expired ? 'expired on' : 'expiring on'} ${day(facts.expiresAt)}?`}
+        action={teamPath(team.id, '/tokens/buy')}
+        csrf={csrf}
+        fields={[
+          ['idem', idem],
+          ['tokens', draft.tokens],
+          ['purchasedOn', draft.purchasedOn],
+          ['price', draft.price],
+        ]}
+        confirm={`Confirm: buy ${tokenCount(facts.tokens)}`}
+        change
+        cancel={teamPath(team.id, '/tokens')}
+        hint="Nothing is bought until you confirm."
+      >
         <ul class="buy-facts">
           <li>
             Purchase date:{' '}
@@ -219,24 +231,7 @@ export const BuyConfirmView: FC<{ team: Team; csrf: string; draft: BuyDraft; fac
             Bought on that day, these tokens expired on {day(facts.expiresAt)}: they are recorded, and cannot be used.
           </p>
         ) : null}
-        <form method="post" action={teamPath(team.id, '/tokens/buy')} class="filter-buttons">
-          <Csrf token={csrf} />
-          <input type="hidden" name="idem" value={idem} />
-          <input type="hidden" name="tokens" value={draft.tokens} />
-          <input type="hidden" name="purchasedOn" value={draft.purchasedOn} />
-          <input type="hidden" name="price" value={draft.price} />
-          <button type="submit" name="step" value="confirm" class="btn primary">
-            Confirm: buy {num(facts.tokens)} {facts.tokens === 1 ? 'token' : 'tokens'}
-          </button>
-          <button type="submit" name="step" value="edit" class="btn">
-            Change
-          </button>
-          <a class="btn" href={teamPath(team.id, '/tokens')}>
-            Cancel
-          </a>
-        </form>
-        <p class="hint">Nothing is bought until you confirm.</p>
-      </section>
+      </ConfirmPanel>
     </>
   );
 };
