@@ -204,6 +204,17 @@ for (const [label, viewport] of [
       expect(await page.textContent('#buy-question')).toBe('Buy 5 tokens for Acme Architects, expiring on 15 Mar 2027?');
     });
 
+    it('tokens-move-confirm: the Move button asks before anything is moved', async () => {
+      await page.goto(`/console/teams/${team}/tokens/move`);
+      // One token: the navigation test may have moved 5 of this team's few before (tests are shuffled).
+      await page.fill('input[name="tokens"]', '1');
+      await check(page, 'tokens-move-confirm', null, () =>
+        Promise.all([page.waitForLoadState(), page.click('button:has-text("Move tokens")')]).then(() => null),
+      );
+      expect(new URL(page.url()).pathname, 'still on the Move page: nothing moved yet').toMatch(/\/tokens\/move$/);
+      expect(await page.textContent('#move-question')).toBe('Move 1 token from Acme Architects to Zenith Studio?');
+    });
+
     it("inspect-refused: the inspector's verdict on what is not a token", async () => {
       await page.goto('/console/inspect');
       await page.fill('textarea[name="jws"]', 'not a token');
@@ -238,7 +249,8 @@ describe('console navigation', () => {
     await Promise.all([page.waitForURL(/\/tokens\/move$/), page.click('nav.subnav a:has-text("Move tokens")')]);
     expect(await page.locator('select[name="toTeam"] option').allTextContents()).toEqual(['Zenith Studio']);
     await page.fill('input[name="tokens"]', '5');
-    await Promise.all([page.waitForURL(/done=moved/), page.click('button:has-text("Move tokens")')]);
+    await Promise.all([page.waitForLoadState(), page.click('button:has-text("Move tokens")')]);
+    await Promise.all([page.waitForURL(/done=moved/), page.click('button:has-text("Confirm: move 5 tokens")')]);
     expect(await page.textContent('.banner.ok')).toBe('5 tokens moved to Zenith Studio.');
     expect(await page.locator('a.tab.active').textContent()).toBe('Tokens');
     await page.context().close();
@@ -267,6 +279,40 @@ describe('buying tokens', () => {
     await Promise.all([page.waitForURL(/done=bought/), page.click('button:has-text("Confirm: buy 120 tokens")')]);
     expect(await page.textContent('.banner.ok')).toBe('120 tokens bought; they expire on 15 Mar 2027.');
     expect(await balance()).toBe(120);
+    await page.context().close();
+  });
+});
+
+describe('moving tokens', () => {
+  it('the form asks first, saying both balances after: Cancel moves nothing, Confirm moves once and says so', async () => {
+    const newTeam = async (name: string) => expectStatus(await gw.op.post('/v1/teams', { name }), 201).id as string;
+    const [from, to] = [await newTeam('Mover Mill'), await newTeam('Target Works')];
+    expectStatus(await gw.op.post(`/v1/teams/${from}/purchases`, { tokens: 200 }), 201);
+    const key = expectStatus(await gw.op.post('/v1/admins', { name: 'Mo Mover', email: 'mo@example.com', teams: [from, to] }), 201).key;
+    const balances = async () =>
+      Promise.all([from, to].map(async (t) => expectStatus(await gw.op.get(`/v1/teams/${t}/balance`), 200).balance as number));
+    const page = await signedIn(key, { width: 1280, height: 800 });
+    const ask = async () => {
+      await page.goto(`/console/teams/${from}/tokens/move`);
+      await page.fill('input[name="tokens"]', '70');
+      await Promise.all([page.waitForLoadState(), page.click('button:has-text("Move tokens")')]);
+      expect(new URL(page.url()).pathname, 'still on the Move page: nothing moved yet').toMatch(/\/tokens\/move$/);
+      expect(await page.textContent('#move-question')).toBe('Move 70 tokens from Mover Mill to Target Works?');
+      expect(await page.locator('.move-facts li').allTextContents()).toEqual([
+        'Mover Mill: 200 tokens now, 130 tokens after.',
+        'Target Works: 0 tokens now, 70 tokens after.',
+        'Moved tokens keep their expiry date; the ones that expire first move first.',
+      ]);
+    };
+    await ask();
+    expect(await balances()).toEqual([200, 0]);
+    await Promise.all([page.waitForURL(/\/tokens$/), page.click('.move-confirm a:has-text("Cancel")')]);
+    expect(await balances()).toEqual([200, 0]);
+
+    await ask();
+    await Promise.all([page.waitForURL(/done=moved/), page.click('button:has-text("Confirm: move 70 tokens")')]);
+    expect(await page.textContent('.banner.ok')).toBe('70 tokens moved to Target Works.');
+    expect(await balances()).toEqual([130, 70]);
     await page.context().close();
   });
 });
@@ -301,7 +347,8 @@ describe('the low-balance banner (R3)', () => {
     expect(await page.locator('select[name="toTeam"] option').allTextContents()).toEqual(['Able Atelier', 'Acme Architects']);
     expect(await page.locator('select[name="toTeam"] option:checked').textContent()).toBe('Acme Architects');
     await page.fill('input[name="tokens"]', '5');
-    await Promise.all([page.waitForURL(/done=moved/), page.click('button:has-text("Move tokens")')]);
+    await Promise.all([page.waitForLoadState(), page.click('button:has-text("Move tokens")')]);
+    await Promise.all([page.waitForURL(/done=moved/), page.click('button:has-text("Confirm: move 5 tokens")')]);
     expect(await page.textContent('.banner.ok')).toBe('5 tokens moved to Acme Architects.');
     await page.context().close();
   });

@@ -32,14 +32,17 @@ async function setup(
   return { a, c, other, adminId: admin.id, key, browser: await consoleSignIn(gw, key) };
 }
 
-/** The question a purchase is asked with before anything is bought. */
-const question = (html: string) => textOf(between(html, '<h2 id="buy-question">', '</h2>'));
-/** The fields the confirmation's Confirm button sends: the purchase as typed and its key. */
-const confirmFields = (html: string) => {
-  const form = between(html, '<section class="panel buy-confirm"', '</form>');
-  const value = (name: string) => unescapeHtml(new RegExp(`name="${name}" value="([^"]*)"`).exec(form)?.[1] ?? '');
-  return { tokens: value('tokens'), purchasedOn: value('purchasedOn'), price: value('price'), idem: value('idem'), step: 'confirm' };
+/** The question a purchase (or, with `name`, a move) is asked with before anything is done. */
+const question = (html: string, name = 'buy') => textOf(between(html, `<h2 id="${name}-question">`, '</h2>'));
+/** The fields a confirmation's Confirm button sends: what was typed and the form's key. */
+const confirmFields = (html: string, name = 'buy'): Record<string, string> => {
+  const form = between(html, `<section class="panel ${name}-confirm"`, '</form>');
+  const hidden = [...form.matchAll(/name="([^"]+)" value="([^"]*)"/g)].filter((m) => m[1] !== '_csrf');
+  return { ...Object.fromEntries(hidden.map((m) => [m[1] ?? '', unescapeHtml(m[2] ?? '')])), step: 'confirm' };
 };
+/** A team's name as the page's switcher or target list writes it. */
+const teamName = (html: string, id: string) =>
+  unescapeHtml(new RegExp(`<option value="${id}"[^>]*>([^<]+)</option>`).exec(html)?.[1] ?? '?');
 
 const rows = (html: string, attr: string) =>
   [...html.matchAll(new RegExp(`<tr [^>]*${attr}="([^"]+)"`, 'g'))].map((m) => unescapeHtml(m[1] ?? ''));
@@ -200,7 +203,12 @@ describe('console: moving tokens (R3)', () => {
     const targets = /<select name="toTeam"[^>]*>([\s\S]*?)<\/select>/.exec(form.html)?.[1] ?? '';
     expect(targets).toContain(`<option value="${c}"`);
     expect(targets).not.toContain(`<option value="${a}"`); // not to itself
-    const moved = await browser.post(`/console/teams/${a}/tokens/move`, { toTeam: c, tokens: '120', idem: formKey(form.html) });
+    const moved = await browser.post(`/console/teams/${a}/tokens/move`, {
+      toTeam: c,
+      tokens: '120',
+      idem: formKey(form.html),
+      step: 'confirm',
+    });
     expect(moved.status).toBe(303);
     expect([await balanceOf(gw, a), await balanceOf(gw, c)]).toEqual([180, 120]);
     const [fromLot] = expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).lots;
@@ -209,6 +217,40 @@ describe('console: moving tokens (R3)', () => {
     const page = await browser.get(moved.location as string);
     expect(page.html).toMatch(/120 tokens moved to Team/);
     expect(rows(page.html, 'data-kind')).toContain('transfer-out');
+  });
+
+  it('R3: the form asks first, saying how many tokens go from which team to which and the balances after; only Confirm moves, once', async () => {
+    const { a, c, browser } = await setup(300);
+    const path = `/console/teams/${a}/tokens/move`;
+    const form = await browser.get(path);
+    const [aName, cName] = [teamName(form.html, a), teamName(form.html, c)];
+    const idem = formKey(form.html);
+
+    // The form's button asks; nothing moves yet.
+    const asked = await browser.post(path, { toTeam: c, tokens: '120', idem });
+    expect(asked.status).toBe(200);
+    expect(question(asked.html, 'move')).toBe(`Move 120 tokens from ${aName} to ${cName}?`);
+    expect(textOf(between(asked.html, '<ul class="move-facts">', '</ul>'))).toBe(
+      `${aName}: 300 tokens now, 180 tokens after. ${cName}: 0 tokens now, 120 tokens after. ` +
+        'Moved tokens keep their expiry date; the ones that expire first move first.',
+    );
+    expect([await balanceOf(gw, a), await balanceOf(gw, c)]).toEqual([300, 0]);
+    // Cancel leads away; Change brings the form back as typed, nothing moved either.
+    expect(asked.html).toContain(`<a class="btn" href="/console/teams/${a}/tokens">Cancel</a>`);
+    const change = await browser.post(path, { ...confirmFields(asked.html, 'move'), step: 'edit' });
+    expect(change.status).toBe(200);
+    expect(change.html).toContain('name="tokens" min="1" max="300" step="1" value="120"');
+    expect(change.html).toContain(`<option value="${c}" selected="">`);
+    expect([await balanceOf(gw, a), await balanceOf(gw, c)]).toEqual([300, 0]);
+
+    // Confirm carries the form's key: sent twice (a double click), it moves once.
+    expect(confirmFields(asked.html, 'move')).toEqual({ idem, toTeam: c, tokens: '120', step: 'confirm' });
+    for (let i = 0; i < 2; i++) {
+      const moved = await browser.post(path, confirmFields(asked.html, 'move'));
+      expect(moved.status).toBe(303);
+      expect(moved.location).toBe(`${path.replace('/move', '')}?done=moved&tokens=120&to=${c}`);
+    }
+    expect([await balanceOf(gw, a), await balanceOf(gw, c)]).toEqual([180, 120]);
   });
 
   it('R3: refuses a team the admin does not manage (403) and more tokens than the team has (409); nothing moves', async () => {
@@ -232,7 +274,7 @@ describe('console: moving tokens (R3)', () => {
       expect(refused.status, tokens).toBe(400);
       expect(refused.html, tokens).toContain('from 1 to 1,000,000,000');
     }
-    expect((await browser.post(path, { toTeam: c, tokens: '1' })).status).toBe(303);
+    expect((await browser.post(path, { toTeam: c, tokens: '1', step: 'confirm' })).status).toBe(303);
     expect([await balanceOf(gw, a), await balanceOf(gw, c)]).toEqual([99, 1]);
   });
 });
@@ -326,7 +368,10 @@ describe('console: ledger and token events (R5, R15)', () => {
         .status,
     ).toBe(303);
     const move = await browser.get(`/console/teams/${a}/tokens/move`);
-    expect((await browser.post(`/console/teams/${a}/tokens/move`, { toTeam: c, tokens: '20', idem: formKey(move.html) })).status).toBe(303);
+    expect(
+      (await browser.post(`/console/teams/${a}/tokens/move`, { toTeam: c, tokens: '20', idem: formKey(move.html), step: 'confirm' }))
+        .status,
+    ).toBe(303);
     const iso = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
     /** The rows of a table on a page, each in words. */
     const lines = async (path: string, attr: string) =>

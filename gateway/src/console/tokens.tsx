@@ -14,7 +14,7 @@ import { usageSummary } from '../services/usage';
 import { adminNames, peopleOf, productCatalog } from './data';
 import type { ConsoleContext, ConsoleKit } from './kit';
 import type { ConsoleEnv } from './routes';
-import { teamPath } from './views/format';
+import { num, teamPath } from './views/format';
 import { Page } from './views/layout';
 import {
   BuyConfirmView,
@@ -22,6 +22,7 @@ import {
   BuyView,
   LEDGER_KINDS,
   LedgerView,
+  MoveConfirmView,
   type MoveDraft,
   MoveView,
   TokenEventsView,
@@ -176,17 +177,47 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
     );
   };
   app.get('/teams/:team/tokens/move', (c) => movePage(c, { toTeam: c.req.query('to') ?? '', tokens: '' }, null));
+  // A move is two steps, as a purchase: the form's POST says what would move and the balances
+  // after, and asks; only the POST of its Confirm (step=confirm, the same fields and key) moves.
   app.post('/teams/:team/tokens/move', async (c) => {
     const team = kit.team(c);
     const f = await form(c);
     const draft: MoveDraft = { toTeam: field(f, 'toTeam').slice(0, 64), tokens: field(f, 'tokens').trim().slice(0, 20) };
+    const step = field(f, 'step');
+    if (step === 'edit') return movePage(c, draft, null);
     // R3: both teams must be the admin's; the same refusal whether or not the other team exists.
     const target = kit.teams(c).find((t) => t.id === draft.toTeam && t.id !== team.id);
     if (!target) return movePage(c, draft, 'Nothing was moved: choose another team you manage.', 403);
     const tokens = COUNT_RE.test(draft.tokens) ? Number(draft.tokens) : Number.NaN;
     if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > 1_000_000_000)
       return movePage(c, draft, 'Nothing was moved: tokens must be a whole number from 1 to 1,000,000,000.', 400);
-    const idem = field(f, 'idem');
+    const typed = field(f, 'idem');
+    const idem = IDEM_RE.test(typed) ? typed : null;
+    if (step !== 'confirm') {
+      const [from, to] = await Promise.all([balance(ctx, team.id), balance(ctx, target.id)]);
+      // Said before asking to confirm; the transfer refuses it all the same (409, nothing moved).
+      if (tokens > from.balance)
+        return movePage(
+          c,
+          draft,
+          `Nothing was moved: ${team.name} has ${num(from.balance)} valid tokens; it cannot move ${num(tokens)}.`,
+          409,
+        );
+      return render(
+        c,
+        <Page title="Move tokens" chrome={chromeOf(c, { tab: 'tokens', notice: null })}>
+          <MoveConfirmView
+            team={team}
+            target={target}
+            csrf={csrfOf(c)}
+            draft={draft}
+            facts={{ tokens, from: from.balance, to: to.balance }}
+            // The form's key goes on to the confirmation, so a double click on Confirm moves once.
+            idem={idem ?? newIdem()}
+          />
+        </Page>,
+      );
+    }
     const request = { toTeam: target.id, tokens };
     try {
       await transfer(ctx, {
@@ -195,7 +226,7 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
         tokens,
         actor: adminOf(c),
         origin: kit.originOf(c),
-        idempotency: IDEM_RE.test(idem) ? { scope: `transfer:${team.id}`, key: `console-${idem}`, request } : undefined,
+        idempotency: idem ? { scope: `transfer:${team.id}`, key: `console-${idem}`, request } : undefined,
       });
       const q = new URLSearchParams({ done: 'moved', tokens: String(tokens), to: target.id });
       return c.redirect(`${teamPath(team.id, '/tokens')}?${q}`, 303);

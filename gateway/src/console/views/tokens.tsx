@@ -291,6 +291,50 @@ export const MoveView: FC<{ team: Team; csrf: string; targets: Team[]; available
   </>
 );
 
+/**
+ * R3: a move said in full before it is made, the balances of both teams after it included: one
+ * click on the form must not empty a team. Confirm sends the same fields and key again.
+ */
+export const MoveConfirmView: FC<{
+  team: Team;
+  target: Team;
+  csrf: string;
+  draft: MoveDraft;
+  /** The tokens to move and both teams' balances now. */
+  facts: { tokens: number; from: number; to: number };
+  idem: string;
+}> = ({ team, target, csrf, draft, facts, idem }) => (
+  <>
+    <h1>Move tokens</h1>
+    <TokensNav team={team} active="move" />
+    <ConfirmPanel
+      name="move"
+      question={`Move ${tokenCount(facts.tokens)} from ${team.name} to ${target.name}?`}
+      action={teamPath(team.id, '/tokens/move')}
+      csrf={csrf}
+      fields={[
+        ['idem', idem],
+        ['toTeam', draft.toTeam],
+        ['tokens', draft.tokens],
+      ]}
+      confirm={`Confirm: move ${tokenCount(facts.tokens)}`}
+      change
+      cancel={teamPath(team.id, '/tokens')}
+      hint="Nothing is moved until you confirm."
+    >
+      <ul class="move-facts">
+        <li>
+          {team.name}: {tokenCount(facts.from)} now, {tokenCount(facts.from - facts.tokens)} after.
+        </li>
+        <li>
+          {target.name}: {tokenCount(facts.to)} now, {tokenCount(facts.to + facts.tokens)} after.
+        </li>
+        <li>Moved tokens keep their expiry date; the ones that expire first move first.</li>
+      </ul>
+    </ConfirmPanel>
+  </>
+);
+
 export interface LedgerQuery {
   kind: LedgerKind | '';
   user: string;
