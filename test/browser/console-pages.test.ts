@@ -215,6 +215,16 @@ for (const [label, viewport] of [
       expect(await page.textContent('#move-question')).toBe('Move 1 token from Acme Architects to Zenith Studio?');
     });
 
+    it('member-remove-confirm: Remove asks, in the page, before anybody is removed', async () => {
+      await page.goto(`/console/teams/${team}/members/${encodeURIComponent(member)}`);
+      const name = await page.textContent('h1');
+      await check(page, 'member-remove-confirm', null, () =>
+        Promise.all([page.waitForLoadState(), page.click('button:has-text("Remove from team")')]).then(() => null),
+      );
+      expect(new URL(page.url()).pathname, 'the confirmation, not the list after a removal').toMatch(/\/remove$/);
+      expect(await page.textContent('#remove-question')).toBe(`Remove ${name} (${member}) from Acme Architects?`);
+    });
+
     it("inspect-refused: the inspector's verdict on what is not a token", async () => {
       await page.goto('/console/inspect');
       await page.fill('textarea[name="jws"]', 'not a token');
@@ -313,6 +323,49 @@ describe('moving tokens', () => {
     await Promise.all([page.waitForURL(/done=moved/), page.click('button:has-text("Confirm: move 70 tokens")')]);
     expect(await page.textContent('.banner.ok')).toBe('70 tokens moved to Target Works.');
     expect(await balances()).toEqual([130, 70]);
+    await page.context().close();
+  });
+});
+
+describe('removing a member', () => {
+  it('Remove asks on a page, never in a dialog: Cancel keeps the member, Confirm removes them once and says so', async () => {
+    const own = expectStatus(await gw.op.post('/v1/teams', { name: 'Remover Rooms' }), 201).id as string;
+    const key = expectStatus(await gw.op.post('/v1/admins', { name: 'Rae Remover', email: 'rae@example.com', teams: [own] }), 201).key;
+    const rex = await newAccount(gw, 'rex');
+    await joinTeam(gw, own, rex, { products: ['autocad'] });
+    const isMember = async () =>
+      (expectStatus(await gw.op.get(`/v1/teams/${own}/members`), 200) as { autodeskId: string }[]).some(
+        (m) => m.autodeskId === rex.autodeskId,
+      );
+    const page = await signedIn(key, { width: 1280, height: 800 });
+    // With JavaScript on, the page is the one question: a dialog on top of it would ask twice.
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.accept();
+    });
+    const row = `tr[data-member="${rex.autodeskId}"]`;
+
+    // From the member's page, Cancel goes back to it.
+    await page.goto(`/console/teams/${own}/members/${encodeURIComponent(rex.autodeskId)}`);
+    await Promise.all([page.waitForURL(/\/remove$/), page.click('button:has-text("Remove from team")')]);
+    expect(await page.textContent('#remove-question')).toMatch(
+      new RegExp(`^Remove rex .+ \\(${rex.autodeskId.replace(/\./g, '\\.')}\\) from Remover Rooms\\?$`),
+    );
+    await Promise.all([page.waitForURL(/\/members\/[^/]+$/), page.click('.remove-confirm a:has-text("Cancel")')]);
+    expect(await isMember()).toBe(true);
+
+    // From the list, Confirm removes.
+    await page.goto(`/console/teams/${own}/members`);
+    await Promise.all([page.waitForURL(/\/remove$/), page.click(`${row} button:has-text("Remove")`)]);
+    expect(await isMember()).toBe(true);
+    await Promise.all([page.waitForURL(/done=removed/), page.click('button:has-text("Confirm: remove")')]);
+    expect(await page.textContent('.banner.ok')).toBe(`${rex.autodeskId} was removed from the team.`);
+    expect(await page.locator(row).count()).toBe(0);
+    expect(await isMember()).toBe(false);
+    const audit = expectStatus(await gw.op.get(`/v1/teams/${own}/audit?action=member.removed`), 200) as unknown[];
+    expect(audit).toHaveLength(1);
+    expect(dialogs).toEqual([]);
     await page.context().close();
   });
 });

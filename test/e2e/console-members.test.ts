@@ -5,7 +5,7 @@
  * The pages' looks are the browser tests'.
  */
 import { describe, expect, it } from 'vitest';
-import { mailsTo, newAdmin } from '../harness/admin';
+import { mailsTo, newAdmin, tokenOf } from '../harness/admin';
 import { between, consoleSignIn, leadOf, textOf, unescapeHtml } from '../harness/console';
 import { joinTeam, newAccount, setClock } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
@@ -280,5 +280,84 @@ describe("console: a member's page (R11, R13, R18)", () => {
     expectStatus(await gw.op.put(`/v1/teams/${a}/defaults`, { products: ['maya'] }), 200);
     expect(await hint(ann)).toBe('All products. The team defaults (Maya) come on top. Saving a change e-mails the member.');
     expect(await hint(gus)).toBe('—. Guests never get the team defaults. Saving a change e-mails the member.');
+  });
+});
+
+describe('console: removing a member (R11)', () => {
+  const question = (html: string) => textOf(between(html, '<h2 id="remove-question">', '</h2>'));
+  const facts = (html: string) =>
+    [...between(html, '<ul class="remove-facts">', '</ul>').matchAll(/<li>(.*?)<\/li>/g)].map((m) => unescapeHtml(m[1] ?? ''));
+  const cancelOf = (html: string) =>
+    unescapeHtml(/<a class="btn" href="([^"]+)">Cancel<\/a>/.exec(between(html, 'remove-confirm', '</section>'))?.[1] ?? '');
+  const namesOf = async (a: string) =>
+    new Map(
+      (expectStatus(await gw.op.get(`/v1/teams/${a}/members`), 200) as { autodeskId: string; name: string }[]).map((m) => [
+        m.autodeskId,
+        m.name,
+      ]),
+    );
+  const removals = async (a: string, who: string) =>
+    (expectStatus(await gw.op.get(`/v1/teams/${a}/audit?action=member.removed`), 200) as { target: string }[]).filter(
+      (e) => e.target === who,
+    );
+
+  it('Remove asks first, saying what ends; Cancel goes back to where Remove was; only Confirm removes, once', async () => {
+    const { a, ann, browser } = await fourMembers();
+    const list = await browser.get(`/console/teams/${a}/members`);
+    const teamName = unescapeHtml(new RegExp(`<option value="${a}" selected="">([^<]+)</option>`).exec(list.html)?.[1] ?? '?');
+    const name = (await namesOf(a)).get(ann);
+    const path = `/console/teams/${a}/members/${encodeURIComponent(ann)}/remove`;
+
+    // The list's Remove button asks; nobody is removed yet.
+    const asked = await browser.post(path, {});
+    expect(asked.status).toBe(200);
+    expect(question(asked.html)).toBe(`Remove ${name} (${ann}) from ${teamName}?`);
+    expect(textOf(between(asked.html, '<section class="panel remove-confirm"', '<ul'))).toContain('What happens:');
+    expect(facts(asked.html)).toEqual([
+      `Their launches through ${teamName} are refused from now on; sessions already open run to their end (they were paid for).`,
+      'The products chosen for them here are forgotten. To bring them back, invite them again: they join once they accept.',
+      'Usage, the ledger and the audit trail keep their name. Nothing is e-mailed to them.',
+    ]);
+    expect(cancelOf(asked.html)).toBe(`/console/teams/${a}/members`);
+    expect((await namesOf(a)).has(ann)).toBe(true);
+    expect(await removals(a, ann)).toEqual([]);
+
+    // Confirm removes; sent twice (a double click), the second removes nothing and says why.
+    const removed = await browser.post(path, { step: 'confirm' });
+    expect(removed.status).toBe(303);
+    expect(removed.location).toBe(`/console/teams/${a}/members?done=removed&who=${encodeURIComponent(ann)}`);
+    const again = await browser.post(path, { step: 'confirm' });
+    expect(again.status).toBe(404);
+    expect(textOf(between(again.html, '<p class="banner err" role="alert">', '</p>'))).toBe(
+      `Nothing was removed: ${ann} is not a member of ${teamName}; they may have been removed already.`,
+    );
+    expect((await namesOf(a)).has(ann)).toBe(false);
+    expect(await removals(a, ann)).toHaveLength(1);
+  });
+
+  it("an invitation's fate is said by its state; Cancel from the member's page goes back there; a confirmed removal kills the link", async () => {
+    const { a, ivy, old, browser } = await fourMembers();
+    const ask = (who: string, from?: string) =>
+      browser.post(`/console/teams/${a}/members/${encodeURIComponent(who)}/remove`, from ? { from } : {});
+    const invited = await ask(ivy, 'member');
+    expect(facts(invited.html)[0]).toBe(
+      'Their invitation stops working now: the link e-mailed to them, valid until 22 Mar 2026, no longer lets them join.',
+    );
+    expect(cancelOf(invited.html)).toBe(`/console/teams/${a}/members/${encodeURIComponent(ivy)}`);
+    expect(facts((await ask(old)).html)[0]).toBe('Their invitation, expired on 12 Mar 2026, can no longer be resent.');
+    const link = `/console/invitations/accept?token=${encodeURIComponent(tokenOf((await mailsTo(gw, ivy)).at(-1).text))}`;
+    expect((await browser.get(link)).status).toBe(200);
+
+    expect((await browser.post(`/console/teams/${a}/members/${encodeURIComponent(ivy)}/remove`, { step: 'confirm' })).status).toBe(303);
+    expect((await browser.get(link)).status).toBe(404);
+    expect((await namesOf(a)).has(old)).toBe(true);
+  });
+
+  it('asking to remove someone who is not a member removes nothing and says so on the list', async () => {
+    const { a, browser } = await fourMembers();
+    const nobody = await browser.post(`/console/teams/${a}/members/${encodeURIComponent('nobody@example.com')}/remove`, {});
+    expect(nobody.status).toBe(404);
+    expect(textOf(between(nobody.html, '<h1>', '</h1>'))).toBe('Members');
+    expect(unescapeHtml(nobody.html)).toContain('Nothing was removed: nobody@example.com is not a member of');
   });
 });

@@ -55,7 +55,7 @@ import { day, memberPath, readable, teamPath, waitWords } from './views/format';
 import { InspectView } from './views/inspect';
 import { InvitationDone, type InvitationFacts, InvitationPage } from './views/invitation';
 import { type Chrome, Page } from './views/layout';
-import { MemberPage } from './views/member';
+import { MemberPage, RemoveConfirmView } from './views/member';
 import { type InviteDraft, MembersView } from './views/members';
 import { OverviewView } from './views/overview';
 import { SignInPage } from './views/signin';
@@ -724,10 +724,31 @@ export function consoleRoutes(
     return c.redirect(`${teamPath(team.id, '/members')}?done=resent&who=${encodeURIComponent(id)}`, 303);
   });
 
+  // R11: a removal is two steps, as a purchase: Remove's POST says what it ends and asks; only the
+  // POST of its Confirm (step=confirm) removes. Plain forms, so it works without JavaScript.
   app.post('/teams/:team/members/:member/remove', async (c) => {
     const team = c.get('team');
     const id = c.req.param('member');
-    await removeMember(ctx, team.id, id, originOfPage(c));
+    const f = await form(c);
+    // Also the answer to a second Confirm (a double click): the first removed them.
+    const gone = () =>
+      membersPage(c, { error: `Nothing was removed: ${id} is not a member of ${team.name}; they may have been removed already.` }, 404);
+    if (field(f, 'step') !== 'confirm') {
+      const member = await teamMember(ctx, team.id, id);
+      if (!member) return gone();
+      return render(
+        c,
+        <Page title="Remove a member" chrome={chromeOf(c, { tab: 'members', notice: null })}>
+          <RemoveConfirmView team={team} csrf={csrfOf(c)} member={member} back={field(f, 'from') === 'member' ? 'member' : 'list'} />
+        </Page>,
+      );
+    }
+    try {
+      await removeMember(ctx, team.id, id, originOfPage(c));
+    } catch (e) {
+      if (e instanceof DomainError && e.code === 'not-found') return gone();
+      throw e;
+    }
     return c.redirect(`${teamPath(team.id, '/members')}?done=removed&who=${encodeURIComponent(id)}`, 303);
   });
 

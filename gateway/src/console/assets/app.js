@@ -7,13 +7,6 @@
     select.addEventListener('change', () => select.form?.submit());
   }
 
-  // Destructive forms ask first.
-  for (const form of document.querySelectorAll('form[data-confirm]')) {
-    form.addEventListener('submit', (event) => {
-      if (!window.confirm(form.getAttribute('data-confirm') || 'Are you sure?')) event.preventDefault();
-    });
-  }
-
   // "All products" makes the individual product boxes moot: grey them out while it is checked.
   // They are still sent (a disabled box is not): the API keeps that selection beside "all
   // products", where it decides nothing, so unticking the box later gives the member it back.

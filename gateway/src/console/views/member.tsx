@@ -1,8 +1,11 @@
 import type { AccessExplanation, MemberView, Product } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
+import { ConfirmPanel } from './confirm';
 import { day, memberPath, ruleLabel, teamPath } from './format';
 import { Badge, Csrf, TableWrap } from './layout';
 import { ProductPicker, productList, StatusBadge } from './members';
+
+type Team = { id: string; name: string };
 
 const SOURCE: Record<string, string> = { flex: 'Flex tokens', elsewhere: 'Access from elsewhere' };
 
@@ -138,12 +141,10 @@ export const MemberPage: FC<{
                 </button>
               </form>
             ) : null}
-            <form
-              method="post"
-              action={`${memberPath(team.id, m.autodeskId)}/remove`}
-              data-confirm={`Remove ${m.autodeskId} from ${team.name}?`}
-            >
+            <form method="post" action={`${memberPath(team.id, m.autodeskId)}/remove`}>
               <Csrf token={csrf} />
+              {/* Its confirmation's Cancel comes back to this page. */}
+              <input type="hidden" name="from" value="member" />
               <p class="hint">Removing ends access at once; sessions already paid for run to their end.</p>
               <button type="submit" class="btn danger">
                 Remove from team
@@ -155,3 +156,54 @@ export const MemberPage: FC<{
     </>
   );
 };
+
+/** What removing `m` ends, said before it is done: one line per consequence, by their status. */
+function removalFacts(m: MemberView, team: string): string[] {
+  const inv = m.invitation;
+  const first =
+    m.status === 'active'
+      ? `Their launches through ${team} are refused from now on; sessions already open run to their end (they were paid for).`
+      : !inv || inv.emailedAt === null
+        ? 'Their invitation, never e-mailed, is withdrawn: they will not be asked to join.'
+        : m.status === 'expired'
+          ? `Their invitation, expired on ${day(inv.expiresAt)}, can no longer be resent.`
+          : `Their invitation stops working now: the link e-mailed to them, valid until ${day(inv.expiresAt)}, no longer lets them join.`;
+  return [
+    first,
+    'The products chosen for them here are forgotten. To bring them back, invite them again: they join once they accept.',
+    'Usage, the ledger and the audit trail keep their name. Nothing is e-mailed to them.',
+  ];
+}
+
+/**
+ * R11: a removal said before it is made, for an admin without JavaScript as with it: one click on
+ * Remove must not end someone's access. Only Confirm removes; Cancel goes back where Remove was.
+ */
+export const RemoveConfirmView: FC<{ team: Team; csrf: string; member: MemberView; back: 'member' | 'list' }> = ({
+  team,
+  csrf,
+  member: m,
+  back,
+}) => (
+  <>
+    <h1>Remove a member</h1>
+    <ConfirmPanel
+      name="remove"
+      question={`Remove ${m.name} (${m.autodeskId}) from ${team.name}?`}
+      action={`${memberPath(team.id, m.autodeskId)}/remove`}
+      csrf={csrf}
+      fields={[]}
+      confirm={`Confirm: remove ${m.name}`}
+      danger
+      cancel={back === 'member' ? memberPath(team.id, m.autodeskId) : teamPath(team.id, '/members')}
+      hint="Nobody is removed until you confirm."
+    >
+      <p>What happens:</p>
+      <ul class="remove-facts">
+        {removalFacts(m, team.name).map((f) => (
+          <li>{f}</li>
+        ))}
+      </ul>
+    </ConfirmPanel>
+  </>
+);

@@ -241,11 +241,7 @@ export const MembersView: FC<{
                         </button>
                       </form>
                     ) : null}
-                    <form
-                      method="post"
-                      action={`${memberPath(team.id, m.autodeskId)}/remove`}
-                      data-confirm={`Remove ${m.autodeskId} from ${team.name}?`}
-                    >
+                    <form method="post" action={`${memberPath(team.id, m.autodeskId)}/remove`}>
                       <Csrf token={csrf} />
                       <button type="submit" class="btn small danger">
                         Remove
