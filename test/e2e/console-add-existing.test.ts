@@ -193,5 +193,30 @@ describe('console: the per-admin invitation limit (FLEXGATE_RATE_INVITE_PER_ADMI
     const invited = await browser.post(`/console/teams/${t}/members`, { invite: `New Person <${uniqueEmail('new')}>` });
     expect(invited.status).toBe(429);
     expect(refusal(invited.html)).toMatch(says);
+    // The wait in seconds too, as the API's 429 says it: what a script or a browser extension reads.
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+
+  it("Resend draws on it too, and answers its 429 with the wait: Retry-After as the form's, said in the same words", async () => {
+    const g = await startTestGateway({ rateLimit: true, rateLimits: rateLimitsWith({ invitePerAdmin: 1 }) });
+    open.push(g);
+    await seedCatalog(g);
+    const { id: t } = expectStatus(await g.op.post('/v1/teams', { name: `Resends ${Date.now()}` }), 201);
+    const admin = await newAdmin(g, [t]);
+    const browser = await consoleSignIn(g, admin.api.token as string);
+    const who = uniqueEmail('resent');
+    expect((await browser.post(`/console/teams/${t}/members`, { invite: `Res Ent <${who}>` })).status).toBe(303);
+    const [member] = expectStatus(await g.op.get(`/v1/teams/${t}/members?q=${encodeURIComponent(who)}`), 200);
+    const resent = await browser.post(`/console/teams/${t}/members/${encodeURIComponent(who)}/resend`, {
+      invitation: member.invitation.id,
+    });
+    expect(resent.status).toBe(429);
+    const wait = Number(resent.headers.get('retry-after'));
+    expect(wait).toBeGreaterThanOrEqual(1);
+    expect(wait).toBeLessThanOrEqual(60);
+    expect(refusal(resent.html)).toBe(
+      'The invitation was not sent again: you sent too many invitations in a short time. Wait 1 minute, then try again.',
+    );
+    expect(await mailsTo(g, who)).toHaveLength(1);
   });
 });

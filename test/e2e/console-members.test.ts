@@ -283,6 +283,22 @@ describe("console: a member's page (R11, R13, R18)", () => {
   });
 });
 
+describe("console: Resend past the person's daily cap (R11)", () => {
+  it('answers 429 with Retry-After, the seconds until the oldest of the 3 e-mails is a day old, as the API does', async () => {
+    const { a, ivy, browser } = await fourMembers();
+    // Ivy was e-mailed once when invited (at T0, the clock stands still): two resends reach the cap of 3.
+    const [member] = expectStatus(await gw.op.get(`/v1/teams/${a}/members?q=${encodeURIComponent(ivy)}`), 200);
+    const resend = () =>
+      browser.post(`/console/teams/${a}/members/${encodeURIComponent(ivy)}/resend`, { invitation: member.invitation.id });
+    for (let i = 0; i < 2; i++) expect((await resend()).status).toBe(303);
+    const refused = await resend();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe(String(DAY / 1000));
+    expect(textOf(between(refused.html, '<p class="banner err" role="alert">', '</p>'))).toMatch(/^The invitation was not sent again: /);
+    expect(await mailsTo(gw, ivy)).toHaveLength(3);
+  });
+});
+
 describe('console: removing a member (R11)', () => {
   const question = (html: string) => textOf(between(html, '<h2 id="remove-question">', '</h2>'));
   const facts = (html: string) =>

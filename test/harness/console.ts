@@ -5,6 +5,7 @@ export interface ConsolePage {
   /** Where a 303 sends the browser. */
   location: string | null;
   html: string;
+  headers: Headers;
 }
 
 /** An admin signed in to the console over plain HTTP: the session cookie, and each form's CSRF token. */
@@ -58,6 +59,7 @@ export async function consoleSignIn(gw: TestGateway, adminKey: string): Promise<
     status: r.status,
     location: r.headers.get('location'),
     html: await r.text(),
+    headers: r.headers,
   });
   const get = async (path: string) => answer(await fetch(`${gw.url}${path}`, { headers: { cookie }, redirect: 'manual' }));
   const csrf = field((await get('/console/inspect')).html, '_csrf');

@@ -180,6 +180,12 @@ const checked = (f: Record<string, unknown>, name: string) => field(f, name) !==
 
 const statusOf = (e: DomainError): ContentfulStatusCode => PROBLEM_STATUS[e.code] as ContentfulStatusCode;
 
+/** A refusal's wait as the API answers it (Retry-After), so a console 429 tells a browser or a script when to come back. */
+const retryAfter = (c: C, e: DomainError): void => {
+  const wait = e.extra.retryAfterSeconds;
+  if (wait !== undefined) c.header('retry-after', String(wait));
+};
+
 /** Why an invitation was not sent, in console words: the API's per-admin limit names a key and seconds. */
 const invitationRefusal = (e: DomainError): string =>
   e instanceof InvitationsPerAdminUsedUp
@@ -599,8 +605,7 @@ export function consoleRoutes(
       return c.redirect(`${teamPath(team.id, '/members')}?done=${done}&who=${encodeURIComponent(added.member.autodeskId)}`, 303);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
-      const retry = e.extra.retryAfterSeconds;
-      if (retry !== undefined) c.header('retry-after', String(retry));
+      retryAfter(c, e);
       const who = id?.success ? id.data : null;
       const message =
         who && e.code === 'not-found'
@@ -719,6 +724,7 @@ export function consoleRoutes(
     } catch (e) {
       // A refusal (the person's daily cap, an invitation accepted meanwhile) keeps the admin on the list.
       if (!(e instanceof DomainError)) throw e;
+      retryAfter(c, e);
       return membersPage(c, { error: `The invitation was not sent again: ${invitationRefusal(e)}` }, statusOf(e));
     }
     return c.redirect(`${teamPath(team.id, '/members')}?done=resent&who=${encodeURIComponent(id)}`, 303);
