@@ -31,7 +31,6 @@ async function adminOfNewTeam(tokens = 100): Promise<{ team: string; context: Br
   const { key } = expectStatus(await gw.op.post('/v1/admins', { name: 'Rita Review', email: uniqueEmail('admin'), teams: [team] }), 201);
   const context = await browser.newContext({ viewport: DESKTOP, baseURL: gw.url });
   const page = await context.newPage();
-  page.on('dialog', (d) => void d.accept());
   await page.goto('/console');
   await page.fill('input[name="key"]', key);
   await Promise.all([page.waitForURL(/\/console\/teams\//), page.click('button:has-text("Sign in")')]);

@@ -137,7 +137,7 @@ async function readableText(page: Page): Promise<string> {
   return (await page.evaluate(`(() => {
     const body = document.body.cloneNode(true);
     for (const e of body.querySelectorAll('pre, code, textarea, .mono')) e.remove();
-    const shown = ['title', 'placeholder', 'aria-label', 'data-confirm', 'alt'];
+    const shown = ['title', 'placeholder', 'aria-label', 'alt'];
     const attrs = [...document.body.querySelectorAll('*')].flatMap((e) => shown.map((a) => e.getAttribute(a) ?? ''));
     return [document.title, body.textContent, ...attrs].join('\\n');
   })()`)) as string;
