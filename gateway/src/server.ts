@@ -9,6 +9,7 @@ import { LATEST_MIGRATION, migrate, newerMigrations, newerWhileServing } from '.
 import { forgetAnswersBefore } from './db/repos/idempotency';
 import { foldAllUsage } from './db/repos/usage-fold';
 import { sqliteStartProblem } from './db/sqlite-problems';
+import { observeRetries } from './db/tx';
 import { createLaunchStore, type LaunchStore } from './launch/store';
 import { AdjustableClock, type Clock, systemClock } from './lib/clock';
 import { jsonLogger, type Logger } from './lib/logger';
@@ -80,6 +81,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       timeoutMs: config.databaseTimeoutMs,
       sqliteSync: config.sqliteSync,
     });
+    // Before anything runs a transaction on it (the signing keys below): every retry is counted.
+    observeRetries(database.db, metrics.retryObserver(logger));
     const applied = await migrate(database);
     if (applied.length > 0) logger.info('migrated', { applied });
     database.watchStatements(config.databaseTimeoutMs);

@@ -4,10 +4,27 @@ export function isUniqueViolation(error: unknown): boolean {
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
-export function isTransientConflict(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  // 40001 serialization failure, 40P01 deadlock (PostgreSQL); SQLITE_BUSY once busy_timeout ran out.
-  return code === '40001' || code === '40P01' || code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT';
+/** Why a transaction lost a race and must start over: what an operator reads in its metric. */
+export type RetryReason = 'deadlock' | 'serialization' | 'busy' | 'unique' | 'lost-race';
+
+export const RETRY_REASONS: readonly RetryReason[] = ['deadlock', 'serialization', 'busy', 'unique', 'lost-race'];
+
+/** The race a transaction lost, or null when its error is not one that running it again can cure. */
+export function retryReason(error: unknown): RetryReason | null {
+  if (error instanceof RetryTransaction) return 'lost-race';
+  if (isUniqueViolation(error)) return 'unique';
+  switch ((error as { code?: unknown } | null)?.code) {
+    case '40P01':
+      return 'deadlock';
+    case '40001':
+      return 'serialization';
+    // SQLite: busy_timeout ran out waiting for another connection's write lock, or a snapshot went stale.
+    case 'SQLITE_BUSY':
+    case 'SQLITE_BUSY_SNAPSHOT':
+      return 'busy';
+    default:
+      return null;
+  }
 }
 
 /** Node's words for a socket to the database that broke or could not be opened. */

@@ -1,8 +1,22 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
-import { isTransientConflict, isUniqueViolation, RetryTransaction } from './errors';
+import { type RetryReason, retryReason } from './errors';
 import type { DB } from './schema';
 
 export type Tx = Transaction<DB>;
+
+/** Told each time `inTransaction` starts a transaction over, and why (the process's metrics and log). */
+export interface RetryObserver {
+  retried(reason: RetryReason, error: unknown): void;
+}
+
+// Keyed by the Kysely instance, which every service already passes: no caller threads the metrics
+// through, and gateways sharing one process (tests, each with its own connection) keep their own counts.
+const observers = new WeakMap<Kysely<DB>, RetryObserver>();
+
+/** Reports the retries of transactions run on `db`; set once, where the gateway builds it with its metrics. */
+export function observeRetries(db: Kysely<DB>, observer: RetryObserver): void {
+  observers.set(db, observer);
+}
 
 /**
  * Runs `fn` in a transaction and runs it again, from the start, when it lost a race to another
@@ -14,8 +28,9 @@ export async function inTransaction<T>(db: Kysely<DB>, fn: (trx: Tx) => Promise<
     try {
       return await db.transaction().execute(fn);
     } catch (error) {
-      const retryable = error instanceof RetryTransaction || isUniqueViolation(error) || isTransientConflict(error);
-      if (!retryable || attempt >= attempts) throw error;
+      const reason = retryReason(error);
+      if (reason === null || attempt >= attempts) throw error;
+      observers.get(db)?.retried(reason, error);
       // A little jitter keeps two retrying transactions from colliding again in lockstep.
       await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
     }

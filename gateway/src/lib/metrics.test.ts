@@ -27,3 +27,33 @@ describe('charge group metrics', () => {
     expect(sample(text, 'flexgate_charge_group_restarts_total{reason="taken-apart"}')).toBe(1);
   });
 });
+
+describe('transaction retries', () => {
+  it('counts each start-over by reason, every reason at zero from the start, and logs a deadlock alone', () => {
+    const metrics = new Metrics();
+    const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const quiet = () => {};
+    const observer = metrics.retryObserver({
+      debug: quiet,
+      info: quiet,
+      error: quiet,
+      warn: (msg, fields) => warnings.push({ msg, fields }),
+    });
+    const zero = metrics.render();
+    for (const reason of ['deadlock', 'serialization', 'busy', 'unique', 'lost-race']) {
+      expect(sample(zero, `flexgate_transaction_retries_total{reason="${reason}"}`), reason).toBe(0);
+    }
+    observer.retried('unique', new Error('duplicate key'));
+    observer.retried('lost-race', new Error('lot changed'));
+    observer.retried('lost-race', new Error('lot changed'));
+    observer.retried('deadlock', Object.assign(new Error('deadlock detected'), { code: '40P01', detail: 'Process 1 waits for ShareLock' }));
+    const text = metrics.render();
+    expect(sample(text, 'flexgate_transaction_retries_total{reason="unique"}')).toBe(1);
+    expect(sample(text, 'flexgate_transaction_retries_total{reason="lost-race"}')).toBe(2);
+    expect(sample(text, 'flexgate_transaction_retries_total{reason="deadlock"}')).toBe(1);
+    expect(sample(text, 'flexgate_transaction_retries_total{reason="busy"}')).toBe(0);
+    expect(warnings).toEqual([
+      { msg: 'transaction deadlocked, started over', fields: { err: 'deadlock detected', detail: 'Process 1 waits for ShareLock' } },
+    ]);
+  });
+});

@@ -5,6 +5,10 @@
  * never from user input, so the series count stays small.
  */
 
+import { RETRY_REASONS, type RetryReason } from '../db/errors';
+import type { RetryObserver } from '../db/tx';
+import type { Logger } from './logger';
+
 type Labels = Record<string, string>;
 
 const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -185,9 +189,21 @@ export class Metrics {
     'Charge groups started over (lost-race: another transaction changed their rows first) or taken apart into one charge each (taken-apart).',
     ['reason'],
   );
+  // Every transaction `inTransaction` started over, whatever its service (db/tx.ts). A charge group's
+  // restarts are counted here too: flexgate_charge_group_restarts_total is the launch path's own view.
+  readonly transactionRetries = new Counter(
+    'flexgate_transaction_retries_total',
+    'Transactions started over after losing a race, by reason (deadlock, serialization, busy, unique, lost-race).',
+    ['reason'],
+  );
   // Whether relaunches take the fast path: a warm cache that stopped answering costs only speed.
   readonly warm: WarmCounts = { cached: 0, rechecked: 0 };
   private readonly started = Date.now();
+
+  constructor() {
+    // Every reason shows from the start, at zero: an alert on the first deadlock needs the series before it.
+    for (const reason of RETRY_REASONS) this.transactionRetries.inc({ reason }, 0);
+  }
 
   /** The warm counts as a counter, made at a scrape so that it renders like the others. */
   private warmAnswers(): Counter {
@@ -217,6 +233,22 @@ export class Metrics {
     };
   }
 
+  /** What `inTransaction` tells of the transactions it starts over (db/tx.ts `observeRetries`). */
+  retryObserver(logger: Logger): RetryObserver {
+    const count = new Map(RETRY_REASONS.map((reason) => [reason, this.transactionRetries.bind({ reason })]));
+    return {
+      retried: (reason: RetryReason, error: unknown) => {
+        count.get(reason)?.();
+        // A deadlock means two transactions take their locks in opposite orders, a bug to fix, and
+        // each cost a wait of deadlock_timeout; the other reasons are the normal cost of concurrency.
+        if (reason === 'deadlock') {
+          const e = error as { message?: unknown; detail?: unknown } | null;
+          logger.warn('transaction deadlocked, started over', { err: String(e?.message ?? error), detail: e?.detail });
+        }
+      },
+    };
+  }
+
   render(): string {
     const uptime = [
       '# HELP flexgate_uptime_seconds Seconds since this process started serving.',
@@ -236,6 +268,7 @@ export class Metrics {
       this.chargeGroupLaunches,
       this.chargeGroupSeconds,
       this.chargeGroupRestarts,
+      this.transactionRetries,
       this.warmAnswers(),
     ];
     return `${all.map((m) => m.render()).join('\n')}\n${uptime}\n`;
