@@ -576,6 +576,37 @@ describe('notifications (R14)', () => {
     expectStatus(await admin.post(`/v1/teams/${team}/invitations/${pending.invitation.id}/resend`), 200);
     expect((await mailsTo(gw, fresh)).map((m) => m.kind)).toEqual(['invitation']);
   });
+
+  it("R13/R14: an invitation lists what accepting gives: the person's own products and the team's defaults, none of them to a guest", async () => {
+    const { team, admin } = await teamWithAdmin();
+    expectStatus(await admin.put(`/v1/teams/${team}/defaults`, { products: ['revit'] }), 200);
+    const listed = async (to: string) => {
+      const mails = (await mailsTo(gw, to)).filter((m) => m.kind === 'invitation');
+      const text = String(mails.at(-1)?.text ?? '');
+      return [...text.matchAll(/^ {2}- (.+)$/gm)].map((m) => m[1]);
+    };
+    const regular = uniqueEmail('regular');
+    const guest = uniqueEmail('guest');
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { invite: `Reg Ular <${regular}>`, products: ['autocad'] }), 201);
+    const asked = expectStatus(
+      await admin.post(`/v1/teams/${team}/members`, { invite: `Gus Guest <${guest}>`, products: ['autocad'], guest: true }),
+      201,
+    );
+    expect(await listed(regular)).toEqual(['AutoCAD', 'Revit']);
+    expect(await listed(guest)).toEqual(['AutoCAD']);
+    // Nothing of their own: the defaults alone, where the e-mail said "(none)".
+    const account = await newAccount(gw);
+    expectStatus(await admin.post(`/v1/teams/${team}/members`, { autodeskId: account.autodeskId }), 201);
+    expect(await listed(account.autodeskId)).toEqual(['Revit']);
+    // A resend and a bulk send after an import say the same.
+    expectStatus(await admin.post(`/v1/teams/${team}/invitations/${asked.invitation.id}/resend`), 200);
+    expect(await listed(guest)).toEqual(['AutoCAD']);
+    const imported = uniqueEmail('imported');
+    const csv = `name,email,products,guest\nIm Ported,${imported},maya,false\n`;
+    expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv), 200);
+    expect(expectStatus(await admin.post(`/v1/teams/${team}/invitations/send`, {}), 200).sent).toBe(1);
+    expect(await listed(imported)).toEqual(['Maya', 'Revit']);
+  });
 });
 
 describe('explain (R18)', () => {

@@ -11,9 +11,11 @@ import {
   listMembers,
   lockMember,
   replaceMemberProducts,
+  teamDefaults,
 } from '../db/repos/members';
 import { enqueueMail, recentMailsTo } from '../db/repos/outbox';
 import { inTransaction, serialize, type Tx } from '../db/tx';
+import { flexProducts } from '../domain/access';
 import type { AuditOrigin } from '../domain/audit';
 import { conflict, DomainError, invalid, notFound } from '../domain/errors';
 import { parseInvite } from '../domain/invite';
@@ -157,6 +159,8 @@ export function countInvitation(sent: Map<string, string[]>, address: string, no
 export interface Invitee {
   autodeskId: string;
   name: string;
+  /** A guest gets none of the team's default products (R13), so the e-mail lists none of them. */
+  guest: boolean;
   allProducts: boolean;
   products: readonly string[];
   /** Whether an account exists (the e-mail asks for its password); unknown: looked up. */
@@ -195,18 +199,21 @@ export async function writeInvitations(
       emailedAt: nowIso,
     })),
   );
-  const catalog = await listProducts(trx);
+  const [catalog, defaults] = await Promise.all([listProducts(trx), teamDefaults(trx, team.id)]);
+  const keys = catalog.map((p) => p.key);
   const unknown = invitees.filter((m) => m.hasAccount === undefined).map((m) => m.autodeskId);
   const accounts = unknown.length > 0 ? await existingAccounts(trx, unknown) : new Set<string>();
   const base = publicUrlOf(ctx.config);
   const mails = fresh.map(({ invitee: m, inv }) => {
+    // What accepting gives them: their own selection and the team's defaults (R12/R13), as a launch decides.
+    const allowed = new Set(flexProducts(m, defaults, keys));
     const mail = invitationMail({
       to: m.autodeskId,
       name: m.name,
       teamName: team.name,
       link: acceptLink(base, inv.token),
       expiresAt,
-      products: catalog.filter((p) => m.allProducts || m.products.includes(p.key)).map((p) => p.name),
+      products: catalog.filter((p) => allowed.has(p.key)).map((p) => p.name),
       allProducts: m.allProducts,
       hasAccount: m.hasAccount ?? accounts.has(m.autodeskId),
     });
@@ -295,7 +302,7 @@ export async function inviteMember(
       ctx,
       trx,
       ctx.keys.sealer,
-      { teamId: team.id, teamName: team.name, autodeskId: parsed.email, name: parsed.name, allProducts, products },
+      { teamId: team.id, teamName: team.name, autodeskId: parsed.email, name: parsed.name, guest, allProducts, products },
       now,
     );
     await audit(trx, input.origin, now.toISOString(), {
@@ -356,6 +363,7 @@ export async function resendInvitation(
         teamName: team.name,
         autodeskId: member.autodeskId,
         name: member.name,
+        guest: member.guest,
         allProducts: member.allProducts,
         products: member.products,
       },

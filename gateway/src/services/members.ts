@@ -125,7 +125,16 @@ export async function askExistingAccount(
       ctx,
       trx,
       ctx.keys.sealer,
-      { teamId: team.id, teamName: team.name, autodeskId: input.autodeskId, name: account.name, allProducts, products, hasAccount: true },
+      {
+        teamId: team.id,
+        teamName: team.name,
+        autodeskId: input.autodeskId,
+        name: account.name,
+        guest,
+        allProducts,
+        products,
+        hasAccount: true,
+      },
       now,
     );
     await audit(trx, input.origin, nowIso, {

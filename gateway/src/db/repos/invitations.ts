@@ -121,6 +121,7 @@ export interface NeverEmailedRow {
   id: string;
   autodeskId: string;
   name: string;
+  guest: boolean;
   allProducts: boolean;
 }
 
@@ -154,10 +155,16 @@ export async function neverEmailed(
   page: { ids?: readonly string[] | undefined; after?: string | undefined; limit: number },
 ): Promise<NeverEmailedRow[]> {
   if (page.ids?.length === 0) return [];
-  let q = neverEmailedQuery(db, teamId, page.ids).select(['i.id', 'i.autodesk_id', 'm.name', 'm.all_products']);
+  let q = neverEmailedQuery(db, teamId, page.ids).select(['i.id', 'i.autodesk_id', 'm.name', 'm.guest', 'm.all_products']);
   if (page.after !== undefined) q = q.where('i.autodesk_id', '>', page.after);
   const rows = await q.orderBy('i.autodesk_id').limit(page.limit).execute();
-  return rows.map((r) => ({ id: r.id, autodeskId: r.autodesk_id, name: r.name, allProducts: Number(r.all_products) === 1 }));
+  return rows.map((r) => ({
+    id: r.id,
+    autodeskId: r.autodesk_id,
+    name: r.name,
+    guest: Number(r.guest) === 1,
+    allProducts: Number(r.all_products) === 1,
+  }));
 }
 
 /**
