@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, type AllowanceClaims, ID_TOKEN_TYP } from '@flexgate/shared';
 import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALLOWANCE_REFRESH_MS, allowanceFile, allowanceLists, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
+import {
+  ALLOWANCE_REFRESH_MS,
+  allowanceBeforeSettled,
+  allowanceFile,
+  allowanceLists,
+  allowanceStale,
+  createAllowanceStore,
+  FREE_WINDOW_MS,
+  verifyAllowance,
+} from './allowance';
 import { createDiskStore } from './cache';
 import { claimsFor, makeKey, sign, type TestKey } from './testing/keys';
 import type { Jwks } from './verify';
@@ -92,6 +101,27 @@ describe('allowanceStale', () => {
     expect(allowanceStale(claims, new Date(now.getTime() + ALLOWANCE_REFRESH_MS - 1000), 'autocad')).toBe(false);
     expect(allowanceStale(claims, new Date(now.getTime() + ALLOWANCE_REFRESH_MS))).toBe(true);
     expect(allowanceStale(claims, now, 'revit')).toBe(true);
+  });
+});
+
+describe('allowanceBeforeSettled', () => {
+  // A session opened 2 minutes before the allowance was signed: its free window ends 3 minutes after.
+  const startsAt = new Date(now.getTime() - 2 * 60_000).toISOString();
+  const later = new Date(now.getTime() + 30 * 60_000);
+
+  it('asks once a settled day is missing from an allowance signed within its free window', () => {
+    expect(allowanceBeforeSettled(claims, 'revit', startsAt, later)).toBe(true);
+    // Signed at the window's very end: the gateway still counts that instant as free.
+    const atEnd = { ...claims, iat: Math.floor((Date.parse(startsAt) + FREE_WINDOW_MS) / 1000) };
+    expect(allowanceBeforeSettled(atEnd, 'revit', startsAt, later)).toBe(true);
+  });
+
+  it('does not ask again once the allowance kept was signed after the window, lists the product, or is absent', () => {
+    const after = { ...claims, iat: Math.floor((Date.parse(startsAt) + FREE_WINDOW_MS) / 1000) + 1 };
+    expect(allowanceBeforeSettled(after, 'revit', startsAt, later)).toBe(false);
+    expect(allowanceBeforeSettled(claims, 'autocad', startsAt, later)).toBe(false);
+    expect(allowanceBeforeSettled(null, 'revit', startsAt, later)).toBe(false);
+    expect(allowanceBeforeSettled(claims, 'revit', 'not an instant', later)).toBe(false);
   });
 });
 

@@ -13,7 +13,17 @@ import {
   type SessionEndResponse,
 } from '@flexgate/shared';
 import { z } from 'zod';
-import { AllowanceRejected, allowanceKeysOf, allowanceLists, allowanceStale, createAllowanceStore, verifyAllowance } from './allowance';
+import {
+  AllowanceRejected,
+  allowanceBeforeSettled,
+  allowanceKeysOf,
+  allowanceLists,
+  allowanceStale,
+  createAllowanceStore,
+  FREE_WINDOW_MS,
+  LEASE_MS,
+  verifyAllowance,
+} from './allowance';
 import { type CachedEntitlement, createDiskStore, createEntitlementCache, type VerifiedCacheEntry } from './cache';
 import { createCopies, type RunningCopy } from './copies';
 import { createClockFloor, issuedAt } from './floor';
@@ -479,6 +489,18 @@ export function createClient(options: ClientOptions): FlexgateClient {
     if ((await allowances.get(user.autodeskId))?.claims.aid === kept.aid) await allowances.remove(user.autodeskId);
   }
 
+  /**
+   * The gateway's answer shows the day of the session opened at `startsAt` settled (R7a: no longer
+   * refundable), so a relaunch is free online (R7). An allowance renewed within its free window
+   * could not list it as paid; ask for one once (allowanceBeforeSettled bounds it by the kept
+   * allowance's signed `iat`). What comes is verified as any allowance: the trigger only decides when to ask.
+   */
+  async function afterSettled(user: SignInRecord, product: string, startsAt: string): Promise<void> {
+    if (!policy.enabled) return;
+    const kept = (await allowances.get(user.autodeskId))?.claims ?? null;
+    if (allowanceBeforeSettled(kept, product, startsAt, now())) await refreshAllowance(user, undefined, true).catch(() => {});
+  }
+
   async function reconcileFor(user: SignInRecord): Promise<ReconcileResult> {
     const records = await provisional.forUser(user.autodeskId);
     const result: ReconcileResult = { reported: [], rejected: [], pending: 0, unreachable: false };
@@ -644,6 +666,11 @@ export function createClient(options: ClientOptions): FlexgateClient {
         if (res.status === 409) await forgetSession(user, product, sessionId);
         const result = await grantFrom(res, user, product);
         await afterRefusal(user, product, result);
+        // Settled: the entitlement now outlives the lease a day still refundable gets.
+        if (result.granted && result.source === 'flex' && result.session) {
+          const startsAt = result.session.startsAt;
+          if (result.claims.exp * 1000 > Date.parse(startsAt) + LEASE_MS) await afterSettled(user, product, startsAt);
+        }
         return result;
       } catch (err) {
         if (!(err instanceof GatewayUnreachableError)) throw err;
@@ -664,6 +691,12 @@ export function createClient(options: ClientOptions): FlexgateClient {
       });
       const body = (await expectOk(res)) as SessionEndResponse;
       if (typeof body?.refunded === 'number' && body.refunded > 0) await forgetSession(user, product, sessionId);
+      else if (typeof body?.charged === 'number' && body.charged > 0) {
+        // A paid day closed after its free window: the close settled it, and only a lease may be cached.
+        const entry = await cache.get(user.autodeskId, product);
+        const startsAt = entry?.claims.sid === sessionId ? entry.record.session?.startsAt : undefined;
+        if (startsAt && Date.parse(body.endedAt) > Date.parse(startsAt) + FREE_WINDOW_MS) await afterSettled(user, product, startsAt);
+      }
       return body;
     },
 
