@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, type AllowanceClaims, ID_TOKEN_TYP } from '@flexgate/shared';
+import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, type AllowanceClaims, FREE_CLOSE_MS, ID_TOKEN_TYP } from '@flexgate/shared';
 import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -11,7 +11,6 @@ import {
   allowanceLists,
   allowanceStale,
   createAllowanceStore,
-  FREE_WINDOW_MS,
   verifyAllowance,
 } from './allowance';
 import { createDiskStore } from './cache';
@@ -112,12 +111,12 @@ describe('allowanceBeforeSettled', () => {
   it('asks once a settled day is missing from an allowance signed within its free window', () => {
     expect(allowanceBeforeSettled(claims, 'revit', startsAt, later)).toBe(true);
     // Signed at the window's very end: the gateway still counts that instant as free.
-    const atEnd = { ...claims, iat: Math.floor((Date.parse(startsAt) + FREE_WINDOW_MS) / 1000) };
+    const atEnd = { ...claims, iat: Math.floor((Date.parse(startsAt) + FREE_CLOSE_MS) / 1000) };
     expect(allowanceBeforeSettled(atEnd, 'revit', startsAt, later)).toBe(true);
   });
 
   it('does not ask again once the allowance kept was signed after the window, lists the product, or is absent', () => {
-    const after = { ...claims, iat: Math.floor((Date.parse(startsAt) + FREE_WINDOW_MS) / 1000) + 1 };
+    const after = { ...claims, iat: Math.floor((Date.parse(startsAt) + FREE_CLOSE_MS) / 1000) + 1 };
     expect(allowanceBeforeSettled(after, 'revit', startsAt, later)).toBe(false);
     expect(allowanceBeforeSettled(claims, 'autocad', startsAt, later)).toBe(false);
     expect(allowanceBeforeSettled(null, 'revit', startsAt, later)).toBe(false);

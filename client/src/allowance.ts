@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, type AllowanceClaims, SIGNING_ALG } from '@flexgate/shared';
+import { ALLOWANCE_AUDIENCE, ALLOWANCE_TYP, type AllowanceClaims, FREE_CLOSE_MS, SIGNING_ALG } from '@flexgate/shared';
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { type DiskStore, fileKey } from './cache';
@@ -98,10 +98,6 @@ export function allowanceStale(claims: AllowanceClaims | null, now: Date, produc
   return product !== undefined && !allowanceLists(claims, product, now);
 }
 
-/** R7a, as the gateway counts it: a session's free window, and the lease it signs until the day is settled. */
-export const FREE_WINDOW_MS = 5 * 60_000;
-export const LEASE_MS = 2 * FREE_WINDOW_MS;
-
 /**
  * Whether a session's day, now settled, calls for a new allowance: the kept one does not list
  * `product` and was signed no later than the session's free window ended, when the gateway lists
@@ -109,7 +105,7 @@ export const LEASE_MS = 2 * FREE_WINDOW_MS;
  * after the window, the one this asks for, answers no: one request per session, not per heartbeat.
  */
 export function allowanceBeforeSettled(claims: AllowanceClaims | null, product: string, sessionStartsAt: string, now: Date): boolean {
-  const windowEnd = Date.parse(sessionStartsAt) + FREE_WINDOW_MS;
+  const windowEnd = Date.parse(sessionStartsAt) + FREE_CLOSE_MS;
   if (!claims || !Number.isFinite(windowEnd)) return false;
   return claims.iat * 1000 <= windowEnd && !allowanceLists(claims, product, now);
 }

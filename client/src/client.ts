@@ -3,10 +3,12 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
   type AllowanceClaims,
+  FREE_CLOSE_MS,
   isProblem,
   KEY_SET_PATH,
   KEY_SET_VERSION_HEADER,
   type LaunchPreview,
+  LEASE_MS,
   type MyUsageResponse,
   type Product,
   ROOT_KEY_PATH,
@@ -20,8 +22,6 @@ import {
   allowanceLists,
   allowanceStale,
   createAllowanceStore,
-  FREE_WINDOW_MS,
-  LEASE_MS,
   verifyAllowance,
 } from './allowance';
 import { type CachedEntitlement, createDiskStore, createEntitlementCache, type VerifiedCacheEntry } from './cache';
@@ -695,7 +695,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
         // A paid day closed after its free window: the close settled it, and only a lease may be cached.
         const entry = await cache.get(user.autodeskId, product);
         const startsAt = entry?.claims.sid === sessionId ? entry.record.session?.startsAt : undefined;
-        if (startsAt && Date.parse(body.endedAt) > Date.parse(startsAt) + FREE_WINDOW_MS) await afterSettled(user, product, startsAt);
+        if (startsAt && Date.parse(body.endedAt) > Date.parse(startsAt) + FREE_CLOSE_MS) await afterSettled(user, product, startsAt);
       }
       return body;
     },

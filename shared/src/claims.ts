@@ -9,6 +9,16 @@ export const ID_TOKEN_TYP = 'flexgate-id+jwt';
 /** The one signature algorithm the gateway uses and clients accept. */
 export const SIGNING_ALG = 'EdDSA';
 
+/** R7a: a session closed within 5 minutes of opening is free. */
+export const FREE_CLOSE_MS = 5 * 60_000;
+/**
+ * R7a: how long the entitlement of a session not yet settled lives: the free window, plus as long
+ * again for the product to check in once it is over. A client that ends within the window, or
+ * stops talking, keeps nothing that outlives it by more than that. The client reads an entitlement
+ * that outlives it as a settled day.
+ */
+export const LEASE_MS = 2 * FREE_CLOSE_MS;
+
 export interface EntitlementClaims {
   iss: string;
   aud: string;

@@ -1,16 +1,10 @@
-import type { LaunchResponse } from '@flexgate/shared';
+import { FREE_CLOSE_MS, type LaunchResponse, LEASE_MS } from '@flexgate/shared';
 import { addMs, DAY_MS } from './time';
 
 /** R6: a usage session lasts 24 hours from the launch that opened it. */
 export const SESSION_MS = DAY_MS;
-/** R7a: a session closed within 5 minutes of opening is free. */
-export const FREE_CLOSE_MS = 5 * 60_000;
-/**
- * R7a: how long the entitlement of a session not yet settled lives: the free window, plus as long
- * again for the product to check in once it is over. A client that ends within the window, or
- * stops talking, keeps nothing that outlives it by more than that.
- */
-export const LEASE_MS = 2 * FREE_CLOSE_MS;
+// R7a's free window and lease: shared, since the client reads a settled day from an entitlement's life.
+export { FREE_CLOSE_MS, LEASE_MS };
 /** R7a: a quick close is refunded at most once per (user, product) in this long. */
 export const REFUND_CAP_MS = DAY_MS;
 
