@@ -6,10 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient, type FlexgateClient, type LaunchResult } from '@flexgate/client';
+import { createClient, type FlexgateClient } from '@flexgate/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cacheDirs, ledger, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
 import { expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
+import { granted } from '../harness/launch-results';
 import { trustOf } from '../harness/trust';
 
 const SECOND = 1000;
@@ -21,11 +22,6 @@ afterAll(async () => {
   for (const g of gateways) await g.close();
   dirs.cleanup();
 });
-
-function granted(r: LaunchResult) {
-  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
-  return r;
-}
 
 /** Settles with `work`, or fails after `ms`: a client waiting on itself never settles. */
 function within<T>(work: Promise<T>, what: string, ms = 15 * SECOND): Promise<T> {

@@ -7,12 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { createClient, type FlexgateClient, type LaunchResult } from '@flexgate/client';
+import { createClient, type FlexgateClient } from '@flexgate/client';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDirs, ledger, type ProcessGateway, runFlexgate, startProcessGateway } from '../harness/client-e2e';
 import { expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, seedCatalog } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
+import { granted } from '../harness/launch-results';
 import { trustOf } from '../harness/trust';
 
 let gw: ProcessGateway;
@@ -125,11 +126,6 @@ async function member(tokens: number, products: string[]) {
   const account = await newAccount(gw.fixtures());
   await joinTeam(gw, team, account, { products });
   return { team, ...account };
-}
-
-function granted(r: LaunchResult) {
-  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
-  return r;
 }
 
 it('R7: the first answer of a launch is lost by a proxy; the client retries with the same Idempotency-Key and the ledger shows ONE charge', async () => {

@@ -13,7 +13,6 @@ import {
   createVerifier,
   EntitlementRejected,
   type FlexgateClient,
-  type LaunchResult,
   type RunningProduct,
   runProduct,
 } from '@flexgate/client';
@@ -23,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDirs, ledger, type ProcessGateway, runFlexgate, SharedClock, startProcessGateway } from '../harness/client-e2e';
 import { expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
+import { granted } from '../harness/launch-results';
 import { trustOf } from '../harness/trust';
 
 const HOUR = 3600_000;
@@ -67,11 +67,6 @@ async function person(tokens: number, alsoIn: string[] = []): Promise<Person> {
   const client = newClient(dir, clock);
   await client.signIn(account.autodeskId, account.password);
   return { ...account, team, dir, client, clock };
-}
-
-function granted(r: LaunchResult) {
-  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
-  return r;
 }
 
 async function gatewayAnswers(): Promise<boolean> {

@@ -6,11 +6,12 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FlexgateClient, LaunchResult } from '@flexgate/client';
+import type { FlexgateClient } from '@flexgate/client';
 import { expect, it } from 'vitest';
 import { clockedSuite } from '../harness/clocked-suite';
 import { joinTeam, newAccount, newTeam } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
+import { granted } from '../harness/launch-results';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -35,11 +36,6 @@ async function member(products = ['autocad', 'revit']) {
 }
 
 const signin = (dir: string) => JSON.parse(readFileSync(join(dir, 'signin.json'), 'utf8'));
-
-function granted(r: LaunchResult) {
-  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
-  return r;
-}
 
 it('hours after sign-in, a launch renews the access token on its own: no password, a new refresh token kept', async () => {
   await at(0);

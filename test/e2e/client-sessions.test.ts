@@ -5,11 +5,12 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient, type FlexgateClient, type LaunchResult, type RunEvent, runProduct } from '@flexgate/client';
+import { createClient, type FlexgateClient, type RunEvent, runProduct } from '@flexgate/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { balance, cacheDirs, ledger, type ProcessGateway, runFlexgate, SharedClock, startProcessGateway } from '../harness/client-e2e';
 import { buy, expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, seedCatalog, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
+import { granted } from '../harness/launch-results';
 import { trustOf } from '../harness/trust';
 
 const MINUTE = 60_000;
@@ -53,11 +54,6 @@ async function signedInMember(team: string) {
   clients.push(client);
   await client.signIn(account.autodeskId, account.password);
   return { ...account, client };
-}
-
-function granted(r: LaunchResult) {
-  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
-  return r;
 }
 
 it('R7a: a product closed within 5 minutes is refunded to the lots the charge came from (balance and ledger)', async () => {

@@ -16,17 +16,13 @@ import { expectLedgerMatchesBalance, joinTeam, newAccount, newMember, newTeam, s
 import type { TestGateway } from '../harness/gateway';
 import { expectStatus, simultaneously } from '../harness/http';
 import { type Instance, type InstanceGroup, startGroup, viaInstance } from '../harness/instances';
+import { granted } from '../harness/launch-results';
 import { trustOf } from '../harness/trust';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-
-function granted(r: LaunchResult) {
-  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
-  return r;
-}
 
 describe('a hostile client, sessions', () => {
   let trust: string;

@@ -3,10 +3,11 @@
  * minutes or more) and the session ends that much later, so an idle stretch does not bring the next
  * daily charge sooner. The gateway bounds what a client that always says "idle" can get.
  */
-import { type LaunchResult, runProduct } from '@flexgate/client';
+import { runProduct } from '@flexgate/client';
 import { expect, it } from 'vitest';
 import { clockedSuite } from '../harness/clocked-suite';
 import { joinTeam, newAccount, newTeam } from '../harness/fixtures';
+import { granted } from '../harness/launch-results';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -22,11 +23,6 @@ async function member() {
   const client = suite.client();
   await client.signIn(account.autodeskId, account.password);
   return client;
-}
-
-function granted(r: LaunchResult) {
-  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
-  return r;
 }
 
 /** A member's AutoCAD session, opened at the clock's 0:00 and settled by a heartbeat at 0:06. */

@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient, type FlexgateClient, type LaunchResult, verifyKeySet } from '@flexgate/client';
+import { createClient, type FlexgateClient, verifyKeySet } from '@flexgate/client';
 import { ConfigError, startGateway, testConfig } from '@flexgate/gateway';
 import { KEY_SET_PATH, KEY_SET_VERSION_HEADER, ROOT_KEY_PATH } from '@flexgate/shared';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose';
@@ -17,6 +17,7 @@ import { joinTeam, newAccount, newMember, newTeam, seedCatalog, setClock, signIn
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { type Api, expectStatus } from '../harness/http';
 import { type Instance, type InstanceGroup, startGroup, viaInstance } from '../harness/instances';
+import { granted } from '../harness/launch-results';
 import { trustOf } from '../harness/trust';
 
 const dirs = cacheDirs();
@@ -36,11 +37,6 @@ function clientOf(gatewayUrl: string, trust: string): FlexgateClient {
   });
   clients.push(client);
   return client;
-}
-
-function granted(r: LaunchResult) {
-  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
-  return r;
 }
 
 /** The key set an instance serves, verified against the root a client would embed. */

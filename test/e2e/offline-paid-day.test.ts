@@ -7,28 +7,15 @@
  */
 import { cpSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LaunchResult } from '@flexgate/client';
 import { describe, expect, it } from 'vitest';
 import { balance, ledger } from '../harness/client-e2e';
 import { clockedSuite } from '../harness/clocked-suite';
 import { buy, expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
+import { granted, provisional, refused } from '../harness/launch-results';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
-function granted(r: LaunchResult) {
-  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
-  return r;
-}
-function provisional(r: LaunchResult) {
-  if (!r.granted || !r.provisional) throw new Error(`expected a provisional launch, got ${JSON.stringify(r)}`);
-  return r;
-}
-function refused(r: LaunchResult) {
-  if (r.granted) throw new Error(`expected a refusal, got ${JSON.stringify(r)}`);
-  return r;
-}
 
 describe('offline, a day already paid for when the team cannot pay another', { shuffle: false }, () => {
   // ID tokens outlive the clock jumps (their own expiry has tests elsewhere).

@@ -6,24 +6,15 @@
  * is free online (R7); offline it must be too, without waiting an hour for the next renewal. The
  * real client against a real gateway PROCESS with the test clock (SharedClock + POST /v1/test/clock).
  */
-import type { LaunchResult } from '@flexgate/client';
 import { describe, expect, it } from 'vitest';
 import { balance, ledger } from '../harness/client-e2e';
 import { clockedSuite } from '../harness/clocked-suite';
 import { expectLedgerMatchesBalance, joinTeam, newAccount, newTeam, signIn } from '../harness/fixtures';
 import { expectStatus } from '../harness/http';
+import { granted, provisional } from '../harness/launch-results';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
-function granted(r: LaunchResult) {
-  if (!r.granted || r.provisional) throw new Error(`expected a verified grant, got ${JSON.stringify(r)}`);
-  return r;
-}
-function provisional(r: LaunchResult) {
-  if (!r.granted || !r.provisional) throw new Error(`expected a provisional launch, got ${JSON.stringify(r)}`);
-  return r;
-}
 
 describe('offline, a day settled after the allowance was renewed in its free window', { shuffle: false }, () => {
   // ID tokens outlive the clock jumps (their own expiry has tests elsewhere).
