@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtGateway } from './built-gateway';
 import { testKek } from './db';
@@ -24,8 +26,36 @@ export interface SpawnOptions {
   port?: number;
   env?: Record<string, string>;
   args?: string[];
-  /** How long to wait for "listening on"; a cold tsx start takes a second or two. */
+  /** How long to wait for "listening on" (a start takes a second or two); below a test's 30 s, so that the reason shows. */
   timeoutMs?: number;
+}
+
+/**
+ * What a process that did not start was doing: Node writes a diagnostic report on SIGUSR2 from its
+ * event loop, so a report names what it waits for (its sockets, timers, JS stack), and none within
+ * a second and a half says its main thread is blocked in a synchronous call (SQLite's busy wait).
+ */
+async function whatItWasDoing(child: ChildProcess, reports: string): Promise<string> {
+  child.kill('SIGUSR2');
+  for (let waited = 0; waited < 1500; waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+    const file = readdirSync(reports).find((f) => f.endsWith('.json'));
+    if (!file) continue;
+    try {
+      const report = JSON.parse(readFileSync(join(reports, file), 'utf8')) as {
+        javascriptStack?: { message?: string; stack?: string[] };
+        libuv?: { type: string; is_active?: boolean; remoteEndpoint?: { port?: number } }[];
+      };
+      const handles = (report.libuv ?? [])
+        .filter((h) => h.is_active)
+        .map((h) => (h.remoteEndpoint?.port ? `${h.type}->${h.remoteEndpoint.port}` : h.type));
+      const stack = report.javascriptStack?.stack?.slice(0, 8).join('\n  ') ?? '(idle: no JavaScript running)';
+      return `its event loop answered a diagnostic report: active handles ${handles.join(', ')}; JavaScript stack:\n  ${stack}`;
+    } catch {
+      // Still being written: the next look reads it whole.
+    }
+  }
+  return 'no diagnostic report within 1.5 s: its main thread is blocked in a synchronous call';
 }
 
 /**
@@ -35,7 +65,9 @@ export interface SpawnOptions {
  */
 export async function spawnGateway(options: SpawnOptions): Promise<GatewayProcess> {
   const operatorKey = options.operatorKey ?? `op_${randomBytes(16).toString('hex')}`;
-  const child = spawn(process.execPath, [builtGateway(), ...(options.args ?? [])], {
+  const reports = mkdtempSync(join(tmpdir(), 'flexgate-report-'));
+  const diagnostics = ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${reports}`, '--report-compact'];
+  const child = spawn(process.execPath, [...diagnostics, builtGateway(), ...(options.args ?? [])], {
     cwd: root,
     env: {
       ...process.env,
@@ -55,11 +87,17 @@ export async function spawnGateway(options: SpawnOptions): Promise<GatewayProces
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    child.once('exit', (code, signal) => res({ code, signal })),
+    child.once('exit', (code, signal) => {
+      rmSync(reports, { recursive: true, force: true });
+      res({ code, signal });
+    }),
   );
 
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`gateway did not start in time:\n${out}`)), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(async () => {
+      const doing = await whatItWasDoing(child, reports).catch((e: unknown) => `no diagnostic report (${String(e)})`);
+      rej(new Error(`gateway did not start in time (${doing}):\n${out}`));
+    }, options.timeoutMs ?? 20_000);
     const check = () => {
       const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m?.[1]) {
