@@ -97,6 +97,17 @@ describe('console: buying tokens (R1)', () => {
     expect(rows(events.html, 'data-kind').filter((k) => k === 'purchase')).toHaveLength(2);
   });
 
+  it('R1: a purchase asked for today just before midnight (UTC) and confirmed after it is the one shown: that day, its expiry', async () => {
+    await setClock(gw, new Date('2026-03-15T23:59:00Z'));
+    const { a, browser } = await setup(0);
+    const asked = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '10', purchasedOn: '', price: '' });
+    expect(question(asked.html)).toMatch(/, expiring on 15 Mar 2027\?$/);
+    await setClock(gw, new Date('2026-03-16T00:01:00Z'));
+    expect((await browser.post(`/console/teams/${a}/tokens/buy`, confirmFields(asked.html))).status).toBe(303);
+    const lots: { expiresAt: string }[] = expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).lots;
+    expect(lots.map((l) => l.expiresAt.slice(0, 10))).toEqual(['2027-03-15']);
+  });
+
   it('R1: a past purchase date is asked about with its own expiry, and one already past it is said to be expired', async () => {
     const { a, browser } = await setup(0);
     const asked = await browser.post(`/console/teams/${a}/tokens/buy`, { tokens: '1', purchasedOn: '2025-01-10', price: '' });

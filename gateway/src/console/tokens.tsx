@@ -120,7 +120,8 @@ export function tokenPages(ctx: ServiceContext, kit: ConsoleKit) {
           <BuyConfirmView
             team={team}
             csrf={csrfOf(c)}
-            draft={draft}
+            // "Today" sent back as the day it was: a Confirm after midnight (UTC) buys what was shown.
+            draft={{ ...draft, purchasedOn: draft.purchasedOn || today }}
             facts={{
               tokens,
               purchasedOn: purchasedAt ? draft.purchasedOn : null,
