@@ -14,6 +14,7 @@ import { createLaunchStore, type LaunchStore } from './launch/store';
 import { AdjustableClock, type Clock, systemClock } from './lib/clock';
 import { jsonLogger, type Logger } from './lib/logger';
 import { Metrics } from './lib/metrics';
+import { connectionAccepted } from './lib/turns';
 import { sweepAlerts } from './services/alerts';
 import { settleExpiries } from './services/balance';
 import { MailSender } from './services/outbox';
@@ -62,6 +63,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     held.push([req, res]);
   };
   const server = createServer(hold);
+  // A long step of work yields for as long as connections keep arriving (lib/turns.ts).
+  server.on('connection', connectionAccepted);
   await listen(server, config);
   const port = (server.address() as AddressInfo).port;
 

@@ -1,8 +1,9 @@
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allMembers, newAdmin, postCsv } from '../harness/admin';
 import { type ProcessGateway, startProcessGateway } from '../harness/client-e2e';
 import { newTeam, seedCatalog } from '../harness/fixtures';
-import { type Api, expectStatus } from '../harness/http';
+import { Api, expectStatus } from '../harness/http';
 
 // A gateway process of its own: a gateway in the test's process would share its event loop with
 // the requests that observe it.
@@ -47,6 +48,11 @@ describe('a 10,000-row team', { shuffle: false }, () => {
     // decides which probes came before the import's answer: the order the test process reads the
     // answers in is not the gateway's when the machine is loaded (a test process that wakes after a
     // pause reads many sockets at once, the import's among them).
+    // Each probe on a connection of its own, as a product opens one to launch: Node accepts one
+    // connection a turn of its event loop, so a gateway that yields one turn between long steps
+    // answers them one a step, most after the import.
+    const fresh = new Agent({ pipelining: 0 });
+    const anon = new Api(gw.url, undefined, { agent: fresh });
     const probes: Promise<void>[] = [];
     let done = false;
     const imported = postCsv(admin, `/v1/teams/${team}/members/import`, csv, { 'x-request-id': `import-${tag}` }).finally(() => {
@@ -54,12 +60,13 @@ describe('a 10,000-row team', { shuffle: false }, () => {
     });
     const probe = () => {
       const index = probes.length;
-      probes.push(gw.anon.get('/healthz', { 'x-request-id': `probe-${tag}-${index}` }).then((r) => expect(r.status).toBe(200)));
+      probes.push(anon.get('/healthz', { 'x-request-id': `probe-${tag}-${index}` }).then((r) => expect(r.status).toBe(200)));
     };
     const timer = setInterval(() => done || probe(), 5);
     const result = expectStatus(await imported, 200);
     clearInterval(timer);
     await Promise.all(probes);
+    await fresh.close();
     expect(result).toEqual({ created: ROWS, updated: 0, errors: [] });
 
     const answered = accessLogOrder(gw.process?.output() ?? '');
