@@ -1,7 +1,7 @@
 /**
  * `pnpm gateway --cluster N` runs N worker processes sharing one port (node:cluster).
- * Runs on both engines (on SQLite the workers share one database file: BEGIN IMMEDIATE and
- * busy_timeout serialise their writes).
+ * Runs on both engines (on SQLite the workers share one database file: BEGIN IMMEDIATE
+ * serialises their writes, each waiting for the lock on later turns).
  */
 import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

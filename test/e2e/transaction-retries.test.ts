@@ -4,16 +4,14 @@
  * Each race is a real one: requests that wait for each other's rows on PostgreSQL, another
  * process holding SQLite's write lock, a transaction of the test's own closing a lock cycle.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { type RunningGateway, startGateway, testConfig } from '@flexgate/gateway';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLogger } from '../../gateway/src/lib/logger';
 import { freshDatabase, type TestDatabase, testEngine, testKek } from '../harness/db';
 import { Api, expectStatus, simultaneously } from '../harness/http';
+import { holdWriteLock, type WriteLockHolder } from '../harness/sqlite-lock';
 
 const REASONS = ['deadlock', 'serialization', 'busy', 'unique', 'lost-race'] as const;
 type Reason = (typeof REASONS)[number];
@@ -159,10 +157,10 @@ describe.runIf(testEngine() === 'postgres')('a deadlock between a purchase and a
   }, 30_000);
 });
 
-describe.runIf(testEngine() === 'sqlite')("another process holding SQLite's write lock past busy_timeout", () => {
-  let holder: ChildProcess | undefined;
-  afterAll(() => {
-    holder?.kill();
+describe.runIf(testEngine() === 'sqlite')("another process holding SQLite's write lock past a write's 10 s wait", () => {
+  let holder: WriteLockHolder | undefined;
+  afterAll(async () => {
+    await holder?.release();
   });
 
   it('the purchase gets SQLITE_BUSY, starts over once the lock is released and succeeds: counted as busy, no warning', async () => {
@@ -170,19 +168,8 @@ describe.runIf(testEngine() === 'sqlite')("another process holding SQLite's writ
     const before = await retries(gw);
     const warnings = gw.lines.length;
     // Another instance on the same file, in the middle of a long write: the write lock, held a
-    // little longer than the gateway's busy_timeout.
-    const sqlite = createRequire(import.meta.url).resolve('better-sqlite3', {
-      paths: [fileURLToPath(new URL('../../gateway', import.meta.url))],
-    });
-    const file = database.url.slice('sqlite:'.length);
-    const script = `const db = new (require(${JSON.stringify(sqlite)}))(${JSON.stringify(file)});
-      db.exec('begin immediate'); process.stdout.write('locked\\n');
-      setTimeout(() => { db.exec('commit'); db.close(); }, 11000);`;
-    holder = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      holder?.stdout?.once('data', () => resolve());
-      holder?.once('exit', (code) => reject(new Error(`the lock holder exited (${code})`)));
-    });
+    // little longer than a write waits for it.
+    holder = await holdWriteLock(database.url.slice('sqlite:'.length), 11_000);
     const bought = expectStatus(await gw.op.post(`/v1/teams/${team}/purchases`, { tokens: 10 }), 201);
     expect(bought.tokens).toBe(10);
     const counted = since(before, await retries(gw));

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { searchFold } from '@flexgate/shared';
 import SQLite from 'better-sqlite3';
 import {
@@ -46,14 +47,49 @@ export interface ConnectOptions {
   sqliteSync?: 'normal' | 'full';
 }
 
+// How long a write waits for another process's write lock before it fails as busy (and
+// `inTransaction` starts it over): the same bound for a BEGIN as for any other statement.
+const BUSY_MS = 10_000;
+
 /**
  * SQLite's plain `BEGIN` takes the write lock only at the first write, so two processes on one
- * file can both read, then one fails to upgrade (SQLITE_BUSY). `BEGIN IMMEDIATE` takes it up front
- * and `busy_timeout` makes the other wait instead of failing.
+ * file can both read, then one fails to upgrade (SQLITE_BUSY). `BEGIN IMMEDIATE` takes it up front.
+ * While another process holds it (a `--cluster` worker's 10,000-row import, for seconds), the wait
+ * is asked again on later turns: busy_timeout's wait would sleep in this thread and freeze every
+ * request of the process, warm launches included, until the other commits.
  */
+function takeWriteLock(handle: SQLite.Database): () => Promise<void> {
+  const begin = handle.prepare('begin immediate');
+  const noWait = handle.prepare('pragma busy_timeout = 0');
+  const wait = handle.prepare(`pragma busy_timeout = ${BUSY_MS}`);
+  return async () => {
+    const deadline = performance.now() + BUSY_MS;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 4)) {
+      noWait.get();
+      try {
+        begin.run();
+        return;
+      } catch (error) {
+        if ((error as { code?: unknown } | null)?.code !== 'SQLITE_BUSY' || performance.now() > deadline) throw error;
+      } finally {
+        wait.get();
+      }
+      await sleep(pause);
+    }
+  };
+}
+
 class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  constructor(
+    config: ConstructorParameters<typeof SqliteDriver>[0],
+    private readonly lock: () => Promise<void>,
+  ) {
+    super(config);
+  }
+
+  // Kysely holds the handle's one connection for this transaction: the lock is taken on it.
+  override beginTransaction(): Promise<void> {
+    return this.lock();
   }
 }
 
@@ -63,8 +99,8 @@ class ImmediateSqliteDriver extends SqliteDriver {
  * lock is a no-op, fine for one process only). Two processes starting on a fresh file (`--cluster
  * N`, or several instances) then both create the same tables and one fails. Saying yes makes the
  * Migrator read the applied migrations and run the pending ones inside one transaction, which our
- * driver opens with BEGIN IMMEDIATE: the write lock serialises them, busy_timeout makes the others
- * wait, and they find the migrations done. A failed migration also rolls back whole.
+ * driver opens with BEGIN IMMEDIATE: the write lock serialises them, the others wait for it
+ * (takeWriteLock), and they find the migrations done. A failed migration also rolls back whole.
  */
 class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
@@ -151,7 +187,7 @@ function sqliteDialect(handle: SQLite.Database): Dialect {
   };
   return {
     createAdapter: () => new TransactionalDdlSqliteAdapter(),
-    createDriver: () => new ImmediateSqliteDriver({ database, onCreateConnection }),
+    createDriver: () => new ImmediateSqliteDriver({ database, onCreateConnection }, takeWriteLock(handle)),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };
@@ -351,7 +387,7 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
   try {
     if (path !== ':memory:') createPrivately(path);
     handle = new SQLite(path);
-    handle.pragma('busy_timeout = 10000');
+    handle.pragma(`busy_timeout = ${BUSY_MS}`);
     switchToWal(handle);
     handle.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
     handle.pragma('foreign_keys = ON');
@@ -376,7 +412,7 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
  * file at once (a cluster, instances) one could be refused at once. Tried again, as busy_timeout would.
  */
 function switchToWal(handle: SQLite.Database): void {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + BUSY_MS;
   for (;;) {
     try {
       handle.pragma('journal_mode = WAL');
@@ -521,7 +557,7 @@ function postgresAddress(url: string): string {
  */
 export function openSqliteReads(writer: SQLite.Database, path: string): SqliteReads {
   const reader = new SQLite(path, { readonly: true, fileMustExist: true });
-  reader.pragma('busy_timeout = 10000');
+  reader.pragma(`busy_timeout = ${BUSY_MS}`);
   const sides = new Map([writer, reader].map((h) => [h, sqliteStatementsOn(h, statementCache(h))] as const));
   /** The connection a snapshot in progress reads on: every read of it stays there. */
   let pinned: SQLite.Database | null = null;

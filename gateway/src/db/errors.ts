@@ -18,7 +18,7 @@ export function retryReason(error: unknown): RetryReason | null {
       return 'deadlock';
     case '40001':
       return 'serialization';
-    // SQLite: busy_timeout ran out waiting for another connection's write lock, or a snapshot went stale.
+    // SQLite: the wait for another connection's write lock ran out (connect.ts), or a snapshot went stale.
     case 'SQLITE_BUSY':
     case 'SQLITE_BUSY_SNAPSHOT':
       return 'busy';

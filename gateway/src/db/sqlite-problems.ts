@@ -5,7 +5,7 @@ import { ConfigError } from '../config';
 
 /**
  * A SQLite database the gateway opened but could not use at start: held by another process beyond
- * busy_timeout (10 s, db/connect.ts), or not writable by this user (often -wal and -shm files a
+ * 10 s (db/connect.ts), or not writable by this user (often -wal and -shm files a
  * start as root left behind). Both are the operator's to fix, so a ConfigError line (exit 2), not a
  * stack trace; any other error is left as it is.
  */
