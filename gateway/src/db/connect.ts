@@ -70,7 +70,9 @@ function takeWriteLock(handle: SQLite.Database): () => Promise<void> {
         begin.run();
         return;
       } catch (error) {
-        if ((error as { code?: unknown } | null)?.code !== 'SQLITE_BUSY' || performance.now() > deadline) throw error;
+        // SQLITE_BUSY, or _RECOVERY while another process rebuilds the WAL's index after a crash.
+        const code = String((error as { code?: unknown } | null)?.code ?? '');
+        if (!code.startsWith('SQLITE_BUSY') || performance.now() > deadline) throw error;
       } finally {
         wait.get();
       }
