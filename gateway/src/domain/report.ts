@@ -39,8 +39,12 @@ export interface UsageCsvRow {
   tokens: number;
 }
 
-export function usageCsv(rows: readonly UsageCsvRow[]): string {
-  let out = csvLine([...USAGE_CSV_COLUMNS]);
+/** The export's first line: its columns. */
+export const usageCsvHeader = (): string => csvLine([...USAGE_CSV_COLUMNS]);
+
+/** Lines of the export, one per row, without the header: a large export is written a day at a time. */
+export function usageCsvLines(rows: readonly UsageCsvRow[]): string {
+  let out = '';
   for (const r of rows) {
     const { first, last } = splitName(r.name);
     out += csvLine([r.day, csvText(r.email), csvText(first), csvText(last), csvText(r.product), csvText(r.team), String(r.tokens)]);

@@ -4,6 +4,22 @@ export const DAY_MS = 24 * HOUR_MS;
 export const iso = (d: Date): string => d.toISOString();
 export const addMs = (d: Date, ms: number): Date => new Date(d.getTime() + ms);
 
+/**
+ * [from, to) cut at each UTC midnight inside it, in order: the days of a range, the first and the
+ * last possibly partial. Empty when the range is.
+ */
+export function utcDays(fromIso: string, toIso: string): { from: string; to: string }[] {
+  const end = Date.parse(toIso);
+  const out: { from: string; to: string }[] = [];
+  for (let t = Date.parse(fromIso); t < end; ) {
+    const midnight = (Math.floor(t / DAY_MS) + 1) * DAY_MS;
+    const next = Math.min(midnight, end);
+    out.push({ from: new Date(t).toISOString(), to: new Date(next).toISOString() });
+    t = next;
+  }
+  return out;
+}
+
 /** One calendar year later, same UTC time (R1). 29 February rolls to 1 March, as Date does. */
 export function addOneYear(d: Date): Date {
   const next = new Date(d.getTime());

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { daysUsedPerWeek, presetRange, productUsers, weekOf, weeksBetween } from './usage-views';
+import { utcDays } from './time';
+import { daysUsedPerWeek, presetRange, productUsers, VIEW_STEP, weekOf, weeksBetween } from './usage-views';
 
 const cell = (day: string, autodeskId: string, product: string, tokens: number) => ({ day, autodeskId, product, tokens });
 
@@ -10,6 +11,29 @@ describe('usage views (R15)', () => {
     expect(presetRange('12m', '2026-03-15')).toEqual({ from: '2025-03-16', to: '2026-03-15' });
     // 31 May less 3 months is 28 February (no 31 February rolling into March).
     expect(presetRange('3m', '2026-05-31')).toEqual({ from: '2026-03-01', to: '2026-05-31' });
+  });
+
+  it('a range is read a UTC day at a time: cut at each midnight, the first and last days possibly partial', () => {
+    expect(utcDays('2026-03-01T00:00:00.000Z', '2026-03-03T00:00:00.000Z')).toEqual([
+      { from: '2026-03-01T00:00:00.000Z', to: '2026-03-02T00:00:00.000Z' },
+      { from: '2026-03-02T00:00:00.000Z', to: '2026-03-03T00:00:00.000Z' },
+    ]);
+    expect(utcDays('2026-03-01T12:00:00.000Z', '2026-03-02T06:00:00.000Z')).toEqual([
+      { from: '2026-03-01T12:00:00.000Z', to: '2026-03-02T00:00:00.000Z' },
+      { from: '2026-03-02T00:00:00.000Z', to: '2026-03-02T06:00:00.000Z' },
+    ]);
+    expect(utcDays('2026-03-02T00:00:00.000Z', '2026-03-02T00:00:00.000Z')).toEqual([]);
+  });
+
+  it('views of more cells than a step give what they give in one go', () => {
+    const many = Array.from({ length: VIEW_STEP * 2 + 7 }, (_, i) =>
+      cell(`2026-03-${String(2 + (i % 14)).padStart(2, '0')}`, `u${i % 301}@x.com`, i % 2 ? 'revit' : 'autocad', 1 + (i % 3)),
+    );
+    const products = productUsers(many);
+    expect(products.map((p) => p.tokens).reduce((a, b) => a + b, 0)).toBe(many.reduce((a, c) => a + c.tokens, 0));
+    const { users } = daysUsedPerWeek(many, '2026-03-02', '2026-03-15');
+    expect(users).toHaveLength(301);
+    for (const u of users) expect(u.perWeek.reduce((a, b) => a + b, 0)).toBe(u.daysUsed);
   });
 
   it('weeks run Monday to Sunday', () => {

@@ -43,10 +43,28 @@ export interface ProductUsers {
   users: { autodeskId: string; tokens: number; days: number }[];
 }
 
+/**
+ * Cells a stepped view reads between two pauses: the service lets other requests run between
+ * steps (SQLite's driver is synchronous, a large team's year is some 100,000s of cells).
+ */
+export const VIEW_STEP = 5_000;
+
+/** Runs a stepped view to its end, without pausing. */
+function finish<T>(steps: Generator<void, T>): T {
+  for (let next = steps.next(); ; next = steps.next()) if (next.done) return next.value;
+}
+
 /** R15, Flex's "by product" view: each product with the users who used it, most tokens first. */
 export function productUsers(cells: readonly UsageCell[]): ProductUsers[] {
+  return finish(productUsersSteps(cells));
+}
+
+/** `productUsers` in steps: it pauses (yields) every `VIEW_STEP` cells. */
+export function* productUsersSteps(cells: readonly UsageCell[]): Generator<void, ProductUsers[]> {
   const byProduct = new Map<string, Map<string, { tokens: number; days: Set<string> }>>();
-  for (const c of cells) {
+  for (let i = 0; i < cells.length; i++) {
+    if (i > 0 && i % VIEW_STEP === 0) yield;
+    const c = cells[i] as UsageCell;
     if (c.tokens <= 0) continue;
     const users = byProduct.get(c.product) ?? new Map();
     byProduct.set(c.product, users);
@@ -90,25 +108,48 @@ export interface UserWeeks {
 
 /** R15, Flex's per-user view: the days each user used a product, week by week. */
 export function daysUsedPerWeek(cells: readonly UsageCell[], from: string, to: string): { weeks: string[]; users: UserWeeks[] } {
+  return finish(daysUsedPerWeekSteps(cells, from, to));
+}
+
+/** `daysUsedPerWeek` in steps: it pauses (yields) every `VIEW_STEP` cells, and every `VIEW_STEP` days of use. */
+export function* daysUsedPerWeekSteps(
+  cells: readonly UsageCell[],
+  from: string,
+  to: string,
+): Generator<void, { weeks: string[]; users: UserWeeks[] }> {
   const weeks = weeksBetween(from, to);
   const index = new Map(weeks.map((w, i) => [w, i]));
+  // A range has few days and many days of use: each day's week is found once.
+  const weekIndex = new Map<string, number | undefined>();
+  const weekOfDay = (d: string) => {
+    if (!weekIndex.has(d)) weekIndex.set(d, index.get(weekOf(d)));
+    return weekIndex.get(d);
+  };
   const byUser = new Map<string, { tokens: number; days: Set<string> }>();
-  for (const c of cells) {
+  for (let i = 0; i < cells.length; i++) {
+    if (i > 0 && i % VIEW_STEP === 0) yield;
+    const c = cells[i] as UsageCell;
     if (c.tokens <= 0) continue;
     const u = byUser.get(c.autodeskId) ?? { tokens: 0, days: new Set<string>() };
     byUser.set(c.autodeskId, u);
     u.tokens += c.tokens;
     u.days.add(c.day.slice(0, 10));
   }
-  const users = [...byUser]
-    .map(([autodeskId, u]) => {
-      const perWeek = weeks.map(() => 0);
-      for (const d of u.days) {
-        const i = index.get(weekOf(d));
-        if (i !== undefined) perWeek[i] = (perWeek[i] ?? 0) + 1;
-      }
-      return { autodeskId, tokens: u.tokens, daysUsed: u.days.size, perWeek };
-    })
-    .sort((a, b) => b.daysUsed - a.daysUsed || b.tokens - a.tokens || a.autodeskId.localeCompare(b.autodeskId));
+  const users: UserWeeks[] = [];
+  let counted = 0;
+  for (const [autodeskId, u] of byUser) {
+    if (counted >= VIEW_STEP) {
+      counted = 0;
+      yield;
+    }
+    counted += u.days.size;
+    const perWeek = weeks.map(() => 0);
+    for (const d of u.days) {
+      const i = weekOfDay(d);
+      if (i !== undefined) perWeek[i] = (perWeek[i] ?? 0) + 1;
+    }
+    users.push({ autodeskId, tokens: u.tokens, daysUsed: u.days.size, perWeek });
+  }
+  users.sort((a, b) => b.daysUsed - a.daysUsed || b.tokens - a.tokens || a.autodeskId.localeCompare(b.autodeskId));
   return { weeks, users };
 }

@@ -3,9 +3,10 @@ import { listProducts } from '../db/repos/catalog';
 import { teamBalance } from '../db/repos/lots';
 import { peopleNames, tokenEvents, usageBy, usageDetail, validLotTotals } from '../db/repos/usage';
 import { invalid } from '../domain/errors';
-import { reportRange, usageCsv } from '../domain/report';
-import { addMs, DAY_MS } from '../domain/time';
-import { daysUsedPerWeek, type ProductUsers, productUsers, type UserWeeks } from '../domain/usage-views';
+import { reportRange, usageCsvHeader, usageCsvLines } from '../domain/report';
+import { addMs, DAY_MS, utcDays } from '../domain/time';
+import { daysUsedPerWeekSteps, type ProductUsers, productUsersSteps, type UsageCell, type UserWeeks } from '../domain/usage-views';
+import { nextTurn, runInTurns } from '../lib/turns';
 import { settleExpiries } from './balance';
 import type { ServiceContext } from './context';
 import { requireTeam } from './teams';
@@ -33,28 +34,47 @@ export async function usage(ctx: ServiceContext, teamId: string, q: Query): Prom
   return { team: teamId, from: r.from, to: r.to, by: q.by, rows, total };
 }
 
-/** R15: the same figures at Flex's export grain (day, user, product) with Flex's columns. */
+/**
+ * R15: the export's grain, (day, user, product), over [from, to): a UTC day a statement, with a
+ * turn of the event loop between days. SQLite's driver is synchronous, and a large team's year read
+ * at once held every other request for seconds. A cell's day is the day it is grouped by, so the
+ * days split the cells exactly; each day is read as it stands when its turn comes.
+ */
+async function* usageCellsByDay(ctx: ServiceContext, teamId: string, fromIso: string, toIso: string): AsyncGenerator<UsageCell[]> {
+  for (const [i, day] of utcDays(fromIso, toIso).entries()) {
+    if (i > 0) await nextTurn();
+    yield await usageDetail(ctx.db, teamId, day.from, day.to);
+  }
+}
+
+/** R15: the same figures at Flex's export grain (day, user, product) with Flex's columns, written a day at a time. */
 export async function usageCsvExport(ctx: ServiceContext, teamId: string, q: Query): Promise<{ filename: string; csv: string }> {
   const team = await requireTeam(ctx, teamId);
   const r = usageRange(ctx, q);
-  const detail = (await usageDetail(ctx.db, teamId, r.from, r.to)).filter((d) => d.tokens !== 0);
-  const [names, catalog] = await Promise.all([
-    peopleNames(ctx.db, teamId, [...new Set(detail.map((d) => d.autodeskId))]),
-    listProducts(ctx.db),
-  ]);
-  const productName = new Map(catalog.map((p) => [p.key, p.name]));
-  const csv = usageCsv(
-    detail.map((d) => ({
-      day: d.day,
-      email: d.autodeskId,
-      name: names.get(d.autodeskId) ?? '',
-      product: productName.get(d.product) ?? d.product,
-      team: team.name,
-      tokens: d.tokens,
-    })),
-  );
+  const productName = new Map((await listProducts(ctx.db)).map((p) => [p.key, p.name]));
+  const names = new Map<string, string>();
+  const asked = new Set<string>();
+  const parts = [usageCsvHeader()];
+  for await (const day of usageCellsByDay(ctx, teamId, r.from, r.to)) {
+    const used = day.filter((d) => d.tokens !== 0);
+    const unasked = [...new Set(used.map((d) => d.autodeskId))].filter((id) => !asked.has(id));
+    for (const id of unasked) asked.add(id);
+    if (unasked.length > 0) for (const [id, name] of await peopleNames(ctx.db, teamId, unasked)) names.set(id, name);
+    parts.push(
+      usageCsvLines(
+        used.map((d) => ({
+          day: d.day,
+          email: d.autodeskId,
+          name: names.get(d.autodeskId) ?? '',
+          product: productName.get(d.product) ?? d.product,
+          team: team.name,
+          tokens: d.tokens,
+        })),
+      ),
+    );
+  }
   // Named by the first and the last day it covers.
-  return { filename: `flex-usage-${teamId}-${r.from.slice(0, 10)}-${lastDayOf(r.to)}.csv`, csv };
+  return { filename: `flex-usage-${teamId}-${r.from.slice(0, 10)}-${lastDayOf(r.to)}.csv`, csv: parts.join('') };
 }
 
 /** R15: what an admin's dashboard shows: available, used, bought, recent token events, use per day. */
@@ -91,11 +111,13 @@ export interface UsageViews {
   users: UserWeeks[];
 }
 
-/** R15: the by-product and per-user views of a range of whole days, from the export's grain. */
+/** R15: the by-product and per-user views of a range of whole days, from the export's grain, in steps. */
 export async function usageViews(ctx: ServiceContext, teamId: string, q: { from: string; to: string }): Promise<UsageViews> {
   await requireTeam(ctx, teamId);
   const r = usageRange(ctx, q);
-  const cells = await usageDetail(ctx.db, teamId, r.from, r.to);
-  const { weeks, users } = daysUsedPerWeek(cells, r.from.slice(0, 10), lastDayOf(r.to));
-  return { from: r.from, to: r.to, products: productUsers(cells), weeks, users };
+  const cells: UsageCell[] = [];
+  for await (const day of usageCellsByDay(ctx, teamId, r.from, r.to)) for (const c of day) cells.push(c);
+  const { weeks, users } = await runInTurns(daysUsedPerWeekSteps(cells, r.from.slice(0, 10), lastDayOf(r.to)));
+  const products = await runInTurns(productUsersSteps(cells));
+  return { from: r.from, to: r.to, products, weeks, users };
 }
