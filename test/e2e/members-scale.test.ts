@@ -1,9 +1,9 @@
-import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allMembers, newAdmin, postCsv } from '../harness/admin';
 import { type ProcessGateway, startProcessGateway } from '../harness/client-e2e';
 import { newTeam, seedCatalog } from '../harness/fixtures';
-import { Api, expectStatus } from '../harness/http';
+import { type Api, expectStatus } from '../harness/http';
+import { probesWhile } from '../harness/probes';
 
 // A gateway process of its own: a gateway in the test's process would share its event loop with
 // the requests that observe it.
@@ -20,7 +20,7 @@ function memberCsv(): string {
 }
 
 beforeAll(async () => {
-  // Info logs: the access log's order is the test's evidence (below).
+  // Info logs: the access log's order is the import test's evidence (harness/probes.ts).
   gw = await startProcessGateway({ FLEXGATE_LOG: 'info' });
   await seedCatalog(gw.fixtures());
   team = await newTeam(gw.fixtures());
@@ -28,61 +28,18 @@ beforeAll(async () => {
 });
 afterAll(async () => gw?.close());
 
-/** The request ids of the gateway's access log, in the order it wrote them (as it answered). */
-function accessLogOrder(output: string): string[] {
-  const ids: string[] = [];
-  for (const line of output.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { msg?: string; requestId?: string };
-    if (entry.msg === 'request' && entry.requestId) ids.push(entry.requestId);
-  }
-  return ids;
-}
-
-// The first test imports the team's 10,000 members; the others read them.
 // In order: the first test imports the 10,000 rows the others read.
 describe('a 10,000-row team', { shuffle: false }, () => {
   it('R14: while a 10,000-row import runs, other requests are answered before it finishes', async () => {
     const csv = memberCsv();
-    // The gateway's access log, one line per answered request in the order it answered them,
-    // decides which probes came before the import's answer: the order the test process reads the
-    // answers in is not the gateway's when the machine is loaded (a test process that wakes after a
-    // pause reads many sockets at once, the import's among them).
-    // Each probe on a connection of its own, as a product opens one to launch: Node accepts one
-    // connection a turn of its event loop, so a gateway that yields one turn between long steps
-    // answers them one a step, most after the import.
-    const fresh = new Agent({ pipelining: 0 });
-    const anon = new Api(gw.url, undefined, { agent: fresh });
-    const probes: Promise<void>[] = [];
-    let done = false;
-    const imported = postCsv(admin, `/v1/teams/${team}/members/import`, csv, { 'x-request-id': `import-${tag}` }).finally(() => {
-      done = true;
+    let result: unknown;
+    const { late, middle } = await probesWhile(gw, 'import', async (requestId) => {
+      result = expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, csv, { 'x-request-id': requestId }), 200);
     });
-    const probe = () => {
-      const index = probes.length;
-      probes.push(anon.get('/healthz', { 'x-request-id': `probe-${tag}-${index}` }).then((r) => expect(r.status).toBe(200)));
-    };
-    const timer = setInterval(() => done || probe(), 5);
-    const result = expectStatus(await imported, 200);
-    clearInterval(timer);
-    await Promise.all(probes);
-    await fresh.close();
     expect(result).toEqual({ created: ROWS, updated: 0, errors: [] });
-
-    const answered = accessLogOrder(gw.process?.output() ?? '');
-    const importAt = answered.indexOf(`import-${tag}`);
-    expect(importAt, 'the import is in the access log').toBeGreaterThanOrEqual(0);
-    const before = new Set(answered.slice(0, importAt));
-    // The probes sent in the middle half of the import: a gateway that held its event loop for the
-    // whole import would answer them all after it, in one go.
-    const middle = Array.from({ length: probes.length }, (_, i) => i).slice(
-      Math.floor(probes.length / 4),
-      Math.ceil((probes.length * 3) / 4),
-    );
     expect(middle.length).toBeGreaterThan(4);
     // Most, not all: the last step's write, the audit entry and the commit are one turn, and a
     // probe sent just before them is answered after; a gateway that stalls answers none of them.
-    const late = middle.filter((i) => !before.has(`probe-${tag}-${i}`));
     expect(late.length, `late probes ${late.join(', ')} of ${middle[0]}-${middle.at(-1)}`).toBeLessThan(middle.length / 4);
   });
 

@@ -1,13 +1,14 @@
 import { connect } from '@flexgate/gateway';
 import { entryHash, GENESIS_HASH } from '@flexgate/shared';
 import { sql } from 'kysely';
-import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
 import { type ProcessGateway, startProcessGateway } from '../harness/client-e2e';
+import { consoleSignIn } from '../harness/console';
 import { testEngine } from '../harness/db';
 import { CATALOG, newTeam, seedCatalog } from '../harness/fixtures';
-import { Api, expectStatus } from '../harness/http';
+import { type Api, expectStatus } from '../harness/http';
+import { probesWhile } from '../harness/probes';
 
 // A gateway process of its own: a gateway in the test's process would share its event loop with
 // the requests that observe it.
@@ -22,7 +23,7 @@ const FIRST_DAY = Date.parse('2026-03-01T00:00:00Z');
 const person = (u: number) => `u${String(u).padStart(4, '0')}.${tag}@example.com`;
 
 /**
- * A year's worth of a large team's charges, written straight into its ledger (chained as the
+ * 80 days of a large team's charges, written straight into its ledger (chained as the
  * gateway chains them): through the API they would take far longer than the test.
  */
 async function seedCharges(url: string): Promise<void> {
@@ -102,72 +103,28 @@ async function seedCharges(url: string): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  // Info logs: the access log's order is the test's evidence (below).
-  gw = await startProcessGateway({ FLEXGATE_LOG: 'info', FLEXGATE_TEST_CLOCK: '1' });
-  await seedCatalog(gw.fixtures());
-  team = await newTeam(gw.fixtures());
-  admin = (await newAdmin(gw.fixtures(), [team])).api;
-  await gw.setClock(new Date(FIRST_DAY + (DAYS + 1) * 86_400_000));
-  await seedCharges(gw.database.url);
-  // The rollups folded once, before anything is measured: the reports below read the ledger itself.
-  expectStatus(await admin.get(`/v1/teams/${team}/usage?by=day&from=2026-03-01&to=2026-05-19`), 200);
-});
-afterAll(async () => gw?.close());
-
-/** The request ids of the gateway's access log, in the order it wrote them (as it answered). */
-function accessLogOrder(output: string): string[] {
-  const ids: string[] = [];
-  for (const line of output.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { msg?: string; requestId?: string };
-    if (entry.msg === 'request' && entry.requestId) ids.push(entry.requestId);
-  }
-  return ids;
-}
-
-/**
- * Sends `report` and, every 5 ms until it is answered, a /healthz on a connection of its own (as a
- * product opens one to launch); returns the probes sent in the middle half of the report that the
- * gateway answered after it, by its access log, and how many there were.
- */
-async function probesWhile(name: string, report: (requestId: string) => Promise<void>): Promise<{ late: number[]; middle: number[] }> {
-  const fresh = new Agent({ pipelining: 0 });
-  const anon = new Api(gw.url, undefined, { agent: fresh });
-  const probes: Promise<void>[] = [];
-  let done = false;
-  const answered = report(`${name}-${tag}`).finally(() => {
-    done = true;
-  });
-  const probe = () => {
-    const index = probes.length;
-    probes.push(anon.get('/healthz', { 'x-request-id': `${name}-probe-${tag}-${index}` }).then((r) => expect(r.status).toBe(200)));
-  };
-  const timer = setInterval(() => done || probe(), 5);
-  await answered;
-  clearInterval(timer);
-  await Promise.all(probes);
-  await fresh.close();
-  const order = accessLogOrder(gw.process?.output() ?? '');
-  const reportAt = order.indexOf(`${name}-${tag}`);
-  expect(reportAt, 'the report is in the access log').toBeGreaterThanOrEqual(0);
-  const before = new Set(order.slice(0, reportAt));
-  const middle = Array.from({ length: probes.length }, (_, i) => i).slice(
-    Math.floor(probes.length / 4),
-    Math.ceil((probes.length * 3) / 4),
-  );
-  return { late: middle.filter((i) => !before.has(`${name}-probe-${tag}-${i}`)), middle };
-}
-
 // SQLite only: its driver is synchronous, so a report read in one statement holds the event loop;
 // PostgreSQL's answers arrive as I/O (admin-usage.test.ts checks the reports' figures on both).
 describe.runIf(testEngine() === 'sqlite')(
   `R15: usage reports of a team with ${CHARGES.toLocaleString('en')} charges over ${DAYS} days`,
   { shuffle: false },
   () => {
+    beforeAll(async () => {
+      // Info logs: the access log's order is the tests' evidence (harness/probes.ts).
+      gw = await startProcessGateway({ FLEXGATE_LOG: 'info', FLEXGATE_TEST_CLOCK: '1' });
+      await seedCatalog(gw.fixtures());
+      team = await newTeam(gw.fixtures());
+      admin = (await newAdmin(gw.fixtures(), [team])).api;
+      await gw.setClock(new Date(FIRST_DAY + (DAYS + 1) * 86_400_000));
+      await seedCharges(gw.database.url);
+      // The rollups folded once, before anything is measured: the reports below read the ledger itself.
+      expectStatus(await admin.get(`/v1/teams/${team}/usage?by=day&from=2026-03-01&to=2026-05-19`), 200);
+    });
+    afterAll(async () => gw?.close());
+
     it("while the CSV export is written, other requests are answered before it's done", async () => {
       let csv = '';
-      const { late, middle } = await probesWhile('export', async (requestId) => {
+      const { late, middle } = await probesWhile(gw, 'export', async (requestId) => {
         const r = await admin.get(`/v1/teams/${team}/usage?format=csv&from=2026-03-01&to=2026-05-19`, { 'x-request-id': requestId });
         expect(r.status).toBe(200);
         csv = r.text;
@@ -185,24 +142,12 @@ describe.runIf(testEngine() === 'sqlite')(
     });
 
     it("while the console's by-product view is computed, other requests are answered before it's done", async () => {
-      const key = admin.token as string;
-      const form = await fetch(`${gw.url}/console/signin`);
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? '';
-      const signinCookie = (form.headers.get('set-cookie') ?? '').split(';')[0] as string;
-      const signed = await fetch(`${gw.url}/console/signin`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { cookie: signinCookie, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ _csrf: csrf, key }).toString(),
-      });
-      const cookie = (signed.headers.getSetCookie().find((c) => c.startsWith('fg_console=')) ?? '').split(';')[0] as string;
+      const browser = await consoleSignIn(gw.fixtures(), admin.token as string);
       let html = '';
-      const { late, middle } = await probesWhile('views', async (requestId) => {
-        const r = await fetch(`${gw.url}/console/teams/${team}/usage?by=product&range=3m`, {
-          headers: { cookie, 'x-request-id': requestId },
-        });
-        expect(r.status).toBe(200);
-        html = await r.text();
+      const { late, middle } = await probesWhile(gw, 'views', async (requestId) => {
+        const page = await browser.get(`/console/teams/${team}/usage?by=product&range=3m`, { 'x-request-id': requestId });
+        expect(page.status).toBe(200);
+        html = page.html;
       });
       // Each product's users, all of them (every user used one product a day, the same one each day).
       for (const p of CATALOG) expect(html).toContain(`<strong>${p.name}</strong>: ${USERS / CATALOG.length} users,`);

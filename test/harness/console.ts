@@ -10,7 +10,7 @@ export interface ConsolePage {
 
 /** An admin signed in to the console over plain HTTP: the session cookie, and each form's CSRF token. */
 export interface ConsoleBrowser {
-  get(path: string): Promise<ConsolePage>;
+  get(path: string, headers?: Record<string, string>): Promise<ConsolePage>;
   /** Posts a form the way the page does, with the session's CSRF token unless `_csrf` is given. */
   post(path: string, fields: Record<string, string | string[]>): Promise<ConsolePage>;
   /** Posts a multipart form (a file upload) the same way, with the session's CSRF token. */
@@ -61,7 +61,8 @@ export async function consoleSignIn(gw: TestGateway, adminKey: string): Promise<
     html: await r.text(),
     headers: r.headers,
   });
-  const get = async (path: string) => answer(await fetch(`${gw.url}${path}`, { headers: { cookie }, redirect: 'manual' }));
+  const get = async (path: string, headers: Record<string, string> = {}) =>
+    answer(await fetch(`${gw.url}${path}`, { headers: { ...headers, cookie }, redirect: 'manual' }));
   const csrf = field((await get('/console/inspect')).html, '_csrf');
   return {
     csrf,
