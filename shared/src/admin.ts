@@ -67,7 +67,8 @@ export const memberSearch = z
 
 /**
  * The one case rule of the member search, on both engines: Unicode lower case (full mappings, as
- * ICU's root locale: `ΣΊΣΥΦΟΣ` reads `σίσυφος`), then NFC, as Autodesk IDs are stored.
+ * ICU's root locale: `ΣΊΣΥΦΟΣ` reads `σίσυφος`), then NFC, as Autodesk IDs are stored. Applied by
+ * the gateway to every name it writes (`members.name_fold`) and to `q`, never by the database.
  */
 export const searchFold = (text: string): string => text.toLowerCase().normalize('NFC');
 

@@ -46,7 +46,7 @@ sqlite.transaction(() => {
       .run(`product-${p}`, `Product ${p}`, 3 + p, at, 150_000);
   }
   const member = sqlite.prepare(
-    "insert into members (team_id, autodesk_id, name, guest, all_products, status, created_at) values (?, ?, ?, 0, 1, 'active', ?)",
+    "insert into members (team_id, autodesk_id, name, name_fold, guest, all_products, status, created_at) values (?, ?, ?, ?, 0, 1, 'active', ?)",
   );
   const license = sqlite.prepare(
     "insert into licenses (id, kind, autodesk_id, product_key, starts_at, ends_at, created_at) values (?, 'subscription', ?, ?, ?, ?, ?)",
@@ -54,7 +54,7 @@ sqlite.transaction(() => {
   const used = sqlite.prepare('insert into license_days (license_id, day) values (?, ?)');
   for (let u = 0; u < 1000; u++) {
     const user = `user-${u}@large.example.com`;
-    member.run(team, user, `User ${u}`, at);
+    member.run(team, user, `User ${u}`, `user ${u}`, at);
     if (u % 10 !== 0) continue;
     license.run(`lic_${u}`, user, 'product-9', at, '2027-01-01T00:00:00.000Z', at);
     for (let d = 0; d < 30; d++) used.run(`lic_${u}`, new Date(start + d * 7 * 86400_000).toISOString().slice(0, 10));

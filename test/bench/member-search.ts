@@ -31,6 +31,7 @@ async function measure(label: string, url: string): Promise<void> {
           team_id: team,
           autodesk_id: `person.${team}.${String(i + k).padStart(6, '0')}@example.com`,
           name: `Ézio Person ${i + k}`,
+          name_fold: searchFold(`Ézio Person ${i + k}`),
           guest: 0,
           all_products: 0,
           status: 'active' as const,

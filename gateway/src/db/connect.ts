@@ -3,7 +3,6 @@ import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { searchFold } from '@flexgate/shared';
 import SQLite from 'better-sqlite3';
 import {
   CompiledQuery,
@@ -393,8 +392,6 @@ function openSqlite(path: string, url: string, sync: 'normal' | 'full'): SQLite.
     switchToWal(handle);
     handle.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
     handle.pragma('foreign_keys = ON');
-    // The member search's case rule (db/repos/members.ts): SQLite's own lower() folds ASCII only.
-    handle.function('search_fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? searchFold(text) : text));
     return handle;
   } catch (error) {
     handle?.close();

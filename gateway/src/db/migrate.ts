@@ -25,6 +25,7 @@ import * as m023 from './migrations/023_ledger_chain_required';
 import * as m024 from './migrations/024_sign_in_order';
 import * as m025 from './migrations/025_invitations_emailed';
 import * as m026 from './migrations/026_outbox_mailbox';
+import * as m027 from './migrations/027_member_name_fold';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -56,6 +57,7 @@ const MIGRATIONS: Record<string, { up: typeof m001.up }> = {
   '024_sign_in_order': m024,
   '025_invitations_emailed': m025,
   '026_outbox_mailbox': m026,
+  '027_member_name_fold': m027,
 };
 
 /** The newest migration this version knows: its schema version, as logs and messages name it. */

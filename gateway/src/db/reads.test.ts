@@ -62,7 +62,16 @@ describe.each(['sqlite', 'postgres'] as const)('readAll on %s', (engine) => {
       .execute();
     await db
       .insertInto('members')
-      .values({ team_id: 't1', autodesk_id: 'a@example.com', name: 'Ann', guest: 0, all_products: 1, status: 'active', created_at: at })
+      .values({
+        team_id: 't1',
+        autodesk_id: 'a@example.com',
+        name: 'Ann',
+        name_fold: 'ann',
+        guest: 0,
+        all_products: 1,
+        status: 'active',
+        created_at: at,
+      })
       .execute();
     await db
       .insertInto('lots')

@@ -153,6 +153,8 @@ export interface MembersTable {
   team_id: string;
   autodesk_id: string;
   name: string;
+  /** 027: `searchFold(name)`, what the member search matches; written with every name. */
+  name_fold: string;
   guest: number;
   all_products: number;
   /** `active`, or `invited` until the invitation is accepted (expiry is derived from the invitation). */

@@ -1,6 +1,11 @@
+import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { seedTeamWithLot, withDatabaseAt } from '../../../../test/harness/db';
 import { migrate } from '../migrate';
+import type { DB, MembersTable } from '../schema';
+
+/** The schema as it was at 024: members had no `name_fold` yet (027). */
+type DB024 = Omit<DB, 'members'> & { members: Omit<MembersTable, 'name_fold'> };
 
 const T = '2026-05-01T00:00:00.000Z';
 const LATER = '2026-05-02T00:00:00.000Z';
@@ -10,7 +15,7 @@ const LATER = '2026-05-02T00:00:00.000Z';
 describe.each(['sqlite', 'postgres'] as const)('migration 025 on %s', (engine) => {
   it('an invitation is e-mailed exactly when an invitation e-mail to its address bears its instant', async () => {
     await withDatabaseAt(engine, '024_sign_in_order', async (database) => {
-      const { db } = database;
+      const db = database.db as unknown as Kysely<DB024>;
       await seedTeamWithLot(database, T, 100);
       const member = (autodesk_id: string) => ({
         team_id: 't1',

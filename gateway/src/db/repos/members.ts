@@ -1,4 +1,5 @@
-import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { searchFold } from '@flexgate/shared';
+import { type Kysely, sql } from 'kysely';
 import { memberStatus } from '../../domain/access';
 import type { MembershipFact } from '../../domain/precedence';
 import { shaped } from '../compiled';
@@ -140,6 +141,7 @@ export async function insertMember(
       team_id: m.teamId,
       autodesk_id: m.autodeskId,
       name: m.name,
+      name_fold: searchFold(m.name),
       guest: m.guest ? 1 : 0,
       all_products: m.allProducts ? 1 : 0,
       status: m.status,
@@ -201,17 +203,6 @@ function containsPattern(text: string): string {
 }
 
 /**
- * A member's name under `searchFold`, in SQL. PostgreSQL: ICU's root lower case, whatever the
- * database's locale (a C or libc one folds less, or `Σ` otherwise); SQLite: `searchFold` itself,
- * registered on the connection (db/connect.ts), since its own `lower` folds ASCII only.
- */
-function foldedName(db: Kysely<DB>) {
-  return db.getExecutor().adapter instanceof PostgresAdapter
-    ? sql<string>`normalize(lower(members.name collate "und-x-icu"), NFC)`
-    : sql<string>`search_fold(members.name)`;
-}
-
-/**
  * A team's members with their own product selections, in two queries whatever their number: one
  * member, or a page in Autodesk ID order (those after `after`, at most `limit`); with `search`
  * (already `searchFold`ed), only those whose name or Autodesk ID contains it.
@@ -226,11 +217,12 @@ export async function listMembers(
   else {
     if (only.search !== undefined && only.search !== '') {
       const pattern = containsPattern(only.search);
-      // Autodesk IDs are stored folded already (lower case, NFC): compared as they are. No index
-      // on names: the team's rows only are read (BENCHMARKS.md, test/bench/member-search.ts).
+      // Names are matched by their stored fold (`name_fold`, written with every name), Autodesk IDs
+      // as they are (stored folded already). A pattern starting with `%` uses no index: the team's
+      // rows only are read (BENCHMARKS.md, test/bench/member-search.ts).
       mq = mq.where((eb) =>
         eb.or([
-          eb(foldedName(db), 'like', sql<string>`${pattern} escape '\\'`),
+          eb('name_fold', 'like', sql<string>`${pattern} escape '\\'`),
           eb('autodesk_id', 'like', sql<string>`${pattern} escape '\\'`),
         ]),
       );
@@ -400,6 +392,7 @@ export async function upsertMembers(
       team_id: teamId,
       autodesk_id: r.autodeskId,
       name: r.name,
+      name_fold: searchFold(r.name),
       guest: r.guest ? 1 : 0,
       all_products: r.allProducts ? 1 : 0,
       status: 'invited' as const,
@@ -421,6 +414,7 @@ export async function upsertMembers(
         .onConflict((oc) =>
           oc.columns(['team_id', 'autodesk_id']).doUpdateSet((eb) => ({
             name: eb.ref('excluded.name'),
+            name_fold: eb.ref('excluded.name_fold'),
             guest: eb.ref('excluded.guest'),
             all_products: eb.ref('excluded.all_products'),
           })),
