@@ -1,5 +1,5 @@
 import { searchFold } from '@flexgate/shared';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import { memberStatus } from '../../domain/access';
 import type { MembershipFact } from '../../domain/precedence';
 import { shaped } from '../compiled';
@@ -436,4 +436,15 @@ export async function upsertMembers(
   );
   for (const part of chunks(products)) await db.insertInto('member_products').values(part).execute();
   return inserted;
+}
+
+/**
+ * PostgreSQL plans from statistics its autovacuum gathers a minute or more after a bulk write, and
+ * only once a tenth of a table changed. Until then a team just given thousands of members was
+ * planned as a handful of rows: the Members page's count of unsent invitations ran as a nested loop
+ * over both tables, 10 s for 10,000 members (BENCHMARKS.md). Run after an import commits; SQLite
+ * keeps no statistics unless asked and plans these queries by their indexes alone.
+ */
+export async function refreshMemberStatistics(db: Kysely<DB>): Promise<void> {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) await sql`analyze members, member_products, invitations`.execute(db);
 }
