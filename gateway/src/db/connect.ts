@@ -339,6 +339,10 @@ export function connect(options: ConnectOptions): Database {
       connectionString: url,
       max: options.poolSize ?? 10,
       pipeline: true,
+      // PostgreSQL compiles a statement whose estimated cost passes jit_above_cost: on a large team's
+      // usage reports that took longer than it saved (BENCHMARKS.md), and no launch statement comes
+      // near it. Options in DATABASE_URL (`?options=...`) replace these whole: the operator's say.
+      options: '-c jit=off',
       // Also how long a request may wait for a free connection: far beyond any wait under load.
       ...(timeoutMs !== undefined && { connectionTimeoutMillis: timeoutMs }),
     } as pg.PoolConfig);

@@ -50,3 +50,26 @@ describe('plans on PostgreSQL', () => {
     expect(await mode()).toBe('force_generic_plan');
   });
 });
+
+describe('PostgreSQL sessions', () => {
+  let store: TestDatabase;
+  beforeAll(async () => {
+    store = await freshDatabase('postgres');
+  });
+  afterAll(async () => store.drop());
+  const jitOf = async (url: string) => {
+    const database = connect({ url, poolSize: 1 });
+    try {
+      return (await sql<{ jit: string }>`show jit`.execute(database.db)).rows[0]?.jit;
+    } finally {
+      await database.close();
+    }
+  };
+
+  it("compile no statement just in time, unless DATABASE_URL's options say otherwise", async () => {
+    expect(await jitOf(store.url)).toBe('off');
+    const url = new URL(store.url);
+    url.searchParams.set('options', '-c jit=on');
+    expect(await jitOf(url.toString())).toBe('on');
+  });
+});
