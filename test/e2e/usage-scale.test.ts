@@ -1,8 +1,6 @@
-import { connect } from '@flexgate/gateway';
-import { entryHash, GENESIS_HASH } from '@flexgate/shared';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newAdmin } from '../harness/admin';
+import { writeCharges } from '../harness/charges';
 import { type ProcessGateway, startProcessGateway } from '../harness/client-e2e';
 import { consoleSignIn } from '../harness/console';
 import { testEngine } from '../harness/db';
@@ -22,86 +20,12 @@ const CHARGES = DAYS * USERS; // each user one product a day: one cell of the ex
 const FIRST_DAY = Date.parse('2026-03-01T00:00:00Z');
 const person = (u: number) => `u${String(u).padStart(4, '0')}.${tag}@example.com`;
 
-/**
- * 80 days of a large team's charges, written straight into its ledger (chained as the
- * gateway chains them): through the API they would take far longer than the test.
- */
-async function seedCharges(url: string): Promise<void> {
-  const handle = connect({ url });
-  try {
-    const at = new Date(FIRST_DAY).toISOString();
-    await handle.db
-      .insertInto('lots')
-      .values({
-        id: `lot_${tag}`,
-        team_id: team,
-        tokens: 1_000_000,
-        remaining: 1_000_000,
-        purchased_at: at,
-        expires_at: '2027-03-01T00:00:00.000Z',
-        origin_lot_id: null,
-        created_at: at,
-      })
-      .execute();
-    const last = await handle.db.selectFrom('ledger').select(sql<number>`coalesce(max(id), 0)`.as('id')).executeTakeFirstOrThrow();
-    let id = Number(last.id);
-    let prev = GENESIS_HASH;
-    let spent = 0;
-    const rows = [];
-    for (let i = 0; i <= CHARGES; i++) {
-      const purchase = i === 0;
-      const c = i - 1;
-      const product = CATALOG[c % CATALOG.length] as (typeof CATALOG)[number];
-      const user = person(c % USERS);
-      const entry = {
-        id: ++id,
-        at: new Date(purchase ? FIRST_DAY : FIRST_DAY + Math.floor(c / USERS) * 86_400_000 + (c % USERS) * 1000).toISOString(),
-        kind: purchase ? ('purchase' as const) : ('charge' as const),
-        tokens: purchase ? 1_000_000 : -product.dailyRate,
-        lotId: `lot_${tag}`,
-        actor: purchase ? 'operator' : `user:${user}`,
-        autodeskId: purchase ? null : user,
-        product: purchase ? null : product.key,
-        sessionId: purchase ? null : `ses_${tag}_${c}`,
-        reason: purchase ? 'purchase' : `${product.name} for a day`,
-        prevHash: prev,
-      };
-      prev = entryHash(entry);
-      if (!purchase) spent += product.dailyRate;
-      rows.push({
-        id: entry.id,
-        team_id: team,
-        lot_id: entry.lotId,
-        kind: entry.kind,
-        delta: entry.tokens,
-        at: entry.at,
-        actor: entry.actor,
-        autodesk_id: entry.autodeskId,
-        product_key: entry.product,
-        session_id: entry.sessionId,
-        reason: entry.reason,
-        prev_hash: entry.prevHash,
-        hash: prev,
-      });
-    }
-    for (let i = 0; i < rows.length; i += 1000) {
-      await handle.db
-        .insertInto('ledger')
-        .values(rows.slice(i, i + 1000))
-        .execute();
-    }
-    await handle.db.insertInto('ledger_heads').values({ team_id: team, last_id: id, last_hash: prev, count: rows.length }).execute();
-    await handle.db
-      .updateTable('lots')
-      .set({ remaining: 1_000_000 - spent })
-      .where('id', '=', `lot_${tag}`)
-      .execute();
-    // Explicit ids do not move PostgreSQL's sequence; SQLite's AUTOINCREMENT follows them itself.
-    if (handle.engine === 'postgres') await sql`select setval('ledger_id_seq', ${id})`.execute(handle.db);
-  } finally {
-    await handle.close();
-  }
-}
+/** 80 days of a large team's charges: each user one product a day, one cell of the export each. */
+const charges = Array.from({ length: CHARGES }, (_, c) => ({
+  at: new Date(FIRST_DAY + Math.floor(c / USERS) * 86_400_000 + (c % USERS) * 1000).toISOString(),
+  autodeskId: person(c % USERS),
+  product: (CATALOG[c % CATALOG.length] as (typeof CATALOG)[number]).key,
+}));
 
 // SQLite only: its driver is synchronous, so a report read in one statement holds the event loop;
 // PostgreSQL's answers arrive as I/O (admin-usage.test.ts checks the reports' figures on both).
@@ -116,7 +40,7 @@ describe.runIf(testEngine() === 'sqlite')(
       team = await newTeam(gw.fixtures());
       admin = (await newAdmin(gw.fixtures(), [team])).api;
       await gw.setClock(new Date(FIRST_DAY + (DAYS + 1) * 86_400_000));
-      await seedCharges(gw.database.url);
+      await writeCharges(gw.database.url, team, charges);
       // The rollups folded once, before anything is measured: the reports below read the ledger itself.
       expectStatus(await admin.get(`/v1/teams/${team}/usage?by=day&from=2026-03-01&to=2026-05-19`), 200);
     });

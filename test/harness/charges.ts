@@ -1,0 +1,94 @@
+import { connect } from '@flexgate/gateway';
+import { entryHash, GENESIS_HASH } from '@flexgate/shared';
+import { sql } from 'kysely';
+import { CATALOG } from './fixtures';
+
+/** One day's charge of a product to a user, as a launch would write it. */
+export interface SeedCharge {
+  at: string;
+  autodeskId: string;
+  product: (typeof CATALOG)[number]['key'];
+}
+
+/**
+ * A large team's charges, written straight into its ledger after one purchase of `tokens` (chained
+ * as the gateway chains them): through the API they would take far longer than the test. The team
+ * must have no ledger yet; `charges` in time order, a session each.
+ */
+export async function writeCharges(url: string, team: string, charges: readonly SeedCharge[], tokens = 1_000_000): Promise<void> {
+  const handle = connect({ url });
+  const tag = Math.random().toString(36).slice(2, 8);
+  const lotId = `lot_${tag}`;
+  const first = charges[0]?.at ?? new Date().toISOString();
+  try {
+    await handle.db
+      .insertInto('lots')
+      .values({
+        id: lotId,
+        team_id: team,
+        tokens,
+        remaining: tokens,
+        purchased_at: first,
+        expires_at: new Date(Date.parse(first) + 365 * 86_400_000).toISOString(),
+        origin_lot_id: null,
+        created_at: first,
+      })
+      .execute();
+    const last = await handle.db.selectFrom('ledger').select(sql<number>`coalesce(max(id), 0)`.as('id')).executeTakeFirstOrThrow();
+    let id = Number(last.id);
+    let prev = GENESIS_HASH;
+    let spent = 0;
+    const rows = [];
+    for (let i = 0; i <= charges.length; i++) {
+      const c = charges[i - 1];
+      const product = c ? CATALOG.find((p) => p.key === c.product) : undefined;
+      if (c && !product) throw new Error(`not in the test catalog: ${c.product}`);
+      const entry = {
+        id: ++id,
+        at: c ? c.at : first,
+        kind: c ? ('charge' as const) : ('purchase' as const),
+        tokens: product ? -product.dailyRate : tokens,
+        lotId,
+        actor: c ? `user:${c.autodeskId}` : 'operator',
+        autodeskId: c ? c.autodeskId : null,
+        product: product ? product.key : null,
+        sessionId: c ? `ses_${tag}_${i}` : null,
+        reason: product ? `${product.name} for a day` : 'purchase',
+        prevHash: prev,
+      };
+      prev = entryHash(entry);
+      if (product) spent += product.dailyRate;
+      rows.push({
+        id: entry.id,
+        team_id: team,
+        lot_id: entry.lotId,
+        kind: entry.kind,
+        delta: entry.tokens,
+        at: entry.at,
+        actor: entry.actor,
+        autodesk_id: entry.autodeskId,
+        product_key: entry.product,
+        session_id: entry.sessionId,
+        reason: entry.reason,
+        prev_hash: entry.prevHash,
+        hash: prev,
+      });
+    }
+    for (let i = 0; i < rows.length; i += 1000) {
+      await handle.db
+        .insertInto('ledger')
+        .values(rows.slice(i, i + 1000))
+        .execute();
+    }
+    await handle.db.insertInto('ledger_heads').values({ team_id: team, last_id: id, last_hash: prev, count: rows.length }).execute();
+    await handle.db
+      .updateTable('lots')
+      .set({ remaining: tokens - spent })
+      .where('id', '=', lotId)
+      .execute();
+    // Explicit ids do not move PostgreSQL's sequence; SQLite's AUTOINCREMENT follows them itself.
+    if (handle.engine === 'postgres') await sql`select setval('ledger_id_seq', ${id})`.execute(handle.db);
+  } finally {
+    await handle.close();
+  }
+}
