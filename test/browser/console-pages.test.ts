@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailsTo, tokenOf } from '../harness/admin';
 import { closeTestbed, pageTestbed } from '../harness/browser';
+import { writeCharges } from '../harness/charges';
 import { joinTeam, newAccount, setClock, signIn } from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
@@ -26,6 +27,9 @@ let second: string;
 let member: string;
 let adminKey: string;
 let lonelyKey: string;
+/** A team of more users than a page of the per-user usage view holds, and its admin's key. */
+let busy: string;
+let busyKey: string;
 let invitationToken: string;
 
 beforeAll(async () => {
@@ -49,6 +53,19 @@ beforeAll(async () => {
   expectStatus(await gw.op.post(`/v1/teams/${team}/transfers`, { toTeam: second, tokens: 50 }), 201);
   adminKey = expectStatus(await gw.op.post('/v1/admins', { name: 'Ada Admin', email: 'ada@example.com', teams: [team, second] }), 201).key;
   lonelyKey = expectStatus(await gw.op.post('/v1/admins', { name: 'Lone Admin', email: 'lone@example.com', teams: [] }), 201).key;
+  busy = await newTeam('Busy Bureau');
+  busyKey = expectStatus(await gw.op.post('/v1/admins', { name: 'Bo Busy', email: 'bo@example.com', teams: [busy] }), 201).key;
+  // 130 people, each on 1-3 days of March; written into the ledger, as 130 sign-ins would take long.
+  const charges = [0, 1, 2].flatMap((d) =>
+    Array.from({ length: 130 }, (_, u) => u)
+      .filter((u) => d <= u % 3)
+      .map((u) => ({
+        at: new Date(Date.parse('2026-03-02T09:00:00Z') + d * 7 * DAY + u * 1000).toISOString(),
+        autodeskId: `person${u}@example.com`,
+        product: u % 2 ? ('autocad' as const) : ('revit' as const),
+      })),
+  );
+  await writeCharges(gw.database.url, busy, charges);
 
   const heavy = await newAccount(gw, 'heavy');
   const light = await newAccount(gw, 'light');
@@ -180,6 +197,21 @@ for (const [label, viewport] of [
     for (const [name, path, status] of PAGES) {
       it(name, () => check(page, name, status, () => page.goto(path())));
     }
+
+    it('usage-by-user-next: the per-user view of a team with more users than a page, its second page through Next page', async () => {
+      const other = await signedIn(busyKey, viewport);
+      try {
+        await other.goto(`/console/teams/${busy}/usage?by=user&from=2026-03-01&to=2026-03-15`);
+        expect(await other.locator('tr[data-user]').count()).toBe(100);
+        await check(other, 'usage-by-user-next', null, () =>
+          Promise.all([other.waitForURL(/after=/), other.click('a[rel="next"]')]).then(() => null),
+        );
+        expect(await other.locator('tr[data-user]').count()).toBe(30);
+        expect(await other.textContent('.user-count')).toBe('130 users used a product in this range: 101-130 here, most days used first.');
+      } finally {
+        await other.context().close();
+      }
+    });
 
     it('tokens-buy-refused: a purchase dated in the future is refused, nothing bought', async () => {
       await page.goto(`/console/teams/${team}/tokens/buy`);

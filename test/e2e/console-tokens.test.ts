@@ -663,6 +663,9 @@ describe('console: usage as Flex shows it (R15)', () => {
     const { a, browser, ann, bob } = await used();
     const html = unescapeHtml((await browser.get(`/console/teams/${a}/usage?by=user&from=2026-03-01&to=2026-03-15`)).html);
     expect(rows(html, 'data-user')).toEqual([ann, bob]); // most days first
+    // The count on top; one page, so no pager (usage-user-pages.test.ts reads a team of many pages).
+    expect(html).toContain('<p class="user-count">2 users used a product in this range.</p>');
+    expect(html).not.toContain('aria-label="User pages"');
     const annRow = html.slice(html.indexOf(`data-user="${ann}"`));
     expect(annRow).toMatch(/<td class="num">3<\/td>/);
     expect(annRow).toContain('week of 2 Mar, 2 days; week of 9 Mar, 1 day.');

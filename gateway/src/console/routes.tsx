@@ -10,7 +10,7 @@ import type { AuditOrigin } from '../domain/audit';
 import { DomainError } from '../domain/errors';
 import { INVITATION_PAGE } from '../domain/mails';
 import { humanInstant } from '../domain/time';
-import { presetRange, USAGE_PRESETS } from '../domain/usage-views';
+import { parseUserRankCursor, presetRange, USAGE_PRESETS } from '../domain/usage-views';
 import { csvDownload } from '../lib/csv-download';
 import type { Logger } from '../lib/logger';
 import { type LimitOptions, peerAddress, takeLimit } from '../middleware/rate-limit';
@@ -40,7 +40,7 @@ import {
   teamMembers,
 } from '../services/members';
 import { invitationsNeverEmailed, sendInvitations } from '../services/send-invitations';
-import { usage, usageCsvExport, usageViews } from '../services/usage';
+import { productUsersOf, usage, usageCsvExport, userWeeksOf } from '../services/usage';
 import { findAsset } from './assets';
 import { adminNames, moveSource, peopleOf, productCatalog, teamNames, teamOverview } from './data';
 import { inspectEntitlement } from './inspect';
@@ -810,17 +810,28 @@ export function consoleRoutes(
   app.get('/teams/:team/usage', async (c) => {
     const team = c.get('team');
     const q = usageForm(c);
+    // A page of the per-user view, as the Members page pages members; a cursor that is not one starts over.
+    const after = q.by === 'user' ? (parseUserRankCursor(c.req.query('after') ?? '') ?? undefined) : undefined;
     let report = null;
-    let views = null;
+    let products = null;
+    let weeks = null;
     let error: string | null = null;
     try {
-      [report, views] = await Promise.all([usage(ctx, team.id, q), q.by === 'day' ? null : usageViews(ctx, team.id, q)]);
+      [report, products, weeks] = await Promise.all([
+        usage(ctx, team.id, q),
+        q.by === 'product' ? productUsersOf(ctx, team.id, q) : null,
+        q.by === 'user' ? userWeeksOf(ctx, team.id, q, after) : null,
+      ]);
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
       error = e.message;
     }
     const people = [
-      ...new Set([...(q.by === 'user' ? (report?.rows.map((r) => r.key) ?? []) : []), ...(views?.users.map((u) => u.autodeskId) ?? [])]),
+      ...new Set([
+        ...(q.by === 'user' ? (report?.rows.map((r) => r.key) ?? []) : []),
+        ...(products?.products.flatMap((p) => p.users.map((u) => u.autodeskId)) ?? []),
+        ...(weeks?.users.map((u) => u.autodeskId) ?? []),
+      ]),
     ];
     const { names, members } = await peopleOf(ctx, team.id, people);
     const labels =
@@ -832,7 +843,16 @@ export function consoleRoutes(
     return render(
       c,
       <Page title="Usage" chrome={chromeOf(c, { tab: 'usage', error: error ?? usageIgnored(c) })}>
-        <UsageView team={team} form={q} report={report} labels={labels} views={views} names={names} members={members} />
+        <UsageView
+          team={team}
+          form={q}
+          report={report}
+          labels={labels}
+          products={products}
+          weeks={weeks ? { ...weeks, first: after !== undefined } : null}
+          names={names}
+          members={members}
+        />
       </Page>,
       error ? 400 : 200,
     );

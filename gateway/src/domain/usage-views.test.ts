@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { utcDays } from './time';
-import { daysUsedPerWeek, presetRange, productUsers, VIEW_STEP, weekOf, weeksBetween } from './usage-views';
+import {
+  byUse,
+  daysUsedPerWeek,
+  parseUserRankCursor,
+  presetRange,
+  productUsers,
+  type UserRank,
+  userRankCursor,
+  VIEW_STEP,
+  weekOf,
+  weeksBetween,
+} from './usage-views';
 
 const cell = (day: string, autodeskId: string, product: string, tokens: number) => ({ day, autodeskId, product, tokens });
 
@@ -75,6 +86,41 @@ describe('usage views (R15)', () => {
       ['b@x.com', 1, 5],
       ['d@x.com', 1, 5],
     ]);
+  });
+
+  it('pages continue exactly after the last user of the page before, through ties of days and tokens', () => {
+    // 250 users, many tied on days and tokens (then ranked by ID), a few IDs in capitals among them.
+    const cells = Array.from({ length: 250 }, (_, u) => u).flatMap((u) => {
+      const id = u % 50 === 7 ? `U${String(u).padStart(3, '0')}@x.com` : `u${String(u).padStart(3, '0')}@x.com`;
+      return Array.from({ length: 1 + (u % 3) }, (_, d) => cell(`2026-03-0${2 + d}`, id, u % 5 === 0 ? 'maya' : 'autocad', 5));
+    });
+    const all = daysUsedPerWeek(cells, '2026-03-02', '2026-03-08');
+    expect(all).toMatchObject({ total: 250, before: 0, next: null });
+    const seen: string[] = [];
+    let after: UserRank | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = daysUsedPerWeek(cells, '2026-03-02', '2026-03-08', { after, limit: 100 });
+      expect(page.total).toBe(250);
+      expect(page.before).toBe(seen.length);
+      seen.push(...page.users.map((u) => u.autodeskId));
+      // Each page's users as the whole view has them, weeks included.
+      expect(page.users).toEqual(all.users.slice(page.before, page.before + page.users.length));
+      if (page.next === null) break;
+      // Through the address and back, as the console's "Next page" carries it.
+      after = parseUserRankCursor(userRankCursor(page.next)) ?? undefined;
+    }
+    expect(seen).toEqual(all.users.map((u) => u.autodeskId));
+    expect(new Set(seen).size).toBe(250);
+    for (let i = 1; i < all.users.length; i++) expect(byUse(all.users[i - 1] as UserRank, all.users[i] as UserRank)).toBeLessThan(0);
+    // After the last user, or after someone ranked below everyone, a page is empty.
+    expect(daysUsedPerWeek(cells, '2026-03-02', '2026-03-08', { after: all.users.at(-1), limit: 100 })).toMatchObject({
+      users: [],
+      before: 250,
+      next: null,
+    });
+    expect(parseUserRankCursor('3.15')).toBeNull();
+    expect(parseUserRankCursor('x.15.a@x.com')).toBeNull();
+    expect(parseUserRankCursor('3.15.a.b@x.com')).toEqual({ daysUsed: 3, tokens: 15, autodeskId: 'a.b@x.com' });
   });
 
   it('lists each product with its users, most tokens first', () => {

@@ -106,17 +106,64 @@ export interface UserWeeks {
   perWeek: number[];
 }
 
-/** R15, Flex's per-user view: the days each user used a product, week by week. */
-export function daysUsedPerWeek(cells: readonly UsageCell[], from: string, to: string): { weeks: string[]; users: UserWeeks[] } {
-  return finish(daysUsedPerWeekSteps(cells, from, to));
+/** Where a user stands in the per-user view: a page of it starts after one. */
+export type UserRank = Pick<UserWeeks, 'autodeskId' | 'tokens' | 'daysUsed'>;
+
+/**
+ * The per-user view's order: most days used first, then most tokens, then by Autodesk ID. The last
+ * tie-break (code units) only splits IDs `localeCompare` calls equal: no two users tie, so a page
+ * can start exactly after the last user of the one before.
+ */
+export function byUse(a: UserRank, b: UserRank): number {
+  return (
+    b.daysUsed - a.daysUsed ||
+    b.tokens - a.tokens ||
+    a.autodeskId.localeCompare(b.autodeskId) ||
+    (a.autodeskId < b.autodeskId ? -1 : a.autodeskId > b.autodeskId ? 1 : 0)
+  );
 }
 
-/** `daysUsedPerWeek` in steps: it pauses (yields) every `VIEW_STEP` cells, and every `VIEW_STEP` days of use. */
+/** A rank as a page's address writes it (`12.3400.ann@example.com`), and back; null for anything else. */
+export const userRankCursor = (r: UserRank): string => `${r.daysUsed}.${r.tokens}.${r.autodeskId}`;
+export function parseUserRankCursor(s: string): UserRank | null {
+  const m = /^(\d{1,9})\.(\d{1,15})\.(.{1,254})$/.exec(s);
+  return m ? { daysUsed: Number(m[1]), tokens: Number(m[2]), autodeskId: m[3] as string } : null;
+}
+
+export interface UserWeeksPage {
+  /** Mondays of the weeks the range meets. */
+  weeks: string[];
+  /** The page's users, in `byUse` order, each with their days used per week. */
+  users: UserWeeks[];
+  /** Users with any use in the range, on every page; `before` of them rank above this page. */
+  total: number;
+  before: number;
+  /** The last user of this page when another follows, else null. */
+  next: UserRank | null;
+}
+
+/** R15, Flex's per-user view: the days each user used a product, week by week (every user: one page). */
+export function daysUsedPerWeek(cells: readonly UsageCell[], from: string, to: string, page?: UserPage): UserWeeksPage {
+  return finish(daysUsedPerWeekSteps(cells, from, to, page));
+}
+
+/** A page of the per-user view: `limit` users ranked after `after` (from the first without it). */
+export interface UserPage {
+  after?: UserRank | undefined;
+  limit: number;
+}
+
+/**
+ * `daysUsedPerWeek` in steps: it pauses (yields) every `VIEW_STEP` cells, and every `VIEW_STEP`
+ * days of use. Every user is ranked (the order needs each one's days and tokens); only the page's
+ * users get their weeks.
+ */
 export function* daysUsedPerWeekSteps(
   cells: readonly UsageCell[],
   from: string,
   to: string,
-): Generator<void, { weeks: string[]; users: UserWeeks[] }> {
+  page: UserPage = { limit: Number.POSITIVE_INFINITY },
+): Generator<void, UserWeeksPage> {
   const weeks = weeksBetween(from, to);
   const index = new Map(weeks.map((w, i) => [w, i]));
   // A range has few days and many days of use: each day's week is found once.
@@ -135,21 +182,29 @@ export function* daysUsedPerWeekSteps(
     u.tokens += c.tokens;
     u.days.add(c.day.slice(0, 10));
   }
+  const ranked: UserRank[] = [...byUser].map(([autodeskId, u]) => ({ autodeskId, tokens: u.tokens, daysUsed: u.days.size }));
+  ranked.sort(byUse);
+  const { after } = page;
+  const first = after === undefined ? 0 : ranked.findIndex((r) => byUse(r, after) > 0);
+  const before = first === -1 ? ranked.length : first;
+  const shown = ranked.slice(before, before + page.limit);
   const users: UserWeeks[] = [];
   let counted = 0;
-  for (const [autodeskId, u] of byUser) {
+  for (const r of shown) {
     if (counted >= VIEW_STEP) {
       counted = 0;
       yield;
     }
-    counted += u.days.size;
+    const days = byUser.get(r.autodeskId)?.days ?? new Set<string>();
+    counted += days.size;
     const perWeek = weeks.map(() => 0);
-    for (const d of u.days) {
+    for (const d of days) {
       const i = weekOfDay(d);
       if (i !== undefined) perWeek[i] = (perWeek[i] ?? 0) + 1;
     }
-    users.push({ autodeskId, tokens: u.tokens, daysUsed: u.days.size, perWeek });
+    users.push({ ...r, perWeek });
   }
-  users.sort((a, b) => b.daysUsed - a.daysUsed || b.tokens - a.tokens || a.autodeskId.localeCompare(b.autodeskId));
-  return { weeks, users };
+  const last = shown.at(-1);
+  const next = last !== undefined && before + shown.length < ranked.length ? last : null;
+  return { weeks, users, total: ranked.length, before, next };
 }

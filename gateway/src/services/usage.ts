@@ -5,7 +5,14 @@ import { peopleNames, tokenEvents, usageBy, usageDetail, validLotTotals } from '
 import { invalid } from '../domain/errors';
 import { reportRange, usageCsvHeader, usageCsvLines } from '../domain/report';
 import { addMs, DAY_MS, utcDays } from '../domain/time';
-import { daysUsedPerWeekSteps, type ProductUsers, productUsersSteps, type UsageCell, type UserWeeks } from '../domain/usage-views';
+import {
+  daysUsedPerWeekSteps,
+  type ProductUsers,
+  productUsersSteps,
+  type UsageCell,
+  type UserRank,
+  type UserWeeksPage,
+} from '../domain/usage-views';
 import { nextTurn, runInTurns } from '../lib/turns';
 import { settleExpiries } from './balance';
 import type { ServiceContext } from './context';
@@ -101,23 +108,38 @@ export async function usageSummary(ctx: ServiceContext, teamId: string): Promise
   };
 }
 
-export interface UsageViews {
-  from: string;
-  to: string;
-  /** Each product with the users who used it (Flex's "by product" view). */
-  products: ProductUsers[];
-  /** Mondays of the weeks the range meets, and each user's days used per week (Flex's per-user view). */
-  weeks: string[];
-  users: UserWeeks[];
-}
-
-/** R15: the by-product and per-user views of a range of whole days, from the export's grain, in steps. */
-export async function usageViews(ctx: ServiceContext, teamId: string, q: { from: string; to: string }): Promise<UsageViews> {
+/** Every (day, user, product) cell of a range of whole days, read a day at a time. */
+async function rangeCells(ctx: ServiceContext, teamId: string, q: { from: string; to: string }) {
   await requireTeam(ctx, teamId);
   const r = usageRange(ctx, q);
   const cells: UsageCell[] = [];
   for await (const day of usageCellsByDay(ctx, teamId, r.from, r.to)) for (const c of day) cells.push(c);
-  const { weeks, users } = await runInTurns(daysUsedPerWeekSteps(cells, r.from.slice(0, 10), lastDayOf(r.to)));
-  const products = await runInTurns(productUsersSteps(cells));
-  return { from: r.from, to: r.to, products, weeks, users };
+  return { ...r, cells };
+}
+
+/** R15: each product with the users who used it (Flex's "by product" view), over a range of whole days. */
+export async function productUsersOf(
+  ctx: ServiceContext,
+  teamId: string,
+  q: { from: string; to: string },
+): Promise<{ from: string; to: string; products: ProductUsers[] }> {
+  const { from, to, cells } = await rangeCells(ctx, teamId, q);
+  return { from, to, products: await runInTurns(productUsersSteps(cells)) };
+}
+
+/** The users a page of the per-user view holds, as the Members page holds members. */
+export const USER_WEEKS_PAGE = 100;
+
+export type UserWeeksOf = UserWeeksPage & { from: string; to: string };
+
+/** R15: a page of Flex's per-user view (each user's days used, week by week), over a range of whole days. */
+export async function userWeeksOf(
+  ctx: ServiceContext,
+  teamId: string,
+  q: { from: string; to: string },
+  after?: UserRank,
+): Promise<UserWeeksOf> {
+  const { from, to, cells } = await rangeCells(ctx, teamId, q);
+  const page = await runInTurns(daysUsedPerWeekSteps(cells, from.slice(0, 10), lastDayOf(to), { after, limit: USER_WEEKS_PAGE }));
+  return { from, to, ...page };
 }

@@ -1,7 +1,7 @@
 import type { UsageResponse } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
-import { PRESET_LABEL, USAGE_PRESETS, type UsagePreset } from '../../domain/usage-views';
-import type { UsageViews } from '../../services/usage';
+import { PRESET_LABEL, type ProductUsers, USAGE_PRESETS, type UsagePreset, type UserRank, userRankCursor } from '../../domain/usage-views';
+import type { UserWeeksOf } from '../../services/usage';
 import { UsageChart } from './chart';
 import { day, num, shortDay, teamPath } from './format';
 import { Person, TableWrap } from './layout';
@@ -36,7 +36,7 @@ const Presets: FC<{ team: { id: string }; form: UsageForm }> = ({ team, form }) 
 /** Each product with the users who used it (Flex's "by product" view). */
 const ProductUsersView: FC<{
   team: { id: string };
-  views: UsageViews;
+  views: { products: ProductUsers[] };
   labels: Map<string, string>;
   names: Map<string, string>;
   members: Set<string>;
@@ -85,55 +85,79 @@ const ProductUsersView: FC<{
   </section>
 );
 
-/** Each user's days used, week by week (Flex's per-user view). */
-const UserWeeksView: FC<{ team: { id: string }; views: UsageViews; names: Map<string, string>; members: Set<string> }> = ({
-  team,
-  views,
-  names,
-  members,
-}) => (
-  <section>
-    <h2>Days used per week</h2>
-    <p class="hint">
-      One bar per week (Monday to Sunday, UTC) from the week of {shortDay(views.weeks[0] ?? views.from)}: the taller, the more days of use
-      that week (7 at most).
-    </p>
-    <TableWrap label="Days used per week">
-      <table class="user-weeks">
-        <thead>
-          <tr>
-            <th>User</th>
-            <th class="num">Days used</th>
-            <th class="num">Tokens</th>
-            <th>Weeks</th>
-          </tr>
-        </thead>
-        <tbody>
-          {views.users.length === 0 ? (
+/** A page of each user's days used, week by week (Flex's per-user view); `first`: this is not the first page. */
+const UserWeeksView: FC<{
+  team: { id: string };
+  form: UsageForm;
+  views: UserWeeksOf & { first: boolean };
+  names: Map<string, string>;
+  members: Set<string>;
+}> = ({ team, form, views, names, members }) => {
+  /** This page's range and grouping, from `after` on: the preset kept as a preset, so the range still ends today. */
+  const pageOf = (after?: UserRank) => {
+    const q = new URLSearchParams(form.preset ? { range: form.preset, by: 'user' } : { from: form.from, to: form.to, by: 'user' });
+    if (after) q.set('after', userRankCursor(after));
+    return `${teamPath(team.id, '/usage')}?${q}`;
+  };
+  const shown = views.users.length;
+  return (
+    <section>
+      <h2>Days used per week</h2>
+      <p class="user-count">
+        {num(views.total)} user{views.total === 1 ? '' : 's'} used a product in this range
+        {shown > 0 && shown < views.total ? `: ${num(views.before + 1)}-${num(views.before + shown)} here, most days used first` : ''}.
+      </p>
+      <p class="hint">
+        One bar per week (Monday to Sunday, UTC) from the week of {shortDay(views.weeks[0] ?? views.from)}: the taller, the more days of use
+        that week (7 at most).
+      </p>
+      <TableWrap label="Days used per week">
+        <table class="user-weeks">
+          <thead>
             <tr>
-              <td colspan={4} class="empty">
-                Nobody used a product in this range.
-              </td>
+              <th>User</th>
+              <th class="num">Days used</th>
+              <th class="num">Tokens</th>
+              <th>Weeks</th>
             </tr>
-          ) : (
-            views.users.map((u) => (
-              <tr data-user={u.autodeskId}>
-                <td>
-                  <Person team={team.id} id={u.autodeskId} name={names.get(u.autodeskId)} member={members.has(u.autodeskId)} />
-                </td>
-                <td class="num">{num(u.daysUsed)}</td>
-                <td class="num">{num(u.tokens)}</td>
-                <td class="weeks-cell">
-                  <WeekStrip weeks={views.weeks} perWeek={u.perWeek} who={names.get(u.autodeskId) || u.autodeskId} />
+          </thead>
+          <tbody>
+            {views.users.length === 0 ? (
+              <tr>
+                <td colspan={4} class="empty">
+                  {views.total === 0 ? 'Nobody used a product in this range.' : 'Nobody more: the page before was the last.'}
                 </td>
               </tr>
-            ))
-          )}
-        </tbody>
-      </table>
-    </TableWrap>
-  </section>
-);
+            ) : (
+              views.users.map((u) => (
+                <tr data-user={u.autodeskId}>
+                  <td>
+                    <Person team={team.id} id={u.autodeskId} name={names.get(u.autodeskId)} member={members.has(u.autodeskId)} />
+                  </td>
+                  <td class="num">{num(u.daysUsed)}</td>
+                  <td class="num">{num(u.tokens)}</td>
+                  <td class="weeks-cell">
+                    <WeekStrip weeks={views.weeks} perWeek={u.perWeek} who={names.get(u.autodeskId) || u.autodeskId} />
+                  </td>
+                </tr>
+              ))
+            )}
+          </tbody>
+        </table>
+      </TableWrap>
+      {views.first || views.next !== null ? (
+        <nav class="pager" aria-label="User pages">
+          {views.first ? <a href={pageOf()}>First page</a> : null}
+          {views.next !== null ? (
+            <a href={pageOf(views.next)} rel="next">
+              Next page
+            </a>
+          ) : null}
+        </nav>
+      ) : null}
+    </section>
+  );
+};
 
 const BY_LABEL = { user: 'User', product: 'Product', day: 'Day (UTC)' } as const;
 
@@ -142,12 +166,13 @@ export const UsageView: FC<{
   form: UsageForm;
   report: UsageResponse | null;
   labels: Map<string, string>;
-  /** The by-product and per-user views; people's names for them. */
-  views: UsageViews | null;
+  /** The by-product view, or a page of the per-user view (`first`: not the first page); people's names for them. */
+  products: { products: ProductUsers[] } | null;
+  weeks: (UserWeeksOf & { first: boolean }) | null;
   names: Map<string, string>;
   /** Who of the people named is a member now: only they have a member page to link to. */
   members: Set<string>;
-}> = ({ team, form, report, labels, views, names, members }) => {
+}> = ({ team, form, report, labels, products, weeks, names, members }) => {
   const q = new URLSearchParams({ from: form.from, to: form.to });
   return (
     <>
@@ -234,10 +259,8 @@ export const UsageView: FC<{
           </table>
         </TableWrap>
       ) : null}
-      {views && form.by === 'product' ? (
-        <ProductUsersView team={team} views={views} labels={labels} names={names} members={members} />
-      ) : null}
-      {views && form.by === 'user' ? <UserWeeksView team={team} views={views} names={names} members={members} /> : null}
+      {products ? <ProductUsersView team={team} views={products} labels={labels} names={names} members={members} /> : null}
+      {weeks ? <UserWeeksView team={team} form={form} views={weeks} names={names} members={members} /> : null}
       <p class="hint">The CSV has the columns of Flex's own export, one line per day, user and product, whatever "by" says.</p>
     </>
   );
