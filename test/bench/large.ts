@@ -1,8 +1,8 @@
 /**
  * `pnpm bench:large`: a team with 1,000,000 ledger entries (a year of Flex use by 1,000 people
  * over 10 products), then the usage report by day over the year, by user, by product, the
- * balance, the forecast and the right-sizing advice, timed over HTTP against a real gateway
- * process. Targets: report < 500 ms, balance < 5 ms; forecast and advice < 100 ms.
+ * balance, the forecast, the right-sizing advice, the usage summary and the ledger's filters,
+ * timed over HTTP against a real gateway process. Targets: report < 500 ms, balance < 5 ms; forecast and advice < 100 ms.
  * Rows are written straight into SQLite (a benchmark fixture, not an API test).
  */
 import { execSync } from 'node:child_process';
@@ -35,7 +35,7 @@ sqlite.transaction(() => {
     const bought = new Date(start + i * 30 * 86400_000);
     const expires = new Date(bought.getTime());
     expires.setUTCFullYear(expires.getUTCFullYear() + 1);
-    insertLot.run(id, team, 1_000_000, 400_000, bought.toISOString(), expires.toISOString(), bought.toISOString(), 100 + i);
+    insertLot.run(id, team, 1_000_000, 1_000_000, bought.toISOString(), expires.toISOString(), bought.toISOString(), 100 + i);
   });
   // The catalog with subscription prices, the users as members, 100 of them with a subscription
   // launched on 30 days: what the advice reads besides the rollups.
@@ -64,6 +64,31 @@ sqlite.transaction(() => {
   );
   // Chained as the gateway chains them (docs/ledger.md), so later appends and a verify go on from them.
   let prev = GENESIS_HASH;
+  // Each lot's purchase first, and what the charges take from its `remaining`: R5 holds, as the
+  // summary's figures assume.
+  const purchase = sqlite.prepare(
+    "insert into ledger (id, team_id, lot_id, kind, delta, at, actor, reason, prev_hash, hash) values (?, ?, ?, 'purchase', 1000000, ?, 'operator', 'bench', ?, ?)",
+  );
+  lots.forEach((lotId, i) => {
+    const at = new Date(start).toISOString();
+    const entry = {
+      id: i + 1,
+      at,
+      kind: 'purchase' as const,
+      tokens: 1_000_000,
+      lotId,
+      actor: 'operator',
+      autodeskId: null,
+      product: null,
+      sessionId: null,
+      reason: 'bench',
+      prevHash: prev,
+    };
+    const hash = entryHash(entry);
+    purchase.run(i + 1, team, lotId, at, prev, hash);
+    prev = hash;
+  });
+  const taken = new Map<string, number>();
   for (let i = 0; i < N; i++) {
     const at = new Date(start + Math.floor((i / N) * 365 * 86400_000)).toISOString();
     const user = `user-${i % 1000}@large.example.com`;
@@ -71,7 +96,7 @@ sqlite.transaction(() => {
     const lotId = lots[Math.floor((i / N) * 12)] as string;
     const tokens = -(3 + (i % 10));
     const entry = {
-      id: i + 1,
+      id: lots.length + i + 1,
       at,
       kind: 'charge' as const,
       tokens,
@@ -84,10 +109,13 @@ sqlite.transaction(() => {
       prevHash: prev,
     };
     const hash = entryHash(entry);
-    insert.run(i + 1, team, lotId, tokens, at, `user:${user}`, user, product, `ses_${i}`, prev, hash);
+    insert.run(lots.length + i + 1, team, lotId, tokens, at, `user:${user}`, user, product, `ses_${i}`, prev, hash);
     prev = hash;
+    taken.set(lotId, (taken.get(lotId) ?? 0) - tokens);
   }
-  sqlite.prepare('insert into ledger_heads (team_id, last_id, last_hash, count) values (?, ?, ?, ?)').run(team, N, prev, N);
+  for (const [lotId, t] of taken) sqlite.prepare('update lots set remaining = remaining - ? where id = ?').run(t, lotId);
+  const count = lots.length + N;
+  sqlite.prepare('insert into ledger_heads (team_id, last_id, last_hash, count) values (?, ?, ?, ?)').run(team, count, prev, count);
 })();
 console.error(`seeded ${N} ledger rows in ${Math.round(performance.now() - t0)} ms`);
 const t1 = performance.now();
@@ -131,6 +159,11 @@ const rows = [
   await time('balance', `/v1/teams/${team}/balance`, 21),
   await time('forecast (burn of 28 days, R2 over 12 lots)', `/v1/teams/${team}/forecast`, 21),
   await time('advice (12 months x 1,000 users, 100 subscriptions)', `/v1/teams/${team}/advice`, 21),
+  // What the dashboard and the console's Tokens page show: the figures of the valid lots, 90 days.
+  await time('usage summary', `/v1/teams/${team}/usage/summary`, 21),
+  await time('ledger, kind=expiry (none: the whole ledger)', `/v1/teams/${team}/ledger?kind=expiry`),
+  await time('ledger, one user of 1,000 (first 50)', `/v1/teams/${team}/ledger?user=user-7%40large.example.com`),
+  await time('ledger, user with no entries', `/v1/teams/${team}/ledger?user=nobody%40large.example.com`),
   await timeRefunds(7),
 ];
 

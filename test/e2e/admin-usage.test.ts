@@ -131,6 +131,54 @@ describe('usage reports (R15)', () => {
     ]);
   });
 
+  it('R15: used and bought are what the ledger says of the valid lots, with expiries, transfers both ways and refunds', async () => {
+    await setClock(gw, T0);
+    const team = await newTeam(gw);
+    const other = await newTeam(gw, 200);
+    const third = await newTeam(gw);
+    // Bought 364 days ago: these lots expire within two days, with what they took and gave.
+    await buy(gw, team, 60, at(-364 * 24 * HOUR).toISOString());
+    await buy(gw, third, 50, at(-364 * 24 * HOUR).toISOString());
+    await buy(gw, team, 300);
+    const u = await newMember(gw, team, 'all');
+    try {
+      expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+      const maya = expectStatus(await u.api.post('/v1/launch', { product: 'maya' }), 200);
+      expect(expectStatus(await u.api.post(`/v1/sessions/${maya.session.id}/end`), 200).refunded).toBe(9);
+      expectStatus(await gw.op.post(`/v1/teams/${team}/transfers`, { toTeam: third, tokens: 20 }), 201);
+      expectStatus(await gw.op.post(`/v1/teams/${other}/transfers`, { toTeam: team, tokens: 40 }), 201);
+      expectStatus(await gw.op.post(`/v1/teams/${team}/transfers`, { toTeam: other, tokens: 50 }), 201);
+      expectStatus(await gw.op.post(`/v1/teams/${third}/transfers`, { toTeam: team, tokens: 30 }), 201);
+      await setClock(gw, at(30 * HOUR));
+      expectStatus(await u.api.post('/v1/launch', { product: 'revit' }), 200);
+      await setClock(gw, at(48 * HOUR));
+      expectStatus(await u.api.post('/v1/launch', { product: 'autocad' }), 200);
+      const maya2 = expectStatus(await u.api.post('/v1/launch', { product: 'maya' }), 200);
+      expectStatus(await u.api.post(`/v1/sessions/${maya2.session.id}/end`), 200);
+
+      for (const t of [team, other, third]) {
+        const s = expectStatus(await gw.op.get(`/v1/teams/${t}/usage/summary`), 200);
+        const entries = await ledgerOf(gw, t);
+        const { lots } = expectStatus(await gw.op.get(`/v1/teams/${t}/balance`), 200);
+        const valid = new Set(lots.filter((l: { expired: boolean }) => !l.expired).map((l: { id: string }) => l.id));
+        const of = (kinds: string[]) =>
+          entries.filter((e) => valid.has(e.lotId) && kinds.includes(e.kind)).reduce((n: number, e) => n + e.tokens, 0);
+        const expected = { bought: of(['purchase', 'transfer-in', 'transfer-out']), used: 0 - of(['charge', 'refund']) };
+        expect({ bought: s.bought, used: s.used }, `team ${t}`).toEqual(expected);
+        expect(s.bought - s.used, `team ${t}`).toBe(s.available);
+      }
+      // The history above has every kind of entry, on lots still valid and on lots now expired.
+      const kinds = new Set((await ledgerOf(gw, team)).map((e) => e.kind));
+      expect([...kinds].sort()).toEqual(['charge', 'expiry', 'purchase', 'refund', 'transfer-in', 'transfer-out']);
+      // Valid: 300 bought and 40 moved in, less the 17 of the 50 moved out that the expiring lot lacked;
+      // used: Revit 10 and AutoCAD 7 after the expiry (the first AutoCAD drew on the expired lot).
+      const s = expectStatus(await gw.op.get(`/v1/teams/${team}/usage/summary`), 200);
+      expect(s).toMatchObject({ bought: 323, used: 17, available: 306 });
+    } finally {
+      await setClock(gw, T0);
+    }
+  });
+
   it('R2/R15: an expiry that came due shows in the summary at once, whichever read comes first', async () => {
     await setClock(gw, T0);
     const team = await newTeam(gw, 100);

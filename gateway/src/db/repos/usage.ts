@@ -108,20 +108,27 @@ export async function tokenEvents(db: Kysely<DB>, teamId: string, fromIso: strin
   return rows.map((r) => ({ at: r.at, kind: r.kind, tokens: Number(r.delta), lotId: r.lot_id, reason: r.reason }));
 }
 
-/** Tokens of the still-valid lots: bought (less transferred out) and used (charges net of refunds). */
+/**
+ * Tokens of the still-valid lots: bought (less transferred out) and used (charges net of refunds).
+ * R5: a lot's `remaining` is the sum of its ledger entries, so what its charges and refunds took
+ * is what its other entries (purchases, transfers, expiries) brought less `remaining`. That reads
+ * the few non-usage entries through `ledger_by_team_kind_at`, never the team's every charge.
+ */
 export async function validLotTotals(db: Kysely<DB>, teamId: string, nowIso: string) {
+  const remaining = db
+    .selectFrom('lots')
+    .select(sql<number>`coalesce(sum(${sql.ref('remaining')}), 0)`.as('remaining'))
+    .where('team_id', '=', teamId)
+    .where('expires_at', '>', nowIso);
   const row = await db
     .selectFrom('ledger')
     .innerJoin('lots', 'lots.id', 'ledger.lot_id')
     .select([
-      sql<number>`coalesce(sum(case when ${sql.ref('ledger.kind')} in ('purchase', 'transfer-in', 'transfer-out') then ${sql.ref('ledger.delta')} else 0 end), 0)`.as(
-        'bought',
-      ),
-      sql<number>`coalesce(-sum(case when ${sql.ref('ledger.kind')} in ('charge', 'refund') then ${sql.ref('ledger.delta')} else 0 end), 0)`.as(
-        'used',
-      ),
+      sql<number>`coalesce(sum(case when ${sql.ref('ledger.kind')} = 'expiry' then 0 else ${sql.ref('ledger.delta')} end), 0)`.as('bought'),
+      sql<number>`coalesce(sum(${sql.ref('ledger.delta')}), 0) - (${remaining})`.as('used'),
     ])
     .where('ledger.team_id', '=', teamId)
+    .where('ledger.kind', 'in', ['purchase', 'transfer-in', 'transfer-out', 'expiry'])
     .where('lots.expires_at', '>', nowIso)
     .executeTakeFirst();
   return { bought: Number(row?.bought ?? 0), used: Number(row?.used ?? 0) };
