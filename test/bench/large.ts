@@ -151,9 +151,9 @@ const rows = [
   await time('usage by user, one year', `/v1/teams/${team}/usage?by=user&${year}`),
   await time('usage by product, one year', `/v1/teams/${team}/usage?by=product&${year}`),
   await time('usage by day, one month', `/v1/teams/${team}/usage?by=day&from=2026-06-01&to=2026-06-30`),
-  // Not whole days: answered from the ledger itself, not the rollups.
+  // Not whole days: the whole days inside from the rollups, the two part days from the ledger.
   await time(
-    'usage by day, a month from noon to noon (ledger)',
+    'usage by day, a month from noon to noon (part days from the ledger)',
     `/v1/teams/${team}/usage?by=day&from=2026-06-01T12:00:00Z&to=2026-06-30T12:00:00Z`,
   ),
   await time('balance', `/v1/teams/${team}/balance`, 21),

@@ -3,6 +3,7 @@ import { mailsTo, newAdmin, parseCsvText, tokenOf, uniqueEmail } from '../harnes
 import { buy, expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, setClock, signIn } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus } from '../harness/http';
+import { usageFromLedger } from '../harness/usage';
 
 let gw: TestGateway;
 const T0 = new Date('2026-03-15T10:00:00Z');
@@ -166,6 +167,9 @@ describe('usage reports (R15)', () => {
         const expected = { bought: of(['purchase', 'transfer-in', 'transfer-out']), used: 0 - of(['charge', 'refund']) };
         expect({ bought: s.bought, used: s.used }, `team ${t}`).toEqual(expected);
         expect(s.bought - s.used, `team ${t}`).toBe(s.available);
+        // Per day: two whole days (the rollups) and today up to now (the ledger), refunds on both.
+        const perDay = usageFromLedger(entries, 'day').map((r) => ({ day: r.key, tokens: r.tokens, sessions: r.sessions }));
+        expect(s.perDay, `team ${t}`).toEqual(perDay);
       }
       // The history above has every kind of entry, on lots still valid and on lots now expired.
       const kinds = new Set((await ledgerOf(gw, team)).map((e) => e.kind));

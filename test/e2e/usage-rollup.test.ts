@@ -46,8 +46,8 @@ it('R15: reports over whole days (served from the daily rollups) equal the ledge
   const exact = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02T00:00:00.001Z&to=2026-05-03T00:00:00Z`), 200);
   const rolled = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02&to=2026-05-02`), 200);
   expect(exact.rows).toEqual(rolled.rows);
-  // Whole days at one end only are still a range for the ledger: the launches at 00:00 on 4 May
-  // count, the one at 23:58 (refunded, so nothing either way) is past noon.
+  // Whole days at one end only: those days from the rollups, the part day from the ledger. The
+  // launches at 00:00 on 4 May count, the one at 23:58 (refunded, so nothing either way) is past noon.
   const halfDay = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02&to=2026-05-04T12:00:00Z`), 200);
   const wholeDays = expectStatus(await gw.op.get(`/v1/teams/${team}/usage?by=day&from=2026-05-02&to=2026-05-04`), 200);
   expect(halfDay.rows.map((r: { key: string }) => r.key)).toContain('2026-05-04');

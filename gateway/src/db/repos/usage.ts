@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { FREE_CLOSE_MS } from '../../domain/sessions';
-import { addMs } from '../../domain/time';
+import { addMs, DAY_MS } from '../../domain/time';
 import type { DB } from '../schema';
 import { foldUsage, netSessions, usageAt } from './usage-fold';
 
@@ -14,6 +14,8 @@ const dayOf = sql<string>`substr(${usageAt}, 1, 10)`;
  */
 const datedUntil = (toIso: string) => addMs(new Date(toIso), FREE_CLOSE_MS).toISOString();
 
+const MIDNIGHT = 'T00:00:00.000Z';
+
 /**
  * R15: tokens consumed = charges net of refunds, counted by the ledger entries that count in
  * [from, to) (a refund on its charge's instant), so a report over any range adds up to the ledger
@@ -21,10 +23,24 @@ const datedUntil = (toIso: string) => addMs(new Date(toIso), FREE_CLOSE_MS).toIS
  */
 export async function usageBy(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string, by: UsageGrouping) {
   // Whole UTC days (what reports ask for) are answered from the daily rollups; any other range
-  // from the ledger itself. Both give the same numbers; the rollups are just far fewer rows.
-  if (fromIso.endsWith('T00:00:00.000Z') && toIso.endsWith('T00:00:00.000Z')) {
-    return usageFromRollups(db, teamId, fromIso.slice(0, 10), toIso.slice(0, 10), by);
+  // from the ledger itself. Both give the same numbers; the rollups are just far fewer rows. By
+  // day, the whole days inside a range (the dashboard's last 90 days up to now) are read from the
+  // rollups too, and only the part days at its ends from the ledger: each row is one day.
+  const firstDay = fromIso.endsWith(MIDNIGHT) ? fromIso : nextMidnight(fromIso);
+  const lastDay = `${toIso.slice(0, 10)}${MIDNIGHT}`;
+  if (firstDay === fromIso && lastDay === toIso) return usageFromRollups(db, teamId, fromIso.slice(0, 10), toIso.slice(0, 10), by);
+  if (by === 'day' && firstDay < lastDay) {
+    const head = firstDay === fromIso ? [] : await usageFromLedger(db, teamId, fromIso, firstDay, by);
+    const days = await usageFromRollups(db, teamId, firstDay.slice(0, 10), lastDay.slice(0, 10), by);
+    const tail = lastDay === toIso ? [] : await usageFromLedger(db, teamId, lastDay, toIso, by);
+    return [...head, ...days, ...tail];
   }
+  return usageFromLedger(db, teamId, fromIso, toIso, by);
+}
+
+const nextMidnight = (isoInstant: string) => addMs(new Date(`${isoInstant.slice(0, 10)}${MIDNIGHT}`), DAY_MS).toISOString();
+
+async function usageFromLedger(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string, by: UsageGrouping) {
   const key = by === 'user' ? sql<string>`${sql.ref('autodesk_id')}` : by === 'product' ? sql<string>`${sql.ref('product_key')}` : dayOf;
   const until = datedUntil(toIso);
   const rows = await db
