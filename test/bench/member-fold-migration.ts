@@ -5,11 +5,8 @@
  * URL, on a fresh database of that PostgreSQL server (created and dropped here). The members table
  * is locked for that long (the migration's transaction), so it is what an upgrade makes launches wait.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, migrate } from '@flexgate/gateway';
-import pg from 'pg';
+import { onEachEngine } from './engines';
 
 const members = Number(process.argv[2] ?? 10_000);
 const pgUrl = process.argv[3];
@@ -43,18 +40,4 @@ async function measure(label: string, url: string): Promise<void> {
   }
 }
 
-await measure('SQLite', `sqlite:${join(mkdtempSync(join(tmpdir(), 'fg-fold-')), 'db.sqlite')}`);
-if (pgUrl) {
-  const name = `fg_fold_${process.pid}`;
-  const admin = new pg.Client({ connectionString: pgUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  try {
-    const url = new URL(pgUrl);
-    url.pathname = `/${name}`;
-    await measure('PostgreSQL', url.toString());
-  } finally {
-    await admin.query(`drop database ${name} with (force)`);
-    await admin.end();
-  }
-}
+await onEachEngine('fg-fold', pgUrl, measure);

@@ -6,13 +6,10 @@
  * here). The search matches nobody, so it reads the whole team: its worst case. Prints the median of
  * `reps` (7) calls each, alternating, and the ratio.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, migrate } from '@flexgate/gateway';
 import { searchFold } from '@flexgate/shared';
-import pg from 'pg';
 import { listMembers } from '../../gateway/src/db/repos/members';
+import { onEachEngine } from './engines';
 
 const members = Number(process.argv[2] ?? 10_000);
 const reps = Number(process.argv[3] ?? 7);
@@ -63,18 +60,4 @@ async function measure(label: string, url: string): Promise<void> {
   }
 }
 
-await measure('SQLite', `sqlite:${join(mkdtempSync(join(tmpdir(), 'fg-search-')), 'db.sqlite')}`);
-if (pgUrl) {
-  const name = `fg_search_${process.pid}`;
-  const admin = new pg.Client({ connectionString: pgUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  try {
-    const url = new URL(pgUrl);
-    url.pathname = `/${name}`;
-    await measure('PostgreSQL', url.toString());
-  } finally {
-    await admin.query(`drop database ${name} with (force)`);
-    await admin.end();
-  }
-}
+await onEachEngine('fg-search', pgUrl, measure);

@@ -139,6 +139,19 @@ export const Page: FC<{ title: string; chrome: Chrome; children: Child }> = ({ t
 };
 
 /** A table that scrolls sideways on a narrow screen instead of breaking the page. */
+/** Links between the pages of a long list (members, usage by user): back to the first, on to the next. */
+export const Pager: FC<{ label: string; first: string | null; next: string | null }> = ({ label, first, next }) =>
+  first !== null || next !== null ? (
+    <nav class="pager" aria-label={label}>
+      {first !== null ? <a href={first}>First page</a> : null}
+      {next !== null ? (
+        <a href={next} rel="next">
+          Next page
+        </a>
+      ) : null}
+    </nav>
+  ) : null;
+
 export const TableWrap: FC<{ children: Child; label?: string }> = ({ children, label }) => (
   <section class="table-wrap" aria-label={label} tabindex={0}>
     {children}

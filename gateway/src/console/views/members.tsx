@@ -1,7 +1,7 @@
 import { type ImportResult, MEMBER_SEARCH_MAX, type MemberView, type Product } from '@flexgate/shared';
 import type { FC } from 'hono/jsx';
 import { day, memberPath, teamPath } from './format';
-import { Badge, Csrf, TableWrap } from './layout';
+import { Badge, Csrf, Pager, TableWrap } from './layout';
 
 export const StatusBadge: FC<{ status: MemberView['status'] }> = ({ status }) =>
   status === 'active' ? (
@@ -254,16 +254,7 @@ export const MembersView: FC<{
           </tbody>
         </table>
       </TableWrap>
-      {paging.first || paging.next !== null ? (
-        <nav class="pager" aria-label="Member pages">
-          {paging.first ? <a href={pageOf()}>First page</a> : null}
-          {paging.next !== null ? (
-            <a href={pageOf(paging.next)} rel="next">
-              Next page
-            </a>
-          ) : null}
-        </nav>
-      ) : null}
+      <Pager label="Member pages" first={paging.first ? pageOf() : null} next={paging.next !== null ? pageOf(paging.next) : null} />
 
       <div class="split">
         {/* One form, one product picker: the text typed says whether a newcomer is invited by name or an existing account is asked. */}

@@ -4,7 +4,7 @@ import { PRESET_LABEL, type ProductUsers, USAGE_PRESETS, type UsagePreset, type 
 import type { UserWeeksOf } from '../../services/usage';
 import { UsageChart } from './chart';
 import { day, num, shortDay, teamPath } from './format';
-import { Person, TableWrap } from './layout';
+import { Pager, Person, TableWrap } from './layout';
 import { ProductBars, WeekStrip } from './usage-charts';
 
 export interface UsageForm {
@@ -145,16 +145,7 @@ const UserWeeksView: FC<{
           </tbody>
         </table>
       </TableWrap>
-      {views.first || views.next !== null ? (
-        <nav class="pager" aria-label="User pages">
-          {views.first ? <a href={pageOf()}>First page</a> : null}
-          {views.next !== null ? (
-            <a href={pageOf(views.next)} rel="next">
-              Next page
-            </a>
-          ) : null}
-        </nav>
-      ) : null}
+      <Pager label="User pages" first={views.first ? pageOf() : null} next={views.next !== null ? pageOf(views.next) : null} />
     </section>
   );
 };
