@@ -5,13 +5,18 @@ import { Api } from './http';
 
 /** The request ids of the gateway's access log, in the order it wrote them (as it answered). */
 export function accessLogOrder(output: string): string[] {
-  const ids: string[] = [];
+  return accessLog(output).map((e) => e.requestId);
+}
+
+/** The access log's lines in order, each with the time it was written. */
+function accessLog(output: string): { requestId: string; at: number }[] {
+  const entries: { requestId: string; at: number }[] = [];
   for (const line of output.split('\n')) {
     if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { msg?: string; requestId?: string };
-    if (entry.msg === 'request' && entry.requestId) ids.push(entry.requestId);
+    const entry = JSON.parse(line) as { msg?: string; requestId?: string; time?: string };
+    if (entry.msg === 'request' && entry.requestId) entries.push({ requestId: entry.requestId, at: Date.parse(entry.time ?? '') });
   }
-  return ids;
+  return entries;
 }
 
 /**
@@ -24,6 +29,8 @@ export function accessLogOrder(output: string): string[] {
  * (a test process that wakes after a pause reads many sockets at once). A gateway that holds its
  * event loop for the whole request answers every middle probe after it; Node accepts one new
  * connection a turn, so one that yields a single turn between long steps answers most after it.
+ * The time runs to the access log's line of `request` (the same clock): a loaded test process may
+ * read the answer long after, and the probes it sends meanwhile find the gateway done.
  */
 export async function probesWhile(
   gw: ProcessGateway,
@@ -34,30 +41,33 @@ export async function probesWhile(
   const fresh = new Agent({ pipelining: 0 });
   const anon = new Api(gw.url, undefined, { agent: fresh });
   const probes: Promise<void>[] = [];
+  const sentAt: number[] = [];
   let done = false;
+  const started = Date.now();
+  let ended = started;
   const answered = request(tag).finally(() => {
     done = true;
   });
   const probe = () => {
     const index = probes.length;
+    sentAt.push(Date.now());
     probes.push(anon.get('/healthz', { 'x-request-id': `${tag}-probe-${index}` }).then((r) => expect(r.status).toBe(200)));
   };
   const timer = setInterval(() => done || probe(), 5);
   try {
     await answered;
+    ended = Date.now();
   } finally {
     clearInterval(timer);
     await Promise.allSettled(probes);
     await fresh.close();
   }
   await Promise.all(probes);
-  const order = accessLogOrder(gw.process?.output() ?? '');
-  const at = order.indexOf(tag);
+  const log = accessLog(gw.process?.output() ?? '');
+  const at = log.findIndex((e) => e.requestId === tag);
   expect(at, `${name} is in the access log`).toBeGreaterThanOrEqual(0);
-  const before = new Set(order.slice(0, at));
-  const middle = Array.from({ length: probes.length }, (_, i) => i).slice(
-    Math.floor(probes.length / 4),
-    Math.ceil((probes.length * 3) / 4),
-  );
+  const before = new Set(log.slice(0, at).map((e) => e.requestId));
+  const end = Math.min(ended, log[at]?.at ?? ended);
+  const middle = sentAt.flatMap((t, i) => (t >= started + (end - started) / 4 && t <= started + ((end - started) * 3) / 4 ? [i] : []));
   return { late: middle.filter((i) => !before.has(`${tag}-probe-${i}`)), middle };
 }

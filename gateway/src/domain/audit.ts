@@ -100,20 +100,25 @@ export function actionFilter(action: string | undefined): { exact: string } | { 
 export const AUDIT_CSV_COLUMNS = ['At', 'Team', 'Actor', 'Action', 'Target', 'Before', 'After', 'Request id'] as const;
 
 /** The trail as CSV (RFC 4180, CRLF); text cells are guarded against spreadsheet formulas, as the usage export's. */
-export function auditCsv(
-  rows: readonly {
-    at: string;
-    team: string | null;
-    actor: string;
-    action: string;
-    target: string | null;
-    before: unknown;
-    after: unknown;
-    requestId: string | null;
-  }[],
-): string {
+export const auditCsv = (rows: readonly AuditCsvRow[]): string => auditCsvHeader() + auditCsvLines(rows);
+
+export interface AuditCsvRow {
+  at: string;
+  team: string | null;
+  actor: string;
+  action: string;
+  target: string | null;
+  before: unknown;
+  after: unknown;
+  requestId: string | null;
+}
+
+export const auditCsvHeader = (): string => csvLine(AUDIT_CSV_COLUMNS.map(csvField));
+
+/** Lines of the trail's CSV, one per entry, without the header: a long trail is written a page at a time. */
+export function auditCsvLines(rows: readonly AuditCsvRow[]): string {
   const json = (v: unknown) => (v === null || v === undefined ? '' : csvText(JSON.stringify(v)));
-  let out = csvLine(AUDIT_CSV_COLUMNS.map(csvField));
+  let out = '';
   for (const r of rows) {
     out += csvLine([
       csvField(r.at),

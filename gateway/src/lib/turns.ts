@@ -34,3 +34,28 @@ export async function runInTurns<T>(steps: Generator<unknown, T>): Promise<T> {
     await nextTurn();
   }
 }
+
+/**
+ * Rows a statement when a long list is read in steps: short enough that the connections arriving
+ * during a page are accepted within `nextTurn`'s budget after it, even on a loaded machine.
+ */
+export const PAGE_ROWS = 500;
+
+/**
+ * A keyset-paged list of at most `total` rows, read a page a statement with a turn of the event
+ * loop between pages (SQLite's driver is synchronous: 10,000 rows read and rendered at once held
+ * every launch behind them). `read(limit, last)` reads the page after row `last`, the first when
+ * undefined; the caller renders each page in the turn it was read in.
+ */
+export async function* pagesInTurns<T>(total: number, read: (limit: number, last: T | undefined) => Promise<T[]>): AsyncGenerator<T[]> {
+  let last: T | undefined;
+  for (let left = total; left > 0; ) {
+    const limit = Math.min(PAGE_ROWS, left);
+    const page = await read(limit, last);
+    if (page.length > 0) yield page;
+    if (page.length < limit) return;
+    left -= limit;
+    last = page.at(-1);
+    if (left > 0) await nextTurn();
+  }
+}

@@ -10,6 +10,7 @@ import {
   keyRevokedResponse,
   licenseBody,
   licenseResponse,
+  type OutboxMessage,
   outboxMessageResponse,
   outboxQuery,
   productKey,
@@ -22,6 +23,7 @@ import {
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
+import { jsonBytes } from '../lib/bodies';
 import type { AdjustableClock } from '../lib/clock';
 import { operatorOrigin, requireAnyone, requireOperator } from '../middleware/auth';
 import { createAccount } from '../services/accounts';
@@ -29,7 +31,7 @@ import { audit } from '../services/audit';
 import { catalog, changeProduct, createProduct } from '../services/catalog';
 import type { ServiceContext } from '../services/context';
 import { grantLicense } from '../services/licenses';
-import { outbox } from '../services/outbox';
+import { outboxJson } from '../services/outbox';
 import { createAdmin, createTeam } from '../services/teams';
 import { answers, body, callers, jsonBody, router } from './openapi';
 
@@ -232,7 +234,7 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
     async (c) => {
       requireOperator(c);
       const { to, limit } = c.req.valid('query');
-      return c.json(await outbox(ctx, to, limit), 200);
+      return jsonBytes<OutboxMessage[]>(c, await outboxJson(ctx, to, limit));
     },
   );
 

@@ -3,6 +3,7 @@ import {
   addMemberResponse,
   autodeskId,
   balanceResponse,
+  type LedgerEntry,
   ledgerEntryResponse,
   ledgerKind,
   purchaseBody,
@@ -12,8 +13,9 @@ import {
 } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { jsonBytes } from '../lib/bodies';
 import { originOfRequest, requireTeamAdmin } from '../middleware/auth';
-import { balance, ledger, ledgerCheckpoint } from '../services/balance';
+import { balance, ledgerCheckpoint, ledgerJson } from '../services/balance';
 import type { ServiceContext } from '../services/context';
 import { addMember } from '../services/members';
 import { purchase } from '../services/purchase';
@@ -98,13 +100,12 @@ export function teamRoutes(ctx: ServiceContext) {
       await requireTeam(ctx, team);
       const { after, limit, kind, user } = c.req.valid('query');
       const kinds = kind === undefined ? undefined : Array.isArray(kind) ? kind : [kind];
-      const entries = await ledger(ctx, team, { after, limit, kinds, autodeskId: user });
-      const last = entries.at(-1);
-      if (entries.length === limit && last) {
+      const { body, count, lastId } = await ledgerJson(ctx, team, { after, limit, kinds, autodeskId: user });
+      if (count === limit && lastId !== null) {
         const filters = [...(kinds ?? []).map((k) => `&kind=${k}`), user ? `&user=${encodeURIComponent(user)}` : ''].join('');
-        c.header('link', `</v1/teams/${team}/ledger?after=${last.id}&limit=${limit}${filters}>; rel="next"`);
+        c.header('link', `</v1/teams/${team}/ledger?after=${lastId}&limit=${limit}${filters}>; rel="next"`);
       }
-      return c.json(entries, 200);
+      return jsonBytes<LedgerEntry[]>(c, body);
     },
   );
 

@@ -1,8 +1,18 @@
 import type { AuditEntryView, AuditQuery } from '@flexgate/shared';
 import { appendAudit, listAudit } from '../db/repos/audit';
 import type { Tx } from '../db/tx';
-import { type AuditAction, type AuditActor, type AuditOrigin, actionFilter, auditCsv, auditRecord } from '../domain/audit';
+import {
+  type AuditAction,
+  type AuditActor,
+  type AuditOrigin,
+  actionFilter,
+  auditCsvHeader,
+  auditCsvLines,
+  auditRecord,
+} from '../domain/audit';
 import { reportRange } from '../domain/report';
+import { bytesOf } from '../lib/bodies';
+import { pagesInTurns } from '../lib/turns';
 import type { Actor, ServiceContext } from './context';
 
 export type { AuditOrigin };
@@ -73,19 +83,25 @@ export async function auditTrail(
   return { entries, next: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null };
 }
 
-/** The whole filtered trail as CSV (at most `AUDIT_CSV_MAX` entries, newest first). */
+/**
+ * The whole filtered trail as CSV (at most `AUDIT_CSV_MAX` entries, newest first), through the
+ * API's pages, a page a statement with a turn between pages. The first page fixes the upper end:
+ * later pages read below it, and an entry written meanwhile takes a larger id (on PostgreSQL one
+ * inserted before that page but committed after it may still show).
+ */
 export const AUDIT_CSV_MAX = 100_000;
-export async function auditCsvExport(
+export function auditCsvExport(
   ctx: ServiceContext,
   team: string | null | undefined,
   q: Omit<AuditQuery, 'format' | 'limit' | 'before'>,
-): Promise<string> {
-  const all: AuditEntryView[] = [];
-  let before: number | undefined;
-  for (;;) {
-    const { entries, next } = await auditTrail(ctx, team, { ...q, limit: 1000, ...(before ? { before } : {}) });
-    all.push(...entries);
-    if (next === null || all.length >= AUDIT_CSV_MAX) return auditCsv(all.slice(0, AUDIT_CSV_MAX));
-    before = next;
-  }
+): Promise<Uint8Array<ArrayBuffer>> {
+  const pages = pagesInTurns(AUDIT_CSV_MAX, async (limit, last: AuditEntryView | undefined) => {
+    return (await auditTrail(ctx, team, { ...q, limit, ...(last ? { before: last.id } : {}) })).entries;
+  });
+  return bytesOf(
+    (async function* () {
+      yield auditCsvHeader();
+      for await (const entries of pages) yield auditCsvLines(entries);
+    })(),
+  );
 }

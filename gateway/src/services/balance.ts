@@ -2,6 +2,8 @@ import type { BalanceAlerts, BalanceResponse, LedgerEntry } from '@flexgate/shar
 import { lockLedgers } from '../db/repos/ledger';
 import { expireLots, type LedgerFilter, ledgerPage, teamBalance, teamLots } from '../db/repos/lots';
 import { inTransaction } from '../db/tx';
+import { bytesOf, jsonArraySteps } from '../lib/bodies';
+import { pagesInTurns } from '../lib/turns';
 import { alertFlags } from './alerts';
 import type { ServiceContext } from './context';
 
@@ -23,10 +25,46 @@ export async function balance(ctx: ServiceContext, teamId: string): Promise<Bala
   return { team: teamId, balance: total, lots, alerts };
 }
 
+/**
+ * A page of the ledger after the due expiries, read `PAGE_ROWS` entries a statement with a turn
+ * between them. A team's entries take ids in the order they commit, so those appended meanwhile
+ * come after the ones read: oldest first, the steps read what one statement would at the last
+ * step; newest first, what it would at the first (the first step fixes the upper end).
+ */
+async function* ledgerSteps(ctx: ServiceContext, teamId: string, filter: LedgerFilter): AsyncGenerator<LedgerEntry[]> {
+  await settleExpiries(ctx, teamId);
+  const newestFirst = filter.before !== undefined;
+  yield* pagesInTurns(filter.limit, (limit, last: LedgerEntry | undefined) =>
+    ledgerPage(ctx.db, teamId, { ...filter, limit, ...(last ? (newestFirst ? { before: last.id } : { after: last.id }) : {}) }),
+  );
+}
+
 /** R5: a page of the ledger, filtered by kind and by user (the console's and the API's one reader). */
 export async function ledger(ctx: ServiceContext, teamId: string, filter: LedgerFilter): Promise<LedgerEntry[]> {
-  await settleExpiries(ctx, teamId);
-  return ledgerPage(ctx.db, teamId, filter);
+  const entries: LedgerEntry[] = [];
+  for await (const step of ledgerSteps(ctx, teamId, filter)) for (const e of step) entries.push(e);
+  return entries;
+}
+
+/**
+ * The same page as the bytes of its JSON (the text `JSON.stringify` gives), each step encoded as it
+ * is read: 10,000 entries are megabytes. `count` and `lastId` for the Link to the next page.
+ */
+export async function ledgerJson(
+  ctx: ServiceContext,
+  teamId: string,
+  filter: LedgerFilter,
+): Promise<{ body: Uint8Array<ArrayBuffer>; count: number; lastId: number | null }> {
+  const seen = { count: 0, lastId: null as number | null };
+  async function* counted(): AsyncGenerator<LedgerEntry[]> {
+    for await (const step of ledgerSteps(ctx, teamId, filter)) {
+      seen.count += step.length;
+      seen.lastId = step.at(-1)?.id ?? seen.lastId;
+      yield step;
+    }
+  }
+  const body = await bytesOf(jsonArraySteps(counted()));
+  return { body, ...seen };
 }
 
 /**

@@ -5,8 +5,10 @@ import { claimMail, dueMail, listOutbox, markFailed, markSent, type PendingMail 
 import type { DB } from '../db/schema';
 import { mapToken, outboxTokenPlace, senderOf, sentText } from '../domain/mails';
 import { addMs } from '../domain/time';
+import { bytesOf, jsonArraySteps } from '../lib/bodies';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
+import { pagesInTurns } from '../lib/turns';
 import type { Sealer } from '../signing/seal';
 import type { ServiceContext } from './context';
 
@@ -14,9 +16,13 @@ import type { ServiceContext } from './context';
  * GET /v1/outbox: every e-mail the gateway wrote, sent or not (operator only). An unsent one is
  * shown as it will be sent; a sent one as the outbox keeps it, its invitation token removed.
  */
-export async function outbox(ctx: ServiceContext, to: string | undefined, limit: number): Promise<OutboxMessage[]> {
-  const messages = await listOutbox(ctx.db, to, limit);
-  return messages.map((m) => (m.sentAt === null ? { ...m, text: openedText(ctx.keys.sealer, m) } : m));
+export function outboxJson(ctx: ServiceContext, to: string | undefined, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+  // Up to 10,000 messages: a page a statement, each encoded in its turn (lib/bodies.ts).
+  const pages = pagesInTurns(limit, async (n, last: OutboxMessage | undefined) => {
+    const messages = await listOutbox(ctx.db, to, n, last?.id);
+    return messages.map((m) => (m.sentAt === null ? { ...m, text: openedText(ctx.keys.sealer, m) } : m));
+  });
+  return bytesOf(jsonArraySteps(pages));
 }
 
 /** The e-mail's text as it is sent: its invitation token, sealed in the outbox, opened. */

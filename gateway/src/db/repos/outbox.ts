@@ -30,8 +30,9 @@ export async function enqueueMail(trx: Tx, mails: readonly Mail[], createdAt: st
   }
 }
 
-export async function listOutbox(db: Kysely<DB>, to: string | undefined, limit: number): Promise<OutboxMessage[]> {
-  let q = db.selectFrom('outbox').selectAll();
+/** Oldest first, the messages after id `after`. */
+export async function listOutbox(db: Kysely<DB>, to: string | undefined, limit: number, after = 0): Promise<OutboxMessage[]> {
+  let q = db.selectFrom('outbox').selectAll().where('id', '>', after);
   if (to !== undefined) q = q.where('to_addr', '=', to.toLowerCase());
   const rows = await q.orderBy('id').limit(limit).execute();
   return rows.map((r) => ({
