@@ -65,6 +65,22 @@ describe.runIf(testEngine() === 'sqlite')(
       expect(late.length, `late probes ${late.join(', ')} of ${middle[0]}-${middle.at(-1)}`).toBeLessThan(middle.length / 4);
     });
 
+    // Part days at both ends from the ledger, whole days between from the rollups: one statement
+    // over the ledger held the event loop for the whole range. (Whole days alone, one statement over
+    // the rollups, took too few probes' time at this size to tell: BENCHMARKS.md, session 48.)
+    it("while usage by user over part days is read, other requests are answered before it's done", async () => {
+      let users = 0;
+      const { late, middle } = await probesWhile(gw, 'by-user', async (requestId) => {
+        const q = new URLSearchParams({ by: 'user', from: '2026-03-01T12:00:00Z', to: '2026-05-19T12:00:00Z' });
+        const r = await admin.get(`/v1/teams/${team}/usage?${q}`, { 'x-request-id': requestId });
+        expect(r.status).toBe(200);
+        users = (r.body as { rows: unknown[] }).rows.length;
+      });
+      expect(users).toBe(USERS);
+      expect(middle.length).toBeGreaterThan(4);
+      expect(late.length, `late probes ${late.join(', ')} of ${middle[0]}-${middle.at(-1)}`).toBeLessThan(middle.length / 4);
+    });
+
     it("while the console's by-product view is computed, other requests are answered before it's done", async () => {
       const browser = await consoleSignIn(gw.fixtures(), admin.token as string);
       let html = '';

@@ -1,10 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { splitName } from './report';
+import { addUsage, byCodePoint, splitName, type UsageSum, usageRowsOf } from './report';
 
 describe("the usage export's name columns (R15, Flex's export)", () => {
   it('splits at the first space: one word is a first name alone, and a blank name leaves both empty', () => {
     expect(splitName('Ada King Lovelace')).toEqual({ first: 'Ada', last: 'King Lovelace' });
     expect(splitName('  Cher ')).toEqual({ first: 'Cher', last: '' });
     expect(splitName('   ')).toEqual({ first: '', last: '' });
+  });
+});
+
+describe('a usage report added up from parts (R15)', () => {
+  it("orders keys as SQLite's binary collation does: by UTF-8 bytes, astral characters after the rest of the BMP", () => {
+    const keys = ['b@x', 'B@x', 'a.b@x', 'ab@x', 'a_b@x', 'zo\u00eb@x', '\u{1F600}@x', '\uFB01@x', '\uE000@x', 'a', ''];
+    const bytes = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect([...keys].sort(byCodePoint)).toEqual(bytes);
+    // UTF-16 code units put the emoji (a surrogate pair) before U+E000 and U+FB01.
+    expect([...keys].sort()).not.toEqual(bytes);
+  });
+
+  it("adds each key's tokens and sessions across parts, in key order", () => {
+    const sums = new Map<string, UsageSum>();
+    addUsage(sums, [
+      { key: 'b', tokens: 7, sessions: 1 },
+      { key: 'c', tokens: 10, sessions: 1 },
+    ]);
+    addUsage(sums, [
+      { key: 'a', tokens: 9, sessions: 1 },
+      { key: 'b', tokens: -7, sessions: -1 },
+    ]);
+    addUsage(sums, [{ key: 'b', tokens: 11, sessions: 1 }]);
+    expect(usageRowsOf(sums)).toEqual([
+      { key: 'a', tokens: 9, sessions: 1 },
+      { key: 'b', tokens: 11, sessions: 1 },
+      { key: 'c', tokens: 10, sessions: 1 },
+    ]);
   });
 });

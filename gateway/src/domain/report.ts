@@ -51,3 +51,41 @@ export function usageCsvLines(rows: readonly UsageCsvRow[]): string {
   }
   return out;
 }
+
+/** A report row (R15): a key's tokens consumed and sessions. */
+export interface UsageSum {
+  key: string;
+  tokens: number;
+  sessions: number;
+}
+
+/**
+ * R15: a report read in parts (days, runs of days) added up by key. Tokens add up; so do sessions,
+ * as all of a session's entries count on one day (its charge's, where R7a counts its refund too).
+ */
+export function addUsage(sums: Map<string, UsageSum>, part: readonly UsageSum[]): void {
+  for (const r of part) {
+    const s = sums.get(r.key);
+    if (s) {
+      s.tokens += r.tokens;
+      s.sessions += r.sessions;
+    } else sums.set(r.key, { key: r.key, tokens: r.tokens, sessions: r.sessions });
+  }
+}
+
+/** The sums in key order: that of SQLite's binary collation and PostgreSQL's "C" (code points), which a single statement gave. */
+export const usageRowsOf = (sums: Map<string, UsageSum>): UsageSum[] => [...sums.values()].sort((a, b) => byCodePoint(a.key, b.key));
+
+/** Strings in code point order (UTF-8's byte order): UTF-16 code units order astral characters below U+E000-U+FFFF. */
+export function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** A code unit's place in code point order: surrogates (astral characters) above the rest of the BMP. */
+const codePointRank = (u: number): number => (u >= 0xd800 && u <= 0xdfff ? u + 0x2000 : u >= 0xe000 ? u - 0x800 : u);

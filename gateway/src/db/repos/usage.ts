@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { FREE_CLOSE_MS } from '../../domain/sessions';
-import { addMs, DAY_MS } from '../../domain/time';
+import { addMs } from '../../domain/time';
 import type { DB } from '../schema';
 import { foldUsage, netSessions, usageAt } from './usage-fold';
 
@@ -14,33 +14,14 @@ const dayOf = sql<string>`substr(${usageAt}, 1, 10)`;
  */
 const datedUntil = (toIso: string) => addMs(new Date(toIso), FREE_CLOSE_MS).toISOString();
 
-const MIDNIGHT = 'T00:00:00.000Z';
-
 /**
  * R15: tokens consumed = charges net of refunds, counted by the ledger entries that count in
  * [from, to) (a refund on its charge's instant), so a report over any range adds up to the ledger
- * to the token. A session refunded in full (R7a) does not count as a session.
+ * to the token. A session refunded in full (R7a) does not count as a session. Read from the ledger
+ * itself: what a range's part days are answered from (services/usage.ts reads whole days from the
+ * rollups, `usageFromRollups`, which give the same numbers from far fewer rows).
  */
-export async function usageBy(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string, by: UsageGrouping) {
-  // Whole UTC days (what reports ask for) are answered from the daily rollups; any other range
-  // from the ledger itself. Both give the same numbers; the rollups are just far fewer rows. By
-  // day, the whole days inside a range (the dashboard's last 90 days up to now) are read from the
-  // rollups too, and only the part days at its ends from the ledger: each row is one day.
-  const firstDay = fromIso.endsWith(MIDNIGHT) ? fromIso : nextMidnight(fromIso);
-  const lastDay = `${toIso.slice(0, 10)}${MIDNIGHT}`;
-  if (firstDay === fromIso && lastDay === toIso) return usageFromRollups(db, teamId, fromIso.slice(0, 10), toIso.slice(0, 10), by);
-  if (by === 'day' && firstDay < lastDay) {
-    const head = firstDay === fromIso ? [] : await usageFromLedger(db, teamId, fromIso, firstDay, by);
-    const days = await usageFromRollups(db, teamId, firstDay.slice(0, 10), lastDay.slice(0, 10), by);
-    const tail = lastDay === toIso ? [] : await usageFromLedger(db, teamId, lastDay, toIso, by);
-    return [...head, ...days, ...tail];
-  }
-  return usageFromLedger(db, teamId, fromIso, toIso, by);
-}
-
-const nextMidnight = (isoInstant: string) => addMs(new Date(`${isoInstant.slice(0, 10)}${MIDNIGHT}`), DAY_MS).toISOString();
-
-async function usageFromLedger(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string, by: UsageGrouping) {
+export async function usageFromLedger(db: Kysely<DB>, teamId: string, fromIso: string, toIso: string, by: UsageGrouping) {
   const key = by === 'user' ? sql<string>`${sql.ref('autodesk_id')}` : by === 'product' ? sql<string>`${sql.ref('product_key')}` : dayOf;
   const until = datedUntil(toIso);
   const rows = await db
@@ -150,7 +131,8 @@ export async function validLotTotals(db: Kysely<DB>, teamId: string, nowIso: str
   return { bought: Number(row?.bought ?? 0), used: Number(row?.used ?? 0) };
 }
 
-async function usageFromRollups(db: Kysely<DB>, teamId: string, fromDay: string, toDay: string, by: UsageGrouping) {
+/** R15: `usageFromLedger`'s figures over the whole UTC days [fromDay, toDay), from the daily rollups (folded up to the ledger first). */
+export async function usageFromRollups(db: Kysely<DB>, teamId: string, fromDay: string, toDay: string, by: UsageGrouping) {
   await foldUsage(db, teamId);
   const sums = [sql<number>`sum(tokens)`.as('tokens'), sql<number>`sum(sessions)`.as('sessions')] as const;
   const rows =
