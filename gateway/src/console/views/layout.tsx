@@ -1,5 +1,7 @@
 import { raw } from 'hono/html';
-import type { Child, FC } from 'hono/jsx';
+import { type Child, type FC, Fragment } from 'hono/jsx';
+import type { HtmlEscapedString } from 'hono/utils/html';
+import { nextTurn } from '../../lib/turns';
 import { assetUrl } from '../assets';
 import { memberPath, teamPath } from './format';
 
@@ -151,6 +153,28 @@ export const Pager: FC<{ label: string; first: string | null; next: string | nul
       ) : null}
     </nav>
   ) : null;
+
+/**
+ * A long list's items rendered `step` at a time, a turn of the event loop between steps: the
+ * gateway serves every request on one loop, and a 2,000-row table rendered at once held them all.
+ */
+export async function InTurns<T>({
+  items,
+  step,
+  render,
+}: {
+  items: readonly T[];
+  step: number;
+  render: (item: T) => Child;
+}): Promise<HtmlEscapedString> {
+  const parts: string[] = [];
+  for (let i = 0; i < items.length; i += step) {
+    if (i > 0) await nextTurn();
+    // A JSX node: its toString renders it (a promise when a child is async).
+    parts.push(String(await Fragment({ children: items.slice(i, i + step).map(render) }).toString()));
+  }
+  return raw(parts.join(''));
+}
 
 export const TableWrap: FC<{ children: Child; label?: string }> = ({ children, label }) => (
   <section class="table-wrap" aria-label={label} tabindex={0}>

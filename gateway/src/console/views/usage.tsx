@@ -4,7 +4,7 @@ import { PRESET_LABEL, type ProductUsers, USAGE_PRESETS, type UsagePreset, type 
 import type { UserWeeksOf } from '../../services/usage';
 import { UsageChart } from './chart';
 import { day, num, shortDay, teamPath } from './format';
-import { Pager, Person, TableWrap } from './layout';
+import { InTurns, Pager, Person, TableWrap } from './layout';
 import { ProductBars, WeekStrip } from './usage-charts';
 
 export interface UsageForm {
@@ -14,6 +14,11 @@ export interface UsageForm {
   /** The preset the range came from; null for a custom range. */
   preset: UsagePreset | null;
 }
+
+// Rows and week strips rendered a turn of the event loop at a time (`InTurns`): a strip is the
+// size of a few dozen rows.
+const ROWS_A_STEP = 250;
+const STRIPS_A_STEP = 10;
 
 /** Flex's preset ranges as links, the custom range being the form beside them. */
 const Presets: FC<{ team: { id: string }; form: UsageForm }> = ({ team, form }) => (
@@ -68,15 +73,19 @@ const ProductUsersView: FC<{
               </tr>
             </thead>
             <tbody>
-              {p.users.map((u) => (
-                <tr>
-                  <td>
-                    <Person team={team.id} id={u.autodeskId} name={names.get(u.autodeskId)} member={members.has(u.autodeskId)} />
-                  </td>
-                  <td class="num">{num(u.tokens)}</td>
-                  <td class="num">{num(u.days)}</td>
-                </tr>
-              ))}
+              <InTurns
+                items={p.users}
+                step={ROWS_A_STEP}
+                render={(u) => (
+                  <tr>
+                    <td>
+                      <Person team={team.id} id={u.autodeskId} name={names.get(u.autodeskId)} member={members.has(u.autodeskId)} />
+                    </td>
+                    <td class="num">{num(u.tokens)}</td>
+                    <td class="num">{num(u.days)}</td>
+                  </tr>
+                )}
+              />
             </tbody>
           </table>
         </TableWrap>
@@ -129,18 +138,22 @@ const UserWeeksView: FC<{
                 </td>
               </tr>
             ) : (
-              views.users.map((u) => (
-                <tr data-user={u.autodeskId}>
-                  <td>
-                    <Person team={team.id} id={u.autodeskId} name={names.get(u.autodeskId)} member={members.has(u.autodeskId)} />
-                  </td>
-                  <td class="num">{num(u.daysUsed)}</td>
-                  <td class="num">{num(u.tokens)}</td>
-                  <td class="weeks-cell">
-                    <WeekStrip weeks={views.weeks} perWeek={u.perWeek} who={names.get(u.autodeskId) || u.autodeskId} />
-                  </td>
-                </tr>
-              ))
+              <InTurns
+                items={views.users}
+                step={STRIPS_A_STEP}
+                render={(u) => (
+                  <tr data-user={u.autodeskId}>
+                    <td>
+                      <Person team={team.id} id={u.autodeskId} name={names.get(u.autodeskId)} member={members.has(u.autodeskId)} />
+                    </td>
+                    <td class="num">{num(u.daysUsed)}</td>
+                    <td class="num">{num(u.tokens)}</td>
+                    <td class="weeks-cell">
+                      <WeekStrip weeks={views.weeks} perWeek={u.perWeek} who={names.get(u.autodeskId) || u.autodeskId} />
+                    </td>
+                  </tr>
+                )}
+              />
             )}
           </tbody>
         </table>
@@ -223,21 +236,25 @@ export const UsageView: FC<{
                   </td>
                 </tr>
               ) : (
-                report.rows.map((r) => (
-                  <tr>
-                    <td>
-                      {form.by === 'user' ? (
-                        <Person team={team.id} id={r.key} name={labels.get(r.key)} member={members.has(r.key)} />
-                      ) : form.by === 'product' ? (
-                        (labels.get(r.key) ?? r.key)
-                      ) : (
-                        day(r.key)
-                      )}
-                    </td>
-                    <td class="num">{num(r.tokens)}</td>
-                    <td class="num">{num(r.sessions)}</td>
-                  </tr>
-                ))
+                <InTurns
+                  items={report.rows}
+                  step={ROWS_A_STEP}
+                  render={(r) => (
+                    <tr>
+                      <td>
+                        {form.by === 'user' ? (
+                          <Person team={team.id} id={r.key} name={labels.get(r.key)} member={members.has(r.key)} />
+                        ) : form.by === 'product' ? (
+                          (labels.get(r.key) ?? r.key)
+                        ) : (
+                          day(r.key)
+                        )}
+                      </td>
+                      <td class="num">{num(r.tokens)}</td>
+                      <td class="num">{num(r.sessions)}</td>
+                    </tr>
+                  )}
+                />
               )}
             </tbody>
             <tfoot>
