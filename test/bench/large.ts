@@ -88,6 +88,11 @@ sqlite.transaction(() => {
     purchase.run(i + 1, team, lotId, at, prev, hash);
     prev = hash;
   });
+  // Each charge's session, as a launch writes it: the ledger's user filter finds a user's entries through them.
+  const session = sqlite.prepare(
+    "insert into usage_sessions (id, autodesk_id, product_key, seq, team_id, starts_at, ends_at, rate, charged, refunded, ended_at, last_seen_at, entitlement, entitlement_exp, settled_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 'bench', ?, ?)",
+  );
+  const seqs = new Map<string, number>();
   const taken = new Map<string, number>();
   for (let i = 0; i < N; i++) {
     const at = new Date(start + Math.floor((i / N) * 365 * 86400_000)).toISOString();
@@ -110,6 +115,9 @@ sqlite.transaction(() => {
     };
     const hash = entryHash(entry);
     insert.run(lots.length + i + 1, team, lotId, tokens, at, `user:${user}`, user, product, `ses_${i}`, prev, hash);
+    const seq = (seqs.get(`${user}\n${product}`) ?? 0) + 1;
+    seqs.set(`${user}\n${product}`, seq);
+    session.run(`ses_${i}`, user, product, seq, team, at, at, -tokens, -tokens, at, at, at, at);
     prev = hash;
     taken.set(lotId, (taken.get(lotId) ?? 0) - tokens);
   }
@@ -162,7 +170,9 @@ const rows = [
   // What the dashboard and the console's Tokens page show: the figures of the valid lots, 90 days.
   await time('usage summary', `/v1/teams/${team}/usage/summary`, 21),
   await time('ledger, kind=expiry (none: the whole ledger)', `/v1/teams/${team}/ledger?kind=expiry`),
-  await time('ledger, one user of 1,000 (first 50)', `/v1/teams/${team}/ledger?user=user-7%40large.example.com`),
+  await time('ledger, kind=purchase&kind=expiry (12 purchases)', `/v1/teams/${team}/ledger?kind=purchase&kind=expiry`),
+  await time('ledger, kind=charge (first 1,000)', `/v1/teams/${team}/ledger?kind=charge`),
+  await time('ledger, one user of 1,000 (their first page)', `/v1/teams/${team}/ledger?user=user-7%40large.example.com`),
   await time('ledger, user with no entries', `/v1/teams/${team}/ledger?user=nobody%40large.example.com`),
   await timeRefunds(7),
 ];

@@ -13,7 +13,9 @@ export interface SeedCharge {
 /**
  * A large team's charges, written straight into its ledger after one purchase of `tokens` (chained
  * as the gateway chains them): through the API they would take far longer than the test. The team
- * must have no ledger yet; `charges` in time order, a session each.
+ * must have no ledger yet; `charges` in time order, a session each, written as a launch writes it
+ * and ended (the ledger's user filter finds a user's entries through them), its users with no
+ * sessions yet.
  */
 export async function writeCharges(url: string, team: string, charges: readonly SeedCharge[], tokens = 1_000_000): Promise<void> {
   const handle = connect({ url });
@@ -39,6 +41,8 @@ export async function writeCharges(url: string, team: string, charges: readonly 
     let prev = GENESIS_HASH;
     let spent = 0;
     const rows = [];
+    const sessions = [];
+    const seqs = new Map<string, number>();
     for (let i = 0; i <= charges.length; i++) {
       const c = charges[i - 1];
       const product = c ? CATALOG.find((p) => p.key === c.product) : undefined;
@@ -73,6 +77,35 @@ export async function writeCharges(url: string, team: string, charges: readonly 
         prev_hash: entry.prevHash,
         hash: prev,
       });
+      if (!c || !product || !entry.sessionId) continue;
+      const seq = (seqs.get(`${c.autodeskId}\n${c.product}`) ?? 0) + 1;
+      seqs.set(`${c.autodeskId}\n${c.product}`, seq);
+      const ends = new Date(Date.parse(c.at) + 86_400_000).toISOString();
+      sessions.push({
+        id: entry.sessionId,
+        autodesk_id: c.autodeskId,
+        product_key: c.product,
+        seq,
+        team_id: team,
+        starts_at: c.at,
+        ends_at: ends,
+        rate: product.dailyRate,
+        charged: product.dailyRate,
+        refunded: 0,
+        ended_at: c.at,
+        last_seen_at: c.at,
+        machine: null,
+        provisional_id: null,
+        entitlement: 'seeded',
+        entitlement_exp: ends,
+        settled_at: c.at,
+      });
+    }
+    for (let i = 0; i < sessions.length; i += 500) {
+      await handle.db
+        .insertInto('usage_sessions')
+        .values(sessions.slice(i, i + 500))
+        .execute();
     }
     for (let i = 0; i < rows.length; i += 1000) {
       await handle.db

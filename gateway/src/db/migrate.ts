@@ -26,6 +26,7 @@ import * as m024 from './migrations/024_sign_in_order';
 import * as m025 from './migrations/025_invitations_emailed';
 import * as m026 from './migrations/026_outbox_mailbox';
 import * as m027 from './migrations/027_member_name_fold';
+import * as m028 from './migrations/028_ledger_rare_by_team';
 
 /**
  * Versioned migrations, in order. Kysely records applied ones in `kysely_migration` and holds a
@@ -58,6 +59,7 @@ const MIGRATIONS: Record<string, { up: typeof m001.up }> = {
   '025_invitations_emailed': m025,
   '026_outbox_mailbox': m026,
   '027_member_name_fold': m027,
+  '028_ledger_rare_by_team': m028,
 };
 
 /** The newest migration this version knows: its schema version, as logs and messages name it. */

@@ -1,11 +1,11 @@
 import type { LedgerEntry, LotView } from '@flexgate/shared';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type Selectable, type SelectQueryBuilder, sql } from 'kysely';
 import type { ForecastLot } from '../../domain/forecast';
 import { drawsBefore, type LotState } from '../../domain/lots';
 import { rowsOf, shaped } from '../compiled';
 import { RetryTransaction } from '../errors';
 import { known, type Read, read } from '../reads';
-import type { DB } from '../schema';
+import type { DB, LedgerTable } from '../schema';
 import type { Tx } from '../tx';
 import { type Write, writeAll } from '../writes';
 import { chainWrites, entryOf, type LedgerInput, lockLedgers } from './ledger';
@@ -253,11 +253,48 @@ export interface LedgerFilter {
 
 /** A page of the team's ledger (R5): oldest first from `after`, or newest first below `before`. */
 export async function ledgerPage(db: Kysely<DB>, teamId: string, f: LedgerFilter): Promise<LedgerEntry[]> {
-  let q = db.selectFrom('ledger').selectAll().where('team_id', '=', teamId);
-  if (f.kinds && f.kinds.length > 0) q = q.where('kind', 'in', [...f.kinds]);
-  if (f.autodeskId !== undefined) q = q.where('autodesk_id', '=', f.autodeskId);
-  q = f.before !== undefined ? q.where('id', '<', f.before).orderBy('id', 'desc') : q.where('id', '>', f.after ?? 0).orderBy('id', 'asc');
-  const rows = await q.limit(f.limit).execute();
+  const kinds = [...new Set(f.kinds ?? [])];
+  // The one order and bound of every form below (its id written out: the user's form joins its sessions).
+  const id = sql.ref('ledger.id');
+  const page = <TB extends keyof DB>(q: SelectQueryBuilder<DB, TB, Selectable<LedgerTable>>) =>
+    (f.before !== undefined ? q.where(id, '<', f.before).orderBy(id, 'desc') : q.where(id, '>', f.after ?? 0).orderBy(id, 'asc')).limit(
+      f.limit,
+    );
+  let rows: Selectable<LedgerTable>[];
+  if (f.autodeskId !== undefined) {
+    // Only charges and refunds name a user, each with the session it charged or refunded, the user's
+    // own: read from the user's sessions, as many as they have (in this join order: SQLite's
+    // planner would walk the team's entries instead).
+    let q = db
+      .selectFrom('usage_sessions')
+      .crossJoin('ledger')
+      .selectAll('ledger')
+      .where('usage_sessions.autodesk_id', '=', f.autodeskId)
+      .whereRef('ledger.session_id', '=', 'usage_sessions.id')
+      .where('ledger.team_id', '=', teamId)
+      .where('ledger.autodesk_id', '=', f.autodeskId);
+    if (kinds.length > 0) q = q.where('ledger.kind', 'in', kinds);
+    rows = await page(q).execute();
+  } else if (kinds.length > 0 && !kinds.includes('charge')) {
+    // Each kind in id order through ledger_rare_by_team (028), whose term SQLite needs written out,
+    // then the kinds' pages merged: at most a page a kind read, however rare the kinds.
+    const arms = kinds.map((kind) =>
+      page(
+        db.selectFrom('ledger').selectAll().where('team_id', '=', teamId).where('kind', '=', kind).where(sql<boolean>`kind <> 'charge'`),
+      ),
+    );
+    const [only] = arms;
+    if (only && arms.length === 1) rows = await only.execute();
+    else {
+      const merged = arms.map((arm, i) => db.selectFrom(arm.as(`k${i}`)).selectAll()).reduce((all, arm) => all.unionAll(arm));
+      rows = await (f.before !== undefined ? merged.orderBy('id', 'desc') : merged.orderBy('id', 'asc')).limit(f.limit).execute();
+    }
+  } else {
+    // Charges are nearly every entry: the team's own index in id order finds a page of them at once.
+    let q = db.selectFrom('ledger').selectAll().where('team_id', '=', teamId);
+    if (kinds.length > 0) q = q.where('kind', 'in', kinds);
+    rows = await page(q).execute();
+  }
   return rows.map(entryOf);
 }
 
