@@ -11,6 +11,8 @@
  * settings for its connections, e.g. `-c jit=off`), `AB_INSTANCES_A`/`_B` (PostgreSQL: that many gateway
  * processes on the side's one database, its 64 connections spread over them round-robin, their main
  * threads' CPU summed: one instance against three, interleaved, where separate runs swing by ±20%).
+ * `AB_FRESH=1`: each request on a new connection, closed after its answer (as a product launched
+ * anew opens one), each of the 64 workers from an address of its own in 127/8.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -132,7 +134,21 @@ const targets = [
 const stats = targets.map(() => ({ lat: [] as number[], ms: 0, cpu: 0, sys: 0, all: 0, load: 0, db: 0 }));
 const connections = Number(process.env.AB_CONNECTIONS ?? 64);
 // A side's connections spread over its instances, as a load balancer would.
-const pools = targets.map((t) => t.urls.map((u) => new Pool(u, { connections: Math.ceil(connections / t.urls.length), pipelining: 1 })));
+const fresh = process.env.AB_FRESH === '1';
+// Fresh: a pool a worker, so that each connects from its own address (load.ts says why).
+const pools = targets.map((t, side) =>
+  fresh
+    ? Array.from(
+        { length: connections },
+        (_, c) =>
+          new Pool(t.urls[c % t.urls.length] as string, {
+            connections: 1,
+            pipelining: 1,
+            localAddress: `127.${2 + side}.${(c + 1) >> 8}.${(c + 1) & 255}`,
+          }),
+      )
+    : t.urls.map((u) => new Pool(u, { connections: Math.ceil(connections / t.urls.length), pipelining: 1 })),
+);
 /** The main threads' CPU of a side's processes, summed. */
 const sideCpu = (t: (typeof targets)[number]) => t.children.reduce((s, c) => s + mainCpu(c.pid as number), 0);
 const sideSys = (t: (typeof targets)[number]) => t.children.reduce((s, c) => s + procSys(`/proc/${c.pid}/task/${c.pid}/stat`), 0);
@@ -156,7 +172,7 @@ const slice = async (i: number, record: boolean) => {
   const lat: number[] = [];
   await Promise.all(
     Array.from({ length: connections }, async (_, c) => {
-      const pool = sidePools[c % sidePools.length] as Pool;
+      const pool = (fresh ? sidePools[c] : sidePools[c % sidePools.length]) as Pool;
       while (performance.now() < deadline) {
         // Warm: a user's own product, its session open. Cold: the side's next unused (user, product) pair.
         const u = cold ? t.next++ : Math.floor(Math.random() * t.fleet.warm.length);
@@ -168,6 +184,7 @@ const slice = async (i: number, record: boolean) => {
           path: '/v1/launch',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ product: t.fleet.products[u % 10]?.key }),
+          reset: fresh,
         });
         await res.body.dump();
         if (res.statusCode !== 200) throw new Error(`${t.name}: ${res.statusCode}`);

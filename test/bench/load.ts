@@ -32,6 +32,8 @@ export interface LoadOptions {
   connections: number;
   seconds: number;
   warmupSeconds?: number;
+  /** Each request on a connection of its own, closed after its answer, as a product launched anew opens one. */
+  fresh?: boolean;
 }
 
 export interface LoadJob {
@@ -58,11 +60,25 @@ export async function runLoad(origins: string | string[], next: (i: number) => R
     (origin, i) =>
       new Pool(origin, { connections: Math.ceil((opts.connections - i) / list.length), pipelining: 1, keepAliveTimeout: 30_000 }),
   );
+  // A new connection a request runs out of one address's ephemeral ports within seconds (each
+  // closed one waits a minute in TIME-WAIT) and connect() slows long before: each worker gets an
+  // address of its own in 127/8, as launches come from many machines.
+  const ownPools = opts.fresh
+    ? Array.from(
+        { length: opts.connections },
+        (_, k) =>
+          new Pool(list[k % list.length] as string, {
+            connections: 1,
+            pipelining: 1,
+            localAddress: `127.1.${(k + 1) >> 8}.${(k + 1) & 255}`,
+          }),
+      )
+    : [];
   let counter = 0;
   const one = async (pool: Pool) => {
     const r = next(counter++);
     const t0 = performance.now();
-    const res = await pool.request({ method: r.method, path: r.path, headers: r.headers, body: r.body });
+    const res = await pool.request({ method: r.method, path: r.path, headers: r.headers, body: r.body, reset: opts.fresh === true });
     await res.body.dump();
     return { ms: performance.now() - t0, status: res.statusCode, ok: r.expect.includes(res.statusCode) };
   };
@@ -77,7 +93,7 @@ export async function runLoad(origins: string | string[], next: (i: number) => R
     await Promise.all(
       Array.from({ length: opts.connections }, async (_, k) => {
         const o = k % pools.length;
-        const pool = pools[o] as Pool;
+        const pool = (ownPools[k] ?? pools[o]) as Pool;
         while (performance.now() < deadline) {
           try {
             sent++;
@@ -97,7 +113,7 @@ export async function runLoad(origins: string | string[], next: (i: number) => R
   };
   const warmupRequests = opts.warmupSeconds ? (await phase(opts.warmupSeconds, false)).sent : 0;
   const { latencies, statuses, byOrigin, errors, elapsed } = await phase(opts.seconds, true);
-  await Promise.all(pools.map((p) => p.close()));
+  await Promise.all([...pools, ...ownPools].map((p) => p.close()));
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
   return {

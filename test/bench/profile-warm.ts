@@ -14,7 +14,8 @@
  * `CALLERS=writev` (`CALLERS_DEPTH=12`): who calls a native frame, six (or that many) JS frames up.
  * `THREADS=1`: the CPU per request of each of the process's threads (main, V8's helpers, libuv's
  * pool that signs, the checkpointer). `TOP=n`: that many frames (20). `STATEMENTS=1` (with
- * `PROFILE_DB`): the PostgreSQL statements sent per request, by kind.
+ * `PROFILE_DB`): the PostgreSQL statements sent per request, by kind. `FRESH=1`: each request on a new
+ * connection, closed after its answer (as a product launched anew opens one).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -24,9 +24,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const argv = process.argv.slice(2);
 const USAGE = `pnpm bench [--seconds 5] [--connections 64] [--reps 3] [--engine sqlite|postgres] [--cluster N]
            [--instances N (PostgreSQL)] [--teams N] [--only healthz,warm,cold,refused,mixed | signin-flood]
-           [--small] [--cpu-prof] [--no-baseline] [--no-write]`;
+           [--small] [--cpu-prof] [--no-baseline] [--no-write] [--fresh-connections]`;
 const WITH_VALUE = new Set(['seconds', 'connections', 'reps', 'engine', 'cluster', 'instances', 'teams', 'only']);
-const SWITCHES = new Set(['small', 'cpu-prof', 'no-baseline', 'no-write']);
+const SWITCHES = new Set(['small', 'cpu-prof', 'no-baseline', 'no-write', 'fresh-connections']);
 // The names of the workloads below (their table's type holds it to these).
 const WORKLOADS = ['healthz', 'warm', 'cold', 'refused', 'mixed'] as const;
 // A mistyped option must not start minutes of seeding and a run that ignores it.
@@ -53,6 +53,7 @@ const opt = (name: string, dflt: string) => {
 const has = (name: string) => argv.includes(`--${name}`);
 const seconds = Number(opt('seconds', '5'));
 const connections = Number(opt('connections', '64'));
+const fresh = has('fresh-connections');
 const reps = Number(opt('reps', '3'));
 // Each cold rep needs a simulated day of its own, warm and mixed one each, 25 h apart: all within
 // the fleet's ID tokens' 7 days (the gateway's longest FLEXGATE_ID_TOKEN_TTL).
@@ -358,7 +359,12 @@ async function main() {
     for (let r = 0; r < reps; r++) {
       if (!has('no-baseline') || r === 0)
         row.base.push(
-          await runLoadApart(baseline.url, baseWorkload, { connections, seconds: has('no-baseline') ? 1 : seconds, warmupSeconds: 1 }),
+          await runLoadApart(baseline.url, baseWorkload, {
+            connections,
+            seconds: has('no-baseline') ? 1 : seconds,
+            warmupSeconds: 1,
+            fresh,
+          }),
         );
       let oneCpu = '';
       const alone = async () => {
@@ -367,7 +373,7 @@ async function main() {
         // /metrics read outside the CPU readings: scraping is not part of serving.
         const g0 = await chargeGroups(urls.slice(0, 1));
         const [c0, d0, s0] = [cpuSeconds(first), postgresCpu(), switches(first)];
-        row.one.push(await runLoadApart(urls.slice(0, 1), w.workload(r), { connections, seconds, warmupSeconds: 1 }));
+        row.one.push(await runLoadApart(urls.slice(0, 1), w.workload(r), { connections, seconds, warmupSeconds: 1, fresh }));
         const n = (row.one.at(-1) as Measured).requests;
         const [cpu, db, switched] = [(cpuSeconds(first) - c0) / n, postgresSpent(d0) / n, (switches(first) - s0) / n];
         oneCpu = ` (gateway ${Math.round(cpu * 1e6)} us, PostgreSQL ${Math.round(db * 1e6)} us of CPU per launch, ${switched.toFixed(1)} context switches per launch${groupsSince(g0, await chargeGroups(urls.slice(0, 1)))})`;
@@ -382,7 +388,7 @@ async function main() {
       const groups0 = await chargeGroups(urls);
       const [cpu0, db0, switches0] = [cpuSeconds(pids), postgresCpu(), switches(pids)];
       // Every workload gets its second of warm-up (JIT, caches); cold and mixed spend fresh pairs on it.
-      row.gw.push(await runLoadApart(urls, w.workload(r), { connections, seconds, warmupSeconds: 1 }));
+      row.gw.push(await runLoadApart(urls, w.workload(r), { connections, seconds, warmupSeconds: 1, fresh }));
       const g = row.gw.at(-1) as Measured;
       const base = row.base.at(-1) as Measured;
       const cpuUs = ((cpuSeconds(pids) - cpu0) / g.requests) * 1e6;
@@ -425,7 +431,7 @@ async function main() {
   const table = [
     `### ${title}: ${new Date().toISOString().slice(0, 16)}Z, commit ${commit}${dirty}`,
     '',
-    `Machine: ${machine}. Load generator (undici, ${connections} connections, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; the ratio is the median of each rep's gateway run against the baseline run just before it; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.${
+    `Machine: ${machine}. Load generator (undici, ${connections} ${fresh ? 'workers, each request on a new connection closed after its answer' : 'connections'}, closed loop, ${seconds} s runs, ${reps} alternating reps, medians; the ratio is the median of each rep's gateway run against the baseline run just before it; a fresh process per run) on the same 2 cores as the server; its own CPU per request is the last column.${
       instances > 1
         ? ` ${instances} gateway processes on the one database, each connection of the load generator kept to one of them (round-robin); gateway CPU, RSS and heap are their sums. Each cold, healthz and refused rep also runs on the first instance alone (a cold one on a simulated day of its own), before the ${instances} together in the 1st and 3rd reps and after them (and pgbench) in the others: the "÷ 1 instance" column is the median of each rep's ratio.`
         : ''

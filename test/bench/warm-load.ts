@@ -14,5 +14,6 @@ const r = await runLoad(url, requestsOf(cold ? { kind: 'cold', launches } : { ki
   connections: Number(process.env.CONNECTIONS ?? 64),
   seconds: Number(process.env.SECONDS ?? 8),
   warmupSeconds: cold ? 0 : 1,
+  fresh: process.env.FRESH === '1',
 });
 console.error(`${cold ? 'cold' : 'warm'}: ${Math.round(r.rps)} req/s, p99 ${r.p99.toFixed(1)} ms, errors ${r.errors}`);
