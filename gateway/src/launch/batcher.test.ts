@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { connectionAccepted } from '../lib/turns';
 import { Batcher } from './batcher';
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
 
 describe('Batcher', () => {
   it('runs what one turn submitted as one batch, and what came during it as the next', async () => {
@@ -40,5 +43,55 @@ describe('Batcher', () => {
       [1, 2, 4, 6],
       [3, 8],
     ]);
+  });
+
+  // Node accepts one connection a turn: under launches that each open one, each turn brings one
+  // launch and accepts the next connection.
+  const arrivals = async (b: Batcher<number, number>, n: number, accepting: boolean) => {
+    const answers: Promise<number>[] = [];
+    for (let i = 0; i < n; i++) {
+      answers.push(b.submit(i));
+      if (accepting) connectionAccepted();
+      await turn();
+    }
+    return Promise.all(answers);
+  };
+
+  it('waits while connections arrive, so that launches a turn apart, each on a connection of its own, make one batch', async () => {
+    const batches: number[][] = [];
+    // A budget no turn of a loaded machine exceeds: what is tested is the waiting, not its bound.
+    const b = new Batcher<number, number>(
+      async (items) => {
+        batches.push(items);
+        return items;
+      },
+      10,
+      60_000,
+    );
+    expect(await arrivals(b, 4, true)).toEqual([0, 1, 2, 3]);
+    expect(batches).toEqual([[0, 1, 2, 3]]);
+    // With no connection arriving, each turn's items are a batch at once.
+    batches.length = 0;
+    expect(await arrivals(b, 4, false)).toEqual([0, 1, 2, 3]);
+    expect(batches).toEqual([[0], [1], [2], [3]]);
+  });
+
+  it('does not wait past a few milliseconds while connections keep arriving', async () => {
+    const batches: number[][] = [];
+    const b = new Batcher<number, number>(async (items) => {
+      batches.push(items);
+      return items;
+    }, 1000);
+    const started = performance.now();
+    const answers: Promise<number>[] = [];
+    // A connection every turn for 30 ms: the first batch runs long before the flood ends.
+    for (let i = 0; performance.now() - started < 30; i++) {
+      answers.push(b.submit(i));
+      connectionAccepted();
+      await turn();
+    }
+    await Promise.all(answers);
+    expect(batches.length).toBeGreaterThan(2);
+    expect(batches.flat()).toEqual(answers.map((_, i) => i));
   });
 });

@@ -15,15 +15,15 @@ const oneTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * Resolves on a later turn of the event loop, after the I/O (other requests) waiting now.
  * Node (libuv 1.45 and later) accepts one new connection a turn, so after a long step the
  * connections that came meanwhile would wait one step each: it turns again while the last turn
- * accepted one, up to a budget. A launch that opens a connection during a 10,000-row import then
+ * accepted one, up to `budgetMs`. A launch that opens a connection during a 10,000-row import then
  * waits for one step, not the whole import.
  */
-export async function nextTurn(): Promise<void> {
+export async function nextTurn(budgetMs = TURN_BUDGET_MS): Promise<void> {
   const started = performance.now();
   for (;;) {
     const seen = accepted;
     await oneTurn();
-    if (accepted === seen || performance.now() - started > TURN_BUDGET_MS) return;
+    if (accepted === seen || performance.now() - started > budgetMs) return;
   }
 }
 
