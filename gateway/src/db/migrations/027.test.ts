@@ -106,7 +106,7 @@ describe.each(['sqlite', 'postgres'] as const)('migration 027 on %s', (engine) =
     try {
       await migrate(one, '026_outbox_mailbox');
       await membersBefore(one.db as unknown as Kysely<DB026>, 1200);
-      const ran = await Promise.all([migrate(one), migrate(two)]);
+      const ran = await Promise.all([migrate(one, '027_member_name_fold'), migrate(two, '027_member_name_fold')]);
       expect(ran.flat()).toEqual(['027_member_name_fold']);
       const rows = await two.db.selectFrom('members').select(['name', 'name_fold']).execute();
       expect(rows).toHaveLength(2400);
