@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newAdmin } from '../harness/admin';
-import { writeCharges } from '../harness/charges';
-import { type ProcessGateway, startProcessGateway } from '../harness/client-e2e';
+import { dailyCharges, gatewayWithCharges } from '../harness/charges';
+import type { ProcessGateway } from '../harness/client-e2e';
 import { consoleSignIn } from '../harness/console';
 import { testEngine } from '../harness/db';
-import { CATALOG, newTeam, seedCatalog } from '../harness/fixtures';
+import { CATALOG } from '../harness/fixtures';
 import { type Api, expectStatus } from '../harness/http';
 import { probesWhile } from '../harness/probes';
 
-// A gateway process of its own: a gateway in the test's process would share its event loop with
-// the requests that observe it.
+// A gateway process of its own (harness/charges.ts `gatewayWithCharges`).
 let gw: ProcessGateway;
 let team: string;
 let admin: Api;
@@ -21,11 +19,7 @@ const FIRST_DAY = Date.parse('2026-03-01T00:00:00Z');
 const person = (u: number) => `u${String(u).padStart(4, '0')}.${tag}@example.com`;
 
 /** 80 days of a large team's charges: each user one product a day, one cell of the export each. */
-const charges = Array.from({ length: CHARGES }, (_, c) => ({
-  at: new Date(FIRST_DAY + Math.floor(c / USERS) * 86_400_000 + (c % USERS) * 1000).toISOString(),
-  autodeskId: person(c % USERS),
-  product: (CATALOG[c % CATALOG.length] as (typeof CATALOG)[number]).key,
-}));
+const charges = dailyCharges(DAYS, USERS, FIRST_DAY, person);
 
 // SQLite only: its driver is synchronous, so a report read in one statement holds the event loop;
 // PostgreSQL's answers arrive as I/O (admin-usage.test.ts checks the reports' figures on both).
@@ -34,13 +28,7 @@ describe.runIf(testEngine() === 'sqlite')(
   { shuffle: false },
   () => {
     beforeAll(async () => {
-      // Info logs: the access log's order is the tests' evidence (harness/probes.ts).
-      gw = await startProcessGateway({ FLEXGATE_LOG: 'info', FLEXGATE_TEST_CLOCK: '1' });
-      await seedCatalog(gw.fixtures());
-      team = await newTeam(gw.fixtures());
-      admin = (await newAdmin(gw.fixtures(), [team])).api;
-      await gw.setClock(new Date(FIRST_DAY + (DAYS + 1) * 86_400_000));
-      await writeCharges(gw.database.url, team, charges);
+      ({ gw, team, admin } = await gatewayWithCharges(charges, new Date(FIRST_DAY + (DAYS + 1) * 86_400_000)));
       // The rollups folded once, before anything is measured: the reports below read the ledger itself.
       expectStatus(await admin.get(`/v1/teams/${team}/usage?by=day&from=2026-03-01&to=2026-05-19`), 200);
     });

@@ -1,7 +1,10 @@
 import { connect } from '@flexgate/gateway';
 import { entryHash, GENESIS_HASH } from '@flexgate/shared';
 import { sql } from 'kysely';
-import { CATALOG } from './fixtures';
+import { newAdmin } from './admin';
+import { type ProcessGateway, startProcessGateway } from './client-e2e';
+import { CATALOG, newTeam, seedCatalog } from './fixtures';
+import type { Api } from './http';
 
 /** One day's charge of a product to a user, as a launch would write it. */
 export interface SeedCharge {
@@ -123,5 +126,38 @@ export async function writeCharges(url: string, team: string, charges: readonly 
     if (handle.engine === 'postgres') await sql`select setval('ledger_id_seq', ${id})`.execute(handle.db);
   } finally {
     await handle.close();
+  }
+}
+
+/** `days` days of charges from `firstDay`, each of `users` people one product a day, a second apart, in time order. */
+export function dailyCharges(days: number, users: number, firstDay: number, person: (u: number) => string): SeedCharge[] {
+  return Array.from({ length: days * users }, (_, c) => ({
+    at: new Date(firstDay + Math.floor(c / users) * 86_400_000 + (c % users) * 1000).toISOString(),
+    autodeskId: person(c % users),
+    product: (CATALOG[c % CATALOG.length] as (typeof CATALOG)[number]).key,
+  }));
+}
+
+/**
+ * A gateway process of its own (one in the test's process would share its event loop with the
+ * requests that observe it), with info logs (the access log's order is a probe test's evidence,
+ * harness/probes.ts), its test clock at `now`, and one team whose ledger holds `charges`.
+ */
+export async function gatewayWithCharges(
+  charges: readonly SeedCharge[],
+  now: Date,
+  tokens?: number,
+): Promise<{ gw: ProcessGateway; team: string; admin: Api }> {
+  const gw = await startProcessGateway({ FLEXGATE_LOG: 'info', FLEXGATE_TEST_CLOCK: '1' });
+  try {
+    await seedCatalog(gw.fixtures());
+    const team = await newTeam(gw.fixtures());
+    const admin = (await newAdmin(gw.fixtures(), [team])).api;
+    await gw.setClock(now);
+    await writeCharges(gw.database.url, team, charges, tokens);
+    return { gw, team, admin };
+  } catch (error) {
+    await gw.close();
+    throw error;
   }
 }

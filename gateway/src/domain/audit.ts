@@ -1,3 +1,4 @@
+import type { AuditEntryView } from '@flexgate/shared';
 import { csvField, csvLine, csvText } from './csv';
 
 /**
@@ -102,16 +103,8 @@ export const AUDIT_CSV_COLUMNS = ['At', 'Team', 'Actor', 'Action', 'Target', 'Be
 /** The trail as CSV (RFC 4180, CRLF); text cells are guarded against spreadsheet formulas, as the usage export's. */
 export const auditCsv = (rows: readonly AuditCsvRow[]): string => auditCsvHeader() + auditCsvLines(rows);
 
-export interface AuditCsvRow {
-  at: string;
-  team: string | null;
-  actor: string;
-  action: string;
-  target: string | null;
-  before: unknown;
-  after: unknown;
-  requestId: string | null;
-}
+/** A CSV line's entry: the API's view of it, without its id. */
+export type AuditCsvRow = Omit<AuditEntryView, 'id'>;
 
 export const auditCsvHeader = (): string => csvLine(AUDIT_CSV_COLUMNS.map(csvField));
 
