@@ -41,8 +41,10 @@ describe('a 10,000-row team', { shuffle: false }, () => {
     expect(result).toEqual({ created: ROWS, updated: 0, errors: [] });
     expect(middle.length).toBeGreaterThan(4);
     // Most, not all: the last step's write, the audit entry and the commit are one turn, and a
-    // probe sent just before them is answered after; a gateway that stalls answers none of them.
-    expect(late.length, `late probes ${late.join(', ')} of ${middle[0]}-${middle.at(-1)}`).toBeLessThan(middle.length / 4);
+    // probe sent just before them is answered after; on an overloaded machine (CI's four workers)
+    // that turn and the scheduler's pauses grow to a third of the import. A gateway that stalls
+    // answers none of them; one that turns once between steps answered 60-77% late (session 47).
+    expect(late.length, `late probes ${late.join(', ')} of ${middle[0]}-${middle.at(-1)}`).toBeLessThan(middle.length / 2);
   });
 
   it.runIf(testEngine() === 'postgres')(
