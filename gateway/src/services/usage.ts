@@ -10,6 +10,7 @@ import {
   usageFromRollups,
   validLotTotals,
 } from '../db/repos/usage';
+import { foldUsage } from '../db/repos/usage-fold';
 import { invalid } from '../domain/errors';
 import { addUsage, reportRange, type UsageSum, usageCsvHeader, usageCsvLines, usageRowsOf } from '../domain/report';
 import { addMs, DAY_MS, utcDays } from '../domain/time';
@@ -71,6 +72,7 @@ async function* usageParts(
   const days = utcDays(fromIso, toIso);
   const whole = (i: number) => days[i]?.from.endsWith(MIDNIGHT) === true && days[i]?.to.endsWith(MIDNIGHT) === true;
   let run = 1;
+  let folded = false;
   for (let i = 0; i < days.length; ) {
     if (i > 0) await nextTurn();
     const first = days[i] as { from: string; to: string };
@@ -78,6 +80,11 @@ async function* usageParts(
       yield await usageFromLedger(ctx.db, teamId, first.from, first.to, by);
       i++;
       continue;
+    }
+    // The rollups folded up to the ledger once, before the first run of days is read from them.
+    if (!folded) {
+      await foldUsage(ctx.db, teamId);
+      folded = true;
     }
     let end = i + 1;
     while (end < days.length && end - i < run && whole(end)) end++;

@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { FREE_CLOSE_MS } from '../../domain/sessions';
 import { addMs } from '../../domain/time';
 import type { DB } from '../schema';
-import { foldUsage, netSessions, usageAt } from './usage-fold';
+import { netSessions, usageAt } from './usage-fold';
 
 export type UsageGrouping = 'user' | 'product' | 'day';
 
@@ -131,9 +131,8 @@ export async function validLotTotals(db: Kysely<DB>, teamId: string, nowIso: str
   return { bought: Number(row?.bought ?? 0), used: Number(row?.used ?? 0) };
 }
 
-/** R15: `usageFromLedger`'s figures over the whole UTC days [fromDay, toDay), from the daily rollups (folded up to the ledger first). */
+/** R15: `usageFromLedger`'s figures over the whole UTC days [fromDay, toDay), from the daily rollups (the caller folds them up to the ledger first, `foldUsage`). */
 export async function usageFromRollups(db: Kysely<DB>, teamId: string, fromDay: string, toDay: string, by: UsageGrouping) {
-  await foldUsage(db, teamId);
   const sums = [sql<number>`sum(tokens)`.as('tokens'), sql<number>`sum(sessions)`.as('sessions')] as const;
   const rows =
     by === 'user'
