@@ -223,9 +223,11 @@ it('R7a: two copies of a product on one machine: the first closed within 5 minut
   const { team, env } = await cliMember(await at(24 * 5 * HOUR));
   const copy = (holdSec: number) =>
     runFlexgate(['launch', 'autocad', '--machine', 'ws-two', '--run', '--hold', String(holdSec), '--heartbeat', '1'], env);
-  const first = copy(2);
+  // The first runs long enough for the second to start beside it on a loaded machine (a CLI's
+  // start-up took over 2 s in CI's busiest hour, and the first then closed as the only copy).
+  const first = copy(6);
   while (!(await ledger(gw, team)).some((e) => e.kind === 'charge')) await new Promise((r) => setTimeout(r, 50));
-  const second = copy(6);
+  const second = copy(10);
   const [a, b] = await Promise.all([first, second]);
   expect(a.code, a.stderr).toBe(0);
   expect(a.stderr.trim().split('\n').at(-1)).toMatch(/^Closed; another copy of autocad on this machine keeps the session open/);
