@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { failedMessage, isCheckSchemaMessage, isClusterWorker, listeningMessage, runPrimary } from './cluster';
 import { ConfigError, EXIT_NEWER_SCHEMA, helpText, readCommand } from './config';
-import { jsonLogger } from './lib/logger';
+import { jsonLogger, stdoutLines } from './lib/logger';
 import { startGateway } from './server';
 
 /** The only file that touches `process`: environment and arguments in, signals handled, exit codes out. */
@@ -18,6 +18,8 @@ async function main(): Promise<void> {
   }
   const { config } = command;
   const logger = jsonLogger(config.logLevel);
+  // The last turn's lines, which would otherwise wait for a turn that never comes.
+  process.on('exit', () => stdoutLines().flushNow());
 
   // --cluster N: this process only forks and supervises N workers (cluster.ts); each worker runs
   // this same file and takes the branch below.

@@ -12,7 +12,9 @@
  * processes on the side's one database, its 64 connections spread over them round-robin, their main
  * threads' CPU summed: one instance against three, interleaved, where separate runs swing by ±20%).
  * `AB_FRESH=1`: each request on a new connection, closed after its answer (as a product launched
- * anew opens one), each of the 64 workers from an address of its own in 127/8.
+ * anew opens one), each of the 64 workers from an address of its own in 127/8. `AB_LOG_A`/`_B`: that
+ * side's FLEXGATE_LOG (`warn` otherwise; `info`, the default of a deployment, writes a line a request),
+ * its stdout a pipe to a process of its own that reads and drops it, as a log shipper would.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -46,7 +48,10 @@ async function gateway(dir: string, side: 'A' | 'B') {
   const url0 = database
     ? `${database.url}${options ? `?options=${encodeURIComponent(options)}` : ''}`
     : `sqlite:${join(mkdtempSync(join(tmpdir(), 'fg-ab-')), 'db.sqlite')}`;
+  const log = process.env[`AB_LOG_${side}`] ?? 'warn';
   const start = async () => {
+    // Not this process: it is the load generator, and reading a line a request would slow it.
+    const drain = log === 'warn' ? null : spawn('sh', ['-c', 'exec cat > /dev/null'], { stdio: ['pipe', 'ignore', 'ignore'] });
     const child = spawn(
       process.execPath,
       [...(process.env[`AB_NODE_ARGS_${side}`] ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'gateway/src/main.ts'],
@@ -59,13 +64,14 @@ async function gateway(dir: string, side: 'A' | 'B') {
           FLEXGATE_OPERATOR_KEY: key,
           FLEXGATE_RATE_LIMIT: 'off',
           FLEXGATE_SCRYPT_N: '1024',
-          FLEXGATE_LOG: 'warn',
+          FLEXGATE_LOG: log,
           FLEXGATE_ID_TOKEN_TTL: String(86400),
           FLEXGATE_KEK: kek,
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', drain?.stdin ?? 'pipe', 'pipe'],
       },
     );
+    child.once('exit', () => drain?.kill());
     const url = await new Promise<string>((res, rej) => {
       let out = '';
       const on = (d: Buffer) => {

@@ -26,6 +26,9 @@ export async function start(args: string[], env: Record<string, string>): Promis
       const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
       if (m?.[1]) {
         clearTimeout(t);
+        // Drained from here on, not searched: a gateway at `--log info` writes a line a request.
+        child.stdout?.off('data', on);
+        child.stderr?.off('data', on);
         res(m[1]);
       }
     };

@@ -50,7 +50,7 @@ const gw = await startGateway(
     port: 0,
     databaseUrl: process.env.PROFILE_DB ?? `sqlite:${join(dir, 'db.sqlite')}`,
     operatorKey,
-    logLevel: 'silent',
+    logLevel: (process.env.LOG as 'info' | undefined) ?? 'silent',
     scryptN: 1024,
     rateLimit: false,
   }),

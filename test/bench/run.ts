@@ -24,8 +24,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const argv = process.argv.slice(2);
 const USAGE = `pnpm bench [--seconds 5] [--connections 64] [--reps 3] [--engine sqlite|postgres] [--cluster N]
            [--instances N (PostgreSQL)] [--teams N] [--only healthz,warm,cold,refused,mixed | signin-flood]
-           [--small] [--cpu-prof] [--no-baseline] [--no-write] [--fresh-connections]`;
-const WITH_VALUE = new Set(['seconds', 'connections', 'reps', 'engine', 'cluster', 'instances', 'teams', 'only']);
+           [--small] [--cpu-prof] [--no-baseline] [--no-write] [--fresh-connections] [--log warn|info]`;
+const WITH_VALUE = new Set(['seconds', 'connections', 'reps', 'engine', 'cluster', 'instances', 'teams', 'only', 'log']);
 const SWITCHES = new Set(['small', 'cpu-prof', 'no-baseline', 'no-write', 'fresh-connections']);
 // The names of the workloads below (their table's type holds it to these).
 const WORKLOADS = ['healthz', 'warm', 'cold', 'refused', 'mixed'] as const;
@@ -54,6 +54,9 @@ const has = (name: string) => argv.includes(`--${name}`);
 const seconds = Number(opt('seconds', '5'));
 const connections = Number(opt('connections', '64'));
 const fresh = has('fresh-connections');
+// The gateway's FLEXGATE_LOG: `info`, the default, writes a line a request (to a pipe this process drains).
+const logLevel = opt('log', 'warn');
+if (!['warn', 'info'].includes(logLevel)) throw new Error('--log: warn or info');
 const reps = Number(opt('reps', '3'));
 // Each cold rep needs a simulated day of its own, warm and mixed one each, 25 h apart: all within
 // the fleet's ID tokens' 7 days (the gateway's longest FLEXGATE_ID_TOKEN_TTL).
@@ -222,7 +225,7 @@ async function main() {
         FLEXGATE_TEST_CLOCK: '1',
         FLEXGATE_RATE_LIMIT: 'off',
         FLEXGATE_SCRYPT_N: '1024',
-        FLEXGATE_LOG: 'warn',
+        FLEXGATE_LOG: logLevel,
         FLEXGATE_ID_TOKEN_TTL: String(7 * 86400),
         FLEXGATE_KEK: kek,
       }),
@@ -425,7 +428,7 @@ async function main() {
   const commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();
   const dirty = execSync('git status --porcelain -- gateway shared', { cwd: root }).toString().trim() ? '+uncommitted' : '';
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  const title = `${engine}${cluster > 1 ? `, ${cluster} cluster workers` : instances > 1 ? `, ${instances} instances` : ', 1 process'}${teamCount > 1 ? `, cold users over ${teamCount} teams` : ''}`;
+  const title = `${engine}${cluster > 1 ? `, ${cluster} cluster workers` : instances > 1 ? `, ${instances} instances` : ', 1 process'}${teamCount > 1 ? `, cold users over ${teamCount} teams` : ''}${logLevel === 'info' ? ', log info' : ''}`;
   const pgCols = pgbench !== null;
   const oneCols = instances > 1;
   const table = [

@@ -27,8 +27,8 @@ const users: { autodeskId: string; token: string }[] = [];
 /** The fixtures take a TestGateway but only call `op` and `anon`. */
 const asGateway = (p: GatewayProcess) => ({ op: new Api(p.url, operatorKey), anon: new Api(p.url) }) as unknown as TestGateway;
 
-async function start(): Promise<GatewayProcess> {
-  proc = await spawnGateway({ databaseUrl: db.url, operatorKey, timeoutMs: 60_000 });
+async function start(env?: Record<string, string>): Promise<GatewayProcess> {
+  proc = await spawnGateway({ databaseUrl: db.url, operatorKey, timeoutMs: 60_000, env });
   return proc;
 }
 
@@ -175,11 +175,12 @@ describe('crash safety', { shuffle: false }, () => {
     );
   }, 170_000);
 
-  it('SIGTERM drains: requests in flight when it arrives all complete with 2xx and are in the ledger', async () => {
-    const p = proc ?? (await start());
+  it('SIGTERM drains: requests in flight when it arrives all complete with 2xx, are in the ledger and in the log', async () => {
+    await proc?.stop('SIGKILL');
+    const p = await start({ FLEXGATE_LOG: 'info' });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
     const slow = (path: string, token: string, body: object, key: string) =>
-      new Promise<{ status: number; body: any; connection: string | undefined }>((resolve, reject) => {
+      new Promise<{ status: number; body: any; connection: string | undefined; id: string }>((resolve, reject) => {
         const text = JSON.stringify(body);
         const req = http.request(`${p.url}${path}`, {
           method: 'POST',
@@ -194,7 +195,14 @@ describe('crash safety', { shuffle: false }, () => {
         req.on('response', (res) => {
           let data = '';
           res.on('data', (d) => (data += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(data), connection: res.headers.connection }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: JSON.parse(data),
+              connection: res.headers.connection,
+              id: String(res.headers['x-request-id']),
+            }),
+          );
         });
         req.on('error', reject);
         // Half the body now, the rest after SIGTERM has arrived: the request is truly in flight.
@@ -202,6 +210,13 @@ describe('crash safety', { shuffle: false }, () => {
         setTimeout(() => req.end(text.slice(5)), 600);
       });
     const N = 12;
+    // Connections the gateway has accepted (each answered once), for the requests to come: a
+    // connection still in the listen queue when SIGTERM arrives is not in flight, it is refused.
+    const healthz = () =>
+      new Promise<void>((resolve, reject) =>
+        http.get(`${p.url}/healthz`, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject),
+      );
+    await Promise.all(Array.from({ length: N }, healthz));
     const calls = Array.from({ length: N }, (_, i) =>
       i % 2 === 0
         ? slow(`/v1/teams/${team}/purchases`, operatorKey, { tokens: 100 + i }, `term-${i}-${randomBytes(3).toString('hex')}`)
@@ -222,6 +237,15 @@ describe('crash safety', { shuffle: false }, () => {
     for (const a of answers) expect([200, 201], JSON.stringify(a.body)).toContain(a.status);
     // The drain closes each connection after its answer, instead of leaving keep-alive sockets open.
     for (const a of answers) expect(a.connection).toBe('close');
+    // The operator's log has the stop and each request drained, though the last were answered just
+    // before the process exited: no line left waiting to be written.
+    const logged = p
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; requestId?: string; status?: number });
+    expect(logged.map((l) => l.msg)).toContain('shutting down');
+    for (const a of answers) expect(logged.find((l) => l.msg === 'request' && l.requestId === a.id)?.status, a.id).toBe(a.status);
 
     const again = await start();
     const ledger = await ledgerOf(asGateway(again), team);

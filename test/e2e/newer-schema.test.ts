@@ -183,8 +183,10 @@ describe(`a newer flexgate migrates the ${testEngine()} database under a running
       timeoutMs: 45_000,
     });
     procs.push(proc);
-    const workers = new Set([...proc.output().matchAll(/"msg":"worker listening"[^\n]*?"pid":(\d+)/g)].map((m) => Number(m[1])));
-    expect(workers.size).toBe(2);
+    // The primary's "listening on" (stderr) may come before the workers' own lines (stdout).
+    const listening = () => new Set([...proc.output().matchAll(/"msg":"worker listening"[^\n]*?"pid":(\d+)/g)].map((m) => Number(m[1])));
+    await waitFor('both workers to log that they listen', proc, () => listening().size === 2, BOUND_MS);
+    const workers = listening();
     expect((await fetch(`${proc.url}/healthz`)).status).toBe(200);
     // On whichever worker the primary hands it to.
     const pending = await halfSent(proc.url, operatorKey, JSON.stringify({ name: 'After the upgrade' }));

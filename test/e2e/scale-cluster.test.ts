@@ -63,7 +63,8 @@ async function expectExactlyOnce(team: string, users: TestUser[]): Promise<numbe
 describe(`--cluster 2 on ${testEngine()}`, { shuffle: false }, () => {
   it('announces once both workers listen, and serves concurrent launches exactly once', async () => {
     expect(gw.proc.output()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(\w+, 2 workers\)/);
-    expect(new Set(workerPids()).size).toBe(2);
+    // Each worker's own line (stdout) may come after the primary's announcement (stderr).
+    await waitFor('both workers to log that they listen', () => workerPids().length === 2);
     const team = await newTeam(viaInstance(gw), 500);
     const users = await Promise.all(Array.from({ length: 5 }, () => newMember(viaInstance(gw), team, ['autocad', 'revit'])));
     const charged = await expectExactlyOnce(team, users);

@@ -98,10 +98,14 @@ export async function spawnGateway(options: SpawnOptions): Promise<GatewayProces
       const doing = await whatItWasDoing(child, reports).catch((e: unknown) => `no diagnostic report (${String(e)})`);
       rej(new Error(`gateway did not start in time (${doing}):\n${out}`));
     }, options.timeoutMs ?? 20_000);
+    // Off once found: each search flattens all the output so far, a gateway at info writes a line a
+    // request, and the searches cost this process quadratic time, taken from the gateway's cores.
     const check = () => {
       const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m?.[1]) {
         clearTimeout(timer);
+        child.stdout?.off('data', check);
+        child.stderr?.off('data', check);
         res(m[1]);
       }
     };

@@ -1,3 +1,5 @@
+import { type LineSink, lineSink } from './log-sink';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
@@ -25,8 +27,12 @@ function redact(fields: Record<string, unknown>): Record<string, unknown> {
   return out ?? fields;
 }
 
+let stdout: LineSink | undefined;
+/** The one sink on stdout of this process: every logger's lines share its writes. */
+export const stdoutLines = (): LineSink => (stdout ??= lineSink(process.stdout));
+
 /** One JSON object per line on stdout, so operators can ship logs without parsing prose. */
-export function jsonLogger(level: Level | 'silent', write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
+export function jsonLogger(level: Level | 'silent', write: (line: string) => void = stdoutLines().write): Logger {
   const min = ORDER[level];
   const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < min) return;
