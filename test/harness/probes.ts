@@ -63,7 +63,14 @@ export async function probesWhile(
     await fresh.close();
   }
   await Promise.all(probes);
-  const log = accessLog(gw.process?.output() ?? '');
+  // The gateway writes its log lines together, up to 10 ms after the answers: wait for all of them.
+  const ids = [tag, ...probes.map((_, i) => `${tag}-probe-${i}`)];
+  let log = accessLog(gw.process?.output() ?? '');
+  const logged = () => new Set(log.map((e) => e.requestId));
+  for (let waited = 0, has = logged(); waited < 5000 && !ids.every((id) => has.has(id)); waited += 20, has = logged()) {
+    await new Promise((r) => setTimeout(r, 20));
+    log = accessLog(gw.process?.output() ?? '');
+  }
   const at = log.findIndex((e) => e.requestId === tag);
   expect(at, `${name} is in the access log`).toBeGreaterThanOrEqual(0);
   const before = new Set(log.slice(0, at).map((e) => e.requestId));
