@@ -43,6 +43,7 @@ export const usageQuery = z.object({
 });
 export const outboxQuery = z.object({
   to: autodeskId.optional(),
+  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
 export const memberParam = z.object({

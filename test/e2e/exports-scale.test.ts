@@ -11,7 +11,7 @@ import { type ProcessGateway, startProcessGateway } from '../harness/client-e2e'
 import { consoleSignIn } from '../harness/console';
 import { testEngine } from '../harness/db';
 import { CATALOG, newTeam, seedCatalog } from '../harness/fixtures';
-import type { Api } from '../harness/http';
+import type { Answer, Api } from '../harness/http';
 import { probesWhile } from '../harness/probes';
 
 // A gateway process of its own: a gateway in the test's process would share its event loop with
@@ -149,7 +149,7 @@ describe(`exports of ${TRAIL.toLocaleString('en')} audit entries and ${CHARGES.t
     expect(past.text).toBe('[]');
   });
 
-  it("the operator's outbox is the bytes one statement read", async () => {
+  it("the operator's outbox is the bytes one statement read, and its pages follow the Link to the end", async () => {
     const handle = connect({ url: gw.database.url });
     try {
       for (const limit of [10_000, 2000, 1000, 7]) {
@@ -157,6 +157,23 @@ describe(`exports of ${TRAIL.toLocaleString('en')} audit entries and ${CHARGES.t
         expect(r.status).toBe(200);
         expect(r.text).toBe(JSON.stringify(await listOutbox(handle.db, bulk, limit)));
       }
+      // Past 10,000 an operator pages: every message once, in order, the filter kept by each Link.
+      const all = await listOutbox(handle.db, bulk, MAILS + 1);
+      const seen: { id: number }[] = [];
+      let next: string | null = `/v1/outbox?to=${encodeURIComponent(bulk)}&limit=1500`;
+      while (next) {
+        const page: Answer = await gw.op.get(next);
+        expect(page.status).toBe(200);
+        seen.push(...(page.body as { id: number }[]));
+        next = /^<([^>]+)>; rel="next"$/.exec(page.headers.get('link') ?? '')?.[1] ?? null;
+        if (next) expect(next).toContain(`to=${encodeURIComponent(bulk)}`);
+      }
+      expect(JSON.stringify(seen)).toBe(JSON.stringify(all));
+      const after = all[MAILS - 3]?.id;
+      const tail = await gw.op.get(`/v1/outbox?to=${encodeURIComponent(bulk)}&after=${after}&limit=5`);
+      expect((tail.body as { id: number }[]).map((m) => m.id)).toEqual(all.slice(MAILS - 2).map((m) => m.id));
+      expect(tail.headers.get('link'), 'a page that is not full is the last').toBeNull();
+      expect((await gw.op.get('/v1/outbox?after=-1')).status).toBe(400);
     } finally {
       await handle.close();
     }

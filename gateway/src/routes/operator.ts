@@ -227,14 +227,19 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       path: '/v1/outbox',
       tags,
       security: callers.operator,
-      summary: 'Every e-mail the gateway wrote (R14, R19), oldest first, with sentAt once delivered over SMTP',
+      summary:
+        'Every e-mail the gateway wrote (R14, R19), oldest first, with sentAt once delivered over SMTP; page with ?after=<last id>&limit= and the Link rel="next" header',
       request: { query: outboxQuery },
       responses: answers({ 200: body(z.array(outboxMessageResponse), 'The e-mails') }, [400, 401, 403]),
     }),
     async (c) => {
       requireOperator(c);
-      const { to, limit } = c.req.valid('query');
-      return jsonBytes<OutboxMessage[]>(c, await outboxJson(ctx, to, limit));
+      const { to, after, limit } = c.req.valid('query');
+      const { body, count, lastId } = await outboxJson(ctx, { to, after, limit });
+      if (count === limit && lastId !== null) {
+        c.header('link', `</v1/outbox?after=${lastId}&limit=${limit}${to ? `&to=${encodeURIComponent(to)}` : ''}>; rel="next"`);
+      }
+      return jsonBytes<OutboxMessage[]>(c, body);
     },
   );
 

@@ -16,13 +16,20 @@ import type { ServiceContext } from './context';
  * GET /v1/outbox: every e-mail the gateway wrote, sent or not (operator only). An unsent one is
  * shown as it will be sent; a sent one as the outbox keeps it, its invitation token removed.
  */
-export function outboxJson(ctx: ServiceContext, to: string | undefined, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+export async function outboxJson(
+  ctx: ServiceContext,
+  query: { to: string | undefined; after: number; limit: number },
+): Promise<{ body: Uint8Array<ArrayBuffer>; count: number; lastId: number | null }> {
+  const seen = { count: 0, lastId: null as number | null };
   // Up to 10,000 messages: a page a statement, each encoded in its turn (lib/bodies.ts).
-  const pages = pagesInTurns(limit, async (n, last: OutboxMessage | undefined) => {
-    const messages = await listOutbox(ctx.db, to, n, last?.id);
+  const pages = pagesInTurns(query.limit, async (n, last: OutboxMessage | undefined) => {
+    const messages = await listOutbox(ctx.db, query.to, n, last?.id ?? query.after);
+    seen.count += messages.length;
+    seen.lastId = messages.at(-1)?.id ?? seen.lastId;
     return messages.map((m) => (m.sentAt === null ? { ...m, text: openedText(ctx.keys.sealer, m) } : m));
   });
-  return bytesOf(jsonArraySteps(pages));
+  const body = await bytesOf(jsonArraySteps(pages));
+  return { body, ...seen };
 }
 
 /** The e-mail's text as it is sent: its invitation token, sealed in the outbox, opened. */
