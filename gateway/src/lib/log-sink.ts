@@ -26,10 +26,11 @@ const MAX_WAITING_BYTES = 8 * 1024 * 1024;
  * Log lines leave together, a write for up to 10 ms of lines, not a write a line: the access log
  * writes a line a request, and a write a line cost a warm launch more than its line's building
  * (BENCHMARKS.md); a turn of the event loop often holds a request or two, too few to gather. A
- * line after a quiet spell leaves at the end of its turn. One write at a time, each of at most PIPE_BUF bytes, so that a write is never
- * split (Node would merge what waits into one larger write). A reader that stops (a stalled log
- * shipper) must not take the gateway's memory: past `maxWaitingBytes` waiting, lines are dropped and
- * counted, and the count is written as a line of its own once there is room again.
+ * line after a quiet spell leaves at the end of its turn. One write at a time, each of at most
+ * PIPE_BUF bytes, so that a write is never split (Node would merge what waits into one larger
+ * write). A reader that stops (a stalled log shipper) must not take the gateway's memory: past
+ * `maxWaitingBytes` waiting, lines are dropped and counted, and the count is written as a line of
+ * its own once there is room again.
  */
 export function lineSink(out: LineOutput, maxWaitingBytes = MAX_WAITING_BYTES): LineSink {
   let chunk = '';
