@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP } from '@flexgate/shared';
-import { createLocalJWKSet, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519Pair } from '../../client/src/testing/keys';
 import { Sealer } from '../../gateway/src/signing/seal';
 import { newAdmin } from '../harness/admin';
 import { testKek } from '../harness/db';
@@ -69,7 +70,7 @@ beforeAll(async () => {
     exp: sec(NOW) + 3600,
     jti: 'idt_x',
   };
-  const other = await generateKeyPair('EdDSA');
+  const other = ed25519Pair();
   ownToken = await claims(userA.autodeskId, sec(NOW) - 60, sec(NOW) + 3600).sign(realKey);
 
   bad.garbage = 'garbage';

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { connect } from '@flexgate/gateway';
 import { CHECKPOINT_TYP, entryHash, GENESIS_HASH, type LedgerEntry, verifyChain } from '@flexgate/shared';
-import { CompactSign, createLocalJWKSet, exportJWK, generateKeyPair, type JSONWebKeySet, jwtVerify } from 'jose';
+import { CompactSign, createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { ed25519Pair } from '../../client/src/testing/keys';
 import { type ProcessGateway, runFlexgate, startProcessGateway } from '../harness/client-e2e';
 import { testEngine } from '../harness/db';
 import {
@@ -205,8 +206,8 @@ describe('the ledger as a hash chain (R5, docs/ledger.md)', { shuffle: false }, 
     // Someone between the CLI and the gateway swaps the JWKS entry of the checkpoint's kid for
     // their own key, and re-signs the checkpoint with it: the JWKS alone believes it; the key set
     // the root signed does not list that key.
-    const rogue = await generateKeyPair('EdDSA', { extractable: true });
-    const rogueX = String((await exportJWK(rogue.publicKey)).x);
+    const rogue = ed25519Pair();
+    const rogueX = rogue.x;
     const proxy = createServer(async (req, res) => {
       const upstream = await fetch(`${gw.url}${req.url}`, { headers: { authorization: req.headers.authorization ?? '' } });
       let body = await upstream.text();

@@ -1,33 +1,44 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, type EntitlementClaims, KEY_SET_TYP } from '@flexgate/shared';
-import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { calculateJwkThumbprint, SignJWT } from 'jose';
 import type { EntitlementJwk, RootJwk } from '../verify';
+
+/**
+ * A real Ed25519 key pair, made synchronously. Node 20 can deadlock when a collection destroys an
+ * asynchronous key-generation job (jose's generateKeyPair, WebCrypto) while the key it made is being
+ * exported to JWK: the export holds the key's mutex and the job's destructor waits for it (a CI
+ * worker hung so in ExportJWKEdKey). The suites share their workers' modules, so no test makes keys
+ * that way.
+ */
+export function ed25519Pair(): { privateKey: KeyObject; publicKey: KeyObject; x: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { privateKey, publicKey, x: String(publicKey.export({ format: 'jwk' }).x) };
+}
 
 /** Real Ed25519 keys and real JWS for tests: nothing here is a mock of jose. */
 export interface TestKey {
   kid: string;
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
   jwk: EntitlementJwk;
 }
 
 export async function makeKey(kid: string): Promise<TestKey> {
-  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-  const exported = await exportJWK(publicKey);
-  return { kid, privateKey, jwk: { kty: 'OKP', crv: 'Ed25519', x: String(exported.x), kid, alg: 'EdDSA', use: 'sig' } };
+  const { privateKey, x } = ed25519Pair();
+  return { kid, privateKey, jwk: { kty: 'OKP', crv: 'Ed25519', x, kid, alg: 'EdDSA', use: 'sig' } };
 }
 
 /** A root key: it signs key sets only. `thumbprint` is what a product would embed. */
 export interface TestRoot {
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
   jwk: RootJwk;
   thumbprint: string;
 }
 
 export async function makeRoot(): Promise<TestRoot> {
-  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-  const exported = await exportJWK(publicKey);
-  const jwk: RootJwk = { kty: 'OKP', crv: 'Ed25519', x: String(exported.x) };
+  const { privateKey, x } = ed25519Pair();
+  const jwk: RootJwk = { kty: 'OKP', crv: 'Ed25519', x };
   return { privateKey, jwk, thumbprint: await calculateJwkThumbprint(jwk) };
 }
 

@@ -3,8 +3,9 @@
  * admin reads for a genuine entitlement, an expired one, one signed by another key, an altered
  * one, and one whose claims are not an entitlement's. The page around it is the browser test's.
  */
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, SIGNING_ALG } from '@flexgate/shared';
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { type JWK, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Inspection, inspectEntitlement } from './inspect';
 
@@ -12,16 +13,17 @@ const ISSUER = 'https://flexgate.example';
 const NOW = new Date('2026-03-15T10:00:00Z');
 const at = (d: Date) => Math.floor(d.getTime() / 1000);
 
-type Key = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+type Key = KeyObject;
 let ours: Key;
 let stranger: Key;
 let jwks: { keys: JWK[] };
 
-beforeAll(async () => {
-  const [a, b] = await Promise.all([generateKeyPair(SIGNING_ALG, { crv: 'Ed25519' }), generateKeyPair(SIGNING_ALG, { crv: 'Ed25519' })]);
+// Made synchronously: an asynchronous key generation can deadlock Node 20 (client/src/testing/keys.ts).
+beforeAll(() => {
+  const [a, b] = [generateKeyPairSync('ed25519'), generateKeyPairSync('ed25519')];
   ours = a.privateKey;
   stranger = b.privateKey;
-  jwks = { keys: [{ ...(await exportJWK(a.publicKey)), kid: 'k1', alg: SIGNING_ALG }] };
+  jwks = { keys: [{ ...(a.publicKey.export({ format: 'jwk' }) as JWK), kid: 'k1', alg: SIGNING_ALG }] };
 });
 
 interface Draft {
