@@ -12,7 +12,7 @@ import { consoleSignIn } from '../harness/console';
 import { testEngine } from '../harness/db';
 import { CATALOG, newTeam, seedCatalog } from '../harness/fixtures';
 import type { Answer, Api } from '../harness/http';
-import { probesWhile } from '../harness/probes';
+import { probesWhileRead } from '../harness/probes';
 
 // A gateway process of its own: a gateway in the test's process would share its event loop with
 // the requests that observe it.
@@ -190,7 +190,7 @@ describe(`exports of ${TRAIL.toLocaleString('en')} audit entries and ${CHARGES.t
     };
 
     it("the team's audit CSV", async () => {
-      const probes = await probesWhile(gw, 'audit-csv', async (requestId) => {
+      const probes = await probesWhileRead(gw, 'audit-csv', async (requestId) => {
         const r = await admin.get(`/v1/teams/${team}/audit?format=csv`, { 'x-request-id': requestId });
         expect(r.text.startsWith('At,Team,Actor')).toBe(true);
       });
@@ -198,7 +198,7 @@ describe(`exports of ${TRAIL.toLocaleString('en')} audit entries and ${CHARGES.t
     });
 
     it("the operator's audit CSV", async () => {
-      const probes = await probesWhile(gw, 'operator-csv', async (requestId) => {
+      const probes = await probesWhileRead(gw, 'operator-csv', async (requestId) => {
         const r = await gw.op.get('/v1/operator/audit?format=csv', { 'x-request-id': requestId });
         expect(r.text.startsWith('At,Team,Actor')).toBe(true);
       });
@@ -206,7 +206,7 @@ describe(`exports of ${TRAIL.toLocaleString('en')} audit entries and ${CHARGES.t
     });
 
     it('10,000 ledger entries as JSON', async () => {
-      const probes = await probesWhile(gw, 'ledger', async (requestId) => {
+      const probes = await probesWhileRead(gw, 'ledger', async (requestId) => {
         const r = await admin.get(`/v1/teams/${team}/ledger?limit=10000`, { 'x-request-id': requestId });
         expect(r.body).toHaveLength(10_000);
       });

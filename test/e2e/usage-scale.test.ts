@@ -5,7 +5,7 @@ import { consoleSignIn } from '../harness/console';
 import { testEngine } from '../harness/db';
 import { CATALOG } from '../harness/fixtures';
 import { type Api, expectStatus } from '../harness/http';
-import { probesWhile } from '../harness/probes';
+import { probesWhileRead } from '../harness/probes';
 
 // A gateway process of its own (harness/charges.ts `gatewayWithCharges`).
 let gw: ProcessGateway;
@@ -23,17 +23,6 @@ const charges = dailyCharges(DAYS, USERS, FIRST_DAY, person);
 
 // SQLite only: its driver is synchronous, so a report read in one statement holds the event loop;
 // PostgreSQL's answers arrive as I/O (admin-usage.test.ts checks the reports' figures on both).
-/**
- * A read's probes, measured again (up to three times) when the machine let fewer than five probes
- * out in the middle of it: a starved test process sends too few to judge, whatever the gateway did.
- */
-async function measured(...args: Parameters<typeof probesWhile> extends [unknown, ...infer R] ? R : never) {
-  for (let tries = 1; ; tries++) {
-    const probed = await probesWhile(gw, ...args);
-    if (probed.middle.length > 4 || tries === 3) return probed;
-  }
-}
-
 describe.runIf(testEngine() === 'sqlite')(
   `R15: usage reports of a team with ${CHARGES.toLocaleString('en')} charges over ${DAYS} days`,
   { shuffle: false },
@@ -47,7 +36,7 @@ describe.runIf(testEngine() === 'sqlite')(
 
     it("while the CSV export is written, other requests are answered before it's done", async () => {
       let csv = '';
-      const { late, middle } = await measured('export', async (requestId) => {
+      const { late, middle } = await probesWhileRead(gw, 'export', async (requestId) => {
         const r = await admin.get(`/v1/teams/${team}/usage?format=csv&from=2026-03-01&to=2026-05-19`, { 'x-request-id': requestId });
         expect(r.status).toBe(200);
         csv = r.text;
@@ -69,7 +58,7 @@ describe.runIf(testEngine() === 'sqlite')(
     // the rollups, took too few probes' time at this size to tell: BENCHMARKS.md, session 48.)
     it("while usage by user over part days is read, other requests are answered before it's done", async () => {
       let users = 0;
-      const { late, middle } = await measured('by-user', async (requestId) => {
+      const { late, middle } = await probesWhileRead(gw, 'by-user', async (requestId) => {
         const q = new URLSearchParams({ by: 'user', from: '2026-03-01T12:00:00Z', to: '2026-05-19T12:00:00Z' });
         const r = await admin.get(`/v1/teams/${team}/usage?${q}`, { 'x-request-id': requestId });
         expect(r.status).toBe(200);
@@ -83,7 +72,7 @@ describe.runIf(testEngine() === 'sqlite')(
     it("while the console's by-product view is computed, other requests are answered before it's done", async () => {
       const browser = await consoleSignIn(gw.fixtures(), admin.token as string);
       let html = '';
-      const { late, middle } = await measured('views', async (requestId) => {
+      const { late, middle } = await probesWhileRead(gw, 'views', async (requestId) => {
         const page = await browser.get(`/console/teams/${team}/usage?by=product&range=3m`, { 'x-request-id': requestId });
         expect(page.status).toBe(200);
         html = page.html;
