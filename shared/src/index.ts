@@ -2,6 +2,7 @@ export * from './address';
 export * from './admin';
 export * from './calendar';
 export * from './claims';
+export * from './keys';
 export * from './ledger';
 export * from './problems';
 export * from './responses';

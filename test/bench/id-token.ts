@@ -5,14 +5,14 @@
  * in each rep, on the same tokens, so both see the same phases of the machine; prints µs a token
  * and the ratio of each rep.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP, SIGNING_ALG } from '@flexgate/shared';
+
+import { ID_TOKEN_AUDIENCE, ID_TOKEN_TYP, newEd25519Pair, SIGNING_ALG } from '@flexgate/shared';
 import { signCompact } from '../../gateway/src/signing/jws';
 import { type IdTokenKey, verifyIdToken } from '../../gateway/src/signing/verify-id-token';
 
 const count = Number(process.argv[2] ?? 4000);
 const reps = Number(process.argv[3] ?? 4);
-const pair = generateKeyPairSync('ed25519');
+const pair = newEd25519Pair();
 const now = Math.floor(Date.now() / 1000);
 const tokens = await Promise.all(
   Array.from({ length: count }, (_, i) =>

@@ -4,7 +4,7 @@
  * during an outage under the offline allowance the gateway signed at sign-in. The tests run in
  * order: the ones inside "gateway process stopped" share one outage.
  */
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -16,7 +16,7 @@ import {
   type RunningProduct,
   runProduct,
 } from '@flexgate/client';
-import { ENTITLEMENT_TYP } from '@flexgate/shared';
+import { ENTITLEMENT_TYP, newEd25519Pair } from '@flexgate/shared';
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheDirs, ledger, type ProcessGateway, runFlexgate, SharedClock, startProcessGateway } from '../harness/client-e2e';
@@ -385,7 +385,7 @@ async function forgeries(genuine: string, jwks: { kid: string; x: string }[]) {
   const digit = payload[expAt] as string;
   const changedPayload = payload.slice(0, expAt) + (digit === '9' ? '8' : String(Number(digit) + 1)) + payload.slice(expAt + 1);
 
-  const other = generateKeyPairSync('ed25519');
+  const other = newEd25519Pair();
   const otherKey = await importJWK({ ...other.privateKey.export({ format: 'jwk' }), alg: 'EdDSA' }, 'EdDSA');
   const signWithOther = (k: string) =>
     new SignJWT({ ...claims }).setProtectedHeader({ alg: 'EdDSA', kid: k, typ: ENTITLEMENT_TYP }).sign(otherKey);

@@ -4,11 +4,11 @@
  * would. What such a client can get must be bounded by what the gateway signs, not by the client's
  * good will. The client's clock and the gateway's move together (SharedClock + POST /v1/test/clock).
  */
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient, type FlexgateClient, type LaunchResult, type ReconcileResult, type RunEvent, runProduct } from '@flexgate/client';
-import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, KEY_SET_TYP, type LedgerEntry } from '@flexgate/shared';
+import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, KEY_SET_TYP, type LedgerEntry, newEd25519Pair } from '@flexgate/shared';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, importJWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balance, cacheDirs, ledger, type ProcessGateway, SharedClock, startProcessGateway } from '../harness/client-e2e';
@@ -426,7 +426,7 @@ describe('a hostile client, offline', { shuffle: false }, () => {
     const [h, p, s] = record.allowance.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
     const reencoded = (c: object) => Buffer.from(JSON.stringify(c)).toString('base64url');
-    const own = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+    const own = newEd25519Pair().privateKey.export({ format: 'jwk' });
     const ownKey = await importJWK({ ...own, alg: 'EdDSA' }, 'EdDSA');
     const cached = readdirSync(join(dir, 'entitlements'))[0] as string;
     const forgeries: Record<string, string> = {
@@ -665,7 +665,7 @@ describe('a hostile client, trust and time', () => {
     granted(await u.client.launch('autocad')); // the key material is now on disk
 
     // The intruder's own Ed25519 key, and the entitlement it signs.
-    const intruder = generateKeyPairSync('ed25519');
+    const intruder = newEd25519Pair();
     const publicJwk = { ...intruder.publicKey.export({ format: 'jwk' }), kid: 'intruder', alg: 'EdDSA', use: 'sig' };
     const signingKey = await importJWK({ ...intruder.privateKey.export({ format: 'jwk' }), alg: 'EdDSA' }, 'EdDSA');
     const now = Math.floor(Date.now() / 1000);

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,7 +55,17 @@ async function whatItWasDoing(child: ChildProcess, reports: string): Promise<str
       // Still being written: the next look reads it whole.
     }
   }
-  return 'no diagnostic report within 1.5 s: its main thread is blocked in a synchronous call';
+  return `no diagnostic report within 1.5 s: its main thread is blocked in a synchronous call${nativeStack(child.pid)}`;
+}
+
+/** The main thread's native stack, from gdb where the machine has it: which synchronous call blocks. */
+function nativeStack(pid: number | undefined): string {
+  if (pid === undefined) return '';
+  const gdb = spawnSync('gdb', ['-p', String(pid), '-batch', '-ex', 'thread 1', '-ex', 'bt 30'], { encoding: 'utf8', timeout: 15_000 });
+  if (gdb.error || !gdb.stdout) return '';
+  // "thread 1" prints its top frame too: each frame once, cut to a readable length.
+  const frames = [...new Set(gdb.stdout.split('\n').filter((l) => /^#\d+/.test(l)))].map((l) => l.slice(0, 200));
+  return frames.length ? `; its main thread (gdb):\n  ${frames.join('\n  ')}` : '';
 }
 
 /**

@@ -1,19 +1,17 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, type EntitlementClaims, KEY_SET_TYP } from '@flexgate/shared';
+import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, type EntitlementClaims, KEY_SET_TYP, newEd25519Pair } from '@flexgate/shared';
 import { calculateJwkThumbprint, SignJWT } from 'jose';
 import type { EntitlementJwk, RootJwk } from '../verify';
 
 /**
- * A real Ed25519 key pair, made synchronously. Node 20 can deadlock when a collection destroys an
- * asynchronous key-generation job (jose's generateKeyPair, WebCrypto) while the key it made is being
- * exported to JWK: the export holds the key's mutex and the job's destructor waits for it (a CI
- * worker hung so in ExportJWKEdKey). The suites share their workers' modules, so no test makes keys
- * that way.
+ * A real Ed25519 key pair, with its public key's x. Made from random bytes (`newEd25519Pair`), not by
+ * a key-generation job, synchronous or not: on Node 20 a collection that destroys the job while its
+ * key is exported to JWK deadlocks the thread (a CI worker and gateways hung so).
  */
 export function ed25519Pair(): { privateKey: KeyObject; publicKey: KeyObject; x: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const { privateKey, publicKey } = newEd25519Pair();
   return { privateKey, publicKey, x: String(publicKey.export({ format: 'jwk' }).x) };
 }
 

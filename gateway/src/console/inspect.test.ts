@@ -3,8 +3,8 @@
  * admin reads for a genuine entitlement, an expired one, one signed by another key, an altered
  * one, and one whose claims are not an entitlement's. The page around it is the browser test's.
  */
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, SIGNING_ALG } from '@flexgate/shared';
+import type { KeyObject } from 'node:crypto';
+import { ENTITLEMENT_AUDIENCE, ENTITLEMENT_TYP, newEd25519Pair, SIGNING_ALG } from '@flexgate/shared';
 import { type JWK, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Inspection, inspectEntitlement } from './inspect';
@@ -18,9 +18,9 @@ let ours: Key;
 let stranger: Key;
 let jwks: { keys: JWK[] };
 
-// Made synchronously: an asynchronous key generation can deadlock Node 20 (client/src/testing/keys.ts).
+// Made from random bytes: a key-generation job can deadlock Node 20 (shared/src/keys.ts).
 beforeAll(() => {
-  const [a, b] = [generateKeyPairSync('ed25519'), generateKeyPairSync('ed25519')];
+  const [a, b] = [newEd25519Pair(), newEd25519Pair()];
   ours = a.privateKey;
   stranger = b.privateKey;
   jwks = { keys: [{ ...(a.publicKey.export({ format: 'jwk' }) as JWK), kid: 'k1', alg: SIGNING_ALG }] };

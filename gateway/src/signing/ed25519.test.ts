@@ -1,4 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { newEd25519Pair } from '@flexgate/shared';
 import sodium from 'sodium-native';
 import { describe, expect, it } from 'vitest';
 import { ed25519Sign, ed25519SignHedged } from './ed25519';
@@ -11,7 +12,7 @@ import { Nonces } from './nonces';
 describe('ed25519Sign', () => {
   it('makes the signature node:crypto makes, for random keys and messages of every size', () => {
     for (let i = 0; i < 60; i++) {
-      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      const { privateKey, publicKey } = newEd25519Pair();
       const message = randomBytes(i === 0 ? 0 : Math.floor(Math.random() * 3000));
       const ours = ed25519Sign(privateKey, message);
       expect(ours.toString('hex')).toBe(sign(null, message, privateKey).toString('hex'));
@@ -22,7 +23,7 @@ describe('ed25519Sign', () => {
   });
 
   it('signs with a key read from PEM as with the key it came from', () => {
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const { privateKey } = newEd25519Pair();
     const reread = createPrivateKey(privateKey.export({ format: 'pem', type: 'pkcs8' }));
     const message = Buffer.from('{"sub":"user@example.com"}');
     expect(ed25519Sign(reread, message).equals(sign(null, message, privateKey))).toBe(true);
@@ -31,7 +32,7 @@ describe('ed25519Sign', () => {
   it('refuses a key that is not an Ed25519 private key', () => {
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     expect(() => ed25519Sign(ec.privateKey, Buffer.from('x'))).toThrow(/Ed25519 private key/);
-    const ed = generateKeyPairSync('ed25519');
+    const ed = newEd25519Pair();
     expect(() => ed25519Sign(ed.publicKey, Buffer.from('x'))).toThrow(/Ed25519 private key/);
   });
 });
@@ -47,7 +48,7 @@ describe('hedged signatures (an entitlement signed with a nonce made ahead)', ()
   it('verify as the deterministic ones do, for random keys and messages, and differ at each signing', async () => {
     const nonces = await readyNonces();
     for (let i = 0; i < 60; i++) {
-      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      const { privateKey, publicKey } = newEd25519Pair();
       // Base64url as in a JWS, and text beyond ASCII: the message is the UTF-8 of the string.
       const message = i % 2 ? randomBytes(Math.floor(Math.random() * 3000)).toString('base64url') : `é€𝄞 ${i} ${'x'.repeat(i * 37)}`;
       const one = nonces.with((batch, at) => ed25519SignHedged(privateKey, message, batch, at));
@@ -59,7 +60,7 @@ describe('hedged signatures (an entitlement signed with a nonce made ahead)', ()
       expect(one.subarray(0, 32).equals(two.subarray(0, 32))).toBe(false);
       expect(one.equals(ed25519Sign(privateKey, Buffer.from(message)))).toBe(false);
       // Another key's public half refuses it.
-      expect(verify(null, Buffer.from(message), generateKeyPairSync('ed25519').publicKey, one)).toBe(false);
+      expect(verify(null, Buffer.from(message), newEd25519Pair().publicKey, one)).toBe(false);
     }
   });
 
@@ -90,7 +91,7 @@ describe('hedged signatures (an entitlement signed with a nonce made ahead)', ()
 
   it('wipes the nonce it signed with', async () => {
     const nonces = await readyNonces();
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const { privateKey } = newEd25519Pair();
     const used = nonces.with((batch, at) => {
       ed25519SignHedged(privateKey, 'message', batch, at);
       return batch.subarray(at, at + 64);
@@ -99,7 +100,7 @@ describe('hedged signatures (an entitlement signed with a nonce made ahead)', ()
   });
 
   it('signs deterministically while no nonce is ready, then hedged (signPartsHedged)', async () => {
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = newEd25519Pair();
     const nonces = new Nonces(64, 64);
     const first = signPartsHedged(privateKey, 'aGVhZA', 'cGF5bG9hZA', nonces);
     expect(first).toBe(await signParts(privateKey, 'aGVhZA', 'cGF5bG9hZA'));

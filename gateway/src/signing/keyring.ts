@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import {
   ALLOWANCE_AUDIENCE,
   ALLOWANCE_TYP,
@@ -13,6 +13,7 @@ import {
   KEY_SET_TYP,
   type KeySetClaims,
   type LedgerCheckpointClaims,
+  newEd25519Key,
   type PublicJwk,
   SIGNING_ALG,
 } from '@flexgate/shared';
@@ -210,7 +211,7 @@ export class KeyRing {
   }
 
   private async generate() {
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const privateKey = newEd25519Key();
     const publicJwk = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
     const kid = await calculateJwkThumbprint(publicJwk);
     return {

@@ -1,6 +1,6 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type PublicJwk, SIGNING_ALG } from '@flexgate/shared';
+import { newEd25519Key, type PublicJwk, SIGNING_ALG } from '@flexgate/shared';
 import { calculateJwkThumbprint } from 'jose';
 import { ConfigError } from '../config';
 
@@ -23,7 +23,7 @@ export async function rootKeyOf(privateKey: KeyObject): Promise<RootKey> {
 }
 
 export function generateRootKey(): Promise<RootKey> {
-  return rootKeyOf(generateKeyPairSync('ed25519').privateKey);
+  return rootKeyOf(newEd25519Key());
 }
 
 /** The root key stored in the database, as its private JWK. */

@@ -1,5 +1,5 @@
-import { verify as cryptoVerify, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
-import { ENTITLEMENT_TYP, ID_TOKEN_AUDIENCE, ID_TOKEN_TYP } from '@flexgate/shared';
+import { verify as cryptoVerify, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { ENTITLEMENT_TYP, ID_TOKEN_AUDIENCE, ID_TOKEN_TYP, newEd25519Pair } from '@flexgate/shared';
 import { type JWTPayload, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { type IdTokenKey, signatureValid, verifyIdToken } from './verify-id-token';
@@ -9,8 +9,8 @@ import { type IdTokenKey, signatureValid, verifyIdToken } from './verify-id-toke
 // over HTTP: alg none, HS256 keyed with the public key, other keys, wrong audience, entitlements,
 // expired tokens, and that a sign-in's token verifies against the JWKS as the client checks it).
 const NOW = 1_800_000_000;
-const ours = generateKeyPairSync('ed25519');
-const theirs = generateKeyPairSync('ed25519');
+const ours = newEd25519Pair();
+const theirs = newEd25519Pair();
 // Every test runs both ways the gateway may hold a key: its public half only, and both halves
 // (our own keys: a signature equal to the one we make passes without a verification).
 const bySignature = new Map<string, IdTokenKey>([['k1', { publicKey: ours.publicKey }]]);
