@@ -1,15 +1,14 @@
-// `pnpm build` (also run by `pnpm install`): bundles the gateway's own code and @flexgate/shared
-// into dist/main.js, its npm dependencies left as imports. The test suites spawn gateway processes
-// from it: plain node starts a process in a fraction of the time tsx takes to compile the sources.
-import { readFileSync } from 'node:fs';
+// `pnpm build` (also run by `pnpm install`): bundles the gateway with @flexgate/shared and its npm
+// dependencies into dist/main.js, which `node gateway/dist/main.js` runs. A process then starts in about
+// half the CPU: resolving and loading hundreds of package files was most of its start
+// (BENCHMARKS.md), paid again by each `--cluster` worker and each restart. Left out: the packages
+// with native code, loaded from node_modules as they must be, and pg's optional native binding.
 import { cp, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { dependencies } = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
-// The workspace's shared package is TypeScript: bundled. Everything from npm stays external.
-const external = Object.keys(dependencies).filter((name) => !name.startsWith('@flexgate/'));
+const external = ['better-sqlite3', 'sodium-native', 'pg-native'];
 await rm(`${root}/dist`, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -19,7 +18,9 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: [...external, ...external.map((name) => `${name}/*`)],
+  external,
+  // pg and nodemailer are CommonJS and `require` Node's modules: an ES module has no `require` of its own.
+  banner: { js: "import { createRequire as __flexgateRequire } from 'node:module'; const require = __flexgateRequire(import.meta.url);" },
   jsx: 'automatic',
   jsxImportSource: 'hono/jsx',
   logLevel: 'warning',

@@ -65,8 +65,11 @@ describe.runIf(testEngine() === 'sqlite')(
         users = (r.body as { rows: unknown[] }).rows.length;
       });
       expect(users).toBe(USERS);
-      expect(middle.length).toBeGreaterThan(4);
-      expect(late.length, `late probes ${late.join(', ')} of ${middle[0]}-${middle.at(-1)}`).toBeLessThan(middle.length / 4);
+      // This read is quick (25-45 ms on a quiet machine, a few statements of rollups): on a fast
+      // machine even three tries may leave only a few probes in its middle. Fewer than five must
+      // then all be answered before it; a gateway holding its event loop answers every one after.
+      expect(middle.length).toBeGreaterThan(0);
+      expect(late.length, `late probes ${late.join(', ')} of ${middle[0]}-${middle.at(-1)}`).toBeLessThan(Math.max(1, middle.length / 4));
     });
 
     it("while the console's by-product view is computed, other requests are answered before it's done", async () => {
