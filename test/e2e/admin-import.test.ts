@@ -1,5 +1,7 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allMembers, mailsTo, newAdmin, postCsv } from '../harness/admin';
+import { testEngine } from '../harness/db';
 import { joinTeam, newAccount, newTeam, seedCatalog, setClock } from '../harness/fixtures';
 import { startTestGateway, type TestGateway } from '../harness/gateway';
 import { expectStatus, simultaneously } from '../harness/http';
@@ -202,4 +204,47 @@ describe('CSV import (R14)', () => {
     expect(huge.status).toBe(413);
     expect(huge.body.code).toBe('payload-too-large');
   });
+});
+
+// SQLite has one writer: a product change and an import cannot interleave there at all.
+describe.runIf(testEngine() === 'postgres')('a product change while a file naming the same member is imported (R12, R14)', () => {
+  it('applies before the file or after it: never reads the member before the file and writes after it', async () => {
+    const team = await newTeam(gw);
+    const admin = (await newAdmin(gw, [team])).api;
+    const tag = Math.random().toString(36).slice(2, 8);
+    const person = `both.${tag}@example.com`;
+    expectStatus(await postCsv(admin, `/v1/teams/${team}/members/import`, `name,email,products\nBo Both,${person},autocad\n`), 200);
+    // The person first, so that the file writes them in its first batch; many more behind, so that it takes a while.
+    const others = Array.from({ length: 4000 }, (_, i) => `Person ${i},p${i}.${tag}@example.com,autocad`);
+    const file = `name,email,products\nBo Both,${person},revit\n${others.join('\n')}\n`;
+    const imported = postCsv(admin, `/v1/teams/${team}/members/import`, file);
+    // The file has written its first rows once it holds the access epoch's row (every member write takes it).
+    const watcher = new pg.Client({ connectionString: gw.database.url });
+    await watcher.connect();
+    try {
+      for (let held = false; !held; ) {
+        await watcher.query('begin');
+        held = await watcher.query('select v from access_epoch where id = 1 for update nowait').then(
+          () => false,
+          (e: { code?: string }) => e.code === '55P03',
+        );
+        await watcher.query('rollback');
+      }
+    } finally {
+      await watcher.end();
+    }
+    const changed = admin.put(`/v1/teams/${team}/members/${encodeURIComponent(person)}/products`, {
+      allProducts: false,
+      products: ['maya'],
+    });
+    expectStatus(await imported, 200);
+    expectStatus(await changed, 200);
+    const [member] = (await allMembers(admin, team)).filter((m) => m.autodeskId === person);
+    const change = expectStatus(await admin.get(`/v1/teams/${team}/audit?action=member.products.changed`), 200).find(
+      (e: { target: string }) => e.target === person,
+    );
+    // After the file: its products are what the change replaced. Before it: the file's stand.
+    if (member.products.join() === 'maya') expect(change.before).toEqual({ allProducts: false, products: ['revit'] });
+    else expect({ now: member.products, before: change.before.products }).toEqual({ now: ['revit'], before: ['autocad'] });
+  }, 60_000);
 });

@@ -55,3 +55,14 @@ export async function serialize(trx: Tx, name: string): Promise<void> {
     await sql`select pg_advisory_xact_lock(hashtext(${`flexgate:${name}`}))`.execute(trx);
   }
 }
+
+/**
+ * `serialize`'s shared side: transactions that pass the same `name` here run beside each other, and
+ * one that passes it to `serialize` runs alone, after them and before any that come later (a team's
+ * CSV import, which writes its members without their own locks, and a change of one member).
+ */
+export async function serializeShared(trx: Tx, name: string): Promise<void> {
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+    await sql`select pg_advisory_xact_lock_shared(hashtext(${`flexgate:${name}`}))`.execute(trx);
+  }
+}

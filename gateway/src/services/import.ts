@@ -1,7 +1,7 @@
 import type { ImportResult } from '@flexgate/shared';
 import { listProductKeys } from '../db/repos/catalog';
 import { insertInvitations } from '../db/repos/invitations';
-import { refreshMemberStatistics, upsertMembers } from '../db/repos/members';
+import { importLock, refreshMemberStatistics, upsertMembers } from '../db/repos/members';
 import { inTransaction, serialize } from '../db/tx';
 import type { AuditOrigin } from '../domain/audit';
 import { invalid } from '../domain/errors';
@@ -41,8 +41,9 @@ export async function importMembers(ctx: ServiceContext, teamId: string, csv: st
   const expiresAt = addMs(now, INVITATION_MS).toISOString();
   const created = await inTransaction(ctx.db, async (trx) => {
     // One import of a team at a time: a file uploaded twice at once (a double click) or two files
-    // naming the same people then apply one after the other, not row by row against each other.
-    await serialize(trx, `import:${teamId}`);
+    // naming the same people then apply one after the other, not row by row against each other;
+    // and no change of one of its members beside it (db/repos/members.ts `lockMember`).
+    await serialize(trx, importLock(teamId));
     let fresh = 0;
     for (let i = 0; i < plan.rows.length; i += IMPORT_STEP) {
       if (i > 0) await nextTurn();

@@ -5,7 +5,7 @@ import type { MembershipFact } from '../../domain/precedence';
 import { shaped } from '../compiled';
 import { known, type Read, read, readAll, readOne } from '../reads';
 import type { DB } from '../schema';
-import { serialize, type Tx } from '../tx';
+import { serialize, serializeShared, type Tx } from '../tx';
 
 /**
  * Everything precedence needs about a user's team memberships (R11-R13): `membershipsOf` for one
@@ -289,10 +289,19 @@ export async function memberCounts(
 
 /**
  * Makes this transaction's changes of one member (its products, invitation, removal) wait for any
- * other's: each reads the member before it writes (db/tx.ts `serialize`).
+ * other's: each reads the member before it writes (db/tx.ts `serialize`). A CSV import of the team
+ * writes thousands of members without taking theirs: a change waits for it whole, as it for the
+ * changes under way (otherwise one read the member before the file and wrote after it). The first
+ * lock a transaction takes, so no one waits for it while holding another.
  */
 export async function lockMember(trx: Tx, teamId: string, autodeskId: string): Promise<void> {
+  await serializeShared(trx, importLock(teamId));
   await serialize(trx, `member:${teamId}:${autodeskId.toLowerCase()}`);
+}
+
+/** The lock a team's CSV import takes alone (`serialize`), and each change of one of its members shared. */
+export function importLock(teamId: string): string {
+  return `import:${teamId}`;
 }
 
 export async function setAllProducts(db: Kysely<DB>, teamId: string, autodeskId: string, allProducts: boolean): Promise<boolean> {
