@@ -8,7 +8,7 @@ import type { AppEnv } from '../middleware/env';
 import { auditCsvExport, auditTrail } from '../services/audit';
 import type { ServiceContext } from '../services/context';
 import { requireTeam } from '../services/teams';
-import { answers, callers, router, teamParam } from './openapi';
+import { answers, callers, nextLink, router, teamParam } from './openapi';
 
 /** The trail as JSON (newest first; a full page carries Link rel=next), or as CSV. */
 const trail = {
@@ -37,10 +37,8 @@ export function auditRoutes(ctx: ServiceContext) {
     }
     const page = await auditTrail(ctx, team, filter);
     if (page.next !== null) {
-      const params = new URLSearchParams();
-      for (const [k, v] of Object.entries(filter)) if (v !== undefined && k !== 'before') params.set(k, String(v));
-      params.set('before', String(page.next));
-      c.header('link', `<${base}?${params}>; rel="next"`);
+      const kept = Object.entries(filter).filter(([k]) => k !== 'before') as [string, string | number | undefined][];
+      c.header('link', nextLink(base, [...kept, ['before', page.next]]));
     }
     return c.json(page.entries, 200);
   };

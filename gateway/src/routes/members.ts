@@ -27,7 +27,7 @@ import { importMembers } from '../services/import';
 import { acceptInvitation, resendInvitation } from '../services/invitations';
 import { MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX, removeMember, setMemberGuest, setMemberProducts, teamMembers } from '../services/members';
 import { sendInvitations } from '../services/send-invitations';
-import { answers, body, callers, idempotencyHeader, jsonBody, router, teamParam } from './openapi';
+import { answers, body, callers, idempotencyHeader, jsonBody, nextLink, router, teamParam } from './openapi';
 
 const tags = ['team admin'];
 const security = callers.admin;
@@ -61,8 +61,14 @@ export function memberRoutes(ctx: ServiceContext) {
       const { after, limit, q } = c.req.valid('query');
       const page = await teamMembers(ctx, team, { after, limit, q });
       if (page.next !== null) {
-        const search = q === undefined ? '' : `&q=${encodeURIComponent(q)}`;
-        c.header('link', `</v1/teams/${team}/members?after=${encodeURIComponent(page.next)}&limit=${limit}${search}>; rel="next"`);
+        c.header(
+          'link',
+          nextLink(`/v1/teams/${team}/members`, [
+            ['after', page.next],
+            ['limit', limit],
+            ['q', q],
+          ]),
+        );
       }
       return c.json(page.members, 200);
     },

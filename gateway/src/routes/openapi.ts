@@ -88,3 +88,12 @@ export const idempotencyHeader = z.object({
     .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
     .optional(),
 });
+
+/**
+ * The `Link` header of a page that has a next one: `path` with `query` in the order given (a key
+ * may repeat; undefined values left out), each value URI-encoded. Ledger, members, audit, outbox.
+ */
+export function nextLink(path: string, query: readonly (readonly [string, string | number | undefined])[]): string {
+  const params = query.flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${encodeURIComponent(String(v))}`]));
+  return `<${path}?${params.join('&')}>; rel="next"`;
+}

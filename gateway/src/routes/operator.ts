@@ -33,7 +33,7 @@ import type { ServiceContext } from '../services/context';
 import { grantLicense } from '../services/licenses';
 import { outboxJson } from '../services/outbox';
 import { createAdmin, createTeam } from '../services/teams';
-import { answers, body, callers, jsonBody, router } from './openapi';
+import { answers, body, callers, jsonBody, nextLink, router } from './openapi';
 
 const tags = ['operator'];
 /** A signing key's kid: its RFC 7638 thumbprint (base64url), or whatever an older gateway named it. */
@@ -237,7 +237,14 @@ export function operatorRoutes(ctx: ServiceContext, testClock: AdjustableClock |
       const { to, after, limit } = c.req.valid('query');
       const { body, count, lastId } = await outboxJson(ctx, { to, after, limit });
       if (count === limit && lastId !== null) {
-        c.header('link', `</v1/outbox?after=${lastId}&limit=${limit}${to ? `&to=${encodeURIComponent(to)}` : ''}>; rel="next"`);
+        c.header(
+          'link',
+          nextLink('/v1/outbox', [
+            ['after', lastId],
+            ['limit', limit],
+            ['to', to || undefined],
+          ]),
+        );
       }
       return jsonBytes<OutboxMessage[]>(c, body);
     },

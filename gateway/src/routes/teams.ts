@@ -21,7 +21,7 @@ import { addMember } from '../services/members';
 import { purchase } from '../services/purchase';
 import { requireTeam } from '../services/teams';
 import { transfer } from '../services/transfer';
-import { answers, body, callers, idempotencyHeader, jsonBody, router, teamParam } from './openapi';
+import { answers, body, callers, idempotencyHeader, jsonBody, nextLink, router, teamParam } from './openapi';
 
 const tags = ['team admin'];
 const security = callers.admin;
@@ -102,8 +102,11 @@ export function teamRoutes(ctx: ServiceContext) {
       const kinds = kind === undefined ? undefined : Array.isArray(kind) ? kind : [kind];
       const { body, count, lastId } = await ledgerJson(ctx, team, { after, limit, kinds, autodeskId: user });
       if (count === limit && lastId !== null) {
-        const filters = [...(kinds ?? []).map((k) => `&kind=${k}`), user ? `&user=${encodeURIComponent(user)}` : ''].join('');
-        c.header('link', `</v1/teams/${team}/ledger?after=${lastId}&limit=${limit}${filters}>; rel="next"`);
+        const kindPairs = (kinds ?? []).map((k) => ['kind', k] as const);
+        c.header(
+          'link',
+          nextLink(`/v1/teams/${team}/ledger`, [['after', lastId], ['limit', limit], ...kindPairs, ['user', user || undefined]]),
+        );
       }
       return jsonBytes<LedgerEntry[]>(c, body);
     },
