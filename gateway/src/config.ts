@@ -524,14 +524,15 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return Object.freeze({ ...loadConfig({}), ...overrides });
 }
 
-/** What the command line asks for: the help, or serving with this configuration. */
-export type Command = { readonly help: true } | { readonly help: false; readonly config: Config };
+/** What the command line asks for: the help, serving with this configuration, or a backup of its database to `backup`. */
+export type Command = { readonly help: true } | { readonly help: false; readonly config: Config; readonly backup?: string };
 
 /** The command line and the environment, read together: an option is validated as the variable it stands for. */
 export function readCommand(argv: readonly string[], env: Env): Command {
   // `pnpm gateway -- --cluster 2` passes the `--` through.
   const args = argv[0] === '--' ? argv.slice(1) : [...argv];
   if (args.includes('--help') || args.includes('-h')) return { help: true };
+  if (args[0] === 'backup') return { help: false, config: loadConfig(env), backup: backupTarget(args.slice(1)) };
   let values: Record<string, string | boolean | undefined>;
   try {
     const options = Object.fromEntries(OPTIONS.map((o) => [o.name, { type: 'string' as const }]));
@@ -548,6 +549,15 @@ export function readCommand(argv: readonly string[], env: Env): Command {
     labels[o.variable] = `--${o.name}`;
   }
   return { help: false, config: loadConfig({ ...env, ...fromArgs }, labels) };
+}
+
+/** `backup FILE`: one file to write, nothing else. */
+function backupTarget(args: readonly string[]): string {
+  const [to, ...rest] = args;
+  if (to === undefined || to === '' || to.startsWith('-') || rest.length > 0) {
+    throw new ConfigError(['backup takes one argument, the file to write: node gateway/dist/main.js backup FILE']);
+  }
+  return to;
 }
 
 /** node:util's parseArgs explains itself at length; one line naming the culprit is enough. */
@@ -591,6 +601,7 @@ export function helpText(): string {
     // pnpm does not pass SIGTERM on to the gateway: a supervisor must start node itself (README).
     'usage: node gateway/dist/main.js [--cluster N]   (in production: node gets the signals)',
     '       pnpm gateway [--cluster N]                (in development)',
+    '       node gateway/dist/main.js backup FILE     (a checked copy of the SQLite database, taken while it serves)',
     '',
     'The flexgate entitlement gateway. It creates or migrates its database, prints',
     '"listening on http://HOST:PORT" once it accepts requests, and serves until SIGTERM or Ctrl-C.',

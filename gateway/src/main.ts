@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { failedMessage, isCheckSchemaMessage, isClusterWorker, listeningMessage, runPrimary } from './cluster';
 import { ConfigError, EXIT_NEWER_SCHEMA, helpText, readCommand } from './config';
+import { backupSqlite } from './db/backup';
 import { jsonLogger, stdoutLines } from './lib/logger';
 import { startGateway } from './server';
 
@@ -17,6 +18,10 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = command;
+  if (command.backup !== undefined) {
+    process.exitCode = backup(config.databaseUrl, command.backup);
+    return;
+  }
   const logger = jsonLogger(config.logLevel);
   // The last turn's lines, which would otherwise wait for a turn that never comes.
   process.on('exit', () => stdoutLines().flushNow());
@@ -76,6 +81,32 @@ async function main(): Promise<void> {
   // Another worker stopped for it: this one need not wait for its own next check.
   if (worker) process.on('message', (m) => isCheckSchemaMessage(m) && gateway.checkSchema());
 }
+
+/** `backup FILE`: the copy and what its checks found, on stdout; 1 when a check failed (the copy is kept). */
+function backup(databaseUrl: string, to: string): number {
+  if (!databaseUrl.startsWith('sqlite:') || databaseUrl === 'sqlite::memory:') {
+    const pg = databaseUrl.startsWith('postgres');
+    throw new ConfigError([
+      pg
+        ? 'backup copies a SQLite database; DATABASE_URL names PostgreSQL: back it up with pg_dump (pg_dump -Fc "$DATABASE_URL" > FILE), which copies a live database consistently'
+        : `backup copies a SQLite file; DATABASE_URL=${databaseUrl} names none`,
+    ]);
+  }
+  const report = backupSqlite(databaseUrl.slice('sqlite:'.length), to);
+  const lines = [
+    `backup written: ${report.to} (${report.bytes} bytes, schema ${report.schema}, ${plural(report.teams, 'team')}, ${plural(report.entries, 'ledger entry', 'ledger entries')})`,
+    ...(report.problems.length === 0
+      ? ["checked: SQLite's integrity check passed and every team's ledger chains to its recorded head"]
+      : [
+          `the copy FAILED ${report.problems.length} check(s), so the database it was taken from has them too:`,
+          ...report.problems.map((p) => `  ${p}`),
+        ]),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return report.problems.length === 0 ? 0 : 1;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 main().catch((error: unknown) => {
   // A configuration problem is the operator's to fix: one line each, no stack trace, exit 2. A

@@ -5,14 +5,15 @@
  * timed over HTTP against a real gateway process. Targets: report < 500 ms, balance < 5 ms; forecast and advice < 100 ms.
  * Rows are written straight into SQLite (a benchmark fixture, not an API test).
  */
-import { execSync } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, migrate } from '@flexgate/gateway';
 import { entryHash, GENESIS_HASH } from '@flexgate/shared';
 import { foldAllUsage } from '../../gateway/src/db/repos/usage-fold';
+import { builtGateway } from '../harness/built-gateway';
 import { spawnGateway } from '../harness/process';
 
 const N = Number(process.argv[2] ?? 1_000_000);
@@ -209,6 +210,35 @@ async function timeRefunds(reps: number): Promise<string> {
   ms.sort((a, b) => a - b);
   return `| session end with refund (R7a) | ${(ms[Math.floor(ms.length / 2)] as number).toFixed(1)} | ${(ms[0] as number).toFixed(1)} | ${(ms.at(-1) as number).toFixed(1)} | - |`;
 }
+/**
+ * `main.js backup` of this database while the gateway serves (README, "Backing up"): how long the
+ * copy and its checks take, and the slowest balance read answered meanwhile.
+ */
+async function timeBackup(): Promise<string> {
+  const to = join(dir, 'backup.db');
+  const t = performance.now();
+  const child = spawn(process.execPath, [builtGateway(), 'backup', to], {
+    env: { ...process.env, DATABASE_URL: url },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const ended = new Promise<number | null>((res) => child.once('close', res));
+  let done = false;
+  ended.then(() => (done = true));
+  const reads: number[] = [];
+  while (!done) {
+    const r = performance.now();
+    await (await fetch(`${gw.url}/v1/teams/${team}/balance`, { headers })).text();
+    reads.push(performance.now() - r);
+  }
+  const code = await ended;
+  if (code !== 0) throw new Error(`backup exited ${code}: ${out}`);
+  console.error(out.trim());
+  return `| backup (\`main.js backup\`: copy, integrity check, every chain) while serving; balance reads meanwhile: ${reads.length}, slowest ${Math.max(...reads).toFixed(1)} ms | ${(performance.now() - t).toFixed(0)} | - | - | ${statSync(to).size} |`;
+}
+rows.push(await timeBackup());
+
 await gw.stop();
 rmSync(dir, { recursive: true, force: true });
 const commit = execSync('git rev-parse --short HEAD').toString().trim();

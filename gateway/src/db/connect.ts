@@ -48,7 +48,7 @@ export interface ConnectOptions {
 
 // How long a write waits for another process's write lock before it fails as busy (and
 // `inTransaction` starts it over): the same bound for a BEGIN as for any other statement.
-const BUSY_MS = 10_000;
+export const BUSY_MS = 10_000;
 
 /**
  * SQLite's plain `BEGIN` takes the write lock only at the first write, so two processes on one
