@@ -339,7 +339,8 @@ export function createClient(options: ClientOptions): FlexgateClient {
     return next ? request({ ...req, token: next.token }) : res;
   }
 
-  async function grantFrom(res: HttpResponse, user: SignInRecord, product: string): Promise<VerifiedGrant | Refusal> {
+  /** `on`: the machine the request named (a session it opened and cannot use is closed for it). */
+  async function grantFrom(res: HttpResponse, user: SignInRecord, product: string, on: string): Promise<VerifiedGrant | Refusal> {
     if (res.status !== 200) return refusalFrom(res);
     const parsed = launchResponse.safeParse(res.body);
     if (!parsed.success) {
@@ -356,7 +357,10 @@ export function createClient(options: ClientOptions): FlexgateClient {
       claims = await verifier.verify(body.entitlement, { product, sub: user.autodeskId, allowRefresh: true });
     } catch (err) {
       if (!(err instanceof EntitlementRejected)) throw err;
-      return { granted: false, code: 'invalid-entitlement', reason: `The gateway's entitlement was not accepted: ${err.message}` };
+      const why = err.code === 'expired' ? `${err.message} ${clockAhead(body.entitlement)}` : err.message;
+      // Charged for a day this client cannot use: closed at once, within R7a's free 5 minutes, it is refunded.
+      const refund = body.charged > 0 && body.session ? await closeUnusable(user, body.session.id, body.charged, on) : '';
+      return { granted: false, code: 'invalid-entitlement', reason: `The gateway's entitlement was not accepted: ${why}${refund}` };
     }
     floor.observe(claims.iat * 1000);
     const team = body.team ?? claims.team;
@@ -382,6 +386,32 @@ export function createClient(options: ClientOptions): FlexgateClient {
       expiresAt: new Date(claims.exp * 1000).toISOString(),
       fromCache: false,
     };
+  }
+
+  /**
+   * A fresh entitlement already past its end: the gateway signed it a moment ago, so this machine's
+   * time is ahead of the gateway's, now or at some time the client saw (it never goes back, floor.ts).
+   */
+  function clockAhead(entitlement: string): string {
+    const issued = issuedAt(entitlement);
+    const gateway = Number.isNaN(issued) ? 'the gateway' : `the gateway (${new Date(issued).toISOString()})`;
+    return `This machine's time (${now().toISOString()}) is ahead of ${gateway}: set its clock right; if it is right, a wrong time was seen before and every later time is kept: remove the cache folder (${options.cacheDir}) and sign in again.`;
+  }
+
+  /** Ends a session this client refused the entitlement of; the sentence saying what became of its charge. */
+  async function closeUnusable(user: SignInRecord, sessionId: string, charged: number, on: string): Promise<string> {
+    const ended = await authed(user, {
+      method: 'POST',
+      path: `/v1/sessions/${encodeURIComponent(sessionId)}/end`,
+      idempotencyKey: randomUUID(),
+      body: { machine: on },
+    }).catch(() => null);
+    const body = ended?.status === 200 ? (ended.body as SessionEndResponse) : null;
+    if (body && body.refunded > 0)
+      return ` The session it opened (${sessionId}) was ended at once and its ${body.refunded} tokens refunded.`;
+    if (body)
+      return ` The session it opened (${sessionId}) was ended at once but not refunded (R7a refunds one quick close a day per product): ${charged} tokens stay charged.`;
+    return ` It charged ${charged} tokens for session ${sessionId}, which could not be ended: end it within 5 minutes of its start to be refunded.`;
   }
 
   function fromCache({ claims, record }: VerifiedCacheEntry): VerifiedGrant {
@@ -634,7 +664,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
               machine: opts.machine ?? machine,
             },
           });
-          const result = await grantFrom(res, user, product);
+          const result = await grantFrom(res, user, product, opts.machine ?? machine);
           // Best effort: the launch was granted whatever becomes of the allowance.
           if (result.granted) await refreshAllowance(user, product).catch(() => {});
           else await afterRefusal(user, product, result);
@@ -664,7 +694,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
         });
         // R7a: a void session (refunded): its entitlement never launches again, as after `end`.
         if (res.status === 409) await forgetSession(user, product, sessionId);
-        const result = await grantFrom(res, user, product);
+        const result = await grantFrom(res, user, product, on ?? machine);
         await afterRefusal(user, product, result);
         // Settled: the entitlement now outlives the lease a day still refundable gets.
         if (result.granted && result.source === 'flex' && result.session) {
