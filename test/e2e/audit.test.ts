@@ -388,6 +388,12 @@ describe('the audit trail: reading it', () => {
     // Paged, each next link keeps the filter: page two is still purchases only.
     expect(await trail(admin.api, `/v1/teams/${team}/audit?action=tokens.purchased&limit=2`)).toEqual(purchases);
     expect((await trail(admin.api, `/v1/teams/${team}/audit?action=tokens.*`)).length).toBe(6);
+    // The operator's view of one team, paged: the next link keeps `team` (it once dropped it, and
+    // page two held every team's entries).
+    expect(await trail(gw.op, `/v1/operator/audit?team=${team}&limit=2`)).toEqual(all);
+    const wide = await trail(gw.op, '/v1/operator/audit?team=none&limit=2');
+    expect(wide.length).toBeGreaterThan(2);
+    expect(wide.every((e) => e.team === null)).toBe(true);
     const mine = await trail(admin.api, `/v1/teams/${team}/audit?actor=${encodeURIComponent(`admin:${admin.id}`)}`);
     expect(mine.map((e) => e.action)).toEqual(['defaults.changed', ...Array(5).fill('tokens.purchased')]);
     const today = T0.toISOString().slice(0, 10);

@@ -28,7 +28,14 @@ const summary =
 export function auditRoutes(ctx: ServiceContext) {
   const app = router();
 
-  const answer = async (c: Context<AppEnv>, team: string | null | undefined, base: string, q: ReturnType<typeof auditQuery.parse>) => {
+  /** `scope`: the route's own query parameters beyond the filter (the operator's `team`), kept in the next link too. */
+  const answer = async (
+    c: Context<AppEnv>,
+    team: string | null | undefined,
+    base: string,
+    q: ReturnType<typeof auditQuery.parse>,
+    scope: [string, string][] = [],
+  ) => {
     const { format, ...filter } = q;
     if (wantsCsv(c, format)) {
       const { before: _b, limit: _l, ...all } = filter;
@@ -38,7 +45,7 @@ export function auditRoutes(ctx: ServiceContext) {
     const page = await auditTrail(ctx, team, filter);
     if (page.next !== null) {
       const kept = Object.entries(filter).filter(([k]) => k !== 'before') as [string, string | number | undefined][];
-      c.header('link', nextLink(base, [...kept, ['before', page.next]]));
+      c.header('link', nextLink(base, [...scope, ...kept, ['before', page.next]]));
     }
     return c.json(page.entries, 200);
   };
@@ -78,7 +85,8 @@ export function auditRoutes(ctx: ServiceContext) {
     async (c) => {
       requireOperator(c);
       const { team, ...q } = c.req.valid('query');
-      return answer(c, team === undefined ? undefined : team === 'none' ? null : team, '/v1/operator/audit', q);
+      const scope: [string, string][] = team === undefined ? [] : [['team', team]];
+      return answer(c, team === undefined ? undefined : team === 'none' ? null : team, '/v1/operator/audit', q, scope);
     },
   );
 
