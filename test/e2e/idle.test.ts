@@ -6,7 +6,8 @@
 import { runProduct } from '@flexgate/client';
 import { expect, it } from 'vitest';
 import { clockedSuite } from '../harness/clocked-suite';
-import { joinTeam, newAccount, newTeam } from '../harness/fixtures';
+import { joinTeam, newAccount, newTeam, signIn } from '../harness/fixtures';
+import { expectStatus } from '../harness/http';
 import { granted } from '../harness/launch-results';
 
 const MINUTE = 60_000;
@@ -105,4 +106,33 @@ it('R7b: idle time claimed before the day is settled moves nothing: only a settl
   const claimed = granted(await client.heartbeat({ product: 'autocad', sessionId, idleSeconds: 20 * 60 }));
   expect(claimed.sessionEnd).toBe(first.sessionEnd);
   expect(claimed.expiresAt).toBe(first.expiresAt);
+});
+
+it('R7b: a heartbeat sent again with its Idempotency-Key (a retry) answers the same and moves the end once; the key with another request is refused', async () => {
+  await at(0);
+  const gw = suite.gw;
+  const team = await newTeam(gw.fixtures(), 100);
+  const account = await newAccount(gw.fixtures());
+  await joinTeam(gw, team, account, { products: ['autocad'] });
+  const user = await signIn(gw.fixtures(), account);
+  const first = expectStatus(await user.api.post('/v1/launch', { product: 'autocad' }, { 'idempotency-key': 'launch-1' }), 200);
+  const beat = (key: string, body: object) => user.api.post(`/v1/sessions/${first.session.id}/heartbeat`, body, { 'idempotency-key': key });
+  await at(6 * MINUTE);
+  expectStatus(await beat('settle', {}), 200);
+  // Idle from 0:10 to 0:40, reported at 0:40; the answer lost, the same heartbeat sent twice more.
+  await at(40 * MINUTE);
+  const answers = [await beat('idle-1', { idleSeconds: 1800 }), await beat('idle-1', { idleSeconds: 1800 })];
+  await at(41 * MINUTE);
+  answers.push(await beat('idle-1', { idleSeconds: 1800 }));
+  const bodies = answers.map((a) => JSON.stringify(expectStatus(a, 200)));
+  expect(new Set(bodies).size).toBe(1);
+  expect(Date.parse(expectStatus(answers[0] as (typeof answers)[0], 200).session.endsAt)).toBe(
+    Date.parse(first.session.endsAt) + 30 * MINUTE,
+  );
+  // The end moved once: a heartbeat without idle time reads it.
+  const now = expectStatus(await beat('plain', {}), 200);
+  expect(now.session.endsAt).toBe(JSON.parse(bodies[0] as string).session.endsAt);
+  // One key space for launches and heartbeats (docs/http.md): another request under a used key is a conflict.
+  expect((await beat('idle-1', { idleSeconds: 3600 })).status).toBe(409);
+  expect((await beat('launch-1', { idleSeconds: 1800 })).status).toBe(409);
 });

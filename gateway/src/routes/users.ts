@@ -149,9 +149,10 @@ export function userRoutes(ctx: ServiceContext, launch: Launch, metrics: Metrics
       const body = c.req.valid('json');
       const machine = body.machine ?? '';
       const key = c.req.valid('header')['idempotency-key'];
-      const idem = key ? { scope: launchScope(autodeskId), key, request: { heartbeat: id, machine } } : undefined;
+      const idleSeconds = body.idleSeconds ?? 0;
+      const idem = key ? { scope: launchScope(autodeskId), key, request: { heartbeat: id, machine, idleSeconds } } : undefined;
       // Signed again if a revoked key signed it (keys.live), as launches are.
-      const answer = await ctx.keys.live(await heartbeat(ctx, launch, autodeskId, id, machine, idem, body.idleSeconds ?? 0));
+      const answer = await ctx.keys.live(await heartbeat(ctx, launch, autodeskId, id, machine, idem, idleSeconds));
       // R7: a heartbeat past the 24 hours opens and charges the next session: tokens charged too.
       if (answer.charged > 0) metrics.tokensCharged.inc({ via: 'heartbeat' }, answer.charged);
       return c.json(answer, 200);

@@ -28,7 +28,7 @@ import {
   runningMachines,
 } from '../domain/sessions';
 import type { ServiceContext } from './context';
-import type { IdempotencyRequest } from './idempotency';
+import { type IdempotencyRequest, remember, replay } from './idempotency';
 import type { Launch } from './launch';
 
 async function ownSession(ctx: ServiceContext, autodeskId: string, id: string): Promise<SessionRow> {
@@ -149,13 +149,18 @@ export async function heartbeat(
   const now = ctx.clock.now();
   const nowIso = now.toISOString();
   if (isOpen({ startsAt: s.starts_at, endsAt: s.ends_at, endedAt: s.ended_at }, now)) {
+    const earlier = await replay<LaunchResponse>(ctx.db, idempotency);
+    if (earlier) return earlier;
     const kept = await keepSession(ctx, s, machine, now);
     if (!kept) throw voided((await findSession(ctx.db, id)) as SessionRow);
     const row = (await idle(ctx, kept.row, idleSeconds * 1000, now)) ?? kept.row;
     if (row === kept.row) await ctx.db.updateTable('usage_sessions').set({ last_seen_at: nowIso }).where('id', '=', id).execute();
     // The team's balance only to an active member of it: a member removed since keeps the session
     // to the end of the day paid for (R12), not a view of the team's tokens.
-    return flexAnswer(row, 0, await memberBalance(ctx.db, s.team_id, autodeskId, nowIso));
+    const answer = flexAnswer(row, 0, await memberBalance(ctx.db, s.team_id, autodeskId, nowIso));
+    // R7b's credit moved the end: a retry of this heartbeat answers the same, and moves nothing again.
+    if (row !== kept.row) await inTransaction(ctx.db, (trx) => remember(trx, idempotency, answer, nowIso));
+    return answer;
   }
   return launch({ autodeskId, product: s.product_key, team: s.team_id, machine, idempotency });
 }
