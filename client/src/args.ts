@@ -19,7 +19,7 @@ export const USAGE = `Usage: flexgate <command> [options]
 
 Commands:
   signin --user ID                    sign in (asks for the password)
-  signout                             forget the sign-in on this machine
+  signout                             end the sign-in, on the gateway too
   launch <product>                    ask for access to a product, as the product does at start
   products [--all]                    products you may use (--all: the whole catalog)
   usage [--from DAY] [--to DAY]       your own Flex use by day (default: the last 30 days)
@@ -57,7 +57,9 @@ Examples:
 ${COMMON_HELP}`,
   signout: `Usage: flexgate signout
 
-Forgets the sign-in on this machine (cached entitlements can no longer be used).
+Ends the sign-in on the gateway (its refresh token and access tokens stop working, a copy of
+this cache included) and forgets it on this machine (cached entitlements can no longer be used).
+With the gateway out of reach it is forgotten here only, and the output says so.
 
 Example:
   flexgate signout

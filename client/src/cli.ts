@@ -90,10 +90,16 @@ export async function runCli(argv: readonly string[], env: Record<string, string
   if (command.name === 'ledger') return ledgerVerify(command, io, print);
 
   if (command.name === 'signout') {
-    // Forgetting the sign-in needs no trust root, nor the client.
-    const { createDiskStore } = await import('./cache');
-    await createDiskStore(command.cacheDir).remove('signin.json');
-    print('Signed out.', { signedOut: true });
+    // Ending the sign-in needs no trust root, nor the client.
+    const [{ createDiskStore }, { signOutEverywhere }] = await Promise.all([import('./cache'), import('./signout')]);
+    const ended = await signOutEverywhere(createDiskStore(command.cacheDir));
+    const message =
+      ended === 'unreachable'
+        ? 'Signed out on this machine. The gateway could not be reached to end the sign-in there: a copy of this cache still signs in until its refresh token expires, unless an operator revokes it.'
+        : ended === 'ended'
+          ? 'Signed out, on the gateway too.'
+          : 'Signed out (there was no sign-in here).';
+    print(message, { signedOut: true, endedOnGateway: ended === 'ended' });
     return EXIT.ok;
   }
 

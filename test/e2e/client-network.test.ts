@@ -4,7 +4,7 @@
  * output and exit codes, and `flexgate simulate`.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createClient, type FlexgateClient } from '@flexgate/client';
@@ -180,6 +180,40 @@ it('R17: after a key rotation the client learns the new key set at its next answ
 });
 
 describe('the flexgate CLI, spawned as a process', () => {
+  it('signout ends the sign-in on the gateway: a copy of the cache taken before signs in to nothing', async () => {
+    const u = await member(50, ['autocad']);
+    const dir = dirs.make();
+    const common = ['--gateway', gw.url, '--cache-dir', dir, '--trust', trust];
+    expect((await runFlexgate(['signin', '--user', u.autodeskId, ...common], { FLEXGATE_PASSWORD: u.password })).code).toBe(0);
+    const copy = dirs.make();
+    cpSync(dir, copy, { recursive: true });
+    const out = await runFlexgate(['signout', ...common]);
+    expect([out.code, out.stdout.trim()]).toEqual([0, 'Signed out, on the gateway too.']);
+    expect(existsSync(join(dir, 'signin.json'))).toBe(false);
+    // The copy's refresh token and access token both ended (the CLI once only deleted its file).
+    const kept = JSON.parse(readFileSync(join(copy, 'signin.json'), 'utf8')) as { token: string; refreshToken: string };
+    expect((await gw.anon.post('/v1/token/refresh', { refreshToken: kept.refreshToken })).status).toBe(401);
+    const launched = await runFlexgate(['launch', 'autocad', '--gateway', gw.url, '--cache-dir', copy, '--trust', trust]);
+    expect(launched.code).toBe(3);
+    expect(launched.stderr).toMatch(/sign/i);
+
+    // A gateway out of reach: forgotten here all the same, and said plainly.
+    const away = dirs.make();
+    expect(
+      (
+        await runFlexgate(['signin', '--user', u.autodeskId, '--gateway', gw.url, '--cache-dir', away, '--trust', trust], {
+          FLEXGATE_PASSWORD: u.password,
+        })
+      ).code,
+    ).toBe(0);
+    const record = JSON.parse(readFileSync(join(away, 'signin.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(away, 'signin.json'), JSON.stringify({ ...record, gatewayUrl: 'http://127.0.0.1:9' }));
+    const offline = await runFlexgate(['signout', '--cache-dir', away]);
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toMatch(/^Signed out on this machine\. The gateway could not be reached/);
+    expect(existsSync(join(away, 'signin.json'))).toBe(false);
+  });
+
   // Each spawn starts node on the compiled CLI (client/dist, `pnpm build`); a budget for busy machines.
   it('signin, launch, relaunch from cache, --json, refusal; exit codes 0, 3 and 2 (4: client-offline)', async () => {
     const u = await member(50, ['autocad']);
