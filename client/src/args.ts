@@ -351,11 +351,13 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     if (!allowed.includes(key) && !COMMON.includes(key)) throw usage(`${name} does not take --${key}`);
   }
   const gateway = v.gateway ?? env.FLEXGATE_URL ?? DEFAULT_GATEWAY;
+  let protocol: string;
   try {
-    new URL(gateway);
+    ({ protocol } = new URL(gateway));
   } catch {
     throw usage(`--gateway must be a URL, not "${gateway}"`);
   }
+  if (protocol !== 'http:' && protocol !== 'https:') throw usage(`--gateway must be an http:// or https:// URL, not "${gateway}"`);
   const trust = (v.trust ?? env.FLEXGATE_TRUST)?.trim() || undefined;
   // The shape only: the key itself is checked by the client (verify.ts), which this module does not load.
   if (trust !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(trust) && !trust.startsWith('{')) {

@@ -92,6 +92,9 @@ describe('parseCli', () => {
       ['simulate', '--launches', '1'],
       ['simulate', '--users', '1', '--launches', '1', '--setup'],
       ['products', '--gateway', 'not a url'],
+      // A URL undici cannot speak to: a usage error, not a stack trace (found trying the CLI).
+      ['whoami', '--gateway', 'ftp://gateway.example'],
+      ['launch', 'a', '--gateway', 'file:///etc/passwd'],
       ['whoami', 'now'],
       ['products', 'all'],
       ['launch', 'a', '--heartbeat', '5'],
@@ -183,6 +186,9 @@ describe('the flexgate binary', () => {
     // The usage shown is launch's own, not the list of commands.
     expect(usage.stderr).toMatch(/^Usage: flexgate launch <product>/m);
     expect(usage.stderr).not.toMatch(/^Commands:/m);
+    // A --trust that is no key: ledger verify says so as a usage error, not as a ledger NOT verified (5).
+    const trust = await run(['ledger', 'verify', '--team', 't1', '--admin-key', 'k', '--trust', '{"kty":"OKP"}']);
+    expect([trust.code, trust.stderr]).toEqual([2, expect.stringMatching(/^flexgate: --trust: The trust root must be/)]);
   }, 20_000);
 
   it('gives each command its own --help, also as `flexgate help <command>`', async () => {

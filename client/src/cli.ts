@@ -322,7 +322,18 @@ async function ledgerVerify(
   io: CliIo,
   print: (human: string, data: unknown) => void,
 ): Promise<number> {
-  const [{ verifyLedger, readKept, keepCheckpoint }, { pinnedRoot }] = await Promise.all([import('./ledger'), import('./pin')]);
+  const [{ verifyLedger, readKept, keepCheckpoint }, { pinnedRoot }, { checkTrust, TrustError }] = await Promise.all([
+    import('./ledger'),
+    import('./pin'),
+    import('./verify'),
+  ]);
+  // A --trust that is no key at all is the caller's mistake (exit 2), not a ledger that fails (exit 5).
+  try {
+    if (command.trust !== undefined && command.trust !== null) checkTrust(command.trust);
+  } catch (err) {
+    if (err instanceof TrustError) return usageError(io, new UsageError(`--trust: ${err.message}`, command.name));
+    throw err;
+  }
   let verdict: Awaited<ReturnType<typeof verifyLedger>>;
   try {
     const trust = command.trust ?? (await pinnedRoot(command.cacheDir, command.gateway));
