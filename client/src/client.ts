@@ -826,7 +826,8 @@ export function createClient(options: ClientOptions): FlexgateClient {
   };
 }
 
-function refusalFrom(res: HttpResponse): Refusal {
+/** A refusal from the gateway's answer: its problem+json code and detail, or the HTTP status alone. */
+export function refusalFrom(res: HttpResponse): Refusal {
   if (isProblem(res.body)) {
     const refusal: Refusal = { granted: false, code: res.body.code, reason: res.body.detail ?? res.body.title, status: res.status };
     if (res.body.requestId) refusal.requestId = res.body.requestId;

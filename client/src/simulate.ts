@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ROOT_KEY_PATH } from '@flexgate/shared';
-import { createClient, type FlexgateClient } from './client';
+import { createClient, type FlexgateClient, refusalFrom } from './client';
 import { createHttp, type Http } from './http';
 import { FlexgateError, type RefusalCode } from './types';
 import type { TrustRoot } from './verify';
@@ -51,7 +51,9 @@ async function setUp(http: Http, opts: SimulateOptions, ids: string[], operatorK
     const res = await http.request({ method: 'POST', path, body, token: operatorKey });
     // 409: left over from an earlier run with the same prefix, which is fine to reuse.
     if (!okStatuses.includes(res.status) && res.status !== 409) {
-      throw new Error(`setup ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
+      // A refusal (a wrong operator key, say) in the gateway's own words: exit 3 as any refusal.
+      const refusal = refusalFrom(res);
+      throw new FlexgateError(refusal.code, `setup ${path} was refused (${res.status}): ${refusal.reason}`, res.status);
     }
     return res.body as Record<string, unknown>;
   };

@@ -360,5 +360,15 @@ describe('the flexgate CLI, spawned as a process', () => {
     expect(untrusted.stderr).toBe(
       `flexgate: simulate failed: The gateway's root key is not the trusted one (${'A'.repeat(43)}). Check the trust root.\n`,
     );
+
+    // A wrong operator key for --setup: a refusal in the gateway's words (3), not raw JSON and exit 1.
+    const wrongKey = await runFlexgate(
+      ['simulate', '--users', '1', '--launches', '1', '--setup', '--prefix', prefix, '--gateway', gw.url],
+      {
+        FLEXGATE_OPERATOR_KEY: `${gw.operatorKey}x`,
+      },
+    );
+    expect(wrongKey.code).toBe(3);
+    expect(wrongKey.stderr).toMatch(/^flexgate: simulate failed: setup \/v1\/teams was refused \(401\): [^{]+\n$/);
   }, 150_000);
 });
