@@ -65,8 +65,8 @@ Example:
   flexgate signout
 
 ${COMMON_HELP}`,
-  launch: `Usage: flexgate launch <product> [--team T] [--machine M] [--fresh]
-                       [--run [--hold SECONDS] [--heartbeat SECONDS]]
+  launch: `Usage: flexgate launch <product> [--team T] [--machine M] [--fresh] [--yes|-y] [--json]
+                       [--run [--hold SECONDS] [--heartbeat SECONDS] [--idle-after SECONDS]]
 
 Asks for access to a product as the product itself does when it starts. A valid cached
 entitlement is used without the network; else the gateway decides, and charges Flex tokens
@@ -338,7 +338,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     // `flexgate help launch`, as `flexgate launch --help`.
     const [topic, extra] = rest;
     if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
-    if (topic === undefined) return { name: 'help' };
+    if (topic === undefined || topic === 'help') return { name: 'help' };
     if (!isCommand(topic)) throw new UsageError(`unknown command "${topic}"`);
     return { name: 'help', topic };
   }

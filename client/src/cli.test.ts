@@ -180,6 +180,9 @@ describe('the flexgate binary', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Exit codes/);
     expect(help.stdout).toMatch(/flexgate <command> --help/);
+    // `help help` is the usage the list promises, and help shows whatever FLEXGATE_NOW holds.
+    expect((await run(['help', 'help'])).stdout).toBe(help.stdout);
+    expect(await run(['help'], { FLEXGATE_NOW: 'garbage' })).toMatchObject({ code: 0, stdout: help.stdout });
     const usage = await run(['launch']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/needs a product/);

@@ -48,7 +48,8 @@ export async function runCli(argv: readonly string[], env: Record<string, string
   let clock: (() => Date) | undefined;
   try {
     command = parseCli(argv, env);
-    clock = clockFromEnv(env);
+    // Help needs no clock: a FLEXGATE_NOW it cannot read does not keep it from showing.
+    clock = command.name === 'help' ? undefined : clockFromEnv(env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     return usageError(io, err);
