@@ -34,6 +34,7 @@ import {
   decideProvisional,
   type ProvisionalPolicy,
   type ProvisionalRecord,
+  slotOf,
 } from './provisional';
 import {
   FlexgateError,
@@ -135,6 +136,8 @@ export interface WhoAmI {
     issuedAt: string;
     expiresAt: string;
     launches: number;
+    /** Of `launches`, the slots no provisional launch waiting to be reported holds. */
+    launchesLeft: number;
     products: AllowanceClaims['products'];
     /** Products listed only for the day already paid for, until its session ends (`until`, an instant). */
     paid: { product: string; team: string; until: string }[];
@@ -795,6 +798,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
             issuedAt: new Date(allowance.iat * 1000).toISOString(),
             expiresAt: new Date(allowance.exp * 1000).toISOString(),
             launches: allowance.launches,
+            launchesLeft: Math.max(0, allowance.launches - pending.filter((r) => slotOf(r.id, allowance.aid) !== null).length),
             products: allowance.products,
             paid: (allowance.paid ?? [])
               .filter((p) => p.until * 1000 > now().getTime())

@@ -80,7 +80,9 @@ export function formatWhoAmI(me: WhoAmI): string {
   const offline = me.offlineAllowance;
   if (offline) {
     const products = [...new Set(offline.products.map((p) => p.product))].join(', ') || 'no products';
-    lines.push(`  offline: ${products} until ${formatInstant(offline.expiresAt)}, ${offline.launches} provisional launches at most`);
+    lines.push(
+      `  offline: ${products} until ${formatInstant(offline.expiresAt)}, ${offline.launchesLeft} of ${offline.launches} provisional launches left`,
+    );
     for (const p of offline.paid)
       lines.push(`  offline: ${p.product} until ${formatInstant(p.until)}, the end of the day already paid for`);
   }

@@ -261,7 +261,11 @@ describe('the real client against a gateway that goes down', { shuffle: false },
       clock.shift(4 * HOUR + 60_000);
       const r3 = await restarted.launch('autocad');
       expect(r3).toMatchObject({ granted: true, provisional: true, provisionalId: `${allowance?.id}.1` });
-      expect((await pat.client.whoami()).provisional.map((p) => p.id)).toEqual([r1.provisionalId, `${allowance?.id}.1`]);
+      const after = await pat.client.whoami();
+      expect(after.provisional.map((p) => p.id)).toEqual([r1.provisionalId, `${allowance?.id}.1`]);
+      // whoami counts what is left of the allowance, not its size alone.
+      expect(allowance?.launchesLeft).toBe(allowance?.launches);
+      expect(after.offlineAllowance?.launchesLeft).toBe((allowance?.launches ?? 0) - 2);
     });
 
     it('provisional launch through a named team: that team is the one recorded, and the one reported', async () => {
