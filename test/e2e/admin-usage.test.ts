@@ -95,6 +95,9 @@ describe('usage reports (R15)', () => {
     // The days as asked (to is the last day included), not the instants the range becomes.
     expect(backwards.body.detail).toBe('The range is empty: from 2026-03-17 is after its last day, 2026-03-01.');
     expect((await admin.api.get(`/v1/teams/${team}/usage?by=week`)).status).toBe(400);
+    // The last days the API takes (years to 9999) are a range like any: empty of use, not refused.
+    const farthest = await admin.api.get(`/v1/teams/${team}/usage?from=9999-12-30&to=9999-12-31`);
+    expect([farthest.status, farthest.body.total]).toEqual([200, { tokens: 0, sessions: 0 }]);
     await expectLedgerMatchesBalance(gw, team);
   });
 

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { addUsage, byCodePoint, splitName, type UsageSum, usageRowsOf } from './report';
+import { addUsage, byCodePoint, reportRange, splitName, type UsageSum, usageRowsOf } from './report';
+
+describe('a report range (R15)', () => {
+  it('a `to` day of 9999-12-31, the last the API takes, still ends after its from: ranges are compared as ISO text', () => {
+    const now = new Date('2026-12-06T12:00:00Z');
+    const { from, to } = reportRange('9999-12-30', '9999-12-31', now);
+    expect([from, to]).toEqual(['9999-12-30T00:00:00.000Z', '9999-12-31T23:59:59.999Z']);
+    expect(from < to).toBe(true);
+    expect(reportRange('2026-03-01', '2026-03-31', now)).toEqual({ from: '2026-03-01T00:00:00.000Z', to: '2026-04-01T00:00:00.000Z' });
+  });
+});
 
 describe("the usage export's name columns (R15, Flex's export)", () => {
   it('splits at the first space: one word is a first name alone, and a blank name leaves both empty', () => {

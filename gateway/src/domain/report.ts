@@ -17,8 +17,12 @@ export function reportRange(from: string | undefined, to: string | undefined, no
   const today = new Date(`${now.toISOString().slice(0, 10)}T00:00:00Z`);
   const end = to === undefined ? addMs(today, DAY_MS) : DAY.test(to) ? addMs(new Date(`${to}T00:00:00Z`), DAY_MS) : new Date(to);
   const start = from === undefined ? addMs(end, -30 * DAY_MS) : new Date(DAY.test(from) ? `${from}T00:00:00Z` : from);
-  return { from: start.toISOString(), to: end.toISOString() };
+  // The day after 9999-12-31 has no four-digit year: its ISO text ("+010000-...") sorts before every
+  // instant it should follow, and ranges are compared as text. The range's last instant stands for it.
+  return { from: start.toISOString(), to: end.getUTCFullYear() > 9999 ? LAST_INSTANT : end.toISOString() };
 }
+
+const LAST_INSTANT = '9999-12-31T23:59:59.999Z';
 
 /** "Ada King Lovelace" → first "Ada", last "King Lovelace": Flex's export has the two columns. */
 export function splitName(name: string): { first: string; last: string } {
