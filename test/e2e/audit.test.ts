@@ -408,6 +408,14 @@ describe('the audit trail: reading it', () => {
     expect([expectStatus(whole, 200).length, whole.headers.get('link')]).toEqual([all.length, null]);
     expect((await admin.api.get(`/v1/teams/${team}/audit?action=DROP%20TABLE`)).status).toBe(400);
     expect((await admin.api.get(`/v1/teams/${team}/audit?from=2026-02-30`)).status).toBe(400);
+    // Backwards, refused as a usage report's range is (it answered an empty page), the CSV before it starts.
+    for (const csv of ['', '&format=csv']) {
+      const backwards = await admin.api.get(`/v1/teams/${team}/audit?from=2026-03-17&to=2026-03-01${csv}`);
+      expect([backwards.status, backwards.body.detail]).toEqual([
+        400,
+        'The range is empty: from 2026-03-17 is after its last day, 2026-03-01.',
+      ]);
+    }
 
     const csv = await admin.api.get(`/v1/teams/${team}/audit?format=csv&action=tokens.purchased`);
     expect(csv.status).toBe(200);

@@ -10,6 +10,7 @@ import {
   auditCsvLines,
   auditRecord,
 } from '../domain/audit';
+import { invalid } from '../domain/errors';
 import { reportRange } from '../domain/report';
 import { bytesOf } from '../lib/bodies';
 import { pagesInTurns } from '../lib/turns';
@@ -49,15 +50,26 @@ const parse = (text: string | null): unknown => (text === null ? null : JSON.par
  * A page of the trail, newest first: a team's (`team`), only the operator-wide entries (`null`),
  * or all of them (undefined). `next` is the cursor of the following page, null on the last one.
  */
+/**
+ * The instants a trail's `from`/`to` stand for: `from` alone runs to now and `to` alone from the
+ * beginning, unlike a report's 30 days; both, and the range is empty, is refused as a report's is.
+ */
+function auditRange(ctx: ServiceContext, q: { from?: string | undefined; to?: string | undefined }): { from?: string; to?: string } {
+  if (q.from === undefined && q.to === undefined) return {};
+  const range = reportRange(q.from, q.to, ctx.clock.now());
+  if (q.from !== undefined && q.to !== undefined && range.to <= range.from) {
+    const lastDay = new Date(Date.parse(range.to) - 1).toISOString().slice(0, 10);
+    throw invalid(`The range is empty: from ${range.from.slice(0, 10)} is after its last day, ${lastDay}.`);
+  }
+  return { ...(q.from !== undefined && { from: range.from }), ...(q.to !== undefined && { to: range.to }) };
+}
+
 export async function auditTrail(
   ctx: ServiceContext,
   team: string | null | undefined,
   q: Omit<AuditQuery, 'format'>,
 ): Promise<{ entries: AuditEntryView[]; next: number | null }> {
-  const range = q.from !== undefined || q.to !== undefined ? reportRange(q.from, q.to, ctx.clock.now()) : null;
-  // `from` alone runs to now and `to` alone from the beginning, unlike a report's 30 days.
-  const from = q.from === undefined ? undefined : range?.from;
-  const to = q.to === undefined ? undefined : range?.to;
+  const { from, to } = auditRange(ctx, q);
   // One more than asked tells whether another page follows, without a count.
   const rows = await listAudit(ctx.db, {
     team,
@@ -95,6 +107,8 @@ export function auditCsvExport(
   team: string | null | undefined,
   q: Omit<AuditQuery, 'format' | 'limit' | 'before'>,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  // Refused before the download starts: once streaming, a refusal could no longer be answered.
+  auditRange(ctx, q);
   const pages = pagesInTurns(AUDIT_CSV_MAX, async (limit, last: AuditEntryView | undefined) => {
     return (await auditTrail(ctx, team, { ...q, limit, ...(last ? { before: last.id } : {}) })).entries;
   });
