@@ -35,7 +35,13 @@ export const teamId = z
 /** Tokens are whole numbers; a billion is far past any real purchase and safe in every column type. */
 export const tokenAmount = z.number().int('must be a whole number of tokens').positive().max(1_000_000_000);
 
-export const displayName = z.string().trim().min(1).max(200);
+/** A name of one line (a person, a team, a product), as the invitation and the CSV import already require. */
+export const displayName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .regex(/^[^\p{Cc}]*$/u, 'must hold no control characters (a name is one line)');
 export const password = z.string().min(8, 'must be at least 8 characters').max(1024);
 
 /**

@@ -737,6 +737,11 @@ describe('bad input on every route', () => {
     // A backslash before "u0000" is text, not a NUL: accepted and answered as sent.
     const escaped = String.raw`Backslash \u0000 team`;
     expect(expectStatus(await gw.op.post('/v1/teams', { name: escaped }), 201).name).toBe(escaped);
+    // A name is one line, as the invitation and the CSV import already required: a line break or a
+    // tab from the operator's routes too (a person's name once took "Ada\nLovelace").
+    const user = await gw.op.post('/v1/users', { autodeskId: 'two.lines@example.com', name: 'Ada\nLovelace', password: 'long-enough-pw' });
+    expect([user.status, user.body.detail]).toEqual([400, expect.stringContaining('no control characters (a name is one line)')]);
+    expect((await gw.op.post('/v1/teams', { name: 'Tab\tteam' })).status).toBe(400);
     // The ledger and the lots are all still there and still agree.
     const ledger = expectStatus(await gw.op.get(`/v1/teams/${teamA}/ledger`), 200);
     expect(ledger.length).toBeGreaterThan(0);
