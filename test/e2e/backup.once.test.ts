@@ -1,17 +1,30 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createClient } from '@flexgate/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtGateway } from '../harness/built-gateway';
 import { freshDatabase, type TestDatabase, testKek } from '../harness/db';
-import { CATALOG, expectLedgerMatchesBalance, ledgerOf, newMember, newTeam, seedCatalog, type TestUser } from '../harness/fixtures';
+import {
+  CATALOG,
+  expectLedgerMatchesBalance,
+  joinTeam,
+  ledgerOf,
+  newAccount,
+  newMember,
+  newTeam,
+  seedCatalog,
+  type TestUser,
+} from '../harness/fixtures';
 import type { TestGateway } from '../harness/gateway';
 import { Api, expectStatus } from '../harness/http';
+import { granted } from '../harness/launch-results';
 import { type GatewayProcess, spawnGateway } from '../harness/process';
+import { trustOf } from '../harness/trust';
 
 /**
  * `node gateway/dist/main.js backup FILE` (README, "Backing up"): a SQLite site's copy, taken while
@@ -119,7 +132,7 @@ describe('backup', () => {
     // Readable by its owner only: it holds the private keys, as the database does.
     expect(statSync(to).mode & 0o777).toBe(0o600);
     // No partial file left beside it.
-    expect(readdirSync(dir)).toEqual(['during-load.db']);
+    expect(readdirSync(dir).filter((f) => f.includes('.partial-'))).toEqual([]);
 
     const original = await ledgerOf(gw, team);
     const restored = await spawnGateway({ databaseUrl: `sqlite:${to}`, operatorKey, env: { FLEXGATE_KEK: testKek } });
@@ -149,11 +162,19 @@ describe('backup', () => {
   it('refuses, with one line and exit 2, a file that exists, a PostgreSQL database, no database, and no file named', async () => {
     const kept = join(dir, 'kept.db');
     writeFileSync(kept, 'an older backup');
+    const notSqlite = join(dir, 'not-sqlite.txt');
+    writeFileSync(notSqlite, 'these are notes, not a database, and long enough to have a header');
+    const otherSqlite = join(dir, 'other.db');
+    const other = new SQLite(otherSqlite);
+    other.exec('create table notes (body text)');
+    other.close();
     const cases: [Promise<Ended>, RegExp][] = [
       [backup(db.url, [kept]), /^flexgate: .*kept\.db already exists: a backup never overwrites a file; name a new one\n$/],
       [backup('postgres://postgres@127.0.0.1:5432/test', [join(dir, 'pg.db')]), /^flexgate: backup copies a SQLite database; .*pg_dump/],
       [backup(`sqlite:${join(dir, 'nothing-here.db')}`, [join(dir, 'from-nothing.db')]), /^flexgate: no SQLite database at /],
       [backup(db.url, []), /^flexgate: backup takes one argument, the file to write/],
+      [backup(`sqlite:${notSqlite}`, [join(dir, 'of-text.db')]), /^flexgate: .*not-sqlite\.txt is not a SQLite database\n$/],
+      [backup(`sqlite:${otherSqlite}`, [join(dir, 'of-other.db')]), /^flexgate: .*other\.db is a SQLite database but not flexgate's/],
       [backup(db.url, [join(dir, 'a.db'), join(dir, 'b.db')]), /^flexgate: backup takes one argument/],
     ];
     for (const [ended, line] of cases) {
@@ -164,7 +185,48 @@ describe('backup', () => {
       expect(e.stdout).toBe('');
     }
     expect(readFileSync(kept, 'utf8')).toBe('an older backup');
-    for (const f of ['pg.db', 'from-nothing.db', 'nothing-here.db', 'a.db', 'b.db']) expect(existsSync(join(dir, f)), f).toBe(false);
+    for (const f of ['pg.db', 'from-nothing.db', 'nothing-here.db', 'a.db', 'b.db', 'of-text.db', 'of-other.db'])
+      expect(existsSync(join(dir, f)), f).toBe(false);
+    // Nor a hidden partial copy of any of them.
+    expect(readdirSync(dir).filter((f) => f.includes('.partial-'))).toEqual([]);
+  });
+
+  it('restored, then rotated: a client that took a later key set before the restore trusts the restored gateway', async () => {
+    // A gateway of its own on a fixed port: the client knows its gateway by URL, as after a real restore.
+    const file = join(dir, 'restore', 'flexgate.db');
+    const url = `sqlite:${file}`;
+    const first = await spawnGateway({ databaseUrl: url, operatorKey });
+    started.push(first);
+    const gw = asGateway(first);
+    await seedCatalog(gw);
+    const team = await newTeam(gw, 100);
+    const account = await newAccount(gw);
+    await joinTeam(gw, team, account, { allProducts: true });
+    const client = createClient({ trust: await trustOf(gw), gatewayUrl: first.url, cacheDir: join(dir, 'client'), machine: 'ws-restore' });
+    try {
+      await client.signIn(account.autodeskId, account.password);
+      granted(await client.launch('autocad'));
+      const copy = join(dir, 'before-rotation.db');
+      expect((await backup(url, [copy])).code).toBe(0);
+      // After the copy: a rotation, which the client takes (a launch signed by the new key).
+      expectStatus(await gw.op.post('/v1/keys/rotate', {}), 200);
+      granted(await client.launch('revit', { fresh: true }));
+
+      // Restored as the README says: stopped, the copy in the file's place, its -wal and -shm gone.
+      await first.stop();
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+      copyFileSync(copy, file);
+      const restored = await spawnGateway({ databaseUrl: url, operatorKey, port: first.port });
+      started.push(restored);
+      // Rotated again: its key set must read as newer than the one the client took before the restore.
+      // (Versions count seconds: a restore takes longer than the one second this waits.)
+      await new Promise((r) => setTimeout(r, 1100));
+      expectStatus(await asGateway(restored).op.post('/v1/keys/rotate', {}), 200);
+      const after = granted(await client.launch('maya', { fresh: true }));
+      expect(after.charged).toBe(9);
+    } finally {
+      await client.close();
+    }
   });
 
   it('a ledger edited behind the gateway: the copy is written, and its check names the entry, exit 1', async () => {

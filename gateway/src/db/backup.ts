@@ -36,30 +36,56 @@ export function backupSqlite(from: string, to: string): BackupReport {
   if (!existsSync(dirname(target)) || !statSync(dirname(target)).isDirectory()) {
     throw new ConfigError([`no directory ${dirname(target)} to write ${basename(target)} in`]);
   }
+  const source = openSource(from);
   const partial = join(dirname(target), `.${basename(target)}.partial-${process.pid}`);
-  closeSync(openSync(partial, 'wx', 0o600));
-  const source = new SQLite(from, { fileMustExist: true });
   try {
-    source.pragma(`busy_timeout = ${BUSY_MS}`);
+    try {
+      closeSync(openSync(partial, 'wx', 0o600));
+    } catch (error) {
+      throw new ConfigError([`cannot write in ${dirname(target)} (${reason(error)})`]);
+    }
     source.prepare('vacuum into ?').run(partial);
+    source.close();
+    const report = checkCopy(partial);
+    const fd = openSync(partial, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(partial, target);
+    syncDirectory(dirname(target));
+    return { ...report, to: target, bytes: statSync(target).size };
   } catch (error) {
+    // Nothing half-written is left behind, under its hidden name or any other.
+    if (source.open) source.close();
     rmSync(partial, { force: true });
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError([`the backup of ${from} failed (${reason(error)}); nothing was written at ${to}`]);
+  }
+}
+
+/** The database to copy, opened, and a flexgate database; what keeps it from being either is one line. */
+function openSource(from: string): SQLite.Database {
+  let source: SQLite.Database | undefined;
+  try {
+    source = new SQLite(from, { fileMustExist: true });
+    source.pragma(`busy_timeout = ${BUSY_MS}`);
+    const tables = source.prepare("select count(*) from sqlite_master where type = 'table' and name in ('kysely_migration', 'ledger')");
+    if (tables.pluck().get() !== 2) throw new ConfigError([`${from} is a SQLite database but not flexgate's (no migrations, no ledger)`]);
+    return source;
+  } catch (error) {
+    source?.close();
+    if (error instanceof ConfigError) throw error;
     const code = String((error as { code?: unknown } | null)?.code ?? '');
     if (code === 'SQLITE_NOTADB') throw new ConfigError([`${from} is not a SQLite database`]);
-    throw error;
-  } finally {
-    source.close();
+    throw new ConfigError([`cannot read the SQLite database ${from} (${reason(error)}): run the backup as the gateway's user`]);
   }
-  const report = checkCopy(partial);
-  const fd = openSync(partial, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(partial, target);
-  syncDirectory(dirname(target));
-  return { ...report, to: target, bytes: statSync(target).size };
+}
+
+function reason(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return [e?.code, e?.message].filter((v) => typeof v === 'string' && v !== '').join(': ') || String(error);
 }
 
 /**
@@ -75,6 +101,7 @@ function checkCopy(path: string): Omit<BackupReport, 'to' | 'bytes'> {
     if (damaged.length > 0) problems.push(`SQLite's integrity check: ${damaged.slice(0, 5).join('; ')}`);
     const schema =
       (copy.prepare('select name from kysely_migration order by name desc limit 1').pluck().get() as string | undefined) ?? '(none)';
+    const teams = copy.prepare('select count(*) from teams').pluck().get() as number;
     const heads = new Map(
       (copy.prepare('select team_id, last_id, last_hash, count from ledger_heads').all() as HeadRow[]).map((h) => [h.team_id, h]),
     );
@@ -108,7 +135,7 @@ function checkCopy(path: string): Omit<BackupReport, 'to' | 'bytes'> {
     for (const [team, head] of heads) {
       if (!chains.has(team) && head.count > 0) problems.push(`team ${team}'s recorded head counts ${head.count} entries, the ledger none`);
     }
-    return { schema, teams: heads.size, entries, problems };
+    return { schema, teams, entries, problems };
   } finally {
     copy.close();
   }

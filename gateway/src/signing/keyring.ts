@@ -151,7 +151,7 @@ export class KeyRing {
       const existing = await trx.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).executeTakeFirst();
       if (!existing) {
         await trx.insertInto('signing_keys').values(fresh).execute();
-        await bumpVersion(trx);
+        await bumpVersion(trx, this.clock.now());
       }
       await this.reseal(trx);
       if (!freshRoot) return null;
@@ -338,7 +338,7 @@ export class KeyRing {
       await serialize(trx, 'signing-keys');
       await this.retireActive(trx, now);
       await trx.insertInto('signing_keys').values(fresh).execute();
-      await bumpVersion(trx);
+      await bumpVersion(trx, now);
       await record?.(trx, fresh.kid);
     });
     await this.refresh();
@@ -363,7 +363,7 @@ export class KeyRing {
         await trx.insertInto('signing_keys').values(fresh).execute();
       }
       await trx.updateTable('signing_keys').set({ revoked_at: now.toISOString() }).where('kid', '=', kid).execute();
-      await bumpVersion(trx);
+      await bumpVersion(trx, now);
       await record?.(trx, now.toISOString());
       return now.toISOString();
     });
@@ -591,13 +591,24 @@ function halvesMatch(k: LoadedKey): boolean {
   return (createPublicKey(k.privateKey).export({ format: 'jwk' }) as JWK).x === k.publicJwk.x;
 }
 
-/** Every change to the key set (a key added or revoked) moves its version, in the change's transaction. */
-async function bumpVersion(trx: Tx): Promise<void> {
+/** 2026-01-01: key set versions count seconds from here at least (`bumpVersion`), which fits an int4 column until 2094. */
+const VERSION_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+/**
+ * Every change to the key set (a key added or revoked) moves its version, in the change's
+ * transaction (each caller holds the 'signing-keys' lock). It moves at least to the seconds since
+ * 2026 by the gateway's clock: clients never take a key set whose version is not above the one they
+ * hold, and a database restored from a backup would otherwise count again from an older version,
+ * so that its next rotation read as old news to every client that saw a later set (README, "Backing up").
+ */
+async function bumpVersion(trx: Tx, now: Date): Promise<void> {
   await trx
     .updateTable('key_set')
     .set((eb) => ({ version: eb('version', '+', 1) }))
     .where('id', '=', 1)
     .execute();
+  const floor = Math.floor((now.getTime() - VERSION_EPOCH_MS) / 1000);
+  await trx.updateTable('key_set').set({ version: floor }).where('id', '=', 1).where('version', '<', floor).execute();
 }
 
 /** What follows a compact JWS's last dot: its signature, which tells tokens apart. */
