@@ -80,6 +80,10 @@ describe('configuration messages', () => {
     expect(db).not.toContain('s3cret');
     const [smtp] = problems({ SMTP_URL: 'http://mailer:p4ss@mail.example.com' });
     expect(smtp).toContain('"http://mailer:***@mail.example.com"');
+    // A port no socket can have: refused at start, not by every e-mail afterwards (an operator's review).
+    expect(problems({ SMTP_URL: 'smtp://user:pw@127.0.0.1:99999' })).toHaveLength(1);
+    expect(problems({ SMTP_URL: 'smtp://127.0.0.1:0' })).toHaveLength(1);
+    expect(loadConfig({ SMTP_URL: 'smtps://user:pw@mail.example.com:465' }).smtpUrl).toBe('smtps://user:pw@mail.example.com:465');
   });
 
   it('trims secrets read from files: a trailing newline is not part of the key', () => {

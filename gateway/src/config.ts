@@ -121,10 +121,20 @@ const databaseUrl: Rule<string> = {
 };
 
 const smtpUrl: Rule<string> = {
-  schema: z.string().refine((u) => /^smtps?:\/\/[^/\s]/.test(u)),
+  // A URL the mailer can dial: a port past 65535 would otherwise fail every e-mail, one by one, for ever.
+  schema: z.string().refine((u) => /^smtps?:\/\/[^/\s]/.test(u) && dialable(u)),
   expects: 'smtp://HOST:PORT or smtps://USER:PASSWORD@HOST',
   secret: 'url',
 };
+
+function dialable(url: string): boolean {
+  try {
+    const { hostname, port } = new URL(url);
+    return hostname !== '' && (port === '' || (Number(port) >= 1 && Number(port) <= 65535));
+  } catch {
+    return false;
+  }
+}
 
 const publicUrl: Rule<string> = {
   // Links in e-mails are built on it: an origin (and optional path), without a trailing slash or query.
