@@ -42,7 +42,19 @@ async function main(): Promise<void> {
     return;
   }
 
+  // A SIGTERM or Ctrl-C while the gateway starts (migrating, loading keys) is kept and acted on once
+  // it has started, as a drain and exit 0; a second one does not wait.
+  let early: string | null = null;
+  const duringStart = (signal: NodeJS.Signals) => {
+    if (early !== null) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    early = signal;
+    logger.info('stop asked while starting: it stops once started', { signal });
+  };
+  process.on('SIGTERM', duringStart);
+  process.on('SIGINT', duringStart);
   const gateway = await startGateway(config, { logger });
+  process.off('SIGTERM', duringStart);
+  process.off('SIGINT', duringStart);
   const engine = gateway.database.engine;
   const worker = isClusterWorker() && process.send !== undefined;
   if (worker) {
@@ -73,6 +85,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (early !== null) stop(early);
   // A worker whose primary is gone (killed with SIGKILL) would serve on, unsupervised: stop too.
   if (worker) process.on('disconnect', () => stop('primary gone'));
   // The gateway already refuses requests and is closing (server.ts): a supervisor restarting it on
