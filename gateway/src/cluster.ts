@@ -15,6 +15,8 @@ import type { Logger } from './lib/logger';
  */
 
 export const isClusterWorker = (): boolean => cluster.isWorker;
+/** This worker's id in its cluster (1, 2, ...; a replacement gets the next), as its metrics label it. */
+export const clusterWorkerId = (): string | undefined => (cluster.worker ? String(cluster.worker.id) : undefined);
 
 const LISTENING = 'flexgate:listening';
 

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createHttp } from './app';
+import { clusterWorkerId } from './cluster';
 import { type Config, ConfigError, publicUrlOf } from './config';
 import { type Checkpointer, startCheckpointer } from './db/checkpointer';
 import { checkPostgres, connect, type Database } from './db/connect';
@@ -72,7 +73,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   let store: LaunchStore | null = null;
   let checkpointer: Checkpointer | null = null;
   let keys: KeyRing;
-  const metrics = new Metrics();
+  const metrics = new Metrics(clusterWorkerId());
   const sqlitePath = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
   try {
     // A root key file that cannot be used stops the start before the database is touched.

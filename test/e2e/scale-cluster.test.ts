@@ -3,6 +3,7 @@
  * Runs on both engines (on SQLite the workers share one database file: BEGIN IMMEDIATE
  * serialises their writes, each waiting for the lock on later turns).
  */
+import { get } from 'node:http';
 import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngine } from '../harness/db';
@@ -69,6 +70,24 @@ describe(`--cluster 2 on ${testEngine()}`, { shuffle: false }, () => {
     const users = await Promise.all(Array.from({ length: 5 }, () => newMember(viaInstance(gw), team, ['autocad', 'revit'])));
     const charged = await expectExactlyOnce(team, users);
     expect(expectStatus(await gw.op.get(`/v1/teams/${team}/balance`), 200).balance).toBe(500 - charged);
+    // A scrape reaches one worker: its series say which, so that the two workers' counters never
+    // take turns in one series (read by Prometheus as resets). A connection a scrape, to reach both
+    // (from loopback, which needs no token while FLEXGATE_METRICS_TOKEN is unset).
+    const seen = new Set<string>();
+    for (let i = 0; i < 20 && seen.size < 2; i++) {
+      const text = await new Promise<string>((res, rej) =>
+        get(`${gw.url}/metrics`, { agent: false }, (r) => {
+          let body = '';
+          r.on('data', (d) => (body += d));
+          r.on('end', () => res(body));
+        }).on('error', rej),
+      );
+      const samples = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+      const workers = new Set(samples.map((l) => /^[a-z_:]+\{worker="(\d+)"/.exec(l)?.[1]));
+      expect([...workers]).toHaveLength(1);
+      seen.add(String([...workers][0]));
+    }
+    expect(seen.size).toBe(2);
   }, 120_000);
 
   it('replaces a worker that dies, keeps serving, and stops every worker on SIGTERM', async () => {

@@ -57,3 +57,31 @@ describe('transaction retries', () => {
     ]);
   });
 });
+
+describe('a cluster worker', () => {
+  it("labels every sample with its worker id, so that the workers' counters are series of their own", () => {
+    const lone = new Metrics();
+    const worker = new Metrics('3');
+    for (const m of [lone, worker]) {
+      m.requests.inc({ method: 'GET', route: '/healthz', status: '200' });
+      m.chargeObserver().committed(2, 1, 0.003);
+    }
+    const text = worker.render();
+    const samples = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    expect(samples.length).toBeGreaterThan(20);
+    expect(
+      samples.every((l) => /^[a-z_:]+\{worker="3"[,}]/.test(l)),
+      samples.find((l) => !l.includes('worker="3"')),
+    ).toBe(true);
+    expect(sample(text, 'flexgate_http_requests_total{worker="3",method="GET",route="/healthz",status="200"}')).toBe(1);
+    expect(sample(text, 'flexgate_charge_group_launches_count{worker="3"}')).toBe(1);
+    // The comments, and a process of its own, as before.
+    expect(text.split('\n').filter((l) => l.startsWith('#'))).toEqual(
+      lone
+        .render()
+        .split('\n')
+        .filter((l) => l.startsWith('#')),
+    );
+    expect(lone.render()).not.toContain('worker=');
+  });
+});

@@ -141,7 +141,11 @@ export interface WarmCounts {
   rechecked: number;
 }
 
-/** The gateway's metrics; one registry per process (each cluster worker exposes its own). */
+/**
+ * The gateway's metrics; one registry per process. Each `--cluster` worker exposes its own, every
+ * series labelled `worker` with its cluster id: a scrape of the shared port reaches one worker, and
+ * unlabelled, the workers' counters would take turns in one series and read as resets.
+ */
 export class Metrics {
   readonly requests = new Counter('flexgate_http_requests_total', 'HTTP requests by method, route pattern and status.', [
     'method',
@@ -200,7 +204,8 @@ export class Metrics {
   readonly warm: WarmCounts = { cached: 0, rechecked: 0 };
   private readonly started = Date.now();
 
-  constructor() {
+  /** `worker`: the cluster worker's id, a label on every series; undefined in a process of its own. */
+  constructor(private readonly worker?: string) {
     // Every reason shows from the start, at zero: an alert on the first deadlock needs the series before it.
     for (const reason of RETRY_REASONS) this.transactionRetries.inc({ reason }, 0);
   }
@@ -271,8 +276,16 @@ export class Metrics {
       this.transactionRetries,
       this.warmAnswers(),
     ];
-    return `${all.map((m) => m.render()).join('\n')}\n${uptime}\n`;
+    const text = `${all.map((m) => m.render()).join('\n')}\n${uptime}\n`;
+    return this.worker === undefined ? text : withLabel(text, `worker="${this.worker}"`);
   }
+}
+
+/** Every sample line of an exposition with one more label first; comments as they are. */
+export function withLabel(text: string, label: string): string {
+  return text.replace(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{?)/gm, (_, name: string, brace: string) =>
+    brace ? `${name}{${label},` : `${name}{${label}}`,
+  );
 }
 
 function memoryGauges(): string[] {
