@@ -173,6 +173,10 @@ describe('console: buying tokens (R1)', () => {
     expect((await browser.post(path, { tokens: '40', purchasedOn: '2025-06-01', step: 'confirm' })).status).toBe(303);
     const lots = expectStatus(await gw.op.get(`/v1/teams/${a}/balance`), 200).lots;
     expect(lots).toMatchObject([{ tokens: 40, purchasedAt: '2025-06-01T00:00:00.000Z', expiresAt: '2026-06-01T00:00:00.000Z' }]);
+    // Listed among the token events when it was recorded, its own date said: the lot's expiry then
+    // reads after the purchase it follows (an admin's review found it listed as bought today, below it).
+    const events = [...(await browser.get(`/console/teams/${a}/tokens`)).html.matchAll(/<tr data-kind="purchase"[^>]*>([\s\S]*?)<\/tr>/g)];
+    expect(textOf(events[0]?.[1] ?? '')).toContain('purchase of 40 tokens dated 1 Jun 2025, 00:00 UTC, valid until 1 Jun 2026, 00:00 UTC');
 
     for (const [fields, message] of [
       [{ tokens: '40', purchasedOn: '2026-02-30' }, 'a day that exists'],

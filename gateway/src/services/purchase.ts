@@ -75,7 +75,10 @@ export async function purchase(
         autodesk_id: null,
         product_key: null,
         session_id: null,
-        reason: `purchase of ${input.tokens} tokens, valid until ${result.expiresAt}`,
+        // The entry is dated when it is recorded (the ledger's order); a past purchase says its own date.
+        reason: input.purchasedAt
+          ? `purchase of ${input.tokens} tokens dated ${result.purchasedAt}, valid until ${result.expiresAt}`
+          : `purchase of ${input.tokens} tokens, valid until ${result.expiresAt}`,
       },
     ]);
     // A lot backdated past its year is born expired: its expiry entry keeps the ledger honest.
