@@ -158,7 +158,7 @@ async function trustOnFirstUse(command: Exclude<Command, { name: 'help' | 'simul
       'unauthorized',
       signedIn
         ? `No trust root for ${command.gateway}: pass --trust (or set FLEXGATE_TRUST), or sign in again, which pins the gateway's root key.`
-        : 'Not signed in: run `flexgate signin` first.',
+        : `Not signed in to ${command.gateway.replace(/\/+$/, '')}: run \`flexgate signin\` first.`,
     );
   }
   const { root, thumbprint } = await pinGatewayRoot(command.cacheDir, command.gateway);

@@ -250,6 +250,9 @@ export function createClient(options: ClientOptions): FlexgateClient {
   const allowanceKeys = allowanceKeysOf(keys);
   const allowances = createAllowanceStore(store, { gatewayUrl, issuer, keys: allowanceKeys });
 
+  // Which gateway: a sign-in is kept per gateway URL, and one through another URL of the same gateway does not count.
+  const notSignedIn = `Not signed in to ${gatewayUrl}: run \`flexgate signin\` first.`;
+
   async function signedIn(): Promise<SignInRecord | null> {
     const record = await store.read<SignInRecord>('signin.json');
     return record && record.gatewayUrl === gatewayUrl && typeof record.token === 'string' ? record : null;
@@ -257,7 +260,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
 
   async function requireUser(): Promise<SignInRecord> {
     const user = await signedIn();
-    if (!user) throw new FlexgateError('unauthorized', 'Not signed in: run `flexgate signin` first.', 401);
+    if (!user) throw new FlexgateError('unauthorized', notSignedIn, 401);
     return user;
   }
 
@@ -640,7 +643,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
     async launch(product, opts = {}) {
       await tick();
       const user = await signedIn();
-      if (!user) return { granted: false, code: 'unauthorized', reason: 'Not signed in: run `flexgate signin` first.' };
+      if (!user) return { granted: false, code: 'unauthorized', reason: notSignedIn };
       let kept: VerifiedCacheEntry | null = null;
       if (!opts.fresh) {
         // A relaunch while the entitlement is valid needs no network at all; one about to end (or
@@ -686,7 +689,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
     async heartbeat({ product, sessionId, machine: on, idleSeconds }) {
       await tick();
       const user = await signedIn();
-      if (!user) return { granted: false, code: 'unauthorized', reason: 'Not signed in: run `flexgate signin` first.' };
+      if (!user) return { granted: false, code: 'unauthorized', reason: notSignedIn };
       try {
         const res = await authed(user, {
           method: 'POST',
