@@ -335,6 +335,17 @@ describe('console: removing a member (R11)', () => {
       'Usage, the ledger and the audit trail keep their name. Nothing is e-mailed to them.',
     ]);
     expect(cancelOf(asked.html)).toBe(`/console/teams/${a}/members`);
+    // From a search's page, Cancel goes back to it: the list's Remove form carries the search.
+    const q = ann.slice(0, 6);
+    const searched = await browser.get(`/console/teams/${a}/members?q=${encodeURIComponent(q)}`);
+    const removeForm =
+      new RegExp(`<form method="post" action="${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}">([\\s\\S]*?)</form>`).exec(
+        searched.html,
+      )?.[1] ?? '';
+    expect(removeForm).toContain(`name="q" value="${q}"`);
+    expect(cancelOf((await browser.post(path, { q })).html)).toBe(`/console/teams/${a}/members?q=${encodeURIComponent(q)}`);
+    // What is not a search the list takes is dropped, not echoed into the link.
+    expect(cancelOf((await browser.post(path, { q: 'x'.repeat(500), after: 'not an id' })).html)).toBe(`/console/teams/${a}/members`);
     expect((await namesOf(a)).has(ann)).toBe(true);
     expect(await removals(a, ann)).toEqual([]);
 

@@ -178,6 +178,21 @@ const fields = (f: Record<string, unknown>, name: string): string[] => {
 };
 const checked = (f: Record<string, unknown>, name: string) => field(f, name) !== '';
 
+/**
+ * Where a removal's Cancel goes back to: the member's page, or the page of the list (its search and
+ * cursor, each checked as the list checks them) that Remove was pressed on.
+ */
+function removeCancel(teamId: string, member: string, f: Record<string, unknown>): string {
+  if (field(f, 'from') === 'member') return memberPath(teamId, member);
+  const q = new URLSearchParams();
+  const search = field(f, 'q').trim();
+  if (search && memberSearch.safeParse(search).success) q.set('q', search);
+  const after = autodeskId.safeParse(field(f, 'after'));
+  if (after.success) q.set('after', after.data);
+  const list = teamPath(teamId, '/members');
+  return q.size > 0 ? `${list}?${q}` : list;
+}
+
 const statusOf = (e: DomainError): ContentfulStatusCode => PROBLEM_STATUS[e.code] as ContentfulStatusCode;
 
 /** A refusal's wait as the API answers it (Retry-After), so a console 429 tells a browser or a script when to come back. */
@@ -552,7 +567,7 @@ export function consoleRoutes(
           csrf={csrfOf(c)}
           members={page.members}
           counts={counts}
-          paging={{ first: after !== undefined, next: page.next }}
+          paging={{ first: after !== undefined, next: page.next, at: after }}
           search={search}
           catalog={catalog}
           defaults={defaults.products}
@@ -745,7 +760,7 @@ export function consoleRoutes(
       return render(
         c,
         <Page title="Remove a member" chrome={chromeOf(c, { tab: 'members', notice: null })}>
-          <RemoveConfirmView team={team} csrf={csrfOf(c)} member={member} back={field(f, 'from') === 'member' ? 'member' : 'list'} />
+          <RemoveConfirmView team={team} csrf={csrfOf(c)} member={member} cancel={removeCancel(team.id, id, f)} />
         </Page>,
       );
     }

@@ -179,11 +179,12 @@ function removalFacts(m: MemberView, team: string): string[] {
  * R11: a removal said before it is made, for an admin without JavaScript as with it: one click on
  * Remove must not end someone's access. Only Confirm removes; Cancel goes back where Remove was.
  */
-export const RemoveConfirmView: FC<{ team: Team; csrf: string; member: MemberView; back: 'member' | 'list' }> = ({
+/** `cancel`: where Cancel goes back to, the page Remove was pressed on. */
+export const RemoveConfirmView: FC<{ team: Team; csrf: string; member: MemberView; cancel: string }> = ({
   team,
   csrf,
   member: m,
-  back,
+  cancel,
 }) => (
   <>
     <h1>Remove a member</h1>
@@ -195,7 +196,7 @@ export const RemoveConfirmView: FC<{ team: Team; csrf: string; member: MemberVie
       fields={[]}
       confirm={`Confirm: remove ${m.name}`}
       danger
-      cancel={back === 'member' ? memberPath(team.id, m.autodeskId) : teamPath(team.id, '/members')}
+      cancel={cancel}
       hint="Nobody is removed until you confirm."
     >
       <p>What happens:</p>

@@ -71,8 +71,8 @@ export const MembersView: FC<{
   members: MemberView[];
   /** Every member of the team, by status. */
   counts: { active: number; invited: number; expired: number };
-  /** `first`: this is not the first page; `next`: the cursor of the next page, if any. */
-  paging: { first: boolean; next: string | null };
+  /** `first`: this is not the first page; `next`: the cursor of the next page, if any; `at`: this page's. */
+  paging: { first: boolean; next: string | null; at?: string | undefined };
   /** What the list is narrowed to (a name or e-mail contains it), '' for every member. */
   search?: string;
   catalog: Product[];
@@ -243,6 +243,9 @@ export const MembersView: FC<{
                     ) : null}
                     <form method="post" action={`${memberPath(team.id, m.autodeskId)}/remove`}>
                       <Csrf token={csrf} />
+                      {/* Where Cancel goes back to: this page of this search. */}
+                      {search ? <input type="hidden" name="q" value={search} /> : null}
+                      {paging.at !== undefined ? <input type="hidden" name="after" value={paging.at} /> : null}
                       <button type="submit" class="btn small danger">
                         Remove
                       </button>
