@@ -303,8 +303,8 @@ const auditActor = z
   .string()
   .max(300)
   .regex(
-    /^(operator|(admin|console):[A-Za-z0-9_-]{1,64}|user:[^\s<>@]{1,200}@[^\s<>@]{1,200})$/,
-    'must be operator, admin:<id>, console:<id> or user:<Autodesk ID>',
+    /^(operator|(admin|console):[A-Za-z0-9_-]{1,64}|adm_[A-Za-z0-9_-]{1,60}|user:[^\s<>@]{1,200}@[^\s<>@]{1,200})$/,
+    'must be operator, admin:<id>, console:<id>, an admin id alone (adm_...: both) or user:<Autodesk ID>',
   );
 export const auditQuery = z.object({
   action: auditAction.optional(),

@@ -41,6 +41,13 @@ function who(actor: string, admins: Map<string, string>): string {
   return kind === 'operator' ? 'Platform operator' : actor;
 }
 
+/** Who, linked to everything that actor did (an admin: with its key and in the console both). */
+function whoLink(actor: string, admins: Map<string, string>, teamId: string) {
+  const [kind, id = ''] = actor.split(/:(.*)/s);
+  const filter = kind === 'admin' || kind === 'console' ? id : actor;
+  return <a href={`${teamPath(teamId, '/audit')}?${new URLSearchParams([['actor', filter]])}`}>{who(actor, admins)}</a>;
+}
+
 export const AuditView: FC<{
   team: { id: string; name: string };
   form: AuditForm;
@@ -73,7 +80,14 @@ export const AuditView: FC<{
         </label>
         <label class="field">
           <span>Actor</span>
-          <input type="text" name="actor" value={form.actor} placeholder="admin:adm_… or operator" maxlength={300} spellcheck={false} />
+          <input
+            type="text"
+            name="actor"
+            value={form.actor}
+            placeholder="adm_… (an admin, key and console), operator or user:…"
+            maxlength={300}
+            spellcheck={false}
+          />
         </label>
         <label class="field">
           <span>From</span>
@@ -112,7 +126,7 @@ export const AuditView: FC<{
                     {day(e.at)}
                     <div class="sub">{instant(e.at).split(', ')[1]}</div>
                   </td>
-                  <td title={e.actor}>{who(e.actor, admins)}</td>
+                  <td title={e.actor}>{whoLink(e.actor, admins, team.id)}</td>
                   <td>
                     <code>{e.action}</code>
                     {e.target ? <div class="sub">{e.target}</div> : null}

@@ -55,7 +55,9 @@ export async function listAudit(db: Kysely<DB>, f: AuditFilter): Promise<AuditRo
   else if (f.team !== undefined) q = q.where('team_id', '=', f.team);
   if (f.action && 'exact' in f.action) q = q.where('action', '=', f.action.exact);
   else if (f.action) q = q.where('action', 'like', `${f.action.prefix.replace(/[%_\\]/g, '')}%`);
-  if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
+  // An admin's id alone: what it did with its key and in the console, the two actors it is stored as.
+  if (f.actor?.startsWith('adm_')) q = q.where('actor', 'in', [`admin:${f.actor}`, `console:${f.actor}`]);
+  else if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
   if (f.from !== undefined) q = q.where('at', '>=', f.from);
   if (f.to !== undefined) q = q.where('at', '<', f.to);
   if (f.before !== undefined) q = q.where('id', '<', f.before);
