@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createHttp } from './app';
 import { clusterWorkerId } from './cluster';
@@ -12,7 +12,9 @@ import { foldAllUsage } from './db/repos/usage-fold';
 import { sqliteStartProblem } from './db/sqlite-problems';
 import { observeRetries } from './db/tx';
 import { createLaunchStore, type LaunchStore } from './launch/store';
+import { answerClientError } from './lib/client-error';
 import { AdjustableClock, type Clock, systemClock } from './lib/clock';
+import { newId } from './lib/ids';
 import { jsonLogger, type Logger } from './lib/logger';
 import { Metrics } from './lib/metrics';
 import { connectionAccepted } from './lib/turns';
@@ -66,6 +68,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const server = createServer(hold);
   // A long step of work yields for as long as connections keep arriving (lib/turns.ts).
   server.on('connection', connectionAccepted);
+  // Answers to requests Node's parser refuses carry the key set's version once the keys are loaded.
+  let keysForErrors: KeyRing | undefined;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) =>
+    answerClientError(error, socket, newId('req'), keysForErrors?.keySetVersion),
+  );
   await listen(server, config);
   const port = (server.address() as AddressInfo).port;
 
@@ -103,6 +110,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       sealer: new Sealer(config.kek, config.kekPrevious),
     });
     await keys.init();
+    keysForErrors = keys;
     if (config.kek === undefined) {
       logger.warn('FLEXGATE_KEK is unset: the private signing keys are stored in clear in the database (SECURITY.md, secrets at rest)');
     }

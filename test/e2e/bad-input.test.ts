@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
+import { createConnection } from 'node:net';
 import type { Kysely } from 'kysely';
 import { fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -746,6 +747,42 @@ describe('bad input on every route', () => {
     const ledger = expectStatus(await gw.op.get(`/v1/teams/${teamA}/ledger`), 200);
     expect(ledger.length).toBeGreaterThan(0);
     expect(expectStatus(await gw.op.get(`/v1/teams/${teamA}/balance`), 200).balance).toBe(93);
+  });
+});
+
+describe("what Node's HTTP parser refuses", () => {
+  /** Sends raw bytes on a connection of its own and reads everything until the gateway closes it. */
+  function raw(bytes: Buffer): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const url = new URL(gw.url);
+      const socket = createConnection({ host: url.hostname, port: Number(url.port) }, () => socket.write(bytes));
+      let got = '';
+      socket.on('data', (d) => (got += d.toString('utf8')));
+      socket.on('end', () => resolve(got));
+      socket.on('error', reject);
+    });
+  }
+
+  it('a raw non-ASCII request target and headers past the limit: problem+json with a request id, as every refusal', async () => {
+    const cases = [
+      { bytes: Buffer.from(`GET /v1/teams/${teamA}/members?q=σίσυφος HTTP/1.1\r\nHost: x\r\n\r\n`, 'utf8'), status: 400 },
+      { bytes: Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`), status: 431 },
+    ];
+    for (const { bytes, status } of cases) {
+      const answer = await raw(bytes);
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      expect(head.split('\r\n')[0], answer.slice(0, 200)).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(head).toMatch(/^content-type: application\/problem\+json$/im);
+      const id = /^x-request-id: (\S+)$/im.exec(head)?.[1];
+      expect(id).toMatch(/^req_/);
+      expect(head).toMatch(/^flexgate-key-set: \d+$/im);
+      expect(JSON.parse(body)).toMatchObject({
+        status,
+        code: 'invalid-request',
+        requestId: id,
+        type: 'urn:flexgate:problem:invalid-request',
+      });
+    }
   });
 });
 
