@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isCalendarInstant } from './calendar';
 import type { AccessSource } from './claims';
-import { autodeskId, password, productKey } from './schemas';
+import { autodeskId, password, productKey, queryInteger } from './schemas';
 import type { LedgerKind } from './wire';
 
 /** Request schemas and answer types of the team-administration routes. */
@@ -43,8 +43,8 @@ export const usageQuery = z.object({
 });
 export const outboxQuery = z.object({
   to: autodeskId.optional(),
-  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  after: queryInteger(0, Number.MAX_SAFE_INTEGER).default(0),
+  limit: queryInteger(1, 10_000).default(1000),
 });
 export const memberParam = z.object({
   team: z
@@ -312,8 +312,8 @@ export const auditQuery = z.object({
   from: dayOrInstant.optional(),
   to: dayOrInstant.optional(),
   /** Keyset cursor: entries older than this id (the newest come first). */
-  before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  before: queryInteger(1, Number.MAX_SAFE_INTEGER).optional(),
+  limit: queryInteger(1, 1000).default(100),
   format: z.enum(['json', 'csv']).optional(),
 });
 export type AuditQuery = z.infer<typeof auditQuery>;

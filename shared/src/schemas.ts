@@ -32,6 +32,17 @@ export const teamId = z
   .max(64)
   .regex(/^[A-Za-z0-9_-]+$/, 'must be a team id');
 
+/**
+ * A whole number in a query string (a cursor, a page size): digits only, given once. `z.coerce`
+ * read "0x10" as 16, "1e2" as 100 and " " as 0, and a repeated parameter failed as "received NaN".
+ */
+export const queryInteger = (min: number, max: number) =>
+  z
+    .string({ error: 'must be a whole number, given once' })
+    .regex(/^\d{1,16}$/, 'must be a whole number, written in digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
 /** Tokens are whole numbers; a billion is far past any real purchase and safe in every column type. */
 export const tokenAmount = z.number().int('must be a whole number of tokens').positive().max(1_000_000_000);
 

@@ -595,6 +595,28 @@ describe('bad input on every route', () => {
         () => gw.op.get(`/v1/teams/${teamA}/ledger?after=-1`),
         'after',
       ],
+      // Digits only, given once: `0x10`, `1e2` and a repeated limit were read as numbers or as NaN.
+      [
+        'a ledger page after entry 16 (0x10)',
+        () => gw.op.get(`/v1/teams/${teamA}/ledger?after=16`),
+        200,
+        () => gw.op.get(`/v1/teams/${teamA}/ledger?after=0x10`),
+        'after',
+      ],
+      [
+        'a page of 100 audit entries (1e2)',
+        () => gw.op.get(`/v1/teams/${teamA}/audit?limit=100`),
+        200,
+        () => gw.op.get(`/v1/teams/${teamA}/audit?limit=1e2`),
+        'limit',
+      ],
+      [
+        'a page of 5 members (limit given twice)',
+        () => gw.op.get(`/v1/teams/${teamA}/members?limit=5`),
+        200,
+        () => gw.op.get(`/v1/teams/${teamA}/members?limit=5&limit=2`),
+        'limit',
+      ],
       [
         'a ledger page of 1 entry (0)',
         () => gw.op.get(`/v1/teams/${teamA}/ledger?limit=1`),

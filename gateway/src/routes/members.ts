@@ -14,6 +14,7 @@ import {
   memberProductsBody,
   memberResponse,
   memberSearch,
+  queryInteger,
   sendInvitationsBody,
 } from '@flexgate/shared';
 import { createRoute } from '@hono/zod-openapi';
@@ -49,7 +50,7 @@ export function memberRoutes(ctx: ServiceContext) {
         params: teamParam,
         query: z.object({
           after: autodeskId.optional(),
-          limit: z.coerce.number().int().min(1).max(MEMBERS_PAGE_MAX).default(MEMBERS_PAGE_DEFAULT),
+          limit: queryInteger(1, MEMBERS_PAGE_MAX).default(MEMBERS_PAGE_DEFAULT),
           q: memberSearch.optional(),
         }),
       },

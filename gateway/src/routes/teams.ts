@@ -8,6 +8,7 @@ import {
   ledgerKind,
   purchaseBody,
   purchaseResponse,
+  queryInteger,
   transferBody,
   transferResponse,
 } from '@flexgate/shared';
@@ -86,8 +87,8 @@ export function teamRoutes(ctx: ServiceContext) {
       request: {
         params: teamParam,
         query: z.object({
-          after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-          limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+          after: queryInteger(0, Number.MAX_SAFE_INTEGER).default(0),
+          limit: queryInteger(1, 10_000).default(1000),
           kind: z.union([ledgerKind, z.array(ledgerKind).max(6)]).optional(),
           user: autodeskId.optional(),
         }),
