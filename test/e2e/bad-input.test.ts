@@ -410,6 +410,14 @@ describe('bad input on every route', () => {
         'name',
       ],
       [
+        // Spend figures add lots' values as exact integers: 10^9 tokens at 10^12 a token passed 2^53.
+        "a purchase worth 10^12 minor units (a token's price more)",
+        async () => gw.op.post(`/v1/teams/${await newTeam(gw)}/purchases`, { tokens: 1000, pricePerToken: 1_000_000_000 }),
+        201,
+        async () => gw.op.post(`/v1/teams/${await newTeam(gw)}/purchases`, { tokens: 1001, pricePerToken: 1_000_000_000 }),
+        'pricePerToken',
+      ],
+      [
         'a purchase of 10^9 tokens (10^9 + 1)',
         async () => gw.op.post(`/v1/teams/${await newTeam(gw)}/purchases`, { tokens: 1_000_000_000 }),
         201,

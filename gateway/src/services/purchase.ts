@@ -10,6 +10,8 @@ import { type Actor, actorLabel, type ServiceContext } from './context';
 import { type IdempotencyRequest, remember, replay } from './idempotency';
 import { requireTeam } from './teams';
 
+const MAX_MONEY = 1_000_000_000_000;
+
 export interface PurchaseResult {
   lotId: string;
   team: string;
@@ -41,6 +43,10 @@ export async function purchase(
   const purchasedAt = input.purchasedAt ? new Date(input.purchasedAt) : now;
   // Recording a purchase made earlier is fine (backfilling records); one in the future is a mistake.
   if (purchasedAt.getTime() > now.getTime() + 60_000) throw invalid('purchasedAt cannot be in the future.');
+  // A lot's value bounded as any amount is (10^12 minor units): spend figures add lots' values up
+  // as exact integers, which 10^9 tokens at 10^12 a token (10^21) took past 2^53.
+  if (input.pricePerToken !== undefined && input.tokens * input.pricePerToken > MAX_MONEY)
+    throw invalid("The purchase's total (tokens x pricePerToken) must be at most 1,000,000,000,000 minor units.");
   const expiresAt = lotExpiry(purchasedAt);
   const result: PurchaseResult = {
     lotId: newId('lot', 9),
