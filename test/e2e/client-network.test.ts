@@ -232,6 +232,11 @@ describe('the flexgate CLI, spawned as a process', () => {
     expect(usage.stderr).toContain('launch needs a product key');
     expect(usage.stderr).toContain('Exit codes:');
 
+    // A product key the gateway refuses as typed: refused (3), saying what, not "Invalid json".
+    const typed = await runFlexgate(['launch', 'AutoCAD', ...common]);
+    expect(typed.code).toBe(3);
+    expect(typed.stderr).toMatch(/^Refused \(invalid-request\): Invalid request body: product: /);
+
     const launch = await runFlexgate(['launch', 'autocad', ...common]);
     expect(launch.code, launch.stderr).toBe(0);
     // The names signed into the entitlement, not the product key and the team id.

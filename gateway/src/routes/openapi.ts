@@ -8,13 +8,16 @@ import type { AppEnv } from '../middleware/env';
  * Every router is an OpenAPIHono whose validation failures become one `invalid-request`
  * problem listing each bad field, so the OpenAPI document and the validation are the same schemas.
  */
+/** What a validation target is to the caller: "json" is the request body, whatever failed in it. */
+const TARGETS: Record<string, string> = { json: 'request body', query: 'query', param: 'path', header: 'header', form: 'form' };
+
 export function router(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
         const errors = result.error.issues.map((i) => ({ path: i.path.join('.') || result.target, message: i.message }));
         const summary = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
-        throw new DomainError('invalid-request', `Invalid ${result.target}: ${summary}`, { errors });
+        throw new DomainError('invalid-request', `Invalid ${TARGETS[result.target] ?? result.target}: ${summary}`, { errors });
       }
     },
   });
