@@ -15,7 +15,7 @@ import {
 } from './format';
 import type { PasswordSource } from './password';
 import type { runProduct } from './running';
-import { FlexgateError } from './types';
+import { FlexgateError, notSignedIn } from './types';
 
 export interface CliIo {
   stdout: NodeJS.WriteStream;
@@ -158,7 +158,7 @@ async function trustOnFirstUse(command: Exclude<Command, { name: 'help' | 'simul
       'unauthorized',
       signedIn
         ? `No trust root for ${command.gateway}: pass --trust (or set FLEXGATE_TRUST), or sign in again, which pins the gateway's root key.`
-        : `Not signed in to ${command.gateway.replace(/\/+$/, '')}: run \`flexgate signin\` first.`,
+        : notSignedIn(command.gateway),
     );
   }
   const { root, thumbprint } = await pinGatewayRoot(command.cacheDir, command.gateway);

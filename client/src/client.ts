@@ -40,6 +40,7 @@ import {
   FlexgateError,
   type LaunchOptions,
   type LaunchResult,
+  notSignedIn,
   type ProvisionalGrant,
   type Refusal,
   type RefusalCode,
@@ -250,9 +251,6 @@ export function createClient(options: ClientOptions): FlexgateClient {
   const allowanceKeys = allowanceKeysOf(keys);
   const allowances = createAllowanceStore(store, { gatewayUrl, issuer, keys: allowanceKeys });
 
-  // Which gateway: a sign-in is kept per gateway URL, and one through another URL of the same gateway does not count.
-  const notSignedIn = `Not signed in to ${gatewayUrl}: run \`flexgate signin\` first.`;
-
   async function signedIn(): Promise<SignInRecord | null> {
     const record = await store.read<SignInRecord>('signin.json');
     return record && record.gatewayUrl === gatewayUrl && typeof record.token === 'string' ? record : null;
@@ -260,7 +258,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
 
   async function requireUser(): Promise<SignInRecord> {
     const user = await signedIn();
-    if (!user) throw new FlexgateError('unauthorized', notSignedIn, 401);
+    if (!user) throw new FlexgateError('unauthorized', notSignedIn(gatewayUrl), 401);
     return user;
   }
 
@@ -406,12 +404,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
 
   /** Ends a session this client refused the entitlement of; the sentence saying what became of its charge. */
   async function closeUnusable(user: SignInRecord, sessionId: string, charged: number, on: string): Promise<string> {
-    const ended = await authed(user, {
-      method: 'POST',
-      path: `/v1/sessions/${encodeURIComponent(sessionId)}/end`,
-      idempotencyKey: randomUUID(),
-      body: { machine: on },
-    }).catch(() => null);
+    const ended = await authed(user, endRequest(sessionId, on)).catch(() => null);
     const body = ended?.status === 200 ? (ended.body as SessionEndResponse) : null;
     if (body && body.refunded > 0)
       return ` The session it opened (${sessionId}) was ended at once and its ${body.refunded} tokens refunded.`;
@@ -643,7 +636,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
     async launch(product, opts = {}) {
       await tick();
       const user = await signedIn();
-      if (!user) return { granted: false, code: 'unauthorized', reason: notSignedIn };
+      if (!user) return { granted: false, code: 'unauthorized', reason: notSignedIn(gatewayUrl) };
       let kept: VerifiedCacheEntry | null = null;
       if (!opts.fresh) {
         // A relaunch while the entitlement is valid needs no network at all; one about to end (or
@@ -689,7 +682,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
     async heartbeat({ product, sessionId, machine: on, idleSeconds }) {
       await tick();
       const user = await signedIn();
-      if (!user) return { granted: false, code: 'unauthorized', reason: notSignedIn };
+      if (!user) return { granted: false, code: 'unauthorized', reason: notSignedIn(gatewayUrl) };
       try {
         const res = await authed(user, {
           method: 'POST',
@@ -719,12 +712,7 @@ export function createClient(options: ClientOptions): FlexgateClient {
     async end({ product, sessionId, machine: on }) {
       await tick();
       const user = await requireUser();
-      const res = await call(user, {
-        method: 'POST',
-        path: `/v1/sessions/${encodeURIComponent(sessionId)}/end`,
-        idempotencyKey: randomUUID(),
-        body: { machine: on ?? machine },
-      });
+      const res = await call(user, endRequest(sessionId, on ?? machine));
       const body = (await expectOk(res)) as SessionEndResponse;
       if (typeof body?.refunded === 'number' && body.refunded > 0) await forgetSession(user, product, sessionId);
       else if (typeof body?.charged === 'number' && body.charged > 0) {
@@ -830,6 +818,16 @@ export function createClient(options: ClientOptions): FlexgateClient {
     async close() {
       if (!options.httpClient) await http.close();
     },
+  };
+}
+
+/** The product closed on machine `on`: POST /v1/sessions/:id/end (R7a), a key of its own for retries. */
+function endRequest(sessionId: string, on: string) {
+  return {
+    method: 'POST' as const,
+    path: `/v1/sessions/${encodeURIComponent(sessionId)}/end`,
+    idempotencyKey: randomUUID(),
+    body: { machine: on },
   };
 }
 

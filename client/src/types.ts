@@ -71,6 +71,9 @@ export interface LaunchOptions {
 }
 
 /** Thrown by the calls other than `launch`, which returns its refusals. */
+/** Which gateway: a sign-in is kept per gateway URL, and one through another URL of the same gateway does not count. */
+export const notSignedIn = (gatewayUrl: string) => `Not signed in to ${gatewayUrl.replace(/\/+$/, '')}: run \`flexgate signin\` first.`;
+
 export class FlexgateError extends Error {
   override readonly name = 'FlexgateError';
   constructor(

@@ -59,7 +59,8 @@ export const password = z.string().min(8, 'must be at least 8 characters').max(1
  * Money is a whole number of minor units (cents) of the one currency the operator configures
  * (FLEXGATE_CURRENCY), so sums and comparisons stay exact; 10^12 is far past any price.
  */
-export const moneyAmount = z.number().int('must be a whole number of minor units (e.g. cents)').min(0).max(1_000_000_000_000);
+export const MAX_MONEY = 1_000_000_000_000;
+export const moneyAmount = z.number().int('must be a whole number of minor units (e.g. cents)').min(0).max(MAX_MONEY);
 
 export const createProductBody = z.strictObject({
   key: productKey,

@@ -3,11 +3,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { type ChainSummary, GENESIS_HASH, verifyChain } from '@flexgate/shared';
 import SQLite from 'better-sqlite3';
 import { ConfigError } from '../config';
-import { BUSY_MS } from './connect';
-import { entryOf } from './repos/ledger';
-import type { LedgerTable } from './schema';
-
-type LedgerRow = Omit<LedgerTable, 'id'> & { id: number };
+import { BUSY_MS, reason } from './connect';
+import { entryOf, type HeadRow, type LedgerRow } from './repos/ledger';
 
 /** What a backup wrote, and what its checks found (none: the copy is whole). */
 export interface BackupReport {
@@ -83,11 +80,6 @@ function openSource(from: string): SQLite.Database {
   }
 }
 
-function reason(error: unknown): string {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  return [e?.code, e?.message].filter((v) => typeof v === 'string' && v !== '').join(': ') || String(error);
-}
-
 /**
  * What makes a copy worth restoring: SQLite's own check of its pages and indexes, and every team's
  * ledger chain (R5) verified from its first entry to the head the gateway recorded.
@@ -139,13 +131,6 @@ function checkCopy(path: string): Omit<BackupReport, 'to' | 'bytes'> {
   } finally {
     copy.close();
   }
-}
-
-interface HeadRow {
-  team_id: string;
-  last_id: number;
-  last_hash: string;
-  count: number;
 }
 
 /** The rename itself made durable: without it a crash could leave the directory without the new name. */

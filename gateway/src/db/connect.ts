@@ -470,7 +470,7 @@ function isDirectory(path: string): boolean {
 }
 
 /** "no such file or directory" out of "ENOENT: no such file or directory, mkdir '/proc/x'". */
-function reason(error: unknown): string {
+export function reason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return /^[A-Z]+: ([^,]+),/.exec(message)?.[1] ?? message;
 }

@@ -24,6 +24,14 @@ export function reportRange(from: string | undefined, to: string | undefined, no
 
 const LAST_INSTANT = '9999-12-31T23:59:59.999Z';
 
+/** The last day a range ending at `toIso` covers: `to` is exclusive, so a range ending at midnight ends the day before. */
+export const lastDayOf = (toIso: string): string => new Date(Date.parse(toIso) - 1).toISOString().slice(0, 10);
+
+/** Why a range (as `reportRange` makes it) holds nothing, in the days as asked; undefined when it holds some. */
+export function emptyRange(r: { from: string; to: string }): string | undefined {
+  return r.to <= r.from ? `The range is empty: from ${r.from.slice(0, 10)} is after its last day, ${lastDayOf(r.to)}.` : undefined;
+}
+
 /** "Ada King Lovelace" → first "Ada", last "King Lovelace": Flex's export has the two columns. */
 export function splitName(name: string): { first: string; last: string } {
   const parts = name

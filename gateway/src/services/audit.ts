@@ -11,7 +11,7 @@ import {
   auditRecord,
 } from '../domain/audit';
 import { invalid } from '../domain/errors';
-import { reportRange } from '../domain/report';
+import { emptyRange, reportRange } from '../domain/report';
 import { bytesOf } from '../lib/bodies';
 import { pagesInTurns } from '../lib/turns';
 import type { Actor, ServiceContext } from './context';
@@ -47,23 +47,21 @@ export function audit(
 const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
 
 /**
- * A page of the trail, newest first: a team's (`team`), only the operator-wide entries (`null`),
- * or all of them (undefined). `next` is the cursor of the following page, null on the last one.
- */
-/**
  * The instants a trail's `from`/`to` stand for: `from` alone runs to now and `to` alone from the
  * beginning, unlike a report's 30 days; both, and the range is empty, is refused as a report's is.
  */
 function auditRange(ctx: ServiceContext, q: { from?: string | undefined; to?: string | undefined }): { from?: string; to?: string } {
   if (q.from === undefined && q.to === undefined) return {};
   const range = reportRange(q.from, q.to, ctx.clock.now());
-  if (q.from !== undefined && q.to !== undefined && range.to <= range.from) {
-    const lastDay = new Date(Date.parse(range.to) - 1).toISOString().slice(0, 10);
-    throw invalid(`The range is empty: from ${range.from.slice(0, 10)} is after its last day, ${lastDay}.`);
-  }
+  const empty = q.from !== undefined && q.to !== undefined ? emptyRange(range) : undefined;
+  if (empty) throw invalid(empty);
   return { ...(q.from !== undefined && { from: range.from }), ...(q.to !== undefined && { to: range.to }) };
 }
 
+/**
+ * A page of the trail, newest first: a team's (`team`), only the operator-wide entries (`null`),
+ * or all of them (undefined). `next` is the cursor of the following page, null on the last one.
+ */
 export async function auditTrail(
   ctx: ServiceContext,
   team: string | null | undefined,

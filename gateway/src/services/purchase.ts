@@ -1,3 +1,4 @@
+import { MAX_MONEY } from '@flexgate/shared';
 import { lockLedgers } from '../db/repos/ledger';
 import { appendLedger, expireLots, insertLot } from '../db/repos/lots';
 import { inTransaction } from '../db/tx';
@@ -9,8 +10,6 @@ import { type AuditOrigin, audit, originOf } from './audit';
 import { type Actor, actorLabel, type ServiceContext } from './context';
 import { type IdempotencyRequest, remember, replay } from './idempotency';
 import { requireTeam } from './teams';
-
-const MAX_MONEY = 1_000_000_000_000;
 
 export interface PurchaseResult {
   lotId: string;

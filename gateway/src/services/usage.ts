@@ -12,7 +12,7 @@ import {
 } from '../db/repos/usage';
 import { foldUsage } from '../db/repos/usage-fold';
 import { invalid } from '../domain/errors';
-import { addUsage, reportRange, type UsageSum, usageCsvHeader, usageCsvLines, usageRowsOf } from '../domain/report';
+import { addUsage, emptyRange, lastDayOf, reportRange, type UsageSum, usageCsvHeader, usageCsvLines, usageRowsOf } from '../domain/report';
 import { addMs, DAY_MS, utcDays } from '../domain/time';
 import {
   daysUsedPerWeekSteps,
@@ -32,13 +32,11 @@ type Query = { from?: string | undefined; to?: string | undefined; by: 'user' | 
 /** R15: a report's range, checked: not empty, at most 3 years (the team report and a user's own). */
 export function usageRange(ctx: ServiceContext, q: { from?: string | undefined; to?: string | undefined }) {
   const r = reportRange(q.from, q.to, ctx.clock.now());
-  if (r.to <= r.from) throw invalid(`The range is empty: from ${r.from.slice(0, 10)} is after its last day, ${lastDayOf(r.to)}.`);
+  const empty = emptyRange(r);
+  if (empty) throw invalid(empty);
   if (Date.parse(r.to) - Date.parse(r.from) > 3 * 366 * DAY_MS) throw invalid('A usage report covers at most 3 years.');
   return r;
 }
-
-/** The last day a range ending at `toIso` covers: `to` is exclusive, so a range ending at midnight ends the day before. */
-const lastDayOf = (toIso: string): string => new Date(Date.parse(toIso) - 1).toISOString().slice(0, 10);
 
 /** R15: tokens consumed (charges net of refunds) and sessions, by user, product or day. */
 export async function usage(ctx: ServiceContext, teamId: string, q: Query): Promise<UsageResponse> {

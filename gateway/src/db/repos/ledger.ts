@@ -16,9 +16,9 @@ import type { Write } from '../writes';
  */
 
 export type LedgerInput = Omit<LedgerTable, 'id' | 'prev_hash' | 'hash'>;
-type LedgerRow = Omit<LedgerTable, 'id'> & { id: number };
+export type LedgerRow = Omit<LedgerTable, 'id'> & { id: number };
 /** A `ledger_heads` row (a type, not the interface: shaped queries take plain records). */
-type HeadRow = { team_id: string; last_id: number; last_hash: string; count: number };
+export type HeadRow = { team_id: string; last_id: number; last_hash: string; count: number };
 
 export interface LedgerHead {
   lastId: number;
